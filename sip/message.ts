@@ -11,11 +11,21 @@
 export class SipParseError extends Error {
   /** Why the input was rejected, e.g. `missing Call-ID`. */
   readonly reason: string;
-  /** @param reason why the input was rejected */
-  constructor(reason: string) {
+  /**
+   * What could be read before the error (start line and the headers that parsed), so a server
+   * can still answer a broken request with a stateless 400 when Via, From, To, Call-ID and CSeq
+   * are usable.
+   */
+  readonly partial?: SipMessage;
+  /**
+   * @param reason why the input was rejected
+   * @param partial what was readable, if anything
+   */
+  constructor(reason: string, partial?: SipMessage) {
     super(`SIP parse error: ${reason}`);
     this.name = 'SipParseError';
     this.reason = reason;
+    this.partial = partial;
   }
 }
 
