@@ -1,0 +1,857 @@
+/**
+ * The `VoipMediaEngine` facade: LanScape's procedures with LanScape's parameter order and
+ * return codes, routing to the floors below (lines, SIP stack). Thin by design.
+ * @module
+ */
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import { realClock, type Clock, type TimerHandle } from '../sip/clock.js';
+import { CredentialStore, DigestClient } from '../sip/digest.js';
+import { SipHeaders, type SipRequest, type SipResponse, type SipParseError } from '../sip/message.js';
+import { SipStack, type ServerTransaction } from '../sip/stack.js';
+import type { Endpoint } from '../sip/transport.js';
+import { PhoneLine } from '../lines/phoneLine.js';
+import { answerChallenge } from './auth.js';
+import { hostPort, isPort, isSipUser, resolveHost } from './hosts.js';
+import { Notifier } from './notifier.js';
+import { Registrar } from './registrar.js';
+import { RegistrationClient, type RegistrationStatus, type RegisterTxUser } from './registration.js';
+import { TelephonyReturnValue as T } from './returnCodes.js';
+import {
+  CallDirection,
+  DEFAULT_START_PARAMS,
+  LineState,
+  SIP_AUDIO_DEVICE_NOT_USED,
+  SIP_USE_PREFERED_AUDIO_DEVICE,
+  type Notification,
+  type RegisterReceivedData,
+  type RegistrarBinding,
+  type StartSipTelephonyParams,
+} from './types.js';
+
+/** Version of this engine (getMediaEngineVersionInfo). */
+export const LINESCAPE_VERSION = '0.1.0';
+
+/** Most unique names one engine registers at once (one registration worker each). */
+export const MAX_REGISTRATION_WORKERS = 1024;
+
+/** Methods the engine answers today; the Allow header is built from this list. */
+const ALLOWED_METHODS = ['REGISTER', 'OPTIONS'];
+
+/** Start parameters after defaults, plus the test hooks. */
+type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile'>> &
+  Pick<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile'>;
+
+/** Options that are not LanScape start parameters: injected time for tests, registrar limits. */
+export interface EngineOptions {
+  /** Time source (tests pass a VirtualClock). */
+  clock?: Clock;
+  /** Registrar role: expiry when a REGISTER states none (s). */
+  registrarDefaultExpires?: number;
+  /** Registrar role: longest expiry granted (s). */
+  registrarMaxExpires?: number;
+  /** Registrar role: shorter expiries get 423 with this Min-Expires (s). 0 = no minimum. */
+  registrarMinExpires?: number;
+}
+
+interface ServerAddress {
+  host: string;
+  port: number;
+  /** What the application gave (a name or an address), kept for URIs. */
+  given: string;
+}
+
+/** Result of `getLineStatus`. */
+export interface LineStatusResult {
+  /** SipSuccess or the error. */
+  result: T;
+  /** The line state. */
+  state: LineState;
+  /** Direction of the call on the line. */
+  callDirection: CallDirection;
+  /** Whether a recording is running. */
+  callRecordingActive: boolean;
+}
+
+/** Result of `getMediaEngineVersionInfo`. */
+export interface VersionInfo {
+  /** SipSuccess. */
+  result: T;
+  /** Product name. */
+  product: string;
+  /** Semantic version. */
+  version: string;
+  /** Major version number. */
+  major: number;
+  /** Minor version number. */
+  minor: number;
+}
+
+/**
+ * A multi-line SIP media engine. Create one per application, call
+ * {@link VoipMediaEngine.startSipTelephony}, configure servers and registration, then place
+ * and answer calls on its phone lines. No procedure throws: each returns a
+ * {@link TelephonyReturnValue}. Notifications arrive through the `userNotifyCallbackProc`
+ * start parameter, the `notification` event, and an event named after each code.
+ *
+ * @example
+ * ```ts
+ * const engine = new VoipMediaEngine();
+ * await engine.startSipTelephony({ numPhoneLinesRequested: 4, sipPort: 5070 });
+ * engine.on('SipRegisterSuccess', (n) => console.log('registered', n.data));
+ * await engine.enableSipRegisterServer('100,101,102,103', true, false, '127.0.0.1', 5060, 60, 60, 4000, true);
+ * ```
+ */
+export class VoipMediaEngine extends EventEmitter {
+  private params?: ResolvedParams;
+  private clock: Clock;
+  private stack?: SipStack;
+  private lines: PhoneLine[] = [];
+  private readonly notifier: Notifier;
+  private readonly credentials = new CredentialStore();
+  /** One digest client per registered name: each keeps its own nonce and count. */
+  private readonly digestClients = new Map<string, DigestClient>();
+  private proxy?: ServerAddress;
+  private outboundProxy?: ServerAddress;
+  private domain?: string;
+  private registration?: RegistrationClient;
+  private registrar: Registrar;
+  private registrationRetryMs = 30_000;
+  private publicHost?: string;
+  private publicPort?: number;
+  private readonly keepAlives = new Map<string, { timer?: TimerHandle; dest: Endpoint; seconds: number }>();
+  private natKeepAlive?: { sip: boolean; rtp: boolean; natSessionTimeMs: number; timer?: TimerHandle };
+  private randomAssign = false;
+  private callAnswerTimeoutSeconds = 60;
+  private starting = false;
+
+  /** @param options injected clock and registrar limits (not LanScape parameters) */
+  constructor(private readonly options: EngineOptions = {}) {
+    super();
+    this.clock = options.clock ?? realClock;
+    this.notifier = new Notifier(this, undefined, (err, n) => this.handlerError(err, n));
+    this.registrar = this.newRegistrar();
+    // An application that listens to nothing must not crash on an 'error' event.
+    this.on('error', () => undefined);
+  }
+
+  private newRegistrar(): Registrar {
+    return new Registrar(
+      this.clock,
+      this.options.registrarDefaultExpires ?? 3600,
+      this.options.registrarMaxExpires ?? 7200,
+      this.options.registrarMinExpires ?? 0,
+    );
+  }
+
+  private handlerError(err: unknown, n: Notification): void {
+    // Application bugs are reported, never allowed to unwind into the SIP stack.
+    process.emitWarning(`LineScape: notification handler for ${T[n.event]} threw: ${String(err)}`);
+  }
+
+  // ---------------------------------------------------------------- start and stop
+
+  /**
+   * Starts the engine: validates the parameters, creates the phone lines, binds SIP on UDP and
+   * TCP at `ipAddressOfThisHost:sipPort`.
+   * @returns SipSuccess, SipBadParameter, SipMediaEngineAlreadyInitialized, or SipCallFailure when the port cannot be bound
+   */
+  async startSipTelephony(params: StartSipTelephonyParams = {}): Promise<T> {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (this.stack || this.starting) return T.SipMediaEngineAlreadyInitialized;
+    if (params === null || typeof params !== 'object') return T.SipBadParameter;
+    const p = { ...DEFAULT_START_PARAMS, ...stripUndefined(params) } as ResolvedParams;
+    const bad = validateStartParams(p);
+    if (bad !== T.SipSuccess) return bad;
+    this.starting = true;
+    try {
+      const stack = new SipStack({
+        host: p.ipAddressOfThisHost,
+        port: p.sipPort,
+        clock: this.clock,
+        t1: p.sipT1Ms,
+        t2: p.sipT2Ms,
+        t4: p.sipT4Ms,
+        userAgent: p.userAgent,
+      });
+      try {
+        await stack.start();
+      } catch {
+        await stack.stop().catch(() => undefined);
+        return T.SipCallFailure;
+      }
+      this.params = p;
+      this.stack = stack;
+      this.notifier.setCallback(p.userNotifyCallbackProc);
+      this.lines = Array.from({ length: p.numPhoneLinesRequested }, (_, i) => new PhoneLine(i));
+      this.randomAssign = p.randomlyAssignIncomingCallsToPhoneLines;
+      this.callAnswerTimeoutSeconds = p.callAnswerTimeoutSeconds;
+      this.publicHost = undefined;
+      this.publicPort = undefined;
+      stack.onRequest = (req, tx, from) => this.onRequest(req, tx, from);
+      stack.on('parseError', (err: SipParseError, raw: Buffer, from: Endpoint) => this.onParseError(err, raw, from));
+      return T.SipSuccess;
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  /**
+   * Stops the engine: removes registrations (Expires: 0), stops keep-alives, closes every
+   * socket and timer. Pending notifications are delivered before it resolves.
+   */
+  async stopSipTelephony(): Promise<T> {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    const stack = this.stack;
+    if (!stack) return T.SipMediaEngineNotInitialized;
+    if (this.registration) {
+      const reg = this.registration;
+      this.registration = undefined;
+      await reg.stop().catch(() => T.SipCallFailure);
+      reg.dispose();
+    }
+    for (const key of [...this.keepAlives.keys()]) this.stopKeepAlive(key);
+    if (this.natKeepAlive) this.clock.clearTimer(this.natKeepAlive.timer);
+    this.natKeepAlive = undefined;
+    this.registrar.clear();
+    this.stack = undefined;
+    this.params = undefined;
+    this.lines = [];
+    this.proxy = this.outboundProxy = this.domain = undefined;
+    await stack.stop().catch(() => undefined);
+    this.notifier.flush();
+    return T.SipSuccess;
+  }
+
+  /** The SIP port the engine listens on (useful after starting with sipPort 0); 0 when stopped. */
+  getSipPort(): number {
+    return this.stack?.localEndpoint('UDP').port ?? 0;
+  }
+
+  /** Product and version. */
+  getMediaEngineVersionInfo(): VersionInfo {
+    const [major, minor] = LINESCAPE_VERSION.split('.').map(Number);
+    return { result: T.SipSuccess, product: 'LineScape', version: LINESCAPE_VERSION, major: major!, minor: minor! };
+  }
+
+  // ---------------------------------------------------------------- lines
+
+  private line(phoneLine: unknown): PhoneLine | T {
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (typeof phoneLine !== 'number' || !Number.isInteger(phoneLine) || phoneLine < 0 || phoneLine >= this.lines.length) {
+      return T.SipBadPhoneLine;
+    }
+    return this.lines[phoneLine]!;
+  }
+
+  /** Number of phone lines the engine was started with. */
+  getNumPhoneLines(): { result: T; numPhoneLines: number } {
+    if (!this.stack) return { result: T.SipMediaEngineNotInitialized, numPhoneLines: 0 };
+    return { result: T.SipSuccess, numPhoneLines: this.lines.length };
+  }
+
+  /** State, call direction and recording flag of a line. */
+  getLineStatus(phoneLine: number): LineStatusResult {
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return { result: l, state: LineState.OnHook, callDirection: CallDirection.None, callRecordingActive: false };
+    return { result: T.SipSuccess, state: l.state, callDirection: l.callDirection, callRecordingActive: l.callRecordingActive };
+  }
+
+  /** Number of lines with a call in progress. */
+  getNumActiveCalls(): { result: T; numActiveCalls: number } {
+    if (!this.stack) return { result: T.SipMediaEngineNotInitialized, numActiveCalls: 0 };
+    const n = this.lines.filter((l) => l.state !== LineState.OnHook && l.state !== LineState.BusyOut).length;
+    return { result: T.SipSuccess, numActiveCalls: n };
+  }
+
+  /** Busies a line out (it takes no calls) or returns it to service. Only an idle line can be busied out. */
+  busyOutLine(phoneLine: number, on: boolean): T {
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    if (typeof on !== 'boolean') return T.SipBadParameter;
+    if (on) {
+      if (l.state === LineState.BusyOut) return T.SipSuccess;
+      if (l.state !== LineState.OnHook) return T.SipCallFailure;
+      l.setState(LineState.BusyOut);
+    } else if (l.state === LineState.BusyOut) {
+      l.setState(LineState.OnHook);
+    }
+    return T.SipSuccess;
+  }
+
+  /** Marks a line as outgoing-only: incoming calls never land on it. */
+  setOutgoingLineOnly(phoneLine: number, on: boolean): T {
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    if (typeof on !== 'boolean') return T.SipBadParameter;
+    l.outgoingOnly = on;
+    return T.SipSuccess;
+  }
+
+  /** Sets the user part this line uses in From/Contact. */
+  setPhoneName(phoneLine: number, name: string): T {
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    if (!isSipUser(name)) return T.SipBadParameter;
+    l.phoneName = name;
+    return T.SipSuccess;
+  }
+
+  /** Overrides the From header user of calls placed on this line. */
+  setFromHeaderUserName(phoneLine: number, name: string): T {
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    if (!isSipUser(name)) return T.SipBadParameter;
+    l.fromUserName = name;
+    return T.SipSuccess;
+  }
+
+  /** Spreads incoming calls over free lines at random (when names do not select a line). */
+  randomlyAssignIncomingCallsToPhoneLines(on: boolean): T {
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (typeof on !== 'boolean') return T.SipBadParameter;
+    this.randomAssign = on;
+    return T.SipSuccess;
+  }
+
+  /** Seconds an incoming call may ring before it is dropped (LanScape default 60). */
+  setCallAnswerTimeout(seconds: number): T {
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds <= 0 || seconds > 4_294_967) return T.SipBadParameter;
+    this.callAnswerTimeoutSeconds = seconds;
+    return T.SipSuccess;
+  }
+
+  /** Turns recording of a line's state changes on or off. */
+  setCallStateRecording(phoneLine: number, on: boolean): T {
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    if (typeof on !== 'boolean') return T.SipBadParameter;
+    l.recordCallStates = on;
+    return T.SipSuccess;
+  }
+
+  /** The recorded state changes of a line. */
+  getRecordedCallStates(phoneLine: number): { result: T; states: Array<{ state: LineState; time: number }> } {
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return { result: l, states: [] };
+    return { result: T.SipSuccess, states: l.recordedStates() };
+  }
+
+  /** Forgets a line's recorded state changes. */
+  clearRecordedCallStates(phoneLine: number): T {
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    l.clearRecordedStates();
+    return T.SipSuccess;
+  }
+
+  /**
+   * The line an incoming call for `user` would ring now: the free line registered with that
+   * name, else any free line (random when enabled); -1 when every candidate is busy.
+   */
+  lineForIncomingCall(user?: string): number {
+    return this.selectLineForIncoming(user)?.index ?? -1;
+  }
+
+  private selectLineForIncoming(user: string | undefined): PhoneLine | undefined {
+    const named = user ? this.lines.filter((l) => l.registrationName === user) : [];
+    const pool = named.length ? named : this.lines;
+    const free = pool.filter((l) => l.availableForIncoming);
+    if (!free.length) return undefined;
+    if (this.randomAssign) return free[Math.floor(Math.random() * free.length)];
+    return free[0];
+  }
+
+  // ---------------------------------------------------------------- servers
+
+  private async server(address: string, port: number): Promise<ServerAddress | T> {
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (typeof address !== 'string' || !address || !isPort(port)) return T.SipBadParameter;
+    const host = await resolveHost(address);
+    if (!host) return T.SipUnknownHost;
+    return { host, port, given: address };
+  }
+
+  /** Uses a SIP proxy for calls (and for registration when asked). The address may be a name. */
+  async enableSipProxyServer(address: string, port: number): Promise<T> {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    const s = await this.server(address, port);
+    if (typeof s === 'number') return s;
+    this.proxy = s;
+    this.refreshNatKeepAlive();
+    return T.SipSuccess;
+  }
+
+  /** Stops using the SIP proxy. */
+  disableSipProxyServer(): T {
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    this.proxy = undefined;
+    return T.SipSuccess;
+  }
+
+  /**
+   * Sends every request the engine originates to this outbound proxy (RFC 3261 §8.1.2), with a
+   * loose-route `Route` header naming it.
+   */
+  async enableOutboundSipProxyServer(address: string, port: number): Promise<T> {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    const s = await this.server(address, port);
+    if (typeof s === 'number') return s;
+    this.outboundProxy = s;
+    this.refreshNatKeepAlive();
+    return T.SipSuccess;
+  }
+
+  /** Stops using the outbound proxy. */
+  disableOutboundSipProxyServer(): T {
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    this.outboundProxy = undefined;
+    return T.SipSuccess;
+  }
+
+  /** Sets the SIP domain used in addresses-of-record and Request-URIs when a proxy is used. */
+  enableSipDomain(domain: string): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (typeof domain !== 'string' || !/^[A-Za-z0-9.\-[\]:]{1,255}$/.test(domain)) return T.SipBadParameter;
+    this.domain = domain;
+    return T.SipSuccess;
+  }
+
+  /** Forgets the SIP domain. */
+  disableSipDomain(): T {
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    this.domain = undefined;
+    return T.SipSuccess;
+  }
+
+  /** Adds credentials used to answer digest challenges for `realm` (empty or '*' = any realm). */
+  addAuthorizationCredentials(userName: string, password: string, realm: string): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (typeof userName !== 'string' || !userName || typeof password !== 'string' || (realm !== undefined && typeof realm !== 'string')) {
+      return T.SipBadParameter;
+    }
+    return this.credentials.add(userName, password, realm ?? '') ? T.SipSuccess : T.SipBadParameter;
+  }
+
+  /** Removes credentials added with addAuthorizationCredentials. */
+  deleteAuthorizationCredentials(userName: string, realm?: string): T {
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (typeof userName !== 'string' || !userName) return T.SipBadParameter;
+    return this.credentials.delete(userName, realm) ? T.SipSuccess : T.SipBadParameter;
+  }
+
+  /**
+   * Registers names with a registrar (LanScape's EnableSipRegisterServer, same parameters).
+   * Resolves once the request is validated and the first cycle started; outcomes arrive as
+   * GLOBAL notifications (SipRegisterTrying, SipRegisterSuccess, SipRegisterTimeOut,
+   * SipRegisterAuthorizationError, SipRegisterIntervalError, SipRegisterError).
+   *
+   * @param namesToRegister comma separated names; each unique name is registered once
+   * @param registerPhoneLines true: name i belongs to line i (count must equal the line count)
+   * @param registerThroughProxy send REGISTER to the proxy set by enableSipProxyServer
+   * @param registrationServerAddress registrar address or name
+   * @param registrationServerPort registrar port
+   * @param registrationUpdateIntervalSeconds seconds between cycles (non-zero; smaller than expiry for keep-alive)
+   * @param registrationExpireTimeSeconds expiry asked of the registrar (not smaller than the interval)
+   * @param timeOutMs wait for the registrar's answer
+   * @param registerNatAutoDetectEnabled detect NAT from Via received/rport
+   */
+  async enableSipRegisterServer(
+    namesToRegister: string,
+    registerPhoneLines: boolean,
+    registerThroughProxy: boolean,
+    registrationServerAddress: string,
+    registrationServerPort: number,
+    registrationUpdateIntervalSeconds: number,
+    registrationExpireTimeSeconds: number,
+    timeOutMs: number,
+    registerNatAutoDetectEnabled: boolean,
+  ): Promise<T> {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (typeof namesToRegister !== 'string') return T.SipBadParameter;
+    const names = namesToRegister.split(',').map((s) => s.trim());
+    if (!names.length || names.some((n) => !isSipUser(n))) return T.SipRegisterBadNameList;
+    if (registerPhoneLines && names.length !== this.lines.length) return T.SipRegisterBadNameList;
+    if (!isUint(registrationUpdateIntervalSeconds) || !isUint(registrationExpireTimeSeconds) || !isUint(timeOutMs)) return T.SipBadParameter;
+    if (registrationUpdateIntervalSeconds === 0) return T.SipRegisterIntervalError;
+    if (registrationExpireTimeSeconds === 0 || registrationExpireTimeSeconds < registrationUpdateIntervalSeconds) return T.SipRegisterIntervalError;
+    if (timeOutMs === 0) return T.SipBadParameter;
+    if (registerThroughProxy && !this.proxy) return T.SipProxyNotEnabled;
+    if (registerThroughProxy && !this.domain) return T.SipDomainNameNotDefined;
+    if (typeof registrationServerAddress !== 'string' || !registrationServerAddress || !isPort(registrationServerPort)) return T.SipBadParameter;
+    const registrarHost = await resolveHost(registrationServerAddress);
+    if (!registrarHost) return T.SipUnknownHost;
+    if (!this.stack) return T.SipMediaEngineNotInitialized; // stopped while resolving
+
+    const unique = [...new Set(names)];
+    // Each unique name holds a registration worker (timers, a dialog); past the limit the
+    // engine cannot create more, LanScape's SipThreadCreationError.
+    if (unique.length > MAX_REGISTRATION_WORKERS) return T.SipThreadCreationError;
+    const linesByName = new Map<string, number[]>();
+    for (const l of this.lines) l.registrationName = undefined;
+    if (registerPhoneLines) {
+      names.forEach((n, i) => {
+        linesByName.set(n, [...(linesByName.get(n) ?? []), i]);
+        this.lines[i]!.registrationName = n;
+      });
+    }
+    const domain = this.domain ?? registrationServerAddress;
+    const viaProxy = registerThroughProxy ? this.proxy! : undefined;
+    const destination: Endpoint = this.outboundProxy
+      ? { protocol: this.params!.sipTransport, host: this.outboundProxy.host, port: this.outboundProxy.port }
+      : viaProxy
+        ? { protocol: this.params!.sipTransport, host: viaProxy.host, port: viaProxy.port }
+        : { protocol: this.params!.sipTransport, host: registrarHost, port: registrationServerPort };
+    const requestUri = this.domain ? `sip:${this.domain}` : `sip:${hostPort(registrationServerAddress, registrationServerPort === 5060 ? undefined : registrationServerPort)}`;
+
+    if (this.registration) {
+      const old = this.registration;
+      this.registration = undefined;
+      old.dispose();
+    }
+    this.registration = new RegistrationClient(
+      {
+        clock: this.clock,
+        sendRequest: (req, dest, user) => this.sendRequest(req, dest, user),
+        contactUri: (name) => this.contactUri(name),
+        advertisedAddress: () => this.advertisedAddress(),
+        displayName: () => this.params?.phoneDisplayName ?? '',
+        userAgent: () => this.params?.userAgent ?? 'LineScape',
+        answerChallenge: (name, req, challenge, previous) => answerChallenge(this.digestClientFor(name), req, challenge, previous, name),
+        notify: (event, data) => this.notifier.global(event, data),
+        publicAddressDetected: (host, port) => this.publicAddressDetected(host, port),
+      },
+      {
+        names: unique,
+        linesByName,
+        destination,
+        requestUri,
+        aorDomain: domain,
+        updateIntervalSeconds: registrationUpdateIntervalSeconds,
+        expireSeconds: registrationExpireTimeSeconds,
+        timeOutMs,
+        natAutoDetect: registerNatAutoDetectEnabled === true,
+      },
+      this.registrationRetryMs,
+    );
+    this.registration.start();
+    this.refreshNatKeepAlive();
+    return T.SipSuccess;
+  }
+
+  /** Removes every registration (REGISTER with Expires: 0) and stops the registration cycles. */
+  async disableSipRegisterServer(): Promise<T> {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    const reg = this.registration;
+    if (!reg) return T.SipSuccess;
+    this.registration = undefined;
+    for (const l of this.lines) l.registrationName = undefined;
+    const rc = await reg.stop();
+    reg.dispose();
+    this.refreshNatKeepAlive();
+    return rc;
+  }
+
+  /** Starts a registration cycle now instead of waiting for the update interval. */
+  triggerRegistration(): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (!this.registration) return T.SipCallFailure;
+    this.registration.trigger();
+    return T.SipSuccess;
+  }
+
+  /** Milliseconds to wait after a registration error or time-out before trying again. */
+  registrationErrorRetryTime(ms: number): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!isUint(ms) || ms < 100) return T.SipBadParameter;
+    this.registrationRetryMs = ms;
+    this.registration?.setRetryTime(ms);
+    return T.SipSuccess;
+  }
+
+  /** Where each registered name stands. */
+  getRegistrationStatus(): { result: T; registrations: RegistrationStatus[] } {
+    if (!this.stack) return { result: T.SipMediaEngineNotInitialized, registrations: [] };
+    return { result: T.SipSuccess, registrations: this.registration?.status() ?? [] };
+  }
+
+  /**
+   * Sets the public (WAN) address advertised in Contact and Via, as when the engine sits behind
+   * a NAT; active registrations are refreshed with the new Contact.
+   */
+  setWanIpAddress(ipAddress: string): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (typeof ipAddress !== 'string' || !isIP(ipAddress)) return T.SipBadParameter;
+    this.setPublicAddress(ipAddress, this.publicPort ?? this.stack.localEndpoint('UDP').port);
+    this.registration?.trigger();
+    return T.SipSuccess;
+  }
+
+  private digestClientFor(name: string): DigestClient {
+    let c = this.digestClients.get(name);
+    if (!c) this.digestClients.set(name, (c = new DigestClient(this.credentials)));
+    return c;
+  }
+
+  private setPublicAddress(host: string, port: number): void {
+    this.publicHost = host;
+    this.publicPort = port;
+    this.stack?.setPublicAddress(host, port);
+  }
+
+  private publicAddressDetected(host: string, port: number): void {
+    const before = this.advertisedAddress();
+    this.setPublicAddress(host, port);
+    this.notifier.global(T.SipWanIpAddressChange, {
+      previousAddress: before.host,
+      previousPort: before.port,
+      wanIpAddress: host,
+      wanPort: port,
+    });
+    this.registration?.trigger();
+  }
+
+  private advertisedAddress(): { host: string; port: number; protocol: string } {
+    const local = this.stack!.localEndpoint(this.params!.sipTransport);
+    return { host: this.publicHost ?? local.host, port: this.publicPort ?? local.port, protocol: this.params!.sipTransport };
+  }
+
+  private contactUri(user: string): string {
+    const a = this.advertisedAddress();
+    return `sip:${user}@${hostPort(a.host, a.port)}${a.protocol === 'UDP' ? '' : `;transport=${a.protocol.toLowerCase()}`}`;
+  }
+
+  /** Sends a request the engine originates, through the outbound proxy when one is set. */
+  private sendRequest(req: SipRequest, dest: Endpoint, user: RegisterTxUser): void {
+    if (!this.stack) return;
+    if (this.outboundProxy && !req.headers.has('Route')) {
+      req.headers.append('Route', `<sip:${hostPort(this.outboundProxy.given, this.outboundProxy.port)};lr>`);
+    }
+    this.stack.sendRequest(req, dest, user);
+  }
+
+  // ---------------------------------------------------------------- keep-alive
+
+  /**
+   * Sends keep-alive traffic to `host:port` every `keepAliveSeconds` (or stops it): a CRLF
+   * datagram over UDP, or the RFC 5626 double CRLF over TCP when `protocol` is 'TCP'. Keeps NAT
+   * bindings open without the cost of a SIP transaction.
+   */
+  async sendSipKeepAlive(host: string, port: number, enableState: boolean, keepAliveSeconds: number, protocol: 'UDP' | 'TCP' = 'UDP'): Promise<T> {
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (typeof host !== 'string' || !host || !isPort(port) || typeof enableState !== 'boolean') return T.SipBadParameter;
+    if (protocol !== 'UDP' && protocol !== 'TCP') return T.SipBadParameter;
+    const ip = await resolveHost(host);
+    if (!ip) return T.SipUnknownHost;
+    const key = `${protocol}:${ip}:${port}`;
+    this.stopKeepAlive(key);
+    if (!enableState) return T.SipSuccess;
+    if (!isUint(keepAliveSeconds) || keepAliveSeconds === 0) return T.SipBadParameter;
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    const entry = { dest: { protocol, host: ip, port } as Endpoint, seconds: keepAliveSeconds, timer: undefined as TimerHandle | undefined };
+    this.keepAlives.set(key, entry);
+    const tick = (): void => {
+      if (this.keepAlives.get(key) !== entry || !this.stack) return;
+      this.stack.sendKeepAlive(entry.dest);
+      entry.timer = this.clock.setTimer(entry.seconds * 1000, tick);
+    };
+    tick();
+    return T.SipSuccess;
+  }
+
+  private stopKeepAlive(key: string): void {
+    const e = this.keepAlives.get(key);
+    if (!e) return;
+    this.clock.clearTimer(e.timer);
+    this.keepAlives.delete(key);
+  }
+
+  /**
+   * LanScape's EnableKeepAliveTransmissions: with `keepAliveSip` the engine sends CRLF
+   * keep-alives to its proxy, outbound proxy and registrar every `natSessionTimeMs`;
+   * `keepAliveRtp` keeps idle RTP streams open the same way once calls carry media.
+   */
+  enableKeepAliveTransmissions(keepAliveSip: boolean, keepAliveRtp: boolean, natSessionTimeMs: number): T {
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (typeof keepAliveSip !== 'boolean' || typeof keepAliveRtp !== 'boolean') return T.SipBadParameter;
+    if ((keepAliveSip || keepAliveRtp) && (!isUint(natSessionTimeMs) || natSessionTimeMs < 100)) return T.SipBadParameter;
+    if (this.natKeepAlive) this.clock.clearTimer(this.natKeepAlive.timer);
+    this.natKeepAlive = keepAliveSip || keepAliveRtp ? { sip: keepAliveSip, rtp: keepAliveRtp, natSessionTimeMs } : undefined;
+    this.refreshNatKeepAlive();
+    return T.SipSuccess;
+  }
+
+  /** Current RTP keep-alive setting, read by media sessions. */
+  get rtpKeepAliveMs(): number {
+    return this.natKeepAlive?.rtp ? this.natKeepAlive.natSessionTimeMs : 0;
+  }
+
+  private natKeepAliveTargets(): Endpoint[] {
+    const proto = this.params?.sipTransport ?? 'UDP';
+    const out: Endpoint[] = [];
+    const add = (host: string, port: number): void => {
+      if (!out.some((e) => e.host === host && e.port === port)) out.push({ protocol: proto, host, port });
+    };
+    if (this.outboundProxy) add(this.outboundProxy.host, this.outboundProxy.port);
+    if (this.proxy) add(this.proxy.host, this.proxy.port);
+    const d = this.registration?.config.destination;
+    if (d) add(d.host, d.port);
+    return out;
+  }
+
+  private refreshNatKeepAlive(): void {
+    const ka = this.natKeepAlive;
+    if (!ka) return;
+    this.clock.clearTimer(ka.timer);
+    ka.timer = undefined;
+    if (!ka.sip) return;
+    const tick = (): void => {
+      if (this.natKeepAlive !== ka || !this.stack) return;
+      for (const dest of this.natKeepAliveTargets()) this.stack.sendKeepAlive(dest);
+      ka.timer = this.clock.setTimer(ka.natSessionTimeMs, tick);
+    };
+    ka.timer = this.clock.setTimer(ka.natSessionTimeMs, tick);
+  }
+
+  // ---------------------------------------------------------------- registrar role and incoming requests
+
+  /** Bindings accepted in the registrar role. */
+  getRegistrarBindings(): { result: T; bindings: RegistrarBinding[] } {
+    if (!this.stack) return { result: T.SipMediaEngineNotInitialized, bindings: [] };
+    return { result: T.SipSuccess, bindings: this.registrar.list() };
+  }
+
+  private allowHeaders(res: SipResponse): void {
+    res.headers.append('Allow', ALLOWED_METHODS.join(', '));
+  }
+
+  private onRequest(req: SipRequest, tx: ServerTransaction, from: Endpoint): void {
+    const stack = this.stack;
+    if (!stack) return;
+    try {
+      switch (req.method) {
+        case 'REGISTER':
+          this.onRegister(req, tx, from);
+          return;
+        case 'OPTIONS': {
+          const res = stack.createResponse(req, 200, 'OK', { toTag: true });
+          this.allowHeaders(res);
+          res.headers.append('Accept', 'application/sdp, text/plain, message/sipfrag, application/pidf+xml');
+          res.headers.append('Accept-Encoding', 'identity');
+          res.headers.append('Accept-Language', 'en');
+          res.headers.append('Supported', 'replaces, norefersub');
+          tx.respond(res);
+          return;
+        }
+        case 'ACK':
+          return;
+        case 'CANCEL':
+        case 'BYE':
+          tx.respond(stack.createResponse(req, 481, undefined, { toTag: true }));
+          return;
+        default: {
+          const res = stack.createResponse(req, 501, undefined, { toTag: true });
+          this.allowHeaders(res);
+          tx.respond(res);
+        }
+      }
+    } catch (err) {
+      // Whatever went wrong with this request, the engine keeps serving the others.
+      try {
+        tx.respond(stack.createResponse(req, 500, 'Server Internal Error', { toTag: true }));
+      } catch {
+        /* nothing more to do */
+      }
+      this.emit('error', err);
+    }
+  }
+
+  private onRegister(req: SipRequest, tx: ServerTransaction, from: Endpoint): void {
+    const stack = this.stack!;
+    const parsed = this.registrar.parse(req);
+    if ('status' in parsed) {
+      tx.respond(stack.createResponse(req, parsed.status, parsed.reason, { toTag: true }));
+      return;
+    }
+    const data: RegisterReceivedData = {
+      aor: parsed.aor,
+      user: parsed.user,
+      contacts: parsed.contacts.map((c) => ({ ...c })),
+      removeAll: parsed.removeAll,
+      source: { protocol: from.protocol, host: from.host, port: from.port },
+      acceptRegistration: true,
+      rejectStatusCode: 403,
+    };
+    this.notifier.immediate(-1, T.SipRegisterReceived, data);
+    if (data.acceptRegistration !== true) {
+      const code = Number.isInteger(data.rejectStatusCode) && data.rejectStatusCode >= 400 && data.rejectStatusCode < 700 ? data.rejectStatusCode : 403;
+      tx.respond(stack.createResponse(req, code, undefined, { toTag: true }));
+      return;
+    }
+    const decision = this.registrar.apply(req, parsed, data.source);
+    const res = stack.createResponse(req, decision.status, 'reason' in decision ? decision.reason : undefined, { toTag: true });
+    if ('contacts' in decision) {
+      for (const c of decision.contacts) res.headers.append('Contact', `<${c.uri}>;expires=${c.expires}`);
+      res.headers.append('Date', new Date().toUTCString());
+    } else if (decision.headers) {
+      for (const [n, v] of decision.headers) res.headers.append(n, v);
+    }
+    tx.respond(res);
+  }
+
+  private onParseError(err: SipParseError, raw: Buffer, from: Endpoint): void {
+    this.notifier.global(T.SipReceivedSipMessageParseError, {
+      reason: err.reason,
+      source: { protocol: from.protocol, host: from.host, port: from.port },
+      message: raw.subarray(0, 2048).toString('latin1'),
+    });
+  }
+}
+
+function stripUndefined<O extends object>(o: O): Partial<O> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<O>;
+}
+
+function isUint(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+}
+
+function validateStartParams(p: ResolvedParams): T {
+  const int = (n: unknown, lo: number, hi: number) => typeof n === 'number' && Number.isInteger(n) && n >= lo && n <= hi;
+  if (!int(p.numPhoneLinesRequested, 1, 1024)) return T.SipBadParameter;
+  if (typeof p.ipAddressOfThisHost !== 'string' || !isIP(p.ipAddressOfThisHost)) return T.SipBadParameter;
+  if (!int(p.sipPort, 0, 65535)) return T.SipBadParameter;
+  if (!int(p.minLocalRtpPort, 1024, 65534) || !int(p.maxLocalRtpPort, 1025, 65535) || p.maxLocalRtpPort <= p.minLocalRtpPort) {
+    return T.SipBadParameter;
+  }
+  if (!isSipUser(p.phoneName)) return T.SipBadParameter;
+  if (typeof p.phoneDisplayName !== 'string' || p.phoneDisplayName.length > 128) return T.SipBadParameter;
+  for (const id of [p.zeroBasedAudioInDeviceId, p.zeroBasedAudioOutDeviceId]) {
+    if (!int(id, SIP_AUDIO_DEVICE_NOT_USED, 1023)) return T.SipBadParameter;
+    void SIP_USE_PREFERED_AUDIO_DEVICE;
+  }
+  if (!int(p.callAnswerTimeoutSeconds, 1, 4_294_967)) return T.SipBadParameter;
+  if (!int(p.sipT1Ms, 1, 60_000) || !int(p.sipT2Ms, p.sipT1Ms, 600_000) || !int(p.sipT4Ms, 0, 600_000)) return T.SipBadParameter;
+  if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP') return T.SipBadParameter;
+  if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;
+  if (typeof p.lineMode !== 'number' || (p.lineMode !== 0 && p.lineMode !== 1)) return T.SipBadParameter;
+  for (const b of [
+    p.useSequentialRtpPorts,
+    p.callConferenceEnabled,
+    p.farEndCallTransferEnabled,
+    p.randomlyAssignIncomingCallsToPhoneLines,
+    p.dtmfEnabled,
+    p.enablePhoneLineRecording,
+    p.logSipMessages,
+  ]) {
+    if (typeof b !== 'boolean') return T.SipBadParameter;
+  }
+  return T.SipSuccess;
+}

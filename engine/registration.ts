@@ -1,0 +1,424 @@
+/**
+ * The registration client behind `enableSipRegisterServer`: one REGISTER dialog per unique
+ * name, refreshed every update interval, with digest challenges, 423 handling, time-outs with
+ * retry, and NAT detection from the `received`/`rport` Via parameters.
+ * @module
+ */
+import type { Clock, TimerHandle } from '../sip/clock.js';
+import { parseNameAddr, parseVia, formatUri } from '../sip/grammar.js';
+import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
+import type { Endpoint } from '../sip/transport.js';
+import { newCallId, newTag } from '../sip/util.js';
+import { TelephonyReturnValue as T } from './returnCodes.js';
+
+/** Everything one registration cycle needs to know, fixed by `enableSipRegisterServer`. */
+export interface RegistrationConfig {
+  /** Unique names to register, in the order given. */
+  names: string[];
+  /** Lines each name belongs to (empty when the names belong to the engine). */
+  linesByName: Map<string, number[]>;
+  /** Where REGISTER requests are sent (the registrar, or the proxy when registering through it). */
+  destination: Endpoint;
+  /** Request-URI of REGISTER (`sip:domain`). */
+  requestUri: string;
+  /** Domain of the address-of-record (`sip:name@domain`). */
+  aorDomain: string;
+  /** Seconds between registration cycles. */
+  updateIntervalSeconds: number;
+  /** Expiry asked of the registrar. */
+  expireSeconds: number;
+  /** How long to wait for a final answer. */
+  timeOutMs: number;
+  /** Detect NAT from Via received/rport and re-register with the public address. */
+  natAutoDetect: boolean;
+}
+
+/** What the registration client asks of the engine. */
+export interface RegistrationHost {
+  /** Time source. */
+  readonly clock: Clock;
+  /** Sends a request in a client transaction. */
+  sendRequest(req: SipRequest, dest: Endpoint, user: RegisterTxUser): void;
+  /** The Contact URI to register for a name (reflects the current public address). */
+  contactUri(name: string): string;
+  /** The address currently advertised in Contact. */
+  advertisedAddress(): { host: string; port: number; protocol: string };
+  /** Display name for From. */
+  displayName(): string;
+  /** User-Agent header value. */
+  userAgent(): string;
+  /**
+   * Adds credentials for a 401/407 to `req`. Returns 'retry' when the request should be sent
+   * again, 'no-credentials' when none match the realm, 'rejected' when the same challenge came
+   * back (wrong credentials).
+   */
+  answerChallenge(name: string, req: SipRequest, challenge: SipResponse, previous: SipResponse | undefined): 'retry' | 'no-credentials' | 'rejected';
+  /** Raises a global notification. */
+  notify(event: T, data: object): void;
+  /** Called when the registrar shows a public address different from the advertised one. */
+  publicAddressDetected(host: string, port: number): void;
+}
+
+/** Callbacks of one REGISTER client transaction. */
+export interface RegisterTxUser {
+  /** Provisional response. */
+  onProvisional?(res: SipResponse): void;
+  /** Final response. */
+  onFinal(res: SipResponse): void;
+  /** Timer F fired. */
+  onTimeout(): void;
+  /** The transport could not send. */
+  onTransportError(err: Error): void;
+}
+
+/** State of one name's registration. */
+export type RegistrationState = 'idle' | 'registering' | 'registered' | 'failed' | 'unregistering' | 'unregistered';
+
+/** Public view of one name's registration (see `getRegistrationStatus`). */
+export interface RegistrationStatus {
+  /** The registered name. */
+  name: string;
+  /** Lines the name rings (empty when it belongs to the engine). */
+  phoneLines: number[];
+  /** Where it stands. */
+  state: RegistrationState;
+  /** Seconds granted by the registrar in the last success. */
+  grantedExpires: number;
+  /** Last SIP status received (0 before any). */
+  lastStatusCode: number;
+}
+
+const MAX_AUTH_ROUNDS = 3;
+const MAX_INTERVAL_ROUNDS = 3;
+
+class NameRegistration {
+  readonly callId: string;
+  readonly fromTag = newTag();
+  cseq = 0;
+  state: RegistrationState = 'idle';
+  expires: number;
+  grantedExpires = 0;
+  lastStatusCode = 0;
+  /** Identifies the attempt in flight; answers to older attempts are ignored. */
+  attempt = 0;
+  authRounds = 0;
+  intervalRounds = 0;
+  lastChallenge?: SipResponse;
+  timeoutTimer?: TimerHandle;
+  refreshTimer?: TimerHandle;
+  /** Contact registered last, removed when the public address changes. */
+  registeredContact?: string;
+  onDone?: (rc: T) => void;
+
+  constructor(readonly name: string, expires: number, host: string) {
+    this.expires = expires;
+    this.callId = newCallId(host);
+  }
+}
+
+/** Runs the registration cycles of every name given to `enableSipRegisterServer`. */
+export class RegistrationClient {
+  private readonly regs = new Map<string, NameRegistration>();
+  private retryMs: number;
+  private stopped = false;
+
+  /**
+   * @param host the engine services used
+   * @param config fixed parameters
+   * @param retryMs wait after an error before the next attempt (`registrationErrorRetryTime`)
+   */
+  constructor(private readonly host: RegistrationHost, readonly config: RegistrationConfig, retryMs: number) {
+    this.retryMs = retryMs;
+    for (const name of config.names) this.regs.set(name, new NameRegistration(name, config.expireSeconds, host.advertisedAddress().host));
+  }
+
+  /** Starts a registration cycle for every name now. */
+  start(): void {
+    for (const reg of this.regs.values()) this.register(reg);
+  }
+
+  /** Changes the retry delay after errors. */
+  setRetryTime(ms: number): void {
+    this.retryMs = ms;
+  }
+
+  /** Registers every name again now (triggerRegistration, or after a public address change). */
+  trigger(): void {
+    if (this.stopped) return;
+    for (const reg of this.regs.values()) {
+      if (reg.state !== 'registering') this.register(reg);
+    }
+  }
+
+  /** Status of every name. */
+  status(): RegistrationStatus[] {
+    return [...this.regs.values()].map((r) => ({
+      name: r.name,
+      phoneLines: this.config.linesByName.get(r.name) ?? [],
+      state: r.state,
+      grantedExpires: r.grantedExpires,
+      lastStatusCode: r.lastStatusCode,
+    }));
+  }
+
+  /**
+   * Removes every binding (REGISTER with Expires: 0) and stops all timers. Resolves with
+   * SipSuccess when every name was removed, else the first error code seen.
+   */
+  async stop(): Promise<T> {
+    this.stopped = true;
+    const results = await Promise.all(
+      [...this.regs.values()].map(
+        (reg) =>
+          new Promise<T>((resolve) => {
+            this.clearTimers(reg);
+            if (reg.state !== 'registered' && reg.state !== 'registering') {
+              reg.state = 'unregistered';
+              resolve(T.SipSuccess);
+              return;
+            }
+            reg.onDone = resolve;
+            reg.state = 'unregistering';
+            reg.authRounds = 0;
+            this.send(reg, 0);
+          }),
+      ),
+    );
+    return results.find((rc) => rc !== T.SipSuccess) ?? T.SipSuccess;
+  }
+
+  /** Stops every timer without sending anything (engine shutdown after a failed unregister). */
+  dispose(): void {
+    this.stopped = true;
+    for (const reg of this.regs.values()) this.clearTimers(reg);
+  }
+
+  private clearTimers(reg: NameRegistration): void {
+    this.host.clock.clearTimer(reg.timeoutTimer);
+    this.host.clock.clearTimer(reg.refreshTimer);
+    reg.timeoutTimer = reg.refreshTimer = undefined;
+  }
+
+  private register(reg: NameRegistration): void {
+    if (this.stopped) return;
+    this.clearTimers(reg);
+    reg.state = 'registering';
+    reg.authRounds = 0;
+    reg.intervalRounds = 0;
+    reg.lastChallenge = undefined;
+    this.host.notify(T.SipRegisterTrying, { name: reg.name, phoneLines: this.config.linesByName.get(reg.name) ?? [] });
+    this.send(reg, reg.expires);
+  }
+
+  private buildRequest(reg: NameRegistration, expires: number): SipRequest {
+    const aor = `sip:${reg.name}@${this.config.aorDomain}`;
+    const display = this.host.displayName();
+    const contact = this.host.contactUri(reg.name);
+    const headers = new SipHeaders();
+    headers.append('From', `${display ? `"${display.replace(/(["\\])/g, '\\$1')}" ` : ''}<${aor}>;tag=${reg.fromTag}`);
+    headers.append('To', `<${aor}>`);
+    headers.append('Call-ID', reg.callId);
+    headers.append('CSeq', `${++reg.cseq} REGISTER`);
+    headers.append('Max-Forwards', '70');
+    if (expires === 0 && reg.registeredContact) headers.append('Contact', `<${reg.registeredContact}>`);
+    else {
+      headers.append('Contact', `<${contact}>`);
+      // A changed public address leaves the old binding behind: remove it in the same request.
+      if (reg.registeredContact && reg.registeredContact !== contact) headers.append('Contact', `<${reg.registeredContact}>;expires=0`);
+    }
+    headers.append('Expires', String(expires));
+    headers.append('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, MESSAGE, SUBSCRIBE, UPDATE');
+    headers.append('User-Agent', this.host.userAgent());
+    return { type: 'request', method: 'REGISTER', uri: this.config.requestUri, version: 'SIP/2.0', headers, body: Buffer.alloc(0) };
+  }
+
+  private send(reg: NameRegistration, expires: number, prepared?: SipRequest): void {
+    const req = prepared ?? this.buildRequest(reg, expires);
+    const attempt = ++reg.attempt;
+    this.host.clock.clearTimer(reg.timeoutTimer);
+    reg.timeoutTimer = this.host.clock.setTimer(this.config.timeOutMs, () => {
+      if (reg.attempt === attempt) this.timedOut(reg, expires);
+    });
+    this.host.sendRequest(req, this.config.destination, {
+      onFinal: (res) => {
+        if (reg.attempt === attempt) this.final(reg, req, res, expires);
+      },
+      onTimeout: () => {
+        if (reg.attempt === attempt) this.timedOut(reg, expires);
+      },
+      onTransportError: () => {
+        if (reg.attempt === attempt) this.timedOut(reg, expires);
+      },
+    });
+  }
+
+  private lines(reg: NameRegistration): number[] {
+    return this.config.linesByName.get(reg.name) ?? [];
+  }
+
+  private timedOut(reg: NameRegistration, expires: number): void {
+    reg.attempt++; // late answers to this attempt are ignored from now on
+    this.host.clock.clearTimer(reg.timeoutTimer);
+    reg.timeoutTimer = undefined;
+    if (expires === 0) {
+      reg.state = 'unregistered';
+      reg.onDone?.(T.SipRegisterTimeOut);
+      reg.onDone = undefined;
+      return;
+    }
+    reg.state = 'failed';
+    this.host.notify(T.SipRegisterTimeOut, { name: reg.name, phoneLines: this.lines(reg), timeOutMs: this.config.timeOutMs });
+    this.scheduleRetry(reg);
+  }
+
+  private scheduleRetry(reg: NameRegistration): void {
+    if (this.stopped) return;
+    this.host.clock.clearTimer(reg.refreshTimer);
+    reg.refreshTimer = this.host.clock.setTimer(this.retryMs, () => this.register(reg));
+  }
+
+  private fail(reg: NameRegistration, event: T, res: SipResponse, expires: number): void {
+    this.host.clock.clearTimer(reg.timeoutTimer);
+    reg.timeoutTimer = undefined;
+    if (expires === 0) {
+      reg.state = 'unregistered';
+      reg.onDone?.(event);
+      reg.onDone = undefined;
+      return;
+    }
+    reg.state = 'failed';
+    this.host.notify(event, { name: reg.name, phoneLines: this.lines(reg), statusCode: res.status, reasonPhrase: res.reason });
+    this.scheduleRetry(reg);
+  }
+
+  private final(reg: NameRegistration, req: SipRequest, res: SipResponse, expires: number): void {
+    reg.lastStatusCode = res.status;
+    if (res.status >= 200 && res.status < 300) {
+      this.success(reg, res, expires);
+      return;
+    }
+    if (res.status === 401 || res.status === 407) {
+      if (reg.authRounds++ >= MAX_AUTH_ROUNDS) {
+        this.fail(reg, T.SipRegisterAuthorizationError, res, expires);
+        return;
+      }
+      const retry = this.buildRequest(reg, expires);
+      // Contact list and expiry stay those of the challenged request.
+      retry.headers.delete('Contact');
+      for (const c of req.headers.getAll('Contact')) retry.headers.append('Contact', c);
+      const verdict = this.host.answerChallenge(reg.name, retry, res, reg.lastChallenge);
+      reg.lastChallenge = res;
+      if (verdict !== 'retry') {
+        this.fail(reg, T.SipRegisterAuthorizationError, res, expires);
+        return;
+      }
+      this.send(reg, expires, retry);
+      return;
+    }
+    if (res.status === 403) {
+      this.fail(reg, T.SipRegisterAuthorizationError, res, expires);
+      return;
+    }
+    if (res.status === 423 && expires !== 0) {
+      const minExpires = Number.parseInt(res.headers.get('Min-Expires') ?? '', 10);
+      const usable = Number.isFinite(minExpires) && minExpires > reg.expires && reg.intervalRounds++ < MAX_INTERVAL_ROUNDS;
+      this.host.notify(T.SipRegisterIntervalError, {
+        name: reg.name,
+        phoneLines: this.lines(reg),
+        statusCode: 423,
+        reasonPhrase: res.reason,
+        minExpires: Number.isFinite(minExpires) ? minExpires : undefined,
+        retrying: usable,
+      });
+      if (!usable) {
+        this.host.clock.clearTimer(reg.timeoutTimer);
+        reg.state = 'failed';
+        this.scheduleRetry(reg);
+        return;
+      }
+      reg.expires = minExpires;
+      this.send(reg, minExpires);
+      return;
+    }
+    this.fail(reg, T.SipRegisterError, res, expires);
+  }
+
+  private success(reg: NameRegistration, res: SipResponse, expires: number): void {
+    this.host.clock.clearTimer(reg.timeoutTimer);
+    reg.timeoutTimer = undefined;
+    if (expires === 0) {
+      reg.state = 'unregistered';
+      reg.registeredContact = undefined;
+      reg.onDone?.(T.SipSuccess);
+      reg.onDone = undefined;
+      return;
+    }
+    const ourContact = this.host.contactUri(reg.name);
+    const granted = grantedExpiry(res, ourContact, expires);
+    reg.grantedExpires = granted;
+    reg.registeredContact = ourContact;
+    reg.state = 'registered';
+    this.host.notify(T.SipRegisterSuccess, {
+      name: reg.name,
+      phoneLines: this.lines(reg),
+      expires: granted,
+      contact: ourContact,
+      statusCode: res.status,
+    });
+    if (this.config.natAutoDetect && this.detectNat(res)) return;
+    // Refresh at the update interval, but always before the binding the registrar granted expires.
+    let refreshS = this.config.updateIntervalSeconds;
+    if (granted > 0 && granted <= refreshS) refreshS = Math.max(1, Math.floor(granted * 0.8));
+    if (granted === 0) refreshS = this.retryMs / 1000;
+    this.host.clock.clearTimer(reg.refreshTimer);
+    reg.refreshTimer = this.host.clock.setTimer(refreshS * 1000, () => this.register(reg));
+  }
+
+  /** True when a new public address was found (the host then re-registers every name). */
+  private detectNat(res: SipResponse): boolean {
+    const top = res.headers.get('Via');
+    if (!top) return false;
+    let via;
+    try {
+      via = parseVia(top);
+    } catch {
+      return false;
+    }
+    const adv = this.host.advertisedAddress();
+    const received = via.params['received'] ?? undefined;
+    const rportText = via.params['rport'];
+    const rport = rportText ? Number.parseInt(rportText, 10) : undefined;
+    const publicHost = received || adv.host;
+    // Over a stream the source port is an ephemeral one of the connection: only the address tells.
+    const stream = adv.protocol !== 'UDP';
+    const publicPort = !stream && rport && Number.isFinite(rport) ? rport : adv.port;
+    if (publicHost === adv.host && publicPort === adv.port) return false;
+    this.host.publicAddressDetected(publicHost, publicPort);
+    return true;
+  }
+}
+
+/** The expiry the registrar granted our contact: its `expires` param, else the Expires header. */
+export function grantedExpiry(res: SipResponse, ourContact: string, requested: number): number {
+  let ours: string | undefined;
+  try {
+    const want = formatUri(parseNameAddr(`<${ourContact}>`).uri);
+    for (const c of res.headers.getAll('Contact')) {
+      const na = parseNameAddr(c);
+      if (sameContact(formatUri(na.uri), want)) {
+        ours = na.params['expires'] ?? undefined;
+        break;
+      }
+    }
+  } catch {
+    // an unparsable Contact in the answer is not our problem: fall back to Expires
+  }
+  const value = ours ?? res.headers.get('Expires');
+  const n = value === undefined ? Number.NaN : Number.parseInt(value, 10);
+  return Number.isFinite(n) && n >= 0 ? n : requested;
+}
+
+function sameContact(a: string, b: string): boolean {
+  const strip = (s: string) => s.toLowerCase().replace(/;transport=udp/, '');
+  return strip(a) === strip(b);
+}

@@ -1,0 +1,204 @@
+/**
+ * Public types of the engine facade: start parameters, notifications, enums and constants
+ * shaped after LanScape's START_SIP_TELEPHONY_PARAMS and notification model.
+ * @module
+ */
+import type { TelephonyReturnValue } from './returnCodes.js';
+
+/** Audio device id meaning "the system's preferred device" (LanScape's SIP_USE_PREFERED_AUDIO_DEVICE). */
+export const SIP_USE_PREFERED_AUDIO_DEVICE = -1;
+/** Audio device id meaning "no local audio device" (servers; LanScape's SIP_AUDIO_DEVICE_NOT_USED). */
+export const SIP_AUDIO_DEVICE_NOT_USED = -2;
+
+/** How a notification is delivered (LanScape's notification classes). */
+export enum NotifyType {
+  /**
+   * Delivered synchronously while the engine waits: the application may change fields of
+   * `data` before returning (assign a line, reject a call, accept a registration ...).
+   */
+  ImmediateNotification = 0,
+  /** About the engine as a whole (`phoneLine` is -1): registration, NAT, parse errors. */
+  GlobalNotification = 1,
+  /** About one phone line (`phoneLine` is its zero-based index). */
+  PhoneLineNotification = 2,
+}
+
+/** LanScape's line modes. */
+export enum LineMode {
+  /** Each line behaves as a telephone: one call, rings, answered by the application. */
+  PhoneLine = 0,
+  /** Lines act as switch ports: calls are routed between lines by the application. */
+  SwitchLine = 1,
+}
+
+/** Direction of the call on a line. */
+export enum CallDirection {
+  /** No call on the line. */
+  None = 0,
+  /** The far end called us. */
+  Incoming = 1,
+  /** We placed the call. */
+  Outgoing = 2,
+}
+
+/** Audio media formats a line can offer and accept. */
+export enum MediaFormatAudio {
+  /** G.711 µ-law, 8 kHz, RTP payload type 0. */
+  ULaw8k = 0,
+  /** G.711 A-law, 8 kHz, RTP payload type 8. */
+  ALaw8k = 1,
+  /** Opus, 48 kHz RTP clock (RFC 7587), dynamic payload type. */
+  Opus48k = 2,
+}
+
+/** The state of a phone line, as `getLineStatus` reports it. */
+export enum LineState {
+  /** No call; the line can place or take one. */
+  OnHook = 0,
+  /** An outgoing call is being set up. */
+  Dialing = 1,
+  /** An incoming call is ringing on this line. */
+  Ringing = 2,
+  /** A call is connected. */
+  InCall = 3,
+  /** A connected call is on hold. */
+  OnHold = 4,
+  /** A connected call is in a conference. */
+  InConference = 5,
+  /** The call is being torn down. */
+  Disconnecting = 6,
+  /** The line is busied out by the application and takes no calls. */
+  BusyOut = 7,
+}
+
+/** A notification delivered to the application. */
+export interface Notification<D extends object = Record<string, unknown>> {
+  /** Delivery class. */
+  notifyType: NotifyType;
+  /** Zero-based phone line, or -1 for global notifications. */
+  phoneLine: number;
+  /** The event, a {@link TelephonyReturnValue}. */
+  event: TelephonyReturnValue;
+  /** Event specific data; for immediate notifications the application may modify it. */
+  data?: D;
+}
+
+/** Signature of the application's notification callback (LanScape's SIPCALLBACKPROC). */
+export type UserNotifyCallback = (notification: Notification) => void;
+
+/** Transport protocols the engine listens on and can send with. */
+export type SipTransportName = 'UDP' | 'TCP';
+
+/**
+ * Start parameters (LanScape's START_SIP_TELEPHONY_PARAMS in camelCase). Every member has a
+ * default; see {@link DEFAULT_START_PARAMS}.
+ */
+export interface StartSipTelephonyParams {
+  /** Number of phone lines, 1..1024. */
+  numPhoneLinesRequested?: number;
+  /** Phone line or switch line behaviour. */
+  lineMode?: LineMode;
+  /** IP address to bind SIP and RTP to and to advertise (until a WAN address is known). */
+  ipAddressOfThisHost?: string;
+  /** SIP port for UDP and TCP; 0 picks a free port (see `getSipPort()`). */
+  sipPort?: number;
+  /** User part used in From/Contact when no per-line name applies. */
+  phoneName?: string;
+  /** Display name in From headers. */
+  phoneDisplayName?: string;
+  /** Lowest local RTP port (even). */
+  minLocalRtpPort?: number;
+  /** Highest local RTP port. */
+  maxLocalRtpPort?: number;
+  /** Allocate RTP ports in order instead of at random within the range. */
+  useSequentialRtpPorts?: boolean;
+  /** Allow lines to be conferenced. */
+  callConferenceEnabled?: boolean;
+  /** Accept REFER from the far end automatically. */
+  farEndCallTransferEnabled?: boolean;
+  /** Spread incoming calls over free lines at random instead of lowest first. */
+  randomlyAssignIncomingCallsToPhoneLines?: boolean;
+  /** Capture device id, {@link SIP_USE_PREFERED_AUDIO_DEVICE} or {@link SIP_AUDIO_DEVICE_NOT_USED}. */
+  zeroBasedAudioInDeviceId?: number;
+  /** Playback device id, {@link SIP_USE_PREFERED_AUDIO_DEVICE} or {@link SIP_AUDIO_DEVICE_NOT_USED}. */
+  zeroBasedAudioOutDeviceId?: number;
+  /** Enable integrated DTMF detection and generation. */
+  dtmfEnabled?: boolean;
+  /** Allow phone line recording. */
+  enablePhoneLineRecording?: boolean;
+  /** Log every SIP message sent and received as structured lines. */
+  logSipMessages?: boolean;
+  /** File to append SIP message logs to (default: standard error). */
+  sipLogFile?: string;
+  /** Seconds an incoming call may ring before it is dropped (LanScape default 60). */
+  callAnswerTimeoutSeconds?: number;
+  /** Value of the User-Agent / Server header. */
+  userAgent?: string;
+  /** RFC 3261 timer T1 in ms (default 500). */
+  sipT1Ms?: number;
+  /** RFC 3261 timer T2 in ms (default 4000). */
+  sipT2Ms?: number;
+  /** RFC 3261 timer T4 in ms (default 5000). */
+  sipT4Ms?: number;
+  /** Transport used for requests the engine originates (default UDP; the engine always listens on both). */
+  sipTransport?: SipTransportName;
+  /** Notification callback. */
+  userNotifyCallbackProc?: UserNotifyCallback;
+}
+
+/** Defaults for every start parameter. */
+export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile'>>> = {
+  numPhoneLinesRequested: 1,
+  lineMode: LineMode.PhoneLine,
+  ipAddressOfThisHost: '127.0.0.1',
+  sipPort: 5060,
+  phoneName: 'linescape',
+  phoneDisplayName: '',
+  minLocalRtpPort: 20000,
+  maxLocalRtpPort: 29999,
+  useSequentialRtpPorts: false,
+  callConferenceEnabled: true,
+  farEndCallTransferEnabled: true,
+  randomlyAssignIncomingCallsToPhoneLines: false,
+  zeroBasedAudioInDeviceId: SIP_AUDIO_DEVICE_NOT_USED,
+  zeroBasedAudioOutDeviceId: SIP_AUDIO_DEVICE_NOT_USED,
+  dtmfEnabled: true,
+  enablePhoneLineRecording: true,
+  logSipMessages: false,
+  callAnswerTimeoutSeconds: 60,
+  userAgent: 'LineScape',
+  sipT1Ms: 500,
+  sipT2Ms: 4000,
+  sipT4Ms: 5000,
+  sipTransport: 'UDP',
+};
+
+/** Data of the immediate `SipRegisterReceived` notification (registrar role). */
+export interface RegisterReceivedData {
+  /** Address-of-record (`sip:user@domain`). */
+  aor: string;
+  /** User part of the To URI. */
+  user: string;
+  /** Contacts being registered (URIs as text) with their requested expiry in seconds. */
+  contacts: Array<{ uri: string; expires: number }>;
+  /** True when the request removes every binding (`Contact: *`, Expires 0). */
+  removeAll: boolean;
+  /** Where the REGISTER came from. */
+  source: { protocol: string; host: string; port: number };
+  /** The application sets this to false to refuse the registration. Default true. */
+  acceptRegistration: boolean;
+  /** SIP status used when refusing (default 403). */
+  rejectStatusCode: number;
+}
+
+/** A binding held by the engine in its registrar role. */
+export interface RegistrarBinding {
+  /** Address-of-record user. */
+  user: string;
+  /** Contact URI as registered. */
+  contact: string;
+  /** Seconds left before it expires. */
+  expiresIn: number;
+  /** Where the REGISTER came from (used to reach the UA behind NAT). */
+  source: { protocol: string; host: string; port: number };
+}

@@ -1,0 +1,30 @@
+/**
+ * LineScape: a multi-line SIP media engine for Node.js, shaped after the LanScape VOIP Media
+ * Engine. Start with {@link VoipMediaEngine}.
+ * @module linescape
+ */
+export { VoipMediaEngine, LINESCAPE_VERSION, MAX_REGISTRATION_WORKERS } from './engine/VoipMediaEngine.js';
+export type { EngineOptions, LineStatusResult, VersionInfo } from './engine/VoipMediaEngine.js';
+export { TelephonyReturnValue, getTelephonyStatusString } from './engine/returnCodes.js';
+export {
+  NotifyType,
+  LineMode,
+  CallDirection,
+  MediaFormatAudio,
+  LineState,
+  SIP_USE_PREFERED_AUDIO_DEVICE,
+  SIP_AUDIO_DEVICE_NOT_USED,
+  DEFAULT_START_PARAMS,
+} from './engine/types.js';
+export type {
+  Notification,
+  UserNotifyCallback,
+  StartSipTelephonyParams,
+  SipTransportName,
+  RegisterReceivedData,
+  RegistrarBinding,
+} from './engine/types.js';
+export type { RegistrationStatus, RegistrationState } from './engine/registration.js';
+export type { RecordedCallState } from './lines/phoneLine.js';
+export { VirtualClock, realClock } from './sip/clock.js';
+export type { Clock, TimerHandle } from './sip/clock.js';

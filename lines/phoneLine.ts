@@ -1,0 +1,65 @@
+/**
+ * One phone line: its configuration (names, busy-out, outgoing-only) and its state.
+ * The call state machine grows here; the engine only routes to it.
+ * @module
+ */
+import { CallDirection, LineState } from '../engine/types.js';
+
+/** A recorded state change (LanScape's call-state recording). */
+export interface RecordedCallState {
+  /** The state entered. */
+  state: LineState;
+  /** Milliseconds since the epoch. */
+  time: number;
+}
+
+/** Configuration and state of one line. */
+export class PhoneLine {
+  /** Current state. */
+  state: LineState = LineState.OnHook;
+  /** Direction of the current call. */
+  callDirection: CallDirection = CallDirection.None;
+  /** Name registered for this line (per-line registration), if any. */
+  registrationName?: string;
+  /** User part used in From/Contact for calls on this line (setPhoneName). */
+  phoneName?: string;
+  /** From header user override (setFromHeaderUserName). */
+  fromUserName?: string;
+  /** The line places calls but never takes incoming ones. */
+  outgoingOnly = false;
+  /** A call recording is running. */
+  callRecordingActive = false;
+  /** Whether state changes are recorded. */
+  recordCallStates = false;
+  private readonly history: RecordedCallState[] = [];
+
+  /** @param index zero-based line number */
+  constructor(readonly index: number) {}
+
+  /** True when the line can take a new incoming call. */
+  get availableForIncoming(): boolean {
+    return this.state === LineState.OnHook && !this.outgoingOnly;
+  }
+
+  /** True when the line can place a new call. */
+  get availableForOutgoing(): boolean {
+    return this.state === LineState.OnHook;
+  }
+
+  /** Moves to a state, recording it when asked. */
+  setState(state: LineState): void {
+    this.state = state;
+    if (state === LineState.OnHook || state === LineState.BusyOut) this.callDirection = CallDirection.None;
+    if (this.recordCallStates) this.history.push({ state, time: Date.now() });
+  }
+
+  /** Recorded states in order. */
+  recordedStates(): RecordedCallState[] {
+    return this.history.slice();
+  }
+
+  /** Forgets recorded states. */
+  clearRecordedStates(): void {
+    this.history.length = 0;
+  }
+}

@@ -1,0 +1,321 @@
+/**
+ * The engine facade on its own and two engines on loopback: start/stop, return codes for bad
+ * input, the registrar role, per-line names, OPTIONS, garbage on the socket.
+ */
+import test from 'ava';
+import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import {
+  VoipMediaEngine,
+  TelephonyReturnValue as T,
+  NotifyType,
+  LineState,
+  CallDirection,
+  MAX_REGISTRATION_WORKERS,
+  type RegisterReceivedData,
+} from '../index.js';
+import { parseMessage } from '../sip/parser.js';
+import type { SipResponse } from '../sip/message.js';
+import { startEngine, sleep } from './helpers/engine.js';
+
+async function udpSocket(): Promise<Socket> {
+  const s = createSocket('udp4');
+  s.bind(0, '127.0.0.1');
+  await once(s, 'listening');
+  return s;
+}
+
+/** Sends a datagram and resolves with the first SIP response coming back. */
+async function udpRequest(sock: Socket, port: number, text: string, timeoutMs = 3000): Promise<SipResponse> {
+  const reply = new Promise<SipResponse>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no answer')), timeoutMs);
+    const on = (buf: Buffer): void => {
+      try {
+        const m = parseMessage(buf);
+        if (m.type === 'response') {
+          clearTimeout(timer);
+          sock.off('message', on);
+          resolve(m);
+        }
+      } catch {
+        /* not a response: keep waiting */
+      }
+    };
+    sock.on('message', on);
+  });
+  sock.send(Buffer.from(text), port, '127.0.0.1');
+  return reply;
+}
+
+function options(sock: Socket, branch: string, extra = ''): string {
+  const port = sock.address().port;
+  return (
+    `OPTIONS sip:engine@127.0.0.1 SIP/2.0\r\n` +
+    `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK${branch};rport\r\n` +
+    `Max-Forwards: 70\r\nFrom: <sip:tester@127.0.0.1>;tag=t${branch}\r\nTo: <sip:engine@127.0.0.1>\r\n` +
+    `Call-ID: ${branch}@127.0.0.1\r\nCSeq: 1 OPTIONS\r\n${extra}Content-Length: 0\r\n\r\n`
+  );
+}
+
+test('start, stop, double start and calls on a stopped engine return codes', async (t) => {
+  const engine = new VoipMediaEngine();
+  t.is(engine.getNumPhoneLines().result, T.SipMediaEngineNotInitialized);
+  t.is(await engine.enableSipRegisterServer('a', false, false, '127.0.0.1', 5060, 60, 60, 1000, false), T.SipMediaEngineNotInitialized);
+  t.is(await engine.stopSipTelephony(), T.SipMediaEngineNotInitialized);
+  t.is(await engine.startSipTelephony({ numPhoneLinesRequested: 3, ipAddressOfThisHost: '127.0.0.1', sipPort: 0 }), T.SipSuccess);
+  t.true(engine.getSipPort() > 0);
+  t.is(await engine.startSipTelephony({ sipPort: 0 }), T.SipMediaEngineAlreadyInitialized);
+  t.deepEqual(engine.getNumPhoneLines(), { result: T.SipSuccess, numPhoneLines: 3 });
+  t.deepEqual(engine.getLineStatus(2), { result: T.SipSuccess, state: LineState.OnHook, callDirection: CallDirection.None, callRecordingActive: false });
+  t.is(engine.getLineStatus(3).result, T.SipBadPhoneLine);
+  t.is(engine.getLineStatus(-1).result, T.SipBadPhoneLine);
+  t.is(engine.getLineStatus(1.5).result, T.SipBadPhoneLine);
+  t.is(engine.getMediaEngineVersionInfo().result, T.SipSuccess);
+  t.is(await engine.stopSipTelephony(), T.SipSuccess);
+  t.is(engine.getSipPort(), 0);
+  // and it starts again
+  t.is(await engine.startSipTelephony({ ipAddressOfThisHost: '127.0.0.1', sipPort: 0 }), T.SipSuccess);
+  t.is(await engine.stopSipTelephony(), T.SipSuccess);
+});
+
+test('bad start parameters return SipBadParameter; a port in use returns SipCallFailure', async (t) => {
+  const engine = new VoipMediaEngine();
+  const bad: Array<Record<string, unknown>> = [
+    { numPhoneLinesRequested: 0 },
+    { numPhoneLinesRequested: 2.5 },
+    { numPhoneLinesRequested: 5000 },
+    { ipAddressOfThisHost: 'not an ip' },
+    { sipPort: 70000 },
+    { sipPort: -1 },
+    { minLocalRtpPort: 30000, maxLocalRtpPort: 20000 },
+    { phoneName: 'has space' },
+    { userNotifyCallbackProc: 'nope' },
+    { zeroBasedAudioInDeviceId: -7 },
+    { sipTransport: 'SCTP' },
+    { dtmfEnabled: 'yes' },
+    { lineMode: 9 },
+  ];
+  for (const p of bad) {
+    t.is(await engine.startSipTelephony({ sipPort: 0, ...p } as never), T.SipBadParameter, JSON.stringify(p));
+  }
+  t.is(await engine.startSipTelephony(null as never), T.SipBadParameter);
+
+  const taken = await udpSocket();
+  t.teardown(() => taken.close());
+  t.is(await engine.startSipTelephony({ ipAddressOfThisHost: '127.0.0.1', sipPort: taken.address().port }), T.SipCallFailure);
+  // nothing was left half-started
+  t.is(engine.getNumPhoneLines().result, T.SipMediaEngineNotInitialized);
+});
+
+test('line procedures validate lines and values', async (t) => {
+  const { engine } = await startEngine(t, { numPhoneLinesRequested: 2 });
+  t.is(engine.busyOutLine(5, true), T.SipBadPhoneLine);
+  t.is(engine.busyOutLine(0, 'yes' as never), T.SipBadParameter);
+  t.is(engine.busyOutLine(0, true), T.SipSuccess);
+  t.is(engine.getLineStatus(0).state, LineState.BusyOut);
+  t.is(engine.lineForIncomingCall(), 1, 'a busied-out line takes no call');
+  t.is(engine.setOutgoingLineOnly(1, true), T.SipSuccess);
+  t.is(engine.lineForIncomingCall(), -1, 'no line left for incoming calls');
+  t.is(engine.busyOutLine(0, false), T.SipSuccess);
+  t.is(engine.lineForIncomingCall(), 0);
+  t.is(engine.setPhoneName(0, 'bad name'), T.SipBadParameter);
+  t.is(engine.setPhoneName(0, 'agent7'), T.SipSuccess);
+  t.is(engine.setFromHeaderUserName(1, 'sales'), T.SipSuccess);
+  t.is(engine.setCallAnswerTimeout(0), T.SipBadParameter);
+  t.is(engine.setCallAnswerTimeout(30), T.SipSuccess);
+  t.is(engine.setCallStateRecording(0, true), T.SipSuccess);
+  engine.busyOutLine(0, true);
+  engine.busyOutLine(0, false);
+  t.deepEqual(engine.getRecordedCallStates(0).states.map((s) => s.state), [LineState.BusyOut, LineState.OnHook]);
+  t.is(engine.clearRecordedCallStates(0), T.SipSuccess);
+  t.is(engine.getRecordedCallStates(0).states.length, 0);
+  t.deepEqual(engine.getNumActiveCalls(), { result: T.SipSuccess, numActiveCalls: 0 });
+  t.is(engine.randomlyAssignIncomingCallsToPhoneLines('x' as never), T.SipBadParameter);
+});
+
+test('enableSipRegisterServer returns each validation code of the seed', async (t) => {
+  const { engine } = await startEngine(t, { numPhoneLinesRequested: 4 });
+  const reg = (names: string, perLine = true, proxy = false, addr = '127.0.0.1', port = 5060, interval = 60, expire = 60, timeout = 1000) =>
+    engine.enableSipRegisterServer(names, perLine, proxy, addr, port, interval, expire, timeout, false);
+  t.is(await reg('100,101,102'), T.SipRegisterBadNameList, 'three names for four lines');
+  t.is(await reg('100,101,102,103,104'), T.SipRegisterBadNameList);
+  t.is(await reg('100,,102,103'), T.SipRegisterBadNameList, 'an empty name');
+  t.is(await reg('100,1 1,102,103'), T.SipRegisterBadNameList, 'a name that is no SIP user');
+  t.is(await reg('100,101,102,103', true, false, '127.0.0.1', 5060, 0, 60), T.SipRegisterIntervalError, 'zero interval');
+  t.is(await reg('100,101,102,103', true, false, '127.0.0.1', 5060, 120, 60), T.SipRegisterIntervalError, 'expiry shorter than the interval');
+  t.is(await reg('100,101,102,103', true, true), T.SipProxyNotEnabled);
+  t.is(await engine.enableSipProxyServer('127.0.0.1', 5060), T.SipSuccess);
+  t.is(await reg('100,101,102,103', true, true), T.SipDomainNameNotDefined);
+  t.is(await reg('100,101,102,103', true, false, 'nosuchhost.invalid'), T.SipUnknownHost);
+  t.is(await reg('100,101,102,103', true, false, '127.0.0.1', 0), T.SipBadParameter, 'port 0');
+  t.is(await reg('100,101,102,103', true, false, '127.0.0.1', 5060, 60, 60, 0), T.SipBadParameter, 'no time-out');
+  t.is(await reg(null as never), T.SipBadParameter);
+  const many = Array.from({ length: MAX_REGISTRATION_WORKERS + 1 }, (_, i) => `u${i}`).join(',');
+  t.is(await reg(many, false), T.SipThreadCreationError, 'more names than registration workers');
+  // A procedure called with a foreign `this` (a detached method) reports a bad handle.
+  const detached = engine.enableSipRegisterServer;
+  t.is(await detached.call({} as never, '100', false, false, '127.0.0.1', 5060, 60, 60, 1000, false), T.SipInvalidHandle);
+  t.is(VoipMediaEngine.prototype.triggerRegistration.call(undefined as never), T.SipInvalidHandle);
+  t.is(await engine.enableSipProxyServer('nosuchhost.invalid', 5060), T.SipUnknownHost);
+  t.is(await engine.enableSipProxyServer('127.0.0.1', 0), T.SipBadParameter);
+  t.is(engine.enableSipDomain('bad domain'), T.SipBadParameter);
+  t.is(engine.triggerRegistration(), T.SipCallFailure, 'nothing to trigger');
+  t.is(engine.registrationErrorRetryTime(-1), T.SipBadParameter);
+  t.is(engine.setWanIpAddress('nope'), T.SipBadParameter);
+  t.is(engine.addAuthorizationCredentials('', 'x', 'r'), T.SipBadParameter);
+});
+
+test('two engines: per-line names register with an engine in the registrar role', async (t) => {
+  const pbx = await startEngine(t, { numPhoneLinesRequested: 1, phoneName: 'pbx' });
+  const desk = await startEngine(t, { numPhoneLinesRequested: 4, phoneName: 'desk' });
+  const received: RegisterReceivedData[] = [];
+  pbx.engine.on('SipRegisterReceived', (n) => {
+    t.is(n.notifyType, NotifyType.ImmediateNotification);
+    received.push({ ...(n.data as RegisterReceivedData) });
+  });
+  // duplicate names are registered once
+  t.is(await desk.engine.enableSipRegisterServer('100,101,102,102', true, false, '127.0.0.1', pbx.port, 60, 60, 2000, true), T.SipSuccess);
+  const ok = await desk.waitForCount(T.SipRegisterSuccess, 3);
+  for (const n of ok) {
+    t.is(n.notifyType, NotifyType.GlobalNotification);
+    t.is(n.phoneLine, -1);
+  }
+  t.deepEqual(ok.map((n) => (n.data as { name: string }).name).sort(), ['100', '101', '102']);
+  t.deepEqual((ok.find((n) => (n.data as { name: string }).name === '102')!.data as { phoneLines: number[] }).phoneLines, [2, 3]);
+  t.is(received.length, 3);
+  const bindings = pbx.engine.getRegistrarBindings().bindings;
+  t.deepEqual(bindings.map((b) => b.user).sort(), ['100', '101', '102']);
+  for (const b of bindings) t.is(b.contact, `sip:${b.user}@127.0.0.1:${desk.port}`);
+  // calls for a name land on the line of that name
+  t.is(desk.engine.lineForIncomingCall('100'), 0);
+  t.is(desk.engine.lineForIncomingCall('101'), 1);
+  t.is(desk.engine.lineForIncomingCall('102'), 2);
+  desk.engine.busyOutLine(2, true);
+  t.is(desk.engine.lineForIncomingCall('102'), 3, 'the second line of a duplicated name');
+  t.is(desk.engine.lineForIncomingCall('999'), 0, 'an unknown name takes any free line');
+  t.deepEqual(
+    desk.engine.getRegistrationStatus().registrations.map((r) => [r.name, r.state]),
+    [['100', 'registered'], ['101', 'registered'], ['102', 'registered']],
+  );
+  // NAT auto-detect sees received=127.0.0.1 = our own address: no change is raised
+  t.is(desk.of(T.SipWanIpAddressChange).length, 0);
+  t.is(await desk.engine.disableSipRegisterServer(), T.SipSuccess);
+  t.is(pbx.engine.getRegistrarBindings().bindings.length, 0, 'Expires: 0 removed every binding');
+});
+
+test('the registrar application refuses a registration: SipRegisterError with the status', async (t) => {
+  const pbx = await startEngine(t, { phoneName: 'pbx' });
+  pbx.engine.on('SipRegisterReceived', (n) => {
+    const d = n.data as RegisterReceivedData;
+    if (d.user === 'intruder') {
+      d.acceptRegistration = false;
+      d.rejectStatusCode = 404;
+    }
+  });
+  const desk = await startEngine(t, {});
+  t.is(desk.engine.registrationErrorRetryTime(60_000), T.SipSuccess);
+  t.is(await desk.engine.enableSipRegisterServer('intruder', false, false, '127.0.0.1', pbx.port, 60, 60, 2000, false), T.SipSuccess);
+  const n = await desk.waitFor(T.SipRegisterError);
+  t.like(n.data, { name: 'intruder', statusCode: 404 });
+  t.is(pbx.engine.getRegistrarBindings().bindings.length, 0);
+});
+
+test('a registrar that never answers gives SipRegisterTimeOut after timeOutMs', async (t) => {
+  const silent = await udpSocket();
+  t.teardown(() => silent.close());
+  let requests = 0;
+  silent.on('message', () => requests++);
+  const desk = await startEngine(t, {});
+  desk.engine.registrationErrorRetryTime(60_000);
+  t.is(await desk.engine.enableSipRegisterServer('200', false, false, '127.0.0.1', silent.address().port, 60, 60, 700, false), T.SipSuccess);
+  const n = await desk.waitFor(T.SipRegisterTimeOut);
+  t.like(n.data, { name: '200', timeOutMs: 700 });
+  t.true(requests >= 2, 'the REGISTER was retransmitted over UDP before the time-out');
+});
+
+test('setWanIpAddress re-registers with the public Contact and removes the old binding', async (t) => {
+  const pbx = await startEngine(t, { phoneName: 'pbx' });
+  const desk = await startEngine(t, {});
+  await desk.engine.enableSipRegisterServer('300', false, false, '127.0.0.1', pbx.port, 60, 60, 2000, false);
+  await desk.waitForCount(T.SipRegisterSuccess, 1);
+  t.is(desk.engine.setWanIpAddress('127.0.0.9'), T.SipSuccess);
+  await desk.waitForCount(T.SipRegisterSuccess, 2);
+  const contacts = pbx.engine.getRegistrarBindings().bindings.map((b) => b.contact);
+  t.deepEqual(contacts, [`sip:300@127.0.0.9:${desk.port}`]);
+});
+
+test('OPTIONS gets 200 with Allow, Accept and Supported; unknown methods get 501', async (t) => {
+  const { port } = await startEngine(t, {});
+  const sock = await udpSocket();
+  t.teardown(() => sock.close());
+  const res = await udpRequest(sock, port, options(sock, 'opt1'));
+  t.is(res.status, 200);
+  t.truthy(res.headers.get('Allow'));
+  t.regex(res.headers.getAll('Allow').join(','), /OPTIONS/);
+  t.truthy(res.headers.get('Accept'));
+  t.truthy(res.headers.get('Supported'));
+  t.regex(res.headers.get('To') ?? '', /;tag=/);
+  const viaParams = res.headers.get('Via') ?? '';
+  t.regex(viaParams, new RegExp(`rport=${sock.address().port}`));
+  const unknown = await udpRequest(sock, port, options(sock, 'opt2').replace(/OPTIONS/g, 'FROBNICATE'));
+  t.is(unknown.status, 501);
+});
+
+test('garbage on the SIP socket: 400 when answerable, a parse-error notification, and the engine keeps serving', async (t) => {
+  const e = await startEngine(t, {});
+  const sock = await udpSocket();
+  t.teardown(() => sock.close());
+  // A request without Call-ID can still be answered statelessly.
+  const broken = options(sock, 'bad1').replace(/Call-ID: [^\r]*\r\n/, '');
+  const res = await udpRequest(sock, e.port, broken);
+  t.is(res.status, 400);
+  const n = await e.waitFor(T.SipReceivedSipMessageParseError);
+  t.is(n.notifyType, NotifyType.GlobalNotification);
+  t.truthy((n.data as { reason: string }).reason);
+  // A flood of random and mutated datagrams (seeded, reproducible).
+  let seed = 12345;
+  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const valid = Buffer.from(options(sock, 'flood'));
+  for (let i = 0; i < 5000; i++) {
+    let buf: Buffer;
+    if (i % 3 === 0) {
+      buf = Buffer.alloc(1 + Math.floor(rnd() * 600));
+      for (let j = 0; j < buf.length; j++) buf[j] = Math.floor(rnd() * 256);
+    } else {
+      buf = Buffer.from(valid);
+      const edits = 1 + Math.floor(rnd() * 8);
+      for (let k = 0; k < edits; k++) buf[Math.floor(rnd() * buf.length)] = Math.floor(rnd() * 256);
+      if (i % 5 === 0) buf = buf.subarray(0, Math.floor(rnd() * buf.length));
+    }
+    sock.send(buf, e.port, '127.0.0.1');
+    if (i % 200 === 0) await sleep(5);
+  }
+  await sleep(200);
+  const after = await udpRequest(sock, e.port, options(sock, 'after'), 5000);
+  t.is(after.status, 200, 'still serving after the flood');
+  t.true(e.of(T.SipReceivedSipMessageParseError).length > 100);
+});
+
+test('notifications reach the callback, the notification event and the named event; a throwing handler is contained', async (t) => {
+  const viaCallback: T[] = [];
+  const pbx = await startEngine(t, {});
+  const desk = await startEngine(t, { userNotifyCallbackProc: (n) => viaCallback.push(n.event) });
+  const named: T[] = [];
+  desk.engine.on('SipRegisterSuccess', (n) => named.push(n.event));
+  desk.engine.on('SipRegisterTrying', () => {
+    throw new Error('application bug');
+  });
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => {
+    warnings.push(w.message);
+  };
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  await desk.engine.enableSipRegisterServer('400', false, false, '127.0.0.1', pbx.port, 60, 60, 2000, false);
+  await desk.waitFor(T.SipRegisterSuccess);
+  await sleep(20);
+  t.true(viaCallback.includes(T.SipRegisterTrying));
+  t.true(viaCallback.includes(T.SipRegisterSuccess));
+  t.deepEqual(named, [T.SipRegisterSuccess]);
+  t.true(warnings.some((w) => w.includes('SipRegisterTrying')));
+});

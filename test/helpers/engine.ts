@@ -1,0 +1,67 @@
+/**
+ * Test helpers around a VoipMediaEngine: starting one on a free port, recording its
+ * notifications, and waiting for a given event.
+ * @module
+ */
+import type { ExecutionContext } from 'ava';
+import { VoipMediaEngine, TelephonyReturnValue as T, type Notification, type StartSipTelephonyParams, type EngineOptions } from '../../index.js';
+
+/** An engine plus the notifications it raised, in order. */
+export interface EngineUnderTest {
+  /** The engine. */
+  engine: VoipMediaEngine;
+  /** Every notification so far. */
+  seen: Notification[];
+  /** Its SIP port. */
+  port: number;
+  /** Resolves with the first notification (already seen or future) matching. */
+  waitFor(event: T, match?: (n: Notification) => boolean, timeoutMs?: number): Promise<Notification>;
+  /** Resolves once `count` matching notifications have been seen in total. */
+  waitForCount(event: T, count: number, match?: (n: Notification) => boolean, timeoutMs?: number): Promise<Notification[]>;
+  /** Notifications of one event. */
+  of(event: T): Notification[];
+}
+
+/** Starts an engine on 127.0.0.1 and a free port; stopped in teardown. */
+export async function startEngine(
+  t: ExecutionContext,
+  params: StartSipTelephonyParams = {},
+  options: EngineOptions = {},
+): Promise<EngineUnderTest> {
+  const engine = new VoipMediaEngine(options);
+  const seen: Notification[] = [];
+  engine.on('notification', (n: Notification) => seen.push(n));
+  const rc = await engine.startSipTelephony({ ipAddressOfThisHost: '127.0.0.1', sipPort: 0, ...params });
+  if (rc !== T.SipSuccess) throw new Error(`startSipTelephony: ${T[rc]}`);
+  t.teardown(() => engine.stopSipTelephony());
+  const waitForCount = (event: T, count: number, match: (n: Notification) => boolean = () => true, timeoutMs = 15000) =>
+    new Promise<Notification[]>((resolve, reject) => {
+      const hits = () => seen.filter((n) => n.event === event && match(n));
+      const check = (): boolean => {
+        const h = hits();
+        if (h.length >= count) {
+          clearTimeout(timer);
+          engine.off('notification', check);
+          resolve(h);
+          return true;
+        }
+        return false;
+      };
+      const timer = setTimeout(() => {
+        engine.off('notification', check);
+        reject(new Error(`timed out waiting for ${count} x ${T[event]}; saw: ${seen.map((n) => T[n.event]).join(', ')}`));
+      }, timeoutMs);
+      if (!check()) engine.on('notification', check);
+    });
+  return {
+    engine,
+    seen,
+    port: engine.getSipPort(),
+    waitForCount,
+    waitFor: async (event, match, timeoutMs) => (await waitForCount(event, 1, match, timeoutMs))[0]!,
+    of: (event) => seen.filter((n) => n.event === event),
+  };
+}
+
+/** Resolves after `ms` milliseconds of real time. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
