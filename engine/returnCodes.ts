@@ -350,7 +350,7 @@ export enum TelephonyReturnValue {
   SipEventNotifyReceived,
 
   // ---- NAT / WAN address -----------------------------------------------------------------------
-  /** IMMEDIATE notification: the public (WAN) address changed, e.g. learnt from received/rport. */
+  /** GLOBAL notification: the public (WAN) address changed, e.g. learnt from received/rport. */
   SipWanIpAddressChange,
   /** GLOBAL notification: the WAN address configuration is invalid. */
   SipWanIpAddressConfigError,
