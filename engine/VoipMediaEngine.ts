@@ -522,7 +522,7 @@ export class VoipMediaEngine extends EventEmitter {
         advertisedAddress: () => this.advertisedAddress(),
         displayName: () => this.params?.phoneDisplayName ?? '',
         userAgent: () => this.params?.userAgent ?? 'LineScape',
-        answerChallenge: (name, req, challenge, previous) => answerChallenge(this.digestClientFor(name), req, challenge, previous, name),
+        answerChallenge: (name, req, challenge, challenged) => answerChallenge(this.digestClientFor(name), req, challenge, challenged, name),
         notify: (event, data) => this.notifier.global(event, data),
         publicAddressDetected: (host, port) => this.publicAddressDetected(host, port),
       },

@@ -12,14 +12,15 @@ export type ChallengeVerdict = 'retry' | 'no-credentials' | 'rejected';
 
 /**
  * Adds (Proxy-)Authorization answering the 401/407 `challenge` to `req`, the request about to
- * be re-sent. `previous` is the challenge answered last time in the same exchange: when the
- * challenged request carried no credentials yet, a nonce seen before still deserves an answer.
+ * be re-sent. `challenged` is the request that drew the challenge: only when it already carried
+ * credentials does a nonce we answered before mean "wrong credentials"; otherwise (a new
+ * cycle meeting a server that reuses nonces within a second, as Kamailio does) it is answered.
  */
 export function answerChallenge(
   client: DigestClient,
   req: SipRequest,
   challenge: SipResponse,
-  previous: SipResponse | undefined,
+  challenged: SipRequest,
   preferredUser?: string,
 ): ChallengeVerdict {
   const proxy = challenge.status === 407;
@@ -34,7 +35,7 @@ export function answerChallenge(
   const answer = client.authorize(challenges, { method: req.method, uri: req.uri, body: req.body }, {
     proxy,
     preferredUser,
-    allowRepeat: previous === undefined,
+    allowRepeat: !challenged.headers.has(proxy ? 'Proxy-Authorization' : 'Authorization'),
   });
   if (!answer.ok) return answer.reason === 'no-credentials' ? 'no-credentials' : 'rejected';
   req.headers.delete(answer.headerName);

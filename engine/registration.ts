@@ -52,7 +52,7 @@ export interface RegistrationHost {
    * again, 'no-credentials' when none match the realm, 'rejected' when the same challenge came
    * back (wrong credentials).
    */
-  answerChallenge(name: string, req: SipRequest, challenge: SipResponse, previous: SipResponse | undefined): 'retry' | 'no-credentials' | 'rejected';
+  answerChallenge(name: string, req: SipRequest, challenge: SipResponse, challenged: SipRequest): 'retry' | 'no-credentials' | 'rejected';
   /** Raises a global notification. */
   notify(event: T, data: object): void;
   /** Called when the registrar shows a public address different from the advertised one. */
@@ -103,7 +103,6 @@ class NameRegistration {
   attempt = 0;
   authRounds = 0;
   intervalRounds = 0;
-  lastChallenge?: SipResponse;
   timeoutTimer?: TimerHandle;
   refreshTimer?: TimerHandle;
   /** Contact registered last, removed when the public address changes. */
@@ -205,7 +204,6 @@ export class RegistrationClient {
     reg.state = 'registering';
     reg.authRounds = 0;
     reg.intervalRounds = 0;
-    reg.lastChallenge = undefined;
     this.host.notify(T.SipRegisterTrying, { name: reg.name, phoneLines: this.config.linesByName.get(reg.name) ?? [] });
     this.send(reg, reg.expires);
   }
@@ -306,8 +304,7 @@ export class RegistrationClient {
       // Contact list and expiry stay those of the challenged request.
       retry.headers.delete('Contact');
       for (const c of req.headers.getAll('Contact')) retry.headers.append('Contact', c);
-      const verdict = this.host.answerChallenge(reg.name, retry, res, reg.lastChallenge);
-      reg.lastChallenge = res;
+      const verdict = this.host.answerChallenge(reg.name, retry, res, req);
       if (verdict !== 'retry') {
         this.fail(reg, T.SipRegisterAuthorizationError, res, expires);
         return;

@@ -1,0 +1,499 @@
+/**
+ * The SIP stack dispatcher: glues a {@link SipTransport} to the {@link TransactionManager} and
+ * gives the transaction user (the engine's lines, registrations and subscriptions) one small API:
+ * send a request in a client transaction, get new requests with their server transaction, answer.
+ *
+ * What it does on the way in (RFC 3261 §18.2.1 + RFC 3581): stamps `received`/`rport` on the top
+ * Via, absorbs retransmissions in their transactions, answers what the TU never needs to see
+ * (stateless 400/505 for unparsable requests, 416, 483), and routes responses back per §18.2.2
+ * (over the same TCP connection, else to received:rport).
+ * @module
+ */
+import { EventEmitter } from 'node:events';
+import { realClock, type Clock } from './clock.js';
+import { SipHeaders, type SipMessage, type SipParseError, type SipRequest, type SipResponse } from './message.js';
+import { formatVia, parseVia, type Via } from './grammar.js';
+import { serializeMessage } from './parser.js';
+import {
+  InviteClientTransaction,
+  InviteServerTransaction,
+  TransactionManager,
+  serverKey,
+  type ClientTransaction,
+  type ClientTransactionUser,
+  type ServerTransaction,
+  type TransactionTransport,
+} from './transaction.js';
+import { SipTransport, type Endpoint, type RemoteEndpoint, type TransportProtocol } from './transport.js';
+import {
+  EMPTY,
+  MAGIC_COOKIE,
+  bareHost,
+  branchOf,
+  buildResponse,
+  cseqMethod,
+  cseqNumber,
+  newBranch,
+  newCallId,
+  newTag,
+  sanitizeReason,
+  uriHost,
+  type ResponseOptions,
+} from './util.js';
+
+export type {
+  ClientTransaction,
+  ClientTransactionUser,
+  ServerTransaction,
+  InviteClientTransaction,
+  InviteServerTransaction,
+} from './transaction.js';
+export type { Endpoint, RemoteEndpoint, TransportProtocol } from './transport.js';
+export type { ResponseOptions } from './util.js';
+
+/** Options of {@link SipStack}. */
+export interface SipStackOptions {
+  /** A transport to use (the stack then does not close it on stop). Otherwise one is created. */
+  transport?: SipTransport;
+  /** Local IP for the created transport; default `127.0.0.1`. */
+  host?: string;
+  /** Local port for the created transport; 0 (default) picks one free for both UDP and TCP. */
+  port?: number;
+  /** Time source for every timer; default the real clock. */
+  clock?: Clock;
+  /** T1 in ms (default 500). */
+  t1?: number;
+  /** T2 in ms (default 4000). */
+  t2?: number;
+  /** T4 in ms (default 5000). */
+  t4?: number;
+  /** Written as User-Agent on requests and Server on responses built by {@link SipStack.createResponse}. */
+  userAgent?: string;
+  /** See {@link TransactionManagerOptions.trying100DelayMs} (default 200). */
+  trying100DelayMs?: number;
+  /** See {@link TransactionManagerOptions.retransmit2xxUntilAck} (default true). */
+  retransmit2xxUntilAck?: boolean;
+}
+
+/** Events of {@link SipStack}. */
+export interface SipStackEvents {
+  /**
+   * Bytes that did not parse (the engine raises SipReceivedSipMessageParseError). Requests among
+   * them were already answered 400/505 when they had a usable Via.
+   */
+  parseError: [err: SipParseError, raw: Buffer, from: RemoteEndpoint];
+  /** Socket failures and exceptions thrown by TU callbacks. */
+  error: [err: Error];
+  /** Every message received, before dispatch (for SIP logging). Emitted only when listened to. */
+  received: [msg: SipMessage, from: RemoteEndpoint];
+  /** Every message sent for the first time (not retransmissions). Emitted only when listened to. */
+  sent: [msg: SipMessage, dest: RemoteEndpoint];
+}
+
+/** Handler of new requests: answer through `tx`. */
+export type RequestHandler = (req: SipRequest, tx: ServerTransaction, from: RemoteEndpoint) => void;
+
+/**
+ * A Via value the TU may put on a request to say "the stack writes the real one": any top Via
+ * without a branch, or with a bare magic-cookie branch, is replaced by {@link SipStack.sendRequest}.
+ */
+export const VIA_PLACEHOLDER = 'SIP/2.0/UDP 0.0.0.0;branch=z9hG4bK';
+
+const NOOP_USER: ClientTransactionUser = {
+  onFinal: () => undefined,
+  onTimeout: () => undefined,
+  onTransportError: () => undefined,
+};
+
+const SUPPORTED_SCHEMES = new Set(['sip', 'sips', 'tel']);
+
+/** The SIP stack: transport + transactions + dispatch. */
+export class SipStack extends EventEmitter<SipStackEvents> {
+  /** The transport (UDP + TCP on one port). */
+  readonly transport: SipTransport;
+  /** The transaction layer. */
+  readonly transactions: TransactionManager;
+  /** Time source. */
+  readonly clock: Clock;
+  /** User-Agent / Server header value, if any. */
+  userAgent: string | undefined;
+  /** New requests (not retransmissions, not ACK). Default: answers 501. */
+  onRequest: RequestHandler;
+  /** ACKs the transaction layer did not absorb: ACKs of 2xx responses (new branch, §13.3.1.4). */
+  onAck: (req: SipRequest, from: RemoteEndpoint) => void = () => undefined;
+  /**
+   * Responses matching no client transaction, e.g. 2xx retransmissions after the INVITE
+   * transaction ended (or in Accepted without `onAdditional2xx`): the TU re-ACKs them.
+   */
+  onStrayResponse: (res: SipResponse, from: RemoteEndpoint) => void = () => undefined;
+
+  private readonly ownsTransport: boolean;
+  private publicAddr: { host: string; port: number | undefined } | undefined;
+  private started = false;
+
+  /** @param options transport or where to bind, clock and timer values */
+  constructor(options: SipStackOptions = {}) {
+    super();
+    this.clock = options.clock ?? realClock;
+    this.ownsTransport = options.transport === undefined;
+    this.transport = options.transport ?? new SipTransport({ host: options.host, port: options.port, clock: this.clock });
+    this.userAgent = options.userAgent;
+    const txTransport: TransactionTransport = {
+      encode: (msg, dest) => {
+        if (this.listenerCount('sent') > 0) this.safeEmit('sent', msg, dest);
+        return serializeMessage(msg);
+      },
+      send: (data, dest, onError) => this.transport.send(data, dest, onError),
+    };
+    this.transactions = new TransactionManager({
+      transport: txTransport,
+      clock: this.clock,
+      t1: options.t1,
+      t2: options.t2,
+      t4: options.t4,
+      trying100DelayMs: options.trying100DelayMs,
+      retransmit2xxUntilAck: options.retransmit2xxUntilAck,
+    });
+    this.transactions.onUserError = (err) => this.reportError(err);
+    this.onRequest = (req, tx) => {
+      tx.respond(this.createResponse(req, 501, undefined, { toTag: newTag() }));
+    };
+  }
+
+  /** Binds the transport (if not yet) and starts dispatching. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    await this.transport.listen();
+    this.transport.on('message', this.handleMessage);
+    this.transport.on('parseError', this.handleParseError);
+    this.transport.on('error', this.handleTransportError);
+    this.started = true;
+  }
+
+  /**
+   * Ends every transaction silently (no callbacks, no timers left), stops dispatching and closes
+   * the transport if the stack created it (such a stack cannot be started again: make a new one).
+   */
+  async stop(): Promise<void> {
+    this.transactions.terminateAll();
+    if (this.started) {
+      this.transport.off('message', this.handleMessage);
+      this.transport.off('parseError', this.handleParseError);
+      this.transport.off('error', this.handleTransportError);
+      this.started = false;
+    }
+    if (this.ownsTransport) await this.transport.close();
+  }
+
+  // ---------------------------------------------------------------- addresses
+
+  /** Where this stack listens for `protocol` (the bound address, not the public one). */
+  localEndpoint(protocol: TransportProtocol): Endpoint {
+    return { protocol, host: this.transport.localHost, port: this.transport.localPort };
+  }
+
+  /** Host written in new Vias (and suitable for Contact): the public address when set. */
+  get viaHost(): string {
+    return this.publicAddr?.host ?? this.transport.localHost;
+  }
+
+  /** Port written in new Vias: the public port when set, else the bound port. */
+  get viaPort(): number {
+    return this.publicAddr?.port ?? this.transport.localPort;
+  }
+
+  /** The public (NAT) address set by {@link setPublicAddress}, if any. */
+  get publicAddress(): { host: string; port: number | undefined } | undefined {
+    return this.publicAddr ? { ...this.publicAddr } : undefined;
+  }
+
+  /**
+   * Sets the address the outside world sees (learned from `received`/`rport`, or configured):
+   * used in the sent-by of every later Via. `undefined` goes back to the bound address.
+   */
+  setPublicAddress(host: string | undefined, port?: number): void {
+    this.publicAddr = host === undefined ? undefined : { host, port };
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /**
+   * Sends `req` in a new client transaction. Completes the request in place: top Via (added, or
+   * replacing a {@link VIA_PLACEHOLDER}) `SIP/2.0/<proto> <viaHost>:<viaPort>;branch=...;rport`,
+   * Max-Forwards 70 and User-Agent when absent. Content-Length is written by the serializer.
+   * A REGISTER over TCP pins its connection (see {@link SipTransport.pinConnection}).
+   * Throws only on programming errors (no branch possible, duplicate branch).
+   */
+  sendRequest(req: SipRequest, dest: Endpoint, user: ClientTransactionUser): ClientTransaction {
+    this.prepareRequest(req, dest.protocol);
+    const tx = this.transactions.createClient(req, dest, user);
+    // A registration over a stream makes its connection the way back in: never idle it out.
+    if (dest.protocol !== 'UDP' && req.method === 'REGISTER') this.transport.pinConnection(dest);
+    return tx;
+  }
+
+  /**
+   * Sends the ACK of a 2xx (§13.2.2.4): outside any transaction, with a new branch unless the ACK
+   * already has one (re-sending the same ACK for a retransmitted 2xx keeps it identical).
+   */
+  sendAck(ack: SipRequest, dest: RemoteEndpoint, onError?: (err: Error) => void): void {
+    this.prepareRequest(ack, dest.protocol);
+    if (this.listenerCount('sent') > 0) this.safeEmit('sent', ack, dest);
+    this.transport.send(ack, dest, onError);
+  }
+
+  /**
+   * Cancels an INVITE (§9.1): builds the CANCEL from the INVITE (same Request-URI, top Via and
+   * branch, Call-ID, From, To, CSeq number, Route) and sends it as a non-INVITE transaction to the
+   * same destination. Before any provisional response the CANCEL is held until one arrives, and
+   * dropped silently if the INVITE ends first. 64*T1 after the CANCEL the INVITE transaction gives
+   * up (onTimeout) if still unanswered.
+   */
+  sendCancel(inviteTx: ClientTransaction, user: ClientTransactionUser = NOOP_USER): ClientTransaction {
+    if (!(inviteTx instanceof InviteClientTransaction)) throw new Error('sendCancel needs an INVITE client transaction');
+    const invite = inviteTx.request;
+    const headers = new SipHeaders();
+    const out = headers.entries;
+    let viaDone = false;
+    for (const e of invite.headers.entries) {
+      switch (e.key) {
+        case 'via':
+          if (!viaDone) out.push({ ...e });
+          viaDone = true;
+          break;
+        case 'from':
+        case 'to':
+        case 'call-id':
+        case 'route':
+        case 'max-forwards':
+        case 'user-agent':
+          out.push({ ...e });
+          break;
+        case 'cseq':
+          out.push({ name: e.name, key: e.key, value: `${cseqNumber(e.value)} CANCEL` });
+          break;
+        default:
+          break;
+      }
+    }
+    const cancel: SipRequest = { type: 'request', method: 'CANCEL', uri: invite.uri, version: 'SIP/2.0', headers, body: EMPTY };
+    return this.transactions.createCancel(inviteTx, cancel, user);
+  }
+
+  /**
+   * Builds a response to `req` (see {@link buildResponse}): all Vias, From, To (tagged with
+   * `toTag` when it has none), Call-ID, CSeq, plus Server when a user agent is configured.
+   */
+  createResponse(req: SipRequest, status: number, reason?: string, options: ResponseOptions = {}): SipResponse {
+    const res = buildResponse(req, status, reason, options);
+    if (this.userAgent && !res.headers.has('Server')) res.headers.append('Server', this.userAgent);
+    return res;
+  }
+
+  /** The INVITE server transaction a CANCEL refers to (same branch and sent-by), so the TU can answer it 487. */
+  findInviteServerTransaction(cancel: SipRequest): InviteServerTransaction | undefined {
+    const top = cancel.headers.get('Via');
+    if (top === undefined) return undefined;
+    let via: Via;
+    try {
+      via = parseVia(top);
+    } catch {
+      return undefined;
+    }
+    const tx = this.transactions.findServer(serverKey({ ...cancel, method: 'INVITE' }, via));
+    return tx instanceof InviteServerTransaction ? tx : undefined;
+  }
+
+  /** RFC 5626 keep-alive towards `dest` (see {@link SipTransport.sendKeepAlive}). */
+  sendKeepAlive(dest: RemoteEndpoint): boolean {
+    return this.transport.sendKeepAlive(dest);
+  }
+
+  private prepareRequest(req: SipRequest, protocol: TransportProtocol): void {
+    const h = req.headers;
+    let viaEntry: { value: string } | undefined;
+    for (const e of h.entries) {
+      if (e.key === 'via') {
+        viaEntry = e;
+        break;
+      }
+    }
+    if (viaEntry === undefined || isPlaceholderVia(viaEntry.value)) {
+      const value = `SIP/2.0/${protocol} ${uriHost(this.viaHost)}:${this.viaPort};branch=${newBranch()};rport`;
+      if (viaEntry) viaEntry.value = value;
+      else h.prepend('Via', value);
+    }
+    if (!h.has('Max-Forwards')) h.append('Max-Forwards', '70');
+    if (this.userAgent && !h.has('User-Agent')) h.append('User-Agent', this.userAgent);
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  private readonly handleMessage = (msg: SipMessage, from: RemoteEndpoint): void => {
+    try {
+      if (this.listenerCount('received') > 0) this.safeEmit('received', msg, from);
+      if (msg.type === 'response') {
+        if (!this.transactions.receiveResponse(msg)) this.onStrayResponse(msg, from);
+      } else {
+        this.handleRequest(msg, from);
+      }
+    } catch (err) {
+      this.reportError(err);
+    }
+  };
+
+  private handleRequest(req: SipRequest, from: RemoteEndpoint): void {
+    const top = req.headers.get('Via');
+    if (top === undefined) return; // nowhere to send an answer
+    let via: Via;
+    try {
+      via = parseVia(top);
+    } catch {
+      return;
+    }
+    stampVia(req, via, from);
+    const dest = responseDestination(via, from);
+    const isAck = req.method === 'ACK';
+    if (req.version !== 'SIP/2.0') {
+      if (!isAck) this.transport.send(buildResponse(req, 505, undefined, { toTag: newTag() }), dest);
+      return;
+    }
+    const key = serverKey(req, via);
+    const result = this.transactions.dispatchRequest(req, key);
+    if (result === 'absorbed') return;
+    if (result === 'ack') {
+      this.onAck(req, from);
+      return;
+    }
+    const problem = validateRequest(req);
+    const tx = this.transactions.createServer(req, key, from, dest);
+    if (problem) {
+      tx.respond(this.createResponse(req, problem[0], problem[1], { toTag: newTag() }));
+      return;
+    }
+    try {
+      this.onRequest(req, tx, from);
+    } catch (err) {
+      this.reportError(err);
+      // The TU broke before answering: a 500 beats leaving the peer retransmitting for 32 s.
+      if (!tx.hasFinalResponse && !tx.terminated) tx.respond(this.createResponse(req, 500, undefined, { toTag: newTag() }));
+    }
+  }
+
+  private readonly handleParseError = (err: SipParseError, raw: Buffer, from: RemoteEndpoint): void => {
+    try {
+      this.safeEmit('parseError', err, raw, from);
+      const p = err.partial;
+      if (!p || p.type !== 'request' || p.method === 'ACK') return;
+      const top = p.headers.get('Via');
+      if (top === undefined) return;
+      let via: Via;
+      try {
+        via = parseVia(top);
+      } catch {
+        return;
+      }
+      stampVia(p, via, from);
+      const badVersion = typeof p.version === 'string' && /^SIP\/\d+\.\d+$/i.test(p.version) && p.version.toUpperCase() !== 'SIP/2.0';
+      const res = badVersion
+        ? buildResponse(p, 505, undefined, { toTag: newTag() })
+        : buildResponse(p, 400, sanitizeReason(err.reason), { toTag: newTag() });
+      completeStatelessResponse(res, p);
+      if (this.listenerCount('sent') > 0) this.safeEmit('sent', res, responseDestination(via, from));
+      this.transport.send(res, responseDestination(via, from));
+    } catch (e) {
+      this.reportError(e);
+    }
+  };
+
+  private readonly handleTransportError = (err: Error): void => {
+    this.reportError(err);
+  };
+
+  private safeEmit<K extends keyof SipStackEvents>(event: K, ...args: SipStackEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: SipStackEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      this.reportError(err);
+    }
+  }
+
+  private reportError(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    try {
+      if (this.listenerCount('error') > 0) this.emit('error', e);
+      else process.emitWarning(e);
+    } catch {
+      /* nowhere left to report */
+    }
+  }
+}
+
+/**
+ * A stateless answer to a broken request still has to be a well-formed response, or strict peers
+ * drop it unread: headers the request lacked are filled with neutral values (the peer matches the
+ * answer by Via branch and CSeq method, which are kept).
+ */
+function completeStatelessResponse(res: SipResponse, req: SipRequest): void {
+  const h = res.headers;
+  if (!h.has('From')) h.append('From', `<sip:anonymous@anonymous.invalid>;tag=${newTag()}`);
+  if (!h.has('To')) h.append('To', `<sip:anonymous@anonymous.invalid>;tag=${newTag()}`);
+  if (!h.has('Call-ID')) h.append('Call-ID', newCallId());
+  if (!Number.isInteger(cseqNumber(h.get('CSeq'))) || cseqMethod(h.get('CSeq')) === '') {
+    h.set('CSeq', `0 ${/^[A-Za-z0-9.!%*_+`'~-]+$/.test(req.method) ? req.method : 'UNKNOWN'}`);
+  }
+}
+
+/** True for a Via the TU left for the stack to fill (no branch, or the bare magic cookie). */
+function isPlaceholderVia(value: string): boolean {
+  const b = branchOf(value);
+  return b === undefined || b === MAGIC_COOKIE;
+}
+
+/**
+ * §18.2.1 + RFC 3581: `received` when the sent-by host is not the source address or rport was
+ * asked for; `rport` filled with the source port when asked for. Rewrites the top Via in place.
+ */
+function stampVia(req: SipRequest, via: Via, from: RemoteEndpoint): void {
+  const params = via.params;
+  const wantsRport = 'rport' in params;
+  if (!wantsRport && bareHost(via.host) === from.host) return;
+  params['received'] = from.host;
+  if (wantsRport) params['rport'] = String(from.port);
+  const value = formatVia(via);
+  for (const e of req.headers.entries) {
+    if (e.key === 'via') {
+      e.value = value;
+      return;
+    }
+  }
+}
+
+/**
+ * Where responses to a request go (§18.2.2, RFC 3581 §4): back over the TCP connection it came on
+ * (falling back to received:sent-by-port if that connection is gone), or over UDP to
+ * received:rport, received:sent-by-port, sent-by. `received` is always the source address here,
+ * so a forged Via cannot aim our answers at a third party.
+ */
+function responseDestination(via: Via, from: RemoteEndpoint): RemoteEndpoint {
+  const received = via.params['received'] ?? bareHost(via.host);
+  if (from.protocol !== 'UDP') {
+    return { protocol: from.protocol, host: received, port: via.port ?? (from.protocol === 'TLS' ? 5061 : 5060), connectionId: from.connectionId };
+  }
+  const rport = via.params['rport'];
+  const port = rport ? Number(rport) : NaN;
+  return { protocol: 'UDP', host: received, port: Number.isInteger(port) && port > 0 && port < 65536 ? port : via.port ?? 5060 };
+}
+
+/** §8.2 checks a UAS makes before its TU sees a request: [status, reason] of the rejection, if any. */
+function validateRequest(req: SipRequest): [number, string] | undefined {
+  const h = req.headers;
+  for (const name of ['From', 'To', 'Call-ID', 'CSeq'] as const) if (!h.has(name)) return [400, `Missing ${name}`];
+  const cseq = h.get('CSeq');
+  if (cseqMethod(cseq) !== req.method || !Number.isInteger(cseqNumber(cseq))) return [400, 'Bad CSeq'];
+  const colon = req.uri.indexOf(':');
+  if (colon <= 0 || !SUPPORTED_SCHEMES.has(req.uri.slice(0, colon).toLowerCase())) return [416, 'Unsupported URI Scheme'];
+  const mf = h.get('Max-Forwards');
+  if (mf !== undefined && Number(mf.trim()) === 0 && req.method !== 'OPTIONS') return [483, 'Too Many Hops'];
+  return undefined;
+}
