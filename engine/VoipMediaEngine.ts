@@ -15,6 +15,7 @@ import { PhoneLine } from '../lines/phoneLine.js';
 import { answerChallenge } from './auth.js';
 import { hostPort, isPort, isSipUser, resolveHost } from './hosts.js';
 import { Notifier } from './notifier.js';
+import { attachSipLogger } from './sipLog.js';
 import { Registrar } from './registrar.js';
 import { RegistrationClient, type RegistrationStatus, type RegisterTxUser } from './registration.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
@@ -125,6 +126,7 @@ export class VoipMediaEngine extends EventEmitter {
   private randomAssign = false;
   private callAnswerTimeoutSeconds = 60;
   private starting = false;
+  private stopSipLog?: () => void;
 
   /** @param options injected clock and registrar limits (not LanScape parameters) */
   constructor(private readonly options: EngineOptions = {}) {
@@ -191,6 +193,7 @@ export class VoipMediaEngine extends EventEmitter {
       this.publicPort = undefined;
       stack.onRequest = (req, tx, from) => this.onRequest(req, tx, from);
       stack.on('parseError', (err: SipParseError, raw: Buffer, from: Endpoint) => this.onParseError(err, raw, from));
+      if (p.logSipMessages) this.stopSipLog = attachSipLogger(stack, p.sipLogFile);
       return T.SipSuccess;
     } finally {
       this.starting = false;
@@ -220,6 +223,8 @@ export class VoipMediaEngine extends EventEmitter {
     this.lines = [];
     this.proxy = this.outboundProxy = this.domain = undefined;
     await stack.stop().catch(() => undefined);
+    this.stopSipLog?.();
+    this.stopSipLog = undefined;
     this.notifier.flush();
     return T.SipSuccess;
   }
@@ -842,6 +847,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (!int(p.sipT1Ms, 1, 60_000) || !int(p.sipT2Ms, p.sipT1Ms, 600_000) || !int(p.sipT4Ms, 0, 600_000)) return T.SipBadParameter;
   if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP') return T.SipBadParameter;
   if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;
+  if (p.sipLogFile !== undefined && (typeof p.sipLogFile !== 'string' || !p.sipLogFile)) return T.SipBadParameter;
   if (typeof p.lineMode !== 'number' || (p.lineMode !== 0 && p.lineMode !== 1)) return T.SipBadParameter;
   for (const b of [
     p.useSequentialRtpPorts,

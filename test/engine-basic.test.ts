@@ -5,6 +5,9 @@
 import test from 'ava';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
   VoipMediaEngine,
   TelephonyReturnValue as T,
@@ -318,4 +321,27 @@ test('notifications reach the callback, the notification event and the named eve
   t.true(viaCallback.includes(T.SipRegisterSuccess));
   t.deepEqual(named, [T.SipRegisterSuccess]);
   t.true(warnings.some((w) => w.includes('SipRegisterTrying')));
+});
+
+test('logSipMessages writes one structured JSON line per SIP message to sipLogFile', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'linescape-log-'));
+  const file = path.join(dir, 'sip.log');
+  const pbx = await startEngine(t, {});
+  const engine = new VoipMediaEngine();
+  t.is(await engine.startSipTelephony({ sipPort: 0, logSipMessages: true, sipLogFile: '' }), T.SipBadParameter);
+  t.is(await engine.startSipTelephony({ ipAddressOfThisHost: '127.0.0.1', sipPort: 0, logSipMessages: true, sipLogFile: file }), T.SipSuccess);
+  const done = new Promise((r) => engine.once('SipRegisterSuccess', r));
+  await engine.enableSipRegisterServer('600', false, false, '127.0.0.1', pbx.port, 60, 60, 2000, false);
+  await done;
+  await engine.stopSipTelephony();
+  await sleep(100);
+  const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+  const sent = lines.filter((l) => l['dir'] === 'send' && l['firstLine']!.startsWith('REGISTER'));
+  const recv = lines.filter((l) => l['dir'] === 'recv' && l['firstLine'] === 'SIP/2.0 200 OK');
+  t.true(sent.length >= 2, 'REGISTER and the Expires: 0 REGISTER at stop');
+  t.true(recv.length >= 2);
+  t.is(sent[0]!['proto'], 'UDP');
+  t.is(sent[0]!['remote'], `127.0.0.1:${pbx.port}`);
+  t.regex(sent[0]!['sip']!, /^REGISTER sip:/);
+  t.is(sent[0]!['callId'], recv[0]!['callId']);
 });
