@@ -4,7 +4,16 @@
  * @module linescape
  */
 export { VoipMediaEngine, LINESCAPE_VERSION, MAX_REGISTRATION_WORKERS } from './engine/VoipMediaEngine.js';
-export type { EngineOptions, LineStatusResult, VersionInfo } from './engine/VoipMediaEngine.js';
+export type {
+  EngineOptions,
+  LineStatusResult,
+  VersionInfo,
+  NumPhoneLinesResult,
+  NumActiveCallsResult,
+  RecordedCallStatesResult,
+  RegistrationStatusResult,
+  RegistrarBindingsResult,
+} from './engine/VoipMediaEngine.js';
 export { TelephonyReturnValue, getTelephonyStatusString } from './engine/returnCodes.js';
 export {
   NotifyType,
@@ -23,8 +32,10 @@ export type {
   SipTransportName,
   RegisterReceivedData,
   RegistrarBinding,
+  TransportAddress,
+  ContactExpiry,
 } from './engine/types.js';
 export type { RegistrationStatus, RegistrationState } from './engine/registration.js';
 export type { RecordedCallState } from './lines/phoneLine.js';
 export { VirtualClock, realClock } from './sip/clock.js';
-export type { Clock, TimerHandle } from './sip/clock.js';
+export type { Clock, TimerHandle, VirtualTimerHandle } from './sip/clock.js';

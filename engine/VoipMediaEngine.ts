@@ -11,7 +11,7 @@ import { SipHeaders, type SipRequest, type SipResponse, type SipParseError } fro
 import { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
-import { PhoneLine } from '../lines/phoneLine.js';
+import { PhoneLine, type RecordedCallState } from '../lines/phoneLine.js';
 import { answerChallenge } from './auth.js';
 import { hostPort, isPort, isSipUser, resolveHost } from './hosts.js';
 import { Notifier } from './notifier.js';
@@ -73,6 +73,46 @@ export interface LineStatusResult {
   callDirection: CallDirection;
   /** Whether a recording is running. */
   callRecordingActive: boolean;
+}
+
+/** Result of `getNumPhoneLines`. */
+export interface NumPhoneLinesResult {
+  /** SipSuccess or the error. */
+  result: T;
+  /** Lines the engine was started with. */
+  numPhoneLines: number;
+}
+
+/** Result of `getNumActiveCalls`. */
+export interface NumActiveCallsResult {
+  /** SipSuccess or the error. */
+  result: T;
+  /** Lines with a call in progress. */
+  numActiveCalls: number;
+}
+
+/** Result of `getRecordedCallStates`. */
+export interface RecordedCallStatesResult {
+  /** SipSuccess or the error. */
+  result: T;
+  /** State changes in order. */
+  states: RecordedCallState[];
+}
+
+/** Result of `getRegistrationStatus`. */
+export interface RegistrationStatusResult {
+  /** SipSuccess or the error. */
+  result: T;
+  /** One entry per registered name. */
+  registrations: RegistrationStatus[];
+}
+
+/** Result of `getRegistrarBindings`. */
+export interface RegistrarBindingsResult {
+  /** SipSuccess or the error. */
+  result: T;
+  /** Live bindings. */
+  bindings: RegistrarBinding[];
 }
 
 /** Result of `getMediaEngineVersionInfo`. */
@@ -251,7 +291,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Number of phone lines the engine was started with. */
-  getNumPhoneLines(): { result: T; numPhoneLines: number } {
+  getNumPhoneLines(): NumPhoneLinesResult {
     if (!this.stack) return { result: T.SipMediaEngineNotInitialized, numPhoneLines: 0 };
     return { result: T.SipSuccess, numPhoneLines: this.lines.length };
   }
@@ -264,7 +304,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Number of lines with a call in progress. */
-  getNumActiveCalls(): { result: T; numActiveCalls: number } {
+  getNumActiveCalls(): NumActiveCallsResult {
     if (!this.stack) return { result: T.SipMediaEngineNotInitialized, numActiveCalls: 0 };
     const n = this.lines.filter((l) => l.state !== LineState.OnHook && l.state !== LineState.BusyOut).length;
     return { result: T.SipSuccess, numActiveCalls: n };
@@ -338,7 +378,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** The recorded state changes of a line. */
-  getRecordedCallStates(phoneLine: number): { result: T; states: Array<{ state: LineState; time: number }> } {
+  getRecordedCallStates(phoneLine: number): RecordedCallStatesResult {
     const l = this.line(phoneLine);
     if (!(l instanceof PhoneLine)) return { result: l, states: [] };
     return { result: T.SipSuccess, states: l.recordedStates() };
@@ -582,7 +622,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Where each registered name stands. */
-  getRegistrationStatus(): { result: T; registrations: RegistrationStatus[] } {
+  getRegistrationStatus(): RegistrationStatusResult {
     if (!this.stack) return { result: T.SipMediaEngineNotInitialized, registrations: [] };
     return { result: T.SipSuccess, registrations: this.registration?.status() ?? [] };
   }
@@ -729,7 +769,7 @@ export class VoipMediaEngine extends EventEmitter {
   // ---------------------------------------------------------------- registrar role and incoming requests
 
   /** Bindings accepted in the registrar role. */
-  getRegistrarBindings(): { result: T; bindings: RegistrarBinding[] } {
+  getRegistrarBindings(): RegistrarBindingsResult {
     if (!this.stack) return { result: T.SipMediaEngineNotInitialized, bindings: [] };
     return { result: T.SipSuccess, bindings: this.registrar.list() };
   }

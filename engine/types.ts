@@ -173,6 +173,24 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   sipTransport: 'UDP',
 };
 
+/** A network address with its transport protocol. */
+export interface TransportAddress {
+  /** `UDP` or `TCP`. */
+  protocol: string;
+  /** IP address. */
+  host: string;
+  /** Port. */
+  port: number;
+}
+
+/** A contact being registered, with the expiry it asks for. */
+export interface ContactExpiry {
+  /** Contact URI as text. */
+  uri: string;
+  /** Seconds. */
+  expires: number;
+}
+
 /** Data of the immediate `SipRegisterReceived` notification (registrar role). */
 export interface RegisterReceivedData {
   /** Address-of-record (`sip:user@domain`). */
@@ -180,11 +198,11 @@ export interface RegisterReceivedData {
   /** User part of the To URI. */
   user: string;
   /** Contacts being registered (URIs as text) with their requested expiry in seconds. */
-  contacts: Array<{ uri: string; expires: number }>;
+  contacts: ContactExpiry[];
   /** True when the request removes every binding (`Contact: *`, Expires 0). */
   removeAll: boolean;
   /** Where the REGISTER came from. */
-  source: { protocol: string; host: string; port: number };
+  source: TransportAddress;
   /** The application sets this to false to refuse the registration. Default true. */
   acceptRegistration: boolean;
   /** SIP status used when refusing (default 403). */
@@ -200,5 +218,5 @@ export interface RegistrarBinding {
   /** Seconds left before it expires. */
   expiresIn: number;
   /** Where the REGISTER came from (used to reach the UA behind NAT). */
-  source: { protocol: string; host: string; port: number };
+  source: TransportAddress;
 }

@@ -4,8 +4,14 @@
  * @module
  */
 
+/** Handle of a timer scheduled on a {@link VirtualClock}. */
+export interface VirtualTimerHandle {
+  /** Sequence number of the timer. */
+  readonly id: number;
+}
+
 /** Opaque handle of a scheduled timer. */
-export type TimerHandle = { readonly id: number } | NodeJS.Timeout;
+export type TimerHandle = VirtualTimerHandle | NodeJS.Timeout;
 
 /** The source of time and timers used by every stateful part of the stack. */
 export interface Clock {
