@@ -603,13 +603,16 @@ export class VoipMediaEngine extends EventEmitter {
     return rc;
   }
 
-  /** Starts a registration cycle now instead of waiting for the update interval. */
-  triggerRegistration(): T {
+  /**
+   * Starts a registration cycle now instead of waiting for the update interval: for every
+   * name, or only for `name` (a LineScape addition; SipBadParameter when it is not registered).
+   */
+  triggerRegistration(name?: string): T {
     if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     if (!this.stack) return T.SipMediaEngineNotInitialized;
     if (!this.registration) return T.SipCallFailure;
-    this.registration.trigger();
-    return T.SipSuccess;
+    if (name !== undefined && typeof name !== 'string') return T.SipBadParameter;
+    return this.registration.trigger(name) ? T.SipSuccess : T.SipBadParameter;
   }
 
   /** Milliseconds to wait after a registration error or time-out before trying again. */

@@ -141,12 +141,22 @@ export class RegistrationClient {
     this.retryMs = ms;
   }
 
-  /** Registers every name again now (triggerRegistration, or after a public address change). */
-  trigger(): void {
-    if (this.stopped) return;
+  /**
+   * Registers every name (or just `name`) again now: triggerRegistration, or a public address
+   * change. Returns false when `name` is not one of the registered names.
+   */
+  trigger(name?: string): boolean {
+    if (this.stopped) return true;
+    if (name !== undefined) {
+      const reg = this.regs.get(name);
+      if (!reg) return false;
+      if (reg.state !== 'registering') this.register(reg);
+      return true;
+    }
     for (const reg of this.regs.values()) {
       if (reg.state !== 'registering') this.register(reg);
     }
+    return true;
   }
 
   /** Status of every name. */

@@ -96,5 +96,8 @@ test('registration refreshes at the update interval when it is shorter than the 
   await desk.waitForCount(T.SipRegisterSuccess, 3);
   t.is(desk.engine.triggerRegistration(), T.SipSuccess);
   await desk.waitForCount(T.SipRegisterSuccess, 4);
+  t.is(desk.engine.triggerRegistration('500'), T.SipSuccess, 'one name');
+  await desk.waitForCount(T.SipRegisterSuccess, 5);
+  t.is(desk.engine.triggerRegistration('999'), T.SipBadParameter, 'not a registered name');
   t.is(pbx.engine.getRegistrarBindings().bindings.length, 1, 'refreshes update one binding');
 });
