@@ -1,0 +1,292 @@
+/**
+ * Opus (RFC 6716 / RFC 7587) through the native `@discordjs/opus` binding, 48 kHz mono, 20 ms
+ * frames of 960 samples. The binding is loaded on first use with `createRequire`, so an engine
+ * that only ever speaks G.711 never loads the native module, and a missing or broken binary
+ * makes {@link createOpusCodec} return `undefined` instead of crashing at import time.
+ * @module
+ */
+import { createRequire } from 'node:module';
+import { endianness } from 'node:os';
+import type { AudioCodec } from './codecs.js';
+
+/** The part of the `@discordjs/opus` `OpusEncoder` class we use (one object holds encoder and decoder). */
+export interface NativeOpus {
+  /** Encode little-endian PCM16; returns a new Buffer with the packet. */
+  encode(pcm: Buffer): Buffer;
+  /** Decode a packet; returns a new Buffer of little-endian PCM16. Throws on corrupt packets. */
+  decode(packet: Buffer): Buffer;
+  /** `opus_encoder_ctl(request, value)`. */
+  applyEncoderCTL(ctl: number, value: number): void;
+  /** `opus_decoder_ctl(request, value)`. */
+  applyDecoderCTL(ctl: number, value: number): void;
+  /** OPUS_SET_BITRATE. */
+  setBitrate(bitrate: number): void;
+}
+
+/** The binding's `OpusEncoder` constructor: `(sampleRate, channels)`. */
+export type NativeOpusCtor = new (rate: number, channels: number) => NativeOpus;
+
+// CTL request numbers from opus_defines.h; the binding passes them straight to opus_*_ctl.
+const OPUS_SET_APPLICATION = 4000;
+const OPUS_SET_COMPLEXITY = 4010;
+const OPUS_SET_INBAND_FEC = 4012;
+const OPUS_SET_PACKET_LOSS_PERC = 4014;
+const OPUS_SET_DTX = 4016;
+const OPUS_SET_SIGNAL = 4024;
+const OPUS_RESET_STATE = 4028;
+const OPUS_APPLICATION_VOIP = 2048;
+const OPUS_SIGNAL_VOICE = 3001;
+
+/** Largest Opus packet for one frame (RFC 6716 §3.2.1), for sizing send buffers. */
+export const OPUS_MAX_PACKET_BYTES = 1275;
+/** Largest decoded packet the binding can return: 120 ms at 48 kHz. */
+export const OPUS_MAX_FRAME_SAMPLES = 5760;
+
+let nativeCtor: NativeOpusCtor | null | undefined;
+let loadError: string | undefined;
+const realLoader = (): NativeOpusCtor => {
+  const req = createRequire(import.meta.url);
+  const mod = req('@discordjs/opus') as { OpusEncoder?: NativeOpusCtor };
+  if (typeof mod.OpusEncoder !== 'function') throw new Error('@discordjs/opus has no OpusEncoder export');
+  return mod.OpusEncoder;
+};
+let loader: () => NativeOpusCtor = realLoader;
+
+/**
+ * Load the native binding once. @returns true when Opus is usable; otherwise
+ * {@link opusLoadError} says why.
+ */
+export function loadOpus(): boolean {
+  if (nativeCtor === undefined) {
+    try {
+      nativeCtor = loader();
+    } catch (err) {
+      nativeCtor = null;
+      loadError = err instanceof Error ? err.message : String(err);
+    }
+  }
+  return nativeCtor !== null;
+}
+
+/** Why the Opus binding failed to load, or `undefined` if it loaded (or was never tried). */
+export function opusLoadError(): string | undefined {
+  return loadError;
+}
+
+/**
+ * Replace the binding loader, for tests of the "native module missing" path. Resets the cached
+ * load result; call without an argument to restore the real loader.
+ * @internal
+ */
+export function setOpusLoaderForTests(fn?: () => NativeOpusCtor): void {
+  loader = fn ?? realLoader;
+  nativeCtor = undefined;
+  loadError = undefined;
+}
+
+/** Encoder settings; the defaults suit narrow- to wide-band speech on lossy networks. */
+export interface OpusCodecOptions {
+  /** Target bitrate in bit/s (default 32000: transparent wideband speech). */
+  readonly bitrate?: number;
+  /** Encoder complexity 0-10 (default 5: half the CPU of 10 for a barely audible difference on speech). */
+  readonly complexity?: number;
+  /** Put in-band FEC into our packets for the peer (default true, matching `useinbandfec=1`). */
+  readonly fec?: boolean;
+  /** Expected loss in percent, which tunes how much FEC the encoder spends (default 10). */
+  readonly packetLossPercent?: number;
+  /** Discontinuous transmission during silence (default false: a steady packet stream keeps NAT bindings and jitter buffers simple). */
+  readonly dtx?: boolean;
+}
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/**
+ * Opus at 48 kHz mono, 20 ms frames.
+ *
+ * Allocation: the binding returns a freshly allocated Buffer from every `encode` and `decode`
+ * call. That is the one per-packet allocation we cannot avoid without our own native code;
+ * everything else (input staging, payload views, output copy) reuses memory owned by this object.
+ *
+ * Concealment: the binding always calls `opus_decode` with `decode_fec = 0`, so in-band FEC in
+ * received packets cannot be used. For loss we feed the decoder a one-byte packet that carries
+ * only a TOC byte for a 20 ms frame in the last packet's mode: libopus treats a frame of zero
+ * bytes as lost and runs its own PLC for exactly one frame (an empty Buffer would instead
+ * conceal the binding's maximum of 120 ms). Before any packet has arrived, concealment is silence.
+ */
+export class OpusCodec implements AudioCodec {
+  /** Always `opus`. */
+  readonly name = 'opus' as const;
+  /** RTP clock: 48 kHz by RFC 7587 regardless of the coded bandwidth. */
+  readonly clockRate = 48000;
+  /** PCM rate we hand the binding and receive from it. */
+  readonly sampleRate = 48000;
+  /** Mono. */
+  readonly channels = 1 as const;
+  /** 960 samples = 20 ms. */
+  readonly samplesPerFrame = 960;
+  /** Payloads the decoder rejected (each was concealed instead). */
+  decodeErrors = 0;
+  /** Frames concealed (lost packets plus rejected payloads). */
+  concealedFrames = 0;
+
+  private native: NativeOpus | null;
+  /** PCM staging for encode: a Buffer over our own Int16Array so the binding reads it directly. */
+  private readonly encPcm: Int16Array;
+  private readonly encBuf: Buffer;
+  /** Payload staging for decode plus one cached Buffer view per payload length. */
+  private readonly decBacking: Buffer;
+  private readonly decViews: (Buffer | undefined)[] = [];
+  private readonly plcPacket: Buffer;
+  private lastToc = -1;
+
+  /**
+   * Prefer {@link createOpusCodec}, which loads the binding and returns `undefined` when it is unavailable.
+   * @param ctor - the binding's constructor.
+   * @param payloadType - negotiated RTP payload type.
+   * @param options - encoder settings.
+   */
+  constructor(
+    ctor: NativeOpusCtor,
+    readonly payloadType: number,
+    options: OpusCodecOptions = {},
+  ) {
+    this.native = new ctor(48000, 1);
+    this.encBuf = Buffer.allocUnsafeSlow(this.samplesPerFrame * 2);
+    this.encPcm = new Int16Array(this.encBuf.buffer, this.encBuf.byteOffset, this.samplesPerFrame);
+    this.decBacking = Buffer.allocUnsafeSlow(OPUS_MAX_PACKET_BYTES * 3);
+    this.plcPacket = Buffer.alloc(1);
+    this.configure(options);
+  }
+
+  private configure(o: OpusCodecOptions): void {
+    const n = this.native!;
+    n.applyEncoderCTL(OPUS_SET_APPLICATION, OPUS_APPLICATION_VOIP);
+    n.applyEncoderCTL(OPUS_SET_SIGNAL, OPUS_SIGNAL_VOICE);
+    n.setBitrate(o.bitrate ?? 32000);
+    n.applyEncoderCTL(OPUS_SET_COMPLEXITY, o.complexity ?? 5);
+    n.applyEncoderCTL(OPUS_SET_INBAND_FEC, o.fec === false ? 0 : 1);
+    n.applyEncoderCTL(OPUS_SET_PACKET_LOSS_PERC, o.packetLossPercent ?? 10);
+    n.applyEncoderCTL(OPUS_SET_DTX, o.dtx === true ? 1 : 0);
+  }
+
+  /** Encode 960 samples; see {@link AudioCodec.encode}. Returns 0 after {@link OpusCodec.close}. */
+  encode(pcm: Int16Array, out: Buffer, outOffset: number): number {
+    const native = this.native;
+    if (native === null) return 0;
+    const n = this.samplesPerFrame;
+    if (pcm.length < n) throw new RangeError(`Opus encode needs ${n} samples, got ${pcm.length}`);
+    const stage = this.encPcm;
+    if (LITTLE_ENDIAN) {
+      for (let i = 0; i < n; i++) stage[i] = pcm[i]!;
+    } else {
+      for (let i = 0; i < n; i++) this.encBuf.writeInt16LE(pcm[i]!, i * 2);
+    }
+    const packet = native.encode(this.encBuf); // the unavoidable allocation
+    const len = packet.length;
+    if (outOffset < 0 || out.length - outOffset < len) throw new RangeError('Opus encode: output buffer too small');
+    packet.copy(out, outOffset, 0, len);
+    return len;
+  }
+
+  /**
+   * Decode one packet; see {@link AudioCodec.decode}. Corrupt payloads are caught, counted in
+   * {@link OpusCodec.decodeErrors} and concealed. A packet longer than 20 ms yields more than
+   * 960 samples: size `out` for {@link OPUS_MAX_FRAME_SAMPLES} when the peer may send those.
+   */
+  decode(payload: Buffer, offset: number, length: number, out: Int16Array): number {
+    const native = this.native;
+    if (native === null) return this.silence(out);
+    const len = Math.min(length, payload.length - offset);
+    if (offset < 0 || len <= 0 || len > this.decBacking.length) {
+      if (len > 0) this.decodeErrors++;
+      return this.conceal(out);
+    }
+    payload.copy(this.decBacking, 0, offset, offset + len);
+    let view = this.decViews[len];
+    if (view === undefined) {
+      // one view per distinct length, created once: steady state allocates nothing here
+      view = this.decBacking.subarray(0, len);
+      this.decViews[len] = view;
+    }
+    let pcm: Buffer;
+    try {
+      pcm = native.decode(view);
+    } catch {
+      this.decodeErrors++;
+      return this.conceal(out);
+    }
+    this.lastToc = this.decBacking[0]!;
+    return copyPcm(pcm, out);
+  }
+
+  /** Run libopus PLC for one 20 ms frame (see the class notes). */
+  conceal(out: Int16Array): number {
+    this.concealedFrames++;
+    const native = this.native;
+    if (native === null || this.lastToc < 0) return this.silence(out);
+    this.plcPacket[0] = plcToc(this.lastToc);
+    try {
+      return copyPcm(native.decode(this.plcPacket), out);
+    } catch {
+      return this.silence(out);
+    }
+  }
+
+  private silence(out: Int16Array): number {
+    const n = Math.min(this.samplesPerFrame, out.length);
+    out.fill(0, 0, n);
+    return n;
+  }
+
+  /** Reset encoder and decoder state (OPUS_RESET_STATE) and forget the concealment mode. */
+  reset(): void {
+    const native = this.native;
+    if (native === null) return;
+    native.applyEncoderCTL(OPUS_RESET_STATE, 0);
+    native.applyDecoderCTL(OPUS_RESET_STATE, 0);
+    this.lastToc = -1;
+  }
+
+  /**
+   * Drop the native object. The binding has no explicit destroy; its encoder and decoder are
+   * freed when the garbage collector finalizes the wrapper, so dropping the reference is all we can do.
+   */
+  close(): void {
+    this.native = null;
+  }
+}
+
+/**
+ * A TOC byte (RFC 6716 §3.1) for one 20 ms frame in the same mode and bandwidth as `toc`, frame
+ * count code 0: the decoder conceals exactly 20 ms when the frame that follows is empty.
+ */
+function plcToc(toc: number): number {
+  const config = toc >> 3;
+  let c20: number;
+  if (config < 12) c20 = (config & ~3) | 1; // SILK-only: 10/20/40/60 ms per bandwidth
+  else if (config < 16) c20 = (config & ~1) | 1; // hybrid: 10/20 ms per bandwidth
+  else c20 = (config & ~3) | 3; // CELT-only: 2.5/5/10/20 ms per bandwidth
+  return (c20 << 3) | (toc & 0x04);
+}
+
+/** Copy little-endian PCM16 bytes into an Int16Array; typed-array stores wrap to 16 bits. */
+function copyPcm(pcm: Buffer, out: Int16Array): number {
+  const n = Math.min(pcm.length >> 1, out.length);
+  for (let i = 0, b = 0; i < n; i++, b += 2) out[i] = pcm[b]! | (pcm[b + 1]! << 8);
+  return n;
+}
+
+/**
+ * Create an Opus codec, loading the native binding on first use.
+ * @returns `undefined` when the binding cannot be loaded or the encoder cannot be created;
+ *   {@link opusLoadError} has the reason.
+ */
+export function createOpusCodec(payloadType = 111, options?: OpusCodecOptions): OpusCodec | undefined {
+  if (!loadOpus()) return undefined;
+  try {
+    return new OpusCodec(nativeCtor!, payloadType, options);
+  } catch (err) {
+    loadError = err instanceof Error ? err.message : String(err);
+    return undefined;
+  }
+}

@@ -1,0 +1,485 @@
+/**
+ * UDP sockets for one RTP session: an even RTP port and RTP+1 for RTCP (RFC 3550 section 11),
+ * taken from an engine-wide port range by {@link RtpPortAllocator}, with optional rtcp-mux
+ * (RFC 5761) and symmetric RTP (send back to where the peer's packets come from, which gets
+ * media through NATs).
+ *
+ * Per packet, this module adds no allocation of its own: datagrams reach one handler
+ * function per socket (set as a property, no event emitter fan-out) and sends use
+ * `socket.send(buf, offset, length, port, address)` with no callback. Node itself still
+ * allocates per datagram: a fresh `Buffer` and `rinfo` for each one received (the dgram API
+ * has no receive-into-buffer), and a small send request per send. That is outside our reach.
+ * @module
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { isRtcp } from './rtp.js';
+
+/** How {@link RtpPortAllocator} walks the range. */
+export type RtpPortStrategy = 'sequential' | 'random';
+
+/** Options of {@link RtpPortAllocator}. */
+export interface RtpPortAllocatorOptions {
+  /** Local address to bind (IPv4 or IPv6 literal). */
+  host: string;
+  /** Lowest port of the range (the first RTP port is the next even one). */
+  minPort: number;
+  /** Highest port of the range (an RTCP port may be this one). */
+  maxPort: number;
+  /**
+   * `sequential` resumes after the last port handed out, so a just-released port is not reused
+   * at once (stray packets of the old call); `random` starts each search at a random pair.
+   * Default `sequential`.
+   */
+  strategy?: RtpPortStrategy;
+  /** SO_RCVBUF per socket, bytes. Default 262144 (the OS may clamp it). */
+  recvBufferSize?: number;
+  /** SO_SNDBUF per socket, bytes. Default 262144 (the OS may clamp it). */
+  sendBufferSize?: number;
+}
+
+/** Why an allocation failed. */
+export interface RtpAllocationError {
+  /** Discriminator. */
+  ok: false;
+  /** `exhausted`: every pair of the range is busy; `bind-failed`: the host cannot be bound. */
+  error: 'exhausted' | 'bind-failed';
+  /** Human-readable detail. */
+  message: string;
+}
+
+/** A bound RTP/RTCP socket pair. */
+export interface RtpPortPair {
+  /** Discriminator. */
+  ok: true;
+  /** Socket bound on the even RTP port. */
+  rtp: dgram.Socket;
+  /** Socket bound on RTP + 1. */
+  rtcp: dgram.Socket;
+  /** The RTP port. */
+  rtpPort: number;
+  /** The RTCP port (`rtpPort + 1`). */
+  rtcpPort: number;
+}
+
+/** Result of {@link RtpPortAllocator.allocate}. */
+export type RtpPortAllocation = RtpPortPair | RtpAllocationError;
+
+function bindOnce(sock: dgram.Socket, port: number, host: string): Promise<NodeJS.ErrnoException | null> {
+  return new Promise((resolve) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      sock.off('listening', onListening);
+      resolve(err);
+    };
+    const onListening = (): void => {
+      sock.off('error', onError);
+      resolve(null);
+    };
+    sock.once('error', onError);
+    sock.once('listening', onListening);
+    try {
+      sock.bind({ port, address: host, exclusive: true });
+    } catch (err) {
+      sock.off('error', onError);
+      sock.off('listening', onListening);
+      resolve(err as NodeJS.ErrnoException);
+    }
+  });
+}
+
+function closeQuietly(sock: dgram.Socket): void {
+  try {
+    sock.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** Ports a bind may legitimately find taken by someone else; anything else is fatal. */
+function isBusy(err: NodeJS.ErrnoException): boolean {
+  return err.code === 'EADDRINUSE' || err.code === 'EACCES';
+}
+
+/**
+ * Hands out RTP/RTCP port pairs from one range; one allocator per engine so concurrent calls
+ * never race for a pair. A pair busy in another process is skipped (the bind is the test).
+ */
+export class RtpPortAllocator {
+  /** Local address bound. */
+  readonly host: string;
+  /** First RTP port of the range (even). */
+  readonly firstPort: number;
+  /** Number of RTP/RTCP pairs in the range. */
+  readonly pairs: number;
+  private readonly strategy: RtpPortStrategy;
+  private readonly type: 'udp4' | 'udp6';
+  private readonly recvBufferSize: number;
+  private readonly sendBufferSize: number;
+  private readonly reserved = new Set<number>();
+  private cursor = 0;
+
+  /** Describes the range; nothing is bound until {@link RtpPortAllocator.allocate}. */
+  constructor(options: RtpPortAllocatorOptions) {
+    this.host = options.host;
+    this.type = net.isIPv6(options.host) ? 'udp6' : 'udp4';
+    const min = Math.max(2, Math.ceil(options.minPort));
+    this.firstPort = min % 2 === 0 ? min : min + 1;
+    const max = Math.min(65535, Math.floor(options.maxPort));
+    this.pairs = max >= this.firstPort + 1 ? Math.floor((max - this.firstPort + 1) / 2) : 0;
+    this.strategy = options.strategy ?? 'sequential';
+    this.recvBufferSize = options.recvBufferSize ?? 262144;
+    this.sendBufferSize = options.sendBufferSize ?? 262144;
+  }
+
+  /** Pairs currently handed out by this allocator. */
+  get inUse(): number {
+    return this.reserved.size;
+  }
+
+  private tune(sock: dgram.Socket): void {
+    // enlarged buffers absorb bursts when thousands of sockets share one event loop
+    try {
+      sock.setRecvBufferSize(this.recvBufferSize);
+    } catch {
+      // the OS refused; its default still works
+    }
+    try {
+      sock.setSendBufferSize(this.sendBufferSize);
+    } catch {
+      // likewise
+    }
+  }
+
+  /**
+   * Binds the next free pair. Resolves (never rejects) with the sockets, or with an error when
+   * every pair is busy or the host cannot be bound.
+   */
+  async allocate(): Promise<RtpPortAllocation> {
+    const n = this.pairs;
+    if (n === 0) return { ok: false, error: 'exhausted', message: 'empty RTP port range' };
+    const start = this.strategy === 'random' ? Math.floor(Math.random() * n) : this.cursor;
+    for (let i = 0; i < n; i++) {
+      const idx = (start + i) % n;
+      const port = this.firstPort + idx * 2;
+      if (this.reserved.has(port)) continue;
+      this.reserved.add(port); // claimed before the first await: concurrent calls skip it
+      const rtp = dgram.createSocket({ type: this.type });
+      let err = await bindOnce(rtp, port, this.host);
+      if (err) {
+        closeQuietly(rtp);
+        this.reserved.delete(port);
+        if (isBusy(err)) continue;
+        return { ok: false, error: 'bind-failed', message: `${this.host}:${port}: ${err.message}` };
+      }
+      const rtcp = dgram.createSocket({ type: this.type });
+      err = await bindOnce(rtcp, port + 1, this.host);
+      if (err) {
+        closeQuietly(rtcp);
+        closeQuietly(rtp);
+        this.reserved.delete(port);
+        if (isBusy(err)) continue;
+        return { ok: false, error: 'bind-failed', message: `${this.host}:${port + 1}: ${err.message}` };
+      }
+      this.tune(rtp);
+      this.tune(rtcp);
+      this.cursor = (idx + 1) % n;
+      return { ok: true, rtp, rtcp, rtpPort: port, rtcpPort: port + 1 };
+    }
+    return {
+      ok: false,
+      error: 'exhausted',
+      message: `no free RTP port pair in ${this.firstPort}-${this.firstPort + 2 * n - 1} on ${this.host}`,
+    };
+  }
+
+  /** Gives a pair back (call after closing its sockets). */
+  release(rtpPort: number): void {
+    this.reserved.delete(rtpPort);
+  }
+}
+
+/**
+ * Receives one datagram. `buf` is the fresh Buffer Node allocated for it (keep it if you
+ * like, nothing reuses it); `len` is `buf.length`, passed so handlers share the
+ * `(buf, len)` shape of the parsers.
+ */
+export type RtpPacketHandler = (buf: Buffer, len: number, address: string, port: number) => void;
+
+/** A transport address. */
+export interface RtpEndpoint {
+  /** IP address. */
+  address: string;
+  /** UDP port. */
+  port: number;
+}
+
+/** A socket {@link RtpSocket.open} opened. */
+export interface RtpSocketOpened {
+  /** Discriminator. */
+  ok: true;
+  /** The open socket. */
+  socket: RtpSocket;
+}
+
+/** Options of {@link RtpSocket}. */
+export interface RtpSocketOptions {
+  /** RTCP shares the RTP port (RFC 5761): RTCP datagrams on it go to `onRtcp`, and RTCP is sent from/to it. */
+  rtcpMux?: boolean;
+  /** Send to the address the peer's packets come from once any arrived. Default true. */
+  symmetric?: boolean;
+}
+
+/** Counters of {@link RtpSocket}. */
+export interface RtpSocketStats {
+  /** RTP datagrams received. */
+  rtpIn: number;
+  /** RTCP datagrams received (mux included). */
+  rtcpIn: number;
+  /** RTP datagrams sent. */
+  rtpOut: number;
+  /** RTCP datagrams sent. */
+  rtcpOut: number;
+  /** Sends with no destination known. */
+  noDestination: number;
+  /** Socket errors (failed sends surface here). */
+  errors: number;
+  /** Exceptions thrown by handlers (caught: a bad handler never kills the socket). */
+  handlerErrors: number;
+}
+
+/**
+ * The sockets of one RTP session. Set {@link RtpSocket.onRtp} / {@link RtpSocket.onRtcp} to
+ * receive; {@link RtpSocket.setRemote} (from SDP) and symmetric learning decide where
+ * {@link RtpSocket.sendRtp} / {@link RtpSocket.sendRtcp} go.
+ */
+export class RtpSocket {
+  /** Called for each RTP datagram. */
+  onRtp: RtpPacketHandler | null = null;
+  /** Called for each RTCP datagram (from the RTCP port, or the RTP port under rtcp-mux). */
+  onRtcp: RtpPacketHandler | null = null;
+  /** Called on a socket error (failed send, ICMP unreachable); errors never throw. */
+  onError: ((err: Error) => void) | null = null;
+
+  /** Local RTP port. */
+  readonly rtpPort: number;
+  /** Local RTCP port (RTP + 1; unused for traffic under rtcp-mux). */
+  readonly rtcpPort: number;
+  /** Local address. */
+  readonly host: string;
+
+  private readonly rtp: dgram.Socket;
+  private readonly rtcp: dgram.Socket;
+  private readonly allocator: RtpPortAllocator | null;
+  private rtcpMux: boolean;
+  private symmetric: boolean;
+  private closed = false;
+
+  private remoteAddress = '';
+  private remoteRtpPort = 0;
+  private remoteRtcpPort = 0;
+  private learnedRtpAddress = '';
+  private learnedRtpPort = 0;
+  private learnedRtcpAddress = '';
+  private learnedRtcpPort = 0;
+
+  private readonly counters: RtpSocketStats = {
+    rtpIn: 0,
+    rtcpIn: 0,
+    rtpOut: 0,
+    rtcpOut: 0,
+    noDestination: 0,
+    errors: 0,
+    handlerErrors: 0,
+  };
+
+  /**
+   * Wraps an allocated pair; `allocator` (when given) gets the pair back on close.
+   * Prefer {@link RtpSocket.open}.
+   */
+  constructor(pair: RtpPortPair, allocator: RtpPortAllocator | null, options: RtpSocketOptions = {}) {
+    this.rtp = pair.rtp;
+    this.rtcp = pair.rtcp;
+    this.rtpPort = pair.rtpPort;
+    this.rtcpPort = pair.rtcpPort;
+    this.host = pair.rtp.address().address;
+    this.allocator = allocator;
+    this.rtcpMux = options.rtcpMux ?? false;
+    this.symmetric = options.symmetric ?? true;
+    this.rtp.on('message', this.onRtpMessage);
+    this.rtcp.on('message', this.onRtcpMessage);
+    this.rtp.on('error', this.onSocketError);
+    this.rtcp.on('error', this.onSocketError);
+  }
+
+  /** Allocates a pair from `allocator` and wraps it; resolves with the allocation error otherwise. */
+  static async open(
+    allocator: RtpPortAllocator,
+    options: RtpSocketOptions = {},
+  ): Promise<RtpSocketOpened | RtpAllocationError> {
+    const pair = await allocator.allocate();
+    if (!pair.ok) return pair;
+    return { ok: true, socket: new RtpSocket(pair, allocator, options) };
+  }
+
+  private readonly onRtpMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    if (this.rtcpMux && isRtcp(msg, msg.length)) {
+      this.counters.rtcpIn++;
+      if (this.symmetric) {
+        this.learnedRtcpAddress = rinfo.address;
+        this.learnedRtcpPort = rinfo.port;
+      }
+      this.deliver(this.onRtcp, msg, rinfo);
+      return;
+    }
+    this.counters.rtpIn++;
+    if (this.symmetric) {
+      this.learnedRtpAddress = rinfo.address;
+      this.learnedRtpPort = rinfo.port;
+    }
+    this.deliver(this.onRtp, msg, rinfo);
+  };
+
+  private readonly onRtcpMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    this.counters.rtcpIn++;
+    if (this.symmetric) {
+      this.learnedRtcpAddress = rinfo.address;
+      this.learnedRtcpPort = rinfo.port;
+    }
+    this.deliver(this.onRtcp, msg, rinfo);
+  };
+
+  private readonly onSocketError = (err: Error): void => {
+    this.counters.errors++;
+    if (this.onError) {
+      try {
+        this.onError(err);
+      } catch {
+        this.counters.handlerErrors++;
+      }
+    }
+  };
+
+  private deliver(h: RtpPacketHandler | null, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (h === null) return;
+    try {
+      h(msg, msg.length, rinfo.address, rinfo.port);
+    } catch {
+      this.counters.handlerErrors++;
+    }
+  }
+
+  /**
+   * Where to send, from the SDP: `address`, RTP port and RTCP port (default RTP + 1, or the
+   * RTP port under rtcp-mux). Symmetric learning overrides it once the peer's packets arrive.
+   */
+  setRemote(address: string, rtpPort: number, rtcpPort?: number): void {
+    this.remoteAddress = address;
+    this.remoteRtpPort = rtpPort;
+    this.remoteRtcpPort = rtcpPort ?? (this.rtcpMux ? rtpPort : rtpPort + 1);
+    this.learnedRtpAddress = '';
+    this.learnedRtpPort = 0;
+    this.learnedRtcpAddress = '';
+    this.learnedRtcpPort = 0;
+  }
+
+  /** Turns symmetric RTP on or off (off: always send to the SDP address). */
+  setSymmetric(on: boolean): void {
+    this.symmetric = on;
+  }
+
+  /** Turns rtcp-mux on or off (as negotiated by `a=rtcp-mux`). */
+  setRtcpMux(on: boolean): void {
+    this.rtcpMux = on;
+  }
+
+  /** Address and port RTP goes to now (learned, else configured), or null. */
+  get rtpDestination(): RtpEndpoint | null {
+    if (this.symmetric && this.learnedRtpPort !== 0) return { address: this.learnedRtpAddress, port: this.learnedRtpPort };
+    if (this.remoteRtpPort !== 0) return { address: this.remoteAddress, port: this.remoteRtpPort };
+    return null;
+  }
+
+  /** Sends `buf[0..len)` from the RTP port to `host:port`. Errors go to `onError`. */
+  send(buf: Buffer, len: number, port: number, host: string): void {
+    if (this.closed) return;
+    try {
+      this.rtp.send(buf, 0, len, port, host);
+    } catch (err) {
+      this.onSocketError(err as Error);
+    }
+  }
+
+  /** Sends an RTP packet to the peer; false when no destination is known yet. */
+  sendRtp(buf: Buffer, len: number): boolean {
+    let address = this.remoteAddress;
+    let port = this.remoteRtpPort;
+    if (this.symmetric && this.learnedRtpPort !== 0) {
+      address = this.learnedRtpAddress;
+      port = this.learnedRtpPort;
+    }
+    if (port === 0 || this.closed) {
+      this.counters.noDestination++;
+      return false;
+    }
+    this.counters.rtpOut++;
+    this.send(buf, len, port, address);
+    return true;
+  }
+
+  /** Sends an RTCP packet to the peer (from the RTP port under rtcp-mux); false without a destination. */
+  sendRtcp(buf: Buffer, len: number): boolean {
+    let address = this.remoteAddress;
+    let port = this.remoteRtcpPort;
+    if (this.symmetric) {
+      if (this.rtcpMux && this.learnedRtpPort !== 0) {
+        address = this.learnedRtpAddress;
+        port = this.learnedRtpPort;
+      }
+      if (this.learnedRtcpPort !== 0) {
+        address = this.learnedRtcpAddress;
+        port = this.learnedRtcpPort;
+      }
+    }
+    if (port === 0 || this.closed) {
+      this.counters.noDestination++;
+      return false;
+    }
+    this.counters.rtcpOut++;
+    const sock = this.rtcpMux ? this.rtp : this.rtcp;
+    try {
+      sock.send(buf, 0, len, port, address);
+    } catch (err) {
+      this.onSocketError(err as Error);
+    }
+    return true;
+  }
+
+  /** A copy of the counters. */
+  stats(): RtpSocketStats {
+    return { ...this.counters };
+  }
+
+  /** Closes both sockets and returns the pair to the allocator once they are closed. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    this.onRtp = null;
+    this.onRtcp = null;
+    let pending = 2;
+    return new Promise((resolve) => {
+      const done = (): void => {
+        if (--pending === 0) {
+          this.allocator?.release(this.rtpPort);
+          resolve();
+        }
+      };
+      for (const s of [this.rtp, this.rtcp]) {
+        try {
+          s.close(done);
+        } catch {
+          done();
+        }
+      }
+    });
+  }
+}
