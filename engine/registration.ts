@@ -189,6 +189,7 @@ export class RegistrationClient {
             reg.onDone = resolve;
             reg.state = 'unregistering';
             reg.authRounds = 0;
+            this.host.notify(T.SipUnRegisterTrying, { name: reg.name, phoneLines: this.lines(reg) });
             this.send(reg, 0);
           }),
       ),
@@ -260,6 +261,14 @@ export class RegistrationClient {
     });
   }
 
+  /** Ends an unregistration: raises `event` and resolves `stop()` for this name with `rc`. */
+  private unregistered(reg: NameRegistration, event: T, rc: T, data: object): void {
+    reg.state = 'unregistered';
+    this.host.notify(event, { name: reg.name, phoneLines: this.lines(reg), ...data });
+    reg.onDone?.(rc);
+    reg.onDone = undefined;
+  }
+
   private lines(reg: NameRegistration): number[] {
     return this.config.linesByName.get(reg.name) ?? [];
   }
@@ -269,9 +278,7 @@ export class RegistrationClient {
     this.host.clock.clearTimer(reg.timeoutTimer);
     reg.timeoutTimer = undefined;
     if (expires === 0) {
-      reg.state = 'unregistered';
-      reg.onDone?.(T.SipRegisterTimeOut);
-      reg.onDone = undefined;
+      this.unregistered(reg, T.SipUnRegistrationTimeOut, T.SipRegisterTimeOut, { timeOutMs: this.config.timeOutMs });
       return;
     }
     reg.state = 'failed';
@@ -289,9 +296,8 @@ export class RegistrationClient {
     this.host.clock.clearTimer(reg.timeoutTimer);
     reg.timeoutTimer = undefined;
     if (expires === 0) {
-      reg.state = 'unregistered';
-      reg.onDone?.(event);
-      reg.onDone = undefined;
+      const unEvent = event === T.SipRegisterAuthorizationError ? T.SipUnRegisterAuthorizationError : T.SipUnRegisterError;
+      this.unregistered(reg, unEvent, event, { statusCode: res.status, reasonPhrase: res.reason });
       return;
     }
     reg.state = 'failed';
@@ -354,10 +360,8 @@ export class RegistrationClient {
     this.host.clock.clearTimer(reg.timeoutTimer);
     reg.timeoutTimer = undefined;
     if (expires === 0) {
-      reg.state = 'unregistered';
       reg.registeredContact = undefined;
-      reg.onDone?.(T.SipSuccess);
-      reg.onDone = undefined;
+      this.unregistered(reg, T.SipUnRegisterSuccess, T.SipSuccess, { statusCode: res.status });
       return;
     }
     const ourContact = this.host.contactUri(reg.name);

@@ -204,6 +204,8 @@ test('two engines: per-line names register with an engine in the registrar role'
   t.is(desk.of(T.SipWanIpAddressChange).length, 0);
   t.is(await desk.engine.disableSipRegisterServer(), T.SipSuccess);
   t.is(pbx.engine.getRegistrarBindings().bindings.length, 0, 'Expires: 0 removed every binding');
+  await desk.waitForCount(T.SipUnRegisterSuccess, 3);
+  t.is(desk.of(T.SipUnRegisterTrying).length, 3);
 });
 
 test('the registrar application refuses a registration: SipRegisterError with the status', async (t) => {

@@ -43,6 +43,7 @@ peerTest('a 4-line engine registers 100..103 per line with digest auth; disable 
   for (let line = 0; line < 4; line++) t.is(e.engine.lineForIncomingCall(String(100 + line)), line);
   t.is(await e.engine.disableSipRegisterServer(), T.SipSuccess);
   t.deepEqual(await k.registrations(), [], 'Expires: 0 removed every binding');
+  await e.waitForCount(T.SipUnRegisterSuccess, 4);
 });
 
 peerTest('a wrong password or missing credentials yield SipRegisterAuthorizationError', ['kamailio', 'sipp'], async (t) => {
