@@ -13,7 +13,12 @@ export type {
   RecordedCallStatesResult,
   RegistrationStatusResult,
   RegistrarBindingsResult,
+  ActiveCallInfo,
+  IvrChannelResult,
 } from './engine/VoipMediaEngine.js';
+export type { IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from './lines/call.js';
+export type { AssignPhoneLineData } from './lines/callManager.js';
+export type { RawRtpData } from './media/session.js';
 export { TelephonyReturnValue, getTelephonyStatusString } from './engine/returnCodes.js';
 export {
   NotifyType,
@@ -21,6 +26,8 @@ export {
   CallDirection,
   MediaFormatAudio,
   LineState,
+  CallHoldType,
+  DtmfMethod,
   SIP_USE_PREFERED_AUDIO_DEVICE,
   SIP_AUDIO_DEVICE_NOT_USED,
   DEFAULT_START_PARAMS,

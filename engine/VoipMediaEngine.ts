@@ -4,6 +4,7 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
+import type { Readable, Writable } from 'node:stream';
 import { isIP } from 'node:net';
 import { realClock, type Clock, type TimerHandle } from '../sip/clock.js';
 import { CredentialStore, DigestClient } from '../sip/digest.js';
@@ -12,6 +13,14 @@ import { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
 import { PhoneLine, type RecordedCallState } from '../lines/phoneLine.js';
+import { CallManager, type CallManagerHost } from '../lines/callManager.js';
+import type { Call, CallMedia, IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from '../lines/call.js';
+import { Call as CallClass } from '../lines/call.js';
+import { MediaClock } from '../media/mediaClock.js';
+import { RtpPortAllocator } from '../media/rtpSocket.js';
+import { isValidDtmfString, buildDtmfRelayBody, parseDtmfInfoBody } from '../media/dtmf.js';
+import { parseUri } from '../sip/grammar.js';
+import { openLineMedia, formatSpecs, type RawRtpData } from '../lines/lineMedia.js';
 import { answerChallenge } from './auth.js';
 import { hostPort, isPort, isSipUser, resolveHost } from './hosts.js';
 import { Notifier } from './notifier.js';
@@ -21,6 +30,9 @@ import { RegistrationClient, type RegistrationStatus, type RegisterTxUser } from
 import { TelephonyReturnValue as T } from './returnCodes.js';
 import {
   CallDirection,
+  CallHoldType,
+  DtmfMethod,
+  MediaFormatAudio,
   DEFAULT_START_PARAMS,
   LineState,
   SIP_AUDIO_DEVICE_NOT_USED,
@@ -38,7 +50,7 @@ export const LINESCAPE_VERSION = '0.1.0';
 export const MAX_REGISTRATION_WORKERS = 1024;
 
 /** Methods the engine answers today; the Allow header is built from this list. */
-const ALLOWED_METHODS = ['REGISTER', 'OPTIONS'];
+const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'REGISTER'];
 
 /** Start parameters after defaults, plus the test hooks. */
 type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile'>> &
@@ -115,6 +127,44 @@ export interface RegistrarBindingsResult {
   bindings: RegistrarBinding[];
 }
 
+/** Result of `getActiveCallInfo`. */
+export interface ActiveCallInfo {
+  /** SipSuccess or the error. */
+  result: T;
+  /** Who placed the call. */
+  callDirection?: CallDirection;
+  /** Whether it is connected. */
+  connected?: boolean;
+  /** Milliseconds since it connected. */
+  durationMs?: number;
+  /** Codec in use (`PCMU`, `PCMA`, `opus`). */
+  codec?: string;
+  /** RTP payload type sent. */
+  payloadType?: number;
+  /** Where our RTP goes. */
+  remoteRtpAddress?: string;
+  /** Far RTP port. */
+  remoteRtpPort?: number;
+  /** Our RTP port. */
+  localRtpPort?: number;
+  /** We hold the far end. */
+  localHold?: boolean;
+  /** The far end holds us. */
+  farEndHold?: boolean;
+  /** Call-ID of the dialog. */
+  callId?: string;
+  /** RTP/RTCP and jitter buffer statistics. */
+  statistics?: object;
+}
+
+/** Result of `openRxIvrChannel` / `openTxIvrChannel`. */
+export interface IvrChannelResult<S> {
+  /** SipSuccess or the error. */
+  result: T;
+  /** The stream, on success. */
+  channel?: S;
+}
+
 /** Result of `getMediaEngineVersionInfo`. */
 export interface VersionInfo {
   /** SipSuccess. */
@@ -167,6 +217,12 @@ export class VoipMediaEngine extends EventEmitter {
   private callAnswerTimeoutSeconds = 60;
   private starting = false;
   private stopSipLog?: () => void;
+  private mediaClock?: MediaClock;
+  private rtpAllocator?: RtpPortAllocator;
+  private calls?: CallManager;
+  private holdType = CallHoldType.Rfc3264;
+  /** Last outgoing call failure per line, kept after the call ends (getOutgoingCallErrorInfo). */
+  private readonly lastErrors = new Map<number, OutgoingCallErrorInfo>();
 
   /** @param options injected clock and registrar limits (not LanScape parameters) */
   constructor(private readonly options: EngineOptions = {}) {
@@ -231,7 +287,18 @@ export class VoipMediaEngine extends EventEmitter {
       this.callAnswerTimeoutSeconds = p.callAnswerTimeoutSeconds;
       this.publicHost = undefined;
       this.publicPort = undefined;
+      this.mediaClock = new MediaClock({});
+      this.mediaClock.start();
+      this.rtpAllocator = new RtpPortAllocator({
+        host: p.ipAddressOfThisHost,
+        minPort: p.minLocalRtpPort,
+        maxPort: p.maxLocalRtpPort,
+        strategy: p.useSequentialRtpPorts ? 'sequential' : 'random',
+      });
+      this.calls = new CallManager(this.callManagerHost());
       stack.onRequest = (req, tx, from) => this.onRequest(req, tx, from);
+      stack.onAck = (req) => this.calls?.onAck(req);
+      stack.onStrayResponse = (res) => this.calls?.onStrayResponse(res);
       stack.on('parseError', (err: SipParseError, raw: Buffer, from: Endpoint) => this.onParseError(err, raw, from));
       if (p.logSipMessages) this.stopSipLog = attachSipLogger(stack, p.sipLogFile);
       return T.SipSuccess;
@@ -248,6 +315,10 @@ export class VoipMediaEngine extends EventEmitter {
     if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     const stack = this.stack;
     if (!stack) return T.SipMediaEngineNotInitialized;
+    // End every call first (BYE / CANCEL / 480), giving the far ends a moment to answer.
+    const calls = this.calls?.calls() ?? [];
+    await Promise.race([Promise.all(calls.map((c) => c.hangUp())), new Promise((r) => setTimeout(r, 2000))]);
+    for (const c of calls) c.finish(T.SipCallComplete);
     if (this.registration) {
       const reg = this.registration;
       this.registration = undefined;
@@ -258,6 +329,11 @@ export class VoipMediaEngine extends EventEmitter {
     if (this.natKeepAlive) this.clock.clearTimer(this.natKeepAlive.timer);
     this.natKeepAlive = undefined;
     this.registrar.clear();
+    this.mediaClock?.stop();
+    this.mediaClock = undefined;
+    this.rtpAllocator = undefined;
+    this.calls = undefined;
+    this.lastErrors.clear();
     this.stack = undefined;
     this.params = undefined;
     this.lines = [];
@@ -769,6 +845,462 @@ export class VoipMediaEngine extends EventEmitter {
     ka.timer = this.clock.setTimer(ka.natSessionTimeMs, tick);
   }
 
+  // ---------------------------------------------------------------- calls
+
+  private callManagerHost(): CallManagerHost {
+    const engine = this;
+    return {
+      get stack() {
+        return engine.stack!;
+      },
+      get clock() {
+        return engine.clock;
+      },
+      notify: (line, event, data) => {
+        if (event === T.SipFarEndError || event === T.SipFarEndIsBusy) {
+          const call = this.lines[line]?.call;
+          if (call?.errorInfo) this.lastErrors.set(line, { ...call.errorInfo });
+        }
+        this.notifier.line(line, event, data);
+      },
+      openMedia: (line) => this.openMedia(line),
+      mediaAddress: () => this.advertisedAddress().host,
+      contactUri: (user) => this.contactUri(user),
+      answerChallenge: (user, req, challenge, challenged) => answerChallenge(this.digestClientFor(`call:${user}`), req, challenge, challenged, user) === 'retry',
+      holdStyle: () => (this.holdType === CallHoldType.Rfc2543 ? 'rfc2543' : this.holdType === CallHoldType.Both ? 'both' : 'rfc3264'),
+      answerTimeoutSeconds: () => this.callAnswerTimeoutSeconds,
+      transport: () => this.params?.sipTransport ?? 'UDP',
+      resolve: (host) => resolveHost(host),
+      outboundProxy: () =>
+        this.outboundProxy ? { protocol: this.params!.sipTransport, host: this.outboundProxy.host, port: this.outboundProxy.port } : undefined,
+      userAgent: () => this.params?.userAgent ?? 'LineScape',
+      lines: () => this.lines,
+      selectLine: (user) => this.selectLineForIncoming(user),
+      immediate: (line, event, data) => this.notifier.immediate(line, event, data),
+      formatsFor: (line) => formatSpecs(line.formats),
+      userFor: (line) => this.userForLine(line),
+      callStarted: (call) => this.wireCall(call),
+    };
+  }
+
+  private userForLine(line: PhoneLine): string {
+    return line.phoneName ?? line.registrationName ?? this.params?.phoneName ?? 'linescape';
+  }
+
+  private async openMedia(line: PhoneLine): Promise<CallMedia | undefined> {
+    if (!this.mediaClock || !this.rtpAllocator || !this.params) return undefined;
+    const media = await openLineMedia({
+      clock: this.mediaClock,
+      allocator: this.rtpAllocator,
+      localAddress: this.params.ipAddressOfThisHost,
+      line,
+      dtmfDetect: this.params.dtmfEnabled,
+      rtpKeepAliveMs: this.rtpKeepAliveMs,
+      onDtmf: (digit, method) => this.notifier.line(line.index, T.SipDtmfDigitEvent, { digit, method }),
+      onMediaConflict: (address, port) => this.notifier.line(line.index, T.SipReceivedRtpMediaConflict, { address, port }),
+    });
+    if (!media) return undefined;
+    line.media = media;
+    return media;
+  }
+
+  private wireCall(call: Call): void {
+    call.onInfo = (req, tx) => {
+      const type = (req.headers.get('Content-Type') ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== 'application/dtmf-relay' && type !== 'application/dtmf') {
+        tx.respond(this.stack!.createResponse(req, 415, 'Unsupported Media Type'));
+        return;
+      }
+      const info = parseDtmfInfoBody(type, req.body.toString('latin1'));
+      if (!info) {
+        tx.respond(this.stack!.createResponse(req, 400, 'Bad DTMF body'));
+        return;
+      }
+      tx.respond(this.stack!.createResponse(req, 200, 'OK'));
+      this.notifier.line(call.line.index, T.SipDtmfDigitEvent, { digit: info.digit, method: 'info' });
+    };
+  }
+
+  private freeLine(phoneLine: number): PhoneLine | T {
+    if (phoneLine === -1) {
+      const l = this.lines.find((x) => x.availableForOutgoing);
+      return l ?? T.SipLineCapacityReached;
+    }
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    if (l.state === LineState.BusyOut) return T.SipLineBusyOut;
+    if (!l.availableForOutgoing) return T.SipCallAlreadyInProgress;
+    return l;
+  }
+
+  private async placeCall(line: PhoneLine, requestUri: string, to: string, dest: Endpoint, synchronous: boolean, timeOutMs: number): Promise<T> {
+    const routes = this.outboundProxy ? [`<sip:${hostPort(this.outboundProxy.given, this.outboundProxy.port)};lr>`] : [];
+    const destination: Endpoint = this.outboundProxy
+      ? { protocol: this.params!.sipTransport, host: this.outboundProxy.host, port: this.outboundProxy.port }
+      : dest;
+    this.lastErrors.delete(line.index);
+    const fromUser = line.fromUserName ?? this.userForLine(line);
+    const call = await CallClass.outgoing(
+      this.calls!.services,
+      line,
+      { requestUri, to, destination, routes },
+      formatSpecs(line.formats),
+      fromUser,
+      this.params?.phoneDisplayName ?? '',
+    );
+    if (typeof call === 'number') return call;
+    this.wireCall(call);
+    if (!synchronous) return T.SipSuccess;
+    let timer: NodeJS.Timeout | undefined;
+    const rc = await Promise.race([
+      call.whenSettled(),
+      new Promise<T>((r) => {
+        timer = setTimeout(() => r(T.SipCallTimeOut), timeOutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (rc === T.SipCallTimeOut) void call.hangUp();
+    return rc;
+  }
+
+  /**
+   * Places a call to `userOrNumber` at `destAddress:destSipPort` (LanScape's MakeCall). With the
+   * proxy enabled the call goes through it to `userOrNumber@domain` (SipDomainNameNotDefined
+   * without a domain). `phoneLine` -1 takes the first free line. With `synchronous` the Promise
+   * resolves when the call connects (SipSuccess) or fails (SipFarEndIsBusy, SipFarEndError,
+   * SipCallTimeOut after `timeOutMs`); otherwise once the INVITE is on its way.
+   */
+  async makeCall(userOrNumber: string, destAddress: string, destSipPort: number, phoneLine: number, synchronous: boolean, timeOutMs: number): Promise<T> {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (!isSipUser(userOrNumber)) return T.SipBadUserName;
+    if (typeof synchronous !== 'boolean' || (synchronous && (!isUint(timeOutMs) || timeOutMs === 0))) return T.SipBadParameter;
+    if (destSipPort !== 0 && !isPort(destSipPort)) return T.SipBadParameter;
+    const line = this.freeLine(phoneLine);
+    if (!(line instanceof PhoneLine)) return line;
+    let requestUri: string;
+    let dest: Endpoint;
+    if (this.proxy) {
+      if (!this.domain) return T.SipDomainNameNotDefined;
+      requestUri = `sip:${userOrNumber}@${this.domain}`;
+      dest = { protocol: this.params!.sipTransport, host: this.proxy.host, port: this.proxy.port };
+    } else {
+      if (typeof destAddress !== 'string' || !destAddress) return T.SipBadParameter;
+      const ip = await resolveHost(destAddress);
+      if (!ip) return T.SipUnknownHost;
+      const port = destSipPort || 5060;
+      requestUri = `sip:${userOrNumber}@${hostPort(destAddress, port === 5060 ? undefined : port)}`;
+      dest = { protocol: this.params!.sipTransport, host: ip, port };
+    }
+    if (!this.stack || !line.availableForOutgoing) return T.SipCallAlreadyInProgress;
+    return this.placeCall(line, requestUri, `<${requestUri}>`, dest, synchronous, timeOutMs);
+  }
+
+  /**
+   * Places a call to a SIP URI (LanScape's MakeCallUri), directly to the URI's host or through
+   * the proxy when `useProxy` (SipProxyNotEnabled without one).
+   */
+  async makeCallUri(sipUri: string, useProxy: boolean, phoneLine: number, synchronous: boolean, timeOutMs: number): Promise<T> {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (typeof sipUri !== 'string' || typeof useProxy !== 'boolean') return T.SipBadParameter;
+    if (typeof synchronous !== 'boolean' || (synchronous && (!isUint(timeOutMs) || timeOutMs === 0))) return T.SipBadParameter;
+    let uri;
+    try {
+      uri = parseUri(sipUri.trim());
+    } catch {
+      return T.SipBadSipUri;
+    }
+    if ((uri.scheme !== 'sip' && uri.scheme !== 'sips') || !uri.host) return T.SipBadSipUri;
+    if (useProxy && !this.proxy) return T.SipProxyNotEnabled;
+    const line = this.freeLine(phoneLine);
+    if (!(line instanceof PhoneLine)) return line;
+    let dest: Endpoint;
+    if (useProxy) {
+      dest = { protocol: this.params!.sipTransport, host: this.proxy!.host, port: this.proxy!.port };
+    } else {
+      const ip = await resolveHost(uri.host);
+      if (!ip) return T.SipUnknownHost;
+      const t = uri.params['transport']?.toUpperCase();
+      dest = { protocol: t === 'TCP' ? 'TCP' : t === 'UDP' ? 'UDP' : this.params!.sipTransport, host: ip, port: uri.port ?? 5060 };
+    }
+    if (!this.stack || !line.availableForOutgoing) return T.SipCallAlreadyInProgress;
+    return this.placeCall(line, sipUri.trim(), `<${sipUri.trim()}>`, dest, synchronous, timeOutMs);
+  }
+
+  private lineCall(phoneLine: number): Call | T {
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    return l.call && !l.call.isEnded ? l.call : T.SipNoCallActive;
+  }
+
+  /**
+   * Ends the call on a line: CANCEL while it rings out, 480 for an unanswered incoming call,
+   * BYE once connected. With `synchronous` it waits (up to `timeOutMs`) for the far end.
+   */
+  async terminateCall(phoneLine: number, synchronous: boolean, timeOutMs: number): Promise<T> {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    const call = this.lineCall(phoneLine);
+    if (typeof call === 'number') return call;
+    if (typeof synchronous !== 'boolean' || (synchronous && (!isUint(timeOutMs) || timeOutMs === 0))) return T.SipBadParameter;
+    const done = call.hangUp();
+    if (!synchronous) return T.SipSuccess;
+    let timer: NodeJS.Timeout | undefined;
+    const rc = await Promise.race([done, new Promise<T>((r) => (timer = setTimeout(() => r(T.SipCallTimeOut), timeOutMs)))]);
+    clearTimeout(timer);
+    if (rc === T.SipCallTimeOut) call.finish(T.SipCallComplete);
+    return rc === T.SipCallTimeOut ? T.SipCallTimeOut : T.SipSuccess;
+  }
+
+  /** Answers the call ringing on a line (LanScape's GoOffHook). */
+  goOffHook(phoneLine: number): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    const call = this.lineCall(phoneLine);
+    if (typeof call === 'number') return call;
+    return call.answer();
+  }
+
+  /** Refuses the call ringing on a line with a SIP status (400..699) and reason phrase. */
+  abortIncomingCall(phoneLine: number, sipStatusCode: number, reasonPhrase: string): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    const call = this.lineCall(phoneLine);
+    if (typeof call === 'number') return call;
+    if (!Number.isInteger(sipStatusCode) || sipStatusCode < 400 || sipStatusCode > 699) return T.SipBadParameter;
+    if (reasonPhrase !== undefined && (typeof reasonPhrase !== 'string' || /[\r\n]/.test(reasonPhrase))) return T.SipBadParameter;
+    if (call.direction !== CallDirection.Incoming || call.isConnected) return T.SipCallAlreadyInProgress;
+    call.reject(sipStatusCode, reasonPhrase || undefined);
+    return T.SipSuccess;
+  }
+
+  /**
+   * Puts the far end on hold (re-INVITE with sendonly, or c=0.0.0.0 per setCallHoldType) or
+   * resumes it. Resolves when the far end answered; SipCallHoldOn / SipCallHoldOff follow.
+   */
+  async holdLine(phoneLine: number, on: boolean): Promise<T> {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    const call = this.lineCall(phoneLine);
+    if (typeof call === 'number') return call;
+    if (typeof on !== 'boolean') return T.SipBadParameter;
+    const rc = await call.hold(on);
+    return rc === T.SipCallHoldOn || rc === T.SipCallNotOnHold ? T.SipSuccess : rc;
+  }
+
+  /** How hold is signalled in SDP for later holdLine calls. */
+  setCallHoldType(type: CallHoldType): T {
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (type !== CallHoldType.Rfc3264 && type !== CallHoldType.Rfc2543 && type !== CallHoldType.Both) return T.SipBadParameter;
+    this.holdType = type;
+    return T.SipSuccess;
+  }
+
+  /**
+   * Sends DTMF digits (`0-9*#A-D`) on a connected call: RFC 4733 events (default; in-band when
+   * the far end did not negotiate telephone-event), in-band tones, or SIP INFO.
+   */
+  sendDtmf(phoneLine: number, digits: string, method: DtmfMethod = DtmfMethod.Rfc4733): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    const call = this.lineCall(phoneLine);
+    if (typeof call === 'number') return call;
+    if (typeof digits !== 'string' || !digits || !isValidDtmfString(digits)) return T.SipInvalidDtmfTone;
+    if (!call.isConnected) return T.SipNoCallActive;
+    if (method === DtmfMethod.SipInfo) {
+      void (async () => {
+        for (const d of digits) await call.sendRequestInDialog('INFO', buildDtmfRelayBody(d, 100), 'application/dtmf-relay');
+      })();
+      return T.SipSuccess;
+    }
+    if (method !== DtmfMethod.Rfc4733 && method !== DtmfMethod.InBand) return T.SipBadParameter;
+    const media = call.line.media;
+    if (!media) return T.SipNoCallActive;
+    return media.sendDtmf(digits, method === DtmfMethod.Rfc4733 ? 'rfc4733' : 'inband') ? T.SipSuccess : T.SipInvalidDtmfTone;
+  }
+
+  /** Audio formats a line offers and accepts, in preference order (used from its next call on). */
+  setAudioMediaFormats(phoneLine: number, formats: MediaFormatAudio[]): T {
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    if (!Array.isArray(formats) || formats.length === 0) return T.SipBadParameter;
+    const known = [MediaFormatAudio.ULaw8k, MediaFormatAudio.ALaw8k, MediaFormatAudio.Opus48k];
+    if (formats.some((f) => !known.includes(f)) || new Set(formats).size !== formats.length) return T.SipBadParameter;
+    l.formats = formats.slice();
+    return T.SipSuccess;
+  }
+
+  /** Receive and transmit volume of a line, 0..2048 (512 = 100 %); clipping saturates. */
+  setPhoneLineVolume(phoneLine: number, rxVolume: number, txVolume: number): T {
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    const ok = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 2048;
+    if (!ok(rxVolume) || !ok(txVolume)) return T.SipBadParameter;
+    l.volume = { rx: rxVolume, tx: txVolume };
+    l.media?.setVolume(rxVolume, txVolume);
+    return T.SipSuccess;
+  }
+
+  /** Sends the audio received on a line back to the far end (a line test). */
+  setPhoneLineLoopBack(phoneLine: number, on: boolean): T {
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    if (typeof on !== 'boolean') return T.SipBadParameter;
+    l.loopback = on;
+    l.media?.setLoopback(on);
+    return T.SipSuccess;
+  }
+
+  /** Target delay of a line's jitter buffer in ms (20..1000; it adapts around it). */
+  setJitterTimeMs(phoneLine: number, ms: number): T {
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 20 || ms > 1000) return T.SipBadParameter;
+    l.jitter = { ...l.jitter, ms };
+    l.media?.setJitter(ms);
+    return T.SipSuccess;
+  }
+
+  /** Turns a line's jitter buffer on or off (off: play packets as they come). */
+  setEnableJitter(phoneLine: number, on: boolean): T {
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    if (typeof on !== 'boolean') return T.SipBadParameter;
+    l.jitter = { ...l.jitter, enabled: on };
+    l.media?.enableJitter(on);
+    return T.SipSuccess;
+  }
+
+  /**
+   * Gives every RTP packet of a line, both directions, to `callback`; setting
+   * `processRtpPacket = false` in it drops the packet. Costs an allocation per packet while on.
+   */
+  enableRawRtpPacketAccess(phoneLine: number, on: boolean, callback?: (data: RawRtpData) => void): T {
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    if (typeof on !== 'boolean' || (on && typeof callback !== 'function')) return T.SipBadParameter;
+    l.rawRtpCallback = on ? (d: RawRtpData) => {
+      try {
+        // The same object goes to the application: its processRtpPacket = false must count.
+        d.phoneLine = l.index;
+        callback!(d);
+      } catch (err) {
+        process.emitWarning(`LineScape: raw RTP callback threw: ${String(err)}`);
+      }
+    } : undefined;
+    l.media?.setRawRtpAccess(l.rawRtpCallback);
+    return T.SipSuccess;
+  }
+
+  /** Details of the incoming call on a line. */
+  getIncomingCallInfo(phoneLine: number): { result: T } & Partial<IncomingCallInfo> {
+    const call = this.lineCall(phoneLine);
+    if (typeof call === 'number') return { result: call };
+    if (!call.incomingInfo) return { result: T.SipNoCallActive };
+    return { result: T.SipSuccess, ...call.incomingInfo, source: { ...call.incomingInfo.source } };
+  }
+
+  /** Details of the outgoing call on a line. */
+  getOutgoingCallInfo(phoneLine: number): { result: T } & Partial<OutgoingCallInfo> {
+    const call = this.lineCall(phoneLine);
+    if (typeof call === 'number') return { result: call };
+    if (!call.outgoingInfo) return { result: T.SipNoCallActive };
+    return { result: T.SipSuccess, ...call.outgoingInfo };
+  }
+
+  /** Why the last outgoing call on a line failed (kept after the call ends), LanScape's SIP_OUTGOING_CALL_ERROR_INFO. */
+  getOutgoingCallErrorInfo(phoneLine: number): { result: T } & Partial<OutgoingCallErrorInfo> {
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return { result: l };
+    const info = l.call?.errorInfo ?? this.lastErrors.get(phoneLine);
+    if (!info) return { result: T.SipNoCallActive };
+    return { result: T.SipSuccess, ...info };
+  }
+
+  /** State, media and statistics of the call on a line. */
+  getActiveCallInfo(phoneLine: number): ActiveCallInfo {
+    const call = this.lineCall(phoneLine);
+    if (typeof call === 'number') return { result: call };
+    const n = call.negotiated;
+    return {
+      result: T.SipSuccess,
+      callDirection: call.direction,
+      connected: call.isConnected,
+      durationMs: call.connectedAt ? Date.now() - call.connectedAt : 0,
+      codec: n?.codec.name,
+      payloadType: n?.codec.payloadType,
+      remoteRtpAddress: n?.remoteAddress,
+      remoteRtpPort: n?.remotePort,
+      localRtpPort: call.media?.localPort,
+      localHold: call.localHold,
+      farEndHold: call.farEndHold,
+      callId: call.dialog?.callId ?? call.outgoingInfo?.callId ?? call.incomingInfo?.callId,
+      statistics: call.line.media?.stats(),
+    };
+  }
+
+  /**
+   * Plays a WAV file (8/16/44.1/48 kHz, mono or stereo, PCM or float) to the far end of a line,
+   * once or looping. The file is read before this returns, so a bad file gives its code at once
+   * (SipBadParameter for a missing or unreadable file, SipBadAudioDataType for a bad format or
+   * an empty file).
+   */
+  playWaveFile(phoneLine: number, path: string, loop: boolean): T {
+    const call = this.lineCall(phoneLine);
+    if (typeof call === 'number') return call;
+    if (typeof path !== 'string' || !path || typeof loop !== 'boolean') return T.SipBadParameter;
+    const media = call.line.media;
+    if (!media) return T.SipNoCallActive;
+    const r = media.playWaveSync(path, loop);
+    return r === 'ok' ? T.SipSuccess : r === 'not-found' ? T.SipBadParameter : T.SipBadAudioDataType;
+  }
+
+  /** Stops a WAV file playing on a line. */
+  stopWaveFile(phoneLine: number): T {
+    const call = this.lineCall(phoneLine);
+    if (typeof call === 'number') return call;
+    call.line.media?.stopWave();
+    return T.SipSuccess;
+  }
+
+  /**
+   * Opens a stream of the audio received on a line: 16-bit little-endian mono PCM at
+   * `sampleRate` (8000, 16000 or 48000), one 20 ms chunk per chunk.
+   */
+  openRxIvrChannel(phoneLine: number, options: { sampleRate?: number } = {}): IvrChannelResult<Readable> {
+    const call = this.lineCall(phoneLine);
+    if (typeof call === 'number') return { result: call };
+    const rate = options?.sampleRate ?? 8000;
+    if (rate !== 8000 && rate !== 16000 && rate !== 48000) return { result: T.SipBadParameter };
+    const media = call.line.media;
+    if (!media) return { result: T.SipNoCallActive };
+    return { result: T.SipSuccess, channel: media.openRx(rate) };
+  }
+
+  /**
+   * Opens a stream the application writes 16-bit little-endian mono PCM into, at `sampleRate`
+   * (8000, 16000 or 48000): it is sent to the far end of the line.
+   */
+  openTxIvrChannel(phoneLine: number, options: { sampleRate?: number } = {}): IvrChannelResult<Writable> {
+    const call = this.lineCall(phoneLine);
+    if (typeof call === 'number') return { result: call };
+    const rate = options?.sampleRate ?? 8000;
+    if (rate !== 8000 && rate !== 16000 && rate !== 48000) return { result: T.SipBadParameter };
+    const media = call.line.media;
+    if (!media) return { result: T.SipNoCallActive };
+    return { result: T.SipSuccess, channel: media.openTx(rate) };
+  }
+
+  /** Closes a receive IVR channel. */
+  closeRxIvrChannel(channel: Readable): T {
+    if (!channel || typeof (channel as Readable).destroy !== 'function') return T.SipIvrBadChannel;
+    channel.destroy();
+    return T.SipSuccess;
+  }
+
+  /** Closes a transmit IVR channel. */
+  closeTxIvrChannel(channel: Writable): T {
+    if (!channel || typeof (channel as Writable).end !== 'function') return T.SipIvrBadChannel;
+    channel.end();
+    return T.SipSuccess;
+  }
+
   // ---------------------------------------------------------------- registrar role and incoming requests
 
   /** Bindings accepted in the registrar role. */
@@ -785,6 +1317,7 @@ export class VoipMediaEngine extends EventEmitter {
     const stack = this.stack;
     if (!stack) return;
     try {
+      if (this.calls?.onRequest(req, tx, from)) return;
       switch (req.method) {
         case 'REGISTER':
           this.onRegister(req, tx, from);

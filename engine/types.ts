@@ -51,6 +51,26 @@ export enum MediaFormatAudio {
   Opus48k = 2,
 }
 
+/** How `holdLine` signals hold in SDP (setCallHoldType). */
+export enum CallHoldType {
+  /** RFC 3264: `a=sendonly` (or `a=inactive` when the far end holds us too). */
+  Rfc3264 = 0,
+  /** RFC 2543: connection address `c=0.0.0.0`, for old equipment. */
+  Rfc2543 = 1,
+  /** Both at once: `c=0.0.0.0` plus `a=sendonly`. */
+  Both = 2,
+}
+
+/** How `sendDtmf` sends digits. */
+export enum DtmfMethod {
+  /** RTP telephone-event packets (RFC 4733), the default; in-band when the far end did not negotiate them. */
+  Rfc4733 = 0,
+  /** Dual tones mixed into the audio. */
+  InBand = 1,
+  /** SIP INFO requests with an `application/dtmf-relay` body. */
+  SipInfo = 2,
+}
+
 /** The state of a phone line, as `getLineStatus` reports it. */
 export enum LineState {
   /** No call; the line can place or take one. */

@@ -1,18 +1,22 @@
 /**
  * The `npm start` demo: two LineScape engines on 127.0.0.1, no external server needed.
  * The "pbx" engine plays registrar; the 4-line "desk" engine registers one name per line
- * (100..103) with it, the demo shows where incoming calls for each name would land, then
- * unregisters and stops. Every notification is printed as a readable line.
+ * (100..103) with it and the demo shows where incoming calls for each name land. Then the pbx
+ * calls extension 102: the desk answers on line 2, a 1 kHz tone travels pbx -> desk and is
+ * measured there, the pbx sends DTMF, holds and resumes, and hangs up. Finally the desk
+ * unregisters and both stop. Every notification is printed as a readable line.
  * @module
  */
 import {
   VoipMediaEngine,
   TelephonyReturnValue as T,
   NotifyType,
+  DtmfMethod,
   getTelephonyStatusString,
   type Notification,
   type RegisterReceivedData,
 } from '../index.js';
+import { dominantFrequency } from '../media/analysis.js';
 
 const started = Date.now();
 
@@ -26,6 +30,8 @@ function check(what: string, rc: T): void {
   console.log(`            ${what} -> ${T[rc]} (${getTelephonyStatusString(rc)})`);
   if (rc !== T.SipSuccess) throw new Error(`${what} failed: ${T[rc]}`);
 }
+
+const quiet = new Set<T>([T.SipInCall]);
 
 function waitFor(engine: VoipMediaEngine, event: T, count: number, timeoutMs = 5000): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -53,7 +59,7 @@ async function main(): Promise<void> {
   check('pbx.startSipTelephony', await pbx.startSipTelephony({
     numPhoneLinesRequested: 2, ipAddressOfThisHost: '127.0.0.1', sipPort: 0, phoneName: 'pbx',
     userNotifyCallbackProc: (n) => {
-      print('pbx', n);
+      if (!quiet.has(n.event)) print('pbx', n);
       if (n.event === T.SipRegisterReceived) {
         const d = n.data as unknown as RegisterReceivedData;
         // The application decides: accept the desk's extensions 100..199 only.
@@ -66,7 +72,9 @@ async function main(): Promise<void> {
 
   check('desk.startSipTelephony', await desk.startSipTelephony({
     numPhoneLinesRequested: 4, ipAddressOfThisHost: '127.0.0.1', sipPort: 0, phoneName: 'desk', phoneDisplayName: 'Front Desk',
-    userNotifyCallbackProc: (n) => print('desk', n),
+    userNotifyCallbackProc: (n) => {
+      if (!quiet.has(n.event)) print('desk', n);
+    },
   }));
 
   const registered = waitFor(desk, T.SipRegisterSuccess, 4);
@@ -81,6 +89,31 @@ async function main(): Promise<void> {
   }
   const { registrations } = desk.getRegistrationStatus();
   console.log(`            desk registrations: ${registrations.map((r) => `${r.name}=${r.state}`).join(' ')}`);
+
+  // A call: the pbx dials extension 102 at the desk; the desk application answers.
+  desk.on('SipOkToAnswerCall', (n: Notification) => check(`desk.goOffHook(${n.phoneLine})`, desk.goOffHook(n.phoneLine)));
+  const deskConnected = waitFor(desk, T.SipIncomingCallConnected, 1);
+  check('pbx.makeCall(102)', await pbx.makeCall('102', '127.0.0.1', desk.getSipPort(), 0, true, 5000));
+  await deskConnected;
+  const rx = desk.openRxIvrChannel(2, { sampleRate: 8000 }).channel!;
+  const heard: Buffer[] = [];
+  rx.on('data', (c: Buffer) => heard.push(c));
+  const tone = new Int16Array(8000);
+  for (let i = 0; i < tone.length; i++) tone[i] = Math.round(8000 * Math.sin((2 * Math.PI * 1000 * i) / 8000));
+  pbx.openTxIvrChannel(0, { sampleRate: 8000 }).channel!.write(Buffer.from(tone.buffer));
+  await new Promise((r) => setTimeout(r, 800));
+  const pcm = Buffer.concat(heard);
+  const samples = new Int16Array(pcm.buffer, pcm.byteOffset, pcm.length >> 1);
+  console.log(`            desk line 2 hears ${dominantFrequency(samples.subarray(-2048), 8000).toFixed(0)} Hz (the pbx sends 1000 Hz)`);
+  desk.closeRxIvrChannel(rx);
+  const digits = waitFor(desk, T.SipDtmfDigitEvent, 4);
+  check('pbx.sendDtmf("1234")', pbx.sendDtmf(0, '1234', DtmfMethod.Rfc4733));
+  await digits;
+  check('pbx.holdLine(on)', await pbx.holdLine(0, true));
+  check('pbx.holdLine(off)', await pbx.holdLine(0, false));
+  const deskOnHook = waitFor(desk, T.SipOnHook, 1);
+  check('pbx.terminateCall', await pbx.terminateCall(0, true, 3000));
+  await deskOnHook;
 
   check('desk.disableSipRegisterServer', await desk.disableSipRegisterServer());
   console.log(`            pbx bindings after unregister: ${pbx.getRegistrarBindings().bindings.length}`);

@@ -3,7 +3,9 @@
  * The call state machine grows here; the engine only routes to it.
  * @module
  */
-import { CallDirection, LineState } from '../engine/types.js';
+import { CallDirection, LineState, MediaFormatAudio } from '../engine/types.js';
+import type { Call } from './call.js';
+import type { LineMedia, RawRtpData } from './lineMedia.js';
 
 /** A recorded state change (LanScape's call-state recording). */
 export interface RecordedCallState {
@@ -31,6 +33,20 @@ export class PhoneLine {
   callRecordingActive = false;
   /** Whether state changes are recorded. */
   recordCallStates = false;
+  /** The call on the line, if any. */
+  call?: Call;
+  /** Audio formats offered and accepted, in preference order (setAudioMediaFormats). */
+  formats: MediaFormatAudio[] = [MediaFormatAudio.ULaw8k, MediaFormatAudio.ALaw8k, MediaFormatAudio.Opus48k];
+  /** Receive and transmit volume, 0..2048 (512 = 100 %). */
+  volume = { rx: 512, tx: 512 };
+  /** Received audio is sent back (setPhoneLineLoopBack). */
+  loopback = false;
+  /** Jitter buffer delay in ms and whether it is used. */
+  jitter = { ms: 60, enabled: true };
+  /** Media of the current call. */
+  media?: LineMedia;
+  /** Raw RTP access callback (enableRawRtpPacketAccess). */
+  rawRtpCallback?: (d: RawRtpData) => void;
   private readonly history: RecordedCallState[] = [];
 
   /** @param index zero-based line number */

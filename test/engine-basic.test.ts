@@ -28,14 +28,16 @@ async function udpSocket(): Promise<Socket> {
   return s;
 }
 
-/** Sends a datagram and resolves with the first SIP response coming back. */
+/** Sends a datagram and resolves with the first SIP response to it (same Call-ID) coming back. */
 async function udpRequest(sock: Socket, port: number, text: string, timeoutMs = 3000): Promise<SipResponse> {
+  const callId = /\r\nCall-ID: ([^\r]*)/.exec(text)?.[1];
   const reply = new Promise<SipResponse>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no answer')), timeoutMs);
     const on = (buf: Buffer): void => {
       try {
         const m = parseMessage(buf);
-        if (m.type === 'response') {
+        // Late answers to earlier datagrams (the flood) are not the answer to this one.
+        if (m.type === 'response' && (callId === undefined || m.headers.get('Call-ID') === callId)) {
           clearTimeout(timer);
           sock.off('message', on);
           resolve(m);

@@ -1,0 +1,892 @@
+/**
+ * One call on one phone line: the INVITE dialog (both directions), SDP offer/answer, hold,
+ * teardown, and the LanScape notification sequence of each step. Media is reached through the
+ * {@link CallMedia} interface so this floor joins a SIP dialog to a media session without
+ * knowing how the media is done.
+ * @module
+ */
+import type { Clock, TimerHandle } from '../sip/clock.js';
+import { Dialog, nextHopOf } from '../sip/dialog.js';
+import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
+import { serializeMessage } from '../sip/parser.js';
+import {
+  createOffer,
+  negotiateAnswer,
+  negotiateOffer,
+  isSameRemoteVersion,
+  type AudioFormatSpec,
+  type HoldStyle,
+  type LocalMedia,
+  type MediaDirection,
+  type NegotiatedMedia,
+} from '../sip/sdp.js';
+import type { SipStack } from '../sip/stack.js';
+import type { ClientTransaction, ServerTransaction, InviteServerTransaction } from '../sip/transaction.js';
+import type { Endpoint } from '../sip/transport.js';
+import { newCallId, newTag, tagOf } from '../sip/util.js';
+import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
+import { CallDirection, LineState } from '../engine/types.js';
+import type { PhoneLine } from './phoneLine.js';
+
+/** The media side of a call, as the call needs it. */
+export interface CallMedia {
+  /** Local RTP port to put in SDP. */
+  readonly localPort: number;
+  /** Applies negotiated media (again after every offer/answer). */
+  configure(media: NegotiatedMedia): boolean;
+  /** Starts sending/receiving on the media clock. */
+  start(): void;
+  /** Stops and frees the ports. */
+  stop(): Promise<void>;
+}
+
+/** What a call needs from the engine. */
+export interface CallHost {
+  /** The SIP stack. */
+  readonly stack: SipStack;
+  /** Time source. */
+  readonly clock: Clock;
+  /** Raises a phone-line notification. */
+  notify(line: number, event: T, data?: object): void;
+  /** Allocates media for a call on `line`. */
+  openMedia(line: PhoneLine): Promise<CallMedia | undefined>;
+  /** Address written in SDP c= and o=. */
+  mediaAddress(): string;
+  /** Our Contact URI for a user name. */
+  contactUri(user: string): string;
+  /** Adds digest credentials for a 401/407; true when the request should be re-sent. */
+  answerChallenge(user: string, req: SipRequest, challenge: SipResponse, challenged: SipRequest): boolean;
+  /** How hold is signalled in SDP. */
+  holdStyle(): HoldStyle;
+  /** Seconds an incoming call may ring. */
+  answerTimeoutSeconds(): number;
+  /** Transport for requests we originate. */
+  transport(): 'UDP' | 'TCP';
+  /** Resolves a host name in a next hop. */
+  resolve(host: string): Promise<string | undefined>;
+  /** The outbound proxy to send initial requests through, if any. */
+  outboundProxy(): Endpoint | undefined;
+  /** Registers / unregisters the call for in-dialog request routing. */
+  dialogChanged(call: Call, oldKey: string | undefined, newKey: string | undefined): void;
+  /** The call is over; the line is free again. */
+  ended(call: Call): void;
+  /** User-Agent value. */
+  userAgent(): string;
+}
+
+/** Where an outgoing call goes. */
+export interface CallTarget {
+  /** Request-URI. */
+  requestUri: string;
+  /** To header value. */
+  to: string;
+  /** Where the INVITE is sent first. */
+  destination: Endpoint;
+  /** Route headers for the initial request (outbound proxy). */
+  routes: string[];
+}
+
+/** Details of an incoming call (getIncomingCallInfo). */
+export interface IncomingCallInfo {
+  /** From header value. */
+  from: string;
+  /** Display name of the caller, if any. */
+  fromDisplayName: string;
+  /** To header value. */
+  to: string;
+  /** Request-URI of the INVITE. */
+  requestUri: string;
+  /** Call-ID. */
+  callId: string;
+  /** Where the INVITE came from. */
+  source: { protocol: string; host: string; port: number };
+}
+
+/** Details of an outgoing call (getOutgoingCallInfo). */
+export interface OutgoingCallInfo {
+  /** Request-URI dialled. */
+  requestUri: string;
+  /** To header value. */
+  to: string;
+  /** From header value. */
+  from: string;
+  /** Call-ID. */
+  callId: string;
+}
+
+/** Why an outgoing call failed (getOutgoingCallErrorInfo, LanScape's SIP_OUTGOING_CALL_ERROR_INFO). */
+export interface OutgoingCallErrorInfo {
+  /** SIP status of the far end's error answer (408 for no answer at all). */
+  responseCode: number;
+  /** Its reason phrase. */
+  responseReasonPhrase: string;
+  /** The raw answer as received ('' when none). */
+  rawSipMessage: string;
+}
+
+const MAX_REDIRECTS = 3;
+const MAX_AUTH_ROUNDS = 2;
+
+function displayNameOf(value: string): string {
+  const m = /^\s*"((?:[^"\\]|\\.)*)"/.exec(value);
+  if (m) return m[1]!.replace(/\\(.)/g, '$1');
+  const lt = value.indexOf('<');
+  return lt > 0 ? value.slice(0, lt).trim() : '';
+}
+
+/** One call. Created by the engine for `makeCall` or an incoming INVITE. */
+export class Call {
+  /** Direction. */
+  readonly direction: CallDirection;
+  /** The dialog once established (early or confirmed). */
+  dialog?: Dialog;
+  /** Media of the call. */
+  media?: CallMedia;
+  /** Negotiated media after the last offer/answer. */
+  negotiated?: NegotiatedMedia;
+  /** Incoming call details. */
+  incomingInfo?: IncomingCallInfo;
+  /** Outgoing call details. */
+  outgoingInfo?: OutgoingCallInfo;
+  /** Why the outgoing call failed. */
+  errorInfo?: OutgoingCallErrorInfo;
+  /** When the call connected (ms since epoch), 0 before. */
+  connectedAt = 0;
+  /** The far end holds us. */
+  farEndHold = false;
+  /** We hold the far end. */
+  localHold = false;
+
+  private ended = false;
+  private connected = false;
+  private inviteTx?: ClientTransaction;
+  private serverTx?: ServerTransaction;
+  private invite?: SipRequest;
+  private localMedia?: LocalMedia;
+  private answerTimer?: TimerHandle;
+  private redirects = 0;
+  private authRounds = 0;
+  private cancelling = false;
+  private reinviteTx?: ClientTransaction;
+  private waiters: Array<(rc: T) => void> = [];
+  private byeDone?: () => void;
+  private pendingHold?: { on: boolean; resolve: (rc: T) => void };
+  private sessionVersion = 1;
+  private readonly sessionId = String(Math.floor(Math.random() * 1e9));
+  /** The offer we sent in a 200 to an INVITE without SDP (late offer), awaiting the ACK's answer. */
+  private lateOffer = false;
+  private localTag = newTag();
+  /** A provisional answer arrived: a CANCEL can be sent now (RFC 3261 §9.1). */
+  private gotProvisional = false;
+
+  private constructor(
+    private readonly host: CallHost,
+    readonly line: PhoneLine,
+    direction: CallDirection,
+    private readonly formats: AudioFormatSpec[],
+    private readonly userName: string,
+    private readonly displayName: string,
+  ) {
+    this.direction = direction;
+  }
+
+  /** True once the call reached its end (and the line was given back). */
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** True while the call is connected. */
+  get isConnected(): boolean {
+    return this.connected && !this.ended;
+  }
+
+  /** Resolves when the call connects (SipSuccess) or fails (the failure event). */
+  whenSettled(): Promise<T> {
+    if (this.connected) return Promise.resolve(T.SipSuccess);
+    if (this.ended) return Promise.resolve(this.errorInfo ? T.SipFarEndError : T.SipCallFailure);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private settle(rc: T): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const fn of w) fn(rc);
+  }
+
+  private notify(event: T, data?: object): void {
+    this.host.notify(this.line.index, event, data);
+  }
+
+  private buildLocalMedia(direction: MediaDirection): LocalMedia {
+    return {
+      address: this.host.mediaAddress(),
+      port: this.media?.localPort ?? 9,
+      formats: this.formats,
+      telephoneEvent: true,
+      direction,
+      holdStyle: this.host.holdStyle(),
+      sessionId: this.sessionId,
+      sessionVersion: this.sessionVersion++,
+      username: this.userName,
+    };
+  }
+
+  private localDirection(): MediaDirection {
+    return this.localHold ? 'sendonly' : 'sendrecv';
+  }
+
+  // ------------------------------------------------------------------ outgoing
+
+  /**
+   * Places a call: opens media, sends the INVITE with an SDP offer. Returns the call, or a code
+   * when media cannot be opened.
+   */
+  static async outgoing(
+    host: CallHost,
+    line: PhoneLine,
+    target: CallTarget,
+    formats: AudioFormatSpec[],
+    fromUser: string,
+    displayName: string,
+  ): Promise<Call | T> {
+    const call = new Call(host, line, CallDirection.Outgoing, formats, fromUser, displayName);
+    line.call = call;
+    line.callDirection = CallDirection.Outgoing;
+    line.setState(LineState.Dialing);
+    call.notify(T.SipOffHook);
+    call.notify(T.SipOutgoingCallInitializing, { requestUri: target.requestUri });
+    const media = await host.openMedia(line);
+    if (!media) {
+      call.finish(T.SipRtpSocketBindError);
+      return T.SipRtpSocketBindError;
+    }
+    call.media = media;
+    if (call.ended) {
+      void media.stop();
+      return T.SipCallFailure;
+    }
+    const fromAor = `sip:${fromUser}@${host.mediaAddress()}`;
+    const from = `${displayName ? `"${displayName.replace(/(["\\])/g, '\\$1')}" ` : ''}<${fromAor}>`;
+    const callId = newCallId(host.mediaAddress());
+    call.outgoingInfo = { requestUri: target.requestUri, to: target.to, from: `${from};tag=${call.localTag}`, callId };
+    call.localMedia = call.buildLocalMedia('sendrecv');
+    const headers = new SipHeaders();
+    for (const r of target.routes) headers.append('Route', r);
+    headers.append('From', `${from};tag=${call.localTag}`);
+    headers.append('To', target.to);
+    headers.append('Call-ID', callId);
+    headers.append('CSeq', '1 INVITE');
+    headers.append('Max-Forwards', '70');
+    headers.append('Contact', `<${host.contactUri(fromUser)}>`);
+    headers.append('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, MESSAGE, SUBSCRIBE, UPDATE');
+    headers.append('Supported', 'replaces');
+    headers.append('User-Agent', host.userAgent());
+    headers.append('Content-Type', 'application/sdp');
+    const invite: SipRequest = {
+      type: 'request',
+      method: 'INVITE',
+      uri: target.requestUri,
+      version: 'SIP/2.0',
+      headers,
+      body: Buffer.from(createOffer(call.localMedia)),
+    };
+    call.sendInvite(invite, target.destination);
+    return call;
+  }
+
+  private sendInvite(invite: SipRequest, dest: Endpoint): void {
+    this.invite = invite;
+    this.notify(T.SipSendInvite, { requestUri: invite.uri });
+    this.inviteTx = this.host.stack.sendRequest(invite, dest, {
+      onProvisional: (res) => this.onProvisional(res),
+      onFinal: (res) => this.onInviteFinal(invite, dest, res),
+      onTimeout: () => this.onInviteFailed(408, 'Request Timeout', ''),
+      onTransportError: () => this.onInviteFailed(503, 'Service Unavailable', ''),
+      onAdditional2xx: (res: SipResponse) => this.reAck(res),
+    });
+    this.notify(T.SipStartOutgoingRing);
+  }
+
+  private onProvisional(res: SipResponse): void {
+    this.gotProvisional = true;
+    if (this.ended) return;
+    const map: Record<number, T> = {
+      100: T.SipReceived100Trying,
+      180: T.SipReceived180Ringing,
+      181: T.SipReceived181CallBeingForwarded,
+      182: T.SipReceived182Queued,
+      183: T.SipReceived183SessionProgress,
+    };
+    this.notify(map[res.status] ?? T.SipReceivedProvisionalResponse, { statusCode: res.status, reasonPhrase: res.reason });
+    // Early media: an answer in a 183 starts media before the call is answered.
+    if (res.body.length && this.localMedia && !this.negotiated && (res.headers.get('Content-Type') ?? '').includes('sdp')) {
+      const r = negotiateAnswer(res.body.toString('latin1'), this.localMedia);
+      if (r.ok) this.applyMedia(r.media);
+    }
+  }
+
+  /** ACKs a retransmitted 2xx again (our ACK was lost). */
+  reAck(res: SipResponse): void {
+    if (!this.dialog) return;
+    const ack = this.dialog.createRequest('ACK', { cseq: Number.parseInt(res.headers.get('CSeq') ?? '1', 10) });
+    void this.sendInDialog(ack);
+  }
+
+  private onInviteFinal(invite: SipRequest, dest: Endpoint, res: SipResponse): void {
+    if (this.ended) {
+      if (res.status >= 200 && res.status < 300) {
+        // Answered after we gave up (CANCEL crossed the 200): confirm, then hang up (§9.1).
+        const d = Dialog.fromUacResponse(invite, res, this.host.contactUri(this.userName));
+        void this.sendInDialog(d.createRequest('ACK', { cseq: d.localSeq }));
+        void this.sendInDialog(d.createRequest('BYE'), d);
+      }
+      return;
+    }
+    if (res.status >= 200 && res.status < 300) {
+      this.onAnswered(invite, res);
+      return;
+    }
+    if ((res.status === 401 || res.status === 407) && this.authRounds++ < MAX_AUTH_ROUNDS) {
+      const retry = this.nextInvite(invite);
+      if (this.host.answerChallenge(this.userName, retry, res, invite)) {
+        this.sendInvite(retry, dest);
+        return;
+      }
+      this.notify(T.SipOutgoingCallDigestAuthenticationRequired, { statusCode: res.status });
+    }
+    if (res.status >= 300 && res.status < 400) {
+      const contacts = res.headers.getAll('Contact');
+      this.notify(T.SipReceived302MovedTemporarily, { statusCode: res.status, contacts });
+      const first = contacts[0];
+      if (first && this.redirects++ < MAX_REDIRECTS) {
+        const uri = first.includes('<') ? first.slice(first.indexOf('<') + 1, first.indexOf('>')) : first.split(';')[0]!.trim();
+        void this.redirect(invite, uri);
+        return;
+      }
+    }
+    if (this.cancelling && res.status === 487) {
+      this.notify(T.SipCallCanceled, { statusCode: 487 });
+      this.finish(T.SipCallCanceled);
+      return;
+    }
+    this.onInviteFailed(res.status, res.reason, serializeMessage(res).toString('latin1'));
+  }
+
+  private async redirect(invite: SipRequest, uri: string): Promise<void> {
+    let hop;
+    try {
+      hop = nextHopOf(uri, this.host.transport());
+    } catch {
+      this.onInviteFailed(400, 'Bad redirect Contact', '');
+      return;
+    }
+    const ip = hop.hostIsName ? await this.host.resolve(hop.host) : hop.host;
+    if (!ip || this.ended) {
+      if (!this.ended) this.onInviteFailed(404, 'Redirect target not found', '');
+      return;
+    }
+    const next = this.nextInvite(invite);
+    next.uri = uri;
+    next.headers.delete('Route');
+    next.headers.delete('Authorization');
+    next.headers.delete('Proxy-Authorization');
+    const outbound = this.host.outboundProxy();
+    this.sendInvite(next, outbound ?? { protocol: hop.protocol, host: ip, port: hop.port });
+  }
+
+  /** The INVITE again with the next CSeq (same Call-ID and From tag), for auth and redirects. */
+  private nextInvite(invite: SipRequest): SipRequest {
+    const headers = invite.headers.clone();
+    headers.delete('Via');
+    const n = Number.parseInt(invite.headers.get('CSeq') ?? '1', 10) + 1;
+    headers.set('CSeq', `${n} INVITE`);
+    return { ...invite, headers, body: Buffer.from(invite.body) };
+  }
+
+  private onInviteFailed(code: number, reason: string, raw: string): void {
+    if (this.ended) return;
+    this.errorInfo = { responseCode: code, responseReasonPhrase: reason, rawSipMessage: raw };
+    const event = code === 486 || code === 600 ? T.SipFarEndIsBusy : T.SipFarEndError;
+    this.notify(event, { statusCode: code, reasonPhrase: reason });
+    this.finish(event);
+  }
+
+  private onAnswered(invite: SipRequest, res: SipResponse): void {
+    this.notify(T.SipInviteOkReceived, { statusCode: res.status });
+    const dialog = Dialog.fromUacResponse(invite, res, this.host.contactUri(this.userName));
+    this.setDialog(dialog);
+    const ack = dialog.createRequest('ACK', { cseq: dialog.localSeq });
+    let failure: { status: number; reason: string } | undefined;
+    if (!res.body.length) failure = { status: 488, reason: 'No SDP answer' };
+    else {
+      const r = negotiateAnswer(res.body.toString('latin1'), this.localMedia!);
+      if (r.ok) this.applyMedia(r.media);
+      else failure = { status: r.status, reason: r.reason };
+    }
+    void this.sendInDialog(ack);
+    this.notify(T.SipSendInviteAck);
+    if (failure) {
+      // The far end answered with media we cannot use: confirm the dialog, then end it.
+      this.errorInfo = { responseCode: failure.status, responseReasonPhrase: failure.reason, rawSipMessage: serializeMessage(res).toString('latin1') };
+      this.notify(T.SipFarEndError, { statusCode: failure.status, reasonPhrase: failure.reason });
+      void this.hangUp();
+      return;
+    }
+    this.connect(T.SipOutgoingCallConnected);
+  }
+
+  private connect(event: T): void {
+    this.connected = true;
+    this.connectedAt = Date.now();
+    this.line.setState(this.localHold ? LineState.OnHold : LineState.InCall);
+    this.notify(event);
+    this.notify(T.SipInCall);
+    this.settle(T.SipSuccess);
+  }
+
+  private applyMedia(media: NegotiatedMedia): void {
+    const first = !this.negotiated;
+    const wasHeld = this.farEndHold;
+    this.negotiated = media;
+    this.media?.configure(media);
+    if (first) this.media?.start();
+    this.farEndHold = media.remoteHold;
+    if (!first || wasHeld !== this.farEndHold) {
+      if (this.farEndHold && !wasHeld) this.notify(T.SipFarEndHoldOn);
+      if (!this.farEndHold && wasHeld) this.notify(T.SipFarEndHoldOff);
+    }
+  }
+
+  private setDialog(d: Dialog): void {
+    const old = this.dialog?.id;
+    this.dialog = d;
+    this.host.dialogChanged(this, old, d.id);
+  }
+
+  /** Sends an in-dialog request or ACK to its next hop (no transaction for ACK). */
+  private async sendInDialog(req: SipRequest, dialog = this.dialog, user?: Parameters<SipStack['sendRequest']>[2]): Promise<ClientTransaction | undefined> {
+    if (!dialog) return undefined;
+    let hop;
+    try {
+      hop = dialog.nextHop(req, this.host.transport());
+    } catch {
+      return undefined;
+    }
+    const ip = hop.hostIsName ? await this.host.resolve(hop.host) : hop.host;
+    if (!ip) {
+      user?.onTransportError(new Error(`cannot resolve ${hop.host}`));
+      return undefined;
+    }
+    const dest: Endpoint = { protocol: hop.protocol, host: ip, port: hop.port };
+    if (req.method === 'ACK') {
+      this.host.stack.sendAck(req, dest);
+      return undefined;
+    }
+    return this.host.stack.sendRequest(req, dest, user ?? { onFinal: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined });
+  }
+
+  // ------------------------------------------------------------------ incoming
+
+  /**
+   * Takes an incoming INVITE onto `line`: negotiates the offer (488 when nothing fits), opens
+   * media, rings (180) and raises SipOkToAnswerCall.
+   */
+  static async incoming(
+    host: CallHost,
+    line: PhoneLine,
+    req: SipRequest,
+    tx: ServerTransaction,
+    from: Endpoint,
+    formats: AudioFormatSpec[],
+    userName: string,
+  ): Promise<Call> {
+    const call = new Call(host, line, CallDirection.Incoming, formats, userName, '');
+    line.call = call;
+    line.callDirection = CallDirection.Incoming;
+    line.setState(LineState.Ringing);
+    call.invite = req;
+    call.serverTx = tx;
+    const fromValue = req.headers.get('From') ?? '';
+    call.incomingInfo = {
+      from: fromValue,
+      fromDisplayName: displayNameOf(fromValue),
+      to: req.headers.get('To') ?? '',
+      requestUri: req.uri,
+      callId: req.headers.get('Call-ID') ?? '',
+      source: { protocol: from.protocol, host: from.host, port: from.port },
+    };
+    (tx as InviteServerTransaction).onAckTimeout = () => call.onAckTimeout();
+    call.notify(T.SipIncomingCallStart, { from: fromValue, to: call.incomingInfo.to, requestUri: req.uri });
+    call.notify(T.SipIncomingCallInitialized);
+    const dialog = Dialog.fromUasRequest(req, call.localTag, host.contactUri(userName));
+    call.setDialog(dialog);
+    const media = await host.openMedia(line);
+    if (call.ended) {
+      void media?.stop();
+      return call;
+    }
+    if (!media) {
+      call.reject(503, 'Service Unavailable');
+      return call;
+    }
+    call.media = media;
+    call.localMedia = call.buildLocalMedia('sendrecv');
+    if (req.body.length) {
+      const r = negotiateOffer(req.body.toString('latin1'), call.localMedia);
+      if (!r.ok) {
+        call.reject(r.status, r.reason);
+        return call;
+      }
+      call.pendingAnswer = { sdp: r.answer, media: r.media };
+    } else {
+      call.lateOffer = true;
+    }
+    call.respond(180, 'Ringing');
+    call.notify(T.SipSendRinging);
+    call.notify(T.SipStartIncomingRing);
+    call.notify(T.SipOkToAnswerCall, { from: fromValue });
+    call.answerTimer = host.clock.setTimer(host.answerTimeoutSeconds() * 1000, () => {
+      if (call.connected || call.ended) return;
+      call.notify(T.SipAnswerTimeout);
+      call.reject(480, 'Temporarily Unavailable', true);
+    });
+    return call;
+  }
+
+  private pendingAnswer?: { sdp: string; media: NegotiatedMedia };
+
+  private respond(status: number, reason?: string, body?: { sdp: string }): void {
+    const tx = this.serverTx;
+    if (!tx || !this.invite) return;
+    const res = this.host.stack.createResponse(this.invite, status, reason, { toTag: this.localTag });
+    if (status > 100 && status < 300) res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
+    if (status >= 200 && status < 300) {
+      res.headers.append('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, MESSAGE, SUBSCRIBE, UPDATE');
+      res.headers.append('Supported', 'replaces');
+    }
+    if (body) {
+      res.headers.append('Content-Type', 'application/sdp');
+      res.body = Buffer.from(body.sdp);
+    }
+    tx.respond(res);
+  }
+
+  /** Answers a ringing incoming call (goOffHook). */
+  answer(): T {
+    if (this.ended) return T.SipNoCallActive;
+    if (this.direction !== CallDirection.Incoming || this.connected || this.answered) return T.SipAlreadyOffHook;
+    this.answered = true;
+    this.host.clock.clearTimer(this.answerTimer);
+    this.notify(T.SipAnsweringCall);
+    if (this.lateOffer) {
+      this.localMedia = this.buildLocalMedia('sendrecv');
+      this.respond(200, 'OK', { sdp: createOffer(this.localMedia) });
+    } else {
+      const p = this.pendingAnswer!;
+      this.respond(200, 'OK', { sdp: p.sdp });
+      this.applyMedia(p.media);
+    }
+    this.notify(T.SipSend200Ok);
+    return T.SipSuccess;
+  }
+
+  private answered = false;
+
+  /** The ACK for our 2xx arrived. */
+  onAck(ack: SipRequest): void {
+    if (this.ended || this.connected) return;
+    if (this.lateOffer) {
+      this.lateOffer = false;
+      const r = ack.body.length ? negotiateAnswer(ack.body.toString('latin1'), this.localMedia!) : undefined;
+      if (!r || !r.ok) {
+        this.notify(T.SipReceivedInviteAck);
+        this.notify(T.SipFarEndError, { statusCode: 488, reasonPhrase: r ? r.reason : 'No SDP answer in ACK' });
+        void this.hangUp();
+        return;
+      }
+      this.applyMedia(r.media);
+    }
+    this.notify(T.SipReceivedInviteAck);
+    this.connect(T.SipIncomingCallConnected);
+  }
+
+  private onAckTimeout(): void {
+    if (this.ended || this.connected) return;
+    this.notify(T.SipInviteAckNotReceived);
+    void this.hangUp();
+  }
+
+  /**
+   * Refuses a ringing call with a SIP status (abortIncomingCall, 486 when lines are busy, 488 when
+   * media does not match). `timeout` marks the answer time-out.
+   */
+  reject(status: number, reason?: string, timeout = false): void {
+    if (this.ended) return;
+    this.respond(status, reason);
+    if (!timeout) this.notify(T.SipIncomingCallAborted, { statusCode: status, reasonPhrase: reason ?? '' });
+    this.finish(timeout ? T.SipAnswerTimeout : T.SipIncomingCallAborted);
+  }
+
+  /** The far end cancelled the ringing call (CANCEL). */
+  onCancel(): void {
+    if (this.ended || this.connected) return;
+    this.respond(487, 'Request Terminated');
+    this.notify(T.SipCallCanceled);
+    this.finish(T.SipCallCanceled);
+  }
+
+  // ------------------------------------------------------------------ in-dialog requests
+
+  /** A request inside the dialog: BYE, re-INVITE, INFO, OPTIONS, UPDATE. */
+  onInDialogRequest(req: SipRequest, tx: ServerTransaction): void {
+    const stack = this.host.stack;
+    if (!this.dialog || !this.dialog.acceptRemoteCSeq(req)) {
+      tx.respond(stack.createResponse(req, 500, 'Out of order CSeq'));
+      return;
+    }
+    switch (req.method) {
+      case 'BYE':
+        tx.respond(stack.createResponse(req, 200, 'OK'));
+        this.notify(T.SipByeReceived);
+        this.finish(T.SipByeReceived);
+        return;
+      case 'INVITE':
+        this.onReInvite(req, tx);
+        return;
+      case 'INFO':
+        this.onInfo?.(req, tx);
+        if (!this.onInfo) tx.respond(stack.createResponse(req, 415, 'Unsupported Media Type'));
+        return;
+      case 'OPTIONS': {
+        const res = stack.createResponse(req, 200, 'OK');
+        res.headers.append('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO');
+        tx.respond(res);
+        return;
+      }
+      default:
+        tx.respond(stack.createResponse(req, 501, 'Not Implemented'));
+    }
+  }
+
+  /** Handler for INFO requests (DTMF), set by the engine. */
+  onInfo?: (req: SipRequest, tx: ServerTransaction) => void;
+
+  private onReInvite(req: SipRequest, tx: ServerTransaction): void {
+    const stack = this.host.stack;
+    if (this.reinviteTx || !this.connected) {
+      tx.respond(stack.createResponse(req, 491, 'Request Pending'));
+      return;
+    }
+    this.dialog!.refreshTarget(req);
+    const local = this.buildLocalMedia(this.localDirection());
+    if (!req.body.length) {
+      // Late offer in a re-INVITE: offer in the 200, answer in the ACK.
+      const res = stack.createResponse(req, 200, 'OK');
+      res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
+      res.headers.append('Content-Type', 'application/sdp');
+      res.body = Buffer.from(createOffer(local));
+      this.localMedia = local;
+      this.reinviteOfferPending = true;
+      tx.respond(res);
+      return;
+    }
+    const sdp = req.body.toString('latin1');
+    if (this.negotiated && isSameRemoteVersion(this.negotiated, sdp)) {
+      // Session refresh with an unchanged offer: answer with what we have.
+      local.sessionVersion = this.sessionVersion - 1;
+    }
+    const r = negotiateOffer(sdp, local);
+    if (!r.ok) {
+      tx.respond(stack.createResponse(req, r.status, r.reason));
+      return;
+    }
+    this.localMedia = local;
+    const res = stack.createResponse(req, 200, 'OK');
+    res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
+    res.headers.append('Content-Type', 'application/sdp');
+    res.body = Buffer.from(r.answer);
+    tx.respond(res);
+    this.applyMedia(r.media);
+    this.line.setState(this.localHold ? LineState.OnHold : LineState.InCall);
+  }
+
+  private reinviteOfferPending = false;
+
+  /** ACK of a re-INVITE we answered (carries the answer when we made a late offer). */
+  onReInviteAck(ack: SipRequest): void {
+    if (!this.reinviteOfferPending) return;
+    this.reinviteOfferPending = false;
+    if (!ack.body.length || !this.localMedia) return;
+    const r = negotiateAnswer(ack.body.toString('latin1'), this.localMedia);
+    if (r.ok) this.applyMedia(r.media);
+  }
+
+  /** True when `ack` is for a 2xx of this call (initial INVITE or a re-INVITE). */
+  handleAck(ack: SipRequest): void {
+    if (!this.connected) this.onAck(ack);
+    else this.onReInviteAck(ack);
+  }
+
+  // ------------------------------------------------------------------ hold
+
+  /** Puts the far end on hold (re-INVITE sendonly) or resumes it. Resolves when answered. */
+  hold(on: boolean): Promise<T> {
+    if (!this.connected || this.ended || !this.dialog) return Promise.resolve(T.SipNoCallActive);
+    if (this.localHold === on) return Promise.resolve(on ? T.SipCallHoldOn : T.SipCallNotOnHold);
+    if (this.reinviteTx) return Promise.resolve(T.SipCallAlreadyInProgress);
+    return new Promise((resolve) => {
+      this.pendingHold = { on, resolve };
+      this.sendReInvite(on);
+    });
+  }
+
+  private sendReInvite(hold: boolean): void {
+    const local = this.buildLocalMedia(hold ? 'sendonly' : 'sendrecv');
+    const req = this.dialog!.createRequest('INVITE', { body: createOffer(local), contentType: 'application/sdp' });
+    const done = (rc: T): void => {
+      this.reinviteTx = undefined;
+      const p = this.pendingHold;
+      this.pendingHold = undefined;
+      p?.resolve(rc);
+    };
+    void this.sendInDialog(req, this.dialog, {
+      onFinal: (res) => {
+        if (this.ended) return done(T.SipNoCallActive);
+        if (res.status >= 200 && res.status < 300) {
+          this.dialog!.refreshTarget(res);
+          const ack = this.dialog!.createRequest('ACK', { cseq: Number.parseInt(res.headers.get('CSeq') ?? '0', 10) });
+          void this.sendInDialog(ack);
+          const r = negotiateAnswer(res.body.toString('latin1'), local);
+          if (r.ok) {
+            this.localMedia = local;
+            this.localHold = hold;
+            this.applyMedia(r.media);
+            this.line.setState(hold ? LineState.OnHold : LineState.InCall);
+            this.notify(hold ? T.SipCallHoldOn : T.SipCallHoldOff);
+            return done(T.SipSuccess);
+          }
+          return done(T.SipCallFailure);
+        }
+        if (res.status === 491) {
+          // Glare (RFC 3261 §14.1): try again after a random 2.1-4 s as the owner of the Call-ID.
+          this.reinviteTx = undefined;
+          this.host.clock.setTimer(2100 + Math.random() * 1900, () => {
+            if (!this.ended && this.pendingHold) this.sendReInvite(hold);
+          });
+          return;
+        }
+        if (res.status === 481 || res.status === 408) {
+          done(T.SipCallFailure);
+          void this.hangUp();
+          return;
+        }
+        done(T.SipCallFailure);
+      },
+      onTimeout: () => done(T.SipCallFailure),
+      onTransportError: () => done(T.SipCallFailure),
+    }).then((tx) => {
+      if (tx) this.reinviteTx = tx;
+    });
+  }
+
+  // ------------------------------------------------------------------ teardown
+
+  /**
+   * Ends the call from our side: CANCEL while an outgoing call rings, 480 for a ringing
+   * incoming one, BYE once connected. Resolves when the far end confirmed (or gave no answer).
+   */
+  async hangUp(): Promise<T> {
+    if (this.ended) return T.SipNoCallActive;
+    this.line.setState(LineState.Disconnecting);
+    if (this.direction === CallDirection.Outgoing && !this.connected && !this.dialogConfirmed()) {
+      if (!this.inviteTx) {
+        this.finish(T.SipCallComplete);
+        return T.SipSuccess;
+      }
+      this.cancelling = true;
+      this.host.stack.sendCancel(this.inviteTx);
+      if (!this.gotProvisional) {
+        // Nothing answered yet: the stack sends the CANCEL if a provisional ever comes (and a
+        // late 200 is ACKed and hung up), but the line is free now.
+        this.finish(T.SipCallComplete);
+        return T.SipSuccess;
+      }
+      // The INVITE transaction ends with 487 (or the 200 that crossed the CANCEL).
+      return new Promise((resolve) => this.waiters.push(() => resolve(T.SipSuccess)));
+    }
+    if (this.direction === CallDirection.Incoming && !this.connected && !this.answered) {
+      this.reject(480, 'Temporarily Unavailable');
+      return T.SipSuccess;
+    }
+    const bye = this.dialog!.createRequest('BYE');
+    this.notify(T.SipSendBye);
+    await new Promise<void>((resolve) => {
+      this.byeDone = resolve;
+      void this.sendInDialog(bye, this.dialog, {
+        onFinal: (res) => {
+          this.notify(res.status < 300 ? T.SipReceivedByeAck : T.SipReceivedByeErrorAck, { statusCode: res.status });
+          resolve();
+        },
+        onTimeout: () => {
+          this.notify(T.SipByeAckNotReceived);
+          resolve();
+        },
+        onTransportError: () => resolve(),
+      });
+    });
+    this.finish(T.SipCallComplete);
+    return T.SipSuccess;
+  }
+
+  private dialogConfirmed(): boolean {
+    return this.connected;
+  }
+
+  /** Frees everything; raises SipCallComplete and SipOnHook. Idempotent. */
+  finish(reason: T): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.host.clock.clearTimer(this.answerTimer);
+    const media = this.media;
+    this.media = undefined;
+    void media?.stop();
+    if (this.dialog) this.host.dialogChanged(this, this.dialog.id, undefined);
+    this.byeDone?.();
+    this.line.setState(LineState.OnHook);
+    this.notify(T.SipCallComplete, { reason: T[reason] });
+    this.notify(T.SipOnHook);
+    this.settle(this.connected ? T.SipSuccess : reason === T.SipCallComplete ? T.SipCallCanceled : reason);
+    this.host.ended(this);
+    const p = this.pendingHold;
+    this.pendingHold = undefined;
+    p?.resolve(T.SipNoCallActive);
+  }
+
+  /** Sends an in-dialog request (INFO for DTMF); resolves with the final status (0 on timeout). */
+  sendRequestInDialog(method: string, body: string, contentType: string): Promise<number> {
+    if (!this.dialog || !this.connected) return Promise.resolve(0);
+    const req = this.dialog.createRequest(method, { body, contentType });
+    return new Promise((resolve) => {
+      void this.sendInDialog(req, this.dialog, {
+        onFinal: (res) => resolve(res.status),
+        onTimeout: () => resolve(0),
+        onTransportError: () => resolve(0),
+      });
+    });
+  }
+
+  /** The INVITE server transaction of an incoming call, for matching CANCEL. */
+  get serverTransaction(): ServerTransaction | undefined {
+    return this.serverTx;
+  }
+
+  /** Tag we use in the dialog (for matching CANCEL and early requests). */
+  get tag(): string {
+    return this.localTag;
+  }
+
+  /** The far end's tag, once known. */
+  get remoteTag(): string | undefined {
+    return this.dialog?.remoteTag ?? tagOf(this.invite?.headers.get('From'));
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * Routes SIP requests to the calls on the phone lines: new INVITEs to a line chosen by the
+ * per-line registration names, in-dialog requests and ACKs by dialog id, CANCEL to the ringing
+ * call it cancels. The engine hands every call-related request here.
+ * @module
+ */
+import { Dialog } from '../sip/dialog.js';
+import { parseNameAddr, parseUri } from '../sip/grammar.js';
+import type { SipRequest, SipResponse } from '../sip/message.js';
+import type { AudioFormatSpec } from '../sip/sdp.js';
+import type { ServerTransaction } from '../sip/transaction.js';
+import type { Endpoint } from '../sip/transport.js';
+import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
+import { Call, type CallHost } from './call.js';
+import type { PhoneLine } from './phoneLine.js';
+
+/** Data of the immediate SipIncomingCallAssignPhoneLine notification. */
+export interface AssignPhoneLineData {
+  /** The line the engine chose (-1 when every line is busy); the application may change it. */
+  phoneLine: number;
+  /** Set to a SIP status (400..699) to refuse the call instead. 0 = take it. */
+  rejectStatusCode: number;
+  /** Reason phrase when refusing. */
+  rejectReasonPhrase: string;
+  /** The From header of the INVITE. */
+  from: string;
+  /** The To header. */
+  to: string;
+  /** The Request-URI. */
+  requestUri: string;
+  /** User the call is for (Request-URI user, else To user). */
+  calledUser: string;
+}
+
+/** What the call manager needs from the engine beyond what calls need. */
+export interface CallManagerHost extends Omit<CallHost, 'dialogChanged' | 'ended'> {
+  /** The lines. */
+  lines(): PhoneLine[];
+  /** The free line an incoming call for `user` should ring, if any. */
+  selectLine(user: string | undefined): PhoneLine | undefined;
+  /** Raises an immediate notification and returns its data. */
+  immediate<D extends object>(line: number, event: T, data: D): D;
+  /** Audio formats of a line as SDP specs. */
+  formatsFor(line: PhoneLine): AudioFormatSpec[];
+  /** The user name a line answers and calls as. */
+  userFor(line: PhoneLine): string;
+  /** A call was set up or ended: lets the engine wire line features (INFO DTMF). */
+  callStarted?(call: Call): void;
+}
+
+/** The user an INVITE is for: the Request-URI user, else the To user (the seed's rule). */
+export function calledUserOf(req: SipRequest): string | undefined {
+  try {
+    const u = parseUri(req.uri).user;
+    if (u) return decodeURIComponent(u);
+  } catch {
+    // fall through to To
+  }
+  try {
+    const to = req.headers.get('To');
+    const u = to ? parseNameAddr(to).uri.user : undefined;
+    return u ? decodeURIComponent(u) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Owns the calls of every line and routes SIP to them. */
+export class CallManager {
+  private readonly byDialog = new Map<string, Call>();
+  private readonly callHost: CallHost;
+
+  /** @param host engine services */
+  constructor(private readonly host: CallManagerHost) {
+    this.callHost = Object.assign(Object.create(host) as CallHost, {
+      dialogChanged: (call: Call, oldKey: string | undefined, newKey: string | undefined) => {
+        if (oldKey && this.byDialog.get(oldKey) === call) this.byDialog.delete(oldKey);
+        if (newKey) this.byDialog.set(newKey, call);
+      },
+      ended: (call: Call) => {
+        if (call.line.call === call) call.line.call = undefined;
+      },
+    });
+  }
+
+  /** Services calls use (the engine's, plus dialog bookkeeping). */
+  get services(): CallHost {
+    return this.callHost;
+  }
+
+  /** Number of calls routed by dialog (for tests and statistics). */
+  get dialogCount(): number {
+    return this.byDialog.size;
+  }
+
+  /** The call a request belongs to by its dialog id, if any. */
+  callForRequest(req: SipRequest): Call | undefined {
+    const key = Dialog.keyOfRequest(req);
+    return key ? this.byDialog.get(key) : undefined;
+  }
+
+  /**
+   * Handles a request for calls. Returns false when it is not about calls (the engine answers
+   * it then).
+   */
+  onRequest(req: SipRequest, tx: ServerTransaction, from: Endpoint): boolean {
+    const stack = this.host.stack;
+    if (req.method === 'CANCEL') {
+      const inviteTx = stack.findInviteServerTransaction(req);
+      const call = inviteTx ? this.host.lines().find((l) => l.call?.serverTransaction === inviteTx)?.call : undefined;
+      tx.respond(stack.createResponse(req, call ? 200 : 481, undefined));
+      call?.onCancel();
+      return true;
+    }
+    const toTag = Dialog.keyOfRequest(req);
+    if (toTag) {
+      const call = this.byDialog.get(toTag);
+      if (call) {
+        call.onInDialogRequest(req, tx);
+        return true;
+      }
+      if (['BYE', 'INVITE', 'INFO', 'UPDATE', 'PRACK'].includes(req.method)) {
+        tx.respond(stack.createResponse(req, 481, 'Call/Transaction Does Not Exist'));
+        return true;
+      }
+      return false;
+    }
+    if (req.method === 'INVITE') {
+      void this.onNewInvite(req, tx, from);
+      return true;
+    }
+    if (req.method === 'BYE' || req.method === 'INFO' || req.method === 'UPDATE') {
+      tx.respond(stack.createResponse(req, 481, 'Call/Transaction Does Not Exist', { toTag: true }));
+      return true;
+    }
+    return false;
+  }
+
+  /** An ACK outside transactions: for a 2xx of one of our calls. */
+  onAck(req: SipRequest): void {
+    this.callForRequest(req)?.handleAck(req);
+  }
+
+  /** A 2xx retransmission whose transaction is gone: ACK it again if it is one of our calls. */
+  onStrayResponse(res: SipResponse): void {
+    if (res.status < 200 || res.status >= 300 || !(res.headers.get('CSeq') ?? '').endsWith('INVITE')) return;
+    // The local tag of a call we placed is the From tag.
+    const callId = res.headers.get('Call-ID') ?? '';
+    const fromTag = /;\s*tag=([^;>\s]+)/.exec(res.headers.get('From') ?? '')?.[1] ?? '';
+    const toTag = /;\s*tag=([^;>\s]+)/.exec(res.headers.get('To') ?? '')?.[1] ?? '';
+    const call = this.byDialog.get(Dialog.key(callId, fromTag, toTag));
+    call?.reAck(res);
+  }
+
+  private async onNewInvite(req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<void> {
+    const stack = this.host.stack;
+    const user = calledUserOf(req);
+    const chosen = this.host.selectLine(user);
+    const data = this.host.immediate<AssignPhoneLineData>(-1, T.SipIncomingCallAssignPhoneLine, {
+      phoneLine: chosen ? chosen.index : -1,
+      rejectStatusCode: 0,
+      rejectReasonPhrase: '',
+      from: req.headers.get('From') ?? '',
+      to: req.headers.get('To') ?? '',
+      requestUri: req.uri,
+      calledUser: user ?? '',
+    });
+    const code = Number(data.rejectStatusCode);
+    if (Number.isInteger(code) && code >= 400 && code < 700) {
+      tx.respond(stack.createResponse(req, code, data.rejectReasonPhrase || undefined, { toTag: true }));
+      return;
+    }
+    const line = this.host.lines()[data.phoneLine];
+    if (!line || !line.availableForIncoming) {
+      tx.respond(stack.createResponse(req, 486, 'Busy Here', { toTag: true }));
+      return;
+    }
+    const call = await Call.incoming(this.callHost, line, req, tx, from, this.host.formatsFor(line), this.host.userFor(line));
+    this.host.callStarted?.(call);
+  }
+
+  /** Every call in progress. */
+  calls(): Call[] {
+    return this.host.lines().flatMap((l) => (l.call ? [l.call] : []));
+  }
+}

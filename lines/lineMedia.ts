@@ -1,0 +1,150 @@
+/**
+ * Joins a phone line to a media session: opens the session with the line's settings (volume,
+ * loopback, jitter, raw RTP access), maps negotiated SDP onto media parameters, and maps the
+ * line's audio formats onto SDP format specs.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import { decodeWav } from '../media/wavPlayer.js';
+import type { MediaClock } from '../media/mediaClock.js';
+import type { RtpPortAllocator } from '../media/rtpSocket.js';
+import { MediaSession, type MediaParams, type RawRtpData } from '../media/session.js';
+import { defaultFormat, type AudioFormatSpec, type NegotiatedMedia } from '../sip/sdp.js';
+import { MediaFormatAudio } from '../engine/types.js';
+import type { CallMedia } from './call.js';
+import type { PhoneLine } from './phoneLine.js';
+
+export type { RawRtpData };
+
+/** SDP format specs of a line's formats, in its preference order. */
+export function formatSpecs(formats: readonly MediaFormatAudio[]): AudioFormatSpec[] {
+  return formats.map((f) => defaultFormat(f === MediaFormatAudio.ULaw8k ? 'PCMU' : f === MediaFormatAudio.ALaw8k ? 'PCMA' : 'opus'));
+}
+
+/** Media parameters of the session from the result of an offer/answer. */
+export function mediaParamsOf(n: NegotiatedMedia): MediaParams {
+  return {
+    remoteAddress: n.remoteAddress,
+    remotePort: n.remotePort,
+    remoteRtcpPort: n.remoteRtcpPort,
+    codec: n.codec.name,
+    payloadType: n.codec.payloadType,
+    receivePayloadType: n.receivePayloadType,
+    telephoneEvent: n.telephoneEvent
+      ? { payloadType: n.telephoneEvent.payloadType, receivePayloadType: n.telephoneEvent.receivePayloadType, clockRate: n.telephoneEvent.clockRate }
+      : undefined,
+    sending: n.sending,
+    receiving: n.receiving,
+    rtcpMux: n.rtcpMux,
+    ptime: n.ptime,
+  };
+}
+
+/** The media of a line's call: what the call needs plus the line procedures. */
+export interface LineMedia extends CallMedia {
+  /** Sends DTMF; false for invalid digits. */
+  sendDtmf(digits: string, method: 'rfc4733' | 'inband'): boolean;
+  /** Receive and transmit volume, 0..2048. */
+  setVolume(rx: number, tx: number): void;
+  /** Echo received audio back. */
+  setLoopback(on: boolean): void;
+  /** Jitter buffer target delay. */
+  setJitter(ms: number): void;
+  /** Jitter buffer on/off. */
+  enableJitter(on: boolean): void;
+  /** Raw RTP access callback. */
+  setRawRtpAccess(cb: ((d: RawRtpData) => void) | undefined): void;
+  /** Statistics snapshot. */
+  stats(): object;
+  /**
+   * Checks a WAV file synchronously (so errors come back at once) and starts playing it; the
+   * rate conversion then runs without blocking.
+   */
+  playWaveSync(path: string, loop: boolean): 'ok' | 'not-found' | 'bad-format' | 'empty';
+  /** Stops the WAV file. */
+  stopWave(): void;
+  /** Stream of received audio. */
+  openRx(rate: 8000 | 16000 | 48000): Readable;
+  /** Stream of audio to send. */
+  openTx(rate: 8000 | 16000 | 48000): Writable;
+}
+
+/** Options of {@link openLineMedia}. */
+export interface OpenLineMediaOptions {
+  /** The engine's media clock. */
+  clock: MediaClock;
+  /** The engine's RTP port allocator. */
+  allocator: RtpPortAllocator;
+  /** Address to bind RTP to. */
+  localAddress: string;
+  /** The line. */
+  line: PhoneLine;
+  /** In-band DTMF detection on received audio. */
+  dtmfDetect: boolean;
+  /** RTP keep-alive interval while not sending (0 = off). */
+  rtpKeepAliveMs: number;
+  /** A DTMF digit was received. */
+  onDtmf(digit: string, method: 'rfc4733' | 'inband'): void;
+  /** RTP arrived from an unexpected source. */
+  onMediaConflict(address: string, port: number): void;
+}
+
+/** Opens the media session of a call on a line; undefined when no RTP port could be had. */
+export async function openLineMedia(o: OpenLineMediaOptions): Promise<LineMedia | undefined> {
+  const line = o.line;
+  const opened = await MediaSession.open({
+    clock: o.clock,
+    allocator: o.allocator,
+    localAddress: o.localAddress,
+    dtmfDetect: o.dtmfDetect,
+    jitterMs: line.jitter.ms,
+    jitterEnabled: line.jitter.enabled,
+    cname: `line${line.index}@${o.localAddress}`,
+    onDtmf: o.onDtmf,
+    onMediaConflict: o.onMediaConflict,
+  });
+  if (!(opened instanceof MediaSession)) return undefined;
+  const s = opened;
+  s.setVolume(line.volume.rx, line.volume.tx);
+  s.setLoopback(line.loopback);
+  if (line.rawRtpCallback) s.setRawRtpAccess(line.rawRtpCallback);
+  if (o.rtpKeepAliveMs > 0) s.setKeepAlive(o.rtpKeepAliveMs);
+  let stopped = false;
+  const media: LineMedia = {
+    get localPort() {
+      return s.localPort;
+    },
+    configure: (n) => s.configure(mediaParamsOf(n)),
+    start: () => s.start(),
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      if (line.media === media) line.media = undefined;
+      await s.stop();
+    },
+    sendDtmf: (digits, method) => s.sendDtmf(digits, method) !== 'invalid',
+    setVolume: (rx, tx) => s.setVolume(rx, tx),
+    setLoopback: (on) => s.setLoopback(on),
+    setJitter: (ms) => s.setJitter(ms),
+    enableJitter: (on) => s.enableJitter(on),
+    setRawRtpAccess: (cb) => s.setRawRtpAccess(cb),
+    stats: () => s.stats(),
+    playWaveSync: (path, loop) => {
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(path);
+      } catch {
+        return 'not-found';
+      }
+      const loaded = decodeWav(path, bytes);
+      if (loaded.result !== 'ok') return loaded.result;
+      void s.playWave(path, loop);
+      return 'ok';
+    },
+    stopWave: () => s.stopWave(),
+    openRx: (rate) => s.openRx(rate),
+    openTx: (rate) => s.openTx(rate),
+  };
+  return media;
+}

@@ -1,0 +1,1387 @@
+/**
+ * The media of one call: an RTP/RTCP socket pair, the codec, the jitter buffer, DTMF both ways
+ * (RFC 4733 and in-band), tones, WAV playback, IVR streams, loopback, gains and statistics,
+ * all driven by the engine's single `MediaClock`.
+ *
+ * Per 20 ms tick the session pops the jitter buffer, decodes (or conceals), feeds the in-band
+ * DTMF detector, the VU meter and the Rx IVR channels, then builds the outgoing frame (loopback,
+ * else the mix of WAV, Tx IVR, tone and in-band DTMF, else silence), applies the tx gain with
+ * saturation, encodes it into a preallocated packet and sends it, or sends the RFC 4733 event
+ * packet instead while a digit is on the wire. RTCP (SR or RR, plus SDES CNAME) goes out about
+ * every five seconds.
+ *
+ * Allocation: the receive handler, the tick and the send path reuse typed arrays, one packet
+ * Buffer and one header object; user callbacks are stored once, no closure or promise is made
+ * per packet. Exceptions to that, all documented where they happen: Node's own per-datagram
+ * Buffers, the Opus binding's per-call Buffers, the per-frame Buffers of Rx IVR streams (they
+ * go to the application), raw RTP access (an object and copies per packet, only while enabled),
+ * and RTCP, which runs every few seconds.
+ *
+ * This module knows nothing of SIP: {@link MediaParams} is the plain shape the line layer maps
+ * the negotiated SDP onto.
+ * @module
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { createCodec, isCodecName, type AudioCodec, type CodecName } from './codecs.js';
+import { DtmfDetector, DtmfGenerator, DtmfReceiver, DtmfSender, DTMF_RX_BEGIN, dtmfDigitChar, isValidDtmfString } from './dtmf.js';
+import { IvrRxStream, IvrTxStream, isIvrSampleRate, type IvrSampleRate } from './ivr.js';
+import { JitterBuffer, type JitterBufferStats } from './jitterBuffer.js';
+import type { MediaClock, MediaClockListener } from './mediaClock.js';
+import { OPUS_MAX_FRAME_SAMPLES } from './opus.js';
+import { createResampler, type Resampler } from './resample.js';
+import { parseRtcp, writeRtcpCompound, type RtcpReportBlock } from './rtcp.js';
+import { createRtpHeader, parseRtp, RtpParseResult, RTP_HEADER_SIZE, writeRtpHeader, type RtpHeaderFields } from './rtp.js';
+import { RtpSocket, type RtpPortAllocator } from './rtpSocket.js';
+import {
+  RtpReceiveStats,
+  RtpSendStats,
+  RtpSeqStatus,
+  type RtpReceiveStatsSnapshot,
+  type RtpSendStatsSnapshot,
+} from './rtpStats.js';
+import { ToneGenerator, type ToneSpec } from './tones.js';
+import { loadWav, WavPlayer, type WavLoadResult } from './wavPlayer.js';
+
+/** The telephone-event part of {@link MediaParams} (RFC 4733). */
+export interface MediaTelephoneEvent {
+  /** Payload type we send events with. */
+  payloadType: number;
+  /** Payload type the far end sends events with. */
+  receivePayloadType: number;
+  /** Event clock in Hz; equals the audio clock when the far end allowed it (RFC 4733 §2.1). */
+  clockRate: number;
+}
+
+/**
+ * What the signalling negotiated for this stream, as the media layer needs it. The line layer
+ * fills it from the SDP offer/answer; the media layer never sees SDP itself.
+ */
+export interface MediaParams {
+  /** Where to send RTP; `0.0.0.0` / `::` (RFC 2543 hold) means send nothing, RTCP included. */
+  remoteAddress: string;
+  /** Remote RTP port. */
+  remotePort: number;
+  /** Remote RTCP port; default RTP + 1, or the RTP port under rtcp-mux. */
+  remoteRtcpPort?: number;
+  /** Codec for both directions. */
+  codec: CodecName;
+  /** Payload type we send the codec with. */
+  payloadType: number;
+  /** Payload type the far end sends the codec with. */
+  receivePayloadType: number;
+  /** RFC 4733 events, when both sides accept them. */
+  telephoneEvent?: MediaTelephoneEvent;
+  /** We send media (false: on hold, or the far end does not want ours). */
+  sending: boolean;
+  /** We play what arrives (false: received RTP is counted and dropped). */
+  receiving: boolean;
+  /** RTCP shares the RTP port (RFC 5761). */
+  rtcpMux: boolean;
+  /**
+   * Packetisation time asked for, ms. Only 20 ms is supported for now: any other value is
+   * recorded (see {@link MediaSessionStats.ptimeRequested}) and 20 ms is used.
+   */
+  ptime?: number;
+}
+
+/** How a DTMF digit travelled. */
+export type DtmfMethod = 'rfc4733' | 'inband';
+
+/**
+ * Result of {@link MediaSession.sendDtmf}: how the digits will be sent (`inband` also when
+ * `rfc4733` was asked for but the far end did not negotiate telephone-event), or `invalid`
+ * (a character that is not a DTMF digit, or a closed session; nothing is queued then).
+ */
+export type SendDtmfResult = DtmfMethod | 'invalid';
+
+/**
+ * One RTP packet seen through {@link MediaSession.setRawRtpAccess}. Buffers are the
+ * application's to keep (received ones are the datagram's own, sent ones are copies).
+ */
+export interface RawRtpData {
+  /** The line number the engine gave the session ({@link MediaSessionOptions.phoneLine}). */
+  phoneLine?: number;
+  /** True for a packet we are about to send, false for one we received. */
+  transmittingPacket: boolean;
+  /** RTP payload type. */
+  payloadType: number;
+  /** Marker bit. */
+  marker: boolean;
+  /** Sequence number. */
+  sequence: number;
+  /** RTP timestamp. */
+  timestamp: number;
+  /** SSRC. */
+  ssrc: number;
+  /** The payload. */
+  payload: Buffer;
+  /** The whole packet, header included. */
+  packet: Buffer;
+  /** Set to false to drop the packet: it is then neither sent nor processed. */
+  processRtpPacket: boolean;
+}
+
+/** Receives raw RTP packets; see {@link MediaSession.setRawRtpAccess}. */
+export type RawRtpCallback = (data: RawRtpData) => void;
+
+/** Options of {@link MediaSession.open}. */
+export interface MediaSessionOptions {
+  /** The engine's media clock; the session adds itself on {@link MediaSession.start}. */
+  clock: MediaClock;
+  /** The engine's RTP port range; one even/odd pair is taken for the life of the session. */
+  allocator: RtpPortAllocator;
+  /**
+   * Our address as the far end should see it; informational (the allocator decides what is
+   * bound) and part of the default CNAME. Default: the allocator's host.
+   */
+  localAddress?: string;
+  /** Look for in-band DTMF in the received audio. Default false. */
+  dtmfDetect?: boolean;
+  /** Initial jitter buffer delay, ms. Default 60. */
+  jitterMs?: number;
+  /** Jitter buffer on (false: play the newest frame at once). Default true. */
+  jitterEnabled?: boolean;
+  /** A digit arrived: once per RFC 4733 event, once per in-band press. */
+  onDtmf?: (digit: string, method: DtmfMethod) => void;
+  /**
+   * RTP arrived from a source other than the one we latched onto (symmetric RTP: the first
+   * source after configure). Called once per new source; see {@link MediaSession} for latching.
+   */
+  onMediaConflict?: (address: string, port: number) => void;
+  /** Raw access from the start; see {@link MediaSession.setRawRtpAccess}. */
+  onRtpPacket?: RawRtpCallback;
+  /** A non-looping WAV file finished playing. */
+  onWaveEnd?: (path: string) => void;
+  /** RTCP CNAME. Default: a random 16-character identifier per session (RFC 7022). */
+  cname?: string;
+  /** Line number reported in {@link RawRtpData.phoneLine}. */
+  phoneLine?: number;
+  /**
+   * Send to where the far end's RTP comes from (symmetric RTP, RFC 4961), with latching and
+   * conflict detection. Default true; false always sends to the SDP address and accepts RTP
+   * from anywhere.
+   */
+  symmetric?: boolean;
+  /** Mean RTCP report interval, ms (randomized 0.5–1.5×, RFC 3550 §6.3). Default 5000. */
+  rtcpIntervalMs?: number;
+}
+
+/** Why {@link MediaSession.open} failed. */
+export interface MediaSessionError {
+  /** Discriminator. */
+  ok: false;
+  /** `exhausted`: no free port pair; `bind-failed`: the host cannot be bound; `internal`: anything else. */
+  error: 'exhausted' | 'bind-failed' | 'internal';
+  /** Human-readable detail. */
+  message: string;
+}
+
+/** True when {@link MediaSession.open} failed. */
+export function isMediaSessionError(x: MediaSession | MediaSessionError): x is MediaSessionError {
+  return !(x instanceof MediaSession);
+}
+
+/** Current audio levels, in 16-bit sample units (0–32768), of the last 20 ms frame. */
+export interface MediaLevels {
+  /** Peak of the received frame (after the rx gain). */
+  rxPeak: number;
+  /** RMS of the received frame. */
+  rxRms: number;
+  /** Peak of the sent frame (after the tx gain). */
+  txPeak: number;
+  /** RMS of the sent frame. */
+  txRms: number;
+}
+
+/** Received datagrams that failed to parse, by reason. */
+export interface MalformedRtpCounts {
+  /** Shorter than the 12-byte header. */
+  tooShort: number;
+  /** Version other than 2. */
+  badVersion: number;
+  /** CSRC list past the end. */
+  badCsrc: number;
+  /** Header extension past the end. */
+  badExtension: number;
+  /** Impossible padding count. */
+  badPadding: number;
+}
+
+/** Receive figures of {@link MediaSessionStats}. */
+export interface MediaRxStats extends RtpReceiveStatsSnapshot {
+  /** Parse failures by reason. */
+  malformedByReason: MalformedRtpCounts;
+  /** Packets dropped because the session was not receiving (or not yet configured/started). */
+  ignored: number;
+  /** Packets dropped because they came from a source other than the latched one. */
+  conflictDrops: number;
+  /** Packets dropped by the raw RTP callback. */
+  rawDropped: number;
+}
+
+/** Send figures of {@link MediaSessionStats}. */
+export interface MediaTxStats extends RtpSendStatsSnapshot {
+  /** RFC 4733 packets among `packets`. */
+  dtmfPackets: number;
+  /** RFC 6263 keep-alive packets (not in `packets`). */
+  keepAlives: number;
+  /** Packets dropped by the raw RTP callback. */
+  rawDropped: number;
+  /** Ticks with no destination to send to. */
+  noDestination: number;
+}
+
+/** Everything {@link MediaSession.stats} reports; a plain object, safe to serialize. */
+export interface MediaSessionStats {
+  /** Codec in use, or null before {@link MediaSession.configure}. */
+  codec: CodecName | null;
+  /** Receive side (RFC 3550 appendix A figures plus the session's own counters). */
+  rx: MediaRxStats;
+  /** Send side. */
+  tx: MediaTxStats;
+  /** Jitter buffer. */
+  jitter: JitterBufferStats;
+  /** Frames concealed (lost packets and playout gaps). */
+  concealedFrames: number;
+  /** DTMF counters (digits, not packets). */
+  dtmf: {
+    /** RFC 4733 events received. */
+    rfc4733Received: number;
+    /** In-band digits detected. */
+    inbandDetected: number;
+    /** Digits queued for RFC 4733. */
+    rfc4733Sent: number;
+    /** Digits queued in-band. */
+    inbandSent: number;
+  };
+  /** Round-trip time from RTCP, ms, once known. */
+  rttMs: number | undefined;
+  /** RTCP counters. */
+  rtcp: {
+    /** Compound packets sent. */
+    sent: number;
+    /** Datagrams received. */
+    received: number;
+    /** Received datagrams that failed to parse. */
+    malformed: number;
+    /** BYE packets received. */
+    byeReceived: number;
+  };
+  /** Sources other than the latched one that were reported. */
+  mediaConflicts: number;
+  /** Times the session re-latched to a new source. */
+  relatches: number;
+  /** Rx IVR frames dropped because the application was not reading (all channels ever opened). */
+  ivrRxDrops: number;
+  /** Tx IVR underruns (all channels ever opened). */
+  ivrTxUnderruns: number;
+  /** The ptime last asked for (20 ms is what is used). */
+  ptimeRequested: number;
+  /** Exceptions caught in socket handlers and user callbacks. */
+  handlerErrors: number;
+}
+
+const STATE_IDLE = 0;
+const STATE_RUNNING = 1;
+const STATE_CLOSED = 2;
+
+/** Unity gain of {@link MediaSession.setVolume}. */
+export const UNITY_GAIN = 512;
+/** Largest gain of {@link MediaSession.setVolume} (400 %). */
+export const MAX_GAIN = 2048;
+
+/** Ticks of concealment after the stream dried up before falling silent. */
+const MAX_CONCEAL_TICKS = 5;
+/** A latched source silent this long may be replaced by a new one, ms. */
+const RELATCH_SILENCE_MS = 1000;
+/** Sources remembered so each conflict is reported once. */
+const CONFLICT_MEMORY = 8;
+/** Payload type of the RFC 6263 keep-alive: Comfort Noise (RFC 3389), never negotiated here. */
+const KEEPALIVE_PT = 13;
+const PACKET_BYTES = RTP_HEADER_SIZE + 1500;
+
+function isNullAddress(a: string): boolean {
+  return a === '0.0.0.0' || a === '::' || a === '' || a === '0:0:0:0:0:0:0:0';
+}
+
+function clampGain(g: number): number {
+  if (!Number.isFinite(g)) return UNITY_GAIN;
+  const r = Math.round(g);
+  return r < 0 ? 0 : r > MAX_GAIN ? MAX_GAIN : r;
+}
+
+/**
+ * The media of one call. Open with {@link MediaSession.open}, apply the negotiation with
+ * {@link MediaSession.configure}, then {@link MediaSession.start}; {@link MediaSession.stop}
+ * ends it.
+ *
+ * Symmetric RTP: after each configure that changes the remote address, the session latches onto
+ * the first source RTP of a negotiated payload type arrives from, and sends there. RTP from any other source is dropped and
+ * reported once per source through `onMediaConflict`; when the latched source has been silent
+ * for more than one second, the next packet from another source moves the latch there (a phone
+ * that changed its address or NAT binding).
+ *
+ * Hold: with `sending` false no audio goes out; RTCP continues (RR). With a keep-alive interval
+ * ({@link MediaSession.setKeepAlive}) an RFC 6263 §4.6 keep-alive is sent instead: an RTP packet
+ * with payload type 13 (Comfort Noise, never negotiated by this engine, so the far end discards
+ * it) and one payload byte 127 (the quietest noise level, −127 dBov, should a peer play it).
+ * Keep-alives use the session's SSRC and sequence numbers.
+ */
+export class MediaSession {
+  /** Local RTP port. */
+  readonly localPort: number;
+  /** Local RTCP port (RTP + 1; unused under rtcp-mux). */
+  readonly localRtcpPort: number;
+  /** Our address as given in the options. */
+  readonly localAddress: string;
+  /** Our SSRC, kept for the life of the session (re-INVITEs included). */
+  readonly ssrc: number;
+  /** Our RTCP CNAME. */
+  readonly cname: string;
+
+  private readonly clock: MediaClock;
+  private readonly socket: RtpSocket;
+  private readonly phoneLine: number | undefined;
+  private readonly symmetric: boolean;
+  private readonly rtcpIntervalTicks: number;
+  private readonly onDtmfCb: ((digit: string, method: DtmfMethod) => void) | undefined;
+  private readonly onConflictCb: ((address: string, port: number) => void) | undefined;
+  private readonly onWaveEndCb: ((path: string) => void) | undefined;
+  private rawCb: RawRtpCallback | undefined;
+
+  private state = STATE_IDLE;
+  private stopPromise: Promise<void> | null = null;
+  private params: MediaParams | null = null;
+  private codec: AudioCodec | null = null;
+  private sendPt = 0;
+  private recvPt = -1;
+  private tePt = -1;
+  private teRecvPt = -1;
+  private teClock = 0;
+  private remoteNull = true;
+  private ptimeRequested = 20;
+
+  // timing and sequence state of our stream
+  private txSeq: number;
+  private txTs: number;
+  private tsIncrement = 160;
+  private needMarker = true;
+  private readonly hdr: RtpHeaderFields;
+
+  // memory reused every tick / packet
+  private readonly rxHeader = createRtpHeader();
+  private readonly pkt = Buffer.alloc(PACKET_BYTES);
+  private readonly rtcpBuf = Buffer.alloc(1500);
+  private readonly rxPcm = new Int16Array(OPUS_MAX_FRAME_SAMPLES);
+  private readonly txPcm = new Int16Array(960);
+  private readonly detectPcm = new Int16Array(160);
+  private readonly reportBlock: RtcpReportBlock = {
+    ssrc: 0,
+    fractionLost: 0,
+    cumulativeLost: 0,
+    extendedHighestSeq: 0,
+    jitter: 0,
+    lsr: 0,
+    dlsr: 0,
+  };
+  private readonly reportList: RtcpReportBlock[] = [this.reportBlock];
+
+  // receive side
+  private jitter: JitterBuffer;
+  private jitterMs: number;
+  private jitterEnabled: boolean;
+  private rxStats: RtpReceiveStats;
+  private rxSsrc = 0;
+  private rxSsrcKnown = false;
+  private rxPlaying = false;
+  private rxConcealRun = 0;
+  private concealed = 0;
+  private readonly malformed = new Uint32Array(6);
+  private rxIgnored = 0;
+  private rxRawDropped = 0;
+  private dtmfReceiver: DtmfReceiver | null = null;
+  private readonly detector: DtmfDetector | null;
+  private detectResampler: Resampler | null = null;
+  private rxGain = UNITY_GAIN;
+  private rxPeak = 0;
+  private rxRms = 0;
+  private readonly rxChannels: IvrRxStream[] = [];
+  private ivrRxDropsClosed = 0;
+
+  // symmetric RTP
+  private latchAddress = '';
+  private latchPort = 0;
+  private latchLastMs = 0;
+  private readonly conflictAddrs: string[] = [];
+  private readonly conflictPorts = new Int32Array(CONFLICT_MEMORY);
+  private conflictNext = 0;
+  private conflicts = 0;
+  private conflictDrops = 0;
+  private relatches = 0;
+
+  // send side
+  private txStats: RtpSendStats;
+  private dtmfSender: DtmfSender | null = null;
+  private dtmfGen: DtmfGenerator;
+  private tone: ToneGenerator;
+  private toneSpec: ToneSpec | null = null;
+  private toneTail = 0;
+  private wav: WavPlayer | null = null;
+  private wavToken = 0;
+  private readonly txChannels: IvrTxStream[] = [];
+  private ivrTxUnderrunsClosed = 0;
+  private loopback = false;
+  private txGain = UNITY_GAIN;
+  private txPeak = 0;
+  private txRms = 0;
+  private dtmfPackets = 0;
+  private keepAlives = 0;
+  private txRawDropped = 0;
+  private noDestination = 0;
+  private keepAliveTicks = 0;
+  private keepAliveCount = 0;
+
+  // counters
+  private rfc4733Rx = 0;
+  private inbandRx = 0;
+  private rfc4733Tx = 0;
+  private inbandTx = 0;
+  private rtcpSent = 0;
+  private rtcpIn = 0;
+  private rtcpMalformed = 0;
+  private byeReceived = 0;
+  private rtcpCountdown: number;
+  private handlerErrors = 0;
+
+  private readonly listener: MediaClockListener;
+
+  private constructor(options: MediaSessionOptions, socket: RtpSocket) {
+    this.clock = options.clock;
+    this.socket = socket;
+    this.localPort = socket.rtpPort;
+    this.localRtcpPort = socket.rtcpPort;
+    this.localAddress = options.localAddress ?? socket.host;
+    this.phoneLine = options.phoneLine;
+    this.symmetric = options.symmetric ?? true;
+    this.onDtmfCb = options.onDtmf;
+    this.onConflictCb = options.onMediaConflict;
+    this.onWaveEndCb = options.onWaveEnd;
+    this.rawCb = options.onRtpPacket;
+    this.ssrc = randomInt(1, 0xffffffff) >>> 0;
+    this.cname = options.cname ?? randomBytes(12).toString('base64url');
+    this.txSeq = randomInt(0, 0x10000);
+    this.txTs = randomInt(0, 0xffffffff) >>> 0;
+    this.hdr = { marker: false, payloadType: 0, sequence: 0, timestamp: 0, ssrc: this.ssrc };
+    this.rtcpIntervalTicks = Math.max(1, Math.round((options.rtcpIntervalMs ?? 5000) / 20));
+    this.rtcpCountdown = this.nextRtcpTicks();
+    this.jitterMs = options.jitterMs ?? 60;
+    this.jitterEnabled = options.jitterEnabled ?? true;
+    this.jitter = this.makeJitter(160);
+    this.rxStats = new RtpReceiveStats({ clockRate: 8000 });
+    this.txStats = new RtpSendStats(8000);
+    this.detector = options.dtmfDetect === true ? new DtmfDetector() : null;
+    this.dtmfGen = new DtmfGenerator({ sampleRate: 8000 });
+    this.tone = new ToneGenerator(8000);
+    this.listener = { onTick: () => this.tick() };
+    socket.onRtp = this.onRtp;
+    socket.onRtcp = this.onRtcp;
+  }
+
+  /**
+   * Allocates a port pair and creates the session (not started, not configured). Never
+   * rejects: exhaustion and bind failures come back as a {@link MediaSessionError}.
+   */
+  static async open(options: MediaSessionOptions): Promise<MediaSession | MediaSessionError> {
+    try {
+      const r = await RtpSocket.open(options.allocator, { rtcpMux: false, symmetric: false });
+      if (!r.ok) return { ok: false, error: r.error, message: r.message };
+      return new MediaSession(options, r.socket);
+    } catch (err) {
+      return { ok: false, error: 'internal', message: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  private makeJitter(samplesPerFrame: number): JitterBuffer {
+    const jb = new JitterBuffer({ samplesPerFrame, initialDelayMs: this.jitterMs, maxPayload: 1280 });
+    jb.setEnabled(this.jitterEnabled);
+    return jb;
+  }
+
+  private nextRtcpTicks(): number {
+    // RFC 3550 §6.3.1: randomize to 0.5–1.5 of the interval so reports of many sessions spread out
+    return Math.max(1, Math.round(this.rtcpIntervalTicks * (0.5 + Math.random())));
+  }
+
+  /** True between {@link MediaSession.start} and {@link MediaSession.stop}. */
+  get running(): boolean {
+    return this.state === STATE_RUNNING;
+  }
+
+  /** True once {@link MediaSession.stop} was called. */
+  get closed(): boolean {
+    return this.state === STATE_CLOSED;
+  }
+
+  /** The parameters of the last successful {@link MediaSession.configure} (a copy), or null. */
+  get mediaParams(): MediaParams | null {
+    return this.params === null ? null : { ...this.params };
+  }
+
+  /**
+   * Applies negotiated parameters; call again for re-INVITEs (hold, resume, new address, new
+   * codec). SSRC, sequence numbers and timestamps carry on; a codec change brings a fresh codec
+   * and jitter buffer, and re-aims tones, WAV playback, DTMF and IVR channels at the new rate.
+   * Returns false (changing nothing) for invalid parameters, a codec that cannot be created
+   * (Opus without its native module) or a closed session.
+   */
+  configure(p: MediaParams): boolean {
+    if (this.state === STATE_CLOSED) return false;
+    if (!isCodecName(p.codec)) return false;
+    if (!validPt(p.payloadType) || !validPt(p.receivePayloadType)) return false;
+    if (!(Number.isInteger(p.remotePort) && p.remotePort >= 0 && p.remotePort <= 65535)) return false;
+    const te = p.telephoneEvent;
+    if (te !== undefined && (!validPt(te.payloadType) || !validPt(te.receivePayloadType) || !(te.clockRate > 0))) return false;
+    const prev = this.params;
+    if (this.codec === null || this.codec.name !== p.codec) {
+      const c = createCodec(p.codec, p.payloadType);
+      if (c === undefined) return false;
+      const old = this.codec;
+      this.codec = c;
+      if (old !== null) old.close();
+      this.codecChanged(old);
+    } else if (prev !== null && prev.receivePayloadType !== p.receivePayloadType) {
+      this.jitter.reset();
+    }
+    this.sendPt = p.payloadType;
+    this.recvPt = p.receivePayloadType;
+    if (te !== undefined) {
+      if (this.dtmfSender === null || this.teClock !== te.clockRate) {
+        this.dtmfSender = new DtmfSender({ clockRate: te.clockRate });
+        this.dtmfReceiver = new DtmfReceiver(te.clockRate);
+        this.teClock = te.clockRate;
+      }
+      this.tePt = te.payloadType;
+      this.teRecvPt = te.receivePayloadType;
+    } else {
+      this.dtmfSender = null;
+      this.dtmfReceiver = null;
+      this.tePt = -1;
+      this.teRecvPt = -1;
+      this.teClock = 0;
+    }
+    const rtcpPort = p.remoteRtcpPort ?? (p.rtcpMux ? p.remotePort : p.remotePort + 1);
+    const prevRtcp = prev === null ? -1 : (prev.remoteRtcpPort ?? (prev.rtcpMux ? prev.remotePort : prev.remotePort + 1));
+    this.socket.setRtcpMux(p.rtcpMux);
+    if (
+      prev === null ||
+      prev.remoteAddress !== p.remoteAddress ||
+      prev.remotePort !== p.remotePort ||
+      prevRtcp !== rtcpPort ||
+      prev.rtcpMux !== p.rtcpMux
+    ) {
+      this.socket.setRemote(p.remoteAddress, p.remotePort, rtcpPort);
+      this.latchPort = 0;
+      this.latchAddress = '';
+      this.conflictAddrs.length = 0;
+      this.conflictNext = 0;
+    }
+    this.remoteNull = isNullAddress(p.remoteAddress) || p.remotePort === 0;
+    if (p.sending && (prev === null || !prev.sending)) this.needMarker = true;
+    this.ptimeRequested = p.ptime ?? 20;
+    this.params = { ...p, ...(te !== undefined ? { telephoneEvent: { ...te } } : {}) };
+    return true;
+  }
+
+  /** Re-aims everything rate-dependent at the new codec. */
+  private codecChanged(old: AudioCodec | null): void {
+    const c = this.codec!;
+    const rate = c.sampleRate;
+    const spf = (c.clockRate * 20) / 1000;
+    this.tsIncrement = spf;
+    if (old === null || old.clockRate !== c.clockRate) {
+      this.jitter = this.makeJitter(spf);
+      this.rxStats = carryRx(this.rxStats, new RtpReceiveStats({ clockRate: c.clockRate }));
+      const tx = new RtpSendStats(c.clockRate);
+      tx.packets = this.txStats.packets;
+      tx.octets = this.txStats.octets;
+      this.txStats = tx;
+      this.rxSsrcKnown = false;
+    } else {
+      this.jitter.reset();
+    }
+    this.rxPlaying = false;
+    this.rxConcealRun = 0;
+    this.needMarker = true;
+    if (old === null || old.sampleRate !== rate) {
+      this.detectResampler = this.detector !== null ? createResampler(rate, 8000) : null;
+      this.detector?.reset();
+      this.dtmfGen = new DtmfGenerator({ sampleRate: rate });
+      this.tone = new ToneGenerator(rate);
+      if (this.toneSpec !== null) this.startTone(this.toneSpec);
+      for (const ch of this.rxChannels) ch.setSourceRate(rate);
+      for (const ch of this.txChannels) ch.setTargetRate(rate);
+      if (this.wav !== null) this.retargetWav(this.wav, this.wavToken);
+    }
+  }
+
+  /** Starts ticking on the engine clock. Idempotent; false once stopped. */
+  start(): boolean {
+    if (this.state === STATE_CLOSED) return false;
+    if (this.state === STATE_RUNNING) return true;
+    this.state = STATE_RUNNING;
+    this.needMarker = true;
+    this.clock.add(this.listener);
+    return true;
+  }
+
+  /**
+   * Ends the session: leaves the clock, sends an RTCP BYE, ends the IVR streams, closes the
+   * sockets and gives the ports back. Idempotent: every call returns the same promise.
+   */
+  stop(): Promise<void> {
+    if (this.stopPromise !== null) return this.stopPromise;
+    const wasConfigured = this.params !== null;
+    this.state = STATE_CLOSED;
+    this.clock.remove(this.listener);
+    if (wasConfigured) this.sendRtcpReport(true);
+    this.wav = null;
+    this.wavToken++;
+    for (const ch of this.rxChannels) {
+      this.ivrRxDropsClosed += ch.drops;
+      ch.close();
+    }
+    for (const ch of this.txChannels) {
+      this.ivrTxUnderrunsClosed += ch.underruns;
+      ch.close();
+    }
+    this.rxChannels.length = 0;
+    this.txChannels.length = 0;
+    const codec = this.codec;
+    this.stopPromise = new Promise<void>((resolve) => {
+      // one event-loop turn first: dgram resolves the address on nextTick, so the BYE must be
+      // handed to the kernel before the socket closes
+      setImmediate(() => {
+        if (codec !== null) codec.close();
+        this.socket.close().then(resolve, resolve);
+      });
+    });
+    return this.stopPromise;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Receive path
+  // ------------------------------------------------------------------------------------------
+
+  /** One closure for the life of the session: the socket calls it per datagram. */
+  private readonly onRtp = (buf: Buffer, len: number, address: string, port: number): void => {
+    try {
+      this.receiveRtp(buf, len, address, port);
+    } catch {
+      this.handlerErrors++;
+    }
+  };
+
+  private receiveRtp(buf: Buffer, len: number, address: string, port: number): void {
+    const h = this.rxHeader;
+    const code = parseRtp(buf, len, h);
+    if (code !== RtpParseResult.Ok) {
+      this.rxStats.countMalformed(code);
+      this.malformed[code]!++;
+      return;
+    }
+    const codec = this.codec;
+    if (this.state !== STATE_RUNNING || codec === null) {
+      this.rxIgnored++;
+      return;
+    }
+    const now = performance.now();
+    const pt = h.payloadType;
+    const isAudio = pt === this.recvPt;
+    const known = isAudio || (this.teRecvPt >= 0 && pt === this.teRecvPt);
+    if (this.symmetric && !this.acceptSource(address, port, now, known)) return;
+    if (this.rawCb !== undefined && !this.rawReceived(buf, len, h.payloadOffset, h.payloadLength)) {
+      this.rxRawDropped++;
+      return;
+    }
+    if (!known) {
+      this.rxStats.countUnknownPayloadType();
+      return;
+    }
+    if (!this.params!.receiving) {
+      this.rxIgnored++;
+      return;
+    }
+    if (!this.rxSsrcKnown || h.ssrc !== this.rxSsrc) {
+      if (this.rxSsrcKnown) {
+        // a new stream: old frames and event state belong to the previous one
+        this.jitter.reset();
+        this.dtmfReceiver?.reset();
+        this.rxPlaying = false;
+      }
+      this.rxStats.onSsrcChange(h.ssrc);
+      this.rxSsrc = h.ssrc;
+      this.rxSsrcKnown = true;
+    }
+    const st = this.rxStats.update(h.sequence, h.timestamp, now, len);
+    if (st === RtpSeqStatus.Duplicate || st === RtpSeqStatus.BadSeq) return;
+    if (isAudio) {
+      this.jitter.push(h.sequence, h.timestamp, buf, h.payloadOffset, h.payloadLength, now);
+      return;
+    }
+    const rx = this.dtmfReceiver;
+    if (rx === null) return;
+    const flags = rx.receive(buf, h.payloadOffset, h.payloadLength, h.timestamp, h.marker);
+    if ((flags & DTMF_RX_BEGIN) !== 0) {
+      const digit = dtmfDigitChar(rx.event);
+      if (digit !== '') {
+        this.rfc4733Rx++;
+        this.emitDtmf(digit, 'rfc4733');
+      }
+    }
+  }
+
+  /**
+   * Symmetric RTP latching; false drops the packet. Only a packet of a negotiated payload type
+   * (`known`) may establish or move the latch, so a stray datagram cannot steer our media;
+   * anything from the latched source (keep-alives included) counts as a sign of life.
+   */
+  private acceptSource(address: string, port: number, now: number, known: boolean): boolean {
+    if (port === this.latchPort && address === this.latchAddress) {
+      this.latchLastMs = now;
+      return true;
+    }
+    // Media from the address and port the SDP negotiated always wins: a stray source that
+    // happened to speak first cannot keep the far end's own media out.
+    const p = this.params;
+    if (known && p !== null && port === p.remotePort && address === p.remoteAddress) {
+      if (this.latchPort !== 0) this.relatches++;
+      this.latch(address, port, now);
+      return true;
+    }
+    if (this.latchPort === 0) {
+      if (known) this.latch(address, port, now);
+      return true;
+    }
+    if (!this.conflictKnown(address, port)) {
+      this.rememberConflict(address, port);
+      this.conflicts++;
+      if (this.onConflictCb !== undefined) {
+        try {
+          this.onConflictCb(address, port);
+        } catch {
+          this.handlerErrors++;
+        }
+      }
+    }
+    if (known && now - this.latchLastMs > RELATCH_SILENCE_MS) {
+      this.relatches++;
+      this.latch(address, port, now);
+      return true;
+    }
+    this.conflictDrops++;
+    return false;
+  }
+
+  private latch(address: string, port: number, now: number): void {
+    this.latchAddress = address;
+    this.latchPort = port;
+    this.latchLastMs = now;
+    const p = this.params;
+    if (p === null) return;
+    if (address === p.remoteAddress && port === p.remotePort) {
+      this.socket.setRemote(address, port, p.remoteRtcpPort ?? (p.rtcpMux ? port : port + 1));
+    } else {
+      // a source the SDP did not name (NAT): its RTCP is expected next to it
+      this.socket.setRemote(address, port, p.rtcpMux ? port : port + 1);
+    }
+  }
+
+  private conflictKnown(address: string, port: number): boolean {
+    const a = this.conflictAddrs;
+    for (let i = 0; i < a.length; i++) if (this.conflictPorts[i] === port && a[i] === address) return true;
+    return false;
+  }
+
+  private rememberConflict(address: string, port: number): void {
+    const i = this.conflictNext;
+    this.conflictAddrs[i] = address;
+    this.conflictPorts[i] = port;
+    this.conflictNext = (i + 1) % CONFLICT_MEMORY;
+  }
+
+  /** Offers a received packet to the raw callback; false when it said to drop it. */
+  private rawReceived(buf: Buffer, len: number, payloadOffset: number, payloadLength: number): boolean {
+    const h = this.rxHeader;
+    // allocation per packet is accepted while raw access is on (documented)
+    const d: RawRtpData = {
+      transmittingPacket: false,
+      payloadType: h.payloadType,
+      marker: h.marker,
+      sequence: h.sequence,
+      timestamp: h.timestamp,
+      ssrc: h.ssrc,
+      payload: buf.subarray(payloadOffset, payloadOffset + payloadLength),
+      packet: len === buf.length ? buf : buf.subarray(0, len),
+      processRtpPacket: true,
+    };
+    if (this.phoneLine !== undefined) d.phoneLine = this.phoneLine;
+    try {
+      this.rawCb!(d);
+    } catch {
+      this.handlerErrors++;
+    }
+    return d.processRtpPacket !== false;
+  }
+
+  private readonly onRtcp = (buf: Buffer, len: number): void => {
+    try {
+      this.receiveRtcp(buf, len);
+    } catch {
+      this.handlerErrors++;
+    }
+  };
+
+  /** RTCP arrives every few seconds: parsing into objects is fine here. */
+  private receiveRtcp(buf: Buffer, len: number): void {
+    this.rtcpIn++;
+    const r = parseRtcp(buf, len);
+    if (!r.ok) {
+      this.rtcpMalformed++;
+      return;
+    }
+    const wall = Date.now();
+    const mono = performance.now();
+    for (const p of r.packets) {
+      if (p.type === 'sr') {
+        if (this.rxSsrcKnown && p.ssrc === this.rxSsrc) this.rxStats.onSenderReport(p.ntpSeconds, p.ntpFraction, mono);
+        for (const b of p.reports) if (b.ssrc === this.ssrc) this.txStats.onReportBlock(b, wall);
+      } else if (p.type === 'rr') {
+        for (const b of p.reports) if (b.ssrc === this.ssrc) this.txStats.onReportBlock(b, wall);
+      } else if (p.type === 'bye') {
+        this.byeReceived++;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // The tick
+  // ------------------------------------------------------------------------------------------
+
+  private tick(): void {
+    if (this.state !== STATE_RUNNING) return;
+    const codec = this.codec;
+    if (codec === null) return;
+    const spf = codec.samplesPerFrame;
+    this.receiveTick(codec, spf);
+    this.sendTick(codec, spf);
+    if (--this.rtcpCountdown <= 0) {
+      this.rtcpCountdown = this.nextRtcpTicks();
+      this.sendRtcpReport(false);
+    }
+  }
+
+  private receiveTick(codec: AudioCodec, spf: number): void {
+    const rx = this.rxPcm;
+    const pop = this.jitter.pop();
+    if (pop.status === 'frame') {
+      const n = codec.decode(pop.buffer, pop.offset, pop.length, rx);
+      if (n < spf) rx.fill(0, n, spf);
+      this.rxPlaying = true;
+      this.rxConcealRun = 0;
+    } else if (pop.status === 'lost' || (this.rxPlaying && this.rxConcealRun < MAX_CONCEAL_TICKS)) {
+      const n = codec.conceal(rx);
+      if (n < spf) rx.fill(0, n, spf);
+      this.concealed++;
+      this.rxConcealRun++;
+    } else {
+      rx.fill(0, 0, spf);
+      this.rxPlaying = false;
+    }
+    const det = this.detector;
+    if (det !== null) {
+      let found: number;
+      if (codec.sampleRate === 8000) found = det.process(rx, spf);
+      else found = det.process(this.detectPcm, this.detectResampler!.process(rx, spf, this.detectPcm));
+      if (found > 0) {
+        for (let ev = det.takeDigit(); ev >= 0; ev = det.takeDigit()) {
+          this.inbandRx++;
+          this.emitDtmf(dtmfDigitChar(ev), 'inband');
+        }
+      }
+    }
+    const g = this.rxGain;
+    let peak = 0;
+    let sum = 0;
+    for (let i = 0; i < spf; i++) {
+      let v = rx[i]!;
+      if (g !== UNITY_GAIN) {
+        v = (v * g) >> 9;
+        v = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+        rx[i] = v;
+      }
+      const a = v < 0 ? -v : v;
+      if (a > peak) peak = a;
+      sum += v * v;
+    }
+    this.rxPeak = peak;
+    this.rxRms = Math.sqrt(sum / spf);
+    const chans = this.rxChannels;
+    for (let i = 0; i < chans.length; i++) {
+      const ch = chans[i]!;
+      if (ch.destroyed) {
+        this.dropRxChannel(i--);
+        continue;
+      }
+      ch.feed(rx, spf);
+    }
+  }
+
+  private sendTick(codec: AudioCodec, spf: number): void {
+    const tx = this.txPcm;
+    if (this.loopback) {
+      const rx = this.rxPcm;
+      for (let i = 0; i < spf; i++) tx[i] = rx[i]!;
+    } else {
+      tx.fill(0, 0, spf);
+      const wav = this.wav;
+      if (wav !== null && !wav.mixInto(tx, spf)) this.wavEnded(wav);
+      const chans = this.txChannels;
+      for (let i = 0; i < chans.length; i++) {
+        const ch = chans[i]!;
+        if (ch.destroyed) {
+          this.dropTxChannel(i--);
+          continue;
+        }
+        ch.mixInto(tx, spf);
+      }
+      if (this.tone.playing || this.toneTail > 0) {
+        // one more frame after stop lets the generator ramp down instead of clicking
+        if (!this.tone.playing) this.toneTail--;
+        this.tone.generate(tx, spf, true);
+      }
+      if (this.dtmfGen.busy) this.dtmfGen.generate(tx, spf, true);
+    }
+    const g = this.txGain;
+    let peak = 0;
+    let sum = 0;
+    for (let i = 0; i < spf; i++) {
+      let v = tx[i]!;
+      if (g !== UNITY_GAIN) {
+        v = (v * g) >> 9;
+        // saturate: a typed-array store would wrap 40000 to -25536
+        v = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+        tx[i] = v;
+      }
+      const a = v < 0 ? -v : v;
+      if (a > peak) peak = a;
+      sum += v * v;
+    }
+    this.txPeak = peak;
+    this.txRms = Math.sqrt(sum / spf);
+
+    const ts = this.txTs;
+    // the clock runs on during hold and DTMF so the far end sees the real elapsed time
+    this.txTs = (ts + this.tsIncrement) >>> 0;
+    const p = this.params!;
+    if (!p.sending || this.remoteNull) {
+      this.needMarker = true;
+      if (this.keepAliveTicks > 0 && !this.remoteNull && ++this.keepAliveCount >= this.keepAliveTicks) {
+        this.keepAliveCount = 0;
+        this.pkt[RTP_HEADER_SIZE] = 127;
+        if (this.sendPacket(KEEPALIVE_PT, false, ts, 1)) this.keepAlives++;
+      }
+      return;
+    }
+    const ds = this.dtmfSender;
+    if (ds !== null && !ds.idle) {
+      const n = ds.next(ts, this.pkt, RTP_HEADER_SIZE);
+      if (n > 0) {
+        if (this.sendPacket(this.tePt, ds.marker, ds.timestamp, n)) {
+          this.dtmfPackets++;
+          this.txStats.onSent(n, ds.timestamp, Date.now());
+        }
+        return;
+      }
+    }
+    const len = codec.encode(tx, this.pkt, RTP_HEADER_SIZE);
+    if (len <= 0) return;
+    if (this.sendPacket(this.sendPt, this.needMarker, ts, len)) {
+      this.needMarker = false;
+      this.txStats.onSent(len, ts, Date.now());
+    }
+  }
+
+  /** Writes the header in front of the payload already in `pkt` and sends; false if not sent. */
+  private sendPacket(pt: number, marker: boolean, ts: number, payloadLen: number): boolean {
+    const h = this.hdr;
+    h.marker = marker;
+    h.payloadType = pt;
+    h.sequence = this.txSeq;
+    h.timestamp = ts;
+    writeRtpHeader(this.pkt, h, 0);
+    const total = RTP_HEADER_SIZE + payloadLen;
+    if (this.rawCb !== undefined) {
+      // allocation per packet is accepted while raw access is on (documented)
+      const packet = Buffer.from(this.pkt.subarray(0, total));
+      const d: RawRtpData = {
+        transmittingPacket: true,
+        payloadType: pt,
+        marker,
+        sequence: h.sequence,
+        timestamp: ts >>> 0,
+        ssrc: this.ssrc,
+        payload: packet.subarray(RTP_HEADER_SIZE),
+        packet,
+        processRtpPacket: true,
+      };
+      if (this.phoneLine !== undefined) d.phoneLine = this.phoneLine;
+      try {
+        this.rawCb(d);
+      } catch {
+        this.handlerErrors++;
+      }
+      if (d.processRtpPacket === false) {
+        // the number is used up, as for a packet lost on the network
+        this.txSeq = (this.txSeq + 1) & 0xffff;
+        this.txRawDropped++;
+        return false;
+      }
+    }
+    if (!this.socket.sendRtp(this.pkt, total)) {
+      this.noDestination++;
+      return false;
+    }
+    this.txSeq = (this.txSeq + 1) & 0xffff;
+    return true;
+  }
+
+  private sendRtcpReport(bye: boolean): void {
+    const p = this.params;
+    if (p === null || this.remoteNull) return;
+    const hasBlock = this.rxSsrcKnown && this.rxStats.fillReportBlock(this.reportBlock, performance.now());
+    const wall = Date.now();
+    const len = writeRtcpCompound(this.rtcpBuf, 0, {
+      ssrc: this.ssrc,
+      cname: this.cname,
+      ...(this.txStats.packets > 0 && p.sending
+        ? {
+            sender: {
+              wallClockMs: wall,
+              rtpTimestamp: this.txStats.rtpTimestampAt(wall),
+              packetCount: this.txStats.packets,
+              octetCount: this.txStats.octets,
+            },
+          }
+        : {}),
+      reports: hasBlock ? this.reportList : [],
+      ...(bye ? { bye: { reason: 'session ended' } } : {}),
+    });
+    if (len > 0 && this.socket.sendRtcp(this.rtcpBuf, len)) this.rtcpSent++;
+  }
+
+  private emitDtmf(digit: string, method: DtmfMethod): void {
+    if (this.onDtmfCb === undefined) return;
+    try {
+      this.onDtmfCb(digit, method);
+    } catch {
+      this.handlerErrors++;
+    }
+  }
+
+  private wavEnded(wav: WavPlayer): void {
+    if (this.wav !== wav) return;
+    this.wav = null;
+    if (this.onWaveEndCb !== undefined) {
+      try {
+        this.onWaveEndCb(wav.audio.path);
+      } catch {
+        this.handlerErrors++;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Sources and sinks
+  // ------------------------------------------------------------------------------------------
+
+  /**
+   * Plays a continuous tone of up to four frequencies (each at `levelDbm0`, default −10 dBm0)
+   * mixed into what is sent. False for more than four frequencies, a frequency at or above half
+   * the codec's rate (4 kHz for G.711) or a closed session.
+   */
+  playTone(freqs: number[], levelDbm0 = -10): boolean {
+    if (this.state === STATE_CLOSED || freqs.length === 0) return false;
+    const spec: ToneSpec = { freqs: [...freqs], levelDbm0 };
+    if (!this.startTone(spec)) return false;
+    this.toneSpec = spec;
+    return true;
+  }
+
+  private startTone(spec: ToneSpec): boolean {
+    try {
+      this.tone.start(spec);
+      this.toneTail = 1;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stops the tone (it ramps down over 2 ms). */
+  stopTone(): void {
+    this.toneSpec = null;
+    this.tone.stop();
+  }
+
+  /**
+   * Plays a WAV file (see `media/wavPlayer` for the formats), replacing any file playing now,
+   * mixed into what is sent; `loop` starts it again at its end. Resolves with `ok` once it
+   * plays, or with why it cannot: `not-found`, `bad-format`, `empty`. Never rejects.
+   */
+  async playWave(path: string, loop = false): Promise<WavLoadResult> {
+    const token = ++this.wavToken;
+    const r = await loadWav(path);
+    if (r.result !== 'ok') return r.result;
+    let player: WavPlayer;
+    try {
+      player = await WavPlayer.create(r.audio, this.codec?.sampleRate ?? 8000, loop);
+    } catch {
+      return 'bad-format';
+    }
+    if (token !== this.wavToken || this.state === STATE_CLOSED) return 'ok'; // superseded or stopped
+    this.retargetWav(player, token);
+    return 'ok';
+  }
+
+  /** Installs `player` once it runs at the codec's current rate (converting if it changed). */
+  private retargetWav(player: WavPlayer, token: number): void {
+    const rate = this.codec?.sampleRate ?? 8000;
+    if (player.sampleRate === rate) {
+      this.wav = player;
+      return;
+    }
+    this.wav = null;
+    player.setRate(rate).then(
+      () => {
+        if (token === this.wavToken && this.state !== STATE_CLOSED) this.retargetWav(player, token);
+      },
+      () => undefined,
+    );
+  }
+
+  /** Stops WAV playback (also one still loading). Returns true when a file was playing. */
+  stopWave(): boolean {
+    this.wavToken++;
+    const had = this.wav !== null;
+    this.wav = null;
+    return had;
+  }
+
+  /**
+   * Sends DTMF digits (`0-9 * # A-D`, `!` for flash), each `durationMs` long (clamped to
+   * 40–5000 ms) with 50 ms pauses. `rfc4733` sends telephone-event packets instead of audio
+   * while each digit lasts; when the far end did not negotiate telephone-event the digits go
+   * in-band instead, and the result says so.
+   */
+  sendDtmf(digits: string, method: DtmfMethod, durationMs = 100): SendDtmfResult {
+    if (this.state === STATE_CLOSED || !isValidDtmfString(digits)) return 'invalid';
+    const d = Number.isFinite(durationMs) ? Math.min(5000, Math.max(40, durationMs)) : 100;
+    if (method === 'rfc4733' && this.dtmfSender !== null) {
+      this.dtmfSender.enqueue(digits, d);
+      this.rfc4733Tx += digits.length;
+      return 'rfc4733';
+    }
+    this.dtmfGen.enqueue(digits, d);
+    this.inbandTx += digits.length;
+    return 'inband';
+  }
+
+  /**
+   * Opens a stream of the received audio at `sampleRate`: one Buffer of 16-bit LE mono PCM per
+   * 20 ms tick (see {@link IvrRxStream} for backpressure). Several may be open at once.
+   * @throws RangeError for a rate other than 8000, 16000 or 48000 (a programming error).
+   */
+  openRx(sampleRate: IvrSampleRate): IvrRxStream {
+    if (!isIvrSampleRate(sampleRate)) throw new RangeError(`IVR rate must be 8000, 16000 or 48000, not ${sampleRate}`);
+    const s = new IvrRxStream({ sampleRate, sourceRate: this.codec?.sampleRate ?? 8000 });
+    if (this.state === STATE_CLOSED) s.close();
+    else this.rxChannels.push(s);
+    return s;
+  }
+
+  /**
+   * Opens a stream of audio for the far end at `sampleRate`, mixed into what is sent (see
+   * {@link IvrTxStream} for buffering and backpressure). Several may be open at once.
+   * @throws RangeError for a rate other than 8000, 16000 or 48000 (a programming error).
+   */
+  openTx(sampleRate: IvrSampleRate): IvrTxStream {
+    if (!isIvrSampleRate(sampleRate)) throw new RangeError(`IVR rate must be 8000, 16000 or 48000, not ${sampleRate}`);
+    const s = new IvrTxStream({ sampleRate, targetRate: this.codec?.sampleRate ?? 8000 });
+    if (this.state === STATE_CLOSED) s.close();
+    else this.txChannels.push(s);
+    return s;
+  }
+
+  /** Closes an Rx stream of this session (it ends); false when it is not one of ours. */
+  closeRx(stream: IvrRxStream): boolean {
+    const i = this.rxChannels.indexOf(stream);
+    if (i < 0) return false;
+    this.dropRxChannel(i);
+    return true;
+  }
+
+  /** Closes a Tx stream of this session (later writes get an error event); false when not ours. */
+  closeTx(stream: IvrTxStream): boolean {
+    const i = this.txChannels.indexOf(stream);
+    if (i < 0) return false;
+    this.dropTxChannel(i);
+    return true;
+  }
+
+  private dropRxChannel(i: number): void {
+    const ch = this.rxChannels[i]!;
+    this.rxChannels.splice(i, 1);
+    this.ivrRxDropsClosed += ch.drops;
+    ch.close();
+  }
+
+  private dropTxChannel(i: number): void {
+    const ch = this.txChannels[i]!;
+    this.txChannels.splice(i, 1);
+    this.ivrTxUnderrunsClosed += ch.underruns;
+    ch.close();
+  }
+
+  /** Loopback: while on, the received audio is what gets sent back (other sources are muted). */
+  setLoopback(on: boolean): void {
+    this.loopback = on;
+  }
+
+  /**
+   * Gains as fixed-point multipliers, 0–2048 with 512 = 100 % (so 1024 doubles the level).
+   * `rx` applies to what we receive (VU, IVR, loopback), `tx` to what we send; both saturate.
+   */
+  setVolume(rx: number, tx: number): void {
+    this.rxGain = clampGain(rx);
+    this.txGain = clampGain(tx);
+  }
+
+  /** Sets the jitter buffer's target delay, ms. */
+  setJitter(ms: number): void {
+    if (!(ms >= 0)) return;
+    this.jitterMs = ms;
+    this.jitter.setJitterTimeMs(ms);
+  }
+
+  /** Turns the jitter buffer on or off (off: each tick plays the newest frame that arrived). */
+  enableJitter(on: boolean): void {
+    this.jitterEnabled = on;
+    this.jitter.setEnabled(on);
+  }
+
+  /**
+   * Convenience for hold and resume without a full {@link MediaSession.configure}: sets
+   * whether we send media. Note the argument is the new *sending* state:
+   * `setHold(false)` stops sending (hold), `setHold(true)` resumes. False before configure.
+   */
+  setHold(sending: boolean): boolean {
+    const p = this.params;
+    if (p === null || this.state === STATE_CLOSED) return false;
+    if (sending && !p.sending) this.needMarker = true;
+    p.sending = sending;
+    return true;
+  }
+
+  /**
+   * RTP keep-alive while not sending (RFC 6263, see the class notes): one packet every `ms`
+   * (rounded to 20 ms ticks); 0 turns it off.
+   */
+  setKeepAlive(ms: number): void {
+    this.keepAliveTicks = ms > 0 ? Math.max(1, Math.round(ms / 20)) : 0;
+    this.keepAliveCount = 0;
+  }
+
+  /**
+   * Raw RTP access: while set, `cb` sees every RTP packet of the session, sent and received
+   * (after parsing and source latching), and may drop it by setting `processRtpPacket` to false.
+   * This allocates an object and Buffer views (plus a copy for sent packets) per packet, which
+   * is why it is off by default. `undefined` turns it off.
+   */
+  setRawRtpAccess(cb: RawRtpCallback | undefined): void {
+    this.rawCb = cb;
+  }
+
+  /** Audio levels of the last frame each way. */
+  levels(): MediaLevels {
+    return { rxPeak: this.rxPeak, rxRms: this.rxRms, txPeak: this.txPeak, txRms: this.txRms };
+  }
+
+  /** All counters as a plain object (allocates: for applications, not per tick). */
+  stats(): MediaSessionStats {
+    const m = this.malformed;
+    let ivrRxDrops = this.ivrRxDropsClosed;
+    for (const ch of this.rxChannels) ivrRxDrops += ch.drops;
+    let ivrTxUnderruns = this.ivrTxUnderrunsClosed;
+    for (const ch of this.txChannels) ivrTxUnderruns += ch.underruns;
+    const tx = this.txStats.snapshot();
+    return {
+      codec: this.codec?.name ?? null,
+      rx: {
+        ...this.rxStats.snapshot(),
+        malformedByReason: {
+          tooShort: m[RtpParseResult.TooShort]!,
+          badVersion: m[RtpParseResult.BadVersion]!,
+          badCsrc: m[RtpParseResult.BadCsrc]!,
+          badExtension: m[RtpParseResult.BadExtension]!,
+          badPadding: m[RtpParseResult.BadPadding]!,
+        },
+        ignored: this.rxIgnored,
+        conflictDrops: this.conflictDrops,
+        rawDropped: this.rxRawDropped,
+      },
+      tx: {
+        ...tx,
+        dtmfPackets: this.dtmfPackets,
+        keepAlives: this.keepAlives,
+        rawDropped: this.txRawDropped,
+        noDestination: this.noDestination,
+      },
+      jitter: this.jitter.stats(),
+      concealedFrames: this.concealed,
+      dtmf: {
+        rfc4733Received: this.rfc4733Rx,
+        inbandDetected: this.inbandRx,
+        rfc4733Sent: this.rfc4733Tx,
+        inbandSent: this.inbandTx,
+      },
+      rttMs: tx.roundTripMs,
+      rtcp: { sent: this.rtcpSent, received: this.rtcpIn, malformed: this.rtcpMalformed, byeReceived: this.byeReceived },
+      mediaConflicts: this.conflicts,
+      relatches: this.relatches,
+      ivrRxDrops,
+      ivrTxUnderruns,
+      ptimeRequested: this.ptimeRequested,
+      handlerErrors: this.handlerErrors,
+    };
+  }
+}
+
+function validPt(pt: number): boolean {
+  return Number.isInteger(pt) && pt >= 0 && pt <= 127;
+}
+
+/** Moves the cumulative counters of a receive-stats object into its replacement (codec clock change). */
+function carryRx(from: RtpReceiveStats, to: RtpReceiveStats): RtpReceiveStats {
+  to.packetsIn = from.packetsIn;
+  to.duplicates = from.duplicates;
+  to.reordered = from.reordered;
+  to.badSeq = from.badSeq;
+  to.resyncs = from.resyncs;
+  to.probation = from.probation;
+  to.malformed = from.malformed;
+  to.badVersion = from.badVersion;
+  to.unknownPayloadType = from.unknownPayloadType;
+  to.ssrcChanges = from.ssrcChanges;
+  to.bytes = from.bytes;
+  return to;
+}

@@ -1,0 +1,214 @@
+/**
+ * Dialogs (RFC 3261 §12): the state two user agents share once a call is set up, and the
+ * construction of requests inside it (route set, remote target, CSeq, tags).
+ * @module
+ */
+import { parseNameAddr, parseUri, type SipUri } from './grammar.js';
+import { SipHeaders, type SipRequest, type SipResponse } from './message.js';
+import type { Endpoint, TransportProtocol } from './transport.js';
+import { cseqNumber, tagOf } from './util.js';
+
+/** Options of {@link Dialog.createRequest}. */
+export interface InDialogRequestOptions {
+  /** Body bytes or text. */
+  body?: Buffer | string;
+  /** Content-Type of the body. */
+  contentType?: string;
+  /** Extra headers appended in order. */
+  headers?: Array<[string, string]>;
+  /** Use this CSeq number instead of the next one (ACK and CANCEL reuse the INVITE's). */
+  cseq?: number;
+}
+
+/** The name-addr of a From/To value without its tag parameter. */
+function withoutTag(value: string): string {
+  return value.replace(/;\s*tag\s*=\s*[^;,\s>]+/i, '');
+}
+
+/** The URI text inside a Contact / Route / Record-Route value. */
+function uriOf(value: string): string {
+  const lt = value.indexOf('<');
+  if (lt >= 0) return value.slice(lt + 1, value.indexOf('>', lt)).trim();
+  const semi = value.indexOf(';');
+  return (semi < 0 ? value : value.slice(0, semi)).trim();
+}
+
+/** The next hop of a request: where it is physically sent (RFC 3261 §8.1.2, RFC 3263 simplified). */
+export function nextHopOf(uriText: string, defaultProtocol: TransportProtocol): Endpoint & { hostIsName: boolean } {
+  const uri: SipUri = parseUri(uriText);
+  const t = uri.params['transport'];
+  const protocol: TransportProtocol = t ? (t.toUpperCase() === 'TCP' ? 'TCP' : t.toUpperCase() === 'TLS' ? 'TLS' : 'UDP') : uri.scheme === 'sips' ? 'TLS' : defaultProtocol;
+  const maddr = uri.params['maddr'];
+  const host = (maddr ?? uri.host).replace(/^\[|\]$/g, '');
+  const port = uri.port ?? (protocol === 'TLS' ? 5061 : 5060);
+  return { protocol, host, port, hostIsName: !/^[\d.]+$/.test(host) && !host.includes(':') };
+}
+
+/** A confirmed or early dialog, from the point of view of one side. */
+export class Dialog {
+  /** Next CSeq number for requests we send (the last one used). */
+  localSeq: number;
+  /** Highest CSeq seen from the far end (-1 before any). */
+  remoteSeq: number;
+  /** Remote target: the far end's Contact URI, refreshed by target refresh requests. */
+  remoteTarget: string;
+
+  /**
+   * @param callId Call-ID
+   * @param localTag our tag
+   * @param remoteTag the far end's tag
+   * @param localUri our From/To name-addr (without tag)
+   * @param remoteUri the far end's From/To name-addr (without tag)
+   * @param localSeq CSeq of the last request we sent in it
+   * @param remoteSeq CSeq of the last request received in it
+   * @param remoteTarget the far end's Contact URI
+   * @param routeSet Route values in the order they are sent
+   * @param localContact our Contact URI
+   */
+  constructor(
+    readonly callId: string,
+    readonly localTag: string,
+    public remoteTag: string,
+    readonly localUri: string,
+    readonly remoteUri: string,
+    localSeq: number,
+    remoteSeq: number,
+    remoteTarget: string,
+    readonly routeSet: string[],
+    public localContact: string,
+  ) {
+    this.localSeq = localSeq;
+    this.remoteSeq = remoteSeq;
+    this.remoteTarget = remoteTarget;
+  }
+
+  /** Dialog id for lookups: Call-ID, local tag, remote tag. */
+  get id(): string {
+    return Dialog.key(this.callId, this.localTag, this.remoteTag);
+  }
+
+  /** Builds the lookup key of a dialog. */
+  static key(callId: string, localTag: string, remoteTag: string): string {
+    return `${callId}\u0000${localTag}\u0000${remoteTag}`;
+  }
+
+  /** Key of the dialog an incoming request belongs to (its To tag is ours). */
+  static keyOfRequest(req: SipRequest): string | undefined {
+    const local = tagOf(req.headers.get('To'));
+    const remote = tagOf(req.headers.get('From'));
+    const callId = req.headers.get('Call-ID');
+    if (!local || !callId) return undefined;
+    return Dialog.key(callId, local, remote ?? '');
+  }
+
+  /**
+   * The dialog a UAC gets from a 1xx/2xx with a To tag to its INVITE (§12.1.2): route set = the
+   * response's Record-Route reversed, remote target = its Contact.
+   */
+  static fromUacResponse(invite: SipRequest, res: SipResponse, localContact: string): Dialog {
+    const contact = res.headers.get('Contact');
+    const target = contact ? uriOf(contact) : invite.uri;
+    const routes = res.headers.getAll('Record-Route').slice().reverse();
+    return new Dialog(
+      invite.headers.get('Call-ID') ?? '',
+      tagOf(invite.headers.get('From')) ?? '',
+      tagOf(res.headers.get('To')) ?? '',
+      withoutTag(invite.headers.get('From') ?? ''),
+      withoutTag(res.headers.get('To') ?? ''),
+      cseqNumber(invite.headers.get('CSeq')),
+      -1,
+      target,
+      routes,
+      localContact,
+    );
+  }
+
+  /**
+   * The dialog a UAS creates when it answers a request (§12.1.1): route set = Record-Route in
+   * order, remote target = the request's Contact.
+   */
+  static fromUasRequest(req: SipRequest, localTag: string, localContact: string): Dialog {
+    const contact = req.headers.get('Contact');
+    return new Dialog(
+      req.headers.get('Call-ID') ?? '',
+      localTag,
+      tagOf(req.headers.get('From')) ?? '',
+      withoutTag(req.headers.get('To') ?? ''),
+      withoutTag(req.headers.get('From') ?? ''),
+      0,
+      cseqNumber(req.headers.get('CSeq')),
+      contact ? uriOf(contact) : '',
+      req.headers.getAll('Record-Route'),
+      localContact,
+    );
+  }
+
+  /** Updates the remote target from a target refresh (re-INVITE or its 2xx). */
+  refreshTarget(msg: SipRequest | SipResponse): void {
+    const c = msg.headers.get('Contact');
+    if (!c) return;
+    try {
+      const na = parseNameAddr(c);
+      if (na.uri.host) this.remoteTarget = uriOf(c);
+    } catch {
+      // an unreadable Contact keeps the old target
+    }
+  }
+
+  /**
+   * Checks the CSeq of a request received in the dialog (§12.2.2): lower than the last one
+   * means out of order (answer 500). Records it when accepted.
+   */
+  acceptRemoteCSeq(req: SipRequest): boolean {
+    const n = cseqNumber(req.headers.get('CSeq'));
+    if (req.method === 'ACK' || req.method === 'CANCEL') return true;
+    if (this.remoteSeq >= 0 && n < this.remoteSeq) return false;
+    this.remoteSeq = n;
+    return true;
+  }
+
+  /**
+   * A request inside the dialog (§12.2.1.1): Request-URI and Route from the route set (loose
+   * or strict routing), From/To with tags, Call-ID, the next CSeq, Contact, Max-Forwards.
+   * The stack adds Via.
+   */
+  createRequest(method: string, options: InDialogRequestOptions = {}): SipRequest {
+    const headers = new SipHeaders();
+    let uri = this.remoteTarget;
+    const routes = this.routeSet.slice();
+    if (routes.length) {
+      let loose = true;
+      try {
+        loose = parseUri(uriOf(routes[0]!)).params['lr'] !== undefined;
+      } catch {
+        loose = true;
+      }
+      if (!loose) {
+        // Strict routing (RFC 2543 proxies): the first route becomes the Request-URI.
+        uri = uriOf(routes.shift()!);
+        routes.push(`<${this.remoteTarget}>`);
+      }
+    }
+    for (const r of routes) headers.append('Route', r);
+    headers.append('From', `${this.localUri};tag=${this.localTag}`);
+    headers.append('To', this.remoteTag ? `${this.remoteUri};tag=${this.remoteTag}` : this.remoteUri);
+    headers.append('Call-ID', this.callId);
+    const seq = options.cseq ?? ++this.localSeq;
+    headers.append('CSeq', `${seq} ${method}`);
+    headers.append('Max-Forwards', '70');
+    if (method !== 'ACK' && method !== 'CANCEL' && method !== 'BYE') headers.append('Contact', `<${this.localContact}>`);
+    for (const [n, v] of options.headers ?? []) headers.append(n, v);
+    let body: Buffer = Buffer.alloc(0);
+    if (options.body !== undefined) {
+      body = typeof options.body === 'string' ? Buffer.from(options.body) : options.body;
+      if (options.contentType) headers.append('Content-Type', options.contentType);
+    }
+    return { type: 'request', method, uri, version: 'SIP/2.0', headers, body };
+  }
+
+  /** Where a request built by {@link createRequest} is sent: its first Route, else the Request-URI. */
+  nextHop(req: SipRequest, defaultProtocol: TransportProtocol): Endpoint & { hostIsName: boolean } {
+    const route = req.headers.get('Route');
+    return nextHopOf(route ? uriOf(route) : req.uri, defaultProtocol);
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * Engine to engine calls on loopback: four lines at once with a distinct tone per line and
+ * direction for PCMU, PCMA and Opus; call flows and their notification sequences; failures.
+ */
+import test from 'ava';
+import { TelephonyReturnValue as T, MediaFormatAudio, LineState, CallDirection, CallHoldType, type Notification } from '../index.js';
+import { startEngine, type EngineUnderTest } from './helpers/engine.js';
+import { analyse, capture, sendTone, wait } from './helpers/audio.js';
+
+/** Answers every call that rings on `e`. */
+function autoAnswer(e: EngineUnderTest): void {
+  e.engine.on('SipOkToAnswerCall', (n: Notification) => e.engine.goOffHook(n.phoneLine));
+}
+
+const events = (e: EngineUnderTest, line: number): string[] =>
+  e.seen.filter((n) => n.phoneLine === line).map((n) => T[n.event]!);
+
+/** A registrar engine plus a 4-line engine whose lines are named 100..103. */
+async function namedDesk(t: Parameters<typeof startEngine>[0], formats?: MediaFormatAudio[]) {
+  const pbx = await startEngine(t, { phoneName: 'pbx' });
+  const desk = await startEngine(t, { numPhoneLinesRequested: 4, phoneName: 'desk' });
+  if (formats) for (let l = 0; l < 4; l++) desk.engine.setAudioMediaFormats(l, formats);
+  await desk.engine.enableSipRegisterServer('100,101,102,103', true, false, '127.0.0.1', pbx.port, 60, 60, 2000, false);
+  await desk.waitForCount(T.SipRegisterSuccess, 4);
+  return desk;
+}
+
+for (const [name, format] of [
+  ['PCMU', MediaFormatAudio.ULaw8k],
+  ['PCMA', MediaFormatAudio.ALaw8k],
+  ['opus', MediaFormatAudio.Opus48k],
+] as const) {
+  test(`four lines call four lines at once; each line's tone reaches the right far line both ways (${name})`, async (t) => {
+    const desk = await namedDesk(t, [format]);
+    autoAnswer(desk);
+    const caller = await startEngine(t, { numPhoneLinesRequested: 4, phoneName: 'caller' });
+    for (let l = 0; l < 4; l++) caller.engine.setAudioMediaFormats(l, [format]);
+    // caller line i dials desk name 10(3-i): crossing numbers prove the routing by name
+    const rcs = await Promise.all([0, 1, 2, 3].map((i) => caller.engine.makeCall(String(103 - i), '127.0.0.1', desk.port, i, true, 10000)));
+    t.deepEqual(rcs, [T.SipSuccess, T.SipSuccess, T.SipSuccess, T.SipSuccess]);
+    await desk.waitForCount(T.SipIncomingCallConnected, 4);
+    for (let i = 0; i < 4; i++) {
+      t.is(caller.engine.getActiveCallInfo(i).codec, name);
+      t.is(desk.engine.getActiveCallInfo(i).codec, name);
+    }
+    const up = [400, 700, 1000, 1300]; // caller line i sends up[i]
+    const down = [550, 850, 1150, 1450]; // desk line j sends down[j]
+    const deskCaps = [0, 1, 2, 3].map((j) => capture(desk.engine, j));
+    const callerCaps = [0, 1, 2, 3].map((i) => capture(caller.engine, i));
+    for (let i = 0; i < 4; i++) sendTone(caller.engine, i, up[i]!, 2);
+    for (let j = 0; j < 4; j++) sendTone(desk.engine, j, down[j]!, 2);
+    await wait(1500);
+    for (let i = 0; i < 4; i++) {
+      const j = 3 - i; // desk line that took caller line i's call
+      const atDesk = analyse(deskCaps[j]!.samples());
+      const atCaller = analyse(callerCaps[i]!.samples());
+      t.true(Math.abs(atDesk.freq - up[i]!) < up[i]! * 0.02, `desk line ${j} hears ${atDesk.freq} Hz, wants ${up[i]}`);
+      t.true(Math.abs(atCaller.freq - down[j]!) < down[j]! * 0.02, `caller line ${i} hears ${atCaller.freq} Hz, wants ${down[j]}`);
+      t.true(atDesk.levelDb > -3 && atCaller.levelDb > -3, 'a clean tone, not a mix');
+    }
+    for (const c of [...deskCaps, ...callerCaps]) c.close();
+    await Promise.all([0, 1, 2, 3].map((i) => caller.engine.terminateCall(i, true, 5000)));
+    await desk.waitForCount(T.SipOnHook, 4);
+    t.deepEqual(desk.engine.getNumActiveCalls(), { result: T.SipSuccess, numActiveCalls: 0 });
+  });
+}
+
+test('outgoing and incoming notification sequences, call info, BYE from the callee', async (t) => {
+  const a = await startEngine(t, { phoneName: 'alice', phoneDisplayName: 'Alice A' });
+  const b = await startEngine(t, { phoneName: 'bob' });
+  autoAnswer(b);
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, -1, true, 5000), T.SipSuccess);
+  await b.waitFor(T.SipIncomingCallConnected);
+  const outSeq = events(a, 0);
+  for (const e of ['SipOffHook', 'SipOutgoingCallInitializing', 'SipSendInvite', 'SipReceived180Ringing', 'SipInviteOkReceived', 'SipSendInviteAck', 'SipOutgoingCallConnected']) {
+    t.true(outSeq.includes(e), `caller raised ${e}`);
+  }
+  t.true(outSeq.indexOf('SipSendInvite') < outSeq.indexOf('SipInviteOkReceived'));
+  t.true(outSeq.indexOf('SipInviteOkReceived') < outSeq.indexOf('SipOutgoingCallConnected'));
+  const assign = b.of(T.SipIncomingCallAssignPhoneLine)[0]!;
+  t.is(assign.notifyType, 0, 'immediate');
+  const inSeq = events(b, 0);
+  const wanted = ['SipIncomingCallStart', 'SipIncomingCallInitialized', 'SipSendRinging', 'SipStartIncomingRing', 'SipOkToAnswerCall', 'SipAnsweringCall', 'SipSend200Ok', 'SipReceivedInviteAck', 'SipIncomingCallConnected'];
+  t.deepEqual(inSeq.filter((e) => wanted.includes(e)), wanted, 'callee sequence in order');
+  const info = b.engine.getIncomingCallInfo(0);
+  t.is(info.result, T.SipSuccess);
+  t.is(info.fromDisplayName, 'Alice A');
+  t.regex(info.from!, /sip:alice@127\.0\.0\.1/);
+  t.is(a.engine.getOutgoingCallInfo(0).result, T.SipSuccess);
+  t.is(a.engine.getIncomingCallInfo(0).result, T.SipNoCallActive);
+  t.like(a.engine.getLineStatus(0), { state: LineState.InCall, callDirection: CallDirection.Outgoing });
+  t.like(b.engine.getLineStatus(0), { state: LineState.InCall, callDirection: CallDirection.Incoming });
+  t.is(a.engine.getNumActiveCalls().numActiveCalls, 1);
+  // the callee hangs up
+  t.is(await b.engine.terminateCall(0, true, 5000), T.SipSuccess);
+  await a.waitFor(T.SipOnHook);
+  t.true(events(a, 0).includes('SipByeReceived'));
+  t.true(events(b, 0).includes('SipSendBye'));
+  t.like(a.engine.getLineStatus(0), { state: LineState.OnHook, callDirection: CallDirection.None });
+  t.is(a.engine.terminateCall(0, false, 0) instanceof Promise, true);
+  t.is(await a.engine.terminateCall(0, false, 0), T.SipNoCallActive);
+});
+
+test('busy, rejected, cancelled and unanswered calls report the far end error', async (t) => {
+  const a = await startEngine(t, { numPhoneLinesRequested: 2, phoneName: 'alice' });
+  const b = await startEngine(t, { numPhoneLinesRequested: 1, phoneName: 'bob' });
+  // every line busied out: 486
+  b.engine.busyOutLine(0, true);
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 0, true, 5000), T.SipFarEndIsBusy);
+  t.like(a.engine.getOutgoingCallErrorInfo(0), { result: T.SipSuccess, responseCode: 486 });
+  t.regex(a.engine.getOutgoingCallErrorInfo(0).rawSipMessage!, /^SIP\/2\.0 486/);
+  b.engine.busyOutLine(0, false);
+  // the application refuses with 603
+  const onRing = (n: Notification) => b.engine.abortIncomingCall(n.phoneLine, 603, 'Decline');
+  b.engine.on('SipOkToAnswerCall', onRing);
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 0, true, 5000), T.SipFarEndError);
+  t.like(a.engine.getOutgoingCallErrorInfo(0), { responseCode: 603, responseReasonPhrase: 'Decline' });
+  await b.waitFor(T.SipIncomingCallAborted);
+  b.engine.off('SipOkToAnswerCall', onRing);
+  // the caller gives up while it rings: CANCEL
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 1, false, 0), T.SipSuccess);
+  await b.waitFor(T.SipOkToAnswerCall, (n) => b.seen.filter((x) => x.event === T.SipOkToAnswerCall).indexOf(n) === 1);
+  t.is(await a.engine.terminateCall(1, true, 5000), T.SipSuccess);
+  await b.waitFor(T.SipCallCanceled);
+  await a.waitFor(T.SipOnHook, (n) => n.phoneLine === 1);
+  t.is(b.engine.getLineStatus(0).state, LineState.OnHook);
+  // nobody answers: the answer time-out gives 480
+  t.is(b.engine.setCallAnswerTimeout(1), T.SipSuccess);
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 0, true, 8000), T.SipFarEndError);
+  t.is(a.engine.getOutgoingCallErrorInfo(0).responseCode, 480);
+  await b.waitFor(T.SipAnswerTimeout);
+});
+
+test('the application assigns or refuses incoming calls in SipIncomingCallAssignPhoneLine; all lines busy gives 486', async (t) => {
+  const a = await startEngine(t, { numPhoneLinesRequested: 3, phoneName: 'alice' });
+  const b = await startEngine(t, { numPhoneLinesRequested: 3, phoneName: 'bob' });
+  autoAnswer(b);
+  b.engine.on('SipIncomingCallAssignPhoneLine', (n: Notification) => {
+    const d = n.data as { phoneLine: number; rejectStatusCode: number; calledUser: string };
+    if (d.calledUser === 'sales') d.phoneLine = 2;
+    if (d.calledUser === 'spam') d.rejectStatusCode = 403;
+  });
+  t.is(await a.engine.makeCall('sales', '127.0.0.1', b.port, 0, true, 5000), T.SipSuccess);
+  const connected = await b.waitFor(T.SipIncomingCallConnected);
+  t.is(connected.phoneLine, 2, 'the application moved it to line 2');
+  t.is(b.engine.getLineStatus(2).state, LineState.InCall);
+  t.is(await a.engine.makeCall('spam', '127.0.0.1', b.port, 1, true, 5000), T.SipFarEndError);
+  t.is(a.engine.getOutgoingCallErrorInfo(1).responseCode, 403);
+  b.engine.setOutgoingLineOnly(0, true);
+  b.engine.busyOutLine(1, true);
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 1, true, 5000), T.SipFarEndIsBusy, 'no line can take it');
+});
+
+test('hold and resume in each hold style; the far end sees SipFarEndHoldOn/Off and audio stops while held', async (t) => {
+  const a = await startEngine(t, { phoneName: 'alice' });
+  const b = await startEngine(t, { phoneName: 'bob' });
+  autoAnswer(b);
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 0, true, 5000), T.SipSuccess);
+  await b.waitFor(T.SipIncomingCallConnected);
+  for (const style of [CallHoldType.Rfc3264, CallHoldType.Rfc2543, CallHoldType.Both]) {
+    t.is(a.engine.setCallHoldType(style), T.SipSuccess);
+    const before = b.of(T.SipFarEndHoldOn).length;
+    t.is(await a.engine.holdLine(0, true), T.SipSuccess);
+    await b.waitForCount(T.SipFarEndHoldOn, before + 1);
+    t.is(a.engine.getLineStatus(0).state, LineState.OnHold);
+    t.true(a.engine.getActiveCallInfo(0).localHold);
+    t.true(b.engine.getActiveCallInfo(0).farEndHold);
+    // A holds B (A sendonly, B recvonly): what B sends no longer reaches A
+    const cap = capture(a.engine, 0);
+    sendTone(b.engine, 0, 900, 1);
+    await wait(600);
+    const held = analyse(cap.samples());
+    t.true(held.levelDb < -10 || Math.abs(held.freq - 900) > 50, `nothing of B's tone while held (${held.freq} Hz, ${held.levelDb} dB)`);
+    cap.close();
+    t.is(await a.engine.holdLine(0, false), T.SipSuccess);
+    await b.waitForCount(T.SipFarEndHoldOff, before + 1);
+    t.is(a.engine.getLineStatus(0).state, LineState.InCall);
+    const cap2 = capture(a.engine, 0);
+    sendTone(b.engine, 0, 900, 1);
+    await wait(700);
+    t.true(Math.abs(analyse(cap2.samples()).freq - 900) < 20, 'audio again after resume');
+    cap2.close();
+  }
+  t.true(a.of(T.SipCallHoldOn).length === 3 && a.of(T.SipCallHoldOff).length === 3);
+  t.is(a.engine.setCallHoldType(7 as CallHoldType), T.SipBadParameter);
+});
+
+test('call procedures return codes for bad input and impossible states', async (t) => {
+  const a = await startEngine(t, { numPhoneLinesRequested: 2, phoneName: 'alice' });
+  t.is(await a.engine.makeCall('bad user', '127.0.0.1', 5060, -1, true, 1000), T.SipBadUserName);
+  t.is(await a.engine.makeCall('bob', 'nosuchhost.invalid', 5060, -1, true, 1000), T.SipUnknownHost);
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', 70000, -1, true, 1000), T.SipBadParameter);
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', 5060, 9, true, 1000), T.SipBadPhoneLine);
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', 5060, -1, true, 0), T.SipBadParameter);
+  a.engine.busyOutLine(1, true);
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', 5060, 1, false, 0), T.SipLineBusyOut);
+  t.is(await a.engine.makeCallUri('not a uri', false, -1, false, 0), T.SipBadSipUri);
+  t.is(await a.engine.makeCallUri('sip:bob@127.0.0.1', true, -1, false, 0), T.SipProxyNotEnabled);
+  t.is(await a.engine.enableSipProxyServer('127.0.0.1', 5999), T.SipSuccess);
+  t.is(await a.engine.makeCall('bob', '', 0, -1, false, 0), T.SipDomainNameNotDefined);
+  t.is(a.engine.disableSipProxyServer(), T.SipSuccess);
+  t.is(a.engine.goOffHook(0), T.SipNoCallActive);
+  t.is(a.engine.abortIncomingCall(0, 486, 'Busy'), T.SipNoCallActive);
+  t.is(await a.engine.holdLine(0, true), T.SipNoCallActive);
+  t.is(a.engine.sendDtmf(0, '1'), T.SipNoCallActive);
+  t.is(a.engine.setAudioMediaFormats(0, []), T.SipBadParameter);
+  t.is(a.engine.setAudioMediaFormats(0, [42 as MediaFormatAudio]), T.SipBadParameter);
+  t.is(a.engine.setAudioMediaFormats(0, [MediaFormatAudio.Opus48k, MediaFormatAudio.ULaw8k]), T.SipSuccess);
+  t.is(a.engine.setPhoneLineVolume(0, 3000, 512), T.SipBadParameter);
+  t.is(a.engine.setPhoneLineVolume(0, 1024, 256), T.SipSuccess);
+  t.is(a.engine.setJitterTimeMs(0, 5), T.SipBadParameter);
+  t.is(a.engine.setJitterTimeMs(0, 100), T.SipSuccess);
+  t.is(a.engine.setEnableJitter(0, false), T.SipSuccess);
+  t.is(a.engine.setPhoneLineLoopBack(0, 'x' as never), T.SipBadParameter);
+  t.is(a.engine.enableRawRtpPacketAccess(0, true), T.SipBadParameter, 'no callback');
+  t.is(a.engine.playWaveFile(0, '/nonexistent.wav', false), T.SipNoCallActive);
+  t.is(a.engine.openRxIvrChannel(0).result, T.SipNoCallActive);
+  // nothing listens on this port: the INVITE times out (Timer B runs 32 s: use the async form and cancel)
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', 9, 0, false, 0), T.SipSuccess);
+  t.is(a.engine.getLineStatus(0).state, LineState.Dialing);
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', 9, 0, false, 0), T.SipCallAlreadyInProgress);
+  t.is(await a.engine.terminateCall(0, true, 3000), T.SipSuccess);
+  t.is(a.engine.getLineStatus(0).state, LineState.OnHook);
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', 9, -1, false, 0), T.SipSuccess);
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', 9, -1, false, 0), T.SipLineCapacityReached);
+});

@@ -1,0 +1,137 @@
+/**
+ * Media features of a line during a real engine-to-engine call: garbage aimed at the RTP port,
+ * raw RTP access, loopback, volume, WAV playback, statistics.
+ */
+import test from 'ava';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import wavefilePkg from 'wavefile';
+import { TelephonyReturnValue as T, type Notification, type RawRtpData } from '../index.js';
+import { startEngine, type EngineUnderTest } from './helpers/engine.js';
+import { analyse, capture, sendTone, wait } from './helpers/audio.js';
+
+const { WaveFile } = wavefilePkg;
+
+async function connected(t: Parameters<typeof startEngine>[0]): Promise<[EngineUnderTest, EngineUnderTest]> {
+  const a = await startEngine(t, { phoneName: 'alice' });
+  const b = await startEngine(t, { phoneName: 'bob' });
+  b.engine.on('SipOkToAnswerCall', (n: Notification) => b.engine.goOffHook(n.phoneLine));
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 0, true, 5000), T.SipSuccess);
+  await b.waitFor(T.SipIncomingCallConnected);
+  return [a, b];
+}
+
+test('garbage on a call\'s RTP port is counted and the audio carries on', async (t) => {
+  const [a, b] = await connected(t);
+  const rtpPort = b.engine.getActiveCallInfo(0).localRtpPort!;
+  const cap = capture(b.engine, 0);
+  sendTone(a.engine, 0, 1000, 3);
+  const sock = createSocket('udp4');
+  sock.bind(0, '127.0.0.1');
+  await once(sock, 'listening');
+  t.teardown(() => sock.close());
+  const header = (v: number, pt: number, seq: number, ssrc: number): Buffer => {
+    const h = Buffer.alloc(12 + 160, 0xff);
+    h[0] = v << 6;
+    h[1] = pt;
+    h.writeUInt16BE(seq & 0xffff, 2);
+    h.writeUInt32BE(seq * 160, 4);
+    h.writeUInt32BE(ssrc, 8);
+    return h;
+  };
+  for (let i = 0; i < 50; i++) {
+    sock.send(header(1, 0, i, 0x1234), rtpPort, '127.0.0.1'); // wrong version
+    sock.send(Buffer.from([0x80, 0x00, 0x01]), rtpPort, '127.0.0.1'); // truncated
+    sock.send(header(2, 77, i, 0x1234), rtpPort, '127.0.0.1'); // unknown payload type
+    const csrc = header(2, 0, i, 0x1234);
+    csrc[0] = 0x8f; // 15 CSRCs claimed in a short packet
+    sock.send(csrc.subarray(0, 20), rtpPort, '127.0.0.1');
+    sock.send(header(2, 0, 1000 + i, 0x5678), rtpPort, '127.0.0.1'); // valid PCMU from a second source
+    if (i % 10 === 0) await wait(10);
+  }
+  await wait(1200);
+  const heard = analyse(cap.samples());
+  t.true(Math.abs(heard.freq - 1000) < 20, `still hears the call (${heard.freq} Hz, ${heard.samples} samples, ${JSON.stringify(b.engine.getActiveCallInfo(0).statistics)})`);
+  const stats = b.engine.getActiveCallInfo(0).statistics as {
+    rx: { malformedByReason: Record<string, number>; conflictDrops: number; unknownPayloadType: number };
+  };
+  const m = stats.rx.malformedByReason;
+  t.true(m['badVersion']! >= 50 && m['tooShort']! >= 50 && m['badCsrc']! >= 50, `malformed packets counted by reason: ${JSON.stringify(m)}`);
+  // packets from a second source are a conflict: reported once, and dropped (valid PCMU and the
+  // unknown payload types alike) while the call's own source talks
+  // (the very first one may have been taken before the call's own media arrived)
+  t.true(stats.rx.unknownPayloadType + stats.rx.conflictDrops >= 95, `foreign packets dropped: ${stats.rx.conflictDrops} + ${stats.rx.unknownPayloadType}`);
+  const conflict = await b.waitFor(T.SipReceivedRtpMediaConflict);
+  t.like(conflict.data, { address: '127.0.0.1', port: sock.address().port });
+  t.is(b.of(T.SipCallComplete).length, 0, 'the call survived');
+});
+
+test('raw RTP access sees both directions and can drop packets', async (t) => {
+  const [a, b] = await connected(t);
+  const seen: RawRtpData[] = [];
+  t.is(a.engine.enableRawRtpPacketAccess(0, true, (d) => seen.push(d)), T.SipSuccess);
+  await wait(400);
+  const tx = seen.filter((d) => d.transmittingPacket);
+  const rx = seen.filter((d) => !d.transmittingPacket);
+  t.true(tx.length > 5 && rx.length > 5, `${tx.length} sent, ${rx.length} received`);
+  t.is(tx[0]!.payloadType, 0);
+  t.is(tx[0]!.phoneLine, 0);
+  t.is(tx[0]!.payload.length, 160);
+  t.is(tx[0]!.packet.length, 172);
+  // dropping everything A sends: B hears nothing of A's tone
+  t.is(a.engine.enableRawRtpPacketAccess(0, true, (d) => {
+    if (d.transmittingPacket) d.processRtpPacket = false;
+  }), T.SipSuccess);
+  const cap = capture(b.engine, 0);
+  sendTone(a.engine, 0, 1000, 1);
+  await wait(700);
+  const heard = analyse(cap.samples());
+  t.false(Math.abs(heard.freq - 1000) < 30 && heard.levelDb > -10, 'dropped packets never arrive');
+  t.is(a.engine.enableRawRtpPacketAccess(0, false), T.SipSuccess);
+});
+
+test('loopback echoes the far end; volume saturates instead of wrapping; WAV playback', async (t) => {
+  const [a, b] = await connected(t);
+  t.is(b.engine.setPhoneLineLoopBack(0, true), T.SipSuccess);
+  const capA = capture(a.engine, 0);
+  sendTone(a.engine, 0, 600, 2);
+  await wait(900);
+  t.true(Math.abs(analyse(capA.samples()).freq - 600) < 15, 'A hears its own tone back');
+  capA.close();
+  t.is(b.engine.setPhoneLineLoopBack(0, false), T.SipSuccess);
+
+  // 4x gain on a loud tone clips: samples stay within range and keep their sign pattern
+  t.is(a.engine.setPhoneLineVolume(0, 512, 2048), T.SipSuccess);
+  const capB = capture(b.engine, 0);
+  sendTone(a.engine, 0, 500, 2);
+  await wait(900);
+  const s = capB.samples().subarray(-2000);
+  let max = 0;
+  for (const v of s) max = Math.max(max, Math.abs(v));
+  t.true(max > 28000, `clipped near full scale (${max})`);
+  t.true(Math.abs(analyse(capB.samples()).freq - 500) < 15, 'still a 500 Hz tone, no wrap-around noise');
+  capB.close();
+  a.engine.setPhoneLineVolume(0, 512, 512);
+
+  const dir = mkdtempSync(path.join(tmpdir(), 'linescape-wav-'));
+  const file = path.join(dir, 'prompt16k.wav');
+  const rate = 16000;
+  const samples = new Int16Array(rate * 2);
+  for (let i = 0; i < samples.length; i++) samples[i] = Math.round(9000 * Math.sin((2 * Math.PI * 1200 * i) / rate));
+  const wav = new WaveFile();
+  wav.fromScratch(1, rate, '16', samples);
+  writeFileSync(file, wav.toBuffer());
+  const capW = capture(b.engine, 0);
+  t.is(a.engine.playWaveFile(0, file, true), T.SipSuccess);
+  await wait(900);
+  t.true(Math.abs(analyse(capW.samples()).freq - 1200) < 20, 'the 16 kHz WAV is heard at 1200 Hz');
+  t.is(a.engine.stopWaveFile(0), T.SipSuccess);
+  writeFileSync(path.join(dir, 'empty.wav'), '');
+  writeFileSync(path.join(dir, 'text.wav'), 'this is no RIFF file');
+  t.is(a.engine.playWaveFile(0, path.join(dir, 'missing.wav'), false), T.SipBadParameter);
+  t.is(a.engine.playWaveFile(0, path.join(dir, 'empty.wav'), false), T.SipBadAudioDataType);
+  t.is(a.engine.playWaveFile(0, path.join(dir, 'text.wav'), false), T.SipBadAudioDataType);
+});

@@ -1,0 +1,64 @@
+/**
+ * Audio helpers for call tests: feed a tone into a line's Tx IVR channel, capture a line's
+ * received audio from its Rx IVR channel, and judge it by frequency.
+ * @module
+ */
+import type { Readable, Writable } from 'node:stream';
+import { dominantFrequency, toneLevelDb } from '../../media/analysis.js';
+import { TelephonyReturnValue as T, type VoipMediaEngine } from '../../index.js';
+
+/** `seconds` of a sine at `freq` Hz as 16-bit little-endian PCM. */
+export function tonePcm(freq: number, seconds: number, rate = 8000, amplitude = 8000): Buffer {
+  const n = Math.round(seconds * rate);
+  const pcm = new Int16Array(n);
+  for (let i = 0; i < n; i++) pcm[i] = Math.round(amplitude * Math.sin((2 * Math.PI * freq * i) / rate));
+  return Buffer.from(pcm.buffer);
+}
+
+/** Starts sending a tone on a line through its Tx IVR channel; returns the channel. */
+export function sendTone(engine: VoipMediaEngine, line: number, freq: number, seconds = 3, rate = 8000): Writable {
+  const r = engine.openTxIvrChannel(line, { sampleRate: rate });
+  if (r.result !== T.SipSuccess || !r.channel) throw new Error(`openTxIvrChannel(${line}): ${T[r.result]}`);
+  r.channel.write(tonePcm(freq, seconds, rate));
+  return r.channel;
+}
+
+/** A running capture of a line's received audio. */
+export interface Capture {
+  /** The Rx channel. */
+  channel: Readable;
+  /** Everything received so far as samples. */
+  samples(): Int16Array;
+  /** Stops capturing. */
+  close(): void;
+}
+
+/** Starts capturing what a line receives. */
+export function capture(engine: VoipMediaEngine, line: number, rate = 8000): Capture {
+  const r = engine.openRxIvrChannel(line, { sampleRate: rate });
+  if (r.result !== T.SipSuccess || !r.channel) throw new Error(`openRxIvrChannel(${line}): ${T[r.result]}`);
+  const chunks: Buffer[] = [];
+  r.channel.on('data', (c: Buffer) => chunks.push(c));
+  const channel = r.channel;
+  return {
+    channel,
+    samples: () => {
+      const all = Buffer.concat(chunks);
+      return new Int16Array(all.buffer, all.byteOffset, Math.floor(all.length / 2));
+    },
+    close: () => {
+      engine.closeRxIvrChannel(channel);
+    },
+  };
+}
+
+/** Dominant frequency and level of the last `seconds` of a capture. */
+export function analyse(samples: Int16Array, rate = 8000, seconds = 0.5): { freq: number; levelDb: number; samples: number } {
+  const n = Math.min(samples.length, Math.round(seconds * rate));
+  const tail = samples.subarray(samples.length - n);
+  const freq = n > 64 ? dominantFrequency(tail, rate) : 0;
+  return { freq, levelDb: n > 64 ? toneLevelDb(tail, rate, freq) : -Infinity, samples: samples.length };
+}
+
+/** Resolves after `ms`. */
+export const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
