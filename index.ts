@@ -15,6 +15,9 @@ export type {
   RegistrarBindingsResult,
   ActiveCallInfo,
   IvrChannelResult,
+  IncomingCallInfoResult,
+  OutgoingCallInfoResult,
+  OutgoingCallErrorInfoResult,
 } from './engine/VoipMediaEngine.js';
 export type { IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from './lines/call.js';
 export type { AssignPhoneLineData } from './lines/callManager.js';

@@ -127,6 +127,24 @@ export interface RegistrarBindingsResult {
   bindings: RegistrarBinding[];
 }
 
+/** Result of `getIncomingCallInfo`: the details when `result` is SipSuccess. */
+export interface IncomingCallInfoResult extends Partial<IncomingCallInfo> {
+  /** SipSuccess or the error. */
+  result: T;
+}
+
+/** Result of `getOutgoingCallInfo`: the details when `result` is SipSuccess. */
+export interface OutgoingCallInfoResult extends Partial<OutgoingCallInfo> {
+  /** SipSuccess or the error. */
+  result: T;
+}
+
+/** Result of `getOutgoingCallErrorInfo`: the details when `result` is SipSuccess. */
+export interface OutgoingCallErrorInfoResult extends Partial<OutgoingCallErrorInfo> {
+  /** SipSuccess or the error. */
+  result: T;
+}
+
 /** Result of `getActiveCallInfo`. */
 export interface ActiveCallInfo {
   /** SipSuccess or the error. */
@@ -1189,7 +1207,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Details of the incoming call on a line. */
-  getIncomingCallInfo(phoneLine: number): { result: T } & Partial<IncomingCallInfo> {
+  getIncomingCallInfo(phoneLine: number): IncomingCallInfoResult {
     const call = this.lineCall(phoneLine);
     if (typeof call === 'number') return { result: call };
     if (!call.incomingInfo) return { result: T.SipNoCallActive };
@@ -1197,7 +1215,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Details of the outgoing call on a line. */
-  getOutgoingCallInfo(phoneLine: number): { result: T } & Partial<OutgoingCallInfo> {
+  getOutgoingCallInfo(phoneLine: number): OutgoingCallInfoResult {
     const call = this.lineCall(phoneLine);
     if (typeof call === 'number') return { result: call };
     if (!call.outgoingInfo) return { result: T.SipNoCallActive };
@@ -1205,7 +1223,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Why the last outgoing call on a line failed (kept after the call ends), LanScape's SIP_OUTGOING_CALL_ERROR_INFO. */
-  getOutgoingCallErrorInfo(phoneLine: number): { result: T } & Partial<OutgoingCallErrorInfo> {
+  getOutgoingCallErrorInfo(phoneLine: number): OutgoingCallErrorInfoResult {
     const l = this.line(phoneLine);
     if (!(l instanceof PhoneLine)) return { result: l };
     const info = l.call?.errorInfo ?? this.lastErrors.get(phoneLine);

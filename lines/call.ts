@@ -25,7 +25,7 @@ import type { ClientTransaction, ServerTransaction, InviteServerTransaction } fr
 import type { Endpoint } from '../sip/transport.js';
 import { newCallId, newTag, tagOf } from '../sip/util.js';
 import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
-import { CallDirection, LineState } from '../engine/types.js';
+import { CallDirection, LineState, type TransportAddress } from '../engine/types.js';
 import type { PhoneLine } from './phoneLine.js';
 
 /** The media side of a call, as the call needs it. */
@@ -99,7 +99,7 @@ export interface IncomingCallInfo {
   /** Call-ID. */
   callId: string;
   /** Where the INVITE came from. */
-  source: { protocol: string; host: string; port: number };
+  source: TransportAddress;
 }
 
 /** Details of an outgoing call (getOutgoingCallInfo). */

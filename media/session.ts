@@ -95,11 +95,11 @@ export type DtmfMethod = 'rfc4733' | 'inband';
 export type SendDtmfResult = DtmfMethod | 'invalid';
 
 /**
- * One RTP packet seen through {@link MediaSession.setRawRtpAccess}. Buffers are the
+ * One RTP packet seen through `MediaSession.setRawRtpAccess`. Buffers are the
  * application's to keep (received ones are the datagram's own, sent ones are copies).
  */
 export interface RawRtpData {
-  /** The line number the engine gave the session ({@link MediaSessionOptions.phoneLine}). */
+  /** The line number the engine gave the session (`MediaSessionOptions.phoneLine`). */
   phoneLine?: number;
   /** True for a packet we are about to send, false for one we received. */
   transmittingPacket: boolean;
