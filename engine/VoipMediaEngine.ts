@@ -31,6 +31,7 @@ import { TelephonyReturnValue as T } from './returnCodes.js';
 import {
   CallDirection,
   CallHoldType,
+  LineMode,
   DtmfMethod,
   MediaFormatAudio,
   DEFAULT_START_PARAMS,
@@ -968,6 +969,7 @@ export class VoipMediaEngine extends EventEmitter {
     );
     if (typeof call === 'number') return call;
     this.wireCall(call);
+    this.holdOtherLines(line);
     if (!synchronous) return T.SipSuccess;
     let timer: NodeJS.Timeout | undefined;
     const rc = await Promise.race([
@@ -1075,7 +1077,24 @@ export class VoipMediaEngine extends EventEmitter {
     if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     const call = this.lineCall(phoneLine);
     if (typeof call === 'number') return call;
-    return call.answer();
+    const rc = call.answer();
+    if (rc === T.SipSuccess) this.holdOtherLines(call.line);
+    return rc;
+  }
+
+  /**
+   * LanScape's inter-line logic in LineMode.PhoneLine: the operator at the local audio device
+   * talks on one line at a time, so taking a line off hook holds the connected call on every
+   * other line. LineMode.SwitchLine, and engines without a local audio device (servers), keep
+   * every line independent.
+   */
+  private holdOtherLines(active: PhoneLine): void {
+    const p = this.params;
+    if (!p || p.lineMode !== LineMode.PhoneLine) return;
+    if (p.zeroBasedAudioInDeviceId === SIP_AUDIO_DEVICE_NOT_USED && p.zeroBasedAudioOutDeviceId === SIP_AUDIO_DEVICE_NOT_USED) return;
+    for (const l of this.lines) {
+      if (l !== active && l.call?.isConnected && !l.call.localHold) void l.call.hold(true);
+    }
   }
 
   /** Refuses the call ringing on a line with a SIP status (400..699) and reason phrase. */
