@@ -829,6 +829,8 @@ export class VoipMediaEngine extends EventEmitter {
     if (this.natKeepAlive) this.clock.clearTimer(this.natKeepAlive.timer);
     this.natKeepAlive = keepAliveSip || keepAliveRtp ? { sip: keepAliveSip, rtp: keepAliveRtp, natSessionTimeMs } : undefined;
     this.refreshNatKeepAlive();
+    // Calls already up get the RTP half at once; new calls read rtpKeepAliveMs when they start.
+    for (const l of this.lines) l.media?.setKeepAlive(this.rtpKeepAliveMs);
     return T.SipSuccess;
   }
 

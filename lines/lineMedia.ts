@@ -57,6 +57,8 @@ export interface LineMedia extends CallMedia {
   setRawRtpAccess(cb: ((d: RawRtpData) => void) | undefined): void;
   /** Statistics snapshot. */
   stats(): object;
+  /** RTP keep-alive interval while not sending (0 = off). */
+  setKeepAlive(ms: number): void;
   /**
    * Checks a WAV file synchronously (so errors come back at once) and starts playing it; the
    * rate conversion then runs without blocking.
@@ -130,6 +132,7 @@ export async function openLineMedia(o: OpenLineMediaOptions): Promise<LineMedia 
     enableJitter: (on) => s.enableJitter(on),
     setRawRtpAccess: (cb) => s.setRawRtpAccess(cb),
     stats: () => s.stats(),
+    setKeepAlive: (ms) => s.setKeepAlive(ms),
     playWaveSync: (path, loop) => {
       let bytes: Buffer;
       try {

@@ -135,3 +135,19 @@ test('loopback echoes the far end; volume saturates instead of wrapping; WAV pla
   t.is(a.engine.playWaveFile(0, path.join(dir, 'empty.wav'), false), T.SipBadAudioDataType);
   t.is(a.engine.playWaveFile(0, path.join(dir, 'text.wav'), false), T.SipBadAudioDataType);
 });
+
+test('enableKeepAliveTransmissions: a held call that sends no audio keeps its RTP path open', async (t) => {
+  const [a, b] = await connected(t);
+  t.is(await a.engine.holdLine(0, true), T.SipSuccess); // B may no longer send audio to A
+  await b.waitFor(T.SipFarEndHoldOn);
+  const fromB: RawRtpData[] = [];
+  a.engine.enableRawRtpPacketAccess(0, true, (d) => {
+    if (!d.transmittingPacket) fromB.push(d);
+  });
+  await wait(300);
+  t.is(fromB.length, 0, 'no audio from B while held');
+  t.is(b.engine.enableKeepAliveTransmissions(false, true, 200), T.SipSuccess);
+  await wait(700);
+  t.true(fromB.length >= 2, `keep-alives arrive (${fromB.length})`);
+  t.true(fromB.every((d) => d.payloadType === 13), 'comfort-noise keep-alive packets (RFC 6263)');
+});
