@@ -11,11 +11,12 @@
  */
 import { EventEmitter } from 'node:events';
 import { realClock, type Clock } from './clock.js';
-import { SipHeaders, type SipMessage, type SipParseError, type SipRequest, type SipResponse } from './message.js';
+import { type SipMessage, type SipParseError, type SipRequest, type SipResponse } from './message.js';
 import { formatVia, parseVia, type Via } from './grammar.js';
 import { serializeMessage } from './parser.js';
 import {
   InviteClientTransaction,
+  inviteCompanion,
   InviteServerTransaction,
   TransactionManager,
   serverKey,
@@ -26,7 +27,6 @@ import {
 } from './transaction.js';
 import { SipTransport, type Endpoint, type RemoteEndpoint, type TransportProtocol } from './transport.js';
 import {
-  EMPTY,
   MAGIC_COOKIE,
   bareHost,
   branchOf,
@@ -251,32 +251,7 @@ export class SipStack extends EventEmitter<SipStackEvents> {
    */
   sendCancel(inviteTx: ClientTransaction, user: ClientTransactionUser = NOOP_USER): ClientTransaction {
     if (!(inviteTx instanceof InviteClientTransaction)) throw new Error('sendCancel needs an INVITE client transaction');
-    const invite = inviteTx.request;
-    const headers = new SipHeaders();
-    const out = headers.entries;
-    let viaDone = false;
-    for (const e of invite.headers.entries) {
-      switch (e.key) {
-        case 'via':
-          if (!viaDone) out.push({ ...e });
-          viaDone = true;
-          break;
-        case 'from':
-        case 'to':
-        case 'call-id':
-        case 'route':
-        case 'max-forwards':
-        case 'user-agent':
-          out.push({ ...e });
-          break;
-        case 'cseq':
-          out.push({ name: e.name, key: e.key, value: `${cseqNumber(e.value)} CANCEL` });
-          break;
-        default:
-          break;
-      }
-    }
-    const cancel: SipRequest = { type: 'request', method: 'CANCEL', uri: invite.uri, version: 'SIP/2.0', headers, body: EMPTY };
+    const cancel = inviteCompanion(inviteTx.request, 'CANCEL', undefined, ['user-agent']);
     return this.transactions.createCancel(inviteTx, cancel, user);
   }
 

@@ -110,11 +110,12 @@ function ack2xxKey(callId: string | undefined, cseq: number): string {
 }
 
 /**
- * The ACK a client INVITE transaction sends for a non-2xx final response (§17.1.1.3): same
- * Request-URI, Call-ID, From, CSeq number and top Via as the INVITE, To from the response, the
- * INVITE's Route set, no body.
+ * A request that travels with an INVITE and copies its identity (§9.1 CANCEL, §17.1.1.3 ACK for
+ * a non-2xx): same Request-URI, top Via (so the same branch), From, To (or `to` when given),
+ * Call-ID, Route set and Max-Forwards, the CSeq number with `method`, no body. `extra` names more
+ * headers to copy (lower-case).
  */
-export function buildNon2xxAck(invite: SipRequest, res: SipResponse): SipRequest {
+export function inviteCompanion(invite: SipRequest, method: 'ACK' | 'CANCEL', to?: string, extra: readonly string[] = []): SipRequest {
   const headers = new SipHeaders();
   const out = headers.entries;
   let viaDone = false;
@@ -131,16 +132,25 @@ export function buildNon2xxAck(invite: SipRequest, res: SipResponse): SipRequest
         out.push({ ...e });
         break;
       case 'to':
-        out.push({ name: e.name, key: e.key, value: res.headers.get('To') ?? e.value });
+        out.push({ name: e.name, key: e.key, value: to ?? e.value });
         break;
       case 'cseq':
-        out.push({ name: e.name, key: e.key, value: `${cseqNumber(e.value)} ACK` });
+        out.push({ name: e.name, key: e.key, value: `${cseqNumber(e.value)} ${method}` });
         break;
       default:
+        if (extra.includes(e.key)) out.push({ ...e });
         break;
     }
   }
-  return { type: 'request', method: 'ACK', uri: invite.uri, version: invite.version, headers, body: EMPTY };
+  return { type: 'request', method, uri: invite.uri, version: invite.version, headers, body: EMPTY };
+}
+
+/**
+ * The ACK a client INVITE transaction sends for a non-2xx final response (§17.1.1.3): the
+ * INVITE's identity with the To of the response.
+ */
+export function buildNon2xxAck(invite: SipRequest, res: SipResponse): SipRequest {
+  return inviteCompanion(invite, 'ACK', res.headers.get('To'));
 }
 
 // ==================================================================== client transactions
