@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { isIP } from 'node:net';
 import { realClock, type Clock, type TimerHandle } from '../sip/clock.js';
 import { CredentialStore, DigestClient } from '../sip/digest.js';
-import { SipHeaders, type SipRequest, type SipResponse, type SipParseError } from '../sip/message.js';
+import type { SipRequest, SipResponse, SipParseError } from '../sip/message.js';
 import { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
@@ -514,14 +514,18 @@ export class VoipMediaEngine extends EventEmitter {
     return { host, port, given: address };
   }
 
+  private async enableServer(which: 'proxy' | 'outboundProxy', address: string, port: number): Promise<T> {
+    const s = await this.server(address, port);
+    if (typeof s === 'number') return s;
+    this[which] = s;
+    this.refreshNatKeepAlive();
+    return T.SipSuccess;
+  }
+
   /** Uses a SIP proxy for calls (and for registration when asked). The address may be a name. */
   async enableSipProxyServer(address: string, port: number): Promise<T> {
     if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    const s = await this.server(address, port);
-    if (typeof s === 'number') return s;
-    this.proxy = s;
-    this.refreshNatKeepAlive();
-    return T.SipSuccess;
+    return this.enableServer('proxy', address, port);
   }
 
   /** Stops using the SIP proxy. */
@@ -537,11 +541,7 @@ export class VoipMediaEngine extends EventEmitter {
    */
   async enableOutboundSipProxyServer(address: string, port: number): Promise<T> {
     if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    const s = await this.server(address, port);
-    if (typeof s === 'number') return s;
-    this.outboundProxy = s;
-    this.refreshNatKeepAlive();
-    return T.SipSuccess;
+    return this.enableServer('outboundProxy', address, port);
   }
 
   /** Stops using the outbound proxy. */

@@ -185,7 +185,6 @@ export class Call {
     direction: CallDirection,
     private readonly formats: AudioFormatSpec[],
     private readonly userName: string,
-    private readonly displayName: string,
   ) {
     this.direction = direction;
   }
@@ -249,7 +248,7 @@ export class Call {
     fromUser: string,
     displayName: string,
   ): Promise<Call | T> {
-    const call = new Call(host, line, CallDirection.Outgoing, formats, fromUser, displayName);
+    const call = new Call(host, line, CallDirection.Outgoing, formats, fromUser);
     line.call = call;
     line.callDirection = CallDirection.Outgoing;
     line.setState(LineState.Dialing);
@@ -500,7 +499,7 @@ export class Call {
     formats: AudioFormatSpec[],
     userName: string,
   ): Promise<Call> {
-    const call = new Call(host, line, CallDirection.Incoming, formats, userName, '');
+    const call = new Call(host, line, CallDirection.Incoming, formats, userName);
     line.call = call;
     line.callDirection = CallDirection.Incoming;
     line.setState(LineState.Ringing);
