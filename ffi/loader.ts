@@ -1,0 +1,181 @@
+/**
+ * Lazy loading of the native libraries the `ffi/` bindings wrap. Nothing native is touched at
+ * import time: koffi itself and each shared library are loaded on the first request, by trying a
+ * list of sonames in order, and the outcome (success or the reason for failure) is cached so later
+ * requests cost a map look-up. Every entry point returns a result object and never throws, so a
+ * machine without `libspeexdsp` simply runs without echo cancellation instead of crashing.
+ *
+ * Tests (and operators) can pretend a library is absent: set the environment variable
+ * {@link DISABLE_NATIVE_ENV} to a comma-separated list of library names (`speexdsp`, or `all`),
+ * or call {@link setNativeLibraryDisabled}.
+ * @module
+ */
+import { createRequire } from 'node:module';
+
+/** A native function bound through koffi: called like a JS function, with C-typed arguments. */
+export type NativeFunction = (...args: unknown[]) => unknown;
+
+/**
+ * The part of a loaded koffi library handle the bindings use: `func` declares a function from a
+ * C-like prototype (`'int speex_echo_ctl(void *st, int request, void *ptr)'`) and returns a
+ * callable; it throws if the symbol is not exported.
+ */
+export interface NativeLibraryHandle {
+  /** Bind the exported function described by a C prototype string. */
+  func(prototype: string): NativeFunction;
+}
+
+/** Names of the native libraries the engine knows how to load. */
+export type NativeLibraryName = 'speexdsp';
+
+/**
+ * The outcome of loading a native library: the handle, or a human-readable reason (the sonames
+ * tried and the loader's last error, or "disabled by …"). Engine entry points map the failure to
+ * `TelephonyReturnValue.SipNativeLibraryMissing`.
+ */
+export type NativeLoadResult = NativeLoadSuccess | NativeLoadFailure;
+
+/** A library that loaded. */
+export interface NativeLoadSuccess {
+  /** Always true. */
+  readonly ok: true;
+  /** The koffi handle to bind functions from. */
+  readonly lib: NativeLibraryHandle;
+}
+
+/** A library that could not be loaded (or is disabled). */
+export interface NativeLoadFailure {
+  /** Always false. */
+  readonly ok: false;
+  /** Why: the files tried and the loader's errors, or which switch disabled it. */
+  readonly reason: string;
+}
+
+/**
+ * Environment variable listing native libraries to treat as missing, comma-separated
+ * (`LINESCAPE_DISABLE_NATIVE=speexdsp`, or `all`). Read on every load request, so a test can set
+ * it at run time.
+ */
+export const DISABLE_NATIVE_ENV = 'LINESCAPE_DISABLE_NATIVE';
+
+/**
+ * File names tried, in order, for each library on the current platform. The versioned soname
+ * comes first (it is what the runtime package installs, e.g. Debian's `libspeexdsp1`); the
+ * unversioned name only exists when the development package is installed.
+ */
+export const NATIVE_LIBRARY_FILES: Readonly<Record<NativeLibraryName, readonly string[]>> = {
+  speexdsp:
+    process.platform === 'darwin'
+      ? ['libspeexdsp.1.dylib', 'libspeexdsp.dylib']
+      : process.platform === 'win32'
+        ? ['libspeexdsp-1.dll', 'libspeexdsp.dll', 'speexdsp.dll']
+        : ['libspeexdsp.so.1', 'libspeexdsp.so'],
+};
+
+/** The koffi module surface used here (its `load` function). */
+interface KoffiModule {
+  load(path: string): NativeLibraryHandle;
+}
+
+let koffiModule: KoffiModule | null | undefined;
+let koffiError = '';
+const cache = new Map<NativeLibraryName, NativeLoadResult>();
+const disabledByCall = new Set<NativeLibraryName | 'all'>();
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Load koffi once, synchronously, through `require` so importing this module loads nothing native. */
+function getKoffi(): KoffiModule | null {
+  if (koffiModule === undefined) {
+    try {
+      const req = createRequire(import.meta.url);
+      const mod = req('koffi') as Partial<KoffiModule> & { default?: Partial<KoffiModule> };
+      const load = typeof mod.load === 'function' ? mod : mod.default;
+      if (load === undefined || typeof load.load !== 'function') throw new Error('the koffi module has no load() function');
+      koffiModule = load as KoffiModule;
+    } catch (err) {
+      koffiModule = null;
+      koffiError = errorText(err);
+    }
+  }
+  return koffiModule;
+}
+
+/**
+ * Whether `name` is currently treated as missing, by {@link setNativeLibraryDisabled} or by the
+ * {@link DISABLE_NATIVE_ENV} environment variable.
+ */
+export function isNativeLibraryDisabled(name: NativeLibraryName): boolean {
+  if (disabledByCall.has('all') || disabledByCall.has(name)) return true;
+  const env = process.env[DISABLE_NATIVE_ENV];
+  if (env === undefined || env === '') return false;
+  for (const part of env.split(',')) {
+    const p = part.trim().toLowerCase();
+    if (p === name || p === 'all') return true;
+  }
+  return false;
+}
+
+/**
+ * Treat a native library as missing (`disabled` true) or available again, without touching the
+ * environment. Meant for tests of the "library not installed" path; objects already created keep
+ * working, only new load requests are affected.
+ * @param name - a library name, or `'all'` for every native library.
+ */
+export function setNativeLibraryDisabled(name: NativeLibraryName | 'all', disabled: boolean): void {
+  if (disabled) disabledByCall.add(name);
+  else disabledByCall.delete(name);
+}
+
+/**
+ * Forget cached load results, so the next request tries the sonames again (for instance after
+ * installing a package while the process runs). Loaded libraries stay mapped while objects use them.
+ */
+export function resetNativeLibraryCache(): void {
+  cache.clear();
+}
+
+/**
+ * Load a native library by trying {@link NATIVE_LIBRARY_FILES} in order; cached after the first
+ * attempt, successful or not. Never throws.
+ */
+export function loadNativeLibrary(name: NativeLibraryName): NativeLoadResult {
+  if (isNativeLibraryDisabled(name)) {
+    return { ok: false, reason: `native library ${name} is disabled (${DISABLE_NATIVE_ENV} or setNativeLibraryDisabled)` };
+  }
+  const cached = cache.get(name);
+  if (cached !== undefined) return cached;
+  const result = loadLibraryFiles(NATIVE_LIBRARY_FILES[name], name);
+  cache.set(name, result);
+  return result;
+}
+
+/**
+ * Try `files` in order with koffi and return the first that loads; uncached, never throws. The
+ * building block of {@link loadNativeLibrary}, exported for bindings of libraries not listed in
+ * {@link NATIVE_LIBRARY_FILES} yet and for tests of the failure path.
+ * @param label - the library's name in the failure reason (default: the first file name).
+ */
+export function loadLibraryFiles(files: readonly string[], label: string = files[0] ?? 'library'): NativeLoadResult {
+  const koffi = getKoffi();
+  if (koffi === null) return { ok: false, reason: `koffi (the FFI module) failed to load: ${koffiError}` };
+  const errors: string[] = [];
+  for (const file of files) {
+    try {
+      return { ok: true, lib: koffi.load(file) };
+    } catch (err) {
+      errors.push(`${file}: ${errorText(err)}`);
+    }
+  }
+  return { ok: false, reason: `native library ${label} not found (tried ${errors.length > 0 ? errors.join('; ') : 'no file names'})` };
+}
+
+/**
+ * Load libspeexdsp (echo canceller, preprocessor, resampler): `libspeexdsp.so.1`, then
+ * `libspeexdsp.so` on Linux. Never throws; on failure the reason names the files tried.
+ */
+export function loadSpeexDsp(): NativeLoadResult {
+  return loadNativeLibrary('speexdsp');
+}
