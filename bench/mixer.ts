@@ -1,0 +1,209 @@
+/**
+ * CPU cost of the conference bridge per 20 ms tick: 10 conferences of 10, one of 100 and one of
+ * 500 participants, with 8 kHz and with 48 kHz ports, at the bridge rates that matter for each.
+ * Every port is a real port: the figure includes putting its frame, the edge resamplers both
+ * ways, mix-minus, tx gain, saturation and the level meter. Beside it, in the same run:
+ * - the floor: a plain sum of the same N native frames into one Int32Array;
+ * - the edge resampling alone (the same resampler calls the ports make), and its share.
+ * All parties talk at once (the worst case); one extra row has 3 talkers of 100, where the
+ * silent ports skip their input resamplers and the listeners who only listen share one output
+ * resampler per conference, and one row uses shorter edge filters (16 taps per phase).
+ *
+ * Run `npm run bench:mixer` or `node dist/bench/mixer.js [msPerCase]`. Figures only; tests never
+ * assert timings.
+ * @module
+ */
+import { PerformanceObserver } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { ConferenceBridge, type MixerRate, type Port } from '../mixer/index.js';
+import { createResampler, type Resampler, type ResamplerOptions } from '../media/resample.js';
+import { fillSine } from '../media/tones.js';
+
+/** One benchmark case. */
+export interface MixerBenchCase {
+  /** Conferences in the bridge. */
+  readonly conferences: number;
+  /** Participants per conference. */
+  readonly size: number;
+  /** Native rate of every port. */
+  readonly portRate: MixerRate;
+  /** Mixing rate of the bridge. */
+  readonly bridgeRate: MixerRate;
+  /** Participants per conference that talk (the rest put digital silence); default all. */
+  readonly talkers?: number;
+  /** Edge resampler settings (default: the resampler's own). */
+  readonly resampler?: ResamplerOptions;
+}
+
+/** What one case measured. */
+export interface MixerBenchResult extends MixerBenchCase {
+  /** Total ports. */
+  readonly ports: number;
+  /** Mean µs per tick of the real bridge (frames put, mixed, taken). */
+  readonly tickUs: number;
+  /** Tick cost as a share of one core: tickUs / 20 ms, in %. */
+  readonly corePercent: number;
+  /** Mean µs of the plain sum of the same native frames into an Int32Array. */
+  readonly floorUs: number;
+  /** Mean µs of the edge resampling alone (0 when port and bridge rates match). */
+  readonly resampleUs: number;
+  /** Garbage collections seen over {@link MixerBenchResult.checkTicks} bare ticks (0: nothing allocated). */
+  readonly gcs: number;
+  /** Ticks run for the allocation check. */
+  readonly checkTicks: number;
+}
+
+let sink = 0;
+let gcCount = 0;
+
+/**
+ * Mean CPU µs per call of `fn` over about `durationMs` of wall time (at least `minRuns` calls),
+ * after a warm-up. CPU time (process user + system), not wall time, so a busy machine that
+ * preempts the benchmark does not inflate the figure.
+ */
+function measure(fn: () => void, durationMs: number, minRuns = 20): number {
+  for (let i = 0; i < 30; i++) fn();
+  // the best of three rounds: other load on the machine only ever adds
+  let best = Infinity;
+  for (let round = 0; round < 3; round++) {
+    let n = 0;
+    const start = performance.now();
+    const cpu0 = process.cpuUsage();
+    while (performance.now() - start < durationMs / 3 || n < minRuns) {
+      for (let i = 0; i < 10; i++) fn();
+      n += 10;
+    }
+    const cpu = process.cpuUsage(cpu0);
+    best = Math.min(best, (cpu.user + cpu.system) / n);
+  }
+  return best;
+}
+
+/** Run one case for about `durationMs` per measurement. */
+export async function benchCase(c: MixerBenchCase, durationMs: number): Promise<MixerBenchResult> {
+  const bridge = new ConferenceBridge({ rate: c.bridgeRate, frameMs: 20, resampler: c.resampler });
+  const ports: Port[] = [];
+  const frameLen = c.portRate / 50;
+  // a few distinct tone frames, shared: the cost is in the bridge, not in making the input
+  const tones: Int16Array[] = [];
+  for (let k = 0; k < 16; k++) {
+    const f = new Int16Array(frameLen);
+    fillSine(f, c.portRate, 300 + 50 * k, 3000);
+    tones.push(f);
+  }
+  const silence = new Int16Array(frameLen);
+  const inputs: Int16Array[] = [];
+  for (let g = 0; g < c.conferences; g++) {
+    for (let i = 0; i < c.size; i++) {
+      ports.push(bridge.addPort({ name: `c${g}p${i}`, rate: c.portRate, groups: [`conf${g}`] }));
+      inputs.push(i < (c.talkers ?? c.size) ? tones[(g + i) % tones.length]! : silence);
+    }
+  }
+  const n = ports.length;
+  const tick = (): void => {
+    for (let i = 0; i < n; i++) ports[i]!.putFrame(inputs[i]!);
+    bridge.tick();
+    for (let i = 0; i < n; i++) sink += ports[i]!.getFrame()[7]!;
+  };
+  for (let i = 0; i < 5; i++) tick(); // apply memberships (allocates once)
+  const tickUs = measure(tick, durationMs);
+
+  // allocation check: ticks alone, with nothing else in the loop that could allocate
+  const checkTicks = Math.max(50, Math.min(2000, Math.round((durationMs * 1000) / tickUs)));
+  let chk = 0;
+  await new Promise((r) => setTimeout(r, 50));
+  const gcBefore = gcCount;
+  for (let t = 0; t < checkTicks; t++) {
+    for (let i = 0; i < n; i++) ports[i]!.putFrame(inputs[i]!);
+    bridge.tick();
+    for (let i = 0; i < n; i++) chk = (chk + ports[i]!.getFrame()[7]!) | 0;
+  }
+  await new Promise((r) => setTimeout(r, 50)); // let gc entries arrive
+  const gcs = gcCount - gcBefore;
+  if (chk === 0.5) sink++;
+
+  // the floor: add the same N native frames into one Int32Array
+  const acc = new Int32Array(frameLen);
+  const floorUs = measure(() => {
+    acc.fill(0);
+    for (let i = 0; i < n; i++) {
+      const f = inputs[i]!;
+      for (let j = 0; j < frameLen; j++) acc[j] = acc[j]! + f[j]!;
+    }
+    sink += acc[3]!;
+  }, durationMs);
+
+  // the edge resamplers alone, as the bridge runs them: in and out for every talker, and one
+  // shared output per conference for the listeners who only listen
+  let resampleUs = 0;
+  if (c.portRate !== c.bridgeRate) {
+    const ins: Resampler[] = [];
+    const outs: Resampler[] = [];
+    const talkers = c.talkers ?? c.size;
+    const outsPerConf = talkers + (talkers < c.size ? 1 : 0);
+    for (let i = 0; i < c.conferences * talkers; i++) ins.push(createResampler(c.portRate, c.bridgeRate, c.resampler));
+    for (let i = 0; i < c.conferences * outsPerConf; i++) outs.push(createResampler(c.bridgeRate, c.portRate, c.resampler));
+    const mid = new Int16Array(c.bridgeRate / 50);
+    const back = new Int16Array(frameLen);
+    resampleUs = measure(() => {
+      for (let i = 0; i < ins.length; i++) ins[i]!.process(tones[i % tones.length]!, frameLen, mid);
+      for (let i = 0; i < outs.length; i++) outs[i]!.process(mid, mid.length, back);
+      sink += back[5]!;
+    }, durationMs);
+  }
+  return { ...c, ports: n, tickUs, corePercent: tickUs / 200, floorUs, resampleUs, gcs, checkTicks };
+}
+
+/** The cases of the issue: 10×10, 1×100, 1×500 at 8 kHz and 48 kHz ports, plus 3 talkers of 100. */
+export const MIXER_CASES: readonly MixerBenchCase[] = [
+  { conferences: 10, size: 10, portRate: 8000, bridgeRate: 8000 },
+  { conferences: 1, size: 100, portRate: 8000, bridgeRate: 8000 },
+  { conferences: 1, size: 500, portRate: 8000, bridgeRate: 8000 },
+  { conferences: 10, size: 10, portRate: 8000, bridgeRate: 16000 },
+  { conferences: 1, size: 100, portRate: 8000, bridgeRate: 16000 },
+  { conferences: 1, size: 500, portRate: 8000, bridgeRate: 16000 },
+  { conferences: 1, size: 100, portRate: 8000, bridgeRate: 16000, talkers: 3 },
+  { conferences: 1, size: 500, portRate: 8000, bridgeRate: 16000, talkers: 3 },
+  { conferences: 1, size: 100, portRate: 8000, bridgeRate: 16000, resampler: { tapsPerPhase: 16 } },
+  { conferences: 10, size: 10, portRate: 48000, bridgeRate: 48000 },
+  { conferences: 1, size: 100, portRate: 48000, bridgeRate: 48000 },
+  { conferences: 1, size: 500, portRate: 48000, bridgeRate: 48000 },
+  { conferences: 10, size: 10, portRate: 48000, bridgeRate: 16000 },
+  { conferences: 1, size: 100, portRate: 48000, bridgeRate: 16000 },
+  { conferences: 1, size: 500, portRate: 48000, bridgeRate: 16000 },
+  { conferences: 1, size: 100, portRate: 48000, bridgeRate: 16000, talkers: 3 },
+];
+
+/** Run every case and return the figures. */
+export async function benchMixer(durationMs = 1000): Promise<MixerBenchResult[]> {
+  const obs = new PerformanceObserver((list) => {
+    gcCount += list.getEntries().length;
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  const results: MixerBenchResult[] = [];
+  for (const c of MIXER_CASES) results.push(await benchCase(c, durationMs));
+  obs.disconnect();
+  if (sink === 0.5) console.log(sink); // keeps the work observable to the optimizer
+  return results;
+}
+
+function fmt(v: number, w: number, digits = 1): string {
+  return v.toFixed(digits).padStart(w);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const ms = Number(process.argv[2] ?? 1000);
+  const results = await benchMixer(ms);
+  console.log(`conference bridge, CPU µs per 20 ms tick (${ms} ms per figure; all parties talking unless noted)`);
+  console.log(
+    'case                    port  bridge  ports   tick µs  % core   floor µs  resample µs  resample %  GCs/ticks',
+  );
+  for (const r of results) {
+    const note = r.talkers !== undefined ? ` (${r.talkers} talk)` : r.resampler?.tapsPerPhase !== undefined ? ` (${r.resampler.tapsPerPhase} taps)` : '';
+    const name = `${r.conferences}×${r.size}${note}`;
+    const share = r.resampleUs === 0 ? '—' : `${Math.min(100, (100 * r.resampleUs) / r.tickUs).toFixed(0)} %`;
+    console.log(
+      `${name.padEnd(22)} ${String(r.portRate / 1000).padStart(3)}k ${String(r.bridgeRate / 1000).padStart(5)}k ${String(r.ports).padStart(6)} ${fmt(r.tickUs, 9)} ${fmt(r.corePercent, 6, 2)} ${fmt(r.floorUs, 10)} ${fmt(r.resampleUs, 12)} ${share.padStart(11)} ${`${r.gcs}/${r.checkTicks}`.padStart(10)}`,
+    );
+  }
+}
