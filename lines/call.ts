@@ -628,7 +628,9 @@ export class Call {
 
   /** The far end cancelled the ringing call (CANCEL). */
   onCancel(): void {
-    if (this.ended || this.connected) return;
+    // RFC 3261 9.2: once our final response (the 200 of goOffHook) went out, a CANCEL has no
+    // effect on the call; it still gets its own 200 from the call manager.
+    if (this.ended || this.connected || this.answered) return;
     this.respond(487, 'Request Terminated');
     this.notify(T.SipCallCanceled);
     this.finish(T.SipCallCanceled);

@@ -108,7 +108,8 @@ export class CallManager {
     if (req.method === 'CANCEL') {
       const inviteTx = stack.findInviteServerTransaction(req);
       const call = inviteTx ? this.host.lines().find((l) => l.call?.serverTransaction === inviteTx)?.call : undefined;
-      tx.respond(stack.createResponse(req, call ? 200 : 481, undefined));
+      // The 200 carries the tag of the INVITE's responses (RFC 3261 9.2).
+      tx.respond(stack.createResponse(req, call ? 200 : 481, undefined, { toTag: call ? call.tag : true }));
       call?.onCancel();
       return true;
     }

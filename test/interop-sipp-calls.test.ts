@@ -4,7 +4,8 @@
  *   channel hears 1000 Hz and SIPp's BYE ends the call;
  * - the engine calls a SIPp UAS that echoes RTP, plays a 1 kHz WAV and hears the echo;
  * - INVITEs the engine must refuse (garbage SDP → 400/488, G.729 only → 488), a late-offer
- *   INVITE (offer in the 200, answer in the ACK) that connects, and a normal call afterwards.
+ *   INVITE (offer in the 200, answer in the ACK) that connects, and a normal call afterwards;
+ * - a CANCEL crossing the 200 OK must leave the answered call up (RFC 3261 9.2).
  */
 import type { ExecutionContext } from 'ava';
 import type { Readable } from 'node:stream';
@@ -204,4 +205,22 @@ peerTest('INVITEs the engine must refuse (garbage SDP: 400/488, G.729 only: 488)
   const res = await normal.wait();
   t.is(res.code, 0, res.summary);
   await e.waitForCount(T.SipByeReceived, 2);
+});
+
+/**
+ * A CANCEL that crosses the 200 OK has no effect on the answered call (RFC 3261 9.2): the
+ * caller's ACK confirms it and its BYE gets 200.
+ */
+peerTest('a CANCEL crossing the 200 OK leaves the answered call up (RFC 3261 9.2); BYE then gets 200', ['sipp'], async (t) => {
+  const e = await answeringEngine(t);
+  const [sipPort] = await freePorts(1);
+  const [mediaPort] = await freePorts(2, { even: true });
+  const res = await runSipp(
+    [`127.0.0.1:${e.port}`, '-sf', sippScenario('uac-call-cancel-after-200.xml'), '-s', PHONE_NAME, '-p', String(sipPort), '-mp', String(mediaPort), '-m', '1', '-timeout', '20s', '-timeout_error'],
+    { timeoutMs: 30_000, traceMessages: true },
+  );
+  t.is(res.code, 0, res.summary);
+  await e.waitFor(T.SipIncomingCallConnected);
+  await e.waitFor(T.SipByeReceived);
+  t.is(e.of(T.SipCallCanceled).length, 0, 'the CANCEL after the 200 changed nothing');
 });
