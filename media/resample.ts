@@ -36,8 +36,11 @@ export interface ResamplerOptions {
   readonly beta?: number;
 }
 
-/** Zeroth-order modified Bessel function of the first kind, by its power series (converges fast for β ≤ 20). */
-function besselI0(x: number): number {
+/**
+ * Zeroth-order modified Bessel function of the first kind, by its power series (converges fast
+ * for β ≤ 20): the Kaiser window's shape, shared by every windowed-sinc filter here.
+ */
+export function besselI0(x: number): number {
   let sum = 1;
   let term = 1;
   const q = (x * x) / 4;

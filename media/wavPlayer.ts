@@ -17,7 +17,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import wavefilePkg from 'wavefile';
-import { createResampler } from './resample.js';
+import { besselI0, createResampler } from './resample.js';
 
 const { WaveFile } = wavefilePkg;
 
@@ -147,17 +147,6 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
-function besselI0(x: number): number {
-  let sum = 1;
-  let term = 1;
-  const q = (x * x) / 4;
-  for (let k = 1; k < 64; k++) {
-    term *= q / (k * k);
-    sum += term;
-    if (term < sum * 1e-17) break;
-  }
-  return sum;
-}
 
 /** Output samples converted per slice before yielding to the event loop. */
 const SLICE = 8000;
