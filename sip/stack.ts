@@ -9,7 +9,7 @@
  * (over the same TCP connection, else to received:rport).
  * @module
  */
-import { EventEmitter } from 'node:events';
+import { SafeEmitter } from './safeEmitter.js';
 import { realClock, type Clock } from './clock.js';
 import { type SipMessage, type SipParseError, type SipRequest, type SipResponse } from './message.js';
 import { formatVia, parseVia, type Via } from './grammar.js';
@@ -108,7 +108,7 @@ const NOOP_USER: ClientTransactionUser = {
 const SUPPORTED_SCHEMES = new Set(['sip', 'sips', 'tel']);
 
 /** The SIP stack: transport + transactions + dispatch. */
-export class SipStack extends EventEmitter<SipStackEvents> {
+export class SipStack extends SafeEmitter<SipStackEvents> {
   /** The transport (UDP + TCP on one port). */
   readonly transport: SipTransport;
   /** The transaction layer. */
@@ -385,23 +385,7 @@ export class SipStack extends EventEmitter<SipStackEvents> {
     this.reportError(err);
   };
 
-  private safeEmit<K extends keyof SipStackEvents>(event: K, ...args: SipStackEvents[K]): void {
-    try {
-      (this.emit as (e: K, ...a: SipStackEvents[K]) => boolean)(event, ...args);
-    } catch (err) {
-      this.reportError(err);
-    }
-  }
 
-  private reportError(err: unknown): void {
-    const e = err instanceof Error ? err : new Error(String(err));
-    try {
-      if (this.listenerCount('error') > 0) this.emit('error', e);
-      else process.emitWarning(e);
-    } catch {
-      /* nowhere left to report */
-    }
-  }
 }
 
 /**

@@ -9,7 +9,7 @@
  * @module
  */
 import dgram from 'node:dgram';
-import { EventEmitter } from 'node:events';
+import { SafeEmitter } from './safeEmitter.js';
 import net from 'node:net';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { SipParseError, type SipMessage } from './message.js';
@@ -113,7 +113,7 @@ function connKey(host: string, port: number): string {
  * UDP and TCP on one local address and port. Create, `await listen()`, then `send()`; listen for
  * `'message'` and `'parseError'`. `close()` frees every socket and timer.
  */
-export class SipTransport extends EventEmitter<SipTransportEvents> {
+export class SipTransport extends SafeEmitter<SipTransportEvents> {
   private readonly bindHost: string;
   private readonly requestedPort: number;
   private readonly tcpEnabled: boolean;
@@ -592,24 +592,7 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
     }
   }
 
-  private safeEmit<K extends keyof SipTransportEvents>(event: K, ...args: SipTransportEvents[K]): void {
-    try {
-      (this.emit as (e: K, ...a: SipTransportEvents[K]) => boolean)(event, ...args);
-    } catch (err) {
-      this.reportError(err);
-    }
-  }
 
-  /** Reports to `'error'` listeners, or as a process warning when nobody listens (never throws). */
-  private reportError(err: unknown): void {
-    const e = err instanceof Error ? err : new Error(String(err));
-    try {
-      if (this.listenerCount('error') > 0) this.emit('error', e);
-      else process.emitWarning(e);
-    } catch {
-      /* an 'error' listener that throws has nowhere left to report to */
-    }
-  }
 }
 
 function asParseError(err: unknown): SipParseError {
