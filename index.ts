@@ -18,10 +18,12 @@ export type {
   IncomingCallInfoResult,
   OutgoingCallInfoResult,
   OutgoingCallErrorInfoResult,
+  MediaClockStatisticsResult,
 } from './engine/VoipMediaEngine.js';
 export type { IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from './lines/call.js';
 export type { AssignPhoneLineData } from './lines/callManager.js';
 export type { RawRtpData } from './media/session.js';
+export type { MediaClockStats } from './media/mediaClock.js';
 export { TelephonyReturnValue, getTelephonyStatusString } from './engine/returnCodes.js';
 export {
   NotifyType,

@@ -14,7 +14,7 @@
 import dgram from 'node:dgram';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { VoipMediaEngine, TelephonyReturnValue as T, LineState, MediaFormatAudio, type Notification, type RawRtpData } from '../index.js';
-import type { MediaClock } from '../media/mediaClock.js';
+import type { MediaClockStats } from '../media/mediaClock.js';
 import type { MediaSessionStats } from '../media/session.js';
 
 /** A request from the parent. */
@@ -132,9 +132,11 @@ let window:
     }
   | undefined;
 
-/** The engine's media clock (private field; read for its tick counters only). */
-function clockOf(e: VoipMediaEngine): MediaClock | undefined {
-  return (e as unknown as { mediaClock?: MediaClock }).mediaClock;
+/** The engine's media clock figures (ticks, late ticks, interval jitter). */
+function clockOf(e: VoipMediaEngine): { stats(): MediaClockStats } | undefined {
+  const r = e.getMediaClockStatistics();
+  if (r.result !== T.SipSuccess) return undefined;
+  return { stats: () => e.getMediaClockStatistics() as MediaClockStats };
 }
 
 /** Statistics of the call on a line, or undefined. */

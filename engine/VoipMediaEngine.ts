@@ -16,7 +16,7 @@ import { PhoneLine, type RecordedCallState } from '../lines/phoneLine.js';
 import { CallManager, type CallManagerHost } from '../lines/callManager.js';
 import type { Call, CallMedia, IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from '../lines/call.js';
 import { Call as CallClass } from '../lines/call.js';
-import { MediaClock } from '../media/mediaClock.js';
+import { MediaClock, type MediaClockStats } from '../media/mediaClock.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
 import { isValidDtmfString, buildDtmfRelayBody, parseDtmfInfoBody } from '../media/dtmf.js';
 import { parseUri } from '../sip/grammar.js';
@@ -182,6 +182,12 @@ export interface IvrChannelResult<S> {
   result: T;
   /** The stream, on success. */
   channel?: S;
+}
+
+/** Result of `getMediaClockStatistics`: the clock's figures when `result` is SipSuccess. */
+export interface MediaClockStatisticsResult extends Partial<MediaClockStats> {
+  /** SipSuccess or SipMediaEngineNotInitialized. */
+  result: T;
 }
 
 /** Result of `getMediaEngineVersionInfo`. */
@@ -367,6 +373,15 @@ export class VoipMediaEngine extends EventEmitter {
   /** The SIP port the engine listens on (useful after starting with sipPort 0); 0 when stopped. */
   getSipPort(): number {
     return this.stack?.localEndpoint('UDP').port ?? 0;
+  }
+
+  /**
+   * Health of the engine's single media clock (ticks, late and skipped ticks, interval jitter
+   * p99): what says whether the process keeps up with the calls it carries. A LineScape addition.
+   */
+  getMediaClockStatistics(): MediaClockStatisticsResult {
+    if (!this.mediaClock) return { result: T.SipMediaEngineNotInitialized };
+    return { result: T.SipSuccess, ...this.mediaClock.stats() };
   }
 
   /** Product and version. */

@@ -31,7 +31,7 @@ export interface MediaClockOptions {
   onError?: (error: unknown, listener: MediaClockListener) => void;
 }
 
-/** Figures of {@link MediaClock.stats}. */
+/** Figures of `MediaClock.stats()`. */
 export interface MediaClockStats {
   /** True between `start()` and `stop()`. */
   running: boolean;

@@ -76,8 +76,12 @@ test('start, stop, double start and calls on a stopped engine return codes', asy
   t.is(engine.getLineStatus(-1).result, T.SipBadPhoneLine);
   t.is(engine.getLineStatus(1.5).result, T.SipBadPhoneLine);
   t.is(engine.getMediaEngineVersionInfo().result, T.SipSuccess);
+  const clock = engine.getMediaClockStatistics();
+  t.is(clock.result, T.SipSuccess);
+  t.true(clock.running === true && typeof clock.ticks === 'number');
   t.is(await engine.stopSipTelephony(), T.SipSuccess);
   t.is(engine.getSipPort(), 0);
+  t.is(engine.getMediaClockStatistics().result, T.SipMediaEngineNotInitialized);
   // and it starts again
   t.is(await engine.startSipTelephony({ ipAddressOfThisHost: '127.0.0.1', sipPort: 0 }), T.SipSuccess);
   t.is(await engine.stopSipTelephony(), T.SipSuccess);
