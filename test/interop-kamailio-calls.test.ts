@@ -7,9 +7,8 @@
  *   other); the caller's BYE follows the Record-Route through Kamailio.
  */
 import type { ExecutionContext } from 'ava';
-import type { Readable } from 'node:stream';
 import { TelephonyReturnValue as T, type Notification } from '../index.js';
-import { dominantFrequency, toneLevelDb } from '../media/analysis.js';
+import { assertTone, listenFor } from './helpers/audio.js';
 import { sleep, startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
 import { peerFile, runSipp, startKamailio, type KamailioHandle } from './helpers/peers.js';
@@ -64,45 +63,6 @@ async function registeredCallee(t: ExecutionContext, kam: KamailioHandle): Promi
   return e;
 }
 
-/**
- * Reads an IVR Rx channel for `ms` milliseconds.
- *
- * @param channel - 16-bit LE mono PCM stream
- * @param ms - how long to listen
- * @returns the samples
- */
-async function capture(channel: Readable, ms: number): Promise<Int16Array> {
-  const chunks: Buffer[] = [];
-  const onData = (b: Buffer): void => {
-    chunks.push(b);
-  };
-  channel.on('data', onData);
-  await sleep(ms);
-  channel.off('data', onData);
-  channel.pause();
-  const all = Buffer.concat(chunks);
-  const pcm = new Int16Array(all.length >> 1);
-  for (let i = 0; i < pcm.length; i++) pcm[i] = all.readInt16LE(i * 2);
-  return pcm;
-}
-
-/**
- * Asserts that `pcm` (8 kHz) is a tone at `freq`.
- *
- * @param t - the test
- * @param pcm - the samples
- * @param freq - expected frequency
- * @param what - label
- */
-function assertTone(t: ExecutionContext, pcm: Int16Array, freq: number, what: string): void {
-  const dominant = dominantFrequency(pcm, 8000);
-  const level = toneLevelDb(pcm, 8000, freq);
-  t.log(`${what}: ${pcm.length} samples, dominant ${dominant.toFixed(1)} Hz, ${freq} Hz at ${level.toFixed(2)} dB of total`);
-  t.true(pcm.length >= 4000, `${what}: too little audio`);
-  t.true(Math.abs(dominant - freq) < 15, `${what}: dominant ${dominant.toFixed(1)} Hz, expected ${freq}`);
-  t.true(level > -3, `${what}: ${freq} Hz only ${level.toFixed(2)} dB of the total`);
-}
-
 peerTest('SIPp (user 150, 407 digest) calls 102 through Kamailio: the line registered as 102 (line 2) rings and answers', ['kamailio', 'sipp'], async (t) => {
   const kam = await kamailio(t);
   const e = await registeredCallee(t, kam);
@@ -153,7 +113,7 @@ peerTest('engine 150 calls 101 through Kamailio (407 digest, proxy + domain): li
   t.is(rxCaller.result, T.SipSuccess);
   t.is(rxCallee.result, T.SipSuccess);
   await sleep(600);
-  const [atCaller, atCallee] = await Promise.all([capture(rxCaller.channel!, 1500), capture(rxCallee.channel!, 1500)]);
+  const [atCaller, atCallee] = await Promise.all([listenFor(rxCaller.channel!, 1500), listenFor(rxCallee.channel!, 1500)]);
   assertTone(t, atCallee, 1000, 'callee line 1 hears the caller');
   assertTone(t, atCaller, 440, 'caller hears callee line 1');
 

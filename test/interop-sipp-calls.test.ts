@@ -8,9 +8,8 @@
  * - a CANCEL crossing the 200 OK must leave the answered call up (RFC 3261 9.2).
  */
 import type { ExecutionContext } from 'ava';
-import type { Readable } from 'node:stream';
 import { TelephonyReturnValue as T, type Notification } from '../index.js';
-import { dominantFrequency, rms, toneLevelDb } from '../media/analysis.js';
+import { assertTone, listenFor } from './helpers/audio.js';
 import { sleep, startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
 import { peerFile, runSipp, sippScenario, startSipp, waitForUdpPort } from './helpers/peers.js';
@@ -40,48 +39,6 @@ async function answeringEngine(t: ExecutionContext, lines = 2): Promise<EngineUn
     if (rc !== T.SipSuccess) t.log(`goOffHook(${n.phoneLine}): ${T[rc]}`);
   });
   return e;
-}
-
-/**
- * Reads an IVR Rx channel for `ms` milliseconds of wall time.
- *
- * @param channel - 16-bit LE mono PCM stream
- * @param ms - how long to listen
- * @returns the samples received (copied to an aligned buffer)
- */
-async function capture(channel: Readable, ms: number): Promise<Int16Array> {
-  const chunks: Buffer[] = [];
-  const onData = (b: Buffer): void => {
-    chunks.push(b);
-  };
-  channel.on('data', onData);
-  await sleep(ms);
-  channel.off('data', onData);
-  channel.pause();
-  const all = Buffer.concat(chunks);
-  const pcm = new Int16Array(all.length >> 1);
-  for (let i = 0; i < pcm.length; i++) pcm[i] = all.readInt16LE(i * 2);
-  return pcm;
-}
-
-/**
- * Asserts that `pcm` is dominated by a tone at `freq`: the strongest FFT bin within 15 Hz, the
- * Goertzel power at `freq` within 3 dB of the total, and a level well above silence.
- *
- * @param t - the test
- * @param pcm - samples at 8 kHz
- * @param freq - expected frequency in Hz
- * @param what - label for messages
- */
-function assertTone(t: ExecutionContext, pcm: Int16Array, freq: number, what: string): void {
-  const dominant = dominantFrequency(pcm, 8000);
-  const level = toneLevelDb(pcm, 8000, freq);
-  const r = rms(pcm);
-  t.log(`${what}: ${pcm.length} samples, dominant ${dominant.toFixed(1)} Hz, ${freq} Hz at ${level.toFixed(2)} dB of total, rms ${r.toFixed(0)}`);
-  t.true(pcm.length >= 4000, `${what}: too little audio (${pcm.length} samples)`);
-  t.true(Math.abs(dominant - freq) < 15, `${what}: dominant ${dominant.toFixed(1)} Hz, expected ${freq}`);
-  t.true(level > -3, `${what}: ${freq} Hz only ${level.toFixed(2)} dB of the total`);
-  t.true(r > 1000, `${what}: rms ${r.toFixed(0)} is near silence`);
 }
 
 /**
@@ -118,7 +75,7 @@ peerTest('SIPp UAC streams a 1 kHz PCMU tone into an answering line; its Rx IVR 
   t.is(rx.result, T.SipSuccess);
   // skip the first 500 ms (jitter buffer fill, stream start), then listen 1.5 s
   await sleep(500);
-  const pcm = await capture(rx.channel!, 1500);
+  const pcm = await listenFor(rx.channel!, 1500);
   assertTone(t, pcm, 1000, 'engine Rx from SIPp');
   const info = e.engine.getActiveCallInfo(line);
   t.is(info.result, T.SipSuccess);
@@ -146,7 +103,7 @@ peerTest('the engine calls a SIPp UAS that echoes RTP: a 1 kHz WAV played out co
   t.is(rx.result, T.SipSuccess);
   t.is(e.engine.playWaveFile(0, peerFile('audio', 'tone1k.wav'), true), T.SipSuccess);
   await sleep(600);
-  const pcm = await capture(rx.channel!, 1500);
+  const pcm = await listenFor(rx.channel!, 1500);
   assertTone(t, pcm, 1000, 'engine Rx of its own echo');
   const stats = e.engine.getActiveCallInfo(0).statistics as { tx: { packets: number }; rx: { received: number } } | undefined;
   t.truthy(stats);
@@ -201,7 +158,7 @@ peerTest('INVITEs the engine must refuse (garbage SDP: 400/488, G.729 only: 488)
   const rx = e.engine.openRxIvrChannel(second[1]!.phoneLine, { sampleRate: 8000 });
   t.is(rx.result, T.SipSuccess);
   await sleep(400);
-  assertTone(t, await capture(rx.channel!, 1000), 1000, 'normal call after the refusals');
+  assertTone(t, await listenFor(rx.channel!, 1000), 1000, 'normal call after the refusals');
   const res = await normal.wait();
   t.is(res.code, 0, res.summary);
   await e.waitForCount(T.SipByeReceived, 2);

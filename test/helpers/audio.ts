@@ -3,8 +3,9 @@
  * received audio from its Rx IVR channel, and judge it by frequency.
  * @module
  */
+import type { ExecutionContext } from 'ava';
 import type { Readable, Writable } from 'node:stream';
-import { dominantFrequency, toneLevelDb } from '../../media/analysis.js';
+import { dominantFrequency, rms, toneLevelDb } from '../../media/analysis.js';
 import { TelephonyReturnValue as T, type VoipMediaEngine } from '../../index.js';
 
 /** `seconds` of a sine at `freq` Hz as 16-bit little-endian PCM. */
@@ -62,3 +63,45 @@ export function analyse(samples: Int16Array, rate = 8000, seconds = 0.5): { freq
 
 /** Resolves after `ms`. */
 export const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Reads an IVR Rx channel for `ms` milliseconds of wall time.
+ *
+ * @param channel - 16-bit LE mono PCM stream
+ * @param ms - how long to listen
+ * @returns the samples received (copied to an aligned buffer)
+ */
+export async function listenFor(channel: Readable, ms: number): Promise<Int16Array> {
+  const chunks: Buffer[] = [];
+  const onData = (b: Buffer): void => {
+    chunks.push(b);
+  };
+  channel.on('data', onData);
+  await wait(ms);
+  channel.off('data', onData);
+  channel.pause();
+  const all = Buffer.concat(chunks);
+  const pcm = new Int16Array(all.length >> 1);
+  for (let i = 0; i < pcm.length; i++) pcm[i] = all.readInt16LE(i * 2);
+  return pcm;
+}
+
+/**
+ * Asserts that `pcm` is dominated by a tone at `freq`: the strongest FFT bin within 15 Hz, the
+ * Goertzel power at `freq` within 3 dB of the total, and a level well above silence.
+ *
+ * @param t - the test
+ * @param pcm - samples at 8 kHz
+ * @param freq - expected frequency in Hz
+ * @param what - label for messages
+ */
+export function assertTone(t: ExecutionContext, pcm: Int16Array, freq: number, what: string): void {
+  const dominant = dominantFrequency(pcm, 8000);
+  const level = toneLevelDb(pcm, 8000, freq);
+  const r = rms(pcm);
+  t.log(`${what}: ${pcm.length} samples, dominant ${dominant.toFixed(1)} Hz, ${freq} Hz at ${level.toFixed(2)} dB of total, rms ${r.toFixed(0)}`);
+  t.true(pcm.length >= 4000, `${what}: too little audio (${pcm.length} samples)`);
+  t.true(Math.abs(dominant - freq) < 15, `${what}: dominant ${dominant.toFixed(1)} Hz, expected ${freq}`);
+  t.true(level > -3, `${what}: ${freq} Hz only ${level.toFixed(2)} dB of the total`);
+  t.true(r > 1000, `${what}: rms ${r.toFixed(0)} is near silence`);
+}
