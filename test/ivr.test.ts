@@ -5,53 +5,14 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { dominantFrequency, rms } from '../media/analysis.js';
-import { CODEC_INFO, type CodecName } from '../media/codecs.js';
+import type { CodecName } from '../media/codecs.js';
 import { DtmfGenerator } from '../media/dtmf.js';
-import type { IvrRxStream } from '../media/ivr.js';
-import { MediaClock } from '../media/mediaClock.js';
-import { RtpPortAllocator } from '../media/rtpSocket.js';
-import { isMediaSessionError, MediaSession, type MediaParams, type MediaSessionOptions } from '../media/session.js';
 import { fillSine } from '../media/tones.js';
-import { freePorts } from './helpers/ports.js';
+import { Capture, near, NO_TELEPHONE_EVENT, pair as sessionPair, sleep, type PairOptions } from './helpers/sessionPair.js';
 
-const HOST = '127.0.0.1';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function params(codec: CodecName, remotePort: number): MediaParams {
-  const info = CODEC_INFO[codec];
-  return {
-    remoteAddress: HOST,
-    remotePort,
-    codec,
-    payloadType: info.defaultPayloadType,
-    receivePayloadType: info.defaultPayloadType,
-    sending: true,
-    receiving: true,
-    rtcpMux: false,
-  };
-}
-
-async function pair(
-  t: ExecutionContext,
-  codec: CodecName,
-  opts: { a?: Partial<MediaSessionOptions>; b?: Partial<MediaSessionOptions> } = {},
-): Promise<{ a: MediaSession; b: MediaSession }> {
-  const clock = new MediaClock();
-  t.teardown(() => clock.stop());
-  const ports = await freePorts(2, { even: true });
-  const allocator = new RtpPortAllocator({ host: HOST, minPort: ports[0]!, maxPort: ports[1]! + 1 });
-  const a = await MediaSession.open({ clock, allocator, ...opts.a });
-  const b = await MediaSession.open({ clock, allocator, ...opts.b });
-  if (isMediaSessionError(a) || isMediaSessionError(b)) throw new Error('open failed');
-  t.teardown(() => a.stop());
-  t.teardown(() => b.stop());
-  t.true(a.configure(params(codec, b.localPort)));
-  t.true(b.configure(params(codec, a.localPort)));
-  clock.start();
-  a.start();
-  b.start();
-  return { a, b };
-}
+/** Two sessions without telephone-event, as these tests send plain audio. */
+const pair = (t: ExecutionContext, codec: CodecName, opts: PairOptions = {}) =>
+  sessionPair(t, codec, { ...opts, pa: NO_TELEPHONE_EVENT, pb: NO_TELEPHONE_EVENT });
 
 /** PCM as 16-bit LE bytes. */
 function toBytes(pcm: Int16Array): Buffer {
@@ -66,22 +27,6 @@ function sine(rate: number, freq: number, ms: number, amp = 8000): Int16Array {
   return pcm;
 }
 
-class Capture {
-  readonly chunks: Buffer[] = [];
-  constructor(stream: IvrRxStream) {
-    stream.on('data', (b: Buffer) => this.chunks.push(b));
-  }
-  pcm(from = 0): Int16Array {
-    const buf = Buffer.concat(this.chunks.slice(from));
-    const out = new Int16Array(buf.length >> 1);
-    for (let i = 0; i < out.length; i++) out[i] = buf.readInt16LE(i * 2);
-    return out;
-  }
-}
-
-function near(t: ExecutionContext, got: number, want: number, what: string): void {
-  t.true(Math.abs(got - want) <= want * 0.02, `${what}: ${got.toFixed(1)} Hz, expected ${want} Hz ±2 %`);
-}
 
 test.serial('Tx stream: a 16 kHz prompt written in odd-sized pieces is heard at B', async (t) => {
   const { a, b } = await pair(t, 'PCMU');

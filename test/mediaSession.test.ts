@@ -7,106 +7,18 @@ import test, { type ExecutionContext } from 'ava';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { dominantFrequency, goertzelPower, rms } from '../media/analysis.js';
-import { CODEC_INFO, createCodec, type CodecName } from '../media/codecs.js';
-import type { IvrRxStream } from '../media/ivr.js';
+import { createCodec, type CodecName } from '../media/codecs.js';
 import { MediaClock } from '../media/mediaClock.js';
 import { writeRtpHeader } from '../media/rtp.js';
-import { RtpPortAllocator } from '../media/rtpSocket.js';
 import {
   isMediaSessionError,
   MediaSession,
   type DtmfMethod,
-  type MediaParams,
-  type MediaSessionOptions,
   type RawRtpData,
 } from '../media/session.js';
 import { fillSine } from '../media/tones.js';
-import { freePorts } from './helpers/ports.js';
+import { allocator, Capture, HOST, near, open, pair, params, sleep } from './helpers/sessionPair.js';
 import { UdpRelay } from './helpers/udpRelay.js';
-
-const HOST = '127.0.0.1';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function allocator(pairs = 4): Promise<RtpPortAllocator> {
-  const ports = await freePorts(pairs, { even: true });
-  return new RtpPortAllocator({ host: HOST, minPort: ports[0]!, maxPort: ports[pairs - 1]! + 1 });
-}
-
-function params(codec: CodecName, remotePort: number, over: Partial<MediaParams> = {}): MediaParams {
-  const info = CODEC_INFO[codec];
-  return {
-    remoteAddress: HOST,
-    remotePort,
-    codec,
-    payloadType: info.defaultPayloadType,
-    receivePayloadType: info.defaultPayloadType,
-    telephoneEvent: { payloadType: 101, receivePayloadType: 101, clockRate: info.clockRate },
-    sending: true,
-    receiving: true,
-    rtcpMux: false,
-    ptime: 20,
-    ...over,
-  };
-}
-
-async function open(t: ExecutionContext, clock: MediaClock, alloc: RtpPortAllocator, extra: Partial<MediaSessionOptions> = {}): Promise<MediaSession> {
-  const s = await MediaSession.open({ clock, allocator: alloc, localAddress: HOST, ...extra });
-  if (isMediaSessionError(s)) throw new Error(s.message);
-  t.teardown(() => s.stop());
-  return s;
-}
-
-interface Pair {
-  clock: MediaClock;
-  a: MediaSession;
-  b: MediaSession;
-}
-
-/** Two started sessions talking to each other with `codec`. */
-async function pair(
-  t: ExecutionContext,
-  codec: CodecName,
-  opts: { a?: Partial<MediaSessionOptions>; b?: Partial<MediaSessionOptions>; pa?: Partial<MediaParams>; pb?: Partial<MediaParams> } = {},
-): Promise<Pair> {
-  const clock = new MediaClock();
-  t.teardown(() => clock.stop());
-  const alloc = await allocator();
-  const a = await open(t, clock, alloc, opts.a);
-  const b = await open(t, clock, alloc, opts.b);
-  t.true(a.configure(params(codec, b.localPort, opts.pa)));
-  t.true(b.configure(params(codec, a.localPort, opts.pb)));
-  clock.start();
-  a.start();
-  b.start();
-  return { clock, a, b };
-}
-
-/** Collects what an Rx stream delivers. */
-class Capture {
-  readonly chunks: Buffer[] = [];
-  constructor(readonly stream: IvrRxStream) {
-    stream.on('data', (b: Buffer) => this.chunks.push(b));
-  }
-  get mark(): number {
-    return this.chunks.length;
-  }
-  pcm(from = 0, to = this.chunks.length): Int16Array {
-    const buf = Buffer.concat(this.chunks.slice(from, to));
-    const out = new Int16Array(buf.length >> 1);
-    for (let i = 0; i < out.length; i++) out[i] = buf.readInt16LE(i * 2);
-    return out;
-  }
-  /** PCM received during the next `ms`. */
-  async record(ms: number): Promise<Int16Array> {
-    const m = this.mark;
-    await sleep(ms);
-    return this.pcm(m);
-  }
-}
-
-function near(t: ExecutionContext, got: number, want: number, what: string): void {
-  t.true(Math.abs(got - want) <= want * 0.02, `${what}: ${got.toFixed(1)} Hz, expected ${want} Hz ±2 %`);
-}
 
 async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
   const end = Date.now() + ms;

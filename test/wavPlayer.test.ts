@@ -9,17 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import wavefilePkg from 'wavefile';
 import { dominantFrequency, goertzelPower, rms } from '../media/analysis.js';
-import { CODEC_INFO, type CodecName } from '../media/codecs.js';
-import type { IvrRxStream } from '../media/ivr.js';
-import { MediaClock } from '../media/mediaClock.js';
-import { RtpPortAllocator } from '../media/rtpSocket.js';
-import { isMediaSessionError, MediaSession, type MediaParams, type MediaSessionOptions } from '../media/session.js';
+import type { CodecName } from '../media/codecs.js';
+import type { MediaSessionOptions } from '../media/session.js';
 import { convertSampleRate, loadWav, WavPlayer } from '../media/wavPlayer.js';
-import { freePorts } from './helpers/ports.js';
+import { Capture, near, NO_TELEPHONE_EVENT, pair as sessionPair, sleep } from './helpers/sessionPair.js';
 
 const { WaveFile } = wavefilePkg;
-const HOST = '127.0.0.1';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linescape-wav-'));
 test.after.always(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -54,54 +49,9 @@ function makeWav(
   return file;
 }
 
-function params(codec: CodecName, remotePort: number): MediaParams {
-  const info = CODEC_INFO[codec];
-  return {
-    remoteAddress: HOST,
-    remotePort,
-    codec,
-    payloadType: info.defaultPayloadType,
-    receivePayloadType: info.defaultPayloadType,
-    sending: true,
-    receiving: true,
-    rtcpMux: false,
-  };
-}
-
-async function pair(t: ExecutionContext, codec: CodecName, aOpts: Partial<MediaSessionOptions> = {}): Promise<{ a: MediaSession; b: MediaSession }> {
-  const clock = new MediaClock();
-  t.teardown(() => clock.stop());
-  const ports = await freePorts(2, { even: true });
-  const allocator = new RtpPortAllocator({ host: HOST, minPort: ports[0]!, maxPort: ports[1]! + 1 });
-  const a = await MediaSession.open({ clock, allocator, ...aOpts });
-  const b = await MediaSession.open({ clock, allocator });
-  if (isMediaSessionError(a) || isMediaSessionError(b)) throw new Error('open failed');
-  t.teardown(() => a.stop());
-  t.teardown(() => b.stop());
-  t.true(a.configure(params(codec, b.localPort)));
-  t.true(b.configure(params(codec, a.localPort)));
-  clock.start();
-  a.start();
-  b.start();
-  return { a, b };
-}
-
-class Capture {
-  readonly chunks: Buffer[] = [];
-  constructor(stream: IvrRxStream) {
-    stream.on('data', (b: Buffer) => this.chunks.push(b));
-  }
-  pcm(from = 0): Int16Array {
-    const buf = Buffer.concat(this.chunks.slice(from));
-    const out = new Int16Array(buf.length >> 1);
-    for (let i = 0; i < out.length; i++) out[i] = buf.readInt16LE(i * 2);
-    return out;
-  }
-}
-
-function near(t: ExecutionContext, got: number, want: number, what: string): void {
-  t.true(Math.abs(got - want) <= want * 0.02, `${what}: ${got.toFixed(1)} Hz, expected ${want} Hz ±2 %`);
-}
+/** Two sessions without telephone-event; `aOpts` for the playing side. */
+const pair = (t: ExecutionContext, codec: CodecName, aOpts: Partial<MediaSessionOptions> = {}) =>
+  sessionPair(t, codec, { a: aOpts, pa: NO_TELEPHONE_EVENT, pb: NO_TELEPHONE_EVENT });
 
 const cases: { name: string; rate: number; freq: number; bitDepth?: string; channels?: number; codec: CodecName }[] = [
   { name: '8k16.wav', rate: 8000, freq: 700, codec: 'PCMU' },
