@@ -13,6 +13,7 @@ import { createCodec } from '../media/codecs.js';
 import { createResampler } from '../media/resample.js';
 import { DtmfDetector, DtmfGenerator } from '../media/dtmf.js';
 import { fillSine } from '../media/tones.js';
+import { framesPerSecond } from './measure.js';
 
 /** One benchmark result. */
 export interface CodecBenchResult {
@@ -24,21 +25,7 @@ export interface CodecBenchResult {
 
 let sink = 0;
 
-/** Frames per second of `fn` (one frame per call) over about `durationMs`, after a warm-up. */
-function measure(fn: () => void, durationMs: number): number {
-  const warm = Date.now() + Math.min(300, durationMs / 4);
-  while (Date.now() < warm) for (let i = 0; i < 50; i++) fn();
-  let n = 0;
-  const start = process.hrtime.bigint();
-  const limit = BigInt(Math.round(durationMs * 1e6));
-  let elapsed = 0n;
-  while (elapsed < limit) {
-    for (let i = 0; i < 50; i++) fn();
-    n += 50;
-    elapsed = process.hrtime.bigint() - start;
-  }
-  return Math.round(n / (Number(elapsed) / 1e9));
-}
+const measure = framesPerSecond;
 
 function speech8k(): Int16Array {
   const pcm = new Int16Array(160);

@@ -18,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { createResampler, type Resampler } from '../media/resample.js';
 import { SpeexResampler } from '../ffi/speexdsp.js';
 import { fillSine } from '../media/tones.js';
+import { framesPerSecond } from './measure.js';
 
 /** One row of the comparison. */
 export interface ResamplerBenchRow {
@@ -42,21 +43,7 @@ export interface ResamplerBenchRow {
 
 let sink = 0;
 
-/** Frames per second of `fn` (one frame per call) over about `durationMs`, after a warm-up. */
-function measure(fn: () => void, durationMs: number): number {
-  const warm = Date.now() + Math.min(300, durationMs / 4);
-  while (Date.now() < warm) for (let i = 0; i < 50; i++) fn();
-  let n = 0;
-  const start = process.hrtime.bigint();
-  const limit = BigInt(Math.round(durationMs * 1e6));
-  let elapsed = 0n;
-  while (elapsed < limit) {
-    for (let i = 0; i < 50; i++) fn();
-    n += 50;
-    elapsed = process.hrtime.bigint() - start;
-  }
-  return Math.round(n / (Number(elapsed) / 1e9));
-}
+const measure = framesPerSecond;
 
 const AMP = 10000;
 /** Alias probes are near full scale, so an alias rounds to zero only below about −96 dB. */
