@@ -22,6 +22,8 @@ import { isValidDtmfString, buildDtmfRelayBody, parseDtmfInfoBody } from '../med
 import { parseUri } from '../sip/grammar.js';
 import { openLineMedia, formatSpecs, type RawRtpData } from '../lines/lineMedia.js';
 import { answerChallenge } from './auth.js';
+import { EngineAudio, type AudioDeviceListResult, type VuMeterCallback } from './audio.js';
+import type { RecordCallback } from '../media/callRecorder.js';
 import { hostPort, isPort, isSipUser, resolveHost } from './hosts.js';
 import { Notifier } from './notifier.js';
 import { attachSipLogger } from './sipLog.js';
@@ -245,6 +247,7 @@ export class VoipMediaEngine extends EventEmitter {
   private mediaClock?: MediaClock;
   private rtpAllocator?: RtpPortAllocator;
   private calls?: CallManager;
+  private audio?: EngineAudio;
   private holdType = CallHoldType.Rfc3264;
   /** Last outgoing call failure per line, kept after the call ends (getOutgoingCallErrorInfo). */
   private readonly lastErrors = new Map<number, OutgoingCallErrorInfo>();
@@ -320,6 +323,23 @@ export class VoipMediaEngine extends EventEmitter {
         maxPort: p.maxLocalRtpPort,
         strategy: p.useSequentialRtpPorts ? 'sequential' : 'random',
       });
+      const audio = await EngineAudio.start(
+        { notifyLine: (line, event, data) => this.notifier.line(line, event, data) },
+        p,
+        this.lines,
+        this.mediaClock,
+      );
+      if (typeof audio === 'number') {
+        this.mediaClock.stop();
+        this.mediaClock = undefined;
+        this.rtpAllocator = undefined;
+        this.stack = undefined;
+        this.params = undefined;
+        this.lines = [];
+        await stack.stop().catch(() => undefined);
+        return audio;
+      }
+      this.audio = audio;
       this.calls = new CallManager(this.callManagerHost());
       stack.onRequest = (req, tx, from) => this.onRequest(req, tx, from);
       stack.onAck = (req) => this.calls?.onAck(req);
@@ -344,6 +364,8 @@ export class VoipMediaEngine extends EventEmitter {
     const calls = this.calls?.calls() ?? [];
     await Promise.race([Promise.all(calls.map((c) => c.hangUp())), new Promise((r) => setTimeout(r, 2000))]);
     for (const c of calls) c.finish(T.SipCallComplete);
+    await this.audio?.stop();
+    this.audio = undefined;
     if (this.registration) {
       const reg = this.registration;
       this.registration = undefined;
@@ -898,6 +920,7 @@ export class VoipMediaEngine extends EventEmitter {
           if (call?.errorInfo) this.lastErrors.set(line, { ...call.errorInfo });
         }
         this.notifier.line(line, event, data);
+        this.audio?.onLineEvent(line, event);
       },
       openMedia: (line) => this.openMedia(line),
       mediaAddress: () => this.advertisedAddress().host,
@@ -1110,7 +1133,8 @@ export class VoipMediaEngine extends EventEmitter {
     if (!p || p.lineMode !== LineMode.PhoneLine) return;
     if (p.zeroBasedAudioInDeviceId === SIP_AUDIO_DEVICE_NOT_USED && p.zeroBasedAudioOutDeviceId === SIP_AUDIO_DEVICE_NOT_USED) return;
     for (const l of this.lines) {
-      if (l !== active && l.call?.isConnected && !l.call.localHold) void l.call.hold(true);
+      // conferenced lines stay in the conference: the operator hears them there
+      if (l !== active && !l.conferenced && l.call?.isConnected && !l.call.localHold) void l.call.hold(true);
     }
   }
 
@@ -1355,6 +1379,163 @@ export class VoipMediaEngine extends EventEmitter {
     return T.SipSuccess;
   }
 
+  // ---------------------------------------------------------------- mixer, local audio, recording
+
+  private audioLine(phoneLine: number): PhoneLine | T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    return this.audio ? l : T.SipMediaEngineNotInitialized;
+  }
+
+  /**
+   * Puts the call on a line into the conference (`on`) or takes it out. Conferenced lines hear
+   * each other (and the local audio device) with mix-minus: nobody hears themself. Lines with
+   * different codecs mix together (PCMU 8 kHz beside Opus 48 kHz), resampled at the bridge
+   * edge. A line on hold leaves the mix until resumed; a call that ends leaves the conference
+   * (SipInConferenceOff). Raises SipInConferenceOn / SipInConferenceOff.
+   * @returns SipSuccess; SipNoCallActive without a connected call; SipInConference when already
+   *   in it; SipNotEnabled when the engine was started with `callConferenceEnabled: false`.
+   */
+  conferenceLine(phoneLine: number, on: boolean): T {
+    const l = this.audioLine(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    if (typeof on !== 'boolean') return T.SipBadParameter;
+    return this.audio!.conferenceLine(l, on);
+  }
+
+  /**
+   * Chooses the conference groups a line joins while conferenced (default `['default']`, the
+   * one conference of LanScape). Lines sharing an id hear each other, so several independent
+   * conferences run at once; a line in several groups hears (and is heard by) all of them, each
+   * voice once. Takes effect at once, also mid-conference (with a one-frame fade, no click).
+   * @param ids - 1..16 non-empty ids of at most 64 characters.
+   */
+  setConferenceGroupIds(phoneLine: number, ids: string[]): T {
+    const l = this.audioLine(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    return this.audio!.setConferenceGroupIds(l, ids);
+  }
+
+  /**
+   * Sends the local microphone straight to the local loudspeaker as well (a sound-card check).
+   * @returns SipAudioOutFailure when the engine has no local audio device.
+   */
+  setLocalAudioLoopback(on: boolean): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.audio) return T.SipMediaEngineNotInitialized;
+    if (typeof on !== 'boolean') return T.SipBadParameter;
+    return this.audio.setLocalAudioLoopback(on);
+  }
+
+  /**
+   * Calls `callback` every `intervalMs` (default 100, 20..10000) with the peak and RMS levels of
+   * the line's received and sent audio, for VU meters; `null` removes it. The setting stays with
+   * the line across calls. The data object is reused: copy what you keep.
+   */
+  setPhoneLineVuMeterCallback(phoneLine: number, callback: VuMeterCallback | null, intervalMs?: number): T {
+    const l = this.audioLine(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    return this.audio!.setVuMeterCallback(l, callback, intervalMs);
+  }
+
+  /**
+   * Starts recording the call on a line: both directions mixed into one 16-bit mono file at the
+   * codec's rate, named `line<N>-<time>.wav` (`.raw`, headerless, with `recordFileRaw`) in
+   * `directory`, and/or `callback` with every 20 ms of audio (rx, tx and mixed). Raises
+   * SipCallRecordActive `{path}`; SipCallRecordComplete `{path, samples, sampleRate}` follows
+   * stopPhoneLineRecording or the end of the call, once the file is complete.
+   * @returns SipSuccess; SipCallRecordNotEnabled (start parameter `enablePhoneLineRecording`);
+   *   SipCallRecordAlreadyStarted; SipNoCallActive; SipCallRecordFilenameNotCreated when the
+   *   directory does not exist or the file cannot be created; SipBadParameter.
+   */
+  startPhoneLineRecording(phoneLine: number, recordToFile: boolean, recordFileRaw: boolean, directory: string, callback?: RecordCallback): T {
+    const l = this.audioLine(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    return this.audio!.startRecording(l, recordToFile, recordFileRaw, directory, callback);
+  }
+
+  /** Stops the recording of a line (SipCallRecordAlreadyStopped when none runs). */
+  stopPhoneLineRecording(phoneLine: number): T {
+    const l = this.audioLine(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    return this.audio!.stopRecording(l);
+  }
+
+  /** Plays (or stops) dial tone on the local loudspeaker. SipAudioOutFailure without one. */
+  enableDialTone(on: boolean): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.audio) return T.SipMediaEngineNotInitialized;
+    if (typeof on !== 'boolean') return T.SipBadParameter;
+    return this.audio.enableDialTone(on);
+  }
+
+  private toneSwitch(which: 'ringBack' | 'busy' | 'error' | 'incomingRing', on: boolean): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.audio) return T.SipMediaEngineNotInitialized;
+    if (typeof on !== 'boolean') return T.SipBadParameter;
+    return this.audio.setToneEnabled(which, on);
+  }
+
+  /** Ring-back on the local loudspeaker while an outgoing call rings (default on). */
+  enableRingBackTone(on: boolean): T {
+    return this.toneSwitch('ringBack', on);
+  }
+
+  /** Busy signal on the local loudspeaker when the far end is busy (default on). */
+  enableBusySignal(on: boolean): T {
+    return this.toneSwitch('busy', on);
+  }
+
+  /** Error (reorder) tone on the local loudspeaker when a call fails (default on). */
+  enableErrorSignal(on: boolean): T {
+    return this.toneSwitch('error', on);
+  }
+
+  /** Ringing on the local loudspeaker for incoming calls (default on). */
+  enableIncomingRing(on: boolean): T {
+    return this.toneSwitch('incomingRing', on);
+  }
+
+  /**
+   * The audio devices PortAudio sees, with their zero-based ids for `zeroBasedAudioInDeviceId`
+   * / `zeroBasedAudioOutDeviceId`. Loads naudiodon; works without a started engine.
+   */
+  async getAudioDeviceList(): Promise<AudioDeviceListResult> {
+    return EngineAudio.deviceList();
+  }
+
+  /**
+   * LanScape's noise discrimination on the local microphone: with it on, frames the
+   * preprocessor classifies as noise are sent as silence. Needs libspeexdsp
+   * (SipNativeLibraryMissing) and a capture device (SipAudioInFailure).
+   */
+  setNoiseDiscriminationEnableState(on: boolean): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.audio) return T.SipMediaEngineNotInitialized;
+    if (typeof on !== 'boolean') return T.SipBadParameter;
+    return this.audio.noise((_pp, port) => port.setNoiseDiscrimination(on));
+  }
+
+  /**
+   * The level in dBFS (−96..0) below which captured audio is noise whatever the voice detector
+   * says (LanScape's noise threshold).
+   */
+  setNoiseThreshold(db: number): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.audio) return T.SipMediaEngineNotInitialized;
+    if (typeof db !== 'number' || !Number.isFinite(db) || db < -96 || db > 0) return T.SipBadParameter;
+    return this.audio.noise((pp) => pp.setNoiseThreshold(db));
+  }
+
+  /** How long (0..5000 ms) voice is assumed to go on after the last voice frame (hangover). */
+  setSilenceDecay(ms: number): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.audio) return T.SipMediaEngineNotInitialized;
+    if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > 5000) return T.SipBadParameter;
+    return this.audio.noise((pp) => pp.setSilenceDecay(ms));
+  }
+
   // ---------------------------------------------------------------- registrar role and incoming requests
 
   /** Bindings accepted in the registrar role. */
@@ -1476,6 +1657,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (!int(p.callAnswerTimeoutSeconds, 1, 4_294_967)) return T.SipBadParameter;
   if (!int(p.sipT1Ms, 1, 60_000) || !int(p.sipT2Ms, p.sipT1Ms, 600_000) || !int(p.sipT4Ms, 0, 600_000)) return T.SipBadParameter;
   if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP') return T.SipBadParameter;
+  if (p.conferenceSampleRate !== 8000 && p.conferenceSampleRate !== 16000 && p.conferenceSampleRate !== 48000) return T.SipBadParameter;
   if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;
   if (p.sipLogFile !== undefined && (typeof p.sipLogFile !== 'string' || !p.sipLogFile)) return T.SipBadParameter;
   if (typeof p.lineMode !== 'number' || (p.lineMode !== 0 && p.lineMode !== 1)) return T.SipBadParameter;

@@ -134,6 +134,12 @@ export interface StartSipTelephonyParams {
   useSequentialRtpPorts?: boolean;
   /** Allow lines to be conferenced. */
   callConferenceEnabled?: boolean;
+  /**
+   * Mixing rate of the conference bridge and of the local audio device: 8000, 16000 (default:
+   * wideband voice, and a G.711 line costs one 1:2 resampler pair) or 48000. An all-G.711
+   * deployment saves the resampling with 8000. A LineScape addition.
+   */
+  conferenceSampleRate?: 8000 | 16000 | 48000;
   /** Accept REFER from the far end automatically. */
   farEndCallTransferEnabled?: boolean;
   /** Spread incoming calls over free lines at random instead of lowest first. */
@@ -178,6 +184,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   maxLocalRtpPort: 29999,
   useSequentialRtpPorts: false,
   callConferenceEnabled: true,
+  conferenceSampleRate: 16000,
   farEndCallTransferEnabled: true,
   randomlyAssignIncomingCallsToPhoneLines: false,
   zeroBasedAudioInDeviceId: SIP_AUDIO_DEVICE_NOT_USED,

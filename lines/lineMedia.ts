@@ -9,7 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { decodeWav } from '../media/wavPlayer.js';
 import type { MediaClock } from '../media/mediaClock.js';
 import type { RtpPortAllocator } from '../media/rtpSocket.js';
-import { MediaSession, type MediaParams, type RawRtpData } from '../media/session.js';
+import { MediaSession, type MediaFramePort, type MediaLevels, type MediaParams, type MediaRecordTap, type RawRtpData } from '../media/session.js';
 import { defaultFormat, type AudioFormatSpec, type NegotiatedMedia } from '../sip/sdp.js';
 import { MediaFormatAudio } from '../engine/types.js';
 import type { CallMedia } from './call.js';
@@ -70,6 +70,14 @@ export interface LineMedia extends CallMedia {
   openRx(rate: 8000 | 16000 | 48000): Readable;
   /** Stream of audio to send. */
   openTx(rate: 8000 | 16000 | 48000): Writable;
+  /** The codec's sample rate (0 before negotiation). */
+  readonly sampleRate: number;
+  /** Connects the line to its conference port (null disconnects). */
+  setFramePort(port: MediaFramePort | null): void;
+  /** Per-tick recording tap (null removes it). */
+  setRecordTap(tap: MediaRecordTap | null): void;
+  /** Per-tick level tap for VU meters (null removes it). */
+  setLevelTap(tap: ((levels: MediaLevels) => void) | null): void;
 }
 
 /** Options of {@link openLineMedia}. */
@@ -148,6 +156,12 @@ export async function openLineMedia(o: OpenLineMediaOptions): Promise<LineMedia 
     stopWave: () => s.stopWave(),
     openRx: (rate) => s.openRx(rate),
     openTx: (rate) => s.openTx(rate),
+    get sampleRate() {
+      return s.sampleRate;
+    },
+    setFramePort: (port) => s.setFramePort(port),
+    setRecordTap: (tap) => s.setRecordTap(tap),
+    setLevelTap: (tap) => s.setLevelTap(tap),
   };
   return media;
 }

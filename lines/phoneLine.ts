@@ -15,6 +15,9 @@ export interface RecordedCallState {
   time: number;
 }
 
+/** The conference group of a line that was given none (LanScape has a single conference). */
+export const DEFAULT_CONFERENCE_GROUP = 'default';
+
 /** Configuration and state of one line. */
 export class PhoneLine {
   /** Current state. */
@@ -47,6 +50,12 @@ export class PhoneLine {
   media?: LineMedia;
   /** Raw RTP access callback (enableRawRtpPacketAccess). */
   rawRtpCallback?: (d: RawRtpData) => void;
+  /** The line is in the conference (conferenceLine). */
+  conferenced = false;
+  /** Conference groups the line joins while conferenced (setConferenceGroupIds). */
+  conferenceGroups: string[] = [DEFAULT_CONFERENCE_GROUP];
+  /** Called after every state change (the engine's mixer follows the line through it). */
+  onStateChange?: (line: PhoneLine) => void;
   private readonly history: RecordedCallState[] = [];
 
   /** @param index zero-based line number */
@@ -67,6 +76,7 @@ export class PhoneLine {
     this.state = state;
     if (state === LineState.OnHook || state === LineState.BusyOut) this.callDirection = CallDirection.None;
     if (this.recordCallStates) this.history.push({ state, time: Date.now() });
+    this.onStateChange?.(this);
   }
 
   /** Recorded states in order. */

@@ -124,6 +124,27 @@ export interface RawRtpData {
 /** Receives raw RTP packets; see {@link MediaSession.setRawRtpAccess}. */
 export type RawRtpCallback = (data: RawRtpData) => void;
 
+/**
+ * A mixer port as the session sees it (the conference bridge's `Port` has this shape): each tick
+ * the session puts what the far end said and takes what the far end should hear besides the
+ * session's own sources. Structural, so `media/` needs nothing from `mixer/`.
+ */
+export interface MediaFramePort {
+  /** The port's native rate; frames flow only while it equals the codec's rate. */
+  readonly rate: number;
+  /** This tick's received audio (after rx gain), at `rate`. */
+  putFrame(pcm: Int16Array): void;
+  /** What to send on top of the session's own sources this tick, at `rate`. */
+  getFrame(): Int16Array;
+}
+
+/**
+ * Recording tap, called once per tick with the received frame (after rx gain) and the frame sent
+ * (after tx gain), `samples` long at `sampleRate`. The arrays are reused every tick: copy what
+ * you keep. Must not throw (a throw is counted and ignored).
+ */
+export type MediaRecordTap = (rx: Int16Array, tx: Int16Array, samples: number, sampleRate: number) => void;
+
 /** Options of {@link MediaSession.open}. */
 export interface MediaSessionOptions {
   /** The engine's media clock; the session adds itself on {@link MediaSession.start}. */
@@ -431,6 +452,10 @@ export class MediaSession {
   private readonly txChannels: IvrTxStream[] = [];
   private ivrTxUnderrunsClosed = 0;
   private loopback = false;
+  private framePort: MediaFramePort | null = null;
+  private recordTap: MediaRecordTap | null = null;
+  private levelTap: ((levels: MediaLevels) => void) | null = null;
+  private readonly tapLevels: MediaLevels = { rxPeak: 0, rxRms: 0, txPeak: 0, txRms: 0 };
   private txGain = UNITY_GAIN;
   private txPeak = 0;
   private txRms = 0;
@@ -934,6 +959,8 @@ export class MediaSession {
       }
       ch.feed(rx, spf);
     }
+    const fp = this.framePort;
+    if (fp !== null && fp.rate === codec.sampleRate) fp.putFrame(rx);
   }
 
   private sendTick(codec: AudioCodec, spf: number): void {
@@ -960,6 +987,14 @@ export class MediaSession {
         this.tone.generate(tx, spf, true);
       }
       if (this.dtmfGen.busy) this.dtmfGen.generate(tx, spf, true);
+      const fp = this.framePort;
+      if (fp !== null && fp.rate === codec.sampleRate) {
+        const mix = fp.getFrame();
+        for (let i = 0; i < spf; i++) {
+          const v = tx[i]! + mix[i]!;
+          tx[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+        }
+      }
     }
     const g = this.txGain;
     let peak = 0;
@@ -978,6 +1013,25 @@ export class MediaSession {
     }
     this.txPeak = peak;
     this.txRms = Math.sqrt(sum / spf);
+    if (this.recordTap !== null) {
+      try {
+        this.recordTap(this.rxPcm, tx, spf, codec.sampleRate);
+      } catch {
+        this.handlerErrors++;
+      }
+    }
+    if (this.levelTap !== null) {
+      const lv = this.tapLevels;
+      lv.rxPeak = this.rxPeak;
+      lv.rxRms = this.rxRms;
+      lv.txPeak = peak;
+      lv.txRms = this.txRms;
+      try {
+        this.levelTap(lv);
+      } catch {
+        this.handlerErrors++;
+      }
+    }
 
     const ts = this.txTs;
     // the clock runs on during hold and DTMF so the far end sees the real elapsed time
@@ -1250,6 +1304,33 @@ export class MediaSession {
     this.txChannels.splice(i, 1);
     this.ivrTxUnderrunsClosed += ch.underruns;
     ch.close();
+  }
+
+  /**
+   * Connects the session to a mixer port (null disconnects): received audio is put into it and
+   * its output is added to what is sent. Frames flow only while the port's rate equals the
+   * codec's, so after a codec change the owner replaces the port.
+   */
+  setFramePort(port: MediaFramePort | null): void {
+    this.framePort = port;
+  }
+
+  /** The codec's sample rate (0 before the first configure). */
+  get sampleRate(): number {
+    return this.codec?.sampleRate ?? 0;
+  }
+
+  /** Sets (or with null removes) the per-tick recording tap. */
+  setRecordTap(tap: MediaRecordTap | null): void {
+    this.recordTap = tap;
+  }
+
+  /**
+   * Sets (or with null removes) a per-tick level tap, for VU meters. The object passed is reused
+   * every tick.
+   */
+  setLevelTap(tap: ((levels: MediaLevels) => void) | null): void {
+    this.levelTap = tap;
   }
 
   /** Loopback: while on, the received audio is what gets sent back (other sources are muted). */

@@ -68,9 +68,11 @@ import {
   Port,
   SharedOutput,
   type AddPortOptions,
+  type EdgeResamplerFactory,
   type EdgeResamplerOptions,
   type MixerRate,
 } from './port.js';
+import { createResampler, type Resampler } from '../media/resample.js';
 
 /** Options of {@link ConferenceBridge}. */
 export interface ConferenceBridgeOptions {
@@ -80,6 +82,8 @@ export interface ConferenceBridgeOptions {
   readonly frameMs?: number;
   /** Settings of the edge resamplers (default: the resampler's own, 48 taps per phase). */
   readonly resampler?: EdgeResamplerOptions;
+  /** Makes the edge resamplers instead (then `resampler` is ignored). */
+  readonly resamplerFactory?: EdgeResamplerFactory;
   /**
    * Time one tick in this many for {@link ConferenceBridge.stats} (default 50: once a second at
    * 20 ms; 1 times every tick; 0 never). Reading the clock allocates a number, so timing every
@@ -160,6 +164,7 @@ export class ConferenceBridge {
 
   private readonly sampleEvery: number;
   private readonly share: boolean;
+  private readonly factory: EdgeResamplerFactory | null;
   private ticks = 0;
   private timed = 0;
   private lastUs = 0;
@@ -178,8 +183,9 @@ export class ConferenceBridge {
     this.resampler = { ...options.resampler };
     this.sampleEvery = Math.max(0, Math.floor(options.costSampleEvery ?? 50));
     this.share = options.shareOutputs ?? true;
-    // the longest edge-resampler history is tapsPerPhase samples at 8 kHz (tapsPerPhase / 8 ms)
-    const historyMs = (options.resampler?.tapsPerPhase ?? 48) / 8;
+    this.factory = options.resamplerFactory ?? null;
+    // the TypeScript filter's longest history is tapsPerPhase samples at 8 kHz (tapsPerPhase / 8 ms)
+    const historyMs = this.factory?.historyMs ?? (options.resampler?.tapsPerPhase ?? 48) / 8;
     this.flushFrames = Math.ceil(historyMs / frameMs) + 1;
     const n = this.frameLen;
     this.rampUp = new Float64Array(n);
@@ -188,6 +194,11 @@ export class ConferenceBridge {
       this.rampUp[i] = (i + 1) / n;
       this.rampDown[i] = 1 - (i + 1) / n;
     }
+  }
+
+  /** Makes one edge resampler. @internal */
+  newResampler(from: MixerRate, to: MixerRate): Resampler {
+    return this.factory !== null ? this.factory.create(from, to) : createResampler(from, to, this.resampler);
   }
 
   /**

@@ -6,4 +6,4 @@
 export { ConferenceBridge } from './bridge.js';
 export type { ConferenceBridgeOptions, ConferenceBridgeStats } from './bridge.js';
 export { Port, GAIN_UNITY, GAIN_MAX } from './port.js';
-export type { AddPortOptions, EdgeResamplerOptions, MixerRate, PortLevels, RecordTap, LevelTap } from './port.js';
+export type { AddPortOptions, EdgeResamplerOptions, EdgeResamplerFactory, MixerRate, PortLevels, RecordTap, LevelTap } from './port.js';

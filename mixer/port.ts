@@ -10,7 +10,7 @@
  * state (buffers preallocated here, once, so a tick allocates nothing).
  * @module
  */
-import { createResampler, type Resampler } from '../media/resample.js';
+import type { Resampler } from '../media/resample.js';
 
 /** Sample rates a port (or the bridge) may run at. */
 export type MixerRate = 8000 | 16000 | 48000;
@@ -29,6 +29,19 @@ export interface EdgeResamplerOptions {
   readonly cutoff?: number;
   /** Kaiser window β (default 7: about 70 dB stopband attenuation). */
   readonly beta?: number;
+}
+
+/**
+ * Makes the bridge's edge resamplers, when the TypeScript ones of `media/resample` are not
+ * wanted (the engine passes libspeexdsp's, which are several times faster; see
+ * `bench/resamplers.ts`). The bridge relies on a resampler's state after a whole frame
+ * depending only on that frame, which holds for any FIR shorter than a frame.
+ */
+export interface EdgeResamplerFactory {
+  /** A new resampler for one stream from `from` to `to` Hz. */
+  create(from: MixerRate, to: MixerRate): Resampler;
+  /** The longest filter history in ms: silence this long flushes a resampler. */
+  readonly historyMs: number;
 }
 
 /** Largest gain accepted: 2048 = 400 % (+12 dB). */
@@ -96,6 +109,8 @@ export interface PortHost {
   readonly frameMs: number;
   /** Resampler settings for the port edges. */
   readonly resampler: EdgeResamplerOptions;
+  /** Makes one edge resampler (the bridge's factory, or the TypeScript one). */
+  newResampler(from: MixerRate, to: MixerRate): Resampler;
   /** The port has a membership change or removal to apply at a coming tick. */
   schedule(port: Port): void;
 }
@@ -168,7 +183,7 @@ export class SharedOutput {
     readonly rate: MixerRate,
     host: PortHost,
   ) {
-    this.rs = createResampler(host.rate, rate, host.resampler);
+    this.rs = host.newResampler(host.rate, rate);
     this.cur = new Int16Array(host.frameLen);
     this.prev = new Int16Array(host.frameLen);
     this.native = new Int16Array((rate * host.frameMs) / 1000);
@@ -324,8 +339,8 @@ export class Port {
       this.inBridge = this.inNative;
       this.outBridge = this.outNative;
     } else {
-      this.inRs = createResampler(rate, host.rate, host.resampler);
-      this.outRs = createResampler(host.rate, rate, host.resampler);
+      this.inRs = host.newResampler(rate, host.rate);
+      this.outRs = host.newResampler(host.rate, rate);
       this.inBridge = new Int16Array(bl);
       this.outBridge = new Int16Array(bl);
     }

@@ -1,0 +1,245 @@
+/**
+ * Recording of a call to disk while it runs: one 16-bit mono file of both directions mixed
+ * (what the far end said plus what it heard), as WAV or as headerless PCM. Frames arrive once per
+ * media-clock tick from the session's record tap; they are summed into a preallocated chunk and
+ * written a second at a time with asynchronous writes, so the tick never waits on the disk and
+ * allocates nothing. The WAV header (made by `wavefile`) is written first with zero sizes and
+ * patched when the recording stops, so a crash leaves a file whose samples are all there.
+ * @module
+ */
+import fs from 'node:fs';
+import wavefilePkg from 'wavefile';
+import { createResampler, type Resampler } from './resample.js';
+
+const { WaveFile } = wavefilePkg;
+
+/** The frames of one tick, for the real-time record callback. */
+export interface RecordFrame {
+  /** Zero-based phone line. */
+  readonly phoneLine: number;
+  /** Sample rate of the three arrays in Hz. */
+  readonly sampleRate: number;
+  /** Valid samples in each array. */
+  readonly samples: number;
+  /** What the far end said (after the line's rx volume). */
+  readonly rx: Int16Array;
+  /** What the far end heard (after the tx volume). */
+  readonly tx: Int16Array;
+  /** Both summed with saturation: what the file gets. */
+  readonly mixed: Int16Array;
+}
+
+/**
+ * Real-time record callback: called every 20 ms with the tick's frames. The arrays are reused
+ * every tick (copy what you keep); a throw is caught and ignored.
+ */
+export type RecordCallback = (frame: RecordFrame) => void;
+
+/** Outcome of {@link CallRecorder.stop}. */
+export interface RecordingResult {
+  /** The file written, or null when recording only fed the callback. */
+  readonly path: string | null;
+  /** Samples written. */
+  readonly samples: number;
+  /** Sample rate of the file. */
+  readonly sampleRate: number;
+  /** The first write error, if any (the recording stopped there). */
+  readonly error?: string;
+}
+
+/** Options of {@link CallRecorder.open}. */
+export interface CallRecorderOptions {
+  /** Zero-based line, passed to the callback. */
+  readonly phoneLine: number;
+  /** The file to write, or null to feed only the callback. */
+  readonly path: string | null;
+  /** Headerless PCM instead of WAV. */
+  readonly raw: boolean;
+  /** Rate of the file: the codec's at the start (later frames at another rate are converted). */
+  readonly sampleRate: 8000 | 16000 | 48000;
+  /** Real-time callback. */
+  readonly callback?: RecordCallback;
+  /** Called once when a write fails (the recording stops writing). */
+  readonly onError?: (reason: string) => void;
+}
+
+const HEADER_BYTES = 44;
+/** Spare chunks kept for writes in flight; a slow disk beyond that allocates one more. */
+const POOL = 3;
+
+/** One recording; from {@link CallRecorder.open}. */
+export class CallRecorder {
+  private fd: number | null;
+  private chunk: Buffer;
+  private fill = 0;
+  private readonly pool: Buffer[] = [];
+  private inFlight = 0;
+  private drained: (() => void) | null = null;
+  private error: string | undefined;
+  private written = 0;
+  private position: number;
+  private stopping: Promise<RecordingResult> | null = null;
+  private readonly mixed: Int16Array;
+  private readonly conv: Int16Array;
+  private resampler: Resampler | null = null;
+  private readonly frame: { phoneLine: number; sampleRate: number; samples: number; rx: Int16Array; tx: Int16Array; mixed: Int16Array };
+
+  private constructor(
+    private readonly opts: CallRecorderOptions,
+    fd: number | null,
+  ) {
+    this.fd = fd;
+    this.position = fd !== null && !opts.raw ? HEADER_BYTES : 0;
+    const chunkBytes = opts.sampleRate * 2; // one second
+    this.chunk = Buffer.allocUnsafe(chunkBytes);
+    for (let i = 0; i < POOL; i++) this.pool.push(Buffer.allocUnsafe(chunkBytes));
+    this.mixed = new Int16Array(960);
+    this.conv = new Int16Array(960);
+    this.frame = { phoneLine: opts.phoneLine, sampleRate: 0, samples: 0, rx: this.mixed, tx: this.mixed, mixed: this.mixed };
+  }
+
+  /**
+   * Create the file (and its WAV header) synchronously, so a bad directory is reported at once.
+   * @returns the recorder, or the reason the file could not be created.
+   */
+  static open(opts: CallRecorderOptions): CallRecorder | { error: string } {
+    let fd: number | null = null;
+    if (opts.path !== null) {
+      try {
+        fd = fs.openSync(opts.path, 'w');
+        if (!opts.raw) fs.writeSync(fd, wavHeader(opts.sampleRate));
+      } catch (err) {
+        if (fd !== null) fs.closeSync(fd);
+        return { error: (err as Error).message };
+      }
+    }
+    return new CallRecorder(opts, fd);
+  }
+
+  /** The file being written, or null. */
+  get path(): string | null {
+    return this.opts.path;
+  }
+
+  /** The tap: feed one tick's frames. Allocates nothing (except a rate change's resampler). */
+  readonly tap = (rx: Int16Array, tx: Int16Array, samples: number, sampleRate: number): void => {
+    if (this.stopping !== null) return;
+    const m = this.mixed;
+    for (let i = 0; i < samples; i++) {
+      const v = rx[i]! + tx[i]!;
+      m[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+    }
+    const cb = this.opts.callback;
+    if (cb !== undefined) {
+      const f = this.frame;
+      f.sampleRate = sampleRate;
+      f.samples = samples;
+      f.rx = rx;
+      f.tx = tx;
+      try {
+        cb(f);
+      } catch {
+        /* the application's problem; the recording goes on */
+      }
+    }
+    if (this.fd === null || this.error !== undefined) return;
+    let src = m;
+    let n = samples;
+    if (sampleRate !== this.opts.sampleRate) {
+      // a re-INVITE changed the codec: the file keeps its rate
+      const r = this.resampler;
+      if (r === null || r.fromRate !== sampleRate) this.resampler = createResampler(sampleRate, this.opts.sampleRate);
+      n = this.resampler!.process(m, samples, this.conv);
+      src = this.conv;
+    }
+    this.append(src, n);
+  };
+
+  private append(src: Int16Array, n: number): void {
+    let c = this.chunk;
+    for (let i = 0; i < n; i++) {
+      if (this.fill + 2 > c.length) {
+        this.flush();
+        c = this.chunk;
+      }
+      c.writeInt16LE(src[i]!, this.fill);
+      this.fill += 2;
+    }
+  }
+
+  /** Hand the current chunk to the disk and continue in a spare one. */
+  private flush(): void {
+    const fd = this.fd;
+    if (fd === null || this.fill === 0) return;
+    const full = this.chunk;
+    const len = this.fill;
+    const at = this.position;
+    this.position += len;
+    this.chunk = this.pool.pop() ?? Buffer.allocUnsafe(full.length);
+    this.fill = 0;
+    this.inFlight++;
+    fs.write(fd, full, 0, len, at, (err) => {
+      this.inFlight--;
+      if (this.pool.length < POOL) this.pool.push(full);
+      if (err) this.fail(err.message);
+      else this.written += len / 2;
+      if (this.inFlight === 0 && this.drained !== null) this.drained();
+    });
+  }
+
+  private fail(reason: string): void {
+    if (this.error !== undefined) return;
+    this.error = reason;
+    try {
+      this.opts.onError?.(reason);
+    } catch {
+      /* ignore */
+    }
+  }
+
+  /** Stop: write what is buffered, patch the WAV sizes, close the file. Idempotent. */
+  stop(): Promise<RecordingResult> {
+    if (this.stopping !== null) return this.stopping;
+    this.stopping = (async () => {
+      if (this.error === undefined) this.flush();
+      if (this.inFlight > 0) await new Promise<void>((r) => (this.drained = r));
+      const fd = this.fd;
+      this.fd = null;
+      if (fd !== null) {
+        try {
+          if (!this.opts.raw && this.error === undefined) {
+            const bytes = this.written * 2;
+            const b = Buffer.alloc(4);
+            b.writeUInt32LE(36 + bytes, 0);
+            fs.writeSync(fd, b, 0, 4, 4);
+            b.writeUInt32LE(bytes, 0);
+            fs.writeSync(fd, b, 0, 4, 40);
+          }
+        } catch (err) {
+          this.fail((err as Error).message);
+        }
+        try {
+          fs.closeSync(fd);
+        } catch {
+          /* already gone */
+        }
+      }
+      return {
+        path: this.opts.path,
+        samples: this.written,
+        sampleRate: this.opts.sampleRate,
+        ...(this.error !== undefined ? { error: this.error } : {}),
+      };
+    })();
+    return this.stopping;
+  }
+}
+
+/** A 44-byte PCM WAV header with zero data size, from wavefile so the layout is the library's. */
+function wavHeader(rate: number): Buffer {
+  const w = new WaveFile();
+  w.fromScratch(1, rate, '16', new Int16Array(0));
+  const b = Buffer.from(w.toBuffer());
+  if (b.length !== HEADER_BYTES) throw new Error(`unexpected WAV header length ${b.length}`);
+  return b;
+}

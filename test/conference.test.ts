@@ -1,0 +1,178 @@
+/**
+ * Conferences between engines on loopback: a hub engine conferences the calls of several
+ * participant engines (PCMU, PCMA and Opus in one conference); each participant plays its own
+ * tone and must hear every other participant's tone and not its own (mix-minus). Also two
+ * groups at once, hold/resume and leave/join mid-conference without gaps for the others, and
+ * the procedures' answers to bad input.
+ */
+import test, { type ExecutionContext } from 'ava';
+import type { Writable } from 'node:stream';
+import { TelephonyReturnValue as T, MediaFormatAudio as F, type Notification } from '../index.js';
+import { startEngine, type EngineUnderTest } from './helpers/engine.js';
+import { listenFor, tonePcm, wait } from './helpers/audio.js';
+import { findGaps, toneLevelDb } from '../media/analysis.js';
+
+const RATE = 8000;
+/** Away from each other, their harmonics and the DTMF frequencies. */
+const FREQS = [400, 600, 1050, 1800, 2500];
+
+interface Party {
+  p: EngineUnderTest;
+  freq: number;
+  hubLine: number;
+}
+
+/** A hub with `formats.length` lines; participant i calls it in formats[i] and lands on line i. */
+async function conference(t: ExecutionContext, formats: F[], hubParams = {}): Promise<{ hub: EngineUnderTest; parties: Party[] }> {
+  const hub = await startEngine(t, { phoneName: 'hub', numPhoneLinesRequested: formats.length, ...hubParams });
+  hub.engine.on('SipOkToAnswerCall', (n: Notification) => hub.engine.goOffHook(n.phoneLine));
+  const parties: Party[] = [];
+  for (let i = 0; i < formats.length; i++) {
+    const p = await startEngine(t, { phoneName: `p${i}` });
+    t.is(p.engine.setAudioMediaFormats(0, [formats[i]!]), T.SipSuccess);
+    t.is(await p.engine.makeCall('hub', '127.0.0.1', hub.port, 0, true, 5000), T.SipSuccess, `party ${i} connects`);
+    await hub.waitForCount(T.SipIncomingCallConnected, i + 1);
+    parties.push({ p, freq: FREQS[i]!, hubLine: i });
+  }
+  return { hub, parties };
+}
+
+function play(e: EngineUnderTest, freq: number, seconds: number, amplitude = 5000): Writable {
+  const r = e.engine.openTxIvrChannel(0, { sampleRate: RATE });
+  if (r.result !== T.SipSuccess || !r.channel) throw new Error(`openTxIvrChannel: ${T[r.result]}`);
+  r.channel.write(tonePcm(freq, seconds, RATE, amplitude));
+  return r.channel;
+}
+
+function listen(e: EngineUnderTest, ms: number): Promise<Int16Array> {
+  const r = e.engine.openRxIvrChannel(0, { sampleRate: RATE });
+  if (r.result !== T.SipSuccess || !r.channel) throw new Error(`openRxIvrChannel: ${T[r.result]}`);
+  return listenFor(r.channel, ms).finally(() => e.engine.closeRxIvrChannel(r.channel!));
+}
+
+/** Level of each frequency in a capture, in dB. */
+function levels(pcm: Int16Array): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const f of FREQS) m.set(f, toneLevelDb(pcm, RATE, f));
+  return m;
+}
+
+/** `pcm` has every tone of `hear` and none of `notHear` (at least 25 dB below the weakest heard). */
+function assertHears(t: ExecutionContext, who: string, pcm: Int16Array, hear: number[], notHear: number[]): void {
+  const lv = levels(pcm);
+  const text = [...lv].map(([f, db]) => `${f} Hz ${db.toFixed(1)} dB`).join(', ');
+  t.true(pcm.length >= RATE / 2, `${who} captured ${pcm.length} samples`);
+  // with nothing to hear, "not heard" means far below any tone in these tests
+  const weakest = hear.length > 0 ? Math.min(...hear.map((f) => lv.get(f)!)) : -30;
+  for (const f of hear) t.true(lv.get(f)! > -45, `${who} hears ${f} Hz (${text})`);
+  for (const f of notHear) t.true(lv.get(f)! < weakest - 25, `${who} does not hear ${f} Hz (${text})`);
+  t.log(`${who}: ${text}`);
+}
+
+async function allConferenced(t: ExecutionContext, hub: EngineUnderTest, parties: Party[]): Promise<void> {
+  for (const { hubLine } of parties) t.is(hub.engine.conferenceLine(hubLine, true), T.SipSuccess);
+  await hub.waitForCount(T.SipInConferenceOn, parties.length);
+}
+
+async function everyoneHearsTheOthers(t: ExecutionContext, parties: Party[]): Promise<void> {
+  for (const { p, freq } of parties) play(p, freq, 4);
+  await wait(1000);
+  const heard = await Promise.all(parties.map(({ p }) => listen(p, 1500)));
+  parties.forEach(({ freq }, i) => {
+    const others = parties.filter((x) => x.freq !== freq).map((x) => x.freq);
+    assertHears(t, `party ${i}`, heard[i]!, others, [freq]);
+  });
+}
+
+test('three-party conference across PCMU, PCMA and Opus: everyone hears the others, not themself', async (t) => {
+  const { hub, parties } = await conference(t, [F.ULaw8k, F.ALaw8k, F.Opus48k]);
+  await allConferenced(t, hub, parties);
+  t.deepEqual(
+    parties.map((x) => hub.engine.getActiveCallInfo(x.hubLine).codec),
+    ['PCMU', 'PCMA', 'opus'],
+    'one line of each codec',
+  );
+  await everyoneHearsTheOthers(t, parties);
+});
+
+test('five-party conference with mixed codecs', async (t) => {
+  const { hub, parties } = await conference(t, [F.ULaw8k, F.ALaw8k, F.Opus48k, F.ULaw8k, F.Opus48k]);
+  await allConferenced(t, hub, parties);
+  await everyoneHearsTheOthers(t, parties);
+});
+
+test('two conference groups stay separate; a line in both hears both', async (t) => {
+  const { hub, parties } = await conference(t, [F.ULaw8k, F.ULaw8k, F.ALaw8k, F.Opus48k, F.ULaw8k]);
+  const groups = [['sales'], ['sales'], ['support'], ['support'], ['sales', 'support']];
+  groups.forEach((g, i) => t.is(hub.engine.setConferenceGroupIds(i, g), T.SipSuccess));
+  await allConferenced(t, hub, parties);
+  for (const { p, freq } of parties) play(p, freq, 4);
+  await wait(1000);
+  const heard = await Promise.all(parties.map(({ p }) => listen(p, 1500)));
+  const [f0, f1, f2, f3, f4] = FREQS as [number, number, number, number, number];
+  assertHears(t, 'sales 0', heard[0]!, [f1, f4], [f0, f2, f3]);
+  assertHears(t, 'sales 1', heard[1]!, [f0, f4], [f1, f2, f3]);
+  assertHears(t, 'support 2', heard[2]!, [f3, f4], [f0, f1, f2]);
+  assertHears(t, 'support 3', heard[3]!, [f2, f4], [f0, f1, f3]);
+  assertHears(t, 'both 4', heard[4]!, [f0, f1, f2, f3], [f4]);
+});
+
+test('hold, resume, leave and join mid-conference: the others hear no gap, the held line leaves the mix', async (t) => {
+  const { hub, parties } = await conference(t, [F.ULaw8k, F.Opus48k, F.ALaw8k]);
+  await allConferenced(t, hub, parties);
+  const [a, b, c] = parties as [Party, Party, Party];
+  play(a.p, a.freq, 12);
+  play(c.p, c.freq, 12);
+  await wait(800);
+  // b listens to the whole sequence: a's tone must never drop out
+  const bHears = listen(b.p, 6000);
+  await wait(500);
+  t.is(await hub.engine.holdLine(c.hubLine, true), T.SipSuccess);
+  await wait(1000);
+  const aWhileHeld = await listen(a.p, 800);
+  t.is(await hub.engine.holdLine(c.hubLine, false), T.SipSuccess);
+  await wait(800);
+  t.is(hub.engine.conferenceLine(c.hubLine, false), T.SipSuccess);
+  await hub.waitFor(T.SipInConferenceOff, (n) => n.phoneLine === c.hubLine);
+  await wait(600);
+  const aAfterLeave = await listen(a.p, 600);
+  t.is(hub.engine.conferenceLine(c.hubLine, true), T.SipSuccess);
+  await wait(800);
+  const aAfterJoin = await listen(a.p, 600);
+  const pcm = await bHears;
+  assertHears(t, 'a while c is held', aWhileHeld, [], [c.freq, a.freq]);
+  assertHears(t, 'a after c left', aAfterLeave, [], [c.freq, a.freq]);
+  assertHears(t, 'a after c joined again', aAfterJoin, [c.freq], [a.freq]);
+  // b's capture: a's tone throughout, no silent stretch longer than one 20 ms frame
+  const skip = 200 * (RATE / 1000); // the stream's first frames are the jitter buffer filling
+  const gaps = findGaps(pcm.subarray(skip), RATE, 10, -50);
+  t.true(gaps.longestMs <= 20, `longest gap b heard: ${gaps.longestMs} ms at ${gaps.longestStartMs} ms (${gaps.gaps.length} gaps)`);
+  t.true(toneLevelDb(pcm, RATE, a.freq) > -40, 'b heard a throughout');
+});
+
+test('conference procedures answer bad input with codes', async (t) => {
+  const e = await startEngine(t, { numPhoneLinesRequested: 2 });
+  t.is(e.engine.conferenceLine(0, true), T.SipNoCallActive, 'no call on the line');
+  t.is(e.engine.conferenceLine(5, true), T.SipBadPhoneLine);
+  t.is(e.engine.conferenceLine(0, 'yes' as unknown as boolean), T.SipBadParameter);
+  t.is(e.engine.conferenceLine(0, false), T.SipSuccess, 'leaving when not in it is harmless');
+  t.is(e.engine.setConferenceGroupIds(0, []), T.SipBadParameter);
+  t.is(e.engine.setConferenceGroupIds(0, [''] as string[]), T.SipBadParameter);
+  t.is(e.engine.setConferenceGroupIds(0, 'a' as unknown as string[]), T.SipBadParameter);
+  t.is(e.engine.setConferenceGroupIds(0, ['x'.repeat(65)]), T.SipBadParameter);
+  t.is(e.engine.setConferenceGroupIds(0, ['a', 'b']), T.SipSuccess);
+  t.is(e.engine.setLocalAudioLoopback(true), T.SipAudioOutFailure, 'no local device on a server');
+  t.is(e.engine.enableDialTone(true), T.SipAudioOutFailure);
+  t.is(e.engine.setPhoneLineVuMeterCallback(0, 'x' as unknown as null), T.SipBadParameter);
+  const off = await startEngine(t, { callConferenceEnabled: false });
+  t.is(off.engine.conferenceLine(0, true), T.SipNotEnabled);
+});
+
+test('a conferenced call that ends leaves the conference', async (t) => {
+  const { hub, parties } = await conference(t, [F.ULaw8k, F.ULaw8k]);
+  await allConferenced(t, hub, parties);
+  t.is(hub.engine.conferenceLine(0, true), T.SipInConference, 'already in');
+  t.is(await parties[0]!.p.engine.terminateCall(0, true, 3000), T.SipSuccess);
+  await hub.waitFor(T.SipInConferenceOff, (n) => n.phoneLine === 0);
+  t.is(hub.engine.conferenceLine(0, true), T.SipNoCallActive);
+});
