@@ -22,7 +22,7 @@ import { isValidDtmfString, buildDtmfRelayBody, parseDtmfInfoBody } from '../med
 import { parseUri } from '../sip/grammar.js';
 import { openLineMedia, formatSpecs, type RawRtpData } from '../lines/lineMedia.js';
 import { answerChallenge } from './auth.js';
-import { EngineAudio, type AudioDeviceListResult, type VuMeterCallback } from './audio.js';
+import { EngineAudio, type AudioDeviceListResult, type LocalAudioStatisticsResult, type VuMeterCallback } from './audio.js';
 import type { RecordCallback } from '../media/callRecorder.js';
 import { hostPort, isPort, isSipUser, resolveHost } from './hosts.js';
 import { Notifier } from './notifier.js';
@@ -1503,6 +1503,26 @@ export class VoipMediaEngine extends EventEmitter {
    */
   async getAudioDeviceList(): Promise<AudioDeviceListResult> {
     return EngineAudio.deviceList();
+  }
+
+  /**
+   * Acoustic echo cancellation of the local microphone (libspeexdsp; on by default when the
+   * engine has both a capture and a playback device): removes what the loudspeaker plays from
+   * what the microphone picks up, so far ends do not hear themselves. A headset needs none.
+   * @returns SipNativeLibraryMissing without libspeexdsp; SipAudioInFailure without both devices.
+   */
+  enableEchoCancellation(on: boolean): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.audio) return T.SipMediaEngineNotInitialized;
+    if (typeof on !== 'boolean') return T.SipBadParameter;
+    return this.audio.echoCancellation(on);
+  }
+
+  /** Counters of the local audio device and its capture processing (a LineScape addition). */
+  getLocalAudioStatistics(): LocalAudioStatisticsResult {
+    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle };
+    if (!this.audio) return { result: T.SipMediaEngineNotInitialized };
+    return this.audio.localStats();
   }
 
   /**

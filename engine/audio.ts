@@ -10,10 +10,10 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { LineMixer } from '../lines/lineMixer.js';
 import { DEFAULT_CONFERENCE_GROUP, type PhoneLine } from '../lines/phoneLine.js';
-import { LocalAudioPort } from '../mixer/localAudioPort.js';
+import { LocalAudioPort, type LocalAudioPortStats } from '../mixer/localAudioPort.js';
 import { speexEdgeResamplers } from '../mixer/edgeResamplers.js';
 import type { MixerRate } from '../mixer/index.js';
-import { listAudioDevices, openLocalAudio, type AudioDeviceInfo, type LocalToneName } from '../media/audioDevice.js';
+import { listAudioDevices, openLocalAudio, type AudioDeviceInfo, type LocalAudioStats, type LocalToneName } from '../media/audioDevice.js';
 import { CallRecorder, type RecordCallback } from '../media/callRecorder.js';
 import type { MediaClock } from '../media/mediaClock.js';
 import type { MediaLevels } from '../media/session.js';
@@ -58,6 +58,16 @@ export interface AudioDeviceListResult {
   devices: AudioDeviceInfo[];
   /** Why the list is empty, on failure. */
   reason?: string;
+}
+
+/** Result of `getLocalAudioStatistics`. */
+export interface LocalAudioStatisticsResult {
+  /** SipSuccess, or SipAudioOutFailure when the engine has no local device. */
+  result: T;
+  /** The device's ring counters (frames captured, played, underruns…). */
+  device?: LocalAudioStats;
+  /** The capture processing: echo canceller, preprocessor, noise decisions. */
+  processing?: LocalAudioPortStats;
 }
 
 /** What the audio keeper needs from the engine. */
@@ -281,11 +291,26 @@ export class EngineAudio {
     return T.SipSuccess;
   }
 
+  /** enableEchoCancellation. */
+  echoCancellation(on: boolean): T {
+    if (!speexDspStatus().ok) return T.SipNativeLibraryMissing;
+    const d = this.device;
+    if (d === null) return T.SipAudioInFailure;
+    return d.setEchoCancellation(on) ? T.SipSuccess : T.SipAudioInFailure;
+  }
+
   /** getAudioDeviceList. */
   static async deviceList(): Promise<AudioDeviceListResult> {
     const r = await listAudioDevices();
     if (!r.ok) return { result: T.SipNativeLibraryMissing, devices: [], reason: r.reason };
     return { result: T.SipSuccess, devices: [...r.devices] };
+  }
+
+  /** getLocalAudioStatistics. */
+  localStats(): LocalAudioStatisticsResult {
+    const d = this.device;
+    if (d === null) return { result: T.SipAudioOutFailure };
+    return { result: T.SipSuccess, device: d.device.stats(), processing: d.stats() };
   }
 
   // ------------------------------------------------------------------ VU meters

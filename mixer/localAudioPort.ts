@@ -17,7 +17,11 @@ import type { Port } from './port.js';
 export interface CaptureProcessingOptions {
   /** Cancel the loudspeaker's echo in the capture (default true; needs libspeexdsp). */
   readonly echoCancellation?: boolean;
-  /** Speex noise suppression on the capture (default true; needs libspeexdsp). */
+  /**
+   * Speex noise suppression on the capture (default false, as LanScape: it also wears down
+   * steady tones, and a headset in a quiet room needs none; needs libspeexdsp). The
+   * preprocessor exists whenever capture and libspeexdsp do, for noise discrimination.
+   */
   readonly denoise?: boolean;
 }
 
@@ -46,6 +50,7 @@ export class LocalAudioPort {
   private aec: SpeexEchoCanceller | null = null;
   private pp: SpeexPreprocessor | null = null;
   private loopback = false;
+  private aecOn = true;
   private discriminate = false;
   private ticks = 0;
   private noise = 0;
@@ -68,8 +73,8 @@ export class LocalAudioPort {
       const r = SpeexEchoCanceller.create({ sampleRate: audio.sampleRate, frameSize: n });
       if (r.ok) this.aec = r.value;
     }
-    if (options.denoise !== false && audio.capturing) {
-      const r = SpeexPreprocessor.create({ sampleRate: audio.sampleRate, frameSize: n, denoise: true, ...(this.aec ? { echoCanceller: this.aec } : {}) });
+    if (audio.capturing) {
+      const r = SpeexPreprocessor.create({ sampleRate: audio.sampleRate, frameSize: n, denoise: options.denoise === true, ...(this.aec ? { echoCanceller: this.aec } : {}) });
       if (r.ok) this.pp = r.value;
     }
     this.listener = { onTick: () => this.tick() };
@@ -96,6 +101,18 @@ export class LocalAudioPort {
     this.loopback = on;
   }
 
+  /**
+   * Echo cancellation on or off (it is on whenever it exists). Off passes the capture through
+   * untouched; back on, the canceller starts converging again from scratch.
+   * @returns false when there is no canceller (no libspeexdsp, or not both directions).
+   */
+  setEchoCancellation(on: boolean): boolean {
+    if (this.aec === null) return false;
+    if (on && !this.aecOn) this.aec.reset();
+    this.aecOn = on;
+    return true;
+  }
+
   /** The preprocessor, or null without libspeexdsp or capture. */
   get preprocessor(): SpeexPreprocessor | null {
     return this.pp;
@@ -116,7 +133,7 @@ export class LocalAudioPort {
   stats(): LocalAudioPortStats {
     return {
       ticks: this.ticks,
-      echoCancellation: this.aec !== null,
+      echoCancellation: this.aec !== null && this.aecOn,
       preprocessing: this.pp !== null,
       noiseFrames: this.noise,
       voiceFrames: this.voice,
@@ -130,7 +147,7 @@ export class LocalAudioPort {
     let input = this.cap;
     if (a.capturing) {
       a.readFrame(this.cap);
-      if (this.aec !== null) {
+      if (this.aec !== null && this.aecOn) {
         this.aec.process(this.cap, this.played, this.clean);
         input = this.clean;
       }

@@ -3,7 +3,7 @@
  * direction for PCMU, PCMA and Opus; call flows and their notification sequences; failures.
  */
 import test from 'ava';
-import { TelephonyReturnValue as T, MediaFormatAudio, LineState, LineMode, CallDirection, CallHoldType, SIP_USE_PREFERED_AUDIO_DEVICE, type Notification } from '../index.js';
+import { TelephonyReturnValue as T, MediaFormatAudio, LineState, LineMode, CallDirection, CallHoldType, type Notification } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { analyse, capture, sendTone, wait } from './helpers/audio.js';
 
@@ -224,34 +224,6 @@ test('call procedures return codes for bad input and impossible states', async (
   t.is(await a.engine.makeCall('bob', '127.0.0.1', 9, -1, false, 0), T.SipSuccess);
   t.is(await a.engine.makeCall('bob', '127.0.0.1', 9, -1, false, 0), T.SipLineCapacityReached);
 });
-
-for (const mode of [LineMode.PhoneLine, LineMode.SwitchLine]) {
-  test(`${mode === LineMode.PhoneLine ? 'PhoneLine' : 'SwitchLine'} mode with a local audio device: ${mode === LineMode.PhoneLine ? 'answering a second line holds the first' : 'lines stay independent'}`, async (t) => {
-    const operator = await startEngine(t, {
-      numPhoneLinesRequested: 2,
-      phoneName: 'operator',
-      lineMode: mode,
-      zeroBasedAudioInDeviceId: SIP_USE_PREFERED_AUDIO_DEVICE,
-      zeroBasedAudioOutDeviceId: SIP_USE_PREFERED_AUDIO_DEVICE,
-    });
-    autoAnswer(operator);
-    const callers = await startEngine(t, { numPhoneLinesRequested: 2, phoneName: 'callers' });
-    t.is(await callers.engine.makeCall('operator', '127.0.0.1', operator.port, 0, true, 5000), T.SipSuccess);
-    await operator.waitFor(T.SipIncomingCallConnected);
-    t.is(await callers.engine.makeCall('operator', '127.0.0.1', operator.port, 1, true, 5000), T.SipSuccess);
-    await operator.waitForCount(T.SipIncomingCallConnected, 2);
-    if (mode === LineMode.PhoneLine) {
-      await operator.waitFor(T.SipCallHoldOn, (n) => n.phoneLine === 0);
-      t.is(operator.engine.getLineStatus(0).state, LineState.OnHold);
-      await callers.waitFor(T.SipFarEndHoldOn, (n) => n.phoneLine === 0);
-    } else {
-      await wait(300);
-      t.is(operator.engine.getLineStatus(0).state, LineState.InCall);
-      t.is(operator.of(T.SipCallHoldOn).length, 0);
-    }
-    t.is(operator.engine.getLineStatus(1).state, LineState.InCall);
-  });
-}
 
 test('a server without a local audio device keeps PhoneLine lines independent', async (t) => {
   const server = await startEngine(t, { numPhoneLinesRequested: 2, phoneName: 'ivr', lineMode: LineMode.PhoneLine });

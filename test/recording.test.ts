@@ -1,0 +1,136 @@
+/**
+ * Call recording and VU meters during real engine-to-engine calls: the WAV holds both
+ * directions (each side plays its own tone), Opus calls record at 48 kHz, raw files are
+ * headerless, the real-time callback sees every frame, and bad input gets its code.
+ */
+import test, { type ExecutionContext } from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import wavefilePkg from 'wavefile';
+import { TelephonyReturnValue as T, MediaFormatAudio as F, type Notification } from '../index.js';
+import { startEngine, type EngineUnderTest } from './helpers/engine.js';
+import { tonePcm, wait } from './helpers/audio.js';
+import { toneLevelDb } from '../media/analysis.js';
+
+const { WaveFile } = wavefilePkg;
+
+async function call(t: ExecutionContext, format: F, params = {}): Promise<[EngineUnderTest, EngineUnderTest]> {
+  const a = await startEngine(t, { phoneName: 'alice', ...params });
+  const b = await startEngine(t, { phoneName: 'bob' });
+  b.engine.on('SipOkToAnswerCall', (n: Notification) => b.engine.goOffHook(n.phoneLine));
+  t.is(a.engine.setAudioMediaFormats(0, [format]), T.SipSuccess);
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 0, true, 5000), T.SipSuccess);
+  await b.waitFor(T.SipIncomingCallConnected);
+  return [a, b];
+}
+
+function play(e: EngineUnderTest, freq: number, seconds: number): void {
+  const r = e.engine.openTxIvrChannel(0, { sampleRate: 8000 });
+  if (r.result !== T.SipSuccess || !r.channel) throw new Error(T[r.result]);
+  r.channel.write(tonePcm(freq, seconds, 8000, 6000));
+}
+
+function tmpDir(t: ExecutionContext): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'linescape-rec-'));
+  t.teardown(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+for (const [format, rate] of [
+  [F.ULaw8k, 8000],
+  [F.Opus48k, 48000],
+] as const) {
+  test(`recording a ${F[format]} call: a valid ${rate} Hz WAV with both directions`, async (t) => {
+    const [a, b] = await call(t, format);
+    const dir = tmpDir(t);
+    play(a, 1000, 3);
+    play(b, 440, 3);
+    await wait(300);
+    t.is(a.engine.startPhoneLineRecording(0, true, false, dir), T.SipSuccess);
+    t.true(a.engine.getLineStatus(0).callRecordingActive);
+    const active = await a.waitFor(T.SipCallRecordActive);
+    t.is(a.engine.startPhoneLineRecording(0, true, false, dir), T.SipCallRecordAlreadyStarted);
+    await wait(2000);
+    t.is(a.engine.stopPhoneLineRecording(0), T.SipSuccess);
+    const done = await a.waitFor(T.SipCallRecordComplete);
+    const file = (done.data as { path: string }).path;
+    t.is(file, (active.data as { path: string }).path);
+    t.false(a.engine.getLineStatus(0).callRecordingActive);
+    t.is(a.engine.stopPhoneLineRecording(0), T.SipCallRecordAlreadyStopped);
+    const wav = new WaveFile(fs.readFileSync(file));
+    const fmt = wav.fmt as { sampleRate: number; numChannels: number; bitsPerSample: number };
+    t.deepEqual([fmt.sampleRate, fmt.numChannels, fmt.bitsPerSample], [rate, 1, 16]);
+    const samples = wav.getSamples(false, Int16Array) as unknown as Int16Array;
+    const seconds = samples.length / rate;
+    t.true(seconds > 1.7 && seconds < 2.6, `${seconds.toFixed(2)} s recorded`);
+    const mid = samples.subarray(Math.round(0.5 * rate), Math.round(1.5 * rate));
+    const sent = toneLevelDb(mid, rate, 1000);
+    const received = toneLevelDb(mid, rate, 440);
+    t.log(`sent 1000 Hz ${sent.toFixed(1)} dB, received 440 Hz ${received.toFixed(1)} dB`);
+    t.true(sent > -6 && received > -6, 'both directions are in the file');
+  });
+}
+
+test('raw recording, the real-time callback, and recording ends with the call', async (t) => {
+  const [a, b] = await call(t, F.ALaw8k);
+  const dir = tmpDir(t);
+  play(b, 440, 3);
+  let frames = 0;
+  let rxPeak = 0;
+  t.is(
+    a.engine.startPhoneLineRecording(0, true, true, dir, (f) => {
+      frames++;
+      for (let i = 0; i < f.samples; i++) rxPeak = Math.max(rxPeak, Math.abs(f.rx[i]!));
+    }),
+    T.SipSuccess,
+  );
+  await wait(1000);
+  t.is(await b.engine.terminateCall(0, true, 3000), T.SipSuccess);
+  const done = await a.waitFor(T.SipCallRecordComplete);
+  const file = (done.data as { path: string }).path;
+  t.true(file.endsWith('.raw'));
+  const bytes = fs.readFileSync(file);
+  t.is(bytes.subarray(0, 4).toString('latin1') === 'RIFF', false, 'no header');
+  t.true(bytes.length > 8000 && bytes.length % 2 === 0, `${bytes.length} bytes`);
+  t.true(frames >= 40, `${frames} callback frames`);
+  t.true(rxPeak > 3000, `callback saw the far end (peak ${rxPeak})`);
+});
+
+test('VU meter callback reports both directions', async (t) => {
+  const [a, b] = await call(t, F.ULaw8k);
+  const seen: { rxPeak: number; txPeak: number; rxRms: number }[] = [];
+  t.is(a.engine.setPhoneLineVuMeterCallback(0, (d) => seen.push({ ...d }), 100), T.SipSuccess);
+  play(b, 440, 2);
+  play(a, 1000, 2);
+  await wait(1200);
+  t.is(a.engine.setPhoneLineVuMeterCallback(0, null), T.SipSuccess);
+  const n = seen.length;
+  await wait(300);
+  t.is(seen.length, n, 'removed');
+  t.true(n >= 8 && n <= 14, `${n} callbacks in 1.2 s at 100 ms`);
+  const last = seen[n - 1]!;
+  t.true(last.rxPeak > 3000 && last.txPeak > 3000 && last.rxRms > 1000, JSON.stringify(last));
+  t.is(a.engine.setPhoneLineVuMeterCallback(0, () => undefined, 5), T.SipBadParameter);
+});
+
+test('recording procedures answer bad input with codes', async (t) => {
+  const [a] = await call(t, F.ULaw8k);
+  const dir = tmpDir(t);
+  t.is(a.engine.startPhoneLineRecording(0, true, false, path.join(dir, 'missing')), T.SipCallRecordFilenameNotCreated);
+  t.is(a.engine.startPhoneLineRecording(0, true, false, ''), T.SipBadParameter);
+  t.is(a.engine.startPhoneLineRecording(0, false, false, dir), T.SipBadParameter, 'neither a file nor a callback');
+  t.is(a.engine.startPhoneLineRecording(0, 'yes' as unknown as boolean, false, dir), T.SipBadParameter);
+  t.is(a.engine.startPhoneLineRecording(9, true, false, dir), T.SipBadPhoneLine);
+  t.is(a.engine.stopPhoneLineRecording(0), T.SipCallRecordAlreadyStopped);
+  const idle = await startEngine(t, {});
+  t.is(idle.engine.startPhoneLineRecording(0, true, false, dir), T.SipNoCallActive);
+  const off = await startEngine(t, { enablePhoneLineRecording: false });
+  t.is(off.engine.startPhoneLineRecording(0, true, false, dir), T.SipCallRecordNotEnabled);
+  // a throwing callback does not stop the call or the recording
+  t.is(a.engine.startPhoneLineRecording(0, true, false, dir, () => { throw new Error('app bug'); }), T.SipSuccess);
+  await wait(300);
+  t.is(a.engine.stopPhoneLineRecording(0), T.SipSuccess);
+  await a.waitFor(T.SipCallRecordComplete);
+  t.is(a.of(T.SipCallComplete).length, 0);
+});
