@@ -18,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { ConferenceBridge, type MixerRate, type Port } from '../mixer/index.js';
 import { createResampler, type Resampler, type ResamplerOptions } from '../media/resample.js';
 import { fillSine } from '../media/tones.js';
+import { speexEdgeResamplers } from '../mixer/edgeResamplers.js';
 
 /** One benchmark case. */
 export interface MixerBenchCase {
@@ -33,6 +34,8 @@ export interface MixerBenchCase {
   readonly talkers?: number;
   /** Edge resampler settings (default: the resampler's own). */
   readonly resampler?: ResamplerOptions;
+  /** Use libspeexdsp's edge resamplers (the engine's default when installed). */
+  readonly speex?: boolean;
 }
 
 /** What one case measured. */
@@ -81,7 +84,10 @@ function measure(fn: () => void, durationMs: number, minRuns = 20): number {
 
 /** Run one case for about `durationMs` per measurement. */
 export async function benchCase(c: MixerBenchCase, durationMs: number): Promise<MixerBenchResult> {
-  const bridge = new ConferenceBridge({ rate: c.bridgeRate, frameMs: 20, resampler: c.resampler });
+  const factory = c.speex ? speexEdgeResamplers() : null;
+  if (c.speex && factory === null) throw new Error('libspeexdsp is not installed (apt-get install -y libspeexdsp1)');
+  const bridge = new ConferenceBridge({ rate: c.bridgeRate, frameMs: 20, resampler: c.resampler, ...(factory ? { resamplerFactory: factory } : {}) });
+  const newRs = (from: MixerRate, to: MixerRate): Resampler => (factory ? factory.create(from, to) : createResampler(from, to, c.resampler));
   const ports: Port[] = [];
   const frameLen = c.portRate / 50;
   // a few distinct tone frames, shared: the cost is in the bridge, not in making the input
@@ -141,8 +147,8 @@ export async function benchCase(c: MixerBenchCase, durationMs: number): Promise<
     const outs: Resampler[] = [];
     const talkers = c.talkers ?? c.size;
     const outsPerConf = talkers + (talkers < c.size ? 1 : 0);
-    for (let i = 0; i < c.conferences * talkers; i++) ins.push(createResampler(c.portRate, c.bridgeRate, c.resampler));
-    for (let i = 0; i < c.conferences * outsPerConf; i++) outs.push(createResampler(c.bridgeRate, c.portRate, c.resampler));
+    for (let i = 0; i < c.conferences * talkers; i++) ins.push(newRs(c.portRate, c.bridgeRate));
+    for (let i = 0; i < c.conferences * outsPerConf; i++) outs.push(newRs(c.bridgeRate, c.portRate));
     const mid = new Int16Array(c.bridgeRate / 50);
     const back = new Int16Array(frameLen);
     resampleUs = measure(() => {
@@ -165,6 +171,9 @@ export const MIXER_CASES: readonly MixerBenchCase[] = [
   { conferences: 1, size: 100, portRate: 8000, bridgeRate: 16000, talkers: 3 },
   { conferences: 1, size: 500, portRate: 8000, bridgeRate: 16000, talkers: 3 },
   { conferences: 1, size: 100, portRate: 8000, bridgeRate: 16000, resampler: { tapsPerPhase: 16 } },
+  { conferences: 10, size: 10, portRate: 8000, bridgeRate: 16000, speex: true },
+  { conferences: 1, size: 100, portRate: 8000, bridgeRate: 16000, speex: true },
+  { conferences: 1, size: 500, portRate: 8000, bridgeRate: 16000, speex: true },
   { conferences: 10, size: 10, portRate: 48000, bridgeRate: 48000 },
   { conferences: 1, size: 100, portRate: 48000, bridgeRate: 48000 },
   { conferences: 1, size: 500, portRate: 48000, bridgeRate: 48000 },
@@ -172,6 +181,9 @@ export const MIXER_CASES: readonly MixerBenchCase[] = [
   { conferences: 1, size: 100, portRate: 48000, bridgeRate: 16000 },
   { conferences: 1, size: 500, portRate: 48000, bridgeRate: 16000 },
   { conferences: 1, size: 100, portRate: 48000, bridgeRate: 16000, talkers: 3 },
+  { conferences: 10, size: 10, portRate: 48000, bridgeRate: 16000, speex: true },
+  { conferences: 1, size: 100, portRate: 48000, bridgeRate: 16000, speex: true },
+  { conferences: 1, size: 500, portRate: 48000, bridgeRate: 16000, speex: true },
 ];
 
 /** Run every case and return the figures. */
@@ -199,7 +211,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     'case                    port  bridge  ports   tick µs  % core   floor µs  resample µs  resample %  GCs/ticks',
   );
   for (const r of results) {
-    const note = r.talkers !== undefined ? ` (${r.talkers} talk)` : r.resampler?.tapsPerPhase !== undefined ? ` (${r.resampler.tapsPerPhase} taps)` : '';
+    const note = r.talkers !== undefined ? ` (${r.talkers} talk)` : r.resampler?.tapsPerPhase !== undefined ? ` (${r.resampler.tapsPerPhase} taps)` : r.speex ? ' (speex)' : '';
     const name = `${r.conferences}×${r.size}${note}`;
     const share = r.resampleUs === 0 ? '—' : `${Math.min(100, (100 * r.resampleUs) / r.tickUs).toFixed(0)} %`;
     console.log(

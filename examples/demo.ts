@@ -4,7 +4,8 @@
  * (100..103) with it and the demo shows where incoming calls for each name land. Then the pbx
  * calls extension 102: the desk answers on line 2, a 1 kHz tone travels pbx -> desk and is
  * measured there, the pbx sends DTMF, holds and resumes, and hangs up. Finally the desk
- * unregisters and both stop. Every notification is printed as a readable line.
+ * joins three pbx calls into a recorded conference (examples/demo-conference.ts), unregisters
+ * and both stop. Every notification is printed as a readable line.
  * @module
  */
 import {
@@ -17,6 +18,7 @@ import {
   type RegisterReceivedData,
 } from '../index.js';
 import { dominantFrequency } from '../media/analysis.js';
+import { conferenceDemo } from './demo-conference.js';
 
 const started = Date.now();
 
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
   const desk = new VoipMediaEngine();
 
   check('pbx.startSipTelephony', await pbx.startSipTelephony({
-    numPhoneLinesRequested: 2, ipAddressOfThisHost: '127.0.0.1', sipPort: 0, phoneName: 'pbx',
+    numPhoneLinesRequested: 3, ipAddressOfThisHost: '127.0.0.1', sipPort: 0, phoneName: 'pbx',
     userNotifyCallbackProc: (n) => {
       if (!quiet.has(n.event)) print('pbx', n);
       if (n.event === T.SipRegisterReceived) {
@@ -114,6 +116,8 @@ async function main(): Promise<void> {
   const deskOnHook = waitFor(desk, T.SipOnHook, 1);
   check('pbx.terminateCall', await pbx.terminateCall(0, true, 3000));
   await deskOnHook;
+
+  await conferenceDemo(pbx, desk);
 
   check('desk.disableSipRegisterServer', await desk.disableSipRegisterServer());
   console.log(`            pbx bindings after unregister: ${pbx.getRegistrarBindings().bindings.length}`);

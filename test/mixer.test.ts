@@ -1,3 +1,5 @@
+import { speexEdgeResamplers } from '../mixer/edgeResamplers.js';
+import { isCI } from './helpers/env.js';
 import test from 'ava';
 import fc from 'fast-check';
 import { ConferenceBridge, Port, type MixerRate } from '../mixer/index.js';
@@ -515,14 +517,18 @@ test('property: random rates, membership changes and frames never throw and keep
   t.pass();
 });
 
-test('property: shared outputs for listeners who only listen are sample-exact with per-listener mixing', (t) => {
+for (const edges of ['typescript', 'speex'] as const) {
+  test(`property: shared outputs for listeners who only listen are sample-exact with per-listener mixing (${edges} edge resamplers)`, (t) => {
+  const factory = edges === 'speex' ? speexEdgeResamplers() : null;
+  if (edges === 'speex' && factory === null) return isCI ? t.fail('libspeexdsp missing under CI') : t.pass('libspeexdsp not installed');
+  const extra = factory ? { resamplerFactory: factory } : {};
   const rates: MixerRate[] = [8000, 16000, 48000];
   fc.assert(
     fc.property(
       fc.constantFrom<MixerRate>(8000, 16000),
       fc.array(fc.tuple(opArb, fc.array(fc.nat(3), { minLength: 8, maxLength: 8 })), { minLength: 5, maxLength: 60 }),
       (bridgeRate, steps) => {
-        const bridges = [new ConferenceBridge({ rate: bridgeRate }), new ConferenceBridge({ rate: bridgeRate, shareOutputs: false })];
+        const bridges = [new ConferenceBridge({ rate: bridgeRate, ...extra }), new ConferenceBridge({ rate: bridgeRate, shareOutputs: false, ...extra })];
         const ports: Port[][] = [[], []];
         for (let i = 0; i < 4; i++) {
           for (let b = 0; b < 2; b++) ports[b]!.push(bridges[b]!.addPort({ name: `p${i}`, rate: rates[i % 3]!, groups: ['a'] }));
@@ -559,3 +565,4 @@ test('property: shared outputs for listeners who only listen are sample-exact wi
   );
   t.pass();
 });
+}
