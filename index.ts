@@ -49,5 +49,9 @@ export type {
 } from './engine/types.js';
 export type { RegistrationStatus, RegistrationState } from './engine/registration.js';
 export type { RecordedCallState } from './lines/phoneLine.js';
+export type { VuMeterData, VuMeterCallback, AudioDeviceListResult, LocalAudioStatisticsResult } from './engine/audio.js';
+export type { RecordFrame, RecordCallback } from './media/callRecorder.js';
+export type { AudioDeviceInfo, LocalAudioStats, LocalAudioCaptureStats, LocalAudioPlaybackStats } from './media/audioDevice.js';
+export type { LocalAudioPortStats } from './mixer/localAudioPort.js';
 export { VirtualClock, realClock } from './sip/clock.js';
 export type { Clock, TimerHandle, VirtualTimerHandle } from './sip/clock.js';

@@ -76,7 +76,7 @@ export const AUDIO_DEVICE_NOT_USED = -2;
 
 /** One audio device as PortAudio reports it. */
 export interface AudioDeviceInfo {
-  /** Zero-based PortAudio device index: the id {@link openLocalAudio} takes. */
+  /** Zero-based PortAudio device index: the id `openLocalAudio` takes. */
   readonly id: number;
   /** Device name (on ALSA, the PCM name: `default`, `sysdefault`, `hw:0,0`, …). */
   readonly name: string;
@@ -88,13 +88,13 @@ export interface AudioDeviceInfo {
   readonly defaultSampleRate: number;
   /** Name of the PortAudio host API the device belongs to (`ALSA`, `OSS`, `Core Audio`, …). */
   readonly hostApi: string;
-  /** True for the device {@link PREFERRED_AUDIO_DEVICE} selects for capture. */
+  /** True for the device `PREFERRED_AUDIO_DEVICE` selects for capture. */
   readonly isDefaultInput: boolean;
-  /** True for the device {@link PREFERRED_AUDIO_DEVICE} selects for playback. */
+  /** True for the device `PREFERRED_AUDIO_DEVICE` selects for playback. */
   readonly isDefaultOutput: boolean;
 }
 
-/** What {@link listAudioDevices} found, or why it could not look. */
+/** What `listAudioDevices` found, or why it could not look. */
 export type AudioDeviceListResult =
   | {
       /** The listing worked. */
@@ -109,10 +109,10 @@ export type AudioDeviceListResult =
       readonly reason: string;
     };
 
-/** Sample rates a {@link LocalAudio} can run at. */
+/** Sample rates a `LocalAudio` can run at. */
 export type LocalAudioSampleRate = 8000 | 16000 | 48000;
 
-/** Options of {@link listAudioDevices}. */
+/** Options of `listAudioDevices`. */
 export interface AudioBackendOptions {
   /**
    * Run the synchronous calls into PortAudio with stdout and stderr pointed at `/dev/null`, so
@@ -121,16 +121,16 @@ export interface AudioBackendOptions {
   readonly quiet?: boolean;
 }
 
-/** Options of {@link openLocalAudio}. */
+/** Options of `openLocalAudio`. */
 export interface LocalAudioOptions extends AudioBackendOptions {
   /**
-   * Capture device: a zero-based id from {@link listAudioDevices}, {@link PREFERRED_AUDIO_DEVICE}
-   * (the default) or {@link AUDIO_DEVICE_NOT_USED}.
+   * Capture device: a zero-based id from `listAudioDevices`, `PREFERRED_AUDIO_DEVICE`
+   * (the default) or `AUDIO_DEVICE_NOT_USED`.
    */
   readonly inDeviceId?: number;
   /**
-   * Playback device: a zero-based id from {@link listAudioDevices}, {@link PREFERRED_AUDIO_DEVICE}
-   * (the default) or {@link AUDIO_DEVICE_NOT_USED}.
+   * Playback device: a zero-based id from `listAudioDevices`, `PREFERRED_AUDIO_DEVICE`
+   * (the default) or `AUDIO_DEVICE_NOT_USED`.
    */
   readonly outDeviceId?: number;
   /** Sample rate of the frames and of the device streams (default 16000). */
@@ -144,7 +144,7 @@ export interface LocalAudioOptions extends AudioBackendOptions {
   readonly bufferFrames?: number;
 }
 
-/** What {@link openLocalAudio} opened, or why it could not. */
+/** What `openLocalAudio` opened, or why it could not. */
 export type LocalAudioOpenResult =
   | {
       /** The device (or the idle stand-in when both directions are unused) is open. */
@@ -159,19 +159,19 @@ export type LocalAudioOpenResult =
       readonly reason: string;
     };
 
-/** Counters of the capture direction of a {@link LocalAudio}. */
+/** Counters of the capture direction of a `LocalAudio`. */
 export interface LocalAudioCaptureStats {
   /** True while a capture stream is open. */
   readonly open: boolean;
-  /** Device id in use, or {@link AUDIO_DEVICE_NOT_USED}. */
+  /** Device id in use, or `AUDIO_DEVICE_NOT_USED`. */
   readonly deviceId: number;
   /** Device name, or `''`. */
   readonly deviceName: string;
   /** Frames received from the device. */
   readonly framesCaptured: number;
-  /** Frames handed out by {@link LocalAudio.readFrame}. */
+  /** Frames handed out by `LocalAudio.readFrame`. */
   readonly framesRead: number;
-  /** {@link LocalAudio.readFrame} calls that found the ring empty (and returned zeros). */
+  /** `LocalAudio.readFrame` calls that found the ring empty (and returned zeros). */
   readonly underruns: number;
   /** Frames dropped because the ring was full when the device delivered. */
   readonly overflows: number;
@@ -183,21 +183,21 @@ export interface LocalAudioCaptureStats {
   readonly buffered: number;
 }
 
-/** Counters of the playback direction of a {@link LocalAudio}. */
+/** Counters of the playback direction of a `LocalAudio`. */
 export interface LocalAudioPlaybackStats {
   /** True while a playback stream is open. */
   readonly open: boolean;
-  /** Device id in use, or {@link AUDIO_DEVICE_NOT_USED}. */
+  /** Device id in use, or `AUDIO_DEVICE_NOT_USED`. */
   readonly deviceId: number;
   /** Device name, or `''`. */
   readonly deviceName: string;
-  /** Frames accepted by {@link LocalAudio.writeFrame}. */
+  /** Frames accepted by `LocalAudio.writeFrame`. */
   readonly framesWritten: number;
   /** Frames sent to the device, silence included. */
   readonly framesPlayed: number;
   /** Frames of silence (plus any tone) sent because the ring was empty. */
   readonly silenceFrames: number;
-  /** Frames dropped because the ring was full when {@link LocalAudio.writeFrame} was called. */
+  /** Frames dropped because the ring was full when `LocalAudio.writeFrame` was called. */
   readonly overflows: number;
   /** Frames dropped to bring a persistently deep ring back to its target latency. */
   readonly trimmed: number;
@@ -207,7 +207,7 @@ export interface LocalAudioPlaybackStats {
   readonly buffered: number;
 }
 
-/** A snapshot of a {@link LocalAudio}'s counters. */
+/** A snapshot of a `LocalAudio`'s counters. */
 export interface LocalAudioStats {
   /** The capture direction. */
   readonly capture: LocalAudioCaptureStats;
@@ -218,7 +218,7 @@ export interface LocalAudioStats {
 }
 
 /**
- * Call-progress and alerting tones for the local device, as data for {@link LocalAudio.playTone}:
+ * Call-progress and alerting tones for the local device, as data for `LocalAudio.playTone`:
  * the North American network tones of `media/tones.ts` plus a local ringer.
  */
 export const LOCAL_TONES = Object.freeze({

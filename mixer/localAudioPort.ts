@@ -25,7 +25,7 @@ export interface CaptureProcessingOptions {
   readonly denoise?: boolean;
 }
 
-/** Counters of {@link LocalAudioPort.stats}. */
+/** Counters of the local device port (`getLocalAudioStatistics().processing`). */
 export interface LocalAudioPortStats {
   /** Ticks processed. */
   readonly ticks: number;
