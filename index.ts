@@ -19,6 +19,7 @@ export type {
   OutgoingCallInfoResult,
   OutgoingCallErrorInfoResult,
   MediaClockStatisticsResult,
+  TxIvrChannelOptions,
 } from './engine/VoipMediaEngine.js';
 export type { IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from './lines/call.js';
 export type { AssignPhoneLineData } from './lines/callManager.js';

@@ -186,6 +186,14 @@ export interface IvrChannelResult<S> {
   channel?: S;
 }
 
+/** Options of `openTxIvrChannel`. */
+export interface TxIvrChannelOptions {
+  /** Rate of the PCM written: 8000 (default), 16000 or 48000. */
+  sampleRate?: number;
+  /** Play only while we hold the call (music on hold); default false: only while we do not. */
+  onHold?: boolean;
+}
+
 /** Result of `getMediaClockStatistics`: the clock's figures when `result` is SipSuccess. */
 export interface MediaClockStatisticsResult extends Partial<MediaClockStats> {
   /** SipSuccess or SipMediaEngineNotInitialized. */
@@ -1353,16 +1361,19 @@ export class VoipMediaEngine extends EventEmitter {
 
   /**
    * Opens a stream the application writes 16-bit little-endian mono PCM into, at `sampleRate`
-   * (8000, 16000 or 48000): it is sent to the far end of the line.
+   * (8000, 16000 or 48000): it is sent to the far end of the line. LanScape distinguishes
+   * in-call and on-hold data: a channel opened with `onHold: true` plays only while we hold the
+   * call (music on hold), an ordinary one only while we do not (it pauses during hold).
    */
-  openTxIvrChannel(phoneLine: number, options: { sampleRate?: number } = {}): IvrChannelResult<Writable> {
+  openTxIvrChannel(phoneLine: number, options: TxIvrChannelOptions = {}): IvrChannelResult<Writable> {
     const call = this.lineCall(phoneLine);
     if (typeof call === 'number') return { result: call };
     const rate = options?.sampleRate ?? 8000;
     if (rate !== 8000 && rate !== 16000 && rate !== 48000) return { result: T.SipBadParameter };
     const media = call.line.media;
     if (!media) return { result: T.SipNoCallActive };
-    return { result: T.SipSuccess, channel: media.openTx(rate) };
+    if (options?.onHold !== undefined && typeof options.onHold !== 'boolean') return { result: T.SipBadParameter };
+    return { result: T.SipSuccess, channel: media.openTx(rate, options?.onHold === true) };
   }
 
   /** Closes a receive IVR channel. */

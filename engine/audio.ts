@@ -167,6 +167,7 @@ export class EngineAudio {
 
   private lineChanged(line: PhoneLine): void {
     this.mixer.update(line);
+    line.media?.setHeld(line.state === LineState.OnHold);
     if (line.state === LineState.OnHook || line.state === LineState.Disconnecting) {
       if (line.conferenced) {
         line.conferenced = false;

@@ -68,8 +68,10 @@ export interface LineMedia extends CallMedia {
   stopWave(): void;
   /** Stream of received audio. */
   openRx(rate: 8000 | 16000 | 48000): Readable;
-  /** Stream of audio to send. */
-  openTx(rate: 8000 | 16000 | 48000): Writable;
+  /** Stream of audio to send; with `onHold` it plays only while we hold the call. */
+  openTx(rate: 8000 | 16000 | 48000, onHold?: boolean): Writable;
+  /** We hold the call (on-hold Tx channels play, the others pause). */
+  setHeld(on: boolean): void;
   /** The codec's sample rate (0 before negotiation). */
   readonly sampleRate: number;
   /** Connects the line to its conference port (null disconnects). */
@@ -155,7 +157,8 @@ export async function openLineMedia(o: OpenLineMediaOptions): Promise<LineMedia 
     },
     stopWave: () => s.stopWave(),
     openRx: (rate) => s.openRx(rate),
-    openTx: (rate) => s.openTx(rate),
+    openTx: (rate, onHold) => s.openTx(rate, onHold),
+    setHeld: (on) => s.setHeld(on),
     get sampleRate() {
       return s.sampleRate;
     },

@@ -175,6 +175,11 @@ export class IvrTxStream extends Writable {
   underruns = 0;
   /** Frames taken from the ring. */
   frames = 0;
+  /**
+   * LanScape's two kinds of transmit data: false (the default) plays while the call is up and
+   * pauses while we hold it; true plays only while we hold it (music or a message on hold).
+   */
+  onHold = false;
 
   private readonly ring: Int16Array;
   private head = 0;

@@ -453,6 +453,7 @@ export class MediaSession {
   private ivrTxUnderrunsClosed = 0;
   private loopback = false;
   private framePort: MediaFramePort | null = null;
+  private held = false;
   private recordTap: MediaRecordTap | null = null;
   private levelTap: ((levels: MediaLevels) => void) | null = null;
   private readonly tapLevels: MediaLevels = { rxPeak: 0, rxRms: 0, txPeak: 0, txRms: 0 };
@@ -979,7 +980,7 @@ export class MediaSession {
           this.dropTxChannel(i--);
           continue;
         }
-        ch.mixInto(tx, spf);
+        if (ch.onHold === this.held) ch.mixInto(tx, spf);
       }
       if (this.tone.playing || this.toneTail > 0) {
         // one more frame after stop lets the generator ramp down instead of clicking
@@ -1268,9 +1269,10 @@ export class MediaSession {
    * {@link IvrTxStream} for buffering and backpressure). Several may be open at once.
    * @throws RangeError for a rate other than 8000, 16000 or 48000 (a programming error).
    */
-  openTx(sampleRate: IvrSampleRate): IvrTxStream {
+  openTx(sampleRate: IvrSampleRate, onHold = false): IvrTxStream {
     if (!isIvrSampleRate(sampleRate)) throw new RangeError(`IVR rate must be 8000, 16000 or 48000, not ${sampleRate}`);
     const s = new IvrTxStream({ sampleRate, targetRate: this.codec?.sampleRate ?? 8000 });
+    s.onHold = onHold;
     if (this.state === STATE_CLOSED) s.close();
     else this.txChannels.push(s);
     return s;
@@ -1318,6 +1320,14 @@ export class MediaSession {
   /** The codec's sample rate (0 before the first configure). */
   get sampleRate(): number {
     return this.codec?.sampleRate ?? 0;
+  }
+
+  /**
+   * Tells the session the call is held by us: Tx IVR channels opened for hold play and the
+   * others pause (see `IvrTxStream.onHold`).
+   */
+  setHeld(on: boolean): void {
+    this.held = on;
   }
 
   /** Sets (or with null removes) the per-tick recording tap. */
