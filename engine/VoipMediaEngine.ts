@@ -1559,6 +1559,22 @@ export class VoipMediaEngine extends EventEmitter {
     return this.audio.noise((pp) => pp.setNoiseThreshold(db));
   }
 
+  /** Speex noise suppression on the local microphone (default off). Same codes as the noise settings. */
+  enableNoiseSuppression(on: boolean): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.audio) return T.SipMediaEngineNotInitialized;
+    if (typeof on !== 'boolean') return T.SipBadParameter;
+    return this.audio.noise((pp) => pp.setDenoise(on));
+  }
+
+  /** Automatic gain control on the local microphone (default off). Same codes as the noise settings. */
+  enableAutomaticGainControl(on: boolean): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.audio) return T.SipMediaEngineNotInitialized;
+    if (typeof on !== 'boolean') return T.SipBadParameter;
+    return this.audio.noise((pp) => pp.setAgc(on));
+  }
+
   /** How long (0..5000 ms) voice is assumed to go on after the last voice frame (hangover). */
   setSilenceDecay(ms: number): T {
     if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
