@@ -49,5 +49,19 @@ export type {
 } from './engine/types.js';
 export type { RegistrationStatus, RegistrationState } from './engine/registration.js';
 export type { RecordedCallState } from './lines/phoneLine.js';
+export { DEFAULT_MAX_MESSAGE_BODY_SIZE, MAX_OUTGOING_MESSAGE_BODY_SIZE } from './engine/messaging.js';
+export type {
+  SendMessageResult,
+  RecvMessageData,
+  RecvOutOfDialogMessageData,
+  SendMessageSuccessData,
+  SendMessageFailureData,
+  SendOutOfDialogMessageSuccessData,
+  SendOutOfDialogMessageFailureData,
+} from './engine/messaging.js';
+export { CHALLENGED_METHODS, DEFAULT_AUTH_CREDENTIAL_EXPIRE_SECONDS } from './engine/challenge.js';
+export type { IncomingAuthenticationData } from './engine/challenge.js';
+export type { ModifySipMessageData } from './engine/sipHooks.js';
+export type { MessageDirection } from './sip/stack.js';
 export { VirtualClock, realClock } from './sip/clock.js';
 export type { Clock, TimerHandle, VirtualTimerHandle } from './sip/clock.js';
