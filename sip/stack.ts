@@ -90,7 +90,7 @@ export interface SipStackEvents {
   sent: [msg: SipMessage, dest: RemoteEndpoint];
 }
 
-/** Which way a message passes {@link SipStack.setMessageHook}'s hook. */
+/** Which way a SIP message passes the message hook: `sent` (about to leave) or `received` (just arrived). */
 export type MessageDirection = 'sent' | 'received';
 
 /**
