@@ -1522,7 +1522,8 @@ export class VoipMediaEngine extends EventEmitter {
   /**
    * Sends an instant message outside any dialog (a pager-mode MESSAGE) to the SIP URI `to`:
    * through the proxy when enableSipProxyServer is on (through the outbound proxy when set),
-   * else to the URI's host. 401/407 challenges are answered with addAuthorizationCredentials.
+   * else to the URI's host. The From is `phoneName@domain` (the SIP domain when set, else this
+   * engine's address). 401/407 challenges are answered with addAuthorizationCredentials.
    * The outcome arrives as the global notification SipSendOutOfDialogMessageSuccess or
    * SipSendOutOfDialogMessageFailure `{messageId, fromDisplayName, from, toDisplayName, to, reason, code}`.
    *
