@@ -54,5 +54,19 @@ export type { VuMeterData, VuMeterCallback, AudioDeviceListResult, LocalAudioSta
 export type { RecordFrame, RecordCallback } from './media/callRecorder.js';
 export type { AudioDeviceInfo, LocalAudioStats, LocalAudioCaptureStats, LocalAudioPlaybackStats } from './media/audioDevice.js';
 export type { LocalAudioPortStats } from './mixer/localAudioPort.js';
+export { DEFAULT_MAX_MESSAGE_BODY_SIZE, MAX_OUTGOING_MESSAGE_BODY_SIZE } from './engine/messaging.js';
+export type {
+  SendMessageResult,
+  RecvMessageData,
+  RecvOutOfDialogMessageData,
+  SendMessageSuccessData,
+  SendMessageFailureData,
+  SendOutOfDialogMessageSuccessData,
+  SendOutOfDialogMessageFailureData,
+} from './engine/messaging.js';
+export { CHALLENGED_METHODS, DEFAULT_AUTH_CREDENTIAL_EXPIRE_SECONDS } from './engine/challenge.js';
+export type { IncomingAuthenticationData } from './engine/challenge.js';
+export type { ModifySipMessageData } from './engine/sipHooks.js';
+export type { MessageDirection } from './sip/stack.js';
 export { VirtualClock, realClock } from './sip/clock.js';
 export type { Clock, TimerHandle, VirtualTimerHandle } from './sip/clock.js';

@@ -27,6 +27,9 @@ import type { RecordCallback } from '../media/callRecorder.js';
 import { hostPort, isPort, isSipUser, resolveHost } from './hosts.js';
 import { Notifier } from './notifier.js';
 import { attachSipLogger } from './sipLog.js';
+import { Messaging, type MessagingHost, type SendMessageResult } from './messaging.js';
+import { ChallengeAuthenticator, type IncomingAuthenticationData } from './challenge.js';
+import { SipMessageHooks, type ModifySipMessageData } from './sipHooks.js';
 import { Registrar } from './registrar.js';
 import { RegistrationClient, type RegistrationStatus, type RegisterTxUser } from './registration.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
@@ -53,7 +56,7 @@ export const LINESCAPE_VERSION = '0.1.0';
 export const MAX_REGISTRATION_WORKERS = 1024;
 
 /** Methods the engine answers today; the Allow header is built from this list. */
-const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'REGISTER'];
+const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'REGISTER', 'MESSAGE'];
 
 /** Start parameters after defaults, plus the test hooks. */
 type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile'>> &
@@ -259,6 +262,13 @@ export class VoipMediaEngine extends EventEmitter {
   private holdType = CallHoldType.Rfc3264;
   /** Last outgoing call failure per line, kept after the call ends (getOutgoingCallErrorInfo). */
   private readonly lastErrors = new Map<number, OutgoingCallErrorInfo>();
+  /** Instant messages, challenges on incoming requests, SIP message hooks (issue 5). */
+  private readonly messaging = new Messaging(this.messagingHost());
+  private readonly challenge = new ChallengeAuthenticator(
+    () => this.domain ?? this.params?.ipAddressOfThisHost ?? '127.0.0.1',
+    (d) => this.notifier.immediate(-1, T.SipIncomingAuthentication, d),
+  );
+  private readonly sipHooks = new SipMessageHooks((d) => this.notifier.immediate(-1, T.SipModifySipMessage, d));
 
   /** @param options injected clock and registrar limits (not LanScape parameters) */
   constructor(private readonly options: EngineOptions = {}) {
@@ -389,6 +399,7 @@ export class VoipMediaEngine extends EventEmitter {
     this.rtpAllocator = undefined;
     this.calls = undefined;
     this.lastErrors.clear();
+    this.resetMessaging();
     this.stack = undefined;
     this.params = undefined;
     this.lines = [];
@@ -1599,6 +1610,8 @@ export class VoipMediaEngine extends EventEmitter {
     const stack = this.stack;
     if (!stack) return;
     try {
+      if (this.challenge.onRequest(stack, req, tx, from)) return;
+      if (this.messaging.onRequest(req, tx)) return;
       if (this.calls?.onRequest(req, tx, from)) return;
       switch (req.method) {
         case 'REGISTER':
@@ -1676,6 +1689,151 @@ export class VoipMediaEngine extends EventEmitter {
       source: { protocol: from.protocol, host: from.host, port: from.port },
       message: raw.subarray(0, 2048).toString('latin1'),
     });
+  }
+
+  // ---- messaging (issue 5) ----
+
+  private messagingHost(): MessagingHost {
+    return {
+      stack: () => this.stack,
+      lineCall: (phoneLine) => this.lineCall(phoneLine),
+      callForRequest: (req) => this.calls?.callForRequest(req),
+      identity: () => {
+        const a = this.advertisedAddress();
+        return { user: this.params?.phoneName ?? 'linescape', displayName: this.params?.phoneDisplayName ?? '', host: this.domain ?? hostPort(a.host, a.port) };
+      },
+      proxy: () => (this.proxy ? { protocol: this.params!.sipTransport, host: this.proxy.host, port: this.proxy.port } : undefined),
+      outboundProxy: () =>
+        this.outboundProxy
+          ? {
+              endpoint: { protocol: this.params!.sipTransport, host: this.outboundProxy.host, port: this.outboundProxy.port },
+              route: `<sip:${hostPort(this.outboundProxy.given, this.outboundProxy.port)};lr>`,
+            }
+          : undefined,
+      transport: () => this.params?.sipTransport ?? 'UDP',
+      resolve: (host) => resolveHost(host),
+      answerChallenge: (user, req, challenge, challenged) => answerChallenge(this.digestClientFor(`msg:${user}`), req, challenge, challenged, user) === 'retry',
+      line: (phoneLine, event, data) => this.notifier.line(phoneLine, event, data),
+      global: (event, data) => this.notifier.global(event, data),
+    };
+  }
+
+  private resetMessaging(): void {
+    this.messaging.reset();
+    this.challenge.reset();
+    this.sipHooks.reset();
+  }
+
+  /**
+   * Sends an instant message (RFC 3428 MESSAGE) in the dialog of the call on `phoneLine`
+   * (PortSIP's sendMessage). The body may be text (sent as UTF-8) or bytes. The outcome arrives
+   * as the line notification SipSendMessageSuccess `{messageId}` or SipSendMessageFailure
+   * `{messageId, reason, code}` (code 408 when nothing answered).
+   *
+   * @param phoneLine the line whose connected call carries the message
+   * @param mimeType type part of the Content-Type, e.g. `text`
+   * @param subMimeType subtype, e.g. `plain`
+   * @param body the message (up to 200 KiB)
+   * @returns `{result, messageId}`: SipBadPhoneLine, SipNoCallActive (no connected call), SipBadParameter (bad type or body)
+   *
+   * @example
+   * ```ts
+   * const { result, messageId } = engine.sendMessage(0, 'text', 'plain', 'hello');
+   * engine.on('SipSendMessageSuccess', (n) => console.log('delivered', n.data));
+   * ```
+   */
+  sendMessage(phoneLine: number, mimeType: string, subMimeType: string, body: string | Buffer): SendMessageResult {
+    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle, messageId: 0 };
+    return this.messaging.sendMessage(phoneLine, mimeType, subMimeType, body);
+  }
+
+  /**
+   * Sends an instant message outside any dialog (a pager-mode MESSAGE) to the SIP URI `to`:
+   * through the proxy when enableSipProxyServer is on (through the outbound proxy when set),
+   * else to the URI's host. The From is `phoneName@domain` (the SIP domain when set, else this
+   * engine's address). 401/407 challenges are answered with addAuthorizationCredentials.
+   * The outcome arrives as the global notification SipSendOutOfDialogMessageSuccess or
+   * SipSendOutOfDialogMessageFailure `{messageId, fromDisplayName, from, toDisplayName, to, reason, code}`.
+   *
+   * @param to recipient URI, e.g. `sip:bob@127.0.0.1:5072`
+   * @param mimeType type part of the Content-Type
+   * @param subMimeType subtype
+   * @param body the message (text as UTF-8, or bytes; up to 200 KiB)
+   * @returns `{result, messageId}`: SipBadSipUri, SipBadParameter, SipMediaEngineNotInitialized
+   */
+  sendOutOfDialogMessage(to: string, mimeType: string, subMimeType: string, body: string | Buffer): SendMessageResult {
+    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle, messageId: 0 };
+    return this.messaging.sendOutOfDialogMessage(to, mimeType, subMimeType, body);
+  }
+
+  /**
+   * Largest body accepted in an incoming MESSAGE (default 64 KiB); larger ones are answered
+   * 413 Request Entity Too Large. A LineScape addition.
+   */
+  setMaxMessageBodySize(bytes: number): T {
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    return this.messaging.setMaxBodySize(bytes);
+  }
+
+  /**
+   * Content types accepted in incoming MESSAGEs, e.g. `['text/plain', 'application/*']`; any
+   * other type is refused with 415 Unsupported Media Type (with an Accept header listing these).
+   * An empty list, or `'*'`, accepts every type (the default). A LineScape addition: this is how
+   * an application refuses a type, because the receive events are not immediate.
+   */
+  setAcceptedMessageMimeTypes(mimeTypes: string[]): T {
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    return this.messaging.setAcceptedMimeTypes(mimeTypes);
+  }
+
+  /**
+   * LanScape's SetChallengeAuthenticationState: while on, incoming INVITE, REGISTER, BYE,
+   * SUBSCRIBE, NOTIFY and MESSAGE without valid digest credentials are answered 401 with a
+   * fresh nonce; an answer to our challenge raises the immediate SipIncomingAuthentication
+   * notification ({@link IncomingAuthenticationData}), where the application gives the
+   * user's password (or calls verifyChallengeResponse). Wrong credentials get 403, a replayed
+   * or unknown nonce a new 401, an expired one a 401 with `stale=true`. ACK and CANCEL are
+   * never challenged.
+   *
+   * @param on challenge or not
+   * @param realm the realm to challenge with (default: the SIP domain, else this host's address)
+   */
+  setChallengeAuthenticationState(on: boolean, realm?: string): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    return this.challenge.setState(on, realm);
+  }
+
+  /**
+   * Checks, from a SipIncomingAuthentication handler, the digest of the request behind `data`
+   * against `password` (constant-time). On success it sets `data.authorizationGranted`.
+   *
+   * @returns SipSuccess (granted), SipCallFailure (wrong credentials), SipInvalidHandle (`data` is not from a pending notification)
+   */
+  verifyChallengeResponse(data: IncomingAuthenticationData, password: string): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    return this.challenge.verify(data, password);
+  }
+
+  /** How long a challenge nonce stays valid, in seconds (default 300); older answers get `stale=true`. */
+  setAuthCredentialExpireTime(seconds: number): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    return this.challenge.setExpireTime(seconds);
+  }
+
+  /**
+   * Turns the immediate SipModifySipMessage notification on or off (off by default: turning it
+   * on costs serializing every message). While on, every message sent for the first time and
+   * every message received, before the engine acts on it, is raised with
+   * {@link ModifySipMessageData}: the handler may rewrite `message`, set `drop`, or change the
+   * `destination` of a sent one. A handler that throws leaves the message unchanged.
+   */
+  enableSipMessageHook(on: boolean): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (typeof on !== 'boolean') return T.SipBadParameter;
+    return this.sipHooks.enable(this.stack, on);
   }
 }
 

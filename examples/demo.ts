@@ -19,6 +19,7 @@ import {
 } from '../index.js';
 import { dominantFrequency } from '../media/analysis.js';
 import { conferenceDemo } from './demo-conference.js';
+import { demoMessaging } from './demo-messaging.js';
 
 const started = Date.now();
 
@@ -116,6 +117,7 @@ async function main(): Promise<void> {
   const deskOnHook = waitFor(desk, T.SipOnHook, 1);
   check('pbx.terminateCall', await pbx.terminateCall(0, true, 3000));
   await deskOnHook;
+  await demoMessaging(pbx, desk);
 
   await conferenceDemo(pbx, desk);
 

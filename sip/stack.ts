@@ -90,6 +90,29 @@ export interface SipStackEvents {
   sent: [msg: SipMessage, dest: RemoteEndpoint];
 }
 
+/** Which way a SIP message passes the message hook: `sent` (about to leave) or `received` (just arrived). */
+export type MessageDirection = 'sent' | 'received';
+
+/**
+ * What a message hook decided. Returning nothing (or an empty object) lets the message pass as
+ * it is.
+ */
+export interface MessageHookVerdict {
+  /** Drop the message: a sent one never leaves, a received one is never dispatched. */
+  drop?: boolean;
+  /** Use this message instead. */
+  message?: SipMessage;
+  /** Sent messages only: send to this address instead (retransmissions follow it). */
+  destination?: RemoteEndpoint;
+}
+
+/**
+ * A hook seeing every message the stack sends for the first time (not retransmissions: they are
+ * the same bytes) and every message it receives, before dispatch. Exceptions it throws are
+ * reported as `error` events and the message passes unchanged.
+ */
+export type MessageHook = (direction: MessageDirection, msg: SipMessage, remote: RemoteEndpoint) => MessageHookVerdict | undefined | void;
+
 /** Handler of new requests: answer through `tx`. */
 export type RequestHandler = (req: SipRequest, tx: ServerTransaction, from: RemoteEndpoint) => void;
 
@@ -128,6 +151,13 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
   onStrayResponse: (res: SipResponse, from: RemoteEndpoint) => void = () => undefined;
 
   private readonly ownsTransport: boolean;
+  private messageHook: MessageHook | undefined;
+  /**
+   * What the hook decided for encoded messages that must not go where the transaction sends
+   * them: `null` = dropped, an endpoint = redirected. Keyed by the wire bytes, which the
+   * transaction reuses for retransmissions. Created with the first hook.
+   */
+  private wireFates: WeakMap<Buffer, RemoteEndpoint | null> | undefined;
   private publicAddr: { host: string; port: number | undefined } | undefined;
   private started = false;
 
@@ -140,10 +170,15 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
     this.userAgent = options.userAgent;
     const txTransport: TransactionTransport = {
       encode: (msg, dest) => {
+        if (this.messageHook) return this.encodeHooked(msg, dest);
         if (this.listenerCount('sent') > 0) this.safeEmit('sent', msg, dest);
         return serializeMessage(msg);
       },
-      send: (data, dest, onError) => this.transport.send(data, dest, onError),
+      send: (data, dest, onError) => {
+        const fate = this.wireFates?.get(data);
+        if (fate === null) return;
+        this.transport.send(data, fate ?? dest, onError);
+      },
     };
     this.transactions = new TransactionManager({
       transport: txTransport,
@@ -183,6 +218,68 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
       this.started = false;
     }
     if (this.ownsTransport) await this.transport.close();
+  }
+
+  // ---------------------------------------------------------------- message hook
+
+  /**
+   * Installs (or with `undefined` removes) a hook called for every message sent for the first
+   * time and every message received, before dispatch: it may replace the message, drop it, or
+   * send it elsewhere (see {@link MessageHookVerdict}). Without a hook the cost is one check per
+   * message.
+   */
+  setMessageHook(hook: MessageHook | undefined): void {
+    this.messageHook = hook;
+    if (hook) this.wireFates ??= new WeakMap();
+  }
+
+  /** Runs the hook, never throwing; undefined means "drop". */
+  private applyHook(direction: MessageDirection, msg: SipMessage, remote: RemoteEndpoint): { msg: SipMessage; remote: RemoteEndpoint } | undefined {
+    const hook = this.messageHook;
+    if (!hook) return { msg, remote };
+    let verdict: MessageHookVerdict | undefined | void;
+    try {
+      verdict = hook(direction, msg, remote);
+    } catch (err) {
+      this.reportError(err);
+      return { msg, remote };
+    }
+    if (!verdict) return { msg, remote };
+    if (verdict.drop === true) return undefined;
+    return {
+      msg: verdict.message ?? msg,
+      remote: direction === 'sent' && verdict.destination ? verdict.destination : remote,
+    };
+  }
+
+  private encodeHooked(msg: SipMessage, dest: RemoteEndpoint): Buffer {
+    const out = this.applyHook('sent', msg, dest);
+    if (!out) {
+      // A fresh empty buffer per dropped message, so its fate cannot leak to another one.
+      const none = Buffer.alloc(0);
+      this.wireFates!.set(none, null);
+      return none;
+    }
+    let wire: Buffer;
+    try {
+      wire = serializeMessage(out.msg);
+    } catch (err) {
+      this.reportError(err);
+      out.msg = msg;
+      out.remote = dest;
+      wire = serializeMessage(msg);
+    }
+    if (this.listenerCount('sent') > 0) this.safeEmit('sent', out.msg, out.remote);
+    if (out.remote !== dest) this.wireFates!.set(wire, out.remote);
+    return wire;
+  }
+
+  /** Sends outside any transaction (ACKs of 2xx, stateless answers), through the hook and the `sent` event. */
+  private sendDirect(msg: SipMessage, dest: RemoteEndpoint, onError?: (err: Error) => void): void {
+    const out = this.applyHook('sent', msg, dest);
+    if (!out) return;
+    if (this.listenerCount('sent') > 0) this.safeEmit('sent', out.msg, out.remote);
+    this.transport.send(out.msg, out.remote, onError);
   }
 
   // ---------------------------------------------------------------- addresses
@@ -238,8 +335,7 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
    */
   sendAck(ack: SipRequest, dest: RemoteEndpoint, onError?: (err: Error) => void): void {
     this.prepareRequest(ack, dest.protocol);
-    if (this.listenerCount('sent') > 0) this.safeEmit('sent', ack, dest);
-    this.transport.send(ack, dest, onError);
+    this.sendDirect(ack, dest, onError);
   }
 
   /**
@@ -304,9 +400,15 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
 
   // ---------------------------------------------------------------- receiving
 
-  private readonly handleMessage = (msg: SipMessage, from: RemoteEndpoint): void => {
+  private readonly handleMessage = (wireMsg: SipMessage, from: RemoteEndpoint): void => {
     try {
-      if (this.listenerCount('received') > 0) this.safeEmit('received', msg, from);
+      if (this.listenerCount('received') > 0) this.safeEmit('received', wireMsg, from);
+      let msg = wireMsg;
+      if (this.messageHook) {
+        const out = this.applyHook('received', wireMsg, from);
+        if (!out) return;
+        msg = out.msg;
+      }
       if (msg.type === 'response') {
         if (!this.transactions.receiveResponse(msg)) this.onStrayResponse(msg, from);
       } else {
@@ -330,7 +432,7 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
     const dest = responseDestination(via, from);
     const isAck = req.method === 'ACK';
     if (req.version !== 'SIP/2.0') {
-      if (!isAck) this.transport.send(buildResponse(req, 505, undefined, { toTag: newTag() }), dest);
+      if (!isAck) this.sendDirect(buildResponse(req, 505, undefined, { toTag: newTag() }), dest);
       return;
     }
     const key = serverKey(req, via);
@@ -374,8 +476,7 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
         ? buildResponse(p, 505, undefined, { toTag: newTag() })
         : buildResponse(p, 400, sanitizeReason(err.reason), { toTag: newTag() });
       completeStatelessResponse(res, p);
-      if (this.listenerCount('sent') > 0) this.safeEmit('sent', res, responseDestination(via, from));
-      this.transport.send(res, responseDestination(via, from));
+      this.sendDirect(res, responseDestination(via, from));
     } catch (e) {
       this.reportError(e);
     }

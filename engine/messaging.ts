@@ -1,0 +1,398 @@
+/**
+ * Instant messages (RFC 3428 MESSAGE), with PortSIP's events: in the dialog of a line's call
+ * (`sendMessage`, `SipRecvMessage`) and out of any dialog (`sendOutOfDialogMessage`,
+ * `SipRecvOutOfDialogMessage`). Bodies are bytes end to end (a `Buffer`), so binary payloads
+ * and NUL bytes arrive unchanged.
+ *
+ * Receiving answers `200` and raises the event, or refuses: `413` for a body over
+ * `setMaxMessageBodySize` (default 64 KiB), `415` (with `Accept`) for a type not in
+ * `setAcceptedMessageMimeTypes` (default: every type), `400` for a body without Content-Type or
+ * an unreadable Content-Type, `481` for an in-dialog MESSAGE whose dialog is unknown.
+ * @module
+ */
+import { parseNameAddr, parseUri, quoteString } from '../sip/grammar.js';
+import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
+import { Dialog } from '../sip/dialog.js';
+import { VIA_PLACEHOLDER, type SipStack, type ServerTransaction, type ClientTransactionUser } from '../sip/stack.js';
+import type { Endpoint, TransportProtocol } from '../sip/transport.js';
+import { newCallId, newTag } from '../sip/util.js';
+import type { Call } from '../lines/call.js';
+import { TelephonyReturnValue as T } from './returnCodes.js';
+
+/** Default largest MESSAGE body accepted, in bytes. */
+export const DEFAULT_MAX_MESSAGE_BODY_SIZE = 64 * 1024;
+
+/** Largest body the engine sends (a stream peer's whole-message limit is 256 KiB). */
+export const MAX_OUTGOING_MESSAGE_BODY_SIZE = 200 * 1024;
+
+/** How many 401/407 rounds one MESSAGE may go through. */
+const MAX_AUTH_ROUNDS = 2;
+
+/** Result of `sendMessage` / `sendOutOfDialogMessage`. */
+export interface SendMessageResult {
+  /** SipSuccess when the MESSAGE is on its way; the outcome arrives as an event. */
+  result: T;
+  /** Identifies the message in the success and failure events (0 when `result` is an error). */
+  messageId: number;
+}
+
+/** Data of `SipRecvMessage` (a PHONE_LINE notification: `phoneLine` is the call's line). */
+export interface RecvMessageData {
+  /** Type part of the Content-Type, e.g. `text`. */
+  mimeType: string;
+  /** Subtype part, e.g. `plain`. */
+  subMimeType: string;
+  /** The body, byte for byte. */
+  messageData: Buffer;
+}
+
+/** Data of `SipRecvOutOfDialogMessage` (a GLOBAL notification). */
+export interface RecvOutOfDialogMessageData extends RecvMessageData {
+  /** Display name of the sender (empty when none). */
+  fromDisplayName: string;
+  /** The sender's URI. */
+  from: string;
+  /** Display name of the recipient (empty when none). */
+  toDisplayName: string;
+  /** The recipient's URI. */
+  to: string;
+}
+
+/** Data of `SipSendMessageSuccess`. */
+export interface SendMessageSuccessData {
+  /** The id `sendMessage` returned. */
+  messageId: number;
+}
+
+/** Data of `SipSendMessageFailure`. */
+export interface SendMessageFailureData extends SendMessageSuccessData {
+  /** Reason phrase of the final response (or `Request Timeout`, or the transport error). */
+  reason: string;
+  /** Final status code; 408 when no answer came, 503 when the request could not be sent. */
+  code: number;
+}
+
+/** Data of `SipSendOutOfDialogMessageSuccess`. */
+export interface SendOutOfDialogMessageSuccessData {
+  /** The id `sendOutOfDialogMessage` returned. */
+  messageId: number;
+  /** Our display name. */
+  fromDisplayName: string;
+  /** Our URI as written in From. */
+  from: string;
+  /** Display name of the recipient (empty). */
+  toDisplayName: string;
+  /** The recipient URI given to sendOutOfDialogMessage. */
+  to: string;
+}
+
+/** Data of `SipSendOutOfDialogMessageFailure`. */
+export interface SendOutOfDialogMessageFailureData extends SendOutOfDialogMessageSuccessData {
+  /** Reason phrase of the final response (or `Request Timeout`, or the transport error). */
+  reason: string;
+  /** Final status code; 408 when no answer came, 503 when the request could not be sent. */
+  code: number;
+}
+
+/** What messaging needs from the engine. */
+export interface MessagingHost {
+  /** The running stack, if any. */
+  stack(): SipStack | undefined;
+  /** The call on a line, or the code saying why there is none. */
+  lineCall(phoneLine: number): Call | T;
+  /** The call an in-dialog request belongs to. */
+  callForRequest(req: SipRequest): Call | undefined;
+  /** Our user, display name and the host written in From (the domain, else our address). */
+  identity(): { user: string; displayName: string; host: string };
+  /** The SIP proxy, when enabled. */
+  proxy(): Endpoint | undefined;
+  /** The outbound proxy with the Route value naming it, when enabled. */
+  outboundProxy(): { endpoint: Endpoint; route: string } | undefined;
+  /** Transport for requests we originate. */
+  transport(): TransportProtocol;
+  /** Resolves a host name (undefined when it cannot). */
+  resolve(host: string): Promise<string | undefined>;
+  /** Adds credentials answering a 401/407 to `req`; true when it should be sent. */
+  answerChallenge(user: string, req: SipRequest, challenge: SipResponse, challenged: SipRequest): boolean;
+  /** Queues a line notification. */
+  line(phoneLine: number, event: T, data: object): void;
+  /** Queues a global notification. */
+  global(event: T, data: object): void;
+}
+
+/** Outcome of one MESSAGE transaction chain (after auth retries). */
+type Outcome = { ok: true } | { ok: false; code: number; reason: string };
+
+const TOKEN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+
+/** MESSAGE sending and receiving for one engine. */
+export class Messaging {
+  private nextId = 1;
+  private maxBodySize = DEFAULT_MAX_MESSAGE_BODY_SIZE;
+  /** Accepted `type/subtype` patterns, lower case (`*` wildcards); empty = everything. */
+  private accepted: string[] = [];
+
+  /** @param host engine services */
+  constructor(private readonly host: MessagingHost) {}
+
+  /** Back to defaults (the engine stopped). */
+  reset(): void {
+    this.maxBodySize = DEFAULT_MAX_MESSAGE_BODY_SIZE;
+    this.accepted = [];
+  }
+
+  /** Largest body accepted in incoming MESSAGEs (1 .. 16 MiB). */
+  setMaxBodySize(bytes: number): T {
+    if (typeof bytes !== 'number' || !Number.isInteger(bytes) || bytes < 1 || bytes > 16 * 1024 * 1024) return T.SipBadParameter;
+    this.maxBodySize = bytes;
+    return T.SipSuccess;
+  }
+
+  /** Types accepted in incoming MESSAGEs (`text/plain`, `application/*`, `*` ...); empty = all. */
+  setAcceptedMimeTypes(types: string[]): T {
+    if (!Array.isArray(types)) return T.SipBadParameter;
+    const out: string[] = [];
+    for (const t of types) {
+      if (typeof t !== 'string') return T.SipBadParameter;
+      const v = t.trim().toLowerCase();
+      if (v === '*' || v === '*/*') {
+        out.length = 0;
+        return this.setAccepted(out);
+      }
+      const [a, b, ...rest] = v.split('/');
+      if (rest.length || !a || !b || !TOKEN.test(a) || !TOKEN.test(b) || (a === '*' && b !== '*')) return T.SipBadParameter;
+      out.push(`${a}/${b}`);
+    }
+    return this.setAccepted(out);
+  }
+
+  private setAccepted(list: string[]): T {
+    this.accepted = list;
+    return T.SipSuccess;
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /** In-dialog MESSAGE on the call of `phoneLine`. */
+  sendMessage(phoneLine: number, mimeType: string, subMimeType: string, body: string | Buffer): SendMessageResult {
+    const call = this.host.lineCall(phoneLine);
+    if (typeof call === 'number') return { result: call, messageId: 0 };
+    const bad = checkContent(mimeType, subMimeType, body);
+    if (bad !== T.SipSuccess) return { result: bad, messageId: 0 };
+    const dialog = call.dialog;
+    const stack = this.host.stack();
+    if (!dialog || !call.isConnected || !stack) return { result: T.SipNoCallActive, messageId: 0 };
+    const messageId = this.nextId++;
+    const contentType = `${mimeType}/${subMimeType}`;
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
+    const line = call.line.index;
+    const build = (): SipRequest => dialog.createRequest('MESSAGE', { body: bytes, contentType });
+    void this.run(stack, build, async (req) => {
+      const hop = dialog.nextHop(req, this.host.transport());
+      const ip = hop.hostIsName ? await this.host.resolve(hop.host) : hop.host;
+      return ip ? { protocol: hop.protocol, host: ip, port: hop.port } : undefined;
+    }, userOf(dialog.localUri)).then((o) => {
+      if (o.ok) this.host.line(line, T.SipSendMessageSuccess, { messageId } satisfies SendMessageSuccessData);
+      else this.host.line(line, T.SipSendMessageFailure, { messageId, reason: o.reason, code: o.code } satisfies SendMessageFailureData);
+    });
+    return { result: T.SipSuccess, messageId };
+  }
+
+  /**
+   * Out-of-dialog MESSAGE to the SIP URI `to`: through the proxy when one is enabled, else to
+   * the URI's host; digest challenges are answered with the engine's credentials.
+   */
+  sendOutOfDialogMessage(to: string, mimeType: string, subMimeType: string, body: string | Buffer): SendMessageResult {
+    const stack = this.host.stack();
+    if (!stack) return { result: T.SipMediaEngineNotInitialized, messageId: 0 };
+    if (typeof to !== 'string') return { result: T.SipBadParameter, messageId: 0 };
+    const target = to.trim();
+    let uri;
+    try {
+      uri = parseUri(target);
+    } catch {
+      return { result: T.SipBadSipUri, messageId: 0 };
+    }
+    if ((uri.scheme !== 'sip' && uri.scheme !== 'sips') || !uri.host || /[\r\n<>]/.test(target)) return { result: T.SipBadSipUri, messageId: 0 };
+    const bad = checkContent(mimeType, subMimeType, body);
+    if (bad !== T.SipSuccess) return { result: bad, messageId: 0 };
+
+    const messageId = this.nextId++;
+    const me = this.host.identity();
+    const fromUri = `sip:${me.user}@${me.host}`;
+    const fromValue = `${me.displayName ? `${quoteString(me.displayName)} ` : ''}<${fromUri}>;tag=${newTag()}`;
+    const callId = newCallId();
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
+    const outbound = this.host.outboundProxy();
+    const proxy = this.host.proxy();
+    let cseq = 0;
+    const build = (): SipRequest => {
+      const h = new SipHeaders();
+      h.append('Via', VIA_PLACEHOLDER);
+      if (outbound) h.append('Route', outbound.route);
+      h.append('From', fromValue);
+      h.append('To', `<${target}>`);
+      h.append('Call-ID', callId);
+      h.append('CSeq', `${++cseq} MESSAGE`);
+      h.append('Content-Type', `${mimeType}/${subMimeType}`);
+      return { type: 'request', method: 'MESSAGE', uri: target, version: 'SIP/2.0', headers: h, body: bytes };
+    };
+    const sipUri = uri;
+    const event = { messageId, fromDisplayName: me.displayName, from: fromUri, toDisplayName: '', to: target };
+    void this.run(stack, build, async () => {
+      if (outbound) return outbound.endpoint;
+      if (proxy) return proxy;
+      const ip = await this.host.resolve(sipUri.host);
+      if (!ip) return undefined;
+      const t = sipUri.params['transport']?.toUpperCase();
+      const protocol: TransportProtocol = t === 'TCP' ? 'TCP' : t === 'UDP' ? 'UDP' : this.host.transport();
+      return { protocol, host: ip, port: sipUri.port ?? (sipUri.scheme === 'sips' ? 5061 : 5060) };
+    }, me.user).then((o) => {
+      if (o.ok) this.host.global(T.SipSendOutOfDialogMessageSuccess, event satisfies SendOutOfDialogMessageSuccessData);
+      else this.host.global(T.SipSendOutOfDialogMessageFailure, { ...event, reason: o.reason, code: o.code } satisfies SendOutOfDialogMessageFailureData);
+    });
+    return { result: T.SipSuccess, messageId };
+  }
+
+  /**
+   * Sends a MESSAGE built by `build` (called again for each auth retry, with a new CSeq) and
+   * settles with its final outcome.
+   */
+  private async run(stack: SipStack, build: () => SipRequest, destination: (req: SipRequest) => Promise<Endpoint | undefined>, authUser: string): Promise<Outcome> {
+    let req = build();
+    const dest = await destination(req);
+    if (!dest) return { ok: false, code: 404, reason: 'Cannot resolve the destination' };
+    for (let round = 0; ; round++) {
+      const res = await new Promise<SipResponse | Outcome>((resolve) => {
+        const user: ClientTransactionUser = {
+          onFinal: (r) => resolve(r),
+          onTimeout: () => resolve({ ok: false, code: 408, reason: 'Request Timeout' }),
+          onTransportError: (err) => resolve({ ok: false, code: 503, reason: `Transport error: ${err.message}` }),
+        };
+        if (this.host.stack() !== stack) {
+          resolve({ ok: false, code: 503, reason: 'Engine stopped' });
+          return;
+        }
+        try {
+          stack.sendRequest(req, dest, user);
+        } catch (err) {
+          resolve({ ok: false, code: 503, reason: `Transport error: ${String(err)}` });
+        }
+      });
+      if ('ok' in res) return res;
+      if (res.status >= 200 && res.status < 300) return { ok: true };
+      if ((res.status === 401 || res.status === 407) && round < MAX_AUTH_ROUNDS) {
+        const retry = build();
+        if (this.host.answerChallenge(authUser, retry, res, req)) {
+          req = retry;
+          continue;
+        }
+      }
+      return { ok: false, code: res.status, reason: res.reason };
+    }
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  /** Handles MESSAGE requests; false for every other method. */
+  onRequest(req: SipRequest, tx: ServerTransaction): boolean {
+    if (req.method !== 'MESSAGE') return false;
+    const stack = this.host.stack();
+    if (!stack) return true;
+    const inDialog = Dialog.keyOfRequest(req) !== undefined;
+    const call = inDialog ? this.host.callForRequest(req) : undefined;
+    const answer = (status: number, reason?: string, extra?: [string, string]): void => {
+      const res = stack.createResponse(req, status, reason, { toTag: true });
+      if (extra) res.headers.append(extra[0], extra[1]);
+      tx.respond(res);
+    };
+    if (inDialog && !call) {
+      answer(481, 'Call/Transaction Does Not Exist');
+      return true;
+    }
+    if (call && (!call.dialog || !call.dialog.acceptRemoteCSeq(req))) {
+      answer(500, 'Out of order CSeq');
+      return true;
+    }
+    if (req.body.length > this.maxBodySize) {
+      answer(413, 'Request Entity Too Large');
+      return true;
+    }
+    const ct = req.headers.get('Content-Type');
+    if (ct === undefined) {
+      answer(400, 'Missing Content-Type');
+      return true;
+    }
+    const m = /^\s*([^/\s;]+)\s*\/\s*([^\s;]+)\s*(;.*)?$/.exec(ct);
+    if (!m || !TOKEN.test(m[1]!) || !TOKEN.test(m[2]!)) {
+      answer(400, 'Bad Content-Type');
+      return true;
+    }
+    const mimeType = m[1]!;
+    const subMimeType = m[2]!;
+    if (!this.accepts(mimeType, subMimeType)) {
+      answer(415, 'Unsupported Media Type', ['Accept', this.accepted.join(', ')]);
+      return true;
+    }
+    answer(200, 'OK');
+    const messageData = Buffer.from(req.body);
+    if (call) {
+      this.host.line(call.line.index, T.SipRecvMessage, { mimeType, subMimeType, messageData } satisfies RecvMessageData);
+      return true;
+    }
+    const from = nameAddrParts(req.headers.get('From'));
+    const to = nameAddrParts(req.headers.get('To'));
+    this.host.global(T.SipRecvOutOfDialogMessage, {
+      fromDisplayName: from.displayName,
+      from: from.uri,
+      toDisplayName: to.displayName,
+      to: to.uri,
+      mimeType,
+      subMimeType,
+      messageData,
+    } satisfies RecvOutOfDialogMessageData);
+    return true;
+  }
+
+  private accepts(type: string, sub: string): boolean {
+    if (!this.accepted.length) return true;
+    const t = type.toLowerCase();
+    const s = sub.toLowerCase();
+    return this.accepted.some((p) => {
+      const [a, b] = p.split('/');
+      return (a === '*' || a === t) && (b === '*' || b === s);
+    });
+  }
+}
+
+/** Checks sendMessage's content arguments. */
+function checkContent(mimeType: unknown, subMimeType: unknown, body: unknown): T {
+  if (typeof mimeType !== 'string' || typeof subMimeType !== 'string' || !TOKEN.test(mimeType) || !TOKEN.test(subMimeType)) return T.SipBadParameter;
+  if (typeof body !== 'string' && !Buffer.isBuffer(body)) return T.SipBadParameter;
+  const size = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
+  if (size > MAX_OUTGOING_MESSAGE_BODY_SIZE) return T.SipBadParameter;
+  return T.SipSuccess;
+}
+
+/** Display name and URI of a From/To value (empty strings when it does not parse). */
+function nameAddrParts(value: string | undefined): { displayName: string; uri: string } {
+  if (!value) return { displayName: '', uri: '' };
+  try {
+    const na = parseNameAddr(value);
+    const lt = value.indexOf('<');
+    const gt = value.indexOf('>', lt);
+    const uri = lt >= 0 && gt > lt ? value.slice(lt + 1, gt) : value.split(';')[0]!.trim();
+    return { displayName: na.displayName ?? '', uri };
+  } catch {
+    return { displayName: '', uri: '' };
+  }
+}
+
+/** The user part of a URI in a name-addr, for picking credentials. */
+function userOf(nameAddrOrUri: string): string {
+  try {
+    return parseNameAddr(nameAddrOrUri).uri.user ?? '';
+  } catch {
+    return '';
+  }
+}
