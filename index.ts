@@ -49,5 +49,21 @@ export type {
 } from './engine/types.js';
 export type { RegistrationStatus, RegistrationState } from './engine/registration.js';
 export type { RecordedCallState } from './lines/phoneLine.js';
+export type {
+  EventSubscriptionResult,
+  SubscriptionReceivedData,
+  EventNotifyReceivedData,
+  SubscriptionStatusData,
+} from './engine/eventSubscriptions.js';
+export type {
+  PresenceRecvSubscribeData,
+  PresenceOnlineData,
+  PresenceOfflineData,
+  PresenceSubscriptionInfo,
+  PresenceSubscriptionsResult,
+  PresenceWatcherInfo,
+  PresenceWatchersResult,
+  PresencePublicationResult,
+} from './engine/presence.js';
 export { VirtualClock, realClock } from './sip/clock.js';
 export type { Clock, TimerHandle, VirtualTimerHandle } from './sip/clock.js';
