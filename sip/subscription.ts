@@ -595,6 +595,7 @@ export class NotifierSession {
   private expiresAt = 0;
   private expiryTimer?: TimerHandle;
   private queue: Promise<unknown> = Promise.resolve();
+  private closing = false;
   /** Set by the router: removes the session from its tables. */
   onGone?: (n: NotifierSession) => void;
   /** Callbacks; the layer above sets them after creation. */
@@ -619,9 +620,9 @@ export class NotifierSession {
     return this.dialog.id;
   }
 
-  /** True once over. */
+  /** True once over (or once the final NOTIFY is queued). */
   get terminated(): boolean {
-    return this.state === 'terminated';
+    return this.state === 'terminated' || this.closing;
   }
 
   /** Seconds left before expiry. */
@@ -649,31 +650,39 @@ export class NotifierSession {
   }
 
   /**
-   * Sends a NOTIFY (queued behind the previous one, so they arrive in CSeq order). A 481 or no
-   * answer ends the subscription (the subscriber is gone).
+   * Sends a NOTIFY (queued behind the previous one, so they arrive in CSeq order). The state and
+   * body change at once, so a later call sees them even before this NOTIFY went out. A 481 or
+   * no answer ends the subscription (the subscriber is gone).
    */
   notify(content: NotifyContent = {}): Promise<NotifyOutcome> {
-    const run = (): Promise<NotifyOutcome> => this.sendNotify(content);
+    if (this.terminated) return Promise.resolve({ error: 'terminated' });
+    if (content.state === 'terminated') this.closing = true;
+    else if (content.state) this.state = content.state;
+    if (content.body !== undefined) this.lastBody = content.body === null ? null : Buffer.from(content.body);
+    if (content.contentType) this.lastContentType = content.contentType;
+    const snapshot = {
+      final: content.state === 'terminated',
+      reason: content.reason ?? 'noresource',
+      state: this.state,
+      body: this.lastBody,
+      contentType: this.lastContentType,
+    };
+    const run = (): Promise<NotifyOutcome> => this.sendNotify(snapshot);
     const p = this.queue.then(run, run);
     this.queue = p;
     return p;
   }
 
-  private sendNotify(content: NotifyContent): Promise<NotifyOutcome> {
+  private sendNotify(n: { final: boolean; reason: string; state: string; body: Buffer | null; contentType: string }): Promise<NotifyOutcome> {
     if (this.state === 'terminated') return Promise.resolve({ error: 'terminated' });
-    if (content.state && content.state !== 'terminated') this.state = content.state;
-    if (content.body !== undefined) this.lastBody = content.body === null ? null : Buffer.from(content.body);
-    if (content.contentType) this.lastContentType = content.contentType;
-    const final = content.state === 'terminated';
-    const reason = content.reason ?? 'noresource';
-    const stateValue = final ? `terminated;reason=${reason}` : `${this.state};expires=${this.remainingSeconds}`;
-    if (final) this.end(reason);
-    const body = this.lastBody;
+    const stateValue = n.final ? `terminated;reason=${n.reason}` : `${n.state};expires=${this.remainingSeconds}`;
+    if (n.final) this.end(n.reason);
+    const body = n.body;
     return new Promise<NotifyOutcome>((resolve) => {
       transact(
         this.host,
         () => {
-          const req = this.dialog.createRequest('NOTIFY', body && body.length ? { body, contentType: this.lastContentType } : {});
+          const req = this.dialog.createRequest('NOTIFY', body && body.length ? { body, contentType: n.contentType } : {});
           req.headers.append('Event', formatEventHeader(this.event));
           req.headers.append('Subscription-State', stateValue);
           const from = req.headers.get('From') ?? '';
