@@ -180,9 +180,10 @@ export class PresenceService {
       },
       {
         onAccepted: (expires, refresh) => notifier.immediate(-1, T.SipSubscriptionSuccess, { ...base(), expires, refresh }),
-        onNotify: (req) => {
+        onNotify: (req, state) => {
           displayName = partiesOf(req.headers.get('From')).displayName;
-          if (req.body.length === 0) return 200; // pending, or a terminated NOTIFY: no document
+          // Pending: no document yet. Terminated: onTerminated says what it means.
+          if (req.body.length === 0 || state.state === 'terminated') return 200;
           const type = (req.headers.get('Content-Type') ?? PIDF_CONTENT_TYPE).split(';')[0]!.trim().toLowerCase();
           if (type !== PIDF_CONTENT_TYPE && type !== 'application/xml') return 415;
           const parsed = parsePidf(req.body);

@@ -17,6 +17,7 @@ import {
   type RegisterReceivedData,
 } from '../index.js';
 import { dominantFrequency } from '../media/analysis.js';
+import { demoPresence } from './demo-presence.js';
 
 const started = Date.now();
 
@@ -114,6 +115,8 @@ async function main(): Promise<void> {
   const deskOnHook = waitFor(desk, T.SipOnHook, 1);
   check('pbx.terminateCall', await pbx.terminateCall(0, true, 3000));
   await deskOnHook;
+
+  await demoPresence(pbx, desk, 'desk');
 
   check('desk.disableSipRegisterServer', await desk.disableSipRegisterServer());
   console.log(`            pbx bindings after unregister: ${pbx.getRegistrarBindings().bindings.length}`);

@@ -664,7 +664,8 @@ export class NotifierSession {
       final: content.state === 'terminated',
       reason: content.reason ?? 'noresource',
       state: this.state,
-      body: this.lastBody,
+      // A final NOTIFY carries state only when asked to: a rejected watcher learns nothing.
+      body: content.state === 'terminated' && content.body === undefined ? null : this.lastBody,
       contentType: this.lastContentType,
     };
     const run = (): Promise<NotifyOutcome> => this.sendNotify(snapshot);

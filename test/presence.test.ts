@@ -124,7 +124,9 @@ test('presence: subscribe, SipPresenceRecvSubscribe, accept, status changes, off
   t.is(await alice.engine.presenceUnsubscribe(bobUri), T.SipSuccess);
   t.true(await until(() => bob.engine.getPresenceWatchers().watchers.length === 0), 'the notifier forgot the watcher');
   t.is(alice.engine.getPresenceSubscriptions().subscriptions.length, 0);
+  await sleep(200);
   t.is(alice.of(T.SipPresenceOffline).length, 1, 'unsubscribing is not going offline');
+  t.is(alice.of(T.SipPresenceOnline).length, 4, 'and the final NOTIFY raises no status');
   t.is(await alice.engine.presenceUnsubscribe(bobUri), T.SipInvalidHandle);
   t.is(bob.engine.presenceAcceptSubscribe(subscribeId), T.SipInvalidHandle);
 });
