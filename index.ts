@@ -68,5 +68,21 @@ export { CHALLENGED_METHODS, DEFAULT_AUTH_CREDENTIAL_EXPIRE_SECONDS } from './en
 export type { IncomingAuthenticationData } from './engine/challenge.js';
 export type { ModifySipMessageData } from './engine/sipHooks.js';
 export type { MessageDirection } from './sip/stack.js';
+export type {
+  EventSubscriptionResult,
+  SubscriptionReceivedData,
+  EventNotifyReceivedData,
+  SubscriptionStatusData,
+} from './engine/eventSubscriptions.js';
+export type {
+  PresenceRecvSubscribeData,
+  PresenceOnlineData,
+  PresenceOfflineData,
+  PresenceSubscriptionInfo,
+  PresenceSubscriptionsResult,
+  PresenceWatcherInfo,
+  PresenceWatchersResult,
+  PresencePublicationResult,
+} from './engine/presence.js';
 export { VirtualClock, realClock } from './sip/clock.js';
 export type { Clock, TimerHandle, VirtualTimerHandle } from './sip/clock.js';

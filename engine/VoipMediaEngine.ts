@@ -33,6 +33,8 @@ import { SipMessageHooks, type ModifySipMessageData } from './sipHooks.js';
 import { Registrar } from './registrar.js';
 import { RegistrationClient, type RegistrationStatus, type RegisterTxUser } from './registration.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
+import { EventSubscriptions, type EventSubscriptionResult } from './eventSubscriptions.js';
+import { PresenceService, type PresenceSubscriptionsResult, type PresenceWatchersResult, type PresencePublicationResult } from './presence.js';
 import {
   CallDirection,
   CallHoldType,
@@ -56,7 +58,7 @@ export const LINESCAPE_VERSION = '0.1.0';
 export const MAX_REGISTRATION_WORKERS = 1024;
 
 /** Methods the engine answers today; the Allow header is built from this list. */
-const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'REGISTER', 'MESSAGE'];
+const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'REGISTER', 'MESSAGE', 'SUBSCRIBE', 'NOTIFY'];
 
 /** Start parameters after defaults, plus the test hooks. */
 type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile'>> &
@@ -384,6 +386,7 @@ export class VoipMediaEngine extends EventEmitter {
     for (const c of calls) c.finish(T.SipCallComplete);
     await this.audio?.stop();
     this.audio = undefined;
+    await this.subscriptions.stop();
     if (this.registration) {
       const reg = this.registration;
       this.registration = undefined;
@@ -1613,6 +1616,7 @@ export class VoipMediaEngine extends EventEmitter {
       if (this.challenge.onRequest(stack, req, tx, from)) return;
       if (this.messaging.onRequest(req, tx)) return;
       if (this.calls?.onRequest(req, tx, from)) return;
+      if (this.subscriptions.onRequest(req, tx)) return;
       switch (req.method) {
         case 'REGISTER':
           this.onRegister(req, tx, from);
@@ -1834,6 +1838,158 @@ export class VoipMediaEngine extends EventEmitter {
     if (!this.stack) return T.SipMediaEngineNotInitialized;
     if (typeof on !== 'boolean') return T.SipBadParameter;
     return this.sipHooks.enable(this.stack, on);
+  }
+
+  // ---- presence (issue 5) ----
+
+  /** Generic event subscriptions and the SUBSCRIBE/NOTIFY router (engine/eventSubscriptions.ts). */
+  private readonly subscriptions = new EventSubscriptions({
+    clock: () => this.clock,
+    stack: () => this.stack,
+    notifier: () => this.notifier,
+    user: () => this.params?.phoneName ?? 'linescape',
+    displayName: () => this.params?.phoneDisplayName ?? '',
+    contactUri: (user) => this.contactUri(user),
+    advertisedHost: () => this.advertisedAddress().host,
+    transport: () => this.params?.sipTransport ?? 'UDP',
+    proxy: () => (this.proxy ? { protocol: this.params!.sipTransport, host: this.proxy.host, port: this.proxy.port } : undefined),
+    domain: () => this.domain,
+    outboundProxy: () =>
+      this.outboundProxy
+        ? { destination: { protocol: this.params!.sipTransport, host: this.outboundProxy.host, port: this.outboundProxy.port }, route: `<sip:${hostPort(this.outboundProxy.given, this.outboundProxy.port)};lr>` }
+        : undefined,
+    answerChallenge: (user, req, challenge, challenged) => answerChallenge(this.digestClientFor(`sub:${user}`), req, challenge, challenged, user),
+  });
+
+  /** Presence agent (engine/presence.ts). */
+  private readonly presence = new PresenceService(this.subscriptions);
+
+  /**
+   * Watches a contact's presence (PortSIP's presenceSubscribe): SUBSCRIBE Event: presence to
+   * `contact` (a SIP URI such as `sip:bob@127.0.0.1:5072`), through the proxy when one is
+   * enabled. Resolves once the SUBSCRIBE is sent; SipPresenceOnline / SipPresenceOffline report
+   * the contact's status, SipSubscriptionNotAccepted a refusal. The subscription is refreshed
+   * before it expires.
+   * @param contact SIP URI of the contact
+   * @param subject Subject header shown to the contact ('' for none)
+   * @param expireSeconds expiry asked for (a LineScape addition; default 3600)
+   * @returns SipSuccess, SipBadSipUri, SipUnknownHost, SipSubscriptionAlreadyExists, SipBadParameter
+   */
+  presenceSubscribe(contact: string, subject: string, expireSeconds?: number): Promise<T> {
+    if (!(this instanceof VoipMediaEngine)) return Promise.resolve(T.SipInvalidHandle);
+    return this.presence.presenceSubscribe(contact, subject, expireSeconds);
+  }
+
+  /** Stops watching a contact (SUBSCRIBE Expires: 0). SipInvalidHandle when not watched. */
+  presenceUnsubscribe(contact: string): Promise<T> {
+    if (!(this instanceof VoipMediaEngine)) return Promise.resolve(T.SipInvalidHandle);
+    return this.presence.presenceUnsubscribe(contact);
+  }
+
+  /** Authorizes the watcher of a SipPresenceRecvSubscribe: it gets the current status now and every change later. */
+  presenceAcceptSubscribe(subscribeId: number): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    return this.presence.presenceAcceptSubscribe(subscribeId);
+  }
+
+  /** Refuses the watcher of a SipPresenceRecvSubscribe (NOTIFY terminated;reason=rejected). */
+  presenceRejectSubscribe(subscribeId: number): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    return this.presence.presenceRejectSubscribe(subscribeId);
+  }
+
+  /** Online with a status text: NOTIFY (PIDF open + note) to every accepted watcher, PUBLISH to the presence server. */
+  setPresenceStatus(text: string): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    return this.presence.setPresenceStatus(text);
+  }
+
+  /** Offline: NOTIFY (PIDF closed) to every accepted watcher, PUBLISH to the presence server. */
+  presenceOffline(): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    return this.presence.presenceOffline();
+  }
+
+  /**
+   * Publishes the presence status with PUBLISH (RFC 3903) to a presence server from now on,
+   * refreshed before it expires; digest challenges are answered with addAuthorizationCredentials.
+   */
+  setPresenceServer(address: string, port: number, expireSeconds?: number): Promise<T> {
+    if (!(this instanceof VoipMediaEngine)) return Promise.resolve(T.SipInvalidHandle);
+    return this.presence.setPresenceServer(address, port, expireSeconds);
+  }
+
+  /** Removes the published status (PUBLISH Expires: 0) and stops publishing. */
+  disablePresenceServer(): Promise<T> {
+    if (!(this instanceof VoipMediaEngine)) return Promise.resolve(T.SipInvalidHandle);
+    return this.presence.disablePresenceServer();
+  }
+
+  /** Contacts this engine watches. */
+  getPresenceSubscriptions(): PresenceSubscriptionsResult {
+    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle, subscriptions: [] };
+    return this.presence.getPresenceSubscriptions();
+  }
+
+  /** Watchers of this engine. */
+  getPresenceWatchers(): PresenceWatchersResult {
+    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle, watchers: [] };
+    return this.presence.getPresenceWatchers();
+  }
+
+  /** State of the PUBLISH to the presence server. */
+  getPresencePublication(): PresencePublicationResult {
+    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle, etag: '', grantedExpires: 0, refreshCount: 0, lastStatusCode: 0 };
+    return this.presence.getPresencePublication();
+  }
+
+  /**
+   * LanScape's StartEventSubscription: SUBSCRIBE to any event package at `targetUri`.
+   * Progress: immediate SipSubscriptionTrying, SipSubscriptionSuccess, SipSubscriptionNotAccepted,
+   * SipSubscriptionTimeOut, SipSubscriptionRequiresAuthentication; each NOTIFY: SipEventNotifyReceived.
+   * @param targetUri SIP URI of the resource
+   * @param eventPackage event package (`message-summary`, `dialog`, ...)
+   * @param acceptType body type accepted (`application/simple-message-summary`), '' for none
+   * @param expireSeconds expiry asked for
+   * @param useProxy send through the proxy (SipProxyNotEnabled without one)
+   */
+  startEventSubscription(targetUri: string, eventPackage: string, acceptType: string, expireSeconds: number, useProxy?: boolean): Promise<EventSubscriptionResult> {
+    if (!(this instanceof VoipMediaEngine)) return Promise.resolve({ result: T.SipInvalidHandle, handle: 0 });
+    return this.subscriptions.startEventSubscription(targetUri, eventPackage, acceptType, expireSeconds, useProxy);
+  }
+
+  /** LanScape's StopEventSubscription: unsubscribes (Expires: 0) and frees the handle. */
+  stopEventSubscription(handle: number): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    return this.subscriptions.stopEventSubscription(handle);
+  }
+
+  /** LanScape's TriggerSubscription: refreshes a subscription now. */
+  triggerSubscription(handle: number): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    return this.subscriptions.triggerSubscription(handle);
+  }
+
+  /**
+   * LanScape's SendEventNotification: NOTIFY `body` to the subscriber of `notifyHandle`
+   * (from SipSubscriptionReceived). SipSuccess on 2xx, SipEventNotifyNotAccepted on an error
+   * answer, SipEventNotifyResponseTimeOut when unanswered within `timeoutMs`.
+   */
+  sendEventNotification(notifyHandle: number, body: string | Buffer, timeoutMs: number, contentType?: string): Promise<T> {
+    if (!(this instanceof VoipMediaEngine)) return Promise.resolve(T.SipInvalidHandle);
+    return this.subscriptions.sendEventNotification(notifyHandle, body, timeoutMs, contentType);
+  }
+
+  /** LanScape's CloseNotifyHandle: ends the subscription (NOTIFY terminated;reason=noresource). */
+  closeNotifyHandle(notifyHandle: number): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    return this.subscriptions.closeNotifyHandle(notifyHandle);
+  }
+
+  /** LanScape's SetReceivedUnsolicitedNotifyState: raise NOTIFYs outside any subscription as SipEventNotifyReceived (off: 481). */
+  setReceivedUnsolicitedNotifyState(on: boolean): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    return this.subscriptions.setReceivedUnsolicitedNotifyState(on);
   }
 }
 

@@ -20,6 +20,7 @@ import {
 import { dominantFrequency } from '../media/analysis.js';
 import { conferenceDemo } from './demo-conference.js';
 import { demoMessaging } from './demo-messaging.js';
+import { demoPresence } from './demo-presence.js';
 
 const started = Date.now();
 
@@ -117,8 +118,10 @@ async function main(): Promise<void> {
   const deskOnHook = waitFor(desk, T.SipOnHook, 1);
   check('pbx.terminateCall', await pbx.terminateCall(0, true, 3000));
   await deskOnHook;
-  await demoMessaging(pbx, desk);
 
+  await demoMessaging(pbx, desk);
+  await demoPresence(pbx, desk, 'desk');
+  // last: the recorded three-party conference
   await conferenceDemo(pbx, desk);
 
   check('desk.disableSipRegisterServer', await desk.disableSipRegisterServer());

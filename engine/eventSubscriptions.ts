@@ -1,0 +1,498 @@
+/**
+ * LanScape's generic event subscriptions (RFC 6665) behind the engine: subscribing to any event
+ * package of a far end (startEventSubscription, stopEventSubscription, triggerSubscription),
+ * serving subscriptions of far ends through notify handles (SipSubscriptionReceived,
+ * sendEventNotification, closeNotifyHandle), and unsolicited NOTIFYs. It also owns the
+ * subscription router every package shares: presence plugs in as a package handler.
+ * @module
+ */
+import type { Clock } from '../sip/clock.js';
+import { parseNameAddr, parseUri } from '../sip/grammar.js';
+import type { SipRequest, SipResponse } from '../sip/message.js';
+import type { SipStack } from '../sip/stack.js';
+import {
+  SubscriptionRouter,
+  negotiateExpires,
+  parseSubscriptionState,
+  type EventHeader,
+  type ExpiryPolicy,
+  type NotifierSession,
+  type SubscriberSession,
+  type SubscriptionHost,
+} from '../sip/subscription.js';
+import type { ServerTransaction } from '../sip/transaction.js';
+import type { Endpoint, TransportProtocol } from '../sip/transport.js';
+import { hostPort, resolveHost } from './hosts.js';
+import type { Notifier } from './notifier.js';
+import { TelephonyReturnValue as T } from './returnCodes.js';
+
+/** What the subscription modules need from the engine (all read lazily: the stack comes and goes). */
+export interface EventsEngineHost {
+  /** The engine's time source. */
+  clock(): Clock;
+  /** The SIP stack while started. */
+  stack(): SipStack | undefined;
+  /** Notification delivery. */
+  notifier(): Notifier;
+  /** User name of the engine (phoneName) for From and Contact. */
+  user(): string;
+  /** Display name for From. */
+  displayName(): string;
+  /** Contact URI for a user. */
+  contactUri(user: string): string;
+  /** The address advertised in Contact (host or public host), used as From domain without a SIP domain. */
+  advertisedHost(): string;
+  /** Transport for requests the engine originates. */
+  transport(): TransportProtocol;
+  /** The proxy set by enableSipProxyServer, if any. */
+  proxy(): Endpoint | undefined;
+  /** The SIP domain set by enableSipDomain, if any. */
+  domain(): string | undefined;
+  /** The outbound proxy: where to send and the Route naming it. */
+  outboundProxy(): { destination: Endpoint; route: string } | undefined;
+  /** Answers a 401/407 with the engine's credentials (one digest client per `user`). */
+  answerChallenge(user: string, req: SipRequest, challenge: SipResponse, challenged: SipRequest): 'retry' | 'no-credentials' | 'rejected';
+}
+
+/** Where a request for a SIP URI goes: Request-URI, To, next hop, Route headers. */
+export interface ResolvedTarget {
+  /** Request-URI. */
+  requestUri: string;
+  /** To header value. */
+  to: string;
+  /** Next hop. */
+  destination: Endpoint;
+  /** Route headers (an outbound proxy). */
+  routes: string[];
+}
+
+/** A package served by another module (presence): it takes the new SUBSCRIBEs of its package. */
+export interface EventPackageHandler {
+  /** A new SUBSCRIBE for the package. */
+  newSubscribe(req: SipRequest, tx: ServerTransaction, event: EventHeader): void;
+  /** Shutdown hook, run before the router ends every subscription. */
+  stop?(): Promise<void>;
+}
+
+/** Result of `startEventSubscription`. */
+export interface EventSubscriptionResult {
+  /** SipSuccess or the error. */
+  result: T;
+  /** Handle for stopEventSubscription / triggerSubscription (0 on error). */
+  handle: number;
+}
+
+/** Data of the immediate SipSubscriptionReceived notification: the application decides here. */
+export interface SubscriptionReceivedData {
+  /** Handle to notify through (sendEventNotification, closeNotifyHandle) once accepted. */
+  notifyHandle: number;
+  /** Event package asked for (`dialog`, `message-summary`, ...). */
+  eventPackage: string;
+  /** Event id parameter ('' when none). */
+  eventId: string;
+  /** Subscriber's URI (From). */
+  from: string;
+  /** Subscriber's display name. */
+  fromDisplayName: string;
+  /** The resource subscribed to (To URI). */
+  to: string;
+  /** Request-URI of the SUBSCRIBE. */
+  requestUri: string;
+  /** Seconds granted (0 = a one-time fetch). */
+  expires: number;
+  /** Body types the subscriber accepts (Accept header), in order. */
+  accept: string[];
+  /** Set true to accept. Left false, the SUBSCRIBE gets `rejectStatusCode`. */
+  acceptSubscription: boolean;
+  /** Status for a refusal (400..699); default 489 Bad Event (an unknown package). */
+  rejectStatusCode: number;
+  /** Accept as pending (202, NOTIFY pending) instead of active (200, NOTIFY active). */
+  pending: boolean;
+  /** Body of the first NOTIFY (the current state), if the application has one now. */
+  initialNotifyBody?: string | Buffer;
+  /** Its Content-Type; default the first Accept type, else text/plain. */
+  initialNotifyContentType?: string;
+}
+
+/** Data of the immediate SipEventNotifyReceived notification. */
+export interface EventNotifyReceivedData {
+  /** Handle of the subscription it belongs to; -1 for an unsolicited NOTIFY. */
+  handle: number;
+  /** False for a NOTIFY outside any subscription. */
+  solicited: boolean;
+  /** Event package. */
+  eventPackage: string;
+  /** Subscription-State value (`active`, `pending`, `terminated`; '' when absent). */
+  subscriptionState: string;
+  /** Its reason parameter, when terminated. */
+  reason?: string;
+  /** Sender URI. */
+  from: string;
+  /** Sender display name. */
+  fromDisplayName: string;
+  /** Content-Type ('' when no body). */
+  contentType: string;
+  /** The body, text or binary. */
+  body: Buffer;
+  /** Status the engine answers (200); the application may set another (e.g. 400, 415). */
+  responseStatusCode: number;
+}
+
+/** Data of the SipSubscription* notifications about a subscription the engine placed. */
+export interface SubscriptionStatusData {
+  /** Handle from startEventSubscription (0 for presence subscriptions). */
+  handle: number;
+  /** Event package. */
+  eventPackage: string;
+  /** The resource subscribed to. */
+  targetUri: string;
+  /** Seconds granted (SipSubscriptionSuccess). */
+  expires?: number;
+  /** True when a refresh succeeded (SipSubscriptionSuccess). */
+  refresh?: boolean;
+  /** SIP status that caused the event, if any. */
+  code?: number;
+  /** Reason phrase or Subscription-State reason, if any. */
+  reason?: string;
+}
+
+/** The `name-addr` parts of a From/To header: URI and display name. */
+export function partiesOf(value: string | undefined): { uri: string; displayName: string } {
+  if (!value) return { uri: '', displayName: '' };
+  try {
+    const na = parseNameAddr(value);
+    const lt = value.indexOf('<');
+    const uri = lt >= 0 ? value.slice(lt + 1, value.indexOf('>', lt)).trim() : value.split(';')[0]!.trim();
+    return { uri, displayName: na.displayName ?? '' };
+  } catch {
+    return { uri: value, displayName: '' };
+  }
+}
+
+/** Positive integer check for sizes and times given by applications. */
+function isPositiveInt(n: unknown, max = 0x7fffffff): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 && n <= max;
+}
+
+/** Token check for event package names and MIME types. */
+const TOKEN_RE = /^[A-Za-z0-9!%*_+`'~.-]{1,64}$/;
+
+/** Subscriptions we placed, by handle. */
+interface OutgoingEntry {
+  session: SubscriberSession;
+  eventPackage: string;
+  targetUri: string;
+}
+
+/** Generic event subscriptions, and the router every package shares. */
+export class EventSubscriptions {
+  /** The router (presence registers through {@link registerPackage}). */
+  readonly router: SubscriptionRouter;
+  /** The SIP services the sessions use. */
+  readonly sip: SubscriptionHost;
+  private readonly packages = new Map<string, EventPackageHandler>();
+  private readonly outgoing = new Map<number, OutgoingEntry>();
+  private readonly notifyHandles = new Map<number, NotifierSession>();
+  private unsolicitedNotifyAccepted = false;
+  private nextHandle = 1;
+  /** Expiry limits for subscriptions served by the engine. */
+  readonly policy: ExpiryPolicy = { defaultExpires: 3600, maxExpires: 7200, minExpires: 0 };
+
+  /** @param host engine services */
+  constructor(readonly host: EventsEngineHost) {
+    const sip: SubscriptionHost = {
+      get clock() {
+        return host.clock();
+      },
+      send: (req, dest, user) => {
+        const stack = host.stack();
+        if (!stack) {
+          setImmediate(() => user.onTransportError(new Error('engine stopped')));
+          return;
+        }
+        stack.sendRequest(req, dest, user);
+      },
+      createResponse: (req, status, reason, options) => {
+        const stack = host.stack();
+        if (!stack) throw new Error('engine stopped');
+        return stack.createResponse(req, status, reason, options);
+      },
+      resolve: (h) => resolveHost(h),
+      transport: () => host.transport(),
+      answerChallenge: (req, challenge, challenged) => host.answerChallenge(host.user(), req, challenge, challenged),
+    };
+    this.sip = sip;
+    this.router = new SubscriptionRouter(sip, {
+      newSubscribe: (req, tx, event) => this.onNewSubscribe(req, tx, event),
+      unsolicitedNotify: (req, tx, event) => this.onUnsolicitedNotify(req, tx, event),
+    }, this.policy);
+  }
+
+  /** Lets a module serve an event package (new SUBSCRIBEs for it go to `handler`). */
+  registerPackage(eventPackage: string, handler: EventPackageHandler): void {
+    this.packages.set(eventPackage.toLowerCase(), handler);
+  }
+
+  /** Routes SUBSCRIBE and NOTIFY; false for anything else (and for the refer package). */
+  onRequest(req: SipRequest, tx: ServerTransaction): boolean {
+    return this.router.handleRequest(req, tx);
+  }
+
+  /** Ends every subscription (both directions) and forgets the handles; run before the stack stops. */
+  async stop(): Promise<void> {
+    for (const p of this.packages.values()) await p.stop?.().catch(() => undefined);
+    await this.router.stopAll();
+    this.outgoing.clear();
+    this.notifyHandles.clear();
+    this.unsolicitedNotifyAccepted = false;
+  }
+
+  /** Our From name-addr (without tag): `"Display" <sip:user@domain>`. */
+  localFrom(): string {
+    const dn = this.host.displayName();
+    return `${dn ? `"${dn.replace(/(["\\])/g, '\\$1')}" ` : ''}<${this.localAor()}>`;
+  }
+
+  /** Our address-of-record: `sip:user@domain`, the domain being the SIP domain or our address. */
+  localAor(): string {
+    return `sip:${this.host.user()}@${this.host.domain() ?? hostPort(this.host.advertisedHost())}`;
+  }
+
+  /**
+   * Where a request for `uri` goes: through the proxy when `useProxy` (SipProxyNotEnabled
+   * without one), else to the URI's host; an outbound proxy always comes first.
+   */
+  async resolveTarget(uri: string, useProxy: boolean): Promise<ResolvedTarget | T> {
+    if (typeof uri !== 'string' || !uri.trim()) return T.SipBadParameter;
+    const text = uri.trim();
+    let parsed;
+    try {
+      parsed = parseUri(text);
+    } catch {
+      return T.SipBadSipUri;
+    }
+    if ((parsed.scheme !== 'sip' && parsed.scheme !== 'sips') || !parsed.host) return T.SipBadSipUri;
+    const proto = this.host.transport();
+    let destination: Endpoint;
+    if (useProxy) {
+      const p = this.host.proxy();
+      if (!p) return T.SipProxyNotEnabled;
+      destination = p;
+    } else {
+      const ip = await resolveHost(parsed.host);
+      if (!ip) return T.SipUnknownHost;
+      const t = parsed.params['transport']?.toUpperCase();
+      destination = { protocol: t === 'TCP' ? 'TCP' : t === 'UDP' ? 'UDP' : proto, host: ip, port: parsed.port ?? 5060 };
+    }
+    const ob = this.host.outboundProxy();
+    return { requestUri: text, to: `<${text}>`, destination: ob?.destination ?? destination, routes: ob ? [ob.route] : [] };
+  }
+
+  // ------------------------------------------------------------------ subscriber side
+
+  /**
+   * LanScape's StartEventSubscription: subscribes to `eventPackage` at `targetUri`. Progress
+   * arrives as immediate notifications (SipSubscriptionTrying, SipSubscriptionSuccess,
+   * SipSubscriptionNotAccepted, SipSubscriptionTimeOut, SipSubscriptionRequiresAuthentication)
+   * and each NOTIFY as SipEventNotifyReceived.
+   */
+  async startEventSubscription(
+    targetUri: string,
+    eventPackage: string,
+    acceptType: string,
+    expireSeconds: number,
+    useProxy = false,
+  ): Promise<EventSubscriptionResult> {
+    if (!this.host.stack()) return { result: T.SipMediaEngineNotInitialized, handle: 0 };
+    if (typeof eventPackage !== 'string' || !TOKEN_RE.test(eventPackage) || eventPackage.toLowerCase() === 'refer') return { result: T.SipBadParameter, handle: 0 };
+    if (typeof acceptType !== 'string' || (acceptType !== '' && !/^[\w.+-]+\/[\w.+-]+$/.test(acceptType))) return { result: T.SipBadParameter, handle: 0 };
+    if (!isPositiveInt(expireSeconds, 86400 * 7) || typeof useProxy !== 'boolean') return { result: T.SipBadParameter, handle: 0 };
+    const target = await this.resolveTarget(targetUri, useProxy);
+    if (typeof target === 'number') return { result: target, handle: 0 };
+    if (!this.host.stack()) return { result: T.SipMediaEngineNotInitialized, handle: 0 };
+    const pkg = eventPackage.toLowerCase();
+    const handle = this.nextHandle++;
+    const base = (): SubscriptionStatusData => ({ handle, eventPackage: pkg, targetUri: target.requestUri });
+    const notifier = this.host.notifier();
+    notifier.immediate(-1, T.SipSubscriptionTrying, base());
+    const session = this.router.subscribe(
+      {
+        event: { package: pkg },
+        requestUri: target.requestUri,
+        from: this.localFrom(),
+        to: target.to,
+        destination: target.destination,
+        routes: target.routes,
+        localContact: this.host.contactUri(this.host.user()),
+        expires: expireSeconds,
+        accept: acceptType ? [acceptType] : undefined,
+      },
+      {
+        onAccepted: (expires, refresh) => notifier.immediate(-1, T.SipSubscriptionSuccess, { ...base(), expires, refresh }),
+        onNotify: (req, state) => {
+          const who = partiesOf(req.headers.get('From'));
+          const data = notifier.immediate<EventNotifyReceivedData>(-1, T.SipEventNotifyReceived, {
+            handle,
+            solicited: true,
+            eventPackage: pkg,
+            subscriptionState: state.state,
+            ...(state.reason ? { reason: state.reason } : {}),
+            from: who.uri,
+            fromDisplayName: who.displayName,
+            contentType: req.body.length ? req.headers.get('Content-Type') ?? '' : '',
+            body: Buffer.from(req.body),
+            responseStatusCode: 200,
+          });
+          return data.responseStatusCode;
+        },
+        onAuthFailure: (res) => notifier.immediate(-1, T.SipSubscriptionRequiresAuthentication, { ...base(), code: res.status, reason: res.reason }),
+        onTerminated: (info) => {
+          this.outgoing.delete(handle);
+          if (info.cause === 'rejected') notifier.immediate(-1, T.SipSubscriptionNotAccepted, { ...base(), code: info.code, reason: info.reason });
+          else if (info.cause === 'no-answer') notifier.immediate(-1, T.SipSubscriptionTimeOut, base());
+        },
+      },
+    );
+    if (!session.terminated) this.outgoing.set(handle, { session, eventPackage: pkg, targetUri: target.requestUri });
+    return { result: T.SipSuccess, handle };
+  }
+
+  /** LanScape's StopEventSubscription: unsubscribes (Expires: 0) and frees the handle. */
+  stopEventSubscription(handle: number): T {
+    if (!this.host.stack()) return T.SipMediaEngineNotInitialized;
+    const e = this.outgoing.get(handle);
+    if (!e) return T.SipInvalidHandle;
+    this.outgoing.delete(handle);
+    void e.session.unsubscribe();
+    return T.SipSuccess;
+  }
+
+  /** LanScape's TriggerSubscription: refreshes the subscription now. */
+  triggerSubscription(handle: number): T {
+    if (!this.host.stack()) return T.SipMediaEngineNotInitialized;
+    const e = this.outgoing.get(handle);
+    if (!e) return T.SipInvalidHandle;
+    return e.session.refresh() ? T.SipSuccess : T.SipSubscriptionTrying;
+  }
+
+  // ------------------------------------------------------------------ notifier side
+
+  private onNewSubscribe(req: SipRequest, tx: ServerTransaction, event: EventHeader): void {
+    const handler = this.packages.get(event.package);
+    if (handler) {
+      handler.newSubscribe(req, tx, event);
+      return;
+    }
+    const stack = this.host.stack()!;
+    const n = negotiateExpires(req, this.policy);
+    if ('status' in n) {
+      tx.respond(stack.createResponse(req, n.status, undefined, { toTag: true, headers: n.minExpires ? [['Min-Expires', String(n.minExpires)]] : [] }));
+      return;
+    }
+    const from = partiesOf(req.headers.get('From'));
+    const accept = req.headers.getAll('Accept').map((a) => a.trim()).filter(Boolean);
+    const handle = this.nextHandle++;
+    const data = this.host.notifier().immediate<SubscriptionReceivedData>(-1, T.SipSubscriptionReceived, {
+      notifyHandle: handle,
+      eventPackage: event.package,
+      eventId: event.id ?? '',
+      from: from.uri,
+      fromDisplayName: from.displayName,
+      to: partiesOf(req.headers.get('To')).uri,
+      requestUri: req.uri,
+      expires: n.expires,
+      accept,
+      acceptSubscription: false,
+      rejectStatusCode: 489,
+      pending: false,
+    });
+    if (data.acceptSubscription !== true) {
+      const code = Number.isInteger(data.rejectStatusCode) && data.rejectStatusCode >= 400 && data.rejectStatusCode < 700 ? data.rejectStatusCode : 489;
+      const headers: Array<[string, string]> = code === 489 ? [['Allow-Events', ['presence', ...this.packages.keys()].filter((v, i, a) => a.indexOf(v) === i).join(', ')]] : [];
+      tx.respond(stack.createResponse(req, code, undefined, { toTag: true, headers }));
+      return;
+    }
+    const contentType = typeof data.initialNotifyContentType === 'string' && data.initialNotifyContentType ? data.initialNotifyContentType : accept[0] ?? 'text/plain';
+    const session = this.router.acceptSubscribe(req, event, { localContact: this.host.contactUri(this.host.user()), displayName: this.host.displayName(), expires: n.expires, contentType });
+    const pending = data.pending === true;
+    session.answer(tx, req, pending ? 202 : 200);
+    const body = typeof data.initialNotifyBody === 'string' || Buffer.isBuffer(data.initialNotifyBody) ? data.initialNotifyBody : null;
+    if (n.expires === 0) {
+      void session.notify({ state: 'terminated', reason: 'timeout', body });
+      return;
+    }
+    session.events.onTerminated = () => {
+      if (this.notifyHandles.get(handle) === session) this.notifyHandles.delete(handle);
+    };
+    this.notifyHandles.set(handle, session);
+    void session.notify({ state: pending ? 'pending' : 'active', body });
+  }
+
+  /**
+   * LanScape's SendEventNotification: sends a NOTIFY (state active) with `body` to the
+   * subscriber behind `notifyHandle` and resolves with SipSuccess on a 2xx,
+   * SipEventNotifyNotAccepted on an error answer, SipEventNotifyResponseTimeOut when no answer
+   * came within `timeoutMs`.
+   */
+  async sendEventNotification(notifyHandle: number, body: string | Buffer, timeoutMs: number, contentType?: string): Promise<T> {
+    if (!this.host.stack()) return T.SipMediaEngineNotInitialized;
+    const session = this.notifyHandles.get(notifyHandle);
+    if (!session || session.terminated) return T.SipInvalidHandle;
+    if ((typeof body !== 'string' && !Buffer.isBuffer(body)) || !isPositiveInt(timeoutMs, 600_000)) return T.SipBadParameter;
+    if (contentType !== undefined && (typeof contentType !== 'string' || !/^[\w.+-]+\/[\w.+-]+$/.test(contentType))) return T.SipBadParameter;
+    const clock = this.host.clock();
+    let timer;
+    const outcome = await Promise.race([
+      session.notify({ state: 'active', body, contentType }),
+      new Promise<'timeout'>((r) => (timer = clock.setTimer(timeoutMs, () => r('timeout')))),
+    ]);
+    clock.clearTimer(timer);
+    if (outcome === 'timeout') return T.SipEventNotifyResponseTimeOut;
+    if ('error' in outcome) return outcome.error === 'timeout' ? T.SipEventNotifyResponseTimeOut : outcome.error === 'terminated' ? T.SipInvalidHandle : T.SipNotifyNetworkError;
+    return outcome.code >= 200 && outcome.code < 300 ? T.SipSuccess : T.SipEventNotifyNotAccepted;
+  }
+
+  /** LanScape's CloseNotifyHandle: ends the subscription (NOTIFY terminated;reason=noresource). */
+  closeNotifyHandle(notifyHandle: number): T {
+    if (!this.host.stack()) return T.SipMediaEngineNotInitialized;
+    const session = this.notifyHandles.get(notifyHandle);
+    if (!session) return T.SipInvalidHandle;
+    this.notifyHandles.delete(notifyHandle);
+    void session.terminate('noresource');
+    return T.SipSuccess;
+  }
+
+  // ------------------------------------------------------------------ unsolicited NOTIFY
+
+  /** LanScape's SetReceivedUnsolicitedNotifyState: accept NOTIFYs outside any subscription (else 481). */
+  setReceivedUnsolicitedNotifyState(on: boolean): T {
+    if (!this.host.stack()) return T.SipMediaEngineNotInitialized;
+    if (typeof on !== 'boolean') return T.SipBadParameter;
+    this.unsolicitedNotifyAccepted = on;
+    return T.SipSuccess;
+  }
+
+  private onUnsolicitedNotify(req: SipRequest, tx: ServerTransaction, event: EventHeader): void {
+    const stack = this.host.stack()!;
+    if (!this.unsolicitedNotifyAccepted) {
+      tx.respond(stack.createResponse(req, 481, 'Subscription Does Not Exist', { toTag: true }));
+      return;
+    }
+    const who = partiesOf(req.headers.get('From'));
+    const state = parseSubscriptionState(req.headers.get('Subscription-State'));
+    const data = this.host.notifier().immediate<EventNotifyReceivedData>(-1, T.SipEventNotifyReceived, {
+      handle: -1,
+      solicited: false,
+      eventPackage: event.package,
+      subscriptionState: state?.state ?? '',
+      ...(state?.reason ? { reason: state.reason } : {}),
+      from: who.uri,
+      fromDisplayName: who.displayName,
+      contentType: req.body.length ? req.headers.get('Content-Type') ?? '' : '',
+      body: Buffer.from(req.body),
+      responseStatusCode: 200,
+    });
+    const code = Number.isInteger(data.responseStatusCode) && data.responseStatusCode >= 200 && data.responseStatusCode < 700 ? data.responseStatusCode : 200;
+    tx.respond(stack.createResponse(req, code, undefined, { toTag: true }));
+  }
+}

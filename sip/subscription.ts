@@ -1,0 +1,1008 @@
+/**
+ * SIP-specific event notification (RFC 6665): the subscriber and notifier halves of a
+ * subscription dialog, a router that hands incoming SUBSCRIBE and NOTIFY requests to them, and
+ * a PUBLISH client (RFC 3903). Event packages (presence, ...) and what the bodies mean belong
+ * to the layers above; this file knows dialogs, expiry, refresh, Subscription-State and digest
+ * retries only.
+ *
+ * Subscriber: SUBSCRIBE creates the dialog with its 2xx or with the first NOTIFY (whichever
+ * comes first), the granted Expires schedules a refresh before expiry ({@link refreshDelayMs}),
+ * Subscription-State `terminated` ends it, `Expires: 0` unsubscribes. Notifier: answers 200/202
+ * with the negotiated Expires, sends NOTIFYs one at a time (in CSeq order), ends the
+ * subscription with `terminated;reason=timeout` when it is not refreshed.
+ * @module
+ */
+import type { Clock, TimerHandle } from './clock.js';
+import { Dialog } from './dialog.js';
+import { SipHeaders, type SipRequest, type SipResponse } from './message.js';
+import type { ClientTransactionUser, ServerTransaction } from './transaction.js';
+import type { Endpoint, TransportProtocol } from './transport.js';
+import { newCallId, newTag, tagOf, cseqNumber, type ResponseOptions } from './util.js';
+
+/** What subscriptions need from the transaction user below and beside them. */
+export interface SubscriptionHost {
+  /** Time source for refresh and expiry timers. */
+  readonly clock: Clock;
+  /** Sends a request in a new client transaction. */
+  send(req: SipRequest, dest: Endpoint, user: ClientTransactionUser): void;
+  /** Builds a response (the stack's createResponse). */
+  createResponse(req: SipRequest, status: number, reason?: string, options?: ResponseOptions): SipResponse;
+  /** Resolves a host name of a next hop; undefined when it cannot be. */
+  resolve(host: string): Promise<string | undefined>;
+  /** Transport for next hops whose URI names none. */
+  transport(): TransportProtocol;
+  /**
+   * Adds credentials answering the 401/407 `challenge` to `req` (the request about to be
+   * re-sent); `challenged` is the request that drew it.
+   */
+  answerChallenge(req: SipRequest, challenge: SipResponse, challenged: SipRequest): 'retry' | 'no-credentials' | 'rejected';
+}
+
+/** An Event header value: package and optional id. */
+export interface EventHeader {
+  /** Event package, lower case (`presence`, `message-summary`, `dialog`). */
+  package: string;
+  /** The `id` parameter, when present. */
+  id?: string;
+}
+
+/** A Subscription-State header value. */
+export interface SubscriptionStateHeader {
+  /** `active`, `pending`, `terminated` (or an extension value, lower case). */
+  state: string;
+  /** Seconds left, when given. */
+  expires?: number;
+  /** Why it ended (`rejected`, `timeout`, `deactivated`, `noresource`, `probation`, `giveup`, ...). */
+  reason?: string;
+  /** Seconds to wait before subscribing again, when given. */
+  retryAfter?: number;
+}
+
+/** Reads an Event header (`presence;id=7`); undefined when absent or not a token. */
+export function parseEventHeader(value: string | undefined): EventHeader | undefined {
+  if (value === undefined) return undefined;
+  const [pkg, ...params] = value.split(';').map((s) => s.trim());
+  if (!pkg || !/^[A-Za-z0-9!%*_+`'~.-]+$/.test(pkg)) return undefined;
+  const out: EventHeader = { package: pkg.toLowerCase() };
+  for (const p of params) {
+    const [k, v] = p.split('=').map((s) => s.trim());
+    if (k?.toLowerCase() === 'id' && v) out.id = v.replace(/^"|"$/g, '');
+  }
+  return out;
+}
+
+/** Formats an Event header. */
+export function formatEventHeader(e: EventHeader): string {
+  return e.id ? `${e.package};id=${e.id}` : e.package;
+}
+
+/** Reads a Subscription-State header; undefined when absent or empty. */
+export function parseSubscriptionState(value: string | undefined): SubscriptionStateHeader | undefined {
+  if (value === undefined) return undefined;
+  const [state, ...params] = value.split(';').map((s) => s.trim());
+  if (!state) return undefined;
+  const out: SubscriptionStateHeader = { state: state.toLowerCase() };
+  for (const p of params) {
+    const eq = p.indexOf('=');
+    const k = (eq < 0 ? p : p.slice(0, eq)).trim().toLowerCase();
+    const v = eq < 0 ? '' : p.slice(eq + 1).trim();
+    if (k === 'expires' && /^\d{1,10}$/.test(v)) out.expires = Number(v);
+    else if (k === 'retry-after' && /^\d{1,10}$/.test(v)) out.retryAfter = Number(v);
+    else if (k === 'reason' && v) out.reason = v.toLowerCase();
+  }
+  return out;
+}
+
+/**
+ * When to refresh a subscription granted for `expires` seconds: at 90 % of it, but at least
+ * 32 s (a UDP transaction's worst case) before expiry, and never before half of it.
+ */
+export function refreshDelayMs(expires: number): number {
+  const s = Math.max(expires * 0.5, Math.min(expires * 0.9, expires - 32));
+  return Math.max(500, Math.round(s * 1000));
+}
+
+/** Expiry limits a notifier applies (RFC 6665 §4.2.1.1). */
+export interface ExpiryPolicy {
+  /** When SUBSCRIBE states none. */
+  defaultExpires: number;
+  /** Longest granted; longer requests are shortened. */
+  maxExpires: number;
+  /** Shorter non-zero requests get 423 with this Min-Expires. 0: no minimum. */
+  minExpires: number;
+}
+
+/** The expiry to grant to a SUBSCRIBE, or the 423 to answer. */
+export function negotiateExpires(req: SipRequest, policy: ExpiryPolicy): { expires: number } | { status: 423 | 400; minExpires?: number } {
+  const h = req.headers.get('Expires');
+  if (h === undefined) return { expires: policy.defaultExpires };
+  if (!/^\s*\d{1,10}\s*$/.test(h)) return { status: 400 };
+  const asked = Number(h);
+  if (asked === 0) return { expires: 0 };
+  if (policy.minExpires > 0 && asked < policy.minExpires) return { status: 423, minExpires: policy.minExpires };
+  return { expires: Math.min(asked, policy.maxExpires) };
+}
+
+/** How a client transaction ended: a final response, or no answer. */
+type TxOutcome = { res: SipResponse; req: SipRequest; auth?: 'no-credentials' | 'rejected' } | { error: 'timeout' | 'transport'; req: SipRequest };
+
+const MAX_AUTH_ROUNDS = 3;
+
+/**
+ * Sends `build()` and re-sends a fresh `build()` with credentials on 401/407, up to three
+ * rounds; `done` gets the last outcome.
+ */
+function transact(
+  host: SubscriptionHost,
+  build: () => SipRequest,
+  destOf: (req: SipRequest) => Promise<Endpoint | undefined> | Endpoint,
+  done: (o: TxOutcome) => void,
+): void {
+  const attempt = async (req: SipRequest, round: number): Promise<void> => {
+    let dest: Endpoint | undefined;
+    try {
+      dest = await destOf(req);
+    } catch {
+      dest = undefined;
+    }
+    if (!dest) {
+      done({ error: 'transport', req });
+      return;
+    }
+    let settled = false;
+    const once = (o: TxOutcome): void => {
+      if (settled) return;
+      settled = true;
+      done(o);
+    };
+    try {
+      host.send(req, dest, {
+        onFinal: (res) => {
+          if ((res.status === 401 || res.status === 407) && !settled) {
+            const next = build();
+            const verdict = round < MAX_AUTH_ROUNDS ? host.answerChallenge(next, res, req) : 'rejected';
+            if (verdict === 'retry') {
+              settled = true;
+              void attempt(next, round + 1);
+              return;
+            }
+            once({ res, req, auth: verdict });
+            return;
+          }
+          once({ res, req });
+        },
+        onTimeout: () => once({ error: 'timeout', req }),
+        onTransportError: () => once({ error: 'transport', req }),
+      });
+    } catch {
+      once({ error: 'transport', req });
+    }
+  };
+  void attempt(build(), 0);
+}
+
+/** Next hop of an in-dialog request, resolving a host name when needed. */
+async function dialogDestination(host: SubscriptionHost, dialog: Dialog, req: SipRequest): Promise<Endpoint | undefined> {
+  const hop = dialog.nextHop(req, host.transport());
+  if (!hop.hostIsName) return { protocol: hop.protocol, host: hop.host, port: hop.port };
+  const ip = await host.resolve(hop.host);
+  return ip ? { protocol: hop.protocol, host: ip, port: hop.port } : undefined;
+}
+
+/** The URI inside a Contact value (between angle brackets, else up to the parameters). */
+function contactUri(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const lt = value.indexOf('<');
+  const uri = lt >= 0 ? value.slice(lt + 1, value.indexOf('>', lt)) : value.split(';')[0]!;
+  return uri.trim() || undefined;
+}
+
+// ------------------------------------------------------------------------------- subscriber
+
+/** Options of a {@link SubscriberSession}. */
+export interface SubscriberOptions {
+  /** The event package and id subscribed to. */
+  event: EventHeader;
+  /** Request-URI of the initial SUBSCRIBE (the resource). */
+  requestUri: string;
+  /** Our From name-addr, without tag. */
+  from: string;
+  /** To name-addr (the resource), without tag. */
+  to: string;
+  /** Where the initial SUBSCRIBE goes (the resource's host, a proxy, an outbound proxy). */
+  destination: Endpoint;
+  /** Route headers for the initial SUBSCRIBE (an outbound proxy), in order. */
+  routes?: string[];
+  /** Our Contact URI. */
+  localContact: string;
+  /** Expiry asked for (s). */
+  expires: number;
+  /** Accept header values (body types we understand). */
+  accept?: string[];
+  /** Extra headers of every SUBSCRIBE (Subject, ...). */
+  headers?: Array<[string, string]>;
+}
+
+/** Why a subscriber session ended. */
+export interface SubscriberTermination {
+  /**
+   * `rejected`: a non-2xx to SUBSCRIBE; `no-answer`: transaction time-out or network error;
+   * `auth`: challenged and no (right) credentials; `notified`: the notifier sent
+   * `terminated`; `unsubscribed`: we unsubscribed; `expired`: no refresh succeeded in time.
+   */
+  cause: 'rejected' | 'no-answer' | 'auth' | 'notified' | 'unsubscribed' | 'expired';
+  /** SIP status of the response that ended it, when one did. */
+  code?: number;
+  /** Its reason phrase, or the Subscription-State reason. */
+  reason?: string;
+  /** The Subscription-State retry-after, when given. */
+  retryAfter?: number;
+  /** True when it ended at the initial SUBSCRIBE (never accepted). */
+  initial: boolean;
+}
+
+/** Callbacks of a {@link SubscriberSession}. */
+export interface SubscriberEvents {
+  /** A 2xx to the initial SUBSCRIBE (`refresh` false) or to a refresh (`refresh` true). */
+  onAccepted?(expires: number, refresh: boolean): void;
+  /**
+   * A NOTIFY in the subscription. Returns the status to answer (200 by default; 400 when its
+   * body is unreadable: the state then does not change).
+   */
+  onNotify?(req: SipRequest, state: SubscriptionStateHeader): number | void;
+  /** The subscription is over (called once). */
+  onTerminated?(info: SubscriberTermination): void;
+  /** A 401/407 could not be answered (before onTerminated with cause `auth`). */
+  onAuthFailure?(res: SipResponse, verdict: 'no-credentials' | 'rejected'): void;
+}
+
+/** States of a subscriber session. */
+export type SubscriberState = 'init' | 'trying' | 'pending' | 'active' | 'terminated';
+
+/** The subscriber side of one subscription (RFC 6665 §4.1). */
+export class SubscriberSession {
+  /** Current state. */
+  state: SubscriberState = 'init';
+  /** Call-ID of the dialog. */
+  readonly callId: string;
+  /** Our From tag. */
+  readonly localTag = newTag();
+  /** The dialog, once a 2xx or a NOTIFY created it. */
+  dialog?: Dialog;
+  /** Seconds granted by the last 2xx or NOTIFY. */
+  grantedExpires = 0;
+  /** Successful refreshes so far. */
+  refreshCount = 0;
+  private cseq = 0;
+  private expiresAsked: number;
+  private refreshTimer?: TimerHandle;
+  private expiryTimer?: TimerHandle;
+  private unsubscribing = false;
+  private unsubscribeGuard?: TimerHandle;
+  private ended?: Promise<void>;
+  private resolveEnded?: () => void;
+  private intervalRounds = 0;
+  private everActive = false;
+  /** Set by the router: removes the session from its tables. */
+  onGone?: (s: SubscriberSession) => void;
+
+  /**
+   * @param host SIP services
+   * @param options what to subscribe to
+   * @param events callbacks
+   */
+  constructor(private readonly host: SubscriptionHost, readonly options: SubscriberOptions, private readonly events: SubscriberEvents = {}) {
+    this.callId = newCallId(options.destination.host);
+    this.expiresAsked = options.expires;
+  }
+
+  /** Key the router finds this session by: Call-ID and our tag (the NOTIFY's To tag). */
+  get key(): string {
+    return `${this.callId}\u0000${this.localTag}`;
+  }
+
+  /** True once over. */
+  get terminated(): boolean {
+    return this.state === 'terminated';
+  }
+
+  /** Sends the initial SUBSCRIBE. */
+  start(): void {
+    if (this.state !== 'init') return;
+    this.state = 'trying';
+    this.sendInitial();
+  }
+
+  private buildInitial(): SipRequest {
+    const o = this.options;
+    const h = new SipHeaders();
+    for (const r of o.routes ?? []) h.append('Route', r);
+    h.append('From', `${o.from};tag=${this.localTag}`);
+    h.append('To', o.to);
+    h.append('Call-ID', this.callId);
+    h.append('CSeq', `${++this.cseq} SUBSCRIBE`);
+    h.append('Max-Forwards', '70');
+    h.append('Contact', `<${o.localContact}>`);
+    this.commonHeaders(h, this.expiresAsked);
+    return { type: 'request', method: 'SUBSCRIBE', uri: o.requestUri, version: 'SIP/2.0', headers: h, body: Buffer.alloc(0) };
+  }
+
+  private commonHeaders(h: SipHeaders, expires: number): void {
+    h.append('Event', formatEventHeader(this.options.event));
+    h.append('Expires', String(expires));
+    if (this.options.accept?.length) h.append('Accept', this.options.accept.join(', '));
+    h.append('Allow-Events', this.options.event.package);
+    for (const [n, v] of this.options.headers ?? []) h.append(n, v);
+  }
+
+  private sendInitial(): void {
+    transact(this.host, () => this.buildInitial(), () => this.options.destination, (o) => this.onInitialOutcome(o));
+  }
+
+  private onInitialOutcome(o: TxOutcome): void {
+    if (this.terminated) return;
+    if ('error' in o) {
+      if (!this.dialog) this.terminate({ cause: 'no-answer', initial: true });
+      return;
+    }
+    const res = o.res;
+    if (res.status >= 200 && res.status < 300) {
+      if (!this.dialog) {
+        this.dialog = Dialog.fromUacResponse(o.req, res, this.options.localContact);
+        this.dialog.localSeq = this.cseq;
+      }
+      this.accepted(res, false);
+      return;
+    }
+    if (res.status === 423 && this.intervalRounds++ < 3) {
+      const min = Number(res.headers.get('Min-Expires'));
+      if (Number.isInteger(min) && min > this.expiresAsked) {
+        this.expiresAsked = min;
+        this.sendInitial();
+        return;
+      }
+    }
+    if (this.dialog) return; // a NOTIFY already made the subscription; keep it
+    if (o.auth) {
+      this.events.onAuthFailure?.(res, o.auth);
+      this.terminate({ cause: 'auth', code: res.status, reason: res.reason, initial: true });
+      return;
+    }
+    this.terminate({ cause: 'rejected', code: res.status, reason: res.reason, initial: true });
+  }
+
+  private accepted(res: SipResponse, refresh: boolean): void {
+    const e = res.headers.get('Expires');
+    const granted = e !== undefined && /^\s*\d+\s*$/.test(e) ? Number(e) : this.expiresAsked;
+    if (this.unsubscribing) {
+      if (!refresh) this.sendUnsubscribe();
+      return;
+    }
+    if (granted === 0) {
+      this.terminate({ cause: 'expired', initial: !refresh });
+      return;
+    }
+    if (this.state === 'trying') this.state = 'pending';
+    if (refresh) this.refreshCount++;
+    this.schedule(granted);
+    this.events.onAccepted?.(granted, refresh);
+  }
+
+  /** (Re)arms the refresh and expiry timers for `expires` seconds from now. */
+  private schedule(expires: number): void {
+    this.grantedExpires = expires;
+    const clock = this.host.clock;
+    clock.clearTimer(this.refreshTimer);
+    clock.clearTimer(this.expiryTimer);
+    this.refreshTimer = clock.setTimer(refreshDelayMs(expires), () => this.refresh());
+    this.expiryTimer = clock.setTimer(expires * 1000, () => this.terminate({ cause: 'expired', initial: false }));
+  }
+
+  /** Sends a refresh SUBSCRIBE now (also what the refresh timer does). False when not possible. */
+  refresh(): boolean {
+    if (this.terminated || this.unsubscribing || !this.dialog) return false;
+    const dialog = this.dialog;
+    const build = (): SipRequest => {
+      const req = dialog.createRequest('SUBSCRIBE');
+      this.commonHeaders(req.headers, this.expiresAsked);
+      return req;
+    };
+    transact(this.host, build, (req) => dialogDestination(this.host, dialog, req), (o) => {
+      if (this.terminated || this.unsubscribing) return;
+      if ('error' in o) {
+        this.terminate({ cause: 'no-answer', initial: false });
+        return;
+      }
+      if (o.res.status >= 200 && o.res.status < 300) {
+        this.accepted(o.res, true);
+        return;
+      }
+      if (o.auth) this.events.onAuthFailure?.(o.res, o.auth);
+      // RFC 6665 §4.1.2.2: a failed refresh leaves the subscription until it expires, except
+      // 481 (it is gone); keep it simple and predictable: any failure ends it.
+      this.terminate({ cause: o.auth ? 'auth' : 'rejected', code: o.res.status, reason: o.res.reason, initial: false });
+    });
+    return true;
+  }
+
+  /**
+   * Unsubscribes (SUBSCRIBE with Expires: 0) and resolves when the notifier's final NOTIFY
+   * arrived, or after `guardMs` without it.
+   */
+  unsubscribe(guardMs = 4000): Promise<void> {
+    if (this.terminated) return Promise.resolve();
+    this.ended ??= new Promise<void>((r) => (this.resolveEnded = r));
+    if (this.unsubscribing) return this.ended;
+    this.unsubscribing = true;
+    this.host.clock.clearTimer(this.refreshTimer);
+    this.unsubscribeGuard = this.host.clock.setTimer(guardMs, () => this.terminate({ cause: 'unsubscribed', initial: false }));
+    if (this.dialog) this.sendUnsubscribe();
+    // else: the 2xx (or a NOTIFY) makes the dialog and the unsubscribe follows it
+    return this.ended;
+  }
+
+  private sendUnsubscribe(): void {
+    const dialog = this.dialog;
+    if (!dialog) return;
+    const build = (): SipRequest => {
+      const req = dialog.createRequest('SUBSCRIBE');
+      this.commonHeaders(req.headers, 0);
+      return req;
+    };
+    transact(this.host, build, (req) => dialogDestination(this.host, dialog, req), (o) => {
+      // Without a 2xx no final NOTIFY will come.
+      if ('error' in o || o.res.status >= 300) this.terminate({ cause: 'unsubscribed', initial: false });
+    });
+  }
+
+  /** Handles a NOTIFY routed to this session. */
+  handleNotify(req: SipRequest, tx: ServerTransaction): void {
+    const respond = (status: number, reason?: string, headers?: Array<[string, string]>): void => {
+      tx.respond(this.host.createResponse(req, status, reason, headers ? { headers } : {}));
+    };
+    if (this.terminated) {
+      respond(481, 'Subscription Does Not Exist');
+      return;
+    }
+    const ev = parseEventHeader(req.headers.get('Event'));
+    if (!ev || ev.package !== this.options.event.package || (ev.id ?? '') !== (this.options.event.id ?? '')) {
+      respond(489, 'Bad Event', [['Allow-Events', this.options.event.package]]);
+      return;
+    }
+    const state = parseSubscriptionState(req.headers.get('Subscription-State'));
+    if (!state) {
+      respond(400, 'Missing Subscription-State');
+      return;
+    }
+    if (!this.dialog) {
+      // RFC 6665 §4.1.2.4: the NOTIFY can beat the 2xx; it creates the dialog.
+      const from = req.headers.get('From') ?? '';
+      this.dialog = new Dialog(
+        this.callId,
+        this.localTag,
+        tagOf(from) ?? '',
+        this.options.from,
+        from.replace(/;\s*tag\s*=\s*[^;,\s>]+/i, ''),
+        this.cseq,
+        cseqNumber(req.headers.get('CSeq')),
+        contactUri(req.headers.get('Contact')) ?? this.options.requestUri,
+        req.headers.getAll('Record-Route'),
+        this.options.localContact,
+      );
+      if (this.state === 'trying') this.state = 'pending';
+      if (this.unsubscribing) this.sendUnsubscribe();
+    } else {
+      if (!this.dialog.acceptRemoteCSeq(req)) {
+        respond(500, 'CSeq Out of Order');
+        return;
+      }
+      this.dialog.refreshTarget(req);
+    }
+    let status = 200;
+    try {
+      const s = this.events.onNotify?.(req, state);
+      if (typeof s === 'number' && Number.isInteger(s) && s >= 200 && s < 700) status = s;
+    } catch {
+      status = 500;
+    }
+    respond(status);
+    if (status >= 300) return;
+    if (state.state === 'terminated') {
+      this.terminate({
+        cause: this.unsubscribing ? 'unsubscribed' : state.reason === 'rejected' ? 'rejected' : 'notified',
+        reason: state.reason,
+        retryAfter: state.retryAfter,
+        initial: !this.everActive,
+      });
+      return;
+    }
+    if (state.state === 'active' || state.state === 'pending') this.state = state.state;
+    if (state.state === 'active') this.everActive = true;
+    // A notifier may shorten the subscription: never refresh later than it allows.
+    if (!this.unsubscribing && state.expires !== undefined && state.expires > 0 && (this.grantedExpires === 0 || state.expires < this.grantedExpires)) {
+      this.schedule(state.expires);
+    }
+  }
+
+  /** Ends the session at once, without signalling (used at shutdown after unsubscribe). */
+  terminate(info: SubscriberTermination): void {
+    if (this.terminated) return;
+    this.state = 'terminated';
+    const clock = this.host.clock;
+    clock.clearTimer(this.refreshTimer);
+    clock.clearTimer(this.expiryTimer);
+    clock.clearTimer(this.unsubscribeGuard);
+    this.onGone?.(this);
+    try {
+      this.events.onTerminated?.(info);
+    } finally {
+      this.resolveEnded?.();
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------- notifier
+
+/** Options of a {@link NotifierSession}. */
+export interface NotifierOptions {
+  /** Our Contact URI. */
+  localContact: string;
+  /** Seconds granted. */
+  expires: number;
+  /** Body type of NOTIFYs when a notify call names none. */
+  contentType?: string;
+  /** Display name put on the From of our NOTIFYs (the SUBSCRIBE's To may carry none). */
+  displayName?: string;
+}
+
+/** Outcome of one NOTIFY: the far end's status, or no answer. */
+export type NotifyOutcome = { code: number; reason: string } | { error: 'timeout' | 'transport' | 'terminated' };
+
+/** What one NOTIFY carries. */
+export interface NotifyContent {
+  /** Subscription-State to send; default: the session's (`pending` until activated). */
+  state?: 'active' | 'pending' | 'terminated';
+  /** Reason of `terminated`. */
+  reason?: string;
+  /** Body; undefined repeats the last body, `null` sends none. */
+  body?: Buffer | string | null;
+  /** Its Content-Type; default the session's. */
+  contentType?: string;
+}
+
+/** Callbacks of a {@link NotifierSession}. */
+export interface NotifierEvents {
+  /** The subscriber refreshed (or, with 0, removed) the subscription. */
+  onRefresh?(expires: number): void;
+  /** The subscription is over: `reason` as sent in the final NOTIFY, or why it could not be. */
+  onTerminated?(reason: string): void;
+}
+
+/** The notifier side of one subscription (RFC 6665 §4.2). */
+export class NotifierSession {
+  /** The dialog (created from the SUBSCRIBE). */
+  readonly dialog: Dialog;
+  /** The subscribed event. */
+  readonly event: EventHeader;
+  /** State sent in NOTIFYs. */
+  state: 'pending' | 'active' | 'terminated' = 'pending';
+  /** Last body notified (repeated on refresh). */
+  lastBody: Buffer | null = null;
+  /** Its Content-Type. */
+  lastContentType: string;
+  /** The SUBSCRIBE that created the subscription. */
+  readonly request: SipRequest;
+  private expiresAt = 0;
+  private expiryTimer?: TimerHandle;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closing = false;
+  /** Set by the router: removes the session from its tables. */
+  onGone?: (n: NotifierSession) => void;
+  /** Callbacks; the layer above sets them after creation. */
+  events: NotifierEvents = {};
+
+  /**
+   * @param host SIP services
+   * @param req the initial SUBSCRIBE
+   * @param event its Event header
+   * @param options contact, expiry, default body type
+   */
+  constructor(private readonly host: SubscriptionHost, req: SipRequest, event: EventHeader, readonly options: NotifierOptions) {
+    this.request = req;
+    this.event = event;
+    this.dialog = Dialog.fromUasRequest(req, newTag(), options.localContact);
+    this.lastContentType = options.contentType ?? 'text/plain';
+    this.arm(options.expires);
+  }
+
+  /** Dialog key (what the router finds refreshes by). */
+  get key(): string {
+    return this.dialog.id;
+  }
+
+  /** True once over (or once the final NOTIFY is queued). */
+  get terminated(): boolean {
+    return this.state === 'terminated' || this.closing;
+  }
+
+  /** Seconds left before expiry. */
+  get remainingSeconds(): number {
+    return Math.max(0, Math.ceil((this.expiresAt - this.host.clock.now()) / 1000));
+  }
+
+  private arm(expires: number): void {
+    this.host.clock.clearTimer(this.expiryTimer);
+    this.expiresAt = this.host.clock.now() + expires * 1000;
+    if (expires > 0) this.expiryTimer = this.host.clock.setTimer(expires * 1000, () => void this.terminate('timeout'));
+  }
+
+  /** Answers the SUBSCRIBE that created the session (200, or 202 while the decision is pending). */
+  answer(tx: ServerTransaction, req: SipRequest, status: 200 | 202): void {
+    tx.respond(
+      this.host.createResponse(req, status, undefined, {
+        toTag: this.dialog.localTag,
+        headers: [
+          ['Contact', `<${this.options.localContact}>`],
+          ['Expires', String(this.remainingSeconds)],
+        ],
+      }),
+    );
+  }
+
+  /**
+   * Sends a NOTIFY (queued behind the previous one, so they arrive in CSeq order). The state and
+   * body change at once, so a later call sees them even before this NOTIFY went out. A 481 or
+   * no answer ends the subscription (the subscriber is gone).
+   */
+  notify(content: NotifyContent = {}): Promise<NotifyOutcome> {
+    if (this.terminated) return Promise.resolve({ error: 'terminated' });
+    if (content.state === 'terminated') this.closing = true;
+    else if (content.state) this.state = content.state;
+    if (content.body !== undefined) this.lastBody = content.body === null ? null : Buffer.from(content.body);
+    if (content.contentType) this.lastContentType = content.contentType;
+    const snapshot = {
+      final: content.state === 'terminated',
+      reason: content.reason ?? 'noresource',
+      state: this.state,
+      // A final NOTIFY carries state only when asked to: a rejected watcher learns nothing.
+      body: content.state === 'terminated' && content.body === undefined ? null : this.lastBody,
+      contentType: this.lastContentType,
+    };
+    const run = (): Promise<NotifyOutcome> => this.sendNotify(snapshot);
+    const p = this.queue.then(run, run);
+    this.queue = p;
+    return p;
+  }
+
+  private sendNotify(n: { final: boolean; reason: string; state: string; body: Buffer | null; contentType: string }): Promise<NotifyOutcome> {
+    if (this.state === 'terminated') return Promise.resolve({ error: 'terminated' });
+    const stateValue = n.final ? `terminated;reason=${n.reason}` : `${n.state};expires=${this.remainingSeconds}`;
+    if (n.final) this.end(n.reason);
+    const body = n.body;
+    return new Promise<NotifyOutcome>((resolve) => {
+      transact(
+        this.host,
+        () => {
+          const req = this.dialog.createRequest('NOTIFY', body && body.length ? { body, contentType: n.contentType } : {});
+          req.headers.append('Event', formatEventHeader(this.event));
+          req.headers.append('Subscription-State', stateValue);
+          const from = req.headers.get('From') ?? '';
+          const dn = this.options.displayName;
+          if (dn && from.startsWith('<')) req.headers.set('From', `"${dn.replace(/(["\\])/g, '\\$1')}" ${from}`);
+          return req;
+        },
+        (req) => dialogDestination(this.host, this.dialog, req),
+        (o) => {
+          if ('error' in o) {
+            this.end('giveup');
+            resolve({ error: o.error });
+            return;
+          }
+          if (o.res.status === 481 || o.res.status === 408) this.end('giveup');
+          resolve({ code: o.res.status, reason: o.res.reason });
+        },
+      );
+    });
+  }
+
+  /** Handles a SUBSCRIBE inside the dialog: a refresh, or with Expires: 0 the end. */
+  handleSubscribe(req: SipRequest, tx: ServerTransaction, policy: ExpiryPolicy): void {
+    const respond = (status: number, reason?: string, headers?: Array<[string, string]>): void => {
+      tx.respond(this.host.createResponse(req, status, reason, headers ? { headers } : {}));
+    };
+    if (this.terminated) {
+      respond(481, 'Subscription Does Not Exist');
+      return;
+    }
+    const ev = parseEventHeader(req.headers.get('Event'));
+    if (!ev || ev.package !== this.event.package || (ev.id ?? '') !== (this.event.id ?? '')) {
+      respond(489, 'Bad Event', [['Allow-Events', this.event.package]]);
+      return;
+    }
+    if (!this.dialog.acceptRemoteCSeq(req)) {
+      respond(500, 'CSeq Out of Order');
+      return;
+    }
+    const n = negotiateExpires(req, policy);
+    if ('status' in n) {
+      respond(n.status, undefined, n.minExpires ? [['Min-Expires', String(n.minExpires)]] : undefined);
+      return;
+    }
+    this.dialog.refreshTarget(req);
+    this.arm(n.expires);
+    respond(200, undefined, [
+      ['Contact', `<${this.options.localContact}>`],
+      ['Expires', String(n.expires)],
+    ]);
+    this.events.onRefresh?.(n.expires);
+    if (n.expires === 0) void this.terminate('timeout');
+    else void this.notify({});
+  }
+
+  /** Ends the subscription with a final NOTIFY (`terminated;reason=...`). */
+  terminate(reason = 'noresource'): Promise<NotifyOutcome> {
+    if (this.terminated) return Promise.resolve({ error: 'terminated' });
+    return this.notify({ state: 'terminated', reason });
+  }
+
+  private end(reason: string): void {
+    if (this.state === 'terminated' && !this.onGone) return;
+    this.state = 'terminated';
+    this.host.clock.clearTimer(this.expiryTimer);
+    const gone = this.onGone;
+    this.onGone = undefined;
+    gone?.(this);
+    this.events.onTerminated?.(reason);
+  }
+}
+
+// ------------------------------------------------------------------------------- router
+
+/** What the router asks of the layer above for requests no session owns. */
+export interface SubscriptionRouterHandlers {
+  /** A SUBSCRIBE outside any dialog (a new subscription) with a readable Event header. */
+  newSubscribe(req: SipRequest, tx: ServerTransaction, event: EventHeader): void;
+  /** A NOTIFY matching no subscription: answer it (481 unless unsolicited NOTIFYs are wanted). */
+  unsolicitedNotify(req: SipRequest, tx: ServerTransaction, event: EventHeader): void;
+}
+
+/** Event packages this router leaves to others: the implicit REFER subscription lives in calls. */
+const FOREIGN_PACKAGES = new Set(['refer']);
+
+/** Finds the subscription an incoming SUBSCRIBE or NOTIFY belongs to. */
+export class SubscriptionRouter {
+  private readonly subscribers = new Map<string, SubscriberSession>();
+  private readonly notifiers = new Map<string, NotifierSession>();
+
+  /**
+   * @param host SIP services
+   * @param handlers new subscriptions and unsolicited NOTIFYs
+   * @param policy expiry limits for refreshes
+   */
+  constructor(private readonly host: SubscriptionHost, private readonly handlers: SubscriptionRouterHandlers, readonly policy: ExpiryPolicy) {}
+
+  /** Creates, registers and starts a subscriber session. */
+  subscribe(options: SubscriberOptions, events: SubscriberEvents): SubscriberSession {
+    const s = new SubscriberSession(this.host, options, events);
+    this.subscribers.set(s.key, s);
+    s.onGone = (x) => {
+      if (this.subscribers.get(x.key) === x) this.subscribers.delete(x.key);
+    };
+    s.start();
+    return s;
+  }
+
+  /**
+   * Creates and registers the notifier session of a new SUBSCRIBE (the caller answers it with
+   * {@link NotifierSession.answer} and sends the first NOTIFY).
+   */
+  acceptSubscribe(req: SipRequest, event: EventHeader, options: NotifierOptions): NotifierSession {
+    const n = new NotifierSession(this.host, req, event, options);
+    this.notifiers.set(n.key, n);
+    n.onGone = (x) => {
+      if (this.notifiers.get(x.key) === x) this.notifiers.delete(x.key);
+    };
+    return n;
+  }
+
+  /** Live subscriber sessions. */
+  subscriberSessions(): SubscriberSession[] {
+    return [...this.subscribers.values()];
+  }
+
+  /** Live notifier sessions. */
+  notifierSessions(): NotifierSession[] {
+    return [...this.notifiers.values()];
+  }
+
+  /**
+   * Handles SUBSCRIBE and NOTIFY. Returns false for other methods and for the `refer` package
+   * (the transfer code owns it), so the caller can route them elsewhere.
+   */
+  handleRequest(req: SipRequest, tx: ServerTransaction): boolean {
+    if (req.method !== 'SUBSCRIBE' && req.method !== 'NOTIFY') return false;
+    const eventValue = req.headers.get('Event');
+    const event = parseEventHeader(eventValue);
+    if (event && FOREIGN_PACKAGES.has(event.package)) return false;
+    const toTag = tagOf(req.headers.get('To'));
+    if (!event) {
+      tx.respond(this.host.createResponse(req, eventValue === undefined ? 400 : 489, eventValue === undefined ? 'Missing Event Header' : 'Bad Event', { toTag: toTag ? undefined : true }));
+      return true;
+    }
+    if (req.method === 'NOTIFY') {
+      const sub = toTag ? this.subscribers.get(`${req.headers.get('Call-ID') ?? ''}\u0000${toTag}`) : undefined;
+      if (sub) sub.handleNotify(req, tx);
+      else this.handlers.unsolicitedNotify(req, tx, event);
+      return true;
+    }
+    if (toTag) {
+      const key = Dialog.keyOfRequest(req);
+      const n = key ? this.notifiers.get(key) : undefined;
+      if (n) n.handleSubscribe(req, tx, this.policy);
+      else tx.respond(this.host.createResponse(req, 481, 'Subscription Does Not Exist'));
+      return true;
+    }
+    this.handlers.newSubscribe(req, tx, event);
+    return true;
+  }
+
+  /**
+   * Shutdown: unsubscribes every subscriber and ends every notifier session (NOTIFY
+   * terminated;reason=noresource), waiting at most `guardMs` for the far ends.
+   */
+  async stopAll(guardMs = 1500): Promise<void> {
+    const work: Promise<unknown>[] = [];
+    for (const s of this.subscriberSessions()) work.push(s.unsubscribe(guardMs));
+    for (const n of this.notifierSessions()) work.push(n.terminate('noresource'));
+    let timer: TimerHandle | undefined;
+    await Promise.race([Promise.all(work), new Promise<void>((r) => (timer = this.host.clock.setTimer(guardMs, r)))]);
+    this.host.clock.clearTimer(timer);
+    for (const s of this.subscriberSessions()) s.terminate({ cause: 'unsubscribed', initial: false });
+  }
+}
+
+// ------------------------------------------------------------------------------- PUBLISH
+
+/** Options of a {@link Publication}. */
+export interface PublicationOptions {
+  /** Event package published (`presence`). */
+  event: string;
+  /** Request-URI and To: the presentity's address-of-record. */
+  aor: string;
+  /** From name-addr without tag (normally the same AOR with a display name). */
+  from: string;
+  /** Where PUBLISH goes (the presence server or a proxy). */
+  destination: Endpoint;
+  /** Route headers, in order. */
+  routes?: string[];
+  /** Expiry asked for (s). */
+  expires: number;
+}
+
+/** Outcome of a PUBLISH, for the layer above. */
+export interface PublishResult {
+  /** Final status (0 when none came). */
+  code: number;
+  /** Reason phrase or `timeout` / `transport`. */
+  reason: string;
+  /** True when credentials were missing or refused. */
+  authFailed?: boolean;
+}
+
+/**
+ * An RFC 3903 event state publication: initial PUBLISH with a body, refreshes with
+ * SIP-If-Match and no body before the entity tag expires, modifications with SIP-If-Match and
+ * the new body, removal with Expires: 0. A 412 (the server forgot the entity tag) publishes
+ * the whole state again.
+ */
+export class Publication {
+  /** Entity tag from the last 2xx. */
+  etag?: string;
+  /** Seconds granted by the last 2xx. */
+  grantedExpires = 0;
+  /** Refreshes that succeeded. */
+  refreshCount = 0;
+  private readonly callId: string;
+  private readonly fromTag = newTag();
+  private cseq = 0;
+  private body?: Buffer;
+  private contentType = 'application/pidf+xml';
+  private refreshTimer?: TimerHandle;
+  private queue: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  /**
+   * @param host SIP services
+   * @param options where and what
+   */
+  constructor(private readonly host: SubscriptionHost, readonly options: PublicationOptions) {
+    this.callId = newCallId(options.destination.host);
+  }
+
+  /** Publishes new state (initial, or a modification of the current entity tag). */
+  publish(body: Buffer | string, contentType: string): Promise<PublishResult> {
+    this.body = Buffer.from(body);
+    this.contentType = contentType;
+    return this.enqueue(() => this.send('modify'));
+  }
+
+  /** Removes the published state (Expires: 0) and stops refreshing. */
+  remove(): Promise<PublishResult> {
+    this.stopped = true;
+    this.host.clock.clearTimer(this.refreshTimer);
+    if (!this.etag) return Promise.resolve({ code: 0, reason: 'nothing published' });
+    return this.enqueue(() => this.send('remove'));
+  }
+
+  /** Stops timers without signalling. */
+  dispose(): void {
+    this.stopped = true;
+    this.host.clock.clearTimer(this.refreshTimer);
+  }
+
+  private enqueue(run: () => Promise<PublishResult>): Promise<PublishResult> {
+    const p = this.queue.then(run, run);
+    this.queue = p;
+    return p;
+  }
+
+  private build(kind: 'modify' | 'refresh' | 'remove'): SipRequest {
+    const o = this.options;
+    const h = new SipHeaders();
+    for (const r of o.routes ?? []) h.append('Route', r);
+    h.append('From', `${o.from};tag=${this.fromTag}`);
+    h.append('To', `<${o.aor}>`);
+    h.append('Call-ID', this.callId);
+    h.append('CSeq', `${++this.cseq} PUBLISH`);
+    h.append('Max-Forwards', '70');
+    h.append('Event', o.event);
+    h.append('Expires', String(kind === 'remove' ? 0 : o.expires));
+    if (this.etag) h.append('SIP-If-Match', this.etag);
+    let body: Buffer = Buffer.alloc(0);
+    if (kind === 'modify' && this.body) {
+      body = this.body;
+      h.append('Content-Type', this.contentType);
+    }
+    return { type: 'request', method: 'PUBLISH', uri: o.aor, version: 'SIP/2.0', headers: h, body };
+  }
+
+  private send(kind: 'modify' | 'refresh' | 'remove', again = true): Promise<PublishResult> {
+    return new Promise<PublishResult>((resolve) => {
+      transact(this.host, () => this.build(kind), () => this.options.destination, (o) => {
+        if ('error' in o) {
+          resolve({ code: 0, reason: o.error });
+          return;
+        }
+        const res = o.res;
+        if (res.status >= 200 && res.status < 300) {
+          if (kind === 'remove') {
+            this.etag = undefined;
+          } else {
+            this.etag = res.headers.get('SIP-ETag') ?? this.etag;
+            const e = Number(res.headers.get('Expires'));
+            this.grantedExpires = Number.isInteger(e) && e > 0 ? e : this.options.expires;
+            if (kind === 'refresh') this.refreshCount++;
+            this.scheduleRefresh();
+          }
+          resolve({ code: res.status, reason: res.reason });
+          return;
+        }
+        if (res.status === 412 && again && kind !== 'remove') {
+          // The server lost our entity: publish the full state again.
+          this.etag = undefined;
+          void this.send('modify', false).then(resolve);
+          return;
+        }
+        resolve({ code: res.status, reason: res.reason, authFailed: o.auth !== undefined });
+      });
+    });
+  }
+
+  private scheduleRefresh(): void {
+    this.host.clock.clearTimer(this.refreshTimer);
+    if (this.stopped) return;
+    this.refreshTimer = this.host.clock.setTimer(refreshDelayMs(this.grantedExpires), () => {
+      if (!this.stopped && this.etag) void this.enqueue(() => this.send('refresh'));
+    });
+  }
+}
