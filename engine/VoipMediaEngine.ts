@@ -1242,6 +1242,8 @@ export class VoipMediaEngine extends EventEmitter {
     const l = this.line(phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (typeof on !== 'boolean') return T.SipBadParameter;
+    // loopback would send a conferenced far end its own voice instead of the conference
+    if (on && l.conferenced) return T.SipConferenceActive;
     l.loopback = on;
     l.media?.setLoopback(on);
     return T.SipSuccess;

@@ -173,6 +173,7 @@ test('a conferenced call that ends leaves the conference', async (t) => {
   const { hub, parties } = await conference(t, [F.ULaw8k, F.ULaw8k]);
   await allConferenced(t, hub, parties);
   t.is(hub.engine.conferenceLine(0, true), T.SipInConference, 'already in');
+  t.is(hub.engine.setPhoneLineLoopBack(0, true), T.SipConferenceActive, 'no loopback in a conference');
   t.is(await parties[0]!.p.engine.terminateCall(0, true, 3000), T.SipSuccess);
   await hub.waitFor(T.SipInConferenceOff, (n) => n.phoneLine === 0);
   t.is(hub.engine.conferenceLine(0, true), T.SipNoCallActive);
