@@ -17,6 +17,7 @@ import {
   type RegisterReceivedData,
 } from '../index.js';
 import { dominantFrequency } from '../media/analysis.js';
+import { demoTransfer } from './demo-transfer.js';
 
 const started = Date.now();
 
@@ -120,6 +121,7 @@ async function main(): Promise<void> {
 
   check('desk.stopSipTelephony', await desk.stopSipTelephony());
   check('pbx.stopSipTelephony', await pbx.stopSipTelephony());
+  await demoTransfer();
   console.log('            demo finished');
 }
 
