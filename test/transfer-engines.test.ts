@@ -65,6 +65,7 @@ test('blind transfer, C answers: A gets Accepted, Trying, Ringing, Success in or
   autoAnswer(c);
   await connect(t, a, b, 'bob');
   t.is(a.engine.transferLine('carol', '127.0.0.1', c.port, 0), T.SipSuccess);
+  t.is(a.engine.transferLine('carol', '127.0.0.1', c.port, 0), T.SipTransfrerNotAllowed, 'one transfer at a time on a line');
   await a.waitFor(T.SipActvTransferSuccess);
   t.deepEqual(transferEvents(a, 0), ['SipReferAccepted', 'SipTransferTrying', 'SipTransferRinging', 'SipActvTransferSuccess']);
   t.is(a.of(T.SipOutgoingTransferInitializing).length, 1);
@@ -191,6 +192,23 @@ test('attended transfer: attendedTransfer(0, 1) makes B replace C\'s call with A
   t.not(c.engine.getCallDialogInfo(0).callId, dialog.callId);
   t.is(a.engine.getNumActiveCalls().numActiveCalls, 0);
   await assertTalking(t, b, 1, c, 0);
+});
+
+test('a Replaces that matches no call at the target: the target answers 481, A gets SipActvTransferFailure {code 481}', async (t) => {
+  const a = await engine(t, 'alice');
+  const b = await engine(t, 'bob', 2);
+  const c = await engine(t, 'carol');
+  autoAnswer(b);
+  autoAnswer(c);
+  await connect(t, a, b, 'bob');
+  const uri = `sip:carol@127.0.0.1:${c.port}?Replaces=no-such-call%40127.0.0.1%3Bto-tag%3Dx1%3Bfrom-tag%3Dy2`;
+  t.is(a.engine.transferLineUri(uri, false, 0), T.SipSuccess);
+  const failure = await a.waitFor(T.SipActvTransferFailure);
+  t.like(failure.data, { code: 481 });
+  t.deepEqual(transferEvents(a, 0), ['SipReferAccepted', 'SipTransferTrying', 'SipActvTransferFailure']);
+  t.is(c.of(T.SipIncomingCallStart).length, 0, 'nothing rang at the target');
+  t.regex((b.of(T.SipReceivedRefer)[0]!.data as unknown as ReceivedReferData).referSipMessage, /Replaces=no-such-call%40127\.0\.0\.1%3Bto-tag%3Dx1%3Bfrom-tag%3Dy2>/);
+  t.is(a.engine.getLineStatus(0).state, LineState.InCall, 'the transferor keeps its call');
 });
 
 test('transfer procedures return codes for bad input and never throw', async (t) => {
