@@ -1414,6 +1414,7 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** Call-ID and tags of a line's call: what a Replaces header naming it holds (a LineScape addition). */
   getCallDialogInfo(phoneLine: number): CallDialogInfo {
+    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle };
     return this.transfers.getCallDialogInfo(phoneLine);
   }
 
