@@ -23,6 +23,7 @@ export type {
 } from './engine/VoipMediaEngine.js';
 export type { IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from './lines/call.js';
 export type { AssignPhoneLineData } from './lines/callManager.js';
+export type { CallDialogInfo, ReceivedReferData, TransferFailureData } from './lines/transfer.js';
 export type { RawRtpData } from './media/session.js';
 export type { MediaClockStats } from './media/mediaClock.js';
 export { TelephonyReturnValue, getTelephonyStatusString } from './engine/returnCodes.js';

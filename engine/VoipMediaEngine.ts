@@ -14,6 +14,7 @@ import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
 import { PhoneLine, type RecordedCallState } from '../lines/phoneLine.js';
 import { CallManager, type CallManagerHost } from '../lines/callManager.js';
+import { TransferManager, type TransferHost, type CallDialogInfo } from '../lines/transfer.js';
 import type { Call, CallMedia, IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from '../lines/call.js';
 import { Call as CallClass } from '../lines/call.js';
 import { MediaClock, type MediaClockStats } from '../media/mediaClock.js';
@@ -58,7 +59,7 @@ export const LINESCAPE_VERSION = '0.1.0';
 export const MAX_REGISTRATION_WORKERS = 1024;
 
 /** Methods the engine answers today; the Allow header is built from this list. */
-const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'REGISTER', 'MESSAGE', 'SUBSCRIBE', 'NOTIFY'];
+const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'REGISTER', 'MESSAGE', 'SUBSCRIBE', 'NOTIFY', 'REFER'];
 
 /** Start parameters after defaults, plus the test hooks. */
 type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile'>> &
@@ -271,6 +272,8 @@ export class VoipMediaEngine extends EventEmitter {
     (d) => this.notifier.immediate(-1, T.SipIncomingAuthentication, d),
   );
   private readonly sipHooks = new SipMessageHooks((d) => this.notifier.immediate(-1, T.SipModifySipMessage, d));
+  /** Transfers: REFER out and in, NOTIFY sipfrag, Replaces. */
+  private readonly transfers = new TransferManager(this.transferHost());
 
   /** @param options injected clock and registrar limits (not LanScape parameters) */
   constructor(private readonly options: EngineOptions = {}) {
@@ -400,6 +403,7 @@ export class VoipMediaEngine extends EventEmitter {
     this.mediaClock?.stop();
     this.mediaClock = undefined;
     this.rtpAllocator = undefined;
+    this.transfers.stop();
     this.calls = undefined;
     this.lastErrors.clear();
     this.resetMessaging();
@@ -1599,6 +1603,89 @@ export class VoipMediaEngine extends EventEmitter {
     return this.audio.noise((pp) => pp.setSilenceDecay(ms));
   }
 
+  // ---- transfer (issue 5) ----
+
+  /**
+   * Blind transfer (LanScape's TransferLine): sends the far end of `phoneLine` a REFER to call
+   * `userOrNumber` at `destAddress:destSipPort` (at the SIP domain when the proxy is enabled;
+   * SipDomainNameNotDefined without a domain). Progress arrives on the line: SipReferAccepted or
+   * SipReferRejected `{reason, code}`, then SipTransferTrying, SipTransferRinging and
+   * SipActvTransferSuccess or SipActvTransferFailure `{reason, code}`.
+   * @returns SipSuccess once the REFER is sent; SipTransfrerNotAllowed when the line has no connected call
+   */
+  transferLine(userOrNumber: string, destAddress: string, destSipPort: number, phoneLine: number): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    return this.transfers.transferLine(userOrNumber, destAddress, destSipPort, phoneLine);
+  }
+
+  /**
+   * Blind transfer to a SIP URI (LanScape's TransferLineUri). With `useProxy` the target is named
+   * at the SIP domain so the transferee reaches it through its proxy (SipProxyNotEnabled without
+   * a proxy, SipDomainNameNotDefined without a domain). A URI carrying `?Replaces=...` makes it
+   * an attended transfer to a dialog the application knows (see {@link VoipMediaEngine.getCallDialogInfo}).
+   */
+  transferLineUri(sipUri: string, useProxy: boolean, phoneLine: number): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    return this.transfers.transferLineUri(sipUri, useProxy, phoneLine);
+  }
+
+  /**
+   * Attended transfer: asks the far end of `phoneLine` to call the far end of `targetPhoneLine`
+   * with a Replaces header naming that call, so they talk to each other and both our calls
+   * end. Same events as {@link VoipMediaEngine.transferLine}.
+   */
+  attendedTransfer(phoneLine: number, targetPhoneLine: number): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    return this.transfers.attendedTransfer(phoneLine, targetPhoneLine);
+  }
+
+  /**
+   * Accepts a REFER announced by SipReceivedRefer (when farEndCallTransferEnabled is false): 202,
+   * then the new call on a free line, its progress reported to the transferor in NOTIFYs; after
+   * a success the original call ends.
+   * @returns SipSuccess; SipInvalidHandle for an unknown or already answered referId; SipLineCapacityReached when no line is free (the REFER gets 503)
+   */
+  acceptRefer(referId: number, referSipMessage: string): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    return this.transfers.acceptRefer(referId, referSipMessage);
+  }
+
+  /** Refuses a REFER announced by SipReceivedRefer with 603 Declined; the call stays as it is. */
+  rejectRefer(referId: number): T {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    return this.transfers.rejectRefer(referId);
+  }
+
+  /** Call-ID and tags of a line's call: what a Replaces header naming it holds (a LineScape addition). */
+  getCallDialogInfo(phoneLine: number): CallDialogInfo {
+    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle };
+    return this.transfers.getCallDialogInfo(phoneLine);
+  }
+
+  private transferHost(): TransferHost {
+    return {
+      stack: () => this.stack,
+      calls: () => this.calls,
+      lines: () => this.lines,
+      clock: () => this.clock,
+      notify: (line, event, data) => this.notifier.line(line, event, data),
+      immediate: (line, event, data) => this.notifier.immediate(line, event, data),
+      autoAccept: () => this.params?.farEndCallTransferEnabled ?? true,
+      proxy: () => this.proxy,
+      outboundProxy: () => this.outboundProxy,
+      domain: () => this.domain,
+      transport: () => this.params?.sipTransport ?? 'UDP',
+      resolve: (host) => resolveHost(host),
+      localUri: (line) => this.contactUri(this.userForLine(line)),
+      placeCall: async (line, target) => {
+        if (!this.calls) return T.SipMediaEngineNotInitialized;
+        const call = await CallClass.outgoing(this.calls.services, line, target, formatSpecs(line.formats), line.fromUserName ?? this.userForLine(line), this.params?.phoneDisplayName ?? '');
+        if (typeof call !== 'number') this.wireCall(call);
+        return call;
+      },
+    };
+  }
+
   // ---------------------------------------------------------------- registrar role and incoming requests
 
   /** Bindings accepted in the registrar role. */
@@ -1616,6 +1703,7 @@ export class VoipMediaEngine extends EventEmitter {
     if (!stack) return;
     try {
       if (this.challenge.onRequest(stack, req, tx, from)) return;
+      if (this.transfers.onRequest(req, tx)) return;
       if (this.messaging.onRequest(req, tx)) return;
       if (this.calls?.onRequest(req, tx, from)) return;
       if (this.subscriptions.onRequest(req, tx)) return;

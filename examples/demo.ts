@@ -21,6 +21,7 @@ import { dominantFrequency } from '../media/analysis.js';
 import { conferenceDemo } from './demo-conference.js';
 import { demoMessaging } from './demo-messaging.js';
 import { demoPresence } from './demo-presence.js';
+import { demoTransfer } from './demo-transfer.js';
 
 const started = Date.now();
 
@@ -121,6 +122,7 @@ async function main(): Promise<void> {
 
   await demoMessaging(pbx, desk);
   await demoPresence(pbx, desk, 'desk');
+  await demoTransfer();
   // last: the recorded three-party conference
   await conferenceDemo(pbx, desk);
 

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Clock, TimerHandle } from '../sip/clock.js';
-import { Dialog, nextHopOf } from '../sip/dialog.js';
+import { Dialog, nextHopOf, type InDialogRequestOptions } from '../sip/dialog.js';
 import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
 import { serializeMessage } from '../sip/parser.js';
 import {
@@ -21,7 +21,7 @@ import {
   type NegotiatedMedia,
 } from '../sip/sdp.js';
 import type { SipStack } from '../sip/stack.js';
-import type { ClientTransaction, ServerTransaction, InviteServerTransaction } from '../sip/transaction.js';
+import type { ClientTransaction, ClientTransactionUser, ServerTransaction, InviteServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
 import { newCallId, newTag, tagOf } from '../sip/util.js';
 import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
@@ -84,6 +84,8 @@ export interface CallTarget {
   destination: Endpoint;
   /** Route headers for the initial request (outbound proxy). */
   routes: string[];
+  /** Extra headers of the INVITE (Replaces and Referred-By of a transfer). */
+  headers?: Array<[string, string]>;
 }
 
 /** Details of an incoming call (getIncomingCallInfo). */
@@ -279,6 +281,7 @@ export class Call {
     headers.append('Contact', `<${host.contactUri(fromUser)}>`);
     headers.append('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, MESSAGE, SUBSCRIBE, UPDATE');
     headers.append('Supported', 'replaces');
+    for (const [n, v] of target.headers ?? []) headers.append(n, v);
     headers.append('User-Agent', host.userAgent());
     headers.append('Content-Type', 'application/sdp');
     const invite: SipRequest = {
@@ -309,6 +312,7 @@ export class Call {
   private onProvisional(res: SipResponse): void {
     this.gotProvisional = true;
     if (this.ended) return;
+    this.progress?.(res.status, res.reason);
     const map: Record<number, T> = {
       100: T.SipReceived100Trying,
       180: T.SipReceived180Ringing,
@@ -667,6 +671,21 @@ export class Call {
       default:
         tx.respond(stack.createResponse(req, 501, 'Not Implemented'));
     }
+  }
+
+  /** Observer of the provisional answers to our INVITE (a transfer reports them in NOTIFYs). */
+  progress?: (status: number, reason: string) => void;
+
+  /**
+   * Sends a request with extra headers in the call's dialog (REFER, NOTIFY of a transfer);
+   * `user` gets the answers. Returns the request sent (its CSeq identifies it), or undefined
+   * when the call has no dialog any more.
+   */
+  sendDialogRequest(method: string, options: InDialogRequestOptions, user: ClientTransactionUser): SipRequest | undefined {
+    if (!this.dialog || this.ended) return undefined;
+    const req = this.dialog.createRequest(method, options);
+    void this.sendInDialog(req, this.dialog, user);
+    return req;
   }
 
   /** Handler for INFO requests (DTMF), set by the engine. */

@@ -180,6 +180,21 @@ export class CallManager {
     this.host.callStarted?.(call);
   }
 
+  /** The call whose dialog has this Call-ID and tags (Replaces matching, RFC 3891 §3), if any. */
+  callForDialog(callId: string, localTag: string, remoteTag: string): Call | undefined {
+    return this.byDialog.get(Dialog.key(callId, localTag, remoteTag));
+  }
+
+  /**
+   * Takes an incoming INVITE onto a given line, bypassing line selection (an INVITE with
+   * Replaces takes over the line of the call it replaces). Resolves with the ringing call.
+   */
+  async takeIncomingOnLine(line: PhoneLine, req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<Call> {
+    const call = await Call.incoming(this.callHost, line, req, tx, from, this.host.formatsFor(line), this.host.userFor(line));
+    this.host.callStarted?.(call);
+    return call;
+  }
+
   /** Every call in progress. */
   calls(): Call[] {
     return this.host.lines().flatMap((l) => (l.call ? [l.call] : []));

@@ -1,0 +1,685 @@
+/**
+ * Call transfer (RFC 3515 REFER, RFC 3891 Replaces, RFC 3892 Referred-By) on the phone lines.
+ *
+ * - Transferor: sends REFER in a call's dialog (blind, or attended with Replaces built from a
+ *   second call's dialog), follows the implicit subscription's NOTIFYs and raises the PortSIP
+ *   events in the seed's order: SipReferAccepted (202), SipTransferTrying (100),
+ *   SipTransferRinging (18x), SipActvTransferSuccess (2xx) or SipActvTransferFailure (>= 300,
+ *   or a subscription that ends without a final answer); SipReferRejected on an error answer.
+ * - Transferee: an in-dialog REFER raises SipTransferExecuting (immediate) and SipReceivedRefer;
+ *   it is accepted automatically (farEndCallTransferEnabled) or by acceptRefer / rejectRefer.
+ *   Accepting places the new call on a free line and reports its progress in NOTIFY sipfrag
+ *   bodies (100, 18x, then 200 or the failure); after a success the original call is ended.
+ * - Transfer target: an INVITE with Replaces matching a confirmed call takes over that call's
+ *   line; the replaced call gets BYE.
+ * @module
+ */
+import type { Clock, TimerHandle } from '../sip/clock.js';
+import { parseUri } from '../sip/grammar.js';
+import type { SipRequest, SipResponse } from '../sip/message.js';
+import { serializeMessage } from '../sip/parser.js';
+import {
+  buildReferTo,
+  buildSipfrag,
+  formatReferredBy,
+  formatReplaces,
+  parseEventHeader,
+  parseReferTo,
+  parseReferredBy,
+  parseReplaces,
+  parseSipfrag,
+  parseSubscriptionState,
+  referNotifyHeaders,
+  REFER_SUBSCRIPTION_EXPIRES,
+  SIPFRAG_CONTENT_TYPE,
+  type ReferTarget,
+} from '../sip/refer.js';
+import type { SipStack } from '../sip/stack.js';
+import type { ServerTransaction } from '../sip/transaction.js';
+import type { Endpoint } from '../sip/transport.js';
+import { cseqNumber, tagOf } from '../sip/util.js';
+import { hostPort, isPort, isSipUser } from '../engine/hosts.js';
+import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
+import { LineState } from '../engine/types.js';
+import type { Call, CallTarget } from './call.js';
+import type { CallManager } from './callManager.js';
+import type { PhoneLine } from './phoneLine.js';
+
+/** A SIP server the engine uses (proxy, outbound proxy): resolved address and the name given. */
+export interface TransferServer {
+  /** Resolved IP address. */
+  host: string;
+  /** Port. */
+  port: number;
+  /** What the application gave (a name or an address), for URIs. */
+  given: string;
+}
+
+/** What the transfer module needs from the engine. */
+export interface TransferHost {
+  /** The SIP stack; undefined while the engine is stopped. */
+  stack(): SipStack | undefined;
+  /** The calls; undefined while the engine is stopped. */
+  calls(): CallManager | undefined;
+  /** The phone lines. */
+  lines(): PhoneLine[];
+  /** Time source for the guard timers. */
+  clock(): Clock;
+  /** Raises a phone-line notification. */
+  notify(line: number, event: T, data?: object): void;
+  /** Raises an immediate notification and returns its data. */
+  immediate<D extends object>(line: number, event: T, data: D): D;
+  /** The farEndCallTransferEnabled start parameter: accept REFERs without asking. */
+  autoAccept(): boolean;
+  /** The SIP proxy, when enabled. */
+  proxy(): TransferServer | undefined;
+  /** The outbound proxy, when enabled. */
+  outboundProxy(): TransferServer | undefined;
+  /** The SIP domain, when set. */
+  domain(): string | undefined;
+  /** Transport for requests we originate. */
+  transport(): 'UDP' | 'TCP';
+  /** Resolves a host name. */
+  resolve(host: string): Promise<string | undefined>;
+  /** Our URI for a line (Referred-By). */
+  localUri(line: PhoneLine): string;
+  /** Places a call on `line` to `target` (the transferee's triggered INVITE). */
+  placeCall(line: PhoneLine, target: CallTarget): Promise<Call | T>;
+}
+
+/** Result of `getCallDialogInfo`: the dialog identifiers a Replaces header is built from. */
+export interface CallDialogInfo {
+  /** SipSuccess or the error. */
+  result: T;
+  /** Call-ID of the call's dialog. */
+  callId?: string;
+  /** Our tag in the dialog (the `to-tag` of a Replaces aimed at this engine). */
+  localTag?: string;
+  /** The far end's tag (the `from-tag` of a Replaces aimed at this engine). */
+  remoteTag?: string;
+  /** The far end's Contact URI. */
+  remoteTarget?: string;
+}
+
+/** Data of SipReceivedRefer (PortSIP's onReceivedRefer). */
+export interface ReceivedReferData {
+  /** Pass it to acceptRefer or rejectRefer. */
+  referId: number;
+  /** The refer target: the Refer-To URI without its headers. */
+  to: string;
+  /** The From header of the REFER (the transferor). */
+  from: string;
+  /** The whole REFER as received; pass it to acceptRefer. */
+  referSipMessage: string;
+}
+
+/** Data of SipReferRejected and SipActvTransferFailure. */
+export interface TransferFailureData {
+  /** Reason phrase of the error answer. */
+  reason: string;
+  /** Its SIP status; 408 when no final answer came at all. */
+  code: number;
+}
+
+/** A REFER we sent, followed until its subscription ends. */
+interface OutgoingRefer {
+  call: Call;
+  line: number;
+  /** CSeq of the REFER: the `id` of its NOTIFYs' Event header. */
+  cseq: number;
+  accepted: boolean;
+  trying: boolean;
+  ringing: boolean;
+  done: boolean;
+  guard?: TimerHandle;
+}
+
+/** A NOTIFY waiting to be sent for an accepted REFER. */
+interface PendingNotify {
+  status: number;
+  reason: string;
+  final: boolean;
+}
+
+/** A REFER we received. */
+interface IncomingRefer {
+  referId: number;
+  call: Call;
+  req: SipRequest;
+  tx: ServerTransaction;
+  target: ReferTarget;
+  referredBy?: string;
+  cseq: number;
+  state: 'pending' | 'accepted' | 'done';
+  timer?: TimerHandle;
+  queue: PendingNotify[];
+  notifying: boolean;
+  /** The far end stopped taking NOTIFYs (error answer, time-out, call gone). */
+  subscriptionGone: boolean;
+  provisionalSent: boolean;
+  finalQueued: boolean;
+  succeeded: boolean;
+}
+
+/** How long the application may sit on a REFER before it is refused (the REFER's own timer is 32 s). */
+const DECISION_TIMEOUT_MS = 30_000;
+/** Margin after a refer subscription's expiry before the transferor gives up on it. */
+const GUARD_MARGIN_MS = 32_000;
+/** Longest wait for the BYE of a replaced call before its line is taken over anyway. */
+const REPLACED_BYE_WAIT_MS = 2_000;
+
+/** The transfer side of the phone lines: REFER out and in, NOTIFY sipfrag, Replaces. */
+export class TransferManager {
+  private readonly outgoing = new Map<Call, OutgoingRefer[]>();
+  private readonly incoming = new Map<number, IncomingRefer>();
+  private nextReferId = 1;
+
+  /** @param host engine services */
+  constructor(private readonly host: TransferHost) {}
+
+  // ------------------------------------------------------------------ dispatch
+
+  /**
+   * Takes the requests that belong to transfers: REFER (in a call's dialog, else 481), NOTIFY of
+   * the `refer` event package, and initial INVITEs carrying Replaces. Returns false for the rest.
+   */
+  onRequest(req: SipRequest, tx: ServerTransaction): boolean {
+    const stack = this.host.stack();
+    const calls = this.host.calls();
+    if (!stack || !calls) return false;
+    if (req.method === 'INVITE') {
+      if (!req.headers.has('Replaces') || tagOf(req.headers.get('To'))) return false;
+      this.onReplacesInvite(req, tx, stack, calls);
+      return true;
+    }
+    if (req.method !== 'REFER' && req.method !== 'NOTIFY') return false;
+    if (req.method === 'NOTIFY' && parseEventHeader(req.headers.get('Event'))?.package !== 'refer') return false;
+    const call = calls.callForRequest(req);
+    if (!call || call.isEnded || !call.dialog) {
+      // RFC 3515 allows REFER outside a dialog; this engine transfers calls only.
+      tx.respond(stack.createResponse(req, 481, 'Call/Transaction Does Not Exist', { toTag: true }));
+      return true;
+    }
+    if (!call.dialog.acceptRemoteCSeq(req)) {
+      tx.respond(stack.createResponse(req, 500, 'Out of order CSeq'));
+      return true;
+    }
+    if (req.method === 'REFER') this.onRefer(call, req, tx, stack);
+    else this.onReferNotify(call, req, tx, stack);
+    return true;
+  }
+
+  /** Forgets every transfer and timer (engine stop). */
+  stop(): void {
+    const clock = this.host.clock();
+    for (const list of this.outgoing.values()) for (const o of list) clock.clearTimer(o.guard);
+    for (const r of this.incoming.values()) clock.clearTimer(r.timer);
+    this.outgoing.clear();
+    this.incoming.clear();
+  }
+
+  // ------------------------------------------------------------------ transferor: procedures
+
+  private lineOf(phoneLine: unknown): PhoneLine | T {
+    if (!this.host.stack()) return T.SipMediaEngineNotInitialized;
+    const lines = this.host.lines();
+    if (typeof phoneLine !== 'number' || !Number.isInteger(phoneLine) || phoneLine < 0 || phoneLine >= lines.length) return T.SipBadPhoneLine;
+    return lines[phoneLine]!;
+  }
+
+  /** The connected call of a line that may be transferred now, or the reason it may not. */
+  private transferableCall(phoneLine: unknown): Call | T {
+    const line = this.lineOf(phoneLine);
+    if (typeof line === 'number') return line;
+    const call = line.call;
+    if (!call || !call.isConnected || !call.dialog) return T.SipTransfrerNotAllowed;
+    if ((this.outgoing.get(call) ?? []).some((o) => !o.done)) return T.SipTransfrerNotAllowed;
+    return call;
+  }
+
+  /** transferLine: blind transfer to `userOrNumber` at `destAddress:destSipPort`, or at the domain through the proxy. */
+  transferLine(userOrNumber: string, destAddress: string, destSipPort: number, phoneLine: number): T {
+    if (!this.host.stack()) return T.SipMediaEngineNotInitialized;
+    if (!isSipUser(userOrNumber)) return T.SipBadUserName;
+    let uri: string;
+    if (this.host.proxy()) {
+      const domain = this.host.domain();
+      if (!domain) return T.SipDomainNameNotDefined;
+      uri = `sip:${userOrNumber}@${domain}`;
+    } else {
+      if (typeof destAddress !== 'string' || !destAddress) return T.SipBadParameter;
+      if (destSipPort !== 0 && !isPort(destSipPort)) return T.SipBadParameter;
+      const port = destSipPort || 5060;
+      uri = `sip:${userOrNumber}@${hostPort(destAddress, port === 5060 ? undefined : port)}`;
+    }
+    if (!parseReferTo(`<${uri}>`).ok) return T.SipBadParameter;
+    return this.refer(phoneLine, buildReferTo(uri), false);
+  }
+
+  /**
+   * transferLineUri: blind transfer to a SIP URI. With `useProxy` the Refer-To names the target
+   * at the SIP domain (`sip:user@domain`), so the transferee reaches it through its proxy.
+   */
+  transferLineUri(sipUri: string, useProxy: boolean, phoneLine: number): T {
+    if (!this.host.stack()) return T.SipMediaEngineNotInitialized;
+    if (typeof sipUri !== 'string' || typeof useProxy !== 'boolean') return T.SipBadParameter;
+    const parsed = parseReferTo(`<${sipUri.trim()}>`);
+    if (!parsed.ok) return T.SipBadSipUri;
+    let uri = parsed.uri;
+    if (useProxy) {
+      if (!this.host.proxy()) return T.SipProxyNotEnabled;
+      const domain = this.host.domain();
+      if (!domain) return T.SipDomainNameNotDefined;
+      const u = parseUri(uri);
+      if (!u.user) return T.SipBadSipUri;
+      uri = `${u.scheme}:${u.user}@${domain}`;
+    }
+    return this.refer(phoneLine, buildReferTo(uri, parsed.replaces), false);
+  }
+
+  /**
+   * attendedTransfer: asks the far end of `phoneLine` to call the far end of `targetPhoneLine`
+   * with a Replaces naming that second call's dialog (RFC 5589 §7), so the two far ends end up
+   * talking to each other and both of our calls end.
+   */
+  attendedTransfer(phoneLine: number, targetPhoneLine: number): T {
+    const first = this.lineOf(phoneLine);
+    if (typeof first === 'number') return first;
+    const second = this.lineOf(targetPhoneLine);
+    if (typeof second === 'number') return second;
+    if (first === second) return T.SipBadParameter;
+    const target = second.call;
+    if (!target || !target.isConnected || !target.dialog) return T.SipTransfrerNotAllowed;
+    const d = target.dialog;
+    let referTo: string;
+    try {
+      // The receiver of the Replaces (the target) matches to-tag with its own tag (RFC 3891 §3).
+      referTo = buildReferTo(d.remoteTarget, { callId: d.callId, toTag: d.remoteTag, fromTag: d.localTag, earlyOnly: false });
+    } catch {
+      return T.SipTransfrerNotAllowed;
+    }
+    return this.refer(phoneLine, referTo, true);
+  }
+
+  /** getCallDialogInfo: Call-ID and tags of a line's call (what a Replaces header names). */
+  getCallDialogInfo(phoneLine: number): CallDialogInfo {
+    const line = this.lineOf(phoneLine);
+    if (typeof line === 'number') return { result: line };
+    const d = line.call && !line.call.isEnded ? line.call.dialog : undefined;
+    if (!d) return { result: T.SipNoCallActive };
+    return { result: T.SipSuccess, callId: d.callId, localTag: d.localTag, remoteTag: d.remoteTag, remoteTarget: d.remoteTarget };
+  }
+
+  private refer(phoneLine: number, referTo: string, attended: boolean): T {
+    const call = this.transferableCall(phoneLine);
+    if (typeof call === 'number') return call;
+    const line = call.line.index;
+    this.host.immediate(line, T.SipOutgoingTransferInitializing, { referTo, attended });
+    const rec: OutgoingRefer = { call, line, cseq: 0, accepted: false, trying: false, ringing: false, done: false };
+    const sent = call.sendDialogRequest(
+      'REFER',
+      { headers: [['Refer-To', referTo], ['Referred-By', formatReferredBy(this.host.localUri(call.line))]] },
+      {
+        onFinal: (res) => this.onReferAnswer(rec, res),
+        onTimeout: () => this.referRejected(rec, 'Request Timeout', 408),
+        onTransportError: () => this.referRejected(rec, 'Service Unavailable', 503),
+      },
+    );
+    if (!sent) return T.SipTransfrerNotAllowed;
+    rec.cseq = cseqNumber(sent.headers.get('CSeq'));
+    this.outgoing.set(call, [...(this.outgoing.get(call) ?? []).filter((o) => !o.done), rec]);
+    this.host.notify(line, T.SipTransferingCall, { referTo, attended });
+    return T.SipSuccess;
+  }
+
+  private onReferAnswer(rec: OutgoingRefer, res: SipResponse): void {
+    if (rec.done) return;
+    if (res.status >= 200 && res.status < 300) {
+      this.referAccepted(rec);
+      this.armGuard(rec, REFER_SUBSCRIPTION_EXPIRES);
+      return;
+    }
+    this.referRejected(rec, res.reason, res.status);
+  }
+
+  private referAccepted(rec: OutgoingRefer): void {
+    if (rec.accepted) return;
+    rec.accepted = true;
+    this.host.notify(rec.line, T.SipReferAccepted, {});
+  }
+
+  private referRejected(rec: OutgoingRefer, reason: string, code: number): void {
+    if (rec.done || rec.accepted) return;
+    this.finishOutgoing(rec);
+    this.host.notify(rec.line, T.SipReferRejected, <TransferFailureData>{ reason, code });
+  }
+
+  /** Gives up on a subscription that stays silent past its expiry (the transferee vanished). */
+  private armGuard(rec: OutgoingRefer, expiresSeconds: number): void {
+    const clock = this.host.clock();
+    clock.clearTimer(rec.guard);
+    rec.guard = clock.setTimer(expiresSeconds * 1000 + GUARD_MARGIN_MS, () => {
+      if (rec.done) return;
+      if (rec.call.isEnded) this.finishOutgoing(rec);
+      else this.transferFailed(rec, 'No final transfer result', 408);
+    });
+  }
+
+  private finishOutgoing(rec: OutgoingRefer): void {
+    rec.done = true;
+    this.host.clock().clearTimer(rec.guard);
+    const list = (this.outgoing.get(rec.call) ?? []).filter((o) => o !== rec);
+    if (list.length) this.outgoing.set(rec.call, list);
+    else this.outgoing.delete(rec.call);
+  }
+
+  private transferFailed(rec: OutgoingRefer, reason: string, code: number): void {
+    this.finishOutgoing(rec);
+    this.host.notify(rec.line, T.SipActvTransferFailure, <TransferFailureData>{ reason, code });
+  }
+
+  /** A NOTIFY of the refer subscription, received by the transferor. */
+  private onReferNotify(call: Call, req: SipRequest, tx: ServerTransaction, stack: SipStack): void {
+    const id = parseEventHeader(req.headers.get('Event'))?.id;
+    const mine = (this.outgoing.get(call) ?? []).filter((o) => !o.done);
+    // Without an id the NOTIFY can only be for the single REFER of the dialog (RFC 3515 §2.4.6).
+    const rec = id === undefined ? (mine.length === 1 ? mine[0] : undefined) : mine.find((o) => String(o.cseq) === id);
+    if (!rec) {
+      tx.respond(stack.createResponse(req, 481, 'Subscription Does Not Exist'));
+      return;
+    }
+    const sub = parseSubscriptionState(req.headers.get('Subscription-State'));
+    const frag = req.body.length ? parseSipfrag(req.body) : undefined;
+    if (!sub || (req.body.length && !frag)) {
+      tx.respond(stack.createResponse(req, 400, !sub ? 'Missing Subscription-State' : 'Bad sipfrag body'));
+      return;
+    }
+    tx.respond(stack.createResponse(req, 200, 'OK'));
+    this.referAccepted(rec); // a NOTIFY may overtake the 202 (RFC 3515 §2.4.6)
+    if (frag) {
+      const s = frag.status;
+      if (s >= 180 && s < 190) {
+        if (!rec.trying) {
+          rec.trying = true;
+          this.host.notify(rec.line, T.SipTransferTrying, {});
+        }
+        if (!rec.ringing) {
+          rec.ringing = true;
+          this.host.notify(rec.line, T.SipTransferRinging, {});
+        }
+      } else if (s < 200) {
+        if (!rec.trying) {
+          rec.trying = true;
+          this.host.notify(rec.line, T.SipTransferTrying, {});
+        }
+      } else if (s < 300) {
+        this.finishOutgoing(rec);
+        this.host.notify(rec.line, T.SipActvTransferSuccess, {});
+        return;
+      } else {
+        this.transferFailed(rec, frag.reason, s);
+        return;
+      }
+    }
+    if (sub.state === 'terminated') {
+      this.transferFailed(rec, `Subscription terminated${sub.reason ? ` (${sub.reason})` : ''} without a final answer`, 408);
+      return;
+    }
+    this.armGuard(rec, sub.expires ?? REFER_SUBSCRIPTION_EXPIRES);
+  }
+
+  // ------------------------------------------------------------------ transferee
+
+  private onRefer(call: Call, req: SipRequest, tx: ServerTransaction, stack: SipStack): void {
+    if (!call.isConnected) {
+      tx.respond(stack.createResponse(req, 403, 'Call not connected'));
+      return;
+    }
+    if ([...this.incoming.values()].some((r) => r.call === call && r.state !== 'done')) {
+      tx.respond(stack.createResponse(req, 491, 'Request Pending'));
+      return;
+    }
+    const values = req.headers.getAll('Refer-To');
+    if (values.length > 1) {
+      tx.respond(stack.createResponse(req, 400, 'More than one Refer-To'));
+      return;
+    }
+    const target = parseReferTo(values[0]);
+    if (!target.ok) {
+      tx.respond(stack.createResponse(req, 400, target.reason));
+      return;
+    }
+    const rec: IncomingRefer = {
+      referId: this.nextReferId++,
+      call,
+      req,
+      tx,
+      target,
+      referredBy: parseReferredBy(req.headers.get('Referred-By')),
+      cseq: cseqNumber(req.headers.get('CSeq')),
+      state: 'pending',
+      queue: [],
+      notifying: false,
+      subscriptionGone: false,
+      provisionalSent: false,
+      finalQueued: false,
+      succeeded: false,
+    };
+    this.incoming.set(rec.referId, rec);
+    const line = call.line.index;
+    const from = req.headers.get('From') ?? '';
+    this.host.immediate(line, T.SipTransferExecuting, { referId: rec.referId, referTo: target.uri, from });
+    this.host.notify(line, T.SipReceivedRefer, <ReceivedReferData>{
+      referId: rec.referId,
+      to: target.uri,
+      from,
+      referSipMessage: serializeMessage(req).toString('latin1'),
+    });
+    if (this.host.autoAccept()) {
+      this.accept(rec);
+      return;
+    }
+    rec.timer = this.host.clock().setTimer(DECISION_TIMEOUT_MS, () => {
+      if (rec.state === 'pending') this.refuse(rec, 480, 'No decision on the transfer');
+    });
+  }
+
+  private pendingRefer(referId: unknown): IncomingRefer | T {
+    if (!this.host.stack()) return T.SipMediaEngineNotInitialized;
+    if (typeof referId !== 'number' || !Number.isInteger(referId) || referId <= 0) return T.SipBadParameter;
+    const rec = this.incoming.get(referId);
+    if (!rec || rec.state !== 'pending') return T.SipInvalidHandle;
+    if (rec.call.isEnded) {
+      this.incoming.delete(referId);
+      return T.SipNoCallActive;
+    }
+    return rec;
+  }
+
+  /** acceptRefer: accepts a REFER raised by SipReceivedRefer and places the new call. */
+  acceptRefer(referId: number, referSipMessage: string): T {
+    const rec = this.pendingRefer(referId);
+    if (typeof rec === 'number') return rec;
+    if (typeof referSipMessage !== 'string' || !referSipMessage) return T.SipBadParameter;
+    return this.accept(rec);
+  }
+
+  /** rejectRefer: refuses a REFER raised by SipReceivedRefer (603 Declined). */
+  rejectRefer(referId: number): T {
+    const rec = this.pendingRefer(referId);
+    if (typeof rec === 'number') return rec;
+    this.refuse(rec, 603, 'Declined');
+    return T.SipSuccess;
+  }
+
+  private refuse(rec: IncomingRefer, status: number, reason: string): void {
+    const stack = this.host.stack();
+    rec.state = 'done';
+    this.host.clock().clearTimer(rec.timer);
+    this.incoming.delete(rec.referId);
+    if (stack) rec.tx.respond(stack.createResponse(rec.req, status, reason));
+  }
+
+  private freeLineFor(rec: IncomingRefer): PhoneLine | undefined {
+    return this.host.lines().find((l) => l !== rec.call.line && l.availableForOutgoing);
+  }
+
+  private accept(rec: IncomingRefer): T {
+    const stack = this.host.stack();
+    if (!stack) return T.SipMediaEngineNotInitialized;
+    const line = this.freeLineFor(rec);
+    if (!line) {
+      this.refuse(rec, 503, 'No free line for the transfer');
+      return T.SipLineCapacityReached;
+    }
+    rec.state = 'accepted';
+    this.host.clock().clearTimer(rec.timer);
+    rec.tx.respond(stack.createResponse(rec.req, 202, 'Accepted'));
+    // RFC 3515 §2.4.4: an immediate NOTIFY tells the transferor the request is being tried.
+    this.queueNotify(rec, 100, 'Trying', false);
+    this.host.notify(rec.call.line.index, T.SipTransferingCall, { referId: rec.referId, referTo: rec.target.uri, newPhoneLine: line.index });
+    void this.placeTransferCall(rec, line);
+    return T.SipSuccess;
+  }
+
+  /** Where the triggered INVITE goes: through the outbound proxy or proxy when set, else to the URI's host. */
+  private async callTarget(uri: string, headers: Array<[string, string]>): Promise<CallTarget | undefined> {
+    const proto = this.host.transport();
+    const outbound = this.host.outboundProxy();
+    const proxy = this.host.proxy();
+    const routes = outbound ? [`<sip:${hostPort(outbound.given, outbound.port)};lr>`] : [];
+    let destination: Endpoint;
+    if (outbound) destination = { protocol: proto, host: outbound.host, port: outbound.port };
+    else if (proxy) destination = { protocol: proto, host: proxy.host, port: proxy.port };
+    else {
+      const u = parseUri(uri);
+      const ip = await this.host.resolve(u.host);
+      if (!ip) return undefined;
+      const t = u.params['transport']?.toUpperCase();
+      destination = { protocol: t === 'TCP' ? 'TCP' : t === 'UDP' ? 'UDP' : proto, host: ip, port: u.port ?? 5060 };
+    }
+    return { requestUri: uri, to: `<${uri}>`, destination, routes, headers };
+  }
+
+  private async placeTransferCall(rec: IncomingRefer, chosen: PhoneLine): Promise<void> {
+    const headers: Array<[string, string]> = [];
+    if (rec.target.replaces) headers.push(['Replaces', formatReplaces(rec.target.replaces)]);
+    if (rec.referredBy) headers.push(['Referred-By', rec.referredBy]);
+    const target = await this.callTarget(rec.target.uri, headers);
+    if (!target) {
+      this.queueNotify(rec, 404, 'Not Found', true);
+      return;
+    }
+    const line = chosen.availableForOutgoing ? chosen : this.freeLineFor(rec);
+    if (!line || !this.host.stack()) {
+      this.queueNotify(rec, 503, 'Service Unavailable', true);
+      return;
+    }
+    const call = await this.host.placeCall(line, target);
+    if (typeof call === 'number') {
+      this.queueNotify(rec, 503, 'Service Unavailable', true);
+      return;
+    }
+    call.progress = (status, reason) => {
+      // 100 was reported at once; the first 18x tells the transferor the target rings.
+      if (status > 100 && !rec.provisionalSent) {
+        rec.provisionalSent = true;
+        this.queueNotify(rec, status, reason, false);
+      }
+    };
+    const rc = await call.whenSettled();
+    call.progress = undefined;
+    if (rc === T.SipSuccess) {
+      rec.succeeded = true;
+      this.queueNotify(rec, 200, 'OK', true);
+    } else {
+      const e = call.errorInfo;
+      this.queueNotify(rec, e?.responseCode ?? 487, e?.responseReasonPhrase || 'Request Terminated', true);
+    }
+  }
+
+  /** NOTIFYs go one at a time, each after the previous one's answer (RFC 6665 §4.2.2). */
+  private queueNotify(rec: IncomingRefer, status: number, reason: string, final: boolean): void {
+    if (rec.finalQueued) return;
+    if (final) rec.finalQueued = true;
+    rec.queue.push({ status, reason, final });
+    this.pumpNotify(rec);
+  }
+
+  private pumpNotify(rec: IncomingRefer): void {
+    if (rec.notifying) return;
+    const next = rec.queue.shift();
+    if (!next) return;
+    if (rec.subscriptionGone) {
+      if (next.final) this.afterFinalNotify(rec);
+      else this.pumpNotify(rec);
+      return;
+    }
+    rec.notifying = true;
+    const done = (gone: boolean): void => {
+      rec.notifying = false;
+      if (gone) rec.subscriptionGone = true;
+      if (next.final) this.afterFinalNotify(rec);
+      this.pumpNotify(rec);
+    };
+    const sent = rec.call.sendDialogRequest(
+      'NOTIFY',
+      { body: buildSipfrag(next.status, next.reason), contentType: SIPFRAG_CONTENT_TYPE, headers: referNotifyHeaders(rec.cseq, next.final) },
+      {
+        onFinal: (res) => done(res.status >= 300),
+        onTimeout: () => done(true),
+        onTransportError: () => done(true),
+      },
+    );
+    if (!sent) done(true);
+  }
+
+  /** The transfer is over: after a success the original call ends (the transferor's seed example). */
+  private afterFinalNotify(rec: IncomingRefer): void {
+    if (rec.state === 'done') return;
+    rec.state = 'done';
+    this.incoming.delete(rec.referId);
+    if (rec.succeeded && !rec.call.isEnded) void rec.call.hangUp();
+  }
+
+  // ------------------------------------------------------------------ transfer target
+
+  /** An INVITE with Replaces (RFC 3891 §3): take over the matching confirmed call's line. */
+  private onReplacesInvite(req: SipRequest, tx: ServerTransaction, stack: SipStack, calls: CallManager): void {
+    const values = req.headers.getAll('Replaces');
+    const r = values.length === 1 ? parseReplaces(values[0]!) : undefined;
+    if (!r) {
+      tx.respond(stack.createResponse(req, 400, 'Bad Replaces header', { toTag: true }));
+      return;
+    }
+    const old = calls.callForDialog(r.callId, r.toTag, r.fromTag);
+    if (!old || old.isEnded || !old.isConnected) {
+      tx.respond(stack.createResponse(req, 481, 'Call/Transaction Does Not Exist', { toTag: true }));
+      return;
+    }
+    if (r.earlyOnly) {
+      tx.respond(stack.createResponse(req, 486, 'Busy Here', { toTag: true }));
+      return;
+    }
+    const line = old.line;
+    this.host.notify(line.index, T.SipTransferingCall, { replacedCallId: r.callId, from: req.headers.get('From') ?? '' });
+    void this.takeOver(old, line, req, tx, calls);
+  }
+
+  private async takeOver(old: Call, line: PhoneLine, req: SipRequest, tx: ServerTransaction, calls: CallManager): Promise<void> {
+    const clock = this.host.clock();
+    let timer: TimerHandle | undefined;
+    await Promise.race([old.hangUp(), new Promise<void>((resolve) => (timer = clock.setTimer(REPLACED_BYE_WAIT_MS, resolve)))]);
+    clock.clearTimer(timer);
+    old.finish(T.SipCallComplete);
+    const stack = this.host.stack();
+    if (!stack || this.host.calls() !== calls) return;
+    if (line.call || line.state !== LineState.OnHook) {
+      tx.respond(stack.createResponse(req, 486, 'Busy Here', { toTag: true }));
+      return;
+    }
+    const call = await calls.takeIncomingOnLine(line, req, tx, tx.from);
+    // The replacing call inherits the replaced one's consent: it is answered at once (RFC 3891 §3).
+    if (!call.isEnded) call.answer();
+  }
+}
