@@ -7,30 +7,11 @@
  */
 import os from 'node:os';
 import type { Readable } from 'node:stream';
-import { VoipMediaEngine, TelephonyReturnValue as T, getTelephonyStatusString, type Notification } from '../index.js';
+import { VoipMediaEngine, TelephonyReturnValue as T } from '../index.js';
 import { toneLevelDb } from '../media/analysis.js';
+import { check, nextEvent, nextEvents, say } from './demoKit.js';
 
 const TONES = [400, 600, 1050];
-
-function check(what: string, rc: T): void {
-  console.log(`            ${what} -> ${T[rc]} (${getTelephonyStatusString(rc)})`);
-  if (rc !== T.SipSuccess) throw new Error(`${what} failed: ${T[rc]}`);
-}
-
-function next(engine: VoipMediaEngine, event: T, count: number): Promise<Notification[]> {
-  return new Promise((resolve, reject) => {
-    const got: Notification[] = [];
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${T[event]}`)), 8000);
-    const on = (n: Notification): void => {
-      got.push(n);
-      if (got.length < count) return;
-      clearTimeout(timer);
-      engine.off(T[event]!, on);
-      resolve(got);
-    };
-    engine.on(T[event]!, on);
-  });
-}
 
 function listen(channel: Readable, ms: number): Promise<Int16Array> {
   const chunks: Buffer[] = [];
@@ -45,12 +26,12 @@ function listen(channel: Readable, ms: number): Promise<Int16Array> {
 
 /** Runs the conference demo between the pbx (3 lines) and the desk (registered as 100..103). */
 export async function conferenceDemo(pbx: VoipMediaEngine, desk: VoipMediaEngine): Promise<void> {
-  console.log('            --- three-party conference on the desk, recorded');
-  const connected = next(desk, T.SipIncomingCallConnected, 3);
+  say('--- three-party conference on the desk, recorded');
+  const connected = nextEvents(desk, T.SipIncomingCallConnected, 3, 8000);
   for (const [line, ext] of ['100', '101', '102'].entries()) check(`pbx.makeCall(${ext}) on line ${line}`, await pbx.makeCall(ext, '127.0.0.1', desk.getSipPort(), line, true, 5000));
   const lines = (await connected).map((n) => n.phoneLine).sort();
   for (const l of lines) check(`desk.conferenceLine(${l}, true)`, desk.conferenceLine(l, true));
-  const recorded = next(desk, T.SipCallRecordComplete, 1);
+  const recorded = nextEvent(desk, T.SipCallRecordComplete, undefined, 8000);
   check('desk.startPhoneLineRecording(line 0)', desk.startPhoneLineRecording(lines[0]!, true, false, os.tmpdir()));
   // each pbx line talks (a tone) and listens
   const heard: Promise<Int16Array>[] = [];
@@ -64,13 +45,12 @@ export async function conferenceDemo(pbx: VoipMediaEngine, desk: VoipMediaEngine
   const pcm = await Promise.all(heard);
   pcm.forEach((p, i) => {
     const levels = TONES.map((f) => `${f} Hz ${toneLevelDb(p, 8000, f) > -20 ? 'heard' : 'silent'}`).join(', ');
-    console.log(`            pbx line ${i} plays ${TONES[i]} Hz and hears: ${levels}`);
+    say(`pbx line ${i} plays ${TONES[i]} Hz and hears: ${levels}`);
   });
   check('desk.stopPhoneLineRecording(line 0)', desk.stopPhoneLineRecording(lines[0]!));
-  const [done] = await recorded;
-  const info = done!.data as { path: string; samples: number; sampleRate: number };
-  console.log(`            recording: ${info.path} (${(info.samples / info.sampleRate).toFixed(1)} s at ${info.sampleRate} Hz, both directions)`);
-  const onHook = next(desk, T.SipOnHook, 3);
+  const info = (await recorded).data as { path: string; samples: number; sampleRate: number };
+  say(`recording: ${info.path} (${(info.samples / info.sampleRate).toFixed(1)} s at ${info.sampleRate} Hz, both directions)`);
+  const onHook = nextEvents(desk, T.SipOnHook, 3, 8000);
   for (let i = 0; i < 3; i++) check(`pbx.terminateCall(${i})`, await pbx.terminateCall(i, true, 3000));
   await onHook;
 }

@@ -11,6 +11,7 @@
  * @module
  */
 import { VoipMediaEngine, TelephonyReturnValue as T, NotifyType, type Notification } from '../index.js';
+import { check, nextEvent, say } from './demoKit.js';
 
 /** Events worth a line of output in this demo. */
 const SHOWN = new Set<T>([
@@ -44,28 +45,6 @@ function printer(who: string, started: number): (n: Notification) => void {
   };
 }
 
-function expect(what: string, rc: T): void {
-  console.log(`            ${what} -> ${T[rc]}`);
-  if (rc !== T.SipSuccess) throw new Error(`${what} failed: ${T[rc]}`);
-}
-
-function next(engine: VoipMediaEngine, event: T, match: (n: Notification) => boolean = () => true, timeoutMs = 5000): Promise<Notification> {
-  return new Promise((resolve, reject) => {
-    const name = T[event]!;
-    const timer = setTimeout(() => {
-      engine.off(name, on);
-      reject(new Error(`timed out waiting for ${name}`));
-    }, timeoutMs);
-    const on = (n: Notification): void => {
-      if (!match(n)) return;
-      clearTimeout(timer);
-      engine.off(name, on);
-      resolve(n);
-    };
-    engine.on(name, on);
-  });
-}
-
 /** Runs the blind and the attended transfer between three fresh engines, then stops them. */
 export async function demoTransfer(): Promise<void> {
   const started = Date.now();
@@ -73,7 +52,7 @@ export async function demoTransfer(): Promise<void> {
   const bob = new VoipMediaEngine();
   const carol = new VoipMediaEngine();
   const start = async (e: VoipMediaEngine, name: string, lines: number): Promise<number> => {
-    expect(`${name}.startSipTelephony`, await e.startSipTelephony({
+    check(`${name}.startSipTelephony`, await e.startSipTelephony({
       numPhoneLinesRequested: lines, ipAddressOfThisHost: '127.0.0.1', sipPort: 0, phoneName: name,
       farEndCallTransferEnabled: true, userNotifyCallbackProc: printer(name, started),
     }));
@@ -85,30 +64,30 @@ export async function demoTransfer(): Promise<void> {
   const bobPort = await start(bob, 'bob', 2);
   const carolPort = await start(carol, 'carol', 1);
 
-  console.log('            -- blind transfer: alice calls bob, then transfers him to carol');
-  expect('alice.makeCall(bob)', await alice.makeCall('bob', '127.0.0.1', bobPort, 0, true, 5000));
-  let success = next(alice, T.SipActvTransferSuccess);
-  let carolUp = next(carol, T.SipIncomingCallConnected);
-  let aliceDown = next(alice, T.SipOnHook, (n) => n.phoneLine === 0);
-  expect('alice.transferLine(carol)', alice.transferLine('carol', '127.0.0.1', carolPort, 0));
+  say('-- blind transfer: alice calls bob, then transfers him to carol');
+  check('alice.makeCall(bob)', await alice.makeCall('bob', '127.0.0.1', bobPort, 0, true, 5000));
+  let success = nextEvent(alice, T.SipActvTransferSuccess);
+  let carolUp = nextEvent(carol, T.SipIncomingCallConnected);
+  let aliceDown = nextEvent(alice, T.SipOnHook, (n) => n.phoneLine === 0);
+  check('alice.transferLine(carol)', alice.transferLine('carol', '127.0.0.1', carolPort, 0));
   await Promise.all([success, carolUp, aliceDown]);
-  console.log(`            bob line 1 is ${bob.getActiveCallInfo(1).connected ? 'talking to carol' : 'idle'}; alice has ${alice.getNumActiveCalls().numActiveCalls} calls`);
-  let carolDown = next(carol, T.SipOnHook);
-  expect('bob.terminateCall(1)', await bob.terminateCall(1, true, 3000));
+  say(`bob line 1 is ${bob.getActiveCallInfo(1).connected ? 'talking to carol' : 'idle'}; alice has ${alice.getNumActiveCalls().numActiveCalls} calls`);
+  let carolDown = nextEvent(carol, T.SipOnHook);
+  check('bob.terminateCall(1)', await bob.terminateCall(1, true, 3000));
   await carolDown;
 
-  console.log('            -- attended transfer: alice talks to bob (line 0) and carol (line 1), then joins them');
-  expect('alice.makeCall(bob) on line 0', await alice.makeCall('bob', '127.0.0.1', bobPort, 0, true, 5000));
-  expect('alice.makeCall(carol) on line 1', await alice.makeCall('carol', '127.0.0.1', carolPort, 1, true, 5000));
-  success = next(alice, T.SipActvTransferSuccess);
-  const bothDown = Promise.all([next(alice, T.SipOnHook, (n) => n.phoneLine === 0), next(alice, T.SipOnHook, (n) => n.phoneLine === 1)]);
-  carolUp = next(carol, T.SipIncomingCallConnected);
-  expect('alice.attendedTransfer(0, 1)', alice.attendedTransfer(0, 1));
+  say('-- attended transfer: alice talks to bob (line 0) and carol (line 1), then joins them');
+  check('alice.makeCall(bob) on line 0', await alice.makeCall('bob', '127.0.0.1', bobPort, 0, true, 5000));
+  check('alice.makeCall(carol) on line 1', await alice.makeCall('carol', '127.0.0.1', carolPort, 1, true, 5000));
+  success = nextEvent(alice, T.SipActvTransferSuccess);
+  const bothDown = Promise.all([nextEvent(alice, T.SipOnHook, (n) => n.phoneLine === 0), nextEvent(alice, T.SipOnHook, (n) => n.phoneLine === 1)]);
+  carolUp = nextEvent(carol, T.SipIncomingCallConnected);
+  check('alice.attendedTransfer(0, 1)', alice.attendedTransfer(0, 1));
   await Promise.all([success, bothDown, carolUp]);
-  console.log(`            carol line 0 now talks to ${carol.getIncomingCallInfo(0).from}; alice has ${alice.getNumActiveCalls().numActiveCalls} calls`);
-  carolDown = next(carol, T.SipOnHook);
-  expect('bob.terminateCall(1)', await bob.terminateCall(1, true, 3000));
+  say(`carol line 0 now talks to ${carol.getIncomingCallInfo(0).from}; alice has ${alice.getNumActiveCalls().numActiveCalls} calls`);
+  carolDown = nextEvent(carol, T.SipOnHook);
+  check('bob.terminateCall(1)', await bob.terminateCall(1, true, 3000));
   await carolDown;
 
-  for (const [name, e] of [['alice', alice], ['bob', bob], ['carol', carol]] as const) expect(`${name}.stopSipTelephony`, await e.stopSipTelephony());
+  for (const [name, e] of [['alice', alice], ['bob', bob], ['carol', carol]] as const) check(`${name}.stopSipTelephony`, await e.stopSipTelephony());
 }

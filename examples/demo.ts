@@ -13,7 +13,6 @@ import {
   TelephonyReturnValue as T,
   NotifyType,
   DtmfMethod,
-  getTelephonyStatusString,
   type Notification,
   type RegisterReceivedData,
 } from '../index.js';
@@ -22,6 +21,7 @@ import { conferenceDemo } from './demo-conference.js';
 import { demoMessaging } from './demo-messaging.js';
 import { demoPresence } from './demo-presence.js';
 import { demoTransfer } from './demo-transfer.js';
+import { check, nextEvent, nextEvents, say } from './demoKit.js';
 
 const started = Date.now();
 
@@ -31,31 +31,7 @@ function print(who: string, n: Notification): void {
   console.log(`${String(Date.now() - started).padStart(5)} ms  ${who.padEnd(5)} ${kind.padEnd(9)} ${T[n.event]}${data}`);
 }
 
-function check(what: string, rc: T): void {
-  console.log(`            ${what} -> ${T[rc]} (${getTelephonyStatusString(rc)})`);
-  if (rc !== T.SipSuccess) throw new Error(`${what} failed: ${T[rc]}`);
-}
-
 const quiet = new Set<T>([T.SipInCall]);
-
-function waitFor(engine: VoipMediaEngine, event: T, count: number, timeoutMs = 5000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = 0;
-    const name = T[event]!;
-    const timer = setTimeout(() => {
-      engine.off(name, on);
-      reject(new Error(`timed out waiting for ${count} x ${name}`));
-    }, timeoutMs);
-    const on = (): void => {
-      if (++seen >= count) {
-        clearTimeout(timer);
-        engine.off(name, on);
-        resolve();
-      }
-    };
-    engine.on(name, on);
-  });
-}
 
 async function main(): Promise<void> {
   const pbx = new VoipMediaEngine();
@@ -73,7 +49,7 @@ async function main(): Promise<void> {
     },
   }));
   const pbxPort = pbx.getSipPort();
-  console.log(`            pbx listens on 127.0.0.1:${pbxPort}`);
+  say(`pbx listens on 127.0.0.1:${pbxPort}`);
 
   check('desk.startSipTelephony', await desk.startSipTelephony({
     numPhoneLinesRequested: 4, ipAddressOfThisHost: '127.0.0.1', sipPort: 0, phoneName: 'desk', phoneDisplayName: 'Front Desk',
@@ -82,22 +58,22 @@ async function main(): Promise<void> {
     },
   }));
 
-  const registered = waitFor(desk, T.SipRegisterSuccess, 4);
+  const registered = nextEvents(desk, T.SipRegisterSuccess, 4);
   check('desk.enableSipRegisterServer', await desk.enableSipRegisterServer('100,101,102,103', true, false, '127.0.0.1', pbxPort, 60, 60, 4000, true));
   await registered;
 
   const { bindings } = pbx.getRegistrarBindings();
-  console.log('            pbx bindings:');
-  for (const b of bindings) console.log(`              ${b.user} -> ${b.contact} (expires in ${b.expiresIn} s)`);
+  say('pbx bindings:');
+  for (const b of bindings) say(`  ${b.user} -> ${b.contact} (expires in ${b.expiresIn} s)`);
   for (const name of ['100', '101', '102', '103']) {
-    console.log(`            a call for ${name} would ring desk line ${desk.lineForIncomingCall(name)}`);
+    say(`a call for ${name} would ring desk line ${desk.lineForIncomingCall(name)}`);
   }
   const { registrations } = desk.getRegistrationStatus();
-  console.log(`            desk registrations: ${registrations.map((r) => `${r.name}=${r.state}`).join(' ')}`);
+  say(`desk registrations: ${registrations.map((r) => `${r.name}=${r.state}`).join(' ')}`);
 
   // A call: the pbx dials extension 102 at the desk; the desk application answers.
   desk.on('SipOkToAnswerCall', (n: Notification) => check(`desk.goOffHook(${n.phoneLine})`, desk.goOffHook(n.phoneLine)));
-  const deskConnected = waitFor(desk, T.SipIncomingCallConnected, 1);
+  const deskConnected = nextEvent(desk, T.SipIncomingCallConnected);
   check('pbx.makeCall(102)', await pbx.makeCall('102', '127.0.0.1', desk.getSipPort(), 0, true, 5000));
   await deskConnected;
   const rx = desk.openRxIvrChannel(2, { sampleRate: 8000 }).channel!;
@@ -109,14 +85,14 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 800));
   const pcm = Buffer.concat(heard);
   const samples = new Int16Array(pcm.buffer, pcm.byteOffset, pcm.length >> 1);
-  console.log(`            desk line 2 hears ${dominantFrequency(samples.subarray(-2048), 8000).toFixed(0)} Hz (the pbx sends 1000 Hz)`);
+  say(`desk line 2 hears ${dominantFrequency(samples.subarray(-2048), 8000).toFixed(0)} Hz (the pbx sends 1000 Hz)`);
   desk.closeRxIvrChannel(rx);
-  const digits = waitFor(desk, T.SipDtmfDigitEvent, 4);
+  const digits = nextEvents(desk, T.SipDtmfDigitEvent, 4);
   check('pbx.sendDtmf("1234")', pbx.sendDtmf(0, '1234', DtmfMethod.Rfc4733));
   await digits;
   check('pbx.holdLine(on)', await pbx.holdLine(0, true));
   check('pbx.holdLine(off)', await pbx.holdLine(0, false));
-  const deskOnHook = waitFor(desk, T.SipOnHook, 1);
+  const deskOnHook = nextEvent(desk, T.SipOnHook);
   check('pbx.terminateCall', await pbx.terminateCall(0, true, 3000));
   await deskOnHook;
 
@@ -127,11 +103,11 @@ async function main(): Promise<void> {
   await conferenceDemo(pbx, desk);
 
   check('desk.disableSipRegisterServer', await desk.disableSipRegisterServer());
-  console.log(`            pbx bindings after unregister: ${pbx.getRegistrarBindings().bindings.length}`);
+  say(`pbx bindings after unregister: ${pbx.getRegistrarBindings().bindings.length}`);
 
   check('desk.stopSipTelephony', await desk.stopSipTelephony());
   check('pbx.stopSipTelephony', await pbx.stopSipTelephony());
-  console.log('            demo finished');
+  say('demo finished');
 }
 
 main().then(

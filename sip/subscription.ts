@@ -189,6 +189,31 @@ async function dialogDestination(host: SubscriptionHost, dialog: Dialog, req: Si
   return ip ? { protocol: hop.protocol, host: ip, port: hop.port } : undefined;
 }
 
+/** Answers a request inside a subscription dialog with a status, an optional reason and headers. */
+type Respond = (status: number, reason?: string, headers?: Array<[string, string]>) => void;
+
+/**
+ * The checks common to a NOTIFY reaching a subscriber and a SUBSCRIBE reaching a notifier: when
+ * the subscription is over (`terminated`) answers 481, when the Event header names another
+ * package or id than `event` answers 489 with Allow-Events, and returns undefined; otherwise
+ * returns the function that answers `req`.
+ */
+function screenInDialogRequest(host: SubscriptionHost, req: SipRequest, tx: ServerTransaction, terminated: boolean, event: EventHeader): Respond | undefined {
+  const respond: Respond = (status, reason, headers) => {
+    tx.respond(host.createResponse(req, status, reason, headers ? { headers } : {}));
+  };
+  if (terminated) {
+    respond(481, 'Subscription Does Not Exist');
+    return undefined;
+  }
+  const ev = parseEventHeader(req.headers.get('Event'));
+  if (!ev || ev.package !== event.package || (ev.id ?? '') !== (event.id ?? '')) {
+    respond(489, 'Bad Event', [['Allow-Events', event.package]]);
+    return undefined;
+  }
+  return respond;
+}
+
 /** The URI inside a Contact value (between angle brackets, else up to the parameters). */
 function contactUri(value: string | undefined): string | undefined {
   if (!value) return undefined;
@@ -457,18 +482,8 @@ export class SubscriberSession {
 
   /** Handles a NOTIFY routed to this session. */
   handleNotify(req: SipRequest, tx: ServerTransaction): void {
-    const respond = (status: number, reason?: string, headers?: Array<[string, string]>): void => {
-      tx.respond(this.host.createResponse(req, status, reason, headers ? { headers } : {}));
-    };
-    if (this.terminated) {
-      respond(481, 'Subscription Does Not Exist');
-      return;
-    }
-    const ev = parseEventHeader(req.headers.get('Event'));
-    if (!ev || ev.package !== this.options.event.package || (ev.id ?? '') !== (this.options.event.id ?? '')) {
-      respond(489, 'Bad Event', [['Allow-Events', this.options.event.package]]);
-      return;
-    }
+    const respond = screenInDialogRequest(this.host, req, tx, this.terminated, this.options.event);
+    if (!respond) return;
     const state = parseSubscriptionState(req.headers.get('Subscription-State'));
     if (!state) {
       respond(400, 'Missing Subscription-State');
@@ -707,18 +722,8 @@ export class NotifierSession {
 
   /** Handles a SUBSCRIBE inside the dialog: a refresh, or with Expires: 0 the end. */
   handleSubscribe(req: SipRequest, tx: ServerTransaction, policy: ExpiryPolicy): void {
-    const respond = (status: number, reason?: string, headers?: Array<[string, string]>): void => {
-      tx.respond(this.host.createResponse(req, status, reason, headers ? { headers } : {}));
-    };
-    if (this.terminated) {
-      respond(481, 'Subscription Does Not Exist');
-      return;
-    }
-    const ev = parseEventHeader(req.headers.get('Event'));
-    if (!ev || ev.package !== this.event.package || (ev.id ?? '') !== (this.event.id ?? '')) {
-      respond(489, 'Bad Event', [['Allow-Events', this.event.package]]);
-      return;
-    }
+    const respond = screenInDialogRequest(this.host, req, tx, this.terminated, this.event);
+    if (!respond) return;
     if (!this.dialog.acceptRemoteCSeq(req)) {
       respond(500, 'CSeq Out of Order');
       return;

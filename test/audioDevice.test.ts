@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createAlsaFileDevice, runNodeScript } from './helpers/alsaFile.js';
-import { isCI } from './helpers/env.js';
+import { deviceTests } from './helpers/deviceTest.js';
 import { dominantFrequency, toneLevelDb } from '../media/analysis.js';
 import {
   AUDIO_DEVICE_NOT_USED,
@@ -47,21 +47,7 @@ const card = createAlsaFileDevice({ rate: RATE, inPcm: capturePcm(30) });
 card.applyToProcess();
 process.on('exit', () => card.cleanup());
 
-// Whether naudiodon can be loaded here at all (it is an optional dependency needing libasound2).
-const probe = await listAudioDevices();
-const unavailable = !probe.ok && /naudiodon/.test(probe.reason) ? probe.reason : undefined;
-
-/** Register a device test: skipped on a developer machine without the backend, failing under CI. */
-function deviceTest(title: string, fn: (t: ExecutionContext) => Promise<void>): void {
-  if (unavailable !== undefined && !isCI) {
-    test.serial.skip(`${title} [skipped: ${unavailable}; apt-get install -y libasound2 && npm rebuild naudiodon]`, () => undefined);
-    return;
-  }
-  test.serial(title, async (t) => {
-    if (unavailable !== undefined) t.fail(`audio backend unavailable under CI: ${unavailable}`);
-    await fn(t);
-  });
-}
+const deviceTest = await deviceTests();
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -5,22 +5,11 @@
  * bad SUBSCRIBE/NOTIFY input (481, 489, 400) while the engine keeps serving.
  */
 import { TelephonyReturnValue as T } from '../index.js';
-import { startEngine, sleep } from './helpers/engine.js';
+import { startEngine } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
+import { data, until } from './helpers/observe.js';
 import { runSipp, startSipp, sippScenario, waitForUdpPort } from './helpers/peers.js';
 import { freeUdpTcpPort } from './helpers/ports.js';
-
-type D = Record<string, unknown>;
-const data = (n: { data?: object }): D => (n.data ?? {}) as D;
-
-async function until(cond: () => boolean, timeoutMs = 10000): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await sleep(50);
-  }
-  return cond();
-}
 
 peerTest('a SIPp watcher subscribes to an engine: pending, open + note, closed, unsubscribe', ['sipp'], async (t) => {
   const e = await startEngine(t, { phoneName: 'bob', phoneDisplayName: 'Bob' });

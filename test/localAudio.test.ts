@@ -8,14 +8,12 @@
  * The ALSA configuration is chosen at the top of the file, before PortAudio first initialises
  * (ava runs each test file in its own process). Tests are serial: they share the one card.
  */
-import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import { createAlsaFileDevice } from './helpers/alsaFile.js';
-import { isCI } from './helpers/env.js';
+import { deviceTests } from './helpers/deviceTest.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { listenFor, tonePcm, wait } from './helpers/audio.js';
 import { toneLevelDb } from '../media/analysis.js';
-import { listAudioDevices } from '../media/audioDevice.js';
 import {
   TelephonyReturnValue as T,
   LineMode,
@@ -32,19 +30,7 @@ const card = createAlsaFileDevice({ rate: RATE, inFreq: MIC_HZ, inAmplitude: 600
 card.applyToProcess();
 process.on('exit', () => card.cleanup());
 
-const probe = await listAudioDevices();
-const unavailable = !probe.ok && /naudiodon/.test(probe.reason) ? probe.reason : undefined;
-
-function deviceTest(title: string, fn: (t: ExecutionContext) => Promise<void>): void {
-  if (unavailable !== undefined && !isCI) {
-    test.serial.skip(`${title} [skipped: ${unavailable}; apt-get install -y libasound2 && npm rebuild naudiodon]`, () => undefined);
-    return;
-  }
-  test.serial(title, async (t) => {
-    if (unavailable !== undefined) t.fail(`audio backend unavailable under CI: ${unavailable}`);
-    await fn(t);
-  });
-}
+const deviceTest = await deviceTests();
 
 const withDevice: StartSipTelephonyParams = { zeroBasedAudioInDeviceId: PREFERRED, zeroBasedAudioOutDeviceId: PREFERRED };
 

@@ -13,6 +13,7 @@ import { MediaClock } from '../media/mediaClock.js';
 import type { LocalAudio, LocalAudioStats } from '../media/audioDevice.js';
 import { speexDspStatus } from '../ffi/speexdsp.js';
 import { isCI } from './helpers/env.js';
+import { prng } from './helpers/prng.js';
 
 const RATE = 16000;
 const N = 320;
@@ -52,17 +53,6 @@ class Room implements LocalAudio {
   close(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
 }
 
 const power = (frames: Int16Array[]): number => {

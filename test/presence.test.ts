@@ -10,19 +10,8 @@ import { buildPidf, parsePidf, parseXml } from '../sip/pidf.js';
 import { parseEventHeader, parseSubscriptionState, refreshDelayMs } from '../sip/subscription.js';
 import { startEngine, sleep, type EngineUnderTest } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
+import { data, until } from './helpers/observe.js';
 import { startKamailio } from './helpers/peers.js';
-
-type D = Record<string, unknown>;
-const data = (n: { data?: object }): D => (n.data ?? {}) as D;
-
-async function until(cond: () => boolean, timeoutMs = 10000): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await sleep(50);
-  }
-  return cond();
-}
 
 async function pair(t: Parameters<typeof startEngine>[0]): Promise<{ alice: EngineUnderTest; bob: EngineUnderTest; bobUri: string }> {
   const bob = await startEngine(t, { phoneName: 'bob', phoneDisplayName: 'Bob Builder' });

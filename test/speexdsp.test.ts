@@ -16,21 +16,10 @@ import {
 import type { Resampler } from '../media/resample.js';
 import { dominantFrequency, goertzelPower, rms } from '../media/analysis.js';
 import { fillSine } from '../media/tones.js';
+import { prng } from './helpers/prng.js';
 
 // The resampler must be a drop-in for media/resample.ts: checked by the compiler here.
 const asResampler = (r: SpeexResampler): Resampler => r;
-
-/** Seeded PRNG (mulberry32): uniform in [-0.5, 0.5). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
 
 /**
  * Speech-like far-end signal: coloured noise (a resonance around 500 Hz and a gentle low-pass,

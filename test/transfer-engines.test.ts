@@ -42,6 +42,20 @@ async function connect(t: ExecutionContext, a: EngineUnderTest, callee: EngineUn
   await callee.waitForCount(T.SipIncomingCallConnected, before + 1);
 }
 
+/**
+ * The blind-transfer setup: alice (1 line), bob (2 lines) and carol (1 line), bob and carol
+ * answering whatever rings, and alice in a call with bob on line 0.
+ */
+async function aliceTalksToBob(t: ExecutionContext): Promise<{ a: EngineUnderTest; b: EngineUnderTest; c: EngineUnderTest }> {
+  const a = await engine(t, 'alice');
+  const b = await engine(t, 'bob', 2);
+  const c = await engine(t, 'carol');
+  autoAnswer(b);
+  autoAnswer(c);
+  await connect(t, a, b, 'bob');
+  return { a, b, c };
+}
+
 /** Tones both ways between `x` line `xl` and `y` line `yl`, each heard at the other end. */
 async function assertTalking(t: ExecutionContext, x: EngineUnderTest, xl: number, y: EngineUnderTest, yl: number): Promise<void> {
   const atX = capture(x.engine, xl);
@@ -58,12 +72,7 @@ async function assertTalking(t: ExecutionContext, x: EngineUnderTest, xl: number
 }
 
 test('blind transfer, C answers: A gets Accepted, Trying, Ringing, Success in order; B and C talk; A-B ends', async (t) => {
-  const a = await engine(t, 'alice');
-  const b = await engine(t, 'bob', 2);
-  const c = await engine(t, 'carol');
-  autoAnswer(b);
-  autoAnswer(c);
-  await connect(t, a, b, 'bob');
+  const { a, b, c } = await aliceTalksToBob(t);
   t.is(a.engine.transferLine('carol', '127.0.0.1', c.port, 0), T.SipSuccess);
   t.is(a.engine.transferLine('carol', '127.0.0.1', c.port, 0), T.SipTransfrerNotAllowed, 'one transfer at a time on a line');
   await a.waitFor(T.SipActvTransferSuccess);
@@ -195,12 +204,7 @@ test('attended transfer: attendedTransfer(0, 1) makes B replace C\'s call with A
 });
 
 test('a Replaces that matches no call at the target: the target answers 481, A gets SipActvTransferFailure {code 481}', async (t) => {
-  const a = await engine(t, 'alice');
-  const b = await engine(t, 'bob', 2);
-  const c = await engine(t, 'carol');
-  autoAnswer(b);
-  autoAnswer(c);
-  await connect(t, a, b, 'bob');
+  const { a, b, c } = await aliceTalksToBob(t);
   const uri = `sip:carol@127.0.0.1:${c.port}?Replaces=no-such-call%40127.0.0.1%3Bto-tag%3Dx1%3Bfrom-tag%3Dy2`;
   t.is(a.engine.transferLineUri(uri, false, 0), T.SipSuccess);
   const failure = await a.waitFor(T.SipActvTransferFailure);
