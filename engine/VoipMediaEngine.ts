@@ -946,7 +946,7 @@ export class VoipMediaEngine extends EventEmitter {
           if (call?.errorInfo) this.lastErrors.set(line, { ...call.errorInfo });
         }
         this.notifier.line(line, event, data);
-        this.audio?.onLineEvent(line, event);
+        this.audio?.onLineEvent(event);
       },
       openMedia: (line) => this.openMedia(line),
       mediaAddress: () => this.advertisedAddress().host,

@@ -9,7 +9,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { LineMixer } from '../lines/lineMixer.js';
-import { DEFAULT_CONFERENCE_GROUP, type PhoneLine } from '../lines/phoneLine.js';
+import type { PhoneLine } from '../lines/phoneLine.js';
 import { LocalAudioPort, type LocalAudioPortStats } from '../mixer/localAudioPort.js';
 import { speexEdgeResamplers } from '../mixer/edgeResamplers.js';
 import type { MixerRate } from '../mixer/index.js';
@@ -153,16 +153,6 @@ export class EngineAudio {
     return a;
   }
 
-  /** True when a local device is open. */
-  get hasDevice(): boolean {
-    return this.device !== null;
-  }
-
-  /** The local device port, if any (tests and diagnostics). */
-  get localAudio(): LocalAudioPort | null {
-    return this.device;
-  }
-
   // ------------------------------------------------------------------ line events
 
   private lineChanged(line: PhoneLine): void {
@@ -175,8 +165,6 @@ export class EngineAudio {
         this.host.notifyLine(line.index, T.SipInConferenceOff);
       }
       void this.finishRecording(line);
-      const v = this.vu.get(line);
-      if (v !== undefined) line.media?.setLevelTap(null);
     } else if (LineMixer.connected(line)) {
       // a new media session (or a codec change): taps follow it
       const v = this.vu.get(line);
@@ -185,7 +173,7 @@ export class EngineAudio {
   }
 
   /** Line notifications, for the automatic local tones. */
-  onLineEvent(phoneLine: number, event: T): void {
+  onLineEvent(event: T): void {
     const d = this.device?.device;
     if (!d || !d.playing) return;
     switch (event) {
@@ -207,8 +195,6 @@ export class EngineAudio {
       case T.SipCallComplete:
         if (!this.dialTone && this.toneTimer === undefined) d.stopTone();
         return;
-      default:
-        void phoneLine;
     }
   }
 
@@ -250,11 +236,6 @@ export class EngineAudio {
     line.conferenceGroups = [...new Set(ids as string[])];
     this.mixer.update(line);
     return T.SipSuccess;
-  }
-
-  /** The groups of a line (for getLineStatus-like queries). */
-  static defaultGroups(): string[] {
-    return [DEFAULT_CONFERENCE_GROUP];
   }
 
   // ------------------------------------------------------------------ local device

@@ -62,16 +62,6 @@ export class LineMixer {
     this.refreshDevice();
   }
 
-  /** The local device's port, if any. */
-  get devicePort(): LocalAudioPort | null {
-    return this.device;
-  }
-
-  /** The line the local device talks on, if any. */
-  get focusedLine(): PhoneLine | null {
-    return this.deviceLine;
-  }
-
   /** True when the line has a connected call whose media is negotiated. */
   static connected(line: PhoneLine): boolean {
     return (line.state === LineState.InCall || line.state === LineState.OnHold) && line.media !== undefined && line.media.sampleRate > 0;
@@ -106,11 +96,6 @@ export class LineMixer {
       lp.port.held = line.state === LineState.OnHold;
     }
     this.refreshDevice();
-  }
-
-  /** The bridge port of a line, if it has one. */
-  portOf(line: PhoneLine): Port | undefined {
-    return this.ports.get(line)?.port;
   }
 
   private drop(line: PhoneLine, lp: LinePort): void {

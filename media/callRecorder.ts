@@ -116,11 +116,6 @@ export class CallRecorder {
     return new CallRecorder(opts, fd);
   }
 
-  /** The file being written, or null. */
-  get path(): string | null {
-    return this.opts.path;
-  }
-
   /** The tap: feed one tick's frames. Allocates nothing (except a rate change's resampler). */
   readonly tap = (rx: Int16Array, tx: Int16Array, samples: number, sampleRate: number): void => {
     if (this.stopping !== null) return;
