@@ -1412,11 +1412,12 @@ export class VoipMediaEngine extends EventEmitter {
 
   // ---------------------------------------------------------------- mixer, local audio, recording
 
-  private audioLine(phoneLine: number): PhoneLine | T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    const l = this.line(phoneLine);
+  /** A line for the mixer and recording procedures; static, so a detached call still gets a code. */
+  private static audioLine(self: unknown, phoneLine: number): PhoneLine | T {
+    if (!(self instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    const l = self.line(phoneLine);
     if (!(l instanceof PhoneLine)) return l;
-    return this.audio ? l : T.SipMediaEngineNotInitialized;
+    return self.audio ? l : T.SipMediaEngineNotInitialized;
   }
 
   /**
@@ -1429,7 +1430,7 @@ export class VoipMediaEngine extends EventEmitter {
    *   in it; SipNotEnabled when the engine was started with `callConferenceEnabled: false`.
    */
   conferenceLine(phoneLine: number, on: boolean): T {
-    const l = this.audioLine(phoneLine);
+    const l = VoipMediaEngine.audioLine(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (typeof on !== 'boolean') return T.SipBadParameter;
     return this.audio!.conferenceLine(l, on);
@@ -1443,7 +1444,7 @@ export class VoipMediaEngine extends EventEmitter {
    * @param ids - 1..16 non-empty ids of at most 64 characters.
    */
   setConferenceGroupIds(phoneLine: number, ids: string[]): T {
-    const l = this.audioLine(phoneLine);
+    const l = VoipMediaEngine.audioLine(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     return this.audio!.setConferenceGroupIds(l, ids);
   }
@@ -1453,10 +1454,7 @@ export class VoipMediaEngine extends EventEmitter {
    * @returns SipAudioOutFailure when the engine has no local audio device.
    */
   setLocalAudioLoopback(on: boolean): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.audio) return T.SipMediaEngineNotInitialized;
-    if (typeof on !== 'boolean') return T.SipBadParameter;
-    return this.audio.setLocalAudioLoopback(on);
+    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.setLocalAudioLoopback(v));
   }
 
   /**
@@ -1465,7 +1463,7 @@ export class VoipMediaEngine extends EventEmitter {
    * the line across calls. The data object is reused: copy what you keep.
    */
   setPhoneLineVuMeterCallback(phoneLine: number, callback: VuMeterCallback | null, intervalMs?: number): T {
-    const l = this.audioLine(phoneLine);
+    const l = VoipMediaEngine.audioLine(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     return this.audio!.setVuMeterCallback(l, callback, intervalMs);
   }
@@ -1481,51 +1479,53 @@ export class VoipMediaEngine extends EventEmitter {
    *   directory does not exist or the file cannot be created; SipBadParameter.
    */
   startPhoneLineRecording(phoneLine: number, recordToFile: boolean, recordFileRaw: boolean, directory: string, callback?: RecordCallback): T {
-    const l = this.audioLine(phoneLine);
+    const l = VoipMediaEngine.audioLine(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     return this.audio!.startRecording(l, recordToFile, recordFileRaw, directory, callback);
   }
 
   /** Stops the recording of a line (SipCallRecordAlreadyStopped when none runs). */
   stopPhoneLineRecording(phoneLine: number): T {
-    const l = this.audioLine(phoneLine);
+    const l = VoipMediaEngine.audioLine(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     return this.audio!.stopRecording(l);
   }
 
   /** Plays (or stops) dial tone on the local loudspeaker. SipAudioOutFailure without one. */
   enableDialTone(on: boolean): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.audio) return T.SipMediaEngineNotInitialized;
-    if (typeof on !== 'boolean') return T.SipBadParameter;
-    return this.audio.enableDialTone(on);
+    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.enableDialTone(v));
   }
 
-  private toneSwitch(which: 'ringBack' | 'busy' | 'error' | 'incomingRing', on: boolean): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.audio) return T.SipMediaEngineNotInitialized;
+  /**
+   * The shape of every on/off audio procedure: a foreign `this` (SipInvalidHandle), a stopped
+   * engine, a non-boolean, then the audio keeper. Static, so a detached call still gets a code.
+   */
+  private static audioSwitch(self: unknown, on: unknown, apply: (audio: EngineAudio, on: boolean) => T): T {
+    if (!(self instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!self.audio) return T.SipMediaEngineNotInitialized;
     if (typeof on !== 'boolean') return T.SipBadParameter;
-    return this.audio.setToneEnabled(which, on);
+    return apply(self.audio, on);
   }
+
 
   /** Ring-back on the local loudspeaker while an outgoing call rings (default on). */
   enableRingBackTone(on: boolean): T {
-    return this.toneSwitch('ringBack', on);
+    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.setToneEnabled('ringBack', v));
   }
 
   /** Busy signal on the local loudspeaker when the far end is busy (default on). */
   enableBusySignal(on: boolean): T {
-    return this.toneSwitch('busy', on);
+    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.setToneEnabled('busy', v));
   }
 
   /** Error (reorder) tone on the local loudspeaker when a call fails (default on). */
   enableErrorSignal(on: boolean): T {
-    return this.toneSwitch('error', on);
+    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.setToneEnabled('error', v));
   }
 
   /** Ringing on the local loudspeaker for incoming calls (default on). */
   enableIncomingRing(on: boolean): T {
-    return this.toneSwitch('incomingRing', on);
+    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.setToneEnabled('incomingRing', v));
   }
 
   /**
@@ -1543,10 +1543,7 @@ export class VoipMediaEngine extends EventEmitter {
    * @returns SipNativeLibraryMissing without libspeexdsp; SipAudioInFailure without both devices.
    */
   enableEchoCancellation(on: boolean): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.audio) return T.SipMediaEngineNotInitialized;
-    if (typeof on !== 'boolean') return T.SipBadParameter;
-    return this.audio.echoCancellation(on);
+    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.echoCancellation(v));
   }
 
   /** Counters of the local audio device and its capture processing (a LineScape addition). */
@@ -1562,10 +1559,7 @@ export class VoipMediaEngine extends EventEmitter {
    * (SipNativeLibraryMissing) and a capture device (SipAudioInFailure).
    */
   setNoiseDiscriminationEnableState(on: boolean): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.audio) return T.SipMediaEngineNotInitialized;
-    if (typeof on !== 'boolean') return T.SipBadParameter;
-    return this.audio.noise((_pp, port) => port.setNoiseDiscrimination(on));
+    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.noise((_pp, port) => port.setNoiseDiscrimination(v)));
   }
 
   /**
@@ -1581,18 +1575,12 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** Speex noise suppression on the local microphone (default off). Same codes as the noise settings. */
   enableNoiseSuppression(on: boolean): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.audio) return T.SipMediaEngineNotInitialized;
-    if (typeof on !== 'boolean') return T.SipBadParameter;
-    return this.audio.noise((pp) => pp.setDenoise(on));
+    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.noise((pp) => pp.setDenoise(v)));
   }
 
   /** Automatic gain control on the local microphone (default off). Same codes as the noise settings. */
   enableAutomaticGainControl(on: boolean): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.audio) return T.SipMediaEngineNotInitialized;
-    if (typeof on !== 'boolean') return T.SipBadParameter;
-    return this.audio.noise((pp) => pp.setAgc(on));
+    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.noise((pp) => pp.setAgc(v)));
   }
 
   /** How long (0..5000 ms) voice is assumed to go on after the last voice frame (hangover). */

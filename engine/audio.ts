@@ -156,14 +156,13 @@ export class EngineAudio {
   // ------------------------------------------------------------------ line events
 
   private lineChanged(line: PhoneLine): void {
+    const ended = line.state === LineState.OnHook || line.state === LineState.Disconnecting;
+    const leaves = ended && line.conferenced;
+    if (leaves) line.conferenced = false;
     this.mixer.update(line);
     line.media?.setHeld(line.state === LineState.OnHold);
-    if (line.state === LineState.OnHook || line.state === LineState.Disconnecting) {
-      if (line.conferenced) {
-        line.conferenced = false;
-        this.mixer.update(line);
-        this.host.notifyLine(line.index, T.SipInConferenceOff);
-      }
+    if (ended) {
+      if (leaves) this.host.notifyLine(line.index, T.SipInConferenceOff);
       void this.finishRecording(line);
     } else if (LineMixer.connected(line)) {
       // a new media session (or a codec change): taps follow it

@@ -7,7 +7,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import type { Writable } from 'node:stream';
-import { TelephonyReturnValue as T, MediaFormatAudio as F, type Notification } from '../index.js';
+import { VoipMediaEngine, TelephonyReturnValue as T, MediaFormatAudio as F, type Notification } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { listenFor, tonePcm, wait } from './helpers/audio.js';
 import { findGaps, toneLevelDb } from '../media/analysis.js';
@@ -190,6 +190,10 @@ test('conference procedures answer bad input with codes', async (t) => {
   t.is(e.engine.setLocalAudioLoopback(true), T.SipAudioOutFailure, 'no local device on a server');
   t.is(e.engine.enableDialTone(true), T.SipAudioOutFailure);
   t.is(e.engine.setPhoneLineVuMeterCallback(0, 'x' as unknown as null), T.SipBadParameter);
+  // detached from the engine, an audio procedure still answers with a code
+  t.is(VoipMediaEngine.prototype.enableBusySignal.call({} as never, true), T.SipInvalidHandle);
+  t.is(VoipMediaEngine.prototype.setLocalAudioLoopback.call(undefined as never, true), T.SipInvalidHandle);
+  t.is(VoipMediaEngine.prototype.conferenceLine.call({} as never, 0, true), T.SipInvalidHandle);
   const off = await startEngine(t, { callConferenceEnabled: false });
   t.is(off.engine.conferenceLine(0, true), T.SipNotEnabled);
 });

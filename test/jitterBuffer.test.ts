@@ -6,19 +6,9 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { JitterBuffer, JitterPushResult, type JitterPop, type JitterPopStatus } from '../media/jitterBuffer.js';
+import { seededRandom } from '../sip/util.js';
 
 const SPF = 160;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A payload that names its frame so playout can be checked byte for byte. */
 function payload(i: number): Buffer {
@@ -145,7 +135,7 @@ test('duplicates are dropped and counted, before and after playout', (t) => {
 
 test('30 % seeded loss (fixed delay): lost exactly where frames are missing, then continues', (t) => {
   for (const seed of [3, 4, 5]) {
-    const rand = mulberry32(seed);
+    const rand = seededRandom(seed);
     const jb = new JitterBuffer({ samplesPerFrame: SPF, initialDelayMs: 60, adaptive: false });
     const all = stream(1000);
     const delivered = new Set<number>();
@@ -174,7 +164,7 @@ test('30 % seeded loss (fixed delay): lost exactly where frames are missing, the
 });
 
 test('30 % loss with adaptation on: every frame that arrived is played, in order, none late', (t) => {
-  const rand = mulberry32(11);
+  const rand = seededRandom(11);
   const jb = new JitterBuffer({ samplesPerFrame: SPF });
   const pkts = stream(3000).filter((p) => p.i === 0 || rand() >= 0.3);
   const out = simulate(jb, pkts, 3000);
@@ -213,7 +203,7 @@ test('a packet after its playout time is dropped as late and raises the target',
 });
 
 test('adaptation: the target grows under heavy jitter and late losses become rare, then shrinks when calm', (t) => {
-  const rand = mulberry32(42);
+  const rand = seededRandom(42);
   const jb = new JitterBuffer({ samplesPerFrame: SPF, initialDelayMs: 40, minDelayMs: 40, maxDelayMs: 400 });
   const n = 3000; // 60 s
   const pkts = stream(n).map((p) => ({ ...p, arrival: p.i * 20 + (p.i < 1500 ? rand() * 120 : rand() * 2) }));

@@ -7,18 +7,7 @@ import fc from 'fast-check';
 import { RtpReceiveStats, RtpSendStats, RtpSeqStatus } from '../media/rtpStats.js';
 import { RtpParseResult } from '../media/rtp.js';
 import { dlsrFromDelayMs, unixMsToNtp, unixMsToNtpMiddle32, type RtcpReportBlock } from '../media/rtcp.js';
-
-/** Small deterministic PRNG so loss patterns are reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../sip/util.js';
 
 function blank(): RtcpReportBlock {
   return { ssrc: 0, fractionLost: 0, cumulativeLost: 0, extendedHighestSeq: 0, jitter: 0, lsr: 0, dlsr: 0 };
@@ -60,7 +49,7 @@ test('sequence wrap at 65535 counts a cycle and no loss', (t) => {
 
 test('30 % seeded random loss: lost count and fraction are exact', (t) => {
   for (const seed of [1, 7, 12345]) {
-    const rand = mulberry32(seed);
+    const rand = seededRandom(seed);
     const s = new RtpReceiveStats({ clockRate: 8000 });
     const start = 60000; // wraps during the run
     const total = 10000;
@@ -166,7 +155,7 @@ test('jitter: a perfectly paced stream stays at 0, a jittery one does not (and w
   for (let i = 0; i < 500; i++) paced.update(i, (base + i * 160) >>> 0, 1000 + i * 20, 172);
   t.true(paced.jitter < 1e-9, String(paced.jitter));
 
-  const rand = mulberry32(99);
+  const rand = seededRandom(99);
   const jittery = new RtpReceiveStats({ clockRate: 8000 });
   for (let i = 0; i < 2000; i++) jittery.update(i, (base + i * 160) >>> 0, 1000 + i * 20 + rand() * 30, 172);
   const snap = jittery.snapshot();
