@@ -440,12 +440,17 @@ export class VoipMediaEngine extends EventEmitter {
 
   // ---------------------------------------------------------------- lines
 
-  private line(phoneLine: unknown): PhoneLine | T {
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
-    if (typeof phoneLine !== 'number' || !Number.isInteger(phoneLine) || phoneLine < 0 || phoneLine >= this.lines.length) {
+  /**
+   * The line a procedure names. Static and checking `self`, so that every line procedure called
+   * detached from its engine (a foreign `this`) answers SipInvalidHandle instead of throwing.
+   */
+  private static line(self: unknown, phoneLine: unknown): PhoneLine | T {
+    if (!(self instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!self.stack) return T.SipMediaEngineNotInitialized;
+    if (typeof phoneLine !== 'number' || !Number.isInteger(phoneLine) || phoneLine < 0 || phoneLine >= self.lines.length) {
       return T.SipBadPhoneLine;
     }
-    return this.lines[phoneLine]!;
+    return self.lines[phoneLine]!;
   }
 
   /** Number of phone lines the engine was started with. */
@@ -456,7 +461,7 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** State, call direction and recording flag of a line. */
   getLineStatus(phoneLine: number): LineStatusResult {
-    const l = this.line(phoneLine);
+    const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return { result: l, state: LineState.OnHook, callDirection: CallDirection.None, callRecordingActive: false };
     return { result: T.SipSuccess, state: l.state, callDirection: l.callDirection, callRecordingActive: l.callRecordingActive };
   }
@@ -470,7 +475,7 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** Busies a line out (it takes no calls) or returns it to service. Only an idle line can be busied out. */
   busyOutLine(phoneLine: number, on: boolean): T {
-    const l = this.line(phoneLine);
+    const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (typeof on !== 'boolean') return T.SipBadParameter;
     if (on) {
@@ -485,7 +490,7 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** Marks a line as outgoing-only: incoming calls never land on it. */
   setOutgoingLineOnly(phoneLine: number, on: boolean): T {
-    const l = this.line(phoneLine);
+    const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (typeof on !== 'boolean') return T.SipBadParameter;
     l.outgoingOnly = on;
@@ -494,7 +499,7 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** Sets the user part this line uses in From/Contact. */
   setPhoneName(phoneLine: number, name: string): T {
-    const l = this.line(phoneLine);
+    const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (!isSipUser(name)) return T.SipBadParameter;
     l.phoneName = name;
@@ -503,7 +508,7 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** Overrides the From header user of calls placed on this line. */
   setFromHeaderUserName(phoneLine: number, name: string): T {
-    const l = this.line(phoneLine);
+    const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (!isSipUser(name)) return T.SipBadParameter;
     l.fromUserName = name;
@@ -528,7 +533,7 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** Turns recording of a line's state changes on or off. */
   setCallStateRecording(phoneLine: number, on: boolean): T {
-    const l = this.line(phoneLine);
+    const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (typeof on !== 'boolean') return T.SipBadParameter;
     l.recordCallStates = on;
@@ -537,14 +542,14 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** The recorded state changes of a line. */
   getRecordedCallStates(phoneLine: number): RecordedCallStatesResult {
-    const l = this.line(phoneLine);
+    const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return { result: l, states: [] };
     return { result: T.SipSuccess, states: l.recordedStates() };
   }
 
   /** Forgets a line's recorded state changes. */
   clearRecordedCallStates(phoneLine: number): T {
-    const l = this.line(phoneLine);
+    const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     l.clearRecordedStates();
     return T.SipSuccess;
@@ -552,9 +557,11 @@ export class VoipMediaEngine extends EventEmitter {
 
   /**
    * The line an incoming call for `user` would ring now: the free line registered with that
-   * name, else any free line (random when enabled); -1 when every candidate is busy.
+   * name, else any free line (random when enabled); -1 when every candidate is busy (or when
+   * called detached from an engine).
    */
   lineForIncomingCall(user?: string): number {
+    if (!(this instanceof VoipMediaEngine)) return -1;
     return this.selectLineForIncoming(user)?.index ?? -1;
   }
 
@@ -1011,7 +1018,7 @@ export class VoipMediaEngine extends EventEmitter {
       const l = this.lines.find((x) => x.availableForOutgoing);
       return l ?? T.SipLineCapacityReached;
     }
-    const l = this.line(phoneLine);
+    const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (l.state === LineState.BusyOut) return T.SipLineBusyOut;
     if (!l.availableForOutgoing) return T.SipCallAlreadyInProgress;
@@ -1114,8 +1121,9 @@ export class VoipMediaEngine extends EventEmitter {
     return this.placeCall(line, sipUri.trim(), `<${sipUri.trim()}>`, dest, synchronous, timeOutMs);
   }
 
-  private lineCall(phoneLine: number): Call | T {
-    const l = this.line(phoneLine);
+  /** The live call on a line (static for the same reason as `line`). */
+  private static lineCall(self: unknown, phoneLine: number): Call | T {
+    const l = VoipMediaEngine.line(self, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     return l.call && !l.call.isEnded ? l.call : T.SipNoCallActive;
   }
@@ -1126,7 +1134,7 @@ export class VoipMediaEngine extends EventEmitter {
    */
   async terminateCall(phoneLine: number, synchronous: boolean, timeOutMs: number): Promise<T> {
     if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    const call = this.lineCall(phoneLine);
+    const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return call;
     if (typeof synchronous !== 'boolean' || (synchronous && (!isUint(timeOutMs) || timeOutMs === 0))) return T.SipBadParameter;
     const done = call.hangUp();
@@ -1141,7 +1149,7 @@ export class VoipMediaEngine extends EventEmitter {
   /** Answers the call ringing on a line (LanScape's GoOffHook). */
   goOffHook(phoneLine: number): T {
     if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    const call = this.lineCall(phoneLine);
+    const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return call;
     const rc = call.answer();
     if (rc === T.SipSuccess) this.holdOtherLines(call.line);
@@ -1167,7 +1175,7 @@ export class VoipMediaEngine extends EventEmitter {
   /** Refuses the call ringing on a line with a SIP status (400..699) and reason phrase. */
   abortIncomingCall(phoneLine: number, sipStatusCode: number, reasonPhrase: string): T {
     if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    const call = this.lineCall(phoneLine);
+    const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return call;
     if (!Number.isInteger(sipStatusCode) || sipStatusCode < 400 || sipStatusCode > 699) return T.SipBadParameter;
     if (reasonPhrase !== undefined && (typeof reasonPhrase !== 'string' || /[\r\n]/.test(reasonPhrase))) return T.SipBadParameter;
@@ -1182,7 +1190,7 @@ export class VoipMediaEngine extends EventEmitter {
    */
   async holdLine(phoneLine: number, on: boolean): Promise<T> {
     if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    const call = this.lineCall(phoneLine);
+    const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return call;
     if (typeof on !== 'boolean') return T.SipBadParameter;
     const rc = await call.hold(on);
@@ -1203,7 +1211,7 @@ export class VoipMediaEngine extends EventEmitter {
    */
   sendDtmf(phoneLine: number, digits: string, method: DtmfMethod = DtmfMethod.Rfc4733): T {
     if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    const call = this.lineCall(phoneLine);
+    const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return call;
     if (typeof digits !== 'string' || !digits || !isValidDtmfString(digits)) return T.SipInvalidDtmfTone;
     if (!call.isConnected) return T.SipNoCallActive;
@@ -1221,7 +1229,7 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** Audio formats a line offers and accepts, in preference order (used from its next call on). */
   setAudioMediaFormats(phoneLine: number, formats: MediaFormatAudio[]): T {
-    const l = this.line(phoneLine);
+    const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (!Array.isArray(formats) || formats.length === 0) return T.SipBadParameter;
     const known = [MediaFormatAudio.ULaw8k, MediaFormatAudio.ALaw8k, MediaFormatAudio.Opus48k];
@@ -1232,7 +1240,7 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** Receive and transmit volume of a line, 0..2048 (512 = 100 %); clipping saturates. */
   setPhoneLineVolume(phoneLine: number, rxVolume: number, txVolume: number): T {
-    const l = this.line(phoneLine);
+    const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     const ok = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 2048;
     if (!ok(rxVolume) || !ok(txVolume)) return T.SipBadParameter;
@@ -1243,7 +1251,7 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** Sends the audio received on a line back to the far end (a line test). */
   setPhoneLineLoopBack(phoneLine: number, on: boolean): T {
-    const l = this.line(phoneLine);
+    const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (typeof on !== 'boolean') return T.SipBadParameter;
     // loopback would send a conferenced far end its own voice instead of the conference
@@ -1255,7 +1263,7 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** Target delay of a line's jitter buffer in ms (20..1000; it adapts around it). */
   setJitterTimeMs(phoneLine: number, ms: number): T {
-    const l = this.line(phoneLine);
+    const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 20 || ms > 1000) return T.SipBadParameter;
     l.jitter = { ...l.jitter, ms };
@@ -1265,7 +1273,7 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** Turns a line's jitter buffer on or off (off: play packets as they come). */
   setEnableJitter(phoneLine: number, on: boolean): T {
-    const l = this.line(phoneLine);
+    const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (typeof on !== 'boolean') return T.SipBadParameter;
     l.jitter = { ...l.jitter, enabled: on };
@@ -1278,7 +1286,7 @@ export class VoipMediaEngine extends EventEmitter {
    * `processRtpPacket = false` in it drops the packet. Costs an allocation per packet while on.
    */
   enableRawRtpPacketAccess(phoneLine: number, on: boolean, callback?: (data: RawRtpData) => void): T {
-    const l = this.line(phoneLine);
+    const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (typeof on !== 'boolean' || (on && typeof callback !== 'function')) return T.SipBadParameter;
     l.rawRtpCallback = on ? (d: RawRtpData) => {
@@ -1296,7 +1304,7 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** Details of the incoming call on a line. */
   getIncomingCallInfo(phoneLine: number): IncomingCallInfoResult {
-    const call = this.lineCall(phoneLine);
+    const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return { result: call };
     if (!call.incomingInfo) return { result: T.SipNoCallActive };
     return { result: T.SipSuccess, ...call.incomingInfo, source: { ...call.incomingInfo.source } };
@@ -1304,7 +1312,7 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** Details of the outgoing call on a line. */
   getOutgoingCallInfo(phoneLine: number): OutgoingCallInfoResult {
-    const call = this.lineCall(phoneLine);
+    const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return { result: call };
     if (!call.outgoingInfo) return { result: T.SipNoCallActive };
     return { result: T.SipSuccess, ...call.outgoingInfo };
@@ -1312,7 +1320,7 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** Why the last outgoing call on a line failed (kept after the call ends), LanScape's SIP_OUTGOING_CALL_ERROR_INFO. */
   getOutgoingCallErrorInfo(phoneLine: number): OutgoingCallErrorInfoResult {
-    const l = this.line(phoneLine);
+    const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return { result: l };
     const info = l.call?.errorInfo ?? this.lastErrors.get(phoneLine);
     if (!info) return { result: T.SipNoCallActive };
@@ -1321,7 +1329,7 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** State, media and statistics of the call on a line. */
   getActiveCallInfo(phoneLine: number): ActiveCallInfo {
-    const call = this.lineCall(phoneLine);
+    const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return { result: call };
     const n = call.negotiated;
     return {
@@ -1348,7 +1356,7 @@ export class VoipMediaEngine extends EventEmitter {
    * an empty file).
    */
   playWaveFile(phoneLine: number, path: string, loop: boolean): T {
-    const call = this.lineCall(phoneLine);
+    const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return call;
     if (typeof path !== 'string' || !path || typeof loop !== 'boolean') return T.SipBadParameter;
     const media = call.line.media;
@@ -1359,7 +1367,7 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** Stops a WAV file playing on a line. */
   stopWaveFile(phoneLine: number): T {
-    const call = this.lineCall(phoneLine);
+    const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return call;
     call.line.media?.stopWave();
     return T.SipSuccess;
@@ -1370,7 +1378,7 @@ export class VoipMediaEngine extends EventEmitter {
    * `sampleRate` (8000, 16000 or 48000), one 20 ms chunk per chunk.
    */
   openRxIvrChannel(phoneLine: number, options: { sampleRate?: number } = {}): IvrChannelResult<Readable> {
-    const call = this.lineCall(phoneLine);
+    const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return { result: call };
     const rate = options?.sampleRate ?? 8000;
     if (rate !== 8000 && rate !== 16000 && rate !== 48000) return { result: T.SipBadParameter };
@@ -1386,7 +1394,7 @@ export class VoipMediaEngine extends EventEmitter {
    * call (music on hold), an ordinary one only while we do not (it pauses during hold).
    */
   openTxIvrChannel(phoneLine: number, options: TxIvrChannelOptions = {}): IvrChannelResult<Writable> {
-    const call = this.lineCall(phoneLine);
+    const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return { result: call };
     const rate = options?.sampleRate ?? 8000;
     if (rate !== 8000 && rate !== 16000 && rate !== 48000) return { result: T.SipBadParameter };
@@ -1414,10 +1422,9 @@ export class VoipMediaEngine extends EventEmitter {
 
   /** A line for the mixer and recording procedures; static, so a detached call still gets a code. */
   private static audioLine(self: unknown, phoneLine: number): PhoneLine | T {
-    if (!(self instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    const l = self.line(phoneLine);
+    const l = VoipMediaEngine.line(self, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
-    return self.audio ? l : T.SipMediaEngineNotInitialized;
+    return (self as VoipMediaEngine).audio ? l : T.SipMediaEngineNotInitialized;
   }
 
   /**
@@ -1778,7 +1785,7 @@ export class VoipMediaEngine extends EventEmitter {
   private messagingHost(): MessagingHost {
     return {
       stack: () => this.stack,
-      lineCall: (phoneLine) => this.lineCall(phoneLine),
+      lineCall: (phoneLine) => VoipMediaEngine.lineCall(this, phoneLine),
       callForRequest: (req) => this.calls?.callForRequest(req),
       identity: () => {
         const a = this.advertisedAddress();

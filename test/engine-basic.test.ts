@@ -353,3 +353,23 @@ test('logSipMessages writes one structured JSON line per SIP message to sipLogFi
   t.regex(sent[0]!['sip']!, /^REGISTER sip:/);
   t.is(sent[0]!['callId'], recv[0]!['callId']);
 });
+
+test('every public procedure called detached from its engine returns a code instead of throwing', async (t) => {
+  // the public methods, as the built declaration file lists them (private members are marked there)
+  const dts = readFileSync(new URL('../engine/VoipMediaEngine.d.ts', import.meta.url), 'utf8');
+  const names = [...new Set([...dts.matchAll(/^ {4}(?!private |static |constructor)([a-zA-Z]+)\(/gm)].map((m) => m[1]!))];
+  t.true(names.length > 80, `${names.length} public procedures`);
+  const proto = VoipMediaEngine.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of names) {
+    if (name === 'getAudioDeviceList') continue; // needs no engine: it lists the sound cards
+    let r: unknown;
+    try {
+      r = await proto[name]!.call({}, 0, true, 0, 0);
+    } catch (err) {
+      t.fail(`${name} threw: ${(err as Error).message}`);
+      continue;
+    }
+    const ok = typeof r === 'number' || (typeof r === 'object' && r !== null && typeof (r as { result?: unknown }).result === 'number');
+    t.true(ok, `${name} answered ${JSON.stringify(r)}`);
+  }
+});
