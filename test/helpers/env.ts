@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import type { ExecutionContext, TestFn } from 'ava';
+import { loadNativeLibrary, type NativeLibraryName } from '../../ffi/loader.js';
 
 /**
  * ava's `test`, loaded only inside an ava worker: importing `ava` anywhere else (a benchmark
@@ -131,6 +132,37 @@ export const APT_PACKAGES: Readonly<Record<string, string>> = {
 };
 
 /**
+ * Debian package of each native library the `ffi/` layer loads, for the install command in a
+ * skipped test's title. Typed by {@link NativeLibraryName} so a new binding cannot forget it.
+ */
+export const NATIVE_APT_PACKAGES: Readonly<Record<NativeLibraryName, string>> = {
+  speexdsp: 'libspeexdsp1',
+};
+
+/** A native library a test needs (loaded through `ffi/loader.ts`), and its Debian package. */
+export interface NativeRequirement {
+  /** The library's name in `ffi/loader.ts`. */
+  readonly native: NativeLibraryName;
+  /** Debian package providing it, e.g. `"libspeexdsp1"`. */
+  readonly aptPackage: string;
+}
+
+/** Anything a test can need from the machine: a peer binary or a native library. */
+export type Requirement = string | PeerBinary | NativeRequirement;
+
+/**
+ * A native-library requirement for {@link peerTest}: `peerTest(title, [native('speexdsp')], fn)`.
+ * It counts as missing when the library does not load, including when `LINESCAPE_DISABLE_NATIVE`
+ * disables it.
+ *
+ * @param lib - the library's name in `ffi/loader.ts`
+ * @returns the requirement, with its Debian package from {@link NATIVE_APT_PACKAGES}
+ */
+export function native(lib: NativeLibraryName): NativeRequirement {
+  return { native: lib, aptPackage: NATIVE_APT_PACKAGES[lib] };
+}
+
+/**
  * Normalises a binary given by name (package looked up in {@link APT_PACKAGES}) or in full.
  *
  * @param b - a bare name or a {@link PeerBinary}
@@ -152,19 +184,26 @@ export function missingPeerMessage(b: string | PeerBinary): string {
 }
 
 /**
- * Checks a set of peer binaries.
+ * Checks a set of requirements: peer binaries and native libraries.
  *
- * @param binaries - bare names (see {@link APT_PACKAGES}) or {@link PeerBinary} records
- * @returns `found` maps each present binary to its absolute path; `missing` lists one
- *   {@link missingPeerMessage} per absent binary
+ * @param needs - bare binary names (see {@link APT_PACKAGES}), {@link PeerBinary} records or
+ *   {@link native} requirements
+ * @returns `found` maps each present binary to its absolute path (native libraries are not
+ *   listed); `missing` lists one message with its install command per absent requirement
  */
-export function checkPeers(binaries: ReadonlyArray<string | PeerBinary>): {
+export function checkPeers(needs: ReadonlyArray<Requirement>): {
   found: Record<string, string>;
   missing: string[];
 } {
   const found: Record<string, string> = {};
   const missing: string[] = [];
-  for (const b of binaries.map(toPeerBinary)) {
+  for (const need of needs) {
+    if (typeof need !== 'string' && 'native' in need) {
+      const loaded = loadNativeLibrary(need.native);
+      if (!loaded.ok) missing.push(`missing library ${need.native}: apt-get install -y ${need.aptPackage}`);
+      continue;
+    }
+    const b = toPeerBinary(need);
     const where = findBinary(b.binary);
     if (where === undefined) missing.push(missingPeerMessage(b));
     else found[b.binary] = where;
@@ -217,12 +256,12 @@ export type PeerTestFn = (
  * `peerTest.serial` does the same with `test.serial`. Only usable in ava test files.
  *
  * @param title - the test title
- * @param binaries - bare names (see {@link APT_PACKAGES}) or {@link PeerBinary} records
+ * @param binaries - bare names (see {@link APT_PACKAGES}), {@link PeerBinary} records or {@link native} libraries
  * @param fn - the test body
  */
 export function peerTest(
   title: string,
-  binaries: ReadonlyArray<string | PeerBinary>,
+  binaries: ReadonlyArray<Requirement>,
   fn: PeerTestFn,
 ): void {
   registerPeerTest(false, title, binaries, fn);
@@ -232,12 +271,12 @@ export function peerTest(
  * Like {@link peerTest}, but the test runs serially (`test.serial`) within its file.
  *
  * @param title - the test title
- * @param binaries - bare names (see {@link APT_PACKAGES}) or {@link PeerBinary} records
+ * @param binaries - bare names (see {@link APT_PACKAGES}), {@link PeerBinary} records or {@link native} libraries
  * @param fn - the test body
  */
 peerTest.serial = function serialPeerTest(
   title: string,
-  binaries: ReadonlyArray<string | PeerBinary>,
+  binaries: ReadonlyArray<Requirement>,
   fn: PeerTestFn,
 ): void {
   registerPeerTest(true, title, binaries, fn);
@@ -254,7 +293,7 @@ peerTest.serial = function serialPeerTest(
 function registerPeerTest(
   serial: boolean,
   title: string,
-  binaries: ReadonlyArray<string | PeerBinary>,
+  binaries: ReadonlyArray<Requirement>,
   fn: PeerTestFn,
 ): void {
   const test = avaTest;
