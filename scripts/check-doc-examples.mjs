@@ -14,7 +14,6 @@
 // Usage: node scripts/check-doc-examples.mjs [file.md ...]   (default: README.md docs/*.md)
 // Exit code 0 when every block compiles, 1 otherwise.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -67,7 +66,11 @@ export {};
 
 function main() {
   const files = process.argv.length > 2 ? process.argv.slice(2) : defaultFiles();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linescape-doc-examples-'));
+  // Inside the repository's node_modules, so that the examples resolve the same packages an
+  // application beside LineScape would (node:*, pino, ...); node_modules is never committed.
+  const cache = path.join(root, 'node_modules', '.cache');
+  fs.mkdirSync(cache, { recursive: true });
+  const dir = fs.mkdtempSync(path.join(cache, 'linescape-doc-examples-'));
   const origin = new Map(); // temp file -> { md, startLine }
   let count = 0;
   try {
