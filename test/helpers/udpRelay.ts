@@ -67,7 +67,7 @@ export class UdpRelay {
   /** Counters per direction. */
   readonly stats: Record<Direction, RelayCounters> = { toTarget: counters(), fromTarget: counters() };
   private readonly front: dgram.Socket;
-  private readonly target: { host: string; port: number };
+  private target: { host: string; port: number };
   private readonly upstream = new Map<string, dgram.Socket>();
   private readonly faults: Record<Direction, RelayFaults>;
   private readonly random: () => number;
@@ -99,6 +99,14 @@ export class UdpRelay {
   /** The relay's address. */
   get host(): string {
     return HOST;
+  }
+
+  /**
+   * Points the relay at another target (e.g. an RTP port learnt from SDP after the relay had to
+   * exist); packets already held for delay still go to the old one.
+   */
+  setTarget(target: { host: string; port: number }): void {
+    this.target = { ...target };
   }
 
   /** Changes the faults of one direction (e.g. heal the network mid-test). */
