@@ -280,7 +280,11 @@ export enum TelephonyReturnValue {
   SipReceivedByeErrorAck,
   /** PHONE_LINE notification: our BYE was never answered. */
   SipByeAckNotReceived,
-  /** PHONE_LINE notification: the call is over and the line is free. */
+  /**
+   * PHONE_LINE notification: the call is over and the line is free. `data.reason` names why;
+   * `data.quality` (a CallQuality: MOS, R-factor, loss, jitter, RTT) is the call's final figure
+   * when it received RTP.
+   */
   SipCallComplete,
 
   // ---- IVR and audio out ---------------------------------------------------------------------
