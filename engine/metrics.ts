@@ -221,7 +221,12 @@ export class EngineMetrics {
     } catch {
       return T.SipFeatureNotAvailable;
     }
-    const m = new EngineMetrics(prom, source);
+    let m: EngineMetrics;
+    try {
+      m = new EngineMetrics(prom, source);
+    } catch {
+      return T.SipFeatureNotAvailable; // a prom-client this module was not written for
+    }
     if (options.port === undefined) return m;
     if (await m.listen(options.port, options.host ?? '127.0.0.1')) return m;
     await m.close();
@@ -284,6 +289,14 @@ export class EngineMetrics {
 
   /** A line event as the engine raises it: counts started and ended calls. */
   onLineEvent(event: T, data: object | undefined): void {
+    try {
+      this.countCall(event, data);
+    } catch {
+      // metrics must never disturb the call that raised the event
+    }
+  }
+
+  private countCall(event: T, data: object | undefined): void {
     if (event === T.SipOutgoingCallInitializing) this.callsStarted.inc({ direction: 'outgoing' });
     else if (event === T.SipIncomingCallStart) this.callsStarted.inc({ direction: 'incoming' });
     else if (event === T.SipCallComplete) {
@@ -298,10 +311,13 @@ export class EngineMetrics {
    */
   onCallFinished(finalStats: MediaSessionStats | undefined, quality: CallQuality | undefined): void {
     if (finalStats) addRtp(this.finished, finalStats);
-    if (quality) {
+    if (!quality) return;
+    try {
       this.mos.observe(quality.mos);
       this.lossRatio.observe(quality.lossPercent / 100);
       this.jitter.observe(quality.jitterMs / 1000);
+    } catch {
+      // never let metrics break a call's teardown
     }
   }
 

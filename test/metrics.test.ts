@@ -195,3 +195,27 @@ test('prom-client is not loaded while metrics are off, and is once they are enab
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: dist });
   t.deepEqual(JSON.parse(stdout.trim().split('\n').pop()!), { before: false, after: true });
 });
+
+test('metrics enabled before start follow the engine through start, a call and stop', async (t) => {
+  const engine = new VoipMediaEngine();
+  const on = await engine.enableMetrics({ port: 0 });
+  t.is(on.result, T.SipSuccess);
+  t.teardown(() => engine.disableMetrics());
+  t.is(await engine.startSipTelephony({ ipAddressOfThisHost: '127.0.0.1', sipPort: 0, numPhoneLinesRequested: 2 }), T.SipSuccess);
+  const far = await startEngine(t, { numPhoneLinesRequested: 1, phoneName: 'far' });
+  far.engine.on('SipOkToAnswerCall', (n: Notification) => far.engine.goOffHook(n.phoneLine));
+  t.is(await engine.makeCall('far', '127.0.0.1', far.port, 0, true, 10000), T.SipSuccess);
+  t.true(await until(() => engine.getCallQuality(0).result === T.SipSuccess, 20000), 'RTP arrives');
+  const up = await scrape(on.port!);
+  t.is(val(up, 'linescape_lines{state="InCall"}'), 1);
+  t.is(val(up, 'linescape_lines{state="OnHook"}'), 1);
+  t.is(val(up, 'linescape_calls_started_total{direction="outgoing"}'), 1);
+  t.is(val(up, 'linescape_sip_requests_total{direction="out",method="INVITE"}'), 1);
+  t.true(val(up, 'linescape_sip_responses_total{direction="in",method="INVITE",code="200"}') >= 1);
+  t.is(await engine.stopSipTelephony(), T.SipSuccess);
+  // stopped: no lines, the call counted as ended, the endpoint still answers
+  const down = await scrape(on.port!);
+  t.is(val(down, 'linescape_lines{state="OnHook"}'), 0);
+  t.is([...down].filter(([k]) => k.startsWith('linescape_calls_ended_total{')).reduce((s, [, v]) => s + v, 0), 1);
+  t.is(val(down, 'linescape_call_mos_count'), 1);
+});
