@@ -14,7 +14,7 @@
  *
  * Codec values (see {@link codecImpairment}): G.711 Ie = 0, Bpl = 25.1, the G.113 Appendix I
  * figure for G.711 with packet-loss concealment, because the engine's jitter buffer conceals
- * every lost frame (frame repeat with fade) and never plays zeros; 4.3, the figure without
+ * lost frames (frame repeat with fade) instead of playing zeros; 4.3, the figure without
  * concealment, models silence insertion, which the engine does not do. For Opus ITU-T gives no
  * narrowband Ie or Bpl; we rate it on the same narrowband scale with Ie = 0 and Bpl = 25.1 (the
  * G.711-with-PLC values): Opus at the rates used here is at least as good as G.711 and brings its
