@@ -8,6 +8,7 @@
  */
 import type { VoipMediaEngine } from '../../index.js';
 import type { MediaSessionStats } from '../../media/session.js';
+import { toneLevelDb } from '../../media/analysis.js';
 import { sleep } from './engine.js';
 
 /** The media statistics of the call on `line` (undefined without media). */
@@ -31,4 +32,27 @@ export async function mediaWait(engine: VoipMediaEngine, line: number, ms: numbe
   const end = Date.now() + limitMs;
   while (sentPackets(engine, line) - from < want && Date.now() < end) await sleep(10);
   return sentPackets(engine, line) - from;
+}
+
+/**
+ * Receive-side trouble of a line so far, in frames: frames it concealed (lost or late packets,
+ * playout gaps) and frames its jitter buffer dropped to shrink its delay. Media tests compare
+ * damaged 20 ms blocks of what a line heard against the growth of this figure.
+ */
+export function receiveTrouble(engine: VoipMediaEngine, line: number): number {
+  const s = mediaStats(engine, line);
+  return s === undefined ? 0 : s.concealedFrames + s.jitter.dropped;
+}
+
+/**
+ * Number of `blockMs` blocks of `pcm` in which the tone at `freq` is not the content: its
+ * Goertzel level is below `minDb` of the block's total power (silence counts as damaged).
+ */
+export function blocksWithoutTone(pcm: Int16Array, rate: number, freq: number, blockMs = 20, minDb = -6): number {
+  const n = Math.round((rate * blockMs) / 1000);
+  let bad = 0;
+  for (let start = 0; start + n <= pcm.length; start += n) {
+    if (!(toneLevelDb(pcm, rate, freq, start, start + n) >= minDb)) bad++;
+  }
+  return bad;
 }
