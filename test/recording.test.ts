@@ -11,7 +11,7 @@ import wavefilePkg from 'wavefile';
 import { TelephonyReturnValue as T, MediaFormatAudio as F, type Notification } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { tonePcm, wait } from './helpers/audio.js';
-import { mediaWait, sentPackets } from './helpers/mediaTime.js';
+import { blocksWithoutTone, mediaWait, receiveTrouble, sentPackets } from './helpers/mediaTime.js';
 import { toneLevelDb } from '../media/analysis.js';
 
 const { WaveFile } = wavefilePkg;
@@ -50,6 +50,7 @@ for (const [format, rate] of [
     await wait(300);
     t.is(a.engine.startPhoneLineRecording(0, true, false, dir), T.SipSuccess);
     const sentAtStart = sentPackets(a.engine, 0);
+    const troubleAtStart = receiveTrouble(a.engine, 0);
     t.true(a.engine.getLineStatus(0).callRecordingActive);
     const active = await a.waitFor(T.SipCallRecordActive);
     t.is(a.engine.startPhoneLineRecording(0, true, false, dir), T.SipCallRecordAlreadyStarted);
@@ -72,8 +73,16 @@ for (const [format, rate] of [
     const mid = samples.subarray(Math.round(0.5 * rate), Math.round(1.5 * rate));
     const sent = toneLevelDb(mid, rate, 1000);
     const received = toneLevelDb(mid, rate, 440);
-    t.log(`sent 1000 Hz ${sent.toFixed(1)} dB, received 440 Hz ${received.toFixed(1)} dB`);
-    t.true(sent > -6 && received > -6, 'both directions are in the file');
+    // each 20 ms block holds both tones (each about -3 dB of the pair); the received one may be
+    // missing only where the line measured receive trouble (a concealed or dropped frame spoils
+    // its block and, through the decoder overlap, the next one)
+    const trouble = receiveTrouble(a.engine, 0) - troubleAtStart;
+    const noSent = blocksWithoutTone(mid, rate, 1000, 20, -9);
+    const noReceived = blocksWithoutTone(mid, rate, 440, 20, -9);
+    t.log(`sent 1000 Hz ${sent.toFixed(1)} dB, received 440 Hz ${received.toFixed(1)} dB; blocks without them ${noSent} / ${noReceived} of 50, receive trouble ${trouble} frames`);
+    t.is(noSent, 0, 'what the line sent is in every block');
+    t.true(noReceived <= 2 * trouble, 'what the line received is in every block not explained by trouble');
+    if (trouble === 0) t.true(sent > -6 && received > -6, 'both directions are in the file');
   });
 }
 
