@@ -151,6 +151,8 @@ export async function steppedPair(t: ExecutionContext, codec: CodecName, opts: P
   const delivered = (): boolean => b.stats().rx.packetsIn >= a.stats().tx.packets && a.stats().rx.packetsIn >= b.stats().tx.packets;
   const step = async (ticks: number, done: () => boolean = () => false): Promise<number> => {
     for (let i = 0; i < ticks; i++) {
+      // the application runs between ticks, as it does on a real clock
+      await new Promise((r) => setImmediate(r));
       if (done()) return i;
       clock.tickOnce();
       // a lost datagram (never on loopback short of a full socket queue) ends the wait after 10 s
