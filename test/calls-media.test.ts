@@ -81,7 +81,8 @@ test('garbage on a call\'s RTP port is counted and the audio carries on', async 
   const m = stats.rx.malformedByReason;
   const kernelLost = lost();
   t.log(`kernel drops ${kernelLost}, longest event-loop stall ${(loop.max / 1e6).toFixed(0)} ms`);
-  t.is(counted() + kernelLost, 250, `each datagram counted once: ${JSON.stringify(stats.rx)}, kernel drops ${kernelLost}`);
+  // the kernel's drops on the socket may also have been A's own packets: a range, exact when none
+  t.true(counted() <= 250 && counted() + kernelLost >= 250, `each datagram counted once: ${JSON.stringify(stats.rx)}, kernel drops ${kernelLost}`);
   t.true(m.badVersion >= 50 - kernelLost && m.tooShort >= 50 - kernelLost && m.badCsrc >= 50 - kernelLost, `malformed packets counted by reason: ${JSON.stringify(m)}`);
   // packets from a second source are a conflict: reported once, and dropped (valid PCMU and the
   // unknown payload types alike) while the call's own source talks. The source moves only
