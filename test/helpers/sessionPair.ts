@@ -120,3 +120,46 @@ export class Capture {
 export function near(t: ExecutionContext, got: number, want: number, what: string): void {
   t.true(Math.abs(got - want) <= want * 0.02, `${what}: ${got.toFixed(1)} Hz, expected ${want} Hz ±2 %`);
 }
+
+/** A {@link pair} on a manual clock that the test advances in lockstep with delivery. */
+export interface SteppedPair extends Pair {
+  /**
+   * Runs up to `ticks` ticks, or until `done` holds. After each tick it waits (in real time,
+   * as long as the machine needs) until each side has been handed every RTP packet the other
+   * sent, so a frame is never played out before it could arrive. Resolves with the ticks run.
+   */
+  step(ticks: number, done?: () => boolean): Promise<number>;
+}
+
+/**
+ * Two started sessions talking `codec` on a {@link MediaClock.manual} clock. On a real clock a
+ * stalled event loop runs catch-up ticks back to back, before the frames they send can reach
+ * the other side, and the receiver conceals them; stepping in lockstep with delivery takes
+ * the machine's load out of what a test judges (for tests about content, not timing).
+ */
+export async function steppedPair(t: ExecutionContext, codec: CodecName, opts: PairOptions = {}): Promise<SteppedPair> {
+  const clock = MediaClock.manual();
+  t.teardown(() => clock.stop());
+  const alloc = await allocator();
+  const a = await open(t, clock, alloc, opts.a);
+  const b = await open(t, clock, alloc, opts.b);
+  t.true(a.configure(params(codec, b.localPort, opts.pa)));
+  t.true(b.configure(params(codec, a.localPort, opts.pb)));
+  clock.start();
+  a.start();
+  b.start();
+  const delivered = (): boolean => b.stats().rx.packetsIn >= a.stats().tx.packets && a.stats().rx.packetsIn >= b.stats().tx.packets;
+  const step = async (ticks: number, done: () => boolean = () => false): Promise<number> => {
+    for (let i = 0; i < ticks; i++) {
+      // the application runs between ticks, as it does on a real clock
+      await new Promise((r) => setImmediate(r));
+      if (done()) return i;
+      clock.tickOnce();
+      // a lost datagram (never on loopback short of a full socket queue) ends the wait after 10 s
+      const end = Date.now() + 10000;
+      while (!delivered() && Date.now() < end) await new Promise((r) => setImmediate(r));
+    }
+    return ticks;
+  };
+  return { clock, a, b, step };
+}
