@@ -6,10 +6,11 @@
  * @module
  */
 import { G711Codec } from './g711.js';
+import { G722Codec } from './g722.js';
 import { createOpusCodec, type OpusCodecOptions } from './opus.js';
 
 /** The codecs LineScape can put on the wire. Names match the SDP rtpmap encoding names. */
-export type CodecName = 'PCMU' | 'PCMA' | 'opus';
+export type CodecName = 'PCMU' | 'PCMA' | 'G722' | 'opus';
 
 /**
  * One codec instance per RTP stream direction pair: it owns the encoder and decoder state
@@ -20,13 +21,16 @@ export interface AudioCodec {
   readonly name: CodecName;
   /** RTP payload type this instance was created for (static 0/8, or the negotiated dynamic one). */
   readonly payloadType: number;
-  /** RTP timestamp clock in Hz: 8000 for G.711, 48000 for Opus (RFC 7587 always uses 48 kHz). */
+  /**
+   * RTP timestamp clock in Hz: 8000 for G.711 and G.722 (RFC 3551 keeps G.722 at 8000 although
+   * it codes 16 kHz audio), 48000 for Opus (RFC 7587 always uses 48 kHz).
+   */
   readonly clockRate: number;
-  /** Rate of the PCM this codec consumes and produces: 8000 for G.711, 48000 for Opus. */
+  /** Rate of the PCM this codec consumes and produces: 8000 for G.711, 16000 for G.722, 48000 for Opus. */
   readonly sampleRate: number;
   /** PCM channels; lines are mono even though the Opus rtpmap says `/2` (RFC 7587 §7). */
   readonly channels: 1;
-  /** Samples per 20 ms frame at {@link AudioCodec.sampleRate}: 160 for G.711, 960 for Opus. */
+  /** Samples per 20 ms frame at {@link AudioCodec.sampleRate}: 160 for G.711, 320 for G.722, 960 for Opus. */
   readonly samplesPerFrame: number;
   /**
    * Encode the first `samplesPerFrame` samples of `pcm` into `out` at `outOffset`.
@@ -107,6 +111,18 @@ export const CODEC_INFO: Readonly<Record<CodecName, CodecInfo>> = Object.freeze(
     maxPayloadBytes: 160,
     rtpmap: 'PCMA/8000',
   }),
+  G722: Object.freeze({
+    name: 'G722',
+    defaultPayloadType: 9,
+    clockRate: 8000,
+    sampleRate: 16000,
+    sdpChannels: 1,
+    frameMs: 20,
+    samplesPerFrame: 320,
+    timestampIncrement: 160,
+    maxPayloadBytes: 160,
+    rtpmap: 'G722/8000',
+  }),
   opus: Object.freeze({
     name: 'opus',
     defaultPayloadType: 111,
@@ -155,7 +171,7 @@ export interface CodecOptions {
 
 /** True when `name` is one of the {@link CodecName}s (exact spelling). */
 export function isCodecName(name: string): name is CodecName {
-  return name === 'PCMU' || name === 'PCMA' || name === 'opus';
+  return name === 'PCMU' || name === 'PCMA' || name === 'G722' || name === 'opus';
 }
 
 /**
@@ -185,6 +201,8 @@ export function createCodec(name: CodecName, payloadType?: number, options?: Cod
       return new G711Codec('PCMU', pt);
     case 'PCMA':
       return new G711Codec('PCMA', pt);
+    case 'G722':
+      return new G722Codec(pt);
     case 'opus':
       return createOpusCodec(pt, options?.opus);
     default:

@@ -1,0 +1,77 @@
+/**
+ * Engine-to-engine calls in the newer codecs, with real sockets on 127.0.0.1: tones judged by
+ * frequency in both directions, the RTP framing each codec must use on the wire, and RFC 4733
+ * DTMF at the codec's RTP clock.
+ */
+import test from 'ava';
+import { TelephonyReturnValue as T, MediaFormatAudio, DtmfMethod, type Notification, type RawRtpData } from '../index.js';
+import { startEngine, type EngineUnderTest } from './helpers/engine.js';
+import { analyse, capture, sendTone, wait } from './helpers/audio.js';
+
+/** Two engines with one line each, both restricted to `formats`, connected by a call from a to b. */
+async function call(
+  t: Parameters<typeof startEngine>[0],
+  formatsA: MediaFormatAudio[],
+  formatsB: MediaFormatAudio[] = formatsA,
+): Promise<[EngineUnderTest, EngineUnderTest]> {
+  const a = await startEngine(t, { numPhoneLinesRequested: 1, phoneName: 'alice' });
+  const b = await startEngine(t, { numPhoneLinesRequested: 1, phoneName: 'bob' });
+  t.is(a.engine.setAudioMediaFormats(0, formatsA), T.SipSuccess);
+  t.is(b.engine.setAudioMediaFormats(0, formatsB), T.SipSuccess);
+  b.engine.on('SipOkToAnswerCall', (n: Notification) => b.engine.goOffHook(n.phoneLine));
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 0, true, 10_000), T.SipSuccess);
+  await b.waitFor(T.SipIncomingCallConnected);
+  return [a, b];
+}
+
+test('G.722 call between two engines: 5 kHz one way and 700 Hz the other, 16 kHz end to end', async (t) => {
+  const [a, b] = await call(t, [MediaFormatAudio.G722]);
+  t.is(a.engine.getActiveCallInfo(0).codec, 'G722');
+  t.is(b.engine.getActiveCallInfo(0).codec, 'G722');
+  const packets: RawRtpData[] = [];
+  t.is(a.engine.enableRawRtpPacketAccess(0, true, (d) => packets.push(d)), T.SipSuccess);
+  // 5 kHz exists only in a wideband call: narrowband G.711 could not carry it at all
+  const capB = capture(b.engine, 0, 16000);
+  const capA = capture(a.engine, 0, 16000);
+  sendTone(a.engine, 0, 5000, 3, 16000);
+  sendTone(b.engine, 0, 700, 3, 16000);
+  await wait(1500);
+  t.is(a.engine.enableRawRtpPacketAccess(0, false), T.SipSuccess);
+  const atB = analyse(capB.samples(), 16000);
+  const atA = analyse(capA.samples(), 16000);
+  t.log(`b hears ${atB.freq.toFixed(1)} Hz at ${atB.levelDb.toFixed(1)} dB of total, a hears ${atA.freq.toFixed(1)} Hz at ${atA.levelDb.toFixed(1)} dB`);
+  t.true(Math.abs(atB.freq - 5000) <= 50, `b hears ${atB.freq} Hz`);
+  t.true(Math.abs(atA.freq - 700) <= 7, `a hears ${atA.freq} Hz`);
+  t.true(atB.levelDb > -3 && atA.levelDb > -3, 'the tones dominate');
+
+  // on the wire: payload type 9, 160 octets and 160 timestamp units per 20 ms (8000 Hz clock)
+  const sent = packets.filter((d) => d.transmittingPacket && d.payloadType === 9);
+  const got = packets.filter((d) => !d.transmittingPacket && d.payloadType === 9);
+  t.true(sent.length > 20 && got.length > 20, `${sent.length} sent, ${got.length} received`);
+  t.true(sent.every((d) => d.payload.length === 160), 'every payload is 160 octets');
+  for (let i = 1; i < sent.length; i++) {
+    const dSeq = (sent[i]!.sequence - sent[i - 1]!.sequence) & 0xffff;
+    const dTs = (sent[i]!.timestamp - sent[i - 1]!.timestamp) >>> 0;
+    if (dTs !== 160 * dSeq) {
+      t.fail(`packet ${i}: timestamp advanced ${dTs} over ${dSeq} packets`);
+      return;
+    }
+  }
+});
+
+test('G.722 call: RFC 4733 DTMF (telephone-event/8000 beside G.722) reaches the far end', async (t) => {
+  const [a, b] = await call(t, [MediaFormatAudio.G722]);
+  t.is(a.engine.sendDtmf(0, '5#', DtmfMethod.Rfc4733), T.SipSuccess);
+  const digits = await b.waitForCount(T.SipDtmfDigitEvent, 2);
+  t.deepEqual(
+    digits.map((n) => (n.data as { digit: string }).digit),
+    ['5', '#'],
+  );
+  t.true(digits.every((n) => (n.data as { method: string }).method === 'rfc4733'));
+});
+
+test('mixed offers: the answerer follows the offerer\'s order among the codecs it allows', async (t) => {
+  const [a, b] = await call(t, [MediaFormatAudio.G722, MediaFormatAudio.ULaw8k], [MediaFormatAudio.ULaw8k, MediaFormatAudio.G722]);
+  t.is(a.engine.getActiveCallInfo(0).codec, 'G722');
+  t.is(b.engine.getActiveCallInfo(0).codec, 'G722');
+});
