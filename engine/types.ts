@@ -51,6 +51,8 @@ export enum MediaFormatAudio {
   Opus48k = 2,
   /** G.722 at 64 kbit/s: 16 kHz audio on an 8000 Hz RTP clock (RFC 3551), payload type 9. */
   G722 = 3,
+  /** G.729 / G.729A (Annex B SID frames understood), 8 kHz, payload type 18; needs libbcg729. */
+  G729 = 4,
 }
 
 /** How `holdLine` signals hold in SDP (setCallHoldType). */

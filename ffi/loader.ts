@@ -26,7 +26,7 @@ export interface NativeLibraryHandle {
 }
 
 /** Names of the native libraries the engine knows how to load. */
-export type NativeLibraryName = 'speexdsp' | 'spandsp';
+export type NativeLibraryName = 'speexdsp' | 'spandsp' | 'bcg729';
 
 /**
  * The outcome of loading a native library: the handle, or a human-readable reason (the sonames
@@ -76,6 +76,12 @@ export const NATIVE_LIBRARY_FILES: Readonly<Record<NativeLibraryName, readonly s
       : process.platform === 'win32'
         ? ['libspandsp-2.dll', 'libspandsp.dll', 'spandsp.dll']
         : ['libspandsp.so.2', 'libspandsp.so'],
+  bcg729:
+    process.platform === 'darwin'
+      ? ['libbcg729.0.dylib', 'libbcg729.dylib']
+      : process.platform === 'win32'
+        ? ['libbcg729.dll', 'bcg729.dll']
+        : ['libbcg729.so.0', 'libbcg729.so'],
 };
 
 /** The koffi module surface used here (its `load` function). */

@@ -22,9 +22,9 @@ interface G722Functions {
 let bound: G722Functions | string | undefined;
 
 function bind(): G722Functions | string {
-  if (bound !== undefined) return bound;
   const loaded = loadNativeLibrary('spandsp');
-  if (!loaded.ok) return loaded.reason; // not cached: the library may be enabled again later
+  if (!loaded.ok) return loaded.reason; // asked every time: a disabled library counts at once
+  if (bound !== undefined) return bound;
   try {
     const lib = loaded.lib;
     bound = {

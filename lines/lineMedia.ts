@@ -12,6 +12,7 @@ import type { RtpPortAllocator } from '../media/rtpSocket.js';
 import { MediaSession, type MediaFramePort, type MediaLevels, type MediaParams, type MediaRecordTap, type RawRtpData } from '../media/session.js';
 import { defaultFormat, type AudioCodecName, type AudioFormatSpec, type NegotiatedMedia } from '../sip/sdp.js';
 import { MediaFormatAudio } from '../engine/types.js';
+import { isCodecAvailable } from '../media/codecs.js';
 import type { CallMedia } from './call.js';
 import type { PhoneLine } from './phoneLine.js';
 
@@ -23,6 +24,7 @@ export const AUDIO_FORMAT_CODECS: Readonly<Record<MediaFormatAudio, AudioCodecNa
   [MediaFormatAudio.ALaw8k]: 'PCMA',
   [MediaFormatAudio.Opus48k]: 'opus',
   [MediaFormatAudio.G722]: 'G722',
+  [MediaFormatAudio.G729]: 'G729',
 };
 
 /** Whether `f` is one of the {@link MediaFormatAudio} values a line can use. */
@@ -30,9 +32,17 @@ export function isAudioFormat(f: unknown): f is MediaFormatAudio {
   return typeof f === 'number' && Object.prototype.hasOwnProperty.call(AUDIO_FORMAT_CODECS, f);
 }
 
-/** SDP format specs of a line's formats, in its preference order. */
+/**
+ * SDP format specs of a line's formats, in its preference order, leaving out codecs whose native
+ * library does not load here (G.729 without libbcg729, Opus without its binding): those are
+ * neither offered nor accepted, and the line still works with the rest.
+ */
 export function formatSpecs(formats: readonly MediaFormatAudio[]): AudioFormatSpec[] {
-  return formats.filter(isAudioFormat).map((f) => defaultFormat(AUDIO_FORMAT_CODECS[f]));
+  return formats
+    .filter(isAudioFormat)
+    .map((f) => AUDIO_FORMAT_CODECS[f])
+    .filter((name) => isCodecAvailable(name))
+    .map((name) => defaultFormat(name));
 }
 
 /** Media parameters of the session from the result of an offer/answer. */

@@ -4,7 +4,10 @@
  * DTMF at the codec's RTP clock.
  */
 import test from 'ava';
-import { TelephonyReturnValue as T, MediaFormatAudio, DtmfMethod, type Notification, type RawRtpData } from '../index.js';
+import { TelephonyReturnValue as T, MediaFormatAudio, DtmfMethod, LineState, type Notification, type RawRtpData } from '../index.js';
+import { setNativeLibraryDisabled } from '../ffi/loader.js';
+import { native, peerTest } from './helpers/env.js';
+import { sipRequest, sipUdpClient } from './helpers/sipUdp.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { analyse, capture, sendTone, wait } from './helpers/audio.js';
 
@@ -74,4 +77,63 @@ test('mixed offers: the answerer follows the offerer\'s order among the codecs i
   const [a, b] = await call(t, [MediaFormatAudio.G722, MediaFormatAudio.ULaw8k], [MediaFormatAudio.ULaw8k, MediaFormatAudio.G722]);
   t.is(a.engine.getActiveCallInfo(0).codec, 'G722');
   t.is(b.engine.getActiveCallInfo(0).codec, 'G722');
+});
+
+peerTest('G.729 call between two engines: 1 kHz one way and 440 Hz the other, two frames per 20 ms packet', [native('bcg729')], async (t) => {
+  const [a, b] = await call(t, [MediaFormatAudio.G729]);
+  t.is(a.engine.getActiveCallInfo(0).codec, 'G729');
+  t.is(b.engine.getActiveCallInfo(0).codec, 'G729');
+  const packets: RawRtpData[] = [];
+  t.is(a.engine.enableRawRtpPacketAccess(0, true, (d) => packets.push(d)), T.SipSuccess);
+  const capB = capture(b.engine, 0, 8000);
+  const capA = capture(a.engine, 0, 8000);
+  sendTone(a.engine, 0, 1000, 3, 8000);
+  sendTone(b.engine, 0, 440, 3, 8000);
+  await wait(1500);
+  t.is(a.engine.enableRawRtpPacketAccess(0, false), T.SipSuccess);
+  const atB = analyse(capB.samples(), 8000);
+  const atA = analyse(capA.samples(), 8000);
+  t.log(`b hears ${atB.freq.toFixed(1)} Hz at ${atB.levelDb.toFixed(1)} dB of total, a hears ${atA.freq.toFixed(1)} Hz at ${atA.levelDb.toFixed(1)} dB`);
+  t.true(Math.abs(atB.freq - 1000) <= 10, `b hears ${atB.freq} Hz`);
+  t.true(Math.abs(atA.freq - 440) <= 5, `a hears ${atA.freq} Hz`);
+  t.true(atB.levelDb > -3 && atA.levelDb > -3, 'the tones dominate');
+  const sent = packets.filter((d) => d.transmittingPacket && d.payloadType === 18);
+  t.true(sent.length > 20, `${sent.length} G.729 packets sent`);
+  t.true(sent.every((d) => d.payload.length === 20), 'every payload is two 10-octet frames');
+});
+
+test.serial('a line whose only codec lacks its library: makeCall says SipNativeLibraryMissing, an offer of it gets 488 with a Warning', async (t) => {
+  setNativeLibraryDisabled('bcg729', true);
+  t.teardown(() => setNativeLibraryDisabled('bcg729', false));
+  const a = await startEngine(t, { numPhoneLinesRequested: 1, phoneName: 'alice' });
+  const b = await startEngine(t, { numPhoneLinesRequested: 1, phoneName: 'bob' });
+  t.is(a.engine.setAudioMediaFormats(0, [MediaFormatAudio.G729]), T.SipSuccess);
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 0, true, 5000), T.SipNativeLibraryMissing);
+  t.is(a.engine.getLineStatus(0).state, LineState.OnHook, 'the line stays free');
+
+  // b's library is disabled too (one process), so an INVITE offering only G.729 gets 488
+  const client = await sipUdpClient(t, b.port);
+  const sdp =
+    'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n';
+  const res = await client.request(
+    sipRequest({
+      method: 'INVITE',
+      user: 'bob',
+      enginePort: b.port,
+      localPort: client.port,
+      branch: 'g729only',
+      callId: 'g729-only@test',
+      cseq: 1,
+      headers: [`Contact: <sip:tester@127.0.0.1:${client.port}>`, 'Content-Type: application/sdp'],
+      body: sdp,
+    }),
+  );
+  t.is(res.status, 488);
+  t.regex(res.headers.get('Warning') ?? '', /^305 127\.0\.0\.1 "no common audio codec"$/);
+
+  // with PCMU beside it the call goes through in PCMU
+  t.is(a.engine.setAudioMediaFormats(0, [MediaFormatAudio.G729, MediaFormatAudio.ULaw8k]), T.SipSuccess);
+  b.engine.on('SipOkToAnswerCall', (n: Notification) => b.engine.goOffHook(n.phoneLine));
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 0, true, 5000), T.SipSuccess);
+  t.is(a.engine.getActiveCallInfo(0).codec, 'PCMU');
 });
