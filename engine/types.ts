@@ -53,6 +53,8 @@ export enum MediaFormatAudio {
   G722 = 3,
   /** G.729 / G.729A (Annex B SID frames understood), 8 kHz, payload type 18; needs libbcg729. */
   G729 = 4,
+  /** GSM 06.10 full rate, 8 kHz, payload type 3; needs libgsm. */
+  Gsm = 5,
 }
 
 /** How `holdLine` signals hold in SDP (setCallHoldType). */

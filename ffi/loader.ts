@@ -26,7 +26,7 @@ export interface NativeLibraryHandle {
 }
 
 /** Names of the native libraries the engine knows how to load. */
-export type NativeLibraryName = 'speexdsp' | 'spandsp' | 'bcg729';
+export type NativeLibraryName = 'speexdsp' | 'spandsp' | 'bcg729' | 'gsm';
 
 /**
  * The outcome of loading a native library: the handle, or a human-readable reason (the sonames
@@ -82,6 +82,12 @@ export const NATIVE_LIBRARY_FILES: Readonly<Record<NativeLibraryName, readonly s
       : process.platform === 'win32'
         ? ['libbcg729.dll', 'bcg729.dll']
         : ['libbcg729.so.0', 'libbcg729.so'],
+  gsm:
+    process.platform === 'darwin'
+      ? ['libgsm.1.dylib', 'libgsm.dylib']
+      : process.platform === 'win32'
+        ? ['libgsm.dll', 'gsm.dll']
+        : ['libgsm.so.1', 'libgsm.so'],
 };
 
 /** The koffi module surface used here (its `load` function). */

@@ -25,6 +25,7 @@ export const AUDIO_FORMAT_CODECS: Readonly<Record<MediaFormatAudio, AudioCodecNa
   [MediaFormatAudio.Opus48k]: 'opus',
   [MediaFormatAudio.G722]: 'G722',
   [MediaFormatAudio.G729]: 'G729',
+  [MediaFormatAudio.Gsm]: 'GSM',
 };
 
 /** Whether `f` is one of the {@link MediaFormatAudio} values a line can use. */

@@ -9,10 +9,12 @@ import { G711Codec } from './g711.js';
 import { G722Codec } from './g722.js';
 import { createG729Codec, type G729Options } from './g729.js';
 import { bcg729Available } from '../ffi/bcg729.js';
+import { createGsmCodec } from './gsm.js';
+import { gsmAvailable } from '../ffi/gsm.js';
 import { createOpusCodec, loadOpus, type OpusCodecOptions } from './opus.js';
 
 /** The codecs LineScape can put on the wire. Names match the SDP rtpmap encoding names. */
-export type CodecName = 'PCMU' | 'PCMA' | 'G722' | 'G729' | 'opus';
+export type CodecName = 'PCMU' | 'PCMA' | 'G722' | 'G729' | 'GSM' | 'opus';
 
 /**
  * One codec instance per RTP stream direction pair: it owns the encoder and decoder state
@@ -137,6 +139,18 @@ export const CODEC_INFO: Readonly<Record<CodecName, CodecInfo>> = Object.freeze(
     maxPayloadBytes: 20,
     rtpmap: 'G729/8000',
   }),
+  GSM: Object.freeze({
+    name: 'GSM',
+    defaultPayloadType: 3,
+    clockRate: 8000,
+    sampleRate: 8000,
+    sdpChannels: 1,
+    frameMs: 20,
+    samplesPerFrame: 160,
+    timestampIncrement: 160,
+    maxPayloadBytes: 33,
+    rtpmap: 'GSM/8000',
+  }),
   opus: Object.freeze({
     name: 'opus',
     defaultPayloadType: 111,
@@ -187,18 +201,20 @@ export interface CodecOptions {
 
 /** True when `name` is one of the {@link CodecName}s (exact spelling). */
 export function isCodecName(name: string): name is CodecName {
-  return name === 'PCMU' || name === 'PCMA' || name === 'G722' || name === 'G729' || name === 'opus';
+  return name === 'PCMU' || name === 'PCMA' || name === 'G722' || name === 'G729' || name === 'GSM' || name === 'opus';
 }
 
 /**
  * Whether a codec can be created on this machine: the ones in TypeScript always, G.729 when
- * libbcg729 loads, Opus when its binding loads. Lines leave the others out of their SDP, so a
+ * libbcg729 loads, GSM when libgsm loads, Opus when its binding loads. Lines leave the others out of their SDP, so a
  * missing library narrows the offer instead of failing calls.
  */
 export function isCodecAvailable(name: CodecName): boolean {
   switch (name) {
     case 'G729':
       return bcg729Available();
+    case 'GSM':
+      return gsmAvailable();
     case 'opus':
       return loadOpus();
     default:
@@ -222,7 +238,7 @@ export function findCodecByRtpmap(rtpmap: string): CodecInfo | undefined {
 
 /**
  * Create a codec instance. Returns `undefined` only when the codec's native library cannot be
- * loaded (Opus without a working `@discordjs/opus` binary, G.729 without libbcg729); the caller maps that to a return
+ * loaded (Opus without a working `@discordjs/opus` binary, G.729 without libbcg729, GSM without libgsm); the caller maps that to a return
  * code instead of crashing the engine.
  * @param payloadType - negotiated payload type; defaults to the table's.
  */
@@ -237,6 +253,8 @@ export function createCodec(name: CodecName, payloadType?: number, options?: Cod
       return new G722Codec(pt);
     case 'G729':
       return createG729Codec(pt, options?.g729);
+    case 'GSM':
+      return createGsmCodec(pt);
     case 'opus':
       return createOpusCodec(pt, options?.opus);
     default:

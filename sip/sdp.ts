@@ -1,6 +1,6 @@
 /**
  * SDP offer/answer for one audio stream (RFC 3264 on RFC 4566 session descriptions), with
- * G.711 (PCMU/PCMA), G.722, G.729, Opus (RFC 7587) and RFC 4733 telephone-event.
+ * G.711 (PCMU/PCMA), G.722, G.729, GSM 06.10, Opus (RFC 7587) and RFC 4733 telephone-event.
  *
  * Everything here is a pure function of its arguments: the caller (a line or dialog) keeps the
  * state (session version, current direction) and hands in a {@link LocalMedia} each time. SDP
@@ -16,7 +16,7 @@ import type { MediaDescription, SessionDescription } from 'sdp-transform';
 export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
 /** The audio codecs the media layer can encode and decode. */
-export type AudioCodecName = 'PCMU' | 'PCMA' | 'G722' | 'G729' | 'opus';
+export type AudioCodecName = 'PCMU' | 'PCMA' | 'G722' | 'G729' | 'GSM' | 'opus';
 
 /** One audio format as it appears on an `m=` line plus its `a=rtpmap` / `a=fmtp`. */
 export interface AudioFormatSpec {
@@ -34,7 +34,7 @@ export interface AudioFormatSpec {
 
 /**
  * The usual format description for a codec: PCMU 0/8000, PCMA 8/8000, G722 9/8000 (the RTP clock
- * RFC 3551 fixed for this 16 kHz codec), G729 18/8000, opus 111/48000/2 with
+ * RFC 3551 fixed for this 16 kHz codec), G729 18/8000, GSM 3/8000, opus 111/48000/2 with
  * `minptime=10;useinbandfec=1` (in-band FEC costs little and saves audio on lossy links).
  * Returns a fresh object, so callers may change the payload type.
  */
@@ -49,6 +49,8 @@ export function defaultFormat(name: AudioCodecName): AudioFormatSpec {
     case 'G729':
       // no fmtp: Annex B is allowed by default (RFC 4856), and we decode its SID frames
       return { name: 'G729', payloadType: 18, clockRate: 8000 };
+    case 'GSM':
+      return { name: 'GSM', payloadType: 3, clockRate: 8000 };
     case 'opus':
       return { name: 'opus', payloadType: 111, clockRate: 48000, channels: 2, fmtp: 'minptime=10;useinbandfec=1' };
   }
