@@ -62,6 +62,7 @@ export function mediaParamsOf(n: NegotiatedMedia): MediaParams {
     receiving: n.receiving,
     rtcpMux: n.rtcpMux,
     ptime: n.ptime,
+    ...(n.comfortNoisePayloadType !== undefined ? { comfortNoisePayloadType: n.comfortNoisePayloadType } : {}),
   };
 }
 

@@ -56,6 +56,12 @@ export interface AudioCodec {
   conceal(out: Int16Array): number;
   /** Forget all history (new call, SSRC change, re-INVITE to a new stream). */
   reset(): void;
+  /**
+   * True while the codec itself makes comfort noise for the far end's silence (G.729 Annex B
+   * after a SID frame): the session then keeps calling {@link AudioCodec.conceal} through the
+   * gap instead of fading to silence. Absent means never.
+   */
+  readonly comfortNoise?: boolean;
   /** Release native resources; the instance must not be used afterwards. */
   close(): void;
 }

@@ -54,6 +54,12 @@ export class G729Codec implements AudioCodec {
   private readonly bits = new Uint8Array(G729_SPEECH_OCTETS);
   private readonly bits2 = new Uint8Array(G729_SPEECH_OCTETS);
   private readonly vad: boolean;
+  private inCn = false;
+
+  /** True after a SID frame until the next speech frame: the gap is comfort noise. */
+  get comfortNoise(): boolean {
+    return this.inCn;
+  }
 
   /**
    * @param channel - the libbcg729 channel (see {@link createG729Codec})
@@ -128,6 +134,7 @@ export class G729Codec implements AudioCodec {
       ch.decode(bits, G729_SPEECH_OCTETS, scratch);
       for (let i = 0; i < G729_FRAME_SAMPLES; i++) out[o + i] = scratch[i]!;
       o += G729_FRAME_SAMPLES;
+      this.inCn = false;
     }
     if (hasSid && o + G729_FRAME_SAMPLES <= out.length) {
       const at = offset + speech * G729_SPEECH_OCTETS;
@@ -137,6 +144,7 @@ export class G729Codec implements AudioCodec {
       for (let i = 0; i < G729_FRAME_SAMPLES; i++) out[o + i] = scratch[i]!;
       o += G729_FRAME_SAMPLES;
       this.sidFrames++;
+      this.inCn = true;
       // comfort noise for the rest of the packet's 20 ms
       while (o + G729_FRAME_SAMPLES <= Math.min(FRAME, out.length)) {
         ch.decode(null, 0, scratch);
@@ -167,6 +175,7 @@ export class G729Codec implements AudioCodec {
 
   /** New stream: fresh encoder and decoder contexts (libbcg729 has no reset call). */
   reset(): void {
+    this.inCn = false;
     const fresh = createBcg729Channel(this.vad);
     if (!fresh.ok) return; // keep the old state rather than lose the codec
     this.channel.close();

@@ -119,6 +119,11 @@ export interface NegotiatedMedia {
   /** Telephone-event, when both sides accept it. */
   telephoneEvent?: NegotiatedTelephoneEvent;
   /**
+   * Payload type of RFC 3389 comfort noise (`CN/<codec clock>`) the remote listed, which it may
+   * send during its silence.
+   */
+  comfortNoisePayloadType?: number;
+  /**
    * The remote's direction with RFC 2543 hold folded in: a null `c=` address removes `recv`
    * (RFC 3264 §8.4: neither RTP nor RTCP is sent to it).
    */
@@ -629,6 +634,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
     ? remoteFormats(m).filter((f) => f.name === TELEPHONE_EVENT && f.clockRate > 0)
     : [];
   const event = chooseTelephoneEvent(events, codec.clockRate);
+  const cn = remoteFormats(m).find((f) => f.name === 'cn' && f.clockRate === codec.clockRate);
 
   // t= must equal the offer's (RFC 3264 §6); a missing or odd one becomes the usual 0 0.
   const timing = { start: int(session.timing?.start) ?? 0, stop: int(session.timing?.stop) ?? 0 };
@@ -673,6 +679,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
     sessionId: parsed.sessionId,
   };
   if (event) media.telephoneEvent = { payloadType: event.payloadType, receivePayloadType: event.payloadType, clockRate: event.clockRate };
+  if (cn) media.comfortNoisePayloadType = cn.payloadType;
   return { ok: true, answer: sdpTransform.write(answer), media };
 }
 
@@ -719,6 +726,7 @@ export function negotiateAnswer(answerSdp: string, offer: LocalMedia): AnswerNeg
     if (ours) events.push({ payloadType: f.payloadType, receivePayloadType: ours.payloadType, clockRate: f.clockRate });
   }
   const event = chooseTelephoneEvent(events, codec.clockRate);
+  const cn = formats.find((f) => f.name === 'cn' && f.clockRate === codec.clockRate);
 
   const remote = readStream(session, m, offer.rtcpMux === true);
   const media: NegotiatedMedia = {
@@ -740,6 +748,7 @@ export function negotiateAnswer(answerSdp: string, offer: LocalMedia): AnswerNeg
     sessionId: parsed.sessionId,
   };
   if (event) media.telephoneEvent = event;
+  if (cn) media.comfortNoisePayloadType = cn.payloadType;
   return { ok: true, media };
 }
 
