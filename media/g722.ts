@@ -95,10 +95,21 @@ class Band {
   /** Partially reconstructed signal history p(n-1), p(n-2). */
   p1 = 0;
   p2 = 0;
-  /** Zero coefficients b1..b6 (index 1..6; 0 unused). */
-  readonly b = new Int32Array(7);
-  /** Quantized difference history d(n-1)..d(n-6) (index 1..6). */
-  readonly d = new Int32Array(7);
+  // Zero coefficients b1..b6 and the quantized difference history d(n-1)..d(n-6), as plain
+  // fields: the update below is the codec's hot spot, and unrolled field arithmetic runs about
+  // twice as fast in V8 as loops over small typed arrays.
+  b1 = 0;
+  b2 = 0;
+  b3 = 0;
+  b4 = 0;
+  b5 = 0;
+  b6 = 0;
+  d1 = 0;
+  d2 = 0;
+  d3 = 0;
+  d4 = 0;
+  d5 = 0;
+  d6 = 0;
   /** Log scale factor. */
   nb = 0;
   /** Scale factor (quantizer step). */
@@ -110,8 +121,8 @@ class Band {
 
   reset(): void {
     this.s = this.sz = this.a1 = this.a2 = this.r1 = this.r2 = this.p1 = this.p2 = this.nb = 0;
-    this.b.fill(0);
-    this.d.fill(0);
+    this.b1 = this.b2 = this.b3 = this.b4 = this.b5 = this.b6 = 0;
+    this.d1 = this.d2 = this.d3 = this.d4 = this.d5 = this.d6 = 0;
     this.det = this.initialDet;
   }
 
@@ -152,16 +163,31 @@ class Band {
     else if (a1 < -lim) a1 = -lim;
 
     // UPZERO and DELAYL: sign-sign update of the six zeros, then shift the difference history
-    const b = this.b;
-    const d = this.d;
     const step = dq === 0 ? 0 : 128;
     const negD = dq < 0;
-    for (let i = 1; i <= 6; i++) {
-      const wd2 = d[i]! < 0 === negD ? step : -step;
-      b[i] = sat16(wd2 + ((b[i]! * 32640) >> 15));
-    }
-    for (let i = 6; i > 1; i--) d[i] = d[i - 1]!;
-    d[1] = dq;
+    const b1 = sat16((this.d1 < 0 === negD ? step : -step) + ((this.b1 * 32640) >> 15));
+    const b2 = sat16((this.d2 < 0 === negD ? step : -step) + ((this.b2 * 32640) >> 15));
+    const b3 = sat16((this.d3 < 0 === negD ? step : -step) + ((this.b3 * 32640) >> 15));
+    const b4 = sat16((this.d4 < 0 === negD ? step : -step) + ((this.b4 * 32640) >> 15));
+    const b5 = sat16((this.d5 < 0 === negD ? step : -step) + ((this.b5 * 32640) >> 15));
+    const b6 = sat16((this.d6 < 0 === negD ? step : -step) + ((this.b6 * 32640) >> 15));
+    this.b1 = b1;
+    this.b2 = b2;
+    this.b3 = b3;
+    this.b4 = b4;
+    this.b5 = b5;
+    this.b6 = b6;
+    const d6 = this.d5;
+    const d5 = this.d4;
+    const d4 = this.d3;
+    const d3 = this.d2;
+    const d2 = this.d1;
+    this.d6 = d6;
+    this.d5 = d5;
+    this.d4 = d4;
+    this.d3 = d3;
+    this.d2 = d2;
+    this.d1 = dq;
 
     this.r2 = this.r1;
     this.r1 = r0;
@@ -172,8 +198,13 @@ class Band {
 
     // FILTEP, FILTEZ, PREDIC
     const sp = sat16(((a1 * sat16(r0 + r0)) >> 15) + ((a2 * sat16(this.r2 + this.r2)) >> 15));
-    let sz = 0;
-    for (let i = 6; i >= 1; i--) sz += (b[i]! * sat16(d[i]! + d[i]!)) >> 15;
+    const sz =
+      ((b6 * sat16(d6 + d6)) >> 15) +
+      ((b5 * sat16(d5 + d5)) >> 15) +
+      ((b4 * sat16(d4 + d4)) >> 15) +
+      ((b3 * sat16(d3 + d3)) >> 15) +
+      ((b2 * sat16(d2 + d2)) >> 15) +
+      ((b1 * sat16(dq + dq)) >> 15);
     this.sz = sat16(sz);
     this.s = sat16(sp + this.sz);
   }
