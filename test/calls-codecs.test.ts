@@ -9,7 +9,24 @@ import { setNativeLibraryDisabled } from '../ffi/loader.js';
 import { native, peerTest } from './helpers/env.js';
 import { sipRequest, sipUdpClient } from './helpers/sipUdp.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
-import { analyse, capture, sendTone, wait } from './helpers/audio.js';
+import { capture, sendTone, wait } from './helpers/audio.js';
+import { dominantFrequency, toneLevelDb } from '../media/analysis.js';
+
+/**
+ * Dominant frequency of the last 0.5 s, and the tone's share of the power in the median 100 ms
+ * block of it (dB). Per block, not over the whole stretch: one frame a loaded machine's jitter
+ * buffer conceals or drops shifts the phase of everything after it, which one long Goertzel sum
+ * would count as lost power although each stretch is a clean tone.
+ */
+function judge(samples: Int16Array, rate: number): { freq: number; shareDb: number } {
+  const tail = samples.subarray(Math.max(0, samples.length - rate / 2));
+  const freq = dominantFrequency(tail, rate);
+  const step = rate / 10;
+  const shares: number[] = [];
+  for (let i = 0; i + step <= tail.length; i += step) shares.push(toneLevelDb(tail, rate, freq, i, i + step));
+  shares.sort((x, y) => x - y);
+  return { freq, shareDb: shares.length > 0 ? shares[shares.length >> 1]! : -Infinity };
+}
 
 /** Two engines with one line each, both restricted to `formats`, connected by a call from a to b. */
 async function call(
@@ -40,12 +57,12 @@ test('G.722 call between two engines: 5 kHz one way and 700 Hz the other, 16 kHz
   sendTone(b.engine, 0, 700, 3, 16000);
   await wait(1500);
   t.is(a.engine.enableRawRtpPacketAccess(0, false), T.SipSuccess);
-  const atB = analyse(capB.samples(), 16000);
-  const atA = analyse(capA.samples(), 16000);
-  t.log(`b hears ${atB.freq.toFixed(1)} Hz at ${atB.levelDb.toFixed(1)} dB of total, a hears ${atA.freq.toFixed(1)} Hz at ${atA.levelDb.toFixed(1)} dB`);
+  const atB = judge(capB.samples(), 16000);
+  const atA = judge(capA.samples(), 16000);
+  t.log(`b hears ${atB.freq.toFixed(1)} Hz at ${atB.shareDb.toFixed(1)} dB of total, a hears ${atA.freq.toFixed(1)} Hz at ${atA.shareDb.toFixed(1)} dB (median 100 ms block)`);
   t.true(Math.abs(atB.freq - 5000) <= 50, `b hears ${atB.freq} Hz`);
   t.true(Math.abs(atA.freq - 700) <= 7, `a hears ${atA.freq} Hz`);
-  t.true(atB.levelDb > -3 && atA.levelDb > -3, 'the tones dominate');
+  t.true(atB.shareDb > -3 && atA.shareDb > -3, 'the tones dominate');
 
   // on the wire: payload type 9, 160 octets and 160 timestamp units per 20 ms (8000 Hz clock)
   const sent = packets.filter((d) => d.transmittingPacket && d.payloadType === 9);
@@ -91,12 +108,12 @@ peerTest('G.729 call between two engines: 1 kHz one way and 440 Hz the other, tw
   sendTone(b.engine, 0, 440, 3, 8000);
   await wait(1500);
   t.is(a.engine.enableRawRtpPacketAccess(0, false), T.SipSuccess);
-  const atB = analyse(capB.samples(), 8000);
-  const atA = analyse(capA.samples(), 8000);
-  t.log(`b hears ${atB.freq.toFixed(1)} Hz at ${atB.levelDb.toFixed(1)} dB of total, a hears ${atA.freq.toFixed(1)} Hz at ${atA.levelDb.toFixed(1)} dB`);
+  const atB = judge(capB.samples(), 8000);
+  const atA = judge(capA.samples(), 8000);
+  t.log(`b hears ${atB.freq.toFixed(1)} Hz at ${atB.shareDb.toFixed(1)} dB of total, a hears ${atA.freq.toFixed(1)} Hz at ${atA.shareDb.toFixed(1)} dB (median 100 ms block)`);
   t.true(Math.abs(atB.freq - 1000) <= 10, `b hears ${atB.freq} Hz`);
   t.true(Math.abs(atA.freq - 440) <= 5, `a hears ${atA.freq} Hz`);
-  t.true(atB.levelDb > -3 && atA.levelDb > -3, 'the tones dominate');
+  t.true(atB.shareDb > -3 && atA.shareDb > -3, 'the tones dominate');
   const sent = packets.filter((d) => d.transmittingPacket && d.payloadType === 18);
   t.true(sent.length > 20, `${sent.length} G.729 packets sent`);
   t.true(sent.every((d) => d.payload.length === 20), 'every payload is two 10-octet frames');
