@@ -20,7 +20,14 @@ export type {
   OutgoingCallErrorInfoResult,
   MediaClockStatisticsResult,
   TxIvrChannelOptions,
+  CallQualityResult,
+  EnableMetricsResult,
+  MetricsRegistryResult,
 } from './engine/VoipMediaEngine.js';
+export type { MetricsOptions } from './engine/metrics.js';
+export type { CallQuality, CodecImpairment, QualityInput } from './media/quality.js';
+export type { CodecName } from './media/codecs.js';
+export { computeCallQuality, mosFromR, rFactor, codecImpairment, PACKETIZATION_MS, R_DEFAULT } from './media/quality.js';
 export type { IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from './lines/call.js';
 export type { AssignPhoneLineData } from './lines/callManager.js';
 export type { CallDialogInfo, ReceivedReferData, TransferFailureData } from './lines/transfer.js';

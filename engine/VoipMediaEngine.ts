@@ -21,6 +21,9 @@ import { MediaClock, type MediaClockStats } from '../media/mediaClock.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
 import { isValidDtmfString, buildDtmfRelayBody, parseDtmfInfoBody } from '../media/dtmf.js';
 import { parseUri } from '../sip/grammar.js';
+import { callQualityFromStats, type CallQuality } from '../media/quality.js';
+import { EngineMetrics, type MetricsOptions } from './metrics.js';
+import type { Registry } from 'prom-client';
 import { openLineMedia, formatSpecs, isAudioFormat, type RawRtpData } from '../lines/lineMedia.js';
 import { answerChallenge } from './auth.js';
 import { EngineAudio, type AudioDeviceListResult, type LocalAudioStatisticsResult, type VuMeterCallback } from './audio.js';
@@ -182,6 +185,32 @@ export interface ActiveCallInfo {
   callId?: string;
   /** RTP/RTCP and jitter buffer statistics. */
   statistics?: object;
+  /** Call quality so far (E-model MOS and R, loss, jitter, RTT); absent until RTP was received. */
+  quality?: CallQuality;
+}
+
+/** Result of `getCallQuality`. */
+export interface CallQualityResult {
+  /** SipSuccess, or the error (SipNoCallActive also while no RTP has been received yet). */
+  result: T;
+  /** The call's quality figure so far, on success. */
+  quality?: CallQuality;
+}
+
+/** Result of `enableMetrics`. */
+export interface EnableMetricsResult {
+  /** SipSuccess or the error. */
+  result: T;
+  /** Port the /metrics endpoint listens on (when a port was asked for). */
+  port?: number;
+}
+
+/** Result of `getMetricsRegistry`. */
+export interface MetricsRegistryResult {
+  /** SipSuccess, or SipNotEnabled while metrics are off. */
+  result: T;
+  /** The engine's prom-client Registry, to mount in the application's own server. */
+  registry?: Registry;
 }
 
 /** Result of `openRxIvrChannel` / `openTxIvrChannel`. */
@@ -258,6 +287,9 @@ export class VoipMediaEngine extends EventEmitter {
   private callAnswerTimeoutSeconds = 60;
   private starting = false;
   private stopSipLog?: () => void;
+  /** Prometheus metrics, while enabled; `metricsBusy` guards an enable or disable in progress. */
+  private metrics?: EngineMetrics;
+  private metricsBusy = false;
   private mediaClock?: MediaClock;
   private rtpAllocator?: RtpPortAllocator;
   private calls?: CallManager;
@@ -369,6 +401,7 @@ export class VoipMediaEngine extends EventEmitter {
       stack.onStrayResponse = (res) => this.calls?.onStrayResponse(res);
       stack.on('parseError', (err: SipParseError, raw: Buffer, from: Endpoint) => this.onParseError(err, raw, from));
       if (p.logSipMessages) this.stopSipLog = attachSipLogger(stack, p.sipLogFile);
+      this.metrics?.setStack(stack);
       return T.SipSuccess;
     } finally {
       this.starting = false;
@@ -408,6 +441,7 @@ export class VoipMediaEngine extends EventEmitter {
     this.lastErrors.clear();
     this.resetMessaging();
     this.stack = undefined;
+    this.metrics?.setStack(undefined);
     this.params = undefined;
     this.lines = [];
     this.proxy = this.outboundProxy = this.domain = undefined;
@@ -430,6 +464,63 @@ export class VoipMediaEngine extends EventEmitter {
   getMediaClockStatistics(): MediaClockStatisticsResult {
     if (!this.mediaClock) return { result: T.SipMediaEngineNotInitialized };
     return { result: T.SipSuccess, ...this.mediaClock.stats() };
+  }
+
+  // ---------------------------------------------------------------- metrics
+
+  /**
+   * Turns Prometheus metrics on (a LineScape addition; see engine/metrics.ts for the list). With
+   * `port` (0 picks a free one) it serves `GET /metrics` on `host` (default 127.0.0.1); without,
+   * it only builds the registry for `getMetricsRegistry`. prom-client is loaded only now. The
+   * metrics outlive stopSipTelephony (a restart keeps the endpoint); disableMetrics ends them.
+   * @returns SipBadParameter (bad port or host), SipAlreadyEnabled, SipSocketBindError (address
+   * in use), SipFeatureNotAvailable (prom-client missing), or SipSuccess with the port
+   */
+  async enableMetrics(options: MetricsOptions = {}): Promise<EnableMetricsResult> {
+    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle };
+    if (options === null || typeof options !== 'object') return { result: T.SipBadParameter };
+    const { port, host } = options;
+    if (port !== undefined && (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)) {
+      return { result: T.SipBadParameter };
+    }
+    if (host !== undefined && (typeof host !== 'string' || !isIP(host))) return { result: T.SipBadParameter };
+    if (this.metrics || this.metricsBusy) return { result: T.SipAlreadyEnabled };
+    this.metricsBusy = true;
+    try {
+      const m = await EngineMetrics.create(this.metricsSource(), { port, host });
+      if (typeof m === 'number') return { result: m };
+      this.metrics = m;
+      m.setStack(this.stack);
+      return port === undefined ? { result: T.SipSuccess } : { result: T.SipSuccess, port: m.port };
+    } finally {
+      this.metricsBusy = false;
+    }
+  }
+
+  /** Turns metrics off: closes the endpoint and drops the registry. SipNotEnabled when they were off. */
+  async disableMetrics(): Promise<T> {
+    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    const m = this.metrics;
+    if (!m || this.metricsBusy) return T.SipNotEnabled;
+    this.metrics = undefined;
+    await m.close();
+    return T.SipSuccess;
+  }
+
+  /** The engine's own prom-client Registry while metrics are on, to serve from the application's server. */
+  getMetricsRegistry(): MetricsRegistryResult {
+    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle };
+    return this.metrics ? { result: T.SipSuccess, registry: this.metrics.registry } : { result: T.SipNotEnabled };
+  }
+
+  /** What the metrics read at scrape time; closures, so a restart of the engine is followed. */
+  private metricsSource() {
+    return {
+      lineStates: () => this.lines.map((l) => l.state),
+      registrationStates: () => (this.registration?.status() ?? []).map((r) => r.state),
+      mediaClock: () => this.mediaClock?.stats(),
+      activeMedia: () => this.lines.flatMap((l) => (l.call && !l.call.isEnded && l.media ? [l.media.stats()] : [])),
+    };
   }
 
   /** Product and version. */
@@ -952,6 +1043,7 @@ export class VoipMediaEngine extends EventEmitter {
           const call = this.lines[line]?.call;
           if (call?.errorInfo) this.lastErrors.set(line, { ...call.errorInfo });
         }
+        this.metrics?.onLineEvent(event, data);
         this.notifier.line(line, event, data);
         this.audio?.onLineEvent(event);
       },
@@ -972,6 +1064,7 @@ export class VoipMediaEngine extends EventEmitter {
       formatsFor: (line) => formatSpecs(line.formats),
       userFor: (line) => this.userForLine(line),
       callStarted: (call) => this.wireCall(call),
+      callFinished: (call) => this.metrics?.onCallFinished(call.finalStats, call.finalQuality),
     };
   }
 
@@ -1331,6 +1424,7 @@ export class VoipMediaEngine extends EventEmitter {
     const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return { result: call };
     const n = call.negotiated;
+    const statistics = call.line.media?.stats();
     return {
       result: T.SipSuccess,
       callDirection: call.direction,
@@ -1344,8 +1438,24 @@ export class VoipMediaEngine extends EventEmitter {
       localHold: call.localHold,
       farEndHold: call.farEndHold,
       callId: call.dialog?.callId ?? call.outgoingInfo?.callId ?? call.incomingInfo?.callId,
-      statistics: call.line.media?.stats(),
+      statistics,
+      quality: statistics ? callQualityFromStats(statistics) : undefined,
     };
+  }
+
+  /**
+   * The quality of the call on a line so far: ITU-T G.107 E-model R-factor and MOS from the
+   * received RTP's loss, late discards and jitter, the RTCP round-trip time and the jitter
+   * buffer's delay (see media/quality.ts for the model and the codec values). A LineScape
+   * addition; SIP_CALL_COMPLETE carries the final figure as `data.quality`.
+   * @returns SipSuccess with `quality`, or SipNoCallActive (also before any RTP arrived)
+   */
+  getCallQuality(phoneLine: number): CallQualityResult {
+    const call = VoipMediaEngine.lineCall(this, phoneLine);
+    if (typeof call === 'number') return { result: call };
+    const stats = call.line.media?.stats();
+    const quality = stats ? callQualityFromStats(stats) : undefined;
+    return quality ? { result: T.SipSuccess, quality } : { result: T.SipNoCallActive };
   }
 
   /**

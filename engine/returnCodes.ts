@@ -280,7 +280,11 @@ export enum TelephonyReturnValue {
   SipReceivedByeErrorAck,
   /** PHONE_LINE notification: our BYE was never answered. */
   SipByeAckNotReceived,
-  /** PHONE_LINE notification: the call is over and the line is free. */
+  /**
+   * PHONE_LINE notification: the call is over and the line is free. `data.reason` names why;
+   * `data.quality` (a CallQuality: MOS, R-factor, loss, jitter, RTT) is the call's final figure
+   * when it received RTP.
+   */
   SipCallComplete,
 
   // ---- IVR and audio out ---------------------------------------------------------------------
@@ -489,6 +493,8 @@ export enum TelephonyReturnValue {
   SipFeatureNotAvailable,
   /** API return value: the operation needs an active registration, and there is none. */
   SipNotRegistered,
+  /** API return value: the feature (e.g. metrics) is already enabled; disable it first. */
+  SipAlreadyEnabled,
 }
 
 /** How a code is used: returned by procedures, or delivered as a notification of a given kind. */
@@ -720,6 +726,7 @@ const META: Readonly<Record<TelephonyReturnValue, Meta>> = {
   [T.SipNativeLibraryMissing]: [A, 'A required native library is not installed.'],
   [T.SipFeatureNotAvailable]: [A, 'The feature is not available.'],
   [T.SipNotRegistered]: [A, 'Not registered with a registrar.'],
+  [T.SipAlreadyEnabled]: [A, 'The feature is already enabled.'],
 };
 
 /**

@@ -27,6 +27,8 @@ import { newCallId, newTag, tagOf } from '../sip/util.js';
 import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
 import { CallDirection, LineState, type TransportAddress } from '../engine/types.js';
 import type { PhoneLine } from './phoneLine.js';
+import { callQualityFromStats, type CallQuality } from '../media/quality.js';
+import type { MediaSessionStats } from '../media/session.js';
 
 /** The media side of a call, as the call needs it. */
 export interface CallMedia {
@@ -38,6 +40,8 @@ export interface CallMedia {
   start(): void;
   /** Stops and frees the ports. */
   stop(): Promise<void>;
+  /** Statistics snapshot (taken once more as the call ends, for its final quality figure). */
+  stats?(): MediaSessionStats;
 }
 
 /** What a call needs from the engine. */
@@ -70,6 +74,8 @@ export interface CallHost {
   dialogChanged(call: Call, oldKey: string | undefined, newKey: string | undefined): void;
   /** The call is over; the line is free again. */
   ended(call: Call): void;
+  /** The call is ending with these final figures (before SipCallComplete): for metrics. */
+  callFinished?(call: Call): void;
   /** User-Agent value. */
   userAgent(): string;
 }
@@ -154,6 +160,10 @@ export class Call {
   errorInfo?: OutgoingCallErrorInfo;
   /** When the call connected (ms since epoch), 0 before. */
   connectedAt = 0;
+  /** The media statistics as the call ended (set by `finish`, for metrics). */
+  finalStats?: MediaSessionStats;
+  /** The call's final quality figure (set by `finish` when RTP was received). */
+  finalQuality?: CallQuality;
   /** The far end holds us. */
   farEndHold = false;
   /** We hold the far end. */
@@ -873,11 +883,15 @@ export class Call {
     this.host.clock.clearTimer(this.answerTimer);
     const media = this.media;
     this.media = undefined;
+    // the last figures must be read before stop() frees the session
+    this.finalStats = media?.stats?.();
+    this.finalQuality = this.finalStats ? callQualityFromStats(this.finalStats) : undefined;
+    this.host.callFinished?.(this);
     void media?.stop();
     if (this.dialog) this.host.dialogChanged(this, this.dialog.id, undefined);
     this.byeDone?.();
     this.line.setState(LineState.OnHook);
-    this.notify(T.SipCallComplete, { reason: T[reason] });
+    this.notify(T.SipCallComplete, this.finalQuality ? { reason: T[reason], quality: this.finalQuality } : { reason: T[reason] });
     this.notify(T.SipOnHook);
     this.settle(this.connected ? T.SipSuccess : reason === T.SipCallComplete ? T.SipCallCanceled : reason);
     this.host.ended(this);

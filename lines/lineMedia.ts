@@ -9,7 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { decodeWav } from '../media/wavPlayer.js';
 import type { MediaClock } from '../media/mediaClock.js';
 import type { RtpPortAllocator } from '../media/rtpSocket.js';
-import { MediaSession, type MediaFramePort, type MediaLevels, type MediaParams, type MediaRecordTap, type RawRtpData } from '../media/session.js';
+import { MediaSession, type MediaFramePort, type MediaSessionStats, type MediaLevels, type MediaParams, type MediaRecordTap, type RawRtpData } from '../media/session.js';
 import { defaultFormat, type AudioCodecName, type AudioFormatSpec, type NegotiatedMedia } from '../sip/sdp.js';
 import { MediaFormatAudio } from '../engine/types.js';
 import { isCodecAvailable } from '../media/codecs.js';
@@ -81,7 +81,7 @@ export interface LineMedia extends CallMedia {
   /** Raw RTP access callback. */
   setRawRtpAccess(cb: ((d: RawRtpData) => void) | undefined): void;
   /** Statistics snapshot. */
-  stats(): object;
+  stats(): MediaSessionStats;
   /** RTP keep-alive interval while not sending (0 = off). */
   setKeepAlive(ms: number): void;
   /**

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createAlsaFileDevice, runNodeScript } from './helpers/alsaFile.js';
-import { deviceTests } from './helpers/deviceTest.js';
+import { audioBackend, peerTest } from './helpers/env.js';
 import { dominantFrequency, toneLevelDb } from '../media/analysis.js';
 import {
   AUDIO_DEVICE_NOT_USED,
@@ -47,7 +47,11 @@ const card = createAlsaFileDevice({ rate: RATE, inPcm: capturePcm(30) });
 card.applyToProcess();
 process.on('exit', () => card.cleanup());
 
-const deviceTest = await deviceTests();
+// probed after the card is applied: listing the devices initialises PortAudio, which reads
+// the ALSA configuration only then
+const alsa = await audioBackend();
+/** The tests share the one playback file, so they run serially. */
+const deviceTest = (title: string, fn: (t: ExecutionContext) => Promise<void>): void => peerTest.serial(title, [alsa], fn);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

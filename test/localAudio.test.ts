@@ -9,8 +9,9 @@
  * (ava runs each test file in its own process). Tests are serial: they share the one card.
  */
 import fs from 'node:fs';
+import type { ExecutionContext } from 'ava';
 import { createAlsaFileDevice } from './helpers/alsaFile.js';
-import { deviceTests } from './helpers/deviceTest.js';
+import { audioBackend, native, peerTest } from './helpers/env.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { listenFor, tonePcm, wait } from './helpers/audio.js';
 import { toneLevelDb } from '../media/analysis.js';
@@ -30,7 +31,14 @@ const card = createAlsaFileDevice({ rate: RATE, inFreq: MIC_HZ, inAmplitude: 600
 card.applyToProcess();
 process.on('exit', () => card.cleanup());
 
-const deviceTest = await deviceTests();
+// probed after the card is applied: listing the devices initialises PortAudio, which reads
+// the ALSA configuration only then
+const alsa = await audioBackend();
+/** The tests share the one card, so they run serially. */
+const deviceTest = (title: string, fn: (t: ExecutionContext) => Promise<void>): void => peerTest.serial(title, [alsa], fn);
+/** A device test that switches the echo canceller or the preprocessor (SipNativeLibraryMissing without libspeexdsp). */
+const dspDeviceTest = (title: string, fn: (t: ExecutionContext) => Promise<void>): void =>
+  peerTest.serial(title, [alsa, native('speexdsp')], fn);
 
 const withDevice: StartSipTelephonyParams = { zeroBasedAudioInDeviceId: PREFERRED, zeroBasedAudioOutDeviceId: PREFERRED };
 
@@ -84,7 +92,7 @@ deviceTest('the microphone reaches the far line and the far line reaches the lou
   t.log(JSON.stringify(stats));
 });
 
-deviceTest('the operator talks in a conference: both far lines hear the microphone and each other', async (t) => {
+dspDeviceTest('the operator talks in a conference: both far lines hear the microphone and each other', async (t) => {
   const operator = await startEngine(t, { phoneName: 'operator', numPhoneLinesRequested: 2, lineMode: LineMode.SwitchLine, ...withDevice });
   autoAnswer(operator);
   const a = await startEngine(t, { phoneName: 'a' });
@@ -141,7 +149,7 @@ deviceTest('ring-back plays while the far end rings, then the call replaces it',
   t.true(toneLevelDb(after, RATE, 2500) > -6, 'the far end replaces ring-back');
 });
 
-deviceTest('noise discrimination settings need the device preprocessor and validate their input', async (t) => {
+dspDeviceTest('noise discrimination settings need the device preprocessor and validate their input', async (t) => {
   const e = await startEngine(t, { ...withDevice });
   t.is(e.engine.setNoiseThreshold(-45), T.SipSuccess);
   t.is(e.engine.setSilenceDecay(300), T.SipSuccess);

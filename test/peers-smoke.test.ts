@@ -1,6 +1,7 @@
 // Smoke tests of the peer harness: Kamailio and SIPp start, talk and stop through the helpers,
 // and each of the project's SIPp UAS scenarios (test/sipp/) passes against its UAC counterpart
 // and fails against a UA that misbehaves.
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +23,42 @@ import { freePort, freePorts } from './helpers/ports.js';
 test('env: project root and shared folder are found', (t) => {
   t.true(fs.existsSync(path.join(projectRoot, 'package.json')));
   t.is(sharedDir, path.resolve(projectRoot, '../shared'));
+});
+
+/**
+ * Runs `checkRequirements` in a child process (the search path is fixed when env.ts loads) with
+ * `LINESCAPE_PEER_PATH` set to `dir` and libspeexdsp disabled.
+ */
+function requirementsIn(dir: string, needs: string): Promise<{ peerPath: string; missing: string | undefined; found: Record<string, string> }> {
+  const env = new URL('./helpers/env.js', import.meta.url).href;
+  const script = `const m = await import(${JSON.stringify(env)});
+const r = m.checkRequirements([${needs}]);
+console.log(JSON.stringify({ peerPath: m.peerPath, missing: r.missing, found: r.found }));`;
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', script],
+      { env: { ...process.env, LINESCAPE_PEER_PATH: dir, LINESCAPE_DISABLE_NATIVE: 'speexdsp' }, encoding: 'utf8' },
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout))),
+    );
+  });
+}
+
+test('env: LINESCAPE_PEER_PATH is the only place peers are looked for; a peer brings what its scripts call', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linescape-peerpath-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const none = await requirementsIn(dir, "'kamailio', 'baresip', m.native('speexdsp')");
+  t.is(none.peerPath, dir, 'no PATH, no sbin directories');
+  t.is(
+    none.missing,
+    'missing library speexdsp, peer kamailio, peer kamcmd, peer sipp, peer baresip, peer sox, peer soxi: ' +
+      'apt-get install -y libspeexdsp1 kamailio sip-tester baresip-core sox',
+  );
+  // a Kamailio without SIPp is not enough: its start script pings it with SIPp
+  for (const b of ['kamailio', 'kamcmd']) fs.writeFileSync(path.join(dir, b), '#!/bin/sh\n', { mode: 0o755 });
+  const kamOnly = await requirementsIn(dir, "'kamailio'");
+  t.is(kamOnly.missing, 'missing peer sipp: apt-get install -y sip-tester');
+  t.deepEqual(kamOnly.found, { kamailio: path.join(dir, 'kamailio'), kamcmd: path.join(dir, 'kamcmd') });
 });
 
 test('ports: blocks are even, spaced, free and never handed out twice', async (t) => {

@@ -17,6 +17,12 @@ import type { Resampler } from '../media/resample.js';
 import { dominantFrequency, goertzelPower, rms } from '../media/analysis.js';
 import { fillSine } from '../media/tones.js';
 import { prng } from './helpers/prng.js';
+import { native, peerTest } from './helpers/env.js';
+
+/** Every DSP test needs the library; the missing-library tests below run in both worlds. */
+const speex = [native('speexdsp')];
+/** Whether libspeexdsp loads here, before any test disables it. */
+const installed = loadSpeexDsp().ok;
 
 // The resampler must be a drop-in for media/resample.ts: checked by the compiler here.
 const asResampler = (r: SpeexResampler): Resampler => r;
@@ -127,7 +133,7 @@ function runEcho(rate: number, seconds: number, near?: Float64Array): EchoRun {
 }
 
 for (const rate of [8000, 16000]) {
-  test(`echo canceller at ${rate} Hz: ERLE ≥ 20 dB after 3 s of convergence`, (t) => {
+  peerTest(`echo canceller at ${rate} Hz: ERLE ≥ 20 dB after 3 s of convergence`, speex, (t) => {
     const { capture, out } = runEcho(rate, 12);
     const start = rate * 3;
     const erle = 10 * Math.log10(power(capture, start, capture.length) / power(out, start, out.length));
@@ -141,7 +147,7 @@ for (const rate of [8000, 16000]) {
   });
 }
 
-test('echo canceller: near-end speech survives double talk', (t) => {
+peerTest('echo canceller: near-end speech survives double talk', speex, (t) => {
   const rate = 8000;
   const len = rate * 12;
   const near = new Float64Array(len);
@@ -160,7 +166,7 @@ test('echo canceller: near-end speech survives double talk', (t) => {
   t.true(erle >= 15, `ERLE after double talk ${erle.toFixed(1)} dB`);
 });
 
-test('echo canceller: rejects short buffers, reset and close are safe, closed passes through', (t) => {
+peerTest('echo canceller: rejects short buffers, reset and close are safe, closed passes through', speex, (t) => {
   const ec = mustCreate(SpeexEchoCanceller.create({ sampleRate: 16000 }));
   t.is(ec.frameSize, 320);
   t.is(ec.filterLength, 3200); // 200 ms
@@ -185,7 +191,7 @@ function whiteNoise(len: number, amp: number, seed: number): Int16Array {
   return x;
 }
 
-test('preprocessor: denoise lowers white noise by at least 6 dB', (t) => {
+peerTest('preprocessor: denoise lowers white noise by at least 6 dB', speex, (t) => {
   const rate = 8000;
   const pp = mustCreate(SpeexPreprocessor.create({ sampleRate: rate, denoise: true, noiseSuppressDb: -25 }));
   const noise = whiteNoise(rate * 5, 2000, 3);
@@ -198,7 +204,7 @@ test('preprocessor: denoise lowers white noise by at least 6 dB', (t) => {
   pp.close();
 });
 
-test('preprocessor: VAD is false on silence and noise, true on speech-like tones within a few frames', (t) => {
+peerTest('preprocessor: VAD is false on silence and noise, true on speech-like tones within a few frames', speex, (t) => {
   const rate = 8000;
   const pp = mustCreate(SpeexPreprocessor.create({ sampleRate: rate, denoise: true, noiseDiscrimination: true }));
   const frame = new Int16Array(160);
@@ -238,7 +244,7 @@ test('preprocessor: VAD is false on silence and noise, true on speech-like tones
   pp.close();
 });
 
-test('preprocessor: silence decay holds the voice decision after speech stops', (t) => {
+peerTest('preprocessor: silence decay holds the voice decision after speech stops', speex, (t) => {
   const rate = 8000;
   const pp = mustCreate(SpeexPreprocessor.create({ sampleRate: rate, noiseDiscrimination: true, silenceDecayMs: 200 }));
   const frame = new Int16Array(160);
@@ -254,7 +260,7 @@ test('preprocessor: silence decay holds the voice decision after speech stops', 
   pp.close();
 });
 
-test('preprocessor: AGC raises a quiet signal', (t) => {
+peerTest('preprocessor: AGC raises a quiet signal', speex, (t) => {
   const rate = 8000;
   const pp = mustCreate(SpeexPreprocessor.create({ sampleRate: rate, denoise: false, agc: true, agcLevel: 8000 }));
   const input = toInt16(speechLike(rate * 10, rate, 200, 21)); // about −44 dBFS
@@ -267,7 +273,7 @@ test('preprocessor: AGC raises a quiet signal', (t) => {
   pp.close();
 });
 
-test('preprocessor: links to an echo canceller and is unlinked when it closes', (t) => {
+peerTest('preprocessor: links to an echo canceller and is unlinked when it closes', speex, (t) => {
   const ec = mustCreate(SpeexEchoCanceller.create({ sampleRate: 8000 }));
   const pp = mustCreate(SpeexPreprocessor.create({ sampleRate: 8000, echoCanceller: ec }));
   const other = mustCreate(SpeexEchoCanceller.create({ sampleRate: 16000 }));
@@ -305,7 +311,7 @@ function streamTone(rs: Resampler, freq: number, amp: number, seconds: number): 
   return out;
 }
 
-test('resampler: 8k → 48k → 8k keeps a 1 kHz tone within 1 dB and on frequency', (t) => {
+peerTest('resampler: 8k → 48k → 8k keeps a 1 kHz tone within 1 dB and on frequency', speex, (t) => {
   const up = asResampler(mustCreate(SpeexResampler.create(8000, 48000)));
   const down = asResampler(mustCreate(SpeexResampler.create(48000, 8000)));
   const amp = 10000;
@@ -324,7 +330,7 @@ test('resampler: 8k → 48k → 8k keeps a 1 kHz tone within 1 dB and on frequen
   }
 });
 
-test('resampler: a 6 kHz tone at 48 kHz is attenuated by ≥ 30 dB going to 8 kHz', (t) => {
+peerTest('resampler: a 6 kHz tone at 48 kHz is attenuated by ≥ 30 dB going to 8 kHz', speex, (t) => {
   for (const q of [3, 5, 8]) {
     const down = mustCreate(SpeexResampler.create(48000, 8000, q));
     const out = streamTone(down, 6000, 10000, 1);
@@ -335,7 +341,7 @@ test('resampler: a 6 kHz tone at 48 kHz is attenuated by ≥ 30 dB going to 8 kH
   }
 });
 
-test('resampler: streaming frame by frame has no clicks and matches one-shot conversion', (t) => {
+peerTest('resampler: streaming frame by frame has no clicks and matches one-shot conversion', speex, (t) => {
   const from = 8000;
   const to = 48000;
   const input = new Int16Array(from);
@@ -365,7 +371,7 @@ test('resampler: streaming frame by frame has no clicks and matches one-shot con
   t.is(tmp[100], 0);
 });
 
-test('resampler: non-integer ratios work (44.1 kHz → 8 kHz)', (t) => {
+peerTest('resampler: non-integer ratios work (44.1 kHz → 8 kHz)', speex, (t) => {
   const rs = mustCreate(SpeexResampler.create(44100, 8000));
   const input = new Int16Array(441);
   const out = new Int16Array(100);
@@ -401,7 +407,8 @@ test.serial('missing library: every factory reports library-missing and nothing 
   } finally {
     setNativeLibraryDisabled('speexdsp', false);
   }
-  t.true(loadSpeexDsp().ok);
+  // re-enabled, it is back to what this machine has
+  t.is(loadSpeexDsp().ok, installed);
 });
 
 test.serial('missing library: the environment variable disables it too', (t) => {
@@ -416,7 +423,7 @@ test.serial('missing library: the environment variable disables it too', (t) => 
     else process.env[DISABLE_NATIVE_ENV] = prev;
   }
   resetNativeLibraryCache();
-  t.true(speexDspStatus().ok);
+  t.is(speexDspStatus().ok, installed);
 });
 
 test('a library that is not installed gives a clear result naming every file tried', (t) => {

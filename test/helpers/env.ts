@@ -1,10 +1,13 @@
 /**
  * Test environment facts: where the project and the shared peers live, whether this is CI,
- * and how to find peer binaries (Kamailio, SIPp, baresip, sox, ...).
+ * and what the machine offers: peer binaries (Kamailio, SIPp, baresip, sox, ...), native
+ * libraries (libspeexdsp) and the sound card backend (naudiodon on ALSA).
  *
- * Peer tests are registered with {@link peerTest}: when a peer binary is missing on a
- * developer machine the test is registered as skipped (the install command is in its title);
- * under `CI=true` it runs and fails with the install command in the message.
+ * Every test that needs one of these is registered with {@link peerTest}: when a piece is
+ * missing on a developer machine the test is registered as skipped (the install command is in
+ * its title); under `CI=true` it runs and fails with the install command in the message.
+ * `LINESCAPE_PEER_PATH` hides peers ({@link PEER_PATH_ENV}); `LINESCAPE_DISABLE_NATIVE` hides
+ * native libraries and the sound card backend.
  *
  * @module
  */
@@ -71,25 +74,36 @@ export const sippScenarioDir: string = path.join(projectRoot, 'test', 'sipp');
 /** True when running under CI (`CI=true`): missing peers then fail instead of skipping. */
 export const isCI: boolean = process.env.CI === 'true';
 
+/**
+ * Environment variable that, when set and not empty, is the whole search path for peer binaries
+ * (and the `PATH` handed to peer scripts), instead of `PATH` plus the sbin directories. It lets a
+ * run hide the peers: `LINESCAPE_PEER_PATH=/some/dir/without/peers` finds none of them, even
+ * those in `/usr/sbin`.
+ */
+export const PEER_PATH_ENV = 'LINESCAPE_PEER_PATH';
+
 /** Directories searched after `PATH`; Kamailio and kamcmd live in `/usr/sbin`. */
 const EXTRA_BIN_DIRS: readonly string[] = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
 
 /**
- * The `PATH` to hand to peer processes and scripts: the current `PATH` plus the sbin
- * directories, so scripts that call `kamailio` or `kamcmd` work for non-root users too.
+ * The `PATH` to hand to peer processes and scripts, and the directories {@link findBinary}
+ * searches: `LINESCAPE_PEER_PATH` when set, else the current `PATH` plus the sbin directories
+ * (so scripts that call `kamailio` or `kamcmd` work for non-root users too). Scripts get exactly
+ * this, so a peer hidden from {@link findBinary} is hidden from them as well.
  */
-export const peerPath: string = [
-  ...(process.env.PATH ?? '').split(path.delimiter).filter((d) => d !== ''),
-  ...EXTRA_BIN_DIRS,
-]
-  .filter((d, i, all) => all.indexOf(d) === i)
+export const peerPath: string = (
+  process.env[PEER_PATH_ENV] !== undefined && process.env[PEER_PATH_ENV] !== ''
+    ? process.env[PEER_PATH_ENV].split(path.delimiter)
+    : [...(process.env.PATH ?? '').split(path.delimiter), ...EXTRA_BIN_DIRS]
+)
+  .filter((d, i, all) => d !== '' && all.indexOf(d) === i)
   .join(path.delimiter);
 
 /**
- * Finds an executable by name on `PATH`, then in `/usr/local/sbin`, `/usr/sbin` and `/sbin`.
+ * Finds an executable by name in {@link peerPath}.
  *
  * @param name - bare executable name, e.g. `"kamailio"`
- * @returns its absolute path, or `undefined` when it is not installed
+ * @returns its absolute path, or `undefined` when it is not installed (or hidden)
  */
 export function findBinary(name: string): string | undefined {
   for (const dir of peerPath.split(path.delimiter)) {
@@ -125,10 +139,22 @@ export const APT_PACKAGES: Readonly<Record<string, string>> = {
   sipp: 'sip-tester',
   baresip: 'baresip-core',
   sox: 'sox',
+  soxi: 'sox',
   tshark: 'tshark',
   ss: 'iproute2',
   tc: 'iproute2',
   ip: 'iproute2',
+};
+
+/**
+ * What the shared peer scripts call besides the peer itself, so a test naming the peer cannot
+ * start a script that dies half-way: Kamailio's `start.sh` waits for it with a SIPp OPTIONS ping
+ * and its registrations are read with `kamcmd`; baresip's `start.sh` prepares the microphone
+ * file with `sox` and `soxi`.
+ */
+export const PEER_IMPLIES: Readonly<Record<string, readonly string[]>> = {
+  kamailio: ['kamcmd', 'sipp'],
+  baresip: ['sox', 'soxi'],
 };
 
 /**
@@ -150,8 +176,27 @@ export interface NativeRequirement {
   readonly aptPackage: string;
 }
 
-/** Anything a test can need from the machine: a peer binary or a native library. */
-export type Requirement = string | PeerBinary | NativeRequirement;
+/**
+ * A requirement the test file probed itself before registering its tests, for pieces that can
+ * only be probed asynchronously or at a particular moment (the sound card backend, after the
+ * file's ALSA configuration is applied). See {@link audioBackend}.
+ */
+export interface ProbedRequirement {
+  /** What it is, for the message, e.g. `"audio backend naudiodon"`. */
+  readonly probed: string;
+  /** Why it is unusable, or `undefined` when it is present. */
+  readonly missing: string | undefined;
+  /** Debian packages that install it. */
+  readonly aptPackages: readonly string[];
+  /** A command to run after the packages are installed, e.g. `npm rebuild naudiodon`. */
+  readonly then?: string;
+}
+
+/**
+ * Anything a test can need from the machine: a peer binary (bare name or {@link PeerBinary}), a
+ * native library ({@link native}) or a probed piece ({@link ProbedRequirement}).
+ */
+export type Requirement = string | PeerBinary | NativeRequirement | ProbedRequirement;
 
 /**
  * A native-library requirement for {@link peerTest}: `peerTest(title, [native('speexdsp')], fn)`.
@@ -166,6 +211,36 @@ export function native(lib: NativeLibraryName): NativeRequirement {
 }
 
 /**
+ * Probes the local sound card backend (naudiodon, which needs ALSA's `libasound2`) by listing the
+ * devices, for {@link peerTest}. Call it at the top of a test file AFTER applying the file's ALSA
+ * configuration: listing initialises PortAudio, which reads the configuration only then.
+ * Only a backend that does not load (or `LINESCAPE_DISABLE_NATIVE` naming `naudiodon` or `all`)
+ * counts as missing; a listing that fails for another reason (a bad ALSA configuration) is left
+ * to the tests, which then fail.
+ *
+ * @returns the requirement, with the reason when the backend is unusable
+ */
+export async function audioBackend(): Promise<ProbedRequirement> {
+  // imported here, not at the top, so test files that never probe do not load the media code
+  const { listAudioDevices } = await import('../../media/audioDevice.js');
+  const probe = await listAudioDevices();
+  const missing = !probe.ok && /naudiodon/.test(probe.reason) ? probe.reason : undefined;
+  return { probed: 'audio backend naudiodon', missing, aptPackages: ['libasound2'], then: 'npm rebuild naudiodon' };
+}
+
+/** One requirement that is absent: what it is, how to install it, and the details. */
+interface Missing {
+  /** E.g. `peer sipp`, `library speexdsp`. */
+  readonly what: string;
+  /** Debian packages that install it. */
+  readonly aptPackages: readonly string[];
+  /** A command to run after installing the packages. */
+  readonly then?: string;
+  /** The loader's or the probe's reason, for the failure message under CI. */
+  readonly detail?: string;
+}
+
+/**
  * Normalises a binary given by name (package looked up in {@link APT_PACKAGES}) or in full.
  *
  * @param b - a bare name or a {@link PeerBinary}
@@ -176,68 +251,65 @@ function toPeerBinary(b: string | PeerBinary): PeerBinary {
 }
 
 /**
- * The message used when a peer binary is missing.
+ * The install command for a list of absent requirements: one `apt-get install` of every package,
+ * then the extra commands.
  *
- * @param b - the missing binary
- * @returns e.g. `missing peer sipp: apt-get install -y sip-tester`
+ * @param missing - the absent requirements
+ * @returns e.g. `apt-get install -y kamailio sip-tester`
  */
-export function missingPeerMessage(b: string | PeerBinary): string {
-  const p = toPeerBinary(b);
-  return `missing peer ${p.binary}: apt-get install -y ${p.aptPackage}`;
+function installCommand(missing: readonly Missing[]): string {
+  const packages = [...new Set(missing.flatMap((m) => m.aptPackages))];
+  const then = [...new Set(missing.flatMap((m) => (m.then === undefined ? [] : [m.then])))];
+  return [`apt-get install -y ${packages.join(' ')}`, ...then].join(' && ');
 }
 
 /**
- * Checks a set of requirements: peer binaries and native libraries.
+ * Checks a set of requirements: peer binaries (with what their scripts need, see
+ * {@link PEER_IMPLIES}), native libraries and probed pieces.
  *
- * @param needs - bare binary names (see {@link APT_PACKAGES}), {@link PeerBinary} records or
- *   {@link native} requirements
- * @returns `found` maps each present binary to its absolute path (native libraries are not
- *   listed); `missing` lists one message with its install command per absent requirement
+ * @param needs - the requirements
+ * @returns `found` maps each present binary to its absolute path (libraries and probed pieces
+ *   are not listed); `missing` is `undefined` when everything is present, else one line naming
+ *   every absent piece and the command that installs them all, e.g.
+ *   `missing peer kamailio, peer sipp: apt-get install -y kamailio sip-tester`; `details` adds
+ *   the loaders' reasons
  */
-export function checkPeers(needs: ReadonlyArray<Requirement>): {
+export function checkRequirements(needs: ReadonlyArray<Requirement>): {
   found: Record<string, string>;
-  missing: string[];
+  missing: string | undefined;
+  details: string;
 } {
   const found: Record<string, string> = {};
-  const missing: string[] = [];
+  const missing: Missing[] = [];
+  const binaries: PeerBinary[] = [];
+  const addBinary = (b: PeerBinary): void => {
+    if (binaries.some((x) => x.binary === b.binary)) return;
+    binaries.push(b);
+    for (const implied of PEER_IMPLIES[b.binary] ?? []) addBinary(toPeerBinary(implied));
+  };
   for (const need of needs) {
     if (typeof need !== 'string' && 'native' in need) {
       const loaded = loadNativeLibrary(need.native);
-      if (!loaded.ok) missing.push(`missing library ${need.native}: apt-get install -y ${need.aptPackage}`);
-      continue;
+      if (!loaded.ok) missing.push({ what: `library ${need.native}`, aptPackages: [need.aptPackage], detail: loaded.reason });
+    } else if (typeof need !== 'string' && 'probed' in need) {
+      if (need.missing !== undefined) {
+        missing.push({ what: need.probed, aptPackages: need.aptPackages, then: need.then, detail: need.missing });
+      }
+    } else {
+      addBinary(toPeerBinary(need));
     }
-    const b = toPeerBinary(need);
+  }
+  for (const b of binaries) {
     const where = findBinary(b.binary);
-    if (where === undefined) missing.push(missingPeerMessage(b));
+    if (where === undefined) missing.push({ what: `peer ${b.binary}`, aptPackages: [b.aptPackage], detail: `not in ${peerPath}` });
     else found[b.binary] = where;
   }
-  return { found, missing };
-}
-
-/**
- * In-test check for one binary, for tests not registered through {@link peerTest}.
- * Present: returns its path. Missing under CI: throws (the test fails with the install
- * command). Missing on a developer machine: logs the reason, records a passing assertion so
- * the test does not fail for lack of assertions, and returns `undefined`; the caller should
- * then `return` at once.
- *
- * @param t - the running test
- * @param name - executable name
- * @param aptPackage - Debian package providing it
- * @returns the binary's absolute path, or `undefined` (developer machine, missing)
- */
-export function requireBinary(
-  t: ExecutionContext,
-  name: string,
-  aptPackage: string,
-): string | undefined {
-  const where = findBinary(name);
-  if (where !== undefined) return where;
-  const message = missingPeerMessage({ binary: name, aptPackage });
-  if (isCI) throw new Error(message);
-  t.log(`skipped: ${message}`);
-  t.pass();
-  return undefined;
+  if (missing.length === 0) return { found, missing: undefined, details: '' };
+  return {
+    found,
+    missing: `missing ${missing.map((m) => m.what).join(', ')}: ${installCommand(missing)}`,
+    details: missing.map((m) => `${m.what}: ${m.detail ?? ''}`).join('; '),
+  };
 }
 
 /**
@@ -250,39 +322,36 @@ export type PeerTestFn = (
 ) => void | Promise<void>;
 
 /**
- * Registers an ava test that needs peer binaries.
- * - all present: a normal test; `fn` receives their paths;
+ * Registers an ava test that needs something from the machine (peer binaries, native libraries,
+ * the sound card backend). This is the one way tests declare such needs, so a fresh machine
+ * skips exactly what it lacks:
+ * - all present: a normal test; `fn` receives the binaries' paths;
  * - any missing, not CI: a `test.skip` whose title ends with
- *   `[skipped: missing peer X: apt-get install -y Y]`;
- * - any missing, `CI=true`: a normal test that fails with that message.
+ *   `[skipped: missing peer X, library Y: apt-get install -y X-pkg Y-pkg]`;
+ * - any missing, `CI=true`: a normal test that fails with that message and the loaders' reasons.
  *
- * `peerTest.serial` does the same with `test.serial`. Only usable in ava test files.
+ * The requirements are checked when the test is registered, so a test that itself disables a
+ * library does not skip its neighbours. `peerTest.serial` does the same with `test.serial`.
+ * Only usable in ava test files.
  *
  * @param title - the test title
- * @param binaries - bare names (see {@link APT_PACKAGES}), {@link PeerBinary} records or {@link native} libraries
+ * @param needs - bare binary names (see {@link APT_PACKAGES}), {@link PeerBinary} records,
+ *   {@link native} libraries or probed pieces ({@link audioBackend}); empty for a plain test
  * @param fn - the test body
  */
-export function peerTest(
-  title: string,
-  binaries: ReadonlyArray<Requirement>,
-  fn: PeerTestFn,
-): void {
-  registerPeerTest(false, title, binaries, fn);
+export function peerTest(title: string, needs: ReadonlyArray<Requirement>, fn: PeerTestFn): void {
+  registerPeerTest(false, title, needs, fn);
 }
 
 /**
  * Like {@link peerTest}, but the test runs serially (`test.serial`) within its file.
  *
  * @param title - the test title
- * @param binaries - bare names (see {@link APT_PACKAGES}), {@link PeerBinary} records or {@link native} libraries
+ * @param needs - as for {@link peerTest}
  * @param fn - the test body
  */
-peerTest.serial = function serialPeerTest(
-  title: string,
-  binaries: ReadonlyArray<Requirement>,
-  fn: PeerTestFn,
-): void {
-  registerPeerTest(true, title, binaries, fn);
+peerTest.serial = function serialPeerTest(title: string, needs: ReadonlyArray<Requirement>, fn: PeerTestFn): void {
+  registerPeerTest(true, title, needs, fn);
 };
 
 /**
@@ -290,27 +359,24 @@ peerTest.serial = function serialPeerTest(
  *
  * @param serial - register with `test.serial`
  * @param title - the test title
- * @param binaries - needed binaries
+ * @param needs - the requirements
  * @param fn - the test body
  */
-function registerPeerTest(
-  serial: boolean,
-  title: string,
-  binaries: ReadonlyArray<Requirement>,
-  fn: PeerTestFn,
-): void {
+function registerPeerTest(serial: boolean, title: string, needs: ReadonlyArray<Requirement>, fn: PeerTestFn): void {
   const test = avaTest;
   if (test === undefined) throw new Error('peerTest() can only be used in ava test files');
-  const { found, missing } = checkPeers(binaries);
-  const reason = missing.join('; ');
-  if (missing.length > 0 && !isCI) {
-    const skipTitle = `${title} [skipped: ${reason}]`;
+  const { found, missing, details } = checkRequirements(needs);
+  if (missing !== undefined && !isCI) {
+    const skipTitle = `${title} [skipped: ${missing}]`;
     if (serial) test.serial.skip(skipTitle, () => undefined);
     else test.skip(skipTitle, () => undefined);
     return;
   }
   const impl = async (t: ExecutionContext): Promise<void> => {
-    if (missing.length > 0) throw new Error(reason);
+    if (missing !== undefined) {
+      t.fail(`${missing} (CI=true, so this fails instead of skipping; ${details})`);
+      return;
+    }
     await fn(t, found);
   };
   if (serial) test.serial(title, impl);

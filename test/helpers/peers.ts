@@ -60,7 +60,9 @@ function track(pid: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * Environment for peer processes: the current one with `/usr/sbin` and `/sbin` on `PATH`.
+ * Environment for peer processes: the current one with `PATH` set to {@link peerPath} (the sbin
+ * directories added, or exactly `LINESCAPE_PEER_PATH`), so scripts find the same binaries the
+ * tests checked for, and no hidden one.
  *
  * @param extra - variables to add or override
  * @returns the environment

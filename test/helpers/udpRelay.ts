@@ -67,12 +67,13 @@ export class UdpRelay {
   /** Counters per direction. */
   readonly stats: Record<Direction, RelayCounters> = { toTarget: counters(), fromTarget: counters() };
   private readonly front: dgram.Socket;
-  private readonly target: { host: string; port: number };
+  private target: { host: string; port: number };
   private readonly upstream = new Map<string, dgram.Socket>();
   private readonly faults: Record<Direction, RelayFaults>;
   private readonly random: () => number;
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
+  private spare: dgram.Socket | undefined;
 
   private constructor(front: dgram.Socket, options: UdpRelayOptions) {
     this.front = front;
@@ -101,6 +102,14 @@ export class UdpRelay {
     return HOST;
   }
 
+  /**
+   * Points the relay at another target (e.g. an RTP port learnt from SDP after the relay had to
+   * exist); packets already held for delay still go to the old one.
+   */
+  setTarget(target: { host: string; port: number }): void {
+    this.target = { ...target };
+  }
+
   /** Changes the faults of one direction (e.g. heal the network mid-test). */
   setFaults(direction: Direction, faults: RelayFaults): void {
     this.faults[direction] = { ...faults };
@@ -112,7 +121,8 @@ export class UdpRelay {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    const sockets = [this.front, ...this.upstream.values()];
+    const sockets = [this.front, ...this.upstream.values(), ...(this.spare ? [this.spare] : [])];
+    this.spare = undefined;
     this.upstream.clear();
     await Promise.all(sockets.map((s) => new Promise<void>((resolve) => {
       try {
@@ -121,6 +131,39 @@ export class UdpRelay {
         resolve();
       }
     })));
+  }
+
+  /**
+   * Binds the upstream socket the next {@link UdpRelay.claimUpstream} hands out, so its port can
+   * be given to the target before the client has sent anything (an SDP rewritten in a hook).
+   */
+  async prepareUpstream(): Promise<void> {
+    if (this.spare) return;
+    const up = dgram.createSocket('udp4');
+    up.bind(0, HOST);
+    await once(up, 'listening');
+    up.on('error', () => undefined);
+    this.spare = up;
+  }
+
+  /**
+   * Makes the prepared upstream socket the one of `client` and returns its port: the target
+   * then sees the client's packets come from the port it was told, and what it sends there
+   * reaches the client (from the front port). Undefined without a prepared socket.
+   */
+  claimUpstream(client: { host: string; port: number }): number | undefined {
+    const up = this.spare;
+    if (!up || this.closed) return undefined;
+    this.spare = undefined;
+    this.wireUpstream(up, client);
+    return up.address().port;
+  }
+
+  private wireUpstream(up: dgram.Socket, client: { host: string; port: number }): void {
+    up.on('message', (reply) => {
+      if (!this.closed) this.forward('fromTarget', reply, this.front, client.host, client.port);
+    });
+    this.upstream.set(`${client.host}:${client.port}`, up);
   }
 
   private fromClient(buf: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -132,11 +175,7 @@ export class UdpRelay {
       // Sends issued before the bind completes are queued by node, so no await is needed here.
       up.bind(0, HOST);
       up.on('error', () => undefined);
-      const client = { host: rinfo.address, port: rinfo.port };
-      up.on('message', (reply) => {
-        if (!this.closed) this.forward('fromTarget', reply, this.front, client.host, client.port);
-      });
-      this.upstream.set(key, up);
+      this.wireUpstream(up, { host: rinfo.address, port: rinfo.port });
     }
     this.forward('toTarget', buf, up, this.target.host, this.target.port);
   }

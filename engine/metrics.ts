@@ -1,0 +1,336 @@
+/**
+ * Prometheus metrics of one engine, off by default. `prom-client` is imported only when metrics
+ * are enabled, into a Registry of this engine's own (never the global one, so two engines in one
+ * process do not collide). Nothing here runs per RTP packet: packet counts, clock figures, line
+ * and registration states are read from the counters the engine keeps anyway, when Prometheus
+ * scrapes; the few per-event updates are per SIP message and per call.
+ * @module
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import type * as Prom from 'prom-client';
+import type { MediaClockStats } from '../media/mediaClock.js';
+import type { CallQuality } from '../media/quality.js';
+import type { MediaSessionStats } from '../media/session.js';
+import type { SipMessage } from '../sip/message.js';
+import type { SipStack } from '../sip/stack.js';
+import type { RegistrationState } from './registration.js';
+import { TelephonyReturnValue as T } from './returnCodes.js';
+import { LineState } from './types.js';
+
+/** What the metrics read from the engine at scrape time. */
+export interface MetricsSource {
+  /** State of every line. */
+  lineStates(): readonly LineState[];
+  /** State of every registered name. */
+  registrationStates(): readonly RegistrationState[];
+  /** The media clock's figures, when the engine runs. */
+  mediaClock(): MediaClockStats | undefined;
+  /** Statistics of the media of every call in progress. */
+  activeMedia(): readonly MediaSessionStats[];
+}
+
+/** Options of `enableMetrics`. */
+export interface MetricsOptions {
+  /** TCP port of the /metrics endpoint (0 picks a free one); omit it for the registry alone. */
+  port?: number;
+  /** Address the endpoint listens on; default 127.0.0.1 (never exposed unless asked). */
+  host?: string;
+}
+
+/** Methods counted by name; anything else is `other`, so a peer cannot grow the label set. */
+const SIP_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'REGISTER', 'OPTIONS', 'INFO', 'UPDATE', 'PRACK', 'REFER', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH', 'MESSAGE']);
+
+function methodLabel(m: string): string {
+  return SIP_METHODS.has(m) ? m : 'other';
+}
+
+const LINE_STATES = Object.keys(LineState).filter((k) => Number.isNaN(Number(k)));
+const REG_STATES: readonly RegistrationState[] = ['idle', 'registering', 'registered', 'failed', 'unregistering', 'unregistered'];
+
+/** Running totals of calls that ended, so the RTP counters stay monotonic as calls come and go. */
+interface RtpTotals {
+  received: number;
+  sent: number;
+  lost: number;
+  concealed: number;
+}
+
+function addRtp(t: RtpTotals, s: MediaSessionStats): void {
+  t.received += s.rx.received;
+  t.sent += s.tx.packets;
+  t.lost += Math.max(0, s.rx.lost);
+  t.concealed += s.concealedFrames;
+}
+
+/** Metrics of one engine: the registry, the optional HTTP endpoint, and the engine hooks. */
+export class EngineMetrics {
+  /** This engine's registry (what `getMetricsRegistry` hands out). */
+  readonly registry: Prom.Registry;
+  private server: http.Server | undefined;
+  private stack: SipStack | undefined;
+  private readonly finished: RtpTotals = { received: 0, sent: 0, lost: 0, concealed: 0 };
+  private readonly callsStarted: Prom.Counter<'direction'>;
+  private readonly callsEnded: Prom.Counter<'reason'>;
+  private readonly sipRequests: Prom.Counter<'direction' | 'method'>;
+  private readonly sipResponses: Prom.Counter<'direction' | 'method' | 'code'>;
+  private readonly mos: Prom.Histogram;
+  private readonly lossRatio: Prom.Histogram;
+  private readonly jitter: Prom.Histogram;
+  private readonly loopDelay: IntervalHistogram;
+
+  private constructor(prom: typeof Prom, private readonly source: MetricsSource) {
+    const registry = new prom.Registry();
+    this.registry = registry;
+    const registers = [registry];
+    const self = this;
+    // our own event-loop monitor rather than prom-client's default metrics, so disabling stops it
+    this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    this.loopDelay.enable();
+    const loopGauge = (name: string, help: string, pick: (h: IntervalHistogram) => number): void => {
+      new prom.Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const v = pick(self.loopDelay);
+          this.set(Number.isFinite(v) ? v / 1e9 : 0);
+        },
+      });
+    };
+    loopGauge('linescape_event_loop_lag_p99_seconds', 'Event-loop delay, 99th percentile since the previous scrape.', (h) => h.percentile(99));
+    loopGauge('linescape_event_loop_lag_max_seconds', 'Event-loop delay, largest since the previous scrape (read last: it restarts the window).', (h) => {
+      const max = h.max;
+      h.reset();
+      return max;
+    });
+
+    new prom.Gauge({
+      name: 'linescape_lines',
+      help: 'Phone lines by state.',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const counts = new Map<string, number>(LINE_STATES.map((s) => [s, 0]));
+        for (const st of self.source.lineStates()) {
+          const name = LineState[st];
+          if (name) counts.set(name, (counts.get(name) ?? 0) + 1);
+        }
+        for (const [state, n] of counts) this.set({ state }, n);
+      },
+    });
+    new prom.Gauge({
+      name: 'linescape_registrations',
+      help: 'Registered names by registration state.',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const counts = new Map<string, number>(REG_STATES.map((s) => [s, 0]));
+        for (const st of self.source.registrationStates()) counts.set(st, (counts.get(st) ?? 0) + 1);
+        for (const [state, n] of counts) this.set({ state }, n);
+      },
+    });
+    this.callsStarted = new prom.Counter({
+      name: 'linescape_calls_started_total',
+      help: 'Calls started, by direction.',
+      labelNames: ['direction'],
+      registers,
+    });
+    this.callsEnded = new prom.Counter({
+      name: 'linescape_calls_ended_total',
+      help: 'Calls ended, by the reason SipCallComplete carries.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.sipRequests = new prom.Counter({
+      name: 'linescape_sip_requests_total',
+      help: 'SIP requests received (in) and sent (out, retransmissions excluded), by method.',
+      labelNames: ['direction', 'method'],
+      registers,
+    });
+    this.sipResponses = new prom.Counter({
+      name: 'linescape_sip_responses_total',
+      help: 'SIP responses received (in) and sent (out, retransmissions excluded), by CSeq method and status code.',
+      labelNames: ['direction', 'method', 'code'],
+      registers,
+    });
+    // RTP counters: totals of ended calls plus the live counters of calls in progress, read at scrape time
+    const rtpCounter = (name: string, help: string, pick: (t: RtpTotals) => number): void => {
+      new prom.Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const t = { ...self.finished };
+          for (const s of self.source.activeMedia()) addRtp(t, s);
+          this.reset();
+          this.inc(pick(t));
+        },
+      });
+    };
+    rtpCounter('linescape_rtp_packets_received_total', 'RTP packets received (RFC 3550 A.1 count), all calls.', (t) => t.received);
+    rtpCounter('linescape_rtp_packets_sent_total', 'RTP packets sent, all calls.', (t) => t.sent);
+    rtpCounter('linescape_rtp_packets_lost_total', 'RTP packets lost on the network (RFC 3550 A.3), all calls.', (t) => t.lost);
+    rtpCounter('linescape_rtp_frames_concealed_total', 'Audio frames concealed by the jitter buffer, all calls.', (t) => t.concealed);
+    this.mos = new prom.Histogram({
+      name: 'linescape_call_mos',
+      help: 'Final MOS (G.107 E-model) of ended calls that received RTP.',
+      buckets: [1, 1.5, 2, 2.5, 3, 3.5, 3.8, 4, 4.2, 4.3, 4.4, 4.5],
+      registers,
+    });
+    this.lossRatio = new prom.Histogram({
+      name: 'linescape_call_rtp_loss_ratio',
+      help: 'Network loss of the received RTP of ended calls, 0..1.',
+      buckets: [0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1],
+      registers,
+    });
+    this.jitter = new prom.Histogram({
+      name: 'linescape_call_rtp_jitter_seconds',
+      help: 'Interarrival jitter (RFC 3550 A.8) of the received RTP of ended calls.',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32],
+      registers,
+    });
+    const clockGauge = (name: string, help: string, pick: (c: MediaClockStats) => number): void => {
+      new prom.Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const c = self.source.mediaClock();
+          this.set(c ? pick(c) : 0);
+        },
+      });
+    };
+    clockGauge('linescape_media_clock_ticks', 'Media clock ticks dispatched since the engine started.', (c) => c.ticks);
+    clockGauge('linescape_media_clock_late_ticks', 'Media clock ticks that ran more than one period late (catch-up).', (c) => c.lateTicks);
+    clockGauge('linescape_media_clock_skipped_ticks', 'Media clock ticks skipped after a stall.', (c) => c.skippedTicks);
+    clockGauge('linescape_media_clock_max_lateness_seconds', 'Largest lateness of a media clock tick.', (c) => c.maxLatenessMs / 1000);
+    clockGauge('linescape_media_clock_interval_jitter_p99_seconds', '99th percentile of |tick interval - period| over the recent window.', (c) => c.intervalJitterP99Ms / 1000);
+  }
+
+  /**
+   * Loads prom-client and builds the metrics; with `options.port` also starts the HTTP endpoint.
+   * Resolves the metrics or a code: SipFeatureNotAvailable when prom-client cannot be loaded,
+   * SipSocketBindError when the address cannot be bound.
+   */
+  static async create(source: MetricsSource, options: MetricsOptions): Promise<EngineMetrics | T> {
+    let prom: typeof Prom;
+    try {
+      prom = await import('prom-client');
+    } catch {
+      return T.SipFeatureNotAvailable;
+    }
+    let m: EngineMetrics;
+    try {
+      m = new EngineMetrics(prom, source);
+    } catch {
+      return T.SipFeatureNotAvailable; // a prom-client this module was not written for
+    }
+    if (options.port === undefined) return m;
+    if (await m.listen(options.port, options.host ?? '127.0.0.1')) return m;
+    await m.close();
+    return T.SipSocketBindError;
+  }
+
+  private listen(port: number, host: string): Promise<boolean> {
+    const server = http.createServer((req, res) => {
+      const path = (req.url ?? '').split('?')[0];
+      if (req.method !== 'GET' || path !== '/metrics') {
+        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+        return;
+      }
+      this.registry.metrics().then(
+        (text) => res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(text),
+        () => res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics failed\n'),
+      );
+    });
+    return new Promise((resolve) => {
+      const onError = (): void => {
+        server.close();
+        resolve(false);
+      };
+      server.once('error', onError);
+      server.listen(port, host, () => {
+        server.off('error', onError);
+        server.on('error', () => undefined);
+        this.server = server;
+        resolve(true);
+      });
+    });
+  }
+
+  /** Port the endpoint listens on, when it does. */
+  get port(): number | undefined {
+    return (this.server?.address() as AddressInfo | null)?.port;
+  }
+
+  /** Follows the SIP messages of `stack` (or of none); called as the engine starts and stops. */
+  setStack(stack: SipStack | undefined): void {
+    if (this.stack === stack) return;
+    this.stack?.off('received', this.onReceived);
+    this.stack?.off('sent', this.onSent);
+    this.stack = stack;
+    stack?.on('received', this.onReceived);
+    stack?.on('sent', this.onSent);
+  }
+
+  private readonly onReceived = (msg: SipMessage): void => this.countSip('in', msg);
+  private readonly onSent = (msg: SipMessage): void => this.countSip('out', msg);
+
+  private countSip(direction: 'in' | 'out', msg: SipMessage): void {
+    if (msg.type === 'request') {
+      this.sipRequests.inc({ direction, method: methodLabel(msg.method) });
+    } else {
+      const method = (msg.headers.get('CSeq') ?? '').trim().split(/\s+/)[1] ?? '';
+      this.sipResponses.inc({ direction, method: methodLabel(method), code: String(msg.status) });
+    }
+  }
+
+  /** A line event as the engine raises it: counts started and ended calls. */
+  onLineEvent(event: T, data: object | undefined): void {
+    try {
+      this.countCall(event, data);
+    } catch {
+      // metrics must never disturb the call that raised the event
+    }
+  }
+
+  private countCall(event: T, data: object | undefined): void {
+    if (event === T.SipOutgoingCallInitializing) this.callsStarted.inc({ direction: 'outgoing' });
+    else if (event === T.SipIncomingCallStart) this.callsStarted.inc({ direction: 'incoming' });
+    else if (event === T.SipCallComplete) {
+      const reason = (data as { reason?: unknown } | undefined)?.reason;
+      this.callsEnded.inc({ reason: typeof reason === 'string' ? reason : 'unknown' });
+    }
+  }
+
+  /**
+   * A call is ending (its media about to stop): its final RTP figures join the totals of ended
+   * calls, so the RTP counters keep counting it, and its quality goes into the histograms.
+   */
+  onCallFinished(finalStats: MediaSessionStats | undefined, quality: CallQuality | undefined): void {
+    if (finalStats) addRtp(this.finished, finalStats);
+    if (!quality) return;
+    try {
+      this.mos.observe(quality.mos);
+      this.lossRatio.observe(quality.lossPercent / 100);
+      this.jitter.observe(quality.jitterMs / 1000);
+    } catch {
+      // never let metrics break a call's teardown
+    }
+  }
+
+  /** Stops the endpoint (dropping open connections) and unhooks the stack. */
+  async close(): Promise<void> {
+    this.setStack(undefined);
+    this.loopDelay.disable();
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Call quality from receive statistics: the ITU-T G.107 E-model in its simplified form (the
+ * transmission-planning defaults of G.107 with only the impairments a VoIP endpoint can measure),
+ * giving the R-factor and the conversational-quality MOS (MOS-CQE of P.800.1).
+ *
+ * R = Ro − Is − Id − Ie,eff + A, where Ro − Is = 93.2 with every G.107 default, A = 0:
+ * - Id, delay impairment, from the one-way mouth-to-ear delay Ta in ms. We use the fit of Cole
+ *   and Rosenbluth ("Voice over IP performance monitoring", ACM CCR 2001) to G.107 with its
+ *   default echo values: Id = 0.024·Ta + 0.11·(Ta − 177.3)·H(Ta − 177.3). Ta is estimated as
+ *   RTT/2 (network, from RTCP) + jitter-buffer target delay + packetization time.
+ * - Ie,eff = Ie + (95 − Ie)·Ppl / (Ppl / BurstR + Bpl) (G.107 eq. 7-29) with Ppl the packet loss
+ *   in percent and BurstR = 1 (random loss: the receive statistics do not tell bursts apart).
+ * - MOS = 1 + 0.035·R + R·(R − 60)·(100 − R)·7·10⁻⁶ for 0 < R < 100 (G.107 eq. B-4).
+ *
+ * Codec values (see {@link codecImpairment}): G.711 Ie = 0, Bpl = 25.1, the G.113 Appendix I
+ * figure for G.711 with packet-loss concealment, because the engine's jitter buffer conceals
+ * lost frames (frame repeat with fade) instead of playing zeros; 4.3, the figure without
+ * concealment, models silence insertion, which the engine does not do. For Opus ITU-T gives no
+ * narrowband Ie or Bpl; we rate it on the same narrowband scale with Ie = 0 and Bpl = 25.1 (the
+ * G.711-with-PLC values): Opus at the rates used here is at least as good as G.711 and brings its
+ * own PLC, so this under- rather than over-states it, and the two codecs' figures stay comparable.
+ *
+ * Pure functions: no state, no I/O, never throw (non-finite input is treated as 0).
+ * @module
+ */
+import type { CodecName } from './codecs.js';
+import type { MediaSessionStats } from './session.js';
+
+/** R with every G.107 default (Ro − Is; no delay, no codec, no loss). */
+export const R_DEFAULT = 93.2;
+
+/** Packetization time the media path uses, ms (one 20 ms frame per packet). */
+export const PACKETIZATION_MS = 20;
+
+/** Equipment impairment and packet-loss robustness of a codec (G.107 Ie and Bpl). */
+export interface CodecImpairment {
+  /** Equipment impairment factor Ie, error-free. */
+  ie: number;
+  /** Packet-loss robustness factor Bpl. */
+  bpl: number;
+}
+
+/** The call-quality figure of one call, as `getCallQuality` and `SipCallComplete` report it. */
+export interface CallQuality {
+  /** Conversational MOS from R (1..4.5; 4.41 is the best narrowband G.711 can have). */
+  mos: number;
+  /** E-model transmission rating R (0..100). */
+  rFactor: number;
+  /** Packets lost on the network, percent of those expected (RFC 3550 A.3). */
+  lossPercent: number;
+  /** Packets that arrived too late for the jitter buffer, percent of those expected. */
+  discardPercent: number;
+  /** Interarrival jitter of the received stream (RFC 3550 A.8), ms. */
+  jitterMs: number;
+  /** Round-trip time from RTCP, ms; undefined until an RTCP report gave one (then counted as 0). */
+  rttMs: number | undefined;
+  /** Estimated one-way mouth-to-ear delay used for Id: RTT/2 + jitter buffer + packetization, ms. */
+  oneWayDelayMs: number;
+  /** Codec the figure was computed for. */
+  codec: CodecName;
+}
+
+/** What {@link computeCallQuality} needs. */
+export interface QualityInput {
+  /** Codec of the received stream. */
+  codec: CodecName;
+  /** Packets expected (RFC 3550 A.3). */
+  expected: number;
+  /** Packets lost on the network (may be negative with duplicates: counted as 0). */
+  lost: number;
+  /** Packets the jitter buffer discarded as too late. */
+  discarded: number;
+  /** Interarrival jitter, ms. */
+  jitterMs: number;
+  /** Round-trip time from RTCP, ms, when known. */
+  rttMs: number | undefined;
+  /** Jitter buffer delay, ms. */
+  jitterBufferMs: number;
+  /** Packetization time, ms (default {@link PACKETIZATION_MS}). */
+  packetizationMs?: number;
+}
+
+const G711: CodecImpairment = Object.freeze({ ie: 0, bpl: 25.1 });
+const OPUS: CodecImpairment = Object.freeze({ ie: 0, bpl: 25.1 });
+
+/** Ie and Bpl of a codec (see the module comment for where they come from). */
+export function codecImpairment(codec: CodecName): CodecImpairment {
+  return codec === 'opus' ? OPUS : G711;
+}
+
+function finite(x: number, fallback = 0): number {
+  return typeof x === 'number' && Number.isFinite(x) ? x : fallback;
+}
+
+/** Delay impairment Id for a one-way delay in ms (Cole–Rosenbluth fit of G.107). */
+export function delayImpairment(oneWayMs: number): number {
+  const d = Math.max(0, finite(oneWayMs));
+  return 0.024 * d + (d > 177.3 ? 0.11 * (d - 177.3) : 0);
+}
+
+/** Effective equipment impairment Ie,eff (G.107 eq. 7-29) at `lossPercent` (0..100), BurstR 1 by default. */
+export function effectiveEquipmentImpairment(c: CodecImpairment, lossPercent: number, burstR = 1): number {
+  const p = Math.min(100, Math.max(0, finite(lossPercent)));
+  const b = finite(burstR, 1) > 0 ? finite(burstR, 1) : 1;
+  if (p === 0) return c.ie;
+  return c.ie + ((95 - c.ie) * p) / (p / b + c.bpl);
+}
+
+/** MOS from R (G.107 Annex B, eq. B-4): 1 below R = 0, 4.5 above R = 100. */
+export function mosFromR(r: number): number {
+  const x = finite(r);
+  if (x <= 0) return 1;
+  if (x >= 100) return 4.5;
+  return 1 + 0.035 * x + x * (x - 60) * (100 - x) * 7e-6;
+}
+
+/** R = 93.2 − Id − Ie,eff, clamped to 0..100. */
+export function rFactor(codec: CodecName, lossPercent: number, oneWayDelayMs: number): number {
+  const r = R_DEFAULT - delayImpairment(oneWayDelayMs) - effectiveEquipmentImpairment(codecImpairment(codec), lossPercent);
+  return Math.min(100, Math.max(0, r));
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** The quality figure of a call from its receive figures (loss and late discards both count as lost speech). */
+export function computeCallQuality(q: QualityInput): CallQuality {
+  const expected = Math.max(0, finite(q.expected));
+  const lost = Math.max(0, finite(q.lost));
+  const discarded = Math.max(0, finite(q.discarded));
+  const lossPercent = expected > 0 ? Math.min(100, (100 * lost) / expected) : 0;
+  const discardPercent = expected > 0 ? Math.min(100 - lossPercent, (100 * discarded) / expected) : 0;
+  const rtt = q.rttMs === undefined || !Number.isFinite(q.rttMs) || q.rttMs < 0 ? undefined : q.rttMs;
+  const oneWay = (rtt ?? 0) / 2 + Math.max(0, finite(q.jitterBufferMs)) + Math.max(0, finite(q.packetizationMs ?? PACKETIZATION_MS));
+  const r = rFactor(q.codec, lossPercent + discardPercent, oneWay);
+  return {
+    mos: round(mosFromR(r), 2),
+    rFactor: round(r, 1),
+    lossPercent: round(lossPercent, 2),
+    discardPercent: round(discardPercent, 2),
+    jitterMs: round(Math.max(0, finite(q.jitterMs)), 2),
+    rttMs: rtt === undefined ? undefined : round(rtt, 1),
+    oneWayDelayMs: round(oneWay, 1),
+    codec: q.codec,
+  };
+}
+
+/**
+ * The quality figure from a media session's statistics; undefined while nothing has been
+ * received (no codec, or no packet past RFC 3550 probation): there is nothing to judge yet.
+ */
+export function callQualityFromStats(s: MediaSessionStats): CallQuality | undefined {
+  if (!s.codec || s.rx.expected <= 0) return undefined;
+  return computeCallQuality({
+    codec: s.codec,
+    expected: s.rx.expected,
+    lost: s.rx.lost,
+    discarded: s.jitter.late,
+    jitterMs: s.rx.jitterMs,
+    rttMs: s.rttMs,
+    jitterBufferMs: s.jitter.enabled ? s.jitter.targetDelayMs : 0,
+  });
+}
