@@ -11,7 +11,7 @@ import { createG729Codec, type G729Options } from './g729.js';
 import { bcg729Available } from '../ffi/bcg729.js';
 import { createGsmCodec } from './gsm.js';
 import { gsmAvailable } from '../ffi/gsm.js';
-import { createOpusCodec, loadOpus, type OpusCodecOptions } from './opus.js';
+import { createOpusCodec, opusLoadError, type OpusCodecOptions } from './opus.js';
 
 /** The codecs LineScape can put on the wire. Names match the SDP rtpmap encoding names. */
 export type CodecName = 'PCMU' | 'PCMA' | 'G722' | 'G729' | 'GSM' | 'opus';
@@ -212,7 +212,9 @@ export function isCodecName(name: string): name is CodecName {
 
 /**
  * Whether a codec can be created on this machine: the ones in TypeScript always, G.729 when
- * libbcg729 loads, GSM when libgsm loads, Opus when its binding loads. Lines leave the others out of their SDP, so a
+ * libbcg729 loads, GSM when libgsm loads (about 10 ms, once), Opus unless its binding already
+ * failed to load: loading it takes ~90 ms of blocked event loop, too long to spend on a call
+ * that may never use Opus, so it stays lazy. Lines leave the others out of their SDP, so a
  * missing library narrows the offer instead of failing calls.
  */
 export function isCodecAvailable(name: CodecName): boolean {
@@ -222,7 +224,7 @@ export function isCodecAvailable(name: CodecName): boolean {
     case 'GSM':
       return gsmAvailable();
     case 'opus':
-      return loadOpus();
+      return opusLoadError() === undefined;
     default:
       return isCodecName(name);
   }
