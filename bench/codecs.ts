@@ -2,7 +2,9 @@
  * Throughput of the media building blocks, in 20 ms frames per second on one core:
  * G.711 through our lookup tables vs alawmulaw's own array API, Opus raw through
  * `@discordjs/opus` (the baseline later engine benchmarks compare against) and through
- * `OpusCodec`, the resampler, and the in-band DTMF detector.
+ * `OpusCodec`, G.722 in TypeScript beside libspandsp's, G.729 and GSM through our codec classes
+ * beside the bare libbcg729 / libgsm calls (the ratio is what our framing and copies cost), the
+ * resampler, and the in-band DTMF detector.
  * Run `node dist/bench/codecs.js [durationMs]`. Figures only; tests never assert timings.
  * @module
  */
@@ -10,6 +12,9 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import alawmulaw from 'alawmulaw';
 import { createCodec } from '../media/codecs.js';
+import { createSpandspG722 } from '../ffi/spandsp.js';
+import { createBcg729Channel } from '../ffi/bcg729.js';
+import { createGsmChannel } from '../ffi/gsm.js';
 import { createResampler } from '../media/resample.js';
 import { DtmfDetector, DtmfGenerator } from '../media/dtmf.js';
 import { fillSine } from '../media/tones.js';
@@ -91,6 +96,73 @@ export async function benchCodecs(durationMs = 1000): Promise<CodecBenchResult[]
     }, durationMs));
     opus.close();
   }
+  await Promise.resolve();
+
+  // G.722: ours (TypeScript) and libspandsp's, 320 samples at 16 kHz per frame
+  const pcm16 = new Int16Array(320);
+  fillSine(pcm16, 16000, 440, 8000);
+  fillSine(pcm16, 16000, 2300, 3000, 0, 320, true);
+  const out16 = new Int16Array(320);
+  const g722 = createCodec('G722')!;
+  add('G722 encode+decode (TypeScript G722Codec)', measure(() => {
+    const n = g722.encode(pcm16, pkt, 12);
+    sink += g722.decode(pkt, 12, n, out16);
+  }, durationMs));
+  const spandsp = createSpandspG722();
+  if (spandsp.ok) {
+    const bits = new Uint8Array(160);
+    add('G722 encode+decode (raw libspandsp)', measure(() => {
+      const n = spandsp.coder.encode(pcm16, 320, bits);
+      sink += spandsp.coder.decode(bits, n, out16);
+    }, durationMs));
+    spandsp.coder.close();
+  } else console.error(`G722 raw: ${spandsp.reason}`);
+  await Promise.resolve();
+
+  // G.729: G729Codec (two frames per packet, copies through scratch) and the bare library calls
+  const g729 = createCodec('G729');
+  if (g729 !== undefined) {
+    add('G729 encode+decode (G729Codec, 2 frames)', measure(() => {
+      const n = g729.encode(pcm8, pkt, 12);
+      sink += g729.decode(pkt, 12, n, out8);
+    }, durationMs));
+    g729.close();
+  }
+  const bcg = createBcg729Channel();
+  if (bcg.ok) {
+    const half = pcm8.slice(0, 80);
+    const bits = new Uint8Array(10);
+    const out80 = new Int16Array(80);
+    add('G729 encode+decode (raw libbcg729, 2 frames)', measure(() => {
+      for (let k = 0; k < 2; k++) {
+        bcg.channel.encode(half, bits);
+        bcg.channel.decode(bits, 10, out80);
+      }
+      sink += out80[3]!;
+    }, durationMs));
+    bcg.channel.close();
+  } else console.error(`G729 raw: ${bcg.reason}`);
+  await Promise.resolve();
+
+  // GSM 06.10: GsmCodec and the bare libgsm calls
+  const gsm = createCodec('GSM');
+  if (gsm !== undefined) {
+    add('GSM encode+decode (GsmCodec)', measure(() => {
+      const n = gsm.encode(pcm8, pkt, 12);
+      sink += gsm.decode(pkt, 12, n, out8);
+    }, durationMs));
+    gsm.close();
+  }
+  const lg = createGsmChannel();
+  if (lg.ok) {
+    const bits = new Uint8Array(33);
+    add('GSM encode+decode (raw libgsm)', measure(() => {
+      lg.channel.encode(pcm8, bits);
+      lg.channel.decode(bits, out8);
+      sink += out8[5]!;
+    }, durationMs));
+    lg.channel.close();
+  } else console.error(`GSM raw: ${lg.reason}`);
   await Promise.resolve();
 
   // Resampling

@@ -24,7 +24,7 @@ import { parseUri } from '../sip/grammar.js';
 import { callQualityFromStats, type CallQuality } from '../media/quality.js';
 import { EngineMetrics, type MetricsOptions } from './metrics.js';
 import type { Registry } from 'prom-client';
-import { openLineMedia, formatSpecs, type RawRtpData } from '../lines/lineMedia.js';
+import { openLineMedia, formatSpecs, isAudioFormat, type RawRtpData } from '../lines/lineMedia.js';
 import { answerChallenge } from './auth.js';
 import { EngineAudio, type AudioDeviceListResult, type LocalAudioStatisticsResult, type VuMeterCallback } from './audio.js';
 import type { RecordCallback } from '../media/callRecorder.js';
@@ -1325,8 +1325,7 @@ export class VoipMediaEngine extends EventEmitter {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (!Array.isArray(formats) || formats.length === 0) return T.SipBadParameter;
-    const known = [MediaFormatAudio.ULaw8k, MediaFormatAudio.ALaw8k, MediaFormatAudio.Opus48k];
-    if (formats.some((f) => !known.includes(f)) || new Set(formats).size !== formats.length) return T.SipBadParameter;
+    if (formats.some((f) => !isAudioFormat(f)) || new Set(formats).size !== formats.length) return T.SipBadParameter;
     l.formats = formats.slice();
     return T.SipSuccess;
   }

@@ -49,6 +49,12 @@ export enum MediaFormatAudio {
   ALaw8k = 1,
   /** Opus, 48 kHz RTP clock (RFC 7587), dynamic payload type. */
   Opus48k = 2,
+  /** G.722 at 64 kbit/s: 16 kHz audio on an 8000 Hz RTP clock (RFC 3551), payload type 9. */
+  G722 = 3,
+  /** G.729 / G.729A (Annex B SID frames understood), 8 kHz, payload type 18; needs libbcg729. */
+  G729 = 4,
+  /** GSM 06.10 full rate, 8 kHz, payload type 3; needs libgsm. */
+  Gsm = 5,
 }
 
 /** How `holdLine` signals hold in SDP (setCallHoldType). */

@@ -26,7 +26,7 @@ export interface NativeLibraryHandle {
 }
 
 /** Names of the native libraries the engine knows how to load. */
-export type NativeLibraryName = 'speexdsp';
+export type NativeLibraryName = 'speexdsp' | 'spandsp' | 'bcg729' | 'gsm';
 
 /**
  * The outcome of loading a native library: the handle, or a human-readable reason (the sonames
@@ -70,6 +70,24 @@ export const NATIVE_LIBRARY_FILES: Readonly<Record<NativeLibraryName, readonly s
       : process.platform === 'win32'
         ? ['libspeexdsp-1.dll', 'libspeexdsp.dll', 'speexdsp.dll']
         : ['libspeexdsp.so.1', 'libspeexdsp.so'],
+  spandsp:
+    process.platform === 'darwin'
+      ? ['libspandsp.2.dylib', 'libspandsp.dylib']
+      : process.platform === 'win32'
+        ? ['libspandsp-2.dll', 'libspandsp.dll', 'spandsp.dll']
+        : ['libspandsp.so.2', 'libspandsp.so'],
+  bcg729:
+    process.platform === 'darwin'
+      ? ['libbcg729.0.dylib', 'libbcg729.dylib']
+      : process.platform === 'win32'
+        ? ['libbcg729.dll', 'bcg729.dll']
+        : ['libbcg729.so.0', 'libbcg729.so'],
+  gsm:
+    process.platform === 'darwin'
+      ? ['libgsm.1.dylib', 'libgsm.dylib']
+      : process.platform === 'win32'
+        ? ['libgsm.dll', 'gsm.dll']
+        : ['libgsm.so.1', 'libgsm.so'],
 };
 
 /** The koffi module surface used here (its `load` function). */

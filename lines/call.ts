@@ -260,6 +260,8 @@ export class Call {
     fromUser: string,
     displayName: string,
   ): Promise<Call | T> {
+    // every format the line allows needs a native library that is missing here
+    if (formats.length === 0) return T.SipNativeLibraryMissing;
     const call = new Call(host, line, CallDirection.Outgoing, formats, fromUser);
     line.call = call;
     line.callDirection = CallDirection.Outgoing;
@@ -547,7 +549,7 @@ export class Call {
     if (req.body.length) {
       const r = negotiateOffer(req.body.toString('latin1'), call.localMedia);
       if (!r.ok) {
-        call.reject(r.status, r.reason);
+        call.reject(r.status, r.reason, false, r.status === 488 ? r.detail : undefined);
         return call;
       }
       call.pendingAnswer = { sdp: r.answer, media: r.media };
@@ -568,10 +570,12 @@ export class Call {
 
   private pendingAnswer?: { sdp: string; media: NegotiatedMedia };
 
-  private respond(status: number, reason?: string, body?: { sdp: string }): void {
+  private respond(status: number, reason?: string, body?: { sdp: string }, warning?: string): void {
     const tx = this.serverTx;
     if (!tx || !this.invite) return;
     const res = this.host.stack.createResponse(this.invite, status, reason, { toTag: this.localTag });
+    // RFC 3261 §20.43: 305 "Incompatible media format" tells the caller which part of its offer failed
+    if (warning) res.headers.append('Warning', `305 ${this.host.mediaAddress()} "${warning.replace(/["\\\r\n]/g, ' ')}"`);
     if (status > 100 && status < 300) res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
     if (status >= 200 && status < 300) {
       res.headers.append('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, MESSAGE, SUBSCRIBE, UPDATE');
@@ -633,9 +637,9 @@ export class Call {
    * Refuses a ringing call with a SIP status (abortIncomingCall, 486 when lines are busy, 488 when
    * media does not match). `timeout` marks the answer time-out.
    */
-  reject(status: number, reason?: string, timeout = false): void {
+  reject(status: number, reason?: string, timeout = false, warning?: string): void {
     if (this.ended) return;
-    this.respond(status, reason);
+    this.respond(status, reason, undefined, warning);
     if (!timeout) this.notify(T.SipIncomingCallAborted, { statusCode: status, reasonPhrase: reason ?? '' });
     this.finish(timeout ? T.SipAnswerTimeout : T.SipIncomingCallAborted);
   }

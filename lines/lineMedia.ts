@@ -10,16 +10,40 @@ import { decodeWav } from '../media/wavPlayer.js';
 import type { MediaClock } from '../media/mediaClock.js';
 import type { RtpPortAllocator } from '../media/rtpSocket.js';
 import { MediaSession, type MediaFramePort, type MediaSessionStats, type MediaLevels, type MediaParams, type MediaRecordTap, type RawRtpData } from '../media/session.js';
-import { defaultFormat, type AudioFormatSpec, type NegotiatedMedia } from '../sip/sdp.js';
+import { defaultFormat, type AudioCodecName, type AudioFormatSpec, type NegotiatedMedia } from '../sip/sdp.js';
 import { MediaFormatAudio } from '../engine/types.js';
+import { isCodecAvailable } from '../media/codecs.js';
 import type { CallMedia } from './call.js';
 import type { PhoneLine } from './phoneLine.js';
 
 export type { RawRtpData };
 
-/** SDP format specs of a line's formats, in its preference order. */
+/** The SDP codec of each engine audio format. */
+export const AUDIO_FORMAT_CODECS: Readonly<Record<MediaFormatAudio, AudioCodecName>> = {
+  [MediaFormatAudio.ULaw8k]: 'PCMU',
+  [MediaFormatAudio.ALaw8k]: 'PCMA',
+  [MediaFormatAudio.Opus48k]: 'opus',
+  [MediaFormatAudio.G722]: 'G722',
+  [MediaFormatAudio.G729]: 'G729',
+  [MediaFormatAudio.Gsm]: 'GSM',
+};
+
+/** Whether `f` is one of the {@link MediaFormatAudio} values a line can use. */
+export function isAudioFormat(f: unknown): f is MediaFormatAudio {
+  return typeof f === 'number' && Object.prototype.hasOwnProperty.call(AUDIO_FORMAT_CODECS, f);
+}
+
+/**
+ * SDP format specs of a line's formats, in its preference order, leaving out codecs whose native
+ * library does not load here (G.729 without libbcg729, Opus without its binding): those are
+ * neither offered nor accepted, and the line still works with the rest.
+ */
 export function formatSpecs(formats: readonly MediaFormatAudio[]): AudioFormatSpec[] {
-  return formats.map((f) => defaultFormat(f === MediaFormatAudio.ULaw8k ? 'PCMU' : f === MediaFormatAudio.ALaw8k ? 'PCMA' : 'opus'));
+  return formats
+    .filter(isAudioFormat)
+    .map((f) => AUDIO_FORMAT_CODECS[f])
+    .filter((name) => isCodecAvailable(name))
+    .map((name) => defaultFormat(name));
 }
 
 /** Media parameters of the session from the result of an offer/answer. */
@@ -38,6 +62,7 @@ export function mediaParamsOf(n: NegotiatedMedia): MediaParams {
     receiving: n.receiving,
     rtcpMux: n.rtcpMux,
     ptime: n.ptime,
+    ...(n.comfortNoisePayloadType !== undefined ? { comfortNoisePayloadType: n.comfortNoisePayloadType } : {}),
   };
 }
 

@@ -39,7 +39,7 @@ export class PhoneLine {
   /** The call on the line, if any. */
   call?: Call;
   /** Audio formats offered and accepted, in preference order (setAudioMediaFormats). */
-  formats: MediaFormatAudio[] = [MediaFormatAudio.ULaw8k, MediaFormatAudio.ALaw8k, MediaFormatAudio.Opus48k];
+  formats: MediaFormatAudio[] = [MediaFormatAudio.ULaw8k, MediaFormatAudio.ALaw8k, MediaFormatAudio.Opus48k, MediaFormatAudio.G722, MediaFormatAudio.G729, MediaFormatAudio.Gsm];
   /** Receive and transmit volume, 0..2048 (512 = 100 %). */
   volume = { rx: 512, tx: 512 };
   /** Received audio is sent back (setPhoneLineLoopBack). */

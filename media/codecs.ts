@@ -6,10 +6,15 @@
  * @module
  */
 import { G711Codec } from './g711.js';
-import { createOpusCodec, type OpusCodecOptions } from './opus.js';
+import { G722Codec } from './g722.js';
+import { createG729Codec, type G729Options } from './g729.js';
+import { bcg729Available } from '../ffi/bcg729.js';
+import { createGsmCodec } from './gsm.js';
+import { gsmAvailable } from '../ffi/gsm.js';
+import { createOpusCodec, opusLoadError, type OpusCodecOptions } from './opus.js';
 
 /** The codecs LineScape can put on the wire. Names match the SDP rtpmap encoding names. */
-export type CodecName = 'PCMU' | 'PCMA' | 'opus';
+export type CodecName = 'PCMU' | 'PCMA' | 'G722' | 'G729' | 'GSM' | 'opus';
 
 /**
  * One codec instance per RTP stream direction pair: it owns the encoder and decoder state
@@ -20,13 +25,16 @@ export interface AudioCodec {
   readonly name: CodecName;
   /** RTP payload type this instance was created for (static 0/8, or the negotiated dynamic one). */
   readonly payloadType: number;
-  /** RTP timestamp clock in Hz: 8000 for G.711, 48000 for Opus (RFC 7587 always uses 48 kHz). */
+  /**
+   * RTP timestamp clock in Hz: 8000 for G.711 and G.722 (RFC 3551 keeps G.722 at 8000 although
+   * it codes 16 kHz audio), 48000 for Opus (RFC 7587 always uses 48 kHz).
+   */
   readonly clockRate: number;
-  /** Rate of the PCM this codec consumes and produces: 8000 for G.711, 48000 for Opus. */
+  /** Rate of the PCM this codec consumes and produces: 8000 for G.711, 16000 for G.722, 48000 for Opus. */
   readonly sampleRate: number;
   /** PCM channels; lines are mono even though the Opus rtpmap says `/2` (RFC 7587 §7). */
   readonly channels: 1;
-  /** Samples per 20 ms frame at {@link AudioCodec.sampleRate}: 160 for G.711, 960 for Opus. */
+  /** Samples per 20 ms frame at {@link AudioCodec.sampleRate}: 160 for G.711, 320 for G.722, 960 for Opus. */
   readonly samplesPerFrame: number;
   /**
    * Encode the first `samplesPerFrame` samples of `pcm` into `out` at `outOffset`.
@@ -48,6 +56,12 @@ export interface AudioCodec {
   conceal(out: Int16Array): number;
   /** Forget all history (new call, SSRC change, re-INVITE to a new stream). */
   reset(): void;
+  /**
+   * True while the codec itself makes comfort noise for the far end's silence (G.729 Annex B
+   * after a SID frame): the session then keeps calling {@link AudioCodec.conceal} through the
+   * gap instead of fading to silence. Absent means never.
+   */
+  readonly comfortNoise?: boolean;
   /** Release native resources; the instance must not be used afterwards. */
   close(): void;
 }
@@ -107,6 +121,42 @@ export const CODEC_INFO: Readonly<Record<CodecName, CodecInfo>> = Object.freeze(
     maxPayloadBytes: 160,
     rtpmap: 'PCMA/8000',
   }),
+  G722: Object.freeze({
+    name: 'G722',
+    defaultPayloadType: 9,
+    clockRate: 8000,
+    sampleRate: 16000,
+    sdpChannels: 1,
+    frameMs: 20,
+    samplesPerFrame: 320,
+    timestampIncrement: 160,
+    maxPayloadBytes: 160,
+    rtpmap: 'G722/8000',
+  }),
+  G729: Object.freeze({
+    name: 'G729',
+    defaultPayloadType: 18,
+    clockRate: 8000,
+    sampleRate: 8000,
+    sdpChannels: 1,
+    frameMs: 20,
+    samplesPerFrame: 160,
+    timestampIncrement: 160,
+    maxPayloadBytes: 20,
+    rtpmap: 'G729/8000',
+  }),
+  GSM: Object.freeze({
+    name: 'GSM',
+    defaultPayloadType: 3,
+    clockRate: 8000,
+    sampleRate: 8000,
+    sdpChannels: 1,
+    frameMs: 20,
+    samplesPerFrame: 160,
+    timestampIncrement: 160,
+    maxPayloadBytes: 33,
+    rtpmap: 'GSM/8000',
+  }),
   opus: Object.freeze({
     name: 'opus',
     defaultPayloadType: 111,
@@ -147,15 +197,37 @@ export function telephoneEventInfo(clockRate = 8000): TelephoneEventInfo {
   };
 }
 
-/** Options for {@link createCodec}; only Opus has knobs today. */
+/** Options for {@link createCodec}. */
 export interface CodecOptions {
   /** Opus encoder settings. */
   readonly opus?: OpusCodecOptions;
+  /** G.729 encoder settings (Annex B on transmit). */
+  readonly g729?: G729Options;
 }
 
 /** True when `name` is one of the {@link CodecName}s (exact spelling). */
 export function isCodecName(name: string): name is CodecName {
-  return name === 'PCMU' || name === 'PCMA' || name === 'opus';
+  return name === 'PCMU' || name === 'PCMA' || name === 'G722' || name === 'G729' || name === 'GSM' || name === 'opus';
+}
+
+/**
+ * Whether a codec can be created on this machine: the ones in TypeScript always, G.729 when
+ * libbcg729 loads, GSM when libgsm loads (about 10 ms, once), Opus unless its binding already
+ * failed to load: loading it takes ~90 ms of blocked event loop, too long to spend on a call
+ * that may never use Opus, so it stays lazy. Lines leave the others out of their SDP, so a
+ * missing library narrows the offer instead of failing calls.
+ */
+export function isCodecAvailable(name: CodecName): boolean {
+  switch (name) {
+    case 'G729':
+      return bcg729Available();
+    case 'GSM':
+      return gsmAvailable();
+    case 'opus':
+      return opusLoadError() === undefined;
+    default:
+      return isCodecName(name);
+  }
 }
 
 /**
@@ -174,7 +246,7 @@ export function findCodecByRtpmap(rtpmap: string): CodecInfo | undefined {
 
 /**
  * Create a codec instance. Returns `undefined` only when the codec's native library cannot be
- * loaded (Opus without a working `@discordjs/opus` binary); the caller maps that to a return
+ * loaded (Opus without a working `@discordjs/opus` binary, G.729 without libbcg729, GSM without libgsm); the caller maps that to a return
  * code instead of crashing the engine.
  * @param payloadType - negotiated payload type; defaults to the table's.
  */
@@ -185,6 +257,12 @@ export function createCodec(name: CodecName, payloadType?: number, options?: Cod
       return new G711Codec('PCMU', pt);
     case 'PCMA':
       return new G711Codec('PCMA', pt);
+    case 'G722':
+      return new G722Codec(pt);
+    case 'G729':
+      return createG729Codec(pt, options?.g729);
+    case 'GSM':
+      return createGsmCodec(pt);
     case 'opus':
       return createOpusCodec(pt, options?.opus);
     default:

@@ -40,6 +40,7 @@ import {
   type RtpSendStatsSnapshot,
 } from './rtpStats.js';
 import { ToneGenerator, type ToneSpec } from './tones.js';
+import { ComfortNoiseGenerator } from './comfortNoise.js';
 import { loadWav, WavPlayer, type WavLoadResult } from './wavPlayer.js';
 
 /** The telephone-event part of {@link MediaParams} (RFC 4733). */
@@ -82,6 +83,11 @@ export interface MediaParams {
    * recorded (see {@link MediaSessionStats.ptimeRequested}) and 20 ms is used.
    */
   ptime?: number;
+  /**
+   * Dynamic payload type of RFC 3389 comfort noise the far end declared at the codec's clock;
+   * static 13 is always understood.
+   */
+  comfortNoisePayloadType?: number;
 }
 
 /** How a DTMF digit travelled. */
@@ -298,6 +304,8 @@ export interface MediaSessionStats {
   ivrTxUnderruns: number;
   /** The ptime last asked for (20 ms is what is used). */
   ptimeRequested: number;
+  /** RFC 3389 comfort noise from the far end: packets, the last level (−dBov), and whether it plays now. */
+  comfortNoise: { packets: number; level: number; active: boolean };
   /** Exceptions caught in socket handlers and user callbacks. */
   handlerErrors: number;
 }
@@ -319,6 +327,8 @@ const RELATCH_SILENCE_MS = 1000;
 const CONFLICT_MEMORY = 8;
 /** Payload type of the RFC 6263 keep-alive: Comfort Noise (RFC 3389), never negotiated here. */
 const KEEPALIVE_PT = 13;
+/** RFC 3551 static payload type of comfort noise (RFC 3389) at 8000 Hz. */
+const CN_STATIC_PT = 13;
 const PACKET_BYTES = RTP_HEADER_SIZE + 1500;
 
 function isNullAddress(a: string): boolean {
@@ -416,6 +426,9 @@ export class MediaSession {
   private rxSsrcKnown = false;
   private rxPlaying = false;
   private rxConcealRun = 0;
+  /** RFC 3389 noise during the far end's silence. */
+  private readonly cn = new ComfortNoiseGenerator();
+  private cnRecvPt = CN_STATIC_PT;
   private concealed = 0;
   private readonly malformed = new Uint32Array(6);
   private rxIgnored = 0;
@@ -614,6 +627,8 @@ export class MediaSession {
     this.remoteNull = isNullAddress(p.remoteAddress) || p.remotePort === 0;
     if (p.sending && (prev === null || !prev.sending)) this.needMarker = true;
     this.ptimeRequested = p.ptime ?? 20;
+    const cnPt = p.comfortNoisePayloadType;
+    this.cnRecvPt = cnPt !== undefined && validPt(cnPt) ? cnPt : CN_STATIC_PT;
     this.params = { ...p, ...(te !== undefined ? { telephoneEvent: { ...te } } : {}) };
     return true;
   }
@@ -723,7 +738,8 @@ export class MediaSession {
     const now = performance.now();
     const pt = h.payloadType;
     const isAudio = pt === this.recvPt;
-    const known = isAudio || (this.teRecvPt >= 0 && pt === this.teRecvPt);
+    const isCn = !isAudio && (pt === CN_STATIC_PT || pt === this.cnRecvPt);
+    const known = isAudio || isCn || (this.teRecvPt >= 0 && pt === this.teRecvPt);
     if (this.symmetric && !this.acceptSource(address, port, now, known)) return;
     if (this.rawCb !== undefined && !this.rawReceived(buf, len, h.payloadOffset, h.payloadLength)) {
       this.rxRawDropped++;
@@ -741,6 +757,7 @@ export class MediaSession {
       if (this.rxSsrcKnown) {
         // a new stream: old frames and event state belong to the previous one
         this.jitter.reset();
+        this.cn.reset();
         this.dtmfReceiver?.reset();
         this.rxPlaying = false;
       }
@@ -752,6 +769,10 @@ export class MediaSession {
     if (st === RtpSeqStatus.Duplicate || st === RtpSeqStatus.BadSeq) return;
     if (isAudio) {
       this.jitter.push(h.sequence, h.timestamp, buf, h.payloadOffset, h.payloadLength, now);
+      return;
+    }
+    if (isCn) {
+      this.cn.receive(buf, h.payloadOffset, h.payloadLength);
       return;
     }
     const rx = this.dtmfReceiver;
@@ -914,6 +935,14 @@ export class MediaSession {
       if (n < spf) rx.fill(0, n, spf);
       this.rxPlaying = true;
       this.rxConcealRun = 0;
+      this.cn.stop();
+    } else if (this.cn.active) {
+      // the far end is silent and said how loud its room is (RFC 3389)
+      this.cn.generate(rx, spf);
+    } else if (codec.comfortNoise === true) {
+      // the codec's own comfort noise (G.729 Annex B after a SID frame) runs on through the gap
+      const n = codec.conceal(rx);
+      if (n < spf) rx.fill(0, n, spf);
     } else if (pop.status === 'lost' || (this.rxPlaying && this.rxConcealRun < MAX_CONCEAL_TICKS)) {
       const n = codec.conceal(rx);
       if (n < spf) rx.fill(0, n, spf);
@@ -1452,6 +1481,7 @@ export class MediaSession {
       ivrRxDrops,
       ivrTxUnderruns,
       ptimeRequested: this.ptimeRequested,
+      comfortNoise: { packets: this.cn.packets, level: this.cn.level, active: this.cn.active },
       handlerErrors: this.handlerErrors,
     };
   }

@@ -1,6 +1,6 @@
 /**
  * SDP offer/answer for one audio stream (RFC 3264 on RFC 4566 session descriptions), with
- * G.711 (PCMU/PCMA), Opus (RFC 7587) and RFC 4733 telephone-event.
+ * G.711 (PCMU/PCMA), G.722, G.729, GSM 06.10, Opus (RFC 7587) and RFC 4733 telephone-event.
  *
  * Everything here is a pure function of its arguments: the caller (a line or dialog) keeps the
  * state (session version, current direction) and hands in a {@link LocalMedia} each time. SDP
@@ -16,7 +16,7 @@ import type { MediaDescription, SessionDescription } from 'sdp-transform';
 export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
 /** The audio codecs the media layer can encode and decode. */
-export type AudioCodecName = 'PCMU' | 'PCMA' | 'opus';
+export type AudioCodecName = 'PCMU' | 'PCMA' | 'G722' | 'G729' | 'GSM' | 'opus';
 
 /** One audio format as it appears on an `m=` line plus its `a=rtpmap` / `a=fmtp`. */
 export interface AudioFormatSpec {
@@ -33,7 +33,8 @@ export interface AudioFormatSpec {
 }
 
 /**
- * The usual format description for a codec: PCMU 0/8000, PCMA 8/8000, opus 111/48000/2 with
+ * The usual format description for a codec: PCMU 0/8000, PCMA 8/8000, G722 9/8000 (the RTP clock
+ * RFC 3551 fixed for this 16 kHz codec), G729 18/8000, GSM 3/8000, opus 111/48000/2 with
  * `minptime=10;useinbandfec=1` (in-band FEC costs little and saves audio on lossy links).
  * Returns a fresh object, so callers may change the payload type.
  */
@@ -43,6 +44,13 @@ export function defaultFormat(name: AudioCodecName): AudioFormatSpec {
       return { name: 'PCMU', payloadType: 0, clockRate: 8000 };
     case 'PCMA':
       return { name: 'PCMA', payloadType: 8, clockRate: 8000 };
+    case 'G722':
+      return { name: 'G722', payloadType: 9, clockRate: 8000 };
+    case 'G729':
+      // no fmtp: Annex B is allowed by default (RFC 4856), and we decode its SID frames
+      return { name: 'G729', payloadType: 18, clockRate: 8000 };
+    case 'GSM':
+      return { name: 'GSM', payloadType: 3, clockRate: 8000 };
     case 'opus':
       return { name: 'opus', payloadType: 111, clockRate: 48000, channels: 2, fmtp: 'minptime=10;useinbandfec=1' };
   }
@@ -110,6 +118,11 @@ export interface NegotiatedMedia {
   receivePayloadType: number;
   /** Telephone-event, when both sides accept it. */
   telephoneEvent?: NegotiatedTelephoneEvent;
+  /**
+   * Payload type of RFC 3389 comfort noise (`CN/<codec clock>`) the remote listed, which it may
+   * send during its silence.
+   */
+  comfortNoisePayloadType?: number;
   /**
    * The remote's direction with RFC 2543 hold folded in: a null `c=` address removes `recv`
    * (RFC 3264 §8.4: neither RTP nor RTCP is sent to it).
@@ -400,6 +413,14 @@ function withRemoteNumbering(local: AudioFormatSpec, remote: RemoteFormat): Audi
 const TELEPHONE_EVENT = 'telephone-event';
 
 /**
+ * True when a G.729 `a=fmtp` says `annexb=no`: that side neither sends nor wants SID frames.
+ * Absent means yes (RFC 4856 §2.1.9).
+ */
+export function annexBRefused(fmtp: string | undefined): boolean {
+  return fmtp !== undefined && /(^|;)\s*annexb\s*=\s*no\s*(;|$)/i.test(fmtp);
+}
+
+/**
  * The telephone-event entries of our offer: 8000 Hz always, plus 48000 Hz when Opus is offered
  * (RFC 4733 §2.1: the event clock should match the codec's). 101 and 100 by custom, moved to a
  * free dynamic number if a codec already uses them.
@@ -613,6 +634,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
     ? remoteFormats(m).filter((f) => f.name === TELEPHONE_EVENT && f.clockRate > 0)
     : [];
   const event = chooseTelephoneEvent(events, codec.clockRate);
+  const cn = remoteFormats(m).find((f) => f.name === 'cn' && f.clockRate === codec.clockRate);
 
   // t= must equal the offer's (RFC 3264 §6); a missing or odd one becomes the usual 0 0.
   const timing = { start: int(session.timing?.start) ?? 0, stop: int(session.timing?.stop) ?? 0 };
@@ -621,6 +643,8 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
     const offered = session.media[i];
     if (i === chosen.index) {
       const ourFormat: AudioFormatSpec = { ...chosen.local, payloadType: chosen.format.payloadType };
+      // G.729 without Annex B both ways when the offerer says so (RFC 4856 §2.1.9)
+      if (ourFormat.name === 'G729' && annexBRefused(chosen.format.fmtp)) ourFormat.fmtp = 'annexb=no';
       const ourEvents = event ? [{ payloadType: event.payloadType, clockRate: event.clockRate }] : [];
       answer.media.push(audioMedia(local, [ourFormat], ourEvents, answerDirection, remote.rtcpMux));
     } else {
@@ -655,6 +679,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
     sessionId: parsed.sessionId,
   };
   if (event) media.telephoneEvent = { payloadType: event.payloadType, receivePayloadType: event.payloadType, clockRate: event.clockRate };
+  if (cn) media.comfortNoisePayloadType = cn.payloadType;
   return { ok: true, answer: sdpTransform.write(answer), media };
 }
 
@@ -701,6 +726,7 @@ export function negotiateAnswer(answerSdp: string, offer: LocalMedia): AnswerNeg
     if (ours) events.push({ payloadType: f.payloadType, receivePayloadType: ours.payloadType, clockRate: f.clockRate });
   }
   const event = chooseTelephoneEvent(events, codec.clockRate);
+  const cn = formats.find((f) => f.name === 'cn' && f.clockRate === codec.clockRate);
 
   const remote = readStream(session, m, offer.rtcpMux === true);
   const media: NegotiatedMedia = {
@@ -722,6 +748,7 @@ export function negotiateAnswer(answerSdp: string, offer: LocalMedia): AnswerNeg
     sessionId: parsed.sessionId,
   };
   if (event) media.telephoneEvent = event;
+  if (cn) media.comfortNoisePayloadType = cn.payloadType;
   return { ok: true, media };
 }
 

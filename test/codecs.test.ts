@@ -156,7 +156,7 @@ test('codec table carries the SDP facts (RFC 3551, RFC 7587)', (t) => {
   t.is(findCodecByRtpmap('OPUS/48000/2')?.name, 'opus');
   t.is(findCodecByRtpmap('pcmu/8000')?.name, 'PCMU');
   t.is(findCodecByRtpmap('PCMU/16000'), undefined);
-  t.is(findCodecByRtpmap('G729/8000'), undefined);
+  t.is(findCodecByRtpmap('G723/8000'), undefined);
   t.true(isCodecName('PCMA'));
   t.false(isCodecName('pcma'));
   t.is(telephoneEventInfo().rtpmap, 'telephone-event/8000');

@@ -1,6 +1,6 @@
 /**
  * Conferences between engines on loopback: a hub engine conferences the calls of several
- * participant engines (PCMU, PCMA and Opus in one conference); each participant plays its own
+ * participant engines (PCMU, PCMA and Opus in one conference; G.722, PCMU, G.729 and Opus in another); each participant plays its own
  * tone and must hear every other participant's tone and not its own (mix-minus). Also two
  * groups at once, hold/resume and leave/join mid-conference without gaps for the others, and
  * the procedures' answers to bad input.
@@ -12,6 +12,7 @@ import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { listenFor, tonePcm, wait } from './helpers/audio.js';
 import { findGaps, toneLevelDb } from '../media/analysis.js';
 import { blocksWithoutTone, receiveTrouble } from './helpers/mediaTime.js';
+import { native, peerTest } from './helpers/env.js';
 
 const RATE = 8000;
 /** Away from each other, their harmonics and the DTMF frequencies. */
@@ -125,6 +126,17 @@ test('three-party conference across PCMU, PCMA and Opus: everyone hears the othe
   t.deepEqual(
     parties.map((x) => hub.engine.getActiveCallInfo(x.hubLine).codec),
     ['PCMU', 'PCMA', 'opus'],
+    'one line of each codec',
+  );
+  await everyoneHearsTheOthers(t, hub, parties);
+});
+
+peerTest('four-party conference across G.722, PCMU, G.729 and Opus: everyone hears the others, not themself', [native('bcg729')], async (t) => {
+  const { hub, parties } = await conference(t, [F.G722, F.ULaw8k, F.G729, F.Opus48k]);
+  await allConferenced(t, hub, parties);
+  t.deepEqual(
+    parties.map((x) => hub.engine.getActiveCallInfo(x.hubLine).codec),
+    ['G722', 'PCMU', 'G729', 'opus'],
     'one line of each codec',
   );
   await everyoneHearsTheOthers(t, hub, parties);

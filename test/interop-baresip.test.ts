@@ -1,6 +1,6 @@
 /**
  * Calls with real audio between the engine and baresip 1.0 (a headless softphone), for PCMU,
- * PCMA and Opus, in both directions:
+ * PCMA, G.722, GSM and Opus, in both directions:
  * - baresip calls an engine line, the engine answers with goOffHook;
  * - the engine calls baresip (auto-answer) with makeCall and hangs up with terminateCall.
  * baresip's microphone plays a 440 Hz tone, which must show up in the engine's Rx IVR channel;
@@ -15,7 +15,7 @@ import { TelephonyReturnValue as T, MediaFormatAudio, CallDirection, type Notifi
 import { dominantFrequency, findGaps, rmsDbfs, toneLevelDb } from '../media/analysis.js';
 import { startBaresip, readWav, type BaresipHandle } from './helpers/baresip.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
-import { peerTest, peersDir } from './helpers/env.js';
+import { native, peerTest, peersDir, type Requirement } from './helpers/env.js';
 
 /** baresip's microphone: 440 Hz (engine must receive it). */
 const TONE_440 = path.join(peersDir, 'audio', 'tone440.wav');
@@ -49,12 +49,18 @@ interface CodecCase {
   readonly format: MediaFormatAudio;
   /** Expected `getActiveCallInfo().codec`, lower case. */
   readonly codec: string;
+  /** Rate of baresip's recording: the codec's audio rate (G.722 is 16 kHz on an 8 kHz RTP clock). */
+  readonly recordRate: number;
+  /** Native libraries the engine needs for it, beyond the peers. */
+  readonly needs?: readonly Requirement[];
 }
 
 const CASES: readonly CodecCase[] = [
-  { title: 'PCMU', baresip: 'PCMU', format: MediaFormatAudio.ULaw8k, codec: 'pcmu' },
-  { title: 'PCMA', baresip: 'PCMA', format: MediaFormatAudio.ALaw8k, codec: 'pcma' },
-  { title: 'Opus', baresip: 'opus/48000/2', format: MediaFormatAudio.Opus48k, codec: 'opus' },
+  { title: 'PCMU', baresip: 'PCMU', format: MediaFormatAudio.ULaw8k, codec: 'pcmu', recordRate: 8000 },
+  { title: 'PCMA', baresip: 'PCMA', format: MediaFormatAudio.ALaw8k, codec: 'pcma', recordRate: 8000 },
+  { title: 'G.722', baresip: 'G722', format: MediaFormatAudio.G722, codec: 'g722', recordRate: 16000 },
+  { title: 'GSM', baresip: 'GSM', format: MediaFormatAudio.Gsm, codec: 'gsm', recordRate: 8000, needs: [native('gsm')] },
+  { title: 'Opus', baresip: 'opus/48000/2', format: MediaFormatAudio.Opus48k, codec: 'opus', recordRate: 48000 },
 ];
 
 /** Audio received on an engine line, collected from its Rx IVR channel. */
@@ -205,7 +211,7 @@ async function assertBaresipHeard1k(t: ExecutionContext, peer: BaresipHandle, co
   const files = await peer.recordings(10_000);
   t.is(files.length, 1, `baresip recordings: ${files.join(', ') || '(none)'}`);
   const wav = readWav(files[0]!);
-  t.is(wav.sampleRate, codec.codec === 'opus' ? 48000 : 8000, 'baresip recording rate');
+  t.is(wav.sampleRate, codec.recordRate, 'baresip recording rate');
   const ch0 = wav.samples[0]!;
   const skip = Math.round(SKIP_S * wav.sampleRate);
   // the engine's tone started a little after the call connected; drop the last 100 ms (hangup)
@@ -283,7 +289,7 @@ async function engineFor(t: ExecutionContext, codec: CodecCase, phoneName: strin
 }
 
 for (const codec of CASES) {
-  peerTest(`baresip calls the engine (${codec.title}): engine answers, 440 Hz in, 1 kHz out`, ['baresip', 'sox'], async (t) => {
+  peerTest(`baresip calls the engine (${codec.title}): engine answers, 440 Hz in, 1 kHz out`, ['baresip', 'sox', ...(codec.needs ?? [])], async (t) => {
     const eut = await engineFor(t, codec, ENGINE_USER);
     const peer = await startBaresip({ user: 'bob', codecs: codec.baresip, micWav: TONE_440 });
     t.teardown(() => peer.stop());
@@ -325,7 +331,7 @@ for (const codec of CASES) {
     await assertBaresipHeard1k(t, peer, codec);
   });
 
-  peerTest(`the engine calls baresip (${codec.title}): makeCall, 440 Hz in, 1 kHz out, terminateCall`, ['baresip', 'sox'], async (t) => {
+  peerTest(`the engine calls baresip (${codec.title}): makeCall, 440 Hz in, 1 kHz out, terminateCall`, ['baresip', 'sox', ...(codec.needs ?? [])], async (t) => {
     const eut = await engineFor(t, codec, ENGINE_USER);
     const peer = await startBaresip({ user: 'alice', codecs: codec.baresip, micWav: TONE_440, answerMode: 'auto' });
     t.teardown(() => peer.stop());

@@ -3,15 +3,16 @@
  * - a SIPp UAC streams a 1 kHz PCMU tone into an engine line that answers; the line's Rx IVR
  *   channel hears 1000 Hz and SIPp's BYE ends the call;
  * - the engine calls a SIPp UAS that echoes RTP, plays a 1 kHz WAV and hears the echo;
- * - INVITEs the engine must refuse (garbage SDP → 400/488, G.729 only → 488), a late-offer
- *   INVITE (offer in the 200, answer in the ACK) that connects, and a normal call afterwards;
+ * - INVITEs the engine must refuse (garbage SDP → 400/488, G.723 only → 488 with a Warning), a
+ *   late-offer INVITE (offer in the 200, answer in the ACK) that connects, and a normal call afterwards;
+ * - a SIPp UAC offering only G.729 (annexb=no) connects in G.729 and gets annexb=no back;
  * - a CANCEL crossing the 200 OK must leave the answered call up (RFC 3261 9.2).
  */
 import type { ExecutionContext } from 'ava';
 import { TelephonyReturnValue as T, type Notification } from '../index.js';
 import { assertTone, listenFor } from './helpers/audio.js';
 import { sleep, startEngine, type EngineUnderTest } from './helpers/engine.js';
-import { peerTest } from './helpers/env.js';
+import { native, peerTest } from './helpers/env.js';
 import { peerFile, runSipp, sippScenario, startSipp, waitForUdpPort } from './helpers/peers.js';
 import { freePort, freePorts } from './helpers/ports.js';
 
@@ -115,7 +116,7 @@ peerTest('the engine calls a SIPp UAS that echoes RTP: a 1 kHz WAV played out co
   t.is(result.code, 0, result.summary);
 });
 
-peerTest('INVITEs the engine must refuse (garbage SDP: 400/488, G.729 only: 488), a late offer that connects, then a normal call', ['sipp'], async (t) => {
+peerTest('INVITEs the engine must refuse (garbage SDP: 400/488, G.723 only: 488 with a Warning), a late offer that connects, then a normal call', ['sipp'], async (t) => {
   const e = await answeringEngine(t);
   let lastMediaPort = 0;
   const base = async (): Promise<string[]> => {
@@ -132,9 +133,9 @@ peerTest('INVITEs the engine must refuse (garbage SDP: 400/488, G.729 only: 488)
   t.log(`garbage SDP refused with ${JSON.stringify(badAbort.data)}`);
   t.true([400, 488].includes(Number((badAbort.data as { statusCode?: number }).statusCode)), `refused with ${JSON.stringify(badAbort.data)}`);
 
-  // 2. only G.729 offered
-  const g729 = await runSipp([...(await base()), '-sf', sippScenario('uac-call-g729-only.xml')], { timeoutMs: 30_000 });
-  t.is(g729.code, 0, g729.summary);
+  // 2. only G.723 offered (a codec LineScape does not speak); the scenario checks the Warning
+  const g723 = await runSipp([...(await base()), '-sf', sippScenario('uac-call-g723-only.xml')], { timeoutMs: 30_000 });
+  t.is(g723.code, 0, g723.summary);
   const aborts = await e.waitForCount(T.SipIncomingCallAborted, 2);
   t.is(Number((aborts[1]!.data as { statusCode?: number }).statusCode), 488);
   t.is(e.of(T.SipIncomingCallConnected).length, 0, 'no refused call connected');
@@ -162,6 +163,31 @@ peerTest('INVITEs the engine must refuse (garbage SDP: 400/488, G.729 only: 488)
   const res = await normal.wait();
   t.is(res.code, 0, res.summary);
   await e.waitForCount(T.SipByeReceived, 2);
+});
+
+peerTest('a SIPp UAC offering only G.729 with annexb=no connects: the answer is G.729 with annexb=no, the line sends two-frame packets', ['sipp', native('bcg729')], async (t) => {
+  const e = await answeringEngine(t);
+  const [sipPort] = await freePorts(1);
+  const [mediaPort] = await freePorts(2, { even: true });
+  const sipp = startSipp(
+    [`127.0.0.1:${e.port}`, '-sf', sippScenario('uac-call-g729.xml'), '-s', PHONE_NAME, '-p', String(sipPort), '-mp', String(mediaPort), '-d', '1500', '-m', '1', '-timeout', '20s', '-timeout_error'],
+    { timeoutMs: 30_000 },
+  );
+  t.teardown(() => sipp.kill());
+  const connected = await e.waitFor(T.SipIncomingCallConnected);
+  const line = connected.phoneLine;
+  const info = e.engine.getActiveCallInfo(line);
+  t.like(info, { result: T.SipSuccess, connected: true, codec: 'G729', remoteRtpPort: mediaPort });
+  const sent: number[] = [];
+  e.engine.enableRawRtpPacketAccess(line, true, (d) => {
+    if (d.transmittingPacket) sent.push(d.payloadType * 1000 + d.payload.length);
+  });
+  await sleep(500);
+  t.true(sent.length > 5, `${sent.length} packets sent`);
+  t.true(sent.every((v) => v === 18 * 1000 + 20), 'payload type 18, 20 octets (two frames) each');
+  const result = await sipp.wait();
+  t.is(result.code, 0, result.summary);
+  await e.waitFor(T.SipByeReceived, (n) => n.phoneLine === line);
 });
 
 /**

@@ -163,6 +163,9 @@ export const PEER_IMPLIES: Readonly<Record<string, readonly string[]>> = {
  */
 export const NATIVE_APT_PACKAGES: Readonly<Record<NativeLibraryName, string>> = {
   speexdsp: 'libspeexdsp1',
+  spandsp: 'libspandsp2',
+  bcg729: 'libbcg729-0',
+  gsm: 'libgsm1',
 };
 
 /** A native library a test needs (loaded through `ffi/loader.ts`), and its Debian package. */
