@@ -9,7 +9,7 @@
  * they allocate nothing. Native state is freed by `close()`, and by a finalizer as a safety net.
  * @module
  */
-import { loadNativeLibrary, type NativeFunction } from './loader.js';
+import { nativeBinder, type NativeFunction } from './loader.js';
 
 /** Samples in one G.729 frame (10 ms at 8 kHz). */
 export const G729_FRAME_SAMPLES = 80;
@@ -27,33 +27,16 @@ interface Bcg729Functions {
   decode: NativeFunction;
 }
 
-let bound: Bcg729Functions | undefined;
-let bindError: string | undefined;
-
-function bind(): Bcg729Functions | string {
-  // asked every time, so LINESCAPE_DISABLE_NATIVE=bcg729 takes effect at once (the loader caches)
-  const loaded = loadNativeLibrary('bcg729');
-  if (!loaded.ok) return loaded.reason;
-  if (bound !== undefined) return bound;
-  if (bindError !== undefined) return bindError;
-  try {
-    const lib = loaded.lib;
-    bound = {
-      initEncoder: lib.func('void *initBcg729EncoderChannel(uint8_t enableVAD)'),
-      closeEncoder: lib.func('void closeBcg729EncoderChannel(void *ctx)'),
-      encode: lib.func('void bcg729Encoder(void *ctx, const int16_t *inputFrame, _Out_ uint8_t *bitStream, _Out_ uint8_t *bitStreamLength)'),
-      initDecoder: lib.func('void *initBcg729DecoderChannel()'),
-      closeDecoder: lib.func('void closeBcg729DecoderChannel(void *ctx)'),
-      decode: lib.func(
-        'void bcg729Decoder(void *ctx, const uint8_t *bitStream, uint8_t bitStreamLength, uint8_t frameErasureFlag, uint8_t SIDFrameFlag, uint8_t rfc3389PayloadFlag, _Out_ int16_t *signal)',
-      ),
-    };
-    return bound;
-  } catch (err) {
-    bindError = `libbcg729 lacks a G.729 function: ${err instanceof Error ? err.message : String(err)}`;
-    return bindError;
-  }
-}
+const bind = nativeBinder('bcg729', 'libbcg729 lacks a G.729 function', (lib): Bcg729Functions => ({
+  initEncoder: lib.func('void *initBcg729EncoderChannel(uint8_t enableVAD)'),
+  closeEncoder: lib.func('void closeBcg729EncoderChannel(void *ctx)'),
+  encode: lib.func('void bcg729Encoder(void *ctx, const int16_t *inputFrame, _Out_ uint8_t *bitStream, _Out_ uint8_t *bitStreamLength)'),
+  initDecoder: lib.func('void *initBcg729DecoderChannel()'),
+  closeDecoder: lib.func('void closeBcg729DecoderChannel(void *ctx)'),
+  decode: lib.func(
+    'void bcg729Decoder(void *ctx, const uint8_t *bitStream, uint8_t bitStreamLength, uint8_t frameErasureFlag, uint8_t SIDFrameFlag, uint8_t rfc3389PayloadFlag, _Out_ int16_t *signal)',
+  ),
+}));
 
 /** Whether libbcg729 loads (and is not disabled): what decides if G.729 is offered. */
 export function bcg729Available(): boolean {

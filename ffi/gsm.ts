@@ -7,7 +7,7 @@
  * never throws. Per-frame calls hand caller-owned typed arrays to C and allocate nothing.
  * @module
  */
-import { loadNativeLibrary, type NativeFunction } from './loader.js';
+import { nativeBinder, type NativeFunction } from './loader.js';
 
 /** Samples in one GSM frame (20 ms at 8 kHz). */
 export const GSM_FRAME_SAMPLES = 160;
@@ -21,29 +21,12 @@ interface GsmFunctions {
   decode: NativeFunction;
 }
 
-let bound: GsmFunctions | undefined;
-let bindError: string | undefined;
-
-function bind(): GsmFunctions | string {
-  // asked every time, so LINESCAPE_DISABLE_NATIVE=gsm takes effect at once (the loader caches)
-  const loaded = loadNativeLibrary('gsm');
-  if (!loaded.ok) return loaded.reason;
-  if (bound !== undefined) return bound;
-  if (bindError !== undefined) return bindError;
-  try {
-    const lib = loaded.lib;
-    bound = {
-      create: lib.func('void *gsm_create()'),
-      destroy: lib.func('void gsm_destroy(void *g)'),
-      encode: lib.func('void gsm_encode(void *g, const int16_t *source, _Out_ uint8_t *c)'),
-      decode: lib.func('int gsm_decode(void *g, const uint8_t *c, _Out_ int16_t *target)'),
-    };
-    return bound;
-  } catch (err) {
-    bindError = `libgsm lacks a GSM function: ${err instanceof Error ? err.message : String(err)}`;
-    return bindError;
-  }
-}
+const bind = nativeBinder('gsm', 'libgsm lacks a GSM function', (lib): GsmFunctions => ({
+  create: lib.func('void *gsm_create()'),
+  destroy: lib.func('void gsm_destroy(void *g)'),
+  encode: lib.func('void gsm_encode(void *g, const int16_t *source, _Out_ uint8_t *c)'),
+  decode: lib.func('int gsm_decode(void *g, const uint8_t *c, _Out_ int16_t *target)'),
+}));
 
 /** Whether libgsm loads (and is not disabled): what decides if GSM is offered. */
 export function gsmAvailable(): boolean {

@@ -197,3 +197,30 @@ export function loadLibraryFiles(files: readonly string[], label: string = files
 export function loadSpeexDsp(): NativeLoadResult {
   return loadNativeLibrary('speexdsp');
 }
+
+/**
+ * A lazy binder for one native library: the returned function loads `name` (through
+ * {@link loadNativeLibrary}, asked on every call so {@link DISABLE_NATIVE_ENV} takes effect at
+ * once), binds the library's functions with `bindAll` the first time it loads, and hands back
+ * the bound functions, or the reason they are unavailable. A symbol missing from the library is
+ * remembered as that reason, prefixed with `missing` (e.g. "libgsm lacks a GSM function").
+ * Never throws.
+ * @param name - the library, as {@link loadNativeLibrary} knows it
+ * @param missing - the start of the reason given when `bindAll` throws
+ * @param bindAll - declares the functions from the loaded handle (with `lib.func`)
+ */
+export function nativeBinder<F>(name: NativeLibraryName, missing: string, bindAll: (lib: NativeLibraryHandle) => F): () => F | string {
+  let bound: F | string | undefined;
+  return () => {
+    const loaded = loadNativeLibrary(name);
+    if (!loaded.ok) return loaded.reason;
+    if (bound === undefined) {
+      try {
+        bound = bindAll(loaded.lib);
+      } catch (err) {
+        bound = `${missing}: ${errorText(err)}`;
+      }
+    }
+    return bound;
+  };
+}

@@ -8,7 +8,7 @@
  * allocate nothing.
  * @module
  */
-import { loadNativeLibrary, type NativeFunction } from './loader.js';
+import { nativeBinder, type NativeFunction } from './loader.js';
 
 interface G722Functions {
   encodeInit: NativeFunction;
@@ -19,27 +19,14 @@ interface G722Functions {
   decodeFree: NativeFunction;
 }
 
-let bound: G722Functions | string | undefined;
-
-function bind(): G722Functions | string {
-  const loaded = loadNativeLibrary('spandsp');
-  if (!loaded.ok) return loaded.reason; // asked every time: a disabled library counts at once
-  if (bound !== undefined) return bound;
-  try {
-    const lib = loaded.lib;
-    bound = {
-      encodeInit: lib.func('void *g722_encode_init(void *s, int rate, int options)'),
-      encode: lib.func('int g722_encode(void *s, _Out_ uint8_t *g722_data, const int16_t *amp, int len)'),
-      encodeFree: lib.func('int g722_encode_free(void *s)'),
-      decodeInit: lib.func('void *g722_decode_init(void *s, int rate, int options)'),
-      decode: lib.func('int g722_decode(void *s, _Out_ int16_t *amp, const uint8_t *g722_data, int len)'),
-      decodeFree: lib.func('int g722_decode_free(void *s)'),
-    };
-  } catch (err) {
-    bound = `libspandsp has no usable G.722 functions: ${err instanceof Error ? err.message : String(err)}`;
-  }
-  return bound;
-}
+const bind = nativeBinder('spandsp', 'libspandsp has no usable G.722 functions', (lib): G722Functions => ({
+  encodeInit: lib.func('void *g722_encode_init(void *s, int rate, int options)'),
+  encode: lib.func('int g722_encode(void *s, _Out_ uint8_t *g722_data, const int16_t *amp, int len)'),
+  encodeFree: lib.func('int g722_encode_free(void *s)'),
+  decodeInit: lib.func('void *g722_decode_init(void *s, int rate, int options)'),
+  decode: lib.func('int g722_decode(void *s, _Out_ int16_t *amp, const uint8_t *g722_data, int len)'),
+  decodeFree: lib.func('int g722_decode_free(void *s)'),
+}));
 
 /** A libspandsp G.722 encoder and decoder pair at 64 kbit/s. */
 export interface SpandspG722 {
