@@ -19,6 +19,7 @@
  * narrowband Ie or Bpl; we rate it on the same narrowband scale with Ie = 0 and Bpl = 25.1 (the
  * G.711-with-PLC values): Opus at the rates used here is at least as good as G.711 and brings its
  * own PLC, so this under- rather than over-states it, and the two codecs' figures stay comparable.
+ * G.722 is rated like G.711; G.729 and GSM take their G.113 values (see `IMPAIRMENTS`).
  *
  * Pure functions: no state, no I/O, never throw (non-finite input is treated as 0).
  * @module
@@ -80,12 +81,24 @@ export interface QualityInput {
   packetizationMs?: number;
 }
 
-const G711: CodecImpairment = Object.freeze({ ie: 0, bpl: 25.1 });
-const OPUS: CodecImpairment = Object.freeze({ ie: 0, bpl: 25.1 });
+/**
+ * Ie and Bpl per codec (see the module comment). G.722 and Opus are rated on the narrowband
+ * scale like G.711 with concealment. G.729: G.113 Appendix I's G.729A + VAD (Ie 11, Bpl 19).
+ * GSM 06.10 full rate: G.113's Ie 20; G.113 gives no Bpl for it, so it takes GSM-EFR's 10,
+ * the least loss-robust of the published values, rather than flatter an old codec.
+ */
+const IMPAIRMENTS: Readonly<Record<CodecName, CodecImpairment>> = Object.freeze({
+  PCMU: Object.freeze({ ie: 0, bpl: 25.1 }),
+  PCMA: Object.freeze({ ie: 0, bpl: 25.1 }),
+  G722: Object.freeze({ ie: 0, bpl: 25.1 }),
+  opus: Object.freeze({ ie: 0, bpl: 25.1 }),
+  G729: Object.freeze({ ie: 11, bpl: 19 }),
+  GSM: Object.freeze({ ie: 20, bpl: 10 }),
+});
 
 /** Ie and Bpl of a codec (see the module comment for where they come from). */
 export function codecImpairment(codec: CodecName): CodecImpairment {
-  return codec === 'opus' ? OPUS : G711;
+  return IMPAIRMENTS[codec] ?? IMPAIRMENTS.PCMU;
 }
 
 function finite(x: number, fallback = 0): number {

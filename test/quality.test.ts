@@ -34,6 +34,13 @@ test('effective equipment impairment: G.107 eq. 7-29 with the G.113 codec values
   const pcm = codecImpairment('PCMU');
   t.deepEqual(pcm, { ie: 0, bpl: 25.1 });
   t.deepEqual(codecImpairment('PCMA'), pcm);
+  // every codec the engine speaks has its own values; the low-rate ones start lower
+  t.deepEqual(codecImpairment('G729'), { ie: 11, bpl: 19 });
+  t.deepEqual(codecImpairment('GSM'), { ie: 20, bpl: 10 });
+  t.deepEqual(codecImpairment('G722'), pcm);
+  const clean = (codec: 'PCMU' | 'G729' | 'GSM'): number =>
+    computeCallQuality({ codec, expected: 500, lost: 0, discarded: 0, jitterMs: 1, rttMs: 1, jitterBufferMs: 40 }).mos;
+  t.true(clean('PCMU') > clean('G729') && clean('G729') > clean('GSM'), `clean MOS ${clean('PCMU')} > ${clean('G729')} > ${clean('GSM')}`);
   t.is(effectiveEquipmentImpairment(pcm, 0), 0);
   t.true(near(effectiveEquipmentImpairment(pcm, 1), 95 / 26.1, 1e-9)); // 3.64
   t.true(near(effectiveEquipmentImpairment(pcm, 5), (95 * 5) / 30.1, 1e-9)); // 15.78
