@@ -171,8 +171,9 @@ async function startEngine(req: WorkerRequest): Promise<object> {
     callAnswerTimeoutSeconds: 60,
   });
   if (rc !== T.SipSuccess) throw new Error(`startSipTelephony: ${T[rc]}`);
-  if (req.codec === 'opus') {
-    for (let i = 0; i < lines; i++) engine.setAudioMediaFormats(i, [MediaFormatAudio.Opus48k]);
+  const only = req.codec === 'opus' ? MediaFormatAudio.Opus48k : req.codec === 'g722' ? MediaFormatAudio.G722 : req.codec === 'g729' ? MediaFormatAudio.G729 : undefined;
+  if (only !== undefined) {
+    for (let i = 0; i < lines; i++) engine.setAudioMediaFormats(i, [only]);
   }
   if (req.answer === true) {
     const e = engine;

@@ -41,15 +41,19 @@
  * decode of one 20 ms mono 48 kHz frame = one call's codec work per 20 ms) and the engine's
  * `OpusCodec`, in calls per core = frames/s / 50.
  *
+ * **d — G.722 and G.729 beside G.711.** Part a's engine ramp for PCMU, G.722 and G.729 in turn,
+ * in the same run (so the figures share one machine state), over `CODEC_STEPS`; calls per core =
+ * clean N / (CPU % / 100) of the busier process, as in part c.
+ *
  * **heap** — memory of a process holding an engine: per idle line (engine with `HEAP_LINES`
  * lines vs none) and per active call (`HEAP_CALLS` answered calls vs idle lines), after full GCs;
  * then what is left per call 2 s and `HEAP_SETTLE_SECONDS` (33) after hanging up (finished
  * transactions live 32 s; a leak would stay).
  *
- * Environment (defaults keep the whole run under about 5 minutes): `CALLS_STEPS`
+ * Environment (defaults keep parts a, b, c and heap under about 5 minutes; part d adds about 2): `CALLS_STEPS`
  * (50,100,200,300,400,500,600,800,1000; at most 1024 lines per engine), `STEP_SECONDS` (8; the
  * issue's figure is meant at 60), `RAW_STEPS` (100,500,1000,1500,2000), `CPS_RATES` (200,500,1000,1500), `CPS_SECONDS` (5), `CALL_MS` (200),
- * `CPS_LINES` (1000), `OPUS_STEPS` (10,20,30,40,60,80,100), `HEAP_LINES` (1000), `HEAP_CALLS`
+ * `CPS_LINES` (1000), `OPUS_STEPS` (10,20,30,40,60,80,100), `CODEC_STEPS` (50,100,200,300), `HEAP_LINES` (1000), `HEAP_CALLS`
  * (300), `KEEP_GOING=1` (do not stop a ramp at its first step that is not clean), `RETRY=0` (no
  * second window for a step that is not clean), `BENCH_WORKER_NODE_ARGS` (extra node flags for
  * the child processes, e.g. `--cpu-prof`).
@@ -291,12 +295,12 @@ interface EngineRamp {
 /**
  * Ramps concurrent calls between two engine processes and judges each step.
  *
- * @param codec - 'pcmu' or 'opus'
+ * @param codec - 'pcmu', 'opus', 'g722' or 'g729'
  * @param steps - call counts, ascending
  * @param seconds - measured seconds per step
  * @returns every step and the highest passing one
  */
-async function engineRamp(codec: 'pcmu' | 'opus', steps: number[], seconds: number): Promise<EngineRamp> {
+async function engineRamp(codec: 'pcmu' | 'opus' | 'g722' | 'g729', steps: number[], seconds: number): Promise<EngineRamp> {
   const maxN = Math.min(1024, Math.max(...steps));
   const a = new BenchWorker('A');
   const b = new BenchWorker('B');
@@ -629,6 +633,33 @@ export async function partC(): Promise<void> {
   );
 }
 
+/** Part d: concurrent G.722 and G.729 calls per core beside G.711, in one run. */
+export async function partD(): Promise<void> {
+  const steps = envList('CODEC_STEPS', '50,100,200,300');
+  const seconds = envNum('STEP_SECONDS', 8);
+  console.log(`\n=== d: concurrent G.711, G.722 and G.729 calls (20 ms, both ways), ${seconds} s per step`);
+  console.log(machine());
+  const rows: string[][] = [];
+  for (const [codec, label] of [
+    ['pcmu', 'G.711 µ-law'],
+    ['g722', 'G.722 (TypeScript)'],
+    ['g729', 'G.729 (libbcg729)'],
+  ] as const) {
+    const ramp = await engineRamp(codec, steps, seconds);
+    printRamp(`engine A <-> engine B, ${label} on every line`, ramp.rows, true);
+    const best = ramp.best;
+    const busier = best ? Math.max(best.a.cpuPct, best.b.cpuPct) : 0;
+    rows.push([
+      label,
+      String(best?.n ?? 0),
+      best ? `${best.a.cpuPct.toFixed(0)} / ${best.b.cpuPct.toFixed(0)}` : '-',
+      best && busier > 0 ? (best.n / (busier / 100)).toFixed(0) : '-',
+    ]);
+  }
+  console.log('\nsummary d');
+  table(['codec', 'highest clean N', 'CPU % A / B at that N', 'calls per core'], rows);
+}
+
 /** Part heap: memory per idle line and per active call. */
 export async function partHeap(): Promise<void> {
   const lines = Math.min(1024, envNum('HEAP_LINES', 1000));
@@ -677,13 +708,13 @@ export async function partHeap(): Promise<void> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const which = process.argv.slice(2);
-  const parts = which.length > 0 ? which : ['a', 'b', 'c', 'heap'];
+  const parts = which.length > 0 ? which : ['a', 'b', 'c', 'd', 'heap'];
   const t0 = Date.now();
-  const run: Record<string, () => Promise<void>> = { a: partA, b: partB, c: partC, heap: partHeap };
+  const run: Record<string, () => Promise<void>> = { a: partA, b: partB, c: partC, d: partD, heap: partHeap };
   for (const p of parts) {
     const fn = run[p];
     if (!fn) {
-      console.error(`unknown part ${p}: use a, b, c or heap`);
+      console.error(`unknown part ${p}: use a, b, c, d or heap`);
       process.exit(2);
     }
     await fn();

@@ -20,6 +20,7 @@ import { Call as CallClass } from '../lines/call.js';
 import { MediaClock, type MediaClockStats } from '../media/mediaClock.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
 import { isValidDtmfString, buildDtmfRelayBody, parseDtmfInfoBody } from '../media/dtmf.js';
+import { isValidOpusSettings, type OpusSettings } from '../media/opus.js';
 import { parseUri } from '../sip/grammar.js';
 import { callQualityFromStats, type CallQuality } from '../media/quality.js';
 import { EngineMetrics, type MetricsOptions } from './metrics.js';
@@ -1061,7 +1062,7 @@ export class VoipMediaEngine extends EventEmitter {
       lines: () => this.lines,
       selectLine: (user) => this.selectLineForIncoming(user),
       immediate: (line, event, data) => this.notifier.immediate(line, event, data),
-      formatsFor: (line) => formatSpecs(line.formats),
+      formatsFor: (line) => formatSpecs(line.formats, line.opusSettings),
       userFor: (line) => this.userForLine(line),
       callStarted: (call) => this.wireCall(call),
       callFinished: (call) => this.metrics?.onCallFinished(call.finalStats, call.finalQuality),
@@ -1129,7 +1130,7 @@ export class VoipMediaEngine extends EventEmitter {
       this.calls!.services,
       line,
       { requestUri, to, destination, routes },
-      formatSpecs(line.formats),
+      formatSpecs(line.formats, line.opusSettings),
       fromUser,
       this.params?.phoneDisplayName ?? '',
     );
@@ -1360,6 +1361,27 @@ export class VoipMediaEngine extends EventEmitter {
     if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 20 || ms > 1000) return T.SipBadParameter;
     l.jitter = { ...l.jitter, ms };
     l.media?.setJitter(ms);
+    return T.SipSuccess;
+  }
+
+  /**
+   * Opus settings of a line: `bitrate` (6000..510000 bit/s), `complexity` (0..10), `fec` (in-band
+   * FEC in what we send), `dtx` (discontinuous transmission in silence) and `maxBandwidth`
+   * (`narrowband` .. `fullband`); fields left out keep their value. They apply at once to a call
+   * in progress and go into the Opus `a=fmtp` of the line's next offers and answers
+   * (`useinbandfec`, `usedtx`, `maxaveragebitrate`, RFC 7587 §6.1). Received in-band FEC is used
+   * whenever libopus loads, whatever these say.
+   * @returns SipSuccess; SipBadParameter for an unknown field or a value out of range (nothing
+   *   changes); SipBadPhoneLine for an unknown line; SipInvalidHandle for a detached `this`.
+   */
+  setOpusSettings(phoneLine: number, settings: OpusSettings): T {
+    const l = VoipMediaEngine.line(this, phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    if (!isValidOpusSettings(settings)) return T.SipBadParameter;
+    const merged: OpusSettings = { ...l.opusSettings };
+    for (const [k, v] of Object.entries(settings)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
+    l.opusSettings = merged;
+    l.media?.setOpusSettings(merged);
     return T.SipSuccess;
   }
 
@@ -1783,7 +1805,7 @@ export class VoipMediaEngine extends EventEmitter {
       localUri: (line) => this.contactUri(this.userForLine(line)),
       placeCall: async (line, target) => {
         if (!this.calls) return T.SipMediaEngineNotInitialized;
-        const call = await CallClass.outgoing(this.calls.services, line, target, formatSpecs(line.formats), line.fromUserName ?? this.userForLine(line), this.params?.phoneDisplayName ?? '');
+        const call = await CallClass.outgoing(this.calls.services, line, target, formatSpecs(line.formats, line.opusSettings), line.fromUserName ?? this.userForLine(line), this.params?.phoneDisplayName ?? '');
         if (typeof call !== 'number') this.wireCall(call);
         return call;
       },

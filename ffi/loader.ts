@@ -26,7 +26,7 @@ export interface NativeLibraryHandle {
 }
 
 /** Names of the native libraries the engine knows how to load. */
-export type NativeLibraryName = 'speexdsp' | 'spandsp' | 'bcg729' | 'gsm';
+export type NativeLibraryName = 'speexdsp' | 'spandsp' | 'bcg729' | 'gsm' | 'opus';
 
 /**
  * The outcome of loading a native library: the handle, or a human-readable reason (the sonames
@@ -88,6 +88,12 @@ export const NATIVE_LIBRARY_FILES: Readonly<Record<NativeLibraryName, readonly s
       : process.platform === 'win32'
         ? ['libgsm.dll', 'gsm.dll']
         : ['libgsm.so.1', 'libgsm.so'],
+  opus:
+    process.platform === 'darwin'
+      ? ['libopus.0.dylib', 'libopus.dylib']
+      : process.platform === 'win32'
+        ? ['libopus-0.dll', 'libopus.dll', 'opus.dll']
+        : ['libopus.so.0', 'libopus.so'],
 };
 
 /** The koffi module surface used here (its `load` function). */

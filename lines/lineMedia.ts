@@ -13,6 +13,7 @@ import { MediaSession, type MediaFramePort, type MediaSessionStats, type MediaLe
 import { defaultFormat, type AudioCodecName, type AudioFormatSpec, type NegotiatedMedia } from '../sip/sdp.js';
 import { MediaFormatAudio } from '../engine/types.js';
 import { isCodecAvailable } from '../media/codecs.js';
+import { opusFmtp, type OpusSettings } from '../media/opus.js';
 import type { CallMedia } from './call.js';
 import type { PhoneLine } from './phoneLine.js';
 
@@ -36,14 +37,20 @@ export function isAudioFormat(f: unknown): f is MediaFormatAudio {
 /**
  * SDP format specs of a line's formats, in its preference order, leaving out codecs whose native
  * library does not load here (G.729 without libbcg729, Opus without its binding): those are
- * neither offered nor accepted, and the line still works with the rest.
+ * neither offered nor accepted, and the line still works with the rest. `opus`: the line's Opus
+ * settings, written into the Opus `a=fmtp`.
  */
-export function formatSpecs(formats: readonly MediaFormatAudio[]): AudioFormatSpec[] {
+export function formatSpecs(formats: readonly MediaFormatAudio[], opus?: OpusSettings): AudioFormatSpec[] {
   return formats
     .filter(isAudioFormat)
     .map((f) => AUDIO_FORMAT_CODECS[f])
     .filter((name) => isCodecAvailable(name))
-    .map((name) => defaultFormat(name));
+    .map((name) => {
+      const spec = defaultFormat(name);
+      // our Opus fmtp states the line's settings (RFC 7587 §6.1)
+      if (name === 'opus' && opus !== undefined) spec.fmtp = opusFmtp(opus);
+      return spec;
+    });
 }
 
 /** Media parameters of the session from the result of an offer/answer. */
@@ -76,6 +83,8 @@ export interface LineMedia extends CallMedia {
   setLoopback(on: boolean): void;
   /** Jitter buffer target delay. */
   setJitter(ms: number): void;
+  /** Opus encoder settings (validated by the caller). */
+  setOpusSettings(s: OpusSettings): void;
   /** Jitter buffer on/off. */
   enableJitter(on: boolean): void;
   /** Raw RTP access callback. */
@@ -147,6 +156,7 @@ export async function openLineMedia(o: OpenLineMediaOptions): Promise<LineMedia 
   s.setLoopback(line.loopback);
   if (line.rawRtpCallback) s.setRawRtpAccess(line.rawRtpCallback);
   if (o.rtpKeepAliveMs > 0) s.setKeepAlive(o.rtpKeepAliveMs);
+  s.setOpusSettings(line.opusSettings);
   let stopped = false;
   const media: LineMedia = {
     get localPort() {
@@ -164,6 +174,7 @@ export async function openLineMedia(o: OpenLineMediaOptions): Promise<LineMedia 
     setVolume: (rx, tx) => s.setVolume(rx, tx),
     setLoopback: (on) => s.setLoopback(on),
     setJitter: (ms) => s.setJitter(ms),
+    setOpusSettings: (settings) => s.setOpusSettings(settings),
     enableJitter: (on) => s.enableJitter(on),
     setRawRtpAccess: (cb) => s.setRawRtpAccess(cb),
     stats: () => s.stats(),

@@ -5,6 +5,7 @@
  */
 import { CallDirection, LineState, MediaFormatAudio } from '../engine/types.js';
 import type { Call } from './call.js';
+import type { OpusSettings } from '../media/opus.js';
 import type { LineMedia, RawRtpData } from './lineMedia.js';
 
 /** A recorded state change (LanScape's call-state recording). */
@@ -46,6 +47,8 @@ export class PhoneLine {
   loopback = false;
   /** Jitter buffer delay in ms and whether it is used. */
   jitter = { ms: 60, enabled: true };
+  /** Opus settings of the line (`setOpusSettings`); empty means the codec defaults. */
+  opusSettings: OpusSettings = {};
   /** Media of the current call. */
   media?: LineMedia;
   /** Raw RTP access callback (enableRawRtpPacketAccess). */

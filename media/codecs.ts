@@ -54,6 +54,12 @@ export interface AudioCodec {
    * @returns samples written (`samplesPerFrame`, or fewer when `out` is shorter).
    */
   conceal(out: Int16Array): number;
+  /**
+   * Rebuild a lost frame from redundancy carried in the packet that followed it (Opus in-band
+   * FEC), leaving that packet to be decoded normally on its own turn. Absent: the codec has none.
+   * @returns samples written.
+   */
+  decodeFec?(payload: Buffer, offset: number, length: number, out: Int16Array): number;
   /** Forget all history (new call, SSRC change, re-INVITE to a new stream). */
   reset(): void;
   /**

@@ -159,6 +159,8 @@ export class JitterBuffer {
   /** Bytes per slot: the payload plus room for the RTP header in front of it. */
   private readonly stride: number;
   private readonly out: JitterPop;
+  /** Frame number the last `lost` pop stood for (for {@link JitterBuffer.peekAfterLost}). */
+  private lostFrame = -Infinity;
 
   private readonly adaptive: boolean;
   private minFrames: number;
@@ -571,6 +573,7 @@ export class JitterBuffer {
       o.timestamp = this.nextTs;
       o.seq = (this.lastPlayedSeq + 1) & 0xffff;
       this.cLost++;
+      this.lostFrame = this.nextFrame;
       if (this.stretchBudget > 0 && level < this.targetFrames && this.holdsOnFrame < MAX_HOLDS) {
         // the target grew because packets came late: wait for this one, the caller conceals
         // now and the whole delay grows by one frame
@@ -589,6 +592,24 @@ export class JitterBuffer {
     this.waited = 0;
     this.stretchBudget = 0; // rebuffering refills to the target anyway
     return this.emit('empty');
+  }
+
+  /**
+   * After a `lost` pop: the payload of the frame right after the lost one, if it is already
+   * buffered, written into `into` (status `frame`, offset and length into the shared storage)
+   * without consuming it. Opus decodes the lost frame from that packet's in-band FEC (RFC 6716
+   * §2.1.7). Returns false (leaving `into` alone) when the next frame has not arrived.
+   */
+  peekAfterLost(into: JitterPop): boolean {
+    const s = this.filled(this.lostFrame + 1);
+    if (s < 0) return false;
+    into.status = 'frame';
+    into.buffer = this.data;
+    into.offset = this.slotOff[s]!;
+    into.length = this.slotLen[s]!;
+    into.seq = this.slotSeq[s]!;
+    into.timestamp = this.slotTs[s]!;
+    return true;
   }
 
   /** Counters and the current delay (allocates a small object). */

@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
 import type { AudioCodec } from './codecs.js';
+import { createOpusFfiDecoder, type OpusFfiDecoder } from '../ffi/opus.js';
 
 /** The part of the `@discordjs/opus` `OpusEncoder` class we use (one object holds encoder and decoder). */
 export interface NativeOpus {
@@ -28,6 +29,7 @@ export type NativeOpusCtor = new (rate: number, channels: number) => NativeOpus;
 
 // CTL request numbers from opus_defines.h; the binding passes them straight to opus_*_ctl.
 const OPUS_SET_APPLICATION = 4000;
+const OPUS_SET_MAX_BANDWIDTH = 4004;
 const OPUS_SET_COMPLEXITY = 4010;
 const OPUS_SET_INBAND_FEC = 4012;
 const OPUS_SET_PACKET_LOSS_PERC = 4014;
@@ -36,6 +38,23 @@ const OPUS_SET_SIGNAL = 4024;
 const OPUS_RESET_STATE = 4028;
 const OPUS_APPLICATION_VOIP = 2048;
 const OPUS_SIGNAL_VOICE = 3001;
+
+/** Audio bandwidths Opus can be limited to (`OPUS_SET_MAX_BANDWIDTH`): 4, 6, 8, 12 and 20 kHz. */
+export type OpusBandwidth = 'narrowband' | 'mediumband' | 'wideband' | 'superwideband' | 'fullband';
+
+/** OPUS_BANDWIDTH_* values (opus_defines.h) of each {@link OpusBandwidth}. */
+const BANDWIDTH_CODES: Readonly<Record<OpusBandwidth, number>> = {
+  narrowband: 1101,
+  mediumband: 1102,
+  wideband: 1103,
+  superwideband: 1104,
+  fullband: 1105,
+};
+
+/** Lowest and highest bitrate (bit/s) we accept: the range RFC 7587 §3.1.1 and libopus allow. */
+export const OPUS_MIN_BITRATE = 6000;
+/** See {@link OPUS_MIN_BITRATE}. */
+export const OPUS_MAX_BITRATE = 510000;
 
 /** Largest Opus packet for one frame (RFC 6716 §3.2.1), for sizing send buffers. */
 export const OPUS_MAX_PACKET_BYTES = 1275;
@@ -94,8 +113,73 @@ export interface OpusCodecOptions {
   readonly fec?: boolean;
   /** Expected loss in percent, which tunes how much FEC the encoder spends (default 10). */
   readonly packetLossPercent?: number;
+  /** Decode with our own libopus decoder when it loads (default true; false keeps the binding's, without FEC decoding). */
+  readonly ffiDecoder?: boolean;
   /** Discontinuous transmission during silence (default false: a steady packet stream keeps NAT bindings and jitter buffers simple). */
   readonly dtx?: boolean;
+  /** Widest audio band the encoder codes (default `fullband`: no limit). */
+  readonly maxBandwidth?: OpusBandwidth;
+}
+
+/**
+ * Per-line Opus settings (`setOpusSettings`); a field left out keeps its current value. They go
+ * to the encoder and into our `a=fmtp` (RFC 7587 §6.1).
+ */
+export interface OpusSettings {
+  /** Target bitrate in bit/s, 6000..510000 (`maxaveragebitrate`). */
+  bitrate?: number;
+  /** Encoder complexity, integer 0..10. */
+  complexity?: number;
+  /** In-band FEC in our packets (`useinbandfec`); received FEC is always used when libopus loads. */
+  fec?: boolean;
+  /** Discontinuous transmission in silence (`usedtx`). */
+  dtx?: boolean;
+  /** Widest coded audio band. */
+  maxBandwidth?: OpusBandwidth;
+}
+
+/**
+ * Whether `s` is a valid {@link OpusSettings}: an object whose present fields have the right type
+ * and range (and nothing else). Never throws.
+ */
+export function isValidOpusSettings(s: unknown): s is OpusSettings {
+  if (typeof s !== 'object' || s === null || Array.isArray(s)) return false;
+  const o = s as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    const v = o[k];
+    if (v === undefined) continue;
+    switch (k) {
+      case 'bitrate':
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < OPUS_MIN_BITRATE || v > OPUS_MAX_BITRATE) return false;
+        break;
+      case 'complexity':
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 10) return false;
+        break;
+      case 'fec':
+      case 'dtx':
+        if (typeof v !== 'boolean') return false;
+        break;
+      case 'maxBandwidth':
+        if (typeof v !== 'string' || !Object.prototype.hasOwnProperty.call(BANDWIDTH_CODES, v)) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Our `a=fmtp` for Opus under these settings (RFC 7587 §6.1): `minptime=10`, `useinbandfec=1`
+ * when we send FEC (default on), `usedtx=1` with DTX, `maxaveragebitrate` when a bitrate is set.
+ * These tell the peer what we send and would like to receive.
+ */
+export function opusFmtp(s: OpusCodecOptions | undefined): string {
+  let f = 'minptime=10';
+  if (s?.fec !== false) f += ';useinbandfec=1';
+  if (s?.dtx === true) f += ';usedtx=1';
+  if (s?.bitrate !== undefined) f += `;maxaveragebitrate=${s.bitrate}`;
+  return f;
 }
 
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -107,8 +191,10 @@ const LITTLE_ENDIAN = endianness() === 'LE';
  * call. That is the one per-packet allocation we cannot avoid without our own native code;
  * everything else (input staging, payload views, output copy) reuses memory owned by this object.
  *
- * Concealment: the binding always calls `opus_decode` with `decode_fec = 0`, so in-band FEC in
- * received packets cannot be used. For loss we feed the decoder a one-byte packet that carries
+ * Decoding: when libopus itself loads through koffi (`ffi/opus.ts`), packets are decoded by a
+ * decoder of our own, because the binding always calls `opus_decode` with `decode_fec = 0`; only
+ * then can {@link OpusCodec.decodeFec} rebuild a lost frame from the next packet's in-band FEC.
+ * Without libopus the binding decodes, and for loss we feed it a one-byte packet that carries
  * only a TOC byte for a 20 ms frame in the last packet's mode: libopus treats a frame of zero
  * bytes as lost and runs its own PLC for exactly one frame (an empty Buffer would instead
  * conceal the binding's maximum of 120 ms). Before any packet has arrived, concealment is silence.
@@ -128,6 +214,8 @@ export class OpusCodec implements AudioCodec {
   decodeErrors = 0;
   /** Frames concealed (lost packets plus rejected payloads). */
   concealedFrames = 0;
+  /** Lost frames decoded from the next packet's in-band FEC data ({@link OpusCodec.decodeFec}). */
+  fecFrames = 0;
 
   private native: NativeOpus | null;
   /** PCM staging for encode: a Buffer over our own Int16Array so the binding reads it directly. */
@@ -138,6 +226,8 @@ export class OpusCodec implements AudioCodec {
   private readonly decViews: (Buffer | undefined)[] = [];
   private readonly plcPacket: Buffer;
   private lastToc = -1;
+  /** Our own libopus decoder (FEC-capable), or null when libopus does not load here. */
+  private ffiDec: OpusFfiDecoder | null;
 
   /**
    * Prefer {@link createOpusCodec}, which loads the binding and returns `undefined` when it is unavailable.
@@ -155,18 +245,43 @@ export class OpusCodec implements AudioCodec {
     this.encPcm = new Int16Array(this.encBuf.buffer, this.encBuf.byteOffset, this.samplesPerFrame);
     this.decBacking = Buffer.allocUnsafeSlow(OPUS_MAX_PACKET_BYTES * 3);
     this.plcPacket = Buffer.alloc(1);
-    this.configure(options);
-  }
-
-  private configure(o: OpusCodecOptions): void {
-    const n = this.native!;
+    const dec = options.ffiDecoder === false ? undefined : createOpusFfiDecoder();
+    this.ffiDec = dec !== undefined && dec.ok ? dec.decoder : null;
+    const n = this.native;
     n.applyEncoderCTL(OPUS_SET_APPLICATION, OPUS_APPLICATION_VOIP);
     n.applyEncoderCTL(OPUS_SET_SIGNAL, OPUS_SIGNAL_VOICE);
-    n.setBitrate(o.bitrate ?? 32000);
-    n.applyEncoderCTL(OPUS_SET_COMPLEXITY, o.complexity ?? 5);
-    n.applyEncoderCTL(OPUS_SET_INBAND_FEC, o.fec === false ? 0 : 1);
-    n.applyEncoderCTL(OPUS_SET_PACKET_LOSS_PERC, o.packetLossPercent ?? 10);
-    n.applyEncoderCTL(OPUS_SET_DTX, o.dtx === true ? 1 : 0);
+    n.applyEncoderCTL(OPUS_SET_PACKET_LOSS_PERC, options.packetLossPercent ?? 10);
+    this.applySettings({
+      bitrate: options.bitrate ?? 32000,
+      complexity: options.complexity ?? 5,
+      fec: options.fec ?? true,
+      dtx: options.dtx ?? false,
+      maxBandwidth: options.maxBandwidth ?? 'fullband',
+    });
+  }
+
+  /** Whether lost frames can be rebuilt from in-band FEC (libopus loaded through koffi). */
+  get canDecodeFec(): boolean {
+    return this.ffiDec !== null;
+  }
+
+  /**
+   * Change encoder settings on the fly (fields left out stay as they are). Takes effect from the
+   * next frame. @returns false for invalid settings (nothing changed) or a closed codec. Never throws.
+   */
+  applySettings(s: OpusSettings): boolean {
+    const n = this.native;
+    if (n === null || !isValidOpusSettings(s)) return false;
+    try {
+      if (s.bitrate !== undefined) n.setBitrate(s.bitrate);
+      if (s.complexity !== undefined) n.applyEncoderCTL(OPUS_SET_COMPLEXITY, s.complexity);
+      if (s.fec !== undefined) n.applyEncoderCTL(OPUS_SET_INBAND_FEC, s.fec ? 1 : 0);
+      if (s.dtx !== undefined) n.applyEncoderCTL(OPUS_SET_DTX, s.dtx ? 1 : 0);
+      if (s.maxBandwidth !== undefined) n.applyEncoderCTL(OPUS_SET_MAX_BANDWIDTH, BANDWIDTH_CODES[s.maxBandwidth]);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Encode 960 samples; see {@link AudioCodec.encode}. Returns 0 after {@link OpusCodec.close}. */
@@ -208,6 +323,16 @@ export class OpusCodec implements AudioCodec {
       view = this.decBacking.subarray(0, len);
       this.decViews[len] = view;
     }
+    const ffi = this.ffiDec;
+    if (ffi !== null) {
+      const got = ffi.decode(view, out, Math.min(out.length, OPUS_MAX_FRAME_SAMPLES), false);
+      if (got < 0) {
+        this.decodeErrors++;
+        return this.conceal(out);
+      }
+      this.lastToc = this.decBacking[0]!;
+      return got;
+    }
     let pcm: Buffer;
     try {
       pcm = native.decode(view);
@@ -219,11 +344,39 @@ export class OpusCodec implements AudioCodec {
     return copyPcm(pcm, out);
   }
 
+  /**
+   * Rebuild a lost 20 ms frame from the in-band FEC data of the packet that followed it
+   * (`payload`, not consumed: decode it normally on its own turn). Without FEC data in that
+   * packet libopus conceals instead; without libopus this is {@link OpusCodec.conceal}.
+   * @returns samples written.
+   */
+  decodeFec(payload: Buffer, offset: number, length: number, out: Int16Array): number {
+    const ffi = this.ffiDec;
+    const len = Math.min(length, payload.length - offset);
+    if (ffi === null || this.native === null || this.lastToc < 0 || offset < 0 || len <= 0 || len > this.decBacking.length) return this.conceal(out);
+    payload.copy(this.decBacking, 0, offset, offset + len);
+    let view = this.decViews[len];
+    if (view === undefined) {
+      view = this.decBacking.subarray(0, len);
+      this.decViews[len] = view;
+    }
+    const frame = Math.min(this.samplesPerFrame, out.length);
+    const got = ffi.decode(view, out, frame, true);
+    if (got < 0) return this.conceal(out);
+    this.fecFrames++;
+    return got;
+  }
+
   /** Run libopus PLC for one 20 ms frame (see the class notes). */
   conceal(out: Int16Array): number {
     this.concealedFrames++;
     const native = this.native;
     if (native === null || this.lastToc < 0) return this.silence(out);
+    const ffi = this.ffiDec;
+    if (ffi !== null) {
+      const got = ffi.decode(null, out, Math.min(this.samplesPerFrame, out.length), false);
+      return got < 0 ? this.silence(out) : got;
+    }
     this.plcPacket[0] = plcToc(this.lastToc);
     try {
       return copyPcm(native.decode(this.plcPacket), out);
@@ -244,6 +397,12 @@ export class OpusCodec implements AudioCodec {
     if (native === null) return;
     native.applyEncoderCTL(OPUS_RESET_STATE, 0);
     native.applyDecoderCTL(OPUS_RESET_STATE, 0);
+    if (this.ffiDec !== null) {
+      // libopus has no reset through our binding's surface: a fresh decoder is the same thing
+      this.ffiDec.close();
+      const dec = createOpusFfiDecoder();
+      this.ffiDec = dec.ok ? dec.decoder : null;
+    }
     this.lastToc = -1;
   }
 
@@ -253,6 +412,8 @@ export class OpusCodec implements AudioCodec {
    */
   close(): void {
     this.native = null;
+    this.ffiDec?.close();
+    this.ffiDec = null;
   }
 }
 

@@ -25,9 +25,9 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { createCodec, isCodecName, type AudioCodec, type CodecName } from './codecs.js';
 import { DtmfDetector, DtmfGenerator, DtmfReceiver, DtmfSender, DTMF_RX_BEGIN, dtmfDigitChar, isValidDtmfString } from './dtmf.js';
 import { IvrRxStream, IvrTxStream, isIvrSampleRate, type IvrSampleRate } from './ivr.js';
-import { JitterBuffer, type JitterBufferStats } from './jitterBuffer.js';
+import { JitterBuffer, type JitterBufferStats, type JitterPop } from './jitterBuffer.js';
 import type { MediaClock, MediaClockListener } from './mediaClock.js';
-import { OPUS_MAX_FRAME_SAMPLES } from './opus.js';
+import { OPUS_MAX_FRAME_SAMPLES, OpusCodec, isValidOpusSettings, type OpusSettings } from './opus.js';
 import { createResampler, type Resampler } from './resample.js';
 import { parseRtcp, writeRtcpCompound, type RtcpReportBlock } from './rtcp.js';
 import { createRtpHeader, parseRtp, RtpParseResult, RTP_HEADER_SIZE, writeRtpHeader, type RtpHeaderFields } from './rtp.js';
@@ -270,6 +270,8 @@ export interface MediaSessionStats {
   jitter: JitterBufferStats;
   /** Frames concealed (lost packets and playout gaps). */
   concealedFrames: number;
+  /** Of those, lost frames rebuilt from the next packet's in-band FEC (Opus). */
+  fecFrames: number;
   /** DTMF counters (digits, not packets). */
   dtmf: {
     /** RFC 4733 events received. */
@@ -430,6 +432,11 @@ export class MediaSession {
   private readonly cn = new ComfortNoiseGenerator();
   private cnRecvPt = CN_STATIC_PT;
   private concealed = 0;
+  private fecFrames = 0;
+  /** Opus settings for the codecs this session creates ({@link MediaSession.setOpusSettings}). */
+  private opusSettings: OpusSettings = {};
+  /** Where {@link JitterBuffer.peekAfterLost} puts the packet after a lost one (reused). */
+  private readonly fecPeek: JitterPop = { status: 'empty', buffer: Buffer.alloc(0), offset: 0, length: 0, seq: 0, timestamp: 0 };
   private readonly malformed = new Uint32Array(6);
   private rxIgnored = 0;
   private rxRawDropped = 0;
@@ -582,7 +589,7 @@ export class MediaSession {
     if (te !== undefined && (!validPt(te.payloadType) || !validPt(te.receivePayloadType) || !(te.clockRate > 0))) return false;
     const prev = this.params;
     if (this.codec === null || this.codec.name !== p.codec) {
-      const c = createCodec(p.codec, p.payloadType);
+      const c = createCodec(p.codec, p.payloadType, { opus: this.opusSettings });
       if (c === undefined) return false;
       const old = this.codec;
       this.codec = c;
@@ -943,6 +950,14 @@ export class MediaSession {
       // the codec's own comfort noise (G.729 Annex B after a SID frame) runs on through the gap
       const n = codec.conceal(rx);
       if (n < spf) rx.fill(0, n, spf);
+    } else if (pop.status === 'lost' && codec.decodeFec !== undefined && this.jitter.peekAfterLost(this.fecPeek)) {
+      // one packet lost and the next one is here: its in-band FEC carries the lost frame
+      const p = this.fecPeek;
+      const n = codec.decodeFec(p.buffer, p.offset, p.length, rx);
+      if (n < spf) rx.fill(0, n, spf);
+      this.concealed++;
+      this.fecFrames++;
+      this.rxConcealRun = 0;
     } else if (pop.status === 'lost' || (this.rxPlaying && this.rxConcealRun < MAX_CONCEAL_TICKS)) {
       const n = codec.conceal(rx);
       if (n < spf) rx.fill(0, n, spf);
@@ -1386,6 +1401,21 @@ export class MediaSession {
     this.txGain = clampGain(tx);
   }
 
+  /**
+   * Opus encoder settings for this session (fields left out keep their value): applied to the
+   * running Opus codec at once and to any Opus codec a later negotiation creates.
+   * @returns false for invalid settings (nothing changed).
+   */
+  setOpusSettings(s: OpusSettings): boolean {
+    if (!isValidOpusSettings(s)) return false;
+    const merged: OpusSettings = { ...this.opusSettings };
+    for (const [k, v] of Object.entries(s)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
+    this.opusSettings = merged;
+    const c = this.codec;
+    if (c instanceof OpusCodec) c.applySettings(merged);
+    return true;
+  }
+
   /** Sets the jitter buffer's target delay, ms. */
   setJitter(ms: number): void {
     if (!(ms >= 0)) return;
@@ -1468,6 +1498,7 @@ export class MediaSession {
       },
       jitter: this.jitter.stats(),
       concealedFrames: this.concealed,
+      fecFrames: this.fecFrames,
       dtmf: {
         rfc4733Received: this.rfc4733Rx,
         inbandDetected: this.inbandRx,

@@ -166,6 +166,7 @@ export const NATIVE_APT_PACKAGES: Readonly<Record<NativeLibraryName, string>> = 
   spandsp: 'libspandsp2',
   bcg729: 'libbcg729-0',
   gsm: 'libgsm1',
+  opus: 'libopus0',
 };
 
 /** A native library a test needs (loaded through `ffi/loader.ts`), and its Debian package. */
