@@ -7,8 +7,8 @@
 //   --keep            leave the temporary directory in place (it is also kept when a check fails)
 //   --contents-only   stop after the tarball contents check (half a minute instead of three)
 //
-// npm pack runs prepack, which leaves only the library in dist/: `npm run build` (or `npm test`)
-// builds the tests, benches and examples again.
+// npm pack runs prepack, which removes and rebuilds only the library's folders of dist/ (so no
+// stale module ships); the tests, benches and examples built there are left alone.
 //
 // Checks, each printed as PASS/FAIL (or SKIP) with its time:
 //   pack                  npm pack succeeds and names one tarball
