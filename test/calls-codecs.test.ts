@@ -7,7 +7,7 @@ import test from 'ava';
 import { TelephonyReturnValue as T, MediaFormatAudio, DtmfMethod, LineState, type Notification, type RawRtpData } from '../index.js';
 import { setNativeLibraryDisabled } from '../ffi/loader.js';
 import { native, peerTest } from './helpers/env.js';
-import { sipRequest, sipUdpClient } from './helpers/sipUdp.js';
+import { inviteWithOffer, sipUdpClient } from './helpers/sipUdp.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { capture, sendTone, wait } from './helpers/audio.js';
 import { dominantFrequency, toneLevelDb } from '../media/analysis.js';
@@ -130,21 +130,7 @@ test.serial('a line whose only codec lacks its library: makeCall says SipNativeL
 
   // b's library is disabled too (one process), so an INVITE offering only G.729 gets 488
   const client = await sipUdpClient(t, b.port);
-  const sdp =
-    'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n';
-  const res = await client.request(
-    sipRequest({
-      method: 'INVITE',
-      user: 'bob',
-      enginePort: b.port,
-      localPort: client.port,
-      branch: 'g729only',
-      callId: 'g729-only@test',
-      cseq: 1,
-      headers: [`Contact: <sip:tester@127.0.0.1:${client.port}>`, 'Content-Type: application/sdp'],
-      body: sdp,
-    }),
-  );
+  const res = await inviteWithOffer(client, b.port, 'bob', 'm=audio 6000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n', 'g729-only');
   t.is(res.status, 488);
   t.regex(res.headers.get('Warning') ?? '', /^305 127\.0\.0\.1 "no common audio codec"$/);
 

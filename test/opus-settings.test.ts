@@ -16,7 +16,7 @@ import { setNativeLibraryDisabled } from '../ffi/loader.js';
 import { formatSpecs } from '../lines/lineMedia.js';
 import { native, peerTest } from './helpers/env.js';
 import { allocator, Capture, HOST, open, params, sleep } from './helpers/sessionPair.js';
-import { sipRequest, sipUdpClient } from './helpers/sipUdp.js';
+import { inviteWithOffer, sipUdpClient } from './helpers/sipUdp.js';
 import { startEngine } from './helpers/engine.js';
 
 const FRAME = 960;
@@ -243,21 +243,7 @@ test('a line\'s Opus settings go into its SDP answer and a bad call leaves them 
   t.is(b.engine.setOpusSettings(0, { bitrate: 20000, complexity: 12 }), T.SipBadParameter, 'refused as a whole');
   b.engine.on('SipOkToAnswerCall', (n: Notification) => b.engine.goOffHook(n.phoneLine));
   const client = await sipUdpClient(t, b.port);
-  const sdp =
-    'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\n';
-  const res = await client.request(
-    sipRequest({
-      method: 'INVITE',
-      user: 'bob',
-      enginePort: b.port,
-      localPort: client.port,
-      branch: 'opusfmtp',
-      callId: 'opus-fmtp@test',
-      cseq: 1,
-      headers: [`Contact: <sip:tester@127.0.0.1:${client.port}>`, 'Content-Type: application/sdp'],
-      body: sdp,
-    }),
-  );
+  const res = await inviteWithOffer(client, b.port, 'bob', 'm=audio 6000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\n', 'opus-fmtp');
   t.is(res.status, 200);
   const body = res.body.toString('latin1');
   t.log(body.split('\r\n').filter((l) => l.startsWith('a=fmtp')).join(' | '));

@@ -100,3 +100,31 @@ export async function sipUdpClient(t: ExecutionContext, enginePort: number): Pro
     },
   };
 }
+
+/**
+ * Sends an initial INVITE to `user` at the engine carrying an SDP offer on 127.0.0.1 whose media
+ * section is `media` (the `m=` line and its attributes, CRLF-separated, without the session
+ * lines), and resolves with the final answer.
+ *
+ * @param client - the client to send from
+ * @param enginePort - the engine's SIP port
+ * @param user - Request-URI user
+ * @param media - e.g. `'m=audio 6000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n'`
+ * @param id - unique per test: makes the branch and the Call-ID
+ */
+export function inviteWithOffer(client: SipUdpClient, enginePort: number, user: string, media: string, id: string): Promise<SipResponse> {
+  const sdp = `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n${media}`;
+  return client.request(
+    sipRequest({
+      method: 'INVITE',
+      user,
+      enginePort,
+      localPort: client.port,
+      branch: id,
+      callId: `${id}@test`,
+      cseq: 1,
+      headers: [`Contact: <sip:tester@127.0.0.1:${client.port}>`, 'Content-Type: application/sdp'],
+      body: sdp,
+    }),
+  );
+}
