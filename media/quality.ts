@@ -124,7 +124,9 @@ export function mosFromR(r: number): number {
   const x = finite(r);
   if (x <= 0) return 1;
   if (x >= 100) return 4.5;
-  return 1 + 0.035 * x + x * (x - 60) * (100 - x) * 7e-6;
+  // the G.107 cubic dips just below 1 for 0 < R < 6.5; MOS is never below 1 (P.800.1), and
+  // clamping keeps it from rising as R falls in that range
+  return Math.max(1, 1 + 0.035 * x + x * (x - 60) * (100 - x) * 7e-6);
 }
 
 /** R = 93.2 − Id − Ie,eff, clamped to 0..100. */

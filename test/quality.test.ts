@@ -26,6 +26,10 @@ test('MOS from R follows G.107 Annex B at its reference points', (t) => {
   t.true(near(mosFromR(50), 2.58, 0.005));
   t.is(mosFromR(0), 1);
   t.is(mosFromR(-5), 1);
+  // the cubic dips below 1 near R = 3; the figure never does (found by the property below)
+  t.is(mosFromR(3), 1);
+  t.is(mosFromR(6.515), 1);
+  t.true(mosFromR(7) > 1);
   t.is(mosFromR(100), 4.5);
   t.is(mosFromR(120), 4.5);
 });
@@ -105,6 +109,8 @@ test('MOS never rises with more loss or more delay (property)', (t) => {
         return worse <= better + 1e-9 && mosFromR(worse) <= mosFromR(better) + 1e-9 && worse >= 0 && better <= 100;
       },
     ),
+    // once found at random: R 6.5 against R 0 sat on the cubic's dip below MOS 1
+    { examples: [['PCMU', 0, 0, 792.4454659155635, 841.0671641791043]] },
   );
   t.pass();
 });
