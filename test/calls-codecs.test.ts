@@ -9,7 +9,8 @@ import { setNativeLibraryDisabled } from '../ffi/loader.js';
 import { native, peerTest } from './helpers/env.js';
 import { inviteWithOffer, sipUdpClient } from './helpers/sipUdp.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
-import { capture, sendTone, wait } from './helpers/audio.js';
+import { capture, sendTone } from './helpers/audio.js';
+import { until } from './helpers/observe.js';
 import { dominantFrequency, toneLevelDb } from '../media/analysis.js';
 
 /**
@@ -55,7 +56,8 @@ test('G.722 call between two engines: 5 kHz one way and 700 Hz the other, 16 kHz
   const capA = capture(a.engine, 0, 16000);
   sendTone(a.engine, 0, 5000, 3, 16000);
   sendTone(b.engine, 0, 700, 3, 16000);
-  await wait(1500);
+  // 1.5 s of received media each way, however long a loaded machine takes to play it
+  await until(() => capA.samples().length >= 24000 && capB.samples().length >= 24000, 10000);
   t.is(a.engine.enableRawRtpPacketAccess(0, false), T.SipSuccess);
   const atB = judge(capB.samples(), 16000);
   const atA = judge(capA.samples(), 16000);
@@ -106,7 +108,7 @@ peerTest('G.729 call between two engines: 1 kHz one way and 440 Hz the other, tw
   const capA = capture(a.engine, 0, 8000);
   sendTone(a.engine, 0, 1000, 3, 8000);
   sendTone(b.engine, 0, 440, 3, 8000);
-  await wait(1500);
+  await until(() => capA.samples().length >= 12000 && capB.samples().length >= 12000, 10000);
   t.is(a.engine.enableRawRtpPacketAccess(0, false), T.SipSuccess);
   const atB = judge(capB.samples(), 8000);
   const atA = judge(capA.samples(), 8000);
