@@ -18,6 +18,10 @@ import { SipHeaders, type SipRequest, type SipResponse } from './message.js';
 import type { ClientTransactionUser, ServerTransaction } from './transaction.js';
 import type { Endpoint, TransportProtocol } from './transport.js';
 import { newCallId, newTag, tagOf, cseqNumber, type ResponseOptions } from './util.js';
+import { formatEventHeader, parseEventHeader, parseSubscriptionState, type EventHeader, type SubscriptionStateHeader } from './headers.js';
+
+// One parser each for Event and Subscription-State (headers.ts), re-exported for the packages.
+export { formatEventHeader, parseEventHeader, parseSubscriptionState, type EventHeader, type SubscriptionStateHeader } from './headers.js';
 
 /** What subscriptions need from the transaction user below and beside them. */
 export interface SubscriptionHost {
@@ -36,61 +40,6 @@ export interface SubscriptionHost {
    * re-sent); `challenged` is the request that drew it.
    */
   answerChallenge(req: SipRequest, challenge: SipResponse, challenged: SipRequest): 'retry' | 'no-credentials' | 'rejected';
-}
-
-/** An Event header value: package and optional id. */
-export interface EventHeader {
-  /** Event package, lower case (`presence`, `message-summary`, `dialog`). */
-  package: string;
-  /** The `id` parameter, when present. */
-  id?: string;
-}
-
-/** A Subscription-State header value. */
-export interface SubscriptionStateHeader {
-  /** `active`, `pending`, `terminated` (or an extension value, lower case). */
-  state: string;
-  /** Seconds left, when given. */
-  expires?: number;
-  /** Why it ended (`rejected`, `timeout`, `deactivated`, `noresource`, `probation`, `giveup`, ...). */
-  reason?: string;
-  /** Seconds to wait before subscribing again, when given. */
-  retryAfter?: number;
-}
-
-/** Reads an Event header (`presence;id=7`); undefined when absent or not a token. */
-export function parseEventHeader(value: string | undefined): EventHeader | undefined {
-  if (value === undefined) return undefined;
-  const [pkg, ...params] = value.split(';').map((s) => s.trim());
-  if (!pkg || !/^[A-Za-z0-9!%*_+`'~.-]+$/.test(pkg)) return undefined;
-  const out: EventHeader = { package: pkg.toLowerCase() };
-  for (const p of params) {
-    const [k, v] = p.split('=').map((s) => s.trim());
-    if (k?.toLowerCase() === 'id' && v) out.id = v.replace(/^"|"$/g, '');
-  }
-  return out;
-}
-
-/** Formats an Event header. */
-export function formatEventHeader(e: EventHeader): string {
-  return e.id ? `${e.package};id=${e.id}` : e.package;
-}
-
-/** Reads a Subscription-State header; undefined when absent or empty. */
-export function parseSubscriptionState(value: string | undefined): SubscriptionStateHeader | undefined {
-  if (value === undefined) return undefined;
-  const [state, ...params] = value.split(';').map((s) => s.trim());
-  if (!state) return undefined;
-  const out: SubscriptionStateHeader = { state: state.toLowerCase() };
-  for (const p of params) {
-    const eq = p.indexOf('=');
-    const k = (eq < 0 ? p : p.slice(0, eq)).trim().toLowerCase();
-    const v = eq < 0 ? '' : p.slice(eq + 1).trim();
-    if (k === 'expires' && /^\d{1,10}$/.test(v)) out.expires = Number(v);
-    else if (k === 'retry-after' && /^\d{1,10}$/.test(v)) out.retryAfter = Number(v);
-    else if (k === 'reason' && v) out.reason = v.toLowerCase();
-  }
-  return out;
 }
 
 /**
