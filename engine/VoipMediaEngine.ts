@@ -14,9 +14,9 @@ import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
 import { PhoneLine, type RecordedCallState } from '../lines/phoneLine.js';
 import { CallManager, type CallManagerHost } from '../lines/callManager.js';
-import { TransferManager, type TransferHost, type CallDialogInfo } from '../lines/transfer.js';
+import { TransferManager, TRANSFER_CAPABILITY, type TransferHost, type CallDialogInfo } from '../lines/transfer.js';
 import type { Call, CallMedia, IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from '../lines/call.js';
-import { Call as CallClass } from '../lines/call.js';
+import { Call as CallClass, CALL_CAPABILITY } from '../lines/call.js';
 import { MediaClock, type MediaClockStats } from '../media/mediaClock.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
 import { isValidDtmfString, buildDtmfRelayBody, parseDtmfInfoBody } from '../media/dtmf.js';
@@ -26,19 +26,20 @@ import { callQualityFromStats, type CallQuality } from '../media/quality.js';
 import { EngineMetrics, type MetricsOptions } from './metrics.js';
 import type { Registry } from 'prom-client';
 import { openLineMedia, formatSpecs, isAudioFormat, type RawRtpData } from '../lines/lineMedia.js';
-import { answerChallenge } from './auth.js';
+import { answerChallenge, looseRoute, type OutboundProxy, type UacServices } from '../sip/uac.js';
+import { CapabilityRegistry, KNOWN_METHODS } from '../sip/capabilities.js';
 import { EngineAudio, type AudioDeviceListResult, type LocalAudioStatisticsResult, type VuMeterCallback } from './audio.js';
 import type { RecordCallback } from '../media/callRecorder.js';
 import { hostPort, isPort, isSipUser, resolveHost } from './hosts.js';
 import { Notifier } from './notifier.js';
 import { attachSipLogger } from './sipLog.js';
-import { Messaging, type MessagingHost, type SendMessageResult } from './messaging.js';
+import { Messaging, MESSAGING_CAPABILITY, type MessagingHost, type SendMessageResult } from './messaging.js';
 import { ChallengeAuthenticator, type IncomingAuthenticationData } from './challenge.js';
 import { SipMessageHooks, type ModifySipMessageData } from './sipHooks.js';
-import { Registrar } from './registrar.js';
-import { RegistrationClient, type RegistrationStatus, type RegisterTxUser } from './registration.js';
+import { Registrar, REGISTRAR_CAPABILITY } from './registrar.js';
+import { RegistrationClient, type RegistrationStatus } from './registration.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
-import { EventSubscriptions, type EventSubscriptionResult } from './eventSubscriptions.js';
+import { EventSubscriptions, SUBSCRIPTION_CAPABILITY, type EventSubscriptionResult } from './eventSubscriptions.js';
 import { PresenceService, type PresenceSubscriptionsResult, type PresenceWatchersResult, type PresencePublicationResult } from './presence.js';
 import {
   CallDirection,
@@ -62,8 +63,6 @@ export const LINESCAPE_VERSION = '0.1.0';
 /** Most unique names one engine registers at once (one registration worker each). */
 export const MAX_REGISTRATION_WORKERS = 1024;
 
-/** Methods the engine answers today; the Allow header is built from this list. */
-const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'REGISTER', 'MESSAGE', 'SUBSCRIBE', 'NOTIFY', 'REFER'];
 
 /** Start parameters after defaults, plus the test hooks. */
 type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile'>> &
@@ -274,6 +273,13 @@ export class VoipMediaEngine extends EventEmitter {
   private readonly credentials = new CredentialStore();
   /** One digest client per registered name: each keeps its own nonce and count. */
   private readonly digestClients = new Map<string, DigestClient>();
+  /** What every usage implements: the one source of Allow, Supported, Accept and Allow-Events. */
+  private readonly capabilities = new CapabilityRegistry()
+    .register('calls', CALL_CAPABILITY)
+    .register('transfer', TRANSFER_CAPABILITY)
+    .register('messaging', MESSAGING_CAPABILITY)
+    .register('subscriptions', SUBSCRIPTION_CAPABILITY)
+    .register('registrar', REGISTRAR_CAPABILITY);
   private proxy?: ServerAddress;
   private outboundProxy?: ServerAddress;
   private domain?: string;
@@ -819,12 +825,12 @@ export class VoipMediaEngine extends EventEmitter {
     this.registration = new RegistrationClient(
       {
         clock: this.clock,
-        sendRequest: (req, dest, user) => this.sendRequest(req, dest, user),
+        uac: this.uacFor(''),
+        capabilities: this.capabilities,
         contactUri: (name) => this.contactUri(name),
         advertisedAddress: () => this.advertisedAddress(),
         displayName: () => this.params?.phoneDisplayName ?? '',
         userAgent: () => this.params?.userAgent ?? 'LineScape',
-        answerChallenge: (name, req, challenge, challenged) => answerChallenge(this.digestClientFor(name), req, challenge, challenged, name),
         notify: (event, data) => this.notifier.global(event, data),
         publicAddressDetected: (host, port) => this.publicAddressDetected(host, port),
       },
@@ -934,13 +940,25 @@ export class VoipMediaEngine extends EventEmitter {
     return `sip:${user}@${hostPort(a.host, a.port)}${a.protocol === 'UDP' ? '' : `;transport=${a.protocol.toLowerCase()}`}`;
   }
 
-  /** Sends a request the engine originates, through the outbound proxy when one is set. */
-  private sendRequest(req: SipRequest, dest: Endpoint, user: RegisterTxUser): void {
-    if (!this.stack) return;
-    if (this.outboundProxy && !req.headers.has('Route')) {
-      req.headers.append('Route', `<sip:${hostPort(this.outboundProxy.given, this.outboundProxy.port)};lr>`);
-    }
-    this.stack.sendRequest(req, dest, user);
+  /** The outbound proxy in its one shape: where to send, and the Route naming it (built only here). */
+  private outboundProxyRoute(): OutboundProxy | undefined {
+    const ob = this.outboundProxy;
+    if (!ob) return undefined;
+    return { endpoint: { protocol: this.params?.sipTransport ?? 'UDP', host: ob.host, port: ob.port }, route: looseRoute(ob.given, ob.port) };
+  }
+
+  /**
+   * The client-request path for one usage: sends on the running stack, answers challenges with
+   * one digest client per `keyPrefix` + user name, follows the outbound proxy.
+   */
+  private uacFor(keyPrefix: string): UacServices {
+    return {
+      send: (req, dest, user) => this.stack?.sendRequest(req, dest, user),
+      answerChallenge: (user, retry, challenge, challenged) => answerChallenge(this.digestClientFor(`${keyPrefix}${user}`), retry, challenge, challenged, user),
+      outboundProxy: () => this.outboundProxyRoute(),
+      resolve: (host) => resolveHost(host),
+      transport: () => this.params?.sipTransport ?? 'UDP',
+    };
   }
 
   // ---------------------------------------------------------------- keep-alive
@@ -1051,13 +1069,12 @@ export class VoipMediaEngine extends EventEmitter {
       openMedia: (line) => this.openMedia(line),
       mediaAddress: () => this.advertisedAddress().host,
       contactUri: (user) => this.contactUri(user),
-      answerChallenge: (user, req, challenge, challenged) => answerChallenge(this.digestClientFor(`call:${user}`), req, challenge, challenged, user) === 'retry',
+      uac: this.uacFor('call:'),
+      capabilities: this.capabilities,
       holdStyle: () => (this.holdType === CallHoldType.Rfc2543 ? 'rfc2543' : this.holdType === CallHoldType.Both ? 'both' : 'rfc3264'),
       answerTimeoutSeconds: () => this.callAnswerTimeoutSeconds,
       transport: () => this.params?.sipTransport ?? 'UDP',
       resolve: (host) => resolveHost(host),
-      outboundProxy: () =>
-        this.outboundProxy ? { protocol: this.params!.sipTransport, host: this.outboundProxy.host, port: this.outboundProxy.port } : undefined,
       userAgent: () => this.params?.userAgent ?? 'LineScape',
       lines: () => this.lines,
       selectLine: (user) => this.selectLineForIncoming(user),
@@ -1120,16 +1137,13 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   private async placeCall(line: PhoneLine, requestUri: string, to: string, dest: Endpoint, synchronous: boolean, timeOutMs: number): Promise<T> {
-    const routes = this.outboundProxy ? [`<sip:${hostPort(this.outboundProxy.given, this.outboundProxy.port)};lr>`] : [];
-    const destination: Endpoint = this.outboundProxy
-      ? { protocol: this.params!.sipTransport, host: this.outboundProxy.host, port: this.outboundProxy.port }
-      : dest;
     this.lastErrors.delete(line.index);
     const fromUser = line.fromUserName ?? this.userForLine(line);
     const call = await CallClass.outgoing(
       this.calls!.services,
       line,
-      { requestUri, to, destination, routes },
+      // the client path sends through the outbound proxy, when one is set, and adds its Route
+      { requestUri, to, destination: dest },
       formatSpecs(line.formats, line.opusSettings),
       fromUser,
       this.params?.phoneDisplayName ?? '',
@@ -1798,7 +1812,7 @@ export class VoipMediaEngine extends EventEmitter {
       immediate: (line, event, data) => this.notifier.immediate(line, event, data),
       autoAccept: () => this.params?.farEndCallTransferEnabled ?? true,
       proxy: () => this.proxy,
-      outboundProxy: () => this.outboundProxy,
+      outboundProxy: () => this.outboundProxyRoute(),
       domain: () => this.domain,
       transport: () => this.params?.sipTransport ?? 'UDP',
       resolve: (host) => resolveHost(host),
@@ -1820,10 +1834,6 @@ export class VoipMediaEngine extends EventEmitter {
     return { result: T.SipSuccess, bindings: this.registrar.list() };
   }
 
-  private allowHeaders(res: SipResponse): void {
-    res.headers.append('Allow', ALLOWED_METHODS.join(', '));
-  }
-
   private onRequest(req: SipRequest, tx: ServerTransaction, from: Endpoint): void {
     const stack = this.stack;
     if (!stack) return;
@@ -1839,11 +1849,10 @@ export class VoipMediaEngine extends EventEmitter {
           return;
         case 'OPTIONS': {
           const res = stack.createResponse(req, 200, 'OK', { toTag: true });
-          this.allowHeaders(res);
-          res.headers.append('Accept', 'application/sdp, text/plain, message/sipfrag, application/pidf+xml');
+          this.capabilities.addHeaders(res.headers, ['Allow', 'Accept']);
           res.headers.append('Accept-Encoding', 'identity');
           res.headers.append('Accept-Language', 'en');
-          res.headers.append('Supported', 'replaces, norefersub');
+          this.capabilities.addHeaders(res.headers, ['Supported', 'Allow-Events']);
           tx.respond(res);
           return;
         }
@@ -1854,8 +1863,9 @@ export class VoipMediaEngine extends EventEmitter {
           tx.respond(stack.createResponse(req, 481, undefined, { toTag: true }));
           return;
         default: {
-          const res = stack.createResponse(req, 501, undefined, { toTag: true });
-          this.allowHeaders(res);
+          // RFC 3261 §8.2.1: a method we know but do not implement is 405, an unknown one 501.
+          const res = stack.createResponse(req, KNOWN_METHODS.has(req.method) ? 405 : 501, undefined, { toTag: true });
+          this.capabilities.addHeaders(res.headers, ['Allow']);
           tx.respond(res);
         }
       }
@@ -1923,16 +1933,9 @@ export class VoipMediaEngine extends EventEmitter {
         return { user: this.params?.phoneName ?? 'linescape', displayName: this.params?.phoneDisplayName ?? '', host: this.domain ?? hostPort(a.host, a.port) };
       },
       proxy: () => (this.proxy ? { protocol: this.params!.sipTransport, host: this.proxy.host, port: this.proxy.port } : undefined),
-      outboundProxy: () =>
-        this.outboundProxy
-          ? {
-              endpoint: { protocol: this.params!.sipTransport, host: this.outboundProxy.host, port: this.outboundProxy.port },
-              route: `<sip:${hostPort(this.outboundProxy.given, this.outboundProxy.port)};lr>`,
-            }
-          : undefined,
       transport: () => this.params?.sipTransport ?? 'UDP',
       resolve: (host) => resolveHost(host),
-      answerChallenge: (user, req, challenge, challenged) => answerChallenge(this.digestClientFor(`msg:${user}`), req, challenge, challenged, user) === 'retry',
+      uac: this.uacFor('msg:'),
       line: (phoneLine, event, data) => this.notifier.line(phoneLine, event, data),
       global: (event, data) => this.notifier.global(event, data),
     };
@@ -2070,11 +2073,8 @@ export class VoipMediaEngine extends EventEmitter {
     transport: () => this.params?.sipTransport ?? 'UDP',
     proxy: () => (this.proxy ? { protocol: this.params!.sipTransport, host: this.proxy.host, port: this.proxy.port } : undefined),
     domain: () => this.domain,
-    outboundProxy: () =>
-      this.outboundProxy
-        ? { destination: { protocol: this.params!.sipTransport, host: this.outboundProxy.host, port: this.outboundProxy.port }, route: `<sip:${hostPort(this.outboundProxy.given, this.outboundProxy.port)};lr>` }
-        : undefined,
-    answerChallenge: (user, req, challenge, challenged) => answerChallenge(this.digestClientFor(`sub:${user}`), req, challenge, challenged, user),
+    uac: this.uacFor('sub:'),
+    capabilities: this.capabilities,
   });
 
   /** Presence agent (engine/presence.ts). */

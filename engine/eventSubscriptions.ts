@@ -21,6 +21,8 @@ import {
   type SubscriptionHost,
 } from '../sip/subscription.js';
 import type { ServerTransaction } from '../sip/transaction.js';
+import type { UacServices } from '../sip/uac.js';
+import type { Capability, CapabilityRegistry } from '../sip/capabilities.js';
 import type { Endpoint, TransportProtocol } from '../sip/transport.js';
 import { hostPort, resolveHost } from './hosts.js';
 import type { Notifier } from './notifier.js';
@@ -48,11 +50,18 @@ export interface EventsEngineHost {
   proxy(): Endpoint | undefined;
   /** The SIP domain set by enableSipDomain, if any. */
   domain(): string | undefined;
-  /** The outbound proxy: where to send and the Route naming it. */
-  outboundProxy(): { destination: Endpoint; route: string } | undefined;
-  /** Answers a 401/407 with the engine's credentials (one digest client per `user`). */
-  answerChallenge(user: string, req: SipRequest, challenge: SipResponse, challenged: SipRequest): 'retry' | 'no-credentials' | 'rejected';
+  /** The client-request path (challenges answered with the engine's credentials, one digest client per user). */
+  readonly uac: UacServices;
+  /** What the engine implements (Allow-Events of a 489). */
+  readonly capabilities: CapabilityRegistry;
 }
+
+/** What event subscriptions implement: SUBSCRIBE and NOTIFY of any package, presence served. */
+export const SUBSCRIPTION_CAPABILITY: Capability = {
+  methods: ['SUBSCRIBE', 'NOTIFY'],
+  accept: ['application/pidf+xml'],
+  eventPackages: ['presence'],
+};
 
 /** Where a request for a SIP URI goes: Request-URI, To, next hop, Route headers. */
 export interface ResolvedTarget {
@@ -204,14 +213,8 @@ export class EventSubscriptions {
       get clock() {
         return host.clock();
       },
-      send: (req, dest, user) => {
-        const stack = host.stack();
-        if (!stack) {
-          setImmediate(() => user.onTransportError(new Error('engine stopped')));
-          return;
-        }
-        stack.sendRequest(req, dest, user);
-      },
+      uac: host.uac,
+      authUser: () => host.user(),
       createResponse: (req, status, reason, options) => {
         const stack = host.stack();
         if (!stack) throw new Error('engine stopped');
@@ -219,7 +222,6 @@ export class EventSubscriptions {
       },
       resolve: (h) => resolveHost(h),
       transport: () => host.transport(),
-      answerChallenge: (req, challenge, challenged) => host.answerChallenge(host.user(), req, challenge, challenged),
     };
     this.sip = sip;
     this.router = new SubscriptionRouter(sip, {
@@ -231,6 +233,7 @@ export class EventSubscriptions {
   /** Lets a module serve an event package (new SUBSCRIBEs for it go to `handler`). */
   registerPackage(eventPackage: string, handler: EventPackageHandler): void {
     this.packages.set(eventPackage.toLowerCase(), handler);
+    this.host.capabilities.register(`package:${eventPackage.toLowerCase()}`, { eventPackages: [eventPackage] });
   }
 
   /** Routes SUBSCRIBE and NOTIFY; false for anything else (and for the refer package). */
@@ -284,8 +287,8 @@ export class EventSubscriptions {
       const t = parsed.params['transport']?.toUpperCase();
       destination = { protocol: t === 'TCP' ? 'TCP' : t === 'UDP' ? 'UDP' : proto, host: ip, port: parsed.port ?? 5060 };
     }
-    const ob = this.host.outboundProxy();
-    return { requestUri: text, to: `<${text}>`, destination: ob?.destination ?? destination, routes: ob ? [ob.route] : [] };
+    // The client path sends through the outbound proxy, when one is set, and adds its Route.
+    return { requestUri: text, to: `<${text}>`, destination, routes: [] };
   }
 
   // ------------------------------------------------------------------ subscriber side
@@ -408,8 +411,9 @@ export class EventSubscriptions {
     });
     if (data.acceptSubscription !== true) {
       const code = Number.isInteger(data.rejectStatusCode) && data.rejectStatusCode >= 400 && data.rejectStatusCode < 700 ? data.rejectStatusCode : 489;
-      const headers: Array<[string, string]> = code === 489 ? [['Allow-Events', ['presence', ...this.packages.keys()].filter((v, i, a) => a.indexOf(v) === i).join(', ')]] : [];
-      tx.respond(stack.createResponse(req, code, undefined, { toTag: true, headers }));
+      const res = stack.createResponse(req, code, undefined, { toTag: true });
+      if (code === 489) this.host.capabilities.addHeaders(res.headers, ['Allow-Events']);
+      tx.respond(res);
       return;
     }
     const contentType = typeof data.initialNotifyContentType === 'string' && data.initialNotifyContentType ? data.initialNotifyContentType : accept[0] ?? 'text/plain';

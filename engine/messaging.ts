@@ -13,7 +13,9 @@
 import { parseNameAddr, parseUri, quoteString } from '../sip/grammar.js';
 import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
 import { Dialog } from '../sip/dialog.js';
-import { VIA_PLACEHOLDER, type SipStack, type ServerTransaction, type ClientTransactionUser } from '../sip/stack.js';
+import { VIA_PLACEHOLDER, type SipStack, type ServerTransaction } from '../sip/stack.js';
+import { sendUacRequest, type UacServices } from '../sip/uac.js';
+import type { Capability } from '../sip/capabilities.js';
 import type { Endpoint, TransportProtocol } from '../sip/transport.js';
 import { newCallId, newTag } from '../sip/util.js';
 import type { Call } from '../lines/call.js';
@@ -25,8 +27,8 @@ export const DEFAULT_MAX_MESSAGE_BODY_SIZE = 64 * 1024;
 /** Largest body the engine sends (a stream peer's whole-message limit is 256 KiB). */
 export const MAX_OUTGOING_MESSAGE_BODY_SIZE = 200 * 1024;
 
-/** How many 401/407 rounds one MESSAGE may go through. */
-const MAX_AUTH_ROUNDS = 2;
+/** What messaging implements: MESSAGE in and out of dialogs, plain text bodies at least. */
+export const MESSAGING_CAPABILITY: Capability = { methods: ['MESSAGE'], accept: ['text/plain'] };
 
 /** Result of `sendMessage` / `sendOutOfDialogMessage`. */
 export interface SendMessageResult {
@@ -106,14 +108,12 @@ export interface MessagingHost {
   identity(): { user: string; displayName: string; host: string };
   /** The SIP proxy, when enabled. */
   proxy(): Endpoint | undefined;
-  /** The outbound proxy with the Route value naming it, when enabled. */
-  outboundProxy(): { endpoint: Endpoint; route: string } | undefined;
   /** Transport for requests we originate. */
   transport(): TransportProtocol;
   /** Resolves a host name (undefined when it cannot). */
   resolve(host: string): Promise<string | undefined>;
-  /** Adds credentials answering a 401/407 to `req`; true when it should be sent. */
-  answerChallenge(user: string, req: SipRequest, challenge: SipResponse, challenged: SipRequest): boolean;
+  /** The client-request path (challenges, outbound proxy, route set). */
+  readonly uac: UacServices;
   /** Queues a line notification. */
   line(phoneLine: number, event: T, data: object): void;
   /** Queues a global notification. */
@@ -187,11 +187,7 @@ export class Messaging {
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
     const line = call.line.index;
     const build = (): SipRequest => dialog.createRequest('MESSAGE', { body: bytes, contentType });
-    void this.run(stack, build, async (req) => {
-      const hop = dialog.nextHop(req, this.host.transport());
-      const ip = hop.hostIsName ? await this.host.resolve(hop.host) : hop.host;
-      return ip ? { protocol: hop.protocol, host: ip, port: hop.port } : undefined;
-    }, userOf(dialog.localUri)).then((o) => {
+    void this.run(build, undefined, userOf(dialog.localUri)).then((o) => {
       if (o.ok) this.host.line(line, T.SipSendMessageSuccess, { messageId } satisfies SendMessageSuccessData);
       else this.host.line(line, T.SipSendMessageFailure, { messageId, reason: o.reason, code: o.code } satisfies SendMessageFailureData);
     });
@@ -223,13 +219,11 @@ export class Messaging {
     const fromValue = `${me.displayName ? `${quoteString(me.displayName)} ` : ''}<${fromUri}>;tag=${newTag()}`;
     const callId = newCallId();
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
-    const outbound = this.host.outboundProxy();
     const proxy = this.host.proxy();
     let cseq = 0;
     const build = (): SipRequest => {
       const h = new SipHeaders();
       h.append('Via', VIA_PLACEHOLDER);
-      if (outbound) h.append('Route', outbound.route);
       h.append('From', fromValue);
       h.append('To', `<${target}>`);
       h.append('Call-ID', callId);
@@ -239,8 +233,7 @@ export class Messaging {
     };
     const sipUri = uri;
     const event = { messageId, fromDisplayName: me.displayName, from: fromUri, toDisplayName: '', to: target };
-    void this.run(stack, build, async () => {
-      if (outbound) return outbound.endpoint;
+    void this.run(build, async () => {
       if (proxy) return proxy;
       const ip = await this.host.resolve(sipUri.host);
       if (!ip) return undefined;
@@ -255,41 +248,27 @@ export class Messaging {
   }
 
   /**
-   * Sends a MESSAGE built by `build` (called again for each auth retry, with a new CSeq) and
-   * settles with its final outcome.
+   * Sends a MESSAGE built by `build` (called again for each auth retry, with a new CSeq) through
+   * the client path and settles with its final outcome. `destination` is undefined in a dialog
+   * (the route set decides).
    */
-  private async run(stack: SipStack, build: () => SipRequest, destination: (req: SipRequest) => Promise<Endpoint | undefined>, authUser: string): Promise<Outcome> {
-    let req = build();
-    const dest = await destination(req);
-    if (!dest) return { ok: false, code: 404, reason: 'Cannot resolve the destination' };
-    for (let round = 0; ; round++) {
-      const res = await new Promise<SipResponse | Outcome>((resolve) => {
-        const user: ClientTransactionUser = {
-          onFinal: (r) => resolve(r),
-          onTimeout: () => resolve({ ok: false, code: 408, reason: 'Request Timeout' }),
-          onTransportError: (err) => resolve({ ok: false, code: 503, reason: `Transport error: ${err.message}` }),
-        };
-        if (this.host.stack() !== stack) {
-          resolve({ ok: false, code: 503, reason: 'Engine stopped' });
-          return;
-        }
-        try {
-          stack.sendRequest(req, dest, user);
-        } catch (err) {
-          resolve({ ok: false, code: 503, reason: `Transport error: ${String(err)}` });
-        }
+  private run(build: () => SipRequest, destination: (() => Promise<Endpoint | undefined>) | undefined, authUser: string): Promise<Outcome> {
+    return new Promise<Outcome>((resolve) => {
+      let resolved = true;
+      const dest = destination
+        ? async (): Promise<Endpoint | undefined> => {
+            const d = await destination();
+            resolved = d !== undefined;
+            return d;
+          }
+        : undefined;
+      sendUacRequest(this.host.uac, { build, destination: dest, authUser }, (o) => {
+        if (o.kind === 'final') resolve(o.res.status >= 200 && o.res.status < 300 ? { ok: true } : { ok: false, code: o.res.status, reason: o.res.reason });
+        else if (o.kind === 'timeout') resolve({ ok: false, code: 408, reason: 'Request Timeout' });
+        else if (!resolved) resolve({ ok: false, code: 404, reason: 'Cannot resolve the destination' });
+        else resolve({ ok: false, code: 503, reason: o.error?.message === 'engine stopped' ? 'Engine stopped' : `Transport error: ${o.error?.message ?? ''}` });
       });
-      if ('ok' in res) return res;
-      if (res.status >= 200 && res.status < 300) return { ok: true };
-      if ((res.status === 401 || res.status === 407) && round < MAX_AUTH_ROUNDS) {
-        const retry = build();
-        if (this.host.answerChallenge(authUser, retry, res, req)) {
-          req = retry;
-          continue;
-        }
-      }
-      return { ok: false, code: res.status, reason: res.reason };
-    }
+    });
   }
 
   // ---------------------------------------------------------------- receiving

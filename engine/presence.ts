@@ -344,14 +344,13 @@ export class PresenceService {
     if (!this.started) return T.SipMediaEngineNotInitialized;
     await this.disablePresenceServer();
     this.server = { protocol: this.subs.host.transport(), host: ip, port };
-    const ob = this.subs.host.outboundProxy();
     const aor = `sip:${this.subs.host.user()}@${this.subs.host.domain() ?? hostPort(address, port === 5060 ? undefined : port)}`;
     this.publication = new Publication(this.subs.sip, {
       event: 'presence',
       aor,
       from: this.subs.localFrom().replace(/<[^>]*>/, `<${aor}>`),
-      destination: ob?.destination ?? this.server,
-      routes: ob ? [ob.route] : [],
+      // the client path sends through the outbound proxy, when one is set, and adds its Route
+      destination: this.server,
       expires: expireSeconds,
     });
     this.spread();

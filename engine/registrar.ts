@@ -8,6 +8,7 @@ import type { Clock } from '../sip/clock.js';
 import { parseNameAddr, parseUri } from '../sip/grammar.js';
 import type { SipRequest } from '../sip/message.js';
 import type { RegistrarBinding } from './types.js';
+import type { Capability } from '../sip/capabilities.js';
 
 /** Outcome of processing a REGISTER. */
 export type RegisterDecision =
@@ -33,6 +34,9 @@ interface StoredBinding {
   cseq: number;
   source: { protocol: string; host: string; port: number };
 }
+
+/** What the registrar role implements. */
+export const REGISTRAR_CAPABILITY: Capability = { methods: ['REGISTER'] };
 
 /** Bindings by address-of-record user, with expiry on the injected clock. */
 export class Registrar {

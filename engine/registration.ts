@@ -9,6 +9,8 @@ import { parseNameAddr, parseVia, formatUri } from '../sip/grammar.js';
 import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
 import type { Endpoint } from '../sip/transport.js';
 import { newCallId, newTag } from '../sip/util.js';
+import type { CapabilityRegistry } from '../sip/capabilities.js';
+import { sendUacRequest, type UacServices } from '../sip/uac.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 
 /** Everything one registration cycle needs to know, fixed by `enableSipRegisterServer`. */
@@ -37,8 +39,10 @@ export interface RegistrationConfig {
 export interface RegistrationHost {
   /** Time source. */
   readonly clock: Clock;
-  /** Sends a request in a client transaction. */
-  sendRequest(req: SipRequest, dest: Endpoint, user: RegisterTxUser): void;
+  /** The client-request path: challenges are answered with the name's credentials, the outbound proxy is followed. */
+  readonly uac: UacServices;
+  /** What the engine implements (the Allow of REGISTER). */
+  readonly capabilities: CapabilityRegistry;
   /** The Contact URI to register for a name (reflects the current public address). */
   contactUri(name: string): string;
   /** The address currently advertised in Contact. */
@@ -47,12 +51,6 @@ export interface RegistrationHost {
   displayName(): string;
   /** User-Agent header value. */
   userAgent(): string;
-  /**
-   * Adds credentials for a 401/407 to `req`. Returns 'retry' when the request should be sent
-   * again, 'no-credentials' when none match the realm, 'rejected' when the same challenge came
-   * back (wrong credentials).
-   */
-  answerChallenge(name: string, req: SipRequest, challenge: SipResponse, challenged: SipRequest): 'retry' | 'no-credentials' | 'rejected';
   /** Raises a global notification. */
   notify(event: T, data: object): void;
   /** Called when the registrar shows a public address different from the advertised one. */
@@ -88,7 +86,6 @@ export interface RegistrationStatus {
   lastStatusCode: number;
 }
 
-const MAX_AUTH_ROUNDS = 3;
 const MAX_INTERVAL_ROUNDS = 3;
 
 class NameRegistration {
@@ -101,7 +98,6 @@ class NameRegistration {
   lastStatusCode = 0;
   /** Identifies the attempt in flight; answers to older attempts are ignored. */
   attempt = 0;
-  authRounds = 0;
   intervalRounds = 0;
   timeoutTimer?: TimerHandle;
   refreshTimer?: TimerHandle;
@@ -188,7 +184,6 @@ export class RegistrationClient {
             }
             reg.onDone = resolve;
             reg.state = 'unregistering';
-            reg.authRounds = 0;
             this.host.notify(T.SipUnRegisterTrying, { name: reg.name, phoneLines: this.lines(reg) });
             this.send(reg, 0);
           }),
@@ -213,7 +208,6 @@ export class RegistrationClient {
     if (this.stopped) return;
     this.clearTimers(reg);
     reg.state = 'registering';
-    reg.authRounds = 0;
     reg.intervalRounds = 0;
     this.host.notify(T.SipRegisterTrying, { name: reg.name, phoneLines: this.config.linesByName.get(reg.name) ?? [] });
     this.send(reg, reg.expires);
@@ -236,28 +230,40 @@ export class RegistrationClient {
       if (reg.registeredContact && reg.registeredContact !== contact) headers.append('Contact', `<${reg.registeredContact}>;expires=0`);
     }
     headers.append('Expires', String(expires));
-    headers.append('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, MESSAGE, SUBSCRIBE, UPDATE');
+    this.host.capabilities.addHeaders(headers, ['Allow']);
     headers.append('User-Agent', this.host.userAgent());
     return { type: 'request', method: 'REGISTER', uri: this.config.requestUri, version: 'SIP/2.0', headers, body: Buffer.alloc(0) };
   }
 
-  private send(reg: NameRegistration, expires: number, prepared?: SipRequest): void {
-    const req = prepared ?? this.buildRequest(reg, expires);
+  private send(reg: NameRegistration, expires: number): void {
     const attempt = ++reg.attempt;
-    this.host.clock.clearTimer(reg.timeoutTimer);
-    reg.timeoutTimer = this.host.clock.setTimer(this.config.timeOutMs, () => {
-      if (reg.attempt === attempt) this.timedOut(reg, expires);
-    });
-    this.host.sendRequest(req, this.config.destination, {
-      onFinal: (res) => {
-        if (reg.attempt === attempt) this.final(reg, req, res, expires);
+    let previous: SipRequest | undefined;
+    const build = (): SipRequest => {
+      const req = this.buildRequest(reg, expires);
+      if (previous) {
+        // A retry after a challenge keeps the Contact list and expiry of the challenged request.
+        req.headers.delete('Contact');
+        for (const c of previous.headers.getAll('Contact')) req.headers.append('Contact', c);
+      }
+      return (previous = req);
+    };
+    sendUacRequest(this.host.uac, {
+      build,
+      destination: this.config.destination,
+      authUser: reg.name,
+      // Each request sent (the first and every challenge retry) gets the whole time-out.
+      onSend: () => {
+        if (reg.attempt !== attempt) return;
+        this.host.clock.clearTimer(reg.timeoutTimer);
+        reg.timeoutTimer = this.host.clock.setTimer(this.config.timeOutMs, () => {
+          if (reg.attempt === attempt) this.timedOut(reg, expires);
+        });
       },
-      onTimeout: () => {
-        if (reg.attempt === attempt) this.timedOut(reg, expires);
-      },
-      onTransportError: () => {
-        if (reg.attempt === attempt) this.timedOut(reg, expires);
-      },
+    }, (o) => {
+      if (reg.attempt !== attempt) return;
+      if (o.kind !== 'final') this.timedOut(reg, expires);
+      else if (o.authFailure) this.fail(reg, T.SipRegisterAuthorizationError, o.res, expires);
+      else this.final(reg, o.res, expires);
     });
   }
 
@@ -305,30 +311,13 @@ export class RegistrationClient {
     this.scheduleRetry(reg);
   }
 
-  private final(reg: NameRegistration, req: SipRequest, res: SipResponse, expires: number): void {
+  private final(reg: NameRegistration, res: SipResponse, expires: number): void {
     reg.lastStatusCode = res.status;
     if (res.status >= 200 && res.status < 300) {
       this.success(reg, res, expires);
       return;
     }
-    if (res.status === 401 || res.status === 407) {
-      if (reg.authRounds++ >= MAX_AUTH_ROUNDS) {
-        this.fail(reg, T.SipRegisterAuthorizationError, res, expires);
-        return;
-      }
-      const retry = this.buildRequest(reg, expires);
-      // Contact list and expiry stay those of the challenged request.
-      retry.headers.delete('Contact');
-      for (const c of req.headers.getAll('Contact')) retry.headers.append('Contact', c);
-      const verdict = this.host.answerChallenge(reg.name, retry, res, req);
-      if (verdict !== 'retry') {
-        this.fail(reg, T.SipRegisterAuthorizationError, res, expires);
-        return;
-      }
-      this.send(reg, expires, retry);
-      return;
-    }
-    if (res.status === 403) {
+    if (res.status === 401 || res.status === 403 || res.status === 407) {
       this.fail(reg, T.SipRegisterAuthorizationError, res, expires);
       return;
     }

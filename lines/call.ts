@@ -21,7 +21,9 @@ import {
   type NegotiatedMedia,
 } from '../sip/sdp.js';
 import type { SipStack } from '../sip/stack.js';
-import type { ClientTransaction, ClientTransactionUser, ServerTransaction, InviteServerTransaction } from '../sip/transaction.js';
+import type { ClientTransaction, ServerTransaction, InviteServerTransaction } from '../sip/transaction.js';
+import type { Capability, CapabilityRegistry } from '../sip/capabilities.js';
+import { sendUacRequest, type UacOutcome, type UacServices } from '../sip/uac.js';
 import type { Endpoint } from '../sip/transport.js';
 import { newCallId, newTag, tagOf } from '../sip/util.js';
 import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
@@ -58,8 +60,10 @@ export interface CallHost {
   mediaAddress(): string;
   /** Our Contact URI for a user name. */
   contactUri(user: string): string;
-  /** Adds digest credentials for a 401/407; true when the request should be re-sent. */
-  answerChallenge(user: string, req: SipRequest, challenge: SipResponse, challenged: SipRequest): boolean;
+  /** The client-request path: sending, 401/407 answers, outbound proxy and route set. */
+  readonly uac: UacServices;
+  /** What the engine implements (Allow and Supported of INVITEs and their answers). */
+  readonly capabilities: CapabilityRegistry;
   /** How hold is signalled in SDP. */
   holdStyle(): HoldStyle;
   /** Seconds an incoming call may ring. */
@@ -68,8 +72,6 @@ export interface CallHost {
   transport(): 'UDP' | 'TCP';
   /** Resolves a host name in a next hop. */
   resolve(host: string): Promise<string | undefined>;
-  /** The outbound proxy to send initial requests through, if any. */
-  outboundProxy(): Endpoint | undefined;
   /** Registers / unregisters the call for in-dialog request routing. */
   dialogChanged(call: Call, oldKey: string | undefined, newKey: string | undefined): void;
   /** The call is over; the line is free again. */
@@ -80,6 +82,12 @@ export interface CallHost {
   userAgent(): string;
 }
 
+/** What calls implement: the INVITE session, its teardown, and INFO (DTMF) inside it. */
+export const CALL_CAPABILITY: Capability = {
+  methods: ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO'],
+  accept: ['application/sdp', 'application/dtmf-relay'],
+};
+
 /** Where an outgoing call goes. */
 export interface CallTarget {
   /** Request-URI. */
@@ -88,8 +96,8 @@ export interface CallTarget {
   to: string;
   /** Where the INVITE is sent first. */
   destination: Endpoint;
-  /** Route headers for the initial request (outbound proxy). */
-  routes: string[];
+  /** Route headers for the initial request (the outbound proxy's is added by the client path). */
+  routes?: string[];
   /** Extra headers of the INVITE (Replaces and Referred-By of a transfer). */
   headers?: Array<[string, string]>;
 }
@@ -133,7 +141,6 @@ export interface OutgoingCallErrorInfo {
 }
 
 const MAX_REDIRECTS = 3;
-const MAX_AUTH_ROUNDS = 2;
 
 function displayNameOf(value: string): string {
   const m = /^\s*"((?:[^"\\]|\\.)*)"/.exec(value);
@@ -177,7 +184,6 @@ export class Call {
   private localMedia?: LocalMedia;
   private answerTimer?: TimerHandle;
   private redirects = 0;
-  private authRounds = 0;
   private cancelling = false;
   private reinviteTx?: ClientTransaction;
   private waiters: Array<(rc: T) => void> = [];
@@ -284,15 +290,14 @@ export class Call {
     call.outgoingInfo = { requestUri: target.requestUri, to: target.to, from: `${from};tag=${call.localTag}`, callId };
     call.localMedia = call.buildLocalMedia('sendrecv');
     const headers = new SipHeaders();
-    for (const r of target.routes) headers.append('Route', r);
+    for (const r of target.routes ?? []) headers.append('Route', r);
     headers.append('From', `${from};tag=${call.localTag}`);
     headers.append('To', target.to);
     headers.append('Call-ID', callId);
     headers.append('CSeq', '1 INVITE');
     headers.append('Max-Forwards', '70');
     headers.append('Contact', `<${host.contactUri(fromUser)}>`);
-    headers.append('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, MESSAGE, SUBSCRIBE, UPDATE');
-    headers.append('Supported', 'replaces');
+    host.capabilities.addHeaders(headers, ['Allow', 'Supported']);
     for (const [n, v] of target.headers ?? []) headers.append(n, v);
     headers.append('User-Agent', host.userAgent());
     headers.append('Content-Type', 'application/sdp');
@@ -309,16 +314,28 @@ export class Call {
   }
 
   private sendInvite(invite: SipRequest, dest: Endpoint): void {
-    this.invite = invite;
-    this.notify(T.SipSendInvite, { requestUri: invite.uri });
-    this.inviteTx = this.host.stack.sendRequest(invite, dest, {
+    // The first build is the INVITE itself; each 401/407 retry is the next CSeq of it.
+    let next: SipRequest | undefined;
+    sendUacRequest(this.host.uac, {
+      build: () => (next = next ? this.nextInvite(next) : invite),
+      destination: dest,
+      authUser: this.userName,
+      abandoned: () => this.ended || this.cancelling,
+      onSend: (req) => {
+        this.invite = req;
+        this.notify(T.SipSendInvite, { requestUri: req.uri });
+      },
+      onTransaction: (tx) => {
+        this.inviteTx = tx;
+        this.notify(T.SipStartOutgoingRing);
+      },
       onProvisional: (res) => this.onProvisional(res),
-      onFinal: (res) => this.onInviteFinal(invite, dest, res),
-      onTimeout: () => this.onInviteFailed(408, 'Request Timeout', ''),
-      onTransportError: () => this.onInviteFailed(503, 'Service Unavailable', ''),
-      onAdditional2xx: (res: SipResponse) => this.reAck(res),
+      onAdditional2xx: (res) => this.reAck(res),
+    }, (o) => {
+      if (o.kind === 'final') this.onInviteFinal(o.req, o.res, o.authFailure !== undefined);
+      else if (o.kind === 'timeout') this.onInviteFailed(408, 'Request Timeout', '');
+      else this.onInviteFailed(503, 'Service Unavailable', '');
     });
-    this.notify(T.SipStartOutgoingRing);
   }
 
   private onProvisional(res: SipResponse): void {
@@ -344,16 +361,16 @@ export class Call {
   reAck(res: SipResponse): void {
     if (!this.dialog) return;
     const ack = this.dialog.createRequest('ACK', { cseq: Number.parseInt(res.headers.get('CSeq') ?? '1', 10) });
-    void this.sendInDialog(ack);
+    void this.sendAck(ack);
   }
 
-  private onInviteFinal(invite: SipRequest, dest: Endpoint, res: SipResponse): void {
+  private onInviteFinal(invite: SipRequest, res: SipResponse, authFailed: boolean): void {
     if (this.ended) {
       if (res.status >= 200 && res.status < 300) {
         // Answered after we gave up (CANCEL crossed the 200): confirm, then hang up (§9.1).
         const d = Dialog.fromUacResponse(invite, res, this.host.contactUri(this.userName));
-        void this.sendInDialog(d.createRequest('ACK', { cseq: d.localSeq }));
-        void this.sendInDialog(d.createRequest('BYE'), d);
+        void this.sendAck(d.createRequest('ACK', { cseq: d.localSeq }), d);
+        this.sendInDialog('BYE', {}, () => undefined, d);
       }
       return;
     }
@@ -361,14 +378,8 @@ export class Call {
       this.onAnswered(invite, res);
       return;
     }
-    if ((res.status === 401 || res.status === 407) && this.authRounds++ < MAX_AUTH_ROUNDS) {
-      const retry = this.nextInvite(invite);
-      if (this.host.answerChallenge(this.userName, retry, res, invite)) {
-        this.sendInvite(retry, dest);
-        return;
-      }
-      this.notify(T.SipOutgoingCallDigestAuthenticationRequired, { statusCode: res.status });
-    }
+    // The client path already answered every challenge it could: this one is final.
+    if (authFailed && !this.cancelling) this.notify(T.SipOutgoingCallDigestAuthenticationRequired, { statusCode: res.status });
     if (res.status >= 300 && res.status < 400) {
       const contacts = res.headers.getAll('Contact');
       this.notify(T.SipReceived302MovedTemporarily, { statusCode: res.status, contacts });
@@ -405,8 +416,7 @@ export class Call {
     next.headers.delete('Route');
     next.headers.delete('Authorization');
     next.headers.delete('Proxy-Authorization');
-    const outbound = this.host.outboundProxy();
-    this.sendInvite(next, outbound ?? { protocol: hop.protocol, host: ip, port: hop.port });
+    this.sendInvite(next, { protocol: hop.protocol, host: ip, port: hop.port });
   }
 
   /** The INVITE again with the next CSeq (same Call-ID and From tag), for auth and redirects. */
@@ -438,7 +448,7 @@ export class Call {
       if (r.ok) this.applyMedia(r.media);
       else failure = { status: r.status, reason: r.reason };
     }
-    void this.sendInDialog(ack);
+    void this.sendAck(ack);
     this.notify(T.SipSendInviteAck);
     if (failure) {
       // The far end answered with media we cannot use: confirm the dialog, then end it.
@@ -478,26 +488,33 @@ export class Call {
     this.host.dialogChanged(this, old, d.id);
   }
 
-  /** Sends an in-dialog request or ACK to its next hop (no transaction for ACK). */
-  private async sendInDialog(req: SipRequest, dialog = this.dialog, user?: Parameters<SipStack['sendRequest']>[2]): Promise<ClientTransaction | undefined> {
-    if (!dialog) return undefined;
+  /** Sends an ACK of a 2xx to its next hop (no transaction, no challenge: RFC 3261 §22.1). */
+  private async sendAck(ack: SipRequest, dialog = this.dialog): Promise<void> {
+    if (!dialog) return;
     let hop;
     try {
-      hop = dialog.nextHop(req, this.host.transport());
+      hop = dialog.nextHop(ack, this.host.transport());
     } catch {
-      return undefined;
+      return;
     }
     const ip = hop.hostIsName ? await this.host.resolve(hop.host) : hop.host;
-    if (!ip) {
-      user?.onTransportError(new Error(`cannot resolve ${hop.host}`));
-      return undefined;
-    }
-    const dest: Endpoint = { protocol: hop.protocol, host: ip, port: hop.port };
-    if (req.method === 'ACK') {
-      this.host.stack.sendAck(req, dest);
-      return undefined;
-    }
-    return this.host.stack.sendRequest(req, dest, user ?? { onFinal: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined });
+    if (!ip) return;
+    this.host.stack.sendAck(ack, { protocol: hop.protocol, host: ip, port: hop.port });
+  }
+
+  /**
+   * Sends a request in `dialog` through the client path (next hop from the route set, 401/407
+   * answered with a new CSeq); `done` gets the outcome.
+   */
+  private sendInDialog(
+    method: string,
+    options: InDialogRequestOptions,
+    done: (o: UacOutcome) => void,
+    dialog: Dialog,
+    onSend?: (req: SipRequest) => void,
+    onTransaction?: (tx: ClientTransaction) => void,
+  ): void {
+    sendUacRequest(this.host.uac, { build: () => dialog.createRequest(method, options), authUser: this.userName, onSend, onTransaction }, done);
   }
 
   // ------------------------------------------------------------------ incoming
@@ -578,8 +595,7 @@ export class Call {
     if (warning) res.headers.append('Warning', `305 ${this.host.mediaAddress()} "${warning.replace(/["\\\r\n]/g, ' ')}"`);
     if (status > 100 && status < 300) res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
     if (status >= 200 && status < 300) {
-      res.headers.append('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, MESSAGE, SUBSCRIBE, UPDATE');
-      res.headers.append('Supported', 'replaces');
+      this.host.capabilities.addHeaders(res.headers, ['Allow', 'Supported']);
     }
     if (body) {
       res.headers.append('Content-Type', 'application/sdp');
@@ -678,7 +694,7 @@ export class Call {
         return;
       case 'OPTIONS': {
         const res = stack.createResponse(req, 200, 'OK');
-        res.headers.append('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO');
+        this.host.capabilities.addHeaders(res.headers, ['Allow', 'Accept', 'Supported']);
         tx.respond(res);
         return;
       }
@@ -691,15 +707,14 @@ export class Call {
   progress?: (status: number, reason: string) => void;
 
   /**
-   * Sends a request with extra headers in the call's dialog (REFER, NOTIFY of a transfer);
-   * `user` gets the answers. Returns the request sent (its CSeq identifies it), or undefined
-   * when the call has no dialog any more.
+   * Sends a request with extra headers in the call's dialog (REFER, NOTIFY of a transfer),
+   * answering challenges like every request; `done` gets the outcome and `onSend` each request
+   * as it leaves (a retry has a new CSeq). False when the call has no dialog any more.
    */
-  sendDialogRequest(method: string, options: InDialogRequestOptions, user: ClientTransactionUser): SipRequest | undefined {
-    if (!this.dialog || this.ended) return undefined;
-    const req = this.dialog.createRequest(method, options);
-    void this.sendInDialog(req, this.dialog, user);
-    return req;
+  sendDialogRequest(method: string, options: InDialogRequestOptions, done: (o: UacOutcome) => void, onSend?: (req: SipRequest) => void): boolean {
+    if (!this.dialog || this.ended) return false;
+    this.sendInDialog(method, options, done, this.dialog, onSend);
+    return true;
   }
 
   /** Handler for INFO requests (DTMF), set by the engine. */
@@ -776,51 +791,55 @@ export class Call {
 
   private sendReInvite(hold: boolean): void {
     const local = this.buildLocalMedia(hold ? 'sendonly' : 'sendrecv');
-    const req = this.dialog!.createRequest('INVITE', { body: createOffer(local), contentType: 'application/sdp' });
+    const offer = createOffer(local);
     const done = (rc: T): void => {
       this.reinviteTx = undefined;
       const p = this.pendingHold;
       this.pendingHold = undefined;
       p?.resolve(rc);
     };
-    void this.sendInDialog(req, this.dialog, {
-      onFinal: (res) => {
-        if (this.ended) return done(T.SipNoCallActive);
-        if (res.status >= 200 && res.status < 300) {
-          this.dialog!.refreshTarget(res);
-          const ack = this.dialog!.createRequest('ACK', { cseq: Number.parseInt(res.headers.get('CSeq') ?? '0', 10) });
-          void this.sendInDialog(ack);
-          const r = negotiateAnswer(res.body.toString('latin1'), local);
-          if (r.ok) {
-            this.localMedia = local;
-            this.localHold = hold;
-            this.applyMedia(r.media);
-            this.line.setState(hold ? LineState.OnHold : LineState.InCall);
-            this.notify(hold ? T.SipCallHoldOn : T.SipCallHoldOff);
-            return done(T.SipSuccess);
-          }
-          return done(T.SipCallFailure);
+    const onFinal = (res: SipResponse): void => {
+      if (this.ended) return done(T.SipNoCallActive);
+      if (res.status >= 200 && res.status < 300) {
+        this.dialog!.refreshTarget(res);
+        const ack = this.dialog!.createRequest('ACK', { cseq: Number.parseInt(res.headers.get('CSeq') ?? '0', 10) });
+        void this.sendAck(ack);
+        const r = negotiateAnswer(res.body.toString('latin1'), local);
+        if (r.ok) {
+          this.localMedia = local;
+          this.localHold = hold;
+          this.applyMedia(r.media);
+          this.line.setState(hold ? LineState.OnHold : LineState.InCall);
+          this.notify(hold ? T.SipCallHoldOn : T.SipCallHoldOff);
+          return done(T.SipSuccess);
         }
-        if (res.status === 491) {
-          // Glare (RFC 3261 §14.1): try again after a random 2.1-4 s as the owner of the Call-ID.
-          this.reinviteTx = undefined;
-          this.host.clock.setTimer(2100 + Math.random() * 1900, () => {
-            if (!this.ended && this.pendingHold) this.sendReInvite(hold);
-          });
-          return;
-        }
-        if (res.status === 481 || res.status === 408) {
-          done(T.SipCallFailure);
-          void this.hangUp();
-          return;
-        }
+        return done(T.SipCallFailure);
+      }
+      if (res.status === 491) {
+        // Glare (RFC 3261 §14.1): try again after a random 2.1-4 s as the owner of the Call-ID.
+        this.reinviteTx = undefined;
+        this.host.clock.setTimer(2100 + Math.random() * 1900, () => {
+          if (!this.ended && this.pendingHold) this.sendReInvite(hold);
+        });
+        return;
+      }
+      if (res.status === 481 || res.status === 408) {
         done(T.SipCallFailure);
+        void this.hangUp();
+        return;
+      }
+      done(T.SipCallFailure);
+    };
+    this.sendInDialog(
+      'INVITE',
+      { body: offer, contentType: 'application/sdp' },
+      (o) => (o.kind === 'final' ? onFinal(o.res) : done(T.SipCallFailure)),
+      this.dialog!,
+      undefined,
+      (tx) => {
+        this.reinviteTx = tx;
       },
-      onTimeout: () => done(T.SipCallFailure),
-      onTransportError: () => done(T.SipCallFailure),
-    }).then((tx) => {
-      if (tx) this.reinviteTx = tx;
-    });
+    );
   }
 
   // ------------------------------------------------------------------ teardown
@@ -852,21 +871,14 @@ export class Call {
       this.reject(480, 'Temporarily Unavailable');
       return T.SipSuccess;
     }
-    const bye = this.dialog!.createRequest('BYE');
     this.notify(T.SipSendBye);
     await new Promise<void>((resolve) => {
       this.byeDone = resolve;
-      void this.sendInDialog(bye, this.dialog, {
-        onFinal: (res) => {
-          this.notify(res.status < 300 ? T.SipReceivedByeAck : T.SipReceivedByeErrorAck, { statusCode: res.status });
-          resolve();
-        },
-        onTimeout: () => {
-          this.notify(T.SipByeAckNotReceived);
-          resolve();
-        },
-        onTransportError: () => resolve(),
-      });
+      this.sendInDialog('BYE', {}, (o) => {
+        if (o.kind === 'final') this.notify(o.res.status < 300 ? T.SipReceivedByeAck : T.SipReceivedByeErrorAck, { statusCode: o.res.status });
+        else if (o.kind === 'timeout') this.notify(T.SipByeAckNotReceived);
+        resolve();
+      }, this.dialog!);
     });
     this.finish(T.SipCallComplete);
     return T.SipSuccess;
@@ -903,13 +915,9 @@ export class Call {
   /** Sends an in-dialog request (INFO for DTMF); resolves with the final status (0 on timeout). */
   sendRequestInDialog(method: string, body: string, contentType: string): Promise<number> {
     if (!this.dialog || !this.connected) return Promise.resolve(0);
-    const req = this.dialog.createRequest(method, { body, contentType });
+    const dialog = this.dialog;
     return new Promise((resolve) => {
-      void this.sendInDialog(req, this.dialog, {
-        onFinal: (res) => resolve(res.status),
-        onTimeout: () => resolve(0),
-        onTransportError: () => resolve(0),
-      });
+      this.sendInDialog(method, { body, contentType }, (o) => resolve(o.kind === 'final' ? o.res.status : 0), dialog);
     });
   }
 

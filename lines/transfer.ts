@@ -38,6 +38,8 @@ import type { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
 import { cseqNumber, tagOf } from '../sip/util.js';
+import type { OutboundProxy } from '../sip/uac.js';
+import type { Capability } from '../sip/capabilities.js';
 import { hostPort, isPort, isSipUser } from '../engine/hosts.js';
 import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
 import { LineState } from '../engine/types.js';
@@ -74,7 +76,7 @@ export interface TransferHost {
   /** The SIP proxy, when enabled. */
   proxy(): TransferServer | undefined;
   /** The outbound proxy, when enabled. */
-  outboundProxy(): TransferServer | undefined;
+  outboundProxy(): OutboundProxy | undefined;
   /** The SIP domain, when set. */
   domain(): string | undefined;
   /** Transport for requests we originate. */
@@ -86,6 +88,14 @@ export interface TransferHost {
   /** Places a call on `line` to `target` (the transferee's triggered INVITE). */
   placeCall(line: PhoneLine, target: CallTarget): Promise<Call | T>;
 }
+
+/** What transfer implements: REFER and its implicit subscription's NOTIFY, Replaces. */
+export const TRANSFER_CAPABILITY: Capability = {
+  methods: ['REFER', 'NOTIFY'],
+  optionTags: ['replaces'],
+  accept: ['message/sipfrag'],
+  eventPackages: ['refer'],
+};
 
 /** Result of `getCallDialogInfo`: the dialog identifiers a Replaces header is built from. */
 export interface CallDialogInfo {
@@ -319,14 +329,17 @@ export class TransferManager {
     const sent = call.sendDialogRequest(
       'REFER',
       { headers: [['Refer-To', referTo], ['Referred-By', formatReferredBy(this.host.localUri(call.line))]] },
-      {
-        onFinal: (res) => this.onReferAnswer(rec, res),
-        onTimeout: () => this.referRejected(rec, 'Request Timeout', 408),
-        onTransportError: () => this.referRejected(rec, 'Service Unavailable', 503),
+      (o) => {
+        if (o.kind === 'final') this.onReferAnswer(rec, o.res);
+        else if (o.kind === 'timeout') this.referRejected(rec, 'Request Timeout', 408);
+        else this.referRejected(rec, 'Service Unavailable', 503);
+      },
+      // The NOTIFYs name the REFER by its CSeq: a challenged REFER's retry has a new one.
+      (req) => {
+        rec.cseq = cseqNumber(req.headers.get('CSeq'));
       },
     );
     if (!sent) return T.SipTransfrerNotAllowed;
-    rec.cseq = cseqNumber(sent.headers.get('CSeq'));
     this.outgoing.set(call, [...(this.outgoing.get(call) ?? []).filter((o) => !o.done), rec]);
     this.host.notify(line, T.SipTransferingCall, { referTo, attended });
     return T.SipSuccess;
@@ -547,9 +560,9 @@ export class TransferManager {
     const proto = this.host.transport();
     const outbound = this.host.outboundProxy();
     const proxy = this.host.proxy();
-    const routes = outbound ? [`<sip:${hostPort(outbound.given, outbound.port)};lr>`] : [];
     let destination: Endpoint;
-    if (outbound) destination = { protocol: proto, host: outbound.host, port: outbound.port };
+    // The client path sends through the outbound proxy and adds its Route.
+    if (outbound) destination = outbound.endpoint;
     else if (proxy) destination = { protocol: proto, host: proxy.host, port: proxy.port };
     else {
       const u = parseUri(uri);
@@ -558,7 +571,7 @@ export class TransferManager {
       const t = u.params['transport']?.toUpperCase();
       destination = { protocol: t === 'TCP' ? 'TCP' : t === 'UDP' ? 'UDP' : proto, host: ip, port: u.port ?? 5060 };
     }
-    return { requestUri: uri, to: `<${uri}>`, destination, routes, headers };
+    return { requestUri: uri, to: `<${uri}>`, destination, headers };
   }
 
   private async placeTransferCall(rec: IncomingRefer, chosen: PhoneLine): Promise<void> {
@@ -625,11 +638,7 @@ export class TransferManager {
     const sent = rec.call.sendDialogRequest(
       'NOTIFY',
       { body: buildSipfrag(next.status, next.reason), contentType: SIPFRAG_CONTENT_TYPE, headers: referNotifyHeaders(rec.cseq, next.final) },
-      {
-        onFinal: (res) => done(res.status >= 300),
-        onTimeout: () => done(true),
-        onTransportError: () => done(true),
-      },
+      (o) => done(o.kind !== 'final' || o.res.status >= 300),
     );
     if (!sent) done(true);
   }

@@ -15,8 +15,9 @@
 import type { Clock, TimerHandle } from './clock.js';
 import { Dialog } from './dialog.js';
 import { SipHeaders, type SipRequest, type SipResponse } from './message.js';
-import type { ClientTransactionUser, ServerTransaction } from './transaction.js';
+import type { ServerTransaction } from './transaction.js';
 import type { Endpoint, TransportProtocol } from './transport.js';
+import { sendUacRequest, type UacServices } from './uac.js';
 import { newCallId, newTag, tagOf, cseqNumber, type ResponseOptions } from './util.js';
 import { formatEventHeader, parseEventHeader, parseSubscriptionState, type EventHeader, type SubscriptionStateHeader } from './headers.js';
 
@@ -27,19 +28,16 @@ export { formatEventHeader, parseEventHeader, parseSubscriptionState, type Event
 export interface SubscriptionHost {
   /** Time source for refresh and expiry timers. */
   readonly clock: Clock;
-  /** Sends a request in a new client transaction. */
-  send(req: SipRequest, dest: Endpoint, user: ClientTransactionUser): void;
+  /** The client-request path (401/407 answers, outbound proxy, route set); challenges are answered as `authUser`. */
+  readonly uac: UacServices;
+  /** Whose credentials answer challenges to the subscription requests. */
+  authUser(): string;
   /** Builds a response (the stack's createResponse). */
   createResponse(req: SipRequest, status: number, reason?: string, options?: ResponseOptions): SipResponse;
   /** Resolves a host name of a next hop; undefined when it cannot be. */
   resolve(host: string): Promise<string | undefined>;
   /** Transport for next hops whose URI names none. */
   transport(): TransportProtocol;
-  /**
-   * Adds credentials answering the 401/407 `challenge` to `req` (the request about to be
-   * re-sent); `challenged` is the request that drew it.
-   */
-  answerChallenge(req: SipRequest, challenge: SipResponse, challenged: SipRequest): 'retry' | 'no-credentials' | 'rejected';
 }
 
 /**
@@ -75,67 +73,16 @@ export function negotiateExpires(req: SipRequest, policy: ExpiryPolicy): { expir
 /** How a client transaction ended: a final response, or no answer. */
 type TxOutcome = { res: SipResponse; req: SipRequest; auth?: 'no-credentials' | 'rejected' } | { error: 'timeout' | 'transport'; req: SipRequest };
 
-const MAX_AUTH_ROUNDS = 3;
-
 /**
- * Sends `build()` and re-sends a fresh `build()` with credentials on 401/407, up to three
- * rounds; `done` gets the last outcome.
+ * Sends `build()` through the client path (which re-sends a fresh `build()` with credentials
+ * on 401/407); `done` gets the last outcome. `destination` undefined: an in-dialog request,
+ * routed by its dialog.
  */
-function transact(
-  host: SubscriptionHost,
-  build: () => SipRequest,
-  destOf: (req: SipRequest) => Promise<Endpoint | undefined> | Endpoint,
-  done: (o: TxOutcome) => void,
-): void {
-  const attempt = async (req: SipRequest, round: number): Promise<void> => {
-    let dest: Endpoint | undefined;
-    try {
-      dest = await destOf(req);
-    } catch {
-      dest = undefined;
-    }
-    if (!dest) {
-      done({ error: 'transport', req });
-      return;
-    }
-    let settled = false;
-    const once = (o: TxOutcome): void => {
-      if (settled) return;
-      settled = true;
-      done(o);
-    };
-    try {
-      host.send(req, dest, {
-        onFinal: (res) => {
-          if ((res.status === 401 || res.status === 407) && !settled) {
-            const next = build();
-            const verdict = round < MAX_AUTH_ROUNDS ? host.answerChallenge(next, res, req) : 'rejected';
-            if (verdict === 'retry') {
-              settled = true;
-              void attempt(next, round + 1);
-              return;
-            }
-            once({ res, req, auth: verdict });
-            return;
-          }
-          once({ res, req });
-        },
-        onTimeout: () => once({ error: 'timeout', req }),
-        onTransportError: () => once({ error: 'transport', req }),
-      });
-    } catch {
-      once({ error: 'transport', req });
-    }
-  };
-  void attempt(build(), 0);
-}
-
-/** Next hop of an in-dialog request, resolving a host name when needed. */
-async function dialogDestination(host: SubscriptionHost, dialog: Dialog, req: SipRequest): Promise<Endpoint | undefined> {
-  const hop = dialog.nextHop(req, host.transport());
-  if (!hop.hostIsName) return { protocol: hop.protocol, host: hop.host, port: hop.port };
-  const ip = await host.resolve(hop.host);
-  return ip ? { protocol: hop.protocol, host: ip, port: hop.port } : undefined;
+function transact(host: SubscriptionHost, build: () => SipRequest, destination: Endpoint | undefined, done: (o: TxOutcome) => void): void {
+  sendUacRequest(host.uac, { build, destination, authUser: host.authUser() }, (o) => {
+    if (o.kind === 'final') done(o.authFailure ? { res: o.res, req: o.req, auth: o.authFailure } : { res: o.res, req: o.req });
+    else done({ error: o.kind, req: o.req });
+  });
 }
 
 /** Answers a request inside a subscription dialog with a status, an optional reason and headers. */
@@ -310,7 +257,7 @@ export class SubscriberSession {
   }
 
   private sendInitial(): void {
-    transact(this.host, () => this.buildInitial(), () => this.options.destination, (o) => this.onInitialOutcome(o));
+    transact(this.host, () => this.buildInitial(), this.options.destination, (o) => this.onInitialOutcome(o));
   }
 
   private onInitialOutcome(o: TxOutcome): void {
@@ -381,7 +328,7 @@ export class SubscriberSession {
       this.commonHeaders(req.headers, this.expiresAsked);
       return req;
     };
-    transact(this.host, build, (req) => dialogDestination(this.host, dialog, req), (o) => {
+    transact(this.host, build, undefined, (o) => {
       if (this.terminated || this.unsubscribing) return;
       if ('error' in o) {
         this.terminate({ cause: 'no-answer', initial: false });
@@ -423,7 +370,7 @@ export class SubscriberSession {
       this.commonHeaders(req.headers, 0);
       return req;
     };
-    transact(this.host, build, (req) => dialogDestination(this.host, dialog, req), (o) => {
+    transact(this.host, build, undefined, (o) => {
       // Without a 2xx no final NOTIFY will come.
       if ('error' in o || o.res.status >= 300) this.terminate({ cause: 'unsubscribed', initial: false });
     });
@@ -655,7 +602,7 @@ export class NotifierSession {
           if (dn && from.startsWith('<')) req.headers.set('From', `"${dn.replace(/(["\\])/g, '\\$1')}" ${from}`);
           return req;
         },
-        (req) => dialogDestination(this.host, this.dialog, req),
+        undefined,
         (o) => {
           if ('error' in o) {
             this.end('giveup');
@@ -922,7 +869,7 @@ export class Publication {
 
   private send(kind: 'modify' | 'refresh' | 'remove', again = true): Promise<PublishResult> {
     return new Promise<PublishResult>((resolve) => {
-      transact(this.host, () => this.build(kind), () => this.options.destination, (o) => {
+      transact(this.host, () => this.build(kind), this.options.destination, (o) => {
         if ('error' in o) {
           resolve({ code: 0, reason: o.error });
           return;
