@@ -14,12 +14,13 @@ import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
 import { PhoneLine, type RecordedCallState } from '../lines/phoneLine.js';
 import { CallManager, type CallManagerHost } from '../lines/callManager.js';
+import { infoDtmfHandler } from '../lines/infoDtmf.js';
 import { TransferManager, TRANSFER_CAPABILITY, type TransferHost, type CallDialogInfo } from '../lines/transfer.js';
 import type { Call, CallMedia, IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from '../lines/call.js';
 import { Call as CallClass, CALL_CAPABILITY } from '../lines/call.js';
 import { MediaClock, type MediaClockStats } from '../media/mediaClock.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
-import { isValidDtmfString, buildDtmfRelayBody, parseDtmfInfoBody } from '../media/dtmf.js';
+import { isValidDtmfString, buildDtmfRelayBody } from '../media/dtmf.js';
 import { isValidOpusSettings, type OpusSettings } from '../media/opus.js';
 import { parseUri } from '../sip/grammar.js';
 import { callQualityFromStats, type CallQuality } from '../media/quality.js';
@@ -27,7 +28,8 @@ import { EngineMetrics, type MetricsOptions } from './metrics.js';
 import type { Registry } from 'prom-client';
 import { openLineMedia, formatSpecs, isAudioFormat, type RawRtpData } from '../lines/lineMedia.js';
 import { answerChallenge, looseRoute, type OutboundProxy, type UacServices } from '../sip/uac.js';
-import { CapabilityRegistry, KNOWN_METHODS } from '../sip/capabilities.js';
+import { CapabilityRegistry } from '../sip/capabilities.js';
+import { DialogRouter } from '../sip/dialogRouter.js';
 import { EngineAudio, type AudioDeviceListResult, type LocalAudioStatisticsResult, type VuMeterCallback } from './audio.js';
 import type { RecordCallback } from '../media/callRecorder.js';
 import { hostPort, isPort, isSipUser, resolveHost } from './hosts.js';
@@ -273,13 +275,10 @@ export class VoipMediaEngine extends EventEmitter {
   private readonly credentials = new CredentialStore();
   /** One digest client per registered name: each keeps its own nonce and count. */
   private readonly digestClients = new Map<string, DigestClient>();
-  /** What every usage implements: the one source of Allow, Supported, Accept and Allow-Events. */
-  private readonly capabilities = new CapabilityRegistry()
-    .register('calls', CALL_CAPABILITY)
-    .register('transfer', TRANSFER_CAPABILITY)
-    .register('messaging', MESSAGING_CAPABILITY)
-    .register('subscriptions', SUBSCRIPTION_CAPABILITY)
-    .register('registrar', REGISTRAR_CAPABILITY);
+  /** What every usage implements: the one source of Allow, Supported, Accept and Allow-Events (filled by the router's modules). */
+  private readonly capabilities = new CapabilityRegistry();
+  /** The one router of incoming requests, behind the challenge screen: dialogs to their usages, the rest by method. */
+  private readonly router = this.newRouter();
   private proxy?: ServerAddress;
   private outboundProxy?: ServerAddress;
   private domain?: string;
@@ -403,6 +402,10 @@ export class VoipMediaEngine extends EventEmitter {
       }
       this.audio = audio;
       this.calls = new CallManager(this.callManagerHost());
+      // Transfer and messaging live on every call's dialog beside the INVITE session.
+      this.calls.extendDialogs((call) => this.transfers.usageFor(call));
+      this.calls.extendDialogs((call) => this.messaging.usageFor(call));
+      this.calls.setInfoHandler(infoDtmfHandler(() => this.stack, (line, digit) => this.notifier.line(line, T.SipDtmfDigitEvent, { digit, method: 'info' })));
       stack.onRequest = (req, tx, from) => this.onRequest(req, tx, from);
       stack.onAck = (req) => this.calls?.onAck(req);
       stack.onStrayResponse = (res) => this.calls?.onStrayResponse(res);
@@ -1081,7 +1084,7 @@ export class VoipMediaEngine extends EventEmitter {
       immediate: (line, event, data) => this.notifier.immediate(line, event, data),
       formatsFor: (line) => formatSpecs(line.formats, line.opusSettings),
       userFor: (line) => this.userForLine(line),
-      callStarted: (call) => this.wireCall(call),
+      router: this.router,
       callFinished: (call) => this.metrics?.onCallFinished(call.finalStats, call.finalQuality),
     };
   }
@@ -1105,23 +1108,6 @@ export class VoipMediaEngine extends EventEmitter {
     if (!media) return undefined;
     line.media = media;
     return media;
-  }
-
-  private wireCall(call: Call): void {
-    call.onInfo = (req, tx) => {
-      const type = (req.headers.get('Content-Type') ?? '').split(';')[0]!.trim().toLowerCase();
-      if (type !== 'application/dtmf-relay' && type !== 'application/dtmf') {
-        tx.respond(this.stack!.createResponse(req, 415, 'Unsupported Media Type'));
-        return;
-      }
-      const info = parseDtmfInfoBody(type, req.body.toString('latin1'));
-      if (!info) {
-        tx.respond(this.stack!.createResponse(req, 400, 'Bad DTMF body'));
-        return;
-      }
-      tx.respond(this.stack!.createResponse(req, 200, 'OK'));
-      this.notifier.line(call.line.index, T.SipDtmfDigitEvent, { digit: info.digit, method: 'info' });
-    };
   }
 
   private freeLine(phoneLine: number): PhoneLine | T {
@@ -1149,7 +1135,6 @@ export class VoipMediaEngine extends EventEmitter {
       this.params?.phoneDisplayName ?? '',
     );
     if (typeof call === 'number') return call;
-    this.wireCall(call);
     this.holdOtherLines(line);
     if (!synchronous) return T.SipSuccess;
     let timer: NodeJS.Timeout | undefined;
@@ -1819,9 +1804,7 @@ export class VoipMediaEngine extends EventEmitter {
       localUri: (line) => this.contactUri(this.userForLine(line)),
       placeCall: async (line, target) => {
         if (!this.calls) return T.SipMediaEngineNotInitialized;
-        const call = await CallClass.outgoing(this.calls.services, line, target, formatSpecs(line.formats, line.opusSettings), line.fromUserName ?? this.userForLine(line), this.params?.phoneDisplayName ?? '');
-        if (typeof call !== 'number') this.wireCall(call);
-        return call;
+        return CallClass.outgoing(this.calls.services, line, target, formatSpecs(line.formats, line.opusSettings), line.fromUserName ?? this.userForLine(line), this.params?.phoneDisplayName ?? '');
       },
     };
   }
@@ -1834,41 +1817,39 @@ export class VoipMediaEngine extends EventEmitter {
     return { result: T.SipSuccess, bindings: this.registrar.list() };
   }
 
+  /**
+   * Builds the router: each module registers its capabilities and its out-of-dialog handlers
+   * (one per method); the dialogs' usages attach themselves as dialogs come and go.
+   */
+  private newRouter(): DialogRouter {
+    const router = new DialogRouter({
+      createResponse: (req, status, reason, options) => this.stack!.createResponse(req, status, reason, options),
+      capabilities: this.capabilities,
+    });
+    return router
+      .module('calls', CALL_CAPABILITY, {
+        // An INVITE naming a call to replace is transfer's (RFC 3891 §3); any other is a new call.
+        INVITE: (req, tx, from) => (req.headers.has('Replaces') ? this.transfers.onReplacesInvite(req, tx) : this.calls?.onNewInvite(req, tx, from)),
+        CANCEL: (req, tx) => this.calls?.onCancel(req, tx),
+        OPTIONS: (req, tx) => this.onOptions(req, tx),
+      })
+      .module('transfer', TRANSFER_CAPABILITY)
+      .module('messaging', MESSAGING_CAPABILITY, { MESSAGE: (req, tx) => this.messaging.onOutOfDialog(req, tx) })
+      .module('subscriptions', SUBSCRIPTION_CAPABILITY, {
+        SUBSCRIBE: (req, tx) => this.subscriptions.onSubscribe(req, tx),
+        NOTIFY: (req, tx) => this.subscriptions.onUnknownNotify(req, tx),
+      })
+      .module('registrar', REGISTRAR_CAPABILITY, { REGISTER: (req, tx, from) => this.onRegister(req, tx, from) })
+      .onUnknownDialog('NOTIFY', (req, tx) => this.subscriptions.onUnknownNotify(req, tx));
+  }
+
   private onRequest(req: SipRequest, tx: ServerTransaction, from: Endpoint): void {
     const stack = this.stack;
     if (!stack) return;
     try {
+      // The challenge screen stands in front of the router (engine/challenge.ts).
       if (this.challenge.onRequest(stack, req, tx, from)) return;
-      if (this.transfers.onRequest(req, tx)) return;
-      if (this.messaging.onRequest(req, tx)) return;
-      if (this.calls?.onRequest(req, tx, from)) return;
-      if (this.subscriptions.onRequest(req, tx)) return;
-      switch (req.method) {
-        case 'REGISTER':
-          this.onRegister(req, tx, from);
-          return;
-        case 'OPTIONS': {
-          const res = stack.createResponse(req, 200, 'OK', { toTag: true });
-          this.capabilities.addHeaders(res.headers, ['Allow', 'Accept']);
-          res.headers.append('Accept-Encoding', 'identity');
-          res.headers.append('Accept-Language', 'en');
-          this.capabilities.addHeaders(res.headers, ['Supported', 'Allow-Events']);
-          tx.respond(res);
-          return;
-        }
-        case 'ACK':
-          return;
-        case 'CANCEL':
-        case 'BYE':
-          tx.respond(stack.createResponse(req, 481, undefined, { toTag: true }));
-          return;
-        default: {
-          // RFC 3261 §8.2.1: a method we know but do not implement is 405, an unknown one 501.
-          const res = stack.createResponse(req, KNOWN_METHODS.has(req.method) ? 405 : 501, undefined, { toTag: true });
-          this.capabilities.addHeaders(res.headers, ['Allow']);
-          tx.respond(res);
-        }
-      }
+      this.router.route(req, tx, from);
     } catch (err) {
       // Whatever went wrong with this request, the engine keeps serving the others.
       try {
@@ -1878,6 +1859,16 @@ export class VoipMediaEngine extends EventEmitter {
       }
       this.emit('error', err);
     }
+  }
+
+  /** OPTIONS outside a dialog: what this engine implements. */
+  private onOptions(req: SipRequest, tx: ServerTransaction): void {
+    const res = this.stack!.createResponse(req, 200, 'OK', { toTag: true });
+    this.capabilities.addHeaders(res.headers, ['Allow', 'Accept']);
+    res.headers.append('Accept-Encoding', 'identity');
+    res.headers.append('Accept-Language', 'en');
+    this.capabilities.addHeaders(res.headers, ['Supported', 'Allow-Events']);
+    tx.respond(res);
   }
 
   private onRegister(req: SipRequest, tx: ServerTransaction, from: Endpoint): void {
@@ -1927,7 +1918,6 @@ export class VoipMediaEngine extends EventEmitter {
     return {
       stack: () => this.stack,
       lineCall: (phoneLine) => VoipMediaEngine.lineCall(this, phoneLine),
-      callForRequest: (req) => this.calls?.callForRequest(req),
       identity: () => {
         const a = this.advertisedAddress();
         return { user: this.params?.phoneName ?? 'linescape', displayName: this.params?.phoneDisplayName ?? '', host: this.domain ?? hostPort(a.host, a.port) };
@@ -2075,6 +2065,7 @@ export class VoipMediaEngine extends EventEmitter {
     domain: () => this.domain,
     uac: this.uacFor('sub:'),
     capabilities: this.capabilities,
+    router: this.router,
   });
 
   /** Presence agent (engine/presence.ts). */

@@ -23,6 +23,7 @@ import {
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { UacServices } from '../sip/uac.js';
 import type { Capability, CapabilityRegistry } from '../sip/capabilities.js';
+import type { DialogRouter } from '../sip/dialogRouter.js';
 import type { Endpoint, TransportProtocol } from '../sip/transport.js';
 import { hostPort, resolveHost } from './hosts.js';
 import type { Notifier } from './notifier.js';
@@ -54,6 +55,8 @@ export interface EventsEngineHost {
   readonly uac: UacServices;
   /** What the engine implements (Allow-Events of a 489). */
   readonly capabilities: CapabilityRegistry;
+  /** The dialog router the subscriptions' dialogs are attached to. */
+  readonly router: DialogRouter;
 }
 
 /** What event subscriptions implement: SUBSCRIBE and NOTIFY of any package, presence served. */
@@ -227,7 +230,7 @@ export class EventSubscriptions {
     this.router = new SubscriptionRouter(sip, {
       newSubscribe: (req, tx, event) => this.onNewSubscribe(req, tx, event),
       unsolicitedNotify: (req, tx, event) => this.onUnsolicitedNotify(req, tx, event),
-    }, this.policy);
+    }, this.policy, host.router);
   }
 
   /** Lets a module serve an event package (new SUBSCRIBEs for it go to `handler`). */
@@ -236,9 +239,14 @@ export class EventSubscriptions {
     this.host.capabilities.register(`package:${eventPackage.toLowerCase()}`, { eventPackages: [eventPackage] });
   }
 
-  /** Routes SUBSCRIBE and NOTIFY; false for anything else (and for the refer package). */
-  onRequest(req: SipRequest, tx: ServerTransaction): boolean {
-    return this.router.handleRequest(req, tx);
+  /** A SUBSCRIBE outside any dialog (the method table's handler). */
+  onSubscribe(req: SipRequest, tx: ServerTransaction): void {
+    this.router.onSubscribe(req, tx);
+  }
+
+  /** A NOTIFY of no known subscription (the method table's and the unknown-dialog handler). */
+  onUnknownNotify(req: SipRequest, tx: ServerTransaction): void {
+    this.router.onUnknownNotify(req, tx);
   }
 
   /** Ends every subscription (both directions) and forgets the handles; run before the stack stops. */

@@ -7,15 +7,16 @@
  * Receiving answers `200` and raises the event, or refuses: `413` for a body over
  * `setMaxMessageBodySize` (default 64 KiB), `415` (with `Accept`) for a type not in
  * `setAcceptedMessageMimeTypes` (default: every type), `400` for a body without Content-Type or
- * an unreadable Content-Type, `481` for an in-dialog MESSAGE whose dialog is unknown.
+ * an unreadable Content-Type. An in-dialog MESSAGE whose dialog is unknown gets `481` from the
+ * dialog router (sip/dialogRouter.ts), like every in-dialog request.
  * @module
  */
 import { parseNameAddr, parseUri, quoteString } from '../sip/grammar.js';
 import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
-import { Dialog } from '../sip/dialog.js';
 import { VIA_PLACEHOLDER, type SipStack, type ServerTransaction } from '../sip/stack.js';
 import { sendUacRequest, type UacServices } from '../sip/uac.js';
 import type { Capability } from '../sip/capabilities.js';
+import type { DialogUsage } from '../sip/dialogRouter.js';
 import type { Endpoint, TransportProtocol } from '../sip/transport.js';
 import { newCallId, newTag } from '../sip/util.js';
 import type { Call } from '../lines/call.js';
@@ -102,8 +103,6 @@ export interface MessagingHost {
   stack(): SipStack | undefined;
   /** The call on a line, or the code saying why there is none. */
   lineCall(phoneLine: number): Call | T;
-  /** The call an in-dialog request belongs to. */
-  callForRequest(req: SipRequest): Call | undefined;
   /** Our user, display name and the host written in From (the domain, else our address). */
   identity(): { user: string; displayName: string; host: string };
   /** The SIP proxy, when enabled. */
@@ -273,51 +272,53 @@ export class Messaging {
 
   // ---------------------------------------------------------------- receiving
 
-  /** Handles MESSAGE requests; false for every other method. */
-  onRequest(req: SipRequest, tx: ServerTransaction): boolean {
-    if (req.method !== 'MESSAGE') return false;
+  /** A MESSAGE outside any dialog (the method table's handler): SipRecvOutOfDialogMessage. */
+  onOutOfDialog(req: SipRequest, tx: ServerTransaction): void {
+    this.receive(req, tx, undefined);
+  }
+
+  /**
+   * The usage messaging puts on every call's dialog (`CallManager.extendDialogs`): a MESSAGE
+   * there, past the dialog router's screen (dialog known, CSeq in order), is the line's
+   * SipRecvMessage.
+   */
+  usageFor(call: Call): DialogUsage {
+    return { name: 'message', methods: ['MESSAGE'], dialog: () => call.dialog, handle: (req, tx) => this.receive(req, tx, call) };
+  }
+
+  private receive(req: SipRequest, tx: ServerTransaction, call: Call | undefined): void {
     const stack = this.host.stack();
-    if (!stack) return true;
-    const inDialog = Dialog.keyOfRequest(req) !== undefined;
-    const call = inDialog ? this.host.callForRequest(req) : undefined;
+    if (!stack) return;
     const answer = (status: number, reason?: string, extra?: [string, string]): void => {
       const res = stack.createResponse(req, status, reason, { toTag: true });
       if (extra) res.headers.append(extra[0], extra[1]);
       tx.respond(res);
     };
-    if (inDialog && !call) {
-      answer(481, 'Call/Transaction Does Not Exist');
-      return true;
-    }
-    if (call && (!call.dialog || !call.dialog.acceptRemoteCSeq(req))) {
-      answer(500, 'Out of order CSeq');
-      return true;
-    }
     if (req.body.length > this.maxBodySize) {
       answer(413, 'Request Entity Too Large');
-      return true;
+      return;
     }
     const ct = req.headers.get('Content-Type');
     if (ct === undefined) {
       answer(400, 'Missing Content-Type');
-      return true;
+      return;
     }
     const m = /^\s*([^/\s;]+)\s*\/\s*([^\s;]+)\s*(;.*)?$/.exec(ct);
     if (!m || !TOKEN.test(m[1]!) || !TOKEN.test(m[2]!)) {
       answer(400, 'Bad Content-Type');
-      return true;
+      return;
     }
     const mimeType = m[1]!;
     const subMimeType = m[2]!;
     if (!this.accepts(mimeType, subMimeType)) {
       answer(415, 'Unsupported Media Type', ['Accept', this.accepted.join(', ')]);
-      return true;
+      return;
     }
     answer(200, 'OK');
     const messageData = Buffer.from(req.body);
     if (call) {
       this.host.line(call.line.index, T.SipRecvMessage, { mimeType, subMimeType, messageData } satisfies RecvMessageData);
-      return true;
+      return;
     }
     const from = nameAddrParts(req.headers.get('From'));
     const to = nameAddrParts(req.headers.get('To'));
@@ -330,7 +331,7 @@ export class Messaging {
       subMimeType,
       messageData,
     } satisfies RecvOutOfDialogMessageData);
-    return true;
+    return;
   }
 
   private accepts(type: string, sub: string): boolean {

@@ -672,13 +672,12 @@ export class Call {
 
   // ------------------------------------------------------------------ in-dialog requests
 
-  /** A request inside the dialog: BYE, re-INVITE, INFO, OPTIONS, UPDATE. */
+  /**
+   * A request inside the dialog (BYE, re-INVITE, INFO, OPTIONS), past the dialog router's screen
+   * (sip/dialogRouter.ts: unknown dialog, CSeq order).
+   */
   onInDialogRequest(req: SipRequest, tx: ServerTransaction): void {
     const stack = this.host.stack;
-    if (!this.dialog || !this.dialog.acceptRemoteCSeq(req)) {
-      tx.respond(stack.createResponse(req, 500, 'Out of order CSeq'));
-      return;
-    }
     switch (req.method) {
       case 'BYE':
         tx.respond(stack.createResponse(req, 200, 'OK'));
@@ -689,8 +688,8 @@ export class Call {
         this.onReInvite(req, tx);
         return;
       case 'INFO':
-        this.onInfo?.(req, tx);
-        if (!this.onInfo) tx.respond(stack.createResponse(req, 415, 'Unsupported Media Type'));
+        // INFO bodies are read by the INFO handler the call manager is given (lines/infoDtmf.ts).
+        tx.respond(stack.createResponse(req, 415, 'Unsupported Media Type'));
         return;
       case 'OPTIONS': {
         const res = stack.createResponse(req, 200, 'OK');
@@ -717,8 +716,6 @@ export class Call {
     return true;
   }
 
-  /** Handler for INFO requests (DTMF), set by the engine. */
-  onInfo?: (req: SipRequest, tx: ServerTransaction) => void;
 
   private onReInvite(req: SipRequest, tx: ServerTransaction): void {
     const stack = this.host.stack;

@@ -5,6 +5,7 @@
  * @module
  */
 import { Dialog } from '../sip/dialog.js';
+import type { DialogRouter, DialogUsage } from '../sip/dialogRouter.js';
 import { parseNameAddr, parseUri } from '../sip/grammar.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { AudioFormatSpec } from '../sip/sdp.js';
@@ -44,9 +45,15 @@ export interface CallManagerHost extends Omit<CallHost, 'dialogChanged' | 'ended
   formatsFor(line: PhoneLine): AudioFormatSpec[];
   /** The user name a line answers and calls as. */
   userFor(line: PhoneLine): string;
-  /** A call was set up or ended: lets the engine wire line features (INFO DTMF). */
-  callStarted?(call: Call): void;
+  /** The router the calls' dialogs are attached to. */
+  readonly router: DialogRouter;
 }
+
+/** Handles an INFO received in a call's dialog (see lines/infoDtmf.ts). */
+export type InfoHandler = (call: Call, req: SipRequest, tx: ServerTransaction) => void;
+
+/** Makes the usage a module puts on every call's dialog beside the INVITE session (REFER, MESSAGE). */
+export type CallDialogUsageFactory = (call: Call) => DialogUsage;
 
 /** The user an INVITE is for: the Request-URI user, else the To user (the seed's rule). */
 export function calledUserOf(req: SipRequest): string | undefined {
@@ -68,14 +75,25 @@ export function calledUserOf(req: SipRequest): string | undefined {
 /** Owns the calls of every line and routes SIP to them. */
 export class CallManager {
   private readonly byDialog = new Map<string, Call>();
+  private readonly usages = new Map<Call, DialogUsage[]>();
+  private readonly companions: CallDialogUsageFactory[] = [];
+  private infoHandler?: InfoHandler;
   private readonly callHost: CallHost;
 
   /** @param host engine services */
   constructor(private readonly host: CallManagerHost) {
     this.callHost = Object.assign(Object.create(host) as CallHost, {
       dialogChanged: (call: Call, oldKey: string | undefined, newKey: string | undefined) => {
-        if (oldKey && this.byDialog.get(oldKey) === call) this.byDialog.delete(oldKey);
-        if (newKey) this.byDialog.set(newKey, call);
+        if (oldKey && this.byDialog.get(oldKey) === call) {
+          this.byDialog.delete(oldKey);
+          for (const u of this.usages.get(call) ?? []) host.router.detach(oldKey, u);
+        }
+        if (newKey) {
+          this.byDialog.set(newKey, call);
+          for (const u of this.usagesOf(call)) host.router.attach(newKey, u);
+        } else {
+          this.usages.delete(call);
+        }
       },
       ended: (call: Call) => {
         if (call.line.call === call) call.line.call = undefined;
@@ -100,41 +118,45 @@ export class CallManager {
   }
 
   /**
-   * Handles a request for calls. Returns false when it is not about calls (the engine answers
-   * it then).
+   * Lets a module live on every call's dialog beside the INVITE session (transfer's REFER and
+   * refer NOTIFYs, in-dialog MESSAGE): `factory` makes its usage for each call.
    */
-  onRequest(req: SipRequest, tx: ServerTransaction, from: Endpoint): boolean {
+  extendDialogs(factory: CallDialogUsageFactory): void {
+    this.companions.push(factory);
+  }
+
+  /** Sets the INVITE session's INFO handler (INFO DTMF, lines/infoDtmf.ts). */
+  setInfoHandler(handler: InfoHandler): void {
+    this.infoHandler = handler;
+  }
+
+  /** The usages of a call's dialog: its INVITE session first, then the modules' (made once per call). */
+  private usagesOf(call: Call): DialogUsage[] {
+    let list = this.usages.get(call);
+    if (!list) {
+      const invite: DialogUsage = {
+        name: 'invite',
+        methods: ['BYE', 'INVITE', 'INFO', 'OPTIONS'],
+        dialog: () => call.dialog,
+        handle: (req, tx) => {
+          if (req.method === 'INFO' && this.infoHandler) this.infoHandler(call, req, tx);
+          else call.onInDialogRequest(req, tx);
+        },
+      };
+      list = [invite, ...this.companions.map((f) => f(call))];
+      this.usages.set(call, list);
+    }
+    return list;
+  }
+
+  /** A CANCEL (the method table's handler): cancels the ringing call whose INVITE it names, else 481. */
+  onCancel(req: SipRequest, tx: ServerTransaction): void {
     const stack = this.host.stack;
-    if (req.method === 'CANCEL') {
-      const inviteTx = stack.findInviteServerTransaction(req);
-      const call = inviteTx ? this.host.lines().find((l) => l.call?.serverTransaction === inviteTx)?.call : undefined;
-      // The 200 carries the tag of the INVITE's responses (RFC 3261 9.2).
-      tx.respond(stack.createResponse(req, call ? 200 : 481, undefined, { toTag: call ? call.tag : true }));
-      call?.onCancel();
-      return true;
-    }
-    const toTag = Dialog.keyOfRequest(req);
-    if (toTag) {
-      const call = this.byDialog.get(toTag);
-      if (call) {
-        call.onInDialogRequest(req, tx);
-        return true;
-      }
-      if (['BYE', 'INVITE', 'INFO', 'UPDATE', 'PRACK'].includes(req.method)) {
-        tx.respond(stack.createResponse(req, 481, 'Call/Transaction Does Not Exist'));
-        return true;
-      }
-      return false;
-    }
-    if (req.method === 'INVITE') {
-      void this.onNewInvite(req, tx, from);
-      return true;
-    }
-    if (req.method === 'BYE' || req.method === 'INFO' || req.method === 'UPDATE') {
-      tx.respond(stack.createResponse(req, 481, 'Call/Transaction Does Not Exist', { toTag: true }));
-      return true;
-    }
-    return false;
+    const inviteTx = stack.findInviteServerTransaction(req);
+    const call = inviteTx ? this.host.lines().find((l) => l.call?.serverTransaction === inviteTx)?.call : undefined;
+    // The 200 carries the tag of the INVITE's responses (RFC 3261 9.2).
+    tx.respond(stack.createResponse(req, call ? 200 : 481, undefined, { toTag: call ? call.tag : true }));
+    call?.onCancel();
   }
 
   /** An ACK outside transactions: for a 2xx of one of our calls. */
@@ -153,7 +175,12 @@ export class CallManager {
     call?.reAck(res);
   }
 
-  private async onNewInvite(req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<void> {
+  /** An INVITE outside any dialog (the method table's handler, unless it carries Replaces): a new incoming call. */
+  onNewInvite(req: SipRequest, tx: ServerTransaction, from: Endpoint): void {
+    void this.assignNewInvite(req, tx, from);
+  }
+
+  private async assignNewInvite(req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<void> {
     const stack = this.host.stack;
     const user = calledUserOf(req);
     const chosen = this.host.selectLine(user);
@@ -176,8 +203,7 @@ export class CallManager {
       tx.respond(stack.createResponse(req, 486, 'Busy Here', { toTag: true }));
       return;
     }
-    const call = await Call.incoming(this.callHost, line, req, tx, from, this.host.formatsFor(line), this.host.userFor(line));
-    this.host.callStarted?.(call);
+    await Call.incoming(this.callHost, line, req, tx, from, this.host.formatsFor(line), this.host.userFor(line));
   }
 
   /** The call whose dialog has this Call-ID and tags (Replaces matching, RFC 3891 §3), if any. */
@@ -190,9 +216,7 @@ export class CallManager {
    * Replaces takes over the line of the call it replaces). Resolves with the ringing call.
    */
   async takeIncomingOnLine(line: PhoneLine, req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<Call> {
-    const call = await Call.incoming(this.callHost, line, req, tx, from, this.host.formatsFor(line), this.host.userFor(line));
-    this.host.callStarted?.(call);
-    return call;
+    return Call.incoming(this.callHost, line, req, tx, from, this.host.formatsFor(line), this.host.userFor(line));
   }
 
   /** Every call in progress. */

@@ -37,9 +37,10 @@ import {
 import type { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
-import { cseqNumber, tagOf } from '../sip/util.js';
+import { cseqNumber } from '../sip/util.js';
 import type { OutboundProxy } from '../sip/uac.js';
 import type { Capability } from '../sip/capabilities.js';
+import type { DialogUsage } from '../sip/dialogRouter.js';
 import { hostPort, isPort, isSipUser } from '../engine/hosts.js';
 import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
 import { LineState } from '../engine/types.js';
@@ -190,33 +191,35 @@ export class TransferManager {
   // ------------------------------------------------------------------ dispatch
 
   /**
-   * Takes the requests that belong to transfers: REFER (in a call's dialog, else 481), NOTIFY of
-   * the `refer` event package, and initial INVITEs carrying Replaces. Returns false for the rest.
+   * The usage transfer puts on every call's dialog (`CallManager.extendDialogs`): REFER, and
+   * NOTIFYs of the `refer` event package. The dialog router has screened them (dialog known,
+   * CSeq in order, Event package refer); the NOTIFY's id picks the REFER (RFC 3515 §2.4.6).
    */
-  onRequest(req: SipRequest, tx: ServerTransaction): boolean {
+  usageFor(call: Call): DialogUsage {
+    return {
+      name: 'refer',
+      methods: ['REFER', 'NOTIFY'],
+      ownsEvent: (event) => event.package === 'refer',
+      dialog: () => call.dialog,
+      alive: () => !call.isEnded,
+      handle: (req, tx) => {
+        const stack = this.host.stack();
+        if (!stack) return;
+        if (req.method === 'REFER') this.onRefer(call, req, tx, stack);
+        else this.onReferNotify(call, req, tx, stack);
+      },
+    };
+  }
+
+  /**
+   * An INVITE outside any dialog carrying Replaces (RFC 3891): the method table's INVITE handler
+   * gives it here instead of to the call manager.
+   */
+  onReplacesInvite(req: SipRequest, tx: ServerTransaction): void {
     const stack = this.host.stack();
     const calls = this.host.calls();
-    if (!stack || !calls) return false;
-    if (req.method === 'INVITE') {
-      if (!req.headers.has('Replaces') || tagOf(req.headers.get('To'))) return false;
-      this.onReplacesInvite(req, tx, stack, calls);
-      return true;
-    }
-    if (req.method !== 'REFER' && req.method !== 'NOTIFY') return false;
-    if (req.method === 'NOTIFY' && parseEventHeader(req.headers.get('Event'))?.package !== 'refer') return false;
-    const call = calls.callForRequest(req);
-    if (!call || call.isEnded || !call.dialog) {
-      // RFC 3515 allows REFER outside a dialog; this engine transfers calls only.
-      tx.respond(stack.createResponse(req, 481, 'Call/Transaction Does Not Exist', { toTag: true }));
-      return true;
-    }
-    if (!call.dialog.acceptRemoteCSeq(req)) {
-      tx.respond(stack.createResponse(req, 500, 'Out of order CSeq'));
-      return true;
-    }
-    if (req.method === 'REFER') this.onRefer(call, req, tx, stack);
-    else this.onReferNotify(call, req, tx, stack);
-    return true;
+    if (!stack || !calls) return;
+    this.replacesInvite(req, tx, stack, calls);
   }
 
   /** Forgets every transfer and timer (engine stop). */
@@ -654,7 +657,7 @@ export class TransferManager {
   // ------------------------------------------------------------------ transfer target
 
   /** An INVITE with Replaces (RFC 3891 §3): take over the matching confirmed call's line. */
-  private onReplacesInvite(req: SipRequest, tx: ServerTransaction, stack: SipStack, calls: CallManager): void {
+  private replacesInvite(req: SipRequest, tx: ServerTransaction, stack: SipStack, calls: CallManager): void {
     const values = req.headers.getAll('Replaces');
     const r = values.length === 1 ? parseReplaces(values[0]!) : undefined;
     if (!r) {

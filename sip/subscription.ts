@@ -14,6 +14,7 @@
  */
 import type { Clock, TimerHandle } from './clock.js';
 import { Dialog } from './dialog.js';
+import { DialogRouter, type DialogUsage } from './dialogRouter.js';
 import { SipHeaders, type SipRequest, type SipResponse } from './message.js';
 import type { ServerTransaction } from './transaction.js';
 import type { Endpoint, TransportProtocol } from './transport.js';
@@ -88,26 +89,11 @@ function transact(host: SubscriptionHost, build: () => SipRequest, destination: 
 /** Answers a request inside a subscription dialog with a status, an optional reason and headers. */
 type Respond = (status: number, reason?: string, headers?: Array<[string, string]>) => void;
 
-/**
- * The checks common to a NOTIFY reaching a subscriber and a SUBSCRIBE reaching a notifier: when
- * the subscription is over (`terminated`) answers 481, when the Event header names another
- * package or id than `event` answers 489 with Allow-Events, and returns undefined; otherwise
- * returns the function that answers `req`.
- */
-function screenInDialogRequest(host: SubscriptionHost, req: SipRequest, tx: ServerTransaction, terminated: boolean, event: EventHeader): Respond | undefined {
-  const respond: Respond = (status, reason, headers) => {
+/** The answering function of a request the dialog router let through to a session. */
+function responder(host: SubscriptionHost, req: SipRequest, tx: ServerTransaction): Respond {
+  return (status, reason, headers) => {
     tx.respond(host.createResponse(req, status, reason, headers ? { headers } : {}));
   };
-  if (terminated) {
-    respond(481, 'Subscription Does Not Exist');
-    return undefined;
-  }
-  const ev = parseEventHeader(req.headers.get('Event'));
-  if (!ev || ev.package !== event.package || (ev.id ?? '') !== (event.id ?? '')) {
-    respond(489, 'Bad Event', [['Allow-Events', event.package]]);
-    return undefined;
-  }
-  return respond;
 }
 
 /** The URI inside a Contact value (between angle brackets, else up to the parameters). */
@@ -376,10 +362,12 @@ export class SubscriberSession {
     });
   }
 
-  /** Handles a NOTIFY routed to this session. */
+  /**
+   * Handles a NOTIFY routed to this session by the dialog router, which has screened it (session
+   * alive, Event ours, CSeq in order once the dialog exists).
+   */
   handleNotify(req: SipRequest, tx: ServerTransaction): void {
-    const respond = screenInDialogRequest(this.host, req, tx, this.terminated, this.options.event);
-    if (!respond) return;
+    const respond = responder(this.host, req, tx);
     const state = parseSubscriptionState(req.headers.get('Subscription-State'));
     if (!state) {
       respond(400, 'Missing Subscription-State');
@@ -403,10 +391,6 @@ export class SubscriberSession {
       if (this.state === 'trying') this.state = 'pending';
       if (this.unsubscribing) this.sendUnsubscribe();
     } else {
-      if (!this.dialog.acceptRemoteCSeq(req)) {
-        respond(500, 'CSeq Out of Order');
-        return;
-      }
       this.dialog.refreshTarget(req);
     }
     let status = 200;
@@ -616,14 +600,12 @@ export class NotifierSession {
     });
   }
 
-  /** Handles a SUBSCRIBE inside the dialog: a refresh, or with Expires: 0 the end. */
+  /**
+   * Handles a SUBSCRIBE inside the dialog, screened by the dialog router: a refresh, or with
+   * Expires: 0 the end.
+   */
   handleSubscribe(req: SipRequest, tx: ServerTransaction, policy: ExpiryPolicy): void {
-    const respond = screenInDialogRequest(this.host, req, tx, this.terminated, this.event);
-    if (!respond) return;
-    if (!this.dialog.acceptRemoteCSeq(req)) {
-      respond(500, 'CSeq Out of Order');
-      return;
-    }
+    const respond = responder(this.host, req, tx);
     const n = negotiateExpires(req, policy);
     if ('status' in n) {
       respond(n.status, undefined, n.minExpires ? [['Min-Expires', String(n.minExpires)]] : undefined);
@@ -670,7 +652,19 @@ export interface SubscriptionRouterHandlers {
 /** Event packages this router leaves to others: the implicit REFER subscription lives in calls. */
 const FOREIGN_PACKAGES = new Set(['refer']);
 
-/** Finds the subscription an incoming SUBSCRIBE or NOTIFY belongs to. */
+/** Where sessions put their dialogs: the dialog router (sip/dialogRouter.ts). */
+export type SubscriptionDialogs = Pick<DialogRouter, 'attach' | 'detach'>;
+
+/** True when `event` names the same package and id as `mine` (RFC 6665 §8.2.1). */
+function sameEvent(event: EventHeader, mine: EventHeader): boolean {
+  return event.package === mine.package && (event.id ?? '') === (mine.id ?? '');
+}
+
+/**
+ * Keeps the subscription sessions and puts each on its dialog in the dialog router, which
+ * routes their in-dialog NOTIFYs and SUBSCRIBEs; takes the SUBSCRIBEs and NOTIFYs that belong to
+ * no dialog.
+ */
 export class SubscriptionRouter {
   private readonly subscribers = new Map<string, SubscriberSession>();
   private readonly notifiers = new Map<string, NotifierSession>();
@@ -679,15 +673,33 @@ export class SubscriptionRouter {
    * @param host SIP services
    * @param handlers new subscriptions and unsolicited NOTIFYs
    * @param policy expiry limits for refreshes
+   * @param dialogs the dialog router the sessions' dialogs are attached to
    */
-  constructor(private readonly host: SubscriptionHost, private readonly handlers: SubscriptionRouterHandlers, readonly policy: ExpiryPolicy) {}
+  constructor(
+    private readonly host: SubscriptionHost,
+    private readonly handlers: SubscriptionRouterHandlers,
+    readonly policy: ExpiryPolicy,
+    private readonly dialogs: SubscriptionDialogs,
+  ) {}
 
   /** Creates, registers and starts a subscriber session. */
   subscribe(options: SubscriberOptions, events: SubscriberEvents): SubscriberSession {
     const s = new SubscriberSession(this.host, options, events);
+    // The far end's tag is not known before its first NOTIFY: the session is found by Call-ID and our tag.
+    const key = DialogRouter.earlyKey(s.callId, s.localTag);
+    const usage: DialogUsage = {
+      name: 'subscription',
+      methods: ['NOTIFY'],
+      ownsEvent: (e) => sameEvent(e, options.event),
+      dialog: () => s.dialog,
+      alive: () => !s.terminated,
+      handle: (req, tx) => s.handleNotify(req, tx),
+    };
     this.subscribers.set(s.key, s);
+    this.dialogs.attach(key, usage);
     s.onGone = (x) => {
       if (this.subscribers.get(x.key) === x) this.subscribers.delete(x.key);
+      this.dialogs.detach(key, usage);
     };
     s.start();
     return s;
@@ -699,9 +711,20 @@ export class SubscriptionRouter {
    */
   acceptSubscribe(req: SipRequest, event: EventHeader, options: NotifierOptions): NotifierSession {
     const n = new NotifierSession(this.host, req, event, options);
-    this.notifiers.set(n.key, n);
+    const key = n.key;
+    const usage: DialogUsage = {
+      name: 'subscription',
+      methods: ['SUBSCRIBE'],
+      ownsEvent: (e) => sameEvent(e, event),
+      dialog: () => n.dialog,
+      alive: () => !n.terminated,
+      handle: (r, tx) => n.handleSubscribe(r, tx, this.policy),
+    };
+    this.notifiers.set(key, n);
+    this.dialogs.attach(key, usage);
     n.onGone = (x) => {
       if (this.notifiers.get(x.key) === x) this.notifiers.delete(x.key);
+      this.dialogs.detach(key, usage);
     };
     return n;
   }
@@ -716,35 +739,33 @@ export class SubscriptionRouter {
     return [...this.notifiers.values()];
   }
 
+  /** A SUBSCRIBE outside any dialog (the method table's handler): a new subscription, 400/489 without a readable Event. */
+  onSubscribe(req: SipRequest, tx: ServerTransaction): void {
+    const event = this.eventOf(req, tx);
+    if (event) this.handlers.newSubscribe(req, tx, event);
+  }
+
   /**
-   * Handles SUBSCRIBE and NOTIFY. Returns false for other methods and for the `refer` package
-   * (the transfer code owns it), so the caller can route them elsewhere.
+   * A NOTIFY belonging to no subscription, in or out of a dialog (the dialog router's handler
+   * for unknown dialogs): unsolicited, unless it is of the `refer` package, which only
+   * transfers in a call's dialog follow (481).
    */
-  handleRequest(req: SipRequest, tx: ServerTransaction): boolean {
-    if (req.method !== 'SUBSCRIBE' && req.method !== 'NOTIFY') return false;
-    const eventValue = req.headers.get('Event');
-    const event = parseEventHeader(eventValue);
-    if (event && FOREIGN_PACKAGES.has(event.package)) return false;
-    const toTag = tagOf(req.headers.get('To'));
+  onUnknownNotify(req: SipRequest, tx: ServerTransaction): void {
+    const event = this.eventOf(req, tx);
+    if (!event) return;
+    if (FOREIGN_PACKAGES.has(event.package)) tx.respond(this.host.createResponse(req, 481, 'Subscription Does Not Exist', { toTag: true }));
+    else this.handlers.unsolicitedNotify(req, tx, event);
+  }
+
+  /** The request's Event, or undefined after answering 400 (none) or 489 (unreadable). */
+  private eventOf(req: SipRequest, tx: ServerTransaction): EventHeader | undefined {
+    const value = req.headers.get('Event');
+    const event = parseEventHeader(value);
     if (!event) {
-      tx.respond(this.host.createResponse(req, eventValue === undefined ? 400 : 489, eventValue === undefined ? 'Missing Event Header' : 'Bad Event', { toTag: toTag ? undefined : true }));
-      return true;
+      const toTag = tagOf(req.headers.get('To'));
+      tx.respond(this.host.createResponse(req, value === undefined ? 400 : 489, value === undefined ? 'Missing Event Header' : 'Bad Event', { toTag: toTag ? undefined : true }));
     }
-    if (req.method === 'NOTIFY') {
-      const sub = toTag ? this.subscribers.get(`${req.headers.get('Call-ID') ?? ''}\u0000${toTag}`) : undefined;
-      if (sub) sub.handleNotify(req, tx);
-      else this.handlers.unsolicitedNotify(req, tx, event);
-      return true;
-    }
-    if (toTag) {
-      const key = Dialog.keyOfRequest(req);
-      const n = key ? this.notifiers.get(key) : undefined;
-      if (n) n.handleSubscribe(req, tx, this.policy);
-      else tx.respond(this.host.createResponse(req, 481, 'Subscription Does Not Exist'));
-      return true;
-    }
-    this.handlers.newSubscribe(req, tx, event);
-    return true;
+    return event;
   }
 
   /**
