@@ -1,7 +1,8 @@
 /**
  * Routes SIP requests to the calls on the phone lines: new INVITEs to a line chosen by the
  * per-line registration names, in-dialog requests and ACKs by dialog id, CANCEL to the ringing
- * call it cancels. The engine hands every call-related request here.
+ * call it cancels. The dialog router (sip/dialogRouter.ts) hands them here: new INVITEs and
+ * CANCELs through its method table, in-dialog requests through the usages attached per call.
  * @module
  */
 import { Dialog } from '../sip/dialog.js';
