@@ -52,6 +52,14 @@ type Guardable<This, Args extends unknown[], R, O extends ProcedureOptions> = [F
 /** The generic failure code a procedure returns when it threw (LanScape's "the operation failed"). */
 export const PROCEDURE_FAILURE = T.SipCallFailure;
 
+/** Every guarded procedure (the wrappers), so a test can tell a guarded procedure from a bare method. */
+const guardedProcedures = new WeakSet<object>();
+
+/** Whether `fn` is a procedure wearing the guard. */
+export function isGuardedProcedure(fn: unknown): boolean {
+  return typeof fn === 'function' && guardedProcedures.has(fn);
+}
+
 /**
  * Builds the `@procedure(...)` decorator for one engine class. Engines are recognized by a brand
  * set when they are constructed (not by `instanceof`, which `Object.create(prototype)` fools).
@@ -93,6 +101,7 @@ export function procedureGuard<E extends object>(host: ProcedureHost<E>) {
         }
       };
       Object.defineProperty(guarded, 'name', { value: name });
+      guardedProcedures.add(guarded);
       return guarded;
     };
   }
