@@ -35,10 +35,11 @@ import { attachSipLogger } from './sipLog.js';
 import { Messaging, type MessagingHost, type SendMessageResult } from './messaging.js';
 import { ChallengeAuthenticator, type IncomingAuthenticationData } from './challenge.js';
 import { SipMessageHooks, type ModifySipMessageData } from './sipHooks.js';
-import { Registrar } from './registrar.js';
+import { RegistrarRole } from './registrarRole.js';
 import { RegistrationClient, type RegistrationStatus, type RegisterTxUser } from './registration.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 import { procedureGuard } from './procedure.js';
+import { KeepAliveService } from './keepAlive.js';
 import { EventSubscriptions, type EventSubscriptionResult } from './eventSubscriptions.js';
 import { PresenceService, type PresenceSubscriptionsResult, type PresenceWatchersResult, type PresencePublicationResult } from './presence.js';
 import {
@@ -298,12 +299,21 @@ export class VoipMediaEngine extends EventEmitter {
   private outboundProxy?: ServerAddress;
   private domain?: string;
   private registration?: RegistrationClient;
-  private registrar: Registrar;
+  /** The registrar role: incoming REGISTER and the bindings (engine/registrarRole.ts). */
+  private registrar: RegistrarRole;
   private registrationRetryMs = 30_000;
-  private publicHost?: string;
-  private publicPort?: number;
-  private readonly keepAlives = new Map<string, { timer?: TimerHandle; dest: Endpoint; seconds: number }>();
-  private natKeepAlive?: { sip: boolean; rtp: boolean; natSessionTimeMs: number; timer?: TimerHandle };
+  /** SIP and NAT keep-alives and the public address (engine/keepAlive.ts). */
+  private readonly keepAlive = new KeepAliveService({
+    clock: () => this.clock,
+    stack: () => this.stack,
+    transport: () => this.params?.sipTransport ?? 'UDP',
+    natTargets: () => [this.outboundProxy, this.proxy, this.registration?.config.destination].filter((d) => d !== undefined),
+    applyRtpKeepAlive: (ms) => {
+      for (const l of this.lines) l.media?.setKeepAlive(ms);
+    },
+    notifyGlobal: (event, data) => this.notifier.global(event, data),
+    reRegister: () => this.registration?.trigger(),
+  });
   private randomAssign = false;
   private callAnswerTimeoutSeconds = 60;
   private starting = false;
@@ -338,13 +348,11 @@ export class VoipMediaEngine extends EventEmitter {
     this.on('error', () => undefined);
   }
 
-  private newRegistrar(): Registrar {
-    return new Registrar(
-      this.clock,
-      this.options.registrarDefaultExpires ?? 3600,
-      this.options.registrarMaxExpires ?? 7200,
-      this.options.registrarMinExpires ?? 0,
-    );
+  private newRegistrar(): RegistrarRole {
+    return new RegistrarRole(this.clock, this.options, {
+      stack: () => this.stack,
+      immediate: (event, data) => this.notifier.immediate(-1, event, data),
+    });
   }
 
   private handlerError(err: unknown, n: Notification): void {
@@ -389,8 +397,7 @@ export class VoipMediaEngine extends EventEmitter {
       this.lines = Array.from({ length: p.numPhoneLinesRequested }, (_, i) => new PhoneLine(i));
       this.randomAssign = p.randomlyAssignIncomingCallsToPhoneLines;
       this.callAnswerTimeoutSeconds = p.callAnswerTimeoutSeconds;
-      this.publicHost = undefined;
-      this.publicPort = undefined;
+      this.keepAlive.reset();
       this.mediaClock = new MediaClock({});
       this.mediaClock.start();
       this.rtpAllocator = new RtpPortAllocator({
@@ -450,9 +457,7 @@ export class VoipMediaEngine extends EventEmitter {
       await reg.stop().catch(() => T.SipCallFailure);
       reg.dispose();
     }
-    for (const key of [...this.keepAlives.keys()]) this.stopKeepAlive(key);
-    if (this.natKeepAlive) this.clock.clearTimer(this.natKeepAlive.timer);
-    this.natKeepAlive = undefined;
+    this.keepAlive.reset();
     this.registrar.clear();
     this.mediaClock?.stop();
     this.mediaClock = undefined;
@@ -920,8 +925,7 @@ export class VoipMediaEngine extends EventEmitter {
   setWanIpAddress(ipAddress: string): T {
     if (!this.stack) return T.SipMediaEngineNotInitialized; // narrows the type (the guard checked it)
     if (typeof ipAddress !== 'string' || !isIP(ipAddress)) return T.SipBadParameter;
-    this.setPublicAddress(ipAddress, this.publicPort ?? this.stack.localEndpoint('UDP').port);
-    this.registration?.trigger();
+    this.keepAlive.setWanIpAddress(this.stack, ipAddress);
     return T.SipSuccess;
   }
 
@@ -931,27 +935,12 @@ export class VoipMediaEngine extends EventEmitter {
     return c;
   }
 
-  private setPublicAddress(host: string, port: number): void {
-    this.publicHost = host;
-    this.publicPort = port;
-    this.stack?.setPublicAddress(host, port);
-  }
-
   private publicAddressDetected(host: string, port: number): void {
-    const before = this.advertisedAddress();
-    this.setPublicAddress(host, port);
-    this.notifier.global(T.SipWanIpAddressChange, {
-      previousAddress: before.host,
-      previousPort: before.port,
-      wanIpAddress: host,
-      wanPort: port,
-    });
-    this.registration?.trigger();
+    this.keepAlive.publicAddressDetected(host, port);
   }
 
   private advertisedAddress(): { host: string; port: number; protocol: string } {
-    const local = this.stack!.localEndpoint(this.params!.sipTransport);
-    return { host: this.publicHost ?? local.host, port: this.publicPort ?? local.port, protocol: this.params!.sipTransport };
+    return this.keepAlive.advertisedAddress(this.stack!);
   }
 
   private contactUri(user: string): string {
@@ -979,29 +968,12 @@ export class VoipMediaEngine extends EventEmitter {
   async sendSipKeepAlive(host: string, port: number, enableState: boolean, keepAliveSeconds: number, protocol: 'UDP' | 'TCP' = 'UDP'): Promise<T> {
     if (typeof host !== 'string' || !host || !isPort(port) || typeof enableState !== 'boolean') return T.SipBadParameter;
     if (protocol !== 'UDP' && protocol !== 'TCP') return T.SipBadParameter;
+    if (enableState && (!isUint(keepAliveSeconds) || keepAliveSeconds === 0)) return T.SipBadParameter;
     const ip = await resolveHost(host);
     if (!ip) return T.SipUnknownHost;
-    const key = `${protocol}:${ip}:${port}`;
-    this.stopKeepAlive(key);
-    if (!enableState) return T.SipSuccess;
-    if (!isUint(keepAliveSeconds) || keepAliveSeconds === 0) return T.SipBadParameter;
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
-    const entry = { dest: { protocol, host: ip, port } as Endpoint, seconds: keepAliveSeconds, timer: undefined as TimerHandle | undefined };
-    this.keepAlives.set(key, entry);
-    const tick = (): void => {
-      if (this.keepAlives.get(key) !== entry || !this.stack) return;
-      this.stack.sendKeepAlive(entry.dest);
-      entry.timer = this.clock.setTimer(entry.seconds * 1000, tick);
-    };
-    tick();
+    if (!this.stack) return T.SipMediaEngineNotInitialized; // stopped while resolving
+    this.keepAlive.sendSipKeepAlive(protocol, ip, port, enableState ? keepAliveSeconds : undefined);
     return T.SipSuccess;
-  }
-
-  private stopKeepAlive(key: string): void {
-    const e = this.keepAlives.get(key);
-    if (!e) return;
-    this.clock.clearTimer(e.timer);
-    this.keepAlives.delete(key);
   }
 
   /**
@@ -1013,44 +985,17 @@ export class VoipMediaEngine extends EventEmitter {
   enableKeepAliveTransmissions(keepAliveSip: boolean, keepAliveRtp: boolean, natSessionTimeMs: number): T {
     if (typeof keepAliveSip !== 'boolean' || typeof keepAliveRtp !== 'boolean') return T.SipBadParameter;
     if ((keepAliveSip || keepAliveRtp) && (!isUint(natSessionTimeMs) || natSessionTimeMs < 100)) return T.SipBadParameter;
-    if (this.natKeepAlive) this.clock.clearTimer(this.natKeepAlive.timer);
-    this.natKeepAlive = keepAliveSip || keepAliveRtp ? { sip: keepAliveSip, rtp: keepAliveRtp, natSessionTimeMs } : undefined;
-    this.refreshNatKeepAlive();
-    // Calls already up get the RTP half at once; new calls read rtpKeepAliveMs when they start.
-    for (const l of this.lines) l.media?.setKeepAlive(this.rtpKeepAliveMs);
+    this.keepAlive.enableKeepAliveTransmissions(keepAliveSip, keepAliveRtp, natSessionTimeMs);
     return T.SipSuccess;
   }
 
-  /** Current RTP keep-alive setting, read by media sessions. */
+  /** Current RTP keep-alive setting (ms, 0 = off), read by media sessions. */
   get rtpKeepAliveMs(): number {
-    return this.natKeepAlive?.rtp ? this.natKeepAlive.natSessionTimeMs : 0;
-  }
-
-  private natKeepAliveTargets(): Endpoint[] {
-    const proto = this.params?.sipTransport ?? 'UDP';
-    const out: Endpoint[] = [];
-    const add = (host: string, port: number): void => {
-      if (!out.some((e) => e.host === host && e.port === port)) out.push({ protocol: proto, host, port });
-    };
-    if (this.outboundProxy) add(this.outboundProxy.host, this.outboundProxy.port);
-    if (this.proxy) add(this.proxy.host, this.proxy.port);
-    const d = this.registration?.config.destination;
-    if (d) add(d.host, d.port);
-    return out;
+    return isEngine(this) ? this.keepAlive.rtpKeepAliveMs : 0;
   }
 
   private refreshNatKeepAlive(): void {
-    const ka = this.natKeepAlive;
-    if (!ka) return;
-    this.clock.clearTimer(ka.timer);
-    ka.timer = undefined;
-    if (!ka.sip) return;
-    const tick = (): void => {
-      if (this.natKeepAlive !== ka || !this.stack) return;
-      for (const dest of this.natKeepAliveTargets()) this.stack.sendKeepAlive(dest);
-      ka.timer = this.clock.setTimer(ka.natSessionTimeMs, tick);
-    };
-    ka.timer = this.clock.setTimer(ka.natSessionTimeMs, tick);
+    this.keepAlive.refreshNatKeepAlive();
   }
 
   // ---------------------------------------------------------------- calls
@@ -1874,7 +1819,7 @@ export class VoipMediaEngine extends EventEmitter {
   /** Bindings accepted in the registrar role. */
   @procedure({ fail: (result: T) => ({ result, bindings: [] as RegistrarBinding[] }) })
   getRegistrarBindings(): RegistrarBindingsResult {
-    return { result: T.SipSuccess, bindings: this.registrar.list() };
+    return { result: T.SipSuccess, bindings: this.registrar.bindings() };
   }
 
   private allowHeaders(res: SipResponse): void {
@@ -1928,36 +1873,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   private onRegister(req: SipRequest, tx: ServerTransaction, from: Endpoint): void {
-    const stack = this.stack!;
-    const parsed = this.registrar.parse(req);
-    if ('status' in parsed) {
-      tx.respond(stack.createResponse(req, parsed.status, parsed.reason, { toTag: true }));
-      return;
-    }
-    const data: RegisterReceivedData = {
-      aor: parsed.aor,
-      user: parsed.user,
-      contacts: parsed.contacts.map((c) => ({ ...c })),
-      removeAll: parsed.removeAll,
-      source: { protocol: from.protocol, host: from.host, port: from.port },
-      acceptRegistration: true,
-      rejectStatusCode: 403,
-    };
-    this.notifier.immediate(-1, T.SipRegisterReceived, data);
-    if (data.acceptRegistration !== true) {
-      const code = Number.isInteger(data.rejectStatusCode) && data.rejectStatusCode >= 400 && data.rejectStatusCode < 700 ? data.rejectStatusCode : 403;
-      tx.respond(stack.createResponse(req, code, undefined, { toTag: true }));
-      return;
-    }
-    const decision = this.registrar.apply(req, parsed, data.source);
-    const res = stack.createResponse(req, decision.status, 'reason' in decision ? decision.reason : undefined, { toTag: true });
-    if ('contacts' in decision) {
-      for (const c of decision.contacts) res.headers.append('Contact', `<${c.uri}>;expires=${c.expires}`);
-      res.headers.append('Date', new Date().toUTCString());
-    } else if (decision.headers) {
-      for (const [n, v] of decision.headers) res.headers.append(n, v);
-    }
-    tx.respond(res);
+    this.registrar.handleRegister(req, tx, from);
   }
 
   private onParseError(err: SipParseError, raw: Buffer, from: Endpoint): void {
