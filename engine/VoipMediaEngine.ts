@@ -23,7 +23,8 @@ import { isValidDtmfString, buildDtmfRelayBody, parseDtmfInfoBody } from '../med
 import { isValidOpusSettings, type OpusSettings } from '../media/opus.js';
 import { parseUri } from '../sip/grammar.js';
 import { callQualityFromStats, type CallQuality } from '../media/quality.js';
-import { EngineMetrics, type MetricsOptions } from './metrics.js';
+import type { MetricsOptions } from './metrics.js';
+import { MetricsControl } from './metricsControl.js';
 import type { Registry } from 'prom-client';
 import { openLineMedia, formatSpecs, isAudioFormat, type RawRtpData } from '../lines/lineMedia.js';
 import { answerChallenge } from './auth.js';
@@ -318,9 +319,13 @@ export class VoipMediaEngine extends EventEmitter {
   private callAnswerTimeoutSeconds = 60;
   private starting = false;
   private stopSipLog?: () => void;
-  /** Prometheus metrics, while enabled; `metricsBusy` guards an enable or disable in progress. */
-  private metrics?: EngineMetrics;
-  private metricsBusy = false;
+  /** Prometheus metrics (engine/metricsControl.ts); they read the engine through closures, so a restart is followed. */
+  private readonly metrics = new MetricsControl({
+    lineStates: () => this.lines.map((l) => l.state),
+    registrationStates: () => (this.registration?.status() ?? []).map((r) => r.state),
+    mediaClock: () => this.mediaClock?.stats(),
+    activeMedia: () => this.lines.flatMap((l) => (l.call && !l.call.isEnded && l.media ? [l.media.stats()] : [])),
+  });
   private mediaClock?: MediaClock;
   private rtpAllocator?: RtpPortAllocator;
   private calls?: CallManager;
@@ -512,43 +517,20 @@ export class VoipMediaEngine extends EventEmitter {
       return { result: T.SipBadParameter };
     }
     if (host !== undefined && (typeof host !== 'string' || !isIP(host))) return { result: T.SipBadParameter };
-    if (this.metrics || this.metricsBusy) return { result: T.SipAlreadyEnabled };
-    this.metricsBusy = true;
-    try {
-      const m = await EngineMetrics.create(this.metricsSource(), { port, host });
-      if (typeof m === 'number') return { result: m };
-      this.metrics = m;
-      m.setStack(this.stack);
-      return port === undefined ? { result: T.SipSuccess } : { result: T.SipSuccess, port: m.port };
-    } finally {
-      this.metricsBusy = false;
-    }
+    return this.metrics.enable(port, host);
   }
 
   /** Turns metrics off: closes the endpoint and drops the registry. SipNotEnabled when they were off. */
   @procedure({ async: true, started: false })
   async disableMetrics(): Promise<T> {
-    const m = this.metrics;
-    if (!m || this.metricsBusy) return T.SipNotEnabled;
-    this.metrics = undefined;
-    await m.close();
-    return T.SipSuccess;
+    return this.metrics.disable();
   }
 
   /** The engine's own prom-client Registry while metrics are on, to serve from the application's server. */
   @procedure({ started: false, fail: resultOnly })
   getMetricsRegistry(): MetricsRegistryResult {
-    return this.metrics ? { result: T.SipSuccess, registry: this.metrics.registry } : { result: T.SipNotEnabled };
-  }
-
-  /** What the metrics read at scrape time; closures, so a restart of the engine is followed. */
-  private metricsSource() {
-    return {
-      lineStates: () => this.lines.map((l) => l.state),
-      registrationStates: () => (this.registration?.status() ?? []).map((r) => r.state),
-      mediaClock: () => this.mediaClock?.stats(),
-      activeMedia: () => this.lines.flatMap((l) => (l.call && !l.call.isEnded && l.media ? [l.media.stats()] : [])),
-    };
+    const registry = this.metrics.registry();
+    return registry ? { result: T.SipSuccess, registry } : { result: T.SipNotEnabled };
   }
 
   /** Product and version. */
