@@ -25,6 +25,7 @@ import { parseUri } from '../sip/grammar.js';
 import { callQualityFromStats, type CallQuality } from '../media/quality.js';
 import type { MetricsOptions } from './metrics.js';
 import { MetricsControl } from './metricsControl.js';
+import { LinePolicy } from './linePolicy.js';
 import type { Registry } from 'prom-client';
 import { openLineMedia, formatSpecs, isAudioFormat, type RawRtpData } from '../lines/lineMedia.js';
 import { answerChallenge } from './auth.js';
@@ -315,13 +316,18 @@ export class VoipMediaEngine extends EventEmitter {
     notifyGlobal: (event, data) => this.notifier.global(event, data),
     reRegister: () => this.registration?.trigger(),
   });
-  private randomAssign = false;
+  /** Line selection, busy-out and the rules between lines (engine/linePolicy.ts). */
+  private readonly linePolicy = new LinePolicy({
+    lines: () => this.lines,
+    params: () => this.params,
+    notifyLine: (line, event) => this.notifier.line(line, event),
+  });
   private callAnswerTimeoutSeconds = 60;
   private starting = false;
   private stopSipLog?: () => void;
   /** Prometheus metrics (engine/metricsControl.ts); they read the engine through closures, so a restart is followed. */
   private readonly metrics = new MetricsControl({
-    lineStates: () => this.lines.map((l) => l.state),
+    lineStates: () => this.lines.map((l) => l.reportedState),
     registrationStates: () => (this.registration?.status() ?? []).map((r) => r.state),
     mediaClock: () => this.mediaClock?.stats(),
     activeMedia: () => this.lines.flatMap((l) => (l.call && !l.call.isEnded && l.media ? [l.media.stats()] : [])),
@@ -400,7 +406,7 @@ export class VoipMediaEngine extends EventEmitter {
       this.stack = stack;
       this.notifier.setCallback(p.userNotifyCallbackProc);
       this.lines = Array.from({ length: p.numPhoneLinesRequested }, (_, i) => new PhoneLine(i));
-      this.randomAssign = p.randomlyAssignIncomingCallsToPhoneLines;
+      this.linePolicy.randomAssign = p.randomlyAssignIncomingCallsToPhoneLines;
       this.callAnswerTimeoutSeconds = p.callAnswerTimeoutSeconds;
       this.keepAlive.reset();
       this.mediaClock = new MediaClock({});
@@ -565,7 +571,7 @@ export class VoipMediaEngine extends EventEmitter {
   getLineStatus(phoneLine: number): LineStatusResult {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return { result: l, state: LineState.OnHook, callDirection: CallDirection.None, callRecordingActive: false };
-    return { result: T.SipSuccess, state: l.state, callDirection: l.callDirection, callRecordingActive: l.callRecordingActive };
+    return { result: T.SipSuccess, state: l.reportedState, callDirection: l.callDirection, callRecordingActive: l.callRecordingActive };
   }
 
   /** Number of lines with a call in progress. */
@@ -575,20 +581,16 @@ export class VoipMediaEngine extends EventEmitter {
     return { result: T.SipSuccess, numActiveCalls: n };
   }
 
-  /** Busies a line out (it takes no calls) or returns it to service. Only an idle line can be busied out. */
+  /**
+   * Busies a line out (it takes no calls) or returns it to service, raising SipBusyOutOn /
+   * SipBusyOutOff when it changes. Only an idle line can be busied out (SipCallFailure otherwise).
+   */
   @procedure()
   busyOutLine(phoneLine: number, on: boolean): T {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (typeof on !== 'boolean') return T.SipBadParameter;
-    if (on) {
-      if (l.state === LineState.BusyOut) return T.SipSuccess;
-      if (l.state !== LineState.OnHook) return T.SipCallFailure;
-      l.setState(LineState.BusyOut);
-    } else if (l.state === LineState.BusyOut) {
-      l.setState(LineState.OnHook);
-    }
-    return T.SipSuccess;
+    return this.linePolicy.busyOut(l, on);
   }
 
   /** Marks a line as outgoing-only: incoming calls never land on it. */
@@ -625,7 +627,7 @@ export class VoipMediaEngine extends EventEmitter {
   @procedure()
   randomlyAssignIncomingCallsToPhoneLines(on: boolean): T {
     if (typeof on !== 'boolean') return T.SipBadParameter;
-    this.randomAssign = on;
+    this.linePolicy.randomAssign = on;
     return T.SipSuccess;
   }
 
@@ -675,12 +677,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   private selectLineForIncoming(user: string | undefined): PhoneLine | undefined {
-    const named = user ? this.lines.filter((l) => l.registrationName === user) : [];
-    const pool = named.length ? named : this.lines;
-    const free = pool.filter((l) => l.availableForIncoming);
-    if (!free.length) return undefined;
-    if (this.randomAssign) return free[Math.floor(Math.random() * free.length)];
-    return free[0];
+    return this.linePolicy.selectLineForIncoming(user);
   }
 
   // ---------------------------------------------------------------- servers
@@ -1060,15 +1057,8 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   private freeLine(phoneLine: number): PhoneLine | T {
-    if (phoneLine === -1) {
-      const l = this.lines.find((x) => x.availableForOutgoing);
-      return l ?? T.SipLineCapacityReached;
-    }
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    if (l.state === LineState.BusyOut) return T.SipLineBusyOut;
-    if (!l.availableForOutgoing) return T.SipCallAlreadyInProgress;
-    return l;
+    const l = phoneLine === -1 ? -1 : VoipMediaEngine.line(this, phoneLine);
+    return l === -1 || l instanceof PhoneLine ? this.linePolicy.lineForOutgoing(l) : l;
   }
 
   private async placeCall(line: PhoneLine, requestUri: string, to: string, dest: Endpoint, synchronous: boolean, timeOutMs: number): Promise<T> {
@@ -1200,21 +1190,11 @@ export class VoipMediaEngine extends EventEmitter {
     return rc;
   }
 
-  /**
-   * LanScape's inter-line logic in LineMode.PhoneLine: the operator at the local audio device
-   * talks on one line at a time, so taking a line off hook holds the connected call on every
-   * other line. LineMode.SwitchLine, and engines without a local audio device (servers), keep
-   * every line independent.
-   */
+  /** LanScape's inter-line rule: taking a line off hook holds the others (engine/linePolicy.ts). */
   private holdOtherLines(active: PhoneLine): void {
-    const p = this.params;
-    if (!p || p.lineMode !== LineMode.PhoneLine) return;
-    if (p.zeroBasedAudioInDeviceId === SIP_AUDIO_DEVICE_NOT_USED && p.zeroBasedAudioOutDeviceId === SIP_AUDIO_DEVICE_NOT_USED) return;
-    for (const l of this.lines) {
-      // conferenced lines stay in the conference: the operator hears them there
-      if (l !== active && !l.conferenced && l.call?.isConnected && !l.call.localHold) void l.call.hold(true);
-    }
+    this.linePolicy.holdOtherLines(active);
   }
+
 
   /** Refuses the call ringing on a line with a SIP status (400..699) and reason phrase. */
   @procedure()
