@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { isIP } from 'node:net';
-import { realClock, type Clock, type TimerHandle } from '../sip/clock.js';
+import { realClock, type Clock } from '../sip/clock.js';
 import { CredentialStore, DigestClient } from '../sip/digest.js';
 import type { SipRequest, SipResponse, SipParseError } from '../sip/message.js';
 import { SipStack } from '../sip/stack.js';
@@ -47,7 +47,6 @@ import { PresenceService, type PresenceSubscriptionsResult, type PresenceWatcher
 import {
   CallDirection,
   CallHoldType,
-  LineMode,
   DtmfMethod,
   MediaFormatAudio,
   DEFAULT_START_PARAMS,
@@ -55,7 +54,6 @@ import {
   SIP_AUDIO_DEVICE_NOT_USED,
   SIP_USE_PREFERED_AUDIO_DEVICE,
   type Notification,
-  type RegisterReceivedData,
   type RegistrarBinding,
   type StartSipTelephonyParams,
 } from './types.js';
