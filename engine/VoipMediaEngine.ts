@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { isIP } from 'node:net';
-import { realClock, type Clock, type TimerHandle } from '../sip/clock.js';
+import { realClock, type Clock } from '../sip/clock.js';
 import { CredentialStore, DigestClient } from '../sip/digest.js';
 import type { SipRequest, SipResponse, SipParseError } from '../sip/message.js';
 import { SipStack } from '../sip/stack.js';
@@ -24,7 +24,9 @@ import { isValidDtmfString, buildDtmfRelayBody } from '../media/dtmf.js';
 import { isValidOpusSettings, type OpusSettings } from '../media/opus.js';
 import { parseUri } from '../sip/grammar.js';
 import { callQualityFromStats, type CallQuality } from '../media/quality.js';
-import { EngineMetrics, type MetricsOptions } from './metrics.js';
+import type { MetricsOptions } from './metrics.js';
+import { MetricsControl } from './metricsControl.js';
+import { LinePolicy } from './linePolicy.js';
 import type { Registry } from 'prom-client';
 import { openLineMedia, formatSpecs, isAudioFormat, type RawRtpData } from '../lines/lineMedia.js';
 import { answerChallenge, looseRoute, type OutboundProxy, type UacServices } from '../sip/uac.js';
@@ -38,15 +40,17 @@ import { attachSipLogger } from './sipLog.js';
 import { Messaging, MESSAGING_CAPABILITY, type MessagingHost, type SendMessageResult } from './messaging.js';
 import { ChallengeAuthenticator, type IncomingAuthenticationData } from './challenge.js';
 import { SipMessageHooks, type ModifySipMessageData } from './sipHooks.js';
-import { Registrar, REGISTRAR_CAPABILITY } from './registrar.js';
-import { RegistrationClient, type RegistrationStatus } from './registration.js';
+import { REGISTRAR_CAPABILITY } from './registrar.js';
+import { RegistrarRole } from './registrarRole.js';
+import { RegistrationClient, type RegistrationStatus, type RegisterTxUser } from './registration.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
+import { procedureGuard } from './procedure.js';
+import { KeepAliveService } from './keepAlive.js';
 import { EventSubscriptions, SUBSCRIPTION_CAPABILITY, type EventSubscriptionResult } from './eventSubscriptions.js';
 import { PresenceService, type PresenceSubscriptionsResult, type PresenceWatchersResult, type PresencePublicationResult } from './presence.js';
 import {
   CallDirection,
   CallHoldType,
-  LineMode,
   DtmfMethod,
   MediaFormatAudio,
   DEFAULT_START_PARAMS,
@@ -54,7 +58,6 @@ import {
   SIP_AUDIO_DEVICE_NOT_USED,
   SIP_USE_PREFERED_AUDIO_DEVICE,
   type Notification,
-  type RegisterReceivedData,
   type RegistrarBinding,
   type StartSipTelephonyParams,
 } from './types.js';
@@ -252,6 +255,25 @@ export interface VersionInfo {
 }
 
 /**
+ * The guard of every public procedure (engine/procedure.ts): SipInvalidHandle for a foreign
+ * `this`, SipMediaEngineNotInitialized before start, and an exception inside reported on the
+ * engine's 'error' event and answered with SipCallFailure.
+ */
+const { procedure, isEngine } = procedureGuard<VoipMediaEngine>({
+  started: (e) => e['stack'] !== undefined,
+  error: (e, err) => e.emit('error', err),
+});
+
+/** The failure of a procedure whose result object has only optional fields besides `result`. */
+const resultOnly = (result: T): { result: T } => ({ result });
+
+/** getMediaEngineVersionInfo's answer, with `result` as given. */
+function versionInfo(result: T): VersionInfo {
+  const [major = 0, minor = 0] = LINESCAPE_VERSION.split('.').map(Number);
+  return { result, product: 'LineScape', version: LINESCAPE_VERSION, major, minor };
+}
+
+/**
  * A multi-line SIP media engine. Create one per application, call
  * {@link VoipMediaEngine.startSipTelephony}, configure servers and registration, then place
  * and answer calls on its phone lines. No procedure throws: each returns a
@@ -283,19 +305,37 @@ export class VoipMediaEngine extends EventEmitter {
   private outboundProxy?: ServerAddress;
   private domain?: string;
   private registration?: RegistrationClient;
-  private registrar: Registrar;
+  /** The registrar role: incoming REGISTER and the bindings (engine/registrarRole.ts). */
+  private registrar: RegistrarRole;
   private registrationRetryMs = 30_000;
-  private publicHost?: string;
-  private publicPort?: number;
-  private readonly keepAlives = new Map<string, { timer?: TimerHandle; dest: Endpoint; seconds: number }>();
-  private natKeepAlive?: { sip: boolean; rtp: boolean; natSessionTimeMs: number; timer?: TimerHandle };
-  private randomAssign = false;
+  /** SIP and NAT keep-alives and the public address (engine/keepAlive.ts). */
+  private readonly keepAlive = new KeepAliveService({
+    clock: () => this.clock,
+    stack: () => this.stack,
+    transport: () => this.params?.sipTransport ?? 'UDP',
+    natTargets: () => [this.outboundProxy, this.proxy, this.registration?.config.destination].filter((d) => d !== undefined),
+    applyRtpKeepAlive: (ms) => {
+      for (const l of this.lines) l.media?.setKeepAlive(ms);
+    },
+    notifyGlobal: (event, data) => this.notifier.global(event, data),
+    reRegister: () => this.registration?.trigger(),
+  });
+  /** Line selection, busy-out and the rules between lines (engine/linePolicy.ts). */
+  private readonly linePolicy = new LinePolicy({
+    lines: () => this.lines,
+    params: () => this.params,
+    notifyLine: (line, event) => this.notifier.line(line, event),
+  });
   private callAnswerTimeoutSeconds = 60;
   private starting = false;
   private stopSipLog?: () => void;
-  /** Prometheus metrics, while enabled; `metricsBusy` guards an enable or disable in progress. */
-  private metrics?: EngineMetrics;
-  private metricsBusy = false;
+  /** Prometheus metrics (engine/metricsControl.ts); they read the engine through closures, so a restart is followed. */
+  private readonly metrics = new MetricsControl({
+    lineStates: () => this.lines.map((l) => l.reportedState),
+    registrationStates: () => (this.registration?.status() ?? []).map((r) => r.state),
+    mediaClock: () => this.mediaClock?.stats(),
+    activeMedia: () => this.lines.flatMap((l) => (l.call && !l.call.isEnded && l.media ? [l.media.stats()] : [])),
+  });
   private mediaClock?: MediaClock;
   private rtpAllocator?: RtpPortAllocator;
   private calls?: CallManager;
@@ -323,13 +363,11 @@ export class VoipMediaEngine extends EventEmitter {
     this.on('error', () => undefined);
   }
 
-  private newRegistrar(): Registrar {
-    return new Registrar(
-      this.clock,
-      this.options.registrarDefaultExpires ?? 3600,
-      this.options.registrarMaxExpires ?? 7200,
-      this.options.registrarMinExpires ?? 0,
-    );
+  private newRegistrar(): RegistrarRole {
+    return new RegistrarRole(this.clock, this.options, {
+      stack: () => this.stack,
+      immediate: (event, data) => this.notifier.immediate(-1, event, data),
+    });
   }
 
   private handlerError(err: unknown, n: Notification): void {
@@ -344,8 +382,8 @@ export class VoipMediaEngine extends EventEmitter {
    * TCP at `ipAddressOfThisHost:sipPort`.
    * @returns SipSuccess, SipBadParameter, SipMediaEngineAlreadyInitialized, or SipCallFailure when the port cannot be bound
    */
+  @procedure({ async: true, started: false })
   async startSipTelephony(params: StartSipTelephonyParams = {}): Promise<T> {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     if (this.stack || this.starting) return T.SipMediaEngineAlreadyInitialized;
     if (params === null || typeof params !== 'object') return T.SipBadParameter;
     const p = { ...DEFAULT_START_PARAMS, ...stripUndefined(params) } as ResolvedParams;
@@ -372,10 +410,9 @@ export class VoipMediaEngine extends EventEmitter {
       this.stack = stack;
       this.notifier.setCallback(p.userNotifyCallbackProc);
       this.lines = Array.from({ length: p.numPhoneLinesRequested }, (_, i) => new PhoneLine(i));
-      this.randomAssign = p.randomlyAssignIncomingCallsToPhoneLines;
+      this.linePolicy.randomAssign = p.randomlyAssignIncomingCallsToPhoneLines;
       this.callAnswerTimeoutSeconds = p.callAnswerTimeoutSeconds;
-      this.publicHost = undefined;
-      this.publicPort = undefined;
+      this.keepAlive.reset();
       this.mediaClock = new MediaClock({});
       this.mediaClock.start();
       this.rtpAllocator = new RtpPortAllocator({
@@ -422,8 +459,8 @@ export class VoipMediaEngine extends EventEmitter {
    * Stops the engine: removes registrations (Expires: 0), stops keep-alives, closes every
    * socket and timer. Pending notifications are delivered before it resolves.
    */
+  @procedure({ async: true })
   async stopSipTelephony(): Promise<T> {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     const stack = this.stack;
     if (!stack) return T.SipMediaEngineNotInitialized;
     // End every call first (BYE / CANCEL / 480), giving the far ends a moment to answer.
@@ -439,9 +476,7 @@ export class VoipMediaEngine extends EventEmitter {
       await reg.stop().catch(() => T.SipCallFailure);
       reg.dispose();
     }
-    for (const key of [...this.keepAlives.keys()]) this.stopKeepAlive(key);
-    if (this.natKeepAlive) this.clock.clearTimer(this.natKeepAlive.timer);
-    this.natKeepAlive = undefined;
+    this.keepAlive.reset();
     this.registrar.clear();
     this.mediaClock?.stop();
     this.mediaClock = undefined;
@@ -463,6 +498,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** The SIP port the engine listens on (useful after starting with sipPort 0); 0 when stopped. */
+  @procedure({ started: false, fail: () => 0 })
   getSipPort(): number {
     return this.stack?.localEndpoint('UDP').port ?? 0;
   }
@@ -471,6 +507,7 @@ export class VoipMediaEngine extends EventEmitter {
    * Health of the engine's single media clock (ticks, late and skipped ticks, interval jitter
    * p99): what says whether the process keeps up with the calls it carries. A LineScape addition.
    */
+  @procedure({ fail: resultOnly })
   getMediaClockStatistics(): MediaClockStatisticsResult {
     if (!this.mediaClock) return { result: T.SipMediaEngineNotInitialized };
     return { result: T.SipSuccess, ...this.mediaClock.stats() };
@@ -486,57 +523,34 @@ export class VoipMediaEngine extends EventEmitter {
    * @returns SipBadParameter (bad port or host), SipAlreadyEnabled, SipSocketBindError (address
    * in use), SipFeatureNotAvailable (prom-client missing), or SipSuccess with the port
    */
+  @procedure({ async: true, started: false, fail: resultOnly })
   async enableMetrics(options: MetricsOptions = {}): Promise<EnableMetricsResult> {
-    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle };
     if (options === null || typeof options !== 'object') return { result: T.SipBadParameter };
     const { port, host } = options;
     if (port !== undefined && (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)) {
       return { result: T.SipBadParameter };
     }
     if (host !== undefined && (typeof host !== 'string' || !isIP(host))) return { result: T.SipBadParameter };
-    if (this.metrics || this.metricsBusy) return { result: T.SipAlreadyEnabled };
-    this.metricsBusy = true;
-    try {
-      const m = await EngineMetrics.create(this.metricsSource(), { port, host });
-      if (typeof m === 'number') return { result: m };
-      this.metrics = m;
-      m.setStack(this.stack);
-      return port === undefined ? { result: T.SipSuccess } : { result: T.SipSuccess, port: m.port };
-    } finally {
-      this.metricsBusy = false;
-    }
+    return this.metrics.enable(port, host);
   }
 
   /** Turns metrics off: closes the endpoint and drops the registry. SipNotEnabled when they were off. */
+  @procedure({ async: true, started: false })
   async disableMetrics(): Promise<T> {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    const m = this.metrics;
-    if (!m || this.metricsBusy) return T.SipNotEnabled;
-    this.metrics = undefined;
-    await m.close();
-    return T.SipSuccess;
+    return this.metrics.disable();
   }
 
   /** The engine's own prom-client Registry while metrics are on, to serve from the application's server. */
+  @procedure({ started: false, fail: resultOnly })
   getMetricsRegistry(): MetricsRegistryResult {
-    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle };
-    return this.metrics ? { result: T.SipSuccess, registry: this.metrics.registry } : { result: T.SipNotEnabled };
-  }
-
-  /** What the metrics read at scrape time; closures, so a restart of the engine is followed. */
-  private metricsSource() {
-    return {
-      lineStates: () => this.lines.map((l) => l.state),
-      registrationStates: () => (this.registration?.status() ?? []).map((r) => r.state),
-      mediaClock: () => this.mediaClock?.stats(),
-      activeMedia: () => this.lines.flatMap((l) => (l.call && !l.call.isEnded && l.media ? [l.media.stats()] : [])),
-    };
+    const registry = this.metrics.registry();
+    return registry ? { result: T.SipSuccess, registry } : { result: T.SipNotEnabled };
   }
 
   /** Product and version. */
+  @procedure({ started: false, fail: versionInfo })
   getMediaEngineVersionInfo(): VersionInfo {
-    const [major, minor] = LINESCAPE_VERSION.split('.').map(Number);
-    return { result: T.SipSuccess, product: 'LineScape', version: LINESCAPE_VERSION, major: major!, minor: minor! };
+    return versionInfo(T.SipSuccess);
   }
 
   // ---------------------------------------------------------------- lines
@@ -546,7 +560,7 @@ export class VoipMediaEngine extends EventEmitter {
    * detached from its engine (a foreign `this`) answers SipInvalidHandle instead of throwing.
    */
   private static line(self: unknown, phoneLine: unknown): PhoneLine | T {
-    if (!(self instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!isEngine(self)) return T.SipInvalidHandle;
     if (!self.stack) return T.SipMediaEngineNotInitialized;
     if (typeof phoneLine !== 'number' || !Number.isInteger(phoneLine) || phoneLine < 0 || phoneLine >= self.lines.length) {
       return T.SipBadPhoneLine;
@@ -555,41 +569,40 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Number of phone lines the engine was started with. */
+  @procedure({ fail: (result: T) => ({ result, numPhoneLines: 0 }) })
   getNumPhoneLines(): NumPhoneLinesResult {
-    if (!this.stack) return { result: T.SipMediaEngineNotInitialized, numPhoneLines: 0 };
     return { result: T.SipSuccess, numPhoneLines: this.lines.length };
   }
 
   /** State, call direction and recording flag of a line. */
+  @procedure({ fail: (result: T) => ({ result, state: LineState.OnHook, callDirection: CallDirection.None, callRecordingActive: false }) })
   getLineStatus(phoneLine: number): LineStatusResult {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return { result: l, state: LineState.OnHook, callDirection: CallDirection.None, callRecordingActive: false };
-    return { result: T.SipSuccess, state: l.state, callDirection: l.callDirection, callRecordingActive: l.callRecordingActive };
+    return { result: T.SipSuccess, state: l.reportedState, callDirection: l.callDirection, callRecordingActive: l.callRecordingActive };
   }
 
   /** Number of lines with a call in progress. */
+  @procedure({ fail: (result: T) => ({ result, numActiveCalls: 0 }) })
   getNumActiveCalls(): NumActiveCallsResult {
-    if (!this.stack) return { result: T.SipMediaEngineNotInitialized, numActiveCalls: 0 };
     const n = this.lines.filter((l) => l.state !== LineState.OnHook && l.state !== LineState.BusyOut).length;
     return { result: T.SipSuccess, numActiveCalls: n };
   }
 
-  /** Busies a line out (it takes no calls) or returns it to service. Only an idle line can be busied out. */
+  /**
+   * Busies a line out (it takes no calls) or returns it to service, raising SipBusyOutOn /
+   * SipBusyOutOff when it changes. Only an idle line can be busied out (SipCallFailure otherwise).
+   */
+  @procedure()
   busyOutLine(phoneLine: number, on: boolean): T {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (typeof on !== 'boolean') return T.SipBadParameter;
-    if (on) {
-      if (l.state === LineState.BusyOut) return T.SipSuccess;
-      if (l.state !== LineState.OnHook) return T.SipCallFailure;
-      l.setState(LineState.BusyOut);
-    } else if (l.state === LineState.BusyOut) {
-      l.setState(LineState.OnHook);
-    }
-    return T.SipSuccess;
+    return this.linePolicy.busyOut(l, on);
   }
 
   /** Marks a line as outgoing-only: incoming calls never land on it. */
+  @procedure()
   setOutgoingLineOnly(phoneLine: number, on: boolean): T {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
@@ -599,6 +612,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Sets the user part this line uses in From/Contact. */
+  @procedure()
   setPhoneName(phoneLine: number, name: string): T {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
@@ -608,6 +622,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Overrides the From header user of calls placed on this line. */
+  @procedure()
   setFromHeaderUserName(phoneLine: number, name: string): T {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
@@ -617,22 +632,23 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Spreads incoming calls over free lines at random (when names do not select a line). */
+  @procedure()
   randomlyAssignIncomingCallsToPhoneLines(on: boolean): T {
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     if (typeof on !== 'boolean') return T.SipBadParameter;
-    this.randomAssign = on;
+    this.linePolicy.randomAssign = on;
     return T.SipSuccess;
   }
 
   /** Seconds an incoming call may ring before it is dropped (LanScape default 60). */
+  @procedure()
   setCallAnswerTimeout(seconds: number): T {
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds <= 0 || seconds > 4_294_967) return T.SipBadParameter;
     this.callAnswerTimeoutSeconds = seconds;
     return T.SipSuccess;
   }
 
   /** Turns recording of a line's state changes on or off. */
+  @procedure()
   setCallStateRecording(phoneLine: number, on: boolean): T {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
@@ -642,6 +658,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** The recorded state changes of a line. */
+  @procedure({ fail: (result: T) => ({ result, states: [] as RecordedCallState[] }) })
   getRecordedCallStates(phoneLine: number): RecordedCallStatesResult {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return { result: l, states: [] };
@@ -649,6 +666,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Forgets a line's recorded state changes. */
+  @procedure()
   clearRecordedCallStates(phoneLine: number): T {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
@@ -661,18 +679,13 @@ export class VoipMediaEngine extends EventEmitter {
    * name, else any free line (random when enabled); -1 when every candidate is busy (or when
    * called detached from an engine).
    */
+  @procedure({ started: false, fail: () => -1 })
   lineForIncomingCall(user?: string): number {
-    if (!(this instanceof VoipMediaEngine)) return -1;
     return this.selectLineForIncoming(user)?.index ?? -1;
   }
 
   private selectLineForIncoming(user: string | undefined): PhoneLine | undefined {
-    const named = user ? this.lines.filter((l) => l.registrationName === user) : [];
-    const pool = named.length ? named : this.lines;
-    const free = pool.filter((l) => l.availableForIncoming);
-    if (!free.length) return undefined;
-    if (this.randomAssign) return free[Math.floor(Math.random() * free.length)];
-    return free[0];
+    return this.linePolicy.selectLineForIncoming(user);
   }
 
   // ---------------------------------------------------------------- servers
@@ -694,14 +707,14 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Uses a SIP proxy for calls (and for registration when asked). The address may be a name. */
+  @procedure({ async: true })
   async enableSipProxyServer(address: string, port: number): Promise<T> {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     return this.enableServer('proxy', address, port);
   }
 
   /** Stops using the SIP proxy. */
+  @procedure()
   disableSipProxyServer(): T {
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     this.proxy = undefined;
     return T.SipSuccess;
   }
@@ -710,38 +723,36 @@ export class VoipMediaEngine extends EventEmitter {
    * Sends every request the engine originates to this outbound proxy (RFC 3261 §8.1.2), with a
    * loose-route `Route` header naming it.
    */
+  @procedure({ async: true })
   async enableOutboundSipProxyServer(address: string, port: number): Promise<T> {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     return this.enableServer('outboundProxy', address, port);
   }
 
   /** Stops using the outbound proxy. */
+  @procedure()
   disableOutboundSipProxyServer(): T {
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     this.outboundProxy = undefined;
     return T.SipSuccess;
   }
 
   /** Sets the SIP domain used in addresses-of-record and Request-URIs when a proxy is used. */
+  @procedure()
   enableSipDomain(domain: string): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     if (typeof domain !== 'string' || !/^[A-Za-z0-9.\-[\]:]{1,255}$/.test(domain)) return T.SipBadParameter;
     this.domain = domain;
     return T.SipSuccess;
   }
 
   /** Forgets the SIP domain. */
+  @procedure()
   disableSipDomain(): T {
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     this.domain = undefined;
     return T.SipSuccess;
   }
 
   /** Adds credentials used to answer digest challenges for `realm` (empty or '*' = any realm). */
+  @procedure()
   addAuthorizationCredentials(userName: string, password: string, realm: string): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     if (typeof userName !== 'string' || !userName || typeof password !== 'string' || (realm !== undefined && typeof realm !== 'string')) {
       return T.SipBadParameter;
     }
@@ -749,8 +760,8 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Removes credentials added with addAuthorizationCredentials. */
+  @procedure()
   deleteAuthorizationCredentials(userName: string, realm?: string): T {
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     if (typeof userName !== 'string' || !userName) return T.SipBadParameter;
     return this.credentials.delete(userName, realm) ? T.SipSuccess : T.SipBadParameter;
   }
@@ -771,6 +782,7 @@ export class VoipMediaEngine extends EventEmitter {
    * @param timeOutMs wait for the registrar's answer
    * @param registerNatAutoDetectEnabled detect NAT from Via received/rport
    */
+  @procedure({ async: true })
   async enableSipRegisterServer(
     namesToRegister: string,
     registerPhoneLines: boolean,
@@ -782,8 +794,6 @@ export class VoipMediaEngine extends EventEmitter {
     timeOutMs: number,
     registerNatAutoDetectEnabled: boolean,
   ): Promise<T> {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     if (typeof namesToRegister !== 'string') return T.SipBadParameter;
     const names = namesToRegister.split(',').map((s) => s.trim());
     if (!names.length || names.some((n) => !isSipUser(n))) return T.SipRegisterBadNameList;
@@ -856,9 +866,8 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Removes every registration (REGISTER with Expires: 0) and stops the registration cycles. */
+  @procedure({ async: true })
   async disableSipRegisterServer(): Promise<T> {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     const reg = this.registration;
     if (!reg) return T.SipSuccess;
     this.registration = undefined;
@@ -873,17 +882,16 @@ export class VoipMediaEngine extends EventEmitter {
    * Starts a registration cycle now instead of waiting for the update interval: for every
    * name, or only for `name` (a LineScape addition; SipBadParameter when it is not registered).
    */
+  @procedure()
   triggerRegistration(name?: string): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     if (!this.registration) return T.SipCallFailure;
     if (name !== undefined && typeof name !== 'string') return T.SipBadParameter;
     return this.registration.trigger(name) ? T.SipSuccess : T.SipBadParameter;
   }
 
   /** Milliseconds to wait after a registration error or time-out before trying again. */
+  @procedure({ started: false })
   registrationErrorRetryTime(ms: number): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     if (!isUint(ms) || ms < 100) return T.SipBadParameter;
     this.registrationRetryMs = ms;
     this.registration?.setRetryTime(ms);
@@ -891,8 +899,8 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Where each registered name stands. */
+  @procedure({ fail: (result: T) => ({ result, registrations: [] as RegistrationStatus[] }) })
   getRegistrationStatus(): RegistrationStatusResult {
-    if (!this.stack) return { result: T.SipMediaEngineNotInitialized, registrations: [] };
     return { result: T.SipSuccess, registrations: this.registration?.status() ?? [] };
   }
 
@@ -900,12 +908,11 @@ export class VoipMediaEngine extends EventEmitter {
    * Sets the public (WAN) address advertised in Contact and Via, as when the engine sits behind
    * a NAT; active registrations are refreshed with the new Contact.
    */
+  @procedure()
   setWanIpAddress(ipAddress: string): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (!this.stack) return T.SipMediaEngineNotInitialized; // narrows the type (the guard checked it)
     if (typeof ipAddress !== 'string' || !isIP(ipAddress)) return T.SipBadParameter;
-    this.setPublicAddress(ipAddress, this.publicPort ?? this.stack.localEndpoint('UDP').port);
-    this.registration?.trigger();
+    this.keepAlive.setWanIpAddress(this.stack, ipAddress);
     return T.SipSuccess;
   }
 
@@ -915,27 +922,12 @@ export class VoipMediaEngine extends EventEmitter {
     return c;
   }
 
-  private setPublicAddress(host: string, port: number): void {
-    this.publicHost = host;
-    this.publicPort = port;
-    this.stack?.setPublicAddress(host, port);
-  }
-
   private publicAddressDetected(host: string, port: number): void {
-    const before = this.advertisedAddress();
-    this.setPublicAddress(host, port);
-    this.notifier.global(T.SipWanIpAddressChange, {
-      previousAddress: before.host,
-      previousPort: before.port,
-      wanIpAddress: host,
-      wanPort: port,
-    });
-    this.registration?.trigger();
+    this.keepAlive.publicAddressDetected(host, port);
   }
 
   private advertisedAddress(): { host: string; port: number; protocol: string } {
-    const local = this.stack!.localEndpoint(this.params!.sipTransport);
-    return { host: this.publicHost ?? local.host, port: this.publicPort ?? local.port, protocol: this.params!.sipTransport };
+    return this.keepAlive.advertisedAddress(this.stack!);
   }
 
   private contactUri(user: string): string {
@@ -971,33 +963,16 @@ export class VoipMediaEngine extends EventEmitter {
    * datagram over UDP, or the RFC 5626 double CRLF over TCP when `protocol` is 'TCP'. Keeps NAT
    * bindings open without the cost of a SIP transaction.
    */
+  @procedure({ async: true })
   async sendSipKeepAlive(host: string, port: number, enableState: boolean, keepAliveSeconds: number, protocol: 'UDP' | 'TCP' = 'UDP'): Promise<T> {
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     if (typeof host !== 'string' || !host || !isPort(port) || typeof enableState !== 'boolean') return T.SipBadParameter;
     if (protocol !== 'UDP' && protocol !== 'TCP') return T.SipBadParameter;
+    if (enableState && (!isUint(keepAliveSeconds) || keepAliveSeconds === 0)) return T.SipBadParameter;
     const ip = await resolveHost(host);
     if (!ip) return T.SipUnknownHost;
-    const key = `${protocol}:${ip}:${port}`;
-    this.stopKeepAlive(key);
-    if (!enableState) return T.SipSuccess;
-    if (!isUint(keepAliveSeconds) || keepAliveSeconds === 0) return T.SipBadParameter;
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
-    const entry = { dest: { protocol, host: ip, port } as Endpoint, seconds: keepAliveSeconds, timer: undefined as TimerHandle | undefined };
-    this.keepAlives.set(key, entry);
-    const tick = (): void => {
-      if (this.keepAlives.get(key) !== entry || !this.stack) return;
-      this.stack.sendKeepAlive(entry.dest);
-      entry.timer = this.clock.setTimer(entry.seconds * 1000, tick);
-    };
-    tick();
+    if (!this.stack) return T.SipMediaEngineNotInitialized; // stopped while resolving
+    this.keepAlive.sendSipKeepAlive(protocol, ip, port, enableState ? keepAliveSeconds : undefined);
     return T.SipSuccess;
-  }
-
-  private stopKeepAlive(key: string): void {
-    const e = this.keepAlives.get(key);
-    if (!e) return;
-    this.clock.clearTimer(e.timer);
-    this.keepAlives.delete(key);
   }
 
   /**
@@ -1005,48 +980,21 @@ export class VoipMediaEngine extends EventEmitter {
    * keep-alives to its proxy, outbound proxy and registrar every `natSessionTimeMs`;
    * `keepAliveRtp` keeps idle RTP streams open the same way once calls carry media.
    */
+  @procedure()
   enableKeepAliveTransmissions(keepAliveSip: boolean, keepAliveRtp: boolean, natSessionTimeMs: number): T {
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     if (typeof keepAliveSip !== 'boolean' || typeof keepAliveRtp !== 'boolean') return T.SipBadParameter;
     if ((keepAliveSip || keepAliveRtp) && (!isUint(natSessionTimeMs) || natSessionTimeMs < 100)) return T.SipBadParameter;
-    if (this.natKeepAlive) this.clock.clearTimer(this.natKeepAlive.timer);
-    this.natKeepAlive = keepAliveSip || keepAliveRtp ? { sip: keepAliveSip, rtp: keepAliveRtp, natSessionTimeMs } : undefined;
-    this.refreshNatKeepAlive();
-    // Calls already up get the RTP half at once; new calls read rtpKeepAliveMs when they start.
-    for (const l of this.lines) l.media?.setKeepAlive(this.rtpKeepAliveMs);
+    this.keepAlive.enableKeepAliveTransmissions(keepAliveSip, keepAliveRtp, natSessionTimeMs);
     return T.SipSuccess;
   }
 
-  /** Current RTP keep-alive setting, read by media sessions. */
+  /** Current RTP keep-alive setting (ms, 0 = off), read by media sessions. */
   get rtpKeepAliveMs(): number {
-    return this.natKeepAlive?.rtp ? this.natKeepAlive.natSessionTimeMs : 0;
-  }
-
-  private natKeepAliveTargets(): Endpoint[] {
-    const proto = this.params?.sipTransport ?? 'UDP';
-    const out: Endpoint[] = [];
-    const add = (host: string, port: number): void => {
-      if (!out.some((e) => e.host === host && e.port === port)) out.push({ protocol: proto, host, port });
-    };
-    if (this.outboundProxy) add(this.outboundProxy.host, this.outboundProxy.port);
-    if (this.proxy) add(this.proxy.host, this.proxy.port);
-    const d = this.registration?.config.destination;
-    if (d) add(d.host, d.port);
-    return out;
+    return isEngine(this) ? this.keepAlive.rtpKeepAliveMs : 0;
   }
 
   private refreshNatKeepAlive(): void {
-    const ka = this.natKeepAlive;
-    if (!ka) return;
-    this.clock.clearTimer(ka.timer);
-    ka.timer = undefined;
-    if (!ka.sip) return;
-    const tick = (): void => {
-      if (this.natKeepAlive !== ka || !this.stack) return;
-      for (const dest of this.natKeepAliveTargets()) this.stack.sendKeepAlive(dest);
-      ka.timer = this.clock.setTimer(ka.natSessionTimeMs, tick);
-    };
-    ka.timer = this.clock.setTimer(ka.natSessionTimeMs, tick);
+    this.keepAlive.refreshNatKeepAlive();
   }
 
   // ---------------------------------------------------------------- calls
@@ -1111,15 +1059,8 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   private freeLine(phoneLine: number): PhoneLine | T {
-    if (phoneLine === -1) {
-      const l = this.lines.find((x) => x.availableForOutgoing);
-      return l ?? T.SipLineCapacityReached;
-    }
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    if (l.state === LineState.BusyOut) return T.SipLineBusyOut;
-    if (!l.availableForOutgoing) return T.SipCallAlreadyInProgress;
-    return l;
+    const l = phoneLine === -1 ? -1 : VoipMediaEngine.line(this, phoneLine);
+    return l === -1 || l instanceof PhoneLine ? this.linePolicy.lineForOutgoing(l) : l;
   }
 
   private async placeCall(line: PhoneLine, requestUri: string, to: string, dest: Endpoint, synchronous: boolean, timeOutMs: number): Promise<T> {
@@ -1156,9 +1097,8 @@ export class VoipMediaEngine extends EventEmitter {
    * resolves when the call connects (SipSuccess) or fails (SipFarEndIsBusy, SipFarEndError,
    * SipCallTimeOut after `timeOutMs`); otherwise once the INVITE is on its way.
    */
+  @procedure({ async: true })
   async makeCall(userOrNumber: string, destAddress: string, destSipPort: number, phoneLine: number, synchronous: boolean, timeOutMs: number): Promise<T> {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     if (!isSipUser(userOrNumber)) return T.SipBadUserName;
     if (typeof synchronous !== 'boolean' || (synchronous && (!isUint(timeOutMs) || timeOutMs === 0))) return T.SipBadParameter;
     if (destSipPort !== 0 && !isPort(destSipPort)) return T.SipBadParameter;
@@ -1186,9 +1126,8 @@ export class VoipMediaEngine extends EventEmitter {
    * Places a call to a SIP URI (LanScape's MakeCallUri), directly to the URI's host or through
    * the proxy when `useProxy` (SipProxyNotEnabled without one).
    */
+  @procedure({ async: true })
   async makeCallUri(sipUri: string, useProxy: boolean, phoneLine: number, synchronous: boolean, timeOutMs: number): Promise<T> {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     if (typeof sipUri !== 'string' || typeof useProxy !== 'boolean') return T.SipBadParameter;
     if (typeof synchronous !== 'boolean' || (synchronous && (!isUint(timeOutMs) || timeOutMs === 0))) return T.SipBadParameter;
     let uri;
@@ -1225,8 +1164,8 @@ export class VoipMediaEngine extends EventEmitter {
    * Ends the call on a line: CANCEL while it rings out, 480 for an unanswered incoming call,
    * BYE once connected. With `synchronous` it waits (up to `timeOutMs`) for the far end.
    */
+  @procedure({ async: true })
   async terminateCall(phoneLine: number, synchronous: boolean, timeOutMs: number): Promise<T> {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return call;
     if (typeof synchronous !== 'boolean' || (synchronous && (!isUint(timeOutMs) || timeOutMs === 0))) return T.SipBadParameter;
@@ -1240,8 +1179,8 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Answers the call ringing on a line (LanScape's GoOffHook). */
+  @procedure()
   goOffHook(phoneLine: number): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return call;
     const rc = call.answer();
@@ -1249,25 +1188,15 @@ export class VoipMediaEngine extends EventEmitter {
     return rc;
   }
 
-  /**
-   * LanScape's inter-line logic in LineMode.PhoneLine: the operator at the local audio device
-   * talks on one line at a time, so taking a line off hook holds the connected call on every
-   * other line. LineMode.SwitchLine, and engines without a local audio device (servers), keep
-   * every line independent.
-   */
+  /** LanScape's inter-line rule: taking a line off hook holds the others (engine/linePolicy.ts). */
   private holdOtherLines(active: PhoneLine): void {
-    const p = this.params;
-    if (!p || p.lineMode !== LineMode.PhoneLine) return;
-    if (p.zeroBasedAudioInDeviceId === SIP_AUDIO_DEVICE_NOT_USED && p.zeroBasedAudioOutDeviceId === SIP_AUDIO_DEVICE_NOT_USED) return;
-    for (const l of this.lines) {
-      // conferenced lines stay in the conference: the operator hears them there
-      if (l !== active && !l.conferenced && l.call?.isConnected && !l.call.localHold) void l.call.hold(true);
-    }
+    this.linePolicy.holdOtherLines(active);
   }
 
+
   /** Refuses the call ringing on a line with a SIP status (400..699) and reason phrase. */
+  @procedure()
   abortIncomingCall(phoneLine: number, sipStatusCode: number, reasonPhrase: string): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return call;
     if (!Number.isInteger(sipStatusCode) || sipStatusCode < 400 || sipStatusCode > 699) return T.SipBadParameter;
@@ -1281,8 +1210,8 @@ export class VoipMediaEngine extends EventEmitter {
    * Puts the far end on hold (re-INVITE with sendonly, or c=0.0.0.0 per setCallHoldType) or
    * resumes it. Resolves when the far end answered; SipCallHoldOn / SipCallHoldOff follow.
    */
+  @procedure({ async: true })
   async holdLine(phoneLine: number, on: boolean): Promise<T> {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return call;
     if (typeof on !== 'boolean') return T.SipBadParameter;
@@ -1291,8 +1220,8 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** How hold is signalled in SDP for later holdLine calls. */
+  @procedure()
   setCallHoldType(type: CallHoldType): T {
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     if (type !== CallHoldType.Rfc3264 && type !== CallHoldType.Rfc2543 && type !== CallHoldType.Both) return T.SipBadParameter;
     this.holdType = type;
     return T.SipSuccess;
@@ -1302,8 +1231,8 @@ export class VoipMediaEngine extends EventEmitter {
    * Sends DTMF digits (`0-9*#A-D`) on a connected call: RFC 4733 events (default; in-band when
    * the far end did not negotiate telephone-event), in-band tones, or SIP INFO.
    */
+  @procedure()
   sendDtmf(phoneLine: number, digits: string, method: DtmfMethod = DtmfMethod.Rfc4733): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return call;
     if (typeof digits !== 'string' || !digits || !isValidDtmfString(digits)) return T.SipInvalidDtmfTone;
@@ -1321,6 +1250,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Audio formats a line offers and accepts, in preference order (used from its next call on). */
+  @procedure()
   setAudioMediaFormats(phoneLine: number, formats: MediaFormatAudio[]): T {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
@@ -1331,6 +1261,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Receive and transmit volume of a line, 0..2048 (512 = 100 %); clipping saturates. */
+  @procedure()
   setPhoneLineVolume(phoneLine: number, rxVolume: number, txVolume: number): T {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
@@ -1342,6 +1273,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Sends the audio received on a line back to the far end (a line test). */
+  @procedure()
   setPhoneLineLoopBack(phoneLine: number, on: boolean): T {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
@@ -1354,6 +1286,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Target delay of a line's jitter buffer in ms (20..1000; it adapts around it). */
+  @procedure()
   setJitterTimeMs(phoneLine: number, ms: number): T {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
@@ -1373,6 +1306,7 @@ export class VoipMediaEngine extends EventEmitter {
    * @returns SipSuccess; SipBadParameter for an unknown field or a value out of range (nothing
    *   changes); SipBadPhoneLine for an unknown line; SipInvalidHandle for a detached `this`.
    */
+  @procedure()
   setOpusSettings(phoneLine: number, settings: OpusSettings): T {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
@@ -1385,6 +1319,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Turns a line's jitter buffer on or off (off: play packets as they come). */
+  @procedure()
   setEnableJitter(phoneLine: number, on: boolean): T {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
@@ -1398,6 +1333,7 @@ export class VoipMediaEngine extends EventEmitter {
    * Gives every RTP packet of a line, both directions, to `callback`; setting
    * `processRtpPacket = false` in it drops the packet. Costs an allocation per packet while on.
    */
+  @procedure()
   enableRawRtpPacketAccess(phoneLine: number, on: boolean, callback?: (data: RawRtpData) => void): T {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
@@ -1416,6 +1352,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Details of the incoming call on a line. */
+  @procedure({ fail: resultOnly })
   getIncomingCallInfo(phoneLine: number): IncomingCallInfoResult {
     const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return { result: call };
@@ -1424,6 +1361,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Details of the outgoing call on a line. */
+  @procedure({ fail: resultOnly })
   getOutgoingCallInfo(phoneLine: number): OutgoingCallInfoResult {
     const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return { result: call };
@@ -1432,6 +1370,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Why the last outgoing call on a line failed (kept after the call ends), LanScape's SIP_OUTGOING_CALL_ERROR_INFO. */
+  @procedure({ fail: resultOnly })
   getOutgoingCallErrorInfo(phoneLine: number): OutgoingCallErrorInfoResult {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return { result: l };
@@ -1441,6 +1380,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** State, media and statistics of the call on a line. */
+  @procedure({ fail: resultOnly })
   getActiveCallInfo(phoneLine: number): ActiveCallInfo {
     const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return { result: call };
@@ -1471,6 +1411,7 @@ export class VoipMediaEngine extends EventEmitter {
    * addition; SIP_CALL_COMPLETE carries the final figure as `data.quality`.
    * @returns SipSuccess with `quality`, or SipNoCallActive (also before any RTP arrived)
    */
+  @procedure({ fail: resultOnly })
   getCallQuality(phoneLine: number): CallQualityResult {
     const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return { result: call };
@@ -1485,6 +1426,7 @@ export class VoipMediaEngine extends EventEmitter {
    * (SipBadParameter for a missing or unreadable file, SipBadAudioDataType for a bad format or
    * an empty file).
    */
+  @procedure()
   playWaveFile(phoneLine: number, path: string, loop: boolean): T {
     const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return call;
@@ -1496,6 +1438,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Stops a WAV file playing on a line. */
+  @procedure()
   stopWaveFile(phoneLine: number): T {
     const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return call;
@@ -1507,6 +1450,7 @@ export class VoipMediaEngine extends EventEmitter {
    * Opens a stream of the audio received on a line: 16-bit little-endian mono PCM at
    * `sampleRate` (8000, 16000 or 48000), one 20 ms chunk per chunk.
    */
+  @procedure({ fail: resultOnly })
   openRxIvrChannel(phoneLine: number, options: { sampleRate?: number } = {}): IvrChannelResult<Readable> {
     const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return { result: call };
@@ -1523,6 +1467,7 @@ export class VoipMediaEngine extends EventEmitter {
    * in-call and on-hold data: a channel opened with `onHold: true` plays only while we hold the
    * call (music on hold), an ordinary one only while we do not (it pauses during hold).
    */
+  @procedure({ fail: resultOnly })
   openTxIvrChannel(phoneLine: number, options: TxIvrChannelOptions = {}): IvrChannelResult<Writable> {
     const call = VoipMediaEngine.lineCall(this, phoneLine);
     if (typeof call === 'number') return { result: call };
@@ -1535,6 +1480,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Closes a receive IVR channel. */
+  @procedure({ started: false })
   closeRxIvrChannel(channel: Readable): T {
     if (!channel || typeof (channel as Readable).destroy !== 'function') return T.SipIvrBadChannel;
     channel.destroy();
@@ -1542,6 +1488,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Closes a transmit IVR channel. */
+  @procedure({ started: false })
   closeTxIvrChannel(channel: Writable): T {
     if (!channel || typeof (channel as Writable).end !== 'function') return T.SipIvrBadChannel;
     channel.end();
@@ -1566,6 +1513,7 @@ export class VoipMediaEngine extends EventEmitter {
    * @returns SipSuccess; SipNoCallActive without a connected call; SipInConference when already
    *   in it; SipNotEnabled when the engine was started with `callConferenceEnabled: false`.
    */
+  @procedure()
   conferenceLine(phoneLine: number, on: boolean): T {
     const l = VoipMediaEngine.audioLine(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
@@ -1580,6 +1528,7 @@ export class VoipMediaEngine extends EventEmitter {
    * voice once. Takes effect at once, also mid-conference (with a one-frame fade, no click).
    * @param ids - 1..16 non-empty ids of at most 64 characters.
    */
+  @procedure()
   setConferenceGroupIds(phoneLine: number, ids: string[]): T {
     const l = VoipMediaEngine.audioLine(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
@@ -1590,6 +1539,7 @@ export class VoipMediaEngine extends EventEmitter {
    * Sends the local microphone straight to the local loudspeaker as well (a sound-card check).
    * @returns SipAudioOutFailure when the engine has no local audio device.
    */
+  @procedure()
   setLocalAudioLoopback(on: boolean): T {
     return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.setLocalAudioLoopback(v));
   }
@@ -1599,6 +1549,7 @@ export class VoipMediaEngine extends EventEmitter {
    * the line's received and sent audio, for VU meters; `null` removes it. The setting stays with
    * the line across calls. The data object is reused: copy what you keep.
    */
+  @procedure()
   setPhoneLineVuMeterCallback(phoneLine: number, callback: VuMeterCallback | null, intervalMs?: number): T {
     const l = VoipMediaEngine.audioLine(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
@@ -1615,6 +1566,7 @@ export class VoipMediaEngine extends EventEmitter {
    *   SipCallRecordAlreadyStarted; SipNoCallActive; SipCallRecordFilenameNotCreated when the
    *   directory does not exist or the file cannot be created; SipBadParameter.
    */
+  @procedure()
   startPhoneLineRecording(phoneLine: number, recordToFile: boolean, recordFileRaw: boolean, directory: string, callback?: RecordCallback): T {
     const l = VoipMediaEngine.audioLine(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
@@ -1622,6 +1574,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Stops the recording of a line (SipCallRecordAlreadyStopped when none runs). */
+  @procedure()
   stopPhoneLineRecording(phoneLine: number): T {
     const l = VoipMediaEngine.audioLine(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
@@ -1629,6 +1582,7 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   /** Plays (or stops) dial tone on the local loudspeaker. SipAudioOutFailure without one. */
+  @procedure()
   enableDialTone(on: boolean): T {
     return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.enableDialTone(v));
   }
@@ -1638,7 +1592,7 @@ export class VoipMediaEngine extends EventEmitter {
    * engine, a non-boolean, then the audio keeper. Static, so a detached call still gets a code.
    */
   private static audioSwitch(self: unknown, on: unknown, apply: (audio: EngineAudio, on: boolean) => T): T {
-    if (!(self instanceof VoipMediaEngine)) return T.SipInvalidHandle;
+    if (!isEngine(self)) return T.SipInvalidHandle;
     if (!self.audio) return T.SipMediaEngineNotInitialized;
     if (typeof on !== 'boolean') return T.SipBadParameter;
     return apply(self.audio, on);
@@ -1646,21 +1600,25 @@ export class VoipMediaEngine extends EventEmitter {
 
 
   /** Ring-back on the local loudspeaker while an outgoing call rings (default on). */
+  @procedure()
   enableRingBackTone(on: boolean): T {
     return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.setToneEnabled('ringBack', v));
   }
 
   /** Busy signal on the local loudspeaker when the far end is busy (default on). */
+  @procedure()
   enableBusySignal(on: boolean): T {
     return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.setToneEnabled('busy', v));
   }
 
   /** Error (reorder) tone on the local loudspeaker when a call fails (default on). */
+  @procedure()
   enableErrorSignal(on: boolean): T {
     return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.setToneEnabled('error', v));
   }
 
   /** Ringing on the local loudspeaker for incoming calls (default on). */
+  @procedure()
   enableIncomingRing(on: boolean): T {
     return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.setToneEnabled('incomingRing', v));
   }
@@ -1669,6 +1627,7 @@ export class VoipMediaEngine extends EventEmitter {
    * The audio devices PortAudio sees, with their zero-based ids for `zeroBasedAudioInDeviceId`
    * / `zeroBasedAudioOutDeviceId`. Loads naudiodon; works without a started engine.
    */
+  @procedure({ async: true, started: false, fail: (result: T) => ({ result, devices: [] as AudioDeviceListResult['devices'] }) })
   async getAudioDeviceList(): Promise<AudioDeviceListResult> {
     return EngineAudio.deviceList();
   }
@@ -1679,13 +1638,14 @@ export class VoipMediaEngine extends EventEmitter {
    * what the microphone picks up, so far ends do not hear themselves. A headset needs none.
    * @returns SipNativeLibraryMissing without libspeexdsp; SipAudioInFailure without both devices.
    */
+  @procedure()
   enableEchoCancellation(on: boolean): T {
     return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.echoCancellation(v));
   }
 
   /** Counters of the local audio device and its capture processing (a LineScape addition). */
+  @procedure({ fail: resultOnly })
   getLocalAudioStatistics(): LocalAudioStatisticsResult {
-    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle };
     if (!this.audio) return { result: T.SipMediaEngineNotInitialized };
     return this.audio.localStats();
   }
@@ -1695,6 +1655,7 @@ export class VoipMediaEngine extends EventEmitter {
    * preprocessor classifies as noise are sent as silence. Needs libspeexdsp
    * (SipNativeLibraryMissing) and a capture device (SipAudioInFailure).
    */
+  @procedure()
   setNoiseDiscriminationEnableState(on: boolean): T {
     return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.noise((_pp, port) => port.setNoiseDiscrimination(v)));
   }
@@ -1703,26 +1664,28 @@ export class VoipMediaEngine extends EventEmitter {
    * The level in dBFS (−96..0) below which captured audio is noise whatever the voice detector
    * says (LanScape's noise threshold).
    */
+  @procedure()
   setNoiseThreshold(db: number): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     if (!this.audio) return T.SipMediaEngineNotInitialized;
     if (typeof db !== 'number' || !Number.isFinite(db) || db < -96 || db > 0) return T.SipBadParameter;
     return this.audio.noise((pp) => pp.setNoiseThreshold(db));
   }
 
   /** Speex noise suppression on the local microphone (default off). Same codes as the noise settings. */
+  @procedure()
   enableNoiseSuppression(on: boolean): T {
     return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.noise((pp) => pp.setDenoise(v)));
   }
 
   /** Automatic gain control on the local microphone (default off). Same codes as the noise settings. */
+  @procedure()
   enableAutomaticGainControl(on: boolean): T {
     return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.noise((pp) => pp.setAgc(v)));
   }
 
   /** How long (0..5000 ms) voice is assumed to go on after the last voice frame (hangover). */
+  @procedure()
   setSilenceDecay(ms: number): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     if (!this.audio) return T.SipMediaEngineNotInitialized;
     if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > 5000) return T.SipBadParameter;
     return this.audio.noise((pp) => pp.setSilenceDecay(ms));
@@ -1738,8 +1701,8 @@ export class VoipMediaEngine extends EventEmitter {
    * SipActvTransferSuccess or SipActvTransferFailure `{reason, code}`.
    * @returns SipSuccess once the REFER is sent; SipTransfrerNotAllowed when the line has no connected call
    */
+  @procedure()
   transferLine(userOrNumber: string, destAddress: string, destSipPort: number, phoneLine: number): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     return this.transfers.transferLine(userOrNumber, destAddress, destSipPort, phoneLine);
   }
 
@@ -1749,8 +1712,8 @@ export class VoipMediaEngine extends EventEmitter {
    * a proxy, SipDomainNameNotDefined without a domain). A URI carrying `?Replaces=...` makes it
    * an attended transfer to a dialog the application knows (see {@link VoipMediaEngine.getCallDialogInfo}).
    */
+  @procedure()
   transferLineUri(sipUri: string, useProxy: boolean, phoneLine: number): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     return this.transfers.transferLineUri(sipUri, useProxy, phoneLine);
   }
 
@@ -1759,8 +1722,8 @@ export class VoipMediaEngine extends EventEmitter {
    * with a Replaces header naming that call, so they talk to each other and both our calls
    * end. Same events as {@link VoipMediaEngine.transferLine}.
    */
+  @procedure()
   attendedTransfer(phoneLine: number, targetPhoneLine: number): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     return this.transfers.attendedTransfer(phoneLine, targetPhoneLine);
   }
 
@@ -1770,20 +1733,20 @@ export class VoipMediaEngine extends EventEmitter {
    * a success the original call ends.
    * @returns SipSuccess; SipInvalidHandle for an unknown or already answered referId; SipLineCapacityReached when no line is free (the REFER gets 503)
    */
+  @procedure()
   acceptRefer(referId: number, referSipMessage: string): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     return this.transfers.acceptRefer(referId, referSipMessage);
   }
 
   /** Refuses a REFER announced by SipReceivedRefer with 603 Declined; the call stays as it is. */
+  @procedure()
   rejectRefer(referId: number): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     return this.transfers.rejectRefer(referId);
   }
 
   /** Call-ID and tags of a line's call: what a Replaces header naming it holds (a LineScape addition). */
+  @procedure({ fail: resultOnly })
   getCallDialogInfo(phoneLine: number): CallDialogInfo {
-    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle };
     return this.transfers.getCallDialogInfo(phoneLine);
   }
 
@@ -1812,9 +1775,9 @@ export class VoipMediaEngine extends EventEmitter {
   // ---------------------------------------------------------------- registrar role and incoming requests
 
   /** Bindings accepted in the registrar role. */
+  @procedure({ fail: (result: T) => ({ result, bindings: [] as RegistrarBinding[] }) })
   getRegistrarBindings(): RegistrarBindingsResult {
-    if (!this.stack) return { result: T.SipMediaEngineNotInitialized, bindings: [] };
-    return { result: T.SipSuccess, bindings: this.registrar.list() };
+    return { result: T.SipSuccess, bindings: this.registrar.bindings() };
   }
 
   /**
@@ -1839,7 +1802,7 @@ export class VoipMediaEngine extends EventEmitter {
         SUBSCRIBE: (req, tx) => this.subscriptions.onSubscribe(req, tx),
         NOTIFY: (req, tx) => this.subscriptions.onUnknownNotify(req, tx),
       })
-      .module('registrar', REGISTRAR_CAPABILITY, { REGISTER: (req, tx, from) => this.onRegister(req, tx, from) })
+      .module('registrar', REGISTRAR_CAPABILITY, { REGISTER: (req, tx, from) => this.registrar.handleRegister(req, tx, from) })
       .onUnknownDialog('NOTIFY', (req, tx) => this.subscriptions.onUnknownNotify(req, tx));
   }
 
@@ -1868,39 +1831,6 @@ export class VoipMediaEngine extends EventEmitter {
     res.headers.append('Accept-Encoding', 'identity');
     res.headers.append('Accept-Language', 'en');
     this.capabilities.addHeaders(res.headers, ['Supported', 'Allow-Events']);
-    tx.respond(res);
-  }
-
-  private onRegister(req: SipRequest, tx: ServerTransaction, from: Endpoint): void {
-    const stack = this.stack!;
-    const parsed = this.registrar.parse(req);
-    if ('status' in parsed) {
-      tx.respond(stack.createResponse(req, parsed.status, parsed.reason, { toTag: true }));
-      return;
-    }
-    const data: RegisterReceivedData = {
-      aor: parsed.aor,
-      user: parsed.user,
-      contacts: parsed.contacts.map((c) => ({ ...c })),
-      removeAll: parsed.removeAll,
-      source: { protocol: from.protocol, host: from.host, port: from.port },
-      acceptRegistration: true,
-      rejectStatusCode: 403,
-    };
-    this.notifier.immediate(-1, T.SipRegisterReceived, data);
-    if (data.acceptRegistration !== true) {
-      const code = Number.isInteger(data.rejectStatusCode) && data.rejectStatusCode >= 400 && data.rejectStatusCode < 700 ? data.rejectStatusCode : 403;
-      tx.respond(stack.createResponse(req, code, undefined, { toTag: true }));
-      return;
-    }
-    const decision = this.registrar.apply(req, parsed, data.source);
-    const res = stack.createResponse(req, decision.status, 'reason' in decision ? decision.reason : undefined, { toTag: true });
-    if ('contacts' in decision) {
-      for (const c of decision.contacts) res.headers.append('Contact', `<${c.uri}>;expires=${c.expires}`);
-      res.headers.append('Date', new Date().toUTCString());
-    } else if (decision.headers) {
-      for (const [n, v] of decision.headers) res.headers.append(n, v);
-    }
     tx.respond(res);
   }
 
@@ -1955,8 +1885,8 @@ export class VoipMediaEngine extends EventEmitter {
    * engine.on('SipSendMessageSuccess', (n) => console.log('delivered', n.data));
    * ```
    */
+  @procedure({ fail: (result: T) => ({ result, messageId: 0 }) })
   sendMessage(phoneLine: number, mimeType: string, subMimeType: string, body: string | Buffer): SendMessageResult {
-    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle, messageId: 0 };
     return this.messaging.sendMessage(phoneLine, mimeType, subMimeType, body);
   }
 
@@ -1974,8 +1904,8 @@ export class VoipMediaEngine extends EventEmitter {
    * @param body the message (text as UTF-8, or bytes; up to 200 KiB)
    * @returns `{result, messageId}`: SipBadSipUri, SipBadParameter, SipMediaEngineNotInitialized
    */
+  @procedure({ fail: (result: T) => ({ result, messageId: 0 }) })
   sendOutOfDialogMessage(to: string, mimeType: string, subMimeType: string, body: string | Buffer): SendMessageResult {
-    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle, messageId: 0 };
     return this.messaging.sendOutOfDialogMessage(to, mimeType, subMimeType, body);
   }
 
@@ -1983,8 +1913,8 @@ export class VoipMediaEngine extends EventEmitter {
    * Largest body accepted in an incoming MESSAGE (default 64 KiB); larger ones are answered
    * 413 Request Entity Too Large. A LineScape addition.
    */
+  @procedure()
   setMaxMessageBodySize(bytes: number): T {
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     return this.messaging.setMaxBodySize(bytes);
   }
 
@@ -1994,8 +1924,8 @@ export class VoipMediaEngine extends EventEmitter {
    * An empty list, or `'*'`, accepts every type (the default). A LineScape addition: this is how
    * an application refuses a type, because the receive events are not immediate.
    */
+  @procedure()
   setAcceptedMessageMimeTypes(mimeTypes: string[]): T {
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     return this.messaging.setAcceptedMimeTypes(mimeTypes);
   }
 
@@ -2011,9 +1941,8 @@ export class VoipMediaEngine extends EventEmitter {
    * @param on challenge or not
    * @param realm the realm to challenge with (default: the SIP domain, else this host's address)
    */
+  @procedure()
   setChallengeAuthenticationState(on: boolean, realm?: string): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     return this.challenge.setState(on, realm);
   }
 
@@ -2023,15 +1952,14 @@ export class VoipMediaEngine extends EventEmitter {
    *
    * @returns SipSuccess (granted), SipCallFailure (wrong credentials), SipInvalidHandle (`data` is not from a pending notification)
    */
+  @procedure()
   verifyChallengeResponse(data: IncomingAuthenticationData, password: string): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     return this.challenge.verify(data, password);
   }
 
   /** How long a challenge nonce stays valid, in seconds (default 300); older answers get `stale=true`. */
+  @procedure()
   setAuthCredentialExpireTime(seconds: number): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
     return this.challenge.setExpireTime(seconds);
   }
 
@@ -2042,9 +1970,9 @@ export class VoipMediaEngine extends EventEmitter {
    * {@link ModifySipMessageData}: the handler may rewrite `message`, set `drop`, or change the
    * `destination` of a sent one. A handler that throws leaves the message unchanged.
    */
+  @procedure()
   enableSipMessageHook(on: boolean): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
+    if (!this.stack) return T.SipMediaEngineNotInitialized; // narrows the type (the guard checked it)
     if (typeof on !== 'boolean') return T.SipBadParameter;
     return this.sipHooks.enable(this.stack, on);
   }
@@ -2082,38 +2010,38 @@ export class VoipMediaEngine extends EventEmitter {
    * @param expireSeconds expiry asked for (a LineScape addition; default 3600)
    * @returns SipSuccess, SipBadSipUri, SipUnknownHost, SipSubscriptionAlreadyExists, SipBadParameter
    */
+  @procedure({ async: true })
   presenceSubscribe(contact: string, subject: string, expireSeconds?: number): Promise<T> {
-    if (!(this instanceof VoipMediaEngine)) return Promise.resolve(T.SipInvalidHandle);
     return this.presence.presenceSubscribe(contact, subject, expireSeconds);
   }
 
   /** Stops watching a contact (SUBSCRIBE Expires: 0). SipInvalidHandle when not watched. */
+  @procedure({ async: true })
   presenceUnsubscribe(contact: string): Promise<T> {
-    if (!(this instanceof VoipMediaEngine)) return Promise.resolve(T.SipInvalidHandle);
     return this.presence.presenceUnsubscribe(contact);
   }
 
   /** Authorizes the watcher of a SipPresenceRecvSubscribe: it gets the current status now and every change later. */
+  @procedure()
   presenceAcceptSubscribe(subscribeId: number): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     return this.presence.presenceAcceptSubscribe(subscribeId);
   }
 
   /** Refuses the watcher of a SipPresenceRecvSubscribe (NOTIFY terminated;reason=rejected). */
+  @procedure()
   presenceRejectSubscribe(subscribeId: number): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     return this.presence.presenceRejectSubscribe(subscribeId);
   }
 
   /** Online with a status text: NOTIFY (PIDF open + note) to every accepted watcher, PUBLISH to the presence server. */
+  @procedure()
   setPresenceStatus(text: string): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     return this.presence.setPresenceStatus(text);
   }
 
   /** Offline: NOTIFY (PIDF closed) to every accepted watcher, PUBLISH to the presence server. */
+  @procedure()
   presenceOffline(): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     return this.presence.presenceOffline();
   }
 
@@ -2121,32 +2049,32 @@ export class VoipMediaEngine extends EventEmitter {
    * Publishes the presence status with PUBLISH (RFC 3903) to a presence server from now on,
    * refreshed before it expires; digest challenges are answered with addAuthorizationCredentials.
    */
+  @procedure({ async: true })
   setPresenceServer(address: string, port: number, expireSeconds?: number): Promise<T> {
-    if (!(this instanceof VoipMediaEngine)) return Promise.resolve(T.SipInvalidHandle);
     return this.presence.setPresenceServer(address, port, expireSeconds);
   }
 
   /** Removes the published status (PUBLISH Expires: 0) and stops publishing. */
+  @procedure({ async: true })
   disablePresenceServer(): Promise<T> {
-    if (!(this instanceof VoipMediaEngine)) return Promise.resolve(T.SipInvalidHandle);
     return this.presence.disablePresenceServer();
   }
 
   /** Contacts this engine watches. */
+  @procedure({ fail: (result: T) => ({ result, subscriptions: [] as PresenceSubscriptionsResult['subscriptions'] }) })
   getPresenceSubscriptions(): PresenceSubscriptionsResult {
-    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle, subscriptions: [] };
     return this.presence.getPresenceSubscriptions();
   }
 
   /** Watchers of this engine. */
+  @procedure({ fail: (result: T) => ({ result, watchers: [] as PresenceWatchersResult['watchers'] }) })
   getPresenceWatchers(): PresenceWatchersResult {
-    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle, watchers: [] };
     return this.presence.getPresenceWatchers();
   }
 
   /** State of the PUBLISH to the presence server. */
+  @procedure({ fail: (result: T) => ({ result, etag: '', grantedExpires: 0, refreshCount: 0, lastStatusCode: 0 }) })
   getPresencePublication(): PresencePublicationResult {
-    if (!(this instanceof VoipMediaEngine)) return { result: T.SipInvalidHandle, etag: '', grantedExpires: 0, refreshCount: 0, lastStatusCode: 0 };
     return this.presence.getPresencePublication();
   }
 
@@ -2160,20 +2088,20 @@ export class VoipMediaEngine extends EventEmitter {
    * @param expireSeconds expiry asked for
    * @param useProxy send through the proxy (SipProxyNotEnabled without one)
    */
+  @procedure({ async: true, fail: (result: T) => ({ result, handle: 0 }) })
   startEventSubscription(targetUri: string, eventPackage: string, acceptType: string, expireSeconds: number, useProxy?: boolean): Promise<EventSubscriptionResult> {
-    if (!(this instanceof VoipMediaEngine)) return Promise.resolve({ result: T.SipInvalidHandle, handle: 0 });
     return this.subscriptions.startEventSubscription(targetUri, eventPackage, acceptType, expireSeconds, useProxy);
   }
 
   /** LanScape's StopEventSubscription: unsubscribes (Expires: 0) and frees the handle. */
+  @procedure()
   stopEventSubscription(handle: number): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     return this.subscriptions.stopEventSubscription(handle);
   }
 
   /** LanScape's TriggerSubscription: refreshes a subscription now. */
+  @procedure()
   triggerSubscription(handle: number): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     return this.subscriptions.triggerSubscription(handle);
   }
 
@@ -2182,20 +2110,20 @@ export class VoipMediaEngine extends EventEmitter {
    * (from SipSubscriptionReceived). SipSuccess on 2xx, SipEventNotifyNotAccepted on an error
    * answer, SipEventNotifyResponseTimeOut when unanswered within `timeoutMs`.
    */
+  @procedure({ async: true })
   sendEventNotification(notifyHandle: number, body: string | Buffer, timeoutMs: number, contentType?: string): Promise<T> {
-    if (!(this instanceof VoipMediaEngine)) return Promise.resolve(T.SipInvalidHandle);
     return this.subscriptions.sendEventNotification(notifyHandle, body, timeoutMs, contentType);
   }
 
   /** LanScape's CloseNotifyHandle: ends the subscription (NOTIFY terminated;reason=noresource). */
+  @procedure()
   closeNotifyHandle(notifyHandle: number): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     return this.subscriptions.closeNotifyHandle(notifyHandle);
   }
 
   /** LanScape's SetReceivedUnsolicitedNotifyState: raise NOTIFYs outside any subscription as SipEventNotifyReceived (off: 481). */
+  @procedure()
   setReceivedUnsolicitedNotifyState(on: boolean): T {
-    if (!(this instanceof VoipMediaEngine)) return T.SipInvalidHandle;
     return this.subscriptions.setReceivedUnsolicitedNotifyState(on);
   }
 }

@@ -53,8 +53,7 @@ export class PhoneLine {
   media?: LineMedia;
   /** Raw RTP access callback (enableRawRtpPacketAccess). */
   rawRtpCallback?: (d: RawRtpData) => void;
-  /** The line is in the conference (conferenceLine). */
-  conferenced = false;
+  private inConference = false;
   /** Conference groups the line joins while conferenced (setConferenceGroupIds). */
   conferenceGroups: string[] = [DEFAULT_CONFERENCE_GROUP];
   /** Called after every state change (the engine's mixer follows the line through it). */
@@ -74,12 +73,33 @@ export class PhoneLine {
     return this.state === LineState.OnHook;
   }
 
-  /** Moves to a state, recording it when asked. */
+  /** Moves to a state, recording it (as reported) when asked. */
   setState(state: LineState): void {
     this.state = state;
     if (state === LineState.OnHook || state === LineState.BusyOut) this.callDirection = CallDirection.None;
-    if (this.recordCallStates) this.history.push({ state, time: Date.now() });
+    if (this.recordCallStates) this.history.push({ state: this.reportedState, time: Date.now() });
     this.onStateChange?.(this);
+  }
+
+  /** The line is in the conference (conferenceLine); a connected call then reports InConference. */
+  get conferenced(): boolean {
+    return this.inConference;
+  }
+
+  set conferenced(on: boolean) {
+    if (on === this.inConference) return;
+    this.inConference = on;
+    // joining or leaving changes the reported state of a connected call: record it like a state change
+    if (this.state === LineState.InCall && this.recordCallStates) this.history.push({ state: this.reportedState, time: Date.now() });
+  }
+
+  /**
+   * The state the application sees (getLineStatus, recorded states, metrics): InConference while
+   * a connected call is in the conference, else {@link state}. `state` itself stays the call's
+   * state (InCall, OnHold, ...), which the mixer and the call follow.
+   */
+  get reportedState(): LineState {
+    return this.inConference && this.state === LineState.InCall ? LineState.InConference : this.state;
   }
 
   /** Recorded states in order. */

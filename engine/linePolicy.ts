@@ -1,0 +1,94 @@
+/**
+ * Line policy: which line an incoming call rings, which line an outgoing call takes, busy-out
+ * and outgoing-only lines, and LanScape's inter-line rule in LineMode.PhoneLine (taking one line
+ * off hook holds the others). Works on the engine's {@link PhoneLine}s; the facade validates the
+ * arguments and routes here.
+ * @module
+ */
+import type { PhoneLine } from '../lines/phoneLine.js';
+import { TelephonyReturnValue as T } from './returnCodes.js';
+import { LineMode, LineState, SIP_AUDIO_DEVICE_NOT_USED } from './types.js';
+
+/** The start parameters the policy follows. */
+export interface LinePolicyParams {
+  /** Phone line or switch line behaviour. */
+  lineMode: LineMode;
+  /** Local capture device (SIP_AUDIO_DEVICE_NOT_USED: none). */
+  zeroBasedAudioInDeviceId: number;
+  /** Local playback device (SIP_AUDIO_DEVICE_NOT_USED: none). */
+  zeroBasedAudioOutDeviceId: number;
+}
+
+/** What the line policy needs from the running engine. */
+export interface LinePolicyHost {
+  /** The engine's lines (empty when stopped). */
+  lines(): readonly PhoneLine[];
+  /** The start parameters, while the engine runs. */
+  params(): LinePolicyParams | undefined;
+  /** Raises a phone line notification. */
+  notifyLine(phoneLine: number, event: T): void;
+}
+
+/** Line selection and the rules between lines. */
+export class LinePolicy {
+  /** Spread incoming calls over free lines at random (when names do not select a line). */
+  randomAssign = false;
+
+  /** @param host the engine services used */
+  constructor(private readonly host: LinePolicyHost) {}
+
+  /**
+   * The line an incoming call for `user` rings: the free line registered with that name, else
+   * any free line (random when enabled); undefined when every candidate is busy.
+   */
+  selectLineForIncoming(user: string | undefined): PhoneLine | undefined {
+    const lines = this.host.lines();
+    const named = user ? lines.filter((l) => l.registrationName === user) : [];
+    const pool = named.length ? named : lines;
+    const free = pool.filter((l) => l.availableForIncoming);
+    if (!free.length) return undefined;
+    if (this.randomAssign) return free[Math.floor(Math.random() * free.length)];
+    return free[0];
+  }
+
+  /** The line an outgoing call takes: the first free one for -1, else `line` when it can place a call. */
+  lineForOutgoing(line: PhoneLine | -1): PhoneLine | T {
+    if (line === -1) return this.host.lines().find((x) => x.availableForOutgoing) ?? T.SipLineCapacityReached;
+    if (line.state === LineState.BusyOut) return T.SipLineBusyOut;
+    if (!line.availableForOutgoing) return T.SipCallAlreadyInProgress;
+    return line;
+  }
+
+  /**
+   * Busies an idle line out (it takes no calls) or returns it to service, raising SipBusyOutOn /
+   * SipBusyOutOff on a change. A line with a call cannot be busied out (SipCallFailure).
+   */
+  busyOut(line: PhoneLine, on: boolean): T {
+    if (on) {
+      if (line.state === LineState.BusyOut) return T.SipSuccess;
+      if (line.state !== LineState.OnHook) return T.SipCallFailure;
+      line.setState(LineState.BusyOut);
+      this.host.notifyLine(line.index, T.SipBusyOutOn);
+    } else if (line.state === LineState.BusyOut) {
+      line.setState(LineState.OnHook);
+      this.host.notifyLine(line.index, T.SipBusyOutOff);
+    }
+    return T.SipSuccess;
+  }
+
+  /**
+   * LanScape's inter-line logic in LineMode.PhoneLine: the operator at the local audio device
+   * talks on one line at a time, so taking a line off hook holds the connected call on every
+   * other line. LineMode.SwitchLine, and engines without a local audio device (servers), keep
+   * every line independent.
+   */
+  holdOtherLines(active: PhoneLine): void {
+    const p = this.host.params();
+    if (!p || p.lineMode !== LineMode.PhoneLine) return;
+    if (p.zeroBasedAudioInDeviceId === SIP_AUDIO_DEVICE_NOT_USED && p.zeroBasedAudioOutDeviceId === SIP_AUDIO_DEVICE_NOT_USED) return;
+    for (const l of this.host.lines()) {
+      // conferenced lines stay in the conference: the operator hears them there
+      if (l !== active && !l.conferenced && l.call?.isConnected && !l.call.localHold) void l.call.hold(true);
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The registrar role: this engine accepting REGISTER from other user agents. Each REGISTER is
+ * parsed and checked by the registrar (engine/registrar.ts), raised to the application as the
+ * immediate SipRegisterReceived (it may refuse), applied, and answered with the bindings.
+ * The facade's request routing calls {@link RegistrarRole.handleRegister}.
+ * @module
+ */
+import type { Clock } from '../sip/clock.js';
+import type { SipRequest } from '../sip/message.js';
+import type { SipStack } from '../sip/stack.js';
+import type { ServerTransaction } from '../sip/transaction.js';
+import type { Endpoint } from '../sip/transport.js';
+import { Registrar } from './registrar.js';
+import { TelephonyReturnValue as T } from './returnCodes.js';
+import type { RegisterReceivedData, RegistrarBinding } from './types.js';
+
+/** Limits of the registrar role (EngineOptions). */
+export interface RegistrarLimits {
+  /** Expiry when a REGISTER states none (s). */
+  registrarDefaultExpires?: number;
+  /** Longest expiry granted (s). */
+  registrarMaxExpires?: number;
+  /** Shorter expiries get 423 with this Min-Expires (s); 0 = no minimum. */
+  registrarMinExpires?: number;
+}
+
+/** What the registrar role needs from the running engine. */
+export interface RegistrarRoleHost {
+  /** The SIP stack, while the engine runs. */
+  stack(): SipStack | undefined;
+  /** Raises an immediate notification and returns its (possibly modified) data. */
+  immediate<D extends object>(event: T, data: D): D;
+}
+
+/** The bindings this engine accepted as a registrar, and its REGISTER handler. */
+export class RegistrarRole {
+  private readonly registrar: Registrar;
+
+  /**
+   * @param clock time source for binding expiry
+   * @param limits expiry limits
+   * @param host the engine services used
+   */
+  constructor(clock: Clock, limits: RegistrarLimits, private readonly host: RegistrarRoleHost) {
+    this.registrar = new Registrar(clock, limits.registrarDefaultExpires ?? 3600, limits.registrarMaxExpires ?? 7200, limits.registrarMinExpires ?? 0);
+  }
+
+  /** Live bindings. */
+  bindings(): RegistrarBinding[] {
+    return this.registrar.list();
+  }
+
+  /** Forgets every binding (the engine stops). */
+  clear(): void {
+    this.registrar.clear();
+  }
+
+  /** Answers an incoming REGISTER: 4xx for a bad one, the application's refusal, or 200 with the bindings. */
+  handleRegister(req: SipRequest, tx: ServerTransaction, from: Endpoint): void {
+    const stack = this.host.stack();
+    if (!stack) return;
+    const parsed = this.registrar.parse(req);
+    if ('status' in parsed) {
+      tx.respond(stack.createResponse(req, parsed.status, parsed.reason, { toTag: true }));
+      return;
+    }
+    const data: RegisterReceivedData = {
+      aor: parsed.aor,
+      user: parsed.user,
+      contacts: parsed.contacts.map((c) => ({ ...c })),
+      removeAll: parsed.removeAll,
+      source: { protocol: from.protocol, host: from.host, port: from.port },
+      acceptRegistration: true,
+      rejectStatusCode: 403,
+    };
+    this.host.immediate(T.SipRegisterReceived, data);
+    if (data.acceptRegistration !== true) {
+      const code = Number.isInteger(data.rejectStatusCode) && data.rejectStatusCode >= 400 && data.rejectStatusCode < 700 ? data.rejectStatusCode : 403;
+      tx.respond(stack.createResponse(req, code, undefined, { toTag: true }));
+      return;
+    }
+    const decision = this.registrar.apply(req, parsed, data.source);
+    const res = stack.createResponse(req, decision.status, 'reason' in decision ? decision.reason : undefined, { toTag: true });
+    if ('contacts' in decision) {
+      for (const c of decision.contacts) res.headers.append('Contact', `<${c.uri}>;expires=${c.expires}`);
+      res.headers.append('Date', new Date().toUTCString());
+    } else if (decision.headers) {
+      for (const [n, v] of decision.headers) res.headers.append(n, v);
+    }
+    tx.respond(res);
+  }
+}
