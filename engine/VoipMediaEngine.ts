@@ -17,7 +17,8 @@ import { CallManager, type CallManagerHost } from '../lines/callManager.js';
 import { TransferManager, type TransferHost, type CallDialogInfo } from '../lines/transfer.js';
 import type { Call, CallMedia, IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from '../lines/call.js';
 import { Call as CallClass } from '../lines/call.js';
-import { MediaClock, type MediaClockStats } from '../media/mediaClock.js';
+import { DriftCorrectedMediaClock, type MediaClock, type MediaClockStats } from '../media/mediaClock.js';
+import { MediaPump } from '../media/mediaPump.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
 import { isValidDtmfString, buildDtmfRelayBody, parseDtmfInfoBody } from '../media/dtmf.js';
 import { isValidOpusSettings, type OpusSettings } from '../media/opus.js';
@@ -292,6 +293,8 @@ export class VoipMediaEngine extends EventEmitter {
   private metrics?: EngineMetrics;
   private metricsBusy = false;
   private mediaClock?: MediaClock;
+  /** The one pump on the media clock: every line's media and the bridge run in its phases. */
+  private mediaPump?: MediaPump;
   private rtpAllocator?: RtpPortAllocator;
   private calls?: CallManager;
   private audio?: EngineAudio;
@@ -371,7 +374,8 @@ export class VoipMediaEngine extends EventEmitter {
       this.callAnswerTimeoutSeconds = p.callAnswerTimeoutSeconds;
       this.publicHost = undefined;
       this.publicPort = undefined;
-      this.mediaClock = new MediaClock({});
+      this.mediaClock = new DriftCorrectedMediaClock({});
+      this.mediaPump = MediaPump.attach(this.mediaClock);
       this.mediaClock.start();
       this.rtpAllocator = new RtpPortAllocator({
         host: p.ipAddressOfThisHost,
@@ -383,9 +387,11 @@ export class VoipMediaEngine extends EventEmitter {
         { notifyLine: (line, event, data) => this.notifier.line(line, event, data) },
         p,
         this.lines,
-        this.mediaClock,
+        this.mediaPump,
       );
       if (typeof audio === 'number') {
+        this.mediaPump.detach();
+        this.mediaPump = undefined;
         this.mediaClock.stop();
         this.mediaClock = undefined;
         this.rtpAllocator = undefined;
@@ -434,6 +440,8 @@ export class VoipMediaEngine extends EventEmitter {
     if (this.natKeepAlive) this.clock.clearTimer(this.natKeepAlive.timer);
     this.natKeepAlive = undefined;
     this.registrar.clear();
+    this.mediaPump?.detach();
+    this.mediaPump = undefined;
     this.mediaClock?.stop();
     this.mediaClock = undefined;
     this.rtpAllocator = undefined;
@@ -1074,9 +1082,10 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   private async openMedia(line: PhoneLine): Promise<CallMedia | undefined> {
-    if (!this.mediaClock || !this.rtpAllocator || !this.params) return undefined;
+    if (!this.mediaClock || !this.mediaPump || !this.rtpAllocator || !this.params) return undefined;
     const media = await openLineMedia({
       clock: this.mediaClock,
+      pump: this.mediaPump,
       allocator: this.rtpAllocator,
       localAddress: this.params.ipAddressOfThisHost,
       line,

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { decodeWav } from '../media/wavPlayer.js';
 import type { MediaClock } from '../media/mediaClock.js';
+import type { MediaPump } from '../media/mediaPump.js';
 import type { RtpPortAllocator } from '../media/rtpSocket.js';
 import { MediaSession, type MediaFramePort, type MediaSessionStats, type MediaLevels, type MediaParams, type MediaRecordTap, type RawRtpData } from '../media/session.js';
 import { defaultFormat, type AudioCodecName, type AudioFormatSpec, type NegotiatedMedia } from '../sip/sdp.js';
@@ -120,6 +121,8 @@ export interface LineMedia extends CallMedia {
 export interface OpenLineMediaOptions {
   /** The engine's media clock. */
   clock: MediaClock;
+  /** The engine's media pump: the session runs in its produce and consume phases. */
+  pump?: MediaPump;
   /** The engine's RTP port allocator. */
   allocator: RtpPortAllocator;
   /** Address to bind RTP to. */
@@ -141,6 +144,7 @@ export async function openLineMedia(o: OpenLineMediaOptions): Promise<LineMedia 
   const line = o.line;
   const opened = await MediaSession.open({
     clock: o.clock,
+    ...(o.pump !== undefined ? { pump: o.pump } : {}),
     allocator: o.allocator,
     localAddress: o.localAddress,
     dtmfDetect: o.dtmfDetect,

@@ -27,6 +27,7 @@ import { DtmfDetector, DtmfGenerator, DtmfReceiver, DtmfSender, DTMF_RX_BEGIN, d
 import { IvrRxStream, IvrTxStream, isIvrSampleRate, type IvrSampleRate } from './ivr.js';
 import { JitterBuffer, type JitterBufferStats, type JitterPop } from './jitterBuffer.js';
 import type { MediaClock, MediaClockListener } from './mediaClock.js';
+import type { MediaNode, MediaPump } from './mediaPump.js';
 import { OPUS_MAX_FRAME_SAMPLES, OpusCodec, isValidOpusSettings, type OpusSettings } from './opus.js';
 import { createResampler, type Resampler } from './resample.js';
 import { parseRtcp, writeRtcpCompound, type RtcpReportBlock } from './rtcp.js';
@@ -153,8 +154,13 @@ export type MediaRecordTap = (rx: Int16Array, tx: Int16Array, samples: number, s
 
 /** Options of {@link MediaSession.open}. */
 export interface MediaSessionOptions {
-  /** The engine's media clock; the session adds itself on {@link MediaSession.start}. */
+  /** The engine's media clock; without a `pump` the session adds itself on {@link MediaSession.start}. */
   clock: MediaClock;
+  /**
+   * The engine's media pump: the session then takes part in its phases (receive and put before
+   * the bridge mixes, take and send after), instead of listening to the clock on its own.
+   */
+  pump?: MediaPump;
   /** The engine's RTP port range; one even/odd pair is taken for the life of the session. */
   allocator: RtpPortAllocator;
   /**
@@ -500,6 +506,10 @@ export class MediaSession {
   private handlerErrors = 0;
 
   private readonly listener: MediaClockListener;
+  private readonly node: MediaNode;
+  private readonly pump: MediaPump | null;
+  /** The produce phase ran this tick (consume then has a received frame). */
+  private produced = false;
 
   private constructor(options: MediaSessionOptions, socket: RtpSocket) {
     this.clock = options.clock;
@@ -528,7 +538,15 @@ export class MediaSession {
     this.detector = options.dtmfDetect === true ? new DtmfDetector() : null;
     this.dtmfGen = new DtmfGenerator({ sampleRate: 8000 });
     this.tone = new ToneGenerator(8000);
-    this.listener = { onTick: () => this.tick() };
+    this.pump = options.pump ?? null;
+    this.node = { produce: () => this.produce(), consume: () => this.consume() };
+    // without a pump (a session on its own) both phases run back to back on the clock
+    this.listener = {
+      onTick: () => {
+        this.produce();
+        this.consume();
+      },
+    };
     socket.onRtp = this.onRtp;
     socket.onRtcp = this.onRtcp;
   }
@@ -678,7 +696,8 @@ export class MediaSession {
     if (this.state === STATE_RUNNING) return true;
     this.state = STATE_RUNNING;
     this.needMarker = true;
-    this.clock.add(this.listener);
+    if (this.pump !== null) this.pump.add(this.node);
+    else this.clock.add(this.listener);
     return true;
   }
 
@@ -690,7 +709,8 @@ export class MediaSession {
     if (this.stopPromise !== null) return this.stopPromise;
     const wasConfigured = this.params !== null;
     this.state = STATE_CLOSED;
-    this.clock.remove(this.listener);
+    if (this.pump !== null) this.pump.remove(this.node);
+    else this.clock.remove(this.listener);
     if (wasConfigured) this.sendRtcpReport(true);
     this.wav = null;
     this.wavToken++;
@@ -921,12 +941,32 @@ export class MediaSession {
   // The tick
   // ------------------------------------------------------------------------------------------
 
-  private tick(): void {
+  /**
+   * Phase 1 of the pump (`MediaNode.produce`): the frame due now leaves the jitter buffer,
+   * decoded (or concealed), and goes into the mixer port, so the bridge mixes it this tick.
+   */
+  private produce(): void {
+    if (this.state !== STATE_RUNNING) return;
+    const codec = this.codec;
+    if (codec === null) return;
+    this.receiveTick(codec, codec.samplesPerFrame);
+    this.produced = true;
+  }
+
+  /**
+   * Phase 3 of the pump (`MediaNode.consume`): the received frame goes to the IVR Rx streams,
+   * this tick's mix is added to the session's own sources, encoded and sent, and the recorder
+   * sees both directions.
+   */
+  private consume(): void {
     if (this.state !== STATE_RUNNING) return;
     const codec = this.codec;
     if (codec === null) return;
     const spf = codec.samplesPerFrame;
-    this.receiveTick(codec, spf);
+    // a codec that arrived between the phases has no received frame yet: silence this tick
+    if (!this.produced) this.rxPcm.fill(0, 0, spf);
+    this.produced = false;
+    this.feedRx(spf);
     this.sendTick(codec, spf);
     if (--this.rtcpCountdown <= 0) {
       this.rtcpCountdown = this.nextRtcpTicks();
@@ -995,6 +1035,13 @@ export class MediaSession {
     }
     this.rxPeak = peak;
     this.rxRms = Math.sqrt(sum / spf);
+    const fp = this.framePort;
+    if (fp !== null && fp.rate === codec.sampleRate) fp.putFrame(rx);
+  }
+
+  /** The received frame to every IVR Rx stream. */
+  private feedRx(spf: number): void {
+    const rx = this.rxPcm;
     const chans = this.rxChannels;
     for (let i = 0; i < chans.length; i++) {
       const ch = chans[i]!;
@@ -1004,8 +1051,6 @@ export class MediaSession {
       }
       ch.feed(rx, spf);
     }
-    const fp = this.framePort;
-    if (fp !== null && fp.rate === codec.sampleRate) fp.putFrame(rx);
   }
 
   private sendTick(codec: AudioCodec, spf: number): void {
