@@ -42,6 +42,7 @@ import {
 } from './rtpStats.js';
 import { ToneGenerator, type ToneSpec } from './tones.js';
 import { ComfortNoiseGenerator } from './comfortNoise.js';
+import { clampGain, gainAndLevel, GAIN_UNITY, mixInto, type FrameLevel } from './gain.js';
 import { loadWav, WavPlayer, type WavLoadResult } from './wavPlayer.js';
 
 /** The telephone-event part of {@link MediaParams} (RFC 4733). */
@@ -322,10 +323,6 @@ const STATE_IDLE = 0;
 const STATE_RUNNING = 1;
 const STATE_CLOSED = 2;
 
-/** Unity gain of {@link MediaSession.setVolume}. */
-export const UNITY_GAIN = 512;
-/** Largest gain of {@link MediaSession.setVolume} (400 %). */
-export const MAX_GAIN = 2048;
 
 /** Ticks of concealment after the stream dried up before falling silent. */
 const MAX_CONCEAL_TICKS = 5;
@@ -343,11 +340,6 @@ function isNullAddress(a: string): boolean {
   return a === '0.0.0.0' || a === '::' || a === '' || a === '0:0:0:0:0:0:0:0';
 }
 
-function clampGain(g: number): number {
-  if (!Number.isFinite(g)) return UNITY_GAIN;
-  const r = Math.round(g);
-  return r < 0 ? 0 : r > MAX_GAIN ? MAX_GAIN : r;
-}
 
 /**
  * The media of one call. Open with {@link MediaSession.open}, apply the negotiation with
@@ -449,9 +441,8 @@ export class MediaSession {
   private dtmfReceiver: DtmfReceiver | null = null;
   private readonly detector: DtmfDetector | null;
   private detectResampler: Resampler | null = null;
-  private rxGain = UNITY_GAIN;
-  private rxPeak = 0;
-  private rxRms = 0;
+  private rxGain = GAIN_UNITY;
+  private readonly rxLevel: FrameLevel = { peak: 0, rms: 0 };
   private readonly rxChannels: IvrRxStream[] = [];
   private ivrRxDropsClosed = 0;
 
@@ -483,9 +474,8 @@ export class MediaSession {
   private recordTap: MediaRecordTap | null = null;
   private levelTap: ((levels: MediaLevels) => void) | null = null;
   private readonly tapLevels: MediaLevels = { rxPeak: 0, rxRms: 0, txPeak: 0, txRms: 0 };
-  private txGain = UNITY_GAIN;
-  private txPeak = 0;
-  private txRms = 0;
+  private txGain = GAIN_UNITY;
+  private readonly txLevel: FrameLevel = { peak: 0, rms: 0 };
   private dtmfPackets = 0;
   private keepAlives = 0;
   private txRawDropped = 0;
@@ -1019,22 +1009,7 @@ export class MediaSession {
         }
       }
     }
-    const g = this.rxGain;
-    let peak = 0;
-    let sum = 0;
-    for (let i = 0; i < spf; i++) {
-      let v = rx[i]!;
-      if (g !== UNITY_GAIN) {
-        v = (v * g) >> 9;
-        v = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
-        rx[i] = v;
-      }
-      const a = v < 0 ? -v : v;
-      if (a > peak) peak = a;
-      sum += v * v;
-    }
-    this.rxPeak = peak;
-    this.rxRms = Math.sqrt(sum / spf);
+    gainAndLevel(rx, spf, this.rxGain, this.rxLevel);
     const fp = this.framePort;
     if (fp !== null && fp.rate === codec.sampleRate) fp.putFrame(rx);
   }
@@ -1078,31 +1053,10 @@ export class MediaSession {
       }
       if (this.dtmfGen.busy) this.dtmfGen.generate(tx, spf, true);
       const fp = this.framePort;
-      if (fp !== null && fp.rate === codec.sampleRate) {
-        const mix = fp.getFrame();
-        for (let i = 0; i < spf; i++) {
-          const v = tx[i]! + mix[i]!;
-          tx[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
-        }
-      }
+      // this tick's mix from the bridge (the pump mixed it after our produce phase)
+      if (fp !== null && fp.rate === codec.sampleRate) mixInto(tx, fp.getFrame(), spf);
     }
-    const g = this.txGain;
-    let peak = 0;
-    let sum = 0;
-    for (let i = 0; i < spf; i++) {
-      let v = tx[i]!;
-      if (g !== UNITY_GAIN) {
-        v = (v * g) >> 9;
-        // saturate: a typed-array store would wrap 40000 to -25536
-        v = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
-        tx[i] = v;
-      }
-      const a = v < 0 ? -v : v;
-      if (a > peak) peak = a;
-      sum += v * v;
-    }
-    this.txPeak = peak;
-    this.txRms = Math.sqrt(sum / spf);
+    gainAndLevel(tx, spf, this.txGain, this.txLevel);
     if (this.recordTap !== null) {
       try {
         this.recordTap(this.rxPcm, tx, spf, codec.sampleRate);
@@ -1112,10 +1066,10 @@ export class MediaSession {
     }
     if (this.levelTap !== null) {
       const lv = this.tapLevels;
-      lv.rxPeak = this.rxPeak;
-      lv.rxRms = this.rxRms;
-      lv.txPeak = peak;
-      lv.txRms = this.txRms;
+      lv.rxPeak = this.rxLevel.peak;
+      lv.rxRms = this.rxLevel.rms;
+      lv.txPeak = this.txLevel.peak;
+      lv.txRms = this.txLevel.rms;
       try {
         this.levelTap(lv);
       } catch {
@@ -1508,7 +1462,7 @@ export class MediaSession {
 
   /** Audio levels of the last frame each way. */
   levels(): MediaLevels {
-    return { rxPeak: this.rxPeak, rxRms: this.rxRms, txPeak: this.txPeak, txRms: this.txRms };
+    return { rxPeak: this.rxLevel.peak, rxRms: this.rxLevel.rms, txPeak: this.txLevel.peak, txRms: this.txLevel.rms };
   }
 
   /** All counters as a plain object (allocates: for applications, not per tick). */

@@ -62,8 +62,8 @@
  * listener hearing silence skips its output resampler likewise.
  * @module
  */
+import { GAIN_UNITY } from '../media/gain.js';
 import {
-  GAIN_UNITY,
   MixGroup,
   PlanKind,
   Port,
