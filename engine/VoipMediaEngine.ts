@@ -1491,9 +1491,11 @@ export class VoipMediaEngine extends EventEmitter {
 
   /**
    * Plays a WAV file (8/16/44.1/48 kHz, mono or stereo, PCM or float) to the far end of a line,
-   * once or looping. The file is read before this returns, so a bad file gives its code at once
-   * (SipBadParameter for a missing or unreadable file, SipBadAudioDataType for a bad format or
-   * an empty file).
+   * once or looping. The header is checked before this returns, so a bad file gives its code at
+   * once (SipBadParameter for a missing or unreadable file, SipBadAudioDataType for a bad format
+   * or an empty file); the samples are then read and converted without blocking, once, and play
+   * from memory. A file that fails after that (its header lied, it vanished) raises the line
+   * notification SipBadAudioDataType with `data: { path, reason }`.
    */
   playWaveFile(phoneLine: number, path: string, loop: boolean): T {
     const call = VoipMediaEngine.lineCall(this, phoneLine);
@@ -1501,7 +1503,7 @@ export class VoipMediaEngine extends EventEmitter {
     if (typeof path !== 'string' || !path || typeof loop !== 'boolean') return T.SipBadParameter;
     const media = call.line.media;
     if (!media) return T.SipNoCallActive;
-    const r = media.playWaveSync(path, loop);
+    const r = media.playWave(path, loop, (reason) => this.notifier.line(phoneLine, T.SipBadAudioDataType, { path, reason }));
     return r === 'ok' ? T.SipSuccess : r === 'not-found' ? T.SipBadParameter : T.SipBadAudioDataType;
   }
 

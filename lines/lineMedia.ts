@@ -4,9 +4,8 @@
  * line's audio formats onto SDP format specs.
  * @module
  */
-import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { decodeWav } from '../media/wavPlayer.js';
+import { probeWav, type WavLoadResult } from '../media/wavPlayer.js';
 import type { MediaClock } from '../media/mediaClock.js';
 import type { MediaPump } from '../media/mediaPump.js';
 import type { RtpPortAllocator } from '../media/rtpSocket.js';
@@ -95,10 +94,11 @@ export interface LineMedia extends CallMedia {
   /** RTP keep-alive interval while not sending (0 = off). */
   setKeepAlive(ms: number): void;
   /**
-   * Checks a WAV file synchronously (so errors come back at once) and starts playing it; the
-   * rate conversion then runs without blocking.
+   * Starts playing a WAV file. The header is checked at once (a few KiB, so a missing or bad
+   * file gives its result now); the file is then read, decoded and converted once, without
+   * blocking, and plays from memory. A failure after `ok` goes to `onFailed`.
    */
-  playWaveSync(path: string, loop: boolean): 'ok' | 'not-found' | 'bad-format' | 'empty';
+  playWave(path: string, loop: boolean, onFailed?: (result: Exclude<WavLoadResult, 'ok'>) => void): WavLoadResult;
   /** Stops the WAV file. */
   stopWave(): void;
   /** Stream of received audio. */
@@ -183,16 +183,12 @@ export async function openLineMedia(o: OpenLineMediaOptions): Promise<LineMedia 
     setRawRtpAccess: (cb) => s.setRawRtpAccess(cb),
     stats: () => s.stats(),
     setKeepAlive: (ms) => s.setKeepAlive(ms),
-    playWaveSync: (path, loop) => {
-      let bytes: Buffer;
-      try {
-        bytes = readFileSync(path);
-      } catch {
-        return 'not-found';
-      }
-      const loaded = decodeWav(path, bytes);
-      if (loaded.result !== 'ok') return loaded.result;
-      void s.playWave(path, loop);
+    playWave: (path, loop, onFailed) => {
+      const probed = probeWav(path);
+      if (probed !== 'ok') return probed;
+      void s.playWave(path, loop).then((r) => {
+        if (r !== 'ok') onFailed?.(r);
+      });
       return 'ok';
     },
     stopWave: () => s.stopWave(),
