@@ -14,6 +14,8 @@ import { ConferenceBridge, type Port } from '../mixer/index.js';
 import { virtualMediaClock, type MediaClock } from '../media/mediaClock.js';
 import { MediaPump, type MediaNode } from '../media/mediaPump.js';
 import { probeWav } from '../media/wavPlayer.js';
+import { LocalAudioPort } from '../mixer/localAudioPort.js';
+import type { LocalAudio, LocalAudioStats } from '../media/audioDevice.js';
 
 const { WaveFile } = wavefilePkg;
 
@@ -38,10 +40,16 @@ class FakeLine implements MediaNode {
     this.port.putFrame(this.frame);
   }
 
+  /** Peak of what it heard, by tick (for frames that are not constant). */
+  readonly peak = new Map<number, number>();
+
   consume(tick: number): void {
     const out = this.port.getFrame();
     // a steady frame: every sample alike
     this.heard.set(tick, out[out.length - 1]!);
+    let p = 0;
+    for (const v of out) p = Math.max(p, Math.abs(v));
+    this.peak.set(tick, p);
   }
 }
 
@@ -212,6 +220,63 @@ test('the pump leaves the clock on detach, and a clock drives nothing else', (t)
   t.is(clock.stats().listeners, 1);
   pump.detach();
   t.is(clock.stats().listeners, 0);
+});
+
+/** A sound card that captures a tone and remembers what it was given to play. */
+class FakeCard implements LocalAudio {
+  readonly sampleRate = 8000;
+  readonly frameMs = 20;
+  readonly frameSamples = 160;
+  readonly capturing = true;
+  readonly playing = true;
+  readonly tonePlaying = false;
+  level = 0;
+  readonly played: number[] = [];
+  private phase = 0;
+  readFrame(out: Int16Array): boolean {
+    // a 1 kHz tone at `level` (a constant frame would be taken for DC by the capture processing)
+    for (let i = 0; i < out.length; i++) out[i] = Math.round(this.level * Math.sin((2 * Math.PI * (this.phase + i) + 1) / 8));
+    this.phase += out.length;
+    return true;
+  }
+  writeFrame(pcm: Int16Array): void {
+    this.played.push(pcm[100]!);
+  }
+  playTone(): boolean {
+    return false;
+  }
+  stopTone(): void {}
+  stats(): LocalAudioStats {
+    throw new Error('not used');
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+test('the sound card is a node of the pump: its capture is heard, and it plays the mix, in the same tick', async (t) => {
+  const g = graph();
+  const card = new FakeCard();
+  const dev = LocalAudioPort.attach(card, g.bridge, g.pump, { echoCancellation: false });
+  dev.port.setGroups(['conf']);
+  dev.port.setMetering(true);
+  const far = g.line('far', ['conf']);
+  // what the device put into its port in each tick (after its capture processing: libspeexdsp's
+  // preprocessor, when installed, has latency of its own, which is not the bridge's)
+  const put = new Map<number, number>();
+  g.pump.add({ produce: () => undefined, consume: (tick) => put.set(tick, dev.port.levels().inPeak) });
+  g.run(3);
+  const n = g.clock.tick;
+  card.level = 7000;
+  far.script.set(n, 55);
+  g.run(3);
+  for (let k = n - 1; k < n + 3; k++) t.is(far.peak.get(k), put.get(k), `tick ${k}: the far end hears what the device put in that tick`);
+  t.true(put.get(n + 2)! > 0, 'the microphone is heard');
+  t.is(card.played[n], 55, 'the loudspeaker plays the far end of this tick');
+  t.is(card.played[n - 1], 0);
+  t.is(g.pump.stats().nodes, 3);
+  await dev.close();
+  t.is(g.pump.stats().nodes, 2, 'closing leaves the pump');
 });
 
 test('probeWav answers from the header alone: missing, empty, not a WAV, unsupported, fine', (t) => {
