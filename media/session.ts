@@ -1,10 +1,13 @@
 /**
  * The media of one call: an RTP/RTCP socket pair, the codec, the jitter buffer, DTMF both ways
  * (RFC 4733 and in-band), tones, WAV playback, IVR streams, loopback, gains and statistics,
- * all driven by the engine's single `MediaClock`.
+ * all driven by the engine's single `MediaClock`: in the engine, as a node of its `MediaPump`
+ * (`media/mediaPump`), whose phases put the received frame into the conference bridge before
+ * it mixes and take the mix after, in the same tick; on its own, as a plain clock listener.
  *
- * Per 20 ms tick the session pops the jitter buffer, decodes (or conceals), feeds the in-band
- * DTMF detector, the VU meter and the Rx IVR channels, then builds the outgoing frame (loopback,
+ * Per 20 ms tick the session, in its produce phase, pops the jitter buffer, decodes (or
+ * conceals), feeds the in-band DTMF detector and the VU meter and puts the frame into its
+ * mixer port; in its consume phase it feeds the Rx IVR channels, then builds the outgoing frame (loopback,
  * else the mix of WAV, Tx IVR, tone and in-band DTMF, else silence), applies the tx gain with
  * saturation, encodes it into a preallocated packet and sends it, or sends the RFC 4733 event
  * packet instead while a digit is on the wire. RTCP (SR or RR, plus SDES CNAME) goes out about
@@ -323,7 +326,6 @@ const STATE_IDLE = 0;
 const STATE_RUNNING = 1;
 const STATE_CLOSED = 2;
 
-
 /** Ticks of concealment after the stream dried up before falling silent. */
 const MAX_CONCEAL_TICKS = 5;
 /** A latched source silent this long may be replaced by a new one, ms. */
@@ -339,7 +341,6 @@ const PACKET_BYTES = RTP_HEADER_SIZE + 1500;
 function isNullAddress(a: string): boolean {
   return a === '0.0.0.0' || a === '::' || a === '' || a === '0:0:0:0:0:0:0:0';
 }
-
 
 /**
  * The media of one call. Open with {@link MediaSession.open}, apply the negotiation with
