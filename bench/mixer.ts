@@ -9,6 +9,13 @@
  * silent ports skip their input resamplers and the listeners who only listen share one output
  * resampler per conference, and one row uses shorter edge filters (16 taps per phase).
  *
+ * After the table, the bridge's in-to-out latency in ticks, measured in virtual time: a frame
+ * put into one port at tick N, and the first tick another port's owner takes it out, with the
+ * bridge driven as before the media pump (the bridge as the clock's first listener, each line
+ * receiving and sending in its own listener afterwards) and as the engine drives it now (one
+ * `MediaPump`: every line produces, the bridge mixes, every line consumes). Last, the
+ * allocation check of a whole pump tick (100 fake lines producing and consuming).
+ *
  * Run `npm run bench:mixer` or `node dist/bench/mixer.js [msPerCase]`. Figures only; tests never
  * assert timings.
  * @module
@@ -19,6 +26,8 @@ import { ConferenceBridge, type MixerRate, type Port } from '../mixer/index.js';
 import { createResampler, type Resampler, type ResamplerOptions } from '../media/resample.js';
 import { fillSine } from '../media/tones.js';
 import { speexEdgeResamplers } from '../mixer/edgeResamplers.js';
+import { virtualMediaClock } from '../media/mediaClock.js';
+import { MediaPump, type MediaNode } from '../media/mediaPump.js';
 
 /** One benchmark case. */
 export interface MixerBenchCase {
@@ -199,6 +208,78 @@ export async function benchMixer(durationMs = 1000): Promise<MixerBenchResult[]>
   return results;
 }
 
+/** How the bridge is driven in {@link latencyTicks}. */
+export type BridgeDriving = 'listeners' | 'pump';
+
+/**
+ * In-to-out latency of the bridge in ticks, in virtual time: A puts a frame at tick N (after
+ * silence); the result is the tick at which B's owner first takes a non-silent frame, minus N.
+ * `listeners`: the arrangement before the media pump (the bridge first on the clock, then each
+ * line receiving, putting, taking and sending in its own listener). `pump`: the engine's now.
+ */
+export function latencyTicks(driving: BridgeDriving): number {
+  const clock = virtualMediaClock();
+  const bridge = new ConferenceBridge({ rate: 8000, frameMs: 20 });
+  const a = bridge.addPort({ name: 'a', rate: 8000, groups: ['conf'] });
+  const b = bridge.addPort({ name: 'b', rate: 8000, groups: ['conf'] });
+  const frame = new Int16Array(160);
+  const quiet = new Int16Array(160);
+  const speakAt = 5;
+  let heardAt = -1;
+  const lineA: MediaNode = {
+    produce: (tick) => {
+      frame.fill(tick >= speakAt ? 1000 : 0);
+      a.putFrame(frame);
+    },
+    consume: () => undefined,
+  };
+  const lineB: MediaNode = {
+    produce: () => b.putFrame(quiet),
+    consume: (tick) => {
+      if (heardAt < 0 && b.getFrame()[80] !== 0) heardAt = tick;
+    },
+  };
+  if (driving === 'pump') {
+    const pump = MediaPump.attach(clock);
+    pump.setMixer(bridge);
+    pump.add(lineA);
+    pump.add(lineB);
+  } else {
+    clock.add(bridge);
+    for (const l of [lineA, lineB]) clock.add({ onTick: (n) => (l.produce(n), l.consume(n)) });
+  }
+  for (let i = 0; i < 20 && heardAt < 0; i++) clock.tickOnce();
+  return heardAt - speakAt;
+}
+
+/** Garbage collections over `ticks` pump ticks of 100 fake lines in one 16 kHz conference of 8 kHz ports. */
+export async function pumpGcs(ticks: number): Promise<number> {
+  const clock = virtualMediaClock();
+  const pump = MediaPump.attach(clock);
+  const bridge = new ConferenceBridge({ rate: 16000, frameMs: 20 });
+  pump.setMixer(bridge);
+  const tone = new Int16Array(160);
+  fillSine(tone, 8000, 440, 3000);
+  let chk = 0;
+  for (let i = 0; i < 100; i++) {
+    const port = bridge.addPort({ name: `p${i}`, rate: 8000, groups: ['conf'] });
+    pump.add({
+      produce: () => port.putFrame(tone),
+      consume: () => {
+        chk = (chk + port.getFrame()[7]!) | 0;
+      },
+    });
+  }
+  for (let i = 0; i < 5; i++) clock.tickOnce(); // memberships
+  await new Promise((r) => setTimeout(r, 50));
+  const before = gcCount;
+  // the pump itself, not the virtual clock (whose BigInt time allocates, like hrtime does)
+  for (let i = 0; i < ticks; i++) pump.pump(i);
+  await new Promise((r) => setTimeout(r, 50));
+  if (chk === 0.5) sink++;
+  return gcCount - before;
+}
+
 function fmt(v: number, w: number, digits = 1): string {
   return v.toFixed(digits).padStart(w);
 }
@@ -206,6 +287,13 @@ function fmt(v: number, w: number, digits = 1): string {
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const ms = Number(process.argv[2] ?? 1000);
   const results = await benchMixer(ms);
+  const obs = new PerformanceObserver((list) => {
+    gcCount += list.getEntries().length;
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  const pumpTicks = 2000;
+  const gcs = await pumpGcs(pumpTicks);
+  obs.disconnect();
   console.log(`conference bridge, CPU µs per 20 ms tick (${ms} ms per figure; all parties talking unless noted)`);
   console.log(
     'case                    port  bridge  ports   tick µs  % core   floor µs  resample µs  resample %  GCs/ticks',
@@ -218,4 +306,9 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
       `${name.padEnd(22)} ${String(r.portRate / 1000).padStart(3)}k ${String(r.bridgeRate / 1000).padStart(5)}k ${String(r.ports).padStart(6)} ${fmt(r.tickUs, 9)} ${fmt(r.corePercent, 6, 2)} ${fmt(r.floorUs, 10)} ${fmt(r.resampleUs, 12)} ${share.padStart(11)} ${`${r.gcs}/${r.checkTicks}`.padStart(10)}`,
     );
   }
+  console.log('');
+  console.log('in-to-out latency of the bridge, ticks of 20 ms (virtual time; a frame put at tick N is first taken out at N + latency)');
+  console.log(`  before (bridge as the first clock listener, lines after it): ${latencyTicks('listeners')}`);
+  console.log(`  after  (one MediaPump: produce, mix, consume):                ${latencyTicks('pump')}`);
+  console.log(`whole pump tick, 100 fake lines, 8 kHz ports in a 16 kHz conference: ${gcs} GCs over ${pumpTicks} ticks`);
 }

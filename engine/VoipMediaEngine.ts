@@ -18,7 +18,8 @@ import { infoDtmfHandler } from '../lines/infoDtmf.js';
 import { TransferManager, TRANSFER_CAPABILITY, type TransferHost, type CallDialogInfo } from '../lines/transfer.js';
 import type { Call, CallMedia, IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from '../lines/call.js';
 import { Call as CallClass, CALL_CAPABILITY } from '../lines/call.js';
-import { MediaClock, type MediaClockStats } from '../media/mediaClock.js';
+import { DriftCorrectedMediaClock, type MediaClock, type MediaClockStats } from '../media/mediaClock.js';
+import { MediaPump } from '../media/mediaPump.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
 import { isValidDtmfString, buildDtmfRelayBody } from '../media/dtmf.js';
 import { isValidOpusSettings, type OpusSettings } from '../media/opus.js';
@@ -337,6 +338,8 @@ export class VoipMediaEngine extends EventEmitter {
     activeMedia: () => this.lines.flatMap((l) => (l.call && !l.call.isEnded && l.media ? [l.media.stats()] : [])),
   });
   private mediaClock?: MediaClock;
+  /** The one pump on the media clock: every line's media and the bridge run in its phases. */
+  private mediaPump?: MediaPump;
   private rtpAllocator?: RtpPortAllocator;
   private calls?: CallManager;
   private audio?: EngineAudio;
@@ -413,7 +416,8 @@ export class VoipMediaEngine extends EventEmitter {
       this.linePolicy.randomAssign = p.randomlyAssignIncomingCallsToPhoneLines;
       this.callAnswerTimeoutSeconds = p.callAnswerTimeoutSeconds;
       this.keepAlive.reset();
-      this.mediaClock = new MediaClock({});
+      this.mediaClock = new DriftCorrectedMediaClock({});
+      this.mediaPump = MediaPump.attach(this.mediaClock);
       this.mediaClock.start();
       this.rtpAllocator = new RtpPortAllocator({
         host: p.ipAddressOfThisHost,
@@ -425,9 +429,11 @@ export class VoipMediaEngine extends EventEmitter {
         { notifyLine: (line, event, data) => this.notifier.line(line, event, data) },
         p,
         this.lines,
-        this.mediaClock,
+        this.mediaPump,
       );
       if (typeof audio === 'number') {
+        this.mediaPump.detach();
+        this.mediaPump = undefined;
         this.mediaClock.stop();
         this.mediaClock = undefined;
         this.rtpAllocator = undefined;
@@ -478,6 +484,8 @@ export class VoipMediaEngine extends EventEmitter {
     }
     this.keepAlive.reset();
     this.registrar.clear();
+    this.mediaPump?.detach();
+    this.mediaPump = undefined;
     this.mediaClock?.stop();
     this.mediaClock = undefined;
     this.rtpAllocator = undefined;
@@ -1042,9 +1050,10 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   private async openMedia(line: PhoneLine): Promise<CallMedia | undefined> {
-    if (!this.mediaClock || !this.rtpAllocator || !this.params) return undefined;
+    if (!this.mediaClock || !this.mediaPump || !this.rtpAllocator || !this.params) return undefined;
     const media = await openLineMedia({
       clock: this.mediaClock,
+      pump: this.mediaPump,
       allocator: this.rtpAllocator,
       localAddress: this.params.ipAddressOfThisHost,
       line,
@@ -1422,9 +1431,11 @@ export class VoipMediaEngine extends EventEmitter {
 
   /**
    * Plays a WAV file (8/16/44.1/48 kHz, mono or stereo, PCM or float) to the far end of a line,
-   * once or looping. The file is read before this returns, so a bad file gives its code at once
-   * (SipBadParameter for a missing or unreadable file, SipBadAudioDataType for a bad format or
-   * an empty file).
+   * once or looping. The header is checked before this returns, so a bad file gives its code at
+   * once (SipBadParameter for a missing or unreadable file, SipBadAudioDataType for a bad format
+   * or an empty file); the samples are then read and converted without blocking, once, and play
+   * from memory. A file that fails after that (its header lied, it vanished) raises the line
+   * notification SipBadAudioDataType with `data: { path, reason }`.
    */
   @procedure()
   playWaveFile(phoneLine: number, path: string, loop: boolean): T {
@@ -1433,7 +1444,7 @@ export class VoipMediaEngine extends EventEmitter {
     if (typeof path !== 'string' || !path || typeof loop !== 'boolean') return T.SipBadParameter;
     const media = call.line.media;
     if (!media) return T.SipNoCallActive;
-    const r = media.playWaveSync(path, loop);
+    const r = media.playWave(path, loop, (reason) => this.notifier.line(phoneLine, T.SipBadAudioDataType, { path, reason }));
     return r === 'ok' ? T.SipSuccess : r === 'not-found' ? T.SipBadParameter : T.SipBadAudioDataType;
   }
 

@@ -15,7 +15,7 @@ import { speexEdgeResamplers } from '../mixer/edgeResamplers.js';
 import type { MixerRate } from '../mixer/index.js';
 import { listAudioDevices, openLocalAudio, type AudioDeviceInfo, type LocalAudioStats, type LocalToneName } from '../media/audioDevice.js';
 import { CallRecorder, type RecordCallback } from '../media/callRecorder.js';
-import type { MediaClock } from '../media/mediaClock.js';
+import type { MediaPump } from '../media/mediaPump.js';
 import type { MediaLevels } from '../media/session.js';
 import { speexDspStatus } from '../ffi/speexdsp.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
@@ -123,9 +123,9 @@ export class EngineAudio {
     private readonly host: EngineAudioHost,
     private readonly params: EngineAudioParams,
     private readonly lines: readonly PhoneLine[],
-    clock: MediaClock,
+    pump: MediaPump,
   ) {
-    this.mixer = new LineMixer({ clock, rate: params.conferenceSampleRate, resamplerFactory: speexEdgeResamplers() });
+    this.mixer = new LineMixer({ pump, rate: params.conferenceSampleRate, resamplerFactory: speexEdgeResamplers() });
     for (const l of lines) {
       this.mixer.track(l);
       l.onStateChange = (line) => this.lineChanged(line);
@@ -133,12 +133,13 @@ export class EngineAudio {
   }
 
   /**
-   * Create the bridge on `clock` and open the local device when the parameters name one.
+   * Create the bridge as the mixing phase of `pump` and open the local device when the
+   * parameters name one (it becomes a node of the pump, like the lines).
    * @returns the keeper, or SipAudioInFailure / SipAudioOutFailure / SipNativeLibraryMissing
    *   when a requested device cannot be opened.
    */
-  static async start(host: EngineAudioHost, params: EngineAudioParams, lines: readonly PhoneLine[], clock: MediaClock): Promise<EngineAudio | T> {
-    const a = new EngineAudio(host, params, lines, clock);
+  static async start(host: EngineAudioHost, params: EngineAudioParams, lines: readonly PhoneLine[], pump: MediaPump): Promise<EngineAudio | T> {
+    const a = new EngineAudio(host, params, lines, pump);
     const inId = params.zeroBasedAudioInDeviceId;
     const outId = params.zeroBasedAudioOutDeviceId;
     if (inId === SIP_AUDIO_DEVICE_NOT_USED && outId === SIP_AUDIO_DEVICE_NOT_USED) return a;
@@ -148,7 +149,7 @@ export class EngineAudio {
       if (/naudiodon|libasound|backend/i.test(opened.reason)) return T.SipNativeLibraryMissing;
       return inId !== SIP_AUDIO_DEVICE_NOT_USED && /captur|input/i.test(opened.reason) ? T.SipAudioInFailure : T.SipAudioOutFailure;
     }
-    a.device = LocalAudioPort.attach(opened.audio, a.mixer.bridge, clock);
+    a.device = LocalAudioPort.attach(opened.audio, a.mixer.bridge, pump);
     a.mixer.setDevice(a.device);
     return a;
   }
@@ -400,7 +401,7 @@ export class EngineAudio {
     });
   }
 
-  /** Stop recordings, leave the clock, close the device. */
+  /** Stop recordings, leave the pump, close the device. */
   async stop(): Promise<void> {
     clearTimeout(this.toneTimer);
     await Promise.all([...this.recordings.keys()].map((l) => this.finishRecording(l)));

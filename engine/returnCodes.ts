@@ -302,7 +302,10 @@ export enum TelephonyReturnValue {
   SipNoAudioOutType,
   /** API return value: the audio output queue is full. */
   SipAudioOutputFull,
-  /** API return value: the audio data type is not supported. */
+  /**
+   * API return value, and PHONE_LINE notification when a WAV file accepted by `playWaveFile`
+   * cannot be played after all (`data: { path, reason }`).
+   */
   SipBadAudioDataType,
 
   // ---- engine status (global) ----------------------------------------------------------------
@@ -644,7 +647,7 @@ const META: Readonly<Record<TelephonyReturnValue, Meta>> = {
   [T.SipBadAudioOutLine]: [A, 'The audio output line is invalid.'],
   [T.SipNoAudioOutType]: [A, 'No audio output type was given.'],
   [T.SipAudioOutputFull]: [A, 'The audio output queue is full.'],
-  [T.SipBadAudioDataType]: [A, 'The audio data type is not supported.'],
+  [T.SipBadAudioDataType]: [AL, 'The audio data type is not supported.'],
   [T.SipCallEngineReady]: [G, 'The media engine is ready.'],
   [T.SipCallEngineTerminated]: [G, 'The media engine has stopped.'],
   [T.SipRegisterReceived]: [I, 'A REGISTER request was received.'],

@@ -4,10 +4,10 @@
  * line's audio formats onto SDP format specs.
  * @module
  */
-import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { decodeWav } from '../media/wavPlayer.js';
+import { probeWav, type WavLoadResult } from '../media/wavPlayer.js';
 import type { MediaClock } from '../media/mediaClock.js';
+import type { MediaPump } from '../media/mediaPump.js';
 import type { RtpPortAllocator } from '../media/rtpSocket.js';
 import { MediaSession, type MediaFramePort, type MediaSessionStats, type MediaLevels, type MediaParams, type MediaRecordTap, type RawRtpData } from '../media/session.js';
 import { defaultFormat, type AudioCodecName, type AudioFormatSpec, type NegotiatedMedia } from '../sip/sdp.js';
@@ -94,10 +94,11 @@ export interface LineMedia extends CallMedia {
   /** RTP keep-alive interval while not sending (0 = off). */
   setKeepAlive(ms: number): void;
   /**
-   * Checks a WAV file synchronously (so errors come back at once) and starts playing it; the
-   * rate conversion then runs without blocking.
+   * Starts playing a WAV file. The header is checked at once (a few KiB, so a missing or bad
+   * file gives its result now); the file is then read, decoded and converted once, without
+   * blocking, and plays from memory. A failure after `ok` goes to `onFailed`.
    */
-  playWaveSync(path: string, loop: boolean): 'ok' | 'not-found' | 'bad-format' | 'empty';
+  playWave(path: string, loop: boolean, onFailed?: (result: Exclude<WavLoadResult, 'ok'>) => void): WavLoadResult;
   /** Stops the WAV file. */
   stopWave(): void;
   /** Stream of received audio. */
@@ -120,6 +121,8 @@ export interface LineMedia extends CallMedia {
 export interface OpenLineMediaOptions {
   /** The engine's media clock. */
   clock: MediaClock;
+  /** The engine's media pump: the session runs in its produce and consume phases. */
+  pump?: MediaPump;
   /** The engine's RTP port allocator. */
   allocator: RtpPortAllocator;
   /** Address to bind RTP to. */
@@ -141,6 +144,7 @@ export async function openLineMedia(o: OpenLineMediaOptions): Promise<LineMedia 
   const line = o.line;
   const opened = await MediaSession.open({
     clock: o.clock,
+    ...(o.pump !== undefined ? { pump: o.pump } : {}),
     allocator: o.allocator,
     localAddress: o.localAddress,
     dtmfDetect: o.dtmfDetect,
@@ -179,16 +183,12 @@ export async function openLineMedia(o: OpenLineMediaOptions): Promise<LineMedia 
     setRawRtpAccess: (cb) => s.setRawRtpAccess(cb),
     stats: () => s.stats(),
     setKeepAlive: (ms) => s.setKeepAlive(ms),
-    playWaveSync: (path, loop) => {
-      let bytes: Buffer;
-      try {
-        bytes = readFileSync(path);
-      } catch {
-        return 'not-found';
-      }
-      const loaded = decodeWav(path, bytes);
-      if (loaded.result !== 'ok') return loaded.result;
-      void s.playWave(path, loop);
+    playWave: (path, loop, onFailed) => {
+      const probed = probeWav(path);
+      if (probed !== 'ok') return probed;
+      void s.playWave(path, loop).then((r) => {
+        if (r !== 'ok') onFailed?.(r);
+      });
       return 'ok';
     },
     stopWave: () => s.stopWave(),

@@ -14,15 +14,15 @@
  */
 import { ConferenceBridge, type EdgeResamplerFactory, type MixerRate, type Port } from '../mixer/index.js';
 import type { LocalAudioPort } from '../mixer/localAudioPort.js';
-import type { MediaClock, MediaClockListener } from '../media/mediaClock.js';
+import type { MediaPump } from '../media/mediaPump.js';
 import { LineState } from '../engine/types.js';
 import type { LineMedia } from './lineMedia.js';
 import type { PhoneLine } from './phoneLine.js';
 
 /** Options of {@link LineMixer}. */
 export interface LineMixerOptions {
-  /** The engine's media clock; the bridge ticks on it before every line. */
-  readonly clock: MediaClock;
+  /** The engine's media pump; the bridge is its mixing phase. */
+  readonly pump: MediaPump;
   /** Mixing rate. */
   readonly rate: MixerRate;
   /** Edge resamplers (libspeexdsp's when installed). */
@@ -41,14 +41,12 @@ export class LineMixer {
   private readonly ports = new Map<PhoneLine, LinePort>();
   private deviceLine: PhoneLine | null = null;
   private device: LocalAudioPort | null = null;
-  private readonly listener: MediaClockListener;
   private readonly lines = new Set<PhoneLine>();
 
   constructor(private readonly opts: LineMixerOptions) {
     this.bridge = new ConferenceBridge({ rate: opts.rate, ...(opts.resamplerFactory ? { resamplerFactory: opts.resamplerFactory } : {}) });
-    this.listener = { onTick: () => this.bridge.tick() };
-    // first listener of the clock: every tick mixes what the lines put on the previous one
-    opts.clock.add(this.listener);
+    // the pump calls the bridge between the lines' produce and consume phases
+    opts.pump.setMixer(this.bridge);
   }
 
   /** Know a line (the owner calls {@link LineMixer.update} after each of its state changes). */
@@ -113,11 +111,11 @@ export class LineMixer {
     d.port.setGroups([...groups]);
   }
 
-  /** Remove every port and leave the clock. */
+  /** Remove every port and leave the pump. */
   close(): void {
     for (const [line, lp] of this.ports) this.drop(line, lp);
     this.lines.clear();
-    this.opts.clock.remove(this.listener);
+    this.opts.pump.setMixer(null);
   }
 }
 

@@ -1,6 +1,10 @@
 /**
  * The local sound card as a source and sink of fixed-size frames (20 ms by default), for the
- * mixer's local audio device port and for call-progress tones on the local speaker.
+ * mixer's local audio device port and for call-progress tones on the local speaker. This module
+ * is the device port itself (the rings, the read and write loops, tones, statistics); its parts
+ * live beside it: loading the backend (`media/audioBackend`), silencing native output
+ * (`media/audioSilence`) and probing ALSA and the device list (`media/alsaProbe`). The public
+ * names of all four are exported from here.
  *
  * **Backend.** [naudiodon](https://github.com/Streampunk/naudiodon) (PortAudio; ALSA on Linux) is
  * an optional dependency and is loaded lazily, on the first {@link listAudioDevices} or
@@ -55,71 +59,43 @@
  * refuses to initialise PortAudio when `ALSA_CONFIG_PATH` names no file that could define one.
  * @module
  */
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DISABLE_NATIVE_ENV } from '../ffi/loader.js';
 import { NA_TONES, ToneGenerator, type ToneSpec } from './tones.js';
+import {
+  CAPTURE_LEAD_FRAMES,
+  CAPTURE_NATIVE_QUEUE,
+  PLAYBACK_MAX_AHEAD_FRAMES,
+  PLAYBACK_NATIVE_QUEUE,
+  SAMPLE_FORMAT_INT16,
+  TRIM_AFTER_FRAMES,
+  errorText,
+  loadBackend,
+  settlePendingCloses,
+  stopStream,
+  type NativeAudioIO,
+  type NativeReadResult,
+  type NativeStreamOptions,
+  type OpenStream,
+} from './audioBackend.js';
+import { silenced } from './audioSilence.js';
+import {
+  AUDIO_DEVICE_NOT_USED,
+  PREFERRED_AUDIO_DEVICE,
+  alsaConfigHazard,
+  queryDevices,
+  resolveDevice,
+  validDeviceId,
+  type AudioBackendOptions,
+  type AudioDeviceInfo,
+} from './alsaProbe.js';
 
-/**
- * Device id meaning "PortAudio's default device" for that direction. Same value as the engine's
- * `SIP_USE_PREFERED_AUDIO_DEVICE` (LanScape's name).
- */
-export const PREFERRED_AUDIO_DEVICE = -1;
-
-/**
- * Device id meaning "this direction is not used": nothing is opened for it. Same value as the
- * engine's `SIP_AUDIO_DEVICE_NOT_USED`.
- */
-export const AUDIO_DEVICE_NOT_USED = -2;
-
-/** One audio device as PortAudio reports it. */
-export interface AudioDeviceInfo {
-  /** Zero-based PortAudio device index: the id `openLocalAudio` takes. */
-  readonly id: number;
-  /** Device name (on ALSA, the PCM name: `default`, `sysdefault`, `hw:0,0`, …). */
-  readonly name: string;
-  /** Capture channels; 0 for an output-only device. */
-  readonly maxInputChannels: number;
-  /** Playback channels; 0 for an input-only device. */
-  readonly maxOutputChannels: number;
-  /** The device's preferred sample rate in Hz. */
-  readonly defaultSampleRate: number;
-  /** Name of the PortAudio host API the device belongs to (`ALSA`, `OSS`, `Core Audio`, …). */
-  readonly hostApi: string;
-  /** True for the device `PREFERRED_AUDIO_DEVICE` selects for capture. */
-  readonly isDefaultInput: boolean;
-  /** True for the device `PREFERRED_AUDIO_DEVICE` selects for playback. */
-  readonly isDefaultOutput: boolean;
-}
-
-/** What `listAudioDevices` found, or why it could not look. */
-export type AudioDeviceListResult =
-  | {
-      /** The listing worked. */
-      readonly ok: true;
-      /** Every device PortAudio sees, in id order (empty without sound cards). */
-      readonly devices: readonly AudioDeviceInfo[];
-    }
-  | {
-      /** The backend could not be loaded or PortAudio failed. */
-      readonly ok: false;
-      /** Why, in words. */
-      readonly reason: string;
-    };
+// the public surface of the sound card stays here; its parts live in the modules above
+export { isAudioBackendLoaded } from './audioBackend.js';
+export { AUDIO_DEVICE_NOT_USED, PREFERRED_AUDIO_DEVICE, listAudioDevices } from './alsaProbe.js';
+export type { AudioBackendOptions, AudioDeviceInfo, AudioDeviceListResult } from './alsaProbe.js';
 
 /** Sample rates a `LocalAudio` can run at. */
 export type LocalAudioSampleRate = 8000 | 16000 | 48000;
-
-/** Options of `listAudioDevices`. */
-export interface AudioBackendOptions {
-  /**
-   * Run the synchronous calls into PortAudio with stdout and stderr pointed at `/dev/null`, so
-   * ALSA's probing messages and naudiodon's `printf`s do not reach the console (default true).
-   */
-  readonly quiet?: boolean;
-}
 
 /** Options of `openLocalAudio`. */
 export interface LocalAudioOptions extends AudioBackendOptions {
@@ -291,311 +267,6 @@ export interface LocalAudio {
   close(): Promise<void>;
 }
 
-// ---------------------------------------------------------------------------------------------
-// naudiodon's native addon
-
-/** What the addon's `read` resolves to. */
-interface NativeReadResult {
-  buf?: Buffer;
-  finished?: boolean;
-  err?: string;
-}
-
-/** One naudiodon stream (the object `create` returns). */
-interface NativeAudioIO {
-  start(): void;
-  read(bytes: number): Promise<NativeReadResult>;
-  write(chunk: Buffer): Promise<string | undefined>;
-  quit(mode: 'WAIT' | 'ABORT'): Promise<void>;
-}
-
-/** naudiodon's per-direction stream options. */
-interface NativeStreamOptions {
-  deviceId: number;
-  sampleRate: number;
-  channelCount: number;
-  sampleFormat: number;
-  maxQueue: number;
-  framesPerBuffer: number;
-  closeOnError: boolean;
-}
-
-/** A device record from the addon's `getDevices`. */
-interface NativeDeviceInfo {
-  id: number;
-  name: string;
-  maxInputChannels: number;
-  maxOutputChannels: number;
-  defaultSampleRate: number;
-  hostAPIName: string;
-}
-
-/** The addon's `getHostAPIs` answer. */
-interface NativeHostApis {
-  defaultHostAPI: number;
-  HostAPIs: ReadonlyArray<{ name: string; defaultInput: number; defaultOutput: number }>;
-}
-
-/** The addon's exports. */
-interface NaudiodonBinding {
-  getDevices(): NativeDeviceInfo[];
-  getHostAPIs(): NativeHostApis;
-  create(options: { inOptions?: NativeStreamOptions; outOptions?: NativeStreamOptions }): NativeAudioIO;
-}
-
-type BackendResult = { readonly ok: true; readonly binding: NaudiodonBinding } | { readonly ok: false; readonly reason: string };
-
-/** naudiodon's `SampleFormat16Bit`. */
-const SAMPLE_FORMAT_INT16 = 16;
-/** Frames naudiodon may queue between PortAudio's callback and our reads. */
-const CAPTURE_NATIVE_QUEUE = 8;
-/** Frames naudiodon may queue between our writes and PortAudio's callback. */
-const PLAYBACK_NATIVE_QUEUE = 4;
-/** Capture reads may run this many frames ahead of real time on devices that do not pace. */
-const CAPTURE_LEAD_FRAMES = 2;
-/** Playback frames are dropped while the device is modelled to hold more than this many. */
-const PLAYBACK_MAX_AHEAD_FRAMES = 5;
-/** Consecutive frames a ring must stay above its target before one frame is trimmed. */
-const TRIM_AFTER_FRAMES = 50;
-/** How long {@link LocalAudio.close} waits for PortAudio to stop a stream. */
-const CLOSE_TIMEOUT_MS = 2000;
-
-let backend: BackendResult | undefined;
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Whether `LINESCAPE_DISABLE_NATIVE` names naudiodon (or `all`); read on every call. */
-function backendDisabled(): boolean {
-  const env = process.env[DISABLE_NATIVE_ENV];
-  if (env === undefined || env === '') return false;
-  return env.split(',').some((p) => {
-    const v = p.trim().toLowerCase();
-    return v === 'naudiodon' || v === 'all';
-  });
-}
-
-/** Load naudiodon's native addon once; the outcome is cached. Never throws. */
-function loadBackend(): BackendResult {
-  if (backendDisabled()) return { ok: false, reason: `naudiodon is disabled (${DISABLE_NATIVE_ENV})` };
-  if (backend !== undefined) return backend;
-  const req = createRequire(import.meta.url);
-  let dir: string;
-  try {
-    dir = path.dirname(req.resolve('naudiodon/package.json'));
-  } catch (err) {
-    backend = { ok: false, reason: `naudiodon is not installed (an optional dependency: npm install naudiodon): ${errorText(err)}` };
-    return backend;
-  }
-  const candidates = ['build/Release/naudiodon.node', 'build/Debug/naudiodon.node'].map((f) => path.join(dir, f));
-  const file = candidates.find((f) => fs.existsSync(f));
-  if (file === undefined) {
-    backend = { ok: false, reason: `naudiodon's native addon was not built (looked for ${candidates.join(', ')}; run npm rebuild naudiodon)` };
-    return backend;
-  }
-  try {
-    const binding = req(file) as Partial<NaudiodonBinding>;
-    if (typeof binding.create !== 'function' || typeof binding.getDevices !== 'function' || typeof binding.getHostAPIs !== 'function') {
-      throw new Error('the addon lacks create/getDevices/getHostAPIs');
-    }
-    backend = { ok: true, binding: binding as NaudiodonBinding };
-  } catch (err) {
-    const msg = errorText(err);
-    const hint = /libasound/.test(msg) ? ' (install ALSA\'s library: apt-get install -y libasound2)' : '';
-    backend = { ok: false, reason: `naudiodon failed to load${hint}: ${msg}` };
-  }
-  return backend;
-}
-
-/** True once naudiodon's native addon has been loaded into this process. */
-export function isAudioBackendLoaded(): boolean {
-  return backend !== undefined && backend.ok;
-}
-
-/**
- * PortAudio 19.6's ALSA device enumeration asserts (aborting the process) when the configuration
- * defines no `default` PCM. The system configuration always does; an `ALSA_CONFIG_PATH` naming
- * only missing or unrelated files does not. Returns a reason to refuse, or `undefined`.
- */
-function alsaConfigHazard(): string | undefined {
-  if (process.platform !== 'linux') return undefined;
-  const env = process.env.ALSA_CONFIG_PATH;
-  if (env === undefined || env === '') return undefined;
-  const files = env.split(':').filter((f) => f !== '');
-  for (const f of files) {
-    try {
-      const text = fs.readFileSync(f, 'utf8');
-      // a `default` PCM defined here, or an include (`<…>`) that may define it
-      if (/\bdefault\b/.test(text) || /<[^>]+>/.test(text)) return undefined;
-    } catch {
-      // missing or unreadable: keep looking
-    }
-  }
-  return (
-    `ALSA_CONFIG_PATH=${env} defines no "default" PCM; PortAudio 19.6 would abort the process ` +
-    'while enumerating devices, so the audio backend was not initialised'
-  );
-}
-
-// ---------------------------------------------------------------------------------------------
-// Keeping PortAudio and ALSA quiet
-
-interface Libc {
-  dup: (fd: number) => number;
-  dup2: (fd: number, fd2: number) => number;
-  close: (fd: number) => number;
-  fflush: (stream: null) => number;
-}
-
-let libc: Libc | null | undefined;
-
-/** libc's descriptor functions through koffi, loaded once; null where unavailable. */
-function getLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  const names = process.platform === 'linux' ? ['libc.so.6', 'libc.so'] : process.platform === 'darwin' ? ['libSystem.B.dylib'] : [];
-  if (names.length === 0) return libc;
-  try {
-    const req = createRequire(import.meta.url);
-    type Fn = (...args: unknown[]) => unknown;
-    type Lib = { func(proto: string): Fn };
-    const mod = req('koffi') as { load?: (p: string) => Lib; default?: { load: (p: string) => Lib } };
-    const load = mod.load ?? mod.default?.load;
-    if (load === undefined) return libc;
-    for (const name of names) {
-      try {
-        const lib = load(name);
-        const dup = lib.func('int dup(int fd)');
-        const dup2 = lib.func('int dup2(int fd, int fd2)');
-        const close = lib.func('int close(int fd)');
-        const fflush = lib.func('int fflush(void *stream)');
-        libc = {
-          dup: (fd) => dup(fd) as number,
-          dup2: (a, b) => dup2(a, b) as number,
-          close: (fd) => close(fd) as number,
-          fflush: (s) => fflush(s) as number,
-        };
-        break;
-      } catch {
-        // try the next name
-      }
-    }
-  } catch {
-    libc = null;
-  }
-  return libc;
-}
-
-/**
- * Run `fn` (synchronous) with file descriptors 1 and 2 pointed at `/dev/null`, flushing C stdio
- * before and after, so that what native code prints meanwhile is dropped. No JavaScript runs
- * while the descriptors are redirected. Falls back to plain `fn()` when libc cannot be bound or
- * `enabled` is false.
- */
-function silenced<T>(enabled: boolean, fn: () => T): T {
-  const c = enabled ? getLibc() : null;
-  if (c === null) return fn();
-  let devnull = -1;
-  let out = -1;
-  let err = -1;
-  try {
-    devnull = fs.openSync('/dev/null', 'w');
-    c.fflush(null);
-    out = c.dup(1);
-    err = c.dup(2);
-  } catch {
-    // fall through with whatever was obtained
-  }
-  if (devnull < 0 || out < 0 || err < 0) {
-    if (out >= 0) c.close(out);
-    if (err >= 0) c.close(err);
-    if (devnull >= 0) fs.closeSync(devnull);
-    return fn();
-  }
-  c.dup2(devnull, 1);
-  c.dup2(devnull, 2);
-  try {
-    return fn();
-  } finally {
-    c.fflush(null);
-    c.dup2(out, 1);
-    c.dup2(err, 2);
-    c.close(out);
-    c.close(err);
-    fs.closeSync(devnull);
-  }
-}
-
-/** Closes still stopping PortAudio streams; PortAudio is not re-entered until they finish. */
-const pendingCloses = new Set<Promise<void>>();
-
-async function settlePendingCloses(): Promise<void> {
-  while (pendingCloses.size > 0) await Promise.all([...pendingCloses]);
-}
-
-/** Devices plus the host API's default ids, read under {@link silenced}. */
-function queryDevices(binding: NaudiodonBinding, quiet: boolean): AudioDeviceInfo[] {
-  const { devices, hostApis } = silenced(quiet, () => ({ devices: binding.getDevices(), hostApis: binding.getHostAPIs() }));
-  const host = hostApis.HostAPIs[hostApis.defaultHostAPI];
-  const defIn = host?.defaultInput ?? -1;
-  const defOut = host?.defaultOutput ?? -1;
-  return devices.map((d) => ({
-    id: d.id,
-    name: d.name,
-    maxInputChannels: d.maxInputChannels,
-    maxOutputChannels: d.maxOutputChannels,
-    defaultSampleRate: d.defaultSampleRate,
-    hostApi: d.hostAPIName,
-    isDefaultInput: d.id === defIn,
-    isDefaultOutput: d.id === defOut,
-  }));
-}
-
-/**
- * List the audio devices PortAudio sees. Loads naudiodon on first use. On Linux without a sound
- * card this is typically `{ ok: true, devices: [] }`; never throws.
- */
-export async function listAudioDevices(options: AudioBackendOptions = {}): Promise<AudioDeviceListResult> {
-  const quiet = options.quiet ?? true;
-  const hazard = alsaConfigHazard();
-  if (hazard !== undefined) return { ok: false, reason: hazard };
-  const lib = loadBackend();
-  if (!lib.ok) return lib;
-  await settlePendingCloses();
-  try {
-    return { ok: true, devices: queryDevices(lib.binding, quiet) };
-  } catch (err) {
-    return { ok: false, reason: `PortAudio could not list devices: ${errorText(err)}` };
-  }
-}
-
-/** Resolve a LanScape-style device id for one direction against the device list. */
-function resolveDevice(
-  id: number,
-  devices: readonly AudioDeviceInfo[],
-  input: boolean,
-): { ok: true; device: AudioDeviceInfo } | { ok: false; reason: string } {
-  const dir = input ? 'capture' : 'playback';
-  if (id === PREFERRED_AUDIO_DEVICE) {
-    const d = devices.find((x) => (input ? x.isDefaultInput : x.isDefaultOutput));
-    if (d === undefined) return { ok: false, reason: `no default ${dir} device (PortAudio sees ${devices.length} device(s))` };
-    return { ok: true, device: d };
-  }
-  const d = devices.find((x) => x.id === id);
-  if (d === undefined) {
-    return { ok: false, reason: `no ${dir} device with id ${id} (PortAudio sees ${devices.length} device(s): ids 0..${devices.length - 1})` };
-  }
-  if ((input ? d.maxInputChannels : d.maxOutputChannels) < 1) {
-    return { ok: false, reason: `device ${id} (${d.name}) has no ${input ? 'input' : 'output'} channels` };
-  }
-  return { ok: true, device: d };
-}
-
-function validDeviceId(id: unknown): id is number {
-  return typeof id === 'number' && Number.isInteger(id) && id >= AUDIO_DEVICE_NOT_USED;
-}
-
 /**
  * Open the local sound card for 16-bit mono frames. Device ids follow LanScape:
  * {@link PREFERRED_AUDIO_DEVICE} (-1) is PortAudio's default device, {@link AUDIO_DEVICE_NOT_USED}
@@ -699,42 +370,6 @@ export async function openLocalAudio(options: LocalAudioOptions = {}): Promise<L
     playback = r.stream;
   }
   return { ok: true, audio: new LocalAudioImpl(config, capture, playback) };
-}
-
-/** An opened naudiodon stream and the device it is on. */
-interface OpenStream {
-  readonly io: NativeAudioIO;
-  readonly device: AudioDeviceInfo;
-}
-
-/**
- * Stop a stream: `quit('ABORT')` (PortAudio stops at once, buffered output is dropped), bounded
- * by {@link CLOSE_TIMEOUT_MS}. Tracked in {@link pendingCloses} until done.
- */
-function stopStream(io: NativeAudioIO): Promise<void> {
-  const done = new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
-    timer.unref();
-    let p: Promise<void>;
-    try {
-      p = io.quit('ABORT');
-    } catch {
-      p = Promise.resolve();
-    }
-    p.then(
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-    );
-  });
-  pendingCloses.add(done);
-  void done.then(() => pendingCloses.delete(done));
-  return done;
 }
 
 interface LocalAudioConfig {

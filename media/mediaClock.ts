@@ -60,10 +60,39 @@ export interface MediaClockStats {
 const NS_PER_MS = 1_000_000;
 
 /**
- * The media clock. Create one per engine with `new MediaClock()` (real time) or
- * `MediaClock.manual()` (tests drive it with {@link MediaClock.tickOnce}).
+ * What the media floor needs of a clock: a tick source that calls its listeners once per
+ * period. Injectable: the engine passes a {@link DriftCorrectedMediaClock} running on real time;
+ * tests pass one made by {@link virtualMediaClock} (or `MediaClock.manual()`) and drive it tick
+ * by tick, so media runs in virtual time with no timer at all.
  */
-export class MediaClock {
+export interface MediaClock {
+  /** Tick period in ms. */
+  readonly periodMs: number;
+  /** True between `start()` and `stop()`. */
+  readonly running: boolean;
+  /** Number of the next tick to be dispatched. */
+  readonly tick: number;
+  /** True for a clock driven by hand ({@link DriftCorrectedMediaClock.tickOnce}), not by a timer. */
+  readonly manual: boolean;
+  /** Registers a listener; one added during a tick is first called on the next tick. */
+  add(listener: MediaClockListener): void;
+  /** Unregisters a listener; safe from inside a tick. False when it was not registered. */
+  remove(listener: MediaClockListener): boolean;
+  /** Starts ticking (a no-op when running). */
+  start(): void;
+  /** Stops ticking; takes effect even from inside a tick. */
+  stop(): void;
+  /** Clock health figures (allocates: call every few seconds, not per tick). */
+  stats(): MediaClockStats;
+}
+
+/**
+ * The engine's media clock: a drift-corrected 20 ms timer (see the module notes). Create one
+ * per engine with `new DriftCorrectedMediaClock()` (real time), or in virtual time with
+ * {@link DriftCorrectedMediaClock.manual} (tests drive it with
+ * {@link DriftCorrectedMediaClock.tickOnce}).
+ */
+export class DriftCorrectedMediaClock implements MediaClock {
   /** Tick period in ms. */
   readonly periodMs: number;
   private readonly periodNs: number;
@@ -105,20 +134,23 @@ export class MediaClock {
     this.unrefTimer = options.unref ?? true;
     this.onError = options.onError;
     this.intervals = new Float64Array(Math.max(16, Math.floor(options.jitterWindow ?? 3000)));
-    this.isManual = MediaClock.creatingManual;
-    MediaClock.creatingManual = false;
+    this.isManual = DriftCorrectedMediaClock.creatingManual;
+    DriftCorrectedMediaClock.creatingManual = false;
   }
 
-  /** Set by {@link MediaClock.manual} just around its constructor call. */
+  /** Set by {@link DriftCorrectedMediaClock.manual} just around its constructor call. */
   private static creatingManual = false;
 
-  /** A clock that never starts a timer: tests advance it with {@link MediaClock.tickOnce}. */
-  static manual(options: Omit<MediaClockOptions, 'unref'> = {}): MediaClock {
-    MediaClock.creatingManual = true;
-    return new MediaClock(options);
+  /**
+   * A clock in virtual time that never starts a timer: tests advance it with
+   * {@link DriftCorrectedMediaClock.tickOnce}, one tick per call.
+   */
+  static manual(options: Omit<MediaClockOptions, 'unref'> = {}): DriftCorrectedMediaClock {
+    DriftCorrectedMediaClock.creatingManual = true;
+    return new DriftCorrectedMediaClock(options);
   }
 
-  /** True for clocks made by {@link MediaClock.manual}. */
+  /** True for clocks made by {@link DriftCorrectedMediaClock.manual}. */
   get manual(): boolean {
     return this.isManual;
   }
@@ -283,3 +315,18 @@ export class MediaClock {
     };
   }
 }
+
+/**
+ * A media clock in virtual time, for tests and simulations: no timer, each
+ * {@link DriftCorrectedMediaClock.tickOnce} dispatches one tick and advances time by one period.
+ */
+export function virtualMediaClock(options: Omit<MediaClockOptions, 'unref'> = {}): DriftCorrectedMediaClock {
+  return DriftCorrectedMediaClock.manual(options);
+}
+
+/**
+ * The default clock class under its historical name: `new MediaClock()` is a
+ * {@link DriftCorrectedMediaClock} on real time, `MediaClock.manual()` one in virtual time.
+ * Code that receives a clock should type it as the {@link MediaClock} interface.
+ */
+export const MediaClock = DriftCorrectedMediaClock;

@@ -1,10 +1,13 @@
 /**
  * The media of one call: an RTP/RTCP socket pair, the codec, the jitter buffer, DTMF both ways
  * (RFC 4733 and in-band), tones, WAV playback, IVR streams, loopback, gains and statistics,
- * all driven by the engine's single `MediaClock`.
+ * all driven by the engine's single `MediaClock`: in the engine, as a node of its `MediaPump`
+ * (`media/mediaPump`), whose phases put the received frame into the conference bridge before
+ * it mixes and take the mix after, in the same tick; on its own, as a plain clock listener.
  *
- * Per 20 ms tick the session pops the jitter buffer, decodes (or conceals), feeds the in-band
- * DTMF detector, the VU meter and the Rx IVR channels, then builds the outgoing frame (loopback,
+ * Per 20 ms tick the session, in its produce phase, pops the jitter buffer, decodes (or
+ * conceals), feeds the in-band DTMF detector and the VU meter and puts the frame into its
+ * mixer port; in its consume phase it feeds the Rx IVR channels, then builds the outgoing frame (loopback,
  * else the mix of WAV, Tx IVR, tone and in-band DTMF, else silence), applies the tx gain with
  * saturation, encodes it into a preallocated packet and sends it, or sends the RFC 4733 event
  * packet instead while a digit is on the wire. RTCP (SR or RR, plus SDES CNAME) goes out about
@@ -27,6 +30,7 @@ import { DtmfDetector, DtmfGenerator, DtmfReceiver, DtmfSender, DTMF_RX_BEGIN, d
 import { IvrRxStream, IvrTxStream, isIvrSampleRate, type IvrSampleRate } from './ivr.js';
 import { JitterBuffer, type JitterBufferStats, type JitterPop } from './jitterBuffer.js';
 import type { MediaClock, MediaClockListener } from './mediaClock.js';
+import type { MediaNode, MediaPump } from './mediaPump.js';
 import { OPUS_MAX_FRAME_SAMPLES, OpusCodec, isValidOpusSettings, type OpusSettings } from './opus.js';
 import { createResampler, type Resampler } from './resample.js';
 import { parseRtcp, writeRtcpCompound, type RtcpReportBlock } from './rtcp.js';
@@ -41,6 +45,7 @@ import {
 } from './rtpStats.js';
 import { ToneGenerator, type ToneSpec } from './tones.js';
 import { ComfortNoiseGenerator } from './comfortNoise.js';
+import { clampGain, gainAndLevel, GAIN_UNITY, mixInto, type FrameLevel } from './gain.js';
 import { loadWav, WavPlayer, type WavLoadResult } from './wavPlayer.js';
 
 /** The telephone-event part of {@link MediaParams} (RFC 4733). */
@@ -153,8 +158,13 @@ export type MediaRecordTap = (rx: Int16Array, tx: Int16Array, samples: number, s
 
 /** Options of {@link MediaSession.open}. */
 export interface MediaSessionOptions {
-  /** The engine's media clock; the session adds itself on {@link MediaSession.start}. */
+  /** The engine's media clock; without a `pump` the session adds itself on {@link MediaSession.start}. */
   clock: MediaClock;
+  /**
+   * The engine's media pump: the session then takes part in its phases (receive and put before
+   * the bridge mixes, take and send after), instead of listening to the clock on its own.
+   */
+  pump?: MediaPump;
   /** The engine's RTP port range; one even/odd pair is taken for the life of the session. */
   allocator: RtpPortAllocator;
   /**
@@ -316,11 +326,6 @@ const STATE_IDLE = 0;
 const STATE_RUNNING = 1;
 const STATE_CLOSED = 2;
 
-/** Unity gain of {@link MediaSession.setVolume}. */
-export const UNITY_GAIN = 512;
-/** Largest gain of {@link MediaSession.setVolume} (400 %). */
-export const MAX_GAIN = 2048;
-
 /** Ticks of concealment after the stream dried up before falling silent. */
 const MAX_CONCEAL_TICKS = 5;
 /** A latched source silent this long may be replaced by a new one, ms. */
@@ -335,12 +340,6 @@ const PACKET_BYTES = RTP_HEADER_SIZE + 1500;
 
 function isNullAddress(a: string): boolean {
   return a === '0.0.0.0' || a === '::' || a === '' || a === '0:0:0:0:0:0:0:0';
-}
-
-function clampGain(g: number): number {
-  if (!Number.isFinite(g)) return UNITY_GAIN;
-  const r = Math.round(g);
-  return r < 0 ? 0 : r > MAX_GAIN ? MAX_GAIN : r;
 }
 
 /**
@@ -443,9 +442,8 @@ export class MediaSession {
   private dtmfReceiver: DtmfReceiver | null = null;
   private readonly detector: DtmfDetector | null;
   private detectResampler: Resampler | null = null;
-  private rxGain = UNITY_GAIN;
-  private rxPeak = 0;
-  private rxRms = 0;
+  private rxGain = GAIN_UNITY;
+  private readonly rxLevel: FrameLevel = { peak: 0, rms: 0 };
   private readonly rxChannels: IvrRxStream[] = [];
   private ivrRxDropsClosed = 0;
 
@@ -477,9 +475,8 @@ export class MediaSession {
   private recordTap: MediaRecordTap | null = null;
   private levelTap: ((levels: MediaLevels) => void) | null = null;
   private readonly tapLevels: MediaLevels = { rxPeak: 0, rxRms: 0, txPeak: 0, txRms: 0 };
-  private txGain = UNITY_GAIN;
-  private txPeak = 0;
-  private txRms = 0;
+  private txGain = GAIN_UNITY;
+  private readonly txLevel: FrameLevel = { peak: 0, rms: 0 };
   private dtmfPackets = 0;
   private keepAlives = 0;
   private txRawDropped = 0;
@@ -500,6 +497,10 @@ export class MediaSession {
   private handlerErrors = 0;
 
   private readonly listener: MediaClockListener;
+  private readonly node: MediaNode;
+  private readonly pump: MediaPump | null;
+  /** The produce phase ran this tick (consume then has a received frame). */
+  private produced = false;
 
   private constructor(options: MediaSessionOptions, socket: RtpSocket) {
     this.clock = options.clock;
@@ -528,7 +529,15 @@ export class MediaSession {
     this.detector = options.dtmfDetect === true ? new DtmfDetector() : null;
     this.dtmfGen = new DtmfGenerator({ sampleRate: 8000 });
     this.tone = new ToneGenerator(8000);
-    this.listener = { onTick: () => this.tick() };
+    this.pump = options.pump ?? null;
+    this.node = { produce: () => this.produce(), consume: () => this.consume() };
+    // without a pump (a session on its own) both phases run back to back on the clock
+    this.listener = {
+      onTick: () => {
+        this.produce();
+        this.consume();
+      },
+    };
     socket.onRtp = this.onRtp;
     socket.onRtcp = this.onRtcp;
   }
@@ -678,7 +687,8 @@ export class MediaSession {
     if (this.state === STATE_RUNNING) return true;
     this.state = STATE_RUNNING;
     this.needMarker = true;
-    this.clock.add(this.listener);
+    if (this.pump !== null) this.pump.add(this.node);
+    else this.clock.add(this.listener);
     return true;
   }
 
@@ -690,7 +700,8 @@ export class MediaSession {
     if (this.stopPromise !== null) return this.stopPromise;
     const wasConfigured = this.params !== null;
     this.state = STATE_CLOSED;
-    this.clock.remove(this.listener);
+    if (this.pump !== null) this.pump.remove(this.node);
+    else this.clock.remove(this.listener);
     if (wasConfigured) this.sendRtcpReport(true);
     this.wav = null;
     this.wavToken++;
@@ -921,12 +932,32 @@ export class MediaSession {
   // The tick
   // ------------------------------------------------------------------------------------------
 
-  private tick(): void {
+  /**
+   * Phase 1 of the pump (`MediaNode.produce`): the frame due now leaves the jitter buffer,
+   * decoded (or concealed), and goes into the mixer port, so the bridge mixes it this tick.
+   */
+  private produce(): void {
+    if (this.state !== STATE_RUNNING) return;
+    const codec = this.codec;
+    if (codec === null) return;
+    this.receiveTick(codec, codec.samplesPerFrame);
+    this.produced = true;
+  }
+
+  /**
+   * Phase 3 of the pump (`MediaNode.consume`): the received frame goes to the IVR Rx streams,
+   * this tick's mix is added to the session's own sources, encoded and sent, and the recorder
+   * sees both directions.
+   */
+  private consume(): void {
     if (this.state !== STATE_RUNNING) return;
     const codec = this.codec;
     if (codec === null) return;
     const spf = codec.samplesPerFrame;
-    this.receiveTick(codec, spf);
+    // a codec that arrived between the phases has no received frame yet: silence this tick
+    if (!this.produced) this.rxPcm.fill(0, 0, spf);
+    this.produced = false;
+    this.feedRx(spf);
     this.sendTick(codec, spf);
     if (--this.rtcpCountdown <= 0) {
       this.rtcpCountdown = this.nextRtcpTicks();
@@ -979,22 +1010,14 @@ export class MediaSession {
         }
       }
     }
-    const g = this.rxGain;
-    let peak = 0;
-    let sum = 0;
-    for (let i = 0; i < spf; i++) {
-      let v = rx[i]!;
-      if (g !== UNITY_GAIN) {
-        v = (v * g) >> 9;
-        v = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
-        rx[i] = v;
-      }
-      const a = v < 0 ? -v : v;
-      if (a > peak) peak = a;
-      sum += v * v;
-    }
-    this.rxPeak = peak;
-    this.rxRms = Math.sqrt(sum / spf);
+    gainAndLevel(rx, spf, this.rxGain, this.rxLevel);
+    const fp = this.framePort;
+    if (fp !== null && fp.rate === codec.sampleRate) fp.putFrame(rx);
+  }
+
+  /** The received frame to every IVR Rx stream. */
+  private feedRx(spf: number): void {
+    const rx = this.rxPcm;
     const chans = this.rxChannels;
     for (let i = 0; i < chans.length; i++) {
       const ch = chans[i]!;
@@ -1004,8 +1027,6 @@ export class MediaSession {
       }
       ch.feed(rx, spf);
     }
-    const fp = this.framePort;
-    if (fp !== null && fp.rate === codec.sampleRate) fp.putFrame(rx);
   }
 
   private sendTick(codec: AudioCodec, spf: number): void {
@@ -1033,31 +1054,10 @@ export class MediaSession {
       }
       if (this.dtmfGen.busy) this.dtmfGen.generate(tx, spf, true);
       const fp = this.framePort;
-      if (fp !== null && fp.rate === codec.sampleRate) {
-        const mix = fp.getFrame();
-        for (let i = 0; i < spf; i++) {
-          const v = tx[i]! + mix[i]!;
-          tx[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
-        }
-      }
+      // this tick's mix from the bridge (the pump mixed it after our produce phase)
+      if (fp !== null && fp.rate === codec.sampleRate) mixInto(tx, fp.getFrame(), spf);
     }
-    const g = this.txGain;
-    let peak = 0;
-    let sum = 0;
-    for (let i = 0; i < spf; i++) {
-      let v = tx[i]!;
-      if (g !== UNITY_GAIN) {
-        v = (v * g) >> 9;
-        // saturate: a typed-array store would wrap 40000 to -25536
-        v = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
-        tx[i] = v;
-      }
-      const a = v < 0 ? -v : v;
-      if (a > peak) peak = a;
-      sum += v * v;
-    }
-    this.txPeak = peak;
-    this.txRms = Math.sqrt(sum / spf);
+    gainAndLevel(tx, spf, this.txGain, this.txLevel);
     if (this.recordTap !== null) {
       try {
         this.recordTap(this.rxPcm, tx, spf, codec.sampleRate);
@@ -1067,10 +1067,10 @@ export class MediaSession {
     }
     if (this.levelTap !== null) {
       const lv = this.tapLevels;
-      lv.rxPeak = this.rxPeak;
-      lv.rxRms = this.rxRms;
-      lv.txPeak = peak;
-      lv.txRms = this.txRms;
+      lv.rxPeak = this.rxLevel.peak;
+      lv.rxRms = this.rxLevel.rms;
+      lv.txPeak = this.txLevel.peak;
+      lv.txRms = this.txLevel.rms;
       try {
         this.levelTap(lv);
       } catch {
@@ -1463,7 +1463,7 @@ export class MediaSession {
 
   /** Audio levels of the last frame each way. */
   levels(): MediaLevels {
-    return { rxPeak: this.rxPeak, rxRms: this.rxRms, txPeak: this.txPeak, txRms: this.txRms };
+    return { rxPeak: this.rxLevel.peak, rxRms: this.rxLevel.rms, txPeak: this.txLevel.peak, txRms: this.txLevel.rms };
   }
 
   /** All counters as a plain object (allocates: for applications, not per tick). */

@@ -15,6 +15,7 @@
  * Nothing here throws at the caller: a file that cannot be used yields a result code.
  * @module
  */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import wavefilePkg from 'wavefile';
 import { besselI0, createResampler } from './resample.js';
@@ -82,6 +83,70 @@ export async function loadWav(path: string): Promise<WavLoad> {
     return { result: 'not-found', detail: `${path}: ${(err as Error).message}` };
   }
   return decodeWav(path, bytes);
+}
+
+/** Bytes {@link probeWav} reads: the RIFF header and the chunks that usually precede the samples. */
+const PROBE_BYTES = 4096;
+
+/**
+ * A quick synchronous look at a WAV file's header, so a caller that must answer at once (the
+ * engine's `playWaveFile` returns its code before the file is read) can refuse a missing file,
+ * an empty one or one that is no WAV we play. It reads at most 4 KiB, whatever the file's size:
+ * the samples themselves are read and decoded later by {@link loadWav}, off the media clock's
+ * path. `ok` means "worth loading", not "will play": a file whose header lies fails then.
+ * Never throws.
+ */
+export function probeWav(path: string): WavLoadResult {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return 'not-found';
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return 'not-found';
+    if (st.size === 0) return 'empty';
+    if (st.size > WAV_MAX_BYTES) return 'bad-format';
+    const head = Buffer.alloc(Math.min(PROBE_BYTES, st.size));
+    const n = readSync(fd, head, 0, head.length, 0);
+    return probeHeader(head.subarray(0, n));
+  } catch {
+    return 'not-found';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The header checks of {@link probeWav} on the first bytes of a file. */
+function probeHeader(b: Buffer): WavLoadResult {
+  if (b.length < 12) return 'bad-format';
+  const riff = b.toString('latin1', 0, 4);
+  if ((riff !== 'RIFF' && riff !== 'RIFX') || b.toString('latin1', 8, 12) !== 'WAVE') return 'bad-format';
+  const le = riff === 'RIFF';
+  const u16 = (o: number): number => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
+  const u32 = (o: number): number => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+  let pos = 12;
+  while (pos + 8 <= b.length) {
+    const id = b.toString('latin1', pos, pos + 4);
+    const size = u32(pos + 4);
+    const body = pos + 8;
+    if (id === 'fmt ') {
+      if (body + 16 > b.length) return 'ok'; // cut by the probe: the loader decides
+      const format = u16(body);
+      const channels = u16(body + 2);
+      const rate = u32(body + 4);
+      const bits = u16(body + 14);
+      if (format !== 1 && format !== 3 && format !== 0xfffe) return 'bad-format';
+      if (channels !== 1 && channels !== 2) return 'bad-format';
+      if (!WAV_SAMPLE_RATES.includes(rate)) return 'bad-format';
+      if (bits !== 8 && bits !== 16 && bits !== 24 && bits !== 32 && bits !== 64) return 'bad-format';
+    } else if (id === 'data') {
+      return size === 0 ? 'empty' : 'ok';
+    }
+    pos = body + size + (size & 1); // chunks are padded to even sizes
+  }
+  return 'ok';
 }
 
 /** Decodes WAV bytes already in memory; see {@link loadWav}. Never throws. */

@@ -1,7 +1,8 @@
 /**
- * The conference bridge: a set of {@link Port}s pumped by the engine's one media clock, in the
- * shape of pjmedia's conference bridge. Every tick it takes one frame from each port, mixes the
- * conference groups with mix-minus (nobody hears themself), and leaves one frame in each port.
+ * The conference bridge: a set of {@link Port}s, the mixing phase of the engine's media pump
+ * (`media/mediaPump`), in the shape of pjmedia's conference bridge. Every tick it takes the
+ * frame each port's owner put in this tick, mixes the conference groups with mix-minus (nobody
+ * hears themself), and leaves one frame in each port for its owner to take in the same tick.
  *
  * ## Bridge rate
  * The bridge mixes at one rate chosen at construction (8, 16 or 48 kHz); ports at another rate
@@ -61,8 +62,8 @@
  * listener hearing silence skips its output resampler likewise.
  * @module
  */
+import { GAIN_UNITY } from '../media/gain.js';
 import {
-  GAIN_UNITY,
   MixGroup,
   PlanKind,
   Port,
@@ -127,9 +128,10 @@ export interface ConferenceBridgeStats {
 const MAX_OUT = 32767;
 
 /**
- * The conference bridge. Drive it from the media clock (`clock.add(bridge)`: it is a
- * `MediaClockListener`) or call {@link ConferenceBridge.tick} directly. Owners put their
- * ports' input frames before the tick and take the output frames after it.
+ * The conference bridge. Make it the mixer of the engine's media pump
+ * (`pump.setMixer(bridge)`: the pump calls {@link ConferenceBridge.mix} between its produce
+ * and consume phases), or call {@link ConferenceBridge.tick} directly. Owners put their ports'
+ * input frames before the tick and take the output frames after it, in the same tick.
  *
  * @example
  * ```ts
@@ -246,6 +248,14 @@ export class ConferenceBridge {
 
   /** Media clock entry point (`MediaClockListener.onTick`): runs {@link ConferenceBridge.tick}. */
   onTick(): void {
+    this.tick();
+  }
+
+  /**
+   * The media pump's mixing phase (`MediaMixer.mix`): runs {@link ConferenceBridge.tick}
+   * after every port's owner has put this tick's frame and before any takes its mix.
+   */
+  mix(): void {
     this.tick();
   }
 

@@ -9,6 +9,7 @@
  */
 import type { LocalAudio } from '../media/audioDevice.js';
 import type { MediaClock, MediaClockListener } from '../media/mediaClock.js';
+import { MediaPump, type MediaNode } from '../media/mediaPump.js';
 import { SpeexEchoCanceller, SpeexPreprocessor } from '../ffi/speexdsp.js';
 import type { ConferenceBridge } from './bridge.js';
 import type { Port } from './port.js';
@@ -56,11 +57,14 @@ export class LocalAudioPort {
   private noise = 0;
   private voice = 0;
   private readonly listener: MediaClockListener;
+  private readonly node: MediaNode;
+  /** The capture path's frame of this tick (the loopback adds it to what is played). */
+  private input: Int16Array;
 
   private constructor(
     private readonly audio: LocalAudio,
     private readonly bridge: ConferenceBridge,
-    private readonly clock: MediaClock,
+    private readonly driver: MediaClock | MediaPump,
     options: CaptureProcessingOptions,
   ) {
     const n = audio.frameSamples;
@@ -77,17 +81,26 @@ export class LocalAudioPort {
       const r = SpeexPreprocessor.create({ sampleRate: audio.sampleRate, frameSize: n, denoise: options.denoise === true, ...(this.aec ? { echoCanceller: this.aec } : {}) });
       if (r.ok) this.pp = r.value;
     }
-    this.listener = { onTick: () => this.tick() };
+    this.input = this.cap;
+    this.node = { produce: () => this.produce(), consume: () => this.consume() };
+    this.listener = {
+      onTick: () => {
+        this.produce();
+        this.consume();
+      },
+    };
   }
 
   /**
-   * Put `audio` into `bridge` as a port driven by `clock`. The clock must already drive the
-   * bridge (added before this), so each tick the bridge mixes first and the device then puts
-   * and takes its frame, like the lines.
+   * Put `audio` into `bridge` as a port driven by `driver`. With the engine's media pump (whose
+   * mixer is `bridge`) the device is a node of it: it puts its capture before the bridge mixes
+   * and plays the mix after, in the same tick, like the lines. With a bare clock the device
+   * puts and takes in one listener call, so the clock must drive the bridge before it.
    */
-  static attach(audio: LocalAudio, bridge: ConferenceBridge, clock: MediaClock, options: CaptureProcessingOptions = {}): LocalAudioPort {
-    const p = new LocalAudioPort(audio, bridge, clock, options);
-    clock.add(p.listener);
+  static attach(audio: LocalAudio, bridge: ConferenceBridge, driver: MediaClock | MediaPump, options: CaptureProcessingOptions = {}): LocalAudioPort {
+    const p = new LocalAudioPort(audio, bridge, driver, options);
+    if (driver instanceof MediaPump) driver.add(p.node);
+    else driver.add(p.listener);
     return p;
   }
 
@@ -140,10 +153,10 @@ export class LocalAudioPort {
     };
   }
 
-  private tick(): void {
+  /** Capture, echo cancelling and noise handling, into the port (the pump's produce phase). */
+  private produce(): void {
     this.ticks++;
     const a = this.audio;
-    const n = a.frameSamples;
     let input = this.cap;
     if (a.capturing) {
       a.readFrame(this.cap);
@@ -163,7 +176,15 @@ export class LocalAudioPort {
       }
       this.port.putFrame(input);
     }
+    this.input = input;
+  }
+
+  /** The port's mix (plus the microphone under loopback) to the loudspeaker (the consume phase). */
+  private consume(): void {
+    const a = this.audio;
     if (!a.playing) return;
+    const n = a.frameSamples;
+    const input = this.input;
     const mix = this.port.getFrame();
     const out = this.out;
     if (this.loopback && a.capturing) {
@@ -179,7 +200,8 @@ export class LocalAudioPort {
 
   /** Leave the clock and the bridge, free the DSP state and close the device. */
   async close(): Promise<void> {
-    this.clock.remove(this.listener);
+    if (this.driver instanceof MediaPump) this.driver.remove(this.node);
+    else this.driver.remove(this.listener);
     this.bridge.removePort(this.port);
     this.pp?.close();
     this.aec?.close();

@@ -11,12 +11,12 @@
  * @module
  */
 import type { Resampler } from '../media/resample.js';
+import { clampGain, GAIN_UNITY, measureLevel, saturate16, type FrameLevel } from '../media/gain.js';
 
 /** Sample rates a port (or the bridge) may run at. */
 export type MixerRate = 8000 | 16000 | 48000;
 
-/** Gain value meaning 100 % (LanScape's `setPhoneLineVolume` scale: 0..2048, 512 = unity). */
-export const GAIN_UNITY = 512;
+export { GAIN_UNITY, GAIN_MAX } from '../media/gain.js';
 
 /**
  * Settings of the edge resamplers between a port's rate and the bridge's (the windowed-sinc
@@ -44,8 +44,6 @@ export interface EdgeResamplerFactory {
   readonly historyMs: number;
 }
 
-/** Largest gain accepted: 2048 = 400 % (+12 dB). */
-export const GAIN_MAX = 2048;
 
 /** What {@link ConferenceBridge.addPort} needs to create a {@link Port}. */
 export interface AddPortOptions {
@@ -200,10 +198,6 @@ export const enum PlanKind {
   General = 2,
 }
 
-function clampGain(v: number): number {
-  if (!Number.isFinite(v)) return GAIN_UNITY;
-  return v < 0 ? 0 : v > GAIN_MAX ? GAIN_MAX : v;
-}
 
 function sameSet(a: ReadonlySet<string>, b: readonly string[]): boolean {
   if (a.size !== b.length) return false;
@@ -312,6 +306,7 @@ export class Port {
   /** Measure levels each tick. @internal */
   meter: boolean;
   private readonly lv: PortLevels = { inPeak: 0, inRms: 0, outPeak: 0, outRms: 0 };
+  private readonly outLv: FrameLevel = { peak: 0, rms: 0 };
   /** Both sides summed, for the recording tap (allocated when a tap is set). @internal */
   recMixed: Int16Array | null = null;
   private recTap: RecordTap | null = null;
@@ -571,7 +566,12 @@ export class Port {
       if (this.outZero) {
         l.outPeak = 0;
         l.outRms = 0;
-      } else measure(this.outNative, l);
+      } else {
+        const o = this.outLv;
+        measureLevel(this.outNative, this.outNative.length, o);
+        l.outPeak = o.peak;
+        l.outRms = o.rms;
+      }
       if (this.levelTap !== null) this.levelTap(l, this);
     }
     const tap = this.recTap;
@@ -579,26 +579,9 @@ export class Port {
       const m = this.recMixed!;
       const a = this.inNative;
       const b = this.outNative;
-      for (let i = 0; i < m.length; i++) {
-        const v = a[i]! + b[i]!;
-        m[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
-      }
+      for (let i = 0; i < m.length; i++) m[i] = saturate16(a[i]! + b[i]!);
       tap(a, b, m, this);
     }
     this.fresh = false;
   }
-}
-
-/** Peak and RMS of `pcm` into the output fields of `l`. */
-function measure(pcm: Int16Array, l: PortLevels): void {
-  let peak = 0;
-  let sum = 0;
-  for (let i = 0; i < pcm.length; i++) {
-    const v = pcm[i]!;
-    const a = v < 0 ? -v : v;
-    if (a > peak) peak = a;
-    sum += v * v;
-  }
-  l.outPeak = peak;
-  l.outRms = Math.sqrt(sum / pcm.length);
 }
