@@ -3,7 +3,7 @@
  * return codes, routing to the floors below (lines, SIP stack). Thin by design.
  * @module
  */
-import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
 import type { Readable, Writable } from 'node:stream';
 import { isIP } from 'node:net';
 import { realClock, type Clock, type TimerHandle } from '../sip/clock.js';
@@ -31,6 +31,9 @@ import { EngineAudio, type AudioDeviceListResult, type LocalAudioStatisticsResul
 import type { RecordCallback } from '../media/callRecorder.js';
 import { hostPort, isPort, isSipUser, resolveHost } from './hosts.js';
 import { Notifier } from './notifier.js';
+import type { EngineEventMap, Notification, NotificationDataMap } from './notifications.js';
+import { TypedEventEmitter } from './typedEmitter.js';
+import { defaultLogger, isLogger, isPowerOfTwo } from './logger.js';
 import { attachSipLogger } from './sipLog.js';
 import { Messaging, type MessagingHost, type SendMessageResult } from './messaging.js';
 import { ChallengeAuthenticator, type IncomingAuthenticationData } from './challenge.js';
@@ -50,7 +53,6 @@ import {
   LineState,
   SIP_AUDIO_DEVICE_NOT_USED,
   SIP_USE_PREFERED_AUDIO_DEVICE,
-  type Notification,
   type RegisterReceivedData,
   type RegistrarBinding,
   type StartSipTelephonyParams,
@@ -66,8 +68,8 @@ export const MAX_REGISTRATION_WORKERS = 1024;
 const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'REGISTER', 'MESSAGE', 'SUBSCRIBE', 'NOTIFY', 'REFER'];
 
 /** Start parameters after defaults, plus the test hooks. */
-type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile'>> &
-  Pick<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile'>;
+type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger'>> &
+  Pick<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger'>;
 
 /** Options that are not LanScape start parameters: injected time for tests, registrar limits. */
 export interface EngineOptions {
@@ -79,6 +81,11 @@ export interface EngineOptions {
   registrarMaxExpires?: number;
   /** Registrar role: shorter expiries get 423 with this Min-Expires (s). 0 = no minimum. */
   registrarMinExpires?: number;
+  /**
+   * Where diagnostics go (a pino logger); the `logger` start parameter replaces it. Default:
+   * warnings and errors as JSON lines on standard error.
+   */
+  logger?: Logger;
 }
 
 interface ServerAddress {
@@ -255,7 +262,9 @@ export interface VersionInfo {
  * {@link VoipMediaEngine.startSipTelephony}, configure servers and registration, then place
  * and answer calls on its phone lines. No procedure throws: each returns a
  * {@link TelephonyReturnValue}. Notifications arrive through the `userNotifyCallbackProc`
- * start parameter, the `notification` event, and an event named after each code.
+ * start parameter, the `notification` event, and an event named after each code; each
+ * listener's `n.data` has that event's type ({@link NotificationDataMap}). Faults the engine
+ * survives are logged (the `logger` option) and emitted as `error` when someone listens.
  *
  * @example
  * ```ts
@@ -265,12 +274,14 @@ export interface VersionInfo {
  * await engine.enableSipRegisterServer('100,101,102,103', true, false, '127.0.0.1', 5060, 60, 60, 4000, true);
  * ```
  */
-export class VoipMediaEngine extends EventEmitter {
+export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   private params?: ResolvedParams;
   private clock: Clock;
   private stack?: SipStack;
   private lines: PhoneLine[] = [];
   private readonly notifier: Notifier;
+  /** Diagnostics; see {@link EngineOptions.logger}. */
+  private logger: Logger;
   private readonly credentials = new CredentialStore();
   /** One digest client per registered name: each keeps its own nonce and count. */
   private readonly digestClients = new Map<string, DigestClient>();
@@ -304,7 +315,10 @@ export class VoipMediaEngine extends EventEmitter {
     () => this.domain ?? this.params?.ipAddressOfThisHost ?? '127.0.0.1',
     (d) => this.notifier.immediate(-1, T.SipIncomingAuthentication, d),
   );
-  private readonly sipHooks = new SipMessageHooks((d) => this.notifier.immediate(-1, T.SipModifySipMessage, d));
+  private readonly sipHooks = new SipMessageHooks(
+    (d) => this.notifier.immediate(-1, T.SipModifySipMessage, d),
+    (message) => this.logger.warn(message),
+  );
   /** Transfers: REFER out and in, NOTIFY sipfrag, Replaces. */
   private readonly transfers = new TransferManager(this.transferHost());
 
@@ -312,10 +326,9 @@ export class VoipMediaEngine extends EventEmitter {
   constructor(private readonly options: EngineOptions = {}) {
     super();
     this.clock = options.clock ?? realClock;
+    this.logger = isLogger(options.logger) ? options.logger : defaultLogger();
     this.notifier = new Notifier(this, undefined, (err, n) => this.handlerError(err, n));
     this.registrar = this.newRegistrar();
-    // An application that listens to nothing must not crash on an 'error' event.
-    this.on('error', () => undefined);
   }
 
   private newRegistrar(): Registrar {
@@ -328,8 +341,24 @@ export class VoipMediaEngine extends EventEmitter {
   }
 
   private handlerError(err: unknown, n: Notification): void {
-    // Application bugs are reported, never allowed to unwind into the SIP stack.
-    process.emitWarning(`LineScape: notification handler for ${T[n.event]} threw: ${String(err)}`);
+    // Application bugs are reported with their stack, never allowed to unwind into the SIP stack.
+    this.logger.error({ err, event: T[n.event], phoneLine: n.phoneLine }, `notification handler for ${T[n.event]} threw`);
+  }
+
+  /**
+   * A fault the engine survived (it answered 500 and carries on): always logged, and emitted
+   * as `error` for applications that listen. Emitting `error` with no listener would throw
+   * into the SIP stack, which is why the listener count decides.
+   */
+  private internalError(err: unknown, what: string): void {
+    this.logger.error({ err }, what);
+    if (this.listenerCount('error') === 0) return;
+    const e = err instanceof Error ? err : new Error(String(err));
+    try {
+      this.emit('error', e);
+    } catch (thrown) {
+      this.logger.error({ err: thrown }, "an 'error' listener threw");
+    }
   }
 
   // ---------------------------------------------------------------- start and stop
@@ -365,6 +394,7 @@ export class VoipMediaEngine extends EventEmitter {
       }
       this.params = p;
       this.stack = stack;
+      if (p.logger) this.logger = p.logger;
       this.notifier.setCallback(p.userNotifyCallbackProc);
       this.lines = Array.from({ length: p.numPhoneLinesRequested }, (_, i) => new PhoneLine(i));
       this.randomAssign = p.randomlyAssignIncomingCallsToPhoneLines;
@@ -380,7 +410,7 @@ export class VoipMediaEngine extends EventEmitter {
         strategy: p.useSequentialRtpPorts ? 'sequential' : 'random',
       });
       const audio = await EngineAudio.start(
-        { notifyLine: (line, event, data) => this.notifier.line(line, event, data) },
+        { notifyLine: (line, event, data) => this.notifier.lineUnchecked(line, event, data) },
         p,
         this.lines,
         this.mediaClock,
@@ -825,7 +855,7 @@ export class VoipMediaEngine extends EventEmitter {
         displayName: () => this.params?.phoneDisplayName ?? '',
         userAgent: () => this.params?.userAgent ?? 'LineScape',
         answerChallenge: (name, req, challenge, challenged) => answerChallenge(this.digestClientFor(name), req, challenge, challenged, name),
-        notify: (event, data) => this.notifier.global(event, data),
+        notify: (event, data) => this.notifier.globalUnchecked(event, data),
         publicAddressDetected: (host, port) => this.publicAddressDetected(host, port),
       },
       {
@@ -1045,7 +1075,7 @@ export class VoipMediaEngine extends EventEmitter {
           if (call?.errorInfo) this.lastErrors.set(line, { ...call.errorInfo });
         }
         this.metrics?.onLineEvent(event, data);
-        this.notifier.line(line, event, data);
+        this.notifier.lineUnchecked(line, event, data);
         this.audio?.onLineEvent(event);
       },
       openMedia: (line) => this.openMedia(line),
@@ -1061,7 +1091,7 @@ export class VoipMediaEngine extends EventEmitter {
       userAgent: () => this.params?.userAgent ?? 'LineScape',
       lines: () => this.lines,
       selectLine: (user) => this.selectLineForIncoming(user),
-      immediate: (line, event, data) => this.notifier.immediate(line, event, data),
+      immediate: (line, event, data) => this.notifier.immediateUnchecked(line, event, data),
       formatsFor: (line) => formatSpecs(line.formats, line.opusSettings),
       userFor: (line) => this.userForLine(line),
       callStarted: (call) => this.wireCall(call),
@@ -1403,13 +1433,15 @@ export class VoipMediaEngine extends EventEmitter {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (typeof on !== 'boolean' || (on && typeof callback !== 'function')) return T.SipBadParameter;
+    let failures = 0;
     l.rawRtpCallback = on ? (d: RawRtpData) => {
       try {
         // The same object goes to the application: its processRtpPacket = false must count.
         d.phoneLine = l.index;
         callback!(d);
       } catch (err) {
-        process.emitWarning(`LineScape: raw RTP callback threw: ${String(err)}`);
+        // Per packet: logging every failure would flood the log, so 1st, 2nd, 4th, 8th ...
+        if (isPowerOfTwo(++failures)) this.logger.error({ err, phoneLine: l.index, failures }, 'raw RTP callback threw');
       }
     } : undefined;
     l.media?.setRawRtpAccess(l.rawRtpCallback);
@@ -1794,8 +1826,8 @@ export class VoipMediaEngine extends EventEmitter {
       calls: () => this.calls,
       lines: () => this.lines,
       clock: () => this.clock,
-      notify: (line, event, data) => this.notifier.line(line, event, data),
-      immediate: (line, event, data) => this.notifier.immediate(line, event, data),
+      notify: (line, event, data) => this.notifier.lineUnchecked(line, event, data),
+      immediate: (line, event, data) => this.notifier.immediateUnchecked(line, event, data),
       autoAccept: () => this.params?.farEndCallTransferEnabled ?? true,
       proxy: () => this.proxy,
       outboundProxy: () => this.outboundProxy,
@@ -1866,7 +1898,7 @@ export class VoipMediaEngine extends EventEmitter {
       } catch {
         /* nothing more to do */
       }
-      this.emit('error', err);
+      this.internalError(err, `request ${req.method} failed`);
     }
   }
 
@@ -1933,8 +1965,8 @@ export class VoipMediaEngine extends EventEmitter {
       transport: () => this.params?.sipTransport ?? 'UDP',
       resolve: (host) => resolveHost(host),
       answerChallenge: (user, req, challenge, challenged) => answerChallenge(this.digestClientFor(`msg:${user}`), req, challenge, challenged, user) === 'retry',
-      line: (phoneLine, event, data) => this.notifier.line(phoneLine, event, data),
-      global: (event, data) => this.notifier.global(event, data),
+      line: (phoneLine, event, data) => this.notifier.lineUnchecked(phoneLine, event, data),
+      global: (event, data) => this.notifier.globalUnchecked(event, data),
     };
   }
 
@@ -2237,6 +2269,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (p.conferenceSampleRate !== 8000 && p.conferenceSampleRate !== 16000 && p.conferenceSampleRate !== 48000) return T.SipBadParameter;
   if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;
   if (p.sipLogFile !== undefined && (typeof p.sipLogFile !== 'string' || !p.sipLogFile)) return T.SipBadParameter;
+  if (p.logger !== undefined && !isLogger(p.logger)) return T.SipBadParameter;
   if (typeof p.lineMode !== 'number' || (p.lineMode !== 0 && p.lineMode !== 1)) return T.SipBadParameter;
   for (const b of [
     p.useSequentialRtpPorts,
