@@ -1114,6 +1114,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
       rtpKeepAliveMs: this.rtpKeepAliveMs,
       onDtmf: (digit, method) => this.notifier.line(line.index, T.SipDtmfDigitEvent, { digit, method }),
       onMediaConflict: (address, port) => this.notifier.line(line.index, T.SipReceivedRtpMediaConflict, { address, port }),
+      onHandlerError: (err, count) => this.logger.error({ err, phoneLine: line.index, count }, 'media handler threw'),
     });
     if (!media) return undefined;
     line.media = media;

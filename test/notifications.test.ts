@@ -19,6 +19,7 @@ import { Notifier } from '../engine/notifier.js';
 import { defaultLogger, isPowerOfTwo } from '../engine/logger.js';
 import { startEngine } from './helpers/engine.js';
 import { captureLog } from './helpers/log.js';
+import { pair } from './helpers/sessionPair.js';
 
 // ---------------------------------------------------------------- compile-time checks
 
@@ -232,4 +233,30 @@ test('the constructor logger is used, and the start parameter replaces it', asyn
   await b.waitFor(T.SipRegisterSuccess);
   t.deepEqual(first.records.map((r) => r.err?.message), [`bug ${a.port}`]);
   t.deepEqual(second.records.map((r) => r.err?.message), [`bug ${b.port}`]);
+});
+
+test('a media callback that throws is counted, kept, and reported on the 1st, 2nd, 4th ... failure', async (t) => {
+  const reported: [string, number][] = [];
+  let digits = 0;
+  const { a, b } = await pair(t, 'PCMU', {
+    b: {
+      onDtmf: () => {
+        digits++;
+        throw new Error(`dtmf handler bug ${digits}`);
+      },
+      onHandlerError: (err, count) => reported.push([(err as Error).message, count]),
+    },
+  });
+  t.is(a.sendDtmf('12345', 'rfc4733', 60), 'rfc4733');
+  const deadline = Date.now() + 8000;
+  while (digits < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.is(digits, 5);
+  const st = b.stats();
+  t.is(st.handlerErrors, 5);
+  t.is((st.lastHandlerError as Error).message, 'dtmf handler bug 5');
+  t.deepEqual(reported, [
+    ['dtmf handler bug 1', 1],
+    ['dtmf handler bug 2', 2],
+    ['dtmf handler bug 4', 4],
+  ]);
 });
