@@ -11,7 +11,7 @@ import { inviteWithOffer, sipUdpClient } from './helpers/sipUdp.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { capture, sendTone } from './helpers/audio.js';
 import { until } from './helpers/observe.js';
-import { dominantFrequency, toneLevelDb } from '../media/analysis.js';
+import { dominantFrequency, toneLevelDb } from './helpers/analysis.js';
 
 /**
  * Dominant frequency of the last 0.5 s, and the tone's share of the power in the median 100 ms

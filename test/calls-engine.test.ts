@@ -8,7 +8,7 @@ import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { analyse, capture, sendTone, wait } from './helpers/audio.js';
 import { blocksWithoutTone, mediaStats, mediaWait, receiveTrouble } from './helpers/mediaTime.js';
 import { until } from './helpers/observe.js';
-import { toneLevelDb } from '../media/analysis.js';
+import { toneLevelDb } from './helpers/analysis.js';
 
 /** Answers every call that rings on `e`. */
 function autoAnswer(e: EngineUnderTest): void {

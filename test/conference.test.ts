@@ -10,7 +10,7 @@ import type { Writable } from 'node:stream';
 import { VoipMediaEngine, TelephonyReturnValue as T, MediaFormatAudio as F } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { listenFor, tonePcm, wait } from './helpers/audio.js';
-import { findGaps, goertzelPower, toneLevelDb } from '../media/analysis.js';
+import { findGaps, goertzelPower, toneLevelDb } from './helpers/analysis.js';
 import { createCodec, type CodecName } from '../media/codecs.js';
 import { blocksWithoutTone, receiveTrouble } from './helpers/mediaTime.js';
 import { native, peerTest } from './helpers/env.js';

@@ -6,7 +6,7 @@ import test from 'ava';
 import { TelephonyReturnValue as T } from '../index.js';
 import { startEngine } from './helpers/engine.js';
 import { listenFor, tonePcm, wait } from './helpers/audio.js';
-import { toneLevelDb } from '../media/analysis.js';
+import { toneLevelDb } from './helpers/analysis.js';
 import { blocksWithoutTone, mediaWait, receiveTrouble } from './helpers/mediaTime.js';
 
 test('an on-hold Tx channel plays while we hold the call; the in-call one pauses', async (t) => {

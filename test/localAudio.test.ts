@@ -14,7 +14,7 @@ import { createAlsaFileDevice } from './helpers/alsaFile.js';
 import { audioBackend, native, peerTest } from './helpers/env.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { listenFor, tonePcm, wait } from './helpers/audio.js';
-import { toneLevelDb } from '../media/analysis.js';
+import { toneLevelDb } from './helpers/analysis.js';
 import { blocksWithoutTone } from './helpers/mediaTime.js';
 import { until } from './helpers/observe.js';
 import {

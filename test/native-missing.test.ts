@@ -8,7 +8,7 @@ import { setNativeLibraryDisabled } from '../ffi/loader.js';
 import { TelephonyReturnValue as T, MediaFormatAudio as F } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { listenFor, tonePcm, wait } from './helpers/audio.js';
-import { toneLevelDb } from '../media/analysis.js';
+import { toneLevelDb } from './helpers/analysis.js';
 import { speexEdgeResamplers } from '../mixer/edgeResamplers.js';
 import { blocksWithoutTone, receiveTrouble } from './helpers/mediaTime.js';
 

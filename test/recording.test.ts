@@ -12,7 +12,7 @@ import { TelephonyReturnValue as T, MediaFormatAudio as F } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { tonePcm, wait } from './helpers/audio.js';
 import { blocksWithoutTone, mediaWait, receiveTrouble, sentPackets } from './helpers/mediaTime.js';
-import { toneLevelDb } from '../media/analysis.js';
+import { toneLevelDb } from './helpers/analysis.js';
 
 const { WaveFile } = wavefilePkg;
 
