@@ -431,7 +431,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
       stack.onAck = (req) => this.calls?.onAck(req);
       stack.onStrayResponse = (res) => this.calls?.onStrayResponse(res);
       stack.on('parseError', (err: SipParseError, raw: Buffer, from: Endpoint) => this.onParseError(err, raw, from));
-      if (p.logSipMessages) this.stopSipLog = attachSipLogger(stack, p.sipLogFile);
+      if (p.logSipMessages) this.stopSipLog = attachSipLogger(stack, p.sipLogFile, p.logger ?? (isLogger(this.options.logger) ? this.options.logger : undefined));
       this.metrics?.setStack(stack);
       return T.SipSuccess;
     } finally {

@@ -260,3 +260,14 @@ test('a media callback that throws is counted, kept, and reported on the 1st, 2n
     ['dtmf handler bug 4', 4],
   ]);
 });
+
+test('logSipMessages without sipLogFile writes the SIP trace to the application logger', async (t) => {
+  const log = captureLog('info');
+  const pbx = await startEngine(t, {});
+  const desk = await startEngine(t, { logSipMessages: true, logger: log.logger });
+  await desk.engine.enableSipRegisterServer('700', false, false, '127.0.0.1', pbx.port, 60, 60, 2000, false);
+  await desk.waitFor(T.SipRegisterSuccess);
+  const trace = log.records.filter((r) => r.component === 'linescape-sip');
+  t.like(trace.find((r) => r.dir === 'send'), { msg: 'SIP sent', proto: 'UDP', remote: `127.0.0.1:${pbx.port}` });
+  t.true(trace.some((r) => r.dir === 'recv' && typeof r.firstLine === 'string' && r.firstLine.startsWith('SIP/2.0 200')));
+});
