@@ -394,7 +394,8 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
       }
       this.params = p;
       this.stack = stack;
-      if (p.logger) this.logger = p.logger;
+      // The start parameter wins for this run; a restart without one goes back to the constructor's.
+      this.logger = p.logger ?? (isLogger(this.options.logger) ? this.options.logger : defaultLogger());
       this.notifier.setCallback(p.userNotifyCallbackProc);
       this.lines = Array.from({ length: p.numPhoneLinesRequested }, (_, i) => new PhoneLine(i));
       this.randomAssign = p.randomlyAssignIncomingCallsToPhoneLines;
@@ -431,7 +432,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
       stack.onAck = (req) => this.calls?.onAck(req);
       stack.onStrayResponse = (res) => this.calls?.onStrayResponse(res);
       stack.on('parseError', (err: SipParseError, raw: Buffer, from: Endpoint) => this.onParseError(err, raw, from));
-      if (p.logSipMessages) this.stopSipLog = attachSipLogger(stack, p.sipLogFile, p.logger ?? (isLogger(this.options.logger) ? this.options.logger : undefined));
+      if (p.logSipMessages) this.stopSipLog = attachSipLogger(stack, p.sipLogFile, this.logger === defaultLogger() ? undefined : this.logger);
       this.metrics?.setStack(stack);
       return T.SipSuccess;
     } finally {

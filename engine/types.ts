@@ -165,7 +165,8 @@ export interface StartSipTelephonyParams {
   /**
    * Where diagnostics go (a pino logger): faults the engine survived, exceptions thrown by
    * notification handlers, media callback failures. Replaces the logger given to the
-   * constructor; default: warnings and errors as JSON lines on standard error. A LineScape addition.
+   * constructor until the engine stops; default: warnings and errors as JSON lines on standard
+   * error. A LineScape addition.
    */
   logger?: Logger;
 }
