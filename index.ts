@@ -48,8 +48,6 @@ export {
   DEFAULT_START_PARAMS,
 } from './engine/types.js';
 export type {
-  Notification,
-  UserNotifyCallback,
   StartSipTelephonyParams,
   SipTransportName,
   RegisterReceivedData,
@@ -57,6 +55,48 @@ export type {
   TransportAddress,
   ContactExpiry,
 } from './engine/types.js';
+export type {
+  Notification,
+  NotificationOf,
+  NotificationName,
+  NotificationEvent,
+  NotificationNameOf,
+  NotificationData,
+  NotificationDataOf,
+  NotificationDataMap,
+  UserNotifyCallback,
+  EngineEventMap,
+  RequestUriData,
+  StatusCodeData,
+  SipStatusData,
+  MovedData,
+  IncomingCallStartData,
+  OkToAnswerCallData,
+  CallCompleteData,
+  ReceivedDtmfMethod,
+  DtmfDigitData,
+  RtpMediaConflictData,
+  WanIpAddressChangeData,
+  SipMessageParseErrorData,
+  CallRecordActiveData,
+  CallRecordCompleteData,
+  CallRecordFileWriteErrorData,
+  RegistrationData,
+  RegisterSuccessData,
+  RegisterFailureData,
+  RegisterTimeOutData,
+  RegisterIntervalErrorData,
+  UnRegisterSuccessData,
+  EmptyData,
+  OutgoingTransferData,
+  TransferExecutingData,
+  TransferTargetCallData,
+  ReplacingCallData,
+  TransferingCallData,
+  WaveFailureData,
+} from './engine/notifications.js';
+export { TypedEventEmitter } from './engine/typedEmitter.js';
+export type { EventArgsMap, EventListener } from './engine/typedEmitter.js';
 export type { RegistrationStatus, RegistrationState } from './engine/registration.js';
 export type { RecordedCallState } from './lines/phoneLine.js';
 export type { VuMeterData, VuMeterCallback, AudioDeviceListResult, LocalAudioStatisticsResult } from './engine/audio.js';

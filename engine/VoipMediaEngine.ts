@@ -3,7 +3,7 @@
  * return codes, routing to the floors below (lines, SIP stack). Thin by design.
  * @module
  */
-import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
 import type { Readable, Writable } from 'node:stream';
 import { isIP } from 'node:net';
 import { realClock, type Clock } from '../sip/clock.js';
@@ -37,6 +37,9 @@ import { EngineAudio, type AudioDeviceListResult, type LocalAudioStatisticsResul
 import type { RecordCallback } from '../media/callRecorder.js';
 import { hostPort, isPort, isSipUser, resolveHost } from './hosts.js';
 import { Notifier } from './notifier.js';
+import type { EngineEventMap, Notification, NotificationDataMap } from './notifications.js';
+import { TypedEventEmitter } from './typedEmitter.js';
+import { defaultLogger, isLogger, isPowerOfTwo } from './logger.js';
 import { attachSipLogger } from './sipLog.js';
 import { Messaging, MESSAGING_CAPABILITY, type MessagingHost, type SendMessageResult } from './messaging.js';
 import { ChallengeAuthenticator, type IncomingAuthenticationData } from './challenge.js';
@@ -58,7 +61,6 @@ import {
   LineState,
   SIP_AUDIO_DEVICE_NOT_USED,
   SIP_USE_PREFERED_AUDIO_DEVICE,
-  type Notification,
   type RegistrarBinding,
   type StartSipTelephonyParams,
 } from './types.js';
@@ -71,8 +73,8 @@ export const MAX_REGISTRATION_WORKERS = 1024;
 
 
 /** Start parameters after defaults, plus the test hooks. */
-type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile'>> &
-  Pick<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile'>;
+type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger'>> &
+  Pick<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger'>;
 
 /** Options that are not LanScape start parameters: injected time for tests, registrar limits. */
 export interface EngineOptions {
@@ -84,6 +86,11 @@ export interface EngineOptions {
   registrarMaxExpires?: number;
   /** Registrar role: shorter expiries get 423 with this Min-Expires (s). 0 = no minimum. */
   registrarMinExpires?: number;
+  /**
+   * Where diagnostics go (a pino logger); the `logger` start parameter replaces it. Default:
+   * warnings and errors as JSON lines on standard error.
+   */
+  logger?: Logger;
 }
 
 interface ServerAddress {
@@ -262,7 +269,7 @@ export interface VersionInfo {
  */
 const { procedure, isEngine } = procedureGuard<VoipMediaEngine>({
   started: (e) => e['stack'] !== undefined,
-  error: (e, err) => e.emit('error', err),
+  error: (e, err) => e['internalError'](err, 'a procedure threw'),
 });
 
 /** The failure of a procedure whose result object has only optional fields besides `result`. */
@@ -279,7 +286,9 @@ function versionInfo(result: T): VersionInfo {
  * {@link VoipMediaEngine.startSipTelephony}, configure servers and registration, then place
  * and answer calls on its phone lines. No procedure throws: each returns a
  * {@link TelephonyReturnValue}. Notifications arrive through the `userNotifyCallbackProc`
- * start parameter, the `notification` event, and an event named after each code.
+ * start parameter, the `notification` event, and an event named after each code; each
+ * listener's `n.data` has that event's type ({@link NotificationDataMap}). Faults the engine
+ * survives are logged (the `logger` option) and emitted as `error` when someone listens.
  *
  * @example
  * ```ts
@@ -289,12 +298,14 @@ function versionInfo(result: T): VersionInfo {
  * await engine.enableSipRegisterServer('100,101,102,103', true, false, '127.0.0.1', 5060, 60, 60, 4000, true);
  * ```
  */
-export class VoipMediaEngine extends EventEmitter {
+export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   private params?: ResolvedParams;
   private clock: Clock;
   private stack?: SipStack;
   private lines: PhoneLine[] = [];
   private readonly notifier: Notifier;
+  /** Diagnostics; see {@link EngineOptions.logger}. */
+  private logger: Logger;
   private readonly credentials = new CredentialStore();
   /** One digest client per registered name: each keeps its own nonce and count. */
   private readonly digestClients = new Map<string, DigestClient>();
@@ -318,14 +329,14 @@ export class VoipMediaEngine extends EventEmitter {
     applyRtpKeepAlive: (ms) => {
       for (const l of this.lines) l.media?.setKeepAlive(ms);
     },
-    notifyGlobal: (event, data) => this.notifier.global(event, data),
+    notifyGlobal: (event, data) => this.notifier.globalUnchecked(event, data),
     reRegister: () => this.registration?.trigger(),
   });
   /** Line selection, busy-out and the rules between lines (engine/linePolicy.ts). */
   private readonly linePolicy = new LinePolicy({
     lines: () => this.lines,
     params: () => this.params,
-    notifyLine: (line, event) => this.notifier.line(line, event),
+    notifyLine: (line, event) => this.notifier.lineUnchecked(line, event),
   });
   private callAnswerTimeoutSeconds = 60;
   private starting = false;
@@ -352,7 +363,10 @@ export class VoipMediaEngine extends EventEmitter {
     () => this.domain ?? this.params?.ipAddressOfThisHost ?? '127.0.0.1',
     (d) => this.notifier.immediate(-1, T.SipIncomingAuthentication, d),
   );
-  private readonly sipHooks = new SipMessageHooks((d) => this.notifier.immediate(-1, T.SipModifySipMessage, d));
+  private readonly sipHooks = new SipMessageHooks(
+    (d) => this.notifier.immediate(-1, T.SipModifySipMessage, d),
+    (message) => this.logger.warn(message),
+  );
   /** Transfers: REFER out and in, NOTIFY sipfrag, Replaces. */
   private readonly transfers = new TransferManager(this.transferHost());
 
@@ -360,22 +374,37 @@ export class VoipMediaEngine extends EventEmitter {
   constructor(private readonly options: EngineOptions = {}) {
     super();
     this.clock = options.clock ?? realClock;
+    this.logger = isLogger(options.logger) ? options.logger : defaultLogger();
     this.notifier = new Notifier(this, undefined, (err, n) => this.handlerError(err, n));
     this.registrar = this.newRegistrar();
-    // An application that listens to nothing must not crash on an 'error' event.
-    this.on('error', () => undefined);
   }
 
   private newRegistrar(): RegistrarRole {
     return new RegistrarRole(this.clock, this.options, {
       stack: () => this.stack,
-      immediate: (event, data) => this.notifier.immediate(-1, event, data),
+      immediate: (event, data) => this.notifier.immediateUnchecked(-1, event, data),
     });
   }
 
   private handlerError(err: unknown, n: Notification): void {
-    // Application bugs are reported, never allowed to unwind into the SIP stack.
-    process.emitWarning(`LineScape: notification handler for ${T[n.event]} threw: ${String(err)}`);
+    // Application bugs are reported with their stack, never allowed to unwind into the SIP stack.
+    this.logger.error({ err, event: T[n.event], phoneLine: n.phoneLine }, `notification handler for ${T[n.event]} threw`);
+  }
+
+  /**
+   * A fault the engine survived (it answered 500 and carries on): always logged, and emitted
+   * as `error` for applications that listen. Emitting `error` with no listener would throw
+   * into the SIP stack, which is why the listener count decides.
+   */
+  private internalError(err: unknown, what: string): void {
+    this.logger.error({ err }, what);
+    if (this.listenerCount('error') === 0) return;
+    const e = err instanceof Error ? err : new Error(String(err));
+    try {
+      this.emit('error', e);
+    } catch (thrown) {
+      this.logger.error({ err: thrown }, "an 'error' listener threw");
+    }
   }
 
   // ---------------------------------------------------------------- start and stop
@@ -411,6 +440,8 @@ export class VoipMediaEngine extends EventEmitter {
       }
       this.params = p;
       this.stack = stack;
+      // The start parameter wins for this run; a restart without one goes back to the constructor's.
+      this.logger = p.logger ?? (isLogger(this.options.logger) ? this.options.logger : defaultLogger());
       this.notifier.setCallback(p.userNotifyCallbackProc);
       this.lines = Array.from({ length: p.numPhoneLinesRequested }, (_, i) => new PhoneLine(i));
       this.linePolicy.randomAssign = p.randomlyAssignIncomingCallsToPhoneLines;
@@ -426,7 +457,7 @@ export class VoipMediaEngine extends EventEmitter {
         strategy: p.useSequentialRtpPorts ? 'sequential' : 'random',
       });
       const audio = await EngineAudio.start(
-        { notifyLine: (line, event, data) => this.notifier.line(line, event, data) },
+        { notifyLine: (line, event, data) => this.notifier.lineUnchecked(line, event, data) },
         p,
         this.lines,
         this.mediaPump,
@@ -453,7 +484,7 @@ export class VoipMediaEngine extends EventEmitter {
       stack.onAck = (req) => this.calls?.onAck(req);
       stack.onStrayResponse = (res) => this.calls?.onStrayResponse(res);
       stack.on('parseError', (err: SipParseError, raw: Buffer, from: Endpoint) => this.onParseError(err, raw, from));
-      if (p.logSipMessages) this.stopSipLog = attachSipLogger(stack, p.sipLogFile);
+      if (p.logSipMessages) this.stopSipLog = attachSipLogger(stack, p.sipLogFile, this.logger === defaultLogger() ? undefined : this.logger);
       this.metrics?.setStack(stack);
       return T.SipSuccess;
     } finally {
@@ -852,7 +883,7 @@ export class VoipMediaEngine extends EventEmitter {
         advertisedAddress: () => this.advertisedAddress(),
         displayName: () => this.params?.phoneDisplayName ?? '',
         userAgent: () => this.params?.userAgent ?? 'LineScape',
-        notify: (event, data) => this.notifier.global(event, data),
+        notify: (event, data) => this.notifier.globalUnchecked(event, data),
         publicAddressDetected: (host, port) => this.publicAddressDetected(host, port),
       },
       {
@@ -1022,7 +1053,7 @@ export class VoipMediaEngine extends EventEmitter {
           if (call?.errorInfo) this.lastErrors.set(line, { ...call.errorInfo });
         }
         this.metrics?.onLineEvent(event, data);
-        this.notifier.line(line, event, data);
+        this.notifier.lineUnchecked(line, event, data);
         this.audio?.onLineEvent(event);
       },
       openMedia: (line) => this.openMedia(line),
@@ -1037,7 +1068,7 @@ export class VoipMediaEngine extends EventEmitter {
       userAgent: () => this.params?.userAgent ?? 'LineScape',
       lines: () => this.lines,
       selectLine: (user) => this.selectLineForIncoming(user),
-      immediate: (line, event, data) => this.notifier.immediate(line, event, data),
+      immediate: (line, event, data) => this.notifier.immediateUnchecked(line, event, data),
       formatsFor: (line) => formatSpecs(line.formats, line.opusSettings),
       userFor: (line) => this.userForLine(line),
       router: this.router,
@@ -1061,6 +1092,7 @@ export class VoipMediaEngine extends EventEmitter {
       rtpKeepAliveMs: this.rtpKeepAliveMs,
       onDtmf: (digit, method) => this.notifier.line(line.index, T.SipDtmfDigitEvent, { digit, method }),
       onMediaConflict: (address, port) => this.notifier.line(line.index, T.SipReceivedRtpMediaConflict, { address, port }),
+      onHandlerError: (err, count) => this.logger.error({ err, phoneLine: line.index, count }, 'media handler threw'),
     });
     if (!media) return undefined;
     line.media = media;
@@ -1347,13 +1379,15 @@ export class VoipMediaEngine extends EventEmitter {
     const l = VoipMediaEngine.line(this, phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     if (typeof on !== 'boolean' || (on && typeof callback !== 'function')) return T.SipBadParameter;
+    let failures = 0;
     l.rawRtpCallback = on ? (d: RawRtpData) => {
       try {
         // The same object goes to the application: its processRtpPacket = false must count.
         d.phoneLine = l.index;
         callback!(d);
       } catch (err) {
-        process.emitWarning(`LineScape: raw RTP callback threw: ${String(err)}`);
+        // Per packet: logging every failure would flood the log, so 1st, 2nd, 4th, 8th ...
+        if (isPowerOfTwo(++failures)) this.logger.error({ err, phoneLine: l.index, failures }, 'raw RTP callback threw');
       }
     } : undefined;
     l.media?.setRawRtpAccess(l.rawRtpCallback);
@@ -1767,8 +1801,8 @@ export class VoipMediaEngine extends EventEmitter {
       calls: () => this.calls,
       lines: () => this.lines,
       clock: () => this.clock,
-      notify: (line, event, data) => this.notifier.line(line, event, data),
-      immediate: (line, event, data) => this.notifier.immediate(line, event, data),
+      notify: (line, event, data) => this.notifier.lineUnchecked(line, event, data),
+      immediate: (line, event, data) => this.notifier.immediateUnchecked(line, event, data),
       autoAccept: () => this.params?.farEndCallTransferEnabled ?? true,
       proxy: () => this.proxy,
       outboundProxy: () => this.outboundProxyRoute(),
@@ -1831,7 +1865,7 @@ export class VoipMediaEngine extends EventEmitter {
       } catch {
         /* nothing more to do */
       }
-      this.emit('error', err);
+      this.internalError(err, `request ${req.method} failed`);
     }
   }
 
@@ -1867,8 +1901,8 @@ export class VoipMediaEngine extends EventEmitter {
       transport: () => this.params?.sipTransport ?? 'UDP',
       resolve: (host) => resolveHost(host),
       uac: this.uacFor('msg:'),
-      line: (phoneLine, event, data) => this.notifier.line(phoneLine, event, data),
-      global: (event, data) => this.notifier.global(event, data),
+      line: (phoneLine, event, data) => this.notifier.lineUnchecked(phoneLine, event, data),
+      global: (event, data) => this.notifier.globalUnchecked(event, data),
     };
   }
 
@@ -2167,6 +2201,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (p.conferenceSampleRate !== 8000 && p.conferenceSampleRate !== 16000 && p.conferenceSampleRate !== 48000) return T.SipBadParameter;
   if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;
   if (p.sipLogFile !== undefined && (typeof p.sipLogFile !== 'string' || !p.sipLogFile)) return T.SipBadParameter;
+  if (p.logger !== undefined && !isLogger(p.logger)) return T.SipBadParameter;
   if (typeof p.lineMode !== 'number' || (p.lineMode !== 0 && p.lineMode !== 1)) return T.SipBadParameter;
   for (const b of [
     p.useSequentialRtpPorts,

@@ -342,7 +342,7 @@ export class EventSubscriptions {
         onAccepted: (expires, refresh) => notifier.immediate(-1, T.SipSubscriptionSuccess, { ...base(), expires, refresh }),
         onNotify: (req, state) => {
           const who = partiesOf(req.headers.get('From'));
-          const data = notifier.immediate<EventNotifyReceivedData>(-1, T.SipEventNotifyReceived, {
+          const data = notifier.immediate(-1, T.SipEventNotifyReceived, {
             handle,
             solicited: true,
             eventPackage: pkg,
@@ -403,7 +403,7 @@ export class EventSubscriptions {
     const from = partiesOf(req.headers.get('From'));
     const accept = req.headers.getAll('Accept').map((a) => a.trim()).filter(Boolean);
     const handle = this.nextHandle++;
-    const data = this.host.notifier().immediate<SubscriptionReceivedData>(-1, T.SipSubscriptionReceived, {
+    const data = this.host.notifier().immediate(-1, T.SipSubscriptionReceived, {
       notifyHandle: handle,
       eventPackage: event.package,
       eventId: event.id ?? '',
@@ -492,7 +492,7 @@ export class EventSubscriptions {
     }
     const who = partiesOf(req.headers.get('From'));
     const state = parseSubscriptionState(req.headers.get('Subscription-State'));
-    const data = this.host.notifier().immediate<EventNotifyReceivedData>(-1, T.SipEventNotifyReceived, {
+    const data = this.host.notifier().immediate(-1, T.SipEventNotifyReceived, {
       handle: -1,
       solicited: false,
       eventPackage: event.package,

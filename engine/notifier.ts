@@ -5,13 +5,23 @@
  */
 import type { EventEmitter } from 'node:events';
 import { TelephonyReturnValue } from './returnCodes.js';
-import { NotifyType, type Notification, type UserNotifyCallback } from './types.js';
+import { NotifyType } from './types.js';
+import type { Notification, NotificationDataOf, NotificationEvent, UserNotifyCallback } from './notifications.js';
+
+/** The data argument of raising event `E`: optional when the event may carry none. */
+type DataArgs<E extends NotificationEvent> = undefined extends NotificationDataOf<E> ? [data?: NotificationDataOf<E>] : [data: NotificationDataOf<E>];
 
 /**
  * Orders and delivers notifications. Immediate ones run synchronously so the application can
  * answer through `data`; global and line ones are queued and delivered on the next turn of the
  * event loop, in order, so an application calling back into the engine from a handler never
- * re-enters the code that raised the event.
+ * re-enters the code that raised the event. That turn is `setImmediate`, not the engine's
+ * Clock: it orders work, it does not measure time, and a virtual clock must not hold
+ * notifications back until a test advances it.
+ *
+ * The typed methods (`immediate`, `global`, `line`) check `data` against the notification map;
+ * the `...Unchecked` ones serve the hosts of the floors below, which raise codes without
+ * seeing the map (their entries in the map were written from their raise sites).
  */
 export class Notifier {
   private queue: Notification[] = [];
@@ -34,19 +44,35 @@ export class Notifier {
   }
 
   /** Delivers an immediate notification now and returns its (possibly modified) data. */
-  immediate<D extends object>(phoneLine: number, event: TelephonyReturnValue, data: D): D {
-    this.deliver({ notifyType: NotifyType.ImmediateNotification, phoneLine, event, data: data as Record<string, unknown> });
+  immediate<E extends NotificationEvent>(phoneLine: number, event: E, data: NotificationDataOf<E>): NotificationDataOf<E> {
+    this.deliver(make(NotifyType.ImmediateNotification, phoneLine, event, data));
     return data;
   }
 
   /** Queues a global notification (phoneLine -1). */
-  global(event: TelephonyReturnValue, data?: object): void {
-    this.enqueue({ notifyType: NotifyType.GlobalNotification, phoneLine: -1, event, data: data as Record<string, unknown> });
+  global<E extends NotificationEvent>(event: E, ...data: DataArgs<E>): void {
+    this.enqueue(make(NotifyType.GlobalNotification, -1, event, data[0]));
   }
 
   /** Queues a phone line notification. */
-  line(phoneLine: number, event: TelephonyReturnValue, data?: object): void {
-    this.enqueue({ notifyType: NotifyType.PhoneLineNotification, phoneLine, event, data: data as Record<string, unknown> });
+  line<E extends NotificationEvent>(phoneLine: number, event: E, ...data: DataArgs<E>): void {
+    this.enqueue(make(NotifyType.PhoneLineNotification, phoneLine, event, data[0]));
+  }
+
+  /** {@link Notifier.immediate} for a host that raises any code. */
+  immediateUnchecked<D extends object>(phoneLine: number, event: TelephonyReturnValue, data: D): D {
+    this.deliver(make(NotifyType.ImmediateNotification, phoneLine, event, data));
+    return data;
+  }
+
+  /** {@link Notifier.global} for a host that raises any code. */
+  globalUnchecked(event: TelephonyReturnValue, data?: object): void {
+    this.enqueue(make(NotifyType.GlobalNotification, -1, event, data));
+  }
+
+  /** {@link Notifier.line} for a host that raises any code. */
+  lineUnchecked(phoneLine: number, event: TelephonyReturnValue, data?: object): void {
+    this.enqueue(make(NotifyType.PhoneLineNotification, phoneLine, event, data));
   }
 
   /** Delivers everything still queued, synchronously (used at shutdown). */
@@ -66,17 +92,35 @@ export class Notifier {
   }
 
   private deliver(n: Notification): void {
-    const name = TelephonyReturnValue[n.event];
-    try {
-      this.callback?.(n);
-    } catch (err) {
-      this.onHandlerError(err, n);
+    if (this.callback) {
+      try {
+        this.callback(n);
+      } catch (err) {
+        this.onHandlerError(err, n);
+      }
     }
-    try {
-      this.emitter.emit('notification', n);
-      if (name) this.emitter.emit(name, n);
-    } catch (err) {
-      this.onHandlerError(err, n);
+    this.emitTo('notification', n);
+    const name = TelephonyReturnValue[n.event];
+    if (name) this.emitTo(name, n);
+  }
+
+  /**
+   * What `emit` does, but one throwing listener neither hides the notification from the
+   * listeners after it nor unwinds into the engine.
+   */
+  private emitTo(name: string, n: Notification): void {
+    if (this.emitter.listenerCount(name) === 0) return;
+    // rawListeners is a copy, and calling a once() wrapper removes it, as emit does.
+    for (const listener of this.emitter.rawListeners(name) as ((n: Notification) => void)[]) {
+      try {
+        listener.call(this.emitter, n);
+      } catch (err) {
+        this.onHandlerError(err, n);
+      }
     }
   }
+}
+
+function make(notifyType: NotifyType, phoneLine: number, event: TelephonyReturnValue, data: unknown): Notification {
+  return { notifyType, phoneLine, event, data } as Notification;
 }

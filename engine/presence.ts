@@ -8,6 +8,7 @@
  */
 import { buildPidf, parsePidf } from '../sip/pidf.js';
 import type { SipRequest } from '../sip/message.js';
+import type { TimerHandle } from '../sip/clock.js';
 import {
   Publication,
   negotiateExpires,
@@ -385,7 +386,11 @@ export class PresenceService {
     this.publication = undefined;
     this.server = undefined;
     if (p) {
-      await Promise.race([p.remove(), new Promise((r) => setTimeout(r, 1500).unref())]);
+      // The wait for the PUBLISH removal is bounded on the engine's clock, like every SIP timer.
+      const clock = this.subs.host.clock();
+      let timer: TimerHandle | undefined;
+      await Promise.race([p.remove(), new Promise((r) => (timer = clock.setTimer(1500, () => r(undefined))))]);
+      clock.clearTimer(timer);
       p.dispose();
     }
     this.watchers.clear();

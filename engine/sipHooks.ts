@@ -43,7 +43,14 @@ export class SipMessageHooks {
   /**
    * @param raise delivers the immediate notification (synchronously) and returns its data
    */
-  constructor(private readonly raise: (data: ModifySipMessageData) => ModifySipMessageData) {}
+  /**
+   * @param raise delivers the immediate SipModifySipMessage notification
+   * @param warn where a rewrite the engine had to ignore is reported (the engine's logger)
+   */
+  constructor(
+    private readonly raise: (data: ModifySipMessageData) => ModifySipMessageData,
+    private readonly warn: (message: string) => void,
+  ) {}
 
   /** Whether the hook is installed. */
   get isEnabled(): boolean {
@@ -78,7 +85,7 @@ export class SipMessageHooks {
     if (typeof data.message === 'string' && data.message !== text) {
       const replaced = reparse(data.message, msg.type);
       if (replaced) verdict.message = replaced;
-      else process.emitWarning('LineScape: SipModifySipMessage: the rewritten message does not parse; the original is used');
+      else this.warn('SipModifySipMessage: the rewritten message does not parse; the original is used');
     }
     if (direction === 'sent' && data.destination) {
       const d = data.destination;
@@ -88,7 +95,7 @@ export class SipMessageHooks {
         if (okProtocol && okPort && typeof d.host === 'string' && isIP(d.host)) {
           verdict.destination = { protocol: d.protocol as 'UDP' | 'TCP', host: d.host, port: d.port };
         } else {
-          process.emitWarning('LineScape: SipModifySipMessage: ignoring an invalid destination (needs UDP/TCP, an IP address and a port)');
+          this.warn('SipModifySipMessage: ignoring an invalid destination (needs UDP/TCP, an IP address and a port)');
         }
       }
     }

@@ -1,6 +1,6 @@
 /**
  * SIP message logging (`logSipMessages`): one structured JSON line per message sent or
- * received, through pino, to standard error or a file (`sipLogFile`).
+ * received, through pino, to a file (`sipLogFile`), the application's logger, or standard error.
  * @module
  */
 import { pino, type Logger } from 'pino';
@@ -32,12 +32,14 @@ function startLine(m: SipMessage): string {
 }
 
 /**
- * Starts logging every message of `stack`. Returns a function that stops logging and flushes.
+ * Starts logging every message of `stack`: to `file` when given, else to the application's
+ * `logger` when it gave one (a child with `component: linescape-sip`, at info level), else to
+ * standard error. Returns a function that stops logging and flushes what this module opened.
  * Serializing each message costs time, which is why logging is off unless asked for.
  */
-export function attachSipLogger(stack: SipStack, file?: string): () => void {
-  const dest = pino.destination(file ? { dest: file, append: true, mkdir: true, sync: false } : { dest: 2, sync: false });
-  const logger: Logger = pino({ base: { component: 'linescape-sip' } }, dest);
+export function attachSipLogger(stack: SipStack, file?: string, appLogger?: Logger): () => void {
+  const dest = file || !appLogger ? pino.destination(file ? { dest: file, append: true, mkdir: true, sync: false } : { dest: 2, sync: false }) : undefined;
+  const logger: Logger = dest ? pino({ base: { component: 'linescape-sip' } }, dest) : appLogger!.child({ component: 'linescape-sip' });
   const record = (dir: 'recv' | 'send', msg: SipMessage, ep: Endpoint): void => {
     const rec: SipLogRecord = {
       dir,
@@ -57,6 +59,7 @@ export function attachSipLogger(stack: SipStack, file?: string): () => void {
   return () => {
     stack.off('received', onReceived);
     stack.off('sent', onSent);
+    if (!dest) return; // the application's logger is the application's to flush
     try {
       dest.flushSync();
     } catch {

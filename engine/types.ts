@@ -3,7 +3,8 @@
  * shaped after LanScape's START_SIP_TELEPHONY_PARAMS and notification model.
  * @module
  */
-import type { TelephonyReturnValue } from './returnCodes.js';
+import type { Logger } from 'pino';
+import type { UserNotifyCallback } from './notifications.js';
 
 /** Audio device id meaning "the system's preferred device" (LanScape's SIP_USE_PREFERED_AUDIO_DEVICE). */
 export const SIP_USE_PREFERED_AUDIO_DEVICE = -1;
@@ -97,21 +98,6 @@ export enum LineState {
   BusyOut = 7,
 }
 
-/** A notification delivered to the application. */
-export interface Notification<D extends object = Record<string, unknown>> {
-  /** Delivery class. */
-  notifyType: NotifyType;
-  /** Zero-based phone line, or -1 for global notifications. */
-  phoneLine: number;
-  /** The event, a {@link TelephonyReturnValue}. */
-  event: TelephonyReturnValue;
-  /** Event specific data; for immediate notifications the application may modify it. */
-  data?: D;
-}
-
-/** Signature of the application's notification callback (LanScape's SIPCALLBACKPROC). */
-export type UserNotifyCallback = (notification: Notification) => void;
-
 /** Transport protocols the engine listens on and can send with. */
 export type SipTransportName = 'UDP' | 'TCP';
 
@@ -176,10 +162,17 @@ export interface StartSipTelephonyParams {
   sipTransport?: SipTransportName;
   /** Notification callback. */
   userNotifyCallbackProc?: UserNotifyCallback;
+  /**
+   * Where diagnostics go (a pino logger): faults the engine survived, exceptions thrown by
+   * notification handlers, media callback failures. Replaces the logger given to the
+   * constructor until the engine stops; default: warnings and errors as JSON lines on standard
+   * error. A LineScape addition.
+   */
+  logger?: Logger;
 }
 
 /** Defaults for every start parameter. */
-export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile'>>> = {
+export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger'>>> = {
   numPhoneLinesRequested: 1,
   lineMode: LineMode.PhoneLine,
   ipAddressOfThisHost: '127.0.0.1',

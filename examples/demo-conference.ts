@@ -8,7 +8,7 @@
 import os from 'node:os';
 import type { Readable } from 'node:stream';
 import { VoipMediaEngine, TelephonyReturnValue as T } from '../index.js';
-import { toneLevelDb } from '../media/analysis.js';
+import { toneLevelDb } from '../test/helpers/analysis.js';
 import { check, nextEvent, nextEvents, say } from './demoKit.js';
 
 const TONES = [400, 600, 1050];

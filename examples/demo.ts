@@ -16,7 +16,7 @@ import {
   type Notification,
   type RegisterReceivedData,
 } from '../index.js';
-import { dominantFrequency } from '../media/analysis.js';
+import { dominantFrequency } from '../test/helpers/analysis.js';
 import { conferenceDemo } from './demo-conference.js';
 import { demoMessaging } from './demo-messaging.js';
 import { demoPresence } from './demo-presence.js';

@@ -137,6 +137,8 @@ export interface OpenLineMediaOptions {
   onDtmf(digit: string, method: 'rfc4733' | 'inband'): void;
   /** RTP arrived from an unexpected source. */
   onMediaConflict(address: string, port: number): void;
+  /** A media handler or callback threw (reported on the 1st, 2nd, 4th ... failure). */
+  onHandlerError?(err: unknown, count: number): void;
 }
 
 /** Opens the media session of a call on a line; undefined when no RTP port could be had. */
@@ -153,6 +155,7 @@ export async function openLineMedia(o: OpenLineMediaOptions): Promise<LineMedia 
     cname: `line${line.index}@${o.localAddress}`,
     onDtmf: o.onDtmf,
     onMediaConflict: o.onMediaConflict,
+    ...(o.onHandlerError ? { onHandlerError: o.onHandlerError } : {}),
   });
   if (!(opened instanceof MediaSession)) return undefined;
   const s = opened;

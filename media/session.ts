@@ -201,6 +201,11 @@ export interface MediaSessionOptions {
   symmetric?: boolean;
   /** Mean RTCP report interval, ms (randomized 0.5–1.5×, RFC 3550 §6.3). Default 5000. */
   rtcpIntervalMs?: number;
+  /**
+   * A socket handler or application callback threw (`count` so far). Called on the 1st, 2nd,
+   * 4th, 8th ... failure only: a fault on the packet path must not turn into a call per packet.
+   */
+  onHandlerError?: (err: unknown, count: number) => void;
 }
 
 /** Why {@link MediaSession.open} failed. */
@@ -320,6 +325,8 @@ export interface MediaSessionStats {
   comfortNoise: { packets: number; level: number; active: boolean };
   /** Exceptions caught in socket handlers and user callbacks. */
   handlerErrors: number;
+  /** The last of them (kept so a count never stands alone), if any. */
+  lastHandlerError?: unknown;
 }
 
 const STATE_IDLE = 0;
@@ -495,6 +502,8 @@ export class MediaSession {
   private byeReceived = 0;
   private rtcpCountdown: number;
   private handlerErrors = 0;
+  private lastHandlerError: unknown = undefined;
+  private readonly onHandlerErrorCb: ((err: unknown, count: number) => void) | undefined;
 
   private readonly listener: MediaClockListener;
   private readonly node: MediaNode;
@@ -513,6 +522,7 @@ export class MediaSession {
     this.onDtmfCb = options.onDtmf;
     this.onConflictCb = options.onMediaConflict;
     this.onWaveEndCb = options.onWaveEnd;
+    this.onHandlerErrorCb = options.onHandlerError;
     this.rawCb = options.onRtpPacket;
     this.ssrc = randomInt(1, 0xffffffff) >>> 0;
     this.cname = options.cname ?? randomBytes(12).toString('base64url');
@@ -735,8 +745,8 @@ export class MediaSession {
   private readonly onRtp = (buf: Buffer, len: number, address: string, port: number): void => {
     try {
       this.receiveRtp(buf, len, address, port);
-    } catch {
-      this.handlerErrors++;
+    } catch (err) {
+      this.handlerFailed(err);
     }
   };
 
@@ -833,8 +843,8 @@ export class MediaSession {
       if (this.onConflictCb !== undefined) {
         try {
           this.onConflictCb(address, port);
-        } catch {
-          this.handlerErrors++;
+        } catch (err) {
+          this.handlerFailed(err);
         }
       }
     }
@@ -892,8 +902,8 @@ export class MediaSession {
     if (this.phoneLine !== undefined) d.phoneLine = this.phoneLine;
     try {
       this.rawCb!(d);
-    } catch {
-      this.handlerErrors++;
+    } catch (err) {
+      this.handlerFailed(err);
     }
     return d.processRtpPacket !== false;
   }
@@ -901,8 +911,8 @@ export class MediaSession {
   private readonly onRtcp = (buf: Buffer, len: number): void => {
     try {
       this.receiveRtcp(buf, len);
-    } catch {
-      this.handlerErrors++;
+    } catch (err) {
+      this.handlerFailed(err);
     }
   };
 
@@ -1061,8 +1071,8 @@ export class MediaSession {
     if (this.recordTap !== null) {
       try {
         this.recordTap(this.rxPcm, tx, spf, codec.sampleRate);
-      } catch {
-        this.handlerErrors++;
+      } catch (err) {
+        this.handlerFailed(err);
       }
     }
     if (this.levelTap !== null) {
@@ -1073,8 +1083,8 @@ export class MediaSession {
       lv.txRms = this.txLevel.rms;
       try {
         this.levelTap(lv);
-      } catch {
-        this.handlerErrors++;
+      } catch (err) {
+        this.handlerFailed(err);
       }
     }
 
@@ -1136,8 +1146,8 @@ export class MediaSession {
       if (this.phoneLine !== undefined) d.phoneLine = this.phoneLine;
       try {
         this.rawCb(d);
-      } catch {
-        this.handlerErrors++;
+      } catch (err) {
+        this.handlerFailed(err);
       }
       if (d.processRtpPacket === false) {
         // the number is used up, as for a packet lost on the network
@@ -1178,12 +1188,24 @@ export class MediaSession {
     if (len > 0 && this.socket.sendRtcp(this.rtcpBuf, len)) this.rtcpSent++;
   }
 
+  /** Counts a caught exception and keeps it; reports it on counts that are powers of two. */
+  private handlerFailed(err: unknown): void {
+    const n = ++this.handlerErrors;
+    this.lastHandlerError = err;
+    if (this.onHandlerErrorCb === undefined || (n & (n - 1)) !== 0) return;
+    try {
+      this.onHandlerErrorCb(err, n);
+    } catch {
+      // the reporter itself failed: the count and the kept error still tell
+    }
+  }
+
   private emitDtmf(digit: string, method: DtmfMethod): void {
     if (this.onDtmfCb === undefined) return;
     try {
       this.onDtmfCb(digit, method);
-    } catch {
-      this.handlerErrors++;
+    } catch (err) {
+      this.handlerFailed(err);
     }
   }
 
@@ -1193,8 +1215,8 @@ export class MediaSession {
     if (this.onWaveEndCb !== undefined) {
       try {
         this.onWaveEndCb(wav.audio.path);
-      } catch {
-        this.handlerErrors++;
+      } catch (err) {
+        this.handlerFailed(err);
       }
     }
   }
@@ -1514,6 +1536,7 @@ export class MediaSession {
       ptimeRequested: this.ptimeRequested,
       comfortNoise: { packets: this.cn.packets, level: this.cn.level, active: this.cn.active },
       handlerErrors: this.handlerErrors,
+      ...(this.handlerErrors > 0 ? { lastHandlerError: this.lastHandlerError } : {}),
     };
   }
 }

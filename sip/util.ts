@@ -169,18 +169,6 @@ export function sanitizeReason(text: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
-/** Deterministic 32-bit PRNG (mulberry32): reproducible jitter and fault injection in tests. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const BRANCH_RE = /;\s*branch\s*=\s*([^;,\s]+)/i;
 
 /**

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { dominantFrequency, fft, findGaps, goertzelPower, rms, rmsDbfs, toneLevelDb } from '../media/analysis.js';
+import { dominantFrequency, fft, findGaps, goertzelPower, rms, rmsDbfs, toneLevelDb } from './helpers/analysis.js';
 import { fillSine } from '../media/tones.js';
 
 test('rms and dBFS of known signals', (t) => {

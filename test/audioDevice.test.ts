@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createAlsaFileDevice, runNodeScript } from './helpers/alsaFile.js';
 import { audioBackend, peerTest } from './helpers/env.js';
-import { dominantFrequency, toneLevelDb } from '../media/analysis.js';
+import { dominantFrequency, toneLevelDb } from './helpers/analysis.js';
 import {
   AUDIO_DEVICE_NOT_USED,
   LOCAL_TONES,

@@ -6,8 +6,7 @@
  * jitter and delay, and the loss the engine reports must match what the relays dropped.
  */
 import test from 'ava';
-import { TelephonyReturnValue as T, MediaFormatAudio, type Notification, type CallQuality } from '../index.js';
-import type { ModifySipMessageData } from '../engine/sipHooks.js';
+import { TelephonyReturnValue as T, MediaFormatAudio, type CallQuality } from '../index.js';
 import { startEngine } from './helpers/engine.js';
 import { sendTone } from './helpers/audio.js';
 import { until } from './helpers/observe.js';
@@ -45,7 +44,7 @@ function consistent(q: CallQuality): boolean {
 test('MOS falls with the relay loss (0, 5, 20 %) and stays in each loss band; SipCallComplete carries the final figure', async (t) => {
   const a = await startEngine(t, { numPhoneLinesRequested: 3, phoneName: 'alice' });
   const b = await startEngine(t, { numPhoneLinesRequested: 3, phoneName: 'bob' });
-  b.engine.on('SipOkToAnswerCall', (n: Notification) => b.engine.goOffHook(n.phoneLine));
+  b.engine.on('SipOkToAnswerCall', (n) => b.engine.goOffHook(n.phoneLine));
   for (let l = 0; l < 3; l++) {
     a.engine.setAudioMediaFormats(l, [MediaFormatAudio.ULaw8k]);
     b.engine.setAudioMediaFormats(l, [MediaFormatAudio.ULaw8k]);
@@ -65,8 +64,8 @@ test('MOS falls with the relay loss (0, 5, 20 %) and stays in each loss band; Si
 
   let current: UdpRelay | undefined;
   t.is(a.engine.enableSipMessageHook(true), T.SipSuccess);
-  a.engine.on('SipModifySipMessage', (n: Notification) => {
-    const d = n.data as unknown as ModifySipMessageData;
+  a.engine.on('SipModifySipMessage', (n) => {
+    const d = n.data;
     const m = /\r\nm=audio (\d+) /.exec(d.message);
     if (!m || !current) return;
     const port = Number(m[1]);
@@ -140,7 +139,7 @@ test('MOS falls with the relay loss (0, 5, 20 %) and stays in each loss band; Si
   for (let line = 0; line < 3; line++) t.is(await a.engine.terminateCall(line, true, 5000), T.SipSuccess);
   const done = await a.waitForCount(T.SipCallComplete, 3);
   for (const n of done) {
-    const q = (n.data as { quality?: CallQuality }).quality;
+    const q = n.data.quality;
     t.truthy(q, 'SipCallComplete has data.quality');
     const band = BANDS[n.phoneLine]!;
     const j = judged(q!);

@@ -4,14 +4,14 @@
  * DTMF at the codec's RTP clock.
  */
 import test from 'ava';
-import { TelephonyReturnValue as T, MediaFormatAudio, DtmfMethod, LineState, type Notification, type RawRtpData } from '../index.js';
+import { TelephonyReturnValue as T, MediaFormatAudio, DtmfMethod, LineState, type RawRtpData } from '../index.js';
 import { setNativeLibraryDisabled } from '../ffi/loader.js';
 import { native, peerTest } from './helpers/env.js';
 import { inviteWithOffer, sipUdpClient } from './helpers/sipUdp.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { capture, sendTone } from './helpers/audio.js';
 import { until } from './helpers/observe.js';
-import { dominantFrequency, toneLevelDb } from '../media/analysis.js';
+import { dominantFrequency, toneLevelDb } from './helpers/analysis.js';
 
 /**
  * Dominant frequency of the last 0.5 s, and the tone's share of the power in the median 100 ms
@@ -39,7 +39,7 @@ async function call(
   const b = await startEngine(t, { numPhoneLinesRequested: 1, phoneName: 'bob' });
   t.is(a.engine.setAudioMediaFormats(0, formatsA), T.SipSuccess);
   t.is(b.engine.setAudioMediaFormats(0, formatsB), T.SipSuccess);
-  b.engine.on('SipOkToAnswerCall', (n: Notification) => b.engine.goOffHook(n.phoneLine));
+  b.engine.on('SipOkToAnswerCall', (n) => b.engine.goOffHook(n.phoneLine));
   t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 0, true, 10_000), T.SipSuccess);
   await b.waitFor(T.SipIncomingCallConnected);
   return [a, b];
@@ -86,10 +86,10 @@ test('G.722 call: RFC 4733 DTMF (telephone-event/8000 beside G.722) reaches the 
   t.is(a.engine.sendDtmf(0, '5#', DtmfMethod.Rfc4733), T.SipSuccess);
   const digits = await b.waitForCount(T.SipDtmfDigitEvent, 2);
   t.deepEqual(
-    digits.map((n) => (n.data as { digit: string }).digit),
+    digits.map((n) => n.data.digit),
     ['5', '#'],
   );
-  t.true(digits.every((n) => (n.data as { method: string }).method === 'rfc4733'));
+  t.true(digits.every((n) => n.data.method === 'rfc4733'));
 });
 
 test('mixed offers: the answerer follows the offerer\'s order among the codecs it allows', async (t) => {
@@ -138,7 +138,7 @@ test.serial('a line whose only codec lacks its library: makeCall says SipNativeL
 
   // with PCMU beside it the call goes through in PCMU
   t.is(a.engine.setAudioMediaFormats(0, [MediaFormatAudio.G729, MediaFormatAudio.ULaw8k]), T.SipSuccess);
-  b.engine.on('SipOkToAnswerCall', (n: Notification) => b.engine.goOffHook(n.phoneLine));
+  b.engine.on('SipOkToAnswerCall', (n) => b.engine.goOffHook(n.phoneLine));
   t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 0, true, 5000), T.SipSuccess);
   t.is(a.engine.getActiveCallInfo(0).codec, 'PCMU');
 });

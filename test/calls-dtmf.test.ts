@@ -3,7 +3,7 @@
  * INFO, every digit 0-9 * # A-D, both directions.
  */
 import test, { type ExecutionContext } from 'ava';
-import { TelephonyReturnValue as T, DtmfMethod, MediaFormatAudio, type Notification } from '../index.js';
+import { TelephonyReturnValue as T, DtmfMethod, MediaFormatAudio } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { receiveTrouble, sentPackets } from './helpers/mediaTime.js';
 import { until } from './helpers/observe.js';
@@ -14,22 +14,22 @@ async function connected(t: Parameters<typeof startEngine>[0], format = MediaFor
   const a = await startEngine(t, { phoneName: 'alice' });
   const b = await startEngine(t, { phoneName: 'bob' });
   a.engine.setAudioMediaFormats(0, [format]);
-  b.engine.on('SipOkToAnswerCall', (n: Notification) => b.engine.goOffHook(n.phoneLine));
+  b.engine.on('SipOkToAnswerCall', (n) => b.engine.goOffHook(n.phoneLine));
   t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 0, true, 5000), T.SipSuccess);
   await b.waitFor(T.SipIncomingCallConnected);
   return [a, b];
 }
 
 async function digitsReceived(e: EngineUnderTest, count: number, method: string): Promise<string> {
-  const got = await e.waitForCount(T.SipDtmfDigitEvent, count, (n) => (n.data as { method: string }).method === method, 20000);
-  return got.map((n) => (n.data as { digit: string }).digit).join('');
+  const got = await e.waitForCount(T.SipDtmfDigitEvent, count, (n) => n.data.method === method, 20000);
+  return got.map((n) => n.data.digit).join('');
 }
 
 /** In-band digits `to` has detected so far, in order. */
 const inbandDigits = (to: EngineUnderTest): string =>
   to.of(T.SipDtmfDigitEvent)
-    .filter((n) => (n.data as { method: string }).method === 'inband')
-    .map((n) => (n.data as { digit: string }).digit)
+    .filter((n) => n.data.method === 'inband')
+    .map((n) => n.data.digit)
     .join('');
 
 /**

@@ -8,11 +8,11 @@ import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { analyse, capture, sendTone, wait } from './helpers/audio.js';
 import { blocksWithoutTone, mediaStats, mediaWait, receiveTrouble } from './helpers/mediaTime.js';
 import { until } from './helpers/observe.js';
-import { toneLevelDb } from '../media/analysis.js';
+import { toneLevelDb } from './helpers/analysis.js';
 
 /** Answers every call that rings on `e`. */
 function autoAnswer(e: EngineUnderTest): void {
-  e.engine.on('SipOkToAnswerCall', (n: Notification) => e.engine.goOffHook(n.phoneLine));
+  e.engine.on('SipOkToAnswerCall', (n) => e.engine.goOffHook(n.phoneLine));
 }
 
 const events = (e: EngineUnderTest, line: number): string[] =>
@@ -159,8 +159,8 @@ test('the application assigns or refuses incoming calls in SipIncomingCallAssign
   const a = await startEngine(t, { numPhoneLinesRequested: 3, phoneName: 'alice' });
   const b = await startEngine(t, { numPhoneLinesRequested: 3, phoneName: 'bob' });
   autoAnswer(b);
-  b.engine.on('SipIncomingCallAssignPhoneLine', (n: Notification) => {
-    const d = n.data as { phoneLine: number; rejectStatusCode: number; calledUser: string };
+  b.engine.on('SipIncomingCallAssignPhoneLine', (n) => {
+    const d = n.data;
     if (d.calledUser === 'sales') d.phoneLine = 2;
     if (d.calledUser === 'spam') d.rejectStatusCode = 403;
   });

@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import wavefilePkg from 'wavefile';
-import { TelephonyReturnValue as T, type Notification, type RawRtpData } from '../index.js';
+import { TelephonyReturnValue as T, type RawRtpData } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { analyse, capture, sendTone, wait } from './helpers/audio.js';
 import { mediaStats, mediaWait } from './helpers/mediaTime.js';
@@ -22,7 +22,7 @@ const { WaveFile } = wavefilePkg;
 async function connected(t: Parameters<typeof startEngine>[0]): Promise<[EngineUnderTest, EngineUnderTest]> {
   const a = await startEngine(t, { phoneName: 'alice' });
   const b = await startEngine(t, { phoneName: 'bob' });
-  b.engine.on('SipOkToAnswerCall', (n: Notification) => b.engine.goOffHook(n.phoneLine));
+  b.engine.on('SipOkToAnswerCall', (n) => b.engine.goOffHook(n.phoneLine));
   t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 0, true, 5000), T.SipSuccess);
   await b.waitFor(T.SipIncomingCallConnected);
   return [a, b];

@@ -9,7 +9,7 @@
  *   MESSAGE with the wrong one fails with 403 at the sender.
  */
 import test, { type ExecutionContext } from 'ava';
-import { TelephonyReturnValue as T, type IncomingAuthenticationData, type ModifySipMessageData, type Notification, VoipMediaEngine } from '../index.js';
+import { TelephonyReturnValue as T, type IncomingAuthenticationData, VoipMediaEngine } from '../index.js';
 import { computeDigestResponse } from '../sip/digest.js';
 import { parseAuthHeader } from '../sip/grammar.js';
 import type { SipResponse } from '../sip/message.js';
@@ -29,8 +29,8 @@ const USERS: Record<string, string> = { alice: 'secret-alice', '150': 'secret-15
 async function challenger(t: ExecutionContext, phoneName = 'bob'): Promise<EngineUnderTest> {
   const rtp = await freePorts(8, { even: true });
   const e = await startEngine(t, { phoneName, minLocalRtpPort: rtp[0]!, maxLocalRtpPort: rtp[rtp.length - 1]! + 1 });
-  e.engine.on('SipIncomingAuthentication', (n: Notification) => {
-    const d = n.data as unknown as IncomingAuthenticationData;
+  e.engine.on('SipIncomingAuthentication', (n) => {
+    const d = n.data;
     const pw = USERS[d.userName];
     if (pw !== undefined) d.password = pw;
   });
@@ -67,7 +67,7 @@ peerTest('SIPp UAC with the right password gets its MESSAGE through; the applica
   // SIPp writes the remote address as the digest uri (its -auth_uri default), not the Request-URI.
   t.like(auth[0]!.data, { method: 'MESSAGE', requestUri: `sip:bob@127.0.0.1:${bob.port}`, userName: 'alice', realm: '127.0.0.1', uri: `sip:127.0.0.1:${bob.port}`, authorizationGranted: true });
   const got = await bob.waitFor(T.SipRecvOutOfDialogMessage);
-  t.is((got.data as { messageData: Buffer }).messageData.toString().trimEnd(), 'hello from sipp');
+  t.is(got.data.messageData.toString().trimEnd(), 'hello from sipp');
 });
 
 peerTest('SIPp UAC with a wrong password gets 403 and nothing is delivered', ['sipp'], async (t) => {
@@ -90,8 +90,8 @@ peerTest("SIPp's Authorization replayed by a third party in a new transaction ge
   const bob = await challenger(t);
   // The application's message hook shows the MESSAGE SIPp authenticated: capture its header.
   let captured: string | undefined;
-  bob.engine.on('SipModifySipMessage', (n: Notification) => {
-    const d = n.data as unknown as ModifySipMessageData;
+  bob.engine.on('SipModifySipMessage', (n) => {
+    const d = n.data;
     const m = /\r\nAuthorization: ([^\r]*)/i.exec(d.message);
     if (d.direction === 'received' && m) captured = m[1];
   });
@@ -167,8 +167,8 @@ test('an application that neither grants nor gives a password refuses with 403; 
   const bob = await startEngine(t, { phoneName: 'bob', minLocalRtpPort: rtp[0]!, maxLocalRtpPort: rtp[rtp.length - 1]! + 1 });
   t.is(bob.engine.setChallengeAuthenticationState(true, 'linescape.test'), T.SipSuccess);
   const verdicts: T[] = [];
-  bob.engine.on('SipIncomingAuthentication', (n: Notification) => {
-    const d = n.data as unknown as IncomingAuthenticationData;
+  bob.engine.on('SipIncomingAuthentication', (n) => {
+    const d = n.data;
     if (d.userName === 'alice') verdicts.push(bob.engine.verifyChallengeResponse(d, 'secret-alice'));
     // anyone else: leave it alone (refused)
   });
@@ -185,7 +185,7 @@ test('an application that neither grants nor gives a password refuses with 403; 
 
 test('an engine calls an engine with challenges on: the INVITE is challenged and connects with the right password', async (t) => {
   const bob = await challenger(t);
-  bob.engine.on('SipOkToAnswerCall', (n: Notification) => bob.engine.goOffHook(n.phoneLine));
+  bob.engine.on('SipOkToAnswerCall', (n) => bob.engine.goOffHook(n.phoneLine));
   const rtp = await freePorts(8, { even: true });
   const alice = await startEngine(t, { phoneName: 'alice', minLocalRtpPort: rtp[0]!, maxLocalRtpPort: rtp[rtp.length - 1]! + 1 });
   t.is(alice.engine.addAuthorizationCredentials('alice', 'secret-alice', '127.0.0.1'), T.SipSuccess);

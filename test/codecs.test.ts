@@ -18,7 +18,7 @@ import {
   MULAW_ENCODE,
 } from '../media/g711.js';
 import { OPUS_MAX_FRAME_SAMPLES, OpusCodec, opusLoadError, setOpusLoaderForTests } from '../media/opus.js';
-import { dominantFrequency, rms, toneLevelDb } from '../media/analysis.js';
+import { dominantFrequency, rms, toneLevelDb } from './helpers/analysis.js';
 import { fillSine } from '../media/tones.js';
 
 // ---------------------------------------------------------------- G.711 tables

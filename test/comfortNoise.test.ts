@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { ComfortNoiseGenerator, comfortNoiseRms } from '../media/comfortNoise.js';
 import { MULAW_ENCODE } from '../media/g711.js';
 import { MediaClock } from '../media/mediaClock.js';
-import { dominantFrequency, rms, rmsDbfs } from '../media/analysis.js';
+import { dominantFrequency, rms, rmsDbfs } from './helpers/analysis.js';
 import { allocator, Capture, HOST, open, params, sleep } from './helpers/sessionPair.js';
 import { defaultFormat, negotiateOffer, type LocalMedia } from '../sip/sdp.js';
 

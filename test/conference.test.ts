@@ -7,10 +7,10 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import type { Writable } from 'node:stream';
-import { VoipMediaEngine, TelephonyReturnValue as T, MediaFormatAudio as F, type Notification } from '../index.js';
+import { VoipMediaEngine, TelephonyReturnValue as T, MediaFormatAudio as F } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { listenFor, tonePcm, wait } from './helpers/audio.js';
-import { findGaps, goertzelPower, toneLevelDb } from '../media/analysis.js';
+import { findGaps, goertzelPower, toneLevelDb } from './helpers/analysis.js';
 import { createCodec, type CodecName } from '../media/codecs.js';
 import { blocksWithoutTone, receiveTrouble } from './helpers/mediaTime.js';
 import { native, peerTest } from './helpers/env.js';
@@ -30,7 +30,7 @@ interface Party {
 /** A hub with `formats.length` lines; participant i calls it in formats[i] and lands on line i. */
 async function conference(t: ExecutionContext, formats: F[], hubParams = {}): Promise<{ hub: EngineUnderTest; parties: Party[] }> {
   const hub = await startEngine(t, { phoneName: 'hub', numPhoneLinesRequested: formats.length, ...hubParams });
-  hub.engine.on('SipOkToAnswerCall', (n: Notification) => hub.engine.goOffHook(n.phoneLine));
+  hub.engine.on('SipOkToAnswerCall', (n) => hub.engine.goOffHook(n.phoneLine));
   const parties: Party[] = [];
   for (let i = 0; i < formats.length; i++) {
     const p = await startEngine(t, { phoneName: `p${i}` });

@@ -23,7 +23,7 @@ import {
 import { createCodec } from '../media/codecs.js';
 import { createResampler } from '../media/resample.js';
 import { ToneGenerator, NA_TONES, fillSine, dbm0ToAmplitude } from '../media/tones.js';
-import { goertzelPower } from '../media/analysis.js';
+import { goertzelPower } from './helpers/analysis.js';
 
 // ---------------------------------------------------------------- digits
 

@@ -7,11 +7,9 @@
  */
 import test from 'ava';
 import dgram from 'node:dgram';
-import { TelephonyReturnValue as T, type Notification, type SubscriptionReceivedData, type EventNotifyReceivedData } from '../index.js';
+import { TelephonyReturnValue as T } from '../index.js';
 import { startEngine, sleep } from './helpers/engine.js';
 
-type D = Record<string, unknown>;
-const data = (n: { data?: object }): D => (n.data ?? {}) as D;
 
 /** A bare UDP SIP endpoint: sends text requests, collects what arrives. */
 async function udpPeer(t: Parameters<typeof startEngine>[0]) {
@@ -63,47 +61,47 @@ test('generic subscription between engines: receive, accept, notify, trigger, st
   const bob = await startEngine(t, { phoneName: 'voicemail' });
   const alice = await startEngine(t, { phoneName: 'alice' });
   let notifyHandle = 0;
-  bob.engine.on('SipSubscriptionReceived', (n: Notification) => {
-    const d = n.data as unknown as SubscriptionReceivedData;
+  bob.engine.on('SipSubscriptionReceived', (n) => {
+    const d = n.data;
     if (d.eventPackage !== 'message-summary') return; // others keep the default refusal (489)
     notifyHandle = d.notifyHandle;
     d.acceptSubscription = true;
     d.initialNotifyBody = 'Messages-Waiting: no\r\n';
   });
-  alice.engine.on('SipEventNotifyReceived', (n: Notification) => {
-    const d = n.data as unknown as EventNotifyReceivedData;
+  alice.engine.on('SipEventNotifyReceived', (n) => {
+    const d = n.data;
     if (d.body.toString() === 'garbage') d.responseStatusCode = 400;
   });
   const target = `sip:voicemail@127.0.0.1:${bob.port}`;
   const { result, handle } = await alice.engine.startEventSubscription(target, 'message-summary', 'application/simple-message-summary', 120);
   t.is(result, T.SipSuccess);
   t.true(handle > 0);
-  t.like(data(await alice.waitFor(T.SipSubscriptionTrying)), { handle, eventPackage: 'message-summary', targetUri: target });
+  t.like((await alice.waitFor(T.SipSubscriptionTrying)).data, { handle, eventPackage: 'message-summary', targetUri: target });
   const received = await bob.waitFor(T.SipSubscriptionReceived);
-  t.like(data(received), { eventPackage: 'message-summary', from: 'sip:alice@127.0.0.1', expires: 120, accept: ['application/simple-message-summary'] });
-  t.like(data(await alice.waitFor(T.SipSubscriptionSuccess)), { handle, expires: 120, refresh: false });
+  t.like(received.data, { eventPackage: 'message-summary', from: 'sip:alice@127.0.0.1', expires: 120, accept: ['application/simple-message-summary'] });
+  t.like((await alice.waitFor(T.SipSubscriptionSuccess)).data, { handle, expires: 120, refresh: false });
   const first = await alice.waitFor(T.SipEventNotifyReceived);
-  t.like(data(first), { handle, solicited: true, eventPackage: 'message-summary', subscriptionState: 'active', contentType: 'application/simple-message-summary' });
-  t.is((data(first).body as Buffer).toString(), 'Messages-Waiting: no\r\n');
+  t.like(first.data, { handle, solicited: true, eventPackage: 'message-summary', subscriptionState: 'active', contentType: 'application/simple-message-summary' });
+  t.is(first.data.body.toString(), 'Messages-Waiting: no\r\n');
 
   t.is(await bob.engine.sendEventNotification(notifyHandle, 'Messages-Waiting: yes\r\nVoice-Message: 2/0\r\n', 3000), T.SipSuccess);
   const second = (await alice.waitForCount(T.SipEventNotifyReceived, 2))[1]!;
-  t.is((data(second).body as Buffer).toString(), 'Messages-Waiting: yes\r\nVoice-Message: 2/0\r\n');
+  t.is(second.data.body.toString(), 'Messages-Waiting: yes\r\nVoice-Message: 2/0\r\n');
   const binary = Buffer.from([0, 1, 2, 0xff, 0, 0x0d, 0x0a]);
   t.is(await bob.engine.sendEventNotification(notifyHandle, binary, 3000, 'application/octet-stream'), T.SipSuccess);
   const third = (await alice.waitForCount(T.SipEventNotifyReceived, 3))[2]!;
-  t.deepEqual(data(third).body, binary, 'binary bodies arrive byte for byte');
-  t.is(data(third).contentType, 'application/octet-stream');
+  t.deepEqual(third.data.body, binary, 'binary bodies arrive byte for byte');
+  t.is(third.data.contentType, 'application/octet-stream');
   t.is(await bob.engine.sendEventNotification(notifyHandle, 'garbage', 3000), T.SipEventNotifyNotAccepted, 'the subscriber answered 400');
 
   // Refresh on demand: a 2xx, and the notifier repeats its state.
   t.is(alice.engine.triggerSubscription(handle), T.SipSuccess);
-  t.like(data(await alice.waitFor(T.SipSubscriptionSuccess, (n) => data(n).refresh === true)), { handle, refresh: true });
+  t.like((await alice.waitFor(T.SipSubscriptionSuccess, (n) => n.data.refresh === true)).data, { handle, refresh: true });
   await alice.waitForCount(T.SipEventNotifyReceived, 5);
 
   t.is(alice.engine.stopEventSubscription(handle), T.SipSuccess);
-  const last = await alice.waitFor(T.SipEventNotifyReceived, (n) => data(n).subscriptionState === 'terminated');
-  t.like(data(last), { handle, reason: 'timeout' });
+  const last = await alice.waitFor(T.SipEventNotifyReceived, (n) => n.data.subscriptionState === 'terminated');
+  t.like(last.data, { handle, reason: 'timeout' });
   t.is(alice.engine.stopEventSubscription(handle), T.SipInvalidHandle);
   t.is(alice.engine.triggerSubscription(handle), T.SipInvalidHandle);
   await sleep(100);
@@ -113,8 +111,8 @@ test('generic subscription between engines: receive, accept, notify, trigger, st
 test('generic subscription: closeNotifyHandle ends it at the subscriber; unknown packages get 489', async (t) => {
   const bob = await startEngine(t, { phoneName: 'bob' });
   const alice = await startEngine(t, { phoneName: 'alice' });
-  bob.engine.on('SipSubscriptionReceived', (n: Notification) => {
-    const d = n.data as unknown as SubscriptionReceivedData;
+  bob.engine.on('SipSubscriptionReceived', (n) => {
+    const d = n.data;
     if (d.eventPackage === 'dialog') {
       d.acceptSubscription = true;
       d.pending = true;
@@ -124,27 +122,27 @@ test('generic subscription: closeNotifyHandle ends it at the subscriber; unknown
   const sub = await alice.engine.startEventSubscription(target, 'dialog', 'application/dialog-info+xml', 300);
   t.is(sub.result, T.SipSuccess);
   const pending = await alice.waitFor(T.SipEventNotifyReceived);
-  t.like(data(pending), { subscriptionState: 'pending' });
-  const h = data(bob.of(T.SipSubscriptionReceived)[0]!).notifyHandle as number;
+  t.like(pending.data, { subscriptionState: 'pending' });
+  const h = bob.of(T.SipSubscriptionReceived)[0]!.data.notifyHandle;
   t.is(await bob.engine.sendEventNotification(h, '<dialog-info/>', 3000, 'application/dialog-info+xml'), T.SipSuccess);
-  t.like(data((await alice.waitForCount(T.SipEventNotifyReceived, 2))[1]!), { subscriptionState: 'active' });
+  t.like((await alice.waitForCount(T.SipEventNotifyReceived, 2))[1]!.data, { subscriptionState: 'active' });
   t.is(bob.engine.closeNotifyHandle(h), T.SipSuccess);
-  t.like(data(await alice.waitFor(T.SipEventNotifyReceived, (n) => data(n).subscriptionState === 'terminated')), { reason: 'noresource' });
+  t.like((await alice.waitFor(T.SipEventNotifyReceived, (n) => n.data.subscriptionState === 'terminated')).data, { reason: 'noresource' });
   t.is(bob.engine.closeNotifyHandle(h), T.SipInvalidHandle);
   await sleep(100);
   t.is(alice.engine.triggerSubscription(sub.handle), T.SipInvalidHandle, 'the subscriber forgot it');
 
   const refused = await alice.engine.startEventSubscription(target, 'conference', '', 60);
   t.is(refused.result, T.SipSuccess);
-  t.like(data(await alice.waitFor(T.SipSubscriptionNotAccepted)), { handle: refused.handle, code: 489, eventPackage: 'conference' });
+  t.like((await alice.waitFor(T.SipSubscriptionNotAccepted)).data, { handle: refused.handle, code: 489, eventPackage: 'conference' });
   t.is(alice.engine.triggerSubscription(refused.handle), T.SipInvalidHandle);
 });
 
 test('sendEventNotification times out when the subscriber stops answering', async (t) => {
   const bob = await startEngine(t, { phoneName: 'bob' });
   let handle = 0;
-  bob.engine.on('SipSubscriptionReceived', (n: Notification) => {
-    const d = n.data as unknown as SubscriptionReceivedData;
+  bob.engine.on('SipSubscriptionReceived', (n) => {
+    const d = n.data;
     d.acceptSubscription = true;
     handle = d.notifyHandle;
   });
@@ -195,8 +193,8 @@ test('unsolicited NOTIFY: 481 by default, SipEventNotifyReceived once setReceive
   peer.send(notify(2), e.port);
   t.regex(await peer.waitFor(/^SIP\/2\.0 \d+/), /^SIP\/2\.0 200/);
   const got = await e.waitFor(T.SipEventNotifyReceived);
-  t.like(data(got), { handle: -1, solicited: false, eventPackage: 'message-summary', from: `sip:vm@127.0.0.1:${peer.port}`, fromDisplayName: 'Voice Mail', contentType: 'application/simple-message-summary' });
-  t.is((data(got).body as Buffer).toString(), 'Messages-Waiting: yes\r\n');
+  t.like(got.data, { handle: -1, solicited: false, eventPackage: 'message-summary', from: `sip:vm@127.0.0.1:${peer.port}`, fromDisplayName: 'Voice Mail', contentType: 'application/simple-message-summary' });
+  t.is(got.data.body.toString(), 'Messages-Waiting: yes\r\n');
   t.is(e.engine.setReceivedUnsolicitedNotifyState(false), T.SipSuccess);
   peer.send(notify(3), e.port);
   t.regex(await peer.waitFor(/^SIP\/2\.0 \d+/), /^SIP\/2\.0 481/);

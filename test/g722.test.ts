@@ -8,11 +8,11 @@ import test from 'ava';
 import fc from 'fast-check';
 import { CODEC_INFO, createCodec, findCodecByRtpmap } from '../media/codecs.js';
 import { G722Codec, G722Decoder, G722Encoder } from '../media/g722.js';
-import { dominantFrequency } from '../media/analysis.js';
+import { dominantFrequency } from './helpers/analysis.js';
 import { createSpandspG722 } from '../ffi/spandsp.js';
 import { createOffer, defaultFormat, negotiateOffer, type LocalMedia } from '../sip/sdp.js';
 import { native, peerTest } from './helpers/env.js';
-import { seededRandom } from '../sip/util.js';
+import { seededRandom } from './helpers/prng.js';
 
 const RATE = 16000;
 

@@ -10,12 +10,12 @@ import { CODEC_INFO, createCodec, isCodecAvailable } from '../media/codecs.js';
 import { createG729Codec } from '../media/g729.js';
 import { createBcg729Channel } from '../ffi/bcg729.js';
 import { setNativeLibraryDisabled } from '../ffi/loader.js';
-import { dominantFrequency, rmsDbfs } from '../media/analysis.js';
+import { dominantFrequency, rmsDbfs } from './helpers/analysis.js';
 import { annexBRefused, createOffer, defaultFormat, negotiateOffer, type LocalMedia } from '../sip/sdp.js';
 import { formatSpecs } from '../lines/lineMedia.js';
 import { MediaFormatAudio } from '../index.js';
 import { native, peerTest } from './helpers/env.js';
-import { seededRandom } from '../sip/util.js';
+import { seededRandom } from './helpers/prng.js';
 import { sine as sineAt, snrDb as snrAt, speechLike8k as speechLike } from './helpers/signals.js';
 
 const sine = (freq: number, seconds: number, amplitude?: number) => sineAt(freq, seconds, 8000, amplitude);

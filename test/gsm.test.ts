@@ -10,7 +10,7 @@ import { CODEC_INFO, createCodec, isCodecAvailable } from '../media/codecs.js';
 import { createGsmCodec } from '../media/gsm.js';
 import { createGsmChannel } from '../ffi/gsm.js';
 import { setNativeLibraryDisabled } from '../ffi/loader.js';
-import { dominantFrequency } from '../media/analysis.js';
+import { dominantFrequency } from './helpers/analysis.js';
 import { defaultFormat } from '../sip/sdp.js';
 import { formatSpecs } from '../lines/lineMedia.js';
 import { MediaFormatAudio } from '../index.js';

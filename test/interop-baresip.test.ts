@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ExecutionContext } from 'ava';
 import { TelephonyReturnValue as T, MediaFormatAudio, CallDirection, type Notification } from '../index.js';
-import { dominantFrequency, findGaps, rmsDbfs, toneLevelDb } from '../media/analysis.js';
+import { dominantFrequency, findGaps, rmsDbfs, toneLevelDb } from './helpers/analysis.js';
 import { startBaresip, readWav, type BaresipHandle } from './helpers/baresip.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { native, peerTest, peersDir, type Requirement } from './helpers/env.js';

@@ -7,7 +7,7 @@
  *   other); the caller's BYE follows the Record-Route through Kamailio.
  */
 import type { ExecutionContext } from 'ava';
-import { TelephonyReturnValue as T, type Notification } from '../index.js';
+import { TelephonyReturnValue as T } from '../index.js';
 import { assertTone, listenFor } from './helpers/audio.js';
 import { sleep, startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
@@ -52,7 +52,7 @@ async function engineWithRtp(t: ExecutionContext, lines: number, phoneName: stri
 async function registeredCallee(t: ExecutionContext, kam: KamailioHandle): Promise<EngineUnderTest> {
   const e = await engineWithRtp(t, NAMES.length, 'callee');
   for (const user of NAMES) t.is(e.engine.addAuthorizationCredentials(user, `secret-${user}`, '127.0.0.1'), T.SipSuccess);
-  e.engine.on('SipOkToAnswerCall', (n: Notification) => {
+  e.engine.on('SipOkToAnswerCall', (n) => {
     const rc = e.engine.goOffHook(n.phoneLine);
     if (rc !== T.SipSuccess) t.log(`goOffHook(${n.phoneLine}): ${T[rc]}`);
   });

@@ -30,7 +30,7 @@ peerTest('a 4-line engine registers 100..103 per line with digest auth; disable 
   for (const u of ['100', '101', '102', '103']) t.is(e.engine.addAuthorizationCredentials(u, `secret-${u}`, '127.0.0.1'), T.SipSuccess);
   t.is(await e.engine.enableSipRegisterServer('100,101,102,103', true, false, '127.0.0.1', k.port, 60, 60, 4000, true), T.SipSuccess);
   const ok = await e.waitForCount(T.SipRegisterSuccess, 4);
-  t.deepEqual(ok.map((n) => (n.data as { name: string }).name).sort(), ['100', '101', '102', '103']);
+  t.deepEqual(ok.map((n) => n.data.name).sort(), ['100', '101', '102', '103']);
   t.is(e.of(T.SipRegisterAuthorizationError).length, 0);
   const regs = await k.registrations();
   t.deepEqual(regs.map((r) => r.aor).sort(), ['100', '101', '102', '103']);

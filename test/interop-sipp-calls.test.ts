@@ -9,7 +9,7 @@
  * - a CANCEL crossing the 200 OK must leave the answered call up (RFC 3261 9.2).
  */
 import type { ExecutionContext } from 'ava';
-import { TelephonyReturnValue as T, type Notification } from '../index.js';
+import { TelephonyReturnValue as T } from '../index.js';
 import { assertTone, listenFor } from './helpers/audio.js';
 import { sleep, startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { native, peerTest } from './helpers/env.js';
@@ -35,7 +35,7 @@ async function answeringEngine(t: ExecutionContext, lines = 2): Promise<EngineUn
     minLocalRtpPort: rtp[0]!,
     maxLocalRtpPort: rtp[rtp.length - 1]! + 1,
   });
-  e.engine.on('SipOkToAnswerCall', (n: Notification) => {
+  e.engine.on('SipOkToAnswerCall', (n) => {
     const rc = e.engine.goOffHook(n.phoneLine);
     if (rc !== T.SipSuccess) t.log(`goOffHook(${n.phoneLine}): ${T[rc]}`);
   });
@@ -131,13 +131,13 @@ peerTest('INVITEs the engine must refuse (garbage SDP: 400/488, G.723 only: 488 
   t.is(bad.code, 0, bad.summary);
   const badAbort = await e.waitFor(T.SipIncomingCallAborted);
   t.log(`garbage SDP refused with ${JSON.stringify(badAbort.data)}`);
-  t.true([400, 488].includes(Number((badAbort.data as { statusCode?: number }).statusCode)), `refused with ${JSON.stringify(badAbort.data)}`);
+  t.true([400, 488].includes(Number(badAbort.data.statusCode)), `refused with ${JSON.stringify(badAbort.data)}`);
 
   // 2. only G.723 offered (a codec LineScape does not speak); the scenario checks the Warning
   const g723 = await runSipp([...(await base()), '-sf', sippScenario('uac-call-g723-only.xml')], { timeoutMs: 30_000 });
   t.is(g723.code, 0, g723.summary);
   const aborts = await e.waitForCount(T.SipIncomingCallAborted, 2);
-  t.is(Number((aborts[1]!.data as { statusCode?: number }).statusCode), 488);
+  t.is(Number(aborts[1]!.data.statusCode), 488);
   t.is(e.of(T.SipIncomingCallConnected).length, 0, 'no refused call connected');
   t.is(e.of(T.SipOkToAnswerCall).length, 0, 'no refused call rang');
 

@@ -7,7 +7,7 @@
 import { TelephonyReturnValue as T } from '../index.js';
 import { startEngine } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
-import { data, until } from './helpers/observe.js';
+import { until } from './helpers/observe.js';
 import { runSipp, startSipp, sippScenario, waitForUdpPort } from './helpers/peers.js';
 import { freeUdpTcpPort } from './helpers/ports.js';
 
@@ -16,10 +16,10 @@ peerTest('a SIPp watcher subscribes to an engine: pending, open + note, closed, 
   const sipp = startSipp([`127.0.0.1:${e.port}`, '-sf', sippScenario('uac-subscribe-presence.xml'), '-s', 'bob', '-m', '1', '-timeout', '20s', '-timeout_error'], { traceMessages: true });
   t.teardown(() => sipp.kill());
   const recv = await e.waitFor(T.SipPresenceRecvSubscribe);
-  t.like(data(recv), { fromDisplayName: 'SIPp Watcher', subject: 'SIPp wants to know' });
-  t.regex(data(recv).from as string, /^sip:watcher@127\.0\.0\.1:\d+$/);
+  t.like(recv.data, { fromDisplayName: 'SIPp Watcher', subject: 'SIPp wants to know' });
+  t.regex(recv.data.from, /^sip:watcher@127\.0\.0\.1:\d+$/);
   t.is(e.engine.setPresenceStatus('Available'), T.SipSuccess);
-  t.is(e.engine.presenceAcceptSubscribe(data(recv).subscribeId as number), T.SipSuccess);
+  t.is(e.engine.presenceAcceptSubscribe(recv.data.subscribeId), T.SipSuccess);
   t.is(e.engine.presenceOffline(), T.SipSuccess);
   const result = await sipp.wait();
   t.is(result.code, 0, result.summary);
@@ -35,7 +35,7 @@ peerTest('a PIDF that is not XML gets 400 and the engine keeps watching', ['sipp
   const contact = `sip:presentity@127.0.0.1:${port}`;
   t.is(await e.engine.presenceSubscribe(contact, ''), T.SipSuccess);
   const online = await e.waitFor(T.SipPresenceOnline);
-  t.deepEqual(data(online), { fromDisplayName: 'Presentity', from: contact, stateText: 'Recovered' });
+  t.deepEqual(online.data, { fromDisplayName: 'Presentity', from: contact, stateText: 'Recovered' });
   t.is(e.of(T.SipPresenceOnline).length, 1, 'the unreadable NOTIFY raised nothing');
   t.is(await e.engine.presenceUnsubscribe(contact), T.SipSuccess);
   const result = await sipp.wait();
@@ -67,7 +67,7 @@ peerTest('bad SUBSCRIBE/NOTIFY input: 481 for unknown subscriptions, 489 for unk
   const w = await startEngine(t, { phoneName: 'alice' });
   const uri = `sip:bob@127.0.0.1:${e.port}`;
   t.is(await w.engine.presenceSubscribe(uri, ''), T.SipSuccess);
-  t.is(e.engine.presenceAcceptSubscribe(data(await e.waitFor(T.SipPresenceRecvSubscribe)).subscribeId as number), T.SipSuccess);
+  t.is(e.engine.presenceAcceptSubscribe((await e.waitFor(T.SipPresenceRecvSubscribe)).data.subscribeId), T.SipSuccess);
   await w.waitFor(T.SipPresenceOnline);
 
   const result = await runSipp([`127.0.0.1:${e.port}`, '-sf', sippScenario('uac-presence-bad-input.xml'), '-s', 'bob', '-m', '1', '-timeout', '15s', '-timeout_error']);
@@ -75,9 +75,9 @@ peerTest('bad SUBSCRIBE/NOTIFY input: 481 for unknown subscriptions, 489 for unk
   t.is(e.of(T.SipPresenceRecvSubscribe).length, 1, 'no presence event from the bad requests');
   const refused = e.of(T.SipSubscriptionReceived);
   t.is(refused.length, 1, 'the unknown package was offered to the application, which left it refused');
-  t.like(data(refused[0]!), { eventPackage: 'x-no-such-package', acceptSubscription: false, rejectStatusCode: 489 });
+  t.like(refused[0]!.data, { eventPackage: 'x-no-such-package', acceptSubscription: false, rejectStatusCode: 489 });
 
   t.is(e.engine.setPresenceStatus('still fine'), T.SipSuccess);
-  const after = await w.waitFor(T.SipPresenceOnline, (n) => data(n).stateText === 'still fine');
-  t.like(data(after), { from: uri });
+  const after = await w.waitFor(T.SipPresenceOnline, (n) => n.data.stateText === 'still fine');
+  t.like(after.data, { from: uri });
 });

@@ -10,7 +10,7 @@
  *   call whose audio keeps flowing.
  */
 import type { ExecutionContext } from 'ava';
-import { TelephonyReturnValue as T, LineState, type Notification, type ReceivedReferData } from '../index.js';
+import { TelephonyReturnValue as T, LineState } from '../index.js';
 import { buildReferTo } from '../sip/refer.js';
 import { analyse, capture, sendTone, wait } from './helpers/audio.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
@@ -22,7 +22,7 @@ import { freePort, freePorts } from './helpers/ports.js';
 async function answering(t: ExecutionContext, phoneName: string, lines = 1): Promise<EngineUnderTest> {
   const rtp = await freePorts(8, { even: true });
   const e = await startEngine(t, { phoneName, numPhoneLinesRequested: lines, minLocalRtpPort: rtp[0]!, maxLocalRtpPort: rtp[rtp.length - 1]! + 1 });
-  e.engine.on('SipOkToAnswerCall', (n: Notification) => e.engine.goOffHook(n.phoneLine));
+  e.engine.on('SipOkToAnswerCall', (n) => e.engine.goOffHook(n.phoneLine));
   return e;
 }
 
@@ -42,7 +42,7 @@ peerTest('SIPp REFERs an engine line to another engine (blind): NOTIFY sipfrag 1
   const c = await answering(t, 'carol');
   const res = await sippUac(b, 'uac-refer.xml', { refer_to: `<sip:carol@127.0.0.1:${c.port}>` });
   t.is(res.code, 0, res.summary);
-  const refer = (await b.waitFor(T.SipReceivedRefer)).data as unknown as ReceivedReferData;
+  const refer = (await b.waitFor(T.SipReceivedRefer)).data;
   t.is(refer.to, `sip:carol@127.0.0.1:${c.port}`);
   t.regex(refer.from, /sip:sipp@127\.0\.0\.1/);
   await b.waitFor(T.SipOutgoingCallConnected, (n) => n.phoneLine === 1);

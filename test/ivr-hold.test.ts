@@ -3,16 +3,16 @@
  * while we hold the call (music on hold), an ordinary one pauses during hold.
  */
 import test from 'ava';
-import { TelephonyReturnValue as T, type Notification } from '../index.js';
+import { TelephonyReturnValue as T } from '../index.js';
 import { startEngine } from './helpers/engine.js';
 import { listenFor, tonePcm, wait } from './helpers/audio.js';
-import { toneLevelDb } from '../media/analysis.js';
+import { toneLevelDb } from './helpers/analysis.js';
 import { blocksWithoutTone, mediaWait, receiveTrouble } from './helpers/mediaTime.js';
 
 test('an on-hold Tx channel plays while we hold the call; the in-call one pauses', async (t) => {
   const a = await startEngine(t, { phoneName: 'alice' });
   const b = await startEngine(t, { phoneName: 'bob' });
-  b.engine.on('SipOkToAnswerCall', (n: Notification) => b.engine.goOffHook(n.phoneLine));
+  b.engine.on('SipOkToAnswerCall', (n) => b.engine.goOffHook(n.phoneLine));
   t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 0, true, 5000), T.SipSuccess);
   await b.waitFor(T.SipIncomingCallConnected);
   const inCall = a.engine.openTxIvrChannel(0, { sampleRate: 8000 });

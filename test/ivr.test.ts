@@ -4,7 +4,7 @@
  * Tx backpressure.
  */
 import test, { type ExecutionContext } from 'ava';
-import { dominantFrequency, rms } from '../media/analysis.js';
+import { dominantFrequency, rms } from './helpers/analysis.js';
 import type { CodecName } from '../media/codecs.js';
 import { DtmfGenerator } from '../media/dtmf.js';
 import { fillSine } from '../media/tones.js';

@@ -6,7 +6,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { JitterBuffer, JitterPushResult, type JitterPop, type JitterPopStatus } from '../media/jitterBuffer.js';
-import { seededRandom } from '../sip/util.js';
+import { seededRandom } from './helpers/prng.js';
 
 const SPF = 160;
 

@@ -14,7 +14,7 @@ import { createAlsaFileDevice } from './helpers/alsaFile.js';
 import { audioBackend, native, peerTest } from './helpers/env.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { listenFor, tonePcm, wait } from './helpers/audio.js';
-import { toneLevelDb } from '../media/analysis.js';
+import { toneLevelDb } from './helpers/analysis.js';
 import { blocksWithoutTone } from './helpers/mediaTime.js';
 import { until } from './helpers/observe.js';
 import {
@@ -22,7 +22,6 @@ import {
   LineMode,
   LineState,
   SIP_USE_PREFERED_AUDIO_DEVICE as PREFERRED,
-  type Notification,
   type StartSipTelephonyParams,
 } from '../index.js';
 
@@ -45,7 +44,7 @@ const dspDeviceTest = (title: string, fn: (t: ExecutionContext) => Promise<void>
 const withDevice: StartSipTelephonyParams = { zeroBasedAudioInDeviceId: PREFERRED, zeroBasedAudioOutDeviceId: PREFERRED };
 
 function autoAnswer(e: EngineUnderTest): void {
-  e.engine.on('SipOkToAnswerCall', (n: Notification) => e.engine.goOffHook(n.phoneLine));
+  e.engine.on('SipOkToAnswerCall', (n) => e.engine.goOffHook(n.phoneLine));
 }
 
 /** The last `seconds` the loudspeaker played (out.raw, S16LE mono at RATE). */
@@ -163,7 +162,7 @@ deviceTest('ring-back plays while the far end rings, then the call replaces it',
   const operator = await startEngine(t, { phoneName: 'operator', ...withDevice });
   const far = await startEngine(t, { phoneName: 'far' });
   // far rings and answers after a second
-  far.engine.on('SipOkToAnswerCall', (n: Notification) => setTimeout(() => far.engine.goOffHook(n.phoneLine), 1500));
+  far.engine.on('SipOkToAnswerCall', (n) => setTimeout(() => far.engine.goOffHook(n.phoneLine), 1500));
   t.is(await operator.engine.makeCall('far', '127.0.0.1', far.port, 0, false, 0), T.SipSuccess);
   await operator.waitFor(T.SipStartOutgoingRing);
   await wait(700);

@@ -7,7 +7,7 @@ import test, { type ExecutionContext } from 'ava';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { dominantFrequency, goertzelPower, rms } from '../media/analysis.js';
+import { dominantFrequency, goertzelPower, rms } from './helpers/analysis.js';
 import { createCodec, type CodecName } from '../media/codecs.js';
 import { MediaClock } from '../media/mediaClock.js';
 import { writeRtpHeader } from '../media/rtp.js';

@@ -10,8 +10,7 @@
  * - bad arguments return codes, never throw.
  */
 import test, { type ExecutionContext } from 'ava';
-import { VoipMediaEngine, TelephonyReturnValue as T, DEFAULT_MAX_MESSAGE_BODY_SIZE, type Notification } from '../index.js';
-import type { RecvMessageData, RecvOutOfDialogMessageData, SendOutOfDialogMessageFailureData, SendMessageFailureData } from '../index.js';
+import { VoipMediaEngine, TelephonyReturnValue as T, DEFAULT_MAX_MESSAGE_BODY_SIZE } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
 import { startKamailio } from './helpers/peers.js';
@@ -31,13 +30,12 @@ async function engine(t: ExecutionContext, phoneName: string, extra: Parameters<
 async function connectedPair(t: ExecutionContext): Promise<{ alice: EngineUnderTest; bob: EngineUnderTest; bobLine: number }> {
   const alice = await engine(t, 'alice');
   const bob = await engine(t, 'bob');
-  bob.engine.on('SipOkToAnswerCall', (n: Notification) => bob.engine.goOffHook(n.phoneLine));
+  bob.engine.on('SipOkToAnswerCall', (n) => bob.engine.goOffHook(n.phoneLine));
   t.is(await alice.engine.makeCall('bob', '127.0.0.1', bob.port, 0, true, 8000), T.SipSuccess);
   const connected = await bob.waitFor(T.SipIncomingCallConnected);
   return { alice, bob, bobLine: connected.phoneLine };
 }
 
-const dataOf = <D>(n: Notification): D => n.data as unknown as D;
 
 test('out-of-dialog text message between two engines: success at the sender, every PortSIP field at the receiver', async (t) => {
   const alice = await engine(t, 'alice');
@@ -49,7 +47,7 @@ test('out-of-dialog text message between two engines: success at the sender, eve
   const ok = await alice.waitFor(T.SipSendOutOfDialogMessageSuccess);
   t.is(ok.phoneLine, -1);
   t.deepEqual(ok.data, { messageId: sent.messageId, fromDisplayName: 'ALICE', from: `sip:alice@127.0.0.1:${alice.port}`, toDisplayName: '', to });
-  const got = dataOf<RecvOutOfDialogMessageData>(await bob.waitFor(T.SipRecvOutOfDialogMessage));
+  const got = (await bob.waitFor(T.SipRecvOutOfDialogMessage)).data;
   t.like(got, { fromDisplayName: 'ALICE', from: `sip:alice@127.0.0.1:${alice.port}`, toDisplayName: '', to, mimeType: 'text', subMimeType: 'plain' });
   t.true(Buffer.isBuffer(got.messageData));
   t.is(got.messageData.toString('utf8'), 'héllo bob');
@@ -68,7 +66,7 @@ test('binary bodies with NUL bytes arrive byte for byte, out of dialog over UDP 
   }
   const got = await bob.waitForCount(T.SipRecvOutOfDialogMessage, 2);
   for (const n of got) {
-    const d = dataOf<RecvOutOfDialogMessageData>(n);
+    const d = n.data;
     t.is(d.mimeType, 'application');
     t.is(d.subMimeType, 'octet-stream');
     t.true(d.messageData.equals(BINARY), 'every byte survived');
@@ -89,7 +87,7 @@ test('in-dialog messages both ways on a call: SipRecvMessage on the call line, t
 
   const b = bob.engine.sendMessage(bobLine, 'application', 'x-blob', BINARY);
   t.is(b.result, T.SipSuccess);
-  const back = dataOf<RecvMessageData>(await alice.waitFor(T.SipRecvMessage));
+  const back = (await alice.waitFor(T.SipRecvMessage)).data;
   t.true(back.messageData.equals(BINARY));
   t.is(back.subMimeType, 'x-blob');
   t.deepEqual((await bob.waitFor(T.SipSendMessageSuccess)).data, { messageId: b.messageId });
@@ -107,17 +105,17 @@ test('the receiver refuses: 415 for a type it does not accept (in and out of dia
   const to = `sip:bob@127.0.0.1:${bob.port}`;
 
   const img = alice.engine.sendOutOfDialogMessage(to, 'image', 'png', BINARY);
-  const f415 = dataOf<SendOutOfDialogMessageFailureData>(await alice.waitFor(T.SipSendOutOfDialogMessageFailure, (n) => dataOf<SendOutOfDialogMessageFailureData>(n).messageId === img.messageId));
+  const f415 = (await alice.waitFor(T.SipSendOutOfDialogMessageFailure, (n) => n.data.messageId === img.messageId)).data;
   t.is(f415.code, 415);
   t.is(f415.reason, 'Unsupported Media Type');
   t.is(f415.to, to);
 
   const inDialog = alice.engine.sendMessage(0, 'video', 'mp4', 'x');
-  const d415 = dataOf<SendMessageFailureData>(await alice.waitFor(T.SipSendMessageFailure));
+  const d415 = (await alice.waitFor(T.SipSendMessageFailure)).data;
   t.deepEqual(d415, { messageId: inDialog.messageId, reason: 'Unsupported Media Type', code: 415 });
 
   const big = alice.engine.sendOutOfDialogMessage(to, 'text', 'plain', 'x'.repeat(1001));
-  const f413 = dataOf<SendOutOfDialogMessageFailureData>(await alice.waitFor(T.SipSendOutOfDialogMessageFailure, (n) => dataOf<SendOutOfDialogMessageFailureData>(n).messageId === big.messageId));
+  const f413 = (await alice.waitFor(T.SipSendOutOfDialogMessageFailure, (n) => n.data.messageId === big.messageId)).data;
   t.is(f413.code, 413);
   // just at the limit, of an accepted wildcard type: fine
   alice.engine.sendOutOfDialogMessage(to, 'application', 'json', Buffer.alloc(1000, 0x20));
@@ -136,7 +134,7 @@ test('a body over the default 64 KiB limit, sent over TCP, is answered 413', asy
   const body = Buffer.alloc(DEFAULT_MAX_MESSAGE_BODY_SIZE + 1, 0x41);
   const r = alice.engine.sendOutOfDialogMessage(`sip:bob@127.0.0.1:${bob.port};transport=tcp`, 'text', 'plain', body);
   t.is(r.result, T.SipSuccess);
-  const f = dataOf<SendOutOfDialogMessageFailureData>(await alice.waitFor(T.SipSendOutOfDialogMessageFailure));
+  const f = (await alice.waitFor(T.SipSendOutOfDialogMessageFailure)).data;
   t.is(f.code, 413);
   t.is(bob.of(T.SipRecvOutOfDialogMessage).length, 0);
 });
@@ -155,7 +153,7 @@ test('raw MESSAGEs: no Content-Type → 400, bad Content-Type → 400, unknown d
   const good = await c.request(sipRequest({ ...base, branch: 'm4', callId: 'm4', headers: ['Content-Type: text/plain; charset=utf-8'], body: Buffer.from([0x61, 0, 0x62]) }));
   t.is(good.status, 200);
   t.is(good.body.length, 0, 'a 200 to MESSAGE has no body');
-  const got = dataOf<RecvOutOfDialogMessageData>(await bob.waitFor(T.SipRecvOutOfDialogMessage));
+  const got = (await bob.waitFor(T.SipRecvOutOfDialogMessage)).data;
   t.true(got.messageData.equals(Buffer.from([0x61, 0, 0x62])));
   t.like(got, { fromDisplayName: 'Tester', from: `sip:tester@127.0.0.1:${c.port}`, mimeType: 'text', subMimeType: 'plain' });
   t.is(bob.of(T.SipRecvOutOfDialogMessage).length, 1, 'refused messages raise nothing');
@@ -167,7 +165,7 @@ test('nobody listening: the failure event carries 408 after Timer F', async (t) 
   const dead = await freePort();
   const r = alice.engine.sendOutOfDialogMessage(`sip:nobody@127.0.0.1:${dead}`, 'text', 'plain', 'anyone?');
   t.is(r.result, T.SipSuccess);
-  const f = dataOf<SendOutOfDialogMessageFailureData>(await alice.waitFor(T.SipSendOutOfDialogMessageFailure));
+  const f = (await alice.waitFor(T.SipSendOutOfDialogMessageFailure)).data;
   t.like(f, { messageId: r.messageId, code: 408, reason: 'Request Timeout', to: `sip:nobody@127.0.0.1:${dead}` });
 });
 
@@ -208,12 +206,12 @@ peerTest('through Kamailio with digest auth: alice (407 answered) reaches regist
   t.is(r.result, T.SipSuccess);
   const ok = await alice.waitFor(T.SipSendOutOfDialogMessageSuccess);
   t.like(ok.data, { messageId: r.messageId, from: 'sip:alice@127.0.0.1', to: 'sip:bob@127.0.0.1' });
-  const got = dataOf<RecvOutOfDialogMessageData>(await bob.waitFor(T.SipRecvOutOfDialogMessage));
+  const got = (await bob.waitFor(T.SipRecvOutOfDialogMessage)).data;
   t.true(got.messageData.equals(BINARY), 'binary body intact through the proxy');
   t.is(got.from, 'sip:alice@127.0.0.1');
 
   const lost = alice.engine.sendOutOfDialogMessage('sip:carol@127.0.0.1', 'text', 'plain', 'are you there?');
-  const f = dataOf<SendOutOfDialogMessageFailureData>(await alice.waitFor(T.SipSendOutOfDialogMessageFailure));
+  const f = (await alice.waitFor(T.SipSendOutOfDialogMessageFailure)).data;
   t.like(f, { messageId: lost.messageId, code: 404, to: 'sip:carol@127.0.0.1' });
 });
 
@@ -225,6 +223,6 @@ peerTest('through Kamailio with a wrong password: the failure event carries 403'
   t.is(await alice.engine.enableSipProxyServer('127.0.0.1', kam.port), T.SipSuccess);
   t.is(alice.engine.enableSipDomain('127.0.0.1'), T.SipSuccess);
   alice.engine.sendOutOfDialogMessage('sip:bob@127.0.0.1', 'text', 'plain', 'hi');
-  const f = dataOf<SendOutOfDialogMessageFailureData>(await alice.waitFor(T.SipSendOutOfDialogMessageFailure));
+  const f = (await alice.waitFor(T.SipSendOutOfDialogMessageFailure)).data;
   t.is(f.code, 403);
 });

@@ -9,7 +9,7 @@ import http from 'node:http';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { VoipMediaEngine, TelephonyReturnValue as T, type Notification } from '../index.js';
+import { VoipMediaEngine, TelephonyReturnValue as T } from '../index.js';
 import { startEngine } from './helpers/engine.js';
 import { sendTone } from './helpers/audio.js';
 import { until } from './helpers/observe.js';
@@ -49,7 +49,7 @@ const val = (m: Map<string, number>, key: string): number => m.get(key) ?? 0;
 test('counters and gauges follow a 4-line call: lines, calls, SIP, RTP, MOS, media clock, event loop', async (t) => {
   const caller = await startEngine(t, { numPhoneLinesRequested: 4, phoneName: 'caller' });
   const desk = await startEngine(t, { numPhoneLinesRequested: 4, phoneName: 'desk' });
-  desk.engine.on('SipOkToAnswerCall', (n: Notification) => desk.engine.goOffHook(n.phoneLine));
+  desk.engine.on('SipOkToAnswerCall', (n) => desk.engine.goOffHook(n.phoneLine));
   const on = await desk.engine.enableMetrics({ port: 0 });
   t.is(on.result, T.SipSuccess);
   t.teardown(() => desk.engine.disableMetrics());
@@ -100,7 +100,7 @@ test('counters and gauges follow a 4-line call: lines, calls, SIP, RTP, MOS, med
   t.is(val(after, 'linescape_sip_responses_total{direction="out",method="BYE",code="200"}'), 4);
   t.is(val(after, 'linescape_call_mos_count'), 4, 'one MOS per call');
   // the histogram holds exactly the final figures SipCallComplete carried
-  const finals = desk.of(T.SipCallComplete).map((n) => (n.data as { quality?: { mos: number } }).quality!.mos);
+  const finals = desk.of(T.SipCallComplete).map((n) => n.data.quality!.mos);
   t.is(finals.length, 4);
   t.true(Math.abs(val(after, 'linescape_call_mos_sum') - finals.reduce((a, b) => a + b, 0)) < 1e-6);
   t.is(val(after, 'linescape_call_mos_bucket{le="4.5"}'), 4);
@@ -203,7 +203,7 @@ test('metrics enabled before start follow the engine through start, a call and s
   t.teardown(() => engine.disableMetrics());
   t.is(await engine.startSipTelephony({ ipAddressOfThisHost: '127.0.0.1', sipPort: 0, numPhoneLinesRequested: 2 }), T.SipSuccess);
   const far = await startEngine(t, { numPhoneLinesRequested: 1, phoneName: 'far' });
-  far.engine.on('SipOkToAnswerCall', (n: Notification) => far.engine.goOffHook(n.phoneLine));
+  far.engine.on('SipOkToAnswerCall', (n) => far.engine.goOffHook(n.phoneLine));
   t.is(await engine.makeCall('far', '127.0.0.1', far.port, 0, true, 10000), T.SipSuccess);
   t.true(await until(() => engine.getCallQuality(0).result === T.SipSuccess, 20000), 'RTP arrives');
   const up = await scrape(on.port!);

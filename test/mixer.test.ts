@@ -3,7 +3,7 @@ import { native, peerTest } from './helpers/env.js';
 import test from 'ava';
 import fc from 'fast-check';
 import { ConferenceBridge, Port, type MixerRate } from '../mixer/index.js';
-import { findGaps, goertzelPower } from '../media/analysis.js';
+import { findGaps, goertzelPower } from './helpers/analysis.js';
 import { fillSine } from '../media/tones.js';
 import { MediaClock } from '../media/mediaClock.js';
 

@@ -5,10 +5,10 @@
  */
 import test from 'ava';
 import { setNativeLibraryDisabled } from '../ffi/loader.js';
-import { TelephonyReturnValue as T, MediaFormatAudio as F, type Notification } from '../index.js';
+import { TelephonyReturnValue as T, MediaFormatAudio as F } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { listenFor, tonePcm, wait } from './helpers/audio.js';
-import { toneLevelDb } from '../media/analysis.js';
+import { toneLevelDb } from './helpers/analysis.js';
 import { speexEdgeResamplers } from '../mixer/edgeResamplers.js';
 import { blocksWithoutTone, receiveTrouble } from './helpers/mediaTime.js';
 
@@ -25,7 +25,7 @@ test('without libspeexdsp: DSP procedures return SipNativeLibraryMissing and a P
     () => hub.engine.enableNoiseSuppression(true),
     () => hub.engine.enableAutomaticGainControl(true),
   ]) t.is(call(), T.SipNativeLibraryMissing);
-  hub.engine.on('SipOkToAnswerCall', (n: Notification) => hub.engine.goOffHook(n.phoneLine));
+  hub.engine.on('SipOkToAnswerCall', (n) => hub.engine.goOffHook(n.phoneLine));
   const parties: EngineUnderTest[] = [];
   for (const [i, f] of [F.ULaw8k, F.Opus48k, F.ALaw8k].entries()) {
     const p = await startEngine(t, { phoneName: `p${i}` });

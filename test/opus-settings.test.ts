@@ -8,7 +8,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { TelephonyReturnValue as T, MediaFormatAudio, type Notification } from '../index.js';
+import { TelephonyReturnValue as T, MediaFormatAudio } from '../index.js';
 import { VoipMediaEngine } from '../engine/VoipMediaEngine.js';
 import { createOpusCodec, isValidOpusSettings, opusFmtp, OpusCodec, opusLoadError, type OpusCodecOptions } from '../media/opus.js';
 import { MediaClock } from '../media/mediaClock.js';
@@ -241,7 +241,7 @@ test('a line\'s Opus settings go into its SDP answer and a bad call leaves them 
   t.is(b.engine.setAudioMediaFormats(0, [MediaFormatAudio.Opus48k, MediaFormatAudio.ULaw8k]), T.SipSuccess);
   t.is(b.engine.setOpusSettings(0, { bitrate: 20000, dtx: true }), T.SipSuccess);
   t.is(b.engine.setOpusSettings(0, { bitrate: 20000, complexity: 12 }), T.SipBadParameter, 'refused as a whole');
-  b.engine.on('SipOkToAnswerCall', (n: Notification) => b.engine.goOffHook(n.phoneLine));
+  b.engine.on('SipOkToAnswerCall', (n) => b.engine.goOffHook(n.phoneLine));
   const client = await sipUdpClient(t, b.port);
   const res = await inviteWithOffer(client, b.port, 'bob', 'm=audio 6000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\n', 'opus-fmtp');
   t.is(res.status, 200);

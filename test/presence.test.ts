@@ -10,7 +10,7 @@ import { buildPidf, parsePidf, parseXml } from '../sip/pidf.js';
 import { parseEventHeader, parseSubscriptionState, refreshDelayMs } from '../sip/subscription.js';
 import { startEngine, sleep, type EngineUnderTest } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
-import { data, until } from './helpers/observe.js';
+import { until } from './helpers/observe.js';
 import { startKamailio } from './helpers/peers.js';
 
 async function pair(t: Parameters<typeof startEngine>[0]): Promise<{ alice: EngineUnderTest; bob: EngineUnderTest; bobUri: string }> {
@@ -82,8 +82,8 @@ test('presence: subscribe, SipPresenceRecvSubscribe, accept, status changes, off
   t.is(await alice.engine.presenceSubscribe(bobUri, 'May I see your status?'), T.SipSuccess);
   t.is(await alice.engine.presenceSubscribe(bobUri, ''), T.SipSubscriptionAlreadyExists);
   const recv = await bob.waitFor(T.SipPresenceRecvSubscribe);
-  t.like(data(recv), { from: 'sip:alice@127.0.0.1', fromDisplayName: 'Alice', subject: 'May I see your status?' });
-  const subscribeId = data(recv).subscribeId as number;
+  t.like(recv.data, { from: 'sip:alice@127.0.0.1', fromDisplayName: 'Alice', subject: 'May I see your status?' });
+  const subscribeId = recv.data.subscribeId;
   t.true(Number.isInteger(subscribeId) && subscribeId > 0);
   await alice.waitFor(T.SipSubscriptionSuccess);
   t.like(bob.engine.getPresenceWatchers().watchers[0], { subscribeId, state: 'pending' });
@@ -95,19 +95,19 @@ test('presence: subscribe, SipPresenceRecvSubscribe, accept, status changes, off
 
   t.is(bob.engine.presenceAcceptSubscribe(subscribeId), T.SipSuccess);
   const online = await alice.waitFor(T.SipPresenceOnline);
-  t.deepEqual(data(online), { fromDisplayName: 'Bob Builder', from: bobUri, stateText: 'Available' });
+  t.deepEqual(online.data, { fromDisplayName: 'Bob Builder', from: bobUri, stateText: 'Available' });
   t.like(bob.engine.getPresenceWatchers().watchers[0], { subscribeId, state: 'active' });
 
   t.is(bob.engine.setPresenceStatus('In a meeting'), T.SipSuccess);
   t.is(bob.engine.setPresenceStatus('Out to lunch, back at 2'), T.SipSuccess);
   const changes = await alice.waitForCount(T.SipPresenceOnline, 3);
-  t.deepEqual(changes.map((n) => data(n).stateText), ['Available', 'In a meeting', 'Out to lunch, back at 2'], 'in order');
+  t.deepEqual(changes.map((n) => n.data.stateText), ['Available', 'In a meeting', 'Out to lunch, back at 2'], 'in order');
 
   t.is(bob.engine.presenceOffline(), T.SipSuccess);
   const offline = await alice.waitFor(T.SipPresenceOffline);
-  t.deepEqual(data(offline), { fromDisplayName: 'Bob Builder', from: bobUri });
+  t.deepEqual(offline.data, { fromDisplayName: 'Bob Builder', from: bobUri });
   t.is(bob.engine.setPresenceStatus('Back'), T.SipSuccess);
-  t.is(data((await alice.waitForCount(T.SipPresenceOnline, 4))[3]!).stateText, 'Back');
+  t.is((await alice.waitForCount(T.SipPresenceOnline, 4))[3]!.data.stateText, 'Back');
 
   t.like(alice.engine.getPresenceSubscriptions().subscriptions[0], { contact: bobUri, state: 'active' });
   t.is(await alice.engine.presenceUnsubscribe(bobUri), T.SipSuccess);
@@ -125,13 +125,13 @@ test('presence: a rejected watcher gets SipSubscriptionNotAccepted and no status
   t.is(bob.engine.setPresenceStatus('secret'), T.SipSuccess);
   t.is(await alice.engine.presenceSubscribe(bobUri, 'hi'), T.SipSuccess);
   const recv = await bob.waitFor(T.SipPresenceRecvSubscribe);
-  t.is(bob.engine.presenceRejectSubscribe(data(recv).subscribeId as number), T.SipSuccess);
+  t.is(bob.engine.presenceRejectSubscribe(recv.data.subscribeId), T.SipSuccess);
   const no = await alice.waitFor(T.SipSubscriptionNotAccepted);
-  t.like(data(no), { eventPackage: 'presence', targetUri: bobUri, reason: 'rejected' });
+  t.like(no.data, { eventPackage: 'presence', targetUri: bobUri, reason: 'rejected' });
   t.is(alice.of(T.SipPresenceOnline).length, 0);
   t.is(alice.engine.getPresenceSubscriptions().subscriptions.length, 0);
   t.is(bob.engine.getPresenceWatchers().watchers.length, 0);
-  t.is(bob.engine.presenceRejectSubscribe(data(recv).subscribeId as number), T.SipInvalidHandle);
+  t.is(bob.engine.presenceRejectSubscribe(recv.data.subscribeId), T.SipInvalidHandle);
   // Subscribing again is allowed once the first one is over.
   t.is(await alice.engine.presenceSubscribe(bobUri, 'please'), T.SipSuccess);
   await bob.waitForCount(T.SipPresenceRecvSubscribe, 2);
@@ -141,20 +141,20 @@ test('presence: a 5 s subscription is refreshed before it expires and keeps deli
   const { alice, bob, bobUri } = await pair(t);
   t.is(await alice.engine.presenceSubscribe(bobUri, '', 5), T.SipSuccess);
   const recv = await bob.waitFor(T.SipPresenceRecvSubscribe);
-  t.is(bob.engine.presenceAcceptSubscribe(data(recv).subscribeId as number), T.SipSuccess);
+  t.is(bob.engine.presenceAcceptSubscribe(recv.data.subscribeId), T.SipSuccess);
   await alice.waitFor(T.SipPresenceOnline);
   const first = alice.of(T.SipSubscriptionSuccess)[0]!;
-  t.like(data(first), { expires: 5, refresh: false });
+  t.like(first.data, { expires: 5, refresh: false });
   const refreshed = await alice.waitForCount(T.SipSubscriptionSuccess, 3, undefined, 15000);
-  t.like(data(refreshed[1]!), { expires: 5, refresh: true });
-  t.like(data(refreshed[2]!), { expires: 5, refresh: true });
+  t.like(refreshed[1]!.data, { expires: 5, refresh: true });
+  t.like(refreshed[2]!.data, { expires: 5, refresh: true });
   // More than two expiry periods after subscribing, the subscription is still alive at both ends.
   t.like(alice.engine.getPresenceSubscriptions().subscriptions[0], { state: 'active' });
   t.true(alice.engine.getPresenceSubscriptions().subscriptions[0]!.refreshCount >= 2);
   t.is(bob.engine.getPresenceWatchers().watchers.length, 1);
   const before = alice.of(T.SipPresenceOnline).length;
   t.is(bob.engine.setPresenceStatus('still here'), T.SipSuccess);
-  await alice.waitForCount(T.SipPresenceOnline, before + 1, (n) => data(n).stateText === 'still here');
+  await alice.waitForCount(T.SipPresenceOnline, before + 1, (n) => n.data.stateText === 'still here');
   t.pass();
 });
 
@@ -164,14 +164,14 @@ test('presence: stopping the presentity ends the subscription (offline); stoppin
   t.is(await alice.engine.presenceSubscribe(bobUri, ''), T.SipSuccess);
   t.is(await carol.engine.presenceSubscribe(bobUri, ''), T.SipSuccess);
   const recvs = await bob.waitForCount(T.SipPresenceRecvSubscribe, 2);
-  for (const r of recvs) t.is(bob.engine.presenceAcceptSubscribe(data(r).subscribeId as number), T.SipSuccess);
+  for (const r of recvs) t.is(bob.engine.presenceAcceptSubscribe(r.data.subscribeId), T.SipSuccess);
   await alice.waitFor(T.SipPresenceOnline);
   await carol.waitFor(T.SipPresenceOnline);
   t.is(await carol.engine.stopSipTelephony(), T.SipSuccess);
   t.true(await until(() => bob.engine.getPresenceWatchers().watchers.length === 1), 'carol unsubscribed when she stopped');
   t.is(await bob.engine.stopSipTelephony(), T.SipSuccess);
   const off = await alice.waitFor(T.SipPresenceOffline);
-  t.like(data(off), { from: bobUri });
+  t.like(off.data, { from: bobUri });
   t.true(await until(() => alice.engine.getPresenceSubscriptions().subscriptions.length === 0));
 });
 
@@ -220,18 +220,18 @@ peerTest('presence through Kamailio: SUBSCRIBE answers its 407 with digest, NOTI
   t.is(eve.engine.enableSipDomain('127.0.0.1'), T.SipSuccess);
   t.is(await eve.engine.presenceSubscribe('sip:bob@127.0.0.1', ''), T.SipSuccess);
   const noAuth = await eve.waitFor(T.SipSubscriptionRequiresAuthentication);
-  t.like(data(noAuth), { code: 407 });
+  t.like(noAuth.data, { code: 407 });
 
   t.is(await alice.engine.presenceSubscribe('sip:bob@127.0.0.1', 'via the proxy', 6), T.SipSuccess);
   const recv = await bob.waitFor(T.SipPresenceRecvSubscribe);
-  t.like(data(recv), { from: 'sip:alice@127.0.0.1', subject: 'via the proxy' });
+  t.like(recv.data, { from: 'sip:alice@127.0.0.1', subject: 'via the proxy' });
   t.is(bob.engine.setPresenceStatus('Behind a proxy'), T.SipSuccess);
-  t.is(bob.engine.presenceAcceptSubscribe(data(recv).subscribeId as number), T.SipSuccess);
+  t.is(bob.engine.presenceAcceptSubscribe(recv.data.subscribeId), T.SipSuccess);
   const online = await alice.waitFor(T.SipPresenceOnline);
-  t.like(data(online), { from: 'sip:bob@127.0.0.1', stateText: 'Behind a proxy', fromDisplayName: 'Bob' });
+  t.like(online.data, { from: 'sip:bob@127.0.0.1', stateText: 'Behind a proxy', fromDisplayName: 'Bob' });
   // The 6 s subscription is refreshed in-dialog through the proxy.
-  const refreshed = await alice.waitFor(T.SipSubscriptionSuccess, (n) => data(n).refresh === true, 15000);
-  t.like(data(refreshed), { expires: 6 });
+  const refreshed = await alice.waitFor(T.SipSubscriptionSuccess, (n) => n.data.refresh === true, 15000);
+  t.like(refreshed.data, { expires: 6 });
   t.is(bob.engine.presenceOffline(), T.SipSuccess);
   await alice.waitFor(T.SipPresenceOffline);
   t.is(await alice.engine.presenceUnsubscribe('sip:bob@127.0.0.1'), T.SipSuccess);

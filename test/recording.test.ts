@@ -8,18 +8,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import wavefilePkg from 'wavefile';
-import { TelephonyReturnValue as T, MediaFormatAudio as F, type Notification } from '../index.js';
+import { TelephonyReturnValue as T, MediaFormatAudio as F } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { tonePcm, wait } from './helpers/audio.js';
 import { blocksWithoutTone, mediaWait, receiveTrouble, sentPackets } from './helpers/mediaTime.js';
-import { toneLevelDb } from '../media/analysis.js';
+import { toneLevelDb } from './helpers/analysis.js';
 
 const { WaveFile } = wavefilePkg;
 
 async function call(t: ExecutionContext, format: F, params = {}): Promise<[EngineUnderTest, EngineUnderTest]> {
   const a = await startEngine(t, { phoneName: 'alice', ...params });
   const b = await startEngine(t, { phoneName: 'bob' });
-  b.engine.on('SipOkToAnswerCall', (n: Notification) => b.engine.goOffHook(n.phoneLine));
+  b.engine.on('SipOkToAnswerCall', (n) => b.engine.goOffHook(n.phoneLine));
   t.is(a.engine.setAudioMediaFormats(0, [format]), T.SipSuccess);
   t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 0, true, 5000), T.SipSuccess);
   await b.waitFor(T.SipIncomingCallConnected);
@@ -59,8 +59,8 @@ for (const [format, rate] of [
     t.is(a.engine.stopPhoneLineRecording(0), T.SipSuccess);
     const ticks = sentPackets(a.engine, 0) - sentAtStart;
     const done = await a.waitFor(T.SipCallRecordComplete);
-    const file = (done.data as { path: string }).path;
-    t.is(file, (active.data as { path: string }).path);
+    const file = done.data.path!; // recorded to a file, so a path
+    t.is(file, active.data.path!);
     t.false(a.engine.getLineStatus(0).callRecordingActive);
     t.is(a.engine.stopPhoneLineRecording(0), T.SipCallRecordAlreadyStopped);
     const wav = new WaveFile(fs.readFileSync(file));
@@ -102,7 +102,7 @@ test('raw recording, the real-time callback, and recording ends with the call', 
   await mediaWait(a.engine, 0, 1000); // a second of media time, however long the machine takes
   t.is(await b.engine.terminateCall(0, true, 3000), T.SipSuccess);
   const done = await a.waitFor(T.SipCallRecordComplete);
-  const file = (done.data as { path: string }).path;
+  const file = done.data.path!; // recorded to a file, so a path
   t.true(file.endsWith('.raw'));
   const bytes = fs.readFileSync(file);
   t.is(bytes.subarray(0, 4).toString('latin1') === 'RIFF', false, 'no header');

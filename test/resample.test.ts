@@ -1,6 +1,6 @@
 import test from 'ava';
 import { createResampler, designLowpassFir, type Resampler } from '../media/resample.js';
-import { dominantFrequency, goertzelPower, rms } from '../media/analysis.js';
+import { dominantFrequency, goertzelPower, rms } from './helpers/analysis.js';
 import { fillSine } from '../media/tones.js';
 
 const PAIRS: readonly (readonly [number, number])[] = [

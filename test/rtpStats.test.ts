@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { RtpReceiveStats, RtpSendStats, RtpSeqStatus } from '../media/rtpStats.js';
 import { RtpParseResult } from '../media/rtp.js';
 import { dlsrFromDelayMs, unixMsToNtp, unixMsToNtpMiddle32, type RtcpReportBlock } from '../media/rtcp.js';
-import { seededRandom } from '../sip/util.js';
+import { seededRandom } from './helpers/prng.js';
 
 function blank(): RtcpReportBlock {
   return { ssrc: 0, fractionLost: 0, cumulativeLost: 0, extendedHighestSeq: 0, jitter: 0, lsr: 0, dlsr: 0 };

@@ -7,12 +7,13 @@
  * the engine keeps serving.
  */
 import test from 'ava';
-import { TelephonyReturnValue as T, NotifyType, type ModifySipMessageData, type Notification, type RecvOutOfDialogMessageData, VoipMediaEngine } from '../index.js';
+import { TelephonyReturnValue as T, NotifyType, type ModifySipMessageData, type Notification, VoipMediaEngine } from '../index.js';
 import { startEngine, sleep } from './helpers/engine.js';
+import { captureLog } from './helpers/log.js';
 import { freePort } from './helpers/ports.js';
 import { sipRequest, sipUdpClient } from './helpers/sipUdp.js';
 
-const hookData = (n: Notification): ModifySipMessageData => n.data as unknown as ModifySipMessageData;
+const hookData = (n: Notification<'SipModifySipMessage'>): ModifySipMessageData => n.data;
 
 test('off by default: no SipModifySipMessage; on: every message both ways, with where it goes or comes from', async (t) => {
   const alice = await startEngine(t, { phoneName: 'alice' });
@@ -43,21 +44,21 @@ test('off by default: no SipModifySipMessage; on: every message both ways, with 
 test('rewriting an outgoing message: an added header and a longer body arrive at the far end (Content-Length recomputed)', async (t) => {
   const alice = await startEngine(t, { phoneName: 'alice' });
   const bob = await startEngine(t, { phoneName: 'bob' });
-  alice.engine.on('SipModifySipMessage', (n: Notification) => {
+  alice.engine.on('SipModifySipMessage', (n) => {
     const d = hookData(n);
     if (d.direction !== 'sent' || !d.message.startsWith('MESSAGE ')) return;
     const cut = d.message.indexOf('\r\n');
     d.message = `${d.message.slice(0, cut)}\r\nX-Rewritten: by-the-app${d.message.slice(cut)} (edited, with \u0000 NUL)`;
   });
   let arrived = '';
-  bob.engine.on('SipModifySipMessage', (n: Notification) => {
+  bob.engine.on('SipModifySipMessage', (n) => {
     const d = hookData(n);
     if (d.direction === 'received' && d.message.startsWith('MESSAGE ')) arrived = d.message;
   });
   t.is(alice.engine.enableSipMessageHook(true), T.SipSuccess);
   t.is(bob.engine.enableSipMessageHook(true), T.SipSuccess);
   alice.engine.sendOutOfDialogMessage(`sip:bob@127.0.0.1:${bob.port}`, 'text', 'plain', 'original');
-  const got = (await bob.waitFor(T.SipRecvOutOfDialogMessage)).data as unknown as RecvOutOfDialogMessageData;
+  const got = (await bob.waitFor(T.SipRecvOutOfDialogMessage)).data;
   t.true(got.messageData.equals(Buffer.from('original (edited, with \u0000 NUL)', 'latin1')));
   t.regex(arrived, /\r\nX-Rewritten: by-the-app\r\n/);
   t.regex(arrived, new RegExp(`\\r\\nContent-Length: ${got.messageData.length}\\r\\n`));
@@ -67,7 +68,7 @@ test('rewriting an outgoing message: an added header and a longer body arrive at
 test('dropping a received message: it is never processed and the sender times out with 408', async (t) => {
   const alice = await startEngine(t, { phoneName: 'alice', sipT1Ms: 50, sipT2Ms: 400 });
   const bob = await startEngine(t, { phoneName: 'bob' });
-  bob.engine.on('SipModifySipMessage', (n: Notification) => {
+  bob.engine.on('SipModifySipMessage', (n) => {
     const d = hookData(n);
     if (d.direction === 'received' && d.message.startsWith('MESSAGE ')) d.drop = true;
   });
@@ -83,7 +84,7 @@ test('dropping a received message: it is never processed and the sender times ou
 test('dropping a sent message: it never leaves (retransmissions neither) and the request times out', async (t) => {
   const alice = await startEngine(t, { phoneName: 'alice', sipT1Ms: 50, sipT2Ms: 400 });
   const bob = await startEngine(t, { phoneName: 'bob' });
-  alice.engine.on('SipModifySipMessage', (n: Notification) => {
+  alice.engine.on('SipModifySipMessage', (n) => {
     const d = hookData(n);
     if (d.direction === 'sent') d.drop = true;
   });
@@ -97,7 +98,7 @@ test('redirecting a sent message: aimed at a dead port, it reaches carol instead
   const alice = await startEngine(t, { phoneName: 'alice' });
   const carol = await startEngine(t, { phoneName: 'carol' });
   const dead = await freePort();
-  alice.engine.on('SipModifySipMessage', (n: Notification) => {
+  alice.engine.on('SipModifySipMessage', (n) => {
     const d = hookData(n);
     if (d.direction === 'sent' && d.destination?.port === dead) d.destination.port = carol.port;
   });
@@ -105,22 +106,18 @@ test('redirecting a sent message: aimed at a dead port, it reaches carol instead
   const r = alice.engine.sendOutOfDialogMessage(`sip:bob@127.0.0.1:${dead}`, 'text', 'plain', 'for bob, via carol');
   const ok = await alice.waitFor(T.SipSendOutOfDialogMessageSuccess);
   t.like(ok.data, { messageId: r.messageId });
-  const got = (await carol.waitFor(T.SipRecvOutOfDialogMessage)).data as unknown as RecvOutOfDialogMessageData;
+  const got = (await carol.waitFor(T.SipRecvOutOfDialogMessage)).data;
   t.is(got.to, `sip:bob@127.0.0.1:${dead}`);
   t.is(got.messageData.toString(), 'for bob, via carol');
 });
 
 test('a rewrite that does not parse, a bad destination and a throwing handler all leave the message as it was', async (t) => {
-  const alice = await startEngine(t, { phoneName: 'alice' });
+  // What the engine had to ignore, and the throwing handler, are reported to its logger.
+  const log = captureLog();
+  const alice = await startEngine(t, { phoneName: 'alice', logger: log.logger });
   const bob = await startEngine(t, { phoneName: 'bob' });
-  const warnings: string[] = [];
-  const onWarning = (w: Error): void => {
-    warnings.push(w.message);
-  };
-  process.on('warning', onWarning);
-  t.teardown(() => process.off('warning', onWarning));
   let mode: 'garbage' | 'destination' | 'throw' = 'garbage';
-  alice.engine.on('SipModifySipMessage', (n: Notification) => {
+  alice.engine.on('SipModifySipMessage', (n) => {
     const d = hookData(n);
     if (d.direction !== 'sent') return;
     if (mode === 'garbage') d.message = 'this is not SIP';
@@ -133,9 +130,10 @@ test('a rewrite that does not parse, a bad destination and a throwing handler al
     alice.engine.sendOutOfDialogMessage(`sip:bob@127.0.0.1:${bob.port}`, 'text', 'plain', `message ${i}`);
     await alice.waitForCount(T.SipSendOutOfDialogMessageSuccess, i + 1);
   }
-  const bodies = (await bob.waitForCount(T.SipRecvOutOfDialogMessage, 3)).map((n) => (n.data as unknown as RecvOutOfDialogMessageData).messageData.toString());
+  const bodies = (await bob.waitForCount(T.SipRecvOutOfDialogMessage, 3)).map((n) => n.data.messageData.toString());
   t.deepEqual(bodies, ['message 0', 'message 1', 'message 2']);
   await sleep(50);
+  const warnings = log.records.map((r) => r.msg);
   t.true(warnings.some((w) => /does not parse/.test(w)));
   t.true(warnings.some((w) => /invalid destination/.test(w)));
   t.true(warnings.some((w) => /SipModifySipMessage threw/.test(w)));
@@ -148,8 +146,8 @@ test('an unparsable datagram raises SipReceivedSipMessageParseError (with the ho
   c.send('NOT SIP AT ALL\r\n\r\n');
   const n = await bob.waitFor(T.SipReceivedSipMessageParseError);
   t.like(n.data, { source: { protocol: 'UDP', host: '127.0.0.1', port: c.port } });
-  t.truthy((n.data as { reason: string }).reason);
-  t.regex((n.data as { message: string }).message, /^NOT SIP AT ALL/);
+  t.truthy(n.data.reason);
+  t.regex(n.data.message, /^NOT SIP AT ALL/);
   const ok = await c.request(sipRequest({ method: 'OPTIONS', enginePort: bob.port, localPort: c.port, branch: 'after', callId: 'after', cseq: 1 }));
   t.is(ok.status, 200);
 });

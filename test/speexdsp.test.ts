@@ -14,7 +14,7 @@ import {
   setNativeLibraryDisabled,
 } from '../ffi/loader.js';
 import type { Resampler } from '../media/resample.js';
-import { dominantFrequency, goertzelPower, rms } from '../media/analysis.js';
+import { dominantFrequency, goertzelPower, rms } from './helpers/analysis.js';
 import { fillSine } from '../media/tones.js';
 import { prng } from './helpers/prng.js';
 import { native, peerTest } from './helpers/env.js';

@@ -12,7 +12,8 @@ import { SipHeaders, type SipMessage, type SipParseError, type SipRequest, type 
 import { parseMessage, serializeMessage } from '../sip/parser.js';
 import { parseVia } from '../sip/grammar.js';
 import type { Endpoint, RemoteEndpoint, TransportProtocol } from '../sip/transport.js';
-import { newCallId, newTag, seededRandom } from '../sip/util.js';
+import { newCallId, newTag } from '../sip/util.js';
+import { seededRandom } from './helpers/prng.js';
 import { UdpRelay } from './helpers/udpRelay.js';
 
 const HOST = '127.0.0.1';

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { DBM0_PEAK, NA_TONES, ToneGenerator, dbfsToAmplitude, dbm0ToAmplitude, fillSine } from '../media/tones.js';
-import { dominantFrequency, findGaps, goertzelPower, rms, toneLevelDb } from '../media/analysis.js';
+import { dominantFrequency, findGaps, goertzelPower, rms, toneLevelDb } from './helpers/analysis.js';
 
 function render(gen: ToneGenerator, ms: number, frameMs = 20): Int16Array {
   const rate = gen.sampleRate;

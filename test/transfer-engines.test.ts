@@ -11,7 +11,7 @@
  * - blind transfer through the Kamailio proxy (407 digest on the new INVITE).
  */
 import test, { type ExecutionContext } from 'ava';
-import { TelephonyReturnValue as T, VoipMediaEngine, LineState, type Notification, type ReceivedReferData, type StartSipTelephonyParams } from '../index.js';
+import { TelephonyReturnValue as T, VoipMediaEngine, LineState, type StartSipTelephonyParams } from '../index.js';
 import { analyse, capture, sendTone, wait } from './helpers/audio.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
@@ -32,7 +32,7 @@ async function engine(t: ExecutionContext, phoneName: string, lines = 1, extra: 
 
 /** Answers every call that rings on `e`. */
 function autoAnswer(e: EngineUnderTest): void {
-  e.engine.on('SipOkToAnswerCall', (n: Notification) => e.engine.goOffHook(n.phoneLine));
+  e.engine.on('SipOkToAnswerCall', (n) => e.engine.goOffHook(n.phoneLine));
 }
 
 /** A calls `user` at `callee` on line `line`; resolves once both ends are connected. */
@@ -81,7 +81,7 @@ test('blind transfer, C answers: A gets Accepted, Trying, Ringing, Success in or
   // the transferee
   const refer = b.of(T.SipReceivedRefer)[0]!;
   t.is(refer.phoneLine, 0);
-  const d = refer.data as unknown as ReceivedReferData;
+  const d = refer.data;
   t.is(d.to, `sip:carol@127.0.0.1:${c.port}`);
   t.regex(d.from, /sip:alice@127\.0\.0\.1/);
   t.regex(d.referSipMessage, /^REFER sip:bob@127\.0\.0\.1:\d+ SIP\/2\.0\r\n/);
@@ -106,7 +106,7 @@ test('blind transfer, C refuses with 486: A gets SipActvTransferFailure {code 48
   const b = await engine(t, 'bob', 2);
   const c = await engine(t, 'carol');
   autoAnswer(b);
-  c.engine.on('SipOkToAnswerCall', (n: Notification) => c.engine.abortIncomingCall(n.phoneLine, 486, 'Busy Here'));
+  c.engine.on('SipOkToAnswerCall', (n) => c.engine.abortIncomingCall(n.phoneLine, 486, 'Busy Here'));
   await connect(t, a, b, 'bob');
   t.is(a.engine.transferLine('carol', '127.0.0.1', c.port, 0), T.SipSuccess);
   const failure = await a.waitFor(T.SipActvTransferFailure);
@@ -131,8 +131,8 @@ test('B refuses the REFER with rejectRefer: A gets SipReferRejected {603}; the c
   const c = await engine(t, 'carol');
   autoAnswer(b);
   const answers: T[] = [];
-  b.engine.on('SipReceivedRefer', (n: Notification) => {
-    const d = n.data as unknown as ReceivedReferData;
+  b.engine.on('SipReceivedRefer', (n) => {
+    const d = n.data;
     answers.push(b.engine.rejectRefer(d.referId), b.engine.rejectRefer(d.referId), b.engine.acceptRefer(d.referId, d.referSipMessage));
   });
   await connect(t, a, b, 'bob');
@@ -153,8 +153,8 @@ test('farEndCallTransferEnabled false: the application accepts with acceptRefer(
   autoAnswer(b);
   autoAnswer(c);
   const answers: T[] = [];
-  b.engine.on('SipReceivedRefer', (n: Notification) => {
-    const d = n.data as unknown as ReceivedReferData;
+  b.engine.on('SipReceivedRefer', (n) => {
+    const d = n.data;
     answers.push(
       b.engine.acceptRefer(d.referId + 1000, d.referSipMessage),
       b.engine.acceptRefer('1' as unknown as number, d.referSipMessage),
@@ -187,7 +187,7 @@ test('attended transfer: attendedTransfer(0, 1) makes B replace C\'s call with A
   t.is(a.engine.attendedTransfer(0, 1), T.SipSuccess);
   await a.waitFor(T.SipActvTransferSuccess, (n) => n.phoneLine === 0);
   t.deepEqual(transferEvents(a, 0), ['SipReferAccepted', 'SipTransferTrying', 'SipTransferRinging', 'SipActvTransferSuccess']);
-  const refer = b.of(T.SipReceivedRefer)[0]!.data as unknown as ReceivedReferData;
+  const refer = b.of(T.SipReceivedRefer)[0]!.data;
   t.regex(refer.referSipMessage, /\r\nRefer-To: <sip:carol@127\.0\.0\.1:\d+\?Replaces=[^>]*%3Bto-tag%3D[^>]*%3Bfrom-tag%3D[^>]*>\r\n/);
   t.true(refer.referSipMessage.includes(`Replaces=${dialog.callId!.replace('@', '%40')}%3B`), 'the Replaces names the A-C call');
   // C's single line is taken over: its old call ends with a BYE to A, the new one connects
@@ -211,7 +211,7 @@ test('a Replaces that matches no call at the target: the target answers 481, A g
   t.like(failure.data, { code: 481 });
   t.deepEqual(transferEvents(a, 0), ['SipReferAccepted', 'SipTransferTrying', 'SipActvTransferFailure']);
   t.is(c.of(T.SipIncomingCallStart).length, 0, 'nothing rang at the target');
-  t.regex((b.of(T.SipReceivedRefer)[0]!.data as unknown as ReceivedReferData).referSipMessage, /Replaces=no-such-call%40127\.0\.0\.1%3Bto-tag%3Dx1%3Bfrom-tag%3Dy2>/);
+  t.regex((b.of(T.SipReceivedRefer)[0]!.data).referSipMessage, /Replaces=no-such-call%40127\.0\.0\.1%3Bto-tag%3Dx1%3Bfrom-tag%3Dy2>/);
   t.is(a.engine.getLineStatus(0).state, LineState.InCall, 'the transferor keeps its call');
 });
 

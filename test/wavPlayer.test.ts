@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import wavefilePkg from 'wavefile';
-import { dominantFrequency, goertzelPower, rms } from '../media/analysis.js';
+import { dominantFrequency, goertzelPower, rms } from './helpers/analysis.js';
 import type { CodecName } from '../media/codecs.js';
 import type { MediaSessionOptions } from '../media/session.js';
 import { convertSampleRate, loadWav, WavPlayer } from '../media/wavPlayer.js';

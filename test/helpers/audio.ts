@@ -5,7 +5,7 @@
  */
 import type { ExecutionContext } from 'ava';
 import type { Readable, Writable } from 'node:stream';
-import { dominantFrequency, rms, toneLevelDb } from '../../media/analysis.js';
+import { dominantFrequency, rms, toneLevelDb } from './analysis.js';
 import { TelephonyReturnValue as T, type VoipMediaEngine } from '../../index.js';
 
 /** `seconds` of a sine at `freq` Hz as 16-bit little-endian PCM. */

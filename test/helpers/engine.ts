@@ -4,7 +4,15 @@
  * @module
  */
 import type { ExecutionContext } from 'ava';
-import { VoipMediaEngine, TelephonyReturnValue as T, type Notification, type StartSipTelephonyParams, type EngineOptions } from '../../index.js';
+import {
+  VoipMediaEngine,
+  TelephonyReturnValue as T,
+  type Notification,
+  type NotificationEvent,
+  type NotificationOf,
+  type StartSipTelephonyParams,
+  type EngineOptions,
+} from '../../index.js';
 
 /** An engine plus the notifications it raised, in order. */
 export interface EngineUnderTest {
@@ -15,11 +23,11 @@ export interface EngineUnderTest {
   /** Its SIP port. */
   port: number;
   /** Resolves with the first notification (already seen or future) matching. */
-  waitFor(event: T, match?: (n: Notification) => boolean, timeoutMs?: number): Promise<Notification>;
+  waitFor<E extends NotificationEvent>(event: E, match?: (n: NotificationOf<E>) => boolean, timeoutMs?: number): Promise<NotificationOf<E>>;
   /** Resolves once `count` matching notifications have been seen in total. */
-  waitForCount(event: T, count: number, match?: (n: Notification) => boolean, timeoutMs?: number): Promise<Notification[]>;
+  waitForCount<E extends NotificationEvent>(event: E, count: number, match?: (n: NotificationOf<E>) => boolean, timeoutMs?: number): Promise<NotificationOf<E>[]>;
   /** Notifications of one event. */
-  of(event: T): Notification[];
+  of<E extends NotificationEvent>(event: E): NotificationOf<E>[];
 }
 
 /** Starts an engine on 127.0.0.1 and a free port; stopped in teardown. */
@@ -34,9 +42,10 @@ export async function startEngine(
   const rc = await engine.startSipTelephony({ ipAddressOfThisHost: '127.0.0.1', sipPort: 0, ...params });
   if (rc !== T.SipSuccess) throw new Error(`startSipTelephony: ${T[rc]}`);
   t.teardown(() => engine.stopSipTelephony());
-  const waitForCount = (event: T, count: number, match: (n: Notification) => boolean = () => true, timeoutMs = 15000) =>
-    new Promise<Notification[]>((resolve, reject) => {
-      const hits = () => seen.filter((n) => n.event === event && match(n));
+  const of = <E extends NotificationEvent>(event: E): NotificationOf<E>[] => seen.filter((n): n is NotificationOf<E> => n.event === event);
+  const waitForCount = <E extends NotificationEvent>(event: E, count: number, match: (n: NotificationOf<E>) => boolean = () => true, timeoutMs = 15000) =>
+    new Promise<NotificationOf<E>[]>((resolve, reject) => {
+      const hits = () => of(event).filter((n) => match(n));
       const check = (): boolean => {
         const h = hits();
         if (h.length >= count) {
@@ -59,7 +68,7 @@ export async function startEngine(
     port: engine.getSipPort(),
     waitForCount,
     waitFor: async (event, match, timeoutMs) => (await waitForCount(event, 1, match, timeoutMs))[0]!,
-    of: (event) => seen.filter((n) => n.event === event),
+    of,
   };
 }
 

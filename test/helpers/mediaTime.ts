@@ -8,7 +8,7 @@
  */
 import type { VoipMediaEngine } from '../../index.js';
 import type { MediaSessionStats } from '../../media/session.js';
-import { toneLevelDb } from '../../media/analysis.js';
+import { toneLevelDb } from './analysis.js';
 import { sleep } from './engine.js';
 
 /** The media statistics of the call on `line` (undefined without media). */

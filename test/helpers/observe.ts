@@ -1,15 +1,9 @@
 /**
- * Small helpers for looking at an engine from a test: a notification's data as a plain record,
- * and polling a condition until it holds.
+ * Small helpers for looking at an engine from a test: polling a condition until it holds.
+ * (Notification data needs no helper: `n.data` has each event's own type.)
  * @module
  */
 import { sleep } from './engine.js';
-
-/** A notification's data, read as a plain record. */
-export type NotificationData = Record<string, unknown>;
-
-/** The `data` of a notification as a plain record (empty when it has none). */
-export const data = (n: { data?: object }): NotificationData => (n.data ?? {}) as NotificationData;
 
 /**
  * Polls `cond` every 50 ms until it holds; resolves true then, or with its last value once

@@ -8,7 +8,7 @@
  */
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { seededRandom } from '../../sip/util.js';
+import { seededRandom } from './prng.js';
 
 /** Faults applied to one direction. Probabilities are 0..1. */
 export interface RelayFaults {
