@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { isIP } from 'node:net';
 import { realClock, type Clock } from '../sip/clock.js';
 import { CredentialStore, DigestClient } from '../sip/digest.js';
-import type { SipRequest, SipResponse, SipParseError } from '../sip/message.js';
+import type { SipRequest, SipParseError } from '../sip/message.js';
 import { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
@@ -46,7 +46,7 @@ import { ChallengeAuthenticator, type IncomingAuthenticationData } from './chall
 import { SipMessageHooks, type ModifySipMessageData } from './sipHooks.js';
 import { REGISTRAR_CAPABILITY } from './registrar.js';
 import { RegistrarRole } from './registrarRole.js';
-import { RegistrationClient, type RegistrationStatus, type RegisterTxUser } from './registration.js';
+import { RegistrationClient, type RegistrationStatus } from './registration.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 import { procedureGuard } from './procedure.js';
 import { KeepAliveService } from './keepAlive.js';

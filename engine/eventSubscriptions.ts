@@ -8,7 +8,7 @@
  */
 import type { Clock } from '../sip/clock.js';
 import { parseNameAddr, parseUri } from '../sip/grammar.js';
-import type { SipRequest, SipResponse } from '../sip/message.js';
+import type { SipRequest } from '../sip/message.js';
 import type { SipStack } from '../sip/stack.js';
 import {
   SubscriptionRouter,

@@ -12,7 +12,7 @@
  * @module
  */
 import { parseNameAddr, parseUri, quoteString } from '../sip/grammar.js';
-import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
+import { SipHeaders, type SipRequest } from '../sip/message.js';
 import { VIA_PLACEHOLDER, type SipStack, type ServerTransaction } from '../sip/stack.js';
 import { sendUacRequest, type UacServices } from '../sip/uac.js';
 import type { Capability } from '../sip/capabilities.js';

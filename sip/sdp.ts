@@ -282,8 +282,8 @@ function parseSdp(text: unknown): ParsedSdp | SdpFailure {
   let mediaConnection = true; // the current m= block has (or does not need) a connection
   let mediaPort = 0;
   const needsConnection = (): boolean => mediaCount > 0 && mediaPort !== 0 && !sessionConnection && !mediaConnection;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
+  for (const [i, line] of lines.entries()) {
+    if (i === 0) continue; // v= was checked above
     if (!LINE_RE.test(line)) return fail(400, `malformed SDP line ${i + 1}`);
     switch (line[0]) {
       case 'v':
@@ -324,7 +324,8 @@ function parseSdp(text: unknown): ParsedSdp | SdpFailure {
     return fail(400, 'unparseable SDP');
   }
   if (!Array.isArray(session.media) || session.media.length !== mediaCount) return fail(400, 'unparseable m= line');
-  return { session, originUser: origin[1], sessionId: origin[2], sessionVersion: origin[3] };
+  const [, originUser = '', sessionId = '', sessionVersion = ''] = origin;
+  return { session, originUser, sessionId, sessionVersion };
 }
 
 function isFailure(v: ParsedSdp | SdpFailure): v is SdpFailure {
@@ -449,7 +450,7 @@ function chooseTelephoneEvent<T extends { clockRate: number }>(candidates: T[], 
 
 function mediaAddress(session: SessionDescription, m: MediaDescription): string {
   const c = m.connection ?? session.connection;
-  return text(c?.ip).split('/')[0]; // drop a multicast TTL / address count
+  return text(c?.ip).split('/')[0] ?? ''; // drop a multicast TTL / address count
 }
 
 function mediaDirection(session: SessionDescription, m: MediaDirection | undefined): MediaDirection {
@@ -600,8 +601,8 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
   const { session } = parsed;
   let chosen: { index: number; format: RemoteFormat; local: AudioFormatSpec } | undefined;
   let why = 'no audio stream offered';
-  for (let i = 0; i < session.media.length && !chosen; i++) {
-    const m = session.media[i];
+  for (const [i, m] of session.media.entries()) {
+    if (chosen) break;
     if (m.type !== 'audio') continue;
     if (int(m.port) === 0) {
       why = 'audio stream disabled (port 0)';
@@ -626,7 +627,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
   }
   if (!chosen) return fail(488, why);
 
-  const m = session.media[chosen.index];
+  const m = session.media[chosen.index] as MediaDescription; // the loop above found it there
   const remote = readStream(session, m, local.rtcpMux === true);
   const answerDirection = intersect(reverse(remote.direction), local.direction);
   const codec = withRemoteNumbering(chosen.local, chosen.format);
@@ -639,8 +640,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
   // t= must equal the offer's (RFC 3264 §6); a missing or odd one becomes the usual 0 0.
   const timing = { start: int(session.timing?.start) ?? 0, stop: int(session.timing?.stop) ?? 0 };
   const answer = sessionSkeleton(local, local.address, timing);
-  for (let i = 0; i < session.media.length; i++) {
-    const offered = session.media[i];
+  for (const [i, offered] of session.media.entries()) {
     if (i === chosen.index) {
       const ourFormat: AudioFormatSpec = { ...chosen.local, payloadType: chosen.format.payloadType };
       // G.729 without Annex B both ways when the offerer says so (RFC 4856 §2.1.9)
@@ -698,7 +698,7 @@ export function negotiateAnswer(answerSdp: string, offer: LocalMedia): AnswerNeg
   if (isFailure(parsed)) return parsed;
   const { session } = parsed;
   const m = session.media[0];
-  if (m.type !== 'audio') return fail(488, 'answer does not start with our audio stream');
+  if (!m || m.type !== 'audio') return fail(488, 'answer does not start with our audio stream');
   if (int(m.port) === 0) return fail(488, 'audio stream rejected (port 0)');
   if (text(m.protocol).toUpperCase() !== 'RTP/AVP') return fail(488, `answer uses transport ${text(m.protocol)}`);
 

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { TelephonyReturnValue as T } from '../index.js';
 import { startEngine } from './helpers/engine.js';
-import { listenFor, tonePcm, wait } from './helpers/audio.js';
+import { listenFor, tonePcm } from './helpers/audio.js';
 import { toneLevelDb } from './helpers/analysis.js';
 import { blocksWithoutTone, mediaWait, receiveTrouble } from './helpers/mediaTime.js';
 

@@ -183,7 +183,7 @@ test('round trip: the offerer preference wins over the answerer order', (t) => {
     const { answer, atA, atB } = exchange(t, alice({ codecs: a }), bob({ codecs: b }));
     t.is(atA.codec.name, expected, `${a} vs ${b}`);
     t.is(atB.codec.name, expected);
-    t.is(mLines(answer)[0].split(' ').length, 5, 'one codec plus telephone-event in the answer');
+    t.is(mLines(answer)[0]!.split(' ').length, 5, 'one codec plus telephone-event in the answer');
   }
 });
 
@@ -359,7 +359,7 @@ for (const ending of ['LF', 'CRLF'] as const) {
     t.is(media.codec.name, 'PCMU');
     t.is(media.remotePort, 7078);
     // the rejected video line carries no attributes
-    const videoBlock = answer.split('m=video')[1].split('m=audio')[0];
+    const videoBlock = answer.split('m=video')[1]!.split('m=audio')[0]!;
     t.false(videoBlock.includes('a='));
   });
 
@@ -525,7 +525,7 @@ test('400: garbage, empty, and structurally broken SDPs', (t) => {
     ['', 'empty'],
     ['\r\n\r\n', 'blank'],
     [valid.replace('v=0', 'v=1'), 'wrong version'],
-    [valid.split('m=audio')[0], 'no m='],
+    [valid.split('m=audio')[0]!, 'no m='],
     [valid.replace(/o=[^\n]*\n/, ''), 'no o='],
     [valid.replace(/o=[^\n]*\n/, 'o=- x y\n'), 'malformed o='],
     [valid.replace(/s=[^\n]*\n/, ''), 'no s='],
@@ -689,13 +689,13 @@ function mutate(sdp: string, m: Mutation): string {
       return ls.join('\r\n');
     case 'duplicateLine': {
       const i = m.at % ls.length;
-      ls.splice(i, 0, ls[i]);
+      ls.splice(i, 0, ls[i]!);
       return ls.join('\r\n');
     }
     case 'swapLines': {
       const i = m.at % ls.length;
       const j = m.to % ls.length;
-      [ls[i], ls[j]] = [ls[j], ls[i]];
+      [ls[i], ls[j]] = [ls[j]!, ls[i]!];
       return ls.join('\r\n');
     }
     case 'truncate':

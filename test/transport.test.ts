@@ -122,7 +122,7 @@ test('TCP: one message split across several writes', async (t) => {
     await pause(15);
   }
   s.write(text.slice(prev));
-  const [[msg, from]] = await got;
+  const [[msg, from]] = (await got) as [[SipMessage, RemoteEndpoint]];
   t.is(msg.body.toString(), 'hello body');
   t.is(from.protocol, 'TCP');
   t.is(typeof from.connectionId, 'number');
@@ -170,7 +170,7 @@ test('TCP: garbage emits parseError and closes that connection only', async (t) 
   await closed;
   const got = collect(tr, 1);
   good.write(options(9));
-  const [[m]] = await got;
+  const [[m]] = (await got) as [[SipMessage, RemoteEndpoint]];
   t.is(m.headers.get('CSeq'), '9 OPTIONS');
 });
 
