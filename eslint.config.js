@@ -20,6 +20,8 @@ export default tseslint.config(
     rules: {
       // `_name` marks a parameter kept for its position in a callback's signature.
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // Host objects built of getters name the object they read from `engine` or `self`.
+      '@typescript-eslint/no-this-alias': ['error', { allowedNames: ['engine', 'self'] }],
     },
   },
   {

@@ -164,7 +164,7 @@ async function startEngine(req: WorkerRequest): Promise<object> {
     ipAddressOfThisHost: '127.0.0.1',
     sipPort: 0,
     numPhoneLinesRequested: lines,
-    phoneName: String(req.phoneName ?? 'bench'),
+    phoneName: typeof req.phoneName === 'string' ? req.phoneName : 'bench',
     minLocalRtpPort: Number(req.rtpMin),
     maxLocalRtpPort: Number(req.rtpMax),
     dtmfEnabled: false,
@@ -573,7 +573,7 @@ const handlers: Record<string, (req: WorkerRequest) => object | Promise<object>>
   lineStates: () => {
     const states: Record<string, number> = {};
     for (let i = 0; i < engineLines; i++) {
-      const name = LineState[engine!.getLineStatus(i).state as LineState] ?? 'unknown';
+      const name = LineState[engine!.getLineStatus(i).state] ?? 'unknown';
       states[name] = (states[name] ?? 0) + 1;
     }
     return { states };

@@ -504,7 +504,7 @@ export async function partB(): Promise<void> {
       const row = sippRow(r, rate, calls);
       row.push(f.cpuPct.toFixed(0));
       const clean = r.code === 0 && r.stats?.failed === 0 && r.stats.successful === calls;
-      if (clean) engineBest = Math.max(engineBest, r.stats!.successful / r.stats!.totalTimeSec!);
+      if (clean) engineBest = Math.max(engineBest, r.stats.successful / r.stats.totalTimeSec!);
       process.stderr.write(`  engine ${rate} cps: ${clean ? 'clean' : 'FAILURES'}\n`);
       // let the lines return on hook before the next rate (up to 10 s)
       let active = 0;
@@ -534,7 +534,7 @@ export async function partB(): Promise<void> {
       row.push(Number.isFinite(cpuPct) ? cpuPct.toFixed(0) : '?', '-');
       sippRows.push(row);
       const clean = r.code === 0 && r.stats?.failed === 0 && r.stats.successful === calls;
-      if (clean) sippBest = Math.max(sippBest, r.stats!.successful / r.stats!.totalTimeSec!);
+      if (clean) sippBest = Math.max(sippBest, r.stats.successful / r.stats.totalTimeSec!);
     } finally {
       await uas.kill();
     }

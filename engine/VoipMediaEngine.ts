@@ -37,13 +37,13 @@ import { EngineAudio, type AudioDeviceListResult, type LocalAudioStatisticsResul
 import type { RecordCallback } from '../media/callRecorder.js';
 import { hostPort, isPort, isSipUser, resolveHost } from './hosts.js';
 import { Notifier } from './notifier.js';
-import type { EngineEventMap, Notification, NotificationDataMap } from './notifications.js';
+import type { EngineEventMap, Notification } from './notifications.js';
 import { TypedEventEmitter } from './typedEmitter.js';
 import { defaultLogger, isLogger, isPowerOfTwo } from './logger.js';
 import { attachSipLogger } from './sipLog.js';
 import { Messaging, MESSAGING_CAPABILITY, type MessagingHost, type SendMessageResult } from './messaging.js';
 import { ChallengeAuthenticator, type IncomingAuthenticationData } from './challenge.js';
-import { SipMessageHooks, type ModifySipMessageData } from './sipHooks.js';
+import { SipMessageHooks } from './sipHooks.js';
 import { REGISTRAR_CAPABILITY } from './registrar.js';
 import { RegistrarRole } from './registrarRole.js';
 import { RegistrationClient, type RegistrationStatus } from './registration.js';
@@ -58,6 +58,7 @@ import {
   DtmfMethod,
   MediaFormatAudio,
   DEFAULT_START_PARAMS,
+  LineMode,
   LineState,
   SIP_AUDIO_DEVICE_NOT_USED,
   SIP_USE_PREFERED_AUDIO_DEVICE,
@@ -1527,7 +1528,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   /** Closes a receive IVR channel. */
   @procedure({ started: false })
   closeRxIvrChannel(channel: Readable): T {
-    if (!channel || typeof (channel as Readable).destroy !== 'function') return T.SipIvrBadChannel;
+    if (!channel || typeof (channel).destroy !== 'function') return T.SipIvrBadChannel;
     channel.destroy();
     return T.SipSuccess;
   }
@@ -1535,7 +1536,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   /** Closes a transmit IVR channel. */
   @procedure({ started: false })
   closeTxIvrChannel(channel: Writable): T {
-    if (!channel || typeof (channel as Writable).end !== 'function') return T.SipIvrBadChannel;
+    if (!channel || typeof (channel).end !== 'function') return T.SipIvrBadChannel;
     channel.end();
     return T.SipSuccess;
   }
@@ -2202,7 +2203,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;
   if (p.sipLogFile !== undefined && (typeof p.sipLogFile !== 'string' || !p.sipLogFile)) return T.SipBadParameter;
   if (p.logger !== undefined && !isLogger(p.logger)) return T.SipBadParameter;
-  if (typeof p.lineMode !== 'number' || (p.lineMode !== 0 && p.lineMode !== 1)) return T.SipBadParameter;
+  if (typeof p.lineMode !== 'number' || (p.lineMode !== LineMode.PhoneLine && p.lineMode !== LineMode.SwitchLine)) return T.SipBadParameter;
   for (const b of [
     p.useSequentialRtpPorts,
     p.callConferenceEnabled,

@@ -64,7 +64,7 @@ export class TypedEventEmitter<E extends EventArgsMap> extends EventEmitter {
 
   /** Number of listeners of `event`. */
   override listenerCount<K extends keyof E & string>(event: K, listener?: NoInfer<EventListener<E, K>>): number {
-    return super.listenerCount(event, listener as AnyListener | undefined);
+    return super.listenerCount(event, listener);
   }
 
   /** The listeners of `event`. */

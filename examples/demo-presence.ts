@@ -4,7 +4,7 @@
  * unsubscribes. Both engines must be started; their notifications are printed by demo.ts.
  * @module
  */
-import { VoipMediaEngine, TelephonyReturnValue as T, type PresenceRecvSubscribeData } from '../index.js';
+import { VoipMediaEngine, TelephonyReturnValue as T } from '../index.js';
 import { check, nextEvent, say } from './demoKit.js';
 
 /**
@@ -16,7 +16,7 @@ export async function demoPresence(watcher: VoipMediaEngine, presentity: VoipMed
   const contact = `sip:${presentityUser}@127.0.0.1:${presentity.getSipPort()}`;
   const asked = nextEvent(presentity, T.SipPresenceRecvSubscribe);
   check(`pbx.presenceSubscribe(${contact})`, await watcher.presenceSubscribe(contact, 'Is the desk staffed?'));
-  const request = (await asked).data as unknown as PresenceRecvSubscribeData;
+  const request = (await asked).data;
   say(`desk: ${request.from} asks to watch ("${request.subject}")`);
   check('desk.setPresenceStatus("At the front desk")', presentity.setPresenceStatus('At the front desk'));
   let online = nextEvent(watcher, T.SipPresenceOnline);

@@ -38,7 +38,7 @@ function printer(who: string, started: number): (n: Notification) => void {
     if (n.data) {
       // the whole REFER is long: show its first line only
       const d = { ...n.data } as Record<string, unknown>;
-      if (typeof d['referSipMessage'] === 'string') d['referSipMessage'] = `${(d['referSipMessage'] as string).split('\r\n')[0]} ...`;
+      if (typeof d['referSipMessage'] === 'string') d['referSipMessage'] = `${(d['referSipMessage']).split('\r\n')[0]} ...`;
       data = ` ${JSON.stringify(d)}`;
     }
     console.log(`${String(Date.now() - started).padStart(5)} ms  ${who.padEnd(5)} ${kind.padEnd(9)} ${T[n.event]}${data}`);
@@ -68,7 +68,7 @@ export async function demoTransfer(): Promise<void> {
   check('alice.makeCall(bob)', await alice.makeCall('bob', '127.0.0.1', bobPort, 0, true, 5000));
   let success = nextEvent(alice, T.SipActvTransferSuccess);
   let carolUp = nextEvent(carol, T.SipIncomingCallConnected);
-  let aliceDown = nextEvent(alice, T.SipOnHook, (n) => n.phoneLine === 0);
+  const aliceDown = nextEvent(alice, T.SipOnHook, (n) => n.phoneLine === 0);
   check('alice.transferLine(carol)', alice.transferLine('carol', '127.0.0.1', carolPort, 0));
   await Promise.all([success, carolUp, aliceDown]);
   say(`bob line 1 is ${bob.getActiveCallInfo(1).connected ? 'talking to carol' : 'idle'}; alice has ${alice.getNumActiveCalls().numActiveCalls} calls`);

@@ -14,7 +14,6 @@ import {
   NotifyType,
   DtmfMethod,
   type Notification,
-  type RegisterReceivedData,
 } from '../index.js';
 import { dominantFrequency } from '../test/helpers/analysis.js';
 import { conferenceDemo } from './demo-conference.js';
@@ -42,7 +41,7 @@ async function main(): Promise<void> {
     userNotifyCallbackProc: (n) => {
       if (!quiet.has(n.event)) print('pbx', n);
       if (n.event === T.SipRegisterReceived) {
-        const d = n.data as unknown as RegisterReceivedData;
+        const d = n.data;
         // The application decides: accept the desk's extensions 100..199 only.
         d.acceptRegistration = /^1\d\d$/.test(d.user);
       }

@@ -685,7 +685,7 @@ export class SpeexResampler {
     this.outLen[0] = out.length;
     this.process_(h, 0, input, this.inLen, out, this.outLen);
     if (this.inLen[0] !== inLen) throw new RangeError('resampler output buffer too small');
-    return this.outLen[0]!;
+    return this.outLen[0];
   }
 
   /** Forget the history (new stream), so the next call starts from silence. */

@@ -134,11 +134,11 @@ export interface OpenLineMediaOptions {
   /** RTP keep-alive interval while not sending (0 = off). */
   rtpKeepAliveMs: number;
   /** A DTMF digit was received. */
-  onDtmf(digit: string, method: 'rfc4733' | 'inband'): void;
+  onDtmf: (digit: string, method: 'rfc4733' | 'inband') => void;
   /** RTP arrived from an unexpected source. */
-  onMediaConflict(address: string, port: number): void;
+  onMediaConflict: (address: string, port: number) => void;
   /** A media handler or callback threw (reported on the 1st, 2nd, 4th ... failure). */
-  onHandlerError?(err: unknown, count: number): void;
+  onHandlerError?: (err: unknown, count: number) => void;
 }
 
 /** Opens the media session of a call on a line; undefined when no RTP port could be had. */

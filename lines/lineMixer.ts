@@ -78,7 +78,7 @@ export class LineMixer {
       else if (this.deviceLine === line) groups.push(privateGroup(line));
     }
     let lp = this.ports.get(line);
-    if (lp !== undefined && (groups.length === 0 || lp.media !== line.media || lp.port.rate !== line.media!.sampleRate)) {
+    if (lp !== undefined && (groups.length === 0 || lp.media !== line.media || lp.port.rate !== line.media.sampleRate)) {
       this.drop(line, lp);
       lp = undefined;
     }

@@ -367,7 +367,7 @@ export class TransferManager {
   private referRejected(rec: OutgoingRefer, reason: string, code: number): void {
     if (rec.done || rec.accepted) return;
     this.finishOutgoing(rec);
-    this.host.notify(rec.line, T.SipReferRejected, <TransferFailureData>{ reason, code });
+    this.host.notify(rec.line, T.SipReferRejected, { reason, code });
   }
 
   /** Gives up on a subscription that stays silent past its expiry (the transferee vanished). */
@@ -391,7 +391,7 @@ export class TransferManager {
 
   private transferFailed(rec: OutgoingRefer, reason: string, code: number): void {
     this.finishOutgoing(rec);
-    this.host.notify(rec.line, T.SipActvTransferFailure, <TransferFailureData>{ reason, code });
+    this.host.notify(rec.line, T.SipActvTransferFailure, { reason, code });
   }
 
   /** A NOTIFY of the refer subscription, received by the transferor. */
@@ -485,7 +485,7 @@ export class TransferManager {
     const line = call.line.index;
     const from = req.headers.get('From') ?? '';
     this.host.immediate(line, T.SipTransferExecuting, { referId: rec.referId, referTo: target.uri, from });
-    this.host.notify(line, T.SipReceivedRefer, <ReceivedReferData>{
+    this.host.notify(line, T.SipReceivedRefer, {
       referId: rec.referId,
       to: target.uri,
       from,

@@ -210,7 +210,7 @@ export const LOCAL_TONES = Object.freeze({
    * Incoming call on the local speaker: a double ring (0.4 s on, 0.2 s off, 0.4 s on, 2 s off)
    * of 660 + 990 Hz at −10 dBm0, distinct from ring-back and away from the DTMF frequencies.
    */
-  incomingRing: Object.freeze({ freqs: [660, 990], levelDbm0: -10, cadenceMs: [400, 200, 400, 2000] }) as ToneSpec,
+  incomingRing: Object.freeze({ freqs: [660, 990], levelDbm0: -10, cadenceMs: [400, 200, 400, 2000] }),
 });
 
 /** Names of the {@link LOCAL_TONES}. */

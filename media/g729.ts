@@ -94,7 +94,7 @@ export class G729Codec implements AudioCodec {
       out.set(this.bits2, outOffset + G729_SPEECH_OCTETS);
       return 2 * G729_SPEECH_OCTETS;
     }
-    let len = 0;
+    let len: number;
     if (n1 === G729_SPEECH_OCTETS) {
       out.set(this.bits, outOffset);
       len = G729_SPEECH_OCTETS;

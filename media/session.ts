@@ -1323,7 +1323,7 @@ export class MediaSession {
    * @throws RangeError for a rate other than 8000, 16000 or 48000 (a programming error).
    */
   openRx(sampleRate: IvrSampleRate): IvrRxStream {
-    if (!isIvrSampleRate(sampleRate)) throw new RangeError(`IVR rate must be 8000, 16000 or 48000, not ${sampleRate}`);
+    if (!isIvrSampleRate(sampleRate)) throw new RangeError(`IVR rate must be 8000, 16000 or 48000, not ${String(sampleRate)}`);
     const s = new IvrRxStream({ sampleRate, sourceRate: this.codec?.sampleRate ?? 8000 });
     if (this.state === STATE_CLOSED) s.close();
     else this.rxChannels.push(s);
@@ -1336,7 +1336,7 @@ export class MediaSession {
    * @throws RangeError for a rate other than 8000, 16000 or 48000 (a programming error).
    */
   openTx(sampleRate: IvrSampleRate, onHold = false): IvrTxStream {
-    if (!isIvrSampleRate(sampleRate)) throw new RangeError(`IVR rate must be 8000, 16000 or 48000, not ${sampleRate}`);
+    if (!isIvrSampleRate(sampleRate)) throw new RangeError(`IVR rate must be 8000, 16000 or 48000, not ${String(sampleRate)}`);
     const s = new IvrTxStream({ sampleRate, targetRate: this.codec?.sampleRate ?? 8000 });
     s.onHold = onHold;
     if (this.state === STATE_CLOSED) s.close();

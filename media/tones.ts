@@ -42,13 +42,13 @@ export interface ToneSpec {
  */
 export const NA_TONES = Object.freeze({
   /** Dial tone: 350 + 440 Hz at −13 dBm0, continuous. */
-  dial: Object.freeze({ freqs: [350, 440], levelDbm0: -13 }) as ToneSpec,
+  dial: Object.freeze({ freqs: [350, 440], levelDbm0: -13 }),
   /** Audible ringing: 440 + 480 Hz at −19 dBm0, 2 s on, 4 s off. */
-  ringback: Object.freeze({ freqs: [440, 480], levelDbm0: -19, cadenceMs: [2000, 4000] }) as ToneSpec,
+  ringback: Object.freeze({ freqs: [440, 480], levelDbm0: -19, cadenceMs: [2000, 4000] }),
   /** Busy: 480 + 620 Hz at −24 dBm0, 0.5 s on, 0.5 s off. */
-  busy: Object.freeze({ freqs: [480, 620], levelDbm0: -24, cadenceMs: [500, 500] }) as ToneSpec,
+  busy: Object.freeze({ freqs: [480, 620], levelDbm0: -24, cadenceMs: [500, 500] }),
   /** Reorder (fast busy, all circuits busy): 480 + 620 Hz at −24 dBm0, 0.25 s on, 0.25 s off. */
-  reorder: Object.freeze({ freqs: [480, 620], levelDbm0: -24, cadenceMs: [250, 250] }) as ToneSpec,
+  reorder: Object.freeze({ freqs: [480, 620], levelDbm0: -24, cadenceMs: [250, 250] }),
 });
 
 const MAX_TONES = 4;

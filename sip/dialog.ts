@@ -177,7 +177,7 @@ export class Dialog {
     let uri = this.remoteTarget;
     const routes = this.routeSet.slice();
     if (routes.length) {
-      let loose = true;
+      let loose: boolean;
       try {
         loose = parseUri(uriOf(routes[0]!)).params['lr'] !== undefined;
       } catch {

@@ -457,8 +457,8 @@ export class DigestClient {
       info,
       qop,
       userhash: isTrue(c.params['userhash']),
-      nc: sameNonce ? prev!.nc : 0,
-      cnonce: sameNonce ? prev!.cnonce : this.newCnonce(),
+      nc: sameNonce ? prev.nc : 0,
+      cnonce: sameNonce ? prev.cnonce : this.newCnonce(),
       credentials: creds,
       answered: false,
     };

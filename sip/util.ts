@@ -137,7 +137,7 @@ export function buildResponse(req: SipRequest, status: number, reason?: string, 
   const extra = options.headers;
   if (extra) {
     const pairs: Iterable<readonly [string, string | number]> =
-      Symbol.iterator in extra ? (extra as Iterable<readonly [string, string | number]>) : Object.entries(extra);
+      Symbol.iterator in extra ? (extra) : Object.entries(extra);
     for (const [n, v] of pairs) headers.append(n, String(v));
   }
   let body: Buffer;
@@ -162,7 +162,7 @@ export const EMPTY: Buffer = Buffer.alloc(0);
  * break the message), first letter capitalised, at most 100 characters.
  */
 export function sanitizeReason(text: string): string {
-  // eslint-disable-next-line no-control-regex
+   
   let s = text.replace(/[^\x20-\x7e]+/g, ' ').trim();
   if (s.length > 100) s = s.slice(0, 100).trimEnd();
   if (s.length === 0) return 'Bad Request';

@@ -16,7 +16,7 @@ function autoAnswer(e: EngineUnderTest): void {
 }
 
 const events = (e: EngineUnderTest, line: number): string[] =>
-  e.seen.filter((n) => n.phoneLine === line).map((n) => T[n.event]!);
+  e.seen.filter((n) => n.phoneLine === line).map((n) => T[n.event]);
 
 /** A registrar engine plus a 4-line engine whose lines are named 100..103. */
 async function namedDesk(t: Parameters<typeof startEngine>[0], formats?: MediaFormatAudio[]) {

@@ -120,7 +120,7 @@ test('bad start parameters return SipBadParameter; a port in use returns SipCall
     { lineMode: 9 },
   ];
   for (const p of bad) {
-    t.is(await engine.startSipTelephony({ sipPort: 0, ...p } as never), T.SipBadParameter, JSON.stringify(p));
+    t.is(await engine.startSipTelephony({ sipPort: 0, ...p }), T.SipBadParameter, JSON.stringify(p));
   }
   t.is(await engine.startSipTelephony(null as never), T.SipBadParameter);
 

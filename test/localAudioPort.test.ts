@@ -56,7 +56,12 @@ class Room implements LocalAudio {
 const power = (frames: Int16Array[]): number => {
   let s = 0;
   let n = 0;
-  for (const f of frames) for (const v of f) (s += v * v), n++;
+  for (const f of frames) {
+    for (const v of f) {
+      s += v * v;
+      n++;
+    }
+  }
   return s / n;
 };
 

@@ -221,7 +221,7 @@ test('parseMessage: stream mode requires Content-Length, datagram mode takes the
   t.is(parseMessage(Buffer.from(m)).body.toString(), 'rest of datagram');
   const e = t.throws(() => parseMessage(Buffer.from(m), { stream: true }), { instanceOf: SipParseError });
   t.is(e?.reason, 'missing Content-Length');
-  t.is((e as SipParseError).partial?.headers.get('Call-ID'), 'c');
+  t.is((e).partial?.headers.get('Call-ID'), 'c');
 });
 
 test('parseMessage: leading CRLFs and LF-only line ends are tolerated', (t) => {

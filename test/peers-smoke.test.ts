@@ -39,7 +39,7 @@ console.log(JSON.stringify({ peerPath: m.peerPath, missing: r.missing, found: r.
       process.execPath,
       ['--input-type=module', '-e', script],
       { env: { ...process.env, LINESCAPE_PEER_PATH: dir, LINESCAPE_DISABLE_NATIVE: 'speexdsp' }, encoding: 'utf8' },
-      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout))),
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout) as { peerPath: string; missing: string | undefined; found: Record<string, string> })),
     );
   });
 }

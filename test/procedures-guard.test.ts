@@ -161,16 +161,16 @@ class FakeEngine implements Fake {
     throw new Error('bug');
   }
   @procedure({ async: true })
-  async rejects(): Promise<T> {
-    throw new Error('async bug');
+  rejects(): Promise<T> {
+    return Promise.reject(new Error('async bug'));
   }
   @procedure({ fail: (result: T) => ({ result, items: [] as number[] }) })
   query(): { result: T; items: number[] } {
     return { result: T.SipSuccess, items: [1] };
   }
   @procedure({ async: true, started: false })
-  async anytime(): Promise<T> {
-    return T.SipSuccess;
+  anytime(): Promise<T> {
+    return Promise.resolve(T.SipSuccess);
   }
 }
 

@@ -93,7 +93,7 @@ test('fraction lost is computed per interval', (t) => {
     if (i % 4 !== 0) s.update(seq, 0, 0, 0); // lose 1 in 4 (the last one arrives)
     seq++;
   }
-  s.update(seq++, 0, 0, 0);
+  s.update(seq, 0, 0, 0);
   s.fillReportBlock(b, 0);
   t.is(b.fractionLost, Math.floor((25 * 256) / 101));
   t.is(s.snapshot().lastFractionLost, b.fractionLost / 256);

@@ -181,7 +181,7 @@ test('round trip: the offerer preference wins over the answerer order', (t) => {
   ];
   for (const [a, b, expected] of cases) {
     const { answer, atA, atB } = exchange(t, alice({ codecs: a }), bob({ codecs: b }));
-    t.is(atA.codec.name, expected, `${a} vs ${b}`);
+    t.is(atA.codec.name, expected, `${a.join(',')} vs ${b.join(',')}`);
     t.is(atB.codec.name, expected);
     t.is(mLines(answer)[0]!.split(' ').length, 5, 'one codec plus telephone-event in the answer');
   }
@@ -728,7 +728,7 @@ const side = fc.record({
   codecs: codecList,
   telephoneEvent: fc.boolean(),
   direction,
-  holdStyle: fc.constantFrom('rfc3264', 'rfc2543', 'both') as fc.Arbitrary<'rfc3264' | 'rfc2543' | 'both'>,
+  holdStyle: fc.constantFrom<'rfc3264' | 'rfc2543' | 'both'>('rfc3264', 'rfc2543', 'both'),
   rtcpMux: fc.boolean(),
   ipv6: fc.boolean(),
 });

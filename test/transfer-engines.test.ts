@@ -22,7 +22,7 @@ import { freePorts } from './helpers/ports.js';
 const PORTSIP = [T.SipReferAccepted, T.SipReferRejected, T.SipTransferTrying, T.SipTransferRinging, T.SipActvTransferSuccess, T.SipActvTransferFailure];
 
 const transferEvents = (e: EngineUnderTest, line: number): string[] =>
-  e.seen.filter((n) => n.phoneLine === line && PORTSIP.includes(n.event)).map((n) => T[n.event]!);
+  e.seen.filter((n) => n.phoneLine === line && PORTSIP.includes(n.event)).map((n) => T[n.event]);
 
 /** An engine with its own block of RTP ports. */
 async function engine(t: ExecutionContext, phoneName: string, lines = 1, extra: StartSipTelephonyParams = {}): Promise<EngineUnderTest> {

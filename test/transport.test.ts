@@ -146,12 +146,12 @@ test('TCP: a CRLFCRLF ping gets a CRLF pong (RFC 5626), also when split', async 
   t.teardown(() => s.destroy());
   const pong = once(s, 'data');
   s.write('\r\n\r\n');
-  t.is((await pong)[0].toString(), '\r\n');
+  t.is(String((await pong)[0]), '\r\n');
   const pong2 = once(s, 'data');
   s.write('\r\n');
   await pause(20);
   s.write('\r\n');
-  t.is((await pong2)[0].toString(), '\r\n');
+  t.is(String((await pong2)[0]), '\r\n');
 });
 
 test('TCP: garbage emits parseError and closes that connection only', async (t) => {

@@ -56,7 +56,7 @@ function fakeServices(clock: VirtualClock, outbound?: OutboundProxy): { services
       return answerChallenge(c, retry, challenge, challenged, user);
     },
     outboundProxy: () => outbound,
-    resolve: async (host) => (host === 'pbx.example.com' ? '127.0.0.7' : undefined),
+    resolve: (host) => Promise.resolve(host === 'pbx.example.com' ? '127.0.0.7' : undefined),
     transport: () => 'UDP',
   };
   return { services, sent };

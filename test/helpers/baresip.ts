@@ -415,7 +415,6 @@ class CtrlConnection {
    */
   waitEvent(type: string, from: number, timeoutMs: number, match: (e: BaresipEvent) => boolean = () => true): Promise<BaresipEvent> {
     return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
       const check = (): void => {
         const hit = this.events.slice(from).find((e) => e.type === type && match(e));
         if (hit !== undefined) {
@@ -430,7 +429,7 @@ class CtrlConnection {
         clearTimeout(timer);
         this.listeners.delete(check);
       };
-      timer = setTimeout(() => {
+      const timer = setTimeout(() => {
         done();
         reject(new Error(`timed out after ${timeoutMs} ms waiting for baresip ${type}; saw: ${this.describe()}`));
       }, timeoutMs);
