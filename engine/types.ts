@@ -5,6 +5,13 @@
  */
 import type { Logger } from 'pino';
 import type { UserNotifyCallback } from './notifications.js';
+import type { TransportAddress } from '../sip/address.js';
+
+// These public names are defined on the lowest floor that uses them (so no floor imports from one
+// above it) and re-exported here, their public path.
+export { CallDirection, LineState } from '../lines/lineState.js';
+export { MediaFormatAudio } from '../media/audioFormat.js';
+export type { TransportAddress } from '../sip/address.js';
 
 /** Audio device id meaning "the system's preferred device" (LanScape's SIP_USE_PREFERED_AUDIO_DEVICE). */
 export const SIP_USE_PREFERED_AUDIO_DEVICE = -1;
@@ -32,32 +39,6 @@ export enum LineMode {
   SwitchLine = 1,
 }
 
-/** Direction of the call on a line. */
-export enum CallDirection {
-  /** No call on the line. */
-  None = 0,
-  /** The far end called us. */
-  Incoming = 1,
-  /** We placed the call. */
-  Outgoing = 2,
-}
-
-/** Audio media formats a line can offer and accept. */
-export enum MediaFormatAudio {
-  /** G.711 µ-law, 8 kHz, RTP payload type 0. */
-  ULaw8k = 0,
-  /** G.711 A-law, 8 kHz, RTP payload type 8. */
-  ALaw8k = 1,
-  /** Opus, 48 kHz RTP clock (RFC 7587), dynamic payload type. */
-  Opus48k = 2,
-  /** G.722 at 64 kbit/s: 16 kHz audio on an 8000 Hz RTP clock (RFC 3551), payload type 9. */
-  G722 = 3,
-  /** G.729 / G.729A (Annex B SID frames understood), 8 kHz, payload type 18; needs libbcg729. */
-  G729 = 4,
-  /** GSM 06.10 full rate, 8 kHz, payload type 3; needs libgsm. */
-  Gsm = 5,
-}
-
 /** How `holdLine` signals hold in SDP (setCallHoldType). */
 export enum CallHoldType {
   /** RFC 3264: `a=sendonly` (or `a=inactive` when the far end holds us too). */
@@ -76,26 +57,6 @@ export enum DtmfMethod {
   InBand = 1,
   /** SIP INFO requests with an `application/dtmf-relay` body. */
   SipInfo = 2,
-}
-
-/** The state of a phone line, as `getLineStatus` reports it. */
-export enum LineState {
-  /** No call; the line can place or take one. */
-  OnHook = 0,
-  /** An outgoing call is being set up. */
-  Dialing = 1,
-  /** An incoming call is ringing on this line. */
-  Ringing = 2,
-  /** A call is connected. */
-  InCall = 3,
-  /** A connected call is on hold. */
-  OnHold = 4,
-  /** A connected call is in a conference. */
-  InConference = 5,
-  /** The call is being torn down. */
-  Disconnecting = 6,
-  /** The line is busied out by the application and takes no calls. */
-  BusyOut = 7,
 }
 
 /** Transport protocols the engine listens on and can send with. */
@@ -198,16 +159,6 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   sipT4Ms: 5000,
   sipTransport: 'UDP',
 };
-
-/** A network address with its transport protocol. */
-export interface TransportAddress {
-  /** `UDP` or `TCP`. */
-  protocol: string;
-  /** IP address. */
-  host: string;
-  /** Port. */
-  port: number;
-}
 
 /** A contact being registered, with the expiry it asks for. */
 export interface ContactExpiry {

@@ -12,7 +12,7 @@ import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { AudioFormatSpec } from '../sip/sdp.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
-import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
+import { TelephonyReturnValue as T } from './telephonyCodes.js';
 import { Call, type CallHost } from './call.js';
 import type { PhoneLine } from './phoneLine.js';
 

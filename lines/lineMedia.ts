@@ -11,7 +11,7 @@ import type { MediaPump } from '../media/mediaPump.js';
 import type { RtpPortAllocator } from '../media/rtpSocket.js';
 import { MediaSession, type MediaFramePort, type MediaSessionStats, type MediaLevels, type MediaParams, type MediaRecordTap, type RawRtpData } from '../media/session.js';
 import { defaultFormat, type AudioCodecName, type AudioFormatSpec, type NegotiatedMedia } from '../sip/sdp.js';
-import { MediaFormatAudio } from '../engine/types.js';
+import { MediaFormatAudio } from '../media/audioFormat.js';
 import { isCodecAvailable } from '../media/codecs.js';
 import { opusFmtp, type OpusSettings } from '../media/opus.js';
 import type { CallMedia } from './call.js';

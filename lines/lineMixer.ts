@@ -15,7 +15,7 @@
 import { ConferenceBridge, type EdgeResamplerFactory, type MixerRate, type Port } from '../mixer/index.js';
 import type { LocalAudioPort } from '../mixer/localAudioPort.js';
 import type { MediaPump } from '../media/mediaPump.js';
-import { LineState } from '../engine/types.js';
+import { LineState } from './lineState.js';
 import type { LineMedia } from './lineMedia.js';
 import type { PhoneLine } from './phoneLine.js';
 

@@ -3,7 +3,8 @@
  * The call state machine grows here; the engine only routes to it.
  * @module
  */
-import { CallDirection, LineState, MediaFormatAudio } from '../engine/types.js';
+import { CallDirection, LineState } from './lineState.js';
+import { MediaFormatAudio } from '../media/audioFormat.js';
 import type { Call } from './call.js';
 import type { OpusSettings } from '../media/opus.js';
 import type { LineMedia, RawRtpData } from './lineMedia.js';
