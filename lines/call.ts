@@ -238,6 +238,9 @@ export class Call {
   }
 
   private notify(event: T, data?: object): void {
+    // A call that gave its line back speaks no more on it: the line may hold a new call by now
+    // (an INVITE with Replaces takes it before the replaced call's BYE is answered).
+    if (this.isEnded && this.line.call !== this) return;
     this.host.notify(this.line.index, event, data);
   }
 
