@@ -624,3 +624,11 @@ test('stop() forgets every transfer and its timers', async (t) => {
   t.is(h.clock.pending, before - 2, 'the decision timer and the subscription guard');
   t.is(h.transfers.acceptRefer(1, 'x'), T.SipInvalidHandle);
 });
+
+test("a call's duration is measured on the engine's clock, not the wall clock", async (t) => {
+  const h = harness();
+  const alice = await connectedCall(h, 'alice', 5099);
+  t.is(alice.call.durationMs, 0, 'connected at this virtual instant');
+  h.clock.advance(90_000);
+  t.is(alice.call.durationMs, 90_000);
+});
