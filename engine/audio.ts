@@ -18,6 +18,7 @@ import { CallRecorder, type RecordCallback } from '../media/callRecorder.js';
 import type { MediaPump } from '../media/mediaPump.js';
 import type { MediaLevels } from '../media/session.js';
 import { speexDspStatus } from '../ffi/speexdsp.js';
+import { realClock, type Clock, type TimerHandle } from '../sip/clock.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 import { LineState, SIP_AUDIO_DEVICE_NOT_USED } from './types.js';
 
@@ -74,6 +75,8 @@ export interface LocalAudioStatisticsResult {
 export interface EngineAudioHost {
   /** Queue a line notification. */
   notifyLine(phoneLine: number, event: T, data?: object): void;
+  /** The engine's clock, for the signal tones' stop timer; the real clock when omitted. */
+  readonly clock?: Clock;
 }
 
 /** Settings the audio keeper takes from the start parameters. */
@@ -116,8 +119,9 @@ export class EngineAudio {
   private readonly recordings = new Map<PhoneLine, Recording>();
   private readonly vu = new Map<PhoneLine, VuTap>();
   private readonly tones: LocalToneSettings = { ringBack: true, busy: true, error: true, incomingRing: true };
-  private toneTimer: NodeJS.Timeout | undefined;
+  private toneTimer: TimerHandle | undefined;
   private dialTone = false;
+  private readonly clock: Clock;
 
   private constructor(
     private readonly host: EngineAudioHost,
@@ -125,6 +129,7 @@ export class EngineAudio {
     private readonly lines: readonly PhoneLine[],
     pump: MediaPump,
   ) {
+    this.clock = host.clock ?? realClock;
     this.mixer = new LineMixer({ pump, rate: params.conferenceSampleRate, resamplerFactory: speexEdgeResamplers() });
     for (const l of lines) {
       this.mixer.track(l);
@@ -201,16 +206,16 @@ export class EngineAudio {
   private play(tone: LocalToneName, seconds?: number): void {
     const d = this.device?.device;
     if (!d) return;
-    clearTimeout(this.toneTimer);
+    this.clock.clearTimer(this.toneTimer);
     this.toneTimer = undefined;
     d.playTone(tone);
     if (seconds !== undefined) {
-      this.toneTimer = setTimeout(() => {
+      // The real clock's timers are unref'd: a busy tone never keeps the process alive.
+      this.toneTimer = this.clock.setTimer(seconds * 1000, () => {
         this.toneTimer = undefined;
         if (this.dialTone) d.playTone('dial');
         else d.stopTone();
-      }, seconds * 1000);
-      this.toneTimer.unref();
+      });
     }
   }
 
@@ -403,7 +408,8 @@ export class EngineAudio {
 
   /** Stop recordings, leave the pump, close the device. */
   async stop(): Promise<void> {
-    clearTimeout(this.toneTimer);
+    this.clock.clearTimer(this.toneTimer);
+    this.toneTimer = undefined;
     await Promise.all([...this.recordings.keys()].map((l) => this.finishRecording(l)));
     this.close();
     const d = this.device;

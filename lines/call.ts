@@ -166,8 +166,15 @@ export class Call {
   outgoingInfo?: OutgoingCallInfo;
   /** Why the outgoing call failed. */
   errorInfo?: OutgoingCallErrorInfo;
-  /** When the call connected (ms since epoch), 0 before. */
+  /** When the call connected (ms since epoch, a wall-clock moment for display), 0 before. */
   connectedAt = 0;
+  /** The engine clock's reading when the call connected (durations come from the clock). */
+  private connectedClockMs?: number;
+
+  /** How long the call has been connected, measured on the engine's clock; 0 before it connects. */
+  get durationMs(): number {
+    return this.connectedClockMs === undefined ? 0 : this.host.clock.now() - this.connectedClockMs;
+  }
   /** The media statistics as the call ended (set by `finish`, for metrics). */
   finalStats?: MediaSessionStats;
   /** The call's final quality figure (set by `finish` when RTP was received). */
@@ -232,6 +239,9 @@ export class Call {
   }
 
   private notify(event: T, data?: object): void {
+    // A call that gave its line back speaks no more on it: the line may hold a new call by now
+    // (an INVITE with Replaces takes it before the replaced call's BYE is answered).
+    if (this.isEnded && this.line.call !== this) return;
     this.host.notify(this.line.index, event, data);
   }
 
@@ -464,6 +474,7 @@ export class Call {
   private connect(event: T): void {
     this.connected = true;
     this.connectedAt = Date.now();
+    this.connectedClockMs = this.host.clock.now();
     this.line.setState(this.localHold ? LineState.OnHold : LineState.InCall);
     this.notify(event);
     this.notify(T.SipInCall);

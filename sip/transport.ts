@@ -537,6 +537,9 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     if (destroy) {
       if (graceful && conn.connected) {
         conn.socket.end();
+        // Wall time on purpose, not the injected clock: this frees a kernel socket whose peer
+        // never closes its side. It is no protocol timer, and under a virtual clock nobody
+        // advances it would leak the descriptor.
         const t = setTimeout(() => conn.socket.destroy(), 1000);
         t.unref();
         conn.socket.once('close', () => clearTimeout(t));

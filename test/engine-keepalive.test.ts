@@ -8,6 +8,10 @@ import { createServer, type Socket as TcpSocket } from 'node:net';
 import { once } from 'node:events';
 import { TelephonyReturnValue as T, VirtualClock } from '../index.js';
 import { startEngine, sleep } from './helpers/engine.js';
+import { until } from './helpers/observe.js';
+
+/** Generous limit for datagrams on loopback to arrive on a loaded machine (a wait, not a judgement). */
+const ARRIVAL_LIMIT_MS = 15_000;
 
 test('sendSipKeepAlive sends CRLF datagrams at the interval and stops when disabled', async (t) => {
   const clock = new VirtualClock();
@@ -19,11 +23,11 @@ test('sendSipKeepAlive sends CRLF datagrams at the interval and stops when disab
   const got: Buffer[] = [];
   sink.on('message', (m) => got.push(m));
   t.is(await engine.sendSipKeepAlive('localhost', sink.address().port, true, 15), T.SipSuccess);
-  await sleep(50);
+  await until(() => got.length >= 1, ARRIVAL_LIMIT_MS);
   t.is(got.length, 1, 'one keep-alive at once');
   clock.advance(15_000);
   clock.advance(15_000);
-  await sleep(50);
+  await until(() => got.length >= 3, ARRIVAL_LIMIT_MS);
   t.is(got.length, 3);
   for (const m of got) t.true(/^(\r\n)+$/.test(m.toString('latin1')), 'only CR/LF bytes');
   t.is(await engine.sendSipKeepAlive('localhost', sink.address().port, false, 15), T.SipSuccess);
@@ -72,7 +76,7 @@ test('enableKeepAliveTransmissions pings the proxy and the registrar every natSe
   t.is(engine.rtpKeepAliveMs, 20_000);
   clock.advance(20_000);
   clock.advance(20_000);
-  await sleep(50);
+  await until(() => pings.filter((p) => /^(\r\n)+$/.test(p)).length >= 2, ARRIVAL_LIMIT_MS);
   t.is(pings.filter((p) => /^(\r\n)+$/.test(p)).length, 2);
   t.is(engine.enableKeepAliveTransmissions(false, false, 0), T.SipSuccess);
   clock.advance(100_000);

@@ -6,59 +6,22 @@
  */
 import test from 'ava';
 import { VirtualClock } from '../sip/clock.js';
-import { CredentialStore, DigestClient, createChallenge, formatDigestHeader } from '../sip/digest.js';
+import { createChallenge, formatDigestHeader } from '../sip/digest.js';
 import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
 import { buildResponse } from '../sip/util.js';
-import type { ClientTransaction, ClientTransactionUser } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
 import { Dialog } from '../sip/dialog.js';
-import { answerChallenge, looseRoute, MAX_AUTH_ROUNDS, sendUacRequest, type OutboundProxy, type UacOutcome, type UacServices } from '../sip/uac.js';
+import { looseRoute, MAX_AUTH_ROUNDS, sendUacRequest, type OutboundProxy, type UacOutcome, type UacServices } from '../sip/uac.js';
 import { CapabilityRegistry, KNOWN_METHODS } from '../sip/capabilities.js';
+import { fakeUac, type SentRequest } from './helpers/fakeSip.js';
 
-interface Sent {
-  req: SipRequest;
-  dest: Endpoint;
-  user: ClientTransactionUser;
-}
-
-/** A fake transaction layer: records each request; timer F fires after 32 s of virtual time. */
-function fakeServices(clock: VirtualClock, outbound?: OutboundProxy): { services: UacServices; sent: Sent[] } {
-  const store = new CredentialStore();
-  store.add('alice', 'secret', 'example.com');
-  const clients = new Map<string, DigestClient>();
-  const sent: Sent[] = [];
-  const services: UacServices = {
-    send: (req, dest, user) => {
-      const entry = { req, dest, user };
-      sent.push(entry);
-      let done = false;
-      const wrapped: ClientTransactionUser = {
-        onFinal: (res) => {
-          if (done) return;
-          done = true;
-          user.onFinal(res);
-        },
-        onTimeout: () => undefined,
-        onTransportError: (e) => user.onTransportError(e),
-      };
-      entry.user = wrapped;
-      clock.setTimer(32_000, () => {
-        if (!done) {
-          done = true;
-          user.onTimeout();
-        }
-      });
-      return {} as ClientTransaction;
-    },
-    answerChallenge: (user, retry, challenge, challenged) => {
-      let c = clients.get(user);
-      if (!c) clients.set(user, (c = new DigestClient(store)));
-      return answerChallenge(c, retry, challenge, challenged, user);
-    },
-    outboundProxy: () => outbound,
-    resolve: (host) => Promise.resolve(host === 'pbx.example.com' ? '127.0.0.7' : undefined),
-    transport: () => 'UDP',
-  };
+/** The shared fake transaction layer (test/helpers/fakeSip.ts) with alice's credentials. */
+function fakeServices(clock: VirtualClock, outbound?: OutboundProxy): { services: UacServices; sent: SentRequest[] } {
+  const { services, sent } = fakeUac(clock, {
+    credentials: [['alice', 'secret', 'example.com']],
+    ...(outbound ? { outbound } : {}),
+    resolve: (host) => (host === 'pbx.example.com' ? '127.0.0.7' : undefined),
+  });
   return { services, sent };
 }
 
