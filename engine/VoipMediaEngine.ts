@@ -1,19 +1,15 @@
 /**
  * The `VoipMediaEngine` facade: LanScape's procedures with LanScape's parameter order, defaults
- * and return codes. It holds only what the procedures need to find their work: the state that
- * outlives a run (engine/engineState.ts) and, while started, the running engine
- * (engine/runningEngine.ts, built by startSipTelephony and torn down by stopSipTelephony).
- *
- * Each public procedure is written here as a signature with its TSDoc, the `@procedure` guard
- * (engine/procedure.ts: foreign `this`, stopped engine, exceptions) and one line that routes to
- * its body in a procedure group of the running engine: calls, lines, the media of a line, local
- * audio and the mixer, servers and registration (engine/*Procedures.ts), or the service module
- * that owns the feature (transfer, messaging, presence, subscriptions, challenges). Why thin
- * methods here rather than procedures installed from the groups onto the prototype: the
- * declaration file, TypeDoc and editors then see every procedure as a documented member of
- * this class (declaration merging would show them as inherited from undocumented interfaces),
- * the guard wraps each one where it is declared, and the guard test finds them all in the
- * declaration file. One-line bodies keep the routing readable as a table.
+ * and return codes. It holds the state that outlives a run (engine/engineState.ts) and, while
+ * started, the running engine (engine/runningEngine.ts: built by startSipTelephony, torn down by
+ * stopSipTelephony). Each procedure here is its signature, its TSDoc, the `@procedure` guard
+ * (engine/procedure.ts) and one line routing to its body: a procedure group of the running
+ * engine (engine/*Procedures.ts) or the module owning the feature (transfer, messaging,
+ * presence, subscriptions, challenges). Why thin methods rather than group methods installed on
+ * the prototype through declaration merging: this way the declaration file, TypeDoc and editors
+ * show every procedure as a documented member of this class (not as inherited from an
+ * undocumented interface), the guard wraps each one where it is declared, and the guard test
+ * finds them all in the declaration file.
  * @module
  */
 import type { Readable, Writable } from 'node:stream';
@@ -55,11 +51,7 @@ export type {
   OutgoingCallInfoResult, RecordedCallStatesResult, RegistrarBindingsResult, RegistrationStatusResult, TxIvrChannelOptions, VersionInfo,
 } from './results.js';
 
-/**
- * The guard of every public procedure (engine/procedure.ts): SipInvalidHandle for a foreign
- * `this`, SipMediaEngineNotInitialized before start, and an exception inside reported on the
- * engine's 'error' event and answered with SipCallFailure.
- */
+/** The guard of every public procedure (engine/procedure.ts); "started" is holding a running engine. */
 const { procedure, isEngine } = procedureGuard<VoipMediaEngine>({
   started: (e) => e['run'] !== undefined,
   error: (e, err) => e['state'].internalError(err, 'a procedure threw'),
@@ -83,10 +75,11 @@ const { procedure, isEngine } = procedureGuard<VoipMediaEngine>({
  * ```
  */
 export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
-  /** What outlives a run: options, clock, credentials, notifications, logger, metrics (engine/engineState.ts). */
+  /** What outlives a run: options, clock, credentials, notifications, logger, metrics. */
   private readonly state: EngineState;
-  /** The running engine, between startSipTelephony and stopSipTelephony; "started" means it is here. */
+  /** The running engine, between startSipTelephony and stopSipTelephony. */
   private run?: RunningEngine;
+  /** A startSipTelephony is under way (a second one answers SipMediaEngineAlreadyInitialized). */
   private starting = false;
 
   /** @param options injected clock and registrar limits (not LanScape parameters) */
@@ -285,7 +278,9 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
     timeOutMs: number,
     registerNatAutoDetectEnabled: boolean,
   ): Promise<T> {
-    return this.live.servers.enableSipRegisterServer(namesToRegister, registerPhoneLines, registerThroughProxy, registrationServerAddress, registrationServerPort, registrationUpdateIntervalSeconds, registrationExpireTimeSeconds, timeOutMs, registerNatAutoDetectEnabled);
+    const { servers } = this.live;
+    return servers.enableSipRegisterServer(namesToRegister, registerPhoneLines, registerThroughProxy, registrationServerAddress, registrationServerPort,
+      registrationUpdateIntervalSeconds, registrationExpireTimeSeconds, timeOutMs, registerNatAutoDetectEnabled);
   }
 
   /** Removes every registration (REGISTER with Expires: 0) and stops the registration cycles. */

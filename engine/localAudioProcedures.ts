@@ -24,39 +24,50 @@ export class LocalAudioProcedures {
     this.audio = run.audio;
   }
 
-  /** The shape of every on/off audio procedure: a non-boolean is SipBadParameter, then the keeper decides. */
+  /** SipMediaEngineNotInitialized once stopSipTelephony closed the audio (the rest of the run is going too). */
+  private get closed(): T | undefined {
+    return this.run.audioClosed ? T.SipMediaEngineNotInitialized : undefined;
+  }
+
+  /** The line a procedure names, while the audio is open. */
+  private line(phoneLine: number): PhoneLine | T {
+    const l = this.run.line(phoneLine);
+    return l instanceof PhoneLine ? (this.closed ?? l) : l;
+  }
+
+  /** The shape of every on/off audio procedure: audio open, a boolean, then the keeper decides. */
   private toggle(on: unknown, apply: (on: boolean) => T): T {
-    return typeof on === 'boolean' ? apply(on) : T.SipBadParameter;
+    return this.closed ?? (typeof on === 'boolean' ? apply(on) : T.SipBadParameter);
   }
 
   /** conferenceLine. */
   conferenceLine(phoneLine: number, on: boolean): T {
-    const l = this.run.line(phoneLine);
+    const l = this.line(phoneLine);
     if (!(l instanceof PhoneLine)) return l;
     return this.toggle(on, (v) => this.audio.conferenceLine(l, v));
   }
 
   /** setConferenceGroupIds. */
   setConferenceGroupIds(phoneLine: number, ids: string[]): T {
-    const l = this.run.line(phoneLine);
+    const l = this.line(phoneLine);
     return l instanceof PhoneLine ? this.audio.setConferenceGroupIds(l, ids) : l;
   }
 
   /** setPhoneLineVuMeterCallback. */
   setPhoneLineVuMeterCallback(phoneLine: number, callback: VuMeterCallback | null, intervalMs?: number): T {
-    const l = this.run.line(phoneLine);
+    const l = this.line(phoneLine);
     return l instanceof PhoneLine ? this.audio.setVuMeterCallback(l, callback, intervalMs) : l;
   }
 
   /** startPhoneLineRecording. */
   startPhoneLineRecording(phoneLine: number, recordToFile: boolean, recordFileRaw: boolean, directory: string, callback?: RecordCallback): T {
-    const l = this.run.line(phoneLine);
+    const l = this.line(phoneLine);
     return l instanceof PhoneLine ? this.audio.startRecording(l, recordToFile, recordFileRaw, directory, callback) : l;
   }
 
   /** stopPhoneLineRecording. */
   stopPhoneLineRecording(phoneLine: number): T {
-    const l = this.run.line(phoneLine);
+    const l = this.line(phoneLine);
     return l instanceof PhoneLine ? this.audio.stopRecording(l) : l;
   }
 
@@ -82,7 +93,8 @@ export class LocalAudioProcedures {
 
   /** getLocalAudioStatistics. */
   getLocalAudioStatistics(): LocalAudioStatisticsResult {
-    return this.audio.localStats();
+    const closed = this.closed;
+    return closed === undefined ? this.audio.localStats() : { result: closed };
   }
 
   /** setNoiseDiscriminationEnableState. */
@@ -92,6 +104,7 @@ export class LocalAudioProcedures {
 
   /** setNoiseThreshold (dBFS, −96..0). */
   setNoiseThreshold(db: number): T {
+    if (this.closed) return this.closed;
     if (typeof db !== 'number' || !Number.isFinite(db) || db < -96 || db > 0) return T.SipBadParameter;
     return this.audio.noise((pp) => pp.setNoiseThreshold(db));
   }
@@ -108,6 +121,7 @@ export class LocalAudioProcedures {
 
   /** setSilenceDecay (0..5000 ms). */
   setSilenceDecay(ms: number): T {
+    if (this.closed) return this.closed;
     if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > 5000) return T.SipBadParameter;
     return this.audio.noise((pp) => pp.setSilenceDecay(ms));
   }

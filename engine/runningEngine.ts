@@ -117,6 +117,7 @@ export class RunningEngine {
   /** Last outgoing call failure per line, kept after the call ends (getOutgoingCallErrorInfo). */
   readonly lastErrors = new Map<number, OutgoingCallErrorInfo>();
   private stopped = false;
+  private audioStopped = false;
   private readonly stopSipLog?: () => void;
 
   /**
@@ -261,6 +262,7 @@ export class RunningEngine {
     await Promise.race([Promise.all(calls.map((c) => c.hangUp())), new Promise((r) => setTimeout(r, 2000))]);
     for (const c of calls) c.finish(T.SipCallComplete);
     await this.audio.stop();
+    this.audioStopped = true;
     await this.subscriptions.stop();
     const reg = this.registration;
     if (reg) {
@@ -284,6 +286,11 @@ export class RunningEngine {
   /** Whether the run has stopped (an `await` inside a procedure may outlive it). */
   get isStopped(): boolean {
     return this.stopped;
+  }
+
+  /** Whether stop has closed the audio floor-keeper (its procedures answer SipMediaEngineNotInitialized from then on). */
+  get audioClosed(): boolean {
+    return this.audioStopped;
   }
 
   /** The stack while the run lasts; undefined once stopped (what the services' hosts read). */
