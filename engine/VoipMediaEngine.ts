@@ -1,286 +1,61 @@
 /**
- * The `VoipMediaEngine` facade: LanScape's procedures with LanScape's parameter order and
- * return codes, routing to the floors below (lines, SIP stack). Thin by design.
+ * The `VoipMediaEngine` facade: LanScape's procedures with LanScape's parameter order, defaults
+ * and return codes. It holds the state that outlives a run (engine/engineState.ts) and, while
+ * started, the running engine (engine/runningEngine.ts: built by startSipTelephony, torn down by
+ * stopSipTelephony). Each procedure here is its signature, its TSDoc, the `@procedure` guard
+ * (engine/procedure.ts) and one line routing to its body: a procedure group of the running
+ * engine (engine/*Procedures.ts) or the module owning the feature (transfer, messaging,
+ * presence, subscriptions, challenges). Why thin methods rather than group methods installed on
+ * the prototype through declaration merging: this way the declaration file, TypeDoc and editors
+ * show every procedure as a documented member of this class (not as inherited from an
+ * undocumented interface), the guard wraps each one where it is declared, and the guard test
+ * finds them all in the declaration file.
  * @module
  */
-import type { Logger } from 'pino';
 import type { Readable, Writable } from 'node:stream';
-import { isIP } from 'node:net';
-import { realClock, type Clock } from '../sip/clock.js';
-import { CredentialStore, DigestClient } from '../sip/digest.js';
-import type { SipRequest, SipParseError } from '../sip/message.js';
-import { SipStack } from '../sip/stack.js';
-import type { ServerTransaction } from '../sip/transaction.js';
-import type { Endpoint } from '../sip/transport.js';
-import { PhoneLine, type RecordedCallState } from '../lines/phoneLine.js';
-import { CallManager, type CallManagerHost } from '../lines/callManager.js';
-import { infoDtmfHandler } from '../lines/infoDtmf.js';
-import { TransferManager, TRANSFER_CAPABILITY, type TransferHost, type CallDialogInfo } from '../lines/transfer.js';
-import type { Call, CallMedia, IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from '../lines/call.js';
-import { Call as CallClass, CALL_CAPABILITY } from '../lines/call.js';
-import { DriftCorrectedMediaClock, type MediaClock, type MediaClockStats } from '../media/mediaClock.js';
-import { MediaPump } from '../media/mediaPump.js';
-import { RtpPortAllocator } from '../media/rtpSocket.js';
-import { isValidDtmfString, buildDtmfRelayBody } from '../media/dtmf.js';
-import { isValidOpusSettings, type OpusSettings } from '../media/opus.js';
-import { parseUri } from '../sip/grammar.js';
-import { callQualityFromStats, type CallQuality } from '../media/quality.js';
-import type { MetricsOptions } from './metrics.js';
-import { MetricsControl } from './metricsControl.js';
-import { LinePolicy } from './linePolicy.js';
-import type { Registry } from 'prom-client';
-import { openLineMedia, formatSpecs, isAudioFormat, type RawRtpData } from '../lines/lineMedia.js';
-import { answerChallenge, looseRoute, type OutboundProxy, type UacServices } from '../sip/uac.js';
-import { CapabilityRegistry } from '../sip/capabilities.js';
-import { DialogRouter } from '../sip/dialogRouter.js';
-import { EngineAudio, type AudioDeviceListResult, type LocalAudioStatisticsResult, type VuMeterCallback } from './audio.js';
+import type { OpusSettings } from '../media/opus.js';
 import type { RecordCallback } from '../media/callRecorder.js';
-import { hostPort, isPort, isSipUser, resolveHost } from './hosts.js';
-import { Notifier } from './notifier.js';
-import type { EngineEventMap, Notification } from './notifications.js';
-import { TypedEventEmitter } from './typedEmitter.js';
-import { defaultLogger, isLogger, isPowerOfTwo } from './logger.js';
-import { attachSipLogger } from './sipLog.js';
-import { Messaging, MESSAGING_CAPABILITY, type MessagingHost, type SendMessageResult } from './messaging.js';
-import { ChallengeAuthenticator, type IncomingAuthenticationData } from './challenge.js';
-import { SipMessageHooks } from './sipHooks.js';
-import { REGISTRAR_CAPABILITY } from './registrar.js';
-import { RegistrarRole } from './registrarRole.js';
-import { RegistrationClient, type RegistrationStatus } from './registration.js';
-import { TelephonyReturnValue as T } from './returnCodes.js';
+import type { CallDialogInfo } from '../lines/transfer.js';
+import type { RawRtpData } from '../lines/lineMedia.js';
+import { EngineAudio, type AudioDeviceListResult, type LocalAudioStatisticsResult, type VuMeterCallback } from './audio.js';
+import type { IncomingAuthenticationData } from './challenge.js';
+import { EngineState, type EngineOptions } from './engineState.js';
+import type { EventSubscriptionResult } from './eventSubscriptions.js';
+import { closeRxIvrChannel, closeTxIvrChannel } from './lineMediaProcedures.js';
+import type { SendMessageResult } from './messaging.js';
+import type { MetricsOptions } from './metrics.js';
+import type { EngineEventMap } from './notifications.js';
+import type { PresenceSubscriptionsResult, PresenceWatchersResult, PresencePublicationResult } from './presence.js';
 import { procedureGuard } from './procedure.js';
-import { KeepAliveService } from './keepAlive.js';
-import { EventSubscriptions, SUBSCRIPTION_CAPABILITY, type EventSubscriptionResult } from './eventSubscriptions.js';
-import { PresenceService, type PresenceSubscriptionsResult, type PresenceWatchersResult, type PresencePublicationResult } from './presence.js';
 import {
-  CallDirection,
-  CallHoldType,
-  DtmfMethod,
-  MediaFormatAudio,
-  DEFAULT_START_PARAMS,
-  LineMode,
-  LineState,
-  SIP_AUDIO_DEVICE_NOT_USED,
-  SIP_USE_PREFERED_AUDIO_DEVICE,
-  type RegistrarBinding,
-  type StartSipTelephonyParams,
-} from './types.js';
+  versionInfo, resultOnly, noPhoneLines, noActiveCalls, idleLineStatus, noRecordedStates, noRegistrations, noBindings, noMessage,
+  noDevices, noPresenceSubscriptions, noWatchers, noPublication, noSubscriptionHandle,
+  type ActiveCallInfo, type CallQualityResult, type EnableMetricsResult, type IncomingCallInfoResult, type IvrChannelResult,
+  type LineStatusResult, type MediaClockStatisticsResult, type MetricsRegistryResult, type NumActiveCallsResult,
+  type NumPhoneLinesResult, type OutgoingCallErrorInfoResult, type OutgoingCallInfoResult, type RecordedCallStatesResult,
+  type RegistrarBindingsResult, type RegistrationStatusResult, type TxIvrChannelOptions, type VersionInfo,
+} from './results.js';
+import { TelephonyReturnValue as T } from './returnCodes.js';
+import { RunningEngine } from './runningEngine.js';
+import { setRegistrationRetryTime } from './serverProcedures.js';
+import { resolveStartParams } from './startParams.js';
+import { TypedEventEmitter } from './typedEmitter.js';
+import { CallHoldType, DtmfMethod, type MediaFormatAudio, type StartSipTelephonyParams } from './types.js';
 
-/** Version of this engine (getMediaEngineVersionInfo). */
-export const LINESCAPE_VERSION = '0.1.0';
+export type { EngineOptions } from './engineState.js';
+export { MAX_REGISTRATION_WORKERS } from './serverProcedures.js';
+export { LINESCAPE_VERSION } from './results.js';
+export type {
+  ActiveCallInfo, CallQualityResult, EnableMetricsResult, IncomingCallInfoResult, IvrChannelResult, LineStatusResult,
+  MediaClockStatisticsResult, MetricsRegistryResult, NumActiveCallsResult, NumPhoneLinesResult, OutgoingCallErrorInfoResult,
+  OutgoingCallInfoResult, RecordedCallStatesResult, RegistrarBindingsResult, RegistrationStatusResult, TxIvrChannelOptions, VersionInfo,
+} from './results.js';
 
-/** Most unique names one engine registers at once (one registration worker each). */
-export const MAX_REGISTRATION_WORKERS = 1024;
-
-
-/** Start parameters after defaults, plus the test hooks. */
-type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger'>> &
-  Pick<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger'>;
-
-/** Options that are not LanScape start parameters: injected time for tests, registrar limits. */
-export interface EngineOptions {
-  /** Time source (tests pass a VirtualClock). */
-  clock?: Clock;
-  /** Registrar role: expiry when a REGISTER states none (s). */
-  registrarDefaultExpires?: number;
-  /** Registrar role: longest expiry granted (s). */
-  registrarMaxExpires?: number;
-  /** Registrar role: shorter expiries get 423 with this Min-Expires (s). 0 = no minimum. */
-  registrarMinExpires?: number;
-  /**
-   * Where diagnostics go (a pino logger); the `logger` start parameter replaces it. Default:
-   * warnings and errors as JSON lines on standard error.
-   */
-  logger?: Logger;
-}
-
-interface ServerAddress {
-  host: string;
-  port: number;
-  /** What the application gave (a name or an address), kept for URIs. */
-  given: string;
-}
-
-/** Result of `getLineStatus`. */
-export interface LineStatusResult {
-  /** SipSuccess or the error. */
-  result: T;
-  /** The line state. */
-  state: LineState;
-  /** Direction of the call on the line. */
-  callDirection: CallDirection;
-  /** Whether a recording is running. */
-  callRecordingActive: boolean;
-}
-
-/** Result of `getNumPhoneLines`. */
-export interface NumPhoneLinesResult {
-  /** SipSuccess or the error. */
-  result: T;
-  /** Lines the engine was started with. */
-  numPhoneLines: number;
-}
-
-/** Result of `getNumActiveCalls`. */
-export interface NumActiveCallsResult {
-  /** SipSuccess or the error. */
-  result: T;
-  /** Lines with a call in progress. */
-  numActiveCalls: number;
-}
-
-/** Result of `getRecordedCallStates`. */
-export interface RecordedCallStatesResult {
-  /** SipSuccess or the error. */
-  result: T;
-  /** State changes in order. */
-  states: RecordedCallState[];
-}
-
-/** Result of `getRegistrationStatus`. */
-export interface RegistrationStatusResult {
-  /** SipSuccess or the error. */
-  result: T;
-  /** One entry per registered name. */
-  registrations: RegistrationStatus[];
-}
-
-/** Result of `getRegistrarBindings`. */
-export interface RegistrarBindingsResult {
-  /** SipSuccess or the error. */
-  result: T;
-  /** Live bindings. */
-  bindings: RegistrarBinding[];
-}
-
-/** Result of `getIncomingCallInfo`: the details when `result` is SipSuccess. */
-export interface IncomingCallInfoResult extends Partial<IncomingCallInfo> {
-  /** SipSuccess or the error. */
-  result: T;
-}
-
-/** Result of `getOutgoingCallInfo`: the details when `result` is SipSuccess. */
-export interface OutgoingCallInfoResult extends Partial<OutgoingCallInfo> {
-  /** SipSuccess or the error. */
-  result: T;
-}
-
-/** Result of `getOutgoingCallErrorInfo`: the details when `result` is SipSuccess. */
-export interface OutgoingCallErrorInfoResult extends Partial<OutgoingCallErrorInfo> {
-  /** SipSuccess or the error. */
-  result: T;
-}
-
-/** Result of `getActiveCallInfo`. */
-export interface ActiveCallInfo {
-  /** SipSuccess or the error. */
-  result: T;
-  /** Who placed the call. */
-  callDirection?: CallDirection;
-  /** Whether it is connected. */
-  connected?: boolean;
-  /** Milliseconds since it connected. */
-  durationMs?: number;
-  /** Codec in use (`PCMU`, `PCMA`, `opus`). */
-  codec?: string;
-  /** RTP payload type sent. */
-  payloadType?: number;
-  /** Where our RTP goes. */
-  remoteRtpAddress?: string;
-  /** Far RTP port. */
-  remoteRtpPort?: number;
-  /** Our RTP port. */
-  localRtpPort?: number;
-  /** We hold the far end. */
-  localHold?: boolean;
-  /** The far end holds us. */
-  farEndHold?: boolean;
-  /** Call-ID of the dialog. */
-  callId?: string;
-  /** RTP/RTCP and jitter buffer statistics. */
-  statistics?: object;
-  /** Call quality so far (E-model MOS and R, loss, jitter, RTT); absent until RTP was received. */
-  quality?: CallQuality;
-}
-
-/** Result of `getCallQuality`. */
-export interface CallQualityResult {
-  /** SipSuccess, or the error (SipNoCallActive also while no RTP has been received yet). */
-  result: T;
-  /** The call's quality figure so far, on success. */
-  quality?: CallQuality;
-}
-
-/** Result of `enableMetrics`. */
-export interface EnableMetricsResult {
-  /** SipSuccess or the error. */
-  result: T;
-  /** Port the /metrics endpoint listens on (when a port was asked for). */
-  port?: number;
-}
-
-/** Result of `getMetricsRegistry`. */
-export interface MetricsRegistryResult {
-  /** SipSuccess, or SipNotEnabled while metrics are off. */
-  result: T;
-  /** The engine's prom-client Registry, to mount in the application's own server. */
-  registry?: Registry;
-}
-
-/** Result of `openRxIvrChannel` / `openTxIvrChannel`. */
-export interface IvrChannelResult<S> {
-  /** SipSuccess or the error. */
-  result: T;
-  /** The stream, on success. */
-  channel?: S;
-}
-
-/** Options of `openTxIvrChannel`. */
-export interface TxIvrChannelOptions {
-  /** Rate of the PCM written: 8000 (default), 16000 or 48000. */
-  sampleRate?: number;
-  /** Play only while we hold the call (music on hold); default false: only while we do not. */
-  onHold?: boolean;
-}
-
-/** Result of `getMediaClockStatistics`: the clock's figures when `result` is SipSuccess. */
-export interface MediaClockStatisticsResult extends Partial<MediaClockStats> {
-  /** SipSuccess or SipMediaEngineNotInitialized. */
-  result: T;
-}
-
-/** Result of `getMediaEngineVersionInfo`. */
-export interface VersionInfo {
-  /** SipSuccess. */
-  result: T;
-  /** Product name. */
-  product: string;
-  /** Semantic version. */
-  version: string;
-  /** Major version number. */
-  major: number;
-  /** Minor version number. */
-  minor: number;
-}
-
-/**
- * The guard of every public procedure (engine/procedure.ts): SipInvalidHandle for a foreign
- * `this`, SipMediaEngineNotInitialized before start, and an exception inside reported on the
- * engine's 'error' event and answered with SipCallFailure.
- */
+/** The guard of every public procedure (engine/procedure.ts); "started" is holding a running engine. */
 const { procedure, isEngine } = procedureGuard<VoipMediaEngine>({
-  started: (e) => e['stack'] !== undefined,
-  error: (e, err) => e['internalError'](err, 'a procedure threw'),
+  started: (e) => e['run'] !== undefined,
+  error: (e, err) => e['state'].internalError(err, 'a procedure threw'),
 });
-
-/** The failure of a procedure whose result object has only optional fields besides `result`. */
-const resultOnly = (result: T): { result: T } => ({ result });
-
-/** getMediaEngineVersionInfo's answer, with `result` as given. */
-function versionInfo(result: T): VersionInfo {
-  const [major = 0, minor = 0] = LINESCAPE_VERSION.split('.').map(Number);
-  return { result, product: 'LineScape', version: LINESCAPE_VERSION, major, minor };
-}
 
 /**
  * A multi-line SIP media engine. Create one per application, call
@@ -300,116 +75,30 @@ function versionInfo(result: T): VersionInfo {
  * ```
  */
 export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
-  private params?: ResolvedParams;
-  private clock: Clock;
-  private stack?: SipStack;
-  private lines: PhoneLine[] = [];
-  private readonly notifier: Notifier;
-  /** Diagnostics; see {@link EngineOptions.logger}. */
-  private logger: Logger;
-  private readonly credentials = new CredentialStore();
-  /** One digest client per registered name: each keeps its own nonce and count. */
-  private readonly digestClients = new Map<string, DigestClient>();
-  /** What every usage implements: the one source of Allow, Supported, Accept and Allow-Events (filled by the router's modules). */
-  private readonly capabilities = new CapabilityRegistry();
-  /** The one router of incoming requests, behind the challenge screen: dialogs to their usages, the rest by method. */
-  private readonly router = this.newRouter();
-  private proxy?: ServerAddress;
-  private outboundProxy?: ServerAddress;
-  private domain?: string;
-  private registration?: RegistrationClient;
-  /** The registrar role: incoming REGISTER and the bindings (engine/registrarRole.ts). */
-  private registrar: RegistrarRole;
-  private registrationRetryMs = 30_000;
-  /** SIP and NAT keep-alives and the public address (engine/keepAlive.ts). */
-  private readonly keepAlive = new KeepAliveService({
-    clock: () => this.clock,
-    stack: () => this.stack,
-    transport: () => this.params?.sipTransport ?? 'UDP',
-    natTargets: () => [this.outboundProxy, this.proxy, this.registration?.config.destination].filter((d) => d !== undefined),
-    applyRtpKeepAlive: (ms) => {
-      for (const l of this.lines) l.media?.setKeepAlive(ms);
-    },
-    notifyGlobal: (event, data) => this.notifier.globalUnchecked(event, data),
-    reRegister: () => this.registration?.trigger(),
-  });
-  /** Line selection, busy-out and the rules between lines (engine/linePolicy.ts). */
-  private readonly linePolicy = new LinePolicy({
-    lines: () => this.lines,
-    params: () => this.params,
-    notifyLine: (line, event) => this.notifier.lineUnchecked(line, event),
-  });
-  private callAnswerTimeoutSeconds = 60;
+  /** What outlives a run: options, clock, credentials, notifications, logger, metrics. */
+  private readonly state: EngineState;
+  /** The running engine, between startSipTelephony and stopSipTelephony. */
+  private run?: RunningEngine;
+  /** A startSipTelephony is under way (a second one answers SipMediaEngineAlreadyInitialized). */
   private starting = false;
-  private stopSipLog?: () => void;
-  /** Prometheus metrics (engine/metricsControl.ts); they read the engine through closures, so a restart is followed. */
-  private readonly metrics = new MetricsControl({
-    lineStates: () => this.lines.map((l) => l.reportedState),
-    registrationStates: () => (this.registration?.status() ?? []).map((r) => r.state),
-    mediaClock: () => this.mediaClock?.stats(),
-    activeMedia: () => this.lines.flatMap((l) => (l.call && !l.call.isEnded && l.media ? [l.media.stats()] : [])),
-  });
-  private mediaClock?: MediaClock;
-  /** The one pump on the media clock: every line's media and the bridge run in its phases. */
-  private mediaPump?: MediaPump;
-  private rtpAllocator?: RtpPortAllocator;
-  private calls?: CallManager;
-  private audio?: EngineAudio;
-  private holdType = CallHoldType.Rfc3264;
-  /** Last outgoing call failure per line, kept after the call ends (getOutgoingCallErrorInfo). */
-  private readonly lastErrors = new Map<number, OutgoingCallErrorInfo>();
-  /** Instant messages, challenges on incoming requests, SIP message hooks (issue 5). */
-  private readonly messaging = new Messaging(this.messagingHost());
-  private readonly challenge = new ChallengeAuthenticator(
-    () => this.domain ?? this.params?.ipAddressOfThisHost ?? '127.0.0.1',
-    (d) => this.notifier.immediate(-1, T.SipIncomingAuthentication, d),
-  );
-  private readonly sipHooks = new SipMessageHooks(
-    (d) => this.notifier.immediate(-1, T.SipModifySipMessage, d),
-    (message) => this.logger.warn(message),
-  );
-  /** Transfers: REFER out and in, NOTIFY sipfrag, Replaces. */
-  private readonly transfers = new TransferManager(this.transferHost());
 
   /** @param options injected clock and registrar limits (not LanScape parameters) */
-  constructor(private readonly options: EngineOptions = {}) {
+  constructor(options: EngineOptions = {}) {
     super();
-    this.clock = options.clock ?? realClock;
-    this.logger = isLogger(options.logger) ? options.logger : defaultLogger();
-    this.notifier = new Notifier(this, undefined, (err, n) => this.handlerError(err, n));
-    this.registrar = this.newRegistrar();
+    this.state = new EngineState(options, this, () => this.run);
   }
 
-  private newRegistrar(): RegistrarRole {
-    return new RegistrarRole(this.clock, this.options, {
-      stack: () => this.stack,
-      immediate: (event, data) => this.notifier.immediateUnchecked(-1, event, data),
-    });
+  /** The run, read only inside procedures the guard let through as started. */
+  private get live(): RunningEngine {
+    return this.run!;
   }
 
-  private handlerError(err: unknown, n: Notification): void {
-    // Application bugs are reported with their stack, never allowed to unwind into the SIP stack.
-    this.logger.error({ err, event: T[n.event], phoneLine: n.phoneLine }, `notification handler for ${T[n.event]} threw`);
-  }
-
-  /**
-   * A fault the engine survived (it answered 500 and carries on): always logged, and emitted
-   * as `error` for applications that listen. Emitting `error` with no listener would throw
-   * into the SIP stack, which is why the listener count decides.
-   */
-  private internalError(err: unknown, what: string): void {
-    this.logger.error({ err }, what);
-    if (this.listenerCount('error') === 0) return;
-    const e = err instanceof Error ? err : new Error(String(err));
-    try {
-      this.emit('error', e);
-    } catch (thrown) {
-      this.logger.error({ err: thrown }, "an 'error' listener threw");
-    }
+  /** Current RTP keep-alive setting (ms, 0 = off), read by media sessions. */
+  get rtpKeepAliveMs(): number {
+    return isEngine(this) ? (this.run?.keepAlive.rtpKeepAliveMs ?? 0) : 0;
   }
 
   // ---------------------------------------------------------------- start and stop
-
   /**
    * Starts the engine: validates the parameters, creates the phone lines, binds SIP on UDP and
    * TCP at `ipAddressOfThisHost:sipPort`.
@@ -417,80 +106,14 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    */
   @procedure({ async: true, started: false })
   async startSipTelephony(params: StartSipTelephonyParams = {}): Promise<T> {
-    if (this.stack || this.starting) return T.SipMediaEngineAlreadyInitialized;
-    if (params === null || typeof params !== 'object') return T.SipBadParameter;
-    const p = { ...DEFAULT_START_PARAMS, ...stripUndefined(params) } as ResolvedParams;
-    const bad = validateStartParams(p);
-    if (bad !== T.SipSuccess) return bad;
+    if (this.run || this.starting) return T.SipMediaEngineAlreadyInitialized;
+    const p = resolveStartParams(params);
+    if (typeof p === 'number') return p;
     this.starting = true;
-    try {
-      const stack = new SipStack({
-        host: p.ipAddressOfThisHost,
-        port: p.sipPort,
-        clock: this.clock,
-        t1: p.sipT1Ms,
-        t2: p.sipT2Ms,
-        t4: p.sipT4Ms,
-        userAgent: p.userAgent,
-      });
-      try {
-        await stack.start();
-      } catch {
-        await stack.stop().catch(() => undefined);
-        return T.SipCallFailure;
-      }
-      this.params = p;
-      this.stack = stack;
-      // The start parameter wins for this run; a restart without one goes back to the constructor's.
-      this.logger = p.logger ?? (isLogger(this.options.logger) ? this.options.logger : defaultLogger());
-      this.notifier.setCallback(p.userNotifyCallbackProc);
-      this.lines = Array.from({ length: p.numPhoneLinesRequested }, (_, i) => new PhoneLine(i));
-      this.linePolicy.randomAssign = p.randomlyAssignIncomingCallsToPhoneLines;
-      this.callAnswerTimeoutSeconds = p.callAnswerTimeoutSeconds;
-      this.keepAlive.reset();
-      this.mediaClock = new DriftCorrectedMediaClock({});
-      this.mediaPump = MediaPump.attach(this.mediaClock);
-      this.mediaClock.start();
-      this.rtpAllocator = new RtpPortAllocator({
-        host: p.ipAddressOfThisHost,
-        minPort: p.minLocalRtpPort,
-        maxPort: p.maxLocalRtpPort,
-        strategy: p.useSequentialRtpPorts ? 'sequential' : 'random',
-      });
-      const audio = await EngineAudio.start(
-        { notifyLine: (line, event, data) => this.notifier.lineUnchecked(line, event, data) },
-        p,
-        this.lines,
-        this.mediaPump,
-      );
-      if (typeof audio === 'number') {
-        this.mediaPump.detach();
-        this.mediaPump = undefined;
-        this.mediaClock.stop();
-        this.mediaClock = undefined;
-        this.rtpAllocator = undefined;
-        this.stack = undefined;
-        this.params = undefined;
-        this.lines = [];
-        await stack.stop().catch(() => undefined);
-        return audio;
-      }
-      this.audio = audio;
-      this.calls = new CallManager(this.callManagerHost());
-      // Transfer and messaging live on every call's dialog beside the INVITE session.
-      this.calls.extendDialogs((call) => this.transfers.usageFor(call));
-      this.calls.extendDialogs((call) => this.messaging.usageFor(call));
-      this.calls.setInfoHandler(infoDtmfHandler(() => this.stack, (line, digit) => this.notifier.line(line, T.SipDtmfDigitEvent, { digit, method: 'info' })));
-      stack.onRequest = (req, tx, from) => this.onRequest(req, tx, from);
-      stack.onAck = (req) => this.calls?.onAck(req);
-      stack.onStrayResponse = (res) => this.calls?.onStrayResponse(res);
-      stack.on('parseError', (err: SipParseError, raw: Buffer, from: Endpoint) => this.onParseError(err, raw, from));
-      if (p.logSipMessages) this.stopSipLog = attachSipLogger(stack, p.sipLogFile, this.logger === defaultLogger() ? undefined : this.logger);
-      this.metrics?.setStack(stack);
-      return T.SipSuccess;
-    } finally {
-      this.starting = false;
-    }
+    const run = await RunningEngine.start(this.state, p).finally(() => (this.starting = false));
+    if (typeof run === 'number') return run;
+    this.run = run;
+    return T.SipSuccess;
   }
 
   /**
@@ -499,61 +122,24 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    */
   @procedure({ async: true })
   async stopSipTelephony(): Promise<T> {
-    const stack = this.stack;
-    if (!stack) return T.SipMediaEngineNotInitialized;
-    // End every call first (BYE / CANCEL / 480), giving the far ends a moment to answer.
-    const calls = this.calls?.calls() ?? [];
-    await Promise.race([Promise.all(calls.map((c) => c.hangUp())), new Promise((r) => setTimeout(r, 2000))]);
-    for (const c of calls) c.finish(T.SipCallComplete);
-    await this.audio?.stop();
-    this.audio = undefined;
-    await this.subscriptions.stop();
-    if (this.registration) {
-      const reg = this.registration;
-      this.registration = undefined;
-      await reg.stop().catch(() => T.SipCallFailure);
-      reg.dispose();
-    }
-    this.keepAlive.reset();
-    this.registrar.clear();
-    this.mediaPump?.detach();
-    this.mediaPump = undefined;
-    this.mediaClock?.stop();
-    this.mediaClock = undefined;
-    this.rtpAllocator = undefined;
-    this.transfers.stop();
-    this.calls = undefined;
-    this.lastErrors.clear();
-    this.resetMessaging();
-    this.stack = undefined;
-    this.metrics?.setStack(undefined);
-    this.params = undefined;
-    this.lines = [];
-    this.proxy = this.outboundProxy = this.domain = undefined;
-    await stack.stop().catch(() => undefined);
-    this.stopSipLog?.();
-    this.stopSipLog = undefined;
-    this.notifier.flush();
+    await this.live.stop(() => (this.run = undefined));
     return T.SipSuccess;
   }
 
   /** The SIP port the engine listens on (useful after starting with sipPort 0); 0 when stopped. */
   @procedure({ started: false, fail: () => 0 })
-  getSipPort(): number {
-    return this.stack?.localEndpoint('UDP').port ?? 0;
-  }
+  getSipPort(): number { return this.run?.stack.localEndpoint('UDP').port ?? 0; }
 
   /**
    * Health of the engine's single media clock (ticks, late and skipped ticks, interval jitter
    * p99): what says whether the process keeps up with the calls it carries. A LineScape addition.
    */
   @procedure({ fail: resultOnly })
-  getMediaClockStatistics(): MediaClockStatisticsResult {
-    if (!this.mediaClock) return { result: T.SipMediaEngineNotInitialized };
-    return { result: T.SipSuccess, ...this.mediaClock.stats() };
-  }
+  getMediaClockStatistics(): MediaClockStatisticsResult { return { result: T.SipSuccess, ...this.live.mediaClock.stats() }; }
 
-  // ---------------------------------------------------------------- metrics
+  /** Product and version. */
+  @procedure({ started: false, fail: versionInfo })
+  getMediaEngineVersionInfo(): VersionInfo { return versionInfo(T.SipSuccess); }
 
   /**
    * Turns Prometheus metrics on (a LineScape addition; see engine/metrics.ts for the list). With
@@ -564,155 +150,47 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * in use), SipFeatureNotAvailable (prom-client missing), or SipSuccess with the port
    */
   @procedure({ async: true, started: false, fail: resultOnly })
-  async enableMetrics(options: MetricsOptions = {}): Promise<EnableMetricsResult> {
-    if (options === null || typeof options !== 'object') return { result: T.SipBadParameter };
-    const { port, host } = options;
-    if (port !== undefined && (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)) {
-      return { result: T.SipBadParameter };
-    }
-    if (host !== undefined && (typeof host !== 'string' || !isIP(host))) return { result: T.SipBadParameter };
-    return this.metrics.enable(port, host);
-  }
+  enableMetrics(options: MetricsOptions = {}): Promise<EnableMetricsResult> { return this.state.metrics.enable(options); }
 
   /** Turns metrics off: closes the endpoint and drops the registry. SipNotEnabled when they were off. */
   @procedure({ async: true, started: false })
-  async disableMetrics(): Promise<T> {
-    return this.metrics.disable();
-  }
+  disableMetrics(): Promise<T> { return this.state.metrics.disable(); }
 
   /** The engine's own prom-client Registry while metrics are on, to serve from the application's server. */
   @procedure({ started: false, fail: resultOnly })
-  getMetricsRegistry(): MetricsRegistryResult {
-    const registry = this.metrics.registry();
-    return registry ? { result: T.SipSuccess, registry } : { result: T.SipNotEnabled };
-  }
+  getMetricsRegistry(): MetricsRegistryResult { return this.state.metrics.registry(); }
 
-  /** Product and version. */
-  @procedure({ started: false, fail: versionInfo })
-  getMediaEngineVersionInfo(): VersionInfo {
-    return versionInfo(T.SipSuccess);
-  }
-
-  // ---------------------------------------------------------------- lines
-
-  /**
-   * The line a procedure names. Static and checking `self`, so that every line procedure called
-   * detached from its engine (a foreign `this`) answers SipInvalidHandle instead of throwing.
-   */
-  private static line(self: unknown, phoneLine: unknown): PhoneLine | T {
-    if (!isEngine(self)) return T.SipInvalidHandle;
-    if (!self.stack) return T.SipMediaEngineNotInitialized;
-    if (typeof phoneLine !== 'number' || !Number.isInteger(phoneLine) || phoneLine < 0 || phoneLine >= self.lines.length) {
-      return T.SipBadPhoneLine;
-    }
-    return self.lines[phoneLine]!;
-  }
-
+  // ---------------------------------------------------------------- lines (engine/lineProcedures.ts)
   /** Number of phone lines the engine was started with. */
-  @procedure({ fail: (result: T) => ({ result, numPhoneLines: 0 }) })
-  getNumPhoneLines(): NumPhoneLinesResult {
-    return { result: T.SipSuccess, numPhoneLines: this.lines.length };
-  }
+  @procedure({ fail: noPhoneLines })
+  getNumPhoneLines(): NumPhoneLinesResult { return this.live.lineSettings.getNumPhoneLines(); }
 
   /** State, call direction and recording flag of a line. */
-  @procedure({ fail: (result: T) => ({ result, state: LineState.OnHook, callDirection: CallDirection.None, callRecordingActive: false }) })
-  getLineStatus(phoneLine: number): LineStatusResult {
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return { result: l, state: LineState.OnHook, callDirection: CallDirection.None, callRecordingActive: false };
-    return { result: T.SipSuccess, state: l.reportedState, callDirection: l.callDirection, callRecordingActive: l.callRecordingActive };
-  }
-
-  /** Number of lines with a call in progress. */
-  @procedure({ fail: (result: T) => ({ result, numActiveCalls: 0 }) })
-  getNumActiveCalls(): NumActiveCallsResult {
-    const n = this.lines.filter((l) => l.state !== LineState.OnHook && l.state !== LineState.BusyOut).length;
-    return { result: T.SipSuccess, numActiveCalls: n };
-  }
+  @procedure({ fail: idleLineStatus })
+  getLineStatus(phoneLine: number): LineStatusResult { return this.live.lineSettings.getLineStatus(phoneLine); }
 
   /**
    * Busies a line out (it takes no calls) or returns it to service, raising SipBusyOutOn /
    * SipBusyOutOff when it changes. Only an idle line can be busied out (SipCallFailure otherwise).
    */
   @procedure()
-  busyOutLine(phoneLine: number, on: boolean): T {
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    if (typeof on !== 'boolean') return T.SipBadParameter;
-    return this.linePolicy.busyOut(l, on);
-  }
+  busyOutLine(phoneLine: number, on: boolean): T { return this.live.lineSettings.busyOutLine(phoneLine, on); }
 
   /** Marks a line as outgoing-only: incoming calls never land on it. */
   @procedure()
-  setOutgoingLineOnly(phoneLine: number, on: boolean): T {
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    if (typeof on !== 'boolean') return T.SipBadParameter;
-    l.outgoingOnly = on;
-    return T.SipSuccess;
-  }
+  setOutgoingLineOnly(phoneLine: number, on: boolean): T { return this.live.lineSettings.setOutgoingLineOnly(phoneLine, on); }
 
   /** Sets the user part this line uses in From/Contact. */
   @procedure()
-  setPhoneName(phoneLine: number, name: string): T {
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    if (!isSipUser(name)) return T.SipBadParameter;
-    l.phoneName = name;
-    return T.SipSuccess;
-  }
+  setPhoneName(phoneLine: number, name: string): T { return this.live.lineSettings.setPhoneName(phoneLine, name); }
 
   /** Overrides the From header user of calls placed on this line. */
   @procedure()
-  setFromHeaderUserName(phoneLine: number, name: string): T {
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    if (!isSipUser(name)) return T.SipBadParameter;
-    l.fromUserName = name;
-    return T.SipSuccess;
-  }
+  setFromHeaderUserName(phoneLine: number, name: string): T { return this.live.lineSettings.setFromHeaderUserName(phoneLine, name); }
 
   /** Spreads incoming calls over free lines at random (when names do not select a line). */
   @procedure()
-  randomlyAssignIncomingCallsToPhoneLines(on: boolean): T {
-    if (typeof on !== 'boolean') return T.SipBadParameter;
-    this.linePolicy.randomAssign = on;
-    return T.SipSuccess;
-  }
-
-  /** Seconds an incoming call may ring before it is dropped (LanScape default 60). */
-  @procedure()
-  setCallAnswerTimeout(seconds: number): T {
-    if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds <= 0 || seconds > 4_294_967) return T.SipBadParameter;
-    this.callAnswerTimeoutSeconds = seconds;
-    return T.SipSuccess;
-  }
-
-  /** Turns recording of a line's state changes on or off. */
-  @procedure()
-  setCallStateRecording(phoneLine: number, on: boolean): T {
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    if (typeof on !== 'boolean') return T.SipBadParameter;
-    l.recordCallStates = on;
-    return T.SipSuccess;
-  }
-
-  /** The recorded state changes of a line. */
-  @procedure({ fail: (result: T) => ({ result, states: [] as RecordedCallState[] }) })
-  getRecordedCallStates(phoneLine: number): RecordedCallStatesResult {
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return { result: l, states: [] };
-    return { result: T.SipSuccess, states: l.recordedStates() };
-  }
-
-  /** Forgets a line's recorded state changes. */
-  @procedure()
-  clearRecordedCallStates(phoneLine: number): T {
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    l.clearRecordedStates();
-    return T.SipSuccess;
-  }
+  randomlyAssignIncomingCallsToPhoneLines(on: boolean): T { return this.live.lineSettings.randomlyAssignIncomingCallsToPhoneLines(on); }
 
   /**
    * The line an incoming call for `user` would ring now: the free line registered with that
@@ -720,91 +198,57 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * called detached from an engine).
    */
   @procedure({ started: false, fail: () => -1 })
-  lineForIncomingCall(user?: string): number {
-    return this.selectLineForIncoming(user)?.index ?? -1;
-  }
+  lineForIncomingCall(user?: string): number { return this.run?.linePolicy.selectLineForIncoming(user)?.index ?? -1; }
 
-  private selectLineForIncoming(user: string | undefined): PhoneLine | undefined {
-    return this.linePolicy.selectLineForIncoming(user);
-  }
+  /** Turns recording of a line's state changes on or off. */
+  @procedure()
+  setCallStateRecording(phoneLine: number, on: boolean): T { return this.live.lineSettings.setCallStateRecording(phoneLine, on); }
 
-  // ---------------------------------------------------------------- servers
+  /** The recorded state changes of a line. */
+  @procedure({ fail: noRecordedStates })
+  getRecordedCallStates(phoneLine: number): RecordedCallStatesResult { return this.live.lineSettings.getRecordedCallStates(phoneLine); }
 
-  private async server(address: string, port: number): Promise<ServerAddress | T> {
-    if (!this.stack) return T.SipMediaEngineNotInitialized;
-    if (typeof address !== 'string' || !address || !isPort(port)) return T.SipBadParameter;
-    const host = await resolveHost(address);
-    if (!host) return T.SipUnknownHost;
-    return { host, port, given: address };
-  }
+  /** Forgets a line's recorded state changes. */
+  @procedure()
+  clearRecordedCallStates(phoneLine: number): T { return this.live.lineSettings.clearRecordedCallStates(phoneLine); }
 
-  private async enableServer(which: 'proxy' | 'outboundProxy', address: string, port: number): Promise<T> {
-    const s = await this.server(address, port);
-    if (typeof s === 'number') return s;
-    this[which] = s;
-    this.refreshNatKeepAlive();
-    return T.SipSuccess;
-  }
-
+  // ---------------------------------------------------------------- servers, registration, keep-alive (engine/serverProcedures.ts)
   /** Uses a SIP proxy for calls (and for registration when asked). The address may be a name. */
   @procedure({ async: true })
-  async enableSipProxyServer(address: string, port: number): Promise<T> {
-    return this.enableServer('proxy', address, port);
-  }
+  enableSipProxyServer(address: string, port: number): Promise<T> { return this.live.servers.enableServer('proxy', address, port); }
 
   /** Stops using the SIP proxy. */
   @procedure()
-  disableSipProxyServer(): T {
-    this.proxy = undefined;
-    return T.SipSuccess;
-  }
+  disableSipProxyServer(): T { return this.live.servers.disableServer('proxy'); }
 
   /**
    * Sends every request the engine originates to this outbound proxy (RFC 3261 §8.1.2), with a
    * loose-route `Route` header naming it.
    */
   @procedure({ async: true })
-  async enableOutboundSipProxyServer(address: string, port: number): Promise<T> {
-    return this.enableServer('outboundProxy', address, port);
-  }
+  enableOutboundSipProxyServer(address: string, port: number): Promise<T> { return this.live.servers.enableServer('outboundProxy', address, port); }
 
   /** Stops using the outbound proxy. */
   @procedure()
-  disableOutboundSipProxyServer(): T {
-    this.outboundProxy = undefined;
-    return T.SipSuccess;
-  }
+  disableOutboundSipProxyServer(): T { return this.live.servers.disableServer('outboundProxy'); }
 
   /** Sets the SIP domain used in addresses-of-record and Request-URIs when a proxy is used. */
   @procedure()
-  enableSipDomain(domain: string): T {
-    if (typeof domain !== 'string' || !/^[A-Za-z0-9.\-[\]:]{1,255}$/.test(domain)) return T.SipBadParameter;
-    this.domain = domain;
-    return T.SipSuccess;
-  }
+  enableSipDomain(domain: string): T { return this.live.servers.enableSipDomain(domain); }
 
   /** Forgets the SIP domain. */
   @procedure()
-  disableSipDomain(): T {
-    this.domain = undefined;
-    return T.SipSuccess;
-  }
+  disableSipDomain(): T { return this.live.servers.disableSipDomain(); }
 
   /** Adds credentials used to answer digest challenges for `realm` (empty or '*' = any realm). */
   @procedure()
   addAuthorizationCredentials(userName: string, password: string, realm: string): T {
-    if (typeof userName !== 'string' || !userName || typeof password !== 'string' || (realm !== undefined && typeof realm !== 'string')) {
-      return T.SipBadParameter;
-    }
-    return this.credentials.add(userName, password, realm ?? '') ? T.SipSuccess : T.SipBadParameter;
+    return this.live.servers.addAuthorizationCredentials(userName, password, realm);
   }
 
   /** Removes credentials added with addAuthorizationCredentials. */
   @procedure()
-  deleteAuthorizationCredentials(userName: string, realm?: string): T {
-    if (typeof userName !== 'string' || !userName) return T.SipBadParameter;
-    return this.credentials.delete(userName, realm) ? T.SipSuccess : T.SipBadParameter;
-  }
+  deleteAuthorizationCredentials(userName: string, realm?: string): T { return this.live.servers.deleteAuthorizationCredentials(userName, realm); }
 
   /**
    * Registers names with a registrar (LanScape's EnableSipRegisterServer, same parameters).
@@ -823,7 +267,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * @param registerNatAutoDetectEnabled detect NAT from Via received/rport
    */
   @procedure({ async: true })
-  async enableSipRegisterServer(
+  enableSipRegisterServer(
     namesToRegister: string,
     registerPhoneLines: boolean,
     registerThroughProxy: boolean,
@@ -834,169 +278,36 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
     timeOutMs: number,
     registerNatAutoDetectEnabled: boolean,
   ): Promise<T> {
-    if (typeof namesToRegister !== 'string') return T.SipBadParameter;
-    const names = namesToRegister.split(',').map((s) => s.trim());
-    if (!names.length || names.some((n) => !isSipUser(n))) return T.SipRegisterBadNameList;
-    if (registerPhoneLines && names.length !== this.lines.length) return T.SipRegisterBadNameList;
-    if (!isUint(registrationUpdateIntervalSeconds) || !isUint(registrationExpireTimeSeconds) || !isUint(timeOutMs)) return T.SipBadParameter;
-    if (registrationUpdateIntervalSeconds === 0) return T.SipRegisterIntervalError;
-    if (registrationExpireTimeSeconds === 0 || registrationExpireTimeSeconds < registrationUpdateIntervalSeconds) return T.SipRegisterIntervalError;
-    if (timeOutMs === 0) return T.SipBadParameter;
-    if (registerThroughProxy && !this.proxy) return T.SipProxyNotEnabled;
-    if (registerThroughProxy && !this.domain) return T.SipDomainNameNotDefined;
-    if (typeof registrationServerAddress !== 'string' || !registrationServerAddress || !isPort(registrationServerPort)) return T.SipBadParameter;
-    const registrarHost = await resolveHost(registrationServerAddress);
-    if (!registrarHost) return T.SipUnknownHost;
-    if (!this.stack) return T.SipMediaEngineNotInitialized; // stopped while resolving
-
-    const unique = [...new Set(names)];
-    // Each unique name holds a registration worker (timers, a dialog); past the limit the
-    // engine cannot create more, LanScape's SipThreadCreationError.
-    if (unique.length > MAX_REGISTRATION_WORKERS) return T.SipThreadCreationError;
-    const linesByName = new Map<string, number[]>();
-    for (const l of this.lines) l.registrationName = undefined;
-    if (registerPhoneLines) {
-      names.forEach((n, i) => {
-        linesByName.set(n, [...(linesByName.get(n) ?? []), i]);
-        this.lines[i]!.registrationName = n;
-      });
-    }
-    const domain = this.domain ?? registrationServerAddress;
-    const viaProxy = registerThroughProxy ? this.proxy! : undefined;
-    const destination: Endpoint = this.outboundProxy
-      ? { protocol: this.params!.sipTransport, host: this.outboundProxy.host, port: this.outboundProxy.port }
-      : viaProxy
-        ? { protocol: this.params!.sipTransport, host: viaProxy.host, port: viaProxy.port }
-        : { protocol: this.params!.sipTransport, host: registrarHost, port: registrationServerPort };
-    const requestUri = this.domain ? `sip:${this.domain}` : `sip:${hostPort(registrationServerAddress, registrationServerPort === 5060 ? undefined : registrationServerPort)}`;
-
-    if (this.registration) {
-      const old = this.registration;
-      this.registration = undefined;
-      old.dispose();
-    }
-    this.registration = new RegistrationClient(
-      {
-        clock: this.clock,
-        uac: this.uacFor(''),
-        capabilities: this.capabilities,
-        contactUri: (name) => this.contactUri(name),
-        advertisedAddress: () => this.advertisedAddress(),
-        displayName: () => this.params?.phoneDisplayName ?? '',
-        userAgent: () => this.params?.userAgent ?? 'LineScape',
-        notify: (event, data) => this.notifier.globalUnchecked(event, data),
-        publicAddressDetected: (host, port) => this.publicAddressDetected(host, port),
-      },
-      {
-        names: unique,
-        linesByName,
-        destination,
-        requestUri,
-        aorDomain: domain,
-        updateIntervalSeconds: registrationUpdateIntervalSeconds,
-        expireSeconds: registrationExpireTimeSeconds,
-        timeOutMs,
-        natAutoDetect: registerNatAutoDetectEnabled === true,
-      },
-      this.registrationRetryMs,
-    );
-    this.registration.start();
-    this.refreshNatKeepAlive();
-    return T.SipSuccess;
+    const { servers } = this.live;
+    return servers.enableSipRegisterServer(namesToRegister, registerPhoneLines, registerThroughProxy, registrationServerAddress, registrationServerPort,
+      registrationUpdateIntervalSeconds, registrationExpireTimeSeconds, timeOutMs, registerNatAutoDetectEnabled);
   }
 
   /** Removes every registration (REGISTER with Expires: 0) and stops the registration cycles. */
   @procedure({ async: true })
-  async disableSipRegisterServer(): Promise<T> {
-    const reg = this.registration;
-    if (!reg) return T.SipSuccess;
-    this.registration = undefined;
-    for (const l of this.lines) l.registrationName = undefined;
-    const rc = await reg.stop();
-    reg.dispose();
-    this.refreshNatKeepAlive();
-    return rc;
-  }
+  disableSipRegisterServer(): Promise<T> { return this.live.servers.disableSipRegisterServer(); }
 
   /**
    * Starts a registration cycle now instead of waiting for the update interval: for every
    * name, or only for `name` (a LineScape addition; SipBadParameter when it is not registered).
    */
   @procedure()
-  triggerRegistration(name?: string): T {
-    if (!this.registration) return T.SipCallFailure;
-    if (name !== undefined && typeof name !== 'string') return T.SipBadParameter;
-    return this.registration.trigger(name) ? T.SipSuccess : T.SipBadParameter;
-  }
+  triggerRegistration(name?: string): T { return this.live.servers.triggerRegistration(name); }
 
   /** Milliseconds to wait after a registration error or time-out before trying again. */
   @procedure({ started: false })
-  registrationErrorRetryTime(ms: number): T {
-    if (!isUint(ms) || ms < 100) return T.SipBadParameter;
-    this.registrationRetryMs = ms;
-    this.registration?.setRetryTime(ms);
-    return T.SipSuccess;
-  }
+  registrationErrorRetryTime(ms: number): T { return setRegistrationRetryTime(this.state, this.run, ms); }
 
   /** Where each registered name stands. */
-  @procedure({ fail: (result: T) => ({ result, registrations: [] as RegistrationStatus[] }) })
-  getRegistrationStatus(): RegistrationStatusResult {
-    return { result: T.SipSuccess, registrations: this.registration?.status() ?? [] };
-  }
+  @procedure({ fail: noRegistrations })
+  getRegistrationStatus(): RegistrationStatusResult { return this.live.servers.getRegistrationStatus(); }
 
   /**
    * Sets the public (WAN) address advertised in Contact and Via, as when the engine sits behind
    * a NAT; active registrations are refreshed with the new Contact.
    */
   @procedure()
-  setWanIpAddress(ipAddress: string): T {
-    if (!this.stack) return T.SipMediaEngineNotInitialized; // narrows the type (the guard checked it)
-    if (typeof ipAddress !== 'string' || !isIP(ipAddress)) return T.SipBadParameter;
-    this.keepAlive.setWanIpAddress(this.stack, ipAddress);
-    return T.SipSuccess;
-  }
-
-  private digestClientFor(name: string): DigestClient {
-    let c = this.digestClients.get(name);
-    if (!c) this.digestClients.set(name, (c = new DigestClient(this.credentials)));
-    return c;
-  }
-
-  private publicAddressDetected(host: string, port: number): void {
-    this.keepAlive.publicAddressDetected(host, port);
-  }
-
-  private advertisedAddress(): { host: string; port: number; protocol: string } {
-    return this.keepAlive.advertisedAddress(this.stack!);
-  }
-
-  private contactUri(user: string): string {
-    const a = this.advertisedAddress();
-    return `sip:${user}@${hostPort(a.host, a.port)}${a.protocol === 'UDP' ? '' : `;transport=${a.protocol.toLowerCase()}`}`;
-  }
-
-  /** The outbound proxy in its one shape: where to send, and the Route naming it (built only here). */
-  private outboundProxyRoute(): OutboundProxy | undefined {
-    const ob = this.outboundProxy;
-    if (!ob) return undefined;
-    return { endpoint: { protocol: this.params?.sipTransport ?? 'UDP', host: ob.host, port: ob.port }, route: looseRoute(ob.given, ob.port) };
-  }
-
-  /**
-   * The client-request path for one usage: sends on the running stack, answers challenges with
-   * one digest client per `keyPrefix` + user name, follows the outbound proxy.
-   */
-  private uacFor(keyPrefix: string): UacServices {
-    return {
-      send: (req, dest, user) => this.stack?.sendRequest(req, dest, user),
-      answerChallenge: (user, retry, challenge, challenged) => answerChallenge(this.digestClientFor(`${keyPrefix}${user}`), retry, challenge, challenged, user),
-      outboundProxy: () => this.outboundProxyRoute(),
-      resolve: (host) => resolveHost(host),
-      transport: () => this.params?.sipTransport ?? 'UDP',
-    };
-  }
-
-  // ---------------------------------------------------------------- keep-alive
+  setWanIpAddress(ipAddress: string): T { return this.live.servers.setWanIpAddress(ipAddress); }
 
   /**
    * Sends keep-alive traffic to `host:port` every `keepAliveSeconds` (or stops it): a CRLF
@@ -1004,15 +315,8 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * bindings open without the cost of a SIP transaction.
    */
   @procedure({ async: true })
-  async sendSipKeepAlive(host: string, port: number, enableState: boolean, keepAliveSeconds: number, protocol: 'UDP' | 'TCP' = 'UDP'): Promise<T> {
-    if (typeof host !== 'string' || !host || !isPort(port) || typeof enableState !== 'boolean') return T.SipBadParameter;
-    if (protocol !== 'UDP' && protocol !== 'TCP') return T.SipBadParameter;
-    if (enableState && (!isUint(keepAliveSeconds) || keepAliveSeconds === 0)) return T.SipBadParameter;
-    const ip = await resolveHost(host);
-    if (!ip) return T.SipUnknownHost;
-    if (!this.stack) return T.SipMediaEngineNotInitialized; // stopped while resolving
-    this.keepAlive.sendSipKeepAlive(protocol, ip, port, enableState ? keepAliveSeconds : undefined);
-    return T.SipSuccess;
+  sendSipKeepAlive(host: string, port: number, enableState: boolean, keepAliveSeconds: number, protocol: 'UDP' | 'TCP' = 'UDP'): Promise<T> {
+    return this.live.servers.sendSipKeepAlive(host, port, enableState, keepAliveSeconds, protocol);
   }
 
   /**
@@ -1022,116 +326,14 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    */
   @procedure()
   enableKeepAliveTransmissions(keepAliveSip: boolean, keepAliveRtp: boolean, natSessionTimeMs: number): T {
-    if (typeof keepAliveSip !== 'boolean' || typeof keepAliveRtp !== 'boolean') return T.SipBadParameter;
-    if ((keepAliveSip || keepAliveRtp) && (!isUint(natSessionTimeMs) || natSessionTimeMs < 100)) return T.SipBadParameter;
-    this.keepAlive.enableKeepAliveTransmissions(keepAliveSip, keepAliveRtp, natSessionTimeMs);
-    return T.SipSuccess;
+    return this.live.servers.enableKeepAliveTransmissions(keepAliveSip, keepAliveRtp, natSessionTimeMs);
   }
 
-  /** Current RTP keep-alive setting (ms, 0 = off), read by media sessions. */
-  get rtpKeepAliveMs(): number {
-    return isEngine(this) ? this.keepAlive.rtpKeepAliveMs : 0;
-  }
+  /** Bindings accepted in the registrar role. */
+  @procedure({ fail: noBindings })
+  getRegistrarBindings(): RegistrarBindingsResult { return { result: T.SipSuccess, bindings: this.live.registrar.bindings() }; }
 
-  private refreshNatKeepAlive(): void {
-    this.keepAlive.refreshNatKeepAlive();
-  }
-
-  // ---------------------------------------------------------------- calls
-
-  private callManagerHost(): CallManagerHost {
-    const engine = this;
-    return {
-      get stack() {
-        return engine.stack!;
-      },
-      get clock() {
-        return engine.clock;
-      },
-      notify: (line, event, data) => {
-        if (event === T.SipFarEndError || event === T.SipFarEndIsBusy) {
-          const call = this.lines[line]?.call;
-          if (call?.errorInfo) this.lastErrors.set(line, { ...call.errorInfo });
-        }
-        this.metrics?.onLineEvent(event, data);
-        this.notifier.lineUnchecked(line, event, data);
-        this.audio?.onLineEvent(event);
-      },
-      openMedia: (line) => this.openMedia(line),
-      mediaAddress: () => this.advertisedAddress().host,
-      contactUri: (user) => this.contactUri(user),
-      uac: this.uacFor('call:'),
-      capabilities: this.capabilities,
-      holdStyle: () => (this.holdType === CallHoldType.Rfc2543 ? 'rfc2543' : this.holdType === CallHoldType.Both ? 'both' : 'rfc3264'),
-      answerTimeoutSeconds: () => this.callAnswerTimeoutSeconds,
-      transport: () => this.params?.sipTransport ?? 'UDP',
-      resolve: (host) => resolveHost(host),
-      userAgent: () => this.params?.userAgent ?? 'LineScape',
-      lines: () => this.lines,
-      selectLine: (user) => this.selectLineForIncoming(user),
-      immediate: (line, event, data) => this.notifier.immediateUnchecked(line, event, data),
-      formatsFor: (line) => formatSpecs(line.formats, line.opusSettings),
-      userFor: (line) => this.userForLine(line),
-      router: this.router,
-      callFinished: (call) => this.metrics?.onCallFinished(call.finalStats, call.finalQuality),
-    };
-  }
-
-  private userForLine(line: PhoneLine): string {
-    return line.phoneName ?? line.registrationName ?? this.params?.phoneName ?? 'linescape';
-  }
-
-  private async openMedia(line: PhoneLine): Promise<CallMedia | undefined> {
-    if (!this.mediaClock || !this.mediaPump || !this.rtpAllocator || !this.params) return undefined;
-    const media = await openLineMedia({
-      clock: this.mediaClock,
-      pump: this.mediaPump,
-      allocator: this.rtpAllocator,
-      localAddress: this.params.ipAddressOfThisHost,
-      line,
-      dtmfDetect: this.params.dtmfEnabled,
-      rtpKeepAliveMs: this.rtpKeepAliveMs,
-      onDtmf: (digit, method) => this.notifier.line(line.index, T.SipDtmfDigitEvent, { digit, method }),
-      onMediaConflict: (address, port) => this.notifier.line(line.index, T.SipReceivedRtpMediaConflict, { address, port }),
-      onHandlerError: (err, count) => this.logger.error({ err, phoneLine: line.index, count }, 'media handler threw'),
-    });
-    if (!media) return undefined;
-    line.media = media;
-    return media;
-  }
-
-  private freeLine(phoneLine: number): PhoneLine | T {
-    const l = phoneLine === -1 ? -1 : VoipMediaEngine.line(this, phoneLine);
-    return l === -1 || l instanceof PhoneLine ? this.linePolicy.lineForOutgoing(l) : l;
-  }
-
-  private async placeCall(line: PhoneLine, requestUri: string, to: string, dest: Endpoint, synchronous: boolean, timeOutMs: number): Promise<T> {
-    this.lastErrors.delete(line.index);
-    const fromUser = line.fromUserName ?? this.userForLine(line);
-    const call = await CallClass.outgoing(
-      this.calls!.services,
-      line,
-      // the client path sends through the outbound proxy, when one is set, and adds its Route
-      { requestUri, to, destination: dest },
-      formatSpecs(line.formats, line.opusSettings),
-      fromUser,
-      this.params?.phoneDisplayName ?? '',
-    );
-    if (typeof call === 'number') return call;
-    this.holdOtherLines(line);
-    if (!synchronous) return T.SipSuccess;
-    let timer: NodeJS.Timeout | undefined;
-    const rc = await Promise.race([
-      call.whenSettled(),
-      new Promise<T>((r) => {
-        timer = setTimeout(() => r(T.SipCallTimeOut), timeOutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (rc === T.SipCallTimeOut) void call.hangUp();
-    return rc;
-  }
-
+  // ---------------------------------------------------------------- calls (engine/callProcedures.ts)
   /**
    * Places a call to `userOrNumber` at `destAddress:destSipPort` (LanScape's MakeCall). With the
    * proxy enabled the call goes through it to `userOrNumber@domain` (SipDomainNameNotDefined
@@ -1140,28 +342,8 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * SipCallTimeOut after `timeOutMs`); otherwise once the INVITE is on its way.
    */
   @procedure({ async: true })
-  async makeCall(userOrNumber: string, destAddress: string, destSipPort: number, phoneLine: number, synchronous: boolean, timeOutMs: number): Promise<T> {
-    if (!isSipUser(userOrNumber)) return T.SipBadUserName;
-    if (typeof synchronous !== 'boolean' || (synchronous && (!isUint(timeOutMs) || timeOutMs === 0))) return T.SipBadParameter;
-    if (destSipPort !== 0 && !isPort(destSipPort)) return T.SipBadParameter;
-    const line = this.freeLine(phoneLine);
-    if (!(line instanceof PhoneLine)) return line;
-    let requestUri: string;
-    let dest: Endpoint;
-    if (this.proxy) {
-      if (!this.domain) return T.SipDomainNameNotDefined;
-      requestUri = `sip:${userOrNumber}@${this.domain}`;
-      dest = { protocol: this.params!.sipTransport, host: this.proxy.host, port: this.proxy.port };
-    } else {
-      if (typeof destAddress !== 'string' || !destAddress) return T.SipBadParameter;
-      const ip = await resolveHost(destAddress);
-      if (!ip) return T.SipUnknownHost;
-      const port = destSipPort || 5060;
-      requestUri = `sip:${userOrNumber}@${hostPort(destAddress, port === 5060 ? undefined : port)}`;
-      dest = { protocol: this.params!.sipTransport, host: ip, port };
-    }
-    if (!this.stack || !line.availableForOutgoing) return T.SipCallAlreadyInProgress;
-    return this.placeCall(line, requestUri, `<${requestUri}>`, dest, synchronous, timeOutMs);
+  makeCall(userOrNumber: string, destAddress: string, destSipPort: number, phoneLine: number, synchronous: boolean, timeOutMs: number): Promise<T> {
+    return this.live.calls.makeCall(userOrNumber, destAddress, destSipPort, phoneLine, synchronous, timeOutMs);
   }
 
   /**
@@ -1169,37 +351,8 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * the proxy when `useProxy` (SipProxyNotEnabled without one).
    */
   @procedure({ async: true })
-  async makeCallUri(sipUri: string, useProxy: boolean, phoneLine: number, synchronous: boolean, timeOutMs: number): Promise<T> {
-    if (typeof sipUri !== 'string' || typeof useProxy !== 'boolean') return T.SipBadParameter;
-    if (typeof synchronous !== 'boolean' || (synchronous && (!isUint(timeOutMs) || timeOutMs === 0))) return T.SipBadParameter;
-    let uri;
-    try {
-      uri = parseUri(sipUri.trim());
-    } catch {
-      return T.SipBadSipUri;
-    }
-    if ((uri.scheme !== 'sip' && uri.scheme !== 'sips') || !uri.host) return T.SipBadSipUri;
-    if (useProxy && !this.proxy) return T.SipProxyNotEnabled;
-    const line = this.freeLine(phoneLine);
-    if (!(line instanceof PhoneLine)) return line;
-    let dest: Endpoint;
-    if (useProxy) {
-      dest = { protocol: this.params!.sipTransport, host: this.proxy!.host, port: this.proxy!.port };
-    } else {
-      const ip = await resolveHost(uri.host);
-      if (!ip) return T.SipUnknownHost;
-      const t = uri.params['transport']?.toUpperCase();
-      dest = { protocol: t === 'TCP' ? 'TCP' : t === 'UDP' ? 'UDP' : this.params!.sipTransport, host: ip, port: uri.port ?? 5060 };
-    }
-    if (!this.stack || !line.availableForOutgoing) return T.SipCallAlreadyInProgress;
-    return this.placeCall(line, sipUri.trim(), `<${sipUri.trim()}>`, dest, synchronous, timeOutMs);
-  }
-
-  /** The live call on a line (static for the same reason as `line`). */
-  private static lineCall(self: unknown, phoneLine: number): Call | T {
-    const l = VoipMediaEngine.line(self, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    return l.call && !l.call.isEnded ? l.call : T.SipNoCallActive;
+  makeCallUri(sipUri: string, useProxy: boolean, phoneLine: number, synchronous: boolean, timeOutMs: number): Promise<T> {
+    return this.live.calls.makeCallUri(sipUri, useProxy, phoneLine, synchronous, timeOutMs);
   }
 
   /**
@@ -1207,45 +360,18 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * BYE once connected. With `synchronous` it waits (up to `timeOutMs`) for the far end.
    */
   @procedure({ async: true })
-  async terminateCall(phoneLine: number, synchronous: boolean, timeOutMs: number): Promise<T> {
-    const call = VoipMediaEngine.lineCall(this, phoneLine);
-    if (typeof call === 'number') return call;
-    if (typeof synchronous !== 'boolean' || (synchronous && (!isUint(timeOutMs) || timeOutMs === 0))) return T.SipBadParameter;
-    const done = call.hangUp();
-    if (!synchronous) return T.SipSuccess;
-    let timer: NodeJS.Timeout | undefined;
-    const rc = await Promise.race([done, new Promise<T>((r) => (timer = setTimeout(() => r(T.SipCallTimeOut), timeOutMs)))]);
-    clearTimeout(timer);
-    if (rc === T.SipCallTimeOut) call.finish(T.SipCallComplete);
-    return rc === T.SipCallTimeOut ? T.SipCallTimeOut : T.SipSuccess;
+  terminateCall(phoneLine: number, synchronous: boolean, timeOutMs: number): Promise<T> {
+    return this.live.calls.terminateCall(phoneLine, synchronous, timeOutMs);
   }
 
   /** Answers the call ringing on a line (LanScape's GoOffHook). */
   @procedure()
-  goOffHook(phoneLine: number): T {
-    const call = VoipMediaEngine.lineCall(this, phoneLine);
-    if (typeof call === 'number') return call;
-    const rc = call.answer();
-    if (rc === T.SipSuccess) this.holdOtherLines(call.line);
-    return rc;
-  }
-
-  /** LanScape's inter-line rule: taking a line off hook holds the others (engine/linePolicy.ts). */
-  private holdOtherLines(active: PhoneLine): void {
-    this.linePolicy.holdOtherLines(active);
-  }
-
+  goOffHook(phoneLine: number): T { return this.live.calls.goOffHook(phoneLine); }
 
   /** Refuses the call ringing on a line with a SIP status (400..699) and reason phrase. */
   @procedure()
   abortIncomingCall(phoneLine: number, sipStatusCode: number, reasonPhrase: string): T {
-    const call = VoipMediaEngine.lineCall(this, phoneLine);
-    if (typeof call === 'number') return call;
-    if (!Number.isInteger(sipStatusCode) || sipStatusCode < 400 || sipStatusCode > 699) return T.SipBadParameter;
-    if (reasonPhrase !== undefined && (typeof reasonPhrase !== 'string' || /[\r\n]/.test(reasonPhrase))) return T.SipBadParameter;
-    if (call.direction !== CallDirection.Incoming || call.isConnected) return T.SipCallAlreadyInProgress;
-    call.reject(sipStatusCode, reasonPhrase || undefined);
-    return T.SipSuccess;
+    return this.live.calls.abortIncomingCall(phoneLine, sipStatusCode, reasonPhrase);
   }
 
   /**
@@ -1253,21 +379,19 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * resumes it. Resolves when the far end answered; SipCallHoldOn / SipCallHoldOff follow.
    */
   @procedure({ async: true })
-  async holdLine(phoneLine: number, on: boolean): Promise<T> {
-    const call = VoipMediaEngine.lineCall(this, phoneLine);
-    if (typeof call === 'number') return call;
-    if (typeof on !== 'boolean') return T.SipBadParameter;
-    const rc = await call.hold(on);
-    return rc === T.SipCallHoldOn || rc === T.SipCallNotOnHold ? T.SipSuccess : rc;
-  }
+  holdLine(phoneLine: number, on: boolean): Promise<T> { return this.live.calls.holdLine(phoneLine, on); }
 
   /** How hold is signalled in SDP for later holdLine calls. */
   @procedure()
-  setCallHoldType(type: CallHoldType): T {
-    if (type !== CallHoldType.Rfc3264 && type !== CallHoldType.Rfc2543 && type !== CallHoldType.Both) return T.SipBadParameter;
-    this.holdType = type;
-    return T.SipSuccess;
-  }
+  setCallHoldType(type: CallHoldType): T { return this.live.calls.setCallHoldType(type); }
+
+  /** Seconds an incoming call may ring before it is dropped (LanScape default 60). */
+  @procedure()
+  setCallAnswerTimeout(seconds: number): T { return this.live.calls.setCallAnswerTimeout(seconds); }
+
+  /** Number of lines with a call in progress. */
+  @procedure({ fail: noActiveCalls })
+  getNumActiveCalls(): NumActiveCallsResult { return this.live.calls.getNumActiveCalls(); }
 
   /**
    * Sends DTMF digits (`0-9*#A-D`) on a connected call: RFC 4733 events (default; in-band when
@@ -1275,68 +399,53 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    */
   @procedure()
   sendDtmf(phoneLine: number, digits: string, method: DtmfMethod = DtmfMethod.Rfc4733): T {
-    const call = VoipMediaEngine.lineCall(this, phoneLine);
-    if (typeof call === 'number') return call;
-    if (typeof digits !== 'string' || !digits || !isValidDtmfString(digits)) return T.SipInvalidDtmfTone;
-    if (!call.isConnected) return T.SipNoCallActive;
-    if (method === DtmfMethod.SipInfo) {
-      void (async () => {
-        for (const d of digits) await call.sendRequestInDialog('INFO', buildDtmfRelayBody(d, 100), 'application/dtmf-relay');
-      })();
-      return T.SipSuccess;
-    }
-    if (method !== DtmfMethod.Rfc4733 && method !== DtmfMethod.InBand) return T.SipBadParameter;
-    const media = call.line.media;
-    if (!media) return T.SipNoCallActive;
-    return media.sendDtmf(digits, method === DtmfMethod.Rfc4733 ? 'rfc4733' : 'inband') ? T.SipSuccess : T.SipInvalidDtmfTone;
+    return this.live.calls.sendDtmf(phoneLine, digits, method);
   }
 
+  /** Details of the incoming call on a line. */
+  @procedure({ fail: resultOnly })
+  getIncomingCallInfo(phoneLine: number): IncomingCallInfoResult { return this.live.calls.getIncomingCallInfo(phoneLine); }
+
+  /** Details of the outgoing call on a line. */
+  @procedure({ fail: resultOnly })
+  getOutgoingCallInfo(phoneLine: number): OutgoingCallInfoResult { return this.live.calls.getOutgoingCallInfo(phoneLine); }
+
+  /** Why the last outgoing call on a line failed (kept after the call ends), LanScape's SIP_OUTGOING_CALL_ERROR_INFO. */
+  @procedure({ fail: resultOnly })
+  getOutgoingCallErrorInfo(phoneLine: number): OutgoingCallErrorInfoResult { return this.live.calls.getOutgoingCallErrorInfo(phoneLine); }
+
+  /** State, media and statistics of the call on a line. */
+  @procedure({ fail: resultOnly })
+  getActiveCallInfo(phoneLine: number): ActiveCallInfo { return this.live.calls.getActiveCallInfo(phoneLine); }
+
+  /**
+   * The quality of the call on a line so far: ITU-T G.107 E-model R-factor and MOS from the
+   * received RTP's loss, late discards and jitter, the RTCP round-trip time and the jitter
+   * buffer's delay (see media/quality.ts for the model and the codec values). A LineScape
+   * addition; SIP_CALL_COMPLETE carries the final figure as `data.quality`.
+   * @returns SipSuccess with `quality`, or SipNoCallActive (also before any RTP arrived)
+   */
+  @procedure({ fail: resultOnly })
+  getCallQuality(phoneLine: number): CallQualityResult { return this.live.calls.getCallQuality(phoneLine); }
+
+  // ---------------------------------------------------------------- media of a line (engine/lineMediaProcedures.ts)
   /** Audio formats a line offers and accepts, in preference order (used from its next call on). */
   @procedure()
-  setAudioMediaFormats(phoneLine: number, formats: MediaFormatAudio[]): T {
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    if (!Array.isArray(formats) || formats.length === 0) return T.SipBadParameter;
-    if (formats.some((f) => !isAudioFormat(f)) || new Set(formats).size !== formats.length) return T.SipBadParameter;
-    l.formats = formats.slice();
-    return T.SipSuccess;
-  }
+  setAudioMediaFormats(phoneLine: number, formats: MediaFormatAudio[]): T { return this.live.lineMedia.setAudioMediaFormats(phoneLine, formats); }
 
   /** Receive and transmit volume of a line, 0..2048 (512 = 100 %); clipping saturates. */
   @procedure()
   setPhoneLineVolume(phoneLine: number, rxVolume: number, txVolume: number): T {
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    const ok = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 2048;
-    if (!ok(rxVolume) || !ok(txVolume)) return T.SipBadParameter;
-    l.volume = { rx: rxVolume, tx: txVolume };
-    l.media?.setVolume(rxVolume, txVolume);
-    return T.SipSuccess;
+    return this.live.lineMedia.setPhoneLineVolume(phoneLine, rxVolume, txVolume);
   }
 
   /** Sends the audio received on a line back to the far end (a line test). */
   @procedure()
-  setPhoneLineLoopBack(phoneLine: number, on: boolean): T {
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    if (typeof on !== 'boolean') return T.SipBadParameter;
-    // loopback would send a conferenced far end its own voice instead of the conference
-    if (on && l.conferenced) return T.SipConferenceActive;
-    l.loopback = on;
-    l.media?.setLoopback(on);
-    return T.SipSuccess;
-  }
+  setPhoneLineLoopBack(phoneLine: number, on: boolean): T { return this.live.lineMedia.setPhoneLineLoopBack(phoneLine, on); }
 
   /** Target delay of a line's jitter buffer in ms (20..1000; it adapts around it). */
   @procedure()
-  setJitterTimeMs(phoneLine: number, ms: number): T {
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 20 || ms > 1000) return T.SipBadParameter;
-    l.jitter = { ...l.jitter, ms };
-    l.media?.setJitter(ms);
-    return T.SipSuccess;
-  }
+  setJitterTimeMs(phoneLine: number, ms: number): T { return this.live.lineMedia.setJitterTimeMs(phoneLine, ms); }
 
   /**
    * Opus settings of a line: `bitrate` (6000..510000 bit/s), `complexity` (0..10), `fec` (in-band
@@ -1349,27 +458,11 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    *   changes); SipBadPhoneLine for an unknown line; SipInvalidHandle for a detached `this`.
    */
   @procedure()
-  setOpusSettings(phoneLine: number, settings: OpusSettings): T {
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    if (!isValidOpusSettings(settings)) return T.SipBadParameter;
-    const merged: OpusSettings = { ...l.opusSettings };
-    for (const [k, v] of Object.entries(settings)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
-    l.opusSettings = merged;
-    l.media?.setOpusSettings(merged);
-    return T.SipSuccess;
-  }
+  setOpusSettings(phoneLine: number, settings: OpusSettings): T { return this.live.lineMedia.setOpusSettings(phoneLine, settings); }
 
   /** Turns a line's jitter buffer on or off (off: play packets as they come). */
   @procedure()
-  setEnableJitter(phoneLine: number, on: boolean): T {
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    if (typeof on !== 'boolean') return T.SipBadParameter;
-    l.jitter = { ...l.jitter, enabled: on };
-    l.media?.enableJitter(on);
-    return T.SipSuccess;
-  }
+  setEnableJitter(phoneLine: number, on: boolean): T { return this.live.lineMedia.setEnableJitter(phoneLine, on); }
 
   /**
    * Gives every RTP packet of a line, both directions, to `callback`; setting
@@ -1377,91 +470,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    */
   @procedure()
   enableRawRtpPacketAccess(phoneLine: number, on: boolean, callback?: (data: RawRtpData) => void): T {
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    if (typeof on !== 'boolean' || (on && typeof callback !== 'function')) return T.SipBadParameter;
-    let failures = 0;
-    l.rawRtpCallback = on ? (d: RawRtpData) => {
-      try {
-        // The same object goes to the application: its processRtpPacket = false must count.
-        d.phoneLine = l.index;
-        callback!(d);
-      } catch (err) {
-        // Per packet: logging every failure would flood the log, so 1st, 2nd, 4th, 8th ...
-        if (isPowerOfTwo(++failures)) this.logger.error({ err, phoneLine: l.index, failures }, 'raw RTP callback threw');
-      }
-    } : undefined;
-    l.media?.setRawRtpAccess(l.rawRtpCallback);
-    return T.SipSuccess;
-  }
-
-  /** Details of the incoming call on a line. */
-  @procedure({ fail: resultOnly })
-  getIncomingCallInfo(phoneLine: number): IncomingCallInfoResult {
-    const call = VoipMediaEngine.lineCall(this, phoneLine);
-    if (typeof call === 'number') return { result: call };
-    if (!call.incomingInfo) return { result: T.SipNoCallActive };
-    return { result: T.SipSuccess, ...call.incomingInfo, source: { ...call.incomingInfo.source } };
-  }
-
-  /** Details of the outgoing call on a line. */
-  @procedure({ fail: resultOnly })
-  getOutgoingCallInfo(phoneLine: number): OutgoingCallInfoResult {
-    const call = VoipMediaEngine.lineCall(this, phoneLine);
-    if (typeof call === 'number') return { result: call };
-    if (!call.outgoingInfo) return { result: T.SipNoCallActive };
-    return { result: T.SipSuccess, ...call.outgoingInfo };
-  }
-
-  /** Why the last outgoing call on a line failed (kept after the call ends), LanScape's SIP_OUTGOING_CALL_ERROR_INFO. */
-  @procedure({ fail: resultOnly })
-  getOutgoingCallErrorInfo(phoneLine: number): OutgoingCallErrorInfoResult {
-    const l = VoipMediaEngine.line(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return { result: l };
-    const info = l.call?.errorInfo ?? this.lastErrors.get(phoneLine);
-    if (!info) return { result: T.SipNoCallActive };
-    return { result: T.SipSuccess, ...info };
-  }
-
-  /** State, media and statistics of the call on a line. */
-  @procedure({ fail: resultOnly })
-  getActiveCallInfo(phoneLine: number): ActiveCallInfo {
-    const call = VoipMediaEngine.lineCall(this, phoneLine);
-    if (typeof call === 'number') return { result: call };
-    const n = call.negotiated;
-    const statistics = call.line.media?.stats();
-    return {
-      result: T.SipSuccess,
-      callDirection: call.direction,
-      connected: call.isConnected,
-      durationMs: call.connectedAt ? Date.now() - call.connectedAt : 0,
-      codec: n?.codec.name,
-      payloadType: n?.codec.payloadType,
-      remoteRtpAddress: n?.remoteAddress,
-      remoteRtpPort: n?.remotePort,
-      localRtpPort: call.media?.localPort,
-      localHold: call.localHold,
-      farEndHold: call.farEndHold,
-      callId: call.dialog?.callId ?? call.outgoingInfo?.callId ?? call.incomingInfo?.callId,
-      statistics,
-      quality: statistics ? callQualityFromStats(statistics) : undefined,
-    };
-  }
-
-  /**
-   * The quality of the call on a line so far: ITU-T G.107 E-model R-factor and MOS from the
-   * received RTP's loss, late discards and jitter, the RTCP round-trip time and the jitter
-   * buffer's delay (see media/quality.ts for the model and the codec values). A LineScape
-   * addition; SIP_CALL_COMPLETE carries the final figure as `data.quality`.
-   * @returns SipSuccess with `quality`, or SipNoCallActive (also before any RTP arrived)
-   */
-  @procedure({ fail: resultOnly })
-  getCallQuality(phoneLine: number): CallQualityResult {
-    const call = VoipMediaEngine.lineCall(this, phoneLine);
-    if (typeof call === 'number') return { result: call };
-    const stats = call.line.media?.stats();
-    const quality = stats ? callQualityFromStats(stats) : undefined;
-    return quality ? { result: T.SipSuccess, quality } : { result: T.SipNoCallActive };
+    return this.live.lineMedia.enableRawRtpPacketAccess(phoneLine, on, callback);
   }
 
   /**
@@ -1473,24 +482,11 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * notification SipBadAudioDataType with `data: { path, reason }`.
    */
   @procedure()
-  playWaveFile(phoneLine: number, path: string, loop: boolean): T {
-    const call = VoipMediaEngine.lineCall(this, phoneLine);
-    if (typeof call === 'number') return call;
-    if (typeof path !== 'string' || !path || typeof loop !== 'boolean') return T.SipBadParameter;
-    const media = call.line.media;
-    if (!media) return T.SipNoCallActive;
-    const r = media.playWave(path, loop, (reason) => this.notifier.line(phoneLine, T.SipBadAudioDataType, { path, reason }));
-    return r === 'ok' ? T.SipSuccess : r === 'not-found' ? T.SipBadParameter : T.SipBadAudioDataType;
-  }
+  playWaveFile(phoneLine: number, path: string, loop: boolean): T { return this.live.lineMedia.playWaveFile(phoneLine, path, loop); }
 
   /** Stops a WAV file playing on a line. */
   @procedure()
-  stopWaveFile(phoneLine: number): T {
-    const call = VoipMediaEngine.lineCall(this, phoneLine);
-    if (typeof call === 'number') return call;
-    call.line.media?.stopWave();
-    return T.SipSuccess;
-  }
+  stopWaveFile(phoneLine: number): T { return this.live.lineMedia.stopWaveFile(phoneLine); }
 
   /**
    * Opens a stream of the audio received on a line: 16-bit little-endian mono PCM at
@@ -1498,13 +494,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    */
   @procedure({ fail: resultOnly })
   openRxIvrChannel(phoneLine: number, options: { sampleRate?: number } = {}): IvrChannelResult<Readable> {
-    const call = VoipMediaEngine.lineCall(this, phoneLine);
-    if (typeof call === 'number') return { result: call };
-    const rate = options?.sampleRate ?? 8000;
-    if (rate !== 8000 && rate !== 16000 && rate !== 48000) return { result: T.SipBadParameter };
-    const media = call.line.media;
-    if (!media) return { result: T.SipNoCallActive };
-    return { result: T.SipSuccess, channel: media.openRx(rate) };
+    return this.live.lineMedia.openRxIvrChannel(phoneLine, options);
   }
 
   /**
@@ -1515,41 +505,18 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    */
   @procedure({ fail: resultOnly })
   openTxIvrChannel(phoneLine: number, options: TxIvrChannelOptions = {}): IvrChannelResult<Writable> {
-    const call = VoipMediaEngine.lineCall(this, phoneLine);
-    if (typeof call === 'number') return { result: call };
-    const rate = options?.sampleRate ?? 8000;
-    if (rate !== 8000 && rate !== 16000 && rate !== 48000) return { result: T.SipBadParameter };
-    const media = call.line.media;
-    if (!media) return { result: T.SipNoCallActive };
-    if (options?.onHold !== undefined && typeof options.onHold !== 'boolean') return { result: T.SipBadParameter };
-    return { result: T.SipSuccess, channel: media.openTx(rate, options?.onHold === true) };
+    return this.live.lineMedia.openTxIvrChannel(phoneLine, options);
   }
 
   /** Closes a receive IVR channel. */
   @procedure({ started: false })
-  closeRxIvrChannel(channel: Readable): T {
-    if (!channel || typeof (channel).destroy !== 'function') return T.SipIvrBadChannel;
-    channel.destroy();
-    return T.SipSuccess;
-  }
+  closeRxIvrChannel(channel: Readable): T { return closeRxIvrChannel(channel); }
 
   /** Closes a transmit IVR channel. */
   @procedure({ started: false })
-  closeTxIvrChannel(channel: Writable): T {
-    if (!channel || typeof (channel).end !== 'function') return T.SipIvrBadChannel;
-    channel.end();
-    return T.SipSuccess;
-  }
+  closeTxIvrChannel(channel: Writable): T { return closeTxIvrChannel(channel); }
 
-  // ---------------------------------------------------------------- mixer, local audio, recording
-
-  /** A line for the mixer and recording procedures; static, so a detached call still gets a code. */
-  private static audioLine(self: unknown, phoneLine: number): PhoneLine | T {
-    const l = VoipMediaEngine.line(self, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    return (self as VoipMediaEngine).audio ? l : T.SipMediaEngineNotInitialized;
-  }
-
+  // ---------------------------------------------------------------- mixer, recording, local audio (engine/localAudioProcedures.ts)
   /**
    * Puts the call on a line into the conference (`on`) or takes it out. Conferenced lines hear
    * each other (and the local audio device) with mix-minus: nobody hears themself. Lines with
@@ -1560,12 +527,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    *   in it; SipNotEnabled when the engine was started with `callConferenceEnabled: false`.
    */
   @procedure()
-  conferenceLine(phoneLine: number, on: boolean): T {
-    const l = VoipMediaEngine.audioLine(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    if (typeof on !== 'boolean') return T.SipBadParameter;
-    return this.audio!.conferenceLine(l, on);
-  }
+  conferenceLine(phoneLine: number, on: boolean): T { return this.live.localAudio.conferenceLine(phoneLine, on); }
 
   /**
    * Chooses the conference groups a line joins while conferenced (default `['default']`, the
@@ -1575,20 +537,14 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * @param ids - 1..16 non-empty ids of at most 64 characters.
    */
   @procedure()
-  setConferenceGroupIds(phoneLine: number, ids: string[]): T {
-    const l = VoipMediaEngine.audioLine(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    return this.audio!.setConferenceGroupIds(l, ids);
-  }
+  setConferenceGroupIds(phoneLine: number, ids: string[]): T { return this.live.localAudio.setConferenceGroupIds(phoneLine, ids); }
 
   /**
    * Sends the local microphone straight to the local loudspeaker as well (a sound-card check).
    * @returns SipAudioOutFailure when the engine has no local audio device.
    */
   @procedure()
-  setLocalAudioLoopback(on: boolean): T {
-    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.setLocalAudioLoopback(v));
-  }
+  setLocalAudioLoopback(on: boolean): T { return this.live.localAudio.setLocalAudioLoopback(on); }
 
   /**
    * Calls `callback` every `intervalMs` (default 100, 20..10000) with the peak and RMS levels of
@@ -1597,9 +553,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    */
   @procedure()
   setPhoneLineVuMeterCallback(phoneLine: number, callback: VuMeterCallback | null, intervalMs?: number): T {
-    const l = VoipMediaEngine.audioLine(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    return this.audio!.setVuMeterCallback(l, callback, intervalMs);
+    return this.live.localAudio.setPhoneLineVuMeterCallback(phoneLine, callback, intervalMs);
   }
 
   /**
@@ -1614,69 +568,39 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    */
   @procedure()
   startPhoneLineRecording(phoneLine: number, recordToFile: boolean, recordFileRaw: boolean, directory: string, callback?: RecordCallback): T {
-    const l = VoipMediaEngine.audioLine(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    return this.audio!.startRecording(l, recordToFile, recordFileRaw, directory, callback);
+    return this.live.localAudio.startPhoneLineRecording(phoneLine, recordToFile, recordFileRaw, directory, callback);
   }
 
   /** Stops the recording of a line (SipCallRecordAlreadyStopped when none runs). */
   @procedure()
-  stopPhoneLineRecording(phoneLine: number): T {
-    const l = VoipMediaEngine.audioLine(this, phoneLine);
-    if (!(l instanceof PhoneLine)) return l;
-    return this.audio!.stopRecording(l);
-  }
+  stopPhoneLineRecording(phoneLine: number): T { return this.live.localAudio.stopPhoneLineRecording(phoneLine); }
 
   /** Plays (or stops) dial tone on the local loudspeaker. SipAudioOutFailure without one. */
   @procedure()
-  enableDialTone(on: boolean): T {
-    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.enableDialTone(v));
-  }
-
-  /**
-   * The shape of every on/off audio procedure: a foreign `this` (SipInvalidHandle), a stopped
-   * engine, a non-boolean, then the audio keeper. Static, so a detached call still gets a code.
-   */
-  private static audioSwitch(self: unknown, on: unknown, apply: (audio: EngineAudio, on: boolean) => T): T {
-    if (!isEngine(self)) return T.SipInvalidHandle;
-    if (!self.audio) return T.SipMediaEngineNotInitialized;
-    if (typeof on !== 'boolean') return T.SipBadParameter;
-    return apply(self.audio, on);
-  }
-
+  enableDialTone(on: boolean): T { return this.live.localAudio.enableDialTone(on); }
 
   /** Ring-back on the local loudspeaker while an outgoing call rings (default on). */
   @procedure()
-  enableRingBackTone(on: boolean): T {
-    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.setToneEnabled('ringBack', v));
-  }
+  enableRingBackTone(on: boolean): T { return this.live.localAudio.enableTone('ringBack', on); }
 
   /** Busy signal on the local loudspeaker when the far end is busy (default on). */
   @procedure()
-  enableBusySignal(on: boolean): T {
-    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.setToneEnabled('busy', v));
-  }
+  enableBusySignal(on: boolean): T { return this.live.localAudio.enableTone('busy', on); }
 
   /** Error (reorder) tone on the local loudspeaker when a call fails (default on). */
   @procedure()
-  enableErrorSignal(on: boolean): T {
-    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.setToneEnabled('error', v));
-  }
+  enableErrorSignal(on: boolean): T { return this.live.localAudio.enableTone('error', on); }
 
   /** Ringing on the local loudspeaker for incoming calls (default on). */
   @procedure()
-  enableIncomingRing(on: boolean): T {
-    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.setToneEnabled('incomingRing', v));
-  }
+  enableIncomingRing(on: boolean): T { return this.live.localAudio.enableTone('incomingRing', on); }
 
   /**
    * The audio devices PortAudio sees, with their zero-based ids for `zeroBasedAudioInDeviceId`
    * / `zeroBasedAudioOutDeviceId`. Loads naudiodon; works without a started engine.
    */
-  @procedure({ async: true, started: false, fail: (result: T) => ({ result, devices: [] as AudioDeviceListResult['devices'] }) })
-  async getAudioDeviceList(): Promise<AudioDeviceListResult> {
-    return EngineAudio.deviceList();
-  }
+  @procedure({ async: true, started: false, fail: noDevices })
+  getAudioDeviceList(): Promise<AudioDeviceListResult> { return EngineAudio.deviceList(); }
 
   /**
    * Acoustic echo cancellation of the local microphone (libspeexdsp; on by default when the
@@ -1685,16 +609,11 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * @returns SipNativeLibraryMissing without libspeexdsp; SipAudioInFailure without both devices.
    */
   @procedure()
-  enableEchoCancellation(on: boolean): T {
-    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.echoCancellation(v));
-  }
+  enableEchoCancellation(on: boolean): T { return this.live.localAudio.enableEchoCancellation(on); }
 
   /** Counters of the local audio device and its capture processing (a LineScape addition). */
   @procedure({ fail: resultOnly })
-  getLocalAudioStatistics(): LocalAudioStatisticsResult {
-    if (!this.audio) return { result: T.SipMediaEngineNotInitialized };
-    return this.audio.localStats();
-  }
+  getLocalAudioStatistics(): LocalAudioStatisticsResult { return this.live.localAudio.getLocalAudioStatistics(); }
 
   /**
    * LanScape's noise discrimination on the local microphone: with it on, frames the
@@ -1702,43 +621,28 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * (SipNativeLibraryMissing) and a capture device (SipAudioInFailure).
    */
   @procedure()
-  setNoiseDiscriminationEnableState(on: boolean): T {
-    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.noise((_pp, port) => port.setNoiseDiscrimination(v)));
-  }
+  setNoiseDiscriminationEnableState(on: boolean): T { return this.live.localAudio.setNoiseDiscriminationEnableState(on); }
 
   /**
    * The level in dBFS (−96..0) below which captured audio is noise whatever the voice detector
    * says (LanScape's noise threshold).
    */
   @procedure()
-  setNoiseThreshold(db: number): T {
-    if (!this.audio) return T.SipMediaEngineNotInitialized;
-    if (typeof db !== 'number' || !Number.isFinite(db) || db < -96 || db > 0) return T.SipBadParameter;
-    return this.audio.noise((pp) => pp.setNoiseThreshold(db));
-  }
+  setNoiseThreshold(db: number): T { return this.live.localAudio.setNoiseThreshold(db); }
 
   /** Speex noise suppression on the local microphone (default off). Same codes as the noise settings. */
   @procedure()
-  enableNoiseSuppression(on: boolean): T {
-    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.noise((pp) => pp.setDenoise(v)));
-  }
+  enableNoiseSuppression(on: boolean): T { return this.live.localAudio.enableNoiseSuppression(on); }
 
   /** Automatic gain control on the local microphone (default off). Same codes as the noise settings. */
   @procedure()
-  enableAutomaticGainControl(on: boolean): T {
-    return VoipMediaEngine.audioSwitch(this, on, (a, v) => a.noise((pp) => pp.setAgc(v)));
-  }
+  enableAutomaticGainControl(on: boolean): T { return this.live.localAudio.enableAutomaticGainControl(on); }
 
   /** How long (0..5000 ms) voice is assumed to go on after the last voice frame (hangover). */
   @procedure()
-  setSilenceDecay(ms: number): T {
-    if (!this.audio) return T.SipMediaEngineNotInitialized;
-    if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > 5000) return T.SipBadParameter;
-    return this.audio.noise((pp) => pp.setSilenceDecay(ms));
-  }
+  setSilenceDecay(ms: number): T { return this.live.localAudio.setSilenceDecay(ms); }
 
-  // ---- transfer (issue 5) ----
-
+  // ---------------------------------------------------------------- transfer (lines/transfer.ts)
   /**
    * Blind transfer (LanScape's TransferLine): sends the far end of `phoneLine` a REFER to call
    * `userOrNumber` at `destAddress:destSipPort` (at the SIP domain when the proxy is enabled;
@@ -1749,7 +653,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    */
   @procedure()
   transferLine(userOrNumber: string, destAddress: string, destSipPort: number, phoneLine: number): T {
-    return this.transfers.transferLine(userOrNumber, destAddress, destSipPort, phoneLine);
+    return this.live.transfers.transferLine(userOrNumber, destAddress, destSipPort, phoneLine);
   }
 
   /**
@@ -1760,7 +664,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    */
   @procedure()
   transferLineUri(sipUri: string, useProxy: boolean, phoneLine: number): T {
-    return this.transfers.transferLineUri(sipUri, useProxy, phoneLine);
+    return this.live.transfers.transferLineUri(sipUri, useProxy, phoneLine);
   }
 
   /**
@@ -1769,9 +673,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * end. Same events as {@link VoipMediaEngine.transferLine}.
    */
   @procedure()
-  attendedTransfer(phoneLine: number, targetPhoneLine: number): T {
-    return this.transfers.attendedTransfer(phoneLine, targetPhoneLine);
-  }
+  attendedTransfer(phoneLine: number, targetPhoneLine: number): T { return this.live.transfers.attendedTransfer(phoneLine, targetPhoneLine); }
 
   /**
    * Accepts a REFER announced by SipReceivedRefer (when farEndCallTransferEnabled is false): 202,
@@ -1780,139 +682,17 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * @returns SipSuccess; SipInvalidHandle for an unknown or already answered referId; SipLineCapacityReached when no line is free (the REFER gets 503)
    */
   @procedure()
-  acceptRefer(referId: number, referSipMessage: string): T {
-    return this.transfers.acceptRefer(referId, referSipMessage);
-  }
+  acceptRefer(referId: number, referSipMessage: string): T { return this.live.transfers.acceptRefer(referId, referSipMessage); }
 
   /** Refuses a REFER announced by SipReceivedRefer with 603 Declined; the call stays as it is. */
   @procedure()
-  rejectRefer(referId: number): T {
-    return this.transfers.rejectRefer(referId);
-  }
+  rejectRefer(referId: number): T { return this.live.transfers.rejectRefer(referId); }
 
   /** Call-ID and tags of a line's call: what a Replaces header naming it holds (a LineScape addition). */
   @procedure({ fail: resultOnly })
-  getCallDialogInfo(phoneLine: number): CallDialogInfo {
-    return this.transfers.getCallDialogInfo(phoneLine);
-  }
+  getCallDialogInfo(phoneLine: number): CallDialogInfo { return this.live.transfers.getCallDialogInfo(phoneLine); }
 
-  private transferHost(): TransferHost {
-    return {
-      stack: () => this.stack,
-      calls: () => this.calls,
-      lines: () => this.lines,
-      clock: () => this.clock,
-      notify: (line, event, data) => this.notifier.lineUnchecked(line, event, data),
-      immediate: (line, event, data) => this.notifier.immediateUnchecked(line, event, data),
-      autoAccept: () => this.params?.farEndCallTransferEnabled ?? true,
-      proxy: () => this.proxy,
-      outboundProxy: () => this.outboundProxyRoute(),
-      domain: () => this.domain,
-      transport: () => this.params?.sipTransport ?? 'UDP',
-      resolve: (host) => resolveHost(host),
-      localUri: (line) => this.contactUri(this.userForLine(line)),
-      placeCall: async (line, target) => {
-        if (!this.calls) return T.SipMediaEngineNotInitialized;
-        return CallClass.outgoing(this.calls.services, line, target, formatSpecs(line.formats, line.opusSettings), line.fromUserName ?? this.userForLine(line), this.params?.phoneDisplayName ?? '');
-      },
-    };
-  }
-
-  // ---------------------------------------------------------------- registrar role and incoming requests
-
-  /** Bindings accepted in the registrar role. */
-  @procedure({ fail: (result: T) => ({ result, bindings: [] as RegistrarBinding[] }) })
-  getRegistrarBindings(): RegistrarBindingsResult {
-    return { result: T.SipSuccess, bindings: this.registrar.bindings() };
-  }
-
-  /**
-   * Builds the router: each module registers its capabilities and its out-of-dialog handlers
-   * (one per method); the dialogs' usages attach themselves as dialogs come and go.
-   */
-  private newRouter(): DialogRouter {
-    const router = new DialogRouter({
-      createResponse: (req, status, reason, options) => this.stack!.createResponse(req, status, reason, options),
-      capabilities: this.capabilities,
-    });
-    return router
-      .module('calls', CALL_CAPABILITY, {
-        // An INVITE naming a call to replace is transfer's (RFC 3891 §3); any other is a new call.
-        INVITE: (req, tx, from) => (req.headers.has('Replaces') ? this.transfers.onReplacesInvite(req, tx) : this.calls?.onNewInvite(req, tx, from)),
-        CANCEL: (req, tx) => this.calls?.onCancel(req, tx),
-        OPTIONS: (req, tx) => this.onOptions(req, tx),
-      })
-      .module('transfer', TRANSFER_CAPABILITY)
-      .module('messaging', MESSAGING_CAPABILITY, { MESSAGE: (req, tx) => this.messaging.onOutOfDialog(req, tx) })
-      .module('subscriptions', SUBSCRIPTION_CAPABILITY, {
-        SUBSCRIBE: (req, tx) => this.subscriptions.onSubscribe(req, tx),
-        NOTIFY: (req, tx) => this.subscriptions.onUnknownNotify(req, tx),
-      })
-      .module('registrar', REGISTRAR_CAPABILITY, { REGISTER: (req, tx, from) => this.registrar.handleRegister(req, tx, from) })
-      .onUnknownDialog('NOTIFY', (req, tx) => this.subscriptions.onUnknownNotify(req, tx));
-  }
-
-  private onRequest(req: SipRequest, tx: ServerTransaction, from: Endpoint): void {
-    const stack = this.stack;
-    if (!stack) return;
-    try {
-      // The challenge screen stands in front of the router (engine/challenge.ts).
-      if (this.challenge.onRequest(stack, req, tx, from)) return;
-      this.router.route(req, tx, from);
-    } catch (err) {
-      // Whatever went wrong with this request, the engine keeps serving the others.
-      try {
-        tx.respond(stack.createResponse(req, 500, 'Server Internal Error', { toTag: true }));
-      } catch {
-        /* nothing more to do */
-      }
-      this.internalError(err, `request ${req.method} failed`);
-    }
-  }
-
-  /** OPTIONS outside a dialog: what this engine implements. */
-  private onOptions(req: SipRequest, tx: ServerTransaction): void {
-    const res = this.stack!.createResponse(req, 200, 'OK', { toTag: true });
-    this.capabilities.addHeaders(res.headers, ['Allow', 'Accept']);
-    res.headers.append('Accept-Encoding', 'identity');
-    res.headers.append('Accept-Language', 'en');
-    this.capabilities.addHeaders(res.headers, ['Supported', 'Allow-Events']);
-    tx.respond(res);
-  }
-
-  private onParseError(err: SipParseError, raw: Buffer, from: Endpoint): void {
-    this.notifier.global(T.SipReceivedSipMessageParseError, {
-      reason: err.reason,
-      source: { protocol: from.protocol, host: from.host, port: from.port },
-      message: raw.subarray(0, 2048).toString('latin1'),
-    });
-  }
-
-  // ---- messaging (issue 5) ----
-
-  private messagingHost(): MessagingHost {
-    return {
-      stack: () => this.stack,
-      lineCall: (phoneLine) => VoipMediaEngine.lineCall(this, phoneLine),
-      identity: () => {
-        const a = this.advertisedAddress();
-        return { user: this.params?.phoneName ?? 'linescape', displayName: this.params?.phoneDisplayName ?? '', host: this.domain ?? hostPort(a.host, a.port) };
-      },
-      proxy: () => (this.proxy ? { protocol: this.params!.sipTransport, host: this.proxy.host, port: this.proxy.port } : undefined),
-      transport: () => this.params?.sipTransport ?? 'UDP',
-      resolve: (host) => resolveHost(host),
-      uac: this.uacFor('msg:'),
-      line: (phoneLine, event, data) => this.notifier.lineUnchecked(phoneLine, event, data),
-      global: (event, data) => this.notifier.globalUnchecked(event, data),
-    };
-  }
-
-  private resetMessaging(): void {
-    this.messaging.reset();
-    this.challenge.reset();
-    this.sipHooks.reset();
-  }
-
+  // ---------------------------------------------------------------- messages, challenges, SIP message hooks (engine/messaging.ts, challenge.ts, sipHooks.ts)
   /**
    * Sends an instant message (RFC 3428 MESSAGE) in the dialog of the call on `phoneLine`
    * (PortSIP's sendMessage). The body may be text (sent as UTF-8) or bytes. The outcome arrives
@@ -1931,9 +711,9 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * engine.on('SipSendMessageSuccess', (n) => console.log('delivered', n.data));
    * ```
    */
-  @procedure({ fail: (result: T) => ({ result, messageId: 0 }) })
+  @procedure({ fail: noMessage })
   sendMessage(phoneLine: number, mimeType: string, subMimeType: string, body: string | Buffer): SendMessageResult {
-    return this.messaging.sendMessage(phoneLine, mimeType, subMimeType, body);
+    return this.live.messaging.sendMessage(phoneLine, mimeType, subMimeType, body);
   }
 
   /**
@@ -1950,9 +730,9 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * @param body the message (text as UTF-8, or bytes; up to 200 KiB)
    * @returns `{result, messageId}`: SipBadSipUri, SipBadParameter, SipMediaEngineNotInitialized
    */
-  @procedure({ fail: (result: T) => ({ result, messageId: 0 }) })
+  @procedure({ fail: noMessage })
   sendOutOfDialogMessage(to: string, mimeType: string, subMimeType: string, body: string | Buffer): SendMessageResult {
-    return this.messaging.sendOutOfDialogMessage(to, mimeType, subMimeType, body);
+    return this.live.messaging.sendOutOfDialogMessage(to, mimeType, subMimeType, body);
   }
 
   /**
@@ -1960,9 +740,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * 413 Request Entity Too Large. A LineScape addition.
    */
   @procedure()
-  setMaxMessageBodySize(bytes: number): T {
-    return this.messaging.setMaxBodySize(bytes);
-  }
+  setMaxMessageBodySize(bytes: number): T { return this.live.messaging.setMaxBodySize(bytes); }
 
   /**
    * Content types accepted in incoming MESSAGEs, e.g. `['text/plain', 'application/*']`; any
@@ -1971,9 +749,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * an application refuses a type, because the receive events are not immediate.
    */
   @procedure()
-  setAcceptedMessageMimeTypes(mimeTypes: string[]): T {
-    return this.messaging.setAcceptedMimeTypes(mimeTypes);
-  }
+  setAcceptedMessageMimeTypes(mimeTypes: string[]): T { return this.live.messaging.setAcceptedMimeTypes(mimeTypes); }
 
   /**
    * LanScape's SetChallengeAuthenticationState: while on, incoming INVITE, REGISTER, BYE,
@@ -1988,9 +764,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * @param realm the realm to challenge with (default: the SIP domain, else this host's address)
    */
   @procedure()
-  setChallengeAuthenticationState(on: boolean, realm?: string): T {
-    return this.challenge.setState(on, realm);
-  }
+  setChallengeAuthenticationState(on: boolean, realm?: string): T { return this.live.challenge.setState(on, realm); }
 
   /**
    * Checks, from a SipIncomingAuthentication handler, the digest of the request behind `data`
@@ -1999,15 +773,11 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * @returns SipSuccess (granted), SipCallFailure (wrong credentials), SipInvalidHandle (`data` is not from a pending notification)
    */
   @procedure()
-  verifyChallengeResponse(data: IncomingAuthenticationData, password: string): T {
-    return this.challenge.verify(data, password);
-  }
+  verifyChallengeResponse(data: IncomingAuthenticationData, password: string): T { return this.live.challenge.verify(data, password); }
 
   /** How long a challenge nonce stays valid, in seconds (default 300); older answers get `stale=true`. */
   @procedure()
-  setAuthCredentialExpireTime(seconds: number): T {
-    return this.challenge.setExpireTime(seconds);
-  }
+  setAuthCredentialExpireTime(seconds: number): T { return this.live.challenge.setExpireTime(seconds); }
 
   /**
    * Turns the immediate SipModifySipMessage notification on or off (off by default: turning it
@@ -2017,34 +787,9 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * `destination` of a sent one. A handler that throws leaves the message unchanged.
    */
   @procedure()
-  enableSipMessageHook(on: boolean): T {
-    if (!this.stack) return T.SipMediaEngineNotInitialized; // narrows the type (the guard checked it)
-    if (typeof on !== 'boolean') return T.SipBadParameter;
-    return this.sipHooks.enable(this.stack, on);
-  }
+  enableSipMessageHook(on: boolean): T { return this.live.sipHooks.enable(this.live.stack, on); }
 
-  // ---- presence (issue 5) ----
-
-  /** Generic event subscriptions and the SUBSCRIBE/NOTIFY router (engine/eventSubscriptions.ts). */
-  private readonly subscriptions = new EventSubscriptions({
-    clock: () => this.clock,
-    stack: () => this.stack,
-    notifier: () => this.notifier,
-    user: () => this.params?.phoneName ?? 'linescape',
-    displayName: () => this.params?.phoneDisplayName ?? '',
-    contactUri: (user) => this.contactUri(user),
-    advertisedHost: () => this.advertisedAddress().host,
-    transport: () => this.params?.sipTransport ?? 'UDP',
-    proxy: () => (this.proxy ? { protocol: this.params!.sipTransport, host: this.proxy.host, port: this.proxy.port } : undefined),
-    domain: () => this.domain,
-    uac: this.uacFor('sub:'),
-    capabilities: this.capabilities,
-    router: this.router,
-  });
-
-  /** Presence agent (engine/presence.ts). */
-  private readonly presence = new PresenceService(this.subscriptions);
-
+  // ---------------------------------------------------------------- presence and event subscriptions (engine/presence.ts, eventSubscriptions.ts)
   /**
    * Watches a contact's presence (PortSIP's presenceSubscribe): SUBSCRIBE Event: presence to
    * `contact` (a SIP URI such as `sip:bob@127.0.0.1:5072`), through the proxy when one is
@@ -2058,38 +803,28 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    */
   @procedure({ async: true })
   presenceSubscribe(contact: string, subject: string, expireSeconds?: number): Promise<T> {
-    return this.presence.presenceSubscribe(contact, subject, expireSeconds);
+    return this.live.presence.presenceSubscribe(contact, subject, expireSeconds);
   }
 
   /** Stops watching a contact (SUBSCRIBE Expires: 0). SipInvalidHandle when not watched. */
   @procedure({ async: true })
-  presenceUnsubscribe(contact: string): Promise<T> {
-    return this.presence.presenceUnsubscribe(contact);
-  }
+  presenceUnsubscribe(contact: string): Promise<T> { return this.live.presence.presenceUnsubscribe(contact); }
 
   /** Authorizes the watcher of a SipPresenceRecvSubscribe: it gets the current status now and every change later. */
   @procedure()
-  presenceAcceptSubscribe(subscribeId: number): T {
-    return this.presence.presenceAcceptSubscribe(subscribeId);
-  }
+  presenceAcceptSubscribe(subscribeId: number): T { return this.live.presence.presenceAcceptSubscribe(subscribeId); }
 
   /** Refuses the watcher of a SipPresenceRecvSubscribe (NOTIFY terminated;reason=rejected). */
   @procedure()
-  presenceRejectSubscribe(subscribeId: number): T {
-    return this.presence.presenceRejectSubscribe(subscribeId);
-  }
+  presenceRejectSubscribe(subscribeId: number): T { return this.live.presence.presenceRejectSubscribe(subscribeId); }
 
   /** Online with a status text: NOTIFY (PIDF open + note) to every accepted watcher, PUBLISH to the presence server. */
   @procedure()
-  setPresenceStatus(text: string): T {
-    return this.presence.setPresenceStatus(text);
-  }
+  setPresenceStatus(text: string): T { return this.live.presence.setPresenceStatus(text); }
 
   /** Offline: NOTIFY (PIDF closed) to every accepted watcher, PUBLISH to the presence server. */
   @procedure()
-  presenceOffline(): T {
-    return this.presence.presenceOffline();
-  }
+  presenceOffline(): T { return this.live.presence.presenceOffline(); }
 
   /**
    * Publishes the presence status with PUBLISH (RFC 3903) to a presence server from now on,
@@ -2097,32 +832,24 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    */
   @procedure({ async: true })
   setPresenceServer(address: string, port: number, expireSeconds?: number): Promise<T> {
-    return this.presence.setPresenceServer(address, port, expireSeconds);
+    return this.live.presence.setPresenceServer(address, port, expireSeconds);
   }
 
   /** Removes the published status (PUBLISH Expires: 0) and stops publishing. */
   @procedure({ async: true })
-  disablePresenceServer(): Promise<T> {
-    return this.presence.disablePresenceServer();
-  }
+  disablePresenceServer(): Promise<T> { return this.live.presence.disablePresenceServer(); }
 
   /** Contacts this engine watches. */
-  @procedure({ fail: (result: T) => ({ result, subscriptions: [] as PresenceSubscriptionsResult['subscriptions'] }) })
-  getPresenceSubscriptions(): PresenceSubscriptionsResult {
-    return this.presence.getPresenceSubscriptions();
-  }
+  @procedure({ fail: noPresenceSubscriptions })
+  getPresenceSubscriptions(): PresenceSubscriptionsResult { return this.live.presence.getPresenceSubscriptions(); }
 
   /** Watchers of this engine. */
-  @procedure({ fail: (result: T) => ({ result, watchers: [] as PresenceWatchersResult['watchers'] }) })
-  getPresenceWatchers(): PresenceWatchersResult {
-    return this.presence.getPresenceWatchers();
-  }
+  @procedure({ fail: noWatchers })
+  getPresenceWatchers(): PresenceWatchersResult { return this.live.presence.getPresenceWatchers(); }
 
   /** State of the PUBLISH to the presence server. */
-  @procedure({ fail: (result: T) => ({ result, etag: '', grantedExpires: 0, refreshCount: 0, lastStatusCode: 0 }) })
-  getPresencePublication(): PresencePublicationResult {
-    return this.presence.getPresencePublication();
-  }
+  @procedure({ fail: noPublication })
+  getPresencePublication(): PresencePublicationResult { return this.live.presence.getPresencePublication(); }
 
   /**
    * LanScape's StartEventSubscription: SUBSCRIBE to any event package at `targetUri`.
@@ -2134,22 +861,18 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * @param expireSeconds expiry asked for
    * @param useProxy send through the proxy (SipProxyNotEnabled without one)
    */
-  @procedure({ async: true, fail: (result: T) => ({ result, handle: 0 }) })
+  @procedure({ async: true, fail: noSubscriptionHandle })
   startEventSubscription(targetUri: string, eventPackage: string, acceptType: string, expireSeconds: number, useProxy?: boolean): Promise<EventSubscriptionResult> {
-    return this.subscriptions.startEventSubscription(targetUri, eventPackage, acceptType, expireSeconds, useProxy);
+    return this.live.subscriptions.startEventSubscription(targetUri, eventPackage, acceptType, expireSeconds, useProxy);
   }
 
   /** LanScape's StopEventSubscription: unsubscribes (Expires: 0) and frees the handle. */
   @procedure()
-  stopEventSubscription(handle: number): T {
-    return this.subscriptions.stopEventSubscription(handle);
-  }
+  stopEventSubscription(handle: number): T { return this.live.subscriptions.stopEventSubscription(handle); }
 
   /** LanScape's TriggerSubscription: refreshes a subscription now. */
   @procedure()
-  triggerSubscription(handle: number): T {
-    return this.subscriptions.triggerSubscription(handle);
-  }
+  triggerSubscription(handle: number): T { return this.live.subscriptions.triggerSubscription(handle); }
 
   /**
    * LanScape's SendEventNotification: NOTIFY `body` to the subscriber of `notifyHandle`
@@ -2158,62 +881,14 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    */
   @procedure({ async: true })
   sendEventNotification(notifyHandle: number, body: string | Buffer, timeoutMs: number, contentType?: string): Promise<T> {
-    return this.subscriptions.sendEventNotification(notifyHandle, body, timeoutMs, contentType);
+    return this.live.subscriptions.sendEventNotification(notifyHandle, body, timeoutMs, contentType);
   }
 
   /** LanScape's CloseNotifyHandle: ends the subscription (NOTIFY terminated;reason=noresource). */
   @procedure()
-  closeNotifyHandle(notifyHandle: number): T {
-    return this.subscriptions.closeNotifyHandle(notifyHandle);
-  }
+  closeNotifyHandle(notifyHandle: number): T { return this.live.subscriptions.closeNotifyHandle(notifyHandle); }
 
   /** LanScape's SetReceivedUnsolicitedNotifyState: raise NOTIFYs outside any subscription as SipEventNotifyReceived (off: 481). */
   @procedure()
-  setReceivedUnsolicitedNotifyState(on: boolean): T {
-    return this.subscriptions.setReceivedUnsolicitedNotifyState(on);
-  }
-}
-
-function stripUndefined<O extends object>(o: O): Partial<O> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<O>;
-}
-
-function isUint(n: unknown): n is number {
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
-}
-
-function validateStartParams(p: ResolvedParams): T {
-  const int = (n: unknown, lo: number, hi: number) => typeof n === 'number' && Number.isInteger(n) && n >= lo && n <= hi;
-  if (!int(p.numPhoneLinesRequested, 1, 1024)) return T.SipBadParameter;
-  if (typeof p.ipAddressOfThisHost !== 'string' || !isIP(p.ipAddressOfThisHost)) return T.SipBadParameter;
-  if (!int(p.sipPort, 0, 65535)) return T.SipBadParameter;
-  if (!int(p.minLocalRtpPort, 1024, 65534) || !int(p.maxLocalRtpPort, 1025, 65535) || p.maxLocalRtpPort <= p.minLocalRtpPort) {
-    return T.SipBadParameter;
-  }
-  if (!isSipUser(p.phoneName)) return T.SipBadParameter;
-  if (typeof p.phoneDisplayName !== 'string' || p.phoneDisplayName.length > 128) return T.SipBadParameter;
-  for (const id of [p.zeroBasedAudioInDeviceId, p.zeroBasedAudioOutDeviceId]) {
-    if (!int(id, SIP_AUDIO_DEVICE_NOT_USED, 1023)) return T.SipBadParameter;
-    void SIP_USE_PREFERED_AUDIO_DEVICE;
-  }
-  if (!int(p.callAnswerTimeoutSeconds, 1, 4_294_967)) return T.SipBadParameter;
-  if (!int(p.sipT1Ms, 1, 60_000) || !int(p.sipT2Ms, p.sipT1Ms, 600_000) || !int(p.sipT4Ms, 0, 600_000)) return T.SipBadParameter;
-  if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP') return T.SipBadParameter;
-  if (p.conferenceSampleRate !== 8000 && p.conferenceSampleRate !== 16000 && p.conferenceSampleRate !== 48000) return T.SipBadParameter;
-  if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;
-  if (p.sipLogFile !== undefined && (typeof p.sipLogFile !== 'string' || !p.sipLogFile)) return T.SipBadParameter;
-  if (p.logger !== undefined && !isLogger(p.logger)) return T.SipBadParameter;
-  if (typeof p.lineMode !== 'number' || (p.lineMode !== LineMode.PhoneLine && p.lineMode !== LineMode.SwitchLine)) return T.SipBadParameter;
-  for (const b of [
-    p.useSequentialRtpPorts,
-    p.callConferenceEnabled,
-    p.farEndCallTransferEnabled,
-    p.randomlyAssignIncomingCallsToPhoneLines,
-    p.dtmfEnabled,
-    p.enablePhoneLineRecording,
-    p.logSipMessages,
-  ]) {
-    if (typeof b !== 'boolean') return T.SipBadParameter;
-  }
-  return T.SipSuccess;
+  setReceivedUnsolicitedNotifyState(on: boolean): T { return this.live.subscriptions.setReceivedUnsolicitedNotifyState(on); }
 }

@@ -28,6 +28,7 @@ import type { Endpoint, TransportProtocol } from '../sip/transport.js';
 import { hostPort, resolveHost } from './hosts.js';
 import type { Notifier } from './notifier.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
+import type { IdCounter } from './engineState.js';
 
 /** What the subscription modules need from the engine (all read lazily: the stack comes and goes). */
 export interface EventsEngineHost {
@@ -206,12 +207,17 @@ export class EventSubscriptions {
   private readonly outgoing = new Map<number, OutgoingEntry>();
   private readonly notifyHandles = new Map<number, NotifierSession>();
   private unsolicitedNotifyAccepted = false;
-  private nextHandle = 1;
   /** Expiry limits for subscriptions served by the engine. */
   readonly policy: ExpiryPolicy = { defaultExpires: 3600, maxExpires: 7200, minExpires: 0 };
 
-  /** @param host engine services */
-  constructor(readonly host: EventsEngineHost) {
+  /**
+   * @param host engine services
+   * @param ids subscription and notify handles (the engine's counter, continued across runs)
+   */
+  constructor(
+    readonly host: EventsEngineHost,
+    private readonly ids: IdCounter = { next: 1 },
+  ) {
     const sip: SubscriptionHost = {
       get clock() {
         return host.clock();
@@ -322,7 +328,7 @@ export class EventSubscriptions {
     if (typeof target === 'number') return { result: target, handle: 0 };
     if (!this.host.stack()) return { result: T.SipMediaEngineNotInitialized, handle: 0 };
     const pkg = eventPackage.toLowerCase();
-    const handle = this.nextHandle++;
+    const handle = this.ids.next++;
     const base = (): SubscriptionStatusData => ({ handle, eventPackage: pkg, targetUri: target.requestUri });
     const notifier = this.host.notifier();
     notifier.immediate(-1, T.SipSubscriptionTrying, base());
@@ -402,7 +408,7 @@ export class EventSubscriptions {
     }
     const from = partiesOf(req.headers.get('From'));
     const accept = req.headers.getAll('Accept').map((a) => a.trim()).filter(Boolean);
-    const handle = this.nextHandle++;
+    const handle = this.ids.next++;
     const data = this.host.notifier().immediate(-1, T.SipSubscriptionReceived, {
       notifyHandle: handle,
       eventPackage: event.package,

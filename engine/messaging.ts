@@ -21,6 +21,7 @@ import type { Endpoint, TransportProtocol } from '../sip/transport.js';
 import { newCallId, newTag } from '../sip/util.js';
 import type { Call } from '../lines/call.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
+import type { IdCounter } from './engineState.js';
 
 /** Default largest MESSAGE body accepted, in bytes. */
 export const DEFAULT_MAX_MESSAGE_BODY_SIZE = 64 * 1024;
@@ -126,13 +127,18 @@ const TOKEN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
 /** MESSAGE sending and receiving for one engine. */
 export class Messaging {
-  private nextId = 1;
   private maxBodySize = DEFAULT_MAX_MESSAGE_BODY_SIZE;
   /** Accepted `type/subtype` patterns, lower case (`*` wildcards); empty = everything. */
   private accepted: string[] = [];
 
-  /** @param host engine services */
-  constructor(private readonly host: MessagingHost) {}
+  /**
+   * @param host engine services
+   * @param ids message ids (the engine's counter, continued across runs)
+   */
+  constructor(
+    private readonly host: MessagingHost,
+    private readonly ids: IdCounter = { next: 1 },
+  ) {}
 
   /** Back to defaults (the engine stopped). */
   reset(): void {
@@ -181,7 +187,7 @@ export class Messaging {
     const dialog = call.dialog;
     const stack = this.host.stack();
     if (!dialog || !call.isConnected || !stack) return { result: T.SipNoCallActive, messageId: 0 };
-    const messageId = this.nextId++;
+    const messageId = this.ids.next++;
     const contentType = `${mimeType}/${subMimeType}`;
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
     const line = call.line.index;
@@ -212,7 +218,7 @@ export class Messaging {
     const bad = checkContent(mimeType, subMimeType, body);
     if (bad !== T.SipSuccess) return { result: bad, messageId: 0 };
 
-    const messageId = this.nextId++;
+    const messageId = this.ids.next++;
     const me = this.host.identity();
     const fromUri = `sip:${me.user}@${me.host}`;
     const fromValue = `${me.displayName ? `${quoteString(me.displayName)} ` : ''}<${fromUri}>;tag=${newTag()}`;

@@ -4,11 +4,12 @@
  * events to it. prom-client is loaded only when metrics are enabled (engine/metrics.ts).
  * @module
  */
-import type { Registry } from 'prom-client';
+import { isIP } from 'node:net';
 import type { SipStack } from '../sip/stack.js';
 import type { MediaSessionStats } from '../media/session.js';
 import type { CallQuality } from '../media/quality.js';
-import { EngineMetrics, type MetricsSource } from './metrics.js';
+import { EngineMetrics, type MetricsOptions, type MetricsSource } from './metrics.js';
+import type { EnableMetricsResult, MetricsRegistryResult } from './results.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 
 /** Metrics of one engine, while enabled. */
@@ -21,8 +22,14 @@ export class MetricsControl {
   /** @param source what the metrics read at scrape time */
   constructor(private readonly source: MetricsSource) {}
 
-  /** Turns metrics on (arguments already validated); the port is given when one was asked for. */
-  async enable(port: number | undefined, host: string | undefined): Promise<{ result: T; port?: number }> {
+  /** enableMetrics: checks the options, then turns metrics on; the port is given when one was asked for. */
+  async enable(options: MetricsOptions): Promise<EnableMetricsResult> {
+    if (options === null || typeof options !== 'object') return { result: T.SipBadParameter };
+    const { port, host } = options;
+    if (port !== undefined && (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)) {
+      return { result: T.SipBadParameter };
+    }
+    if (host !== undefined && (typeof host !== 'string' || !isIP(host))) return { result: T.SipBadParameter };
     if (this.metrics || this.busy) return { result: T.SipAlreadyEnabled };
     this.busy = true;
     try {
@@ -45,9 +52,10 @@ export class MetricsControl {
     return T.SipSuccess;
   }
 
-  /** The prom-client registry while metrics are on. */
-  registry(): Registry | undefined {
-    return this.metrics?.registry;
+  /** getMetricsRegistry: the prom-client registry while metrics are on, else SipNotEnabled. */
+  registry(): MetricsRegistryResult {
+    const registry = this.metrics?.registry;
+    return registry ? { result: T.SipSuccess, registry } : { result: T.SipNotEnabled };
   }
 
   /** Follows the engine's SIP stack (undefined when it stops). */

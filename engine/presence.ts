@@ -21,6 +21,7 @@ import type { Endpoint } from '../sip/transport.js';
 import { partiesOf, type EventSubscriptions, type SubscriptionStatusData } from './eventSubscriptions.js';
 import { hostPort, isPort, resolveHost } from './hosts.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
+import type { IdCounter } from './engineState.js';
 
 /** Body type of presence documents. */
 export const PIDF_CONTENT_TYPE = 'application/pidf+xml';
@@ -125,10 +126,15 @@ export class PresenceService {
   private server?: Endpoint;
   private publication?: Publication;
   private lastPublishStatus = 0;
-  private nextSubscribeId = 1;
 
-  /** @param subs the engine's subscription module (router, SIP services, notifications) */
-  constructor(private readonly subs: EventSubscriptions) {
+  /**
+   * @param subs the engine's subscription module (router, SIP services, notifications)
+   * @param ids watcher ids (the engine's counter, continued across runs)
+   */
+  constructor(
+    private readonly subs: EventSubscriptions,
+    private readonly ids: IdCounter = { next: 1 },
+  ) {
     subs.registerPackage('presence', {
       newSubscribe: (req, tx, event) => this.onSubscribe(req, tx, event),
       stop: () => this.stop(),
@@ -254,7 +260,7 @@ export class PresenceService {
       void session.notify({ state: 'terminated', reason: 'timeout', body: null });
       return;
     }
-    const id = this.nextSubscribeId++;
+    const id = this.ids.next++;
     const from = partiesOf(req.headers.get('From'));
     this.watchers.set(id, { session, from: from.uri });
     session.events.onTerminated = () => {

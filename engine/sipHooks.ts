@@ -57,8 +57,9 @@ export class SipMessageHooks {
     return this.enabled;
   }
 
-  /** Installs or removes the hook on `stack`. */
+  /** Installs or removes the hook on `stack` (SipBadParameter when `on` is not a boolean). */
   enable(stack: SipStack, on: boolean): T {
+    if (typeof on !== 'boolean') return T.SipBadParameter;
     this.enabled = on;
     stack.setMessageHook(on ? (direction, msg, remote) => this.hook(direction, msg, remote) : undefined);
     return T.SipSuccess;

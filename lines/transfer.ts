@@ -183,10 +183,15 @@ const REPLACED_BYE_WAIT_MS = 2_000;
 export class TransferManager {
   private readonly outgoing = new Map<Call, OutgoingRefer[]>();
   private readonly incoming = new Map<number, IncomingRefer>();
-  private nextReferId = 1;
 
-  /** @param host engine services */
-  constructor(private readonly host: TransferHost) {}
+  /**
+   * @param host engine services
+   * @param referIds refer ids (the engine keeps the counter across runs)
+   */
+  constructor(
+    private readonly host: TransferHost,
+    private readonly referIds: { next: number } = { next: 1 },
+  ) {}
 
   // ------------------------------------------------------------------ dispatch
 
@@ -466,7 +471,7 @@ export class TransferManager {
       return;
     }
     const rec: IncomingRefer = {
-      referId: this.nextReferId++,
+      referId: this.referIds.next++,
       call,
       req,
       tx,

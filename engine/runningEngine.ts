@@ -1,0 +1,542 @@
+/**
+ * The running engine: everything that exists only between startSipTelephony and
+ * stopSipTelephony, built in one place and torn down in one place. The SIP stack and the phone
+ * lines, the media clock and its pump, the RTP port allocator, the audio floor-keeper, the call
+ * manager, transfer, messaging, event subscriptions and presence, the challenge screen and the
+ * SIP message hooks, the registrar role, the registration client, keep-alives and NAT, the line
+ * policy, the dialog router and the capability table its modules fill, and the procedure groups
+ * that hold the bodies of the facade's procedures (engine/*Procedures.ts).
+ *
+ * Why one object: the facade used to hold a dozen optional fields that start filled and stop
+ * emptied one by one, and every procedure re-checked the ones it used. Here they are all
+ * `readonly` and present, so "started" is simply "the facade holds a RunningEngine", and the
+ * order of construction (the router's modules before the usages that attach to it, the stack's
+ * callbacks last) and of teardown ({@link RunningEngine.stop}) is written once. What outlives a
+ * run (credentials, logger, metrics, a few settings) is in engine/engineState.ts.
+ * @module
+ */
+import type { SipRequest, SipParseError } from '../sip/message.js';
+import { SipStack } from '../sip/stack.js';
+import type { ServerTransaction } from '../sip/transaction.js';
+import type { Endpoint } from '../sip/transport.js';
+import { answerChallenge, looseRoute, type OutboundProxy, type UacServices } from '../sip/uac.js';
+import { CapabilityRegistry } from '../sip/capabilities.js';
+import { DialogRouter } from '../sip/dialogRouter.js';
+import { PhoneLine } from '../lines/phoneLine.js';
+import { CallManager, type CallManagerHost } from '../lines/callManager.js';
+import { infoDtmfHandler } from '../lines/infoDtmf.js';
+import { TransferManager, TRANSFER_CAPABILITY, type TransferHost } from '../lines/transfer.js';
+import { Call, CALL_CAPABILITY, type CallMedia, type CallTarget, type OutgoingCallErrorInfo } from '../lines/call.js';
+import { openLineMedia, formatSpecs } from '../lines/lineMedia.js';
+import { DriftCorrectedMediaClock, type MediaClock } from '../media/mediaClock.js';
+import { MediaPump } from '../media/mediaPump.js';
+import { RtpPortAllocator } from '../media/rtpSocket.js';
+import { EngineAudio } from './audio.js';
+import { ChallengeAuthenticator } from './challenge.js';
+import type { EngineState } from './engineState.js';
+import { EventSubscriptions, SUBSCRIPTION_CAPABILITY } from './eventSubscriptions.js';
+import { hostPort, resolveHost } from './hosts.js';
+import { KeepAliveService } from './keepAlive.js';
+import { LinePolicy } from './linePolicy.js';
+import { defaultLogger } from './logger.js';
+import { Messaging, MESSAGING_CAPABILITY, type MessagingHost } from './messaging.js';
+import { PresenceService } from './presence.js';
+import { REGISTRAR_CAPABILITY } from './registrar.js';
+import { RegistrarRole } from './registrarRole.js';
+import type { RegistrationClient, RegistrationHost } from './registration.js';
+import { TelephonyReturnValue as T } from './returnCodes.js';
+import { SipMessageHooks } from './sipHooks.js';
+import { attachSipLogger } from './sipLog.js';
+import type { ResolvedParams } from './startParams.js';
+import { CallHoldType } from './types.js';
+import { CallProcedures } from './callProcedures.js';
+import { LineProcedures } from './lineProcedures.js';
+import { LineMediaProcedures } from './lineMediaProcedures.js';
+import { LocalAudioProcedures } from './localAudioProcedures.js';
+import { ServerProcedures } from './serverProcedures.js';
+
+/** A server the application named (proxy, outbound proxy). */
+export interface ServerAddress {
+  /** Resolved address. */
+  host: string;
+  /** Port. */
+  port: number;
+  /** What the application gave (a name or an address), kept for URIs. */
+  given: string;
+}
+
+/** One run of the engine, from a successful startSipTelephony to stopSipTelephony. */
+export class RunningEngine {
+  /** Local RTP ports for the calls' media. */
+  readonly rtpAllocator: RtpPortAllocator;
+  /** What every usage implements: the one source of Allow, Supported, Accept and Allow-Events (filled by the router's modules). */
+  readonly capabilities = new CapabilityRegistry();
+  /** The one router of incoming requests, behind the challenge screen: dialogs to their usages, the rest by method. */
+  readonly router: DialogRouter;
+  /** SIP and NAT keep-alives and the public address (engine/keepAlive.ts). */
+  readonly keepAlive: KeepAliveService;
+  /** Line selection, busy-out and the rules between lines (engine/linePolicy.ts). */
+  readonly linePolicy: LinePolicy;
+  /** Instant messages (engine/messaging.ts). */
+  readonly messaging: Messaging;
+  /** Challenges on incoming requests (engine/challenge.ts). */
+  readonly challenge: ChallengeAuthenticator;
+  /** SIP message hooks (engine/sipHooks.ts). */
+  readonly sipHooks: SipMessageHooks;
+  /** Transfers: REFER out and in, NOTIFY sipfrag, Replaces. */
+  readonly transfers: TransferManager;
+  /** Generic event subscriptions and the SUBSCRIBE/NOTIFY router (engine/eventSubscriptions.ts). */
+  readonly subscriptions: EventSubscriptions;
+  /** Presence agent (engine/presence.ts). */
+  readonly presence: PresenceService;
+  /** The registrar role: incoming REGISTER and the bindings (engine/registrarRole.ts). */
+  readonly registrar: RegistrarRole;
+  /** The calls on the lines. */
+  readonly callManager: CallManager;
+  /** Procedure bodies: calls (engine/callProcedures.ts). */
+  readonly calls: CallProcedures;
+  /** Procedure bodies: a line's settings and state (engine/lineProcedures.ts). */
+  readonly lineSettings: LineProcedures;
+  /** Procedure bodies: the media of a line's call (engine/lineMediaProcedures.ts). */
+  readonly lineMedia: LineMediaProcedures;
+  /** Procedure bodies: conference, recording, local audio and DSP (engine/localAudioProcedures.ts). */
+  readonly localAudio: LocalAudioProcedures;
+  /** Procedure bodies: servers, registration, keep-alive, NAT (engine/serverProcedures.ts). */
+  readonly servers: ServerProcedures;
+
+  /** The registration client while names are registered (enableSipRegisterServer). */
+  registration?: RegistrationClient;
+  /** The SIP proxy (enableSipProxyServer). */
+  proxy?: ServerAddress;
+  /** The outbound proxy (enableOutboundSipProxyServer). */
+  outboundProxy?: ServerAddress;
+  /** The SIP domain (enableSipDomain). */
+  domain?: string;
+  /** Seconds an incoming call may ring (setCallAnswerTimeout; from the start parameters). */
+  callAnswerTimeoutSeconds: number;
+  /** Last outgoing call failure per line, kept after the call ends (getOutgoingCallErrorInfo). */
+  readonly lastErrors = new Map<number, OutgoingCallErrorInfo>();
+  private stopped = false;
+  private audioStopped = false;
+  private readonly stopSipLog?: () => void;
+
+  /**
+   * Binds the SIP stack, starts the media clock and opens the audio devices, then builds the
+   * run. On failure everything opened so far is closed again.
+   * @returns the run, or SipCallFailure (the SIP port cannot be bound) or the audio device's code
+   */
+  static async start(state: EngineState, p: ResolvedParams): Promise<RunningEngine | T> {
+    const stack = new SipStack({
+      host: p.ipAddressOfThisHost,
+      port: p.sipPort,
+      clock: state.clock,
+      t1: p.sipT1Ms,
+      t2: p.sipT2Ms,
+      t4: p.sipT4Ms,
+      userAgent: p.userAgent,
+    });
+    try {
+      await stack.start();
+    } catch {
+      await stack.stop().catch(() => undefined);
+      return T.SipCallFailure;
+    }
+    // The start parameter wins for this run; a restart without one goes back to the constructor's.
+    state.logger = p.logger ?? state.constructorLogger();
+    state.notifier.setCallback(p.userNotifyCallbackProc);
+    const lines = Array.from({ length: p.numPhoneLinesRequested }, (_, i) => new PhoneLine(i));
+    const mediaClock = new DriftCorrectedMediaClock({});
+    const mediaPump = MediaPump.attach(mediaClock);
+    mediaClock.start();
+    const audio = await EngineAudio.start({ notifyLine: (line, event, data) => state.notifier.lineUnchecked(line, event, data) }, p, lines, mediaPump);
+    if (typeof audio === 'number') {
+      mediaPump.detach();
+      mediaClock.stop();
+      await stack.stop().catch(() => undefined);
+      return audio;
+    }
+    return new RunningEngine(state, p, stack, lines, mediaClock, mediaPump, audio);
+  }
+
+  private constructor(
+    /** What outlives the run. */
+    readonly state: EngineState,
+    /** The start parameters after defaults. */
+    readonly params: ResolvedParams,
+    /** The SIP stack. */
+    readonly stack: SipStack,
+    /** The phone lines. */
+    readonly lines: PhoneLine[],
+    /** The engine's single media clock. */
+    readonly mediaClock: MediaClock,
+    /** The one pump on the media clock: every line's media and the bridge run in its phases. */
+    readonly mediaPump: MediaPump,
+    /** The audio floor-keeper: bridge, local device, tones, recording. */
+    readonly audio: EngineAudio,
+  ) {
+    const notifier = state.notifier;
+    this.callAnswerTimeoutSeconds = params.callAnswerTimeoutSeconds;
+    this.rtpAllocator = new RtpPortAllocator({
+      host: params.ipAddressOfThisHost,
+      minPort: params.minLocalRtpPort,
+      maxPort: params.maxLocalRtpPort,
+      strategy: params.useSequentialRtpPorts ? 'sequential' : 'random',
+    });
+    // The router first: its modules register their capabilities in this order (Allow lists it).
+    this.router = this.newRouter();
+    this.keepAlive = new KeepAliveService({
+      clock: () => state.clock,
+      stack: () => this.liveStack(),
+      transport: () => params.sipTransport,
+      natTargets: () => [this.outboundProxy, this.proxy, this.registration?.config.destination].filter((d) => d !== undefined),
+      applyRtpKeepAlive: (ms) => {
+        for (const l of this.lines) l.media?.setKeepAlive(ms);
+      },
+      notifyGlobal: (event, data) => notifier.globalUnchecked(event, data),
+      reRegister: () => this.registration?.trigger(),
+    });
+    this.linePolicy = new LinePolicy({ lines: () => this.lines, params: () => params, notifyLine: (line, event) => notifier.lineUnchecked(line, event) });
+    this.linePolicy.randomAssign = params.randomlyAssignIncomingCallsToPhoneLines;
+    this.messaging = new Messaging(this.messagingHost(), state.ids.message);
+    this.challenge = new ChallengeAuthenticator(
+      () => this.domain ?? params.ipAddressOfThisHost,
+      (d) => notifier.immediate(-1, T.SipIncomingAuthentication, d),
+    );
+    this.sipHooks = new SipMessageHooks(
+      (d) => notifier.immediate(-1, T.SipModifySipMessage, d),
+      (message) => state.logger.warn(message),
+    );
+    this.transfers = new TransferManager(this.transferHost(), state.ids.refer);
+    this.subscriptions = new EventSubscriptions(
+      {
+        clock: () => state.clock,
+        stack: () => this.liveStack(),
+        notifier: () => notifier,
+        user: () => params.phoneName,
+        displayName: () => params.phoneDisplayName,
+        contactUri: (user) => this.contactUri(user),
+        advertisedHost: () => this.advertisedAddress().host,
+        transport: () => params.sipTransport,
+        proxy: () => this.proxyEndpoint(),
+        domain: () => this.domain,
+        uac: this.uacFor('sub:'),
+        capabilities: this.capabilities,
+        router: this.router,
+      },
+      state.ids.subscription,
+    );
+    this.presence = new PresenceService(this.subscriptions, state.ids.watcher);
+    this.registrar = new RegistrarRole(state.clock, state.options, {
+      stack: () => this.liveStack(),
+      immediate: (event, data) => notifier.immediateUnchecked(-1, event, data),
+    });
+    this.callManager = new CallManager(this.callManagerHost());
+    // Transfer and messaging live on every call's dialog beside the INVITE session.
+    this.callManager.extendDialogs((call) => this.transfers.usageFor(call));
+    this.callManager.extendDialogs((call) => this.messaging.usageFor(call));
+    this.callManager.setInfoHandler(infoDtmfHandler(() => this.liveStack(), (line, digit) => notifier.line(line, T.SipDtmfDigitEvent, { digit, method: 'info' })));
+    this.calls = new CallProcedures(this);
+    this.lineSettings = new LineProcedures(this);
+    this.lineMedia = new LineMediaProcedures(this);
+    this.localAudio = new LocalAudioProcedures(this);
+    this.servers = new ServerProcedures(this);
+    // The stack's callbacks last: from here requests reach a complete engine.
+    stack.onRequest = (req, tx, from) => this.onRequest(req, tx, from);
+    stack.onAck = (req) => this.callManager.onAck(req);
+    stack.onStrayResponse = (res) => this.callManager.onStrayResponse(res);
+    stack.on('parseError', (err: SipParseError, raw: Buffer, from: Endpoint) => this.onParseError(err, raw, from));
+    if (params.logSipMessages) this.stopSipLog = attachSipLogger(stack, params.sipLogFile, state.logger === defaultLogger() ? undefined : state.logger);
+    state.metrics.setStack(stack);
+  }
+
+  /**
+   * Stops the run, in this order: every call ends (BYE / CANCEL / 480, the far ends get up to
+   * 2 s to answer), the audio devices close, subscriptions end, registrations are removed
+   * (Expires: 0), keep-alive and registrar state go, the media clock stops, transfers forget
+   * their timers; then `detach` lets the facade drop this run (procedures answer
+   * SipMediaEngineNotInitialized from then on), the stack closes its sockets, and pending
+   * notifications are delivered.
+   */
+  async stop(detach: () => void): Promise<void> {
+    const calls = this.callManager.calls();
+    await Promise.race([Promise.all(calls.map((c) => c.hangUp())), new Promise((r) => setTimeout(r, 2000))]);
+    for (const c of calls) c.finish(T.SipCallComplete);
+    await this.audio.stop();
+    this.audioStopped = true;
+    await this.subscriptions.stop();
+    const reg = this.registration;
+    if (reg) {
+      this.registration = undefined;
+      await reg.stop().catch(() => T.SipCallFailure);
+      reg.dispose();
+    }
+    this.keepAlive.reset();
+    this.registrar.clear();
+    this.mediaPump.detach();
+    this.mediaClock.stop();
+    this.transfers.stop();
+    this.stopped = true;
+    detach();
+    this.state.metrics.setStack(undefined);
+    await this.stack.stop().catch(() => undefined);
+    this.stopSipLog?.();
+    this.state.notifier.flush();
+  }
+
+  /** Whether the run has stopped (an `await` inside a procedure may outlive it). */
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Whether stop has closed the audio floor-keeper (its procedures answer SipMediaEngineNotInitialized from then on). */
+  get audioClosed(): boolean {
+    return this.audioStopped;
+  }
+
+  /** The stack while the run lasts; undefined once stopped (what the services' hosts read). */
+  private liveStack(): SipStack | undefined {
+    return this.stopped ? undefined : this.stack;
+  }
+
+  // ---------------------------------------------------------------- what the procedure groups share
+
+  /** The line a procedure names, or the code saying why there is none. */
+  line(phoneLine: unknown): PhoneLine | T {
+    if (this.stopped) return T.SipMediaEngineNotInitialized;
+    if (typeof phoneLine !== 'number' || !Number.isInteger(phoneLine) || phoneLine < 0 || phoneLine >= this.lines.length) return T.SipBadPhoneLine;
+    return this.lines[phoneLine]!;
+  }
+
+  /** The live call on a line, or the code saying why there is none. */
+  lineCall(phoneLine: unknown): Call | T {
+    const l = this.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    return l.call && !l.call.isEnded ? l.call : T.SipNoCallActive;
+  }
+
+  /** The user a line answers and calls as. */
+  userForLine(line: PhoneLine): string {
+    return line.phoneName ?? line.registrationName ?? this.params.phoneName;
+  }
+
+  /** The address advertised in Contact and Via: the public one when known, else the local one. */
+  advertisedAddress(): { host: string; port: number; protocol: string } {
+    return this.keepAlive.advertisedAddress(this.stack);
+  }
+
+  /** Our Contact URI for `user`. */
+  contactUri(user: string): string {
+    const a = this.advertisedAddress();
+    return `sip:${user}@${hostPort(a.host, a.port)}${a.protocol === 'UDP' ? '' : `;transport=${a.protocol.toLowerCase()}`}`;
+  }
+
+  /** Where requests sent through the SIP proxy go, when one is enabled. */
+  proxyEndpoint(): Endpoint | undefined {
+    return this.proxy ? { protocol: this.params.sipTransport, host: this.proxy.host, port: this.proxy.port } : undefined;
+  }
+
+  /** The outbound proxy in its one shape: where to send, and the Route naming it (built only here). */
+  outboundProxyRoute(): OutboundProxy | undefined {
+    const ob = this.outboundProxy;
+    if (!ob) return undefined;
+    return { endpoint: { protocol: this.params.sipTransport, host: ob.host, port: ob.port }, route: looseRoute(ob.given, ob.port) };
+  }
+
+  /**
+   * The client-request path for one usage: sends on the running stack, answers challenges with
+   * one digest client per `keyPrefix` + user name, follows the outbound proxy.
+   */
+  uacFor(keyPrefix: string): UacServices {
+    return {
+      send: (req, dest, user) => this.liveStack()?.sendRequest(req, dest, user),
+      answerChallenge: (user, retry, challenge, challenged) =>
+        answerChallenge(this.state.digestClientFor(`${keyPrefix}${user}`), retry, challenge, challenged, user),
+      outboundProxy: () => this.outboundProxyRoute(),
+      resolve: (host) => resolveHost(host),
+      transport: () => this.params.sipTransport,
+    };
+  }
+
+  /** Places a call on `line` to `target` with the line's formats and caller identity. */
+  outgoingCall(line: PhoneLine, target: CallTarget): Promise<Call | T> {
+    const fromUser = line.fromUserName ?? this.userForLine(line);
+    return Call.outgoing(this.callManager.services, line, target, formatSpecs(line.formats, line.opusSettings), fromUser, this.params.phoneDisplayName);
+  }
+
+  /** What the registration client needs (enableSipRegisterServer builds one per call). */
+  registrationHost(): RegistrationHost {
+    return {
+      clock: this.state.clock,
+      uac: this.uacFor(''),
+      capabilities: this.capabilities,
+      contactUri: (name) => this.contactUri(name),
+      advertisedAddress: () => this.advertisedAddress(),
+      displayName: () => this.params.phoneDisplayName,
+      userAgent: () => this.params.userAgent,
+      notify: (event, data) => this.state.notifier.globalUnchecked(event, data),
+      publicAddressDetected: (host, port) => this.keepAlive.publicAddressDetected(host, port),
+    };
+  }
+
+  // ---------------------------------------------------------------- the services' hosts
+
+  private callManagerHost(): CallManagerHost {
+    const engine = this;
+    const { state, params } = this;
+    return {
+      get stack() {
+        return engine.stack;
+      },
+      get clock() {
+        return state.clock;
+      },
+      notify: (line, event, data) => {
+        if (event === T.SipFarEndError || event === T.SipFarEndIsBusy) {
+          const call = this.lines[line]?.call;
+          if (call?.errorInfo) this.lastErrors.set(line, { ...call.errorInfo });
+        }
+        state.metrics.onLineEvent(event, data);
+        state.notifier.lineUnchecked(line, event, data);
+        this.audio.onLineEvent(event);
+      },
+      openMedia: (line) => this.openMedia(line),
+      mediaAddress: () => this.advertisedAddress().host,
+      contactUri: (user) => this.contactUri(user),
+      uac: this.uacFor('call:'),
+      capabilities: this.capabilities,
+      holdStyle: () => (state.holdType === CallHoldType.Rfc2543 ? 'rfc2543' : state.holdType === CallHoldType.Both ? 'both' : 'rfc3264'),
+      answerTimeoutSeconds: () => this.callAnswerTimeoutSeconds,
+      transport: () => params.sipTransport,
+      resolve: (host) => resolveHost(host),
+      userAgent: () => params.userAgent,
+      lines: () => this.lines,
+      selectLine: (user) => this.linePolicy.selectLineForIncoming(user),
+      immediate: (line, event, data) => state.notifier.immediateUnchecked(line, event, data),
+      formatsFor: (line) => formatSpecs(line.formats, line.opusSettings),
+      userFor: (line) => this.userForLine(line),
+      router: this.router,
+      callFinished: (call) => state.metrics.onCallFinished(call.finalStats, call.finalQuality),
+    };
+  }
+
+  private async openMedia(line: PhoneLine): Promise<CallMedia | undefined> {
+    if (this.stopped) return undefined;
+    const { notifier } = this.state;
+    const media = await openLineMedia({
+      clock: this.mediaClock,
+      pump: this.mediaPump,
+      allocator: this.rtpAllocator,
+      localAddress: this.params.ipAddressOfThisHost,
+      line,
+      dtmfDetect: this.params.dtmfEnabled,
+      rtpKeepAliveMs: this.keepAlive.rtpKeepAliveMs,
+      onDtmf: (digit, method) => notifier.line(line.index, T.SipDtmfDigitEvent, { digit, method }),
+      onMediaConflict: (address, port) => notifier.line(line.index, T.SipReceivedRtpMediaConflict, { address, port }),
+      onHandlerError: (err, count) => this.state.logger.error({ err, phoneLine: line.index, count }, 'media handler threw'),
+    });
+    if (!media) return undefined;
+    line.media = media;
+    return media;
+  }
+
+  private transferHost(): TransferHost {
+    const { notifier } = this.state;
+    return {
+      stack: () => this.liveStack(),
+      calls: () => (this.stopped ? undefined : this.callManager),
+      lines: () => this.lines,
+      clock: () => this.state.clock,
+      notify: (line, event, data) => notifier.lineUnchecked(line, event, data),
+      immediate: (line, event, data) => notifier.immediateUnchecked(line, event, data),
+      autoAccept: () => this.params.farEndCallTransferEnabled,
+      proxy: () => this.proxy,
+      outboundProxy: () => this.outboundProxyRoute(),
+      domain: () => this.domain,
+      transport: () => this.params.sipTransport,
+      resolve: (host) => resolveHost(host),
+      localUri: (line) => this.contactUri(this.userForLine(line)),
+      placeCall: (line, target) => (this.stopped ? Promise.resolve(T.SipMediaEngineNotInitialized) : this.outgoingCall(line, target)),
+    };
+  }
+
+  private messagingHost(): MessagingHost {
+    const { notifier } = this.state;
+    return {
+      stack: () => this.liveStack(),
+      lineCall: (phoneLine) => this.lineCall(phoneLine),
+      identity: () => {
+        const a = this.advertisedAddress();
+        return { user: this.params.phoneName, displayName: this.params.phoneDisplayName, host: this.domain ?? hostPort(a.host, a.port) };
+      },
+      proxy: () => this.proxyEndpoint(),
+      transport: () => this.params.sipTransport,
+      resolve: (host) => resolveHost(host),
+      uac: this.uacFor('msg:'),
+      line: (phoneLine, event, data) => notifier.lineUnchecked(phoneLine, event, data),
+      global: (event, data) => notifier.globalUnchecked(event, data),
+    };
+  }
+
+  // ---------------------------------------------------------------- incoming requests
+
+  /**
+   * Builds the router: each module registers its capabilities and its out-of-dialog handlers
+   * (one per method); the dialogs' usages attach themselves as dialogs come and go.
+   */
+  private newRouter(): DialogRouter {
+    const router = new DialogRouter({
+      createResponse: (req, status, reason, options) => this.stack.createResponse(req, status, reason, options),
+      capabilities: this.capabilities,
+    });
+    return router
+      .module('calls', CALL_CAPABILITY, {
+        // An INVITE naming a call to replace is transfer's (RFC 3891 §3); any other is a new call.
+        INVITE: (req, tx, from) => (req.headers.has('Replaces') ? this.transfers.onReplacesInvite(req, tx) : this.callManager.onNewInvite(req, tx, from)),
+        CANCEL: (req, tx) => this.callManager.onCancel(req, tx),
+        OPTIONS: (req, tx) => this.onOptions(req, tx),
+      })
+      .module('transfer', TRANSFER_CAPABILITY)
+      .module('messaging', MESSAGING_CAPABILITY, { MESSAGE: (req, tx) => this.messaging.onOutOfDialog(req, tx) })
+      .module('subscriptions', SUBSCRIPTION_CAPABILITY, {
+        SUBSCRIBE: (req, tx) => this.subscriptions.onSubscribe(req, tx),
+        NOTIFY: (req, tx) => this.subscriptions.onUnknownNotify(req, tx),
+      })
+      .module('registrar', REGISTRAR_CAPABILITY, { REGISTER: (req, tx, from) => this.registrar.handleRegister(req, tx, from) })
+      .onUnknownDialog('NOTIFY', (req, tx) => this.subscriptions.onUnknownNotify(req, tx));
+  }
+
+  private onRequest(req: SipRequest, tx: ServerTransaction, from: Endpoint): void {
+    if (this.stopped) return;
+    try {
+      // The challenge screen stands in front of the router (engine/challenge.ts).
+      if (this.challenge.onRequest(this.stack, req, tx, from)) return;
+      this.router.route(req, tx, from);
+    } catch (err) {
+      // Whatever went wrong with this request, the engine keeps serving the others.
+      try {
+        tx.respond(this.stack.createResponse(req, 500, 'Server Internal Error', { toTag: true }));
+      } catch {
+        /* nothing more to do */
+      }
+      this.state.internalError(err, `request ${req.method} failed`);
+    }
+  }
+
+  /** OPTIONS outside a dialog: what this engine implements. */
+  private onOptions(req: SipRequest, tx: ServerTransaction): void {
+    const res = this.stack.createResponse(req, 200, 'OK', { toTag: true });
+    this.capabilities.addHeaders(res.headers, ['Allow', 'Accept']);
+    res.headers.append('Accept-Encoding', 'identity');
+    res.headers.append('Accept-Language', 'en');
+    this.capabilities.addHeaders(res.headers, ['Supported', 'Allow-Events']);
+    tx.respond(res);
+  }
+
+  private onParseError(err: SipParseError, raw: Buffer, from: Endpoint): void {
+    this.state.notifier.global(T.SipReceivedSipMessageParseError, {
+      reason: err.reason,
+      source: { protocol: from.protocol, host: from.host, port: from.port },
+      message: raw.subarray(0, 2048).toString('latin1'),
+    });
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The bodies of the facade's server procedures: the SIP proxy, outbound proxy and domain,
+ * credentials, registration with a registrar (LanScape's EnableSipRegisterServer and its
+ * rules), keep-alives and the public address behind a NAT. The facade keeps each procedure's
+ * signature, TSDoc and guard; the registration cycles are engine/registration.ts, keep-alive
+ * timers and NAT engine/keepAlive.ts.
+ * @module
+ */
+import { isIP } from 'node:net';
+import type { Endpoint } from '../sip/transport.js';
+import type { EngineState } from './engineState.js';
+import { hostPort, isPort, isSipUser, resolveHost } from './hosts.js';
+import { RegistrationClient } from './registration.js';
+import type { RegistrationStatusResult } from './results.js';
+import { TelephonyReturnValue as T } from './returnCodes.js';
+import type { RunningEngine, ServerAddress } from './runningEngine.js';
+import { isUint } from './startParams.js';
+
+/** Most unique names one engine registers at once (one registration worker each). */
+export const MAX_REGISTRATION_WORKERS = 1024;
+
+/** registrationErrorRetryTime: allowed while stopped (it outlives runs); applies at once to a running registration. */
+export function setRegistrationRetryTime(state: EngineState, run: RunningEngine | undefined, ms: number): T {
+  if (!isUint(ms) || ms < 100) return T.SipBadParameter;
+  state.registrationRetryMs = ms;
+  run?.registration?.setRetryTime(ms);
+  return T.SipSuccess;
+}
+
+/** Server, registration and keep-alive procedures of one run. */
+export class ServerProcedures {
+  /** @param run the running engine */
+  constructor(private readonly run: RunningEngine) {}
+
+  private async server(address: string, port: number): Promise<ServerAddress | T> {
+    if (typeof address !== 'string' || !address || !isPort(port)) return T.SipBadParameter;
+    const host = await resolveHost(address);
+    if (!host) return T.SipUnknownHost;
+    return { host, port, given: address };
+  }
+
+  /** enableSipProxyServer and enableOutboundSipProxyServer: the address may be a name. */
+  async enableServer(which: 'proxy' | 'outboundProxy', address: string, port: number): Promise<T> {
+    const s = await this.server(address, port);
+    if (typeof s === 'number') return s;
+    this.run[which] = s;
+    this.run.keepAlive.refreshNatKeepAlive();
+    return T.SipSuccess;
+  }
+
+  /** disableSipProxyServer and disableOutboundSipProxyServer. */
+  disableServer(which: 'proxy' | 'outboundProxy'): T {
+    this.run[which] = undefined;
+    return T.SipSuccess;
+  }
+
+  /** enableSipDomain. */
+  enableSipDomain(domain: string): T {
+    if (typeof domain !== 'string' || !/^[A-Za-z0-9.\-[\]:]{1,255}$/.test(domain)) return T.SipBadParameter;
+    this.run.domain = domain;
+    return T.SipSuccess;
+  }
+
+  /** disableSipDomain. */
+  disableSipDomain(): T {
+    this.run.domain = undefined;
+    return T.SipSuccess;
+  }
+
+  /** addAuthorizationCredentials. */
+  addAuthorizationCredentials(userName: string, password: string, realm: string): T {
+    if (typeof userName !== 'string' || !userName || typeof password !== 'string' || (realm !== undefined && typeof realm !== 'string')) {
+      return T.SipBadParameter;
+    }
+    return this.run.state.credentials.add(userName, password, realm ?? '') ? T.SipSuccess : T.SipBadParameter;
+  }
+
+  /** deleteAuthorizationCredentials. */
+  deleteAuthorizationCredentials(userName: string, realm?: string): T {
+    if (typeof userName !== 'string' || !userName) return T.SipBadParameter;
+    return this.run.state.credentials.delete(userName, realm) ? T.SipSuccess : T.SipBadParameter;
+  }
+
+  /** enableSipRegisterServer: the seed's rules and codes, then a new registration client (the old one is dropped). */
+  async enableSipRegisterServer(
+    namesToRegister: string,
+    registerPhoneLines: boolean,
+    registerThroughProxy: boolean,
+    registrationServerAddress: string,
+    registrationServerPort: number,
+    registrationUpdateIntervalSeconds: number,
+    registrationExpireTimeSeconds: number,
+    timeOutMs: number,
+    registerNatAutoDetectEnabled: boolean,
+  ): Promise<T> {
+    const run = this.run;
+    if (typeof namesToRegister !== 'string') return T.SipBadParameter;
+    const names = namesToRegister.split(',').map((s) => s.trim());
+    if (!names.length || names.some((n) => !isSipUser(n))) return T.SipRegisterBadNameList;
+    if (registerPhoneLines && names.length !== run.lines.length) return T.SipRegisterBadNameList;
+    if (!isUint(registrationUpdateIntervalSeconds) || !isUint(registrationExpireTimeSeconds) || !isUint(timeOutMs)) return T.SipBadParameter;
+    if (registrationUpdateIntervalSeconds === 0) return T.SipRegisterIntervalError;
+    if (registrationExpireTimeSeconds === 0 || registrationExpireTimeSeconds < registrationUpdateIntervalSeconds) return T.SipRegisterIntervalError;
+    if (timeOutMs === 0) return T.SipBadParameter;
+    if (registerThroughProxy && !run.proxy) return T.SipProxyNotEnabled;
+    if (registerThroughProxy && !run.domain) return T.SipDomainNameNotDefined;
+    if (typeof registrationServerAddress !== 'string' || !registrationServerAddress || !isPort(registrationServerPort)) return T.SipBadParameter;
+    const registrarHost = await resolveHost(registrationServerAddress);
+    if (!registrarHost) return T.SipUnknownHost;
+    if (run.isStopped) return T.SipMediaEngineNotInitialized; // stopped while resolving
+
+    const unique = [...new Set(names)];
+    // Each unique name holds a registration worker (timers, a dialog); past the limit the
+    // engine cannot create more, LanScape's SipThreadCreationError.
+    if (unique.length > MAX_REGISTRATION_WORKERS) return T.SipThreadCreationError;
+    const linesByName = new Map<string, number[]>();
+    for (const l of run.lines) l.registrationName = undefined;
+    if (registerPhoneLines) {
+      names.forEach((n, i) => {
+        linesByName.set(n, [...(linesByName.get(n) ?? []), i]);
+        run.lines[i]!.registrationName = n;
+      });
+    }
+    const protocol = run.params.sipTransport;
+    const via = run.outboundProxy ?? (registerThroughProxy ? run.proxy : undefined);
+    const destination: Endpoint = via ? { protocol, host: via.host, port: via.port } : { protocol, host: registrarHost, port: registrationServerPort };
+    const port = registrationServerPort === 5060 ? undefined : registrationServerPort;
+    const requestUri = run.domain ? `sip:${run.domain}` : `sip:${hostPort(registrationServerAddress, port)}`;
+
+    run.registration?.dispose();
+    run.registration = new RegistrationClient(
+      run.registrationHost(),
+      {
+        names: unique,
+        linesByName,
+        destination,
+        requestUri,
+        aorDomain: run.domain ?? registrationServerAddress,
+        updateIntervalSeconds: registrationUpdateIntervalSeconds,
+        expireSeconds: registrationExpireTimeSeconds,
+        timeOutMs,
+        natAutoDetect: registerNatAutoDetectEnabled === true,
+      },
+      run.state.registrationRetryMs,
+    );
+    run.registration.start();
+    run.keepAlive.refreshNatKeepAlive();
+    return T.SipSuccess;
+  }
+
+  /** disableSipRegisterServer: Expires: 0 for every name, then the client goes. */
+  async disableSipRegisterServer(): Promise<T> {
+    const reg = this.run.registration;
+    if (!reg) return T.SipSuccess;
+    this.run.registration = undefined;
+    for (const l of this.run.lines) l.registrationName = undefined;
+    const rc = await reg.stop();
+    reg.dispose();
+    this.run.keepAlive.refreshNatKeepAlive();
+    return rc;
+  }
+
+  /** triggerRegistration. */
+  triggerRegistration(name?: string): T {
+    const reg = this.run.registration;
+    if (!reg) return T.SipCallFailure;
+    if (name !== undefined && typeof name !== 'string') return T.SipBadParameter;
+    return reg.trigger(name) ? T.SipSuccess : T.SipBadParameter;
+  }
+
+  /** getRegistrationStatus. */
+  getRegistrationStatus(): RegistrationStatusResult {
+    return { result: T.SipSuccess, registrations: this.run.registration?.status() ?? [] };
+  }
+
+  /** setWanIpAddress (engine/keepAlive.ts re-registers with the new Contact). */
+  setWanIpAddress(ipAddress: string): T {
+    if (typeof ipAddress !== 'string' || !isIP(ipAddress)) return T.SipBadParameter;
+    this.run.keepAlive.setWanIpAddress(this.run.stack, ipAddress);
+    return T.SipSuccess;
+  }
+
+  /** sendSipKeepAlive. */
+  async sendSipKeepAlive(host: string, port: number, enableState: boolean, keepAliveSeconds: number, protocol: 'UDP' | 'TCP'): Promise<T> {
+    if (typeof host !== 'string' || !host || !isPort(port) || typeof enableState !== 'boolean') return T.SipBadParameter;
+    if (protocol !== 'UDP' && protocol !== 'TCP') return T.SipBadParameter;
+    if (enableState && (!isUint(keepAliveSeconds) || keepAliveSeconds === 0)) return T.SipBadParameter;
+    const ip = await resolveHost(host);
+    if (!ip) return T.SipUnknownHost;
+    if (this.run.isStopped) return T.SipMediaEngineNotInitialized; // stopped while resolving
+    this.run.keepAlive.sendSipKeepAlive(protocol, ip, port, enableState ? keepAliveSeconds : undefined);
+    return T.SipSuccess;
+  }
+
+  /** enableKeepAliveTransmissions. */
+  enableKeepAliveTransmissions(keepAliveSip: boolean, keepAliveRtp: boolean, natSessionTimeMs: number): T {
+    if (typeof keepAliveSip !== 'boolean' || typeof keepAliveRtp !== 'boolean') return T.SipBadParameter;
+    if ((keepAliveSip || keepAliveRtp) && (!isUint(natSessionTimeMs) || natSessionTimeMs < 100)) return T.SipBadParameter;
+    this.run.keepAlive.enableKeepAliveTransmissions(keepAliveSip, keepAliveRtp, natSessionTimeMs);
+    return T.SipSuccess;
+  }
+}

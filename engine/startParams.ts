@@ -1,0 +1,65 @@
+/**
+ * The start parameters of one run: LanScape's START_SIP_TELEPHONY_PARAMS after defaults, and
+ * the checks startSipTelephony makes before anything is bound. Kept apart from the running
+ * engine so that validation has no side effects and can be read (and tested) on its own.
+ * @module
+ */
+import { isIP } from 'node:net';
+import { isSipUser } from './hosts.js';
+import { isLogger } from './logger.js';
+import { TelephonyReturnValue as T } from './returnCodes.js';
+import { DEFAULT_START_PARAMS, LineMode, SIP_AUDIO_DEVICE_NOT_USED, type StartSipTelephonyParams } from './types.js';
+
+/** Start parameters after defaults, plus the test hooks. */
+export type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger'>> &
+  Pick<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger'>;
+
+/** The parameters with defaults filled in (an `undefined` member takes the default), or SipBadParameter. */
+export function resolveStartParams(params: unknown): ResolvedParams | T {
+  if (params === null || typeof params !== 'object') return T.SipBadParameter;
+  const given = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined)) as Partial<StartSipTelephonyParams>;
+  const p = { ...DEFAULT_START_PARAMS, ...given } as ResolvedParams;
+  const bad = validateStartParams(p);
+  return bad === T.SipSuccess ? p : bad;
+}
+
+/** An unsigned 32-bit integer (LanScape's DWORD parameters). */
+export function isUint(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+}
+
+function validateStartParams(p: ResolvedParams): T {
+  const int = (n: unknown, lo: number, hi: number) => typeof n === 'number' && Number.isInteger(n) && n >= lo && n <= hi;
+  if (!int(p.numPhoneLinesRequested, 1, 1024)) return T.SipBadParameter;
+  if (typeof p.ipAddressOfThisHost !== 'string' || !isIP(p.ipAddressOfThisHost)) return T.SipBadParameter;
+  if (!int(p.sipPort, 0, 65535)) return T.SipBadParameter;
+  if (!int(p.minLocalRtpPort, 1024, 65534) || !int(p.maxLocalRtpPort, 1025, 65535) || p.maxLocalRtpPort <= p.minLocalRtpPort) {
+    return T.SipBadParameter;
+  }
+  if (!isSipUser(p.phoneName)) return T.SipBadParameter;
+  if (typeof p.phoneDisplayName !== 'string' || p.phoneDisplayName.length > 128) return T.SipBadParameter;
+  // SIP_AUDIO_DEVICE_NOT_USED (-2) and SIP_USE_PREFERED_AUDIO_DEVICE (-1) are the two negative ids allowed
+  for (const id of [p.zeroBasedAudioInDeviceId, p.zeroBasedAudioOutDeviceId]) {
+    if (!int(id, SIP_AUDIO_DEVICE_NOT_USED, 1023)) return T.SipBadParameter;
+  }
+  if (!int(p.callAnswerTimeoutSeconds, 1, 4_294_967)) return T.SipBadParameter;
+  if (!int(p.sipT1Ms, 1, 60_000) || !int(p.sipT2Ms, p.sipT1Ms, 600_000) || !int(p.sipT4Ms, 0, 600_000)) return T.SipBadParameter;
+  if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP') return T.SipBadParameter;
+  if (p.conferenceSampleRate !== 8000 && p.conferenceSampleRate !== 16000 && p.conferenceSampleRate !== 48000) return T.SipBadParameter;
+  if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;
+  if (p.sipLogFile !== undefined && (typeof p.sipLogFile !== 'string' || !p.sipLogFile)) return T.SipBadParameter;
+  if (p.logger !== undefined && !isLogger(p.logger)) return T.SipBadParameter;
+  if (typeof p.lineMode !== 'number' || (p.lineMode !== LineMode.PhoneLine && p.lineMode !== LineMode.SwitchLine)) return T.SipBadParameter;
+  for (const b of [
+    p.useSequentialRtpPorts,
+    p.callConferenceEnabled,
+    p.farEndCallTransferEnabled,
+    p.randomlyAssignIncomingCallsToPhoneLines,
+    p.dtmfEnabled,
+    p.enablePhoneLineRecording,
+    p.logSipMessages,
+  ]) {
+    if (typeof b !== 'boolean') return T.SipBadParameter;
+  }
+  return T.SipSuccess;
+}
