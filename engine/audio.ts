@@ -18,7 +18,7 @@ import { CallRecorder, type RecordCallback } from '../media/callRecorder.js';
 import type { MediaPump } from '../media/mediaPump.js';
 import type { MediaLevels } from '../media/session.js';
 import { speexDspStatus } from '../ffi/speexdsp.js';
-import { realClock, type Clock, type TimerHandle } from '../sip/clock.js';
+import type { Clock, TimerHandle } from '../sip/clock.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 import { LineState, SIP_AUDIO_DEVICE_NOT_USED } from './types.js';
 
@@ -75,8 +75,8 @@ export interface LocalAudioStatisticsResult {
 export interface EngineAudioHost {
   /** Queue a line notification. */
   notifyLine(phoneLine: number, event: T, data?: object): void;
-  /** The engine's clock, for the signal tones' stop timer; the real clock when omitted. */
-  readonly clock?: Clock;
+  /** The engine's clock, for the signal tones' stop timer. */
+  readonly clock: Clock;
 }
 
 /** Settings the audio keeper takes from the start parameters. */
@@ -129,7 +129,7 @@ export class EngineAudio {
     private readonly lines: readonly PhoneLine[],
     pump: MediaPump,
   ) {
-    this.clock = host.clock ?? realClock;
+    this.clock = host.clock;
     this.mixer = new LineMixer({ pump, rate: params.conferenceSampleRate, resamplerFactory: speexEdgeResamplers() });
     for (const l of lines) {
       this.mixer.track(l);

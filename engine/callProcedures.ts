@@ -7,6 +7,7 @@
  * @module
  */
 import type { Endpoint } from '../sip/transport.js';
+import type { TimerHandle } from '../sip/clock.js';
 import { parseUri } from '../sip/grammar.js';
 import { PhoneLine } from '../lines/phoneLine.js';
 import { buildDtmfRelayBody, isValidDtmfString } from '../media/dtmf.js';
@@ -35,6 +36,15 @@ export class CallProcedures {
   /** @param run the running engine */
   constructor(private readonly run: RunningEngine) {}
 
+  /** `work`'s code, or SipCallTimeOut after `ms` on the engine's clock (so virtual time drives it too). */
+  private async withTimeOut(work: Promise<T>, ms: number): Promise<T> {
+    const clock = this.run.state.clock;
+    let timer: TimerHandle | undefined;
+    const rc = await Promise.race([work, new Promise<T>((r) => (timer = clock.setTimer(ms, () => r(T.SipCallTimeOut))))]);
+    clock.clearTimer(timer);
+    return rc;
+  }
+
   /** The line an outgoing call takes: the first free one for -1, else the one named if it can. */
   private freeLine(phoneLine: number): PhoneLine | T {
     const l = phoneLine === -1 ? -1 : this.run.line(phoneLine);
@@ -48,14 +58,7 @@ export class CallProcedures {
     if (typeof call === 'number') return call;
     this.run.linePolicy.holdOtherLines(line);
     if (!synchronous) return T.SipSuccess;
-    let timer: NodeJS.Timeout | undefined;
-    const rc = await Promise.race([
-      call.whenSettled(),
-      new Promise<T>((r) => {
-        timer = setTimeout(() => r(T.SipCallTimeOut), timeOutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    const rc = await this.withTimeOut(call.whenSettled(), timeOutMs);
     if (rc === T.SipCallTimeOut) void call.hangUp();
     return rc;
   }
@@ -121,9 +124,7 @@ export class CallProcedures {
     if (badWait(synchronous, timeOutMs)) return T.SipBadParameter;
     const done = call.hangUp();
     if (!synchronous) return T.SipSuccess;
-    let timer: NodeJS.Timeout | undefined;
-    const rc = await Promise.race([done, new Promise<T>((r) => (timer = setTimeout(() => r(T.SipCallTimeOut), timeOutMs)))]);
-    clearTimeout(timer);
+    const rc = await this.withTimeOut(done, timeOutMs);
     if (rc === T.SipCallTimeOut) call.finish(T.SipCallComplete);
     return rc === T.SipCallTimeOut ? T.SipCallTimeOut : T.SipSuccess;
   }
@@ -230,7 +231,7 @@ export class CallProcedures {
       result: T.SipSuccess,
       callDirection: call.direction,
       connected: call.isConnected,
-      durationMs: call.connectedAt ? Date.now() - call.connectedAt : 0,
+      durationMs: call.durationMs,
       codec: n?.codec.name,
       payloadType: n?.codec.payloadType,
       remoteRtpAddress: n?.remoteAddress,

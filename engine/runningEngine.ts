@@ -15,6 +15,7 @@
  * run (credentials, logger, metrics, a few settings) is in engine/engineState.ts.
  * @module
  */
+import type { TimerHandle } from '../sip/clock.js';
 import type { SipRequest, SipParseError } from '../sip/message.js';
 import { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction.js';
@@ -148,7 +149,7 @@ export class RunningEngine {
     const mediaClock = new DriftCorrectedMediaClock({});
     const mediaPump = MediaPump.attach(mediaClock);
     mediaClock.start();
-    const audio = await EngineAudio.start({ notifyLine: (line, event, data) => state.notifier.lineUnchecked(line, event, data) }, p, lines, mediaPump);
+    const audio = await EngineAudio.start({ clock: state.clock, notifyLine: (line, event, data) => state.notifier.lineUnchecked(line, event, data) }, p, lines, mediaPump);
     if (typeof audio === 'number') {
       mediaPump.detach();
       mediaClock.stop();
@@ -259,7 +260,10 @@ export class RunningEngine {
    */
   async stop(detach: () => void): Promise<void> {
     const calls = this.callManager.calls();
-    await Promise.race([Promise.all(calls.map((c) => c.hangUp())), new Promise((r) => setTimeout(r, 2000))]);
+    // at most 2 s on the engine's clock for the far ends to answer the BYEs
+    let wait: TimerHandle | undefined;
+    await Promise.race([Promise.all(calls.map((c) => c.hangUp())), new Promise((r) => (wait = this.state.clock.setTimer(2000, () => r(undefined))))]);
+    this.state.clock.clearTimer(wait);
     for (const c of calls) c.finish(T.SipCallComplete);
     await this.audio.stop();
     this.audioStopped = true;
