@@ -420,6 +420,8 @@ export class RunningEngine {
       userFor: (line) => this.userForLine(line),
       router: this.router,
       callFinished: (call) => state.metrics.onCallFinished(call.finalStats, call.finalQuality),
+      // a bug in the call's state machine: the call refused the turn and goes on; say so loudly
+      illegalTransition: (bug) => state.logger.error(bug, `illegal call state transition ${bug.from} -> ${bug.to} on line ${bug.line}`),
     };
   }
 

@@ -2,7 +2,9 @@
  * One call on one phone line: the INVITE dialog (both directions), SDP offer/answer, hold,
  * teardown, and the LanScape notification sequence of each step. Media is reached through the
  * {@link CallMedia} interface so this floor joins a SIP dialog to a media session without
- * knowing how the media is done.
+ * knowing how the media is done. Where the session is lives in one {@link CallState}
+ * (lines/callState.ts), changed only through `Call.enter`, which refuses a transition its table
+ * does not allow.
  * @module
  */
 import type { Clock, TimerHandle } from '../sip/clock.js';
@@ -32,6 +34,7 @@ import type { TransportAddress } from '../sip/address.js';
 import type { PhoneLine } from './phoneLine.js';
 import { callQualityFromStats, type CallQuality } from '../media/quality.js';
 import type { MediaSessionStats } from '../media/session.js';
+import { CallState, isLegalCallTransition, type CallStateChange, type IllegalCallTransition } from './callState.js';
 
 /** The media side of a call, as the call needs it. */
 export interface CallMedia {
@@ -81,6 +84,11 @@ export interface CallHost {
   callFinished?(call: Call): void;
   /** User-Agent value. */
   userAgent(): string;
+  /**
+   * A call tried a state transition its table forbids (a bug: the transition is refused and the
+   * call goes on). Without it the bug is reported as a process warning.
+   */
+  illegalTransition?(bug: IllegalCallTransition): void;
 }
 
 /** What calls implement: the INVITE session, its teardown, and INFO (DTMF) inside it. */
@@ -143,6 +151,16 @@ export interface OutgoingCallErrorInfo {
 
 const MAX_REDIRECTS = 3;
 
+/**
+ * How long to wait before sending a re-INVITE again after a 491 (RFC 3261 §14.1): a random
+ * multiple of 10 ms, 2.1-4 s for the owner of the Call-ID (the side that placed the call),
+ * 0-2 s for the other side.
+ */
+export function glareRetryDelayMs(ownsCallId: boolean, random: () => number = Math.random): number {
+  const span = ownsCallId ? 190 : 200;
+  return (ownsCallId ? 2100 : 0) + 10 * Math.min(span, Math.floor(random() * (span + 1)));
+}
+
 function displayNameOf(value: string): string {
   const m = /^\s*"((?:[^"\\]|\\.)*)"/.exec(value);
   if (m) return m[1]!.replace(/\\(.)/g, '$1');
@@ -166,7 +184,11 @@ export class Call {
   outgoingInfo?: OutgoingCallInfo;
   /** Why the outgoing call failed. */
   errorInfo?: OutgoingCallErrorInfo;
-  /** When the call connected (ms since epoch, a wall-clock moment for display), 0 before. */
+  /**
+   * When the call connected (ms since epoch, a wall-clock moment for display), 0 before. Also the
+   * call's memory of having been connected once it is Terminating or Terminated (whenSettled,
+   * isConnected while the BYE is out).
+   */
   connectedAt = 0;
   /** The engine clock's reading when the call connected (durations come from the clock). */
   private connectedClockMs?: number;
@@ -183,17 +205,20 @@ export class Call {
   farEndHold = false;
   /** We hold the far end. */
   localHold = false;
+  /** Observer of every state transition (tests, and the line policy when it wants to follow the session). */
+  onStateChange?: (change: CallStateChange) => void;
 
-  private ended = false;
-  private connected = false;
+  private st = CallState.Initial;
   private inviteTx?: ClientTransaction;
   private serverTx?: ServerTransaction;
   private invite?: SipRequest;
   private localMedia?: LocalMedia;
   private answerTimer?: TimerHandle;
   private redirects = 0;
-  private cancelling = false;
+  /** Our re-INVITE in flight (hold/resume), if any. */
   private reinviteTx?: ClientTransaction;
+  /** The retry timer after a 491 to our re-INVITE (RFC 3261 §14.1): our re-INVITE is still pending. */
+  private glareTimer?: TimerHandle;
   private waiters: Array<(rc: T) => void> = [];
   private byeDone?: () => void;
   private pendingHold?: { on: boolean; resolve: (rc: T) => void };
@@ -202,8 +227,6 @@ export class Call {
   /** The offer we sent in a 200 to an INVITE without SDP (late offer), awaiting the ACK's answer. */
   private lateOffer = false;
   private localTag = newTag();
-  /** A provisional answer arrived: a CANCEL can be sent now (RFC 3261 §9.1). */
-  private gotProvisional = false;
 
   private constructor(
     private readonly host: CallHost,
@@ -215,20 +238,47 @@ export class Call {
     this.direction = direction;
   }
 
-  /** True once the call reached its end (and the line was given back). */
-  get isEnded(): boolean {
-    return this.ended;
+  /** Where the INVITE session is. */
+  get state(): CallState {
+    return this.st;
   }
 
-  /** True while the call is connected. */
+  /** True once the call reached its end (and the line was given back). */
+  get isEnded(): boolean {
+    return this.st === CallState.Terminated;
+  }
+
+  /** True while the call is connected (Confirmed, and still while our BYE of a connected call is out). */
   get isConnected(): boolean {
-    return this.connected && !this.ended;
+    return this.wasConnected && this.st !== CallState.Terminated;
+  }
+
+  /** The call reached Confirmed at some point (it may have ended since). */
+  private get wasConnected(): boolean {
+    return this.connectedAt !== 0;
+  }
+
+  /**
+   * The one place the state changes. A transition the table (lines/callState.ts) does not allow
+   * is a bug in this file: it is refused (false) and reported, and the engine goes on.
+   */
+  private enter(to: CallState): boolean {
+    const from = this.st;
+    if (!isLegalCallTransition(from, to)) {
+      const bug: IllegalCallTransition = { from, to, line: this.line.index };
+      if (this.host.illegalTransition) this.host.illegalTransition(bug);
+      else process.emitWarning(`illegal call state transition ${from} -> ${to} on line ${bug.line}`, 'LineScapeBug');
+      return false;
+    }
+    this.st = to;
+    this.onStateChange?.({ from, to });
+    return true;
   }
 
   /** Resolves when the call connects (SipSuccess) or fails (the failure event). */
   whenSettled(): Promise<T> {
-    if (this.connected) return Promise.resolve(T.SipSuccess);
-    if (this.ended) return Promise.resolve(this.errorInfo ? T.SipFarEndError : T.SipCallFailure);
+    if (this.wasConnected) return Promise.resolve(T.SipSuccess);
+    if (this.isEnded) return Promise.resolve(this.errorInfo ? T.SipFarEndError : T.SipCallFailure);
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
@@ -291,7 +341,7 @@ export class Call {
       return T.SipRtpSocketBindError;
     }
     call.media = media;
-    if (call.ended) {
+    if (call.isEnded) {
       void media.stop();
       return T.SipCallFailure;
     }
@@ -331,13 +381,21 @@ export class Call {
       build: () => (next = next ? this.nextInvite(next) : invite),
       destination: dest,
       authUser: this.userName,
-      abandoned: () => this.ended || this.cancelling,
+      abandoned: () => this.st === CallState.Terminated || this.st === CallState.Cancelling,
       onSend: (req) => {
         this.invite = req;
+        // Hung up before the first INVITE could leave: it still goes, and is cancelled at once.
+        if (this.isEnded) return;
+        this.enter(CallState.Calling);
         this.notify(T.SipSendInvite, { requestUri: req.uri });
       },
       onTransaction: (tx) => {
         this.inviteTx = tx;
+        if (this.isEnded) {
+          // The stack holds the CANCEL until a provisional arrives; a 200 is ACKed and hung up (onInviteFinal).
+          this.host.stack.sendCancel(tx);
+          return;
+        }
         this.notify(T.SipStartOutgoingRing);
       },
       onProvisional: (res) => this.onProvisional(res),
@@ -350,8 +408,8 @@ export class Call {
   }
 
   private onProvisional(res: SipResponse): void {
-    this.gotProvisional = true;
-    if (this.ended) return;
+    if (this.isEnded) return;
+    if (this.st === CallState.Calling) this.enter(CallState.Proceeding);
     this.progress?.(res.status, res.reason);
     const map: Record<number, T> = {
       100: T.SipReceived100Trying,
@@ -376,7 +434,7 @@ export class Call {
   }
 
   private onInviteFinal(invite: SipRequest, res: SipResponse, authFailed: boolean): void {
-    if (this.ended) {
+    if (this.isEnded) {
       if (res.status >= 200 && res.status < 300) {
         // Answered after we gave up (CANCEL crossed the 200): confirm, then hang up (§9.1).
         const d = Dialog.fromUacResponse(invite, res, this.host.contactUri(this.userName));
@@ -385,23 +443,27 @@ export class Call {
       }
       return;
     }
+    const cancelling = this.st === CallState.Cancelling;
     if (res.status >= 200 && res.status < 300) {
-      this.onAnswered(invite, res);
+      if (cancelling) this.onAnsweredAfterCancel(invite, res);
+      else this.onAnswered(invite, res);
       return;
     }
     // The client path already answered every challenge it could: this one is final.
-    if (authFailed && !this.cancelling) this.notify(T.SipOutgoingCallDigestAuthenticationRequired, { statusCode: res.status });
+    if (authFailed && !cancelling) this.notify(T.SipOutgoingCallDigestAuthenticationRequired, { statusCode: res.status });
     if (res.status >= 300 && res.status < 400) {
       const contacts = res.headers.getAll('Contact');
       this.notify(T.SipReceived302MovedTemporarily, { statusCode: res.status, contacts });
       const first = contacts[0];
-      if (first && this.redirects++ < MAX_REDIRECTS) {
+      // We hung up while it rang: a redirect that crossed our CANCEL is not followed.
+      if (first && !cancelling && this.redirects++ < MAX_REDIRECTS) {
         const uri = first.includes('<') ? first.slice(first.indexOf('<') + 1, first.indexOf('>')) : first.split(';')[0]!.trim();
+        this.enter(CallState.Redirecting);
         void this.redirect(invite, uri);
         return;
       }
     }
-    if (this.cancelling && res.status === 487) {
+    if (cancelling && res.status === 487) {
       this.notify(T.SipCallCanceled, { statusCode: 487 });
       this.finish(T.SipCallCanceled);
       return;
@@ -418,8 +480,10 @@ export class Call {
       return;
     }
     const ip = hop.hostIsName ? await this.host.resolve(hop.host) : hop.host;
-    if (!ip || this.ended) {
-      if (!this.ended) this.onInviteFailed(404, 'Redirect target not found', '');
+    // hung up while the name was resolved
+    if (this.st !== CallState.Redirecting) return;
+    if (!ip) {
+      this.onInviteFailed(404, 'Redirect target not found', '');
       return;
     }
     const next = this.nextInvite(invite);
@@ -440,7 +504,7 @@ export class Call {
   }
 
   private onInviteFailed(code: number, reason: string, raw: string): void {
-    if (this.ended) return;
+    if (this.isEnded) return;
     this.errorInfo = { responseCode: code, responseReasonPhrase: reason, rawSipMessage: raw };
     const event = code === 486 || code === 600 ? T.SipFarEndIsBusy : T.SipFarEndError;
     this.notify(event, { statusCode: code, reasonPhrase: reason });
@@ -465,14 +529,30 @@ export class Call {
       // The far end answered with media we cannot use: confirm the dialog, then end it.
       this.errorInfo = { responseCode: failure.status, responseReasonPhrase: failure.reason, rawSipMessage: serializeMessage(res).toString('latin1') };
       this.notify(T.SipFarEndError, { statusCode: failure.status, reasonPhrase: failure.reason });
-      void this.hangUp();
+      // The 2xx confirmed the dialog: only a BYE ends it now (a CANCEL would come too late).
+      this.line.setState(LineState.Disconnecting);
+      void this.bye();
       return;
     }
     this.connect(T.SipOutgoingCallConnected);
   }
 
+  /**
+   * The far end answered 200 to an INVITE we were cancelling: the 200 crossed our CANCEL
+   * (RFC 3261 §9.1, §15). The dialog exists now: ACK it, then end it with a BYE; no media starts
+   * and the call never connects.
+   */
+  private onAnsweredAfterCancel(invite: SipRequest, res: SipResponse): void {
+    this.notify(T.SipInviteOkReceived, { statusCode: res.status });
+    const dialog = Dialog.fromUacResponse(invite, res, this.host.contactUri(this.userName));
+    this.setDialog(dialog);
+    void this.sendAck(dialog.createRequest('ACK', { cseq: dialog.localSeq }));
+    this.notify(T.SipSendInviteAck);
+    void this.bye();
+  }
+
   private connect(event: T): void {
-    this.connected = true;
+    if (!this.enter(CallState.Confirmed)) return;
     this.connectedAt = Date.now();
     this.connectedClockMs = this.host.clock.now();
     this.line.setState(this.localHold ? LineState.OnHold : LineState.InCall);
@@ -565,7 +645,7 @@ export class Call {
     const dialog = Dialog.fromUasRequest(req, call.localTag, host.contactUri(userName));
     call.setDialog(dialog);
     const media = await host.openMedia(line);
-    if (call.ended) {
+    if (call.isEnded) {
       void media?.stop();
       return call;
     }
@@ -586,11 +666,12 @@ export class Call {
       call.lateOffer = true;
     }
     call.respond(180, 'Ringing');
+    call.enter(CallState.Ringing);
     call.notify(T.SipSendRinging);
     call.notify(T.SipStartIncomingRing);
     call.notify(T.SipOkToAnswerCall, { from: fromValue });
     call.answerTimer = host.clock.setTimer(host.answerTimeoutSeconds() * 1000, () => {
-      if (call.connected || call.ended) return;
+      if (call.st !== CallState.Ringing) return;
       call.notify(T.SipAnswerTimeout);
       call.reject(480, 'Temporarily Unavailable', true);
     });
@@ -618,9 +699,11 @@ export class Call {
 
   /** Answers a ringing incoming call (goOffHook). */
   answer(): T {
-    if (this.ended) return T.SipNoCallActive;
-    if (this.direction !== CallDirection.Incoming || this.connected || this.answered) return T.SipAlreadyOffHook;
-    this.answered = true;
+    if (this.isEnded) return T.SipNoCallActive;
+    // Still opening its media: not offered to the application yet (SipOkToAnswerCall comes with Ringing).
+    if (this.direction === CallDirection.Incoming && this.st === CallState.Initial) return T.SipCallAlreadyInProgress;
+    if (this.direction !== CallDirection.Incoming || this.st !== CallState.Ringing) return T.SipAlreadyOffHook;
+    this.enter(CallState.Connecting);
     this.host.clock.clearTimer(this.answerTimer);
     this.notify(T.SipAnsweringCall);
     if (this.lateOffer) {
@@ -635,11 +718,9 @@ export class Call {
     return T.SipSuccess;
   }
 
-  private answered = false;
-
   /** The ACK for our 2xx arrived. */
   onAck(ack: SipRequest): void {
-    if (this.ended || this.connected) return;
+    if (this.st !== CallState.Connecting) return;
     if (this.lateOffer) {
       this.lateOffer = false;
       const r = ack.body.length ? negotiateAnswer(ack.body.toString('latin1'), this.localMedia!) : undefined;
@@ -656,7 +737,7 @@ export class Call {
   }
 
   private onAckTimeout(): void {
-    if (this.ended || this.connected) return;
+    if (this.st !== CallState.Connecting) return;
     this.notify(T.SipInviteAckNotReceived);
     void this.hangUp();
   }
@@ -666,7 +747,12 @@ export class Call {
    * media does not match). `timeout` marks the answer time-out.
    */
   reject(status: number, reason?: string, timeout = false, warning?: string): void {
-    if (this.ended) return;
+    if (this.st === CallState.Connecting) {
+      // our 200 is out already: only a BYE ends the call now
+      void this.hangUp();
+      return;
+    }
+    if (this.st !== CallState.Initial && this.st !== CallState.Ringing) return;
     this.respond(status, reason, undefined, warning);
     if (!timeout) this.notify(T.SipIncomingCallAborted, { statusCode: status, reasonPhrase: reason ?? '' });
     this.finish(timeout ? T.SipAnswerTimeout : T.SipIncomingCallAborted);
@@ -676,7 +762,7 @@ export class Call {
   onCancel(): void {
     // RFC 3261 9.2: once our final response (the 200 of goOffHook) went out, a CANCEL has no
     // effect on the call; it still gets its own 200 from the call manager.
-    if (this.ended || this.connected || this.answered) return;
+    if (this.st !== CallState.Initial && this.st !== CallState.Ringing) return;
     this.respond(487, 'Request Terminated');
     this.notify(T.SipCallCanceled);
     this.finish(T.SipCallCanceled);
@@ -723,7 +809,7 @@ export class Call {
    * as it leaves (a retry has a new CSeq). False when the call has no dialog any more.
    */
   sendDialogRequest(method: string, options: InDialogRequestOptions, done: (o: UacOutcome) => void, onSend?: (req: SipRequest) => void): boolean {
-    if (!this.dialog || this.ended) return false;
+    if (!this.dialog || this.isEnded) return false;
     this.sendInDialog(method, options, done, this.dialog, onSend);
     return true;
   }
@@ -731,7 +817,8 @@ export class Call {
 
   private onReInvite(req: SipRequest, tx: ServerTransaction): void {
     const stack = this.host.stack;
-    if (this.reinviteTx || !this.connected) {
+    // RFC 3261 §14.2: our own re-INVITE is in progress (glare); before the ACK there is no session to modify.
+    if (this.reinviteTx || this.st !== CallState.Confirmed) {
       tx.respond(stack.createResponse(req, 491, 'Request Pending'));
       return;
     }
@@ -781,7 +868,7 @@ export class Call {
 
   /** True when `ack` is for a 2xx of this call (initial INVITE or a re-INVITE). */
   handleAck(ack: SipRequest): void {
-    if (!this.connected) this.onAck(ack);
+    if (!this.wasConnected) this.onAck(ack);
     else this.onReInviteAck(ack);
   }
 
@@ -789,9 +876,10 @@ export class Call {
 
   /** Puts the far end on hold (re-INVITE sendonly) or resumes it. Resolves when answered. */
   hold(on: boolean): Promise<T> {
-    if (!this.connected || this.ended || !this.dialog) return Promise.resolve(T.SipNoCallActive);
+    if (this.st !== CallState.Confirmed || !this.dialog) return Promise.resolve(T.SipNoCallActive);
     if (this.localHold === on) return Promise.resolve(on ? T.SipCallHoldOn : T.SipCallNotOnHold);
-    if (this.reinviteTx) return Promise.resolve(T.SipCallAlreadyInProgress);
+    // one re-INVITE of ours at a time, including while it waits out a glare (491)
+    if (this.reinviteTx || this.glareTimer !== undefined) return Promise.resolve(T.SipCallAlreadyInProgress);
     return new Promise((resolve) => {
       this.pendingHold = { on, resolve };
       this.sendReInvite(on);
@@ -808,7 +896,7 @@ export class Call {
       p?.resolve(rc);
     };
     const onFinal = (res: SipResponse): void => {
-      if (this.ended) return done(T.SipNoCallActive);
+      if (this.isEnded) return done(T.SipNoCallActive);
       if (res.status >= 200 && res.status < 300) {
         this.dialog!.refreshTarget(res);
         const ack = this.dialog!.createRequest('ACK', { cseq: Number.parseInt(res.headers.get('CSeq') ?? '0', 10) });
@@ -825,10 +913,12 @@ export class Call {
         return done(T.SipCallFailure);
       }
       if (res.status === 491) {
-        // Glare (RFC 3261 §14.1): try again after a random 2.1-4 s as the owner of the Call-ID.
+        // Glare (RFC 3261 §14.1): try again after a random time in 10 ms units: 2.1-4 s when we
+        // own the Call-ID (we placed the call), 0-2 s when the far end does, so one side goes first.
         this.reinviteTx = undefined;
-        this.host.clock.setTimer(2100 + Math.random() * 1900, () => {
-          if (!this.ended && this.pendingHold) this.sendReInvite(hold);
+        this.glareTimer = this.host.clock.setTimer(glareRetryDelayMs(this.direction === CallDirection.Outgoing), () => {
+          this.glareTimer = undefined;
+          if (this.st === CallState.Confirmed && this.pendingHold) this.sendReInvite(hold);
         });
         return;
       }
@@ -855,29 +945,62 @@ export class Call {
 
   /**
    * Ends the call from our side: CANCEL while an outgoing call rings, 480 for a ringing
-   * incoming one, BYE once connected. Resolves when the far end confirmed (or gave no answer).
+   * incoming one, BYE once connected (or once our 200 is out). Resolves when the far end
+   * confirmed (or gave no answer); a second hang-up while the first is under way waits for it.
    */
   async hangUp(): Promise<T> {
-    if (this.ended) return T.SipNoCallActive;
-    this.line.setState(LineState.Disconnecting);
-    if (this.direction === CallDirection.Outgoing && !this.connected && !this.dialogConfirmed()) {
-      if (!this.inviteTx) {
-        this.finish(T.SipCallComplete);
-        return T.SipSuccess;
-      }
-      this.cancelling = true;
-      this.host.stack.sendCancel(this.inviteTx);
-      if (!this.gotProvisional) {
-        // Nothing answered yet: the stack sends the CANCEL if a provisional ever comes (and a
-        // late 200 is ACKed and hung up), but the line is free now.
-        this.finish(T.SipCallComplete);
-        return T.SipSuccess;
-      }
-      // The INVITE transaction ends with 487 (or the 200 that crossed the CANCEL).
-      return new Promise((resolve) => this.waiters.push(() => resolve(T.SipSuccess)));
+    switch (this.st) {
+      case CallState.Terminated:
+        return T.SipNoCallActive;
+      case CallState.Cancelling:
+      case CallState.Terminating:
+        return this.whenEnded();
+      default:
+        break;
     }
-    if (this.direction === CallDirection.Incoming && !this.connected && !this.answered) {
-      this.reject(480, 'Temporarily Unavailable');
+    this.line.setState(LineState.Disconnecting);
+    switch (this.st) {
+      case CallState.Initial:
+        if (this.direction === CallDirection.Incoming) break;
+        // nothing sent yet
+        this.finish(T.SipCallComplete);
+        return T.SipSuccess;
+      case CallState.Redirecting:
+        // no INVITE out while the next target is resolved
+        this.finish(T.SipCallComplete);
+        return T.SipSuccess;
+      case CallState.Calling:
+        // Nothing answered yet: the stack sends the CANCEL if a provisional ever comes (and a
+        // late 200 is ACKed and hung up, onInviteFinal), but the line is free now.
+        if (this.inviteTx) this.host.stack.sendCancel(this.inviteTx);
+        this.finish(T.SipCallComplete);
+        return T.SipSuccess;
+      case CallState.Proceeding:
+        this.enter(CallState.Cancelling);
+        this.host.stack.sendCancel(this.inviteTx!);
+        // The INVITE transaction ends with 487 (or the 200 that crossed the CANCEL).
+        return this.whenEnded();
+      case CallState.Connecting:
+      case CallState.Confirmed:
+        return this.bye();
+      default:
+        break;
+    }
+    // Initial (incoming) or Ringing: refuse the call
+    this.reject(480, 'Temporarily Unavailable');
+    return T.SipSuccess;
+  }
+
+  /** Resolves (SipSuccess) when the call has ended. */
+  private whenEnded(): Promise<T> {
+    return new Promise((resolve) => this.waiters.push(() => resolve(T.SipSuccess)));
+  }
+
+  /** Sends the BYE (Terminating) and ends the call when it is answered or times out. */
+  private async bye(): Promise<T> {
+    const dialog = this.dialog;
+    if (!dialog || !this.enter(CallState.Terminating)) {
+      this.finish(T.SipCallComplete);
       return T.SipSuccess;
     }
     this.notify(T.SipSendBye);
@@ -887,21 +1010,19 @@ export class Call {
         if (o.kind === 'final') this.notify(o.res.status < 300 ? T.SipReceivedByeAck : T.SipReceivedByeErrorAck, { statusCode: o.res.status });
         else if (o.kind === 'timeout') this.notify(T.SipByeAckNotReceived);
         resolve();
-      }, this.dialog!);
+      }, dialog);
     });
     this.finish(T.SipCallComplete);
     return T.SipSuccess;
   }
 
-  private dialogConfirmed(): boolean {
-    return this.connected;
-  }
-
   /** Frees everything; raises SipCallComplete and SipOnHook. Idempotent. */
   finish(reason: T): void {
-    if (this.ended) return;
-    this.ended = true;
+    if (this.isEnded) return;
+    this.enter(CallState.Terminated);
     this.host.clock.clearTimer(this.answerTimer);
+    this.host.clock.clearTimer(this.glareTimer);
+    this.glareTimer = undefined;
     const media = this.media;
     this.media = undefined;
     // the last figures must be read before stop() frees the session
@@ -914,7 +1035,7 @@ export class Call {
     this.line.setState(LineState.OnHook);
     this.notify(T.SipCallComplete, this.finalQuality ? { reason: T[reason], quality: this.finalQuality } : { reason: T[reason] });
     this.notify(T.SipOnHook);
-    this.settle(this.connected ? T.SipSuccess : reason === T.SipCallComplete ? T.SipCallCanceled : reason);
+    this.settle(this.wasConnected ? T.SipSuccess : reason === T.SipCallComplete ? T.SipCallCanceled : reason);
     this.host.ended(this);
     const p = this.pendingHold;
     this.pendingHold = undefined;
@@ -923,7 +1044,7 @@ export class Call {
 
   /** Sends an in-dialog request (INFO for DTMF); resolves with the final status (0 on timeout). */
   sendRequestInDialog(method: string, body: string, contentType: string): Promise<number> {
-    if (!this.dialog || !this.connected) return Promise.resolve(0);
+    if (!this.dialog || this.st !== CallState.Confirmed) return Promise.resolve(0);
     const dialog = this.dialog;
     return new Promise((resolve) => {
       this.sendInDialog(method, { body, contentType }, (o) => resolve(o.kind === 'final' ? o.res.status : 0), dialog);
