@@ -246,8 +246,9 @@ export class DriftCorrectedMediaClock implements MediaClock {
         ran++;
       }
       if (now + tolerance >= this.nextDueNs) {
-        // still behind after the cap: skip to the present instead of bursting forever
-        const missed = Math.floor((now - this.nextDueNs) / this.periodNs) + 1;
+        // still behind after the cap: skip to the present instead of bursting forever (with the
+        // same tolerance as above, or a slot due within it would be neither run nor skipped)
+        const missed = Math.floor((now + tolerance - this.nextDueNs) / this.periodNs) + 1;
         this.skippedTicks += missed;
         this.tickNo += missed;
         this.nextDueNs += missed * this.periodNs;
