@@ -7,6 +7,10 @@
  * policy, the dialog router and the capability table its modules fill, and the procedure groups
  * that hold the bodies of the facade's procedures (engine/*Procedures.ts).
  *
+ * The services those share reach them through one usage context (lines/context.ts), built once
+ * by {@link RunningEngine.newContext}; each service gets it plus only its own extras, written
+ * where it is constructed below.
+ *
  * Why one object: the facade used to hold a dozen optional fields that start filled and stop
  * emptied one by one, and every procedure re-checked the ones it used. Here they are all
  * `readonly` and present, so "started" is simply "the facade holds a RunningEngine", and the
