@@ -4,12 +4,13 @@
  * serving subscriptions of far ends through notify handles (SipSubscriptionReceived,
  * sendEventNotification, closeNotifyHandle), and unsolicited NOTIFYs. It also owns the
  * subscription router every package shares: presence plugs in as a package handler.
+ *
+ * It takes the usage context (lines/context.ts) plus the engine's notifier, so that the
+ * notifications it raises are checked against the typed map (engine/notifications.ts).
  * @module
  */
-import type { Clock } from '../sip/clock.js';
 import { parseNameAddr, parseUri } from '../sip/grammar.js';
 import type { SipRequest } from '../sip/message.js';
-import type { SipStack } from '../sip/stack.js';
 import {
   SubscriptionRouter,
   negotiateExpires,
@@ -21,44 +22,13 @@ import {
   type SubscriptionHost,
 } from '../sip/subscription.js';
 import type { ServerTransaction } from '../sip/transaction.js';
-import type { UacServices } from '../sip/uac.js';
-import type { Capability, CapabilityRegistry } from '../sip/capabilities.js';
-import type { DialogRouter } from '../sip/dialogRouter.js';
-import type { Endpoint, TransportProtocol } from '../sip/transport.js';
+import type { Capability } from '../sip/capabilities.js';
+import type { Endpoint } from '../sip/transport.js';
 import { hostPort, resolveHost } from './hosts.js';
 import type { Notifier } from './notifier.js';
+import type { UsageContext } from '../lines/context.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 import type { IdCounter } from './engineState.js';
-
-/** What the subscription modules need from the engine (all read lazily: the stack comes and goes). */
-export interface EventsEngineHost {
-  /** The engine's time source. */
-  clock(): Clock;
-  /** The SIP stack while started. */
-  stack(): SipStack | undefined;
-  /** Notification delivery. */
-  notifier(): Notifier;
-  /** User name of the engine (phoneName) for From and Contact. */
-  user(): string;
-  /** Display name for From. */
-  displayName(): string;
-  /** Contact URI for a user. */
-  contactUri(user: string): string;
-  /** The address advertised in Contact (host or public host), used as From domain without a SIP domain. */
-  advertisedHost(): string;
-  /** Transport for requests the engine originates. */
-  transport(): TransportProtocol;
-  /** The proxy set by enableSipProxyServer, if any. */
-  proxy(): Endpoint | undefined;
-  /** The SIP domain set by enableSipDomain, if any. */
-  domain(): string | undefined;
-  /** The client-request path (challenges answered with the engine's credentials, one digest client per user). */
-  readonly uac: UacServices;
-  /** What the engine implements (Allow-Events of a 489). */
-  readonly capabilities: CapabilityRegistry;
-  /** The dialog router the subscriptions' dialogs are attached to. */
-  readonly router: DialogRouter;
-}
 
 /** What event subscriptions implement: SUBSCRIBE and NOTIFY of any package, presence served. */
 export const SUBSCRIPTION_CAPABILITY: Capability = {
@@ -211,38 +181,40 @@ export class EventSubscriptions {
   readonly policy: ExpiryPolicy = { defaultExpires: 3600, maxExpires: 7200, minExpires: 0 };
 
   /**
-   * @param host engine services
+   * @param ctx the usage context
+   * @param notifier notification delivery with the engine's typed map (these modules are the engine's)
    * @param ids subscription and notify handles (the engine's counter, continued across runs)
    */
   constructor(
-    readonly host: EventsEngineHost,
+    readonly ctx: UsageContext,
+    readonly notifier: Notifier,
     private readonly ids: IdCounter = { next: 1 },
   ) {
     const sip: SubscriptionHost = {
       get clock() {
-        return host.clock();
+        return ctx.clock();
       },
-      uac: host.uac,
-      authUser: () => host.user(),
+      uac: ctx.uacFor('sub:'),
+      authUser: () => ctx.user(),
       createResponse: (req, status, reason, options) => {
-        const stack = host.stack();
+        const stack = ctx.stack();
         if (!stack) throw new Error('engine stopped');
         return stack.createResponse(req, status, reason, options);
       },
       resolve: (h) => resolveHost(h),
-      transport: () => host.transport(),
+      transport: () => ctx.transport(),
     };
     this.sip = sip;
     this.router = new SubscriptionRouter(sip, {
       newSubscribe: (req, tx, event) => this.onNewSubscribe(req, tx, event),
       unsolicitedNotify: (req, tx, event) => this.onUnsolicitedNotify(req, tx, event),
-    }, this.policy, host.router);
+    }, this.policy, ctx.router);
   }
 
   /** Lets a module serve an event package (new SUBSCRIBEs for it go to `handler`). */
   registerPackage(eventPackage: string, handler: EventPackageHandler): void {
     this.packages.set(eventPackage.toLowerCase(), handler);
-    this.host.capabilities.register(`package:${eventPackage.toLowerCase()}`, { eventPackages: [eventPackage] });
+    this.ctx.capabilities.register(`package:${eventPackage.toLowerCase()}`, { eventPackages: [eventPackage] });
   }
 
   /** A SUBSCRIBE outside any dialog (the method table's handler). */
@@ -266,13 +238,13 @@ export class EventSubscriptions {
 
   /** Our From name-addr (without tag): `"Display" <sip:user@domain>`. */
   localFrom(): string {
-    const dn = this.host.displayName();
+    const dn = this.ctx.displayName();
     return `${dn ? `"${dn.replace(/(["\\])/g, '\\$1')}" ` : ''}<${this.localAor()}>`;
   }
 
   /** Our address-of-record: `sip:user@domain`, the domain being the SIP domain or our address. */
   localAor(): string {
-    return `sip:${this.host.user()}@${this.host.domain() ?? hostPort(this.host.advertisedHost())}`;
+    return `sip:${this.ctx.user()}@${this.ctx.domain() ?? hostPort(this.ctx.advertisedAddress().host)}`;
   }
 
   /**
@@ -289,12 +261,12 @@ export class EventSubscriptions {
       return T.SipBadSipUri;
     }
     if ((parsed.scheme !== 'sip' && parsed.scheme !== 'sips') || !parsed.host) return T.SipBadSipUri;
-    const proto = this.host.transport();
+    const proto = this.ctx.transport();
     let destination: Endpoint;
     if (useProxy) {
-      const p = this.host.proxy();
+      const p = this.ctx.proxy();
       if (!p) return T.SipProxyNotEnabled;
-      destination = p;
+      destination = { protocol: proto, host: p.host, port: p.port };
     } else {
       const ip = await resolveHost(parsed.host);
       if (!ip) return T.SipUnknownHost;
@@ -320,17 +292,17 @@ export class EventSubscriptions {
     expireSeconds: number,
     useProxy = false,
   ): Promise<EventSubscriptionResult> {
-    if (!this.host.stack()) return { result: T.SipMediaEngineNotInitialized, handle: 0 };
+    if (!this.ctx.stack()) return { result: T.SipMediaEngineNotInitialized, handle: 0 };
     if (typeof eventPackage !== 'string' || !TOKEN_RE.test(eventPackage) || eventPackage.toLowerCase() === 'refer') return { result: T.SipBadParameter, handle: 0 };
     if (typeof acceptType !== 'string' || (acceptType !== '' && !/^[\w.+-]+\/[\w.+-]+$/.test(acceptType))) return { result: T.SipBadParameter, handle: 0 };
     if (!isPositiveInt(expireSeconds, 86400 * 7) || typeof useProxy !== 'boolean') return { result: T.SipBadParameter, handle: 0 };
     const target = await this.resolveTarget(targetUri, useProxy);
     if (typeof target === 'number') return { result: target, handle: 0 };
-    if (!this.host.stack()) return { result: T.SipMediaEngineNotInitialized, handle: 0 };
+    if (!this.ctx.stack()) return { result: T.SipMediaEngineNotInitialized, handle: 0 };
     const pkg = eventPackage.toLowerCase();
     const handle = this.ids.next++;
     const base = (): SubscriptionStatusData => ({ handle, eventPackage: pkg, targetUri: target.requestUri });
-    const notifier = this.host.notifier();
+    const notifier = this.notifier;
     notifier.immediate(-1, T.SipSubscriptionTrying, base());
     const session = this.router.subscribe(
       {
@@ -340,7 +312,7 @@ export class EventSubscriptions {
         to: target.to,
         destination: target.destination,
         routes: target.routes,
-        localContact: this.host.contactUri(this.host.user()),
+        localContact: this.ctx.contactUri(this.ctx.user()),
         expires: expireSeconds,
         accept: acceptType ? [acceptType] : undefined,
       },
@@ -376,7 +348,7 @@ export class EventSubscriptions {
 
   /** LanScape's StopEventSubscription: unsubscribes (Expires: 0) and frees the handle. */
   stopEventSubscription(handle: number): T {
-    if (!this.host.stack()) return T.SipMediaEngineNotInitialized;
+    if (!this.ctx.stack()) return T.SipMediaEngineNotInitialized;
     const e = this.outgoing.get(handle);
     if (!e) return T.SipInvalidHandle;
     this.outgoing.delete(handle);
@@ -386,7 +358,7 @@ export class EventSubscriptions {
 
   /** LanScape's TriggerSubscription: refreshes the subscription now. */
   triggerSubscription(handle: number): T {
-    if (!this.host.stack()) return T.SipMediaEngineNotInitialized;
+    if (!this.ctx.stack()) return T.SipMediaEngineNotInitialized;
     const e = this.outgoing.get(handle);
     if (!e) return T.SipInvalidHandle;
     return e.session.refresh() ? T.SipSuccess : T.SipSubscriptionTrying;
@@ -400,7 +372,7 @@ export class EventSubscriptions {
       handler.newSubscribe(req, tx, event);
       return;
     }
-    const stack = this.host.stack()!;
+    const stack = this.ctx.stack()!;
     const n = negotiateExpires(req, this.policy);
     if ('status' in n) {
       tx.respond(stack.createResponse(req, n.status, undefined, { toTag: true, headers: n.minExpires ? [['Min-Expires', String(n.minExpires)]] : [] }));
@@ -409,7 +381,7 @@ export class EventSubscriptions {
     const from = partiesOf(req.headers.get('From'));
     const accept = req.headers.getAll('Accept').map((a) => a.trim()).filter(Boolean);
     const handle = this.ids.next++;
-    const data = this.host.notifier().immediate(-1, T.SipSubscriptionReceived, {
+    const data = this.notifier.immediate(-1, T.SipSubscriptionReceived, {
       notifyHandle: handle,
       eventPackage: event.package,
       eventId: event.id ?? '',
@@ -426,12 +398,12 @@ export class EventSubscriptions {
     if (data.acceptSubscription !== true) {
       const code = Number.isInteger(data.rejectStatusCode) && data.rejectStatusCode >= 400 && data.rejectStatusCode < 700 ? data.rejectStatusCode : 489;
       const res = stack.createResponse(req, code, undefined, { toTag: true });
-      if (code === 489) this.host.capabilities.addHeaders(res.headers, ['Allow-Events']);
+      if (code === 489) this.ctx.capabilities.addHeaders(res.headers, ['Allow-Events']);
       tx.respond(res);
       return;
     }
     const contentType = typeof data.initialNotifyContentType === 'string' && data.initialNotifyContentType ? data.initialNotifyContentType : accept[0] ?? 'text/plain';
-    const session = this.router.acceptSubscribe(req, event, { localContact: this.host.contactUri(this.host.user()), displayName: this.host.displayName(), expires: n.expires, contentType });
+    const session = this.router.acceptSubscribe(req, event, { localContact: this.ctx.contactUri(this.ctx.user()), displayName: this.ctx.displayName(), expires: n.expires, contentType });
     const pending = data.pending === true;
     session.answer(tx, req, pending ? 202 : 200);
     const body = typeof data.initialNotifyBody === 'string' || Buffer.isBuffer(data.initialNotifyBody) ? data.initialNotifyBody : null;
@@ -453,12 +425,12 @@ export class EventSubscriptions {
    * came within `timeoutMs`.
    */
   async sendEventNotification(notifyHandle: number, body: string | Buffer, timeoutMs: number, contentType?: string): Promise<T> {
-    if (!this.host.stack()) return T.SipMediaEngineNotInitialized;
+    if (!this.ctx.stack()) return T.SipMediaEngineNotInitialized;
     const session = this.notifyHandles.get(notifyHandle);
     if (!session || session.terminated) return T.SipInvalidHandle;
     if ((typeof body !== 'string' && !Buffer.isBuffer(body)) || !isPositiveInt(timeoutMs, 600_000)) return T.SipBadParameter;
     if (contentType !== undefined && (typeof contentType !== 'string' || !/^[\w.+-]+\/[\w.+-]+$/.test(contentType))) return T.SipBadParameter;
-    const clock = this.host.clock();
+    const clock = this.ctx.clock();
     let timer;
     const outcome = await Promise.race([
       session.notify({ state: 'active', body, contentType }),
@@ -472,7 +444,7 @@ export class EventSubscriptions {
 
   /** LanScape's CloseNotifyHandle: ends the subscription (NOTIFY terminated;reason=noresource). */
   closeNotifyHandle(notifyHandle: number): T {
-    if (!this.host.stack()) return T.SipMediaEngineNotInitialized;
+    if (!this.ctx.stack()) return T.SipMediaEngineNotInitialized;
     const session = this.notifyHandles.get(notifyHandle);
     if (!session) return T.SipInvalidHandle;
     this.notifyHandles.delete(notifyHandle);
@@ -484,21 +456,21 @@ export class EventSubscriptions {
 
   /** LanScape's SetReceivedUnsolicitedNotifyState: accept NOTIFYs outside any subscription (else 481). */
   setReceivedUnsolicitedNotifyState(on: boolean): T {
-    if (!this.host.stack()) return T.SipMediaEngineNotInitialized;
+    if (!this.ctx.stack()) return T.SipMediaEngineNotInitialized;
     if (typeof on !== 'boolean') return T.SipBadParameter;
     this.unsolicitedNotifyAccepted = on;
     return T.SipSuccess;
   }
 
   private onUnsolicitedNotify(req: SipRequest, tx: ServerTransaction, event: EventHeader): void {
-    const stack = this.host.stack()!;
+    const stack = this.ctx.stack()!;
     if (!this.unsolicitedNotifyAccepted) {
       tx.respond(stack.createResponse(req, 481, 'Subscription Does Not Exist', { toTag: true }));
       return;
     }
     const who = partiesOf(req.headers.get('From'));
     const state = parseSubscriptionState(req.headers.get('Subscription-State'));
-    const data = this.host.notifier().immediate(-1, T.SipEventNotifyReceived, {
+    const data = this.notifier.immediate(-1, T.SipEventNotifyReceived, {
       handle: -1,
       solicited: false,
       eventPackage: event.package,

@@ -3,41 +3,26 @@
  * keep-alives of `sendSipKeepAlive`, LanScape's `EnableKeepAliveTransmissions` (CRLF to the
  * proxy, outbound proxy and registrar; the RTP half read by media sessions), and the public
  * (WAN) address, set by the application or detected from a registrar's `received`/`rport`.
- * The facade validates arguments; this module holds the timers and the state.
+ * The facade validates arguments; this module holds the timers and the state. It takes the
+ * usage context (lines/context.ts) plus {@link KeepAliveExtras}: the NAT keep-alive targets, the
+ * calls' RTP keep-alive, and re-registering. It is also where the context's advertised address
+ * comes from.
  * @module
  */
-import type { Clock, TimerHandle } from '../sip/clock.js';
+import type { TimerHandle } from '../sip/clock.js';
 import type { SipStack } from '../sip/stack.js';
+import type { AdvertisedAddress, UsageContext } from '../lines/context.js';
 import type { Endpoint } from '../sip/transport.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
-import type { SipTransportName } from './types.js';
 
-/** What the keep-alive and NAT service needs from the running engine. */
-export interface KeepAliveHost {
-  /** Time source for the keep-alive timers. */
-  clock(): Clock;
-  /** The SIP stack, while the engine runs. */
-  stack(): SipStack | undefined;
-  /** The transport SIP is sent with. */
-  transport(): SipTransportName;
+/** What the keep-alive and NAT service takes beyond the usage context. */
+export interface KeepAliveExtras {
   /** Where NAT keep-alives go: proxy, outbound proxy, registrar (duplicates allowed). */
   natTargets(): readonly { host: string; port: number }[];
   /** Applies a new RTP keep-alive period to the media of calls already up. */
   applyRtpKeepAlive(ms: number): void;
-  /** Raises a global notification. */
-  notifyGlobal(event: T, data: object): void;
   /** Re-registers now (the Contact changed). */
   reRegister(): void;
-}
-
-/** The address advertised in Contact and Via. */
-export interface AdvertisedAddress {
-  /** Host (the public one when known). */
-  host: string;
-  /** Port (the public one when known). */
-  port: number;
-  /** Transport name. */
-  protocol: string;
 }
 
 interface KeepAliveEntry {
@@ -60,8 +45,14 @@ export class KeepAliveService {
   private publicHost?: string;
   private publicPort?: number;
 
-  /** @param host the engine services this module uses */
-  constructor(private readonly host: KeepAliveHost) {}
+  /**
+   * @param ctx the usage context
+   * @param own what the service takes beyond it
+   */
+  constructor(
+    private readonly ctx: UsageContext,
+    private readonly own: KeepAliveExtras,
+  ) {}
 
   // ---------------------------------------------------------------- sendSipKeepAlive
 
@@ -76,10 +67,10 @@ export class KeepAliveService {
     const entry: KeepAliveEntry = { dest: { protocol, host: ip, port }, seconds };
     this.keepAlives.set(key, entry);
     const tick = (): void => {
-      const stack = this.host.stack();
+      const stack = this.ctx.stack();
       if (this.keepAlives.get(key) !== entry || !stack) return;
       stack.sendKeepAlive(entry.dest);
-      entry.timer = this.host.clock().setTimer(entry.seconds * 1000, tick);
+      entry.timer = this.ctx.clock().setTimer(entry.seconds * 1000, tick);
     };
     tick();
   }
@@ -87,7 +78,7 @@ export class KeepAliveService {
   private stopKeepAlive(key: string): void {
     const e = this.keepAlives.get(key);
     if (!e) return;
-    this.host.clock().clearTimer(e.timer);
+    this.ctx.clock().clearTimer(e.timer);
     this.keepAlives.delete(key);
   }
 
@@ -95,11 +86,11 @@ export class KeepAliveService {
 
   /** Turns the NAT keep-alives on (either half) or off; arguments already validated. */
   enableKeepAliveTransmissions(keepAliveSip: boolean, keepAliveRtp: boolean, natSessionTimeMs: number): void {
-    if (this.natKeepAlive) this.host.clock().clearTimer(this.natKeepAlive.timer);
+    if (this.natKeepAlive) this.ctx.clock().clearTimer(this.natKeepAlive.timer);
     this.natKeepAlive = keepAliveSip || keepAliveRtp ? { sip: keepAliveSip, rtp: keepAliveRtp, natSessionTimeMs } : undefined;
     this.refreshNatKeepAlive();
     // Calls already up get the RTP half at once; new calls read rtpKeepAliveMs when they start.
-    this.host.applyRtpKeepAlive(this.rtpKeepAliveMs);
+    this.own.applyRtpKeepAlive(this.rtpKeepAliveMs);
   }
 
   /** Current RTP keep-alive period (0 = off), read by media sessions. */
@@ -108,9 +99,9 @@ export class KeepAliveService {
   }
 
   private natKeepAliveTargets(): Endpoint[] {
-    const protocol = this.host.transport();
+    const protocol = this.ctx.transport();
     const out: Endpoint[] = [];
-    for (const { host, port } of this.host.natTargets()) {
+    for (const { host, port } of this.own.natTargets()) {
       if (!out.some((e) => e.host === host && e.port === port)) out.push({ protocol, host, port });
     }
     return out;
@@ -120,23 +111,23 @@ export class KeepAliveService {
   refreshNatKeepAlive(): void {
     const ka = this.natKeepAlive;
     if (!ka) return;
-    this.host.clock().clearTimer(ka.timer);
+    this.ctx.clock().clearTimer(ka.timer);
     ka.timer = undefined;
     if (!ka.sip) return;
     const tick = (): void => {
-      const stack = this.host.stack();
+      const stack = this.ctx.stack();
       if (this.natKeepAlive !== ka || !stack) return;
       for (const dest of this.natKeepAliveTargets()) stack.sendKeepAlive(dest);
-      ka.timer = this.host.clock().setTimer(ka.natSessionTimeMs, tick);
+      ka.timer = this.ctx.clock().setTimer(ka.natSessionTimeMs, tick);
     };
-    ka.timer = this.host.clock().setTimer(ka.natSessionTimeMs, tick);
+    ka.timer = this.ctx.clock().setTimer(ka.natSessionTimeMs, tick);
   }
 
   // ---------------------------------------------------------------- public address
 
   /** The address advertised in Contact and Via: the public one when known, else the local one. */
   advertisedAddress(stack: SipStack): AdvertisedAddress {
-    const protocol = this.host.transport();
+    const protocol = this.ctx.transport();
     const local = stack.localEndpoint(protocol);
     return { host: this.publicHost ?? local.host, port: this.publicPort ?? local.port, protocol };
   }
@@ -144,22 +135,22 @@ export class KeepAliveService {
   /** setWanIpAddress: the application names the public address (the port stays as known). */
   setWanIpAddress(stack: SipStack, ipAddress: string): void {
     this.setPublicAddress(stack, ipAddress, this.publicPort ?? stack.localEndpoint('UDP').port);
-    this.host.reRegister();
+    this.own.reRegister();
   }
 
   /** A registrar told us (Via received/rport) where it sees us: advertise that, say so, re-register. */
   publicAddressDetected(host: string, port: number): void {
-    const stack = this.host.stack();
+    const stack = this.ctx.stack();
     if (!stack) return;
     const before = this.advertisedAddress(stack);
     this.setPublicAddress(stack, host, port);
-    this.host.notifyGlobal(T.SipWanIpAddressChange, {
+    this.ctx.notifyGlobal(T.SipWanIpAddressChange, {
       previousAddress: before.host,
       previousPort: before.port,
       wanIpAddress: host,
       wanPort: port,
     });
-    this.host.reRegister();
+    this.own.reRegister();
   }
 
   private setPublicAddress(stack: SipStack, host: string, port: number): void {
@@ -171,7 +162,7 @@ export class KeepAliveService {
   /** Stops every timer and forgets the public address (the engine stops or starts afresh). */
   reset(): void {
     for (const key of [...this.keepAlives.keys()]) this.stopKeepAlive(key);
-    if (this.natKeepAlive) this.host.clock().clearTimer(this.natKeepAlive.timer);
+    if (this.natKeepAlive) this.ctx.clock().clearTimer(this.natKeepAlive.timer);
     this.natKeepAlive = undefined;
     this.publicHost = undefined;
     this.publicPort = undefined;

@@ -2,10 +2,12 @@
  * Line policy: which line an incoming call rings, which line an outgoing call takes, busy-out
  * and outgoing-only lines, and LanScape's inter-line rule in LineMode.PhoneLine (taking one line
  * off hook holds the others). Works on the engine's {@link PhoneLine}s; the facade validates the
- * arguments and routes here.
+ * arguments and routes here. It takes the usage context (lines/context.ts) plus the start
+ * parameters it follows.
  * @module
  */
 import type { PhoneLine } from '../lines/phoneLine.js';
+import type { UsageContext } from '../lines/context.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 import { LineMode, LineState, SIP_AUDIO_DEVICE_NOT_USED } from './types.js';
 
@@ -19,30 +21,26 @@ export interface LinePolicyParams {
   zeroBasedAudioOutDeviceId: number;
 }
 
-/** What the line policy needs from the running engine. */
-export interface LinePolicyHost {
-  /** The engine's lines (empty when stopped). */
-  lines(): readonly PhoneLine[];
-  /** The start parameters, while the engine runs. */
-  params(): LinePolicyParams | undefined;
-  /** Raises a phone line notification. */
-  notifyLine(phoneLine: number, event: T): void;
-}
-
 /** Line selection and the rules between lines. */
 export class LinePolicy {
   /** Spread incoming calls over free lines at random (when names do not select a line). */
   randomAssign = false;
 
-  /** @param host the engine services used */
-  constructor(private readonly host: LinePolicyHost) {}
+  /**
+   * @param ctx the usage context
+   * @param params the start parameters the policy follows (its one extra)
+   */
+  constructor(
+    private readonly ctx: UsageContext,
+    private readonly params: () => LinePolicyParams | undefined,
+  ) {}
 
   /**
    * The line an incoming call for `user` rings: the free line registered with that name, else
    * any free line (random when enabled); undefined when every candidate is busy.
    */
   selectLineForIncoming(user: string | undefined): PhoneLine | undefined {
-    const lines = this.host.lines();
+    const lines = this.ctx.lines();
     const named = user ? lines.filter((l) => l.registrationName === user) : [];
     const pool = named.length ? named : lines;
     const free = pool.filter((l) => l.availableForIncoming);
@@ -53,7 +51,7 @@ export class LinePolicy {
 
   /** The line an outgoing call takes: the first free one for -1, else `line` when it can place a call. */
   lineForOutgoing(line: PhoneLine | -1): PhoneLine | T {
-    if (line === -1) return this.host.lines().find((x) => x.availableForOutgoing) ?? T.SipLineCapacityReached;
+    if (line === -1) return this.ctx.lines().find((x) => x.availableForOutgoing) ?? T.SipLineCapacityReached;
     if (line.state === LineState.BusyOut) return T.SipLineBusyOut;
     if (!line.availableForOutgoing) return T.SipCallAlreadyInProgress;
     return line;
@@ -68,10 +66,10 @@ export class LinePolicy {
       if (line.state === LineState.BusyOut) return T.SipSuccess;
       if (line.state !== LineState.OnHook) return T.SipCallFailure;
       line.setState(LineState.BusyOut);
-      this.host.notifyLine(line.index, T.SipBusyOutOn);
+      this.ctx.notify(line.index, T.SipBusyOutOn);
     } else if (line.state === LineState.BusyOut) {
       line.setState(LineState.OnHook);
-      this.host.notifyLine(line.index, T.SipBusyOutOff);
+      this.ctx.notify(line.index, T.SipBusyOutOff);
     }
     return T.SipSuccess;
   }
@@ -83,10 +81,10 @@ export class LinePolicy {
    * every line independent.
    */
   holdOtherLines(active: PhoneLine): void {
-    const p = this.host.params();
+    const p = this.params();
     if (!p || p.lineMode !== LineMode.PhoneLine) return;
     if (p.zeroBasedAudioInDeviceId === SIP_AUDIO_DEVICE_NOT_USED && p.zeroBasedAudioOutDeviceId === SIP_AUDIO_DEVICE_NOT_USED) return;
-    for (const l of this.host.lines()) {
+    for (const l of this.ctx.lines()) {
       // conferenced lines stay in the conference: the operator hears them there
       if (l !== active && !l.conferenced && l.call?.isConnected && !l.call.localHold) void l.call.hold(true);
     }

@@ -9,19 +9,24 @@
  * `setAcceptedMessageMimeTypes` (default: every type), `400` for a body without Content-Type or
  * an unreadable Content-Type. An in-dialog MESSAGE whose dialog is unknown gets `481` from the
  * dialog router (sip/dialogRouter.ts), like every in-dialog request.
+ *
+ * Messaging takes the usage context (lines/context.ts) and nothing else of the engine; its
+ * limits (body size, accepted types) are its own state, set by the procedures.
  * @module
  */
 import { parseNameAddr, parseUri, quoteString } from '../sip/grammar.js';
 import { SipHeaders, type SipRequest } from '../sip/message.js';
-import { VIA_PLACEHOLDER, type SipStack, type ServerTransaction } from '../sip/stack.js';
+import { VIA_PLACEHOLDER, type ServerTransaction } from '../sip/stack.js';
 import { sendUacRequest, type UacServices } from '../sip/uac.js';
 import type { Capability } from '../sip/capabilities.js';
 import type { DialogUsage } from '../sip/dialogRouter.js';
 import type { Endpoint, TransportProtocol } from '../sip/transport.js';
 import { newCallId, newTag } from '../sip/util.js';
 import type { Call } from '../lines/call.js';
+import type { UsageContext } from '../lines/context.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 import type { IdCounter } from './engineState.js';
+import { hostPort } from './hosts.js';
 
 /** Default largest MESSAGE body accepted, in bytes. */
 export const DEFAULT_MAX_MESSAGE_BODY_SIZE = 64 * 1024;
@@ -98,28 +103,6 @@ export interface SendOutOfDialogMessageFailureData extends SendOutOfDialogMessag
   code: number;
 }
 
-/** What messaging needs from the engine. */
-export interface MessagingHost {
-  /** The running stack, if any. */
-  stack(): SipStack | undefined;
-  /** The call on a line, or the code saying why there is none. */
-  lineCall(phoneLine: number): Call | T;
-  /** Our user, display name and the host written in From (the domain, else our address). */
-  identity(): { user: string; displayName: string; host: string };
-  /** The SIP proxy, when enabled. */
-  proxy(): Endpoint | undefined;
-  /** Transport for requests we originate. */
-  transport(): TransportProtocol;
-  /** Resolves a host name (undefined when it cannot). */
-  resolve(host: string): Promise<string | undefined>;
-  /** The client-request path (challenges, outbound proxy, route set). */
-  readonly uac: UacServices;
-  /** Queues a line notification. */
-  line(phoneLine: number, event: T, data: object): void;
-  /** Queues a global notification. */
-  global(event: T, data: object): void;
-}
-
 /** Outcome of one MESSAGE transaction chain (after auth retries). */
 type Outcome = { ok: true } | { ok: false; code: number; reason: string };
 
@@ -130,15 +113,25 @@ export class Messaging {
   private maxBodySize = DEFAULT_MAX_MESSAGE_BODY_SIZE;
   /** Accepted `type/subtype` patterns, lower case (`*` wildcards); empty = everything. */
   private accepted: string[] = [];
+  /** The client path of messages (digest clients of their own, `msg:`). */
+  private readonly uac: UacServices;
 
   /**
-   * @param host engine services
+   * @param ctx the usage context
    * @param ids message ids (the engine's counter, continued across runs)
    */
   constructor(
-    private readonly host: MessagingHost,
+    private readonly ctx: UsageContext,
     private readonly ids: IdCounter = { next: 1 },
-  ) {}
+  ) {
+    this.uac = ctx.uacFor('msg:');
+  }
+
+  /** Our user, display name and the host written in From (the domain, else our advertised address). */
+  private identity(): { user: string; displayName: string; host: string } {
+    const a = this.ctx.advertisedAddress();
+    return { user: this.ctx.user(), displayName: this.ctx.displayName(), host: this.ctx.domain() ?? hostPort(a.host, a.port) };
+  }
 
   /** Back to defaults (the engine stopped). */
   reset(): void {
@@ -180,12 +173,12 @@ export class Messaging {
 
   /** In-dialog MESSAGE on the call of `phoneLine`. */
   sendMessage(phoneLine: number, mimeType: string, subMimeType: string, body: string | Buffer): SendMessageResult {
-    const call = this.host.lineCall(phoneLine);
+    const call = this.ctx.lineCall(phoneLine);
     if (typeof call === 'number') return { result: call, messageId: 0 };
     const bad = checkContent(mimeType, subMimeType, body);
     if (bad !== T.SipSuccess) return { result: bad, messageId: 0 };
     const dialog = call.dialog;
-    const stack = this.host.stack();
+    const stack = this.ctx.stack();
     if (!dialog || !call.isConnected || !stack) return { result: T.SipNoCallActive, messageId: 0 };
     const messageId = this.ids.next++;
     const contentType = `${mimeType}/${subMimeType}`;
@@ -193,8 +186,8 @@ export class Messaging {
     const line = call.line.index;
     const build = (): SipRequest => dialog.createRequest('MESSAGE', { body: bytes, contentType });
     void this.run(build, undefined, userOf(dialog.localUri)).then((o) => {
-      if (o.ok) this.host.line(line, T.SipSendMessageSuccess, { messageId } satisfies SendMessageSuccessData);
-      else this.host.line(line, T.SipSendMessageFailure, { messageId, reason: o.reason, code: o.code } satisfies SendMessageFailureData);
+      if (o.ok) this.ctx.notify(line, T.SipSendMessageSuccess, { messageId } satisfies SendMessageSuccessData);
+      else this.ctx.notify(line, T.SipSendMessageFailure, { messageId, reason: o.reason, code: o.code } satisfies SendMessageFailureData);
     });
     return { result: T.SipSuccess, messageId };
   }
@@ -204,7 +197,7 @@ export class Messaging {
    * the URI's host; digest challenges are answered with the engine's credentials.
    */
   sendOutOfDialogMessage(to: string, mimeType: string, subMimeType: string, body: string | Buffer): SendMessageResult {
-    const stack = this.host.stack();
+    const stack = this.ctx.stack();
     if (!stack) return { result: T.SipMediaEngineNotInitialized, messageId: 0 };
     if (typeof to !== 'string') return { result: T.SipBadParameter, messageId: 0 };
     const target = to.trim();
@@ -219,12 +212,13 @@ export class Messaging {
     if (bad !== T.SipSuccess) return { result: bad, messageId: 0 };
 
     const messageId = this.ids.next++;
-    const me = this.host.identity();
+    const me = this.identity();
     const fromUri = `sip:${me.user}@${me.host}`;
     const fromValue = `${me.displayName ? `${quoteString(me.displayName)} ` : ''}<${fromUri}>;tag=${newTag()}`;
     const callId = newCallId();
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
-    const proxy = this.host.proxy();
+    const p = this.ctx.proxy();
+    const proxy: Endpoint | undefined = p && { protocol: this.ctx.transport(), host: p.host, port: p.port };
     let cseq = 0;
     const build = (): SipRequest => {
       const h = new SipHeaders();
@@ -240,14 +234,14 @@ export class Messaging {
     const event = { messageId, fromDisplayName: me.displayName, from: fromUri, toDisplayName: '', to: target };
     void this.run(build, async () => {
       if (proxy) return proxy;
-      const ip = await this.host.resolve(sipUri.host);
+      const ip = await this.ctx.resolve(sipUri.host);
       if (!ip) return undefined;
       const t = sipUri.params['transport']?.toUpperCase();
-      const protocol: TransportProtocol = t === 'TCP' ? 'TCP' : t === 'UDP' ? 'UDP' : this.host.transport();
+      const protocol: TransportProtocol = t === 'TCP' ? 'TCP' : t === 'UDP' ? 'UDP' : this.ctx.transport();
       return { protocol, host: ip, port: sipUri.port ?? (sipUri.scheme === 'sips' ? 5061 : 5060) };
     }, me.user).then((o) => {
-      if (o.ok) this.host.global(T.SipSendOutOfDialogMessageSuccess, event satisfies SendOutOfDialogMessageSuccessData);
-      else this.host.global(T.SipSendOutOfDialogMessageFailure, { ...event, reason: o.reason, code: o.code } satisfies SendOutOfDialogMessageFailureData);
+      if (o.ok) this.ctx.notifyGlobal(T.SipSendOutOfDialogMessageSuccess, event satisfies SendOutOfDialogMessageSuccessData);
+      else this.ctx.notifyGlobal(T.SipSendOutOfDialogMessageFailure, { ...event, reason: o.reason, code: o.code } satisfies SendOutOfDialogMessageFailureData);
     });
     return { result: T.SipSuccess, messageId };
   }
@@ -267,7 +261,7 @@ export class Messaging {
             return d;
           }
         : undefined;
-      sendUacRequest(this.host.uac, { build, destination: dest, authUser }, (o) => {
+      sendUacRequest(this.uac, { build, destination: dest, authUser }, (o) => {
         if (o.kind === 'final') resolve(o.res.status >= 200 && o.res.status < 300 ? { ok: true } : { ok: false, code: o.res.status, reason: o.res.reason });
         else if (o.kind === 'timeout') resolve({ ok: false, code: 408, reason: 'Request Timeout' });
         else if (!resolved) resolve({ ok: false, code: 404, reason: 'Cannot resolve the destination' });
@@ -293,7 +287,7 @@ export class Messaging {
   }
 
   private receive(req: SipRequest, tx: ServerTransaction, call: Call | undefined): void {
-    const stack = this.host.stack();
+    const stack = this.ctx.stack();
     if (!stack) return;
     const answer = (status: number, reason?: string, extra?: [string, string]): void => {
       const res = stack.createResponse(req, status, reason, { toTag: true });
@@ -323,12 +317,12 @@ export class Messaging {
     answer(200, 'OK');
     const messageData = Buffer.from(req.body);
     if (call) {
-      this.host.line(call.line.index, T.SipRecvMessage, { mimeType, subMimeType, messageData } satisfies RecvMessageData);
+      this.ctx.notify(call.line.index, T.SipRecvMessage, { mimeType, subMimeType, messageData } satisfies RecvMessageData);
       return;
     }
     const from = nameAddrParts(req.headers.get('From'));
     const to = nameAddrParts(req.headers.get('To'));
-    this.host.global(T.SipRecvOutOfDialogMessage, {
+    this.ctx.notifyGlobal(T.SipRecvOutOfDialogMessage, {
       fromDisplayName: from.displayName,
       from: from.uri,
       toDisplayName: to.displayName,

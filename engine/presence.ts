@@ -142,11 +142,11 @@ export class PresenceService {
   }
 
   private get started(): boolean {
-    return this.subs.host.stack() !== undefined;
+    return this.subs.ctx.stack() !== undefined;
   }
 
   private pidf(): string {
-    return buildPidf({ entity: this.subs.localAor(), basic: this.status.basic, note: this.status.note, contact: this.subs.host.contactUri(this.subs.host.user()) });
+    return buildPidf({ entity: this.subs.localAor(), basic: this.status.basic, note: this.status.note, contact: this.subs.ctx.contactUri(this.subs.ctx.user()) });
   }
 
   // ------------------------------------------------------------------ watcher side
@@ -163,11 +163,11 @@ export class PresenceService {
     if (!Number.isInteger(expireSeconds) || expireSeconds < 1 || expireSeconds > 86400) return T.SipBadParameter;
     const key = contact.trim();
     if (this.watching.has(key)) return T.SipSubscriptionAlreadyExists;
-    const target = await this.subs.resolveTarget(key, this.subs.host.proxy() !== undefined);
+    const target = await this.subs.resolveTarget(key, this.subs.ctx.proxy() !== undefined);
     if (typeof target === 'number') return target;
     if (!this.started) return T.SipMediaEngineNotInitialized;
     if (this.watching.has(key)) return T.SipSubscriptionAlreadyExists;
-    const notifier = this.subs.host.notifier();
+    const notifier = this.subs.notifier;
     const base = (): SubscriptionStatusData => ({ handle: 0, eventPackage: 'presence', targetUri: key });
     let displayName = '';
     let online = false;
@@ -180,7 +180,7 @@ export class PresenceService {
         to: target.to,
         destination: target.destination,
         routes: target.routes,
-        localContact: this.subs.host.contactUri(this.subs.host.user()),
+        localContact: this.subs.ctx.contactUri(this.subs.ctx.user()),
         expires: expireSeconds,
         accept: [PIDF_CONTENT_TYPE],
         headers: subject ? [['Subject', subject]] : [],
@@ -249,8 +249,8 @@ export class PresenceService {
       return;
     }
     const session = this.subs.router.acceptSubscribe(req, event, {
-      localContact: this.subs.host.contactUri(this.subs.host.user()),
-      displayName: this.subs.host.displayName(),
+      localContact: this.subs.ctx.contactUri(this.subs.ctx.user()),
+      displayName: this.subs.ctx.displayName(),
       expires: n.expires,
       contentType: PIDF_CONTENT_TYPE,
     });
@@ -267,7 +267,7 @@ export class PresenceService {
       if (this.watchers.get(id)?.session === session) this.watchers.delete(id);
     };
     void session.notify({ state: 'pending', body: null });
-    this.subs.host.notifier().global(T.SipPresenceRecvSubscribe, {
+    this.subs.notifier.global(T.SipPresenceRecvSubscribe, {
       subscribeId: id,
       fromDisplayName: from.displayName,
       from: from.uri,
@@ -350,8 +350,8 @@ export class PresenceService {
     if (!ip) return T.SipUnknownHost;
     if (!this.started) return T.SipMediaEngineNotInitialized;
     await this.disablePresenceServer();
-    this.server = { protocol: this.subs.host.transport(), host: ip, port };
-    const aor = `sip:${this.subs.host.user()}@${this.subs.host.domain() ?? hostPort(address, port === 5060 ? undefined : port)}`;
+    this.server = { protocol: this.subs.ctx.transport(), host: ip, port };
+    const aor = `sip:${this.subs.ctx.user()}@${this.subs.ctx.domain() ?? hostPort(address, port === 5060 ? undefined : port)}`;
     this.publication = new Publication(this.subs.sip, {
       event: 'presence',
       aor,
@@ -393,7 +393,7 @@ export class PresenceService {
     this.server = undefined;
     if (p) {
       // The wait for the PUBLISH removal is bounded on the engine's clock, like every SIP timer.
-      const clock = this.subs.host.clock();
+      const clock = this.subs.ctx.clock();
       let timer: TimerHandle | undefined;
       await Promise.race([p.remove(), new Promise((r) => (timer = clock.setTimer(1500, () => r(undefined))))]);
       clock.clearTimer(timer);

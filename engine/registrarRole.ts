@@ -2,14 +2,15 @@
  * The registrar role: this engine accepting REGISTER from other user agents. Each REGISTER is
  * parsed and checked by the registrar (engine/registrar.ts), raised to the application as the
  * immediate SipRegisterReceived (it may refuse), applied, and answered with the bindings.
- * The facade's request routing calls {@link RegistrarRole.handleRegister}.
+ * The facade's request routing calls {@link RegistrarRole.handleRegister}. It takes the usage
+ * context (lines/context.ts) plus its clock and limits, which outlive a run.
  * @module
  */
 import type { Clock } from '../sip/clock.js';
 import type { SipRequest } from '../sip/message.js';
-import type { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
+import type { UsageContext } from '../lines/context.js';
 import { Registrar } from './registrar.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 import type { RegisterReceivedData, RegistrarBinding } from './types.js';
@@ -24,14 +25,6 @@ export interface RegistrarLimits {
   registrarMinExpires?: number;
 }
 
-/** What the registrar role needs from the running engine. */
-export interface RegistrarRoleHost {
-  /** The SIP stack, while the engine runs. */
-  stack(): SipStack | undefined;
-  /** Raises an immediate notification and returns its (possibly modified) data. */
-  immediate<D extends object>(event: T, data: D): D;
-}
-
 /** The bindings this engine accepted as a registrar, and its REGISTER handler. */
 export class RegistrarRole {
   private readonly registrar: Registrar;
@@ -39,9 +32,9 @@ export class RegistrarRole {
   /**
    * @param clock time source for binding expiry
    * @param limits expiry limits
-   * @param host the engine services used
+   * @param ctx the usage context
    */
-  constructor(clock: Clock, limits: RegistrarLimits, private readonly host: RegistrarRoleHost) {
+  constructor(clock: Clock, limits: RegistrarLimits, private readonly ctx: UsageContext) {
     this.registrar = new Registrar(clock, limits.registrarDefaultExpires ?? 3600, limits.registrarMaxExpires ?? 7200, limits.registrarMinExpires ?? 0);
   }
 
@@ -57,7 +50,7 @@ export class RegistrarRole {
 
   /** Answers an incoming REGISTER: 4xx for a bad one, the application's refusal, or 200 with the bindings. */
   handleRegister(req: SipRequest, tx: ServerTransaction, from: Endpoint): void {
-    const stack = this.host.stack();
+    const stack = this.ctx.stack();
     if (!stack) return;
     const parsed = this.registrar.parse(req);
     if ('status' in parsed) {
@@ -73,7 +66,7 @@ export class RegistrarRole {
       acceptRegistration: true,
       rejectStatusCode: 403,
     };
-    this.host.immediate(T.SipRegisterReceived, data);
+    this.ctx.immediate(-1, T.SipRegisterReceived, data);
     if (data.acceptRegistration !== true) {
       const code = Number.isInteger(data.rejectStatusCode) && data.rejectStatusCode >= 400 && data.rejectStatusCode < 700 ? data.rejectStatusCode : 403;
       tx.respond(stack.createResponse(req, code, undefined, { toTag: true }));

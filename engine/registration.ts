@@ -1,16 +1,17 @@
 /**
  * The registration client behind `enableSipRegisterServer`: one REGISTER dialog per unique
  * name, refreshed every update interval, with digest challenges, 423 handling, time-outs with
- * retry, and NAT detection from the `received`/`rport` Via parameters.
+ * retry, and NAT detection from the `received`/`rport` Via parameters. It takes the usage
+ * context (lines/context.ts) plus {@link RegistrationExtras}: where to report a public address.
  * @module
  */
-import type { Clock, TimerHandle } from '../sip/clock.js';
+import type { TimerHandle } from '../sip/clock.js';
 import { parseNameAddr, parseVia, formatUri } from '../sip/grammar.js';
 import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
 import type { Endpoint } from '../sip/transport.js';
 import { newCallId, newTag } from '../sip/util.js';
-import type { CapabilityRegistry } from '../sip/capabilities.js';
 import { sendUacRequest, type UacServices } from '../sip/uac.js';
+import type { UsageContext } from '../lines/context.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 
 /** Everything one registration cycle needs to know, fixed by `enableSipRegisterServer`. */
@@ -35,24 +36,8 @@ export interface RegistrationConfig {
   natAutoDetect: boolean;
 }
 
-/** What the registration client asks of the engine. */
-export interface RegistrationHost {
-  /** Time source. */
-  readonly clock: Clock;
-  /** The client-request path: challenges are answered with the name's credentials, the outbound proxy is followed. */
-  readonly uac: UacServices;
-  /** What the engine implements (the Allow of REGISTER). */
-  readonly capabilities: CapabilityRegistry;
-  /** The Contact URI to register for a name (reflects the current public address). */
-  contactUri(name: string): string;
-  /** The address currently advertised in Contact. */
-  advertisedAddress(): { host: string; port: number; protocol: string };
-  /** Display name for From. */
-  displayName(): string;
-  /** User-Agent header value. */
-  userAgent(): string;
-  /** Raises a global notification. */
-  notify(event: T, data: object): void;
+/** What the registration client takes beyond the usage context. */
+export interface RegistrationExtras {
   /** Called when the registrar shows a public address different from the advertised one. */
   publicAddressDetected(host: string, port: number): void;
 }
@@ -116,15 +101,24 @@ export class RegistrationClient {
   private readonly regs = new Map<string, NameRegistration>();
   private retryMs: number;
   private stopped = false;
+  private readonly uac: UacServices;
 
   /**
-   * @param host the engine services used
+   * @param ctx the usage context
+   * @param own what the client takes beyond it
    * @param config fixed parameters
    * @param retryMs wait after an error before the next attempt (`registrationErrorRetryTime`)
    */
-  constructor(private readonly host: RegistrationHost, readonly config: RegistrationConfig, retryMs: number) {
+  constructor(
+    private readonly ctx: UsageContext,
+    private readonly own: RegistrationExtras,
+    readonly config: RegistrationConfig,
+    retryMs: number,
+  ) {
     this.retryMs = retryMs;
-    for (const name of config.names) this.regs.set(name, new NameRegistration(name, config.expireSeconds, host.advertisedAddress().host));
+    // Registration answers challenges with the names' own digest clients (no key prefix).
+    this.uac = ctx.uacFor('');
+    for (const name of config.names) this.regs.set(name, new NameRegistration(name, config.expireSeconds, ctx.advertisedAddress().host));
   }
 
   /** Starts a registration cycle for every name now. */
@@ -184,7 +178,7 @@ export class RegistrationClient {
             }
             reg.onDone = resolve;
             reg.state = 'unregistering';
-            this.host.notify(T.SipUnRegisterTrying, { name: reg.name, phoneLines: this.lines(reg) });
+            this.ctx.notifyGlobal(T.SipUnRegisterTrying, { name: reg.name, phoneLines: this.lines(reg) });
             this.send(reg, 0);
           }),
       ),
@@ -199,8 +193,8 @@ export class RegistrationClient {
   }
 
   private clearTimers(reg: NameRegistration): void {
-    this.host.clock.clearTimer(reg.timeoutTimer);
-    this.host.clock.clearTimer(reg.refreshTimer);
+    this.ctx.clock().clearTimer(reg.timeoutTimer);
+    this.ctx.clock().clearTimer(reg.refreshTimer);
     reg.timeoutTimer = reg.refreshTimer = undefined;
   }
 
@@ -209,14 +203,14 @@ export class RegistrationClient {
     this.clearTimers(reg);
     reg.state = 'registering';
     reg.intervalRounds = 0;
-    this.host.notify(T.SipRegisterTrying, { name: reg.name, phoneLines: this.config.linesByName.get(reg.name) ?? [] });
+    this.ctx.notifyGlobal(T.SipRegisterTrying, { name: reg.name, phoneLines: this.config.linesByName.get(reg.name) ?? [] });
     this.send(reg, reg.expires);
   }
 
   private buildRequest(reg: NameRegistration, expires: number): SipRequest {
     const aor = `sip:${reg.name}@${this.config.aorDomain}`;
-    const display = this.host.displayName();
-    const contact = this.host.contactUri(reg.name);
+    const display = this.ctx.displayName();
+    const contact = this.ctx.contactUri(reg.name);
     const headers = new SipHeaders();
     headers.append('From', `${display ? `"${display.replace(/(["\\])/g, '\\$1')}" ` : ''}<${aor}>;tag=${reg.fromTag}`);
     headers.append('To', `<${aor}>`);
@@ -230,8 +224,8 @@ export class RegistrationClient {
       if (reg.registeredContact && reg.registeredContact !== contact) headers.append('Contact', `<${reg.registeredContact}>;expires=0`);
     }
     headers.append('Expires', String(expires));
-    this.host.capabilities.addHeaders(headers, ['Allow']);
-    headers.append('User-Agent', this.host.userAgent());
+    this.ctx.capabilities.addHeaders(headers, ['Allow']);
+    headers.append('User-Agent', this.ctx.userAgent());
     return { type: 'request', method: 'REGISTER', uri: this.config.requestUri, version: 'SIP/2.0', headers, body: Buffer.alloc(0) };
   }
 
@@ -247,15 +241,15 @@ export class RegistrationClient {
       }
       return (previous = req);
     };
-    sendUacRequest(this.host.uac, {
+    sendUacRequest(this.uac, {
       build,
       destination: this.config.destination,
       authUser: reg.name,
       // Each request sent (the first and every challenge retry) gets the whole time-out.
       onSend: () => {
         if (reg.attempt !== attempt) return;
-        this.host.clock.clearTimer(reg.timeoutTimer);
-        reg.timeoutTimer = this.host.clock.setTimer(this.config.timeOutMs, () => {
+        this.ctx.clock().clearTimer(reg.timeoutTimer);
+        reg.timeoutTimer = this.ctx.clock().setTimer(this.config.timeOutMs, () => {
           if (reg.attempt === attempt) this.timedOut(reg, expires);
         });
       },
@@ -270,7 +264,7 @@ export class RegistrationClient {
   /** Ends an unregistration: raises `event` and resolves `stop()` for this name with `rc`. */
   private unregistered(reg: NameRegistration, event: T, rc: T, data: object): void {
     reg.state = 'unregistered';
-    this.host.notify(event, { name: reg.name, phoneLines: this.lines(reg), ...data });
+    this.ctx.notifyGlobal(event, { name: reg.name, phoneLines: this.lines(reg), ...data });
     reg.onDone?.(rc);
     reg.onDone = undefined;
   }
@@ -281,25 +275,25 @@ export class RegistrationClient {
 
   private timedOut(reg: NameRegistration, expires: number): void {
     reg.attempt++; // late answers to this attempt are ignored from now on
-    this.host.clock.clearTimer(reg.timeoutTimer);
+    this.ctx.clock().clearTimer(reg.timeoutTimer);
     reg.timeoutTimer = undefined;
     if (expires === 0) {
       this.unregistered(reg, T.SipUnRegistrationTimeOut, T.SipRegisterTimeOut, { timeOutMs: this.config.timeOutMs });
       return;
     }
     reg.state = 'failed';
-    this.host.notify(T.SipRegisterTimeOut, { name: reg.name, phoneLines: this.lines(reg), timeOutMs: this.config.timeOutMs });
+    this.ctx.notifyGlobal(T.SipRegisterTimeOut, { name: reg.name, phoneLines: this.lines(reg), timeOutMs: this.config.timeOutMs });
     this.scheduleRetry(reg);
   }
 
   private scheduleRetry(reg: NameRegistration): void {
     if (this.stopped) return;
-    this.host.clock.clearTimer(reg.refreshTimer);
-    reg.refreshTimer = this.host.clock.setTimer(this.retryMs, () => this.register(reg));
+    this.ctx.clock().clearTimer(reg.refreshTimer);
+    reg.refreshTimer = this.ctx.clock().setTimer(this.retryMs, () => this.register(reg));
   }
 
   private fail(reg: NameRegistration, event: T, res: SipResponse, expires: number): void {
-    this.host.clock.clearTimer(reg.timeoutTimer);
+    this.ctx.clock().clearTimer(reg.timeoutTimer);
     reg.timeoutTimer = undefined;
     if (expires === 0) {
       const unEvent = event === T.SipRegisterAuthorizationError ? T.SipUnRegisterAuthorizationError : T.SipUnRegisterError;
@@ -307,7 +301,7 @@ export class RegistrationClient {
       return;
     }
     reg.state = 'failed';
-    this.host.notify(event, { name: reg.name, phoneLines: this.lines(reg), statusCode: res.status, reasonPhrase: res.reason });
+    this.ctx.notifyGlobal(event, { name: reg.name, phoneLines: this.lines(reg), statusCode: res.status, reasonPhrase: res.reason });
     this.scheduleRetry(reg);
   }
 
@@ -324,7 +318,7 @@ export class RegistrationClient {
     if (res.status === 423 && expires !== 0) {
       const minExpires = Number.parseInt(res.headers.get('Min-Expires') ?? '', 10);
       const usable = Number.isFinite(minExpires) && minExpires > reg.expires && reg.intervalRounds++ < MAX_INTERVAL_ROUNDS;
-      this.host.notify(T.SipRegisterIntervalError, {
+      this.ctx.notifyGlobal(T.SipRegisterIntervalError, {
         name: reg.name,
         phoneLines: this.lines(reg),
         statusCode: 423,
@@ -333,7 +327,7 @@ export class RegistrationClient {
         retrying: usable,
       });
       if (!usable) {
-        this.host.clock.clearTimer(reg.timeoutTimer);
+        this.ctx.clock().clearTimer(reg.timeoutTimer);
         reg.state = 'failed';
         this.scheduleRetry(reg);
         return;
@@ -346,19 +340,19 @@ export class RegistrationClient {
   }
 
   private success(reg: NameRegistration, res: SipResponse, expires: number): void {
-    this.host.clock.clearTimer(reg.timeoutTimer);
+    this.ctx.clock().clearTimer(reg.timeoutTimer);
     reg.timeoutTimer = undefined;
     if (expires === 0) {
       reg.registeredContact = undefined;
       this.unregistered(reg, T.SipUnRegisterSuccess, T.SipSuccess, { statusCode: res.status });
       return;
     }
-    const ourContact = this.host.contactUri(reg.name);
+    const ourContact = this.ctx.contactUri(reg.name);
     const granted = grantedExpiry(res, ourContact, expires);
     reg.grantedExpires = granted;
     reg.registeredContact = ourContact;
     reg.state = 'registered';
-    this.host.notify(T.SipRegisterSuccess, {
+    this.ctx.notifyGlobal(T.SipRegisterSuccess, {
       name: reg.name,
       phoneLines: this.lines(reg),
       expires: granted,
@@ -370,8 +364,8 @@ export class RegistrationClient {
     let refreshS = this.config.updateIntervalSeconds;
     if (granted > 0 && granted <= refreshS) refreshS = Math.max(1, Math.floor(granted * 0.8));
     if (granted === 0) refreshS = this.retryMs / 1000;
-    this.host.clock.clearTimer(reg.refreshTimer);
-    reg.refreshTimer = this.host.clock.setTimer(refreshS * 1000, () => this.register(reg));
+    this.ctx.clock().clearTimer(reg.refreshTimer);
+    reg.refreshTimer = this.ctx.clock().setTimer(refreshS * 1000, () => this.register(reg));
   }
 
   /** True when a new public address was found (the host then re-registers every name). */
@@ -384,7 +378,7 @@ export class RegistrationClient {
     } catch {
       return false;
     }
-    const adv = this.host.advertisedAddress();
+    const adv = this.ctx.advertisedAddress();
     const received = via.params['received'] ?? undefined;
     const rportText = via.params['rport'];
     const rport = rportText ? Number.parseInt(rportText, 10) : undefined;
@@ -393,7 +387,7 @@ export class RegistrationClient {
     const stream = adv.protocol !== 'UDP';
     const publicPort = !stream && rport && Number.isFinite(rport) ? rport : adv.port;
     if (publicHost === adv.host && publicPort === adv.port) return false;
-    this.host.publicAddressDetected(publicHost, publicPort);
+    this.own.publicAddressDetected(publicHost, publicPort);
     return true;
   }
 }

@@ -7,6 +7,10 @@
  * policy, the dialog router and the capability table its modules fill, and the procedure groups
  * that hold the bodies of the facade's procedures (engine/*Procedures.ts).
  *
+ * The services those share reach them through one usage context (lines/context.ts), built once
+ * by {@link RunningEngine.newContext}; each service gets it plus only its own extras, written
+ * where it is constructed below.
+ *
  * Why one object: the facade used to hold a dozen optional fields that start filled and stop
  * emptied one by one, and every procedure re-checked the ones it used. Here they are all
  * `readonly` and present, so "started" is simply "the facade holds a RunningEngine", and the
@@ -24,9 +28,10 @@ import { answerChallenge, looseRoute, type OutboundProxy, type UacServices } fro
 import { CapabilityRegistry } from '../sip/capabilities.js';
 import { DialogRouter } from '../sip/dialogRouter.js';
 import { PhoneLine } from '../lines/phoneLine.js';
-import { CallManager, type CallManagerHost } from '../lines/callManager.js';
+import { CallManager } from '../lines/callManager.js';
+import type { SipServer, UsageContext } from '../lines/context.js';
 import { infoDtmfHandler } from '../lines/infoDtmf.js';
-import { TransferManager, TRANSFER_CAPABILITY, type TransferHost } from '../lines/transfer.js';
+import { TransferManager, TRANSFER_CAPABILITY } from '../lines/transfer.js';
 import { Call, CALL_CAPABILITY, type CallMedia, type CallTarget, type OutgoingCallErrorInfo } from '../lines/call.js';
 import { openLineMedia, formatSpecs } from '../lines/lineMedia.js';
 import { DriftCorrectedMediaClock, type MediaClock } from '../media/mediaClock.js';
@@ -40,11 +45,11 @@ import { hostPort, resolveHost } from './hosts.js';
 import { KeepAliveService } from './keepAlive.js';
 import { LinePolicy } from './linePolicy.js';
 import { defaultLogger } from './logger.js';
-import { Messaging, MESSAGING_CAPABILITY, type MessagingHost } from './messaging.js';
+import { Messaging, MESSAGING_CAPABILITY } from './messaging.js';
 import { PresenceService } from './presence.js';
 import { REGISTRAR_CAPABILITY } from './registrar.js';
 import { RegistrarRole } from './registrarRole.js';
-import type { RegistrationClient, RegistrationHost } from './registration.js';
+import type { RegistrationClient, RegistrationExtras } from './registration.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 import { SipMessageHooks } from './sipHooks.js';
 import { attachSipLogger } from './sipLog.js';
@@ -56,20 +61,12 @@ import { LineMediaProcedures } from './lineMediaProcedures.js';
 import { LocalAudioProcedures } from './localAudioProcedures.js';
 import { ServerProcedures } from './serverProcedures.js';
 
-/** A server the application named (proxy, outbound proxy). */
-export interface ServerAddress {
-  /** Resolved address. */
-  host: string;
-  /** Port. */
-  port: number;
-  /** What the application gave (a name or an address), kept for URIs. */
-  given: string;
-}
-
 /** One run of the engine, from a successful startSipTelephony to stopSipTelephony. */
 export class RunningEngine {
   /** Local RTP ports for the calls' media. */
   readonly rtpAllocator: RtpPortAllocator;
+  /** The services every usage shares (lines/context.ts), built once per run and handed to each. */
+  readonly context: UsageContext;
   /** What every usage implements: the one source of Allow, Supported, Accept and Allow-Events (filled by the router's modules). */
   readonly capabilities = new CapabilityRegistry();
   /** The one router of incoming requests, behind the challenge screen: dialogs to their usages, the rest by method. */
@@ -108,9 +105,9 @@ export class RunningEngine {
   /** The registration client while names are registered (enableSipRegisterServer). */
   registration?: RegistrationClient;
   /** The SIP proxy (enableSipProxyServer). */
-  proxy?: ServerAddress;
+  proxy?: SipServer;
   /** The outbound proxy (enableOutboundSipProxyServer). */
-  outboundProxy?: ServerAddress;
+  outboundProxy?: SipServer;
   /** The SIP domain (enableSipDomain). */
   domain?: string;
   /** Seconds an incoming call may ring (setCallAnswerTimeout; from the start parameters). */
@@ -185,20 +182,18 @@ export class RunningEngine {
     });
     // The router first: its modules register their capabilities in this order (Allow lists it).
     this.router = this.newRouter();
-    this.keepAlive = new KeepAliveService({
-      clock: () => state.clock,
-      stack: () => this.liveStack(),
-      transport: () => params.sipTransport,
+    const ctx = this.newContext();
+    this.context = ctx;
+    this.keepAlive = new KeepAliveService(ctx, {
       natTargets: () => [this.outboundProxy, this.proxy, this.registration?.config.destination].filter((d) => d !== undefined),
       applyRtpKeepAlive: (ms) => {
         for (const l of this.lines) l.media?.setKeepAlive(ms);
       },
-      notifyGlobal: (event, data) => notifier.globalUnchecked(event, data),
       reRegister: () => this.registration?.trigger(),
     });
-    this.linePolicy = new LinePolicy({ lines: () => this.lines, params: () => params, notifyLine: (line, event) => notifier.lineUnchecked(line, event) });
+    this.linePolicy = new LinePolicy(ctx, () => params);
     this.linePolicy.randomAssign = params.randomlyAssignIncomingCallsToPhoneLines;
-    this.messaging = new Messaging(this.messagingHost(), state.ids.message);
+    this.messaging = new Messaging(ctx, state.ids.message);
     this.challenge = new ChallengeAuthenticator(
       () => this.domain ?? params.ipAddressOfThisHost,
       (d) => notifier.immediate(-1, T.SipIncomingAuthentication, d),
@@ -207,31 +202,28 @@ export class RunningEngine {
       (d) => notifier.immediate(-1, T.SipModifySipMessage, d),
       (message) => state.logger.warn(message),
     );
-    this.transfers = new TransferManager(this.transferHost(), state.ids.refer);
-    this.subscriptions = new EventSubscriptions(
+    this.transfers = new TransferManager(
+      ctx,
       {
-        clock: () => state.clock,
-        stack: () => this.liveStack(),
-        notifier: () => notifier,
-        user: () => params.phoneName,
-        displayName: () => params.phoneDisplayName,
-        contactUri: (user) => this.contactUri(user),
-        advertisedHost: () => this.advertisedAddress().host,
-        transport: () => params.sipTransport,
-        proxy: () => this.proxyEndpoint(),
-        domain: () => this.domain,
-        uac: this.uacFor('sub:'),
-        capabilities: this.capabilities,
-        router: this.router,
+        calls: () => (this.stopped ? undefined : this.callManager),
+        autoAccept: () => params.farEndCallTransferEnabled,
+        placeCall: (line, target) => (this.stopped ? Promise.resolve(T.SipMediaEngineNotInitialized) : this.outgoingCall(line, target)),
       },
-      state.ids.subscription,
+      state.ids.refer,
     );
+    this.subscriptions = new EventSubscriptions(ctx, notifier, state.ids.subscription);
     this.presence = new PresenceService(this.subscriptions, state.ids.watcher);
-    this.registrar = new RegistrarRole(state.clock, state.options, {
-      stack: () => this.liveStack(),
-      immediate: (event, data) => notifier.immediateUnchecked(-1, event, data),
+    this.registrar = new RegistrarRole(state.clock, state.options, ctx);
+    this.callManager = new CallManager(ctx, {
+      openMedia: (line) => this.openMedia(line),
+      holdStyle: () => (state.holdType === CallHoldType.Rfc2543 ? 'rfc2543' : state.holdType === CallHoldType.Both ? 'both' : 'rfc3264'),
+      answerTimeoutSeconds: () => this.callAnswerTimeoutSeconds,
+      selectLine: (user) => this.linePolicy.selectLineForIncoming(user),
+      formatsFor: (line) => formatSpecs(line.formats, line.opusSettings),
+      callFinished: (call) => state.metrics.onCallFinished(call.finalStats, call.finalQuality),
+      // a bug in the call's state machine: the call refused the turn and goes on; say so loudly
+      illegalTransition: (bug) => state.logger.error(bug, `illegal call state transition ${bug.from} -> ${bug.to} on line ${bug.line}`),
     });
-    this.callManager = new CallManager(this.callManagerHost());
     // Transfer and messaging live on every call's dialog beside the INVITE session.
     this.callManager.extendDialogs((call) => this.transfers.usageFor(call));
     this.callManager.extendDialogs((call) => this.messaging.usageFor(call));
@@ -367,61 +359,53 @@ export class RunningEngine {
     return Call.outgoing(this.callManager.services, line, target, formatSpecs(line.formats, line.opusSettings), fromUser, this.params.phoneDisplayName);
   }
 
-  /** What the registration client needs (enableSipRegisterServer builds one per call). */
-  registrationHost(): RegistrationHost {
-    return {
-      clock: this.state.clock,
-      uac: this.uacFor(''),
-      capabilities: this.capabilities,
-      contactUri: (name) => this.contactUri(name),
-      advertisedAddress: () => this.advertisedAddress(),
-      displayName: () => this.params.phoneDisplayName,
-      userAgent: () => this.params.userAgent,
-      notify: (event, data) => this.state.notifier.globalUnchecked(event, data),
-      publicAddressDetected: (host, port) => this.keepAlive.publicAddressDetected(host, port),
-    };
+  /** What the registration client takes beyond the context (enableSipRegisterServer builds one client per call). */
+  registrationExtras(): RegistrationExtras {
+    return { publicAddressDetected: (host, port) => this.keepAlive.publicAddressDetected(host, port) };
   }
 
-  // ---------------------------------------------------------------- the services' hosts
+  // ---------------------------------------------------------------- the usage context
 
-  private callManagerHost(): CallManagerHost {
-    const engine = this;
+  /**
+   * The one context of the run's usages: every member reads the run's current state when called
+   * (proxy, domain and the public address change during a run; the stack reads as gone once
+   * stopped).
+   */
+  private newContext(): UsageContext {
     const { state, params } = this;
+    const { notifier } = state;
     return {
-      get stack() {
-        return engine.stack;
-      },
-      get clock() {
-        return state.clock;
-      },
+      stack: () => this.liveStack(),
+      runStack: this.stack,
+      clock: () => state.clock,
+      capabilities: this.capabilities,
+      router: this.router,
+      uacFor: (keyPrefix) => this.uacFor(keyPrefix),
+      transport: () => params.sipTransport,
+      resolve: (host) => resolveHost(host),
+      userAgent: () => params.userAgent,
+      user: () => params.phoneName,
+      displayName: () => params.phoneDisplayName,
+      userFor: (line) => this.userForLine(line),
+      contactUri: (user) => this.contactUri(user),
+      advertisedAddress: () => this.advertisedAddress(),
+      domain: () => this.domain,
+      proxy: () => this.proxy,
+      outboundProxy: () => this.outboundProxyRoute(),
+      lines: () => this.lines,
+      lineCall: (phoneLine) => this.lineCall(phoneLine),
       notify: (line, event, data) => {
+        // The engine's observers of line events: a call's last error, metrics, signal tones.
         if (event === T.SipFarEndError || event === T.SipFarEndIsBusy) {
           const call = this.lines[line]?.call;
           if (call?.errorInfo) this.lastErrors.set(line, { ...call.errorInfo });
         }
         state.metrics.onLineEvent(event, data);
-        state.notifier.lineUnchecked(line, event, data);
+        notifier.lineUnchecked(line, event, data);
         this.audio.onLineEvent(event);
       },
-      openMedia: (line) => this.openMedia(line),
-      mediaAddress: () => this.advertisedAddress().host,
-      contactUri: (user) => this.contactUri(user),
-      uac: this.uacFor('call:'),
-      capabilities: this.capabilities,
-      holdStyle: () => (state.holdType === CallHoldType.Rfc2543 ? 'rfc2543' : state.holdType === CallHoldType.Both ? 'both' : 'rfc3264'),
-      answerTimeoutSeconds: () => this.callAnswerTimeoutSeconds,
-      transport: () => params.sipTransport,
-      resolve: (host) => resolveHost(host),
-      userAgent: () => params.userAgent,
-      lines: () => this.lines,
-      selectLine: (user) => this.linePolicy.selectLineForIncoming(user),
-      immediate: (line, event, data) => state.notifier.immediateUnchecked(line, event, data),
-      formatsFor: (line) => formatSpecs(line.formats, line.opusSettings),
-      userFor: (line) => this.userForLine(line),
-      router: this.router,
-      callFinished: (call) => state.metrics.onCallFinished(call.finalStats, call.finalQuality),
-      // a bug in the call's state machine: the call refused the turn and goes on; say so loudly
-      illegalTransition: (bug) => state.logger.error(bug, `illegal call state transition ${bug.from} -> ${bug.to} on line ${bug.line}`),
+      notifyGlobal: (event, data) => notifier.globalUnchecked(event, data),
+      immediate: (line, event, data) => notifier.immediateUnchecked(line, event, data),
     };
   }
 
@@ -443,44 +427,6 @@ export class RunningEngine {
     if (!media) return undefined;
     line.media = media;
     return media;
-  }
-
-  private transferHost(): TransferHost {
-    const { notifier } = this.state;
-    return {
-      stack: () => this.liveStack(),
-      calls: () => (this.stopped ? undefined : this.callManager),
-      lines: () => this.lines,
-      clock: () => this.state.clock,
-      notify: (line, event, data) => notifier.lineUnchecked(line, event, data),
-      immediate: (line, event, data) => notifier.immediateUnchecked(line, event, data),
-      autoAccept: () => this.params.farEndCallTransferEnabled,
-      proxy: () => this.proxy,
-      outboundProxy: () => this.outboundProxyRoute(),
-      domain: () => this.domain,
-      transport: () => this.params.sipTransport,
-      resolve: (host) => resolveHost(host),
-      localUri: (line) => this.contactUri(this.userForLine(line)),
-      placeCall: (line, target) => (this.stopped ? Promise.resolve(T.SipMediaEngineNotInitialized) : this.outgoingCall(line, target)),
-    };
-  }
-
-  private messagingHost(): MessagingHost {
-    const { notifier } = this.state;
-    return {
-      stack: () => this.liveStack(),
-      lineCall: (phoneLine) => this.lineCall(phoneLine),
-      identity: () => {
-        const a = this.advertisedAddress();
-        return { user: this.params.phoneName, displayName: this.params.phoneDisplayName, host: this.domain ?? hostPort(a.host, a.port) };
-      },
-      proxy: () => this.proxyEndpoint(),
-      transport: () => this.params.sipTransport,
-      resolve: (host) => resolveHost(host),
-      uac: this.uacFor('msg:'),
-      line: (phoneLine, event, data) => notifier.lineUnchecked(phoneLine, event, data),
-      global: (event, data) => notifier.globalUnchecked(event, data),
-    };
   }
 
   // ---------------------------------------------------------------- incoming requests

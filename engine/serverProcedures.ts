@@ -13,7 +13,8 @@ import { hostPort, isPort, isSipUser, resolveHost } from './hosts.js';
 import { RegistrationClient } from './registration.js';
 import type { RegistrationStatusResult } from './results.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
-import type { RunningEngine, ServerAddress } from './runningEngine.js';
+import type { RunningEngine } from './runningEngine.js';
+import type { SipServer } from '../lines/context.js';
 import { isUint } from './startParams.js';
 
 /** Most unique names one engine registers at once (one registration worker each). */
@@ -32,7 +33,7 @@ export class ServerProcedures {
   /** @param run the running engine */
   constructor(private readonly run: RunningEngine) {}
 
-  private async server(address: string, port: number): Promise<ServerAddress | T> {
+  private async server(address: string, port: number): Promise<SipServer | T> {
     if (typeof address !== 'string' || !address || !isPort(port)) return T.SipBadParameter;
     const host = await resolveHost(address);
     if (!host) return T.SipUnknownHost;
@@ -129,7 +130,8 @@ export class ServerProcedures {
 
     run.registration?.dispose();
     run.registration = new RegistrationClient(
-      run.registrationHost(),
+      run.context,
+      run.registrationExtras(),
       {
         names: unique,
         linesByName,

@@ -4,10 +4,12 @@
  * {@link CallMedia} interface so this floor joins a SIP dialog to a media session without
  * knowing how the media is done. Where the session is lives in one {@link CallState}
  * (lines/callState.ts), changed only through `Call.enter`, which refuses a transition its table
- * does not allow.
+ * does not allow. A call takes the usage context (lines/context.ts) plus {@link CallExtras}: the
+ * call manager's dialog bookkeeping, the calls' client path, media opening and the engine's
+ * call settings (hold style, ring time-out), in one object the call manager makes.
  * @module
  */
-import type { Clock, TimerHandle } from '../sip/clock.js';
+import type { TimerHandle } from '../sip/clock.js';
 import { Dialog, nextHopOf, type InDialogRequestOptions } from '../sip/dialog.js';
 import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
 import { serializeMessage } from '../sip/parser.js';
@@ -22,9 +24,8 @@ import {
   type MediaDirection,
   type NegotiatedMedia,
 } from '../sip/sdp.js';
-import type { SipStack } from '../sip/stack.js';
 import type { ClientTransaction, ServerTransaction, InviteServerTransaction } from '../sip/transaction.js';
-import type { Capability, CapabilityRegistry } from '../sip/capabilities.js';
+import type { Capability } from '../sip/capabilities.js';
 import { sendUacRequest, type UacOutcome, type UacServices } from '../sip/uac.js';
 import type { Endpoint } from '../sip/transport.js';
 import { newCallId, newTag, tagOf } from '../sip/util.js';
@@ -32,6 +33,7 @@ import { TelephonyReturnValue as T } from './telephonyCodes.js';
 import { CallDirection, LineState } from './lineState.js';
 import type { TransportAddress } from '../sip/address.js';
 import type { PhoneLine } from './phoneLine.js';
+import type { UsageContext } from './context.js';
 import { callQualityFromStats, type CallQuality } from '../media/quality.js';
 import type { MediaSessionStats } from '../media/session.js';
 import { CallState, isLegalCallTransition, type CallStateChange, type IllegalCallTransition } from './callState.js';
@@ -50,46 +52,34 @@ export interface CallMedia {
   stats?(): MediaSessionStats;
 }
 
-/** What a call needs from the engine. */
-export interface CallHost {
-  /** The SIP stack. */
-  readonly stack: SipStack;
-  /** Time source. */
-  readonly clock: Clock;
-  /** Raises a phone-line notification. */
-  notify(line: number, event: T, data?: object): void;
+/**
+ * What a call takes beyond the usage context (lines/context.ts): its manager's bookkeeping, its
+ * client path, the media, and the engine's call settings.
+ */
+export interface CallExtras {
+  /** The client-request path of calls (the context's, made once by the call manager). */
+  readonly uac: UacServices;
   /** Allocates media for a call on `line`. */
   openMedia(line: PhoneLine): Promise<CallMedia | undefined>;
-  /** Address written in SDP c= and o=. */
-  mediaAddress(): string;
-  /** Our Contact URI for a user name. */
-  contactUri(user: string): string;
-  /** The client-request path: sending, 401/407 answers, outbound proxy and route set. */
-  readonly uac: UacServices;
-  /** What the engine implements (Allow and Supported of INVITEs and their answers). */
-  readonly capabilities: CapabilityRegistry;
   /** How hold is signalled in SDP. */
   holdStyle(): HoldStyle;
   /** Seconds an incoming call may ring. */
   answerTimeoutSeconds(): number;
-  /** Transport for requests we originate. */
-  transport(): 'UDP' | 'TCP';
-  /** Resolves a host name in a next hop. */
-  resolve(host: string): Promise<string | undefined>;
   /** Registers / unregisters the call for in-dialog request routing. */
   dialogChanged(call: Call, oldKey: string | undefined, newKey: string | undefined): void;
   /** The call is over; the line is free again. */
   ended(call: Call): void;
   /** The call is ending with these final figures (before SipCallComplete): for metrics. */
   callFinished?(call: Call): void;
-  /** User-Agent value. */
-  userAgent(): string;
   /**
    * A call tried a state transition its table forbids (a bug: the transition is refused and the
    * call goes on). Without it the bug is reported as a process warning.
    */
   illegalTransition?(bug: IllegalCallTransition): void;
 }
+
+/** What a call reaches: the usage context and the call's extras in one object (`CallManager.services`). */
+export type CallServices = UsageContext & CallExtras;
 
 /** What calls implement: the INVITE session, its teardown, and INFO (DTMF) inside it. */
 export const CALL_CAPABILITY: Capability = {
@@ -195,7 +185,7 @@ export class Call {
 
   /** How long the call has been connected, measured on the engine's clock; 0 before it connects. */
   get durationMs(): number {
-    return this.connectedClockMs === undefined ? 0 : this.host.clock.now() - this.connectedClockMs;
+    return this.connectedClockMs === undefined ? 0 : this.host.clock().now() - this.connectedClockMs;
   }
   /** The media statistics as the call ended (set by `finish`, for metrics). */
   finalStats?: MediaSessionStats;
@@ -229,7 +219,7 @@ export class Call {
   private localTag = newTag();
 
   private constructor(
-    private readonly host: CallHost,
+    private readonly host: CallServices,
     readonly line: PhoneLine,
     direction: CallDirection,
     private readonly formats: AudioFormatSpec[],
@@ -297,7 +287,7 @@ export class Call {
 
   private buildLocalMedia(direction: MediaDirection): LocalMedia {
     return {
-      address: this.host.mediaAddress(),
+      address: this.host.advertisedAddress().host,
       port: this.media?.localPort ?? 9,
       formats: this.formats,
       telephoneEvent: true,
@@ -320,7 +310,7 @@ export class Call {
    * when media cannot be opened.
    */
   static async outgoing(
-    host: CallHost,
+    host: CallServices,
     line: PhoneLine,
     target: CallTarget,
     formats: AudioFormatSpec[],
@@ -345,9 +335,9 @@ export class Call {
       void media.stop();
       return T.SipCallFailure;
     }
-    const fromAor = `sip:${fromUser}@${host.mediaAddress()}`;
+    const fromAor = `sip:${fromUser}@${host.advertisedAddress().host}`;
     const from = `${displayName ? `"${displayName.replace(/(["\\])/g, '\\$1')}" ` : ''}<${fromAor}>`;
-    const callId = newCallId(host.mediaAddress());
+    const callId = newCallId(host.advertisedAddress().host);
     call.outgoingInfo = { requestUri: target.requestUri, to: target.to, from: `${from};tag=${call.localTag}`, callId };
     call.localMedia = call.buildLocalMedia('sendrecv');
     const headers = new SipHeaders();
@@ -393,7 +383,7 @@ export class Call {
         this.inviteTx = tx;
         if (this.isEnded) {
           // The stack holds the CANCEL until a provisional arrives; a 200 is ACKed and hung up (onInviteFinal).
-          this.host.stack.sendCancel(tx);
+          this.host.runStack.sendCancel(tx);
           return;
         }
         this.notify(T.SipStartOutgoingRing);
@@ -554,7 +544,7 @@ export class Call {
   private connect(event: T): void {
     if (!this.enter(CallState.Confirmed)) return;
     this.connectedAt = Date.now();
-    this.connectedClockMs = this.host.clock.now();
+    this.connectedClockMs = this.host.clock().now();
     this.line.setState(this.localHold ? LineState.OnHold : LineState.InCall);
     this.notify(event);
     this.notify(T.SipInCall);
@@ -591,7 +581,7 @@ export class Call {
     }
     const ip = hop.hostIsName ? await this.host.resolve(hop.host) : hop.host;
     if (!ip) return;
-    this.host.stack.sendAck(ack, { protocol: hop.protocol, host: ip, port: hop.port });
+    this.host.runStack.sendAck(ack, { protocol: hop.protocol, host: ip, port: hop.port });
   }
 
   /**
@@ -616,7 +606,7 @@ export class Call {
    * media, rings (180) and raises SipOkToAnswerCall.
    */
   static async incoming(
-    host: CallHost,
+    host: CallServices,
     line: PhoneLine,
     req: SipRequest,
     tx: ServerTransaction,
@@ -670,7 +660,7 @@ export class Call {
     call.notify(T.SipSendRinging);
     call.notify(T.SipStartIncomingRing);
     call.notify(T.SipOkToAnswerCall, { from: fromValue });
-    call.answerTimer = host.clock.setTimer(host.answerTimeoutSeconds() * 1000, () => {
+    call.answerTimer = host.clock().setTimer(host.answerTimeoutSeconds() * 1000, () => {
       if (call.st !== CallState.Ringing) return;
       call.notify(T.SipAnswerTimeout);
       call.reject(480, 'Temporarily Unavailable', true);
@@ -683,9 +673,9 @@ export class Call {
   private respond(status: number, reason?: string, body?: { sdp: string }, warning?: string): void {
     const tx = this.serverTx;
     if (!tx || !this.invite) return;
-    const res = this.host.stack.createResponse(this.invite, status, reason, { toTag: this.localTag });
+    const res = this.host.runStack.createResponse(this.invite, status, reason, { toTag: this.localTag });
     // RFC 3261 §20.43: 305 "Incompatible media format" tells the caller which part of its offer failed
-    if (warning) res.headers.append('Warning', `305 ${this.host.mediaAddress()} "${warning.replace(/["\\\r\n]/g, ' ')}"`);
+    if (warning) res.headers.append('Warning', `305 ${this.host.advertisedAddress().host} "${warning.replace(/["\\\r\n]/g, ' ')}"`);
     if (status > 100 && status < 300) res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
     if (status >= 200 && status < 300) {
       this.host.capabilities.addHeaders(res.headers, ['Allow', 'Supported']);
@@ -704,7 +694,7 @@ export class Call {
     if (this.direction === CallDirection.Incoming && this.st === CallState.Initial) return T.SipCallAlreadyInProgress;
     if (this.direction !== CallDirection.Incoming || this.st !== CallState.Ringing) return T.SipAlreadyOffHook;
     this.enter(CallState.Connecting);
-    this.host.clock.clearTimer(this.answerTimer);
+    this.host.clock().clearTimer(this.answerTimer);
     this.notify(T.SipAnsweringCall);
     if (this.lateOffer) {
       this.localMedia = this.buildLocalMedia('sendrecv');
@@ -775,7 +765,7 @@ export class Call {
    * (sip/dialogRouter.ts: unknown dialog, CSeq order).
    */
   onInDialogRequest(req: SipRequest, tx: ServerTransaction): void {
-    const stack = this.host.stack;
+    const stack = this.host.runStack;
     switch (req.method) {
       case 'BYE':
         tx.respond(stack.createResponse(req, 200, 'OK'));
@@ -816,7 +806,7 @@ export class Call {
 
 
   private onReInvite(req: SipRequest, tx: ServerTransaction): void {
-    const stack = this.host.stack;
+    const stack = this.host.runStack;
     // RFC 3261 §14.2: our own re-INVITE is in progress (glare); before the ACK there is no session to modify.
     if (this.reinviteTx || this.st !== CallState.Confirmed) {
       tx.respond(stack.createResponse(req, 491, 'Request Pending'));
@@ -916,7 +906,7 @@ export class Call {
         // Glare (RFC 3261 §14.1): try again after a random time in 10 ms units: 2.1-4 s when we
         // own the Call-ID (we placed the call), 0-2 s when the far end does, so one side goes first.
         this.reinviteTx = undefined;
-        this.glareTimer = this.host.clock.setTimer(glareRetryDelayMs(this.direction === CallDirection.Outgoing), () => {
+        this.glareTimer = this.host.clock().setTimer(glareRetryDelayMs(this.direction === CallDirection.Outgoing), () => {
           this.glareTimer = undefined;
           if (this.st === CallState.Confirmed && this.pendingHold) this.sendReInvite(hold);
         });
@@ -972,12 +962,12 @@ export class Call {
       case CallState.Calling:
         // Nothing answered yet: the stack sends the CANCEL if a provisional ever comes (and a
         // late 200 is ACKed and hung up, onInviteFinal), but the line is free now.
-        if (this.inviteTx) this.host.stack.sendCancel(this.inviteTx);
+        if (this.inviteTx) this.host.runStack.sendCancel(this.inviteTx);
         this.finish(T.SipCallComplete);
         return T.SipSuccess;
       case CallState.Proceeding:
         this.enter(CallState.Cancelling);
-        this.host.stack.sendCancel(this.inviteTx!);
+        this.host.runStack.sendCancel(this.inviteTx!);
         // The INVITE transaction ends with 487 (or the 200 that crossed the CANCEL).
         return this.whenEnded();
       case CallState.Connecting:
@@ -1020,8 +1010,8 @@ export class Call {
   finish(reason: T): void {
     if (this.isEnded) return;
     this.enter(CallState.Terminated);
-    this.host.clock.clearTimer(this.answerTimer);
-    this.host.clock.clearTimer(this.glareTimer);
+    this.host.clock().clearTimer(this.answerTimer);
+    this.host.clock().clearTimer(this.glareTimer);
     this.glareTimer = undefined;
     const media = this.media;
     this.media = undefined;

@@ -3,17 +3,20 @@
  * per-line registration names, in-dialog requests and ACKs by dialog id, CANCEL to the ringing
  * call it cancels. The dialog router (sip/dialogRouter.ts) hands them here: new INVITEs and
  * CANCELs through its method table, in-dialog requests through the usages attached per call.
+ * It takes the usage context (lines/context.ts) plus {@link CallManagerExtras}: line selection,
+ * the lines' formats, media opening, the engine's call settings and its observers of calls.
  * @module
  */
 import { Dialog } from '../sip/dialog.js';
-import type { DialogRouter, DialogUsage } from '../sip/dialogRouter.js';
+import type { DialogUsage } from '../sip/dialogRouter.js';
 import { parseNameAddr, parseUri } from '../sip/grammar.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { AudioFormatSpec } from '../sip/sdp.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
 import { TelephonyReturnValue as T } from './telephonyCodes.js';
-import { Call, type CallHost } from './call.js';
+import { Call, type CallExtras, type CallServices } from './call.js';
+import { withExtras, type UsageContext } from './context.js';
 import type { PhoneLine } from './phoneLine.js';
 
 /** Data of the immediate SipIncomingCallAssignPhoneLine notification. */
@@ -34,20 +37,12 @@ export interface AssignPhoneLineData {
   calledUser: string;
 }
 
-/** What the call manager needs from the engine beyond what calls need. */
-export interface CallManagerHost extends Omit<CallHost, 'dialogChanged' | 'ended'> {
-  /** The lines. */
-  lines(): PhoneLine[];
+/** What the call manager takes beyond the usage context: what calls need that the context lacks, and line selection. */
+export interface CallManagerExtras extends Omit<CallExtras, 'dialogChanged' | 'ended' | 'uac'> {
   /** The free line an incoming call for `user` should ring, if any. */
   selectLine(user: string | undefined): PhoneLine | undefined;
-  /** Raises an immediate notification and returns its data. */
-  immediate<D extends object>(line: number, event: T, data: D): D;
   /** Audio formats of a line as SDP specs. */
   formatsFor(line: PhoneLine): AudioFormatSpec[];
-  /** The user name a line answers and calls as. */
-  userFor(line: PhoneLine): string;
-  /** The router the calls' dialogs are attached to. */
-  readonly router: DialogRouter;
 }
 
 /** Handles an INFO received in a call's dialog (see lines/infoDtmf.ts). */
@@ -79,31 +74,45 @@ export class CallManager {
   private readonly usages = new Map<Call, DialogUsage[]>();
   private readonly companions: CallDialogUsageFactory[] = [];
   private infoHandler?: InfoHandler;
-  private readonly callHost: CallHost;
+  private readonly callHost: CallServices;
 
-  /** @param host engine services */
-  constructor(private readonly host: CallManagerHost) {
-    this.callHost = Object.assign(Object.create(host) as CallHost, {
-      dialogChanged: (call: Call, oldKey: string | undefined, newKey: string | undefined) => {
+  /**
+   * @param ctx the usage context
+   * @param own what the call manager takes beyond it
+   */
+  constructor(
+    private readonly ctx: UsageContext,
+    private readonly own: CallManagerExtras,
+  ) {
+    const router = ctx.router;
+    const extras: CallExtras = {
+      uac: ctx.uacFor('call:'),
+      openMedia: (line) => own.openMedia(line),
+      holdStyle: () => own.holdStyle(),
+      answerTimeoutSeconds: () => own.answerTimeoutSeconds(),
+      callFinished: own.callFinished && ((call) => own.callFinished?.(call)),
+      illegalTransition: own.illegalTransition && ((bug) => own.illegalTransition?.(bug)),
+      dialogChanged: (call, oldKey, newKey) => {
         if (oldKey && this.byDialog.get(oldKey) === call) {
           this.byDialog.delete(oldKey);
-          for (const u of this.usages.get(call) ?? []) host.router.detach(oldKey, u);
+          for (const u of this.usages.get(call) ?? []) router.detach(oldKey, u);
         }
         if (newKey) {
           this.byDialog.set(newKey, call);
-          for (const u of this.usagesOf(call)) host.router.attach(newKey, u);
+          for (const u of this.usagesOf(call)) router.attach(newKey, u);
         } else {
           this.usages.delete(call);
         }
       },
-      ended: (call: Call) => {
+      ended: (call) => {
         if (call.line.call === call) call.line.call = undefined;
       },
-    });
+    };
+    this.callHost = withExtras(ctx, extras);
   }
 
-  /** Services calls use (the engine's, plus dialog bookkeeping). */
-  get services(): CallHost {
+  /** Services calls use: the usage context and the calls' extras (dialog bookkeeping among them). */
+  get services(): CallServices {
     return this.callHost;
   }
 
@@ -152,9 +161,9 @@ export class CallManager {
 
   /** A CANCEL (the method table's handler): cancels the ringing call whose INVITE it names, else 481. */
   onCancel(req: SipRequest, tx: ServerTransaction): void {
-    const stack = this.host.stack;
+    const stack = this.ctx.runStack;
     const inviteTx = stack.findInviteServerTransaction(req);
-    const call = inviteTx ? this.host.lines().find((l) => l.call?.serverTransaction === inviteTx)?.call : undefined;
+    const call = inviteTx ? this.ctx.lines().find((l) => l.call?.serverTransaction === inviteTx)?.call : undefined;
     // The 200 carries the tag of the INVITE's responses (RFC 3261 9.2).
     tx.respond(stack.createResponse(req, call ? 200 : 481, undefined, { toTag: call ? call.tag : true }));
     call?.onCancel();
@@ -182,10 +191,10 @@ export class CallManager {
   }
 
   private async assignNewInvite(req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<void> {
-    const stack = this.host.stack;
+    const stack = this.ctx.runStack;
     const user = calledUserOf(req);
-    const chosen = this.host.selectLine(user);
-    const data = this.host.immediate<AssignPhoneLineData>(-1, T.SipIncomingCallAssignPhoneLine, {
+    const chosen = this.own.selectLine(user);
+    const data = this.ctx.immediate<AssignPhoneLineData>(-1, T.SipIncomingCallAssignPhoneLine, {
       phoneLine: chosen ? chosen.index : -1,
       rejectStatusCode: 0,
       rejectReasonPhrase: '',
@@ -199,12 +208,12 @@ export class CallManager {
       tx.respond(stack.createResponse(req, code, data.rejectReasonPhrase || undefined, { toTag: true }));
       return;
     }
-    const line = this.host.lines()[data.phoneLine];
+    const line = this.ctx.lines()[data.phoneLine];
     if (!line || !line.availableForIncoming) {
       tx.respond(stack.createResponse(req, 486, 'Busy Here', { toTag: true }));
       return;
     }
-    await Call.incoming(this.callHost, line, req, tx, from, this.host.formatsFor(line), this.host.userFor(line));
+    await Call.incoming(this.callHost, line, req, tx, from, this.own.formatsFor(line), this.ctx.userFor(line));
   }
 
   /** The call whose dialog has this Call-ID and tags (Replaces matching, RFC 3891 §3), if any. */
@@ -217,11 +226,11 @@ export class CallManager {
    * Replaces takes over the line of the call it replaces). Resolves with the ringing call.
    */
   async takeIncomingOnLine(line: PhoneLine, req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<Call> {
-    return Call.incoming(this.callHost, line, req, tx, from, this.host.formatsFor(line), this.host.userFor(line));
+    return Call.incoming(this.callHost, line, req, tx, from, this.own.formatsFor(line), this.ctx.userFor(line));
   }
 
   /** Every call in progress. */
   calls(): Call[] {
-    return this.host.lines().flatMap((l) => (l.call ? [l.call] : []));
+    return this.ctx.lines().flatMap((l) => (l.call ? [l.call] : []));
   }
 }

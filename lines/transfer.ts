@@ -12,9 +12,12 @@
  *   bodies (100, 18x, then 200 or the failure); after a success the original call is ended.
  * - Transfer target: an INVITE with Replaces matching a confirmed call takes over that call's
  *   line; the replaced call gets BYE.
+ *
+ * The manager takes the usage context (lines/context.ts) plus {@link TransferExtras}: the call
+ * manager, placing the triggered call, and the farEndCallTransferEnabled setting.
  * @module
  */
-import type { Clock, TimerHandle } from '../sip/clock.js';
+import type { TimerHandle } from '../sip/clock.js';
 import { parseUri } from '../sip/grammar.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { serializeMessage } from '../sip/parser.js';
@@ -38,7 +41,6 @@ import type { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
 import { cseqNumber } from '../sip/util.js';
-import type { OutboundProxy } from '../sip/uac.js';
 import type { Capability } from '../sip/capabilities.js';
 import type { DialogUsage } from '../sip/dialogRouter.js';
 import { hostPort, isPort, isSipUser } from '../sip/address.js';
@@ -47,45 +49,14 @@ import { LineState } from './lineState.js';
 import type { Call, CallTarget } from './call.js';
 import type { CallManager } from './callManager.js';
 import type { PhoneLine } from './phoneLine.js';
+import { withExtras, type UsageContext } from './context.js';
 
-/** A SIP server the engine uses (proxy, outbound proxy): resolved address and the name given. */
-export interface TransferServer {
-  /** Resolved IP address. */
-  host: string;
-  /** Port. */
-  port: number;
-  /** What the application gave (a name or an address), for URIs. */
-  given: string;
-}
-
-/** What the transfer module needs from the engine. */
-export interface TransferHost {
-  /** The SIP stack; undefined while the engine is stopped. */
-  stack(): SipStack | undefined;
+/** What transfer takes beyond the usage context: the calls it hands triggered INVITEs and Replaces to, and its one setting. */
+export interface TransferExtras {
   /** The calls; undefined while the engine is stopped. */
   calls(): CallManager | undefined;
-  /** The phone lines. */
-  lines(): PhoneLine[];
-  /** Time source for the guard timers. */
-  clock(): Clock;
-  /** Raises a phone-line notification. */
-  notify(line: number, event: T, data?: object): void;
-  /** Raises an immediate notification and returns its data. */
-  immediate<D extends object>(line: number, event: T, data: D): D;
   /** The farEndCallTransferEnabled start parameter: accept REFERs without asking. */
   autoAccept(): boolean;
-  /** The SIP proxy, when enabled. */
-  proxy(): TransferServer | undefined;
-  /** The outbound proxy, when enabled. */
-  outboundProxy(): OutboundProxy | undefined;
-  /** The SIP domain, when set. */
-  domain(): string | undefined;
-  /** Transport for requests we originate. */
-  transport(): 'UDP' | 'TCP';
-  /** Resolves a host name. */
-  resolve(host: string): Promise<string | undefined>;
-  /** Our URI for a line (Referred-By). */
-  localUri(line: PhoneLine): string;
   /** Places a call on `line` to `target` (the transferee's triggered INVITE). */
   placeCall(line: PhoneLine, target: CallTarget): Promise<Call | T>;
 }
@@ -183,15 +154,21 @@ const REPLACED_BYE_WAIT_MS = 2_000;
 export class TransferManager {
   private readonly outgoing = new Map<Call, OutgoingRefer[]>();
   private readonly incoming = new Map<number, IncomingRefer>();
+  /** The usage context and transfer's extras in one object. */
+  private readonly host: UsageContext & TransferExtras;
 
   /**
-   * @param host engine services
+   * @param ctx the usage context
+   * @param own what transfer takes beyond it
    * @param referIds refer ids (the engine keeps the counter across runs)
    */
   constructor(
-    private readonly host: TransferHost,
+    ctx: UsageContext,
+    own: TransferExtras,
     private readonly referIds: { next: number } = { next: 1 },
-  ) {}
+  ) {
+    this.host = withExtras(ctx, own);
+  }
 
   // ------------------------------------------------------------------ dispatch
 
@@ -336,7 +313,7 @@ export class TransferManager {
     const rec: OutgoingRefer = { call, line, cseq: 0, accepted: false, trying: false, ringing: false, done: false };
     const sent = call.sendDialogRequest(
       'REFER',
-      { headers: [['Refer-To', referTo], ['Referred-By', formatReferredBy(this.host.localUri(call.line))]] },
+      { headers: [['Refer-To', referTo], ['Referred-By', formatReferredBy(this.host.contactUri(this.host.userFor(call.line)))]] },
       (o) => {
         if (o.kind === 'final') this.onReferAnswer(rec, o.res);
         else if (o.kind === 'timeout') this.referRejected(rec, 'Request Timeout', 408);

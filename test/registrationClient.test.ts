@@ -1,5 +1,5 @@
 /**
- * RegistrationClient (engine/registration.ts) on its own: a fake host, the real client path
+ * RegistrationClient (engine/registration.ts) on its own: a fake usage context (test/helpers/fakeContext.ts), the real client path
  * (sip/uac.ts) over a fake transaction layer, and a VirtualClock, no sockets. Covers the 401
  * retry, the refresh schedule (update interval, or 80 % of a shorter grant), 423 with
  * Min-Expires, error answers and the retry interval, time-outs, unregistration (Expires: 0),
@@ -9,8 +9,9 @@ import test from 'ava';
 import { VirtualClock } from '../sip/clock.js';
 import { CapabilityRegistry } from '../sip/capabilities.js';
 import type { SipRequest } from '../sip/message.js';
-import { RegistrationClient, grantedExpiry, type RegistrationConfig, type RegistrationHost } from '../engine/registration.js';
+import { RegistrationClient, grantedExpiry, type RegistrationConfig } from '../engine/registration.js';
 import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
+import { fakeContext } from './helpers/fakeContext.js';
 import { fakeUac, parseRequest, responseTo, settle, type FakeUac, type SentRequest } from './helpers/fakeSip.js';
 
 /** One notification the client raised. */
@@ -49,7 +50,7 @@ function harness(config: Partial<RegistrationConfig> = {}, retryMs = RETRY_MS): 
   const raised: Raised[] = [];
   const detected: Array<[string, number]> = [];
   let advertised = { host: '127.0.0.1', port: 5060, protocol: 'UDP' };
-  const host: RegistrationHost = {
+  const ctx = fakeContext({
     clock,
     uac: uac.services,
     capabilities: new CapabilityRegistry().register('calls', { methods: ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS'] }),
@@ -57,9 +58,9 @@ function harness(config: Partial<RegistrationConfig> = {}, retryMs = RETRY_MS): 
     advertisedAddress: () => advertised,
     displayName: () => 'Front "Desk"',
     userAgent: () => 'LineScape unit test',
-    notify: (event, data) => raised.push({ event, data: data as Record<string, unknown> }),
-    publicAddressDetected: (h, p) => detected.push([h, p]),
-  };
+    notifyGlobal: (event, data) => raised.push({ event, data: data as Record<string, unknown> }),
+  });
+  const own = { publicAddressDetected: (h: string, p: number) => void detected.push([h, p]) };
   const full: RegistrationConfig = {
     names: ['500'],
     linesByName: new Map([['500', [0]]]),
@@ -75,7 +76,7 @@ function harness(config: Partial<RegistrationConfig> = {}, retryMs = RETRY_MS): 
   return {
     clock,
     uac,
-    client: new RegistrationClient(host, full, retryMs),
+    client: new RegistrationClient(ctx, own, full, retryMs),
     config: full,
     raised,
     names: () => raised.map((r) => T[r.event]),

@@ -1,5 +1,5 @@
 /**
- * TransferManager (lines/transfer.ts) on its own: fake engine hosts, real calls (lines/call.ts)
+ * TransferManager (lines/transfer.ts) on its own: a fake usage context (test/helpers/fakeContext.ts), real calls (lines/call.ts)
  * and call manager, the real dialog router in front of them, the real client path over a fake
  * transaction layer, and a VirtualClock; no sockets. Covers blind transfer as the transferor
  * (REFER, 202, NOTIFY sipfrag 100 → 180 → 200), a REFER received (auto and manual accept,
@@ -21,9 +21,10 @@ import { isIP } from 'node:net';
 import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
 import { LineState } from '../engine/types.js';
 import { Call, CALL_CAPABILITY, type CallMedia } from '../lines/call.js';
-import { CallManager, type CallManagerHost } from '../lines/callManager.js';
+import { CallManager } from '../lines/callManager.js';
 import { PhoneLine } from '../lines/phoneLine.js';
-import { TransferManager, TRANSFER_CAPABILITY, type TransferHost } from '../lines/transfer.js';
+import { TransferManager, TRANSFER_CAPABILITY } from '../lines/transfer.js';
+import { fakeContext } from './helpers/fakeContext.js';
 import { fakeServerTx, fakeUac, parseRequest, settle, TIMER_F_MS, type FakeUac, type SentRequest } from './helpers/fakeSip.js';
 
 /** One notification raised by the calls or the transfer module. */
@@ -92,46 +93,35 @@ function harness(lineCount = 3): Harness {
   const notify = (line: number, event: T, data?: object): void => void raised.push({ line, event, data: (data ?? {}) as Record<string, unknown> });
   const user = (line: PhoneLine): string => `10${line.index}`;
   const formats = [defaultFormat('PCMU')];
-  const callHost: CallManagerHost = {
-    stack,
+  const ctx = fakeContext({
     clock,
-    notify,
-    openMedia: () => Promise.resolve(fakeMedia()),
-    mediaAddress: () => US,
-    contactUri: (u) => `sip:${u}@${US}:${US_PORT}`,
-    uac: uac.services,
+    runStack: stack,
     capabilities,
-    holdStyle: () => 'rfc3264',
-    answerTimeoutSeconds: () => 60,
+    router,
+    uac: uac.services,
+    notify,
+    immediate: (line, event, data) => (notify(line, event, data), data),
+    contactUri: (u) => `sip:${u}@${US}:${US_PORT}`,
+    advertisedAddress: () => ({ host: US, port: US_PORT, protocol: 'UDP' }),
     transport: () => 'UDP',
     resolve: (host) => Promise.resolve(isIP(host) ? host : undefined),
     userAgent: () => 'LineScape unit test',
     lines: () => lines,
-    selectLine: () => lines.find((l) => l.availableForIncoming),
-    immediate: (line, event, data) => (notify(line, event, data), data),
-    formatsFor: () => formats,
     userFor: user,
-    router,
-  };
-  const calls = new CallManager(callHost);
+  });
+  const calls = new CallManager(ctx, {
+    openMedia: () => Promise.resolve(fakeMedia()),
+    holdStyle: () => 'rfc3264',
+    answerTimeoutSeconds: () => 60,
+    selectLine: () => lines.find((l) => l.availableForIncoming),
+    formatsFor: () => formats,
+  });
   const h = { autoAccept: true } as Harness;
-  const transferHost: TransferHost = {
-    stack: () => stack,
+  const transfers = new TransferManager(ctx, {
     calls: () => calls,
-    lines: () => lines,
-    clock: () => clock,
-    notify,
-    immediate: (line, event, data) => (notify(line, event, data), data),
     autoAccept: () => h.autoAccept,
-    proxy: () => undefined,
-    outboundProxy: () => undefined,
-    domain: () => undefined,
-    transport: () => 'UDP',
-    resolve: (host) => Promise.resolve(isIP(host) ? host : undefined),
-    localUri: (line) => `sip:${user(line)}@${US}:${US_PORT}`,
     placeCall: (line, target) => Call.outgoing(calls.services, line, target, formats, user(line), ''),
-  };
-  const transfers = new TransferManager(transferHost);
+  });
   calls.extendDialogs((call) => transfers.usageFor(call));
   router
     .module('calls', CALL_CAPABILITY, {

@@ -1,9 +1,9 @@
 /**
  * Calls without an engine: a `CallManager` and its `Call`s on real phone lines, wired to the real
- * stack, dialog router and client path the way the engine wires them (engine/VoipMediaEngine.ts
- * `newRouter`, `callManagerHost`, `uacFor`), over the socket-less transport of fakeSip.ts on a
- * VirtualClock. The host records every notification; media is a fake that records what it was
- * told.
+ * stack, dialog router and client path the way the engine wires them (engine/runningEngine.ts
+ * `newRouter`, `newContext`, `uacFor`), over the socket-less transport of fakeSip.ts on a
+ * VirtualClock. The usage context (test/helpers/fakeContext.ts) records every notification;
+ * media is a fake that records what it was told.
  */
 import { VirtualClock } from '../../sip/clock.js';
 import { SipStack } from '../../sip/stack.js';
@@ -13,11 +13,12 @@ import { CredentialStore, DigestClient } from '../../sip/digest.js';
 import { answerChallenge, type UacServices } from '../../sip/uac.js';
 import { defaultFormat, type NegotiatedMedia } from '../../sip/sdp.js';
 import { CALL_CAPABILITY, Call, type CallMedia, type CallTarget } from '../../lines/call.js';
-import { CallManager, type AssignPhoneLineData, type CallManagerHost } from '../../lines/callManager.js';
+import { CallManager, type AssignPhoneLineData } from '../../lines/callManager.js';
 import type { IllegalCallTransition } from '../../lines/callState.js';
 import { PhoneLine } from '../../lines/phoneLine.js';
 import { TelephonyReturnValue as T } from '../../engine/returnCodes.js';
 import { FakeSipTransport, FarEnd, flush } from './fakeSipStack.js';
+import { fakeContext } from './fakeContext.js';
 
 /** One notification a call raised. */
 export interface RaisedEvent {
@@ -126,10 +127,27 @@ export async function callRig(options: CallRigOptions = {}): Promise<CallRig> {
   const media: FakeMedia[] = [];
   const bugs: IllegalCallTransition[] = [];
   const rig = {} as CallRig;
-  const host: CallManagerHost = {
-    stack,
+  const ctx = fakeContext({
     clock,
+    runStack: stack,
+    capabilities,
+    router,
+    uac,
     notify: (line, event, data) => events.push({ line, event, data }),
+    contactUri: (user) => `sip:${user}@127.0.0.1:5060`,
+    advertisedAddress: () => ({ host: '127.0.0.1', port: 5060, protocol: 'UDP' }),
+    transport: () => 'UDP',
+    resolve: (name) => uac.resolve(name),
+    userAgent: () => 'rig',
+    lines: () => lines,
+    immediate: (line, event, data) => {
+      events.push({ line, event, data });
+      rig.assign(data as unknown as AssignPhoneLineData);
+      return data;
+    },
+    userFor: (line) => line.registrationName ?? 'bob',
+  });
+  const manager = new CallManager(ctx, {
     openMedia: async () => {
       if (rig.mediaGate) await rig.mediaGate;
       if (rig.mediaFails) return undefined;
@@ -137,32 +155,16 @@ export async function callRig(options: CallRigOptions = {}): Promise<CallRig> {
       media.push(m);
       return m;
     },
-    mediaAddress: () => '127.0.0.1',
-    contactUri: (user) => `sip:${user}@127.0.0.1:5060`,
-    uac,
-    capabilities,
     holdStyle: () => 'rfc3264',
     answerTimeoutSeconds: () => options.answerTimeoutSeconds ?? 30,
-    transport: () => 'UDP',
-    resolve: (name) => uac.resolve(name),
-    userAgent: () => 'rig',
     illegalTransition: (bug) => bugs.push(bug),
-    lines: () => lines,
     // the engine's rule (engine/linePolicy.ts): the lines registered for the user, else any line
     selectLine: (user) => {
       const named = user ? lines.filter((l) => l.registrationName === user) : [];
       return (named.length ? named : lines).find((l) => l.availableForIncoming);
     },
-    immediate: (line, event, data) => {
-      events.push({ line, event, data });
-      rig.assign(data as unknown as AssignPhoneLineData);
-      return data;
-    },
     formatsFor: () => [defaultFormat('PCMU')],
-    userFor: (line) => line.registrationName ?? 'bob',
-    router,
-  };
-  const manager = new CallManager(host);
+  });
   router.module('calls', CALL_CAPABILITY, {
     INVITE: (req, tx, from) => manager.onNewInvite(req, tx, from),
     CANCEL: (req, tx) => manager.onCancel(req, tx),
