@@ -971,7 +971,7 @@ export interface SubscriptionRouterHandlers {
   unsolicitedNotify(req: SipRequest, tx: ServerTransaction, event: EventHeader): void;
 }
 
-/** Event packages this router leaves to others: the implicit REFER subscription lives in calls. */
+/** Event packages this router leaves to others: REFER subscriptions live on calls' dialogs ({@link ImplicitSubscriptions}). */
 const FOREIGN_PACKAGES = new Set(['refer']);
 
 /** Where sessions put their dialogs: the dialog router (sip/dialogRouter.ts). */
