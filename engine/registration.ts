@@ -162,7 +162,9 @@ export class RegistrationClient {
 
   /**
    * Removes every binding (REGISTER with Expires: 0) and stops all timers. Resolves with
-   * SipSuccess when every name was removed, else the first error code seen.
+   * SipSuccess when every name was removed, else the first error code seen. A name whose
+   * refresh failed is unregistered too (best effort): the registrar may still hold the binding
+   * it granted before.
    */
   async stop(): Promise<T> {
     this.stopped = true;
@@ -171,7 +173,7 @@ export class RegistrationClient {
         (reg) =>
           new Promise<T>((resolve) => {
             this.clearTimers(reg);
-            if (reg.state !== 'registered' && reg.state !== 'registering') {
+            if (!this.mayHoldBinding(reg)) {
               reg.state = 'unregistered';
               resolve(T.SipSuccess);
               return;
@@ -184,6 +186,14 @@ export class RegistrationClient {
       ),
     );
     return results.find((rc) => rc !== T.SipSuccess) ?? T.SipSuccess;
+  }
+
+  /**
+   * True when the registrar may hold a binding of `reg`: registered, a REGISTER in flight, or
+   * registered once and the refresh failed since (the old binding lives until it expires).
+   */
+  private mayHoldBinding(reg: NameRegistration): boolean {
+    return reg.state === 'registered' || reg.state === 'registering' || (reg.state === 'failed' && reg.registeredContact !== undefined);
   }
 
   /** Stops every timer without sending anything (engine shutdown after a failed unregister). */

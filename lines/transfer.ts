@@ -6,10 +6,13 @@
  *   events in the seed's order: SipReferAccepted (202), SipTransferTrying (100),
  *   SipTransferRinging (18x), SipActvTransferSuccess (2xx) or SipActvTransferFailure (>= 300,
  *   or a subscription that ends without a final answer); SipReferRejected on an error answer.
+ *   The implicit subscription itself (states, Subscription-State, expiry, ids, 481) is the
+ *   subscription core's {@link ImplicitSubscriptions}; this module reads the sipfrag bodies.
  * - Transferee: an in-dialog REFER raises SipTransferExecuting (immediate) and SipReceivedRefer;
  *   it is accepted automatically (farEndCallTransferEnabled) or by acceptRefer / rejectRefer.
  *   Accepting places the new call on a free line and reports its progress in NOTIFY sipfrag
- *   bodies (100, 18x, then 200 or the failure); after a success the original call is ended.
+ *   bodies (100, 18x, then 200 or the failure), sent one at a time by the core's
+ *   {@link NotifierSession}; after a success the original call is ended.
  * - Transfer target: an INVITE with Replaces matching a confirmed call takes over that call's
  *   line; the replaced call gets BYE.
  *
@@ -19,20 +22,17 @@
  */
 import type { TimerHandle } from '../sip/clock.js';
 import { parseUri } from '../sip/grammar.js';
-import type { SipRequest, SipResponse } from '../sip/message.js';
+import type { SipRequest } from '../sip/message.js';
 import { serializeMessage } from '../sip/parser.js';
 import {
   buildReferTo,
   buildSipfrag,
   formatReferredBy,
   formatReplaces,
-  parseEventHeader,
   parseReferTo,
   parseReferredBy,
   parseReplaces,
   parseSipfrag,
-  parseSubscriptionState,
-  referNotifyHeaders,
   REFER_SUBSCRIPTION_EXPIRES,
   SIPFRAG_CONTENT_TYPE,
   type ReferTarget,
@@ -40,7 +40,8 @@ import {
 import type { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
-import { cseqNumber } from '../sip/util.js';
+import { buildResponse, cseqNumber } from '../sip/util.js';
+import { ImplicitSubscriptions, NotifierSession, type ImplicitSubscriber, type SubscriberTermination, type SubscriptionChannel } from '../sip/subscription.js';
 import type { Capability } from '../sip/capabilities.js';
 import type { DialogUsage } from '../sip/dialogRouter.js';
 import { hostPort, isPort, isSipUser } from '../sip/address.js';
@@ -103,24 +104,15 @@ export interface TransferFailureData {
   code: number;
 }
 
-/** A REFER we sent, followed until its subscription ends. */
+/** A REFER we sent, followed until its subscription ends: what the LanScape events have said so far. */
 interface OutgoingRefer {
   call: Call;
   line: number;
-  /** CSeq of the REFER: the `id` of its NOTIFYs' Event header. */
-  cseq: number;
+  /** The implicit subscription (the core keeps its state, id and expiry). */
+  sub?: ImplicitSubscriber;
   accepted: boolean;
   trying: boolean;
   ringing: boolean;
-  done: boolean;
-  guard?: TimerHandle;
-}
-
-/** A NOTIFY waiting to be sent for an accepted REFER. */
-interface PendingNotify {
-  status: number;
-  reason: string;
-  final: boolean;
 }
 
 /** A REFER we received. */
@@ -134,10 +126,8 @@ interface IncomingRefer {
   cseq: number;
   state: 'pending' | 'accepted' | 'done';
   timer?: TimerHandle;
-  queue: PendingNotify[];
-  notifying: boolean;
-  /** The far end stopped taking NOTIFYs (error answer, time-out, call gone). */
-  subscriptionGone: boolean;
+  /** The notifier of the implicit subscription, once accepted (sends the NOTIFYs one at a time). */
+  notifier?: NotifierSession;
   provisionalSent: boolean;
   finalQueued: boolean;
   succeeded: boolean;
@@ -145,14 +135,14 @@ interface IncomingRefer {
 
 /** How long the application may sit on a REFER before it is refused (the REFER's own timer is 32 s). */
 const DECISION_TIMEOUT_MS = 30_000;
-/** Margin after a refer subscription's expiry before the transferor gives up on it. */
-const GUARD_MARGIN_MS = 32_000;
 /** Longest wait for the BYE of a replaced call before its line is taken over anyway. */
 const REPLACED_BYE_WAIT_MS = 2_000;
 
 /** The transfer side of the phone lines: REFER out and in, NOTIFY sipfrag, Replaces. */
 export class TransferManager {
-  private readonly outgoing = new Map<Call, OutgoingRefer[]>();
+  private readonly outgoing = new Set<OutgoingRefer>();
+  /** The refer subscriptions of each call's dialog (gone with the call). */
+  private readonly referSubs = new WeakMap<Call, ImplicitSubscriptions>();
   private readonly incoming = new Map<number, IncomingRefer>();
   /** The usage context and transfer's extras in one object. */
   private readonly host: UsageContext & TransferExtras;
@@ -188,7 +178,7 @@ export class TransferManager {
         const stack = this.host.stack();
         if (!stack) return;
         if (req.method === 'REFER') this.onRefer(call, req, tx, stack);
-        else this.onReferNotify(call, req, tx, stack);
+        else this.subsOf(call).handleNotify(req, tx);
       },
     };
   }
@@ -207,7 +197,7 @@ export class TransferManager {
   /** Forgets every transfer and timer (engine stop). */
   stop(): void {
     const clock = this.host.clock();
-    for (const list of this.outgoing.values()) for (const o of list) clock.clearTimer(o.guard);
+    for (const o of this.outgoing) o.sub?.dispose();
     for (const r of this.incoming.values()) clock.clearTimer(r.timer);
     this.outgoing.clear();
     this.incoming.clear();
@@ -228,7 +218,7 @@ export class TransferManager {
     if (typeof line === 'number') return line;
     const call = line.call;
     if (!call || !call.isConnected || !call.dialog) return T.SipTransfrerNotAllowed;
-    if ((this.outgoing.get(call) ?? []).some((o) => !o.done)) return T.SipTransfrerNotAllowed;
+    if (this.subsOf(call).subscriptions().length) return T.SipTransfrerNotAllowed;
     return call;
   }
 
@@ -310,34 +300,46 @@ export class TransferManager {
     if (typeof call === 'number') return call;
     const line = call.line.index;
     this.host.immediate(line, T.SipOutgoingTransferInitializing, { referTo, attended });
-    const rec: OutgoingRefer = { call, line, cseq: 0, accepted: false, trying: false, ringing: false, done: false };
-    const sent = call.sendDialogRequest(
+    const rec: OutgoingRefer = { call, line, accepted: false, trying: false, ringing: false };
+    this.outgoing.add(rec);
+    const sub = this.subsOf(call).create(
       'REFER',
       { headers: [['Refer-To', referTo], ['Referred-By', formatReferredBy(this.host.contactUri(this.host.userFor(call.line)))]] },
-      (o) => {
-        if (o.kind === 'final') this.onReferAnswer(rec, o.res);
-        else if (o.kind === 'timeout') this.referRejected(rec, 'Request Timeout', 408);
-        else this.referRejected(rec, 'Service Unavailable', 503);
-      },
-      // The NOTIFYs name the REFER by its CSeq: a challenged REFER's retry has a new one.
-      (req) => {
-        rec.cseq = cseqNumber(req.headers.get('CSeq'));
+      {
+        onAccepted: () => this.referAccepted(rec),
+        onNotify: (req) => this.onReferNotify(rec, req),
+        onTerminated: (info) => this.referEnded(rec, info),
       },
     );
-    if (!sent) return T.SipTransfrerNotAllowed;
-    this.outgoing.set(call, [...(this.outgoing.get(call) ?? []).filter((o) => !o.done), rec]);
+    if (!sub) {
+      this.outgoing.delete(rec);
+      return T.SipTransfrerNotAllowed;
+    }
+    rec.sub = sub;
     this.host.notify(line, T.SipTransferingCall, { referTo, attended });
     return T.SipSuccess;
   }
 
-  private onReferAnswer(rec: OutgoingRefer, res: SipResponse): void {
-    if (rec.done) return;
-    if (res.status >= 200 && res.status < 300) {
-      this.referAccepted(rec);
-      this.armGuard(rec, REFER_SUBSCRIPTION_EXPIRES);
-      return;
+  /** The refer subscriptions living on a call's dialog. */
+  private subsOf(call: Call): ImplicitSubscriptions {
+    let subs = this.referSubs.get(call);
+    if (!subs) {
+      subs = new ImplicitSubscriptions(this.channelOf(call), { package: 'refer', defaultExpires: REFER_SUBSCRIPTION_EXPIRES });
+      this.referSubs.set(call, subs);
     }
-    this.referRejected(rec, res.reason, res.status);
+    return subs;
+  }
+
+  /** How the subscription core reaches a call's dialog: the engine's clock, its answers, the call's client path. */
+  private channelOf(call: Call): SubscriptionChannel {
+    const host = this.host;
+    return {
+      get clock() {
+        return host.clock();
+      },
+      createResponse: (req, status, reason, options) => host.stack()?.createResponse(req, status, reason, options) ?? buildResponse(req, status, reason, options),
+      send: (method, options, done, onSend) => call.sendDialogRequest(method, options, done, onSend),
+    };
   }
 
   private referAccepted(rec: OutgoingRefer): void {
@@ -346,29 +348,10 @@ export class TransferManager {
     this.host.notify(rec.line, T.SipReferAccepted, {});
   }
 
-  private referRejected(rec: OutgoingRefer, reason: string, code: number): void {
-    if (rec.done || rec.accepted) return;
-    this.finishOutgoing(rec);
-    this.host.notify(rec.line, T.SipReferRejected, { reason, code });
-  }
-
-  /** Gives up on a subscription that stays silent past its expiry (the transferee vanished). */
-  private armGuard(rec: OutgoingRefer, expiresSeconds: number): void {
-    const clock = this.host.clock();
-    clock.clearTimer(rec.guard);
-    rec.guard = clock.setTimer(expiresSeconds * 1000 + GUARD_MARGIN_MS, () => {
-      if (rec.done) return;
-      if (rec.call.isEnded) this.finishOutgoing(rec);
-      else this.transferFailed(rec, 'No final transfer result', 408);
-    });
-  }
-
+  /** The transfer has its result: the subscription is of no more use. */
   private finishOutgoing(rec: OutgoingRefer): void {
-    rec.done = true;
-    this.host.clock().clearTimer(rec.guard);
-    const list = (this.outgoing.get(rec.call) ?? []).filter((o) => o !== rec);
-    if (list.length) this.outgoing.set(rec.call, list);
-    else this.outgoing.delete(rec.call);
+    this.outgoing.delete(rec);
+    rec.sub?.dispose();
   }
 
   private transferFailed(rec: OutgoingRefer, reason: string, code: number): void {
@@ -376,54 +359,56 @@ export class TransferManager {
     this.host.notify(rec.line, T.SipActvTransferFailure, { reason, code });
   }
 
-  /** A NOTIFY of the refer subscription, received by the transferor. */
-  private onReferNotify(call: Call, req: SipRequest, tx: ServerTransaction, stack: SipStack): void {
-    const id = parseEventHeader(req.headers.get('Event'))?.id;
-    const mine = (this.outgoing.get(call) ?? []).filter((o) => !o.done);
-    // Without an id the NOTIFY can only be for the single REFER of the dialog (RFC 3515 §2.4.6).
-    const rec = id === undefined ? (mine.length === 1 ? mine[0] : undefined) : mine.find((o) => String(o.cseq) === id);
-    if (!rec) {
-      tx.respond(stack.createResponse(req, 481, 'Subscription Does Not Exist'));
+  /**
+   * The subscription ended before a final sipfrag: the REFER was refused (or unanswered), the
+   * transferee terminated it, or it stayed silent past its expiry (the transferee vanished).
+   */
+  private referEnded(rec: OutgoingRefer, info: SubscriberTermination): void {
+    this.outgoing.delete(rec);
+    if (!rec.accepted) {
+      this.host.notify(rec.line, T.SipReferRejected, { reason: info.reason ?? '', code: info.code ?? 408 });
       return;
     }
-    const sub = parseSubscriptionState(req.headers.get('Subscription-State'));
+    if (info.cause === 'expired') {
+      if (!rec.call.isEnded) this.host.notify(rec.line, T.SipActvTransferFailure, { reason: 'No final transfer result', code: 408 });
+      return;
+    }
+    const reason = `Subscription terminated${info.reason ? ` (${info.reason})` : ''} without a final answer`;
+    this.host.notify(rec.line, T.SipActvTransferFailure, { reason, code: 408 });
+  }
+
+  /**
+   * A NOTIFY of the refer subscription, received by the transferor (the core has found the
+   * subscription and read Subscription-State): its sipfrag says how the transfer goes. 400 for
+   * a body that is no sipfrag.
+   */
+  private onReferNotify(rec: OutgoingRefer, req: SipRequest): number | undefined {
     const frag = req.body.length ? parseSipfrag(req.body) : undefined;
-    if (!sub || (req.body.length && !frag)) {
-      tx.respond(stack.createResponse(req, 400, !sub ? 'Missing Subscription-State' : 'Bad sipfrag body'));
-      return;
-    }
-    tx.respond(stack.createResponse(req, 200, 'OK'));
+    if (req.body.length && !frag) return 400;
     this.referAccepted(rec); // a NOTIFY may overtake the 202 (RFC 3515 §2.4.6)
-    if (frag) {
-      const s = frag.status;
-      if (s >= 180 && s < 190) {
-        if (!rec.trying) {
-          rec.trying = true;
-          this.host.notify(rec.line, T.SipTransferTrying, {});
-        }
-        if (!rec.ringing) {
-          rec.ringing = true;
-          this.host.notify(rec.line, T.SipTransferRinging, {});
-        }
-      } else if (s < 200) {
-        if (!rec.trying) {
-          rec.trying = true;
-          this.host.notify(rec.line, T.SipTransferTrying, {});
-        }
-      } else if (s < 300) {
-        this.finishOutgoing(rec);
-        this.host.notify(rec.line, T.SipActvTransferSuccess, {});
-        return;
-      } else {
-        this.transferFailed(rec, frag.reason, s);
-        return;
+    if (!frag) return undefined;
+    const s = frag.status;
+    if (s >= 180 && s < 190) {
+      if (!rec.trying) {
+        rec.trying = true;
+        this.host.notify(rec.line, T.SipTransferTrying, {});
       }
+      if (!rec.ringing) {
+        rec.ringing = true;
+        this.host.notify(rec.line, T.SipTransferRinging, {});
+      }
+    } else if (s < 200) {
+      if (!rec.trying) {
+        rec.trying = true;
+        this.host.notify(rec.line, T.SipTransferTrying, {});
+      }
+    } else if (s < 300) {
+      this.finishOutgoing(rec);
+      this.host.notify(rec.line, T.SipActvTransferSuccess, {});
+    } else {
+      this.transferFailed(rec, frag.reason, s);
     }
-    if (sub.state === 'terminated') {
-      this.transferFailed(rec, `Subscription terminated${sub.reason ? ` (${sub.reason})` : ''} without a final answer`, 408);
-      return;
-    }
-    this.armGuard(rec, sub.expires ?? REFER_SUBSCRIPTION_EXPIRES);
+    return undefined;
   }
 
   // ------------------------------------------------------------------ transferee
@@ -456,9 +441,6 @@ export class TransferManager {
       referredBy: parseReferredBy(req.headers.get('Referred-By')),
       cseq: cseqNumber(req.headers.get('CSeq')),
       state: 'pending',
-      queue: [],
-      notifying: false,
-      subscriptionGone: false,
       provisionalSent: false,
       finalQueued: false,
       succeeded: false,
@@ -530,9 +512,22 @@ export class TransferManager {
       this.refuse(rec, 503, 'No free line for the transfer');
       return T.SipLineCapacityReached;
     }
+    const dialog = rec.call.dialog;
+    if (!dialog) {
+      this.refuse(rec, 481, 'Call/Transaction Does Not Exist');
+      return T.SipNoCallActive;
+    }
     rec.state = 'accepted';
     this.host.clock().clearTimer(rec.timer);
     rec.tx.respond(stack.createResponse(rec.req, 202, 'Accepted'));
+    // The REFER made an implicit subscription in the call's dialog, named by its CSeq.
+    rec.notifier = new NotifierSession(
+      this.channelOf(rec.call),
+      dialog,
+      rec.req,
+      { package: 'refer', id: String(rec.cseq) },
+      { localContact: dialog.localContact, expires: REFER_SUBSCRIPTION_EXPIRES, contentType: SIPFRAG_CONTENT_TYPE, implicit: true },
+    );
     // RFC 3515 §2.4.4: an immediate NOTIFY tells the transferor the request is being tried.
     this.queueNotify(rec, 100, 'Trying', false);
     this.host.notify(rec.call.line.index, T.SipTransferingCall, { referId: rec.referId, referTo: rec.target.uri, newPhoneLine: line.index });
@@ -596,36 +591,18 @@ export class TransferManager {
     }
   }
 
-  /** NOTIFYs go one at a time, each after the previous one's answer (RFC 6665 §4.2.2). */
+  /**
+   * Reports the triggered call's progress in a sipfrag NOTIFY; the final one terminates the
+   * subscription. The notifier sends them one at a time, each after the previous one's answer,
+   * and sends no more once the transferor answered 481 (RFC 6665 §4.2.2); the transfer goes
+   * on all the same.
+   */
   private queueNotify(rec: IncomingRefer, status: number, reason: string, final: boolean): void {
-    if (rec.finalQueued) return;
+    const notifier = rec.notifier;
+    if (!notifier || rec.finalQueued) return;
     if (final) rec.finalQueued = true;
-    rec.queue.push({ status, reason, final });
-    this.pumpNotify(rec);
-  }
-
-  private pumpNotify(rec: IncomingRefer): void {
-    if (rec.notifying) return;
-    const next = rec.queue.shift();
-    if (!next) return;
-    if (rec.subscriptionGone) {
-      if (next.final) this.afterFinalNotify(rec);
-      else this.pumpNotify(rec);
-      return;
-    }
-    rec.notifying = true;
-    const done = (gone: boolean): void => {
-      rec.notifying = false;
-      if (gone) rec.subscriptionGone = true;
-      if (next.final) this.afterFinalNotify(rec);
-      this.pumpNotify(rec);
-    };
-    const sent = rec.call.sendDialogRequest(
-      'NOTIFY',
-      { body: buildSipfrag(next.status, next.reason), contentType: SIPFRAG_CONTENT_TYPE, headers: referNotifyHeaders(rec.cseq, next.final) },
-      (o) => done(o.kind !== 'final' || o.res.status >= 300),
-    );
-    if (!sent) done(true);
+    const sent = notifier.notify({ state: final ? 'terminated' : 'active', reason: 'noresource', body: buildSipfrag(status, reason), contentType: SIPFRAG_CONTENT_TYPE });
+    if (final) void sent.then(() => this.afterFinalNotify(rec));
   }
 
   /** The transfer is over: after a success the original call ends (the transferor's seed example). */

@@ -10,15 +10,23 @@
  * Subscription-State `terminated` ends it, `Expires: 0` unsubscribes. Notifier: answers 200/202
  * with the negotiated Expires, sends NOTIFYs one at a time (in CSeq order), ends the
  * subscription with `terminated;reason=timeout` when it is not refreshed.
+ *
+ * Implicit subscriptions (RFC 3515 §2.4.4, RFC 6665 §4.1.1): a REFER creates a subscription in
+ * the dialog it is sent in, without a SUBSCRIBE; its `id` is the REFER's CSeq.
+ * {@link ImplicitSubscriber} and {@link ImplicitSubscriptions} are its subscriber side (the
+ * transferor), {@link NotifierSession} with `implicit` its notifier side (the transferee). They
+ * reach their dialog through a {@link SubscriptionChannel}: the usage that owns the dialog (a
+ * call) sends and answers for them.
  * @module
  */
 import type { Clock, TimerHandle } from './clock.js';
 import { Dialog } from './dialog.js';
 import { DialogRouter, type DialogUsage } from './dialogRouter.js';
+import type { InDialogRequestOptions } from './dialog.js';
 import { SipHeaders, type SipRequest, type SipResponse } from './message.js';
 import type { ServerTransaction } from './transaction.js';
 import type { Endpoint, TransportProtocol } from './transport.js';
-import { sendUacRequest, type UacServices } from './uac.js';
+import { sendUacRequest, type UacOutcome, type UacServices } from './uac.js';
 import { newCallId, newTag, tagOf, cseqNumber, type ResponseOptions } from './util.js';
 import { formatEventHeader, parseEventHeader, parseSubscriptionState, type EventHeader, type SubscriptionStateHeader } from './headers.js';
 
@@ -42,11 +50,18 @@ export interface SubscriptionHost {
 }
 
 /**
+ * The worst case of a non-INVITE transaction over UDP (timer F, 64 × T1), in seconds: a refresh
+ * starts this long before expiry, and a subscriber that cannot refresh waits this long past
+ * expiry for the notifier's final NOTIFY.
+ */
+export const TRANSACTION_MARGIN_S = 32;
+
+/**
  * When to refresh a subscription granted for `expires` seconds: at 90 % of it, but at least
  * 32 s (a UDP transaction's worst case) before expiry, and never before half of it.
  */
 export function refreshDelayMs(expires: number): number {
-  const s = Math.max(expires * 0.5, Math.min(expires * 0.9, expires - 32));
+  const s = Math.max(expires * 0.5, Math.min(expires * 0.9, expires - TRANSACTION_MARGIN_S));
   return Math.max(500, Math.round(s * 1000));
 }
 
@@ -86,14 +101,79 @@ function transact(host: SubscriptionHost, build: () => SipRequest, destination: 
   });
 }
 
-/** Answers a request inside a subscription dialog with a status, an optional reason and headers. */
-type Respond = (status: number, reason?: string, headers?: Array<[string, string]>) => void;
+/**
+ * How a subscription reaches its dialog: the clock, the answer builder, and the client path for
+ * requests inside the dialog. The core builds one for the dialogs it creates (SUBSCRIBE); the
+ * usage owning a dialog (a call) gives one for the implicit subscriptions living on it.
+ */
+export interface SubscriptionChannel {
+  /** Time source of the expiry timers. */
+  readonly clock: Clock;
+  /** Builds a response (the stack's createResponse). */
+  createResponse(req: SipRequest, status: number, reason?: string, options?: ResponseOptions): SipResponse;
+  /**
+   * Sends `method` in the dialog through the client path (401/407 answered with a new CSeq);
+   * `onSend` sees each request just before it goes (first send and retries). False, and no
+   * `done`, when the dialog is gone.
+   */
+  send(method: string, options: InDialogRequestOptions, done: (o: UacOutcome) => void, onSend?: (req: SipRequest) => void): boolean;
+}
 
-/** The answering function of a request the dialog router let through to a session. */
-function responder(host: SubscriptionHost, req: SipRequest, tx: ServerTransaction): Respond {
-  return (status, reason, headers) => {
-    tx.respond(host.createResponse(req, status, reason, headers ? { headers } : {}));
+/** The channel of a dialog the core made itself: its requests go through the host's client path. */
+function hostChannel(host: SubscriptionHost, dialog: () => Dialog | undefined, decorate?: (req: SipRequest) => void): SubscriptionChannel {
+  return {
+    get clock() {
+      return host.clock;
+    },
+    createResponse: (req, status, reason, options) => host.createResponse(req, status, reason, options),
+    send: (method, options, done, onSend) => {
+      const d = dialog();
+      if (!d) return false;
+      const build = (): SipRequest => {
+        const req = d.createRequest(method, options);
+        decorate?.(req);
+        return req;
+      };
+      sendUacRequest(host.uac, { build, authUser: host.authUser(), onSend }, done);
+      return true;
+    },
   };
+}
+
+/**
+ * What a subscriber does with a NOTIFY its subscription takes (RFC 6665 §4.1.3): reads
+ * Subscription-State (400 without one), asks the package (`onNotify`: 200, or the status it
+ * returns; 500 when it throws) and answers. Returns the state when the NOTIFY was taken (2xx),
+ * undefined when it was refused: then the subscription's state does not change.
+ */
+function takeNotify(channel: SubscriptionChannel, req: SipRequest, tx: ServerTransaction, events: SubscriberEvents): SubscriptionStateHeader | undefined {
+  const respond = (status: number, reason?: string): void => {
+    tx.respond(channel.createResponse(req, status, reason));
+  };
+  const state = parseSubscriptionState(req.headers.get('Subscription-State'));
+  if (!state) {
+    respond(400, 'Missing Subscription-State');
+    return undefined;
+  }
+  let status = 200;
+  try {
+    const s = events.onNotify?.(req, state);
+    if (typeof s === 'number' && Number.isInteger(s) && s >= 200 && s < 700) status = s;
+  } catch {
+    status = 500;
+  }
+  respond(status);
+  return status < 300 ? state : undefined;
+}
+
+/**
+ * The end of a subscription whose creating request got no final answer: RFC 3261 §8.1.3.1 treats
+ * a time-out as 408 and a transport failure as 503.
+ */
+function noAnswer(kind: 'timeout' | 'transport', initial: boolean): SubscriberTermination {
+  return kind === 'timeout'
+    ? { cause: 'no-answer', code: 408, reason: 'Request Timeout', initial }
+    : { cause: 'no-answer', code: 503, reason: 'Service Unavailable', initial };
 }
 
 /** The URI inside a Contact value (between angle brackets, else up to the parameters). */
@@ -138,7 +218,10 @@ export interface SubscriberTermination {
    * `terminated`; `unsubscribed`: we unsubscribed; `expired`: no refresh succeeded in time.
    */
   cause: 'rejected' | 'no-answer' | 'auth' | 'notified' | 'unsubscribed' | 'expired';
-  /** SIP status of the response that ended it, when one did. */
+  /**
+   * SIP status of the response that ended it, when one did; for `no-answer` the status RFC 3261
+   * treats it as (408 time-out, 503 transport failure).
+   */
   code?: number;
   /** Its reason phrase, or the Subscription-State reason. */
   reason?: string;
@@ -190,6 +273,7 @@ export class SubscriberSession {
   private resolveEnded?: () => void;
   private intervalRounds = 0;
   private everActive = false;
+  private readonly channel: SubscriptionChannel;
   /** Set by the router: removes the session from its tables. */
   onGone?: (s: SubscriberSession) => void;
 
@@ -201,6 +285,7 @@ export class SubscriberSession {
   constructor(private readonly host: SubscriptionHost, readonly options: SubscriberOptions, private readonly events: SubscriberEvents = {}) {
     this.callId = newCallId(options.destination.host);
     this.expiresAsked = options.expires;
+    this.channel = hostChannel(host, () => this.dialog);
   }
 
   /** Key the router finds this session by: Call-ID and our tag (the NOTIFY's To tag). */
@@ -249,7 +334,7 @@ export class SubscriberSession {
   private onInitialOutcome(o: TxOutcome): void {
     if (this.terminated) return;
     if ('error' in o) {
-      if (!this.dialog) this.terminate({ cause: 'no-answer', initial: true });
+      if (!this.dialog) this.terminate(noAnswer(o.error, true));
       return;
     }
     const res = o.res;
@@ -317,7 +402,7 @@ export class SubscriberSession {
     transact(this.host, build, undefined, (o) => {
       if (this.terminated || this.unsubscribing) return;
       if ('error' in o) {
-        this.terminate({ cause: 'no-answer', initial: false });
+        this.terminate(noAnswer(o.error, false));
         return;
       }
       if (o.res.status >= 200 && o.res.status < 300) {
@@ -362,46 +447,38 @@ export class SubscriberSession {
     });
   }
 
+  /** The dialog of a NOTIFY with a readable Subscription-State: made by it when the 2xx has not come yet. */
+  private notifiedDialog(req: SipRequest): void {
+    if (this.dialog) {
+      this.dialog.refreshTarget(req);
+      return;
+    }
+    // RFC 6665 §4.1.2.4: the NOTIFY can beat the 2xx; it creates the dialog.
+    const from = req.headers.get('From') ?? '';
+    this.dialog = new Dialog(
+      this.callId,
+      this.localTag,
+      tagOf(from) ?? '',
+      this.options.from,
+      from.replace(/;\s*tag\s*=\s*[^;,\s>]+/i, ''),
+      this.cseq,
+      cseqNumber(req.headers.get('CSeq')),
+      contactUri(req.headers.get('Contact')) ?? this.options.requestUri,
+      req.headers.getAll('Record-Route'),
+      this.options.localContact,
+    );
+    if (this.state === 'trying') this.state = 'pending';
+    if (this.unsubscribing) this.sendUnsubscribe();
+  }
+
   /**
    * Handles a NOTIFY routed to this session by the dialog router, which has screened it (session
    * alive, Event ours, CSeq in order once the dialog exists).
    */
   handleNotify(req: SipRequest, tx: ServerTransaction): void {
-    const respond = responder(this.host, req, tx);
-    const state = parseSubscriptionState(req.headers.get('Subscription-State'));
-    if (!state) {
-      respond(400, 'Missing Subscription-State');
-      return;
-    }
-    if (!this.dialog) {
-      // RFC 6665 §4.1.2.4: the NOTIFY can beat the 2xx; it creates the dialog.
-      const from = req.headers.get('From') ?? '';
-      this.dialog = new Dialog(
-        this.callId,
-        this.localTag,
-        tagOf(from) ?? '',
-        this.options.from,
-        from.replace(/;\s*tag\s*=\s*[^;,\s>]+/i, ''),
-        this.cseq,
-        cseqNumber(req.headers.get('CSeq')),
-        contactUri(req.headers.get('Contact')) ?? this.options.requestUri,
-        req.headers.getAll('Record-Route'),
-        this.options.localContact,
-      );
-      if (this.state === 'trying') this.state = 'pending';
-      if (this.unsubscribing) this.sendUnsubscribe();
-    } else {
-      this.dialog.refreshTarget(req);
-    }
-    let status = 200;
-    try {
-      const s = this.events.onNotify?.(req, state);
-      if (typeof s === 'number' && Number.isInteger(s) && s >= 200 && s < 700) status = s;
-    } catch {
-      status = 500;
-    }
-    respond(status);
-    if (status >= 300) return;
+    if (parseSubscriptionState(req.headers.get('Subscription-State'))) this.notifiedDialog(req);
+    const state = takeNotify(this.channel, req, tx, this.events);
+    if (!state || this.terminated) return;
     if (state.state === 'terminated') {
       this.terminate({
         cause: this.unsubscribing ? 'unsubscribed' : state.reason === 'rejected' ? 'rejected' : 'notified',
@@ -436,6 +513,218 @@ export class SubscriberSession {
   }
 }
 
+// ------------------------------------------------------------------------------- implicit subscriber
+
+/** What kind of implicit subscription a request creates. */
+export interface ImplicitSubscriptionOptions {
+  /** Its event package (`refer`). */
+  package: string;
+  /**
+   * Seconds it is taken to last until a NOTIFY states otherwise (a REFER's 2xx grants none:
+   * RFC 3515 leaves the duration to the notifier).
+   */
+  defaultExpires: number;
+}
+
+/**
+ * The subscriber side of an implicit subscription (RFC 3515 §2.4.4, RFC 6665 §4.1): a request
+ * other than SUBSCRIBE (a REFER) sent in an existing dialog creates it; its `id` is that
+ * request's CSeq (of the last send: a challenged request's retry has a new one). States and
+ * NOTIFY handling are those of {@link SubscriberSession}: `trying` until the 2xx or the first
+ * NOTIFY, then `pending`/`active` as NOTIFYs say, `terminated` by a NOTIFY, a refusal, no
+ * answer, or silence past expiry. It is not refreshed: after the granted expiry it waits
+ * {@link TRANSACTION_MARGIN_S} more for the notifier's final NOTIFY before it ends as `expired`.
+ */
+export class ImplicitSubscriber {
+  /** Current state. */
+  state: SubscriberState = 'init';
+  /** The `id` of its Event: the CSeq of the request that created it, once sent. */
+  id?: string;
+  /** Seconds granted by the last 2xx or NOTIFY. */
+  grantedExpires = 0;
+  private expiryTimer?: TimerHandle;
+  private everActive = false;
+  /** Set by the dialog's {@link ImplicitSubscriptions}: removes it from the dialog's set. */
+  onGone?: (s: ImplicitSubscriber) => void;
+
+  /**
+   * @param channel the dialog's clock, answers and client path
+   * @param options package and default expiry
+   * @param events callbacks (as a {@link SubscriberSession}'s; `onAccepted` for a 2xx to the
+   *   creating request)
+   */
+  constructor(
+    private readonly channel: SubscriptionChannel,
+    readonly options: ImplicitSubscriptionOptions,
+    private readonly events: SubscriberEvents = {},
+  ) {}
+
+  /** True once over. */
+  get terminated(): boolean {
+    return this.state === 'terminated';
+  }
+
+  /** True when a NOTIFY's Event names this subscription (package, and id when it has one). */
+  owns(event: EventHeader): boolean {
+    return event.package === this.options.package && (event.id === undefined || event.id === this.id);
+  }
+
+  /**
+   * Sends the request that creates the subscription (`method`, e.g. REFER, with `request`'s
+   * headers and body) in the dialog. False when the dialog is gone (nothing sent, no callback).
+   */
+  start(method: string, request: InDialogRequestOptions): boolean {
+    if (this.state !== 'init') return false;
+    this.state = 'trying';
+    const sent = this.channel.send(method, request, (o) => this.onOutcome(o), (req) => {
+      this.id = String(cseqNumber(req.headers.get('CSeq')));
+    });
+    if (!sent) this.end();
+    return sent;
+  }
+
+  private onOutcome(o: UacOutcome): void {
+    if (this.terminated) return;
+    if (o.kind !== 'final') {
+      // A NOTIFY already made the subscription: it stands on its own expiry.
+      if (this.state === 'trying') this.terminate(noAnswer(o.kind, true));
+      return;
+    }
+    const res = o.res;
+    if (res.status >= 200 && res.status < 300) {
+      const e = res.headers.get('Expires');
+      const granted = e !== undefined && /^\s*\d+\s*$/.test(e) && Number(e) > 0 ? Number(e) : this.options.defaultExpires;
+      if (this.state === 'trying') {
+        this.state = 'pending';
+        this.schedule(granted);
+      }
+      this.events.onAccepted?.(granted, false);
+      return;
+    }
+    if (this.state !== 'trying') return; // a NOTIFY already made the subscription; keep it
+    if (o.authFailure) {
+      this.events.onAuthFailure?.(res, o.authFailure);
+      this.terminate({ cause: 'auth', code: res.status, reason: res.reason, initial: true });
+      return;
+    }
+    this.terminate({ cause: 'rejected', code: res.status, reason: res.reason, initial: true });
+  }
+
+  /** (Re)arms the expiry timer: `expires` seconds and the transaction margin from now. */
+  private schedule(expires: number): void {
+    this.grantedExpires = expires;
+    const clock = this.channel.clock;
+    clock.clearTimer(this.expiryTimer);
+    this.expiryTimer = clock.setTimer((expires + TRANSACTION_MARGIN_S) * 1000, () => this.terminate({ cause: 'expired', initial: false }));
+  }
+
+  /**
+   * Handles a NOTIFY of this subscription (found by {@link ImplicitSubscriptions.handleNotify}):
+   * answered through {@link SubscriberEvents.onNotify}, then the state follows its
+   * Subscription-State, and its expires (or the default) re-arms the expiry.
+   */
+  handleNotify(req: SipRequest, tx: ServerTransaction): void {
+    const state = takeNotify(this.channel, req, tx, this.events);
+    // Refused, or the package ended the subscription while handling it (a final result).
+    if (!state || this.terminated) return;
+    if (state.state === 'terminated') {
+      this.terminate({
+        cause: state.reason === 'rejected' ? 'rejected' : 'notified',
+        reason: state.reason,
+        retryAfter: state.retryAfter,
+        initial: !this.everActive,
+      });
+      return;
+    }
+    if (state.state === 'active' || state.state === 'pending') this.state = state.state;
+    else if (this.state === 'trying') this.state = 'pending';
+    if (state.state === 'active') this.everActive = true;
+    this.schedule(state.expires !== undefined && state.expires > 0 ? state.expires : this.options.defaultExpires);
+  }
+
+  /** Ends the subscription (onTerminated is called once, with `info`); nothing is sent. */
+  terminate(info: SubscriberTermination): void {
+    if (this.terminated) return;
+    this.end();
+    this.events.onTerminated?.(info);
+  }
+
+  /** Ends the subscription without callbacks: its owner is done with it (a final result, shutdown). */
+  dispose(): void {
+    if (!this.terminated) this.end();
+  }
+
+  private end(): void {
+    this.state = 'terminated';
+    this.channel.clock.clearTimer(this.expiryTimer);
+    const gone = this.onGone;
+    this.onGone = undefined;
+    gone?.(this);
+  }
+}
+
+/**
+ * The implicit subscriptions living on one dialog: each REFER sent in it creates one, told apart
+ * by the NOTIFYs' Event id (RFC 3515 §2.4.6). A NOTIFY naming none of them gets 481.
+ */
+export class ImplicitSubscriptions {
+  private readonly live: ImplicitSubscriber[] = [];
+
+  /**
+   * @param channel the dialog's clock, answers and client path
+   * @param options package and default expiry of its subscriptions
+   */
+  constructor(
+    private readonly channel: SubscriptionChannel,
+    readonly options: ImplicitSubscriptionOptions,
+  ) {}
+
+  /**
+   * Sends `method` (e.g. REFER) in the dialog and follows the subscription it creates.
+   * Undefined when the dialog is gone (nothing sent).
+   */
+  create(method: string, request: InDialogRequestOptions, events: SubscriberEvents): ImplicitSubscriber | undefined {
+    const s = new ImplicitSubscriber(this.channel, this.options, events);
+    this.live.push(s);
+    s.onGone = (x) => {
+      const i = this.live.indexOf(x);
+      if (i >= 0) this.live.splice(i, 1);
+    };
+    return s.start(method, request) ? s : undefined;
+  }
+
+  /** The subscriptions not over yet, oldest first. */
+  subscriptions(): readonly ImplicitSubscriber[] {
+    return this.live;
+  }
+
+  /**
+   * The subscription a NOTIFY's Event names: by id; without an id only when the dialog holds a
+   * single one (RFC 3515 §2.4.6: the id may be left out for the only REFER).
+   */
+  find(event: EventHeader): ImplicitSubscriber | undefined {
+    if (event.package !== this.options.package) return undefined;
+    if (event.id === undefined) return this.live.length === 1 ? this.live[0] : undefined;
+    return this.live.find((s) => s.id === event.id);
+  }
+
+  /** Handles a NOTIFY the dialog router gave the dialog's usage: to its subscription, else 481. */
+  handleNotify(req: SipRequest, tx: ServerTransaction): void {
+    const event = parseEventHeader(req.headers.get('Event'));
+    const s = event && this.find(event);
+    if (!s) {
+      tx.respond(this.channel.createResponse(req, 481, 'Subscription Does Not Exist'));
+      return;
+    }
+    s.handleNotify(req, tx);
+  }
+
+  /** Ends every subscription without callbacks (shutdown). */
+  disposeAll(): void {
+    for (const s of [...this.live]) s.dispose();
+  }
+}
+
 // ------------------------------------------------------------------------------- notifier
 
 /** Options of a {@link NotifierSession}. */
@@ -448,6 +737,11 @@ export interface NotifierOptions {
   contentType?: string;
   /** Display name put on the From of our NOTIFYs (the SUBSCRIBE's To may carry none). */
   displayName?: string;
+  /**
+   * An implicit subscription (made by a REFER, RFC 3515 §2.4.4): it lives as long as the action
+   * it reports on, so no expiry timer runs and each NOTIFY grants `expires` again.
+   */
+  implicit?: boolean;
 }
 
 /** Outcome of one NOTIFY: the far end's status, or no answer. */
@@ -497,17 +791,43 @@ export class NotifierSession {
   events: NotifierEvents = {};
 
   /**
+   * @param channel the dialog's clock, answers and client path
+   * @param dialog the dialog the NOTIFYs go in: made from the SUBSCRIBE, or the dialog a REFER
+   *   came in (implicit)
+   * @param req the request that created the subscription (SUBSCRIBE or REFER)
+   * @param event its Event (for a REFER: `refer` with the REFER's CSeq as id)
+   * @param options contact, expiry, default body type
+   */
+  constructor(
+    private readonly channel: SubscriptionChannel,
+    dialog: Dialog,
+    req: SipRequest,
+    event: EventHeader,
+    readonly options: NotifierOptions,
+  ) {
+    this.request = req;
+    this.event = event;
+    this.dialog = dialog;
+    this.lastContentType = options.contentType ?? 'text/plain';
+    this.arm(options.expires);
+  }
+
+  /**
+   * The notifier of a new SUBSCRIBE: its dialog is made from the request, its NOTIFYs go
+   * through the host's client path.
    * @param host SIP services
    * @param req the initial SUBSCRIBE
    * @param event its Event header
    * @param options contact, expiry, default body type
    */
-  constructor(private readonly host: SubscriptionHost, req: SipRequest, event: EventHeader, readonly options: NotifierOptions) {
-    this.request = req;
-    this.event = event;
-    this.dialog = Dialog.fromUasRequest(req, newTag(), options.localContact);
-    this.lastContentType = options.contentType ?? 'text/plain';
-    this.arm(options.expires);
+  static fromSubscribe(host: SubscriptionHost, req: SipRequest, event: EventHeader, options: NotifierOptions): NotifierSession {
+    const dialog = Dialog.fromUasRequest(req, newTag(), options.localContact);
+    const dn = options.displayName;
+    const decorate = (r: SipRequest): void => {
+      const from = r.headers.get('From') ?? '';
+      if (dn && from.startsWith('<')) r.headers.set('From', `"${dn.replace(/(["\\])/g, '\\$1')}" ${from}`);
+    };
+    return new NotifierSession(hostChannel(host, () => dialog, decorate), dialog, req, event, options);
   }
 
   /** Dialog key (what the router finds refreshes by). */
@@ -520,21 +840,24 @@ export class NotifierSession {
     return this.state === 'terminated' || this.closing;
   }
 
-  /** Seconds left before expiry. */
+  /** Seconds left before expiry (an implicit subscription: the period each NOTIFY grants). */
   get remainingSeconds(): number {
-    return Math.max(0, Math.ceil((this.expiresAt - this.host.clock.now()) / 1000));
+    if (this.options.implicit) return this.options.expires;
+    return Math.max(0, Math.ceil((this.expiresAt - this.channel.clock.now()) / 1000));
   }
 
   private arm(expires: number): void {
-    this.host.clock.clearTimer(this.expiryTimer);
-    this.expiresAt = this.host.clock.now() + expires * 1000;
-    if (expires > 0) this.expiryTimer = this.host.clock.setTimer(expires * 1000, () => void this.terminate('timeout'));
+    if (this.options.implicit) return;
+    const clock = this.channel.clock;
+    clock.clearTimer(this.expiryTimer);
+    this.expiresAt = clock.now() + expires * 1000;
+    if (expires > 0) this.expiryTimer = clock.setTimer(expires * 1000, () => void this.terminate('timeout'));
   }
 
   /** Answers the SUBSCRIBE that created the session (200, or 202 while the decision is pending). */
   answer(tx: ServerTransaction, req: SipRequest, status: 200 | 202): void {
     tx.respond(
-      this.host.createResponse(req, status, undefined, {
+      this.channel.createResponse(req, status, undefined, {
         toTag: this.dialog.localTag,
         headers: [
           ['Contact', `<${this.options.localContact}>`],
@@ -574,29 +897,26 @@ export class NotifierSession {
     const stateValue = n.final ? `terminated;reason=${n.reason}` : `${n.state};expires=${this.remainingSeconds}`;
     if (n.final) this.end(n.reason);
     const body = n.body;
+    const options = body && body.length ? { body, contentType: n.contentType } : {};
+    const headers: Array<[string, string]> = [
+      ['Event', formatEventHeader(this.event)],
+      ['Subscription-State', stateValue],
+    ];
     return new Promise<NotifyOutcome>((resolve) => {
-      transact(
-        this.host,
-        () => {
-          const req = this.dialog.createRequest('NOTIFY', body && body.length ? { body, contentType: n.contentType } : {});
-          req.headers.append('Event', formatEventHeader(this.event));
-          req.headers.append('Subscription-State', stateValue);
-          const from = req.headers.get('From') ?? '';
-          const dn = this.options.displayName;
-          if (dn && from.startsWith('<')) req.headers.set('From', `"${dn.replace(/(["\\])/g, '\\$1')}" ${from}`);
-          return req;
-        },
-        undefined,
-        (o) => {
-          if ('error' in o) {
-            this.end('giveup');
-            resolve({ error: o.error });
-            return;
-          }
-          if (o.res.status === 481 || o.res.status === 408) this.end('giveup');
-          resolve({ code: o.res.status, reason: o.res.reason });
-        },
-      );
+      const sent = this.channel.send('NOTIFY', { ...options, headers }, (o) => {
+        if (o.kind !== 'final') {
+          this.end('giveup');
+          resolve({ error: o.kind });
+          return;
+        }
+        // RFC 6665 §4.2.2: a 481 (or a time-out, 408) means the subscriber is gone.
+        if (o.res.status === 481 || o.res.status === 408) this.end('giveup');
+        resolve({ code: o.res.status, reason: o.res.reason });
+      });
+      if (!sent) {
+        this.end('giveup');
+        resolve({ error: 'transport' });
+      }
     });
   }
 
@@ -605,7 +925,9 @@ export class NotifierSession {
    * Expires: 0 the end.
    */
   handleSubscribe(req: SipRequest, tx: ServerTransaction, policy: ExpiryPolicy): void {
-    const respond = responder(this.host, req, tx);
+    const respond = (status: number, reason?: string, headers?: Array<[string, string]>): void => {
+      tx.respond(this.channel.createResponse(req, status, reason, headers ? { headers } : {}));
+    };
     const n = negotiateExpires(req, policy);
     if ('status' in n) {
       respond(n.status, undefined, n.minExpires ? [['Min-Expires', String(n.minExpires)]] : undefined);
@@ -631,7 +953,7 @@ export class NotifierSession {
   private end(reason: string): void {
     if (this.state === 'terminated' && !this.onGone) return;
     this.state = 'terminated';
-    this.host.clock.clearTimer(this.expiryTimer);
+    this.channel.clock.clearTimer(this.expiryTimer);
     const gone = this.onGone;
     this.onGone = undefined;
     gone?.(this);
@@ -649,7 +971,7 @@ export interface SubscriptionRouterHandlers {
   unsolicitedNotify(req: SipRequest, tx: ServerTransaction, event: EventHeader): void;
 }
 
-/** Event packages this router leaves to others: the implicit REFER subscription lives in calls. */
+/** Event packages this router leaves to others: REFER subscriptions live on calls' dialogs ({@link ImplicitSubscriptions}). */
 const FOREIGN_PACKAGES = new Set(['refer']);
 
 /** Where sessions put their dialogs: the dialog router (sip/dialogRouter.ts). */
@@ -710,7 +1032,7 @@ export class SubscriptionRouter {
    * {@link NotifierSession.answer} and sends the first NOTIFY).
    */
   acceptSubscribe(req: SipRequest, event: EventHeader, options: NotifierOptions): NotifierSession {
-    const n = new NotifierSession(this.host, req, event, options);
+    const n = NotifierSession.fromSubscribe(this.host, req, event, options);
     const key = n.key;
     const usage: DialogUsage = {
       name: 'subscription',

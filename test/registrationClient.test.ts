@@ -527,3 +527,36 @@ test('NAT detection: a Via received/rport unlike the advertised address is repor
   ok(plain.uac.last('REGISTER'), { via: 'SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKx;rport=5060' });
   t.deepEqual(plain.detected, []);
 });
+
+test('stop(): a name whose refresh failed is unregistered too (its old binding may live on); one never registered is not', async (t) => {
+  // A retry interval longer than the update interval: 501 still waits for its retry when 500 refreshes.
+  const h = harness({ names: ['500', '501'], linesByName: new Map([['500', [0]], ['501', [1]]]) }, 60_000);
+  h.client.start();
+  await settle();
+  const [first500, first501] = h.uac.of('REGISTER');
+  ok(first500!, { contactExpires: 300 });
+  first501!.reply(503);
+  // 500's refresh at the update interval fails: the registrar keeps the binding it granted.
+  h.clock.advance(30_000);
+  await settle();
+  const refresh = h.uac.of('REGISTER').find((s) => s.req.headers.get('From')?.includes('sip:500@') && s !== first500);
+  t.truthy(refresh);
+  refresh!.reply(500);
+  t.deepEqual(h.client.status().map((s) => s.state), ['failed', 'failed']);
+  h.raised.length = 0;
+  const before = h.uac.sent.length;
+  const stopping = h.client.stop();
+  await settle();
+  const sent = h.uac.sent.slice(before);
+  t.is(sent.length, 1, 'only the name that was registered');
+  const un = sent[0]!;
+  t.true(un.req.headers.get('From')?.includes('sip:500@'));
+  t.is(un.req.headers.get('Expires'), '0');
+  t.deepEqual(un.req.headers.getAll('Contact'), ['<sip:500@127.0.0.1:5060>'], 'the Contact it had registered');
+  t.deepEqual(h.names(), ['SipUnRegisterTrying']);
+  un.reply(200);
+  t.is(await stopping, T.SipSuccess);
+  t.deepEqual(h.of(T.SipUnRegisterSuccess), [{ name: '500', phoneLines: [0], statusCode: 200 }]);
+  t.deepEqual(h.client.status().map((s) => s.state), ['unregistered', 'unregistered']);
+  t.is(h.clock.pending, 0, 'the retry timers are gone');
+});
