@@ -33,7 +33,7 @@ export type { IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from '
 export type { AssignPhoneLineData } from './lines/callManager.js';
 export type { CallDialogInfo, ReceivedReferData, TransferFailureData } from './lines/transfer.js';
 export type { RawRtpData } from './media/session.js';
-export type { MediaClockStats } from './media/mediaClock.js';
+export type { MediaClock, MediaClockListener, MediaClockStats } from './media/mediaClock.js';
 export { TelephonyReturnValue, getTelephonyStatusString } from './engine/returnCodes.js';
 export {
   NotifyType,
