@@ -29,7 +29,7 @@ export interface EngineOptions {
    * one run; the engine starts it, adds its media pump to it, and stops it at
    * `stopSipTelephony`). Every line's media and the conference bridge tick on it. Default: a
    * `DriftCorrectedMediaClock`, a 20 ms timer on real time. Tests pass a clock in virtual time
-   * (`() => virtualMediaClock()` from `media/mediaClock`) and drive the media tick by tick
+   * (`() => virtualMediaClock()`, exported by the package) and drive the media tick by tick
    * with its `tickOnce`, with no timer and no wall-clock waits.
    */
   mediaClock?: () => MediaClock;

@@ -7,8 +7,7 @@
  * cross the loopback (event-loop turns), never for a timer.
  */
 import test from 'ava';
-import { TelephonyReturnValue as T, MediaFormatAudio as F } from '../index.js';
-import { virtualMediaClock, type DriftCorrectedMediaClock } from '../media/mediaClock.js';
+import { TelephonyReturnValue as T, MediaFormatAudio as F, virtualMediaClock, type DriftCorrectedMediaClock } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { mediaStats } from './helpers/mediaTime.js';
 import { toneLevelDb, rms } from './helpers/analysis.js';
