@@ -33,7 +33,8 @@ export type { IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from '
 export type { AssignPhoneLineData } from './lines/callManager.js';
 export type { CallDialogInfo, ReceivedReferData, TransferFailureData } from './lines/transfer.js';
 export type { RawRtpData } from './media/session.js';
-export type { MediaClockStats } from './media/mediaClock.js';
+export type { MediaClock, MediaClockListener, MediaClockOptions, MediaClockStats } from './media/mediaClock.js';
+export { DriftCorrectedMediaClock, virtualMediaClock } from './media/mediaClock.js';
 export { TelephonyReturnValue, getTelephonyStatusString } from './engine/returnCodes.js';
 export {
   NotifyType,

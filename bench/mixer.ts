@@ -14,7 +14,10 @@
  * bridge driven as before the media pump (the bridge as the clock's first listener, each line
  * receiving and sending in its own listener afterwards) and as the engine drives it now (one
  * `MediaPump`: every line produces, the bridge mixes, every line consumes). Last, the
- * allocation check of a whole pump tick (100 fake lines producing and consuming).
+ * allocation checks of a whole pump tick: 100 fake lines producing and consuming, and 20 real
+ * media sessions with every kind of port of their graph open (a looping WAV file, an IVR Tx
+ * stream, a tone, in-band DTMF, the conference's mix; an IVR Rx stream and a recorder as
+ * sinks), not sending (Node's `dgram` allocates per datagram, which is not the graph's doing).
  *
  * Run `npm run bench:mixer` or `node dist/bench/mixer.js [msPerCase]`. Figures only; tests never
  * assert timings.
@@ -28,6 +31,13 @@ import { fillSine } from '../media/tones.js';
 import { speexEdgeResamplers } from '../mixer/edgeResamplers.js';
 import { virtualMediaClock } from '../media/mediaClock.js';
 import { MediaPump, type MediaNode } from '../media/mediaPump.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import wavefilePkg from 'wavefile';
+import { CallRecorder } from '../media/callRecorder.js';
+import { RtpPortAllocator } from '../media/rtpSocket.js';
+import { MediaSession } from '../media/session.js';
 
 /** One benchmark case. */
 export interface MixerBenchCase {
@@ -280,6 +290,57 @@ export async function pumpGcs(ticks: number): Promise<number> {
   return gcCount - before;
 }
 
+/**
+ * Garbage collections over `ticks` pump ticks of `lines` real media sessions in one conference,
+ * each with a looping WAV file, an IVR Tx stream, a tone and in-band DTMF as sources and an
+ * unread IVR Rx stream and a recorder (no file) as sinks; no RTP goes out (remote 0.0.0.0).
+ */
+export async function sessionPumpGcs(ticks: number, lines = 20): Promise<number> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'linescape-bench-'));
+  const wavPath = path.join(dir, 'tone.wav');
+  const pcm = new Int16Array(8000);
+  fillSine(pcm, 8000, 700, 4000);
+  const w = new wavefilePkg.WaveFile();
+  w.fromScratch(1, 8000, '16', pcm);
+  writeFileSync(wavPath, w.toBuffer());
+  const clock = virtualMediaClock();
+  const pump = MediaPump.attach(clock);
+  const bridge = new ConferenceBridge({ rate: 8000, frameMs: 20 });
+  pump.setMixer(bridge);
+  const base = 40000 + 2 * Math.floor(Math.random() * 5000);
+  const allocator = new RtpPortAllocator({ host: '127.0.0.1', minPort: base, maxPort: base + 4 * lines + 200 });
+  const sessions: MediaSession[] = [];
+  const recorders: CallRecorder[] = [];
+  for (let i = 0; i < lines; i++) {
+    const s = await MediaSession.open({ clock, pump, allocator });
+    if (!(s instanceof MediaSession)) throw new Error(`no RTP port: ${s.message}`);
+    sessions.push(s);
+    s.configure({ remoteAddress: '0.0.0.0', remotePort: 0, codec: 'PCMU', payloadType: 0, receivePayloadType: 0, sending: true, receiving: true, rtcpMux: false });
+    s.start();
+    if ((await s.playWave(wavPath, true)) !== 'ok') throw new Error('WAV did not load');
+    s.playTone([440, 480], -19);
+    s.sendDtmf('1'.repeat(20), 'inband', 5000);
+    s.openTx(8000).write(Buffer.alloc(16000 * 2));
+    s.openRx(8000);
+    const rec = CallRecorder.open({ phoneLine: i, path: null, raw: true, sampleRate: 8000 });
+    if (!(rec instanceof CallRecorder)) throw new Error(rec.error);
+    recorders.push(rec);
+    s.setRecorder(rec);
+    s.setFramePort(bridge.addPort({ name: `s${i}`, rate: 8000, groups: ['conf'] }));
+  }
+  for (let i = 0; i < 5; i++) clock.tickOnce(); // memberships, first frames
+  await new Promise((r) => setTimeout(r, 50));
+  const before = gcCount;
+  for (let i = 0; i < ticks; i++) pump.pump(i);
+  await new Promise((r) => setTimeout(r, 50));
+  const gcs = gcCount - before;
+  for (const r of recorders) await r.stop();
+  for (const s of sessions) await s.stop();
+  pump.detach();
+  rmSync(dir, { recursive: true, force: true });
+  return gcs;
+}
+
 function fmt(v: number, w: number, digits = 1): string {
   return v.toFixed(digits).padStart(w);
 }
@@ -293,6 +354,8 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   obs.observe({ entryTypes: ['gc'] });
   const pumpTicks = 2000;
   const gcs = await pumpGcs(pumpTicks);
+  const sessionTicks = 2000;
+  const sessionGcs = await sessionPumpGcs(sessionTicks);
   obs.disconnect();
   console.log(`conference bridge, CPU µs per 20 ms tick (${ms} ms per figure; all parties talking unless noted)`);
   console.log(
@@ -311,4 +374,5 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   console.log(`  before (bridge as the first clock listener, lines after it): ${latencyTicks('listeners')}`);
   console.log(`  after  (one MediaPump: produce, mix, consume):                ${latencyTicks('pump')}`);
   console.log(`whole pump tick, 100 fake lines, 8 kHz ports in a 16 kHz conference: ${gcs} GCs over ${pumpTicks} ticks`);
+  console.log(`whole pump tick, 20 media sessions with WAV, IVR Tx, tone, DTMF, conference; IVR Rx, recorder: ${sessionGcs} GCs over ${sessionTicks} ticks`);
 }

@@ -378,7 +378,7 @@ export class EngineAudio {
     });
     if (!(opened instanceof CallRecorder)) return T.SipCallRecordFilenameNotCreated;
     this.recordings.set(line, { recorder: opened, line });
-    media.setRecordTap(opened.tap);
+    media.setRecorder(opened);
     line.callRecordingActive = true;
     this.host.notifyLine(line.index, T.SipCallRecordActive, { path: file, sampleRate: rate, raw: recordFileRaw });
     return T.SipSuccess;
@@ -395,7 +395,7 @@ export class EngineAudio {
     const r = this.recordings.get(line);
     if (r === undefined) return;
     this.recordings.delete(line);
-    line.media?.setRecordTap(null);
+    line.media?.setRecorder(null);
     line.callRecordingActive = false;
     const result = await r.recorder.stop();
     this.host.notifyLine(line.index, T.SipCallRecordComplete, {

@@ -9,6 +9,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import type { MediaClock } from '../media/mediaClock.js';
 import { realClock, type Clock } from '../sip/clock.js';
 import { CredentialStore, DigestClient } from '../sip/digest.js';
 import { MetricsControl } from './metricsControl.js';
@@ -21,8 +22,17 @@ import { CallHoldType } from './types.js';
 
 /** Options that are not LanScape start parameters: injected time for tests, registrar limits. */
 export interface EngineOptions {
-  /** Time source (tests pass a VirtualClock). */
+  /** Time source of SIP timers and the engine's own timers (tests pass a VirtualClock). */
   clock?: Clock;
+  /**
+   * Makes the media clock of a run: called once by each `startSipTelephony` (a clock belongs to
+   * one run; the engine starts it, adds its media pump to it, and stops it at
+   * `stopSipTelephony`). Every line's media and the conference bridge tick on it. Default: a
+   * `DriftCorrectedMediaClock`, a 20 ms timer on real time. Tests pass a clock in virtual time
+   * (`() => virtualMediaClock()`, exported by the package) and drive the media tick by tick
+   * with its `tickOnce`, with no timer and no wall-clock waits.
+   */
+  mediaClock?: () => MediaClock;
   /** Registrar role: expiry when a REGISTER states none (s). */
   registrarDefaultExpires?: number;
   /** Registrar role: longest expiry granted (s). */

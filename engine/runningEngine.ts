@@ -143,7 +143,14 @@ export class RunningEngine {
     state.logger = p.logger ?? state.constructorLogger();
     state.notifier.setCallback(p.userNotifyCallbackProc);
     const lines = Array.from({ length: p.numPhoneLinesRequested }, (_, i) => new PhoneLine(i));
-    const mediaClock = new DriftCorrectedMediaClock({});
+    let mediaClock: MediaClock;
+    try {
+      mediaClock = state.options.mediaClock?.() ?? new DriftCorrectedMediaClock({});
+    } catch (err) {
+      // the application's factory failed: close the socket, then let the procedure guard report it
+      await stack.stop().catch(() => undefined);
+      throw err;
+    }
     const mediaPump = MediaPump.attach(mediaClock);
     mediaClock.start();
     const audio = await EngineAudio.start({ clock: state.clock, notifyLine: (line, event, data) => state.notifier.lineUnchecked(line, event, data) }, p, lines, mediaPump);

@@ -8,8 +8,9 @@ import type { Readable, Writable } from 'node:stream';
 import { probeWav, type WavLoadResult } from '../media/wavPlayer.js';
 import type { MediaClock } from '../media/mediaClock.js';
 import type { MediaPump } from '../media/mediaPump.js';
+import type { DuplexMediaSink } from '../media/mediaPorts.js';
 import type { RtpPortAllocator } from '../media/rtpSocket.js';
-import { MediaSession, type MediaFramePort, type MediaSessionStats, type MediaLevels, type MediaParams, type MediaRecordTap, type RawRtpData } from '../media/session.js';
+import { MediaSession, type MediaFramePort, type MediaSessionStats, type MediaLevels, type MediaParams, type RawRtpData } from '../media/session.js';
 import { defaultFormat, type AudioCodecName, type AudioFormatSpec, type NegotiatedMedia } from '../sip/sdp.js';
 import { MediaFormatAudio } from '../media/audioFormat.js';
 import { isCodecAvailable } from '../media/codecs.js';
@@ -111,8 +112,8 @@ export interface LineMedia extends CallMedia {
   readonly sampleRate: number;
   /** Connects the line to its conference port (null disconnects). */
   setFramePort(port: MediaFramePort | null): void;
-  /** Per-tick recording tap (null removes it). */
-  setRecordTap(tap: MediaRecordTap | null): void;
+  /** The call's recorder, a sink of both directions (null detaches it). */
+  setRecorder(recorder: DuplexMediaSink | null): void;
   /** Per-tick level tap for VU meters (null removes it). */
   setLevelTap(tap: ((levels: MediaLevels) => void) | null): void;
 }
@@ -202,7 +203,7 @@ export async function openLineMedia(o: OpenLineMediaOptions): Promise<LineMedia 
       return s.sampleRate;
     },
     setFramePort: (port) => s.setFramePort(port),
-    setRecordTap: (tap) => s.setRecordTap(tap),
+    setRecorder: (recorder) => s.setRecorder(recorder),
     setLevelTap: (tap) => s.setLevelTap(tap),
   };
   return media;

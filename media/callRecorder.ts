@@ -1,7 +1,9 @@
 /**
  * Recording of a call to disk while it runs: one 16-bit mono file of both directions mixed
- * (what the far end said plus what it heard), as WAV or as headerless PCM. Frames arrive once per
- * media-clock tick from the session's record tap; they are summed into a preallocated chunk and
+ * (what the far end said plus what it heard), as WAV or as headerless PCM. The recorder is a
+ * sink of both directions of the call's graph (`media/mediaPorts` `DuplexMediaSink`): each
+ * media-clock tick the session writes the received frame to {@link CallRecorder.rx}, then the
+ * frame sent to {@link CallRecorder.tx}; they are summed into a preallocated chunk and
  * written a second at a time with asynchronous writes, so the tick never waits on the disk and
  * allocates nothing. The WAV header (made by `wavefile`) is written first with zero sizes and
  * patched when the recording stops, so a crash leaves a file whose samples are all there.
@@ -9,6 +11,7 @@
  */
 import fs from 'node:fs';
 import wavefilePkg from 'wavefile';
+import type { DuplexMediaSink, MediaSink } from './mediaPorts.js';
 import { createResampler, type Resampler } from './resample.js';
 
 const { WaveFile } = wavefilePkg;
@@ -68,7 +71,11 @@ const HEADER_BYTES = 44;
 const POOL = 3;
 
 /** One recording; from {@link CallRecorder.open}. */
-export class CallRecorder {
+export class CallRecorder implements DuplexMediaSink {
+  /** The received half: keeps this tick's received frame until the sent one arrives. */
+  readonly rx: MediaSink;
+  /** The sent half: records this tick's pair. */
+  readonly tx: MediaSink;
   private fd: number | null;
   private chunk: Buffer;
   private fill = 0;
@@ -81,6 +88,8 @@ export class CallRecorder {
   private stopping: Promise<RecordingResult> | null = null;
   private readonly mixed: Int16Array;
   private readonly conv: Int16Array;
+  /** This tick's received frame, copied by the rx half (the session reuses its array). */
+  private readonly rxFrame = new Int16Array(960);
   private resampler: Resampler | null = null;
   private readonly frame: { phoneLine: number; sampleRate: number; samples: number; rx: Int16Array; tx: Int16Array; mixed: Int16Array };
 
@@ -96,6 +105,24 @@ export class CallRecorder {
     this.mixed = new Int16Array(960);
     this.conv = new Int16Array(960);
     this.frame = { phoneLine: opts.phoneLine, sampleRate: 0, samples: 0, rx: this.mixed, tx: this.mixed, mixed: this.mixed };
+    // both halves end with the recording, so the session's graph drops them by itself
+    const ended = (): boolean => this.stopping !== null;
+    const rxFrame = this.rxFrame;
+    this.rx = {
+      get ended() {
+        return ended();
+      },
+      write: (frame: Int16Array, n: number): void => {
+        // a loop, not set(subarray): a view would be an allocation per tick
+        for (let i = 0; i < n; i++) rxFrame[i] = frame[i]!;
+      },
+    };
+    this.tx = {
+      get ended() {
+        return ended();
+      },
+      write: (frame: Int16Array, n: number, rate: number): void => this.tap(rxFrame, frame, n, rate),
+    };
   }
 
   /**
@@ -116,7 +143,10 @@ export class CallRecorder {
     return new CallRecorder(opts, fd);
   }
 
-  /** The tap: feed one tick's frames. Allocates nothing (except a rate change's resampler). */
+  /**
+   * Records one tick's frames (what {@link CallRecorder.tx} does with the received frame kept
+   * by {@link CallRecorder.rx}). Allocates nothing (except a rate change's resampler).
+   */
   readonly tap = (rx: Int16Array, tx: Int16Array, samples: number, sampleRate: number): void => {
     if (this.stopping !== null) return;
     const m = this.mixed;

@@ -10,6 +10,7 @@
  * Event codes follow RFC 4733 §3.2: 0-9 are the digits, 10 `*`, 11 `#`, 12-15 `A`-`D`, 16 flash.
  * @module
  */
+import type { MediaSource } from './mediaPorts.js';
 import { dbm0ToAmplitude } from './tones.js';
 
 /** The DTMF digits indexed by RFC 4733 event code. */
@@ -693,8 +694,12 @@ export interface DtmfGeneratorOptions {
  * `durationMs`, each followed by `gapMs` of silence. Phase runs continuously across frames, so a
  * tone split over any number of frames is one clean sine pair. Flash (`!`) has no tone and
  * plays as silence of the tone's length. Allocates nothing per frame.
+ *
+ * As a source of a call's graph (`media/mediaPorts`) it adds its digits to the frame while
+ * {@link DtmfGenerator.busy}, and reports {@link DtmfGenerator.ended} when idle (the session
+ * adds it again with the next digits).
  */
-export class DtmfGenerator {
+export class DtmfGenerator implements MediaSource {
   /** Output rate. */
   readonly sampleRate: number;
   private readonly onDefault: number;
@@ -739,6 +744,18 @@ export class DtmfGenerator {
   /** Digits queued and not started yet. */
   get pending(): number {
     return this.queueEvents.length;
+  }
+
+  /** `MediaSource.read`: adds the digits due into `out[0, n)` while busy, at the generator's rate. */
+  read(out: Int16Array, n: number, rate: number): boolean {
+    if (rate !== this.sampleRate || !this.busy) return false;
+    this.generate(out, n, true);
+    return true;
+  }
+
+  /** `MediaPort.ended`: nothing playing and nothing queued. */
+  get ended(): boolean {
+    return !this.busy;
   }
 
   /** Drop queued digits and cut the current tone off. */

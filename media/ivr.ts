@@ -19,6 +19,7 @@
  */
 import { endianness } from 'node:os';
 import { Readable, Writable } from 'node:stream';
+import type { MediaSink, MediaSource } from './mediaPorts.js';
 import { createResampler, type Resampler } from './resample.js';
 
 /** The PCM rates an IVR channel can run at. */
@@ -53,9 +54,10 @@ export interface IvrRxStreamOptions {
  * 20 ms tick. Backpressure is handled by dropping: while the consumer is not reading and the
  * stream already holds `bufferedFrames` frames, each new frame is discarded and counted in
  * {@link IvrRxStream.drops}, so a consumer that never reads costs a bounded amount of memory.
- * Create it with the media session's `openRx`.
+ * Create it with the media session's `openRx`, which adds it to the call's graph as a sink of
+ * the received audio (`media/mediaPorts`).
  */
-export class IvrRxStream extends Readable {
+export class IvrRxStream extends Readable implements MediaSink {
   /** Rate of the delivered PCM. */
   readonly sampleRate: IvrSampleRate;
   /** Samples per delivered frame (160, 320 or 960). */
@@ -129,6 +131,22 @@ export class IvrRxStream extends Readable {
   }
 
   /**
+   * `MediaSink.write`: {@link IvrRxStream.feed} a frame at the session's rate.
+   * @internal
+   */
+  write(frame: Int16Array, n: number, rate: number): void {
+    if (rate === this.resampler.fromRate) this.feed(frame, n);
+  }
+
+  /**
+   * `MediaPort.ended`: the application destroyed the stream.
+   * @internal
+   */
+  get ended(): boolean {
+    return this.destroyed;
+  }
+
+  /**
    * Ends the stream ('end' follows once the consumer has read what is buffered). Idempotent.
    * @internal
    */
@@ -166,7 +184,7 @@ export type IvrWriteCallback = (error?: Error | null) => void;
  * any further `write` reports an `'error'` event with a message saying so; the session is not
  * affected.
  */
-export class IvrTxStream extends Writable {
+export class IvrTxStream extends Writable implements MediaSource {
   /** Rate of the written PCM. */
   readonly sampleRate: IvrSampleRate;
   /** Samples taken from the ring per tick (160, 320 or 960). */
@@ -180,6 +198,12 @@ export class IvrTxStream extends Writable {
    * pauses while we hold it; true plays only while we hold it (music or a message on hold).
    */
   onHold = false;
+  /**
+   * Whether the session's call is held by us (set by the session): the stream plays while it
+   * equals {@link IvrTxStream.onHold}.
+   * @internal
+   */
+  callHeld = false;
 
   private readonly ring: Int16Array;
   private head = 0;
@@ -301,6 +325,24 @@ export class IvrTxStream extends Writable {
   setTargetRate(rate: number): void {
     if (rate === this.resampler.toRate) return;
     this.resampler = createResampler(this.sampleRate, rate);
+  }
+
+  /**
+   * `MediaSource.read`: {@link IvrTxStream.mixInto} while the call's hold state is the one this
+   * stream plays in (see {@link IvrTxStream.onHold}), at the session's rate.
+   * @internal
+   */
+  read(out: Int16Array, n: number, rate: number): boolean {
+    if (this.onHold !== this.callHeld || rate !== this.resampler.toRate) return false;
+    return this.mixInto(out, n);
+  }
+
+  /**
+   * `MediaPort.ended`: the application destroyed the stream, or the session closed it.
+   * @internal
+   */
+  get ended(): boolean {
+    return this.destroyed;
   }
 
   /**

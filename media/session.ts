@@ -7,11 +7,18 @@
  *
  * Per 20 ms tick the session, in its produce phase, pops the jitter buffer, decodes (or
  * conceals), feeds the in-band DTMF detector and the VU meter and puts the frame into its
- * mixer port; in its consume phase it feeds the Rx IVR channels, then builds the outgoing frame (loopback,
- * else the mix of WAV, Tx IVR, tone and in-band DTMF, else silence), applies the tx gain with
- * saturation, encodes it into a preallocated packet and sends it, or sends the RFC 4733 event
- * packet instead while a digit is on the wire. RTCP (SR or RR, plus SDES CNAME) goes out about
- * every five seconds.
+ * mixer port; in its consume phase it writes the received frame to its sinks (IVR Rx streams,
+ * the recorder), builds the outgoing frame from its sources, applies the tx gain with
+ * saturation, writes it to its sinks of sent audio, encodes it into a preallocated packet and
+ * sends it, or sends the RFC 4733 event packet instead while a digit is on the wire. RTCP (SR or
+ * RR, plus SDES CNAME) goes out about every five seconds.
+ *
+ * Sources and sinks are the ports of the call's graph (`media/mediaPorts`): the WAV player, IVR
+ * Tx streams, the tone generator, in-band DTMF, the conference's mix and loopback are
+ * `MediaSource`s, IVR Rx streams and the recorder `MediaSink`s. Their order and mixing rule are
+ * the tables {@link TX_SOURCE_ORDER}, {@link RX_SINK_ORDER} and {@link TX_SINK_ORDER}; opening or
+ * closing a WAV file, a stream or a tone adds or removes a port, and a port that ended (a file
+ * played out, a stream destroyed) leaves by itself.
  *
  * Allocation: the receive handler, the tick and the send path reuse typed arrays, one packet
  * Buffer and one header object; user callbacks are stored once, no closure or promise is made
@@ -46,6 +53,7 @@ import {
 import { ToneGenerator, type ToneSpec } from './tones.js';
 import { ComfortNoiseGenerator } from './comfortNoise.js';
 import { clampGain, gainAndLevel, GAIN_UNITY, mixInto, type FrameLevel } from './gain.js';
+import { SinkChain, slotIndex, SourceChain, type DuplexMediaSink, type MediaSink, type MediaSource, type PortSlot } from './mediaPorts.js';
 import { loadWav, WavPlayer, type WavLoadResult } from './wavPlayer.js';
 
 /** The telephone-event part of {@link MediaParams} (RFC 4733). */
@@ -150,11 +158,57 @@ export interface MediaFramePort {
 }
 
 /**
- * Recording tap, called once per tick with the received frame (after rx gain) and the frame sent
- * (after tx gain), `samples` long at `sampleRate`. The arrays are reused every tick: copy what
- * you keep. Must not throw (a throw is counted and ignored).
+ * The sources of what a session sends, in mixing order (the frame starts as silence; each
+ * source adds with saturation, so the order is part of the result). Loopback is exclusive:
+ * while on, the received audio is all that is sent and the other sources hold their place.
+ * Several IVR Tx streams play in the order they were opened.
  */
-export type MediaRecordTap = (rx: Int16Array, tx: Int16Array, samples: number, sampleRate: number) => void;
+export const TX_SOURCE_ORDER: readonly PortSlot[] = Object.freeze([
+  { name: 'loopback', mix: 'exclusive' },
+  { name: 'wav', mix: 'additive' },
+  { name: 'ivr-tx', mix: 'additive' },
+  { name: 'tone', mix: 'additive' },
+  { name: 'dtmf', mix: 'additive' },
+  { name: 'conference', mix: 'additive' },
+] as const);
+
+/** The sinks of the received frame (after the rx gain), in the order they are written. */
+export const RX_SINK_ORDER: readonly PortSlot[] = Object.freeze([{ name: 'ivr-rx' }, { name: 'recorder' }] as const);
+
+/** The sinks of the frame sent (after the tx gain), written after every sink of the received one. */
+export const TX_SINK_ORDER: readonly PortSlot[] = Object.freeze([{ name: 'recorder' }] as const);
+
+const SRC_LOOPBACK = slotIndex(TX_SOURCE_ORDER, 'loopback');
+const SRC_WAV = slotIndex(TX_SOURCE_ORDER, 'wav');
+const SRC_IVR_TX = slotIndex(TX_SOURCE_ORDER, 'ivr-tx');
+const SRC_TONE = slotIndex(TX_SOURCE_ORDER, 'tone');
+const SRC_DTMF = slotIndex(TX_SOURCE_ORDER, 'dtmf');
+const SRC_CONFERENCE = slotIndex(TX_SOURCE_ORDER, 'conference');
+const RX_IVR = slotIndex(RX_SINK_ORDER, 'ivr-rx');
+const RX_RECORDER = slotIndex(RX_SINK_ORDER, 'recorder');
+const TX_RECORDER = slotIndex(TX_SINK_ORDER, 'recorder');
+
+/** The conference's mix for this call, as a source: the bridge port's output at the codec's rate. */
+class ConferenceSource implements MediaSource {
+  readonly ended = false;
+  constructor(readonly port: MediaFramePort) {}
+  read(out: Int16Array, n: number, rate: number): boolean {
+    // frames flow only while the port runs at the codec's rate (the owner replaces it otherwise)
+    if (this.port.rate !== rate) return false;
+    mixInto(out, this.port.getFrame(), n);
+    return true;
+  }
+}
+
+/** Loopback as a source: this tick's received frame (the session's array, filled in produce). */
+class LoopbackSource implements MediaSource {
+  readonly ended = false;
+  constructor(private readonly rx: Int16Array) {}
+  read(out: Int16Array, n: number): boolean {
+    mixInto(out, this.rx, n); // into silence: a copy
+    return true;
+  }
+}
 
 /** Options of {@link MediaSession.open}. */
 export interface MediaSessionOptions {
@@ -451,7 +505,8 @@ export class MediaSession {
   private detectResampler: Resampler | null = null;
   private rxGain = GAIN_UNITY;
   private readonly rxLevel: FrameLevel = { peak: 0, rms: 0 };
-  private readonly rxChannels: IvrRxStream[] = [];
+  /** Sinks of the received frame: IVR Rx streams, the recorder's rx half. */
+  private readonly rxSinks: SinkChain;
   private ivrRxDropsClosed = 0;
 
   // symmetric RTP
@@ -471,15 +526,18 @@ export class MediaSession {
   private dtmfGen: DtmfGenerator;
   private tone: ToneGenerator;
   private toneSpec: ToneSpec | null = null;
-  private toneTail = 0;
   private wav: WavPlayer | null = null;
   private wavToken = 0;
-  private readonly txChannels: IvrTxStream[] = [];
+  /** Sources of the frame sent, in {@link TX_SOURCE_ORDER}. */
+  private readonly sources: SourceChain;
+  /** Sinks of the frame sent: the recorder's tx half. */
+  private readonly txSinks: SinkChain;
   private ivrTxUnderrunsClosed = 0;
-  private loopback = false;
+  private readonly loopbackSource: LoopbackSource;
   private framePort: MediaFramePort | null = null;
+  private conferenceSource: ConferenceSource | null = null;
   private held = false;
-  private recordTap: MediaRecordTap | null = null;
+  private recorder: DuplexMediaSink | null = null;
   private levelTap: ((levels: MediaLevels) => void) | null = null;
   private readonly tapLevels: MediaLevels = { rxPeak: 0, rxRms: 0, txPeak: 0, txRms: 0 };
   private txGain = GAIN_UNITY;
@@ -539,6 +597,10 @@ export class MediaSession {
     this.detector = options.dtmfDetect === true ? new DtmfDetector() : null;
     this.dtmfGen = new DtmfGenerator({ sampleRate: 8000 });
     this.tone = new ToneGenerator(8000);
+    this.sources = new SourceChain(TX_SOURCE_ORDER, this.sourceEnded);
+    this.rxSinks = new SinkChain(RX_SINK_ORDER, this.sinkEnded);
+    this.txSinks = new SinkChain(TX_SINK_ORDER);
+    this.loopbackSource = new LoopbackSource(this.rxPcm);
     this.pump = options.pump ?? null;
     this.node = { produce: () => this.produce(), consume: () => this.consume() };
     // without a pump (a session on its own) both phases run back to back on the clock
@@ -682,11 +744,14 @@ export class MediaSession {
     if (old === null || old.sampleRate !== rate) {
       this.detectResampler = this.detector !== null ? createResampler(rate, 8000) : null;
       this.detector?.reset();
+      // generators are made for one rate: the new ones replace the old ports
+      this.sources.remove(this.dtmfGen);
       this.dtmfGen = new DtmfGenerator({ sampleRate: rate });
+      this.sources.remove(this.tone);
       this.tone = new ToneGenerator(rate);
       if (this.toneSpec !== null) this.startTone(this.toneSpec);
-      for (const ch of this.rxChannels) ch.setSourceRate(rate);
-      for (const ch of this.txChannels) ch.setTargetRate(rate);
+      for (const s of this.rxSinks.list()) if (s instanceof IvrRxStream) s.setSourceRate(rate);
+      for (const s of this.sources.list()) if (s instanceof IvrTxStream) s.setTargetRate(rate);
       if (this.wav !== null) this.retargetWav(this.wav, this.wavToken);
     }
   }
@@ -715,16 +780,12 @@ export class MediaSession {
     if (wasConfigured) this.sendRtcpReport(true);
     this.wav = null;
     this.wavToken++;
-    for (const ch of this.rxChannels) {
-      this.ivrRxDropsClosed += ch.drops;
-      ch.close();
-    }
-    for (const ch of this.txChannels) {
-      this.ivrTxUnderrunsClosed += ch.underruns;
-      ch.close();
-    }
-    this.rxChannels.length = 0;
-    this.txChannels.length = 0;
+    this.recorder = null;
+    for (const s of this.rxSinks.list()) if (s instanceof IvrRxStream) this.closedRx(s);
+    for (const s of this.sources.list()) if (s instanceof IvrTxStream) this.closedTx(s);
+    this.rxSinks.clear();
+    this.txSinks.clear();
+    this.sources.clear();
     const codec = this.codec;
     this.stopPromise = new Promise<void>((resolve) => {
       // one event-loop turn first: dgram resolves the address on nextTick, so the BYE must be
@@ -955,9 +1016,9 @@ export class MediaSession {
   }
 
   /**
-   * Phase 3 of the pump (`MediaNode.consume`): the received frame goes to the IVR Rx streams,
-   * this tick's mix is added to the session's own sources, encoded and sent, and the recorder
-   * sees both directions.
+   * Phase 3 of the pump (`MediaNode.consume`): the received frame goes to the sinks of received
+   * audio, the sources (this tick's conference mix among them) make the frame sent, which goes
+   * to the sinks of sent audio, is encoded and sent.
    */
   private consume(): void {
     if (this.state !== STATE_RUNNING) return;
@@ -967,7 +1028,7 @@ export class MediaSession {
     // a codec that arrived between the phases has no received frame yet: silence this tick
     if (!this.produced) this.rxPcm.fill(0, 0, spf);
     this.produced = false;
-    this.feedRx(spf);
+    this.rxSinks.write(this.rxPcm, spf, codec.sampleRate);
     this.sendTick(codec, spf);
     if (--this.rtcpCountdown <= 0) {
       this.rtcpCountdown = this.nextRtcpTicks();
@@ -1025,56 +1086,12 @@ export class MediaSession {
     if (fp !== null && fp.rate === codec.sampleRate) fp.putFrame(rx);
   }
 
-  /** The received frame to every IVR Rx stream. */
-  private feedRx(spf: number): void {
-    const rx = this.rxPcm;
-    const chans = this.rxChannels;
-    for (let i = 0; i < chans.length; i++) {
-      const ch = chans[i]!;
-      if (ch.destroyed) {
-        this.dropRxChannel(i--);
-        continue;
-      }
-      ch.feed(rx, spf);
-    }
-  }
-
   private sendTick(codec: AudioCodec, spf: number): void {
     const tx = this.txPcm;
-    if (this.loopback) {
-      const rx = this.rxPcm;
-      for (let i = 0; i < spf; i++) tx[i] = rx[i]!;
-    } else {
-      tx.fill(0, 0, spf);
-      const wav = this.wav;
-      if (wav !== null && !wav.mixInto(tx, spf)) this.wavEnded(wav);
-      const chans = this.txChannels;
-      for (let i = 0; i < chans.length; i++) {
-        const ch = chans[i]!;
-        if (ch.destroyed) {
-          this.dropTxChannel(i--);
-          continue;
-        }
-        if (ch.onHold === this.held) ch.mixInto(tx, spf);
-      }
-      if (this.tone.playing || this.toneTail > 0) {
-        // one more frame after stop lets the generator ramp down instead of clicking
-        if (!this.tone.playing) this.toneTail--;
-        this.tone.generate(tx, spf, true);
-      }
-      if (this.dtmfGen.busy) this.dtmfGen.generate(tx, spf, true);
-      const fp = this.framePort;
-      // this tick's mix from the bridge (the pump mixed it after our produce phase)
-      if (fp !== null && fp.rate === codec.sampleRate) mixInto(tx, fp.getFrame(), spf);
-    }
+    // the conference's mix is one of the sources: the pump mixed it after our produce phase
+    this.sources.read(tx, spf, codec.sampleRate);
     gainAndLevel(tx, spf, this.txGain, this.txLevel);
-    if (this.recordTap !== null) {
-      try {
-        this.recordTap(this.rxPcm, tx, spf, codec.sampleRate);
-      } catch (err) {
-        this.handlerFailed(err);
-      }
-    }
+    this.txSinks.write(tx, spf, codec.sampleRate);
     if (this.levelTap !== null) {
       const lv = this.tapLevels;
       lv.rxPeak = this.rxLevel.peak;
@@ -1209,6 +1226,17 @@ export class MediaSession {
     }
   }
 
+  /** A source left the graph because it ended (see `MediaPort.ended`). */
+  private readonly sourceEnded = (s: MediaSource): void => {
+    if (s instanceof WavPlayer) this.wavEnded(s);
+    else if (s instanceof IvrTxStream) this.closedTx(s);
+  };
+
+  /** A sink of received audio left the graph because it ended. */
+  private readonly sinkEnded = (s: MediaSink): void => {
+    if (s instanceof IvrRxStream) this.closedRx(s);
+  };
+
   private wavEnded(wav: WavPlayer): void {
     if (this.wav !== wav) return;
     this.wav = null;
@@ -1219,6 +1247,13 @@ export class MediaSession {
         this.handlerFailed(err);
       }
     }
+  }
+
+  /** Installs `player` as the WAV source (null: none), replacing the one playing. */
+  private setWav(player: WavPlayer | null): void {
+    if (this.wav !== null) this.sources.remove(this.wav);
+    this.wav = player;
+    if (player !== null) this.sources.add(player, SRC_WAV);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -1241,14 +1276,14 @@ export class MediaSession {
   private startTone(spec: ToneSpec): boolean {
     try {
       this.tone.start(spec);
-      this.toneTail = 1;
+      this.sources.add(this.tone, SRC_TONE);
       return true;
     } catch {
       return false;
     }
   }
 
-  /** Stops the tone (it ramps down over 2 ms). */
+  /** Stops the tone (it ramps down over 2 ms, then its port leaves the graph by itself). */
   stopTone(): void {
     this.toneSpec = null;
     this.tone.stop();
@@ -1278,10 +1313,10 @@ export class MediaSession {
   private retargetWav(player: WavPlayer, token: number): void {
     const rate = this.codec?.sampleRate ?? 8000;
     if (player.sampleRate === rate) {
-      this.wav = player;
+      this.setWav(player);
       return;
     }
-    this.wav = null;
+    this.setWav(null);
     player.setRate(rate).then(
       () => {
         if (token === this.wavToken && this.state !== STATE_CLOSED) this.retargetWav(player, token);
@@ -1294,7 +1329,7 @@ export class MediaSession {
   stopWave(): boolean {
     this.wavToken++;
     const had = this.wav !== null;
-    this.wav = null;
+    this.setWav(null);
     return had;
   }
 
@@ -1313,6 +1348,7 @@ export class MediaSession {
       return 'rfc4733';
     }
     this.dtmfGen.enqueue(digits, d);
+    this.sources.add(this.dtmfGen, SRC_DTMF);
     this.inbandTx += digits.length;
     return 'inband';
   }
@@ -1326,7 +1362,7 @@ export class MediaSession {
     if (!isIvrSampleRate(sampleRate)) throw new RangeError(`IVR rate must be 8000, 16000 or 48000, not ${String(sampleRate)}`);
     const s = new IvrRxStream({ sampleRate, sourceRate: this.codec?.sampleRate ?? 8000 });
     if (this.state === STATE_CLOSED) s.close();
-    else this.rxChannels.push(s);
+    else this.rxSinks.add(s, RX_IVR);
     return s;
   }
 
@@ -1339,37 +1375,34 @@ export class MediaSession {
     if (!isIvrSampleRate(sampleRate)) throw new RangeError(`IVR rate must be 8000, 16000 or 48000, not ${String(sampleRate)}`);
     const s = new IvrTxStream({ sampleRate, targetRate: this.codec?.sampleRate ?? 8000 });
     s.onHold = onHold;
+    s.callHeld = this.held;
     if (this.state === STATE_CLOSED) s.close();
-    else this.txChannels.push(s);
+    else this.sources.add(s, SRC_IVR_TX);
     return s;
   }
 
   /** Closes an Rx stream of this session (it ends); false when it is not one of ours. */
   closeRx(stream: IvrRxStream): boolean {
-    const i = this.rxChannels.indexOf(stream);
-    if (i < 0) return false;
-    this.dropRxChannel(i);
+    if (!this.rxSinks.remove(stream)) return false;
+    this.closedRx(stream);
     return true;
   }
 
   /** Closes a Tx stream of this session (later writes get an error event); false when not ours. */
   closeTx(stream: IvrTxStream): boolean {
-    const i = this.txChannels.indexOf(stream);
-    if (i < 0) return false;
-    this.dropTxChannel(i);
+    if (!this.sources.remove(stream)) return false;
+    this.closedTx(stream);
     return true;
   }
 
-  private dropRxChannel(i: number): void {
-    const ch = this.rxChannels[i]!;
-    this.rxChannels.splice(i, 1);
+  /** An Rx stream out of the graph: keep its count, end it. */
+  private closedRx(ch: IvrRxStream): void {
     this.ivrRxDropsClosed += ch.drops;
     ch.close();
   }
 
-  private dropTxChannel(i: number): void {
-    const ch = this.txChannels[i]!;
-    this.txChannels.splice(i, 1);
+  /** A Tx stream out of the graph: keep its count, end it. */
+  private closedTx(ch: IvrTxStream): void {
     this.ivrTxUnderrunsClosed += ch.underruns;
     ch.close();
   }
@@ -1380,7 +1413,10 @@ export class MediaSession {
    * codec's, so after a codec change the owner replaces the port.
    */
   setFramePort(port: MediaFramePort | null): void {
+    if (this.conferenceSource !== null) this.sources.remove(this.conferenceSource);
     this.framePort = port;
+    this.conferenceSource = port === null ? null : new ConferenceSource(port);
+    if (this.conferenceSource !== null) this.sources.add(this.conferenceSource, SRC_CONFERENCE);
   }
 
   /** The codec's sample rate (0 before the first configure). */
@@ -1394,11 +1430,25 @@ export class MediaSession {
    */
   setHeld(on: boolean): void {
     this.held = on;
+    for (const s of this.sources.list()) if (s instanceof IvrTxStream) s.callHeld = on;
   }
 
-  /** Sets (or with null removes) the per-tick recording tap. */
-  setRecordTap(tap: MediaRecordTap | null): void {
-    this.recordTap = tap;
+  /**
+   * Attaches a recorder (null detaches it): each tick its `rx` half gets the received frame
+   * (after the rx gain), then its `tx` half the frame sent (after the tx gain). One at a time; a
+   * recorder whose halves report `ended` leaves by itself.
+   */
+  setRecorder(recorder: DuplexMediaSink | null): void {
+    const old = this.recorder;
+    if (old !== null) {
+      this.rxSinks.remove(old.rx);
+      this.txSinks.remove(old.tx);
+    }
+    this.recorder = this.state === STATE_CLOSED ? null : recorder;
+    if (this.recorder !== null) {
+      this.rxSinks.add(this.recorder.rx, RX_RECORDER);
+      this.txSinks.add(this.recorder.tx, TX_RECORDER);
+    }
   }
 
   /**
@@ -1411,7 +1461,8 @@ export class MediaSession {
 
   /** Loopback: while on, the received audio is what gets sent back (other sources are muted). */
   setLoopback(on: boolean): void {
-    this.loopback = on;
+    if (on) this.sources.add(this.loopbackSource, SRC_LOOPBACK);
+    else this.sources.remove(this.loopbackSource);
   }
 
   /**
@@ -1492,9 +1543,9 @@ export class MediaSession {
   stats(): MediaSessionStats {
     const m = this.malformed;
     let ivrRxDrops = this.ivrRxDropsClosed;
-    for (const ch of this.rxChannels) ivrRxDrops += ch.drops;
+    for (const s of this.rxSinks.list()) if (s instanceof IvrRxStream) ivrRxDrops += s.drops;
     let ivrTxUnderruns = this.ivrTxUnderrunsClosed;
-    for (const ch of this.txChannels) ivrTxUnderruns += ch.underruns;
+    for (const s of this.sources.list()) if (s instanceof IvrTxStream) ivrTxUnderruns += s.underruns;
     const tx = this.txStats.snapshot();
     return {
       codec: this.codec?.name ?? null,

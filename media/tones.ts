@@ -3,6 +3,7 @@
  * data-driven on/off cadences: test tones and call-progress tones (dial, ringback, busy, reorder).
  * @module
  */
+import type { MediaSource } from './mediaPorts.js';
 
 /**
  * Peak amplitude (16-bit PCM) of a 0 dBm0 sine. µ-law's overload amplitude, 8159 in its 14-bit
@@ -58,8 +59,12 @@ const TWO_PI = 2 * Math.PI;
  * Generates a {@link ToneSpec} into frames. Phase runs continuously from frame to frame (and
  * through off periods), so there is no discontinuity at frame edges; on/off transitions get a
  * 2 ms linear ramp so cadence switching does not click. `generate` allocates nothing.
+ *
+ * As a source of a call's graph (`media/mediaPorts`) it adds itself to the frame from
+ * {@link ToneGenerator.start} until one frame after it stopped (that frame ramps down instead
+ * of clicking), then reports {@link ToneGenerator.ended}.
  */
-export class ToneGenerator {
+export class ToneGenerator implements MediaSource {
   private readonly phase = new Float64Array(MAX_TONES);
   private readonly step = new Float64Array(MAX_TONES);
   private readonly amp = new Float64Array(MAX_TONES);
@@ -71,6 +76,8 @@ export class ToneGenerator {
   private gain = 0;
   private readonly ramp: number;
   private active = false;
+  /** Frames still to read after the tone stopped: the ramp down. */
+  private tail = 0;
 
   /** @param sampleRate - rate of the frames this generator fills. */
   constructor(readonly sampleRate: number) {
@@ -105,6 +112,7 @@ export class ToneGenerator {
     this.seg = 0;
     this.segLeft = this.cadence.length > 0 ? this.cadence[0]! : Infinity;
     this.active = true;
+    this.tail = 1;
   }
 
   /** Stop: the next frames ramp down to silence. */
@@ -115,6 +123,25 @@ export class ToneGenerator {
   /** True from {@link ToneGenerator.start} until {@link ToneGenerator.stop} or the end of a non-repeating cadence. */
   get playing(): boolean {
     return this.active;
+  }
+
+  /**
+   * `MediaSource.read`: adds the tone into `out[0, n)` while it plays and for one frame after
+   * (the ramp down); nothing at a rate other than the generator's.
+   */
+  read(out: Int16Array, n: number, rate: number): boolean {
+    if (rate !== this.sampleRate) return false;
+    if (!this.active) {
+      if (this.tail === 0) return false;
+      this.tail--;
+    }
+    this.generate(out, n, true);
+    return true;
+  }
+
+  /** `MediaPort.ended`: stopped (or a one-shot cadence finished) and ramped down. */
+  get ended(): boolean {
+    return !this.active && this.tail === 0;
   }
 
   /**

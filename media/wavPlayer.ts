@@ -18,6 +18,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import wavefilePkg from 'wavefile';
+import type { MediaSource } from './mediaPorts.js';
 import { besselI0, createResampler } from './resample.js';
 
 const { WaveFile } = wavefilePkg;
@@ -303,9 +304,10 @@ async function sincConvert(input: Int16Array, from: number, to: number, yieldEve
 
 /**
  * Plays one loaded file into 20 ms frames at a fixed rate. Create it with
- * {@link WavPlayer.create}; the session calls {@link WavPlayer.mixInto} once per tick.
+ * {@link WavPlayer.create}; as a source of a session's graph (`media/mediaPorts`) it is read
+ * once per tick, and {@link WavPlayer.ended} takes it out once a non-looping file has played.
  */
-export class WavPlayer {
+export class WavPlayer implements MediaSource {
   /** The file. */
   readonly audio: WavAudio;
   /** Start again at the end. */
@@ -396,6 +398,19 @@ export class WavPlayer {
     this.frames++;
     if (!this.loop && this.pos >= n) this.done = true;
     return true;
+  }
+
+  /**
+   * `MediaSource.read`: {@link WavPlayer.mixInto} when `rate` is the player's rate; at another
+   * rate nothing (the owner converts with {@link WavPlayer.setRate} first).
+   */
+  read(out: Int16Array, n: number, rate: number): boolean {
+    return rate === this.rate && this.mixInto(out, n);
+  }
+
+  /** `MediaPort.ended`: a non-looping file has played to its end. */
+  get ended(): boolean {
+    return this.done;
   }
 
   /** Back to the start. */
