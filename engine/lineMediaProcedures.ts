@@ -8,8 +8,9 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { PhoneLine } from '../lines/phoneLine.js';
-import { isAudioFormat, type RawRtpData } from '../lines/lineMedia.js';
+import { isAudioFormat, type LineMedia, type RawRtpData } from '../lines/lineMedia.js';
 import { isValidOpusSettings, type OpusSettings } from '../media/opus.js';
+import type { IvrSampleRate } from '../media/ivr.js';
 import { isPowerOfTwo } from './logger.js';
 import type { IvrChannelResult, TxIvrChannelOptions } from './results.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
@@ -148,24 +149,27 @@ export class LineMediaProcedures {
 
   /** openRxIvrChannel. */
   openRxIvrChannel(phoneLine: number, options: { sampleRate?: number }): IvrChannelResult<Readable> {
+    const at = this.ivrTarget(phoneLine, options);
+    if (typeof at === 'number') return { result: at };
+    return { result: T.SipSuccess, channel: at.media.openRx(at.rate) };
+  }
+
+  /** The media and IVR rate an IVR channel on `phoneLine` would use, or the code refusing it. */
+  private ivrTarget(phoneLine: number, options: { sampleRate?: number }): T | { media: LineMedia; rate: IvrSampleRate } {
     const call = this.run.lineCall(phoneLine);
-    if (typeof call === 'number') return { result: call };
+    if (typeof call === 'number') return call;
     const rate = ivrRate(options);
-    if (rate === undefined) return { result: T.SipBadParameter };
+    if (rate === undefined) return T.SipBadParameter;
     const media = call.line.media;
-    if (!media) return { result: T.SipNoCallActive };
-    return { result: T.SipSuccess, channel: media.openRx(rate) };
+    if (!media) return T.SipNoCallActive;
+    return { media, rate };
   }
 
   /** openTxIvrChannel: an `onHold` channel plays only while we hold the call, another only while we do not. */
   openTxIvrChannel(phoneLine: number, options: TxIvrChannelOptions): IvrChannelResult<Writable> {
-    const call = this.run.lineCall(phoneLine);
-    if (typeof call === 'number') return { result: call };
-    const rate = ivrRate(options);
-    if (rate === undefined) return { result: T.SipBadParameter };
-    const media = call.line.media;
-    if (!media) return { result: T.SipNoCallActive };
+    const at = this.ivrTarget(phoneLine, options);
+    if (typeof at === 'number') return { result: at };
     if (options?.onHold !== undefined && typeof options.onHold !== 'boolean') return { result: T.SipBadParameter };
-    return { result: T.SipSuccess, channel: media.openTx(rate, options?.onHold === true) };
+    return { result: T.SipSuccess, channel: at.media.openTx(at.rate, options?.onHold === true) };
   }
 }
