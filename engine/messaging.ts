@@ -47,9 +47,9 @@ export interface SendMessageResult {
 
 /** Data of `SipRecvMessage` (a PHONE_LINE notification: `phoneLine` is the call's line). */
 export interface RecvMessageData {
-  /** Type part of the Content-Type, e.g. `text`. */
+  /** Type part of the Content-Type, e.g. `text`; empty for a MESSAGE without a body (and Content-Type). */
   mimeType: string;
-  /** Subtype part, e.g. `plain`. */
+  /** Subtype part, e.g. `plain`; empty for a MESSAGE without a body (and Content-Type). */
   subMimeType: string;
   /** The body, byte for byte. */
   messageData: Buffer;
@@ -299,18 +299,20 @@ export class Messaging {
       return;
     }
     const ct = req.headers.get('Content-Type');
-    if (ct === undefined) {
+    if (ct === undefined && req.body.length) {
       answer(400, 'Missing Content-Type');
       return;
     }
-    const m = /^\s*([^/\s;]+)\s*\/\s*([^\s;]+)\s*(;.*)?$/.exec(ct);
-    if (!m || !TOKEN.test(m[1]!) || !TOKEN.test(m[2]!)) {
+    // Content-Type is only required with a body (RFC 3261 §20.15): an empty MESSAGE is
+    // delivered with empty MIME type and subtype.
+    const m = ct === undefined ? ['', '', ''] : /^\s*([^/\s;]+)\s*\/\s*([^\s;]+)\s*(;.*)?$/.exec(ct);
+    if (!m || (ct !== undefined && (!TOKEN.test(m[1]!) || !TOKEN.test(m[2]!)))) {
       answer(400, 'Bad Content-Type');
       return;
     }
     const mimeType = m[1]!;
     const subMimeType = m[2]!;
-    if (!this.accepts(mimeType, subMimeType)) {
+    if (ct !== undefined && !this.accepts(mimeType, subMimeType)) {
       answer(415, 'Unsupported Media Type', ['Accept', this.accepted.join(', ')]);
       return;
     }

@@ -11,6 +11,7 @@
  */
 import type { TimerHandle } from '../sip/clock.js';
 import { Dialog, nextHopOf, type InDialogRequestOptions } from '../sip/dialog.js';
+import { DialogRouter } from '../sip/dialogRouter.js';
 import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
 import { serializeMessage } from '../sip/parser.js';
 import {
@@ -217,6 +218,15 @@ export class Call {
   /** The offer we sent in a 200 to an INVITE without SDP (late offer), awaiting the ACK's answer. */
   private lateOffer = false;
   private localTag = newTag();
+  /**
+   * The router key our outgoing INVITE's early dialogs live under (Call-ID and our tag) until
+   * a 2xx makes the dialog: a BYE in an early dialog (RFC 3261 §15) then finds the call.
+   */
+  private earlyKey?: string;
+  /** The INVITE transaction whose CANCEL was sent (one CANCEL per INVITE). */
+  private cancelledTx?: ClientTransaction;
+  /** The attempt was ended by us because a provisional's SDP answer was unusable (§13.2.1). */
+  private earlyAnswerFailed = false;
 
   private constructor(
     private readonly host: CallServices,
@@ -374,6 +384,10 @@ export class Call {
       abandoned: () => this.st === CallState.Terminated || this.st === CallState.Cancelling,
       onSend: (req) => {
         this.invite = req;
+        if (!this.earlyKey && !this.dialog && !this.isEnded) {
+          this.earlyKey = DialogRouter.earlyKey(req.headers.get('Call-ID') ?? '', this.localTag);
+          this.host.dialogChanged(this, undefined, this.earlyKey);
+        }
         // Hung up before the first INVITE could leave: it still goes, and is cancelled at once.
         if (this.isEnded) return;
         this.enter(CallState.Calling);
@@ -383,7 +397,7 @@ export class Call {
         this.inviteTx = tx;
         if (this.isEnded) {
           // The stack holds the CANCEL until a provisional arrives; a 200 is ACKed and hung up (onInviteFinal).
-          this.host.runStack.sendCancel(tx);
+          this.cancelInvite(tx);
           return;
         }
         this.notify(T.SipStartOutgoingRing);
@@ -413,7 +427,25 @@ export class Call {
     if (res.body.length && this.localMedia && !this.negotiated && (res.headers.get('Content-Type') ?? '').includes('sdp')) {
       const r = negotiateAnswer(res.body.toString('latin1'), this.localMedia);
       if (r.ok) this.applyMedia(r.media);
+      else this.onUnusableEarlyAnswer(res, r.status, r.detail);
     }
+  }
+
+  /**
+   * An 18x whose SDP answer we cannot use (no common codec, wrong media, bad attributes): by
+   * RFC 3261 §13.2.1 it is the answer to our offer, so the attempt cannot succeed. It ends here
+   * with SipFarEndError naming the reason, and the INVITE is cancelled (a 200 crossing the
+   * CANCEL is ACKed and hung up).
+   */
+  private onUnusableEarlyAnswer(res: SipResponse, status: number, detail: string): void {
+    if (this.st !== CallState.Proceeding || !this.inviteTx) return;
+    const why = `Unusable SDP answer in ${res.status}: ${detail}`;
+    this.errorInfo = { responseCode: status, responseReasonPhrase: why, rawSipMessage: serializeMessage(res).toString('latin1') };
+    this.earlyAnswerFailed = true;
+    this.notify(T.SipFarEndError, { statusCode: status, reasonPhrase: why });
+    this.line.setState(LineState.Disconnecting);
+    this.enter(CallState.Cancelling);
+    this.cancelInvite(this.inviteTx);
   }
 
   /** ACKs a retransmitted 2xx again (our ACK was lost). */
@@ -452,6 +484,11 @@ export class Call {
         void this.redirect(invite, uri);
         return;
       }
+    }
+    if (cancelling && this.earlyAnswerFailed) {
+      // The attempt already failed (unusable early answer, reported then): whatever ends the INVITE.
+      this.finish(T.SipFarEndError);
+      return;
     }
     if (cancelling && res.status === 487) {
       this.notify(T.SipCallCanceled, { statusCode: 487 });
@@ -565,7 +602,8 @@ export class Call {
   }
 
   private setDialog(d: Dialog): void {
-    const old = this.dialog?.id;
+    const old = this.dialog?.id ?? this.earlyKey;
+    this.earlyKey = undefined;
     this.dialog = d;
     this.host.dialogChanged(this, old, d.id);
   }
@@ -770,6 +808,9 @@ export class Call {
       case 'BYE':
         tx.respond(stack.createResponse(req, 200, 'OK'));
         this.notify(T.SipByeReceived);
+        // A BYE in an early dialog (RFC 3261 §15): the callee gave up; our INVITE is still
+        // pending, so it is cancelled too (its 487, or a crossing 200, is absorbed as ended).
+        if (!this.dialog && this.inviteTx && (this.st === CallState.Calling || this.st === CallState.Proceeding)) this.cancelInvite(this.inviteTx);
         this.finish(T.SipByeReceived);
         return;
       case 'INVITE':
@@ -962,12 +1003,12 @@ export class Call {
       case CallState.Calling:
         // Nothing answered yet: the stack sends the CANCEL if a provisional ever comes (and a
         // late 200 is ACKed and hung up, onInviteFinal), but the line is free now.
-        if (this.inviteTx) this.host.runStack.sendCancel(this.inviteTx);
+        if (this.inviteTx) this.cancelInvite(this.inviteTx);
         this.finish(T.SipCallComplete);
         return T.SipSuccess;
       case CallState.Proceeding:
         this.enter(CallState.Cancelling);
-        this.host.runStack.sendCancel(this.inviteTx!);
+        this.cancelInvite(this.inviteTx!);
         // The INVITE transaction ends with 487 (or the 200 that crossed the CANCEL).
         return this.whenEnded();
       case CallState.Connecting:
@@ -979,6 +1020,21 @@ export class Call {
     // Initial (incoming) or Ringing: refuse the call
     this.reject(480, 'Temporarily Unavailable');
     return T.SipSuccess;
+  }
+
+  /**
+   * Sends the CANCEL of an INVITE transaction once: a second CANCEL of the same INVITE (hang-up,
+   * stop, an early BYE or a failed early answer crossing) would be a second client transaction
+   * on its branch, which the stack refuses by throwing; nothing here may throw into a hang-up.
+   */
+  private cancelInvite(tx: ClientTransaction): void {
+    if (this.cancelledTx === tx) return;
+    this.cancelledTx = tx;
+    try {
+      this.host.runStack.sendCancel(tx);
+    } catch {
+      // the stack already holds a CANCEL for this INVITE, or it is stopping: nothing left to send
+    }
   }
 
   /** Resolves (SipSuccess) when the call has ended. */
@@ -1021,6 +1077,8 @@ export class Call {
     this.host.callFinished?.(this);
     void media?.stop();
     if (this.dialog) this.host.dialogChanged(this, this.dialog.id, undefined);
+    else if (this.earlyKey) this.host.dialogChanged(this, this.earlyKey, undefined);
+    this.earlyKey = undefined;
     this.byeDone?.();
     this.line.setState(LineState.OnHook);
     this.notify(T.SipCallComplete, this.finalQuality ? { reason: T[reason], quality: this.finalQuality } : { reason: T[reason] });

@@ -44,6 +44,23 @@ export function nextHopOf(uriText: string, defaultProtocol: TransportProtocol): 
   return { protocol, host, port, hostIsName: !/^[\d.]+$/.test(host) && !host.includes(':') };
 }
 
+/**
+ * Requests built for a strict-routing first hop (RFC 2543 proxy): their Request-URI is that
+ * proxy and their Route headers name the hops after it, so they are sent to the Request-URI.
+ * A mark rather than a guess from `lr`, since the Route after a strict hop may well be loose.
+ */
+const strictlyRouted = new WeakSet<SipRequest>();
+
+/**
+ * Where an in-dialog or routed request is physically sent (RFC 3261 §8.1.2): the Request-URI
+ * when it was built for a strict router (the URI's port and `maddr` included), otherwise its
+ * first Route, otherwise its Request-URI.
+ */
+export function nextHopOfRequest(req: SipRequest, defaultProtocol: TransportProtocol): Endpoint & { hostIsName: boolean } {
+  const route = strictlyRouted.has(req) ? undefined : req.headers.get('Route');
+  return nextHopOf(route ? uriOf(route) : req.uri, defaultProtocol);
+}
+
 /** A confirmed or early dialog, from the point of view of one side. */
 export class Dialog {
   /** Next CSeq number for requests we send (the last one used). */
@@ -176,6 +193,7 @@ export class Dialog {
     const headers = new SipHeaders();
     let uri = this.remoteTarget;
     const routes = this.routeSet.slice();
+    let strict = false;
     if (routes.length) {
       let loose: boolean;
       try {
@@ -187,6 +205,7 @@ export class Dialog {
         // Strict routing (RFC 2543 proxies): the first route becomes the Request-URI.
         uri = uriOf(routes.shift()!);
         routes.push(`<${this.remoteTarget}>`);
+        strict = true;
       }
     }
     for (const r of routes) headers.append('Route', r);
@@ -203,12 +222,16 @@ export class Dialog {
       body = typeof options.body === 'string' ? Buffer.from(options.body) : options.body;
       if (options.contentType) headers.append('Content-Type', options.contentType);
     }
-    return { type: 'request', method, uri, version: 'SIP/2.0', headers, body };
+    const req: SipRequest = { type: 'request', method, uri, version: 'SIP/2.0', headers, body };
+    if (strict) strictlyRouted.add(req);
+    return req;
   }
 
-  /** Where a request built by {@link createRequest} is sent: its first Route, else the Request-URI. */
+  /**
+   * Where a request built by {@link createRequest} is sent: the Request-URI when the first hop
+   * is a strict router, else its first Route, else the Request-URI.
+   */
   nextHop(req: SipRequest, defaultProtocol: TransportProtocol): Endpoint & { hostIsName: boolean } {
-    const route = req.headers.get('Route');
-    return nextHopOf(route ? uriOf(route) : req.uri, defaultProtocol);
+    return nextHopOfRequest(req, defaultProtocol);
   }
 }

@@ -110,6 +110,14 @@ function ack2xxKey(callId: string | undefined, cseq: number): string {
 }
 
 /**
+ * Key of the ACK of a non-2xx final answer by dialog identifiers (Call-ID, CSeq number, From tag,
+ * To tag): some UAs send that ACK with a new branch, which the §17.2.3 key cannot match.
+ */
+function ackNon2xxKey(callId: string | undefined, cseq: number, fromTag: string | undefined, toTag: string | undefined): string {
+  return `${callId ?? ''} ${cseq} ${fromTag ?? ''} ${toTag ?? ''}`;
+}
+
+/**
  * A request that travels with an INVITE and copies its identity (§9.1 CANCEL, §17.1.1.3 ACK for
  * a non-2xx): same Request-URI, top Via (so the same branch), From, To (or `to` when given),
  * Call-ID, Route set and Max-Forwards, the CSeq number with `method`, no body. `extra` names more
@@ -583,6 +591,8 @@ export class InviteServerTransaction extends ServerTransaction {
   private acked = false;
   /** @internal key in the manager's 2xx-ACK table while retransmitting. */
   ack2xxKey: string | undefined;
+  /** @internal key in the manager's non-2xx-ACK table while Completed. */
+  ackNon2xxKey: string | undefined;
 
   /** @internal */
   constructor(mgr: TransactionManager, request: SipRequest, key: string, from: RemoteEndpoint, responseDest: RemoteEndpoint) {
@@ -631,6 +641,7 @@ export class InviteServerTransaction extends ServerTransaction {
           this.timerG = clock.setTimer(t1, this.fireG);
         }
         this.timerH = clock.setTimer(64 * t1, this.fireH);
+        this.mgr.registerNon2xx(this, tagOf(res.headers.get('To')));
       }
       return true;
     }
@@ -697,6 +708,7 @@ export class InviteServerTransaction extends ServerTransaction {
           clock.clearTimer(this.timerG);
           clock.clearTimer(this.timerH);
           this.timerG = this.timerH = undefined;
+          this.mgr.unregisterNon2xx(this);
           this.state = 'confirmed';
           if (this.reliable) this.end(true);
           else this.timerI = clock.setTimer(this.mgr.timers.t4, this.fireI);
@@ -725,6 +737,7 @@ export class InviteServerTransaction extends ServerTransaction {
     c.clearTimer(this.timer2xx);
     this.timer100 = this.timerG = this.timerH = this.timerI = this.timerL = this.timer2xx = undefined;
     if (this.ack2xxKey !== undefined) this.mgr.unregister2xx(this);
+    if (this.ackNon2xxKey !== undefined) this.mgr.unregisterNon2xx(this);
   }
 }
 
@@ -800,6 +813,7 @@ export class TransactionManager {
   private readonly clients = new Map<string, ClientTransaction>();
   private readonly servers = new Map<string, ServerTransaction>();
   private readonly acks2xx = new Map<string, InviteServerTransaction>();
+  private readonly acksNon2xx = new Map<string, InviteServerTransaction>();
 
   /** @param options transport, clock and timer values */
   constructor(options: TransactionManagerOptions) {
@@ -863,13 +877,20 @@ export class TransactionManager {
 
   /**
    * Routes a request to its server transaction by `key` (see {@link serverKey}). An ACK matching
-   * no transaction stops the retransmission of the 2xx it acknowledges (matched by Call-ID and
-   * CSeq number, as its branch is new) and is reported as `'ack'`.
+   * no transaction by branch is tried against the INVITE transactions whose non-2xx final waits
+   * for its ACK, by dialog identifiers (some UAs give that ACK a new branch; left unmatched, the
+   * final would be resent until Timer H). Otherwise it stops the retransmission of the 2xx it
+   * acknowledges (matched by Call-ID and CSeq number, as its branch is new) and is reported as `'ack'`.
    */
   dispatchRequest(req: SipRequest, key: string): DispatchResult {
     const tx = this.servers.get(key);
     if (tx) return tx.receiveRequest(req) ? 'absorbed' : 'ack';
     if (req.method !== 'ACK') return 'new';
+    if (this.acksNon2xx.size > 0) {
+      const h = req.headers;
+      const inv = this.acksNon2xx.get(ackNon2xxKey(h.get('Call-ID'), cseqNumber(h.get('CSeq')), tagOf(h.get('From')), tagOf(h.get('To'))));
+      if (inv) return inv.receiveRequest(req) ? 'absorbed' : 'ack';
+    }
     if (this.acks2xx.size > 0) {
       const inv = this.acks2xx.get(ack2xxKey(req.headers.get('Call-ID'), cseqNumber(req.headers.get('CSeq'))));
       inv?.ack2xxReceived();
@@ -906,6 +927,7 @@ export class TransactionManager {
     for (const tx of [...this.clients.values()]) tx.terminate();
     for (const tx of [...this.servers.values()]) tx.terminate();
     this.acks2xx.clear();
+    this.acksNon2xx.clear();
   }
 
   /** @internal */
@@ -924,6 +946,22 @@ export class TransactionManager {
     const key = ack2xxKey(h.get('Call-ID'), cseqNumber(h.get('CSeq')));
     tx.ack2xxKey = key;
     this.acks2xx.set(key, tx);
+  }
+
+  /** @internal `toTag`: the To tag of the non-2xx final the transaction sent. */
+  registerNon2xx(tx: InviteServerTransaction, toTag: string | undefined): void {
+    const h = tx.request.headers;
+    const key = ackNon2xxKey(h.get('Call-ID'), cseqNumber(h.get('CSeq')), tagOf(h.get('From')), toTag);
+    tx.ackNon2xxKey = key;
+    this.acksNon2xx.set(key, tx);
+  }
+
+  /** @internal */
+  unregisterNon2xx(tx: InviteServerTransaction): void {
+    const key = tx.ackNon2xxKey;
+    if (key === undefined) return;
+    tx.ackNon2xxKey = undefined;
+    if (this.acksNon2xx.get(key) === tx) this.acksNon2xx.delete(key);
   }
 
   /** @internal */

@@ -15,7 +15,7 @@
 import { DigestClient, formatDigestHeader } from './digest.js';
 import { parseAuthHeader, type AuthHeader } from './grammar.js';
 import type { SipRequest, SipResponse } from './message.js';
-import { nextHopOf } from './dialog.js';
+import { nextHopOfRequest } from './dialog.js';
 import type { ClientTransaction, ClientTransactionUser } from './transaction.js';
 import type { Endpoint, TransportProtocol } from './transport.js';
 
@@ -228,17 +228,8 @@ async function destinationOf(services: UacServices, spec: UacRequest, req: SipRe
     }
     return typeof spec.destination === 'function' ? await spec.destination() : spec.destination;
   }
-  const route = req.headers.get('Route');
-  const hop = nextHopOf(route ? uriInside(route) : req.uri, services.transport());
+  const hop = nextHopOfRequest(req, services.transport());
   if (!hop.hostIsName) return { protocol: hop.protocol, host: hop.host, port: hop.port };
   const ip = await services.resolve(hop.host);
   return ip ? { protocol: hop.protocol, host: ip, port: hop.port } : undefined;
-}
-
-/** The URI inside a Route value (between angle brackets, else up to the parameters). */
-function uriInside(value: string): string {
-  const lt = value.indexOf('<');
-  if (lt >= 0) return value.slice(lt + 1, value.indexOf('>', lt)).trim();
-  const semi = value.indexOf(';');
-  return (semi < 0 ? value : value.slice(0, semi)).trim();
 }

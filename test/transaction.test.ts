@@ -565,3 +565,25 @@ test('a duplicate branch for a new client transaction is refused', (t) => {
   t.throws(() => mgr.createClient(request('OPTIONS', { branch: 'z9hG4bKsame' }), UDP, recorder()));
   mgr.terminateAll();
 });
+
+test('INVITE server: the ACK of a non-2xx with a new branch is matched by Call-ID, CSeq and tags; retransmission stops', (t) => {
+  const { clock, transport, mgr } = setup({ trying100DelayMs: -1 });
+  const req = request('INVITE', { cseq: 3 });
+  const tx = incoming(mgr, req).tx!;
+  tx.respond(response(req, 488, 'ttag'));
+  clock.advance(600);
+  t.is(transport.sent.length, 2, 'the 488 and its first retransmission');
+  // wrong To tag: not this transaction's ACK (the TU sees it as an ACK of a 2xx)
+  const stranger = request('ACK', { cseq: 3 });
+  stranger.headers.set('To', '<sip:bob@example.com>;tag=other');
+  t.is(incoming(mgr, stranger).result, 'ack');
+  t.is(tx.state, 'completed');
+  const ack = request('ACK', { cseq: 3 });
+  ack.headers.set('To', '<sip:bob@example.com>;tag=ttag');
+  t.is(incoming(mgr, ack).result, 'absorbed', 'matched by dialog identifiers despite the new branch');
+  t.is(tx.state, 'confirmed');
+  clock.advance(40_000);
+  t.is(transport.sent.length, 2, 'no retransmission after the ACK');
+  t.is(tx.state, 'terminated');
+  t.is(clock.pending, 0);
+});
