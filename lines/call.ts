@@ -99,7 +99,7 @@ export interface Refusal {
 
 /** The refusal of a body that holds no usable offer: 415 with Accept, or 400 for an unreadable multipart body. */
 function bodyRefusal(offer: Extract<SessionBody, { kind: 'unsupported' | 'malformed' }>): Refusal {
-  return { warning: { code: offer.kind === 'malformed' ? 399 : 304, text: offer.detail }, accept: offer.kind === 'unsupported' };
+  return { warning: { code: 399, text: offer.detail }, accept: offer.kind === 'unsupported' };
 }
 
 /** Where an outgoing call goes. */
