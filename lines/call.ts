@@ -30,6 +30,8 @@ import type { Capability } from '../sip/capabilities.js';
 import { sendUacRequest, type UacOutcome, type UacServices } from '../sip/uac.js';
 import type { Endpoint } from '../sip/transport.js';
 import { newCallId, newTag, tagOf } from '../sip/util.js';
+import { SESSION_BODY_TYPES, sessionBodyOf, type SessionBody } from '../sip/multipart.js';
+import { formatWarning } from '../sip/headers.js';
 import { TelephonyReturnValue as T } from './telephonyCodes.js';
 import { CallDirection, LineState } from './lineState.js';
 import type { TransportAddress } from '../sip/address.js';
@@ -85,8 +87,21 @@ export type CallServices = UsageContext & CallExtras;
 /** What calls implement: the INVITE session, its teardown, and INFO (DTMF) inside it. */
 export const CALL_CAPABILITY: Capability = {
   methods: ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO'],
-  accept: ['application/sdp', 'application/dtmf-relay'],
+  accept: [...SESSION_BODY_TYPES, 'application/dtmf-relay'],
 };
+
+/** What a refusal of an offer says besides its status: a Warning, and Accept for a 415. */
+export interface Refusal {
+  /** Warning code (RFC 3261 §20.43: 304, 305, 399) and its text. */
+  warning?: { code: number; text: string };
+  /** True to list the session body types we accept (a 415). */
+  accept?: boolean;
+}
+
+/** The refusal of a body that holds no usable offer: 415 with Accept, or 400 for an unreadable multipart body. */
+function bodyRefusal(offer: Extract<SessionBody, { kind: 'unsupported' | 'malformed' }>): Refusal {
+  return { warning: { code: 399, text: offer.detail }, accept: offer.kind === 'unsupported' };
+}
 
 /** Where an outgoing call goes. */
 export interface CallTarget {
@@ -683,10 +698,16 @@ export class Call {
     }
     call.media = media;
     call.localMedia = call.buildLocalMedia('sendrecv');
-    if (req.body.length) {
-      const r = negotiateOffer(req.body.toString('latin1'), call.localMedia);
+    // RFC 5621: the offer may be one part of a multipart body; a body without one is a 415
+    const offer = sessionBodyOf(req.headers.get('Content-Type'), req.body);
+    if (offer.kind === 'unsupported' || offer.kind === 'malformed') {
+      call.reject(offer.kind === 'malformed' ? 400 : 415, undefined, false, bodyRefusal(offer));
+      return call;
+    }
+    if (offer.kind === 'sdp') {
+      const r = negotiateOffer(offer.sdp, call.localMedia);
       if (!r.ok) {
-        call.reject(r.status, r.reason, false, r.status === 488 ? r.detail : undefined);
+        call.reject(r.status, r.reason, false, { warning: { code: r.warning, text: r.detail } });
         return call;
       }
       call.pendingAnswer = { sdp: r.answer, media: r.media };
@@ -708,12 +729,11 @@ export class Call {
 
   private pendingAnswer?: { sdp: string; media: NegotiatedMedia };
 
-  private respond(status: number, reason?: string, body?: { sdp: string }, warning?: string): void {
+  private respond(status: number, reason?: string, body?: { sdp: string }, refusal?: Refusal): void {
     const tx = this.serverTx;
     if (!tx || !this.invite) return;
     const res = this.host.runStack.createResponse(this.invite, status, reason, { toTag: this.localTag });
-    // RFC 3261 §20.43: 305 "Incompatible media format" tells the caller which part of its offer failed
-    if (warning) res.headers.append('Warning', `305 ${this.host.advertisedAddress().host} "${warning.replace(/["\\\r\n]/g, ' ')}"`);
+    this.addRefusal(res, refusal);
     if (status > 100 && status < 300) res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
     if (status >= 200 && status < 300) {
       this.host.capabilities.addHeaders(res.headers, ['Allow', 'Supported']);
@@ -723,6 +743,15 @@ export class Call {
       res.body = Buffer.from(body.sdp);
     }
     tx.respond(res);
+  }
+
+  /**
+   * Writes a refusal's extra headers: a Warning (RFC 3261 §20.43, our host as the agent) saying
+   * what was wrong with the offer, and Accept on a 415 (RFC 3261 §21.4.13).
+   */
+  private addRefusal(res: SipResponse, refusal: Refusal | undefined): void {
+    if (refusal?.warning) res.headers.append('Warning', formatWarning(refusal.warning.code, this.host.advertisedAddress().host, refusal.warning.text));
+    if (refusal?.accept) res.headers.append('Accept', SESSION_BODY_TYPES.join(', '));
   }
 
   /** Answers a ringing incoming call (goOffHook). */
@@ -774,14 +803,14 @@ export class Call {
    * Refuses a ringing call with a SIP status (abortIncomingCall, 486 when lines are busy, 488 when
    * media does not match). `timeout` marks the answer time-out.
    */
-  reject(status: number, reason?: string, timeout = false, warning?: string): void {
+  reject(status: number, reason?: string, timeout = false, refusal?: Refusal): void {
     if (this.st === CallState.Connecting) {
       // our 200 is out already: only a BYE ends the call now
       void this.hangUp();
       return;
     }
     if (this.st !== CallState.Initial && this.st !== CallState.Ringing) return;
-    this.respond(status, reason, undefined, warning);
+    this.respond(status, reason, undefined, refusal);
     if (!timeout) this.notify(T.SipIncomingCallAborted, { statusCode: status, reasonPhrase: reason ?? '' });
     this.finish(timeout ? T.SipAnswerTimeout : T.SipIncomingCallAborted);
   }
@@ -855,7 +884,14 @@ export class Call {
     }
     this.dialog!.refreshTarget(req);
     const local = this.buildLocalMedia(this.localDirection());
-    if (!req.body.length) {
+    const offer = sessionBodyOf(req.headers.get('Content-Type'), req.body);
+    if (offer.kind === 'unsupported' || offer.kind === 'malformed') {
+      const res = stack.createResponse(req, offer.kind === 'malformed' ? 400 : 415);
+      this.addRefusal(res, bodyRefusal(offer));
+      tx.respond(res);
+      return;
+    }
+    if (offer.kind === 'none') {
       // Late offer in a re-INVITE: offer in the 200, answer in the ACK.
       const res = stack.createResponse(req, 200, 'OK');
       res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
@@ -866,14 +902,16 @@ export class Call {
       tx.respond(res);
       return;
     }
-    const sdp = req.body.toString('latin1');
+    const sdp = offer.sdp;
     if (this.negotiated && isSameRemoteVersion(this.negotiated, sdp)) {
       // Session refresh with an unchanged offer: answer with what we have.
       local.sessionVersion = this.sessionVersion - 1;
     }
     const r = negotiateOffer(sdp, local);
     if (!r.ok) {
-      tx.respond(stack.createResponse(req, r.status, r.reason));
+      const res = stack.createResponse(req, r.status, r.reason);
+      this.addRefusal(res, { warning: { code: r.warning, text: r.detail } });
+      tx.respond(res);
       return;
     }
     this.localMedia = local;

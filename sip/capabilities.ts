@@ -77,6 +77,23 @@ export class CapabilityRegistry {
     return this.collect((c) => c.optionTags, (s) => s.toLowerCase());
   }
 
+  /**
+   * The option tags of a Require that no usage supports (RFC 3261 §8.2.2.3: the 420's
+   * Unsupported), lower-cased, each once, in the order required; empty when all are supported.
+   * @param required the Require values (one tag each, as the parser splits them; commas tolerated)
+   */
+  unsupportedOf(required: readonly string[]): string[] {
+    const supported = this.optionTags();
+    const out: string[] = [];
+    for (const value of required) {
+      for (const raw of value.split(',')) {
+        const tag = raw.trim().toLowerCase();
+        if (tag && !supported.includes(tag) && !out.includes(tag)) out.push(tag);
+      }
+    }
+    return out;
+  }
+
   /** Body types accepted. */
   acceptedTypes(): string[] {
     return this.collect((c) => c.accept, (s) => s.toLowerCase());

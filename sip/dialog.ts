@@ -33,6 +33,16 @@ function uriOf(value: string): string {
   return (semi < 0 ? value : value.slice(0, semi)).trim();
 }
 
+/**
+ * The Contact to use as a remote target: the first `sip:`/`sips:` one. A Contact list may mix in
+ * `tel:`, `mailto:` or `http:` URIs (RFC 3261 §20.10 allows any absolute URI); they are carried,
+ * not refused, but only a SIP URI can take our in-dialog requests. Else the first, as before.
+ */
+function sipContactOf(msg: SipRequest | SipResponse): string | undefined {
+  const all = msg.headers.getAll('Contact');
+  return all.find((c) => /^sips?:/i.test(uriOf(c))) ?? all[0];
+}
+
 /** The next hop of a request: where it is physically sent (RFC 3261 §8.1.2, RFC 3263 simplified). */
 export function nextHopOf(uriText: string, defaultProtocol: TransportProtocol): Endpoint & { hostIsName: boolean } {
   const uri: SipUri = parseUri(uriText);
@@ -123,7 +133,7 @@ export class Dialog {
    * response's Record-Route reversed, remote target = its Contact.
    */
   static fromUacResponse(invite: SipRequest, res: SipResponse, localContact: string): Dialog {
-    const contact = res.headers.get('Contact');
+    const contact = sipContactOf(res);
     const target = contact ? uriOf(contact) : invite.uri;
     const routes = res.headers.getAll('Record-Route').slice().reverse();
     return new Dialog(
@@ -145,7 +155,7 @@ export class Dialog {
    * order, remote target = the request's Contact.
    */
   static fromUasRequest(req: SipRequest, localTag: string, localContact: string): Dialog {
-    const contact = req.headers.get('Contact');
+    const contact = sipContactOf(req);
     return new Dialog(
       req.headers.get('Call-ID') ?? '',
       localTag,
@@ -162,7 +172,7 @@ export class Dialog {
 
   /** Updates the remote target from a target refresh (re-INVITE or its 2xx). */
   refreshTarget(msg: SipRequest | SipResponse): void {
-    const c = msg.headers.get('Contact');
+    const c = sipContactOf(msg);
     if (!c) return;
     try {
       const na = parseNameAddr(c);

@@ -4,7 +4,8 @@
  * (the INVITE session, a refer subscription, event subscriptions, in-dialog messages), through
  * ONE screen: 481 when no usage lives on the dialog, 500 when the CSeq goes backwards (RFC 3261
  * §12.2.2), 489 when no usage owns the Event of a SUBSCRIBE/NOTIFY (RFC 6665 §8.2.1), 405/501
- * for a method no usage takes. Requests outside a dialog go through a method table (one
+ * for a method no usage takes; before all of them, 420 with Unsupported for a Require naming an
+ * option tag the capability table does not list (RFC 3261 §8.2.2.3). Requests outside a dialog go through a method table (one
  * handler per method, as drachtio-srf and PJSIP modules register them), so the outcome never
  * depends on the order usages were created in.
  *
@@ -134,6 +135,7 @@ export class DialogRouter {
   route(req: SipRequest, tx: ServerTransaction, from: Endpoint): void {
     // ACKs to 2xx come through the stack's onAck; others belong to their INVITE transaction.
     if (req.method === 'ACK') return;
+    if (req.method !== 'CANCEL' && this.refuseUnsupported(req, tx)) return;
     const localTag = tagOf(req.headers.get('To'));
     // A CANCEL names a transaction, not a dialog, even when it carries a To tag.
     if (!localTag || req.method === 'CANCEL') this.outOfDialog(req, tx, from);
@@ -191,6 +193,23 @@ export class DialogRouter {
       return;
     }
     usage.handle(req, tx, from);
+  }
+
+  /**
+   * RFC 3261 §8.2.2.3: a request that requires an option tag no usage supports gets 420 Bad
+   * Extension listing them in Unsupported, before any usage sees it (CANCEL never: its
+   * Require is the INVITE's business, ACK never gets a response). True when it answered.
+   */
+  private refuseUnsupported(req: SipRequest, tx: ServerTransaction): boolean {
+    const required = req.headers.getAll('Require');
+    if (!required.length) return false;
+    const unsupported = this.services.capabilities.unsupportedOf(required);
+    if (!unsupported.length) return false;
+    const res = this.services.createResponse(req, 420, 'Bad Extension', { toTag: true });
+    res.headers.append('Unsupported', unsupported.join(', '));
+    this.services.capabilities.addHeaders(res.headers, ['Supported']);
+    tx.respond(res);
+    return true;
   }
 
   /** RFC 3261 §8.2.1: a method we know but do not take here is 405, an unknown one 501; both with Allow. */

@@ -220,3 +220,17 @@ export function parseReferTo(value: string | undefined): ReferTarget | ReferTarg
   if (replaces) out.replaces = replaces;
   return out;
 }
+
+// ------------------------------------------------------------------------------- Warning
+
+/**
+ * A Warning value (RFC 3261 §20.43): `code agent "text"`. The text is made safe for a
+ * quoted-string (quotes, backslashes and line ends become spaces) and kept short.
+ * @param code the three-digit warn-code, e.g. 305 Incompatible media format
+ * @param agent the warn-agent: our host (and port), as the peer can reach us
+ * @param text what was wrong, in words
+ */
+export function formatWarning(code: number, agent: string, text: string): string {
+  const safe = text.replace(/["\\\r\n]/g, ' ').slice(0, 200);
+  return `${code} ${agent || '-'} "${safe}"`;
+}

@@ -162,6 +162,12 @@ export interface SdpFailure {
   reason: string;
   /** What exactly was wrong, for logs and notifications. */
   detail: string;
+  /**
+   * The Warning code a refusal carries (RFC 3261 §20.43): 304 no usable media type (no audio
+   * stream), 305 an audio stream we cannot serve (codec, transport, address family), 399 a
+   * malformed SDP.
+   */
+  warning: 304 | 305 | 399;
 }
 
 /** A usable offer: the answer to send back and the media it sets up. */
@@ -249,8 +255,8 @@ function familiesDiffer(local: string, remote: string): boolean {
 const BAD = 'Bad SDP';
 const NOT_ACCEPTABLE = 'Not Acceptable Here';
 
-function fail(status: 400 | 488, detail: string): SdpFailure {
-  return { ok: false, status, reason: status === 400 ? BAD : NOT_ACCEPTABLE, detail };
+function fail(status: 400 | 488, detail: string, warning: 304 | 305 = 305): SdpFailure {
+  return { ok: false, status, reason: status === 400 ? BAD : NOT_ACCEPTABLE, detail, warning: status === 400 ? 399 : warning };
 }
 
 interface ParsedSdp {
@@ -601,6 +607,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
   const { session } = parsed;
   let chosen: { index: number; format: RemoteFormat; local: AudioFormatSpec } | undefined;
   let why = 'no audio stream offered';
+  let code: 304 | 305 = 304;
   for (const [i, m] of session.media.entries()) {
     if (chosen) break;
     if (m.type !== 'audio') continue;
@@ -608,6 +615,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
       why = 'audio stream disabled (port 0)';
       continue;
     }
+    code = 305;
     if (text(m.protocol).toUpperCase() !== 'RTP/AVP') {
       why = `unsupported transport ${text(m.protocol)}`;
       continue;
@@ -625,7 +633,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
     }
     if (!chosen) why = 'no common audio codec';
   }
-  if (!chosen) return fail(488, why);
+  if (!chosen) return fail(488, why, code);
 
   const m = session.media[chosen.index] as MediaDescription; // the loop above found it there
   const remote = readStream(session, m, local.rtcpMux === true);

@@ -683,6 +683,32 @@ test('the far end\'s re-INVITE puts us on hold: SipFarEndHoldOn, and media follo
   noBugs(t, rig);
 });
 
+test('a re-INVITE with a multipart/mixed offer is answered from its SDP part; one without SDP gets 415 + Accept; a bad SDP gets 488 + Warning 305', async (t) => {
+  const rig = await callRig();
+  const { far, call } = await ringingIncoming(rig);
+  call.answer();
+  far.ack();
+  await flush();
+  const mixed = `--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\nContent-Type: application/sdp\r\n\r\n${farEndSdp(30000, 'sendonly', 2)}\r\n--b--\r\n`;
+  const hold = far.request('INVITE', { body: mixed, contentType: 'multipart/mixed;boundary=b' });
+  await flush();
+  const ok = far.answersTo(hold).find((r) => r.status === 200)!;
+  t.regex(ok.body.toString(), /a=recvonly/);
+  t.true(call.farEndHold);
+  const noSdp = far.request('INVITE', { body: '--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n', contentType: 'multipart/mixed;boundary=b' });
+  await flush();
+  const refused = far.answersTo(noSdp).find((r) => r.status >= 200)!;
+  t.is(refused.status, 415);
+  t.regex(refused.headers.get('Accept') ?? '', /application\/sdp/);
+  const g723 = far.request('INVITE', { sdp: farEndSdp(30000, 'sendrecv', 3).replace(/RTP\/AVP [\d ]+/, 'RTP/AVP 4') });
+  await flush();
+  const notAcceptable = far.answersTo(g723).find((r) => r.status >= 200)!;
+  t.is(notAcceptable.status, 488);
+  t.regex(notAcceptable.headers.get('Warning') ?? '', /^305 \S+ "no common audio codec"$/);
+  t.true(call.farEndHold, 'the refused offers changed nothing');
+  noBugs(t, rig);
+});
+
 test('a hang-up ends a call whose re-INVITE waits out a glare; the hold resolves SipNoCallActive', async (t) => {
   const rig = await callRig();
   const { call } = await connectedOutgoing(rig);

@@ -8,7 +8,7 @@
 import test from 'ava';
 import { parseMessage } from '../sip/parser.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
-import { buildResponse } from '../sip/util.js';
+import { buildResponse, tagOf } from '../sip/util.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
 import { Dialog } from '../sip/dialog.js';
@@ -180,4 +180,29 @@ test('unknown-dialog handler: an in-dialog NOTIFY nobody owns goes there instead
   t.is(route(router, request('NOTIFY', 1, { toTag: 'x', headers: ['Event: presence'] }))[0]?.status, 200);
   t.is(route(router, request('SUBSCRIBE', 1, { toTag: 'x', headers: ['Event: presence'] }))[0]?.status, 481);
   t.deepEqual(seen, ['NOTIFY']);
+});
+
+test('Require with an option tag nobody supports: 420 Bad Extension with Unsupported, before any usage sees it (RFC 3261 §8.2.2.3)', (t) => {
+  const { router, capabilities } = newRouter();
+  const got: SipRequest[] = [];
+  router.module('calls', { methods: ['INVITE', 'BYE'], optionTags: ['replaces'] }, { INVITE: (req, tx) => (got.push(req), tx.respond(buildResponse(req, 200))) });
+  capabilities.register('timers', { optionTags: ['timer'] });
+  const { tx, answers } = fakeTx();
+  router.route(request('INVITE', 1, { headers: ['Require: foo, Timer', 'Require: bar, foo'] }), tx, FROM);
+  t.is(answers[0]?.status, 420);
+  t.deepEqual(answers[0]?.headers.getAll('Unsupported'), ['foo, bar']);
+  t.truthy(tagOf(answers[0]?.headers.get('To')), 'the 420 carries a To tag');
+  t.is(got.length, 0);
+  // every tag supported (any case): the usage gets it
+  const ok = fakeTx();
+  router.route(request('INVITE', 2, { headers: ['Require: REPLACES, timer'] }), ok.tx, FROM);
+  t.is(ok.answers[0]?.status, 200);
+  t.is(got.length, 1);
+  // in a dialog too, and never for CANCEL
+  const bye = fakeTx();
+  router.route(request('BYE', 3, { toTag: 'local', headers: ['Require: foo'] }), bye.tx, FROM);
+  t.is(bye.answers[0]?.status, 420);
+  const cancel = fakeTx();
+  router.route(request('CANCEL', 1, { headers: ['Require: foo'] }), cancel.tx, FROM);
+  t.not(cancel.answers[0]?.status, 420);
 });

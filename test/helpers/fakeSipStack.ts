@@ -83,6 +83,10 @@ export interface FarEndExtras {
   headers?: Array<[string, string]>;
   /** An SDP body. */
   sdp?: string;
+  /** Another body (with `contentType`), e.g. a multipart one; `sdp` wins when both are given. */
+  body?: string;
+  /** The Content-Type of `body`. */
+  contentType?: string;
 }
 
 /** The far end of the tests: reads the stack's messages, answers them, sends its own. */
@@ -153,7 +157,8 @@ export class FarEnd {
       ...(extras.headers ?? []).map(([n, v]) => `${n}: ${v}`),
     ];
     if (extras.sdp !== undefined) lines.push('Content-Type: application/sdp');
-    const body = extras.sdp ?? '';
+    else if (extras.body !== undefined && extras.contentType !== undefined) lines.push(`Content-Type: ${extras.contentType}`);
+    const body = extras.sdp ?? extras.body ?? '';
     const text = `${lines.join('\r\n')}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
     const req = parseMessage(Buffer.from(text, 'latin1')) as SipRequest;
     this.wire.inject(req, this.addr);
