@@ -18,8 +18,8 @@ import {
   type EventHeader,
   type ExpiryPolicy,
   type NotifierSession,
-  type SubscriberSession,
   type SubscriptionHost,
+  type WatchedSubscription,
 } from '../sip/subscription.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Capability } from '../sip/capabilities.js';
@@ -162,7 +162,7 @@ const TOKEN_RE = /^[A-Za-z0-9!%*_+`'~.-]{1,64}$/;
 
 /** Subscriptions we placed, by handle. */
 interface OutgoingEntry {
-  session: SubscriberSession;
+  session: WatchedSubscription;
   eventPackage: string;
   targetUri: string;
 }
@@ -283,7 +283,10 @@ export class EventSubscriptions {
    * LanScape's StartEventSubscription: subscribes to `eventPackage` at `targetUri`. Progress
    * arrives as immediate notifications (SipSubscriptionTrying, SipSubscriptionSuccess,
    * SipSubscriptionNotAccepted, SipSubscriptionTimeOut, SipSubscriptionRequiresAuthentication)
-   * and each NOTIFY as SipEventNotifyReceived.
+   * and each NOTIFY as SipEventNotifyReceived. When the notifier ends the subscription with
+   * `terminated;reason=timeout` or `deactivated` the engine subscribes again at once, and after
+   * `probation` or `giveup` once retry-after has passed (RFC 6665 §4.1.3), keeping the handle;
+   * SipSubscriptionTrying with that reason announces it.
    */
   async startEventSubscription(
     targetUri: string,
@@ -304,7 +307,7 @@ export class EventSubscriptions {
     const base = (): SubscriptionStatusData => ({ handle, eventPackage: pkg, targetUri: target.requestUri });
     const notifier = this.notifier;
     notifier.immediate(-1, T.SipSubscriptionTrying, base());
-    const session = this.router.subscribe(
+    const session = this.router.watch(
       {
         event: { package: pkg },
         requestUri: target.requestUri,
@@ -335,6 +338,7 @@ export class EventSubscriptions {
           return data.responseStatusCode;
         },
         onAuthFailure: (res) => notifier.immediate(-1, T.SipSubscriptionRequiresAuthentication, { ...base(), code: res.status, reason: res.reason }),
+        onResubscribing: (info) => notifier.immediate(-1, T.SipSubscriptionTrying, { ...base(), ...(info.reason ? { reason: info.reason } : {}) }),
         onTerminated: (info) => {
           this.outgoing.delete(handle);
           if (info.cause === 'rejected') notifier.immediate(-1, T.SipSubscriptionNotAccepted, { ...base(), code: info.code, reason: info.reason });

@@ -14,7 +14,7 @@ import {
   negotiateExpires,
   type EventHeader,
   type NotifierSession,
-  type SubscriberSession,
+  type WatchedSubscription,
 } from '../sip/subscription.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
@@ -121,7 +121,7 @@ const DEFAULT_SUBSCRIBE_EXPIRES = 3600;
 /** The engine's presence agent: watcher, presentity and publisher. */
 export class PresenceService {
   private readonly watchers = new Map<number, Watcher>();
-  private readonly watching = new Map<string, SubscriberSession>();
+  private readonly watching = new Map<string, WatchedSubscription>();
   private status: { basic: 'open' | 'closed'; note: string } = { basic: 'open', note: '' };
   private server?: Endpoint;
   private publication?: Publication;
@@ -154,7 +154,9 @@ export class PresenceService {
   /**
    * Watches `contact` (a SIP URI): SUBSCRIBE Event: presence through the proxy when one is
    * enabled, else straight to the URI's host. Resolves once the SUBSCRIBE is on its way;
-   * SipPresenceOnline / SipPresenceOffline follow each NOTIFY.
+   * SipPresenceOnline / SipPresenceOffline follow each NOTIFY. A subscription the presentity
+   * ends with `terminated;reason=timeout` (or `deactivated`, or `probation`/`giveup` once
+   * retry-after has passed) is made again (RFC 6665 §4.1.3); the contact stays watched.
    */
   async presenceSubscribe(contact: string, subject: string, expireSeconds = DEFAULT_SUBSCRIBE_EXPIRES): Promise<T> {
     if (!this.started) return T.SipMediaEngineNotInitialized;
@@ -172,7 +174,7 @@ export class PresenceService {
     let displayName = '';
     let online = false;
     notifier.immediate(-1, T.SipSubscriptionTrying, base());
-    const session = this.subs.router.subscribe(
+    const session = this.subs.router.watch(
       {
         event: { package: 'presence' },
         requestUri: target.requestUri,

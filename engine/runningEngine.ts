@@ -214,6 +214,7 @@ export class RunningEngine {
       {
         calls: () => (this.stopped ? undefined : this.callManager),
         autoAccept: () => params.farEndCallTransferEnabled,
+        keepCallAfterTransfer: () => params.keepCallAfterTransfer,
         placeCall: (line, target) => (this.stopped ? Promise.resolve(T.SipMediaEngineNotInitialized) : this.outgoingCall(line, target)),
       },
       state.ids.refer,

@@ -58,6 +58,7 @@ function validateStartParams(p: ResolvedParams): T {
     p.dtmfEnabled,
     p.enablePhoneLineRecording,
     p.logSipMessages,
+    p.keepCallAfterTransfer,
   ]) {
     if (typeof b !== 'boolean') return T.SipBadParameter;
   }

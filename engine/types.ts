@@ -130,6 +130,13 @@ export interface StartSipTelephonyParams {
    * error. A LineScape addition.
    */
   logger?: Logger;
+  /**
+   * Keep the transferor's call up after a successful transfer (blind or attended). Default
+   * false: once the success NOTIFY (sipfrag 2xx) arrives, the transferring line ends its call
+   * with BYE, as RFC 5589's flows and PJSUA do (a transferee that ended the call first spares
+   * the BYE). A LineScape addition.
+   */
+  keepCallAfterTransfer?: boolean;
 }
 
 /** Defaults for every start parameter. */
@@ -158,6 +165,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   sipT2Ms: 4000,
   sipT4Ms: 5000,
   sipTransport: 'UDP',
+  keepCallAfterTransfer: false,
 };
 
 /** A contact being registered, with the expiry it asks for. */

@@ -6,6 +6,9 @@
  *   events in the seed's order: SipReferAccepted (202), SipTransferTrying (100),
  *   SipTransferRinging (18x), SipActvTransferSuccess (2xx) or SipActvTransferFailure (>= 300,
  *   or a subscription that ends without a final answer); SipReferRejected on an error answer.
+ *   After a success it ends its own call with BYE (RFC 5589's flows, PJSUA's default: a
+ *   transferee such as baresip waits for it), unless the keepCallAfterTransfer setting keeps
+ *   the call up.
  *   The implicit subscription itself (states, Subscription-State, expiry, ids, 481) is the
  *   subscription core's {@link ImplicitSubscriptions}; this module reads the sipfrag bodies.
  * - Transferee: an in-dialog REFER raises SipTransferExecuting (immediate) and SipReceivedRefer;
@@ -60,6 +63,11 @@ export interface TransferExtras {
   autoAccept(): boolean;
   /** Places a call on `line` to `target` (the transferee's triggered INVITE). */
   placeCall(line: PhoneLine, target: CallTarget): Promise<Call | T>;
+  /**
+   * The keepCallAfterTransfer start parameter: the transferor keeps its call up after a
+   * successful transfer instead of ending it with BYE.
+   */
+  keepCallAfterTransfer(): boolean;
 }
 
 /** What transfer implements: REFER and its implicit subscription's NOTIFY, Replaces. */
@@ -137,6 +145,13 @@ interface IncomingRefer {
 const DECISION_TIMEOUT_MS = 30_000;
 /** Longest wait for the BYE of a replaced call before its line is taken over anyway. */
 const REPLACED_BYE_WAIT_MS = 2_000;
+/**
+ * How long the transferor leaves the transferee, after the success NOTIFY, to end the call
+ * itself (a LineScape transferee does, one round trip later) before sending its own BYE: the
+ * two BYEs then do not cross, and a transferee that waits for the transferor's BYE (baresip,
+ * PJSUA) still has it well within a second.
+ */
+export const TRANSFEROR_BYE_GRACE_MS = 500;
 
 /** The transfer side of the phone lines: REFER out and in, NOTIFY sipfrag, Replaces. */
 export class TransferManager {
@@ -144,6 +159,8 @@ export class TransferManager {
   /** The refer subscriptions of each call's dialog (gone with the call). */
   private readonly referSubs = new WeakMap<Call, ImplicitSubscriptions>();
   private readonly incoming = new Map<number, IncomingRefer>();
+  /** Pending BYEs of transferors whose transfer succeeded (cleared on stop). */
+  private readonly byeTimers = new Set<TimerHandle>();
   /** The usage context and transfer's extras in one object. */
   private readonly host: UsageContext & TransferExtras;
 
@@ -199,6 +216,8 @@ export class TransferManager {
     const clock = this.host.clock();
     for (const o of this.outgoing) o.sub?.dispose();
     for (const r of this.incoming.values()) clock.clearTimer(r.timer);
+    for (const timer of this.byeTimers) clock.clearTimer(timer);
+    this.byeTimers.clear();
     this.outgoing.clear();
     this.incoming.clear();
   }
@@ -405,10 +424,26 @@ export class TransferManager {
     } else if (s < 300) {
       this.finishOutgoing(rec);
       this.host.notify(rec.line, T.SipActvTransferSuccess, {});
+      this.endAfterTransfer(rec.call);
     } else {
       this.transferFailed(rec, frag.reason, s);
     }
     return undefined;
+  }
+
+  /**
+   * The transfer succeeded: the transferor's part in the call is over (RFC 5589 §6, §7). Unless
+   * the application keeps the call, it ends with BYE once the grace has passed and the far end
+   * has not ended it first.
+   */
+  private endAfterTransfer(call: Call): void {
+    if (this.host.keepCallAfterTransfer() || call.isEnded) return;
+    const clock = this.host.clock();
+    const timer = clock.setTimer(TRANSFEROR_BYE_GRACE_MS, () => {
+      this.byeTimers.delete(timer);
+      if (!call.isEnded) void call.hangUp();
+    });
+    this.byeTimers.add(timer);
   }
 
   // ------------------------------------------------------------------ transferee

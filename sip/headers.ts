@@ -24,6 +24,21 @@ function splitParams(value: string): { head: string; params: Array<[string, stri
   return { head: (head ?? '').trim(), params };
 }
 
+/**
+ * A parameter value that repeats its own name (`reason=reason=noresource`, written by some
+ * transferees' stacks) means the value after the last repetition: the name cannot be a value
+ * of its own parameter, so reading past it is unambiguous.
+ */
+function withoutRepeatedName(name: string, v: string): string {
+  const prefix = `${name}=`;
+  let out = v;
+  while (out.length > prefix.length && out.slice(0, prefix.length).toLowerCase() === prefix) out = out.slice(prefix.length).trim();
+  return out;
+}
+
+/** The reason codes RFC 6665 §8.2.3 and its registry define: the only bare parameters read as a reason. */
+const KNOWN_REASONS = new Set(['deactivated', 'probation', 'rejected', 'timeout', 'giveup', 'noresource', 'invariant']);
+
 /** A quoted-string parameter value loses its quotes (and escapes); a token stays as it is. */
 function unquote(v: string): string {
   if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) return v.slice(1, -1).replace(/\\(.)/g, '$1');
@@ -51,7 +66,7 @@ export function parseEventHeader(value: string | undefined): EventHeader | undef
   if (!TOKEN_RE.test(head)) return undefined;
   const out: EventHeader = { package: head.toLowerCase() };
   for (const [k, v] of params) {
-    if (k === 'id' && v) out.id = unquote(v);
+    if (k === 'id' && v) out.id = unquote(withoutRepeatedName(k, v));
   }
   return out;
 }
@@ -79,19 +94,29 @@ export interface SubscriptionStateHeader {
  * Reads a Subscription-State header (`Active ; expires=60`, `terminated;reason=Rejected`): state
  * and reason are tokens compared case-insensitively (lower-cased here); expires and retry-after
  * are delta-seconds. Undefined when absent or when the state is not a token.
+ *
+ * Lenient where the meaning is still clear (what refer NOTIFYs from deployed stacks carry): a
+ * value repeating its parameter's name (`reason=reason=noresource`, `expires=expires=60`) is
+ * read past the repetition, and a bare known reason code (`terminated;noresource`) is the
+ * reason when no `reason` parameter names one. Anything else unreadable is left out, as before.
  */
 export function parseSubscriptionState(value: string | undefined): SubscriptionStateHeader | undefined {
   if (typeof value !== 'string') return undefined;
   const { head, params } = splitParams(value);
   if (!TOKEN_RE.test(head)) return undefined;
   const out: SubscriptionStateHeader = { state: head.toLowerCase() };
+  let bareReason: string | undefined;
   for (const [k, raw] of params) {
-    if (raw === undefined) continue;
-    const v = unquote(raw);
+    if (raw === undefined) {
+      if (KNOWN_REASONS.has(k)) bareReason ??= k;
+      continue;
+    }
+    const v = unquote(withoutRepeatedName(k, raw));
     if (k === 'expires' && /^\d{1,10}$/.test(v)) out.expires = Number(v);
     else if (k === 'retry-after' && /^\d{1,10}$/.test(v)) out.retryAfter = Number(v);
-    else if (k === 'reason' && v) out.reason = v.toLowerCase();
+    else if (k === 'reason' && TOKEN_RE.test(v)) out.reason = v.toLowerCase();
   }
+  if (out.reason === undefined && bareReason !== undefined) out.reason = bareReason;
   return out;
 }
 

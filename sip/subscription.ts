@@ -513,6 +513,158 @@ export class SubscriberSession {
   }
 }
 
+// ------------------------------------------------------------------------------- resubscription
+
+/** Wait before subscribing again after `probation` or `giveup` without a retry-after (s). */
+export const RESUBSCRIBE_DEFAULT_WAIT_S = 60;
+/** Automatic resubscriptions in a row, each ended within {@link RESUBSCRIBE_SETTLED_MS}, before a watch gives up. */
+export const MAX_QUICK_RESUBSCRIBES = 5;
+/** A subscription that lasted this long counts as settled: the quick-resubscribe count starts again. */
+export const RESUBSCRIBE_SETTLED_MS = 30_000;
+
+/**
+ * Whether, and after how many ms, a subscriber subscribes again once the notifier ended its
+ * subscription (RFC 6665 §4.1.3): `deactivated` and `timeout` at once (after retry-after when
+ * given), `probation` and `giveup` after retry-after (or {@link RESUBSCRIBE_DEFAULT_WAIT_S});
+ * never after `rejected`, `noresource`, `invariant`, no reason or an unknown one, and never
+ * when the subscription ended another way (refused, unanswered, unsubscribed, expired).
+ */
+export function resubscribeDelayMs(info: SubscriberTermination): number | undefined {
+  if (info.cause !== 'notified') return undefined;
+  switch (info.reason) {
+    case 'deactivated':
+    case 'timeout':
+      return (info.retryAfter ?? 0) * 1000;
+    case 'probation':
+    case 'giveup':
+      return (info.retryAfter ?? RESUBSCRIBE_DEFAULT_WAIT_S) * 1000;
+    default:
+      return undefined;
+  }
+}
+
+/** Callbacks of a {@link WatchedSubscription}: a subscriber's, plus the news of a resubscription. */
+export interface WatchEvents extends SubscriberEvents {
+  /**
+   * The notifier ended the subscription with a reason that asks for a new one (`info`): a new
+   * SUBSCRIBE goes out after `delayMs`. onTerminated is not called then; the watch goes on.
+   */
+  onResubscribing?(info: SubscriberTermination, delayMs: number): void;
+}
+
+/**
+ * A subscription kept up across the notifier's `terminated;reason=timeout|deactivated|probation|giveup`
+ * (RFC 6665 §4.1.3): each ends the current {@link SubscriberSession} and, after the delay
+ * {@link resubscribeDelayMs} says, a new one is made with the same options (a new dialog). Its
+ * owner sees one subscription: onTerminated once, when no new one follows. A notifier that ends
+ * every new subscription at once is given up on after {@link MAX_QUICK_RESUBSCRIBES} tries.
+ */
+export class WatchedSubscription {
+  /** The session now (the last one made). */
+  current: SubscriberSession;
+  private timer?: TimerHandle;
+  private done = false;
+  private stopping = false;
+  private quick = 0;
+  private startedAt: number;
+  private readonly inner: SubscriberEvents;
+
+  /**
+   * @param clock time source of the waits
+   * @param open makes and starts a session with the given callbacks (the router's subscribe)
+   * @param events the owner's callbacks
+   */
+  constructor(
+    private readonly clock: Clock,
+    private readonly open: (events: SubscriberEvents) => SubscriberSession,
+    private readonly events: WatchEvents,
+  ) {
+    this.inner = {
+      onAccepted: (expires, refresh) => events.onAccepted?.(expires, refresh),
+      onNotify: (req, state) => events.onNotify?.(req, state),
+      onAuthFailure: (res, verdict) => events.onAuthFailure?.(res, verdict),
+      onTerminated: (info) => this.ended(info),
+    };
+    this.startedAt = clock.now();
+    this.current = open(this.inner);
+  }
+
+  /** State of the current session; `trying` while waiting to subscribe again. */
+  get state(): SubscriberState {
+    if (this.done) return 'terminated';
+    return this.timer ? 'trying' : this.current.state;
+  }
+
+  /** Seconds granted to the current session. */
+  get grantedExpires(): number {
+    return this.current.grantedExpires;
+  }
+
+  /** Successful refreshes of the current session. */
+  get refreshCount(): number {
+    return this.current.refreshCount;
+  }
+
+  /** True once over for good. */
+  get terminated(): boolean {
+    return this.done;
+  }
+
+  /** True while waiting to subscribe again. */
+  get waiting(): boolean {
+    return this.timer !== undefined;
+  }
+
+  private ended(info: SubscriberTermination): void {
+    if (this.done) return;
+    const delay = this.stopping ? undefined : resubscribeDelayMs(info);
+    if (this.clock.now() - this.startedAt >= RESUBSCRIBE_SETTLED_MS) this.quick = 0;
+    if (delay === undefined || this.quick >= MAX_QUICK_RESUBSCRIBES) {
+      this.finish(info);
+      return;
+    }
+    this.quick++;
+    this.timer = this.clock.setTimer(delay, () => this.resubscribe());
+    this.events.onResubscribing?.(info, delay);
+  }
+
+  private resubscribe(): void {
+    this.timer = undefined;
+    if (this.done) return;
+    this.startedAt = this.clock.now();
+    this.current = this.open(this.inner);
+  }
+
+  private finish(info: SubscriberTermination): void {
+    this.done = true;
+    this.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    this.events.onTerminated?.(info);
+  }
+
+  /** Refreshes now; while waiting, subscribes again now. False when not possible. */
+  refresh(): boolean {
+    if (this.done) return false;
+    if (this.timer) {
+      this.clock.clearTimer(this.timer);
+      this.resubscribe();
+      return true;
+    }
+    return this.current.refresh();
+  }
+
+  /** Unsubscribes (the current session's Expires: 0, or no more waiting); no new subscription follows. */
+  unsubscribe(guardMs?: number): Promise<void> {
+    if (this.done) return Promise.resolve();
+    if (this.timer) {
+      this.finish({ cause: 'unsubscribed', initial: false });
+      return Promise.resolve();
+    }
+    this.stopping = true;
+    return this.current.unsubscribe(guardMs);
+  }
+}
+
 // ------------------------------------------------------------------------------- implicit subscriber
 
 /** What kind of implicit subscription a request creates. */
@@ -990,6 +1142,7 @@ function sameEvent(event: EventHeader, mine: EventHeader): boolean {
 export class SubscriptionRouter {
   private readonly subscribers = new Map<string, SubscriberSession>();
   private readonly notifiers = new Map<string, NotifierSession>();
+  private readonly watches = new Set<WatchedSubscription>();
 
   /**
    * @param host SIP services
@@ -1025,6 +1178,25 @@ export class SubscriptionRouter {
     };
     s.start();
     return s;
+  }
+
+  /**
+   * Creates a {@link WatchedSubscription}: a subscriber session that is made again when the
+   * notifier ends it asking for a new one (RFC 6665 §4.1.3). Engine stop ends waiting ones.
+   */
+  watch(options: SubscriberOptions, events: WatchEvents): WatchedSubscription {
+    // The first session may end inside the constructor (before `w` is set): then it is never added.
+    let w: WatchedSubscription | undefined = undefined;
+    const made = new WatchedSubscription(this.host.clock, (inner) => this.subscribe(options, inner), {
+      ...events,
+      onTerminated: (info) => {
+        if (w) this.watches.delete(w);
+        events.onTerminated?.(info);
+      },
+    });
+    w = made;
+    if (!made.terminated) this.watches.add(made);
+    return made;
   }
 
   /**
@@ -1096,6 +1268,9 @@ export class SubscriptionRouter {
    */
   async stopAll(guardMs = 1500): Promise<void> {
     const work: Promise<unknown>[] = [];
+    // Watches waiting to subscribe again end here; the others end with their sessions below.
+    for (const w of this.watches) if (w.waiting) void w.unsubscribe();
+    this.watches.clear();
     for (const s of this.subscriberSessions()) work.push(s.unsubscribe(guardMs));
     for (const n of this.notifierSessions()) work.push(n.terminate('noresource'));
     let timer: TimerHandle | undefined;

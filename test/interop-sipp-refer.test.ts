@@ -5,6 +5,9 @@
  *   NOTIFY sipfrag bodies (100 Trying, 18x, 200 OK; Event refer;id=2; Subscription-State
  *   active, then terminated;reason=noresource) and receives the BYE that ends its call;
  * - a SIPp UAS refuses the REFER the engine sends: SipReferRejected {code 603};
+ * - a SIPp UAS accepts the engine's REFER and ends the subscription with a malformed
+ *   `terminated;reason=reason=noresource` NOTIFY carrying the 200: the engine takes it, reports
+ *   the success and ends its call with BYE (SIPp waits for it, as RFC 5589's transferees do);
  * - bad transfer requests (no Refer-To, malformed Refer-To, malformed Replaces: 400; NOTIFY for
  *   an unknown refer subscription, REFER outside a dialog: 481) while another line carries a
  *   call whose audio keeps flowing.
@@ -86,6 +89,27 @@ peerTest('a SIPp UAS refuses the engine\'s REFER with 603: SipReferRejected {rea
   t.is(a.of(T.SipReferAccepted).length, 0);
   t.is(a.engine.getLineStatus(0).state, LineState.InCall);
   t.is(await a.engine.terminateCall(0, true, 5000), T.SipSuccess);
+  const res = await uas.wait();
+  t.is(res.code, 0, res.summary);
+});
+
+peerTest('a SIPp transferee sends `terminated;reason=reason=noresource` with the 200 sipfrag: the engine takes it, then ends its call with BYE', ['sipp'], async (t) => {
+  const a = await answering(t, 'alice');
+  const port = await freePort();
+  const [mediaPort] = await freePorts(2, { even: true });
+  const uas = startSipp(['-sf', sippScenario('uas-refer-malformed-notify.xml'), '-p', String(port), '-mp', String(mediaPort), '-m', '1', '-timeout', '20s', '-timeout_error'], { timeoutMs: 30_000 });
+  t.teardown(() => uas.kill());
+  t.true(await waitForUdpPort(port), 'SIPp UAS bound its port');
+  t.is(await a.engine.makeCall('service', '127.0.0.1', port, 0, true, 5000), T.SipSuccess);
+  t.is(a.engine.transferLine('carol', '127.0.0.1', 5072, 0), T.SipSuccess);
+  const success = await a.waitFor(T.SipActvTransferSuccess);
+  const onHook = await a.waitFor(T.SipOnHook, (n) => n.phoneLine === 0);
+  t.true(a.seen.indexOf(success) < a.seen.indexOf(onHook), 'on hook after the success NOTIFY');
+  t.deepEqual(
+    a.seen.filter((n) => n.phoneLine === 0 && [T.SipReferAccepted, T.SipTransferTrying, T.SipActvTransferSuccess, T.SipByeReceived].includes(n.event)).map((n) => T[n.event]),
+    ['SipReferAccepted', 'SipTransferTrying', 'SipActvTransferSuccess'],
+    'no BYE from SIPp: the engine sent it',
+  );
   const res = await uas.wait();
   t.is(res.code, 0, res.summary);
 });

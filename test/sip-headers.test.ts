@@ -102,3 +102,43 @@ test('property: Replaces survives format then parse, and inside a Refer-To', (t)
     }),
   );
 });
+
+test('Subscription-State, lenient where unambiguous: a repeated parameter name, a bare reason code, stray separators', (t) => {
+  t.deepEqual(parseSubscriptionState('terminated;reason=reason=noresource'), { state: 'terminated', reason: 'noresource' });
+  t.deepEqual(parseSubscriptionState('terminated; Reason = REASON=NoResource'), { state: 'terminated', reason: 'noresource' });
+  t.deepEqual(parseSubscriptionState('active;expires=expires=60;'), { state: 'active', expires: 60 });
+  t.deepEqual(parseSubscriptionState('terminated;reason=probation;retry-after=retry-after=30'), { state: 'terminated', reason: 'probation', retryAfter: 30 });
+  t.deepEqual(parseSubscriptionState('terminated;noresource'), { state: 'terminated', reason: 'noresource' });
+  t.deepEqual(parseSubscriptionState('terminated;timeout;reason=giveup'), { state: 'terminated', reason: 'giveup' }, 'an explicit reason wins');
+  t.deepEqual(parseSubscriptionState('terminated;;reason=rejected;;'), { state: 'terminated', reason: 'rejected' });
+  t.deepEqual(parseSubscriptionState('terminated;something'), { state: 'terminated' }, 'an unknown bare parameter is no reason');
+  t.deepEqual(parseSubscriptionState('terminated;reason=no resource'), { state: 'terminated' }, 'a reason that is no token is left out');
+  t.deepEqual(parseSubscriptionState('terminated;reason=reason'), { state: 'terminated', reason: 'reason' }, 'the name alone is a value');
+  t.deepEqual(parseEventHeader('refer;id=id=7'), { package: 'refer', id: '7' });
+  t.is(parseSubscriptionState('bad state;reason=reason=noresource'), undefined, 'a broken state is still refused');
+});
+
+test('property: repeated parameter names, spaces and empty parameters read as the clean header', (t) => {
+  fc.assert(
+    fc.property(
+      token,
+      fc.option(token, { nil: undefined }),
+      fc.option(fc.nat(1_000_000), { nil: undefined }),
+      fc.array(fc.nat(3), { minLength: 3, maxLength: 3 }),
+      fc.boolean(),
+      (state, reason, expires, repeats, trailing) => {
+        const clean = {
+          state: state.toLowerCase(),
+          ...(reason === undefined ? {} : { reason: reason.toLowerCase() }),
+          ...(expires === undefined ? {} : { expires }),
+        };
+        const param = (name: string, value: string, n: number): string => `;${name}=${`${name}=`.repeat(n)}${value}`;
+        let text = clean.state;
+        if (reason !== undefined) text += param('reason', reason, repeats[0]!);
+        if (expires !== undefined) text += ` ${param('expires', String(expires), repeats[1]!)} `;
+        if (trailing) text += ';';
+        t.deepEqual(parseSubscriptionState(text), clean);
+      },
+    ),
+  );
+});

@@ -23,7 +23,7 @@ import { LineState } from '../engine/types.js';
 import { Call, CALL_CAPABILITY, type CallMedia } from '../lines/call.js';
 import { CallManager } from '../lines/callManager.js';
 import { PhoneLine } from '../lines/phoneLine.js';
-import { TransferManager, TRANSFER_CAPABILITY } from '../lines/transfer.js';
+import { TransferManager, TRANSFER_CAPABILITY, TRANSFEROR_BYE_GRACE_MS } from '../lines/transfer.js';
 import { fakeContext } from './helpers/fakeContext.js';
 import { fakeServerTx, fakeUac, parseRequest, settle, TIMER_F_MS, type FakeUac, type SentRequest } from './helpers/fakeSip.js';
 
@@ -58,6 +58,8 @@ interface Harness {
   acks: SipRequest[];
   /** Whether REFERs are accepted without asking (farEndCallTransferEnabled). */
   autoAccept: boolean;
+  /** Whether the transferor keeps its call after a success (keepCallAfterTransfer). */
+  keepCall: boolean;
   /** Names of the events raised on `line`, in order. */
   names(line: number): string[];
   /** Data of every `event` raised on `line`. */
@@ -116,10 +118,11 @@ function harness(lineCount = 3): Harness {
     selectLine: () => lines.find((l) => l.availableForIncoming),
     formatsFor: () => formats,
   });
-  const h = { autoAccept: true } as Harness;
+  const h = { autoAccept: true, keepCall: false } as Harness;
   const transfers = new TransferManager(ctx, {
     calls: () => calls,
     autoAccept: () => h.autoAccept,
+    keepCallAfterTransfer: () => h.keepCall,
     placeCall: (line, target) => Call.outgoing(calls.services, line, target, formats, user(line), ''),
   });
   calls.extendDialogs((call) => transfers.usageFor(call));
@@ -223,8 +226,9 @@ function answerInvite(s: SentRequest, port: number, toTag: string): void {
 
 // ------------------------------------------------------------------ transferor
 
-test('blind transfer as transferor: REFER, 202, NOTIFY sipfrag 100 → 180 → 200; the call then ends by the far end', async (t) => {
+test('blind transfer as transferor: REFER, 202, NOTIFY sipfrag 100 → 180 → 200; the call then ends by the far end (keepCallAfterTransfer)', async (t) => {
   const h = harness();
+  h.keepCall = true;
   const alice = await connectedCall(h, 'alice', 5099);
   h.raised.length = 0;
   t.is(h.transfers.transferLine('200', '127.0.0.1', 5070, 0), T.SipSuccess);
@@ -253,6 +257,86 @@ test('blind transfer as transferor: REFER, 202, NOTIFY sipfrag 100 → 180 → 2
   t.false(alice.call.isConnected);
   t.deepEqual(h.names(0).slice(-3), ['SipByeReceived', 'SipCallComplete', 'SipOnHook']);
   t.is(h.lines[0]!.state, LineState.OnHook);
+});
+
+/** Alice's call with a blind transfer accepted by her: the REFER sent and answered 202; returns the NOTIFY id. */
+async function transferAccepted(h: Harness, alice: Peer): Promise<number> {
+  t0(h.transfers.transferLine('200', '127.0.0.1', 5070, 0) === T.SipSuccess, 'transferLine');
+  await settle();
+  const refer = h.uac.last('REFER');
+  refer.reply(202, { toTag: alice.tag });
+  return cseqNumberOf(refer.req);
+}
+
+test('blind transfer as transferor, by default: after the success NOTIFY the transferor ends its call with BYE (RFC 5589)', async (t) => {
+  const h = harness();
+  const alice = await connectedCall(h, 'alice', 5099);
+  h.raised.length = 0;
+  const id = await transferAccepted(h, alice);
+  t.is(referNotify(alice, id, 'active;expires=60', 'SIP/2.0 100 Trying\r\n')[0]?.status, 200);
+  t.is(referNotify(alice, id, 'terminated;reason=noresource', 'SIP/2.0 200 OK\r\n')[0]?.status, 200);
+  t.is(h.uac.of('BYE').length, 0, 'the transferee has a moment to end the call itself');
+  t.true(alice.call.isConnected);
+  h.clock.advance(TRANSFEROR_BYE_GRACE_MS);
+  await settle();
+  const bye = h.uac.last('BYE');
+  t.is(bye.req.headers.get('Call-ID'), alice.callId, 'in the transferred call');
+  t.is(bye.req.uri, `sip:alice@${US}:5099`);
+  bye.reply(200, { toTag: alice.tag });
+  await settle();
+  t.false(alice.call.isConnected);
+  const names = h.names(0);
+  t.true(names.indexOf('SipActvTransferSuccess') < names.indexOf('SipOnHook'), 'on hook after the success');
+  t.is(names.at(-1), 'SipOnHook');
+  t.is(h.lines[0]!.state, LineState.OnHook);
+  t.is(h.clock.pending, 0, 'no timer left');
+});
+
+test('transferor, by default: a far-end BYE within the grace ends the call, and no BYE of ours crosses it', async (t) => {
+  const h = harness();
+  const alice = await connectedCall(h, 'alice', 5099);
+  const id = await transferAccepted(h, alice);
+  referNotify(alice, id, 'terminated;reason=noresource', 'SIP/2.0 200 OK\r\n');
+  t.is(alice.send('BYE')[0]?.status, 200);
+  h.clock.advance(TRANSFEROR_BYE_GRACE_MS);
+  await settle();
+  t.is(h.uac.of('BYE').length, 0);
+  t.deepEqual(h.names(0).slice(-3), ['SipByeReceived', 'SipCallComplete', 'SipOnHook']);
+  t.is(h.clock.pending, 0);
+});
+
+test('transferor, by default: a failed transfer keeps the call (no BYE); stop() drops a pending BYE', async (t) => {
+  {
+    const h = harness();
+    const alice = await connectedCall(h, 'alice', 5099);
+    const id = await transferAccepted(h, alice);
+    referNotify(alice, id, 'terminated;reason=noresource', 'SIP/2.0 603 Declined\r\n');
+    h.clock.advance(TRANSFEROR_BYE_GRACE_MS * 10);
+    await settle();
+    t.is(h.uac.of('BYE').length, 0);
+    t.true(alice.call.isConnected);
+  }
+  {
+    const h = harness();
+    const alice = await connectedCall(h, 'alice', 5099);
+    const id = await transferAccepted(h, alice);
+    referNotify(alice, id, 'terminated;reason=noresource', 'SIP/2.0 200 OK\r\n');
+    h.transfers.stop();
+    h.clock.advance(TRANSFEROR_BYE_GRACE_MS);
+    await settle();
+    t.is(h.uac.of('BYE').length, 0);
+  }
+});
+
+test('transferor: a malformed final NOTIFY (`terminated;reason=reason=noresource`) still completes the transfer', async (t) => {
+  const h = harness();
+  const alice = await connectedCall(h, 'alice', 5099);
+  const id = await transferAccepted(h, alice);
+  t.is(referNotify(alice, id, 'terminated;reason=reason=noresource', 'SIP/2.0 200 OK\r\n')[0]?.status, 200);
+  t.is(h.of(0, T.SipActvTransferSuccess).length, 1);
+  h.clock.advance(TRANSFEROR_BYE_GRACE_MS);
+  await settle();
+  t.is(h.uac.of('BYE').length, 1);
 });
 
 test('transferor: a 180 NOTIFY alone reports Trying then Ringing; a NOTIFY may overtake the 202; no id means the only REFER', async (t) => {
