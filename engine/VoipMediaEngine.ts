@@ -389,6 +389,15 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   @procedure()
   setCallAnswerTimeout(seconds: number): T { return this.live.calls.setCallAnswerTimeout(seconds); }
 
+  /**
+   * Seconds a connected call may receive neither RTP nor RTCP before the engine hangs it up with
+   * BYE and raises SipMediaTimeout (the `mediaTimeoutSeconds` start parameter, default 60); 0
+   * turns the check off. Applies to the calls already up. Held calls are excepted. A LineScape
+   * addition (PJSUA and carrier UAs call it the RTP time-out).
+   */
+  @procedure()
+  setMediaTimeout(seconds: number): T { return this.live.calls.setMediaTimeout(seconds); }
+
   /** Number of lines with a call in progress. */
   @procedure({ fail: noActiveCalls })
   getNumActiveCalls(): NumActiveCallsResult { return this.live.calls.getNumActiveCalls(); }
