@@ -10,7 +10,8 @@
  * on hold is excepted, as RFC 3264 §5.1 lets a held stream send nothing: we hold the far end,
  * the far end holds us (sendonly or inactive toward us), or the negotiated direction says the far
  * end does not send to us at all. Its silence clock restarts when the hold ends. RTCP alone keeps
- * a call alive (RFC 3550 §6: a held or muted sender still reports).
+ * a call alive (RFC 3550 §6: a held or muted sender still reports). A sweep that runs late (the
+ * event loop stalled) restarts every call's silence instead of judging it.
  *
  * Takes only its host: the engine's clock, the lines and the time-out in force (0 = off),
  * read at every sweep so `setMediaTimeout` applies to calls already up.
@@ -59,6 +60,8 @@ export class MediaTimeoutWatch {
   private timer?: TimerHandle;
   private readonly seen = new Map<MediaWatchedCall, Seen>();
   private running = false;
+  /** When the last sweep ran (engine clock), to notice a stalled event loop. */
+  private lastSweepAt?: number;
 
   constructor(private readonly host: MediaTimeoutHost) {}
 
@@ -74,6 +77,7 @@ export class MediaTimeoutWatch {
     this.running = false;
     this.host.clock().clearTimer(this.timer);
     this.timer = undefined;
+    this.lastSweepAt = undefined;
     this.seen.clear();
   }
 
@@ -96,9 +100,14 @@ export class MediaTimeoutWatch {
     const seconds = this.host.timeoutSeconds();
     if (!(seconds > 0)) {
       this.seen.clear();
+      this.lastSweepAt = undefined;
       return;
     }
     const now = this.host.clock().now();
+    // A sweep far behind its schedule means the event loop stalled: timers run before the
+    // sockets' queued datagrams are read, so the silence it would see is ours, not the far end's.
+    const stalled = this.lastSweepAt !== undefined && now - this.lastSweepAt > 2 * MEDIA_TIMEOUT_SWEEP_MS;
+    this.lastSweepAt = now;
     const limitMs = seconds * 1000;
     const live = new Set<MediaWatchedCall>();
     const expired: MediaWatchedCall[] = [];
@@ -109,7 +118,7 @@ export class MediaTimeoutWatch {
       live.add(call);
       const s = this.seen.get(call);
       const held = call.localHold || call.farEndHold || call.negotiated?.receiving === false;
-      if (s === undefined || held || s.packets !== packets) {
+      if (s === undefined || held || stalled || s.packets !== packets) {
         // a held call's silence is allowed: its clock starts again when the hold ends
         if (s === undefined) this.seen.set(call, { packets, at: now });
         else {

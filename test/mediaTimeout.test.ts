@@ -110,3 +110,19 @@ test('stop clears the sweep timer and the calls', (t) => {
   clock.advance(10 * MEDIA_TIMEOUT_SWEEP_MS);
   t.deepEqual(c.endedWith, []);
 });
+
+test('a sweep that runs late (a stalled event loop) restarts the silence instead of ending calls', (t) => {
+  const c = new FakeCall();
+  const clock = new VirtualClock();
+  const watch = new MediaTimeoutWatch({ clock: () => clock, calls: () => [c], timeoutSeconds: () => 2 });
+  watch.sweep();
+  // the loop was blocked for 5 s: the next sweep is the first chance to read the sockets
+  clock.advance(5000);
+  watch.sweep();
+  t.deepEqual(c.endedWith, [], 'a late sweep does not judge');
+  clock.advance(1000);
+  watch.sweep();
+  clock.advance(1000);
+  watch.sweep();
+  t.deepEqual(c.endedWith, [2], 'on-time sweeps do');
+});
