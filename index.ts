@@ -74,6 +74,7 @@ export type {
   IncomingCallStartData,
   OkToAnswerCallData,
   CallCompleteData,
+  MediaTimeoutData,
   ReceivedDtmfMethod,
   DtmfDigitData,
   RtpMediaConflictData,

@@ -1,15 +1,10 @@
 /**
  * The `VoipMediaEngine` facade: LanScape's procedures with LanScape's parameter order, defaults
- * and return codes. It holds the state that outlives a run (engine/engineState.ts) and, while
- * started, the running engine (engine/runningEngine.ts: built by startSipTelephony, torn down by
- * stopSipTelephony). Each procedure here is its signature, its TSDoc, the `@procedure` guard
- * (engine/procedure.ts) and one line routing to its body: a procedure group of the running
- * engine (engine/*Procedures.ts) or the module owning the feature (transfer, messaging,
- * presence, subscriptions, challenges). Why thin methods rather than group methods installed on
- * the prototype through declaration merging: this way the declaration file, TypeDoc and editors
- * show every procedure as a documented member of this class (not as inherited from an
- * undocumented interface), the guard wraps each one where it is declared, and the guard test
- * finds them all in the declaration file.
+ * and return codes. It holds what outlives a run (engine/engineState.ts) and, while started, the
+ * running engine (engine/runningEngine.ts). Each procedure is its signature, TSDoc, the
+ * `@procedure` guard and one line routing to its body (engine/*Procedures.ts or the feature's
+ * module): thin methods rather than declaration merging, so the declaration file, TypeDoc and
+ * the guard test see every procedure as a documented member of this class.
  * @module
  */
 import type { Readable, Writable } from 'node:stream';
@@ -388,6 +383,15 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   /** Seconds an incoming call may ring before it is dropped (LanScape default 60). */
   @procedure()
   setCallAnswerTimeout(seconds: number): T { return this.live.calls.setCallAnswerTimeout(seconds); }
+
+  /**
+   * Seconds a connected call may receive neither RTP nor RTCP before the engine hangs it up with
+   * BYE and raises SipMediaTimeout (the `mediaTimeoutSeconds` start parameter, default 60); 0
+   * turns the check off. Applies to the calls already up. Held calls are excepted. A LineScape
+   * addition (PJSUA and carrier UAs call it the RTP time-out).
+   */
+  @procedure()
+  setMediaTimeout(seconds: number): T { return this.live.calls.setMediaTimeout(seconds); }
 
   /** Number of lines with a call in progress. */
   @procedure({ fail: noActiveCalls })

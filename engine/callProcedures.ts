@@ -172,6 +172,13 @@ export class CallProcedures {
     return T.SipSuccess;
   }
 
+  /** setMediaTimeout: seconds without RTP/RTCP before a connected call is ended; 0 = never. */
+  setMediaTimeout(seconds: number): T {
+    if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 0 || seconds > 4_294_967) return T.SipBadParameter;
+    this.run.mediaTimeoutSeconds = seconds;
+    return T.SipSuccess;
+  }
+
   /** getNumActiveCalls. */
   getNumActiveCalls(): NumActiveCallsResult {
     const n = this.run.lines.filter((l) => l.state !== LineState.OnHook && l.state !== LineState.BusyOut).length;

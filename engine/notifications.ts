@@ -76,6 +76,12 @@ export interface CallCompleteData {
   quality?: CallQuality;
 }
 
+/** Data of SipMediaTimeout. */
+export interface MediaTimeoutData {
+  /** The media time-out in force (seconds without RTP or RTCP that ended the call). */
+  seconds: number;
+}
+
 /** How a received DTMF digit arrived. */
 export type ReceivedDtmfMethod = 'rfc4733' | 'inband' | 'info';
 
@@ -460,6 +466,10 @@ export interface NotificationDataMap {
   SipBusyOutOff: undefined;
   /** Line: a WAV file given to playWaveFile failed after its header was accepted. */
   SipBadAudioDataType: WaveFailureData;
+
+  // ---- media time-out
+  /** Line: no RTP or RTCP arrived for the media time-out; a BYE follows (SipCallComplete's reason is `SipMediaTimeout`). */
+  SipMediaTimeout: MediaTimeoutData;
 }
 
 /** The name of an event the engine raises as a notification (`'SipRegisterSuccess'` ...). */

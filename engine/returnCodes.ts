@@ -239,6 +239,7 @@ const META: Readonly<Record<TelephonyReturnValue, Meta>> = {
   [T.SipFeatureNotAvailable]: [A, 'The feature is not available.'],
   [T.SipNotRegistered]: [A, 'Not registered with a registrar.'],
   [T.SipAlreadyEnabled]: [A, 'The feature is already enabled.'],
+  [T.SipMediaTimeout]: [L, 'No media was received for the media time-out; the call is ended.'],
 };
 
 /**

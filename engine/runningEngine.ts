@@ -34,6 +34,7 @@ import { infoDtmfHandler } from '../lines/infoDtmf.js';
 import { TransferManager, TRANSFER_CAPABILITY } from '../lines/transfer.js';
 import { Call, CALL_CAPABILITY, type CallMedia, type CallTarget, type OutgoingCallErrorInfo } from '../lines/call.js';
 import { openLineMedia, formatSpecs } from '../lines/lineMedia.js';
+import { MediaTimeoutWatch } from '../lines/mediaTimeout.js';
 import { DriftCorrectedMediaClock, type MediaClock } from '../media/mediaClock.js';
 import { MediaPump } from '../media/mediaPump.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
@@ -112,6 +113,10 @@ export class RunningEngine {
   domain?: string;
   /** Seconds an incoming call may ring (setCallAnswerTimeout; from the start parameters). */
   callAnswerTimeoutSeconds: number;
+  /** Seconds a connected call may go without RTP/RTCP, 0 = never (setMediaTimeout; from the start parameters). */
+  mediaTimeoutSeconds: number;
+  /** The one sweep that ends calls whose media went silent (lines/mediaTimeout.ts). */
+  readonly mediaTimeout: MediaTimeoutWatch;
   /** Last outgoing call failure per line, kept after the call ends (getOutgoingCallErrorInfo). */
   readonly lastErrors = new Map<number, OutgoingCallErrorInfo>();
   private stopped = false;
@@ -181,6 +186,7 @@ export class RunningEngine {
   ) {
     const notifier = state.notifier;
     this.callAnswerTimeoutSeconds = params.callAnswerTimeoutSeconds;
+    this.mediaTimeoutSeconds = params.mediaTimeoutSeconds;
     this.rtpAllocator = new RtpPortAllocator({
       host: params.ipAddressOfThisHost,
       minPort: params.minLocalRtpPort,
@@ -236,6 +242,12 @@ export class RunningEngine {
     this.callManager.extendDialogs((call) => this.transfers.usageFor(call));
     this.callManager.extendDialogs((call) => this.messaging.usageFor(call));
     this.callManager.setInfoHandler(infoDtmfHandler(() => this.liveStack(), (line, digit) => notifier.line(line, T.SipDtmfDigitEvent, { digit, method: 'info' })));
+    this.mediaTimeout = new MediaTimeoutWatch({
+      clock: () => state.clock,
+      calls: () => this.lines.map((l) => l.call),
+      timeoutSeconds: () => this.mediaTimeoutSeconds,
+    });
+    this.mediaTimeout.start();
     this.calls = new CallProcedures(this);
     this.lineSettings = new LineProcedures(this);
     this.lineMedia = new LineMediaProcedures(this);
@@ -259,6 +271,7 @@ export class RunningEngine {
    * notifications are delivered.
    */
   async stop(detach: () => void): Promise<void> {
+    this.mediaTimeout.stop();
     const calls = this.callManager.calls();
     // A hang-up that fails must not keep stop from resolving (stopSipTelephony always resolves).
     // at most 2 s on the engine's clock for the far ends to answer the BYEs

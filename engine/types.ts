@@ -111,6 +111,13 @@ export interface StartSipTelephonyParams {
   sipLogFile?: string;
   /** Seconds an incoming call may ring before it is dropped (LanScape default 60). */
   callAnswerTimeoutSeconds?: number;
+  /**
+   * Seconds a connected call may receive neither RTP nor RTCP before the engine ends it with BYE
+   * and raises SipMediaTimeout (default 60; 0 = never). Calls on hold, either side's, are
+   * excepted; RTCP alone keeps a call up. Changed during a run by `setMediaTimeout`. A LineScape
+   * addition.
+   */
+  mediaTimeoutSeconds?: number;
   /** Value of the User-Agent / Server header. */
   userAgent?: string;
   /** RFC 3261 timer T1 in ms (default 500). */
@@ -160,6 +167,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   enablePhoneLineRecording: true,
   logSipMessages: false,
   callAnswerTimeoutSeconds: 60,
+  mediaTimeoutSeconds: 60,
   userAgent: 'LineScape',
   sipT1Ms: 500,
   sipT2Ms: 4000,

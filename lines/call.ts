@@ -53,6 +53,8 @@ export interface CallMedia {
   stop(): Promise<void>;
   /** Statistics snapshot (taken once more as the call ends, for its final quality figure). */
   stats?(): MediaSessionStats;
+  /** RTP and RTCP packets received so far (a counter; the media time-out watches it change). */
+  mediaActivity?(): number;
 }
 
 /**
@@ -1080,11 +1082,22 @@ export class Call {
     return new Promise((resolve) => this.waiters.push(() => resolve(T.SipSuccess)));
   }
 
-  /** Sends the BYE (Terminating) and ends the call when it is answered or times out. */
-  private async bye(): Promise<T> {
+  /**
+   * No RTP or RTCP arrived for `seconds` (lines/mediaTimeout.ts): raises SipMediaTimeout and
+   * hangs up with BYE; SipCallComplete then names SipMediaTimeout as its reason.
+   */
+  mediaTimedOut(seconds: number): void {
+    if (this.st !== CallState.Confirmed) return;
+    this.notify(T.SipMediaTimeout, { seconds });
+    this.line.setState(LineState.Disconnecting);
+    void this.bye(T.SipMediaTimeout);
+  }
+
+  /** Sends the BYE (Terminating) and ends the call (with `reason`) when it is answered or times out. */
+  private async bye(reason: T = T.SipCallComplete): Promise<T> {
     const dialog = this.dialog;
     if (!dialog || !this.enter(CallState.Terminating)) {
-      this.finish(T.SipCallComplete);
+      this.finish(reason);
       return T.SipSuccess;
     }
     this.notify(T.SipSendBye);
@@ -1096,7 +1109,7 @@ export class Call {
         resolve();
       }, dialog);
     });
-    this.finish(T.SipCallComplete);
+    this.finish(reason);
     return T.SipSuccess;
   }
 

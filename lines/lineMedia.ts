@@ -186,6 +186,7 @@ export async function openLineMedia(o: OpenLineMediaOptions): Promise<LineMedia 
     enableJitter: (on) => s.enableJitter(on),
     setRawRtpAccess: (cb) => s.setRawRtpAccess(cb),
     stats: () => s.stats(),
+    mediaActivity: () => s.mediaPacketsIn,
     setKeepAlive: (ms) => s.setKeepAlive(ms),
     playWave: (path, loop, onFailed) => {
       const probed = probeWav(path);

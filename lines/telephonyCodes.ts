@@ -504,4 +504,10 @@ export enum TelephonyReturnValue {
   SipNotRegistered,
   /** API return value: the feature (e.g. metrics) is already enabled; disable it first. */
   SipAlreadyEnabled,
+  /**
+   * PHONE_LINE notification: no RTP or RTCP arrived on the connected call for the media time-out
+   * (`mediaTimeoutSeconds`, `setMediaTimeout`); the engine hangs up with BYE, and the call's
+   * SipCallComplete names this code as its reason.
+   */
+  SipMediaTimeout,
 }

@@ -558,6 +558,8 @@ export class MediaSession {
   private rtcpIn = 0;
   private rtcpMalformed = 0;
   private byeReceived = 0;
+  /** RTP from an accepted source plus RTCP, counted for {@link MediaSession.mediaPacketsIn}. */
+  private mediaIn = 0;
   private rtcpCountdown: number;
   private handlerErrors = 0;
   private lastHandlerError: unknown = undefined;
@@ -830,6 +832,7 @@ export class MediaSession {
     const isCn = !isAudio && (pt === CN_STATIC_PT || pt === this.cnRecvPt);
     const known = isAudio || isCn || (this.teRecvPt >= 0 && pt === this.teRecvPt);
     if (this.symmetric && !this.acceptSource(address, port, now, known)) return;
+    this.mediaIn++;
     if (this.rawCb !== undefined && !this.rawReceived(buf, len, h.payloadOffset, h.payloadLength)) {
       this.rxRawDropped++;
       return;
@@ -980,6 +983,7 @@ export class MediaSession {
   /** RTCP arrives every few seconds: parsing into objects is fine here. */
   private receiveRtcp(buf: Buffer, len: number): void {
     this.rtcpIn++;
+    this.mediaIn++;
     const r = parseRtcp(buf, len);
     if (!r.ok) {
       this.rtcpMalformed++;
@@ -1537,6 +1541,15 @@ export class MediaSession {
   /** Audio levels of the last frame each way. */
   levels(): MediaLevels {
     return { rxPeak: this.rxLevel.peak, rxRms: this.rxLevel.rms, txPeak: this.txLevel.peak, txRms: this.txLevel.rms };
+  }
+
+  /**
+   * RTP packets accepted from the far end (a well-formed header, from the latched source when
+   * symmetric) plus RTCP packets received, since the session opened: a sign of life that the
+   * media time-out (lines/mediaTimeout.ts) reads once a second without allocating.
+   */
+  get mediaPacketsIn(): number {
+    return this.mediaIn;
   }
 
   /** All counters as a plain object (allocates: for applications, not per tick). */
