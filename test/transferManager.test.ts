@@ -215,6 +215,17 @@ function referNotify(peer: Peer, id: number | string | undefined, state: string,
   return peer.send('NOTIFY', headers, frag ?? '');
 }
 
+/** A harness whose connected call on line 0 sent a blind transfer the far end accepted (202); `id` names the REFER in NOTIFYs. */
+async function acceptedRefer(): Promise<{ h: Harness; alice: Peer; id: number }> {
+  const h = harness();
+  const alice = await connectedCall(h, 'alice', 5099);
+  h.transfers.transferLine('200', '127.0.0.1', 5070, 0);
+  await settle();
+  const refer = h.uac.last('REFER');
+  refer.reply(202);
+  return { h, alice, id: cseqNumberOf(refer.req) };
+}
+
 const cseqNumberOf = (req: SipRequest): number => Number.parseInt(req.headers.get('CSeq') ?? '', 10);
 
 /** Answers an INVITE we sent with 200 and an SDP answer from the far end at `port`. */
@@ -375,37 +386,20 @@ test('REFER failure answers: SipReferRejected with the code; no answer at all is
 
 test('transferor: a failure sipfrag, a subscription terminated without a final answer, and silence past the expiry', async (t) => {
   {
-    const h = harness();
-    const alice = await connectedCall(h, 'alice', 5099);
-    h.transfers.transferLine('200', '127.0.0.1', 5070, 0);
-    await settle();
-    const refer = h.uac.last('REFER');
-    refer.reply(202);
-    referNotify(alice, cseqNumberOf(refer.req), 'terminated;reason=noresource', 'SIP/2.0 486 Busy Here\r\n');
+    const { h, alice, id } = await acceptedRefer();
+    referNotify(alice, id, 'terminated;reason=noresource', 'SIP/2.0 486 Busy Here\r\n');
     t.deepEqual(h.of(0, T.SipActvTransferFailure), [{ reason: 'Busy Here', code: 486 }]);
     t.true(alice.call.isConnected, 'the call stays after a failed transfer');
   }
   {
-    const h = harness();
-    const alice = await connectedCall(h, 'alice', 5099);
-    h.transfers.transferLine('200', '127.0.0.1', 5070, 0);
-    await settle();
-    const refer = h.uac.last('REFER');
-    refer.reply(202);
-    const id = cseqNumberOf(refer.req);
+    const { h, alice, id } = await acceptedRefer();
     referNotify(alice, id, 'active', 'SIP/2.0 100 Trying\r\n');
     t.is(referNotify(alice, id, 'terminated;reason=timeout')[0]?.status, 200, 'a NOTIFY without body is fine');
     t.deepEqual(h.of(0, T.SipActvTransferFailure), [{ reason: 'Subscription terminated (timeout) without a final answer', code: 408 }]);
     t.is(h.clock.pending, 0);
   }
   {
-    const h = harness();
-    const alice = await connectedCall(h, 'alice', 5099);
-    h.transfers.transferLine('200', '127.0.0.1', 5070, 0);
-    await settle();
-    const refer = h.uac.last('REFER');
-    refer.reply(202);
-    const id = cseqNumberOf(refer.req);
+    const { h, alice, id } = await acceptedRefer();
     t.is(referNotify(alice, id, 'active;expires=10', 'SIP/2.0 100 Trying\r\n')[0]?.status, 200);
     // The guard follows the subscription's expiry (10 s) plus a 32 s margin.
     h.clock.advance(10_000 + 32_000 - 1);
@@ -416,13 +410,7 @@ test('transferor: a failure sipfrag, a subscription terminated without a final a
 });
 
 test('transferor: NOTIFYs it cannot use are answered (481 unknown id, 400 without Subscription-State or with a bad sipfrag, 489 another package)', async (t) => {
-  const h = harness();
-  const alice = await connectedCall(h, 'alice', 5099);
-  h.transfers.transferLine('200', '127.0.0.1', 5070, 0);
-  await settle();
-  const refer = h.uac.last('REFER');
-  refer.reply(202);
-  const id = cseqNumberOf(refer.req);
+  const { h, alice, id } = await acceptedRefer();
   t.is(referNotify(alice, id + 100, 'active', 'SIP/2.0 100 Trying\r\n')[0]?.status, 481);
   t.is(alice.send('NOTIFY', [`Event: refer;id=${id}`, 'Content-Type: message/sipfrag'], 'SIP/2.0 100 Trying\r\n')[0]?.status, 400);
   t.is(referNotify(alice, id, 'active', 'not a status line')[0]?.status, 400);
