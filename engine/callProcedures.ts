@@ -7,7 +7,7 @@
  * @module
  */
 import type { Endpoint } from '../sip/transport.js';
-import type { TimerHandle } from '../sip/clock.js';
+import { raceTimer } from '../sip/clock.js';
 import { parseUri } from '../sip/grammar.js';
 import { PhoneLine } from '../lines/phoneLine.js';
 import { buildDtmfRelayBody, isValidDtmfString } from '../media/dtmf.js';
@@ -37,12 +37,8 @@ export class CallProcedures {
   constructor(private readonly run: RunningEngine) {}
 
   /** `work`'s code, or SipCallTimeOut after `ms` on the engine's clock (so virtual time drives it too). */
-  private async withTimeOut(work: Promise<T>, ms: number): Promise<T> {
-    const clock = this.run.state.clock;
-    let timer: TimerHandle | undefined;
-    const rc = await Promise.race([work, new Promise<T>((r) => (timer = clock.setTimer(ms, () => r(T.SipCallTimeOut))))]);
-    clock.clearTimer(timer);
-    return rc;
+  private withTimeOut(work: Promise<T>, ms: number): Promise<T> {
+    return raceTimer(this.run.state.clock, ms, work, T.SipCallTimeOut);
   }
 
   /** The line an outgoing call takes: the first free one for -1, else the one named if it can. */

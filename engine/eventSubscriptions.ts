@@ -9,6 +9,7 @@
  * notifications it raises are checked against the typed map (engine/notifications.ts).
  * @module
  */
+import { raceTimer } from '../sip/clock.js';
 import { parseNameAddr, parseUri } from '../sip/grammar.js';
 import type { SipRequest } from '../sip/message.js';
 import {
@@ -434,13 +435,7 @@ export class EventSubscriptions {
     if (!session || session.terminated) return T.SipInvalidHandle;
     if ((typeof body !== 'string' && !Buffer.isBuffer(body)) || !isPositiveInt(timeoutMs, 600_000)) return T.SipBadParameter;
     if (contentType !== undefined && (typeof contentType !== 'string' || !/^[\w.+-]+\/[\w.+-]+$/.test(contentType))) return T.SipBadParameter;
-    const clock = this.ctx.clock();
-    let timer;
-    const outcome = await Promise.race([
-      session.notify({ state: 'active', body, contentType }),
-      new Promise<'timeout'>((r) => (timer = clock.setTimer(timeoutMs, () => r('timeout')))),
-    ]);
-    clock.clearTimer(timer);
+    const outcome = await raceTimer(this.ctx.clock(), timeoutMs, session.notify({ state: 'active', body, contentType }), 'timeout' as const);
     if (outcome === 'timeout') return T.SipEventNotifyResponseTimeOut;
     if ('error' in outcome) return outcome.error === 'timeout' ? T.SipEventNotifyResponseTimeOut : outcome.error === 'terminated' ? T.SipInvalidHandle : T.SipNotifyNetworkError;
     return outcome.code >= 200 && outcome.code < 300 ? T.SipSuccess : T.SipEventNotifyNotAccepted;

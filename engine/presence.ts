@@ -8,7 +8,7 @@
  */
 import { buildPidf, parsePidf } from '../sip/pidf.js';
 import type { SipRequest } from '../sip/message.js';
-import type { TimerHandle } from '../sip/clock.js';
+import { raceTimer } from '../sip/clock.js';
 import {
   Publication,
   negotiateExpires,
@@ -395,10 +395,7 @@ export class PresenceService {
     this.server = undefined;
     if (p) {
       // The wait for the PUBLISH removal is bounded on the engine's clock, like every SIP timer.
-      const clock = this.subs.ctx.clock();
-      let timer: TimerHandle | undefined;
-      await Promise.race([p.remove(), new Promise((r) => (timer = clock.setTimer(1500, () => r(undefined))))]);
-      clock.clearTimer(timer);
+      await raceTimer(this.subs.ctx.clock(), 1500, p.remove(), undefined);
       p.dispose();
     }
     this.watchers.clear();

@@ -19,7 +19,7 @@
  * run (credentials, logger, metrics, a few settings) is in engine/engineState.ts.
  * @module
  */
-import type { TimerHandle } from '../sip/clock.js';
+import { raceTimer } from '../sip/clock.js';
 import type { SipRequest, SipParseError } from '../sip/message.js';
 import { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction.js';
@@ -275,9 +275,7 @@ export class RunningEngine {
     const calls = this.callManager.calls();
     // A hang-up that fails must not keep stop from resolving (stopSipTelephony always resolves).
     // at most 2 s on the engine's clock for the far ends to answer the BYEs
-    let wait: TimerHandle | undefined;
-    await Promise.race([Promise.all(calls.map((c) => c.hangUp().catch(() => T.SipCallFailure))), new Promise((r) => (wait = this.state.clock.setTimer(2000, () => r(undefined))))]);
-    this.state.clock.clearTimer(wait);
+    await raceTimer(this.state.clock, 2000, Promise.all(calls.map((c) => c.hangUp().catch(() => T.SipCallFailure))), undefined);
     for (const c of calls) c.finish(T.SipCallComplete);
     await this.audio.stop();
     this.audioStopped = true;

@@ -23,7 +23,7 @@
  * manager, placing the triggered call, and the farEndCallTransferEnabled setting.
  * @module
  */
-import type { TimerHandle } from '../sip/clock.js';
+import { raceTimer, type TimerHandle } from '../sip/clock.js';
 import { parseUri } from '../sip/grammar.js';
 import type { SipRequest } from '../sip/message.js';
 import { serializeMessage } from '../sip/parser.js';
@@ -673,10 +673,7 @@ export class TransferManager {
   }
 
   private async takeOver(old: Call, line: PhoneLine, req: SipRequest, tx: ServerTransaction, calls: CallManager): Promise<void> {
-    const clock = this.host.clock();
-    let timer: TimerHandle | undefined;
-    await Promise.race([old.hangUp(), new Promise<void>((resolve) => (timer = clock.setTimer(REPLACED_BYE_WAIT_MS, resolve)))]);
-    clock.clearTimer(timer);
+    await raceTimer(this.host.clock(), REPLACED_BYE_WAIT_MS, old.hangUp(), undefined);
     old.finish(T.SipCallComplete);
     const stack = this.host.stack();
     if (!stack || this.host.calls() !== calls) return;

@@ -23,6 +23,19 @@ export interface Clock {
   clearTimer(handle: TimerHandle | undefined): void;
 }
 
+/**
+ * `work`'s value, or `onTimeout` when `ms` pass on `clock` first; the timer is cleared either
+ * way. Bounded waits run on the injected clock, so virtual time drives them too.
+ */
+export async function raceTimer<R, F>(clock: Clock, ms: number, work: Promise<R>, onTimeout: F): Promise<R | F> {
+  let timer: TimerHandle | undefined;
+  try {
+    return await Promise.race([work, new Promise<F>((r) => (timer = clock.setTimer(ms, () => r(onTimeout))))]);
+  } finally {
+    clock.clearTimer(timer);
+  }
+}
+
 /** Wall-clock implementation on `setTimeout`, monotonic through `performance.now()`. */
 export const realClock: Clock = {
   now: () => performance.now(),

@@ -19,7 +19,7 @@
  * call) sends and answers for them.
  * @module
  */
-import type { Clock, TimerHandle } from './clock.js';
+import { raceTimer, type Clock, type TimerHandle } from './clock.js';
 import { Dialog } from './dialog.js';
 import { DialogRouter, type DialogUsage } from './dialogRouter.js';
 import type { InDialogRequestOptions } from './dialog.js';
@@ -1273,9 +1273,7 @@ export class SubscriptionRouter {
     this.watches.clear();
     for (const s of this.subscriberSessions()) work.push(s.unsubscribe(guardMs));
     for (const n of this.notifierSessions()) work.push(n.terminate('noresource'));
-    let timer: TimerHandle | undefined;
-    await Promise.race([Promise.all(work), new Promise<void>((r) => (timer = this.host.clock.setTimer(guardMs, r)))]);
-    this.host.clock.clearTimer(timer);
+    await raceTimer(this.host.clock, guardMs, Promise.all(work), undefined);
     for (const s of this.subscriberSessions()) s.terminate({ cause: 'unsubscribed', initial: false });
   }
 }
