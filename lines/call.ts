@@ -450,6 +450,7 @@ export class Call {
       if (!this.early.active) this.onUnusableEarlyAnswer(res, e.status, e.detail);
     } else if (e.kind !== 'none') {
       this.applyMedia(e.media);
+      this.line.startEarlyMedia();
       this.notify(T.SipEarlyMedia, earlyMediaData(res, e.media));
     }
   }
@@ -757,7 +758,10 @@ export class Call {
     const p = this.pendingAnswer;
     if (this.lateOffer || !p) return T.SipFeatureNotAvailable;
     this.provisional(183, 'Session Progress', { sdp: p.sdp });
-    if (!this.negotiated) this.applyMedia(p.media);
+    if (!this.negotiated) {
+      this.applyMedia(p.media);
+      this.line.startEarlyMedia();
+    }
     this.notify(T.SipSendSessionProgress);
     return T.SipSuccess;
   }

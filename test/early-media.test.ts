@@ -2,7 +2,7 @@
  * Early media against real peers (issue 10, item 4):
  * - SIPp UAS answers 183 with SDP and streams a 1 kHz tone (rtp_stream), then answers 200
  *   without SDP: the engine's line hears the tone by frequency in the 183 phase (Rx IVR channel,
- *   raw RTP), raises SipEarlyMedia, and connects on the 183's answer;
+ *   raw RTP, recording), raises SipEarlyMedia, and connects on the 183's answer;
  * - engine to engine: the callee answers with 183 (sendCallProgress) and plays a WAV; the caller
  *   hears it before the answer; then goOffHook and the call proceeds with media both ways.
  */
@@ -18,10 +18,10 @@ import { freePort, freePorts } from './helpers/ports.js';
 
 async function engine(t: ExecutionContext, phoneName: string): Promise<EngineUnderTest> {
   const rtp = await freePorts(8, { even: true });
-  return startEngine(t, { numPhoneLinesRequested: 2, phoneName, minLocalRtpPort: rtp[0]!, maxLocalRtpPort: rtp[rtp.length - 1]! + 1 });
+  return startEngine(t, { numPhoneLinesRequested: 2, phoneName, minLocalRtpPort: rtp[0]!, maxLocalRtpPort: rtp[rtp.length - 1]! + 1, enablePhoneLineRecording: true });
 }
 
-peerTest('SIPp 183 + RTP tone, then 200 without SDP: the line hears 1 kHz before the answer (IVR Rx, raw RTP), SipEarlyMedia, and connects on the 183 answer', ['sipp'], async (t) => {
+peerTest('SIPp 183 + RTP tone, then 200 without SDP: the line hears 1 kHz before the answer (IVR Rx, raw RTP, recording), SipEarlyMedia, and connects on the 183 answer', ['sipp'], async (t) => {
   const e = await engine(t, 'ivr');
   const port = await freePort();
   const [mediaPort] = await freePorts(2, { even: true });
@@ -38,8 +38,17 @@ peerTest('SIPp 183 + RTP tone, then 200 without SDP: the line hears 1 kHz before
     if (!answered) rawBeforeAnswer++;
   }), T.SipSuccess);
   let cap: ReturnType<typeof capture> | undefined;
+  let recorded = 0;
+  let recordedPeak = 0;
   e.engine.on('SipEarlyMedia', (n) => {
     cap ??= capture(e.engine, n.phoneLine);
+    // recording follows the early media like a connected call's
+    const rc = e.engine.startPhoneLineRecording(n.phoneLine, false, false, '', (f) => {
+      if (answered) return;
+      recorded++;
+      for (let i = 0; i < f.samples; i++) recordedPeak = Math.max(recordedPeak, Math.abs(f.rx[i]!));
+    });
+    if (rc !== T.SipSuccess) t.fail(`startPhoneLineRecording: ${T[rc]}`);
   });
   let early: Int16Array | undefined;
   e.engine.on('SipInviteOkReceived', () => {
@@ -53,6 +62,7 @@ peerTest('SIPp 183 + RTP tone, then 200 without SDP: the line hears 1 kHz before
   t.truthy(early, 'audio was captured before the 200');
   assertTone(t, early!, 1000, 'early media (183 phase)');
   t.true(rawBeforeAnswer > 0, `raw RTP seen before the answer (${rawBeforeAnswer} packets)`);
+  t.true(recorded > 0 && recordedPeak > 1000, `recorded before the answer (${recorded} frames, rx peak ${recordedPeak})`);
   t.is(e.of(T.SipFarEndError).length, 0, 'the 200 without SDP is not "No SDP answer"');
   const order = e.seen.map((x) => x.event);
   t.true(order.indexOf(T.SipEarlyMedia) < order.indexOf(T.SipInviteOkReceived));
