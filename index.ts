@@ -75,6 +75,7 @@ export type {
   OkToAnswerCallData,
   CallCompleteData,
   MediaTimeoutData,
+  EarlyMediaData,
   ReceivedDtmfMethod,
   DtmfDigitData,
   RtpMediaConflictData,

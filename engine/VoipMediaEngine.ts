@@ -330,30 +330,22 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
 
   // ---------------------------------------------------------------- calls (engine/callProcedures.ts)
   /**
-   * Places a call to `userOrNumber` at `destAddress:destSipPort` (LanScape's MakeCall). With the
-   * proxy enabled the call goes through it to `userOrNumber@domain` (SipDomainNameNotDefined
-   * without a domain). `phoneLine` -1 takes the first free line. With `synchronous` the Promise
-   * resolves when the call connects (SipSuccess) or fails (SipFarEndIsBusy, SipFarEndError,
-   * SipCallTimeOut after `timeOutMs`); otherwise once the INVITE is on its way.
+   * Places a call to `userOrNumber` at `destAddress:destSipPort` (LanScape's MakeCall), through the
+   * proxy when enabled (to `userOrNumber@domain`). `phoneLine` -1 takes the first free line. With
+   * `synchronous` it resolves when the call connects or fails (SipCallTimeOut after `timeOutMs`).
    */
   @procedure({ async: true })
   makeCall(userOrNumber: string, destAddress: string, destSipPort: number, phoneLine: number, synchronous: boolean, timeOutMs: number): Promise<T> {
     return this.live.calls.makeCall(userOrNumber, destAddress, destSipPort, phoneLine, synchronous, timeOutMs);
   }
 
-  /**
-   * Places a call to a SIP URI (LanScape's MakeCallUri), directly to the URI's host or through
-   * the proxy when `useProxy` (SipProxyNotEnabled without one).
-   */
+  /** Places a call to a SIP URI (LanScape's MakeCallUri), to its host, or through the proxy when `useProxy`. */
   @procedure({ async: true })
   makeCallUri(sipUri: string, useProxy: boolean, phoneLine: number, synchronous: boolean, timeOutMs: number): Promise<T> {
     return this.live.calls.makeCallUri(sipUri, useProxy, phoneLine, synchronous, timeOutMs);
   }
 
-  /**
-   * Ends the call on a line: CANCEL while it rings out, 480 for an unanswered incoming call,
-   * BYE once connected. With `synchronous` it waits (up to `timeOutMs`) for the far end.
-   */
+  /** Ends a line's call (CANCEL, 480 or BYE); with `synchronous` it waits up to `timeOutMs` for the far end. */
   @procedure({ async: true })
   terminateCall(phoneLine: number, synchronous: boolean, timeOutMs: number): Promise<T> {
     return this.live.calls.terminateCall(phoneLine, synchronous, timeOutMs);
@@ -363,16 +355,21 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   @procedure()
   goOffHook(phoneLine: number): T { return this.live.calls.goOffHook(phoneLine); }
 
+  /**
+   * Early media (PortSIP's sendCallProgress): answers the call ringing on a line with 183 Session
+   * Progress and our SDP, and starts its media so that playWaveFile, an IVR Tx channel or a tone
+   * reach the caller before (or instead of) goOffHook. SipFeatureNotAvailable for an INVITE without SDP.
+   */
+  @procedure()
+  sendCallProgress(phoneLine: number): T { return this.live.calls.sendCallProgress(phoneLine); }
+
   /** Refuses the call ringing on a line with a SIP status (400..699) and reason phrase. */
   @procedure()
   abortIncomingCall(phoneLine: number, sipStatusCode: number, reasonPhrase: string): T {
     return this.live.calls.abortIncomingCall(phoneLine, sipStatusCode, reasonPhrase);
   }
 
-  /**
-   * Puts the far end on hold (re-INVITE with sendonly, or c=0.0.0.0 per setCallHoldType) or
-   * resumes it. Resolves when the far end answered; SipCallHoldOn / SipCallHoldOff follow.
-   */
+  /** Holds (re-INVITE, sendonly or c=0.0.0.0 per setCallHoldType) or resumes the far end; SipCallHoldOn / Off follow. */
   @procedure({ async: true })
   holdLine(phoneLine: number, on: boolean): Promise<T> { return this.live.calls.holdLine(phoneLine, on); }
 
@@ -385,10 +382,8 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   setCallAnswerTimeout(seconds: number): T { return this.live.calls.setCallAnswerTimeout(seconds); }
 
   /**
-   * Seconds a connected call may receive neither RTP nor RTCP before the engine hangs it up with
-   * BYE and raises SipMediaTimeout (the `mediaTimeoutSeconds` start parameter, default 60); 0
-   * turns the check off. Applies to the calls already up. Held calls are excepted. A LineScape
-   * addition (PJSUA and carrier UAs call it the RTP time-out).
+   * Seconds a connected call may receive no RTP/RTCP before a BYE and SipMediaTimeout (start
+   * parameter `mediaTimeoutSeconds`, default 60; 0 = off). Applies at once; held calls excepted.
    */
   @procedure()
   setMediaTimeout(seconds: number): T { return this.live.calls.setMediaTimeout(seconds); }

@@ -194,6 +194,7 @@ export class EngineAudio {
       case T.SipFarEndError:
         if (this.tones.error) this.play('error', SIGNAL_SECONDS);
         return;
+      case T.SipEarlyMedia: // the far end's own ringback or announcement replaces ours
       case T.SipOutgoingCallConnected:
       case T.SipIncomingCallConnected:
       case T.SipIncomingCallAborted:

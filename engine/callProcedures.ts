@@ -134,6 +134,12 @@ export class CallProcedures {
     return rc;
   }
 
+  /** sendCallProgress: 183 with our SDP answer, media starts (lines/call.ts `Call.sendProgress`). */
+  sendCallProgress(phoneLine: number): T {
+    const call = this.run.lineCall(phoneLine);
+    return typeof call === 'number' ? call : call.sendProgress();
+  }
+
   /** abortIncomingCall. */
   abortIncomingCall(phoneLine: number, sipStatusCode: number, reasonPhrase: string): T {
     const call = this.run.lineCall(phoneLine);

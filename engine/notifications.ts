@@ -82,6 +82,20 @@ export interface MediaTimeoutData {
   seconds: number;
 }
 
+/** Data of SipEarlyMedia: the provisional answer whose SDP started (or moved) the early media. */
+export interface EarlyMediaData {
+  /** Its status (183, or 180 with SDP). */
+  statusCode: number;
+  /** Its reason phrase. */
+  reasonPhrase: string;
+  /** Where our RTP goes now. */
+  remoteAddress: string;
+  /** Its RTP port. */
+  remotePort: number;
+  /** The codec negotiated (`PCMU`, `opus` ...). */
+  codec: string;
+}
+
 /** How a received DTMF digit arrived. */
 export type ReceivedDtmfMethod = 'rfc4733' | 'inband' | 'info';
 
@@ -470,6 +484,12 @@ export interface NotificationDataMap {
   // ---- media time-out
   /** Line: no RTP or RTCP arrived for the media time-out; a BYE follows (SipCallComplete's reason is `SipMediaTimeout`). */
   SipMediaTimeout: MediaTimeoutData;
+
+  // ---- early media
+  /** Line: the far end's early media started (an 18x with a usable SDP answer) or moved to another fork. */
+  SipEarlyMedia: EarlyMediaData;
+  /** Line: we answered a ringing call with 183 Session Progress and our SDP (sendCallProgress); media runs. */
+  SipSendSessionProgress: undefined;
 }
 
 /** The name of an event the engine raises as a notification (`'SipRegisterSuccess'` ...). */

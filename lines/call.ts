@@ -40,6 +40,7 @@ import type { UsageContext } from './context.js';
 import { callQualityFromStats, type CallQuality } from '../media/quality.js';
 import type { MediaSessionStats } from '../media/session.js';
 import { CallState, isLegalCallTransition, type CallStateChange, type IllegalCallTransition } from './callState.js';
+import { EarlyAnswers, earlyMediaData } from './earlyMedia.js';
 
 /** The media side of a call, as the call needs it. */
 export interface CallMedia {
@@ -244,6 +245,8 @@ export class Call {
   private cancelledTx?: ClientTransaction;
   /** The attempt was ended by us because a provisional's SDP answer was unusable (§13.2.1). */
   private earlyAnswerFailed = false;
+  /** The early SDP answers of our INVITE, per early dialog (lines/earlyMedia.ts). */
+  private readonly early = new EarlyAnswers();
 
   private constructor(
     private readonly host: CallServices,
@@ -440,11 +443,15 @@ export class Call {
       183: T.SipReceived183SessionProgress,
     };
     this.notify(map[res.status] ?? T.SipReceivedProvisionalResponse, { statusCode: res.status, reasonPhrase: res.reason });
-    // Early media: an answer in a 183 starts media before the call is answered.
-    if (res.body.length && this.localMedia && !this.negotiated && (res.headers.get('Content-Type') ?? '').includes('sdp')) {
-      const r = negotiateAnswer(res.body.toString('latin1'), this.localMedia);
-      if (r.ok) this.applyMedia(r.media);
-      else this.onUnusableEarlyAnswer(res, r.status, r.detail);
+    // Early media (lines/earlyMedia.ts): an SDP answer in an 18x starts media before the answer.
+    if (this.st !== CallState.Proceeding || !this.localMedia) return;
+    const e = this.early.onProvisional(res, this.localMedia);
+    if (e.kind === 'unusable') {
+      if (!this.early.active) this.onUnusableEarlyAnswer(res, e.status, e.detail);
+    } else if (e.kind !== 'none') {
+      this.applyMedia(e.media);
+      this.line.startEarlyMedia();
+      this.notify(T.SipEarlyMedia, earlyMediaData(res, e.media));
     }
   }
 
@@ -560,13 +567,10 @@ export class Call {
     const dialog = Dialog.fromUacResponse(invite, res, this.host.contactUri(this.userName));
     this.setDialog(dialog);
     const ack = dialog.createRequest('ACK', { cseq: dialog.localSeq });
-    let failure: { status: number; reason: string } | undefined;
-    if (!res.body.length) failure = { status: 488, reason: 'No SDP answer' };
-    else {
-      const r = negotiateAnswer(res.body.toString('latin1'), this.localMedia!);
-      if (r.ok) this.applyMedia(r.media);
-      else failure = { status: r.status, reason: r.reason };
-    }
+    // The 2xx's answer, or its dialog's early one (a 200 without SDP after a 183 with it).
+    const r = this.early.onFinal(res, this.localMedia!);
+    if (r.kind === 'apply') this.applyMedia(r.media);
+    const failure = r.kind === 'fail' ? r : undefined;
     void this.sendAck(ack);
     this.notify(T.SipSendInviteAck);
     if (failure) {
@@ -716,7 +720,7 @@ export class Call {
     } else {
       call.lateOffer = true;
     }
-    call.respond(180, 'Ringing');
+    call.provisional(180, 'Ringing');
     call.enter(CallState.Ringing);
     call.notify(T.SipSendRinging);
     call.notify(T.SipStartIncomingRing);
@@ -730,6 +734,37 @@ export class Call {
   }
 
   private pendingAnswer?: { sdp: string; media: NegotiatedMedia };
+
+  /**
+   * The one path of the provisional answers we send to an incoming INVITE (180, and the 183 of
+   * early media), so that what every 1xx needs (reliability, RFC 3262) is added in one place.
+   */
+  private provisional(status: number, reason: string, body?: { sdp: string }): void {
+    this.respond(status, reason, body);
+  }
+
+  /**
+   * Early media at the callee (sendCallProgress): answers the ringing call with 183 Session
+   * Progress carrying our SDP answer and starts the media, so a WAV, a tone or an IVR stream
+   * reaches the caller before (or instead of) the answer. `answer` then sends the same SDP in the
+   * 200; a refusal ends it. Called again, the 183 goes again. An INVITE without an offer cannot
+   * have early media here (our offer in an unreliable 18x could not be answered): refused.
+   */
+  sendProgress(): T {
+    if (this.isEnded) return T.SipNoCallActive;
+    if (this.direction !== CallDirection.Incoming) return T.SipCallAlreadyInProgress;
+    if (this.st === CallState.Initial) return T.SipCallAlreadyInProgress;
+    if (this.st !== CallState.Ringing) return T.SipAlreadyOffHook;
+    const p = this.pendingAnswer;
+    if (this.lateOffer || !p) return T.SipFeatureNotAvailable;
+    this.provisional(183, 'Session Progress', { sdp: p.sdp });
+    if (!this.negotiated) {
+      this.applyMedia(p.media);
+      this.line.startEarlyMedia();
+    }
+    this.notify(T.SipSendSessionProgress);
+    return T.SipSuccess;
+  }
 
   private respond(status: number, reason?: string, body?: { sdp: string }, refusal?: Refusal): void {
     const tx = this.serverTx;
@@ -771,7 +806,8 @@ export class Call {
     } else {
       const p = this.pendingAnswer!;
       this.respond(200, 'OK', { sdp: p.sdp });
-      this.applyMedia(p.media);
+      // after early media (sendProgress) the session already runs on this answer
+      if (!this.negotiated) this.applyMedia(p.media);
     }
     this.notify(T.SipSend200Ok);
     return T.SipSuccess;

@@ -15,7 +15,7 @@
 import { ConferenceBridge, type EdgeResamplerFactory, type MixerRate, type Port } from '../mixer/index.js';
 import type { LocalAudioPort } from '../mixer/localAudioPort.js';
 import type { MediaPump } from '../media/mediaPump.js';
-import { LineState } from './lineState.js';
+import { CallDirection, LineState } from './lineState.js';
 import type { LineMedia } from './lineMedia.js';
 import type { PhoneLine } from './phoneLine.js';
 
@@ -62,14 +62,16 @@ export class LineMixer {
 
   /** True when the line has a connected call whose media is negotiated. */
   static connected(line: PhoneLine): boolean {
-    return (line.state === LineState.InCall || line.state === LineState.OnHold) && line.media !== undefined && line.media.sampleRate > 0;
+    return (line.state === LineState.InCall || line.state === LineState.OnHold || line.earlyMedia) && line.media !== undefined && line.media.sampleRate > 0;
   }
 
   /** Re-derive a line's port and groups from its state (after any change). */
   update(line: PhoneLine): void {
     const connected = LineMixer.connected(line);
     if (this.device !== null) {
-      if (connected && line.state === LineState.InCall && !line.conferenced) this.deviceLine = line;
+      // an outgoing call's early media (the far end's ringback) is heard like the call itself
+      const heard = line.state === LineState.InCall || (line.earlyMedia && line.callDirection === CallDirection.Outgoing);
+      if (connected && heard && !line.conferenced) this.deviceLine = line;
       else if (this.deviceLine === line && (!connected || line.conferenced)) this.deviceLine = null;
     }
     const groups: string[] = [];

@@ -11,7 +11,10 @@
  * the far end holds us (sendonly or inactive toward us), or the negotiated direction says the far
  * end does not send to us at all. Its silence clock restarts when the hold ends. RTCP alone keeps
  * a call alive (RFC 3550 §6: a held or muted sender still reports). A sweep that runs late (the
- * event loop stalled) restarts every call's silence instead of judging it.
+ * event loop stalled) restarts every call's silence instead of judging it. A call with early
+ * media (lines/earlyMedia.ts: Proceeding at the caller, Ringing at the callee) is not judged:
+ * an announcement may fall silent before the answer, and the INVITE's own time-outs bound that
+ * phase; its silence clock starts when the call is answered (Confirmed).
  *
  * Takes only its host: the engine's clock, the lines and the time-out in force (0 = off),
  * read at every sweep so `setMediaTimeout` applies to calls already up.

@@ -55,6 +55,7 @@ export class PhoneLine {
   /** Raw RTP access callback (enableRawRtpPacketAccess). */
   rawRtpCallback?: (d: RawRtpData) => void;
   private inConference = false;
+  private early = false;
   /** Conference groups the line joins while conferenced (setConferenceGroupIds). */
   conferenceGroups: string[] = [DEFAULT_CONFERENCE_GROUP];
   /** Called after every state change (the engine's mixer follows the line through it). */
@@ -74,9 +75,25 @@ export class PhoneLine {
     return this.state === LineState.OnHook;
   }
 
+  /**
+   * True while the call's early media runs (lines/earlyMedia.ts: an 18x answer at the caller,
+   * our 183 at the callee): the mixer then treats the line as connected, so recording, the
+   * conference and (for an outgoing call) the sound card hear it before the answer.
+   */
+  get earlyMedia(): boolean {
+    return this.early && (this.state === LineState.Dialing || this.state === LineState.Ringing);
+  }
+
+  /** Early media started (or moved to another fork) on the line's call; the mixer follows at once. */
+  startEarlyMedia(): void {
+    this.early = true;
+    this.onStateChange?.(this);
+  }
+
   /** Moves to a state, recording it (as reported) when asked. */
   setState(state: LineState): void {
     this.state = state;
+    if (state !== LineState.Dialing && state !== LineState.Ringing) this.early = false;
     if (state === LineState.OnHook || state === LineState.BusyOut) this.callDirection = CallDirection.None;
     if (this.recordCallStates) this.history.push({ state: this.reportedState, time: Date.now() });
     this.onStateChange?.(this);

@@ -510,4 +510,10 @@ export enum TelephonyReturnValue {
    * SipCallComplete names this code as its reason.
    */
   SipMediaTimeout,
+  /**
+   * PHONE_LINE notification: the far end's early media started on an outgoing call (an 18x
+   * carried a usable SDP answer, so its ringback or announcement is heard before the answer), or
+   * moved to another early dialog of a forked call. Like PortSIP's `existsEarlyMedia` flag.
+   */
+  SipEarlyMedia,
 }

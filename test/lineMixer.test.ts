@@ -143,3 +143,23 @@ test('the end of a call removes its port; a codec rate change remakes it at the 
   mixer.close();
   t.is(media[1]!.port, null);
 });
+
+test('early media counts as connected while the call rings (Dialing or Ringing) and stops counting at any other state', (t) => {
+  const line = new PhoneLine(0);
+  line.media = { sampleRate: 8000 } as unknown as LineMedia;
+  let changes = 0;
+  line.onStateChange = () => changes++;
+  line.setState(LineState.Dialing);
+  t.false(LineMixer.connected(line));
+  line.startEarlyMedia();
+  t.is(changes, 2, 'the mixer is told at once');
+  t.true(line.earlyMedia);
+  t.true(LineMixer.connected(line));
+  line.setState(LineState.InCall);
+  t.false(line.earlyMedia, 'answered: an ordinary connected call');
+  t.true(LineMixer.connected(line));
+  line.setState(LineState.OnHook);
+  line.setState(LineState.Ringing);
+  t.false(line.earlyMedia, 'a new call starts without early media');
+  t.false(LineMixer.connected(line));
+});

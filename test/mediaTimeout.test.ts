@@ -99,6 +99,23 @@ test('calls that are not Confirmed or have no media counter are not watched; end
   t.is(watch.watched, 0);
 });
 
+test('early media: a call in its 183 phase (either side) is not judged, however silent; once answered it gets a full time-out from the answer', (t) => {
+  const caller = new FakeCall();
+  caller.state = CallState.Proceeding;
+  const callee = new FakeCall();
+  callee.state = CallState.Ringing;
+  caller.packets = callee.packets = 50; // the announcement played, then went quiet
+  const { clock, watch } = rig(2, caller, callee);
+  clock.advance(30 * MEDIA_TIMEOUT_SWEEP_MS);
+  t.deepEqual([caller.endedWith, callee.endedWith], [[], []]);
+  t.is(watch.watched, 0);
+  caller.state = CallState.Confirmed;
+  clock.advance(2 * MEDIA_TIMEOUT_SWEEP_MS);
+  t.deepEqual(caller.endedWith, [], 'the silence before the answer does not count');
+  clock.advance(MEDIA_TIMEOUT_SWEEP_MS);
+  t.deepEqual(caller.endedWith, [2]);
+});
+
 test('stop clears the sweep timer and the calls', (t) => {
   const c = new FakeCall();
   const { clock, watch } = rig(1, c);
