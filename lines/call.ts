@@ -39,6 +39,7 @@ import type { PhoneLine } from './phoneLine.js';
 import type { UsageContext } from './context.js';
 import { callQualityFromStats, type CallQuality } from '../media/quality.js';
 import type { MediaSessionStats } from '../media/session.js';
+import { ForkedAnswers } from './forkedAnswers.js';
 import { CallState, isLegalCallTransition, type CallStateChange, type IllegalCallTransition } from './callState.js';
 
 /** The media side of a call, as the call needs it. */
@@ -244,6 +245,8 @@ export class Call {
   private cancelledTx?: ClientTransaction;
   /** The attempt was ended by us because a provisional's SDP answer was unusable (§13.2.1). */
   private earlyAnswerFailed = false;
+  /** The 2xx answers of other forks of our INVITE, each ACKed and ended (made at the first). */
+  private forks?: ForkedAnswers;
 
   private constructor(
     private readonly host: CallServices,
@@ -465,11 +468,18 @@ export class Call {
     this.cancelInvite(this.inviteTx);
   }
 
-  /** ACKs a retransmitted 2xx again (our ACK was lost). */
+  /**
+   * A 2xx after the first: our own again (our ACK was lost) is re-ACKed; another fork's is ACKed
+   * in its own dialog and ended with BYE (RFC 3261 §13.2.2.4, lines/forkedAnswers.ts).
+   */
   reAck(res: SipResponse): void {
-    if (!this.dialog) return;
-    const ack = this.dialog.createRequest('ACK', { cseq: Number.parseInt(res.headers.get('CSeq') ?? '1', 10) });
-    void this.sendAck(ack);
+    if (!this.invite || this.direction !== CallDirection.Outgoing) return;
+    this.forks ??= new ForkedAnswers({
+      contactUri: () => this.host.contactUri(this.userName),
+      ack: (ack, d) => void this.sendAck(ack, d),
+      bye: (d) => this.sendInDialog('BYE', {}, () => undefined, d),
+    });
+    this.forks.onAdditional2xx(this.invite, res, this.dialog);
   }
 
   private onInviteFinal(invite: SipRequest, res: SipResponse, authFailed: boolean): void {

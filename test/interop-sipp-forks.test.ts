@@ -1,0 +1,55 @@
+/**
+ * Dialog correctness against SIPp scenarios, the rest of issue 10 item 11:
+ * - forked 2xx answers: each fork's 2xx is ACKed in its own dialog (To tag, Contact as
+ *   Request-URI, route set), the first is the call, a later one gets ACK then BYE (RFC 3261
+ *   §13.2.2.4);
+ * - a 200 without a To tag: the peer's later in-dialog requests (with or without a From tag)
+ *   still reach the call instead of 481.
+ */
+import type { ExecutionContext } from 'ava';
+import { LineState, TelephonyReturnValue as T } from '../index.js';
+import { startEngine, type EngineUnderTest } from './helpers/engine.js';
+import { peerTest } from './helpers/env.js';
+import { sippScenario, startSipp, waitForUdpPort, type SippHandle } from './helpers/peers.js';
+import { freePort, freePorts } from './helpers/ports.js';
+
+/** An engine with its own block of RTP ports and SIP message hooks on (to see what it receives). */
+async function engine(t: ExecutionContext): Promise<EngineUnderTest> {
+  const rtp = await freePorts(8, { even: true });
+  const e = await startEngine(t, { numPhoneLinesRequested: 2, phoneName: 'ivr', minLocalRtpPort: rtp[0]!, maxLocalRtpPort: rtp[rtp.length - 1]! + 1 });
+  t.is(e.engine.enableSipMessageHook(true), T.SipSuccess);
+  return e;
+}
+
+/** Starts a SIPp UAS with `scenario` on a free port and waits for it to bind. */
+async function uas(t: ExecutionContext, scenario: string): Promise<{ sipp: SippHandle; port: number }> {
+  const port = await freePort();
+  const [mediaPort] = await freePorts(2, { even: true });
+  const sipp = startSipp(['-sf', sippScenario(scenario), '-p', String(port), '-mp', String(mediaPort), '-m', '1', '-timeout', '20s', '-timeout_error'], { timeoutMs: 30_000 });
+  t.teardown(() => sipp.kill());
+  t.true(await waitForUdpPort(port), 'SIPp UAS bound its port');
+  return { sipp, port };
+}
+
+/** Resolves when the engine received a message whose text matches `re`. */
+function received(e: EngineUnderTest, re: RegExp): Promise<unknown> {
+  return e.waitFor(T.SipModifySipMessage, (n) => {
+    return n.data.direction === 'received' && re.test(n.data.message);
+  });
+}
+
+peerTest('forked 2xx: the second fork is ACKed in its own dialog and ended with BYE; the first stays the call (RFC 3261 §13.2.2.4)', ['sipp'], async (t) => {
+  const e = await engine(t);
+  const { sipp, port } = await uas(t, 'uas-forked-2xx.xml');
+  t.is(await e.engine.makeCall('far', '127.0.0.1', port, 0, true, 10_000), T.SipSuccess);
+  await e.waitFor(T.SipOutgoingCallConnected, (n) => n.phoneLine === 0);
+  // SIPp's 200 to the BYE of the second fork: that fork is over, the call goes on.
+  await received(e, /^SIP\/2\.0 200 OK\r\n[\s\S]*tag=\d+fork2[\s\S]*CSeq: \d+ BYE/);
+  t.is(e.of(T.SipOutgoingCallConnected).length, 1, 'one call');
+  t.is(e.of(T.SipOnHook).length, 0, 'the line still carries the first fork');
+  t.is(e.engine.getLineStatus(0).state, LineState.InCall);
+  t.is(await e.engine.terminateCall(0, true, 5000), T.SipSuccess);
+  await e.waitFor(T.SipReceivedByeAck, (n) => n.phoneLine === 0);
+  const res = await sipp.wait();
+  t.is(res.code, 0, res.summary);
+});
