@@ -53,3 +53,14 @@ peerTest('forked 2xx: the second fork is ACKed in its own dialog and ended with 
   const res = await sipp.wait();
   t.is(res.code, 0, res.summary);
 });
+
+peerTest('a 200 without a To tag: the peer\'s re-INVITE (no From tag) and BYE (a From tag after all) reach the call, not 481', ['sipp'], async (t) => {
+  const e = await engine(t);
+  const { sipp, port } = await uas(t, 'uas-200-no-to-tag.xml');
+  t.is(await e.engine.makeCall('far', '127.0.0.1', port, 0, true, 10_000), T.SipSuccess);
+  await e.waitFor(T.SipOutgoingCallConnected, (n) => n.phoneLine === 0);
+  await e.waitFor(T.SipFarEndHoldOn, (n) => n.phoneLine === 0);
+  await e.waitFor(T.SipOnHook, (n) => n.phoneLine === 0);
+  const res = await sipp.wait();
+  t.is(res.code, 0, res.summary);
+});
