@@ -40,6 +40,7 @@ import type { UsageContext } from './context.js';
 import { callQualityFromStats, type CallQuality } from '../media/quality.js';
 import type { MediaSessionStats } from '../media/session.js';
 import { ForkedAnswers } from './forkedAnswers.js';
+import { singleCodecReoffer } from './singleCodecReoffer.js';
 import { CallState, isLegalCallTransition, type CallStateChange, type IllegalCallTransition } from './callState.js';
 
 /** The media side of a call, as the call needs it. */
@@ -71,6 +72,8 @@ export interface CallExtras {
   holdStyle(): HoldStyle;
   /** Seconds an incoming call may ring. */
   answerTimeoutSeconds(): number;
+  /** After a multi-codec answer to our INVITE, re-offer the chosen codec alone (lines/singleCodecReoffer.ts). */
+  reofferSingleCodec?(): boolean;
   /** Registers / unregisters the call for in-dialog request routing. */
   dialogChanged(call: Call, oldKey: string | undefined, newKey: string | undefined): void;
   /** The call is over; the line is free again. */
@@ -571,11 +574,13 @@ export class Call {
     this.setDialog(dialog);
     const ack = dialog.createRequest('ACK', { cseq: dialog.localSeq });
     let failure: { status: number; reason: string } | undefined;
+    let reoffer: AudioFormatSpec[] | undefined;
     if (!res.body.length) failure = { status: 488, reason: 'No SDP answer' };
     else {
       const r = negotiateAnswer(res.body.toString('latin1'), this.localMedia!);
       if (r.ok) this.applyMedia(r.media);
       else failure = { status: r.status, reason: r.reason };
+      if (r.ok) reoffer = singleCodecReoffer(this.host.reofferSingleCodec?.() === true, res.body.toString('latin1'), this.formats, r.media.receivePayloadType);
     }
     void this.sendAck(ack);
     this.notify(T.SipSendInviteAck);
@@ -589,6 +594,7 @@ export class Call {
       return;
     }
     this.connect(T.SipOutgoingCallConnected);
+    if (reoffer && !this.localHold) this.sendReInvite(false, reoffer);
   }
 
   /**
@@ -967,8 +973,9 @@ export class Call {
     });
   }
 
-  private sendReInvite(hold: boolean): void {
-    const local = this.buildLocalMedia(hold ? 'sendonly' : 'sendrecv');
+  /** A re-INVITE for hold (`formats` omitted) or offering only `formats` (the single-codec re-offer: no hold events). */
+  private sendReInvite(hold: boolean, formats?: AudioFormatSpec[]): void {
+    const local = { ...this.buildLocalMedia(hold ? 'sendonly' : 'sendrecv'), ...(formats ? { formats } : {}) };
     const offer = createOffer(local);
     const done = (rc: T): void => {
       this.reinviteTx = undefined;
@@ -985,8 +992,9 @@ export class Call {
         const r = negotiateAnswer(res.body.toString('latin1'), local);
         if (r.ok) {
           this.localMedia = local;
-          this.localHold = hold;
           this.applyMedia(r.media);
+          if (formats) return done(T.SipSuccess);
+          this.localHold = hold;
           this.line.setState(hold ? LineState.OnHold : LineState.InCall);
           this.notify(hold ? T.SipCallHoldOn : T.SipCallHoldOff);
           return done(T.SipSuccess);

@@ -91,6 +91,7 @@ export class CallManager {
       openMedia: (line) => own.openMedia(line),
       holdStyle: () => own.holdStyle(),
       answerTimeoutSeconds: () => own.answerTimeoutSeconds(),
+      reofferSingleCodec: () => own.reofferSingleCodec?.() === true,
       callFinished: own.callFinished && ((call) => own.callFinished?.(call)),
       illegalTransition: own.illegalTransition && ((bug) => own.illegalTransition?.(bug)),
       dialogChanged: (call, oldKey, newKey) => {
