@@ -594,7 +594,7 @@ export class Call {
       return;
     }
     this.connect(T.SipOutgoingCallConnected);
-    if (reoffer && !this.localHold) this.sendReInvite(false, reoffer);
+    if (reoffer && this.st === CallState.Confirmed && !this.localHold) this.sendReInvite(false, reoffer);
   }
 
   /**
