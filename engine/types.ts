@@ -144,6 +144,12 @@ export interface StartSipTelephonyParams {
    * the BYE). A LineScape addition.
    */
   keepCallAfterTransfer?: boolean;
+  /**
+   * After an answer to the engine's INVITE that lists several codecs, send one re-INVITE
+   * offering only the codec in use (and telephone-event), so both sides send the same one
+   * (pjsua's policy). Default false. A LineScape addition.
+   */
+  reofferSingleCodec?: boolean;
 }
 
 /** Defaults for every start parameter. */
@@ -174,6 +180,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   sipT4Ms: 5000,
   sipTransport: 'UDP',
   keepCallAfterTransfer: false,
+  reofferSingleCodec: false,
 };
 
 /** A contact being registered, with the expiry it asks for. */

@@ -39,6 +39,8 @@ import type { PhoneLine } from './phoneLine.js';
 import type { UsageContext } from './context.js';
 import { callQualityFromStats, type CallQuality } from '../media/quality.js';
 import type { MediaSessionStats } from '../media/session.js';
+import { ForkedAnswers } from './forkedAnswers.js';
+import { singleCodecReoffer } from './singleCodecReoffer.js';
 import { CallState, isLegalCallTransition, type CallStateChange, type IllegalCallTransition } from './callState.js';
 import { EarlyAnswers, earlyMediaData } from './earlyMedia.js';
 
@@ -71,6 +73,8 @@ export interface CallExtras {
   holdStyle(): HoldStyle;
   /** Seconds an incoming call may ring. */
   answerTimeoutSeconds(): number;
+  /** After a multi-codec answer to our INVITE, re-offer the chosen codec alone (lines/singleCodecReoffer.ts). */
+  reofferSingleCodec?(): boolean;
   /** Registers / unregisters the call for in-dialog request routing. */
   dialogChanged(call: Call, oldKey: string | undefined, newKey: string | undefined): void;
   /** The call is over; the line is free again. */
@@ -247,6 +251,8 @@ export class Call {
   private earlyAnswerFailed = false;
   /** The early SDP answers of our INVITE, per early dialog (lines/earlyMedia.ts). */
   private readonly early = new EarlyAnswers();
+  /** The 2xx answers of other forks of our INVITE, each ACKed and ended (made at the first). */
+  private forks?: ForkedAnswers;
 
   private constructor(
     private readonly host: CallServices,
@@ -472,11 +478,18 @@ export class Call {
     this.cancelInvite(this.inviteTx);
   }
 
-  /** ACKs a retransmitted 2xx again (our ACK was lost). */
+  /**
+   * A 2xx after the first: our own again (our ACK was lost) is re-ACKed; another fork's is ACKed
+   * in its own dialog and ended with BYE (RFC 3261 §13.2.2.4, lines/forkedAnswers.ts).
+   */
   reAck(res: SipResponse): void {
-    if (!this.dialog) return;
-    const ack = this.dialog.createRequest('ACK', { cseq: Number.parseInt(res.headers.get('CSeq') ?? '1', 10) });
-    void this.sendAck(ack);
+    if (!this.invite || this.direction !== CallDirection.Outgoing) return;
+    this.forks ??= new ForkedAnswers({
+      contactUri: () => this.host.contactUri(this.userName),
+      ack: (ack, d) => void this.sendAck(ack, d),
+      bye: (d) => this.sendInDialog('BYE', {}, () => undefined, d),
+    });
+    this.forks.onAdditional2xx(this.invite, res, this.dialog);
   }
 
   private onInviteFinal(invite: SipRequest, res: SipResponse, authFailed: boolean): void {
@@ -571,6 +584,9 @@ export class Call {
     const r = this.early.onFinal(res, this.localMedia!);
     if (r.kind === 'apply') this.applyMedia(r.media);
     const failure = r.kind === 'fail' ? r : undefined;
+    const reoffer = r.kind === 'apply' && res.body.length
+      ? singleCodecReoffer(this.host.reofferSingleCodec?.() === true, res.body.toString('latin1'), this.formats, r.media.receivePayloadType)
+      : undefined;
     void this.sendAck(ack);
     this.notify(T.SipSendInviteAck);
     if (failure) {
@@ -583,6 +599,7 @@ export class Call {
       return;
     }
     this.connect(T.SipOutgoingCallConnected);
+    if (reoffer && this.st === CallState.Confirmed && !this.localHold) this.sendReInvite(false, reoffer);
   }
 
   /**
@@ -993,8 +1010,9 @@ export class Call {
     });
   }
 
-  private sendReInvite(hold: boolean): void {
-    const local = this.buildLocalMedia(hold ? 'sendonly' : 'sendrecv');
+  /** A re-INVITE for hold (`formats` omitted) or offering only `formats` (the single-codec re-offer: no hold events). */
+  private sendReInvite(hold: boolean, formats?: AudioFormatSpec[]): void {
+    const local = { ...this.buildLocalMedia(hold ? 'sendonly' : 'sendrecv'), ...(formats ? { formats } : {}) };
     const offer = createOffer(local);
     const done = (rc: T): void => {
       this.reinviteTx = undefined;
@@ -1011,8 +1029,9 @@ export class Call {
         const r = negotiateAnswer(res.body.toString('latin1'), local);
         if (r.ok) {
           this.localMedia = local;
-          this.localHold = hold;
           this.applyMedia(r.media);
+          if (formats) return done(T.SipSuccess);
+          this.localHold = hold;
           this.line.setState(hold ? LineState.OnHold : LineState.InCall);
           this.notify(hold ? T.SipCallHoldOn : T.SipCallHoldOff);
           return done(T.SipSuccess);

@@ -14,6 +14,7 @@ import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { AudioFormatSpec } from '../sip/sdp.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
+import { tagOf } from '../sip/util.js';
 import { TelephonyReturnValue as T } from './telephonyCodes.js';
 import { Call, type CallExtras, type CallServices } from './call.js';
 import { withExtras, type UsageContext } from './context.js';
@@ -90,6 +91,7 @@ export class CallManager {
       openMedia: (line) => own.openMedia(line),
       holdStyle: () => own.holdStyle(),
       answerTimeoutSeconds: () => own.answerTimeoutSeconds(),
+      reofferSingleCodec: () => own.reofferSingleCodec?.() === true,
       callFinished: own.callFinished && ((call) => own.callFinished?.(call)),
       illegalTransition: own.illegalTransition && ((bug) => own.illegalTransition?.(bug)),
       dialogChanged: (call, oldKey, newKey) => {
@@ -124,7 +126,9 @@ export class CallManager {
   /** The call a request belongs to by its dialog id, if any. */
   callForRequest(req: SipRequest): Call | undefined {
     const key = Dialog.keyOfRequest(req);
-    return key ? this.byDialog.get(key) : undefined;
+    if (!key) return undefined;
+    // As the dialog router: a dialog made by a 2xx without a To tag has an empty remote tag.
+    return this.byDialog.get(key) ?? this.byDialog.get(Dialog.key(req.headers.get('Call-ID') ?? '', tagOf(req.headers.get('To')) ?? '', ''));
   }
 
   /**

@@ -157,8 +157,15 @@ export class DialogRouter {
 
   private inDialog(req: SipRequest, tx: ServerTransaction, from: Endpoint, localTag: string): void {
     const callId = req.headers.get('Call-ID') ?? '';
-    const key = Dialog.key(callId, localTag, tagOf(req.headers.get('From')) ?? '');
-    const usages = (this.dialogs.get(key) ?? this.dialogs.get(DialogRouter.earlyKey(callId, localTag)) ?? []).filter((u) => u.alive?.() !== false);
+    const remoteTag = tagOf(req.headers.get('From')) ?? '';
+    const key = Dialog.key(callId, localTag, remoteTag);
+    const found =
+      this.dialogs.get(key) ??
+      this.dialogs.get(DialogRouter.earlyKey(callId, localTag)) ??
+      // A peer whose 2xx had no To tag made a dialog with an empty remote tag; when its later
+      // requests carry a From tag after all, match that dialog as PJSIP and Sofia do, not 481.
+      (remoteTag ? this.dialogs.get(Dialog.key(callId, localTag, '')) : undefined);
+    const usages = (found ?? []).filter((u) => u.alive?.() !== false);
     if (!usages.length) {
       const stray = this.strays.get(req.method);
       if (stray) stray(req, tx, from);

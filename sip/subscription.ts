@@ -28,6 +28,7 @@ import type { ServerTransaction } from './transaction.js';
 import type { Endpoint, TransportProtocol } from './transport.js';
 import { sendUacRequest, type UacOutcome, type UacServices } from './uac.js';
 import { newCallId, newTag, tagOf, cseqNumber, type ResponseOptions } from './util.js';
+import { notifyBodyOf, withNotifyPart } from './notifyBody.js';
 import { formatEventHeader, parseEventHeader, parseSubscriptionState, type EventHeader, type SubscriptionStateHeader } from './headers.js';
 
 // One parser each for Event and Subscription-State (headers.ts), re-exported for the packages.
@@ -146,7 +147,13 @@ function hostChannel(host: SubscriptionHost, dialog: () => Dialog | undefined, d
  * returns; 500 when it throws) and answers. Returns the state when the NOTIFY was taken (2xx),
  * undefined when it was refused: then the subscription's state does not change.
  */
-function takeNotify(channel: SubscriptionChannel, req: SipRequest, tx: ServerTransaction, events: SubscriberEvents): SubscriptionStateHeader | undefined {
+function takeNotify(
+  channel: SubscriptionChannel,
+  req: SipRequest,
+  tx: ServerTransaction,
+  events: SubscriberEvents,
+  accept?: readonly string[],
+): SubscriptionStateHeader | undefined {
   const respond = (status: number, reason?: string): void => {
     tx.respond(channel.createResponse(req, status, reason));
   };
@@ -155,9 +162,15 @@ function takeNotify(channel: SubscriptionChannel, req: SipRequest, tx: ServerTra
     respond(400, 'Missing Subscription-State');
     return undefined;
   }
+  // A multipart body: the package gets the part it understands (sip/notifyBody.ts), 415 when none.
+  const body = notifyBodyOf(req.headers.get('Content-Type'), req.body, accept);
+  if (body.kind === 'none') {
+    tx.respond(channel.createResponse(req, 415, 'Unsupported Media Type', { headers: [['Accept', (accept ?? []).join(', ')]] }));
+    return undefined;
+  }
   let status = 200;
   try {
-    const s = events.onNotify?.(req, state);
+    const s = events.onNotify?.(body.kind === 'part' ? withNotifyPart(req, body) : req, state);
     if (typeof s === 'number' && Number.isInteger(s) && s >= 200 && s < 700) status = s;
   } catch {
     status = 500;
@@ -477,7 +490,7 @@ export class SubscriberSession {
    */
   handleNotify(req: SipRequest, tx: ServerTransaction): void {
     if (parseSubscriptionState(req.headers.get('Subscription-State'))) this.notifiedDialog(req);
-    const state = takeNotify(this.channel, req, tx, this.events);
+    const state = takeNotify(this.channel, req, tx, this.events, this.options.accept);
     if (!state || this.terminated) return;
     if (state.state === 'terminated') {
       this.terminate({
@@ -676,6 +689,11 @@ export interface ImplicitSubscriptionOptions {
    * RFC 3515 leaves the duration to the notifier).
    */
   defaultExpires: number;
+  /**
+   * Body types the subscriber understands: the part of a multipart NOTIFY it takes
+   * (sip/notifyBody.ts). Omitted: `message/sipfrag` for `refer` (RFC 3515 §2.4.5), else any.
+   */
+  accept?: readonly string[];
 }
 
 /**
@@ -776,7 +794,8 @@ export class ImplicitSubscriber {
    * Subscription-State, and its expires (or the default) re-arms the expiry.
    */
   handleNotify(req: SipRequest, tx: ServerTransaction): void {
-    const state = takeNotify(this.channel, req, tx, this.events);
+    const accept = this.options.accept ?? (this.options.package === 'refer' ? ['message/sipfrag'] : undefined);
+    const state = takeNotify(this.channel, req, tx, this.events, accept);
     // Refused, or the package ended the subscription while handling it (a final result).
     if (!state || this.terminated) return;
     if (state.state === 'terminated') {

@@ -1,6 +1,6 @@
 /**
  * The dialog router (sip/dialogRouter.ts) with fake usages and a fake server transaction, no
- * sockets: 481 for an unknown dialog, 500 for an out-of-order CSeq, dispatch by dialog to the
+ * sockets: 481 for an unknown dialog (a dialog with an empty remote tag takes its peer's requests), 500 for an out-of-order CSeq, dispatch by dialog to the
  * right usage (NOTIFYs of a refer and an event subscription on one dialog told apart by the
  * Event id), the method table, 405 + Allow for a known method nobody implements, 501 for an
  * unknown one.
@@ -23,7 +23,7 @@ function request(method: string, cseq: number, opts: { toTag?: string; fromTag?:
     `${method} sip:bob@127.0.0.1:5060 SIP/2.0\r\n` +
     `Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK${method}${cseq}\r\n` +
     `Max-Forwards: 70\r\n` +
-    `From: <sip:alice@127.0.0.1:5099>;tag=${opts.fromTag ?? 'remote'}\r\n` +
+    `From: <sip:alice@127.0.0.1:5099>${opts.fromTag === '' ? '' : `;tag=${opts.fromTag ?? 'remote'}`}\r\n` +
     `To: <sip:bob@127.0.0.1:5060>${opts.toTag ? `;tag=${opts.toTag}` : ''}\r\n` +
     `Call-ID: ${opts.callId ?? 'call-1'}\r\n` +
     `CSeq: ${cseq} ${method}\r\n` +
@@ -205,4 +205,16 @@ test('Require with an option tag nobody supports: 420 Bad Extension with Unsuppo
   const cancel = fakeTx();
   router.route(request('CANCEL', 1, { headers: ['Require: foo'] }), cancel.tx, FROM);
   t.not(cancel.answers[0]?.status, 420);
+});
+
+test('a dialog with an empty remote tag (a 2xx without To tag) takes its peer\'s requests with or without a From tag; other dialogs still 481', (t) => {
+  const { router } = newRouter();
+  const d = new Dialog('call-1', 'local', '', '<sip:bob@127.0.0.1:5060>', '<sip:alice@127.0.0.1:5099>', 0, -1, 'sip:alice@127.0.0.1:5099', [], 'sip:bob@127.0.0.1:5060');
+  const u = fakeUsage('invite', ['INVITE', 'BYE'], d);
+  router.attach(d.id, u);
+  t.is(route(router, request('INVITE', 1, { toTag: 'local', fromTag: '' }))[0]?.status, 200);
+  t.is(route(router, request('BYE', 2, { toTag: 'local', fromTag: 'late' }))[0]?.status, 200);
+  t.is(u.got.length, 2);
+  t.is(route(router, request('BYE', 3, { toTag: 'other', fromTag: 'late' }))[0]?.status, 481);
+  t.is(route(router, request('BYE', 3, { toTag: 'local', fromTag: 'late', callId: 'call-2' }))[0]?.status, 481);
 });
