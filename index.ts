@@ -75,6 +75,7 @@ export type {
   OkToAnswerCallData,
   CallCompleteData,
   MediaTimeoutData,
+  SessionExpiredData,
   ReceivedDtmfMethod,
   DtmfDigitData,
   RtpMediaConflictData,

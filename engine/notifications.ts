@@ -82,6 +82,14 @@ export interface MediaTimeoutData {
   seconds: number;
 }
 
+/** Data of SipSessionExpired. */
+export interface SessionExpiredData {
+  /** The session interval in force (seconds). */
+  seconds: number;
+  /** When our refresh failed: its status (408, 481), or 0 when it got no answer; absent when no refresh came from the far end. */
+  refreshStatus?: number;
+}
+
 /** How a received DTMF digit arrived. */
 export type ReceivedDtmfMethod = 'rfc4733' | 'inband' | 'info';
 
@@ -470,6 +478,10 @@ export interface NotificationDataMap {
   // ---- media time-out
   /** Line: no RTP or RTCP arrived for the media time-out; a BYE follows (SipCallComplete's reason is `SipMediaTimeout`). */
   SipMediaTimeout: MediaTimeoutData;
+
+  // ---- session timers
+  /** Line: the session timer ended the call (no refresh in time, or our refresh failed); a BYE follows (SipCallComplete's reason is `SipSessionExpired`). */
+  SipSessionExpired: SessionExpiredData;
 }
 
 /** The name of an event the engine raises as a notification (`'SipRegisterSuccess'` ...). */

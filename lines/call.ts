@@ -40,6 +40,7 @@ import type { UsageContext } from './context.js';
 import { callQualityFromStats, type CallQuality } from '../media/quality.js';
 import type { MediaSessionStats } from '../media/session.js';
 import { CallState, isLegalCallTransition, type CallStateChange, type IllegalCallTransition } from './callState.js';
+import { SessionTimer, type SessionTimerSettings } from './sessionTimer.js';
 
 /** The media side of a call, as the call needs it. */
 export interface CallMedia {
@@ -81,6 +82,8 @@ export interface CallExtras {
    * call goes on). Without it the bug is reported as a process warning.
    */
   illegalTransition?(bug: IllegalCallTransition): void;
+  /** The session-timer settings (lines/sessionTimer.ts); none or disabled: no session timer. */
+  sessionTimer?(): SessionTimerSettings | undefined;
 }
 
 /** What a call reaches: the usage context and the call's extras in one object (`CallManager.services`). */
@@ -98,6 +101,8 @@ export interface Refusal {
   warning?: { code: number; text: string };
   /** True to list the session body types we accept (a 415). */
   accept?: boolean;
+  /** Other headers of the refusal (Min-SE of a 422). */
+  headers?: Array<[string, string]>;
 }
 
 /** The refusal of a body that holds no usable offer: 415 with Accept, or 400 for an unreadable multipart body. */
@@ -244,6 +249,10 @@ export class Call {
   private cancelledTx?: ClientTransaction;
   /** The attempt was ended by us because a provisional's SDP answer was unusable (§13.2.1). */
   private earlyAnswerFailed = false;
+  /** Where the last INVITE went (the retry after 422 goes there too). */
+  private inviteDestination?: Endpoint;
+  /** The session timer (RFC 4028, lines/sessionTimer.ts), when enabled. */
+  readonly sessionTimer?: SessionTimer;
 
   private constructor(
     private readonly host: CallServices,
@@ -253,6 +262,14 @@ export class Call {
     private readonly userName: string,
   ) {
     this.direction = direction;
+    const st = host.sessionTimer?.();
+    if (st?.enabled) {
+      this.sessionTimer = new SessionTimer(st, {
+        clock: () => host.clock(),
+        sendRefresh: () => this.sendSessionRefresh(),
+        expired: (seconds) => this.sessionEnded(seconds),
+      });
+    }
   }
 
   /** Where the INVITE session is. */
@@ -376,6 +393,7 @@ export class Call {
     headers.append('Max-Forwards', '70');
     headers.append('Contact', `<${host.contactUri(fromUser)}>`);
     host.capabilities.addHeaders(headers, ['Allow', 'Supported']);
+    for (const [n, v] of call.sessionTimer?.requestHeaders() ?? []) headers.append(n, v);
     for (const [n, v] of target.headers ?? []) headers.append(n, v);
     headers.append('User-Agent', host.userAgent());
     headers.append('Content-Type', 'application/sdp');
@@ -392,6 +410,7 @@ export class Call {
   }
 
   private sendInvite(invite: SipRequest, dest: Endpoint): void {
+    this.inviteDestination = dest;
     // The first build is the INVITE itself; each 401/407 retry is the next CSeq of it.
     let next: SipRequest | undefined;
     sendUacRequest(this.host.uac, {
@@ -488,6 +507,14 @@ export class Call {
       else this.onAnswered(invite, res);
       return;
     }
+    if (res.status === 422 && !cancelling && this.sessionTimer?.onRefreshResponse(res) === 'retry') {
+      // Session Interval Too Small (RFC 4028 §7.3): the INVITE again with the far end's Min-SE
+      const next = this.nextInvite(invite);
+      for (const [n, v] of this.sessionTimer.requestHeaders()) next.headers.set(n, v);
+      this.enter(CallState.Redirecting);
+      this.sendInvite(next, this.inviteDestination!);
+      return;
+    }
     // The client path already answered every challenge it could: this one is final.
     if (authFailed && !cancelling) this.notify(T.SipOutgoingCallDigestAuthenticationRequired, { statusCode: res.status });
     if (res.status >= 300 && res.status < 400) {
@@ -579,6 +606,7 @@ export class Call {
       return;
     }
     this.connect(T.SipOutgoingCallConnected);
+    this.sessionTimer?.onRefreshResponse(res);
   }
 
   /**
@@ -716,6 +744,11 @@ export class Call {
     } else {
       call.lateOffer = true;
     }
+    const tooSmall = call.sessionTimer?.onRefreshRequest(req);
+    if (tooSmall) {
+      call.reject(tooSmall.status, 'Session Interval Too Small', false, { headers: [['Min-SE', String(tooSmall.minSe)]] });
+      return call;
+    }
     call.respond(180, 'Ringing');
     call.enter(CallState.Ringing);
     call.notify(T.SipSendRinging);
@@ -739,6 +772,8 @@ export class Call {
     if (status > 100 && status < 300) res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
     if (status >= 200 && status < 300) {
       this.host.capabilities.addHeaders(res.headers, ['Allow', 'Supported']);
+      // our 2xx agrees the session interval and starts its timer
+      for (const [n, v] of this.sessionTimer?.answerHeaders() ?? []) res.headers.append(n, v);
     }
     if (body) {
       res.headers.append('Content-Type', 'application/sdp');
@@ -754,6 +789,7 @@ export class Call {
   private addRefusal(res: SipResponse, refusal: Refusal | undefined): void {
     if (refusal?.warning) res.headers.append('Warning', formatWarning(refusal.warning.code, this.host.advertisedAddress().host, refusal.warning.text));
     if (refusal?.accept) res.headers.append('Accept', SESSION_BODY_TYPES.join(', '));
+    for (const [n, v] of refusal?.headers ?? []) res.headers.append(n, v);
   }
 
   /** Answers a ringing incoming call (goOffHook). */
@@ -884,6 +920,14 @@ export class Call {
       tx.respond(stack.createResponse(req, 491, 'Request Pending'));
       return;
     }
+    // a re-INVITE refreshes the session (RFC 4028): a too short interval is refused first
+    const tooSmall = this.sessionTimer?.onRefreshRequest(req);
+    if (tooSmall) {
+      const res = stack.createResponse(req, tooSmall.status, 'Session Interval Too Small');
+      this.addRefusal(res, { headers: [['Min-SE', String(tooSmall.minSe)]] });
+      tx.respond(res);
+      return;
+    }
     this.dialog!.refreshTarget(req);
     const local = this.buildLocalMedia(this.localDirection());
     const offer = sessionBodyOf(req.headers.get('Content-Type'), req.body);
@@ -899,6 +943,7 @@ export class Call {
       res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
       res.headers.append('Content-Type', 'application/sdp');
       res.body = Buffer.from(createOffer(local));
+      this.addSessionTimerAnswer(res);
       this.localMedia = local;
       this.reinviteOfferPending = true;
       tx.respond(res);
@@ -921,12 +966,20 @@ export class Call {
     res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
     res.headers.append('Content-Type', 'application/sdp');
     res.body = Buffer.from(r.answer);
+    this.addSessionTimerAnswer(res);
     tx.respond(res);
     this.applyMedia(r.media);
     this.line.setState(this.localHold ? LineState.OnHold : LineState.InCall);
   }
 
   private reinviteOfferPending = false;
+
+  /** Session-Expires (and Supported) on our 2xx to a request that refreshed the session. */
+  private addSessionTimerAnswer(res: SipResponse): void {
+    if (!this.sessionTimer) return;
+    this.host.capabilities.addHeaders(res.headers, ['Supported']);
+    for (const [n, v] of this.sessionTimer.answerHeaders()) res.headers.append(n, v);
+  }
 
   /** ACK of a re-INVITE we answered (carries the answer when we made a late offer). */
   onReInviteAck(ack: SipRequest): void {
@@ -957,8 +1010,13 @@ export class Call {
     });
   }
 
-  private sendReInvite(hold: boolean): void {
-    const local = this.buildLocalMedia(hold ? 'sendonly' : 'sendrecv');
+  /**
+   * Sends a re-INVITE: a hold or resume (`pendingHold` waits for it), or with `refresh` a session
+   * refresh (RFC 4028), which offers the session as it stands, same SDP version (RFC 6337 §5.2.5).
+   * Either carries Session-Expires, and its answer re-arms the session timer.
+   */
+  private sendReInvite(hold: boolean, refresh = false): void {
+    const local = refresh && this.localMedia ? this.localMedia : this.buildLocalMedia(hold ? 'sendonly' : 'sendrecv');
     const offer = createOffer(local);
     const done = (rc: T): void => {
       this.reinviteTx = undefined;
@@ -972,17 +1030,26 @@ export class Call {
         this.dialog!.refreshTarget(res);
         const ack = this.dialog!.createRequest('ACK', { cseq: Number.parseInt(res.headers.get('CSeq') ?? '0', 10) });
         void this.sendAck(ack);
+        this.sessionTimer?.onRefreshResponse(res);
         const r = negotiateAnswer(res.body.toString('latin1'), local);
         if (r.ok) {
           this.localMedia = local;
           this.localHold = hold;
           this.applyMedia(r.media);
+          if (refresh) return done(T.SipSuccess);
           this.line.setState(hold ? LineState.OnHold : LineState.InCall);
           this.notify(hold ? T.SipCallHoldOn : T.SipCallHoldOff);
           return done(T.SipSuccess);
         }
         return done(T.SipCallFailure);
       }
+      if (res.status === 422 && this.sessionTimer?.onRefreshResponse(res) === 'retry') {
+        // Session Interval Too Small: the same re-INVITE again with the far end's Min-SE
+        this.reinviteTx = undefined;
+        this.sendReInvite(hold, refresh);
+        return;
+      }
+      if (refresh) return this.refreshFailed(res.status, done);
       if (res.status === 491) {
         // Glare (RFC 3261 §14.1): try again after a random time in 10 ms units: 2.1-4 s when we
         // own the Call-ID (we placed the call), 0-2 s when the far end does, so one side goes first.
@@ -1002,14 +1069,50 @@ export class Call {
     };
     this.sendInDialog(
       'INVITE',
-      { body: offer, contentType: 'application/sdp' },
-      (o) => (o.kind === 'final' ? onFinal(o.res) : done(T.SipCallFailure)),
+      { body: offer, contentType: 'application/sdp', headers: this.sessionTimer?.requestHeaders(true) },
+      (o) => (o.kind === 'final' ? onFinal(o.res) : refresh ? this.refreshFailed(0, done) : done(T.SipCallFailure)),
       this.dialog!,
       undefined,
       (tx) => {
         this.reinviteTx = tx;
       },
     );
+  }
+
+  // ------------------------------------------------------------------ session timer (RFC 4028)
+
+  /**
+   * The one place a session refresh is sent (the session timer calls it at half the interval
+   * when we refresh). Today a re-INVITE with the current SDP. UPDATE switch: once in-dialog
+   * UPDATE can be sent, refresh by UPDATE without a body when the far end's Allow lists UPDATE
+   * (RFC 4028 §7.4 prefers it: no offer/answer), and fall back to this re-INVITE otherwise.
+   */
+  private sendSessionRefresh(): void {
+    if (this.st !== CallState.Confirmed || !this.dialog) return;
+    // our hold/resume re-INVITE under way carries Session-Expires: it is the refresh
+    if (this.reinviteTx || this.glareTimer !== undefined) return;
+    this.sendReInvite(this.localHold, true);
+  }
+
+  /**
+   * The answer to our refresh: 408, 481 or none ends the call (RFC 4028 §10: the session is
+   * gone); any other refusal leaves it to expire unless a refresh succeeds first.
+   */
+  private refreshFailed(status: number, done: (rc: T) => void): void {
+    done(T.SipCallFailure);
+    if (status === 0 || status === 408 || status === 481) this.sessionEnded(this.sessionTimer?.terms?.seconds ?? 0, status);
+    else this.sessionTimer?.refreshRejected();
+  }
+
+  /**
+   * The session expired (no refresh in time) or our refresh failed (`refreshStatus` 408, 481, 0
+   * for no answer): SipSessionExpired, then BYE; SipCallComplete names SipSessionExpired.
+   */
+  private sessionEnded(seconds: number, refreshStatus?: number): void {
+    if (this.st !== CallState.Confirmed) return;
+    this.notify(T.SipSessionExpired, refreshStatus === undefined ? { seconds } : { seconds, refreshStatus });
+    this.line.setState(LineState.Disconnecting);
+    void this.bye(T.SipSessionExpired);
   }
 
   // ------------------------------------------------------------------ teardown
@@ -1120,6 +1223,7 @@ export class Call {
     this.host.clock().clearTimer(this.answerTimer);
     this.host.clock().clearTimer(this.glareTimer);
     this.glareTimer = undefined;
+    this.sessionTimer?.stop();
     const media = this.media;
     this.media = undefined;
     // the last figures must be read before stop() frees the session

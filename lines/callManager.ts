@@ -92,6 +92,7 @@ export class CallManager {
       answerTimeoutSeconds: () => own.answerTimeoutSeconds(),
       callFinished: own.callFinished && ((call) => own.callFinished?.(call)),
       illegalTransition: own.illegalTransition && ((bug) => own.illegalTransition?.(bug)),
+      sessionTimer: () => own.sessionTimer?.(),
       dialogChanged: (call, oldKey, newKey) => {
         if (oldKey && this.byDialog.get(oldKey) === call) {
           this.byDialog.delete(oldKey);

@@ -510,4 +510,11 @@ export enum TelephonyReturnValue {
    * SipCallComplete names this code as its reason.
    */
   SipMediaTimeout,
+  /**
+   * PHONE_LINE notification: the session timer (RFC 4028, the `sessionTimer` start parameter)
+   * ended the connected call: no refresh came before the session expired, or our refresh got
+   * 408, 481 or no answer. The engine hangs up with BYE, and the call's SipCallComplete names
+   * this code as its reason.
+   */
+  SipSessionExpired,
 }
