@@ -26,7 +26,7 @@ export type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyC
 export function resolveStartParams(params: unknown, sessionTimerFloorSeconds = RFC_MIN_SE_SECONDS): ResolvedParams | T {
   if (params === null || typeof params !== 'object') return T.SipBadParameter;
   const given = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined)) as Partial<StartSipTelephonyParams>;
-  const st: unknown = given.sessionTimer ?? {};
+  const st: unknown = given.sessionTimer === undefined ? {} : given.sessionTimer;
   if (st === null || typeof st !== 'object') return T.SipBadParameter;
   const stGiven = Object.fromEntries(Object.entries(st).filter(([, v]) => v !== undefined)) as Partial<SessionTimerOptions>;
   const p = { ...DEFAULT_START_PARAMS, ...given, sessionTimer: { ...DEFAULT_START_PARAMS.sessionTimer, ...stGiven } } as ResolvedParams;
