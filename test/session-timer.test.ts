@@ -9,11 +9,13 @@
  * - an offer naming no refresher, with the engine's preference `local`: refresher=uas, and the
  *   engine refreshes with a re-INVITE;
  * - Session-Expires below our Min-SE: 422 with Min-SE;
- * - a caller that never refreshes: the engine sends BYE before expiry, with SipSessionExpired.
+ * - a caller that never refreshes (and sends Require: timer, which is honoured): the engine
+ *   sends BYE before expiry, with SipSessionExpired;
+ * - with session timers off, Require: timer gets 420 with Unsupported: timer.
  * Engine as UAC:
  * - 422 with Min-SE: the INVITE again with the larger interval;
  * - refresher=uac in the 200: the engine re-INVITEs at half the interval;
- * - its refresh answered 481: BYE, SipSessionExpired with the status.
+ * - its refresh answered 481, or not at all: BYE, SipSessionExpired with the status (0: none).
  * And the start option's validation.
  */
 import test from 'ava';
@@ -27,7 +29,7 @@ import { freePort, freePorts } from './helpers/ports.js';
 const PHONE_NAME = 'st';
 
 /** An engine whose session timers run in seconds (floor 1 s, Min-SE 4 s), answering every call. */
-async function engine(t: ExecutionContext, sessionTimer: StartSipTelephonyParams['sessionTimer'] = {}): Promise<EngineUnderTest> {
+async function engine(t: ExecutionContext, sessionTimer: StartSipTelephonyParams['sessionTimer'] = {}, extra: StartSipTelephonyParams = {}): Promise<EngineUnderTest> {
   const rtp = await freePorts(8, { even: true });
   const e = await startEngine(
     t,
@@ -38,6 +40,7 @@ async function engine(t: ExecutionContext, sessionTimer: StartSipTelephonyParams
       maxLocalRtpPort: rtp[rtp.length - 1]! + 1,
       mediaTimeoutSeconds: 0,
       sessionTimer: { minSeSeconds: 4, intervalSeconds: 30, ...sessionTimer },
+      ...extra,
     },
     { sessionTimerFloorSeconds: 1 },
   );
@@ -143,6 +146,26 @@ peerTest('UAC: a refresh answered 481 ends the call with BYE and SipSessionExpir
   t.is(complete.data.reason, 'SipSessionExpired');
   const res = await sipp.wait();
   t.is(res.code, 0, res.summary);
+});
+
+peerTest('UAC: a refresh that gets no answer (Timer B) ends the call with BYE and SipSessionExpired, refreshStatus 0', ['sipp'], async (t) => {
+  // T1 50 ms: Timer B (64 T1) is 3.2 s
+  const e = await engine(t, {}, { sipT1Ms: 50, sipT2Ms: 400 });
+  const { sipp, port } = await uas(t, 'uas-st-refresh-unanswered.xml');
+  t.is(await e.engine.makeCall('far', '127.0.0.1', port, 0, true, 10_000), T.SipSuccess);
+  const expired = await e.waitFor(T.SipSessionExpired, (n) => n.phoneLine === 0);
+  t.deepEqual(expired.data, { seconds: 4, refreshStatus: 0 });
+  const complete = await e.waitFor(T.SipCallComplete, (n) => n.phoneLine === 0);
+  t.is(complete.data.reason, 'SipSessionExpired');
+  const res = await sipp.wait();
+  t.is(res.code, 0, res.summary);
+});
+
+peerTest('Require: timer is refused 420 when session timers are off', ['sipp'], async (t) => {
+  const e = await engine(t, { enabled: false });
+  const res = await uac(e, 'uac-st-require-timer-off.xml');
+  t.is(res.code, 0, res.summary);
+  t.is(e.of(T.SipIncomingCallStart).length, 0);
 });
 
 test('the sessionTimer start option: bad values are SipBadParameter; Min-SE below 90 s needs the test hook', async (t) => {
