@@ -55,6 +55,8 @@ export type {
   RegistrarBinding,
   TransportAddress,
   ContactExpiry,
+  SessionTimerOptions,
+  SessionRefresherPreference,
 } from './engine/types.js';
 export type {
   Notification,

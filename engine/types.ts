@@ -6,20 +6,14 @@
 import type { Logger } from 'pino';
 import type { UserNotifyCallback } from './notifications.js';
 import type { TransportAddress } from '../sip/address.js';
-import type { SessionTimerSettings } from '../lines/sessionTimer.js';
+import type { SessionTimerOptions } from '../lines/sessionTimer.js';
 
 // These public names are defined on the lowest floor that uses them (so no floor imports from one
 // above it) and re-exported here, their public path.
 export { CallDirection, LineState } from '../lines/lineState.js';
 export { MediaFormatAudio } from '../media/audioFormat.js';
 export type { TransportAddress } from '../sip/address.js';
-export type { SessionRefresherPreference } from '../lines/sessionTimer.js';
-
-/**
- * Session timers (RFC 4028), the `sessionTimer` start parameter; members left out take their
- * defaults. See the README's "Session timers".
- */
-export type SessionTimerOptions = Omit<SessionTimerSettings, 'floorSeconds'>;
+export type { SessionRefresherPreference, SessionTimerOptions } from '../lines/sessionTimer.js';
 
 /** Audio device id meaning "the system's preferred device" (LanScape's SIP_USE_PREFERED_AUDIO_DEVICE). */
 export const SIP_USE_PREFERED_AUDIO_DEVICE = -1;

@@ -34,8 +34,11 @@ export const SESSION_TIMER_CAPABILITY: Capability = { optionTags: ['timer'] };
  */
 export type SessionRefresherPreference = 'uac' | 'uas' | 'local' | 'remote';
 
-/** The session-timer settings of a run (the `sessionTimer` start parameter after defaults). */
-export interface SessionTimerSettings {
+/**
+ * Session timers (RFC 4028), the `sessionTimer` start parameter; members left out take their
+ * defaults. See the README's "Session timers".
+ */
+export interface SessionTimerOptions {
   /** Use session timers (advertise `timer`, offer Session-Expires, answer it). */
   enabled: boolean;
   /** The Session-Expires we ask for and the longest we accept (seconds). */
@@ -44,6 +47,10 @@ export interface SessionTimerSettings {
   minSeSeconds: number;
   /** Who we would like to refresh. */
   refresher: SessionRefresherPreference;
+}
+
+/** The session-timer settings a call runs with: the start parameter after defaults, and the floor. */
+export interface SessionTimerSettings extends SessionTimerOptions {
   /**
    * The lowest interval accepted at all (default {@link RFC_MIN_SE_SECONDS}): RFC 4028 forbids
    * less, tests lower it to run whole sessions in seconds (`EngineOptions.sessionTimerFloorSeconds`).
