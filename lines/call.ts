@@ -1089,8 +1089,12 @@ export class Call {
    */
   private sendSessionRefresh(): void {
     if (this.st !== CallState.Confirmed || !this.dialog) return;
-    // our hold/resume re-INVITE under way carries Session-Expires: it is the refresh
-    if (this.reinviteTx || this.glareTimer !== undefined) return;
+    // Our hold/resume re-INVITE under way carries Session-Expires: it is the refresh. Should it
+    // fail, the session still ends at its expiry.
+    if (this.reinviteTx || this.glareTimer !== undefined) {
+      this.sessionTimer?.refreshRejected();
+      return;
+    }
     this.sendReInvite(this.localHold, true);
   }
 

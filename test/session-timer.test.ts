@@ -16,6 +16,8 @@
  * - 422 with Min-SE: the INVITE again with the larger interval;
  * - refresher=uac in the 200: the engine re-INVITEs at half the interval;
  * - its refresh answered 481, or not at all: BYE, SipSessionExpired with the status (0: none).
+ * baresip (1.0, which does not do session timers): the engine calling it refreshes by itself
+ * (no Session-Expires in baresip's 200) and the call outlives several intervals.
  * And the start option's validation.
  */
 import test from 'ava';
@@ -25,6 +27,8 @@ import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
 import { runSipp, sippScenario, startSipp, waitForUdpPort, type SippHandle } from './helpers/peers.js';
 import { freePort, freePorts } from './helpers/ports.js';
+import { startBaresip } from './helpers/baresip.js';
+import { sleep } from './helpers/engine.js';
 
 const PHONE_NAME = 'st';
 
@@ -166,6 +170,22 @@ peerTest('Require: timer is refused 420 when session timers are off', ['sipp'], 
   const res = await uac(e, 'uac-st-require-timer-off.xml');
   t.is(res.code, 0, res.summary);
   t.is(e.of(T.SipIncomingCallStart).length, 0);
+});
+
+peerTest('baresip, which has no session timers, answers the engine\'s refresh re-INVITEs: the call outlives three intervals', ['baresip'], async (t) => {
+  const e = await engine(t, { intervalSeconds: 4 });
+  const peer = await startBaresip({ user: 'alice', codecs: 'PCMU', answerMode: 'auto' });
+  t.teardown(() => peer.stop());
+  t.is(await e.engine.makeCall(peer.user, '127.0.0.1', peer.port, -1, true, 15_000), T.SipSuccess);
+  const connected = await e.waitFor(T.SipOutgoingCallConnected);
+  await peer.waitEvent('CALL_ESTABLISHED', 15);
+  // the engine refreshes every 2 s; without the refreshes answered it would end the call
+  await sleep(12_000);
+  t.is(e.of(T.SipSessionExpired).length, 0);
+  t.is(e.of(T.SipCallComplete).length, 0, 'still connected');
+  t.is(peer.events.filter((ev) => ev.type === 'CALL_CLOSED').length, 0);
+  t.is(await e.engine.terminateCall(connected.phoneLine, true, 5000), T.SipSuccess);
+  await peer.waitEvent('CALL_CLOSED', 15);
 });
 
 test('the sessionTimer start option: bad values are SipBadParameter; Min-SE below 90 s needs the test hook', async (t) => {
