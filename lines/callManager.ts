@@ -17,6 +17,7 @@ import type { Endpoint } from '../sip/transport.js';
 import { TelephonyReturnValue as T } from './telephonyCodes.js';
 import { Call, type CallExtras, type CallServices } from './call.js';
 import { withExtras, type UsageContext } from './context.js';
+import { intervalTooSmall } from './sessionTimer.js';
 import type { PhoneLine } from './phoneLine.js';
 
 /** Data of the immediate SipIncomingCallAssignPhoneLine notification. */
@@ -193,6 +194,15 @@ export class CallManager {
 
   private async assignNewInvite(req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<void> {
     const stack = this.ctx.runStack;
+    // A session interval below our Min-SE is refused before a line is chosen (RFC 4028 §9)
+    const settings = this.own.sessionTimer?.();
+    const tooSmall = settings && intervalTooSmall(req, settings);
+    if (tooSmall) {
+      const res = stack.createResponse(req, tooSmall.status, 'Session Interval Too Small', { toTag: true });
+      res.headers.append('Min-SE', String(tooSmall.minSe));
+      tx.respond(res);
+      return;
+    }
     const user = calledUserOf(req);
     const chosen = this.own.selectLine(user);
     const data = this.ctx.immediate<AssignPhoneLineData>(-1, T.SipIncomingCallAssignPhoneLine, {

@@ -120,6 +120,17 @@ export interface IntervalTooSmall {
   minSe: number;
 }
 
+/**
+ * RFC 4028 §9: a request whose Session-Expires is below our Min-SE (never below the floor) gets
+ * 422 with our Min-SE; undefined when it may go on (no Session-Expires, or timers off).
+ */
+export function intervalTooSmall(req: SipRequest, settings: SessionTimerSettings): IntervalTooSmall | undefined {
+  if (!settings.enabled) return undefined;
+  const se = sessionExpiresOf(req.headers);
+  const minSe = Math.max(settings.minSeSeconds, settings.floorSeconds ?? RFC_MIN_SE_SECONDS);
+  return se && se.seconds < minSe ? { status: 422, minSe } : undefined;
+}
+
 /** The terms agreed for the session: its interval and whether we refresh. */
 export interface SessionTerms {
   /** Session interval, seconds. */
@@ -174,10 +185,11 @@ export class SessionTimer {
   onRefreshRequest(req: SipRequest): IntervalTooSmall | undefined {
     this.pending = undefined;
     if (!this.settings.enabled) return undefined;
+    const tooSmall = intervalTooSmall(req, this.settings);
+    if (tooSmall) return tooSmall;
     const se = sessionExpiresOf(req.headers);
     const peerSupports = lists(req.headers, 'Supported') || lists(req.headers, 'Require');
     const minSe = Math.max(this.settings.minSeSeconds, this.floorSeconds);
-    if (se && se.seconds < minSe) return { status: 422, minSe };
     // No Session-Expires from a UAC that does not know timers: it cannot refresh and expects
     // none; keep the terms in force (a refresh without the header), else run none (PJSIP's
     // "optional").
