@@ -55,6 +55,8 @@ export type {
   RegistrarBinding,
   TransportAddress,
   ContactExpiry,
+  SessionTimerOptions,
+  SessionRefresherPreference,
 } from './engine/types.js';
 export type {
   Notification,
@@ -76,6 +78,7 @@ export type {
   CallCompleteData,
   MediaTimeoutData,
   EarlyMediaData,
+  SessionExpiredData,
   ReceivedDtmfMethod,
   DtmfDigitData,
   RtpMediaConflictData,

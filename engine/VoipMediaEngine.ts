@@ -102,7 +102,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   @procedure({ async: true, started: false })
   async startSipTelephony(params: StartSipTelephonyParams = {}): Promise<T> {
     if (this.run || this.starting) return T.SipMediaEngineAlreadyInitialized;
-    const p = resolveStartParams(params);
+    const p = resolveStartParams(params, this.state.options.sessionTimerFloorSeconds);
     if (typeof p === 'number') return p;
     this.starting = true;
     const run = await RunningEngine.start(this.state, p).finally(() => (this.starting = false));

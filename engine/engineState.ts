@@ -33,6 +33,11 @@ export interface EngineOptions {
    * with its `tickOnce`, with no timer and no wall-clock waits.
    */
   mediaClock?: () => MediaClock;
+  /**
+   * The lowest session-timer interval and Min-SE accepted (s; default 90, RFC 4028's floor).
+   * Only for tests that run session timers in seconds; never lower it against real peers.
+   */
+  sessionTimerFloorSeconds?: number;
   /** Registrar role: expiry when a REGISTER states none (s). */
   registrarDefaultExpires?: number;
   /** Registrar role: longest expiry granted (s). */

@@ -96,6 +96,14 @@ export interface EarlyMediaData {
   codec: string;
 }
 
+/** Data of SipSessionExpired. */
+export interface SessionExpiredData {
+  /** The session interval in force (seconds). */
+  seconds: number;
+  /** When our refresh failed: its status (408, 481), or 0 when it got no answer; absent when no refresh came from the far end. */
+  refreshStatus?: number;
+}
+
 /** How a received DTMF digit arrived. */
 export type ReceivedDtmfMethod = 'rfc4733' | 'inband' | 'info';
 
@@ -490,6 +498,9 @@ export interface NotificationDataMap {
   SipEarlyMedia: EarlyMediaData;
   /** Line: we answered a ringing call with 183 Session Progress and our SDP (sendCallProgress); media runs. */
   SipSendSessionProgress: undefined;
+  // ---- session timers
+  /** Line: the session timer ended the call (no refresh in time, or our refresh failed); a BYE follows (SipCallComplete's reason is `SipSessionExpired`). */
+  SipSessionExpired: SessionExpiredData;
 }
 
 /** The name of an event the engine raises as a notification (`'SipRegisterSuccess'` ...). */

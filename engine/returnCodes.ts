@@ -241,6 +241,7 @@ const META: Readonly<Record<TelephonyReturnValue, Meta>> = {
   [T.SipAlreadyEnabled]: [A, 'The feature is already enabled.'],
   [T.SipMediaTimeout]: [L, 'No media was received for the media time-out; the call is ended.'],
   [T.SipEarlyMedia]: [L, 'Early media from the far end started before the answer.'],
+  [T.SipSessionExpired]: [L, 'The session timer expired without a refresh (or the refresh failed); the call is ended.'],
 };
 
 /**

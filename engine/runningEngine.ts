@@ -35,6 +35,7 @@ import { TransferManager, TRANSFER_CAPABILITY } from '../lines/transfer.js';
 import { Call, CALL_CAPABILITY, type CallMedia, type CallTarget, type OutgoingCallErrorInfo } from '../lines/call.js';
 import { openLineMedia, formatSpecs } from '../lines/lineMedia.js';
 import { MediaTimeoutWatch } from '../lines/mediaTimeout.js';
+import { SESSION_TIMER_CAPABILITY } from '../lines/sessionTimer.js';
 import { DriftCorrectedMediaClock, type MediaClock } from '../media/mediaClock.js';
 import { MediaPump } from '../media/mediaPump.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
@@ -238,6 +239,7 @@ export class RunningEngine {
       callFinished: (call) => state.metrics.onCallFinished(call.finalStats, call.finalQuality),
       // a bug in the call's state machine: the call refused the turn and goes on; say so loudly
       illegalTransition: (bug) => state.logger.error(bug, `illegal call state transition ${bug.from} -> ${bug.to} on line ${bug.line}`),
+      sessionTimer: () => ({ ...params.sessionTimer, floorSeconds: state.options.sessionTimerFloorSeconds }),
     });
     // Transfer and messaging live on every call's dialog beside the INVITE session.
     this.callManager.extendDialogs((call) => this.transfers.usageFor(call));
@@ -469,6 +471,8 @@ export class RunningEngine {
         OPTIONS: (req, tx) => this.onOptions(req, tx),
       })
       .module('transfer', TRANSFER_CAPABILITY)
+      // Supported: timer only when session timers are on (off, Require: timer gets 420)
+      .module('session-timer', this.params.sessionTimer.enabled ? SESSION_TIMER_CAPABILITY : {})
       .module('messaging', MESSAGING_CAPABILITY, { MESSAGE: (req, tx) => this.messaging.onOutOfDialog(req, tx) })
       .module('subscriptions', SUBSCRIPTION_CAPABILITY, {
         SUBSCRIBE: (req, tx) => this.subscriptions.onSubscribe(req, tx),

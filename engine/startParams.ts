@@ -8,19 +8,42 @@ import { isIP } from 'node:net';
 import { isSipUser } from './hosts.js';
 import { isLogger } from './logger.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
-import { DEFAULT_START_PARAMS, LineMode, SIP_AUDIO_DEVICE_NOT_USED, type StartSipTelephonyParams } from './types.js';
+import { DEFAULT_START_PARAMS, LineMode, SIP_AUDIO_DEVICE_NOT_USED, type SessionTimerOptions, type StartSipTelephonyParams } from './types.js';
+import { RFC_MIN_SE_SECONDS } from '../lines/sessionTimer.js';
 
 /** Start parameters after defaults, plus the test hooks. */
-export type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger'>> &
-  Pick<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger'>;
+export type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger' | 'sessionTimer'>> &
+  Pick<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger'> & {
+    /** Session timers, every member filled in. */
+    sessionTimer: SessionTimerOptions;
+  };
 
-/** The parameters with defaults filled in (an `undefined` member takes the default), or SipBadParameter. */
-export function resolveStartParams(params: unknown): ResolvedParams | T {
+/**
+ * The parameters with defaults filled in (an `undefined` member takes the default, also inside
+ * `sessionTimer`), or SipBadParameter.
+ * @param sessionTimerFloorSeconds the lowest Min-SE allowed (RFC 4028's 90 unless a test lowers it)
+ */
+export function resolveStartParams(params: unknown, sessionTimerFloorSeconds = RFC_MIN_SE_SECONDS): ResolvedParams | T {
   if (params === null || typeof params !== 'object') return T.SipBadParameter;
   const given = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined)) as Partial<StartSipTelephonyParams>;
-  const p = { ...DEFAULT_START_PARAMS, ...given } as ResolvedParams;
+  const st: unknown = given.sessionTimer === undefined ? {} : given.sessionTimer;
+  if (st === null || typeof st !== 'object') return T.SipBadParameter;
+  const stGiven = Object.fromEntries(Object.entries(st).filter(([, v]) => v !== undefined)) as Partial<SessionTimerOptions>;
+  const p = { ...DEFAULT_START_PARAMS, ...given, sessionTimer: { ...DEFAULT_START_PARAMS.sessionTimer, ...stGiven } } as ResolvedParams;
   const bad = validateStartParams(p);
-  return bad === T.SipSuccess ? p : bad;
+  if (bad !== T.SipSuccess) return bad;
+  return validSessionTimer(p.sessionTimer, sessionTimerFloorSeconds) ? p : T.SipBadParameter;
+}
+
+/** RFC 4028's limits on the session-timer options: Min-SE at least the floor (90 s), an interval not below it. */
+function validSessionTimer(st: SessionTimerOptions, floorSeconds: number): boolean {
+  const int = (n: unknown, lo: number) => typeof n === 'number' && Number.isInteger(n) && n >= lo && n <= 4_294_967;
+  return (
+    typeof st.enabled === 'boolean' &&
+    int(st.minSeSeconds, Math.max(1, floorSeconds)) &&
+    int(st.intervalSeconds, st.minSeSeconds) &&
+    ['uac', 'uas', 'local', 'remote'].includes(st.refresher)
+  );
 }
 
 /** An unsigned 32-bit integer (LanScape's DWORD parameters). */

@@ -6,12 +6,14 @@
 import type { Logger } from 'pino';
 import type { UserNotifyCallback } from './notifications.js';
 import type { TransportAddress } from '../sip/address.js';
+import type { SessionTimerOptions } from '../lines/sessionTimer.js';
 
 // These public names are defined on the lowest floor that uses them (so no floor imports from one
 // above it) and re-exported here, their public path.
 export { CallDirection, LineState } from '../lines/lineState.js';
 export { MediaFormatAudio } from '../media/audioFormat.js';
 export type { TransportAddress } from '../sip/address.js';
+export type { SessionRefresherPreference, SessionTimerOptions } from '../lines/sessionTimer.js';
 
 /** Audio device id meaning "the system's preferred device" (LanScape's SIP_USE_PREFERED_AUDIO_DEVICE). */
 export const SIP_USE_PREFERED_AUDIO_DEVICE = -1;
@@ -118,6 +120,15 @@ export interface StartSipTelephonyParams {
    * addition.
    */
   mediaTimeoutSeconds?: number;
+  /**
+   * Session timers (RFC 4028): `enabled` (default true: `Supported: timer`, Session-Expires in
+   * our INVITEs and 2xx, `Require: timer` accepted), `intervalSeconds` (the Session-Expires we
+   * ask for and the longest we grant, default 1800), `minSeSeconds` (our Min-SE, default 90,
+   * at least 90; shorter offers get 422), `refresher` (`uac` default, `uas`, `local`,
+   * `remote`). A call whose session expires, or whose refresh gets 408/481/no answer, is ended
+   * with BYE and SipSessionExpired. A LineScape addition.
+   */
+  sessionTimer?: Partial<SessionTimerOptions>;
   /** Value of the User-Agent / Server header. */
   userAgent?: string;
   /** RFC 3261 timer T1 in ms (default 500). */
@@ -174,6 +185,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   logSipMessages: false,
   callAnswerTimeoutSeconds: 60,
   mediaTimeoutSeconds: 60,
+  sessionTimer: { enabled: true, intervalSeconds: 1800, minSeSeconds: 90, refresher: 'uac' },
   userAgent: 'LineScape',
   sipT1Ms: 500,
   sipT2Ms: 4000,

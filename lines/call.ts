@@ -43,6 +43,7 @@ import { ForkedAnswers } from './forkedAnswers.js';
 import { singleCodecReoffer } from './singleCodecReoffer.js';
 import { CallState, isLegalCallTransition, type CallStateChange, type IllegalCallTransition } from './callState.js';
 import { EarlyAnswers, earlyMediaData } from './earlyMedia.js';
+import { SessionTimer, type SessionTimerSettings } from './sessionTimer.js';
 
 /** The media side of a call, as the call needs it. */
 export interface CallMedia {
@@ -86,6 +87,8 @@ export interface CallExtras {
    * call goes on). Without it the bug is reported as a process warning.
    */
   illegalTransition?(bug: IllegalCallTransition): void;
+  /** The session-timer settings (lines/sessionTimer.ts); none or disabled: no session timer. */
+  sessionTimer?(): SessionTimerSettings | undefined;
 }
 
 /** What a call reaches: the usage context and the call's extras in one object (`CallManager.services`). */
@@ -103,6 +106,8 @@ export interface Refusal {
   warning?: { code: number; text: string };
   /** True to list the session body types we accept (a 415). */
   accept?: boolean;
+  /** Other headers of the refusal (Min-SE of a 422). */
+  headers?: Array<[string, string]>;
 }
 
 /** The refusal of a body that holds no usable offer: 415 with Accept, or 400 for an unreadable multipart body. */
@@ -253,6 +258,10 @@ export class Call {
   private readonly early = new EarlyAnswers();
   /** The 2xx answers of other forks of our INVITE, each ACKed and ended (made at the first). */
   private forks?: ForkedAnswers;
+  /** Where the last INVITE went (the retry after 422 goes there too). */
+  private inviteDestination?: Endpoint;
+  /** The session timer (RFC 4028, lines/sessionTimer.ts), when enabled. */
+  readonly sessionTimer?: SessionTimer;
 
   private constructor(
     private readonly host: CallServices,
@@ -262,6 +271,14 @@ export class Call {
     private readonly userName: string,
   ) {
     this.direction = direction;
+    const st = host.sessionTimer?.();
+    if (st?.enabled) {
+      this.sessionTimer = new SessionTimer(st, {
+        clock: () => host.clock(),
+        sendRefresh: () => this.sendSessionRefresh(),
+        expired: (seconds) => this.sessionEnded(seconds),
+      });
+    }
   }
 
   /** Where the INVITE session is. */
@@ -385,6 +402,7 @@ export class Call {
     headers.append('Max-Forwards', '70');
     headers.append('Contact', `<${host.contactUri(fromUser)}>`);
     host.capabilities.addHeaders(headers, ['Allow', 'Supported']);
+    for (const [n, v] of call.sessionTimer?.requestHeaders() ?? []) headers.append(n, v);
     for (const [n, v] of target.headers ?? []) headers.append(n, v);
     headers.append('User-Agent', host.userAgent());
     headers.append('Content-Type', 'application/sdp');
@@ -401,6 +419,7 @@ export class Call {
   }
 
   private sendInvite(invite: SipRequest, dest: Endpoint): void {
+    this.inviteDestination = dest;
     // The first build is the INVITE itself; each 401/407 retry is the next CSeq of it.
     let next: SipRequest | undefined;
     sendUacRequest(this.host.uac, {
@@ -508,6 +527,14 @@ export class Call {
       else this.onAnswered(invite, res);
       return;
     }
+    if (res.status === 422 && !cancelling && this.sessionTimer?.onRefreshResponse(res) === 'retry') {
+      // Session Interval Too Small (RFC 4028 §7.3): the INVITE again with the far end's Min-SE
+      const next = this.nextInvite(invite);
+      for (const [n, v] of this.sessionTimer.requestHeaders()) next.headers.set(n, v);
+      this.enter(CallState.Redirecting);
+      this.sendInvite(next, this.inviteDestination!);
+      return;
+    }
     // The client path already answered every challenge it could: this one is final.
     if (authFailed && !cancelling) this.notify(T.SipOutgoingCallDigestAuthenticationRequired, { statusCode: res.status });
     if (res.status >= 300 && res.status < 400) {
@@ -599,7 +626,8 @@ export class Call {
       return;
     }
     this.connect(T.SipOutgoingCallConnected);
-    if (reoffer && this.st === CallState.Confirmed && !this.localHold) this.sendReInvite(false, reoffer);
+    this.sessionTimer?.onRefreshResponse(res);
+    if (reoffer && this.st === CallState.Confirmed && !this.localHold) this.sendReInvite(false, false, reoffer);
   }
 
   /**
@@ -737,6 +765,11 @@ export class Call {
     } else {
       call.lateOffer = true;
     }
+    const tooSmall = call.sessionTimer?.onRefreshRequest(req);
+    if (tooSmall) {
+      call.reject(tooSmall.status, 'Session Interval Too Small', false, { headers: [['Min-SE', String(tooSmall.minSe)]] });
+      return call;
+    }
     call.provisional(180, 'Ringing');
     call.enter(CallState.Ringing);
     call.notify(T.SipSendRinging);
@@ -791,6 +824,8 @@ export class Call {
     if (status > 100 && status < 300) res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
     if (status >= 200 && status < 300) {
       this.host.capabilities.addHeaders(res.headers, ['Allow', 'Supported']);
+      // our 2xx agrees the session interval and starts its timer
+      for (const [n, v] of this.sessionTimer?.answerHeaders() ?? []) res.headers.append(n, v);
     }
     if (body) {
       res.headers.append('Content-Type', 'application/sdp');
@@ -806,6 +841,7 @@ export class Call {
   private addRefusal(res: SipResponse, refusal: Refusal | undefined): void {
     if (refusal?.warning) res.headers.append('Warning', formatWarning(refusal.warning.code, this.host.advertisedAddress().host, refusal.warning.text));
     if (refusal?.accept) res.headers.append('Accept', SESSION_BODY_TYPES.join(', '));
+    for (const [n, v] of refusal?.headers ?? []) res.headers.append(n, v);
   }
 
   /** Answers a ringing incoming call (goOffHook). */
@@ -937,6 +973,14 @@ export class Call {
       tx.respond(stack.createResponse(req, 491, 'Request Pending'));
       return;
     }
+    // a re-INVITE refreshes the session (RFC 4028): a too short interval is refused first
+    const tooSmall = this.sessionTimer?.onRefreshRequest(req);
+    if (tooSmall) {
+      const res = stack.createResponse(req, tooSmall.status, 'Session Interval Too Small');
+      this.addRefusal(res, { headers: [['Min-SE', String(tooSmall.minSe)]] });
+      tx.respond(res);
+      return;
+    }
     this.dialog!.refreshTarget(req);
     const local = this.buildLocalMedia(this.localDirection());
     const offer = sessionBodyOf(req.headers.get('Content-Type'), req.body);
@@ -952,6 +996,7 @@ export class Call {
       res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
       res.headers.append('Content-Type', 'application/sdp');
       res.body = Buffer.from(createOffer(local));
+      this.addSessionTimerAnswer(res);
       this.localMedia = local;
       this.reinviteOfferPending = true;
       tx.respond(res);
@@ -974,12 +1019,20 @@ export class Call {
     res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
     res.headers.append('Content-Type', 'application/sdp');
     res.body = Buffer.from(r.answer);
+    this.addSessionTimerAnswer(res);
     tx.respond(res);
     this.applyMedia(r.media);
     this.line.setState(this.localHold ? LineState.OnHold : LineState.InCall);
   }
 
   private reinviteOfferPending = false;
+
+  /** Session-Expires (and Supported) on our 2xx to a request that refreshed the session. */
+  private addSessionTimerAnswer(res: SipResponse): void {
+    if (!this.sessionTimer) return;
+    this.host.capabilities.addHeaders(res.headers, ['Supported']);
+    for (const [n, v] of this.sessionTimer.answerHeaders()) res.headers.append(n, v);
+  }
 
   /** ACK of a re-INVITE we answered (carries the answer when we made a late offer). */
   onReInviteAck(ack: SipRequest): void {
@@ -1010,9 +1063,14 @@ export class Call {
     });
   }
 
-  /** A re-INVITE for hold (`formats` omitted) or offering only `formats` (the single-codec re-offer: no hold events). */
-  private sendReInvite(hold: boolean, formats?: AudioFormatSpec[]): void {
-    const local = { ...this.buildLocalMedia(hold ? 'sendonly' : 'sendrecv'), ...(formats ? { formats } : {}) };
+  /**
+   * Sends a re-INVITE: a hold or resume (`pendingHold` waits for it); with `refresh` a session
+   * refresh (RFC 4028), which offers the session as it stands, same SDP version (RFC 6337 §5.2.5);
+   * with `formats` the single-codec re-offer. The last two raise no hold events. Each carries
+   * Session-Expires, and its answer re-arms the session timer.
+   */
+  private sendReInvite(hold: boolean, refresh = false, formats?: AudioFormatSpec[]): void {
+    const local = refresh && this.localMedia ? this.localMedia : { ...this.buildLocalMedia(hold ? 'sendonly' : 'sendrecv'), ...(formats ? { formats } : {}) };
     const offer = createOffer(local);
     const done = (rc: T): void => {
       this.reinviteTx = undefined;
@@ -1026,11 +1084,12 @@ export class Call {
         this.dialog!.refreshTarget(res);
         const ack = this.dialog!.createRequest('ACK', { cseq: Number.parseInt(res.headers.get('CSeq') ?? '0', 10) });
         void this.sendAck(ack);
+        this.sessionTimer?.onRefreshResponse(res);
         const r = negotiateAnswer(res.body.toString('latin1'), local);
         if (r.ok) {
           this.localMedia = local;
           this.applyMedia(r.media);
-          if (formats) return done(T.SipSuccess);
+          if (refresh || formats) return done(T.SipSuccess);
           this.localHold = hold;
           this.line.setState(hold ? LineState.OnHold : LineState.InCall);
           this.notify(hold ? T.SipCallHoldOn : T.SipCallHoldOff);
@@ -1038,6 +1097,13 @@ export class Call {
         }
         return done(T.SipCallFailure);
       }
+      if (res.status === 422 && this.sessionTimer?.onRefreshResponse(res) === 'retry') {
+        // Session Interval Too Small: the same re-INVITE again with the far end's Min-SE
+        this.reinviteTx = undefined;
+        this.sendReInvite(hold, refresh, formats);
+        return;
+      }
+      if (refresh) return this.refreshFailed(res.status, done);
       if (res.status === 491) {
         // Glare (RFC 3261 §14.1): try again after a random time in 10 ms units: 2.1-4 s when we
         // own the Call-ID (we placed the call), 0-2 s when the far end does, so one side goes first.
@@ -1057,14 +1123,54 @@ export class Call {
     };
     this.sendInDialog(
       'INVITE',
-      { body: offer, contentType: 'application/sdp' },
-      (o) => (o.kind === 'final' ? onFinal(o.res) : done(T.SipCallFailure)),
+      { body: offer, contentType: 'application/sdp', headers: this.sessionTimer?.requestHeaders(true) },
+      (o) => (o.kind === 'final' ? onFinal(o.res) : refresh ? this.refreshFailed(0, done) : done(T.SipCallFailure)),
       this.dialog!,
       undefined,
       (tx) => {
         this.reinviteTx = tx;
       },
     );
+  }
+
+  // ------------------------------------------------------------------ session timer (RFC 4028)
+
+  /**
+   * The one place a session refresh is sent (the session timer calls it at half the interval
+   * when we refresh). Today a re-INVITE with the current SDP. UPDATE switch: once in-dialog
+   * UPDATE can be sent, refresh by UPDATE without a body when the far end's Allow lists UPDATE
+   * (RFC 4028 §7.4 prefers it: no offer/answer), and fall back to this re-INVITE otherwise.
+   */
+  private sendSessionRefresh(): void {
+    if (this.st !== CallState.Confirmed || !this.dialog) return;
+    // Our hold/resume re-INVITE under way carries Session-Expires: it is the refresh. Should it
+    // fail, the session still ends at its expiry.
+    if (this.reinviteTx || this.glareTimer !== undefined) {
+      this.sessionTimer?.refreshRejected();
+      return;
+    }
+    this.sendReInvite(this.localHold, true);
+  }
+
+  /**
+   * The answer to our refresh: 408, 481 or none ends the call (RFC 4028 §10: the session is
+   * gone); any other refusal leaves it to expire unless a refresh succeeds first.
+   */
+  private refreshFailed(status: number, done: (rc: T) => void): void {
+    done(T.SipCallFailure);
+    if (status === 0 || status === 408 || status === 481) this.sessionEnded(this.sessionTimer?.terms?.seconds ?? 0, status);
+    else this.sessionTimer?.refreshRejected();
+  }
+
+  /**
+   * The session expired (no refresh in time) or our refresh failed (`refreshStatus` 408, 481, 0
+   * for no answer): SipSessionExpired, then BYE; SipCallComplete names SipSessionExpired.
+   */
+  private sessionEnded(seconds: number, refreshStatus?: number): void {
+    if (this.st !== CallState.Confirmed) return;
+    this.notify(T.SipSessionExpired, refreshStatus === undefined ? { seconds } : { seconds, refreshStatus });
+    this.line.setState(LineState.Disconnecting);
+    void this.bye(T.SipSessionExpired);
   }
 
   // ------------------------------------------------------------------ teardown
@@ -1175,6 +1281,7 @@ export class Call {
     this.host.clock().clearTimer(this.answerTimer);
     this.host.clock().clearTimer(this.glareTimer);
     this.glareTimer = undefined;
+    this.sessionTimer?.stop();
     const media = this.media;
     this.media = undefined;
     // the last figures must be read before stop() frees the session

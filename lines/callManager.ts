@@ -18,6 +18,7 @@ import { tagOf } from '../sip/util.js';
 import { TelephonyReturnValue as T } from './telephonyCodes.js';
 import { Call, type CallExtras, type CallServices } from './call.js';
 import { withExtras, type UsageContext } from './context.js';
+import { intervalTooSmall } from './sessionTimer.js';
 import type { PhoneLine } from './phoneLine.js';
 
 /** Data of the immediate SipIncomingCallAssignPhoneLine notification. */
@@ -94,6 +95,7 @@ export class CallManager {
       reofferSingleCodec: () => own.reofferSingleCodec?.() === true,
       callFinished: own.callFinished && ((call) => own.callFinished?.(call)),
       illegalTransition: own.illegalTransition && ((bug) => own.illegalTransition?.(bug)),
+      sessionTimer: () => own.sessionTimer?.(),
       dialogChanged: (call, oldKey, newKey) => {
         if (oldKey && this.byDialog.get(oldKey) === call) {
           this.byDialog.delete(oldKey);
@@ -196,6 +198,15 @@ export class CallManager {
 
   private async assignNewInvite(req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<void> {
     const stack = this.ctx.runStack;
+    // A session interval below our Min-SE is refused before a line is chosen (RFC 4028 §9)
+    const settings = this.own.sessionTimer?.();
+    const tooSmall = settings && intervalTooSmall(req, settings);
+    if (tooSmall) {
+      const res = stack.createResponse(req, tooSmall.status, 'Session Interval Too Small', { toTag: true });
+      res.headers.append('Min-SE', String(tooSmall.minSe));
+      tx.respond(res);
+      return;
+    }
     const user = calledUserOf(req);
     const chosen = this.own.selectLine(user);
     const data = this.ctx.immediate<AssignPhoneLineData>(-1, T.SipIncomingCallAssignPhoneLine, {

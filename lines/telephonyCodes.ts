@@ -516,4 +516,11 @@ export enum TelephonyReturnValue {
    * moved to another early dialog of a forked call. Like PortSIP's `existsEarlyMedia` flag.
    */
   SipEarlyMedia,
+  /**
+   * PHONE_LINE notification: the session timer (RFC 4028, the `sessionTimer` start parameter)
+   * ended the connected call: no refresh came before the session expired, or our refresh got
+   * 408, 481 or no answer. The engine hangs up with BYE, and the call's SipCallComplete names
+   * this code as its reason.
+   */
+  SipSessionExpired,
 }
