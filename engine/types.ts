@@ -144,6 +144,12 @@ export interface StartSipTelephonyParams {
    * the BYE). A LineScape addition.
    */
   keepCallAfterTransfer?: boolean;
+  /**
+   * How `holdLine` signals hold and resume: `'reinvite'` (default) or `'update'`, an UPDATE with
+   * the SDP offer (RFC 3311), used only when the far end's Allow lists UPDATE (else a re-INVITE).
+   * A LineScape addition.
+   */
+  holdMethod?: 'reinvite' | 'update';
 }
 
 /** Defaults for every start parameter. */
@@ -174,6 +180,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   sipT4Ms: 5000,
   sipTransport: 'UDP',
   keepCallAfterTransfer: false,
+  holdMethod: 'reinvite',
 };
 
 /** A contact being registered, with the expiry it asks for. */

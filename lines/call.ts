@@ -40,6 +40,7 @@ import type { UsageContext } from './context.js';
 import { callQualityFromStats, type CallQuality } from '../media/quality.js';
 import type { MediaSessionStats } from '../media/session.js';
 import { CallState, isLegalCallTransition, type CallStateChange, type IllegalCallTransition } from './callState.js';
+import { CallUpdates, type HoldMethod, type LocalOffer, type UpdateHost, type UpdateOutcome, type UpdateRequestOptions } from './callUpdate.js';
 
 /** The media side of a call, as the call needs it. */
 export interface CallMedia {
@@ -68,6 +69,8 @@ export interface CallExtras {
   openMedia(line: PhoneLine): Promise<CallMedia | undefined>;
   /** How hold is signalled in SDP. */
   holdStyle(): HoldStyle;
+  /** How hold is sent: by re-INVITE (the default) or by UPDATE when the peer allows it (lines/callUpdate.ts). */
+  holdMethod?(): HoldMethod;
   /** Seconds an incoming call may ring. */
   answerTimeoutSeconds(): number;
   /** Registers / unregisters the call for in-dialog request routing. */
@@ -86,9 +89,9 @@ export interface CallExtras {
 /** What a call reaches: the usage context and the call's extras in one object (`CallManager.services`). */
 export type CallServices = UsageContext & CallExtras;
 
-/** What calls implement: the INVITE session, its teardown, and INFO (DTMF) inside it. */
+/** What calls implement: the INVITE session, its teardown, INFO (DTMF) and UPDATE (lines/callUpdate.ts) inside it. */
 export const CALL_CAPABILITY: Capability = {
-  methods: ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO'],
+  methods: ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'UPDATE'],
   accept: [...SESSION_BODY_TYPES, 'application/dtmf-relay'],
 };
 
@@ -244,6 +247,12 @@ export class Call {
   private cancelledTx?: ClientTransaction;
   /** The attempt was ended by us because a provisional's SDP answer was unusable (§13.2.1). */
   private earlyAnswerFailed = false;
+  /** UPDATE in this call's dialog, both directions (lines/callUpdate.ts). */
+  readonly updates: CallUpdates;
+  /** The caller's early dialog, made by a provisional with a To tag: an UPDATE may go in it. */
+  private earlyDialog?: Dialog;
+  /** An UPDATE changed the session in the early dialog: the 2xx's SDP (the 18x's answer again) is not applied. */
+  private earlyUpdated = false;
 
   private constructor(
     private readonly host: CallServices,
@@ -253,6 +262,7 @@ export class Call {
     private readonly userName: string,
   ) {
     this.direction = direction;
+    this.updates = new CallUpdates(this.updateHost());
   }
 
   /** Where the INVITE session is. */
@@ -440,6 +450,11 @@ export class Call {
       183: T.SipReceived183SessionProgress,
     };
     this.notify(map[res.status] ?? T.SipReceivedProvisionalResponse, { statusCode: res.status, reasonPhrase: res.reason });
+    // An 18x with a To tag makes an early dialog (RFC 3261 §12.1.2): an UPDATE may go in it.
+    if (res.status > 100 && tagOf(res.headers.get('To')) && this.invite && !this.dialog) {
+      this.earlyDialog = Dialog.fromUacResponse(this.invite, res, this.host.contactUri(this.userName));
+      this.updates.noteAllow(res);
+    }
     // Early media: an answer in a 183 starts media before the call is answered.
     if (res.body.length && this.localMedia && !this.negotiated && (res.headers.get('Content-Type') ?? '').includes('sdp')) {
       const r = negotiateAnswer(res.body.toString('latin1'), this.localMedia);
@@ -560,8 +575,15 @@ export class Call {
     const dialog = Dialog.fromUacResponse(invite, res, this.host.contactUri(this.userName));
     this.setDialog(dialog);
     const ack = dialog.createRequest('ACK', { cseq: dialog.localSeq });
+    this.updates.noteAllow(res);
+    // UPDATEs we sent in the early dialog used CSeqs past the INVITE's: the next request goes on from them.
+    if (this.earlyDialog?.remoteTag === dialog.remoteTag) dialog.localSeq = Math.max(dialog.localSeq, this.earlyDialog.localSeq);
+    this.earlyDialog = undefined;
     let failure: { status: number; reason: string } | undefined;
-    if (!res.body.length) failure = { status: 488, reason: 'No SDP answer' };
+    // After an UPDATE changed the early session, the 2xx repeats the 18x's answer (§13.2.1): no news.
+    if (this.earlyUpdated && this.negotiated) {
+      // the session stands as the UPDATE left it
+    } else if (!res.body.length) failure = { status: 488, reason: 'No SDP answer' };
     else {
       const r = negotiateAnswer(res.body.toString('latin1'), this.localMedia!);
       if (r.ok) this.applyMedia(r.media);
@@ -685,6 +707,7 @@ export class Call {
       source: { protocol: from.protocol, host: from.host, port: from.port },
     };
     (tx as InviteServerTransaction).onAckTimeout = () => call.onAckTimeout();
+    call.updates.noteAllow(req);
     call.notify(T.SipIncomingCallStart, { from: fromValue, to: call.incomingInfo.to, requestUri: req.uri });
     call.notify(T.SipIncomingCallInitialized);
     const dialog = Dialog.fromUasRequest(req, call.localTag, host.contactUri(userName));
@@ -847,6 +870,9 @@ export class Call {
       case 'INVITE':
         this.onReInvite(req, tx);
         return;
+      case 'UPDATE':
+        this.updates.onRequest(req, tx);
+        return;
       case 'INFO':
         // INFO bodies are read by the INFO handler the call manager is given (lines/infoDtmf.ts).
         tx.respond(stack.createResponse(req, 415, 'Unsupported Media Type'));
@@ -880,12 +906,12 @@ export class Call {
   private onReInvite(req: SipRequest, tx: ServerTransaction): void {
     const stack = this.host.runStack;
     // RFC 3261 §14.2: our own re-INVITE is in progress (glare); before the ACK there is no session to modify.
-    if (this.reinviteTx || this.st !== CallState.Confirmed) {
+    if (this.reinviteTx || this.updates.offerPending || this.st !== CallState.Confirmed) {
       tx.respond(stack.createResponse(req, 491, 'Request Pending'));
       return;
     }
     this.dialog!.refreshTarget(req);
-    const local = this.buildLocalMedia(this.localDirection());
+    this.updates.noteAllow(req);
     const offer = sessionBodyOf(req.headers.get('Content-Type'), req.body);
     if (offer.kind === 'unsupported' || offer.kind === 'malformed') {
       const res = stack.createResponse(req, offer.kind === 'malformed' ? 400 : 415);
@@ -895,6 +921,7 @@ export class Call {
     }
     if (offer.kind === 'none') {
       // Late offer in a re-INVITE: offer in the 200, answer in the ACK.
+      const local = this.buildLocalMedia(this.localDirection());
       const res = stack.createResponse(req, 200, 'OK');
       res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
       res.headers.append('Content-Type', 'application/sdp');
@@ -904,7 +931,17 @@ export class Call {
       tx.respond(res);
       return;
     }
-    const sdp = offer.sdp;
+    this.answerOffer(req, offer.sdp, (res) => tx.respond(res));
+  }
+
+  /**
+   * Answers the SDP offer of an in-dialog request, a re-INVITE's or an UPDATE's (one path for
+   * both): `respond` gets the refusal (with a Warning) or the 200 with our answer, which is then
+   * applied (hold, resume, codec or address change).
+   */
+  private answerOffer(req: SipRequest, sdp: string, respond: (res: SipResponse) => void): void {
+    const stack = this.host.runStack;
+    const local = this.buildLocalMedia(this.localDirection());
     if (this.negotiated && isSameRemoteVersion(this.negotiated, sdp)) {
       // Session refresh with an unchanged offer: answer with what we have.
       local.sessionVersion = this.sessionVersion - 1;
@@ -913,7 +950,7 @@ export class Call {
     if (!r.ok) {
       const res = stack.createResponse(req, r.status, r.reason);
       this.addRefusal(res, { warning: { code: r.warning, text: r.detail } });
-      tx.respond(res);
+      respond(res);
       return;
     }
     this.localMedia = local;
@@ -921,9 +958,72 @@ export class Call {
     res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
     res.headers.append('Content-Type', 'application/sdp');
     res.body = Buffer.from(r.answer);
-    tx.respond(res);
+    respond(res);
     this.applyMedia(r.media);
-    this.line.setState(this.localHold ? LineState.OnHold : LineState.InCall);
+    if (this.st === CallState.Confirmed) this.line.setState(this.localHold ? LineState.OnHold : LineState.InCall);
+    else {
+      // An UPDATE in the early dialog (RFC 3311 §5.1): the callee's 200 carries this session.
+      if (this.pendingAnswer) this.pendingAnswer = { sdp: r.answer, media: r.media };
+      if (this.direction === CallDirection.Outgoing) this.earlyUpdated = true;
+    }
+  }
+
+  /** Takes the SDP answer to an offer of ours (re-INVITE or UPDATE) made for hold state `hold`; false when unusable. */
+  private takeAnswer(sdp: string, local: LocalMedia, hold: boolean): boolean {
+    const r = negotiateAnswer(sdp, local);
+    if (!r.ok) return false;
+    const changed = this.localHold !== hold;
+    this.localMedia = local;
+    this.localHold = hold;
+    this.applyMedia(r.media);
+    if (this.st === CallState.Confirmed) this.line.setState(hold ? LineState.OnHold : LineState.InCall);
+    if (changed) this.notify(hold ? T.SipCallHoldOn : T.SipCallHoldOff);
+    return true;
+  }
+
+  /** The call's side of UPDATE (lines/callUpdate.ts): its dialogs, offer state and the offer/answer path. */
+  private updateHost(): UpdateHost {
+    return {
+      createResponse: (req, status, reason, options) => this.host.runStack.createResponse(req, status, reason, options),
+      dialog: () => (this.isEnded ? undefined : (this.dialog ?? this.earlyDialog)),
+      contactUri: () => this.host.contactUri(this.userName),
+      localOfferPending: () =>
+        this.reinviteTx !== undefined ||
+        this.reinviteOfferPending ||
+        // the offer we owe (INVITE without SDP) or made in our 200, until the ACK answers it
+        (this.lateOffer && (this.st === CallState.Ringing || this.st === CallState.Connecting)) ||
+        // our INVITE's offer, until an 18x or the 2xx answers it
+        (this.direction === CallDirection.Outgoing && !this.negotiated && (this.st === CallState.Calling || this.st === CallState.Proceeding)),
+      // the INVITE's offer, whose answer only our 200 will carry
+      remoteOfferPending: () => this.st === CallState.Ringing && !this.lateOffer && !this.negotiated,
+      answerOffer: (req, sdp, respond) => this.answerOffer(req, sdp, respond),
+      refuseBody: (req, tx, body) => {
+        const res = this.host.runStack.createResponse(req, body.kind === 'malformed' ? 400 : 415);
+        this.addRefusal(res, bodyRefusal(body));
+        tx.respond(res);
+      },
+      offer: (hold) => this.updateOffer(hold),
+      send: (method, options, dialog, done) => this.sendInDialog(method, options, done, dialog),
+      glareWait: () => new Promise((resolve) => this.host.clock().setTimer(glareRetryDelayMs(this.direction === CallDirection.Outgoing), resolve)),
+    };
+  }
+
+  /** An offer for an UPDATE: the hold state `hold` asks for, else the current session unchanged (a refresh). */
+  private updateOffer(hold: boolean | undefined): LocalOffer {
+    const on = hold ?? this.localHold;
+    const previous = this.localMedia?.sessionVersion;
+    const local = this.buildLocalMedia(on ? 'sendonly' : 'sendrecv');
+    // RFC 4028 §7.4 / RFC 3264 §8: a refresh that changes nothing keeps the session version.
+    if (hold === undefined && previous !== undefined) local.sessionVersion = previous;
+    return { sdp: createOffer(local), take: (answer) => this.takeAnswer(answer, local, on) };
+  }
+
+  /**
+   * Sends an UPDATE in the call's dialog, confirmed or early (RFC 3311), with or without an SDP
+   * offer; the session timers refresh with it. Resolves with the outcome, never rejects.
+   */
+  sendUpdate(options: UpdateRequestOptions): Promise<UpdateOutcome> {
+    return this.updates.send(options);
   }
 
   private reinviteOfferPending = false;
@@ -950,11 +1050,22 @@ export class Call {
     if (this.st !== CallState.Confirmed || !this.dialog) return Promise.resolve(T.SipNoCallActive);
     if (this.localHold === on) return Promise.resolve(on ? T.SipCallHoldOn : T.SipCallNotOnHold);
     // one re-INVITE of ours at a time, including while it waits out a glare (491)
-    if (this.reinviteTx || this.glareTimer !== undefined) return Promise.resolve(T.SipCallAlreadyInProgress);
+    if (this.reinviteTx || this.glareTimer !== undefined || this.pendingHold) return Promise.resolve(T.SipCallAlreadyInProgress);
     return new Promise((resolve) => {
       this.pendingHold = { on, resolve };
-      this.sendReInvite(on);
+      if (this.host.holdMethod?.() === 'update' && this.updates.peerAllowsUpdate) void this.holdByUpdate(on);
+      else this.sendReInvite(on);
     });
+  }
+
+  /** Hold or resume by UPDATE (the `holdMethod` start option, when the peer's Allow lists UPDATE). */
+  private async holdByUpdate(on: boolean): Promise<void> {
+    const outcome = await this.updates.hold(on);
+    const p = this.pendingHold;
+    this.pendingHold = undefined;
+    if (this.isEnded) return;
+    p?.resolve(outcome === 'done' ? T.SipSuccess : T.SipCallFailure);
+    if (outcome === 'ended') void this.hangUp();
   }
 
   private sendReInvite(hold: boolean): void {
@@ -972,16 +1083,7 @@ export class Call {
         this.dialog!.refreshTarget(res);
         const ack = this.dialog!.createRequest('ACK', { cseq: Number.parseInt(res.headers.get('CSeq') ?? '0', 10) });
         void this.sendAck(ack);
-        const r = negotiateAnswer(res.body.toString('latin1'), local);
-        if (r.ok) {
-          this.localMedia = local;
-          this.localHold = hold;
-          this.applyMedia(r.media);
-          this.line.setState(hold ? LineState.OnHold : LineState.InCall);
-          this.notify(hold ? T.SipCallHoldOn : T.SipCallHoldOff);
-          return done(T.SipSuccess);
-        }
-        return done(T.SipCallFailure);
+        return done(this.takeAnswer(res.body.toString('latin1'), local, hold) ? T.SipSuccess : T.SipCallFailure);
       }
       if (res.status === 491) {
         // Glare (RFC 3261 §14.1): try again after a random time in 10 ms units: 2.1-4 s when we

@@ -89,6 +89,7 @@ export class CallManager {
       uac: ctx.uacFor('call:'),
       openMedia: (line) => own.openMedia(line),
       holdStyle: () => own.holdStyle(),
+      holdMethod: own.holdMethod && (() => own.holdMethod?.() ?? 'reinvite'),
       answerTimeoutSeconds: () => own.answerTimeoutSeconds(),
       callFinished: own.callFinished && ((call) => own.callFinished?.(call)),
       illegalTransition: own.illegalTransition && ((bug) => own.illegalTransition?.(bug)),
@@ -146,7 +147,7 @@ export class CallManager {
     if (!list) {
       const invite: DialogUsage = {
         name: 'invite',
-        methods: ['BYE', 'INVITE', 'INFO', 'OPTIONS'],
+        methods: ['BYE', 'INVITE', 'INFO', 'OPTIONS', 'UPDATE'],
         dialog: () => call.dialog,
         handle: (req, tx) => {
           if (req.method === 'INFO' && this.infoHandler) this.infoHandler(call, req, tx);
