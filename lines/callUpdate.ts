@@ -93,8 +93,8 @@ export interface UpdateHost {
   offer(hold: boolean | undefined): LocalOffer;
   /** Sends `method` in `dialog` through the calls' client path. */
   send(method: string, options: InDialogRequestOptions, dialog: Dialog, done: (o: UacOutcome) => void): void;
-  /** The random source of Retry-After (tests pin it). */
-  random?(): number;
+  /** The random source of Retry-After (tests pin it; default Math.random). */
+  readonly random?: () => number;
 }
 
 /** Seconds of the Retry-After of a 500 for an UPDATE crossing an unanswered offer: 0-10 (§5.2). */
@@ -115,8 +115,8 @@ export class CallUpdates {
   /** The peer's Allow values, from its INVITE, 18x or 2xx (the last that had one). */
   private peerAllow: string[] = [];
   /**
-   * Observer of every UPDATE received, before its response leaves: the session timers add
-   * their headers to the response there.
+   * Observer of the UPDATEs received in the dialog, before their 200, 491 or 500 leaves (not a
+   * 415/400 for an unusable body, nor a 481): the session timers add their headers there.
    */
   onReceived?: (req: SipRequest, res: SipResponse) => void;
 
