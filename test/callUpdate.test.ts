@@ -5,6 +5,7 @@
  */
 import test from 'ava';
 import { allowLists, updateRetryAfterSeconds, type UpdateOutcome } from '../lines/callUpdate.js';
+import { TelephonyReturnValue as T } from '../lines/telephonyCodes.js';
 import { callRig } from './helpers/callRig.js';
 import { FarEndCall, farEndSdp, flush } from './helpers/fakeSipStack.js';
 
@@ -112,4 +113,53 @@ test('an outgoing call has no dialog for an UPDATE before a provisional with a T
   t.like(await outcome, { kind: 'final', status: 200 });
   // our INVITE's offer is unanswered: no offer in an UPDATE yet (RFC 3311 §5.1)
   t.like(await call.sendUpdate({ withSdp: true }), { kind: 'not-sent', reason: 'offer-pending' });
+  // the confirmed dialog goes on from the early UPDATE's CSeq: the BYE's is past it
+  rig.peer.respond(invite, 200, 'fartag', { sdp: farEndSdp(30000) });
+  await flush();
+  void call.hangUp();
+  await flush();
+  const seq = (m: { headers: { get(n: string): string | undefined } }) => Number.parseInt(m.headers.get('CSeq') ?? '0', 10);
+  t.true(seq(rig.peer.last('BYE')) > seq(update), `BYE CSeq ${seq(rig.peer.last('BYE'))} after UPDATE CSeq ${seq(update)}`);
+  t.deepEqual(rig.bugs, []);
+});
+
+/** An outgoing call on a rig with `holdMethod: 'update'`, answered by a 200 with `allow` (when given). */
+async function answeredOutgoing(allow?: string) {
+  const rig = await callRig({ holdMethod: 'update' });
+  const call = await rig.dial();
+  await flush();
+  const invite = rig.peer.last('INVITE');
+  rig.peer.respond(invite, 200, 'fartag', { sdp: farEndSdp(30000), headers: allow ? [['Allow', allow]] : [] });
+  await flush();
+  return { rig, call };
+}
+
+test("holdMethod 'update': hold goes by UPDATE when the peer's Allow lists it, by re-INVITE when it does not", async (t) => {
+  const { rig, call } = await answeredOutgoing('INVITE, ACK, BYE, CANCEL, UPDATE');
+  const held = call.hold(true);
+  await flush();
+  const update = rig.peer.last('UPDATE');
+  t.regex(update.body.toString(), /a=sendonly/);
+  rig.peer.respond(update, 200, undefined, { sdp: farEndSdp(30000, 'recvonly', 2) });
+  t.is(await held, T.SipSuccess);
+  t.true(call.localHold);
+  t.is(rig.peer.requests('INVITE').length, 1, 'no re-INVITE');
+
+  const plain = await answeredOutgoing();
+  const held2 = plain.call.hold(true);
+  await flush();
+  t.is(plain.rig.peer.requests('UPDATE').length, 0);
+  t.is(plain.rig.peer.requests('INVITE').length, 2, 'a re-INVITE instead');
+  plain.rig.peer.respond(plain.rig.peer.last('INVITE'), 200, 'fartag', { sdp: farEndSdp(30000, 'recvonly', 2) });
+  t.is(await held2, T.SipSuccess);
+});
+
+test("holdMethod 'update': a 481 to the hold UPDATE ends the call with BYE", async (t) => {
+  const { rig, call } = await answeredOutgoing('UPDATE');
+  const held = call.hold(true);
+  await flush();
+  rig.peer.respond(rig.peer.last('UPDATE'), 481, undefined);
+  t.is(await held, T.SipCallFailure);
+  await flush();
+  t.is(rig.peer.requests('BYE').length, 1);
 });
