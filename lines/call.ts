@@ -451,8 +451,10 @@ export class Call {
     };
     this.notify(map[res.status] ?? T.SipReceivedProvisionalResponse, { statusCode: res.status, reasonPhrase: res.reason });
     // An 18x with a To tag makes an early dialog (RFC 3261 §12.1.2): an UPDATE may go in it.
-    if (res.status > 100 && tagOf(res.headers.get('To')) && this.invite && !this.dialog) {
-      this.earlyDialog = Dialog.fromUacResponse(this.invite, res, this.host.contactUri(this.userName));
+    // (Made once per To tag: a second 18x of the same dialog keeps the CSeqs of UPDATEs sent in it.)
+    const toTag = tagOf(res.headers.get('To'));
+    if (res.status > 100 && toTag && this.invite && !this.dialog) {
+      if (this.earlyDialog?.remoteTag !== toTag) this.earlyDialog = Dialog.fromUacResponse(this.invite, res, this.host.contactUri(this.userName));
       this.updates.noteAllow(res);
     }
     // Early media: an answer in a 183 starts media before the call is answered.
