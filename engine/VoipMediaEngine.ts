@@ -370,8 +370,8 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   }
 
   /**
-   * Puts the far end on hold (re-INVITE with sendonly, or c=0.0.0.0 per setCallHoldType) or
-   * resumes it. Resolves when the far end answered; SipCallHoldOn / SipCallHoldOff follow.
+   * Holds the far end (re-INVITE, or UPDATE per the holdMethod start option; sendonly or c=0.0.0.0
+   * per setCallHoldType) or resumes it. Resolves when answered; SipCallHoldOn / SipCallHoldOff follow.
    */
   @procedure({ async: true })
   holdLine(phoneLine: number, on: boolean): Promise<T> { return this.live.calls.holdLine(phoneLine, on); }
