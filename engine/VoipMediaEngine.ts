@@ -369,7 +369,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
     return this.live.calls.abortIncomingCall(phoneLine, sipStatusCode, reasonPhrase);
   }
 
-  /** Holds (re-INVITE, sendonly or c=0.0.0.0 per setCallHoldType) or resumes the far end; SipCallHoldOn / Off follow. */
+  /** Holds (re-INVITE, or UPDATE per holdMethod; sendonly or c=0.0.0.0 per setCallHoldType) or resumes the far end; SipCallHoldOn / Off follow. */
   @procedure({ async: true })
   holdLine(phoneLine: number, on: boolean): Promise<T> { return this.live.calls.holdLine(phoneLine, on); }
 

@@ -232,6 +232,7 @@ export class RunningEngine {
     this.callManager = new CallManager(ctx, {
       openMedia: (line) => this.openMedia(line),
       holdStyle: () => (state.holdType === CallHoldType.Rfc2543 ? 'rfc2543' : state.holdType === CallHoldType.Both ? 'both' : 'rfc3264'),
+      holdMethod: () => params.holdMethod,
       answerTimeoutSeconds: () => this.callAnswerTimeoutSeconds,
       reofferSingleCodec: () => params.reofferSingleCodec,
       selectLine: (user) => this.linePolicy.selectLineForIncoming(user),

@@ -73,6 +73,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;
   if (p.sipLogFile !== undefined && (typeof p.sipLogFile !== 'string' || !p.sipLogFile)) return T.SipBadParameter;
   if (p.logger !== undefined && !isLogger(p.logger)) return T.SipBadParameter;
+  if (p.holdMethod !== 'reinvite' && p.holdMethod !== 'update') return T.SipBadParameter;
   if (typeof p.lineMode !== 'number' || (p.lineMode !== LineMode.PhoneLine && p.lineMode !== LineMode.SwitchLine)) return T.SipBadParameter;
   for (const b of [
     p.useSequentialRtpPorts,

@@ -161,6 +161,12 @@ export interface StartSipTelephonyParams {
    * (pjsua's policy). Default false. A LineScape addition.
    */
   reofferSingleCodec?: boolean;
+  /**
+   * How `holdLine` signals hold and resume: `'reinvite'` (default) or `'update'`, an UPDATE with
+   * the SDP offer (RFC 3311), used only when the far end's Allow lists UPDATE (else a re-INVITE).
+   * A LineScape addition.
+   */
+  holdMethod?: 'reinvite' | 'update';
 }
 
 /** Defaults for every start parameter. */
@@ -193,6 +199,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   sipTransport: 'UDP',
   keepCallAfterTransfer: false,
   reofferSingleCodec: false,
+  holdMethod: 'reinvite',
 };
 
 /** A contact being registered, with the expiry it asks for. */

@@ -44,6 +44,7 @@ import { singleCodecReoffer } from './singleCodecReoffer.js';
 import { CallState, isLegalCallTransition, type CallStateChange, type IllegalCallTransition } from './callState.js';
 import { EarlyAnswers, earlyMediaData } from './earlyMedia.js';
 import { SessionTimer, type SessionTimerSettings } from './sessionTimer.js';
+import { CallUpdates, type HoldMethod, type LocalOffer, type UpdateHost, type UpdateOutcome, type UpdateRequestOptions } from './callUpdate.js';
 
 /** The media side of a call, as the call needs it. */
 export interface CallMedia {
@@ -72,6 +73,8 @@ export interface CallExtras {
   openMedia(line: PhoneLine): Promise<CallMedia | undefined>;
   /** How hold is signalled in SDP. */
   holdStyle(): HoldStyle;
+  /** How hold is sent: by re-INVITE (the default) or by UPDATE when the peer allows it (lines/callUpdate.ts). */
+  holdMethod?(): HoldMethod;
   /** Seconds an incoming call may ring. */
   answerTimeoutSeconds(): number;
   /** After a multi-codec answer to our INVITE, re-offer the chosen codec alone (lines/singleCodecReoffer.ts). */
@@ -94,9 +97,9 @@ export interface CallExtras {
 /** What a call reaches: the usage context and the call's extras in one object (`CallManager.services`). */
 export type CallServices = UsageContext & CallExtras;
 
-/** What calls implement: the INVITE session, its teardown, and INFO (DTMF) inside it. */
+/** What calls implement: the INVITE session, its teardown, INFO (DTMF) and UPDATE (lines/callUpdate.ts) inside it. */
 export const CALL_CAPABILITY: Capability = {
-  methods: ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO'],
+  methods: ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'UPDATE'],
   accept: [...SESSION_BODY_TYPES, 'application/dtmf-relay'],
 };
 
@@ -262,6 +265,12 @@ export class Call {
   private inviteDestination?: Endpoint;
   /** The session timer (RFC 4028, lines/sessionTimer.ts), when enabled. */
   readonly sessionTimer?: SessionTimer;
+  /** UPDATE in this call's dialog, both directions (lines/callUpdate.ts). */
+  readonly updates: CallUpdates;
+  /** The caller's early dialog, made by a provisional with a To tag: an UPDATE may go in it. */
+  private earlyDialog?: Dialog;
+  /** An UPDATE changed the session in the early dialog: the 2xx's SDP (the 18x's answer again) is not applied. */
+  private earlyUpdated = false;
 
   private constructor(
     private readonly host: CallServices,
@@ -279,6 +288,10 @@ export class Call {
         expired: (seconds) => this.sessionEnded(seconds),
       });
     }
+    this.updates = new CallUpdates(this.updateHost());
+    this.updates.onReceived = (_req, res) => {
+      if (res.status >= 200 && res.status < 300) this.addSessionTimerAnswer(res);
+    };
   }
 
   /** Where the INVITE session is. */
@@ -468,6 +481,13 @@ export class Call {
       183: T.SipReceived183SessionProgress,
     };
     this.notify(map[res.status] ?? T.SipReceivedProvisionalResponse, { statusCode: res.status, reasonPhrase: res.reason });
+    // An 18x with a To tag makes an early dialog (RFC 3261 §12.1.2): an UPDATE may go in it.
+    // (Made once per To tag: a second 18x of the same dialog keeps the CSeqs of UPDATEs sent in it.)
+    const toTag = tagOf(res.headers.get('To'));
+    if (res.status > 100 && toTag && this.invite && !this.dialog) {
+      if (this.earlyDialog?.remoteTag !== toTag) this.earlyDialog = Dialog.fromUacResponse(this.invite, res, this.host.contactUri(this.userName));
+      this.updates.noteAllow(res);
+    }
     // Early media (lines/earlyMedia.ts): an SDP answer in an 18x starts media before the answer.
     if (this.st !== CallState.Proceeding || !this.localMedia) return;
     const e = this.early.onProvisional(res, this.localMedia);
@@ -607,11 +627,16 @@ export class Call {
     const dialog = Dialog.fromUacResponse(invite, res, this.host.contactUri(this.userName));
     this.setDialog(dialog);
     const ack = dialog.createRequest('ACK', { cseq: dialog.localSeq });
+    this.updates.noteAllow(res);
+    // UPDATEs we sent in the early dialog used CSeqs past the INVITE's: the next request goes on from them.
+    if (this.earlyDialog?.remoteTag === dialog.remoteTag) dialog.localSeq = Math.max(dialog.localSeq, this.earlyDialog.localSeq);
+    this.earlyDialog = undefined;
     // The 2xx's answer, or its dialog's early one (a 200 without SDP after a 183 with it).
-    const r = this.early.onFinal(res, this.localMedia!);
-    if (r.kind === 'apply') this.applyMedia(r.media);
-    const failure = r.kind === 'fail' ? r : undefined;
-    const reoffer = r.kind === 'apply' && res.body.length
+    // After an UPDATE changed the early session, the 2xx repeats the 18x's answer (§13.2.1): no news.
+    const r = this.earlyUpdated && this.negotiated ? undefined : this.early.onFinal(res, this.localMedia!);
+    if (r?.kind === 'apply') this.applyMedia(r.media);
+    const failure = r?.kind === 'fail' ? r : undefined;
+    const reoffer = r?.kind === 'apply' && res.body.length
       ? singleCodecReoffer(this.host.reofferSingleCodec?.() === true, res.body.toString('latin1'), this.formats, r.media.receivePayloadType)
       : undefined;
     void this.sendAck(ack);
@@ -734,6 +759,7 @@ export class Call {
       source: { protocol: from.protocol, host: from.host, port: from.port },
     };
     (tx as InviteServerTransaction).onAckTimeout = () => call.onAckTimeout();
+    call.updates.noteAllow(req);
     call.notify(T.SipIncomingCallStart, { from: fromValue, to: call.incomingInfo.to, requestUri: req.uri });
     call.notify(T.SipIncomingCallInitialized);
     const dialog = Dialog.fromUasRequest(req, call.localTag, host.contactUri(userName));
@@ -936,6 +962,11 @@ export class Call {
       case 'INVITE':
         this.onReInvite(req, tx);
         return;
+      case 'UPDATE':
+        // an UPDATE refreshes the session too (RFC 4028); its 2xx gets Session-Expires (updates.onReceived)
+        if (this.st === CallState.Confirmed && this.refusedIntervalTooSmall(req, tx)) return;
+        this.updates.onRequest(req, tx);
+        return;
       case 'INFO':
         // INFO bodies are read by the INFO handler the call manager is given (lines/infoDtmf.ts).
         tx.respond(stack.createResponse(req, 415, 'Unsupported Media Type'));
@@ -969,20 +1000,14 @@ export class Call {
   private onReInvite(req: SipRequest, tx: ServerTransaction): void {
     const stack = this.host.runStack;
     // RFC 3261 §14.2: our own re-INVITE is in progress (glare); before the ACK there is no session to modify.
-    if (this.reinviteTx || this.st !== CallState.Confirmed) {
+    if (this.reinviteTx || this.updates.offerPending || this.st !== CallState.Confirmed) {
       tx.respond(stack.createResponse(req, 491, 'Request Pending'));
       return;
     }
     // a re-INVITE refreshes the session (RFC 4028): a too short interval is refused first
-    const tooSmall = this.sessionTimer?.onRefreshRequest(req);
-    if (tooSmall) {
-      const res = stack.createResponse(req, tooSmall.status, 'Session Interval Too Small');
-      this.addRefusal(res, { headers: [['Min-SE', String(tooSmall.minSe)]] });
-      tx.respond(res);
-      return;
-    }
+    if (this.refusedIntervalTooSmall(req, tx)) return;
     this.dialog!.refreshTarget(req);
-    const local = this.buildLocalMedia(this.localDirection());
+    this.updates.noteAllow(req);
     const offer = sessionBodyOf(req.headers.get('Content-Type'), req.body);
     if (offer.kind === 'unsupported' || offer.kind === 'malformed') {
       const res = stack.createResponse(req, offer.kind === 'malformed' ? 400 : 415);
@@ -992,6 +1017,7 @@ export class Call {
     }
     if (offer.kind === 'none') {
       // Late offer in a re-INVITE: offer in the 200, answer in the ACK.
+      const local = this.buildLocalMedia(this.localDirection());
       const res = stack.createResponse(req, 200, 'OK');
       res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
       res.headers.append('Content-Type', 'application/sdp');
@@ -1002,7 +1028,30 @@ export class Call {
       tx.respond(res);
       return;
     }
-    const sdp = offer.sdp;
+    this.answerOffer(req, offer.sdp, (res) => {
+      if (res.status === 200) this.addSessionTimerAnswer(res);
+      tx.respond(res);
+    });
+  }
+
+  /** A request that would refresh the session with a Session-Expires below our Min-SE gets 422 (RFC 4028 §9). */
+  private refusedIntervalTooSmall(req: SipRequest, tx: ServerTransaction): boolean {
+    const tooSmall = this.sessionTimer?.onRefreshRequest(req);
+    if (!tooSmall) return false;
+    const res = this.host.runStack.createResponse(req, tooSmall.status, 'Session Interval Too Small');
+    this.addRefusal(res, { headers: [['Min-SE', String(tooSmall.minSe)]] });
+    tx.respond(res);
+    return true;
+  }
+
+  /**
+   * Answers the SDP offer of an in-dialog request, a re-INVITE's or an UPDATE's (one path for
+   * both): `respond` gets the refusal (with a Warning) or the 200 with our answer, which is then
+   * applied (hold, resume, codec or address change).
+   */
+  private answerOffer(req: SipRequest, sdp: string, respond: (res: SipResponse) => void): void {
+    const stack = this.host.runStack;
+    const local = this.buildLocalMedia(this.localDirection());
     if (this.negotiated && isSameRemoteVersion(this.negotiated, sdp)) {
       // Session refresh with an unchanged offer: answer with what we have.
       local.sessionVersion = this.sessionVersion - 1;
@@ -1011,7 +1060,7 @@ export class Call {
     if (!r.ok) {
       const res = stack.createResponse(req, r.status, r.reason);
       this.addRefusal(res, { warning: { code: r.warning, text: r.detail } });
-      tx.respond(res);
+      respond(res);
       return;
     }
     this.localMedia = local;
@@ -1019,10 +1068,72 @@ export class Call {
     res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
     res.headers.append('Content-Type', 'application/sdp');
     res.body = Buffer.from(r.answer);
-    this.addSessionTimerAnswer(res);
-    tx.respond(res);
+    respond(res);
     this.applyMedia(r.media);
-    this.line.setState(this.localHold ? LineState.OnHold : LineState.InCall);
+    if (this.st === CallState.Confirmed) this.line.setState(this.localHold ? LineState.OnHold : LineState.InCall);
+    else {
+      // An UPDATE in the early dialog (RFC 3311 §5.1): the callee's 200 carries this session.
+      if (this.pendingAnswer) this.pendingAnswer = { sdp: r.answer, media: r.media };
+      if (this.direction === CallDirection.Outgoing) this.earlyUpdated = true;
+    }
+  }
+
+  /** Takes the SDP answer to an offer of ours (re-INVITE or UPDATE) made for hold state `hold`; false when unusable. */
+  private takeAnswer(sdp: string, local: LocalMedia, hold: boolean): boolean {
+    const r = negotiateAnswer(sdp, local);
+    if (!r.ok) return false;
+    const changed = this.localHold !== hold;
+    this.localMedia = local;
+    this.localHold = hold;
+    this.applyMedia(r.media);
+    if (this.st === CallState.Confirmed) this.line.setState(hold ? LineState.OnHold : LineState.InCall);
+    if (changed) this.notify(hold ? T.SipCallHoldOn : T.SipCallHoldOff);
+    return true;
+  }
+
+  /** The call's side of UPDATE (lines/callUpdate.ts): its dialogs, offer state and the offer/answer path. */
+  private updateHost(): UpdateHost {
+    return {
+      createResponse: (req, status, reason, options) => this.host.runStack.createResponse(req, status, reason, options),
+      dialog: () => (this.isEnded ? undefined : (this.dialog ?? this.earlyDialog)),
+      contactUri: () => this.host.contactUri(this.userName),
+      localOfferPending: () =>
+        this.reinviteTx !== undefined ||
+        this.reinviteOfferPending ||
+        // the offer we owe (INVITE without SDP) or made in our 200, until the ACK answers it
+        (this.lateOffer && (this.st === CallState.Ringing || this.st === CallState.Connecting)) ||
+        // our INVITE's offer, until an 18x or the 2xx answers it
+        (this.direction === CallDirection.Outgoing && !this.negotiated && (this.st === CallState.Calling || this.st === CallState.Proceeding)),
+      // the INVITE's offer, whose answer only our 200 will carry
+      remoteOfferPending: () => this.st === CallState.Ringing && !this.lateOffer && !this.negotiated,
+      answerOffer: (req, sdp, respond) => this.answerOffer(req, sdp, respond),
+      refuseBody: (req, tx, body) => {
+        const res = this.host.runStack.createResponse(req, body.kind === 'malformed' ? 400 : 415);
+        this.addRefusal(res, bodyRefusal(body));
+        tx.respond(res);
+      },
+      offer: (hold) => this.updateOffer(hold),
+      send: (method, options, dialog, done) => this.sendInDialog(method, options, done, dialog),
+      glareWait: () => new Promise((resolve) => this.host.clock().setTimer(glareRetryDelayMs(this.direction === CallDirection.Outgoing), resolve)),
+    };
+  }
+
+  /** An offer for an UPDATE: the hold state `hold` asks for, else the current session unchanged (a refresh). */
+  private updateOffer(hold: boolean | undefined): LocalOffer {
+    const on = hold ?? this.localHold;
+    const previous = this.localMedia?.sessionVersion;
+    const local = this.buildLocalMedia(on ? 'sendonly' : 'sendrecv');
+    // RFC 4028 §7.4 / RFC 3264 §8: a refresh that changes nothing keeps the session version.
+    if (hold === undefined && previous !== undefined) local.sessionVersion = previous;
+    return { sdp: createOffer(local), take: (answer) => this.takeAnswer(answer, local, on) };
+  }
+
+  /**
+   * Sends an UPDATE in the call's dialog, confirmed or early (RFC 3311), with or without an SDP
+   * offer; the session timers refresh with it. Resolves with the outcome, never rejects.
+   */
+  sendUpdate(options: UpdateRequestOptions): Promise<UpdateOutcome> {
+    return this.updates.send(options);
   }
 
   private reinviteOfferPending = false;
@@ -1056,11 +1167,22 @@ export class Call {
     if (this.st !== CallState.Confirmed || !this.dialog) return Promise.resolve(T.SipNoCallActive);
     if (this.localHold === on) return Promise.resolve(on ? T.SipCallHoldOn : T.SipCallNotOnHold);
     // one re-INVITE of ours at a time, including while it waits out a glare (491)
-    if (this.reinviteTx || this.glareTimer !== undefined) return Promise.resolve(T.SipCallAlreadyInProgress);
+    if (this.reinviteTx || this.glareTimer !== undefined || this.pendingHold) return Promise.resolve(T.SipCallAlreadyInProgress);
     return new Promise((resolve) => {
       this.pendingHold = { on, resolve };
-      this.sendReInvite(on);
+      if (this.host.holdMethod?.() === 'update' && this.updates.peerAllowsUpdate) void this.holdByUpdate(on);
+      else this.sendReInvite(on);
     });
+  }
+
+  /** Hold or resume by UPDATE (the `holdMethod` start option, when the peer's Allow lists UPDATE). */
+  private async holdByUpdate(on: boolean): Promise<void> {
+    const outcome = await this.updates.hold(on);
+    const p = this.pendingHold;
+    this.pendingHold = undefined;
+    if (this.isEnded) return;
+    p?.resolve(outcome === 'done' ? T.SipSuccess : T.SipCallFailure);
+    if (outcome === 'ended') void this.hangUp();
   }
 
   /**
@@ -1085,17 +1207,7 @@ export class Call {
         const ack = this.dialog!.createRequest('ACK', { cseq: Number.parseInt(res.headers.get('CSeq') ?? '0', 10) });
         void this.sendAck(ack);
         this.sessionTimer?.onRefreshResponse(res);
-        const r = negotiateAnswer(res.body.toString('latin1'), local);
-        if (r.ok) {
-          this.localMedia = local;
-          this.applyMedia(r.media);
-          if (refresh || formats) return done(T.SipSuccess);
-          this.localHold = hold;
-          this.line.setState(hold ? LineState.OnHold : LineState.InCall);
-          this.notify(hold ? T.SipCallHoldOn : T.SipCallHoldOff);
-          return done(T.SipSuccess);
-        }
-        return done(T.SipCallFailure);
+        return done(this.takeAnswer(res.body.toString('latin1'), local, hold) ? T.SipSuccess : T.SipCallFailure);
       }
       if (res.status === 422 && this.sessionTimer?.onRefreshResponse(res) === 'retry') {
         // Session Interval Too Small: the same re-INVITE again with the far end's Min-SE
@@ -1137,9 +1249,8 @@ export class Call {
 
   /**
    * The one place a session refresh is sent (the session timer calls it at half the interval
-   * when we refresh). Today a re-INVITE with the current SDP. UPDATE switch: once in-dialog
-   * UPDATE can be sent, refresh by UPDATE without a body when the far end's Allow lists UPDATE
-   * (RFC 4028 §7.4 prefers it: no offer/answer), and fall back to this re-INVITE otherwise.
+   * when we refresh): an UPDATE without a body when the far end's Allow lists UPDATE (RFC 4028
+   * §7.4 prefers it: no offer/answer), else a re-INVITE with the current SDP.
    */
   private sendSessionRefresh(): void {
     if (this.st !== CallState.Confirmed || !this.dialog) return;
@@ -1149,7 +1260,20 @@ export class Call {
       this.sessionTimer?.refreshRejected();
       return;
     }
-    this.sendReInvite(this.localHold, true);
+    if (this.updates.peerAllowsUpdate) void this.refreshByUpdate();
+    else this.sendReInvite(this.localHold, true);
+  }
+
+  /** A session refresh by UPDATE without a body; a 422 is retried once with the far end's Min-SE. */
+  private async refreshByUpdate(): Promise<void> {
+    const o = await this.sendUpdate({ withSdp: false, headers: this.sessionTimer?.requestHeaders(true) });
+    if (this.isEnded) return;
+    const noop = (): void => undefined;
+    if (o.kind === 'not-sent') return this.sendReInvite(this.localHold, true);
+    if (o.kind !== 'final') return this.refreshFailed(0, noop);
+    if (o.status === 422 && this.sessionTimer?.onRefreshResponse(o.response) === 'retry') return this.refreshByUpdate();
+    if (o.status >= 200 && o.status < 300) this.sessionTimer?.onRefreshResponse(o.response);
+    else this.refreshFailed(o.status, noop);
   }
 
   /**

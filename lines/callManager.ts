@@ -91,6 +91,7 @@ export class CallManager {
       uac: ctx.uacFor('call:'),
       openMedia: (line) => own.openMedia(line),
       holdStyle: () => own.holdStyle(),
+      holdMethod: own.holdMethod && (() => own.holdMethod?.() ?? 'reinvite'),
       answerTimeoutSeconds: () => own.answerTimeoutSeconds(),
       reofferSingleCodec: () => own.reofferSingleCodec?.() === true,
       callFinished: own.callFinished && ((call) => own.callFinished?.(call)),
@@ -152,7 +153,7 @@ export class CallManager {
     if (!list) {
       const invite: DialogUsage = {
         name: 'invite',
-        methods: ['BYE', 'INVITE', 'INFO', 'OPTIONS'],
+        methods: ['BYE', 'INVITE', 'INFO', 'OPTIONS', 'UPDATE'],
         dialog: () => call.dialog,
         handle: (req, tx) => {
           if (req.method === 'INFO' && this.infoHandler) this.infoHandler(call, req, tx);

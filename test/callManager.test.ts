@@ -101,7 +101,8 @@ test('in-dialog requests go by dialog id: OPTIONS answered with Allow, INFO to t
   await flush();
   const allow = far.answersTo(options)[0]?.headers.getAll('Allow').join(', ') ?? '';
   t.regex(allow, /INVITE.*BYE.*INFO/);
-  t.false(allow.includes('UPDATE'));
+  // issue 10 item 3: calls implement UPDATE (RFC 3311) now, so Allow lists it
+  t.true(allow.includes('UPDATE'));
   const info = far.request('INFO', { headers: [['Content-Type', 'application/dtmf-relay']] });
   await flush();
   t.is(far.answersTo(info)[0]?.status, 200);

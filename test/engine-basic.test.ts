@@ -119,6 +119,7 @@ test('bad start parameters return SipBadParameter; a port in use returns SipCall
     { dtmfEnabled: 'yes' },
     { lineMode: 9 },
     { keepCallAfterTransfer: 'yes' },
+    { holdMethod: 'info' },
   ];
   for (const p of bad) {
     t.is(await engine.startSipTelephony({ sipPort: 0, ...p }), T.SipBadParameter, JSON.stringify(p));

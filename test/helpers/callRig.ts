@@ -66,6 +66,8 @@ export interface CallRigOptions {
   lines?: number;
   /** Seconds an incoming call may ring (default 30). */
   answerTimeoutSeconds?: number;
+  /** How hold is sent (default re-INVITE). */
+  holdMethod?: 'reinvite' | 'update';
 }
 
 /** Everything a call test reaches into. */
@@ -156,6 +158,7 @@ export async function callRig(options: CallRigOptions = {}): Promise<CallRig> {
       return m;
     },
     holdStyle: () => 'rfc3264',
+    holdMethod: () => options.holdMethod ?? 'reinvite',
     answerTimeoutSeconds: () => options.answerTimeoutSeconds ?? 30,
     illegalTransition: (bug) => bugs.push(bug),
     // the engine's rule (engine/linePolicy.ts): the lines registered for the user, else any line
