@@ -35,6 +35,7 @@ import { TransferManager, TRANSFER_CAPABILITY } from '../lines/transfer.js';
 import { Call, CALL_CAPABILITY, type CallMedia, type CallTarget, type OutgoingCallErrorInfo } from '../lines/call.js';
 import { openLineMedia, formatSpecs } from '../lines/lineMedia.js';
 import { MediaTimeoutWatch } from '../lines/mediaTimeout.js';
+import { RELIABLE_PROVISIONAL_CAPABILITY } from '../lines/reliableProvisional.js';
 import { DriftCorrectedMediaClock, type MediaClock } from '../media/mediaClock.js';
 import { MediaPump } from '../media/mediaPump.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
@@ -237,6 +238,7 @@ export class RunningEngine {
       callFinished: (call) => state.metrics.onCallFinished(call.finalStats, call.finalQuality),
       // a bug in the call's state machine: the call refused the turn and goes on; say so loudly
       illegalTransition: (bug) => state.logger.error(bug, `illegal call state transition ${bug.from} -> ${bug.to} on line ${bug.line}`),
+      reliableProvisional: () => params.reliableProvisional,
     });
     // Transfer and messaging live on every call's dialog beside the INVITE session.
     this.callManager.extendDialogs((call) => this.transfers.usageFor(call));
@@ -474,6 +476,8 @@ export class RunningEngine {
         NOTIFY: (req, tx) => this.subscriptions.onUnknownNotify(req, tx),
       })
       .module('registrar', REGISTRAR_CAPABILITY, { REGISTER: (req, tx, from) => this.registrar.handleRegister(req, tx, from) })
+      // PRACK and 100rel only when the policy is on: the router's Require check then refuses 100rel with 420
+      .module('100rel', this.params.reliableProvisional === 'off' ? {} : RELIABLE_PROVISIONAL_CAPABILITY)
       .onUnknownDialog('NOTIFY', (req, tx) => this.subscriptions.onUnknownNotify(req, tx));
   }
 

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { isSipUser } from './hosts.js';
 import { isLogger } from './logger.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
+import { RELIABLE_PROVISIONAL_POLICIES } from '../lines/reliableProvisional.js';
 import { DEFAULT_START_PARAMS, LineMode, SIP_AUDIO_DEVICE_NOT_USED, type StartSipTelephonyParams } from './types.js';
 
 /** Start parameters after defaults, plus the test hooks. */
@@ -50,6 +51,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;
   if (p.sipLogFile !== undefined && (typeof p.sipLogFile !== 'string' || !p.sipLogFile)) return T.SipBadParameter;
   if (p.logger !== undefined && !isLogger(p.logger)) return T.SipBadParameter;
+  if (!RELIABLE_PROVISIONAL_POLICIES.includes(p.reliableProvisional)) return T.SipBadParameter;
   if (typeof p.lineMode !== 'number' || (p.lineMode !== LineMode.PhoneLine && p.lineMode !== LineMode.SwitchLine)) return T.SipBadParameter;
   for (const b of [
     p.useSequentialRtpPorts,

@@ -18,6 +18,7 @@ import { TelephonyReturnValue as T } from './telephonyCodes.js';
 import { Call, type CallExtras, type CallServices } from './call.js';
 import { withExtras, type UsageContext } from './context.js';
 import type { PhoneLine } from './phoneLine.js';
+import { TAG_100REL, uasDecision } from './reliableProvisional.js';
 
 /** Data of the immediate SipIncomingCallAssignPhoneLine notification. */
 export interface AssignPhoneLineData {
@@ -92,6 +93,7 @@ export class CallManager {
       answerTimeoutSeconds: () => own.answerTimeoutSeconds(),
       callFinished: own.callFinished && ((call) => own.callFinished?.(call)),
       illegalTransition: own.illegalTransition && ((bug) => own.illegalTransition?.(bug)),
+      reliableProvisional: () => own.reliableProvisional?.() ?? 'off',
       dialogChanged: (call, oldKey, newKey) => {
         if (oldKey && this.byDialog.get(oldKey) === call) {
           this.byDialog.delete(oldKey);
@@ -146,7 +148,7 @@ export class CallManager {
     if (!list) {
       const invite: DialogUsage = {
         name: 'invite',
-        methods: ['BYE', 'INVITE', 'INFO', 'OPTIONS'],
+        methods: ['BYE', 'INVITE', 'INFO', 'OPTIONS', 'PRACK'],
         dialog: () => call.dialog,
         handle: (req, tx) => {
           if (req.method === 'INFO' && this.infoHandler) this.infoHandler(call, req, tx);
@@ -192,6 +194,13 @@ export class CallManager {
 
   private async assignNewInvite(req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<void> {
     const stack = this.ctx.runStack;
+    if (uasDecision(this.callHost.reliableProvisional?.() ?? 'off', req) === 'refuse') {
+      // 100rel policy 'required' and a caller without it: 421 before any line sees the call (RFC 3262 §3)
+      const res = stack.createResponse(req, 421, 'Extension Required', { toTag: true });
+      res.headers.append('Require', TAG_100REL);
+      tx.respond(res);
+      return;
+    }
     const user = calledUserOf(req);
     const chosen = this.own.selectLine(user);
     const data = this.ctx.immediate<AssignPhoneLineData>(-1, T.SipIncomingCallAssignPhoneLine, {
