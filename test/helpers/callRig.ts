@@ -66,6 +66,8 @@ export interface CallRigOptions {
   lines?: number;
   /** Seconds an incoming call may ring (default 30). */
   answerTimeoutSeconds?: number;
+  /** The 100rel policy of the calls (default off, as before RFC 3262 was implemented). */
+  reliableProvisional?: 'off' | 'supported' | 'required';
 }
 
 /** Everything a call test reaches into. */
@@ -157,6 +159,7 @@ export async function callRig(options: CallRigOptions = {}): Promise<CallRig> {
     },
     holdStyle: () => 'rfc3264',
     answerTimeoutSeconds: () => options.answerTimeoutSeconds ?? 30,
+    reliableProvisional: () => options.reliableProvisional ?? 'off',
     illegalTransition: (bug) => bugs.push(bug),
     // the engine's rule (engine/linePolicy.ts): the lines registered for the user, else any line
     selectLine: (user) => {
