@@ -489,8 +489,8 @@ export class Call {
     const invite = this.invite;
     if (!invite || this.isEnded) return;
     const dialog = this.prackUac.dialogFor(res, () => Dialog.fromUacResponse(invite, res, this.host.contactUri(this.userName)));
-    const options: InDialogRequestOptions = { headers: [['RAck', rack]] };
-    if (answer !== undefined) Object.assign(options, { body: answer, contentType: 'application/sdp' });
+    const headers: Array<[string, string]> = [['RAck', rack]];
+    const options: InDialogRequestOptions = answer === undefined ? { headers } : { headers, body: answer, contentType: 'application/sdp' };
     // a PRACK refused or unanswered changes nothing: the INVITE transaction decides the call
     this.sendInDialog('PRACK', options, () => undefined, dialog);
   }
