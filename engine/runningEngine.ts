@@ -36,6 +36,7 @@ import { Call, CALL_CAPABILITY, type CallMedia, type CallTarget, type OutgoingCa
 import { openLineMedia, formatSpecs } from '../lines/lineMedia.js';
 import { MediaTimeoutWatch } from '../lines/mediaTimeout.js';
 import { SESSION_TIMER_CAPABILITY } from '../lines/sessionTimer.js';
+import { RELIABLE_PROVISIONAL_CAPABILITY } from '../lines/reliableProvisional.js';
 import { DriftCorrectedMediaClock, type MediaClock } from '../media/mediaClock.js';
 import { MediaPump } from '../media/mediaPump.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
@@ -241,6 +242,7 @@ export class RunningEngine {
       // a bug in the call's state machine: the call refused the turn and goes on; say so loudly
       illegalTransition: (bug) => state.logger.error(bug, `illegal call state transition ${bug.from} -> ${bug.to} on line ${bug.line}`),
       sessionTimer: () => ({ ...params.sessionTimer, floorSeconds: state.options.sessionTimerFloorSeconds }),
+      reliableProvisional: () => params.reliableProvisional,
     });
     // Transfer and messaging live on every call's dialog beside the INVITE session.
     this.callManager.extendDialogs((call) => this.transfers.usageFor(call));
@@ -480,6 +482,8 @@ export class RunningEngine {
         NOTIFY: (req, tx) => this.subscriptions.onUnknownNotify(req, tx),
       })
       .module('registrar', REGISTRAR_CAPABILITY, { REGISTER: (req, tx, from) => this.registrar.handleRegister(req, tx, from) })
+      // PRACK and 100rel only when the policy is on: the router's Require check then refuses 100rel with 420
+      .module('100rel', this.params.reliableProvisional === 'off' ? {} : RELIABLE_PROVISIONAL_CAPABILITY)
       .onUnknownDialog('NOTIFY', (req, tx) => this.subscriptions.onUnknownNotify(req, tx));
   }
 

@@ -10,6 +10,7 @@ import { isLogger } from './logger.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 import { DEFAULT_START_PARAMS, LineMode, SIP_AUDIO_DEVICE_NOT_USED, type SessionTimerOptions, type StartSipTelephonyParams } from './types.js';
 import { RFC_MIN_SE_SECONDS } from '../lines/sessionTimer.js';
+import { RELIABLE_PROVISIONAL_POLICIES } from '../lines/reliableProvisional.js';
 
 /** Start parameters after defaults, plus the test hooks. */
 export type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger' | 'sessionTimer'>> &
@@ -74,6 +75,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (p.sipLogFile !== undefined && (typeof p.sipLogFile !== 'string' || !p.sipLogFile)) return T.SipBadParameter;
   if (p.logger !== undefined && !isLogger(p.logger)) return T.SipBadParameter;
   if (p.holdMethod !== 'reinvite' && p.holdMethod !== 'update') return T.SipBadParameter;
+  if (!RELIABLE_PROVISIONAL_POLICIES.includes(p.reliableProvisional)) return T.SipBadParameter;
   if (typeof p.lineMode !== 'number' || (p.lineMode !== LineMode.PhoneLine && p.lineMode !== LineMode.SwitchLine)) return T.SipBadParameter;
   for (const b of [
     p.useSequentialRtpPorts,

@@ -167,6 +167,15 @@ export interface StartSipTelephonyParams {
    * A LineScape addition.
    */
   holdMethod?: 'reinvite' | 'update';
+  /**
+   * Reliable provisional responses (RFC 3262, PRACK), PJSIP's 100rel policy. `'supported'`
+   * (default): `Supported: 100rel` is advertised, a caller naming 100rel gets reliable 18x
+   * (retransmitted until its PRACK), and reliable 18x from a callee are PRACKed. `'required'`: the
+   * same, and an INVITE without 100rel gets 421 Extension Required; our INVITEs carry
+   * `Require: 100rel`. `'off'`: nothing reliable, and an INVITE with `Require: 100rel` gets 420.
+   * A LineScape addition.
+   */
+  reliableProvisional?: 'off' | 'supported' | 'required';
 }
 
 /** Defaults for every start parameter. */
@@ -200,6 +209,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   keepCallAfterTransfer: false,
   reofferSingleCodec: false,
   holdMethod: 'reinvite',
+  reliableProvisional: 'supported',
 };
 
 /** A contact being registered, with the expiry it asks for. */

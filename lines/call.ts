@@ -29,7 +29,7 @@ import type { ClientTransaction, ServerTransaction, InviteServerTransaction } fr
 import type { Capability } from '../sip/capabilities.js';
 import { sendUacRequest, type UacOutcome, type UacServices } from '../sip/uac.js';
 import type { Endpoint } from '../sip/transport.js';
-import { newCallId, newTag, tagOf } from '../sip/util.js';
+import { cseqNumber, newCallId, newTag, tagOf } from '../sip/util.js';
 import { SESSION_BODY_TYPES, sessionBodyOf, type SessionBody } from '../sip/multipart.js';
 import { formatWarning } from '../sip/headers.js';
 import { TelephonyReturnValue as T } from './telephonyCodes.js';
@@ -45,6 +45,7 @@ import { CallState, isLegalCallTransition, type CallStateChange, type IllegalCal
 import { EarlyAnswers, earlyMediaData } from './earlyMedia.js';
 import { SessionTimer, type SessionTimerSettings } from './sessionTimer.js';
 import { CallUpdates, type HoldMethod, type LocalOffer, type UpdateHost, type UpdateOutcome, type UpdateRequestOptions } from './callUpdate.js';
+import { ReliableProvisionalReceiver, ReliableProvisionalSender, TAG_100REL, uasDecision, type ReliableProvisionalPolicy } from './reliableProvisional.js';
 
 /** The media side of a call, as the call needs it. */
 export interface CallMedia {
@@ -92,6 +93,8 @@ export interface CallExtras {
   illegalTransition?(bug: IllegalCallTransition): void;
   /** The session-timer settings (lines/sessionTimer.ts); none or disabled: no session timer. */
   sessionTimer?(): SessionTimerSettings | undefined;
+  /** The 100rel policy (RFC 3262, lines/reliableProvisional.ts); omitted: off. */
+  reliableProvisional?(): ReliableProvisionalPolicy;
 }
 
 /** What a call reaches: the usage context and the call's extras in one object (`CallManager.services`). */
@@ -271,6 +274,14 @@ export class Call {
   private earlyDialog?: Dialog;
   /** An UPDATE changed the session in the early dialog: the 2xx's SDP (the 18x's answer again) is not applied. */
   private earlyUpdated = false;
+  /** Our reliable 18x (RFC 3262), when the INVITE and the policy call for them (lines/reliableProvisional.ts). */
+  private prackUas?: ReliableProvisionalSender;
+  /** The reliable 18x we receive: RSeq per early dialog, and the early dialogs our PRACKs go in. */
+  private readonly prackUac = new ReliableProvisionalReceiver();
+  /** The INVITE's offer/answer completed in a reliable 18x or its PRACK: a 2xx needs no SDP then. */
+  private reliablyNegotiated = false;
+  /** Our offer went in a reliable 18x (an INVITE without SDP): its answer comes in the PRACK (§5). */
+  private offerInProvisional = false;
 
   private constructor(
     private readonly host: CallServices,
@@ -416,6 +427,7 @@ export class Call {
     headers.append('Contact', `<${host.contactUri(fromUser)}>`);
     host.capabilities.addHeaders(headers, ['Allow', 'Supported']);
     for (const [n, v] of call.sessionTimer?.requestHeaders() ?? []) headers.append(n, v);
+    if (host.reliableProvisional?.() === 'required') headers.append('Require', TAG_100REL);
     for (const [n, v] of target.headers ?? []) headers.append(n, v);
     headers.append('User-Agent', host.userAgent());
     headers.append('Content-Type', 'application/sdp');
@@ -471,6 +483,13 @@ export class Call {
 
   private onProvisional(res: SipResponse): void {
     if (this.isEnded) return;
+    // RFC 3262 §4: a reliable 18x is PRACKed (again when retransmitted) and processed once.
+    const rel = (this.host.reliableProvisional?.() ?? 'off') === 'off' ? { kind: 'unreliable' as const } : this.prackUac.classify(res);
+    if (rel.kind === 'out-of-order') return;
+    if (rel.kind === 'repeat') {
+      this.sendPrack(res, rel.rack);
+      return;
+    }
     if (this.st === CallState.Calling) this.enter(CallState.Proceeding);
     this.progress?.(res.status, res.reason);
     const map: Record<number, T> = {
@@ -481,13 +500,26 @@ export class Call {
       183: T.SipReceived183SessionProgress,
     };
     this.notify(map[res.status] ?? T.SipReceivedProvisionalResponse, { statusCode: res.status, reasonPhrase: res.reason });
-    // An 18x with a To tag makes an early dialog (RFC 3261 §12.1.2): an UPDATE may go in it.
-    // (Made once per To tag: a second 18x of the same dialog keeps the CSeqs of UPDATEs sent in it.)
+    // An 18x with a To tag makes an early dialog (RFC 3261 §12.1.2): PRACKs and UPDATEs go in it.
+    // (One per To tag, shared by both, so their CSeqs follow each other.)
     const toTag = tagOf(res.headers.get('To'));
     if (res.status > 100 && toTag && this.invite && !this.dialog) {
-      if (this.earlyDialog?.remoteTag !== toTag) this.earlyDialog = Dialog.fromUacResponse(this.invite, res, this.host.contactUri(this.userName));
+      const invite = this.invite;
+      this.earlyDialog = this.prackUac.dialogFor(res, () => Dialog.fromUacResponse(invite, res, this.host.contactUri(this.userName)));
       this.updates.noteAllow(res);
     }
+    const sdp = res.body.length && (res.headers.get('Content-Type') ?? '').includes('sdp') ? res.body.toString('latin1') : undefined;
+    if (rel.kind === 'new' && sdp !== undefined && this.localMedia && !this.negotiated && this.invite && !this.invite.body.length) {
+      // An offer in a reliable 18x to our INVITE without SDP: the answer goes in the PRACK (§5).
+      const r = negotiateOffer(sdp, this.localMedia);
+      this.sendPrack(res, rel.rack, r.ok ? r.answer : undefined);
+      if (r.ok) {
+        this.reliablyNegotiated = true;
+        this.applyMedia(r.media);
+      } else this.onUnusableEarlyAnswer(res, r.status, r.detail);
+      return;
+    }
+    if (rel.kind === 'new') this.sendPrack(res, rel.rack);
     // Early media (lines/earlyMedia.ts): an SDP answer in an 18x starts media before the answer.
     if (this.st !== CallState.Proceeding || !this.localMedia) return;
     const e = this.early.onProvisional(res, this.localMedia);
@@ -498,6 +530,20 @@ export class Call {
       this.line.startEarlyMedia();
       this.notify(T.SipEarlyMedia, earlyMediaData(res, e.media));
     }
+  }
+
+  /**
+   * PRACKs a reliable 18x in its early dialog (RFC 3262 §7.1: RAck names its RSeq and the
+   * INVITE's CSeq), with our SDP answer when it carried an offer.
+   */
+  private sendPrack(res: SipResponse, rack: string, answer?: string): void {
+    const invite = this.invite;
+    if (!invite || this.isEnded) return;
+    const dialog = this.prackUac.dialogFor(res, () => Dialog.fromUacResponse(invite, res, this.host.contactUri(this.userName)));
+    const headers: Array<[string, string]> = [['RAck', rack]];
+    const options: InDialogRequestOptions = answer === undefined ? { headers } : { headers, body: answer, contentType: 'application/sdp' };
+    // a PRACK refused or unanswered changes nothing: the INVITE transaction decides the call
+    this.sendInDialog('PRACK', options, () => undefined, dialog);
   }
 
   /**
@@ -631,9 +677,11 @@ export class Call {
     // UPDATEs we sent in the early dialog used CSeqs past the INVITE's: the next request goes on from them.
     if (this.earlyDialog?.remoteTag === dialog.remoteTag) dialog.localSeq = Math.max(dialog.localSeq, this.earlyDialog.localSeq);
     this.earlyDialog = undefined;
+    this.prackUac.adoptSequence(dialog);
     // The 2xx's answer, or its dialog's early one (a 200 without SDP after a 183 with it).
     // After an UPDATE changed the early session, the 2xx repeats the 18x's answer (§13.2.1): no news.
-    const r = this.earlyUpdated && this.negotiated ? undefined : this.early.onFinal(res, this.localMedia!);
+    // An offer of theirs in a reliable 18x was answered in our PRACK (RFC 3262 §5): that is the session.
+    const r = (this.earlyUpdated && this.negotiated) || this.reliablyNegotiated ? undefined : this.early.onFinal(res, this.localMedia!);
     if (r?.kind === 'apply') this.applyMedia(r.media);
     const failure = r?.kind === 'fail' ? r : undefined;
     const reoffer = r?.kind === 'apply' && res.body.length
@@ -796,7 +844,20 @@ export class Call {
       call.reject(tooSmall.status, 'Session Interval Too Small', false, { headers: [['Min-SE', String(tooSmall.minSe)]] });
       return call;
     }
-    call.provisional(180, 'Ringing');
+    const reliable = uasDecision(host.reliableProvisional?.() ?? 'off', req) === 'reliable';
+    if (reliable) {
+      call.prackUas = new ReliableProvisionalSender({
+        clock: () => host.clock(),
+        t1Ms: () => host.runStack.transactions.timers.t1,
+        send: (res) => tx.respond(res),
+        gaveUp: () => call.onNoPrack(),
+      }, cseqNumber(req.headers.get('CSeq')));
+    }
+    if (reliable && call.lateOffer) {
+      // RFC 3262 §5: an INVITE without an offer gets ours in the first reliable 18x; the PRACK answers it.
+      call.offerInProvisional = true;
+      call.sendProvisional(180, 'Ringing', { sdp: createOffer(call.localMedia) });
+    } else call.sendProvisional(180, 'Ringing');
     call.enter(CallState.Ringing);
     call.notify(T.SipSendRinging);
     call.notify(T.SipStartIncomingRing);
@@ -809,15 +870,8 @@ export class Call {
     return call;
   }
 
-  private pendingAnswer?: { sdp: string; media: NegotiatedMedia };
-
-  /**
-   * The one path of the provisional answers we send to an incoming INVITE (180, and the 183 of
-   * early media), so that what every 1xx needs (reliability, RFC 3262) is added in one place.
-   */
-  private provisional(status: number, reason: string, body?: { sdp: string }): void {
-    this.respond(status, reason, body);
-  }
+  /** The answer kept for the 200 (no `sdp` when it was agreed in a reliable 18x and its PRACK). */
+  private pendingAnswer?: { sdp?: string; media: NegotiatedMedia };
 
   /**
    * Early media at the callee (sendCallProgress): answers the ringing call with 183 Session
@@ -833,7 +887,7 @@ export class Call {
     if (this.st !== CallState.Ringing) return T.SipAlreadyOffHook;
     const p = this.pendingAnswer;
     if (this.lateOffer || !p) return T.SipFeatureNotAvailable;
-    this.provisional(183, 'Session Progress', { sdp: p.sdp });
+    this.sendProvisional(183, 'Session Progress', p.sdp === undefined ? undefined : { sdp: p.sdp });
     if (!this.negotiated) {
       this.applyMedia(p.media);
       this.line.startEarlyMedia();
@@ -843,8 +897,33 @@ export class Call {
   }
 
   private respond(status: number, reason?: string, body?: { sdp: string }, refusal?: Refusal): void {
+    const res = this.buildResponse(status, reason, body, refusal);
+    if (!res) return;
+    // a final answer ends the reliable 18x's retransmissions (RFC 3262 §3)
+    if (status >= 200) this.prackUas?.finalSent();
+    this.serverTx!.respond(res);
+  }
+
+  /**
+   * Sends a provisional answer (180 Ringing, 183 Session Progress) to the INVITE: reliably
+   * (Require 100rel, RSeq, retransmitted until PRACK) when the caller and the 100rel policy agree
+   * (lines/reliableProvisional.ts), else plainly. Every 18x of a call goes through here.
+   */
+  sendProvisional(status: number, reason: string, body?: { sdp: string }): void {
+    const res = this.buildResponse(status, reason, body);
+    if (!res) return;
+    if (!this.prackUas) {
+      this.serverTx!.respond(res);
+      return;
+    }
+    // an answer to the INVITE's offer in a reliable 18x completes the offer/answer
+    if (body && !this.lateOffer) this.reliablyNegotiated = true;
+    this.prackUas.send(res, body !== undefined);
+  }
+
+  private buildResponse(status: number, reason?: string, body?: { sdp: string }, refusal?: Refusal): SipResponse | undefined {
     const tx = this.serverTx;
-    if (!tx || !this.invite) return;
+    if (!tx || !this.invite) return undefined;
     const res = this.host.runStack.createResponse(this.invite, status, reason, { toTag: this.localTag });
     this.addRefusal(res, refusal);
     if (status > 100 && status < 300) res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
@@ -857,7 +936,7 @@ export class Call {
       res.headers.append('Content-Type', 'application/sdp');
       res.body = Buffer.from(body.sdp);
     }
-    tx.respond(res);
+    return res;
   }
 
   /**
@@ -879,17 +958,103 @@ export class Call {
     this.enter(CallState.Connecting);
     this.host.clock().clearTimer(this.answerTimer);
     this.notify(T.SipAnsweringCall);
+    // RFC 3262 §3: no 2xx while a reliable 18x carrying SDP waits for its PRACK
+    if (this.prackUas) this.prackUas.whenClear(() => this.send200());
+    else this.send200();
+    return T.SipSuccess;
+  }
+
+  private send200(): void {
+    if (this.st !== CallState.Connecting) return;
+    if (this.offerInProvisional && !this.pendingAnswer) {
+      // our offer in the reliable 18x was never answered in a PRACK
+      this.refuseConnecting(488, 'No SDP answer in PRACK');
+      return;
+    }
     if (this.lateOffer) {
       this.localMedia = this.buildLocalMedia('sendrecv');
       this.respond(200, 'OK', { sdp: createOffer(this.localMedia) });
     } else {
       const p = this.pendingAnswer!;
-      this.respond(200, 'OK', { sdp: p.sdp });
+      this.respond(200, 'OK', p.sdp === undefined ? undefined : { sdp: p.sdp });
       // after early media (sendProgress) the session already runs on this answer
       if (!this.negotiated) this.applyMedia(p.media);
     }
     this.notify(T.SipSend200Ok);
-    return T.SipSuccess;
+  }
+
+  /**
+   * Ends an incoming call whose final answer is still ours to give (ringing, or answered with
+   * its 200 held back for a PRACK) with `status`.
+   */
+  private refuseConnecting(status: number, reason: string): void {
+    if (this.st !== CallState.Ringing && this.st !== CallState.Connecting) return;
+    if (this.serverTx?.hasFinalResponse) return;
+    this.respond(status, reason);
+    this.notify(T.SipIncomingCallAborted, { statusCode: status, reasonPhrase: reason });
+    this.finish(T.SipIncomingCallAborted);
+  }
+
+  /** Answered (Connecting) with the 200 held back until a PRACK (RFC 3262 §3). */
+  private get holding200(): boolean {
+    return this.st === CallState.Connecting && this.direction === CallDirection.Incoming && this.serverTx?.hasFinalResponse === false;
+  }
+
+  /** No PRACK came for a reliable 18x within 64*T1: the INVITE fails with a 5xx (RFC 3262 §3). */
+  private onNoPrack(): void {
+    this.refuseConnecting(504, 'No PRACK');
+  }
+
+  /**
+   * A PRACK (RFC 3262 §3): 200 when its RAck names a reliable 18x of ours (the retransmissions
+   * stop, a held 200 may go), 481 otherwise. Its SDP is the answer to the offer of our 18x, or a
+   * new offer once the INVITE's offer/answer is complete (answered in the 200).
+   */
+  private onPrack(req: SipRequest, tx: ServerTransaction): void {
+    const stack = this.host.runStack;
+    const verdict = this.prackUas?.onPrack(req.headers.get('RAck')) ?? 'unknown';
+    if (verdict === 'unknown' || this.isEnded) {
+      tx.respond(stack.createResponse(req, 481, 'Call/Transaction Does Not Exist'));
+      return;
+    }
+    const body = sessionBodyOf(req.headers.get('Content-Type'), req.body);
+    tx.respond(verdict === 'acknowledged' && body.kind === 'sdp' ? this.prackSdp(req, body.sdp) : stack.createResponse(req, 200, 'OK'));
+    // the 200 of an answered call may go now (after the PRACK's own 200)
+    this.prackUas?.releaseHeld();
+  }
+
+  /**
+   * The answer to a PRACK carrying SDP: the answer to our offer in the reliable 18x (kept for the
+   * 200, which then carries no SDP), or a new offer once the INVITE's offer/answer is complete.
+   */
+  private prackSdp(req: SipRequest, sdp: string): SipResponse {
+    const stack = this.host.runStack;
+    if (this.offerInProvisional && !this.pendingAnswer && this.localMedia) {
+      const r = negotiateAnswer(sdp, this.localMedia);
+      // unusable: the held 200 becomes a 488 (send200)
+      if (r.ok) this.pendingAnswer = { media: r.media };
+      this.lateOffer = false;
+      return stack.createResponse(req, 200, 'OK');
+    }
+    if (!this.reliablyNegotiated) {
+      // the INVITE's offer is still unanswered: no new offer before that (RFC 3261 §13.2.1)
+      return stack.createResponse(req, 491, 'Request Pending');
+    }
+    const local = this.buildLocalMedia(this.localDirection());
+    const r = negotiateOffer(sdp, local);
+    if (!r.ok) {
+      const refused = stack.createResponse(req, r.status, r.reason);
+      this.addRefusal(refused, { warning: { code: r.warning, text: r.detail } });
+      return refused;
+    }
+    this.localMedia = local;
+    const res = stack.createResponse(req, 200, 'OK');
+    res.headers.append('Content-Type', 'application/sdp');
+    res.body = Buffer.from(r.answer);
+    // the 200 of the INVITE then carries no SDP: this answer is the latest
+    this.pendingAnswer = { media: r.media };
+    if (this.negotiated) this.applyMedia(r.media);
+    return res;
   }
 
   /** The ACK for our 2xx arrived. */
@@ -921,12 +1086,12 @@ export class Call {
    * media does not match). `timeout` marks the answer time-out.
    */
   reject(status: number, reason?: string, timeout = false, refusal?: Refusal): void {
-    if (this.st === CallState.Connecting) {
+    if (this.st === CallState.Connecting && !this.holding200) {
       // our 200 is out already: only a BYE ends the call now
       void this.hangUp();
       return;
     }
-    if (this.st !== CallState.Initial && this.st !== CallState.Ringing) return;
+    if (this.st !== CallState.Initial && this.st !== CallState.Ringing && !this.holding200) return;
     this.respond(status, reason, undefined, refusal);
     if (!timeout) this.notify(T.SipIncomingCallAborted, { statusCode: status, reasonPhrase: reason ?? '' });
     this.finish(timeout ? T.SipAnswerTimeout : T.SipIncomingCallAborted);
@@ -936,7 +1101,7 @@ export class Call {
   onCancel(): void {
     // RFC 3261 9.2: once our final response (the 200 of goOffHook) went out, a CANCEL has no
     // effect on the call; it still gets its own 200 from the call manager.
-    if (this.st !== CallState.Initial && this.st !== CallState.Ringing) return;
+    if (this.st !== CallState.Initial && this.st !== CallState.Ringing && !this.holding200) return;
     this.respond(487, 'Request Terminated');
     this.notify(T.SipCallCanceled);
     this.finish(T.SipCallCanceled);
@@ -966,6 +1131,9 @@ export class Call {
         // an UPDATE refreshes the session too (RFC 4028); its 2xx gets Session-Expires (updates.onReceived)
         if (this.st === CallState.Confirmed && this.refusedIntervalTooSmall(req, tx)) return;
         this.updates.onRequest(req, tx);
+        return;
+      case 'PRACK':
+        this.onPrack(req, tx);
         return;
       case 'INFO':
         // INFO bodies are read by the INFO handler the call manager is given (lines/infoDtmf.ts).
@@ -1337,6 +1505,12 @@ export class Call {
         // The INVITE transaction ends with 487 (or the 200 that crossed the CANCEL).
         return this.whenEnded();
       case CallState.Connecting:
+        // answered, but the 200 still waits for a PRACK (RFC 3262 §3): refuse instead
+        if (this.holding200) {
+          this.refuseConnecting(480, 'Temporarily Unavailable');
+          return T.SipSuccess;
+        }
+        return this.bye();
       case CallState.Confirmed:
         return this.bye();
       default:
@@ -1402,6 +1576,7 @@ export class Call {
   finish(reason: T): void {
     if (this.isEnded) return;
     this.enter(CallState.Terminated);
+    this.prackUas?.stop();
     this.host.clock().clearTimer(this.answerTimer);
     this.host.clock().clearTimer(this.glareTimer);
     this.glareTimer = undefined;

@@ -20,6 +20,7 @@ import { Call, type CallExtras, type CallServices } from './call.js';
 import { withExtras, type UsageContext } from './context.js';
 import { intervalTooSmall } from './sessionTimer.js';
 import type { PhoneLine } from './phoneLine.js';
+import { TAG_100REL, uasDecision } from './reliableProvisional.js';
 
 /** Data of the immediate SipIncomingCallAssignPhoneLine notification. */
 export interface AssignPhoneLineData {
@@ -97,6 +98,7 @@ export class CallManager {
       callFinished: own.callFinished && ((call) => own.callFinished?.(call)),
       illegalTransition: own.illegalTransition && ((bug) => own.illegalTransition?.(bug)),
       sessionTimer: () => own.sessionTimer?.(),
+      reliableProvisional: () => own.reliableProvisional?.() ?? 'off',
       dialogChanged: (call, oldKey, newKey) => {
         if (oldKey && this.byDialog.get(oldKey) === call) {
           this.byDialog.delete(oldKey);
@@ -153,7 +155,7 @@ export class CallManager {
     if (!list) {
       const invite: DialogUsage = {
         name: 'invite',
-        methods: ['BYE', 'INVITE', 'INFO', 'OPTIONS', 'UPDATE'],
+        methods: ['BYE', 'INVITE', 'INFO', 'OPTIONS', 'PRACK', 'UPDATE'],
         dialog: () => call.dialog,
         handle: (req, tx) => {
           if (req.method === 'INFO' && this.infoHandler) this.infoHandler(call, req, tx);
@@ -205,6 +207,13 @@ export class CallManager {
     if (tooSmall) {
       const res = stack.createResponse(req, tooSmall.status, 'Session Interval Too Small', { toTag: true });
       res.headers.append('Min-SE', String(tooSmall.minSe));
+      tx.respond(res);
+      return;
+    }
+    if (uasDecision(this.callHost.reliableProvisional?.() ?? 'off', req) === 'refuse') {
+      // 100rel policy 'required' and a caller without it: 421 before any line sees the call (RFC 3262 §3)
+      const res = stack.createResponse(req, 421, 'Extension Required', { toTag: true });
+      res.headers.append('Require', TAG_100REL);
       tx.respond(res);
       return;
     }

@@ -68,6 +68,8 @@ export interface CallRigOptions {
   answerTimeoutSeconds?: number;
   /** How hold is sent (default re-INVITE). */
   holdMethod?: 'reinvite' | 'update';
+  /** The 100rel policy of the calls (default off, as before RFC 3262 was implemented). */
+  reliableProvisional?: 'off' | 'supported' | 'required';
 }
 
 /** Everything a call test reaches into. */
@@ -160,6 +162,7 @@ export async function callRig(options: CallRigOptions = {}): Promise<CallRig> {
     holdStyle: () => 'rfc3264',
     holdMethod: () => options.holdMethod ?? 'reinvite',
     answerTimeoutSeconds: () => options.answerTimeoutSeconds ?? 30,
+    reliableProvisional: () => options.reliableProvisional ?? 'off',
     illegalTransition: (bug) => bugs.push(bug),
     // the engine's rule (engine/linePolicy.ts): the lines registered for the user, else any line
     selectLine: (user) => {
