@@ -25,6 +25,7 @@ import type {
 } from './messaging.js';
 import type { EventNotifyReceivedData, SubscriptionReceivedData, SubscriptionStatusData } from './eventSubscriptions.js';
 import type { PresenceOfflineData, PresenceOnlineData, PresenceRecvSubscribeData } from './presence.js';
+import type { OverloadRecoveredData, OverloadSheddingData } from './overload.js';
 
 // ------------------------------------------------------------------ data of call events
 
@@ -470,6 +471,12 @@ export interface NotificationDataMap {
   // ---- media time-out
   /** Line: no RTP or RTCP arrived for the media time-out; a BYE follows (SipCallComplete's reason is `SipMediaTimeout`). */
   SipMediaTimeout: MediaTimeoutData;
+
+  // ---- overload (engine/overload.ts)
+  /** Global: the engine began refusing new requests with 503 and Retry-After; `cause` says why. */
+  SipOverloadShedding: OverloadSheddingData;
+  /** Global: the engine takes new requests again; the data counts what the episode shed. */
+  SipOverloadRecovered: OverloadRecoveredData;
 }
 
 /** The name of an event the engine raises as a notification (`'SipRegisterSuccess'` ...). */

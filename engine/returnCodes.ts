@@ -240,6 +240,8 @@ const META: Readonly<Record<TelephonyReturnValue, Meta>> = {
   [T.SipNotRegistered]: [A, 'Not registered with a registrar.'],
   [T.SipAlreadyEnabled]: [A, 'The feature is already enabled.'],
   [T.SipMediaTimeout]: [L, 'No media was received for the media time-out; the call is ended.'],
+  [T.SipOverloadShedding]: [G, 'The engine is overloaded and refuses new requests with 503.'],
+  [T.SipOverloadRecovered]: [G, 'The engine takes new requests again after an overload.'],
 };
 
 /**

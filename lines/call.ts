@@ -70,6 +70,8 @@ export interface CallExtras {
   holdStyle(): HoldStyle;
   /** Seconds an incoming call may ring. */
   answerTimeoutSeconds(): number;
+  /** The `Retry-After` (seconds) of a 503 sent when the engine cannot take a call (engine/overload.ts). */
+  retryAfterSeconds?(): number;
   /** Registers / unregisters the call for in-dialog request routing. */
   dialogChanged(call: Call, oldKey: string | undefined, newKey: string | undefined): void;
   /** The call is over; the line is free again. */
@@ -98,6 +100,8 @@ export interface Refusal {
   warning?: { code: number; text: string };
   /** True to list the session body types we accept (a 415). */
   accept?: boolean;
+  /** Seconds for `Retry-After` (a 503, RFC 3261 §21.5.4). */
+  retryAfter?: number;
 }
 
 /** The refusal of a body that holds no usable offer: 415 with Accept, or 400 for an unreadable multipart body. */
@@ -695,7 +699,8 @@ export class Call {
       return call;
     }
     if (!media) {
-      call.reject(503, 'Service Unavailable');
+      // no RTP port (or the run is stopping): the far end may try again later
+      call.reject(503, 'Service Unavailable', false, { retryAfter: host.retryAfterSeconds?.() ?? 10 });
       return call;
     }
     call.media = media;
@@ -754,6 +759,7 @@ export class Call {
   private addRefusal(res: SipResponse, refusal: Refusal | undefined): void {
     if (refusal?.warning) res.headers.append('Warning', formatWarning(refusal.warning.code, this.host.advertisedAddress().host, refusal.warning.text));
     if (refusal?.accept) res.headers.append('Accept', SESSION_BODY_TYPES.join(', '));
+    if (refusal?.retryAfter !== undefined) res.headers.set('Retry-After', refusal.retryAfter);
   }
 
   /** Answers a ringing incoming call (goOffHook). */
