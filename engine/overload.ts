@@ -10,7 +10,7 @@
  * - the SIP server transaction table (`maxServerTransactions`);
  * - the notification queue still waiting for its turn of the event loop;
  * - for a new call: the incoming calls waiting for the application to answer
- *   (`maxPendingIncomingCalls`) and a free RTP port pair.
+ *   (`maxPendingIncomingCalls`) and a free RTP port pair while a line is free.
  *
  * Only requests that start something are screened (an INVITE, MESSAGE, SUBSCRIBE, REGISTER,
  * OPTIONS … without a To tag). Requests inside dialogs, ACK and CANCEL always pass: they end or
@@ -54,8 +54,11 @@ export interface OverloadProbes {
   serverTransactions(): number;
   /** Notifications queued and not yet delivered. */
   notificationBacklog(): number;
-  /** RTP/RTCP port pairs still free. */
-  freeRtpPairs(): number;
+  /**
+   * Whether a line is free for the call but no RTP/RTCP port pair is. With every line busy it
+   * is false: that call is the call manager's 486 Busy Here, not an overload.
+   */
+  rtpPortsExhausted(): boolean;
 }
 
 /** Data of SipOverloadShedding: the engine began answering new requests with 503. */
@@ -185,7 +188,7 @@ export class OverloadGuard {
     if (this.probes.notificationBacklog() >= NOTIFICATION_BACKLOG_LIMIT) return 'notificationBacklog';
     if (!newCall) return undefined;
     if (l.maxPendingIncomingCalls > 0 && this.probes.pendingIncomingCalls() >= l.maxPendingIncomingCalls) return 'pendingCalls';
-    if (this.probes.freeRtpPairs() <= 0) return 'rtpPorts';
+    if (this.probes.rtpPortsExhausted()) return 'rtpPorts';
     return undefined;
   }
 

@@ -524,7 +524,7 @@ export class RunningEngine {
         pendingIncomingCalls: pending,
         serverTransactions: () => this.stack.transactions.serverCount,
         notificationBacklog: () => state.notifier.backlog,
-        freeRtpPairs: () => this.rtpAllocator.pairs - this.rtpAllocator.inUse,
+        rtpPortsExhausted: () => this.rtpAllocator.inUse >= this.rtpAllocator.pairs && this.lines.some((l) => l.availableForIncoming),
       },
       {
         shedding: (d) => {
