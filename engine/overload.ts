@@ -5,8 +5,9 @@
  *
  * What it watches, each a bound on something a burst could grow:
  * - the event loop's lag, measured by a timer on the engine's clock (a timer that fires late
- *   means the loop was busy): above `maxEventLoopLagMs` every new request is shed until the lag
- *   falls below half of it (hysteresis, so the decision does not flap);
+ *   means the loop was busy): at `maxEventLoopLagMs` in {@link LAG_SAMPLES_TO_SHED} samples in
+ *   a row (one stall, a long garbage collection, is not saturation) every new request is shed
+ *   until the lag falls below half of it (hysteresis, so the decision does not flap);
  * - the SIP server transaction table (`maxServerTransactions`);
  * - the notification queue still waiting for its turn of the event loop;
  * - for a new call: the incoming calls waiting for the application to answer
@@ -102,6 +103,9 @@ export interface ShedVerdict {
 /** How often the lag timer runs (ms). */
 export const LAG_SAMPLE_MS = 100;
 
+/** Samples in a row at or above `maxEventLoopLagMs` that start the shedding for lag. */
+export const LAG_SAMPLES_TO_SHED = 2;
+
 /** An episode ends once this long (ms) has passed without a shed request and without lag. */
 export const RECOVERY_QUIET_MS = 2000;
 
@@ -130,6 +134,7 @@ export class OverloadGuard {
   private lagDue = 0;
   private lag = 0;
   private lagging = false;
+  private lateSamples = 0;
   private episode?: { start: number; lastShed: number; shed: Partial<Record<ShedCause, number>>; total: number };
   private readonly totals: Record<ShedCause, number> = { eventLoopLag: 0, transactions: 0, notificationBacklog: 0, pendingCalls: 0, rtpPorts: 0 };
   private episodes = 0;
@@ -227,7 +232,7 @@ export class OverloadGuard {
 
   /**
    * The lag timer: how late it fires is how long the event loop was busy with other work.
-   * Lagging starts at the limit and ends below half of it.
+   * Lagging starts at the limit (sustained) and ends below half of it.
    */
   private armLag(): void {
     this.lagDue = this.clock.now() + LAG_SAMPLE_MS;
@@ -240,9 +245,13 @@ export class OverloadGuard {
   private noteLag(ms: number): void {
     this.lag = ms;
     const max = this.limits().maxEventLoopLagMs;
-    if (max <= 0) this.lagging = false;
-    else if (ms >= max) this.lagging = true;
-    else if (ms < max / 2) this.lagging = false;
+    if (max > 0 && ms >= max) {
+      this.lateSamples++;
+      if (this.lateSamples >= LAG_SAMPLES_TO_SHED) this.lagging = true;
+      return;
+    }
+    this.lateSamples = 0;
+    if (max <= 0 || ms < max / 2) this.lagging = false;
   }
 }
 
