@@ -8,7 +8,9 @@
  *   means the loop was busy): at `maxEventLoopLagMs` in {@link LAG_SAMPLES_TO_SHED} samples in
  *   a row (one stall, a long garbage collection, is not saturation) every new request is shed
  *   until the lag falls below half of it (hysteresis, so the decision does not flap);
- * - the SIP server transaction table (`maxServerTransactions`);
+ * - the SIP server transaction table (`maxServerTransactions`): the stack itself answers 503
+ *   statelessly at the limit (`SipStack.transactionLimit`, no transaction made) and reports it
+ *   here through {@link OverloadGuard.noteShed};
  * - the notification queue still waiting for its turn of the event loop;
  * - for a new call: the incoming calls waiting for the application to answer
  *   (`maxPendingIncomingCalls`) and a free RTP port pair while a line is free.
@@ -43,16 +45,12 @@ export interface OverloadLimits {
   readonly retryAfterSeconds: number;
   /** Event-loop lag (ms) above which new requests are shed; 0 = not watched. */
   readonly maxEventLoopLagMs: number;
-  /** Live server transactions above which new requests are shed; 0 = no limit. */
-  readonly maxServerTransactions: number;
 }
 
 /** What the guard reads from the engine when a request arrives. */
 export interface OverloadProbes {
   /** Incoming calls not yet answered (ringing, or still opening their media). */
   pendingIncomingCalls(): number;
-  /** Live SIP server transactions. */
-  serverTransactions(): number;
   /** Notifications queued and not yet delivered. */
   notificationBacklog(): number;
   /**
@@ -189,12 +187,16 @@ export class OverloadGuard {
   private cause(newCall: boolean): ShedCause | undefined {
     const l = this.limits();
     if (l.maxEventLoopLagMs > 0 && this.lagging) return 'eventLoopLag';
-    if (l.maxServerTransactions > 0 && this.probes.serverTransactions() > l.maxServerTransactions) return 'transactions';
     if (this.probes.notificationBacklog() >= NOTIFICATION_BACKLOG_LIMIT) return 'notificationBacklog';
     if (!newCall) return undefined;
     if (l.maxPendingIncomingCalls > 0 && this.probes.pendingIncomingCalls() >= l.maxPendingIncomingCalls) return 'pendingCalls';
     if (this.probes.rtpPortsExhausted()) return 'rtpPorts';
     return undefined;
+  }
+
+  /** A request was shed elsewhere (the stack's transaction limit): counted and reported like the guard's own. */
+  noteShed(cause: ShedCause): void {
+    this.count(cause);
   }
 
   private count(cause: ShedCause): void {

@@ -256,6 +256,10 @@ export class RunningEngine {
     this.mediaTimeout.start();
     this.overload = this.newOverloadGuard();
     this.overload.start();
+    // the transaction table's bound is the stack's: it answers 503 there without making a transaction
+    stack.transactionLimit = params.maxServerTransactions;
+    stack.transactionLimitRetryAfter = params.overloadRetryAfterSeconds;
+    stack.onTransactionLimit = () => this.overload.noteShed('transactions');
     this.calls = new CallProcedures(this);
     this.lineSettings = new LineProcedures(this);
     this.lineMedia = new LineMediaProcedures(this);
@@ -515,14 +519,12 @@ export class RunningEngine {
       maxPendingIncomingCalls: p.maxPendingIncomingCalls,
       retryAfterSeconds: p.overloadRetryAfterSeconds,
       maxEventLoopLagMs: p.maxEventLoopLagMs,
-      maxServerTransactions: p.maxServerTransactions,
     };
     return new OverloadGuard(
       state.clock,
       () => limits,
       {
         pendingIncomingCalls: pending,
-        serverTransactions: () => this.stack.transactions.serverCount,
         notificationBacklog: () => state.notifier.backlog,
         rtpPortsExhausted: () => this.rtpAllocator.inUse >= this.rtpAllocator.pairs && this.lines.some((l) => l.availableForIncoming),
       },

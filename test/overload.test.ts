@@ -18,6 +18,8 @@ import {
   type ShedCause,
 } from '../engine/overload.js';
 import { VoipMediaEngine, TelephonyReturnValue as T } from '../index.js';
+import { startEngine } from './helpers/engine.js';
+import { sipRequest, sipUdpClient } from './helpers/sipUdp.js';
 
 /** A virtual clock whose next `lateTimers` timers fire `late` ms after they are due: a busy event loop. */
 class BusyLoopClock implements Clock {
@@ -39,8 +41,8 @@ class BusyLoopClock implements Clock {
 
 function rig(limits: Partial<OverloadLimits> = {}) {
   const clock = new BusyLoopClock();
-  const l: OverloadLimits = { maxPendingIncomingCalls: 2, retryAfterSeconds: 7, maxEventLoopLagMs: 500, maxServerTransactions: 100, ...limits };
-  const probe = { pending: 0, transactions: 0, backlog: 0, freeRtp: 4, freeLines: 1 };
+  const l: OverloadLimits = { maxPendingIncomingCalls: 2, retryAfterSeconds: 7, maxEventLoopLagMs: 500, ...limits };
+  const probe = { pending: 0, backlog: 0, freeRtp: 4, freeLines: 1 };
   const shedding: OverloadSheddingData[] = [];
   const recovered: OverloadRecoveredData[] = [];
   const shed: ShedCause[] = [];
@@ -49,7 +51,6 @@ function rig(limits: Partial<OverloadLimits> = {}) {
     () => l,
     {
       pendingIncomingCalls: () => probe.pending,
-      serverTransactions: () => probe.transactions,
       notificationBacklog: () => probe.backlog,
       rtpPortsExhausted: () => probe.freeRtp <= 0 && probe.freeLines > 0,
     },
@@ -89,18 +90,16 @@ test('maxPendingIncomingCalls 0 leaves the pending calls to the lines', (t) => {
   t.is(guard.screen(true), undefined);
 });
 
-test('a full transaction table or notification queue sheds every new request', (t) => {
-  const { guard, probe } = rig();
-  probe.transactions = 101;
-  t.is(guard.screen(false)?.cause, 'transactions');
-  t.is(guard.screen(true)?.cause, 'transactions');
-  probe.transactions = 100;
-  t.is(guard.screen(false), undefined, 'at the limit still taken');
+test('a full notification queue sheds every new request; a shed elsewhere (the transaction limit) counts in the episode', (t) => {
+  const { guard, probe, shedding } = rig();
+  probe.backlog = NOTIFICATION_BACKLOG_LIMIT - 1;
+  t.is(guard.screen(false), undefined);
   probe.backlog = NOTIFICATION_BACKLOG_LIMIT;
   t.is(guard.screen(false)?.cause, 'notificationBacklog');
-  const { guard: unlimited, probe: p2 } = rig({ maxServerTransactions: 0 });
-  p2.transactions = 1e6;
-  t.is(unlimited.screen(false), undefined, '0 = no limit');
+  t.is(guard.screen(true)?.cause, 'notificationBacklog');
+  guard.noteShed('transactions');
+  t.is(shedding.length, 1, 'one episode');
+  t.is(guard.counters().shed.transactions, 1);
 });
 
 test('event-loop lag: one stall is not saturation', (t) => {
@@ -207,4 +206,21 @@ test('the overload start options refuse bad values', async (t) => {
     T.SipSuccess,
   );
   await engine.stopSipTelephony();
+});
+
+test('at maxServerTransactions the stack answers new requests 503 with Retry-After without a transaction; requests in dialogs still pass', async (t) => {
+  const e = await startEngine(t, { maxServerTransactions: 3, overloadRetryAfterSeconds: 3 });
+  const c = await sipUdpClient(t, e.port);
+  // an answered OPTIONS keeps its transaction for 64 x T1 (32 s) over UDP
+  const options = (i: number, toTag?: string) =>
+    c.request(sipRequest({ method: 'OPTIONS', enginePort: e.port, localPort: c.port, branch: `ovl${i}`, callId: `ovl-${i}`, cseq: 1, ...(toTag ? { toTag } : {}) }));
+  for (let i = 0; i < 3; i++) t.is((await options(i)).status, 200);
+  const refused = await options(3);
+  t.is(refused.status, 503);
+  t.is(refused.headers.get('Retry-After'), '3');
+  const inDialog = await options(4, 'nosuchdialog');
+  t.is(inDialog.status, 481, 'an in-dialog request reaches the router');
+  const shedding = await e.waitFor(T.SipOverloadShedding);
+  t.is(shedding.data.cause, 'transactions');
+  t.is(shedding.data.retryAfterSeconds, 3);
 });
