@@ -6,8 +6,8 @@
  *   time-out, no unexpected message), each 200, 486 or 503; every 503 carries Retry-After (the
  *   scenario checks it); the engine says it sheds load and then that it recovered; all lines
  *   are back on hook afterwards, and a normal call with media connects right after;
- * - no free RTP port while a line is free: 503 with Retry-After at once, then a call connects
- *   again once the port is back.
+ * - no free RTP port while a line is free: 503 with Retry-After at once, counted in the
+ *   metrics, then a call connects again once the port is back.
  * No assertion depends on timing: a loaded machine changes the mix of answers, not the checks.
  */
 import type { ExecutionContext } from 'ava';
@@ -120,6 +120,8 @@ peerTest('a SIPp storm at several times the call rate: every INVITE answered (20
 peerTest('no free RTP port while a line is free: 503 with Retry-After at once, and calls connect again once a port is back', ['sipp'], async (t) => {
   // two lines, one RTP pair: the second of two overlapping calls finds a line but no port
   const e = await stormEngine(t, 2, 1, {}, 0);
+  t.is((await e.engine.enableMetrics()).result, T.SipSuccess);
+  t.teardown(() => e.engine.disableMetrics());
   const [sipPort] = await freePorts(1);
   const [mediaPort] = await freePorts(2, { even: true });
   const res = await runSipp(
@@ -135,6 +137,10 @@ peerTest('no free RTP port while a line is free: 503 with Retry-After at once, a
   t.is(seen.get(503), 1, [...seen].join(' '));
   const shedding = await e.waitFor(T.SipOverloadShedding);
   t.is(shedding.data.cause, 'rtpPorts');
+  const reg = e.engine.getMetricsRegistry();
+  const text = reg.registry ? await reg.registry.metrics() : '';
+  t.regex(text, /linescape_requests_shed_total\{cause="rtpPorts"\} 1\b/);
+  t.regex(text, /linescape_sip_responses_total\{direction="out",method="INVITE",code="503"\} 1\b/);
   await allOnHook(e, 2);
   await normalCall(t, e);
 });
