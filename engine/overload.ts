@@ -239,7 +239,7 @@ export class OverloadGuard {
   private armLag(): void {
     this.lagDue = this.clock.now() + LAG_SAMPLE_MS;
     this.lagTimer = this.clock.setTimer(LAG_SAMPLE_MS, () => {
-      this.noteLag(Math.max(0, this.clock.now() - this.lagDue));
+      this.noteLag(Math.max(0, Math.round(this.clock.now() - this.lagDue)));
       this.armLag();
     });
   }
