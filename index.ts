@@ -31,6 +31,7 @@ export type { OpusSettings, OpusBandwidth } from './media/opus.js';
 export { computeCallQuality, mosFromR, rFactor, codecImpairment, PACKETIZATION_MS, R_DEFAULT } from './media/quality.js';
 export type { IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from './lines/call.js';
 export type { AssignPhoneLineData } from './lines/callManager.js';
+export type { OverloadSheddingData, OverloadRecoveredData, ShedCause } from './engine/overload.js';
 export type { CallDialogInfo, ReceivedReferData, TransferFailureData } from './lines/transfer.js';
 export type { RawRtpData } from './media/session.js';
 export type { MediaClock, MediaClockListener, MediaClockOptions, MediaClockStats } from './media/mediaClock.js';

@@ -100,6 +100,7 @@ export class EngineState {
       registrationStates: () => (run()?.registration?.status() ?? []).map((r) => r.state),
       mediaClock: () => run()?.mediaClock.stats(),
       activeMedia: () => (run()?.lines ?? []).flatMap((l) => (l.call && !l.call.isEnded && l.media ? [l.media.stats()] : [])),
+      overloaded: () => run()?.overload.counters().active ?? false,
     });
   }
 

@@ -29,6 +29,8 @@ export interface MetricsSource {
   mediaClock(): MediaClockStats | undefined;
   /** Statistics of the media of every call in progress. */
   activeMedia(): readonly MediaSessionStats[];
+  /** Whether the engine is shedding load now (engine/overload.ts). */
+  overloaded(): boolean;
 }
 
 /** Options of `enableMetrics`. */
@@ -75,6 +77,7 @@ export class EngineMetrics {
   private readonly callsEnded: Prom.Counter<'reason'>;
   private readonly sipRequests: Prom.Counter<'direction' | 'method'>;
   private readonly sipResponses: Prom.Counter<'direction' | 'method' | 'code'>;
+  private readonly shedRequests: Prom.Counter<'cause'>;
   private readonly mos: Prom.Histogram;
   private readonly lossRatio: Prom.Histogram;
   private readonly jitter: Prom.Histogram;
@@ -154,6 +157,20 @@ export class EngineMetrics {
       help: 'SIP responses received (in) and sent (out, retransmissions excluded), by CSeq method and status code.',
       labelNames: ['direction', 'method', 'code'],
       registers,
+    });
+    this.shedRequests = new prom.Counter({
+      name: 'linescape_requests_shed_total',
+      help: 'New requests refused with 503 and Retry-After because the engine was overloaded, by cause.',
+      labelNames: ['cause'],
+      registers,
+    });
+    new prom.Gauge({
+      name: 'linescape_overload_active',
+      help: '1 while the engine sheds new requests (from the first 503 to SipOverloadRecovered), else 0.',
+      registers,
+      collect() {
+        this.set(self.source.overloaded() ? 1 : 0);
+      },
     });
     // RTP counters: totals of ended calls plus the live counters of calls in progress, read at scrape time
     const rtpCounter = (name: string, help: string, pick: (t: RtpTotals) => number): void => {
@@ -303,6 +320,11 @@ export class EngineMetrics {
       const reason = (data as { reason?: unknown } | undefined)?.reason;
       this.callsEnded.inc({ reason: typeof reason === 'string' ? reason : 'unknown' });
     }
+  }
+
+  /** A new request was shed (engine/overload.ts): counts it by cause. */
+  onShed(cause: string): void {
+    this.shedRequests.inc({ cause });
   }
 
   /**

@@ -69,6 +69,11 @@ export class MetricsControl {
     this.metrics?.onLineEvent(event, data);
   }
 
+  /** A new request was shed by the overload guard, counted when metrics are on. */
+  onShed(cause: string): void {
+    this.metrics?.onShed(cause);
+  }
+
   /** A call ended with its final media statistics and quality. */
   onCallFinished(finalStats: MediaSessionStats | undefined, quality: CallQuality | undefined): void {
     this.metrics?.onCallFinished(finalStats, quality);

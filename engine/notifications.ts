@@ -25,6 +25,7 @@ import type {
 } from './messaging.js';
 import type { EventNotifyReceivedData, SubscriptionReceivedData, SubscriptionStatusData } from './eventSubscriptions.js';
 import type { PresenceOfflineData, PresenceOnlineData, PresenceRecvSubscribeData } from './presence.js';
+import type { OverloadRecoveredData, OverloadSheddingData } from './overload.js';
 
 // ------------------------------------------------------------------ data of call events
 
@@ -501,6 +502,11 @@ export interface NotificationDataMap {
   // ---- session timers
   /** Line: the session timer ended the call (no refresh in time, or our refresh failed); a BYE follows (SipCallComplete's reason is `SipSessionExpired`). */
   SipSessionExpired: SessionExpiredData;
+  // ---- overload (engine/overload.ts)
+  /** Global: the engine began refusing new requests with 503 and Retry-After; `cause` says why. */
+  SipOverloadShedding: OverloadSheddingData;
+  /** Global: the engine takes new requests again; the data counts what the episode shed. */
+  SipOverloadRecovered: OverloadRecoveredData;
 }
 
 /** The name of an event the engine raises as a notification (`'SipRegisterSuccess'` ...). */

@@ -75,6 +75,11 @@ export class Notifier {
     this.enqueue(make(NotifyType.PhoneLineNotification, phoneLine, event, data));
   }
 
+  /** Notifications queued and not yet delivered (the overload guard bounds it, engine/overload.ts). */
+  get backlog(): number {
+    return this.queue.length;
+  }
+
   /** Delivers everything still queued, synchronously (used at shutdown). */
   flush(): void {
     const batch = this.queue;

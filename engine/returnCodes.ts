@@ -242,6 +242,8 @@ const META: Readonly<Record<TelephonyReturnValue, Meta>> = {
   [T.SipMediaTimeout]: [L, 'No media was received for the media time-out; the call is ended.'],
   [T.SipEarlyMedia]: [L, 'Early media from the far end started before the answer.'],
   [T.SipSessionExpired]: [L, 'The session timer expired without a refresh (or the refresh failed); the call is ended.'],
+  [T.SipOverloadShedding]: [G, 'The engine is overloaded and refuses new requests with 503.'],
+  [T.SipOverloadRecovered]: [G, 'The engine takes new requests again after an overload.'],
 };
 
 /**

@@ -37,6 +37,8 @@ import { openLineMedia, formatSpecs } from '../lines/lineMedia.js';
 import { MediaTimeoutWatch } from '../lines/mediaTimeout.js';
 import { SESSION_TIMER_CAPABILITY } from '../lines/sessionTimer.js';
 import { RELIABLE_PROVISIONAL_CAPABILITY } from '../lines/reliableProvisional.js';
+import { CallState } from '../lines/callState.js';
+import { CallDirection } from '../lines/lineState.js';
 import { DriftCorrectedMediaClock, type MediaClock } from '../media/mediaClock.js';
 import { MediaPump } from '../media/mediaPump.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
@@ -47,6 +49,7 @@ import { EventSubscriptions, SUBSCRIPTION_CAPABILITY } from './eventSubscription
 import { hostPort, resolveHost } from './hosts.js';
 import { KeepAliveService } from './keepAlive.js';
 import { LinePolicy } from './linePolicy.js';
+import { OverloadGuard, refuseOverloaded, startsSomething } from './overload.js';
 import { defaultLogger } from './logger.js';
 import { Messaging, MESSAGING_CAPABILITY } from './messaging.js';
 import { PresenceService } from './presence.js';
@@ -119,6 +122,8 @@ export class RunningEngine {
   mediaTimeoutSeconds: number;
   /** The one sweep that ends calls whose media went silent (lines/mediaTimeout.ts). */
   readonly mediaTimeout: MediaTimeoutWatch;
+  /** Sheds new requests with 503 + Retry-After when the engine cannot take them (engine/overload.ts). */
+  readonly overload: OverloadGuard;
   /** Last outgoing call failure per line, kept after the call ends (getOutgoingCallErrorInfo). */
   readonly lastErrors = new Map<number, OutgoingCallErrorInfo>();
   private stopped = false;
@@ -236,6 +241,7 @@ export class RunningEngine {
       holdMethod: () => params.holdMethod,
       answerTimeoutSeconds: () => this.callAnswerTimeoutSeconds,
       reofferSingleCodec: () => params.reofferSingleCodec,
+      retryAfterSeconds: () => params.overloadRetryAfterSeconds,
       selectLine: (user) => this.linePolicy.selectLineForIncoming(user),
       formatsFor: (line) => formatSpecs(line.formats, line.opusSettings),
       callFinished: (call) => state.metrics.onCallFinished(call.finalStats, call.finalQuality),
@@ -254,6 +260,12 @@ export class RunningEngine {
       timeoutSeconds: () => this.mediaTimeoutSeconds,
     });
     this.mediaTimeout.start();
+    this.overload = this.newOverloadGuard();
+    this.overload.start();
+    // the transaction table's bound is the stack's: it answers 503 there without making a transaction
+    stack.transactionLimit = params.maxServerTransactions;
+    stack.transactionLimitRetryAfter = params.overloadRetryAfterSeconds;
+    stack.onTransactionLimit = () => this.overload.noteShed('transactions');
     this.calls = new CallProcedures(this);
     this.lineSettings = new LineProcedures(this);
     this.lineMedia = new LineMediaProcedures(this);
@@ -278,6 +290,7 @@ export class RunningEngine {
    */
   async stop(detach: () => void): Promise<void> {
     this.mediaTimeout.stop();
+    this.overload.stop();
     const calls = this.callManager.calls();
     // A hang-up that fails must not keep stop from resolving (stopSipTelephony always resolves).
     // at most 2 s on the engine's clock for the far ends to answer the BYEs
@@ -490,6 +503,9 @@ export class RunningEngine {
   private onRequest(req: SipRequest, tx: ServerTransaction, from: Endpoint): void {
     if (this.stopped) return;
     try {
+      // Overload first: a shed request costs one 503 and nothing else (engine/overload.ts).
+      const shed = startsSomething(req) ? this.overload.screen(req.method === 'INVITE') : undefined;
+      if (shed) return refuseOverloaded(this.stack, req, tx, shed);
       // The challenge screen stands in front of the router (engine/challenge.ts).
       if (this.challenge.onRequest(this.stack, req, tx, from)) return;
       this.router.route(req, tx, from);
@@ -502,6 +518,38 @@ export class RunningEngine {
       }
       this.state.internalError(err, `request ${req.method} failed`);
     }
+  }
+
+  /** The overload guard on the run's limits and counters, reporting through notifications and metrics. */
+  private newOverloadGuard(): OverloadGuard {
+    const { state, params: p } = this;
+    const pending = (): number =>
+      this.lines.filter((l) => l.call?.direction === CallDirection.Incoming && (l.call.state === CallState.Initial || l.call.state === CallState.Ringing)).length;
+    const limits = {
+      maxPendingIncomingCalls: p.maxPendingIncomingCalls,
+      retryAfterSeconds: p.overloadRetryAfterSeconds,
+      maxEventLoopLagMs: p.maxEventLoopLagMs,
+    };
+    return new OverloadGuard(
+      state.clock,
+      () => limits,
+      {
+        pendingIncomingCalls: pending,
+        notificationBacklog: () => state.notifier.backlog,
+        rtpPortsExhausted: () => this.rtpAllocator.inUse >= this.rtpAllocator.pairs && this.lines.some((l) => l.availableForIncoming),
+      },
+      {
+        shedding: (d) => {
+          state.logger.warn(d, 'overload: shedding new requests with 503');
+          state.notifier.global(T.SipOverloadShedding, d);
+        },
+        recovered: (d) => {
+          state.logger.info(d, 'overload: recovered');
+          state.notifier.global(T.SipOverloadRecovered, d);
+        },
+        shed: (cause) => state.metrics.onShed(cause),
+      },
+    );
   }
 
   /** OPTIONS outside a dialog: what this engine implements. */

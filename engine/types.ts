@@ -129,6 +129,21 @@ export interface StartSipTelephonyParams {
    * with BYE and SipSessionExpired. A LineScape addition.
    */
   sessionTimer?: Partial<SessionTimerOptions>;
+  /**
+   * Incoming calls that may wait for the application's answer at once (ringing, or still
+   * opening their media); one more is refused 503 with Retry-After. Default 0: as many as there
+   * are lines. A LineScape addition (engine/overload.ts).
+   */
+  maxPendingIncomingCalls?: number;
+  /** Seconds in the `Retry-After` of every 503 the engine sends when it sheds load (default 10, 1..86400). */
+  overloadRetryAfterSeconds?: number;
+  /**
+   * Event-loop lag in ms at which new requests are refused 503 with Retry-After, until the lag
+   * falls below half of it (default 500; 0 = not watched). In-dialog requests always pass.
+   */
+  maxEventLoopLagMs?: number;
+  /** Live SIP server transactions above which new requests are refused 503 (default 10000; 0 = no limit). */
+  maxServerTransactions?: number;
   /** Value of the User-Agent / Server header. */
   userAgent?: string;
   /** RFC 3261 timer T1 in ms (default 500). */
@@ -201,6 +216,10 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   callAnswerTimeoutSeconds: 60,
   mediaTimeoutSeconds: 60,
   sessionTimer: { enabled: true, intervalSeconds: 1800, minSeSeconds: 90, refresher: 'uac' },
+  maxPendingIncomingCalls: 0,
+  overloadRetryAfterSeconds: 10,
+  maxEventLoopLagMs: 500,
+  maxServerTransactions: 10_000,
   userAgent: 'LineScape',
   sipT1Ms: 500,
   sipT2Ms: 4000,

@@ -80,6 +80,8 @@ export interface CallExtras {
   answerTimeoutSeconds(): number;
   /** After a multi-codec answer to our INVITE, re-offer the chosen codec alone (lines/singleCodecReoffer.ts). */
   reofferSingleCodec?(): boolean;
+  /** The `Retry-After` (seconds) of a 503 sent when the engine cannot take a call (engine/overload.ts). */
+  retryAfterSeconds?(): number;
   /** Registers / unregisters the call for in-dialog request routing. */
   dialogChanged(call: Call, oldKey: string | undefined, newKey: string | undefined): void;
   /** The call is over; the line is free again. */
@@ -114,6 +116,8 @@ export interface Refusal {
   accept?: boolean;
   /** Other headers of the refusal (Min-SE of a 422). */
   headers?: Array<[string, string]>;
+  /** Seconds for `Retry-After` (a 503, RFC 3261 §21.5.4). */
+  retryAfter?: number;
 }
 
 /** The refusal of a body that holds no usable offer: 415 with Accept, or 400 for an unreadable multipart body. */
@@ -818,7 +822,8 @@ export class Call {
       return call;
     }
     if (!media) {
-      call.reject(503, 'Service Unavailable');
+      // no RTP port (or the run is stopping): the far end may try again later
+      call.reject(503, 'Service Unavailable', false, { retryAfter: host.retryAfterSeconds?.() ?? 10 });
       return call;
     }
     call.media = media;
@@ -947,6 +952,7 @@ export class Call {
     if (refusal?.warning) res.headers.append('Warning', formatWarning(refusal.warning.code, this.host.advertisedAddress().host, refusal.warning.text));
     if (refusal?.accept) res.headers.append('Accept', SESSION_BODY_TYPES.join(', '));
     for (const [n, v] of refusal?.headers ?? []) res.headers.append(n, v);
+    if (refusal?.retryAfter !== undefined) res.headers.set('Retry-After', refusal.retryAfter);
   }
 
   /** Answers a ringing incoming call (goOffHook). */

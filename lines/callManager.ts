@@ -95,6 +95,7 @@ export class CallManager {
       holdMethod: own.holdMethod && (() => own.holdMethod?.() ?? 'reinvite'),
       answerTimeoutSeconds: () => own.answerTimeoutSeconds(),
       reofferSingleCodec: () => own.reofferSingleCodec?.() === true,
+      retryAfterSeconds: own.retryAfterSeconds && (() => own.retryAfterSeconds?.() ?? 10),
       callFinished: own.callFinished && ((call) => own.callFinished?.(call)),
       illegalTransition: own.illegalTransition && ((bug) => own.illegalTransition?.(bug)),
       sessionTimer: () => own.sessionTimer?.(),
@@ -230,7 +231,10 @@ export class CallManager {
     });
     const code = Number(data.rejectStatusCode);
     if (Number.isInteger(code) && code >= 400 && code < 700) {
-      tx.respond(stack.createResponse(req, code, data.rejectReasonPhrase || undefined, { toTag: true }));
+      const res = stack.createResponse(req, code, data.rejectReasonPhrase || undefined, { toTag: true });
+      // RFC 3261 §21.5.4: a 503 says when to come back
+      if (code === 503 && this.own.retryAfterSeconds) res.headers.set('Retry-After', this.own.retryAfterSeconds());
+      tx.respond(res);
       return;
     }
     const line = this.ctx.lines()[data.phoneLine];

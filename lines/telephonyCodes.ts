@@ -523,4 +523,12 @@ export enum TelephonyReturnValue {
    * this code as its reason.
    */
   SipSessionExpired,
+  /**
+   * GLOBAL notification: the engine began refusing new requests with 503 and Retry-After
+   * (event-loop lag, a full transaction table or notification queue, too many calls waiting
+   * for an answer, no free RTP port); the data says why. A LineScape addition.
+   */
+  SipOverloadShedding,
+  /** GLOBAL notification: the engine takes new requests again after shedding load; the data counts what was shed. */
+  SipOverloadRecovered,
 }

@@ -149,6 +149,16 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
    * transaction ended (or in Accepted without `onAdditional2xx`): the TU re-ACKs them.
    */
   onStrayResponse: (res: SipResponse, from: RemoteEndpoint) => void = () => undefined;
+  /**
+   * Bound on the server transaction table (0 = none): a request that would start something new
+   * (no To tag; not ACK or CANCEL) while this many transactions live gets a stateless 503 with
+   * `Retry-After` ({@link SipStack.transactionLimitRetryAfter}), so a flood cannot grow the table.
+   */
+  transactionLimit = 0;
+  /** Seconds in the `Retry-After` of the 503 sent at {@link SipStack.transactionLimit}. */
+  transactionLimitRetryAfter = 10;
+  /** Told of each request refused at {@link SipStack.transactionLimit}. */
+  onTransactionLimit: (req: SipRequest) => void = () => undefined;
 
   private readonly ownsTransport: boolean;
   private messageHook: MessageHook | undefined;
@@ -442,6 +452,7 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
       this.onAck(req, from);
       return;
     }
+    if (this.refusedAtTransactionLimit(req, dest)) return;
     const problem = validateRequest(req);
     const tx = this.transactions.createServer(req, key, from, dest);
     if (problem) {
@@ -455,6 +466,17 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
       // The TU broke before answering: a 500 beats leaving the peer retransmitting for 32 s.
       if (!tx.hasFinalResponse && !tx.terminated) tx.respond(this.createResponse(req, 500, undefined, { toTag: newTag() }));
     }
+  }
+
+  /** At {@link SipStack.transactionLimit}: answers a new request 503 statelessly (no transaction) and says so. */
+  private refusedAtTransactionLimit(req: SipRequest, dest: RemoteEndpoint): boolean {
+    if (this.transactionLimit <= 0 || this.transactions.serverCount < this.transactionLimit) return false;
+    if (req.method === 'CANCEL' || /;\s*tag\s*=/i.test(req.headers.get('To') ?? '')) return false;
+    const res = this.createResponse(req, 503, 'Service Unavailable', { toTag: newTag() });
+    res.headers.set('Retry-After', this.transactionLimitRetryAfter);
+    this.sendDirect(res, dest);
+    this.onTransactionLimit(req);
+    return true;
   }
 
   private readonly handleParseError = (err: SipParseError, raw: Buffer, from: RemoteEndpoint): void => {
