@@ -75,6 +75,7 @@ export type {
   OkToAnswerCallData,
   CallCompleteData,
   MediaTimeoutData,
+  OutOfDialogReferData,
   ReceivedDtmfMethod,
   DtmfDigitData,
   RtpMediaConflictData,

@@ -240,6 +240,7 @@ const META: Readonly<Record<TelephonyReturnValue, Meta>> = {
   [T.SipNotRegistered]: [A, 'Not registered with a registrar.'],
   [T.SipAlreadyEnabled]: [A, 'The feature is already enabled.'],
   [T.SipMediaTimeout]: [L, 'No media was received for the media time-out; the call is ended.'],
+  [T.SipReceivedOutOfDialogRefer]: [G, 'A REFER arrived outside any dialog.'],
 };
 
 /**

@@ -221,6 +221,7 @@ export class RunningEngine {
         calls: () => (this.stopped ? undefined : this.callManager),
         autoAccept: () => params.farEndCallTransferEnabled,
         keepCallAfterTransfer: () => params.keepCallAfterTransfer,
+        acceptOutOfDialogRefer: () => params.acceptOutOfDialogRefer,
         placeCall: (line, target) => (this.stopped ? Promise.resolve(T.SipMediaEngineNotInitialized) : this.outgoingCall(line, target)),
       },
       state.ids.refer,
@@ -467,7 +468,7 @@ export class RunningEngine {
         CANCEL: (req, tx) => this.callManager.onCancel(req, tx),
         OPTIONS: (req, tx) => this.onOptions(req, tx),
       })
-      .module('transfer', TRANSFER_CAPABILITY)
+      .module('transfer', TRANSFER_CAPABILITY, { REFER: (req, tx) => this.transfers.onOutOfDialogRefer(req, tx) })
       .module('messaging', MESSAGING_CAPABILITY, { MESSAGE: (req, tx) => this.messaging.onOutOfDialog(req, tx) })
       .module('subscriptions', SUBSCRIPTION_CAPABILITY, {
         SUBSCRIBE: (req, tx) => this.subscriptions.onSubscribe(req, tx),

@@ -60,6 +60,7 @@ function validateStartParams(p: ResolvedParams): T {
     p.enablePhoneLineRecording,
     p.logSipMessages,
     p.keepCallAfterTransfer,
+    p.acceptOutOfDialogRefer,
   ]) {
     if (typeof b !== 'boolean') return T.SipBadParameter;
   }

@@ -144,6 +144,13 @@ export interface StartSipTelephonyParams {
    * the BYE). A LineScape addition.
    */
   keepCallAfterTransfer?: boolean;
+  /**
+   * Accept a REFER that arrives outside any dialog (RFC 3515 allows it): 202, then the referred
+   * call is placed on a free line as for an in-dialog blind transfer, with NOTIFY sipfrag
+   * progress in the REFER's dialog. Default false: 403. SipReceivedOutOfDialogRefer reports
+   * each such REFER. A LineScape addition.
+   */
+  acceptOutOfDialogRefer?: boolean;
 }
 
 /** Defaults for every start parameter. */
@@ -174,6 +181,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   sipT4Ms: 5000,
   sipTransport: 'UDP',
   keepCallAfterTransfer: false,
+  acceptOutOfDialogRefer: false,
 };
 
 /** A contact being registered, with the expiry it asks for. */

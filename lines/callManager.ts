@@ -228,6 +228,11 @@ export class CallManager {
     await Call.incoming(this.callHost, line, req, tx, from, this.own.formatsFor(line), this.ctx.userFor(line));
   }
 
+  /** The audio formats a call on `line` would negotiate (the line's own). */
+  formatsOf(line: PhoneLine): AudioFormatSpec[] {
+    return this.own.formatsFor(line);
+  }
+
   /** The call whose dialog has this Call-ID and tags (Replaces matching, RFC 3891 §3), if any. */
   callForDialog(callId: string, localTag: string, remoteTag: string): Call | undefined {
     return this.byDialog.get(Dialog.key(callId, localTag, remoteTag));

@@ -510,4 +510,9 @@ export enum TelephonyReturnValue {
    * SipCallComplete names this code as its reason.
    */
   SipMediaTimeout,
+  /**
+   * GLOBAL notification: a REFER arrived outside any dialog; `accepted` says whether the engine
+   * took it (`acceptOutOfDialogRefer`, a free line) and placed the referred call on `newPhoneLine`.
+   */
+  SipReceivedOutOfDialogRefer,
 }
