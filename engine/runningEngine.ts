@@ -233,6 +233,7 @@ export class RunningEngine {
       openMedia: (line) => this.openMedia(line),
       holdStyle: () => (state.holdType === CallHoldType.Rfc2543 ? 'rfc2543' : state.holdType === CallHoldType.Both ? 'both' : 'rfc3264'),
       answerTimeoutSeconds: () => this.callAnswerTimeoutSeconds,
+      packetTimeMs: () => params.packetTimeMs,
       selectLine: (user) => this.linePolicy.selectLineForIncoming(user),
       formatsFor: (line) => formatSpecs(line.formats, line.opusSettings),
       callFinished: (call) => state.metrics.onCallFinished(call.finalStats, call.finalQuality),

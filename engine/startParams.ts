@@ -45,6 +45,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (!int(p.callAnswerTimeoutSeconds, 1, 4_294_967)) return T.SipBadParameter;
   if (!int(p.mediaTimeoutSeconds, 0, 4_294_967)) return T.SipBadParameter;
   if (!int(p.sipT1Ms, 1, 60_000) || !int(p.sipT2Ms, p.sipT1Ms, 600_000) || !int(p.sipT4Ms, 0, 600_000)) return T.SipBadParameter;
+  if (![10, 20, 30, 40, 60].includes(p.packetTimeMs)) return T.SipBadParameter;
   if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP') return T.SipBadParameter;
   if (p.conferenceSampleRate !== 8000 && p.conferenceSampleRate !== 16000 && p.conferenceSampleRate !== 48000) return T.SipBadParameter;
   if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;

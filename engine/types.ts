@@ -151,6 +151,12 @@ export interface StartSipTelephonyParams {
    * each such REFER. A LineScape addition.
    */
   acceptOutOfDialogRefer?: boolean;
+  /**
+   * The packetisation time the engine asks for in its offers (`a=ptime`), ms: 10, 20, 30, 40
+   * or 60; default 20. What is sent follows the far end's `a=ptime`/`a=maxptime` (an answer
+   * carries the offer's); Opus always sends 20 ms, GSM multiples of 20. A LineScape addition.
+   */
+  packetTimeMs?: number;
 }
 
 /** Defaults for every start parameter. */
@@ -182,6 +188,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   sipTransport: 'UDP',
   keepCallAfterTransfer: false,
   acceptOutOfDialogRefer: false,
+  packetTimeMs: 20,
 };
 
 /** A contact being registered, with the expiry it asks for. */

@@ -68,6 +68,8 @@ export interface CallExtras {
   openMedia(line: PhoneLine): Promise<CallMedia | undefined>;
   /** How hold is signalled in SDP. */
   holdStyle(): HoldStyle;
+  /** The `a=ptime` of our offers, ms (the packetTimeMs start parameter); absent = 20. */
+  packetTimeMs?(): number;
   /** Seconds an incoming call may ring. */
   answerTimeoutSeconds(): number;
   /** Registers / unregisters the call for in-dialog request routing. */
@@ -320,6 +322,7 @@ export class Call {
       telephoneEvent: true,
       direction,
       holdStyle: this.host.holdStyle(),
+      ptime: this.host.packetTimeMs?.(),
       sessionId: this.sessionId,
       sessionVersion: this.sessionVersion++,
       username: this.userName,

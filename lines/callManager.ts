@@ -101,6 +101,7 @@ export class CallManager {
       uac: ctx.uacFor('call:'),
       openMedia: (line) => own.openMedia(line),
       holdStyle: () => own.holdStyle(),
+      packetTimeMs: () => own.packetTimeMs?.() ?? 20,
       answerTimeoutSeconds: () => own.answerTimeoutSeconds(),
       callFinished: own.callFinished && ((call) => own.callFinished?.(call)),
       illegalTransition: own.illegalTransition && ((bug) => own.illegalTransition?.(bug)),
