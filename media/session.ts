@@ -725,7 +725,7 @@ export class MediaSession {
     this.remoteNull = isNullAddress(p.remoteAddress) || p.remotePort === 0;
     if (p.sending && (prev === null || !prev.sending)) this.needMarker = true;
     this.ptimeRequested = p.ptime ?? 20;
-    this.txPack.configure(payloadUnitOf(this.codec!.name), this.ptimeRequested, this.codec!.clockRate);
+    this.txPack.configure(payloadUnitOf(this.codec.name), this.ptimeRequested, this.codec.clockRate);
     const cnPt = p.comfortNoisePayloadType;
     this.cnRecvPt = cnPt !== undefined && validPt(cnPt) ? cnPt : CN_STATIC_PT;
     this.params = { ...p, ...(te !== undefined ? { telephoneEvent: { ...te } } : {}) };
