@@ -5,7 +5,7 @@
  *   Warning 305 when no codec is left);
  * - packing and cutting (media/packetTime.ts): 20 ms frames into 10/30/40/60 ms packets with
  *   the right timestamps, and received packets back into 20 ms frames;
- * - a SIPp UAC offering ptime 30 and 40: the 200 carries the same a=ptime (SIPp checks it), and
+ * - a SIPp UAC offering ptime 10, 30 and 40: the 200 carries the same a=ptime (SIPp checks it), and
  *   the engine's RTP, read on a plain UDP socket, has that duration per packet (payload bytes and
  *   timestamp step);
  * - engine to engine with packetTimeMs 40: both send 40 ms packets and each hears the other's
@@ -112,16 +112,16 @@ test('packetTimeMs must be 10, 20, 30, 40 or 60', (t) => {
 });
 
 /** Collects RTP packets arriving on `socket`: payload length and timestamp, in arrival order. */
-function rtpOf(socket: Socket): Array<{ length: number; timestamp: number; pt: number }> {
-  const seen: Array<{ length: number; timestamp: number; pt: number }> = [];
+function rtpOf(socket: Socket): Array<{ length: number; timestamp: number; pt: number; seq: number }> {
+  const seen: Array<{ length: number; timestamp: number; pt: number; seq: number }> = [];
   socket.on('message', (m) => {
     if (m.length < 12 || m[0]! >> 6 !== 2) return;
-    seen.push({ length: m.length - 12 - (m[0]! & 0x0f) * 4, timestamp: m.readUInt32BE(4), pt: m[1]! & 0x7f });
+    seen.push({ length: m.length - 12 - (m[0]! & 0x0f) * 4, timestamp: m.readUInt32BE(4), pt: m[1]! & 0x7f, seq: m.readUInt16BE(2) });
   });
   return seen;
 }
 
-for (const ptime of [30, 40]) {
+for (const ptime of [10, 30, 40]) {
   peerTest(`SIPp offers ptime ${ptime}: the answer carries it and the engine's RTP packets last ${ptime} ms`, ['sipp'], async (t) => {
     const rtp = await freePorts(8, { even: true });
     const e = await startEngine(t, { phoneName: 'desk', minLocalRtpPort: rtp[0]!, maxLocalRtpPort: rtp[rtp.length - 1]! + 1 });
@@ -155,7 +155,7 @@ for (const ptime of [30, 40]) {
     // every packet but a short last one (the hang-up) holds ptime of PCMU
     t.true(audio.slice(0, -1).every((p) => p.length === bytes), `payloads ${audio.map((p) => p.length).join(',')}`);
     const steps = audio.slice(1, -1).map((p, i) => (p.timestamp - audio[i]!.timestamp) >>> 0);
-    t.true(steps.every((s) => s === bytes), `timestamp steps ${steps.join(',')}`);
+    t.true(steps.every((s) => s === bytes), `timestamp steps ${steps.join(',')}; seq ${audio.map((p) => p.seq).join(',')}`);
   });
 }
 
