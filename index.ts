@@ -80,6 +80,7 @@ export type {
   MediaTimeoutData,
   EarlyMediaData,
   SessionExpiredData,
+  OutOfDialogReferData,
   ReceivedDtmfMethod,
   DtmfDigitData,
   RtpMediaConflictData,

@@ -8,6 +8,7 @@
  */
 import type { PhoneLine } from '../lines/phoneLine.js';
 import type { UsageContext } from '../lines/context.js';
+import { phoneDigits } from '../sip/telNumber.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 import { LineMode, LineState, SIP_AUDIO_DEVICE_NOT_USED } from './types.js';
 
@@ -36,12 +37,15 @@ export class LinePolicy {
   ) {}
 
   /**
-   * The line an incoming call for `user` rings: the free line registered with that name, else
-   * any free line (random when enabled); undefined when every candidate is busy.
+   * The line an incoming call for `user` rings: the free line registered with that name (for a
+   * number, with the same digits: `+1-555-0100` and `15550100` match), else any free line (random when enabled); undefined when every candidate is busy.
    */
   selectLineForIncoming(user: string | undefined): PhoneLine | undefined {
     const lines = this.ctx.lines();
-    const named = user ? lines.filter((l) => l.registrationName === user) : [];
+    let named = user ? lines.filter((l) => l.registrationName === user) : [];
+    // a number (from tel: or user=phone) routes by its digits: +1-555-0100 rings line 15550100
+    const digits = named.length ? undefined : phoneDigits(user);
+    if (digits !== undefined) named = lines.filter((l) => phoneDigits(l.registrationName) === digits);
     const pool = named.length ? named : lines;
     const free = pool.filter((l) => l.availableForIncoming);
     if (!free.length) return undefined;

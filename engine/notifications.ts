@@ -105,6 +105,20 @@ export interface SessionExpiredData {
   refreshStatus?: number;
 }
 
+/** Data of SipReceivedOutOfDialogRefer. */
+export interface OutOfDialogReferData {
+  /** The refer's id (the same counter as SipReceivedRefer's). */
+  referId: number;
+  /** True when the engine accepted it (202) and placed the referred call; false when it answered 403 (not allowed) or 503 (no free line). */
+  accepted: boolean;
+  /** The refer target: the Refer-To URI without its headers. */
+  to: string;
+  /** The From header of the REFER. */
+  from: string;
+  /** The line the referred call was placed on; -1 when refused. */
+  newPhoneLine: number;
+}
+
 /** How a received DTMF digit arrived. */
 export type ReceivedDtmfMethod = 'rfc4733' | 'inband' | 'info';
 
@@ -507,6 +521,9 @@ export interface NotificationDataMap {
   SipOverloadShedding: OverloadSheddingData;
   /** Global: the engine takes new requests again; the data counts what the episode shed. */
   SipOverloadRecovered: OverloadRecoveredData;
+  // ---- out-of-dialog REFER
+  /** Global: a REFER arrived outside any dialog; accepted (the referred call placed on a line) or refused 403/503. */
+  SipReceivedOutOfDialogRefer: OutOfDialogReferData;
 }
 
 /** The name of an event the engine raises as a notification (`'SipRegisterSuccess'` ...). */

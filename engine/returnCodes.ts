@@ -244,6 +244,7 @@ const META: Readonly<Record<TelephonyReturnValue, Meta>> = {
   [T.SipSessionExpired]: [L, 'The session timer expired without a refresh (or the refresh failed); the call is ended.'],
   [T.SipOverloadShedding]: [G, 'The engine is overloaded and refuses new requests with 503.'],
   [T.SipOverloadRecovered]: [G, 'The engine takes new requests again after an overload.'],
+  [T.SipReceivedOutOfDialogRefer]: [G, 'A REFER arrived outside any dialog.'],
 };
 
 /**

@@ -228,6 +228,7 @@ export class RunningEngine {
         calls: () => (this.stopped ? undefined : this.callManager),
         autoAccept: () => params.farEndCallTransferEnabled,
         keepCallAfterTransfer: () => params.keepCallAfterTransfer,
+        acceptOutOfDialogRefer: () => params.acceptOutOfDialogRefer,
         placeCall: (line, target) => (this.stopped ? Promise.resolve(T.SipMediaEngineNotInitialized) : this.outgoingCall(line, target)),
       },
       state.ids.refer,
@@ -242,6 +243,7 @@ export class RunningEngine {
       answerTimeoutSeconds: () => this.callAnswerTimeoutSeconds,
       reofferSingleCodec: () => params.reofferSingleCodec,
       retryAfterSeconds: () => params.overloadRetryAfterSeconds,
+      packetTimeMs: () => params.packetTimeMs,
       selectLine: (user) => this.linePolicy.selectLineForIncoming(user),
       formatsFor: (line) => formatSpecs(line.formats, line.opusSettings),
       callFinished: (call) => state.metrics.onCallFinished(call.finalStats, call.finalQuality),
@@ -486,7 +488,7 @@ export class RunningEngine {
         CANCEL: (req, tx) => this.callManager.onCancel(req, tx),
         OPTIONS: (req, tx) => this.onOptions(req, tx),
       })
-      .module('transfer', TRANSFER_CAPABILITY)
+      .module('transfer', TRANSFER_CAPABILITY, { REFER: (req, tx) => this.transfers.onOutOfDialogRefer(req, tx) })
       // Supported: timer only when session timers are on (off, Require: timer gets 420)
       .module('session-timer', this.params.sessionTimer.enabled ? SESSION_TIMER_CAPABILITY : {})
       .module('messaging', MESSAGING_CAPABILITY, { MESSAGE: (req, tx) => this.messaging.onOutOfDialog(req, tx) })

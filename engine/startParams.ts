@@ -71,6 +71,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (!int(p.maxPendingIncomingCalls, 0, 65_535) || !int(p.overloadRetryAfterSeconds, 1, 86_400)) return T.SipBadParameter;
   if (!int(p.maxEventLoopLagMs, 0, 60_000) || !int(p.maxServerTransactions, 0, 10_000_000)) return T.SipBadParameter;
   if (!int(p.sipT1Ms, 1, 60_000) || !int(p.sipT2Ms, p.sipT1Ms, 600_000) || !int(p.sipT4Ms, 0, 600_000)) return T.SipBadParameter;
+  if (![10, 20, 30, 40, 60].includes(p.packetTimeMs)) return T.SipBadParameter;
   if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP') return T.SipBadParameter;
   if (p.conferenceSampleRate !== 8000 && p.conferenceSampleRate !== 16000 && p.conferenceSampleRate !== 48000) return T.SipBadParameter;
   if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;
@@ -89,6 +90,7 @@ function validateStartParams(p: ResolvedParams): T {
     p.logSipMessages,
     p.keepCallAfterTransfer,
     p.reofferSingleCodec,
+    p.acceptOutOfDialogRefer,
   ]) {
     if (typeof b !== 'boolean') return T.SipBadParameter;
   }

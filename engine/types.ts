@@ -191,6 +191,19 @@ export interface StartSipTelephonyParams {
    * A LineScape addition.
    */
   reliableProvisional?: 'off' | 'supported' | 'required';
+  /**
+   * Accept a REFER that arrives outside any dialog (RFC 3515 allows it): 202, then the referred
+   * call is placed on a free line as for an in-dialog blind transfer, with NOTIFY sipfrag
+   * progress in the REFER's dialog. Default false: 403. SipReceivedOutOfDialogRefer reports
+   * each such REFER. A LineScape addition.
+   */
+  acceptOutOfDialogRefer?: boolean;
+  /**
+   * The packetisation time the engine asks for in its offers (`a=ptime`), ms: 10, 20, 30, 40
+   * or 60; default 20. What is sent follows the far end's `a=ptime`/`a=maxptime` (an answer
+   * carries the offer's); Opus always sends 20 ms, GSM multiples of 20. A LineScape addition.
+   */
+  packetTimeMs?: number;
 }
 
 /** Defaults for every start parameter. */
@@ -229,6 +242,8 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   reofferSingleCodec: false,
   holdMethod: 'reinvite',
   reliableProvisional: 'supported',
+  acceptOutOfDialogRefer: false,
+  packetTimeMs: 20,
 };
 
 /** A contact being registered, with the expiry it asks for. */

@@ -76,6 +76,8 @@ export interface CallExtras {
   holdStyle(): HoldStyle;
   /** How hold is sent: by re-INVITE (the default) or by UPDATE when the peer allows it (lines/callUpdate.ts). */
   holdMethod?(): HoldMethod;
+  /** The `a=ptime` of our offers, ms (the packetTimeMs start parameter); absent = 20. */
+  packetTimeMs?(): number;
   /** Seconds an incoming call may ring. */
   answerTimeoutSeconds(): number;
   /** After a multi-codec answer to our INVITE, re-offer the chosen codec alone (lines/singleCodecReoffer.ts). */
@@ -374,6 +376,7 @@ export class Call {
       telephoneEvent: true,
       direction,
       holdStyle: this.host.holdStyle(),
+      ptime: this.host.packetTimeMs?.(),
       sessionId: this.sessionId,
       sessionVersion: this.sessionVersion++,
       username: this.userName,

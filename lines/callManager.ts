@@ -9,8 +9,9 @@
  */
 import { Dialog } from '../sip/dialog.js';
 import type { DialogUsage } from '../sip/dialogRouter.js';
-import { parseNameAddr, parseUri } from '../sip/grammar.js';
+import { parseNameAddr, parseUri, type SipUri } from '../sip/grammar.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
+import { telephoneNumberOf } from '../sip/telNumber.js';
 import type { AudioFormatSpec } from '../sip/sdp.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
@@ -36,7 +37,7 @@ export interface AssignPhoneLineData {
   to: string;
   /** The Request-URI. */
   requestUri: string;
-  /** User the call is for (Request-URI user, else To user). */
+  /** User the call is for (Request-URI user, else To user; a tel: URI's number without visual separators). */
   calledUser: string;
 }
 
@@ -54,21 +55,32 @@ export type InfoHandler = (call: Call, req: SipRequest, tx: ServerTransaction) =
 /** Makes the usage a module puts on every call's dialog beside the INVITE session (REFER, MESSAGE). */
 export type CallDialogUsageFactory = (call: Call) => DialogUsage;
 
-/** The user an INVITE is for: the Request-URI user, else the To user (the seed's rule). */
+/**
+ * The user an INVITE is for: the Request-URI user, else the To user (the seed's rule). A `tel:`
+ * URI, or a `sip:` one with `user=phone`, gives its number without visual separators
+ * (`tel:+1-555-0100` → `+15550100`), so a call to a number routes like a call to a user part.
+ */
 export function calledUserOf(req: SipRequest): string | undefined {
   try {
-    const u = parseUri(req.uri).user;
-    if (u) return decodeURIComponent(u);
+    const u = userOf(parseUri(req.uri));
+    if (u) return u;
   } catch {
     // fall through to To
   }
   try {
     const to = req.headers.get('To');
-    const u = to ? parseNameAddr(to).uri.user : undefined;
-    return u ? decodeURIComponent(u) : undefined;
+    return to ? userOf(parseNameAddr(to).uri) : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** A URI's number when it names one, else its user part, unescaped; undefined for none. */
+function userOf(uri: SipUri): string | undefined {
+  const number = telephoneNumberOf(uri);
+  if (number !== undefined) return number;
+  if (uri.scheme === 'tel' || !uri.user) return undefined; // a tel: URI that is no number
+  return decodeURIComponent(uri.user);
 }
 
 /** Owns the calls of every line and routes SIP to them. */
@@ -93,6 +105,7 @@ export class CallManager {
       openMedia: (line) => own.openMedia(line),
       holdStyle: () => own.holdStyle(),
       holdMethod: own.holdMethod && (() => own.holdMethod?.() ?? 'reinvite'),
+      packetTimeMs: () => own.packetTimeMs?.() ?? 20,
       answerTimeoutSeconds: () => own.answerTimeoutSeconds(),
       reofferSingleCodec: () => own.reofferSingleCodec?.() === true,
       retryAfterSeconds: own.retryAfterSeconds && (() => own.retryAfterSeconds?.() ?? 10),
@@ -243,6 +256,11 @@ export class CallManager {
       return;
     }
     await Call.incoming(this.callHost, line, req, tx, from, this.own.formatsFor(line), this.ctx.userFor(line));
+  }
+
+  /** The audio formats a call on `line` would negotiate (the line's own). */
+  formatsOf(line: PhoneLine): AudioFormatSpec[] {
+    return this.own.formatsFor(line);
   }
 
   /** The call whose dialog has this Call-ID and tags (Replaces matching, RFC 3891 §3), if any. */

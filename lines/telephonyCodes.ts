@@ -531,4 +531,9 @@ export enum TelephonyReturnValue {
   SipOverloadShedding,
   /** GLOBAL notification: the engine takes new requests again after shedding load; the data counts what was shed. */
   SipOverloadRecovered,
+  /**
+   * GLOBAL notification: a REFER arrived outside any dialog; `accepted` says whether the engine
+   * took it (`acceptOutOfDialogRefer`, a free line) and placed the referred call on `newPhoneLine`.
+   */
+  SipReceivedOutOfDialogRefer,
 }

@@ -17,7 +17,8 @@
  *   bodies (100, 18x, then 200 or the failure), sent one at a time by the core's
  *   {@link NotifierSession}; after a success the original call is ended.
  * - Transfer target: an INVITE with Replaces matching a confirmed call takes over that call's
- *   line; the replaced call gets BYE.
+ *   line; the replaced call gets BYE, once the INVITE's offer is known to be negotiable
+ *   (lines/offerCheck.ts: otherwise 400/415/488 with a Warning, and the replaced call stays up).
  *
  * The manager takes the usage context (lines/context.ts) plus {@link TransferExtras}: the call
  * manager, placing the triggered call, and the farEndCallTransferEnabled setting.
@@ -43,7 +44,9 @@ import {
 import type { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
-import { buildResponse, cseqNumber } from '../sip/util.js';
+import { buildResponse, cseqNumber, newTag } from '../sip/util.js';
+import { Dialog } from '../sip/dialog.js';
+import { sendUacRequest } from '../sip/uac.js';
 import { ImplicitSubscriptions, NotifierSession, type ImplicitSubscriber, type SubscriberTermination, type SubscriptionChannel } from '../sip/subscription.js';
 import type { Capability } from '../sip/capabilities.js';
 import type { DialogUsage } from '../sip/dialogRouter.js';
@@ -53,6 +56,7 @@ import { LineState } from './lineState.js';
 import type { Call, CallTarget } from './call.js';
 import type { CallManager } from './callManager.js';
 import type { PhoneLine } from './phoneLine.js';
+import { inviteOfferRefusal, refuseOffer } from './offerCheck.js';
 import { withExtras, type UsageContext } from './context.js';
 
 /** What transfer takes beyond the usage context: the calls it hands triggered INVITEs and Replaces to, and its one setting. */
@@ -68,6 +72,8 @@ export interface TransferExtras {
    * successful transfer instead of ending it with BYE.
    */
   keepCallAfterTransfer(): boolean;
+  /** The acceptOutOfDialogRefer start parameter: a REFER outside any dialog is accepted (else 403); absent = false. */
+  acceptOutOfDialogRefer?(): boolean;
 }
 
 /** What transfer implements: REFER and its implicit subscription's NOTIFY, Replaces. */
@@ -123,10 +129,12 @@ interface OutgoingRefer {
   ringing: boolean;
 }
 
-/** A REFER we received. */
+/** A REFER we received: in a call's dialog, or outside any dialog (then `call` is undefined). */
 interface IncomingRefer {
   referId: number;
-  call: Call;
+  call?: Call;
+  /** The dialog an out-of-dialog REFER made (RFC 3515 §2.4.6), and the channel of its NOTIFYs. */
+  own?: { dialog: Dialog; channel: SubscriptionChannel };
   req: SipRequest;
   tx: ServerTransaction;
   target: ReferTarget;
@@ -209,6 +217,71 @@ export class TransferManager {
     const calls = this.host.calls();
     if (!stack || !calls) return;
     this.replacesInvite(req, tx, stack, calls);
+  }
+
+  /**
+   * A REFER outside any dialog (RFC 3515 allows it; the method table's REFER handler). One
+   * whose Call-ID is a live call's is that call's REFER without its To tag: 481, as before.
+   * Otherwise, when the application allows it (`acceptOutOfDialogRefer`), it is accepted like
+   * an in-dialog blind transfer: 202 in a new dialog, the referred call placed on a free line,
+   * NOTIFY sipfrag bodies in that dialog; else 403. SipReceivedOutOfDialogRefer tells the
+   * application either way.
+   */
+  onOutOfDialogRefer(req: SipRequest, tx: ServerTransaction): void {
+    const stack = this.host.stack();
+    const calls = this.host.calls();
+    if (!stack || !calls) return;
+    const callId = req.headers.get('Call-ID') ?? '';
+    if (calls.calls().some((c) => c.dialog?.callId === callId)) {
+      tx.respond(stack.createResponse(req, 481, 'Call/Transaction Does Not Exist', { toTag: true }));
+      return;
+    }
+    const target = this.referTargetOf(req, tx, stack);
+    if (!target) return;
+    const from = req.headers.get('From') ?? '';
+    const referId = this.referIds.next++;
+    if (this.host.acceptOutOfDialogRefer?.() !== true) {
+      tx.respond(stack.createResponse(req, 403, 'Out-of-dialog REFER not allowed', { toTag: true }));
+      this.host.notifyGlobal(T.SipReceivedOutOfDialogRefer, { referId, accepted: false, to: target.uri, from, newPhoneLine: -1 });
+      return;
+    }
+    const dialog = Dialog.fromUasRequest(req, newTag(), this.host.contactUri(this.host.user()));
+    const uac = this.host.uacFor('refer:');
+    const host = this.host;
+    const channel: SubscriptionChannel = {
+      get clock() {
+        return host.clock();
+      },
+      createResponse: (r, status, reason, options) => stack.createResponse(r, status, reason, options),
+      send: (method, options, done, onSend) => {
+        sendUacRequest(uac, { build: () => dialog.createRequest(method, options), authUser: host.user(), onSend }, done);
+        return true;
+      },
+    };
+    const rec: IncomingRefer = {
+      referId,
+      own: { dialog, channel },
+      req,
+      tx,
+      target,
+      referredBy: parseReferredBy(req.headers.get('Referred-By')),
+      cseq: cseqNumber(req.headers.get('CSeq')),
+      state: 'pending',
+      provisionalSent: false,
+      finalQueued: false,
+      succeeded: false,
+    };
+    this.incoming.set(referId, rec);
+    if (this.accept(rec) !== T.SipSuccess) this.host.notifyGlobal(T.SipReceivedOutOfDialogRefer, { referId, accepted: false, to: target.uri, from, newPhoneLine: -1 });
+  }
+
+  /** The REFER's one Refer-To, parsed; undefined when it answered 400. */
+  private referTargetOf(req: SipRequest, tx: ServerTransaction, stack: SipStack): ReferTarget | undefined {
+    const values = req.headers.getAll('Refer-To');
+    const target = values.length > 1 ? { ok: false as const, reason: 'More than one Refer-To' } : parseReferTo(values[0]);
+    if (target.ok) return target;
+    tx.respond(stack.createResponse(req, 400, target.reason, { toTag: true }));
+    return undefined;
   }
 
   /** Forgets every transfer and timer (engine stop). */
@@ -457,16 +530,8 @@ export class TransferManager {
       tx.respond(stack.createResponse(req, 491, 'Request Pending'));
       return;
     }
-    const values = req.headers.getAll('Refer-To');
-    if (values.length > 1) {
-      tx.respond(stack.createResponse(req, 400, 'More than one Refer-To'));
-      return;
-    }
-    const target = parseReferTo(values[0]);
-    if (!target.ok) {
-      tx.respond(stack.createResponse(req, 400, target.reason));
-      return;
-    }
+    const target = this.referTargetOf(req, tx, stack);
+    if (!target) return;
     const rec: IncomingRefer = {
       referId: this.referIds.next++,
       call,
@@ -504,7 +569,7 @@ export class TransferManager {
     if (typeof referId !== 'number' || !Number.isInteger(referId) || referId <= 0) return T.SipBadParameter;
     const rec = this.incoming.get(referId);
     if (!rec || rec.state !== 'pending') return T.SipInvalidHandle;
-    if (rec.call.isEnded) {
+    if (rec.call?.isEnded === true) {
       this.incoming.delete(referId);
       return T.SipNoCallActive;
     }
@@ -536,7 +601,7 @@ export class TransferManager {
   }
 
   private freeLineFor(rec: IncomingRefer): PhoneLine | undefined {
-    return this.host.lines().find((l) => l !== rec.call.line && l.availableForOutgoing);
+    return this.host.lines().find((l) => l !== rec.call?.line && l.availableForOutgoing);
   }
 
   private accept(rec: IncomingRefer): T {
@@ -547,17 +612,21 @@ export class TransferManager {
       this.refuse(rec, 503, 'No free line for the transfer');
       return T.SipLineCapacityReached;
     }
-    const dialog = rec.call.dialog;
-    if (!dialog) {
+    const dialog = rec.own?.dialog ?? rec.call?.dialog;
+    const channel = rec.own?.channel ?? (rec.call ? this.channelOf(rec.call) : undefined);
+    if (!dialog || !channel) {
       this.refuse(rec, 481, 'Call/Transaction Does Not Exist');
       return T.SipNoCallActive;
     }
     rec.state = 'accepted';
     this.host.clock().clearTimer(rec.timer);
-    rec.tx.respond(stack.createResponse(rec.req, 202, 'Accepted'));
+    const accepted = stack.createResponse(rec.req, 202, 'Accepted', { toTag: dialog.localTag });
+    // the 202 to an out-of-dialog REFER makes a dialog: it names our target (RFC 3515 §2.4.2)
+    if (rec.own) accepted.headers.append('Contact', `<${dialog.localContact}>`);
+    rec.tx.respond(accepted);
     // The REFER made an implicit subscription in the call's dialog, named by its CSeq.
     rec.notifier = new NotifierSession(
-      this.channelOf(rec.call),
+      channel,
       dialog,
       rec.req,
       { package: 'refer', id: String(rec.cseq) },
@@ -565,7 +634,8 @@ export class TransferManager {
     );
     // RFC 3515 §2.4.4: an immediate NOTIFY tells the transferor the request is being tried.
     this.queueNotify(rec, 100, 'Trying', false);
-    this.host.notify(rec.call.line.index, T.SipTransferingCall, { referId: rec.referId, referTo: rec.target.uri, newPhoneLine: line.index });
+    if (rec.call) this.host.notify(rec.call.line.index, T.SipTransferingCall, { referId: rec.referId, referTo: rec.target.uri, newPhoneLine: line.index });
+    else this.host.notifyGlobal(T.SipReceivedOutOfDialogRefer, { referId: rec.referId, accepted: true, to: rec.target.uri, from: rec.req.headers.get('From') ?? '', newPhoneLine: line.index });
     void this.placeTransferCall(rec, line);
     return T.SipSuccess;
   }
@@ -645,7 +715,7 @@ export class TransferManager {
     if (rec.state === 'done') return;
     rec.state = 'done';
     this.incoming.delete(rec.referId);
-    if (rec.succeeded && !rec.call.isEnded) void rec.call.hangUp();
+    if (rec.succeeded && rec.call && !rec.call.isEnded) void rec.call.hangUp();
   }
 
   // ------------------------------------------------------------------ transfer target
@@ -668,6 +738,12 @@ export class TransferManager {
       return;
     }
     const line = old.line;
+    // The replaced call ends only for an INVITE that can be answered: check its offer first.
+    const refusal = inviteOfferRefusal(req, calls.formatsOf(line), this.host.advertisedAddress().host);
+    if (refusal) {
+      refuseOffer(stack, req, tx, refusal, this.host.advertisedAddress().host);
+      return;
+    }
     this.host.notify(line.index, T.SipTransferingCall, { replacedCallId: r.callId, from: req.headers.get('From') ?? '' });
     void this.takeOver(old, line, req, tx, calls);
   }

@@ -15,6 +15,11 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { isRtcp } from './rtp.js';
 
+/** Send slots per socket: more sends than this in one event-loop turn would reuse a slot. */
+const SEND_RING_SLOTS = 8;
+/** Bytes of a send slot: an RTP header and a full Ethernet payload. */
+const SEND_SLOT_BYTES = 1536;
+
 /** How {@link RtpPortAllocator} walks the range. */
 export type RtpPortStrategy = 'sequential' | 'random';
 
@@ -273,6 +278,14 @@ export class RtpSocket {
   private rtcpMux: boolean;
   private symmetric: boolean;
   private closed = false;
+  /**
+   * Node's dgram reads a sent buffer a turn later (it resolves even an IP literal on nextTick),
+   * so a caller that reuses one packet buffer for two sends in the same turn (two 10 ms packets
+   * in a tick, ticks caught up after a stall) would send the second packet twice: each send
+   * gets its own slot of this ring instead, copied in, nothing allocated.
+   */
+  private readonly sendRing: Buffer[] = Array.from({ length: SEND_RING_SLOTS }, () => Buffer.alloc(SEND_SLOT_BYTES));
+  private sendSlot = 0;
 
   private remoteAddress = '';
   private remoteRtpPort = 0;
@@ -402,8 +415,14 @@ export class RtpSocket {
   /** Sends `buf[0..len)` from the RTP port to `host:port`. Errors go to `onError`. */
   send(buf: Buffer, len: number, port: number, host: string): void {
     if (this.closed) return;
+    let out = buf;
+    if (len <= SEND_SLOT_BYTES) {
+      out = this.sendRing[this.sendSlot]!;
+      this.sendSlot = (this.sendSlot + 1) % SEND_RING_SLOTS;
+      buf.copy(out, 0, 0, len);
+    }
     try {
-      this.rtp.send(buf, 0, len, port, host);
+      this.rtp.send(out, 0, len, port, host);
     } catch (err) {
       this.onSocketError(err as Error);
     }

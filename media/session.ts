@@ -33,6 +33,7 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { createCodec, isCodecName, type AudioCodec, type CodecName } from './codecs.js';
+import { payloadUnitOf, RxReframer, TxPacketizer, type ReadyPacket } from './packetTime.js';
 import { DtmfDetector, DtmfGenerator, DtmfReceiver, DtmfSender, DTMF_RX_BEGIN, dtmfDigitChar, isValidDtmfString } from './dtmf.js';
 import { IvrRxStream, IvrTxStream, isIvrSampleRate, type IvrSampleRate } from './ivr.js';
 import { JitterBuffer, type JitterBufferStats, type JitterPop } from './jitterBuffer.js';
@@ -92,8 +93,9 @@ export interface MediaParams {
   /** RTCP shares the RTP port (RFC 5761). */
   rtcpMux: boolean;
   /**
-   * Packetisation time asked for, ms. Only 20 ms is supported for now: any other value is
-   * recorded (see {@link MediaSessionStats.ptimeRequested}) and 20 ms is used.
+   * Packetisation time to send with, ms (default 20). G.711, G.722 and G.729 send any multiple
+   * of 10 ms up to 60, GSM multiples of 20 ms (media/packetTime.ts); other values, and Opus,
+   * send 20 ms. Received packets of any whole number of units are taken whatever this says.
    */
   ptime?: number;
   /**
@@ -373,7 +375,7 @@ export interface MediaSessionStats {
   ivrRxDrops: number;
   /** Tx IVR underruns (all channels ever opened). */
   ivrTxUnderruns: number;
-  /** The ptime last asked for (20 ms is what is used). */
+  /** The ptime last asked for (what is sent, when the codec can packetise it). */
   ptimeRequested: number;
   /** RFC 3389 comfort noise from the far end: packets, the last level (−dBov), and whether it plays now. */
   comfortNoise: { packets: number; level: number; active: boolean };
@@ -464,6 +466,12 @@ export class MediaSession {
   // memory reused every tick / packet
   private readonly rxHeader = createRtpHeader();
   private readonly pkt = Buffer.alloc(PACKET_BYTES);
+  /** Packs frames into packets of the negotiated ptime, and cuts received ones into frames. */
+  private readonly txPack = new TxPacketizer();
+  private readonly rxFramer = new RxReframer();
+  private readonly ready: ReadyPacket = { length: 0, timestamp: 0 };
+  /** An encoded frame set aside while the pending units go out. */
+  private readonly txFrame = Buffer.alloc(PACKET_BYTES);
   private readonly rtcpBuf = Buffer.alloc(1500);
   private readonly rxPcm = new Int16Array(OPUS_MAX_FRAME_SAMPLES);
   private readonly txPcm = new Int16Array(960);
@@ -717,6 +725,7 @@ export class MediaSession {
     this.remoteNull = isNullAddress(p.remoteAddress) || p.remotePort === 0;
     if (p.sending && (prev === null || !prev.sending)) this.needMarker = true;
     this.ptimeRequested = p.ptime ?? 20;
+    this.txPack.configure(payloadUnitOf(this.codec.name), this.ptimeRequested, this.codec.clockRate);
     const cnPt = p.comfortNoisePayloadType;
     this.cnRecvPt = cnPt !== undefined && validPt(cnPt) ? cnPt : CN_STATIC_PT;
     this.params = { ...p, ...(te !== undefined ? { telephoneEvent: { ...te } } : {}) };
@@ -729,6 +738,7 @@ export class MediaSession {
     const rate = c.sampleRate;
     const spf = (c.clockRate * 20) / 1000;
     this.tsIncrement = spf;
+    this.rxFramer.configure(payloadUnitOf(c.name), c.clockRate);
     if (old === null || old.clockRate !== c.clockRate) {
       this.jitter = this.makeJitter(spf);
       this.rxStats = carryRx(this.rxStats, new RtpReceiveStats({ clockRate: c.clockRate }));
@@ -860,7 +870,8 @@ export class MediaSession {
     const st = this.rxStats.update(h.sequence, h.timestamp, now, len);
     if (st === RtpSeqStatus.Duplicate || st === RtpSeqStatus.BadSeq) return;
     if (isAudio) {
-      this.jitter.push(h.sequence, h.timestamp, buf, h.payloadOffset, h.payloadLength, now);
+      // packets of other than 20 ms are cut into (or joined to) the jitter buffer's frames
+      this.rxFramer.feed(this.jitter, h.sequence, h.timestamp, buf, h.payloadOffset, h.payloadLength, now);
       return;
     }
     if (isCn) {
@@ -1114,6 +1125,7 @@ export class MediaSession {
     this.txTs = (ts + this.tsIncrement) >>> 0;
     const p = this.params!;
     if (!p.sending || this.remoteNull) {
+      this.txPack.drop();
       this.needMarker = true;
       if (this.keepAliveTicks > 0 && !this.remoteNull && ++this.keepAliveCount >= this.keepAliveTicks) {
         this.keepAliveCount = 0;
@@ -1124,6 +1136,7 @@ export class MediaSession {
     }
     const ds = this.dtmfSender;
     if (ds !== null && !ds.idle) {
+      this.flushPacked(); // the audio before the event goes first, in a short packet
       const n = ds.next(ts, this.pkt, RTP_HEADER_SIZE);
       if (n > 0) {
         if (this.sendPacket(this.tePt, ds.marker, ds.timestamp, n)) {
@@ -1135,10 +1148,41 @@ export class MediaSession {
     }
     const len = codec.encode(tx, this.pkt, RTP_HEADER_SIZE);
     if (len <= 0) return;
+    const pk = this.txPack;
+    if (pk.active) {
+      // a frame that does not follow the pending units, or is no whole number of them (a
+      // G.729 SID), sends what is pending first and then goes alone
+      if (!pk.add(this.pkt, RTP_HEADER_SIZE, len, ts)) {
+        if (pk.pending) {
+          const frame = this.txFrame;
+          this.pkt.copy(frame, 0, RTP_HEADER_SIZE, RTP_HEADER_SIZE + len);
+          this.flushPacked();
+          frame.copy(this.pkt, RTP_HEADER_SIZE, 0, len);
+        }
+        if (!pk.add(this.pkt, RTP_HEADER_SIZE, len, ts)) {
+          this.sendAudio(len, ts);
+          return;
+        }
+      }
+      const r = this.ready;
+      while (pk.next(this.pkt, RTP_HEADER_SIZE, r)) this.sendAudio(r.length, r.timestamp);
+      return;
+    }
+    this.sendAudio(len, ts);
+  }
+
+  /** Sends the audio payload in `pkt` (marked after a gap) and counts it. */
+  private sendAudio(len: number, ts: number): void {
     if (this.sendPacket(this.sendPt, this.needMarker, ts, len)) {
       this.needMarker = false;
       this.txStats.onSent(len, ts, Date.now());
     }
+  }
+
+  /** Sends the units waiting for the rest of their packet, as a short packet. */
+  private flushPacked(): void {
+    const r = this.ready;
+    if (this.txPack.flush(this.pkt, RTP_HEADER_SIZE, r)) this.sendAudio(r.length, r.timestamp);
   }
 
   /** Writes the header in front of the payload already in `pkt` and sends; false if not sent. */

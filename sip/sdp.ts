@@ -9,6 +9,7 @@
  * with a SIP status (400 for a malformed body, 488 when nothing can be agreed), never a throw.
  * @module
  */
+import { choosePacketTime } from './ptime.js';
 import sdpTransform from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
 
@@ -139,7 +140,11 @@ export interface NegotiatedMedia {
    * address) although we still offered to send it.
    */
   remoteHold: boolean;
-  /** Packetisation time to send with, in ms: the remote's `a=ptime` (capped by `a=maxptime`), else 20. */
+  /**
+   * Packetisation time to send with, in ms: the remote's `a=ptime` (capped by `a=maxptime`, else
+   * 20) rounded to what the codec allows (sip/ptime.ts: 10 ms units up to 60 ms, GSM 20 ms
+   * units, Opus 20 ms). The answer we write asks for the same.
+   */
   ptime: number;
   /** RTP and RTCP share the RTP port (both sides asked for rtcp-mux). */
   rtcpMux: boolean;
@@ -466,11 +471,16 @@ function mediaDirection(session: SessionDescription, m: MediaDirection | undefin
   return 'sendrecv';
 }
 
+function remoteMaxptime(session: SessionDescription, m: MediaDescription): number | undefined {
+  // a=ptime and a=maxptime are media-level, but some stacks put them before the first m=.
+  const loose = session as unknown as { maxptime?: unknown };
+  return positive(m.maxptime) ?? positive(loose.maxptime);
+}
+
 function remotePtime(session: SessionDescription, m: MediaDescription): number {
-  // a=ptime is media-level, but some stacks put it before the first m=.
-  const loose = session as unknown as { ptime?: unknown; maxptime?: unknown };
+  const loose = session as unknown as { ptime?: unknown };
   let ptime = positive(m.ptime) ?? positive(loose.ptime);
-  const max = positive(m.maxptime) ?? positive(loose.maxptime);
+  const max = remoteMaxptime(session, m);
   if (ptime !== undefined && ptime > 200) ptime = undefined; // nonsense: fall back to the default
   let result = ptime ?? 20;
   if (max !== undefined && max < result) result = max;
@@ -484,6 +494,7 @@ interface RemoteStream {
   rtcpPort: number;
   direction: MediaDirection;
   ptime: number;
+  maxptime: number | undefined;
   rtcpMux: boolean;
 }
 
@@ -502,6 +513,7 @@ function readStream(session: SessionDescription, m: MediaDescription, muxAllowed
     rtcpPort: rtcpMux ? port : rtcpPort !== undefined && rtcpPort > 0 && rtcpPort <= 65535 ? rtcpPort : port + 1,
     direction,
     ptime: remotePtime(session, m),
+    maxptime: remoteMaxptime(session, m),
     rtcpMux,
   };
 }
@@ -624,14 +636,20 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
       why = 'remote address family differs from ours';
       continue;
     }
+    let tooShort: string | undefined;
     for (const f of remoteFormats(m)) {
       const ours = local.formats.find((l) => sameFormat(f, l));
-      if (ours) {
-        chosen = { index: i, format: f, local: ours };
-        break;
+      if (!ours) continue;
+      // a codec we cannot packetise within the remote's maxptime is no common codec
+      const maxptime = remoteMaxptime(session, m);
+      if (choosePacketTime(ours.name, remotePtime(session, m), maxptime) === undefined) {
+        tooShort = `maxptime ${maxptime ?? ''} ms is shorter than a ${ours.name} packet`;
+        continue;
       }
+      chosen = { index: i, format: f, local: ours };
+      break;
     }
-    if (!chosen) why = 'no common audio codec';
+    if (!chosen) why = tooShort ?? 'no common audio codec';
   }
   if (!chosen) return fail(488, why, code);
 
@@ -639,6 +657,8 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
   const remote = readStream(session, m, local.rtcpMux === true);
   const answerDirection = intersect(reverse(remote.direction), local.direction);
   const codec = withRemoteNumbering(chosen.local, chosen.format);
+  // the loop above only chose a codec it can packetise: we send, and ask for, the same ptime
+  const ptime = choosePacketTime(codec.name, remote.ptime, remote.maxptime) ?? 20;
   const events = local.telephoneEvent
     ? remoteFormats(m).filter((f) => f.name === TELEPHONE_EVENT && f.clockRate > 0)
     : [];
@@ -654,7 +674,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
       // G.729 without Annex B both ways when the offerer says so (RFC 4856 §2.1.9)
       if (ourFormat.name === 'G729' && annexBRefused(chosen.format.fmtp)) ourFormat.fmtp = 'annexb=no';
       const ourEvents = event ? [{ payloadType: event.payloadType, clockRate: event.clockRate }] : [];
-      answer.media.push(audioMedia(local, [ourFormat], ourEvents, answerDirection, remote.rtcpMux));
+      answer.media.push(audioMedia({ ...local, ptime }, [ourFormat], ourEvents, answerDirection, remote.rtcpMux));
     } else {
       // Rejected: port 0, formats kept only because SDP requires at least one (RFC 3264 §6).
       const payloads = text(offered.payloads).trim();
@@ -681,7 +701,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
     sending: hasSend(answerDirection),
     receiving: hasRecv(answerDirection),
     remoteHold: !hasRecv(remote.direction),
-    ptime: remote.ptime,
+    ptime,
     rtcpMux: remote.rtcpMux,
     sessionVersion: parsed.sessionVersion,
     sessionId: parsed.sessionId,
@@ -750,7 +770,8 @@ export function negotiateAnswer(answerSdp: string, offer: LocalMedia): AnswerNeg
     receiving: hasRecv(offer.direction) && hasSend(remote.direction),
     // An answer without recv only holds us if we offered to send; otherwise it merely mirrors our own hold.
     remoteHold: hasSend(offer.direction) && !hasRecv(remote.direction),
-    ptime: remote.ptime,
+    // an answer's ptime is a wish too: the nearest we can send (at least one unit)
+    ptime: choosePacketTime(codec.name, remote.ptime, undefined) ?? 20,
     rtcpMux: remote.rtcpMux,
     sessionVersion: parsed.sessionVersion,
     sessionId: parsed.sessionId,

@@ -177,3 +177,13 @@ test('the called user: the Request-URI user, else the To user, percent-decoded',
   t.is(calledUserOf(req('sip:127.0.0.1', '<sip:carol@127.0.0.1>')), 'carol');
   t.is(calledUserOf(req('sip:127.0.0.1', '<sip:127.0.0.1>')), undefined);
 });
+
+test('the called user of a tel: URI (or sip: with user=phone) is its number without visual separators', (t) => {
+  const req = (uri: string, to: string): SipRequest =>
+    parseMessage(Buffer.from(`INVITE ${uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2;branch=z9hG4bKx\r\nFrom: <tel:+15550199>;tag=1\r\nTo: ${to}\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`)) as SipRequest;
+  t.is(calledUserOf(req('tel:+1-555-0100', '<tel:+1-555-0100>')), '+15550100');
+  t.is(calledUserOf(req('tel:1234;phone-context=example.com', '<tel:1234;phone-context=example.com>')), '1234');
+  t.is(calledUserOf(req('sip:+1.555.(0100)@127.0.0.1;user=phone', '<sip:x@127.0.0.1>')), '+15550100');
+  t.is(calledUserOf(req('sip:1-800-bob@127.0.0.1', '<sip:x@127.0.0.1>')), '1-800-bob', 'without user=phone a SIP user stays as written');
+  t.is(calledUserOf(req('sip:127.0.0.1', '<tel:(555)%2D0100;phone-context=+1>')), '5550100', 'the To number when the Request-URI has no user');
+});
