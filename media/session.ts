@@ -420,7 +420,7 @@ function isNullAddress(a: string): boolean {
  * it) and one payload byte 127 (the quietest noise level, −127 dBov, should a peer play it).
  * Keep-alives use the session's SSRC and sequence numbers.
  */
-export class MediaSession {
+export class MediaSession implements MediaNode {
   /** Local RTP port. */
   readonly localPort: number;
   /** Local RTCP port (RTP + 1; unused under rtcp-mux). */
@@ -533,7 +533,8 @@ export class MediaSession {
   /** Sinks of the frame sent: the recorder's tx half. */
   private readonly txSinks: SinkChain;
   private ivrTxUnderrunsClosed = 0;
-  private readonly loopbackSource: LoopbackSource;
+  /** Made the first time loopback is switched on (most calls never use it). */
+  private loopbackSource: LoopbackSource | null = null;
   private framePort: MediaFramePort | null = null;
   private conferenceSource: ConferenceSource | null = null;
   private held = false;
@@ -565,8 +566,8 @@ export class MediaSession {
   private lastHandlerError: unknown = undefined;
   private readonly onHandlerErrorCb: ((err: unknown, count: number) => void) | undefined;
 
-  private readonly listener: MediaClockListener;
-  private readonly node: MediaNode;
+  /** On the clock without a pump: both phases back to back (made by the first `start`). */
+  private listener: MediaClockListener | null = null;
   private readonly pump: MediaPump | null;
   /** The produce phase ran this tick (consume then has a received frame). */
   private produced = false;
@@ -599,19 +600,10 @@ export class MediaSession {
     this.detector = options.dtmfDetect === true ? new DtmfDetector() : null;
     this.dtmfGen = new DtmfGenerator({ sampleRate: 8000 });
     this.tone = new ToneGenerator(8000);
-    this.sources = new SourceChain(TX_SOURCE_ORDER, this.sourceEnded);
-    this.rxSinks = new SinkChain(RX_SINK_ORDER, this.sinkEnded);
+    this.sources = new SourceChain(TX_SOURCE_ORDER, this.portEnded);
+    this.rxSinks = new SinkChain(RX_SINK_ORDER, this.portEnded);
     this.txSinks = new SinkChain(TX_SINK_ORDER);
-    this.loopbackSource = new LoopbackSource(this.rxPcm);
     this.pump = options.pump ?? null;
-    this.node = { produce: () => this.produce(), consume: () => this.consume() };
-    // without a pump (a session on its own) both phases run back to back on the clock
-    this.listener = {
-      onTick: () => {
-        this.produce();
-        this.consume();
-      },
-    };
     socket.onRtp = this.onRtp;
     socket.onRtcp = this.onRtcp;
   }
@@ -764,8 +756,17 @@ export class MediaSession {
     if (this.state === STATE_RUNNING) return true;
     this.state = STATE_RUNNING;
     this.needMarker = true;
-    if (this.pump !== null) this.pump.add(this.node);
-    else this.clock.add(this.listener);
+    if (this.pump !== null) this.pump.add(this);
+    else {
+      // without a pump (a session on its own) both phases run back to back on the clock
+      this.listener ??= {
+        onTick: () => {
+          this.produce();
+          this.consume();
+        },
+      };
+      this.clock.add(this.listener);
+    }
     return true;
   }
 
@@ -777,8 +778,8 @@ export class MediaSession {
     if (this.stopPromise !== null) return this.stopPromise;
     const wasConfigured = this.params !== null;
     this.state = STATE_CLOSED;
-    if (this.pump !== null) this.pump.remove(this.node);
-    else this.clock.remove(this.listener);
+    if (this.pump !== null) this.pump.remove(this);
+    else if (this.listener !== null) this.clock.remove(this.listener);
     if (wasConfigured) this.sendRtcpReport(true);
     this.wav = null;
     this.wavToken++;
@@ -1009,9 +1010,10 @@ export class MediaSession {
 
   /**
    * Phase 1 of the pump (`MediaNode.produce`): the frame due now leaves the jitter buffer,
-   * decoded (or concealed), and goes into the mixer port, so the bridge mixes it this tick.
+   * decoded (or concealed), and goes into the mixer port, so the bridge mixes it this tick. The
+   * session is its own pump node (no object of closures per call); only the pump calls this.
    */
-  private produce(): void {
+  produce(): void {
     if (this.state !== STATE_RUNNING) return;
     const codec = this.codec;
     if (codec === null) return;
@@ -1022,9 +1024,9 @@ export class MediaSession {
   /**
    * Phase 3 of the pump (`MediaNode.consume`): the received frame goes to the sinks of received
    * audio, the sources (this tick's conference mix among them) make the frame sent, which goes
-   * to the sinks of sent audio, is encoded and sent.
+   * to the sinks of sent audio, is encoded and sent. Only the pump calls this.
    */
-  private consume(): void {
+  consume(): void {
     if (this.state !== STATE_RUNNING) return;
     const codec = this.codec;
     if (codec === null) return;
@@ -1230,15 +1232,14 @@ export class MediaSession {
     }
   }
 
-  /** A source left the graph because it ended (see `MediaPort.ended`). */
-  private readonly sourceEnded = (s: MediaSource): void => {
-    if (s instanceof WavPlayer) this.wavEnded(s);
-    else if (s instanceof IvrTxStream) this.closedTx(s);
-  };
-
-  /** A sink of received audio left the graph because it ended. */
-  private readonly sinkEnded = (s: MediaSink): void => {
-    if (s instanceof IvrRxStream) this.closedRx(s);
+  /**
+   * A source, or a sink of received audio, left the graph because it ended (see
+   * `MediaPort.ended`). One handler for both chains: one closure per session, not two.
+   */
+  private readonly portEnded = (p: MediaSource | MediaSink): void => {
+    if (p instanceof WavPlayer) this.wavEnded(p);
+    else if (p instanceof IvrTxStream) this.closedTx(p);
+    else if (p instanceof IvrRxStream) this.closedRx(p);
   };
 
   private wavEnded(wav: WavPlayer): void {
@@ -1465,8 +1466,8 @@ export class MediaSession {
 
   /** Loopback: while on, the received audio is what gets sent back (other sources are muted). */
   setLoopback(on: boolean): void {
-    if (on) this.sources.add(this.loopbackSource, SRC_LOOPBACK);
-    else this.sources.remove(this.loopbackSource);
+    if (on) this.sources.add((this.loopbackSource ??= new LoopbackSource(this.rxPcm)), SRC_LOOPBACK);
+    else if (this.loopbackSource !== null) this.sources.remove(this.loopbackSource);
   }
 
   /**
