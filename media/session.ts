@@ -188,6 +188,9 @@ const RX_IVR = slotIndex(RX_SINK_ORDER, 'ivr-rx');
 const RX_RECORDER = slotIndex(RX_SINK_ORDER, 'recorder');
 const TX_RECORDER = slotIndex(TX_SINK_ORDER, 'recorder');
 
+/** What an absent sink chain lists (most calls never have a sink). */
+const NO_SINKS: readonly MediaSink[] = Object.freeze([]);
+
 /** The conference's mix for this call, as a source: the bridge port's output at the codec's rate. */
 class ConferenceSource implements MediaSource {
   readonly ended = false;
@@ -505,8 +508,8 @@ export class MediaSession implements MediaNode {
   private detectResampler: Resampler | null = null;
   private rxGain = GAIN_UNITY;
   private readonly rxLevel: FrameLevel = { peak: 0, rms: 0 };
-  /** Sinks of the received frame: IVR Rx streams, the recorder's rx half. */
-  private readonly rxSinks: SinkChain;
+  /** Sinks of the received frame: IVR Rx streams, the recorder's rx half (made by the first one added). */
+  private rxSinks: SinkChain | null = null;
   private ivrRxDropsClosed = 0;
 
   // symmetric RTP
@@ -530,8 +533,8 @@ export class MediaSession implements MediaNode {
   private wavToken = 0;
   /** Sources of the frame sent, in {@link TX_SOURCE_ORDER}. */
   private readonly sources: SourceChain;
-  /** Sinks of the frame sent: the recorder's tx half. */
-  private readonly txSinks: SinkChain;
+  /** Sinks of the frame sent: the recorder's tx half (made by the first one added). */
+  private txSinks: SinkChain | null = null;
   private ivrTxUnderrunsClosed = 0;
   /** Made the first time loopback is switched on (most calls never use it). */
   private loopbackSource: LoopbackSource | null = null;
@@ -601,8 +604,6 @@ export class MediaSession implements MediaNode {
     this.dtmfGen = new DtmfGenerator({ sampleRate: 8000 });
     this.tone = new ToneGenerator(8000);
     this.sources = new SourceChain(TX_SOURCE_ORDER, this.portEnded);
-    this.rxSinks = new SinkChain(RX_SINK_ORDER, this.portEnded);
-    this.txSinks = new SinkChain(TX_SINK_ORDER);
     this.pump = options.pump ?? null;
     socket.onRtp = this.onRtp;
     socket.onRtcp = this.onRtcp;
@@ -744,7 +745,7 @@ export class MediaSession implements MediaNode {
       this.sources.remove(this.tone);
       this.tone = new ToneGenerator(rate);
       if (this.toneSpec !== null) this.startTone(this.toneSpec);
-      for (const s of this.rxSinks.list()) if (s instanceof IvrRxStream) s.setSourceRate(rate);
+      for (const s of this.rxSinks?.list() ?? NO_SINKS) if (s instanceof IvrRxStream) s.setSourceRate(rate);
       for (const s of this.sources.list()) if (s instanceof IvrTxStream) s.setTargetRate(rate);
       if (this.wav !== null) this.retargetWav(this.wav, this.wavToken);
     }
@@ -784,10 +785,10 @@ export class MediaSession implements MediaNode {
     this.wav = null;
     this.wavToken++;
     this.recorder = null;
-    for (const s of this.rxSinks.list()) if (s instanceof IvrRxStream) this.closedRx(s);
+    for (const s of this.rxSinks?.list() ?? NO_SINKS) if (s instanceof IvrRxStream) this.closedRx(s);
     for (const s of this.sources.list()) if (s instanceof IvrTxStream) this.closedTx(s);
-    this.rxSinks.clear();
-    this.txSinks.clear();
+    this.rxSinks?.clear();
+    this.txSinks?.clear();
     this.sources.clear();
     const codec = this.codec;
     this.stopPromise = new Promise<void>((resolve) => {
@@ -1034,7 +1035,7 @@ export class MediaSession implements MediaNode {
     // a codec that arrived between the phases has no received frame yet: silence this tick
     if (!this.produced) this.rxPcm.fill(0, 0, spf);
     this.produced = false;
-    this.rxSinks.write(this.rxPcm, spf, codec.sampleRate);
+    if (this.rxSinks !== null) this.rxSinks.write(this.rxPcm, spf, codec.sampleRate);
     this.sendTick(codec, spf);
     if (--this.rtcpCountdown <= 0) {
       this.rtcpCountdown = this.nextRtcpTicks();
@@ -1097,7 +1098,7 @@ export class MediaSession implements MediaNode {
     // the conference's mix is one of the sources: the pump mixed it after our produce phase
     this.sources.read(tx, spf, codec.sampleRate);
     gainAndLevel(tx, spf, this.txGain, this.txLevel);
-    this.txSinks.write(tx, spf, codec.sampleRate);
+    if (this.txSinks !== null) this.txSinks.write(tx, spf, codec.sampleRate);
     if (this.levelTap !== null) {
       const lv = this.tapLevels;
       lv.rxPeak = this.rxLevel.peak;
@@ -1242,6 +1243,11 @@ export class MediaSession implements MediaNode {
     else if (p instanceof IvrRxStream) this.closedRx(p);
   };
 
+  /** The sinks of the received frame, made now if none was added yet. */
+  private rxSinkChain(): SinkChain {
+    return (this.rxSinks ??= new SinkChain(RX_SINK_ORDER, this.portEnded));
+  }
+
   private wavEnded(wav: WavPlayer): void {
     if (this.wav !== wav) return;
     this.wav = null;
@@ -1367,7 +1373,7 @@ export class MediaSession implements MediaNode {
     if (!isIvrSampleRate(sampleRate)) throw new RangeError(`IVR rate must be 8000, 16000 or 48000, not ${String(sampleRate)}`);
     const s = new IvrRxStream({ sampleRate, sourceRate: this.codec?.sampleRate ?? 8000 });
     if (this.state === STATE_CLOSED) s.close();
-    else this.rxSinks.add(s, RX_IVR);
+    else this.rxSinkChain().add(s, RX_IVR);
     return s;
   }
 
@@ -1388,7 +1394,7 @@ export class MediaSession implements MediaNode {
 
   /** Closes an Rx stream of this session (it ends); false when it is not one of ours. */
   closeRx(stream: IvrRxStream): boolean {
-    if (!this.rxSinks.remove(stream)) return false;
+    if (this.rxSinks?.remove(stream) !== true) return false;
     this.closedRx(stream);
     return true;
   }
@@ -1446,13 +1452,13 @@ export class MediaSession implements MediaNode {
   setRecorder(recorder: DuplexMediaSink | null): void {
     const old = this.recorder;
     if (old !== null) {
-      this.rxSinks.remove(old.rx);
-      this.txSinks.remove(old.tx);
+      this.rxSinks?.remove(old.rx);
+      this.txSinks?.remove(old.tx);
     }
     this.recorder = this.state === STATE_CLOSED ? null : recorder;
     if (this.recorder !== null) {
-      this.rxSinks.add(this.recorder.rx, RX_RECORDER);
-      this.txSinks.add(this.recorder.tx, TX_RECORDER);
+      this.rxSinkChain().add(this.recorder.rx, RX_RECORDER);
+      (this.txSinks ??= new SinkChain(TX_SINK_ORDER)).add(this.recorder.tx, TX_RECORDER);
     }
   }
 
@@ -1557,7 +1563,7 @@ export class MediaSession implements MediaNode {
   stats(): MediaSessionStats {
     const m = this.malformed;
     let ivrRxDrops = this.ivrRxDropsClosed;
-    for (const s of this.rxSinks.list()) if (s instanceof IvrRxStream) ivrRxDrops += s.drops;
+    for (const s of this.rxSinks?.list() ?? NO_SINKS) if (s instanceof IvrRxStream) ivrRxDrops += s.drops;
     let ivrTxUnderruns = this.ivrTxUnderrunsClosed;
     for (const s of this.sources.list()) if (s instanceof IvrTxStream) ivrTxUnderruns += s.underruns;
     const tx = this.txStats.snapshot();
