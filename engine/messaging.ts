@@ -19,7 +19,7 @@ import { SipHeaders, type SipRequest } from '../sip/message.js';
 import { VIA_PLACEHOLDER, type ServerTransaction } from '../sip/stack.js';
 import { sendUacRequest, type UacServices } from '../sip/uac.js';
 import type { Capability } from '../sip/capabilities.js';
-import type { DialogUsage } from '../sip/dialogRouter.js';
+import { OwnedDialogUsage, type DialogUsage, type DialogUsageKind } from '../sip/dialogRouter.js';
 import type { Endpoint, TransportProtocol } from '../sip/transport.js';
 import { newCallId, newTag } from '../sip/util.js';
 import type { Call } from '../lines/call.js';
@@ -115,6 +115,13 @@ export class Messaging {
   private accepted: string[] = [];
   /** The client path of messages (digest clients of their own, `msg:`). */
   private readonly uac: UacServices;
+  /** The MESSAGE usage of {@link Messaging.usageFor}, shared by every call's (one small object per call). */
+  private readonly messageKind: DialogUsageKind<Call> = {
+    name: 'message',
+    methods: ['MESSAGE'],
+    dialog: (call) => call.dialog,
+    handle: (call, req, tx) => this.receive(req, tx, call),
+  };
 
   /**
    * @param ctx the usage context
@@ -283,7 +290,7 @@ export class Messaging {
    * SipRecvMessage.
    */
   usageFor(call: Call): DialogUsage {
-    return { name: 'message', methods: ['MESSAGE'], dialog: () => call.dialog, handle: (req, tx) => this.receive(req, tx, call) };
+    return new OwnedDialogUsage(this.messageKind, call);
   }
 
   private receive(req: SipRequest, tx: ServerTransaction, call: Call | undefined): void {

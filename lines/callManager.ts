@@ -8,7 +8,7 @@
  * @module
  */
 import { Dialog } from '../sip/dialog.js';
-import type { DialogUsage } from '../sip/dialogRouter.js';
+import { OwnedDialogUsage, type DialogUsage, type DialogUsageKind } from '../sip/dialogRouter.js';
 import { parseNameAddr, parseUri, type SipUri } from '../sip/grammar.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { telephoneNumberOf } from '../sip/telNumber.js';
@@ -90,6 +90,16 @@ export class CallManager {
   private readonly companions: CallDialogUsageFactory[] = [];
   private infoHandler?: InfoHandler;
   private readonly callHost: CallServices;
+  /** The INVITE session's usage, shared by every call's (one small object per call). */
+  private readonly inviteKind: DialogUsageKind<Call> = {
+    name: 'invite',
+    methods: ['BYE', 'INVITE', 'INFO', 'OPTIONS', 'PRACK', 'UPDATE'],
+    dialog: (call) => call.dialog,
+    handle: (call, req, tx) => {
+      if (req.method === 'INFO' && this.infoHandler) this.infoHandler(call, req, tx);
+      else call.onInDialogRequest(req, tx);
+    },
+  };
 
   /**
    * @param ctx the usage context
@@ -167,16 +177,8 @@ export class CallManager {
   private usagesOf(call: Call): DialogUsage[] {
     let list = this.usages.get(call);
     if (!list) {
-      const invite: DialogUsage = {
-        name: 'invite',
-        methods: ['BYE', 'INVITE', 'INFO', 'OPTIONS', 'PRACK', 'UPDATE'],
-        dialog: () => call.dialog,
-        handle: (req, tx) => {
-          if (req.method === 'INFO' && this.infoHandler) this.infoHandler(call, req, tx);
-          else call.onInDialogRequest(req, tx);
-        },
-      };
-      list = [invite, ...this.companions.map((f) => f(call))];
+      // concat makes an array of exact size (a push would leave room for 19, per call)
+      list = ([new OwnedDialogUsage(this.inviteKind, call)] as DialogUsage[]).concat(this.companions.map((f) => f(call)));
       this.usages.set(call, list);
     }
     return list;

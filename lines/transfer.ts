@@ -49,7 +49,7 @@ import { Dialog } from '../sip/dialog.js';
 import { sendUacRequest } from '../sip/uac.js';
 import { ImplicitSubscriptions, NotifierSession, type ImplicitSubscriber, type SubscriberTermination, type SubscriptionChannel } from '../sip/subscription.js';
 import type { Capability } from '../sip/capabilities.js';
-import type { DialogUsage } from '../sip/dialogRouter.js';
+import { OwnedDialogUsage, type DialogUsage, type DialogUsageKind } from '../sip/dialogRouter.js';
 import { hostPort, isPort, isSipUser } from '../sip/address.js';
 import { TelephonyReturnValue as T } from './telephonyCodes.js';
 import { LineState } from './lineState.js';
@@ -171,6 +171,20 @@ export class TransferManager {
   private readonly byeTimers = new Set<TimerHandle>();
   /** The usage context and transfer's extras in one object. */
   private readonly host: UsageContext & TransferExtras;
+  /** The REFER usage of {@link TransferManager.usageFor}, shared by every call's (one small object per call). */
+  private readonly referKind: DialogUsageKind<Call> = {
+    name: 'refer',
+    methods: ['REFER', 'NOTIFY'],
+    ownsEvent: (_call, event) => event.package === 'refer',
+    dialog: (call) => call.dialog,
+    alive: (call) => !call.isEnded,
+    handle: (call, req, tx) => {
+      const stack = this.host.stack();
+      if (!stack) return;
+      if (req.method === 'REFER') this.onRefer(call, req, tx, stack);
+      else this.subsOf(call).handleNotify(req, tx);
+    },
+  };
 
   /**
    * @param ctx the usage context
@@ -193,20 +207,9 @@ export class TransferManager {
    * CSeq in order, Event package refer); the NOTIFY's id picks the REFER (RFC 3515 §2.4.6).
    */
   usageFor(call: Call): DialogUsage {
-    return {
-      name: 'refer',
-      methods: ['REFER', 'NOTIFY'],
-      ownsEvent: (event) => event.package === 'refer',
-      dialog: () => call.dialog,
-      alive: () => !call.isEnded,
-      handle: (req, tx) => {
-        const stack = this.host.stack();
-        if (!stack) return;
-        if (req.method === 'REFER') this.onRefer(call, req, tx, stack);
-        else this.subsOf(call).handleNotify(req, tx);
-      },
-    };
+    return new OwnedDialogUsage(this.referKind, call);
   }
+
 
   /**
    * An INVITE outside any dialog carrying Replaces (RFC 3891): the method table's INVITE handler

@@ -80,6 +80,12 @@ export function slotIndex(order: readonly PortSlot[], name: string): number {
   return i;
 }
 
+/** The exclusive flag of each slot of an order, made once per order table (shared by its chains). */
+const exclusiveFlags = new WeakMap<readonly PortSlot[], readonly boolean[]>();
+
+/** The default `onEnded`: one function for every chain that is not told. */
+const ignoreEnded = (): void => undefined;
+
 /**
  * An ordered list of ports in slots (see the module notes). `onEnded` is told about a port the
  * chain removed because it ended; it may add and remove ports (also mid-walk).
@@ -89,8 +95,8 @@ export class PortChain<P extends MediaPort> {
   protected readonly ports: P[] = [];
   /** The slot of each port, parallel to `ports`. */
   protected readonly slots: number[] = [];
-  /** The exclusive flag of each slot (read per port in the walk). */
-  protected readonly exclusive: boolean[];
+  /** The exclusive flag of each slot (read per port in the walk; shared by the chains of one order). */
+  protected readonly exclusive: readonly boolean[];
   /** Ports called this walk (kept right by additions and removals mid-walk). */
   protected end = 0;
   /** The walk's position, -1 outside a walk. */
@@ -103,9 +109,14 @@ export class PortChain<P extends MediaPort> {
   constructor(
     /** The order, as data. */
     readonly order: readonly PortSlot[],
-    private readonly onEnded: (port: P) => void = () => undefined,
+    private readonly onEnded: (port: P) => void = ignoreEnded,
   ) {
-    this.exclusive = order.map((s) => s.mix === 'exclusive');
+    let flags = exclusiveFlags.get(order);
+    if (flags === undefined) {
+      flags = order.map((s) => s.mix === 'exclusive');
+      exclusiveFlags.set(order, flags);
+    }
+    this.exclusive = flags;
   }
 
   /** Ports in the chain. */

@@ -190,6 +190,9 @@ const RX_IVR = slotIndex(RX_SINK_ORDER, 'ivr-rx');
 const RX_RECORDER = slotIndex(RX_SINK_ORDER, 'recorder');
 const TX_RECORDER = slotIndex(TX_SINK_ORDER, 'recorder');
 
+/** What an absent sink chain lists (most calls never have a sink). */
+const NO_SINKS: readonly MediaSink[] = Object.freeze([]);
+
 /** The conference's mix for this call, as a source: the bridge port's output at the codec's rate. */
 class ConferenceSource implements MediaSource {
   readonly ended = false;
@@ -422,7 +425,7 @@ function isNullAddress(a: string): boolean {
  * it) and one payload byte 127 (the quietest noise level, −127 dBov, should a peer play it).
  * Keep-alives use the session's SSRC and sequence numbers.
  */
-export class MediaSession {
+export class MediaSession implements MediaNode {
   /** Local RTP port. */
   readonly localPort: number;
   /** Local RTCP port (RTP + 1; unused under rtcp-mux). */
@@ -513,8 +516,8 @@ export class MediaSession {
   private detectResampler: Resampler | null = null;
   private rxGain = GAIN_UNITY;
   private readonly rxLevel: FrameLevel = { peak: 0, rms: 0 };
-  /** Sinks of the received frame: IVR Rx streams, the recorder's rx half. */
-  private readonly rxSinks: SinkChain;
+  /** Sinks of the received frame: IVR Rx streams, the recorder's rx half (made by the first one added). */
+  private rxSinks: SinkChain | null = null;
   private ivrRxDropsClosed = 0;
 
   // symmetric RTP
@@ -538,10 +541,11 @@ export class MediaSession {
   private wavToken = 0;
   /** Sources of the frame sent, in {@link TX_SOURCE_ORDER}. */
   private readonly sources: SourceChain;
-  /** Sinks of the frame sent: the recorder's tx half. */
-  private readonly txSinks: SinkChain;
+  /** Sinks of the frame sent: the recorder's tx half (made by the first one added). */
+  private txSinks: SinkChain | null = null;
   private ivrTxUnderrunsClosed = 0;
-  private readonly loopbackSource: LoopbackSource;
+  /** Made the first time loopback is switched on (most calls never use it). */
+  private loopbackSource: LoopbackSource | null = null;
   private framePort: MediaFramePort | null = null;
   private conferenceSource: ConferenceSource | null = null;
   private held = false;
@@ -573,8 +577,8 @@ export class MediaSession {
   private lastHandlerError: unknown = undefined;
   private readonly onHandlerErrorCb: ((err: unknown, count: number) => void) | undefined;
 
-  private readonly listener: MediaClockListener;
-  private readonly node: MediaNode;
+  /** On the clock without a pump: both phases back to back (made by the first `start`). */
+  private listener: MediaClockListener | null = null;
   private readonly pump: MediaPump | null;
   /** The produce phase ran this tick (consume then has a received frame). */
   private produced = false;
@@ -607,19 +611,8 @@ export class MediaSession {
     this.detector = options.dtmfDetect === true ? new DtmfDetector() : null;
     this.dtmfGen = new DtmfGenerator({ sampleRate: 8000 });
     this.tone = new ToneGenerator(8000);
-    this.sources = new SourceChain(TX_SOURCE_ORDER, this.sourceEnded);
-    this.rxSinks = new SinkChain(RX_SINK_ORDER, this.sinkEnded);
-    this.txSinks = new SinkChain(TX_SINK_ORDER);
-    this.loopbackSource = new LoopbackSource(this.rxPcm);
+    this.sources = new SourceChain(TX_SOURCE_ORDER, this.portEnded);
     this.pump = options.pump ?? null;
-    this.node = { produce: () => this.produce(), consume: () => this.consume() };
-    // without a pump (a session on its own) both phases run back to back on the clock
-    this.listener = {
-      onTick: () => {
-        this.produce();
-        this.consume();
-      },
-    };
     socket.onRtp = this.onRtp;
     socket.onRtcp = this.onRtcp;
   }
@@ -762,7 +755,7 @@ export class MediaSession {
       this.sources.remove(this.tone);
       this.tone = new ToneGenerator(rate);
       if (this.toneSpec !== null) this.startTone(this.toneSpec);
-      for (const s of this.rxSinks.list()) if (s instanceof IvrRxStream) s.setSourceRate(rate);
+      for (const s of this.rxSinks?.list() ?? NO_SINKS) if (s instanceof IvrRxStream) s.setSourceRate(rate);
       for (const s of this.sources.list()) if (s instanceof IvrTxStream) s.setTargetRate(rate);
       if (this.wav !== null) this.retargetWav(this.wav, this.wavToken);
     }
@@ -774,8 +767,17 @@ export class MediaSession {
     if (this.state === STATE_RUNNING) return true;
     this.state = STATE_RUNNING;
     this.needMarker = true;
-    if (this.pump !== null) this.pump.add(this.node);
-    else this.clock.add(this.listener);
+    if (this.pump !== null) this.pump.add(this);
+    else {
+      // without a pump (a session on its own) both phases run back to back on the clock
+      this.listener ??= {
+        onTick: () => {
+          this.produce();
+          this.consume();
+        },
+      };
+      this.clock.add(this.listener);
+    }
     return true;
   }
 
@@ -787,16 +789,16 @@ export class MediaSession {
     if (this.stopPromise !== null) return this.stopPromise;
     const wasConfigured = this.params !== null;
     this.state = STATE_CLOSED;
-    if (this.pump !== null) this.pump.remove(this.node);
-    else this.clock.remove(this.listener);
+    if (this.pump !== null) this.pump.remove(this);
+    else if (this.listener !== null) this.clock.remove(this.listener);
     if (wasConfigured) this.sendRtcpReport(true);
     this.wav = null;
     this.wavToken++;
     this.recorder = null;
-    for (const s of this.rxSinks.list()) if (s instanceof IvrRxStream) this.closedRx(s);
+    for (const s of this.rxSinks?.list() ?? NO_SINKS) if (s instanceof IvrRxStream) this.closedRx(s);
     for (const s of this.sources.list()) if (s instanceof IvrTxStream) this.closedTx(s);
-    this.rxSinks.clear();
-    this.txSinks.clear();
+    this.rxSinks?.clear();
+    this.txSinks?.clear();
     this.sources.clear();
     const codec = this.codec;
     this.stopPromise = new Promise<void>((resolve) => {
@@ -1020,9 +1022,10 @@ export class MediaSession {
 
   /**
    * Phase 1 of the pump (`MediaNode.produce`): the frame due now leaves the jitter buffer,
-   * decoded (or concealed), and goes into the mixer port, so the bridge mixes it this tick.
+   * decoded (or concealed), and goes into the mixer port, so the bridge mixes it this tick. The
+   * session is its own pump node (no object of closures per call); only the pump calls this.
    */
-  private produce(): void {
+  produce(): void {
     if (this.state !== STATE_RUNNING) return;
     const codec = this.codec;
     if (codec === null) return;
@@ -1033,9 +1036,9 @@ export class MediaSession {
   /**
    * Phase 3 of the pump (`MediaNode.consume`): the received frame goes to the sinks of received
    * audio, the sources (this tick's conference mix among them) make the frame sent, which goes
-   * to the sinks of sent audio, is encoded and sent.
+   * to the sinks of sent audio, is encoded and sent. Only the pump calls this.
    */
-  private consume(): void {
+  consume(): void {
     if (this.state !== STATE_RUNNING) return;
     const codec = this.codec;
     if (codec === null) return;
@@ -1043,7 +1046,7 @@ export class MediaSession {
     // a codec that arrived between the phases has no received frame yet: silence this tick
     if (!this.produced) this.rxPcm.fill(0, 0, spf);
     this.produced = false;
-    this.rxSinks.write(this.rxPcm, spf, codec.sampleRate);
+    if (this.rxSinks !== null) this.rxSinks.write(this.rxPcm, spf, codec.sampleRate);
     this.sendTick(codec, spf);
     if (--this.rtcpCountdown <= 0) {
       this.rtcpCountdown = this.nextRtcpTicks();
@@ -1106,7 +1109,7 @@ export class MediaSession {
     // the conference's mix is one of the sources: the pump mixed it after our produce phase
     this.sources.read(tx, spf, codec.sampleRate);
     gainAndLevel(tx, spf, this.txGain, this.txLevel);
-    this.txSinks.write(tx, spf, codec.sampleRate);
+    if (this.txSinks !== null) this.txSinks.write(tx, spf, codec.sampleRate);
     if (this.levelTap !== null) {
       const lv = this.tapLevels;
       lv.rxPeak = this.rxLevel.peak;
@@ -1274,16 +1277,20 @@ export class MediaSession {
     }
   }
 
-  /** A source left the graph because it ended (see `MediaPort.ended`). */
-  private readonly sourceEnded = (s: MediaSource): void => {
-    if (s instanceof WavPlayer) this.wavEnded(s);
-    else if (s instanceof IvrTxStream) this.closedTx(s);
+  /**
+   * A source, or a sink of received audio, left the graph because it ended (see
+   * `MediaPort.ended`). One handler for both chains: one closure per session, not two.
+   */
+  private readonly portEnded = (p: MediaSource | MediaSink): void => {
+    if (p instanceof WavPlayer) this.wavEnded(p);
+    else if (p instanceof IvrTxStream) this.closedTx(p);
+    else if (p instanceof IvrRxStream) this.closedRx(p);
   };
 
-  /** A sink of received audio left the graph because it ended. */
-  private readonly sinkEnded = (s: MediaSink): void => {
-    if (s instanceof IvrRxStream) this.closedRx(s);
-  };
+  /** The sinks of the received frame, made now if none was added yet. */
+  private rxSinkChain(): SinkChain {
+    return (this.rxSinks ??= new SinkChain(RX_SINK_ORDER, this.portEnded));
+  }
 
   private wavEnded(wav: WavPlayer): void {
     if (this.wav !== wav) return;
@@ -1410,7 +1417,7 @@ export class MediaSession {
     if (!isIvrSampleRate(sampleRate)) throw new RangeError(`IVR rate must be 8000, 16000 or 48000, not ${String(sampleRate)}`);
     const s = new IvrRxStream({ sampleRate, sourceRate: this.codec?.sampleRate ?? 8000 });
     if (this.state === STATE_CLOSED) s.close();
-    else this.rxSinks.add(s, RX_IVR);
+    else this.rxSinkChain().add(s, RX_IVR);
     return s;
   }
 
@@ -1431,7 +1438,7 @@ export class MediaSession {
 
   /** Closes an Rx stream of this session (it ends); false when it is not one of ours. */
   closeRx(stream: IvrRxStream): boolean {
-    if (!this.rxSinks.remove(stream)) return false;
+    if (this.rxSinks?.remove(stream) !== true) return false;
     this.closedRx(stream);
     return true;
   }
@@ -1489,13 +1496,13 @@ export class MediaSession {
   setRecorder(recorder: DuplexMediaSink | null): void {
     const old = this.recorder;
     if (old !== null) {
-      this.rxSinks.remove(old.rx);
-      this.txSinks.remove(old.tx);
+      this.rxSinks?.remove(old.rx);
+      this.txSinks?.remove(old.tx);
     }
     this.recorder = this.state === STATE_CLOSED ? null : recorder;
     if (this.recorder !== null) {
-      this.rxSinks.add(this.recorder.rx, RX_RECORDER);
-      this.txSinks.add(this.recorder.tx, TX_RECORDER);
+      this.rxSinkChain().add(this.recorder.rx, RX_RECORDER);
+      (this.txSinks ??= new SinkChain(TX_SINK_ORDER)).add(this.recorder.tx, TX_RECORDER);
     }
   }
 
@@ -1509,8 +1516,8 @@ export class MediaSession {
 
   /** Loopback: while on, the received audio is what gets sent back (other sources are muted). */
   setLoopback(on: boolean): void {
-    if (on) this.sources.add(this.loopbackSource, SRC_LOOPBACK);
-    else this.sources.remove(this.loopbackSource);
+    if (on) this.sources.add((this.loopbackSource ??= new LoopbackSource(this.rxPcm)), SRC_LOOPBACK);
+    else if (this.loopbackSource !== null) this.sources.remove(this.loopbackSource);
   }
 
   /**
@@ -1600,7 +1607,7 @@ export class MediaSession {
   stats(): MediaSessionStats {
     const m = this.malformed;
     let ivrRxDrops = this.ivrRxDropsClosed;
-    for (const s of this.rxSinks.list()) if (s instanceof IvrRxStream) ivrRxDrops += s.drops;
+    for (const s of this.rxSinks?.list() ?? NO_SINKS) if (s instanceof IvrRxStream) ivrRxDrops += s.drops;
     let ivrTxUnderruns = this.ivrTxUnderrunsClosed;
     for (const s of this.sources.list()) if (s instanceof IvrTxStream) ivrTxUnderruns += s.underruns;
     const tx = this.txStats.snapshot();

@@ -35,6 +35,11 @@ export const KNOWN_METHODS: ReadonlySet<string> = new Set([
 /** One table of what every usage implements; the only source of capability headers. */
 export class CapabilityRegistry {
   private readonly usages = new Map<string, Capability>();
+  /**
+   * Header values made since the table last changed: every response and request shares one
+   * string instead of joining its own (a call keeps its INVITE and 200, so that was per call).
+   */
+  private readonly values = new Map<CapabilityHeader, string>();
 
   /**
    * Registers (or replaces) what `usage` implements.
@@ -43,12 +48,14 @@ export class CapabilityRegistry {
    */
   register(usage: string, capability: Capability): this {
     this.usages.set(usage, capability);
+    this.values.clear();
     return this;
   }
 
   /** Removes a usage's entry (its features are no longer offered). */
   unregister(usage: string): void {
     this.usages.delete(usage);
+    this.values.clear();
   }
 
   private collect(pick: (c: Capability) => readonly string[] | undefined, norm: (s: string) => string): string[] {
@@ -106,6 +113,15 @@ export class CapabilityRegistry {
 
   /** The value of one capability header (empty when nothing is registered for it). */
   value(header: CapabilityHeader): string {
+    let v = this.values.get(header);
+    if (v === undefined) {
+      v = this.join(header);
+      this.values.set(header, v);
+    }
+    return v;
+  }
+
+  private join(header: CapabilityHeader): string {
     switch (header) {
       case 'Allow':
         return this.methods().join(', ');

@@ -3,7 +3,8 @@
  * sockets: 481 for an unknown dialog (a dialog with an empty remote tag takes its peer's requests), 500 for an out-of-order CSeq, dispatch by dialog to the
  * right usage (NOTIFYs of a refer and an event subscription on one dialog told apart by the
  * Event id), the method table, 405 + Allow for a known method nobody implements, 501 for an
- * unknown one.
+ * unknown one; usages made from one shared kind per module (`OwnedDialogUsage`), and capability
+ * header values that follow the table.
  */
 import test from 'ava';
 import { parseMessage } from '../sip/parser.js';
@@ -13,7 +14,7 @@ import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
 import { Dialog } from '../sip/dialog.js';
 import { CapabilityRegistry } from '../sip/capabilities.js';
-import { DialogRouter, type DialogUsage } from '../sip/dialogRouter.js';
+import { DialogRouter, OwnedDialogUsage, type DialogUsage, type DialogUsageKind } from '../sip/dialogRouter.js';
 
 const FROM: Endpoint = { protocol: 'UDP', host: '127.0.0.1', port: 5099 };
 
@@ -217,4 +218,49 @@ test('a dialog with an empty remote tag (a 2xx without To tag) takes its peer\'s
   t.is(u.got.length, 2);
   t.is(route(router, request('BYE', 3, { toTag: 'other', fromTag: 'late' }))[0]?.status, 481);
   t.is(route(router, request('BYE', 3, { toTag: 'local', fromTag: 'late', callId: 'call-2' }))[0]?.status, 481);
+});
+
+test('owned usages: one shared kind serves every owner; without ownsEvent or alive a usage owns no event and lives while attached', (t) => {
+  const { router, capabilities } = newRouter();
+  capabilities.register('x', { eventPackages: ['refer'] });
+  type Owner = { dialog: Dialog; got: string[]; ended: boolean };
+  const plain: DialogUsageKind<Owner> = {
+    name: 'invite',
+    methods: ['BYE', 'NOTIFY'],
+    dialog: (o) => o.dialog,
+    handle: (o, req, tx) => {
+      o.got.push(req.method);
+      tx.respond(buildResponse(req, 200));
+    },
+  };
+  const refer: DialogUsageKind<Owner> = { ...plain, name: 'refer', methods: ['NOTIFY'], ownsEvent: (_o, e) => e.package === 'refer', alive: (o) => !o.ended };
+  const d2 = new Dialog('call-2', 'local2', 'remote', '<sip:bob@127.0.0.1>', '<sip:alice@127.0.0.1>', 0, 1, 'sip:alice@127.0.0.1:5099', [], 'sip:bob@127.0.0.1');
+  const one: Owner = { dialog: uasDialog(), got: [], ended: false };
+  const two: Owner = { dialog: d2, got: [], ended: false };
+  const usages = [one, two].map((o) => [new OwnedDialogUsage(plain, o), new OwnedDialogUsage(refer, o)] as const);
+  for (const [i, o] of [one, two].entries()) for (const u of usages[i]!) router.attach(o.dialog.id, u);
+  t.is(usages[0]![0].name, 'invite');
+  t.deepEqual(usages[1]![1].methods, ['NOTIFY']);
+  t.is(usages[0]![0].owner, one);
+  t.false(usages[0]![0].ownsEvent({ package: 'refer' }), 'a kind without ownsEvent owns none');
+  t.true(usages[0]![0].alive(), 'a kind without alive lives while attached');
+  t.is(route(router, request('BYE', 2, { toTag: 'local2', callId: 'call-2' }))[0]?.status, 200);
+  t.is(route(router, request('NOTIFY', 3, { toTag: 'local2', callId: 'call-2', headers: ['Event: refer', 'Subscription-State: active'] }))[0]?.status, 200);
+  t.deepEqual(two.got, ['BYE', 'NOTIFY']);
+  t.deepEqual(one.got, []);
+  two.ended = true;
+  t.is(route(router, request('NOTIFY', 4, { toTag: 'local2', callId: 'call-2', headers: ['Event: refer'] }))[0]?.status, 489, 'the ended refer usage owns nothing now');
+  t.is(router.usagesOf(one.dialog.id).length, 2);
+});
+
+test('capability header values follow the table: a usage registered or removed later changes them', (t) => {
+  const { capabilities } = newRouter();
+  capabilities.register('calls', { methods: ['INVITE', 'BYE'] });
+  t.is(capabilities.value('Allow'), 'INVITE, BYE');
+  t.is(capabilities.value('Allow'), 'INVITE, BYE');
+  capabilities.register('messaging', { methods: ['MESSAGE'] });
+  t.is(capabilities.value('Allow'), 'INVITE, BYE, MESSAGE');
+  capabilities.unregister('calls');
+  t.is(capabilities.value('Allow'), 'MESSAGE');
+  t.is(capabilities.value('Supported'), '');
 });
