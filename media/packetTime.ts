@@ -50,7 +50,8 @@ export interface ReadyPacket {
 
 /** Packs encoded 20 ms frames into packets of the negotiated ptime. */
 export class TxPacketizer {
-  private readonly buf = Buffer.alloc(2 * MAX_PACKET_MS * 80);
+  /** Made when packing first turns on: most calls send 20 ms and never need it. */
+  private buf = Buffer.alloc(0);
   private len = 0;
   private startTs = 0;
   private unitBytes = 0;
@@ -74,6 +75,7 @@ export class TxPacketizer {
     this.unitBytes = unit.bytes;
     this.unitTs = (clockRate * unit.ms) / 1000;
     this.packetUnits = ptimeMs / unit.ms;
+    if (this.buf.length === 0) this.buf = Buffer.alloc(2 * MAX_PACKET_MS * 80);
   }
 
   /** True when frames are packed (ptime other than 20 ms on a codec with a unit). */

@@ -15,10 +15,34 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { isRtcp } from './rtp.js';
 
-/** Send slots per socket: more sends than this in one event-loop turn would reuse a slot. */
-const SEND_RING_SLOTS = 8;
 /** Bytes of a send slot: an RTP header and a full Ethernet payload. */
 const SEND_SLOT_BYTES = 1536;
+
+/**
+ * A buffer an RTP packet is copied into for one send. Node's dgram reads a sent buffer a turn
+ * later (it resolves even an IP literal on nextTick), so a caller that reuses one packet buffer
+ * for two sends in the same turn (two 10 ms packets in a tick, ticks caught up after a stall)
+ * would send the second packet twice. Each send takes a slot, and the send's callback gives it
+ * back; its one bound callback is made with the slot, so a send allocates nothing of ours.
+ */
+class SendSlot {
+  readonly buf = Buffer.alloc(SEND_SLOT_BYTES);
+  /** The socket whose send holds the slot (its errors go there). */
+  owner: RtpSocket | undefined;
+  readonly done = (err: Error | null): void => {
+    const owner = this.owner;
+    this.owner = undefined;
+    freeSendSlots.push(this);
+    if (err && owner) owner.sendFailed(err);
+  };
+}
+
+/**
+ * Free send slots, shared by every socket of the process: the pool grows to the most sends in
+ * flight at once (about one per active stream per tick) and is reused from then on, instead of
+ * a ring per socket that would cost every call its full size.
+ */
+const freeSendSlots: SendSlot[] = [];
 
 /** How {@link RtpPortAllocator} walks the range. */
 export type RtpPortStrategy = 'sequential' | 'random';
@@ -278,14 +302,6 @@ export class RtpSocket {
   private rtcpMux: boolean;
   private symmetric: boolean;
   private closed = false;
-  /**
-   * Node's dgram reads a sent buffer a turn later (it resolves even an IP literal on nextTick),
-   * so a caller that reuses one packet buffer for two sends in the same turn (two 10 ms packets
-   * in a tick, ticks caught up after a stall) would send the second packet twice: each send
-   * gets its own slot of this ring instead, copied in, nothing allocated.
-   */
-  private readonly sendRing: Buffer[] = Array.from({ length: SEND_RING_SLOTS }, () => Buffer.alloc(SEND_SLOT_BYTES));
-  private sendSlot = 0;
 
   private remoteAddress = '';
   private remoteRtpPort = 0;
@@ -361,6 +377,11 @@ export class RtpSocket {
     this.deliver(this.onRtcp, msg, rinfo);
   };
 
+  /** A send through a slot failed: its callback got the error the socket would have emitted. */
+  sendFailed(err: Error): void {
+    this.onSocketError(err);
+  }
+
   private readonly onSocketError = (err: Error): void => {
     this.counters.errors++;
     if (this.onError) {
@@ -415,14 +436,16 @@ export class RtpSocket {
   /** Sends `buf[0..len)` from the RTP port to `host:port`. Errors go to `onError`. */
   send(buf: Buffer, len: number, port: number, host: string): void {
     if (this.closed) return;
-    let out = buf;
-    if (len <= SEND_SLOT_BYTES) {
-      out = this.sendRing[this.sendSlot]!;
-      this.sendSlot = (this.sendSlot + 1) % SEND_RING_SLOTS;
-      buf.copy(out, 0, 0, len);
-    }
     try {
-      this.rtp.send(out, 0, len, port, host);
+      if (len > SEND_SLOT_BYTES) {
+        this.rtp.send(buf, 0, len, port, host);
+        return;
+      }
+      // copied into a slot of the shared pool (see SendSlot), given back by the send's callback
+      const slot = freeSendSlots.pop() ?? new SendSlot();
+      slot.owner = this;
+      buf.copy(slot.buf, 0, 0, len);
+      this.rtp.send(slot.buf, 0, len, port, host, slot.done);
     } catch (err) {
       this.onSocketError(err as Error);
     }

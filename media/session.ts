@@ -474,7 +474,7 @@ export class MediaSession implements MediaNode {
   private readonly rxFramer = new RxReframer();
   private readonly ready: ReadyPacket = { length: 0, timestamp: 0 };
   /** An encoded frame set aside while the pending units go out. */
-  private readonly txFrame = Buffer.alloc(PACKET_BYTES);
+  private txFrame?: Buffer;
   private readonly rtcpBuf = Buffer.alloc(1500);
   private readonly rxPcm = new Int16Array(OPUS_MAX_FRAME_SAMPLES);
   private readonly txPcm = new Int16Array(960);
@@ -1157,7 +1157,7 @@ export class MediaSession implements MediaNode {
       // G.729 SID), sends what is pending first and then goes alone
       if (!pk.add(this.pkt, RTP_HEADER_SIZE, len, ts)) {
         if (pk.pending) {
-          const frame = this.txFrame;
+          const frame = (this.txFrame ??= Buffer.alloc(PACKET_BYTES));
           this.pkt.copy(frame, 0, RTP_HEADER_SIZE, RTP_HEADER_SIZE + len);
           this.flushPacked();
           frame.copy(this.pkt, RTP_HEADER_SIZE, 0, len);
