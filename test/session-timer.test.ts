@@ -14,7 +14,8 @@
  * - with session timers off, Require: timer gets 420 with Unsupported: timer.
  * Engine as UAC:
  * - 422 with Min-SE: the INVITE again with the larger interval;
- * - refresher=uac in the 200: the engine re-INVITEs at half the interval;
+ * - refresher=uac in the 200: the engine re-INVITEs at half the interval, or sends UPDATEs
+ *   without a body when the far end's Allow lists UPDATE;
  * - its refresh answered 481, or not at all: BYE, SipSessionExpired with the status (0: none).
  * baresip (1.0, which does not do session timers): the engine calling it refreshes by itself
  * (no Session-Expires in baresip's 200) and the call outlives several intervals.
@@ -82,6 +83,16 @@ peerTest('UAS: the caller refreshes (refresher=uac): 200 keeps it with Require: 
   t.is(e.of(T.SipSendBye).length, 0, 'the engine did not hang up');
 });
 
+peerTest('UAS: the caller refreshes by UPDATE without a body: each 200 carries Session-Expires, and the session outlives the interval', ['sipp'], async (t) => {
+  const e = await engine(t);
+  const res = await uac(e, 'uac-st-refresh-update.xml');
+  t.is(res.code, 0, res.summary);
+  const complete = await e.waitFor(T.SipCallComplete);
+  t.is(complete.data.reason, 'SipByeReceived');
+  t.is(e.of(T.SipSessionExpired).length, 0);
+  t.is(e.of(T.SipSendBye).length, 0, 'the engine did not hang up');
+});
+
 peerTest('UAS: an offer naming no refresher, preference local: 200 says refresher=uas and the engine refreshes by re-INVITE', ['sipp'], async (t) => {
   const e = await engine(t, { refresher: 'local' });
   const res = await uac(e, 'uac-st-no-refresher.xml');
@@ -128,6 +139,18 @@ peerTest('UAC: a 422 with Min-SE is followed by the INVITE again with the larger
 peerTest('UAC: refresher=uac in the 200: the engine refreshes by re-INVITE at half the interval; SIPp hangs up after it', ['sipp'], async (t) => {
   const e = await engine(t);
   const { sipp, port } = await uas(t, 'uas-st-refresher-uac.xml');
+  t.is(await e.engine.makeCall('far', '127.0.0.1', port, 0, true, 10_000), T.SipSuccess);
+  const complete = await e.waitFor(T.SipCallComplete, (n) => n.phoneLine === 0);
+  t.is(complete.data.reason, 'SipByeReceived');
+  const res = await sipp.wait();
+  t.is(res.code, 0, res.summary);
+  t.is(e.of(T.SipSessionExpired).length, 0);
+  t.is(e.of(T.SipCallHoldOn).length + e.of(T.SipCallHoldOff).length, 0, 'a refresh is not a hold');
+});
+
+peerTest('UAC: a far end whose Allow lists UPDATE is refreshed by UPDATE without a body (RFC 4028 §7.4), twice, and no re-INVITE goes', ['sipp'], async (t) => {
+  const e = await engine(t);
+  const { sipp, port } = await uas(t, 'uas-st-refresh-update.xml');
   t.is(await e.engine.makeCall('far', '127.0.0.1', port, 0, true, 10_000), T.SipSuccess);
   const complete = await e.waitFor(T.SipCallComplete, (n) => n.phoneLine === 0);
   t.is(complete.data.reason, 'SipByeReceived');
