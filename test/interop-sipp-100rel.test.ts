@@ -19,8 +19,8 @@ import test, { type ExecutionContext } from 'ava';
 import { TelephonyReturnValue as T, type ModifySipMessageData, type StartSipTelephonyParams } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
-import { runSipp, sippScenario, startSipp, waitForUdpPort, type SippHandle } from './helpers/peers.js';
-import { freePort, freePorts } from './helpers/ports.js';
+import { type SippHandle, runSippUac, startSippUas } from './helpers/peers.js';
+import { freePorts } from './helpers/ports.js';
 
 const PHONE_NAME = 'ivr';
 
@@ -34,20 +34,12 @@ async function engine(t: ExecutionContext, extra: StartSipTelephonyParams = {}, 
 
 /** Starts a SIPp UAS with `scenario` on a free port and waits for it to bind. */
 async function uas(t: ExecutionContext, scenario: string): Promise<{ sipp: SippHandle; port: number }> {
-  const port = await freePort();
-  const [mediaPort] = await freePorts(2, { even: true });
-  const sipp = startSipp(['-sf', sippScenario(scenario), '-p', String(port), '-mp', String(mediaPort), '-m', '1', '-timeout', '20s', '-timeout_error'], { timeoutMs: 30_000, traceMessages: true });
-  t.teardown(() => sipp.kill());
-  t.true(await waitForUdpPort(port), 'SIPp UAS bound its port');
-  return { sipp, port };
+  return startSippUas(t, scenario);
 }
 
 /** Runs one SIPp UAC scenario against the engine. */
 async function uac(e: EngineUnderTest, scenario: string): Promise<{ code: number | null; summary: string; log: string }> {
-  const [sipPort] = await freePorts(1);
-  const [mediaPort] = await freePorts(2, { even: true });
-  const args = [`127.0.0.1:${e.port}`, '-sf', sippScenario(scenario), '-s', PHONE_NAME, '-p', String(sipPort), '-mp', String(mediaPort), '-m', '1', '-timeout', '20s', '-timeout_error'];
-  const r = await runSipp(args, { timeoutMs: 30_000, traceMessages: true });
+  const r = await runSippUac(e.port, scenario, PHONE_NAME);
   return { code: r.code, summary: r.summary, log: await readFile(path.join(r.logDir, 'messages.log'), 'latin1') };
 }
 

@@ -17,7 +17,7 @@ import type { ExecutionContext } from 'ava';
 import { TelephonyReturnValue as T } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
-import { runSipp, sippScenario, startSipp, waitForUdpPort, type SippHandle } from './helpers/peers.js';
+import { runSipp, sippScenario, type SippHandle, startSippUas } from './helpers/peers.js';
 import { freePort, freePorts } from './helpers/ports.js';
 
 /** An engine with its own block of RTP ports, answering every call that rings. */
@@ -30,12 +30,7 @@ async function engine(t: ExecutionContext, phoneName = 'ivr'): Promise<EngineUnd
 
 /** Starts a SIPp UAS with `scenario` on a free port and waits for it to bind. */
 async function uas(t: ExecutionContext, scenario: string, extra: string[] = [], traceMessages = false): Promise<{ sipp: SippHandle; port: number }> {
-  const port = await freePort();
-  const [mediaPort] = await freePorts(2, { even: true });
-  const sipp = startSipp(['-sf', sippScenario(scenario), '-p', String(port), '-mp', String(mediaPort), '-m', '1', '-timeout', '20s', '-timeout_error', ...extra], { timeoutMs: 30_000, traceMessages });
-  t.teardown(() => sipp.kill());
-  t.true(await waitForUdpPort(port), 'SIPp UAS bound its port');
-  return { sipp, port };
+  return startSippUas(t, scenario, { extra, traceMessages });
 }
 
 peerTest('strict routing: a Record-Route without lr, with maddr and a port, gets the ACK and the BYE at that port (Request-URI = the route)', ['sipp'], async (t) => {

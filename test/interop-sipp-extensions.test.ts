@@ -16,7 +16,7 @@ import type { ExecutionContext } from 'ava';
 import { TelephonyReturnValue as T } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
-import { runSipp, sippScenario } from './helpers/peers.js';
+import { runSippUac } from './helpers/peers.js';
 import { freePorts } from './helpers/ports.js';
 
 const PHONE_NAME = 'ivr';
@@ -34,11 +34,7 @@ async function answeringEngine(t: ExecutionContext): Promise<EngineUnderTest> {
 
 /** Runs one SIPp UAC scenario against the engine; resolves with its exit code and summary. */
 async function uac(e: EngineUnderTest, scenario: string, extra: string[] = []): Promise<{ code: number | null; summary: string; mediaPort: number }> {
-  const [sipPort] = await freePorts(1);
-  const [mediaPort] = await freePorts(2, { even: true });
-  const args = [`127.0.0.1:${e.port}`, '-sf', sippScenario(scenario), '-s', PHONE_NAME, '-p', String(sipPort), '-mp', String(mediaPort), '-m', '1', '-timeout', '20s', '-timeout_error', ...extra];
-  const r = await runSipp(args, { timeoutMs: 30_000, traceMessages: true });
-  return { code: r.code, summary: r.summary, mediaPort: mediaPort! };
+  return runSippUac(e.port, scenario, PHONE_NAME, { extra });
 }
 
 peerTest('multipart INVITEs (SDP + text, SDP + clutter) connect from the SDP part; a re-INVITE without SDP part gets 415 with Accept; an INVITE without one gets 415', ['sipp'], async (t) => {

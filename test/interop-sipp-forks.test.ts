@@ -11,8 +11,8 @@ import type { ExecutionContext } from 'ava';
 import { LineState, TelephonyReturnValue as T, type StartSipTelephonyParams } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
-import { sippScenario, startSipp, waitForUdpPort, type SippHandle } from './helpers/peers.js';
-import { freePort, freePorts } from './helpers/ports.js';
+import { type SippHandle, startSippUas } from './helpers/peers.js';
+import { freePorts } from './helpers/ports.js';
 
 /** An engine with its own block of RTP ports and SIP message hooks on (to see what it receives). */
 async function engine(t: ExecutionContext, params: StartSipTelephonyParams = {}): Promise<EngineUnderTest> {
@@ -24,12 +24,7 @@ async function engine(t: ExecutionContext, params: StartSipTelephonyParams = {})
 
 /** Starts a SIPp UAS with `scenario` on a free port and waits for it to bind. */
 async function uas(t: ExecutionContext, scenario: string): Promise<{ sipp: SippHandle; port: number }> {
-  const port = await freePort();
-  const [mediaPort] = await freePorts(2, { even: true });
-  const sipp = startSipp(['-sf', sippScenario(scenario), '-p', String(port), '-mp', String(mediaPort), '-m', '1', '-timeout', '20s', '-timeout_error'], { timeoutMs: 30_000 });
-  t.teardown(() => sipp.kill());
-  t.true(await waitForUdpPort(port), 'SIPp UAS bound its port');
-  return { sipp, port };
+  return startSippUas(t, scenario, { traceMessages: false });
 }
 
 /** Resolves when the engine received a message whose text matches `re`. */

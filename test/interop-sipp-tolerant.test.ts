@@ -12,7 +12,7 @@ import type { ExecutionContext } from 'ava';
 import { TelephonyReturnValue as T } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
-import { runSipp, sippScenario } from './helpers/peers.js';
+import { runSippUac } from './helpers/peers.js';
 import { freePorts } from './helpers/ports.js';
 
 /** An engine with its own RTP ports that answers every call that rings. */
@@ -28,11 +28,7 @@ async function answeringEngine(t: ExecutionContext, lines = 2): Promise<EngineUn
 
 /** Runs one SIPp UAC scenario calling `service`; resolves with its exit code and summary. */
 async function uac(e: EngineUnderTest, scenario: string, service: string): Promise<{ code: number | null; summary: string }> {
-  const [sipPort] = await freePorts(1);
-  const [mediaPort] = await freePorts(2, { even: true });
-  const args = [`127.0.0.1:${e.port}`, '-sf', sippScenario(scenario), '-s', service, '-p', String(sipPort), '-mp', String(mediaPort), '-m', '1', '-timeout', '20s', '-timeout_error'];
-  const r = await runSipp(args, { timeoutMs: 30_000, traceMessages: true });
-  return { code: r.code, summary: r.summary };
+  return runSippUac(e.port, scenario, service);
 }
 
 peerTest('tel: Request-URI, To and From: the call connects on the line named by the number\'s digits; the BYE keeps the tel: URIs', ['sipp'], async (t) => {

@@ -17,8 +17,8 @@ import test, { type ExecutionContext } from 'ava';
 import { TelephonyReturnValue as T, LineState, type StartSipTelephonyParams } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
-import { runSipp, sippScenario, startSipp, waitForUdpPort, type SippHandle } from './helpers/peers.js';
-import { freePort, freePorts } from './helpers/ports.js';
+import { runSipp, type SippHandle, runSippUac, startSippUas } from './helpers/peers.js';
+import { freePorts } from './helpers/ports.js';
 import { analyse, capture, sendTone } from './helpers/audio.js';
 import { mediaStats } from './helpers/mediaTime.js';
 import { until } from './helpers/observe.js';
@@ -35,20 +35,12 @@ async function engine(t: ExecutionContext, answer = true, params: StartSipTeleph
 
 /** Starts a SIPp UAC scenario against the engine (not awaited: the test drives the engine meanwhile). */
 async function uac(e: EngineUnderTest, scenario: string): Promise<ReturnType<typeof runSipp>> {
-  const [sipPort] = await freePorts(1);
-  const [mediaPort] = await freePorts(2, { even: true });
-  const args = [`127.0.0.1:${e.port}`, '-sf', sippScenario(scenario), '-s', PHONE_NAME, '-p', String(sipPort), '-mp', String(mediaPort), '-m', '1', '-timeout', '20s', '-timeout_error'];
-  return runSipp(args, { timeoutMs: 30_000, traceMessages: true });
+  return runSippUac(e.port, scenario, PHONE_NAME);
 }
 
 /** Starts a SIPp UAS with `scenario` on a free port and waits for it to bind. */
 async function uas(t: ExecutionContext, scenario: string): Promise<{ sipp: SippHandle; port: number }> {
-  const port = await freePort();
-  const [mediaPort] = await freePorts(2, { even: true });
-  const sipp = startSipp(['-sf', sippScenario(scenario), '-p', String(port), '-mp', String(mediaPort), '-m', '1', '-timeout', '20s', '-timeout_error'], { timeoutMs: 30_000, traceMessages: true });
-  t.teardown(() => sipp.kill());
-  t.true(await waitForUdpPort(port), 'SIPp UAS bound its port');
-  return { sipp, port };
+  return startSippUas(t, scenario);
 }
 
 peerTest('a confirmed dialog: UPDATE a=sendonly holds the line (200 a=recvonly), UPDATE without SDP gets 200, UPDATE a=sendrecv resumes', ['sipp'], async (t) => {

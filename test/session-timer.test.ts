@@ -26,8 +26,8 @@ import type { ExecutionContext } from 'ava';
 import { TelephonyReturnValue as T, VoipMediaEngine, type StartSipTelephonyParams } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
-import { runSipp, sippScenario, startSipp, waitForUdpPort, type SippHandle } from './helpers/peers.js';
-import { freePort, freePorts } from './helpers/ports.js';
+import { type SippHandle, runSippUac, startSippUas } from './helpers/peers.js';
+import { freePorts } from './helpers/ports.js';
 import { startBaresip } from './helpers/baresip.js';
 import { sleep } from './helpers/engine.js';
 
@@ -55,22 +55,12 @@ async function engine(t: ExecutionContext, sessionTimer: StartSipTelephonyParams
 
 /** Runs a SIPp UAC scenario against `e` to its end. */
 async function uac(e: EngineUnderTest, scenario: string): Promise<{ code: number | null; summary: string }> {
-  const [sipPort] = await freePorts(1);
-  const [mediaPort] = await freePorts(2, { even: true });
-  return runSipp(
-    [`127.0.0.1:${e.port}`, '-sf', sippScenario(scenario), '-s', PHONE_NAME, '-p', String(sipPort), '-mp', String(mediaPort), '-m', '1', '-timeout', '30s', '-timeout_error'],
-    { timeoutMs: 40_000, traceMessages: true },
-  );
+  return runSippUac(e.port, scenario, PHONE_NAME, { timeoutSeconds: 30 });
 }
 
 /** Starts a SIPp UAS scenario on a free port and waits for it to bind. */
 async function uas(t: ExecutionContext, scenario: string): Promise<{ sipp: SippHandle; port: number }> {
-  const port = await freePort();
-  const [mediaPort] = await freePorts(2, { even: true });
-  const sipp = startSipp(['-sf', sippScenario(scenario), '-p', String(port), '-mp', String(mediaPort), '-m', '1', '-timeout', '30s', '-timeout_error'], { timeoutMs: 40_000, traceMessages: true });
-  t.teardown(() => sipp.kill());
-  t.true(await waitForUdpPort(port), 'SIPp UAS bound its port');
-  return { sipp, port };
+  return startSippUas(t, scenario, { timeoutSeconds: 30 });
 }
 
 peerTest('UAS: the caller refreshes (refresher=uac): 200 keeps it with Require: timer, the refresh is answered, SIPp hangs up', ['sipp'], async (t) => {

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { peerPath, peersDir, sippScenarioDir } from './env.js';
-import { freeUdpTcpPort } from './ports.js';
+import { freePort, freePorts, freeUdpTcpPort } from './ports.js';
 
 /** Keep peer run/log directories after stop (`LINESCAPE_KEEP_PEER_DIRS=1`). */
 const KEEP_DIRS = process.env.LINESCAPE_KEEP_PEER_DIRS === '1';
@@ -602,4 +602,47 @@ export async function waitForUdpPort(port: number, timeoutMs = 5000): Promise<bo
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
+}
+
+/** Options of {@link startSippUas} and {@link runSippUac}: a one-call scenario. */
+export interface OneCallSippOptions {
+  /** More SIPp arguments. */
+  extra?: readonly string[];
+  /** SIPp's own `-timeout` (s; default 20); the run's limit is 10 s more. */
+  timeoutSeconds?: number;
+  /** Keep SIPp's message log (default true). */
+  traceMessages?: boolean;
+}
+
+/** What a test needs of ava's context here: a teardown and an assertion. */
+interface SippTestContext {
+  teardown(fn: () => unknown): void;
+  true(value: boolean, message?: string): unknown;
+}
+
+/** SIPp's arguments for one call of `scenario` with SIP on `sipPort` and RTP on `mediaPort`. */
+function oneCallArgs(scenario: string, sipPort: number, mediaPort: number, o: OneCallSippOptions): string[] {
+  return ['-sf', sippScenario(scenario), '-p', String(sipPort), '-mp', String(mediaPort), '-m', '1', '-timeout', `${o.timeoutSeconds ?? 20}s`, '-timeout_error', ...(o.extra ?? [])];
+}
+
+/**
+ * Starts a SIPp UAS for one call of `scenario` on a free port, killed when the test ends, and
+ * waits until it has bound its port.
+ */
+export async function startSippUas(t: SippTestContext, scenario: string, o: OneCallSippOptions = {}): Promise<{ sipp: SippHandle; port: number }> {
+  const port = await freePort();
+  const [mediaPort] = await freePorts(2, { even: true });
+  const sipp = startSipp(oneCallArgs(scenario, port, mediaPort!, o), { timeoutMs: ((o.timeoutSeconds ?? 20) + 10) * 1000, traceMessages: o.traceMessages ?? true });
+  t.teardown(() => sipp.kill());
+  t.true(await waitForUdpPort(port), 'SIPp UAS bound its port');
+  return { sipp, port };
+}
+
+/** Runs a SIPp UAC for one call of `scenario` to `service` at the engine on `enginePort`, to its end. */
+export async function runSippUac(enginePort: number, scenario: string, service: string, o: OneCallSippOptions = {}): Promise<SippResult & { mediaPort: number }> {
+  const [sipPort] = await freePorts(1);
+  const [mediaPort] = await freePorts(2, { even: true });
+  const args = [`127.0.0.1:${enginePort}`, '-s', service, ...oneCallArgs(scenario, sipPort!, mediaPort!, o)];
+  const r = await runSipp(args, { timeoutMs: ((o.timeoutSeconds ?? 20) + 10) * 1000, traceMessages: o.traceMessages ?? true });
+  return { ...r, mediaPort: mediaPort! };
 }
