@@ -63,24 +63,36 @@ async function uas(t: ExecutionContext, scenario: string): Promise<{ sipp: SippH
   return startSippUas(t, scenario, { timeoutSeconds: 30 });
 }
 
-peerTest('UAS: the caller refreshes (refresher=uac): 200 keeps it with Require: timer, the refresh is answered, SIPp hangs up', ['sipp'], async (t) => {
+/** Engine as UAC, the far end (SIPp `scenario`) names us refresher: our refreshes keep the call until SIPp hangs up. */
+async function weRefreshUntilFarEndHangsUp(t: ExecutionContext, scenario: string): Promise<void> {
   const e = await engine(t);
-  const res = await uac(e, 'uac-st-refresher-uac.xml');
+  const { sipp, port } = await uas(t, scenario);
+  t.is(await e.engine.makeCall('far', '127.0.0.1', port, 0, true, 10_000), T.SipSuccess);
+  const complete = await e.waitFor(T.SipCallComplete, (n) => n.phoneLine === 0);
+  t.is(complete.data.reason, 'SipByeReceived');
+  const res = await sipp.wait();
+  t.is(res.code, 0, res.summary);
+  t.is(e.of(T.SipSessionExpired).length, 0);
+  t.is(e.of(T.SipCallHoldOn).length + e.of(T.SipCallHoldOff).length, 0, 'a refresh is not a hold');
+}
+
+/** Engine as UAS, SIPp `scenario` refreshes: the session outlives its interval and SIPp hangs up, never the engine. */
+async function farEndRefreshesUntilItHangsUp(t: ExecutionContext, scenario: string): Promise<void> {
+  const e = await engine(t);
+  const res = await uac(e, scenario);
   t.is(res.code, 0, res.summary);
   const complete = await e.waitFor(T.SipCallComplete);
   t.is(complete.data.reason, 'SipByeReceived');
   t.is(e.of(T.SipSessionExpired).length, 0);
   t.is(e.of(T.SipSendBye).length, 0, 'the engine did not hang up');
+}
+
+peerTest('UAS: the caller refreshes (refresher=uac): 200 keeps it with Require: timer, the refresh is answered, SIPp hangs up', ['sipp'], async (t) => {
+  await farEndRefreshesUntilItHangsUp(t, 'uac-st-refresher-uac.xml');
 });
 
 peerTest('UAS: the caller refreshes by UPDATE without a body: each 200 carries Session-Expires, and the session outlives the interval', ['sipp'], async (t) => {
-  const e = await engine(t);
-  const res = await uac(e, 'uac-st-refresh-update.xml');
-  t.is(res.code, 0, res.summary);
-  const complete = await e.waitFor(T.SipCallComplete);
-  t.is(complete.data.reason, 'SipByeReceived');
-  t.is(e.of(T.SipSessionExpired).length, 0);
-  t.is(e.of(T.SipSendBye).length, 0, 'the engine did not hang up');
+  await farEndRefreshesUntilItHangsUp(t, 'uac-st-refresh-update.xml');
 });
 
 peerTest('UAS: an offer naming no refresher, preference local: 200 says refresher=uas and the engine refreshes by re-INVITE', ['sipp'], async (t) => {
@@ -127,27 +139,11 @@ peerTest('UAC: a 422 with Min-SE is followed by the INVITE again with the larger
 });
 
 peerTest('UAC: refresher=uac in the 200: the engine refreshes by re-INVITE at half the interval; SIPp hangs up after it', ['sipp'], async (t) => {
-  const e = await engine(t);
-  const { sipp, port } = await uas(t, 'uas-st-refresher-uac.xml');
-  t.is(await e.engine.makeCall('far', '127.0.0.1', port, 0, true, 10_000), T.SipSuccess);
-  const complete = await e.waitFor(T.SipCallComplete, (n) => n.phoneLine === 0);
-  t.is(complete.data.reason, 'SipByeReceived');
-  const res = await sipp.wait();
-  t.is(res.code, 0, res.summary);
-  t.is(e.of(T.SipSessionExpired).length, 0);
-  t.is(e.of(T.SipCallHoldOn).length + e.of(T.SipCallHoldOff).length, 0, 'a refresh is not a hold');
+  await weRefreshUntilFarEndHangsUp(t, 'uas-st-refresher-uac.xml');
 });
 
 peerTest('UAC: a far end whose Allow lists UPDATE is refreshed by UPDATE without a body (RFC 4028 §7.4), twice, and no re-INVITE goes', ['sipp'], async (t) => {
-  const e = await engine(t);
-  const { sipp, port } = await uas(t, 'uas-st-refresh-update.xml');
-  t.is(await e.engine.makeCall('far', '127.0.0.1', port, 0, true, 10_000), T.SipSuccess);
-  const complete = await e.waitFor(T.SipCallComplete, (n) => n.phoneLine === 0);
-  t.is(complete.data.reason, 'SipByeReceived');
-  const res = await sipp.wait();
-  t.is(res.code, 0, res.summary);
-  t.is(e.of(T.SipSessionExpired).length, 0);
-  t.is(e.of(T.SipCallHoldOn).length + e.of(T.SipCallHoldOff).length, 0, 'a refresh is not a hold');
+  await weRefreshUntilFarEndHangsUp(t, 'uas-st-refresh-update.xml');
 });
 
 peerTest('UAC: a refresh answered 481 ends the call with BYE and SipSessionExpired naming the status', ['sipp'], async (t) => {
