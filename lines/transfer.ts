@@ -149,6 +149,23 @@ interface IncomingRefer {
   succeeded: boolean;
 }
 
+/** A REFER just received, in a call's dialog (`call`) or outside any (`own`), before its decision. */
+function newIncomingRefer(referId: number, where: { call: Call } | { own: NonNullable<IncomingRefer['own']> }, req: SipRequest, tx: ServerTransaction, target: ReferTarget): IncomingRefer {
+  return {
+    referId,
+    ...where,
+    req,
+    tx,
+    target,
+    referredBy: parseReferredBy(req.headers.get('Referred-By')),
+    cseq: cseqNumber(req.headers.get('CSeq')),
+    state: 'pending',
+    provisionalSent: false,
+    finalQueued: false,
+    succeeded: false,
+  };
+}
+
 /** How long the application may sit on a REFER before it is refused (the REFER's own timer is 32 s). */
 const DECISION_TIMEOUT_MS = 30_000;
 /** Longest wait for the BYE of a replaced call before its line is taken over anyway. */
@@ -261,19 +278,7 @@ export class TransferManager {
         return true;
       },
     };
-    const rec: IncomingRefer = {
-      referId,
-      own: { dialog, channel },
-      req,
-      tx,
-      target,
-      referredBy: parseReferredBy(req.headers.get('Referred-By')),
-      cseq: cseqNumber(req.headers.get('CSeq')),
-      state: 'pending',
-      provisionalSent: false,
-      finalQueued: false,
-      succeeded: false,
-    };
+    const rec = newIncomingRefer(referId, { own: { dialog, channel } }, req, tx, target);
     this.incoming.set(referId, rec);
     if (this.accept(rec) !== T.SipSuccess) this.host.notifyGlobal(T.SipReceivedOutOfDialogRefer, { referId, accepted: false, to: target.uri, from, newPhoneLine: -1 });
   }
@@ -535,19 +540,7 @@ export class TransferManager {
     }
     const target = this.referTargetOf(req, tx, stack);
     if (!target) return;
-    const rec: IncomingRefer = {
-      referId: this.referIds.next++,
-      call,
-      req,
-      tx,
-      target,
-      referredBy: parseReferredBy(req.headers.get('Referred-By')),
-      cseq: cseqNumber(req.headers.get('CSeq')),
-      state: 'pending',
-      provisionalSent: false,
-      finalQueued: false,
-      succeeded: false,
-    };
+    const rec = newIncomingRefer(this.referIds.next++, { call }, req, tx, target);
     this.incoming.set(rec.referId, rec);
     const line = call.line.index;
     const from = req.headers.get('From') ?? '';
