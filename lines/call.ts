@@ -681,8 +681,8 @@ export class Call {
     this.setDialog(dialog);
     const ack = dialog.createRequest('ACK', { cseq: dialog.localSeq });
     this.updates.noteAllow(res);
-    // UPDATEs we sent in the early dialog used CSeqs past the INVITE's: the next request goes on from them.
-    if (this.earlyDialog?.remoteTag === dialog.remoteTag) dialog.localSeq = Math.max(dialog.localSeq, this.earlyDialog.localSeq);
+    // PRACKs and UPDATEs sent in this 2xx's early dialog (one per To tag, kept by prackUac) used
+    // CSeqs past the INVITE's: the confirmed dialog goes on from them.
     this.earlyDialog = undefined;
     this.prackUac.adoptSequence(dialog);
     // The 2xx's answer, or its dialog's early one (a 200 without SDP after a 183 with it).
