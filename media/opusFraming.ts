@@ -155,6 +155,14 @@ export function parseOpusPacket(buf: Buffer, offset: number, length: number, int
   }
 }
 
+/**
+ * Copies `len` bytes of `src` from `from` to `dst` at `at`. A loop, as `Buffer#copy` of a
+ * sub-range makes a view object per call (Node 20) and frames are short.
+ */
+function copyBytes(src: Buffer, from: number, len: number, dst: Buffer, at: number): void {
+  for (let i = 0; i < len; i++) dst[at + i] = src[from + i]!;
+}
+
 /** Whether `buf[offset, offset + length)` is the continuation mark {@link OpusRxFramer} puts in a slot. */
 export function isOpusContinuation(buf: Buffer, offset: number, length: number): boolean {
   return length === 2 && buf[offset] === MARK_TOC && buf[offset + 1] === 0;
@@ -211,7 +219,7 @@ export class OpusRxFramer {
       out[0] = toc; // code 0: one frame
       for (let i = 0; i < count; i++) {
         const len = f.lengths[i]!;
-        buf.copy(out, 1, f.offsets[i]!, f.offsets[i]! + len);
+        copyBytes(buf, f.offsets[i]!, len, out, 1);
         sink.push(seq, (ts + i * FRAME) >>> 0, out, 0, 1 + len, arrivalMs);
       }
       return;
@@ -249,7 +257,7 @@ export class OpusRxFramer {
       this.groupBytes = 0;
     }
     this.groupSeq = seq;
-    buf.copy(this.groupData, this.groupBytes, off, off + len);
+    copyBytes(buf, off, len, this.groupData, this.groupBytes);
     this.groupBytes += len;
     this.groupLens[this.groupNext++] = len;
     if (this.groupNext === this.groupSlots) this.flushGroup(sink, arrivalMs);
@@ -274,7 +282,7 @@ export class OpusRxFramer {
         out[p++] = (l - b0) >> 2;
       }
     }
-    this.groupData.copy(out, p, 0, this.groupBytes);
+    copyBytes(this.groupData, 0, this.groupBytes, out, p);
     p += this.groupBytes;
     this.groupNext = 0;
     this.groupBytes = 0;
