@@ -8,7 +8,8 @@
  * - {@link RxReframer} cuts received packets of any whole number of units back into 20 ms
  *   frames for the jitter buffer, joining two 10 ms halves that arrive in separate packets.
  * Both work in buffers allocated once: nothing is allocated per packet.
- * Opus has no fixed unit: its packets go and come as they are.
+ * Opus has no fixed unit: it is sent in 20 ms packets, and received ones of other durations are
+ * split or gathered by media/opusFraming.ts.
  * @module
  */
 import type { CodecName } from './codecs.js';

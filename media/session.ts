@@ -34,6 +34,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { createCodec, isCodecName, type AudioCodec, type CodecName } from './codecs.js';
 import { payloadUnitOf, RxReframer, TxPacketizer, type ReadyPacket } from './packetTime.js';
+import { OpusRxFramer } from './opusFraming.js';
 import { DtmfDetector, DtmfGenerator, DtmfReceiver, DtmfSender, DTMF_RX_BEGIN, dtmfDigitChar, isValidDtmfString } from './dtmf.js';
 import { IvrRxStream, IvrTxStream, isIvrSampleRate, type IvrSampleRate } from './ivr.js';
 import { JitterBuffer, type JitterBufferStats, type JitterPop } from './jitterBuffer.js';
@@ -95,7 +96,8 @@ export interface MediaParams {
   /**
    * Packetisation time to send with, ms (default 20). G.711, G.722 and G.729 send any multiple
    * of 10 ms up to 60, GSM multiples of 20 ms (media/packetTime.ts); other values, and Opus,
-   * send 20 ms. Received packets of any whole number of units are taken whatever this says.
+   * send 20 ms. Received packets of any whole number of units (Opus: of any duration up to 120
+   * ms) are taken whatever this says.
    */
   ptime?: number;
   /**
@@ -472,6 +474,9 @@ export class MediaSession implements MediaNode {
   /** Packs frames into packets of the negotiated ptime, and cuts received ones into frames. */
   private readonly txPack = new TxPacketizer();
   private readonly rxFramer = new RxReframer();
+  /** Opus packets of other than 20 ms into 20 ms units (media/opusFraming.ts); set while Opus is in use. */
+  private rxOpus: OpusRxFramer | null = null;
+  private opusFramer: OpusRxFramer | undefined;
   private readonly ready: ReadyPacket = { length: 0, timestamp: 0 };
   /** An encoded frame set aside while the pending units go out. */
   private txFrame?: Buffer;
@@ -732,6 +737,8 @@ export class MediaSession implements MediaNode {
     const spf = (c.clockRate * 20) / 1000;
     this.tsIncrement = spf;
     this.rxFramer.configure(payloadUnitOf(c.name), c.clockRate);
+    this.rxOpus = c.name === 'opus' ? (this.opusFramer ??= new OpusRxFramer()) : null;
+    this.rxOpus?.reset();
     if (old === null || old.clockRate !== c.clockRate) {
       this.jitter = this.makeJitter(spf);
       this.rxStats = carryRx(this.rxStats, new RtpReceiveStats({ clockRate: c.clockRate }));
@@ -863,6 +870,7 @@ export class MediaSession implements MediaNode {
         this.jitter.reset();
         this.cn.reset();
         this.dtmfReceiver?.reset();
+        this.rxOpus?.reset();
         this.rxPlaying = false;
       }
       this.rxStats.onSsrcChange(h.ssrc);
@@ -873,7 +881,8 @@ export class MediaSession implements MediaNode {
     if (st === RtpSeqStatus.Duplicate || st === RtpSeqStatus.BadSeq) return;
     if (isAudio) {
       // packets of other than 20 ms are cut into (or joined to) the jitter buffer's frames
-      this.rxFramer.feed(this.jitter, h.sequence, h.timestamp, buf, h.payloadOffset, h.payloadLength, now);
+      if (this.rxOpus !== null) this.rxOpus.feed(this.jitter, h.sequence, h.timestamp, buf, h.payloadOffset, h.payloadLength, now);
+      else this.rxFramer.feed(this.jitter, h.sequence, h.timestamp, buf, h.payloadOffset, h.payloadLength, now);
       return;
     }
     if (isCn) {
@@ -1058,7 +1067,8 @@ export class MediaSession implements MediaNode {
     const rx = this.rxPcm;
     const pop = this.jitter.pop();
     if (pop.status === 'frame') {
-      const n = codec.decode(pop.buffer, pop.offset, pop.length, rx);
+      const o = this.rxOpus;
+      const n = o !== null ? o.decode(codec, pop.buffer, pop.offset, pop.length, pop.timestamp, rx) : codec.decode(pop.buffer, pop.offset, pop.length, rx);
       if (n < spf) rx.fill(0, n, spf);
       this.rxPlaying = true;
       this.rxConcealRun = 0;

@@ -4,7 +4,8 @@
  * wish. Sample-based codecs (G.711, G.722) and G.729 divide into 10 ms units, GSM into its
  * 20 ms frames, so their packets hold any whole number of units up to
  * {@link MAX_PACKET_TIME_MS}; Opus is sent as one 20 ms frame per packet (RFC 7587 leaves ptime
- * a wish). The media floor packs and unpacks the units (media/packetTime.ts).
+ * a wish) and taken in packets of any length up to 120 ms (media/opusFraming.ts). The media
+ * floor packs and unpacks the units (media/packetTime.ts).
  * @module
  */
 
