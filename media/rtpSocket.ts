@@ -15,8 +15,15 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { isRtcp } from './rtp.js';
 
-/** Bytes of a send slot: an RTP header and a full Ethernet payload. */
+/** Bytes of a large send slot: an RTP header and a full Ethernet payload. */
 const SEND_SLOT_BYTES = 1536;
+
+/**
+ * Bytes of a small send slot: enough for 20 ms of G.711 or G.722 (12 + 160), a G.729, GSM or
+ * usual Opus packet and RTCP, i.e. nearly every send. Most of the pool is small slots, so it
+ * costs a sixth of what large ones would.
+ */
+const SMALL_SLOT_BYTES = 256;
 
 /**
  * A buffer an RTP packet is copied into for one send. Node's dgram reads a sent buffer a turn
@@ -26,23 +33,31 @@ const SEND_SLOT_BYTES = 1536;
  * back; its one bound callback is made with the slot, so a send allocates nothing of ours.
  */
 class SendSlot {
-  readonly buf = Buffer.alloc(SEND_SLOT_BYTES);
+  /** Small slots share Node's buffer pool (their bytes are always written before a send). */
+  readonly buf: Buffer;
   /** The socket whose send holds the slot (its errors go there). */
   owner: RtpSocket | undefined;
+
+  /** @param free the pool the slot goes back to */
+  constructor(private readonly free: SendSlot[]) {
+    this.buf = free === freeSmallSlots ? Buffer.allocUnsafe(SMALL_SLOT_BYTES) : Buffer.alloc(SEND_SLOT_BYTES);
+  }
+
   readonly done = (err: Error | null): void => {
     const owner = this.owner;
     this.owner = undefined;
-    freeSendSlots.push(this);
+    this.free.push(this);
     if (err && owner) owner.sendFailed(err);
   };
 }
 
 /**
- * Free send slots, shared by every socket of the process: the pool grows to the most sends in
- * flight at once (about one per active stream per tick) and is reused from then on, instead of
- * a ring per socket that would cost every call its full size.
+ * Free send slots, shared by every socket of the process, small and large: each pool grows to
+ * the most sends of its size in flight at once (about one per active stream per tick) and is
+ * reused from then on, instead of a ring per socket that would cost every call its full size.
  */
-const freeSendSlots: SendSlot[] = [];
+const freeSmallSlots: SendSlot[] = [];
+const freeLargeSlots: SendSlot[] = [];
 
 /** How {@link RtpPortAllocator} walks the range. */
 export type RtpPortStrategy = 'sequential' | 'random';
@@ -442,7 +457,8 @@ export class RtpSocket {
         return;
       }
       // copied into a slot of the shared pool (see SendSlot), given back by the send's callback
-      const slot = freeSendSlots.pop() ?? new SendSlot();
+      const free = len <= SMALL_SLOT_BYTES ? freeSmallSlots : freeLargeSlots;
+      const slot = free.pop() ?? new SendSlot(free);
       slot.owner = this;
       buf.copy(slot.buf, 0, 0, len);
       this.rtp.send(slot.buf, 0, len, port, host, slot.done);
