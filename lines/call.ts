@@ -9,7 +9,7 @@
  * call settings (hold style, ring time-out), in one object the call manager makes.
  * @module
  */
-import type { TimerHandle } from '../sip/clock.js';
+import type { Clock, TimerHandle } from '../sip/clock.js';
 import { Dialog, nextHopOf, type InDialogRequestOptions } from '../sip/dialog.js';
 import { DialogRouter } from '../sip/dialogRouter.js';
 import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
@@ -29,7 +29,7 @@ import type { ClientTransaction, ServerTransaction, InviteServerTransaction } fr
 import type { Capability } from '../sip/capabilities.js';
 import { sendUacRequest, type UacOutcome, type UacServices } from '../sip/uac.js';
 import type { Endpoint } from '../sip/transport.js';
-import { cseqNumber, newCallId, newTag, tagOf } from '../sip/util.js';
+import { cseqNumber, newCallId, newTag, tagOf, type ResponseOptions } from '../sip/util.js';
 import { SESSION_BODY_TYPES, sessionBodyOf, type SessionBody } from '../sip/multipart.js';
 import { formatWarning } from '../sip/headers.js';
 import { TelephonyReturnValue as T } from './telephonyCodes.js';
@@ -43,9 +43,9 @@ import { ForkedAnswers } from './forkedAnswers.js';
 import { singleCodecReoffer } from './singleCodecReoffer.js';
 import { CallState, isLegalCallTransition, type CallStateChange, type IllegalCallTransition } from './callState.js';
 import { EarlyAnswers, earlyMediaData } from './earlyMedia.js';
-import { SessionTimer, type SessionTimerSettings } from './sessionTimer.js';
+import { SessionTimer, type SessionTimerHost, type SessionTimerSettings } from './sessionTimer.js';
 import { CallUpdates, type HoldMethod, type LocalOffer, type UpdateHost, type UpdateOutcome, type UpdateRequestOptions } from './callUpdate.js';
-import { ReliableProvisionalReceiver, ReliableProvisionalSender, TAG_100REL, uasDecision, type ReliableProvisionalPolicy } from './reliableProvisional.js';
+import { ReliableProvisionalReceiver, ReliableProvisionalSender, TAG_100REL, uasDecision, type ReliableProvisionalPolicy, type ReliableSenderHost } from './reliableProvisional.js';
 
 /** The media side of a call, as the call needs it. */
 export interface CallMedia {
@@ -266,8 +266,8 @@ export class Call {
   private cancelledTx?: ClientTransaction;
   /** The attempt was ended by us because a provisional's SDP answer was unusable (§13.2.1). */
   private earlyAnswerFailed = false;
-  /** The early SDP answers of our INVITE, per early dialog (lines/earlyMedia.ts). */
-  private readonly early = new EarlyAnswers();
+  /** The early SDP answers of our INVITE, per early dialog (lines/earlyMedia.ts); made by the first 18x or 2xx to it. */
+  private earlyAnswers?: EarlyAnswers;
   /** The 2xx answers of other forks of our INVITE, each ACKed and ended (made at the first). */
   private forks?: ForkedAnswers;
   /** Where the last INVITE went (the retry after 422 goes there too). */
@@ -282,8 +282,8 @@ export class Call {
   private earlyUpdated = false;
   /** Our reliable 18x (RFC 3262), when the INVITE and the policy call for them (lines/reliableProvisional.ts). */
   private prackUas?: ReliableProvisionalSender;
-  /** The reliable 18x we receive: RSeq per early dialog, and the early dialogs our PRACKs go in. */
-  private readonly prackUac = new ReliableProvisionalReceiver();
+  /** The reliable 18x we receive: RSeq per early dialog, and the early dialogs our PRACKs go in (made by the first 18x). */
+  private prackReceiver?: ReliableProvisionalReceiver;
   /** The INVITE's offer/answer completed in a reliable 18x or its PRACK: a 2xx needs no SDP then. */
   private reliablyNegotiated = false;
   /** Our offer went in a reliable 18x (an INVITE without SDP): its answer comes in the PRACK (§5). */
@@ -298,17 +298,26 @@ export class Call {
   ) {
     this.direction = direction;
     const st = host.sessionTimer?.();
-    if (st?.enabled) {
-      this.sessionTimer = new SessionTimer(st, {
-        clock: () => host.clock(),
-        sendRefresh: () => this.sendSessionRefresh(),
-        expired: (seconds) => this.sessionEnded(seconds),
-      });
+    // One small object serves the call's session timer and UPDATE (see CallSide), instead of
+    // a host of closures for each.
+    const side = new Call.Side(this);
+    if (st?.enabled) this.sessionTimer = new SessionTimer(st, side);
+    this.updates = new CallUpdates(side);
+    if (this.sessionTimer) {
+      this.updates.onReceived = (_req, res) => {
+        if (res.status >= 200 && res.status < 300) this.addSessionTimerAnswer(res);
+      };
     }
-    this.updates = new CallUpdates(this.updateHost());
-    this.updates.onReceived = (_req, res) => {
-      if (res.status >= 200 && res.status < 300) this.addSessionTimerAnswer(res);
-    };
+  }
+
+  /** The early answers of our INVITE: only a caller's call, once its INVITE is answered, needs them. */
+  private get early(): EarlyAnswers {
+    return (this.earlyAnswers ??= new EarlyAnswers());
+  }
+
+  /** The reliable 18x we receive: only a caller's call, once an 18x arrives, needs it. */
+  private get prackUac(): ReliableProvisionalReceiver {
+    return (this.prackReceiver ??= new ReliableProvisionalReceiver());
   }
 
   /** Where the INVITE session is. */
@@ -684,7 +693,7 @@ export class Call {
     // PRACKs and UPDATEs sent in this 2xx's early dialog (one per To tag, kept by prackUac) used
     // CSeqs past the INVITE's: the confirmed dialog goes on from them.
     this.earlyDialog = undefined;
-    this.prackUac.adoptSequence(dialog);
+    this.prackReceiver?.adoptSequence(dialog);
     // The 2xx's answer, or its dialog's early one (a 200 without SDP after a 183 with it).
     // After an UPDATE changed the early session, the 2xx repeats the 18x's answer (§13.2.1): no news.
     // An offer of theirs in a reliable 18x was answered in our PRACK (RFC 3262 §5): that is the session.
@@ -854,12 +863,7 @@ export class Call {
     }
     const reliable = uasDecision(host.reliableProvisional?.() ?? 'off', req) === 'reliable';
     if (reliable) {
-      call.prackUas = new ReliableProvisionalSender({
-        clock: () => host.clock(),
-        t1Ms: () => host.runStack.transactions.timers.t1,
-        send: (res) => tx.respond(res),
-        gaveUp: () => call.onNoPrack(),
-      }, cseqNumber(req.headers.get('CSeq')));
+      call.prackUas = new ReliableProvisionalSender(new Call.PrackSide(call, tx), cseqNumber(req.headers.get('CSeq')));
     }
     if (reliable && call.lateOffer) {
       // RFC 3262 §5: an INVITE without an offer gets ours in the first reliable 18x; the PRACK answers it.
@@ -1268,33 +1272,6 @@ export class Call {
     return true;
   }
 
-  /** The call's side of UPDATE (lines/callUpdate.ts): its dialogs, offer state and the offer/answer path. */
-  private updateHost(): UpdateHost {
-    return {
-      createResponse: (req, status, reason, options) => this.host.runStack.createResponse(req, status, reason, options),
-      dialog: () => (this.isEnded ? undefined : (this.dialog ?? this.earlyDialog)),
-      contactUri: () => this.host.contactUri(this.userName),
-      localOfferPending: () =>
-        this.reinviteTx !== undefined ||
-        this.reinviteOfferPending ||
-        // the offer we owe (INVITE without SDP) or made in our 200, until the ACK answers it
-        (this.lateOffer && (this.st === CallState.Ringing || this.st === CallState.Connecting)) ||
-        // our INVITE's offer, until an 18x or the 2xx answers it
-        (this.direction === CallDirection.Outgoing && !this.negotiated && (this.st === CallState.Calling || this.st === CallState.Proceeding)),
-      // the INVITE's offer, whose answer only our 200 will carry
-      remoteOfferPending: () => this.st === CallState.Ringing && !this.lateOffer && !this.negotiated,
-      answerOffer: (req, sdp, respond) => this.answerOffer(req, sdp, respond),
-      refuseBody: (req, tx, body) => {
-        const res = this.host.runStack.createResponse(req, body.kind === 'malformed' ? 400 : 415);
-        this.addRefusal(res, bodyRefusal(body));
-        tx.respond(res);
-      },
-      offer: (hold) => this.updateOffer(hold),
-      send: (method, options, dialog, done) => this.sendInDialog(method, options, done, dialog),
-      glareWait: () => new Promise((resolve) => this.host.clock().setTimer(glareRetryDelayMs(this.direction === CallDirection.Outgoing), resolve)),
-    };
-  }
-
   /** An offer for an UPDATE: the hold state `hold` asks for, else the current session unchanged (a refresh). */
   private updateOffer(hold: boolean | undefined): LocalOffer {
     const on = hold ?? this.localHold;
@@ -1634,4 +1611,104 @@ export class Call {
   get remoteTag(): string | undefined {
     return this.dialog?.remoteTag ?? tagOf(this.invite?.headers.get('From'));
   }
+
+  /**
+   * The call's side of its session timer (lines/sessionTimer.ts) and of UPDATE
+   * (lines/callUpdate.ts): methods on a prototype over one reference to the call, so a call
+   * pays one small object for both hosts rather than a dozen closures. Nested in `Call` to
+   * reach its private state.
+   */
+  private static readonly Side = class CallSide implements UpdateHost, SessionTimerHost {
+    constructor(private readonly call: Call) {}
+
+    clock(): Clock {
+      return this.call.host.clock();
+    }
+
+    sendRefresh(): void {
+      this.call.sendSessionRefresh();
+    }
+
+    expired(seconds: number): void {
+      this.call.sessionEnded(seconds);
+    }
+
+    createResponse(req: SipRequest, status: number, reason?: string, options?: ResponseOptions): SipResponse {
+      return this.call.host.runStack.createResponse(req, status, reason, options);
+    }
+
+    dialog(): Dialog | undefined {
+      const call = this.call;
+      return call.isEnded ? undefined : (call.dialog ?? call.earlyDialog);
+    }
+
+    contactUri(): string {
+      return this.call.host.contactUri(this.call.userName);
+    }
+
+    localOfferPending(): boolean {
+      const call = this.call;
+      return (
+        call.reinviteTx !== undefined ||
+        call.reinviteOfferPending ||
+        // the offer we owe (INVITE without SDP) or made in our 200, until the ACK answers it
+        (call.lateOffer && (call.st === CallState.Ringing || call.st === CallState.Connecting)) ||
+        // our INVITE's offer, until an 18x or the 2xx answers it
+        (call.direction === CallDirection.Outgoing && !call.negotiated && (call.st === CallState.Calling || call.st === CallState.Proceeding))
+      );
+    }
+
+    remoteOfferPending(): boolean {
+      // the INVITE's offer, whose answer only our 200 will carry
+      const call = this.call;
+      return call.st === CallState.Ringing && !call.lateOffer && !call.negotiated;
+    }
+
+    answerOffer(req: SipRequest, sdp: string, respond: (res: SipResponse) => void): void {
+      this.call.answerOffer(req, sdp, respond);
+    }
+
+    refuseBody(req: SipRequest, tx: ServerTransaction, body: Extract<SessionBody, { kind: 'unsupported' | 'malformed' }>): void {
+      const res = this.call.host.runStack.createResponse(req, body.kind === 'malformed' ? 400 : 415);
+      this.call.addRefusal(res, bodyRefusal(body));
+      tx.respond(res);
+    }
+
+    offer(hold: boolean | undefined): LocalOffer {
+      return this.call.updateOffer(hold);
+    }
+
+    send(method: string, options: InDialogRequestOptions, dialog: Dialog, done: (o: UacOutcome) => void): void {
+      this.call.sendInDialog(method, options, done, dialog);
+    }
+
+    glareWait(): Promise<void> {
+      const call = this.call;
+      return new Promise((resolve) => call.host.clock().setTimer(glareRetryDelayMs(call.direction === CallDirection.Outgoing), resolve));
+    }
+  };
+
+  /** The called call's side of its reliable 18x (lines/reliableProvisional.ts), as {@link Call.Side} is of UPDATE. */
+  private static readonly PrackSide = class PrackSide implements ReliableSenderHost {
+    constructor(
+      private readonly call: Call,
+      private readonly tx: ServerTransaction,
+    ) {}
+
+    clock(): Clock {
+      return this.call.host.clock();
+    }
+
+    t1Ms(): number {
+      return this.call.host.runStack.transactions.timers.t1;
+    }
+
+    send(res: SipResponse): void {
+      this.tx.respond(res);
+    }
+
+    gaveUp(): void {
+      this.call.onNoPrack();
+    }
+  };
 }

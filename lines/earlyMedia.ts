@@ -55,7 +55,8 @@ function answerSdpOf(res: SipResponse, raw: boolean): string | undefined {
 
 /** The early SDP answers an outgoing INVITE received, one per early dialog (To tag). */
 export class EarlyAnswers {
-  private readonly byTag = new Map<string, NegotiatedMedia>();
+  /** The usable early answers by To tag (made by the first; most calls have none). */
+  private byTag?: Map<string, NegotiatedMedia>;
   /** The early dialog whose answer the session runs on now. */
   private current?: string;
 
@@ -73,7 +74,7 @@ export class EarlyAnswers {
     const sdp = answerSdpOf(res, false);
     if (sdp === undefined) return { kind: 'none' };
     const tag = tagOf(res.headers.get('To')) ?? '';
-    const known = this.byTag.get(tag);
+    const known = this.byTag?.get(tag);
     if (known !== undefined) {
       if (this.current === tag) return { kind: 'none' };
       this.current = tag;
@@ -81,7 +82,7 @@ export class EarlyAnswers {
     }
     const r = negotiateAnswer(sdp, offer);
     if (!r.ok) return { kind: 'unusable', status: r.status, detail: r.detail };
-    this.byTag.set(tag, r.media);
+    (this.byTag ??= new Map()).set(tag, r.media);
     const first = this.current === undefined;
     this.current = tag;
     return first ? { kind: 'start', media: r.media } : { kind: 'retarget', media: r.media };
@@ -94,7 +95,7 @@ export class EarlyAnswers {
    */
   onFinal(res: SipResponse, offer: LocalMedia): FinalAnswerOutcome {
     const tag = tagOf(res.headers.get('To')) ?? '';
-    const early = this.byTag.get(tag);
+    const early = this.byTag?.get(tag);
     const fromEarly = (media: NegotiatedMedia): FinalAnswerOutcome => (this.current === tag ? { kind: 'keep' } : { kind: 'apply', media });
     const sdp = answerSdpOf(res, true);
     if (sdp === undefined) return early ? fromEarly(early) : { kind: 'fail', status: 488, reason: 'No SDP answer' };

@@ -144,7 +144,8 @@ export interface FrameSink {
 
 /** Cuts received packets into 20 ms frames. */
 export class RxReframer {
-  private readonly half = Buffer.alloc(2 * 80);
+  /** A 10 ms unit waiting for its second half; made when a unit is first left over (most streams never leave one). */
+  private half: Buffer | undefined;
   private halfLen = 0;
   private halfTs = 0;
   private unitBytes = 0;
@@ -191,8 +192,9 @@ export class RxReframer {
     let i = 0;
     if (this.halfLen > 0) {
       if (((this.halfTs + this.unitTs) >>> 0) === ts >>> 0) {
-        buf.copy(this.half, this.halfLen, offset, offset + ub);
-        sink.push(seq, this.halfTs, this.half, 0, this.halfLen + ub, arrivalMs);
+        const half = this.half!;
+        buf.copy(half, this.halfLen, offset, offset + ub);
+        sink.push(seq, this.halfTs, half, 0, this.halfLen + ub, arrivalMs);
         this.halfLen = 0;
         i = 1;
       } else {
@@ -204,14 +206,14 @@ export class RxReframer {
       sink.push(seq, (ts + i * this.unitTs) >>> 0, buf, offset + i * ub, per * ub, arrivalMs);
     }
     if (i < units) {
-      buf.copy(this.half, 0, offset + i * ub, offset + (i + 1) * ub);
+      buf.copy((this.half ??= Buffer.alloc(2 * 80)), 0, offset + i * ub, offset + (i + 1) * ub);
       this.halfLen = ub;
       this.halfTs = (ts + i * this.unitTs) >>> 0;
     }
   }
 
   private flushHalf(sink: FrameSink, seq: number, arrivalMs: number): void {
-    if (this.halfLen === 0) return;
+    if (this.halfLen === 0 || this.half === undefined) return;
     sink.push(seq, this.halfTs, this.half, 0, this.halfLen, arrivalMs);
     this.halfLen = 0;
   }

@@ -15,8 +15,15 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { isRtcp } from './rtp.js';
 
-/** Bytes of a send slot: an RTP header and a full Ethernet payload. */
+/** Bytes of a large send slot: an RTP header and a full Ethernet payload. */
 const SEND_SLOT_BYTES = 1536;
+
+/**
+ * Bytes of a small send slot: enough for 20 ms of G.711 or G.722 (12 + 160), a G.729, GSM or
+ * usual Opus packet and RTCP, i.e. nearly every send. Most of the pool is small slots, so it
+ * costs a sixth of what large ones would.
+ */
+const SMALL_SLOT_BYTES = 256;
 
 /**
  * A buffer an RTP packet is copied into for one send. Node's dgram reads a sent buffer a turn
@@ -26,23 +33,71 @@ const SEND_SLOT_BYTES = 1536;
  * back; its one bound callback is made with the slot, so a send allocates nothing of ours.
  */
 class SendSlot {
-  readonly buf = Buffer.alloc(SEND_SLOT_BYTES);
+  readonly buf: Buffer;
   /** The socket whose send holds the slot (its errors go there). */
   owner: RtpSocket | undefined;
+
+  /** @param pool the pool the slot goes back to */
+  constructor(private readonly pool: SendSlotPool) {
+    // small slots share Node's buffer pool: their bytes are always written before a send
+    this.buf = pool.bytes <= SMALL_SLOT_BYTES ? Buffer.allocUnsafe(pool.bytes) : Buffer.alloc(pool.bytes);
+  }
+
   readonly done = (err: Error | null): void => {
     const owner = this.owner;
     this.owner = undefined;
-    freeSendSlots.push(this);
+    this.pool.give(this);
     if (err && owner) owner.sendFailed(err);
   };
 }
 
+/** Slot takes between two trims of a pool. */
+const TRIM_WINDOW_TAKES = 4096;
+
 /**
- * Free send slots, shared by every socket of the process: the pool grows to the most sends in
- * flight at once (about one per active stream per tick) and is reused from then on, instead of
- * a ring per socket that would cost every call its full size.
+ * Free send slots of one size, shared by every socket of the process: the pool grows to the
+ * most sends in flight at once (about one per active stream per tick) instead of a ring per
+ * socket that would cost every call its full size. Ticks caught up after a stall put several
+ * sends per stream in flight; the slots that burst left are dropped again once a whole window
+ * of sends went by without needing them.
  */
-const freeSendSlots: SendSlot[] = [];
+class SendSlotPool {
+  private readonly free: SendSlot[] = [];
+  private inUse = 0;
+  /** Most slots in use at once in this window. */
+  private peak = 0;
+  private takes = 0;
+
+  /** @param bytes the size of the pool's slots */
+  constructor(readonly bytes: number) {}
+
+  /** A free slot (a new one when none is free). */
+  take(): SendSlot {
+    const slot = this.free.pop() ?? new SendSlot(this);
+    if (++this.inUse > this.peak) this.peak = this.inUse;
+    if (++this.takes >= TRIM_WINDOW_TAKES) this.trim();
+    return slot;
+  }
+
+  /** A send's callback gives its slot back. */
+  give(slot: SendSlot): void {
+    this.inUse--;
+    this.free.push(slot);
+  }
+
+  /** Keeps as many slots as the window's peak needed (and a few more); drops the rest. */
+  private trim(): void {
+    const keep = this.peak + 8;
+    const excess = this.inUse + this.free.length - keep;
+    if (excess > 0) this.free.length = Math.max(0, this.free.length - excess);
+    this.peak = this.inUse;
+    this.takes = 0;
+  }
+}
+
+/** The process's send slots: small ones for nearly every packet, large ones for the rest. */
+const smallSlots = new SendSlotPool(SMALL_SLOT_BYTES);
+const largeSlots = new SendSlotPool(SEND_SLOT_BYTES);
 
 /** How {@link RtpPortAllocator} walks the range. */
 export type RtpPortStrategy = 'sequential' | 'random';
@@ -442,7 +497,7 @@ export class RtpSocket {
         return;
       }
       // copied into a slot of the shared pool (see SendSlot), given back by the send's callback
-      const slot = freeSendSlots.pop() ?? new SendSlot();
+      const slot = (len <= SMALL_SLOT_BYTES ? smallSlots : largeSlots).take();
       slot.owner = this;
       buf.copy(slot.buf, 0, 0, len);
       this.rtp.send(slot.buf, 0, len, port, host, slot.done);
