@@ -515,6 +515,8 @@ export class MediaSession implements MediaNode {
   /** RFC 3389 noise during the far end's silence. */
   private readonly cn = new ComfortNoiseGenerator();
   private cnRecvPt = CN_STATIC_PT;
+  /** RTP timestamp of the last CN packet received. */
+  private cnTs = 0;
   private concealed = 0;
   private fecFrames = 0;
   /** Opus settings for the codecs this session creates ({@link MediaSession.setOpusSettings}). */
@@ -934,6 +936,7 @@ export class MediaSession implements MediaNode {
     }
     if (isCn) {
       this.cn.receive(buf, h.payloadOffset, h.payloadLength);
+      this.cnTs = h.timestamp;
       return;
     }
     const rx = this.dtmfReceiver;
@@ -1118,7 +1121,9 @@ export class MediaSession implements MediaNode {
       if (n < spf) rx.fill(0, n, spf);
       this.rxPlaying = true;
       this.rxConcealRun = 0;
-      this.cn.stop();
+      // speech ends the noise only when it is newer than the CN packet: the talkspurt's last
+      // frames, still in the jitter buffer when the CN packet came, play before it
+      if (((pop.timestamp - this.cnTs) | 0) >= 0) this.cn.stop();
     } else if (this.cn.active) {
       // the far end is silent and said how loud its room is (RFC 3389)
       this.cn.generate(rx, spf);

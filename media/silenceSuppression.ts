@@ -10,7 +10,8 @@
  *
  * - A frame's energy E (dBov, 0 dBov = a full-scale sine, as in `media/comfortNoise.ts`) is
  *   speech when E is {@link VAD_MARGIN_DB} over the noise floor and above {@link VAD_FLOOR_DBOV}.
- * - The noise floor follows quieter frames at once and creeps up 0.05 dB per frame otherwise,
+ * - The noise floor (never below {@link VAD_FLOOR_DBOV}) follows quieter frames at once and
+ *   creeps up 0.05 dB per frame otherwise,
  *   so a room that gets louder is learnt within seconds while speech barely moves it.
  * - Speech holds for {@link VAD_HANGOVER_FRAMES} frames (200 ms) after its last loud frame, so
  *   word endings and short pauses are not clipped.
@@ -85,7 +86,8 @@ export class SilenceSuppressor {
   /** Whether the frame is speech (the VAD alone, hangover included). */
   private voice(e: number): boolean {
     const f = this.noiseFloor;
-    if (e < f) this.noiseFloor = e < VAD_FLOOR_DBOV - 30 ? VAD_FLOOR_DBOV - 30 : e;
+    // never below the absolute floor: after digital silence a quiet room must still be silence
+    if (e < f) this.noiseFloor = e < VAD_FLOOR_DBOV ? VAD_FLOOR_DBOV : e;
     else this.noiseFloor = f + FLOOR_RISE_DB;
     if (e > VAD_FLOOR_DBOV && e > this.noiseFloor + VAD_MARGIN_DB) {
       this.hangover = VAD_HANGOVER_FRAMES;
