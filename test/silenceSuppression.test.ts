@@ -7,8 +7,12 @@
  * @module
  */
 import test, { type ExecutionContext } from 'ava';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { MediaFormatAudio, TelephonyReturnValue as T, VoipMediaEngine, type RawRtpData } from '../index.js';
 import { comfortNoiseRms } from '../media/comfortNoise.js';
+import { MULAW_ENCODE } from '../media/g711.js';
 import {
   CN_REFRESH_FRAMES,
   cnLevelOf,
@@ -27,6 +31,8 @@ import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { mediaStats } from './helpers/mediaTime.js';
 import { until } from './helpers/observe.js';
 import { native, peerTest } from './helpers/env.js';
+import { runSipp, sippScenario } from './helpers/peers.js';
+import { freePorts } from './helpers/ports.js';
 import { seededRandom } from './helpers/prng.js';
 
 const RATE = 8000;
@@ -216,4 +222,127 @@ peerTest('engine to engine, G.729 with Annex B: the quiet goes as SID frames and
   t.is(mediaStats(a.engine, 0)!.codec, 'G729');
   t.true(sids >= 1, 'SID frames in the quiet');
   t.is(sa.tx.comfortNoisePackets, 0, 'Annex B, not RFC 3389 CN');
+});
+
+/** 20 ms of a 1 kHz tone in PCMU, the phase running on from `from` samples. */
+function pcmuTone(from: number): Buffer {
+  const p = Buffer.alloc(160);
+  for (let i = 0; i < 160; i++) p[i] = MULAW_ENCODE[Math.round(TONE_AMPLITUDE * Math.sin(((from + i) * 2 * Math.PI * 1000) / RATE)) & 0xffff]!;
+  return p;
+}
+
+/**
+ * A pcap file (libpcap format, Ethernet) of RTP from 127.0.0.1:`port` to 127.0.0.1:`port`: 1 s
+ * of PCMU tone, 2 s of silence as CN packets (PT 13, `level`) every 200 ms, 1 s of tone again
+ * (its first packet marked), paced 20 ms apart as a phone sends them.
+ */
+function cnPcap(level: number, port = 6000): Buffer {
+  const packets: { us: number; rtp: Buffer }[] = [];
+  let seq = 100;
+  let ts = 1000;
+  const rtp = (pt: number, marker: boolean, payload: Buffer): Buffer => {
+    const b = Buffer.alloc(12 + payload.length);
+    b[0] = 0x80;
+    b[1] = (marker ? 0x80 : 0) | pt;
+    b.writeUInt16BE(seq++ & 0xffff, 2);
+    b.writeUInt32BE(ts >>> 0, 4);
+    b.writeUInt32BE(0xc0ffee, 8);
+    payload.copy(b, 12);
+    return b;
+  };
+  for (let f = 0; f < 200; f++) {
+    const us = f * 20_000;
+    if (f < 50 || f >= 150) packets.push({ us, rtp: rtp(0, f === 0 || f === 150, pcmuTone(f * 160)) });
+    else if ((f - 50) % 10 === 0) packets.push({ us, rtp: rtp(13, false, Buffer.of(level)) });
+    ts += 160;
+  }
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0); // magic: microsecond timestamps, our byte order
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(65535, 16); // snaplen
+  header.writeUInt32LE(1, 20); // LINKTYPE_ETHERNET
+  const records = packets.map(({ us, rtp: r }) => {
+    const frame = Buffer.alloc(14 + 20 + 8 + r.length);
+    frame.writeUInt16BE(0x0800, 12); // IPv4; both MAC addresses zero
+    const ip = 14;
+    frame[ip] = 0x45;
+    frame.writeUInt16BE(20 + 8 + r.length, ip + 2);
+    frame[ip + 8] = 64; // TTL
+    frame[ip + 9] = 17; // UDP
+    frame.set([127, 0, 0, 1], ip + 12);
+    frame.set([127, 0, 0, 1], ip + 16);
+    let sum = 0;
+    for (let i = 0; i < 20; i += 2) sum += frame.readUInt16BE(ip + i);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    frame.writeUInt16BE(~sum & 0xffff, ip + 10);
+    const udp = ip + 20;
+    frame.writeUInt16BE(port, udp);
+    frame.writeUInt16BE(port, udp + 2);
+    frame.writeUInt16BE(8 + r.length, udp + 4); // checksum 0: none (IPv4)
+    r.copy(frame, udp + 8);
+    const rec = Buffer.alloc(16);
+    rec.writeUInt32LE(Math.floor(us / 1e6) + 1_700_000_000, 0);
+    rec.writeUInt32LE(us % 1_000_000, 4);
+    rec.writeUInt32LE(frame.length, 8);
+    rec.writeUInt32LE(frame.length, 12);
+    return Buffer.concat([rec, frame]);
+  });
+  return Buffer.concat([header, ...records]);
+}
+
+peerTest('SIPp plays a pcap of a phone with CN (PT 13, level 40) into a line: the tone, noise at −40 dBov without clicks, the tone again', ['sipp'], async (t) => {
+  const level = 40;
+  const dir = mkdtempSync(path.join(tmpdir(), 'linescape-cn-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'cn-tone.pcap'), cnPcap(level));
+  const e = await startEngine(t, { phoneName: 'desk', silenceSuppression: true });
+  t.is(e.engine.setAudioMediaFormats(0, [MediaFormatAudio.ULaw8k]), T.SipSuccess);
+  e.engine.on('SipOkToAnswerCall', (n) => e.engine.goOffHook(n.phoneLine));
+  const cnLevels: number[] = [];
+  let cap: ReturnType<typeof capture> | undefined;
+  e.engine.on('SipIncomingCallConnected', (n) => {
+    cap = capture(e.engine, n.phoneLine);
+    e.engine.enableRawRtpPacketAccess(n.phoneLine, true, (d: RawRtpData) => {
+      if (!d.transmittingPacket && d.payloadType === 13) cnLevels.push(d.payload[0]!);
+    });
+  });
+  const [sipPort] = await freePorts(1);
+  const [mediaPort] = await freePorts(2, { even: true });
+  const r = await runSipp(
+    [`127.0.0.1:${e.port}`, '-sf', sippScenario('uac-call-pcap-cn.xml'), '-s', 'desk', '-p', String(sipPort), '-mp', String(mediaPort), '-m', '1', '-timeout', '30s', '-timeout_error'],
+    { cwd: dir, timeoutMs: 40_000, traceMessages: true },
+  );
+  t.is(r.code, 0, r.summary);
+  t.truthy(cap, 'the call connected');
+  const heard = cap!.samples();
+  const levels = blockLevels(heard);
+  // the noise: the longest run of quiet blocks with the tone before and after it
+  let bestStart = 0;
+  let bestLen = 0;
+  let seenLoud = false;
+  for (let i = 0, run = 0; i < levels.length; i++) {
+    if (levels[i]! > -25) {
+      if (seenLoud && run > bestLen) {
+        bestLen = run;
+        bestStart = i - run;
+      }
+      seenLoud = true;
+      run = 0;
+    } else run++;
+  }
+  t.log(levels.map((l) => (l > -25 ? 'T' : l > -60 ? 'n' : '_')).join(''));
+  const expected = -level - 3.01;
+  const noise = heard.subarray((bestStart + 2) * 160, (bestStart + bestLen - 2) * 160);
+  const mid = blockLevels(noise);
+  const peak = noise.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const target = comfortNoiseRms(level);
+  t.log(`CN received at ${cnLevels.join(', ')}; quiet ${bestLen} blocks at ${Math.min(...mid).toFixed(1)}..${Math.max(...mid).toFixed(1)} dBFS (stated ${expected.toFixed(1)}); peak ${peak} = ${(peak / target).toFixed(2)}× the RMS`);
+  t.true(cnLevels.length >= 8 && cnLevels.every((l) => l === level), 'the CN packets came through');
+  t.true(bestLen >= 90 && bestLen <= 110, `about 2 s of quiet between the tones (${bestLen} blocks)`);
+  t.true(mid.every((l) => Math.abs(l - expected) < 3), 'noise at the stated level all through, never digital silence');
+  t.true(peak <= 2 * target, 'no clicks: no sample beyond twice the RMS');
+  const before = heard.subarray((bestStart - 30) * 160, (bestStart - 5) * 160);
+  const after = heard.subarray((bestStart + bestLen + 5) * 160, (bestStart + bestLen + 30) * 160);
+  t.true(Math.abs(dominantFrequency(before, RATE) - 1000) < 15 && Math.abs(dominantFrequency(after, RATE) - 1000) < 15, 'the tone before and after');
 });
