@@ -42,12 +42,12 @@ const TONE_AMPLITUDE = 8000;
 const NOISE_DBOV = -50;
 
 /** `seconds` of a 1 kHz tone, then of uniform noise at {@link NOISE_DBOV}, as PCM at 8 kHz. */
-function talkThenQuiet(toneSeconds: number, quietSeconds: number, seed = 7): Int16Array {
+function talkThenQuiet(toneSeconds: number, quietSeconds: number, seed = 7, noiseDbov = NOISE_DBOV): Int16Array {
   const nTone = Math.round(toneSeconds * RATE);
   const pcm = new Int16Array(nTone + Math.round(quietSeconds * RATE));
   for (let i = 0; i < nTone; i++) pcm[i] = Math.round(TONE_AMPLITUDE * Math.sin((2 * Math.PI * 1000 * i) / RATE));
   // uniform noise on [-a, a] has RMS a/√3
-  const a = comfortNoiseRms(-NOISE_DBOV) * Math.sqrt(3);
+  const a = comfortNoiseRms(-noiseDbov) * Math.sqrt(3);
   const rnd = seededRandom(seed);
   for (let i = nTone; i < pcm.length; i++) pcm[i] = Math.round((rnd() * 2 - 1) * a);
   return pcm;
@@ -345,4 +345,23 @@ peerTest('SIPp plays a pcap of a phone with CN (PT 13, level 40) into a line: th
   const before = heard.subarray((bestStart - 30) * 160, (bestStart - 5) * 160);
   const after = heard.subarray((bestStart + bestLen + 5) * 160, (bestStart + bestLen + 30) * 160);
   t.true(Math.abs(dominantFrequency(before, RATE) - 1000) < 15 && Math.abs(dominantFrequency(after, RATE) - 1000) < 15, 'the tone before and after');
+});
+
+test('engine to engine, Opus: suppression turns DTX on, the quiet (−60 dBov) goes as a packet every few hundred ms, the tone comes back', async (t) => {
+  const [a, b] = await call(t, [MediaFormatAudio.Opus48k]);
+  const cap = capture(b.engine, 0);
+  const start = cap.samples().length;
+  // libopus's own detector decides: room noise at −50 dBov is still signal to it, at −60 it is not
+  say(a, Int16Array.from([...talkThenQuiet(1, 2.5, 7, -60), ...talkThenQuiet(1, 0)]));
+  t.true(await until(() => cap.samples().length >= start + 5 * RATE, 30000));
+  const sa = mediaStats(a.engine, 0)!;
+  t.log(`A: ${sa.tx.packets} Opus packets, ${sa.tx.suppressedFrames} DTX frames not sent, ${sa.tx.comfortNoisePackets} CN`);
+  t.is(sa.codec, 'opus');
+  t.true(sa.tx.suppressedFrames >= 80, 'the quiet is not sent frame by frame');
+  t.is(sa.tx.comfortNoisePackets, 0, 'Opus DTX, not RFC 3389 CN');
+  const heard = cap.samples().subarray(start);
+  const levels = blockLevels(heard);
+  const lastLoud = levels.reduce((m, l, i) => (l > -25 ? i : m), -1);
+  const talk2 = heard.subarray((lastLoud - 30) * 160, (lastLoud - 5) * 160);
+  t.true(lastLoud > 150 && Math.abs(dominantFrequency(talk2, RATE) - 1000) < 15, 'the tone after the silence');
 });
