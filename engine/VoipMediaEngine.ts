@@ -448,25 +448,26 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
 
   /**
    * Opus settings of a line: `bitrate` (6000..510000 bit/s), `complexity` (0..10), `fec` (in-band
-   * FEC in what we send), `dtx` (discontinuous transmission in silence) and `maxBandwidth`
-   * (`narrowband` .. `fullband`); fields left out keep their value. They apply at once to a call
-   * in progress and go into the Opus `a=fmtp` of the line's next offers and answers
-   * (`useinbandfec`, `usedtx`, `maxaveragebitrate`, RFC 7587 §6.1). Received in-band FEC is used
-   * whenever libopus loads, whatever these say.
+   * FEC sent), `dtx` and `maxBandwidth` (`narrowband` .. `fullband`); fields left out keep their
+   * value. They apply at once and go into the line's next Opus `a=fmtp` (RFC 7587 §6.1).
    * @returns SipSuccess; SipBadParameter for an unknown field or a value out of range (nothing
    *   changes); SipBadPhoneLine for an unknown line; SipInvalidHandle for a detached `this`.
    */
   @procedure()
   setOpusSettings(phoneLine: number, settings: OpusSettings): T { return this.live.lineMedia.setOpusSettings(phoneLine, settings); }
 
+  /**
+   * Silence suppression on send (default off; start option `silenceSuppression`), also mid-call: CN in
+   * the SDP, RFC 3389 CN in silence, Opus DTX, G.729 Annex B (README "Comfort noise").
+   */
+  @procedure()
+  setSilenceSuppression(phoneLine: number, enable: boolean): T { return this.live.lineMedia.setSilenceSuppression(phoneLine, enable); }
+
   /** Turns a line's jitter buffer on or off (off: play packets as they come). */
   @procedure()
   setEnableJitter(phoneLine: number, on: boolean): T { return this.live.lineMedia.setEnableJitter(phoneLine, on); }
 
-  /**
-   * Gives every RTP packet of a line, both directions, to `callback`; setting
-   * `processRtpPacket = false` in it drops the packet. Costs an allocation per packet while on.
-   */
+  /** Every RTP packet of a line, both ways, to `callback` (`processRtpPacket = false` drops it); allocates per packet. */
   @procedure()
   enableRawRtpPacketAccess(phoneLine: number, on: boolean, callback?: (data: RawRtpData) => void): T {
     return this.live.lineMedia.enableRawRtpPacketAccess(phoneLine, on, callback);

@@ -1,6 +1,6 @@
 /**
  * The bodies of the facade's procedures on the media of a line: formats, volume, loopback,
- * jitter buffer, Opus settings, raw RTP access, WAV playback and IVR channels. A setting is
+ * jitter buffer, Opus settings, silence suppression, raw RTP access, WAV playback and IVR channels. A setting is
  * kept on the line (lines/phoneLine.ts) so its next call starts with it, and applied at once to
  * the media session of the call in progress, if any. The facade keeps each procedure's
  * signature, TSDoc and guard.
@@ -104,6 +104,19 @@ export class LineMediaProcedures {
     for (const [k, v] of Object.entries(settings)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
     l.opusSettings = merged;
     l.media?.setOpusSettings(merged);
+    return T.SipSuccess;
+  }
+
+  /**
+   * setSilenceSuppression: kept on the line for its next offers and answers (CN listed) and
+   * applied at once to the call in progress (media/session.ts says what a call can suppress).
+   */
+  setSilenceSuppression(phoneLine: number, enable: boolean): T {
+    const l = this.run.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    if (typeof enable !== 'boolean') return T.SipBadParameter;
+    l.silenceSuppression = enable;
+    l.media?.setSilenceSuppression(enable);
     return T.SipSuccess;
   }
 

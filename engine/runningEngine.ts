@@ -155,6 +155,7 @@ export class RunningEngine {
     state.logger = p.logger ?? state.constructorLogger();
     state.notifier.setCallback(p.userNotifyCallbackProc);
     const lines = Array.from({ length: p.numPhoneLinesRequested }, (_, i) => new PhoneLine(i));
+    for (const l of lines) l.silenceSuppression = p.silenceSuppression;
     let mediaClock: MediaClock;
     try {
       mediaClock = state.options.mediaClock?.() ?? new DriftCorrectedMediaClock({});

@@ -86,6 +86,7 @@ function validateStartParams(p: ResolvedParams): T {
     p.farEndCallTransferEnabled,
     p.randomlyAssignIncomingCallsToPhoneLines,
     p.dtmfEnabled,
+    p.silenceSuppression,
     p.enablePhoneLineRecording,
     p.logSipMessages,
     p.keepCallAfterTransfer,

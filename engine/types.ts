@@ -105,6 +105,11 @@ export interface StartSipTelephonyParams {
   zeroBasedAudioOutDeviceId?: number;
   /** Enable integrated DTMF detection and generation. */
   dtmfEnabled?: boolean;
+  /**
+   * Silence suppression on send for every line from the start (each line can change it with
+   * `setSilenceSuppression`). Default false. A LineScape addition.
+   */
+  silenceSuppression?: boolean;
   /** Allow phone line recording. */
   enablePhoneLineRecording?: boolean;
   /** Log every SIP message sent and received as structured lines. */
@@ -224,6 +229,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   zeroBasedAudioInDeviceId: SIP_AUDIO_DEVICE_NOT_USED,
   zeroBasedAudioOutDeviceId: SIP_AUDIO_DEVICE_NOT_USED,
   dtmfEnabled: true,
+  silenceSuppression: false,
   enablePhoneLineRecording: true,
   logSipMessages: false,
   callAnswerTimeoutSeconds: 60,

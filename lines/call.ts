@@ -383,6 +383,7 @@ export class Call {
       port: this.media?.localPort ?? 9,
       formats: this.formats,
       telephoneEvent: true,
+      comfortNoise: this.line.silenceSuppression,
       direction,
       holdStyle: this.host.holdStyle(),
       ptime: this.host.packetTimeMs?.(),

@@ -11,7 +11,7 @@ import type { MediaPump } from '../media/mediaPump.js';
 import type { DuplexMediaSink } from '../media/mediaPorts.js';
 import type { RtpPortAllocator } from '../media/rtpSocket.js';
 import { MediaSession, type MediaFramePort, type MediaSessionStats, type MediaLevels, type MediaParams, type RawRtpData } from '../media/session.js';
-import { defaultFormat, type AudioCodecName, type AudioFormatSpec, type NegotiatedMedia } from '../sip/sdp.js';
+import { annexBRefused, defaultFormat, type AudioCodecName, type AudioFormatSpec, type NegotiatedMedia } from '../sip/sdp.js';
 import { MediaFormatAudio } from '../media/audioFormat.js';
 import { isCodecAvailable } from '../media/codecs.js';
 import { opusFmtp, type OpusSettings } from '../media/opus.js';
@@ -71,6 +71,8 @@ export function mediaParamsOf(n: NegotiatedMedia): MediaParams {
     rtcpMux: n.rtcpMux,
     ptime: n.ptime,
     ...(n.comfortNoisePayloadType !== undefined ? { comfortNoisePayloadType: n.comfortNoisePayloadType } : {}),
+    ...(n.comfortNoiseAgreed === true ? { comfortNoiseSendPayloadType: n.comfortNoisePayloadType } : {}),
+    ...(n.codec.name === 'G729' && annexBRefused(n.codec.fmtp) ? { annexB: false } : {}),
   };
 }
 
@@ -88,6 +90,8 @@ export interface LineMedia extends CallMedia {
   setOpusSettings(s: OpusSettings): void;
   /** Jitter buffer on/off. */
   enableJitter(on: boolean): void;
+  /** Silence suppression on send (VAD and RFC 3389 CN, Opus DTX, G.729 Annex B). */
+  setSilenceSuppression(on: boolean): void;
   /** Raw RTP access callback. */
   setRawRtpAccess(cb: ((d: RawRtpData) => void) | undefined): void;
   /** Statistics snapshot. */
@@ -165,6 +169,7 @@ export async function openLineMedia(o: OpenLineMediaOptions): Promise<LineMedia 
   if (line.rawRtpCallback) s.setRawRtpAccess(line.rawRtpCallback);
   if (o.rtpKeepAliveMs > 0) s.setKeepAlive(o.rtpKeepAliveMs);
   s.setOpusSettings(line.opusSettings);
+  s.setSilenceSuppression(line.silenceSuppression);
   return new SessionLineMedia(s, line);
 }
 
@@ -216,6 +221,9 @@ class SessionLineMedia implements LineMedia {
   }
   enableJitter(on: boolean): void {
     this.s.enableJitter(on);
+  }
+  setSilenceSuppression(on: boolean): void {
+    this.s.setSilenceSuppression(on);
   }
   setRawRtpAccess(cb: ((d: RawRtpData) => void) | undefined): void {
     this.s.setRawRtpAccess(cb);

@@ -50,6 +50,8 @@ export class PhoneLine {
   jitter = { ms: 60, enabled: true };
   /** Opus settings of the line (`setOpusSettings`); empty means the codec defaults. */
   opusSettings: OpusSettings = {};
+  /** Silence suppression on send (`setSilenceSuppression`): CN offered and sent in silence. */
+  silenceSuppression = false;
   /** Media of the current call. */
   media?: LineMedia;
   /** Raw RTP access callback (enableRawRtpPacketAccess). */

@@ -53,7 +53,7 @@ export class G729Codec implements AudioCodec {
   private readonly pcm80 = new Int16Array(G729_FRAME_SAMPLES);
   private readonly bits = new Uint8Array(G729_SPEECH_OCTETS);
   private readonly bits2 = new Uint8Array(G729_SPEECH_OCTETS);
-  private readonly vad: boolean;
+  private vad: boolean;
   private inCn = false;
 
   /** True after a SID frame until the next speech frame: the gap is comfort noise. */
@@ -171,6 +171,22 @@ export class G729Codec implements AudioCodec {
       o += G729_FRAME_SAMPLES;
     }
     return o;
+  }
+
+  /**
+   * Annex B on transmit on or off from the next frame (silence suppression on a call in
+   * progress): libbcg729 fixes VAD when a channel is made, so a change makes a fresh one (the
+   * decoder restarts too, as after a lost packet). False when libbcg729 cannot make it.
+   */
+  setAnnexB(on: boolean): boolean {
+    if (on === this.vad) return true;
+    const fresh = createBcg729Channel(on);
+    if (!fresh.ok) return false;
+    this.vad = on;
+    this.inCn = false;
+    this.channel.close();
+    this.channel = fresh.channel;
+    return true;
   }
 
   /** New stream: fresh encoder and decoder contexts (libbcg729 has no reset call). */

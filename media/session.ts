@@ -40,6 +40,7 @@ import { IvrRxStream, IvrTxStream, isIvrSampleRate, type IvrSampleRate } from '.
 import { JitterBuffer, type JitterBufferStats, type JitterPop } from './jitterBuffer.js';
 import type { MediaClock, MediaClockListener } from './mediaClock.js';
 import type { MediaNode, MediaPump } from './mediaPump.js';
+import { G729Codec } from './g729.js';
 import { OPUS_MAX_FRAME_SAMPLES, OpusCodec, isValidOpusSettings, type OpusSettings } from './opus.js';
 import { createResampler, type Resampler } from './resample.js';
 import { parseRtcp, writeRtcpCompound, type RtcpReportBlock } from './rtcp.js';
@@ -54,6 +55,7 @@ import {
 } from './rtpStats.js';
 import { ToneGenerator, type ToneSpec } from './tones.js';
 import { ComfortNoiseGenerator } from './comfortNoise.js';
+import { SilenceSuppressor, TX_CN, TX_VOICE } from './silenceSuppression.js';
 import { clampGain, gainAndLevel, GAIN_UNITY, mixInto, type FrameLevel } from './gain.js';
 import { SinkChain, slotIndex, SourceChain, type DuplexMediaSink, type MediaSink, type MediaSource, type PortSlot } from './mediaPorts.js';
 import { loadWav, WavPlayer, type WavLoadResult } from './wavPlayer.js';
@@ -105,6 +107,13 @@ export interface MediaParams {
    * static 13 is always understood.
    */
   comfortNoisePayloadType?: number;
+  /**
+   * Payload type to send RFC 3389 CN with during silence, when both SDPs listed CN at the
+   * codec's clock; without it silence suppression sends audio (or the codec's own DTX).
+   */
+  comfortNoiseSendPayloadType?: number;
+  /** The far end takes G.729 Annex B SID frames (its fmtp has no `annexb=no`). Default true. */
+  annexB?: boolean;
 }
 
 /** How a DTMF digit travelled. */
@@ -328,6 +337,10 @@ export interface MediaTxStats extends RtpSendStatsSnapshot {
   dtmfPackets: number;
   /** RFC 6263 keep-alive packets (not in `packets`). */
   keepAlives: number;
+  /** RFC 3389 CN packets sent in our silences (in `packets`). */
+  comfortNoisePackets: number;
+  /** 20 ms frames not sent because we were silent (silence suppression, Opus DTX, G.729 Annex B). */
+  suppressedFrames: number;
   /** Packets dropped by the raw RTP callback. */
   rawDropped: number;
   /** Ticks with no destination to send to. */
@@ -507,6 +520,8 @@ export class MediaSession implements MediaNode {
   /** RFC 3389 noise during the far end's silence. */
   private readonly cn = new ComfortNoiseGenerator();
   private cnRecvPt = CN_STATIC_PT;
+  /** RTP timestamp of the last CN packet received. */
+  private cnTs = 0;
   private concealed = 0;
   private fecFrames = 0;
   /** Opus settings for the codecs this session creates ({@link MediaSession.setOpusSettings}). */
@@ -565,6 +580,16 @@ export class MediaSession implements MediaNode {
   private noDestination = 0;
   private keepAliveTicks = 0;
   private keepAliveCount = 0;
+  /** Silence suppression asked for ({@link MediaSession.setSilenceSuppression}). */
+  private suppression = false;
+  /** The VAD sending CN (made when first needed); null while audio or the codec's DTX goes out. */
+  private suppressor: SilenceSuppressor | null = null;
+  private useVad = false;
+  /** The codec's own DTX runs (Opus DTX, G.729 Annex B): its empty frames are not sent. */
+  private codecDtx = false;
+  private cnSendPt = -1;
+  private cnSent = 0;
+  private suppressedFrames = 0;
 
   // counters
   private rfc4733Rx = 0;
@@ -726,8 +751,41 @@ export class MediaSession implements MediaNode {
     this.txPack.configure(payloadUnitOf(this.codec.name), this.ptimeRequested, this.codec.clockRate);
     const cnPt = p.comfortNoisePayloadType;
     this.cnRecvPt = cnPt !== undefined && validPt(cnPt) ? cnPt : CN_STATIC_PT;
+    const cnSend = p.comfortNoiseSendPayloadType;
+    this.cnSendPt = cnSend !== undefined && validPt(cnSend) ? cnSend : -1;
     this.params = { ...p, ...(te !== undefined ? { telephoneEvent: { ...te } } : {}) };
+    this.applySuppression();
     return true;
+  }
+
+  /**
+   * Silence suppression on send (`media/silenceSuppression`), from the next frame: with Opus its
+   * DTX, with G.729 Annex B (unless the far end said `annexb=no`), otherwise the VAD and RFC 3389
+   * CN packets when the negotiation agreed CN; with none of these the audio keeps flowing (CN
+   * unagreed must not be sent), and the next offer/answer of the call agrees it.
+   */
+  setSilenceSuppression(on: boolean): void {
+    this.suppression = on;
+    this.applySuppression();
+  }
+
+  /** Picks how silence is suppressed for the codec and negotiation in force. */
+  private applySuppression(): void {
+    const c = this.codec;
+    const p = this.params;
+    if (c === null || p === null) return;
+    const on = this.suppression;
+    let dtx = false;
+    if (c instanceof OpusCodec) {
+      dtx = on || this.opusSettings.dtx === true;
+      c.applySettings({ dtx });
+    } else if (c instanceof G729Codec) {
+      dtx = on && p.annexB !== false && c.setAnnexB(true);
+      if (!dtx) c.setAnnexB(false);
+    }
+    this.codecDtx = dtx;
+    this.useVad = on && !dtx && this.cnSendPt >= 0;
+    if (this.useVad) (this.suppressor ??= new SilenceSuppressor()).reset();
   }
 
   /** Re-aims everything rate-dependent at the new codec. */
@@ -887,6 +945,7 @@ export class MediaSession implements MediaNode {
     }
     if (isCn) {
       this.cn.receive(buf, h.payloadOffset, h.payloadLength);
+      this.cnTs = h.timestamp;
       return;
     }
     const rx = this.dtmfReceiver;
@@ -1072,7 +1131,9 @@ export class MediaSession implements MediaNode {
       if (n < spf) rx.fill(0, n, spf);
       this.rxPlaying = true;
       this.rxConcealRun = 0;
-      this.cn.stop();
+      // speech ends the noise only when it is newer than the CN packet: the talkspurt's last
+      // frames, still in the jitter buffer when the CN packet came, play before it
+      if (((pop.timestamp - this.cnTs) | 0) >= 0) this.cn.stop();
     } else if (this.cn.active) {
       // the far end is silent and said how loud its room is (RFC 3389)
       this.cn.generate(rx, spf);
@@ -1159,8 +1220,14 @@ export class MediaSession implements MediaNode {
         return;
       }
     }
+    if (this.useVad && this.silentTick(ts, spf)) return;
     const len = codec.encode(tx, this.pkt, RTP_HEADER_SIZE);
-    if (len <= 0) return;
+    // the codec's DTX: nothing (G.729 Annex B), or an Opus DTX frame of 1-2 octets not worth sending
+    if (len <= 0 || (this.codecDtx && len <= 2 && codec.name === 'opus')) {
+      this.suppressedFrames++;
+      this.needMarker = true; // the next audio starts a talkspurt (RFC 3551 §4.1)
+      return;
+    }
     const pk = this.txPack;
     if (pk.active) {
       // a frame that does not follow the pending units, or is no whole number of them (a
@@ -1182,6 +1249,27 @@ export class MediaSession implements MediaNode {
       return;
     }
     this.sendAudio(len, ts);
+  }
+
+  /**
+   * Silence suppression by VAD for this tick's frame: true when it is silence, in which case a CN
+   * packet (one octet, the level) may go instead and the next audio packet is marked.
+   */
+  private silentTick(ts: number, spf: number): boolean {
+    const sup = this.suppressor!;
+    const d = sup.decide(this.txPcm, spf);
+    if (d === TX_VOICE) return false;
+    this.flushPacked(); // the talkspurt's last units go before the noise
+    this.suppressedFrames++;
+    this.needMarker = true;
+    if (d === TX_CN) {
+      this.pkt[RTP_HEADER_SIZE] = sup.level;
+      if (this.sendPacket(this.cnSendPt, false, ts, 1)) {
+        this.cnSent++;
+        this.txStats.onSent(1, ts, Date.now());
+      }
+    }
+    return true;
   }
 
   /** Sends the audio payload in `pkt` (marked after a gap) and counts it. */
@@ -1551,6 +1639,7 @@ export class MediaSession implements MediaNode {
     this.opusSettings = merged;
     const c = this.codec;
     if (c instanceof OpusCodec) c.applySettings(merged);
+    this.applySuppression(); // suppression keeps Opus DTX on whatever the settings say
     return true;
   }
 
@@ -1640,6 +1729,8 @@ export class MediaSession implements MediaNode {
         ...tx,
         dtmfPackets: this.dtmfPackets,
         keepAlives: this.keepAlives,
+        comfortNoisePackets: this.cnSent,
+        suppressedFrames: this.suppressedFrames,
         rawDropped: this.txRawDropped,
         noDestination: this.noDestination,
       },

@@ -83,6 +83,11 @@ export interface LocalMedia {
   ptime?: number;
   /** Offer and accept RFC 5761 rtcp-mux (default false: RTCP on port + 1). */
   rtcpMux?: boolean;
+  /**
+   * Offer, and answer, RFC 3389 comfort noise (silence suppression on send): `CN/8000` as static
+   * 13 next to 8 kHz codecs, a dynamic `CN/48000` next to Opus. Default false.
+   */
+  comfortNoise?: boolean;
   /** Our `o=` session id (decimal digits, RFC 4566 §5.2); constant for the dialog. */
   sessionId: string;
   /** Our `o=` version; the caller increments it for every new offer or answer it sends (RFC 3264 §8). */
@@ -124,6 +129,8 @@ export interface NegotiatedMedia {
    * send during its silence.
    */
   comfortNoisePayloadType?: number;
+  /** Both SDPs list CN at the codec's clock: we may send CN packets with `comfortNoisePayloadType`. */
+  comfortNoiseAgreed?: boolean;
   /**
    * The remote's direction with RFC 2543 hold folded in: a null `c=` address removes `recv`
    * (RFC 3264 §8.4: neither RTP nor RTCP is sent to it).
@@ -451,6 +458,23 @@ function offeredTelephoneEvents(local: LocalMedia): { payloadType: number; clock
   return out;
 }
 
+/**
+ * The CN entries of our offer when {@link LocalMedia.comfortNoise} is on: static 13 when an
+ * 8 kHz-clock codec is offered, a free dynamic number for `CN/48000` when Opus is.
+ */
+function offeredComfortNoise(local: LocalMedia, events: readonly { payloadType: number }[]): { payloadType: number; clockRate: number }[] {
+  if (local.comfortNoise !== true) return [];
+  const out: { payloadType: number; clockRate: number }[] = [];
+  if (local.formats.some((f) => f.clockRate === 8000)) out.push({ payloadType: 13, clockRate: 8000 });
+  if (local.formats.some((f) => f.clockRate === 48000)) {
+    const used = new Set([...local.formats.map((f) => f.payloadType), ...events.map((e) => e.payloadType)]);
+    let pt = 98;
+    while (used.has(pt) && pt < 127) pt++;
+    if (!used.has(pt)) out.push({ payloadType: pt, clockRate: 48000 });
+  }
+  return out;
+}
+
 /** Prefer the event clock equal to the codec's; otherwise any event format at all. */
 function chooseTelephoneEvent<T extends { clockRate: number }>(candidates: T[], codecRate: number): T | undefined {
   return candidates.find((c) => c.clockRate === codecRate) ?? candidates[0];
@@ -557,13 +581,18 @@ function audioMedia(
   events: { payloadType: number; clockRate: number }[],
   direction: MediaDirection | undefined,
   rtcpMux: boolean,
+  cn: readonly { payloadType: number; clockRate: number }[] = [],
 ): MediaDescription {
   const m: MediaDescription = {
     type: 'audio',
     port: local.port,
     protocol: 'RTP/AVP',
-    payloads: [...formats.map((f) => f.payloadType), ...events.map((e) => e.payloadType)].join(' '),
-    rtp: [...formats.map(rtpmapOf), ...events.map((e) => ({ payload: e.payloadType, codec: TELEPHONE_EVENT, rate: e.clockRate }))],
+    payloads: [...formats.map((f) => f.payloadType), ...events.map((e) => e.payloadType), ...cn.map((c) => c.payloadType)].join(' '),
+    rtp: [
+      ...formats.map(rtpmapOf),
+      ...events.map((e) => ({ payload: e.payloadType, codec: TELEPHONE_EVENT, rate: e.clockRate })),
+      ...cn.map((c) => ({ payload: c.payloadType, codec: 'CN', rate: c.clockRate })),
+    ],
     fmtp: [
       ...formats.filter((f) => f.fmtp).map((f) => ({ payload: f.payloadType, config: f.fmtp as string })),
       ...events.map((e) => ({ payload: e.payloadType, config: '0-16' })), // DTMF 0-9 * # A-D and flash
@@ -589,8 +618,9 @@ export function createOffer(local: LocalMedia): string {
   const connection = nullAddress ? (isIpv6(local.address) ? '::' : '0.0.0.0') : local.address;
   const sdp = sessionSkeleton(local, connection, { start: 0, stop: 0 });
   const writeDirection = !(holding && style === 'rfc2543');
+  const events = offeredTelephoneEvents(local);
   sdp.media.push(
-    audioMedia(local, local.formats, offeredTelephoneEvents(local), writeDirection ? local.direction : undefined, local.rtcpMux === true),
+    audioMedia(local, local.formats, events, writeDirection ? local.direction : undefined, local.rtcpMux === true, offeredComfortNoise(local, events)),
   );
   return sdpTransform.write(sdp);
 }
@@ -674,7 +704,9 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
       // G.729 without Annex B both ways when the offerer says so (RFC 4856 §2.1.9)
       if (ourFormat.name === 'G729' && annexBRefused(chosen.format.fmtp)) ourFormat.fmtp = 'annexb=no';
       const ourEvents = event ? [{ payloadType: event.payloadType, clockRate: event.clockRate }] : [];
-      answer.media.push(audioMedia({ ...local, ptime }, [ourFormat], ourEvents, answerDirection, remote.rtcpMux));
+      // CN answered only when we suppress silence too: its number is the offerer's (RFC 3264 §6.1)
+      const ourCn = cn && local.comfortNoise === true ? [{ payloadType: cn.payloadType, clockRate: cn.clockRate }] : [];
+      answer.media.push(audioMedia({ ...local, ptime }, [ourFormat], ourEvents, answerDirection, remote.rtcpMux, ourCn));
     } else {
       // Rejected: port 0, formats kept only because SDP requires at least one (RFC 3264 §6).
       const payloads = text(offered.payloads).trim();
@@ -708,6 +740,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
   };
   if (event) media.telephoneEvent = { payloadType: event.payloadType, receivePayloadType: event.payloadType, clockRate: event.clockRate };
   if (cn) media.comfortNoisePayloadType = cn.payloadType;
+  if (cn && local.comfortNoise === true) media.comfortNoiseAgreed = true;
   return { ok: true, answer: sdpTransform.write(answer), media };
 }
 
@@ -778,6 +811,7 @@ export function negotiateAnswer(answerSdp: string, offer: LocalMedia): AnswerNeg
   };
   if (event) media.telephoneEvent = event;
   if (cn) media.comfortNoisePayloadType = cn.payloadType;
+  if (cn && offeredComfortNoise(offer, offeredTelephoneEvents(offer)).some((c) => c.clockRate === cn.clockRate)) media.comfortNoiseAgreed = true;
   return { ok: true, media };
 }
 
