@@ -434,9 +434,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
 
   /** Receive and transmit volume of a line, 0..2048 (512 = 100 %); clipping saturates. */
   @procedure()
-  setPhoneLineVolume(phoneLine: number, rxVolume: number, txVolume: number): T {
-    return this.live.lineMedia.setPhoneLineVolume(phoneLine, rxVolume, txVolume);
-  }
+  setPhoneLineVolume(phoneLine: number, rxVolume: number, txVolume: number): T { return this.live.lineMedia.setPhoneLineVolume(phoneLine, rxVolume, txVolume); }
 
   /** Sends the audio received on a line back to the far end (a line test). */
   @procedure()
@@ -447,12 +445,17 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   setJitterTimeMs(phoneLine: number, ms: number): T { return this.live.lineMedia.setJitterTimeMs(phoneLine, ms); }
 
   /**
-   * Opus settings of a line: `bitrate` (6000..510000 bit/s), `complexity` (0..10), `fec` (in-band
-   * FEC in what we send), `dtx` (discontinuous transmission in silence) and `maxBandwidth`
-   * (`narrowband` .. `fullband`); fields left out keep their value. They apply at once to a call
-   * in progress and go into the Opus `a=fmtp` of the line's next offers and answers
-   * (`useinbandfec`, `usedtx`, `maxaveragebitrate`, RFC 7587 §6.1). Received in-band FEC is used
-   * whenever libopus loads, whatever these say.
+   * The `a=ptime` a line offers, ms: 10, 20, 30, 40 or 60 (default the `packetTimeMs` start
+   * option), from its next call on; its answers use it when the offer states no ptime.
+   * @returns SipSuccess; SipBadParameter for another value; SipBadPhoneLine for an unknown line.
+   */
+  @procedure()
+  setPacketTime(phoneLine: number, ms: number): T { return this.live.lineMedia.setPacketTime(phoneLine, ms); }
+
+  /**
+   * Opus settings of a line: `bitrate` (6000..510000 bit/s), `complexity` (0..10), `fec` (in-band FEC
+   * sent), `dtx` and `maxBandwidth` (`narrowband`..`fullband`); a field left out keeps its value. They
+   * apply at once and go into the line's Opus `a=fmtp` (RFC 7587 §6.1); received FEC is always used.
    * @returns SipSuccess; SipBadParameter for an unknown field or a value out of range (nothing
    *   changes); SipBadPhoneLine for an unknown line; SipInvalidHandle for a detached `this`.
    */

@@ -141,8 +141,8 @@ export interface NegotiatedMedia {
    */
   remoteHold: boolean;
   /**
-   * Packetisation time to send with, in ms: the remote's `a=ptime` (capped by `a=maxptime`, else
-   * 20) rounded to what the codec allows (sip/ptime.ts: 10 ms units up to 60 ms, GSM 20 ms
+   * Packetisation time to send with, in ms: the remote's `a=ptime` (else our own `ptime`, else
+   * 20; capped by `a=maxptime`) rounded to what the codec allows (sip/ptime.ts: 10 ms units up to 60 ms, GSM 20 ms
    * units, Opus 20 ms). The answer we write asks for the same.
    */
   ptime: number;
@@ -477,12 +477,16 @@ function remoteMaxptime(session: SessionDescription, m: MediaDescription): numbe
   return positive(m.maxptime) ?? positive(loose.maxptime);
 }
 
-function remotePtime(session: SessionDescription, m: MediaDescription): number {
+/**
+ * The remote's packet time, capped by its maxptime; `fallback` (our own wish, else 20) when it
+ * states none: with no `a=ptime` the peer has no preference, so ours is as good as any.
+ */
+function remotePtime(session: SessionDescription, m: MediaDescription, fallback = 20): number {
   const loose = session as unknown as { ptime?: unknown };
   let ptime = positive(m.ptime) ?? positive(loose.ptime);
   const max = remoteMaxptime(session, m);
   if (ptime !== undefined && ptime > 200) ptime = undefined; // nonsense: fall back to the default
-  let result = ptime ?? 20;
+  let result = ptime ?? fallback;
   if (max !== undefined && max < result) result = max;
   return result;
 }
@@ -498,7 +502,7 @@ interface RemoteStream {
   rtcpMux: boolean;
 }
 
-function readStream(session: SessionDescription, m: MediaDescription, muxAllowed: boolean): RemoteStream {
+function readStream(session: SessionDescription, m: MediaDescription, muxAllowed: boolean, ownPtime?: number): RemoteStream {
   const address = mediaAddress(session, m);
   const port = int(m.port) ?? 0;
   let direction = mediaDirection(session, m.direction);
@@ -512,7 +516,7 @@ function readStream(session: SessionDescription, m: MediaDescription, muxAllowed
     rtcpAddress: !rtcpMux && rtcpAddress !== '' ? rtcpAddress : address,
     rtcpPort: rtcpMux ? port : rtcpPort !== undefined && rtcpPort > 0 && rtcpPort <= 65535 ? rtcpPort : port + 1,
     direction,
-    ptime: remotePtime(session, m),
+    ptime: remotePtime(session, m, ownPtime),
     maxptime: remoteMaxptime(session, m),
     rtcpMux,
   };
@@ -654,7 +658,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
   if (!chosen) return fail(488, why, code);
 
   const m = session.media[chosen.index] as MediaDescription; // the loop above found it there
-  const remote = readStream(session, m, local.rtcpMux === true);
+  const remote = readStream(session, m, local.rtcpMux === true, local.ptime);
   const answerDirection = intersect(reverse(remote.direction), local.direction);
   const codec = withRemoteNumbering(chosen.local, chosen.format);
   // the loop above only chose a codec it can packetise: we send, and ask for, the same ptime
@@ -756,7 +760,7 @@ export function negotiateAnswer(answerSdp: string, offer: LocalMedia): AnswerNeg
   const event = chooseTelephoneEvent(events, codec.clockRate);
   const cn = formats.find((f) => f.name === 'cn' && f.clockRate === codec.clockRate);
 
-  const remote = readStream(session, m, offer.rtcpMux === true);
+  const remote = readStream(session, m, offer.rtcpMux === true, offer.ptime);
   const media: NegotiatedMedia = {
     remoteAddress: remote.address,
     remotePort: remote.port,
