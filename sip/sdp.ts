@@ -17,7 +17,7 @@ import type { MediaDescription, SessionDescription } from 'sdp-transform';
 export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
 /** The audio codecs the media layer can encode and decode. */
-export type AudioCodecName = 'PCMU' | 'PCMA' | 'G722' | 'G729' | 'GSM' | 'opus';
+export type AudioCodecName = 'PCMU' | 'PCMA' | 'G722' | 'G729' | 'GSM' | 'opus' | 'G726-32';
 
 /** One audio format as it appears on an `m=` line plus its `a=rtpmap` / `a=fmtp`. */
 export interface AudioFormatSpec {
@@ -35,7 +35,8 @@ export interface AudioFormatSpec {
 
 /**
  * The usual format description for a codec: PCMU 0/8000, PCMA 8/8000, G722 9/8000 (the RTP clock
- * RFC 3551 fixed for this 16 kHz codec), G729 18/8000, GSM 3/8000, opus 111/48000/2 with
+ * RFC 3551 fixed for this 16 kHz codec), G729 18/8000, GSM 3/8000, G726-32 112/8000 (dynamic since
+ * RFC 3551; RFC 3551 packing, not AAL2-G726-32), opus 111/48000/2 with
  * `minptime=10;useinbandfec=1` (in-band FEC costs little and saves audio on lossy links).
  * Returns a fresh object, so callers may change the payload type.
  */
@@ -52,6 +53,8 @@ export function defaultFormat(name: AudioCodecName): AudioFormatSpec {
       return { name: 'G729', payloadType: 18, clockRate: 8000 };
     case 'GSM':
       return { name: 'GSM', payloadType: 3, clockRate: 8000 };
+    case 'G726-32':
+      return { name: 'G726-32', payloadType: 112, clockRate: 8000 };
     case 'opus':
       return { name: 'opus', payloadType: 111, clockRate: 48000, channels: 2, fmtp: 'minptime=10;useinbandfec=1' };
   }
