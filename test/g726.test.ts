@@ -2,7 +2,7 @@
  * G.726 at 32 kbit/s through libspandsp (media/g726, ffi/spandsp; issue 15): the codec table and
  * SDP name (`G726-32/8000`, dynamic), RFC 3551 packing (first code word in the low nibble, the
  * AAL2 packing swaps the nibbles), tone and speech-like round trips, 10 ms packets, bad
- * payloads, and a disabled library.
+ * payloads, a disabled library, and an engine-to-engine call at 30 ms packets (120 octets).
  * @module
  */
 import test from 'ava';
@@ -15,7 +15,11 @@ import { payloadUnitOf } from '../media/packetTime.js';
 import { dominantFrequency } from './helpers/analysis.js';
 import { createOffer, defaultFormat, negotiateOffer } from '../sip/sdp.js';
 import { formatSpecs } from '../lines/lineMedia.js';
-import { MediaFormatAudio } from '../index.js';
+import { MediaFormatAudio, TelephonyReturnValue as T } from '../index.js';
+import { startEngine } from './helpers/engine.js';
+import { analyse, capture, sendTone } from './helpers/audio.js';
+import { until } from './helpers/observe.js';
+import { freePorts } from './helpers/ports.js';
 import { native, peerTest } from './helpers/env.js';
 import { sine, snrDb, speechLike8k } from './helpers/signals.js';
 
@@ -128,4 +132,38 @@ peerTest.serial('a disabled libspandsp removes G.726-32 from offers; the line ke
   t.false(isCodecAvailable('G726-32'));
   t.is(createCodec('G726-32'), undefined);
   t.deepEqual(formatSpecs([MediaFormatAudio.G726_32, MediaFormatAudio.ALaw8k]).map((f) => f.name), ['PCMA']);
+});
+
+peerTest('engine to engine on G.726-32 with the caller\'s line at 30 ms: 120-octet packets both ways, tones heard', SPANDSP, async (t) => {
+  const engines = [];
+  for (const name of ['g726a', 'g726b']) {
+    const rtp = await freePorts(8, { even: true });
+    const e = await startEngine(t, { phoneName: name, minLocalRtpPort: rtp[0]!, maxLocalRtpPort: rtp[rtp.length - 1]! + 1 });
+    t.is(e.engine.setAudioMediaFormats(0, [MediaFormatAudio.G726_32]), T.SipSuccess);
+    e.engine.on('SipOkToAnswerCall', (n) => e.engine.goOffHook(n.phoneLine));
+    engines.push(e);
+  }
+  const [a, b] = engines as [(typeof engines)[0], (typeof engines)[0]];
+  t.is(a.engine.setPacketTime(0, 30), T.SipSuccess);
+  t.is(await a.engine.makeCall('g726b', '127.0.0.1', b.port, 0, true, 10000), T.SipSuccess);
+  await b.waitFor(T.SipIncomingCallConnected);
+  await a.waitFor(T.SipOutgoingCallConnected);
+  for (const e of [a, b]) t.is(e.engine.getActiveCallInfo(0).codec, 'G726-32');
+  const received = { a: [] as number[], b: [] as number[] };
+  t.is(a.engine.enableRawRtpPacketAccess(0, true, (d) => void (!d.transmittingPacket && d.payloadType === 112 && received.a.push(d.payload.length))), T.SipSuccess);
+  t.is(b.engine.enableRawRtpPacketAccess(0, true, (d) => void (!d.transmittingPacket && d.payloadType === 112 && received.b.push(d.payload.length))), T.SipSuccess);
+  const atA = capture(a.engine, 0);
+  const atB = capture(b.engine, 0);
+  sendTone(a.engine, 0, 600, 3);
+  sendTone(b.engine, 0, 1100, 3);
+  t.true(await until(() => atA.samples().length >= 12000 && atB.samples().length >= 12000, 30000));
+  const heardAtB = analyse(atB.samples().subarray(4000));
+  const heardAtA = analyse(atA.samples().subarray(4000));
+  atA.close();
+  atB.close();
+  t.true(Math.abs(heardAtB.freq - 600) < 6 && heardAtB.levelDb > -20, `B hears ${heardAtB.freq.toFixed(1)} Hz at ${heardAtB.levelDb.toFixed(1)} dB`);
+  t.true(Math.abs(heardAtA.freq - 1100) < 11 && heardAtA.levelDb > -20, `A hears ${heardAtA.freq.toFixed(1)} Hz at ${heardAtA.levelDb.toFixed(1)} dB`);
+  // 30 ms of 4-bit samples: 240 samples, 120 octets
+  t.true(received.a.length > 10 && received.a.every((n) => n === 120), `A received ${received.a.slice(0, 20).join(',')}`);
+  t.true(received.b.length > 10 && received.b.every((n) => n === 120), `B received ${received.b.slice(0, 20).join(',')}`);
 });
