@@ -2,8 +2,8 @@
  * Throughput of the media building blocks, in 20 ms frames per second on one core:
  * G.711 through our lookup tables vs alawmulaw's own array API, Opus raw through
  * `@discordjs/opus` (the baseline later engine benchmarks compare against) and through
- * `OpusCodec`, G.722 in TypeScript beside libspandsp's, G.729 and GSM through our codec classes
- * beside the bare libbcg729 / libgsm calls (the ratio is what our framing and copies cost), the
+ * `OpusCodec`, G.722 in TypeScript beside libspandsp's, G.729, GSM and G.726-32 through our codec
+ * classes beside the bare libbcg729 / libgsm / libspandsp calls (the ratio is what our framing and copies cost), the
  * resampler, and the in-band DTMF detector.
  * Run `node dist/bench/codecs.js [durationMs]`. Figures only; tests never assert timings.
  * @module
@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import alawmulaw from 'alawmulaw';
 import { createCodec } from '../media/codecs.js';
-import { createSpandspG722 } from '../ffi/spandsp.js';
+import { createSpandspG722, createSpandspG726 } from '../ffi/spandsp.js';
 import { createBcg729Channel } from '../ffi/bcg729.js';
 import { createGsmChannel } from '../ffi/gsm.js';
 import { createResampler } from '../media/resample.js';
@@ -163,6 +163,26 @@ export async function benchCodecs(durationMs = 1000): Promise<CodecBenchResult[]
     }, durationMs));
     lg.channel.close();
   } else console.error(`GSM raw: ${lg.reason}`);
+  await Promise.resolve();
+
+  // G.726-32: G726Codec (copies through scratch) and the bare libspandsp calls, 80 octets a frame
+  const g726 = createCodec('G726-32');
+  if (g726 !== undefined) {
+    add('G726-32 encode+decode (G726Codec)', measure(() => {
+      const n = g726.encode(pcm8, pkt, 12);
+      sink += g726.decode(pkt, 12, n, out8);
+    }, durationMs));
+    g726.close();
+  }
+  const sg = createSpandspG726();
+  if (sg.ok) {
+    const bits = new Uint8Array(80);
+    add('G726-32 encode+decode (raw libspandsp)', measure(() => {
+      const n = sg.coder.encode(pcm8, 160, bits);
+      sink += sg.coder.decode(bits, n, out8);
+    }, durationMs));
+    sg.coder.close();
+  } else console.error(`G726 raw: ${sg.reason}`);
   await Promise.resolve();
 
   // Resampling

@@ -434,9 +434,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
 
   /** Receive and transmit volume of a line, 0..2048 (512 = 100 %); clipping saturates. */
   @procedure()
-  setPhoneLineVolume(phoneLine: number, rxVolume: number, txVolume: number): T {
-    return this.live.lineMedia.setPhoneLineVolume(phoneLine, rxVolume, txVolume);
-  }
+  setPhoneLineVolume(phoneLine: number, rxVolume: number, txVolume: number): T { return this.live.lineMedia.setPhoneLineVolume(phoneLine, rxVolume, txVolume); }
 
   /** Sends the audio received on a line back to the far end (a line test). */
   @procedure()
@@ -445,6 +443,13 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   /** Target delay of a line's jitter buffer in ms (20..1000; it adapts around it). */
   @procedure()
   setJitterTimeMs(phoneLine: number, ms: number): T { return this.live.lineMedia.setJitterTimeMs(phoneLine, ms); }
+
+  /**
+   * The `a=ptime` (10, 20, 30, 40 or 60 ms; default `packetTimeMs`) a line offers from its next call,
+   * and answers with when the offer states none. @returns SipSuccess, SipBadParameter, SipBadPhoneLine.
+   */
+  @procedure()
+  setPacketTime(phoneLine: number, ms: number): T { return this.live.lineMedia.setPacketTime(phoneLine, ms); }
 
   /**
    * Opus settings of a line: `bitrate` (6000..510000 bit/s), `complexity` (0..10), `fec` (in-band

@@ -1,6 +1,6 @@
 /**
  * The bodies of the facade's procedures on the media of a line: formats, volume, loopback,
- * jitter buffer, Opus settings, silence suppression, raw RTP access, WAV playback and IVR channels. A setting is
+ * jitter buffer, packet time, Opus settings, silence suppression, raw RTP access, WAV playback and IVR channels. A setting is
  * kept on the line (lines/phoneLine.ts) so its next call starts with it, and applied at once to
  * the media session of the call in progress, if any. The facade keeps each procedure's
  * signature, TSDoc and guard.
@@ -11,6 +11,7 @@ import { PhoneLine } from '../lines/phoneLine.js';
 import { isAudioFormat, type LineMedia, type RawRtpData } from '../lines/lineMedia.js';
 import { isValidOpusSettings, type OpusSettings } from '../media/opus.js';
 import type { IvrSampleRate } from '../media/ivr.js';
+import { OFFERED_PACKET_TIMES_MS } from '../sip/ptime.js';
 import { isPowerOfTwo } from './logger.js';
 import type { IvrChannelResult, TxIvrChannelOptions } from './results.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
@@ -92,6 +93,18 @@ export class LineMediaProcedures {
     if (typeof on !== 'boolean') return T.SipBadParameter;
     l.jitter = { ...l.jitter, enabled: on };
     l.media?.enableJitter(on);
+    return T.SipSuccess;
+  }
+
+  /**
+   * setPacketTime: kept on the line and written into its next offers and answers; a call in
+   * progress keeps the packet time it negotiated (changing it would take a re-INVITE).
+   */
+  setPacketTime(phoneLine: number, ms: number): T {
+    const l = this.run.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    if (typeof ms !== 'number' || !OFFERED_PACKET_TIMES_MS.includes(ms)) return T.SipBadParameter;
+    l.packetTimeMs = ms;
     return T.SipSuccess;
   }
 

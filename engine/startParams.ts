@@ -11,6 +11,7 @@ import { TelephonyReturnValue as T } from './returnCodes.js';
 import { DEFAULT_START_PARAMS, LineMode, SIP_AUDIO_DEVICE_NOT_USED, type SessionTimerOptions, type StartSipTelephonyParams } from './types.js';
 import { RFC_MIN_SE_SECONDS } from '../lines/sessionTimer.js';
 import { RELIABLE_PROVISIONAL_POLICIES } from '../lines/reliableProvisional.js';
+import { OFFERED_PACKET_TIMES_MS } from '../sip/ptime.js';
 
 /** Start parameters after defaults, plus the test hooks. */
 export type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger' | 'sessionTimer'>> &
@@ -71,7 +72,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (!int(p.maxPendingIncomingCalls, 0, 65_535) || !int(p.overloadRetryAfterSeconds, 1, 86_400)) return T.SipBadParameter;
   if (!int(p.maxEventLoopLagMs, 0, 60_000) || !int(p.maxServerTransactions, 0, 10_000_000)) return T.SipBadParameter;
   if (!int(p.sipT1Ms, 1, 60_000) || !int(p.sipT2Ms, p.sipT1Ms, 600_000) || !int(p.sipT4Ms, 0, 600_000)) return T.SipBadParameter;
-  if (![10, 20, 30, 40, 60].includes(p.packetTimeMs)) return T.SipBadParameter;
+  if (!OFFERED_PACKET_TIMES_MS.includes(p.packetTimeMs)) return T.SipBadParameter;
   if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP') return T.SipBadParameter;
   if (p.conferenceSampleRate !== 8000 && p.conferenceSampleRate !== 16000 && p.conferenceSampleRate !== 48000) return T.SipBadParameter;
   if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;

@@ -205,8 +205,9 @@ export interface StartSipTelephonyParams {
   acceptOutOfDialogRefer?: boolean;
   /**
    * The packetisation time the engine asks for in its offers (`a=ptime`), ms: 10, 20, 30, 40
-   * or 60; default 20. What is sent follows the far end's `a=ptime`/`a=maxptime` (an answer
-   * carries the offer's); Opus always sends 20 ms, GSM multiples of 20. A LineScape addition.
+   * or 60; default 20; `setPacketTime` overrides it per line. What is sent follows the far end's
+   * `a=ptime`/`a=maxptime` (an answer carries the offer's, else this); Opus always sends 20 ms,
+   * GSM multiples of 20. A LineScape addition.
    */
   packetTimeMs?: number;
 }

@@ -76,8 +76,8 @@ export interface CallExtras {
   holdStyle(): HoldStyle;
   /** How hold is sent: by re-INVITE (the default) or by UPDATE when the peer allows it (lines/callUpdate.ts). */
   holdMethod?(): HoldMethod;
-  /** The `a=ptime` of our offers, ms (the packetTimeMs start parameter); absent = 20. */
-  packetTimeMs?(): number;
+  /** The `a=ptime` of the line's offers, ms (`setPacketTime`, else the packetTimeMs start parameter); absent = 20. */
+  packetTimeMs?(line: PhoneLine): number;
   /** Seconds an incoming call may ring. */
   answerTimeoutSeconds(): number;
   /** After a multi-codec answer to our INVITE, re-offer the chosen codec alone (lines/singleCodecReoffer.ts). */
@@ -386,7 +386,7 @@ export class Call {
       comfortNoise: this.line.silenceSuppression,
       direction,
       holdStyle: this.host.holdStyle(),
-      ptime: this.host.packetTimeMs?.(),
+      ptime: this.host.packetTimeMs?.(this.line),
       sessionId: this.sessionId,
       sessionVersion: this.sessionVersion++,
       username: this.userName,

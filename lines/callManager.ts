@@ -115,7 +115,7 @@ export class CallManager {
       openMedia: (line) => own.openMedia(line),
       holdStyle: () => own.holdStyle(),
       holdMethod: own.holdMethod && (() => own.holdMethod?.() ?? 'reinvite'),
-      packetTimeMs: () => own.packetTimeMs?.() ?? 20,
+      packetTimeMs: (line) => line.packetTimeMs ?? own.packetTimeMs?.(line) ?? 20,
       answerTimeoutSeconds: () => own.answerTimeoutSeconds(),
       reofferSingleCodec: () => own.reofferSingleCodec?.() === true,
       retryAfterSeconds: own.retryAfterSeconds && (() => own.retryAfterSeconds?.() ?? 10),

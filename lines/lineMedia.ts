@@ -28,6 +28,7 @@ export const AUDIO_FORMAT_CODECS: Readonly<Record<MediaFormatAudio, AudioCodecNa
   [MediaFormatAudio.G722]: 'G722',
   [MediaFormatAudio.G729]: 'G729',
   [MediaFormatAudio.Gsm]: 'GSM',
+  [MediaFormatAudio.G726_32]: 'G726-32',
 };
 
 /** Whether `f` is one of the {@link MediaFormatAudio} values a line can use. */

@@ -48,6 +48,8 @@ export class PhoneLine {
   loopback = false;
   /** Jitter buffer delay in ms and whether it is used. */
   jitter = { ms: 60, enabled: true };
+  /** The `a=ptime` the line offers, ms (`setPacketTime`); unset: the packetTimeMs start parameter. */
+  packetTimeMs?: number;
   /** Opus settings of the line (`setOpusSettings`); empty means the codec defaults. */
   opusSettings: OpusSettings = {};
   /** Silence suppression on send (`setSilenceSuppression`): CN offered and sent in silence. */

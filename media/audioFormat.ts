@@ -20,4 +20,9 @@ export enum MediaFormatAudio {
   G729 = 4,
   /** GSM 06.10 full rate, 8 kHz, payload type 3; needs libgsm. */
   Gsm = 5,
+  /**
+   * G.726 at 32 kbit/s, 8 kHz, dynamic payload type `G726-32/8000` with RFC 3551 packing;
+   * needs libspandsp. Not in a line's default formats: add it with `setAudioMediaFormats`.
+   */
+  G726_32 = 6,
 }

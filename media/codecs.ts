@@ -11,10 +11,12 @@ import { createG729Codec, type G729Options } from './g729.js';
 import { bcg729Available } from '../ffi/bcg729.js';
 import { createGsmCodec } from './gsm.js';
 import { gsmAvailable } from '../ffi/gsm.js';
+import { createG726Codec } from './g726.js';
+import { spandspG726Available } from '../ffi/spandsp.js';
 import { createOpusCodec, opusLoadError, type OpusCodecOptions } from './opus.js';
 
 /** The codecs LineScape can put on the wire. Names match the SDP rtpmap encoding names. */
-export type CodecName = 'PCMU' | 'PCMA' | 'G722' | 'G729' | 'GSM' | 'opus';
+export type CodecName = 'PCMU' | 'PCMA' | 'G722' | 'G729' | 'GSM' | 'opus' | 'G726-32';
 
 /**
  * One codec instance per RTP stream direction pair: it owns the encoder and decoder state
@@ -163,6 +165,18 @@ export const CODEC_INFO: Readonly<Record<CodecName, CodecInfo>> = Object.freeze(
     maxPayloadBytes: 33,
     rtpmap: 'GSM/8000',
   }),
+  'G726-32': Object.freeze({
+    name: 'G726-32',
+    defaultPayloadType: 112,
+    clockRate: 8000,
+    sampleRate: 8000,
+    sdpChannels: 1,
+    frameMs: 20,
+    samplesPerFrame: 160,
+    timestampIncrement: 160,
+    maxPayloadBytes: 80,
+    rtpmap: 'G726-32/8000',
+  }),
   opus: Object.freeze({
     name: 'opus',
     defaultPayloadType: 111,
@@ -213,12 +227,12 @@ export interface CodecOptions {
 
 /** True when `name` is one of the {@link CodecName}s (exact spelling). */
 export function isCodecName(name: string): name is CodecName {
-  return name === 'PCMU' || name === 'PCMA' || name === 'G722' || name === 'G729' || name === 'GSM' || name === 'opus';
+  return name === 'PCMU' || name === 'PCMA' || name === 'G722' || name === 'G729' || name === 'GSM' || name === 'opus' || name === 'G726-32';
 }
 
 /**
  * Whether a codec can be created on this machine: the ones in TypeScript always, G.729 when
- * libbcg729 loads, GSM when libgsm loads (about 10 ms, once), Opus unless its binding already
+ * libbcg729 loads, GSM when libgsm loads (about 10 ms, once), G.726-32 when libspandsp does, Opus unless its binding already
  * failed to load: loading it takes ~90 ms of blocked event loop, too long to spend on a call
  * that may never use Opus, so it stays lazy. Lines leave the others out of their SDP, so a
  * missing library narrows the offer instead of failing calls.
@@ -229,6 +243,8 @@ export function isCodecAvailable(name: CodecName): boolean {
       return bcg729Available();
     case 'GSM':
       return gsmAvailable();
+    case 'G726-32':
+      return spandspG726Available();
     case 'opus':
       return opusLoadError() === undefined;
     default:
@@ -252,7 +268,8 @@ export function findCodecByRtpmap(rtpmap: string): CodecInfo | undefined {
 
 /**
  * Create a codec instance. Returns `undefined` only when the codec's native library cannot be
- * loaded (Opus without a working `@discordjs/opus` binary, G.729 without libbcg729, GSM without libgsm); the caller maps that to a return
+ * loaded (Opus without a working `@discordjs/opus` binary, G.729 without libbcg729, GSM without libgsm,
+ * G.726-32 without libspandsp); the caller maps that to a return
  * code instead of crashing the engine.
  * @param payloadType - negotiated payload type; defaults to the table's.
  */
@@ -269,6 +286,8 @@ export function createCodec(name: CodecName, payloadType?: number, options?: Cod
       return createG729Codec(pt, options?.g729);
     case 'GSM':
       return createGsmCodec(pt);
+    case 'G726-32':
+      return createG726Codec(pt);
     case 'opus':
       return createOpusCodec(pt, options?.opus);
     default:

@@ -34,6 +34,8 @@ export function payloadUnitOf(codec: CodecName): PayloadUnit | undefined {
       return { ms: 10, bytes: 80 };
     case 'G729':
       return { ms: 10, bytes: 10 };
+    case 'G726-32': // 4 bits a sample: 40 bytes per 10 ms
+      return { ms: 10, bytes: 40 };
     case 'GSM':
       return { ms: 20, bytes: 33 };
     default:

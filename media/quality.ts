@@ -85,7 +85,8 @@ export interface QualityInput {
  * Ie and Bpl per codec (see the module comment). G.722 and Opus are rated on the narrowband
  * scale like G.711 with concealment. G.729: G.113 Appendix I's G.729A + VAD (Ie 11, Bpl 19).
  * GSM 06.10 full rate: G.113's Ie 20; G.113 gives no Bpl for it, so it takes GSM-EFR's 10,
- * the least loss-robust of the published values, rather than flatter an old codec.
+ * the least loss-robust of the published values, rather than flatter an old codec. G.726 at
+ * 32 kbit/s: G.113 Appendix I's Ie 7, and for want of a published Bpl the same 10.
  */
 const IMPAIRMENTS: Readonly<Record<CodecName, CodecImpairment>> = Object.freeze({
   PCMU: Object.freeze({ ie: 0, bpl: 25.1 }),
@@ -94,6 +95,7 @@ const IMPAIRMENTS: Readonly<Record<CodecName, CodecImpairment>> = Object.freeze(
   opus: Object.freeze({ ie: 0, bpl: 25.1 }),
   G729: Object.freeze({ ie: 11, bpl: 19 }),
   GSM: Object.freeze({ ie: 20, bpl: 10 }),
+  'G726-32': Object.freeze({ ie: 7, bpl: 10 }),
 });
 
 /** Ie and Bpl of a codec (see the module comment for where they come from). */

@@ -12,6 +12,9 @@
 /** The longest packet the engine sends, in ms (RFC 3551 §4.5's G.711 example stops at 60 too). */
 export const MAX_PACKET_TIME_MS = 60;
 
+/** The packet times the engine offers (`packetTimeMs`, `setPacketTime`), ms. */
+export const OFFERED_PACKET_TIMES_MS: readonly number[] = [10, 20, 30, 40, 60];
+
 /** The packetisation unit and the longest packet of a codec, in ms. */
 export function packetUnitOf(codecName: string): { unitMs: number; maxMs: number } {
   switch (codecName.toLowerCase()) {

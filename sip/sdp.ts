@@ -17,7 +17,7 @@ import type { MediaDescription, SessionDescription } from 'sdp-transform';
 export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
 /** The audio codecs the media layer can encode and decode. */
-export type AudioCodecName = 'PCMU' | 'PCMA' | 'G722' | 'G729' | 'GSM' | 'opus';
+export type AudioCodecName = 'PCMU' | 'PCMA' | 'G722' | 'G729' | 'GSM' | 'opus' | 'G726-32';
 
 /** One audio format as it appears on an `m=` line plus its `a=rtpmap` / `a=fmtp`. */
 export interface AudioFormatSpec {
@@ -35,7 +35,8 @@ export interface AudioFormatSpec {
 
 /**
  * The usual format description for a codec: PCMU 0/8000, PCMA 8/8000, G722 9/8000 (the RTP clock
- * RFC 3551 fixed for this 16 kHz codec), G729 18/8000, GSM 3/8000, opus 111/48000/2 with
+ * RFC 3551 fixed for this 16 kHz codec), G729 18/8000, GSM 3/8000, G726-32 112/8000 (dynamic since
+ * RFC 3551; RFC 3551 packing, not AAL2-G726-32), opus 111/48000/2 with
  * `minptime=10;useinbandfec=1` (in-band FEC costs little and saves audio on lossy links).
  * Returns a fresh object, so callers may change the payload type.
  */
@@ -52,6 +53,8 @@ export function defaultFormat(name: AudioCodecName): AudioFormatSpec {
       return { name: 'G729', payloadType: 18, clockRate: 8000 };
     case 'GSM':
       return { name: 'GSM', payloadType: 3, clockRate: 8000 };
+    case 'G726-32':
+      return { name: 'G726-32', payloadType: 112, clockRate: 8000 };
     case 'opus':
       return { name: 'opus', payloadType: 111, clockRate: 48000, channels: 2, fmtp: 'minptime=10;useinbandfec=1' };
   }
@@ -148,8 +151,8 @@ export interface NegotiatedMedia {
    */
   remoteHold: boolean;
   /**
-   * Packetisation time to send with, in ms: the remote's `a=ptime` (capped by `a=maxptime`, else
-   * 20) rounded to what the codec allows (sip/ptime.ts: 10 ms units up to 60 ms, GSM 20 ms
+   * Packetisation time to send with, in ms: the remote's `a=ptime` (else our own `ptime`, else
+   * 20; capped by `a=maxptime`) rounded to what the codec allows (sip/ptime.ts: 10 ms units up to 60 ms, GSM 20 ms
    * units, Opus 20 ms). The answer we write asks for the same.
    */
   ptime: number;
@@ -501,12 +504,16 @@ function remoteMaxptime(session: SessionDescription, m: MediaDescription): numbe
   return positive(m.maxptime) ?? positive(loose.maxptime);
 }
 
-function remotePtime(session: SessionDescription, m: MediaDescription): number {
+/**
+ * The remote's packet time, capped by its maxptime; `fallback` (our own wish, else 20) when it
+ * states none: with no `a=ptime` the peer has no preference, so ours is as good as any.
+ */
+function remotePtime(session: SessionDescription, m: MediaDescription, fallback = 20): number {
   const loose = session as unknown as { ptime?: unknown };
   let ptime = positive(m.ptime) ?? positive(loose.ptime);
   const max = remoteMaxptime(session, m);
   if (ptime !== undefined && ptime > 200) ptime = undefined; // nonsense: fall back to the default
-  let result = ptime ?? 20;
+  let result = ptime ?? fallback;
   if (max !== undefined && max < result) result = max;
   return result;
 }
@@ -522,7 +529,7 @@ interface RemoteStream {
   rtcpMux: boolean;
 }
 
-function readStream(session: SessionDescription, m: MediaDescription, muxAllowed: boolean): RemoteStream {
+function readStream(session: SessionDescription, m: MediaDescription, muxAllowed: boolean, ownPtime?: number): RemoteStream {
   const address = mediaAddress(session, m);
   const port = int(m.port) ?? 0;
   let direction = mediaDirection(session, m.direction);
@@ -536,7 +543,7 @@ function readStream(session: SessionDescription, m: MediaDescription, muxAllowed
     rtcpAddress: !rtcpMux && rtcpAddress !== '' ? rtcpAddress : address,
     rtcpPort: rtcpMux ? port : rtcpPort !== undefined && rtcpPort > 0 && rtcpPort <= 65535 ? rtcpPort : port + 1,
     direction,
-    ptime: remotePtime(session, m),
+    ptime: remotePtime(session, m, ownPtime),
     maxptime: remoteMaxptime(session, m),
     rtcpMux,
   };
@@ -684,7 +691,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
   if (!chosen) return fail(488, why, code);
 
   const m = session.media[chosen.index] as MediaDescription; // the loop above found it there
-  const remote = readStream(session, m, local.rtcpMux === true);
+  const remote = readStream(session, m, local.rtcpMux === true, local.ptime);
   const answerDirection = intersect(reverse(remote.direction), local.direction);
   const codec = withRemoteNumbering(chosen.local, chosen.format);
   // the loop above only chose a codec it can packetise: we send, and ask for, the same ptime
@@ -789,7 +796,7 @@ export function negotiateAnswer(answerSdp: string, offer: LocalMedia): AnswerNeg
   const event = chooseTelephoneEvent(events, codec.clockRate);
   const cn = formats.find((f) => f.name === 'cn' && f.clockRate === codec.clockRate);
 
-  const remote = readStream(session, m, offer.rtcpMux === true);
+  const remote = readStream(session, m, offer.rtcpMux === true, offer.ptime);
   const media: NegotiatedMedia = {
     remoteAddress: remote.address,
     remotePort: remote.port,

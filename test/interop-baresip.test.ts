@@ -1,6 +1,6 @@
 /**
  * Calls with real audio between the engine and baresip 1.0 (a headless softphone), for PCMU,
- * PCMA, G.722, GSM and Opus, in both directions:
+ * PCMA, G.722, GSM, Opus and G.726-32, in both directions:
  * - baresip calls an engine line, the engine answers with goOffHook;
  * - the engine calls baresip (auto-answer) with makeCall and hangs up with terminateCall.
  * baresip's microphone plays a 440 Hz tone, which must show up in the engine's Rx IVR channel;
@@ -61,6 +61,12 @@ const CASES: readonly CodecCase[] = [
   { title: 'G.722', baresip: 'G722', format: MediaFormatAudio.G722, codec: 'g722', recordRate: 16000 },
   { title: 'GSM', baresip: 'GSM', format: MediaFormatAudio.Gsm, codec: 'gsm', recordRate: 8000, needs: [native('gsm')] },
   { title: 'Opus', baresip: 'opus/48000/2', format: MediaFormatAudio.Opus48k, codec: 'opus', recordRate: 48000 },
+  // baresip 1.0's g726 module packs AAL2 style (libspandsp's G726_PACKING_LEFT) under the name
+  // G726-32, where we pack as RFC 3551 says: each side decodes the other's code words in swapped
+  // pairs. A tone survives that at its frequency (-0.4 / -1.1 dB tone share, about 1.5 dB quieter,
+  // where an AAL2-packing engine measured -0.0 dB), so this case proves the call and the SDP, not
+  // the packing: test/g726.test.ts checks that against libspandsp.
+  { title: 'G.726-32', baresip: 'G726-32/8000', format: MediaFormatAudio.G726_32, codec: 'g726-32', recordRate: 8000, needs: [native('spandsp')] },
 ];
 
 /** Audio received on an engine line, collected from its Rx IVR channel. */
