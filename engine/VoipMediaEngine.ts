@@ -246,11 +246,8 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   deleteAuthorizationCredentials(userName: string, realm?: string): T { return this.live.servers.deleteAuthorizationCredentials(userName, realm); }
 
   /**
-   * Registers names with a registrar (LanScape's EnableSipRegisterServer, same parameters).
-   * Resolves once the request is validated and the first cycle started; outcomes arrive as
-   * GLOBAL notifications (SipRegisterTrying, SipRegisterSuccess, SipRegisterTimeOut,
-   * SipRegisterAuthorizationError, SipRegisterIntervalError, SipRegisterError).
-   *
+   * Registers names with a registrar (LanScape's EnableSipRegisterServer, same parameters). Resolves once
+   * the request is validated and the first cycle started; outcomes arrive as GLOBAL SipRegister* notifications.
    * @param namesToRegister comma separated names; each unique name is registered once
    * @param registerPhoneLines true: name i belongs to line i (count must equal the line count)
    * @param registerThroughProxy send REGISTER to the proxy set by enableSipProxyServer
@@ -709,12 +706,6 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * @param subMimeType subtype, e.g. `plain`
    * @param body the message (up to 200 KiB)
    * @returns `{result, messageId}`: SipBadPhoneLine, SipNoCallActive (no connected call), SipBadParameter (bad type or body)
-   *
-   * @example
-   * ```ts
-   * const { result, messageId } = engine.sendMessage(0, 'text', 'plain', 'hello');
-   * engine.on('SipSendMessageSuccess', (n) => console.log('delivered', n.data));
-   * ```
    */
   @procedure({ fail: noMessage })
   sendMessage(phoneLine: number, mimeType: string, subMimeType: string, body: string | Buffer): SendMessageResult {
@@ -740,10 +731,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
     return this.live.messaging.sendOutOfDialogMessage(to, mimeType, subMimeType, body);
   }
 
-  /**
-   * Largest body accepted in an incoming MESSAGE (default 64 KiB); larger ones are answered
-   * 413 Request Entity Too Large. A LineScape addition.
-   */
+  /** Largest body accepted in an incoming MESSAGE (default 64 KiB; larger ones get 413). A LineScape addition. */
   @procedure()
   setMaxMessageBodySize(bytes: number): T { return this.live.messaging.setMaxBodySize(bytes); }
 
