@@ -325,6 +325,16 @@ export class Call {
     return this.st;
   }
 
+  /**
+   * The dialog whose remote CSeq the router's one sequence guard checks for `req` (RFC 3261
+   * §12.2.2): the call's dialog, else, for a caller, the early dialog the request's From tag
+   * names (one per fork, made by its 18x), so an UPDATE in an early dialog is screened too.
+   */
+  sequenceDialog(req?: SipRequest): Dialog | undefined {
+    if (this.dialog || !req) return this.dialog;
+    return this.prackReceiver?.dialogOf(tagOf(req.headers.get('From')) ?? '');
+  }
+
   /** True once the call reached its end (and the line was given back). */
   get isEnded(): boolean {
     return this.st === CallState.Terminated;

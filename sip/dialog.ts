@@ -184,12 +184,14 @@ export class Dialog {
 
   /**
    * Checks the CSeq of a request received in the dialog (§12.2.2): lower than the last one
-   * means out of order (answer 500). Records it when accepted.
+   * means out of order (answer 500), and so does the same one again, since retransmissions
+   * never get here (their transaction absorbs them): a new request reusing a CSeq is as stale
+   * (PJSIP and Sofia refuse it alike). Records it when accepted.
    */
   acceptRemoteCSeq(req: SipRequest): boolean {
     const n = cseqNumber(req.headers.get('CSeq'));
     if (req.method === 'ACK' || req.method === 'CANCEL') return true;
-    if (this.remoteSeq >= 0 && n < this.remoteSeq) return false;
+    if (this.remoteSeq >= 0 && n <= this.remoteSeq) return false;
     this.remoteSeq = n;
     return true;
   }
