@@ -164,3 +164,11 @@ peerTest('an early dialog at the engine as caller: an UPDATE reusing the last CS
   await e.waitFor(T.SipFarEndIsBusy, (n) => n.phoneLine === 0);
   t.is(res.code, 0, res.summary);
 });
+
+peerTest('an offer in our reliable 180 (INVITE without SDP): an UPDATE offer before the PRACK answers it gets 491; after the PRACK, an UPDATE offer is answered', ['sipp'], async (t) => {
+  const e = await engine(t, false);
+  const r = await uac(e, 'uac-update-prack-offer.xml');
+  t.is(r.code, 0, r.summary);
+  await e.waitFor(T.SipCallCanceled);
+  t.is(e.of(T.SipIncomingCallConnected).length, 0);
+});
