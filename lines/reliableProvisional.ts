@@ -286,7 +286,10 @@ export class ReliableProvisionalReceiver {
     if (!early) return;
     dialog.localSeq = Math.max(dialog.localSeq, early.localSeq);
     // and the far end's requests (UPDATE, BYE) go on from those it sent in the early dialog
-    dialog.remoteSeq = Math.max(dialog.remoteSeq, early.remoteSeq);
+    if (early.remoteSeq > dialog.remoteSeq) {
+      dialog.remoteSeq = early.remoteSeq;
+      dialog.remoteMethod = early.remoteMethod;
+    }
   }
 
   /** The early dialog made by an 18x whose To tag is `remoteTag`, if any (the router's CSeq guard checks its requests there). */
