@@ -325,6 +325,16 @@ export class Call {
     return this.st;
   }
 
+  /**
+   * The dialog whose remote CSeq the router's one sequence guard checks for `req` (RFC 3261
+   * §12.2.2): the call's dialog, else, for a caller, the early dialog the request's From tag
+   * names (one per fork, made by its 18x), so an UPDATE in an early dialog is screened too.
+   */
+  sequenceDialog(req?: SipRequest): Dialog | undefined {
+    if (this.dialog || !req) return this.dialog;
+    return this.prackReceiver?.dialogOf(tagOf(req.headers.get('From')) ?? '');
+  }
+
   /** True once the call reached its end (and the line was given back). */
   get isEnded(): boolean {
     return this.st === CallState.Terminated;
@@ -1009,6 +1019,14 @@ export class Call {
     this.finish(T.SipIncomingCallAborted);
   }
 
+  /**
+   * Our offer went in a reliable 18x (an INVITE without SDP) and no PRACK has answered it yet:
+   * an offer of theirs meets glare (491) and ours waits (RFC 3262 §5, RFC 3311 §5.2).
+   */
+  private get provisionalOfferPending(): boolean {
+    return this.offerInProvisional && this.lateOffer && (this.st === CallState.Ringing || this.st === CallState.Connecting);
+  }
+
   /** Answered (Connecting) with the 200 held back until a PRACK (RFC 3262 §3). */
   private get holding200(): boolean {
     return this.st === CallState.Connecting && this.direction === CallDirection.Incoming && this.serverTx?.hasFinalResponse === false;
@@ -1050,8 +1068,9 @@ export class Call {
       this.lateOffer = false;
       return stack.createResponse(req, 200, 'OK');
     }
-    if (!this.reliablyNegotiated) {
-      // the INVITE's offer is still unanswered: no new offer before that (RFC 3261 §13.2.1)
+    if (!this.reliablyNegotiated || this.updates.offerPending) {
+      // the INVITE's offer is still unanswered: no new offer before that (RFC 3261 §13.2.1);
+      // or our UPDATE's offer is out: glare, as for an UPDATE (RFC 3311 §5.2)
       return stack.createResponse(req, 491, 'Request Pending');
     }
     const local = this.buildLocalMedia(this.localDirection());
@@ -1254,8 +1273,10 @@ export class Call {
     this.applyMedia(r.media);
     if (this.st === CallState.Confirmed) this.line.setState(this.localHold ? LineState.OnHold : LineState.InCall);
     else {
-      // An UPDATE in the early dialog (RFC 3311 §5.1): the callee's 200 carries this session.
-      if (this.pendingAnswer) this.pendingAnswer = { sdp: r.answer, media: r.media };
+      // An UPDATE in the early dialog (RFC 3311 §5.1): the callee's 200 carries this session,
+      // unless the INVITE's offer/answer ended in a reliable 18x and its PRACK (no SDP in the 200).
+      const p = this.pendingAnswer;
+      if (p) this.pendingAnswer = { sdp: p.sdp === undefined ? undefined : r.answer, media: r.media };
       if (this.direction === CallDirection.Outgoing) this.earlyUpdated = true;
     }
   }
@@ -1654,15 +1675,18 @@ export class Call {
         call.reinviteOfferPending ||
         // the offer we owe (INVITE without SDP) or made in our 200, until the ACK answers it
         (call.lateOffer && (call.st === CallState.Ringing || call.st === CallState.Connecting)) ||
+        // our offer in a reliable 18x, until the PRACK answers it (RFC 3262 §5)
+        call.provisionalOfferPending ||
         // our INVITE's offer, until an 18x or the 2xx answers it
         (call.direction === CallDirection.Outgoing && !call.negotiated && (call.st === CallState.Calling || call.st === CallState.Proceeding))
       );
     }
 
     remoteOfferPending(): boolean {
-      // the INVITE's offer, whose answer only our 200 will carry
+      // the INVITE's offer, whose answer only our 200 will carry: not when the INVITE had none
+      // (our offer went in a reliable 18x) or a reliable 18x carried the answer (RFC 3262 §5)
       const call = this.call;
-      return call.st === CallState.Ringing && !call.lateOffer && !call.negotiated;
+      return call.st === CallState.Ringing && !call.lateOffer && !call.offerInProvisional && !call.reliablyNegotiated && !call.negotiated;
     }
 
     answerOffer(req: SipRequest, sdp: string, respond: (res: SipResponse) => void): void {

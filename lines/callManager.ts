@@ -94,7 +94,7 @@ export class CallManager {
   private readonly inviteKind: DialogUsageKind<Call> = {
     name: 'invite',
     methods: ['BYE', 'INVITE', 'INFO', 'OPTIONS', 'PRACK', 'UPDATE'],
-    dialog: (call) => call.dialog,
+    dialog: (call, req) => call.sequenceDialog(req),
     handle: (call, req, tx) => {
       if (req.method === 'INFO' && this.infoHandler) this.infoHandler(call, req, tx);
       else call.onInDialogRequest(req, tx);

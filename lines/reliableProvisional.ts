@@ -283,6 +283,17 @@ export class ReliableProvisionalReceiver {
    */
   adoptSequence(dialog: Dialog): void {
     const early = this.dialogs.get(dialog.remoteTag);
-    if (early) dialog.localSeq = Math.max(dialog.localSeq, early.localSeq);
+    if (!early) return;
+    dialog.localSeq = Math.max(dialog.localSeq, early.localSeq);
+    // and the far end's requests (UPDATE, BYE) go on from those it sent in the early dialog
+    if (early.remoteSeq > dialog.remoteSeq) {
+      dialog.remoteSeq = early.remoteSeq;
+      dialog.remoteMethod = early.remoteMethod;
+    }
+  }
+
+  /** The early dialog made by an 18x whose To tag is `remoteTag`, if any (the router's CSeq guard checks its requests there). */
+  dialogOf(remoteTag: string): Dialog | undefined {
+    return this.dialogs.get(remoteTag);
   }
 }

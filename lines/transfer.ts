@@ -47,7 +47,7 @@ import type { Endpoint } from '../sip/transport.js';
 import { buildResponse, cseqNumber, newTag } from '../sip/util.js';
 import { Dialog } from '../sip/dialog.js';
 import { sendUacRequest } from '../sip/uac.js';
-import { ImplicitSubscriptions, NotifierSession, type ImplicitSubscriber, type SubscriberTermination, type SubscriptionChannel } from '../sip/subscription.js';
+import { ImplicitSubscriptions, NotifierSession, type ExpiryPolicy, type ImplicitSubscriber, type SubscriberTermination, type SubscriptionChannel } from '../sip/subscription.js';
 import type { Capability } from '../sip/capabilities.js';
 import { OwnedDialogUsage, type DialogUsage, type DialogUsageKind } from '../sip/dialogRouter.js';
 import { hostPort, isPort, isSipUser } from '../sip/address.js';
@@ -133,8 +133,11 @@ interface OutgoingRefer {
 interface IncomingRefer {
   referId: number;
   call?: Call;
-  /** The dialog an out-of-dialog REFER made (RFC 3515 §2.4.6), and the channel of its NOTIFYs. */
-  own?: { dialog: Dialog; channel: SubscriptionChannel };
+  /**
+   * The dialog an out-of-dialog REFER made (RFC 3515 §2.4.6), the channel of its NOTIFYs, and
+   * once accepted the usage that puts the dialog in the dialog router (SUBSCRIBE, OPTIONS, BYE).
+   */
+  own?: { dialog: Dialog; channel: SubscriptionChannel; usage?: DialogUsage };
   req: SipRequest;
   tx: ServerTransaction;
   target: ReferTarget;
@@ -165,6 +168,12 @@ function newIncomingRefer(referId: number, where: { call: Call } | { own: NonNul
     succeeded: false,
   };
 }
+
+/**
+ * Expiry of a refresh of an implicit refer subscription (RFC 3515 §2.4.5): granted as asked up to
+ * the REFER's own period; with Expires: 0 it ends at once.
+ */
+const REFER_REFRESH_POLICY: ExpiryPolicy = { defaultExpires: REFER_SUBSCRIPTION_EXPIRES, maxExpires: REFER_SUBSCRIPTION_EXPIRES, minExpires: 0 };
 
 /** How long the application may sit on a REFER before it is refused (the REFER's own timer is 32 s). */
 const DECISION_TIMEOUT_MS = 30_000;
@@ -201,6 +210,21 @@ export class TransferManager {
       if (req.method === 'REFER') this.onRefer(call, req, tx, stack);
       else this.subsOf(call).handleNotify(req, tx);
     },
+  };
+
+  /**
+   * The usage on the dialog an out-of-dialog REFER made (its implicit subscription is the only
+   * thing living there): a SUBSCRIBE refreshes or, with Expires: 0, ends the subscription
+   * (RFC 3515 §2.4.5, RFC 6665 §4.2.1); OPTIONS gets 200 with our capabilities; BYE gets 200 and
+   * ends the dialog (no more NOTIFYs; the referred call goes on). Gone with the subscription.
+   */
+  private readonly ownReferKind: DialogUsageKind<IncomingRefer> = {
+    name: 'refer-subscription',
+    methods: ['SUBSCRIBE', 'OPTIONS', 'BYE'],
+    ownsEvent: (rec, event) => event.package === 'refer' && (event.id === undefined || event.id === String(rec.cseq)),
+    dialog: (rec) => rec.own?.dialog,
+    alive: (rec) => rec.notifier?.terminated === false,
+    handle: (rec, req, tx) => this.inOwnDialog(rec, req, tx),
   };
 
   /**
@@ -296,7 +320,10 @@ export class TransferManager {
   stop(): void {
     const clock = this.host.clock();
     for (const o of this.outgoing) o.sub?.dispose();
-    for (const r of this.incoming.values()) clock.clearTimer(r.timer);
+    for (const r of this.incoming.values()) {
+      clock.clearTimer(r.timer);
+      this.detachOwn(r);
+    }
     for (const timer of this.byeTimers) clock.clearTimer(timer);
     this.byeTimers.clear();
     this.outgoing.clear();
@@ -628,12 +655,51 @@ export class TransferManager {
       { package: 'refer', id: String(rec.cseq) },
       { localContact: dialog.localContact, expires: REFER_SUBSCRIPTION_EXPIRES, contentType: SIPFRAG_CONTENT_TYPE, implicit: true },
     );
+    if (rec.own) this.attachOwn(rec, rec.own, rec.notifier);
     // RFC 3515 §2.4.4: an immediate NOTIFY tells the transferor the request is being tried.
     this.queueNotify(rec, 100, 'Trying', false);
     if (rec.call) this.host.notify(rec.call.line.index, T.SipTransferingCall, { referId: rec.referId, referTo: rec.target.uri, newPhoneLine: line.index });
     else this.host.notifyGlobal(T.SipReceivedOutOfDialogRefer, { referId: rec.referId, accepted: true, to: rec.target.uri, from: rec.req.headers.get('From') ?? '', newPhoneLine: line.index });
     void this.placeTransferCall(rec, line);
     return T.SipSuccess;
+  }
+
+  /**
+   * Puts the dialog of an accepted out-of-dialog REFER in the dialog router, as the in-dialog
+   * subscriptions are (sip/subscription.ts), so requests in it pass the one screen (CSeq, Event)
+   * instead of getting 481; it leaves the router when the subscription ends.
+   */
+  private attachOwn(rec: IncomingRefer, own: NonNullable<IncomingRefer['own']>, notifier: NotifierSession): void {
+    const usage = new OwnedDialogUsage(this.ownReferKind, rec);
+    own.usage = usage;
+    this.host.router.attach(own.dialog.id, usage);
+    notifier.events = { onTerminated: () => this.detachOwn(rec) };
+  }
+
+  /** Takes an out-of-dialog REFER's dialog out of the router (subscription over, BYE, stop). */
+  private detachOwn(rec: IncomingRefer): void {
+    const own = rec.own;
+    if (!own?.usage) return;
+    this.host.router.detach(own.dialog.id, own.usage);
+    own.usage = undefined;
+  }
+
+  /** A request in the dialog of an out-of-dialog REFER, past the router's screen (see `ownReferKind`). */
+  private inOwnDialog(rec: IncomingRefer, req: SipRequest, tx: ServerTransaction): void {
+    const stack = this.host.stack() ?? this.host.runStack;
+    const notifier = rec.notifier;
+    if (req.method === 'SUBSCRIBE' && notifier) {
+      notifier.handleSubscribe(req, tx, REFER_REFRESH_POLICY);
+      return;
+    }
+    const res = stack.createResponse(req, 200, 'OK');
+    if (req.method === 'OPTIONS') this.host.capabilities.addHeaders(res.headers, ['Allow', 'Accept', 'Supported']);
+    tx.respond(res);
+    if (req.method === 'BYE') {
+      // the transferor tears the dialog down: the subscription living on it is over, no more NOTIFYs go
+      rec.finalQueued = true;
+      this.detachOwn(rec);
+    }
   }
 
   /** Where the triggered INVITE goes: through the outbound proxy or proxy when set, else to the URI's host. */
@@ -700,7 +766,11 @@ export class TransferManager {
    */
   private queueNotify(rec: IncomingRefer, status: number, reason: string, final: boolean): void {
     const notifier = rec.notifier;
-    if (!notifier || rec.finalQueued) return;
+    if (!notifier || rec.finalQueued) {
+      // the dialog was ended by a BYE: nothing more is said, but the transfer's end still closes it
+      if (final) this.afterFinalNotify(rec);
+      return;
+    }
     if (final) rec.finalQueued = true;
     const sent = notifier.notify({ state: final ? 'terminated' : 'active', reason: 'noresource', body: buildSipfrag(status, reason), contentType: SIPFRAG_CONTENT_TYPE });
     if (final) void sent.then(() => this.afterFinalNotify(rec));

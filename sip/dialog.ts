@@ -77,6 +77,8 @@ export class Dialog {
   localSeq: number;
   /** Highest CSeq seen from the far end (-1 before any). */
   remoteSeq: number;
+  /** Method of the request that set {@link Dialog.remoteSeq} (undefined before one passed the guard). */
+  remoteMethod?: string;
   /** Remote target: the far end's Contact URI, refreshed by target refresh requests. */
   remoteTarget: string;
 
@@ -156,7 +158,7 @@ export class Dialog {
    */
   static fromUasRequest(req: SipRequest, localTag: string, localContact: string): Dialog {
     const contact = sipContactOf(req);
-    return new Dialog(
+    const d = new Dialog(
       req.headers.get('Call-ID') ?? '',
       localTag,
       tagOf(req.headers.get('From')) ?? '',
@@ -168,6 +170,8 @@ export class Dialog {
       req.headers.getAll('Record-Route'),
       localContact,
     );
+    d.remoteMethod = req.method;
+    return d;
   }
 
   /** Updates the remote target from a target refresh (re-INVITE or its 2xx). */
@@ -184,13 +188,18 @@ export class Dialog {
 
   /**
    * Checks the CSeq of a request received in the dialog (§12.2.2): lower than the last one
-   * means out of order (answer 500). Records it when accepted.
+   * means out of order (answer 500). So does the last one's number and method again: the
+   * transaction layer absorbs retransmissions, so a request that gets here naming a transaction
+   * already handled is a stale copy (a late retransmission, a peer reusing its CSeq). The same
+   * number with another method is let through, as §12.2.2 only refuses lower ones. Records it
+   * when accepted.
    */
   acceptRemoteCSeq(req: SipRequest): boolean {
     const n = cseqNumber(req.headers.get('CSeq'));
     if (req.method === 'ACK' || req.method === 'CANCEL') return true;
-    if (this.remoteSeq >= 0 && n < this.remoteSeq) return false;
+    if (this.remoteSeq >= 0 && (n < this.remoteSeq || (n === this.remoteSeq && req.method === this.remoteMethod))) return false;
     this.remoteSeq = n;
+    this.remoteMethod = req.method;
     return true;
   }
 

@@ -36,10 +36,11 @@ export interface DialogUsage {
    */
   ownsEvent?(event: EventHeader): boolean;
   /**
-   * The dialog whose remote CSeq the sequence guard checks; undefined while there is none yet
-   * (a subscriber's dialog is made by its first NOTIFY, which then sets the CSeq itself).
+   * The dialog whose remote CSeq the sequence guard checks for `req`; undefined while there is
+   * none yet (a subscriber's dialog is made by its first NOTIFY, which then sets the CSeq
+   * itself). `req` picks among early dialogs sharing one usage (a caller's, one per fork).
    */
-  dialog(): Dialog | undefined;
+  dialog(req?: SipRequest): Dialog | undefined;
   /** False once the usage is over: when no usage of a dialog is alive, the dialog answers 481. */
   alive?(): boolean;
   /** Handles a request the screen let through. */
@@ -60,7 +61,7 @@ export interface DialogUsageKind<O> {
   /** {@link DialogUsage.ownsEvent} of `owner`'s usage; omitted: none. */
   ownsEvent?(owner: O, event: EventHeader): boolean;
   /** {@link DialogUsage.dialog} of `owner`'s usage. */
-  dialog(owner: O): Dialog | undefined;
+  dialog(owner: O, req?: SipRequest): Dialog | undefined;
   /** {@link DialogUsage.alive} of `owner`'s usage; omitted: alive while attached. */
   alive?(owner: O): boolean;
   /** {@link DialogUsage.handle} of `owner`'s usage. */
@@ -95,8 +96,8 @@ export class OwnedDialogUsage<O> implements DialogUsage {
   }
 
   /** See {@link DialogUsage.dialog}. */
-  dialog(): Dialog | undefined {
-    return this.kind.dialog(this.owner);
+  dialog(req?: SipRequest): Dialog | undefined {
+    return this.kind.dialog(this.owner, req);
   }
 
   /** See {@link DialogUsage.alive}: true when the kind does not say. */
@@ -238,7 +239,7 @@ export class DialogRouter {
       return;
     }
     // The one sequence guard (RFC 3261 §12.2.2): usages of a dialog share its Dialog object.
-    const dialog = usages.map((u) => u.dialog()).find((d) => d !== undefined);
+    const dialog = usages.map((u) => u.dialog(req)).find((d) => d !== undefined);
     if (dialog && !dialog.acceptRemoteCSeq(req)) {
       this.answer(req, tx, 500, 'Out of order CSeq');
       return;

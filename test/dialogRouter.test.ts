@@ -264,3 +264,23 @@ test('capability header values follow the table: a usage registered or removed l
   t.is(capabilities.value('Allow'), 'MESSAGE');
   t.is(capabilities.value('Supported'), '');
 });
+
+test('the sequence guard: the last CSeq again with the same method is a stale copy (500); a usage may name the dialog by request (early forks)', (t) => {
+  const { router } = newRouter();
+  const d = uasDialog();
+  const invite = fakeUsage('invite', ['UPDATE', 'BYE'], d);
+  router.attach(d.id, invite);
+  t.is(route(router, request('UPDATE', 7, { toTag: 'local' }))[0]?.status, 200);
+  t.is(route(router, request('UPDATE', 7, { toTag: 'local' }))[0]?.status, 500, 'same number, same method');
+  t.is(route(router, request('UPDATE', 6, { toTag: 'local' }))[0]?.status, 500, 'lower');
+  t.is(invite.got.length, 1);
+  // a usage shared by several early dialogs picks the one the request belongs to
+  const other = uasDialog();
+  other.remoteSeq = 100;
+  const seen: Array<string | undefined> = [];
+  const shared = { ...fakeUsage('invite', ['UPDATE'], undefined), dialog: (req?: SipRequest) => (seen.push(req?.method), other) };
+  router.detach(d.id, invite);
+  router.attach(d.id, shared);
+  t.is(route(router, request('UPDATE', 8, { toTag: 'local' }))[0]?.status, 500, 'checked against the dialog the usage named for this request');
+  t.deepEqual(seen, ['UPDATE']);
+});

@@ -81,3 +81,27 @@ test('acceptOutOfDialogRefer must be a boolean: anything else is SipBadParameter
   const ok = resolveStartParams({});
   t.false(typeof ok === 'number' ? true : ok.acceptOutOfDialogRefer, 'default false');
 });
+
+peerTest('the dialog of an accepted out-of-dialog REFER is routed: OPTIONS 200, SUBSCRIBE refresh 200 + NOTIFY, Expires 0 ends it, then 481', ['sipp'], async (t) => {
+  const b = await answering(t, 'bob', 2, { acceptOutOfDialogRefer: true });
+  // carol rings and does not answer, so the referred call stays in progress while SIPp probes the dialog
+  const rtp = await freePorts(8, { even: true });
+  const c = await startEngine(t, { phoneName: 'carol', numPhoneLinesRequested: 1, minLocalRtpPort: rtp[0]!, maxLocalRtpPort: rtp[rtp.length - 1]! + 1 });
+  const res = await sippUac(b, 'uac-refer-out-of-dialog-subscribe.xml', ['-key', 'refer_to', `<sip:carol@127.0.0.1:${c.port}>`]);
+  t.is(res.code, 0, res.summary);
+  const n = await b.waitFor(T.SipReceivedOutOfDialogRefer);
+  t.like(n.data, { accepted: true, newPhoneLine: 0 });
+  await c.waitFor(T.SipIncomingCallStart);
+  t.is(await b.engine.terminateCall(0, true, 5000), T.SipSuccess);
+});
+
+peerTest('a BYE in the dialog of an accepted out-of-dialog REFER gets 200 and ends that dialog (481 after); the referred call goes on', ['sipp'], async (t) => {
+  const b = await answering(t, 'bob', 2, { acceptOutOfDialogRefer: true });
+  const rtp = await freePorts(8, { even: true });
+  const c = await startEngine(t, { phoneName: 'carol', numPhoneLinesRequested: 1, minLocalRtpPort: rtp[0]!, maxLocalRtpPort: rtp[rtp.length - 1]! + 1 });
+  const res = await sippUac(b, 'uac-refer-out-of-dialog-bye.xml', ['-key', 'refer_to', `<sip:carol@127.0.0.1:${c.port}>`]);
+  t.is(res.code, 0, res.summary);
+  await c.waitFor(T.SipIncomingCallStart);
+  t.not(b.engine.getLineStatus(0).state, LineState.OnHook, 'the referred call is still ringing');
+  t.is(await b.engine.terminateCall(0, true, 5000), T.SipSuccess);
+});

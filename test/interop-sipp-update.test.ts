@@ -147,3 +147,28 @@ test("engine to engine, holdMethod 'update': hold and resume by UPDATE; audio st
   t.is(cseqs('UPDATE').length, 2, 'hold and resume were UPDATEs');
   t.deepEqual(cseqs('INVITE'), ['1 INVITE'], 'no re-INVITE');
 });
+
+peerTest('an early dialog at the engine as callee (reliable 180, PRACKed): an UPDATE reusing the last CSeq or going below it gets 500', ['sipp'], async (t) => {
+  const e = await engine(t, false);
+  const r = await uac(e, 'uac-update-early-cseq.xml');
+  t.is(r.code, 0, r.summary);
+  await e.waitFor(T.SipCallCanceled);
+  t.is(e.of(T.SipIncomingCallConnected).length, 0);
+});
+
+peerTest('an early dialog at the engine as caller: an UPDATE reusing the last CSeq or going below it gets 500', ['sipp'], async (t) => {
+  const e = await engine(t);
+  const { sipp, port } = await uas(t, 'uas-update-early-cseq.xml');
+  t.is(await e.engine.makeCall('far', '127.0.0.1', port, 0, false, 10_000), T.SipSuccess);
+  const res = await sipp.wait();
+  await e.waitFor(T.SipFarEndIsBusy, (n) => n.phoneLine === 0);
+  t.is(res.code, 0, res.summary);
+});
+
+peerTest('an offer in our reliable 180 (INVITE without SDP): an UPDATE offer before the PRACK answers it gets 491; after the PRACK, an UPDATE offer is answered', ['sipp'], async (t) => {
+  const e = await engine(t, false);
+  const r = await uac(e, 'uac-update-prack-offer.xml');
+  t.is(r.code, 0, r.summary);
+  await e.waitFor(T.SipCallCanceled);
+  t.is(e.of(T.SipIncomingCallConnected).length, 0);
+});
