@@ -16,7 +16,9 @@
  * a call keeps its INVITE transactions for its whole life. So each transaction lets go of what its
  * remaining states cannot use: the encoded bytes once nothing can be retransmitted, and a
  * non-INVITE transaction its parsed request once its final answer is out (only the bytes of that
- * answer are resent). Responses are kept as bytes only, never as parsed objects.
+ * answer are resent). Responses are kept as bytes only, never as parsed objects. Timer callbacks
+ * are made when a timer is armed rather than once per transaction, so a finished transaction that
+ * a call still holds carries none.
  * @module
  */
 import { realClock, type Clock, type TimerHandle } from './clock.js';
@@ -109,6 +111,15 @@ export function serverKey(req: SipRequest, via: Via): string {
   if (branch && branch.startsWith(MAGIC_COOKIE)) return `${branch} ${sentBy} ${method}`;
   const h = req.headers;
   return `2543 ${h.get('Call-ID') ?? ''} ${cseqNumber(h.get('CSeq'))} ${tagOf(h.get('From')) ?? ''} ${sentBy} ${method}`;
+}
+
+/**
+ * `s` with characters of its own. A key built from slices of a received message (the branch is a
+ * substring of it) would keep that whole message text alive as long as the transaction waits in
+ * its table (32 s for a finished non-INVITE); one copy per new transaction lets it go.
+ */
+function ownCopy(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
 }
 
 function ack2xxKey(callId: string | undefined, cseq: number): string {
@@ -275,45 +286,45 @@ export class InviteClientTransaction extends ClientTransaction {
     if (this.state !== 'calling') return;
     if (!this.reliable) {
       this.intervalA = timers.t1;
-      this.timerA = clock.setTimer(this.intervalA, this.fireA);
+      this.timerA = clock.setTimer(this.intervalA, () => this.fireA());
     }
-    this.timerB = clock.setTimer(64 * timers.t1, this.fireB);
+    this.timerB = clock.setTimer(64 * timers.t1, () => this.fireB());
   }
 
-  private readonly fireA = (): void => {
+  private fireA(): void {
     this.timerA = undefined;
     if (this.state !== 'calling') return;
     this.sendWire();
     this.intervalA *= 2;
-    this.timerA = this.mgr.clock.setTimer(this.intervalA, this.fireA);
-  };
+    this.timerA = this.mgr.clock.setTimer(this.intervalA, () => this.fireA());
+  }
 
-  private readonly fireB = (): void => {
+  private fireB(): void {
     this.timerB = undefined;
     if (this.state !== 'calling') return;
     this.dropPendingCancel();
     this.end();
     this.mgr.callUser(() => this.user.onTimeout());
-  };
+  }
 
-  private readonly fireD = (): void => {
+  private fireD(): void {
     this.timerD = undefined;
     this.end();
-  };
+  }
 
-  private readonly fireM = (): void => {
+  private fireM(): void {
     this.timerM = undefined;
     this.end();
-  };
+  }
 
-  private readonly fireCancelGuard = (): void => {
+  private fireCancelGuard(): void {
     this.cancelGuard = undefined;
     if (this.state !== 'calling' && this.state !== 'proceeding') return;
     // §9.1: no final response 64*T1 after CANCEL: consider the INVITE cancelled.
     this.dropPendingCancel();
     this.end();
     this.mgr.callUser(() => this.user.onTimeout());
-  };
+  }
 
   /**
    * @internal Called when a CANCEL is created for this INVITE: holds it until the first
@@ -323,7 +334,7 @@ export class InviteClientTransaction extends ClientTransaction {
    */
   attachCancel(cancel: ClientTransaction): boolean {
     if (this.state === 'calling' || this.state === 'proceeding') {
-      if (this.cancelGuard === undefined) this.cancelGuard = this.mgr.clock.setTimer(64 * this.mgr.timers.t1, this.fireCancelGuard);
+      if (this.cancelGuard === undefined) this.cancelGuard = this.mgr.clock.setTimer(64 * this.mgr.timers.t1, () => this.fireCancelGuard());
     }
     if (this.state === 'calling') {
       this.pendingCancel?.terminate();
@@ -366,12 +377,12 @@ export class InviteClientTransaction extends ClientTransaction {
         if (status < 300) {
           // RFC 6026: stay to absorb/forward 2xx retransmissions; the TU ACKs them itself.
           this.state = 'accepted';
-          this.timerM = this.mgr.clock.setTimer(64 * this.mgr.timers.t1, this.fireM);
+          this.timerM = this.mgr.clock.setTimer(64 * this.mgr.timers.t1, () => this.fireM());
         } else {
           this.state = 'completed';
           this.sendAck(res);
           if (this.reliable) this.end();
-          else this.timerD = this.mgr.clock.setTimer(Math.max(32_000, 64 * this.mgr.timers.t1), this.fireD);
+          else this.timerD = this.mgr.clock.setTimer(Math.max(32_000, 64 * this.mgr.timers.t1), () => this.fireD());
         }
         this.mgr.callUser(() => this.user.onFinal(res));
         return true;
@@ -446,31 +457,31 @@ export class NonInviteClientTransaction extends ClientTransaction {
     if (this.state !== 'trying') return;
     if (!this.reliable) {
       this.intervalE = timers.t1;
-      this.timerE = clock.setTimer(this.intervalE, this.fireE);
+      this.timerE = clock.setTimer(this.intervalE, () => this.fireE());
     }
-    this.timerF = clock.setTimer(64 * timers.t1, this.fireF);
+    this.timerF = clock.setTimer(64 * timers.t1, () => this.fireF());
   }
 
-  private readonly fireE = (): void => {
+  private fireE(): void {
     this.timerE = undefined;
     if (this.state === 'trying') this.intervalE = Math.min(2 * this.intervalE, this.mgr.timers.t2);
     else if (this.state === 'proceeding') this.intervalE = this.mgr.timers.t2;
     else return;
     this.sendWire();
-    this.timerE = this.mgr.clock.setTimer(this.intervalE, this.fireE);
-  };
+    this.timerE = this.mgr.clock.setTimer(this.intervalE, () => this.fireE());
+  }
 
-  private readonly fireF = (): void => {
+  private fireF(): void {
     this.timerF = undefined;
     if (this.state !== 'trying' && this.state !== 'proceeding') return;
     this.end();
     this.mgr.callUser(() => this.user.onTimeout());
-  };
+  }
 
-  private readonly fireK = (): void => {
+  private fireK(): void {
     this.timerK = undefined;
     this.end();
-  };
+  }
 
   /** @internal */
   receiveResponse(res: SipResponse): boolean {
@@ -487,7 +498,7 @@ export class NonInviteClientTransaction extends ClientTransaction {
     this.req = undefined;
     this.wire = undefined;
     if (this.reliable) this.end();
-    else this.timerK = this.mgr.clock.setTimer(this.mgr.timers.t4, this.fireK);
+    else this.timerK = this.mgr.clock.setTimer(this.mgr.timers.t4, () => this.fireK());
     this.mgr.callUser(() => this.user.onFinal(res));
     return true;
   }
@@ -637,7 +648,7 @@ export class InviteServerTransaction extends ServerTransaction {
   start(): void {
     const delay = this.mgr.trying100DelayMs;
     if (delay === 0) this.send(buildResponse(this.request, 100));
-    else if (delay > 0) this.timer100 = this.mgr.clock.setTimer(delay, this.fire100);
+    else if (delay > 0) this.timer100 = this.mgr.clock.setTimer(delay, () => this.fire100());
   }
 
   /** True once an ACK for our 2xx (or non-2xx) final response arrived. */
@@ -645,10 +656,10 @@ export class InviteServerTransaction extends ServerTransaction {
     return this.acked;
   }
 
-  private readonly fire100 = (): void => {
+  private fire100(): void {
     this.timer100 = undefined;
     if (this.state === 'proceeding' && this.lastStatus === 0) this.send(buildResponse(this.request, 100));
-  };
+  }
 
   /** Sends a response; see {@link ServerTransaction.respond}. */
   respond(res: SipResponse): boolean {
@@ -662,19 +673,19 @@ export class InviteServerTransaction extends ServerTransaction {
       const t1 = this.mgr.timers.t1;
       if (status < 300) {
         this.state = 'accepted';
-        this.timerL = clock.setTimer(64 * t1, this.fireL);
+        this.timerL = clock.setTimer(64 * t1, () => this.fireL());
         if (this.mgr.retransmit2xxUntilAck) {
           this.intervalG = t1;
-          this.timer2xx = clock.setTimer(t1, this.fire2xx);
+          this.timer2xx = clock.setTimer(t1, () => this.fire2xx());
           this.mgr.register2xx(this);
         }
       } else {
         this.state = 'completed';
         if (!this.reliable) {
           this.intervalG = t1;
-          this.timerG = clock.setTimer(t1, this.fireG);
+          this.timerG = clock.setTimer(t1, () => this.fireG());
         }
-        this.timerH = clock.setTimer(64 * t1, this.fireH);
+        this.timerH = clock.setTimer(64 * t1, () => this.fireH());
         this.mgr.registerNon2xx(this, tagOf(res.headers.get('To')));
       }
       return true;
@@ -687,42 +698,42 @@ export class InviteServerTransaction extends ServerTransaction {
     return false;
   }
 
-  private readonly fireG = (): void => {
+  private fireG(): void {
     this.timerG = undefined;
     if (this.state !== 'completed') return;
     this.resend();
     this.intervalG = Math.min(2 * this.intervalG, this.mgr.timers.t2);
-    this.timerG = this.mgr.clock.setTimer(this.intervalG, this.fireG);
-  };
+    this.timerG = this.mgr.clock.setTimer(this.intervalG, () => this.fireG());
+  }
 
-  private readonly fire2xx = (): void => {
+  private fire2xx(): void {
     this.timer2xx = undefined;
     if (this.state !== 'accepted' || this.acked) return;
     this.resend();
     this.intervalG = Math.min(2 * this.intervalG, this.mgr.timers.t2);
-    this.timer2xx = this.mgr.clock.setTimer(this.intervalG, this.fire2xx);
-  };
+    this.timer2xx = this.mgr.clock.setTimer(this.intervalG, () => this.fire2xx());
+  }
 
-  private readonly fireH = (): void => {
+  private fireH(): void {
     this.timerH = undefined;
     if (this.state !== 'completed') return;
     this.end(true);
     const cb = this.onAckTimeout;
     if (cb) this.mgr.callUser(cb);
-  };
+  }
 
-  private readonly fireI = (): void => {
+  private fireI(): void {
     this.timerI = undefined;
     this.end(true);
-  };
+  }
 
-  private readonly fireL = (): void => {
+  private fireL(): void {
     this.timerL = undefined;
     const unacked = this.ack2xxKey !== undefined && !this.acked;
     this.end(true);
     const cb = this.onAckTimeout;
     if (unacked && cb) this.mgr.callUser(cb);
-  };
+  }
 
   /** @internal the ACK for our 2xx arrived (matched by Call-ID + CSeq): stop retransmitting. */
   ack2xxReceived(): void {
@@ -749,7 +760,7 @@ export class InviteServerTransaction extends ServerTransaction {
           // Confirmed absorbs everything: the final is not resent any more
           this.wire = undefined;
           if (this.reliable) this.end(true);
-          else this.timerI = clock.setTimer(this.mgr.timers.t4, this.fireI);
+          else this.timerI = clock.setTimer(this.mgr.timers.t4, () => this.fireI());
           return true;
         }
         case 'accepted':
@@ -807,14 +818,14 @@ export class NonInviteServerTransaction extends ServerTransaction {
     // Timer J holds only what a retransmitted request needs: the encoded final and its destination
     this.req = undefined;
     if (this.reliable) this.end(true);
-    else this.timerJ = this.mgr.clock.setTimer(64 * this.mgr.timers.t1, this.fireJ);
+    else this.timerJ = this.mgr.clock.setTimer(64 * this.mgr.timers.t1, () => this.fireJ());
     return true;
   }
 
-  private readonly fireJ = (): void => {
+  private fireJ(): void {
     this.timerJ = undefined;
     this.end(true);
-  };
+  }
 
   /** @internal */
   receiveRequest(_req: SipRequest): boolean {
@@ -949,7 +960,8 @@ export class TransactionManager {
    * Creates a server transaction for a new request (never for ACK). INVITE transactions arm their
    * automatic 100 Trying here.
    */
-  createServer(req: SipRequest, key: string, from: RemoteEndpoint, responseDest: RemoteEndpoint): ServerTransaction {
+  createServer(req: SipRequest, lookupKey: string, from: RemoteEndpoint, responseDest: RemoteEndpoint): ServerTransaction {
+    const key = ownCopy(lookupKey);
     const tx = req.method === 'INVITE'
       ? new InviteServerTransaction(this, req, key, from, responseDest)
       : new NonInviteServerTransaction(this, req, key, from, responseDest);
