@@ -377,12 +377,12 @@ export class InviteClientTransaction extends ClientTransaction {
         if (status < 300) {
           // RFC 6026: stay to absorb/forward 2xx retransmissions; the TU ACKs them itself.
           this.state = 'accepted';
-          this.timerM = this.mgr.clock.setTimer(64 * this.mgr.timers.t1, () => this.fireM());
+          this.armM();
         } else {
           this.state = 'completed';
           this.sendAck(res);
           if (this.reliable) this.end();
-          else this.timerD = this.mgr.clock.setTimer(Math.max(32_000, 64 * this.mgr.timers.t1), () => this.fireD());
+          else this.armD();
         }
         this.mgr.callUser(() => this.user.onFinal(res));
         return true;
@@ -399,6 +399,16 @@ export class InviteClientTransaction extends ClientTransaction {
       default:
         return false;
     }
+  }
+
+  // Timers armed while a response is handled are set here: a callback made in receiveResponse
+  // would share its scope, and so keep the response alive as long as the timer.
+  private armM(): void {
+    this.timerM = this.mgr.clock.setTimer(64 * this.mgr.timers.t1, () => this.fireM());
+  }
+
+  private armD(): void {
+    this.timerD = this.mgr.clock.setTimer(Math.max(32_000, 64 * this.mgr.timers.t1), () => this.fireD());
   }
 
   private sendAck(res: SipResponse): void {
@@ -498,9 +508,14 @@ export class NonInviteClientTransaction extends ClientTransaction {
     this.req = undefined;
     this.wire = undefined;
     if (this.reliable) this.end();
-    else this.timerK = this.mgr.clock.setTimer(this.mgr.timers.t4, () => this.fireK());
+    else this.armK();
     this.mgr.callUser(() => this.user.onFinal(res));
     return true;
+  }
+
+  // Set outside receiveResponse, whose scope (shared by callbacks made there) holds the response.
+  private armK(): void {
+    this.timerK = this.mgr.clock.setTimer(this.mgr.timers.t4, () => this.fireK());
   }
 
   protected clearTimers(): void {
