@@ -25,7 +25,7 @@ import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { SipHeaders, type SipMessage, type SipRequest, type SipResponse } from './message.js';
 import type { Via } from './grammar.js';
 import type { RemoteEndpoint } from './transport.js';
-import { MAGIC_COOKIE, EMPTY, branchOf, buildResponse, cseqMethod, cseqNumber, tagOf } from './util.js';
+import { MAGIC_COOKIE, EMPTY, branchOf, buildResponse, cseqMethod, cseqNumber, ownCopy, tagOf } from './util.js';
 
 /** RFC 3261 timer base values in ms. */
 export interface TimerSettings {
@@ -111,15 +111,6 @@ export function serverKey(req: SipRequest, via: Via): string {
   if (branch && branch.startsWith(MAGIC_COOKIE)) return `${branch} ${sentBy} ${method}`;
   const h = req.headers;
   return `2543 ${h.get('Call-ID') ?? ''} ${cseqNumber(h.get('CSeq'))} ${tagOf(h.get('From')) ?? ''} ${sentBy} ${method}`;
-}
-
-/**
- * `s` with characters of its own. A key built from slices of a received message (the branch is a
- * substring of it) would keep that whole message text alive as long as the transaction waits in
- * its table (32 s for a finished non-INVITE); one copy per new transaction lets it go.
- */
-function ownCopy(s: string): string {
-  return Buffer.from(s, 'utf8').toString('utf8');
 }
 
 function ack2xxKey(callId: string | undefined, cseq: number): string {
@@ -976,6 +967,7 @@ export class TransactionManager {
    * automatic 100 Trying here.
    */
   createServer(req: SipRequest, lookupKey: string, from: RemoteEndpoint, responseDest: RemoteEndpoint): ServerTransaction {
+    // the branch in the key is a slice of the request's text: stored, it would keep all of it
     const key = ownCopy(lookupKey);
     const tx = req.method === 'INVITE'
       ? new InviteServerTransaction(this, req, key, from, responseDest)
