@@ -20,7 +20,7 @@ import type { Capability } from '../sip/capabilities.js';
 import type { Clock, TimerHandle } from '../sip/clock.js';
 import type { Dialog } from '../sip/dialog.js';
 import type { SipHeaders, SipRequest, SipResponse } from '../sip/message.js';
-import { cseqMethod, cseqNumber, tagOf } from '../sip/util.js';
+import { cseqMethod, cseqNumber, ownCopy, tagOf } from '../sip/util.js';
 
 /** The 100rel policy: never reliable, reliable when the caller supports it, or demanded of every caller. */
 export type ReliableProvisionalPolicy = 'off' | 'supported' | 'required';
@@ -260,7 +260,8 @@ export class ReliableProvisionalReceiver {
     const key = tagOf(res.headers.get('To')) ?? '';
     const last = this.lastRseq.get(key);
     if (last === undefined || rseq === last + 1) {
-      this.lastRseq.set(key, rseq);
+      // a stored key is a copy: the tag cut from the 18x would keep its whole text for the call
+      this.lastRseq.set(last === undefined ? ownCopy(key) : key, rseq);
       return { kind: 'new', rack };
     }
     return rseq === last ? { kind: 'repeat', rack } : { kind: 'out-of-order' };
@@ -272,7 +273,7 @@ export class ReliableProvisionalReceiver {
     let d = this.dialogs.get(key);
     if (!d) {
       d = make();
-      this.dialogs.set(key, d);
+      this.dialogs.set(ownCopy(key), d);
     }
     return d;
   }

@@ -6,7 +6,7 @@
 import { parseNameAddr, parseUri, type SipUri } from './grammar.js';
 import { SipHeaders, type SipRequest, type SipResponse } from './message.js';
 import type { Endpoint, TransportProtocol } from './transport.js';
-import { cseqNumber, tagOf } from './util.js';
+import { cseqNumber, ownCopy, tagOf } from './util.js';
 
 /** Options of {@link Dialog.createRequest}. */
 export interface InDialogRequestOptions {
@@ -136,14 +136,15 @@ export class Dialog {
    */
   static fromUacResponse(invite: SipRequest, res: SipResponse, localContact: string): Dialog {
     const contact = sipContactOf(res);
-    const target = contact ? uriOf(contact) : invite.uri;
-    const routes = res.headers.getAll('Record-Route').slice().reverse();
+    // what comes from the response is copied: the dialog outlives it (see ownCopy)
+    const target = contact ? ownCopy(uriOf(contact)) : invite.uri;
+    const routes = res.headers.getAll('Record-Route').map(ownCopy).reverse();
     return new Dialog(
       invite.headers.get('Call-ID') ?? '',
       tagOf(invite.headers.get('From')) ?? '',
-      tagOf(res.headers.get('To')) ?? '',
+      ownCopy(tagOf(res.headers.get('To')) ?? ''),
       withoutTag(invite.headers.get('From') ?? ''),
-      withoutTag(res.headers.get('To') ?? ''),
+      ownCopy(withoutTag(res.headers.get('To') ?? '')),
       cseqNumber(invite.headers.get('CSeq')),
       -1,
       target,
@@ -180,7 +181,7 @@ export class Dialog {
     if (!c) return;
     try {
       const na = parseNameAddr(c);
-      if (na.uri.host) this.remoteTarget = uriOf(c);
+      if (na.uri.host) this.remoteTarget = ownCopy(uriOf(c));
     } catch {
       // an unreadable Contact keeps the old target
     }

@@ -11,13 +11,21 @@
  * is on (the default): while in Accepted it resends the last 2xx at T1, 2T1 ... capped at T2 until
  * an ACK with the same Call-ID and CSeq number arrives (whatever its branch) or Timer L (64*T1)
  * fires; in the latter case {@link ServerTransaction.onAckTimeout} tells the TU to end the dialog.
+ *
+ * Memory: a finished transaction waits up to 64*T1 (32 s) in Completed, Accepted or Confirmed, and
+ * a call keeps its INVITE transactions for its whole life. So each transaction lets go of what its
+ * remaining states cannot use: the encoded bytes once nothing can be retransmitted, and a
+ * non-INVITE transaction its parsed request once its final answer is out (only the bytes of that
+ * answer are resent). Responses are kept as bytes only, never as parsed objects. Timer callbacks
+ * are made when a timer is armed rather than once per transaction, so a finished transaction that
+ * a call still holds carries none.
  * @module
  */
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { SipHeaders, type SipMessage, type SipRequest, type SipResponse } from './message.js';
 import type { Via } from './grammar.js';
 import type { RemoteEndpoint } from './transport.js';
-import { MAGIC_COOKIE, EMPTY, branchOf, buildResponse, cseqMethod, cseqNumber, tagOf } from './util.js';
+import { MAGIC_COOKIE, EMPTY, branchOf, buildResponse, cseqMethod, cseqNumber, ownCopy, tagOf } from './util.js';
 
 /** RFC 3261 timer base values in ms. */
 export interface TimerSettings {
@@ -165,8 +173,13 @@ export function buildNon2xxAck(invite: SipRequest, res: SipResponse): SipRequest
 
 /** Common part of the two client transactions. */
 export abstract class ClientTransaction {
-  /** The request as sent (with our top Via). */
-  readonly request: SipRequest;
+  /**
+   * The request as sent (with our top Via). An INVITE transaction keeps it (a CANCEL copies it);
+   * a non-INVITE one lets go of it once Completed.
+   */
+  abstract readonly request: SipRequest | undefined;
+  /** CSeq method of the request (INVITE, REGISTER, CANCEL ...). */
+  readonly method: string;
   /** Where it was sent. */
   readonly dest: RemoteEndpoint;
   /** The branch of our top Via. */
@@ -177,27 +190,21 @@ export abstract class ClientTransaction {
   readonly reliable: boolean;
   /** Current state. */
   state: ClientTransactionState;
-  /** The final response once received. */
-  finalResponse: SipResponse | undefined;
   protected readonly user: ClientTransactionUser;
   protected readonly mgr: TransactionManager;
+  /** The encoded request while it may still be (re)sent. */
   protected wire: Buffer | undefined;
 
   /** @internal created by {@link TransactionManager.createClient}. */
   constructor(mgr: TransactionManager, request: SipRequest, dest: RemoteEndpoint, user: ClientTransactionUser, branch: string, initial: ClientTransactionState) {
     this.mgr = mgr;
-    this.request = request;
+    this.method = request.method;
     this.dest = dest;
     this.user = user;
     this.branch = branch;
     this.key = clientKey(branch, request.method);
     this.reliable = dest.protocol !== 'UDP';
     this.state = initial;
-  }
-
-  /** CSeq method of the request (INVITE, REGISTER, CANCEL ...). */
-  get method(): string {
-    return this.request.method;
   }
 
   /** True once terminated (no more callbacks, no timers). */
@@ -217,14 +224,16 @@ export abstract class ClientTransaction {
   }
 
   protected sendWire(): void {
-    this.wire ??= this.mgr.transport.encode(this.request, this.dest);
+    const req = this.request;
+    if (!this.wire && !req) return;
+    this.wire ??= this.mgr.transport.encode(req!, this.dest);
     this.mgr.transport.send(this.wire, this.dest, this.onSendError);
   }
 
   /** One function per transaction (not per send) for transport failures. */
   protected readonly onSendError = (err: Error): void => {
     if (this.state === 'terminated') return;
-    const wasWaiting = this.finalResponse === undefined;
+    const wasWaiting = this.state === 'calling' || this.state === 'trying' || this.state === 'proceeding';
     this.end();
     if (wasWaiting) this.mgr.callUser(() => this.user.onTransportError(err));
   };
@@ -236,12 +245,15 @@ export abstract class ClientTransaction {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
     this.clearTimers();
+    this.wire = undefined;
     this.mgr.removeClient(this);
   }
 }
 
 /** INVITE client transaction (§17.1.1 + RFC 6026 Accepted state). */
 export class InviteClientTransaction extends ClientTransaction {
+  /** The INVITE as sent (with our top Via); kept for the CANCEL and the ACK of a non-2xx. */
+  readonly request: SipRequest;
   private timerA: TimerHandle | undefined;
   private timerB: TimerHandle | undefined;
   private timerD: TimerHandle | undefined;
@@ -255,6 +267,7 @@ export class InviteClientTransaction extends ClientTransaction {
   /** @internal */
   constructor(mgr: TransactionManager, request: SipRequest, dest: RemoteEndpoint, user: ClientTransactionUser, branch: string) {
     super(mgr, request, dest, user, branch, 'calling');
+    this.request = request;
   }
 
   /** @internal */
@@ -264,45 +277,45 @@ export class InviteClientTransaction extends ClientTransaction {
     if (this.state !== 'calling') return;
     if (!this.reliable) {
       this.intervalA = timers.t1;
-      this.timerA = clock.setTimer(this.intervalA, this.fireA);
+      this.timerA = clock.setTimer(this.intervalA, () => this.fireA());
     }
-    this.timerB = clock.setTimer(64 * timers.t1, this.fireB);
+    this.timerB = clock.setTimer(64 * timers.t1, () => this.fireB());
   }
 
-  private readonly fireA = (): void => {
+  private fireA(): void {
     this.timerA = undefined;
     if (this.state !== 'calling') return;
     this.sendWire();
     this.intervalA *= 2;
-    this.timerA = this.mgr.clock.setTimer(this.intervalA, this.fireA);
-  };
+    this.timerA = this.mgr.clock.setTimer(this.intervalA, () => this.fireA());
+  }
 
-  private readonly fireB = (): void => {
+  private fireB(): void {
     this.timerB = undefined;
     if (this.state !== 'calling') return;
     this.dropPendingCancel();
     this.end();
     this.mgr.callUser(() => this.user.onTimeout());
-  };
+  }
 
-  private readonly fireD = (): void => {
+  private fireD(): void {
     this.timerD = undefined;
     this.end();
-  };
+  }
 
-  private readonly fireM = (): void => {
+  private fireM(): void {
     this.timerM = undefined;
     this.end();
-  };
+  }
 
-  private readonly fireCancelGuard = (): void => {
+  private fireCancelGuard(): void {
     this.cancelGuard = undefined;
     if (this.state !== 'calling' && this.state !== 'proceeding') return;
     // §9.1: no final response 64*T1 after CANCEL: consider the INVITE cancelled.
     this.dropPendingCancel();
     this.end();
     this.mgr.callUser(() => this.user.onTimeout());
-  };
+  }
 
   /**
    * @internal Called when a CANCEL is created for this INVITE: holds it until the first
@@ -312,7 +325,7 @@ export class InviteClientTransaction extends ClientTransaction {
    */
   attachCancel(cancel: ClientTransaction): boolean {
     if (this.state === 'calling' || this.state === 'proceeding') {
-      if (this.cancelGuard === undefined) this.cancelGuard = this.mgr.clock.setTimer(64 * this.mgr.timers.t1, this.fireCancelGuard);
+      if (this.cancelGuard === undefined) this.cancelGuard = this.mgr.clock.setTimer(64 * this.mgr.timers.t1, () => this.fireCancelGuard());
     }
     if (this.state === 'calling') {
       this.pendingCancel?.terminate();
@@ -340,6 +353,8 @@ export class InviteClientTransaction extends ClientTransaction {
             this.mgr.clock.clearTimer(this.timerA);
             this.mgr.clock.clearTimer(this.timerB);
             this.timerA = this.timerB = undefined;
+            // Timer A is the only resender of the INVITE
+            this.wire = undefined;
             const c = this.pendingCancel;
             this.pendingCancel = undefined;
             if (c && !c.terminated) c.start();
@@ -347,18 +362,18 @@ export class InviteClientTransaction extends ClientTransaction {
           if (this.user.onProvisional) this.mgr.callUser(() => this.user.onProvisional!(res));
           return true;
         }
-        this.finalResponse = res;
         this.clearTimers();
+        this.wire = undefined;
         this.dropPendingCancel();
         if (status < 300) {
           // RFC 6026: stay to absorb/forward 2xx retransmissions; the TU ACKs them itself.
           this.state = 'accepted';
-          this.timerM = this.mgr.clock.setTimer(64 * this.mgr.timers.t1, this.fireM);
+          this.armM();
         } else {
           this.state = 'completed';
           this.sendAck(res);
           if (this.reliable) this.end();
-          else this.timerD = this.mgr.clock.setTimer(Math.max(32_000, 64 * this.mgr.timers.t1), this.fireD);
+          else this.armD();
         }
         this.mgr.callUser(() => this.user.onFinal(res));
         return true;
@@ -375,6 +390,16 @@ export class InviteClientTransaction extends ClientTransaction {
       default:
         return false;
     }
+  }
+
+  // Timers armed while a response is handled are set here: a callback made in receiveResponse
+  // would share its scope, and so keep the response alive as long as the timer.
+  private armM(): void {
+    this.timerM = this.mgr.clock.setTimer(64 * this.mgr.timers.t1, () => this.fireM());
+  }
+
+  private armD(): void {
+    this.timerD = this.mgr.clock.setTimer(Math.max(32_000, 64 * this.mgr.timers.t1), () => this.fireD());
   }
 
   private sendAck(res: SipResponse): void {
@@ -397,10 +422,16 @@ export class InviteClientTransaction extends ClientTransaction {
     this.dropPendingCancel();
     super.terminate();
   }
+
+  protected override end(): void {
+    super.end();
+    this.ackWire = undefined;
+  }
 }
 
 /** Non-INVITE client transaction (§17.1.2). */
 export class NonInviteClientTransaction extends ClientTransaction {
+  private req: SipRequest | undefined;
   private timerE: TimerHandle | undefined;
   private timerF: TimerHandle | undefined;
   private timerK: TimerHandle | undefined;
@@ -410,6 +441,12 @@ export class NonInviteClientTransaction extends ClientTransaction {
   /** @internal */
   constructor(mgr: TransactionManager, request: SipRequest, dest: RemoteEndpoint, user: ClientTransactionUser, branch: string) {
     super(mgr, request, dest, user, branch, 'trying');
+    this.req = request;
+  }
+
+  /** The request as sent; undefined once Completed (nothing resends it then). */
+  get request(): SipRequest | undefined {
+    return this.req;
   }
 
   /** @internal */
@@ -421,31 +458,31 @@ export class NonInviteClientTransaction extends ClientTransaction {
     if (this.state !== 'trying') return;
     if (!this.reliable) {
       this.intervalE = timers.t1;
-      this.timerE = clock.setTimer(this.intervalE, this.fireE);
+      this.timerE = clock.setTimer(this.intervalE, () => this.fireE());
     }
-    this.timerF = clock.setTimer(64 * timers.t1, this.fireF);
+    this.timerF = clock.setTimer(64 * timers.t1, () => this.fireF());
   }
 
-  private readonly fireE = (): void => {
+  private fireE(): void {
     this.timerE = undefined;
     if (this.state === 'trying') this.intervalE = Math.min(2 * this.intervalE, this.mgr.timers.t2);
     else if (this.state === 'proceeding') this.intervalE = this.mgr.timers.t2;
     else return;
     this.sendWire();
-    this.timerE = this.mgr.clock.setTimer(this.intervalE, this.fireE);
-  };
+    this.timerE = this.mgr.clock.setTimer(this.intervalE, () => this.fireE());
+  }
 
-  private readonly fireF = (): void => {
+  private fireF(): void {
     this.timerF = undefined;
     if (this.state !== 'trying' && this.state !== 'proceeding') return;
     this.end();
     this.mgr.callUser(() => this.user.onTimeout());
-  };
+  }
 
-  private readonly fireK = (): void => {
+  private fireK(): void {
     this.timerK = undefined;
     this.end();
-  };
+  }
 
   /** @internal */
   receiveResponse(res: SipResponse): boolean {
@@ -456,13 +493,20 @@ export class NonInviteClientTransaction extends ClientTransaction {
       if (this.user.onProvisional) this.mgr.callUser(() => this.user.onProvisional!(res));
       return true;
     }
-    this.finalResponse = res;
     this.clearTimers();
     this.state = 'completed';
+    // Completed only absorbs retransmitted finals: the request is not needed any more
+    this.req = undefined;
+    this.wire = undefined;
     if (this.reliable) this.end();
-    else this.timerK = this.mgr.clock.setTimer(this.mgr.timers.t4, this.fireK);
+    else this.armK();
     this.mgr.callUser(() => this.user.onFinal(res));
     return true;
+  }
+
+  // Set outside receiveResponse, whose scope (shared by callbacks made there) holds the response.
+  private armK(): void {
+    this.timerK = this.mgr.clock.setTimer(this.mgr.timers.t4, () => this.fireK());
   }
 
   protected clearTimers(): void {
@@ -478,8 +522,13 @@ export class NonInviteClientTransaction extends ClientTransaction {
 
 /** Common part of the two server transactions. */
 export abstract class ServerTransaction {
-  /** The request that created the transaction (top Via carries received/rport). */
-  readonly request: SipRequest;
+  /**
+   * The request that created the transaction (top Via carries received/rport). An INVITE
+   * transaction keeps it; a non-INVITE one lets go of it once its final response is sent.
+   */
+  abstract readonly request: SipRequest | undefined;
+  /** Method of the request. */
+  readonly method: string;
   /** Where the request came from (with the TCP connection id when it came over TCP). */
   readonly from: RemoteEndpoint;
   /** Where responses go (§18.2.2 / RFC 3581). */
@@ -490,8 +539,8 @@ export abstract class ServerTransaction {
   readonly reliable: boolean;
   /** Current state. */
   state: ServerTransactionState;
-  /** Last response sent. */
-  lastResponse: SipResponse | undefined;
+  /** Status code of the last response sent; 0 before the first. */
+  lastStatus = 0;
   /**
    * No ACK came: Timer H fired for a non-2xx final, or (with 2xx retransmission on) Timer L fired
    * before the 2xx was acknowledged, after which §13.3.1.4 says the TU should send BYE.
@@ -502,22 +551,18 @@ export abstract class ServerTransaction {
   /** The transaction reached Terminated (any cause). */
   onTerminated: (() => void) | undefined;
   protected readonly mgr: TransactionManager;
+  /** The last response, encoded, while a retransmitted request may still need it again. */
   protected wire: Buffer | undefined;
 
   /** @internal created by {@link TransactionManager.createServer}. */
   constructor(mgr: TransactionManager, request: SipRequest, key: string, from: RemoteEndpoint, responseDest: RemoteEndpoint, initial: ServerTransactionState) {
     this.mgr = mgr;
-    this.request = request;
+    this.method = request.method;
     this.key = key;
     this.from = from;
     this.responseDest = responseDest;
     this.reliable = responseDest.protocol !== 'UDP';
     this.state = initial;
-  }
-
-  /** Method of the request. */
-  get method(): string {
-    return this.request.method;
   }
 
   /** True once terminated. */
@@ -527,7 +572,7 @@ export abstract class ServerTransaction {
 
   /** True once a final response has been sent. */
   get hasFinalResponse(): boolean {
-    return this.lastResponse !== undefined && this.lastResponse.status >= 200;
+    return this.lastStatus >= 200;
   }
 
   /**
@@ -539,7 +584,9 @@ export abstract class ServerTransaction {
 
   /** Convenience: builds the response with {@link buildResponse} and sends it. */
   reply(status: number, reason?: string, toTag?: string | true): boolean {
-    return this.respond(buildResponse(this.request, status, reason, { toTag }));
+    const req = this.request;
+    // no request left: the final response is out, and respond would refuse another
+    return req !== undefined && this.respond(buildResponse(req, status, reason, { toTag }));
   }
 
   /** @internal a retransmission (or ACK) matched; false means the TU must see it (ACK of 2xx). */
@@ -551,7 +598,7 @@ export abstract class ServerTransaction {
   }
 
   protected send(res: SipResponse): void {
-    this.lastResponse = res;
+    this.lastStatus = res.status;
     this.wire = this.mgr.transport.encode(res, this.responseDest);
     this.mgr.transport.send(this.wire, this.responseDest, this.onSendError);
   }
@@ -573,6 +620,7 @@ export abstract class ServerTransaction {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
     this.clearTimers();
+    this.wire = undefined;
     this.mgr.removeServer(this);
     const cb = this.onTerminated;
     if (notify && cb) this.mgr.callUser(cb);
@@ -581,6 +629,8 @@ export abstract class ServerTransaction {
 
 /** INVITE server transaction (§17.2.1 + RFC 6026 Accepted state). */
 export class InviteServerTransaction extends ServerTransaction {
+  /** The INVITE (top Via carries received/rport); kept, as the TU may re-issue its 2xx. */
+  readonly request: SipRequest;
   private timer100: TimerHandle | undefined;
   private timerG: TimerHandle | undefined;
   private timerH: TimerHandle | undefined;
@@ -597,13 +647,14 @@ export class InviteServerTransaction extends ServerTransaction {
   /** @internal */
   constructor(mgr: TransactionManager, request: SipRequest, key: string, from: RemoteEndpoint, responseDest: RemoteEndpoint) {
     super(mgr, request, key, from, responseDest, 'proceeding');
+    this.request = request;
   }
 
   /** @internal arms (or sends) the automatic 100 Trying. */
   start(): void {
     const delay = this.mgr.trying100DelayMs;
     if (delay === 0) this.send(buildResponse(this.request, 100));
-    else if (delay > 0) this.timer100 = this.mgr.clock.setTimer(delay, this.fire100);
+    else if (delay > 0) this.timer100 = this.mgr.clock.setTimer(delay, () => this.fire100());
   }
 
   /** True once an ACK for our 2xx (or non-2xx) final response arrived. */
@@ -611,10 +662,10 @@ export class InviteServerTransaction extends ServerTransaction {
     return this.acked;
   }
 
-  private readonly fire100 = (): void => {
+  private fire100(): void {
     this.timer100 = undefined;
-    if (this.state === 'proceeding' && this.lastResponse === undefined) this.send(buildResponse(this.request, 100));
-  };
+    if (this.state === 'proceeding' && this.lastStatus === 0) this.send(buildResponse(this.request, 100));
+  }
 
   /** Sends a response; see {@link ServerTransaction.respond}. */
   respond(res: SipResponse): boolean {
@@ -628,19 +679,19 @@ export class InviteServerTransaction extends ServerTransaction {
       const t1 = this.mgr.timers.t1;
       if (status < 300) {
         this.state = 'accepted';
-        this.timerL = clock.setTimer(64 * t1, this.fireL);
+        this.timerL = clock.setTimer(64 * t1, () => this.fireL());
         if (this.mgr.retransmit2xxUntilAck) {
           this.intervalG = t1;
-          this.timer2xx = clock.setTimer(t1, this.fire2xx);
+          this.timer2xx = clock.setTimer(t1, () => this.fire2xx());
           this.mgr.register2xx(this);
         }
       } else {
         this.state = 'completed';
         if (!this.reliable) {
           this.intervalG = t1;
-          this.timerG = clock.setTimer(t1, this.fireG);
+          this.timerG = clock.setTimer(t1, () => this.fireG());
         }
-        this.timerH = clock.setTimer(64 * t1, this.fireH);
+        this.timerH = clock.setTimer(64 * t1, () => this.fireH());
         this.mgr.registerNon2xx(this, tagOf(res.headers.get('To')));
       }
       return true;
@@ -653,48 +704,50 @@ export class InviteServerTransaction extends ServerTransaction {
     return false;
   }
 
-  private readonly fireG = (): void => {
+  private fireG(): void {
     this.timerG = undefined;
     if (this.state !== 'completed') return;
     this.resend();
     this.intervalG = Math.min(2 * this.intervalG, this.mgr.timers.t2);
-    this.timerG = this.mgr.clock.setTimer(this.intervalG, this.fireG);
-  };
+    this.timerG = this.mgr.clock.setTimer(this.intervalG, () => this.fireG());
+  }
 
-  private readonly fire2xx = (): void => {
+  private fire2xx(): void {
     this.timer2xx = undefined;
     if (this.state !== 'accepted' || this.acked) return;
     this.resend();
     this.intervalG = Math.min(2 * this.intervalG, this.mgr.timers.t2);
-    this.timer2xx = this.mgr.clock.setTimer(this.intervalG, this.fire2xx);
-  };
+    this.timer2xx = this.mgr.clock.setTimer(this.intervalG, () => this.fire2xx());
+  }
 
-  private readonly fireH = (): void => {
+  private fireH(): void {
     this.timerH = undefined;
     if (this.state !== 'completed') return;
     this.end(true);
     const cb = this.onAckTimeout;
     if (cb) this.mgr.callUser(cb);
-  };
+  }
 
-  private readonly fireI = (): void => {
+  private fireI(): void {
     this.timerI = undefined;
     this.end(true);
-  };
+  }
 
-  private readonly fireL = (): void => {
+  private fireL(): void {
     this.timerL = undefined;
     const unacked = this.ack2xxKey !== undefined && !this.acked;
     this.end(true);
     const cb = this.onAckTimeout;
     if (unacked && cb) this.mgr.callUser(cb);
-  };
+  }
 
   /** @internal the ACK for our 2xx arrived (matched by Call-ID + CSeq): stop retransmitting. */
   ack2xxReceived(): void {
     this.acked = true;
     this.mgr.clock.clearTimer(this.timer2xx);
     this.timer2xx = undefined;
+    // acknowledged: nothing resends this 2xx (a re-issued one is encoded anew)
+    this.wire = undefined;
     this.mgr.unregister2xx(this);
   }
 
@@ -710,8 +763,10 @@ export class InviteServerTransaction extends ServerTransaction {
           this.timerG = this.timerH = undefined;
           this.mgr.unregisterNon2xx(this);
           this.state = 'confirmed';
+          // Confirmed absorbs everything: the final is not resent any more
+          this.wire = undefined;
           if (this.reliable) this.end(true);
-          else this.timerI = clock.setTimer(this.mgr.timers.t4, this.fireI);
+          else this.timerI = clock.setTimer(this.mgr.timers.t4, () => this.fireI());
           return true;
         }
         case 'accepted':
@@ -743,11 +798,18 @@ export class InviteServerTransaction extends ServerTransaction {
 
 /** Non-INVITE server transaction (§17.2.2). */
 export class NonInviteServerTransaction extends ServerTransaction {
+  private req: SipRequest | undefined;
   private timerJ: TimerHandle | undefined;
 
   /** @internal */
   constructor(mgr: TransactionManager, request: SipRequest, key: string, from: RemoteEndpoint, responseDest: RemoteEndpoint) {
     super(mgr, request, key, from, responseDest, 'trying');
+    this.req = request;
+  }
+
+  /** The request; undefined once the final response is sent (Completed resends only its bytes). */
+  get request(): SipRequest | undefined {
+    return this.req;
   }
 
   /** Sends a response; see {@link ServerTransaction.respond}. */
@@ -759,15 +821,17 @@ export class NonInviteServerTransaction extends ServerTransaction {
       return true;
     }
     this.state = 'completed';
+    // Timer J holds only what a retransmitted request needs: the encoded final and its destination
+    this.req = undefined;
     if (this.reliable) this.end(true);
-    else this.timerJ = this.mgr.clock.setTimer(64 * this.mgr.timers.t1, this.fireJ);
+    else this.timerJ = this.mgr.clock.setTimer(64 * this.mgr.timers.t1, () => this.fireJ());
     return true;
   }
 
-  private readonly fireJ = (): void => {
+  private fireJ(): void {
     this.timerJ = undefined;
     this.end(true);
-  };
+  }
 
   /** @internal */
   receiveRequest(_req: SipRequest): boolean {
@@ -902,7 +966,9 @@ export class TransactionManager {
    * Creates a server transaction for a new request (never for ACK). INVITE transactions arm their
    * automatic 100 Trying here.
    */
-  createServer(req: SipRequest, key: string, from: RemoteEndpoint, responseDest: RemoteEndpoint): ServerTransaction {
+  createServer(req: SipRequest, lookupKey: string, from: RemoteEndpoint, responseDest: RemoteEndpoint): ServerTransaction {
+    // the branch in the key is a slice of the request's text: stored, it would keep all of it
+    const key = ownCopy(lookupKey);
     const tx = req.method === 'INVITE'
       ? new InviteServerTransaction(this, req, key, from, responseDest)
       : new NonInviteServerTransaction(this, req, key, from, responseDest);

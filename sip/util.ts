@@ -53,6 +53,15 @@ function paramsTail(value: string): string {
 
 const TAG_RE = /;\s*tag\s*=\s*([^;\s,]+)/i;
 
+/**
+ * `s` with characters of its own. A string cut from a received message (a tag, a URI, a branch)
+ * is a view of that message's whole text in V8 and keeps it alive; something kept long after the
+ * message (a dialog, a transaction key) stores a copy instead.
+ */
+export function ownCopy(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
+}
+
 /** The `tag` parameter of a From/To value, or undefined. Cheap: no full name-addr parse. */
 export function tagOf(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
