@@ -297,11 +297,14 @@ export function parseCidr(text: unknown): Network | undefined {
   const slash = text.indexOf('/');
   const bytes = addressBytes(slash < 0 ? text : text.slice(0, slash));
   if (!bytes) return undefined;
-  const bits = bytes.length * 8;
+  // An IPv4-mapped IPv6 network (::ffff:a.b.c.d/n) is the IPv4 network of its last 32 bits.
+  const mapped = bytes.length === 4 && text.includes(':');
+  const bits = mapped ? 128 : bytes.length * 8;
   const prefixText = slash < 0 ? String(bits) : text.slice(slash + 1);
   if (!/^\d{1,3}$/.test(prefixText)) return undefined;
   const prefix = Number(prefixText);
-  return prefix <= bits ? { bytes, prefix } : undefined;
+  if (prefix > bits || (mapped && prefix < 96)) return undefined;
+  return { bytes, prefix: mapped ? prefix - 96 : prefix };
 }
 
 function inNetwork(addr: Uint8Array, n: Network): boolean {
