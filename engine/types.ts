@@ -162,12 +162,12 @@ export interface StartSipTelephonyParams {
   /** Headers beyond which a request gets 513 (default 256; 0 = no limit). */
   maxSipHeaders?: number;
   /**
-   * Requests per second one source address may send on average (token bucket; default 1000;
+   * Requests per second one source address may send on average (token bucket; default 2000;
    * 0 = no limit); over it, new requests get 503 with Retry-After (or are dropped, see
    * `rateLimitAction`). Distinct from the engine-wide overload shedding. engine/securityLimits.ts.
    */
   requestRatePerSource?: number;
-  /** Requests one source address may send in a burst above its average rate (default 2000). */
+  /** Requests one source address may send in a burst above its average rate (default 4000). */
   requestBurstPerSource?: number;
   /** What a source over its rate gets: `reject` (503 + Retry-After, default) or `drop` (silence). */
   rateLimitAction?: 'reject' | 'drop';
@@ -282,8 +282,8 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   registrarRequireAuthentication: true,
   maxSipMessageBytes: 65_535,
   maxSipHeaders: 256,
-  requestRatePerSource: 1000,
-  requestBurstPerSource: 2000,
+  requestRatePerSource: 2000,
+  requestBurstPerSource: 4000,
   rateLimitAction: 'reject',
   allowedSourceNetworks: [],
   allowedSourceScope: 'calls',
