@@ -157,7 +157,7 @@ export interface StartSipTelephonyParams {
    * here waives it for every request (trusted labs only). engine/registrarRole.ts.
    */
   registrarRequireAuthentication?: boolean;
-  /** Largest SIP message accepted over UDP or TCP in bytes (default 65535, 1024..16 MiB); larger ones get 513 or are dropped. */
+  /** Largest SIP message accepted over UDP or TCP in bytes (default 262144 = 256 KiB, 1024..16 MiB); larger ones get 513 or are dropped. */
   maxSipMessageBytes?: number;
   /** Headers beyond which a request gets 513 (default 256; 0 = no limit). */
   maxSipHeaders?: number;
@@ -280,7 +280,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   maxEventLoopLagMs: 500,
   maxServerTransactions: 10_000,
   registrarRequireAuthentication: true,
-  maxSipMessageBytes: 65_535,
+  maxSipMessageBytes: 262_144,
   maxSipHeaders: 256,
   requestRatePerSource: 2000,
   requestBurstPerSource: 4000,
