@@ -32,6 +32,7 @@ export { computeCallQuality, mosFromR, rFactor, codecImpairment, PACKETIZATION_M
 export type { IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from './lines/call.js';
 export type { AssignPhoneLineData } from './lines/callManager.js';
 export type { OverloadSheddingData, OverloadRecoveredData, ShedCause } from './engine/overload.js';
+export type { AuthenticationBlockedData, RefusalReason } from './engine/securityLimits.js';
 export type { CallDialogInfo, ReceivedReferData, TransferFailureData } from './lines/transfer.js';
 export type { RawRtpData } from './media/session.js';
 export type { MediaClock, MediaClockListener, MediaClockOptions, MediaClockStats } from './media/mediaClock.js';

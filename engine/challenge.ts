@@ -80,15 +80,34 @@ export class ChallengeAuthenticator {
   private readonly usedNonces = new Map<string, number>();
   /** Requests behind the data objects of notifications being handled. */
   private readonly pending = new WeakMap<IncomingAuthenticationData, PendingCheck>();
+  /** Requests whose digest was checked and granted (the registrar role asks). */
+  private readonly granted = new WeakSet<SipRequest>();
 
   /**
    * @param defaultRealm the realm when none was given: the engine's domain, else its address
    * @param raise delivers the immediate notification and returns its data
+   * @param failed told of each request refused 403 for its credentials (the back-off counts it)
    */
   constructor(
     private readonly defaultRealm: () => string,
     private readonly raise: (data: IncomingAuthenticationData) => IncomingAuthenticationData,
+    private readonly failed: (sourceHost: string, user: string) => void = () => undefined,
   ) {}
+
+  /** Whether the request's digest was checked and granted. */
+  isAuthenticated(req: SipRequest): boolean {
+    return this.granted.has(req);
+  }
+
+  /** Whether the request carries a digest answering our realm (checked or not). */
+  hasCredentials(req: SipRequest): boolean {
+    return this.ourAuthorization(req, this.realm) !== undefined;
+  }
+
+  /** Answers the request with a 401 challenge. */
+  challengeRequest(stack: SipStack, req: SipRequest, tx: ServerTransaction): void {
+    this.challenge(stack, req, tx, false);
+  }
 
   /** Whether incoming requests are challenged. */
   get enabled(): boolean {
@@ -146,6 +165,15 @@ export class ChallengeAuthenticator {
    */
   onRequest(stack: SipStack, req: SipRequest, tx: ServerTransaction, from: Endpoint): boolean {
     if (!this.on || !CHALLENGED_METHODS.includes(req.method)) return false;
+    return this.check(stack, req, tx, from);
+  }
+
+  /**
+   * Checks the request's digest whatever the challenge state (the registrar role's REGISTER):
+   * a challenge when it has none or a stale one, 403 when it is wrong (counted as a failure).
+   * Returns true when it answered; false when the request is granted (and remembered as such).
+   */
+  check(stack: SipStack, req: SipRequest, tx: ServerTransaction, from: Endpoint): boolean {
     const realm = this.realm;
     const authorization = this.ourAuthorization(req, realm);
     if (!authorization) return this.challenge(stack, req, tx, false);
@@ -177,11 +205,15 @@ export class ChallengeAuthenticator {
     this.raise(data);
     if (data.authorizationGranted !== true && typeof data.password === 'string') this.verify(data, data.password);
     this.pending.delete(data);
+    // The password has served: it must not linger where the data may later be printed or logged.
+    delete data.password;
     if (data.authorizationGranted !== true) {
       tx.respond(stack.createResponse(req, 403, 'Forbidden', { toTag: true }));
+      this.failed(from.host, data.userName);
       return true;
     }
     this.remember(nonce, nc);
+    this.granted.add(req);
     return false;
   }
 

@@ -78,6 +78,7 @@ export class EngineMetrics {
   private readonly sipRequests: Prom.Counter<'direction' | 'method'>;
   private readonly sipResponses: Prom.Counter<'direction' | 'method' | 'code'>;
   private readonly shedRequests: Prom.Counter<'cause'>;
+  private readonly refusedRequests: Prom.Counter<'reason'>;
   private readonly mos: Prom.Histogram;
   private readonly lossRatio: Prom.Histogram;
   private readonly jitter: Prom.Histogram;
@@ -162,6 +163,12 @@ export class EngineMetrics {
       name: 'linescape_requests_shed_total',
       help: 'New requests refused with 503 and Retry-After because the engine was overloaded, by cause.',
       labelNames: ['cause'],
+      registers,
+    });
+    this.refusedRequests = new prom.Counter({
+      name: 'linescape_requests_refused_total',
+      help: 'Requests refused by the limits and access control (too large, too many headers, rate, source network, blocked or failed authentication), by reason.',
+      labelNames: ['reason'],
       registers,
     });
     new prom.Gauge({
@@ -325,6 +332,11 @@ export class EngineMetrics {
   /** A new request was shed (engine/overload.ts): counts it by cause. */
   onShed(cause: string): void {
     this.shedRequests.inc({ cause });
+  }
+
+  /** A request was refused by the limits and access control (engine/securityLimits.ts): counts it by reason. */
+  onRefused(reason: string): void {
+    this.refusedRequests.inc({ reason });
   }
 
   /**

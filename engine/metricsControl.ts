@@ -74,6 +74,11 @@ export class MetricsControl {
     this.metrics?.onShed(cause);
   }
 
+  /** A request was refused by the early screen or a wrong password (engine/securityLimits.ts), counted when metrics are on. */
+  onRefused(reason: string): void {
+    this.metrics?.onRefused(reason);
+  }
+
   /** A call ended with its final media statistics and quality. */
   onCallFinished(finalStats: MediaSessionStats | undefined, quality: CallQuality | undefined): void {
     this.metrics?.onCallFinished(finalStats, quality);

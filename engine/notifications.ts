@@ -26,6 +26,7 @@ import type {
 import type { EventNotifyReceivedData, SubscriptionReceivedData, SubscriptionStatusData } from './eventSubscriptions.js';
 import type { PresenceOfflineData, PresenceOnlineData, PresenceRecvSubscribeData } from './presence.js';
 import type { OverloadRecoveredData, OverloadSheddingData } from './overload.js';
+import type { AuthenticationBlockedData } from './securityLimits.js';
 
 // ------------------------------------------------------------------ data of call events
 
@@ -524,6 +525,9 @@ export interface NotificationDataMap {
   // ---- out-of-dialog REFER
   /** Global: a REFER arrived outside any dialog; accepted (the referred call placed on a line) or refused 403/503. */
   SipReceivedOutOfDialogRefer: OutOfDialogReferData;
+  // ---- limits and access control (engine/securityLimits.ts)
+  /** Global: a source address or user name failed authentication too often and is blocked for `blockedSeconds`. */
+  SipAuthenticationBlocked: AuthenticationBlockedData;
 }
 
 /** The name of an event the engine raises as a notification (`'SipRegisterSuccess'` ...). */

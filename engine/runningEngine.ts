@@ -43,7 +43,7 @@ import { DriftCorrectedMediaClock, type MediaClock } from '../media/mediaClock.j
 import { MediaPump } from '../media/mediaPump.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
 import { EngineAudio } from './audio.js';
-import { ChallengeAuthenticator } from './challenge.js';
+import { CHALLENGED_METHODS, ChallengeAuthenticator } from './challenge.js';
 import type { EngineState } from './engineState.js';
 import { EventSubscriptions, SUBSCRIPTION_CAPABILITY } from './eventSubscriptions.js';
 import { hostPort, resolveHost } from './hosts.js';
@@ -55,6 +55,7 @@ import { Messaging, MESSAGING_CAPABILITY } from './messaging.js';
 import { PresenceService } from './presence.js';
 import { REGISTRAR_CAPABILITY } from './registrar.js';
 import { RegistrarRole } from './registrarRole.js';
+import { SecurityLimits } from './securityLimits.js';
 import type { RegistrationClient, RegistrationExtras } from './registration.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 import { SipMessageHooks } from './sipHooks.js';
@@ -124,6 +125,8 @@ export class RunningEngine {
   readonly mediaTimeout: MediaTimeoutWatch;
   /** Sheds new requests with 503 + Retry-After when the engine cannot take them (engine/overload.ts). */
   readonly overload: OverloadGuard;
+  /** The early screen: allowed networks, header count, per-source rate, authentication back-off (engine/securityLimits.ts). */
+  readonly security: SecurityLimits;
   /** Last outgoing call failure per line, kept after the call ends (getOutgoingCallErrorInfo). */
   readonly lastErrors = new Map<number, OutgoingCallErrorInfo>();
   private stopped = false;
@@ -144,6 +147,7 @@ export class RunningEngine {
       t2: p.sipT2Ms,
       t4: p.sipT4Ms,
       userAgent: p.userAgent,
+      maxMessageSize: p.maxSipMessageBytes,
     });
     try {
       await stack.start();
@@ -215,9 +219,11 @@ export class RunningEngine {
     this.linePolicy = new LinePolicy(ctx, () => params);
     this.linePolicy.randomAssign = params.randomlyAssignIncomingCallsToPhoneLines;
     this.messaging = new Messaging(ctx, state.ids.message);
+    this.security = this.newSecurityLimits();
     this.challenge = new ChallengeAuthenticator(
       () => this.domain ?? params.ipAddressOfThisHost,
       (d) => notifier.immediate(-1, T.SipIncomingAuthentication, d),
+      (host, user) => this.security.authFailed(host, user),
     );
     this.sipHooks = new SipMessageHooks(
       (d) => notifier.immediate(-1, T.SipModifySipMessage, d),
@@ -236,7 +242,13 @@ export class RunningEngine {
     );
     this.subscriptions = new EventSubscriptions(ctx, notifier, state.ids.subscription);
     this.presence = new PresenceService(this.subscriptions, state.ids.watcher);
-    this.registrar = new RegistrarRole(state.clock, state.options, ctx);
+    this.registrar = new RegistrarRole(state.clock, state.options, ctx, {
+      required: () => params.registrarRequireAuthentication,
+      authenticated: (req) => this.challenge.isAuthenticated(req),
+      hasCredentials: (req) => this.challenge.hasCredentials(req),
+      check: (req, tx, from) => this.challenge.check(this.stack, req, tx, from),
+      challenge: (req, tx) => this.challenge.challengeRequest(this.stack, req, tx),
+    });
     this.callManager = new CallManager(ctx, {
       openMedia: (line) => this.openMedia(line),
       holdStyle: () => (state.holdType === CallHoldType.Rfc2543 ? 'rfc2543' : state.holdType === CallHoldType.Both ? 'both' : 'rfc3264'),
@@ -269,6 +281,10 @@ export class RunningEngine {
     stack.transactionLimit = params.maxServerTransactions;
     stack.transactionLimitRetryAfter = params.overloadRetryAfterSeconds;
     stack.onTransactionLimit = () => this.overload.noteShed('transactions');
+    // before any transaction: who may send, how much, and whether a blocked source asks for auth
+    stack.screenRequest = (req, from) =>
+      this.security.screen(req, from, req.method === 'REGISTER' || (this.challenge.enabled && CHALLENGED_METHODS.includes(req.method)));
+    stack.onOversize = () => this.security.note('messageTooLarge');
     this.calls = new CallProcedures(this);
     this.lineSettings = new LineProcedures(this);
     this.lineMedia = new LineMediaProcedures(this);
@@ -310,6 +326,7 @@ export class RunningEngine {
     }
     this.keepAlive.reset();
     this.registrar.clear();
+    this.security.clear();
     this.mediaPump.detach();
     this.mediaClock.stop();
     this.transfers.stop();
@@ -553,6 +570,19 @@ export class RunningEngine {
         shed: (cause) => state.metrics.onShed(cause),
       },
     );
+  }
+
+  /** The early screen on the run's limits, reporting blocks as notifications and refusals to the metrics. */
+  private newSecurityLimits(): SecurityLimits {
+    const { state, params: p } = this;
+    return new SecurityLimits(state.clock, { ...p, retryAfterSeconds: p.overloadRetryAfterSeconds }, {
+      blocked: (d) => {
+        // who and how often, never what they tried
+        state.logger.warn(d, 'authentication: blocked after repeated failures');
+        state.notifier.global(T.SipAuthenticationBlocked, d);
+      },
+      refused: (reason) => state.metrics.onRefused(reason),
+    });
   }
 
   /** OPTIONS outside a dialog: what this engine implements. */

@@ -12,6 +12,7 @@ import { DEFAULT_START_PARAMS, LineMode, SIP_AUDIO_DEVICE_NOT_USED, type Session
 import { RFC_MIN_SE_SECONDS } from '../lines/sessionTimer.js';
 import { RELIABLE_PROVISIONAL_POLICIES } from '../lines/reliableProvisional.js';
 import { OFFERED_PACKET_TIMES_MS } from '../sip/ptime.js';
+import { validSecurityConfig } from './securityLimits.js';
 
 /** Start parameters after defaults, plus the test hooks. */
 export type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger' | 'sessionTimer'>> &
@@ -71,6 +72,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (!int(p.mediaTimeoutSeconds, 0, 4_294_967)) return T.SipBadParameter;
   if (!int(p.maxPendingIncomingCalls, 0, 65_535) || !int(p.overloadRetryAfterSeconds, 1, 86_400)) return T.SipBadParameter;
   if (!int(p.maxEventLoopLagMs, 0, 60_000) || !int(p.maxServerTransactions, 0, 10_000_000)) return T.SipBadParameter;
+  if (!validSecurityConfig({ ...p, retryAfterSeconds: p.overloadRetryAfterSeconds })) return T.SipBadParameter;
   if (!int(p.sipT1Ms, 1, 60_000) || !int(p.sipT2Ms, p.sipT1Ms, 600_000) || !int(p.sipT4Ms, 0, 600_000)) return T.SipBadParameter;
   if (!OFFERED_PACKET_TIMES_MS.includes(p.packetTimeMs)) return T.SipBadParameter;
   if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP') return T.SipBadParameter;

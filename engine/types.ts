@@ -149,6 +149,45 @@ export interface StartSipTelephonyParams {
   maxEventLoopLagMs?: number;
   /** Live SIP server transactions above which new requests are refused 503 (default 10000; 0 = no limit). */
   maxServerTransactions?: number;
+  /**
+   * Whether the registrar role binds only users who proved their password (default true): a
+   * REGISTER without credentials is challenged 401 (the password comes from the application
+   * through SipIncomingAuthentication), a wrong one gets 403. The application may still waive
+   * it for one request by setting `requireAuthentication: false` in SipRegisterReceived; false
+   * here waives it for every request (trusted labs only). engine/registrarRole.ts.
+   */
+  registrarRequireAuthentication?: boolean;
+  /** Largest SIP message accepted over UDP or TCP in bytes (default 262144 = 256 KiB, 1024..16 MiB); larger ones get 513 or are dropped. */
+  maxSipMessageBytes?: number;
+  /** Headers beyond which a request gets 513 (default 256; 0 = no limit). */
+  maxSipHeaders?: number;
+  /**
+   * Requests per second one source address may send on average (token bucket; default 2000;
+   * 0 = no limit); over it, new requests get 503 with Retry-After (or are dropped, see
+   * `rateLimitAction`). Distinct from the engine-wide overload shedding. engine/securityLimits.ts.
+   */
+  requestRatePerSource?: number;
+  /** Requests one source address may send in a burst above its average rate (default 4000). */
+  requestBurstPerSource?: number;
+  /** What a source over its rate gets: `reject` (503 + Retry-After, default) or `drop` (silence). */
+  rateLimitAction?: 'reject' | 'drop';
+  /**
+   * CIDRs (IPv4 and IPv6, e.g. `10.0.0.0/8`, `2001:db8::/32`, or a bare address) allowed to
+   * send; a request from elsewhere gets 403. Default empty: every source is allowed.
+   */
+  allowedSourceNetworks?: string[];
+  /** What `allowedSourceNetworks` restricts: `calls` (new INVITEs, default) or `all` requests. */
+  allowedSourceScope?: 'calls' | 'all';
+  /** Failed authentications from one source address within the window that block it (default 10; 0 = never). */
+  authFailureLimit?: number;
+  /** Failed authentications for one user name within the window that block that user from everywhere (default 10; 0 = never). */
+  authFailureLimitPerUser?: number;
+  /** The window in which failed authentications are counted, in seconds (default 60). */
+  authFailureWindowSeconds?: number;
+  /** How long a blocked source or user stays blocked, in seconds (default 300). */
+  authBlockSeconds?: number;
+  /** What a blocked source or user gets for requests that need authentication: `reject` (403, default) or `drop`. */
+  authBlockAction?: 'reject' | 'drop';
   /** Value of the User-Agent / Server header. */
   userAgent?: string;
   /** RFC 3261 timer T1 in ms (default 500). */
@@ -240,6 +279,19 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   overloadRetryAfterSeconds: 10,
   maxEventLoopLagMs: 500,
   maxServerTransactions: 10_000,
+  registrarRequireAuthentication: true,
+  maxSipMessageBytes: 262_144,
+  maxSipHeaders: 256,
+  requestRatePerSource: 2000,
+  requestBurstPerSource: 4000,
+  rateLimitAction: 'reject',
+  allowedSourceNetworks: [],
+  allowedSourceScope: 'calls',
+  authFailureLimit: 10,
+  authFailureLimitPerUser: 10,
+  authFailureWindowSeconds: 60,
+  authBlockSeconds: 300,
+  authBlockAction: 'reject',
   userAgent: 'LineScape',
   sipT1Ms: 500,
   sipT2Ms: 4000,
@@ -277,6 +329,14 @@ export interface RegisterReceivedData {
   acceptRegistration: boolean;
   /** SIP status used when refusing (default 403). */
   rejectStatusCode: number;
+  /** True when the REGISTER carried a digest the engine verified: the user proved the password. */
+  authenticated: boolean;
+  /**
+   * For a REGISTER not authenticated: true (the default, from the start parameter
+   * `registrarRequireAuthentication`) challenges it with 401 instead of binding; the application
+   * sets it to false to bind this one request without a password.
+   */
+  requireAuthentication: boolean;
 }
 
 /** A binding held by the engine in its registrar role. */

@@ -1,7 +1,9 @@
 /**
  * The `npm start` demo: two LineScape engines on 127.0.0.1, no external server needed.
- * The "pbx" engine plays registrar; the 4-line "desk" engine registers one name per line
- * (100..103) with it and the demo shows where incoming calls for each name land. Then the pbx
+ * The "pbx" engine plays registrar and, like every LineScape registrar, binds nobody without a
+ * password: it challenges each REGISTER and checks the answer against its own user table. The
+ * 4-line "desk" engine registers one name per line (100..103) with it, answering the challenges
+ * with its credentials, and the demo shows where incoming calls for each name land. Then the pbx
  * calls extension 102: the desk answers on line 2, a 1 kHz tone travels pbx -> desk and is
  * measured there, the pbx sends DTMF, holds and resumes, and hangs up. Finally the desk
  * joins three pbx calls into a recorded conference (examples/demo-conference.ts), unregisters
@@ -32,6 +34,9 @@ function print(who: string, n: Notification): void {
 
 const quiet = new Set<T>([T.SipInCall]);
 
+/** The pbx's user table: extension -> password (a demo's; a real one keeps hashes elsewhere). */
+const USERS = new Map(['100', '101', '102', '103'].map((ext) => [ext, `secret-${ext}`]));
+
 async function main(): Promise<void> {
   const pbx = new VoipMediaEngine();
   const desk = new VoipMediaEngine();
@@ -40,9 +45,15 @@ async function main(): Promise<void> {
     numPhoneLinesRequested: 3, ipAddressOfThisHost: '127.0.0.1', sipPort: 0, phoneName: 'pbx',
     userNotifyCallbackProc: (n) => {
       if (!quiet.has(n.event)) print('pbx', n);
+      if (n.event === T.SipIncomingAuthentication) {
+        // The engine checks the digest with the password the application gives (never printed:
+        // the data is printed above before it is set, and the engine removes it after the check).
+        const password = USERS.get(n.data.userName);
+        if (password !== undefined) n.data.password = password;
+      }
       if (n.event === T.SipRegisterReceived) {
         const d = n.data;
-        // The application decides: accept the desk's extensions 100..199 only.
+        // The application decides: accept the desk's extensions 100..199 only (each proved its password).
         d.acceptRegistration = /^1\d\d$/.test(d.user);
       }
     },
@@ -57,6 +68,8 @@ async function main(): Promise<void> {
     },
   }));
 
+  // The desk answers the pbx's challenges (realm: the pbx's address) with each extension's password.
+  for (const [ext, password] of USERS) check(`desk.addAuthorizationCredentials(${ext})`, desk.addAuthorizationCredentials(ext, password, '127.0.0.1'));
   const registered = nextEvents(desk, T.SipRegisterSuccess, 4);
   check('desk.enableSipRegisterServer', await desk.enableSipRegisterServer('100,101,102,103', true, false, '127.0.0.1', pbxPort, 60, 60, 4000, true));
   await registered;

@@ -536,4 +536,9 @@ export enum TelephonyReturnValue {
    * took it (`acceptOutOfDialogRefer`, a free line) and placed the referred call on `newPhoneLine`.
    */
   SipReceivedOutOfDialogRefer,
+  /**
+   * GLOBAL notification: a source address or user name failed authentication too often in the
+   * window and is blocked for a back-off period (engine/securityLimits.ts).
+   */
+  SipAuthenticationBlocked,
 }

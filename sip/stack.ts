@@ -13,7 +13,7 @@ import { SafeEmitter } from './safeEmitter.js';
 import { realClock, type Clock } from './clock.js';
 import { type SipMessage, type SipParseError, type SipRequest, type SipResponse } from './message.js';
 import { formatVia, parseVia, type Via } from './grammar.js';
-import { serializeMessage } from './parser.js';
+import { parseMessage, serializeMessage } from './parser.js';
 import {
   InviteClientTransaction,
   inviteCompanion,
@@ -73,7 +73,12 @@ export interface SipStackOptions {
   trying100DelayMs?: number;
   /** See {@link TransactionManagerOptions.retransmit2xxUntilAck} (default true). */
   retransmit2xxUntilAck?: boolean;
+  /** Largest message the created transport accepts (its default otherwise); larger requests get 513. */
+  maxMessageSize?: number;
 }
+
+/** How {@link SipStack.screenRequest} refuses a request: a stateless response, or silence. */
+export type RequestRefusal = { drop: true } | { drop: false; status: number; reason: string; retryAfterSeconds?: number };
 
 /** Events of {@link SipStack}. */
 export interface SipStackEvents {
@@ -159,6 +164,14 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
   transactionLimitRetryAfter = 10;
   /** Told of each request refused at {@link SipStack.transactionLimit}. */
   onTransactionLimit: (req: SipRequest) => void = () => undefined;
+  /**
+   * The early screen of the TU (engine/securityLimits.ts): asked about every new request before
+   * a transaction is made for it; a refusal is answered statelessly (or not at all), so a flood
+   * cannot grow the transaction table. Retransmissions and the ACKs of 2xx are not asked.
+   */
+  screenRequest: (req: SipRequest, from: RemoteEndpoint) => RequestRefusal | undefined = () => undefined;
+  /** Told of each message the transport refused as too large (a request among them got 513 when it could). */
+  onOversize: (from: RemoteEndpoint) => void = () => undefined;
 
   private readonly ownsTransport: boolean;
   private messageHook: MessageHook | undefined;
@@ -176,7 +189,7 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
     super();
     this.clock = options.clock ?? realClock;
     this.ownsTransport = options.transport === undefined;
-    this.transport = options.transport ?? new SipTransport({ host: options.host, port: options.port, clock: this.clock });
+    this.transport = options.transport ?? new SipTransport({ host: options.host, port: options.port, clock: this.clock, maxMessageSize: options.maxMessageSize });
     this.userAgent = options.userAgent;
     const txTransport: TransactionTransport = {
       encode: (msg, dest) => {
@@ -212,6 +225,7 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
     this.transport.on('message', this.handleMessage);
     this.transport.on('parseError', this.handleParseError);
     this.transport.on('error', this.handleTransportError);
+    this.transport.on('oversize', this.handleOversize);
     this.started = true;
   }
 
@@ -225,6 +239,7 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
       this.transport.off('message', this.handleMessage);
       this.transport.off('parseError', this.handleParseError);
       this.transport.off('error', this.handleTransportError);
+      this.transport.off('oversize', this.handleOversize);
       this.started = false;
     }
     if (this.ownsTransport) await this.transport.close();
@@ -453,6 +468,15 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
       return;
     }
     if (this.refusedAtTransactionLimit(req, dest)) return;
+    const refusal = this.screenRequest(req, from);
+    if (refusal) {
+      if (!refusal.drop) {
+        const res = this.createResponse(req, refusal.status, refusal.reason, { toTag: newTag() });
+        if (refusal.retryAfterSeconds !== undefined) res.headers.set('Retry-After', refusal.retryAfterSeconds);
+        this.sendDirect(res, dest);
+      }
+      return;
+    }
     const problem = validateRequest(req);
     const tx = this.transactions.createServer(req, key, from, dest);
     if (problem) {
@@ -498,6 +522,34 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
         ? buildResponse(p, 505, undefined, { toTag: newTag() })
         : buildResponse(p, 400, sanitizeReason(err.reason), { toTag: newTag() });
       completeStatelessResponse(res, p);
+      this.sendDirect(res, responseDestination(via, from));
+    } catch (e) {
+      this.reportError(e);
+    }
+  };
+
+  /**
+   * A message over the size limit: only its head is parsed, to answer a request 513 Message Too
+   * Large statelessly (RFC 3261 §21.5.14) where it has a Via; the rest is never read.
+   */
+  private readonly handleOversize = (raw: Buffer, from: RemoteEndpoint): void => {
+    try {
+      this.onOversize(from);
+      const end = raw.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      let head: SipMessage | undefined;
+      try {
+        head = parseMessage(raw.subarray(0, end + 4));
+      } catch (err) {
+        head = (err as SipParseError).partial;
+      }
+      if (!head || head.type !== 'request' || head.method === 'ACK') return;
+      const top = head.headers.get('Via');
+      if (top === undefined) return;
+      const via = parseVia(top);
+      stampVia(head, via, from);
+      const res = buildResponse(head, 513, 'Message Too Large', { toTag: newTag() });
+      completeStatelessResponse(res, head);
       this.sendDirect(res, responseDestination(via, from));
     } catch (e) {
       this.reportError(e);

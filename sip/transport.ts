@@ -51,6 +51,12 @@ export interface SipTransportEvents {
   connectionClosed: [conn: RemoteEndpoint];
   /** A CRLF pong answered our CRLFCRLF ping on a connection (RFC 5626 §4.4.1). */
   pong: [conn: RemoteEndpoint];
+  /**
+   * A message larger than `maxMessageSize`, not parsed: `raw` is the datagram, or the stream's
+   * bytes so far (a stream's connection is closed right after the listeners return, so an
+   * answer they send synchronously still leaves).
+   */
+  oversize: [raw: Buffer, from: RemoteEndpoint];
 }
 
 /** Options of {@link SipTransport}. */
@@ -65,7 +71,7 @@ export interface SipTransportOptions {
   clock?: Clock;
   /** Outgoing TCP connections unused this long are closed; default 60 000 ms. */
   idleTimeoutMs?: number;
-  /** Largest message accepted on a stream before the connection is dropped; default 256 KiB. */
+  /** Largest message accepted (a datagram, or a message on a stream, whose connection is then closed); default 256 KiB. */
   maxMessageSize?: number;
 }
 
@@ -397,6 +403,10 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
       // Pure CRLF datagrams are keep-alives (ours or a peer's): nothing to parse or answer.
       if (skipKeepAlive(buf, 0) === buf.length) return;
       const from: RemoteEndpoint = { protocol: 'UDP', host: normalizeAddress(rinfo.address), port: rinfo.port };
+      if (buf.length > this.maxMessageSize) {
+        this.safeEmit('oversize', buf, from);
+        return;
+      }
       this.deliver(buf, from, false);
     } catch (err) {
       this.reportError(err);
@@ -487,11 +497,18 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
         }
         if (len === 0) {
           if (data.length - off > this.maxMessageSize) {
+            this.safeEmit('oversize', data.subarray(off), conn.remote);
             this.safeEmit('parseError', new SipParseError('message too large for a stream'), data.subarray(off), conn.remote);
             this.dropConnection(conn, true, true);
             return;
           }
           break;
+        }
+        if (len > this.maxMessageSize) {
+          // Answered (513) by the listeners if they can, then the connection goes.
+          this.safeEmit('oversize', data.subarray(off, off + len), conn.remote);
+          this.dropConnection(conn, true, true);
+          return;
         }
         const raw = data.subarray(off, off + len);
         off += len;

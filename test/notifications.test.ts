@@ -159,6 +159,8 @@ test('immediate notifications are delivered at once and return the data the hand
     source: { protocol: 'UDP', host: '127.0.0.1', port: 5060 },
     acceptRegistration: true,
     rejectStatusCode: 403,
+    authenticated: false,
+    requireAuthentication: true,
   });
   t.false(d.acceptRegistration);
 });

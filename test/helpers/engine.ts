@@ -30,7 +30,12 @@ export interface EngineUnderTest {
   of<E extends NotificationEvent>(event: E): NotificationOf<E>[];
 }
 
-/** Starts an engine on 127.0.0.1 and a free port; stopped in teardown. */
+/**
+ * Starts an engine on 127.0.0.1 and a free port; stopped in teardown. Its registrar role binds
+ * without a password (`registrarRequireAuthentication: false`) unless the test says otherwise:
+ * the peer tests register test names without credentials; test/security.test.ts and
+ * test/challenge-auth.test.ts test the authenticated default.
+ */
 export async function startEngine(
   t: ExecutionContext,
   params: StartSipTelephonyParams = {},
@@ -39,7 +44,7 @@ export async function startEngine(
   const engine = new VoipMediaEngine(options);
   const seen: Notification[] = [];
   engine.on('notification', (n: Notification) => seen.push(n));
-  const rc = await engine.startSipTelephony({ ipAddressOfThisHost: '127.0.0.1', sipPort: 0, ...params });
+  const rc = await engine.startSipTelephony({ ipAddressOfThisHost: '127.0.0.1', sipPort: 0, registrarRequireAuthentication: false, ...params });
   if (rc !== T.SipSuccess) throw new Error(`startSipTelephony: ${T[rc]}`);
   t.teardown(() => engine.stopSipTelephony());
   const of = <E extends NotificationEvent>(event: E): NotificationOf<E>[] => seen.filter((n): n is NotificationOf<E> => n.event === event);

@@ -62,10 +62,10 @@ export function sipRequest(f: SipRequestFields): Buffer {
   return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }
 
-/** Opens a client on a reserved port towards `enginePort`; closed in teardown. */
-export async function sipUdpClient(t: ExecutionContext, enginePort: number): Promise<SipUdpClient> {
+/** Opens a client on a reserved port towards `enginePort` (bound to `host`, another loopback address for a second source); closed in teardown. */
+export async function sipUdpClient(t: ExecutionContext, enginePort: number, host = '127.0.0.1'): Promise<SipUdpClient> {
   const sock: Socket = createSocket('udp4');
-  sock.bind(await freePort(), '127.0.0.1');
+  sock.bind(await freePort(), host);
   await once(sock, 'listening');
   t.teardown(() => sock.close());
   return {
