@@ -629,8 +629,9 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     else this.prompt(c, file, music);
   }
 
-  private leaveQueue(c: InboundCall): void {
-    c.announceTimer = this.cancel(c.announceTimer);
+  /** Takes `c` out of its queue; `forGood` false keeps its announcement timer (an offered call may come back unanswered). */
+  private leaveQueue(c: InboundCall, forGood = true): void {
+    if (forGood) c.announceTimer = this.cancel(c.announceTimer);
     if (!c.queue) return;
     const list = this.queues.get(c.queue) ?? [];
     const i = list.indexOf(c);
@@ -639,21 +640,24 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     this.emit('queue', this.queueView(c.queue));
   }
 
-  /** Offers waiting calls to the longest-idle agents with their skill. */
+  /**
+   * Offers waiting calls to agents: the caller who has waited longest, across all queues, goes
+   * to the longest-idle agent with the queue's skill; repeated while a pair can be made.
+   */
   private dispatch(): void {
     if (!this.running) return;
-    for (const [queue, list] of this.queues) {
-      for (let i = 0; i < list.length; ) {
-        const c = list[i]!;
-        const agent = this.pickAgent(queue, c);
-        if (!agent) {
-          i++;
-          continue;
-        }
-        list.splice(i, 1);
-        this.emit('queue', this.queueView(queue));
+    for (;;) {
+      const waiting = [...this.queues.values()].flat().sort((a, b) => (a.queuedMs ?? 0) - (b.queuedMs ?? 0));
+      let offered = false;
+      for (const c of waiting) {
+        const agent = c.queue ? this.pickAgent(c.queue, c) : undefined;
+        if (!agent) continue;
+        this.leaveQueue(c, false);
         void this.offer(c, agent);
+        offered = true;
+        break;
       }
+      if (!offered) return;
     }
   }
 
