@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { TelephonyReturnValue as T, LineState, type VoipMediaEngine } from '../index.js';
 import { CallCenter, type CallCenterOptions, type FloorSnapshot } from '../examples/callcenter/callCenter.js';
-import { CallerPool, SimPhone } from '../examples/callcenter/simulator.js';
+import { CallerPool, SimPhone, type SimPhoneOptions } from '../examples/callcenter/simulator.js';
 import { readWav, tone, writeMonoWav, writeSyntheticPrompts } from '../examples/callcenter/audioFiles.js';
 import { parseActRequest } from '../examples/callcenter/actions.js';
 import type { CallRecord } from '../examples/callcenter/callLog.js';
@@ -35,7 +35,7 @@ interface Rig {
   center: CallCenter;
   pool: CallerPool;
   dir: string;
-  phone(name: string): SimPhone;
+  phone(name: string, options?: SimPhoneOptions): SimPhone;
 }
 
 /** A call center (two trunk lines more than callers) whose prompts are synthetic and music a steady note. */
@@ -69,8 +69,8 @@ async function rig(t: ExecutionContext, options: Partial<CallCenterOptions> & Pi
     center,
     pool,
     dir,
-    phone: (name) => {
-      const p = new SimPhone(name, { answerDelayMs: 200, voice: null });
+    phone: (name, opts = {}) => {
+      const p = new SimPhone(name, { answerDelayMs: 200, voice: null, ...opts });
       phones.push(p);
       return p;
     },
@@ -252,7 +252,56 @@ test('supervisor: a queued call transferred to a chosen agent, then listen, whis
   t.deepEqual(await center.act({ action: 'stop', agent: 'alice' }), { ok: true }, 'stop');
   t.true(await until(() => agentOf(center.snapshot(), 'alice').supervisor === null && sue.engine.getNumActiveCalls().numActiveCalls === 0, 10000), 'the supervisor left');
   await judge(t, 'after stop: caller', pool.engine, line, [A], [S]);
+
+  // take-over: the supervisor's phone is called again and replaces the agent, who goes to wrap-up
+  t.deepEqual(await center.act({ action: 'takeover', agent: 'alice' }), { ok: true }, 'takeover');
+  t.true(await until(() => agentOf(center.snapshot(), 'alice').state !== 'talking', 10000), 'alice leaves the call');
+  sendTone(sue.engine, 0, S, 90); // the supervisor's new call
+  await judge(t, 'takeover: caller', pool.engine, line, [S], [A]);
+  await judge(t, 'takeover: supervisor', sue.engine, 0, [C], [A]);
   t.is(await pool.engine.terminateCall(line, true, 5000), T.SipSuccess);
+  t.true(await until(() => sue.engine.getNumActiveCalls().numActiveCalls === 0, 10000), 'the caller\'s hang-up ends the supervisor\'s call');
+  const row = center.log.recent(1)[0]!;
+  t.like(row, { caller: 'carl', queue: 'support', agent: 'alice', outcome: 'answered' });
+});
+
+test('an agent who does not answer: the call goes to the next agent; a caller leaves a message', async (t) => {
+  const r = await rig(t, { agents: [{ name: 'alice', skills: ['sales'] }, { name: 'bob', skills: ['sales'] }], ringTimeoutMs: 1500 });
+  const { center, pool } = r;
+  const info: string[] = [];
+  center.on('info', (text) => info.push(text));
+  // alice is logged in first, so she is the longest idle, but her phone is never answered
+  const alice = r.phone('alice', { answers: false });
+  t.is(await alice.start(center.sipPort), T.SipSuccess);
+  t.true(await until(() => agentOf(center.snapshot(), 'alice').state === 'idle', 10000));
+  const bob = r.phone('bob');
+  t.is(await bob.start(center.sipPort), T.SipSuccess);
+  t.true(await until(() => agentOf(center.snapshot(), 'bob').state === 'idle', 10000));
+
+  const line = await pool.call(center.sipPort, { name: 'erin', choice: '1', stayMs: 600000, voice: null, dialAfterMs: 800 });
+  t.true(line >= 0);
+  t.true(await until(() => agentOf(center.snapshot(), 'bob').state === 'talking', 20000), 'bob gets the call after alice did not answer');
+  t.true(info.some((x) => x.startsWith('alice did not answer erin')), info.join(' | '));
+  t.is(agentOf(center.snapshot(), 'alice').state, 'idle', 'alice is idle again (and now the last in line)');
+  t.is(await pool.engine.terminateCall(line, true, 5000), T.SipSuccess);
+
+  // a message: 9 in the menu, the prompt, a tone as the message, # to finish
+  const m = await pool.call(center.sipPort, { name: 'fred', choice: '9', stayMs: 600000, voice: null, dialAfterMs: 800 });
+  t.true(m >= 0);
+  t.true(await until(() => center.snapshot().calls.some((c) => c.caller === 'fred' && c.stage === 'message'), 20000), 'fred is leaving a message');
+  await until(() => center.log.recent(1)[0]?.messagePath !== null, 10000); // after the prompt
+  sendTone(pool.engine, m, CALLER_HZ[2]!, 30);
+  await new Promise((res) => setTimeout(res, 2000));
+  t.is(pool.engine.sendDtmf(m, '#'), T.SipSuccess);
+  t.true(await until(() => center.log.recent(1)[0]?.outcome === 'message', 20000), 'the center hangs up after the goodbye');
+  const row = center.log.recent(1)[0]!;
+  t.like(row, { caller: 'fred', outcome: 'message', agent: null });
+  const wav = readWav(row.messagePath!);
+  t.is(wav.channels.length, 1);
+  const pcm = wav.channels[0]!;
+  t.log(`message ${row.messagePath}: ${(pcm.length / wav.rate).toFixed(1)} s, ${CALLER_HZ[2]} Hz at ${toneLevelDb(pcm, wav.rate, CALLER_HZ[2]!).toFixed(1)} dB`);
+  t.true(pcm.length > wav.rate, 'over a second of message');
+  t.true(toneLevelDb(pcm, wav.rate, CALLER_HZ[2]!) > PRESENT, 'the message holds the caller');
 });
 
 test('act() refuses bad input with a clear error and changes nothing', async (t) => {
