@@ -23,6 +23,7 @@ import {
   TypedEventEmitter,
   type Notification,
   type RecordFrame,
+  type RegisterReceivedData,
   type VuMeterData,
 } from '../../index.js';
 import { parseActRequest, type ActResult, type MonitorMode, type SupervisorRequest, type TransferRequest } from './actions.js';
@@ -465,7 +466,8 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     }
   }
 
-  private onRegister(d: { user: string; contacts: { uri: string; expires: number }[]; removeAll: boolean; acceptRegistration: boolean; rejectStatusCode: number }): void {
+  /** A phone registers: agents and supervisors are accepted (and may change `data`, an immediate notification), others get 404. */
+  private onRegister(d: RegisterReceivedData): void {
     const agent = this.agents.get(d.user);
     const isSupervisor = this.opts.supervisors.includes(d.user);
     if (!agent && !isSupervisor) {
