@@ -1,0 +1,101 @@
+/**
+ * `npm run callcenter`: the call center with simulated agents and callers on loopback, the
+ * floor printed as it changes, a line per event. Options: `--seconds N` (stop after N seconds;
+ * default: run until Ctrl-C), `--port P` (SIP port, default 5090; agents' own phones register
+ * here), `--dir D` (recordings and the call log, default `callcenter-data` under the system's
+ * temporary directory), `--no-sim` (no simulated traffic: bring your own phones).
+ * @module
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { TelephonyReturnValue as T } from '../../index.js';
+import { CallCenter, type AgentConfig } from './callCenter.js';
+import { writeSyntheticPrompts } from './audioFiles.js';
+import { Simulator } from './simulator.js';
+
+const AGENTS: AgentConfig[] = [
+  { name: 'alice', skills: ['sales'] },
+  { name: 'bob', skills: ['sales', 'support'] },
+  { name: 'carol', skills: ['support'] },
+];
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string' },
+    port: { type: 'string', default: '5090' },
+    dir: { type: 'string', default: path.join(os.tmpdir(), 'callcenter-data') },
+    'no-sim': { type: 'boolean', default: false },
+  },
+});
+
+const started = Date.now();
+function line(text: string): void {
+  const s = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
+  console.log(`${s}s  ${text}`);
+}
+
+const dir = values.dir;
+const center = new CallCenter({
+  sipPort: Number(values.port),
+  trunkLines: 8,
+  agents: AGENTS,
+  supervisors: ['sue'],
+  prompts: writeSyntheticPrompts(path.join(dir, 'prompts')),
+  recordingDir: path.join(dir, 'recordings'),
+  callLogFile: path.join(dir, 'calls.sqlite'),
+  ringTimeoutMs: 12000,
+  wrapUpMs: 4000,
+  announceEveryMs: 15000,
+});
+
+center.on('agent', (a) => line(`agent  ${a.name.padEnd(6)} ${a.state}${a.caller ? ` (${a.caller})` : ''}${a.supervisor ? ` [${a.supervisor.mode} by ${a.supervisor.name}]` : ''}`));
+center.on('call', (c) => {
+  const where = c.stage === 'queued' ? ` in ${c.queue}` : c.agent ? ` with ${c.agent}` : '';
+  line(`call   ${c.id.padEnd(6)} ${c.caller} ${c.stage}${where}`);
+});
+center.on('queue', (q) => line(`queue  ${q.name.padEnd(6)} ${q.waiting.length} waiting${q.waiting.length ? `, longest ${(q.longestWaitMs / 1000).toFixed(0)} s` : ''}`));
+center.on('ended', (r) => {
+  const wait = r.waitMs === null ? '' : `, waited ${(r.waitMs / 1000).toFixed(1)} s`;
+  const mos = r.mos === null ? '' : `, MOS ${r.mos.toFixed(2)}`;
+  line(`log    ${r.id.padEnd(6)} ${r.caller} ${r.outcome ?? '?'}${r.agent ? ` by ${r.agent}` : ''}${wait}${mos}${r.recordingPath ? `, ${r.recordingPath}` : ''}`);
+});
+center.on('info', (text) => line(`info   ${text}`));
+
+let sim: Simulator | null = null;
+let stopping = false;
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  line('stopping');
+  await sim?.stop();
+  const today = center.log.figures();
+  await center.stop();
+  console.log(
+    `today: ${today.calls} calls, ${today.answered} answered, ${today.abandoned} abandoned, average wait ${(today.averageWaitMs / 1000).toFixed(1)} s, average MOS ${today.averageMos.toFixed(2)}`,
+  );
+  console.log(`recordings and the call log: ${dir}`);
+  process.exit(code);
+}
+
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+const rc = await center.start();
+if (rc !== T.SipSuccess) {
+  console.error(`the call center did not start: ${T[rc]}`);
+  await center.stop();
+  process.exit(1);
+}
+line(`call center on sip:support@127.0.0.1:${center.sipPort}; agents ${AGENTS.map((a) => `${a.name} (${a.skills.join('+')})`).join(', ')}; supervisor sue`);
+line('menu: 1 sales, 2 support, 9 leave a message');
+if (!values['no-sim']) {
+  sim = new Simulator(center.sipPort, { agents: AGENTS.map((a) => a.name), supervisors: ['sue'], meanArrivalMs: 5000 });
+  const src = await sim.start();
+  if (src !== T.SipSuccess) {
+    console.error(`the simulator did not start: ${T[src]}`);
+    await shutdown(1);
+  }
+  line('simulated callers arriving (Ctrl-C stops)');
+}
+if (values.seconds !== undefined) setTimeout(() => void shutdown(0), Number(values.seconds) * 1000);
