@@ -22,6 +22,11 @@ export interface RegistrationConfig {
   linesByName: Map<string, number[]>;
   /** Where REGISTER requests are sent (the registrar, or the proxy when registering through it). */
   destination: Endpoint;
+  /**
+   * Its targets in the order to try (RFC 3263), located afresh for each REGISTER: every
+   * registration cycle starts from the best target again. Default: `destination` alone.
+   */
+  targets?: () => Promise<readonly Endpoint[]>;
   /** Request-URI of REGISTER (`sip:domain`). */
   requestUri: string;
   /** Domain of the address-of-record (`sip:name@domain`). */
@@ -253,8 +258,10 @@ export class RegistrationClient {
     };
     sendUacRequest(this.uac, {
       build,
-      destination: this.config.destination,
+      destination: this.config.targets ?? this.config.destination,
       authUser: reg.name,
+      // Once the attempt timed out, no failover target is tried for it.
+      abandoned: () => reg.attempt !== attempt,
       // Each request sent (the first and every challenge retry) gets the whole time-out.
       onSend: () => {
         if (reg.attempt !== attempt) return;

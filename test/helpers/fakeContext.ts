@@ -52,6 +52,7 @@ export function fakeContext(options: FakeContextOptions): UsageContext {
     },
     transport: () => 'UDP',
     resolve: (host) => Promise.resolve(isIP(host) ? host : undefined),
+    locate: () => Promise.reject(new Error('no DNS in unit tests')),
     userAgent: () => 'LineScape unit test',
     user,
     displayName: () => '',
