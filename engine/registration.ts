@@ -11,6 +11,7 @@ import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js
 import type { Endpoint } from '../sip/transport.js';
 import { newCallId, newTag } from '../sip/util.js';
 import { sendUacRequest, type UacServices } from '../sip/uac.js';
+import { DnsLocateError } from '../sip/dnsLocator.js';
 import type { UsageContext } from '../lines/context.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 
@@ -272,7 +273,9 @@ export class RegistrationClient {
       },
     }, (o) => {
       if (reg.attempt !== attempt) return;
-      if (o.kind !== 'final') this.timedOut(reg, expires);
+      // The registrar's name yields no target (any more): an error saying so (status 0), then the usual retry.
+      if (o.kind === 'transport' && o.error instanceof DnsLocateError) this.fail(reg, T.SipRegisterError, { status: 0, reason: o.error.message }, expires);
+      else if (o.kind !== 'final') this.timedOut(reg, expires);
       else if (o.authFailure) this.fail(reg, T.SipRegisterAuthorizationError, o.res, expires);
       else this.final(reg, o.res, expires);
     });
@@ -309,7 +312,7 @@ export class RegistrationClient {
     reg.refreshTimer = this.ctx.clock().setTimer(this.retryMs, () => this.register(reg));
   }
 
-  private fail(reg: NameRegistration, event: T, res: SipResponse, expires: number): void {
+  private fail(reg: NameRegistration, event: T, res: { status: number; reason: string }, expires: number): void {
     this.ctx.clock().clearTimer(reg.timeoutTimer);
     reg.timeoutTimer = undefined;
     if (expires === 0) {
