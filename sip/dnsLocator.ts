@@ -123,8 +123,8 @@ export function queryOfUri(uriText: string): LocateQuery {
 
 /** One target: where to send, plus the name it came from (TLS checks the certificate against it). */
 export interface LocatedTarget extends Endpoint {
-  /** The host name the address belongs to (the SRV target, else the URI host). */
-  name: string;
+  /** The host name the address belongs to (the SRV target, else the URI host); absent for an IP literal. */
+  name?: string;
 }
 
 /** Raised (as a rejection) when a name yields no target: its message is the reason given to the application. */
@@ -255,6 +255,7 @@ export class DnsLocator {
     const bare = host.replace(/\.$/, '');
     const list = isIP(bare) ? [bare] : await this.addresses(bare.toLowerCase());
     if (!list.length) throw new DnsLocateError(host);
+    if (isIP(bare)) return [{ protocol, host: bare, port }];
     return list.map((address) => ({ protocol, host: address, port, name: bare }));
   }
 

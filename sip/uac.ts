@@ -103,6 +103,12 @@ export type UacDestination =
   | readonly Endpoint[]
   | (() => Endpoint | readonly Endpoint[] | undefined | Promise<Endpoint | readonly Endpoint[] | undefined>);
 
+/** The host of a destination's first target, when it is known without asking (for Call-ID suffixes). */
+export function firstHostOf(d: UacDestination): string | undefined {
+  if (typeof d === 'function') return undefined;
+  return isEndpointList(d) ? d[0]?.host : d.host;
+}
+
 /** One request to send through {@link sendUacRequest}. */
 export interface UacRequest {
   /**
