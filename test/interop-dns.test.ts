@@ -10,6 +10,7 @@ import { startEngine } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
 import { peerFile, startDnsmasq, startSipp, sippScenario, waitForUdpPort, type SippHandle } from './helpers/peers.js';
 import { freePorts, freeUdpTcpPort } from './helpers/ports.js';
+import { createSocket } from 'node:dgram';
 import { createConnection } from 'node:net';
 
 /** Waits until something accepts TCP connections on 127.0.0.1:port. */
@@ -92,6 +93,29 @@ peerTest('registration fails over to the next SRV target when the first answers 
     const r = await s.sipp.wait();
     t.is(r.code, 0, r.summary);
   }
+});
+
+peerTest('registration fails over when the first SRV target never answers (timer F with a small T1)', ['dnsmasq', 'sipp'], async (t) => {
+  // A UDP socket that takes every REGISTER and answers none: timer F (64 × T1) ends the attempt.
+  const silent = createSocket('udp4');
+  await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+  t.teardown(() => silent.close());
+  let swallowed = 0;
+  silent.on('message', () => swallowed++);
+  const live = await registrar(t, 'uas-register-ok.xml');
+  const dns = await startDnsmasq(t, [
+    ...A_RECORDS,
+    `--srv-host=_sip._udp.test.example,reg1.test.example,${silent.address().port},10,100`,
+    `--srv-host=_sip._udp.test.example,reg2.test.example,${live.port},20,100`,
+  ], 'reg1.test.example');
+  const e = await startEngine(t, { dnsServers: [dns.server], sipT1Ms: 50 });
+  t.is(await e.engine.enableSipRegisterServer('erin', false, false, 'test.example', 0, 60, 60, 30_000, false), T.SipSuccess);
+  const ok = await e.waitFor(T.SipRegisterSuccess, () => true, 30_000);
+  t.like(ok.data, { name: 'erin' });
+  t.true(swallowed >= 1, 'the first target got the REGISTER (and its retransmissions)');
+  t.is(e.of(T.SipRegisterTimeOut).length, 0);
+  const r = await live.sipp.wait();
+  t.is(r.code, 0, r.summary);
 });
 
 peerTest('a name with no records: enableSipRegisterServer and makeCallUri say SipUnknownHost', ['dnsmasq'], async (t) => {
