@@ -10,6 +10,8 @@ import { peerTest } from './helpers/env.js';
 import { startDnsmasq } from './helpers/peers.js';
 import { seededRandom } from './helpers/prng.js';
 import test from 'ava';
+import { resolveStartParams } from '../engine/startParams.js';
+import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
 
 /** A backend that counts the questions it passes on. */
 function counting(inner: DnsBackend): DnsBackend & { asked: Record<string, number> } {
@@ -139,4 +141,11 @@ peerTest('a name with no records rejects with "DNS: no records for …"; so does
   await t.throwsAsync(loc.locate({ host: 'bad name!' }), { instanceOf: DnsLocateError });
   t.is(await loc.resolveHost('nothing.test.example'), undefined);
   t.is(await loc.resolveHost('reg2.test.example'), '127.0.0.2');
+});
+
+test('dnsServers start parameter: IPs with optional ports, at most 8; anything else is SipBadParameter', (t) => {
+  for (const good of [[], ['127.0.0.1'], ['127.0.0.1:5353', '[::1]:53', '::1']]) t.not(typeof resolveStartParams({ dnsServers: good }), 'number', JSON.stringify(good));
+  for (const bad of [['dns.example'], ['127.0.0.1:0'], ['127.0.0.1:70000'], 'x', [5353], Array(9).fill('127.0.0.1')]) {
+    t.is(resolveStartParams({ dnsServers: bad }), T.SipBadParameter, JSON.stringify(bad));
+  }
 });
