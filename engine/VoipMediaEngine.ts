@@ -208,7 +208,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   clearRecordedCallStates(phoneLine: number): T { return this.live.lineSettings.clearRecordedCallStates(phoneLine); }
 
   // ---------------------------------------------------------------- servers, registration, keep-alive (engine/serverProcedures.ts)
-  /** Uses a SIP proxy for calls (and for registration when asked). The address may be a name. */
+  /** Uses a SIP proxy for calls (and for registration when asked). The address may be a name (port 0: found by DNS SRV). */
   @procedure({ async: true })
   enableSipProxyServer(address: string, port: number): Promise<T> { return this.live.servers.enableServer('proxy', address, port); }
 
@@ -218,7 +218,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
 
   /**
    * Sends every request the engine originates to this outbound proxy (RFC 3261 §8.1.2), with a
-   * loose-route `Route` header naming it.
+   * loose-route `Route` header naming it (port 0 with a name: found by DNS SRV).
    */
   @procedure({ async: true })
   enableOutboundSipProxyServer(address: string, port: number): Promise<T> { return this.live.servers.enableServer('outboundProxy', address, port); }
@@ -252,7 +252,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * @param registerPhoneLines true: name i belongs to line i (count must equal the line count)
    * @param registerThroughProxy send REGISTER to the proxy set by enableSipProxyServer
    * @param registrationServerAddress registrar address or name
-   * @param registrationServerPort registrar port
+   * @param registrationServerPort registrar port (0 with a name: found by DNS NAPTR/SRV, RFC 3263)
    * @param registrationUpdateIntervalSeconds seconds between cycles (non-zero; smaller than expiry for keep-alive)
    * @param registrationExpireTimeSeconds expiry asked of the registrar (not smaller than the interval)
    * @param timeOutMs wait for the registrar's answer

@@ -6,13 +6,13 @@
  * LanScape order of codes.
  * @module
  */
-import type { Endpoint } from '../sip/transport.js';
+import type { UacDestination } from '../sip/uac.js';
 import { raceTimer } from '../sip/clock.js';
 import { parseUri } from '../sip/grammar.js';
 import { PhoneLine } from '../lines/phoneLine.js';
 import { buildDtmfRelayBody, isValidDtmfString } from '../media/dtmf.js';
 import { callQualityFromStats } from '../media/quality.js';
-import { hostPort, isPort, isSipUser, resolveHost } from './hosts.js';
+import { hostPort, isPort, isSipUser } from './hosts.js';
 import type {
   ActiveCallInfo,
   CallQualityResult,
@@ -47,7 +47,7 @@ export class CallProcedures {
     return l === -1 || l instanceof PhoneLine ? this.run.linePolicy.lineForOutgoing(l) : l;
   }
 
-  private async placeCall(line: PhoneLine, requestUri: string, dest: Endpoint, synchronous: boolean, timeOutMs: number): Promise<T> {
+  private async placeCall(line: PhoneLine, requestUri: string, dest: UacDestination, synchronous: boolean, timeOutMs: number): Promise<T> {
     this.run.lastErrors.delete(line.index);
     // the client path sends through the outbound proxy, when one is set, and adds its Route
     const call = await this.run.outgoingCall(line, { requestUri, to: `<${requestUri}>`, destination: dest });
@@ -68,18 +68,18 @@ export class CallProcedures {
     const line = this.freeLine(phoneLine);
     if (!(line instanceof PhoneLine)) return line;
     let requestUri: string;
-    let dest: Endpoint;
+    let dest: UacDestination;
     if (run.proxy) {
       if (!run.domain) return T.SipDomainNameNotDefined;
       requestUri = `sip:${userOrNumber}@${run.domain}`;
-      dest = { protocol: run.params.sipTransport, host: run.proxy.host, port: run.proxy.port };
+      dest = run.proxy.targets;
     } else {
       if (typeof destAddress !== 'string' || !destAddress) return T.SipBadParameter;
-      const ip = await resolveHost(destAddress);
-      if (!ip) return T.SipUnknownHost;
-      const port = destSipPort || 5060;
-      requestUri = `sip:${userOrNumber}@${hostPort(destAddress, port === 5060 ? undefined : port)}`;
-      dest = { protocol: run.params.sipTransport, host: ip, port };
+      // Port 0: none given, so a name is found by NAPTR/SRV (RFC 3263), an address on 5060.
+      const targets = await run.locate({ host: destAddress, port: destSipPort || undefined }).catch(() => []);
+      if (!targets.length) return T.SipUnknownHost;
+      requestUri = `sip:${userOrNumber}@${hostPort(destAddress, destSipPort === 5060 ? undefined : destSipPort || undefined)}`;
+      dest = targets;
     }
     if (run.isStopped || !line.availableForOutgoing) return T.SipCallAlreadyInProgress;
     return this.placeCall(line, requestUri, dest, synchronous, timeOutMs);
@@ -100,14 +100,13 @@ export class CallProcedures {
     if (useProxy && !run.proxy) return T.SipProxyNotEnabled;
     const line = this.freeLine(phoneLine);
     if (!(line instanceof PhoneLine)) return line;
-    let dest: Endpoint;
+    let dest: UacDestination;
     if (useProxy) {
-      dest = { protocol: run.params.sipTransport, host: run.proxy!.host, port: run.proxy!.port };
+      dest = run.proxy!.targets;
     } else {
-      const ip = await resolveHost(uri.host);
-      if (!ip) return T.SipUnknownHost;
-      const t = uri.params['transport']?.toUpperCase();
-      dest = { protocol: t === 'TCP' ? 'TCP' : t === 'UDP' ? 'UDP' : run.params.sipTransport, host: ip, port: uri.port ?? 5060 };
+      const targets = await run.locate(sipUri.trim()).catch(() => []);
+      if (!targets.length) return T.SipUnknownHost;
+      dest = targets;
     }
     if (run.isStopped || !line.availableForOutgoing) return T.SipCallAlreadyInProgress;
     return this.placeCall(line, sipUri.trim(), dest, synchronous, timeOutMs);

@@ -24,8 +24,8 @@ import {
 } from '../sip/subscription.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Capability } from '../sip/capabilities.js';
-import type { Endpoint } from '../sip/transport.js';
-import { hostPort, resolveHost } from './hosts.js';
+import type { UacDestination } from '../sip/uac.js';
+import { hostPort } from './hosts.js';
 import type { Notifier } from './notifier.js';
 import type { UsageContext } from '../lines/context.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
@@ -45,7 +45,7 @@ export interface ResolvedTarget {
   /** To header value. */
   to: string;
   /** Next hop. */
-  destination: Endpoint;
+  destination: UacDestination;
   /** Route headers (an outbound proxy). */
   routes: string[];
 }
@@ -202,7 +202,7 @@ export class EventSubscriptions {
         if (!stack) throw new Error('engine stopped');
         return stack.createResponse(req, status, reason, options);
       },
-      resolve: (h) => resolveHost(h),
+      resolve: (h) => ctx.resolve(h),
       transport: () => ctx.transport(),
     };
     this.sip = sip;
@@ -262,17 +262,16 @@ export class EventSubscriptions {
       return T.SipBadSipUri;
     }
     if ((parsed.scheme !== 'sip' && parsed.scheme !== 'sips') || !parsed.host) return T.SipBadSipUri;
-    const proto = this.ctx.transport();
-    let destination: Endpoint;
+    let destination: UacDestination;
     if (useProxy) {
       const p = this.ctx.proxy();
       if (!p) return T.SipProxyNotEnabled;
-      destination = { protocol: proto, host: p.host, port: p.port };
+      destination = p.targets;
     } else {
-      const ip = await resolveHost(parsed.host);
-      if (!ip) return T.SipUnknownHost;
-      const t = parsed.params['transport']?.toUpperCase();
-      destination = { protocol: t === 'TCP' ? 'TCP' : t === 'UDP' ? 'UDP' : proto, host: ip, port: parsed.port ?? 5060 };
+      // RFC 3263: NAPTR/SRV for a name without a port, else its addresses.
+      const targets = await this.ctx.locate(text).catch(() => []);
+      if (!targets.length) return T.SipUnknownHost;
+      destination = targets;
     }
     // The client path sends through the outbound proxy, when one is set, and adds its Route.
     return { requestUri: text, to: `<${text}>`, destination, routes: [] };

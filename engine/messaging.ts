@@ -20,7 +20,8 @@ import { VIA_PLACEHOLDER, type ServerTransaction } from '../sip/stack.js';
 import { sendUacRequest, type UacServices } from '../sip/uac.js';
 import type { Capability } from '../sip/capabilities.js';
 import { OwnedDialogUsage, type DialogUsage, type DialogUsageKind } from '../sip/dialogRouter.js';
-import type { Endpoint, TransportProtocol } from '../sip/transport.js';
+import type { Endpoint } from '../sip/transport.js';
+import { DnsLocateError } from '../sip/dnsLocator.js';
 import { newCallId, newTag } from '../sip/util.js';
 import type { Call } from '../lines/call.js';
 import type { UsageContext } from '../lines/context.js';
@@ -225,7 +226,6 @@ export class Messaging {
     const callId = newCallId();
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
     const p = this.ctx.proxy();
-    const proxy: Endpoint | undefined = p && { protocol: this.ctx.transport(), host: p.host, port: p.port };
     let cseq = 0;
     const build = (): SipRequest => {
       const h = new SipHeaders();
@@ -237,16 +237,9 @@ export class Messaging {
       h.append('Content-Type', `${mimeType}/${subMimeType}`);
       return { type: 'request', method: 'MESSAGE', uri: target, version: 'SIP/2.0', headers: h, body: bytes };
     };
-    const sipUri = uri;
     const event = { messageId, fromDisplayName: me.displayName, from: fromUri, toDisplayName: '', to: target };
-    void this.run(build, async () => {
-      if (proxy) return proxy;
-      const ip = await this.ctx.resolve(sipUri.host);
-      if (!ip) return undefined;
-      const t = sipUri.params['transport']?.toUpperCase();
-      const protocol: TransportProtocol = t === 'TCP' ? 'TCP' : t === 'UDP' ? 'UDP' : this.ctx.transport();
-      return { protocol, host: ip, port: sipUri.port ?? (sipUri.scheme === 'sips' ? 5061 : 5060) };
-    }, me.user).then((o) => {
+    // The proxy's targets, else the URI's (RFC 3263); a name without records fails with the DNS reason.
+    void this.run(build, () => (p ? p.targets() : this.ctx.locate(target)), me.user).then((o) => {
       if (o.ok) this.ctx.notifyGlobal(T.SipSendOutOfDialogMessageSuccess, event satisfies SendOutOfDialogMessageSuccessData);
       else this.ctx.notifyGlobal(T.SipSendOutOfDialogMessageFailure, { ...event, reason: o.reason, code: o.code } satisfies SendOutOfDialogMessageFailureData);
     });
@@ -258,20 +251,12 @@ export class Messaging {
    * the client path and settles with its final outcome. `destination` is undefined in a dialog
    * (the route set decides).
    */
-  private run(build: () => SipRequest, destination: (() => Promise<Endpoint | undefined>) | undefined, authUser: string): Promise<Outcome> {
+  private run(build: () => SipRequest, destination: (() => Promise<readonly Endpoint[]>) | undefined, authUser: string): Promise<Outcome> {
     return new Promise<Outcome>((resolve) => {
-      let resolved = true;
-      const dest = destination
-        ? async (): Promise<Endpoint | undefined> => {
-            const d = await destination();
-            resolved = d !== undefined;
-            return d;
-          }
-        : undefined;
-      sendUacRequest(this.uac, { build, destination: dest, authUser }, (o) => {
+      sendUacRequest(this.uac, { build, destination, authUser }, (o) => {
         if (o.kind === 'final') resolve(o.res.status >= 200 && o.res.status < 300 ? { ok: true } : { ok: false, code: o.res.status, reason: o.res.reason });
         else if (o.kind === 'timeout') resolve({ ok: false, code: 408, reason: 'Request Timeout' });
-        else if (!resolved) resolve({ ok: false, code: 404, reason: 'Cannot resolve the destination' });
+        else if (o.kind === 'transport' && o.error instanceof DnsLocateError) resolve({ ok: false, code: 404, reason: o.error.message });
         else resolve({ ok: false, code: 503, reason: o.error?.message === 'engine stopped' ? 'Engine stopped' : `Transport error: ${o.error?.message ?? ''}` });
       });
     });

@@ -217,9 +217,9 @@ export interface RegisterSuccessData extends RegistrationData {
 
 /** Data of a registration (or unregistration) refused by the server. */
 export interface RegisterFailureData extends RegistrationData {
-  /** The SIP status. */
+  /** The SIP status; 0 when no server was reached because DNS found none (SipRegisterError). */
   statusCode: number;
-  /** Its reason phrase. */
+  /** Its reason phrase, or the DNS reason (`DNS: no records for …`) with status 0. */
   reasonPhrase: string;
 }
 

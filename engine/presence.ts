@@ -19,7 +19,7 @@ import {
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
 import { partiesOf, type EventSubscriptions, type SubscriptionStatusData } from './eventSubscriptions.js';
-import { hostPort, isPort, resolveHost } from './hosts.js';
+import { hostPort, isPort } from './hosts.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 import type { IdCounter } from './engineState.js';
 
@@ -348,7 +348,7 @@ export class PresenceService {
     if (!this.started) return T.SipMediaEngineNotInitialized;
     if (typeof address !== 'string' || !address || !isPort(port)) return T.SipBadParameter;
     if (!Number.isInteger(expireSeconds) || expireSeconds < 1 || expireSeconds > 86400) return T.SipBadParameter;
-    const ip = await resolveHost(address);
+    const ip = await this.subs.ctx.resolve(address); // the run's DNS servers and cache
     if (!ip) return T.SipUnknownHost;
     if (!this.started) return T.SipMediaEngineNotInitialized;
     await this.disablePresenceServer();

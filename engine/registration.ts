@@ -11,6 +11,7 @@ import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js
 import type { Endpoint } from '../sip/transport.js';
 import { newCallId, newTag } from '../sip/util.js';
 import { sendUacRequest, type UacServices } from '../sip/uac.js';
+import { DnsLocateError } from '../sip/dnsLocator.js';
 import type { UsageContext } from '../lines/context.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 
@@ -22,6 +23,11 @@ export interface RegistrationConfig {
   linesByName: Map<string, number[]>;
   /** Where REGISTER requests are sent (the registrar, or the proxy when registering through it). */
   destination: Endpoint;
+  /**
+   * Its targets in the order to try (RFC 3263), located afresh for each REGISTER: every
+   * registration cycle starts from the best target again. Default: `destination` alone.
+   */
+  targets?: () => Promise<readonly Endpoint[]>;
   /** Request-URI of REGISTER (`sip:domain`). */
   requestUri: string;
   /** Domain of the address-of-record (`sip:name@domain`). */
@@ -253,8 +259,10 @@ export class RegistrationClient {
     };
     sendUacRequest(this.uac, {
       build,
-      destination: this.config.destination,
+      destination: this.config.targets ?? this.config.destination,
       authUser: reg.name,
+      // Once the attempt timed out, no failover target is tried for it.
+      abandoned: () => reg.attempt !== attempt,
       // Each request sent (the first and every challenge retry) gets the whole time-out.
       onSend: () => {
         if (reg.attempt !== attempt) return;
@@ -265,7 +273,9 @@ export class RegistrationClient {
       },
     }, (o) => {
       if (reg.attempt !== attempt) return;
-      if (o.kind !== 'final') this.timedOut(reg, expires);
+      // The registrar's name yields no target (any more): an error saying so (status 0), then the usual retry.
+      if (o.kind === 'transport' && o.error instanceof DnsLocateError) this.fail(reg, T.SipRegisterError, { status: 0, reason: o.error.message }, expires);
+      else if (o.kind !== 'final') this.timedOut(reg, expires);
       else if (o.authFailure) this.fail(reg, T.SipRegisterAuthorizationError, o.res, expires);
       else this.final(reg, o.res, expires);
     });
@@ -302,7 +312,7 @@ export class RegistrationClient {
     reg.refreshTimer = this.ctx.clock().setTimer(this.retryMs, () => this.register(reg));
   }
 
-  private fail(reg: NameRegistration, event: T, res: SipResponse, expires: number): void {
+  private fail(reg: NameRegistration, event: T, res: { status: number; reason: string }, expires: number): void {
     this.ctx.clock().clearTimer(reg.timeoutTimer);
     reg.timeoutTimer = undefined;
     if (expires === 0) {

@@ -23,7 +23,8 @@ import { raceTimer } from '../sip/clock.js';
 import type { SipRequest, SipParseError } from '../sip/message.js';
 import { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction.js';
-import type { Endpoint } from '../sip/transport.js';
+import type { Endpoint, TransportProtocol } from '../sip/transport.js';
+import { DnsLocator, nodeDnsBackend, queryOfUri, type LocateQuery } from '../sip/dnsLocator.js';
 import { answerChallenge, looseRoute, type OutboundProxy, type UacServices } from '../sip/uac.js';
 import { CapabilityRegistry } from '../sip/capabilities.js';
 import { DialogRouter } from '../sip/dialogRouter.js';
@@ -46,7 +47,7 @@ import { EngineAudio } from './audio.js';
 import { CHALLENGED_METHODS, ChallengeAuthenticator } from './challenge.js';
 import type { EngineState } from './engineState.js';
 import { EventSubscriptions, SUBSCRIPTION_CAPABILITY } from './eventSubscriptions.js';
-import { hostPort, resolveHost } from './hosts.js';
+import { hostPort } from './hosts.js';
 import { KeepAliveService } from './keepAlive.js';
 import { LinePolicy } from './linePolicy.js';
 import { OverloadGuard, refuseOverloaded, startsSomething } from './overload.js';
@@ -67,6 +68,9 @@ import { LineProcedures } from './lineProcedures.js';
 import { LineMediaProcedures } from './lineMediaProcedures.js';
 import { LocalAudioProcedures } from './localAudioProcedures.js';
 import { ServerProcedures } from './serverProcedures.js';
+
+/** Transports the locator may choose: the stack listens on UDP and TCP (a TLS listener adds 'TLS'). */
+const LOCATABLE_TRANSPORTS: readonly TransportProtocol[] = ['UDP', 'TCP'];
 
 /** One run of the engine, from a successful startSipTelephony to stopSipTelephony. */
 export class RunningEngine {
@@ -129,6 +133,8 @@ export class RunningEngine {
   readonly security: SecurityLimits;
   /** Last outgoing call failure per line, kept after the call ends (getOutgoingCallErrorInfo). */
   readonly lastErrors = new Map<number, OutgoingCallErrorInfo>();
+  /** Finds SIP servers by DNS (RFC 3263), with this run's resolver and cache (sip/dnsLocator.ts). */
+  readonly locator: DnsLocator;
   private stopped = false;
   private audioStopped = false;
   private readonly stopSipLog?: () => void;
@@ -197,6 +203,12 @@ export class RunningEngine {
     readonly audio: EngineAudio,
   ) {
     const notifier = state.notifier;
+    this.locator = new DnsLocator({
+      backend: nodeDnsBackend(params.dnsServers),
+      now: () => state.clock.now(),
+      transports: () => LOCATABLE_TRANSPORTS,
+      preferred: () => params.sipTransport,
+    });
     this.callAnswerTimeoutSeconds = params.callAnswerTimeoutSeconds;
     this.mediaTimeoutSeconds = params.mediaTimeoutSeconds;
     this.rtpAllocator = new RtpPortAllocator({
@@ -379,6 +391,18 @@ export class RunningEngine {
     return this.keepAlive.advertisedAddress(this.stack);
   }
 
+  /**
+   * The targets of a SIP URI, or of a host with its port (none: NAPTR/SRV), in the order to try
+   * them (RFC 3263); rejects with a DnsLocateError saying which name yielded nothing.
+   */
+  locate(q: LocateQuery | string): Promise<readonly Endpoint[]> {
+    try {
+      return this.locator.locate(typeof q === 'string' ? queryOfUri(q) : q);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
   /** Our Contact URI for `user`. */
   contactUri(user: string): string {
     const a = this.advertisedAddress();
@@ -394,7 +418,7 @@ export class RunningEngine {
   outboundProxyRoute(): OutboundProxy | undefined {
     const ob = this.outboundProxy;
     if (!ob) return undefined;
-    return { endpoint: { protocol: this.params.sipTransport, host: ob.host, port: ob.port }, route: looseRoute(ob.given, ob.port) };
+    return { endpoint: { protocol: this.params.sipTransport, host: ob.host, port: ob.port }, route: looseRoute(ob.given, ob.givenPort), targets: ob.targets };
   }
 
   /**
@@ -407,7 +431,8 @@ export class RunningEngine {
       answerChallenge: (user, retry, challenge, challenged) =>
         answerChallenge(this.state.digestClientFor(`${keyPrefix}${user}`), retry, challenge, challenged, user),
       outboundProxy: () => this.outboundProxyRoute(),
-      resolve: (host) => resolveHost(host),
+      resolve: (host) => this.locator.resolveHost(host),
+      locate: (uri) => this.locate(uri),
       transport: () => this.params.sipTransport,
     };
   }
@@ -441,7 +466,8 @@ export class RunningEngine {
       router: this.router,
       uacFor: (keyPrefix) => this.uacFor(keyPrefix),
       transport: () => params.sipTransport,
-      resolve: (host) => resolveHost(host),
+      resolve: (host) => this.locator.resolveHost(host),
+      locate: (uri) => this.locate(uri),
       userAgent: () => params.userAgent,
       user: () => params.phoneName,
       displayName: () => params.phoneDisplayName,

@@ -9,7 +9,7 @@
 import { isIP } from 'node:net';
 import type { Endpoint } from '../sip/transport.js';
 import type { EngineState } from './engineState.js';
-import { hostPort, isPort, isSipUser, resolveHost } from './hosts.js';
+import { hostPort, isPort, isSipUser } from './hosts.js';
 import { RegistrationClient } from './registration.js';
 import type { RegistrationStatusResult } from './results.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
@@ -33,11 +33,19 @@ export class ServerProcedures {
   /** @param run the running engine */
   constructor(private readonly run: RunningEngine) {}
 
+  /**
+   * A server the application names: port 0 means "none given" (RFC 3263 NAPTR/SRV find it),
+   * otherwise every address of the name on that port. Located once now (an unknown name is
+   * SipUnknownHost) and again, through the DNS cache, for each request.
+   */
   private async server(address: string, port: number): Promise<SipServer | T> {
-    if (typeof address !== 'string' || !address || !isPort(port)) return T.SipBadParameter;
-    const host = await resolveHost(address);
-    if (!host) return T.SipUnknownHost;
-    return { host, port, given: address };
+    if (typeof address !== 'string' || !address || (port !== 0 && !isPort(port))) return T.SipBadParameter;
+    if (port === 0 && isIP(address.replace(/^\[|\]$/g, ''))) return T.SipBadParameter; // an address has no SRV records
+    const givenPort = port === 0 ? undefined : port;
+    const targets = (): Promise<readonly Endpoint[]> => this.run.locate({ host: address, port: givenPort });
+    const first = (await targets().catch(() => []))[0];
+    if (!first) return T.SipUnknownHost;
+    return { host: first.host, port: first.port, given: address, givenPort, targets };
   }
 
   /** enableSipProxyServer and enableOutboundSipProxyServer: the address may be a name. */
@@ -105,9 +113,10 @@ export class ServerProcedures {
     if (timeOutMs === 0) return T.SipBadParameter;
     if (registerThroughProxy && !run.proxy) return T.SipProxyNotEnabled;
     if (registerThroughProxy && !run.domain) return T.SipDomainNameNotDefined;
-    if (typeof registrationServerAddress !== 'string' || !registrationServerAddress || !isPort(registrationServerPort)) return T.SipBadParameter;
-    const registrarHost = await resolveHost(registrationServerAddress);
-    if (!registrarHost) return T.SipUnknownHost;
+    if (typeof registrationServerAddress !== 'string' || !registrationServerAddress) return T.SipBadParameter;
+    if (registrationServerPort !== 0 && !isPort(registrationServerPort)) return T.SipBadParameter;
+    const registrar = await this.server(registrationServerAddress, registrationServerPort);
+    if (typeof registrar === 'number') return registrar;
     if (run.isStopped) return T.SipMediaEngineNotInitialized; // stopped while resolving
 
     const unique = [...new Set(names)];
@@ -124,8 +133,9 @@ export class ServerProcedures {
     }
     const protocol = run.params.sipTransport;
     const via = run.outboundProxy ?? (registerThroughProxy ? run.proxy : undefined);
-    const destination: Endpoint = via ? { protocol, host: via.host, port: via.port } : { protocol, host: registrarHost, port: registrationServerPort };
-    const port = registrationServerPort === 5060 ? undefined : registrationServerPort;
+    const server = via ?? registrar;
+    const destination: Endpoint = { protocol, host: server.host, port: server.port };
+    const port = registrationServerPort === 5060 || registrationServerPort === 0 ? undefined : registrationServerPort;
     const requestUri = run.domain ? `sip:${run.domain}` : `sip:${hostPort(registrationServerAddress, port)}`;
 
     run.registration?.dispose();
@@ -136,6 +146,7 @@ export class ServerProcedures {
         names: unique,
         linesByName,
         destination,
+        targets: server.targets,
         requestUri,
         aorDomain: run.domain ?? registrationServerAddress,
         updateIntervalSeconds: registrationUpdateIntervalSeconds,
@@ -187,7 +198,7 @@ export class ServerProcedures {
     if (typeof host !== 'string' || !host || !isPort(port) || typeof enableState !== 'boolean') return T.SipBadParameter;
     if (protocol !== 'UDP' && protocol !== 'TCP') return T.SipBadParameter;
     if (enableState && (!isUint(keepAliveSeconds) || keepAliveSeconds === 0)) return T.SipBadParameter;
-    const ip = await resolveHost(host);
+    const ip = await this.run.locator.resolveHost(host);
     if (!ip) return T.SipUnknownHost;
     if (this.run.isStopped) return T.SipMediaEngineNotInitialized; // stopped while resolving
     this.run.keepAlive.sendSipKeepAlive(protocol, ip, port, enableState ? keepAliveSeconds : undefined);

@@ -76,6 +76,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (!int(p.sipT1Ms, 1, 60_000) || !int(p.sipT2Ms, p.sipT1Ms, 600_000) || !int(p.sipT4Ms, 0, 600_000)) return T.SipBadParameter;
   if (!OFFERED_PACKET_TIMES_MS.includes(p.packetTimeMs)) return T.SipBadParameter;
   if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP') return T.SipBadParameter;
+  if (!Array.isArray(p.dnsServers) || p.dnsServers.length > 8 || !p.dnsServers.every(isDnsServer)) return T.SipBadParameter;
   if (p.conferenceSampleRate !== 8000 && p.conferenceSampleRate !== 16000 && p.conferenceSampleRate !== 48000) return T.SipBadParameter;
   if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;
   if (p.sipLogFile !== undefined && (typeof p.sipLogFile !== 'string' || !p.sipLogFile)) return T.SipBadParameter;
@@ -99,4 +100,13 @@ function validateStartParams(p: ResolvedParams): T {
     if (typeof b !== 'boolean') return T.SipBadParameter;
   }
   return T.SipSuccess;
+}
+
+/** A DNS server address: an IP, optionally with a port (IPv6 in brackets when it has one). */
+function isDnsServer(s: unknown): boolean {
+  if (typeof s !== 'string') return false;
+  const m = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(s) ?? /^([\d.]+)(?::(\d{1,5}))?$/.exec(s);
+  if (!m) return isIP(s) === 6;
+  const port = m[2] === undefined ? 53 : Number(m[2]);
+  return isIP(m[1]!) !== 0 && port > 0 && port < 65536;
 }

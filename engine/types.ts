@@ -198,6 +198,12 @@ export interface StartSipTelephonyParams {
   sipT4Ms?: number;
   /** Transport used for requests the engine originates (default UDP; the engine always listens on both). */
   sipTransport?: SipTransportName;
+  /**
+   * DNS servers that find SIP servers (RFC 3263 NAPTR/SRV/A/AAAA), each an IP address with an
+   * optional port (`'192.0.2.53'`, `'127.0.0.1:5353'`, `'[::1]:53'`); at most 8. Default (empty):
+   * the system's resolver, with the hosts file as a fallback for addresses. A LineScape addition.
+   */
+  dnsServers?: string[];
   /** Notification callback. */
   userNotifyCallbackProc?: UserNotifyCallback;
   /**
@@ -297,6 +303,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   sipT2Ms: 4000,
   sipT4Ms: 5000,
   sipTransport: 'UDP',
+  dnsServers: [],
   keepCallAfterTransfer: false,
   reofferSingleCodec: false,
   holdMethod: 'reinvite',

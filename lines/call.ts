@@ -27,7 +27,7 @@ import {
 } from '../sip/sdp.js';
 import type { ClientTransaction, ServerTransaction, InviteServerTransaction } from '../sip/transaction.js';
 import type { Capability } from '../sip/capabilities.js';
-import { sendUacRequest, type UacOutcome, type UacServices } from '../sip/uac.js';
+import { sendUacRequest, type UacDestination, type UacOutcome, type UacServices } from '../sip/uac.js';
 import type { Endpoint } from '../sip/transport.js';
 import { cseqNumber, newCallId, newTag, tagOf, type ResponseOptions } from '../sip/util.js';
 import { SESSION_BODY_TYPES, sessionBodyOf, type SessionBody } from '../sip/multipart.js';
@@ -133,8 +133,8 @@ export interface CallTarget {
   requestUri: string;
   /** To header value. */
   to: string;
-  /** Where the INVITE is sent first. */
-  destination: Endpoint;
+  /** Where the INVITE is sent: an address, or the targets of an RFC 3263 resolution in order. */
+  destination: UacDestination;
   /** Route headers for the initial request (the outbound proxy's is added by the client path). */
   routes?: string[];
   /** Extra headers of the INVITE (Replaces and Referred-By of a transfer). */
@@ -271,7 +271,7 @@ export class Call {
   /** The 2xx answers of other forks of our INVITE, each ACKed and ended (made at the first). */
   private forks?: ForkedAnswers;
   /** Where the last INVITE went (the retry after 422 goes there too). */
-  private inviteDestination?: Endpoint;
+  private inviteDestination?: UacDestination;
   /** The session timer (RFC 4028, lines/sessionTimer.ts), when enabled. */
   readonly sessionTimer?: SessionTimer;
   /** UPDATE in this call's dialog, both directions (lines/callUpdate.ts). */
@@ -470,7 +470,7 @@ export class Call {
     return call;
   }
 
-  private sendInvite(invite: SipRequest, dest: Endpoint): void {
+  private sendInvite(invite: SipRequest, dest: UacDestination): void {
     this.inviteDestination = dest;
     // The first build is the INVITE itself; each 401/407 retry is the next CSeq of it.
     let next: SipRequest | undefined;

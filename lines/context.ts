@@ -18,6 +18,7 @@ import type { Clock } from '../sip/clock.js';
 import type { SipStack } from '../sip/stack.js';
 import type { CapabilityRegistry } from '../sip/capabilities.js';
 import type { DialogRouter } from '../sip/dialogRouter.js';
+import type { Endpoint } from '../sip/transport.js';
 import type { OutboundProxy, UacServices } from '../sip/uac.js';
 import type { TelephonyReturnValue as T } from './telephonyCodes.js';
 import type { PhoneLine } from './phoneLine.js';
@@ -31,6 +32,13 @@ export interface SipServer {
   port: number;
   /** What the application gave (a name or an address), kept for URIs. */
   given: string;
+  /** The port the application gave; undefined when it gave none (0) and DNS SRV chose. */
+  givenPort: number | undefined;
+  /**
+   * Its targets in the order to try them, located afresh (through the DNS cache) for each
+   * request: RFC 3263 NAPTR/SRV when no port was given, else every address of the name.
+   */
+  targets: () => Promise<readonly Endpoint[]>;
 }
 
 /** The address advertised in Contact and Via. */
@@ -67,6 +75,11 @@ export interface UsageContext {
   transport(): 'UDP' | 'TCP';
   /** Resolves a host name (undefined when it cannot). */
   resolve(host: string): Promise<string | undefined>;
+  /**
+   * The targets of a SIP URI in the order to try them (RFC 3263 NAPTR/SRV/A/AAAA); rejects
+   * with the reason when there is none.
+   */
+  locate(uri: string): Promise<readonly Endpoint[]>;
   /** User-Agent header value. */
   userAgent(): string;
 

@@ -43,10 +43,9 @@ import {
 } from '../sip/refer.js';
 import type { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction.js';
-import type { Endpoint } from '../sip/transport.js';
 import { buildResponse, cseqNumber, newTag } from '../sip/util.js';
 import { Dialog } from '../sip/dialog.js';
-import { sendUacRequest } from '../sip/uac.js';
+import { sendUacRequest, type UacDestination } from '../sip/uac.js';
 import { ImplicitSubscriptions, NotifierSession, type ExpiryPolicy, type ImplicitSubscriber, type SubscriberTermination, type SubscriptionChannel } from '../sip/subscription.js';
 import type { Capability } from '../sip/capabilities.js';
 import { OwnedDialogUsage, type DialogUsage, type DialogUsageKind } from '../sip/dialogRouter.js';
@@ -704,19 +703,17 @@ export class TransferManager {
 
   /** Where the triggered INVITE goes: through the outbound proxy or proxy when set, else to the URI's host. */
   private async callTarget(uri: string, headers: Array<[string, string]>): Promise<CallTarget | undefined> {
-    const proto = this.host.transport();
     const outbound = this.host.outboundProxy();
     const proxy = this.host.proxy();
-    let destination: Endpoint;
+    let destination: UacDestination;
     // The client path sends through the outbound proxy and adds its Route.
     if (outbound) destination = outbound.endpoint;
-    else if (proxy) destination = { protocol: proto, host: proxy.host, port: proxy.port };
+    else if (proxy) destination = proxy.targets;
     else {
-      const u = parseUri(uri);
-      const ip = await this.host.resolve(u.host);
-      if (!ip) return undefined;
-      const t = u.params['transport']?.toUpperCase();
-      destination = { protocol: t === 'TCP' ? 'TCP' : t === 'UDP' ? 'UDP' : proto, host: ip, port: u.port ?? 5060 };
+      // RFC 3263: NAPTR/SRV for a name without a port, else its addresses.
+      const targets = await this.host.locate(uri).catch(() => []);
+      if (!targets.length) return undefined;
+      destination = targets;
     }
     return { requestUri: uri, to: `<${uri}>`, destination, headers };
   }

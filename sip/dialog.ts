@@ -67,8 +67,13 @@ const strictlyRouted = new WeakSet<SipRequest>();
  * first Route, otherwise its Request-URI.
  */
 export function nextHopOfRequest(req: SipRequest, defaultProtocol: TransportProtocol): Endpoint & { hostIsName: boolean } {
+  return nextHopOf(nextHopUriOfRequest(req), defaultProtocol);
+}
+
+/** The URI {@link nextHopOfRequest} reads the next hop from (for RFC 3263 location of a name). */
+export function nextHopUriOfRequest(req: SipRequest): string {
   const route = strictlyRouted.has(req) ? undefined : req.headers.get('Route');
-  return nextHopOf(route ? uriOf(route) : req.uri, defaultProtocol);
+  return route ? uriOf(route) : req.uri;
 }
 
 /** A confirmed or early dialog, from the point of view of one side. */

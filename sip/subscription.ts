@@ -26,7 +26,7 @@ import type { InDialogRequestOptions } from './dialog.js';
 import { SipHeaders, type SipRequest, type SipResponse } from './message.js';
 import type { ServerTransaction } from './transaction.js';
 import type { Endpoint, TransportProtocol } from './transport.js';
-import { sendUacRequest, type UacOutcome, type UacServices } from './uac.js';
+import { firstHostOf, sendUacRequest, type UacDestination, type UacOutcome, type UacServices } from './uac.js';
 import { newCallId, newTag, tagOf, cseqNumber, type ResponseOptions } from './util.js';
 import { notifyBodyOf, withNotifyPart } from './notifyBody.js';
 import { formatEventHeader, parseEventHeader, parseSubscriptionState, type EventHeader, type SubscriptionStateHeader } from './headers.js';
@@ -95,7 +95,7 @@ type TxOutcome = { res: SipResponse; req: SipRequest; auth?: 'no-credentials' | 
  * on 401/407); `done` gets the last outcome. `destination` undefined: an in-dialog request,
  * routed by its dialog.
  */
-function transact(host: SubscriptionHost, build: () => SipRequest, destination: Endpoint | undefined, done: (o: TxOutcome) => void): void {
+function transact(host: SubscriptionHost, build: () => SipRequest, destination: UacDestination | undefined, done: (o: TxOutcome) => void): void {
   sendUacRequest(host.uac, { build, destination, authUser: host.authUser() }, (o) => {
     if (o.kind === 'final') done(o.authFailure ? { res: o.res, req: o.req, auth: o.authFailure } : { res: o.res, req: o.req });
     else done({ error: o.kind, req: o.req });
@@ -209,8 +209,8 @@ export interface SubscriberOptions {
   from: string;
   /** To name-addr (the resource), without tag. */
   to: string;
-  /** Where the initial SUBSCRIBE goes (the resource's host, a proxy, an outbound proxy). */
-  destination: Endpoint;
+  /** Where the initial SUBSCRIBE goes (the resource's host, a proxy, an outbound proxy; RFC 3263 targets in order). */
+  destination: UacDestination;
   /** Route headers for the initial SUBSCRIBE (an outbound proxy), in order. */
   routes?: string[];
   /** Our Contact URI. */
@@ -296,7 +296,7 @@ export class SubscriberSession {
    * @param events callbacks
    */
   constructor(private readonly host: SubscriptionHost, readonly options: SubscriberOptions, private readonly events: SubscriberEvents = {}) {
-    this.callId = newCallId(options.destination.host);
+    this.callId = newCallId(firstHostOf(options.destination));
     this.expiresAsked = options.expires;
     this.channel = hostChannel(host, () => this.dialog);
   }
@@ -1352,7 +1352,7 @@ export class Publication {
    * @param options where and what
    */
   constructor(private readonly host: SubscriptionHost, readonly options: PublicationOptions) {
-    this.callId = newCallId(options.destination.host);
+    this.callId = newCallId(firstHostOf(options.destination));
   }
 
   /** Publishes new state (initial, or a modification of the current entity tag). */

@@ -15,7 +15,7 @@
 import { DigestClient, formatDigestHeader } from './digest.js';
 import { parseAuthHeader, type AuthHeader } from './grammar.js';
 import type { SipRequest, SipResponse } from './message.js';
-import { nextHopOfRequest } from './dialog.js';
+import { nextHopOfRequest, nextHopUriOfRequest } from './dialog.js';
 import type { ClientTransaction, ClientTransactionUser } from './transaction.js';
 import type { Endpoint, TransportProtocol } from './transport.js';
 
@@ -62,14 +62,16 @@ export function answerChallenge(
 export interface OutboundProxy {
   /** Resolved address to send to. */
   endpoint: Endpoint;
+  /** Its targets in the order to try them (RFC 3263), when it was given as a name; else `endpoint`. */
+  targets?: () => Promise<readonly Endpoint[]>;
   /** `<sip:host:port;lr>`, put as the first Route of out-of-dialog requests. */
   route: string;
 }
 
-/** Formats the loose-route Route value naming a proxy (`host` as the application gave it). */
-export function looseRoute(host: string, port: number): string {
+/** Formats the loose-route Route value naming a proxy (`host` as the application gave it; no port: found by DNS SRV). */
+export function looseRoute(host: string, port: number | undefined): string {
   const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  return `<sip:${h}:${port};lr>`;
+  return port ? `<sip:${h}:${port};lr>` : `<sip:${h};lr>`;
 }
 
 /** The SIP services the client path needs. */
@@ -82,8 +84,29 @@ export interface UacServices {
   outboundProxy(): OutboundProxy | undefined;
   /** Resolves a host name of a next hop; undefined when it cannot be. */
   resolve(host: string): Promise<string | undefined>;
+  /**
+   * The targets of a next hop's URI in the order to try them (RFC 3263); rejects with the
+   * reason when there is none. Without it, names go through `resolve`.
+   */
+  locate?(uri: string): Promise<readonly Endpoint[]>;
   /** Transport for next hops whose URI names none. */
   transport(): TransportProtocol;
+}
+
+/**
+ * Where an out-of-dialog request goes: one address, the ordered targets of an RFC 3263
+ * resolution (tried in turn on a transport error, a time-out or a 503), or a function giving
+ * either (a rejection is the reason there is none).
+ */
+export type UacDestination =
+  | Endpoint
+  | readonly Endpoint[]
+  | (() => Endpoint | readonly Endpoint[] | undefined | Promise<Endpoint | readonly Endpoint[] | undefined>);
+
+/** The host of a destination's first target, when it is known without asking (for Call-ID suffixes). */
+export function firstHostOf(d: UacDestination): string | undefined {
+  if (typeof d === 'function') return undefined;
+  return isEndpointList(d) ? d[0]?.host : d.host;
 }
 
 /** One request to send through {@link sendUacRequest}. */
@@ -98,7 +121,7 @@ export interface UacRequest {
    * is then also added as the first Route). Omitted for in-dialog requests: they go to their
    * next hop, the first Route of the dialog's route set, else the remote target.
    */
-  destination?: Endpoint | (() => Endpoint | undefined | Promise<Endpoint | undefined>);
+  destination?: UacDestination;
   /** Whose credentials answer challenges (one digest client per name). */
   authUser: string;
   /** Provisional responses of every attempt. */
@@ -109,7 +132,7 @@ export interface UacRequest {
   onSend?(req: SipRequest): void;
   /** Called with each client transaction created (an INVITE's, to CANCEL it). */
   onTransaction?(tx: ClientTransaction, req: SipRequest): void;
-  /** Asked before a retry: true stops there and reports the challenge as the final answer. */
+  /** Asked before a retry or a failover: true stops there and reports the last answer as final. */
   abandoned?(): boolean;
 }
 
@@ -136,8 +159,11 @@ export type UacOutcome =
 
 /**
  * Sends a request and answers its challenges; `done` is called exactly once with the outcome.
- * A request that cannot be sent or routed ends as a `transport` outcome; only a throwing
- * `build()` (a programming error) throws.
+ * When the destination resolved to several targets (RFC 3263), a transport error, a time-out
+ * or a 503 moves the request to the next one, rebuilt (new CSeq, new branch), as RFC 3263 §4.3
+ * and RFC 3261 §21.5.4 ask; challenge retries stay on the target that challenged. A request that
+ * cannot be sent or routed ends as a `transport` outcome; only a throwing `build()` (a
+ * programming error) throws.
  */
 export function sendUacRequest(services: UacServices, spec: UacRequest, done: (outcome: UacOutcome) => void): void {
   let finished = false;
@@ -146,22 +172,36 @@ export function sendUacRequest(services: UacServices, spec: UacRequest, done: (o
     finished = true;
     done(o);
   };
+  // The targets of this request, resolved once: every failover and retry walks the same list.
+  let targets: readonly Endpoint[] | undefined;
+  let index = 0;
   const attempt = async (req: SipRequest, round: number): Promise<void> => {
-    let dest: Endpoint | undefined;
+    addOutboundRoute(services, spec, req);
     try {
-      dest = await destinationOf(services, spec, req);
-    } catch {
-      dest = undefined;
+      // Awaited even when known, so every send leaves the caller's stack as it always did.
+      targets = await (targets ?? targetsOf(services, spec, req));
+    } catch (err) {
+      finish({ kind: 'transport', req, error: err instanceof Error ? err : new Error(String(err)) });
+      return;
     }
+    const dest = targets[index];
     if (!dest) {
       finish({ kind: 'transport', req, error: new Error('no route to the next hop') });
       return;
     }
     let answered = false;
+    /** Moves on to the next target, when there is one and the request still matters. */
+    const failover = (): boolean => {
+      if (index + 1 >= targets!.length || spec.abandoned?.() === true) return false;
+      index++;
+      void attempt(spec.build(), round);
+      return true;
+    };
     const user: ClientTransactionUser = {
       onFinal: (res) => {
         if (answered) return;
         answered = true;
+        if (res.status === 503 && failover()) return;
         if (res.status !== 401 && res.status !== 407) {
           finish({ kind: 'final', res, req });
           return;
@@ -186,12 +226,12 @@ export function sendUacRequest(services: UacServices, spec: UacRequest, done: (o
       onTimeout: () => {
         if (answered) return;
         answered = true;
-        finish({ kind: 'timeout', req });
+        if (!failover()) finish({ kind: 'timeout', req });
       },
       onTransportError: (error) => {
         if (answered) return;
         answered = true;
-        finish({ kind: 'transport', req, error });
+        if (!failover()) finish({ kind: 'transport', req, error });
       },
     };
     if (spec.onProvisional) user.onProvisional = (res) => spec.onProvisional!(res);
@@ -202,7 +242,7 @@ export function sendUacRequest(services: UacServices, spec: UacRequest, done: (o
       tx = services.send(req, dest, user);
     } catch (err) {
       answered = true;
-      finish({ kind: 'transport', req, error: err instanceof Error ? err : new Error(String(err)) });
+      if (!failover()) finish({ kind: 'transport', req, error: err instanceof Error ? err : new Error(String(err)) });
       return;
     }
     if (!tx) {
@@ -215,21 +255,32 @@ export function sendUacRequest(services: UacServices, spec: UacRequest, done: (o
   void attempt(spec.build(), 0);
 }
 
+/** Out of dialog through an outbound proxy: its Route goes first (once per request built). */
+function addOutboundRoute(services: UacServices, spec: UacRequest, req: SipRequest): void {
+  if (spec.destination === undefined) return;
+  const outbound = services.outboundProxy();
+  if (outbound && !req.headers.has('Route')) req.headers.append('Route', outbound.route);
+}
+
 /**
- * Where `req` goes: out of dialog, the outbound proxy (adding its Route first) or the given
- * destination; in dialog, the next hop of its Route set or Request-URI, names resolved.
+ * Where `req` goes, in the order to try: out of dialog, the outbound proxy or the given
+ * destination; in dialog, the next hop of its Route set or Request-URI, names located.
+ * Rejects with the reason when there is nowhere to go.
  */
-async function destinationOf(services: UacServices, spec: UacRequest, req: SipRequest): Promise<Endpoint | undefined> {
+async function targetsOf(services: UacServices, spec: UacRequest, req: SipRequest): Promise<readonly Endpoint[]> {
   if (spec.destination !== undefined) {
     const outbound = services.outboundProxy();
-    if (outbound) {
-      if (!req.headers.has('Route')) req.headers.append('Route', outbound.route);
-      return outbound.endpoint;
-    }
-    return typeof spec.destination === 'function' ? await spec.destination() : spec.destination;
+    if (outbound) return outbound.targets ? await outbound.targets() : [outbound.endpoint];
+    const d = typeof spec.destination === 'function' ? await spec.destination() : spec.destination;
+    return d === undefined ? [] : isEndpointList(d) ? d : [d];
   }
   const hop = nextHopOfRequest(req, services.transport());
-  if (!hop.hostIsName) return { protocol: hop.protocol, host: hop.host, port: hop.port };
+  if (!hop.hostIsName) return [{ protocol: hop.protocol, host: hop.host, port: hop.port }];
+  if (services.locate) return services.locate(nextHopUriOfRequest(req));
   const ip = await services.resolve(hop.host);
-  return ip ? { protocol: hop.protocol, host: ip, port: hop.port } : undefined;
+  return ip ? [{ protocol: hop.protocol, host: ip, port: hop.port }] : [];
+}
+
+function isEndpointList(d: Endpoint | readonly Endpoint[]): d is readonly Endpoint[] {
+  return Array.isArray(d);
 }

@@ -11,6 +11,7 @@ import { CapabilityRegistry } from '../sip/capabilities.js';
 import type { SipRequest } from '../sip/message.js';
 import { RegistrationClient, grantedExpiry, type RegistrationConfig } from '../engine/registration.js';
 import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
+import { DnsLocateError } from '../sip/dnsLocator.js';
 import { fakeContext } from './helpers/fakeContext.js';
 import { fakeUac, parseRequest, responseTo, settle, type FakeUac, type SentRequest } from './helpers/fakeSip.js';
 
@@ -559,4 +560,19 @@ test('stop(): a name whose refresh failed is unregistered too (its old binding m
   t.deepEqual(h.of(T.SipUnRegisterSuccess), [{ name: '500', phoneLines: [0], statusCode: 200 }]);
   t.deepEqual(h.client.status().map((s) => s.state), ['unregistered', 'unregistered']);
   t.is(h.clock.pending, 0, 'the retry timers are gone');
+});
+
+test('the registrar name stops resolving: SipRegisterError with status 0 and the DNS reason, then the usual retry', async (t) => {
+  let dnsUp = false;
+  const h = harness({ targets: () => (dnsUp ? Promise.resolve([REGISTRAR]) : Promise.reject(new DnsLocateError('test.example'))) });
+  h.client.start();
+  await settle();
+  t.is(h.uac.sent.length, 0, 'nothing to send to');
+  t.deepEqual(h.of(T.SipRegisterError)[0], { name: '500', phoneLines: [0], statusCode: 0, reasonPhrase: 'DNS: no records for test.example' });
+  t.is(h.of(T.SipRegisterTimeOut).length, 0);
+  dnsUp = true;
+  h.clock.advance(RETRY_MS);
+  await settle();
+  ok(h.uac.last('REGISTER'));
+  t.is(h.of(T.SipRegisterSuccess).length, 1, 'registered once the name resolves again');
 });

@@ -11,6 +11,7 @@ import type { SipStack } from '../../sip/stack.js';
 import { CapabilityRegistry } from '../../sip/capabilities.js';
 import { DialogRouter } from '../../sip/dialogRouter.js';
 import type { UacServices } from '../../sip/uac.js';
+import { DnsLocator, queryOfUri, type AddressRecord } from '../../sip/dnsLocator.js';
 import type { UsageContext } from '../../lines/context.js';
 import { PhoneLine } from '../../lines/phoneLine.js';
 import { TelephonyReturnValue as T } from '../../engine/returnCodes.js';
@@ -52,6 +53,18 @@ export function fakeContext(options: FakeContextOptions): UsageContext {
     },
     transport: () => 'UDP',
     resolve: (host) => Promise.resolve(isIP(host) ? host : undefined),
+    // No DNS in unit tests: the real locator, its A questions answered by the context's `resolve`.
+    locate: (uri) => {
+      const resolve = overrides.resolve ?? defaults.resolve;
+      const none = (): Promise<never> => Promise.reject(new Error('no DNS in unit tests'));
+      const a = async (name: string): Promise<AddressRecord[]> => {
+        const ip = await resolve(name);
+        return ip ? [{ address: ip, ttl: 60 }] : [];
+      };
+      const transport = overrides.transport ?? defaults.transport;
+      const locator = new DnsLocator({ backend: { resolveNaptr: none, resolveSrv: none, resolve4: a, resolve6: none }, preferred: transport });
+      return locator.locate(queryOfUri(uri));
+    },
     userAgent: () => 'LineScape unit test',
     user,
     displayName: () => '',

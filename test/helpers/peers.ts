@@ -9,10 +9,11 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as dnsPromises } from 'node:dns';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { peerPath, peersDir, sippScenarioDir } from './env.js';
+import { findBinary, peerPath, peersDir, sippScenarioDir } from './env.js';
 import { freePort, freePorts, freeUdpTcpPort } from './ports.js';
 
 /** Keep peer run/log directories after stop (`LINESCAPE_KEEP_PEER_DIRS=1`). */
@@ -645,4 +646,41 @@ export async function runSippUac(enginePort: number, scenario: string, service: 
   const args = [`127.0.0.1:${enginePort}`, '-s', service, ...oneCallArgs(scenario, sipPort!, mediaPort!, o)];
   const r = await runSipp(args, { timeoutMs: ((o.timeoutSeconds ?? 20) + 10) * 1000, traceMessages: o.traceMessages ?? true });
   return { ...r, mediaPort: mediaPort! };
+}
+
+/** A dnsmasq serving test records on a loopback port (see {@link startDnsmasq}). */
+export interface DnsmasqHandle {
+  /** Its UDP/TCP port on 127.0.0.1. */
+  readonly port: number;
+  /** `127.0.0.1:port`, for the engine's `dnsServers` start parameter. */
+  readonly server: string;
+  /** Stops it. */
+  stop(): Promise<ProcessResult>;
+}
+
+/**
+ * Starts dnsmasq as a tiny authoritative-only DNS server on a free loopback port, answering
+ * only the given records (`--srv-host=…`, `--host-record=…`, `--naptr-record=…` options),
+ * stopped when the test ends; waits until it answers `probeName` (an A record among them).
+ */
+export async function startDnsmasq(
+  t: { teardown(fn: () => unknown): void },
+  records: readonly string[],
+  probeName: string,
+): Promise<DnsmasqHandle> {
+  const port = await freeUdpTcpPort();
+  const args = ['--no-daemon', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--pid-file', ...records];
+  const running = launch(findBinary('dnsmasq') ?? 'dnsmasq', args, { timeoutMs: 10 * 60_000 });
+  t.teardown(() => running.terminate(2000));
+  const resolver = new dnsPromises.Resolver({ timeout: 300, tries: 1 });
+  resolver.setServers([`127.0.0.1:${port}`]);
+  for (let i = 0; i < 100; i++) {
+    if (running.child.exitCode !== null) break;
+    if ((await resolver.resolve4(probeName).catch(() => [])).length) {
+      return { port, server: `127.0.0.1:${port}`, stop: () => running.terminate(2000) };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const r = await running.terminate(500);
+  throw new Error(`dnsmasq did not answer on port ${port}: ${r.stderr}`);
 }
