@@ -12,6 +12,8 @@ import { DEFAULT_START_PARAMS, LineMode, SIP_AUDIO_DEVICE_NOT_USED, type Session
 import { RFC_MIN_SE_SECONDS } from '../lines/sessionTimer.js';
 import { RELIABLE_PROVISIONAL_POLICIES } from '../lines/reliableProvisional.js';
 import { OFFERED_PACKET_TIMES_MS } from '../sip/ptime.js';
+import { isSrtpPolicy } from '../sip/sdes.js';
+import { SRTP_SUITES } from '../ffi/srtp.js';
 
 /** Start parameters after defaults, plus the test hooks. */
 export type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger' | 'sessionTimer'>> &
@@ -73,6 +75,9 @@ function validateStartParams(p: ResolvedParams): T {
   if (!int(p.maxEventLoopLagMs, 0, 60_000) || !int(p.maxServerTransactions, 0, 10_000_000)) return T.SipBadParameter;
   if (!int(p.sipT1Ms, 1, 60_000) || !int(p.sipT2Ms, p.sipT1Ms, 600_000) || !int(p.sipT4Ms, 0, 600_000)) return T.SipBadParameter;
   if (!OFFERED_PACKET_TIMES_MS.includes(p.packetTimeMs)) return T.SipBadParameter;
+  if (!isSrtpPolicy(p.srtpPolicy)) return T.SipBadParameter;
+  if (!Array.isArray(p.srtpSuites) || p.srtpSuites.length === 0 || new Set(p.srtpSuites).size !== p.srtpSuites.length) return T.SipBadParameter;
+  if (!p.srtpSuites.every((s) => SRTP_SUITES.includes(s))) return T.SipBadParameter;
   if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP') return T.SipBadParameter;
   if (p.conferenceSampleRate !== 8000 && p.conferenceSampleRate !== 16000 && p.conferenceSampleRate !== 48000) return T.SipBadParameter;
   if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;

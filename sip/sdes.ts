@@ -220,3 +220,40 @@ export function redactSdesKeys(text: string): string {
   if (typeof text !== 'string') return '';
   return text.replace(/inline:[^\s|;]*/gi, 'inline:<redacted>');
 }
+
+/**
+ * How a line uses SRTP: `none` (plain RTP; `a=crypto` in offers is ignored), `optional` (best
+ * effort: offers RTP/AVP with `a=crypto` and takes a plain answer; answers SRTP when the offer
+ * has a usable key, plain otherwise), `mandatory` (offers RTP/SAVP; refuses anything without a
+ * usable key with 488).
+ */
+export type SrtpPolicy = 'none' | 'optional' | 'mandatory';
+
+/** Whether `v` is an {@link SrtpPolicy}. */
+export function isSrtpPolicy(v: unknown): v is SrtpPolicy {
+  return v === 'none' || v === 'optional' || v === 'mandatory';
+}
+
+/** Our side of SDES for one call: the policy and our key per suite (one line each, tags 1..n). */
+export interface LocalSrtp {
+  /** `optional` or `mandatory` (`none` means no {@link LocalSrtp} at all). */
+  policy: 'optional' | 'mandatory';
+  /** Our crypto lines, in our order of preference: offered all, and the source of our key when answering. */
+  crypto: SdesCrypto[];
+}
+
+/** The SRTP both ends agreed on for a stream. */
+export interface NegotiatedSrtp {
+  /** The suite. */
+  suite: SrtpSuite;
+  /** The tag of the agreed crypto line. */
+  tag: number;
+  /** Our master key and salt (base64): protects what we send. */
+  localKey: string;
+  /** The peer's master key and salt (base64): unprotects what we receive. */
+  remoteKey: string;
+  /** The MKI the peer's packets carry, if its line had one. */
+  remoteMki?: { value: number; bytes: number };
+  /** The peer key's lifetime in packets, if stated. */
+  remoteLifetime?: number;
+}
