@@ -32,7 +32,7 @@ import type { Endpoint } from '../sip/transport.js';
 import { cseqNumber, newCallId, newTag, tagOf, type ResponseOptions } from '../sip/util.js';
 import { SESSION_BODY_TYPES, sessionBodyOf, type SessionBody } from '../sip/multipart.js';
 import { formatWarning } from '../sip/headers.js';
-import { makeCryptoOffer, type LocalSrtp, type SrtpPolicy } from '../sip/sdes.js';
+import { makeCryptoOffer, redactSdesKeys, type LocalSrtp, type SrtpPolicy } from '../sip/sdes.js';
 import { supportedSrtpSuites, type SrtpSuite } from '../ffi/srtp.js';
 import { TelephonyReturnValue as T } from './telephonyCodes.js';
 import { CallDirection, LineState } from './lineState.js';
@@ -189,7 +189,7 @@ export interface OutgoingCallErrorInfo {
   responseCode: number;
   /** Its reason phrase. */
   responseReasonPhrase: string;
-  /** The raw answer as received ('' when none). */
+  /** The raw answer as received ('' when none), SDES keys redacted. */
   rawSipMessage: string;
 }
 
@@ -607,7 +607,7 @@ export class Call {
   private onUnusableEarlyAnswer(res: SipResponse, status: number, detail: string): void {
     if (this.st !== CallState.Proceeding || !this.inviteTx) return;
     const why = `Unusable SDP answer in ${res.status}: ${detail}`;
-    this.errorInfo = { responseCode: status, responseReasonPhrase: why, rawSipMessage: serializeMessage(res).toString('latin1') };
+    this.errorInfo = { responseCode: status, responseReasonPhrase: why, rawSipMessage: redactSdesKeys(serializeMessage(res).toString('latin1')) };
     this.earlyAnswerFailed = true;
     this.notify(T.SipFarEndError, { statusCode: status, reasonPhrase: why });
     this.line.setState(LineState.Disconnecting);
@@ -714,7 +714,7 @@ export class Call {
 
   private onInviteFailed(code: number, reason: string, raw: string): void {
     if (this.isEnded) return;
-    this.errorInfo = { responseCode: code, responseReasonPhrase: reason, rawSipMessage: raw };
+    this.errorInfo = { responseCode: code, responseReasonPhrase: reason, rawSipMessage: redactSdesKeys(raw) };
     const event = code === 486 || code === 600 ? T.SipFarEndIsBusy : T.SipFarEndError;
     this.notify(event, { statusCode: code, reasonPhrase: reason });
     this.finish(event);
@@ -743,7 +743,7 @@ export class Call {
     this.notify(T.SipSendInviteAck);
     if (failure) {
       // The far end answered with media we cannot use: confirm the dialog, then end it.
-      this.errorInfo = { responseCode: failure.status, responseReasonPhrase: failure.reason, rawSipMessage: serializeMessage(res).toString('latin1') };
+      this.errorInfo = { responseCode: failure.status, responseReasonPhrase: failure.reason, rawSipMessage: redactSdesKeys(serializeMessage(res).toString('latin1')) };
       this.notify(T.SipFarEndError, { statusCode: failure.status, reasonPhrase: failure.reason });
       // The 2xx confirmed the dialog: only a BYE ends it now (a CANCEL would come too late).
       this.line.setState(LineState.Disconnecting);

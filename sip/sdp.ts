@@ -718,6 +718,8 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
     const protocol = text(m.protocol).toUpperCase();
     if (protocol !== 'RTP/AVP' && !(protocol === 'RTP/SAVP' && local.srtp !== undefined)) {
       why = `unsupported transport ${text(m.protocol)}`;
+      // an SRTP profile we do not serve (policy none, or SAVPF/DTLS) is a transport mismatch
+      if (protocol.includes('SAVP')) code = 302;
       continue;
     }
     let srtp: NegotiatedSrtp | undefined;
