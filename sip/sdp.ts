@@ -717,9 +717,8 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
     code = 305;
     const protocol = text(m.protocol).toUpperCase();
     if (protocol !== 'RTP/AVP' && !(protocol === 'RTP/SAVP' && local.srtp !== undefined)) {
+      // kept as 305 (what this answer always said, and what peers' tests expect for RTP/SAVP)
       why = `unsupported transport ${text(m.protocol)}`;
-      // an SRTP profile we do not serve (policy none, or SAVPF/DTLS) is a transport mismatch
-      if (protocol.includes('SAVP')) code = 302;
       continue;
     }
     let srtp: NegotiatedSrtp | undefined;
