@@ -411,7 +411,8 @@ export class Call {
   private buildLocalMedia(direction: MediaDirection): LocalMedia {
     const srtp = this.srtpLocal;
     return {
-      ...(srtp !== undefined ? { srtp } : {}),
+      // an encrypted call stays encrypted: re-offers and answers refuse a downgrade to plain RTP
+      ...(srtp !== undefined ? { srtp: this.negotiated?.srtp !== undefined ? { ...srtp, required: true } : srtp } : {}),
       address: this.host.advertisedAddress().host,
       port: this.media?.localPort ?? 9,
       formats: this.formats,

@@ -894,6 +894,8 @@ export class MediaSession implements MediaNode {
       this.socket.setSrtp(null)?.close();
       return true;
     }
+    // the peer re-keyed: only the receive side changes (our send context keeps its rollover counter)
+    if (current !== null && current.sameSendSide(keying)) return current.rekeyReceive(keying);
     const made = SrtpSession.create(keying);
     if (!made.ok) return false;
     if (current !== null) made.value.inherit(current);

@@ -76,12 +76,39 @@ export class SrtpSession {
   private protectErrors = 0;
 
   private constructor(
-    /** The keying the session was made from (compared on re-INVITE). */
-    readonly keying: SrtpKeying,
+    /** The keying in use (compared on re-INVITE). */
+    private current: SrtpKeying,
     private readonly tx: SrtpContext,
-    private readonly rx: SrtpContext,
+    private rx: SrtpContext,
   ) {
     this.trailerBytes = tx.trailerBytes;
+  }
+
+  /** The keying in use (compared on re-INVITE). */
+  get keying(): SrtpKeying {
+    return this.current;
+  }
+
+  /** Whether `keying` keeps our side (suite, send key, send MKI) and only the peer's key may differ. */
+  sameSendSide(keying: SrtpKeying): boolean {
+    const c = this.current;
+    return c.suite === keying.suite && c.sendKey === keying.sendKey && c.sendMki?.value === keying.sendMki?.value && c.sendMki?.bytes === keying.sendMki?.bytes;
+  }
+
+  /**
+   * Re-keys the receive side only (the peer changed its key in a re-INVITE), keeping the send
+   * context: a fresh send context under the same key would restart its rollover counter and could
+   * encrypt two packets with the same key stream. False (nothing changed) when the new context
+   * cannot be made.
+   */
+  rekeyReceive(keying: SrtpKeying): boolean {
+    if (!this.sameSendSide(keying)) return false;
+    const rx = SrtpContext.create(keying.suite, Buffer.from(keying.receiveKey, 'base64'), 'receive', mkiBytes(keying.receiveMki));
+    if (!rx.ok) return false;
+    this.rx.close();
+    this.rx = rx.value;
+    this.current = { ...keying };
+    return true;
   }
 
   /** Both contexts from `keying`; never throws (a library missing or a bad key is the failure). */

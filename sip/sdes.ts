@@ -240,6 +240,11 @@ export interface LocalSrtp {
   policy: 'optional' | 'mandatory';
   /** Our crypto lines, in our order of preference: offered all, and the source of our key when answering. */
   crypto: SdesCrypto[];
+  /**
+   * The session is already encrypted: an offer or answer without a usable key is refused even
+   * under `optional` (no downgrade to plain RTP mid-call; the offered profile stays as it was).
+   */
+  required?: boolean;
 }
 
 /** The SRTP both ends agreed on for a stream. */

@@ -735,7 +735,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
           ...(choice.crypto.mki !== undefined ? { remoteMki: choice.crypto.mki } : {}),
           ...(choice.crypto.lifetime !== undefined ? { remoteLifetime: choice.crypto.lifetime } : {}),
         };
-      } else if (protocol === 'RTP/SAVP' || local.srtp.policy === 'mandatory') {
+      } else if (protocol === 'RTP/SAVP' || local.srtp.policy === 'mandatory' || local.srtp.required === true) {
         // RTP/SAVP without a usable key cannot be answered; mandatory refuses plain RTP
         code = 302;
         why = values.length === 0 ? `SRTP required: ${protocol} offer without a=crypto` : `SRTP required: ${choice.ok ? 'no key for the suite' : choice.detail}`;
@@ -915,7 +915,7 @@ export function negotiateAnswer(answerSdp: string, offer: LocalMedia): AnswerNeg
 function answeredSrtp(offer: LocalMedia, values: readonly string[]): NegotiatedSrtp | undefined | string {
   const srtp = offer.srtp;
   if (srtp === undefined) return undefined; // we offered plain RTP: any crypto in the answer is ignored
-  if (values.length === 0) return srtp.policy === 'mandatory' ? 'SRTP required: the answer has no a=crypto' : undefined;
+  if (values.length === 0) return srtp.policy === 'mandatory' || srtp.required === true ? 'SRTP required: the answer has no a=crypto' : undefined;
   const reasons: string[] = [];
   for (const v of values) {
     const p = parseCrypto(v);

@@ -187,3 +187,27 @@ test.serial('a missing libsrtp2 is a clear failure, not a crash', (t) => {
     setNativeLibraryDisabled('srtp2', false);
   }
 });
+
+peerTest('re-keying the receive side keeps the send context and its counters', SRTP, (t) => {
+  const suite = 'AES_CM_128_HMAC_SHA1_80';
+  const { a, b } = pair(suite);
+  const p1 = rtpPacket(1);
+  const n1 = a.protectRtp(p1.buf, p1.len);
+  t.is(b.unprotectRtp(p1.buf, n1), p1.len);
+  // A's peer (B) changes its key: A re-keys its receive side only
+  const newB = keyFor(suite);
+  t.true(a.rekeyReceive({ ...a.keying, receiveKey: newB }));
+  t.false(a.rekeyReceive({ ...a.keying, sendKey: newB }), 'a new send key is not a receive re-key');
+  const b2 = SrtpSession.create({ suite, sendKey: newB, receiveKey: a.keying.sendKey });
+  t.true(b2.ok);
+  if (!b2.ok) return;
+  const q = rtpPacket(1);
+  const m = b2.value.protectRtp(q.buf, q.len);
+  t.is(a.unprotectRtp(q.buf, m), q.len, 'the new peer key works');
+  // A's send side still runs on: packet 2 passes B's old receive context (no index reset)
+  const p2 = rtpPacket(2);
+  t.is(b.unprotectRtp(p2.buf, a.protectRtp(p2.buf, p2.len)), p2.len);
+  a.close();
+  b.close();
+  b2.value.close();
+});
