@@ -16,7 +16,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { VoipMediaEngine, TelephonyReturnValue as T, LineState, MediaFormatAudio, type Notification, type RawRtpData } from '../index.js';
 import type { MediaClockStats } from '../media/mediaClock.js';
 import type { MediaSessionStats } from '../media/session.js';
-import type { SrtpSuite } from '../ffi/srtp.js';
+import type { SrtpSuite } from '../sip/sdes.js';
 
 /** A request from the parent. */
 export interface WorkerRequest {

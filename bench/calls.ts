@@ -71,7 +71,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createCodec } from '../media/codecs.js';
-import type { SrtpSuite } from '../ffi/srtp.js';
+import type { SrtpSuite } from '../sip/sdes.js';
 import { fillSine } from '../media/tones.js';
 import { runSipp, startSipp, waitForUdpPort, type SippResult } from '../test/helpers/peers.js';
 import { freePort, freePorts } from '../test/helpers/ports.js';

@@ -12,8 +12,7 @@ import { DEFAULT_START_PARAMS, LineMode, SIP_AUDIO_DEVICE_NOT_USED, type Session
 import { RFC_MIN_SE_SECONDS } from '../lines/sessionTimer.js';
 import { RELIABLE_PROVISIONAL_POLICIES } from '../lines/reliableProvisional.js';
 import { OFFERED_PACKET_TIMES_MS } from '../sip/ptime.js';
-import { isSrtpPolicy } from '../sip/sdes.js';
-import { SRTP_SUITES } from '../ffi/srtp.js';
+import { isSrtpPolicy, SRTP_SUITES } from '../sip/sdes.js';
 
 /** Start parameters after defaults, plus the test hooks. */
 export type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger' | 'sessionTimer'>> &

@@ -6,8 +6,7 @@
 import type { Logger } from 'pino';
 import type { UserNotifyCallback } from './notifications.js';
 import type { TransportAddress } from '../sip/address.js';
-import type { SrtpPolicy } from '../sip/sdes.js';
-import { SRTP_SUITES, type SrtpSuite } from '../ffi/srtp.js';
+import { SRTP_SUITES, type SrtpPolicy, type SrtpSuite } from '../sip/sdes.js';
 import type { SessionTimerOptions } from '../lines/sessionTimer.js';
 
 // These public names are defined on the lowest floor that uses them (so no floor imports from one

@@ -8,7 +8,10 @@
  * ({@link SrtpSessionStats}); the call's audio goes on with the next good packet.
  * @module
  */
-import { isSrtpReplay, SrtpContext, SRTP_ERR, type SrtpResult, type SrtpSuite } from '../ffi/srtp.js';
+import { isSrtpReplay, SrtpContext, SRTP_ERR, supportedSrtpSuites, type SrtpResult, type SrtpSuite } from '../ffi/srtp.js';
+
+/** The suites the installed libsrtp2 runs (empty without it): for lines/, which reaches ffi/ through media/. */
+export { supportedSrtpSuites };
 
 /** The keys of one SRTP session, as SDES negotiated them (base64 `key||salt`, RFC 4568 §6.1). */
 export interface SrtpKeying {

@@ -12,14 +12,41 @@
  * - the lifetime (`2^n` or decimal, RFC 4568 §6.1) is read and kept; libsrtp enforces its own
  *   2^48 limit and LineScape does not re-key at the lifetime (calls end long before 2^31);
  * - the MKI (`value:length`, length 1..16 bytes) is used: libsrtp puts it in every packet and
- *   checks it on receipt (not with `AES_CM_128_HMAC_SHA1_32`, see `srtpMkiSupported`);
+ *   checks it on receipt (not with `AES_CM_128_HMAC_SHA1_32`, see `srtpMkiSupported` in ffi/srtp.ts);
  * - session parameters: `WSH` and `FEC_ORDER` are accepted (our replay window is 128 packets),
  *   `KDR=0` too; any other (`UNENCRYPTED_SRTP`, `UNAUTHENTICATED_SRTP`, key derivation, FEC_KEY,
  *   unknown ones) makes the line unusable rather than silently weakening it.
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { SRTP_MAX_MKI_BYTES, SRTP_SUITE_INFO, SRTP_SUITES, srtpMkiSupported, type SrtpSuite } from '../ffi/srtp.js';
+
+/**
+ * The SRTP crypto suites LineScape negotiates, by their SDES names (RFC 4568 §6.2, RFC 7714
+ * §14.2). `ffi/srtp.ts` names the same four for libsrtp2 (sip/ imports no other floor).
+ */
+export type SrtpSuite = 'AES_CM_128_HMAC_SHA1_80' | 'AES_CM_128_HMAC_SHA1_32' | 'AEAD_AES_128_GCM' | 'AEAD_AES_256_GCM';
+
+/** Every {@link SrtpSuite}, in LineScape's default order of preference. */
+export const SRTP_SUITES: readonly SrtpSuite[] = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32', 'AEAD_AES_128_GCM', 'AEAD_AES_256_GCM'];
+
+/** Master key + salt bytes of each suite's inline key (RFC 3711 §8.2, RFC 7714 §12). */
+const KEY_SALT_BYTES: Readonly<Record<SrtpSuite, number>> = {
+  AES_CM_128_HMAC_SHA1_80: 30,
+  AES_CM_128_HMAC_SHA1_32: 30,
+  AEAD_AES_128_GCM: 28,
+  AEAD_AES_256_GCM: 44,
+};
+
+/** Longest MKI used, bytes (RFC 4568 allows 128; real offers use 1 to 4); as `SRTP_MAX_MKI_BYTES` in ffi/srtp.ts. */
+const MAX_MKI_BYTES = 16;
+
+/**
+ * Whether an MKI can be used with `suite`: not with `AES_CM_128_HMAC_SHA1_32`, whose SRTCP
+ * libsrtp 2.x cannot check with an MKI (see `srtpMkiSupported` in ffi/srtp.ts).
+ */
+function mkiUsable(suite: SrtpSuite): boolean {
+  return suite !== 'AES_CM_128_HMAC_SHA1_32';
+}
 
 /** A usable `a=crypto` line. */
 export interface SdesCrypto {
@@ -96,7 +123,7 @@ function parseMki(text: string): { value: number; bytes: number } | undefined {
   if (!m) return undefined;
   const value = Number(m[1]);
   const bytes = Number(m[2]);
-  if (!Number.isSafeInteger(value) || bytes < 1 || bytes > SRTP_MAX_MKI_BYTES) return undefined;
+  if (!Number.isSafeInteger(value) || bytes < 1 || bytes > MAX_MKI_BYTES) return undefined;
   // the value must fit its length (RFC 4568 §6.1)
   if (bytes < 7 && value >= 2 ** (8 * bytes)) return undefined;
   return { value, bytes };
@@ -132,18 +159,16 @@ export function parseCrypto(value: unknown): SdesParse {
   if (!/^inline:/i.test(keyParams)) return refuse('missing-key', 'the key method is not inline', tag);
   const [keyText = '', ...extras] = keyParams.slice(7).split('|');
   if (keyText === '') return refuse('missing-key', 'empty inline key', tag);
-  const info = SRTP_SUITE_INFO[suite];
-  if (decodeKey(keyText, info.keyBytes + info.saltBytes) === undefined) {
-    return refuse('bad-key', `the key is not ${info.keyBytes + info.saltBytes} bytes of base64 for ${suite}`, tag);
-  }
+  const keyBytes = KEY_SALT_BYTES[suite];
+  if (decodeKey(keyText, keyBytes) === undefined) return refuse('bad-key', `the key is not ${keyBytes} bytes of base64 for ${suite}`, tag);
   const crypto: SdesCrypto = { tag, suite, key: keyText };
   if (extras.length > 2) return refuse('syntax', 'too many | fields in the key', tag);
   for (const extra of extras) {
     if (extra.includes(':')) {
       if (crypto.mki !== undefined) return refuse('bad-mki', 'two MKI fields', tag);
       const mki = parseMki(extra);
-      if (mki === undefined) return refuse('bad-mki', `MKI ${extra.slice(0, 30)} is not value:length with a length of 1..${SRTP_MAX_MKI_BYTES}`, tag);
-      if (!srtpMkiSupported(suite)) return refuse('bad-mki', `an MKI cannot be used with ${suite}`, tag);
+      if (mki === undefined) return refuse('bad-mki', `MKI ${extra.slice(0, 30)} is not value:length with a length of 1..${MAX_MKI_BYTES}`, tag);
+      if (!mkiUsable(suite)) return refuse('bad-mki', `an MKI cannot be used with ${suite}`, tag);
       crypto.mki = mki;
     } else {
       if (crypto.lifetime !== undefined || crypto.mki !== undefined) return refuse('bad-lifetime', 'the lifetime must come once, before the MKI', tag);
@@ -195,8 +220,7 @@ export function chooseOfferedCrypto(values: readonly unknown[], suites: readonly
 
 /** A fresh random master key and salt for `suite`, base64 (node:crypto's CSPRNG). */
 export function newSdesKey(suite: SrtpSuite): string {
-  const info = SRTP_SUITE_INFO[suite];
-  return randomBytes(info.keyBytes + info.saltBytes).toString('base64');
+  return randomBytes(KEY_SALT_BYTES[suite]).toString('base64');
 }
 
 /** Our offer: one line per suite in `suites`, tags 1..n, each with a fresh key. */
