@@ -201,3 +201,30 @@ peerTest('a tampered SRTP packet is dropped and counted while the audio goes on;
   const whole = JSON.stringify(log.records);
   for (const k of keys) t.false(whole.includes(k), 'no key in the log');
 });
+
+peerTest('hold and resume by re-INVITE keep the SRTP keys; the audio comes back with no SRTP drops', SRTP, async (t) => {
+  const a = await startEngine(t, { phoneName: 'alice', srtpPolicy: 'optional' });
+  const b = await startEngine(t, { phoneName: 'bob', srtpPolicy: 'optional' });
+  a.engine.setAudioMediaFormats(0, [MediaFormatAudio.ULaw8k]);
+  autoAnswer(b);
+  const offers: string[] = [];
+  a.engine.enableSipMessageHook(true);
+  a.engine.on('SipModifySipMessage', (n) => {
+    const m = n.data.message;
+    if (n.data.direction === 'sent' && m.startsWith('INVITE ')) offers.push(m.slice(m.indexOf('\r\n\r\n') + 4));
+  });
+  t.is(await a.engine.makeCall('bob', HOST, b.port, 0, true, 10000), T.SipSuccess);
+  await b.waitFor(T.SipIncomingCallConnected);
+  t.is(await a.engine.holdLine(0, true), T.SipSuccess);
+  await a.waitFor(T.SipCallHoldOn);
+  t.is(await a.engine.holdLine(0, false), T.SipSuccess);
+  await a.waitFor(T.SipCallHoldOff);
+  t.is(offers.length, 3, 'INVITE, hold and resume re-INVITEs');
+  const keys = offers.map((o) => [...o.matchAll(/a=crypto:(\d+ \S+ inline:\S+)/g)].map((m) => m[1]).join('\n'));
+  t.is(keys[1], keys[0], 'the hold re-offer repeats our keys');
+  t.is(keys[2], keys[0], 'the resume re-offer repeats our keys');
+  for (const e of [a, b]) t.like(e.engine.getActiveCallInfo(0), { encrypted: true, srtpSuite: 'AES_CM_128_HMAC_SHA1_80' });
+  await tonesBothWays(t, a, b, 650, 1250);
+  for (const e of [a, b]) t.like(srtpStats(e, 0), { srtpAuthFailures: 0, srtpReplays: 0 });
+  t.is(await a.engine.terminateCall(0, true, 5000), T.SipSuccess);
+});
