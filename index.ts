@@ -28,6 +28,7 @@ export type { MetricsOptions } from './engine/metrics.js';
 export type { CallQuality, CodecImpairment, QualityInput } from './media/quality.js';
 export type { CodecName } from './media/codecs.js';
 export type { OpusSettings, OpusBandwidth } from './media/opus.js';
+export type { SrtpPolicy, SrtpSuite } from './sip/sdes.js';
 export { computeCallQuality, mosFromR, rFactor, codecImpairment, PACKETIZATION_MS, R_DEFAULT } from './media/quality.js';
 export type { IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from './lines/call.js';
 export type { AssignPhoneLineData } from './lines/callManager.js';

@@ -16,6 +16,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { VoipMediaEngine, TelephonyReturnValue as T, LineState, MediaFormatAudio, type Notification, type RawRtpData } from '../index.js';
 import type { MediaClockStats } from '../media/mediaClock.js';
 import type { MediaSessionStats } from '../media/session.js';
+import type { SrtpSuite } from '../sip/sdes.js';
 
 /** A request from the parent. */
 export interface WorkerRequest {
@@ -169,6 +170,8 @@ async function startEngine(req: WorkerRequest): Promise<object> {
     maxLocalRtpPort: Number(req.rtpMax),
     dtmfEnabled: false,
     callAnswerTimeoutSeconds: 60,
+    // bench:calls srtp: every call SRTP (RTP/SAVP) with the one suite asked for
+    ...(typeof req.srtp === 'string' ? { srtpPolicy: 'mandatory' as const, srtpSuites: [req.srtp as SrtpSuite] } : {}),
   });
   if (rc !== T.SipSuccess) throw new Error(`startSipTelephony: ${T[rc]}`);
   const only = req.codec === 'opus' ? MediaFormatAudio.Opus48k : req.codec === 'g722' ? MediaFormatAudio.G722 : req.codec === 'g729' ? MediaFormatAudio.G729 : undefined;

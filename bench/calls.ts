@@ -1,7 +1,7 @@
 /**
  * `npm run bench:calls`: call capacity of the engine, each figure printed beside a reference
  * measured on the same machine in the same run. Parts run alone with
- * `node dist/bench/calls.js a|b|c|heap` (default: all, in that order).
+ * `node dist/bench/calls.js a|b|c|d|srtp|heap` (default: all, in that order).
  *
  * **a — concurrent G.711 calls per engine process.** Engine A (child process) calls engine B
  * (another child process) over 127.0.0.1; every call carries PCMU both ways at 20 ms (silence
@@ -45,6 +45,11 @@
  * in the same run (so the figures share one machine state), over `CODEC_STEPS`; calls per core =
  * clean N / (CPU % / 100) of the busier process, as in part c.
  *
+ * **srtp — SRTP beside plain RTP.** Part a's engine ramp for PCMU with plain RTP, then with SRTP
+ * (both engines `srtpPolicy: 'mandatory'`, libsrtp2) with AES_CM_128_HMAC_SHA1_80 and with
+ * AEAD_AES_128_GCM, over `SRTP_STEPS` (50,100,200,300); CPU per call at each N and its ratio to
+ * plain (target <= 1.3). Alone: `node dist/bench/calls.js srtp` (about 3 minutes).
+ *
  * **heap** — memory of a process holding an engine: per idle line (engine with `HEAP_LINES`
  * lines vs none) and per active call (`HEAP_CALLS` answered calls vs idle lines, `HEAP_UP_SECONDS`
  * (3) after the last call connected; 33 counts an active call without its set-up's finished
@@ -68,6 +73,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createCodec } from '../media/codecs.js';
+import type { SrtpSuite } from '../sip/sdes.js';
 import { fillSine } from '../media/tones.js';
 import { runSipp, startSipp, waitForUdpPort, type SippResult } from '../test/helpers/peers.js';
 import { freePort, freePorts } from '../test/helpers/ports.js';
@@ -300,17 +306,18 @@ interface EngineRamp {
  * @param codec - 'pcmu', 'opus', 'g722' or 'g729'
  * @param steps - call counts, ascending
  * @param seconds - measured seconds per step
+ * @param srtp - every call SRTP with this suite (both engines mandatory); plain RTP without
  * @returns every step and the highest passing one
  */
-async function engineRamp(codec: 'pcmu' | 'opus' | 'g722' | 'g729', steps: number[], seconds: number): Promise<EngineRamp> {
+async function engineRamp(codec: 'pcmu' | 'opus' | 'g722' | 'g729', steps: number[], seconds: number, srtp?: SrtpSuite): Promise<EngineRamp> {
   const maxN = Math.min(1024, Math.max(...steps));
   const a = new BenchWorker('A');
   const b = new BenchWorker('B');
   const rows: StepResult[] = [];
   try {
     const span = maxN * 2 + 400;
-    const bStart = await b.request<{ port: number } & Reply>('engine', { lines: maxN, rtpMin: 34000, rtpMax: 34000 + span, answer: true, phoneName: 'far', codec });
-    await a.request('engine', { lines: maxN, rtpMin: 34000 + span + 100, rtpMax: 34000 + 2 * span + 100, answer: false, phoneName: 'near', codec });
+    const bStart = await b.request<{ port: number } & Reply>('engine', { lines: maxN, rtpMin: 34000, rtpMax: 34000 + span, answer: true, phoneName: 'far', codec, srtp });
+    await a.request('engine', { lines: maxN, rtpMin: 34000 + span + 100, rtpMax: 34000 + 2 * span + 100, answer: false, phoneName: 'near', codec, srtp });
     let failures = 0;
     for (const n of steps.filter((s) => s <= maxN)) {
       const t0 = Date.now();
@@ -320,7 +327,7 @@ async function engineRamp(codec: 'pcmu' | 'opus' | 'g722' | 'g729', steps: numbe
       await sleep(2000);
       const row = await measureStep(a, b, n, seconds, setupSeconds);
       rows.push(row);
-      process.stderr.write(`  ${codec} N=${n}: ${row.clean ? 'clean' : 'NOT clean'} (CPU ${row.a.cpuPct.toFixed(0)}%/${row.b.cpuPct.toFixed(0)}%, machine ${row.machinePct.toFixed(0)}%)\n`);
+      process.stderr.write(`  ${codec}${srtp ? ` ${srtp}` : ''} N=${n}: ${row.clean ? 'clean' : 'NOT clean'} (CPU ${row.a.cpuPct.toFixed(0)}%/${row.b.cpuPct.toFixed(0)}%, machine ${row.machinePct.toFixed(0)}%)\n`);
       if (!row.clean && ++failures >= 1 && !KEEP_GOING) break;
     }
     await a.request('hangup').catch(() => undefined);
@@ -662,6 +669,40 @@ export async function partD(): Promise<void> {
   table(['codec', 'highest clean N', 'CPU % A / B at that N', 'calls per core'], rows);
 }
 
+/**
+ * Part srtp: G.711 calls with SRTP (AES_CM_128_HMAC_SHA1_80, libsrtp2) beside plain RTP, in the
+ * same run: the highest clean N of each and CPU per call at the largest N both carried clean
+ * (the busier process), and their ratio (issue 11's target: SRTP costs <= 1.3x plain per call).
+ */
+export async function partSrtp(): Promise<void> {
+  const steps = envList('SRTP_STEPS', '50,100,200,300');
+  const seconds = envNum('STEP_SECONDS', 8);
+  console.log(`\n=== srtp: concurrent G.711 calls with SRTP beside plain RTP (20 ms, both ways), ${seconds} s per step`);
+  console.log(machine());
+  const plain = await engineRamp('pcmu', steps, seconds);
+  printRamp('engine A <-> engine B, plain RTP', plain.rows, true);
+  const suites = ['AES_CM_128_HMAC_SHA1_80', 'AEAD_AES_128_GCM'] as const;
+  const ramps: EngineRamp[] = [];
+  for (const suite of suites) {
+    const ramp = await engineRamp('pcmu', steps, seconds, suite);
+    printRamp(`engine A <-> engine B, SRTP ${suite} (RTP/SAVP)`, ramp.rows, true);
+    ramps.push(ramp);
+  }
+  console.log('\nsummary srtp: CPU % of a core per call (busier process) at each N, SRTP / plain in brackets; * = step not clean');
+  const ns = plain.rows.map((r) => r.n);
+  const cell = (r: StepResult | undefined, base: StepResult | undefined): string =>
+    r === undefined ? '-' : `${cpuPerCall(r).toFixed(3)}${r.clean ? '' : '*'}${base !== undefined && base !== r ? ` (${(cpuPerCall(r) / cpuPerCall(base)).toFixed(2)})` : ''}`;
+  table(
+    ['N', 'plain RTP', ...suites],
+    ns.map((n) => {
+      const base = plain.rows.find((r) => r.n === n);
+      return [String(n), cell(base, base), ...ramps.map((ramp) => cell(ramp.rows.find((r) => r.n === n), base))];
+    }),
+  );
+  table(['highest clean N', 'plain RTP', ...suites], [['', String(plain.best?.n ?? 0), ...ramps.map((r) => String(r.best?.n ?? 0))]]);
+  console.log('target (issue 11): SRTP costs <= 1.3x plain per call');
+}
+
 /** Part heap: memory per idle line and per active call. */
 export async function partHeap(): Promise<void> {
   const lines = Math.min(1024, envNum('HEAP_LINES', 1000));
@@ -712,13 +753,13 @@ export async function partHeap(): Promise<void> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const which = process.argv.slice(2);
-  const parts = which.length > 0 ? which : ['a', 'b', 'c', 'd', 'heap'];
+  const parts = which.length > 0 ? which : ['a', 'b', 'c', 'd', 'srtp', 'heap'];
   const t0 = Date.now();
-  const run: Record<string, () => Promise<void>> = { a: partA, b: partB, c: partC, d: partD, heap: partHeap };
+  const run: Record<string, () => Promise<void>> = { a: partA, b: partB, c: partC, d: partD, heap: partHeap, srtp: partSrtp };
   for (const p of parts) {
     const fn = run[p];
     if (!fn) {
-      console.error(`unknown part ${p}: use a, b, c, d or heap`);
+      console.error(`unknown part ${p}: use a, b, c, d, srtp or heap`);
       process.exit(2);
     }
     await fn();

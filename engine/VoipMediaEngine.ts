@@ -9,6 +9,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { OpusSettings } from '../media/opus.js';
+import type { SrtpPolicy } from '../sip/sdes.js';
 import type { RecordCallback } from '../media/callRecorder.js';
 import type { CallDialogInfo } from '../lines/transfer.js';
 import type { RawRtpData } from '../lines/lineMedia.js';
@@ -447,6 +448,10 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    */
   @procedure()
   setPacketTime(phoneLine: number, ms: number): T { return this.live.lineMedia.setPacketTime(phoneLine, ms); }
+
+  /** SRTP policy of a line from its next call: `none`, `optional` or `mandatory` (start param `srtpPolicy`; docs/security.md). */
+  @procedure()
+  setSrtpPolicy(phoneLine: number, policy: SrtpPolicy): T { return this.live.lineMedia.setSrtpPolicy(phoneLine, policy); }
 
   /**
    * Opus settings of a line: `bitrate` (6000..510000 bit/s), `complexity` (0..10), `fec` (in-band

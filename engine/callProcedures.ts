@@ -250,6 +250,8 @@ export class CallProcedures {
       callId: call.dialog?.callId ?? call.outgoingInfo?.callId ?? call.incomingInfo?.callId,
       statistics,
       quality: statistics ? callQualityFromStats(statistics) : undefined,
+      encrypted: n?.srtp !== undefined,
+      ...(n?.srtp !== undefined ? { srtpSuite: n.srtp.suite } : {}),
     };
   }
 

@@ -12,6 +12,7 @@ import { isAudioFormat, type LineMedia, type RawRtpData } from '../lines/lineMed
 import { isValidOpusSettings, type OpusSettings } from '../media/opus.js';
 import type { IvrSampleRate } from '../media/ivr.js';
 import { OFFERED_PACKET_TIMES_MS } from '../sip/ptime.js';
+import { isSrtpPolicy, type SrtpPolicy } from '../sip/sdes.js';
 import { isPowerOfTwo } from './logger.js';
 import type { IvrChannelResult, TxIvrChannelOptions } from './results.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
@@ -105,6 +106,18 @@ export class LineMediaProcedures {
     if (!(l instanceof PhoneLine)) return l;
     if (typeof ms !== 'number' || !OFFERED_PACKET_TIMES_MS.includes(ms)) return T.SipBadParameter;
     l.packetTimeMs = ms;
+    return T.SipSuccess;
+  }
+
+  /**
+   * setSrtpPolicy: kept on the line and used from its next call (offers and answers); a call in
+   * progress keeps what it negotiated.
+   */
+  setSrtpPolicy(phoneLine: number, policy: SrtpPolicy): T {
+    const l = this.run.line(phoneLine);
+    if (!(l instanceof PhoneLine)) return l;
+    if (!isSrtpPolicy(policy)) return T.SipBadParameter;
+    l.srtpPolicy = policy;
     return T.SipSuccess;
   }
 

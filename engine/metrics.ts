@@ -57,6 +57,8 @@ interface RtpTotals {
   sent: number;
   lost: number;
   concealed: number;
+  srtpAuthFailures: number;
+  srtpReplays: number;
 }
 
 function addRtp(t: RtpTotals, s: MediaSessionStats): void {
@@ -64,6 +66,8 @@ function addRtp(t: RtpTotals, s: MediaSessionStats): void {
   t.sent += s.tx.packets;
   t.lost += Math.max(0, s.rx.lost);
   t.concealed += s.concealedFrames;
+  t.srtpAuthFailures += s.srtp?.srtpAuthFailures ?? 0;
+  t.srtpReplays += s.srtp?.srtpReplays ?? 0;
 }
 
 /** Metrics of one engine: the registry, the optional HTTP endpoint, and the engine hooks. */
@@ -72,7 +76,7 @@ export class EngineMetrics {
   readonly registry: Prom.Registry;
   private server: http.Server | undefined;
   private stack: SipStack | undefined;
-  private readonly finished: RtpTotals = { received: 0, sent: 0, lost: 0, concealed: 0 };
+  private readonly finished: RtpTotals = { received: 0, sent: 0, lost: 0, concealed: 0, srtpAuthFailures: 0, srtpReplays: 0 };
   private readonly callsStarted: Prom.Counter<'direction'>;
   private readonly callsEnded: Prom.Counter<'reason'>;
   private readonly sipRequests: Prom.Counter<'direction' | 'method'>;
@@ -197,6 +201,8 @@ export class EngineMetrics {
     rtpCounter('linescape_rtp_packets_sent_total', 'RTP packets sent, all calls.', (t) => t.sent);
     rtpCounter('linescape_rtp_packets_lost_total', 'RTP packets lost on the network (RFC 3550 A.3), all calls.', (t) => t.lost);
     rtpCounter('linescape_rtp_frames_concealed_total', 'Audio frames concealed by the jitter buffer, all calls.', (t) => t.concealed);
+    rtpCounter('linescape_srtp_auth_failures_total', 'Received SRTP/SRTCP packets dropped for failed authentication, all calls.', (t) => t.srtpAuthFailures);
+    rtpCounter('linescape_srtp_replays_total', 'Received SRTP/SRTCP packets dropped as replays, all calls.', (t) => t.srtpReplays);
     this.mos = new prom.Histogram({
       name: 'linescape_call_mos',
       help: 'Final MOS (G.107 E-model) of ended calls that received RTP.',

@@ -159,7 +159,7 @@ export interface SipMessageParseErrorData {
   reason: string;
   /** Where the message came from. */
   source: TransportAddress;
-  /** The start of the message (up to 2048 bytes), as Latin-1 text. */
+  /** The start of the message (up to 2048 bytes), as Latin-1 text, SDES keys redacted. */
   message: string;
 }
 

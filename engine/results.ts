@@ -119,6 +119,10 @@ export interface ActiveCallInfo {
   statistics?: object;
   /** Call quality so far (E-model MOS and R, loss, jitter, RTT); absent until RTP was received. */
   quality?: CallQuality;
+  /** The media is SRTP (negotiated with SDES); false for plain RTP. */
+  encrypted?: boolean;
+  /** The SRTP crypto suite, e.g. `AES_CM_128_HMAC_SHA1_80`, when {@link encrypted}. */
+  srtpSuite?: string;
 }
 
 /** Result of `getCallQuality`. */

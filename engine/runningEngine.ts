@@ -22,6 +22,7 @@
 import { raceTimer } from '../sip/clock.js';
 import type { SipRequest, SipParseError } from '../sip/message.js';
 import { SipStack } from '../sip/stack.js';
+import { redactSdesKeys } from '../sip/sdes.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint, TransportProtocol } from '../sip/transport.js';
 import { DnsLocator, nodeDnsBackend, queryOfUri, type LocateQuery } from '../sip/dnsLocator.js';
@@ -269,6 +270,8 @@ export class RunningEngine {
       reofferSingleCodec: () => params.reofferSingleCodec,
       retryAfterSeconds: () => params.overloadRetryAfterSeconds,
       packetTimeMs: () => params.packetTimeMs,
+      srtpPolicy: () => params.srtpPolicy,
+      srtpSuites: () => params.srtpSuites,
       selectLine: (user) => this.linePolicy.selectLineForIncoming(user),
       formatsFor: (line) => formatSpecs(line.formats, line.opusSettings),
       callFinished: (call) => state.metrics.onCallFinished(call.finalStats, call.finalQuality),
@@ -625,7 +628,7 @@ export class RunningEngine {
     this.state.notifier.global(T.SipReceivedSipMessageParseError, {
       reason: err.reason,
       source: { protocol: from.protocol, host: from.host, port: from.port },
-      message: raw.subarray(0, 2048).toString('latin1'),
+      message: redactSdesKeys(raw.subarray(0, 2048).toString('latin1')),
     });
   }
 }

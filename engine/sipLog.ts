@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino';
 import type { SipMessage } from '../sip/message.js';
 import { serializeMessage } from '../sip/parser.js';
 import type { SipStack } from '../sip/stack.js';
+import { redactSdesKeys } from '../sip/sdes.js';
 import type { Endpoint } from '../sip/transport.js';
 
 /** One logged message, as written in each line (plus pino's `level`, `time`, `msg`). */
@@ -23,7 +24,7 @@ export interface SipLogRecord {
   callId?: string;
   /** CSeq value. */
   cseq?: string;
-  /** The whole message as text. */
+  /** The whole message as text, SDES keys redacted (`inline:<redacted>`). */
   sip: string;
 }
 
@@ -48,7 +49,8 @@ export function attachSipLogger(stack: SipStack, file?: string, appLogger?: Logg
       firstLine: startLine(msg),
       callId: msg.headers.get('Call-ID'),
       cseq: msg.headers.get('CSeq'),
-      sip: serializeMessage(msg).toString('latin1'),
+      // SDES keys (a=crypto inline:) never reach a log: a logged key decrypts the call
+      sip: redactSdesKeys(serializeMessage(msg).toString('latin1')),
     };
     logger.info(rec, dir === 'recv' ? 'SIP received' : 'SIP sent');
   };

@@ -13,6 +13,7 @@ import { RFC_MIN_SE_SECONDS } from '../lines/sessionTimer.js';
 import { RELIABLE_PROVISIONAL_POLICIES } from '../lines/reliableProvisional.js';
 import { OFFERED_PACKET_TIMES_MS } from '../sip/ptime.js';
 import { validSecurityConfig } from './securityLimits.js';
+import { isSrtpPolicy, SRTP_SUITES } from '../sip/sdes.js';
 
 /** Start parameters after defaults, plus the test hooks. */
 export type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger' | 'sessionTimer'>> &
@@ -75,6 +76,9 @@ function validateStartParams(p: ResolvedParams): T {
   if (!validSecurityConfig({ ...p, retryAfterSeconds: p.overloadRetryAfterSeconds })) return T.SipBadParameter;
   if (!int(p.sipT1Ms, 1, 60_000) || !int(p.sipT2Ms, p.sipT1Ms, 600_000) || !int(p.sipT4Ms, 0, 600_000)) return T.SipBadParameter;
   if (!OFFERED_PACKET_TIMES_MS.includes(p.packetTimeMs)) return T.SipBadParameter;
+  if (!isSrtpPolicy(p.srtpPolicy)) return T.SipBadParameter;
+  if (!Array.isArray(p.srtpSuites) || p.srtpSuites.length === 0 || new Set(p.srtpSuites).size !== p.srtpSuites.length) return T.SipBadParameter;
+  if (!p.srtpSuites.every((s) => SRTP_SUITES.includes(s))) return T.SipBadParameter;
   if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP') return T.SipBadParameter;
   if (!Array.isArray(p.dnsServers) || p.dnsServers.length > 8 || !p.dnsServers.every(isDnsServer)) return T.SipBadParameter;
   if (p.conferenceSampleRate !== 8000 && p.conferenceSampleRate !== 16000 && p.conferenceSampleRate !== 48000) return T.SipBadParameter;

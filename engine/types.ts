@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { UserNotifyCallback } from './notifications.js';
 import type { TransportAddress } from '../sip/address.js';
+import { SRTP_SUITES, type SrtpPolicy, type SrtpSuite } from '../sip/sdes.js';
 import type { SessionTimerOptions } from '../lines/sessionTimer.js';
 
 // These public names are defined on the lowest floor that uses them (so no floor imports from one
@@ -255,6 +256,20 @@ export interface StartSipTelephonyParams {
    * GSM multiples of 20. A LineScape addition.
    */
   packetTimeMs?: number;
+  /**
+   * SRTP with SDES keys (RFC 3711, RFC 4568) for every line, unless `setSrtpPolicy` says
+   * otherwise for one: `none` (default; plain RTP), `optional` (best effort: RTP/AVP offers with
+   * `a=crypto`, plain calls still work), `mandatory` (RTP/SAVP only; plain offers get 488). Needs
+   * libsrtp2 (`libsrtp2-1`). See docs/security.md. A LineScape addition.
+   */
+  srtpPolicy?: SrtpPolicy;
+  /**
+   * The SRTP suites offered and accepted, in order of preference (our offers list them in this
+   * order; an offer's own order decides which of them we answer). Default: all four,
+   * `AES_CM_128_HMAC_SHA1_80`, `AES_CM_128_HMAC_SHA1_32`, `AEAD_AES_128_GCM`, `AEAD_AES_256_GCM`;
+   * those the installed libsrtp2 lacks are left out at run time. A LineScape addition.
+   */
+  srtpSuites?: SrtpSuite[];
 }
 
 /** Defaults for every start parameter. */
@@ -310,6 +325,8 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   reliableProvisional: 'supported',
   acceptOutOfDialogRefer: false,
   packetTimeMs: 20,
+  srtpPolicy: 'none',
+  srtpSuites: [...SRTP_SUITES],
 };
 
 /** A contact being registered, with the expiry it asks for. */

@@ -26,7 +26,7 @@ export interface NativeLibraryHandle {
 }
 
 /** Names of the native libraries the engine knows how to load. */
-export type NativeLibraryName = 'speexdsp' | 'spandsp' | 'bcg729' | 'gsm' | 'opus';
+export type NativeLibraryName = 'speexdsp' | 'spandsp' | 'bcg729' | 'gsm' | 'opus' | 'srtp2';
 
 /**
  * The outcome of loading a native library: the handle, or a human-readable reason (the sonames
@@ -94,6 +94,12 @@ export const NATIVE_LIBRARY_FILES: Readonly<Record<NativeLibraryName, readonly s
       : process.platform === 'win32'
         ? ['libopus-0.dll', 'libopus.dll', 'opus.dll']
         : ['libopus.so.0', 'libopus.so'],
+  srtp2:
+    process.platform === 'darwin'
+      ? ['libsrtp2.1.dylib', 'libsrtp2.dylib']
+      : process.platform === 'win32'
+        ? ['libsrtp2-1.dll', 'libsrtp2.dll', 'srtp2.dll']
+        : ['libsrtp2.so.1', 'libsrtp2.so'],
 };
 
 /** The koffi module surface used here (its `load` function). */

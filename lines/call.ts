@@ -32,6 +32,8 @@ import type { Endpoint } from '../sip/transport.js';
 import { cseqNumber, newCallId, newTag, tagOf, type ResponseOptions } from '../sip/util.js';
 import { SESSION_BODY_TYPES, sessionBodyOf, type SessionBody } from '../sip/multipart.js';
 import { formatWarning } from '../sip/headers.js';
+import { makeCryptoOffer, redactSdesKeys, type LocalSrtp, type SrtpPolicy, type SrtpSuite } from '../sip/sdes.js';
+import { supportedSrtpSuites } from '../media/srtp.js';
 import { TelephonyReturnValue as T } from './telephonyCodes.js';
 import { CallDirection, LineState } from './lineState.js';
 import type { TransportAddress } from '../sip/address.js';
@@ -78,6 +80,10 @@ export interface CallExtras {
   holdMethod?(): HoldMethod;
   /** The `a=ptime` of the line's offers, ms (`setPacketTime`, else the packetTimeMs start parameter); absent = 20. */
   packetTimeMs?(line: PhoneLine): number;
+  /** The line's SRTP policy (`setSrtpPolicy`, else the srtpPolicy start parameter); absent = none. */
+  srtpPolicy?(line: PhoneLine): SrtpPolicy;
+  /** The SRTP suites to offer and accept, in preference order; absent = all libsrtp2 has. */
+  srtpSuites?(): readonly SrtpSuite[];
   /** Seconds an incoming call may ring. */
   answerTimeoutSeconds(): number;
   /** After a multi-codec answer to our INVITE, re-offer the chosen codec alone (lines/singleCodecReoffer.ts). */
@@ -123,6 +129,14 @@ export interface Refusal {
 }
 
 /** The refusal of a body that holds no usable offer: 415 with Accept, or 400 for an unreadable multipart body. */
+/** The suites a call may use: those enabled (in their order) that libsrtp2 runs here. */
+function srtpSuitesOf(host: CallServices): SrtpSuite[] {
+  const enabled = host.srtpSuites?.();
+  const suites = supportedSrtpSuites().filter((s) => enabled === undefined || enabled.includes(s));
+  if (enabled !== undefined) suites.sort((a, b) => enabled.indexOf(a) - enabled.indexOf(b));
+  return suites;
+}
+
 function bodyRefusal(offer: Extract<SessionBody, { kind: 'unsupported' | 'malformed' }>): Refusal {
   return { warning: { code: 399, text: offer.detail }, accept: offer.kind === 'unsupported' };
 }
@@ -175,7 +189,7 @@ export interface OutgoingCallErrorInfo {
   responseCode: number;
   /** Its reason phrase. */
   responseReasonPhrase: string;
-  /** The raw answer as received ('' when none). */
+  /** The raw answer as received ('' when none), SDES keys redacted. */
   rawSipMessage: string;
 }
 
@@ -284,6 +298,8 @@ export class Call {
   private prackUas?: ReliableProvisionalSender;
   /** The reliable 18x we receive: RSeq per early dialog, and the early dialogs our PRACKs go in (made by the first 18x). */
   private prackReceiver?: ReliableProvisionalReceiver;
+  /** Our SDES side ({@link srtpLocal}): unset until first asked, null for plain RTP. */
+  private srtpState?: LocalSrtp | null;
   /** The INVITE's offer/answer completed in a reliable 18x or its PRACK: a 2xx needs no SDP then. */
   private reliablyNegotiated = false;
   /** Our offer went in a reliable 18x (an INVITE without SDP): its answer comes in the PRACK (§5). */
@@ -387,8 +403,26 @@ export class Call {
     this.host.notify(this.line.index, event, data);
   }
 
+  /**
+   * Our SDES side for the whole call, made on first use: the line's policy and one fresh key per
+   * suite libsrtp2 has here. Kept for the call, so re-offers keep our keys (RFC 4568 §7.1.4 allows
+   * either; keeping them keeps libsrtp's replay state and never reuses a key with a reset index).
+   * Undefined for policy none, and for optional when libsrtp2 is missing (plain RTP then).
+   */
+  private get srtpLocal(): LocalSrtp | undefined {
+    if (this.srtpState === undefined) {
+      const policy = this.host.srtpPolicy?.(this.line) ?? 'none';
+      const suites = policy === 'none' ? [] : srtpSuitesOf(this.host);
+      this.srtpState = policy === 'none' || (policy === 'optional' && suites.length === 0) ? null : { policy, crypto: makeCryptoOffer(suites) };
+    }
+    return this.srtpState ?? undefined;
+  }
+
   private buildLocalMedia(direction: MediaDirection): LocalMedia {
+    const srtp = this.srtpLocal;
     return {
+      // an encrypted call stays encrypted: re-offers and answers refuse a downgrade to plain RTP
+      ...(srtp !== undefined ? { srtp: this.negotiated?.srtp !== undefined ? { ...srtp, required: true } : srtp } : {}),
       address: this.host.advertisedAddress().host,
       port: this.media?.localPort ?? 9,
       formats: this.formats,
@@ -423,6 +457,8 @@ export class Call {
   ): Promise<Call | T> {
     // every format the line allows needs a native library that is missing here
     if (formats.length === 0) return T.SipNativeLibraryMissing;
+    // mandatory SRTP without libsrtp2 (or without one suite it can run) cannot place a call
+    if (host.srtpPolicy?.(line) === 'mandatory' && srtpSuitesOf(host).length === 0) return T.SipNativeLibraryMissing;
     const call = new Call(host, line, CallDirection.Outgoing, formats, fromUser);
     line.call = call;
     line.callDirection = CallDirection.Outgoing;
@@ -582,7 +618,7 @@ export class Call {
   private onUnusableEarlyAnswer(res: SipResponse, status: number, detail: string): void {
     if (this.st !== CallState.Proceeding || !this.inviteTx) return;
     const why = `Unusable SDP answer in ${res.status}: ${detail}`;
-    this.errorInfo = { responseCode: status, responseReasonPhrase: why, rawSipMessage: serializeMessage(res).toString('latin1') };
+    this.errorInfo = { responseCode: status, responseReasonPhrase: why, rawSipMessage: redactSdesKeys(serializeMessage(res).toString('latin1')) };
     this.earlyAnswerFailed = true;
     this.notify(T.SipFarEndError, { statusCode: status, reasonPhrase: why });
     this.line.setState(LineState.Disconnecting);
@@ -689,7 +725,7 @@ export class Call {
 
   private onInviteFailed(code: number, reason: string, raw: string): void {
     if (this.isEnded) return;
-    this.errorInfo = { responseCode: code, responseReasonPhrase: reason, rawSipMessage: raw };
+    this.errorInfo = { responseCode: code, responseReasonPhrase: reason, rawSipMessage: redactSdesKeys(raw) };
     const event = code === 486 || code === 600 ? T.SipFarEndIsBusy : T.SipFarEndError;
     this.notify(event, { statusCode: code, reasonPhrase: reason });
     this.finish(event);
@@ -718,7 +754,7 @@ export class Call {
     this.notify(T.SipSendInviteAck);
     if (failure) {
       // The far end answered with media we cannot use: confirm the dialog, then end it.
-      this.errorInfo = { responseCode: failure.status, responseReasonPhrase: failure.reason, rawSipMessage: serializeMessage(res).toString('latin1') };
+      this.errorInfo = { responseCode: failure.status, responseReasonPhrase: failure.reason, rawSipMessage: redactSdesKeys(serializeMessage(res).toString('latin1')) };
       this.notify(T.SipFarEndError, { statusCode: failure.status, reasonPhrase: failure.reason });
       // The 2xx confirmed the dialog: only a BYE ends it now (a CANCEL would come too late).
       this.line.setState(LineState.Disconnecting);

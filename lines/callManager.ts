@@ -116,6 +116,8 @@ export class CallManager {
       holdStyle: () => own.holdStyle(),
       holdMethod: own.holdMethod && (() => own.holdMethod?.() ?? 'reinvite'),
       packetTimeMs: (line) => line.packetTimeMs ?? own.packetTimeMs?.(line) ?? 20,
+      srtpPolicy: (line) => line.srtpPolicy ?? own.srtpPolicy?.(line) ?? 'none',
+      srtpSuites: own.srtpSuites && (() => own.srtpSuites?.() ?? []),
       answerTimeoutSeconds: () => own.answerTimeoutSeconds(),
       reofferSingleCodec: () => own.reofferSingleCodec?.() === true,
       retryAfterSeconds: own.retryAfterSeconds && (() => own.retryAfterSeconds?.() ?? 10),

@@ -74,6 +74,16 @@ export function mediaParamsOf(n: NegotiatedMedia): MediaParams {
     ...(n.comfortNoisePayloadType !== undefined ? { comfortNoisePayloadType: n.comfortNoisePayloadType } : {}),
     ...(n.comfortNoiseAgreed === true ? { comfortNoiseSendPayloadType: n.comfortNoisePayloadType } : {}),
     ...(n.codec.name === 'G729' && annexBRefused(n.codec.fmtp) ? { annexB: false } : {}),
+    ...(n.srtp !== undefined
+      ? {
+          srtp: {
+            suite: n.srtp.suite,
+            sendKey: n.srtp.localKey,
+            receiveKey: n.srtp.remoteKey,
+            ...(n.srtp.remoteMki !== undefined ? { receiveMki: n.srtp.remoteMki } : {}),
+          },
+        }
+      : {}),
   };
 }
 

@@ -7,6 +7,7 @@ import { CallDirection, LineState } from './lineState.js';
 import { MediaFormatAudio } from '../media/audioFormat.js';
 import type { Call } from './call.js';
 import type { OpusSettings } from '../media/opus.js';
+import type { SrtpPolicy } from '../sip/sdes.js';
 import type { LineMedia, RawRtpData } from './lineMedia.js';
 
 /** A recorded state change (LanScape's call-state recording). */
@@ -50,6 +51,8 @@ export class PhoneLine {
   jitter = { ms: 60, enabled: true };
   /** The `a=ptime` the line offers, ms (`setPacketTime`); unset: the packetTimeMs start parameter. */
   packetTimeMs?: number;
+  /** SRTP policy of the line (`setSrtpPolicy`); unset: the srtpPolicy start parameter. */
+  srtpPolicy?: SrtpPolicy;
   /** Opus settings of the line (`setOpusSettings`); empty means the codec defaults. */
   opusSettings: OpusSettings = {};
   /** Silence suppression on send (`setSilenceSuppression`): CN offered and sent in silence. */

@@ -14,6 +14,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { isRtcp } from './rtp.js';
+import type { SrtpSession } from './srtp.js';
 
 /** Bytes of a large send slot: an RTP header and a full Ethernet payload. */
 const SEND_SLOT_BYTES = 1536;
@@ -357,6 +358,8 @@ export class RtpSocket {
   private rtcpMux: boolean;
   private symmetric: boolean;
   private closed = false;
+  /** SRTP of the session (set from SDES), or null for plain RTP. */
+  private srtp: SrtpSession | null = null;
 
   private remoteAddress = '';
   private remoteRtpPort = 0;
@@ -412,25 +415,49 @@ export class RtpSocket {
         this.learnedRtcpAddress = rinfo.address;
         this.learnedRtcpPort = rinfo.port;
       }
-      this.deliver(this.onRtcp, msg, rinfo);
+      this.deliverRtcp(msg, rinfo);
       return;
     }
     this.counters.rtpIn++;
+    let len = msg.length;
+    // unprotected before learning the source: a forged packet must not re-aim our media
+    if (this.srtp !== null && (len = this.srtp.unprotectRtp(msg, len)) < 0) return;
     if (this.symmetric) {
       this.learnedRtpAddress = rinfo.address;
       this.learnedRtpPort = rinfo.port;
     }
-    this.deliver(this.onRtp, msg, rinfo);
+    this.deliver(this.onRtp, msg, len, rinfo);
   };
 
   private readonly onRtcpMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     this.counters.rtcpIn++;
+    this.deliverRtcp(msg, rinfo);
+  };
+
+  private deliverRtcp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    let len = msg.length;
+    if (this.srtp !== null && (len = this.srtp.unprotectRtcp(msg, len)) < 0) return;
     if (this.symmetric) {
       this.learnedRtcpAddress = rinfo.address;
       this.learnedRtcpPort = rinfo.port;
     }
-    this.deliver(this.onRtcp, msg, rinfo);
-  };
+    this.deliver(this.onRtcp, msg, len, rinfo);
+  }
+
+  /**
+   * Protects (and unprotects) every packet from now on with `srtp`, or none with null. The
+   * previous session, if any, is returned to the caller, which closes it.
+   */
+  setSrtp(srtp: SrtpSession | null): SrtpSession | null {
+    const prev = this.srtp;
+    this.srtp = srtp;
+    return prev;
+  }
+
+  /** The SRTP session in use, if any. */
+  get srtpSession(): SrtpSession | null {
+    return this.srtp;
+  }
 
   /** A send through a slot failed: its callback got the error the socket would have emitted. */
   sendFailed(err: Error): void {
@@ -448,10 +475,10 @@ export class RtpSocket {
     }
   };
 
-  private deliver(h: RtpPacketHandler | null, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  private deliver(h: RtpPacketHandler | null, msg: Buffer, len: number, rinfo: dgram.RemoteInfo): void {
     if (h === null) return;
     try {
-      h(msg, msg.length, rinfo.address, rinfo.port);
+      h(msg, len, rinfo.address, rinfo.port);
     } catch {
       this.counters.handlerErrors++;
     }
@@ -490,17 +517,33 @@ export class RtpSocket {
 
   /** Sends `buf[0..len)` from the RTP port to `host:port`. Errors go to `onError`. */
   send(buf: Buffer, len: number, port: number, host: string): void {
+    this.sendFrom(this.rtp, buf, len, port, host, false);
+  }
+
+  /** Sends through a slot, protected by SRTP (or SRTCP when `rtcp`) when the session has it. */
+  private sendFrom(sock: dgram.Socket, buf: Buffer, len: number, port: number, host: string, rtcp: boolean): void {
     if (this.closed) return;
+    const srtp = this.srtp;
     try {
-      if (len > SEND_SLOT_BYTES) {
-        this.rtp.send(buf, 0, len, port, host);
+      const room = srtp === null ? len : len + srtp.trailerBytes;
+      if (room > SEND_SLOT_BYTES) {
+        if (srtp !== null) return; // no room to protect in place: never send such a packet in the clear
+        sock.send(buf, 0, len, port, host);
         return;
       }
       // copied into a slot of the shared pool (see SendSlot), given back by the send's callback
-      const slot = (len <= SMALL_SLOT_BYTES ? smallSlots : largeSlots).take();
-      slot.owner = this;
+      const slot = (room <= SMALL_SLOT_BYTES ? smallSlots : largeSlots).take();
       buf.copy(slot.buf, 0, 0, len);
-      this.rtp.send(slot.buf, 0, len, port, host, slot.done);
+      let out = len;
+      if (srtp !== null) {
+        out = rtcp ? srtp.protectRtcp(slot.buf, len) : srtp.protectRtp(slot.buf, len);
+        if (out < 0) {
+          slot.done(null);
+          return;
+        }
+      }
+      slot.owner = this;
+      sock.send(slot.buf, 0, out, port, host, slot.done);
     } catch (err) {
       this.onSocketError(err as Error);
     }
@@ -543,6 +586,10 @@ export class RtpSocket {
     }
     this.counters.rtcpOut++;
     const sock = this.rtcpMux ? this.rtp : this.rtcp;
+    if (this.srtp !== null) {
+      this.sendFrom(sock, buf, len, port, address, true);
+      return true;
+    }
     try {
       sock.send(buf, 0, len, port, address);
     } catch (err) {
@@ -567,6 +614,8 @@ export class RtpSocket {
       const done = (): void => {
         if (--pending === 0) {
           this.allocator?.release(this.rtpPort);
+          this.srtp?.close();
+          this.srtp = null;
           resolve();
         }
       };

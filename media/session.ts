@@ -46,6 +46,7 @@ import { createResampler, type Resampler } from './resample.js';
 import { parseRtcp, writeRtcpCompound, type RtcpReportBlock } from './rtcp.js';
 import { createRtpHeader, parseRtp, RtpParseResult, RTP_HEADER_SIZE, writeRtpHeader, type RtpHeaderFields } from './rtp.js';
 import { RtpSocket, type RtpPortAllocator } from './rtpSocket.js';
+import { sameSrtpKeying, SrtpSession, type SrtpKeying, type SrtpSessionStats } from './srtp.js';
 import {
   RtpReceiveStats,
   RtpSendStats,
@@ -114,6 +115,8 @@ export interface MediaParams {
   comfortNoiseSendPayloadType?: number;
   /** The far end takes G.729 Annex B SID frames (its fmtp has no `annexb=no`). Default true. */
   annexB?: boolean;
+  /** SRTP keys from SDES (RFC 4568); absent: plain RTP. */
+  srtp?: SrtpKeying;
 }
 
 /** How a DTMF digit travelled. */
@@ -397,6 +400,8 @@ export interface MediaSessionStats {
   ptimeRequested: number;
   /** RFC 3389 comfort noise from the far end: packets, the last level (−dBov), and whether it plays now. */
   comfortNoise: { packets: number; level: number; active: boolean };
+  /** SRTP suite and drop counters, when the session is encrypted. */
+  srtp?: SrtpSessionStats;
   /** Exceptions caught in socket handlers and user callbacks. */
   handlerErrors: number;
   /** The last of them (kept so a count never stands alone), if any. */
@@ -701,6 +706,7 @@ export class MediaSession implements MediaNode {
     if (!(Number.isInteger(p.remotePort) && p.remotePort >= 0 && p.remotePort <= 65535)) return false;
     const te = p.telephoneEvent;
     if (te !== undefined && (!validPt(te.payloadType) || !validPt(te.receivePayloadType) || !(te.clockRate > 0))) return false;
+    if (!this.applySrtp(p.srtp)) return false;
     const prev = this.params;
     if (this.codec === null || this.codec.name !== p.codec) {
       const c = createCodec(p.codec, p.payloadType, { opus: this.opusSettings });
@@ -875,6 +881,26 @@ export class MediaSession implements MediaNode {
       });
     });
     return this.stopPromise;
+  }
+
+  /**
+   * Keys the socket's SRTP from `keying` (kept when unchanged: a re-INVITE that re-states the same
+   * keys must not reset libsrtp's replay windows). False when the contexts cannot be made.
+   */
+  private applySrtp(keying: SrtpKeying | undefined): boolean {
+    const current = this.socket.srtpSession;
+    if (sameSrtpKeying(current?.keying, keying)) return true;
+    if (keying === undefined) {
+      this.socket.setSrtp(null)?.close();
+      return true;
+    }
+    // the peer re-keyed: only the receive side changes (our send context keeps its rollover counter)
+    if (current !== null && current.sameSendSide(keying)) return current.rekeyReceive(keying);
+    const made = SrtpSession.create(keying);
+    if (!made.ok) return false;
+    if (current !== null) made.value.inherit(current);
+    this.socket.setSrtp(made.value)?.close();
+    return true;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -1751,6 +1777,7 @@ export class MediaSession implements MediaNode {
       ivrTxUnderruns,
       ptimeRequested: this.ptimeRequested,
       comfortNoise: { packets: this.cn.packets, level: this.cn.level, active: this.cn.active },
+      ...(this.socket.srtpSession !== null ? { srtp: this.socket.srtpSession.stats() } : {}),
       handlerErrors: this.handlerErrors,
       ...(this.handlerErrors > 0 ? { lastHandlerError: this.lastHandlerError } : {}),
     };

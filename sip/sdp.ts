@@ -10,6 +10,7 @@
  * @module
  */
 import { choosePacketTime } from './ptime.js';
+import { chooseOfferedCrypto, formatCrypto, parseCrypto, type LocalSrtp, type NegotiatedSrtp } from './sdes.js';
 import sdpTransform from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
 
@@ -99,6 +100,8 @@ export interface LocalMedia {
   username?: string;
   /** `s=` value (default `LineScape`). */
   sessionName?: string;
+  /** SRTP with SDES keys (sip/sdes.ts): the policy and our keys; absent: plain RTP only. */
+  srtp?: LocalSrtp;
 }
 
 /** The telephone-event format agreed for DTMF. */
@@ -165,6 +168,8 @@ export interface NegotiatedMedia {
   sessionVersion: string;
   /** The remote `o=` session id, as text. */
   sessionId: string;
+  /** SRTP suite and keys both ends agreed on (SDES); absent: plain RTP. */
+  srtp?: NegotiatedSrtp;
 }
 
 /** Why an SDP could not be used, as the SIP response to send for it. */
@@ -179,10 +184,11 @@ export interface SdpFailure {
   detail: string;
   /**
    * The Warning code a refusal carries (RFC 3261 §20.43): 304 no usable media type (no audio
-   * stream), 305 an audio stream we cannot serve (codec, transport, address family), 399 a
-   * malformed SDP.
+   * stream), 305 an audio stream we cannot serve (codec, transport, address family), 302 the
+   * stream's transport profile (RTP/AVP vs RTP/SAVP, SRTP keys) does not meet our SRTP policy,
+   * 399 a malformed SDP.
    */
-  warning: 304 | 305 | 399;
+  warning: 302 | 304 | 305 | 399;
 }
 
 /** A usable offer: the answer to send back and the media it sets up. */
@@ -270,7 +276,7 @@ function familiesDiffer(local: string, remote: string): boolean {
 const BAD = 'Bad SDP';
 const NOT_ACCEPTABLE = 'Not Acceptable Here';
 
-function fail(status: 400 | 488, detail: string, warning: 304 | 305 = 305): SdpFailure {
+function fail(status: 400 | 488, detail: string, warning: 302 | 304 | 305 = 305): SdpFailure {
   return { ok: false, status, reason: status === 400 ? BAD : NOT_ACCEPTABLE, detail, warning: status === 400 ? 399 : warning };
 }
 
@@ -589,11 +595,12 @@ function audioMedia(
   direction: MediaDirection | undefined,
   rtcpMux: boolean,
   cn: readonly { payloadType: number; clockRate: number }[] = [],
+  security: { protocol: string; crypto: readonly string[] } = { protocol: 'RTP/AVP', crypto: [] },
 ): MediaDescription {
   const m: MediaDescription = {
     type: 'audio',
     port: local.port,
-    protocol: 'RTP/AVP',
+    protocol: security.protocol,
     payloads: [...formats.map((f) => f.payloadType), ...events.map((e) => e.payloadType), ...cn.map((c) => c.payloadType)].join(' '),
     rtp: [
       ...formats.map(rtpmapOf),
@@ -608,7 +615,36 @@ function audioMedia(
   };
   if (direction) m.direction = direction;
   if (rtcpMux) m.rtcpMux = 'rtcp-mux';
+  // written as invalid (raw) attributes: sdp-transform's crypto grammar drops session parameters
+  if (security.crypto.length > 0) m.invalid = security.crypto.map((value) => ({ value: `crypto:${value}` }));
   return m;
+}
+
+/** Our offer's transport profile and crypto lines for `local` (RFC 4568 §7.1.1). */
+function offerSecurity(local: LocalMedia): { protocol: string; crypto: string[] } {
+  const srtp = local.srtp;
+  if (srtp === undefined || srtp.crypto.length === 0) return { protocol: srtp?.policy === 'mandatory' ? 'RTP/SAVP' : 'RTP/AVP', crypto: [] };
+  return { protocol: srtp.policy === 'mandatory' ? 'RTP/SAVP' : 'RTP/AVP', crypto: srtp.crypto.map(formatCrypto) };
+}
+
+/**
+ * The `a=crypto` values (what follows `a=crypto:`) of each `m=` section of `text`, read from the
+ * raw lines: sdp-transform keeps only one session parameter per line, and a dropped
+ * `UNENCRYPTED_SRTP` must not go unnoticed.
+ */
+function cryptoValues(text: string): string[][] {
+  const out: string[][] = [];
+  let current: string[] | undefined;
+  for (const raw of text.split(/\r\n|\r|\n/)) {
+    const line = raw.trim();
+    if (line.startsWith('m=')) {
+      current = [];
+      out.push(current);
+    } else if (current !== undefined && /^a=crypto:/i.test(line)) {
+      current.push(line.slice(9));
+    }
+  }
+  return out;
 }
 
 /**
@@ -627,7 +663,15 @@ export function createOffer(local: LocalMedia): string {
   const writeDirection = !(holding && style === 'rfc2543');
   const events = offeredTelephoneEvents(local);
   sdp.media.push(
-    audioMedia(local, local.formats, events, writeDirection ? local.direction : undefined, local.rtcpMux === true, offeredComfortNoise(local, events)),
+    audioMedia(
+      local,
+      local.formats,
+      events,
+      writeDirection ? local.direction : undefined,
+      local.rtcpMux === true,
+      offeredComfortNoise(local, events),
+      offerSecurity(local),
+    ),
   );
   return sdpTransform.write(sdp);
 }
@@ -647,16 +691,22 @@ export function createOffer(local: LocalMedia): string {
  * lists only that codec (plus telephone-event), with the offerer's payload type numbers.
  *
  * Direction: the reverse of the offer's, intersected with ours; an offer with `c=0.0.0.0`
- * (RFC 2543 hold) counts as not wanting to receive. `RTP/SAVP` and other profiles are skipped,
- * since we have no SRTP keying here.
+ * (RFC 2543 hold) counts as not wanting to receive.
+ *
+ * SRTP ({@link LocalMedia.srtp}): without it only `RTP/AVP` is served and any `a=crypto` is
+ * ignored (plain answer). With policy `optional`, `RTP/SAVP` is served with a usable crypto line
+ * and `RTP/AVP` is answered with SRTP when it carries a usable crypto line, plain otherwise. With
+ * `mandatory`, a stream without a usable crypto line is refused (488, Warning 302). The crypto
+ * line is the offer's first usable one (sip/sdes.ts), answered with its tag and our own key.
  */
 export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegotiation {
   const parsed = parseSdp(offerSdp);
   if (isFailure(parsed)) return parsed;
   const { session } = parsed;
-  let chosen: { index: number; format: RemoteFormat; local: AudioFormatSpec } | undefined;
+  const cryptoByMedia = local.srtp !== undefined ? cryptoValues(offerSdp) : [];
+  let chosen: { index: number; format: RemoteFormat; local: AudioFormatSpec; srtp?: NegotiatedSrtp; protocol: string } | undefined;
   let why = 'no audio stream offered';
-  let code: 304 | 305 = 304;
+  let code: 302 | 304 | 305 = 304;
   for (const [i, m] of session.media.entries()) {
     if (chosen) break;
     if (m.type !== 'audio') continue;
@@ -665,9 +715,32 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
       continue;
     }
     code = 305;
-    if (text(m.protocol).toUpperCase() !== 'RTP/AVP') {
+    const protocol = text(m.protocol).toUpperCase();
+    if (protocol !== 'RTP/AVP' && !(protocol === 'RTP/SAVP' && local.srtp !== undefined)) {
+      // kept as 305 (what this answer always said, and what peers' tests expect for RTP/SAVP)
       why = `unsupported transport ${text(m.protocol)}`;
       continue;
+    }
+    let srtp: NegotiatedSrtp | undefined;
+    if (local.srtp !== undefined) {
+      const values = cryptoByMedia[i] ?? [];
+      const choice = chooseOfferedCrypto(values, local.srtp.crypto.map((c) => c.suite));
+      const ours = choice.ok ? local.srtp.crypto.find((c) => c.suite === choice.crypto.suite) : undefined;
+      if (choice.ok && ours !== undefined) {
+        srtp = {
+          suite: choice.crypto.suite,
+          tag: choice.crypto.tag,
+          localKey: ours.key,
+          remoteKey: choice.crypto.key,
+          ...(choice.crypto.mki !== undefined ? { remoteMki: choice.crypto.mki } : {}),
+          ...(choice.crypto.lifetime !== undefined ? { remoteLifetime: choice.crypto.lifetime } : {}),
+        };
+      } else if (protocol === 'RTP/SAVP' || local.srtp.policy === 'mandatory' || local.srtp.required === true) {
+        // RTP/SAVP without a usable key cannot be answered; mandatory refuses plain RTP
+        code = 302;
+        why = values.length === 0 ? `SRTP required: ${protocol} offer without a=crypto` : `SRTP required: ${choice.ok ? 'no key for the suite' : choice.detail}`;
+        continue;
+      }
     }
     if (familiesDiffer(local.address, mediaAddress(session, m)) && !isNullAddress(mediaAddress(session, m))) {
       why = 'remote address family differs from ours';
@@ -683,7 +756,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
         tooShort = `maxptime ${maxptime ?? ''} ms is shorter than a ${ours.name} packet`;
         continue;
       }
-      chosen = { index: i, format: f, local: ours };
+      chosen = { index: i, format: f, local: ours, protocol, ...(srtp !== undefined ? { srtp } : {}) };
       break;
     }
     if (!chosen) why = tooShort ?? 'no common audio codec';
@@ -713,7 +786,12 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
       const ourEvents = event ? [{ payloadType: event.payloadType, clockRate: event.clockRate }] : [];
       // CN answered only when we suppress silence too: its number is the offerer's (RFC 3264 §6.1)
       const ourCn = cn && local.comfortNoise === true ? [{ payloadType: cn.payloadType, clockRate: cn.clockRate }] : [];
-      answer.media.push(audioMedia({ ...local, ptime }, [ourFormat], ourEvents, answerDirection, remote.rtcpMux, ourCn));
+      const security = {
+        // the answer mirrors the offer's profile (RFC 3264 §6)
+        protocol: chosen.protocol,
+        crypto: chosen.srtp !== undefined ? [formatCrypto({ tag: chosen.srtp.tag, suite: chosen.srtp.suite, key: chosen.srtp.localKey })] : [],
+      };
+      answer.media.push(audioMedia({ ...local, ptime }, [ourFormat], ourEvents, answerDirection, remote.rtcpMux, ourCn, security));
     } else {
       // Rejected: port 0, formats kept only because SDP requires at least one (RFC 3264 §6).
       const payloads = text(offered.payloads).trim();
@@ -748,6 +826,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
   if (event) media.telephoneEvent = { payloadType: event.payloadType, receivePayloadType: event.payloadType, clockRate: event.clockRate };
   if (cn) media.comfortNoisePayloadType = cn.payloadType;
   if (cn && local.comfortNoise === true) media.comfortNoiseAgreed = true;
+  if (chosen.srtp !== undefined) media.srtp = chosen.srtp;
   return { ok: true, answer: sdpTransform.write(answer), media };
 }
 
@@ -768,7 +847,12 @@ export function negotiateAnswer(answerSdp: string, offer: LocalMedia): AnswerNeg
   const m = session.media[0];
   if (!m || m.type !== 'audio') return fail(488, 'answer does not start with our audio stream');
   if (int(m.port) === 0) return fail(488, 'audio stream rejected (port 0)');
-  if (text(m.protocol).toUpperCase() !== 'RTP/AVP') return fail(488, `answer uses transport ${text(m.protocol)}`);
+  const protocol = text(m.protocol).toUpperCase();
+  if (protocol !== 'RTP/AVP' && !(protocol === 'RTP/SAVP' && offer.srtp !== undefined && offer.srtp.crypto.length > 0)) {
+    return fail(488, `answer uses transport ${text(m.protocol)}`);
+  }
+  const srtp = answeredSrtp(offer, cryptoValues(answerSdp)[0] ?? []);
+  if (typeof srtp === 'string') return fail(488, srtp, 302);
 
   const formats = remoteFormats(m);
   let codec: AudioFormatSpec | undefined;
@@ -819,7 +903,42 @@ export function negotiateAnswer(answerSdp: string, offer: LocalMedia): AnswerNeg
   if (event) media.telephoneEvent = event;
   if (cn) media.comfortNoisePayloadType = cn.payloadType;
   if (cn && offeredComfortNoise(offer, offeredTelephoneEvents(offer)).some((c) => c.clockRate === cn.clockRate)) media.comfortNoiseAgreed = true;
+  if (srtp !== undefined) media.srtp = srtp;
   return { ok: true, media };
+}
+
+/**
+ * The SRTP an answer agrees to, from its crypto lines (RFC 4568 §7.1.3: one line, with the tag
+ * and suite of one we offered, and the answerer's key); undefined for a plain answer our policy
+ * allows; a string saying why the answer is unusable otherwise.
+ */
+function answeredSrtp(offer: LocalMedia, values: readonly string[]): NegotiatedSrtp | undefined | string {
+  const srtp = offer.srtp;
+  if (srtp === undefined) return undefined; // we offered plain RTP: any crypto in the answer is ignored
+  if (values.length === 0) return srtp.policy === 'mandatory' || srtp.required === true ? 'SRTP required: the answer has no a=crypto' : undefined;
+  const reasons: string[] = [];
+  for (const v of values) {
+    const p = parseCrypto(v);
+    if (!p.ok) {
+      reasons.push(p.detail);
+      continue;
+    }
+    const ours = srtp.crypto.find((c) => c.tag === p.crypto.tag);
+    if (ours === undefined || ours.suite !== p.crypto.suite) {
+      reasons.push(`tag ${p.crypto.tag} ${p.crypto.suite} was not offered`);
+      continue;
+    }
+    return {
+      suite: ours.suite,
+      tag: ours.tag,
+      localKey: ours.key,
+      remoteKey: p.crypto.key,
+      ...(p.crypto.mki !== undefined ? { remoteMki: p.crypto.mki } : {}),
+      ...(p.crypto.lifetime !== undefined ? { remoteLifetime: p.crypto.lifetime } : {}),
+    };
+  }
+  // the answerer accepted SRTP but with nothing we can use: sending plain would not be understood
+  return `unusable a=crypto in the answer (${reasons.join('; ')})`;
 }
 
 // ---------------------------------------------------------------------------------------------

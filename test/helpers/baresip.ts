@@ -95,6 +95,8 @@ export interface BaresipOptions {
   readonly answerMode?: 'auto' | 'manual' | 'early';
   /** RTP port range (`RTP_PORTS`), e.g. `'10000-20000'` (the default). */
   readonly rtpPorts?: string;
+  /** Media encryption (`MEDIAENC`): `srtp` best effort (RTP/AVP with a=crypto), `srtp-mand` RTP/SAVP only. Default plain RTP. */
+  readonly mediaEnc?: 'srtp' | 'srtp-mand';
   /** Keep the run directory after `stop()` (also `LINESCAPE_KEEP_PEER_DIRS=1`). */
   readonly keepRundir?: boolean;
 }
@@ -547,6 +549,7 @@ export async function startBaresip(opts: BaresipOptions = {}): Promise<BaresipHa
     if (opts.answerMode !== undefined) env.ANSWERMODE = opts.answerMode;
     if (opts.micSeconds !== undefined) env.MIC_SECONDS = String(opts.micSeconds);
     if (opts.rtpPorts !== undefined) env.RTP_PORTS = opts.rtpPorts;
+    if (opts.mediaEnc !== undefined) env.MEDIAENC = opts.mediaEnc;
     const args = [path.join(BARESIP_DIR, 'start.sh'), String(port), rundir];
     args.push(opts.micWav ?? path.join(peersDir, 'audio', 'tone1k.wav'), String(ctrlPort));
     const res = await run('bash', args, env, 30_000);

@@ -168,6 +168,7 @@ export const NATIVE_APT_PACKAGES: Readonly<Record<NativeLibraryName, string>> = 
   bcg729: 'libbcg729-0',
   gsm: 'libgsm1',
   opus: 'libopus0',
+  srtp2: 'libsrtp2-1',
 };
 
 /** A native library a test needs (loaded through `ffi/loader.ts`), and its Debian package. */

@@ -24,6 +24,8 @@ export interface RelayFaults {
   delayMs?: number;
   /** Uniform random extra delay 0..jitterMs. */
   jitterMs?: number;
+  /** Probability a (kept) packet has one byte flipped (its 21st, else its last) before it goes on: tampering. */
+  corrupt?: number;
 }
 
 /** Options of {@link UdpRelay.create}. */
@@ -52,6 +54,8 @@ export interface RelayCounters {
   reordered: number;
   /** Packets sent on (including duplicates). */
   forwarded: number;
+  /** Packets sent on with a byte flipped. */
+  corrupted: number;
 }
 
 type Direction = 'toTarget' | 'fromTarget';
@@ -59,7 +63,7 @@ type Direction = 'toTarget' | 'fromTarget';
 const HOST = '127.0.0.1';
 
 function counters(): RelayCounters {
-  return { received: 0, dropped: 0, duplicated: 0, reordered: 0, forwarded: 0 };
+  return { received: 0, dropped: 0, duplicated: 0, reordered: 0, forwarded: 0, corrupted: 0 };
 }
 
 /** The relay. Create with {@link UdpRelay.create}; always `close()` it in `t.teardown`. */
@@ -187,6 +191,12 @@ export class UdpRelay {
     if (f.loss && this.random() < f.loss) {
       c.dropped++;
       return;
+    }
+    if (f.corrupt && buf.length > 0 && this.random() < f.corrupt) {
+      buf = Buffer.from(buf);
+      const at = buf.length > 20 ? 20 : buf.length - 1;
+      buf[at] = buf[at]! ^ 0x5a;
+      c.corrupted++;
     }
     let copies = 1;
     if (f.duplicate && this.random() < f.duplicate) {
