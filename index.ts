@@ -58,6 +58,8 @@ export type {
   ContactExpiry,
   SessionTimerOptions,
   SessionRefresherPreference,
+  TlsSettings,
+  TlsFailureReason,
 } from './engine/types.js';
 export type {
   Notification,

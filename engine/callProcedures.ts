@@ -6,6 +6,7 @@
  * LanScape order of codes.
  * @module
  */
+import { defaultSipPort, uriTransport } from '../sip/tlsTransport.js';
 import type { Endpoint } from '../sip/transport.js';
 import { raceTimer } from '../sip/clock.js';
 import { parseUri } from '../sip/grammar.js';
@@ -77,9 +78,10 @@ export class CallProcedures {
       if (typeof destAddress !== 'string' || !destAddress) return T.SipBadParameter;
       const ip = await resolveHost(destAddress);
       if (!ip) return T.SipUnknownHost;
-      const port = destSipPort || 5060;
-      requestUri = `sip:${userOrNumber}@${hostPort(destAddress, port === 5060 ? undefined : port)}`;
-      dest = { protocol: run.params.sipTransport, host: ip, port };
+      const protocol = run.params.sipTransport;
+      const port = destSipPort || defaultSipPort(protocol);
+      requestUri = `sip:${userOrNumber}@${hostPort(destAddress, port === defaultSipPort(protocol) ? undefined : port)}`;
+      dest = { protocol, host: ip, port, ...(protocol === 'TLS' ? { serverName: destAddress } : {}) };
     }
     if (run.isStopped || !line.availableForOutgoing) return T.SipCallAlreadyInProgress;
     return this.placeCall(line, requestUri, dest, synchronous, timeOutMs);
@@ -106,8 +108,8 @@ export class CallProcedures {
     } else {
       const ip = await resolveHost(uri.host);
       if (!ip) return T.SipUnknownHost;
-      const t = uri.params['transport']?.toUpperCase();
-      dest = { protocol: t === 'TCP' ? 'TCP' : t === 'UDP' ? 'UDP' : run.params.sipTransport, host: ip, port: uri.port ?? 5060 };
+      const protocol = uriTransport(uri, run.params.sipTransport);
+      dest = { protocol, host: ip, port: uri.port ?? defaultSipPort(protocol), serverName: uri.host };
     }
     if (run.isStopped || !line.availableForOutgoing) return T.SipCallAlreadyInProgress;
     return this.placeCall(line, sipUri.trim(), dest, synchronous, timeOutMs);

@@ -9,6 +9,7 @@
  * notifications it raises are checked against the typed map (engine/notifications.ts).
  * @module
  */
+import { defaultSipPort, uriTransport } from '../sip/tlsTransport.js';
 import { raceTimer } from '../sip/clock.js';
 import { parseNameAddr, parseUri } from '../sip/grammar.js';
 import type { SipRequest } from '../sip/message.js';
@@ -271,8 +272,8 @@ export class EventSubscriptions {
     } else {
       const ip = await resolveHost(parsed.host);
       if (!ip) return T.SipUnknownHost;
-      const t = parsed.params['transport']?.toUpperCase();
-      destination = { protocol: t === 'TCP' ? 'TCP' : t === 'UDP' ? 'UDP' : proto, host: ip, port: parsed.port ?? 5060 };
+      const protocol = uriTransport(parsed, proto);
+      destination = { protocol, host: ip, port: parsed.port ?? defaultSipPort(protocol), serverName: parsed.host };
     }
     // The client path sends through the outbound proxy, when one is set, and adds its Route.
     return { requestUri: text, to: `<${text}>`, destination, routes: [] };

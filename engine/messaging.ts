@@ -14,6 +14,7 @@
  * limits (body size, accepted types) are its own state, set by the procedures.
  * @module
  */
+import { defaultSipPort, uriTransport } from '../sip/tlsTransport.js';
 import { parseNameAddr, parseUri, quoteString } from '../sip/grammar.js';
 import { SipHeaders, type SipRequest } from '../sip/message.js';
 import { VIA_PLACEHOLDER, type ServerTransaction } from '../sip/stack.js';
@@ -243,9 +244,8 @@ export class Messaging {
       if (proxy) return proxy;
       const ip = await this.ctx.resolve(sipUri.host);
       if (!ip) return undefined;
-      const t = sipUri.params['transport']?.toUpperCase();
-      const protocol: TransportProtocol = t === 'TCP' ? 'TCP' : t === 'UDP' ? 'UDP' : this.ctx.transport();
-      return { protocol, host: ip, port: sipUri.port ?? (sipUri.scheme === 'sips' ? 5061 : 5060) };
+      const protocol: TransportProtocol = uriTransport(sipUri, this.ctx.transport());
+      return { protocol, host: ip, port: sipUri.port ?? defaultSipPort(protocol), serverName: sipUri.host };
     }, me.user).then((o) => {
       if (o.ok) this.ctx.notifyGlobal(T.SipSendOutOfDialogMessageSuccess, event satisfies SendOutOfDialogMessageSuccessData);
       else this.ctx.notifyGlobal(T.SipSendOutOfDialogMessageFailure, { ...event, reason: o.reason, code: o.code } satisfies SendOutOfDialogMessageFailureData);

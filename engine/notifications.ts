@@ -10,6 +10,7 @@
  */
 import type { TelephonyReturnValue } from './returnCodes.js';
 import type { NotifyType, RegisterReceivedData, TransportAddress } from './types.js';
+import type { TlsFailureReason } from '../sip/tlsTransport.js';
 import type { CallQuality } from '../media/quality.js';
 import type { AssignPhoneLineData } from '../lines/callManager.js';
 import type { ReceivedReferData, TransferFailureData } from '../lines/transfer.js';
@@ -216,10 +217,24 @@ export interface RegisterSuccessData extends RegistrationData {
 
 /** Data of a registration (or unregistration) refused by the server. */
 export interface RegisterFailureData extends RegistrationData {
-  /** The SIP status. */
+  /** The SIP status (503 when the TLS connection failed). */
   statusCode: number;
-  /** Its reason phrase. */
+  /** Its reason phrase (`TLS <reason>` when the TLS connection failed). */
   reasonPhrase: string;
+  /** Set when no request reached the server because its TLS connection failed: why. */
+  tlsReason?: TlsFailureReason;
+}
+
+/** Data of SipTlsError. */
+export interface TlsErrorData {
+  /** The peer (its address; `serverName` is not repeated here). */
+  peer: TransportAddress;
+  /** Why the connection failed. */
+  reason: TlsFailureReason;
+  /** The TLS library's code or message (no key material). */
+  detail: string;
+  /** True for a connection we opened, false for a client of our listener. */
+  outgoing: boolean;
 }
 
 /** Data of SipRegisterTimeOut and SipUnRegistrationTimeOut. */
@@ -524,6 +539,9 @@ export interface NotificationDataMap {
   // ---- out-of-dialog REFER
   /** Global: a REFER arrived outside any dialog; accepted (the referred call placed on a line) or refused 403/503. */
   SipReceivedOutOfDialogRefer: OutOfDialogReferData;
+  // ---- TLS (sip/tlsTransport.ts)
+  /** Global: a TLS handshake failed (ours or a client's); `reason` says why. */
+  SipTlsError: TlsErrorData;
 }
 
 /** The name of an event the engine raises as a notification (`'SipRegisterSuccess'` ...). */

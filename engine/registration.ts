@@ -8,7 +8,8 @@
 import type { TimerHandle } from '../sip/clock.js';
 import { parseNameAddr, parseVia, formatUri } from '../sip/grammar.js';
 import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
-import type { Endpoint } from '../sip/transport.js';
+import type { Endpoint, RemoteEndpoint } from '../sip/transport.js';
+import { TlsError } from '../sip/tlsTransport.js';
 import { newCallId, newTag } from '../sip/util.js';
 import { sendUacRequest, type UacServices } from '../sip/uac.js';
 import type { UsageContext } from '../lines/context.js';
@@ -119,7 +120,21 @@ export class RegistrationClient {
     // Registration answers challenges with the names' own digest clients (no key prefix).
     this.uac = ctx.uacFor('');
     for (const name of config.names) this.regs.set(name, new NameRegistration(name, config.expireSeconds, ctx.advertisedAddress().host));
+    // Over TCP/TLS the registrar reaches us over our connection: when it drops, register again.
+    if (config.destination.protocol !== 'UDP') ctx.runStack.transport.on('connectionClosed', this.onConnectionClosed);
   }
+
+  /**
+   * The connection to the registrar (or the proxy we register through) closed: the registrar
+   * can no longer reach us over it (RFC 5626 §4.4), so every name registered over it is
+   * registered again at once, over a new connection. Should that fail (the server is still
+   * down), the usual retry after `registrationErrorRetryTime` follows.
+   */
+  private readonly onConnectionClosed = (conn: RemoteEndpoint): void => {
+    const d = this.config.destination;
+    if (this.stopped || conn.protocol !== d.protocol || conn.host !== d.host || conn.port !== d.port) return;
+    for (const reg of this.regs.values()) if (reg.state === 'registered') this.register(reg);
+  };
 
   /** Starts a registration cycle for every name now. */
   start(): void {
@@ -199,6 +214,7 @@ export class RegistrationClient {
   /** Stops every timer without sending anything (engine shutdown after a failed unregister). */
   dispose(): void {
     this.stopped = true;
+    this.ctx.runStack.transport.off('connectionClosed', this.onConnectionClosed);
     for (const reg of this.regs.values()) this.clearTimers(reg);
   }
 
@@ -265,7 +281,8 @@ export class RegistrationClient {
       },
     }, (o) => {
       if (reg.attempt !== attempt) return;
-      if (o.kind !== 'final') this.timedOut(reg, expires);
+      if (o.kind === 'transport' && o.error instanceof TlsError) this.tlsFailed(reg, o.error, expires);
+      else if (o.kind !== 'final') this.timedOut(reg, expires);
       else if (o.authFailure) this.fail(reg, T.SipRegisterAuthorizationError, o.res, expires);
       else this.final(reg, o.res, expires);
     });
@@ -302,17 +319,25 @@ export class RegistrationClient {
     reg.refreshTimer = this.ctx.clock().setTimer(this.retryMs, () => this.register(reg));
   }
 
-  private fail(reg: NameRegistration, event: T, res: SipResponse, expires: number): void {
+  private fail(reg: NameRegistration, event: T, res: SipResponse | { status: number; reason: string; tlsReason: TlsError['reason'] }, expires: number): void {
     this.ctx.clock().clearTimer(reg.timeoutTimer);
     reg.timeoutTimer = undefined;
+    const data = { statusCode: res.status, reasonPhrase: res.reason, ...('tlsReason' in res ? { tlsReason: res.tlsReason } : {}) };
     if (expires === 0) {
       const unEvent = event === T.SipRegisterAuthorizationError ? T.SipUnRegisterAuthorizationError : T.SipUnRegisterError;
-      this.unregistered(reg, unEvent, event, { statusCode: res.status, reasonPhrase: res.reason });
+      this.unregistered(reg, unEvent, event, data);
       return;
     }
     reg.state = 'failed';
-    this.ctx.notifyGlobal(event, { name: reg.name, phoneLines: this.lines(reg), statusCode: res.status, reasonPhrase: res.reason });
+    this.ctx.notifyGlobal(event, { name: reg.name, phoneLines: this.lines(reg), ...data });
     this.scheduleRetry(reg);
+  }
+
+  /** The REGISTER never left: its TLS connection failed. Reported as a 503 naming the TLS reason, then retried. */
+  private tlsFailed(reg: NameRegistration, err: TlsError, expires: number): void {
+    reg.attempt++; // a late answer cannot come, but keep the rule: this attempt is over
+    reg.lastStatusCode = 503;
+    this.fail(reg, T.SipRegisterError, { status: 503, reason: `TLS ${err.reason}`, tlsReason: err.reason }, expires);
   }
 
   private final(reg: NameRegistration, res: SipResponse, expires: number): void {

@@ -245,6 +245,7 @@ const META: Readonly<Record<TelephonyReturnValue, Meta>> = {
   [T.SipOverloadShedding]: [G, 'The engine is overloaded and refuses new requests with 503.'],
   [T.SipOverloadRecovered]: [G, 'The engine takes new requests again after an overload.'],
   [T.SipReceivedOutOfDialogRefer]: [G, 'A REFER arrived outside any dialog.'],
+  [T.SipTlsError]: [G, 'A TLS connection failed (certificate, host name or handshake).'],
 };
 
 /**

@@ -136,7 +136,25 @@ export class RunningEngine {
    * @returns the run, or SipCallFailure (the SIP port cannot be bound) or the audio device's code
    */
   static async start(state: EngineState, p: ResolvedParams): Promise<RunningEngine | T> {
-    const stack = new SipStack({
+    let stack: SipStack;
+    try {
+      stack = RunningEngine.newStack(state, p);
+    } catch {
+      return T.SipBadParameter; // a certificate or key file that cannot be read
+    }
+    try {
+      await stack.start();
+    } catch {
+      await stack.stop().catch(() => undefined);
+      return T.SipCallFailure;
+    }
+    return RunningEngine.afterStack(state, p, stack);
+  }
+
+  /** The run's SIP stack; TLS when asked for (reads the PEM files: throws on a bad one). */
+  private static newStack(state: EngineState, p: ResolvedParams): SipStack {
+    const tlsOn = p.sipTransport === 'TLS' || Object.keys(p.tls).length > 0;
+    return new SipStack({
       host: p.ipAddressOfThisHost,
       port: p.sipPort,
       clock: state.clock,
@@ -144,13 +162,11 @@ export class RunningEngine {
       t2: p.sipT2Ms,
       t4: p.sipT4Ms,
       userAgent: p.userAgent,
+      tls: tlsOn ? { ...p.tls, port: p.tlsPort } : undefined,
     });
-    try {
-      await stack.start();
-    } catch {
-      await stack.stop().catch(() => undefined);
-      return T.SipCallFailure;
-    }
+  }
+
+  private static async afterStack(state: EngineState, p: ResolvedParams, stack: SipStack): Promise<RunningEngine | T> {
     // The start parameter wins for this run; a restart without one goes back to the constructor's.
     state.logger = p.logger ?? state.constructorLogger();
     state.notifier.setCallback(p.userNotifyCallbackProc);
@@ -279,6 +295,8 @@ export class RunningEngine {
     stack.onAck = (req) => this.callManager.onAck(req);
     stack.onStrayResponse = (res) => this.callManager.onStrayResponse(res);
     stack.on('parseError', (err: SipParseError, raw: Buffer, from: Endpoint) => this.onParseError(err, raw, from));
+    stack.transport.on('tlsError', (err, peer, outgoing) =>
+      notifier.global(T.SipTlsError, { peer: { protocol: 'TLS', host: peer.host, port: peer.port }, reason: err.reason, detail: err.detail, outgoing }));
     if (params.logSipMessages) this.stopSipLog = attachSipLogger(stack, params.sipLogFile, state.logger === defaultLogger() ? undefined : state.logger);
     state.metrics.setStack(stack);
   }

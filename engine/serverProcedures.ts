@@ -125,6 +125,8 @@ export class ServerProcedures {
     const protocol = run.params.sipTransport;
     const via = run.outboundProxy ?? (registerThroughProxy ? run.proxy : undefined);
     const destination: Endpoint = via ? { protocol, host: via.host, port: via.port } : { protocol, host: registrarHost, port: registrationServerPort };
+    // Over TLS the server's certificate is checked against the name the application gave.
+    if (protocol === 'TLS') destination.serverName = via ? via.given : registrationServerAddress;
     const port = registrationServerPort === 5060 ? undefined : registrationServerPort;
     const requestUri = run.domain ? `sip:${run.domain}` : `sip:${hostPort(registrationServerAddress, port)}`;
 
@@ -183,9 +185,9 @@ export class ServerProcedures {
   }
 
   /** sendSipKeepAlive. */
-  async sendSipKeepAlive(host: string, port: number, enableState: boolean, keepAliveSeconds: number, protocol: 'UDP' | 'TCP'): Promise<T> {
+  async sendSipKeepAlive(host: string, port: number, enableState: boolean, keepAliveSeconds: number, protocol: 'UDP' | 'TCP' | 'TLS'): Promise<T> {
     if (typeof host !== 'string' || !host || !isPort(port) || typeof enableState !== 'boolean') return T.SipBadParameter;
-    if (protocol !== 'UDP' && protocol !== 'TCP') return T.SipBadParameter;
+    if (protocol !== 'UDP' && protocol !== 'TCP' && protocol !== 'TLS') return T.SipBadParameter;
     if (enableState && (!isUint(keepAliveSeconds) || keepAliveSeconds === 0)) return T.SipBadParameter;
     const ip = await resolveHost(host);
     if (!ip) return T.SipUnknownHost;

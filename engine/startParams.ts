@@ -73,7 +73,8 @@ function validateStartParams(p: ResolvedParams): T {
   if (!int(p.maxEventLoopLagMs, 0, 60_000) || !int(p.maxServerTransactions, 0, 10_000_000)) return T.SipBadParameter;
   if (!int(p.sipT1Ms, 1, 60_000) || !int(p.sipT2Ms, p.sipT1Ms, 600_000) || !int(p.sipT4Ms, 0, 600_000)) return T.SipBadParameter;
   if (!OFFERED_PACKET_TIMES_MS.includes(p.packetTimeMs)) return T.SipBadParameter;
-  if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP') return T.SipBadParameter;
+  if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP' && p.sipTransport !== 'TLS') return T.SipBadParameter;
+  if (!int(p.tlsPort, 0, 65535) || !validTlsSettings(p.tls)) return T.SipBadParameter;
   if (p.conferenceSampleRate !== 8000 && p.conferenceSampleRate !== 16000 && p.conferenceSampleRate !== 48000) return T.SipBadParameter;
   if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;
   if (p.sipLogFile !== undefined && (typeof p.sipLogFile !== 'string' || !p.sipLogFile)) return T.SipBadParameter;
@@ -97,4 +98,18 @@ function validateStartParams(p: ResolvedParams): T {
     if (typeof b !== 'boolean') return T.SipBadParameter;
   }
   return T.SipSuccess;
+}
+
+/** The shape of the `tls` start parameter (the PEM files are read when the engine starts). */
+function validTlsSettings(tls: unknown): boolean {
+  if (tls === null || typeof tls !== 'object') return false;
+  const t = tls as Record<string, unknown>;
+  for (const k of ['certificate', 'privateKey', 'ca', 'clientCertificate', 'clientPrivateKey']) {
+    if (t[k] !== undefined && (typeof t[k] !== 'string' || t[k] === '')) return false;
+  }
+  for (const k of ['verifyServer', 'requireClientCertificate']) if (t[k] !== undefined && typeof t[k] !== 'boolean') return false;
+  const ms = t['handshakeTimeoutMs'];
+  if (ms !== undefined && !(typeof ms === 'number' && Number.isInteger(ms) && ms >= 100 && ms <= 600_000)) return false;
+  // A key without its certificate (or the reverse) is a mistake, not half a listener.
+  return (t['certificate'] === undefined) === (t['privateKey'] === undefined) && (t['clientCertificate'] === undefined) === (t['clientPrivateKey'] === undefined);
 }

@@ -536,4 +536,10 @@ export enum TelephonyReturnValue {
    * took it (`acceptOutOfDialogRefer`, a free line) and placed the referred call on `newPhoneLine`.
    */
   SipReceivedOutOfDialogRefer,
+  /**
+   * GLOBAL notification: a TLS connection failed in its handshake, ours to a server or a
+   * client's to our listener; `reason` says why (unknown CA, host name mismatch, handshake
+   * time-out ...). The request that needed the connection fails on its own path too.
+   */
+  SipTlsError,
 }

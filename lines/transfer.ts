@@ -24,6 +24,7 @@
  * manager, placing the triggered call, and the farEndCallTransferEnabled setting.
  * @module
  */
+import { defaultSipPort, uriTransport } from '../sip/tlsTransport.js';
 import { raceTimer, type TimerHandle } from '../sip/clock.js';
 import { parseUri } from '../sip/grammar.js';
 import type { SipRequest } from '../sip/message.js';
@@ -649,8 +650,8 @@ export class TransferManager {
       const u = parseUri(uri);
       const ip = await this.host.resolve(u.host);
       if (!ip) return undefined;
-      const t = u.params['transport']?.toUpperCase();
-      destination = { protocol: t === 'TCP' ? 'TCP' : t === 'UDP' ? 'UDP' : proto, host: ip, port: u.port ?? 5060 };
+      const protocol = uriTransport(u, proto);
+      destination = { protocol, host: ip, port: u.port ?? defaultSipPort(protocol), serverName: u.host };
     }
     return { requestUri: uri, to: `<${uri}>`, destination, headers };
   }

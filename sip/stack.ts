@@ -25,7 +25,7 @@ import {
   type ServerTransaction,
   type TransactionTransport,
 } from './transaction.js';
-import { SipTransport, type Endpoint, type RemoteEndpoint, type TransportProtocol } from './transport.js';
+import { SipTransport, type Endpoint, type RemoteEndpoint, type SipTransportTlsOptions, type TransportProtocol } from './transport.js';
 import {
   MAGIC_COOKIE,
   bareHost,
@@ -73,6 +73,8 @@ export interface SipStackOptions {
   trying100DelayMs?: number;
   /** See {@link TransactionManagerOptions.retransmit2xxUntilAck} (default true). */
   retransmit2xxUntilAck?: boolean;
+  /** TLS for the created transport (see `SipTransportOptions.tls`). */
+  tls?: SipTransportTlsOptions;
 }
 
 /** Events of {@link SipStack}. */
@@ -176,7 +178,7 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
     super();
     this.clock = options.clock ?? realClock;
     this.ownsTransport = options.transport === undefined;
-    this.transport = options.transport ?? new SipTransport({ host: options.host, port: options.port, clock: this.clock });
+    this.transport = options.transport ?? new SipTransport({ host: options.host, port: options.port, clock: this.clock, tls: options.tls });
     this.userAgent = options.userAgent;
     const txTransport: TransactionTransport = {
       encode: (msg, dest) => {

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
+import type { TransportProtocol } from './transport.js';
 
 /**
  * TLS settings: the engine's `tls` start parameter and {@link SipTransportOptions.tls}. Every
@@ -92,7 +93,8 @@ const UNKNOWN_CA = new Set([
 /** Sorts a socket error into a {@link TlsFailureReason}; `handshaking` tells a reset mid-handshake from a refused connection. */
 export function classifyTlsError(err: unknown, handshaking: boolean): TlsFailureReason {
   if (err instanceof TlsError) return err.reason;
-  const code = String((err as { code?: unknown } | null)?.code ?? '');
+  const rawCode = (err as { code?: unknown } | null)?.code;
+  const code = typeof rawCode === 'string' ? rawCode : '';
   const message = err instanceof Error ? err.message : String(err);
   if (UNKNOWN_CA.has(code)) return 'unknown-ca';
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'host-name-mismatch';
@@ -189,7 +191,8 @@ export class TlsConnector {
    * against the IP address.
    */
   connect(host: string, port: number, serverName: string | undefined, localAddress: string | undefined): tls.TLSSocket {
-    const name = serverName && net.isIP(serverName) === 0 ? serverName : undefined;
+    const bare = serverName?.replace(/^\[|\]$/g, '');
+    const name = bare && net.isIP(bare) === 0 ? bare : undefined;
     const cert = this.pem.clientCert ?? this.pem.cert;
     const key = this.pem.clientCert !== undefined ? this.pem.clientKey : this.pem.key;
     // tls.connect hands `localAddress` on to net.connect; its type only leaves it out.
@@ -209,4 +212,19 @@ export class TlsConnector {
     };
     return tls.connect(options);
   }
+}
+
+/**
+ * The transport a SIP URI asks for (RFC 3261 §19.1.4, §26.2): its `transport` parameter, else
+ * TLS for a `sips:` URI, else `fallback` (the engine's `sipTransport`).
+ */
+export function uriTransport(uri: { scheme: string; params: Readonly<Record<string, string | null | undefined>> }, fallback: TransportProtocol): TransportProtocol {
+  const t = uri.params['transport']?.toUpperCase();
+  if (t === 'UDP' || t === 'TCP' || t === 'TLS') return t;
+  return uri.scheme.toLowerCase() === 'sips' ? 'TLS' : fallback;
+}
+
+/** The default SIP port of a transport: 5061 for TLS, 5060 otherwise. */
+export function defaultSipPort(protocol: TransportProtocol): number {
+  return protocol === 'TLS' ? 5061 : 5060;
 }

@@ -255,18 +255,19 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
           throw err;
         }
       }
-      if (this.closed) {
-        udp.close();
-        server?.close();
-        throw new Error('transport closed');
-      }
-      let tlsServer: net.Server | null = null;
+      let tlsServer: net.Server | null;
       try {
         tlsServer = await this.bindTls();
       } catch (err) {
         udp.close();
         server?.close();
         throw err;
+      }
+      if (this.closed) {
+        udp.close();
+        server?.close();
+        tlsServer?.close();
+        throw new Error('transport closed');
       }
       this.attach(udp, server, port);
       if (tlsServer) this.attachTls(tlsServer);
@@ -438,7 +439,7 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
           return;
         case 'TCP':
         case 'TLS': {
-          if (!this.streamAllowed(dest.protocol)) throw new Error(`${dest.protocol} is not enabled on this transport`);
+          if (!this.streamAllowed(dest.protocol)) throw new Error(`${String(dest.protocol)} is not enabled on this transport`);
           const conn = this.findConnection(dest) ?? this.openConnection(dest);
           this.writeConn(conn, data, onError);
           return;

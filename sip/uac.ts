@@ -231,5 +231,6 @@ async function destinationOf(services: UacServices, spec: UacRequest, req: SipRe
   const hop = nextHopOfRequest(req, services.transport());
   if (!hop.hostIsName) return { protocol: hop.protocol, host: hop.host, port: hop.port };
   const ip = await services.resolve(hop.host);
-  return ip ? { protocol: hop.protocol, host: ip, port: hop.port } : undefined;
+  // A name dialled over TLS is what the server's certificate must be issued for.
+  return ip ? { protocol: hop.protocol, host: ip, port: hop.port, ...(hop.protocol === 'TLS' ? { serverName: hop.host } : {}) } : undefined;
 }
