@@ -110,6 +110,12 @@ export function classifyTlsError(err: unknown, handshaking: boolean): TlsFailure
   return 'connection-failed';
 }
 
+/** True for an error raised by the TLS layer itself (an alert, a protocol violation), not by the socket. */
+export function isTlsAlert(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_SSL');
+}
+
 /**
  * PEM text as given, or the content of the file it names. Throws (with the path, never the
  * content) when the file cannot be read or holds no PEM block.

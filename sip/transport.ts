@@ -17,7 +17,7 @@ import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { SipParseError, type SipMessage } from './message.js';
 import { frameStreamMessage, parseMessage, serializeMessage, skipKeepAlive } from './parser.js';
 import { bareHost } from './util.js';
-import { TlsConnector, TlsError, classifyTlsError, type TlsFailureReason, type TlsSettings } from './tlsTransport.js';
+import { TlsConnector, TlsError, classifyTlsError, isTlsAlert, type TlsFailureReason, type TlsSettings } from './tlsTransport.js';
 
 /** The transport protocols a SIP endpoint can name. TLS needs {@link SipTransportOptions.tls}. */
 export type TransportProtocol = 'UDP' | 'TCP' | 'TLS';
@@ -578,8 +578,10 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onStreamData(conn, chunk));
     socket.on('error', (raw) => {
-      // Only a failure before the handshake completed is a TLS problem; later ones are resets.
-      const err = protocol === 'TLS' && !conn.connected ? this.reportTlsError(raw, conn.remote, outgoing, true) : raw;
+      // A failure before the handshake completed is a TLS problem, and so is a TLS alert after it
+      // (TLS 1.3 servers refuse a client certificate only then); later resets are not.
+      const tlsProblem = protocol === 'TLS' && (!conn.connected || isTlsAlert(raw));
+      const err = tlsProblem ? this.reportTlsError(raw, conn.remote, outgoing, !conn.connected) : raw;
       // Writes still queued behind a failed connect will never go: tell their senders.
       const queue = conn.queue;
       conn.queue = [];
