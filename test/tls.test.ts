@@ -61,6 +61,9 @@ function ask(stack: SipStack, dest: RemoteEndpoint): Promise<SipResponse | Error
   });
 }
 
+/** An outcome for a message. */
+const show = (r: SipResponse | Error): string => (r instanceof Error ? r.message : `${r.status} ${r.reason}`);
+
 /** Answers every request 200. */
 function answerAll(stack: SipStack, seen: Array<{ req: SipRequest; from: RemoteEndpoint }> = []): typeof seen {
   stack.onRequest = (req, tx, from) => {
@@ -101,7 +104,7 @@ peerTest('one TLS connection carries requests and answers both ways (RFC 3261 §
   const atA = answerAll(a);
   t.true(a.transport.tlsPort > 0 && a.transport.tlsPort !== a.transport.localPort, 'TLS has a port of its own');
   const res = await ask(a, { protocol: 'TLS', host: HOST, port: b.transport.tlsPort });
-  t.false(res instanceof Error, String(res));
+  t.false(res instanceof Error, show(res));
   t.is((res as SipResponse).status, 200);
   const first = atB[0]!;
   t.is(first.from.protocol, 'TLS');
@@ -131,12 +134,12 @@ peerTest('TLS failures carry their reason: unknown CA, host name mismatch, hands
   answerAll(wrongName);
 
   const r1 = await ask(client, { protocol: 'TLS', host: HOST, port: untrusted.transport.tlsPort });
-  t.true(r1 instanceof TlsError && r1.reason === 'unknown-ca', String(r1));
+  t.true(r1 instanceof TlsError && r1.reason === 'unknown-ca', show(r1));
   const r2 = await ask(client, { protocol: 'TLS', host: HOST, port: wrongName.transport.tlsPort });
-  t.true(r2 instanceof TlsError && r2.reason === 'host-name-mismatch', String(r2));
+  t.true(r2 instanceof TlsError && r2.reason === 'host-name-mismatch', show(r2));
   // the name dialled is what is checked: wrong.example matches that certificate
   const r3 = await ask(client, { protocol: 'TLS', host: HOST, port: wrongName.transport.tlsPort, serverName: 'wrong.example' });
-  t.is((r3 as SipResponse).status, 200, String(r3));
+  t.is((r3 as SipResponse).status, 200, show(r3));
 
   // a TCP server that accepts and never says a word
   const silent = net.createServer(() => undefined);
@@ -149,13 +152,13 @@ peerTest('TLS failures carry their reason: unknown CA, host name mismatch, hands
     silent.close();
   });
   const r4 = await ask(client, { protocol: 'TLS', host: HOST, port: (silent.address() as net.AddressInfo).port });
-  t.true(r4 instanceof TlsError && r4.reason === 'handshake-timeout', String(r4));
+  t.true(r4 instanceof TlsError && r4.reason === 'handshake-timeout', show(r4));
   t.deepEqual(errors.map((e) => e.reason), ['unknown-ca', 'host-name-mismatch', 'handshake-timeout']);
   t.true(errors.every((e) => e.outgoing));
 
   const lax = await tlsStack(t, { verifyServer: false });
   const r5 = await ask(lax, { protocol: 'TLS', host: HOST, port: untrusted.transport.tlsPort });
-  t.is((r5 as SipResponse).status, 200, String(r5));
+  t.is((r5 as SipResponse).status, 200, show(r5));
 });
 
 peerTest('a listener that requires client certificates takes ours and refuses a client without one', ['openssl'], async (t) => {
@@ -166,7 +169,7 @@ peerTest('a listener that requires client certificates takes ours and refuses a 
   answerAll(server);
   const withCert = await tlsStack(t, { ca: pki.ca.cert, clientCertificate: pki.client.cert, clientPrivateKey: pki.client.key });
   const ok = await ask(withCert, { protocol: 'TLS', host: HOST, port: server.transport.tlsPort });
-  t.is((ok as SipResponse).status, 200, String(ok));
+  t.is((ok as SipResponse).status, 200, show(ok));
   // TLS 1.3 refuses the certificate after the client's side of the handshake is done, so the
   // request is written and then lost with the connection: a short T1 ends its wait.
   const without = new SipStack({ host: HOST, port: 0, t1: 50, tls: { ca: pki.ca.cert } });
@@ -215,7 +218,7 @@ peerTest('clients sending garbage, stalling in the handshake or hanging up mid-m
   // a well-behaved client is served all along
   const client = await tlsStack(t, { ca: pki.ca.cert });
   const res = await ask(client, { protocol: 'TLS', host: HOST, port });
-  t.is((res as SipResponse).status, 200, String(res));
+  t.is((res as SipResponse).status, 200, show(res));
   t.is(seen.length, 1, 'only the complete request reached the TU');
   t.deepEqual(transportErrors, []);
 });
