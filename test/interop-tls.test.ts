@@ -15,11 +15,13 @@ import type { ExecutionContext } from 'ava';
 import { TelephonyReturnValue as T } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { peerTest } from './helpers/env.js';
-import { freePort } from './helpers/ports.js';
+import { freePort, freePorts } from './helpers/ports.js';
 import { testPki } from './helpers/tlsPki.js';
 import { kamailioTlsModule, startKamailioTls, type KamailioTls } from './helpers/kamailioTls.js';
-import type { KamailioHandle, KamailioRegistration } from './helpers/peers.js';
-import { analyse, capture, sendTone } from './helpers/audio.js';
+import { peerFile, sippScenario, startSipp, type KamailioHandle, type KamailioRegistration } from './helpers/peers.js';
+import { analyse, assertTone, capture, listenFor, sendTone } from './helpers/audio.js';
+import { startTlsRelay } from './helpers/tlsRelay.js';
+import { execFileSync } from 'node:child_process';
 import { until } from './helpers/observe.js';
 
 const KAMAILIO_TLS = ['kamailio', 'sipp', 'openssl', kamailioTlsModule()];
@@ -151,4 +153,84 @@ peerTest.serial('Kamailio over TLS restarted: the engine reconnects and register
   const regs = await bindings(k.handle, (r) => r.length === 2, 15_000);
   t.deepEqual(regs.map((r) => r.aor).sort(), ['140', '141']);
   for (const r of regs) t.regex(r.socket, /^tls:/);
+});
+
+// ------------------------------------------------------------------ SIPp through the TLS relay
+
+/** Waits until something listens on TCP 127.0.0.1:port (SIPp -t t1 binds no UDP). */
+async function waitForTcpListener(port: number, timeoutMs = 5000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (execFileSync('ss', ['-Hlnt', `sport = :${port}`], { encoding: 'utf8' }).trim() !== '') return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+/** An engine answering every call, with its own RTP ports, listening on TLS. */
+async function answeringTlsEngine(t: ExecutionContext): Promise<EngineUnderTest & { tlsPort: number }> {
+  const pki = testPki();
+  const tlsPort = await freePort();
+  const rtp = await freePorts(8, { even: true });
+  const e = await startEngine(t, {
+    phoneName: 'ivr',
+    numPhoneLinesRequested: 2,
+    sipTransport: 'TLS',
+    tlsPort,
+    tls: { certificate: pki.server.cert, privateKey: pki.server.key, ca: pki.ca.cert },
+    minLocalRtpPort: rtp[0]!,
+    maxLocalRtpPort: rtp[rtp.length - 1]! + 1,
+  });
+  e.engine.on('SipOkToAnswerCall', (n) => e.engine.goOffHook(n.phoneLine));
+  return Object.assign(e, { tlsPort });
+}
+
+peerTest('SIPp UAC calls the engine over TLS (through the relay): the 1 kHz tone is heard, SIPp hangs up', ['sipp', 'openssl', 'ss'], async (t) => {
+  const e = await answeringTlsEngine(t);
+  const relay = await startTlsRelay({ mode: 'tcpToTls', target: e.tlsPort, ca: testPki().ca.cert });
+  t.teardown(() => relay.close());
+  const [sipPort] = await freePorts(1);
+  const [mediaPort] = await freePorts(2, { even: true });
+  const sipp = startSipp(
+    [`127.0.0.1:${relay.port}`, '-t', 't1', '-sf', peerFile('sipp', 'uac-pcmu-stream.xml'), '-key', 'rtp_stream', 'tone1k.ul,-1,0', '-s', 'ivr',
+      '-p', String(sipPort), '-mp', String(mediaPort), '-d', '3000', '-m', '1', '-timeout', '30s', '-timeout_error'],
+    { cwd: peerFile('sipp', ''), timeoutMs: 40_000, traceMessages: true },
+  );
+  t.teardown(() => sipp.kill());
+  const connected = await e.waitFor(T.SipIncomingCallConnected);
+  const rx = e.engine.openRxIvrChannel(connected.phoneLine, { sampleRate: 8000 });
+  t.is(rx.result, T.SipSuccess);
+  assertTone(t, await listenFor(rx.channel!, 1500), 1000, 'engine Rx from SIPp over TLS signalling');
+  const result = await sipp.wait();
+  t.is(result.code, 0, result.summary);
+  await e.waitFor(T.SipByeReceived, (n) => n.phoneLine === connected.phoneLine);
+  await e.waitFor(T.SipCallComplete, (n) => n.phoneLine === connected.phoneLine);
+  t.is(relay.connections(), 1, 'everything went over one TLS connection');
+});
+
+peerTest('the engine calls a SIPp UAS over TLS (through the relay): its echo comes back, the engine hangs up', ['sipp', 'openssl', 'ss'], async (t) => {
+  const pki = testPki();
+  const e = await answeringTlsEngine(t);
+  const [sipPort] = await freePorts(1);
+  const [mediaPort] = await freePorts(2, { even: true });
+  const relay = await startTlsRelay({ mode: 'tlsToTcp', target: sipPort!, cert: pki.server.cert, key: pki.server.key });
+  t.teardown(() => relay.close());
+  const uas = startSipp(
+    ['-t', 't1', '-sf', sippScenario('uas-tls-relay-echo.xml'), '-key', 'relay_port', String(relay.port), '-p', String(sipPort), '-mp', String(mediaPort),
+      '-rtp_echo', '-m', '1', '-timeout', '30s', '-timeout_error'],
+    { timeoutMs: 40_000, traceMessages: true },
+  );
+  t.teardown(() => uas.kill());
+  t.true(await waitForTcpListener(sipPort!), 'SIPp UAS listens on TCP');
+  t.is(await e.engine.makeCall('service', '127.0.0.1', relay.port, 0, true, 10_000), T.SipSuccess);
+  await e.waitFor(T.SipOutgoingCallConnected, (n) => n.phoneLine === 0);
+  const rx = e.engine.openRxIvrChannel(0, { sampleRate: 8000 });
+  t.is(e.engine.playWaveFile(0, peerFile('audio', 'tone1k.wav'), true), T.SipSuccess);
+  await new Promise((r) => setTimeout(r, 600));
+  assertTone(t, await listenFor(rx.channel!, 1500), 1000, 'engine Rx of its own echo');
+  t.is(await e.engine.terminateCall(0, true, 5000), T.SipSuccess);
+  await e.waitFor(T.SipCallComplete, (n) => n.phoneLine === 0);
+  const result = await uas.wait();
+  t.is(result.code, 0, result.summary);
+  t.is(relay.connections(), 1, 'INVITE, ACK and BYE went over one TLS connection');
 });
