@@ -94,6 +94,7 @@ export type {
   RegistrationData,
   RegisterSuccessData,
   RegisterFailureData,
+  TlsErrorData,
   RegisterTimeOutData,
   RegisterIntervalErrorData,
   UnRegisterSuccessData,

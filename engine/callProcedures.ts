@@ -6,7 +6,7 @@
  * LanScape order of codes.
  * @module
  */
-import { defaultSipPort, uriTransport } from '../sip/tlsTransport.js';
+import { defaultSipPort, serverEndpoint, uriTransport } from '../sip/tlsTransport.js';
 import type { Endpoint } from '../sip/transport.js';
 import { raceTimer } from '../sip/clock.js';
 import { parseUri } from '../sip/grammar.js';
@@ -73,7 +73,7 @@ export class CallProcedures {
     if (run.proxy) {
       if (!run.domain) return T.SipDomainNameNotDefined;
       requestUri = `sip:${userOrNumber}@${run.domain}`;
-      dest = { protocol: run.params.sipTransport, host: run.proxy.host, port: run.proxy.port };
+      dest = serverEndpoint(run.params.sipTransport, run.proxy);
     } else {
       if (typeof destAddress !== 'string' || !destAddress) return T.SipBadParameter;
       const ip = await resolveHost(destAddress);
@@ -104,7 +104,7 @@ export class CallProcedures {
     if (!(line instanceof PhoneLine)) return line;
     let dest: Endpoint;
     if (useProxy) {
-      dest = { protocol: run.params.sipTransport, host: run.proxy!.host, port: run.proxy!.port };
+      dest = serverEndpoint(run.params.sipTransport, run.proxy!);
     } else {
       const ip = await resolveHost(uri.host);
       if (!ip) return T.SipUnknownHost;

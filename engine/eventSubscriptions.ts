@@ -9,7 +9,7 @@
  * notifications it raises are checked against the typed map (engine/notifications.ts).
  * @module
  */
-import { defaultSipPort, uriTransport } from '../sip/tlsTransport.js';
+import { defaultSipPort, serverEndpoint, uriTransport } from '../sip/tlsTransport.js';
 import { raceTimer } from '../sip/clock.js';
 import { parseNameAddr, parseUri } from '../sip/grammar.js';
 import type { SipRequest } from '../sip/message.js';
@@ -268,7 +268,7 @@ export class EventSubscriptions {
     if (useProxy) {
       const p = this.ctx.proxy();
       if (!p) return T.SipProxyNotEnabled;
-      destination = { protocol: proto, host: p.host, port: p.port };
+      destination = serverEndpoint(proto, p);
     } else {
       const ip = await resolveHost(parsed.host);
       if (!ip) return T.SipUnknownHost;

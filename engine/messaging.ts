@@ -14,7 +14,7 @@
  * limits (body size, accepted types) are its own state, set by the procedures.
  * @module
  */
-import { defaultSipPort, uriTransport } from '../sip/tlsTransport.js';
+import { defaultSipPort, serverEndpoint, uriTransport } from '../sip/tlsTransport.js';
 import { parseNameAddr, parseUri, quoteString } from '../sip/grammar.js';
 import { SipHeaders, type SipRequest } from '../sip/message.js';
 import { VIA_PLACEHOLDER, type ServerTransaction } from '../sip/stack.js';
@@ -226,7 +226,7 @@ export class Messaging {
     const callId = newCallId();
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
     const p = this.ctx.proxy();
-    const proxy: Endpoint | undefined = p && { protocol: this.ctx.transport(), host: p.host, port: p.port };
+    const proxy: Endpoint | undefined = p && serverEndpoint(this.ctx.transport(), p);
     let cseq = 0;
     const build = (): SipRequest => {
       const h = new SipHeaders();

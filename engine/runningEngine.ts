@@ -25,6 +25,7 @@ import { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint } from '../sip/transport.js';
 import { answerChallenge, looseRoute, type OutboundProxy, type UacServices } from '../sip/uac.js';
+import { serverEndpoint } from '../sip/tlsTransport.js';
 import { CapabilityRegistry } from '../sip/capabilities.js';
 import { DialogRouter } from '../sip/dialogRouter.js';
 import { PhoneLine } from '../lines/phoneLine.js';
@@ -388,14 +389,14 @@ export class RunningEngine {
 
   /** Where requests sent through the SIP proxy go, when one is enabled. */
   proxyEndpoint(): Endpoint | undefined {
-    return this.proxy ? { protocol: this.params.sipTransport, host: this.proxy.host, port: this.proxy.port } : undefined;
+    return this.proxy ? serverEndpoint(this.params.sipTransport, this.proxy) : undefined;
   }
 
   /** The outbound proxy in its one shape: where to send, and the Route naming it (built only here). */
   outboundProxyRoute(): OutboundProxy | undefined {
     const ob = this.outboundProxy;
     if (!ob) return undefined;
-    return { endpoint: { protocol: this.params.sipTransport, host: ob.host, port: ob.port }, route: looseRoute(ob.given, ob.port) };
+    return { endpoint: serverEndpoint(this.params.sipTransport, ob), route: looseRoute(ob.given, ob.port) };
   }
 
   /**

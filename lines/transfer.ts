@@ -24,7 +24,7 @@
  * manager, placing the triggered call, and the farEndCallTransferEnabled setting.
  * @module
  */
-import { defaultSipPort, uriTransport } from '../sip/tlsTransport.js';
+import { defaultSipPort, serverEndpoint, uriTransport } from '../sip/tlsTransport.js';
 import { raceTimer, type TimerHandle } from '../sip/clock.js';
 import { parseUri } from '../sip/grammar.js';
 import type { SipRequest } from '../sip/message.js';
@@ -645,7 +645,7 @@ export class TransferManager {
     let destination: Endpoint;
     // The client path sends through the outbound proxy and adds its Route.
     if (outbound) destination = outbound.endpoint;
-    else if (proxy) destination = { protocol: proto, host: proxy.host, port: proxy.port };
+    else if (proxy) destination = serverEndpoint(proto, proxy);
     else {
       const u = parseUri(uri);
       const ip = await this.host.resolve(u.host);

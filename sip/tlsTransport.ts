@@ -9,10 +9,10 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { TransportProtocol } from './transport.js';
+import type { Endpoint, TransportProtocol } from './transport.js';
 
 /**
- * TLS settings: the engine's `tls` start parameter and {@link SipTransportOptions.tls}. Every
+ * TLS settings: the engine's `tls` start parameter (and the SIP transport's `tls` option). Every
  * PEM member takes the PEM text itself or the path of a file holding it.
  */
 export interface TlsSettings {
@@ -233,4 +233,12 @@ export function uriTransport(uri: { scheme: string; params: Readonly<Record<stri
 /** The default SIP port of a transport: 5061 for TLS, 5060 otherwise. */
 export function defaultSipPort(protocol: TransportProtocol): number {
   return protocol === 'TLS' ? 5061 : 5060;
+}
+
+/**
+ * The endpoint of a configured server (proxy, registrar): its resolved address, and over TLS
+ * the name the application gave, which the server's certificate must be issued for.
+ */
+export function serverEndpoint(protocol: TransportProtocol, server: { host: string; port: number; given: string }): Endpoint {
+  return protocol === 'TLS' ? { protocol, host: server.host, port: server.port, serverName: server.given } : { protocol, host: server.host, port: server.port };
 }
