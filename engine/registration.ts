@@ -73,6 +73,8 @@ export interface RegistrationStatus {
 }
 
 const MAX_INTERVAL_ROUNDS = 3;
+/** A registration flow that closes sooner than this after its success is re-registered at the retry pace. */
+const FLOW_RECOVERY_MIN_MS = 1000;
 
 class NameRegistration {
   readonly callId: string;
@@ -87,6 +89,8 @@ class NameRegistration {
   intervalRounds = 0;
   timeoutTimer?: TimerHandle;
   refreshTimer?: TimerHandle;
+  /** When the last registration succeeded (the engine's clock, ms). */
+  registeredAt = 0;
   /** Contact registered last, removed when the public address changes. */
   registeredContact?: string;
   onDone?: (rc: T) => void;
@@ -133,7 +137,13 @@ export class RegistrationClient {
   private readonly onConnectionClosed = (conn: RemoteEndpoint): void => {
     const d = this.config.destination;
     if (this.stopped || conn.protocol !== d.protocol || conn.host !== d.host || conn.port !== d.port) return;
-    for (const reg of this.regs.values()) if (reg.state === 'registered') this.register(reg);
+    const now = this.ctx.clock().now();
+    for (const reg of this.regs.values()) {
+      if (reg.state !== 'registered') continue;
+      // A server that drops the connection right after every 200 gets the retry pace, not a loop.
+      if (now - reg.registeredAt < FLOW_RECOVERY_MIN_MS) this.scheduleRetry(reg);
+      else this.register(reg);
+    }
   };
 
   /** Starts a registration cycle for every name now. */
@@ -387,6 +397,7 @@ export class RegistrationClient {
     reg.grantedExpires = granted;
     reg.registeredContact = ourContact;
     reg.state = 'registered';
+    reg.registeredAt = this.ctx.clock().now();
     this.ctx.notifyGlobal(T.SipRegisterSuccess, {
       name: reg.name,
       phoneLines: this.lines(reg),

@@ -234,6 +234,40 @@ peerTest('the TLS listener closes with the transport, even with a handshake pend
   t.pass();
 });
 
+peerTest('RFC 5626 keep-alive over a TLS flow: CRLFCRLF ping, CRLF pong', ['openssl'], async (t) => {
+  const a = await tlsStack(t);
+  const b = await tlsStack(t);
+  let pongs = 0;
+  a.transport.on('pong', (conn) => {
+    if (conn.protocol === 'TLS') pongs++;
+  });
+  t.true(a.sendKeepAlive({ protocol: 'TLS', host: HOST, port: b.transport.tlsPort }));
+  await until(() => pongs === 1, 5000);
+  t.true(a.sendKeepAlive({ protocol: 'TLS', host: HOST, port: b.transport.tlsPort }));
+  await until(() => pongs === 2, 5000);
+  t.is(a.transport.connectionCount, 1, 'both pings went over one flow');
+});
+
+peerTest('the engine sends its SIP keep-alive over TLS (sendSipKeepAlive protocol TLS)', ['openssl'], async (t) => {
+  const pki = testPki();
+  let received = '';
+  const server = tls.createServer({ cert: pki.server.cert, key: pki.server.key }, (s) => {
+    s.on('data', (d: Buffer) => {
+      received += d.toString('latin1');
+      s.write('\r\n');
+    });
+    s.on('error', () => undefined);
+  });
+  server.listen(0, HOST);
+  await once(server, 'listening');
+  t.teardown(() => server.close());
+  const e = await startEngine(t, { sipTransport: 'TLS', tlsPort: 0, tls: { ca: pki.ca.cert } });
+  t.is(await e.engine.sendSipKeepAlive('127.0.0.1', (server.address() as net.AddressInfo).port, true, 1, 'TLS'), T.SipSuccess);
+  await until(() => received.length >= 8, 10_000);
+  t.true(/^(\r\n\r\n)+$/.test(received), JSON.stringify(received));
+  t.deepEqual(e.of(T.SipTlsError), []);
+});
+
 // ------------------------------------------------------------------ engine to engine
 
 async function tlsEngine(t: Parameters<typeof startEngine>[0], name: string, lines = 1): Promise<EngineUnderTest & { tlsPort: number }> {
@@ -242,7 +276,7 @@ async function tlsEngine(t: Parameters<typeof startEngine>[0], name: string, lin
   return Object.assign(e, { tlsPort });
 }
 
-peerTest('engine to engine over TLS: a call with audio both ways, a MESSAGE, and a TLS keep-alive', ['openssl'], async (t) => {
+peerTest('engine to engine over TLS: a call with audio both ways that strangers at the TLS port do not disturb, a MESSAGE, a keep-alive', ['openssl'], async (t) => {
   const alice = await tlsEngine(t, 'alice');
   const bob = await tlsEngine(t, 'bob');
   bob.engine.on('SipOkToAnswerCall', (n) => bob.engine.goOffHook(n.phoneLine));
@@ -253,13 +287,36 @@ peerTest('engine to engine over TLS: a call with audio both ways, a MESSAGE, and
   t.log(`call set up over TLS (handshake included) in ${(performance.now() - t0).toFixed(0)} ms`);
   const toBob = capture(bob.engine, 0);
   const toAlice = capture(alice.engine, 0);
-  sendTone(alice.engine, 0, 700, 2);
-  sendTone(bob.engine, 0, 1100, 2);
+  sendTone(alice.engine, 0, 700, 4);
+  sendTone(bob.engine, 0, 1100, 4);
   await until(() => toBob.samples().length >= 12_000 && toAlice.samples().length >= 12_000, 30_000);
   const heardByBob = analyse(toBob.samples());
   const heardByAlice = analyse(toAlice.samples());
   t.true(Math.abs(heardByBob.freq - 700) < 15, `bob hears ${heardByBob.freq} Hz`);
   t.true(Math.abs(heardByAlice.freq - 1100) < 20, `alice hears ${heardByAlice.freq} Hz`);
+
+  // strangers at bob's TLS port: garbage, a stalled handshake, half a message then gone
+  const pki = testPki();
+  const garbage = net.connect({ host: HOST, port: bob.tlsPort });
+  garbage.on('error', () => undefined);
+  await once(garbage, 'connect');
+  garbage.write('\x16\x03\x01\x00\x05hello garbage');
+  const staller = net.connect({ host: HOST, port: bob.tlsPort });
+  staller.on('error', () => undefined);
+  const half = tls.connect({ host: HOST, port: bob.tlsPort, ca: pki.ca.cert });
+  half.on('error', () => undefined);
+  await once(half, 'secureConnect');
+  half.end('INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:9;branch=z9hG4bKx\r\nContent-Length: 100\r\n\r\nv=0');
+  t.teardown(() => {
+    garbage.destroy();
+    staller.destroy();
+  });
+  await bob.waitFor(T.SipTlsError, (n) => n.data.reason === 'handshake-failed' && !n.data.outgoing);
+  // the call goes on: more of alice's tone reaches bob after the strangers came
+  const heardBefore = toBob.samples().length;
+  await until(() => toBob.samples().length >= heardBefore + 4000, 15_000);
+  t.true(Math.abs(analyse(toBob.samples()).freq - 700) < 15, 'bob still hears alice');
+  t.is(bob.engine.getActiveCallInfo(0).result, T.SipSuccess);
 
   const sent = alice.engine.sendOutOfDialogMessage(`sip:bob@127.0.0.1:${bob.tlsPort};transport=tls`, 'text', 'plain', 'over TLS');
   t.is(sent.result, T.SipSuccess);
@@ -286,4 +343,22 @@ peerTest('engine to engine: a call to a server with an untrusted certificate fai
   const failed = await alice.waitFor(T.SipFarEndError);
   t.is(failed.data.reasonPhrase, 'TLS unknown-ca');
   t.is(alice.engine.getOutgoingCallErrorInfo(0).responseReasonPhrase, 'TLS unknown-ca');
+});
+
+peerTest('engine to engine over TLS: a blind transfer (REFER, NOTIFY and the new INVITE all over TLS) connects B and C', ['openssl'], async (t) => {
+  const a = await tlsEngine(t, 'alice');
+  const b = await tlsEngine(t, 'bob', 2); // the transferee places the new call on its second line
+  const c = await tlsEngine(t, 'carol');
+  for (const e of [b, c]) e.engine.on('SipOkToAnswerCall', (n) => e.engine.goOffHook(n.phoneLine));
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', b.tlsPort, 0, true, 10_000), T.SipSuccess);
+  await b.waitFor(T.SipIncomingCallConnected);
+  t.is(a.engine.transferLine('carol', '127.0.0.1', c.tlsPort, 0), T.SipSuccess);
+  await a.waitFor(T.SipActvTransferSuccess);
+  await c.waitFor(T.SipIncomingCallConnected);
+  const bLine = (await b.waitFor(T.SipOutgoingCallConnected)).phoneLine;
+  const atC = capture(c.engine, 0);
+  sendTone(b.engine, bLine, 900, 2);
+  await until(() => atC.samples().length >= 8000, 20_000);
+  t.true(Math.abs(analyse(atC.samples()).freq - 900) < 15, 'carol hears bob');
+  t.deepEqual([...a.of(T.SipTlsError), ...b.of(T.SipTlsError), ...c.of(T.SipTlsError)], []);
 });
