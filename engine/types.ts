@@ -165,7 +165,7 @@ export interface StartSipTelephonyParams {
    * over TLS (port 5061 unless given) and registers a `transport=tls` Contact.
    */
   sipTransport?: SipTransportName;
-  /** Port of the TLS listener (default 5061; 0 picks a free one, see `getSipPort`'s docs). A LineScape addition. */
+  /** Port of the TLS listener (default 5061; 0 picks a free one, which peers then cannot be told: give a port when they dial in). A LineScape addition. */
   tlsPort?: number;
   /**
    * SIP over TLS (docs/security.md): `certificate` and `privateKey` (PEM text or file paths)
