@@ -6,7 +6,7 @@
  * LanScape order of codes.
  * @module
  */
-import { defaultSipPort, serverEndpoint, uriTransport } from '../sip/tlsTransport.js';
+import { defaultSipPort, dialledEndpoint, serverEndpoint, uriTransport } from '../sip/tlsTransport.js';
 import type { Endpoint } from '../sip/transport.js';
 import { raceTimer } from '../sip/clock.js';
 import { parseUri } from '../sip/grammar.js';
@@ -81,7 +81,7 @@ export class CallProcedures {
       const protocol = run.params.sipTransport;
       const port = destSipPort || defaultSipPort(protocol);
       requestUri = `sip:${userOrNumber}@${hostPort(destAddress, port === defaultSipPort(protocol) ? undefined : port)}`;
-      dest = { protocol, host: ip, port, ...(protocol === 'TLS' ? { serverName: destAddress } : {}) };
+      dest = dialledEndpoint(protocol, ip, port, destAddress);
     }
     if (run.isStopped || !line.availableForOutgoing) return T.SipCallAlreadyInProgress;
     return this.placeCall(line, requestUri, dest, synchronous, timeOutMs);
@@ -109,7 +109,7 @@ export class CallProcedures {
       const ip = await resolveHost(uri.host);
       if (!ip) return T.SipUnknownHost;
       const protocol = uriTransport(uri, run.params.sipTransport);
-      dest = { protocol, host: ip, port: uri.port ?? defaultSipPort(protocol), serverName: uri.host };
+      dest = dialledEndpoint(protocol, ip, uri.port ?? defaultSipPort(protocol), uri.host);
     }
     if (run.isStopped || !line.availableForOutgoing) return T.SipCallAlreadyInProgress;
     return this.placeCall(line, sipUri.trim(), dest, synchronous, timeOutMs);

@@ -9,7 +9,7 @@
  * notifications it raises are checked against the typed map (engine/notifications.ts).
  * @module
  */
-import { defaultSipPort, serverEndpoint, uriTransport } from '../sip/tlsTransport.js';
+import { defaultSipPort, dialledEndpoint, serverEndpoint, uriTransport } from '../sip/tlsTransport.js';
 import { raceTimer } from '../sip/clock.js';
 import { parseNameAddr, parseUri } from '../sip/grammar.js';
 import type { SipRequest } from '../sip/message.js';
@@ -273,7 +273,7 @@ export class EventSubscriptions {
       const ip = await resolveHost(parsed.host);
       if (!ip) return T.SipUnknownHost;
       const protocol = uriTransport(parsed, proto);
-      destination = { protocol, host: ip, port: parsed.port ?? defaultSipPort(protocol), serverName: parsed.host };
+      destination = dialledEndpoint(protocol, ip, parsed.port ?? defaultSipPort(protocol), parsed.host);
     }
     // The client path sends through the outbound proxy, when one is set, and adds its Route.
     return { requestUri: text, to: `<${text}>`, destination, routes: [] };

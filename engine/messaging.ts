@@ -14,7 +14,7 @@
  * limits (body size, accepted types) are its own state, set by the procedures.
  * @module
  */
-import { defaultSipPort, serverEndpoint, uriTransport } from '../sip/tlsTransport.js';
+import { defaultSipPort, dialledEndpoint, serverEndpoint, uriTransport } from '../sip/tlsTransport.js';
 import { parseNameAddr, parseUri, quoteString } from '../sip/grammar.js';
 import { SipHeaders, type SipRequest } from '../sip/message.js';
 import { VIA_PLACEHOLDER, type ServerTransaction } from '../sip/stack.js';
@@ -245,7 +245,7 @@ export class Messaging {
       const ip = await this.ctx.resolve(sipUri.host);
       if (!ip) return undefined;
       const protocol: TransportProtocol = uriTransport(sipUri, this.ctx.transport());
-      return { protocol, host: ip, port: sipUri.port ?? defaultSipPort(protocol), serverName: sipUri.host };
+      return dialledEndpoint(protocol, ip, sipUri.port ?? defaultSipPort(protocol), sipUri.host);
     }, me.user).then((o) => {
       if (o.ok) this.ctx.notifyGlobal(T.SipSendOutOfDialogMessageSuccess, event satisfies SendOutOfDialogMessageSuccessData);
       else this.ctx.notifyGlobal(T.SipSendOutOfDialogMessageFailure, { ...event, reason: o.reason, code: o.code } satisfies SendOutOfDialogMessageFailureData);

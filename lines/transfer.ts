@@ -24,7 +24,7 @@
  * manager, placing the triggered call, and the farEndCallTransferEnabled setting.
  * @module
  */
-import { defaultSipPort, serverEndpoint, uriTransport } from '../sip/tlsTransport.js';
+import { defaultSipPort, dialledEndpoint, serverEndpoint, uriTransport } from '../sip/tlsTransport.js';
 import { raceTimer, type TimerHandle } from '../sip/clock.js';
 import { parseUri } from '../sip/grammar.js';
 import type { SipRequest } from '../sip/message.js';
@@ -651,7 +651,7 @@ export class TransferManager {
       const ip = await this.host.resolve(u.host);
       if (!ip) return undefined;
       const protocol = uriTransport(u, proto);
-      destination = { protocol, host: ip, port: u.port ?? defaultSipPort(protocol), serverName: u.host };
+      destination = dialledEndpoint(protocol, ip, u.port ?? defaultSipPort(protocol), u.host);
     }
     return { requestUri: uri, to: `<${uri}>`, destination, headers };
   }

@@ -236,6 +236,14 @@ export function defaultSipPort(protocol: TransportProtocol): number {
 }
 
 /**
+ * Where a dialled URI goes: its resolved address, and over TLS the name it gave (`name`), which
+ * the server's certificate must be issued for. Other transports carry no name.
+ */
+export function dialledEndpoint(protocol: TransportProtocol, address: string, port: number, name: string): Endpoint {
+  return protocol === 'TLS' ? { protocol, host: address, port, serverName: name } : { protocol, host: address, port };
+}
+
+/**
  * The endpoint of a configured server (proxy, registrar): its resolved address, and over TLS
  * the name the application gave, which the server's certificate must be issued for.
  */

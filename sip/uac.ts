@@ -16,6 +16,7 @@ import { DigestClient, formatDigestHeader } from './digest.js';
 import { parseAuthHeader, type AuthHeader } from './grammar.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { nextHopOfRequest } from './dialog.js';
+import { dialledEndpoint } from './tlsTransport.js';
 import type { ClientTransaction, ClientTransactionUser } from './transaction.js';
 import type { Endpoint, TransportProtocol } from './transport.js';
 
@@ -232,5 +233,5 @@ async function destinationOf(services: UacServices, spec: UacRequest, req: SipRe
   if (!hop.hostIsName) return { protocol: hop.protocol, host: hop.host, port: hop.port };
   const ip = await services.resolve(hop.host);
   // A name dialled over TLS is what the server's certificate must be issued for.
-  return ip ? { protocol: hop.protocol, host: ip, port: hop.port, ...(hop.protocol === 'TLS' ? { serverName: hop.host } : {}) } : undefined;
+  return ip ? dialledEndpoint(hop.protocol, ip, hop.port, hop.host) : undefined;
 }

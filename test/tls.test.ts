@@ -362,3 +362,23 @@ peerTest('engine to engine over TLS: a blind transfer (REFER, NOTIFY and the new
   t.true(Math.abs(analyse(atC.samples()).freq - 900) < 15, 'carol hears bob');
   t.deepEqual([...a.of(T.SipTlsError), ...b.of(T.SipTlsError), ...c.of(T.SipTlsError)], []);
 });
+
+peerTest('the listener speaks TLS 1.3 and 1.2, and refuses 1.1', ['openssl'], async (t) => {
+  const pki = testPki();
+  const server = await tlsStack(t);
+  const port = server.transport.tlsPort;
+  const version = async (v: tls.SecureVersion): Promise<string> => {
+    const s = tls.connect({ host: HOST, port, ca: pki.ca.cert, minVersion: v, maxVersion: v });
+    try {
+      await once(s, 'secureConnect');
+      return s.getProtocol() ?? '?';
+    } catch (err) {
+      return `refused (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+    } finally {
+      s.destroy();
+    }
+  };
+  t.is(await version('TLSv1.3'), 'TLSv1.3');
+  t.is(await version('TLSv1.2'), 'TLSv1.2');
+  t.regex(await version('TLSv1.1'), /^refused/);
+});
