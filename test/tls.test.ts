@@ -382,3 +382,16 @@ peerTest('the listener speaks TLS 1.3 and 1.2, and refuses 1.1', ['openssl'], as
   t.is(await version('TLSv1.2'), 'TLSv1.2');
   t.regex(await version('TLSv1.1'), /^refused/);
 });
+
+peerTest('a sips: URI is dialled over TLS even when the engine sends over UDP by default', ['openssl'], async (t) => {
+  const pki = testPki();
+  const alice = await startEngine(t, { phoneName: 'alice', tls: { ca: pki.ca.cert } }); // sipTransport stays UDP
+  const bob = await tlsEngine(t, 'bob');
+  bob.engine.on('SipOkToAnswerCall', (n) => bob.engine.goOffHook(n.phoneLine));
+  // bob's tlsPort has nothing but the TLS listener behind it: the call connecting proves TLS
+  t.is(await alice.engine.makeCallUri(`sips:bob@127.0.0.1:${bob.tlsPort}`, false, 0, true, 10_000), T.SipSuccess);
+  await bob.waitFor(T.SipIncomingCallConnected);
+  t.is(await alice.engine.terminateCall(0, true, 5000), T.SipSuccess);
+  await bob.waitFor(T.SipCallComplete);
+  t.deepEqual(alice.of(T.SipTlsError), []);
+});
