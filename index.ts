@@ -60,6 +60,8 @@ export type {
   ContactExpiry,
   SessionTimerOptions,
   SessionRefresherPreference,
+  TlsSettings,
+  TlsFailureReason,
 } from './engine/types.js';
 export type {
   Notification,
@@ -94,6 +96,7 @@ export type {
   RegistrationData,
   RegisterSuccessData,
   RegisterFailureData,
+  TlsErrorData,
   RegisterTimeOutData,
   RegisterIntervalErrorData,
   UnRegisterSuccessData,

@@ -304,11 +304,11 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
 
   /**
    * Sends keep-alive traffic to `host:port` every `keepAliveSeconds` (or stops it): a CRLF
-   * datagram over UDP, or the RFC 5626 double CRLF over TCP when `protocol` is 'TCP'. Keeps NAT
+   * datagram over UDP, or the RFC 5626 double CRLF over TCP or TLS (`protocol` 'TCP'/'TLS'). Keeps NAT
    * bindings open without the cost of a SIP transaction.
    */
   @procedure({ async: true })
-  sendSipKeepAlive(host: string, port: number, enableState: boolean, keepAliveSeconds: number, protocol: 'UDP' | 'TCP' = 'UDP'): Promise<T> {
+  sendSipKeepAlive(host: string, port: number, enableState: boolean, keepAliveSeconds: number, protocol: 'UDP' | 'TCP' | 'TLS' = 'UDP'): Promise<T> {
     return this.live.servers.sendSipKeepAlive(host, port, enableState, keepAliveSeconds, protocol);
   }
 

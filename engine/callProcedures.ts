@@ -7,6 +7,7 @@
  * @module
  */
 import type { UacDestination } from '../sip/uac.js';
+import { defaultSipPort } from '../sip/tlsTransport.js';
 import { raceTimer } from '../sip/clock.js';
 import { parseUri } from '../sip/grammar.js';
 import { PhoneLine } from '../lines/phoneLine.js';
@@ -78,7 +79,7 @@ export class CallProcedures {
       // Port 0: none given, so a name is found by NAPTR/SRV (RFC 3263), an address on 5060.
       const targets = await run.locate({ host: destAddress, port: destSipPort || undefined }).catch(() => []);
       if (!targets.length) return T.SipUnknownHost;
-      requestUri = `sip:${userOrNumber}@${hostPort(destAddress, destSipPort === 5060 ? undefined : destSipPort || undefined)}`;
+      requestUri = `sip:${userOrNumber}@${hostPort(destAddress, destSipPort === defaultSipPort(run.params.sipTransport) ? undefined : destSipPort || undefined)}`;
       dest = targets;
     }
     if (run.isStopped || !line.availableForOutgoing) return T.SipCallAlreadyInProgress;

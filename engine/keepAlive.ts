@@ -12,7 +12,7 @@
 import type { TimerHandle } from '../sip/clock.js';
 import type { SipStack } from '../sip/stack.js';
 import type { AdvertisedAddress, UsageContext } from '../lines/context.js';
-import type { Endpoint } from '../sip/transport.js';
+import type { Endpoint, TransportProtocol } from '../sip/transport.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 
 /** What the keep-alive and NAT service takes beyond the usage context. */
@@ -60,7 +60,7 @@ export class KeepAliveService {
    * Starts (or, with `seconds` undefined, only stops) CRLF keep-alives to an already resolved
    * destination, every `seconds`; the first goes out now.
    */
-  sendSipKeepAlive(protocol: 'UDP' | 'TCP', ip: string, port: number, seconds: number | undefined): void {
+  sendSipKeepAlive(protocol: TransportProtocol, ip: string, port: number, seconds: number | undefined): void {
     const key = `${protocol}:${ip}:${port}`;
     this.stopKeepAlive(key);
     if (seconds === undefined) return;

@@ -10,6 +10,7 @@
  */
 import type { TelephonyReturnValue } from './returnCodes.js';
 import type { NotifyType, RegisterReceivedData, TransportAddress } from './types.js';
+import type { TlsFailureReason } from '../sip/tlsTransport.js';
 import type { CallQuality } from '../media/quality.js';
 import type { AssignPhoneLineData } from '../lines/callManager.js';
 import type { ReceivedReferData, TransferFailureData } from '../lines/transfer.js';
@@ -217,10 +218,24 @@ export interface RegisterSuccessData extends RegistrationData {
 
 /** Data of a registration (or unregistration) refused by the server. */
 export interface RegisterFailureData extends RegistrationData {
-  /** The SIP status; 0 when no server was reached because DNS found none (SipRegisterError). */
+  /** The SIP status; 0 when DNS found no server, 503 when the TLS connection failed. */
   statusCode: number;
-  /** Its reason phrase, or the DNS reason (`DNS: no records for …`) with status 0. */
+  /** Its reason phrase, the DNS reason (`DNS: no records for …`) with status 0, or `TLS <reason>`. */
   reasonPhrase: string;
+  /** Set when no request reached the server because its TLS connection failed: why. */
+  tlsReason?: TlsFailureReason;
+}
+
+/** Data of SipTlsError. */
+export interface TlsErrorData {
+  /** The peer (its address; `serverName` is not repeated here). */
+  peer: TransportAddress;
+  /** Why the connection failed. */
+  reason: TlsFailureReason;
+  /** The TLS library's code or message (no key material). */
+  detail: string;
+  /** True for a connection we opened, false for a client of our listener. */
+  outgoing: boolean;
 }
 
 /** Data of SipRegisterTimeOut and SipUnRegistrationTimeOut. */
@@ -528,6 +543,9 @@ export interface NotificationDataMap {
   // ---- limits and access control (engine/securityLimits.ts)
   /** Global: a source address or user name failed authentication too often and is blocked for `blockedSeconds`. */
   SipAuthenticationBlocked: AuthenticationBlockedData;
+  // ---- TLS (sip/tlsTransport.ts)
+  /** Global: a TLS handshake failed (ours or a client's); `reason` says why. */
+  SipTlsError: TlsErrorData;
 }
 
 /** The name of an event the engine raises as a notification (`'SipRegisterSuccess'` ...). */

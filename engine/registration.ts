@@ -8,7 +8,8 @@
 import type { TimerHandle } from '../sip/clock.js';
 import { parseNameAddr, parseVia, formatUri } from '../sip/grammar.js';
 import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
-import type { Endpoint } from '../sip/transport.js';
+import type { Endpoint, RemoteEndpoint } from '../sip/transport.js';
+import { TlsError } from '../sip/tlsTransport.js';
 import { newCallId, newTag } from '../sip/util.js';
 import { sendUacRequest, type UacServices } from '../sip/uac.js';
 import { DnsLocateError } from '../sip/dnsLocator.js';
@@ -78,6 +79,8 @@ export interface RegistrationStatus {
 }
 
 const MAX_INTERVAL_ROUNDS = 3;
+/** A registration flow that closes sooner than this after its success is re-registered at the retry pace. */
+const FLOW_RECOVERY_MIN_MS = 1000;
 
 class NameRegistration {
   readonly callId: string;
@@ -92,6 +95,8 @@ class NameRegistration {
   intervalRounds = 0;
   timeoutTimer?: TimerHandle;
   refreshTimer?: TimerHandle;
+  /** When the last registration succeeded (the engine's clock, ms). */
+  registeredAt = 0;
   /** Contact registered last, removed when the public address changes. */
   registeredContact?: string;
   onDone?: (rc: T) => void;
@@ -125,7 +130,27 @@ export class RegistrationClient {
     // Registration answers challenges with the names' own digest clients (no key prefix).
     this.uac = ctx.uacFor('');
     for (const name of config.names) this.regs.set(name, new NameRegistration(name, config.expireSeconds, ctx.advertisedAddress().host));
+    // Over TCP/TLS the registrar reaches us over our connection: when it drops, register again.
+    if (config.destination.protocol !== 'UDP') ctx.runStack.transport.on('connectionClosed', this.onConnectionClosed);
   }
+
+  /**
+   * The connection to the registrar (or the proxy we register through) closed: the registrar
+   * can no longer reach us over it (RFC 5626 §4.4), so every name registered over it is
+   * registered again at once, over a new connection. Should that fail (the server is still
+   * down), the usual retry after `registrationErrorRetryTime` follows.
+   */
+  private readonly onConnectionClosed = (conn: RemoteEndpoint): void => {
+    const d = this.config.destination;
+    if (this.stopped || conn.protocol !== d.protocol || conn.host !== d.host || conn.port !== d.port) return;
+    const now = this.ctx.clock().now();
+    for (const reg of this.regs.values()) {
+      if (reg.state !== 'registered') continue;
+      // A server that drops the connection right after every 200 gets the retry pace, not a loop.
+      if (now - reg.registeredAt < FLOW_RECOVERY_MIN_MS) this.scheduleRetry(reg);
+      else this.register(reg);
+    }
+  };
 
   /** Starts a registration cycle for every name now. */
   start(): void {
@@ -205,6 +230,7 @@ export class RegistrationClient {
   /** Stops every timer without sending anything (engine shutdown after a failed unregister). */
   dispose(): void {
     this.stopped = true;
+    this.ctx.runStack.transport.off('connectionClosed', this.onConnectionClosed);
     for (const reg of this.regs.values()) this.clearTimers(reg);
   }
 
@@ -275,6 +301,7 @@ export class RegistrationClient {
       if (reg.attempt !== attempt) return;
       // The registrar's name yields no target (any more): an error saying so (status 0), then the usual retry.
       if (o.kind === 'transport' && o.error instanceof DnsLocateError) this.fail(reg, T.SipRegisterError, { status: 0, reason: o.error.message }, expires);
+      if (o.kind === 'transport' && o.error instanceof TlsError) this.tlsFailed(reg, o.error, expires);
       else if (o.kind !== 'final') this.timedOut(reg, expires);
       else if (o.authFailure) this.fail(reg, T.SipRegisterAuthorizationError, o.res, expires);
       else this.final(reg, o.res, expires);
@@ -312,17 +339,25 @@ export class RegistrationClient {
     reg.refreshTimer = this.ctx.clock().setTimer(this.retryMs, () => this.register(reg));
   }
 
-  private fail(reg: NameRegistration, event: T, res: { status: number; reason: string }, expires: number): void {
+  private fail(reg: NameRegistration, event: T, res: { status: number; reason: string; tlsReason?: TlsError['reason'] }, expires: number): void {
     this.ctx.clock().clearTimer(reg.timeoutTimer);
     reg.timeoutTimer = undefined;
+    const data = { statusCode: res.status, reasonPhrase: res.reason, ...('tlsReason' in res ? { tlsReason: res.tlsReason } : {}) };
     if (expires === 0) {
       const unEvent = event === T.SipRegisterAuthorizationError ? T.SipUnRegisterAuthorizationError : T.SipUnRegisterError;
-      this.unregistered(reg, unEvent, event, { statusCode: res.status, reasonPhrase: res.reason });
+      this.unregistered(reg, unEvent, event, data);
       return;
     }
     reg.state = 'failed';
-    this.ctx.notifyGlobal(event, { name: reg.name, phoneLines: this.lines(reg), statusCode: res.status, reasonPhrase: res.reason });
+    this.ctx.notifyGlobal(event, { name: reg.name, phoneLines: this.lines(reg), ...data });
     this.scheduleRetry(reg);
+  }
+
+  /** The REGISTER never left: its TLS connection failed. Reported as a 503 naming the TLS reason, then retried. */
+  private tlsFailed(reg: NameRegistration, err: TlsError, expires: number): void {
+    reg.attempt++; // a late answer cannot come, but keep the rule: this attempt is over
+    reg.lastStatusCode = 503;
+    this.fail(reg, T.SipRegisterError, { status: 503, reason: `TLS ${err.reason}`, tlsReason: err.reason }, expires);
   }
 
   private final(reg: NameRegistration, res: SipResponse, expires: number): void {
@@ -372,6 +407,7 @@ export class RegistrationClient {
     reg.grantedExpires = granted;
     reg.registeredContact = ourContact;
     reg.state = 'registered';
+    reg.registeredAt = this.ctx.clock().now();
     this.ctx.notifyGlobal(T.SipRegisterSuccess, {
       name: reg.name,
       phoneLines: this.lines(reg),

@@ -27,6 +27,7 @@ import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint, TransportProtocol } from '../sip/transport.js';
 import { DnsLocator, nodeDnsBackend, queryOfUri, type LocateQuery } from '../sip/dnsLocator.js';
 import { answerChallenge, looseRoute, type OutboundProxy, type UacServices } from '../sip/uac.js';
+import { serverEndpoint } from '../sip/tlsTransport.js';
 import { CapabilityRegistry } from '../sip/capabilities.js';
 import { DialogRouter } from '../sip/dialogRouter.js';
 import { PhoneLine } from '../lines/phoneLine.js';
@@ -70,8 +71,14 @@ import { LineMediaProcedures } from './lineMediaProcedures.js';
 import { LocalAudioProcedures } from './localAudioProcedures.js';
 import { ServerProcedures } from './serverProcedures.js';
 
-/** Transports the locator may choose: the stack listens on UDP and TCP (a TLS listener adds 'TLS'). */
+/** Transports the locator may choose: the stack always has UDP and TCP, and TLS when it is on. */
 const LOCATABLE_TRANSPORTS: readonly TransportProtocol[] = ['UDP', 'TCP'];
+const LOCATABLE_WITH_TLS: readonly TransportProtocol[] = ['UDP', 'TCP', 'TLS'];
+
+/** TLS is on when it is the transport or any of its settings is given. */
+function tlsIsOn(p: ResolvedParams): boolean {
+  return p.sipTransport === 'TLS' || Object.keys(p.tls).length > 0;
+}
 
 /** One run of the engine, from a successful startSipTelephony to stopSipTelephony. */
 export class RunningEngine {
@@ -146,7 +153,25 @@ export class RunningEngine {
    * @returns the run, or SipCallFailure (the SIP port cannot be bound) or the audio device's code
    */
   static async start(state: EngineState, p: ResolvedParams): Promise<RunningEngine | T> {
-    const stack = new SipStack({
+    let stack: SipStack;
+    try {
+      stack = RunningEngine.newStack(state, p);
+    } catch {
+      return T.SipBadParameter; // a certificate or key file that cannot be read
+    }
+    try {
+      await stack.start();
+    } catch {
+      await stack.stop().catch(() => undefined);
+      return T.SipCallFailure;
+    }
+    return RunningEngine.afterStack(state, p, stack);
+  }
+
+  /** The run's SIP stack; TLS when asked for (reads the PEM files: throws on a bad one). */
+  private static newStack(state: EngineState, p: ResolvedParams): SipStack {
+    const tlsOn = tlsIsOn(p);
+    return new SipStack({
       host: p.ipAddressOfThisHost,
       port: p.sipPort,
       clock: state.clock,
@@ -155,13 +180,11 @@ export class RunningEngine {
       t4: p.sipT4Ms,
       userAgent: p.userAgent,
       maxMessageSize: p.maxSipMessageBytes,
+      tls: tlsOn ? { ...p.tls, port: p.tlsPort } : undefined,
     });
-    try {
-      await stack.start();
-    } catch {
-      await stack.stop().catch(() => undefined);
-      return T.SipCallFailure;
-    }
+  }
+
+  private static async afterStack(state: EngineState, p: ResolvedParams, stack: SipStack): Promise<RunningEngine | T> {
     // The start parameter wins for this run; a restart without one goes back to the constructor's.
     state.logger = p.logger ?? state.constructorLogger();
     state.notifier.setCallback(p.userNotifyCallbackProc);
@@ -207,7 +230,7 @@ export class RunningEngine {
     this.locator = new DnsLocator({
       backend: nodeDnsBackend(params.dnsServers),
       now: () => state.clock.now(),
-      transports: () => LOCATABLE_TRANSPORTS,
+      transports: () => (tlsIsOn(params) ? LOCATABLE_WITH_TLS : LOCATABLE_TRANSPORTS),
       preferred: () => params.sipTransport,
     });
     this.callAnswerTimeoutSeconds = params.callAnswerTimeoutSeconds;
@@ -310,6 +333,8 @@ export class RunningEngine {
     stack.onAck = (req) => this.callManager.onAck(req);
     stack.onStrayResponse = (res) => this.callManager.onStrayResponse(res);
     stack.on('parseError', (err: SipParseError, raw: Buffer, from: Endpoint) => this.onParseError(err, raw, from));
+    stack.transport.on('tlsError', (err, peer, outgoing) =>
+      notifier.global(T.SipTlsError, { peer: { protocol: 'TLS', host: peer.host, port: peer.port }, reason: err.reason, detail: err.detail, outgoing }));
     if (params.logSipMessages) this.stopSipLog = attachSipLogger(stack, params.sipLogFile, state.logger === defaultLogger() ? undefined : state.logger);
     state.metrics.setStack(stack);
   }
@@ -414,14 +439,14 @@ export class RunningEngine {
 
   /** Where requests sent through the SIP proxy go, when one is enabled. */
   proxyEndpoint(): Endpoint | undefined {
-    return this.proxy ? { protocol: this.params.sipTransport, host: this.proxy.host, port: this.proxy.port } : undefined;
+    return this.proxy ? serverEndpoint(this.params.sipTransport, this.proxy) : undefined;
   }
 
   /** The outbound proxy in its one shape: where to send, and the Route naming it (built only here). */
   outboundProxyRoute(): OutboundProxy | undefined {
     const ob = this.outboundProxy;
     if (!ob) return undefined;
-    return { endpoint: { protocol: this.params.sipTransport, host: ob.host, port: ob.port }, route: looseRoute(ob.given, ob.givenPort), targets: ob.targets };
+    return { endpoint: serverEndpoint(this.params.sipTransport, ob), route: looseRoute(ob.given, ob.givenPort), targets: ob.targets };
   }
 
   /**

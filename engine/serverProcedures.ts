@@ -8,6 +8,7 @@
  */
 import { isIP } from 'node:net';
 import type { Endpoint } from '../sip/transport.js';
+import { defaultSipPort } from '../sip/tlsTransport.js';
 import type { EngineState } from './engineState.js';
 import { hostPort, isPort, isSipUser } from './hosts.js';
 import { RegistrationClient } from './registration.js';
@@ -135,7 +136,9 @@ export class ServerProcedures {
     const via = run.outboundProxy ?? (registerThroughProxy ? run.proxy : undefined);
     const server = via ?? registrar;
     const destination: Endpoint = { protocol, host: server.host, port: server.port };
-    const port = registrationServerPort === 5060 || registrationServerPort === 0 ? undefined : registrationServerPort;
+    // Over TLS the server's certificate is checked against the name the application gave.
+    if (protocol === 'TLS') destination.serverName = server.given;
+    const port = registrationServerPort === defaultSipPort(protocol) || registrationServerPort === 0 ? undefined : registrationServerPort;
     const requestUri = run.domain ? `sip:${run.domain}` : `sip:${hostPort(registrationServerAddress, port)}`;
 
     run.registration?.dispose();
@@ -194,9 +197,9 @@ export class ServerProcedures {
   }
 
   /** sendSipKeepAlive. */
-  async sendSipKeepAlive(host: string, port: number, enableState: boolean, keepAliveSeconds: number, protocol: 'UDP' | 'TCP'): Promise<T> {
+  async sendSipKeepAlive(host: string, port: number, enableState: boolean, keepAliveSeconds: number, protocol: 'UDP' | 'TCP' | 'TLS'): Promise<T> {
     if (typeof host !== 'string' || !host || !isPort(port) || typeof enableState !== 'boolean') return T.SipBadParameter;
-    if (protocol !== 'UDP' && protocol !== 'TCP') return T.SipBadParameter;
+    if (protocol !== 'UDP' && protocol !== 'TCP' && protocol !== 'TLS') return T.SipBadParameter;
     if (enableState && (!isUint(keepAliveSeconds) || keepAliveSeconds === 0)) return T.SipBadParameter;
     const ip = await this.run.locator.resolveHost(host);
     if (!ip) return T.SipUnknownHost;

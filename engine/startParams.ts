@@ -79,7 +79,8 @@ function validateStartParams(p: ResolvedParams): T {
   if (!isSrtpPolicy(p.srtpPolicy)) return T.SipBadParameter;
   if (!Array.isArray(p.srtpSuites) || p.srtpSuites.length === 0 || new Set(p.srtpSuites).size !== p.srtpSuites.length) return T.SipBadParameter;
   if (!p.srtpSuites.every((s) => SRTP_SUITES.includes(s))) return T.SipBadParameter;
-  if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP') return T.SipBadParameter;
+  if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP' && p.sipTransport !== 'TLS') return T.SipBadParameter;
+  if (!int(p.tlsPort, 0, 65535) || !validTlsSettings(p.tls)) return T.SipBadParameter;
   if (!Array.isArray(p.dnsServers) || p.dnsServers.length > 8 || !p.dnsServers.every(isDnsServer)) return T.SipBadParameter;
   if (p.conferenceSampleRate !== 8000 && p.conferenceSampleRate !== 16000 && p.conferenceSampleRate !== 48000) return T.SipBadParameter;
   if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;
@@ -113,4 +114,18 @@ function isDnsServer(s: unknown): boolean {
   if (!m) return isIP(s) === 6;
   const port = m[2] === undefined ? 53 : Number(m[2]);
   return isIP(m[1]!) !== 0 && port > 0 && port < 65536;
+}
+
+/** The shape of the `tls` start parameter (the PEM files are read when the engine starts). */
+function validTlsSettings(tls: unknown): boolean {
+  if (tls === null || typeof tls !== 'object') return false;
+  const t = tls as Record<string, unknown>;
+  for (const k of ['certificate', 'privateKey', 'ca', 'clientCertificate', 'clientPrivateKey']) {
+    if (t[k] !== undefined && (typeof t[k] !== 'string' || t[k] === '')) return false;
+  }
+  for (const k of ['verifyServer', 'requireClientCertificate']) if (t[k] !== undefined && typeof t[k] !== 'boolean') return false;
+  const ms = t['handshakeTimeoutMs'];
+  if (ms !== undefined && !(typeof ms === 'number' && Number.isInteger(ms) && ms >= 100 && ms <= 600_000)) return false;
+  // A key without its certificate (or the reverse) is a mistake, not half a listener.
+  return (t['certificate'] === undefined) === (t['privateKey'] === undefined) && (t['clientCertificate'] === undefined) === (t['clientPrivateKey'] === undefined);
 }

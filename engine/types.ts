@@ -8,6 +8,7 @@ import type { UserNotifyCallback } from './notifications.js';
 import type { TransportAddress } from '../sip/address.js';
 import { SRTP_SUITES, type SrtpPolicy, type SrtpSuite } from '../sip/sdes.js';
 import type { SessionTimerOptions } from '../lines/sessionTimer.js';
+import type { TlsSettings } from '../sip/tlsTransport.js';
 
 // These public names are defined on the lowest floor that uses them (so no floor imports from one
 // above it) and re-exported here, their public path.
@@ -15,6 +16,7 @@ export { CallDirection, LineState } from '../lines/lineState.js';
 export { MediaFormatAudio } from '../media/audioFormat.js';
 export type { TransportAddress } from '../sip/address.js';
 export type { SessionRefresherPreference, SessionTimerOptions } from '../lines/sessionTimer.js';
+export type { TlsSettings, TlsFailureReason } from '../sip/tlsTransport.js';
 
 /** Audio device id meaning "the system's preferred device" (LanScape's SIP_USE_PREFERED_AUDIO_DEVICE). */
 export const SIP_USE_PREFERED_AUDIO_DEVICE = -1;
@@ -62,8 +64,8 @@ export enum DtmfMethod {
   SipInfo = 2,
 }
 
-/** Transport protocols the engine listens on and can send with. */
-export type SipTransportName = 'UDP' | 'TCP';
+/** Transport protocols the engine listens on and can send with (TLS: see the `tls` start parameter). */
+export type SipTransportName = 'UDP' | 'TCP' | 'TLS';
 
 /**
  * Start parameters (LanScape's START_SIP_TELEPHONY_PARAMS in camelCase). Every member has a
@@ -197,7 +199,11 @@ export interface StartSipTelephonyParams {
   sipT2Ms?: number;
   /** RFC 3261 timer T4 in ms (default 5000). */
   sipT4Ms?: number;
-  /** Transport used for requests the engine originates (default UDP; the engine always listens on both). */
+  /**
+   * Transport used for requests the engine originates (default UDP; the engine always listens on
+   * UDP and TCP, and on TLS at `tlsPort` when `tls` names a certificate and key). `'TLS'` sends
+   * over TLS (port 5061 unless given) and registers a `transport=tls` Contact.
+   */
   sipTransport?: SipTransportName;
   /**
    * DNS servers that find SIP servers (RFC 3263 NAPTR/SRV/A/AAAA), each an IP address with an
@@ -205,6 +211,18 @@ export interface StartSipTelephonyParams {
    * the system's resolver, with the hosts file as a fallback for addresses. A LineScape addition.
    */
   dnsServers?: string[];
+  /** Port of the TLS listener (default 5061; 0 picks a free one, which peers then cannot be told: give a port when they dial in). A LineScape addition. */
+  tlsPort?: number;
+  /**
+   * SIP over TLS (docs/security.md): `certificate` and `privateKey` (PEM text or file paths)
+   * open the TLS listener; `ca` names the CAs trusted for peers' certificates instead of the
+   * system's (give a self-signed test CA here); `verifyServer` (default true) checks a server's
+   * certificate against the host name or address dialled; `clientCertificate`/`clientPrivateKey`
+   * are presented when a server asks; `requireClientCertificate` makes the listener ask;
+   * `handshakeTimeoutMs` (default 10000). TLS is on when `sipTransport` is `'TLS'` or any member
+   * is set. Keys are never logged. A LineScape addition.
+   */
+  tls?: TlsSettings;
   /** Notification callback. */
   userNotifyCallbackProc?: UserNotifyCallback;
   /**
@@ -319,6 +337,8 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   sipT4Ms: 5000,
   sipTransport: 'UDP',
   dnsServers: [],
+  tlsPort: 5061,
+  tls: {},
   keepCallAfterTransfer: false,
   reofferSingleCodec: false,
   holdMethod: 'reinvite',

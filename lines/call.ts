@@ -9,6 +9,7 @@
  * call settings (hold style, ring time-out), in one object the call manager makes.
  * @module
  */
+import { TlsError } from '../sip/tlsTransport.js';
 import type { Clock, TimerHandle } from '../sip/clock.js';
 import { Dialog, nextHopOf, type InDialogRequestOptions } from '../sip/dialog.js';
 import { DialogRouter } from '../sip/dialogRouter.js';
@@ -540,7 +541,8 @@ export class Call {
     }, (o) => {
       if (o.kind === 'final') this.onInviteFinal(o.req, o.res, o.authFailure !== undefined);
       else if (o.kind === 'timeout') this.onInviteFailed(408, 'Request Timeout', '');
-      else this.onInviteFailed(503, 'Service Unavailable', '');
+      // A TLS failure names its reason (unknown-ca, host-name-mismatch ...) in the phrase.
+      else this.onInviteFailed(503, o.error instanceof TlsError ? `TLS ${o.error.reason}` : 'Service Unavailable', '');
     });
   }
 

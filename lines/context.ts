@@ -15,7 +15,7 @@
  * @module
  */
 import type { Clock } from '../sip/clock.js';
-import type { SipStack } from '../sip/stack.js';
+import type { SipStack, TransportProtocol } from '../sip/stack.js';
 import type { CapabilityRegistry } from '../sip/capabilities.js';
 import type { DialogRouter } from '../sip/dialogRouter.js';
 import type { Endpoint } from '../sip/transport.js';
@@ -72,7 +72,7 @@ export interface UsageContext {
    */
   uacFor(keyPrefix: string): UacServices;
   /** Transport for requests we originate. */
-  transport(): 'UDP' | 'TCP';
+  transport(): TransportProtocol;
   /** Resolves a host name (undefined when it cannot). */
   resolve(host: string): Promise<string | undefined>;
   /**

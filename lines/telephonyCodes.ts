@@ -541,4 +541,10 @@ export enum TelephonyReturnValue {
    * window and is blocked for a back-off period (engine/securityLimits.ts).
    */
   SipAuthenticationBlocked,
+  /**
+   * GLOBAL notification: a TLS connection failed in its handshake, ours to a server or a
+   * client's to our listener; `reason` says why (unknown CA, host name mismatch, handshake
+   * time-out ...). The request that needed the connection fails on its own path too.
+   */
+  SipTlsError,
 }

@@ -190,6 +190,15 @@ export class DnsLocator {
    * when there is none (never with anything else).
    */
   async locate(q: LocateQuery): Promise<LocatedTarget[]> {
+    const targets = await this.targetsOf(q);
+    // RFC 5922 §4.1: a TLS server proves the domain of the URI, whichever SRV target serves it
+    const given = q.host.replace(/^\[|\]$/g, '').replace(/\.$/, '');
+    if (isIP(given)) return targets;
+    for (const t of targets) if (t.protocol === 'TLS') t.serverName = given;
+    return targets;
+  }
+
+  private async targetsOf(q: LocateQuery): Promise<LocatedTarget[]> {
     const bare = q.host.startsWith('[') && q.host.endsWith(']') ? q.host.slice(1, -1) : q.host;
     const have = this.transports();
     const named = q.transport ? toTransport(q.transport) : undefined;

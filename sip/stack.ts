@@ -25,7 +25,7 @@ import {
   type ServerTransaction,
   type TransactionTransport,
 } from './transaction.js';
-import { SipTransport, type Endpoint, type RemoteEndpoint, type TransportProtocol } from './transport.js';
+import { SipTransport, type Endpoint, type RemoteEndpoint, type SipTransportTlsOptions, type TransportProtocol } from './transport.js';
 import {
   MAGIC_COOKIE,
   bareHost,
@@ -75,6 +75,8 @@ export interface SipStackOptions {
   retransmit2xxUntilAck?: boolean;
   /** Largest message the created transport accepts (its default otherwise); larger requests get 513. */
   maxMessageSize?: number;
+  /** TLS for the created transport (see `SipTransportOptions.tls`). */
+  tls?: SipTransportTlsOptions;
 }
 
 /** How {@link SipStack.screenRequest} refuses a request: a stateless response, or silence. */
@@ -189,7 +191,7 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
     super();
     this.clock = options.clock ?? realClock;
     this.ownsTransport = options.transport === undefined;
-    this.transport = options.transport ?? new SipTransport({ host: options.host, port: options.port, clock: this.clock, maxMessageSize: options.maxMessageSize });
+    this.transport = options.transport ?? new SipTransport({ host: options.host, port: options.port, clock: this.clock, maxMessageSize: options.maxMessageSize, tls: options.tls });
     this.userAgent = options.userAgent;
     const txTransport: TransactionTransport = {
       encode: (msg, dest) => {
@@ -311,7 +313,7 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
 
   /** Where this stack listens for `protocol` (the bound address, not the public one). */
   localEndpoint(protocol: TransportProtocol): Endpoint {
-    return { protocol, host: this.transport.localHost, port: this.transport.localPort };
+    return { protocol, host: this.transport.localHost, port: this.transport.portFor(protocol) };
   }
 
   /** Host written in new Vias (and suitable for Contact): the public address when set. */
@@ -415,7 +417,10 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
       }
     }
     if (viaEntry === undefined || isPlaceholderVia(viaEntry.value)) {
-      const value = `SIP/2.0/${protocol} ${uriHost(this.viaHost)}:${this.viaPort};branch=${newBranch()};rport`;
+      // TLS has a listener of its own; its connections may be reused both ways (RFC 5923 alias).
+      const tls = protocol === 'TLS';
+      const port = tls ? this.transport.portFor('TLS') : this.viaPort;
+      const value = `SIP/2.0/${protocol} ${uriHost(this.viaHost)}:${port};branch=${newBranch()};rport${tls ? ';alias' : ''}`;
       if (viaEntry) viaEntry.value = value;
       else h.prepend('Via', value);
     }
@@ -454,6 +459,7 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
       return;
     }
     stampVia(req, via, from);
+    if (from.connectionId !== undefined && 'alias' in via.params) honourAlias(this.transport, via, from);
     const dest = responseDestination(via, from);
     const isAck = req.method === 'ACK';
     if (req.version !== 'SIP/2.0') {
@@ -601,6 +607,15 @@ function stampVia(req: SipRequest, via: Via, from: RemoteEndpoint): void {
       return;
     }
   }
+}
+
+/**
+ * RFC 5923: the peer offers the connection its request came on for our requests to its sent-by.
+ * Only for a sent-by on the connection's own address, so a peer can alias no one but itself.
+ */
+function honourAlias(transport: SipTransport, via: Via, from: RemoteEndpoint): void {
+  if (bareHost(via.host) !== from.host || via.transport !== from.protocol) return;
+  transport.aliasConnection(from, from.host, via.port ?? (from.protocol === 'TLS' ? 5061 : 5060));
 }
 
 /**

@@ -1,6 +1,8 @@
 /**
  * SIP transports (RFC 3261 §18): one UDP socket and one TCP listener on the same address and
- * port, plus the TCP connections opened to or accepted from peers.
+ * port, an optional TLS listener on a port of its own, plus the TCP and TLS connections opened
+ * to or accepted from peers (one stream layer for both: TLS only changes how the socket is made,
+ * see sip/tlsTransport.ts).
  *
  * The transport knows bytes and messages, not transactions: it frames streams, parses, and hands
  * every message (or parse failure) to its listeners with the address it came from. Nothing that
@@ -15,8 +17,9 @@ import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { SipParseError, type SipMessage } from './message.js';
 import { frameStreamMessage, parseMessage, serializeMessage, skipKeepAlive } from './parser.js';
 import { bareHost } from './util.js';
+import { TlsConnector, TlsError, classifyTlsError, isTlsAlert, type TlsFailureReason, type TlsSettings } from './tlsTransport.js';
 
-/** The transport protocols a SIP endpoint can name. TLS is reserved: sending on it fails cleanly. */
+/** The transport protocols a SIP endpoint can name. TLS needs {@link SipTransportOptions.tls}. */
 export type TransportProtocol = 'UDP' | 'TCP' | 'TLS';
 
 /** Where a message goes or came from. `host` is an IP address (IPv6 with or without brackets). */
@@ -27,6 +30,11 @@ export interface Endpoint {
   host: string;
   /** Port. */
   port: number;
+  /**
+   * TLS only: the host name the application dialled (`host` is its address), against which the
+   * server's certificate is checked and which is sent as SNI. Without it the address is checked.
+   */
+  serverName?: string;
 }
 
 /**
@@ -57,6 +65,14 @@ export interface SipTransportEvents {
    * answer they send synchronously still leaves).
    */
   oversize: [raw: Buffer, from: RemoteEndpoint];
+  /** A TLS connection failed (ours or a peer's, in or after the handshake); never fatal. */
+  tlsError: [err: TlsError, peer: Endpoint, outgoing: boolean];
+}
+
+/** TLS options of {@link SipTransport}: the certificates and checks, and the listener's port. */
+export interface SipTransportTlsOptions extends TlsSettings {
+  /** TLS listener port (0 picks a free one); the listener opens only with a certificate and key. */
+  port?: number;
 }
 
 /** Options of {@link SipTransport}. */
@@ -73,7 +89,12 @@ export interface SipTransportOptions {
   idleTimeoutMs?: number;
   /** Largest message accepted (a datagram, or a message on a stream, whose connection is then closed); default 256 KiB. */
   maxMessageSize?: number;
+  /** Enables TLS: outgoing connections always, a listener when a certificate and key are given. */
+  tls?: SipTransportTlsOptions;
 }
+
+/** A stream protocol. */
+type StreamProtocol = 'TCP' | 'TLS';
 
 interface QueuedWrite {
   data: Buffer;
@@ -83,6 +104,9 @@ interface QueuedWrite {
 interface Connection {
   id: number;
   key: string;
+  /** Further keys the connection is found under (RFC 5923 aliases). */
+  aliases: string[] | undefined;
+  protocol: StreamProtocol;
   socket: net.Socket;
   outgoing: boolean;
   connected: boolean;
@@ -111,8 +135,8 @@ function normalizeAddress(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
-function connKey(host: string, port: number): string {
-  return `${normalizeAddress(bareHost(host))}:${port}`;
+function connKey(protocol: TransportProtocol, host: string, port: number): string {
+  return `${protocol}:${normalizeAddress(bareHost(host))}:${port}`;
 }
 
 /**
@@ -126,9 +150,14 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
   private readonly clock: Clock;
   private readonly idleTimeoutMs: number;
   private readonly maxMessageSize: number;
+  private readonly tlsConnector: TlsConnector | undefined;
+  private readonly tlsRequestedPort: number;
   private udp: dgram.Socket | null = null;
   private server: net.Server | null = null;
+  private tlsServer: net.Server | null = null;
   private boundPort = 0;
+  private tlsBoundPort = 0;
+  private readonly handshaking = new Set<net.Socket>();
   private closed = false;
   private listening: Promise<void> | null = null;
   private nextConnId = 1;
@@ -145,6 +174,9 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     this.clock = options.clock ?? realClock;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     this.maxMessageSize = options.maxMessageSize ?? 256 * 1024;
+    // Reads the certificates now: a bad path fails the construction, not the first call.
+    this.tlsConnector = options.tls ? new TlsConnector(options.tls) : undefined;
+    this.tlsRequestedPort = options.tls?.port ?? 0;
   }
 
   /** The bound IP address. */
@@ -155,6 +187,21 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
   /** The bound port (shared by UDP and TCP); 0 before {@link listen} resolves. */
   get localPort(): number {
     return this.boundPort;
+  }
+
+  /** The TLS listener's port; 0 without one. */
+  get tlsPort(): number {
+    return this.tlsBoundPort;
+  }
+
+  /** True when TLS is configured (outgoing TLS connections can be made). */
+  get tlsEnabled(): boolean {
+    return this.tlsConnector !== undefined;
+  }
+
+  /** The port this transport receives `protocol` on: the TLS listener's for TLS, else the shared one. */
+  portFor(protocol: TransportProtocol): number {
+    return protocol === 'TLS' && this.tlsBoundPort !== 0 ? this.tlsBoundPort : this.boundPort;
   }
 
   /** True between a successful {@link listen} and {@link close}. */
@@ -214,15 +261,64 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
           throw err;
         }
       }
+      let tlsServer: net.Server | null;
+      try {
+        tlsServer = await this.bindTls();
+      } catch (err) {
+        udp.close();
+        server?.close();
+        throw err;
+      }
       if (this.closed) {
         udp.close();
         server?.close();
+        tlsServer?.close();
         throw new Error('transport closed');
       }
       this.attach(udp, server, port);
+      if (tlsServer) this.attachTls(tlsServer);
       return;
     }
     throw lastErr instanceof Error ? lastErr : new Error('no free port for UDP and TCP');
+  }
+
+  /** Opens the TLS listener on its own port when a certificate and key are configured. */
+  private async bindTls(): Promise<net.Server | null> {
+    const connector = this.tlsConnector;
+    if (!connector?.canListen) return null;
+    const server = connector.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port: this.tlsRequestedPort, host: bareHost(this.bindHost), exclusive: true }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }).catch((err: unknown) => {
+      server.close();
+      throw err;
+    });
+    return server;
+  }
+
+  private attachTls(server: net.Server): void {
+    this.tlsServer = server;
+    // Sockets still in their handshake are the server's, not ours: keep them to destroy at close.
+    server.on('connection', (socket: net.Socket) => {
+      this.handshaking.add(socket);
+      socket.once('close', () => this.handshaking.delete(socket));
+    });
+    server.on('secureConnection', (socket: net.Socket) => this.handshaking.delete(socket));
+    const addr = server.address();
+    this.tlsBoundPort = typeof addr === 'object' && addr ? addr.port : 0;
+    server.on('secureConnection', (socket: net.Socket) => this.onIncomingConnection(socket, 'TLS'));
+    // A client that fails its handshake (garbage, wrong CA, stalls): say so, never fail.
+    server.on('tlsClientError', (err: Error, socket: net.Socket) => {
+      const host = normalizeAddress(socket.remoteAddress ?? '');
+      const port = socket.remotePort ?? 0;
+      socket.destroy();
+      this.reportTlsError(err, { protocol: 'TLS', host, port }, false, true);
+    });
+    server.on('error', (err) => this.reportError(err));
   }
 
   private attach(udp: dgram.Socket, server: net.Server | null, port: number): void {
@@ -239,7 +335,7 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     udp.on('message', this.onDatagram);
     udp.on('error', (err) => this.reportError(err));
     if (server) {
-      server.on('connection', (socket) => this.onIncomingConnection(socket));
+      server.on('connection', (socket) => this.onIncomingConnection(socket, 'TCP'));
       server.on('error', (err) => this.reportError(err));
     }
   }
@@ -274,7 +370,7 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
       this.sendBytes(CRLF, dest, undefined);
       return true;
     }
-    if (dest.protocol !== 'TCP' || !this.tcpEnabled) return false;
+    if (!this.streamAllowed(dest.protocol)) return false;
     try {
       const conn = this.findConnection(dest) ?? this.openConnection(dest);
       conn.pingPending = true;
@@ -320,11 +416,13 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
         }
       }));
     }
-    const server = this.server;
-    if (server) {
-      this.server = null;
-      waits.push(new Promise<void>((resolve) => server.close(() => resolve())));
+    for (const socket of this.handshaking) socket.destroy();
+    this.handshaking.clear();
+    for (const server of [this.server, this.tlsServer]) {
+      if (server) waits.push(new Promise<void>((resolve) => server.close(() => resolve())));
     }
+    this.server = null;
+    this.tlsServer = null;
     await Promise.all(waits);
   }
 
@@ -345,8 +443,9 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
             onError ? (err: Error | null) => { if (err) this.callSafely(onError, err); } : ignoreSendResult,
           );
           return;
-        case 'TCP': {
-          if (!this.tcpEnabled) throw new Error('TCP is disabled on this transport');
+        case 'TCP':
+        case 'TLS': {
+          if (!this.streamAllowed(dest.protocol)) throw new Error(`${String(dest.protocol)} is not enabled on this transport`);
           const conn = this.findConnection(dest) ?? this.openConnection(dest);
           this.writeConn(conn, data, onError);
           return;
@@ -359,13 +458,36 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     }
   }
 
+  private streamAllowed(protocol: TransportProtocol): protocol is StreamProtocol {
+    return protocol === 'TCP' ? this.tcpEnabled : protocol === 'TLS' && this.tlsConnector !== undefined;
+  }
+
   private findConnection(dest: RemoteEndpoint): Connection | undefined {
     if (dest.connectionId !== undefined) {
       const byId = this.connsById.get(dest.connectionId);
-      if (byId && !byId.closed) return byId;
+      if (byId && !byId.closed && byId.protocol === dest.protocol) return byId;
     }
-    const byKey = this.connsByKey.get(connKey(dest.host, dest.port));
+    const byKey = this.connsByKey.get(connKey(dest.protocol, dest.host, dest.port));
     return byKey && !byKey.closed ? byKey : undefined;
+  }
+
+  /**
+   * RFC 5923: a peer whose Via on a connection carries `alias` lets us send our own requests to
+   * its sent-by over that connection instead of opening a new one. `conn` names the connection
+   * (its `connectionId`), `host:port` the sent-by; an open connection already known under that
+   * address is kept. Returns whether the alias was recorded.
+   */
+  aliasConnection(conn: RemoteEndpoint, host: string, port: number): boolean {
+    if (conn.connectionId === undefined) return false;
+    const c = this.connsById.get(conn.connectionId);
+    if (!c || c.closed) return false;
+    const key = connKey(c.protocol, host, port);
+    if (key === c.key || c.aliases?.includes(key)) return true;
+    const existing = this.connsByKey.get(key);
+    if (existing && !existing.closed) return false;
+    this.connsByKey.set(key, c);
+    (c.aliases ??= []).push(key);
+    return true;
   }
 
   private writeConn(conn: Connection, data: Buffer, onError: ((err: Error) => void) | undefined): void {
@@ -378,15 +500,28 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
   }
 
   private openConnection(dest: Endpoint): Connection {
+    const protocol = dest.protocol === 'TLS' ? 'TLS' : 'TCP';
     const host = normalizeAddress(bareHost(dest.host));
     const local = bareHost(this.bindHost);
-    const socket = net.connect({
-      host,
-      port: dest.port,
-      localAddress: local === '0.0.0.0' || local === '::' ? undefined : local,
-    });
-    const conn = this.register(socket, connKey(host, dest.port), host, dest.port, true);
-    socket.once('connect', () => {
+    const localAddress = local === '0.0.0.0' || local === '::' ? undefined : local;
+    const socket =
+      protocol === 'TLS'
+        ? this.tlsConnector!.connect(host, dest.port, dest.serverName, localAddress)
+        : net.connect({ host, port: dest.port, localAddress });
+    const conn = this.register(socket, protocol, host, dest.port, true);
+    let handshakeTimer: NodeJS.Timeout | undefined;
+    if (protocol === 'TLS') {
+      // Wall time, like the graceful close below: a peer that never finishes the handshake holds a
+      // kernel socket, whatever clock the protocol timers run on.
+      handshakeTimer = setTimeout(() => {
+        const err = Object.assign(new Error(`no TLS handshake within ${this.tlsConnector!.handshakeTimeoutMs} ms`), { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' });
+        socket.destroy(err);
+      }, this.tlsConnector!.handshakeTimeoutMs);
+      handshakeTimer.unref();
+      socket.once('close', () => clearTimeout(handshakeTimer));
+    }
+    socket.once(protocol === 'TLS' ? 'secureConnect' : 'connect', () => {
+      clearTimeout(handshakeTimer);
       conn.connected = true;
       const queue = conn.queue;
       conn.queue = [];
@@ -413,7 +548,7 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     }
   };
 
-  private onIncomingConnection(socket: net.Socket): void {
+  private onIncomingConnection(socket: net.Socket, protocol: StreamProtocol): void {
     try {
       if (this.closed) {
         socket.destroy();
@@ -421,7 +556,7 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
       }
       const host = normalizeAddress(socket.remoteAddress ?? '');
       const port = socket.remotePort ?? 0;
-      const conn = this.register(socket, connKey(host, port), host, port, false);
+      const conn = this.register(socket, protocol, host, port, false);
       conn.connected = true;
     } catch (err) {
       socket.destroy();
@@ -429,11 +564,14 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     }
   }
 
-  private register(socket: net.Socket, key: string, host: string, port: number, outgoing: boolean): Connection {
+  private register(socket: net.Socket, protocol: StreamProtocol, host: string, port: number, outgoing: boolean): Connection {
     const id = this.nextConnId++;
+    const key = connKey(protocol, host, port);
     const conn: Connection = {
       id,
       key,
+      aliases: undefined,
+      protocol,
       socket,
       outgoing,
       connected: false,
@@ -443,13 +581,17 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
       lastActivity: this.clock.now(),
       pingPending: false,
       pinned: false,
-      remote: Object.freeze({ protocol: 'TCP' as const, host, port, connectionId: id }),
+      remote: Object.freeze({ protocol, host, port, connectionId: id }),
     };
     this.connsById.set(id, conn);
     this.connsByKey.set(key, conn);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onStreamData(conn, chunk));
-    socket.on('error', (err) => {
+    socket.on('error', (raw) => {
+      // A failure before the handshake completed is a TLS problem, and so is a TLS alert after it
+      // (TLS 1.3 servers refuse a client certificate only then); later resets are not.
+      const tlsProblem = protocol === 'TLS' && (!conn.connected || isTlsAlert(raw));
+      const err = tlsProblem ? this.reportTlsError(raw, conn.remote, outgoing, !conn.connected) : raw;
       // Writes still queued behind a failed connect will never go: tell their senders.
       const queue = conn.queue;
       conn.queue = [];
@@ -551,6 +693,7 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     conn.pending = null;
     this.connsById.delete(conn.id);
     if (this.connsByKey.get(conn.key) === conn) this.connsByKey.delete(conn.key);
+    for (const key of conn.aliases ?? []) if (this.connsByKey.get(key) === conn) this.connsByKey.delete(key);
     if (destroy) {
       if (graceful && conn.connected) {
         conn.socket.end();
@@ -596,6 +739,16 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
   };
 
   // ---------------------------------------------------------------- error plumbing
+
+  /** Wraps a TLS socket failure in a {@link TlsError} with its reason, emits `tlsError`, returns it. */
+  private reportTlsError(raw: unknown, peer: Endpoint, outgoing: boolean, handshaking: boolean): TlsError {
+    const reason: TlsFailureReason = classifyTlsError(raw, handshaking);
+    const code = (raw as { code?: unknown } | null)?.code;
+    const detail = typeof code === 'string' ? code : raw instanceof Error ? raw.message : String(raw);
+    const err = raw instanceof TlsError ? raw : new TlsError(reason, `${peer.host}:${peer.port}`, detail);
+    if (!this.closed) this.safeEmit('tlsError', err, { protocol: 'TLS', host: peer.host, port: peer.port }, outgoing);
+    return err;
+  }
 
   private fail(onError: ((err: Error) => void) | undefined, err: unknown): void {
     if (!onError) return;

@@ -16,6 +16,7 @@ import { DigestClient, formatDigestHeader } from './digest.js';
 import { parseAuthHeader, type AuthHeader } from './grammar.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { nextHopOfRequest, nextHopUriOfRequest } from './dialog.js';
+import { dialledEndpoint } from './tlsTransport.js';
 import type { ClientTransaction, ClientTransactionUser } from './transaction.js';
 import type { Endpoint, TransportProtocol } from './transport.js';
 
@@ -278,7 +279,8 @@ async function targetsOf(services: UacServices, spec: UacRequest, req: SipReques
   if (!hop.hostIsName) return [{ protocol: hop.protocol, host: hop.host, port: hop.port }];
   if (services.locate) return services.locate(nextHopUriOfRequest(req));
   const ip = await services.resolve(hop.host);
-  return ip ? [{ protocol: hop.protocol, host: ip, port: hop.port }] : [];
+  // A name dialled over TLS is what the server's certificate must be issued for.
+  return ip ? [dialledEndpoint(hop.protocol, ip, hop.port, hop.host)] : [];
 }
 
 function isEndpointList(d: Endpoint | readonly Endpoint[]): d is readonly Endpoint[] {

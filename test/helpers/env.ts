@@ -145,6 +145,7 @@ export const APT_PACKAGES: Readonly<Record<string, string>> = {
   tc: 'iproute2',
   ip: 'iproute2',
   dnsmasq: 'dnsmasq-base',
+  openssl: 'openssl',
 };
 
 /**

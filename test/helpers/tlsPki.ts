@@ -1,0 +1,91 @@
+/**
+ * A throw-away PKI for the TLS tests, made with the openssl CLI at test time (node:crypto
+ * makes keys but cannot issue X.509 certificates): a test CA, a server certificate for
+ * 127.0.0.1 and `localhost` signed by it, one for another host name, a client certificate, and
+ * a second CA nobody trusts. EC P-256 keys: made in milliseconds, and every peer here takes them.
+ * @module
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** A certificate and its key, as file paths and PEM text. */
+export interface CertPair {
+  /** Path of the certificate (PEM). */
+  certFile: string;
+  /** Path of the private key (PEM). */
+  keyFile: string;
+  /** The certificate's PEM text. */
+  cert: string;
+  /** The key's PEM text. */
+  key: string;
+}
+
+/** The test PKI of {@link testPki}. */
+export interface TestPki {
+  /** Directory holding every file. */
+  dir: string;
+  /** The trusted test CA. */
+  ca: CertPair;
+  /** A CA nobody is told to trust ("wrong CA"). */
+  otherCa: CertPair;
+  /** Server certificate for IP 127.0.0.1 and DNS localhost, signed by {@link ca}. */
+  server: CertPair;
+  /** Server certificate for `wrong.example` only (no IP entry), signed by {@link ca}. */
+  wrongName: CertPair;
+  /** Server certificate for 127.0.0.1 signed by {@link otherCa}. */
+  untrusted: CertPair;
+  /** Client certificate (CN linescape-client), signed by {@link ca}. */
+  client: CertPair;
+}
+
+function openssl(dir: string, args: string[]): void {
+  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function pair(dir: string, name: string): CertPair {
+  const certFile = path.join(dir, `${name}.crt`);
+  const keyFile = path.join(dir, `${name}.key`);
+  return { certFile, keyFile, cert: fs.readFileSync(certFile, 'utf8'), key: fs.readFileSync(keyFile, 'utf8') };
+}
+
+function makeCa(dir: string, name: string, cn: string): CertPair {
+  openssl(dir, [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${cn}`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  return pair(dir, name);
+}
+
+function makeLeaf(dir: string, name: string, cn: string, san: string, ca: string, usage: string): CertPair {
+  openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
+  fs.writeFileSync(path.join(dir, `${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=${usage}\nbasicConstraints=CA:FALSE\n`);
+  openssl(dir, [
+    'x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial',
+    '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`,
+  ]);
+  return pair(dir, name);
+}
+
+let made: TestPki | undefined;
+
+/** Makes the PKI once per test process (removed when the process exits). */
+export function testPki(): TestPki {
+  if (made) return made;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linescape-pki-'));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const ca = makeCa(dir, 'ca', 'LineScape Test CA');
+  const otherCa = makeCa(dir, 'other-ca', 'Untrusted Test CA');
+  made = {
+    dir,
+    ca,
+    otherCa,
+    server: makeLeaf(dir, 'server', 'localhost', 'IP:127.0.0.1,DNS:localhost', 'ca', 'serverAuth,clientAuth'),
+    wrongName: makeLeaf(dir, 'wrong-name', 'wrong.example', 'DNS:wrong.example', 'ca', 'serverAuth,clientAuth'),
+    untrusted: makeLeaf(dir, 'untrusted', 'localhost', 'IP:127.0.0.1,DNS:localhost', 'other-ca', 'serverAuth,clientAuth'),
+    client: makeLeaf(dir, 'client', 'linescape-client', 'DNS:linescape-client', 'ca', 'clientAuth'),
+  };
+  return made;
+}
