@@ -301,7 +301,7 @@ export class RegistrationClient {
       if (reg.attempt !== attempt) return;
       // The registrar's name yields no target (any more): an error saying so (status 0), then the usual retry.
       if (o.kind === 'transport' && o.error instanceof DnsLocateError) this.fail(reg, T.SipRegisterError, { status: 0, reason: o.error.message }, expires);
-      if (o.kind === 'transport' && o.error instanceof TlsError) this.tlsFailed(reg, o.error, expires);
+      else if (o.kind === 'transport' && o.error instanceof TlsError) this.tlsFailed(reg, o.error, expires);
       else if (o.kind !== 'final') this.timedOut(reg, expires);
       else if (o.authFailure) this.fail(reg, T.SipRegisterAuthorizationError, o.res, expires);
       else this.final(reg, o.res, expires);
