@@ -167,6 +167,7 @@ export class SupervisorServer {
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'GET only\n', { Allow: 'GET, HEAD' });
     if (url.pathname === '/api/floor') return sendJson(res, 200, this.center.snapshot());
+    if (url.pathname === '/favicon.ico') return send(res, 204, 'image/x-icon', ''); // no icon, and no 404 in the console
     const file = FILES[url.pathname];
     if (!file) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
     // read on each request: editing the page needs a reload, not a restart

@@ -2,7 +2,7 @@
 // change, and VU levels every 200 ms per call); actions go back as act() requests. The DOM is
 // built once per agent and per waiting caller and then only updated, so keyboard focus and a
 // chosen transfer target survive the updates.
-/* global document, window, WebSocket, location, setTimeout, setInterval */
+/* global document, window, WebSocket, location, setInterval */
 
 const ACTIONS = [
   ['listen', 'Listen', 'Listen to'],
@@ -99,15 +99,15 @@ function agentRow(a) {
     buttons[action] = b;
     actions.append(b);
   }
-  const rxMeter = el('meter', { min: 0, max: 1, value: 0, 'aria-label': `${a.name}'s caller speaking` });
-  const txMeter = el('meter', { min: 0, max: 1, value: 0, 'aria-label': `${a.name}'s caller hearing` });
+  const rxMeter = el('meter', { min: 0, max: 1, value: 0, 'aria-label': `level of what ${a.name}'s caller says` });
+  const txMeter = el('meter', { min: 0, max: 1, value: 0, 'aria-label': `level of what ${a.name}'s caller hears` });
   row = {
     tr: el('tr', { 'data-agent': a.name }),
     state: el('td', { class: 'state' }),
     caller: el('td', { class: 'caller' }),
     duration: el('td', { class: 'duration' }),
     supervisor: el('td', { class: 'supervisor' }),
-    levels: el('td', { class: 'levels' }, el('span', { class: 'meter' }, 'in ', rxMeter), el('span', { class: 'meter' }, 'out ', txMeter)),
+    levels: el('td', { class: 'levels' }, el('span', { class: 'meter' }, 'caller ', rxMeter), el('span', { class: 'meter' }, 'agent ', txMeter)),
     rxMeter,
     txMeter,
     buttons,
@@ -138,7 +138,7 @@ function renderAgent(a) {
     row.txMeter.value = 0;
   }
   if (before && (before.state !== a.state || before.caller !== a.caller)) {
-    say(`${a.name} ${a.state}${a.caller ? ` with ${a.caller}` : ''}`);
+    say(`${a.name} ${a.state}${a.caller ? ` ${a.state === 'ringing' ? 'for' : 'with'} ${a.caller}` : ''}`);
   }
   if (before && JSON.stringify(before.supervisor) !== JSON.stringify(a.supervisor)) {
     say(a.supervisor ? `${a.supervisor.name} ${a.supervisor.mode} on ${a.name}'s call` : `no supervisor on ${a.name}'s call`);
