@@ -268,7 +268,7 @@ function artifactDir(): string {
 /** Generous: the machine is shared and loaded; the DOM is waited for, never timed. */
 const DOM_WAIT = { timeout: 20000, polling: 50 };
 
-peerTest('the supervisor page in headless Chromium follows a live call, and its listen button lets the supervisor hear it', [{ binary: 'chromium', aptPackage: 'chromium' }], async (t, bins) => {
+peerTest('the supervisor page in headless Chromium follows a live call, and its listen button lets the supervisor hear it', ['chromium'], async (t, bins) => {
   const r = await rig(t, { agents: [{ name: 'alice', skills: ['sales'] }], supervisors: ['sue'] });
   const { center, server, pool } = r;
   const alice = r.phone('alice');

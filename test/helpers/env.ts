@@ -144,6 +144,7 @@ export const APT_PACKAGES: Readonly<Record<string, string>> = {
   ss: 'iproute2',
   tc: 'iproute2',
   ip: 'iproute2',
+  chromium: 'chromium',
 };
 
 /**
