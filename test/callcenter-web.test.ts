@@ -3,7 +3,8 @@
  * over a real WebSocket and real HTTP refuses bad input with a clear error and changes nothing;
  * and in headless Chromium (the system's, driven by puppeteer-core, never a downloaded one)
  * the page follows a live call, its **listen** button is clicked, and the supervisor's phone
- * hears the call (judged by tones, as in callcenter.test.ts).
+ * hears the call (judged by tones, as in callcenter.test.ts); Stop is pressed from the keyboard,
+ * and a queued call is transferred to the agent from the page.
  *
  * The browser test saves a screenshot of the page during the call in `LINESCAPE_ARTIFACT_DIR`
  * (.ci/run points it at its log directory), else in a fresh temporary directory; the path is
@@ -268,7 +269,7 @@ function artifactDir(): string {
 /** Generous: the machine is shared and loaded; the DOM is waited for, never timed. */
 const DOM_WAIT = { timeout: 20000, polling: 50 };
 
-peerTest('the supervisor page in headless Chromium follows a live call, and its listen button lets the supervisor hear it', ['chromium'], async (t, bins) => {
+peerTest('the supervisor page in headless Chromium follows a live call, its listen button lets the supervisor hear it, and it transfers a queued call', ['chromium'], async (t, bins) => {
   const r = await rig(t, { agents: [{ name: 'alice', skills: ['sales'] }], supervisors: ['sue'] });
   const { center, server, pool } = r;
   const alice = r.phone('alice');
@@ -337,6 +338,18 @@ peerTest('the supervisor page in headless Chromium follows a live call, and its 
   await page.waitForFunction(`${text('supervisor')} === ''`, DOM_WAIT);
   const log = String(await page.evaluate(`document.getElementById('status').textContent`));
   t.regex(log, /alice talking with carl/, 'the live region told of the change');
-  t.deepEqual(pageErrors, [], 'no error in the page');
   t.is(await pool.engine.terminateCall(line, true, 5000), T.SipSuccess);
+  await page.waitForFunction(`${text('state')} === 'idle'`, DOM_WAIT);
+
+  // a caller for support, which alice does not serve, waits until the page gives the call to her
+  const second = await pool.call(center.sipPort, { name: 'dora', choice: '2', stayMs: 600000, voice: null, dialAfterMs: 800 });
+  t.true(second >= 0, 'the IVR answers dora');
+  const waiting = 'section[data-queue="support"] li';
+  await page.waitForFunction(`document.querySelector('${waiting} .who')?.textContent === 'dora'`, DOM_WAIT);
+  await page.select(`${waiting} select`, 'alice');
+  await page.click(`${waiting} button[data-action="transfer"]`);
+  await page.waitForFunction(`${text('state')} === 'talking' && ${text('caller')} === 'dora'`, DOM_WAIT);
+  t.is(agentOf(center.snapshot(), 'alice').caller, 'dora', 'the transfer reached the call center');
+  t.deepEqual(pageErrors, [], 'no error in the page');
+  t.is(await pool.engine.terminateCall(second, true, 5000), T.SipSuccess);
 });

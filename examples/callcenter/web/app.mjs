@@ -166,18 +166,31 @@ function queueBox(q) {
   return box;
 }
 
-function waitingItem(w, agents) {
+function waitingItem(w, queue, agents) {
   let li = waitingItems.get(w.id);
-  if (li) return li;
+  if (li) {
+    suggest(li.select, queue, agents);
+    return li;
+  }
   const select = el('select', { 'aria-label': `Agent for ${w.caller}` });
   for (const a of agents) select.append(el('option', { value: a.name }, a.name));
+  select.addEventListener('change', () => (select.dataset.chosen = 'true'));
+  suggest(select, queue, agents);
   const button = el('button', { type: 'button', 'data-action': 'transfer' }, 'Transfer');
   button.setAttribute('aria-label', `Transfer ${w.caller} to the chosen agent`);
   button.addEventListener('click', () => act({ action: 'transfer', agent: select.value, call: w.id }, `Transfer of ${w.caller} to ${select.value}`));
   li = el('li', { 'data-call': w.id }, el('span', { class: 'who' }, w.caller), ' ', el('span', { class: 'waited' }), ' ', select, ' ', button);
   li.since = w.since;
+  li.select = select;
   waitingItems.set(w.id, li);
   return li;
+}
+
+/** Until the supervisor picks one, the choice follows an idle agent with the queue's skill. */
+function suggest(select, queue, agents) {
+  if (select.dataset.chosen) return;
+  const idle = agents.find((a) => a.state === 'idle' && a.skills.includes(queue));
+  if (idle && select.value !== idle.name) select.value = idle.name;
 }
 
 function renderQueues(queues, agents) {
@@ -186,7 +199,7 @@ function renderQueues(queues, agents) {
     const box = queueBox(q);
     const items = q.waiting.map((w) => {
       live.add(w.id);
-      return waitingItem(w, agents);
+      return waitingItem(w, q.name, agents);
     });
     // reorder only when the order changed, so a focused control keeps its focus
     const same = items.length === box.list.children.length && items.every((li, i) => box.list.children[i] === li);
