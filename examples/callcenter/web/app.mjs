@@ -1,5 +1,6 @@
 // The supervisor's page: the floor arrives over the WebSocket (a whole snapshot after each
-// change, and VU levels every 200 ms per call); actions go back as act() requests. The DOM is
+// change, VU levels every 200 ms per call, and the call center's info lines); actions go back
+// as act() requests. The DOM is
 // built once per agent and per waiting caller and then only updated, so keyboard focus and a
 // chosen transfer target survive the updates.
 /* global document, window, WebSocket, location, setInterval */
@@ -140,9 +141,8 @@ function renderAgent(a) {
   if (before && (before.state !== a.state || before.caller !== a.caller)) {
     say(`${a.name} ${a.state}${a.caller ? ` ${a.state === 'ringing' ? 'for' : 'with'} ${a.caller}` : ''}`);
   }
-  if (before && JSON.stringify(before.supervisor) !== JSON.stringify(a.supervisor)) {
-    say(a.supervisor ? `${a.supervisor.name} ${a.supervisor.mode} on ${a.name}'s call` : `no supervisor on ${a.name}'s call`);
-  }
+  // a supervisor joining is told by the server's info message; leaving is not
+  if (before?.supervisor && !a.supervisor) say(`no supervisor on ${a.name}'s call`);
 }
 
 function onLevels(msg) {
@@ -263,6 +263,7 @@ function connect() {
     if (msg.type === 'floor') renderFloor(msg.floor);
     else if (msg.type === 'levels') onLevels(msg);
     else if (msg.type === 'result') onResult(msg);
+    else if (msg.type === 'info') say(msg.text);
   });
   socket.addEventListener('close', () => {
     $('connection').textContent = 'disconnected, reconnecting…';
