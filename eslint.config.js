@@ -51,7 +51,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['eslint.config.js', 'scripts/*.mjs', 'scripts/pack-consumer/*.mjs'] },
+        projectService: { allowDefaultProject: ['eslint.config.js', 'scripts/*.mjs', 'scripts/pack-consumer/*.mjs', 'examples/callcenter/web/*.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

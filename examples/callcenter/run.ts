@@ -2,7 +2,8 @@
  * `npm run callcenter`: the call center with simulated agents and callers on loopback, the
  * floor printed as it changes, a line per event. Options: `--seconds N` (stop after N seconds;
  * default: run until Ctrl-C), `--port P` (SIP port, default 5090; agents' own phones register
- * here), `--dir D` (recordings and the call log, default `callcenter-data` under the system's
+ * here), `--http-port H` (the supervisor's page on http://127.0.0.1:H/, default 8090; 0 picks a
+ * free port), `--dir D` (recordings and the call log, default `callcenter-data` under the system's
  * temporary directory), `--no-sim` (no simulated traffic: bring your own phones).
  * @module
  */
@@ -13,6 +14,7 @@ import { TelephonyReturnValue as T } from '../../index.js';
 import { CallCenter, type AgentConfig } from './callCenter.js';
 import { writeSyntheticPrompts } from './audioFiles.js';
 import { Simulator } from './simulator.js';
+import { SupervisorServer } from './supervisorServer.js';
 
 const AGENTS: AgentConfig[] = [
   { name: 'alice', skills: ['sales'] },
@@ -24,6 +26,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string' },
     port: { type: 'string', default: '5090' },
+    'http-port': { type: 'string', default: '8090' },
     dir: { type: 'string', default: path.join(os.tmpdir(), 'callcenter-data') },
     'no-sim': { type: 'boolean', default: false },
   },
@@ -63,12 +66,14 @@ center.on('ended', (r) => {
 center.on('info', (text) => line(`info   ${text}`));
 
 let sim: Simulator | null = null;
+let web: SupervisorServer | null = null;
 let stopping = false;
 async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   line('stopping');
   await sim?.stop();
+  await web?.stop();
   const today = center.log.figures();
   await center.stop();
   console.log(
@@ -89,6 +94,15 @@ if (rc !== T.SipSuccess) {
 }
 line(`call center on sip:support@127.0.0.1:${center.sipPort}; agents ${AGENTS.map((a) => `${a.name} (${a.skills.join('+')})`).join(', ')}; supervisor sue`);
 line('menu: 1 sales, 2 support, 9 leave a message');
+web = new SupervisorServer(center, { port: Number(values['http-port']) });
+try {
+  await web.start();
+  line(`supervisor's page: ${web.url}`);
+} catch (e) {
+  web = null;
+  console.error(`the supervisor's page did not start: ${(e as Error).message} (another --http-port?)`);
+  await shutdown(1);
+}
 if (!values['no-sim']) {
   sim = new Simulator(center.sipPort, { agents: AGENTS.map((a) => a.name), supervisors: ['sue'], meanArrivalMs: 5000 });
   const src = await sim.start();

@@ -146,6 +146,7 @@ export const APT_PACKAGES: Readonly<Record<string, string>> = {
   ip: 'iproute2',
   dnsmasq: 'dnsmasq-base',
   openssl: 'openssl',
+  chromium: 'chromium',
 };
 
 /**
