@@ -24,7 +24,7 @@ import { runSipp, startKamailio, startSipp, waitForUdpPort, type KamailioHandle,
 import { freePort, freePorts } from './helpers/ports.js';
 
 const exampleDir = path.join(projectRoot, 'examples', 'scale-out');
-const LINES = 24;
+const LINES = 64;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Kamailio with the example's config and a dispatcher list of `enginePorts` (set 1) and `trunkPorts` (set 2). */
@@ -203,5 +203,32 @@ peerTest(
     t.like(await a.waitFor((r) => r.ev === 'callResult' && r.uri === `sip:5551234@127.0.0.1:${k.port}`, 30_000), { rc: 'SipSuccess' });
     t.is(a.answered, 0);
     t.is(b.answered, 2, 'engine B answered only the two agent42 calls');
+  },
+);
+
+peerTest(
+  'scale-out: an engine told to stop (SIGTERM) drains: its probe answers 503 and new calls are refused with 503, Kamailio moves them to the other engine, its calls in progress finish, no call fails',
+  ['kamailio', 'sipp'],
+  async (t) => {
+    t.timeout(180_000);
+    const ports = await freePorts(2);
+    const k = await startDispatcher(t, ports);
+    const [e1, e2] = await Promise.all(ports.map(async (p, i) => startEngine(t, await engineOptions(`engine${i + 1}`, p, k.port))));
+    t.true(await waitForDispatcher(k, (f) => ports.every((p) => isActive(f.get(p)))), 'both engines answered their probes');
+    const run = startSipp(await loadArgs(k.port, 'sales', 240, 30, 1000), { timeoutMs: 170_000 });
+    t.teardown(() => run.kill());
+    await e2!.waitFor(() => e2!.answered >= 30, 60_000);
+    const draining = e2!.waitFor((r) => r.ev === 'draining', 10_000);
+    const code = e2!.kill('SIGTERM');
+    t.true(((await draining).active as number) > 0, 'it had calls in progress when told to stop');
+    t.true(await waitForDispatcher(k, (f) => !isActive(f.get(ports[1]!))), 'its 503 to the probe took it out of the set');
+    t.is(await code, 0, 'it stopped cleanly after its calls ended');
+    t.like(e2!.reports.at(-1), { ev: 'stopped' });
+    const r = await run.wait();
+    t.is(r.code, 0, r.summary);
+    t.like(r.stats, { successful: 240, failed: 0 }, r.summary);
+    t.true(await settled([e1!]));
+    t.log(`shares of 240 calls: ${e1!.answered} / ${e2!.answered} (engine 2 drained after its 30th)`);
+    t.is(e1!.answered + e2!.answered, 240);
   },
 );
