@@ -107,13 +107,12 @@ async function dispatchTo(k: KamailioHandle, list: string, ports: number[], prob
   throw new Error(`dispatcher destinations not active: ${ports.join(',')}`);
 }
 
-/** Starts `n` engine processes with `lines` lines each. */
-async function startEngines(n: number, lines: number, kamPort: number): Promise<{ backend: Backend; ports: number[] }> {
-  const ports = await freePorts(n);
+/** Starts `n` engine processes with `lines` lines each, engine i on SIP port `sipPorts[i]` and RTP block `rtpBlocks[i]`. */
+async function startEngines(n: number, lines: number, kamPort: number, sipPorts: readonly number[], rtpBlocks: readonly (readonly [number, number])[]): Promise<{ backend: Backend; ports: number[] }> {
+  const ports = sipPorts.slice(0, n);
   const engines: EngineProcess[] = [];
   for (let i = 0; i < n; i++) {
-    const rtp = await freePorts(lines, { even: true });
-    engines.push(await EngineProcess.start({ name: `engine${i + 1}`, port: ports[i]!, proxyPort: kamPort, lines, rtp: [rtp[0]!, rtp[rtp.length - 1]! + 1], toneHz: 440, drainSeconds: 1 }));
+    engines.push(await EngineProcess.start({ name: `engine${i + 1}`, port: ports[i]!, proxyPort: kamPort, lines, rtp: rtpBlocks[i]!, toneHz: 440, drainSeconds: 1 }));
   }
   return {
     ports,
@@ -190,6 +189,14 @@ export async function main(): Promise<void> {
   console.log(`=== d: through Kamailio's dispatcher (round robin), SIPp caller, ${callMs} ms calls, ${seconds} s per rate`);
   console.log(`${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${l.map((x) => x.toFixed(2)).join(' ')}, Node ${process.version}`);
 
+  // ports reserved once and reused by every back end (the port allocator never hands a port out twice)
+  const most = Math.max(1, ...backends.map(Number).filter((n) => Number.isInteger(n)));
+  const sipPorts = await freePorts(most);
+  const rtpBlocks: (readonly [number, number])[] = [];
+  for (let i = 0; i < most; i++) {
+    const rtp = await freePorts(lines, { even: true });
+    rtpBlocks.push([rtp[0]!, rtp[rtp.length - 1]! + 1]);
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linescape-bench-ds-'));
   const list = path.join(dir, 'dispatcher.list');
   writeDispatcherList(list, []);
@@ -199,7 +206,7 @@ export async function main(): Promise<void> {
   const summary: string[][] = [];
   try {
     for (const which of backends) {
-      const { backend, ports } = which === 'sipp' ? await startSippUas() : await startEngines(Number(which), lines, k.port);
+      const { backend, ports } = which === 'sipp' ? await startSippUas() : await startEngines(Number(which), lines, k.port, sipPorts, rtpBlocks);
       try {
         await dispatchTo(k, list, ports, which !== 'sipp');
         let best = 0;
@@ -231,7 +238,13 @@ export async function main(): Promise<void> {
   } finally {
     await k.stop();
     fs.rmSync(dir, { recursive: true, force: true });
+    // what was measured, also when a step threw
+    report(cpsRows, concRows, summary, concRate);
   }
+}
+
+/** Prints the three tables. */
+function report(cpsRows: string[][], concRows: string[][], summary: string[][], concRate: number): void {
   console.log('\ncalls per second (SIPp caller -> Kamailio -> back end)');
   table(['back end', 'offered cps', 'achieved cps', 'ok', 'failed', 'Kamailio CPU%', 'back end CPU%', ''], cpsRows);
   console.log(`\nconcurrent calls (N calls placed at ${concRate}/s, each held until all N are up)`);
