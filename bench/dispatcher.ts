@@ -205,10 +205,15 @@ export async function main(): Promise<void> {
   const concRows: string[][] = [];
   const summary: string[][] = [];
   try {
+    // a fresh back end for each part, so calls left over by a failed step do not weigh on the next part
+    const fresh = async (which: string): Promise<{ backend: Backend; ports: number[] }> => {
+      const b = which === 'sipp' ? await startSippUas() : await startEngines(Number(which), lines, k.port, sipPorts, rtpBlocks);
+      await dispatchTo(k, list, b.ports, which !== 'sipp');
+      return b;
+    };
     for (const which of backends) {
-      const { backend, ports } = which === 'sipp' ? await startSippUas() : await startEngines(Number(which), lines, k.port, sipPorts, rtpBlocks);
+      let { backend } = await fresh(which);
       try {
-        await dispatchTo(k, list, ports, which !== 'sipp');
         let best = 0;
         for (const rate of rates) {
           const m = await measure(k, backend, rate, rate * seconds, callMs);
@@ -219,6 +224,8 @@ export async function main(): Promise<void> {
           best = Math.max(best, m.cps);
           await sleep(1000);
         }
+        await backend.stop();
+        ({ backend } = await fresh(which));
         let bestConc = 0;
         for (const n of concSteps) {
           const holdMs = Math.round((n / concRate) * 1000) + 2000;
