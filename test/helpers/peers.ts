@@ -215,6 +215,12 @@ export interface KamailioOptions {
   readonly args?: readonly string[];
   /** Keep the run directory after `stop()` (also `LINESCAPE_KEEP_PEER_DIRS=1`). */
   readonly keepRundir?: boolean;
+  /**
+   * A start script with the same contract as `peers/kamailio/start.sh` (`PORT RUNDIR [args]`,
+   * prints the PID once up) that runs another config, e.g. `examples/scale-out/kamailio-start.sh`.
+   * Default: the shared peer's `start.sh`.
+   */
+  readonly startScript?: string;
 }
 
 /** One contact binding in Kamailio's location table. */
@@ -291,7 +297,7 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<Kamaili
     const rundir = fs.mkdtempSync(path.join(os.tmpdir(), 'linescape-kam-'));
     const res = await run(
       'sh',
-      [path.join(dir, 'start.sh'), String(port), rundir, ...(opts.args ?? [])],
+      [opts.startScript ?? path.join(dir, 'start.sh'), String(port), rundir, ...(opts.args ?? [])],
       { cwd: dir, timeoutMs: 90_000 },
     );
     const pid = Number.parseInt(res.stdout.trim().split('\n').pop() ?? '', 10);
