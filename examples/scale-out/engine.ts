@@ -20,6 +20,7 @@
  *  [--tone 440] [--drain-seconds 30]`
  * @module
  */
+import { isIP } from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -113,6 +114,10 @@ async function main(): Promise<void> {
     maxLocalRtpPort: o.rtpMax,
     dtmfEnabled: true,
     callAnswerTimeoutSeconds: 60,
+    // every request comes from Kamailio: its address alone may reach the engine, and the
+    // per-source rate limit (which would count the whole site as one source) is off
+    ...(isIP(o.proxyHost) ? { allowedSourceNetworks: [`${o.proxyHost}/${isIP(o.proxyHost) === 4 ? 32 : 128}`], allowedSourceScope: 'all' as const } : {}),
+    requestRatePerSource: 0,
   });
   if (rc !== T.SipSuccess) {
     report('error', { step: 'startSipTelephony', rc: T[rc] });
