@@ -406,6 +406,34 @@ peerTest('a UDP-default engine with a TLS listener answers a TLS call with a TLS
   t.deepEqual([...carol.of(T.SipTlsError), ...bob.of(T.SipTlsError)], []);
 });
 
+peerTest('presence over TLS: a UDP-default engine subscribes to sips: and the NOTIFYs (status, offline, the final one) come back over TLS', ['openssl'], async (t) => {
+  const pki = testPki();
+  const aliceLog = captureLog('info');
+  const alice = await startEngine(t, { phoneName: 'alice', phoneDisplayName: 'Alice', tls: { ca: pki.ca.cert }, logSipMessages: true }, { logger: aliceLog.logger });
+  const bob = await tlsEngine(t, 'bob');
+  const bobUri = `sips:bob@127.0.0.1:${bob.tlsPort}`;
+  t.is(await alice.engine.presenceSubscribe(bobUri, 'over TLS'), T.SipSuccess);
+  const recv = await bob.waitFor(T.SipPresenceRecvSubscribe);
+  t.like(recv.data, { subject: 'over TLS' });
+  await alice.waitFor(T.SipSubscriptionSuccess);
+  const subscribe = sipLog(aliceLog.records, 'send', /^SUBSCRIBE sips:/)[0]!;
+  t.is(subscribe.proto, 'TLS');
+  t.is(contactOf(subscribe.sip), `<sips:alice@127.0.0.1:${alice.port}>`);
+  t.is(bob.engine.presenceAcceptSubscribe(recv.data.subscribeId), T.SipSuccess);
+  t.is(bob.engine.setPresenceStatus('Encrypted'), T.SipSuccess);
+  await alice.waitFor(T.SipPresenceOnline, (n) => n.data.stateText === 'Encrypted');
+  t.is(bob.engine.presenceOffline(), T.SipSuccess);
+  await alice.waitFor(T.SipPresenceOffline);
+  t.is(await alice.engine.presenceUnsubscribe(bobUri), T.SipSuccess);
+  t.true(await until(() => bob.engine.getPresenceWatchers().watchers.length === 0), 'the notifier forgot the watcher');
+  // pending, active (Encrypted), offline, and the terminated NOTIFY after the unsubscribe
+  const notifies = sipLog(aliceLog.records, 'recv', /^NOTIFY /);
+  t.true(notifies.length >= 4, `${notifies.length} NOTIFYs`);
+  t.deepEqual(notifies.filter((m) => m.proto !== 'TLS'), [], 'every NOTIFY came over TLS');
+  t.deepEqual(sipLog(aliceLog.records, 'send', /^SUBSCRIBE /).map((m) => m.proto), ['TLS', 'TLS'], 'the unsubscribe too');
+  t.deepEqual([...alice.of(T.SipTlsError), ...bob.of(T.SipTlsError)], []);
+});
+
 peerTest('engine to engine over TLS: a blind transfer (REFER, NOTIFY and the new INVITE all over TLS) connects B and C', ['openssl'], async (t) => {
   const a = await tlsEngine(t, 'alice');
   const b = await tlsEngine(t, 'bob', 2); // the transferee places the new call on its second line
