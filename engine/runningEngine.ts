@@ -457,7 +457,8 @@ export class RunningEngine {
     if (!user) return;
     const ours = [this.contactUri(user), this.contactUri(user, 'TLS', true), ...(['UDP', 'TCP', 'TLS'] as const).map((p) => this.contactUri(user, p))];
     if (!ours.some((c) => value === `<${c}>`)) return;
-    req.headers.set('Contact', `<${this.contactUri(user, protocol, requestIsSips(req))}>`);
+    const wanted = `<${this.contactUri(user, protocol, requestIsSips(req))}>`;
+    if (wanted !== value) req.headers.set('Contact', wanted);
   }
 
   /** Where requests sent through the SIP proxy go, when one is enabled. */
