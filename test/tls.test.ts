@@ -11,7 +11,7 @@ import tls from 'node:tls';
 import { once } from 'node:events';
 import { SipStack, VIA_PLACEHOLDER, type RemoteEndpoint } from '../sip/stack.js';
 import { SipTransport } from '../sip/transport.js';
-import { TlsError, classifyTlsError, readPem, uriTransport, type TlsSettings } from '../sip/tlsTransport.js';
+import { TlsError, classifyTlsError, readPem, requestIsSips, uriTransport, type TlsSettings } from '../sip/tlsTransport.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { parseMessage } from '../sip/parser.js';
 import { newTag } from '../sip/util.js';
@@ -82,6 +82,16 @@ test('the URI picks the transport: transport=tls and sips: mean TLS', (t) => {
   t.is(classifyTlsError(Object.assign(new Error('x'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }), true), 'unknown-ca');
   t.is(classifyTlsError(Object.assign(new Error('x'), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }), true), 'host-name-mismatch');
   t.is(classifyTlsError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }), true), 'connection-failed');
+});
+
+test('a request is sips when its Request-URI or its first Route is (RFC 3261 §8.1.1.8)', (t) => {
+  const req = (uri: string, route?: string): { uri: string; headers: { get(n: string): string | undefined } } => ({ uri, headers: { get: (n) => (n === 'Route' ? route : undefined) } });
+  t.true(requestIsSips(req('sips:bob@example.com')));
+  t.true(requestIsSips(req('SIPS:bob@example.com')));
+  t.false(requestIsSips(req('sip:bob@example.com;transport=tls')));
+  t.true(requestIsSips(req('sip:bob@example.com', '<sips:proxy.example.com;lr>, <sip:other.example.com;lr>')));
+  t.true(requestIsSips(req('sip:bob@example.com', '"Edge" <sips:proxy.example.com;lr>')));
+  t.false(requestIsSips(req('sip:bob@example.com', '<sip:proxy.example.com;lr>, <sips:other.example.com;lr>')));
 });
 
 test('start parameters: TLS settings are checked; a missing certificate file fails the start, a bad shape is SipBadParameter', async (t) => {
