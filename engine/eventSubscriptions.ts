@@ -12,6 +12,7 @@
 import { raceTimer } from '../sip/clock.js';
 import { parseNameAddr, parseUri } from '../sip/grammar.js';
 import type { SipRequest } from '../sip/message.js';
+import { requestIsSips } from '../sip/tlsTransport.js';
 import {
   SubscriptionRouter,
   negotiateExpires,
@@ -407,7 +408,7 @@ export class EventSubscriptions {
       return;
     }
     const contentType = typeof data.initialNotifyContentType === 'string' && data.initialNotifyContentType ? data.initialNotifyContentType : accept[0] ?? 'text/plain';
-    const session = this.router.acceptSubscribe(req, event, { localContact: this.ctx.contactUri(this.ctx.user()), displayName: this.ctx.displayName(), expires: n.expires, contentType });
+    const session = this.router.acceptSubscribe(req, event, { localContact: this.ctx.contactUri(this.ctx.user(), tx.from.protocol, requestIsSips(req)), displayName: this.ctx.displayName(), expires: n.expires, contentType });
     const pending = data.pending === true;
     session.answer(tx, req, pending ? 202 : 200);
     const body = typeof data.initialNotifyBody === 'string' || Buffer.isBuffer(data.initialNotifyBody) ? data.initialNotifyBody : null;

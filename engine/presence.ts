@@ -9,6 +9,7 @@
 import { buildPidf, parsePidf } from '../sip/pidf.js';
 import type { SipRequest } from '../sip/message.js';
 import { raceTimer } from '../sip/clock.js';
+import { requestIsSips } from '../sip/tlsTransport.js';
 import {
   Publication,
   negotiateExpires,
@@ -251,7 +252,8 @@ export class PresenceService {
       return;
     }
     const session = this.subs.router.acceptSubscribe(req, event, {
-      localContact: this.subs.ctx.contactUri(this.subs.ctx.user()),
+      // our Contact names the transport (and scheme) the SUBSCRIBE came over
+      localContact: this.subs.ctx.contactUri(this.subs.ctx.user(), tx.from.protocol, requestIsSips(req)),
       displayName: this.subs.ctx.displayName(),
       expires: n.expires,
       contentType: PIDF_CONTENT_TYPE,

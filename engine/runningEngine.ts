@@ -27,7 +27,7 @@ import type { ServerTransaction } from '../sip/transaction.js';
 import type { Endpoint, TransportProtocol } from '../sip/transport.js';
 import { DnsLocator, nodeDnsBackend, queryOfUri, type LocateQuery } from '../sip/dnsLocator.js';
 import { answerChallenge, looseRoute, type OutboundProxy, type UacServices } from '../sip/uac.js';
-import { serverEndpoint } from '../sip/tlsTransport.js';
+import { requestIsSips, serverEndpoint } from '../sip/tlsTransport.js';
 import { CapabilityRegistry } from '../sip/capabilities.js';
 import { DialogRouter } from '../sip/dialogRouter.js';
 import { PhoneLine } from '../lines/phoneLine.js';
@@ -431,10 +431,34 @@ export class RunningEngine {
     }
   }
 
-  /** Our Contact URI for `user`. */
-  contactUri(user: string): string {
+  /**
+   * Our Contact URI for `user`: over `protocol` when given (the transport a dialog's request
+   * actually used), else `sipTransport`; `sips` asks for a `sips:` URI (RFC 3261 §8.1.1.8).
+   */
+  contactUri(user: string, protocol?: TransportProtocol, sips = false): string {
     const a = this.advertisedAddress();
-    return `sip:${user}@${hostPort(a.host, a.port)}${a.protocol === 'UDP' ? '' : `;transport=${a.protocol.toLowerCase()}`}`;
+    // Another transport than the default: its own listening port (TLS has one), on the
+    // advertised host; the port is the one our Via names, so an aliased connection matches it.
+    const stack = this.liveStack();
+    const port = protocol === undefined || protocol === a.protocol || !stack ? a.port : stack.localEndpoint(protocol).port;
+    const p = protocol ?? a.protocol;
+    if (sips && p === 'TLS') return `sips:${user}@${hostPort(a.host, port)}`;
+    return `sip:${user}@${hostPort(a.host, port)}${p === 'UDP' ? '' : `;transport=${p.toLowerCase()}`}`;
+  }
+
+  /**
+   * Rewrites the Contact of an outgoing request to name the transport it is about to go over,
+   * when that Contact is one of ours for its user (see {@link contactUri}; a retry or failover
+   * may carry the one of an earlier attempt); others are left.
+   */
+  private contactForTransport(req: SipRequest, protocol: TransportProtocol): void {
+    const value = req.headers.get('Contact');
+    const user = value && /^<sips?:([^@;>]+)@/i.exec(value)?.[1];
+    if (!user) return;
+    const ours = [this.contactUri(user), this.contactUri(user, 'TLS', true), ...(['UDP', 'TCP', 'TLS'] as const).map((p) => this.contactUri(user, p))];
+    if (!ours.some((c) => value === `<${c}>`)) return;
+    const wanted = `<${this.contactUri(user, protocol, requestIsSips(req))}>`;
+    if (wanted !== value) req.headers.set('Contact', wanted);
   }
 
   /** Where requests sent through the SIP proxy go, when one is enabled. */
@@ -462,6 +486,7 @@ export class RunningEngine {
       resolve: (host) => this.locator.resolveHost(host),
       locate: (uri) => this.locate(uri),
       transport: () => this.params.sipTransport,
+      contactFor: (req, protocol) => this.contactForTransport(req, protocol),
     };
   }
 
@@ -500,7 +525,7 @@ export class RunningEngine {
       user: () => params.phoneName,
       displayName: () => params.phoneDisplayName,
       userFor: (line) => this.userForLine(line),
-      contactUri: (user) => this.contactUri(user),
+      contactUri: (user, protocol, sips) => this.contactUri(user, protocol, sips),
       advertisedAddress: () => this.advertisedAddress(),
       domain: () => this.domain,
       proxy: () => this.proxy,

@@ -9,9 +9,9 @@
  * call settings (hold style, ring time-out), in one object the call manager makes.
  * @module
  */
-import { TlsError } from '../sip/tlsTransport.js';
+import { requestIsSips, TlsError } from '../sip/tlsTransport.js';
 import type { Clock, TimerHandle } from '../sip/clock.js';
-import { Dialog, nextHopOf, type InDialogRequestOptions } from '../sip/dialog.js';
+import { Dialog, nextHopOf, uriOf, type InDialogRequestOptions } from '../sip/dialog.js';
 import { DialogRouter } from '../sip/dialogRouter.js';
 import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
 import { serializeMessage } from '../sip/parser.js';
@@ -287,6 +287,11 @@ export class Call {
   private forks?: ForkedAnswers;
   /** Where the last INVITE went (the retry after 422 goes there too). */
   private inviteDestination?: UacDestination;
+  /**
+   * Our Contact in this call's dialog: the one our INVITE went with, or the one for the transport
+   * (and scheme) an incoming INVITE came over; unset until then (the engine's default).
+   */
+  private localContact?: string;
   /** The session timer (RFC 4028, lines/sessionTimer.ts), when enabled. */
   readonly sessionTimer?: SessionTimer;
   /** UPDATE in this call's dialog, both directions (lines/callUpdate.ts). */
@@ -507,6 +512,11 @@ export class Call {
     return call;
   }
 
+  /** Our Contact URI in this call (see {@link localContact}). */
+  private contactUri(): string {
+    return this.localContact ?? this.host.contactUri(this.userName);
+  }
+
   private sendInvite(invite: SipRequest, dest: UacDestination): void {
     this.inviteDestination = dest;
     // The first build is the INVITE itself; each 401/407 retry is the next CSeq of it.
@@ -515,9 +525,13 @@ export class Call {
       build: () => (next = next ? this.nextInvite(next) : invite),
       destination: dest,
       authUser: this.userName,
+      contactFollowsTransport: true,
       abandoned: () => this.st === CallState.Terminated || this.st === CallState.Cancelling,
       onSend: (req) => {
         this.invite = req;
+        // the Contact names the transport this attempt takes (a sips: target gets a sips: one)
+        const contact = req.headers.get('Contact');
+        if (contact) this.localContact = uriOf(contact);
         if (!this.earlyKey && !this.dialog && !this.isEnded) {
           this.earlyKey = DialogRouter.earlyKey(req.headers.get('Call-ID') ?? '', this.localTag);
           this.host.dialogChanged(this, undefined, this.earlyKey);
@@ -570,7 +584,7 @@ export class Call {
     const toTag = tagOf(res.headers.get('To'));
     if (res.status > 100 && toTag && this.invite && !this.dialog) {
       const invite = this.invite;
-      this.earlyDialog = this.prackUac.dialogFor(res, () => Dialog.fromUacResponse(invite, res, this.host.contactUri(this.userName)));
+      this.earlyDialog = this.prackUac.dialogFor(res, () => Dialog.fromUacResponse(invite, res, this.contactUri()));
       this.updates.noteAllow(res);
     }
     const sdp = res.body.length && (res.headers.get('Content-Type') ?? '').includes('sdp') ? res.body.toString('latin1') : undefined;
@@ -604,7 +618,7 @@ export class Call {
   private sendPrack(res: SipResponse, rack: string, answer?: string): void {
     const invite = this.invite;
     if (!invite || this.isEnded) return;
-    const dialog = this.prackUac.dialogFor(res, () => Dialog.fromUacResponse(invite, res, this.host.contactUri(this.userName)));
+    const dialog = this.prackUac.dialogFor(res, () => Dialog.fromUacResponse(invite, res, this.contactUri()));
     const headers: Array<[string, string]> = [['RAck', rack]];
     const options: InDialogRequestOptions = answer === undefined ? { headers } : { headers, body: answer, contentType: 'application/sdp' };
     // a PRACK refused or unanswered changes nothing: the INVITE transaction decides the call
@@ -635,7 +649,7 @@ export class Call {
   reAck(res: SipResponse): void {
     if (!this.invite || this.direction !== CallDirection.Outgoing) return;
     this.forks ??= new ForkedAnswers({
-      contactUri: () => this.host.contactUri(this.userName),
+      contactUri: () => this.contactUri(),
       ack: (ack, d) => void this.sendAck(ack, d),
       bye: (d) => this.sendInDialog('BYE', {}, () => undefined, d),
     });
@@ -646,7 +660,7 @@ export class Call {
     if (this.isEnded) {
       if (res.status >= 200 && res.status < 300) {
         // Answered after we gave up (CANCEL crossed the 200): confirm, then hang up (§9.1).
-        const d = Dialog.fromUacResponse(invite, res, this.host.contactUri(this.userName));
+        const d = Dialog.fromUacResponse(invite, res, this.contactUri());
         void this.sendAck(d.createRequest('ACK', { cseq: d.localSeq }), d);
         this.sendInDialog('BYE', {}, () => undefined, d);
       }
@@ -735,7 +749,7 @@ export class Call {
 
   private onAnswered(invite: SipRequest, res: SipResponse): void {
     this.notify(T.SipInviteOkReceived, { statusCode: res.status });
-    const dialog = Dialog.fromUacResponse(invite, res, this.host.contactUri(this.userName));
+    const dialog = Dialog.fromUacResponse(invite, res, this.contactUri());
     this.setDialog(dialog);
     const ack = dialog.createRequest('ACK', { cseq: dialog.localSeq });
     this.updates.noteAllow(res);
@@ -775,7 +789,7 @@ export class Call {
    */
   private onAnsweredAfterCancel(invite: SipRequest, res: SipResponse): void {
     this.notify(T.SipInviteOkReceived, { statusCode: res.status });
-    const dialog = Dialog.fromUacResponse(invite, res, this.host.contactUri(this.userName));
+    const dialog = Dialog.fromUacResponse(invite, res, this.contactUri());
     this.setDialog(dialog);
     void this.sendAck(dialog.createRequest('ACK', { cseq: dialog.localSeq }));
     this.notify(T.SipSendInviteAck);
@@ -875,7 +889,10 @@ export class Call {
     call.updates.noteAllow(req);
     call.notify(T.SipIncomingCallStart, { from: fromValue, to: call.incomingInfo.to, requestUri: req.uri });
     call.notify(T.SipIncomingCallInitialized);
-    const dialog = Dialog.fromUasRequest(req, call.localTag, host.contactUri(userName));
+    // Our Contact names the transport the INVITE came over (TLS from a UDP-default engine too),
+    // and is a sips: URI for a sips: Request-URI (RFC 3261 §8.1.1.8).
+    call.localContact = host.contactUri(userName, from.protocol, requestIsSips(req));
+    const dialog = Dialog.fromUasRequest(req, call.localTag, call.localContact);
     call.setDialog(dialog);
     const media = await host.openMedia(line);
     if (call.isEnded) {
@@ -987,7 +1004,7 @@ export class Call {
     if (!tx || !this.invite) return undefined;
     const res = this.host.runStack.createResponse(this.invite, status, reason, { toTag: this.localTag });
     this.addRefusal(res, refusal);
-    if (status > 100 && status < 300) res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
+    if (status > 100 && status < 300) res.headers.append('Contact', `<${this.contactUri()}>`);
     if (status >= 200 && status < 300) {
       this.host.capabilities.addHeaders(res.headers, ['Allow', 'Supported']);
       // our 2xx agrees the session interval and starts its timer
@@ -1258,7 +1275,7 @@ export class Call {
       // Late offer in a re-INVITE: offer in the 200, answer in the ACK.
       const local = this.buildLocalMedia(this.localDirection());
       const res = stack.createResponse(req, 200, 'OK');
-      res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
+      res.headers.append('Contact', `<${this.contactUri()}>`);
       res.headers.append('Content-Type', 'application/sdp');
       res.body = Buffer.from(createOffer(local));
       this.addSessionTimerAnswer(res);
@@ -1304,7 +1321,7 @@ export class Call {
     }
     this.localMedia = local;
     const res = stack.createResponse(req, 200, 'OK');
-    res.headers.append('Contact', `<${this.host.contactUri(this.userName)}>`);
+    res.headers.append('Contact', `<${this.contactUri()}>`);
     res.headers.append('Content-Type', 'application/sdp');
     res.body = Buffer.from(r.answer);
     respond(res);
@@ -1703,7 +1720,7 @@ export class Call {
     }
 
     contactUri(): string {
-      return this.call.host.contactUri(this.call.userName);
+      return this.call.contactUri();
     }
 
     localOfferPending(): boolean {

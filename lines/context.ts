@@ -90,8 +90,11 @@ export interface UsageContext {
   displayName(): string;
   /** The user name a line answers and calls as. */
   userFor(line: PhoneLine): string;
-  /** Our Contact URI for a user name (reflects the current public address). */
-  contactUri(user: string): string;
+  /**
+   * Our Contact URI for a user name (reflects the current public address), over `protocol` when
+   * given (else `sipTransport`), a `sips:` URI when `sips` is set and the protocol is TLS.
+   */
+  contactUri(user: string, protocol?: TransportProtocol, sips?: boolean): string;
   /** The address advertised in Contact, Via and SDP: the public one when known, else the local one. */
   advertisedAddress(): AdvertisedAddress;
   /** The SIP domain, when set. */

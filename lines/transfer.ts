@@ -46,6 +46,7 @@ import type { ServerTransaction } from '../sip/transaction.js';
 import { buildResponse, cseqNumber, newTag } from '../sip/util.js';
 import { Dialog } from '../sip/dialog.js';
 import { sendUacRequest, type UacDestination } from '../sip/uac.js';
+import { requestIsSips } from '../sip/tlsTransport.js';
 import { ImplicitSubscriptions, NotifierSession, type ExpiryPolicy, type ImplicitSubscriber, type SubscriberTermination, type SubscriptionChannel } from '../sip/subscription.js';
 import type { Capability } from '../sip/capabilities.js';
 import { OwnedDialogUsage, type DialogUsage, type DialogUsageKind } from '../sip/dialogRouter.js';
@@ -288,7 +289,8 @@ export class TransferManager {
       this.host.notifyGlobal(T.SipReceivedOutOfDialogRefer, { referId, accepted: false, to: target.uri, from, newPhoneLine: -1 });
       return;
     }
-    const dialog = Dialog.fromUasRequest(req, newTag(), this.host.contactUri(this.host.user()));
+    // our Contact (in the 202) names the transport and scheme the REFER came over
+    const dialog = Dialog.fromUasRequest(req, newTag(), this.host.contactUri(this.host.user(), tx.from.protocol, requestIsSips(req)));
     const uac = this.host.uacFor('refer:');
     const host = this.host;
     const channel: SubscriptionChannel = {

@@ -26,7 +26,7 @@ function withoutTag(value: string): string {
 }
 
 /** The URI text inside a Contact / Route / Record-Route value. */
-function uriOf(value: string): string {
+export function uriOf(value: string): string {
   const lt = value.indexOf('<');
   if (lt >= 0) return value.slice(lt + 1, value.indexOf('>', lt)).trim();
   const semi = value.indexOf(';');

@@ -20,7 +20,7 @@
  * @module
  */
 import { raceTimer, type Clock, type TimerHandle } from './clock.js';
-import { Dialog } from './dialog.js';
+import { Dialog, uriOf } from './dialog.js';
 import { DialogRouter, type DialogUsage } from './dialogRouter.js';
 import type { InDialogRequestOptions } from './dialog.js';
 import { SipHeaders, type SipRequest, type SipResponse } from './message.js';
@@ -95,8 +95,16 @@ type TxOutcome = { res: SipResponse; req: SipRequest; auth?: 'no-credentials' | 
  * on 401/407); `done` gets the last outcome. `destination` undefined: an in-dialog request,
  * routed by its dialog.
  */
-function transact(host: SubscriptionHost, build: () => SipRequest, destination: UacDestination | undefined, done: (o: TxOutcome) => void): void {
-  sendUacRequest(host.uac, { build, destination, authUser: host.authUser() }, (o) => {
+function transact(
+  host: SubscriptionHost,
+  build: () => SipRequest,
+  destination: UacDestination | undefined,
+  done: (o: TxOutcome) => void,
+  onSend?: (req: SipRequest) => void,
+): void {
+  // A dialog-opening request (onSend given) has its Contact follow the transport it goes over.
+  const opens = onSend !== undefined ? { contactFollowsTransport: true, onSend } : {};
+  sendUacRequest(host.uac, { build, destination, authUser: host.authUser(), ...opens }, (o) => {
     if (o.kind === 'final') done(o.authFailure ? { res: o.res, req: o.req, auth: o.authFailure } : { res: o.res, req: o.req });
     else done({ error: o.kind, req: o.req });
   });
@@ -277,6 +285,8 @@ export class SubscriberSession {
   /** Successful refreshes so far. */
   refreshCount = 0;
   private cseq = 0;
+  /** The Contact our initial SUBSCRIBE went with (it names the transport it took); the dialog's. */
+  private sentContact?: string;
   private expiresAsked: number;
   private refreshTimer?: TimerHandle;
   private expiryTimer?: TimerHandle;
@@ -341,7 +351,10 @@ export class SubscriberSession {
   }
 
   private sendInitial(): void {
-    transact(this.host, () => this.buildInitial(), this.options.destination, (o) => this.onInitialOutcome(o));
+    transact(this.host, () => this.buildInitial(), this.options.destination, (o) => this.onInitialOutcome(o), (req) => {
+      const contact = req.headers.get('Contact');
+      if (contact) this.sentContact = uriOf(contact);
+    });
   }
 
   private onInitialOutcome(o: TxOutcome): void {
@@ -353,7 +366,7 @@ export class SubscriberSession {
     const res = o.res;
     if (res.status >= 200 && res.status < 300) {
       if (!this.dialog) {
-        this.dialog = Dialog.fromUacResponse(o.req, res, this.options.localContact);
+        this.dialog = Dialog.fromUacResponse(o.req, res, this.sentContact ?? this.options.localContact);
         this.dialog.localSeq = this.cseq;
       }
       this.accepted(res, false);
@@ -478,7 +491,7 @@ export class SubscriberSession {
       cseqNumber(req.headers.get('CSeq')),
       contactUri(req.headers.get('Contact')) ?? this.options.requestUri,
       req.headers.getAll('Record-Route'),
-      this.options.localContact,
+      this.sentContact ?? this.options.localContact,
     );
     if (this.state === 'trying') this.state = 'pending';
     if (this.unsubscribing) this.sendUnsubscribe();

@@ -250,3 +250,13 @@ export function dialledEndpoint(protocol: TransportProtocol, address: string, po
 export function serverEndpoint(protocol: TransportProtocol, server: { host: string; port: number; given: string }): Endpoint {
   return protocol === 'TLS' ? { protocol, host: server.host, port: server.port, serverName: server.given } : { protocol, host: server.host, port: server.port };
 }
+
+/**
+ * True when a request's Request-URI or top Route is a `sips:` URI: RFC 3261 §8.1.1.8 then asks
+ * for a `sips:` Contact (and the dialog stays on TLS both ways).
+ */
+export function requestIsSips(req: { uri: string; headers: { get(name: string): string | undefined } }): boolean {
+  if (/^sips:/i.test(req.uri.trim())) return true;
+  const route = req.headers.get('Route');
+  return route !== undefined && /^\s*(?:"[^"]*"\s*|[^<,]*)?<\s*sips:/i.test(route);
+}

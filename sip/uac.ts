@@ -92,6 +92,11 @@ export interface UacServices {
   locate?(uri: string): Promise<readonly Endpoint[]>;
   /** Transport for next hops whose URI names none. */
   transport(): TransportProtocol;
+  /**
+   * Makes `req`'s Contact, when it is one of ours, name `protocol`, the transport the request
+   * is about to go over (see {@link UacRequest.contactFollowsTransport}).
+   */
+  contactFor?(req: SipRequest, protocol: TransportProtocol): void;
 }
 
 /**
@@ -125,6 +130,12 @@ export interface UacRequest {
   destination?: UacDestination;
   /** Whose credentials answer challenges (one digest client per name). */
   authUser: string;
+  /**
+   * A request that opens a dialog: its Contact follows the transport each attempt goes over,
+   * so the far end's in-dialog requests come back over it (a `sips:` target, or a TLS target
+   * from an engine whose default is UDP, gets a TLS Contact), before `onSend` sees it.
+   */
+  contactFollowsTransport?: boolean;
   /** Provisional responses of every attempt. */
   onProvisional?(res: SipResponse): void;
   /** INVITE only: further 2xx in the Accepted state (see {@link ClientTransactionUser.onAdditional2xx}). */
@@ -237,6 +248,7 @@ export function sendUacRequest(services: UacServices, spec: UacRequest, done: (o
     };
     if (spec.onProvisional) user.onProvisional = (res) => spec.onProvisional!(res);
     if (spec.onAdditional2xx) user.onAdditional2xx = (res) => spec.onAdditional2xx!(res);
+    if (spec.contactFollowsTransport) services.contactFor?.(req, dest.protocol);
     spec.onSend?.(req);
     let tx: ClientTransaction | undefined;
     try {

@@ -11,7 +11,7 @@ import tls from 'node:tls';
 import { once } from 'node:events';
 import { SipStack, VIA_PLACEHOLDER, type RemoteEndpoint } from '../sip/stack.js';
 import { SipTransport } from '../sip/transport.js';
-import { TlsError, classifyTlsError, readPem, uriTransport, type TlsSettings } from '../sip/tlsTransport.js';
+import { TlsError, classifyTlsError, readPem, requestIsSips, uriTransport, type TlsSettings } from '../sip/tlsTransport.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { parseMessage } from '../sip/parser.js';
 import { newTag } from '../sip/util.js';
@@ -21,6 +21,7 @@ import { freePort } from './helpers/ports.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { analyse, capture, sendTone } from './helpers/audio.js';
 import { until } from './helpers/observe.js';
+import { captureLog, type LogRecord } from './helpers/log.js';
 import { TelephonyReturnValue as T, VoipMediaEngine } from '../index.js';
 import { resolveStartParams } from '../engine/startParams.js';
 
@@ -81,6 +82,16 @@ test('the URI picks the transport: transport=tls and sips: mean TLS', (t) => {
   t.is(classifyTlsError(Object.assign(new Error('x'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }), true), 'unknown-ca');
   t.is(classifyTlsError(Object.assign(new Error('x'), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }), true), 'host-name-mismatch');
   t.is(classifyTlsError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }), true), 'connection-failed');
+});
+
+test('a request is sips when its Request-URI or its first Route is (RFC 3261 §8.1.1.8)', (t) => {
+  const req = (uri: string, route?: string): { uri: string; headers: { get(n: string): string | undefined } } => ({ uri, headers: { get: (n) => (n === 'Route' ? route : undefined) } });
+  t.true(requestIsSips(req('sips:bob@example.com')));
+  t.true(requestIsSips(req('SIPS:bob@example.com')));
+  t.false(requestIsSips(req('sip:bob@example.com;transport=tls')));
+  t.true(requestIsSips(req('sip:bob@example.com', '<sips:proxy.example.com;lr>, <sip:other.example.com;lr>')));
+  t.true(requestIsSips(req('sip:bob@example.com', '"Edge" <sips:proxy.example.com;lr>')));
+  t.false(requestIsSips(req('sip:bob@example.com', '<sip:proxy.example.com;lr>, <sips:other.example.com;lr>')));
 });
 
 test('start parameters: TLS settings are checked; a missing certificate file fails the start, a bad shape is SipBadParameter', async (t) => {
@@ -347,6 +358,94 @@ peerTest('engine to engine: a call to a server with an untrusted certificate fai
   const failed = await alice.waitFor(T.SipFarEndError);
   t.is(failed.data.reasonPhrase, 'TLS unknown-ca');
   t.is(alice.engine.getOutgoingCallErrorInfo(0).responseReasonPhrase, 'TLS unknown-ca');
+});
+
+/** The SIP messages an engine logged (logSipMessages through a captured logger). */
+function sipLog(records: LogRecord[], dir: 'recv' | 'send', firstLine: RegExp): Array<{ proto: string; sip: string }> {
+  return records
+    .filter((r) => r['component'] === 'linescape-sip' && r['dir'] === dir && firstLine.test(String(r['firstLine'])))
+    .map((r) => ({ proto: String(r['proto']), sip: String(r['sip']) }));
+}
+
+/** The Contact header of a logged message. */
+const contactOf = (sip: string): string => /\r\nContact: ([^\r]*)/i.exec(sip)?.[1] ?? '';
+
+peerTest('a UDP-default engine dialling sips: advertises a sips: Contact: the callee\'s re-INVITE and BYE come back over TLS, audio works', ['openssl'], async (t) => {
+  const pki = testPki();
+  const aliceLog = captureLog('info');
+  // sipTransport stays UDP, and alice has no TLS listener: the far end reaches her over her connection
+  const alice = await startEngine(t, { phoneName: 'alice', tls: { ca: pki.ca.cert }, logSipMessages: true }, { logger: aliceLog.logger });
+  const bob = await tlsEngine(t, 'bob');
+  bob.engine.on('SipOkToAnswerCall', (n) => bob.engine.goOffHook(n.phoneLine));
+  t.is(await alice.engine.makeCallUri(`sips:bob@127.0.0.1:${bob.tlsPort}`, false, 0, true, 10_000), T.SipSuccess);
+  await bob.waitFor(T.SipIncomingCallConnected);
+  const invite = sipLog(aliceLog.records, 'send', /^INVITE sips:/)[0]!;
+  t.is(invite.proto, 'TLS');
+  t.is(contactOf(invite.sip), `<sips:alice@127.0.0.1:${alice.port}>`, 'RFC 3261 §8.1.1.8: a sips: Request-URI, a sips: Contact');
+  t.regex(invite.sip, /\r\nVia: SIP\/2\.0\/TLS /);
+
+  const toBob = capture(bob.engine, 0);
+  const toAlice = capture(alice.engine, 0);
+  sendTone(alice.engine, 0, 700, 3);
+  sendTone(bob.engine, 0, 1100, 3);
+  await until(() => toBob.samples().length >= 8000 && toAlice.samples().length >= 8000, 30_000);
+  t.true(Math.abs(analyse(toBob.samples()).freq - 700) < 15, 'bob hears alice');
+  t.true(Math.abs(analyse(toAlice.samples()).freq - 1100) < 20, 'alice hears bob');
+
+  // the callee's in-dialog requests go to alice's Contact: over TLS, on the connection she opened
+  t.is(await bob.engine.holdLine(0, true), T.SipSuccess);
+  await alice.waitFor(T.SipFarEndHoldOn);
+  t.deepEqual(sipLog(aliceLog.records, 'recv', /^INVITE /).map((m) => m.proto), ['TLS'], 'the hold re-INVITE came over TLS');
+  t.is(await bob.engine.terminateCall(0, true, 5000), T.SipSuccess);
+  await alice.waitFor(T.SipCallComplete);
+  t.deepEqual(sipLog(aliceLog.records, 'recv', /^BYE /).map((m) => m.proto), ['TLS'], 'the BYE came over TLS');
+  t.deepEqual(sipLog(aliceLog.records, 'recv', /./).filter((m) => m.proto !== 'TLS'), [], 'nothing of the call came over UDP');
+  t.deepEqual(alice.of(T.SipTlsError), []);
+});
+
+peerTest('a UDP-default engine with a TLS listener answers a TLS call with a TLS Contact: the caller\'s BYE comes over TLS', ['openssl'], async (t) => {
+  const carolLog = captureLog('info');
+  const carolTls = await freePort();
+  const carol = await startEngine(t, { phoneName: 'carol', tlsPort: carolTls, tls: serverTls(), logSipMessages: true }, { logger: carolLog.logger });
+  carol.engine.on('SipOkToAnswerCall', (n) => carol.engine.goOffHook(n.phoneLine));
+  const bob = await tlsEngine(t, 'bob');
+  t.is(await bob.engine.makeCall('carol', '127.0.0.1', carolTls, 0, true, 10_000), T.SipSuccess);
+  await carol.waitFor(T.SipIncomingCallConnected);
+  const ok = sipLog(carolLog.records, 'send', /^SIP\/2\.0 200 /).find((m) => /\r\nCSeq: \d+ INVITE/i.test(m.sip))!;
+  t.is(ok.proto, 'TLS');
+  t.is(contactOf(ok.sip), `<sip:carol@127.0.0.1:${carolTls};transport=tls>`, 'the 200 names the transport the INVITE came over');
+  t.is(await bob.engine.terminateCall(0, true, 5000), T.SipSuccess);
+  await carol.waitFor(T.SipCallComplete);
+  t.deepEqual(sipLog(carolLog.records, 'recv', /^BYE /).map((m) => m.proto), ['TLS']);
+  t.deepEqual([...carol.of(T.SipTlsError), ...bob.of(T.SipTlsError)], []);
+});
+
+peerTest('presence over TLS: a UDP-default engine subscribes to sips: and the NOTIFYs (status, offline, the final one) come back over TLS', ['openssl'], async (t) => {
+  const pki = testPki();
+  const aliceLog = captureLog('info');
+  const alice = await startEngine(t, { phoneName: 'alice', phoneDisplayName: 'Alice', tls: { ca: pki.ca.cert }, logSipMessages: true }, { logger: aliceLog.logger });
+  const bob = await tlsEngine(t, 'bob');
+  const bobUri = `sips:bob@127.0.0.1:${bob.tlsPort}`;
+  t.is(await alice.engine.presenceSubscribe(bobUri, 'over TLS'), T.SipSuccess);
+  const recv = await bob.waitFor(T.SipPresenceRecvSubscribe);
+  t.like(recv.data, { subject: 'over TLS' });
+  await alice.waitFor(T.SipSubscriptionSuccess);
+  const subscribe = sipLog(aliceLog.records, 'send', /^SUBSCRIBE sips:/)[0]!;
+  t.is(subscribe.proto, 'TLS');
+  t.is(contactOf(subscribe.sip), `<sips:alice@127.0.0.1:${alice.port}>`);
+  t.is(bob.engine.presenceAcceptSubscribe(recv.data.subscribeId), T.SipSuccess);
+  t.is(bob.engine.setPresenceStatus('Encrypted'), T.SipSuccess);
+  await alice.waitFor(T.SipPresenceOnline, (n) => n.data.stateText === 'Encrypted');
+  t.is(bob.engine.presenceOffline(), T.SipSuccess);
+  await alice.waitFor(T.SipPresenceOffline);
+  t.is(await alice.engine.presenceUnsubscribe(bobUri), T.SipSuccess);
+  t.true(await until(() => bob.engine.getPresenceWatchers().watchers.length === 0), 'the notifier forgot the watcher');
+  // pending, active (Encrypted), offline, and the terminated NOTIFY after the unsubscribe
+  const notifies = sipLog(aliceLog.records, 'recv', /^NOTIFY /);
+  t.true(notifies.length >= 4, `${notifies.length} NOTIFYs`);
+  t.deepEqual(notifies.filter((m) => m.proto !== 'TLS'), [], 'every NOTIFY came over TLS');
+  t.deepEqual(sipLog(aliceLog.records, 'send', /^SUBSCRIBE /).map((m) => m.proto), ['TLS', 'TLS'], 'the unsubscribe too');
+  t.deepEqual([...alice.of(T.SipTlsError), ...bob.of(T.SipTlsError)], []);
 });
 
 peerTest('engine to engine over TLS: a blind transfer (REFER, NOTIFY and the new INVITE all over TLS) connects B and C', ['openssl'], async (t) => {
