@@ -74,7 +74,8 @@ export async function playedPastSender(sender: VoipMediaEngine, senderLine: numb
   const end = Date.now() + limitMs;
   for (;;) {
     const s = mediaStats(listener, listenerLine);
-    if (s !== undefined && ((s.jitter.playoutTimestamp - ts) | 0) > 0) return true;
+    // (a play point exists once a packet came)
+    if (s !== undefined && s.jitter.pushed > 0 && ((s.jitter.playoutTimestamp - ts) | 0) > 0) return true;
     if (Date.now() >= end) return false;
     await sleep(10);
   }
