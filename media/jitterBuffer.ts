@@ -119,6 +119,12 @@ export interface JitterBufferStats {
   jitterMs: number;
   /** False in pass-through mode. */
   enabled: boolean;
+  /**
+   * RTP timestamp of the play point: the next frame due. Every frame before it has been played,
+   * concealed or dropped; 0 before the first packet. It tells how far the stream has gone out of
+   * the buffer, so a figure counted at the sender can be matched with the audio heard here.
+   */
+  playoutTimestamp: number;
 }
 
 const SLOT_EMPTY = 0;
@@ -630,6 +636,7 @@ export class JitterBuffer {
       targetDelayMs: this.targetFrames * this.frameMs,
       jitterMs: this.jitterEst,
       enabled: this.enabled,
+      playoutTimestamp: this.nextTs,
     };
   }
 }

@@ -80,8 +80,11 @@ peerTest('the ACK of a 488 with a different branch is matched by dialog identifi
   const e = await engine(t);
   const [sipPort] = await freePorts(1);
   const [mediaPort] = await freePorts(2, { even: true });
+  // -nr: SIPp sends its INVITE once. Otherwise an engine that a loaded machine keeps from reading
+  // for T1 (500 ms) gets the INVITE twice and rightly answers the copy with the 488 again
+  // (RFC 3261 §17.2.1): a second 488 that is no retransmission of the engine's own
   const res = await runSipp(
-    [`127.0.0.1:${e.port}`, '-sf', sippScenario('uac-ack-new-branch.xml'), '-s', 'ivr', '-p', String(sipPort), '-mp', String(mediaPort), '-m', '1', '-timeout', '20s', '-timeout_error'],
+    [`127.0.0.1:${e.port}`, '-sf', sippScenario('uac-ack-new-branch.xml'), '-s', 'ivr', '-p', String(sipPort), '-mp', String(mediaPort), '-m', '1', '-nr', '-timeout', '20s', '-timeout_error'],
     { timeoutMs: 30_000, traceMessages: true },
   );
   t.is(res.code, 0, res.summary);

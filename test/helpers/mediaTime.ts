@@ -6,7 +6,9 @@
  * and compare tick-driven figures (recorded seconds, VU callbacks) against it.
  * @module
  */
-import type { VoipMediaEngine } from '../../index.js';
+import type { Readable } from 'node:stream';
+import { TelephonyReturnValue as T, type VoipMediaEngine } from '../../index.js';
+import type { IvrSampleRate } from '../../media/ivr.js';
 import type { MediaSessionStats } from '../../media/session.js';
 import { toneLevelDb } from './analysis.js';
 import { sleep } from './engine.js';
@@ -55,4 +57,108 @@ export function blocksWithoutTone(pcm: Int16Array, rate: number, freq: number, b
     if (!(toneLevelDb(pcm, rate, freq, start, start + n) >= minDb)) bad++;
   }
   return bad;
+}
+
+/**
+ * Waits until `listener` has played (or concealed, or dropped) every frame that `sender` had sent
+ * on `senderLine` when this was called: the RTP timestamp of the sender's last packet then is
+ * behind the listener's play point. Audio the listener plays from then on left the sender
+ * afterwards, so figures counted at the sender from this call on cover all of it, however much
+ * a loaded machine stretched the path in between (jitter buffers that grew, packets still in a
+ * socket). Gives up after `limitMs` of wall time; resolves true when the point was passed.
+ */
+export async function playedPastSender(sender: VoipMediaEngine, senderLine: number, listener: VoipMediaEngine, listenerLine: number, limitMs = 30000): Promise<boolean> {
+  const sent = mediaStats(sender, senderLine);
+  if (sent === undefined || sent.tx.packets === 0) return true;
+  const ts = sent.tx.lastRtpTimestamp;
+  const end = Date.now() + limitMs;
+  for (;;) {
+    const s = mediaStats(listener, listenerLine);
+    // (a play point exists once a packet came)
+    if (s !== undefined && s.jitter.pushed > 0 && ((s.jitter.playoutTimestamp - ts) | 0) > 0) return true;
+    if (Date.now() >= end) return false;
+    await sleep(10);
+  }
+}
+
+/**
+ * Captures `ms` of media from an Rx IVR channel at `rate`: resolves once that many samples came,
+ * however long that takes in wall time (a loaded machine delivers less media than wall time),
+ * or with what came when `limitMs` of wall time has passed. The channel is paused, not closed.
+ */
+export function captureMedia(channel: Readable, ms: number, rate: number, limitMs = 30000): Promise<Int16Array> {
+  const want = Math.round((ms * rate) / 1000);
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      channel.off('data', onData);
+      channel.pause();
+      const all = Buffer.concat(chunks);
+      const pcm = new Int16Array(Math.min(want, all.length >> 1));
+      for (let i = 0; i < pcm.length; i++) pcm[i] = all.readInt16LE(i * 2);
+      resolve(pcm);
+    };
+    const onData = (b: Buffer): void => {
+      chunks.push(b);
+      bytes += b.length;
+      if (bytes >= want * 2) done();
+    };
+    const timer = setTimeout(done, limitMs);
+    channel.on('data', onData);
+  });
+}
+
+/**
+ * Every receive-side event of a line that changes the timeline of what it plays, in frames or
+ * events: concealed frames, frames its jitter buffer dropped, underruns (each one rebuffers,
+ * inserting frames), packets too far ahead to fit, and restarts. A tone captured across any of
+ * them is shifted in phase at that point, so a whole-capture Goertzel level cancels partly.
+ */
+export function receiveDisturbance(engine: VoipMediaEngine, line: number): number {
+  const s = mediaStats(engine, line);
+  if (s === undefined) return 0;
+  const j = s.jitter;
+  return s.concealedFrames + j.dropped + j.underruns + j.overflow + j.resyncs;
+}
+
+/**
+ * Captures `ms` of media of `line` through an Rx IVR channel at `rate` (`first`, an unread one
+ * opened at that rate, then fresh ones; each is closed after its capture), until a capture
+ * comes whose receive path was undisturbed throughout ({@link receiveDisturbance} unchanged), at
+ * most `attempts` captures; returns the last one either way, with the disturbance each capture
+ * saw (the last figure belongs to the returned capture). A loaded machine can starve a jitter
+ * buffer, and the receiver then rightly conceals and rebuffers; a test of what a call carries
+ * judges a capture the receiver did not have to repair.
+ */
+export async function undisturbedCapture(
+  engine: VoipMediaEngine,
+  line: number,
+  ms: number,
+  rate: IvrSampleRate = 8000,
+  first?: Readable,
+  attempts = 6,
+): Promise<{ pcm: Int16Array; disturbances: number[] }> {
+  const disturbances: number[] = [];
+  let channel = first;
+  for (;;) {
+    if (channel === undefined) {
+      const r = engine.openRxIvrChannel(line, { sampleRate: rate });
+      if (r.result !== T.SipSuccess || !r.channel) throw new Error(`openRxIvrChannel(${line}): ${T[r.result]}`);
+      channel = r.channel;
+    }
+    // an unread channel drops its frames instead of buffering them: the capture starts now
+    const before = receiveDisturbance(engine, line);
+    let pcm: Int16Array;
+    try {
+      pcm = await captureMedia(channel, ms, rate);
+    } finally {
+      engine.closeRxIvrChannel(channel);
+      channel = undefined;
+    }
+    const d = receiveDisturbance(engine, line) - before;
+    disturbances.push(d);
+    if (d === 0 || disturbances.length >= attempts) return { pcm, disturbances };
+  }
 }
