@@ -105,3 +105,41 @@ export function assertTone(t: ExecutionContext, pcm: Int16Array, freq: number, w
   t.true(level > -3, `${what}: ${freq} Hz only ${level.toFixed(2)} dB of the total`);
   t.true(r > 1000, `${what}: rms ${r.toFixed(0)} is near silence`);
 }
+
+/** What {@link exchangeTones} measured: each side's tone as heard, and the payload sizes each received. */
+export interface ToneExchange {
+  heardAtA: ReturnType<typeof analyse>;
+  heardAtB: ReturnType<typeof analyse>;
+  /** Payload lengths of the RTP packets of `payloadType` each side received. */
+  received: { a: number[]; b: number[] };
+  /** What enableRawRtpPacketAccess returned on A and on B. */
+  rawAccess: [T, T];
+  /** Both sides captured 1.5 s within 30 s. */
+  captured: boolean;
+}
+
+/**
+ * On line 0 of two connected engines, A sends tone `fromA` and B tone `fromB` for 3 s; returns what each heard (past the first half second) and the sizes of the payloads of
+ * type `payloadType` each received (raw RTP access), so a test judges frequency, level and the
+ * packet time both ways.
+ */
+export async function exchangeTones(a: VoipMediaEngine, b: VoipMediaEngine, payloadType: number, fromA: number, fromB: number): Promise<ToneExchange> {
+  const received = { a: [] as number[], b: [] as number[] };
+  const rawAccess: [T, T] = [
+    a.enableRawRtpPacketAccess(0, true, (d) => void (!d.transmittingPacket && d.payloadType === payloadType && received.a.push(d.payload.length))),
+    b.enableRawRtpPacketAccess(0, true, (d) => void (!d.transmittingPacket && d.payloadType === payloadType && received.b.push(d.payload.length))),
+  ];
+  const atA = capture(a, 0);
+  const atB = capture(b, 0);
+  sendTone(a, 0, fromA, 3);
+  sendTone(b, 0, fromB, 3);
+  const deadline = Date.now() + 30_000;
+  const enough = (): boolean => atA.samples().length >= 12000 && atB.samples().length >= 12000;
+  while (!enough() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const captured = enough();
+  const heardAtB = analyse(atB.samples().subarray(4000));
+  const heardAtA = analyse(atA.samples().subarray(4000));
+  atA.close();
+  atB.close();
+  return { heardAtA, heardAtB, received, rawAccess, captured };
+}
