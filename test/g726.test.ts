@@ -20,29 +20,13 @@ import { startEngine } from './helpers/engine.js';
 import { exchangeTones } from './helpers/audio.js';
 import { freePorts } from './helpers/ports.js';
 import { native, peerTest } from './helpers/env.js';
-import { sine, snrDb, speechLike8k } from './helpers/signals.js';
+import { codecRoundTrip, sine, snrDb, speechLike8k } from './helpers/signals.js';
 
 const SPANDSP = [native('spandsp')];
 
-/** Round trip through two G726Codecs (as two lines would), returning payloads and decoded audio. */
+/** Round trip through two codecs (as two lines would), returning payloads and decoded audio. */
 function roundTrip(pcm: Int16Array): { payloads: Buffer[]; out: Int16Array } {
-  const tx = createG726Codec(112)!;
-  const rx = createG726Codec(112)!;
-  const payloads: Buffer[] = [];
-  const out = new Int16Array(pcm.length);
-  const frame = new Int16Array(160);
-  const dec = new Int16Array(160);
-  const pkt = Buffer.alloc(100);
-  for (let off = 0; off + 160 <= pcm.length; off += 160) {
-    frame.set(pcm.subarray(off, off + 160));
-    const n = tx.encode(frame, pkt, 0);
-    payloads.push(Buffer.from(pkt.subarray(0, n)));
-    if (rx.decode(pkt, 0, n, dec) !== 160) throw new Error('short decode');
-    out.set(dec, off);
-  }
-  tx.close();
-  rx.close();
-  return { payloads, out };
+  return codecRoundTrip(createG726Codec(112)!, createG726Codec(112)!, pcm);
 }
 
 test('G.726-32 codec table and SDP: dynamic G726-32/8000, 80 octets per 20 ms, 40 per 10 ms unit', (t) => {

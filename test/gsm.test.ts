@@ -15,29 +15,13 @@ import { defaultFormat } from '../sip/sdp.js';
 import { formatSpecs } from '../lines/lineMedia.js';
 import { MediaFormatAudio } from '../index.js';
 import { native, peerTest } from './helpers/env.js';
-import { sine, snrDb, speechLike8k } from './helpers/signals.js';
+import { codecRoundTrip, sine, snrDb, speechLike8k } from './helpers/signals.js';
 
 const GSM = [native('gsm')];
 
-/** Round trip through two GsmCodecs (as two lines would), returning payloads and decoded audio. */
+/** Round trip through two codecs (as two lines would), returning payloads and decoded audio. */
 function roundTrip(pcm: Int16Array): { payloads: Buffer[]; out: Int16Array } {
-  const tx = createGsmCodec()!;
-  const rx = createGsmCodec()!;
-  const payloads: Buffer[] = [];
-  const out = new Int16Array(pcm.length);
-  const frame = new Int16Array(160);
-  const dec = new Int16Array(160);
-  const pkt = Buffer.alloc(64);
-  for (let off = 0; off + 160 <= pcm.length; off += 160) {
-    frame.set(pcm.subarray(off, off + 160));
-    const n = tx.encode(frame, pkt, 0);
-    payloads.push(Buffer.from(pkt.subarray(0, n)));
-    if (rx.decode(pkt, 0, n, dec) !== 160) throw new Error('short decode');
-    out.set(dec, off);
-  }
-  tx.close();
-  rx.close();
-  return { payloads, out };
+  return codecRoundTrip(createGsmCodec()!, createGsmCodec()!, pcm);
 }
 
 test('GSM codec table and SDP: 3 GSM/8000, 33 octets per 20 ms', (t) => {

@@ -2,6 +2,7 @@
  * Test signals and a waveform SNR for codec round trips.
  * @module
  */
+import type { AudioCodec } from '../../media/codecs.js';
 
 /** `seconds` of a sine at `freq` Hz sampled at `rate`. */
 export function sine(freq: number, seconds: number, rate: number, amplitude = 10000): Int16Array {
@@ -64,4 +65,27 @@ export function snrDb(input: Int16Array, decoded: Int16Array, skip = 800, maxDel
     err += (input[i]! - decoded[i + delay]!) ** 2;
   }
   return { snr: 10 * Math.log10(sig / err), delay };
+}
+
+/**
+ * `pcm` through encoder `tx` and decoder `rx` (two codec objects, as two lines would have), frame
+ * by frame; returns each payload and the decoded audio, and closes both codecs.
+ */
+export function codecRoundTrip(tx: AudioCodec, rx: AudioCodec, pcm: Int16Array): { payloads: Buffer[]; out: Int16Array } {
+  const n = tx.samplesPerFrame;
+  const payloads: Buffer[] = [];
+  const out = new Int16Array(pcm.length);
+  const frame = new Int16Array(n);
+  const dec = new Int16Array(n);
+  const pkt = Buffer.alloc(400);
+  for (let off = 0; off + n <= pcm.length; off += n) {
+    frame.set(pcm.subarray(off, off + n));
+    const len = tx.encode(frame, pkt, 0);
+    payloads.push(Buffer.from(pkt.subarray(0, len)));
+    if (rx.decode(pkt, 0, len, dec) !== n) throw new Error('short decode');
+    out.set(dec, off);
+  }
+  tx.close();
+  rx.close();
+  return { payloads, out };
 }
