@@ -20,11 +20,11 @@ import puppeteer, { type Browser } from 'puppeteer-core';
 import { TelephonyReturnValue as T, LineState, type VoipMediaEngine } from '../index.js';
 import { CallCenter, type CallCenterOptions, type FloorSnapshot } from '../examples/callcenter/callCenter.js';
 import { CallerPool, SimPhone } from '../examples/callcenter/simulator.js';
-import { tone, writeMonoWav, writeSyntheticPrompts } from '../examples/callcenter/audioFiles.js';
 import { SupervisorServer, type ServerMessage } from '../examples/callcenter/supervisorServer.js';
 import { listenFor, sendTone } from './helpers/audio.js';
 import { toneLevelDb } from './helpers/analysis.js';
 import { until } from './helpers/observe.js';
+import { testCallCenter } from './helpers/callCenter.js';
 import { peerTest } from './helpers/env.js';
 
 const RATE = 8000;
@@ -45,21 +45,7 @@ interface Rig {
 
 /** A call center with synthetic prompts and a steady note as music, its page, and a callers' engine. */
 async function rig(t: ExecutionContext, options: Pick<CallCenterOptions, 'agents' | 'supervisors'>): Promise<Rig> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linescape-ccweb-'));
-  const prompts = writeSyntheticPrompts(path.join(dir, 'prompts'), 3);
-  prompts.music = path.join(dir, 'prompts', 'test-music.wav');
-  writeMonoWav(prompts.music, tone(MUSIC, 3, RATE, 6000));
-  const center = new CallCenter({
-    trunkLines: TRUNK_LINES,
-    prompts,
-    recordingDir: path.join(dir, 'recordings'),
-    callLogFile: path.join(dir, 'calls.sqlite'),
-    ringTimeoutMs: 8000,
-    wrapUpMs: 300,
-    announceEveryMs: 120000,
-    menuTimeoutMs: 20000,
-    ...options,
-  });
+  const { dir, center } = testCallCenter('linescape-ccweb-', MUSIC, { trunkLines: TRUNK_LINES, ...options });
   const server = new SupervisorServer(center);
   const pool = new CallerPool(2);
   const phones: SimPhone[] = [];

@@ -8,17 +8,16 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { TelephonyReturnValue as T, LineState, type VoipMediaEngine } from '../index.js';
 import { CallCenter, type CallCenterOptions, type FloorSnapshot } from '../examples/callcenter/callCenter.js';
 import { CallerPool, SimPhone, type SimPhoneOptions } from '../examples/callcenter/simulator.js';
-import { readWav, tone, writeMonoWav, writeSyntheticPrompts } from '../examples/callcenter/audioFiles.js';
+import { readWav } from '../examples/callcenter/audioFiles.js';
 import { parseActRequest } from '../examples/callcenter/actions.js';
 import type { CallRecord } from '../examples/callcenter/callLog.js';
 import { listenFor, sendTone } from './helpers/audio.js';
 import { dominantFrequency, toneLevelDb } from './helpers/analysis.js';
 import { until } from './helpers/observe.js';
+import { testCallCenter } from './helpers/callCenter.js';
 
 const RATE = 8000;
 /** The queue music of these tests: one steady note. */
@@ -40,21 +39,7 @@ interface Rig {
 
 /** A call center (two trunk lines more than callers) whose prompts are synthetic and music a steady note. */
 async function rig(t: ExecutionContext, options: Partial<CallCenterOptions> & Pick<CallCenterOptions, 'agents'>): Promise<Rig> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linescape-callcenter-'));
-  const prompts = writeSyntheticPrompts(path.join(dir, 'prompts'), 3);
-  prompts.music = path.join(dir, 'prompts', 'test-music.wav');
-  writeMonoWav(prompts.music, tone(MUSIC, 3, RATE, 6000));
-  const center = new CallCenter({
-    trunkLines: 4,
-    prompts,
-    recordingDir: path.join(dir, 'recordings'),
-    callLogFile: path.join(dir, 'calls.sqlite'),
-    ringTimeoutMs: 8000,
-    wrapUpMs: 300,
-    announceEveryMs: 120000,
-    menuTimeoutMs: 20000,
-    ...options,
-  });
+  const { dir, center } = testCallCenter('linescape-callcenter-', MUSIC, { ...options });
   const pool = new CallerPool(3);
   const phones: SimPhone[] = [];
   t.teardown(async () => {
