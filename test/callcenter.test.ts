@@ -110,6 +110,9 @@ test('two agents register, three callers choose queues by DTMF, hear music, reac
     const line = await pool.call(center.sipPort, { name: `caller${i}`, choice, stayMs: 600000, voice: null, dialAfterMs: 800 });
     t.true(line >= 0, `caller ${i} is answered by the IVR`);
     lines.push(line);
+    // queued before the next one calls: who waited longest is then the calling order, also when a
+    // loaded machine would detect the callers' menu digits out of order
+    t.true(await until(() => center.snapshot().calls.filter((c) => c.stage === 'queued').length === i + 1, 20000), `caller ${i} is queued`);
   }
   t.true(await until(() => center.snapshot().calls.filter((c) => c.stage === 'queued').length === 3, 20000), 'the three callers are queued');
   const s0 = center.snapshot();
