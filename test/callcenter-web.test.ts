@@ -17,23 +17,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import puppeteer, { type Browser } from 'puppeteer-core';
-import { TelephonyReturnValue as T, LineState, type VoipMediaEngine } from '../index.js';
+import { TelephonyReturnValue as T, LineState } from '../index.js';
 import { CallCenter, type CallCenterOptions, type FloorSnapshot } from '../examples/callcenter/callCenter.js';
 import { CallerPool, SimPhone } from '../examples/callcenter/simulator.js';
 import { SupervisorServer, type ServerMessage } from '../examples/callcenter/supervisorServer.js';
-import { listenFor, sendTone } from './helpers/audio.js';
-import { toneLevelDb } from './helpers/analysis.js';
+import { sendTone } from './helpers/audio.js';
 import { until } from './helpers/observe.js';
-import { testCallCenter } from './helpers/callCenter.js';
+import { judge, testCallCenter } from './helpers/callCenter.js';
 import { peerTest } from './helpers/env.js';
 
-const RATE = 8000;
 const MUSIC = 523;
 const CALLER_HZ = 650;
 const AGENT_HZ = 1250;
 const SUPERVISOR_HZ = 450;
-const PRESENT = -12;
-const ABSENT = -25;
 const TRUNK_LINES = 4;
 
 interface Rig {
@@ -219,28 +215,6 @@ test('the page\'s API over a real WebSocket and HTTP: bad input gets a clear err
   t.is(supervisorCalls(center, 2), 0, 'no supervisor was called');
   t.is(await pool.engine.terminateCall(line, true, 5000), T.SipSuccess);
 });
-
-/** What `line` of `engine` receives for `ms`. */
-async function hear(engine: VoipMediaEngine, line: number, ms = 1200): Promise<Int16Array> {
-  const r = engine.openRxIvrChannel(line, { sampleRate: RATE });
-  if (!r.channel) throw new Error(`openRxIvrChannel(${line}): ${T[r.result]}`);
-  const pcm = await listenFor(r.channel, ms);
-  engine.closeRxIvrChannel(r.channel);
-  return pcm;
-}
-
-/** Listens until the `present` tones are there and the `absent` ones not (at most `tries` windows); asserts on the last. */
-async function judge(t: ExecutionContext, what: string, engine: VoipMediaEngine, line: number, present: number[], absent: number[], tries = 10): Promise<void> {
-  let levels = new Map<number, number>();
-  for (let i = 0; i < tries; i++) {
-    const pcm = await hear(engine, line);
-    levels = new Map([...present, ...absent].map((f) => [f, toneLevelDb(pcm, RATE, f)]));
-    if (present.every((f) => levels.get(f)! > PRESENT) && absent.every((f) => levels.get(f)! < ABSENT)) break;
-  }
-  t.log(`${what}: ${[...levels].map(([f, db]) => `${f} Hz ${db.toFixed(1)} dB`).join(', ')}`);
-  for (const f of present) t.true(levels.get(f)! > PRESENT, `${what}: ${f} Hz should be heard (${levels.get(f)!.toFixed(1)} dB)`);
-  for (const f of absent) t.true(levels.get(f)! < ABSENT, `${what}: ${f} Hz should not be heard (${levels.get(f)!.toFixed(1)} dB)`);
-}
 
 /** Where the screenshot goes: .ci/run's log directory, else a fresh temporary one. */
 function artifactDir(): string {

@@ -8,16 +8,16 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
-import { TelephonyReturnValue as T, LineState, type VoipMediaEngine } from '../index.js';
+import { TelephonyReturnValue as T, LineState } from '../index.js';
 import { CallCenter, type CallCenterOptions, type FloorSnapshot } from '../examples/callcenter/callCenter.js';
 import { CallerPool, SimPhone, type SimPhoneOptions } from '../examples/callcenter/simulator.js';
 import { readWav } from '../examples/callcenter/audioFiles.js';
 import { parseActRequest } from '../examples/callcenter/actions.js';
 import type { CallRecord } from '../examples/callcenter/callLog.js';
-import { listenFor, sendTone } from './helpers/audio.js';
+import { sendTone } from './helpers/audio.js';
 import { dominantFrequency, toneLevelDb } from './helpers/analysis.js';
 import { until } from './helpers/observe.js';
-import { testCallCenter } from './helpers/callCenter.js';
+import { ABSENT, PRESENT, hear, judge, testCallCenter } from './helpers/callCenter.js';
 
 const RATE = 8000;
 /** The queue music of these tests: one steady note. */
@@ -27,8 +27,6 @@ const CALLER_HZ = [650, 1050, 1850];
 const AGENT_HZ: Record<string, number> = { alice: 1250, bob: 1450 };
 const SUPERVISOR_HZ = 450;
 /** A tone at least this far (dB of the total) is heard; at most ABSENT is not there. */
-const PRESENT = -12;
-const ABSENT = -25;
 
 interface Rig {
   center: CallCenter;
@@ -60,31 +58,6 @@ async function rig(t: ExecutionContext, options: Partial<CallCenterOptions> & Pi
       return p;
     },
   };
-}
-
-/** What `line` of `engine` receives for `ms`. */
-async function hear(engine: VoipMediaEngine, line: number, ms = 1200): Promise<Int16Array> {
-  const r = engine.openRxIvrChannel(line, { sampleRate: RATE });
-  if (!r.channel) throw new Error(`openRxIvrChannel(${line}): ${T[r.result]}`);
-  const pcm = await listenFor(r.channel, ms);
-  engine.closeRxIvrChannel(r.channel);
-  return pcm;
-}
-
-/**
- * Listens on a line until the `present` tones are all there and the `absent` ones are not (the
- * audio paths settle a few frames after a change), at most `tries` windows; asserts on the last.
- */
-async function judge(t: ExecutionContext, what: string, engine: VoipMediaEngine, line: number, present: number[], absent: number[], presentDb = PRESENT, tries = 10): Promise<void> {
-  let levels: Map<number, number> = new Map();
-  for (let i = 0; i < tries; i++) {
-    const pcm = await hear(engine, line);
-    levels = new Map([...present, ...absent].map((f) => [f, toneLevelDb(pcm, RATE, f)]));
-    if (present.every((f) => levels.get(f)! > presentDb) && absent.every((f) => levels.get(f)! < ABSENT)) break;
-  }
-  t.log(`${what}: ${[...levels].map(([f, db]) => `${f} Hz ${db.toFixed(1)} dB`).join(', ')}`);
-  for (const f of present) t.true(levels.get(f)! > presentDb, `${what}: ${f} Hz should be heard (${levels.get(f)!.toFixed(1)} dB)`);
-  for (const f of absent) t.true(levels.get(f)! < ABSENT, `${what}: ${f} Hz should not be heard (${levels.get(f)!.toFixed(1)} dB)`);
 }
 
 function agentOf(s: FloorSnapshot, name: string) {

@@ -8,6 +8,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { CallCenter, type CallCenterOptions } from '../../examples/callcenter/callCenter.js';
 import { tone, writeMonoWav, writeSyntheticPrompts } from '../../examples/callcenter/audioFiles.js';
+import type { ExecutionContext } from 'ava';
+import { TelephonyReturnValue as T, type VoipMediaEngine } from '../../index.js';
+import { toneLevelDb } from './analysis.js';
+import { listenFor } from './audio.js';
+
+/** A tone counts as heard above this level (dB of the whole signal). */
+export const PRESENT = -12;
+/** A tone counts as not heard below this level. */
+export const ABSENT = -25;
 
 /**
  * A call center (not started) with 4 trunk lines unless `options` says otherwise, whose music
@@ -30,4 +39,30 @@ export function testCallCenter(prefix: string, musicHz: number, options: Partial
     ...options,
   });
   return { dir, center };
+}
+
+/** What `line` of `engine` receives for `ms`, at 8 kHz. */
+export async function hear(engine: VoipMediaEngine, line: number, ms = 1200): Promise<Int16Array> {
+  const r = engine.openRxIvrChannel(line, { sampleRate: 8000 });
+  if (!r.channel) throw new Error(`openRxIvrChannel(${line}): ${T[r.result]}`);
+  const pcm = await listenFor(r.channel, ms);
+  engine.closeRxIvrChannel(r.channel);
+  return pcm;
+}
+
+/**
+ * Listens on a line until the `present` tones are all there (above `presentDb`) and the `absent`
+ * ones are not (the audio paths settle a few frames after a change), at most `tries` windows;
+ * asserts on the last.
+ */
+export async function judge(t: ExecutionContext, what: string, engine: VoipMediaEngine, line: number, present: number[], absent: number[], presentDb = PRESENT, tries = 10): Promise<void> {
+  let levels = new Map<number, number>();
+  for (let i = 0; i < tries; i++) {
+    const pcm = await hear(engine, line);
+    levels = new Map([...present, ...absent].map((f) => [f, toneLevelDb(pcm, 8000, f)]));
+    if (present.every((f) => levels.get(f)! > presentDb) && absent.every((f) => levels.get(f)! < ABSENT)) break;
+  }
+  t.log(`${what}: ${[...levels].map(([f, db]) => `${f} Hz ${db.toFixed(1)} dB`).join(', ')}`);
+  for (const f of present) t.true(levels.get(f)! > presentDb, `${what}: ${f} Hz should be heard (${levels.get(f)!.toFixed(1)} dB)`);
+  for (const f of absent) t.true(levels.get(f)! < ABSENT, `${what}: ${f} Hz should not be heard (${levels.get(f)!.toFixed(1)} dB)`);
 }
