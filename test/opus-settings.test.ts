@@ -11,11 +11,10 @@ import { once } from 'node:events';
 import { TelephonyReturnValue as T, MediaFormatAudio } from '../index.js';
 import { VoipMediaEngine } from '../engine/VoipMediaEngine.js';
 import { createOpusCodec, isValidOpusSettings, opusFmtp, OpusCodec, opusLoadError, type OpusCodecOptions } from '../media/opus.js';
-import { MediaClock } from '../media/mediaClock.js';
 import { setNativeLibraryDisabled } from '../ffi/loader.js';
 import { formatSpecs } from '../lines/lineMedia.js';
 import { native, peerTest } from './helpers/env.js';
-import { allocator, Capture, HOST, open, params, sleep } from './helpers/sessionPair.js';
+import { HOST, openOpusReceiver, sleep } from './helpers/sessionPair.js';
 import { inviteWithOffer, sipUdpClient } from './helpers/sipUdp.js';
 import { startEngine } from './helpers/engine.js';
 
@@ -180,13 +179,7 @@ async function opusPeer(t: ExecutionContext, port: number, packets: Buffer[], dr
 
 peerTest('a media session fed one lost Opus packet plays it from the next packet\'s FEC', LIBOPUS, async (t) => {
   const packets = encodeAll(codec(t, { fec: true, packetLossPercent: 20 }), voice(40));
-  const clock = new MediaClock();
-  t.teardown(() => clock.stop());
-  const s = await open(t, clock, await allocator(2));
-  t.true(s.configure(params('opus', 9, { telephoneEvent: undefined, payloadType: 111, receivePayloadType: 111 })));
-  clock.start();
-  s.start();
-  const cap = new Capture(s.openRx(48000));
+  const { s, cap } = await openOpusReceiver(t);
   await opusPeer(t, s.localPort, packets, 20);
   await sleep(300); // the buffered tail plays out
   const st = s.stats();

@@ -15,10 +15,9 @@ import { MediaFormatAudio, TelephonyReturnValue as T } from '../index.js';
 import { createOpusCodec, opusLoadError, type NativeOpus, type NativeOpusCtor, type OpusCodec } from '../media/opus.js';
 import { createOpusFrames, isOpusContinuation, OpusRxFramer, parseOpusPacket } from '../media/opusFraming.js';
 import type { FrameSink } from '../media/packetTime.js';
-import { MediaClock } from '../media/mediaClock.js';
 import type { MediaSessionStats } from '../media/session.js';
 import { dominantFrequency, rms } from './helpers/analysis.js';
-import { allocator, Capture, HOST, open, params, sleep } from './helpers/sessionPair.js';
+import { HOST, openOpusReceiver, sleep } from './helpers/sessionPair.js';
 import { inviteWithOffer, sipUdpClient } from './helpers/sipUdp.js';
 import { startEngine } from './helpers/engine.js';
 import { capture } from './helpers/audio.js';
@@ -233,13 +232,7 @@ async function sendRtp(t: ExecutionContext, port: number, packets: Buffer[], ms:
 
 for (const mode of ['silk', 'celt'] as const) {
   test(`a media session fed 40 ms Opus packets (${mode === 'silk' ? 'one 40 ms SILK frame' : '2 × 20 ms CELT'}) by a raw RTP peer hears 1 kHz`, async (t) => {
-    const clock = new MediaClock();
-    t.teardown(() => clock.stop());
-    const s = await open(t, clock, await allocator(2));
-    t.true(s.configure(params('opus', 9, { telephoneEvent: undefined, payloadType: 111, receivePayloadType: 111 })));
-    clock.start();
-    s.start();
-    const cap = new Capture(s.openRx(48000));
+    const { s, cap } = await openOpusReceiver(t);
     await sendRtp(t, s.localPort, packetsOf(encoder(mode), 40, 50), 40);
     await sleep(300);
     const pcm = cap.pcm(0);

@@ -163,3 +163,17 @@ export async function steppedPair(t: ExecutionContext, codec: CodecName, opts: P
   };
   return { clock, a, b, step };
 }
+
+/**
+ * A started Opus session (PT 111 both ways, no telephone-event) on its own started clock, with a
+ * 48 kHz capture of what it plays: the receive end a raw RTP peer feeds.
+ */
+export async function openOpusReceiver(t: ExecutionContext): Promise<{ s: MediaSession; cap: Capture }> {
+  const clock = new MediaClock();
+  t.teardown(() => clock.stop());
+  const s = await open(t, clock, await allocator(2));
+  t.true(s.configure(params('opus', 9, { telephoneEvent: undefined, payloadType: 111, receivePayloadType: 111 })));
+  clock.start();
+  s.start();
+  return { s, cap: new Capture(s.openRx(48000)) };
+}
