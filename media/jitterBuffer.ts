@@ -31,6 +31,12 @@ export interface JitterBufferOptions {
   capacity?: number;
   /** Largest payload accepted, bytes (1275 is Opus' maximum; 160 suffices for G.711). Default 1280. */
   maxPayload?: number;
+  /**
+   * Payload bytes each slot holds at first (default: `maxPayload`). A larger datagram grows
+   * every slot to `maxPayload` once, so a G.711 call does not carry Opus-sized slots (50 × 1.4 KB)
+   * for a packet size it never sees.
+   */
+  initialPayload?: number;
   /** Delay the buffer starts with, ms. Default 60. */
   initialDelayMs?: number;
   /** Lowest target delay, ms. Default 40. */
@@ -155,15 +161,15 @@ export class JitterBuffer {
   /** Largest payload accepted, bytes. */
   readonly maxPayload: number;
 
-  private readonly data: Buffer;
+  private data: Buffer;
   private readonly slotState: Uint8Array;
   private readonly slotFrame: Float64Array;
   private readonly slotSeq: Uint16Array;
   private readonly slotTs: Uint32Array;
   private readonly slotLen: Uint32Array;
   private readonly slotOff: Uint32Array;
-  /** Bytes per slot: the payload plus room for the RTP header in front of it. */
-  private readonly stride: number;
+  /** Bytes per slot: the payload plus room for the RTP header in front of it (grows once, see `grow`). */
+  private stride: number;
   private readonly out: JitterPop;
   /** Frame number the last `lost` pop stood for (for {@link JitterBuffer.peekAfterLost}). */
   private lostFrame = -Infinity;
@@ -217,14 +223,15 @@ export class JitterBuffer {
   private cUnderruns = 0;
   private cResyncs = 0;
 
-  /** Preallocates `capacity × (maxPayload + 128)` bytes of storage. */
+  /** Preallocates `capacity × (initialPayload + 128)` bytes of storage. */
   constructor(options: JitterBufferOptions) {
     this.samplesPerFrame = options.samplesPerFrame;
     if (!(this.samplesPerFrame > 0)) throw new RangeError('samplesPerFrame must be > 0');
     this.frameMs = options.frameMs ?? 20;
     this.capacity = Math.max(4, Math.floor(options.capacity ?? 50));
     this.maxPayload = Math.max(1, Math.floor(options.maxPayload ?? 1280));
-    this.stride = this.maxPayload + SLOT_HEADROOM;
+    const initial = Math.min(this.maxPayload, Math.max(1, Math.floor(options.initialPayload ?? this.maxPayload)));
+    this.stride = initial + SLOT_HEADROOM;
     this.adaptive = options.adaptive ?? true;
     this.data = Buffer.alloc(this.capacity * this.stride);
     this.slotState = new Uint8Array(this.capacity);
@@ -299,6 +306,25 @@ export class JitterBuffer {
     this.shrinkPops = 0;
   }
 
+  /**
+   * Widens every slot to `maxPayload` (+ headroom), keeping what is buffered: once per stream at
+   * most, when a payload larger than the initial slot arrives (a codec switch, a longer ptime).
+   */
+  private widenSlots(): void {
+    const oldStride = this.stride;
+    const stride = this.maxPayload + SLOT_HEADROOM;
+    if (stride <= oldStride) return;
+    const data = Buffer.alloc(this.capacity * stride);
+    for (let s = 0; s < this.capacity; s++) {
+      const from = s * oldStride;
+      data.set(this.data.subarray(from, from + oldStride), s * stride);
+      this.slotOff[s] = this.slotOff[s]! - from + s * stride;
+    }
+    this.data = data;
+    this.stride = stride;
+    this.out.buffer = data;
+  }
+
   private slotOf(frame: number): number {
     const r = frame % this.capacity;
     return r < 0 ? r + this.capacity : r;
@@ -312,6 +338,7 @@ export class JitterBuffer {
   private store(frame: number, seq: number, timestamp: number, payload: Buffer, off: number, len: number, arrivalMs: number): void {
     this.noteDelay(frame, arrivalMs);
     const s = this.slotOf(frame);
+    if (len > this.stride - SLOT_HEADROOM) this.widenSlots();
     const base = s * this.stride;
     if (payload.length <= this.stride) {
       // the usual case, a datagram Buffer from the socket: copy all of it, header included.

@@ -222,7 +222,8 @@ class ConferenceSource implements MediaSource {
 /** Loopback as a source: this tick's received frame (the session's array, filled in produce). */
 class LoopbackSource implements MediaSource {
   readonly ended = false;
-  constructor(private readonly rx: Int16Array) {}
+  /** @param rx - the session's received frame (re-aimed when the session widens it for Opus) */
+  constructor(public rx: Int16Array) {}
   read(out: Int16Array, n: number): boolean {
     mixInto(out, this.rx, n); // into silence: a copy
     return true;
@@ -499,7 +500,8 @@ export class MediaSession implements MediaNode {
   /** An encoded frame set aside while the pending units go out. */
   private txFrame?: Buffer;
   private readonly rtcpBuf = Buffer.alloc(1500);
-  private readonly rxPcm = new Int16Array(OPUS_MAX_FRAME_SAMPLES);
+  /** The received frame: 20 ms at 48 kHz, widened to Opus' longest frame when Opus is chosen. */
+  private rxPcm = new Int16Array(960);
   private readonly txPcm = new Int16Array(960);
   private readonly detectPcm = new Int16Array(160);
   private readonly reportBlock: RtcpReportBlock = {
@@ -667,7 +669,8 @@ export class MediaSession implements MediaNode {
   }
 
   private makeJitter(samplesPerFrame: number): JitterBuffer {
-    const jb = new JitterBuffer({ samplesPerFrame, initialDelayMs: this.jitterMs, maxPayload: 1280 });
+    // slots start at 20 ms of G.711 and widen once if larger frames (Opus) arrive
+    const jb = new JitterBuffer({ samplesPerFrame, initialDelayMs: this.jitterMs, maxPayload: 1280, initialPayload: 160 });
     jb.setEnabled(this.jitterEnabled);
     return jb;
   }
@@ -802,6 +805,11 @@ export class MediaSession implements MediaNode {
     this.tsIncrement = spf;
     this.rxFramer.configure(payloadUnitOf(c.name), c.clockRate);
     this.rxOpus = c.name === 'opus' ? (this.opusFramer ??= new OpusRxFramer()) : null;
+    if (this.rxOpus !== null && this.rxPcm.length < OPUS_MAX_FRAME_SAMPLES) {
+      // a long Opus frame (up to 120 ms) is decoded whole; other codecs never need more than 20 ms
+      this.rxPcm = new Int16Array(OPUS_MAX_FRAME_SAMPLES);
+      if (this.loopbackSource !== null) this.loopbackSource.rx = this.rxPcm;
+    }
     this.rxOpus?.reset();
     if (old === null || old.clockRate !== c.clockRate) {
       this.jitter = this.makeJitter(spf);

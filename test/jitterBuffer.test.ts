@@ -396,3 +396,27 @@ test('property: any arrival order, loss, duplication and garbage never throws; p
   );
   t.pass();
 });
+
+test('slots start small and widen once for a larger frame, keeping what is buffered byte for byte', (t) => {
+  const jb = new JitterBuffer({ samplesPerFrame: SPF, initialDelayMs: 200, maxPayload: 1280, initialPayload: 160 });
+  // whole datagrams with a 12-byte header, as the session pushes them
+  const datagram = (i: number, size: number): Buffer => {
+    const b = Buffer.alloc(12 + size);
+    b.writeUInt32BE(i, 12);
+    b.fill(i & 0xff, 16);
+    return b;
+  };
+  const sizes = [160, 160, 160, 1000, 160, 1275, 20];
+  sizes.forEach((size, i) => t.is(jb.push(100 + i, i * SPF, datagram(i, size), 12, size, i * 20), JitterPushResult.Stored));
+  const got: Array<{ i: number; length: number; fill: boolean }> = [];
+  for (let k = 0; k < 40 && got.length < sizes.length; k++) {
+    const p = jb.pop();
+    if (p.status !== 'frame') continue;
+    const i = p.buffer.readUInt32BE(p.offset);
+    let fill = true;
+    for (let b = 4; b < p.length; b++) if (p.buffer[p.offset + b] !== (i & 0xff)) fill = false;
+    got.push({ i, length: p.length, fill });
+  }
+  t.deepEqual(got, sizes.map((length, i) => ({ i, length, fill: true })));
+  t.is(jb.push(200, 50 * SPF, datagram(50, 1281), 12, 1281, 1000), JitterPushResult.TooLarge, 'maxPayload still bounds a frame');
+});
