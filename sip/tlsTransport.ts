@@ -221,13 +221,35 @@ export class TlsConnector {
 }
 
 /**
- * The transport a SIP URI asks for (RFC 3261 §19.1.4, §26.2): its `transport` parameter, else
- * TLS for a `sips:` URI, else `fallback` (the engine's `sipTransport`).
+ * The transport a SIP URI asks for (RFC 3261 §19.1.4, §26.2): TLS for a `sips:` URI whatever its
+ * `transport` parameter says (RFC 5630 §3.1.3: `sips:…;transport=tcp` is TLS over TCP, and
+ * nothing less than TLS may carry it), else its `transport` parameter, else `fallback` (the
+ * engine's `sipTransport`).
  */
 export function uriTransport(uri: { scheme: string; params: Readonly<Record<string, string | null | undefined>> }, fallback: TransportProtocol): TransportProtocol {
+  if (uri.scheme.toLowerCase() === 'sips') return 'TLS';
   const t = uri.params['transport']?.toUpperCase();
   if (t === 'UDP' || t === 'TCP' || t === 'TLS') return t;
-  return uri.scheme.toLowerCase() === 'sips' ? 'TLS' : fallback;
+  return fallback;
+}
+
+/**
+ * A `sips:` request (Request-URI or first Route) that would have left over another transport
+ * than TLS (a UDP proxy, say): it is not sent (RFC 3261 §26.2.2, RFC 5630 §5.1.1: a `sips:`
+ * request goes over TLS on every hop, and a UAC never downgrades it).
+ */
+export class SipsNeedsTlsError extends Error {
+  /**
+   * @param protocol the transport the request would have taken
+   * @param peer `host:port` of the hop it would have gone to
+   */
+  constructor(
+    readonly protocol: TransportProtocol,
+    readonly peer: string,
+  ) {
+    super(`a sips: request may not go over ${protocol} (${peer})`);
+    this.name = 'SipsNeedsTlsError';
+  }
 }
 
 /** The default SIP port of a transport: 5061 for TLS, 5060 otherwise. */
