@@ -7,6 +7,7 @@
  * SipSecureTransportRequired when they cannot keep it on TLS.
  */
 import test from 'ava';
+import { createServer as tlsServer } from 'node:tls';
 import { SipStack, VIA_PLACEHOLDER } from '../sip/stack.js';
 import { SipsNeedsTlsError, uriTransport, type TlsSettings } from '../sip/tlsTransport.js';
 import { nextHopOf } from '../sip/dialog.js';
@@ -24,6 +25,7 @@ import { peerTest } from './helpers/env.js';
 import { testPki } from './helpers/tlsPki.js';
 import { freePort } from './helpers/ports.js';
 import { startEngine } from './helpers/engine.js';
+import { until } from './helpers/observe.js';
 import { runSipp, sippScenario } from './helpers/peers.js';
 
 const HOST = '127.0.0.1';
@@ -244,4 +246,44 @@ peerTest('sips: targets the engine cannot keep on TLS: SipSecureTransportRequire
   // a bad registrar URI is a bad parameter
   t.is(await viaProxy.engine.enableSipRegisterServer('alice', false, false, 'sips:bob@', 0, 60, 120, 5000, false), T.SipBadParameter);
   t.is(await viaProxy.engine.enableSipRegisterServer('alice', false, false, `sips:someone@${HOST}`, 0, 60, 120, 5000, false), T.SipBadParameter);
+});
+
+peerTest('NAT keep-alives of a UDP-default engine registered with a sips: registrar go as CRLFCRLF over its TLS flow', ['openssl'], async (t) => {
+  // A bare TLS registrar: answers each REGISTER 200 and counts the pings on the connection.
+  const pki = testPki();
+  let pings = 0;
+  let registers = 0;
+  const server = tlsServer({ cert: pki.server.cert, key: pki.server.key }, (socket) => {
+    let buffered = '';
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('latin1');
+      for (;;) {
+        if (buffered.startsWith('\r\n\r\n')) {
+          pings++;
+          socket.write('\r\n');
+          buffered = buffered.slice(4);
+          continue;
+        }
+        const end = buffered.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buffered.slice(0, end);
+        buffered = buffered.slice(end + 4); // REGISTERs carry no body
+        if (!head.startsWith('REGISTER ')) continue;
+        registers++;
+        const keep = head.split('\r\n').filter((l) => /^(via|from|to|call-id|cseq|contact):/i.test(l));
+        socket.write(`SIP/2.0 200 OK\r\n${keep.map((l) => (/^to:/i.test(l) ? `${l};tag=reg` : l)).join('\r\n')}\r\nExpires: 120\r\nContent-Length: 0\r\n\r\n`);
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  t.teardown(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  const alice = await startEngine(t, { phoneName: 'alice', tls: { ca: pki.ca.cert } });
+  t.is(await alice.engine.enableSipRegisterServer('alice', false, false, `sips:${HOST}:${port}`, 0, 60, 120, 5000, false), T.SipSuccess);
+  await alice.waitFor(T.SipRegisterSuccess);
+  t.is(alice.engine.enableKeepAliveTransmissions(true, false, 200), T.SipSuccess);
+  await until(() => pings >= 2, 10_000);
+  t.true(pings >= 2, `${pings} pings over the TLS flow`);
+  t.is(registers, 1, 'no re-registration: the flow stayed up');
 });
