@@ -99,6 +99,12 @@ export class CallProcedures {
     }
     if ((uri.scheme !== 'sip' && uri.scheme !== 'sips') || !uri.host) return T.SipBadSipUri;
     if (useProxy && !run.proxy) return T.SipProxyNotEnabled;
+    // A sips: call goes over TLS on its first hop or not at all (RFC 5630 §5.1.1): never
+    // downgraded to a proxy reached over UDP/TCP, nor tried by an engine without TLS.
+    if (uri.scheme === 'sips') {
+      const firstHop = run.outboundProxy ?? (useProxy ? run.proxy : undefined);
+      if (!run.stack.transport.tlsEnabled || (firstHop && (firstHop.protocol ?? run.params.sipTransport) !== 'TLS')) return T.SipSecureTransportRequired;
+    }
     const line = this.freeLine(phoneLine);
     if (!(line instanceof PhoneLine)) return line;
     let dest: UacDestination;

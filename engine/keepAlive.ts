@@ -17,8 +17,11 @@ import { TelephonyReturnValue as T } from './returnCodes.js';
 
 /** What the keep-alive and NAT service takes beyond the usage context. */
 export interface KeepAliveExtras {
-  /** Where NAT keep-alives go: proxy, outbound proxy, registrar (duplicates allowed). */
-  natTargets(): readonly { host: string; port: number }[];
+  /**
+   * Where NAT keep-alives go: proxy, outbound proxy, registrar (duplicates allowed), each over
+   * the transport it is reached on when known (a `sips:` registrar: TLS), else `sipTransport`.
+   */
+  natTargets(): readonly { host: string; port: number; protocol?: TransportProtocol | undefined }[];
   /** Applies a new RTP keep-alive period to the media of calls already up. */
   applyRtpKeepAlive(ms: number): void;
   /** Re-registers now (the Contact changed). */
@@ -99,10 +102,11 @@ export class KeepAliveService {
   }
 
   private natKeepAliveTargets(): Endpoint[] {
-    const protocol = this.ctx.transport();
+    const fallback = this.ctx.transport();
     const out: Endpoint[] = [];
-    for (const { host, port } of this.own.natTargets()) {
-      if (!out.some((e) => e.host === host && e.port === port)) out.push({ protocol, host, port });
+    for (const { host, port, protocol = fallback } of this.own.natTargets()) {
+      // A TLS registrar's flow gets CRLFCRLF over TLS, not a UDP datagram at its TLS port.
+      if (!out.some((e) => e.host === host && e.port === port && e.protocol === protocol)) out.push({ protocol, host, port });
     }
     return out;
   }

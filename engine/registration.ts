@@ -8,8 +8,8 @@
 import type { TimerHandle } from '../sip/clock.js';
 import { parseNameAddr, parseVia, formatUri } from '../sip/grammar.js';
 import { SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
-import type { Endpoint, RemoteEndpoint } from '../sip/transport.js';
-import { TlsError } from '../sip/tlsTransport.js';
+import type { Endpoint, RemoteEndpoint, TransportProtocol } from '../sip/transport.js';
+import { SipsNeedsTlsError, TlsError } from '../sip/tlsTransport.js';
 import { newCallId, newTag } from '../sip/util.js';
 import { sendUacRequest, type UacServices } from '../sip/uac.js';
 import { DnsLocateError } from '../sip/dnsLocator.js';
@@ -29,7 +29,10 @@ export interface RegistrationConfig {
    * registration cycle starts from the best target again. Default: `destination` alone.
    */
   targets?: () => Promise<readonly Endpoint[]>;
-  /** Request-URI of REGISTER (`sip:domain`). */
+  /**
+   * Request-URI of REGISTER (`sip:domain`, or `sips:domain` for a registrar given as a `sips:`
+   * URI, whose REGISTERs then carry a `sips:` Contact, RFC 3261 §8.1.1.8).
+   */
   requestUri: string;
   /** Domain of the address-of-record (`sip:name@domain`). */
   aorDomain: string;
@@ -99,11 +102,20 @@ class NameRegistration {
   registeredAt = 0;
   /** Contact registered last, removed when the public address changes. */
   registeredContact?: string;
+  /**
+   * The transport of the last REGISTER sent (at first the destination's): its Contact names it,
+   * so the registrar reaches us back the way we came (TLS for a TLS registrar, whatever
+   * `sipTransport` says).
+   */
+  protocol: TransportProtocol;
+  /** Where the last REGISTER went: its connection closing means the registrar lost us. */
+  flow?: Endpoint;
   onDone?: (rc: T) => void;
 
-  constructor(readonly name: string, expires: number, host: string) {
+  constructor(readonly name: string, expires: number, host: string, protocol: TransportProtocol) {
     this.expires = expires;
     this.callId = newCallId(host);
+    this.protocol = protocol;
   }
 }
 
@@ -113,6 +125,8 @@ export class RegistrationClient {
   private retryMs: number;
   private stopped = false;
   private readonly uac: UacServices;
+  /** Listening for closed connections (from the first REGISTER sent over a stream). */
+  private watchingFlows = false;
 
   /**
    * @param ctx the usage context
@@ -129,9 +143,25 @@ export class RegistrationClient {
     this.retryMs = retryMs;
     // Registration answers challenges with the names' own digest clients (no key prefix).
     this.uac = ctx.uacFor('');
-    for (const name of config.names) this.regs.set(name, new NameRegistration(name, config.expireSeconds, ctx.advertisedAddress().host));
+    for (const name of config.names) this.regs.set(name, new NameRegistration(name, config.expireSeconds, ctx.advertisedAddress().host, config.destination.protocol));
     // Over TCP/TLS the registrar reaches us over our connection: when it drops, register again.
-    if (config.destination.protocol !== 'UDP') ctx.runStack.transport.on('connectionClosed', this.onConnectionClosed);
+    if (config.destination.protocol !== 'UDP') this.watchFlows();
+  }
+
+  private watchFlows(): void {
+    if (this.watchingFlows || this.stopped) return;
+    this.watchingFlows = true;
+    this.ctx.runStack.transport.on('connectionClosed', this.onConnectionClosed);
+  }
+
+  /** True for a `sips:` registrar: its REGISTERs carry a `sips:` Contact (RFC 3261 §8.1.1.8). */
+  private get secure(): boolean {
+    return /^sips:/i.test(this.config.requestUri);
+  }
+
+  /** Our Contact for `reg` over the transport its REGISTER takes. */
+  private contactOf(reg: NameRegistration): string {
+    return this.ctx.contactUri(reg.name, reg.protocol, reg.protocol === 'TLS' && this.secure);
   }
 
   /**
@@ -141,11 +171,11 @@ export class RegistrationClient {
    * down), the usual retry after `registrationErrorRetryTime` follows.
    */
   private readonly onConnectionClosed = (conn: RemoteEndpoint): void => {
-    const d = this.config.destination;
-    if (this.stopped || conn.protocol !== d.protocol || conn.host !== d.host || conn.port !== d.port) return;
+    if (this.stopped) return;
     const now = this.ctx.clock().now();
     for (const reg of this.regs.values()) {
-      if (reg.state !== 'registered') continue;
+      const d = reg.flow;
+      if (reg.state !== 'registered' || !d || conn.protocol !== d.protocol || conn.host !== d.host || conn.port !== d.port) continue;
       // A server that drops the connection right after every 200 gets the retry pace, not a loop.
       if (now - reg.registeredAt < FLOW_RECOVERY_MIN_MS) this.scheduleRetry(reg);
       else this.register(reg);
@@ -230,7 +260,8 @@ export class RegistrationClient {
   /** Stops every timer without sending anything (engine shutdown after a failed unregister). */
   dispose(): void {
     this.stopped = true;
-    this.ctx.runStack.transport.off('connectionClosed', this.onConnectionClosed);
+    if (this.watchingFlows) this.ctx.runStack.transport.off('connectionClosed', this.onConnectionClosed);
+    this.watchingFlows = false;
     for (const reg of this.regs.values()) this.clearTimers(reg);
   }
 
@@ -252,23 +283,26 @@ export class RegistrationClient {
   private buildRequest(reg: NameRegistration, expires: number): SipRequest {
     const aor = `sip:${reg.name}@${this.config.aorDomain}`;
     const display = this.ctx.displayName();
-    const contact = this.ctx.contactUri(reg.name);
     const headers = new SipHeaders();
     headers.append('From', `${display ? `"${display.replace(/(["\\])/g, '\\$1')}" ` : ''}<${aor}>;tag=${reg.fromTag}`);
     headers.append('To', `<${aor}>`);
     headers.append('Call-ID', reg.callId);
     headers.append('CSeq', `${++reg.cseq} REGISTER`);
     headers.append('Max-Forwards', '70');
-    if (expires === 0 && reg.registeredContact) headers.append('Contact', `<${reg.registeredContact}>`);
-    else {
-      headers.append('Contact', `<${contact}>`);
-      // A changed public address leaves the old binding behind: remove it in the same request.
-      if (reg.registeredContact && reg.registeredContact !== contact) headers.append('Contact', `<${reg.registeredContact}>;expires=0`);
-    }
+    for (const c of this.contactValues(reg, expires)) headers.append('Contact', c);
     headers.append('Expires', String(expires));
     this.ctx.capabilities.addHeaders(headers, ['Allow']);
     headers.append('User-Agent', this.ctx.userAgent());
     return { type: 'request', method: 'REGISTER', uri: this.config.requestUri, version: 'SIP/2.0', headers, body: Buffer.alloc(0) };
+  }
+
+  /** The Contact values of a REGISTER of `reg` over `reg.protocol`. */
+  private contactValues(reg: NameRegistration, expires: number): string[] {
+    if (expires === 0 && reg.registeredContact) return [`<${reg.registeredContact}>`];
+    const contact = this.contactOf(reg);
+    // A changed public address (or transport) leaves the old binding behind: remove it in the same request.
+    if (reg.registeredContact && reg.registeredContact !== contact) return [`<${contact}>`, `<${reg.registeredContact}>;expires=0`];
+    return [`<${contact}>`];
   }
 
   private send(reg: NameRegistration, expires: number): void {
@@ -290,8 +324,17 @@ export class RegistrationClient {
       // Once the attempt timed out, no failover target is tried for it.
       abandoned: () => reg.attempt !== attempt,
       // Each request sent (the first and every challenge retry) gets the whole time-out.
-      onSend: () => {
+      onSend: (req, dest) => {
         if (reg.attempt !== attempt) return;
+        reg.flow = dest;
+        if (dest.protocol !== 'UDP') this.watchFlows();
+        if (dest.protocol !== reg.protocol) {
+          // The target found (DNS, failover) takes another transport than the last one: the
+          // Contact names this one, so the registrar reaches us back over it.
+          reg.protocol = dest.protocol;
+          req.headers.delete('Contact');
+          for (const c of this.contactValues(reg, expires)) req.headers.append('Contact', c);
+        }
         this.ctx.clock().clearTimer(reg.timeoutTimer);
         reg.timeoutTimer = this.ctx.clock().setTimer(this.config.timeOutMs, () => {
           if (reg.attempt === attempt) this.timedOut(reg, expires);
@@ -302,6 +345,8 @@ export class RegistrationClient {
       // The registrar's name yields no target (any more): an error saying so (status 0), then the usual retry.
       if (o.kind === 'transport' && o.error instanceof DnsLocateError) this.fail(reg, T.SipRegisterError, { status: 0, reason: o.error.message }, expires);
       else if (o.kind === 'transport' && o.error instanceof TlsError) this.tlsFailed(reg, o.error, expires);
+      // A sips: REGISTER that would have left over UDP/TCP (a proxy found over them): not sent (status 0).
+      else if (o.kind === 'transport' && o.error instanceof SipsNeedsTlsError) this.fail(reg, T.SipRegisterError, { status: 0, reason: 'SIPS Requires TLS' }, expires);
       else if (o.kind !== 'final') this.timedOut(reg, expires);
       else if (o.authFailure) this.fail(reg, T.SipRegisterAuthorizationError, o.res, expires);
       else this.final(reg, o.res, expires);
@@ -402,7 +447,7 @@ export class RegistrationClient {
       this.unregistered(reg, T.SipUnRegisterSuccess, T.SipSuccess, { statusCode: res.status });
       return;
     }
-    const ourContact = this.ctx.contactUri(reg.name);
+    const ourContact = this.contactOf(reg);
     const granted = grantedExpiry(res, ourContact, expires);
     reg.grantedExpires = granted;
     reg.registeredContact = ourContact;
@@ -415,7 +460,7 @@ export class RegistrationClient {
       contact: ourContact,
       statusCode: res.status,
     });
-    if (this.config.natAutoDetect && this.detectNat(res)) return;
+    if (this.config.natAutoDetect && this.detectNat(res, reg.protocol)) return;
     // Refresh at the update interval, but always before the binding the registrar granted expires.
     let refreshS = this.config.updateIntervalSeconds;
     if (granted > 0 && granted <= refreshS) refreshS = Math.max(1, Math.floor(granted * 0.8));
@@ -425,7 +470,7 @@ export class RegistrationClient {
   }
 
   /** True when a new public address was found (the host then re-registers every name). */
-  private detectNat(res: SipResponse): boolean {
+  private detectNat(res: SipResponse, over: TransportProtocol): boolean {
     const top = res.headers.get('Via');
     if (!top) return false;
     let via;
@@ -440,7 +485,7 @@ export class RegistrationClient {
     const rport = rportText ? Number.parseInt(rportText, 10) : undefined;
     const publicHost = received || adv.host;
     // Over a stream the source port is an ephemeral one of the connection: only the address tells.
-    const stream = adv.protocol !== 'UDP';
+    const stream = adv.protocol !== 'UDP' || over !== 'UDP';
     const publicPort = !stream && rport && Number.isFinite(rport) ? rport : adv.port;
     if (publicHost === adv.host && publicPort === adv.port) return false;
     this.own.publicAddressDetected(publicHost, publicPort);

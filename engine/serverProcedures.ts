@@ -7,8 +7,9 @@
  * @module
  */
 import { isIP } from 'node:net';
-import type { Endpoint } from '../sip/transport.js';
-import { defaultSipPort } from '../sip/tlsTransport.js';
+import type { Endpoint, TransportProtocol } from '../sip/transport.js';
+import { defaultSipPort, uriTransport } from '../sip/tlsTransport.js';
+import { parseUri } from '../sip/grammar.js';
 import type { EngineState } from './engineState.js';
 import { hostPort, isPort, isSipUser } from './hosts.js';
 import { RegistrationClient } from './registration.js';
@@ -39,14 +40,14 @@ export class ServerProcedures {
    * otherwise every address of the name on that port. Located once now (an unknown name is
    * SipUnknownHost) and again, through the DNS cache, for each request.
    */
-  private async server(address: string, port: number): Promise<SipServer | T> {
+  private async server(address: string, port: number, transport?: TransportProtocol, secure = false): Promise<SipServer | T> {
     if (typeof address !== 'string' || !address || (port !== 0 && !isPort(port))) return T.SipBadParameter;
-    if (port === 0 && isIP(address.replace(/^\[|\]$/g, ''))) return T.SipBadParameter; // an address has no SRV records
+    if (port === 0 && transport === undefined && isIP(address.replace(/^\[|\]$/g, ''))) return T.SipBadParameter; // an address has no SRV records
     const givenPort = port === 0 ? undefined : port;
-    const targets = (): Promise<readonly Endpoint[]> => this.run.locate({ host: address, port: givenPort });
+    const targets = (): Promise<readonly Endpoint[]> => this.run.locate({ host: address, port: givenPort, transport, secure });
     const first = (await targets().catch(() => []))[0];
     if (!first) return T.SipUnknownHost;
-    return { host: first.host, port: first.port, given: address, givenPort, targets };
+    return { host: first.host, port: first.port, given: address, givenPort, targets, protocol: first.protocol };
   }
 
   /** enableSipProxyServer and enableOutboundSipProxyServer: the address may be a name. */
@@ -116,7 +117,12 @@ export class ServerProcedures {
     if (registerThroughProxy && !run.domain) return T.SipDomainNameNotDefined;
     if (typeof registrationServerAddress !== 'string' || !registrationServerAddress) return T.SipBadParameter;
     if (registrationServerPort !== 0 && !isPort(registrationServerPort)) return T.SipBadParameter;
-    const registrar = await this.server(registrationServerAddress, registrationServerPort);
+    const given = registrarUri(registrationServerAddress, registrationServerPort);
+    if (!given) return T.SipBadParameter;
+    // A sips: registrar (or transport=tls) is reached over TLS only: an engine without TLS, or a
+    // path through a proxy it does not reach over TLS, cannot register there (RFC 5630 §5.1.1).
+    if (given.transport === 'TLS' && !run.stack.transport.tlsEnabled) return T.SipSecureTransportRequired;
+    const registrar = await this.server(given.host, given.port, given.transport, given.secure);
     if (typeof registrar === 'number') return registrar;
     if (run.isStopped) return T.SipMediaEngineNotInitialized; // stopped while resolving
 
@@ -132,14 +138,17 @@ export class ServerProcedures {
         run.lines[i]!.registrationName = n;
       });
     }
-    const protocol = run.params.sipTransport;
     const via = run.outboundProxy ?? (registerThroughProxy ? run.proxy : undefined);
     const server = via ?? registrar;
+    // The transport the server was located on (a sips: registrar, a NAPTR naming TLS), else sipTransport.
+    const protocol = server.protocol ?? run.params.sipTransport;
+    if (given.secure && protocol !== 'TLS') return T.SipSecureTransportRequired;
     const destination: Endpoint = { protocol, host: server.host, port: server.port };
     // Over TLS the server's certificate is checked against the name the application gave.
     if (protocol === 'TLS') destination.serverName = server.given;
-    const port = registrationServerPort === defaultSipPort(protocol) || registrationServerPort === 0 ? undefined : registrationServerPort;
-    const requestUri = run.domain ? `sip:${run.domain}` : `sip:${hostPort(registrationServerAddress, port)}`;
+    const port = given.port === defaultSipPort(given.transport ?? protocol) || given.port === 0 ? undefined : given.port;
+    const scheme = given.secure ? 'sips' : 'sip';
+    const requestUri = run.domain ? `${scheme}:${run.domain}` : `${scheme}:${hostPort(given.host, port)}${given.transport && !given.secure ? `;transport=${given.transport.toLowerCase()}` : ''}`;
 
     run.registration?.dispose();
     run.registration = new RegistrationClient(
@@ -151,7 +160,7 @@ export class ServerProcedures {
         destination,
         targets: server.targets,
         requestUri,
-        aorDomain: run.domain ?? registrationServerAddress,
+        aorDomain: run.domain ?? given.host,
         updateIntervalSeconds: registrationUpdateIntervalSeconds,
         expireSeconds: registrationExpireTimeSeconds,
         timeOutMs,
@@ -215,4 +224,24 @@ export class ServerProcedures {
     this.run.keepAlive.enableKeepAliveTransmissions(keepAliveSip, keepAliveRtp, natSessionTimeMs);
     return T.SipSuccess;
   }
+}
+
+/**
+ * The registrar as the application gave it: a host (name or address) with the port argument, or
+ * a URI (`sips:pbx.example.com`, `sip:pbx.example.com:5070;transport=tls`) whose scheme and
+ * transport pick TLS whatever `sipTransport` says (its port, when it has one, wins). Undefined
+ * for a URI that does not parse or names a user.
+ */
+function registrarUri(address: string, port: number): { host: string; port: number; transport?: TransportProtocol; secure: boolean } | undefined {
+  if (!/^sips?:/i.test(address)) return { host: address, port, secure: false };
+  let uri;
+  try {
+    uri = parseUri(address.trim());
+  } catch {
+    return undefined;
+  }
+  if (!uri.host || uri.user !== undefined) return undefined;
+  const secure = uri.scheme === 'sips';
+  const named = uri.params['transport'] ?? undefined;
+  return { host: uri.host, port: uri.port ?? port, transport: secure || named ? uriTransport(uri, 'UDP') : undefined, secure };
 }

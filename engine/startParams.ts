@@ -120,7 +120,7 @@ function isDnsServer(s: unknown): boolean {
 function validTlsSettings(tls: unknown): boolean {
   if (tls === null || typeof tls !== 'object') return false;
   const t = tls as Record<string, unknown>;
-  for (const k of ['certificate', 'privateKey', 'ca', 'clientCertificate', 'clientPrivateKey']) {
+  for (const k of ['certificate', 'privateKey', 'ca', 'crl', 'clientCertificate', 'clientPrivateKey']) {
     if (t[k] !== undefined && (typeof t[k] !== 'string' || t[k] === '')) return false;
   }
   for (const k of ['verifyServer', 'requireClientCertificate']) if (t[k] !== undefined && typeof t[k] !== 'boolean') return false;

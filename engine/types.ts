@@ -219,6 +219,7 @@ export interface StartSipTelephonyParams {
    * system's (give a self-signed test CA here); `verifyServer` (default true) checks a server's
    * certificate against the host name or address dialled; `clientCertificate`/`clientPrivateKey`
    * are presented when a server asks; `requireClientCertificate` makes the listener ask;
+   * `crl` (PEM text or path) refuses revoked certificates, a server's or a client's;
    * `handshakeTimeoutMs` (default 10000). TLS is on when `sipTransport` is `'TLS'` or any member
    * is set. Keys are never logged. A LineScape addition.
    */

@@ -9,7 +9,7 @@
  * call settings (hold style, ring time-out), in one object the call manager makes.
  * @module
  */
-import { requestIsSips, TlsError } from '../sip/tlsTransport.js';
+import { requestIsSips, SipsNeedsTlsError, TlsError } from '../sip/tlsTransport.js';
 import type { Clock, TimerHandle } from '../sip/clock.js';
 import { Dialog, nextHopOf, uriOf, type InDialogRequestOptions } from '../sip/dialog.js';
 import { DialogRouter } from '../sip/dialogRouter.js';
@@ -556,7 +556,7 @@ export class Call {
       if (o.kind === 'final') this.onInviteFinal(o.req, o.res, o.authFailure !== undefined);
       else if (o.kind === 'timeout') this.onInviteFailed(408, 'Request Timeout', '');
       // A TLS failure names its reason (unknown-ca, host-name-mismatch ...) in the phrase.
-      else this.onInviteFailed(503, o.error instanceof TlsError ? `TLS ${o.error.reason}` : 'Service Unavailable', '');
+      else this.onInviteFailed(503, o.error instanceof TlsError ? `TLS ${o.error.reason}` : o.error instanceof SipsNeedsTlsError ? 'SIPS Requires TLS' : 'Service Unavailable', '');
     });
   }
 

@@ -39,6 +39,8 @@ export interface SipServer {
    * request: RFC 3263 NAPTR/SRV when no port was given, else every address of the name.
    */
   targets: () => Promise<readonly Endpoint[]>;
+  /** The transport of its first target when it was located (TLS for a `sips:` server or a NAPTR naming it). */
+  protocol?: TransportProtocol;
 }
 
 /** The address advertised in Contact and Via. */

@@ -547,4 +547,10 @@ export enum TelephonyReturnValue {
    * time-out ...). The request that needed the connection fails on its own path too.
    */
   SipTlsError,
+  /**
+   * API return value: a `sips:` target or registrar (RFC 5630) needs TLS on the hop the engine
+   * sends it over, and the engine has no TLS (no `tls` settings, `sipTransport` not TLS) or the
+   * proxy it would go through is not reached over TLS. Nothing was sent.
+   */
+  SipSecureTransportRequired,
 }

@@ -46,8 +46,9 @@ function sipContactOf(msg: SipRequest | SipResponse): string | undefined {
 /** The next hop of a request: where it is physically sent (RFC 3261 §8.1.2, RFC 3263 simplified). */
 export function nextHopOf(uriText: string, defaultProtocol: TransportProtocol): Endpoint & { hostIsName: boolean } {
   const uri: SipUri = parseUri(uriText);
-  const t = uri.params['transport'];
-  const protocol: TransportProtocol = t ? (t.toUpperCase() === 'TCP' ? 'TCP' : t.toUpperCase() === 'TLS' ? 'TLS' : 'UDP') : uri.scheme === 'sips' ? 'TLS' : defaultProtocol;
+  const t = uri.params['transport']?.toUpperCase();
+  // sips: is TLS whatever its transport parameter says (RFC 5630 §3.1.3); an unknown one, UDP.
+  const protocol: TransportProtocol = uri.scheme === 'sips' ? 'TLS' : t ? (t === 'TCP' || t === 'TLS' ? t : 'UDP') : defaultProtocol;
   const maddr = uri.params['maddr'];
   const host = (maddr ?? uri.host).replace(/^\[|\]$/g, '');
   const port = uri.port ?? (protocol === 'TLS' ? 5061 : 5060);

@@ -202,8 +202,9 @@ export class DnsLocator {
     const bare = q.host.startsWith('[') && q.host.endsWith(']') ? q.host.slice(1, -1) : q.host;
     const have = this.transports();
     const named = q.transport ? toTransport(q.transport) : undefined;
-    // §4.1: an explicit transport parameter wins; sips: means TLS; a numeric host or a port, the default.
-    const fixed: TransportProtocol | undefined = named ?? (q.secure ? 'TLS' : undefined);
+    // §4.1: an explicit transport parameter wins, except that sips: means TLS whatever it says
+    // (RFC 5630 §3.1.3: sips:…;transport=tcp is TLS over TCP); a numeric host or a port, the default.
+    const fixed: TransportProtocol | undefined = q.secure ? 'TLS' : named;
     if (isIP(bare) || q.port !== undefined) {
       const protocol = fixed ?? this.preferred();
       const port = q.port ?? (protocol === 'TLS' ? 5061 : 5060);

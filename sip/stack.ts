@@ -483,7 +483,7 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
       }
       return;
     }
-    const problem = validateRequest(req);
+    const problem = validateRequest(req, from.protocol);
     const tx = this.transactions.createServer(req, key, from, dest);
     if (problem) {
       tx.respond(this.createResponse(req, problem[0], problem[1], { toTag: newTag() }));
@@ -635,13 +635,18 @@ function responseDestination(via: Via, from: RemoteEndpoint): RemoteEndpoint {
 }
 
 /** §8.2 checks a UAS makes before its TU sees a request: [status, reason] of the rejection, if any. */
-function validateRequest(req: SipRequest): [number, string] | undefined {
+function validateRequest(req: SipRequest, over: TransportProtocol): [number, string] | undefined {
   const h = req.headers;
   for (const name of ['From', 'To', 'Call-ID', 'CSeq'] as const) if (!h.has(name)) return [400, `Missing ${name}`];
   const cseq = h.get('CSeq');
   if (cseqMethod(cseq) !== req.method || !Number.isInteger(cseqNumber(cseq))) return [400, 'Bad CSeq'];
   const colon = req.uri.indexOf(':');
-  if (colon <= 0 || !SUPPORTED_SCHEMES.has(req.uri.slice(0, colon).toLowerCase())) return [416, 'Unsupported URI Scheme'];
+  const scheme = colon > 0 ? req.uri.slice(0, colon).toLowerCase() : '';
+  if (!SUPPORTED_SCHEMES.has(scheme)) return [416, 'Unsupported URI Scheme'];
+  // A sips: request whose last hop was not TLS cannot be served as the secure request it claims
+  // to be (RFC 3261 §26.2.2, RFC 5630 §3.1.3): the scheme is not supported over this transport,
+  // and a 416 is one of the two answers RFC 5630 §5.1.1 forbids a UAC to downgrade after.
+  if (scheme === 'sips' && over !== 'TLS') return [416, 'SIPS Requires TLS'];
   const mf = h.get('Max-Forwards');
   if (mf !== undefined && Number(mf.trim()) === 0 && req.method !== 'OPTIONS') return [483, 'Too Many Hops'];
   return undefined;

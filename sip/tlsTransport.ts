@@ -26,6 +26,15 @@ export interface TlsSettings {
    */
   ca?: string;
   /**
+   * Certificate revocation lists (PEM, one or several `X509 CRL` blocks, or the path of a file
+   * holding them): a peer's certificate listed as revoked is refused (`certificate-revoked`), a
+   * server's when we connect and a client's at our listener. Once given, every certificate of a
+   * peer's chain needs a valid CRL of its issuer (OpenSSL's CRL_CHECK_ALL): one missing, expired
+   * or badly signed refuses the peer too (`crl-invalid`). Read once at start; restart the engine
+   * to take a newer CRL. Default none: no revocation check.
+   */
+  crl?: string;
+  /**
    * Check the server's certificate when we connect: signed by a trusted CA and issued for the
    * host name (or IP address) we dialled. Default true; false only for tests against peers
    * with throw-away certificates.
@@ -47,7 +56,11 @@ export interface TlsSettings {
  *   `ca` setting lacks its issuer);
  * - `host-name-mismatch`: the certificate is valid but for another host name;
  * - `certificate-expired` / `certificate-not-yet-valid`;
- * - `certificate-rejected`: the peer refused our certificate (or that we had none);
+ * - `certificate-revoked`: the peer's certificate is on a CRL we were given ({@link TlsSettings.crl});
+ * - `crl-invalid`: a CRL was given, but none valid covers a certificate of the peer's chain
+ *   (missing for its issuer, expired, badly signed), so it cannot be trusted;
+ * - `certificate-rejected`: the peer refused our certificate (or that we had none, or it was
+ *   revoked in the peer's eyes);
  * - `handshake-timeout`: no complete handshake in time;
  * - `handshake-failed`: anything else during the handshake (no common version or cipher,
  *   garbage instead of TLS);
@@ -58,6 +71,8 @@ export type TlsFailureReason =
   | 'host-name-mismatch'
   | 'certificate-expired'
   | 'certificate-not-yet-valid'
+  | 'certificate-revoked'
+  | 'crl-invalid'
   | 'certificate-rejected'
   | 'handshake-timeout'
   | 'handshake-failed'
@@ -90,6 +105,18 @@ const UNKNOWN_CA = new Set([
   'CERT_UNTRUSTED',
 ]);
 
+/** OpenSSL's verification codes for a CRL that cannot vouch for a certificate. */
+const CRL_INVALID = new Set([
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_GET_CRL_ISSUER',
+  'CRL_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID',
+  'CRL_SIGNATURE_FAILURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'ERROR_IN_CRL_LAST_UPDATE_FIELD',
+  'ERROR_IN_CRL_NEXT_UPDATE_FIELD',
+]);
+
 /** Sorts a socket error into a {@link TlsFailureReason}; `handshaking` tells a reset mid-handshake from a refused connection. */
 export function classifyTlsError(err: unknown, handshaking: boolean): TlsFailureReason {
   if (err instanceof TlsError) return err.reason;
@@ -100,9 +127,11 @@ export function classifyTlsError(err: unknown, handshaking: boolean): TlsFailure
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'host-name-mismatch';
   if (code === 'CERT_HAS_EXPIRED') return 'certificate-expired';
   if (code === 'CERT_NOT_YET_VALID') return 'certificate-not-yet-valid';
+  if (code === 'CERT_REVOKED') return 'certificate-revoked';
+  if (CRL_INVALID.has(code)) return 'crl-invalid';
   if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return 'handshake-timeout';
-  // The peer's alert about our certificate: "unknown ca", "bad certificate", "certificate required".
-  if (/alert (unknown ca|bad certificate|certificate required|certificate unknown|handshake failure)/i.test(message) && /certificate|unknown ca/i.test(message)) {
+  // The peer's alert about our certificate: "unknown ca", "bad certificate", "certificate required", "certificate revoked".
+  if (/alert (unknown ca|bad certificate|certificate required|certificate unknown|certificate revoked|handshake failure)/i.test(message) && /certificate|unknown ca/i.test(message)) {
     return 'certificate-rejected';
   }
   if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL') return 'connection-failed';
@@ -137,6 +166,7 @@ interface LoadedTls {
   cert?: string;
   key?: string;
   ca?: string;
+  crl?: string;
   clientCert?: string;
   clientKey?: string;
 }
@@ -165,6 +195,7 @@ export class TlsConnector {
       cert: read(settings.certificate, 'tls.certificate'),
       key: read(settings.privateKey, 'tls.privateKey'),
       ca: read(settings.ca, 'tls.ca'),
+      crl: read(settings.crl, 'tls.crl'),
       clientCert: read(settings.clientCertificate, 'tls.clientCertificate'),
       clientKey: read(settings.clientPrivateKey, 'tls.clientPrivateKey'),
     };
@@ -184,6 +215,7 @@ export class TlsConnector {
       cert: this.pem.cert,
       key: this.pem.key,
       ca: this.pem.ca,
+      crl: this.pem.crl,
       minVersion: 'TLSv1.2',
       requestCert: this.requireClientCert,
       rejectUnauthorized: this.requireClientCert,
@@ -208,6 +240,7 @@ export class TlsConnector {
       localAddress,
       servername: name,
       ca: this.pem.ca,
+      crl: this.pem.crl,
       cert: cert !== undefined && key !== undefined ? cert : undefined,
       key: cert !== undefined && key !== undefined ? key : undefined,
       minVersion: 'TLSv1.2',
@@ -221,13 +254,35 @@ export class TlsConnector {
 }
 
 /**
- * The transport a SIP URI asks for (RFC 3261 §19.1.4, §26.2): its `transport` parameter, else
- * TLS for a `sips:` URI, else `fallback` (the engine's `sipTransport`).
+ * The transport a SIP URI asks for (RFC 3261 §19.1.4, §26.2): TLS for a `sips:` URI whatever its
+ * `transport` parameter says (RFC 5630 §3.1.3: `sips:…;transport=tcp` is TLS over TCP, and
+ * nothing less than TLS may carry it), else its `transport` parameter, else `fallback` (the
+ * engine's `sipTransport`).
  */
 export function uriTransport(uri: { scheme: string; params: Readonly<Record<string, string | null | undefined>> }, fallback: TransportProtocol): TransportProtocol {
+  if (uri.scheme.toLowerCase() === 'sips') return 'TLS';
   const t = uri.params['transport']?.toUpperCase();
   if (t === 'UDP' || t === 'TCP' || t === 'TLS') return t;
-  return uri.scheme.toLowerCase() === 'sips' ? 'TLS' : fallback;
+  return fallback;
+}
+
+/**
+ * A `sips:` request (Request-URI or first Route) that would have left over another transport
+ * than TLS (a UDP proxy, say): it is not sent (RFC 3261 §26.2.2, RFC 5630 §5.1.1: a `sips:`
+ * request goes over TLS on every hop, and a UAC never downgrades it).
+ */
+export class SipsNeedsTlsError extends Error {
+  /**
+   * @param protocol the transport the request would have taken
+   * @param peer `host:port` of the hop it would have gone to
+   */
+  constructor(
+    readonly protocol: TransportProtocol,
+    readonly peer: string,
+  ) {
+    super(`a sips: request may not go over ${protocol} (${peer})`);
+    this.name = 'SipsNeedsTlsError';
+  }
 }
 
 /** The default SIP port of a transport: 5061 for TLS, 5060 otherwise. */

@@ -13,6 +13,7 @@
 import dgram from 'node:dgram';
 import { SafeEmitter } from './safeEmitter.js';
 import net from 'node:net';
+import type tls from 'node:tls';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { SipParseError, type SipMessage } from './message.js';
 import { frameStreamMessage, parseMessage, serializeMessage, skipKeepAlive } from './parser.js';
@@ -315,8 +316,13 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     server.on('tlsClientError', (err: Error, socket: net.Socket) => {
       const host = normalizeAddress(socket.remoteAddress ?? '');
       const port = socket.remotePort ?? 0;
+      // A client certificate that failed verification (revoked, unknown CA, expired) makes Node
+      // close the socket without an alert: the error is a bare hang-up, the reason is here.
+      const verify: unknown = (socket as tls.TLSSocket).authorizationError;
+      const code = typeof verify === 'string' ? verify : (verify as { code?: unknown } | undefined)?.code;
+      const cause = typeof code === 'string' && code !== '' ? Object.assign(new Error(`client certificate: ${code}`), { code }) : err;
       socket.destroy();
-      this.reportTlsError(err, { protocol: 'TLS', host, port }, false, true);
+      this.reportTlsError(cause, { protocol: 'TLS', host, port }, false, true);
     });
     server.on('error', (err) => this.reportError(err));
   }

@@ -16,7 +16,7 @@ import { DigestClient, formatDigestHeader } from './digest.js';
 import { parseAuthHeader, type AuthHeader } from './grammar.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { nextHopOfRequest, nextHopUriOfRequest } from './dialog.js';
-import { dialledEndpoint } from './tlsTransport.js';
+import { dialledEndpoint, requestIsSips, SipsNeedsTlsError } from './tlsTransport.js';
 import type { ClientTransaction, ClientTransactionUser } from './transaction.js';
 import type { Endpoint, TransportProtocol } from './transport.js';
 
@@ -140,8 +140,8 @@ export interface UacRequest {
   onProvisional?(res: SipResponse): void;
   /** INVITE only: further 2xx in the Accepted state (see {@link ClientTransactionUser.onAdditional2xx}). */
   onAdditional2xx?(res: SipResponse): void;
-  /** Called with each request just before it is sent (first send and retries). */
-  onSend?(req: SipRequest): void;
+  /** Called with each request just before it is sent (first send and retries), with where it goes. */
+  onSend?(req: SipRequest, dest: Endpoint): void;
   /** Called with each client transaction created (an INVITE's, to CANCEL it). */
   onTransaction?(tx: ClientTransaction, req: SipRequest): void;
   /** Asked before a retry or a failover: true stops there and reports the last answer as final. */
@@ -248,8 +248,15 @@ export function sendUacRequest(services: UacServices, spec: UacRequest, done: (o
     };
     if (spec.onProvisional) user.onProvisional = (res) => spec.onProvisional!(res);
     if (spec.onAdditional2xx) user.onAdditional2xx = (res) => spec.onAdditional2xx!(res);
+    // RFC 5630 §5.1.1: a sips: request never leaves over less than TLS (a UDP proxy, a Route
+    // naming transport=udp); the next target may still be a TLS one.
+    if (dest.protocol !== 'TLS' && requestIsSips(req)) {
+      answered = true;
+      if (!failover()) finish({ kind: 'transport', req, error: new SipsNeedsTlsError(dest.protocol, `${dest.host}:${dest.port}`) });
+      return;
+    }
     if (spec.contactFollowsTransport) services.contactFor?.(req, dest.protocol);
-    spec.onSend?.(req);
+    spec.onSend?.(req, dest);
     let tx: ClientTransaction | undefined;
     try {
       tx = services.send(req, dest, user);

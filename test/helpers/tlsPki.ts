@@ -89,3 +89,50 @@ export function testPki(): TestPki {
   };
   return made;
 }
+
+/** Certificates revoked by the test CA and the CRL saying so (see {@link testCrl}). */
+export interface TestCrl {
+  /** Server certificate for 127.0.0.1 and localhost, signed by the test CA, then revoked. */
+  revokedServer: CertPair;
+  /** Client certificate signed by the test CA, then revoked. */
+  revokedClient: CertPair;
+  /** Path of the test CA's CRL (PEM), listing both revoked certificates and nothing else. */
+  crlFile: string;
+  /** A CRL of {@link TestPki.otherCa} (PEM path): a CRL, but not one of the test CA. */
+  otherCrlFile: string;
+}
+
+/** A minimal `openssl ca` configuration: its database and CRL number in `dir`. */
+function caConfig(dir: string, name: string): string {
+  const file = path.join(dir, `${name}-ca.cnf`);
+  fs.writeFileSync(path.join(dir, `${name}.index`), '');
+  fs.writeFileSync(path.join(dir, `${name}.crlnumber`), '01\n');
+  fs.writeFileSync(
+    file,
+    [
+      '[ ca ]', `default_ca = ${name}`, `[ ${name} ]`, `database = ${name}.index`, `crlnumber = ${name}.crlnumber`,
+      `certificate = ${name}.crt`, `private_key = ${name}.key`, 'default_md = sha256', 'default_crl_days = 2', '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+let crl: TestCrl | undefined;
+
+/**
+ * Revokes a server and a client certificate of the test CA with `openssl ca -revoke` and issues
+ * the CA's CRL with `openssl ca -gencrl` (once per test process, in {@link testPki}'s directory).
+ */
+export function testCrl(): TestCrl {
+  if (crl) return crl;
+  const { dir } = testPki();
+  const revokedServer = makeLeaf(dir, 'revoked-server', 'localhost', 'IP:127.0.0.1,DNS:localhost', 'ca', 'serverAuth,clientAuth');
+  const revokedClient = makeLeaf(dir, 'revoked-client', 'revoked-client', 'DNS:revoked-client', 'ca', 'clientAuth');
+  const conf = caConfig(dir, 'ca');
+  for (const c of [revokedServer, revokedClient]) openssl(dir, ['ca', '-config', conf, '-revoke', c.certFile, '-crl_reason', 'keyCompromise']);
+  openssl(dir, ['ca', '-config', conf, '-gencrl', '-out', 'ca.crl']);
+  const otherConf = caConfig(dir, 'other-ca');
+  openssl(dir, ['ca', '-config', otherConf, '-gencrl', '-out', 'other-ca.crl']);
+  crl = { revokedServer, revokedClient, crlFile: path.join(dir, 'ca.crl'), otherCrlFile: path.join(dir, 'other-ca.crl') };
+  return crl;
+}
