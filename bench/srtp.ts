@@ -124,6 +124,21 @@ function runChild(env: Record<string, string | undefined>, seconds: number): Pro
   });
 }
 
+/**
+ * Which libsrtp2 a process with `LINESCAPE_LIBSRTP2=choice` loads (a path, or `system`): its
+ * one-line description and backend, or why it does not load. For bench:calls part srtp.
+ */
+export async function srtpLibraryIn(choice: string): Promise<{ ok: boolean; text: string; backend: string }> {
+  return new Promise((resolve, reject) => {
+    const c = fork(fileURLToPath(import.meta.url), ['--describe'], { env: { ...process.env, [SRTP_LIBRARY_ENV]: choice }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    c.once('message', (m) => resolve(m as { ok: boolean; text: string; backend: string }));
+    c.once('error', reject);
+    c.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`describe child exited with ${code}`));
+    });
+  });
+}
+
 /** Measures each library in its own process and prints the table. */
 export async function benchSrtp(seconds: number): Promise<void> {
   const runs: { name: string; env: Record<string, string | undefined> }[] = [];
@@ -143,7 +158,11 @@ export async function benchSrtp(seconds: number): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  if (process.argv[2] === '--child') {
+  if (process.argv[2] === '--describe') {
+    const st = srtpStatus();
+    const about = st.ok ? { ok: true, text: describeSrtpLibrary(st), backend: st.backend } : { ok: false, text: st.reason, backend: 'none' };
+    process.send?.(about, () => process.exit(0));
+  } else if (process.argv[2] === '--child') {
     const report = child(Number(process.argv[3]) || 2);
     process.send?.(report, () => process.exit(0));
   } else {
