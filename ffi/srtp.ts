@@ -69,7 +69,7 @@ export function srtpMkiSupported(suite: SrtpSuite): boolean {
   return suite !== 'AES_CM_128_HMAC_SHA1_32';
 }
 
-/** Why a {@link SrtpContext.create} failed. */
+/** Why a `SrtpContext.create` failed. */
 export type SrtpErrorCode =
   /** libsrtp2 (or koffi) could not be loaded: `TelephonyReturnValue.SipNativeLibraryMissing`. */
   | 'library-missing'
@@ -146,7 +146,7 @@ interface SrtpApi {
 
 /** Where the loaded libsrtp2 came from (see {@link srtpStatus}). */
 export type SrtpLibrarySource =
-  /** The file named by {@link setSrtpLibraryPath} (start parameter `srtpLibraryPath`) or {@link SRTP_LIBRARY_ENV}. */
+  /** The file named by the start parameter `srtpLibraryPath` (`setSrtpLibraryPath`) or {@link SRTP_LIBRARY_ENV}. */
   | 'explicit'
   /** The package's own OpenSSL build, `native/libsrtp2/libsrtp2.so.1` (`npm run build:libsrtp2`). */
   | 'package'
@@ -178,7 +178,7 @@ export interface SrtpLibraryInfo {
 /**
  * Environment variable naming the libsrtp2 file to load before the others (a path or a soname),
  * or `system` to skip the package's own build and load the system library. The start parameter
- * `srtpLibraryPath` ({@link setSrtpLibraryPath}) wins over it.
+ * `srtpLibraryPath` (`setSrtpLibraryPath`) wins over it.
  */
 export const SRTP_LIBRARY_ENV = 'LINESCAPE_LIBSRTP2';
 
