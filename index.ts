@@ -29,6 +29,8 @@ export type { CallQuality, CodecImpairment, QualityInput } from './media/quality
 export type { CodecName } from './media/codecs.js';
 export type { OpusSettings, OpusBandwidth } from './media/opus.js';
 export type { SrtpPolicy, SrtpSuite } from './sip/sdes.js';
+export { srtpStatus, describeSrtpLibrary, SRTP_LIBRARY_ENV } from './ffi/srtp.js';
+export type { SrtpAvailable, SrtpFailure, SrtpErrorCode, SrtpLibraryInfo, SrtpLibrarySource, SrtpCryptoBackend } from './ffi/srtp.js';
 export { computeCallQuality, mosFromR, rFactor, codecImpairment, PACKETIZATION_MS, R_DEFAULT } from './media/quality.js';
 export type { IncomingCallInfo, OutgoingCallInfo, OutgoingCallErrorInfo } from './lines/call.js';
 export type { AssignPhoneLineData } from './lines/callManager.js';

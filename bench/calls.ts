@@ -46,9 +46,11 @@
  * clean N / (CPU % / 100) of the busier process, as in part c.
  *
  * **srtp — SRTP beside plain RTP.** Part a's engine ramp for PCMU with plain RTP, then with SRTP
- * (both engines `srtpPolicy: 'mandatory'`, libsrtp2) with AES_CM_128_HMAC_SHA1_80 and with
- * AEAD_AES_128_GCM, over `SRTP_STEPS` (50,100,200,300); CPU per call at each N and its ratio to
- * plain (target <= 1.3). Alone: `node dist/bench/calls.js srtp` (about 3 minutes).
+ * (both engines `srtpPolicy: 'mandatory'`) with each of `SRTP_SUITES` (AES_CM_128_HMAC_SHA1_80,
+ * AEAD_AES_128_GCM) for each libsrtp2: the system one (`LINESCAPE_LIBSRTP2=system`, Debian's NSS
+ * build) and the package's OpenSSL build (`npm run build:libsrtp2`) when present, over
+ * `SRTP_STEPS` (50,100,200,300); CPU per call at each N and its ratio to plain (target <= 1.3).
+ * Alone: `node dist/bench/calls.js srtp` (about 5 minutes).
  *
  * **heap** — memory of a process holding an engine: per idle line (engine with `HEAP_LINES`
  * lines vs none) and per active call (`HEAP_CALLS` answered calls vs idle lines, `HEAP_UP_SECONDS`
@@ -61,7 +63,7 @@
  * (50,100,200,300,400,500,600,800,1000; at most 1024 lines per engine), `STEP_SECONDS` (8; the
  * issue's figure is meant at 60), `RAW_STEPS` (100,500,1000,1500,2000), `CPS_RATES` (200,500,1000,1500), `CPS_SECONDS` (5), `CALL_MS` (200),
  * `CPS_LINES` (1000), `OPUS_STEPS` (10,20,30,40,60,80,100), `CODEC_STEPS` (50,100,200,300), `HEAP_LINES` (1000), `HEAP_CALLS`
- * (300), `HEAP_UP_SECONDS` (3), `HEAP_SETTLE_SECONDS` (33), `KEEP_GOING=1` (do not stop a ramp at its first step that is not clean), `RETRY=0` (no
+ * (300), `SRTP_SUITES` (AES_CM_128_HMAC_SHA1_80,AEAD_AES_128_GCM), `HEAP_UP_SECONDS` (3), `HEAP_SETTLE_SECONDS` (33), `KEEP_GOING=1` (do not stop a ramp at its first step that is not clean), `RETRY=0` (no
  * second window for a step that is not clean), `BENCH_WORKER_NODE_ARGS` (extra node flags for
  * the child processes, e.g. `--cpu-prof`).
  * @module
@@ -74,6 +76,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createCodec } from '../media/codecs.js';
 import type { SrtpSuite } from '../sip/sdes.js';
+import { packagedSrtpLibraryPath, SRTP_LIBRARY_ENV } from '../ffi/srtp.js';
+import { srtpLibraryIn } from './srtp.js';
 import { fillSine } from '../media/tones.js';
 import { runSipp, startSipp, waitForUdpPort, type SippResult } from '../test/helpers/peers.js';
 import { freePort, freePorts } from '../test/helpers/ports.js';
@@ -107,10 +111,17 @@ export class BenchWorker {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
 
-  /** Forks the worker (with `--expose-gc`, for memory figures). */
-  constructor(readonly name: string) {
+  /** Forks the worker (with `--expose-gc`, for memory figures), with `env` added to its environment. */
+  constructor(
+    readonly name: string,
+    env: Record<string, string> = {},
+  ) {
     const extra = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-    this.child = fork(path.join(here, 'calls-worker.js'), [], { execArgv: ['--expose-gc', ...extra], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = fork(path.join(here, 'calls-worker.js'), [], {
+      execArgv: ['--expose-gc', ...extra],
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     this.child.on('message', (raw: unknown) => {
       const m = raw as Reply & { id: number };
       const p = this.pending.get(m.id);
@@ -307,12 +318,14 @@ interface EngineRamp {
  * @param steps - call counts, ascending
  * @param seconds - measured seconds per step
  * @param srtp - every call SRTP with this suite (both engines mandatory); plain RTP without
+ * @param srtpLibrary - the libsrtp2 both processes load (`LINESCAPE_LIBSRTP2`: a path or `system`)
  * @returns every step and the highest passing one
  */
-async function engineRamp(codec: 'pcmu' | 'opus' | 'g722' | 'g729', steps: number[], seconds: number, srtp?: SrtpSuite): Promise<EngineRamp> {
+async function engineRamp(codec: 'pcmu' | 'opus' | 'g722' | 'g729', steps: number[], seconds: number, srtp?: SrtpSuite, srtpLibrary?: string): Promise<EngineRamp> {
   const maxN = Math.min(1024, Math.max(...steps));
-  const a = new BenchWorker('A');
-  const b = new BenchWorker('B');
+  const env: Record<string, string> = srtpLibrary === undefined ? {} : { [SRTP_LIBRARY_ENV]: srtpLibrary };
+  const a = new BenchWorker('A', env);
+  const b = new BenchWorker('B', env);
   const rows: StepResult[] = [];
   try {
     const span = maxN * 2 + 400;
@@ -670,36 +683,49 @@ export async function partD(): Promise<void> {
 }
 
 /**
- * Part srtp: G.711 calls with SRTP (AES_CM_128_HMAC_SHA1_80, libsrtp2) beside plain RTP, in the
- * same run: the highest clean N of each and CPU per call at the largest N both carried clean
- * (the busier process), and their ratio (issue 11's target: SRTP costs <= 1.3x plain per call).
+ * Part srtp: G.711 calls with SRTP beside plain RTP, in the same run, for each libsrtp2: the
+ * system one (Debian's `libsrtp2-1`, NSS) and the package's OpenSSL build (`npm run
+ * build:libsrtp2`) when present, each with `SRTP_SUITES` (AES_CM_128_HMAC_SHA1_80 and
+ * AEAD_AES_128_GCM): the highest clean N of each and CPU per call at each N (the busier
+ * process), with its ratio to plain (issue 11's target: SRTP costs <= 1.3x plain per call).
  */
 export async function partSrtp(): Promise<void> {
   const steps = envList('SRTP_STEPS', '50,100,200,300');
   const seconds = envNum('STEP_SECONDS', 8);
+  const suites = (process.env.SRTP_SUITES ?? 'AES_CM_128_HMAC_SHA1_80,AEAD_AES_128_GCM').split(',').map((x) => x.trim() as SrtpSuite);
   console.log(`\n=== srtp: concurrent G.711 calls with SRTP beside plain RTP (20 ms, both ways), ${seconds} s per step`);
   console.log(machine());
+  const libraries: { name: string; env: string }[] = [{ name: 'system', env: 'system' }];
+  const pkg = packagedSrtpLibraryPath();
+  if (fs.existsSync(pkg)) libraries.push({ name: 'OpenSSL build', env: pkg });
+  else console.log(`no ${pkg}: npm run build:libsrtp2 adds the OpenSSL build to this part`);
+  for (const lib of libraries) {
+    const about = await srtpLibraryIn(lib.env);
+    lib.name = about.ok ? `${about.backend === 'nss' ? 'NSS' : about.backend === 'openssl' ? 'OpenSSL' : about.backend} ${lib.env === 'system' ? 'system' : 'build'}` : lib.name;
+    console.log(`libsrtp2 ${lib.env === 'system' ? 'system' : 'package'}: ${about.ok ? about.text : `not loaded: ${about.text}`}`);
+  }
   const plain = await engineRamp('pcmu', steps, seconds);
   printRamp('engine A <-> engine B, plain RTP', plain.rows, true);
-  const suites = ['AES_CM_128_HMAC_SHA1_80', 'AEAD_AES_128_GCM'] as const;
-  const ramps: EngineRamp[] = [];
-  for (const suite of suites) {
-    const ramp = await engineRamp('pcmu', steps, seconds, suite);
-    printRamp(`engine A <-> engine B, SRTP ${suite} (RTP/SAVP)`, ramp.rows, true);
-    ramps.push(ramp);
+  const columns: { label: string; ramp: EngineRamp }[] = [];
+  for (const lib of libraries) {
+    for (const suite of suites) {
+      const ramp = await engineRamp('pcmu', steps, seconds, suite, lib.env);
+      printRamp(`engine A <-> engine B, SRTP ${suite} (RTP/SAVP), libsrtp2 ${lib.name}`, ramp.rows, true);
+      columns.push({ label: `${lib.name} ${suite}`, ramp });
+    }
   }
   console.log('\nsummary srtp: CPU % of a core per call (busier process) at each N, SRTP / plain in brackets; * = step not clean');
   const ns = plain.rows.map((r) => r.n);
   const cell = (r: StepResult | undefined, base: StepResult | undefined): string =>
     r === undefined ? '-' : `${cpuPerCall(r).toFixed(3)}${r.clean ? '' : '*'}${base !== undefined && base !== r ? ` (${(cpuPerCall(r) / cpuPerCall(base)).toFixed(2)})` : ''}`;
   table(
-    ['N', 'plain RTP', ...suites],
+    ['N', 'plain RTP', ...columns.map((c) => c.label)],
     ns.map((n) => {
       const base = plain.rows.find((r) => r.n === n);
-      return [String(n), cell(base, base), ...ramps.map((ramp) => cell(ramp.rows.find((r) => r.n === n), base))];
+      return [String(n), cell(base, base), ...columns.map((c) => cell(c.ramp.rows.find((r) => r.n === n), base))];
     }),
   );
-  table(['highest clean N', 'plain RTP', ...suites], [['', String(plain.best?.n ?? 0), ...ramps.map((r) => String(r.best?.n ?? 0))]]);
+  table(['highest clean N', 'plain RTP', ...columns.map((c) => c.label)], [['', String(plain.best?.n ?? 0), ...columns.map((c) => String(c.ramp.best?.n ?? 0))]]);
   console.log('target (issue 11): SRTP costs <= 1.3x plain per call');
 }
 

@@ -46,6 +46,7 @@ import { DriftCorrectedMediaClock, type MediaClock } from '../media/mediaClock.j
 import { MediaPump } from '../media/mediaPump.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
 import { EngineAudio } from './audio.js';
+import { setSrtpLibraryPath } from '../ffi/srtp.js';
 import { CHALLENGED_METHODS, ChallengeAuthenticator } from './challenge.js';
 import type { EngineState } from './engineState.js';
 import { EventSubscriptions, SUBSCRIPTION_CAPABILITY } from './eventSubscriptions.js';
@@ -187,6 +188,8 @@ export class RunningEngine {
   private static async afterStack(state: EngineState, p: ResolvedParams, stack: SipStack): Promise<RunningEngine | T> {
     // The start parameter wins for this run; a restart without one goes back to the constructor's.
     state.logger = p.logger ?? state.constructorLogger();
+    // libsrtp2 is one per process: a path given after it was loaded cannot take effect
+    if (p.srtpLibraryPath !== '' && !setSrtpLibraryPath(p.srtpLibraryPath)) state.logger.warn({ srtpLibraryPath: p.srtpLibraryPath }, 'srtpLibraryPath ignored: another libsrtp2 is in use');
     state.notifier.setCallback(p.userNotifyCallbackProc);
     const lines = Array.from({ length: p.numPhoneLinesRequested }, (_, i) => new PhoneLine(i));
     for (const l of lines) l.silenceSuppression = p.silenceSuppression;

@@ -79,6 +79,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (!isSrtpPolicy(p.srtpPolicy)) return T.SipBadParameter;
   if (!Array.isArray(p.srtpSuites) || p.srtpSuites.length === 0 || new Set(p.srtpSuites).size !== p.srtpSuites.length) return T.SipBadParameter;
   if (!p.srtpSuites.every((s) => SRTP_SUITES.includes(s))) return T.SipBadParameter;
+  if (typeof p.srtpLibraryPath !== 'string' || p.srtpLibraryPath.length > 4096 || p.srtpLibraryPath.includes('\0')) return T.SipBadParameter;
   if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP' && p.sipTransport !== 'TLS') return T.SipBadParameter;
   if (!int(p.tlsPort, 0, 65535) || !validTlsSettings(p.tls)) return T.SipBadParameter;
   if (!Array.isArray(p.dnsServers) || p.dnsServers.length > 8 || !p.dnsServers.every(isDnsServer)) return T.SipBadParameter;

@@ -289,6 +289,14 @@ export interface StartSipTelephonyParams {
    * those the installed libsrtp2 lacks are left out at run time. A LineScape addition.
    */
   srtpSuites?: SrtpSuite[];
+  /**
+   * The libsrtp2 file to load (a path, or `system` for the system library), before the
+   * package's own OpenSSL build (`npm run build:libsrtp2`) and the system `libsrtp2.so.1`;
+   * default: the environment variable `LINESCAPE_LIBSRTP2`, else that order. One libsrtp2 serves
+   * the whole process, so this only counts before its first SRTP call. See docs/security.md. A
+   * LineScape addition.
+   */
+  srtpLibraryPath?: string;
 }
 
 /** Defaults for every start parameter. */
@@ -348,6 +356,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   packetTimeMs: 20,
   srtpPolicy: 'none',
   srtpSuites: [...SRTP_SUITES],
+  srtpLibraryPath: '',
 };
 
 /** A contact being registered, with the expiry it asks for. */

@@ -1,11 +1,16 @@
 /**
- * libsrtp2 (Debian `libsrtp2-1`) through koffi: SRTP and SRTCP (RFC 3711) for one direction of
- * one RTP session, with keys from SDES (RFC 4568, see `sip/sdes.ts`).
+ * libsrtp2 through koffi: SRTP and SRTCP (RFC 3711) for one direction of one RTP session, with
+ * keys from SDES (RFC 4568, see `sip/sdes.ts`).
  *
  * Loading is lazy (see `ffi/loader.ts`): nothing native is touched until the first
  * {@link SrtpContext.create}, which returns an {@link SrtpResult} and never throws; when the
  * library is missing the failure's `code` is `'library-missing'` (the engine's
- * `SipNativeLibraryMissing`). `srtp_init` runs once per process.
+ * `SipNativeLibraryMissing`). One libsrtp2 is loaded per process, the first of: the file named
+ * by {@link setSrtpLibraryPath} or {@link SRTP_LIBRARY_ENV}; the package's own OpenSSL build
+ * ({@link PACKAGED_SRTP_LIBRARY}, `npm run build:libsrtp2`); the system `libsrtp2.so.1`.
+ * Debian's `libsrtp2-1` is built with NSS, which sets up a PKCS#11 context for every packet;
+ * the OpenSSL build keeps its cipher contexts, so SRTP costs much less CPU with it.
+ * {@link srtpStatus} says which file is in use and its crypto backend. `srtp_init` runs once.
  *
  * Per packet ({@link SrtpContext.protectRtp} and friends) the caller's buffer is transformed in
  * place: protecting appends the authentication tag (and SRTCP index, and MKI), so the buffer must
@@ -18,8 +23,11 @@
  * 2.5.0 is built with NSS and has all four).
  * @module
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { loadNativeLibrary, type NativeFunction, type NativeLibraryHandle } from './loader.js';
+import { fileURLToPath } from 'node:url';
+import { elfNeededLibraries } from './elf.js';
+import { DISABLE_NATIVE_ENV, isNativeLibraryDisabled, loadLibraryFiles, NATIVE_LIBRARY_FILES, type NativeFunction, type NativeLibraryHandle } from './loader.js';
 
 /** The SRTP crypto suites LineScape can use, by their SDES names (RFC 4568 §6.2, RFC 7714 §14.2). */
 export type SrtpSuite = 'AES_CM_128_HMAC_SHA1_80' | 'AES_CM_128_HMAC_SHA1_32' | 'AEAD_AES_128_GCM' | 'AEAD_AES_256_GCM';
@@ -61,7 +69,7 @@ export function srtpMkiSupported(suite: SrtpSuite): boolean {
   return suite !== 'AES_CM_128_HMAC_SHA1_32';
 }
 
-/** Why a {@link SrtpContext.create} failed. */
+/** Why a `SrtpContext.create` failed. */
 export type SrtpErrorCode =
   /** libsrtp2 (or koffi) could not be loaded: `TelephonyReturnValue.SipNativeLibraryMissing`. */
   | 'library-missing'
@@ -136,14 +144,137 @@ interface SrtpApi {
   readonly version: string;
 }
 
-let bound: { lib: NativeLibraryHandle; api: SrtpApi | string } | undefined;
+/** Where the loaded libsrtp2 came from (see {@link srtpStatus}). */
+export type SrtpLibrarySource =
+  /** The file named by the start parameter `srtpLibraryPath` (`setSrtpLibraryPath`) or {@link SRTP_LIBRARY_ENV}. */
+  | 'explicit'
+  /** The package's own OpenSSL build, `native/libsrtp2/libsrtp2.so.1` (`npm run build:libsrtp2`). */
+  | 'package'
+  /** The system library by its soname (Debian: `libsrtp2-1`). */
+  | 'system';
+
+/**
+ * The crypto code the loaded libsrtp2 was built with, judged by the libraries its file links:
+ * `openssl` (libcrypto; AES-NI, contexts kept between packets), `nss` (libnss3; Debian's
+ * `libsrtp2-1`, a PKCS#11 context per packet), `builtin` (neither: libsrtp's own AES and SHA-1,
+ * no AES-GCM), `unknown` (the file could not be read, or not an ELF file).
+ */
+export type SrtpCryptoBackend = 'openssl' | 'nss' | 'builtin' | 'unknown';
+
+/** Which libsrtp2 this process uses. */
+export interface SrtpLibraryInfo {
+  /** Which candidate it was. */
+  readonly source: SrtpLibrarySource;
+  /** The file loaded (on Linux the real path, also when loaded by soname; else as given). */
+  readonly path: string;
+  /** `srtp_get_version_string()`, e.g. `libsrtp2 2.5.0`. */
+  readonly version: string;
+  /** Its crypto backend. */
+  readonly backend: SrtpCryptoBackend;
+  /** Candidates tried before it that failed, each with its reason (empty normally). */
+  readonly skipped: readonly string[];
+}
+
+/**
+ * Environment variable naming the libsrtp2 file to load before the others (a path or a soname),
+ * or `system` to skip the package's own build and load the system library. The start parameter
+ * `srtpLibraryPath` (`setSrtpLibraryPath`) wins over it.
+ */
+export const SRTP_LIBRARY_ENV = 'LINESCAPE_LIBSRTP2';
+
+/** The package's own libsrtp2 build, relative to the package root (`scripts/build-libsrtp2.sh`). */
+export const PACKAGED_SRTP_LIBRARY = 'native/libsrtp2/libsrtp2.so.1';
+
+/** Absolute path of {@link PACKAGED_SRTP_LIBRARY} (this module is `dist/ffi/srtp.js` in the package). */
+export function packagedSrtpLibraryPath(): string {
+  return fileURLToPath(new URL(`../../${PACKAGED_SRTP_LIBRARY}`, import.meta.url));
+}
+
+let explicitPath: string | undefined;
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** The loaded library: its bound functions and facts, or why none could be loaded. */
+let bound: { choice: string; result: { api: SrtpApi; info: SrtpLibraryInfo } | SrtpFailure } | undefined;
+
+/**
+ * Names the libsrtp2 file to load first (start parameter `srtpLibraryPath`), or `undefined` to
+ * go back to {@link SRTP_LIBRARY_ENV} and the defaults. libsrtp2 is loaded and initialised once
+ * per process, so this only takes effect before the first SRTP use (or after a failed load);
+ * false when another library is already in use.
+ */
+export function setSrtpLibraryPath(path: string | undefined): boolean {
+  explicitPath = path === '' ? undefined : path;
+  return bound === undefined || !('api' in bound.result) || bound.choice === currentChoice();
+}
+
+function currentChoice(): string {
+  return explicitPath ?? process.env[SRTP_LIBRARY_ENV] ?? '';
+}
+
+/** The files to try, in order: the explicit one, the package's build if present, the system soname. */
+function candidates(choice: string): { source: SrtpLibrarySource; files: readonly string[] }[] {
+  const out: { source: SrtpLibrarySource; files: readonly string[] }[] = [];
+  if (choice !== '' && choice !== 'system') out.push({ source: 'explicit', files: [choice] });
+  if (choice !== 'system' && process.platform === 'linux') {
+    const pkg = packagedSrtpLibraryPath();
+    if (existsSync(pkg)) out.push({ source: 'package', files: [pkg] });
+  }
+  out.push({ source: 'system', files: NATIVE_LIBRARY_FILES.srtp2 });
+  return out;
+}
+
+/** The real path of the mapped libsrtp2 file, from /proc/self/maps (Linux); `fallback` elsewhere. */
+function mappedPath(fallback: string): string {
+  if (fallback.includes('/')) return fallback;
+  try {
+    for (const line of readFileSync('/proc/self/maps', 'latin1').split('\n')) {
+      const at = line.indexOf('/');
+      if (at > 0 && /\/libsrtp2[^/]*$/.test(line)) return line.slice(at);
+    }
+  } catch {
+    // not Linux: the soname is all we know
+  }
+  return fallback;
+}
+
+function backendOf(path: string): SrtpCryptoBackend {
+  const needed = elfNeededLibraries(path);
+  if (needed === undefined) return 'unknown';
+  if (needed.some((n) => n.startsWith('libcrypto.'))) return 'openssl';
+  if (needed.some((n) => n.startsWith('libnss3.'))) return 'nss';
+  return 'builtin';
+}
+
+let structsDeclared = false;
+
 function bind(lib: NativeLibraryHandle): SrtpApi | string {
-  const koffi = createRequire(import.meta.url)('koffi') as KoffiStructs;
+  if (!structsDeclared) {
+    // koffi type names are process-wide: declared once, whichever library is bound
+    declareStructs(createRequire(import.meta.url)('koffi') as KoffiStructs);
+    structsDeclared = true;
+  }
+  const init = lib.func('int srtp_init(void)');
+  const versionString = lib.func('const char *srtp_get_version_string(void)');
+  const api: SrtpApi = {
+    create: lib.func('int srtp_create(_Out_ void **session, const srtp_policy_t *policy)'),
+    dealloc: lib.func('int srtp_dealloc(void *session)'),
+    profileRtp: lib.func('int srtp_crypto_policy_set_from_profile_for_rtp(_Out_ srtp_crypto_policy_t *p, int profile)'),
+    profileRtcp: lib.func('int srtp_crypto_policy_set_from_profile_for_rtcp(_Out_ srtp_crypto_policy_t *p, int profile)'),
+    protect: lib.func('int srtp_protect_mki(void *ctx, uint8_t *hdr, _Inout_ int *len, unsigned int use_mki, unsigned int mki_index)'),
+    unprotect: lib.func('int srtp_unprotect_mki(void *ctx, uint8_t *hdr, _Inout_ int *len, unsigned int use_mki)'),
+    protectRtcp: lib.func('int srtp_protect_rtcp_mki(void *ctx, uint8_t *hdr, _Inout_ int *len, unsigned int use_mki, unsigned int mki_index)'),
+    unprotectRtcp: lib.func('int srtp_unprotect_rtcp_mki(void *ctx, uint8_t *hdr, _Inout_ int *len, unsigned int use_mki)'),
+    version: String(versionString()),
+  };
+  const rc = init() as number;
+  if (rc !== 0) return `srtp_init failed (error ${rc})`;
+  return api;
+}
+
+function declareStructs(koffi: KoffiStructs): void {
   // srtp.h of libsrtp 2.x (ABI stable across 2.x: srtp_policy_t is 128 bytes on LP64)
   koffi.struct('srtp_crypto_policy_t', {
     cipher_type: 'uint32_t',
@@ -169,52 +300,66 @@ function bind(lib: NativeLibraryHandle): SrtpApi | string {
     enc_xtn_hdr_count: 'int',
     next: 'void *',
   });
-  const init = lib.func('int srtp_init(void)');
-  const versionString = lib.func('const char *srtp_get_version_string(void)');
-  const api: SrtpApi = {
-    create: lib.func('int srtp_create(_Out_ void **session, const srtp_policy_t *policy)'),
-    dealloc: lib.func('int srtp_dealloc(void *session)'),
-    profileRtp: lib.func('int srtp_crypto_policy_set_from_profile_for_rtp(_Out_ srtp_crypto_policy_t *p, int profile)'),
-    profileRtcp: lib.func('int srtp_crypto_policy_set_from_profile_for_rtcp(_Out_ srtp_crypto_policy_t *p, int profile)'),
-    protect: lib.func('int srtp_protect_mki(void *ctx, uint8_t *hdr, _Inout_ int *len, unsigned int use_mki, unsigned int mki_index)'),
-    unprotect: lib.func('int srtp_unprotect_mki(void *ctx, uint8_t *hdr, _Inout_ int *len, unsigned int use_mki)'),
-    protectRtcp: lib.func('int srtp_protect_rtcp_mki(void *ctx, uint8_t *hdr, _Inout_ int *len, unsigned int use_mki, unsigned int mki_index)'),
-    unprotectRtcp: lib.func('int srtp_unprotect_rtcp_mki(void *ctx, uint8_t *hdr, _Inout_ int *len, unsigned int use_mki)'),
-    version: String(versionString()),
-  };
-  const rc = init() as number;
-  if (rc !== 0) return `srtp_init failed (error ${rc})`;
-  return api;
 }
 
-/** Load, bind and initialise libsrtp2 once, or say why not. Never throws. */
-function srtpApi(): { ok: true; api: SrtpApi } | SrtpFailure {
-  const loaded = loadNativeLibrary('srtp2');
-  if (!loaded.ok) return { ok: false, code: 'library-missing', reason: loaded.reason };
-  if (bound === undefined || bound.lib !== loaded.lib) {
+/** Loads the first candidate that loads and binds, or says why none did. */
+function loadFirst(choice: string): { api: SrtpApi; info: SrtpLibraryInfo } | SrtpFailure {
+  const skipped: string[] = [];
+  for (const c of candidates(choice)) {
+    const loaded = loadLibraryFiles(c.files, 'srtp2');
+    if (!loaded.ok) {
+      skipped.push(`${c.source}: ${loaded.reason}`);
+      continue;
+    }
     let api: SrtpApi | string;
     try {
       api = bind(loaded.lib);
     } catch (err) {
       api = `libsrtp2 lacks a symbol: ${errorText(err)}`;
     }
-    bound = { lib: loaded.lib, api };
+    if (typeof api === 'string') {
+      skipped.push(`${c.source} ${c.files.join(', ')}: ${api}`);
+      continue;
+    }
+    const path = mappedPath(c.files.length === 1 ? (c.files[0] ?? '') : (NATIVE_LIBRARY_FILES.srtp2[0] ?? ''));
+    return { api, info: { source: c.source, path, version: api.version, backend: backendOf(path), skipped } };
   }
-  return typeof bound.api === 'string' ? { ok: false, code: 'library-missing', reason: bound.api } : { ok: true, api: bound.api };
+  return { ok: false, code: 'library-missing', reason: `no usable libsrtp2 (${skipped.join('; ')})` };
 }
 
-/** libsrtp2 is usable: its version string. */
-export interface SrtpAvailable {
+/**
+ * Load, bind and initialise libsrtp2 once per process, or say why not. Never throws. A failed
+ * load is tried again when the explicit choice changes.
+ */
+function srtpApi(): { ok: true; api: SrtpApi; info: SrtpLibraryInfo } | SrtpFailure {
+  if (isNativeLibraryDisabled('srtp2')) {
+    return { ok: false, code: 'library-missing', reason: `native library srtp2 is disabled (${DISABLE_NATIVE_ENV} or setNativeLibraryDisabled)` };
+  }
+  const choice = currentChoice();
+  if (bound === undefined || (!('api' in bound.result) && bound.choice !== choice)) bound = { choice, result: loadFirst(choice) };
+  const r = bound.result;
+  return 'api' in r ? { ok: true, api: r.api, info: r.info } : r;
+}
+
+/** libsrtp2 is usable: which library it is. */
+export interface SrtpAvailable extends SrtpLibraryInfo {
   /** Always true. */
   readonly ok: true;
-  /** `srtp_get_version_string()`, e.g. `libsrtp2 2.5.0`. */
-  readonly version: string;
 }
 
-/** Whether libsrtp2 loads here (loads and initialises it on first call). Never throws. */
+/**
+ * Whether libsrtp2 loads here, and which one (loads and initialises it on first call): its
+ * version, file, source and crypto backend. Never throws.
+ */
 export function srtpStatus(): SrtpAvailable | SrtpFailure {
   const r = srtpApi();
-  return r.ok ? { ok: true, version: r.api.version } : r;
+  return r.ok ? { ok: true, ...r.info } : r;
+}
+
+/** One line naming the library in use, e.g. `libsrtp2 2.5.0, OpenSSL backend (package: /…/libsrtp2.so.1)`. */
+export function describeSrtpLibrary(info: SrtpLibraryInfo): string {
+  const backend = { openssl: 'OpenSSL', nss: 'NSS', builtin: 'built-in', unknown: 'unknown' }[info.backend];
+  return `${info.version}, ${backend} backend (${info.source}: ${info.path})`;
 }
 
 const suiteSupport = new Map<SrtpSuite, boolean>();
