@@ -218,9 +218,12 @@ export class OpusCodec implements AudioCodec {
   fecFrames = 0;
 
   private native: NativeOpus | null;
-  /** PCM staging for encode: a Buffer over our own Int16Array so the binding reads it directly. */
-  private readonly encPcm: Int16Array;
+  /** PCM staging for encode on a big-endian host (the binding takes little-endian PCM). */
   private readonly encBuf: Buffer;
+  /** Buffer view over the last encoded source array's first frame, and which memory it covers. */
+  private pcmView: Buffer | null = null;
+  private viewOf: ArrayBufferLike | null = null;
+  private viewAt = -1;
   /** Payload staging for decode plus one cached Buffer view per payload length. */
   private readonly decBacking: Buffer;
   private readonly decViews: (Buffer | undefined)[] = [];
@@ -242,7 +245,6 @@ export class OpusCodec implements AudioCodec {
   ) {
     this.native = new ctor(48000, 1);
     this.encBuf = Buffer.allocUnsafeSlow(this.samplesPerFrame * 2);
-    this.encPcm = new Int16Array(this.encBuf.buffer, this.encBuf.byteOffset, this.samplesPerFrame);
     this.decBacking = Buffer.allocUnsafeSlow(OPUS_MAX_PACKET_BYTES * 3);
     this.plcPacket = Buffer.alloc(1);
     const dec = options.ffiDecoder === false ? undefined : createOpusFfiDecoder();
@@ -290,16 +292,24 @@ export class OpusCodec implements AudioCodec {
     if (native === null) return 0;
     const n = this.samplesPerFrame;
     if (pcm.length < n) throw new RangeError(`Opus encode needs ${n} samples, got ${pcm.length}`);
-    const stage = this.encPcm;
+    let input: Buffer;
     if (LITTLE_ENDIAN) {
-      for (let i = 0; i < n; i++) stage[i] = pcm[i]!;
+      // the binding reads the caller's samples in place through a Buffer view over them; the
+      // view is made once per source array (a session always passes the same one)
+      if (pcm.buffer !== this.viewOf || pcm.byteOffset !== this.viewAt) {
+        this.viewOf = pcm.buffer;
+        this.viewAt = pcm.byteOffset;
+        this.pcmView = Buffer.from(pcm.buffer, pcm.byteOffset, n * 2);
+      }
+      input = this.pcmView!;
     } else {
       for (let i = 0; i < n; i++) this.encBuf.writeInt16LE(pcm[i]!, i * 2);
+      input = this.encBuf;
     }
-    const packet = native.encode(this.encBuf); // the unavoidable allocation
+    const packet = native.encode(input); // the unavoidable allocation
     const len = packet.length;
     if (outOffset < 0 || out.length - outOffset < len) throw new RangeError('Opus encode: output buffer too small');
-    packet.copy(out, outOffset, 0, len);
+    out.set(packet, outOffset); // whole-array set: no view object, unlike a Buffer#copy of a range
     return len;
   }
 
@@ -316,7 +326,7 @@ export class OpusCodec implements AudioCodec {
       if (len > 0) this.decodeErrors++;
       return this.conceal(out);
     }
-    payload.copy(this.decBacking, 0, offset, offset + len);
+    stage(payload, offset, len, this.decBacking);
     let view = this.decViews[len];
     if (view === undefined) {
       // one view per distinct length, created once: steady state allocates nothing here
@@ -354,7 +364,7 @@ export class OpusCodec implements AudioCodec {
     const ffi = this.ffiDec;
     const len = Math.min(length, payload.length - offset);
     if (ffi === null || this.native === null || this.lastToc < 0 || offset < 0 || len <= 0 || len > this.decBacking.length) return this.conceal(out);
-    payload.copy(this.decBacking, 0, offset, offset + len);
+    stage(payload, offset, len, this.decBacking);
     let view = this.decViews[len];
     if (view === undefined) {
       view = this.decBacking.subarray(0, len);
@@ -428,6 +438,14 @@ function plcToc(toc: number): number {
   else if (config < 16) c20 = (config & ~1) | 1; // hybrid: 10/20 ms per bandwidth
   else c20 = (config & ~3) | 3; // CELT-only: 2.5/5/10/20 ms per bandwidth
   return (c20 << 3) | (toc & 0x04);
+}
+
+/**
+ * Copies `len` bytes of `src` from `from` to the start of `dst`. A loop: `Buffer#copy` of a
+ * sub-range makes a view object per call (Node 20), and payloads are short.
+ */
+function stage(src: Buffer, from: number, len: number, dst: Buffer): void {
+  for (let i = 0; i < len; i++) dst[i] = src[from + i]!;
 }
 
 /** Copy little-endian PCM16 bytes into an Int16Array; typed-array stores wrap to 16 bits. */
