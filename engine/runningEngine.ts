@@ -189,7 +189,10 @@ export class RunningEngine {
     state.logger = p.logger ?? state.constructorLogger();
     state.notifier.setCallback(p.userNotifyCallbackProc);
     const lines = Array.from({ length: p.numPhoneLinesRequested }, (_, i) => new PhoneLine(i));
-    for (const l of lines) l.silenceSuppression = p.silenceSuppression;
+    for (const l of lines) {
+      l.silenceSuppression = p.silenceSuppression;
+      l.opusSettings = { ...p.opusSettings };
+    }
     let mediaClock: MediaClock;
     try {
       mediaClock = state.options.mediaClock?.() ?? new DriftCorrectedMediaClock({});

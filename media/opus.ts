@@ -30,6 +30,7 @@ export type NativeOpusCtor = new (rate: number, channels: number) => NativeOpus;
 // CTL request numbers from opus_defines.h; the binding passes them straight to opus_*_ctl.
 const OPUS_SET_APPLICATION = 4000;
 const OPUS_SET_MAX_BANDWIDTH = 4004;
+const OPUS_SET_VBR = 4006;
 const OPUS_SET_COMPLEXITY = 4010;
 const OPUS_SET_INBAND_FEC = 4012;
 const OPUS_SET_PACKET_LOSS_PERC = 4014;
@@ -119,6 +120,8 @@ export interface OpusCodecOptions {
   readonly dtx?: boolean;
   /** Widest audio band the encoder codes (default `fullband`: no limit). */
   readonly maxBandwidth?: OpusBandwidth;
+  /** Constant bitrate (default false: VBR; a far end's `cbr=1` asks for it). */
+  readonly cbr?: boolean;
 }
 
 /**
@@ -136,6 +139,8 @@ export interface OpusSettings {
   dtx?: boolean;
   /** Widest coded audio band. */
   maxBandwidth?: OpusBandwidth;
+  /** Expected packet loss in percent, integer 0..100: how much of the bitrate the encoder gives to FEC. */
+  packetLossPercent?: number;
 }
 
 /**
@@ -154,6 +159,9 @@ export function isValidOpusSettings(s: unknown): s is OpusSettings {
         break;
       case 'complexity':
         if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 10) return false;
+        break;
+      case 'packetLossPercent':
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 100) return false;
         break;
       case 'fec':
       case 'dtx':
@@ -180,6 +188,73 @@ export function opusFmtp(s: OpusCodecOptions | undefined): string {
   if (s?.dtx === true) f += ';usedtx=1';
   if (s?.bitrate !== undefined) f += `;maxaveragebitrate=${s.bitrate}`;
   return f;
+}
+
+/** Bandwidths from narrowest to widest, for taking the narrower of two. */
+const BANDWIDTH_ORDER: readonly OpusBandwidth[] = ['narrowband', 'mediumband', 'wideband', 'superwideband', 'fullband'];
+
+/** What the far end's Opus `a=fmtp` asks of what we send (RFC 7587 §6.1), as {@link parseOpusFmtp} reads it. */
+export interface OpusPeerFmtp {
+  /** `maxaveragebitrate`: the most it wants to receive, bit/s (clamped to 6000..510000). */
+  maxAverageBitrate?: number;
+  /** `maxplaybackrate` as the widest band worth coding for it. */
+  maxBandwidth?: OpusBandwidth;
+  /** `useinbandfec=1`: its decoder uses in-band FEC (absent means 0: FEC would be wasted bits). */
+  useInbandFec: boolean;
+  /** `cbr=1`: it prefers a constant bitrate. */
+  cbr: boolean;
+}
+
+/**
+ * Reads the far end's Opus `a=fmtp` (RFC 7587 §6.1; names case-insensitive, unknown ones and
+ * malformed values ignored). `undefined` (no fmtp) is all defaults: no FEC wanted, no limits.
+ */
+export function parseOpusFmtp(fmtp: string | undefined): OpusPeerFmtp {
+  const out: OpusPeerFmtp = { useInbandFec: false, cbr: false };
+  if (fmtp === undefined) return out;
+  for (const part of fmtp.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const name = part.slice(0, eq).trim().toLowerCase();
+    const value = part.slice(eq + 1).trim();
+    if (!/^\d{1,7}$/.test(value)) continue;
+    const n = Number(value);
+    if (name === 'maxaveragebitrate') out.maxAverageBitrate = Math.min(OPUS_MAX_BITRATE, Math.max(OPUS_MIN_BITRATE, n));
+    else if (name === 'useinbandfec') out.useInbandFec = n === 1;
+    else if (name === 'cbr') out.cbr = n === 1;
+    else if (name === 'maxplaybackrate' && n > 0) {
+      // the band that covers its playback rate (Nyquist: 8 kHz audio plays at 16 kHz)
+      out.maxBandwidth = n <= 8000 ? 'narrowband' : n <= 12000 ? 'mediumband' : n <= 16000 ? 'wideband' : n <= 24000 ? 'superwideband' : 'fullband';
+    }
+  }
+  return out;
+}
+
+/** The encoder's defaults: the settings a line has before `setOpusSettings` or the start option says otherwise. */
+export const OPUS_DEFAULT_SETTINGS: Readonly<Required<OpusSettings>> = Object.freeze({
+  bitrate: 32000,
+  complexity: 5,
+  fec: true,
+  dtx: false,
+  maxBandwidth: 'fullband',
+  packetLossPercent: 10,
+});
+
+/**
+ * The encoder settings in force for our settings `own` (fields left out: {@link OPUS_DEFAULT_SETTINGS})
+ * towards a far end whose fmtp says `peer`: our bitrate capped at its `maxaveragebitrate`, our
+ * band at its `maxplaybackrate`, FEC only when we want it and it said `useinbandfec=1`. DTX is
+ * ours alone (a steady stream keeps NATs open; the peer's `usedtx` is a preference).
+ */
+export function effectiveOpusSettings(own: OpusSettings, peer: OpusPeerFmtp | undefined): Required<OpusSettings> {
+  const s: Required<OpusSettings> = { ...OPUS_DEFAULT_SETTINGS };
+  for (const [k, v] of Object.entries(own)) if (v !== undefined) (s as Record<string, unknown>)[k] = v;
+  if (peer === undefined) return s;
+  if (peer.maxAverageBitrate !== undefined && s.bitrate > peer.maxAverageBitrate) s.bitrate = peer.maxAverageBitrate;
+  const cap = peer.maxBandwidth;
+  if (cap !== undefined && BANDWIDTH_ORDER.indexOf(cap) < BANDWIDTH_ORDER.indexOf(s.maxBandwidth)) s.maxBandwidth = cap;
+  if (!peer.useInbandFec) s.fec = false;
+  return s;
 }
 
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -252,13 +327,15 @@ export class OpusCodec implements AudioCodec {
     const n = this.native;
     n.applyEncoderCTL(OPUS_SET_APPLICATION, OPUS_APPLICATION_VOIP);
     n.applyEncoderCTL(OPUS_SET_SIGNAL, OPUS_SIGNAL_VOICE);
-    n.applyEncoderCTL(OPUS_SET_PACKET_LOSS_PERC, options.packetLossPercent ?? 10);
+    const d = OPUS_DEFAULT_SETTINGS;
     this.applySettings({
-      bitrate: options.bitrate ?? 32000,
-      complexity: options.complexity ?? 5,
-      fec: options.fec ?? true,
-      dtx: options.dtx ?? false,
-      maxBandwidth: options.maxBandwidth ?? 'fullband',
+      bitrate: options.bitrate ?? d.bitrate,
+      complexity: options.complexity ?? d.complexity,
+      fec: options.fec ?? d.fec,
+      dtx: options.dtx ?? d.dtx,
+      maxBandwidth: options.maxBandwidth ?? d.maxBandwidth,
+      packetLossPercent: options.packetLossPercent ?? d.packetLossPercent,
+      cbr: options.cbr ?? false,
     });
   }
 
@@ -268,13 +345,18 @@ export class OpusCodec implements AudioCodec {
   }
 
   /**
-   * Change encoder settings on the fly (fields left out stay as they are). Takes effect from the
-   * next frame. @returns false for invalid settings (nothing changed) or a closed codec. Never throws.
+   * Change encoder settings on the fly (fields left out stay as they are), plus `cbr` (constant
+   * bitrate, which a far end's `cbr=1` asks for). Takes effect from the next frame. Only ever
+   * called on a change (settings, negotiation), never per frame.
+   * @returns false for invalid settings (nothing changed) or a closed codec. Never throws.
    */
-  applySettings(s: OpusSettings): boolean {
+  applySettings(s: OpusSettings & { cbr?: boolean }): boolean {
     const n = this.native;
-    if (n === null || !isValidOpusSettings(s)) return false;
+    const { cbr, ...rest } = s;
+    if (n === null || !isValidOpusSettings(rest) || (cbr !== undefined && typeof cbr !== 'boolean')) return false;
     try {
+      if (cbr !== undefined) n.applyEncoderCTL(OPUS_SET_VBR, cbr ? 0 : 1);
+      if (s.packetLossPercent !== undefined) n.applyEncoderCTL(OPUS_SET_PACKET_LOSS_PERC, s.packetLossPercent);
       if (s.bitrate !== undefined) n.setBitrate(s.bitrate);
       if (s.complexity !== undefined) n.applyEncoderCTL(OPUS_SET_COMPLEXITY, s.complexity);
       if (s.fec !== undefined) n.applyEncoderCTL(OPUS_SET_INBAND_FEC, s.fec ? 1 : 0);
