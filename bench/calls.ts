@@ -79,6 +79,9 @@ import type { SrtpSuite } from '../sip/sdes.js';
 import { packagedSrtpLibraryPath, SRTP_LIBRARY_ENV } from '../ffi/srtp.js';
 import { srtpLibraryIn } from './srtp.js';
 import { fillSine } from '../media/tones.js';
+import type { NativeOpusCtor } from '../media/opus.js';
+import { ENGINE_OPUS, rawEncoder } from './opus.js';
+import { pairedFramesPerCpuSecond } from './measure.js';
 import { runSipp, startSipp, waitForUdpPort, type SippResult } from '../test/helpers/peers.js';
 import { freePort, freePorts } from '../test/helpers/ports.js';
 import type { WindowFigures } from './calls-worker.js';
@@ -580,51 +583,59 @@ export async function partB(): Promise<void> {
   );
 }
 
-/** Raw Opus codec throughput on this core: frames (encode+decode) per second. */
-function opusRaw(ms: number): { raw: number; ours: number } {
+/**
+ * Raw Opus codec throughput on this core: frames (encode+decode) per CPU second of the raw
+ * binding set as the engine sets its encoder (`ENGINE_OPUS`) beside `OpusCodec`, measured in
+ * alternation; `own` is the binding at its own defaults (CELT at ~64 kbit/s, complexity 10: a
+ * different workload, the baseline of the issue's 64 %); `silent` the raw binding on digital
+ * silence, which is what the engine's bench lines encode.
+ */
+function opusRaw(ms: number): { raw: number; ours: number; own: number; silent: number } {
   const pcm = new Int16Array(960);
   fillSine(pcm, 48000, 440, 8000);
   fillSine(pcm, 48000, 1300, 3000, 0, 960, true);
-  const run = (fn: () => void): number => {
-    const warm = Date.now() + 300;
-    while (Date.now() < warm) fn();
-    let n = 0;
-    const t0 = process.hrtime.bigint();
-    const limit = BigInt(ms) * 1_000_000n;
-    let el = 0n;
-    while (el < limit) {
-      for (let i = 0; i < 20; i++) fn();
-      n += 20;
-      el = process.hrtime.bigint() - t0;
-    }
-    return n / (Number(el) / 1e9);
-  };
   let raw = 0;
+  let ours = 0;
+  let own = 0;
+  let silent = 0;
   let sink = 0;
+  const codec = createCodec('opus');
   try {
     const req = createRequire(import.meta.url);
-    const { OpusEncoder } = req('@discordjs/opus') as { OpusEncoder: new (r: number, c: number) => { encode(b: Buffer): Buffer; decode(b: Buffer): Buffer } };
-    const enc = new OpusEncoder(48000, 1);
+    const { OpusEncoder } = req('@discordjs/opus') as { OpusEncoder: NativeOpusCtor };
+    const enc = rawEncoder(OpusEncoder, ENGINE_OPUS);
     const buf = Buffer.from(pcm.buffer, pcm.byteOffset, 1920);
-    raw = run(() => {
-      sink += enc.decode(enc.encode(buf)).length;
-    });
+    if (codec) {
+      const pkt = Buffer.alloc(1500);
+      const out = new Int16Array(5760);
+      [raw, ours] = pairedFramesPerCpuSecond(
+        () => {
+          sink += enc.decode(enc.encode(buf)).length;
+        },
+        () => {
+          sink += codec.decode(pkt, 12, codec.encode(pcm, pkt, 12), out);
+        },
+        ms,
+      );
+    }
+    const dflt = new OpusEncoder(48000, 1);
+    const quiet = rawEncoder(OpusEncoder, ENGINE_OPUS);
+    const zero = Buffer.alloc(1920);
+    [own, silent] = pairedFramesPerCpuSecond(
+      () => {
+        sink += dflt.decode(dflt.encode(buf)).length;
+      },
+      () => {
+        sink += quiet.decode(quiet.encode(zero)).length;
+      },
+      ms,
+    );
   } catch (err) {
     console.error(`raw @discordjs/opus: ${String(err)}`);
   }
-  let ours = 0;
-  const codec = createCodec('opus');
-  if (codec) {
-    const pkt = Buffer.alloc(1500);
-    const out = new Int16Array(5760);
-    ours = run(() => {
-      const n = codec.encode(pcm, pkt, 12);
-      sink += codec.decode(pkt, 12, n, out);
-    });
-    codec.close();
-  }
+  codec?.close();
   if (sink === -1) console.log('');
-  return { raw, ours };
+  return { raw, ours, own, silent };
 }
 
 /** Part c: concurrent Opus calls per core beside raw Opus throughput. */
@@ -646,11 +657,14 @@ export async function partC(): Promise<void> {
       ['  tx p99 ms at that N, A / B', best ? `${f2(best.a.txIntervalP99Ms)} / ${f2(best.b.txIntervalP99Ms)}` : '-'],
       ['  CPU % of one core at that N, A / B', best ? `${best.a.cpuPct.toFixed(0)} / ${best.b.cpuPct.toFixed(0)}` : '-'],
       ['  calls per core = N / busier CPU fraction', best && busier > 0 ? (best.n / (busier / 100)).toFixed(0) : '-'],
-      ['raw @discordjs/opus encode+decode, 20 ms frames/s', codec.raw.toFixed(0)],
+      ['raw @discordjs/opus encode+decode at the engine\'s settings (voip, 32 kbit/s, cx 5, FEC), frames per CPU s', codec.raw.toFixed(0)],
       ['  = calls per core (one encode + one decode per call per 20 ms)', (codec.raw / 50).toFixed(0)],
-      ['engine OpusCodec encode+decode (32 kbit/s, complexity 5), frames/s', codec.ours.toFixed(0)],
-      ['  = calls per core', (codec.ours / 50).toFixed(0)],
-      ['engine calls per core / raw codec calls per core', best && busier > 0 && codec.raw > 0 ? `${pct(best.n / (busier / 100), codec.raw / 50).toFixed(1)} %` : '-'],
+      ['engine OpusCodec encode+decode, same settings, in alternation, frames per CPU s', codec.ours.toFixed(0)],
+      ['  = calls per core; OpusCodec / raw', `${(codec.ours / 50).toFixed(0)}; ${codec.raw > 0 ? (codec.ours / codec.raw).toFixed(3) : '-'}`],
+      ['raw binding on digital silence (what the bench lines send), same settings: calls per core', (codec.silent / 50).toFixed(0)],
+      ['raw binding at its own defaults (audio, auto ~64 kbit/s CELT, cx 10): calls per core', (codec.own / 50).toFixed(0)],
+      ['engine calls per core / raw codec calls per core (same settings, tone)', best && busier > 0 && codec.raw > 0 ? `${pct(best.n / (busier / 100), codec.raw / 50).toFixed(1)} %` : '-'],
+      ['engine calls per core / raw codec calls per core (same settings, silence)', best && busier > 0 && codec.silent > 0 ? `${pct(best.n / (busier / 100), codec.silent / 50).toFixed(1)} %` : '-'],
     ],
   );
 }

@@ -18,3 +18,33 @@ export function framesPerSecond(fn: () => void, durationMs: number): number {
   }
   return Math.round(n / (Number(elapsed) / 1e9));
 }
+
+/**
+ * Frames per CPU second of two workloads measured in alternation (slices of `slice` frames, CPU
+ * time of this process), so both see the same machine state on a shared, loaded host and
+ * other processes' load does not count against either.
+ */
+export function pairedFramesPerCpuSecond(a: () => void, b: () => void, durationMs: number, slice = 40): [number, number] {
+  for (let i = 0; i < 200; i++) {
+    a();
+    b();
+  }
+  let ua = 0;
+  let ub = 0;
+  let na = 0;
+  let nb = 0;
+  const end = Date.now() + durationMs;
+  while (Date.now() < end) {
+    let c0 = process.cpuUsage();
+    for (let i = 0; i < slice; i++) a();
+    let c1 = process.cpuUsage(c0);
+    ua += c1.user + c1.system;
+    na += slice;
+    c0 = process.cpuUsage();
+    for (let i = 0; i < slice; i++) b();
+    c1 = process.cpuUsage(c0);
+    ub += c1.user + c1.system;
+    nb += slice;
+  }
+  return [Math.round(na / (ua / 1e6)), Math.round(nb / (ub / 1e6))];
+}

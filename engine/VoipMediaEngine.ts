@@ -453,13 +453,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   @procedure()
   setSrtpPolicy(phoneLine: number, policy: SrtpPolicy): T { return this.live.lineMedia.setSrtpPolicy(phoneLine, policy); }
 
-  /**
-   * Opus settings of a line: `bitrate` (6000..510000 bit/s), `complexity` (0..10), `fec` (in-band
-   * FEC sent), `dtx` and `maxBandwidth` (`narrowband` .. `fullband`); fields left out keep their
-   * value. They apply at once and go into the line's next Opus `a=fmtp` (RFC 7587 §6.1).
-   * @returns SipSuccess; SipBadParameter for an unknown field or a value out of range (nothing
-   *   changes); SipBadPhoneLine for an unknown line; SipInvalidHandle for a detached `this`.
-   */
+  /** A line's Opus settings (docs/opus.md; left-out fields keep their value), at once and in its next `a=fmtp`. @returns SipSuccess, SipBadParameter (nothing changes), SipBadPhoneLine, SipInvalidHandle. */
   @procedure()
   setOpusSettings(phoneLine: number, settings: OpusSettings): T { return this.live.lineMedia.setOpusSettings(phoneLine, settings); }
 

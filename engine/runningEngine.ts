@@ -192,7 +192,10 @@ export class RunningEngine {
     if (p.srtpLibraryPath !== '' && !setSrtpLibraryPath(p.srtpLibraryPath)) state.logger.warn({ srtpLibraryPath: p.srtpLibraryPath }, 'srtpLibraryPath ignored: another libsrtp2 is in use');
     state.notifier.setCallback(p.userNotifyCallbackProc);
     const lines = Array.from({ length: p.numPhoneLinesRequested }, (_, i) => new PhoneLine(i));
-    for (const l of lines) l.silenceSuppression = p.silenceSuppression;
+    for (const l of lines) {
+      l.silenceSuppression = p.silenceSuppression;
+      l.opusSettings = { ...p.opusSettings };
+    }
     let mediaClock: MediaClock;
     try {
       mediaClock = state.options.mediaClock?.() ?? new DriftCorrectedMediaClock({});

@@ -14,6 +14,7 @@ import { RELIABLE_PROVISIONAL_POLICIES } from '../lines/reliableProvisional.js';
 import { OFFERED_PACKET_TIMES_MS } from '../sip/ptime.js';
 import { validSecurityConfig } from './securityLimits.js';
 import { isSrtpPolicy, SRTP_SUITES } from '../sip/sdes.js';
+import { isValidOpusSettings } from '../media/opus.js';
 
 /** Start parameters after defaults, plus the test hooks. */
 export type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyCallbackProc' | 'sipLogFile' | 'logger' | 'sessionTimer'>> &
@@ -77,6 +78,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (!int(p.sipT1Ms, 1, 60_000) || !int(p.sipT2Ms, p.sipT1Ms, 600_000) || !int(p.sipT4Ms, 0, 600_000)) return T.SipBadParameter;
   if (!OFFERED_PACKET_TIMES_MS.includes(p.packetTimeMs)) return T.SipBadParameter;
   if (!isSrtpPolicy(p.srtpPolicy)) return T.SipBadParameter;
+  if (!isValidOpusSettings(p.opusSettings)) return T.SipBadParameter;
   if (!Array.isArray(p.srtpSuites) || p.srtpSuites.length === 0 || new Set(p.srtpSuites).size !== p.srtpSuites.length) return T.SipBadParameter;
   if (!p.srtpSuites.every((s) => SRTP_SUITES.includes(s))) return T.SipBadParameter;
   if (typeof p.srtpLibraryPath !== 'string' || p.srtpLibraryPath.length > 4096 || p.srtpLibraryPath.includes('\0')) return T.SipBadParameter;

@@ -9,6 +9,7 @@ import type { TransportAddress } from '../sip/address.js';
 import { SRTP_SUITES, type SrtpPolicy, type SrtpSuite } from '../sip/sdes.js';
 import type { SessionTimerOptions } from '../lines/sessionTimer.js';
 import type { TlsSettings } from '../sip/tlsTransport.js';
+import type { OpusSettings } from '../media/opus.js';
 
 // These public names are defined on the lowest floor that uses them (so no floor imports from one
 // above it) and re-exported here, their public path.
@@ -297,6 +298,13 @@ export interface StartSipTelephonyParams {
    * LineScape addition.
    */
   srtpLibraryPath?: string;
+  /**
+   * Opus encoder settings every line starts with (bitrate, complexity, FEC, DTX, widest band,
+   * expected loss); `setOpusSettings` changes them per line, also mid-call. Fields left out keep
+   * the codec defaults (32 kbit/s, complexity 5, FEC on, DTX off, full band, 10 % loss). What is
+   * sent is further capped by the far end's fmtp (RFC 7587). Default `{}`. A LineScape addition.
+   */
+  opusSettings?: OpusSettings;
 }
 
 /** Defaults for every start parameter. */
@@ -357,6 +365,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   srtpPolicy: 'none',
   srtpSuites: [...SRTP_SUITES],
   srtpLibraryPath: '',
+  opusSettings: {},
 };
 
 /** A contact being registered, with the expiry it asks for. */

@@ -74,6 +74,7 @@ export function mediaParamsOf(n: NegotiatedMedia): MediaParams {
     ...(n.comfortNoisePayloadType !== undefined ? { comfortNoisePayloadType: n.comfortNoisePayloadType } : {}),
     ...(n.comfortNoiseAgreed === true ? { comfortNoiseSendPayloadType: n.comfortNoisePayloadType } : {}),
     ...(n.codec.name === 'G729' && annexBRefused(n.codec.fmtp) ? { annexB: false } : {}),
+    ...(n.codec.name === 'opus' ? { remoteFmtp: n.codec.fmtp ?? '' } : {}),
     ...(n.srtp !== undefined
       ? {
           srtp: {

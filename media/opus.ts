@@ -30,6 +30,7 @@ export type NativeOpusCtor = new (rate: number, channels: number) => NativeOpus;
 // CTL request numbers from opus_defines.h; the binding passes them straight to opus_*_ctl.
 const OPUS_SET_APPLICATION = 4000;
 const OPUS_SET_MAX_BANDWIDTH = 4004;
+const OPUS_SET_VBR = 4006;
 const OPUS_SET_COMPLEXITY = 4010;
 const OPUS_SET_INBAND_FEC = 4012;
 const OPUS_SET_PACKET_LOSS_PERC = 4014;
@@ -119,6 +120,8 @@ export interface OpusCodecOptions {
   readonly dtx?: boolean;
   /** Widest audio band the encoder codes (default `fullband`: no limit). */
   readonly maxBandwidth?: OpusBandwidth;
+  /** Constant bitrate (default false: VBR; a far end's `cbr=1` asks for it). */
+  readonly cbr?: boolean;
 }
 
 /**
@@ -136,6 +139,8 @@ export interface OpusSettings {
   dtx?: boolean;
   /** Widest coded audio band. */
   maxBandwidth?: OpusBandwidth;
+  /** Expected packet loss in percent, integer 0..100: how much of the bitrate the encoder gives to FEC. */
+  packetLossPercent?: number;
 }
 
 /**
@@ -154,6 +159,9 @@ export function isValidOpusSettings(s: unknown): s is OpusSettings {
         break;
       case 'complexity':
         if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 10) return false;
+        break;
+      case 'packetLossPercent':
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 100) return false;
         break;
       case 'fec':
       case 'dtx':
@@ -180,6 +188,73 @@ export function opusFmtp(s: OpusCodecOptions | undefined): string {
   if (s?.dtx === true) f += ';usedtx=1';
   if (s?.bitrate !== undefined) f += `;maxaveragebitrate=${s.bitrate}`;
   return f;
+}
+
+/** Bandwidths from narrowest to widest, for taking the narrower of two. */
+const BANDWIDTH_ORDER: readonly OpusBandwidth[] = ['narrowband', 'mediumband', 'wideband', 'superwideband', 'fullband'];
+
+/** What the far end's Opus `a=fmtp` asks of what we send (RFC 7587 §6.1), as {@link parseOpusFmtp} reads it. */
+export interface OpusPeerFmtp {
+  /** `maxaveragebitrate`: the most it wants to receive, bit/s (clamped to 6000..510000). */
+  maxAverageBitrate?: number;
+  /** `maxplaybackrate` as the widest band worth coding for it. */
+  maxBandwidth?: OpusBandwidth;
+  /** `useinbandfec=1`: its decoder uses in-band FEC (absent means 0: FEC would be wasted bits). */
+  useInbandFec: boolean;
+  /** `cbr=1`: it prefers a constant bitrate. */
+  cbr: boolean;
+}
+
+/**
+ * Reads the far end's Opus `a=fmtp` (RFC 7587 §6.1; names case-insensitive, unknown ones and
+ * malformed values ignored). `undefined` (no fmtp) is all defaults: no FEC wanted, no limits.
+ */
+export function parseOpusFmtp(fmtp: string | undefined): OpusPeerFmtp {
+  const out: OpusPeerFmtp = { useInbandFec: false, cbr: false };
+  if (fmtp === undefined) return out;
+  for (const part of fmtp.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const name = part.slice(0, eq).trim().toLowerCase();
+    const value = part.slice(eq + 1).trim();
+    if (!/^\d{1,7}$/.test(value)) continue;
+    const n = Number(value);
+    if (name === 'maxaveragebitrate') out.maxAverageBitrate = Math.min(OPUS_MAX_BITRATE, Math.max(OPUS_MIN_BITRATE, n));
+    else if (name === 'useinbandfec') out.useInbandFec = n === 1;
+    else if (name === 'cbr') out.cbr = n === 1;
+    else if (name === 'maxplaybackrate' && n > 0) {
+      // the band that covers its playback rate (Nyquist: 8 kHz audio plays at 16 kHz)
+      out.maxBandwidth = n <= 8000 ? 'narrowband' : n <= 12000 ? 'mediumband' : n <= 16000 ? 'wideband' : n <= 24000 ? 'superwideband' : 'fullband';
+    }
+  }
+  return out;
+}
+
+/** The encoder's defaults: the settings a line has before `setOpusSettings` or the start option says otherwise. */
+export const OPUS_DEFAULT_SETTINGS: Readonly<Required<OpusSettings>> = Object.freeze({
+  bitrate: 32000,
+  complexity: 5,
+  fec: true,
+  dtx: false,
+  maxBandwidth: 'fullband',
+  packetLossPercent: 10,
+});
+
+/**
+ * The encoder settings in force for our settings `own` (fields left out: {@link OPUS_DEFAULT_SETTINGS})
+ * towards a far end whose fmtp says `peer`: our bitrate capped at its `maxaveragebitrate`, our
+ * band at its `maxplaybackrate`, FEC only when we want it and it said `useinbandfec=1`. DTX is
+ * ours alone (a steady stream keeps NATs open; the peer's `usedtx` is a preference).
+ */
+export function effectiveOpusSettings(own: OpusSettings, peer: OpusPeerFmtp | undefined): Required<OpusSettings> {
+  const s: Required<OpusSettings> = { ...OPUS_DEFAULT_SETTINGS };
+  for (const [k, v] of Object.entries(own)) if (v !== undefined) (s as Record<string, unknown>)[k] = v;
+  if (peer === undefined) return s;
+  if (peer.maxAverageBitrate !== undefined && s.bitrate > peer.maxAverageBitrate) s.bitrate = peer.maxAverageBitrate;
+  const cap = peer.maxBandwidth;
+  if (cap !== undefined && BANDWIDTH_ORDER.indexOf(cap) < BANDWIDTH_ORDER.indexOf(s.maxBandwidth)) s.maxBandwidth = cap;
+  if (!peer.useInbandFec) s.fec = false;
+  return s;
 }
 
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -218,9 +293,12 @@ export class OpusCodec implements AudioCodec {
   fecFrames = 0;
 
   private native: NativeOpus | null;
-  /** PCM staging for encode: a Buffer over our own Int16Array so the binding reads it directly. */
-  private readonly encPcm: Int16Array;
+  /** PCM staging for encode on a big-endian host (the binding takes little-endian PCM). */
   private readonly encBuf: Buffer;
+  /** Buffer view over the last encoded source array's first frame, and which memory it covers. */
+  private pcmView: Buffer | null = null;
+  private viewOf: ArrayBufferLike | null = null;
+  private viewAt = -1;
   /** Payload staging for decode plus one cached Buffer view per payload length. */
   private readonly decBacking: Buffer;
   private readonly decViews: (Buffer | undefined)[] = [];
@@ -242,7 +320,6 @@ export class OpusCodec implements AudioCodec {
   ) {
     this.native = new ctor(48000, 1);
     this.encBuf = Buffer.allocUnsafeSlow(this.samplesPerFrame * 2);
-    this.encPcm = new Int16Array(this.encBuf.buffer, this.encBuf.byteOffset, this.samplesPerFrame);
     this.decBacking = Buffer.allocUnsafeSlow(OPUS_MAX_PACKET_BYTES * 3);
     this.plcPacket = Buffer.alloc(1);
     const dec = options.ffiDecoder === false ? undefined : createOpusFfiDecoder();
@@ -250,13 +327,15 @@ export class OpusCodec implements AudioCodec {
     const n = this.native;
     n.applyEncoderCTL(OPUS_SET_APPLICATION, OPUS_APPLICATION_VOIP);
     n.applyEncoderCTL(OPUS_SET_SIGNAL, OPUS_SIGNAL_VOICE);
-    n.applyEncoderCTL(OPUS_SET_PACKET_LOSS_PERC, options.packetLossPercent ?? 10);
+    const d = OPUS_DEFAULT_SETTINGS;
     this.applySettings({
-      bitrate: options.bitrate ?? 32000,
-      complexity: options.complexity ?? 5,
-      fec: options.fec ?? true,
-      dtx: options.dtx ?? false,
-      maxBandwidth: options.maxBandwidth ?? 'fullband',
+      bitrate: options.bitrate ?? d.bitrate,
+      complexity: options.complexity ?? d.complexity,
+      fec: options.fec ?? d.fec,
+      dtx: options.dtx ?? d.dtx,
+      maxBandwidth: options.maxBandwidth ?? d.maxBandwidth,
+      packetLossPercent: options.packetLossPercent ?? d.packetLossPercent,
+      cbr: options.cbr ?? false,
     });
   }
 
@@ -266,13 +345,18 @@ export class OpusCodec implements AudioCodec {
   }
 
   /**
-   * Change encoder settings on the fly (fields left out stay as they are). Takes effect from the
-   * next frame. @returns false for invalid settings (nothing changed) or a closed codec. Never throws.
+   * Change encoder settings on the fly (fields left out stay as they are), plus `cbr` (constant
+   * bitrate, which a far end's `cbr=1` asks for). Takes effect from the next frame. Only ever
+   * called on a change (settings, negotiation), never per frame.
+   * @returns false for invalid settings (nothing changed) or a closed codec. Never throws.
    */
-  applySettings(s: OpusSettings): boolean {
+  applySettings(s: OpusSettings & { cbr?: boolean }): boolean {
     const n = this.native;
-    if (n === null || !isValidOpusSettings(s)) return false;
+    const { cbr, ...rest } = s;
+    if (n === null || !isValidOpusSettings(rest) || (cbr !== undefined && typeof cbr !== 'boolean')) return false;
     try {
+      if (cbr !== undefined) n.applyEncoderCTL(OPUS_SET_VBR, cbr ? 0 : 1);
+      if (s.packetLossPercent !== undefined) n.applyEncoderCTL(OPUS_SET_PACKET_LOSS_PERC, s.packetLossPercent);
       if (s.bitrate !== undefined) n.setBitrate(s.bitrate);
       if (s.complexity !== undefined) n.applyEncoderCTL(OPUS_SET_COMPLEXITY, s.complexity);
       if (s.fec !== undefined) n.applyEncoderCTL(OPUS_SET_INBAND_FEC, s.fec ? 1 : 0);
@@ -290,16 +374,24 @@ export class OpusCodec implements AudioCodec {
     if (native === null) return 0;
     const n = this.samplesPerFrame;
     if (pcm.length < n) throw new RangeError(`Opus encode needs ${n} samples, got ${pcm.length}`);
-    const stage = this.encPcm;
+    let input: Buffer;
     if (LITTLE_ENDIAN) {
-      for (let i = 0; i < n; i++) stage[i] = pcm[i]!;
+      // the binding reads the caller's samples in place through a Buffer view over them; the
+      // view is made once per source array (a session always passes the same one)
+      if (pcm.buffer !== this.viewOf || pcm.byteOffset !== this.viewAt) {
+        this.viewOf = pcm.buffer;
+        this.viewAt = pcm.byteOffset;
+        this.pcmView = Buffer.from(pcm.buffer, pcm.byteOffset, n * 2);
+      }
+      input = this.pcmView!;
     } else {
       for (let i = 0; i < n; i++) this.encBuf.writeInt16LE(pcm[i]!, i * 2);
+      input = this.encBuf;
     }
-    const packet = native.encode(this.encBuf); // the unavoidable allocation
+    const packet = native.encode(input); // the unavoidable allocation
     const len = packet.length;
     if (outOffset < 0 || out.length - outOffset < len) throw new RangeError('Opus encode: output buffer too small');
-    packet.copy(out, outOffset, 0, len);
+    out.set(packet, outOffset); // whole-array set: no view object, unlike a Buffer#copy of a range
     return len;
   }
 
@@ -316,7 +408,7 @@ export class OpusCodec implements AudioCodec {
       if (len > 0) this.decodeErrors++;
       return this.conceal(out);
     }
-    payload.copy(this.decBacking, 0, offset, offset + len);
+    stage(payload, offset, len, this.decBacking);
     let view = this.decViews[len];
     if (view === undefined) {
       // one view per distinct length, created once: steady state allocates nothing here
@@ -354,7 +446,7 @@ export class OpusCodec implements AudioCodec {
     const ffi = this.ffiDec;
     const len = Math.min(length, payload.length - offset);
     if (ffi === null || this.native === null || this.lastToc < 0 || offset < 0 || len <= 0 || len > this.decBacking.length) return this.conceal(out);
-    payload.copy(this.decBacking, 0, offset, offset + len);
+    stage(payload, offset, len, this.decBacking);
     let view = this.decViews[len];
     if (view === undefined) {
       view = this.decBacking.subarray(0, len);
@@ -428,6 +520,14 @@ function plcToc(toc: number): number {
   else if (config < 16) c20 = (config & ~1) | 1; // hybrid: 10/20 ms per bandwidth
   else c20 = (config & ~3) | 3; // CELT-only: 2.5/5/10/20 ms per bandwidth
   return (c20 << 3) | (toc & 0x04);
+}
+
+/**
+ * Copies `len` bytes of `src` from `from` to the start of `dst`. A loop: `Buffer#copy` of a
+ * sub-range makes a view object per call (Node 20), and payloads are short.
+ */
+function stage(src: Buffer, from: number, len: number, dst: Buffer): void {
+  for (let i = 0; i < len; i++) dst[i] = src[from + i]!;
 }
 
 /** Copy little-endian PCM16 bytes into an Int16Array; typed-array stores wrap to 16 bits. */

@@ -41,7 +41,7 @@ import { JitterBuffer, type JitterBufferStats, type JitterPop } from './jitterBu
 import type { MediaClock, MediaClockListener } from './mediaClock.js';
 import type { MediaNode, MediaPump } from './mediaPump.js';
 import { G729Codec } from './g729.js';
-import { OPUS_MAX_FRAME_SAMPLES, OpusCodec, isValidOpusSettings, type OpusSettings } from './opus.js';
+import { OPUS_MAX_FRAME_SAMPLES, OpusCodec, effectiveOpusSettings, isValidOpusSettings, parseOpusFmtp, type OpusSettings } from './opus.js';
 import { createResampler, type Resampler } from './resample.js';
 import { parseRtcp, writeRtcpCompound, type RtcpReportBlock } from './rtcp.js';
 import { createRtpHeader, parseRtp, RtpParseResult, RTP_HEADER_SIZE, writeRtpHeader, type RtpHeaderFields } from './rtp.js';
@@ -115,6 +115,12 @@ export interface MediaParams {
   comfortNoiseSendPayloadType?: number;
   /** The far end takes G.729 Annex B SID frames (its fmtp has no `annexb=no`). Default true. */
   annexB?: boolean;
+  /**
+   * The far end's `a=fmtp` for the codec (`''` when it gave none). For Opus it caps what we
+   * encode (RFC 7587 §6.1: `maxaveragebitrate`, `maxplaybackrate`, `useinbandfec`, `cbr`);
+   * absent (a session configured without SDP): no caps.
+   */
+  remoteFmtp?: string;
   /** SRTP keys from SDES (RFC 4568); absent: plain RTP. */
   srtp?: SrtpKeying;
 }
@@ -763,6 +769,7 @@ export class MediaSession implements MediaNode {
     const cnSend = p.comfortNoiseSendPayloadType;
     this.cnSendPt = cnSend !== undefined && validPt(cnSend) ? cnSend : -1;
     this.params = { ...p, ...(te !== undefined ? { telephoneEvent: { ...te } } : {}) };
+    this.applyOpusSettings();
     this.applySuppression();
     return true;
   }
@@ -1671,10 +1678,18 @@ export class MediaSession implements MediaNode {
     const merged: OpusSettings = { ...this.opusSettings };
     for (const [k, v] of Object.entries(s)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
     this.opusSettings = merged;
-    const c = this.codec;
-    if (c instanceof OpusCodec) c.applySettings(merged);
+    this.applyOpusSettings();
     this.applySuppression(); // suppression keeps Opus DTX on whatever the settings say
     return true;
+  }
+
+  /** Our Opus settings within what the far end's fmtp asks (see {@link effectiveOpusSettings}) to the running encoder. */
+  private applyOpusSettings(): void {
+    const c = this.codec;
+    if (!(c instanceof OpusCodec)) return;
+    const fmtp = this.params?.remoteFmtp;
+    const peer = fmtp === undefined ? undefined : parseOpusFmtp(fmtp);
+    c.applySettings({ ...effectiveOpusSettings(this.opusSettings, peer), cbr: peer?.cbr === true });
   }
 
   /** Sets the jitter buffer's target delay, ms. */

@@ -10,13 +10,16 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { TelephonyReturnValue as T, MediaFormatAudio } from '../index.js';
 import { VoipMediaEngine } from '../engine/VoipMediaEngine.js';
-import { createOpusCodec, isValidOpusSettings, opusFmtp, OpusCodec, opusLoadError, type OpusCodecOptions } from '../media/opus.js';
+import { createOpusCodec, effectiveOpusSettings, isValidOpusSettings, OPUS_DEFAULT_SETTINGS, opusFmtp, OpusCodec, opusLoadError, parseOpusFmtp, type OpusCodecOptions } from '../media/opus.js';
 import { setNativeLibraryDisabled } from '../ffi/loader.js';
 import { formatSpecs } from '../lines/lineMedia.js';
 import { native, peerTest } from './helpers/env.js';
 import { HOST, openOpusReceiver, sleep } from './helpers/sessionPair.js';
 import { inviteWithOffer, sipUdpClient } from './helpers/sipUdp.js';
-import { startEngine } from './helpers/engine.js';
+import { startEngine, type EngineUnderTest } from './helpers/engine.js';
+import { analyse, capture, sendTone } from './helpers/audio.js';
+import { blocksWithoutTone, mediaStats, receiveTrouble } from './helpers/mediaTime.js';
+import { until } from './helpers/observe.js';
 
 const FRAME = 960;
 const LIBOPUS = [native('opus')];
@@ -254,4 +257,93 @@ test.serial('without libopus the binding decodes and a loss is concealed: FEC is
   t.is(rx.decodeFec(packets[6]!, 0, packets[6]!.length, frame), FRAME);
   t.is(rx.fecFrames, 0);
   t.is(rx.concealedFrames, 1);
+});
+
+test('packet loss percentage is a setting (0..100), validated like the rest', (t) => {
+  t.true(isValidOpusSettings({ packetLossPercent: 0 }));
+  t.true(isValidOpusSettings({ packetLossPercent: 100, fec: true }));
+  for (const bad of [-1, 101, 2.5, '10']) t.false(isValidOpusSettings({ packetLossPercent: bad }), String(bad));
+  const c = codec(t);
+  t.true(c.applySettings({ packetLossPercent: 30 }));
+  t.false(c.applySettings({ packetLossPercent: 120 }));
+});
+
+test('the far end\'s Opus fmtp is read (RFC 7587 §6.1) and caps what we encode', (t) => {
+  t.deepEqual(parseOpusFmtp(undefined), { useInbandFec: false, cbr: false });
+  t.deepEqual(parseOpusFmtp(''), { useInbandFec: false, cbr: false });
+  t.deepEqual(parseOpusFmtp('minptime=10; USEINBANDFEC=1;maxaveragebitrate=20000;maxplaybackrate=16000;cbr=1'), {
+    useInbandFec: true,
+    cbr: true,
+    maxAverageBitrate: 20000,
+    maxBandwidth: 'wideband',
+  });
+  t.deepEqual(parseOpusFmtp('maxaveragebitrate=1000;maxplaybackrate=8000;useinbandfec=0;bogus;x=y'), { useInbandFec: false, cbr: false, maxAverageBitrate: 6000, maxBandwidth: 'narrowband' });
+  t.is(parseOpusFmtp('maxaveragebitrate=abc').maxAverageBitrate, undefined, 'a malformed value is ignored');
+  t.is(parseOpusFmtp('maxplaybackrate=24000').maxBandwidth, 'superwideband');
+  t.is(parseOpusFmtp('maxplaybackrate=48000').maxBandwidth, 'fullband');
+  // no fmtp at all: our settings, FEC off (useinbandfec absent means 0: the peer would not use it)
+  t.deepEqual(effectiveOpusSettings({}, undefined), { ...OPUS_DEFAULT_SETTINGS });
+  t.is(effectiveOpusSettings({}, parseOpusFmtp('')).fec, false);
+  const e = effectiveOpusSettings({ bitrate: 64000, maxBandwidth: 'superwideband', dtx: true }, parseOpusFmtp('useinbandfec=1;maxaveragebitrate=24000;maxplaybackrate=16000;usedtx=0'));
+  t.deepEqual(e, { bitrate: 24000, complexity: 5, fec: true, dtx: true, maxBandwidth: 'wideband', packetLossPercent: 10 });
+  // the peer's caps never raise ours
+  const low = effectiveOpusSettings({ bitrate: 12000, maxBandwidth: 'narrowband', fec: false }, parseOpusFmtp('useinbandfec=1;maxaveragebitrate=64000'));
+  t.is(low.bitrate, 12000);
+  t.is(low.maxBandwidth, 'narrowband');
+  t.false(low.fec);
+});
+
+test('the opusSettings start option: validated, every line starts with it, and it is in the offer', async (t) => {
+  const bad = new VoipMediaEngine();
+  t.teardown(() => bad.stopSipTelephony());
+  t.is(await bad.startSipTelephony({ ipAddressOfThisHost: HOST, sipPort: 0, opusSettings: { bitrate: 1 } }), T.SipBadParameter);
+  t.is(await bad.startSipTelephony({ ipAddressOfThisHost: HOST, sipPort: 0, opusSettings: 'x' as never }), T.SipBadParameter);
+  const b = await startEngine(t, { numPhoneLinesRequested: 1, phoneName: 'bob', opusSettings: { bitrate: 24000, dtx: true } });
+  t.is(b.engine.setAudioMediaFormats(0, [MediaFormatAudio.Opus48k]), T.SipSuccess);
+  b.engine.on('SipOkToAnswerCall', (n) => b.engine.goOffHook(n.phoneLine));
+  const client = await sipUdpClient(t, b.port);
+  const res = await inviteWithOffer(client, b.port, 'bob', 'm=audio 6000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\n', 'opus-start');
+  t.is(res.status, 200);
+  t.regex(res.body.toString('latin1'), /\r\na=fmtp:96 minptime=10;useinbandfec=1;usedtx=1;maxaveragebitrate=24000\r\n/);
+});
+
+/** Mean payload octets per packet `e` sent on line 0 while `fn` waits. */
+async function octetsPerPacket(e: EngineUnderTest, ms: number): Promise<number> {
+  const s0 = mediaStats(e.engine, 0)!.tx;
+  const o0 = s0.octets;
+  const p0 = s0.packets;
+  const p1 = p0 + Math.round(ms / 20);
+  await until(() => (mediaStats(e.engine, 0)?.tx.packets ?? 0) >= p1, 30000);
+  const s1 = mediaStats(e.engine, 0)!.tx;
+  return (s1.octets - o0) / Math.max(1, s1.packets - p0);
+}
+
+test('engine to engine Opus: settings changed mid-call change the stream, the tone is still heard, the far end\'s fmtp caps the bitrate', async (t) => {
+  const a = await startEngine(t, { numPhoneLinesRequested: 1, phoneName: 'alice', opusSettings: { bitrate: 12000 } });
+  const b = await startEngine(t, { numPhoneLinesRequested: 1, phoneName: 'bob' });
+  for (const e of [a, b]) t.is(e.engine.setAudioMediaFormats(0, [MediaFormatAudio.Opus48k]), T.SipSuccess);
+  b.engine.on('SipOkToAnswerCall', (n) => b.engine.goOffHook(n.phoneLine));
+  t.is(await a.engine.makeCall('bob', HOST, b.port, 0, true, 10000), T.SipSuccess);
+  await b.waitForCount(T.SipIncomingCallConnected, 1);
+  t.is(a.engine.getActiveCallInfo(0).codec, 'opus');
+  const heard = capture(b.engine, 0);
+  sendTone(a.engine, 0, 700, 6);
+  const low = await octetsPerPacket(a, 600);
+  t.is(a.engine.setOpusSettings(0, { bitrate: 64000, complexity: 2, packetLossPercent: 5 }), T.SipSuccess);
+  await until(() => heard.samples().length >= 8000 * 1.2, 30000);
+  const high = await octetsPerPacket(a, 600);
+  t.log(`alice sends ${low.toFixed(1)} octets per packet at 12 kbit/s, ${high.toFixed(1)} after setOpusSettings 64 kbit/s`);
+  t.true(high > low * 2, `${low} → ${high} octets per packet`);
+  const n0 = heard.samples().length;
+  await until(() => heard.samples().length >= n0 + 4000, 30000);
+  const tail = heard.samples().subarray(-4000);
+  t.true(blocksWithoutTone(tail, 8000, 700) <= 2 * receiveTrouble(b.engine, 0) + 2, 'the tone is still heard after the change');
+  t.true(Math.abs(analyse(tail).freq - 700) < 15, `heard ${analyse(tail).freq} Hz`);
+  // bob encodes at his default 32 kbit/s, but alice's fmtp said maxaveragebitrate=12000 (her
+  // start option): bob's packets keep within her cap
+  sendTone(b.engine, 0, 700, 3);
+  const bobs = await octetsPerPacket(b, 600);
+  t.log(`bob (32 kbit/s of his own, capped by alice's maxaveragebitrate=12000) sends ${bobs.toFixed(1)} octets per packet`);
+  // the same tone alice sent at her own 12 kbit/s: about the same size (at 32 kbit/s it is ~3×)
+  t.true(bobs < low * 1.5, `${bobs} octets per packet within alice's cap (${low} at 12 kbit/s)`);
 });
