@@ -547,4 +547,10 @@ export enum TelephonyReturnValue {
    * time-out ...). The request that needed the connection fails on its own path too.
    */
   SipTlsError,
+  /**
+   * PHONE_LINE notification: a WAV file given to `playWaveFile` without `loop` played to its
+   * end (data: its path). Not raised when `stopWaveFile`, another `playWaveFile` or the call's
+   * end cut it short, so an application can chain prompts on it. A LineScape addition.
+   */
+  SipWaveFileComplete,
 }
