@@ -98,6 +98,8 @@ export interface CallerPoolOptions {
   answerDelayMs?: number;
   /** The voice of the people the agents call (null: silent, a test sends its own audio). Default null. */
   answerVoice?: VoiceShape | null;
+  /** How long a called person talks before hanging up, ms (0: until the agent hangs up). Default 0. */
+  answerStayMs?: number;
 }
 
 /**
@@ -109,6 +111,8 @@ export class CallerPool {
   readonly engine = new VoipMediaEngine();
   private readonly busy = new Set<number>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Calls answered per line so far, so a hang-up timer knows its own call. */
+  private readonly answered = new Map<number, number>();
 
   /** `lines` callers can be on the line at once. */
   constructor(
@@ -140,12 +144,21 @@ export class CallerPool {
     if (n.event === T.SipOkToAnswerCall) {
       this.busy.add(n.phoneLine);
       this.after(this.options.answerDelayMs ?? 1000, () => this.engine.goOffHook(n.phoneLine));
-    } else if (n.event === T.SipIncomingCallConnected && this.options.answerVoice) {
-      const r = this.engine.openTxIvrChannel(n.phoneLine, { sampleRate: 8000 });
-      const pcm = voice(120, this.options.answerVoice);
-      r.channel?.write(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
+    } else if (n.event === T.SipIncomingCallConnected) {
+      const line = n.phoneLine;
+      if (this.options.answerVoice) {
+        const r = this.engine.openTxIvrChannel(line, { sampleRate: 8000 });
+        const pcm = voice(120, this.options.answerVoice);
+        r.channel?.write(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
+      }
+      const stay = this.options.answerStayMs ?? 0;
+      const call = (this.answered.get(line) ?? 0) + 1;
+      this.answered.set(line, call);
+      // only this call: the line may carry another one by then
+      if (stay > 0) this.after(stay, () => this.answered.get(line) === call && void this.engine.terminateCall(line, false, 0));
     } else if (n.event === T.SipCallComplete) {
       this.busy.delete(n.phoneLine);
+      this.answered.set(n.phoneLine, (this.answered.get(n.phoneLine) ?? 0) + 1);
     }
   }
 
@@ -262,7 +275,7 @@ export class Simulator {
     private readonly centerPort: number,
     private readonly options: SimulatorOptions,
   ) {
-    this.pool = new CallerPool(options.maxCallers ?? 8, { answerVoice: VOICES[3]!, answerDelayMs: 1500 });
+    this.pool = new CallerPool(options.maxCallers ?? 8, { answerVoice: VOICES[3]!, answerDelayMs: 1500, answerStayMs: 25000 });
     this.rnd = random(options.seed ?? 1);
   }
 
