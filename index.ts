@@ -109,6 +109,7 @@ export type {
   ReplacingCallData,
   TransferingCallData,
   WaveFailureData,
+  WaveFileCompleteData,
 } from './engine/notifications.js';
 export { TypedEventEmitter } from './engine/typedEmitter.js';
 export type { EventArgsMap, EventListener } from './engine/typedEmitter.js';

@@ -331,6 +331,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
    * Places a call to `userOrNumber` at `destAddress:destSipPort` (LanScape's MakeCall), through the
    * proxy when enabled (to `userOrNumber@domain`). `phoneLine` -1 takes the first free line. With
    * `synchronous` it resolves when the call connects or fails (SipCallTimeOut after `timeOutMs`).
+   * To this engine's own address, a user bound at its registrar role is called at the registered contact.
    */
   @procedure({ async: true })
   makeCall(userOrNumber: string, destAddress: string, destSipPort: number, phoneLine: number, synchronous: boolean, timeOutMs: number): Promise<T> {

@@ -89,6 +89,8 @@ export interface EngineAudioParams {
   zeroBasedAudioOutDeviceId: number;
   /** Recording allowed. */
   enablePhoneLineRecording: boolean;
+  /** Recording files mixed to one channel (default) or stereo (left received, right sent). */
+  recordingChannels?: 'mixed' | 'stereo';
   /** Conferencing allowed. */
   callConferenceEnabled: boolean;
 }
@@ -374,6 +376,7 @@ export class EngineAudio {
       path: file,
       raw: recordFileRaw,
       sampleRate: rate,
+      channels: this.params.recordingChannels === 'stereo' ? 2 : 1,
       ...(typeof callback === 'function' ? { callback: callback as RecordCallback } : {}),
       onError: (reason) => this.host.notifyLine(line.index, T.SipCallRecordFileWriteError, { path: file, reason }),
     });

@@ -70,6 +70,8 @@ export class CallProcedures {
     if (!(line instanceof PhoneLine)) return line;
     let requestUri: string;
     let dest: UacDestination;
+    const bound = run.proxy ? undefined : this.ownBinding(userOrNumber, destAddress, destSipPort || undefined);
+    if (bound !== undefined) return this.makeCallUri(bound, false, phoneLine, synchronous, timeOutMs);
     if (run.proxy) {
       if (!run.domain) return T.SipDomainNameNotDefined;
       requestUri = `sip:${userOrNumber}@${run.domain}`;
@@ -108,15 +110,30 @@ export class CallProcedures {
     const line = this.freeLine(phoneLine);
     if (!(line instanceof PhoneLine)) return line;
     let dest: UacDestination;
+    // an address-of-record of our own registrar role: the call goes where the user is bound
+    const target = (useProxy ? undefined : this.ownBinding(uri.user, uri.host, uri.port)) ?? sipUri.trim();
     if (useProxy) {
       dest = run.proxy!.targets;
     } else {
-      const targets = await run.locate(sipUri.trim()).catch(() => []);
+      const targets = await run.locate(target).catch(() => []);
       if (!targets.length) return T.SipUnknownHost;
       dest = targets;
     }
     if (run.isStopped || !line.availableForOutgoing) return T.SipCallAlreadyInProgress;
-    return this.placeCall(line, sipUri.trim(), dest, synchronous, timeOutMs);
+    return this.placeCall(line, target, dest, synchronous, timeOutMs);
+  }
+
+  /**
+   * When `host:port` is this engine's own address and `user` is bound at its registrar role,
+   * the contact the user registered (the binding with the most time left: the latest refresh),
+   * else undefined. Without it such an INVITE would only come back to this engine.
+   */
+  private ownBinding(user: string | undefined, host: string, port: number | undefined): string | undefined {
+    const run = this.run;
+    if (!user || host !== run.params.ipAddressOfThisHost || (port ?? 5060) !== run.stack.localEndpoint('UDP').port) return undefined;
+    let best: { contact: string; expiresIn: number } | undefined;
+    for (const b of run.registrar.bindings()) if (b.user === user && (!best || b.expiresIn > best.expiresIn)) best = b;
+    return best?.contact;
   }
 
   /** terminateCall. */

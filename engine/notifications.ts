@@ -302,6 +302,12 @@ export interface ReplacingCallData {
 /** Data of SipTransferingCall: which of the three transfer steps it reports. */
 export type TransferingCallData = OutgoingTransferData | TransferTargetCallData | ReplacingCallData;
 
+/** Data of the line notification SipWaveFileComplete: a WAV file played to its end. */
+export interface WaveFileCompleteData {
+  /** The path given to playWaveFile. */
+  path: string;
+}
+
 /** Data of the line notification SipBadAudioDataType: a WAV file failed after its header was accepted. */
 export interface WaveFailureData {
   /** The path given to playWaveFile. */
@@ -519,6 +525,8 @@ export interface NotificationDataMap {
   SipBusyOutOff: undefined;
   /** Line: a WAV file given to playWaveFile failed after its header was accepted. */
   SipBadAudioDataType: WaveFailureData;
+  /** Line: a non-looping WAV file given to playWaveFile played to its end (not when stopped or replaced). */
+  SipWaveFileComplete: WaveFileCompleteData;
 
   // ---- media time-out
   /** Line: no RTP or RTCP arrived for the media time-out; a BYE follows (SipCallComplete's reason is `SipMediaTimeout`). */

@@ -248,6 +248,7 @@ const META: Readonly<Record<TelephonyReturnValue, Meta>> = {
   [T.SipAuthenticationBlocked]: [G, 'A source or user failed authentication too often and is blocked for a while.'],
   [T.SipTlsError]: [G, 'A TLS connection failed (certificate, host name or handshake).'],
   [T.SipSecureTransportRequired]: [A, 'A sips: target or registrar needs TLS, which the engine or the proxy on the way does not offer.'],
+  [T.SipWaveFileComplete]: [L, 'The WAV file played to its end.'],
 };
 
 /**

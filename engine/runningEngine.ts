@@ -566,6 +566,7 @@ export class RunningEngine {
       rtpKeepAliveMs: this.keepAlive.rtpKeepAliveMs,
       onDtmf: (digit, method) => notifier.line(line.index, T.SipDtmfDigitEvent, { digit, method }),
       onMediaConflict: (address, port) => notifier.line(line.index, T.SipReceivedRtpMediaConflict, { address, port }),
+      onWaveEnd: (path) => notifier.line(line.index, T.SipWaveFileComplete, { path }),
       onHandlerError: (err, count) => this.state.logger.error({ err, phoneLine: line.index, count }, 'media handler threw'),
     });
     if (!media) return undefined;

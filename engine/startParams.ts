@@ -90,6 +90,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (p.sipLogFile !== undefined && (typeof p.sipLogFile !== 'string' || !p.sipLogFile)) return T.SipBadParameter;
   if (p.logger !== undefined && !isLogger(p.logger)) return T.SipBadParameter;
   if (p.holdMethod !== 'reinvite' && p.holdMethod !== 'update') return T.SipBadParameter;
+  if (p.recordingChannels !== 'mixed' && p.recordingChannels !== 'stereo') return T.SipBadParameter;
   if (!RELIABLE_PROVISIONAL_POLICIES.includes(p.reliableProvisional)) return T.SipBadParameter;
   if (typeof p.lineMode !== 'number' || (p.lineMode !== LineMode.PhoneLine && p.lineMode !== LineMode.SwitchLine)) return T.SipBadParameter;
   for (const b of [

@@ -116,6 +116,13 @@ export interface StartSipTelephonyParams {
   silenceSuppression?: boolean;
   /** Allow phone line recording. */
   enablePhoneLineRecording?: boolean;
+  /**
+   * What a recording file of `startPhoneLineRecording` holds: `'mixed'` (default) one channel
+   * of both directions summed; `'stereo'` two channels, left what the far end said (received),
+   * right what the line sent (what the far end heard). The real-time callback is the same
+   * either way. A LineScape addition.
+   */
+  recordingChannels?: 'mixed' | 'stereo';
   /** Log every SIP message sent and received as structured lines. */
   logSipMessages?: boolean;
   /** File to append SIP message logs to (default: standard error). */
@@ -327,6 +334,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   dtmfEnabled: true,
   silenceSuppression: false,
   enablePhoneLineRecording: true,
+  recordingChannels: 'mixed',
   logSipMessages: false,
   callAnswerTimeoutSeconds: 60,
   mediaTimeoutSeconds: 60,

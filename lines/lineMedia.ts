@@ -154,6 +154,8 @@ export interface OpenLineMediaOptions {
   onDtmf: (digit: string, method: 'rfc4733' | 'inband') => void;
   /** RTP arrived from an unexpected source. */
   onMediaConflict: (address: string, port: number) => void;
+  /** A non-looping WAV file played to its end (not when stopped or replaced). */
+  onWaveEnd?: (path: string) => void;
   /** A media handler or callback threw (reported on the 1st, 2nd, 4th ... failure). */
   onHandlerError?: (err: unknown, count: number) => void;
 }
@@ -172,6 +174,7 @@ export async function openLineMedia(o: OpenLineMediaOptions): Promise<LineMedia 
     cname: `line${line.index}@${o.localAddress}`,
     onDtmf: o.onDtmf,
     onMediaConflict: o.onMediaConflict,
+    ...(o.onWaveEnd ? { onWaveEnd: o.onWaveEnd } : {}),
     ...(o.onHandlerError ? { onHandlerError: o.onHandlerError } : {}),
   });
   if (!(opened instanceof MediaSession)) return undefined;

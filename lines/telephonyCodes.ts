@@ -553,4 +553,10 @@ export enum TelephonyReturnValue {
    * proxy it would go through is not reached over TLS. Nothing was sent.
    */
   SipSecureTransportRequired,
+  /**
+   * PHONE_LINE notification: a WAV file given to `playWaveFile` without `loop` played to its
+   * end (data: its path). Not raised when `stopWaveFile`, another `playWaveFile` or the call's
+   * end cut it short, so an application can chain prompts on it. A LineScape addition.
+   */
+  SipWaveFileComplete,
 }

@@ -1,6 +1,7 @@
 /**
  * Recording of a call to disk while it runs: one 16-bit mono file of both directions mixed
- * (what the far end said plus what it heard), as WAV or as headerless PCM. The recorder is a
+ * (what the far end said plus what it heard), or a stereo one with each direction on its own
+ * channel (left received, right sent), as WAV or as headerless PCM. The recorder is a
  * sink of both directions of the call's graph (`media/mediaPorts` `DuplexMediaSink`): each
  * media-clock tick the session writes the received frame to {@link CallRecorder.rx}, then the
  * frame sent to {@link CallRecorder.tx}; they are summed into a preallocated chunk and
@@ -42,7 +43,7 @@ export type RecordCallback = (frame: RecordFrame) => void;
 export interface RecordingResult {
   /** The file written, or null when recording only fed the callback. */
   readonly path: string | null;
-  /** Samples written. */
+  /** Samples written (per channel). */
   readonly samples: number;
   /** Sample rate of the file. */
   readonly sampleRate: number;
@@ -60,6 +61,8 @@ export interface CallRecorderOptions {
   readonly raw: boolean;
   /** Rate of the file: the codec's at the start (later frames at another rate are converted). */
   readonly sampleRate: 8000 | 16000 | 48000;
+  /** 1 (default): both directions summed; 2: left what the far end said, right what it heard. */
+  readonly channels?: 1 | 2;
   /** Real-time callback. */
   readonly callback?: RecordCallback;
   /** Called once when a write fails (the recording stops writing). */
@@ -91,6 +94,11 @@ export class CallRecorder implements DuplexMediaSink {
   /** This tick's received frame, copied by the rx half (the session reuses its array). */
   private readonly rxFrame = new Int16Array(960);
   private resampler: Resampler | null = null;
+  /** Stereo only: the sent direction's resampler (each direction keeps its own filter state). */
+  private txResampler: Resampler | null = null;
+  private readonly channels: 1 | 2;
+  /** Stereo only: the sent frame after a rate change. */
+  private readonly txConv: Int16Array;
   private readonly frame: { phoneLine: number; sampleRate: number; samples: number; rx: Int16Array; tx: Int16Array; mixed: Int16Array };
 
   private constructor(
@@ -99,11 +107,13 @@ export class CallRecorder implements DuplexMediaSink {
   ) {
     this.fd = fd;
     this.position = fd !== null && !opts.raw ? HEADER_BYTES : 0;
-    const chunkBytes = opts.sampleRate * 2; // one second
+    this.channels = opts.channels ?? 1;
+    const chunkBytes = opts.sampleRate * 2 * this.channels; // one second
     this.chunk = Buffer.allocUnsafe(chunkBytes);
     for (let i = 0; i < POOL; i++) this.pool.push(Buffer.allocUnsafe(chunkBytes));
     this.mixed = new Int16Array(960);
     this.conv = new Int16Array(960);
+    this.txConv = new Int16Array(this.channels === 2 ? 960 : 0);
     this.frame = { phoneLine: opts.phoneLine, sampleRate: 0, samples: 0, rx: this.mixed, tx: this.mixed, mixed: this.mixed };
     // both halves end with the recording, so the session's graph drops them by itself
     const ended = (): boolean => this.stopping !== null;
@@ -134,7 +144,7 @@ export class CallRecorder implements DuplexMediaSink {
     if (opts.path !== null) {
       try {
         fd = fs.openSync(opts.path, 'w');
-        if (!opts.raw) fs.writeSync(fd, wavHeader(opts.sampleRate));
+        if (!opts.raw) fs.writeSync(fd, wavHeader(opts.sampleRate, opts.channels ?? 1));
       } catch (err) {
         if (fd !== null) fs.closeSync(fd);
         return { error: (err as Error).message };
@@ -168,6 +178,10 @@ export class CallRecorder implements DuplexMediaSink {
       }
     }
     if (this.fd === null || this.error !== undefined) return;
+    if (this.channels === 2) {
+      this.appendStereo(rx, tx, samples, sampleRate);
+      return;
+    }
     let src = m;
     let n = samples;
     if (sampleRate !== this.opts.sampleRate) {
@@ -179,6 +193,33 @@ export class CallRecorder implements DuplexMediaSink {
     }
     this.append(src, n);
   };
+
+  /** Stereo: the two directions interleaved, each converted on its own when the rate changed. */
+  private appendStereo(rx: Int16Array, tx: Int16Array, samples: number, sampleRate: number): void {
+    let left = rx;
+    let right = tx;
+    let n = samples;
+    if (sampleRate !== this.opts.sampleRate) {
+      if (this.resampler === null || this.resampler.fromRate !== sampleRate) {
+        this.resampler = createResampler(sampleRate, this.opts.sampleRate);
+        this.txResampler = createResampler(sampleRate, this.opts.sampleRate);
+      }
+      n = this.resampler.process(rx, samples, this.conv);
+      this.txResampler!.process(tx, samples, this.txConv);
+      left = this.conv;
+      right = this.txConv;
+    }
+    let c = this.chunk;
+    for (let i = 0; i < n; i++) {
+      if (this.fill + 4 > c.length) {
+        this.flush();
+        c = this.chunk;
+      }
+      c.writeInt16LE(left[i]!, this.fill);
+      c.writeInt16LE(right[i]!, this.fill + 2);
+      this.fill += 4;
+    }
+  }
 
   private append(src: Int16Array, n: number): void {
     let c = this.chunk;
@@ -251,7 +292,7 @@ export class CallRecorder implements DuplexMediaSink {
       }
       return {
         path: this.opts.path,
-        samples: this.written,
+        samples: this.written / this.channels,
         sampleRate: this.opts.sampleRate,
         ...(this.error !== undefined ? { error: this.error } : {}),
       };
@@ -261,9 +302,9 @@ export class CallRecorder implements DuplexMediaSink {
 }
 
 /** A 44-byte PCM WAV header with zero data size, from wavefile so the layout is the library's. */
-function wavHeader(rate: number): Buffer {
+function wavHeader(rate: number, channels: 1 | 2): Buffer {
   const w = new WaveFile();
-  w.fromScratch(1, rate, '16', new Int16Array(0));
+  w.fromScratch(channels, rate, '16', channels === 2 ? [new Int16Array(0), new Int16Array(0)] : new Int16Array(0));
   const b = Buffer.from(w.toBuffer());
   if (b.length !== HEADER_BYTES) throw new Error(`unexpected WAV header length ${b.length}`);
   return b;

@@ -4,7 +4,8 @@
  * and in headless Chromium (the system's, driven by puppeteer-core, never a downloaded one)
  * the page follows a live call, its **listen** button is clicked, and the supervisor's phone
  * hears the call (judged by tones, as in callcenter.test.ts); Stop is pressed from the keyboard,
- * and a queued call is transferred to the agent from the page.
+ * a queued call is transferred to the agent from the page, and the agent calls a number out
+ * over the trunk from the page's call form (typed, then Enter).
  *
  * The browser test saves a screenshot of the page during the call in `LINESCAPE_ARTIFACT_DIR`
  * (.ci/run points it at its log directory), else in a fresh temporary directory; the path is
@@ -167,6 +168,8 @@ test('the page\'s API over a real WebSocket and HTTP: bad input gets a clear err
     ['{"ref": 4, "action": "transfer", "agent": "alice", "call": "c999"}', 4, /no queued call "c999"/],
     [`{"ref": 5, "action": "transfer", "agent": "bob", "call": "${queued}"}`, 5, /bob is offline, not idle/],
     ['{"ref": 6, "action": "dance", "agent": "alice"}', 6, /"action" must be one of/],
+    ['{"ref": 7, "action": "call", "agent": "alice", "number": "5550100"}', 7, /no outbound trunk is configured/],
+    ['{"ref": 8, "action": "call", "agent": "alice", "number": "sip:x@evil.example"}', 8, /"number" must be a number/],
   ];
   for (const [text, ref, error] of badSocket) {
     ws.send(text);
@@ -229,7 +232,7 @@ function artifactDir(): string {
 /** Generous: the machine is shared and loaded; the DOM is waited for, never timed. */
 const DOM_WAIT = { timeout: 20000, polling: 50 };
 
-peerTest('the supervisor page in headless Chromium follows a live call, its listen button lets the supervisor hear it, and it transfers a queued call', ['chromium'], async (t, bins) => {
+peerTest('the supervisor page in headless Chromium follows a live call, its listen button lets the supervisor hear it, it transfers a queued call, and its call form places an outbound call from the keyboard', ['chromium'], async (t, bins) => {
   const r = await rig(t, { agents: [{ name: 'alice', skills: ['sales'] }], supervisors: ['sue'] });
   const { center, server, pool } = r;
   const alice = r.phone('alice');
@@ -310,6 +313,20 @@ peerTest('the supervisor page in headless Chromium follows a live call, its list
   await page.click(`${waiting} button[data-action="transfer"]`);
   await page.waitForFunction(`${text('state')} === 'talking' && ${text('caller')} === 'dora'`, DOM_WAIT);
   t.is(agentOf(center.snapshot(), 'alice').caller, 'dora', 'the transfer reached the call center');
-  t.deepEqual(pageErrors, [], 'no error in the page');
   t.is(await pool.engine.terminateCall(second, true, 5000), T.SipSuccess);
+  await page.waitForFunction(`${text('state')} === 'idle'`, DOM_WAIT);
+
+  // alice calls out, from the keyboard: the number in its field, Enter submits the form
+  center.outboundTrunk = { address: '127.0.0.1', port: pool.engine.getSipPort() };
+  const answered = new Promise<number>((resolve) => pool.engine.once('SipIncomingCallConnected', (n) => resolve(n.phoneLine)));
+  t.is(await page.evaluate(`document.getElementById('call-agent').value`), 'alice');
+  await page.focus('#call-number');
+  await page.keyboard.type('5550100');
+  await page.keyboard.press('Enter');
+  const far = await answered;
+  await page.waitForFunction(`${text('state')} === 'talking' && ${text('caller')} === 'to 5550100'`, DOM_WAIT);
+  t.like(center.snapshot().today, { outbound: 1 });
+  await page.waitForFunction(`document.getElementById('fig-outbound').textContent === '1'`, DOM_WAIT);
+  t.deepEqual(pageErrors, [], 'no error in the page');
+  t.is(await pool.engine.terminateCall(far, true, 5000), T.SipSuccess);
 });

@@ -308,6 +308,112 @@ test('act() refuses bad input with a clear error and changes nothing', async (t)
   t.is(await pool.engine.terminateCall(line, true, 5000), T.SipSuccess);
 });
 
+test('outbound: an agent calls a number over the trunk; both hear each other, recorded in stereo and logged as outbound', async (t) => {
+  const r = await rig(t, { agents: [{ name: 'alice', skills: ['sales'] }] });
+  const { center, pool } = r;
+  const alice = r.phone('alice');
+  t.is(await alice.start(center.sipPort), T.SipSuccess);
+  t.true(await until(() => agentOf(center.snapshot(), 'alice').state === 'idle', 10000), 'alice is logged in');
+  center.outboundTrunk = { address: '127.0.0.1', port: pool.engine.getSipPort() };
+  const ended: CallRecord[] = [];
+  center.on('ended', (row) => ended.push(row));
+  const answered = new Promise<number>((resolve) => pool.engine.once('SipIncomingCallConnected', (n) => resolve(n.phoneLine)));
+
+  t.deepEqual(await center.act({ action: 'call', agent: 'alice', number: '5550100' }), { ok: true });
+  const far = await answered;
+  t.true(await until(() => center.snapshot().calls.some((c) => c.direction === 'outbound' && c.stage === 'talking'), 20000), 'the number answered and is joined with alice');
+  t.like(agentOf(center.snapshot(), 'alice'), { state: 'talking', caller: '5550100', direction: 'outbound' });
+  t.like(center.snapshot().today, { calls: 0, answered: 0, outbound: 1 }, 'the inbound figures leave outbound calls out');
+
+  const FAR = CALLER_HZ[1]!;
+  const A = AGENT_HZ.alice!;
+  sendTone(pool.engine, far, FAR, 60);
+  sendTone(alice.engine, 0, A, 60);
+  await judge(t, 'alice hears the number called', alice.engine, 0, [FAR], [MUSIC]);
+  await judge(t, 'the number called hears alice', pool.engine, far, [A], [MUSIC]);
+  // busy: a second call for alice is refused and changes nothing
+  const before = floor(center);
+  const busy = await center.act({ action: 'call', agent: 'alice', number: '5550101' });
+  t.false(busy.ok);
+  if (!busy.ok) t.regex(busy.error, /alice is talking, not idle/);
+  t.is(floor(center), before, 'a refused call changes nothing');
+  await new Promise((res) => setTimeout(res, 1500)); // talk to record
+
+  t.is(await pool.engine.terminateCall(far, true, 5000), T.SipSuccess);
+  t.true(await until(() => ended.length === 1, 15000), 'the call ended');
+  const row = ended[0]!;
+  t.like(row, { direction: 'outbound', caller: '5550100', agent: 'alice', queue: null, outcome: 'answered', waitMs: null });
+  t.true(row.answerMs! >= row.startMs && row.endMs! >= row.answerMs!);
+  t.truthy(row.recordingPath);
+  const wav = readWav(row.recordingPath!);
+  t.is(wav.channels.length, 2, 'two channels');
+  // the recording starts at the number's answer: a second of talk from half a second in
+  const left = wav.channels[0]!.subarray(wav.rate / 2, wav.rate * 1.5);
+  const right = wav.channels[1]!.subarray(wav.rate / 2, wav.rate * 1.5);
+  t.log(`${row.recordingPath}: left ${toneLevelDb(left, wav.rate, FAR).toFixed(1)} dB far end, right ${toneLevelDb(right, wav.rate, A).toFixed(1)} dB agent`);
+  t.true(toneLevelDb(left, wav.rate, FAR) > PRESENT, 'the left channel is the number called');
+  t.true(toneLevelDb(left, wav.rate, A) < ABSENT, 'the left channel has no agent');
+  t.true(toneLevelDb(right, wav.rate, A) > PRESENT, 'the right channel is the agent');
+  t.true(toneLevelDb(right, wav.rate, FAR) < ABSENT, 'the right channel has no far end');
+  t.true(await until(() => agentOf(center.snapshot(), 'alice').state === 'idle', 10000), 'alice is idle after wrap-up');
+  t.true(await until(() => center.engine.getLineStatus(0).state === LineState.OnHook, 10000), 'the trunk line is free again');
+});
+
+test('answered counts at the answer: a call in progress is in today\'s figures, and once only after it ends', async (t) => {
+  const r = await rig(t, { agents: [{ name: 'alice', skills: ['sales'] }] });
+  const { center, pool } = r;
+  const alice = r.phone('alice');
+  t.is(await alice.start(center.sipPort), T.SipSuccess);
+  t.true(await until(() => agentOf(center.snapshot(), 'alice').state === 'idle', 10000), 'alice is logged in');
+  const ended: CallRecord[] = [];
+  center.on('ended', (row) => ended.push(row));
+  const line = await pool.call(center.sipPort, { name: 'gina', choice: '1', stayMs: 600000, voice: null, dialAfterMs: 800 });
+  t.true(line >= 0);
+  t.true(await until(() => agentOf(center.snapshot(), 'alice').state === 'talking', 20000), 'alice answers');
+  t.like(center.snapshot().today, { calls: 1, answered: 1, abandoned: 0 }, 'answered while talking');
+  t.like(center.log.figures(), { calls: 1, answered: 1 });
+  t.is(await pool.engine.terminateCall(line, true, 5000), T.SipSuccess);
+  t.true(await until(() => ended.length === 1, 15000));
+  t.like(center.log.figures(), { calls: 1, answered: 1, abandoned: 0 }, 'not counted twice at the end');
+});
+
+test('outbound calls refused: no trunk, unknown agent, an agent not idle, no free trunk line, a bad number; nothing changes', async (t) => {
+  const r = await rig(t, { agents: [{ name: 'alice', skills: ['sales'] }, { name: 'bob', skills: ['sales'] }], trunkLines: 1 });
+  const { center, pool } = r;
+  const alice = r.phone('alice');
+  t.is(await alice.start(center.sipPort), T.SipSuccess);
+  t.true(await until(() => agentOf(center.snapshot(), 'alice').state === 'idle', 10000));
+  const noTrunk = await center.act({ action: 'call', agent: 'alice', number: '5550100' });
+  t.false(noTrunk.ok);
+  if (!noTrunk.ok) t.regex(noTrunk.error, /no outbound trunk is configured/);
+  center.outboundTrunk = { address: '127.0.0.1', port: pool.engine.getSipPort() };
+  // the only trunk line: a caller waits in support, which nobody serves
+  const line = await pool.call(center.sipPort, { name: 'dora', choice: '2', stayMs: 600000, voice: null, dialAfterMs: 800 });
+  t.true(line >= 0);
+  t.true(await until(() => center.snapshot().queues.some((q) => q.name === 'support' && q.waiting.length === 1), 20000));
+  const before = floor(center);
+  const figures = JSON.stringify(center.log.figures());
+  const bad: Array<[unknown, RegExp]> = [
+    [{ action: 'call', agent: 'zoe', number: '5550100' }, /unknown agent "zoe"/],
+    [{ action: 'call', agent: 'bob', number: '5550100' }, /bob is offline, not idle/],
+    [{ action: 'call', agent: 'alice', number: '5550100' }, /no free trunk line/],
+    [{ action: 'call', agent: 'alice' }, /"number"/],
+    [{ action: 'call', agent: 'alice', number: '' }, /"number"/],
+    [{ action: 'call', agent: 'alice', number: '555@evil.example' }, /"number"/],
+    [{ action: 'call', agent: 'alice', number: '555;transport=tcp' }, /"number"/],
+    [{ action: 'call', agent: 'alice', number: 5550100 }, /"number"/],
+    [{ action: 'call', agent: 'alice', number: '5550100', supervisor: 'sue' }, /unknown field "supervisor"/],
+  ];
+  for (const [req, error] of bad) {
+    const res = await center.act(req);
+    t.false(res.ok, `${JSON.stringify(req)} is refused`);
+    if (!res.ok) t.regex(res.error, error, JSON.stringify(req));
+  }
+  t.is(floor(center), before, 'nothing changed on the floor');
+  t.is(JSON.stringify(center.log.figures()), figures, 'nothing logged');
+  t.is(await pool.engine.terminateCall(line, true, 5000), T.SipSuccess);
+});
+
 /** Calls the call center placed to supervisors (their lines follow the agents'). */
 function supervisorCalls(center: CallCenter): number {
   const n = center.engine.getNumPhoneLines().numPhoneLines;
@@ -321,6 +427,7 @@ test('parseActRequest: the shapes it accepts', (t) => {
   t.deepEqual(parseActRequest({ action: 'barge', agent: 'a', supervisor: 's', supervisorLine: 3 }), { action: 'barge', agent: 'a', supervisor: 's', supervisorLine: 3 });
   t.deepEqual(parseActRequest({ action: 'transfer', agent: 'a', call: 'c1' }), { action: 'transfer', agent: 'a', call: 'c1' });
   t.deepEqual(parseActRequest({ action: 'stop', agent: 'a' }), { action: 'stop', agent: 'a' });
+  t.deepEqual(parseActRequest({ action: 'call', agent: 'a', number: '+4930123*9#' }), { action: 'call', agent: 'a', number: '+4930123*9#' });
   t.true('error' in parseActRequest({ action: 'stop', agent: 'a', supervisor: 's' }));
   t.true('error' in parseActRequest({ action: 'listen', agent: '' }));
 });

@@ -387,3 +387,19 @@ test('every public procedure called detached from its engine returns a code inst
     t.true(ok, `${name} answered ${JSON.stringify(r)}`);
   }
 });
+
+test('makeCall and makeCallUri to a user bound at our own registrar role call the registered contact', async (t) => {
+  const pbx = await startEngine(t, { phoneName: 'pbx' });
+  const desk = await startEngine(t, { phoneName: 'desk' });
+  desk.engine.on('SipOkToAnswerCall', (n) => desk.engine.goOffHook(n.phoneLine));
+  t.is(await desk.engine.enableSipRegisterServer('agent7', false, false, '127.0.0.1', pbx.port, 60, 60, 4000, false), T.SipSuccess);
+  await desk.waitFor(T.SipRegisterSuccess);
+  t.is(await pbx.engine.makeCall('agent7', '127.0.0.1', pbx.port, 0, true, 5000), T.SipSuccess, 'the AOR by name');
+  await desk.waitFor(T.SipIncomingCallConnected);
+  t.is(pbx.engine.getOutgoingCallInfo(0).result, T.SipSuccess);
+  t.is(await pbx.engine.terminateCall(0, true, 5000), T.SipSuccess);
+  await desk.waitForCount(T.SipCallComplete, 1);
+  t.is(await pbx.engine.makeCallUri(`sip:agent7@127.0.0.1:${pbx.port}`, false, 0, true, 5000), T.SipSuccess, 'the AOR as a URI');
+  await desk.waitForCount(T.SipIncomingCallConnected, 2);
+  t.is(await pbx.engine.terminateCall(0, true, 5000), T.SipSuccess);
+});

@@ -9,7 +9,7 @@
 export type MonitorMode = 'listen' | 'whisper' | 'barge';
 
 /** Every action name `act()` accepts. */
-export const ACTIONS = ['listen', 'whisper', 'barge', 'takeover', 'transfer', 'stop'] as const;
+export const ACTIONS = ['listen', 'whisper', 'barge', 'takeover', 'transfer', 'stop', 'call'] as const;
 
 /** One of {@link ACTIONS}. */
 export type ActionName = (typeof ACTIONS)[number];
@@ -40,8 +40,21 @@ export interface TransferRequest {
   call: string;
 }
 
+/**
+ * Places an outbound call for `agent`, who must be idle: the agent's phone is rung on the
+ * agent's line, then `number` over a free trunk line, and the two are joined.
+ */
+export interface CallRequest {
+  /** The action. */
+  action: 'call';
+  /** The agent who calls. */
+  agent: string;
+  /** The number (or SIP user) to call over the trunk: digits, `+`, `*`, `#`, letters, `.`, `-`, `_`. */
+  number: string;
+}
+
 /** A valid request to `act()`. */
-export type ActRequest = SupervisorRequest | TransferRequest;
+export type ActRequest = SupervisorRequest | TransferRequest | CallRequest;
 
 /** What `act()` answers. */
 export type ActResult = { ok: true } | { ok: false; error: string };
@@ -53,7 +66,11 @@ const FIELDS: Record<ActionName, readonly string[]> = {
   takeover: ['action', 'agent', 'supervisor', 'supervisorLine'],
   stop: ['action', 'agent'],
   transfer: ['action', 'agent', 'call'],
+  call: ['action', 'agent', 'number'],
 };
+
+/** What may be dialled: a telephone number or a plain SIP user, nothing that changes the URI's meaning. */
+const NUMBER = /^\+?[0-9A-Za-z*#._-]{1,32}$/;
 
 function isName(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0 && v.length <= 64;
@@ -78,6 +95,10 @@ export function parseActRequest(input: unknown): ActRequest | { error: string } 
   if (name === 'transfer') {
     if (!isName(o.call)) return { error: '"call" must be the id of a queued call' };
     return { action: 'transfer', agent: o.agent, call: o.call };
+  }
+  if (name === 'call') {
+    if (typeof o.number !== 'string' || !NUMBER.test(o.number)) return { error: '"number" must be a number to call (digits, +, *, #; at most 32)' };
+    return { action: 'call', agent: o.agent, number: o.number };
   }
   const req: SupervisorRequest = { action: name, agent: o.agent };
   if (o.supervisor !== undefined) {

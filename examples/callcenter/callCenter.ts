@@ -3,9 +3,12 @@
  * (1 = sales, 2 = support, 9 = leave a message), callers wait in a queue per skill with music
  * and position announcements, and the longest-idle agent with the skill is rung on the agent's
  * own line; no answer sends the call to the next agent. Agents' phones register to this engine
- * (its registrar role). Every call is recorded in two channels, and logged in SQLite. A
+ * (its registrar role). An agent can also call out: the engine rings the agent's phone, then the
+ * number over a free trunk line, and joins the two. Every call is recorded in stereo by the
+ * engine (left the outside party, right what that party heard), and logged in SQLite. A
  * supervisor can listen, whisper, barge into or take over any agent's call, all through
- * conference groups, and give a queued call to a chosen agent.
+ * conference groups, and give a queued call to a chosen agent. Prompts follow each other on
+ * the engine's SipWaveFileComplete notification.
  *
  * The class holds the ACD's state; the engine carries the audio. `snapshot()`, the typed
  * events and `act()` are what a supervisor's screen needs.
@@ -26,9 +29,9 @@ import {
   type RegisterReceivedData,
   type VuMeterData,
 } from '../../index.js';
-import { parseActRequest, type ActResult, type MonitorMode, type SupervisorRequest, type TransferRequest } from './actions.js';
-import { WavStreamWriter, wavDurationMs, type PromptSet } from './audioFiles.js';
-import { CallLog, type CallOutcome, type CallRecord, type DayFigures } from './callLog.js';
+import { parseActRequest, type ActResult, type CallRequest, type MonitorMode, type SupervisorRequest, type TransferRequest } from './actions.js';
+import { WavStreamWriter, type PromptSet } from './audioFiles.js';
+import { CallLog, type CallDirection, type CallOutcome, type CallRecord, type DayFigures } from './callLog.js';
 
 /** An agent of the floor and the queues (skills) the agent serves. */
 export interface AgentConfig {
@@ -68,13 +71,31 @@ export interface CallCenterOptions {
   menuTimeoutMs?: number;
   /** Longest message, ms. Default 60000. */
   maxMessageMs?: number;
+  /**
+   * Where outbound calls go: the SIP address of the trunk (a provider's gateway, a PBX; in the
+   * demo the simulator's callers engine), which gets `number@address:port`. Default none: the
+   * `call` action is refused. Can be set later through {@link CallCenter.outboundTrunk}.
+   */
+  outboundTrunk?: OutboundTrunk | null;
+}
+
+/** The SIP address outbound calls are sent to. */
+export interface OutboundTrunk {
+  /** Host or IP address. */
+  address: string;
+  /** SIP port. */
+  port: number;
 }
 
 /** What an agent is doing. `offline` until the agent's phone registers. */
 export type AgentState = 'offline' | 'idle' | 'ringing' | 'talking' | 'wrap-up';
 
-/** Where an inbound call is. */
-export type CallStage = 'ivr' | 'queued' | 'ringing' | 'talking' | 'message' | 'ended';
+/**
+ * Where a call is. Inbound: `ivr`, `queued`, `ringing` (an agent's phone), `talking`, `message`.
+ * Outbound: `ringing` (the agent's phone), `dialing` (the agent answered, the number rings),
+ * `talking`. Both end in `ended`.
+ */
+export type CallStage = 'ivr' | 'queued' | 'ringing' | 'dialing' | 'talking' | 'message' | 'ended';
 
 /** An agent as the supervisor sees it. */
 export interface AgentView {
@@ -86,10 +107,12 @@ export interface AgentView {
   state: AgentState;
   /** Since when (epoch ms). */
   since: number;
-  /** The caller being rung or talked to, or null. */
+  /** The outside party being rung or talked to (the caller, or the number an outbound call goes to), or null. */
   caller: string | null;
   /** Id of that call, or null. */
   callId: string | null;
+  /** Whether that call came in or goes out, or null. */
+  direction: CallDirection | null;
   /** The supervisor on the agent's call and how, or null. */
   supervisor: { name: string; mode: MonitorMode | 'takeover' } | null;
 }
@@ -114,11 +137,13 @@ export interface QueueView {
   longestWaitMs: number;
 }
 
-/** An inbound call in progress. */
+/** A call in progress. */
 export interface CallView {
   /** Call id. */
   id: string;
-  /** Who. */
+  /** Inbound or outbound. */
+  direction: CallDirection;
+  /** The outside party: who called, or the number called. */
   caller: string;
   /** The engine line of the caller. */
   line: number;
@@ -130,7 +155,7 @@ export interface CallView {
   agent: string | null;
   /** Start (epoch ms). */
   startMs: number;
-  /** Answer by an agent (epoch ms), or null. */
+  /** Answer by an agent (outbound: by the number called) (epoch ms), or null. */
   answerMs: number | null;
   /** Last peak level of what the caller says (0..32767). */
   rxPeak: number;
@@ -186,20 +211,21 @@ interface Agent extends AgentConfig {
   since: number;
   idleSince: number;
   contact: string | null;
-  call: InboundCall | null;
+  call: FloorCall | null;
   wrapTimer: NodeJS.Timeout | null;
 }
 
 interface SupervisorLeg {
   name: string;
   line: number;
-  call: InboundCall | null;
+  call: FloorCall | null;
   mode: MonitorMode | 'takeover' | null;
   pipe: { rx: Readable; tx: Writable } | null;
 }
 
-interface InboundCall {
+interface FloorCall {
   id: string;
+  direction: CallDirection;
   line: number;
   caller: string;
   stage: CallStage;
@@ -211,14 +237,16 @@ interface InboundCall {
   tried: Set<string>;
   greetings: number;
   takenOver: boolean;
-  recorder: WavStreamWriter | null;
   recordingPath: string | null;
+  /** The engine records the call (its SipCallRecordComplete completes the call's 'ended'). */
+  recording: boolean;
   message: WavStreamWriter | null;
   messagePath: string | null;
   recordingMessage: boolean;
   rxPeak: number;
   txPeak: number;
-  audioTimer: NodeJS.Timeout | null;
+  /** The prompt playing and what follows it when it has played (SipWaveFileComplete). */
+  prompt: { file: string; then: () => void } | null;
   announceTimer: NodeJS.Timeout | null;
   stageTimer: NodeJS.Timeout | null;
   supervisor: SupervisorLeg | null;
@@ -238,13 +266,16 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
   readonly engine = new VoipMediaEngine();
   /** The call log. */
   readonly log: CallLog;
+  /** Where outbound calls go (from the options; may be set while running). Null: no outbound calls. */
+  outboundTrunk: OutboundTrunk | null;
   private readonly opts: Required<Omit<CallCenterOptions, 'agents'>> & { agents: AgentConfig[] };
   private readonly agents = new Map<string, Agent>();
-  private readonly queues = new Map<string, InboundCall[]>();
-  private readonly calls = new Map<number, InboundCall>();
+  private readonly queues = new Map<string, FloorCall[]>();
+  private readonly calls = new Map<number, FloorCall>();
+  /** Calls that ended while the engine completes their recording, by recording path. */
+  private readonly ending = new Map<string, FloorCall>();
   private readonly legs = new Map<number, SupervisorLeg>();
   private readonly supervisorContacts = new Map<string, string>();
-  private readonly durations = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private supervisorLines: number[] = [];
   private running = false;
@@ -263,8 +294,10 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
       announceEveryMs: 20000,
       menuTimeoutMs: 6000,
       maxMessageMs: 60000,
+      outboundTrunk: null,
       ...options,
     };
+    this.outboundTrunk = this.opts.outboundTrunk;
     this.log = new CallLog(this.opts.callLogFile);
     for (const q of Object.values(this.opts.menu)) this.queues.set(q, []);
     this.opts.agents.forEach((a, i) => {
@@ -306,6 +339,7 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
       phoneDisplayName: 'Call center',
       conferenceSampleRate: 8000, // all G.711: no resampling in the bridge
       enablePhoneLineRecording: true,
+      recordingChannels: 'stereo', // left the outside party, right what it heard
       farEndCallTransferEnabled: false,
       zeroBasedAudioInDeviceId: SIP_AUDIO_DEVICE_NOT_USED,
       zeroBasedAudioOutDeviceId: SIP_AUDIO_DEVICE_NOT_USED,
@@ -330,6 +364,9 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     for (const a of this.agents.values()) if (a.wrapTimer) clearTimeout(a.wrapTimer);
     await this.engine.stopSipTelephony();
     for (const c of this.calls.values()) this.finishCall(c, undefined);
+    // the engine has finished its recordings: no SipCallRecordComplete is still to come
+    for (const c of this.ending.values()) this.emitEnded(c);
+    this.ending.clear();
     this.log.close();
   }
 
@@ -355,6 +392,7 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
       since: a.since,
       caller: a.call?.caller ?? null,
       callId: a.call?.id ?? null,
+      direction: a.call?.direction ?? null,
       supervisor: leg?.mode ? { name: leg.name, mode: leg.mode } : null,
     };
   }
@@ -370,9 +408,10 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     };
   }
 
-  private callView(c: InboundCall): CallView {
+  private callView(c: FloorCall): CallView {
     return {
       id: c.id,
+      direction: c.direction,
       caller: c.caller,
       line: c.line,
       stage: c.stage,
@@ -386,7 +425,7 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     };
   }
 
-  private setAgent(a: Agent, state: AgentState, call: InboundCall | null): void {
+  private setAgent(a: Agent, state: AgentState, call: FloorCall | null): void {
     a.state = state;
     a.since = Date.now();
     a.call = call;
@@ -394,7 +433,7 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     this.emit('agent', this.agentView(a));
   }
 
-  private setStage(c: InboundCall, stage: CallStage): void {
+  private setStage(c: FloorCall, stage: CallStage): void {
     c.stage = stage;
     this.emit('call', this.callView(c));
   }
@@ -418,22 +457,30 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     return null;
   }
 
-  /** Length of a prompt; playWaveFile raises nothing at the end of a file, so the IVR times it. */
-  private durationOf(file: string): number {
-    let ms = this.durations.get(file);
-    if (ms === undefined) {
-      ms = wavDurationMs(file);
-      this.durations.set(file, ms);
-    }
-    return ms;
+  /**
+   * Plays `file` to the caller and calls `then` once it has played: on the engine's
+   * SipWaveFileComplete (raised only for a file that played to its end, so a prompt cut short by
+   * the next one never runs its `then`), or at once when the file cannot be played.
+   */
+  private prompt(c: FloorCall, file: string, then?: () => void): void {
+    c.prompt = then ? { file, then } : null;
+    const rc = this.engine.playWaveFile(c.line, file, false);
+    if (rc !== T.SipSuccess) this.promptDone(c.line, file);
   }
 
-  /** Plays `file` to the caller and calls `then` once it has played. */
-  private prompt(c: InboundCall, file: string, then?: () => void): void {
-    c.audioTimer = this.cancel(c.audioTimer);
-    this.engine.playWaveFile(c.line, file, false);
-    // a margin for the background load of the file before it starts playing
-    if (then) c.audioTimer = this.after(this.durationOf(file) + 150, then);
+  /** Plays `file` in a loop (music); what a prompt was to do next is dropped. */
+  private music(c: FloorCall, file: string): void {
+    c.prompt = null;
+    this.engine.playWaveFile(c.line, file, true);
+  }
+
+  /** The prompt `file` on `line` has played (or failed): what follows it runs. */
+  private promptDone(line: number, file: string): void {
+    const c = this.calls.get(line);
+    const next = c?.prompt;
+    if (!c || !next || next.file !== file) return;
+    c.prompt = null;
+    next.then();
   }
 
   // ---------------------------------------------------------------- engine events
@@ -455,12 +502,21 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
       case T.SipCallComplete:
         this.onCallComplete(n.phoneLine, n.data.quality?.mos);
         break;
-      case T.SipCallRecordComplete: {
+      case T.SipWaveFileComplete:
+      case T.SipBadAudioDataType:
+        this.promptDone(n.phoneLine, n.data.path);
+        break;
+      case T.SipCallRecordActive: {
         const c = this.calls.get(n.phoneLine);
-        c?.recorder?.close();
-        c?.message?.close();
+        if (c?.recording && n.data.path) {
+          c.recordingPath = n.data.path;
+          this.log.update(c.id, { recordingPath: c.recordingPath });
+        }
         break;
       }
+      case T.SipCallRecordComplete:
+        this.onRecordComplete(n.data.path);
+        break;
       default:
         break;
     }
@@ -475,6 +531,9 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
       d.rejectStatusCode = 404;
       return;
     }
+    // the demo's phones have no passwords: a known name is bound without the digest challenge
+    // (production: leave this out and answer SipIncomingAuthentication with each phone's password)
+    d.requireAuthentication = false;
     const live = d.removeAll ? undefined : d.contacts.find((c) => c.expires > 0);
     if (isSupervisor) {
       if (live) this.supervisorContacts.set(d.user, live.uri);
@@ -500,11 +559,18 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
       this.emit('info', `supervisor ${user} called in on line ${line}`);
       return;
     }
-    const c: InboundCall = {
+    const c = this.newCall('inbound', line, user, 'ivr');
+    this.calls.set(line, c);
+    this.engine.goOffHook(line);
+  }
+
+  private newCall(direction: CallDirection, line: number, caller: string, stage: CallStage): FloorCall {
+    const c: FloorCall = {
       id: '',
+      direction,
       line,
-      caller: user,
-      stage: 'ivr',
+      caller,
+      stage,
       queue: null,
       startMs: Date.now(),
       queuedMs: null,
@@ -513,53 +579,55 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
       tried: new Set(),
       greetings: 0,
       takenOver: false,
-      recorder: null,
       recordingPath: null,
+      recording: false,
       message: null,
       messagePath: null,
       recordingMessage: false,
       rxPeak: 0,
       txPeak: 0,
-      audioTimer: null,
+      prompt: null,
       announceTimer: null,
       stageTimer: null,
       supervisor: null,
     };
-    this.calls.set(line, c);
-    c.id = this.log.start(c.caller, c.startMs);
-    this.engine.goOffHook(line);
+    c.id = this.log.start(c.caller, c.startMs, direction);
+    return c;
   }
 
   private onConnected(line: number): void {
     const c = this.calls.get(line);
     if (!c) return;
-    c.recordingPath = path.join(this.opts.recordingDir, `call-${c.id}-${c.startMs}.wav`);
-    // callback only: the engine's own file is mono (both sides mixed); two channels are written here
-    const rc = this.engine.startPhoneLineRecording(line, false, false, this.opts.recordingDir, (f) => this.onFrame(c, f));
-    if (rc !== T.SipSuccess) {
-      c.recordingPath = null;
-      this.emit('info', `call ${c.id}: not recorded (${T[rc]})`);
-    }
-    this.log.update(c.id, { recordingPath: c.recordingPath });
-    this.engine.setPhoneLineVuMeterCallback(line, (v: VuMeterData) => this.onLevels(c, v), 200);
+    this.record(c);
     this.setStage(c, 'ivr');
     this.greet(c);
   }
 
-  private onFrame(c: InboundCall, f: RecordFrame): void {
-    if (c.recordingPath && !c.recorder) c.recorder = new WavStreamWriter(c.recordingPath, f.sampleRate, 2);
-    c.recorder?.write(f.rx, f.tx, f.samples);
-    if (c.recordingMessage && c.messagePath && !c.message) c.message = new WavStreamWriter(c.messagePath, f.sampleRate, 1);
-    c.message?.write(f.rx, undefined, f.samples);
+  /**
+   * Records the trunk line of `c` from now on and follows its levels. The engine writes the
+   * stereo file (its path comes in SipCallRecordActive); the real-time callback only feeds a
+   * message the caller leaves, which is the received side alone.
+   */
+  private record(c: FloorCall): void {
+    const rc = this.engine.startPhoneLineRecording(c.line, true, false, this.opts.recordingDir, (f) => this.onFrame(c, f));
+    if (rc === T.SipSuccess) c.recording = true;
+    else this.emit('info', `call ${c.id}: not recorded (${T[rc]})`);
+    this.engine.setPhoneLineVuMeterCallback(c.line, (v: VuMeterData) => this.onLevels(c, v), 200);
   }
 
-  private onLevels(c: InboundCall, v: VuMeterData): void {
+  private onFrame(c: FloorCall, f: RecordFrame): void {
+    if (!c.recordingMessage || !c.messagePath) return;
+    c.message ??= new WavStreamWriter(c.messagePath, f.sampleRate, 1);
+    c.message.write(f.rx, undefined, f.samples);
+  }
+
+  private onLevels(c: FloorCall, v: VuMeterData): void {
     c.rxPeak = v.rxPeak;
     c.txPeak = v.txPeak;
     this.emit('levels', { id: c.id, rxPeak: v.rxPeak, txPeak: v.txPeak });
   }
 
-  private greet(c: InboundCall): void {
+  private greet(c: FloorCall): void {
     c.greetings++;
     this.prompt(c, this.opts.prompts.greeting, () => {
       c.stageTimer = this.after(this.opts.menuTimeoutMs, () => {
@@ -570,7 +638,7 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     });
   }
 
-  private goodbye(c: InboundCall): void {
+  private goodbye(c: FloorCall): void {
     this.prompt(c, this.opts.prompts.goodbye, () => void this.engine.terminateCall(c.line, false, 0));
   }
 
@@ -593,7 +661,7 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
 
   // ---------------------------------------------------------------- queue
 
-  private enqueue(c: InboundCall, queue: string, front = false): void {
+  private enqueue(c: FloorCall, queue: string, front = false): void {
     const list = this.queues.get(queue);
     if (!list) return;
     c.queue = queue;
@@ -619,20 +687,20 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
   }
 
   /** Position prompt, then music until the next announcement. */
-  private announce(c: InboundCall): void {
+  private announce(c: FloorCall): void {
     if (c.stage !== 'queued' || !c.queue) return;
     const pos = (this.queues.get(c.queue) ?? []).indexOf(c) + 1;
     const prompts = this.opts.prompts.position;
     const file = prompts[Math.min(pos, prompts.length) - 1];
     const music = (): void => {
-      if (c.stage === 'queued' || c.stage === 'ringing') this.engine.playWaveFile(c.line, this.opts.prompts.music, true);
+      if (c.stage === 'queued' || c.stage === 'ringing') this.music(c, this.opts.prompts.music);
     };
     if (pos < 1 || !file) music();
     else this.prompt(c, file, music);
   }
 
   /** Takes `c` out of its queue; `forGood` false keeps its announcement timer (an offered call may come back unanswered). */
-  private leaveQueue(c: InboundCall, forGood = true): void {
+  private leaveQueue(c: FloorCall, forGood = true): void {
     if (forGood) c.announceTimer = this.cancel(c.announceTimer);
     if (!c.queue) return;
     const list = this.queues.get(c.queue) ?? [];
@@ -663,7 +731,7 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     }
   }
 
-  private pickAgent(queue: string, c: InboundCall): Agent | undefined {
+  private pickAgent(queue: string, c: FloorCall): Agent | undefined {
     const idle = [...this.agents.values()].filter((a) => a.state === 'idle' && a.skills.includes(queue)).sort((a, b) => a.idleSince - b.idleSince);
     const fresh = idle.filter((a) => !c.tried.has(a.name));
     if (fresh.length === 0 && idle.length > 0 && !c.stageTimer) {
@@ -678,13 +746,13 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
   }
 
   /** Rings `agent` for `c`; connects them on an answer, else puts `c` back at the front. */
-  private async offer(c: InboundCall, agent: Agent): Promise<void> {
-    const contact = this.engine.getRegistrarBindings().bindings.find((b) => b.user === agent.name)?.contact ?? agent.contact;
+  private async offer(c: FloorCall, agent: Agent): Promise<void> {
+    const contact = agent.contact;
     c.tried.add(agent.name);
     c.agent = agent;
     this.setAgent(agent, 'ringing', c);
     this.setStage(c, 'ringing');
-    const rc = contact ? await this.engine.makeCallUri(contact, false, agent.line, true, this.opts.ringTimeoutMs) : T.SipUnknownHost;
+    const rc = contact ? await this.ringUser(agent.name, agent.line) : T.SipUnknownHost;
     if (!this.running) return;
     if (rc !== T.SipSuccess) {
       this.emit('info', `${agent.name} did not answer ${c.caller} (${T[rc]})`);
@@ -705,10 +773,10 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     this.connect(c, agent);
   }
 
-  private connect(c: InboundCall, agent: Agent): void {
+  private connect(c: FloorCall, agent: Agent): void {
     c.announceTimer = this.cancel(c.announceTimer);
-    c.audioTimer = this.cancel(c.audioTimer);
     c.stageTimer = this.cancel(c.stageTimer);
+    c.prompt = null;
     this.engine.stopWaveFile(c.line);
     const group = `call-${c.id}`;
     this.engine.setConferenceGroupIds(c.line, [group]);
@@ -716,15 +784,15 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     this.engine.conferenceLine(c.line, true);
     this.engine.conferenceLine(agent.line, true);
     c.answerMs = Date.now();
-    this.log.update(c.id, { agent: agent.name, answerMs: c.answerMs, waitMs: c.answerMs - (c.queuedMs ?? c.answerMs) });
+    // an outbound call never queued: no wait to count
+    this.log.update(c.id, { agent: agent.name, answerMs: c.answerMs, waitMs: c.queuedMs === null ? null : c.answerMs - c.queuedMs });
     this.setAgent(agent, 'talking', c);
     this.setStage(c, 'talking');
   }
 
   // ---------------------------------------------------------------- messages
 
-  private takeMessage(c: InboundCall): void {
-    c.audioTimer = this.cancel(c.audioTimer);
+  private takeMessage(c: FloorCall): void {
     this.setStage(c, 'message');
     this.prompt(c, this.opts.prompts.leaveMessage, () => {
       c.messagePath = path.join(this.opts.recordingDir, `message-${c.id}-${c.startMs}.wav`);
@@ -734,7 +802,7 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     });
   }
 
-  private endMessage(c: InboundCall): void {
+  private endMessage(c: FloorCall): void {
     c.stageTimer = this.cancel(c.stageTimer);
     c.recordingMessage = false;
     c.message?.close();
@@ -757,7 +825,8 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     const agent = [...this.agents.values()].find((a) => a.line === line);
     if (!agent || agent.state !== 'talking') return; // a ringing agent's failure is offer()'s
     const call = agent.call;
-    if (call && call.stage === 'talking' && !call.takenOver) void this.engine.terminateCall(call.line, false, 0);
+    // the agent hung up: the outside party too (an outbound call still ringing is cancelled)
+    if (call && (call.stage === 'talking' || call.stage === 'dialing') && !call.takenOver) void this.engine.terminateCall(call.line, false, 0);
     this.wrapUp(agent);
   }
 
@@ -771,27 +840,49 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     });
   }
 
-  private finishCall(c: InboundCall, mos: number | undefined): void {
+  private finishCall(c: FloorCall, mos: number | undefined): void {
     if (c.stage === 'ended') return;
     const stage = c.stage;
-    c.audioTimer = this.cancel(c.audioTimer);
+    c.prompt = null;
     c.stageTimer = this.cancel(c.stageTimer);
     this.leaveQueue(c);
     this.engine.setPhoneLineVuMeterCallback(c.line, null);
     c.message?.close();
-    c.recorder?.close();
     if (c.supervisor) {
       const leg = c.supervisor;
       this.stopMonitor(leg);
       void this.engine.terminateCall(leg.line, false, 0);
     }
-    if (c.agent && (stage === 'ringing' || stage === 'talking') && c.agent.call === c) void this.engine.terminateCall(c.agent.line, false, 0);
-    const outcome: CallOutcome = c.answerMs !== null ? 'answered' : stage === 'message' || c.messagePath ? 'message' : 'abandoned';
+    if (c.agent && (stage === 'ringing' || stage === 'dialing' || stage === 'talking') && c.agent.call === c) void this.engine.terminateCall(c.agent.line, false, 0);
+    let outcome: CallOutcome;
+    if (c.answerMs !== null) outcome = 'answered';
+    else if (c.direction === 'outbound') outcome = 'failed';
+    else outcome = stage === 'message' || c.messagePath ? 'message' : 'abandoned';
     const endMs = Date.now();
     const waitMs = c.queuedMs === null ? null : (c.answerMs ?? endMs) - c.queuedMs;
     this.log.update(c.id, { endMs, outcome, waitMs, mos: mos ?? null });
     this.setStage(c, 'ended');
     this.calls.delete(c.line);
+    if (c.direction === 'outbound') this.engine.setOutgoingLineOnly(c.line, false); // the trunk line takes callers again
+    // the row goes out once the engine has completed the recording's file (its header's sizes)
+    if (c.recording && c.recordingPath) this.ending.set(c.recordingPath, c);
+    else this.emitEnded(c);
+  }
+
+  /** The engine completed a recording: the call's 'ended' goes out if it was waiting for it. */
+  private onRecordComplete(file: string | null): void {
+    if (!file) return;
+    const ended = this.ending.get(file);
+    if (ended) {
+      this.ending.delete(file);
+      this.emitEnded(ended);
+      return;
+    }
+    const live = [...this.calls.values()].find((c) => c.recordingPath === file);
+    if (live) live.recording = false;
+  }
+
+  private emitEnded(c: FloorCall): void {
     const row = this.log.get(c.id);
     if (row) this.emit('ended', row);
   }
@@ -811,6 +902,7 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     const agent = this.agents.get(req.agent);
     if (!agent) return { ok: false, error: `unknown agent "${req.agent}"` };
     if (req.action === 'transfer') return this.transfer(req, agent);
+    if (req.action === 'call') return this.placeCall(req, agent);
     const call = agent.call;
     if (req.action === 'stop') {
       if (!call?.supervisor) return { ok: false, error: `no supervisor is on ${agent.name}'s call` };
@@ -841,8 +933,84 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     return { ok: true };
   }
 
+  /**
+   * An outbound call for `agent`: checked first (a trunk is configured, the agent is idle, a
+   * trunk line is free), so a refused request changes nothing; then the trunk line is reserved
+   * and the call goes on in {@link CallCenter.dialOut}.
+   */
+  private placeCall(req: CallRequest, agent: Agent): ActResult {
+    const trunk = this.outboundTrunk;
+    if (!trunk) return { ok: false, error: 'no outbound trunk is configured' };
+    if (agent.state !== 'idle') return { ok: false, error: `${agent.name} is ${agent.state}, not idle` };
+    const line = this.freeTrunkLine();
+    if (line === undefined) return { ok: false, error: 'no free trunk line' };
+    // reserved: no caller may ring on it while the agent's phone rings
+    this.engine.setOutgoingLineOnly(line, true);
+    const c = this.newCall('outbound', line, req.number, 'ringing');
+    this.calls.set(line, c);
+    this.emit('info', `${agent.name} calls ${req.number} on trunk line ${line}`);
+    void this.dialOut(c, agent, trunk);
+    return { ok: true };
+  }
+
+  /** The call ended (or the center stopped) while we waited on the engine. */
+  private over(c: FloorCall): boolean {
+    return !this.running || c.stage === 'ended';
+  }
+
+  /**
+   * Rings the phone registered here as `user` on `line` and waits for the answer: makeCall to
+   * our own address, which the engine sends to the contact its registrar role holds for the user.
+   */
+  private ringUser(user: string, line: number): Promise<T> {
+    // an expired binding: the INVITE would come back to this engine as a caller
+    if (!this.engine.getRegistrarBindings().bindings.some((b) => b.user === user)) return Promise.resolve(T.SipNotRegistered);
+    return this.engine.makeCall(user, '127.0.0.1', this.sipPort, line, true, this.opts.ringTimeoutMs);
+  }
+
+  /** A trunk line with no call and none coming in. */
+  private freeTrunkLine(): number | undefined {
+    for (let l = 0; l < this.opts.trunkLines; l++) {
+      if (!this.calls.has(l) && this.engine.getLineStatus(l).state === LineState.OnHook) return l;
+    }
+    return undefined;
+  }
+
+  /**
+   * Rings the agent's phone; once it answers, calls the number over the trunk line (the agent
+   * hears silence meanwhile) and joins the two as an inbound call is joined. Any failure ends
+   * the call with outcome `failed` and frees the line.
+   */
+  private async dialOut(c: FloorCall, agent: Agent, trunk: OutboundTrunk): Promise<void> {
+    c.agent = agent;
+    this.setAgent(agent, 'ringing', c);
+    this.setStage(c, 'ringing');
+    const contact = agent.contact;
+    const rc = contact ? await this.ringUser(agent.name, agent.line) : T.SipUnknownHost;
+    if (this.over(c)) return;
+    if (rc !== T.SipSuccess) {
+      this.emit('info', `${agent.name} did not answer the call to ${c.caller} (${T[rc]})`);
+      this.setAgent(agent, contact ? 'idle' : 'offline', null);
+      c.agent = null;
+      this.finishCall(c, undefined);
+      this.dispatch();
+      return;
+    }
+    this.setAgent(agent, 'talking', c);
+    this.setStage(c, 'dialing');
+    const out = await this.engine.makeCall(c.caller, trunk.address, trunk.port, c.line, true, this.opts.ringTimeoutMs * 4);
+    if (this.over(c)) return;
+    if (out !== T.SipSuccess) {
+      this.emit('info', `${c.caller} did not answer ${agent.name} (${T[out]})`);
+      this.finishCall(c, undefined); // hangs up the agent's line; the agent goes to wrap-up
+      return;
+    }
+    this.record(c);
+    this.connect(c, agent);
+  }
+
   /** The supervisor's line for `req`: one connected already, or a new call to the supervisor's phone. */
-  private async supervisorFor(req: SupervisorRequest, call: InboundCall): Promise<SupervisorLeg | { error: string }> {
+  private async supervisorFor(req: SupervisorRequest, call: FloorCall): Promise<SupervisorLeg | { error: string }> {
     if (req.supervisorLine !== undefined) {
       const leg = this.legs.get(req.supervisorLine);
       if (!leg) return { error: `line ${req.supervisorLine} has no supervisor's call` };
@@ -862,7 +1030,7 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
     if (line === undefined) return { error: 'no free supervisor line' };
     const leg: SupervisorLeg = { name, line, call: null, mode: null, pipe: null };
     this.legs.set(line, leg); // reserved while it rings
-    const rc = await this.engine.makeCallUri(contact, false, line, true, this.opts.ringTimeoutMs);
+    const rc = await this.ringUser(name, line);
     if (rc !== T.SipSuccess) {
       this.legs.delete(line);
       return { error: `supervisor ${name}'s phone did not answer (${T[rc]})` };
@@ -877,7 +1045,7 @@ export class CallCenter extends TypedEventEmitter<CallCenterEvents> {
    * pipe of the caller's voice into the supervisor's line (the caller must not be in a group
    * with the supervisor, or would hear the supervisor); takeover = barge, then the agent leaves.
    */
-  private monitor(leg: SupervisorLeg, call: InboundCall, mode: MonitorMode | 'takeover'): void {
+  private monitor(leg: SupervisorLeg, call: FloorCall, mode: MonitorMode | 'takeover'): void {
     const agent = call.agent;
     if (!agent) return;
     const group = `call-${call.id}`;

@@ -1,19 +1,24 @@
 /**
- * The call log: one row per inbound call in SQLite (better-sqlite3, synchronous and in-process,
+ * The call log: one row per call (inbound from the trunk, or placed outbound for an agent) in SQLite (better-sqlite3, synchronous and in-process,
  * so a row is written the moment its event happens and nothing is lost at Ctrl-C), and the day's
  * figures the supervisor sees, computed by SQL over the same rows.
  * @module
  */
 import Database from 'better-sqlite3';
 
-/** How an inbound call ended. */
+/** How a call ended. `failed`: an outbound call that was not answered (by the agent or the number called). */
 export type CallOutcome = 'answered' | 'abandoned' | 'message' | 'failed';
+
+/** Who called: a caller from outside (`inbound`) or an agent calling out over the trunk (`outbound`). */
+export type CallDirection = 'inbound' | 'outbound';
 
 /** One call as logged; times are epoch milliseconds. */
 export interface CallRecord {
   /** The call center's id of the call. */
   id: string;
-  /** Who called (the From header's user, or the whole header when it has none). */
+  /** Inbound or outbound. */
+  direction: CallDirection;
+  /** The outside party: who called (the From header's user, or the whole header when it has none), or the number an outbound call went to. */
   caller: string;
   /** Skill queue chosen in the menu, or null when the caller never chose. */
   queue: string | null;
@@ -21,7 +26,7 @@ export interface CallRecord {
   agent: string | null;
   /** When the call reached the call center. */
   startMs: number;
-  /** When an agent answered, or null. */
+  /** When an agent answered (outbound: when the number called answered), or null. */
   answerMs: number | null;
   /** When the call ended, or null while it runs. */
   endMs: number | null;
@@ -31,28 +36,31 @@ export interface CallRecord {
   outcome: CallOutcome | null;
   /** Final MOS of the caller's leg (ITU-T G.107 estimate from the engine), or null. */
   mos: number | null;
-  /** The two-channel recording (left caller, right what the caller heard), or null. */
+  /** The two-channel recording (left the outside party, right what the outside party heard), or null. */
   recordingPath: string | null;
   /** The message the caller left, or null. */
   messagePath: string | null;
 }
 
-/** The day's figures of the floor. */
+/** The day's figures of the floor: inbound calls, and the number of outbound ones apart. */
 export interface DayFigures {
-  /** Calls that reached the call center today. */
+  /** Inbound calls that reached the call center today. */
   calls: number;
-  /** Of those, answered by an agent. */
+  /** Of those, answered by an agent: counted at the answer, so calls in progress are in. */
   answered: number;
   /** Of those, ended by the caller before an agent answered (messages left not counted). */
   abandoned: number;
   /** Average time in the queue of today's calls that queued, ms (0 when none). */
   averageWaitMs: number;
-  /** Average final MOS of today's answered calls (0 when none). */
+  /** Average final MOS of today's answered inbound calls that have ended (0 when none). */
   averageMos: number;
+  /** Outbound calls placed today (answered or not). */
+  outbound: number;
 }
 
 interface Row {
   id: string;
+  direction: CallDirection;
   caller: string;
   queue: string | null;
   agent: string | null;
@@ -69,7 +77,7 @@ interface Row {
 /** The SQLite call log. `file` ':memory:' keeps it in memory (tests). */
 export class CallLog {
   private readonly db: Database.Database;
-  private readonly insertStmt: Database.Statement<[string, string, number]>;
+  private readonly insertStmt: Database.Statement<[string, CallDirection, string, number]>;
   private readonly nextStmt: Database.Statement<[], { n: number }>;
   private readonly updateStmt: Database.Statement<Row>;
   private readonly getStmt: Database.Statement<[string], Row>;
@@ -81,6 +89,7 @@ export class CallLog {
     if (file !== ':memory:') this.db.pragma('journal_mode = WAL');
     this.db.exec(`CREATE TABLE IF NOT EXISTS calls (
       id TEXT PRIMARY KEY,
+      direction TEXT NOT NULL DEFAULT 'inbound',
       caller TEXT NOT NULL,
       queue TEXT,
       agent TEXT,
@@ -94,23 +103,29 @@ export class CallLog {
       message_path TEXT
     );
     CREATE INDEX IF NOT EXISTS calls_start ON calls (start_ms);`);
-    this.insertStmt = this.db.prepare('INSERT INTO calls (id, caller, start_ms) VALUES (?, ?, ?)');
+    // a log written before outbound calls existed: its rows were all inbound
+    const columns = this.db.prepare<[], { name: string }>('PRAGMA table_info(calls)').all();
+    if (!columns.some((c) => c.name === 'direction')) this.db.exec("ALTER TABLE calls ADD COLUMN direction TEXT NOT NULL DEFAULT 'inbound'");
+    this.insertStmt = this.db.prepare('INSERT INTO calls (id, direction, caller, start_ms) VALUES (?, ?, ?, ?)');
     this.updateStmt = this.db.prepare(`UPDATE calls SET queue = @queue, agent = @agent, answer_ms = @answer_ms, end_ms = @end_ms,
       wait_ms = @wait_ms, outcome = @outcome, mos = @mos, recording_path = @recording_path, message_path = @message_path WHERE id = @id`);
     this.getStmt = this.db.prepare('SELECT * FROM calls WHERE id = ?');
     this.nextStmt = this.db.prepare('SELECT IFNULL(MAX(rowid), 0) + 1 AS n FROM calls');
   }
 
-  /** Logs a new call; returns its id (`c` and its row number, unique in this log across runs). */
-  start(caller: string, startMs: number): string {
+  /**
+   * Logs a new call; returns its id (`c` and its row number, unique in this log across runs).
+   * `caller` is the outside party (the number called, for an outbound call).
+   */
+  start(caller: string, startMs: number, direction: CallDirection = 'inbound'): string {
     // one writer, synchronous: nothing can take the number between the two statements
     const id = `c${this.nextStmt.get()?.n ?? 1}`;
-    this.insertStmt.run(id, caller, startMs);
+    this.insertStmt.run(id, direction, caller, startMs);
     return id;
   }
 
   /** Changes fields of a logged call. */
-  update(id: string, fields: Partial<Omit<CallRecord, 'id' | 'caller' | 'startMs'>>): void {
+  update(id: string, fields: Partial<Omit<CallRecord, 'id' | 'direction' | 'caller' | 'startMs'>>): void {
     const row = this.getStmt.get(id);
     if (!row) return;
     const merged = { ...fromRow(row), ...fields };
@@ -131,12 +146,14 @@ export class CallLog {
   /** Figures of the calls that started at or after `sinceMs` (default: local midnight today). */
   figures(sinceMs = midnight()): DayFigures {
     const r = this.db
-      .prepare<[number], { calls: number; answered: number | null; abandoned: number | null; wait: number | null; mos: number | null }>(
-        `SELECT COUNT(*) AS calls,
-          SUM(outcome = 'answered') AS answered,
-          SUM(outcome = 'abandoned') AS abandoned,
-          AVG(wait_ms) AS wait,
-          AVG(CASE WHEN outcome = 'answered' THEN mos END) AS mos
+      .prepare<[number], { calls: number | null; answered: number | null; abandoned: number | null; wait: number | null; mos: number | null; outbound: number | null }>(
+        // answered counts the answer (answer_ms), not the outcome: a call in progress is in, once
+        `SELECT SUM(direction = 'inbound') AS calls,
+          SUM(direction = 'inbound' AND answer_ms IS NOT NULL) AS answered,
+          SUM(direction = 'inbound' AND outcome = 'abandoned') AS abandoned,
+          AVG(CASE WHEN direction = 'inbound' THEN wait_ms END) AS wait,
+          AVG(CASE WHEN direction = 'inbound' AND outcome = 'answered' THEN mos END) AS mos,
+          SUM(direction = 'outbound') AS outbound
         FROM calls WHERE start_ms >= ?`,
       )
       .get(sinceMs);
@@ -146,6 +163,7 @@ export class CallLog {
       abandoned: r?.abandoned ?? 0,
       averageWaitMs: Math.round(r?.wait ?? 0),
       averageMos: Math.round((r?.mos ?? 0) * 100) / 100,
+      outbound: r?.outbound ?? 0,
     };
   }
 
@@ -165,6 +183,7 @@ function midnight(): number {
 function fromRow(r: Row): CallRecord {
   return {
     id: r.id,
+    direction: r.direction,
     caller: r.caller,
     queue: r.queue,
     agent: r.agent,
@@ -182,6 +201,7 @@ function fromRow(r: Row): CallRecord {
 function toRow(c: CallRecord): Row {
   return {
     id: c.id,
+    direction: c.direction,
     caller: c.caller,
     queue: c.queue,
     agent: c.agent,

@@ -2,7 +2,8 @@
  * Traffic for the call center on loopback, with no external server: phones that register to
  * the call center and answer (agents, supervisors), and a "public network" engine whose lines
  * are callers that dial in, choose from the menu by DTMF, talk in a voice of their own, and
- * hang up after a while (or give up while waiting, or leave a message).
+ * hang up after a while (or give up while waiting, or leave a message); the same engine answers
+ * the numbers the agents call out to (it is the call center's outbound trunk in the demo).
  * @module
  */
 import type { Writable } from 'node:stream';
@@ -91,18 +92,37 @@ export interface CallerScript {
   voice: VoiceShape | null;
 }
 
-/** An engine with several lines standing in for the public network: each line is one caller. */
+/** Options of a {@link CallerPool}. */
+export interface CallerPoolOptions {
+  /** Delay before a call from the call center (an agent calling out) is answered, ms. Default 1000. */
+  answerDelayMs?: number;
+  /** The voice of the people the agents call (null: silent, a test sends its own audio). Default null. */
+  answerVoice?: VoiceShape | null;
+  /** How long a called person talks before hanging up, ms (0: until the agent hangs up). Default 0. */
+  answerStayMs?: number;
+}
+
+/**
+ * An engine with several lines standing in for the public network: each line is one caller, or
+ * one person an agent called (every call that comes in is answered).
+ */
 export class CallerPool {
   /** The engine. */
   readonly engine = new VoipMediaEngine();
   private readonly busy = new Set<number>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Calls answered per line so far, so a hang-up timer knows its own call. */
+  private readonly answered = new Map<number, number>();
 
   /** `lines` callers can be on the line at once. */
-  constructor(readonly lines = 8) {}
+  constructor(
+    readonly lines = 8,
+    private readonly options: CallerPoolOptions = {},
+  ) {}
 
-  /** Starts the engine on a free port. */
+  /** Starts the engine on a free port; its port (`engine.getSipPort()`) is the call center's outbound trunk. */
   start(): Promise<T> {
+    this.engine.on('notification', (n: Notification) => this.onNotification(n));
     return this.engine.startSipTelephony({
       numPhoneLinesRequested: this.lines,
       lineMode: LineMode.SwitchLine,
@@ -114,9 +134,32 @@ export class CallerPool {
     });
   }
 
-  /** Lines with a caller on them. */
+  /** Lines with a caller (or a called person) on them. */
   get active(): number {
     return this.busy.size;
+  }
+
+  /** The call center calls a number: the person answers after a moment and talks. */
+  private onNotification(n: Notification): void {
+    if (n.event === T.SipOkToAnswerCall) {
+      this.busy.add(n.phoneLine);
+      this.after(this.options.answerDelayMs ?? 1000, () => this.engine.goOffHook(n.phoneLine));
+    } else if (n.event === T.SipIncomingCallConnected) {
+      const line = n.phoneLine;
+      if (this.options.answerVoice) {
+        const r = this.engine.openTxIvrChannel(line, { sampleRate: 8000 });
+        const pcm = voice(120, this.options.answerVoice);
+        r.channel?.write(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
+      }
+      const stay = this.options.answerStayMs ?? 0;
+      const call = (this.answered.get(line) ?? 0) + 1;
+      this.answered.set(line, call);
+      // only this call: the line may carry another one by then
+      if (stay > 0) this.after(stay, () => this.answered.get(line) === call && void this.engine.terminateCall(line, false, 0));
+    } else if (n.event === T.SipCallComplete) {
+      this.busy.delete(n.phoneLine);
+      this.answered.set(n.phoneLine, (this.answered.get(n.phoneLine) ?? 0) + 1);
+    }
   }
 
   private after(ms: number, fn: () => void): void {
@@ -232,7 +275,7 @@ export class Simulator {
     private readonly centerPort: number,
     private readonly options: SimulatorOptions,
   ) {
-    this.pool = new CallerPool(options.maxCallers ?? 8);
+    this.pool = new CallerPool(options.maxCallers ?? 8, { answerVoice: VOICES[3]!, answerDelayMs: 1500, answerStayMs: 25000 });
     this.rnd = random(options.seed ?? 1);
   }
 

@@ -127,8 +127,9 @@ function renderAgent(a) {
   row.last = a;
   row.tr.dataset.state = a.state;
   row.state.textContent = a.state;
-  row.caller.textContent = a.caller ?? '';
   row.supervisor.textContent = a.supervisor ? `${a.supervisor.mode} (${a.supervisor.name})` : '';
+  row.caller.textContent = a.caller ? (a.direction === 'outbound' ? `to ${a.caller}` : a.caller) : '';
+  row.tr.dataset.direction = a.direction ?? '';
   const talking = a.state === 'talking';
   for (const [action, b] of Object.entries(row.buttons)) {
     b.disabled = action === 'stop' ? !a.supervisor : !talking;
@@ -139,7 +140,8 @@ function renderAgent(a) {
     row.txMeter.value = 0;
   }
   if (before && (before.state !== a.state || before.caller !== a.caller)) {
-    say(`${a.name} ${a.state}${a.caller ? ` ${a.state === 'ringing' ? 'for' : 'with'} ${a.caller}` : ''}`);
+    const how = a.direction === 'outbound' ? 'calling' : a.state === 'ringing' ? 'for' : 'with';
+    say(`${a.name} ${a.state}${a.caller ? ` ${how} ${a.caller}` : ''}`);
   }
   // a supervisor joining is told by the server's info message; leaving is not
   if (before?.supervisor && !a.supervisor) say(`no supervisor on ${a.name}'s call`);
@@ -213,12 +215,42 @@ function renderQueues(queues, agents) {
   }
 }
 
+// ------------------------------------------------------------------ calling out
+
+/** The agents in the call form's list, in the floor's order; the choice survives updates. */
+function renderCallForm(agents) {
+  const select = $('call-agent');
+  const names = agents.map((a) => a.name);
+  if ([...select.options].map((o) => o.value).join() !== names.join()) {
+    const chosen = select.value;
+    select.replaceChildren(...names.map((n) => el('option', { value: n }, n)));
+    if (names.includes(chosen)) select.value = chosen;
+  }
+  for (const o of select.options) {
+    const a = agents.find((x) => x.name === o.value);
+    o.textContent = a && a.state !== 'idle' ? `${a.name} (${a.state})` : o.value;
+  }
+}
+
+function onCallSubmit(e) {
+  e.preventDefault();
+  const agent = $('call-agent').value;
+  const number = $('call-number').value.trim();
+  // the server checks everything again; this only spares a round trip for an empty field
+  if (!agent || !number) {
+    showError('choose an agent and type a number');
+    return;
+  }
+  act({ action: 'call', agent, number }, `Call from ${agent} to ${number}`);
+}
+
 // ------------------------------------------------------------------ the floor
 
 function renderFloor(f) {
   floor = f;
   skew = f.at - Date.now();
   for (const a of f.agents) renderAgent(a);
+  renderCallForm(f.agents);
   renderQueues(f.queues, f.agents);
   const t = f.today;
   $('fig-calls').textContent = String(t.calls);
@@ -226,6 +258,7 @@ function renderFloor(f) {
   $('fig-abandoned').textContent = String(t.abandoned);
   $('fig-wait').textContent = t.calls ? `${(t.averageWaitMs / 1000).toFixed(1)} s` : '–';
   $('fig-mos').textContent = t.answered && t.averageMos ? t.averageMos.toFixed(2) : '–';
+  $('fig-outbound').textContent = String(t.outbound);
   tick();
 }
 
@@ -275,6 +308,7 @@ function connect() {
 }
 
 window.addEventListener('DOMContentLoaded', () => {
+  $('call-form').addEventListener('submit', onCallSubmit);
   connect();
   setInterval(tick, 1000);
 });
