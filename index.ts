@@ -82,6 +82,7 @@ export type {
   OkToAnswerCallData,
   CallCompleteData,
   MediaTimeoutData,
+  MediaWorkerLostData,
   EarlyMediaData,
   SessionExpiredData,
   OutOfDialogReferData,

@@ -247,6 +247,7 @@ const META: Readonly<Record<TelephonyReturnValue, Meta>> = {
   [T.SipReceivedOutOfDialogRefer]: [G, 'A REFER arrived outside any dialog.'],
   [T.SipAuthenticationBlocked]: [G, 'A source or user failed authentication too often and is blocked for a while.'],
   [T.SipTlsError]: [G, 'A TLS connection failed (certificate, host name or handshake).'],
+  [T.SipMediaWorkerLost]: [L, 'The media worker carrying the call died; the call is ended.'],
 };
 
 /**

@@ -547,4 +547,10 @@ export enum TelephonyReturnValue {
    * time-out ...). The request that needed the connection fails on its own path too.
    */
   SipTlsError,
+  /**
+   * PHONE_LINE notification: the media worker (`mediaWorkers`) carrying this call's media died
+   * (crashed or was terminated); the call cannot go on and the engine ends it (BYE, CANCEL or a
+   * refusal, as for a hang-up), and a fresh worker takes new calls. A LineScape addition.
+   */
+  SipMediaWorkerLost,
 }
