@@ -29,6 +29,7 @@ import {
   SLOT_RX_RMS,
   SLOT_TX_PEAK,
   SLOT_TX_RMS,
+  STATS_BOX_BYTES,
   type FloorOpenOptions,
   type FloorSetter,
   type FromFloor,
@@ -77,6 +78,10 @@ class Floor {
   readonly slots: Int32Array;
   readonly calls = new Map<number, FloorLineMedia>();
   private readonly freeSlots: number[];
+  private readonly box: Int32Array;
+  private readonly boxBytes: Uint8Array;
+  private readonly decoder = new TextDecoder();
+  private statsSeq = 0;
   /** Set once the floor is gone (crashed, killed or stopped). */
   dead = false;
 
@@ -86,6 +91,9 @@ class Floor {
     o: MediaFloorsOptions,
   ) {
     const sab = new SharedArrayBuffer(o.maxCalls * SLOT_FIELDS * 4);
+    const statsBox = new SharedArrayBuffer(STATS_BOX_BYTES);
+    this.box = new Int32Array(statsBox, 0, 3);
+    this.boxBytes = new Uint8Array(statsBox, 12);
     this.slots = new Int32Array(sab);
     this.freeSlots = Array.from({ length: o.maxCalls }, (_, i) => o.maxCalls - 1 - i);
     // each floor binds its own share of the port range: no two threads race for a port
@@ -95,7 +103,7 @@ class Floor {
     const min = first + index * share * 2;
     const max = index === o.count - 1 ? o.maxPort : min + share * 2 - 1;
     this.worker = new Worker(new URL('../media/mediaFloor.js', import.meta.url), {
-      workerData: { index, host: o.host, minPort: min, maxPort: max, strategy: o.strategy, slots: sab },
+      workerData: { index, host: o.host, minPort: min, maxPort: max, strategy: o.strategy, slots: sab, statsBox },
     });
     this.worker.on('message', (m: FromFloor) => pool.onMessage(this, m));
     this.worker.on('error', (err) => pool.onDead(this, err.message));
@@ -115,6 +123,30 @@ class Floor {
   /** Gives a slot back. */
   freeSlot(s: number): void {
     this.freeSlots.push(s);
+  }
+
+  /**
+   * A call's statistics read synchronously: the floor answers between its ticks, and the main
+   * thread waits for it (at most `timeoutMs`; undefined then). An application's read, never a
+   * per-packet path: it costs the floor's answer time, typically well under a millisecond.
+   */
+  readStats(id: number, timeoutMs = 100): MediaSessionStats | undefined {
+    if (this.dead) return undefined;
+    const seq = ++this.statsSeq;
+    Atomics.store(this.box, 0, 0);
+    this.post({ t: 'statsSync', id, seq });
+    const end = Date.now() + timeoutMs;
+    // a late answer to an earlier read that timed out is skipped by its sequence number
+    for (;;) {
+      const left = end - Date.now();
+      if (left <= 0 || Atomics.wait(this.box, 0, 0, left) === 'timed-out') return undefined;
+      if (this.box[2] === seq) break;
+      Atomics.store(this.box, 0, 0);
+    }
+    const n = this.box[1]!;
+    Atomics.store(this.box, 0, 0);
+    if (n === 0) return undefined;
+    return JSON.parse(this.decoder.decode(this.boxBytes.slice(0, n))) as MediaSessionStats;
   }
 
   /** Sends a command. */
@@ -295,7 +327,18 @@ export class MediaFloors {
     if (this.tapTimer !== undefined) clearInterval(this.tapTimer);
     this.tapTimer = undefined;
     this.tapped.clear();
-    await Promise.all(this.floors.map((f) => f.worker.terminate().catch(() => 0)));
+    // a graceful end first: the floor closes its sessions and codecs, then its thread ends
+    // (terminating a thread in the middle of a native codec call can abort the process)
+    await Promise.all(
+      this.floors.map(async (f) => {
+        if (f.dead) return;
+        const exited = new Promise<void>((r) => f.worker.once('exit', () => r()));
+        f.post({ t: 'shutdown' });
+        const t = setTimeout(() => void f.worker.terminate(), 2000);
+        await exited;
+        clearTimeout(t);
+      }),
+    );
   }
 }
 
@@ -346,7 +389,6 @@ export class FloorLineMedia implements LineMedia {
   private port = 0;
   private rate = 0;
   private latest: MediaSessionStats | undefined;
-  private statsAsked = false;
   private stopPromise: Promise<void> | null = null;
   private stoppedDone: (() => void) | null = null;
   private gone = false;
@@ -445,13 +487,14 @@ export class FloorLineMedia implements LineMedia {
     this.floor.post({ t: 'raw', id: this.id, on: cb !== undefined });
   }
   /**
-   * The floor's last figures: sent once a second, with the session's stop, and after each read
-   * (a read asks for fresh ones, so a caller that polls sees figures a tick or two old).
+   * The call's figures, read from the floor synchronously (see Floor.readStats); after the
+   * session's stop, or when the floor does not answer in time, the last ones it sent (it sends
+   * them once a second and with the stop).
    */
   stats(): MediaSessionStats {
-    if (!this.statsAsked && !this.gone) {
-      this.statsAsked = true;
-      this.floor.post({ t: 'stats', id: this.id });
+    if (!this.gone && this.stopPromise === null) {
+      const fresh = this.floor.readStats(this.id);
+      if (fresh !== undefined) this.latest = fresh;
     }
     return this.latest!;
   }
@@ -516,7 +559,6 @@ export class FloorLineMedia implements LineMedia {
 
   /** @internal the floor's statistics of this call */
   setStats(s: MediaSessionStats): void {
-    this.statsAsked = false;
     this.latest = s;
   }
 

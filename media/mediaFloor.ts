@@ -62,7 +62,6 @@ class RingFramePort implements MediaFramePort {
 interface FloorCall {
   session: MediaSession;
   slot: number;
-  recorder: CallRecorder | null;
 }
 
 const init = workerData as FloorInit;
@@ -73,6 +72,11 @@ const pump = MediaPump.attach(clock);
 clock.start();
 const allocator = new RtpPortAllocator({ host: init.host, minPort: init.minPort, maxPort: init.maxPort, strategy: init.strategy });
 const calls = new Map<number, FloorCall>();
+/** Recordings by call: kept past the session's stop, until the main thread's stop collects the result. */
+const recorders = new Map<number, CallRecorder>();
+const box = new Int32Array(init.statsBox, 0, 3);
+const boxBytes = new Uint8Array(init.statsBox, 12);
+const encoder = new TextEncoder();
 const rxChannels = new Map<number, IvrRxStream>();
 const txChannels = new Map<number, IvrTxStream>();
 
@@ -112,7 +116,7 @@ async function open(id: number, slot: number, o: Extract<ToFloor, { t: 'open' }>
   if (o.keepAliveMs > 0) s.setKeepAlive(o.keepAliveMs);
   s.setOpusSettings(o.opus);
   s.setSilenceSuppression(o.suppression);
-  calls.set(id, { session: s, slot, recorder: null });
+  calls.set(id, { session: s, slot });
   post({ t: 'opened', id, localPort: s.localPort, stats: s.stats() });
 }
 
@@ -167,7 +171,7 @@ function startRecording(id: number, c: FloorCall, m: Extract<ToFloor, { t: 'rec'
     post({ t: 'recError', id, reason: opened.error });
     return;
   }
-  c.recorder = opened;
+  recorders.set(id, opened);
   c.session.setRecorder(opened);
 }
 
@@ -179,6 +183,15 @@ function handle(m: ToFloor): void {
     return void post({ t: 'stats', list: list.map(([id, c]) => [id, c.session.stats()]) });
   }
   if (m.t === 'crash') throw new Error('media floor terminated on purpose (test hook)');
+  if (m.t === 'statsSync') return answerStats(m.id, m.seq);
+  if (m.t === 'shutdown') return void shutdown();
+  if (m.t === 'recStop') {
+    const r = recorders.get(m.id);
+    recorders.delete(m.id);
+    calls.get(m.id)?.session.setRecorder(null);
+    if (r === undefined) return void post({ t: 'recDone', id: m.id, result: { path: null, samples: 0, sampleRate: 8000, error: 'not recording' } });
+    return void r.stop().then((result) => post({ t: 'recDone', id: m.id, result }));
+  }
   if (m.t === 'rxClose') return void rxChannels.get(m.ch)?.destroy();
   if (m.t === 'txWrite') {
     const tx = txChannels.get(m.ch);
@@ -219,13 +232,6 @@ function handle(m: ToFloor): void {
     case 'rec':
       startRecording(m.id, c, m);
       return;
-    case 'recStop': {
-      const r = c.recorder;
-      c.recorder = null;
-      s.setRecorder(null);
-      if (r !== null) void r.stop().then((result) => post({ t: 'recDone', id: m.id, result }));
-      return;
-    }
     case 'rxOpen': {
       const rx = s.openRx(m.rate);
       rxChannels.set(m.ch, rx);
@@ -252,6 +258,27 @@ function handle(m: ToFloor): void {
       s.setFramePort(m.ring === null ? null : new RingFramePort(m.ring, m.rate));
       return;
   }
+}
+
+/** Writes a call's statistics into the reply box and wakes the main thread waiting on it. */
+function answerStats(id: number, seq: number): void {
+  const c = calls.get(id);
+  const bytes = c === undefined ? 0 : encoder.encodeInto(JSON.stringify(c.session.stats()), boxBytes).written;
+  box[1] = bytes;
+  box[2] = seq;
+  Atomics.store(box, 0, 1);
+  Atomics.notify(box, 0);
+}
+
+/** Ends every session and recording, stops the clock, and lets the thread end by itself. */
+async function shutdown(): Promise<void> {
+  clearInterval(counters);
+  await Promise.all([...calls.keys()].map((id) => stopCall(id)));
+  await Promise.all([...recorders.values()].map((r) => r.stop()));
+  recorders.clear();
+  pump.detach();
+  clock.stop();
+  port.close();
 }
 
 port.on('message', (m: ToFloor) => handle(m));

@@ -41,7 +41,15 @@ export interface FloorInit {
   strategy: 'sequential' | 'random';
   /** The shared counters: {@link SLOT_FIELDS} Int32 per call slot. */
   slots: SharedArrayBuffer;
+  /** The reply box of synchronous statistics reads ({@link STATS_BOX_BYTES}). */
+  statsBox: SharedArrayBuffer;
 }
+
+/**
+ * Bytes of a floor's reply box for a synchronous statistics read: an Int32 state (0 idle,
+ * 1 answered), an Int32 length, then the statistics as JSON.
+ */
+export const STATS_BOX_BYTES = 64 * 1024;
 
 /** Settings a call's media opens with (the line's). */
 export interface FloorOpenOptions {
@@ -92,6 +100,8 @@ export type ToFloor =
   | { t: 'txEnd'; ch: number }
   | { t: 'frames'; id: number; ring: SharedArrayBuffer | null; rate: number }
   | { t: 'stats'; id?: number }
+  | { t: 'statsSync'; id: number; seq: number }
+  | { t: 'shutdown' }
   | { t: 'crash' };
 
 /** Floor to main thread. */
