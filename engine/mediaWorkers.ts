@@ -18,6 +18,7 @@ import type { DuplexMediaSink, MediaSink } from '../media/mediaPorts.js';
 import type { MediaFramePort, MediaLevels, MediaSessionStats, RawRtpData } from '../media/session.js';
 import { CODEC_INFO, isCodecAvailable, isCodecName } from '../media/codecs.js';
 import { isValidDtmfString } from '../media/dtmf.js';
+import { srtpStatus } from '../ffi/srtp.js';
 import type { OpusSettings } from '../media/opus.js';
 import type { CallRecorderOptions, RecordingResult } from '../media/callRecorder.js';
 import {
@@ -127,10 +128,11 @@ class Floor {
 
   /**
    * A call's statistics read synchronously: the floor answers between its ticks, and the main
-   * thread waits for it (at most `timeoutMs`; undefined then). An application's read, never a
+   * thread waits for it, at most `timeoutMs` (undefined then, and fresh figures follow by
+   * message): signalling must not wait long on a busy floor. An application's read, never a
    * per-packet path: it costs the floor's answer time, typically well under a millisecond.
    */
-  readStats(id: number, timeoutMs = 100): MediaSessionStats | undefined {
+  readStats(id: number, timeoutMs = 10): MediaSessionStats | undefined {
     if (this.dead) return undefined;
     const seq = ++this.statsSeq;
     Atomics.store(this.box, 0, 0);
@@ -139,7 +141,11 @@ class Floor {
     // a late answer to an earlier read that timed out is skipped by its sequence number
     for (;;) {
       const left = end - Date.now();
-      if (left <= 0 || Atomics.wait(this.box, 0, 0, left) === 'timed-out') return undefined;
+      if (left <= 0 || Atomics.wait(this.box, 0, 0, left) === 'timed-out') {
+        // a busy floor: the last figures now, fresh ones by message for the next read
+        this.post({ t: 'stats', id });
+        return undefined;
+      }
       if (this.box[2] === seq) break;
       Atomics.store(this.box, 0, 0);
     }
@@ -167,6 +173,8 @@ export class MediaFloors {
   private stopping = false;
 
   private constructor(private readonly o: MediaFloorsOptions) {
+    // libsrtp2 initialises once per process, on this thread, before any floor may use it
+    srtpStatus();
     this.floors = Array.from({ length: o.count }, (_, i) => new Floor(i, this, o));
   }
 

@@ -19,6 +19,7 @@
  * @module
  */
 import { createRequire } from 'node:module';
+import { isMainThread } from 'node:worker_threads';
 import { loadNativeLibrary, type NativeFunction, type NativeLibraryHandle } from './loader.js';
 
 /** The SRTP crypto suites LineScape can use, by their SDES names (RFC 4568 §6.2, RFC 7714 §14.2). */
@@ -183,7 +184,9 @@ function bind(lib: NativeLibraryHandle): SrtpApi | string {
     version: String(versionString()),
   };
   const rc = init() as number;
-  if (rc !== 0) return `srtp_init failed (error ${rc})`;
+  // srtp_init is once per process: in a media worker (mediaWorkers) the main thread has done it
+  // before starting the worker, and the repeat answers srtp_err_status_bad_param (2)
+  if (rc !== 0 && !(rc === 2 && !isMainThread)) return `srtp_init failed (error ${rc})`;
   return api;
 }
 

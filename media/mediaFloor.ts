@@ -279,6 +279,8 @@ async function shutdown(): Promise<void> {
   pump.detach();
   clock.stop();
   port.close();
+  // in a worker this ends the thread only (a lazily loaded native library may hold a handle)
+  process.exit(0);
 }
 
 port.on('message', (m: ToFloor) => handle(m));

@@ -2,7 +2,9 @@
  * Media workers (`mediaWorkers`): calls whose media runs on worker threads (media floors) on
  * both engines. Each far line hears its own tone; DTMF, hold, recording, IVR and VU meters work
  * from any floor; a conference mixes members on different floors; a floor killed on purpose
- * ends its calls with SipMediaWorkerLost and the engine takes new calls.
+ * ends its calls with SipMediaWorkerLost and the engine takes new calls. Serial: each test
+ * starts four worker threads, and starting them all at once on a small machine starves the
+ * engines' event loops (the overload guard then sheds the test's own calls).
  */
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
@@ -52,7 +54,7 @@ test('start parameter: mediaWorkers is an integer 0..64', async (t) => {
   }
 });
 
-test('4 lines call 4 lines: balanced over two floors, each far line hears its own tone; DTMF, hold, recording, VU', async (t) => {
+test.serial('4 lines call 4 lines: balanced over two floors, each far line hears its own tone; DTMF, hold, recording, VU', async (t) => {
   const [a, b] = await pair(t, 4);
   for (let i = 0; i < 4; i++) await call(t, a, b, i);
   t.deepEqual(floors(a.engine).load(), [2, 2], 'A: the fewest-calls floor takes each call');
@@ -111,7 +113,7 @@ test('4 lines call 4 lines: balanced over two floors, each far line hears its ow
   t.true((stats?.rx.packetsIn ?? 0) > 0, 'call statistics from the floor');
 });
 
-test('SRTP calls on floors carry their tones', async (t) => {
+test.serial('SRTP calls on floors carry their tones', async (t) => {
   const [a, b] = await pair(t, 2, { srtpPolicy: 'mandatory' });
   for (let i = 0; i < 2; i++) await call(t, a, b, i);
   t.deepEqual(floors(b.engine).load(), [1, 1]);
@@ -122,7 +124,7 @@ test('SRTP calls on floors carry their tones', async (t) => {
   t.true(Math.abs((await heard(caps[1]!)) - 1100) < 25);
 });
 
-test('a conference whose members sit on different floors mixes', async (t) => {
+test.serial('a conference whose members sit on different floors mixes', async (t) => {
   const [a, b] = await pair(t, 2);
   for (let i = 0; i < 2; i++) await call(t, a, b, i);
   t.deepEqual(floors(b.engine).load(), [1, 1], 'the two members are on different floors');
@@ -135,7 +137,7 @@ test('a conference whose members sit on different floors mixes', async (t) => {
   t.true(Math.abs(f - 750) < 25, `the other member hears ${f} Hz through the bridge`);
 });
 
-test('a floor killed on purpose ends its calls with SipMediaWorkerLost; the engine takes new calls', async (t) => {
+test.serial('a floor killed on purpose ends its calls with SipMediaWorkerLost; the engine takes new calls', async (t) => {
   const [a, b] = await pair(t, 3);
   for (let i = 0; i < 2; i++) await call(t, a, b, i);
   const f = floors(b.engine);
