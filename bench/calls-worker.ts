@@ -133,10 +133,12 @@ let window:
     }
   | undefined;
 
-/** The engine's media clock figures (ticks, late ticks, interval jitter). */
+/** The engine's media clock figures (ticks, late ticks, interval jitter); with media workers, their clocks summed. */
 function clockOf(e: VoipMediaEngine): { stats(): MediaClockStats } | undefined {
   const r = e.getMediaClockStatistics();
   if (r.result !== T.SipSuccess) return undefined;
+  const floors = e['run']?.mediaFloors;
+  if (floors !== undefined) return { stats: () => ({ ...(e.getMediaClockStatistics() as MediaClockStats), ...floors.clockFigures() }) };
   return { stats: () => e.getMediaClockStatistics() as MediaClockStats };
 }
 
@@ -170,6 +172,8 @@ async function startEngine(req: WorkerRequest): Promise<object> {
     maxLocalRtpPort: Number(req.rtpMax),
     dtmfEnabled: false,
     callAnswerTimeoutSeconds: 60,
+    // bench:calls workers / f: media in this many worker threads
+    ...(typeof req.mediaWorkers === 'number' ? { mediaWorkers: req.mediaWorkers } : {}),
     // bench:calls srtp: every call SRTP (RTP/SAVP) with the one suite asked for
     ...(typeof req.srtp === 'string' ? { srtpPolicy: 'mandatory' as const, srtpSuites: [req.srtp as SrtpSuite] } : {}),
   });

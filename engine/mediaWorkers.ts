@@ -22,6 +22,10 @@ import { srtpStatus } from '../ffi/srtp.js';
 import type { OpusSettings } from '../media/opus.js';
 import type { CallRecorderOptions, RecordingResult } from '../media/callRecorder.js';
 import {
+  FLOOR_LATE_TICKS,
+  FLOOR_MAX_LATENESS_US,
+  FLOOR_SKIPPED_TICKS,
+  FLOOR_TICKS,
   FrameRing,
   SLOT_FIELDS,
   SLOT_LEVEL_TICKS,
@@ -78,6 +82,8 @@ class Floor {
   readonly worker: Worker;
   readonly slots: Int32Array;
   readonly calls = new Map<number, FloorLineMedia>();
+  /** Calls with a recording stop in flight: its result may come after the call's media stopped. */
+  readonly recordingStops = new Map<number, FloorLineMedia>();
   private readonly freeSlots: number[];
   private readonly box: Int32Array;
   private readonly boxBytes: Uint8Array;
@@ -91,7 +97,8 @@ class Floor {
     readonly pool: MediaFloors,
     o: MediaFloorsOptions,
   ) {
-    const sab = new SharedArrayBuffer(o.maxCalls * SLOT_FIELDS * 4);
+    // one more slot at the end: the floor's own figures (FLOOR_*)
+    const sab = new SharedArrayBuffer((o.maxCalls + 1) * SLOT_FIELDS * 4);
     const statsBox = new SharedArrayBuffer(STATS_BOX_BYTES);
     this.box = new Int32Array(statsBox, 0, 3);
     this.boxBytes = new Uint8Array(statsBox, 12);
@@ -238,7 +245,7 @@ export class MediaFloors {
         for (const [id, s] of m.list) floor.calls.get(id)?.setStats(s);
         return;
       default:
-        floor.calls.get(m.id)?.onEvent(m);
+        (floor.calls.get(m.id) ?? (m.t === 'recDone' ? floor.recordingStops.get(m.id) : undefined))?.onEvent(m);
     }
   }
 
@@ -251,6 +258,8 @@ export class MediaFloors {
       this.tx.delete(ch);
     }
     const lost = [...floor.calls.values()];
+    for (const m of floor.recordingStops.values()) if (!lost.includes(m)) m.lose();
+    floor.recordingStops.clear();
     floor.calls.clear();
     for (const media of lost) media.lose();
     if (this.stopping) return;
@@ -264,6 +273,22 @@ export class MediaFloors {
     if (f === undefined || f.dead) return false;
     await f.worker.terminate();
     return true;
+  }
+
+  /**
+   * The floors' media clocks, summed (ticks, late and skipped ticks) with the largest lateness,
+   * as each floor last copied them (every 250 ms).
+   */
+  clockFigures(): { ticks: number; lateTicks: number; skippedTicks: number; maxLatenessMs: number } {
+    const r = { ticks: 0, lateTicks: 0, skippedTicks: 0, maxLatenessMs: 0 };
+    for (const f of this.floors) {
+      const base = f.slots.length - SLOT_FIELDS;
+      r.ticks += f.slots[base + FLOOR_TICKS]!;
+      r.lateTicks += f.slots[base + FLOOR_LATE_TICKS]!;
+      r.skippedTicks += f.slots[base + FLOOR_SKIPPED_TICKS]!;
+      r.maxLatenessMs = Math.max(r.maxLatenessMs, f.slots[base + FLOOR_MAX_LATENESS_US]! / 1000);
+    }
+    return r;
   }
 
   /** Asks every floor for fresh statistics of its calls (they arrive within a tick or two). */
@@ -576,6 +601,7 @@ export class FloorLineMedia implements LineMedia {
     this.recording = null;
     if (this.gone) return r.finished({ path: r.o.path, samples: 0, sampleRate: r.o.sampleRate, error: 'media worker lost' });
     this.stoppingRecordings.push(r);
+    this.floor.recordingStops.set(this.id, this);
     this.floor.post({ t: 'recStop', id: this.id });
   }
 
@@ -584,8 +610,8 @@ export class FloorLineMedia implements LineMedia {
     const s = this.floor.slots;
     const base = this.slot * SLOT_FIELDS;
     const ticks = Atomics.load(s, base + SLOT_LEVEL_TICKS);
-    // once per tick the floor wrote (at most a few behind: a late poll repeats the last levels)
-    let n = Math.min(5, (ticks - this.levelTicks) | 0);
+    // once per tick the floor wrote (a late poll repeats the last levels, up to a second of ticks)
+    let n = Math.min(50, (ticks - this.levelTicks) | 0);
     this.levelTicks = ticks;
     const lv = this.levels;
     lv.rxPeak = s[base + SLOT_RX_PEAK]!;
@@ -661,6 +687,7 @@ export class FloorLineMedia implements LineMedia {
       case 'recDone': {
         // answers the oldest stop still waiting (the floor answers in order)
         this.stoppingRecordings.shift()?.finished(m.result);
+        if (this.stoppingRecordings.length === 0) this.floor.recordingStops.delete(this.id);
         return;
       }
       case 'raw': {

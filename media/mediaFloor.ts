@@ -15,6 +15,11 @@ import { MediaSession, type MediaFramePort, type MediaLevels, type RawRtpData } 
 import { CallRecorder } from './callRecorder.js';
 import type { IvrRxStream, IvrTxStream } from './ivr.js';
 import {
+  FLOOR_CALLS,
+  FLOOR_LATE_TICKS,
+  FLOOR_MAX_LATENESS_US,
+  FLOOR_SKIPPED_TICKS,
+  FLOOR_TICKS,
   FrameRing,
   SLOT_FIELDS,
   SLOT_LEVEL_TICKS,
@@ -85,8 +90,15 @@ function post(m: FromFloor, transfer?: ArrayBuffer[]): void {
 }
 
 let rounds = 0;
+const floorBase = slots.length - SLOT_FIELDS;
 const counters = setInterval(() => {
   for (const c of calls.values()) Atomics.store(slots, c.slot * SLOT_FIELDS + SLOT_PACKETS_IN, c.session.mediaPacketsIn);
+  const cs = clock.stats();
+  slots[floorBase + FLOOR_TICKS] = cs.ticks;
+  slots[floorBase + FLOOR_LATE_TICKS] = cs.lateTicks;
+  slots[floorBase + FLOOR_SKIPPED_TICKS] = cs.skippedTicks;
+  slots[floorBase + FLOOR_MAX_LATENESS_US] = Math.round(cs.maxLatenessMs * 1000);
+  slots[floorBase + FLOOR_CALLS] = calls.size;
   if (++rounds % STATS_EVERY === 0 && calls.size > 0) post({ t: 'stats', list: [...calls].map(([id, c]) => [id, c.session.stats()]) });
 }, COUNTER_MS);
 counters.unref();

@@ -27,6 +27,20 @@ export const SLOT_LEVEL_TICKS = 5;
 /** Int32 fields per slot. */
 export const SLOT_FIELDS = 8;
 
+/**
+ * The floor's own figures, in the slot after the last call slot (copied every 250 ms): its
+ * media clock's ticks, late and skipped ticks, and its largest tick lateness in µs.
+ */
+export const FLOOR_TICKS = 0;
+/** Late ticks of the floor's clock. */
+export const FLOOR_LATE_TICKS = 1;
+/** Skipped ticks of the floor's clock. */
+export const FLOOR_SKIPPED_TICKS = 2;
+/** Largest tick lateness so far, µs. */
+export const FLOOR_MAX_LATENESS_US = 3;
+/** Calls on the floor. */
+export const FLOOR_CALLS = 4;
+
 /** What the floor needs at its start (`workerData`). */
 export interface FloorInit {
   /** Which floor this is (0-based), for logs. */
@@ -39,7 +53,7 @@ export interface FloorInit {
   maxPort: number;
   /** Port choice within the share. */
   strategy: 'sequential' | 'random';
-  /** The shared counters: {@link SLOT_FIELDS} Int32 per call slot. */
+  /** The shared counters: {@link SLOT_FIELDS} Int32 per call slot, then one slot of the floor's own figures. */
   slots: SharedArrayBuffer;
   /** The reply box of synchronous statistics reads ({@link STATS_BOX_BYTES}). */
   statsBox: SharedArrayBuffer;
@@ -139,6 +153,8 @@ export class FrameRing {
 
   private readonly ctl: Int32Array;
   private readonly data: Int16Array;
+  /** The reader ran dry (or has not started): it waits for a cushion (reader side only). */
+  private dry = true;
 
   /** The `which`-th (0 = up: call to bridge, 1 = down: bridge to call) ring of `sab`. */
   constructor(sab: SharedArrayBuffer, which: 0 | 1) {
@@ -159,10 +175,20 @@ export class FrameRing {
     if (w + 1 - r > FrameRing.FRAMES) Atomics.compareExchange(this.ctl, 1, r, w + 1 - FrameRing.FRAMES);
   }
 
-  /** Copies the oldest unread frame into `out`; false (and `out` untouched) when there is none. */
+  /**
+   * Copies the oldest unread frame into `out`; false (and `out` untouched) when there is none.
+   * The two sides run on different clocks, so after running dry the reader waits until two
+   * frames are buffered: one frame of cushion absorbs the jitter between the two ticks instead
+   * of a gap every time the writer's tick comes a little after the reader's.
+   */
   read(out: Int16Array, n: number): boolean {
     const r = Atomics.load(this.ctl, 1);
-    if (Atomics.load(this.ctl, 0) <= r) return false;
+    const available = Atomics.load(this.ctl, 0) - r;
+    if (available <= 0 || (this.dry && available < 2)) {
+      this.dry = true;
+      return false;
+    }
+    this.dry = false;
     const off = (r % FrameRing.FRAMES) * FrameRing.FRAME;
     const m = Math.min(n, FrameRing.FRAME);
     for (let i = 0; i < m; i++) out[i] = this.data[off + i]!;
