@@ -248,7 +248,9 @@ function engineMark(req: WorkerRequest): object {
   }
   const probes: IntervalProbe[] = [];
   const active = [...calls.keys()];
-  for (const idx of sampleIndexes(active.length, Number(req.sample ?? 8))) {
+  // with media workers raw RTP access crosses the thread once per packet: no probes (tx p99 not measured)
+  const sample = e['run']?.mediaFloors !== undefined ? 0 : Number(req.sample ?? 8);
+  for (const idx of sampleIndexes(active.length, sample)) {
     const line = active[idx]!;
     const probe = new IntervalProbe();
     probes.push(probe);

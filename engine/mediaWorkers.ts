@@ -267,11 +267,14 @@ export class MediaFloors {
     for (const media of lost) this.o.onLost(media, floor.index, reason);
   }
 
-  /** Test hook: terminates floor `index` as a crash would (its calls are lost, a new floor starts). */
-  async killFloor(index: number): Promise<boolean> {
+  /**
+   * Test hook: makes floor `index` fail as an uncaught fault would (it closes its sockets and its
+   * thread ends); its calls are lost and a new floor starts.
+   */
+  killFloor(index: number): boolean {
     const f = this.floors[index];
     if (f === undefined || f.dead) return false;
-    await f.worker.terminate();
+    f.post({ t: 'crash' });
     return true;
   }
 
@@ -367,7 +370,7 @@ export class MediaFloors {
         if (f.dead) return;
         const exited = new Promise<void>((r) => f.worker.once('exit', () => r()));
         f.post({ t: 'shutdown' });
-        const t = setTimeout(() => void f.worker.terminate(), 2000);
+        const t = setTimeout(() => void f.worker.terminate(), 10_000);
         await exited;
         clearTimeout(t);
       }),

@@ -292,7 +292,21 @@ async function shutdown(): Promise<void> {
   clock.stop();
   port.close();
   // in a worker this ends the thread only (a lazily loaded native library may hold a handle)
-  process.exit(0);
+  setImmediate(() => process.exit(0));
 }
+
+/**
+ * A fault nobody caught: close every socket first, then end the thread (exit code 1, which the
+ * main thread reports as the floor's loss). Node aborts the whole process when a UDP socket
+ * receives while its worker is being torn down, so the thread must not end with sockets open.
+ */
+async function dieCleanly(): Promise<void> {
+  clearInterval(counters);
+  const stops = [...calls.values()].map((c) => c.session.stop());
+  calls.clear();
+  await Promise.race([Promise.all(stops), new Promise((r) => setTimeout(r, 500))]);
+  process.exit(1);
+}
+process.on('uncaughtException', () => void dieCleanly());
 
 port.on('message', (m: ToFloor) => handle(m));
