@@ -380,7 +380,8 @@ export class EngineAudio {
     };
     // a media worker records where the call's frames are (engine/mediaWorkers.ts)
     const opened = media.openRecorder?.(options) ?? CallRecorder.open(options);
-    if ('error' in opened) return T.SipCallRecordFilenameNotCreated;
+    // a recorder has stop(); the refusal is a bare { error }
+    if (!('stop' in opened)) return T.SipCallRecordFilenameNotCreated;
     this.recordings.set(line, { recorder: opened, line });
     media.setRecorder(opened);
     line.callRecordingActive = true;
