@@ -84,6 +84,7 @@ export type {
   OkToAnswerCallData,
   CallCompleteData,
   MediaTimeoutData,
+  MediaWorkerLostData,
   EarlyMediaData,
   SessionExpiredData,
   OutOfDialogReferData,

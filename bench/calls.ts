@@ -324,7 +324,7 @@ interface EngineRamp {
  * @param srtpLibrary - the libsrtp2 both processes load (`LINESCAPE_LIBSRTP2`: a path or `system`)
  * @returns every step and the highest passing one
  */
-async function engineRamp(codec: 'pcmu' | 'opus' | 'g722' | 'g729', steps: number[], seconds: number, srtp?: SrtpSuite, srtpLibrary?: string): Promise<EngineRamp> {
+async function engineRamp(codec: 'pcmu' | 'opus' | 'g722' | 'g729', steps: number[], seconds: number, srtp?: SrtpSuite, srtpLibrary?: string, mediaWorkers?: number): Promise<EngineRamp> {
   const maxN = Math.min(1024, Math.max(...steps));
   const env: Record<string, string> = srtpLibrary === undefined ? {} : { [SRTP_LIBRARY_ENV]: srtpLibrary };
   const a = new BenchWorker('A', env);
@@ -332,8 +332,8 @@ async function engineRamp(codec: 'pcmu' | 'opus' | 'g722' | 'g729', steps: numbe
   const rows: StepResult[] = [];
   try {
     const span = maxN * 2 + 400;
-    const bStart = await b.request<{ port: number } & Reply>('engine', { lines: maxN, rtpMin: 34000, rtpMax: 34000 + span, answer: true, phoneName: 'far', codec, srtp });
-    await a.request('engine', { lines: maxN, rtpMin: 34000 + span + 100, rtpMax: 34000 + 2 * span + 100, answer: false, phoneName: 'near', codec, srtp });
+    const bStart = await b.request<{ port: number } & Reply>('engine', { lines: maxN, rtpMin: 34000, rtpMax: 34000 + span, answer: true, phoneName: 'far', codec, srtp, mediaWorkers });
+    await a.request('engine', { lines: maxN, rtpMin: 34000 + span + 100, rtpMax: 34000 + 2 * span + 100, answer: false, phoneName: 'near', codec, srtp, mediaWorkers });
     let failures = 0;
     for (const n of steps.filter((s) => s <= maxN)) {
       const t0 = Date.now();
@@ -343,7 +343,7 @@ async function engineRamp(codec: 'pcmu' | 'opus' | 'g722' | 'g729', steps: numbe
       await sleep(2000);
       const row = await measureStep(a, b, n, seconds, setupSeconds);
       rows.push(row);
-      process.stderr.write(`  ${codec}${srtp ? ` ${srtp}` : ''} N=${n}: ${row.clean ? 'clean' : 'NOT clean'} (CPU ${row.a.cpuPct.toFixed(0)}%/${row.b.cpuPct.toFixed(0)}%, machine ${row.machinePct.toFixed(0)}%)\n`);
+      process.stderr.write(`  ${codec}${srtp ? ` ${srtp}` : ''}${mediaWorkers !== undefined ? ` workers=${mediaWorkers}` : ''} N=${n}: ${row.clean ? 'clean' : 'NOT clean'} (CPU ${row.a.cpuPct.toFixed(0)}%/${row.b.cpuPct.toFixed(0)}%, machine ${row.machinePct.toFixed(0)}%)\n`);
       if (!row.clean && ++failures >= 1 && !KEEP_GOING) break;
     }
     await a.request('hangup').catch(() => undefined);
@@ -405,6 +405,94 @@ async function rawPaced(steps: number[], seconds: number): Promise<EngineRamp> {
 }
 
 // ------------------------------------------------------------------------------------ parts
+
+/**
+ * Part workers (the issue's (a) rows for `mediaWorkers` 0, 1 and 2): part a's engine ramp with
+ * both engines' media in 0, 1 and 2 worker threads, in one run, beside part a's paced bare-dgram
+ * stand-in; CPU per call = CPU % of one core of the busier process / N (a process's CPU counts
+ * all its threads). `WORKER_STEPS` (100,200,400,600,800), `WORKER_COUNTS` (0,1,2), `STEP_SECONDS`.
+ * The far end is an engine with the same worker count (its CPU is the B column). With workers
+ * tx p99 is not measured (the probe is raw RTP access, which would cross the thread once per
+ * packet) and late ticks are the floors' clocks summed.
+ */
+export async function partWorkers(): Promise<void> {
+  const steps = envList('WORKER_STEPS', '100,200,400,600,800');
+  const counts = (process.env.WORKER_COUNTS ?? '0,1,2').split(',').map((x) => Number(x.trim())).filter((x) => Number.isInteger(x) && x >= 0);
+  const seconds = envNum('STEP_SECONDS', 8);
+  console.log(`\n=== workers: concurrent G.711 calls with mediaWorkers ${counts.join(', ')} (${seconds} s per step)`);
+  console.log(machine());
+  const raw = await rawPaced(steps, seconds);
+  printRamp('bare dgram stand-in (paced, one socket per call)', raw.rows, false);
+  const atFirst = (r: EngineRamp): string => (r.rows[0] ? `${cpuPerCall(r.rows[0]).toFixed(4)} (N=${r.rows[0].n}${r.rows[0].clean ? '' : ', not clean'})` : '-');
+  const summary: string[][] = [['bare dgram', String(raw.best?.n ?? 0), (cpuPerCall(raw.best) || 0).toFixed(4), atFirst(raw), '-']];
+  let single = 0;
+  for (const w of counts) {
+    const r = await engineRamp('pcmu', steps, seconds, undefined, undefined, w);
+    printRamp(`engine, mediaWorkers ${w}`, r.rows, true);
+    const n = r.best?.n ?? 0;
+    if (w === 0) single = n;
+    const perCall = cpuPerCall(r.best);
+    summary.push([`engine, mediaWorkers ${w}`, String(n), Number.isFinite(perCall) ? perCall.toFixed(4) : '-', atFirst(r), single > 0 ? (n / single).toFixed(2) : '-']);
+  }
+  console.log('\nsummary workers');
+  table(['engine', 'clean N', 'CPU % of a core per call at clean N', 'CPU % per call at the first step', 'clean N / workers 0'], summary);
+  console.log('targets (issue): with 2 workers clean N >= 1.5x workers 0; engine clean N >= 0.8x bare dgram; CPU per call <= 1.5x bare dgram');
+}
+
+/**
+ * Part f: call set-up CPU with and without media workers. Part b's SIPp UAC (INVITE with SDP,
+ * 200, ACK, `CALL_MS`, BYE) against one engine at each rate of `F_RATES` (500,1000,1500,2000)
+ * for `CPS_SECONDS`, with `mediaWorkers` 0 and 2 (`F_WORKERS`); CPU ms per set-up = the engine
+ * process's CPU over the window / successful calls (its worker threads included); clean = zero
+ * failed calls.
+ */
+export async function partF(): Promise<void> {
+  const rates = envList('F_RATES', '500,1000,1500,2000');
+  const seconds = envNum('CPS_SECONDS', 5);
+  const callMs = envNum('CALL_MS', 200);
+  const lines = Math.min(1024, envNum('CPS_LINES', 1000));
+  const counts = (process.env.F_WORKERS ?? '0,2').split(',').map((x) => Number(x.trim())).filter((x) => Number.isInteger(x) && x >= 0);
+  console.log(`\n=== f: call set-up CPU (SIPp -sn uac, ${callMs} ms calls, ${seconds} s per rate), mediaWorkers ${counts.join(', ')}`);
+  console.log(machine());
+  const rows: string[][] = [];
+  const summary: string[][] = [];
+  for (const w of counts) {
+    let best = 0;
+    let msAtBest = NaN;
+    const e = new BenchWorker(`f-engine-${w}`);
+    try {
+      const { port } = await e.request<{ port: number } & Reply>('engine', { lines, rtpMin: 34000, rtpMax: 34000 + lines * 2 + 400, answer: true, phoneName: 'far', mediaWorkers: w });
+      await sleep(1000);
+      for (const rate of rates) {
+        const calls = rate * seconds;
+        await e.request('mark', { sample: 0 });
+        const r = await sippUac(port, rate, calls, callMs, lines - 24);
+        const f = await e.request<WindowFigures & Reply>('measure');
+        const ok = r.stats?.successful ?? 0;
+        const cpuMs = ok > 0 ? ((f.cpuPct / 100) * f.seconds * 1000) / ok : NaN;
+        const clean = r.code === 0 && r.stats?.failed === 0 && ok === calls;
+        const cps = ok > 0 && r.stats?.totalTimeSec ? ok / r.stats.totalTimeSec : 0;
+        if (clean && cps > best) {
+          best = cps;
+          msAtBest = cpuMs;
+        }
+        rows.push([String(w), String(rate), String(calls), cps.toFixed(0), String(ok), String(r.stats?.failed ?? '?'), f.cpuPct.toFixed(0), cpuMs.toFixed(3), clean ? 'clean' : 'FAIL']);
+        process.stderr.write(`  f workers=${w} ${rate} cps: ${clean ? 'clean' : 'FAILURES'}\n`);
+        for (let i = 0; i < 50; i++) {
+          if ((await e.request<{ active: number } & Reply>('active')).active === 0) break;
+          await sleep(200);
+        }
+      }
+    } finally {
+      await e.close();
+    }
+    summary.push([String(w), best.toFixed(0), Number.isFinite(msAtBest) ? msAtBest.toFixed(3) : '-']);
+  }
+  table(['workers', 'rate', 'calls', 'achieved cps', 'ok', 'failed', 'CPU%', 'CPU ms/set-up', 'verdict'], rows);
+  console.log('\nsummary f');
+  table(['mediaWorkers', 'clean ceiling cps', 'CPU ms per set-up there'], summary);
+  console.log('targets (issue): <= 0.4 ms per set-up (pjsua about 0.24 ms), clean ceiling >= 2000 calls/s');
+}
 
 /** p99 and max of |interval − 20 ms| of a bare 20 ms timer in a fresh process: this box's floor now. */
 async function timerFloor(seconds: number): Promise<{ p99: number; max: number }> {
@@ -795,7 +883,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const which = process.argv.slice(2);
   const parts = which.length > 0 ? which : ['a', 'b', 'c', 'd', 'srtp', 'heap'];
   const t0 = Date.now();
-  const run: Record<string, () => Promise<void>> = { a: partA, b: partB, c: partC, d: partD, heap: partHeap, srtp: partSrtp };
+  const run: Record<string, () => Promise<void>> = { a: partA, b: partB, c: partC, d: partD, heap: partHeap, srtp: partSrtp, workers: partWorkers, f: partF };
   for (const p of parts) {
     const fn = run[p];
     if (!fn) {

@@ -9,6 +9,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { LineMixer } from '../lines/lineMixer.js';
+import type { LineRecording } from '../lines/lineMedia.js';
 import type { PhoneLine } from '../lines/phoneLine.js';
 import { LocalAudioPort, type LocalAudioPortStats } from '../mixer/localAudioPort.js';
 import { speexEdgeResamplers } from '../mixer/edgeResamplers.js';
@@ -102,7 +103,7 @@ const MAX_GROUP_ID = 64;
 const MAX_GROUPS = 16;
 
 interface Recording {
-  recorder: CallRecorder;
+  recorder: LineRecording;
   line: PhoneLine;
 }
 
@@ -371,16 +372,19 @@ export class EngineAudio {
       file = path.join(path.resolve(directory), `line${line.index}-${stamp}.${recordFileRaw ? 'raw' : 'wav'}`);
     }
     const rate = media.sampleRate as 8000 | 16000 | 48000;
-    const opened = CallRecorder.open({
+    const options = {
       phoneLine: line.index,
       path: file,
       raw: recordFileRaw,
       sampleRate: rate,
-      channels: this.params.recordingChannels === 'stereo' ? 2 : 1,
+      channels: this.params.recordingChannels === 'stereo' ? (2 as const) : (1 as const),
       ...(typeof callback === 'function' ? { callback: callback as RecordCallback } : {}),
-      onError: (reason) => this.host.notifyLine(line.index, T.SipCallRecordFileWriteError, { path: file, reason }),
-    });
-    if (!(opened instanceof CallRecorder)) return T.SipCallRecordFilenameNotCreated;
+      onError: (reason: string) => this.host.notifyLine(line.index, T.SipCallRecordFileWriteError, { path: file, reason }),
+    };
+    // a media worker records where the call's frames are (engine/mediaWorkers.ts)
+    const opened = media.openRecorder?.(options) ?? CallRecorder.open(options);
+    // a recorder has stop(); the refusal is a bare { error }
+    if (!('stop' in opened)) return T.SipCallRecordFilenameNotCreated;
     this.recordings.set(line, { recorder: opened, line });
     media.setRecorder(opened);
     line.callRecordingActive = true;

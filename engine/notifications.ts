@@ -85,6 +85,14 @@ export interface MediaTimeoutData {
   seconds: number;
 }
 
+/** Data of SipMediaWorkerLost. */
+export interface MediaWorkerLostData {
+  /** The worker (0-based floor) that died. */
+  worker: number;
+  /** What happened to it (an error message or its exit code). */
+  reason: string;
+}
+
 /** Data of SipEarlyMedia: the provisional answer whose SDP started (or moved) the early media. */
 export interface EarlyMediaData {
   /** Its status (183, or 180 with SDP). */
@@ -531,6 +539,8 @@ export interface NotificationDataMap {
   // ---- media time-out
   /** Line: no RTP or RTCP arrived for the media time-out; a BYE follows (SipCallComplete's reason is `SipMediaTimeout`). */
   SipMediaTimeout: MediaTimeoutData;
+  /** Line: the media worker of the call died; the engine ends the call. */
+  SipMediaWorkerLost: MediaWorkerLostData;
 
   // ---- early media
   /** Line: the far end's early media started (an 18x with a usable SDP answer) or moved to another fork. */

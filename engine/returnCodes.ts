@@ -249,6 +249,7 @@ const META: Readonly<Record<TelephonyReturnValue, Meta>> = {
   [T.SipTlsError]: [G, 'A TLS connection failed (certificate, host name or handshake).'],
   [T.SipSecureTransportRequired]: [A, 'A sips: target or registrar needs TLS, which the engine or the proxy on the way does not offer.'],
   [T.SipWaveFileComplete]: [L, 'The WAV file played to its end.'],
+  [T.SipMediaWorkerLost]: [L, 'The media worker carrying the call died; the call is ended.'],
 };
 
 /**

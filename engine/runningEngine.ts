@@ -45,6 +45,7 @@ import { CallDirection } from '../lines/lineState.js';
 import { DriftCorrectedMediaClock, type MediaClock } from '../media/mediaClock.js';
 import { MediaPump } from '../media/mediaPump.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
+import { MediaFloors } from './mediaWorkers.js';
 import { EngineAudio } from './audio.js';
 import { setSrtpLibraryPath } from '../ffi/srtp.js';
 import { CHALLENGED_METHODS, ChallengeAuthenticator } from './challenge.js';
@@ -136,6 +137,8 @@ export class RunningEngine {
   mediaTimeoutSeconds: number;
   /** The one sweep that ends calls whose media went silent (lines/mediaTimeout.ts). */
   readonly mediaTimeout: MediaTimeoutWatch;
+  /** The media workers (`mediaWorkers` > 0), else undefined: media on the main thread (engine/mediaWorkers.ts). */
+  readonly mediaFloors?: MediaFloors;
   /** Sheds new requests with 503 + Retry-After when the engine cannot take them (engine/overload.ts). */
   readonly overload: OverloadGuard;
   /** The early screen: allowed networks, header count, per-source rate, authentication back-off (engine/securityLimits.ts). */
@@ -247,6 +250,7 @@ export class RunningEngine {
       maxPort: params.maxLocalRtpPort,
       strategy: params.useSequentialRtpPorts ? 'sequential' : 'random',
     });
+    if (params.mediaWorkers > 0) this.mediaFloors = this.newMediaFloors();
     // The router first: its modules register their capabilities in this order (Allow lists it).
     this.router = this.newRouter();
     const ctx = this.newContext();
@@ -375,6 +379,7 @@ export class RunningEngine {
     this.security.clear();
     this.mediaPump.detach();
     this.mediaClock.stop();
+    await this.mediaFloors?.stop();
     this.transfers.stop();
     this.stopped = true;
     detach();
@@ -553,10 +558,34 @@ export class RunningEngine {
     };
   }
 
+  /** The media floors of the run: calls on a floor that dies are told and ended. */
+  private newMediaFloors(): MediaFloors {
+    const p = this.params;
+    return MediaFloors.start({
+      count: p.mediaWorkers,
+      host: p.ipAddressOfThisHost,
+      minPort: p.minLocalRtpPort,
+      maxPort: p.maxLocalRtpPort,
+      strategy: p.useSequentialRtpPorts ? 'sequential' : 'random',
+      // a line's old media may still be stopping while its next call opens
+      maxCalls: p.numPhoneLinesRequested * 2 + 8,
+      pump: this.mediaPump,
+      onLost: (media, worker, reason) => {
+        const line = this.lines.find((l) => l.media === media);
+        if (line === undefined) return;
+        this.state.logger.error({ phoneLine: line.index, worker, reason }, 'media worker lost');
+        this.state.notifier.line(line.index, T.SipMediaWorkerLost, { worker, reason });
+        line.media = undefined;
+        void line.call?.hangUp().catch(() => T.SipCallFailure);
+      },
+    });
+  }
+
   private async openMedia(line: PhoneLine): Promise<CallMedia | undefined> {
     if (this.stopped) return undefined;
     const { notifier } = this.state;
     const media = await openLineMedia({
+      floors: this.mediaFloors,
       clock: this.mediaClock,
       pump: this.mediaPump,
       allocator: this.rtpAllocator,

@@ -13,6 +13,7 @@ import { RFC_MIN_SE_SECONDS } from '../lines/sessionTimer.js';
 import { RELIABLE_PROVISIONAL_POLICIES } from '../lines/reliableProvisional.js';
 import { OFFERED_PACKET_TIMES_MS } from '../sip/ptime.js';
 import { validSecurityConfig } from './securityLimits.js';
+import { MAX_MEDIA_WORKERS } from './mediaWorkers.js';
 import { isSrtpPolicy, SRTP_SUITES } from '../sip/sdes.js';
 import { isValidOpusSettings } from '../media/opus.js';
 
@@ -77,6 +78,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (!validSecurityConfig({ ...p, retryAfterSeconds: p.overloadRetryAfterSeconds })) return T.SipBadParameter;
   if (!int(p.sipT1Ms, 1, 60_000) || !int(p.sipT2Ms, p.sipT1Ms, 600_000) || !int(p.sipT4Ms, 0, 600_000)) return T.SipBadParameter;
   if (!OFFERED_PACKET_TIMES_MS.includes(p.packetTimeMs)) return T.SipBadParameter;
+  if (!int(p.mediaWorkers, 0, MAX_MEDIA_WORKERS)) return T.SipBadParameter;
   if (!isSrtpPolicy(p.srtpPolicy)) return T.SipBadParameter;
   if (!isValidOpusSettings(p.opusSettings)) return T.SipBadParameter;
   if (!Array.isArray(p.srtpSuites) || p.srtpSuites.length === 0 || new Set(p.srtpSuites).size !== p.srtpSuites.length) return T.SipBadParameter;

@@ -284,6 +284,15 @@ export interface StartSipTelephonyParams {
    */
   packetTimeMs?: number;
   /**
+   * Media workers (`worker_threads`): 0 (default) runs every call's media on the main thread;
+   * N (1..64) starts N media floors, each owning the RTP/RTCP sockets, jitter buffers, codecs,
+   * SRTP contexts and media clock of the calls given to it (new calls go to the floor with the
+   * fewest), while signalling, the facade and notifications stay on the main thread. A floor
+   * that dies ends its calls (SipMediaWorkerLost, then the call's usual end) and is replaced.
+   * A LineScape addition: docs/architecture.md, "Media workers".
+   */
+  mediaWorkers?: number;
+  /**
    * SRTP with SDES keys (RFC 3711, RFC 4568) for every line, unless `setSrtpPolicy` says
    * otherwise for one: `none` (default; plain RTP), `optional` (best effort: RTP/AVP offers with
    * `a=crypto`, plain calls still work), `mandatory` (RTP/SAVP only; plain offers get 488). Needs
@@ -370,6 +379,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   reliableProvisional: 'supported',
   acceptOutOfDialogRefer: false,
   packetTimeMs: 20,
+  mediaWorkers: 0,
   srtpPolicy: 'none',
   srtpSuites: [...SRTP_SUITES],
   srtpLibraryPath: '',

@@ -26,6 +26,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { elfNeededLibraries } from './elf.js';
 import { DISABLE_NATIVE_ENV, isNativeLibraryDisabled, loadLibraryFiles, NATIVE_LIBRARY_FILES, type NativeFunction, type NativeLibraryHandle } from './loader.js';
 
@@ -270,7 +271,9 @@ function bind(lib: NativeLibraryHandle): SrtpApi | string {
     version: String(versionString()),
   };
   const rc = init() as number;
-  if (rc !== 0) return `srtp_init failed (error ${rc})`;
+  // srtp_init is once per process: in a media worker (mediaWorkers) the main thread has done it
+  // before starting the worker, and the repeat answers srtp_err_status_bad_param (2)
+  if (rc !== 0 && !(rc === 2 && !isMainThread)) return `srtp_init failed (error ${rc})`;
   return api;
 }
 

@@ -15,6 +15,8 @@ import { annexBRefused, defaultFormat, type AudioCodecName, type AudioFormatSpec
 import { MediaFormatAudio } from '../media/audioFormat.js';
 import { isCodecAvailable } from '../media/codecs.js';
 import { opusFmtp, type OpusSettings } from '../media/opus.js';
+import type { CallRecorderOptions, RecordingResult } from '../media/callRecorder.js';
+import type { FloorOpenOptions } from '../media/mediaFloorProtocol.js';
 import type { CallMedia } from './call.js';
 import type { PhoneLine } from './phoneLine.js';
 
@@ -132,10 +134,29 @@ export interface LineMedia extends CallMedia {
   setRecorder(recorder: DuplexMediaSink | null): void;
   /** Per-tick level tap for VU meters (null removes it). */
   setLevelTap(tap: ((levels: MediaLevels) => void) | null): void;
+  /**
+   * A recorder where the media runs (a media worker writes its own file); absent: the caller
+   * opens a CallRecorder on the main thread.
+   */
+  openRecorder?(o: CallRecorderOptions): LineRecording;
+}
+
+/** What {@link LineMedia.openRecorder} gives: a sink for `setRecorder` plus its stop. */
+export interface LineRecording extends DuplexMediaSink {
+  /** Ends the recording; resolves with what was written. */
+  stop(): Promise<RecordingResult>;
+}
+
+/** Where calls' media run when not on the main thread: engine/mediaWorkers.ts's MediaFloors. */
+export interface LineMediaFloors {
+  /** Opens a call's media on one of the floors; undefined when none could. */
+  open(line: PhoneLine, o: FloorOpenOptions, cb: Pick<OpenLineMediaOptions, 'onDtmf' | 'onMediaConflict' | 'onHandlerError'>): Promise<LineMedia | undefined>;
 }
 
 /** Options of {@link openLineMedia}. */
 export interface OpenLineMediaOptions {
+  /** Media workers: the call's media opens on one of them (the clock, pump and allocator are then unused). */
+  floors?: LineMediaFloors | undefined;
   /** The engine's media clock. */
   clock: MediaClock;
   /** The engine's media pump: the session runs in its produce and consume phases. */
@@ -163,6 +184,24 @@ export interface OpenLineMediaOptions {
 /** Opens the media session of a call on a line; undefined when no RTP port could be had. */
 export async function openLineMedia(o: OpenLineMediaOptions): Promise<LineMedia | undefined> {
   const line = o.line;
+  if (o.floors !== undefined) {
+    const fo: FloorOpenOptions = {
+      localAddress: o.localAddress,
+      dtmfDetect: o.dtmfDetect,
+      jitterMs: line.jitter.ms,
+      jitterEnabled: line.jitter.enabled,
+      cname: `line${line.index}@${o.localAddress}`,
+      volume: line.volume,
+      loopback: line.loopback,
+      keepAliveMs: o.rtpKeepAliveMs,
+      opus: line.opusSettings,
+      suppression: line.silenceSuppression,
+      phoneLine: line.index,
+    };
+    const media = await o.floors.open(line, fo, o);
+    if (media !== undefined && line.rawRtpCallback) media.setRawRtpAccess(line.rawRtpCallback);
+    return media;
+  }
   const opened = await MediaSession.open({
     clock: o.clock,
     ...(o.pump !== undefined ? { pump: o.pump } : {}),

@@ -559,4 +559,10 @@ export enum TelephonyReturnValue {
    * end cut it short, so an application can chain prompts on it. A LineScape addition.
    */
   SipWaveFileComplete,
+  /**
+   * PHONE_LINE notification: the media worker (`mediaWorkers`) carrying this call's media died
+   * (crashed or was terminated); the call cannot go on and the engine ends it (BYE, CANCEL or a
+   * refusal, as for a hang-up), and a fresh worker takes new calls. A LineScape addition.
+   */
+  SipMediaWorkerLost,
 }

@@ -30,6 +30,18 @@ export interface EngineUnderTest {
   of<E extends NotificationEvent>(event: E): NotificationOf<E>[];
 }
 
+/** The environment variable that runs every test engine with media workers (the call-test matrix). */
+export const TEST_MEDIA_WORKERS_ENV = 'LINESCAPE_TEST_MEDIA_WORKERS';
+
+/**
+ * `{ mediaWorkers: N }` when {@link TEST_MEDIA_WORKERS_ENV} is set to N, else nothing: the call
+ * tests run unchanged with their media in N workers (a test's own `mediaWorkers` wins).
+ */
+export function testMediaWorkers(): { mediaWorkers?: number } {
+  const v = process.env[TEST_MEDIA_WORKERS_ENV];
+  return v === undefined || v === '' ? {} : { mediaWorkers: Number(v) };
+}
+
 /**
  * Starts an engine on 127.0.0.1 and a free port; stopped in teardown. Its registrar role binds
  * without a password (`registrarRequireAuthentication: false`) unless the test says otherwise:
@@ -44,7 +56,7 @@ export async function startEngine(
   const engine = new VoipMediaEngine(options);
   const seen: Notification[] = [];
   engine.on('notification', (n: Notification) => seen.push(n));
-  const rc = await engine.startSipTelephony({ ipAddressOfThisHost: '127.0.0.1', sipPort: 0, registrarRequireAuthentication: false, ...params });
+  const rc = await engine.startSipTelephony({ ipAddressOfThisHost: '127.0.0.1', sipPort: 0, registrarRequireAuthentication: false, ...testMediaWorkers(), ...params });
   if (rc !== T.SipSuccess) throw new Error(`startSipTelephony: ${T[rc]}`);
   t.teardown(() => engine.stopSipTelephony());
   const of = <E extends NotificationEvent>(event: E): NotificationOf<E>[] => seen.filter((n): n is NotificationOf<E> => n.event === event);

@@ -1,0 +1,750 @@
+/**
+ * Media workers (`mediaWorkers` start parameter): the main thread's side of the media floors
+ * (media/mediaFloor.ts). {@link MediaFloors} starts one `worker_threads` worker per floor, gives
+ * each new call to the floor with the fewest active calls, notices a floor that dies (its calls
+ * are reported lost, and a fresh floor takes its place), and stops them with the run.
+ * {@link FloorLineMedia} is a call's media as lines/ and engine/ see it (the {@link LineMedia}
+ * interface, the same one a main-thread session has): each method becomes a small message to the
+ * floor, or a read of the call's slot of shared counters; events from the floor come back as the
+ * same callbacks the main-thread media calls. Why and what it costs: docs/architecture.md,
+ * "Media workers".
+ * @module
+ */
+import { Worker } from 'node:worker_threads';
+import { Readable, Writable } from 'node:stream';
+import { probeWav, type WavLoadResult } from '../media/wavPlayer.js';
+import type { MediaNode, MediaPump } from '../media/mediaPump.js';
+import type { DuplexMediaSink, MediaSink } from '../media/mediaPorts.js';
+import type { MediaFramePort, MediaLevels, MediaSessionStats, RawRtpData } from '../media/session.js';
+import { CODEC_INFO, isCodecAvailable, isCodecName } from '../media/codecs.js';
+import { isValidDtmfString } from '../media/dtmf.js';
+import { srtpStatus } from '../ffi/srtp.js';
+import type { OpusSettings } from '../media/opus.js';
+import type { CallRecorderOptions, RecordingResult } from '../media/callRecorder.js';
+import {
+  FLOOR_LATE_TICKS,
+  FLOOR_MAX_LATENESS_US,
+  FLOOR_SKIPPED_TICKS,
+  FLOOR_TICKS,
+  FrameRing,
+  SLOT_FIELDS,
+  SLOT_LEVEL_TICKS,
+  SLOT_PACKETS_IN,
+  SLOT_RX_PEAK,
+  SLOT_RX_RMS,
+  SLOT_TX_PEAK,
+  SLOT_TX_RMS,
+  STATS_BOX_BYTES,
+  type FloorOpenOptions,
+  type FloorSetter,
+  type FromFloor,
+  type ToFloor,
+} from '../media/mediaFloorProtocol.js';
+import { mediaParamsOf, type LineMedia } from '../lines/lineMedia.js';
+import type { NegotiatedMedia } from '../sip/sdp.js';
+import type { PhoneLine } from '../lines/phoneLine.js';
+
+/** Highest `mediaWorkers` the start parameters accept. */
+export const MAX_MEDIA_WORKERS = 64;
+
+/** Options of {@link MediaFloors.start}. */
+export interface MediaFloorsOptions {
+  /** Number of floors (1..{@link MAX_MEDIA_WORKERS}). */
+  count: number;
+  /** Address RTP binds to. */
+  host: string;
+  /** The engine's RTP port range, shared out between the floors. */
+  minPort: number;
+  /** Last port of the range. */
+  maxPort: number;
+  /** Port choice within each floor's share. */
+  strategy: 'sequential' | 'random';
+  /** Calls a floor may hold at once (its shared-counter slots). */
+  maxCalls: number;
+  /** The main thread's pump: conference relays of floor calls take part in it. */
+  pump: MediaPump;
+  /** A floor died: each of its calls is reported here once (the engine ends the call). */
+  onLost: (media: FloorLineMedia, floor: number, reason: string) => void;
+}
+
+/** What a call's media reports back (as {@link OpenLineMediaOptions} in lines/lineMedia.ts). */
+export interface FloorCallbacks {
+  /** A DTMF digit was received. */
+  onDtmf: (digit: string, method: 'rfc4733' | 'inband') => void;
+  /** RTP arrived from an unexpected source. */
+  onMediaConflict: (address: string, port: number) => void;
+  /** A media handler or callback threw. */
+  onHandlerError?: (err: unknown, count: number) => void;
+}
+
+/** One worker and its bookkeeping. */
+class Floor {
+  readonly worker: Worker;
+  readonly slots: Int32Array;
+  readonly calls = new Map<number, FloorLineMedia>();
+  /** Calls with a recording stop in flight: its result may come after the call's media stopped. */
+  readonly recordingStops = new Map<number, FloorLineMedia>();
+  private readonly freeSlots: number[];
+  private readonly box: Int32Array;
+  private readonly boxBytes: Uint8Array;
+  private readonly decoder = new TextDecoder();
+  private statsSeq = 0;
+  /** Set once the floor is gone (crashed, killed or stopped). */
+  dead = false;
+
+  constructor(
+    readonly index: number,
+    readonly pool: MediaFloors,
+    o: MediaFloorsOptions,
+  ) {
+    // one more slot at the end: the floor's own figures (FLOOR_*)
+    const sab = new SharedArrayBuffer((o.maxCalls + 1) * SLOT_FIELDS * 4);
+    const statsBox = new SharedArrayBuffer(STATS_BOX_BYTES);
+    this.box = new Int32Array(statsBox, 0, 3);
+    this.boxBytes = new Uint8Array(statsBox, 12);
+    this.slots = new Int32Array(sab);
+    this.freeSlots = Array.from({ length: o.maxCalls }, (_, i) => o.maxCalls - 1 - i);
+    // each floor binds its own share of the port range: no two threads race for a port
+    const first = o.minPort + (o.minPort % 2);
+    const pairs = Math.max(0, Math.floor((o.maxPort - first + 1) / 2));
+    const share = Math.floor(pairs / o.count);
+    const min = first + index * share * 2;
+    const max = index === o.count - 1 ? o.maxPort : min + share * 2 - 1;
+    this.worker = new Worker(new URL('../media/mediaFloor.js', import.meta.url), {
+      workerData: { index, host: o.host, minPort: min, maxPort: max, strategy: o.strategy, slots: sab, statsBox },
+    });
+    this.worker.on('message', (m: FromFloor) => pool.onMessage(this, m));
+    this.worker.on('error', (err) => pool.onDead(this, err.message));
+    this.worker.on('exit', (code) => pool.onDead(this, `exited with code ${code}`));
+    // the floor's clock keeps it alive; the engine's stop ends it
+    this.worker.unref();
+  }
+
+  /** A free counter slot, or -1 when the floor is full. */
+  takeSlot(): number {
+    const s = this.freeSlots.pop();
+    if (s === undefined) return -1;
+    this.slots.fill(0, s * SLOT_FIELDS, (s + 1) * SLOT_FIELDS);
+    return s;
+  }
+
+  /** Gives a slot back. */
+  freeSlot(s: number): void {
+    this.freeSlots.push(s);
+  }
+
+  /**
+   * A call's statistics read synchronously: the floor answers between its ticks, and the main
+   * thread waits for it, at most `timeoutMs` (undefined then, and fresh figures follow by
+   * message): signalling must not wait long on a busy floor. An application's read, never a
+   * per-packet path: it costs the floor's answer time, typically well under a millisecond.
+   */
+  readStats(id: number, timeoutMs = 10): MediaSessionStats | undefined {
+    if (this.dead) return undefined;
+    const seq = ++this.statsSeq;
+    Atomics.store(this.box, 0, 0);
+    this.post({ t: 'statsSync', id, seq });
+    const end = Date.now() + timeoutMs;
+    // a late answer to an earlier read that timed out is skipped by its sequence number
+    for (;;) {
+      const left = end - Date.now();
+      if (left <= 0 || Atomics.wait(this.box, 0, 0, left) === 'timed-out') {
+        // a busy floor: the last figures now, fresh ones by message for the next read
+        this.post({ t: 'stats', id });
+        return undefined;
+      }
+      if (this.box[2] === seq) break;
+      Atomics.store(this.box, 0, 0);
+    }
+    const n = this.box[1]!;
+    Atomics.store(this.box, 0, 0);
+    if (n === 0) return undefined;
+    return JSON.parse(this.decoder.decode(this.boxBytes.slice(0, n))) as MediaSessionStats;
+  }
+
+  /** Sends a command. */
+  post(m: ToFloor, transfer?: ArrayBuffer[]): void {
+    if (!this.dead) this.worker.postMessage(m, transfer);
+  }
+}
+
+/** The run's media floors. */
+export class MediaFloors {
+  private readonly floors: Floor[];
+  private nextId = 1;
+  private nextChannel = 1;
+  private readonly rx = new Map<number, Readable>();
+  private readonly tx = new Map<number, { floor: Floor; acks: Map<number, (err?: Error | null) => void>; seq: number }>();
+  private readonly tapped = new Set<FloorLineMedia>();
+  private tapTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+
+  private constructor(private readonly o: MediaFloorsOptions) {
+    // libsrtp2 initialises once per process, on this thread, before any floor may use it
+    srtpStatus();
+    this.floors = Array.from({ length: o.count }, (_, i) => new Floor(i, this, o));
+  }
+
+  /** Starts `o.count` floors. */
+  static start(o: MediaFloorsOptions): MediaFloors {
+    return new MediaFloors(o);
+  }
+
+  /** Number of floors. */
+  get count(): number {
+    return this.floors.length;
+  }
+
+  /** Active calls per floor (balancing; tests and the benchmark read it). */
+  load(): number[] {
+    return this.floors.map((f) => f.calls.size);
+  }
+
+  /**
+   * Opens a call's media on the floor with the fewest active calls; undefined when no port or
+   * slot could be had there.
+   */
+  async open(line: PhoneLine, o: FloorOpenOptions, cb: FloorCallbacks): Promise<FloorLineMedia | undefined> {
+    if (this.stopping) return undefined;
+    let floor = this.floors[0]!;
+    for (const f of this.floors) if (f.calls.size < floor.calls.size) floor = f;
+    const slot = floor.takeSlot();
+    if (slot < 0) return undefined;
+    const media = new FloorLineMedia(this.nextId++, floor, slot, line, cb, this.o.pump);
+    floor.calls.set(media.id, media);
+    floor.post({ t: 'open', id: media.id, slot, o });
+    const ok = await media.opened;
+    if (!ok) {
+      floor.calls.delete(media.id);
+      floor.freeSlot(slot);
+      return undefined;
+    }
+    return media;
+  }
+
+  /** @internal a floor's message */
+  onMessage(floor: Floor, m: FromFloor): void {
+    switch (m.t) {
+      case 'rxData':
+        this.rx.get(m.ch)?.push(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
+        return;
+      case 'rxEnd': {
+        const r = this.rx.get(m.ch);
+        this.rx.delete(m.ch);
+        r?.push(null);
+        return;
+      }
+      case 'txAck': {
+        const ch = this.tx.get(m.ch);
+        const done = ch?.acks.get(m.seq);
+        ch?.acks.delete(m.seq);
+        done?.(m.error === undefined ? null : new Error(m.error));
+        return;
+      }
+      case 'stats':
+        for (const [id, s] of m.list) floor.calls.get(id)?.setStats(s);
+        return;
+      default:
+        (floor.calls.get(m.id) ?? (m.t === 'recDone' ? floor.recordingStops.get(m.id) : undefined))?.onEvent(m);
+    }
+  }
+
+  /** @internal a floor died (or was stopped): its calls are lost; a new floor takes its place. */
+  onDead(floor: Floor, reason: string): void {
+    if (floor.dead) return;
+    floor.dead = true;
+    for (const [ch, c] of this.tx) if (c.floor === floor) {
+      for (const done of c.acks.values()) done(new Error('media worker lost'));
+      this.tx.delete(ch);
+    }
+    const lost = [...floor.calls.values()];
+    for (const m of floor.recordingStops.values()) if (!lost.includes(m)) m.lose();
+    floor.recordingStops.clear();
+    floor.calls.clear();
+    for (const media of lost) media.lose();
+    if (this.stopping) return;
+    this.floors[floor.index] = new Floor(floor.index, this, this.o);
+    for (const media of lost) this.o.onLost(media, floor.index, reason);
+  }
+
+  /**
+   * Test hook: makes floor `index` fail as an uncaught fault would (it closes its sockets and its
+   * thread ends); its calls are lost and a new floor starts.
+   */
+  killFloor(index: number): boolean {
+    const f = this.floors[index];
+    if (f === undefined || f.dead) return false;
+    f.post({ t: 'crash' });
+    return true;
+  }
+
+  /**
+   * The floors' media clocks, summed (ticks, late and skipped ticks) with the largest lateness,
+   * as each floor last copied them (every 250 ms).
+   */
+  clockFigures(): { ticks: number; lateTicks: number; skippedTicks: number; maxLatenessMs: number } {
+    const r = { ticks: 0, lateTicks: 0, skippedTicks: 0, maxLatenessMs: 0 };
+    for (const f of this.floors) {
+      const base = f.slots.length - SLOT_FIELDS;
+      r.ticks += f.slots[base + FLOOR_TICKS]!;
+      r.lateTicks += f.slots[base + FLOOR_LATE_TICKS]!;
+      r.skippedTicks += f.slots[base + FLOOR_SKIPPED_TICKS]!;
+      r.maxLatenessMs = Math.max(r.maxLatenessMs, f.slots[base + FLOOR_MAX_LATENESS_US]! / 1000);
+    }
+    return r;
+  }
+
+  /** Asks every floor for fresh statistics of its calls (they arrive within a tick or two). */
+  refreshStats(): void {
+    for (const f of this.floors) f.post({ t: 'stats' });
+  }
+
+  /** @internal an IVR Rx stream of a floor call */
+  openRx(floor: Floor, id: number, rate: 8000 | 16000 | 48000): Readable {
+    const ch = this.nextChannel++;
+    const r = new Readable({
+      read: () => undefined,
+      destroy: (err, done) => {
+        this.rx.delete(ch);
+        floor.post({ t: 'rxClose', ch });
+        done(err);
+      },
+    });
+    this.rx.set(ch, r);
+    floor.post({ t: 'rxOpen', id, ch, rate });
+    return r;
+  }
+
+  /** @internal an IVR Tx stream of a floor call: each write is acknowledged when the floor's stream took it (backpressure) */
+  openTx(floor: Floor, id: number, rate: 8000 | 16000 | 48000, onHold: boolean): Writable {
+    const ch = this.nextChannel++;
+    const state = { floor, acks: new Map<number, (err?: Error | null) => void>(), seq: 0 };
+    this.tx.set(ch, state);
+    floor.post({ t: 'txOpen', id, ch, rate, onHold });
+    return new Writable({
+      write: (chunk: Buffer, _enc, done) => {
+        if (!this.tx.has(ch)) return done(new Error('IVR Tx channel is closed: the call ended'));
+        const seq = state.seq++;
+        state.acks.set(seq, done);
+        const copy = new Uint8Array(chunk.length);
+        copy.set(chunk);
+        floor.post({ t: 'txWrite', ch, seq, data: copy }, [copy.buffer]);
+      },
+      final: (done) => {
+        floor.post({ t: 'txEnd', ch });
+        done();
+      },
+      destroy: (err, done) => {
+        this.tx.delete(ch);
+        floor.post({ t: 'txEnd', ch });
+        done(err);
+      },
+    });
+  }
+
+  /** @internal a call's level tap changed: poll the shared levels every tick while any is set */
+  tap(media: FloorLineMedia, on: boolean): void {
+    if (on) this.tapped.add(media);
+    else this.tapped.delete(media);
+    if (this.tapped.size > 0 && this.tapTimer === undefined) {
+      this.tapTimer = setInterval(() => {
+        for (const m of this.tapped) m.pollLevels();
+      }, 20);
+      this.tapTimer.unref();
+    } else if (this.tapped.size === 0 && this.tapTimer !== undefined) {
+      clearInterval(this.tapTimer);
+      this.tapTimer = undefined;
+    }
+  }
+
+  /** Ends every floor (after the run's calls have stopped). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.tapTimer !== undefined) clearInterval(this.tapTimer);
+    this.tapTimer = undefined;
+    this.tapped.clear();
+    // a graceful end first: the floor closes its sessions and codecs, then its thread ends
+    // (terminating a thread in the middle of a native codec call can abort the process)
+    await Promise.all(
+      this.floors.map(async (f) => {
+        if (f.dead) return;
+        const exited = new Promise<void>((r) => f.worker.once('exit', () => r()));
+        f.post({ t: 'shutdown' });
+        const t = setTimeout(() => void f.worker.terminate(), 10_000);
+        await exited;
+        clearTimeout(t);
+      }),
+    );
+  }
+}
+
+/** A recording that runs on a call's floor (the file is written by the worker). */
+class FloorRecording implements DuplexMediaSink {
+  /** Unused: the frames never cross; the floor's own recorder takes them. */
+  readonly rx: MediaSink = { ended: false, write: () => undefined };
+  /** Unused, as {@link FloorRecording.rx}. */
+  readonly tx: MediaSink = { ended: false, write: () => undefined };
+  private done: ((r: RecordingResult) => void) | null = null;
+  private result: Promise<RecordingResult> | null = null;
+  /** The frames of the real-time callback, rebuilt per message. */
+  readonly frame: { phoneLine: number; sampleRate: number; samples: number; rx: Int16Array; tx: Int16Array; mixed: Int16Array } = { phoneLine: 0, sampleRate: 0, samples: 0, rx: new Int16Array(0), tx: new Int16Array(0), mixed: new Int16Array(0) };
+
+  constructor(
+    readonly media: FloorLineMedia,
+    readonly o: CallRecorderOptions,
+  ) {
+    this.frame.phoneLine = o.phoneLine;
+  }
+
+  /** Stops it on the floor; resolves with what was written. */
+  stop(): Promise<RecordingResult> {
+    if (this.result !== null) return this.result;
+    this.result = new Promise<RecordingResult>((resolve) => (this.done = resolve));
+    this.media.stopRecording(this);
+    return this.result;
+  }
+
+  /** @internal the floor finished it */
+  finished(r: RecordingResult): void {
+    this.done?.(r);
+    this.done = null;
+  }
+}
+
+/** What {@link FloorLineMedia.openRecorder} returns: a sink for setRecorder plus its stop. */
+export interface RecordingHandle extends DuplexMediaSink {
+  /** Ends the recording; resolves with what was written. */
+  stop(): Promise<RecordingResult>;
+}
+
+/** A call's media on a floor, as lines/ and engine/ use it. */
+export class FloorLineMedia implements LineMedia {
+  /** Resolves true once the floor opened the session (false: no port). */
+  readonly opened: Promise<boolean>;
+  private openedDone!: (ok: boolean) => void;
+  private port = 0;
+  private rate = 0;
+  private latest: MediaSessionStats | undefined;
+  private stopPromise: Promise<void> | null = null;
+  private stoppedDone: (() => void) | null = null;
+  private gone = false;
+  private wavFailed: ((reason: Exclude<WavLoadResult, 'ok'>) => void) | undefined;
+  private levelTap: ((levels: MediaLevels) => void) | null = null;
+  private readonly levels: MediaLevels = { rxPeak: 0, rxRms: 0, txPeak: 0, txRms: 0 };
+  private levelTicks = 0;
+  private raw: ((d: RawRtpData) => void) | undefined;
+  private recording: FloorRecording | null = null;
+  private relay: FrameRelay | null = null;
+  private readonly stoppingRecordings: FloorRecording[] = [];
+
+  constructor(
+    /** Unique per run. */
+    readonly id: number,
+    private readonly floor: Floor,
+    private readonly slot: number,
+    private readonly line: PhoneLine,
+    private readonly cb: FloorCallbacks,
+    private readonly pump: MediaPump,
+  ) {
+    this.opened = new Promise((r) => (this.openedDone = r));
+  }
+
+  /** The floor (worker index) the call's media runs on. */
+  get floorIndex(): number {
+    return this.floor.index;
+  }
+
+  get localPort(): number {
+    return this.port;
+  }
+  get sampleRate(): number {
+    return this.rate;
+  }
+
+  configure(n: NegotiatedMedia): boolean {
+    if (this.gone) return false;
+    const p = mediaParamsOf(n);
+    // what the floor's configure would refuse at once is refused here, so the answer stays synchronous
+    if (!isCodecName(p.codec) || !isCodecAvailable(p.codec)) return false;
+    this.rate = CODEC_INFO[p.codec].sampleRate;
+    this.floor.post({ t: 'configure', id: this.id, p });
+    return true;
+  }
+  start(): void {
+    this.floor.post({ t: 'start', id: this.id });
+  }
+  stop(): Promise<void> {
+    if (this.stopPromise !== null) return this.stopPromise;
+    if (this.line.media === this) this.line.media = undefined;
+    this.setFramePort(null);
+    this.pool().tap(this, false);
+    if (this.gone) return (this.stopPromise = Promise.resolve());
+    this.stopPromise = new Promise<void>((r) => (this.stoppedDone = r));
+    this.floor.post({ t: 'stop', id: this.id });
+    return this.stopPromise;
+  }
+  sendDtmf(digits: string, method: 'rfc4733' | 'inband'): boolean {
+    if (this.gone || !isValidDtmfString(digits)) return false;
+    this.floor.post({ t: 'dtmf', id: this.id, digits, method });
+    return true;
+  }
+  private set(m: FloorSetter, ...a: unknown[]): void {
+    this.floor.post({ t: 'set', id: this.id, m, a });
+  }
+  setVolume(rx: number, tx: number): void {
+    this.set('setVolume', rx, tx);
+  }
+  setLoopback(on: boolean): void {
+    this.set('setLoopback', on);
+  }
+  setJitter(ms: number): void {
+    this.set('setJitter', ms);
+  }
+  setOpusSettings(s: OpusSettings): void {
+    this.set('setOpusSettings', s);
+  }
+  enableJitter(on: boolean): void {
+    this.set('enableJitter', on);
+  }
+  setSilenceSuppression(on: boolean): void {
+    this.set('setSilenceSuppression', on);
+  }
+  setKeepAlive(ms: number): void {
+    this.set('setKeepAlive', ms);
+  }
+  setHeld(on: boolean): void {
+    this.set('setHeld', on);
+  }
+  stopWave(): void {
+    this.set('stopWave');
+  }
+  setRawRtpAccess(cb: ((d: RawRtpData) => void) | undefined): void {
+    this.raw = cb;
+    this.floor.post({ t: 'raw', id: this.id, on: cb !== undefined });
+  }
+  /**
+   * The call's figures, read from the floor synchronously (see Floor.readStats); after the
+   * session's stop, or when the floor does not answer in time, the last ones it sent (it sends
+   * them once a second and with the stop).
+   */
+  stats(): MediaSessionStats {
+    if (!this.gone && this.stopPromise === null) {
+      const fresh = this.floor.readStats(this.id);
+      if (fresh !== undefined) this.latest = fresh;
+    }
+    return this.latest!;
+  }
+  mediaActivity(): number {
+    return Atomics.load(this.floor.slots, this.slot * SLOT_FIELDS + SLOT_PACKETS_IN);
+  }
+  playWave(path: string, loop: boolean, onFailed?: (result: Exclude<WavLoadResult, 'ok'>) => void): WavLoadResult {
+    const probed = probeWav(path);
+    if (probed !== 'ok') return probed;
+    this.wavFailed = onFailed;
+    this.floor.post({ t: 'wav', id: this.id, path, loop });
+    return 'ok';
+  }
+  openRx(rate: 8000 | 16000 | 48000): Readable {
+    return this.pool().openRx(this.floor, this.id, rate);
+  }
+  openTx(rate: 8000 | 16000 | 48000, onHold?: boolean): Writable {
+    return this.pool().openTx(this.floor, this.id, rate, onHold === true);
+  }
+  setFramePort(port: MediaFramePort | null): void {
+    if (this.relay !== null) {
+      this.pump.remove(this.relay);
+      this.relay = null;
+      this.floor.post({ t: 'frames', id: this.id, ring: null, rate: 0 });
+    }
+    if (port === null || this.gone) return;
+    const sab = new SharedArrayBuffer(FrameRing.BYTES);
+    this.relay = new FrameRelay(sab, port);
+    this.pump.add(this.relay);
+    this.floor.post({ t: 'frames', id: this.id, ring: sab, rate: port.rate });
+  }
+  /**
+   * A recording on the floor (the worker writes the file; with a callback, each tick's frames
+   * come back in one message). Pass the handle to {@link FloorLineMedia.setRecorder}.
+   */
+  openRecorder(o: CallRecorderOptions): RecordingHandle {
+    return new FloorRecording(this, o);
+  }
+  setRecorder(recorder: DuplexMediaSink | null): void {
+    if (recorder === null) {
+      if (this.recording !== null) this.stopRecording(this.recording);
+      return;
+    }
+    // only a floor recording can record a floor call (the frames stay in the worker)
+    if (!(recorder instanceof FloorRecording) || recorder.media !== this) return;
+    this.recording = recorder;
+    const o = recorder.o;
+    this.floor.post({ t: 'rec', id: this.id, path: o.path, raw: o.raw, rate: o.sampleRate, frames: o.callback !== undefined });
+  }
+  setLevelTap(tap: ((levels: MediaLevels) => void) | null): void {
+    this.levelTap = tap;
+    this.levelTicks = Atomics.load(this.floor.slots, this.slot * SLOT_FIELDS + SLOT_LEVEL_TICKS);
+    this.floor.post({ t: 'levels', id: this.id, on: tap !== null });
+    this.pool().tap(this, tap !== null);
+  }
+
+  // ---------------------------------------------------------------- from the pool
+
+  private pool(): MediaFloors {
+    return this.floor.pool;
+  }
+
+  /** @internal the floor's statistics of this call */
+  setStats(s: MediaSessionStats): void {
+    this.latest = s;
+  }
+
+  /** @internal stop the recording on the floor */
+  stopRecording(r: FloorRecording): void {
+    if (this.recording !== r) return;
+    this.recording = null;
+    if (this.gone) return r.finished({ path: r.o.path, samples: 0, sampleRate: r.o.sampleRate, error: 'media worker lost' });
+    this.stoppingRecordings.push(r);
+    this.floor.recordingStops.set(this.id, this);
+    this.floor.post({ t: 'recStop', id: this.id });
+  }
+
+  /** @internal one tick's levels from the shared slot, for the tap */
+  pollLevels(): void {
+    const s = this.floor.slots;
+    const base = this.slot * SLOT_FIELDS;
+    const ticks = Atomics.load(s, base + SLOT_LEVEL_TICKS);
+    // once per tick the floor wrote (a late poll repeats the last levels, up to a second of ticks)
+    let n = Math.min(50, (ticks - this.levelTicks) | 0);
+    this.levelTicks = ticks;
+    const lv = this.levels;
+    lv.rxPeak = s[base + SLOT_RX_PEAK]!;
+    lv.rxRms = s[base + SLOT_RX_RMS]!;
+    lv.txPeak = s[base + SLOT_TX_PEAK]!;
+    lv.txRms = s[base + SLOT_TX_RMS]!;
+    while (n-- > 0 && this.levelTap !== null) this.levelTap(lv);
+  }
+
+  /** @internal the floor died: the call's media is gone */
+  lose(): void {
+    this.gone = true;
+    this.openedDone(false);
+    if (this.relay !== null) this.pump.remove(this.relay);
+    this.relay = null;
+    this.pool().tap(this, false);
+    const lost = { samples: 0, error: 'media worker lost' };
+    for (const r of [...this.stoppingRecordings.splice(0), ...(this.recording !== null ? [this.recording] : [])]) r.finished({ ...lost, path: r.o.path, sampleRate: r.o.sampleRate });
+    this.recording = null;
+    this.stoppedDone?.();
+  }
+
+  /** @internal an event of this call */
+  onEvent(m: Exclude<FromFloor, { t: 'rxData' | 'rxEnd' | 'txAck' | 'stats' }>): void {
+    switch (m.t) {
+      case 'opened':
+        this.port = m.localPort;
+        this.latest = m.stats;
+        this.openedDone(true);
+        return;
+      case 'openFailed':
+        this.openedDone(false);
+        return;
+      case 'stopped':
+        this.floor.calls.delete(this.id);
+        this.floor.freeSlot(this.slot);
+        this.stoppedDone?.();
+        return;
+      case 'dtmf':
+        this.cb.onDtmf(m.digit, m.method);
+        return;
+      case 'conflict':
+        this.cb.onMediaConflict(m.address, m.port);
+        return;
+      case 'handlerError':
+        this.cb.onHandlerError?.(new Error(m.message), m.count);
+        return;
+      case 'wavFailed':
+        this.wavFailed?.(m.reason as Exclude<WavLoadResult, 'ok'>);
+        return;
+      case 'configureFailed':
+        return;
+      case 'recFrame': {
+        const r = this.recording;
+        const cb = r?.o.callback;
+        if (r === null || cb === undefined) return;
+        const f = r.frame;
+        f.sampleRate = m.rate;
+        f.samples = m.rx.length;
+        f.rx = m.rx;
+        f.tx = m.tx;
+        f.mixed = m.mixed;
+        try {
+          cb(f);
+        } catch {
+          /* the application's callback must not stop the media */
+        }
+        return;
+      }
+      case 'recError':
+        this.recording?.o.onError?.(m.reason);
+        return;
+      case 'recDone': {
+        // answers the oldest stop still waiting (the floor answers in order)
+        this.stoppingRecordings.shift()?.finished(m.result);
+        if (this.stoppingRecordings.length === 0) this.floor.recordingStops.delete(this.id);
+        return;
+      }
+      case 'raw': {
+        const cb = this.raw;
+        if (cb === undefined) return;
+        const packet = Buffer.from(m.packet.buffer, m.packet.byteOffset, m.packet.byteLength);
+        const b0 = packet[1] ?? 0;
+        cb({
+          phoneLine: this.line.index,
+          transmittingPacket: m.transmitting,
+          payloadType: b0 & 0x7f,
+          marker: (b0 & 0x80) !== 0,
+          sequence: packet.length >= 4 ? packet.readUInt16BE(2) : 0,
+          timestamp: packet.length >= 8 ? packet.readUInt32BE(4) : 0,
+          ssrc: packet.length >= 12 ? packet.readUInt32BE(8) : 0,
+          payload: packet.subarray(m.payloadOffset),
+          packet,
+          processRtpPacket: true,
+        });
+        return;
+      }
+    }
+  }
+}
+
+/**
+ * A floor call's conference seat on the main thread: a node of the main pump that carries the
+ * call's received frame from its up ring into the bridge port before the mix, and the port's
+ * mix into its down ring after it. One tick of latency each way; nothing allocated per tick.
+ */
+class FrameRelay implements MediaNode {
+  private readonly up: FrameRing;
+  private readonly down: FrameRing;
+  private readonly frame = new Int16Array(FrameRing.FRAME);
+  private readonly n: number;
+  /** The frame at the port's rate (a view made once). */
+  private readonly view: Int16Array;
+
+  constructor(
+    sab: SharedArrayBuffer,
+    private readonly port: MediaFramePort,
+  ) {
+    this.up = new FrameRing(sab, 0);
+    this.down = new FrameRing(sab, 1);
+    this.n = port.rate / 50;
+    this.view = this.frame.subarray(0, this.n);
+  }
+
+  produce(): void {
+    if (!this.up.read(this.frame, this.n)) this.frame.fill(0, 0, this.n);
+    this.port.putFrame(this.view);
+  }
+
+  consume(): void {
+    this.down.write(this.port.getFrame(), this.n);
+  }
+}

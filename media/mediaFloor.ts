@@ -1,0 +1,312 @@
+/**
+ * A media floor: the entry of one media worker thread (`mediaWorkers` start parameter). It runs
+ * the same classes as the main thread's media (MediaSession, MediaPump, DriftCorrectedMediaClock,
+ * RtpPortAllocator, CallRecorder, the IVR streams) for the calls the engine assigned to it, with
+ * its own clock and pump, so its ticks never wait for signalling. It owns the RTP/RTCP sockets
+ * of those calls (a dgram socket cannot move between threads, so each call's ports are bound
+ * here from the start). Commands and events are the messages of media/mediaFloorProtocol.ts.
+ * @module
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { DriftCorrectedMediaClock } from './mediaClock.js';
+import { MediaPump } from './mediaPump.js';
+import { RtpPortAllocator } from './rtpSocket.js';
+import { MediaSession, type MediaFramePort, type MediaLevels, type RawRtpData } from './session.js';
+import { CallRecorder } from './callRecorder.js';
+import type { IvrRxStream, IvrTxStream } from './ivr.js';
+import {
+  FLOOR_CALLS,
+  FLOOR_LATE_TICKS,
+  FLOOR_MAX_LATENESS_US,
+  FLOOR_SKIPPED_TICKS,
+  FLOOR_TICKS,
+  FrameRing,
+  SLOT_FIELDS,
+  SLOT_LEVEL_TICKS,
+  SLOT_PACKETS_IN,
+  SLOT_RX_PEAK,
+  SLOT_RX_RMS,
+  SLOT_TX_PEAK,
+  SLOT_TX_RMS,
+  type FloorInit,
+  type FromFloor,
+  type ToFloor,
+} from './mediaFloorProtocol.js';
+
+/** How often the packet counters are copied to the shared slots and statistics sent, ms. */
+const COUNTER_MS = 250;
+/** Statistics are sent every this many counter rounds (1 s). */
+const STATS_EVERY = 4;
+
+/** A call's frame port onto its two rings: what the bridge on the main thread mixes. */
+class RingFramePort implements MediaFramePort {
+  private readonly up: FrameRing;
+  private readonly down: FrameRing;
+  private readonly out = new Int16Array(FrameRing.FRAME);
+
+  constructor(
+    sab: SharedArrayBuffer,
+    readonly rate: number,
+  ) {
+    this.up = new FrameRing(sab, 0);
+    this.down = new FrameRing(sab, 1);
+  }
+
+  putFrame(pcm: Int16Array): void {
+    this.up.write(pcm, this.rate / 50);
+  }
+
+  getFrame(): Int16Array {
+    // no mix yet (or the main thread fell behind): silence
+    if (!this.down.read(this.out, this.rate / 50)) this.out.fill(0);
+    return this.out;
+  }
+}
+
+/** One call's media on this floor. */
+interface FloorCall {
+  session: MediaSession;
+  slot: number;
+}
+
+const init = workerData as FloorInit;
+const port = parentPort!;
+const slots = new Int32Array(init.slots);
+const clock = new DriftCorrectedMediaClock({});
+const pump = MediaPump.attach(clock);
+clock.start();
+const allocator = new RtpPortAllocator({ host: init.host, minPort: init.minPort, maxPort: init.maxPort, strategy: init.strategy });
+const calls = new Map<number, FloorCall>();
+/** Recordings by call: kept past the session's stop, until the main thread's stop collects the result. */
+const recorders = new Map<number, CallRecorder>();
+const box = new Int32Array(init.statsBox, 0, 3);
+const boxBytes = new Uint8Array(init.statsBox, 12);
+const encoder = new TextEncoder();
+const rxChannels = new Map<number, IvrRxStream>();
+const txChannels = new Map<number, IvrTxStream>();
+
+function post(m: FromFloor, transfer?: ArrayBuffer[]): void {
+  port.postMessage(m, transfer);
+}
+
+let rounds = 0;
+const floorBase = slots.length - SLOT_FIELDS;
+const counters = setInterval(() => {
+  for (const c of calls.values()) Atomics.store(slots, c.slot * SLOT_FIELDS + SLOT_PACKETS_IN, c.session.mediaPacketsIn);
+  const cs = clock.stats();
+  slots[floorBase + FLOOR_TICKS] = cs.ticks;
+  slots[floorBase + FLOOR_LATE_TICKS] = cs.lateTicks;
+  slots[floorBase + FLOOR_SKIPPED_TICKS] = cs.skippedTicks;
+  slots[floorBase + FLOOR_MAX_LATENESS_US] = Math.round(cs.maxLatenessMs * 1000);
+  slots[floorBase + FLOOR_CALLS] = calls.size;
+  if (++rounds % STATS_EVERY === 0 && calls.size > 0) post({ t: 'stats', list: [...calls].map(([id, c]) => [id, c.session.stats()]) });
+}, COUNTER_MS);
+counters.unref();
+
+async function open(id: number, slot: number, o: Extract<ToFloor, { t: 'open' }>['o']): Promise<void> {
+  const opened = await MediaSession.open({
+    clock,
+    pump,
+    allocator,
+    localAddress: o.localAddress,
+    dtmfDetect: o.dtmfDetect,
+    jitterMs: o.jitterMs,
+    jitterEnabled: o.jitterEnabled,
+    cname: o.cname,
+    phoneLine: o.phoneLine,
+    onDtmf: (digit, method) => post({ t: 'dtmf', id, digit, method }),
+    onMediaConflict: (address, p) => post({ t: 'conflict', id, address, port: p }),
+    onHandlerError: (err, count) => post({ t: 'handlerError', id, message: err instanceof Error ? err.message : String(err), count }),
+  });
+  if (!(opened instanceof MediaSession)) {
+    post({ t: 'openFailed', id, error: opened.message });
+    return;
+  }
+  const s = opened;
+  s.setVolume(o.volume.rx, o.volume.tx);
+  s.setLoopback(o.loopback);
+  if (o.keepAliveMs > 0) s.setKeepAlive(o.keepAliveMs);
+  s.setOpusSettings(o.opus);
+  s.setSilenceSuppression(o.suppression);
+  calls.set(id, { session: s, slot });
+  post({ t: 'opened', id, localPort: s.localPort, stats: s.stats() });
+}
+
+function levelTap(slot: number): (lv: MediaLevels) => void {
+  const base = slot * SLOT_FIELDS;
+  return (lv) => {
+    slots[base + SLOT_RX_PEAK] = lv.rxPeak;
+    slots[base + SLOT_RX_RMS] = Math.round(lv.rxRms);
+    slots[base + SLOT_TX_PEAK] = lv.txPeak;
+    slots[base + SLOT_TX_RMS] = Math.round(lv.txRms);
+    Atomics.add(slots, base + SLOT_LEVEL_TICKS, 1);
+  };
+}
+
+function rawTap(id: number): (d: RawRtpData) => void {
+  // observe-only across the thread: a copy per packet (the application asked for every packet)
+  return (d) => {
+    const copy = new Uint8Array(d.packet.length);
+    copy.set(d.packet);
+    post({ t: 'raw', id, transmitting: d.transmittingPacket, packet: copy, payloadOffset: d.packet.length - d.payload.length }, [copy.buffer]);
+  };
+}
+
+async function stopCall(id: number): Promise<void> {
+  const c = calls.get(id);
+  if (c === undefined) {
+    post({ t: 'stopped', id });
+    return;
+  }
+  calls.delete(id);
+  await c.session.stop();
+  post({ t: 'stats', list: [[id, c.session.stats()]] });
+  Atomics.store(slots, c.slot * SLOT_FIELDS + SLOT_PACKETS_IN, c.session.mediaPacketsIn);
+  post({ t: 'stopped', id });
+}
+
+function startRecording(id: number, c: FloorCall, m: Extract<ToFloor, { t: 'rec' }>): void {
+  const opened = CallRecorder.open({
+    phoneLine: 0,
+    path: m.path,
+    raw: m.raw,
+    sampleRate: m.rate,
+    ...(m.frames
+      ? {
+          callback: (f) =>
+            post({ t: 'recFrame', id, rate: f.sampleRate, rx: f.rx.slice(0, f.samples), tx: f.tx.slice(0, f.samples), mixed: f.mixed.slice(0, f.samples) }),
+        }
+      : {}),
+    onError: (reason) => post({ t: 'recError', id, reason }),
+  });
+  if (!(opened instanceof CallRecorder)) {
+    post({ t: 'recError', id, reason: opened.error });
+    return;
+  }
+  recorders.set(id, opened);
+  c.session.setRecorder(opened);
+}
+
+function handle(m: ToFloor): void {
+  if (m.t === 'open') return void open(m.id, m.slot, m.o);
+  if (m.t === 'stop') return void stopCall(m.id);
+  if (m.t === 'stats') {
+    const list = m.id === undefined ? [...calls] : [...calls].filter(([id]) => id === m.id);
+    return void post({ t: 'stats', list: list.map(([id, c]) => [id, c.session.stats()]) });
+  }
+  if (m.t === 'crash') throw new Error('media floor terminated on purpose (test hook)');
+  if (m.t === 'statsSync') return answerStats(m.id, m.seq);
+  if (m.t === 'shutdown') return void shutdown();
+  if (m.t === 'recStop') {
+    const r = recorders.get(m.id);
+    recorders.delete(m.id);
+    calls.get(m.id)?.session.setRecorder(null);
+    if (r === undefined) return void post({ t: 'recDone', id: m.id, result: { path: null, samples: 0, sampleRate: 8000, error: 'not recording' } });
+    return void r.stop().then((result) => post({ t: 'recDone', id: m.id, result }));
+  }
+  if (m.t === 'rxClose') return void rxChannels.get(m.ch)?.destroy();
+  if (m.t === 'txWrite') {
+    const tx = txChannels.get(m.ch);
+    if (tx === undefined) return void post({ t: 'txAck', ch: m.ch, seq: m.seq, error: 'IVR Tx channel is closed' });
+    tx.write(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength), (err) =>
+      post({ t: 'txAck', ch: m.ch, seq: m.seq, ...(err ? { error: err.message } : {}) }),
+    );
+    return;
+  }
+  if (m.t === 'txEnd') return void txChannels.get(m.ch)?.end();
+  const c = calls.get(m.id);
+  if (c === undefined) return;
+  const s = c.session;
+  switch (m.t) {
+    case 'configure':
+      if (!s.configure(m.p)) post({ t: 'configureFailed', id: m.id });
+      return;
+    case 'start':
+      s.start();
+      return;
+    case 'set':
+      (s[m.m] as (...a: unknown[]) => unknown).apply(s, m.a);
+      return;
+    case 'dtmf':
+      s.sendDtmf(m.digits, m.method);
+      return;
+    case 'wav':
+      void s.playWave(m.path, m.loop).then((r) => {
+        if (r !== 'ok') post({ t: 'wavFailed', id: m.id, reason: r });
+      });
+      return;
+    case 'levels':
+      s.setLevelTap(m.on ? levelTap(c.slot) : null);
+      return;
+    case 'raw':
+      s.setRawRtpAccess(m.on ? rawTap(m.id) : undefined);
+      return;
+    case 'rec':
+      startRecording(m.id, c, m);
+      return;
+    case 'rxOpen': {
+      const rx = s.openRx(m.rate);
+      rxChannels.set(m.ch, rx);
+      rx.on('data', (b: Buffer) => {
+        const copy = new Uint8Array(b.length);
+        copy.set(b);
+        post({ t: 'rxData', ch: m.ch, data: copy }, [copy.buffer]);
+      });
+      rx.on('close', () => {
+        rxChannels.delete(m.ch);
+        post({ t: 'rxEnd', ch: m.ch });
+      });
+      rx.on('end', () => rx.destroy());
+      return;
+    }
+    case 'txOpen': {
+      const tx = s.openTx(m.rate, m.onHold);
+      txChannels.set(m.ch, tx);
+      tx.on('error', () => undefined);
+      tx.on('close', () => txChannels.delete(m.ch));
+      return;
+    }
+    case 'frames':
+      s.setFramePort(m.ring === null ? null : new RingFramePort(m.ring, m.rate));
+      return;
+  }
+}
+
+/** Writes a call's statistics into the reply box and wakes the main thread waiting on it. */
+function answerStats(id: number, seq: number): void {
+  const c = calls.get(id);
+  const bytes = c === undefined ? 0 : encoder.encodeInto(JSON.stringify(c.session.stats()), boxBytes).written;
+  box[1] = bytes;
+  box[2] = seq;
+  Atomics.store(box, 0, 1);
+  Atomics.notify(box, 0);
+}
+
+/** Ends every session and recording, stops the clock, and lets the thread end by itself. */
+async function shutdown(): Promise<void> {
+  clearInterval(counters);
+  await Promise.all([...calls.keys()].map((id) => stopCall(id)));
+  await Promise.all([...recorders.values()].map((r) => r.stop()));
+  recorders.clear();
+  pump.detach();
+  clock.stop();
+  port.close();
+  // in a worker this ends the thread only (a lazily loaded native library may hold a handle)
+  setImmediate(() => process.exit(0));
+}
+
+/**
+ * A fault nobody caught: close every socket first, then end the thread (exit code 1, which the
+ * main thread reports as the floor's loss). Node aborts the whole process when a UDP socket
+ * receives while its worker is being torn down, so the thread must not end with sockets open.
+ */
+async function dieCleanly(): Promise<void> {
+  clearInterval(counters);
+  const stops = [...calls.values()].map((c) => c.session.stop());
+  calls.clear();
+  await Promise.race([Promise.all(stops), new Promise((r) => setTimeout(r, 500))]);
+  process.exit(1);
+}
+process.on('uncaughtException', () => void dieCleanly());
+
+port.on('message', (m: ToFloor) => handle(m));

@@ -1,0 +1,198 @@
+/**
+ * What the main thread and a media worker (a "media floor", media/mediaFloor.ts) say to each
+ * other, and the layout of the memory they share. Messages are small and structured: commands
+ * go to the floor when the application or the call changes something, events come back when
+ * something happens (a digit, a failure, a batch of statistics once a second); no message is
+ * sent per packet or per tick. What the main thread reads often (the media time-out's packet
+ * counter, VU levels) sits in a SharedArrayBuffer slot per call, so reading it costs no message.
+ * Conference audio crosses in per-call SharedArrayBuffer frame rings ({@link FrameRing}).
+ * @module
+ */
+import type { MediaParams, MediaSessionStats } from './session.js';
+import type { OpusSettings } from './opus.js';
+import type { RecordingResult } from './callRecorder.js';
+
+/** Int32 fields of one call's slot in the floor's shared counters. */
+export const SLOT_PACKETS_IN = 0;
+/** Received peak level of the last tick (VU meters). */
+export const SLOT_RX_PEAK = 1;
+/** Received RMS level of the last tick. */
+export const SLOT_RX_RMS = 2;
+/** Sent peak level of the last tick. */
+export const SLOT_TX_PEAK = 3;
+/** Sent RMS level of the last tick. */
+export const SLOT_TX_RMS = 4;
+/** Ticks whose levels were written (the main thread calls the tap once per new tick). */
+export const SLOT_LEVEL_TICKS = 5;
+/** Int32 fields per slot. */
+export const SLOT_FIELDS = 8;
+
+/**
+ * The floor's own figures, in the slot after the last call slot (copied every 250 ms): its
+ * media clock's ticks, late and skipped ticks, and its largest tick lateness in µs.
+ */
+export const FLOOR_TICKS = 0;
+/** Late ticks of the floor's clock. */
+export const FLOOR_LATE_TICKS = 1;
+/** Skipped ticks of the floor's clock. */
+export const FLOOR_SKIPPED_TICKS = 2;
+/** Largest tick lateness so far, µs. */
+export const FLOOR_MAX_LATENESS_US = 3;
+/** Calls on the floor. */
+export const FLOOR_CALLS = 4;
+
+/** What the floor needs at its start (`workerData`). */
+export interface FloorInit {
+  /** Which floor this is (0-based), for logs. */
+  index: number;
+  /** Address RTP binds to. */
+  host: string;
+  /** This floor's share of the RTP port range. */
+  minPort: number;
+  /** Last port of the share. */
+  maxPort: number;
+  /** Port choice within the share. */
+  strategy: 'sequential' | 'random';
+  /** The shared counters: {@link SLOT_FIELDS} Int32 per call slot, then one slot of the floor's own figures. */
+  slots: SharedArrayBuffer;
+  /** The reply box of synchronous statistics reads ({@link STATS_BOX_BYTES}). */
+  statsBox: SharedArrayBuffer;
+}
+
+/**
+ * Bytes of a floor's reply box for a synchronous statistics read: an Int32 state (0 idle,
+ * 1 answered), an Int32 length, then the statistics as JSON.
+ */
+export const STATS_BOX_BYTES = 64 * 1024;
+
+/** Settings a call's media opens with (the line's). */
+export interface FloorOpenOptions {
+  /** Address for the CNAME. */
+  localAddress: string;
+  /** In-band DTMF detection. */
+  dtmfDetect: boolean;
+  /** Jitter buffer delay, ms. */
+  jitterMs: number;
+  /** Jitter buffer on. */
+  jitterEnabled: boolean;
+  /** RTCP CNAME. */
+  cname: string;
+  /** Line volumes. */
+  volume: { rx: number; tx: number };
+  /** Loopback on. */
+  loopback: boolean;
+  /** RTP keep-alive interval, ms (0 = off). */
+  keepAliveMs: number;
+  /** The line's Opus settings. */
+  opus: OpusSettings;
+  /** Silence suppression on. */
+  suppression: boolean;
+  /** The line, for raw RTP data. */
+  phoneLine: number;
+}
+
+/** Setters forwarded as they are (each takes plain data and returns nothing the caller needs). */
+export type FloorSetter = 'setVolume' | 'setLoopback' | 'setJitter' | 'setOpusSettings' | 'enableJitter' | 'setSilenceSuppression' | 'setKeepAlive' | 'setHeld' | 'stopWave';
+
+/** Main thread to floor. `id` names a call's media (unique per engine run). */
+export type ToFloor =
+  | { t: 'open'; id: number; slot: number; o: FloorOpenOptions }
+  | { t: 'configure'; id: number; p: MediaParams }
+  | { t: 'start'; id: number }
+  | { t: 'stop'; id: number }
+  | { t: 'set'; id: number; m: FloorSetter; a: unknown[] }
+  | { t: 'dtmf'; id: number; digits: string; method: 'rfc4733' | 'inband' }
+  | { t: 'wav'; id: number; path: string; loop: boolean }
+  | { t: 'levels'; id: number; on: boolean }
+  | { t: 'raw'; id: number; on: boolean }
+  | { t: 'rec'; id: number; path: string | null; raw: boolean; rate: 8000 | 16000 | 48000; frames: boolean }
+  | { t: 'recStop'; id: number }
+  | { t: 'rxOpen'; id: number; ch: number; rate: 8000 | 16000 | 48000 }
+  | { t: 'rxClose'; ch: number }
+  | { t: 'txOpen'; id: number; ch: number; rate: 8000 | 16000 | 48000; onHold: boolean }
+  | { t: 'txWrite'; ch: number; seq: number; data: Uint8Array }
+  | { t: 'txEnd'; ch: number }
+  | { t: 'frames'; id: number; ring: SharedArrayBuffer | null; rate: number }
+  | { t: 'stats'; id?: number }
+  | { t: 'statsSync'; id: number; seq: number }
+  | { t: 'shutdown' }
+  | { t: 'crash' };
+
+/** Floor to main thread. */
+export type FromFloor =
+  | { t: 'opened'; id: number; localPort: number; stats: MediaSessionStats }
+  | { t: 'openFailed'; id: number; error: string }
+  | { t: 'stopped'; id: number }
+  | { t: 'dtmf'; id: number; digit: string; method: 'rfc4733' | 'inband' }
+  | { t: 'conflict'; id: number; address: string; port: number }
+  | { t: 'handlerError'; id: number; message: string; count: number }
+  | { t: 'wavFailed'; id: number; reason: string }
+  | { t: 'configureFailed'; id: number }
+  | { t: 'recFrame'; id: number; rate: number; rx: Int16Array; tx: Int16Array; mixed: Int16Array }
+  | { t: 'recError'; id: number; reason: string }
+  | { t: 'recDone'; id: number; result: RecordingResult }
+  | { t: 'rxData'; ch: number; data: Uint8Array }
+  | { t: 'rxEnd'; ch: number }
+  | { t: 'txAck'; ch: number; seq: number; error?: string }
+  | { t: 'raw'; id: number; transmitting: boolean; packet: Uint8Array; payloadOffset: number }
+  | { t: 'stats'; list: [number, MediaSessionStats][] };
+
+/**
+ * One direction of a call's conference audio across the thread boundary: a single-producer,
+ * single-consumer ring of 20 ms frames in a SharedArrayBuffer. The writer copies a frame in and
+ * advances its counter; the reader copies the oldest frame out, or finds none (then it uses
+ * silence). Nothing is allocated per frame. Two rings (up and down) share one buffer.
+ */
+export class FrameRing {
+  /** Frames a ring holds: 4 x 20 ms, enough to ride out a late tick on either side. */
+  static readonly FRAMES = 4;
+  /** Samples per frame slot (20 ms at 48 kHz). */
+  static readonly FRAME = 960;
+  /** Bytes of the buffer holding both directions of one call. */
+  static readonly BYTES = 2 * (8 + FrameRing.FRAMES * FrameRing.FRAME * 2);
+
+  private readonly ctl: Int32Array;
+  private readonly data: Int16Array;
+  /** The reader ran dry (or has not started): it waits for a cushion (reader side only). */
+  private dry = true;
+
+  /** The `which`-th (0 = up: call to bridge, 1 = down: bridge to call) ring of `sab`. */
+  constructor(sab: SharedArrayBuffer, which: 0 | 1) {
+    const half = FrameRing.BYTES / 2;
+    this.ctl = new Int32Array(sab, which * half, 2);
+    this.data = new Int16Array(sab, which * half + 8, FrameRing.FRAMES * FrameRing.FRAME);
+  }
+
+  /** Writes a frame of `n` samples; when the reader is a whole ring behind, the oldest is overwritten. */
+  write(frame: Int16Array, n: number): void {
+    const w = Atomics.load(this.ctl, 0);
+    const off = (w % FrameRing.FRAMES) * FrameRing.FRAME;
+    const m = Math.min(n, FrameRing.FRAME);
+    for (let i = 0; i < m; i++) this.data[off + i] = frame[i]!;
+    Atomics.store(this.ctl, 0, w + 1);
+    // a reader left behind skips ahead, so latency stays bounded by the ring
+    const r = Atomics.load(this.ctl, 1);
+    if (w + 1 - r > FrameRing.FRAMES) Atomics.compareExchange(this.ctl, 1, r, w + 1 - FrameRing.FRAMES);
+  }
+
+  /**
+   * Copies the oldest unread frame into `out`; false (and `out` untouched) when there is none.
+   * The two sides run on different clocks, so after running dry the reader waits until two
+   * frames are buffered: one frame of cushion absorbs the jitter between the two ticks instead
+   * of a gap every time the writer's tick comes a little after the reader's.
+   */
+  read(out: Int16Array, n: number): boolean {
+    const r = Atomics.load(this.ctl, 1);
+    const available = Atomics.load(this.ctl, 0) - r;
+    if (available <= 0 || (this.dry && available < 2)) {
+      this.dry = true;
+      return false;
+    }
+    this.dry = false;
+    const off = (r % FrameRing.FRAMES) * FrameRing.FRAME;
+    const m = Math.min(n, FrameRing.FRAME);
+    for (let i = 0; i < m; i++) out[i] = this.data[off + i]!;
+    Atomics.compareExchange(this.ctl, 1, r, r + 1);
+    return true;
+  }
+}
