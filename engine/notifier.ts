@@ -31,6 +31,17 @@ export class Notifier {
   private scheduled = false;
   /** Gives way to due media between notifications (null: a whole batch per turn). */
   private gate: YieldGate | null = null;
+  /**
+   * Raise group of each queued notification (parallel to `queue`): those raised in one run of
+   * synchronous code (SipCallComplete and SipOnHook, say) are one group, delivered in one turn;
+   * the gate is asked only between groups.
+   */
+  private groups: number[] = [];
+  private group = 0;
+  private groupOpen = false;
+  private readonly closeGroup = (): void => {
+    this.groupOpen = false;
+  };
 
   /**
    * @param emitter where `notification` and per-event events are emitted (the engine)
@@ -98,13 +109,21 @@ export class Notifier {
     const batch = this.queue;
     const from = this.head;
     this.queue = [];
+    this.groups = [];
     this.head = 0;
     this.scheduled = false;
     for (let i = from; i < batch.length; i++) this.deliver(batch[i]!);
   }
 
   private enqueue(n: Notification): void {
+    if (!this.groupOpen) {
+      // a new group until the current synchronous run ends (its microtask checkpoint)
+      this.groupOpen = true;
+      this.group++;
+      queueMicrotask(this.closeGroup);
+    }
     this.queue.push(n);
+    this.groups.push(this.group);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.turn);
@@ -120,21 +139,26 @@ export class Notifier {
     }
     this.scheduled = false;
     const start = performance.now();
-    let n = 0;
+    let prev = -1;
     // handlers may queue more: they join this batch while the gate allows
-    while (this.head < this.queue.length && (n === 0 || !gate.shouldYield(start))) {
+    while (this.head < this.queue.length) {
+      const g = this.groups[this.head]!;
+      // only between raise groups: a group is delivered whole, in one turn
+      if (prev >= 0 && g !== prev && gate.shouldYield(start)) break;
+      prev = g;
       const next = this.queue[this.head]!;
       this.head++;
-      n++;
       this.deliver(next);
     }
     if (this.head >= this.queue.length) {
       this.queue = [];
+      this.groups = [];
       this.head = 0;
     } else if (!this.scheduled) {
       if (this.head > 1024) {
-        // a long backlog drains over many turns: drop the delivered part of the array
+        // a long backlog drains over many turns: drop the delivered part of the arrays
         this.queue = this.queue.slice(this.head);
+        this.groups = this.groups.slice(this.head);
         this.head = 0;
       }
       this.scheduled = true;
