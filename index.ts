@@ -40,6 +40,7 @@ export type { CallDialogInfo, ReceivedReferData, TransferFailureData } from './l
 export type { RawRtpData } from './media/session.js';
 export type { MediaClock, MediaClockListener, MediaClockOptions, MediaClockStats } from './media/mediaClock.js';
 export { DriftCorrectedMediaClock, virtualMediaClock } from './media/mediaClock.js';
+export { SendTiming, type SendTimingOptions, type SendTimingStats } from './media/sendTiming.js';
 export { TelephonyReturnValue, getTelephonyStatusString } from './engine/returnCodes.js';
 export {
   NotifyType,

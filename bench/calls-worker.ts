@@ -174,6 +174,9 @@ async function startEngine(req: WorkerRequest): Promise<object> {
     callAnswerTimeoutSeconds: 60,
     // bench:calls workers / f: media in this many worker threads
     ...(typeof req.mediaWorkers === 'number' ? { mediaWorkers: req.mediaWorkers } : {}),
+    // bench:calls e: the media clock's phase groups and signalling's yield, on or off
+    ...(typeof req.mediaPhaseGroups === 'number' ? { mediaPhaseGroups: req.mediaPhaseGroups } : {}),
+    ...(typeof req.signallingYieldsToMedia === 'boolean' ? { signallingYieldsToMedia: req.signallingYieldsToMedia } : {}),
     // bench:calls srtp: every call SRTP (RTP/SAVP) with the one suite asked for
     ...(typeof req.srtp === 'string' ? { srtpPolicy: 'mandatory' as const, srtpSuites: [req.srtp as SrtpSuite] } : {}),
   });
@@ -571,7 +574,59 @@ function mem(): object {
   return { memory: process.memoryUsage(), gcExposed: gc !== undefined };
 }
 
+// ------------------------------------------------------------------------------ far-end capture (part e)
+
+/** Arrival spacing of the packets each connected line receives, as this (far-end) process sees them. */
+let capture: { dev: number[]; last: Map<number, number>; eld: IntervalHistogram } | undefined;
+
+/** Starts (or restarts) recording |interval − 20 ms| between packets arriving on every connected line. */
+function captureStart(): object {
+  const e = engine!;
+  const last = new Map<number, number>();
+  const dev: number[] = [];
+  const eld = monitorEventLoopDelay({ resolution: 1 });
+  eld.enable();
+  let lines = 0;
+  for (let i = 0; i < engineLines; i++) {
+    if (!e.getActiveCallInfo(i).connected) continue;
+    lines++;
+    const line = i;
+    e.enableRawRtpPacketAccess(line, true, (d: RawRtpData) => {
+      if (d.transmittingPacket) return;
+      const now = performance.now();
+      const prev = last.get(line);
+      if (prev !== undefined) capture?.dev.push(Math.abs(now - prev - 20));
+      last.set(line, now);
+    });
+  }
+  capture = { dev, last, eld };
+  return { lines };
+}
+
+/** The figures since `captureStart` (or the previous take), and a fresh window. */
+function captureTake(): object {
+  const c = capture!;
+  const dev = c.dev.sort((a, b) => a - b);
+  const n = dev.length;
+  const q = (x: number): number => (n === 0 ? 0 : dev[Math.min(n - 1, Math.ceil(n * x) - 1)]!);
+  const out = { samples: n, p99: q(0.99), p999: q(0.999), max: n === 0 ? 0 : dev[n - 1]!, gaps40: dev.filter((d) => d > 20).length, loopP99: c.eld.percentile(99) / 1e6, loopMax: c.eld.max / 1e6 };
+  c.eld.reset();
+  capture = { dev: [], last: c.last, eld: c.eld };
+  return out;
+}
+
+/** Stops the capture. */
+function captureStop(): object {
+  if (capture) capture.eld.disable();
+  capture = undefined;
+  for (let i = 0; i < engineLines; i++) engine?.enableRawRtpPacketAccess(i, false);
+  return {};
+}
+
 const handlers: Record<string, (req: WorkerRequest) => object | Promise<object>> = {
+  captureStart,
+  captureTake,
+  captureStop,
   engine: startEngine,
   call: placeCalls,
   hangup: hangUpAll,

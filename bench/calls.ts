@@ -1,7 +1,7 @@
 /**
  * `npm run bench:calls`: call capacity of the engine, each figure printed beside a reference
  * measured on the same machine in the same run. Parts run alone with
- * `node dist/bench/calls.js a|b|c|d|srtp|heap` (default: all, in that order).
+ * `node dist/bench/calls.js a|b|c|d|e|srtp|heap` (default: all, in that order).
  *
  * **a — concurrent G.711 calls per engine process.** Engine A (child process) calls engine B
  * (another child process) over 127.0.0.1; every call carries PCMU both ways at 20 ms (silence
@@ -52,6 +52,16 @@
  * `SRTP_STEPS` (50,100,200,300); CPU per call at each N and its ratio to plain (target <= 1.3).
  * Alone: `node dist/bench/calls.js srtp` (about 5 minutes).
  *
+ * **e — the storm.** Engine A (child process) holds `STORM_CALLS` (200) G.711 calls to engine E
+ * (another child process), RTP both ways; then SIPp's UAC offers `STORM_RATE` (1000) new calls/s
+ * for `STORM_SECONDS` (5) to E (`CALL_MS` calls). The spacing of the RTP E sends on the first
+ * calls is measured where it arrives, in A (a lightly loaded far end: |interval − 20 ms| of every
+ * packet on every line, in its socket handler; A's own loop delay is printed beside it), before
+ * and during the burst: p99, p99.9, max, % gaps over 40 ms. Beside it E's own
+ * `getMediaClockStatistics()` send figures (spacing, lateness, longest phase) for the same window.
+ * Run once as before this issue (`mediaPhaseGroups: 1`, `signallingYieldsToMedia: false`) and
+ * once with the defaults, in the same run. Targets: p99 < 3 ms during the burst, no gap > 40 ms.
+ *
  * **heap** — memory of a process holding an engine: per idle line (engine with `HEAP_LINES`
  * lines vs none) and per active call (`HEAP_CALLS` answered calls vs idle lines, `HEAP_UP_SECONDS`
  * (3) after the last call connected; 33 counts an active call without its set-up's finished
@@ -85,6 +95,7 @@ import { pairedFramesPerCpuSecond } from './measure.js';
 import { runSipp, startSipp, waitForUdpPort, type SippResult } from '../test/helpers/peers.js';
 import { freePort, freePorts } from '../test/helpers/ports.js';
 import type { WindowFigures } from './calls-worker.js';
+import type { MediaClockStats } from '../media/mediaClock.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -831,6 +842,88 @@ export async function partSrtp(): Promise<void> {
   console.log('target (issue 11): SRTP costs <= 1.3x plain per call');
 }
 
+/** One storm run's window figures: far-end capture and the engine's own clock statistics. */
+interface StormWindow {
+  far: { samples: number; p99: number; p999: number; max: number; gaps40: number; loopP99: number; loopMax: number };
+  clock: MediaClockStats;
+}
+
+/** Part e's run for one engine configuration: before and during a burst of SIPp calls. */
+async function stormRun(opts: Record<string, unknown>, n: number, rate: number, seconds: number, callMs: number): Promise<{ before: StormWindow; during: StormWindow; sipp: SippResult }> {
+  const e = new BenchWorker('storm-E');
+  const a = new BenchWorker('storm-A');
+  try {
+    const lines = 1024;
+    const { port } = await e.request<{ port: number } & Reply>('engine', { lines, rtpMin: 34000, rtpMax: 34000 + lines * 2 + 400, answer: true, phoneName: 'far', ...opts });
+    await a.request('engine', { lines: n, rtpMin: 37000, rtpMax: 37000 + n * 2 + 400, answer: false, phoneName: 'near' });
+    const placed = await a.request<{ connected: number } & Reply>('call', { target: n, dest: port, concurrency: 25 });
+    if (placed.connected < n) process.stderr.write(`  storm: only ${placed.connected}/${n} calls up\n`);
+    await sleep(2000);
+    const take = async (): Promise<StormWindow> => {
+      const [far, c] = await Promise.all([a.request<StormWindow['far'] & Reply>('captureTake'), e.request<{ clock: MediaClockStats } & Reply>('clock')]);
+      return { far, clock: c.clock };
+    };
+    await a.request('captureStart');
+    await sleep(seconds * 1000);
+    const before = await take();
+    const sipp = sippUac(port, rate, rate * seconds, callMs, lines - n - 24);
+    await sleep(seconds * 1000);
+    const during = await take();
+    const r = await sipp;
+    await a.request('captureStop');
+    await a.request('hangup').catch(() => undefined);
+    return { before, during, sipp: r };
+  } finally {
+    await Promise.all([a.close(), e.close()]);
+  }
+}
+
+/** Part e: the storm — media timing of calls already up while SIPp offers a burst of new calls. */
+export async function partE(): Promise<void> {
+  const n = Math.min(500, envNum('STORM_CALLS', 200));
+  const rate = envNum('STORM_RATE', 1000);
+  const seconds = envNum('STORM_SECONDS', 5);
+  const callMs = envNum('CALL_MS', 200);
+  console.log(`\n=== e: the storm — ${n} G.711 calls up, then SIPp offers ${rate} new calls/s for ${seconds} s (${callMs} ms calls)`);
+  console.log(machine());
+  console.log(`uptime: ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`);
+  const variants: Array<[string, Record<string, unknown>]> = [
+    ['before (1 phase group, no yield)', { mediaPhaseGroups: 1, signallingYieldsToMedia: false }],
+    ['after (defaults)', {}],
+  ];
+  const rows: string[][] = [];
+  for (const [label, opts] of variants) {
+    const r = await stormRun(opts, n, rate, seconds, callMs);
+    const s = r.sipp.stats;
+    for (const [when, w] of [
+      ['before burst', r.before],
+      ['during burst', r.during],
+    ] as const) {
+      const c = w.clock;
+      rows.push([
+        label,
+        when,
+        `${f2(w.far.p99)} / ${f2(w.far.p999)} / ${f2(w.far.max)}`,
+        f3(pct(w.far.gaps40, w.far.samples)),
+        `${f2(w.far.loopP99)} / ${f2(w.far.loopMax)}`,
+        `${f2(c.sendSpacingP99Ms ?? NaN)} / ${f2(c.sendSpacingMaxMs ?? NaN)}`,
+        f3(pct(c.sendGaps ?? 0, c.sendSpacingSamples ?? 0)),
+        `${f2(c.sendLatenessP99Ms ?? NaN)} / ${f2(c.sendLatenessMaxMs ?? NaN)}`,
+        `${f2(c.sliceP99Ms ?? NaN)} / ${f2(c.sliceMaxMs ?? NaN)}`,
+        when === 'during burst' ? `${s?.successful ?? '?'} / ${s?.failed ?? '?'}` : '',
+      ]);
+    }
+    process.stderr.write(`  storm ${label}: during p99 ${f2(r.during.far.p99)} ms, max ${f2(r.during.far.max)} ms\n`);
+  }
+  table(
+    ['engine', 'window', 'far-end spacing p99 / p99.9 / max ms', 'gaps>40ms %', 'far loop p99 / max ms', 'engine spacing p99 / max ms', 'engine gaps %', 'engine lateness p99 / max ms', 'engine phase p99 / max ms', 'SIPp ok / failed'],
+    rows,
+  );
+  console.log('far-end spacing = |interval - 20 ms| between packets of one call as the far end (engine A, only these calls) receives them, all calls;');
+  console.log('engine figures = getMediaClockStatistics() of the storm engine, window = its last ~5 s at the end of each window.');
+  console.log('targets (issue): during the burst p99 < 3 ms, no gap > 40 ms');
+}
+
 /** Part heap: memory per idle line and per active call. */
 export async function partHeap(): Promise<void> {
   const lines = Math.min(1024, envNum('HEAP_LINES', 1000));
@@ -881,13 +974,13 @@ export async function partHeap(): Promise<void> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const which = process.argv.slice(2);
-  const parts = which.length > 0 ? which : ['a', 'b', 'c', 'd', 'srtp', 'heap'];
+  const parts = which.length > 0 ? which : ['a', 'b', 'c', 'd', 'e', 'f', 'workers', 'srtp', 'heap'];
   const t0 = Date.now();
-  const run: Record<string, () => Promise<void>> = { a: partA, b: partB, c: partC, d: partD, heap: partHeap, srtp: partSrtp, workers: partWorkers, f: partF };
+  const run: Record<string, () => Promise<void>> = { a: partA, b: partB, c: partC, d: partD, e: partE, heap: partHeap, srtp: partSrtp, workers: partWorkers, f: partF };
   for (const p of parts) {
     const fn = run[p];
     if (!fn) {
-      console.error(`unknown part ${p}: use a, b, c, d, srtp or heap`);
+      console.error(`unknown part ${p}: use a, b, c, d, e, f, workers, srtp or heap`);
       process.exit(2);
     }
     await fn();

@@ -14,6 +14,7 @@ import { realClock, type Clock } from '../sip/clock.js';
 import { CredentialStore, DigestClient } from '../sip/digest.js';
 import { MetricsControl } from './metricsControl.js';
 import { Notifier } from './notifier.js';
+import { MediaYieldGate } from '../media/yieldGate.js';
 import type { Notification } from './notifications.js';
 import { defaultLogger, isLogger } from './logger.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
@@ -79,6 +80,8 @@ export class EngineState {
 
   /** Notification delivery: the application's callback, `notification` and the per-event events. */
   readonly notifier: Notifier;
+  /** Where signalling batches give way to the media clock (`signallingYieldsToMedia`). */
+  readonly yieldGate: MediaYieldGate;
   /** Prometheus metrics (engine/metricsControl.ts); they outlive stopSipTelephony. */
   readonly metrics: MetricsControl;
 
@@ -95,6 +98,7 @@ export class EngineState {
     this.clock = options.clock ?? realClock;
     this.logger = this.constructorLogger();
     this.notifier = new Notifier(emitter, undefined, (err, n) => this.handlerError(err, n));
+    this.yieldGate = new MediaYieldGate();
     this.metrics = new MetricsControl({
       lineStates: () => (run()?.lines ?? []).map((l) => l.reportedState),
       registrationStates: () => (run()?.registration?.status() ?? []).map((r) => r.state),

@@ -6,6 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import { TelephonyReturnValue } from './returnCodes.js';
 import { NotifyType } from './types.js';
+import type { YieldGate } from '../media/yieldGate.js';
 import type { Notification, NotificationDataOf, NotificationEvent, UserNotifyCallback } from './notifications.js';
 
 /** The data argument of raising event `E`: optional when the event may carry none. */
@@ -25,7 +26,22 @@ type DataArgs<E extends NotificationEvent> = undefined extends NotificationDataO
  */
 export class Notifier {
   private queue: Notification[] = [];
+  /** Index of the next notification to deliver in `queue`. */
+  private head = 0;
   private scheduled = false;
+  /** Gives way to due media between notifications (null: a whole batch per turn). */
+  private gate: YieldGate | null = null;
+  /**
+   * Raise group of each queued notification (parallel to `queue`): those raised in one run of
+   * synchronous code (SipCallComplete and SipOnHook, say) are one group, delivered in one turn;
+   * the gate is asked only between groups.
+   */
+  private groups: number[] = [];
+  private group = 0;
+  private groupOpen = false;
+  private readonly closeGroup = (): void => {
+    this.groupOpen = false;
+  };
 
   /**
    * @param emitter where `notification` and per-event events are emitted (the engine)
@@ -37,6 +53,14 @@ export class Notifier {
     private callback: UserNotifyCallback | undefined,
     private readonly onHandlerError: (err: unknown, n: Notification) => void,
   ) {}
+
+  /**
+   * Deliver the queue in batches that stop when `gate` says so (a media tick is due): the rest
+   * follows on the next turn of the event loop, in order. Null delivers the whole queue at once.
+   */
+  setYieldGate(gate: YieldGate | null): void {
+    this.gate = gate;
+  }
 
   /** Replaces the application callback. */
   setCallback(cb: UserNotifyCallback | undefined): void {
@@ -77,24 +101,70 @@ export class Notifier {
 
   /** Notifications queued and not yet delivered (the overload guard bounds it, engine/overload.ts). */
   get backlog(): number {
-    return this.queue.length;
+    return this.queue.length - this.head;
   }
 
   /** Delivers everything still queued, synchronously (used at shutdown). */
   flush(): void {
     const batch = this.queue;
+    const from = this.head;
     this.queue = [];
+    this.groups = [];
+    this.head = 0;
     this.scheduled = false;
-    for (const n of batch) this.deliver(n);
+    for (let i = from; i < batch.length; i++) this.deliver(batch[i]!);
   }
 
   private enqueue(n: Notification): void {
+    if (!this.groupOpen) {
+      // a new group until the current synchronous run ends (its microtask checkpoint)
+      this.groupOpen = true;
+      this.group++;
+      queueMicrotask(this.closeGroup);
+    }
     this.queue.push(n);
+    this.groups.push(this.group);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(this.turn);
     }
   }
+
+  /** One turn's delivery: everything, or with a gate a batch until it says stop (at least one). */
+  private readonly turn = (): void => {
+    const gate = this.gate;
+    if (gate === null) {
+      this.flush();
+      return;
+    }
+    this.scheduled = false;
+    const start = performance.now();
+    let prev = -1;
+    // handlers may queue more: they join this batch while the gate allows
+    while (this.head < this.queue.length) {
+      const g = this.groups[this.head]!;
+      // only between raise groups: a group is delivered whole, in one turn
+      if (prev >= 0 && g !== prev && gate.shouldYield(start)) break;
+      prev = g;
+      const next = this.queue[this.head]!;
+      this.head++;
+      this.deliver(next);
+    }
+    if (this.head >= this.queue.length) {
+      this.queue = [];
+      this.groups = [];
+      this.head = 0;
+    } else if (!this.scheduled) {
+      if (this.head > 1024) {
+        // a long backlog drains over many turns: drop the delivered part of the arrays
+        this.queue = this.queue.slice(this.head);
+        this.groups = this.groups.slice(this.head);
+        this.head = 0;
+      }
+      this.scheduled = true;
+      setImmediate(this.turn);
+    }
+  };
 
   private deliver(n: Notification): void {
     if (this.callback) {

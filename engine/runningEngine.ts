@@ -185,6 +185,7 @@ export class RunningEngine {
       userAgent: p.userAgent,
       maxMessageSize: p.maxSipMessageBytes,
       tls: tlsOn ? { ...p.tls, port: p.tlsPort } : undefined,
+      yieldGate: p.signallingYieldsToMedia ? state.yieldGate : undefined,
     });
   }
 
@@ -201,7 +202,7 @@ export class RunningEngine {
     }
     let mediaClock: MediaClock;
     try {
-      mediaClock = state.options.mediaClock?.() ?? new DriftCorrectedMediaClock({});
+      mediaClock = state.options.mediaClock?.() ?? new DriftCorrectedMediaClock({ phases: p.mediaPhaseGroups });
     } catch (err) {
       // the application's factory failed: close the socket, then let the procedure guard report it
       await stack.stop().catch(() => undefined);
@@ -209,6 +210,9 @@ export class RunningEngine {
     }
     const mediaPump = MediaPump.attach(mediaClock);
     mediaClock.start();
+    // signalling (SIP datagrams, notification handlers) gives way to this clock's due phases
+    state.yieldGate.setClock(mediaClock);
+    state.notifier.setYieldGate(p.signallingYieldsToMedia ? state.yieldGate : null);
     const audio = await EngineAudio.start({ clock: state.clock, notifyLine: (line, event, data) => state.notifier.lineUnchecked(line, event, data) }, p, lines, mediaPump);
     if (typeof audio === 'number') {
       mediaPump.detach();

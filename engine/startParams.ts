@@ -87,6 +87,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (p.sipTransport !== 'UDP' && p.sipTransport !== 'TCP' && p.sipTransport !== 'TLS') return T.SipBadParameter;
   if (!int(p.tlsPort, 0, 65535) || !validTlsSettings(p.tls)) return T.SipBadParameter;
   if (!Array.isArray(p.dnsServers) || p.dnsServers.length > 8 || !p.dnsServers.every(isDnsServer)) return T.SipBadParameter;
+  if (!int(p.mediaPhaseGroups, 1, 20)) return T.SipBadParameter;
   if (p.conferenceSampleRate !== 8000 && p.conferenceSampleRate !== 16000 && p.conferenceSampleRate !== 48000) return T.SipBadParameter;
   if (p.userNotifyCallbackProc !== undefined && typeof p.userNotifyCallbackProc !== 'function') return T.SipBadParameter;
   if (p.sipLogFile !== undefined && (typeof p.sipLogFile !== 'string' || !p.sipLogFile)) return T.SipBadParameter;
@@ -102,6 +103,7 @@ function validateStartParams(p: ResolvedParams): T {
     p.randomlyAssignIncomingCallsToPhoneLines,
     p.dtmfEnabled,
     p.silenceSuppression,
+    p.signallingYieldsToMedia,
     p.enablePhoneLineRecording,
     p.logSipMessages,
     p.keepCallAfterTransfer,

@@ -99,6 +99,20 @@ export interface StartSipTelephonyParams {
    * deployment saves the resampling with 8000. A LineScape addition.
    */
   conferenceSampleRate?: 8000 | 16000 | 48000;
+  /**
+   * Phase groups of the media clock: the lines are spread over this many groups, each sent at
+   * its own offset inside the 20 ms tick, so a tick is not one burst of every send and a line's
+   * send jitter does not grow with the number of lines (conferenced lines and the sound card
+   * run in group 0, around the mix). 1 = every line in one burst per tick. Default 4, at most
+   * 20. A LineScape addition.
+   */
+  mediaPhaseGroups?: number;
+  /**
+   * SIP received over UDP is handled in bounded batches that give way to a due media tick
+   * (the rest waits for the next turn of the event loop), so a burst of signalling cannot
+   * delay media. Default true; false handles every datagram as it is read. A LineScape addition.
+   */
+  signallingYieldsToMedia?: boolean;
   /** Accept REFER from the far end automatically. */
   farEndCallTransferEnabled?: boolean;
   /** Spread incoming calls over free lines at random instead of lowest first. */
@@ -336,6 +350,8 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   useSequentialRtpPorts: false,
   callConferenceEnabled: true,
   conferenceSampleRate: 16000,
+  mediaPhaseGroups: 4,
+  signallingYieldsToMedia: true,
   farEndCallTransferEnabled: true,
   randomlyAssignIncomingCallsToPhoneLines: false,
   zeroBasedAudioInDeviceId: SIP_AUDIO_DEVICE_NOT_USED,

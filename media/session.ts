@@ -40,6 +40,7 @@ import { IvrRxStream, IvrTxStream, isIvrSampleRate, type IvrSampleRate } from '.
 import { JitterBuffer, type JitterBufferStats, type JitterPop } from './jitterBuffer.js';
 import type { MediaClock, MediaClockListener } from './mediaClock.js';
 import type { MediaNode, MediaPump } from './mediaPump.js';
+import type { SendTiming } from './sendTiming.js';
 import { G729Codec } from './g729.js';
 import { OPUS_MAX_FRAME_SAMPLES, OpusCodec, effectiveOpusSettings, isValidOpusSettings, parseOpusFmtp, type OpusSettings } from './opus.js';
 import { createResampler, type Resampler } from './resample.js';
@@ -490,6 +491,11 @@ export class MediaSession implements MediaNode {
   private txSeq: number;
   private txTs: number;
   private tsIncrement = 160;
+  /** The pump's send-timing recorder (null: not timed), the last audio send's time and timestamp. */
+  private readonly sendTiming: SendTiming | null;
+  private lastSendMs = -1;
+  private lastSendTs = 0;
+  private readonly periodMs: number;
   private needMarker = true;
   private readonly hdr: RtpHeaderFields;
 
@@ -656,6 +662,8 @@ export class MediaSession implements MediaNode {
     this.tone = new ToneGenerator(8000);
     this.sources = new SourceChain(TX_SOURCE_ORDER, this.portEnded);
     this.pump = options.pump ?? null;
+    this.sendTiming = this.pump?.timing ?? null;
+    this.periodMs = this.clock.periodMs;
     socket.onRtp = this.onRtp;
     socket.onRtcp = this.onRtcp;
   }
@@ -1318,6 +1326,15 @@ export class MediaSession implements MediaNode {
     if (this.sendPacket(this.sendPt, this.needMarker, ts, len)) {
       this.needMarker = false;
       this.txStats.onSent(len, ts, Date.now());
+      const tm = this.sendTiming;
+      if (tm !== null) {
+        // the spacing the timestamps call for: 20 ms after a 20 ms packet, more after a DTX gap;
+        // a jump of over a second (a new timestamp base) is not judged
+        const ticks = ((ts - this.lastSendTs) >>> 0) / this.tsIncrement;
+        const expected = ticks <= 50 ? ticks * this.periodMs : -1;
+        this.lastSendMs = tm.onSend(this.lastSendMs, expected);
+        this.lastSendTs = ts;
+      }
     }
   }
 
@@ -1609,6 +1626,8 @@ export class MediaSession implements MediaNode {
   setFramePort(port: MediaFramePort | null): void {
     if (this.conferenceSource !== null) this.sources.remove(this.conferenceSource);
     this.framePort = port;
+    // a line in the mix puts before and takes after the bridge's mix: the pump's phase group 0
+    this.pump?.setMixed(this, port !== null);
     this.conferenceSource = port === null ? null : new ConferenceSource(port);
     if (this.conferenceSource !== null) this.sources.add(this.conferenceSource, SRC_CONFERENCE);
   }

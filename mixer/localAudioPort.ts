@@ -99,7 +99,8 @@ export class LocalAudioPort {
    */
   static attach(audio: LocalAudio, bridge: ConferenceBridge, driver: MediaClock | MediaPump, options: CaptureProcessingOptions = {}): LocalAudioPort {
     const p = new LocalAudioPort(audio, bridge, driver, options);
-    if (driver instanceof MediaPump) driver.add(p.node);
+    // the device always talks to the bridge: it runs around the mix (phase group 0)
+    if (driver instanceof MediaPump) driver.add(p.node, true);
     else driver.add(p.listener);
     return p;
   }

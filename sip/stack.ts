@@ -75,6 +75,8 @@ export interface SipStackOptions {
   retransmit2xxUntilAck?: boolean;
   /** Largest message the created transport accepts (its default otherwise); larger requests get 513. */
   maxMessageSize?: number;
+  /** Handed to the transport it makes: received UDP is handled in batches that give way to media. */
+  yieldGate?: { shouldYield(batchStartMs: number): boolean };
   /** TLS for the created transport (see `SipTransportOptions.tls`). */
   tls?: SipTransportTlsOptions;
 }
@@ -191,7 +193,7 @@ export class SipStack extends SafeEmitter<SipStackEvents> {
     super();
     this.clock = options.clock ?? realClock;
     this.ownsTransport = options.transport === undefined;
-    this.transport = options.transport ?? new SipTransport({ host: options.host, port: options.port, clock: this.clock, maxMessageSize: options.maxMessageSize, tls: options.tls });
+    this.transport = options.transport ?? new SipTransport({ host: options.host, port: options.port, clock: this.clock, maxMessageSize: options.maxMessageSize, tls: options.tls, yieldGate: options.yieldGate });
     this.userAgent = options.userAgent;
     const txTransport: TransactionTransport = {
       encode: (msg, dest) => {

@@ -18,6 +18,7 @@ import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { SipParseError, type SipMessage } from './message.js';
 import { frameStreamMessage, parseMessage, serializeMessage, skipKeepAlive } from './parser.js';
 import { bareHost } from './util.js';
+import { UdpIngress } from './udpIngress.js';
 import { TlsConnector, TlsError, classifyTlsError, isTlsAlert, type TlsFailureReason, type TlsSettings } from './tlsTransport.js';
 
 /** The transport protocols a SIP endpoint can name. TLS needs {@link SipTransportOptions.tls}. */
@@ -90,6 +91,12 @@ export interface SipTransportOptions {
   idleTimeoutMs?: number;
   /** Largest message accepted (a datagram, or a message on a stream, whose connection is then closed); default 256 KiB. */
   maxMessageSize?: number;
+  /**
+   * Received UDP datagrams are handled inline until the gate says to stop (a due media tick, a
+   * spent budget); the rest of the burst waits in a queue drained from `setImmediate`, a batch
+   * per turn of the event loop. Default: none (every datagram handled as it is read).
+   */
+  yieldGate?: { shouldYield(batchStartMs: number): boolean };
   /** Enables TLS: outgoing connections always, a listener when a certificate and key are given. */
   tls?: SipTransportTlsOptions;
 }
@@ -165,6 +172,8 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
   private readonly connsByKey = new Map<string, Connection>();
   private readonly connsById = new Map<number, Connection>();
   private sweepTimer: TimerHandle | undefined;
+  /** Bounded batches of received datagrams when a yield gate is given (see `sip/udpIngress`). */
+  private readonly ingress: UdpIngress | undefined;
 
   /** @param options where to bind and how to treat connections */
   constructor(options: SipTransportOptions = {}) {
@@ -175,6 +184,7 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     this.clock = options.clock ?? realClock;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     this.maxMessageSize = options.maxMessageSize ?? 256 * 1024;
+    this.ingress = options.yieldGate ? new UdpIngress(options.yieldGate, this.onDatagram) : undefined;
     // Reads the certificates now: a bad path fails the construction, not the first call.
     this.tlsConnector = options.tls ? new TlsConnector(options.tls) : undefined;
     this.tlsRequestedPort = options.tls?.port ?? 0;
@@ -338,7 +348,7 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     } catch {
       /* the OS cap (rmem_max) is lower: the default buffer still works */
     }
-    udp.on('message', this.onDatagram);
+    udp.on('message', this.ingress?.receive ?? this.onDatagram);
     udp.on('error', (err) => this.reportError(err));
     if (server) {
       server.on('connection', (socket) => this.onIncomingConnection(socket, 'TCP'));
@@ -406,6 +416,7 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.ingress?.close();
     if (this.listening) await this.listening.catch(() => undefined);
     this.clock.clearTimer(this.sweepTimer);
     this.sweepTimer = undefined;
