@@ -890,6 +890,9 @@ export async function partE(): Promise<void> {
   const variants: Array<[string, Record<string, unknown>]> = [
     ['before (1 phase group, no yield)', { mediaPhaseGroups: 1, signallingYieldsToMedia: false }],
     ['after (defaults)', {}],
+    // media on a worker thread, signalling alone on the main one (E's clock columns are then the
+    // main thread's, which sends nothing: the far end's capture is the figure that counts)
+    ['after + mediaWorkers 1', { mediaWorkers: 1 }],
   ];
   const rows: string[][] = [];
   for (const [label, opts] of variants) {

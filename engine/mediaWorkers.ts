@@ -75,6 +75,8 @@ export interface FloorCallbacks {
   onMediaConflict: (address: string, port: number) => void;
   /** A media handler or callback threw. */
   onHandlerError?: (err: unknown, count: number) => void;
+  /** A non-looping WAV file played to its end (not when stopped or replaced). */
+  onWaveEnd?: (path: string) => void;
 }
 
 /** One worker and its bookkeeping. */
@@ -664,6 +666,9 @@ export class FloorLineMedia implements LineMedia {
         return;
       case 'wavFailed':
         this.wavFailed?.(m.reason as Exclude<WavLoadResult, 'ok'>);
+        return;
+      case 'wavEnd':
+        this.cb.onWaveEnd?.(m.path);
         return;
       case 'configureFailed':
         return;

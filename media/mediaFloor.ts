@@ -116,6 +116,7 @@ async function open(id: number, slot: number, o: Extract<ToFloor, { t: 'open' }>
     phoneLine: o.phoneLine,
     onDtmf: (digit, method) => post({ t: 'dtmf', id, digit, method }),
     onMediaConflict: (address, p) => post({ t: 'conflict', id, address, port: p }),
+    onWaveEnd: (path) => post({ t: 'wavEnd', id, path }),
     onHandlerError: (err, count) => post({ t: 'handlerError', id, message: err instanceof Error ? err.message : String(err), count }),
   });
   if (!(opened instanceof MediaSession)) {

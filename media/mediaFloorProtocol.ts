@@ -127,6 +127,7 @@ export type FromFloor =
   | { t: 'conflict'; id: number; address: string; port: number }
   | { t: 'handlerError'; id: number; message: string; count: number }
   | { t: 'wavFailed'; id: number; reason: string }
+  | { t: 'wavEnd'; id: number; path: string }
   | { t: 'configureFailed'; id: number }
   | { t: 'recFrame'; id: number; rate: number; rx: Int16Array; tx: Int16Array; mixed: Int16Array }
   | { t: 'recError'; id: number; reason: string }
