@@ -331,11 +331,18 @@ interface EngineRamp {
  * @param codec - 'pcmu', 'opus', 'g722' or 'g729'
  * @param steps - call counts, ascending
  * @param seconds - measured seconds per step
- * @param srtp - every call SRTP with this suite (both engines mandatory); plain RTP without
- * @param srtpLibrary - the libsrtp2 both processes load (`LINESCAPE_LIBSRTP2`: a path or `system`)
+ * @param opts - `srtp`: every call SRTP with this suite (both engines mandatory; plain RTP
+ *   without); `srtpLibrary`: the libsrtp2 both processes load (`LINESCAPE_LIBSRTP2`: a path or
+ *   `system`); `mediaWorkers`: both engines' media worker threads (default 0)
  * @returns every step and the highest passing one
  */
-async function engineRamp(codec: 'pcmu' | 'opus' | 'g722' | 'g729', steps: number[], seconds: number, srtp?: SrtpSuite, srtpLibrary?: string, mediaWorkers?: number): Promise<EngineRamp> {
+async function engineRamp(
+  codec: 'pcmu' | 'opus' | 'g722' | 'g729',
+  steps: number[],
+  seconds: number,
+  opts: { srtp?: SrtpSuite; srtpLibrary?: string; mediaWorkers?: number } = {},
+): Promise<EngineRamp> {
+  const { srtp, srtpLibrary, mediaWorkers } = opts;
   const maxN = Math.min(1024, Math.max(...steps));
   const env: Record<string, string> = srtpLibrary === undefined ? {} : { [SRTP_LIBRARY_ENV]: srtpLibrary };
   const a = new BenchWorker('A', env);
@@ -438,7 +445,7 @@ export async function partWorkers(): Promise<void> {
   const summary: string[][] = [['bare dgram', String(raw.best?.n ?? 0), (cpuPerCall(raw.best) || 0).toFixed(4), atFirst(raw), '-']];
   let single = 0;
   for (const w of counts) {
-    const r = await engineRamp('pcmu', steps, seconds, undefined, undefined, w);
+    const r = await engineRamp('pcmu', steps, seconds, { mediaWorkers: w });
     printRamp(`engine, mediaWorkers ${w}`, r.rows, true);
     const n = r.best?.n ?? 0;
     if (w === 0) single = n;
@@ -822,7 +829,7 @@ export async function partSrtp(): Promise<void> {
   const columns: { label: string; ramp: EngineRamp }[] = [];
   for (const lib of libraries) {
     for (const suite of suites) {
-      const ramp = await engineRamp('pcmu', steps, seconds, suite, lib.env);
+      const ramp = await engineRamp('pcmu', steps, seconds, { srtp: suite, srtpLibrary: lib.env });
       printRamp(`engine A <-> engine B, SRTP ${suite} (RTP/SAVP), libsrtp2 ${lib.name}`, ramp.rows, true);
       columns.push({ label: `${lib.name} ${suite}`, ramp });
     }

@@ -131,9 +131,9 @@ export class CallProcedures {
   private ownBinding(user: string | undefined, host: string, port: number | undefined): string | undefined {
     const run = this.run;
     if (!user || host !== run.params.ipAddressOfThisHost || (port ?? 5060) !== run.stack.localEndpoint('UDP').port) return undefined;
-    let best: { contact: string; expiresIn: number } | undefined;
-    for (const b of run.registrar.bindings()) if (b.user === user && (!best || b.expiresIn > best.expiresIn)) best = b;
-    return best?.contact;
+    let best: { uri: string; expires: number } | undefined;
+    for (const c of run.registrar.contactsOf(user)) if (!best || c.expires > best.expires) best = c;
+    return best?.uri;
   }
 
   /** terminateCall. */

@@ -72,6 +72,11 @@ export class RegistrarRole {
     return this.registrar.list();
   }
 
+  /** The live contacts of one user, with seconds left. */
+  contactsOf(user: string): Array<{ uri: string; expires: number }> {
+    return this.registrar.contactsOf(user);
+  }
+
   /** Forgets every binding (the engine stops). */
   clear(): void {
     this.registrar.clear();

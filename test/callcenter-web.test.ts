@@ -24,7 +24,7 @@ import { CallerPool, SimPhone } from '../examples/callcenter/simulator.js';
 import { SupervisorServer, type ServerMessage } from '../examples/callcenter/supervisorServer.js';
 import { sendTone } from './helpers/audio.js';
 import { until } from './helpers/observe.js';
-import { judge, testCallCenter } from './helpers/callCenter.js';
+import { agentOf, floor, judge, testCallCenter } from './helpers/callCenter.js';
 import { peerTest } from './helpers/env.js';
 
 const MUSIC = 523;
@@ -66,16 +66,6 @@ async function rig(t: ExecutionContext, options: Pick<CallCenterOptions, 'agents
       return p;
     },
   };
-}
-
-function agentOf(s: FloorSnapshot, name: string) {
-  return s.agents.find((a) => a.name === name)!;
-}
-
-/** The floor without its clock fields, to compare before and after. */
-function floor(center: CallCenter): string {
-  const s = center.snapshot();
-  return JSON.stringify({ agents: s.agents, queues: s.queues.map((q) => ({ ...q, longestWaitMs: 0 })), calls: s.calls.map((c) => ({ ...c, rxPeak: 0, txPeak: 0 })) });
 }
 
 /** Calls the call center placed to supervisors (their lines follow the agents'). */

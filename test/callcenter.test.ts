@@ -9,7 +9,7 @@
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import { TelephonyReturnValue as T, LineState } from '../index.js';
-import { CallCenter, type CallCenterOptions, type FloorSnapshot } from '../examples/callcenter/callCenter.js';
+import { CallCenter, type CallCenterOptions } from '../examples/callcenter/callCenter.js';
 import { CallerPool, SimPhone, type SimPhoneOptions } from '../examples/callcenter/simulator.js';
 import { readWav } from '../examples/callcenter/audioFiles.js';
 import { parseActRequest } from '../examples/callcenter/actions.js';
@@ -17,7 +17,7 @@ import type { CallRecord } from '../examples/callcenter/callLog.js';
 import { sendTone } from './helpers/audio.js';
 import { dominantFrequency, toneLevelDb } from './helpers/analysis.js';
 import { until } from './helpers/observe.js';
-import { ABSENT, PRESENT, hear, judge, testCallCenter } from './helpers/callCenter.js';
+import { ABSENT, PRESENT, agentOf, floor, hear, judge, testCallCenter } from './helpers/callCenter.js';
 
 const RATE = 8000;
 /** The queue music of these tests: one steady note. */
@@ -58,16 +58,6 @@ async function rig(t: ExecutionContext, options: Partial<CallCenterOptions> & Pi
       return p;
     },
   };
-}
-
-function agentOf(s: FloorSnapshot, name: string) {
-  return s.agents.find((a) => a.name === name)!;
-}
-
-/** The floor without its clock fields, to compare before and after. */
-function floor(center: CallCenter): string {
-  const s = center.snapshot();
-  return JSON.stringify({ agents: s.agents, queues: s.queues.map((q) => ({ ...q, longestWaitMs: 0 })), calls: s.calls.map((c) => ({ ...c, rxPeak: 0, txPeak: 0 })) });
 }
 
 test('two agents register, three callers choose queues by DTMF, hear music, reach agents, and are recorded in two channels', async (t) => {

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CallCenter, type CallCenterOptions } from '../../examples/callcenter/callCenter.js';
+import { CallCenter, type CallCenterOptions, type FloorSnapshot, type AgentView } from '../../examples/callcenter/callCenter.js';
 import { tone, writeMonoWav, writeSyntheticPrompts } from '../../examples/callcenter/audioFiles.js';
 import type { ExecutionContext } from 'ava';
 import { TelephonyReturnValue as T, type VoipMediaEngine } from '../../index.js';
@@ -65,4 +65,15 @@ export async function judge(t: ExecutionContext, what: string, engine: VoipMedia
   t.log(`${what}: ${[...levels].map(([f, db]) => `${f} Hz ${db.toFixed(1)} dB`).join(', ')}`);
   for (const f of present) t.true(levels.get(f)! > presentDb, `${what}: ${f} Hz should be heard (${levels.get(f)!.toFixed(1)} dB)`);
   for (const f of absent) t.true(levels.get(f)! < ABSENT, `${what}: ${f} Hz should not be heard (${levels.get(f)!.toFixed(1)} dB)`);
+}
+
+/** The agent named `name` in a floor snapshot (the tests name only agents they configured). */
+export function agentOf(s: FloorSnapshot, name: string): AgentView {
+  return s.agents.find((a) => a.name === name)!;
+}
+
+/** The floor without its clock fields (waits, VU peaks), to compare before and after an action. */
+export function floor(center: CallCenter): string {
+  const s = center.snapshot();
+  return JSON.stringify({ agents: s.agents, queues: s.queues.map((q) => ({ ...q, longestWaitMs: 0 })), calls: s.calls.map((c) => ({ ...c, rxPeak: 0, txPeak: 0 })) });
 }
