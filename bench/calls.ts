@@ -3,33 +3,35 @@
  * measured on the same machine in the same run. Parts run alone with
  * `node dist/bench/calls.js a|b|c|d|e|srtp|heap` (default: all, in that order).
  *
- * **a — concurrent G.711 calls per engine process.** Engine A (child process) calls engine B
- * (another child process) over 127.0.0.1; every call carries PCMU both ways at 20 ms (silence
- * frames, encoded and sent like speech). N ramps through `CALLS_STEPS`; after each ramp and 2 s
- * of settling, each process measures `STEP_SECONDS` of traffic:
+ * **a — concurrent G.711 calls per engine process.** One engine process (media on its main
+ * thread) calls a far end that costs little: SIPp's UAS (`-sn uas`) with `-rtp_echo`, C, in its
+ * own process, which sends every RTP packet straight back to where it came from (its CPU is
+ * reported in a column of its own, read from `/proc`). Every call carries PCMU both ways at 20 ms
+ * (silence frames, encoded and sent like speech): the engine sends 50 packets/s per call and gets
+ * them back. N ramps through `CALLS_STEPS`; after each ramp and 2 s of settling, the engine
+ * process measures `STEP_SECONDS` of traffic:
  * - lost %: packets missing by RTP sequence number / packets expected (receive side);
  * - concealed %: frames played as concealment (lost or late packets, playout gaps) / expected;
  * - late ticks %: media-clock ticks that ran over a period late, or were skipped, / ticks;
  * - tx p99: 99th percentile of |interval − 20 ms| between consecutive packets *sent* on 8
- *   sampled lines (taken in the raw RTP hook on the send path; the spread over all lines of one
- *   tick is included because the sampled lines include the last line of the tick);
- * - rx p99: the same for packets as the receiving process's JavaScript saw them arrive (includes
- *   the receiver's own event-loop delay; shown, not judged);
- * - CPU % of one core per process, CPU of the whole machine (other sessions' load shows here),
- *   event-loop delay p99.
- * A step is *clean* when, in BOTH processes, lost, concealed and late ticks are each < 0.1 %,
- * every call is up and none dropped; it *passes* when it is clean and tx p99 < 2 ms as well.
- * A step that is not clean is measured a second time and the better window kept (`RETRY=0`
- * turns that off): on a shared machine one stall of another process fails 0.1 % of a short
- * window. The ramp stops at the first step that is not clean. The timer floor (a bare 20 ms
- * timer in an idle process) is measured before and after: tx p99 cannot beat it.
- * Raw Node UDP reference, same run: (1) the ceiling — a ping-pong between two processes with
- * 172-byte datagrams (12-byte RTP header + 160 bytes of PCMU), many sockets with several
- * datagrams in flight each; every process receives and re-sends P datagrams/s. One G.711 call
- * costs its process 50 received + 50 sent datagrams/s, so the ceiling in calls is
- * **(P received + P sent) / 100** per process. (2) The paced stand-in — the same traffic as the
- * engine (one socket per call, a 172-byte datagram every 20 ms from one drift-corrected timer,
- * both ways) from bare `node:dgram`, judged by the same criteria over `RAW_STEPS`.
+ *   sampled lines (taken in the raw RTP hook on the send path);
+ * - CPU % of one core of the engine process (all its threads), per call, and of the far end;
+ *   CPU of the whole machine (other sessions' load shows here), event-loop delay p99.
+ * A step is *clean* when lost, concealed and late ticks are each < 0.1 %, every call is up and
+ * none dropped; it *passes* when it is clean and tx p99 < 2 ms as well. A step that is not clean
+ * is measured a second time and the better window kept (`RETRY=0` turns that off): on a shared
+ * machine one stall of another process fails 0.1 % of a short window. The ramp stops at the
+ * first step that is not clean. The timer floor (a bare 20 ms timer in an idle process) is
+ * measured before and after: tx p99 cannot beat it.
+ * Raw Node UDP reference, same run: (1) the paced stand-in — the same traffic as the engine (one
+ * socket per call, a 172-byte datagram every 20 ms from one drift-corrected timer) from bare
+ * `node:dgram`, against the same echo far end, judged by the same criteria over `RAW_STEPS`
+ * (default: the engine's steps up to 1000, then 1500 and 2000); CPU per call engine / stand-in
+ * at the largest N both carried clean. (2) The ceiling — a ping-pong between two processes with
+ * 172-byte datagrams, many sockets with several datagrams in flight each; every process
+ * receives and re-sends P datagrams/s, so the ceiling in calls is **(P received + P sent) /
+ * 100** per process. `A_ENGINE_PAIR=1` adds the former shape: engine A calls engine B (both
+ * measured, the far end as costly as the engine) beside a bare-dgram pair.
  *
  * **b — calls per second.** SIPp's built-in UAC (`-sn uac`, INVITE with SDP → 200 → ACK →
  * `CALL_MS` → BYE) against one engine (`CPS_LINES` lines) that answers with goOffHook from its
@@ -71,7 +73,7 @@
  *
  * Environment (defaults keep parts a, b, c and heap under about 5 minutes; part d adds about 2): `CALLS_STEPS`
  * (50,100,200,300,400,500,600,800,1000; at most 1024 lines per engine), `STEP_SECONDS` (8; the
- * issue's figure is meant at 60), `RAW_STEPS` (100,500,1000,1500,2000), `CPS_RATES` (200,500,1000,1500), `CPS_SECONDS` (5), `CALL_MS` (200),
+ * issue's figure is meant at 60), `RAW_STEPS` (part a: its steps up to 1000, 1500, 2000; workers: `WORKER_STEPS`), `A_ENGINE_PAIR=1` (part a also engine A <-> engine B), `CPS_RATES` (200,500,1000,1500), `CPS_SECONDS` (5), `CALL_MS` (200),
  * `CPS_LINES` (1000), `OPUS_STEPS` (10,20,30,40,60,80,100), `CODEC_STEPS` (50,100,200,300), `HEAP_LINES` (1000), `HEAP_CALLS`
  * (300), `SRTP_SUITES` (AES_CM_128_HMAC_SHA1_80,AEAD_AES_128_GCM), `HEAP_UP_SECONDS` (3), `HEAP_SETTLE_SECONDS` (33), `KEEP_GOING=1` (do not stop a ramp at its first step that is not clean), `RETRY=0` (no
  * second window for a step that is not clean), `BENCH_WORKER_NODE_ARGS` (extra node flags for
