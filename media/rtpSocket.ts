@@ -28,11 +28,13 @@ const SEND_SLOT_BYTES = 1536;
 const SMALL_SLOT_BYTES = 256;
 
 /**
- * A buffer an RTP packet is copied into for one send. Node's dgram reads a sent buffer a turn
- * later (it resolves even an IP literal on nextTick), so a caller that reuses one packet buffer
- * for two sends in the same turn (two 10 ms packets in a tick, ticks caught up after a stall)
- * would send the second packet twice. Each send takes a slot, and the send's callback gives it
- * back; its one bound callback is made with the slot, so a send allocates nothing of ours.
+ * A buffer an RTP packet is copied into for one send. Node's dgram may read a sent buffer
+ * later: with its default lookup a turn later (it resolves even an IP literal on nextTick; our
+ * sockets answer literals in place, see `literalLookup`), for a host name after DNS, and
+ * whenever the socket's send buffer is full (libuv queues the send). A caller that reuses one
+ * packet buffer for two sends (two 10 ms packets in a tick, ticks caught up after a stall)
+ * would then send the second packet twice. Each send takes a slot, and the send's callback gives
+ * it back; its one bound callback is made with the slot, so a send allocates nothing of ours.
  */
 class SendSlot {
   readonly buf: Buffer;
