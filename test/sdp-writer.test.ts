@@ -11,7 +11,7 @@ import sdpTransform from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
 import { createOffer, defaultFormat, negotiateOffer, writeSdp, type LocalMedia } from '../sip/sdp.js';
 
-const direction = fc.constantFrom(undefined, 'sendrecv', 'sendonly', 'recvonly', 'inactive') as fc.Arbitrary<MediaDescription['direction']>;
+const direction = fc.constantFrom<MediaDescription['direction']>(undefined, 'sendrecv', 'sendonly', 'recvonly', 'inactive');
 
 const rtpEntry = fc.record(
   {
