@@ -179,6 +179,8 @@ async function startEngine(req: WorkerRequest): Promise<object> {
     // bench:calls e: the media clock's phase groups and signalling's yield, on or off
     ...(typeof req.mediaPhaseGroups === 'number' ? { mediaPhaseGroups: req.mediaPhaseGroups } : {}),
     ...(typeof req.signallingYieldsToMedia === 'boolean' ? { signallingYieldsToMedia: req.signallingYieldsToMedia } : {}),
+    // bench:calls f: a transaction table sized for the offered rate (each set-up leaves its INVITE and BYE transactions 32 s)
+    ...(typeof req.maxServerTransactions === 'number' ? { maxServerTransactions: req.maxServerTransactions } : {}),
     // bench:calls srtp: every call SRTP (RTP/SAVP) with the one suite asked for
     ...(typeof req.srtp === 'string' ? { srtpPolicy: 'mandatory' as const, srtpSuites: [req.srtp as SrtpSuite] } : {}),
   });

@@ -630,26 +630,41 @@ export async function partWorkers(): Promise<void> {
 /**
  * Part f: call set-up CPU with and without media workers. Part b's SIPp UAC (INVITE with SDP,
  * 200, ACK, `CALL_MS`, BYE) against one engine at each rate of `F_RATES` (500,1000,1500,2000)
- * for `CPS_SECONDS`, with `mediaWorkers` 0 and 2 (`F_WORKERS`); CPU ms per set-up = the engine
- * process's CPU over the window / successful calls (its worker threads included); clean = zero
- * failed calls.
+ * for `CPS_SECONDS`, with `mediaWorkers` 0 and 1 (`F_WORKERS`); CPU ms per set-up = the engine
+ * process's CPU over the window / successful calls (its worker threads included, and the 200 ms
+ * of RTP each call carries); clean = zero failed calls. Beside it SIPp's own UAS (`-sn uas`, no
+ * media) at the same rates, its CPU per call the same way. The engine's `maxServerTransactions`
+ * is sized for the run: every completed call leaves its INVITE (Accepted, Timer L) and BYE
+ * (Completed, Timer J) server transactions for 32 s, so the default 10 000 caps a sustained
+ * rate near 156 calls/s (see docs/operations.md).
  */
 export async function partF(): Promise<void> {
   const rates = envList('F_RATES', '500,1000,1500,2000');
   const seconds = envNum('CPS_SECONDS', 5);
   const callMs = envNum('CALL_MS', 200);
   const lines = Math.min(1024, envNum('CPS_LINES', 1000));
-  const counts = (process.env.F_WORKERS ?? '0,2').split(',').map((x) => Number(x.trim())).filter((x) => Number.isInteger(x) && x >= 0);
-  console.log(`\n=== f: call set-up CPU (SIPp -sn uac, ${callMs} ms calls, ${seconds} s per rate), mediaWorkers ${counts.join(', ')}`);
+  const counts = (process.env.F_WORKERS ?? '0,1').split(',').map((x) => Number(x.trim())).filter((x) => Number.isInteger(x) && x >= 0);
+  // two lingering server transactions per call of every rate (the steps follow each other within 32 s)
+  const maxServerTransactions = Math.max(10_000, 2 * rates.reduce((sum, r) => sum + r * seconds, 0) + 1000);
+  console.log(`\n=== f: call set-up CPU (SIPp -sn uac, ${callMs} ms calls, ${seconds} s per rate), mediaWorkers ${counts.join(', ')}, maxServerTransactions ${maxServerTransactions}`);
   console.log(machine());
   const rows: string[][] = [];
   const summary: string[][] = [];
   for (const w of counts) {
     let best = 0;
     let msAtBest = NaN;
+    let cpuAtBest = NaN;
     const e = new BenchWorker(`f-engine-${w}`);
     try {
-      const { port } = await e.request<{ port: number } & Reply>('engine', { lines, rtpMin: 34000, rtpMax: 34000 + lines * 2 + 400, answer: true, phoneName: 'far', mediaWorkers: w });
+      const { port } = await e.request<{ port: number } & Reply>('engine', {
+        lines,
+        rtpMin: 34000,
+        rtpMax: 34000 + lines * 2 + 400,
+        answer: true,
+        phoneName: 'far',
+        mediaWorkers: w,
+        maxServerTransactions,
+      });
       await sleep(1000);
       for (const rate of rates) {
         const calls = rate * seconds;
@@ -663,9 +678,10 @@ export async function partF(): Promise<void> {
         if (clean && cps > best) {
           best = cps;
           msAtBest = cpuMs;
+          cpuAtBest = f.cpuPct;
         }
-        rows.push([String(w), String(rate), String(calls), cps.toFixed(0), String(ok), String(r.stats?.failed ?? '?'), f.cpuPct.toFixed(0), cpuMs.toFixed(3), clean ? 'clean' : 'FAIL']);
-        process.stderr.write(`  f workers=${w} ${rate} cps: ${clean ? 'clean' : 'FAILURES'}\n`);
+        rows.push([`engine, workers ${w}`, String(rate), String(calls), cps.toFixed(0), String(ok), String(r.stats?.failed ?? '?'), String(r.stats?.retransmissions ?? '?'), f.cpuPct.toFixed(0), f2(f.loopDelayP99Ms), cpuMs.toFixed(3), clean ? 'clean' : 'FAIL']);
+        process.stderr.write(`  f workers=${w} ${rate} cps: ${clean ? 'clean' : 'FAILURES'} (${cpuMs.toFixed(3)} ms CPU per set-up)\n`);
         for (let i = 0; i < 50; i++) {
           if ((await e.request<{ active: number } & Reply>('active')).active === 0) break;
           await sleep(200);
@@ -674,12 +690,49 @@ export async function partF(): Promise<void> {
     } finally {
       await e.close();
     }
-    summary.push([String(w), best.toFixed(0), Number.isFinite(msAtBest) ? msAtBest.toFixed(3) : '-']);
+    summary.push([`engine, mediaWorkers ${w}`, best.toFixed(0), Number.isFinite(cpuAtBest) ? cpuAtBest.toFixed(0) : '-', Number.isFinite(msAtBest) ? msAtBest.toFixed(3) : '-']);
   }
-  table(['workers', 'rate', 'calls', 'achieved cps', 'ok', 'failed', 'CPU%', 'CPU ms/set-up', 'verdict'], rows);
+  // SIPp's own UAS at the same rates: the reference of what the load costs a C++ UAS without media
+  let sippBest = 0;
+  let sippMs = NaN;
+  let sippCpu = NaN;
+  for (const rate of rates) {
+    const calls = rate * seconds;
+    const r = await sippUasRun(rate, calls, callMs, lines - 24);
+    const ok = r.result.stats?.successful ?? 0;
+    const clean = r.result.code === 0 && r.result.stats?.failed === 0 && ok === calls;
+    const cps = ok > 0 && r.result.stats?.totalTimeSec ? ok / r.result.stats.totalTimeSec : 0;
+    const cpuMs = ok > 0 ? (r.cpuSeconds * 1000) / ok : NaN;
+    if (clean && cps > sippBest) {
+      sippBest = cps;
+      sippMs = cpuMs;
+      sippCpu = r.cpuPct;
+    }
+    rows.push(['SIPp UAS', String(rate), String(calls), cps.toFixed(0), String(ok), String(r.result.stats?.failed ?? '?'), String(r.result.stats?.retransmissions ?? '?'), r.cpuPct.toFixed(0), '-', cpuMs.toFixed(3), clean ? 'clean' : 'FAIL']);
+  }
+  summary.push(['SIPp UAS (-sn uas, no media)', sippBest.toFixed(0), Number.isFinite(sippCpu) ? sippCpu.toFixed(0) : '-', Number.isFinite(sippMs) ? sippMs.toFixed(3) : '-']);
+  table(['UAS', 'rate', 'calls', 'achieved cps', 'ok', 'failed', 'retrans', 'CPU%', 'loop p99 ms', 'CPU ms/set-up', 'verdict'], rows);
+  console.log('CPU% = the UAS process over the SIPp run (all its threads), % of one core; CPU ms/set-up = that CPU / successful calls (set-up, 200 ms of RTP, teardown)');
   console.log('\nsummary f');
-  table(['mediaWorkers', 'clean ceiling cps', 'CPU ms per set-up there'], summary);
+  table(['UAS', 'clean ceiling cps (highest offered rate with zero failures)', 'CPU % there', 'CPU ms per set-up there'], summary);
   console.log('targets (issue): <= 0.4 ms per set-up (pjsua about 0.24 ms), clean ceiling >= 2000 calls/s');
+}
+
+/** SIPp's UAC against SIPp's UAS (`-sn uas`) at `rate`: the run and the UAS process's CPU over it. */
+async function sippUasRun(rate: number, calls: number, callMs: number, limit: number): Promise<{ result: SippResult; cpuSeconds: number; cpuPct: number }> {
+  const uasPort = await freePort();
+  const [mp] = await freePorts(2, { even: true });
+  const uas = startSipp(['-sn', 'uas', '-p', String(uasPort), '-mp', String(mp), '-max_recv_loops', '10000'], { timeoutMs: (Math.ceil(calls / rate) + 120) * 1000 });
+  try {
+    await waitForUdpPort(uasPort);
+    const cpu0 = processCpuSeconds(uas.pid);
+    const t0 = Date.now();
+    const result = await sippUac(uasPort, rate, calls, callMs, limit);
+    const cpuSeconds = processCpuSeconds(uas.pid) - cpu0;
+    return { result, cpuSeconds, cpuPct: (cpuSeconds / ((Date.now() - t0) / 1000)) * 100 };
+  } finally {
+    await uas.kill();
+  }
 }
 
 /** p99 and max of |interval − 20 ms| of a bare 20 ms timer in a fresh process: this box's floor now. */
