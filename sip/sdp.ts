@@ -569,54 +569,6 @@ function rtpmapOf(f: AudioFormatSpec): MediaDescription['rtp'][number] {
   return entry;
 }
 
-/** Session-level fields {@link writeSdp} writes itself; any other field goes to sdp-transform. */
-const WRITTEN_SESSION_FIELDS = new Set(['version', 'origin', 'name', 'connection', 'timing', 'media']);
-/** Media-level fields {@link writeSdp} writes itself. */
-const WRITTEN_MEDIA_FIELDS = new Set(['type', 'port', 'protocol', 'payloads', 'rtp', 'fmtp', 'ptime', 'direction', 'rtcpMux', 'invalid']);
-
-/** `%d` of sdp-transform's writer: the value through Number(). */
-function d(v: unknown): string {
-  return String(Number(v));
-}
-
-/**
- * Writes a session description built by {@link sessionSkeleton} and {@link audioMedia} (or a
- * rejected `m=` line) exactly as `sdpTransform.write` would — same lines, same order (the
- * grammar's: v o s c t, then per stream m, a=rtpmap…, a=fmtp…, a=ptime, direction, a=rtcp-mux,
- * raw attributes), same number formatting — but without its per-line format-string
- * interpretation, which was the larger part of writing an answer (bench:calls f). A description
- * carrying any other field is handed to sdp-transform, so the output never depends on which
- * writer ran (test/sdp-writer.test.ts compares the two).
- *
- * @param s the description (not modified)
- * @returns the SDP text with CRLF line ends
- */
-export function writeSdp(s: SessionDescription): string {
-  for (const k in s) if (!WRITTEN_SESSION_FIELDS.has(k)) return sdpTransform.write(s);
-  for (const m of s.media) for (const k in m) if (!WRITTEN_MEDIA_FIELDS.has(k)) return sdpTransform.write(s);
-  const o = s.origin;
-  let out = `v=${String(s.version ?? 0)}\r\n`;
-  if (o != null) out += `o=${String(o.username)} ${String(o.sessionId)} ${d(o.sessionVersion)} ${String(o.netType)} IP${d(o.ipVer)} ${String(o.address)}\r\n`;
-  out += `s=${String(s.name ?? ' ')}\r\n`;
-  if (s.connection != null) out += `c=IN IP${d(s.connection.version)} ${String(s.connection.ip)}\r\n`;
-  if (s.timing != null) out += `t=${d(s.timing.start)} ${d(s.timing.stop)}\r\n`;
-  for (const m of s.media) {
-    out += `m=${String(m.type)} ${d(m.port)} ${String(m.protocol)} ${String(m.payloads ?? '')}\r\n`;
-    for (const r of m.rtp ?? []) {
-      out += `a=rtpmap:${d(r.payload)} ${String(r.codec)}`;
-      if (r.encoding) out += `/${String(r.rate)}/${String(r.encoding)}`;
-      else if (r.rate) out += `/${String(r.rate)}`;
-      out += '\r\n';
-    }
-    for (const f of m.fmtp ?? []) out += `a=fmtp:${d(f.payload)} ${String(f.config)}\r\n`;
-    if (m.ptime != null) out += `a=ptime:${d(m.ptime)}\r\n`;
-    if (m.direction != null) out += `a=${String(m.direction)}\r\n`;
-    if (m.rtcpMux != null) out += `a=${String(m.rtcpMux)}\r\n`;
-    for (const x of m.invalid ?? []) out += `a=${String(x.value)}\r\n`;
-  }
-  return out;
-}
-
 /** The session-level part both our offers and answers share. */
 function sessionSkeleton(local: LocalMedia, connectionAddress: string, timing: SessionDescription['timing']): SessionDescription {
   return {
@@ -721,7 +673,7 @@ export function createOffer(local: LocalMedia): string {
       offerSecurity(local),
     ),
   );
-  return writeSdp(sdp);
+  return sdpTransform.write(sdp);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -875,7 +827,7 @@ export function negotiateOffer(offerSdp: string, local: LocalMedia): OfferNegoti
   if (cn) media.comfortNoisePayloadType = cn.payloadType;
   if (cn && local.comfortNoise === true) media.comfortNoiseAgreed = true;
   if (chosen.srtp !== undefined) media.srtp = chosen.srtp;
-  return { ok: true, answer: writeSdp(answer), media };
+  return { ok: true, answer: sdpTransform.write(answer), media };
 }
 
 // ---------------------------------------------------------------------------------------------
