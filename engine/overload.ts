@@ -5,9 +5,12 @@
  *
  * What it watches, each a bound on something a burst could grow:
  * - the event loop's lag, measured by a timer on the engine's clock (a timer that fires late
- *   means the loop was busy): at `maxEventLoopLagMs` in {@link LAG_SAMPLES_TO_SHED} samples in
- *   a row (one stall, a long garbage collection, is not saturation) every new request is shed
- *   until the lag falls below half of it (hysteresis, so the decision does not flap);
+ *   means the loop was busy), and beside it the age of the oldest SIP datagram waiting in the UDP
+ *   ingress (`sip/udpIngress.ts`: when signalling gives way to media it queues datagrams and
+ *   drains them between the timers, so a storm shows there as waiting, not as lag): at
+ *   `maxEventLoopLagMs` in {@link LAG_SAMPLES_TO_SHED} samples in a row (one stall, a long
+ *   garbage collection, is not saturation) every new request is shed until both fall below half
+ *   of it (hysteresis, so the decision does not flap);
  * - the SIP server transaction table (`maxServerTransactions`): the stack itself answers 503
  *   statelessly at the limit (`SipStack.transactionLimit`, no transaction made) and reports it
  *   here through {@link OverloadGuard.noteShed};
@@ -58,6 +61,11 @@ export interface OverloadProbes {
    * is false: that call is the call manager's 486 Busy Here, not an overload.
    */
   rtpPortsExhausted(): boolean;
+  /**
+   * How long the oldest received SIP datagram not yet handled has waited, ms (0 when none
+   * waits); judged with the event-loop lag. Absent: not watched.
+   */
+  signallingQueueAgeMs?(): number;
 }
 
 /** Data of SipOverloadShedding: the engine began answering new requests with 503. */
@@ -68,6 +76,8 @@ export interface OverloadSheddingData {
   retryAfterSeconds: number;
   /** The event-loop lag last measured, in ms. */
   eventLoopLagMs: number;
+  /** Age of the oldest SIP datagram waiting for its handling at the last sample, ms; absent when none waited. */
+  signallingQueueAgeMs?: number;
 }
 
 /** Data of SipOverloadRecovered: the engine takes new requests again. */
@@ -123,6 +133,8 @@ export interface OverloadCounters {
   readonly eventLoopLagMs: number;
   /** Whether an episode is in progress. */
   readonly active: boolean;
+  /** Age of the oldest SIP datagram waiting for its handling at the last sample, in ms. */
+  readonly signallingQueueAgeMs: number;
 }
 
 /** Decides which new requests the engine sheds, and reports the episodes. */
@@ -131,6 +143,7 @@ export class OverloadGuard {
   private quietTimer?: TimerHandle;
   private lagDue = 0;
   private lag = 0;
+  private queueAge = 0;
   private lagging = false;
   private lateSamples = 0;
   private episode?: { start: number; lastShed: number; shed: Partial<Record<ShedCause, number>>; total: number };
@@ -166,7 +179,7 @@ export class OverloadGuard {
 
   /** The run's counters. */
   counters(): OverloadCounters {
-    return { shed: { ...this.totals }, episodes: this.episodes, eventLoopLagMs: this.lag, active: this.episode !== undefined };
+    return { shed: { ...this.totals }, episodes: this.episodes, eventLoopLagMs: this.lag, active: this.episode !== undefined, signallingQueueAgeMs: this.queueAge };
   }
 
   /**
@@ -207,7 +220,12 @@ export class OverloadGuard {
       ep = { start: now, lastShed: now, shed: {}, total: 0 };
       this.episode = ep;
       this.episodes++;
-      this.events.shedding({ cause, retryAfterSeconds: this.limits().retryAfterSeconds, eventLoopLagMs: this.lag });
+      this.events.shedding({
+        cause,
+        retryAfterSeconds: this.limits().retryAfterSeconds,
+        eventLoopLagMs: this.lag,
+        ...(this.queueAge > 0 ? { signallingQueueAgeMs: this.queueAge } : {}),
+      });
       this.armQuiet();
     }
     ep.lastShed = now;
@@ -233,19 +251,23 @@ export class OverloadGuard {
   }
 
   /**
-   * The lag timer: how late it fires is how long the event loop was busy with other work.
-   * Lagging starts at the limit (sustained) and ends below half of it.
+   * The lag timer: how late it fires is how long the event loop was busy with other work; the
+   * signalling queue's age is read at the same sample. Lagging starts at the limit (sustained)
+   * and ends below half of it, judged on the larger of the two.
    */
   private armLag(): void {
     this.lagDue = this.clock.now() + LAG_SAMPLE_MS;
     this.lagTimer = this.clock.setTimer(LAG_SAMPLE_MS, () => {
-      this.noteLag(Math.max(0, Math.round(this.clock.now() - this.lagDue)));
+      this.noteLag(Math.max(0, Math.round(this.clock.now() - this.lagDue)), Math.max(0, Math.round(this.probes.signallingQueueAgeMs?.() ?? 0)));
       this.armLag();
     });
   }
 
-  private noteLag(ms: number): void {
-    this.lag = ms;
+  private noteLag(lagMs: number, queueAgeMs: number): void {
+    this.lag = lagMs;
+    this.queueAge = queueAgeMs;
+    // SIP that waits in the ingress queue is as late as SIP that waits for a busy loop
+    const ms = Math.max(lagMs, queueAgeMs);
     const max = this.limits().maxEventLoopLagMs;
     if (max > 0 && ms >= max) {
       this.lateSamples++;

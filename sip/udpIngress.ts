@@ -25,7 +25,11 @@ const MAX_QUEUED = 20_000;
 export class UdpIngress {
   private bufs: Buffer[] = [];
   private froms: dgram.RemoteInfo[] = [];
+  /** When each queued datagram arrived (`now()`), for the age of the oldest (the overload guard's). */
+  private arrivals: number[] = [];
   private head = 0;
+  /** Arrival of the queued datagram being handled now, −1 when none is. */
+  private handling = -1;
   /** Start of the current batch (`performance.now()`), −1 between turns. */
   private batchStart = -1;
   private drainScheduled = false;
@@ -36,11 +40,27 @@ export class UdpIngress {
   /** Datagrams dropped because the queue was full. */
   dropped = 0;
 
-  /** @param gate when to stop; @param handle what a datagram's handling is */
+  /**
+   * @param gate when to stop
+   * @param handle what a datagram's handling is
+   * @param now the time source, ms (the gate's scale; tests pass virtual time)
+   */
   constructor(
     private readonly gate: IngressGate,
     private readonly handle: (buf: Buffer, from: dgram.RemoteInfo) => void,
+    private readonly now: () => number = () => performance.now(),
   ) {}
+
+  /**
+   * How long the oldest datagram not yet handled has waited, ms (0 when nothing waits). A queued
+   * datagram counts until its handling ends, so a request screened while it is handled sees its
+   * own wait. Time spent here is invisible to an event-loop lag timer (the timers run between
+   * batches), so the overload guard reads it beside its lag.
+   */
+  oldestQueuedAgeMs(): number {
+    const since = this.handling >= 0 ? this.handling : this.head < this.arrivals.length ? this.arrivals[this.head]! : -1;
+    return since < 0 ? 0 : Math.max(0, this.now() - since);
+  }
 
   /** The socket's `'message'` listener. */
   readonly receive = (buf: Buffer, from: dgram.RemoteInfo): void => {
@@ -50,7 +70,7 @@ export class UdpIngress {
       return;
     }
     if (this.batchStart < 0) {
-      this.batchStart = performance.now();
+      this.batchStart = this.now();
       if (!this.turnScheduled) {
         this.turnScheduled = true;
         setImmediate(this.endTurn);
@@ -64,6 +84,7 @@ export class UdpIngress {
     this.closed = true;
     this.bufs = [];
     this.froms = [];
+    this.arrivals = [];
     this.head = 0;
   }
 
@@ -74,6 +95,7 @@ export class UdpIngress {
     }
     this.bufs.push(buf);
     this.froms.push(from);
+    this.arrivals.push(this.now());
     this.queued++;
     if (!this.drainScheduled) {
       this.drainScheduled = true;
@@ -91,10 +113,11 @@ export class UdpIngress {
   private readonly drain = (): void => {
     this.drainScheduled = false;
     if (this.closed) return;
-    const start = performance.now();
+    const start = this.now();
     this.batchStart = start;
     const bufs = this.bufs;
     const froms = this.froms;
+    const arrivals = this.arrivals;
     let n = 0;
     // at least one per turn, so a clock that is behind cannot starve signalling
     while (this.head < bufs.length && (n === 0 || !this.gate.shouldYield(start))) {
@@ -102,7 +125,12 @@ export class UdpIngress {
       const buf = bufs[i]!;
       const from = froms[i]!;
       n++;
-      this.handle(buf, from);
+      this.handling = arrivals[i]!;
+      try {
+        this.handle(buf, from);
+      } finally {
+        this.handling = -1;
+      }
       if (this.closed) return;
     }
     if (this.head < bufs.length) {
@@ -110,6 +138,7 @@ export class UdpIngress {
       if (this.head > 1024) {
         this.bufs = bufs.slice(this.head);
         this.froms = froms.slice(this.head);
+        this.arrivals = arrivals.slice(this.head);
         this.head = 0;
       }
       this.drainScheduled = true;
@@ -117,6 +146,7 @@ export class UdpIngress {
     } else {
       this.bufs = [];
       this.froms = [];
+      this.arrivals = [];
       this.head = 0;
       this.batchStart = -1;
     }
