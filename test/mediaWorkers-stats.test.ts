@@ -134,3 +134,21 @@ test.serial('with media workers the overload guard counts the floors\' free RTP 
   await desk.waitForCount(T.SipIncomingCallConnected, 3);
   t.deepEqual(floors(desk.engine).load(), [1, 1]);
 });
+
+test('without media workers the send figures are the main clock\'s; the per-floor metrics have HELP and TYPE but no samples', async (t) => {
+  const e = await startEngine(t, { mediaWorkers: 0 });
+  const s = e.engine.getMediaClockStatistics();
+  t.is(s.floors, undefined);
+  t.is(s.mainThread, undefined);
+  t.is(s.sendGapsTotal, 0);
+  const on = await e.engine.enableMetrics({ port: 0 });
+  t.is(on.result, T.SipSuccess);
+  t.teardown(() => e.engine.disableMetrics());
+  const m = parse(await (await fetch(`http://127.0.0.1:${on.port!}/metrics`)).text());
+  t.is(m.values.get('linescape_media_send_samples'), 0, 'no call, no send');
+  t.is(m.values.get('linescape_media_send_gaps_total'), 0);
+  t.true(m.values.has('linescape_media_send_spacing_p99_seconds'));
+  t.true(m.values.has('linescape_media_clock_slice_max_seconds'));
+  t.is(m.type.get('linescape_media_floor_send_spacing_p99_seconds'), 'gauge');
+  t.false([...m.values.keys()].some((k) => k.startsWith('linescape_media_floor_')), 'no floor, no per-floor sample');
+});
