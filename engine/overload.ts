@@ -5,12 +5,15 @@
  *
  * What it watches, each a bound on something a burst could grow:
  * - the event loop's lag, measured by a timer on the engine's clock (a timer that fires late
- *   means the loop was busy), and beside it the age of the oldest SIP datagram waiting in the UDP
- *   ingress (`sip/udpIngress.ts`: when signalling gives way to media it queues datagrams and
- *   drains them between the timers, so a storm shows there as waiting, not as lag): at
- *   `maxEventLoopLagMs` in {@link LAG_SAMPLES_TO_SHED} samples in a row (one stall, a long
- *   garbage collection, is not saturation) every new request is shed until both fall below half
- *   of it (hysteresis, so the decision does not flap);
+ *   means the loop was busy): at `maxEventLoopLagMs` in {@link LAG_SAMPLES_TO_SHED} samples in
+ *   a row (one stall, a long garbage collection, is not saturation) every new request is shed
+ *   until the lag falls below half of it (hysteresis, so the decision does not flap);
+ * - the SIP waiting in the UDP ingress (`sip/udpIngress.ts`): when signalling gives way to media
+ *   the ingress queues datagrams and drains them between the timers, so a storm shows there as
+ *   waiting, not as lag. While the oldest datagram still waiting behind the request in hand has
+ *   waited `maxEventLoopLagMs` or more, that request is shed (cause `eventLoopLag`): signalling is
+ *   that far behind now, and a cheap 503 drains the backlog faster. Judged live at each request,
+ *   not sampled: once the backlog is gone, the next request is taken;
  * - the SIP server transaction table (`maxServerTransactions`): the stack itself answers 503
  *   statelessly at the limit (`SipStack.transactionLimit`, no transaction made) and reports it
  *   here through {@link OverloadGuard.noteShed};
@@ -62,8 +65,8 @@ export interface OverloadProbes {
    */
   rtpPortsExhausted(): boolean;
   /**
-   * How long the oldest received SIP datagram not yet handled has waited, ms (0 when none
-   * waits); judged with the event-loop lag. Absent: not watched.
+   * How long the oldest received SIP datagram still waiting (behind the one being handled) has
+   * waited, ms (0 when none waits); judged against `maxEventLoopLagMs`. Absent: not watched.
    */
   signallingQueueAgeMs?(): number;
 }
@@ -76,7 +79,7 @@ export interface OverloadSheddingData {
   retryAfterSeconds: number;
   /** The event-loop lag last measured, in ms. */
   eventLoopLagMs: number;
-  /** Age of the oldest SIP datagram waiting for its handling at the last sample, ms; absent when none waited. */
+  /** Age of the oldest SIP datagram waiting behind the first shed request, ms; absent when none waited. */
   signallingQueueAgeMs?: number;
 }
 
@@ -133,7 +136,7 @@ export interface OverloadCounters {
   readonly eventLoopLagMs: number;
   /** Whether an episode is in progress. */
   readonly active: boolean;
-  /** Age of the oldest SIP datagram waiting for its handling at the last sample, in ms. */
+  /** Age of the oldest SIP datagram waiting in the UDP ingress when last looked at (a request screened, or a lag sample), in ms. */
   readonly signallingQueueAgeMs: number;
 }
 
@@ -199,12 +202,20 @@ export class OverloadGuard {
   /** Why a new request must be shed now, if it must (first matching cause of {@link SHED_CAUSES}). */
   private cause(newCall: boolean): ShedCause | undefined {
     const l = this.limits();
-    if (l.maxEventLoopLagMs > 0 && this.lagging) return 'eventLoopLag';
+    if (l.maxEventLoopLagMs > 0 && (this.lagging || this.queueBehind(l.maxEventLoopLagMs))) return 'eventLoopLag';
     if (this.probes.notificationBacklog() >= NOTIFICATION_BACKLOG_LIMIT) return 'notificationBacklog';
     if (!newCall) return undefined;
     if (l.maxPendingIncomingCalls > 0 && this.probes.pendingIncomingCalls() >= l.maxPendingIncomingCalls) return 'pendingCalls';
     if (this.probes.rtpPortsExhausted()) return 'rtpPorts';
     return undefined;
+  }
+
+  /** Whether the SIP waiting behind the request in hand has waited `maxMs` or more (read live). */
+  private queueBehind(maxMs: number): boolean {
+    const probe = this.probes.signallingQueueAgeMs;
+    if (probe === undefined) return false;
+    this.queueAge = Math.max(0, Math.round(probe()));
+    return this.queueAge >= maxMs;
   }
 
   /** A request was shed elsewhere (the stack's transaction limit): counted and reported like the guard's own. */
@@ -251,23 +262,21 @@ export class OverloadGuard {
   }
 
   /**
-   * The lag timer: how late it fires is how long the event loop was busy with other work; the
-   * signalling queue's age is read at the same sample. Lagging starts at the limit (sustained)
-   * and ends below half of it, judged on the larger of the two.
+   * The lag timer: how late it fires is how long the event loop was busy with other work.
+   * Lagging starts at the limit (sustained) and ends below half of it. The signalling queue's
+   * age is noted at the same sample, for the counters.
    */
   private armLag(): void {
     this.lagDue = this.clock.now() + LAG_SAMPLE_MS;
     this.lagTimer = this.clock.setTimer(LAG_SAMPLE_MS, () => {
-      this.noteLag(Math.max(0, Math.round(this.clock.now() - this.lagDue)), Math.max(0, Math.round(this.probes.signallingQueueAgeMs?.() ?? 0)));
+      this.queueAge = Math.max(0, Math.round(this.probes.signallingQueueAgeMs?.() ?? 0));
+      this.noteLag(Math.max(0, Math.round(this.clock.now() - this.lagDue)));
       this.armLag();
     });
   }
 
-  private noteLag(lagMs: number, queueAgeMs: number): void {
-    this.lag = lagMs;
-    this.queueAge = queueAgeMs;
-    // SIP that waits in the ingress queue is as late as SIP that waits for a busy loop
-    const ms = Math.max(lagMs, queueAgeMs);
+  private noteLag(ms: number): void {
+    this.lag = ms;
     const max = this.limits().maxEventLoopLagMs;
     if (max > 0 && ms >= max) {
       this.lateSamples++;

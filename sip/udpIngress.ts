@@ -28,8 +28,6 @@ export class UdpIngress {
   /** When each queued datagram arrived (`now()`), for the age of the oldest (the overload guard's). */
   private arrivals: number[] = [];
   private head = 0;
-  /** Arrival of the queued datagram being handled now, −1 when none is. */
-  private handling = -1;
   /** Start of the current batch (`performance.now()`), −1 between turns. */
   private batchStart = -1;
   private drainScheduled = false;
@@ -52,14 +50,13 @@ export class UdpIngress {
   ) {}
 
   /**
-   * How long the oldest datagram not yet handled has waited, ms (0 when nothing waits). A queued
-   * datagram counts until its handling ends, so a request screened while it is handled sees its
-   * own wait. Time spent here is invisible to an event-loop lag timer (the timers run between
-   * batches), so the overload guard reads it beside its lag.
+   * How long the oldest datagram still waiting in the queue has waited, ms (0 when none waits;
+   * the one being handled no longer counts). Time spent here is invisible to an event-loop lag
+   * timer (the timers run between batches), so the overload guard reads it beside its lag: while
+   * datagrams wait behind the one in hand, signalling is that far behind.
    */
   oldestQueuedAgeMs(): number {
-    const since = this.handling >= 0 ? this.handling : this.head < this.arrivals.length ? this.arrivals[this.head]! : -1;
-    return since < 0 ? 0 : Math.max(0, this.now() - since);
+    return this.head < this.arrivals.length ? Math.max(0, this.now() - this.arrivals[this.head]!) : 0;
   }
 
   /** The socket's `'message'` listener. */
@@ -117,7 +114,6 @@ export class UdpIngress {
     this.batchStart = start;
     const bufs = this.bufs;
     const froms = this.froms;
-    const arrivals = this.arrivals;
     let n = 0;
     // at least one per turn, so a clock that is behind cannot starve signalling
     while (this.head < bufs.length && (n === 0 || !this.gate.shouldYield(start))) {
@@ -125,12 +121,7 @@ export class UdpIngress {
       const buf = bufs[i]!;
       const from = froms[i]!;
       n++;
-      this.handling = arrivals[i]!;
-      try {
-        this.handle(buf, from);
-      } finally {
-        this.handling = -1;
-      }
+      this.handle(buf, from);
       if (this.closed) return;
     }
     if (this.head < bufs.length) {
@@ -138,7 +129,7 @@ export class UdpIngress {
       if (this.head > 1024) {
         this.bufs = bufs.slice(this.head);
         this.froms = froms.slice(this.head);
-        this.arrivals = arrivals.slice(this.head);
+        this.arrivals = this.arrivals.slice(this.head);
         this.head = 0;
       }
       this.drainScheduled = true;
