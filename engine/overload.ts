@@ -10,10 +10,12 @@
  *   until the lag falls below half of it (hysteresis, so the decision does not flap);
  * - the SIP waiting in the UDP ingress (`sip/udpIngress.ts`): when signalling gives way to media
  *   the ingress queues datagrams and drains them between the timers, so a storm shows there as
- *   waiting, not as lag. While the oldest datagram still waiting behind the request in hand has
- *   waited `maxEventLoopLagMs` or more, that request is shed (cause `eventLoopLag`): signalling is
- *   that far behind now, and a cheap 503 drains the backlog faster. Judged live at each request,
- *   not sampled: once the backlog is gone, the next request is taken;
+ *   waiting, not as lag. While a backlog ({@link SIGNALLING_BACKLOG_MIN} datagrams or more) waits
+ *   behind the request in hand and its oldest has waited `maxEventLoopLagMs` or more, that
+ *   request is shed (cause `eventLoopLag`): signalling is that far behind now, and a cheap 503
+ *   drains the backlog faster. Judged live at each request, not sampled: once the backlog is
+ *   gone, the next request is taken (a few datagrams, a retransmission or two, are no backlog:
+ *   their age tells how late the engine was, not how much work is left);
  * - the SIP server transaction table (`maxServerTransactions`): the stack itself answers 503
  *   statelessly at the limit (`SipStack.transactionLimit`, no transaction made) and reports it
  *   here through {@link OverloadGuard.noteShed};
@@ -69,6 +71,8 @@ export interface OverloadProbes {
    * waited, ms (0 when none waits); judged against `maxEventLoopLagMs`. Absent: not watched.
    */
   signallingQueueAgeMs?(): number;
+  /** How many received SIP datagrams are waiting (behind the one being handled). */
+  signallingQueueLength?(): number;
 }
 
 /** Data of SipOverloadShedding: the engine began answering new requests with 503. */
@@ -125,6 +129,13 @@ export const RECOVERY_QUIET_MS = 2000;
  * queue is emptied every turn, so only a burst handled in a single turn can fill it.
  */
 export const NOTIFICATION_BACKLOG_LIMIT = 10_000;
+
+/**
+ * Datagrams that must wait in the UDP ingress, behind the request in hand, before their age can
+ * shed it: fewer are handled in a few ms, so shedding would relieve nothing. libuv reads up to
+ * 32 datagrams per socket readiness.
+ */
+export const SIGNALLING_BACKLOG_MIN = 32;
 
 /** Counters of a run (also between episodes). */
 export interface OverloadCounters {
@@ -210,11 +221,11 @@ export class OverloadGuard {
     return undefined;
   }
 
-  /** Whether the SIP waiting behind the request in hand has waited `maxMs` or more (read live). */
+  /** Whether a backlog of SIP waits behind the request in hand and its oldest has waited `maxMs` or more (read live). */
   private queueBehind(maxMs: number): boolean {
-    const probe = this.probes.signallingQueueAgeMs;
-    if (probe === undefined) return false;
-    this.queueAge = Math.max(0, Math.round(probe()));
+    const p = this.probes;
+    if (p.signallingQueueAgeMs === undefined || p.signallingQueueLength === undefined || p.signallingQueueLength() < SIGNALLING_BACKLOG_MIN) return false;
+    this.queueAge = Math.max(0, Math.round(p.signallingQueueAgeMs()));
     return this.queueAge >= maxMs;
   }
 

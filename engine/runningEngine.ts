@@ -688,6 +688,7 @@ export class RunningEngine {
         rtpPortsExhausted: () =>
           (this.mediaFloors ? this.mediaFloors.freeRtpPairs() === 0 : this.rtpAllocator.inUse >= this.rtpAllocator.pairs) && this.lines.some((l) => l.availableForIncoming),
         signallingQueueAgeMs: () => this.stack.transport.ingressQueueAgeMs(),
+        signallingQueueLength: () => this.stack.transport.ingressQueueLength(),
       },
       {
         shedding: (d) => {

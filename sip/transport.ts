@@ -195,6 +195,11 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     return this.ingress?.oldestQueuedAgeMs() ?? 0;
   }
 
+  /** Received datagrams waiting for their handling (0 without a yield gate). */
+  ingressQueueLength(): number {
+    return this.ingress?.waiting ?? 0;
+  }
+
   /** The bound IP address. */
   get localHost(): string {
     return this.bindHost;

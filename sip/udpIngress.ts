@@ -59,6 +59,11 @@ export class UdpIngress {
     return this.head < this.arrivals.length ? Math.max(0, this.now() - this.arrivals[this.head]!) : 0;
   }
 
+  /** Datagrams waiting in the queue (the one being handled no longer counts). */
+  get waiting(): number {
+    return this.bufs.length - this.head;
+  }
+
   /** The socket's `'message'` listener. */
   readonly receive = (buf: Buffer, from: dgram.RemoteInfo): void => {
     if (this.closed) return;

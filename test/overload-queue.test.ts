@@ -12,7 +12,7 @@ import type dgram from 'node:dgram';
 import { VirtualClock } from '../sip/clock.js';
 import { UdpIngress } from '../sip/udpIngress.js';
 import { parseMessage } from '../sip/parser.js';
-import { LAG_SAMPLE_MS, OverloadGuard, type OverloadSheddingData } from '../engine/overload.js';
+import { LAG_SAMPLE_MS, OverloadGuard, SIGNALLING_BACKLOG_MIN, type OverloadSheddingData } from '../engine/overload.js';
 import { TelephonyReturnValue as T } from '../index.js';
 import { startEngine } from './helpers/engine.js';
 import { sipRequest } from './helpers/sipUdp.js';
@@ -43,6 +43,7 @@ test('the ingress reports how long its oldest waiting datagram has waited (the o
   ingress.receive(Buffer.from('c'), FROM);
   now += 30;
   t.is(ingress.oldestQueuedAgeMs(), 40, 'b arrived 40 ms ago');
+  t.is(ingress.waiting, 2);
   await turn(); // one datagram per batch (the gate says stop)
   t.is(ages[1], 35, 'while b is handled, c waits behind it: it arrived 10 ms after b, 5 ms of handling ago');
   t.is(ingress.oldestQueuedAgeMs(), 35);
@@ -55,12 +56,12 @@ test('the ingress reports how long its oldest waiting datagram has waited (the o
 /** A guard on a virtual clock whose only pressure is the probe's queue age. */
 function queueRig(maxEventLoopLagMs = 200) {
   const clock = new VirtualClock();
-  const probe = { queueAge: 0 };
+  const probe = { queueAge: 0, queueLength: 0 };
   const shedding: OverloadSheddingData[] = [];
   const guard = new OverloadGuard(
     clock,
     () => ({ maxPendingIncomingCalls: 0, retryAfterSeconds: 5, maxEventLoopLagMs }),
-    { pendingIncomingCalls: () => 0, notificationBacklog: () => 0, rtpPortsExhausted: () => false, signallingQueueAgeMs: () => probe.queueAge },
+    { pendingIncomingCalls: () => 0, notificationBacklog: () => 0, rtpPortsExhausted: () => false, signallingQueueAgeMs: () => probe.queueAge, signallingQueueLength: () => probe.queueLength },
     { shedding: (d) => shedding.push(d), recovered: () => undefined, shed: () => undefined },
   );
   guard.start();
@@ -70,9 +71,13 @@ function queueRig(maxEventLoopLagMs = 200) {
 test('SIP waiting in the ingress for long sheds new requests like a lagging loop, while the backlog lasts', (t) => {
   const { clock, probe, guard, shedding } = queueRig(200);
   probe.queueAge = 150;
+  probe.queueLength = 500;
   clock.advance(5 * LAG_SAMPLE_MS);
   t.is(guard.screen(false), undefined, 'below the limit');
   probe.queueAge = 400;
+  probe.queueLength = SIGNALLING_BACKLOG_MIN - 1;
+  t.is(guard.screen(false), undefined, 'a few old datagrams (retransmissions) are no backlog');
+  probe.queueLength = SIGNALLING_BACKLOG_MIN;
   t.deepEqual(guard.screen(true), { cause: 'eventLoopLag', retryAfterSeconds: 5 }, 'judged live: SIP is 400 ms behind now');
   t.is(shedding.length, 1);
   t.is(shedding[0]!.signallingQueueAgeMs, 400, 'the episode says how long SIP waited');
@@ -80,6 +85,7 @@ test('SIP waiting in the ingress for long sheds new requests like a lagging loop
   t.is(guard.counters().signallingQueueAgeMs, 400);
   t.is(guard.screen(false)?.cause, 'eventLoopLag');
   probe.queueAge = 0; // the backlog is gone
+  probe.queueLength = 0;
   t.is(guard.screen(false), undefined, 'the next request is taken');
   t.is(guard.counters().shed.eventLoopLag, 2);
   guard.stop();
@@ -88,6 +94,7 @@ test('SIP waiting in the ingress for long sheds new requests like a lagging loop
 test('the queue age is not watched when maxEventLoopLagMs is 0', (t) => {
   const { clock, probe, guard } = queueRig(0);
   probe.queueAge = 10_000;
+  probe.queueLength = 10_000;
   clock.advance(20 * LAG_SAMPLE_MS);
   t.is(guard.screen(true), undefined);
   guard.stop();
