@@ -43,6 +43,11 @@ import {
 import { mediaParamsOf, type LineMedia } from '../lines/lineMedia.js';
 import type { NegotiatedMedia } from '../sip/sdp.js';
 import type { PhoneLine } from '../lines/phoneLine.js';
+import type { ThreadPriority, ThreadPriorityResult } from '../ffi/sched.js';
+import type { MediaClockStats } from '../media/mediaClock.js';
+
+/** Young generation of a floor's V8 heap, MB (see the Floor constructor). */
+export const FLOOR_YOUNG_GENERATION_MB = 4;
 
 /** Highest `mediaWorkers` the start parameters accept. */
 export const MAX_MEDIA_WORKERS = 64;
@@ -65,6 +70,10 @@ export interface MediaFloorsOptions {
   pump: MediaPump;
   /** A floor died: each of its calls is reported here once (the engine ends the call). */
   onLost: (media: FloorLineMedia, floor: number, reason: string) => void;
+  /** How far each floor raises its thread's scheduling priority (`mediaThreadPriority`; default normal). */
+  priority?: ThreadPriority;
+  /** A floor started and says what priority its thread got (and why less than asked). */
+  onPriority?: (floor: number, result: ThreadPriorityResult) => void;
 }
 
 /** What a call's media reports back (as {@link OpenLineMediaOptions} in lines/lineMedia.ts). */
@@ -93,6 +102,10 @@ class Floor {
   private statsSeq = 0;
   /** Set once the floor is gone (crashed, killed or stopped). */
   dead = false;
+  /** What scheduling priority the floor's thread got, once it said. */
+  priority: ThreadPriorityResult | undefined;
+  /** Callers waiting for the floor's clock figures (answered in order). */
+  readonly clockWaiters: Array<(s: MediaClockStats | undefined) => void> = [];
 
   constructor(
     readonly index: number,
@@ -113,7 +126,12 @@ class Floor {
     const min = first + index * share * 2;
     const max = index === o.count - 1 ? o.maxPort : min + share * 2 - 1;
     this.worker = new Worker(new URL('../media/mediaFloor.js', import.meta.url), {
-      workerData: { index, host: o.host, minPort: min, maxPort: max, strategy: o.strategy, slots: sab, statsBox },
+      workerData: { index, host: o.host, minPort: min, maxPort: max, strategy: o.strategy, slots: sab, statsBox, priority: o.priority ?? 'normal' },
+      // a small young generation bounds each scavenge (what it copies) to a millisecond or two:
+      // a floor allocates ~13 MB/s at 200 calls (Node's per-datagram Buffer and rinfo) and 5x
+      // that in a set-up storm, and with V8's default (up to 16 MB semi-spaces) a scavenge held
+      // the floor 10-40 ms at a time (docs/architecture.md, "Media workers")
+      resourceLimits: { maxYoungGenerationSizeMb: FLOOR_YOUNG_GENERATION_MB },
     });
     this.worker.on('message', (m: FromFloor) => pool.onMessage(this, m));
     this.worker.on('error', (err) => pool.onDead(this, err.message));
@@ -246,6 +264,13 @@ export class MediaFloors {
       case 'stats':
         for (const [id, s] of m.list) floor.calls.get(id)?.setStats(s);
         return;
+      case 'sched':
+        floor.priority = m.result;
+        this.o.onPriority?.(floor.index, m.result);
+        return;
+      case 'clock':
+        floor.clockWaiters.shift()?.(m.stats);
+        return;
       default:
         (floor.calls.get(m.id) ?? (m.t === 'recDone' ? floor.recordingStops.get(m.id) : undefined))?.onEvent(m);
     }
@@ -263,6 +288,7 @@ export class MediaFloors {
     for (const m of floor.recordingStops.values()) if (!lost.includes(m)) m.lose();
     floor.recordingStops.clear();
     floor.calls.clear();
+    for (const w of floor.clockWaiters.splice(0)) w(undefined);
     for (const media of lost) media.lose();
     if (this.stopping) return;
     this.floors[floor.index] = new Floor(floor.index, this, this.o);
@@ -294,6 +320,25 @@ export class MediaFloors {
       r.maxLatenessMs = Math.max(r.maxLatenessMs, f.slots[base + FLOOR_MAX_LATENESS_US]! / 1000);
     }
     return r;
+  }
+
+  /** What scheduling priority each floor's thread got (undefined for a floor that has not said yet). */
+  threadPriorities(): (ThreadPriorityResult | undefined)[] {
+    return this.floors.map((f) => f.priority);
+  }
+
+  /** Each floor's own media clock figures (`MediaClock.stats()`, send timing included); undefined for a floor that died meanwhile. */
+  clockStats(): Promise<(MediaClockStats | undefined)[]> {
+    return Promise.all(
+      this.floors.map((f) =>
+        f.dead
+          ? Promise.resolve(undefined)
+          : new Promise<MediaClockStats | undefined>((resolve) => {
+              f.clockWaiters.push(resolve);
+              f.post({ t: 'clock' });
+            }),
+      ),
+    );
   }
 
   /** Asks every floor for fresh statistics of its calls (they arrive within a tick or two). */

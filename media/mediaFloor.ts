@@ -14,6 +14,7 @@ import { RtpPortAllocator } from './rtpSocket.js';
 import { MediaSession, type MediaFramePort, type MediaLevels, type RawRtpData } from './session.js';
 import { CallRecorder } from './callRecorder.js';
 import type { IvrRxStream, IvrTxStream } from './ivr.js';
+import { raiseThreadPriority } from '../ffi/sched.js';
 import {
   FLOOR_CALLS,
   FLOOR_LATE_TICKS,
@@ -71,6 +72,8 @@ interface FloorCall {
 
 const init = workerData as FloorInit;
 const port = parentPort!;
+// before the clock starts: the tick must get a core at once when it wakes (ffi/sched.ts)
+port.postMessage({ t: 'sched', result: raiseThreadPriority(init.priority ?? 'normal') } satisfies FromFloor);
 const slots = new Int32Array(init.slots);
 const clock = new DriftCorrectedMediaClock({});
 const pump = MediaPump.attach(clock);
@@ -198,6 +201,7 @@ function handle(m: ToFloor): void {
   if (m.t === 'crash') throw new Error('media floor terminated on purpose (test hook)');
   if (m.t === 'statsSync') return answerStats(m.id, m.seq);
   if (m.t === 'shutdown') return void shutdown();
+  if (m.t === 'clock') return post({ t: 'clock', stats: clock.stats() });
   if (m.t === 'recStop') {
     const r = recorders.get(m.id);
     recorders.delete(m.id);

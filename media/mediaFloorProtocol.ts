@@ -11,6 +11,8 @@
 import type { MediaParams, MediaSessionStats } from './session.js';
 import type { OpusSettings } from './opus.js';
 import type { RecordingResult } from './callRecorder.js';
+import type { MediaClockStats } from './mediaClock.js';
+import type { ThreadPriority, ThreadPriorityResult } from '../ffi/sched.js';
 
 /** Int32 fields of one call's slot in the floor's shared counters. */
 export const SLOT_PACKETS_IN = 0;
@@ -57,6 +59,8 @@ export interface FloorInit {
   slots: SharedArrayBuffer;
   /** The reply box of synchronous statistics reads ({@link STATS_BOX_BYTES}). */
   statsBox: SharedArrayBuffer;
+  /** How far the floor raises its own thread's scheduling priority (`mediaThreadPriority`). */
+  priority?: ThreadPriority;
 }
 
 /**
@@ -116,7 +120,8 @@ export type ToFloor =
   | { t: 'stats'; id?: number }
   | { t: 'statsSync'; id: number; seq: number }
   | { t: 'shutdown' }
-  | { t: 'crash' };
+  | { t: 'crash' }
+  | { t: 'clock' };
 
 /** Floor to main thread. */
 export type FromFloor =
@@ -136,7 +141,9 @@ export type FromFloor =
   | { t: 'rxEnd'; ch: number }
   | { t: 'txAck'; ch: number; seq: number; error?: string }
   | { t: 'raw'; id: number; transmitting: boolean; packet: Uint8Array; payloadOffset: number }
-  | { t: 'stats'; list: [number, MediaSessionStats][] };
+  | { t: 'stats'; list: [number, MediaSessionStats][] }
+  | { t: 'sched'; result: ThreadPriorityResult }
+  | { t: 'clock'; stats: MediaClockStats };
 
 /**
  * One direction of a call's conference audio across the thread boundary: a single-producer,
