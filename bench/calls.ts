@@ -1022,7 +1022,7 @@ export async function partE(): Promise<void> {
   for (const line of notes) console.log(line);
   console.log('wire = tcpdump on lo (kernel timestamps) of the RTP E sends to A\'s calls: |interval - 20 ms| per stream, every stream;');
   console.log('A in-process = the same streams as A\'s socket handler sees them (A\'s own event-loop delay included);');
-  console.log('E clock = getMediaClockStatistics() of the clock that sends (with mediaWorkers, the floor\'s own), its last ~5 s at the end of each window.');
+  console.log('E clock = getMediaClockStatistics() of the clock that sends (with mediaWorkers, the floor\'s own), its last ~5 s at the end of each window (phase times: its last minute).');
   console.log('targets (issue): during the burst p99 < 3 ms, no gap > 40 ms');
 }
 
