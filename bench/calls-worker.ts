@@ -176,6 +176,8 @@ async function startEngine(req: WorkerRequest): Promise<object> {
     callAnswerTimeoutSeconds: 60,
     // bench:calls workers / f: media in this many worker threads
     ...(typeof req.mediaWorkers === 'number' ? { mediaWorkers: req.mediaWorkers } : {}),
+    // bench:calls e: the media worker threads' scheduling priority
+    ...(typeof req.mediaThreadPriority === 'string' ? { mediaThreadPriority: req.mediaThreadPriority as 'normal' | 'high' | 'realtime' } : {}),
     // bench:calls e: the media clock's phase groups and signalling's yield, on or off
     ...(typeof req.mediaPhaseGroups === 'number' ? { mediaPhaseGroups: req.mediaPhaseGroups } : {}),
     ...(typeof req.signallingYieldsToMedia === 'boolean' ? { signallingYieldsToMedia: req.signallingYieldsToMedia } : {}),
@@ -657,7 +659,31 @@ async function profileStop(req: WorkerRequest): Promise<object> {
   return { path: req.path };
 }
 
+/**
+ * Part e: the media clocks that send (with media workers each floor's own, else the engine's)
+ * and the floors' thread priorities; with CPU seconds per thread of this process so far
+ * (`/proc/self/task`), to see which thread had the cores.
+ */
+function floorClock(): object {
+  // with media workers this is the floors' figures merged (what the wire sees), each in `floors`
+  const floors = engine?.['run']?.mediaFloors;
+  const clocks = [engine ? (engine.getMediaClockStatistics() as MediaClockStats) : undefined];
+  const threads: Array<{ tid: number; name: string; cpuS: number }> = [];
+  try {
+    for (const tid of fs.readdirSync('/proc/self/task')) {
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      threads.push({ tid: Number(tid), name, cpuS: (Number(f[11]) + Number(f[12])) / 100 });
+    }
+  } catch {
+    // not Linux: no per-thread figures
+  }
+  return { clocks, priorities: floors?.threadPriorities() ?? [], threads, pid: process.pid };
+}
+
 const handlers: Record<string, (req: WorkerRequest) => object | Promise<object>> = {
+  floorClock,
   profileStart,
   profileStop,
   captureStart,

@@ -56,13 +56,22 @@
  *
  * **e — the storm.** Engine A (child process) holds `STORM_CALLS` (200) G.711 calls to engine E
  * (another child process), RTP both ways; then SIPp's UAC offers `STORM_RATE` (1000) new calls/s
- * for `STORM_SECONDS` (5) to E (`CALL_MS` calls). The spacing of the RTP E sends on the first
- * calls is measured where it arrives, in A (a lightly loaded far end: |interval − 20 ms| of every
- * packet on every line, in its socket handler; A's own loop delay is printed beside it), before
- * and during the burst: p99, p99.9, max, % gaps over 40 ms. Beside it E's own
- * `getMediaClockStatistics()` send figures (spacing, lateness, longest phase) for the same window.
- * Run once as before this issue (`mediaPhaseGroups: 1`, `signallingYieldsToMedia: false`) and
- * once with the defaults, in the same run. Targets: p99 < 3 ms during the burst, no gap > 40 ms.
+ * for `STORM_SECONDS` (5) to E (`CALL_MS` calls). What the wire sees: `tcpdump` on `lo`
+ * captures, with kernel timestamps, the RTP E sends to A's calls (BPF filter: E's RTP port range
+ * to A's, so SIPp's calls are left out), and the bench reads the pcap file back
+ * (bench/pcap.ts): |interval − 20 ms| between consecutive packets of each stream, every stream,
+ * before and during the burst: p99, p99.9, max, intervals over 40 ms, streams; tcpdump needs
+ * root or CAP_NET_RAW (`apt-get install -y tcpdump`; without it the wire columns print `-`).
+ * Beside it, A's in-process figure (the same streams as A's socket handler sees them, A's own
+ * event-loop delay included, with that delay) and E's own `getMediaClockStatistics()` figures
+ * of the clock that sends (with media workers the floor's own clock): send spacing, send
+ * lateness and phase (slice) times over its last ~5 s; and CPU % of E's main thread, its floor
+ * thread and the whole process over each window (`/proc/PID/task`). Variants, in the same run
+ * (`STORM_VARIANTS` picks some by name): `before` (`mediaPhaseGroups: 1`,
+ * `signallingYieldsToMedia: false`), `defaults`, `w1-normal` / `w1-high` / `w1-realtime`
+ * (`mediaWorkers: 1` at each `mediaThreadPriority`), `w1-rt-stgc` (realtime, E run with node's
+ * `--single-threaded-gc`). Targets: p99 < 3 ms during the burst, no gap > 40 ms (pjsua: 1.0 ms).
+ * Each variant takes 30–60 s.
  *
  * **heap** — memory of a process holding an engine: per idle line (engine with `HEAP_LINES`
  * lines vs none) and per active call (`HEAP_CALLS` answered calls vs idle lines, `HEAP_UP_SECONDS`
@@ -98,6 +107,7 @@ import { runSipp, startSipp, waitForUdpPort, type SippResult } from '../test/hel
 import { freePort, freePorts } from '../test/helpers/ports.js';
 import type { WindowFigures } from './calls-worker.js';
 import type { MediaClockStats } from '../media/mediaClock.js';
+import { findTcpdump, readPcapRtp, spacingByWindow, startPcap, type PcapCapture, type SpacingFigures } from './pcap.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -1084,41 +1094,107 @@ export async function partSrtp(): Promise<void> {
   console.log('target (issue 11): SRTP costs <= 1.3x plain per call');
 }
 
-/** One storm run's window figures: far-end capture and the engine's own clock statistics. */
+/** One storm run's window figures: the capture, the far end's own view, and the engine's clock. */
 interface StormWindow {
+  /** Kernel-timestamped capture of E's RTP to A (undefined without tcpdump). */
+  wire: SpacingFigures | undefined;
   far: { samples: number; p99: number; p999: number; max: number; gaps40: number; loopP99: number; loopMax: number };
-  clock: MediaClockStats;
+  /** The clock that sends: with media workers the (first) floor's own, else the engine's. */
+  clock: MediaClockStats | undefined;
+  /** CPU % of one core over the window: E's main thread, E's floor thread (with workers), E's process. */
+  cpu: { main: number; floor: number; all: number };
+}
+
+/** Reply of the bench worker's `floorClock`. */
+type FloorClockReply = {
+  clocks: (MediaClockStats | undefined)[];
+  priorities: ({ applied: string; requested: string; tid: number; nice: number; policy: string; reason: string } | undefined)[];
+  threads: Array<{ tid: number; name: string; cpuS: number }>;
+  pid: number;
+} & Reply;
+
+/** CPU % of E's main thread, first floor thread and whole process between two `floorClock` replies. */
+function threadCpu(x: FloorClockReply, y: FloorClockReply, seconds: number): StormWindow['cpu'] {
+  const floorTid = y.priorities[0]?.tid ?? -1;
+  const cpuOf = (r: FloorClockReply, pick: (t: { tid: number }) => boolean): number => r.threads.filter(pick).reduce((acc, t) => acc + t.cpuS, 0);
+  const d = (pick: (t: { tid: number }) => boolean): number => ((cpuOf(y, pick) - cpuOf(x, pick)) / seconds) * 100;
+  return { main: d((t) => t.tid === y.pid), floor: floorTid > 0 ? d((t) => t.tid === floorTid) : NaN, all: d(() => true) };
 }
 
 /** Part e's run for one engine configuration: before and during a burst of SIPp calls. */
-async function stormRun(opts: Record<string, unknown>, n: number, rate: number, seconds: number, callMs: number): Promise<{ before: StormWindow; during: StormWindow; sipp: SippResult }> {
+async function stormRun(
+  opts: Record<string, unknown>,
+  n: number,
+  rate: number,
+  seconds: number,
+  callMs: number,
+  tcpdump: string | undefined,
+  nodeArgs = '',
+): Promise<{ before: StormWindow; during: StormWindow; sipp: SippResult; priority: string; dropped: number }> {
+  // extra node flags for E only (BenchWorker takes them from the environment when forked)
+  const saved = process.env.BENCH_WORKER_NODE_ARGS;
+  process.env.BENCH_WORKER_NODE_ARGS = `${saved ?? ''} ${nodeArgs}`.trim();
   const e = new BenchWorker('storm-E');
+  if (saved === undefined) delete process.env.BENCH_WORKER_NODE_ARGS;
+  else process.env.BENCH_WORKER_NODE_ARGS = saved;
   const a = new BenchWorker('storm-A');
+  const pcapFile = path.join(os.tmpdir(), `linescape-storm-${process.pid}.pcap`);
+  let capture: PcapCapture | undefined;
   try {
     const lines = 1024;
-    const { port } = await e.request<{ port: number } & Reply>('engine', { lines, rtpMin: 34000, rtpMax: 34000 + lines * 2 + 400, answer: true, phoneName: 'far', ...opts });
-    await a.request('engine', { lines: n, rtpMin: 37000, rtpMax: 37000 + n * 2 + 400, answer: false, phoneName: 'near' });
+    const eMin = 34000;
+    const eMax = eMin + lines * 2 + 400;
+    const aMin = 37000;
+    const aMax = aMin + n * 2 + 400;
+    const { port } = await e.request<{ port: number } & Reply>('engine', { lines, rtpMin: eMin, rtpMax: eMax, answer: true, phoneName: 'far', ...opts });
+    await a.request('engine', { lines: n, rtpMin: aMin, rtpMax: aMax, answer: false, phoneName: 'near' });
     const placed = await a.request<{ connected: number } & Reply>('call', { target: n, dest: port, concurrency: 25 });
     if (placed.connected < n) process.stderr.write(`  storm: only ${placed.connected}/${n} calls up\n`);
     await sleep(2000);
-    const take = async (): Promise<StormWindow> => {
-      const [far, c] = await Promise.all([a.request<StormWindow['far'] & Reply>('captureTake'), e.request<{ clock: MediaClockStats } & Reply>('clock')]);
-      return { far, clock: c.clock };
+    // what E sends to A's calls only (A's range receives nothing else): SIPp's calls are left out
+    if (tcpdump !== undefined) capture = await startPcap(tcpdump, pcapFile, `udp and src portrange ${eMin}-${eMax} and dst portrange ${aMin}-${aMax}`);
+    const take = async (from: FloorClockReply): Promise<{ w: Omit<StormWindow, 'wire'>; at: FloorClockReply }> => {
+      const [far, c] = await Promise.all([a.request<StormWindow['far'] & Reply>('captureTake'), e.request<FloorClockReply>('floorClock')]);
+      return { w: { far, clock: c.clocks[0], cpu: threadCpu(from, c, seconds) }, at: c };
     };
     await a.request('captureStart');
+    const t0 = Date.now();
+    const start = await e.request<FloorClockReply>('floorClock');
     await sleep(seconds * 1000);
-    const before = await take();
+    const before = await take(start);
+    const t1 = Date.now();
     const sipp = sippUac(port, rate, rate * seconds, callMs, lines - n - 24);
     await sleep(seconds * 1000);
-    const during = await take();
+    const during = await take(before.at);
+    const t2 = Date.now();
+    const stopped = await capture?.stop();
+    capture = undefined;
     const r = await sipp;
     await a.request('captureStop');
     await a.request('hangup').catch(() => undefined);
-    return { before, during, sipp: r };
+    const wire = stopped !== undefined ? spacingByWindow(readPcapRtp(pcapFile), [[t0, t1], [t1, t2]]) : [undefined, undefined];
+    const pr = start.priorities[0];
+    const priority = pr === undefined ? 'main thread' : `${pr.applied}${pr.applied !== pr.requested ? ` (asked ${pr.requested}: ${pr.reason})` : ''}, ${pr.policy} nice ${pr.nice}`;
+    return { before: { ...before.w, wire: wire[0] }, during: { ...during.w, wire: wire[1] }, sipp: r, priority, dropped: stopped?.dropped ?? NaN };
   } finally {
+    await capture?.stop();
+    fs.rmSync(pcapFile, { force: true });
     await Promise.all([a.close(), e.close()]);
   }
 }
+
+/** Part e's engine configurations, by the name `STORM_VARIANTS` picks them with (and extra node flags for E). */
+const STORM_VARIANTS: Array<[string, string, Record<string, unknown>, string?]> = [
+  ['before', 'before (1 phase group, no yield)', { mediaPhaseGroups: 1, signallingYieldsToMedia: false }],
+  ['defaults', 'defaults (no workers)', {}],
+  // media on a worker thread, signalling alone on the main one, at each thread priority
+  ['w1-normal', 'mediaWorkers 1, priority normal', { mediaWorkers: 1, mediaThreadPriority: 'normal' }],
+  ['w1-high', 'mediaWorkers 1, priority high (nice -10)', { mediaWorkers: 1, mediaThreadPriority: 'high' }],
+  ['w1-realtime', 'mediaWorkers 1, priority realtime (SCHED_FIFO)', { mediaWorkers: 1, mediaThreadPriority: 'realtime' }],
+  // V8's GC helper threads stay at normal priority: a real-time floor waiting for them in a
+  // scavenge is a priority inversion; --single-threaded-gc does the floor's GC on its own thread
+  ['w1-rt-stgc', 'mediaWorkers 1, realtime, node --single-threaded-gc', { mediaWorkers: 1, mediaThreadPriority: 'realtime' }, '--single-threaded-gc'],
+];
 
 /** Part e: the storm — media timing of calls already up while SIPp offers a burst of new calls. */
 export async function partE(): Promise<void> {
@@ -1126,47 +1202,68 @@ export async function partE(): Promise<void> {
   const rate = envNum('STORM_RATE', 1000);
   const seconds = envNum('STORM_SECONDS', 5);
   const callMs = envNum('CALL_MS', 200);
+  const pick = (process.env.STORM_VARIANTS ?? STORM_VARIANTS.map((v) => v[0]).join(',')).split(',').map((x) => x.trim());
   console.log(`\n=== e: the storm — ${n} G.711 calls up, then SIPp offers ${rate} new calls/s for ${seconds} s (${callMs} ms calls)`);
   console.log(machine());
   console.log(`uptime: ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`);
-  const variants: Array<[string, Record<string, unknown>]> = [
-    ['before (1 phase group, no yield)', { mediaPhaseGroups: 1, signallingYieldsToMedia: false }],
-    ['after (defaults)', {}],
-    // media on a worker thread, signalling alone on the main one (E's clock columns are then the
-    // main thread's, which sends nothing: the far end's capture is the figure that counts)
-    ['after + mediaWorkers 1', { mediaWorkers: 1 }],
-  ];
+  const tcpdump = findTcpdump();
+  if (tcpdump === undefined) console.log('no tcpdump: the wire columns need it (apt-get install -y tcpdump; capturing needs root or CAP_NET_RAW); A\'s in-process figure only');
   const rows: string[][] = [];
-  for (const [label, opts] of variants) {
-    const r = await stormRun(opts, n, rate, seconds, callMs);
+  const notes: string[] = [];
+  for (const [key, label, opts, nodeArgs] of STORM_VARIANTS.filter((v) => pick.includes(v[0]))) {
+    const r = await stormRun(opts, n, rate, seconds, callMs, tcpdump, nodeArgs);
     const s = r.sipp.stats;
+    notes.push(`${label}: thread priority ${r.priority}; tcpdump dropped ${r.dropped}`);
     for (const [when, w] of [
-      ['before burst', r.before],
-      ['during burst', r.during],
+      ['before', r.before],
+      ['during', r.during],
     ] as const) {
       const c = w.clock;
+      const wire = w.wire;
       rows.push([
-        label,
+        key,
         when,
+        wire ? `${f2(wire.p99)} / ${f2(wire.p999)} / ${f2(wire.max)}` : '-',
+        wire ? `${wire.gaps40} (${f3(pct(wire.gaps40, wire.samples))} %)` : '-',
+        wire ? `${wire.streams} / ${wire.samples}` : '-',
         `${f2(w.far.p99)} / ${f2(w.far.p999)} / ${f2(w.far.max)}`,
-        f3(pct(w.far.gaps40, w.far.samples)),
         `${f2(w.far.loopP99)} / ${f2(w.far.loopMax)}`,
-        `${f2(c.sendSpacingP99Ms ?? NaN)} / ${f2(c.sendSpacingMaxMs ?? NaN)}`,
-        f3(pct(c.sendGaps ?? 0, c.sendSpacingSamples ?? 0)),
-        `${f2(c.sendLatenessP99Ms ?? NaN)} / ${f2(c.sendLatenessMaxMs ?? NaN)}`,
-        `${f2(c.sliceP99Ms ?? NaN)} / ${f2(c.sliceMaxMs ?? NaN)}`,
-        when === 'during burst' ? `${s?.successful ?? '?'} / ${s?.failed ?? '?'}` : '',
+        c ? `${f2(c.sendSpacingP99Ms ?? NaN)} / ${f2(c.sendSpacingMaxMs ?? NaN)} / ${c.sendGaps ?? '?'}` : '-',
+        c ? `${f2(c.sendLatenessP99Ms ?? NaN)} / ${f2(c.sendLatenessMaxMs ?? NaN)}` : '-',
+        c ? `${f2(c.sliceP99Ms ?? NaN)} / ${f2(c.sliceMaxMs ?? NaN)}` : '-',
+        `${w.cpu.main.toFixed(0)} / ${Number.isFinite(w.cpu.floor) ? w.cpu.floor.toFixed(0) : '-'} / ${w.cpu.all.toFixed(0)}`,
+        when === 'during' ? `${s?.successful ?? '?'} / ${s?.failed ?? '?'}` : '',
       ]);
     }
-    process.stderr.write(`  storm ${label}: during p99 ${f2(r.during.far.p99)} ms, max ${f2(r.during.far.max)} ms\n`);
+    process.stderr.write(`  storm ${key}: during wire p99 ${wire99(r.during)} ms, A p99 ${f2(r.during.far.p99)} ms\n`);
   }
   table(
-    ['engine', 'window', 'far-end spacing p99 / p99.9 / max ms', 'gaps>40ms %', 'far loop p99 / max ms', 'engine spacing p99 / max ms', 'engine gaps %', 'engine lateness p99 / max ms', 'engine phase p99 / max ms', 'SIPp ok / failed'],
+    [
+      'engine',
+      'window',
+      'wire spacing p99 / p99.9 / max ms',
+      'wire gaps>40ms',
+      'wire streams / intervals',
+      'A in-process p99 / p99.9 / max ms',
+      'A loop p99 / max ms',
+      'E clock spacing p99 / max ms / gaps',
+      'E lateness p99 / max ms',
+      'E phase p99 / max ms',
+      'E CPU% main / floor / all',
+      'SIPp ok / failed',
+    ],
     rows,
   );
-  console.log('far-end spacing = |interval - 20 ms| between packets of one call as the far end (engine A, only these calls) receives them, all calls;');
-  console.log('engine figures = getMediaClockStatistics() of the storm engine, window = its last ~5 s at the end of each window.');
+  for (const line of notes) console.log(line);
+  console.log('wire = tcpdump on lo (kernel timestamps) of the RTP E sends to A\'s calls: |interval - 20 ms| per stream, every stream;');
+  console.log('A in-process = the same streams as A\'s socket handler sees them (A\'s own event-loop delay included);');
+  console.log('E clock = getMediaClockStatistics() of the clock that sends (with mediaWorkers, the floor\'s own), its last ~5 s at the end of each window (phase times: its last minute).');
   console.log('targets (issue): during the burst p99 < 3 ms, no gap > 40 ms');
+}
+
+/** p99 of the wire capture, or '-' without one. */
+function wire99(w: StormWindow): string {
+  return w.wire ? f2(w.wire.p99) : '-';
 }
 
 /** Part heap: memory per idle line and per active call. */

@@ -45,6 +45,10 @@ import type { MediaClockStats } from '../media/mediaClock.js';
 import { mediaParamsOf, type LineMedia } from '../lines/lineMedia.js';
 import type { NegotiatedMedia } from '../sip/sdp.js';
 import type { PhoneLine } from '../lines/phoneLine.js';
+import type { ThreadPriority, ThreadPriorityResult } from '../ffi/sched.js';
+
+/** Young generation of a floor's V8 heap, MB (see the Floor constructor). */
+export const FLOOR_YOUNG_GENERATION_MB = 4;
 
 /** Highest `mediaWorkers` the start parameters accept. */
 export const MAX_MEDIA_WORKERS = 64;
@@ -67,6 +71,10 @@ export interface MediaFloorsOptions {
   pump: MediaPump;
   /** A floor died: each of its calls is reported here once (the engine ends the call). */
   onLost: (media: FloorLineMedia, floor: number, reason: string) => void;
+  /** How far each floor raises its thread's scheduling priority (`mediaThreadPriority`; default normal). */
+  priority?: ThreadPriority;
+  /** A floor started and says what priority its thread got (and why less than asked). */
+  onPriority?: (floor: number, result: ThreadPriorityResult) => void;
 }
 
 /** What a call's media reports back (as {@link OpenLineMediaOptions} in lines/lineMedia.ts). */
@@ -99,6 +107,8 @@ class Floor {
   readonly clock: FloorClockReader;
   /** RTP/RTCP port pairs of the floor's share of the range. */
   readonly rtpPairs: number;
+  /** What scheduling priority the floor's thread got, once it said. */
+  priority: ThreadPriorityResult | undefined;
 
   constructor(
     readonly index: number,
@@ -122,7 +132,12 @@ class Floor {
     const clockBox = new SharedArrayBuffer(FLOOR_CLOCK_BOX_BYTES);
     this.clock = new FloorClockReader(clockBox);
     this.worker = new Worker(new URL('../media/mediaFloor.js', import.meta.url), {
-      workerData: { index, host: o.host, minPort: min, maxPort: max, strategy: o.strategy, slots: sab, statsBox, clockBox },
+      workerData: { index, host: o.host, minPort: min, maxPort: max, strategy: o.strategy, slots: sab, statsBox, clockBox, priority: o.priority ?? 'normal' },
+      // a small young generation bounds each scavenge (what it copies) to a millisecond or two:
+      // a floor allocates ~13 MB/s at 200 calls (Node's per-datagram Buffer and rinfo) and 5x
+      // that in a set-up storm, and with V8's default (up to 16 MB semi-spaces) a scavenge held
+      // the floor 10-40 ms at a time (docs/architecture.md, "Media workers")
+      resourceLimits: { maxYoungGenerationSizeMb: FLOOR_YOUNG_GENERATION_MB },
     });
     this.worker.on('message', (m: FromFloor) => pool.onMessage(this, m));
     this.worker.on('error', (err) => pool.onDead(this, err.message));
@@ -266,6 +281,10 @@ export class MediaFloors {
       case 'stats':
         for (const [id, s] of m.list) floor.calls.get(id)?.setStats(s);
         return;
+      case 'sched':
+        floor.priority = m.result;
+        this.o.onPriority?.(floor.index, m.result);
+        return;
       default:
         (floor.calls.get(m.id) ?? (m.t === 'recDone' ? floor.recordingStops.get(m.id) : undefined))?.onEvent(m);
     }
@@ -330,6 +349,11 @@ export class MediaFloors {
     let n = 0;
     for (const f of this.floors) n += f.freeRtpPairs();
     return n;
+  }
+
+  /** What scheduling priority each floor's thread got (undefined for a floor that has not said yet). */
+  threadPriorities(): (ThreadPriorityResult | undefined)[] {
+    return this.floors.map((f) => f.priority);
   }
 
   /** Asks every floor for fresh statistics of its calls (they arrive within a tick or two). */

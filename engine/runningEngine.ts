@@ -583,6 +583,14 @@ export class RunningEngine {
       // a line's old media may still be stopping while its next call opens
       maxCalls: p.numPhoneLinesRequested * 2 + 8,
       pump: this.mediaPump,
+      priority: p.mediaThreadPriority,
+      onPriority: (worker, r) => {
+        // what the floor's thread got, and why less than asked (ffi/sched.ts)
+        const fields = { worker, requested: r.requested, applied: r.applied, tid: r.tid, nice: r.nice, policy: r.policy, ...(r.reason !== '' ? { reason: r.reason } : {}) };
+        // only a refused 'realtime' is worth a warning: 'high' (the default) is refused wherever the engine lacks the right
+        if (r.requested === 'realtime' && r.applied !== 'realtime') this.state.logger.warn(fields, 'media worker thread priority lower than asked');
+        else this.state.logger.info(fields, 'media worker thread priority');
+      },
       onLost: (media, worker, reason) => {
         const line = this.lines.find((l) => l.media === media);
         if (line === undefined) return;

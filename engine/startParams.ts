@@ -14,6 +14,7 @@ import { RELIABLE_PROVISIONAL_POLICIES } from '../lines/reliableProvisional.js';
 import { OFFERED_PACKET_TIMES_MS } from '../sip/ptime.js';
 import { validSecurityConfig } from './securityLimits.js';
 import { MAX_MEDIA_WORKERS } from './mediaWorkers.js';
+import { THREAD_PRIORITIES } from '../ffi/sched.js';
 import { isSrtpPolicy, SRTP_SUITES } from '../sip/sdes.js';
 import { isValidOpusSettings } from '../media/opus.js';
 
@@ -79,6 +80,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (!int(p.sipT1Ms, 1, 60_000) || !int(p.sipT2Ms, p.sipT1Ms, 600_000) || !int(p.sipT4Ms, 0, 600_000)) return T.SipBadParameter;
   if (!OFFERED_PACKET_TIMES_MS.includes(p.packetTimeMs)) return T.SipBadParameter;
   if (!int(p.mediaWorkers, 0, MAX_MEDIA_WORKERS)) return T.SipBadParameter;
+  if (!THREAD_PRIORITIES.includes(p.mediaThreadPriority)) return T.SipBadParameter;
   if (!isSrtpPolicy(p.srtpPolicy)) return T.SipBadParameter;
   if (!isValidOpusSettings(p.opusSettings)) return T.SipBadParameter;
   if (!Array.isArray(p.srtpSuites) || p.srtpSuites.length === 0 || new Set(p.srtpSuites).size !== p.srtpSuites.length) return T.SipBadParameter;

@@ -308,6 +308,16 @@ export interface StartSipTelephonyParams {
    */
   mediaWorkers?: number;
   /**
+   * Scheduling priority of the media worker threads (with `mediaWorkers` > 0; the main thread is
+   * never changed): `'high'` (default) gives each a nice value of −10, `'realtime'` runs each in
+   * SCHED_FIFO (falling back to `'high'` where refused), `'normal'` leaves them as started.
+   * Raising needs CAP_SYS_NICE or the matching rlimit (RLIMIT_NICE / RLIMIT_RTPRIO): without it
+   * the threads stay as they are and the engine logs what it applied and why. Linux only. So a
+   * media tick gets a core at once while signalling or other processes keep the cores busy.
+   * A LineScape addition: docs/operations.md, "Granting the media threads their priority".
+   */
+  mediaThreadPriority?: 'normal' | 'high' | 'realtime';
+  /**
    * SRTP with SDES keys (RFC 3711, RFC 4568) for every line, unless `setSrtpPolicy` says
    * otherwise for one: `none` (default; plain RTP), `optional` (best effort: RTP/AVP offers with
    * `a=crypto`, plain calls still work), `mandatory` (RTP/SAVP only; plain offers get 488). Needs
@@ -397,6 +407,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   acceptOutOfDialogRefer: false,
   packetTimeMs: 20,
   mediaWorkers: 0,
+  mediaThreadPriority: 'high',
   srtpPolicy: 'none',
   srtpSuites: [...SRTP_SUITES],
   srtpLibraryPath: '',

@@ -15,6 +15,7 @@ import { MediaSession, type MediaFramePort, type MediaLevels, type RawRtpData } 
 import { CallRecorder } from './callRecorder.js';
 import { FloorClockWriter } from './floorClockFigures.js';
 import type { IvrRxStream, IvrTxStream } from './ivr.js';
+import { raiseThreadPriority } from '../ffi/sched.js';
 import {
   FLOOR_CALLS,
   FLOOR_LATE_TICKS,
@@ -72,6 +73,8 @@ interface FloorCall {
 
 const init = workerData as FloorInit;
 const port = parentPort!;
+// before the clock starts: the tick must get a core at once when it wakes (ffi/sched.ts)
+port.postMessage({ t: 'sched', result: raiseThreadPriority(init.priority ?? 'normal') } satisfies FromFloor);
 const slots = new Int32Array(init.slots);
 const clock = new DriftCorrectedMediaClock({});
 const pump = MediaPump.attach(clock);

@@ -11,6 +11,7 @@
 import type { MediaParams, MediaSessionStats } from './session.js';
 import type { OpusSettings } from './opus.js';
 import type { RecordingResult } from './callRecorder.js';
+import type { ThreadPriority, ThreadPriorityResult } from '../ffi/sched.js';
 
 /** Int32 fields of one call's slot in the floor's shared counters. */
 export const SLOT_PACKETS_IN = 0;
@@ -59,6 +60,8 @@ export interface FloorInit {
   statsBox: SharedArrayBuffer;
   /** Where the floor publishes its clock figures and RTP port use (media/floorClockFigures.ts). */
   clockBox: SharedArrayBuffer;
+  /** How far the floor raises its own thread's scheduling priority (`mediaThreadPriority`). */
+  priority?: ThreadPriority;
 }
 
 /**
@@ -138,7 +141,8 @@ export type FromFloor =
   | { t: 'rxEnd'; ch: number }
   | { t: 'txAck'; ch: number; seq: number; error?: string }
   | { t: 'raw'; id: number; transmitting: boolean; packet: Uint8Array; payloadOffset: number }
-  | { t: 'stats'; list: [number, MediaSessionStats][] };
+  | { t: 'stats'; list: [number, MediaSessionStats][] }
+  | { t: 'sched'; result: ThreadPriorityResult };
 
 /**
  * One direction of a call's conference audio across the thread boundary: a single-producer,

@@ -1,0 +1,123 @@
+/**
+ * Media thread priority (issue 12, item 0): ffi/sched.ts raises only the calling thread, falls
+ * back a step (and says why) when refused; the `mediaThreadPriority` start parameter is checked;
+ * bench:calls part e's pcap reader (bench/pcap.ts) reads what tcpdump writes.
+ */
+import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { raiseThreadPriority, resetThreadPriority, THREAD_PRIORITIES, type ThreadPriorityResult } from '../ffi/sched.js';
+import { resolveStartParams } from '../engine/startParams.js';
+import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
+import { readPcapRtp, spacingByWindow } from '../bench/pcap.js';
+
+const base = { ipAddressOfThisHost: '127.0.0.1', numPhoneLinesRequested: 1, phoneName: 'prio' };
+
+test('mediaThreadPriority: the three values are accepted, anything else is SipBadParameter', (t) => {
+  for (const p of THREAD_PRIORITIES) t.not(typeof resolveStartParams({ ...base, mediaThreadPriority: p }), 'number');
+  t.is(resolveStartParams({ ...base, mediaThreadPriority: 'max' }), T.SipBadParameter);
+  t.is(resolveStartParams({ ...base, mediaThreadPriority: 1 }), T.SipBadParameter);
+  const d = resolveStartParams(base);
+  t.true(typeof d === 'object' && d.mediaThreadPriority === 'high');
+});
+
+test("raiseThreadPriority('normal') changes nothing", (t) => {
+  const r = raiseThreadPriority('normal');
+  t.is(r.applied, 'normal');
+  t.is(r.reason, '');
+});
+
+test('a worker raising itself leaves the main thread as it was; a refusal says why', async (t) => {
+  if (process.platform !== 'linux') return t.pass('Linux only');
+  const before = raiseThreadPriority('normal');
+  const src = `
+    const { parentPort } = require('node:worker_threads');
+    import(${JSON.stringify(new URL('../ffi/sched.js', import.meta.url).href)}).then((m) => {
+      const high = m.raiseThreadPriority('high');
+      const rt = m.raiseThreadPriority('realtime');
+      m.resetThreadPriority();
+      parentPort.postMessage({ high, rt });
+    });`;
+  const got = await new Promise<{ high: ThreadPriorityResult; rt: ThreadPriorityResult }>((resolve, reject) => {
+    const w = new Worker(src, { eval: true });
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  for (const r of [got.high, got.rt]) {
+    t.not(r.tid, before.tid, 'the worker has its own thread id');
+    // either what was asked (or one step down), or nothing with the reason
+    if (r.applied === 'normal') t.regex(r.reason, /refused|Linux|libc/);
+  }
+  if (got.high.applied === 'high') t.is(got.high.nice, -10);
+  if (got.rt.applied === 'realtime') t.is(got.rt.policy, 'SCHED_FIFO');
+  if (got.rt.applied === 'high') t.regex(got.rt.reason, /SCHED_FIFO refused/);
+  const after = raiseThreadPriority('normal');
+  t.is(after.nice, before.nice, "the main thread's nice value is untouched");
+  t.is(after.policy, before.policy);
+  t.is(resetThreadPriority().applied, 'normal');
+});
+
+/** A classic pcap file (Ethernet link) holding RTP packets `[srcPort, dstPort, seq, seconds, fraction]`. */
+function pcapOf(nano: boolean, packets: Array<[number, number, number, number, number]>): Buffer {
+  const head = Buffer.alloc(24);
+  head.writeUInt32LE(nano ? 0xa1b23c4d : 0xa1b2c3d4, 0);
+  head.writeUInt16LE(2, 4);
+  head.writeUInt16LE(4, 6);
+  head.writeUInt32LE(262144, 16);
+  head.writeUInt32LE(1, 20);
+  const recs = packets.map(([src, dst, seq, sec, frac]) => {
+    const pkt = Buffer.alloc(14 + 20 + 8 + 12);
+    pkt.writeUInt16BE(0x0800, 12);
+    pkt[14] = 0x45;
+    pkt[14 + 9] = 17;
+    pkt.writeUInt16BE(src, 34);
+    pkt.writeUInt16BE(dst, 36);
+    pkt[42] = 0x80;
+    pkt[43] = 0;
+    pkt.writeUInt16BE(seq, 44);
+    const rec = Buffer.alloc(16);
+    rec.writeUInt32LE(sec, 0);
+    rec.writeUInt32LE(frac, 4);
+    rec.writeUInt32LE(pkt.length, 8);
+    rec.writeUInt32LE(pkt.length, 12);
+    return Buffer.concat([rec, pkt]);
+  });
+  return Buffer.concat([head, ...recs]);
+}
+
+test('pcap reader: nanosecond and microsecond files, spacing per stream and window, gaps and losses', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcap-'));
+  try {
+    const ns = path.join(dir, 'ns.pcap');
+    // stream A: 20 ms, 21.5 ms, then a 45 ms gap; stream B: one lost packet (40 ms, seq +2)
+    fs.writeFileSync(ns, pcapOf(true, [
+      [4000, 5000, 1, 100, 0],
+      [4002, 5002, 7, 100, 5_000_000],
+      [4000, 5000, 2, 100, 20_000_000],
+      [4000, 5000, 3, 100, 41_500_000],
+      [4002, 5002, 9, 100, 45_000_000],
+      [4000, 5000, 4, 100, 86_500_000],
+    ]));
+    const pk = readPcapRtp(ns);
+    t.is(pk.length, 6);
+    t.is(pk[2]!.ms, 100_020);
+    const [w] = spacingByWindow(pk, [[100_000, 101_000]]);
+    t.is(w!.samples, 4);
+    t.is(w!.streams, 2);
+    t.is(w!.seqGaps, 1);
+    t.is(w!.gaps40, 1);
+    t.true(Math.abs(w!.max - 25) < 1e-6);
+    // split windows: the interval belongs to the window of its later packet
+    const [x, y] = spacingByWindow(pk, [[100_000, 100_030], [100_030, 101_000]]);
+    t.is(x!.samples, 1);
+    t.is(y!.samples, 3);
+    const us = path.join(dir, 'us.pcap');
+    fs.writeFileSync(us, pcapOf(false, [[4000, 5000, 1, 7, 999_000], [4000, 5000, 2, 8, 19_000]]));
+    const pu = readPcapRtp(us);
+    t.true(Math.abs(pu[1]!.ms - pu[0]!.ms - 20) < 1e-6);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
