@@ -47,6 +47,23 @@ import type { PhoneLine } from '../lines/phoneLine.js';
 /** Highest `mediaWorkers` the start parameters accept. */
 export const MAX_MEDIA_WORKERS = 64;
 
+/**
+ * How long {@link MediaFloors.start} waits for every floor's 'ready', ms: a worker loads the
+ * media modules and starts its clock, well under a second on an idle machine, a few seconds on
+ * a loaded one; a floor that takes longer is taken to be broken and the start fails.
+ */
+export const FLOOR_START_TIMEOUT_MS = 30_000;
+
+/**
+ * A replacement floor that dies before it is ready is started again at most this many times in
+ * a row; then its place stays empty (the other floors take the calls), so a floor that cannot
+ * start does not respawn for ever.
+ */
+export const FLOOR_RESTARTS = 3;
+
+/** The last engine's floor start in this process: the next one waits for it (see MediaFloors.start). */
+let startTurn: Promise<void> = Promise.resolve();
+
 /** Options of {@link MediaFloors.start}. */
 export interface MediaFloorsOptions {
   /** Number of floors (1..{@link MAX_MEDIA_WORKERS}). */
@@ -93,6 +110,11 @@ class Floor {
   private statsSeq = 0;
   /** Set once the floor is gone (crashed, killed or stopped). */
   dead = false;
+  /** Set once the worker said 'ready' (its clock runs and it hears commands). */
+  isReady = false;
+  /** Resolves true when the floor is ready, false when it died first. */
+  readonly ready: Promise<boolean>;
+  private readyDone!: (ok: boolean) => void;
 
   constructor(
     readonly index: number,
@@ -105,6 +127,7 @@ class Floor {
     this.box = new Int32Array(statsBox, 0, 3);
     this.boxBytes = new Uint8Array(statsBox, 12);
     this.slots = new Int32Array(sab);
+    this.ready = new Promise((r) => (this.readyDone = r));
     this.freeSlots = Array.from({ length: o.maxCalls }, (_, i) => o.maxCalls - 1 - i);
     // each floor binds its own share of the port range: no two threads race for a port
     const first = o.minPort + (o.minPort % 2);
@@ -120,6 +143,12 @@ class Floor {
     this.worker.on('exit', (code) => pool.onDead(this, `exited with code ${code}`));
     // the floor's clock keeps it alive; the engine's stop ends it
     this.worker.unref();
+  }
+
+  /** @internal the worker said 'ready' (true) or died before or after it (false) */
+  settle(ok: boolean): void {
+    if (ok && !this.dead) this.isReady = true;
+    this.readyDone(ok && !this.dead);
   }
 
   /** A free counter slot, or -1 when the floor is full. */
@@ -180,16 +209,51 @@ export class MediaFloors {
   private readonly tapped = new Set<FloorLineMedia>();
   private tapTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** Until every first floor is ready: a floor lost now fails the start (no replacement). */
+  private starting = true;
+  /** Per floor index: replacements in a row that died before they were ready. */
+  private readonly failedStarts: number[];
 
   private constructor(private readonly o: MediaFloorsOptions) {
     // libsrtp2 initialises once per process, on this thread, before any floor may use it
     srtpStatus();
     this.floors = Array.from({ length: o.count }, (_, i) => new Floor(i, this, o));
+    this.failedStarts = this.floors.map(() => 0);
   }
 
-  /** Starts `o.count` floors. */
-  static start(o: MediaFloorsOptions): MediaFloors {
-    return new MediaFloors(o);
+  /**
+   * Starts `o.count` floors and resolves once every one is ready (its clock runs and it hears
+   * commands), so the engine takes no call while its floors still load: a call placed the
+   * moment the engine's start resolved finds its floor running, and the start's CPU burst is
+   * over before the overload guard measures the event loop. Undefined (every floor stopped
+   * again) when a floor died or did not get ready within `timeoutMs`.
+   */
+  static async start(o: MediaFloorsOptions, timeoutMs = FLOOR_START_TIMEOUT_MS): Promise<MediaFloors | undefined> {
+    // one engine's floors load at a time in a process: loading a floor is a burst of CPU
+    // (a V8 isolate and the media modules, ~150 ms), and many engines starting together (tests,
+    // several engines in one process) would starve the running engines' threads of the core
+    const previous = startTurn;
+    let done!: () => void;
+    startTurn = new Promise((r) => (done = r));
+    await previous;
+    try {
+      const pool = new MediaFloors(o);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
+      const ok = await Promise.race([Promise.all(pool.floors.map((f) => f.ready)).then((all) => all.every(Boolean)), late]);
+      clearTimeout(timer);
+      pool.starting = false;
+      if (ok) return pool;
+      await pool.stop();
+      return undefined;
+    } finally {
+      done();
+    }
+  }
+
+  /** Per floor: whether it is ready for calls (a replacement is not until its worker says so). */
+  readiness(): boolean[] {
+    return this.floors.map((f) => f.isReady && !f.dead);
   }
 
   /** Number of floors. */
@@ -207,9 +271,17 @@ export class MediaFloors {
    * slot could be had there.
    */
   async open(line: PhoneLine, o: FloorOpenOptions, cb: FloorCallbacks): Promise<FloorLineMedia | undefined> {
-    if (this.stopping) return undefined;
-    let floor = this.floors[0]!;
-    for (const f of this.floors) if (f.calls.size < floor.calls.size) floor = f;
+    let floor: Floor | undefined;
+    for (;;) {
+      if (this.stopping) return undefined;
+      floor = undefined;
+      for (const f of this.floors) if (!f.dead && (floor === undefined || f.calls.size < floor.calls.size)) floor = f;
+      if (floor === undefined) return undefined; // no floor left (each failed to restart)
+      if (floor.isReady) break;
+      // a replacement still starting: the call waits for it (it keeps the balance), then
+      // chooses again; a replacement that dies instead is replaced or left out, so this ends
+      await floor.ready;
+    }
     const slot = floor.takeSlot();
     if (slot < 0) return undefined;
     const media = new FloorLineMedia(this.nextId++, floor, slot, line, cb, this.o.pump);
@@ -227,6 +299,11 @@ export class MediaFloors {
   /** @internal a floor's message */
   onMessage(floor: Floor, m: FromFloor): void {
     switch (m.t) {
+      case 'ready':
+        if (floor.dead) return;
+        floor.settle(true);
+        this.failedStarts[floor.index] = 0;
+        return;
       case 'rxData':
         this.rx.get(m.ch)?.push(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
         return;
@@ -255,6 +332,7 @@ export class MediaFloors {
   onDead(floor: Floor, reason: string): void {
     if (floor.dead) return;
     floor.dead = true;
+    floor.settle(false);
     for (const [ch, c] of this.tx) if (c.floor === floor) {
       for (const done of c.acks.values()) done(new Error('media worker lost'));
       this.tx.delete(ch);
@@ -264,8 +342,11 @@ export class MediaFloors {
     floor.recordingStops.clear();
     floor.calls.clear();
     for (const media of lost) media.lose();
-    if (this.stopping) return;
-    this.floors[floor.index] = new Floor(floor.index, this, this.o);
+    if (this.stopping || this.starting) return;
+    // a replacement that never got ready counts against the next; a floor that ran resets it
+    const failed = floor.isReady ? 0 : this.failedStarts[floor.index]! + 1;
+    this.failedStarts[floor.index] = failed;
+    if (failed <= FLOOR_RESTARTS) this.floors[floor.index] = new Floor(floor.index, this, this.o);
     for (const media of lost) this.o.onLost(media, floor.index, reason);
   }
 
@@ -640,7 +721,7 @@ export class FloorLineMedia implements LineMedia {
   }
 
   /** @internal an event of this call */
-  onEvent(m: Exclude<FromFloor, { t: 'rxData' | 'rxEnd' | 'txAck' | 'stats' }>): void {
+  onEvent(m: Exclude<FromFloor, { t: 'ready' | 'rxData' | 'rxEnd' | 'txAck' | 'stats' }>): void {
     switch (m.t) {
       case 'opened':
         this.port = m.localPort;

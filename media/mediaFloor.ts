@@ -311,3 +311,5 @@ async function dieCleanly(): Promise<void> {
 process.on('uncaughtException', () => void dieCleanly());
 
 port.on('message', (m: ToFloor) => handle(m));
+// the clock runs and commands are heard: the engine may give this floor calls (and its start may resolve)
+post({ t: 'ready' });

@@ -120,6 +120,7 @@ export type ToFloor =
 
 /** Floor to main thread. */
 export type FromFloor =
+  | { t: 'ready' }
   | { t: 'opened'; id: number; localPort: number; stats: MediaSessionStats }
   | { t: 'openFailed'; id: number; error: string }
   | { t: 'stopped'; id: number }

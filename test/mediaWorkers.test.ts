@@ -160,3 +160,42 @@ test.serial('a floor killed on purpose ends its calls with SipMediaWorkerLost; t
   sendTone(a.engine, 2, 900, 20);
   t.true(Math.abs((await heard(cap)) - 900) < 25, 'the new call carries its tone');
 });
+
+test.serial('startSipTelephony resolves with every floor ready: a call placed at once connects, carries audio and is not shed', async (t) => {
+  const [a, b] = await pair(t, 1);
+  t.deepEqual(floors(a.engine).readiness(), [true, true], 'A: both floors ready when the start resolved');
+  t.deepEqual(floors(b.engine).readiness(), [true, true], 'B: likewise');
+  // no pause: the first call goes out the moment both starts resolved
+  await call(t, a, b, 0);
+  const cap = capture(b.engine, 0);
+  sendTone(a.engine, 0, 850, 20);
+  t.true(Math.abs((await heard(cap)) - 850) < 25, 'the first call carries its tone');
+  t.is(b.of(T.SipOverloadShedding).length, 0, 'B shed nothing');
+  t.is(a.of(T.SipOverloadShedding).length, 0, 'A shed nothing');
+});
+
+test.serial('a replacement floor is given no call before it is ready: a call placed as the floor dies waits for it', async (t) => {
+  const [a, b] = await pair(t, 2);
+  await call(t, a, b, 0);
+  const f = floors(b.engine);
+  t.deepEqual(f.load(), [1, 0]);
+  t.true(f.killFloor(0));
+  await b.waitFor(T.SipMediaWorkerLost);
+  // the replacement exists now (made before the loss is reported); record whether it was
+  // ready each time a call's media was opened on it
+  const replacement = (f as unknown as { floors: { isReady: boolean; post: (m: { t: string }) => void }[] }).floors[0]!;
+  const readyAtOpen: boolean[] = [];
+  const post = replacement.post.bind(replacement);
+  replacement.post = (m) => {
+    if (m.t === 'open') readyAtOpen.push(replacement.isReady);
+    post(m);
+  };
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 1, true, 10000), T.SipSuccess);
+  await b.waitForCount(T.SipIncomingCallConnected, 2);
+  t.deepEqual(readyAtOpen, [true], 'the new call went to the replacement (fewest calls), once it was ready');
+  t.deepEqual(f.readiness(), [true, true]);
+  const line = b.of(T.SipIncomingCallConnected).at(-1)!.phoneLine;
+  const cap = capture(b.engine, line);
+  sendTone(a.engine, 1, 650, 20);
+  t.true(Math.abs((await heard(cap)) - 650) < 25, 'the new call carries its tone');
+});
