@@ -516,6 +516,9 @@ export class FloorLineMedia implements LineMedia {
   private readonly levels: MediaLevels = { rxPeak: 0, rxRms: 0, txPeak: 0, txRms: 0 };
   private levelTicks = 0;
   private raw: ((d: RawRtpData) => void) | undefined;
+  /** The raw handler's verdicts as the floor has them (see FloorCall.rawDrop in media/mediaFloor.ts). */
+  private readonly rawDrop = new Uint8Array(256);
+  private rawErrors = 0;
   private recording: FloorRecording | null = null;
   private relay: FrameRelay | null = null;
   private readonly stoppingRecordings: FloorRecording[] = [];
@@ -603,6 +606,7 @@ export class FloorLineMedia implements LineMedia {
   }
   setRawRtpAccess(cb: ((d: RawRtpData) => void) | undefined): void {
     this.raw = cb;
+    this.rawDrop.fill(0);
     this.floor.post({ t: 'raw', id: this.id, on: cb !== undefined });
   }
   /**
@@ -784,7 +788,7 @@ export class FloorLineMedia implements LineMedia {
         if (cb === undefined) return;
         const packet = Buffer.from(m.packet.buffer, m.packet.byteOffset, m.packet.byteLength);
         const b0 = packet[1] ?? 0;
-        cb({
+        const d: RawRtpData = {
           phoneLine: this.line.index,
           transmittingPacket: m.transmitting,
           payloadType: b0 & 0x7f,
@@ -795,7 +799,20 @@ export class FloorLineMedia implements LineMedia {
           payload: packet.subarray(m.payloadOffset),
           packet,
           processRtpPacket: true,
-        });
+        };
+        try {
+          cb(d);
+        } catch (err) {
+          this.cb.onHandlerError?.(err, ++this.rawErrors);
+        }
+        // the packet itself has gone (the floor did not wait): a changed verdict applies to the
+        // following packets of the same direction and payload type
+        const k = (d.transmittingPacket ? 128 : 0) + d.payloadType;
+        const drop = d.processRtpPacket === false ? 1 : 0;
+        if (this.rawDrop[k] !== drop && this.raw === cb) {
+          this.rawDrop[k] = drop;
+          this.floor.post({ t: 'rawVerdict', id: this.id, transmitting: d.transmittingPacket, payloadType: d.payloadType, drop: drop === 1 });
+        }
         return;
       }
     }

@@ -67,6 +67,12 @@ class RingFramePort implements MediaFramePort {
 interface FloorCall {
   session: MediaSession;
   slot: number;
+  /**
+   * The raw RTP handler's verdicts, one byte per direction and payload type (index
+   * `(transmitting ? 128 : 0) + payloadType`, 1 = drop): the handler runs on the main thread, so
+   * its choice for a packet is applied here to the packets of that kind that follow.
+   */
+  rawDrop: Uint8Array;
 }
 
 const init = workerData as FloorInit;
@@ -129,7 +135,7 @@ async function open(id: number, slot: number, o: Extract<ToFloor, { t: 'open' }>
   if (o.keepAliveMs > 0) s.setKeepAlive(o.keepAliveMs);
   s.setOpusSettings(o.opus);
   s.setSilenceSuppression(o.suppression);
-  calls.set(id, { session: s, slot });
+  calls.set(id, { session: s, slot, rawDrop: new Uint8Array(256) });
   post({ t: 'opened', id, localPort: s.localPort, stats: s.stats() });
 }
 
@@ -144,9 +150,11 @@ function levelTap(slot: number): (lv: MediaLevels) => void {
   };
 }
 
-function rawTap(id: number): (d: RawRtpData) => void {
-  // observe-only across the thread: a copy per packet (the application asked for every packet)
+function rawTap(id: number, drop: Uint8Array): (d: RawRtpData) => void {
+  // a copy per packet crosses (the application asked for every packet); the verdict applied is
+  // the handler's last one for this direction and payload type
   return (d) => {
+    if (drop[(d.transmittingPacket ? 128 : 0) + (d.payloadType & 0x7f)] === 1) d.processRtpPacket = false;
     const copy = new Uint8Array(d.packet.length);
     copy.set(d.packet);
     post({ t: 'raw', id, transmitting: d.transmittingPacket, packet: copy, payloadOffset: d.packet.length - d.payload.length }, [copy.buffer]);
@@ -240,7 +248,12 @@ function handle(m: ToFloor): void {
       s.setLevelTap(m.on ? levelTap(c.slot) : null);
       return;
     case 'raw':
-      s.setRawRtpAccess(m.on ? rawTap(m.id) : undefined);
+      // a new handler starts with every packet passing
+      c.rawDrop.fill(0);
+      s.setRawRtpAccess(m.on ? rawTap(m.id, c.rawDrop) : undefined);
+      return;
+    case 'rawVerdict':
+      c.rawDrop[(m.transmitting ? 128 : 0) + (m.payloadType & 0x7f)] = m.drop ? 1 : 0;
       return;
     case 'rec':
       startRecording(m.id, c, m);

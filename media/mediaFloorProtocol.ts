@@ -105,6 +105,7 @@ export type ToFloor =
   | { t: 'wav'; id: number; path: string; loop: boolean }
   | { t: 'levels'; id: number; on: boolean }
   | { t: 'raw'; id: number; on: boolean }
+  | { t: 'rawVerdict'; id: number; transmitting: boolean; payloadType: number; drop: boolean }
   | { t: 'rec'; id: number; path: string | null; raw: boolean; rate: 8000 | 16000 | 48000; frames: boolean }
   | { t: 'recStop'; id: number }
   | { t: 'rxOpen'; id: number; ch: number; rate: 8000 | 16000 | 48000 }
