@@ -64,6 +64,21 @@ export const FLOOR_RESTARTS = 3;
 /** The last engine's floor start in this process: the next one waits for it (see MediaFloors.start). */
 let startTurn: Promise<void> = Promise.resolve();
 
+/**
+ * How long a synchronous statistics read waits for the floor, ms, when nothing was asked of the
+ * call since its last answer: a busy floor then gets its last figures (at most a second old).
+ */
+export const STATS_READ_MS = 10;
+
+/**
+ * How long the read waits when a command went to the call since its last answer (a recording
+ * started or stopped, a setter, a hold): the figures must show what the command did (the floor
+ * answers in order, after the command), so a loaded floor is given longer before the last
+ * figures stand in. This is what keeps a recording's length equal to the ticks the statistics
+ * count between its start and its stop.
+ */
+export const STATS_READ_AFTER_COMMAND_MS = 250;
+
 /** Options of {@link MediaFloors.start}. */
 export interface MediaFloorsOptions {
   /** Number of floors (1..{@link MAX_MEDIA_WORKERS}). */
@@ -170,7 +185,7 @@ class Floor {
    * message): signalling must not wait long on a busy floor. An application's read, never a
    * per-packet path: it costs the floor's answer time, typically well under a millisecond.
    */
-  readStats(id: number, timeoutMs = 10): MediaSessionStats | undefined {
+  readStats(id: number, timeoutMs = STATS_READ_MS): MediaSessionStats | undefined {
     if (this.dead) return undefined;
     const seq = ++this.statsSeq;
     Atomics.store(this.box, 0, 0);
@@ -519,6 +534,8 @@ export class FloorLineMedia implements LineMedia {
   /** The raw handler's verdicts as the floor has them (see FloorCall.rawDrop in media/mediaFloor.ts). */
   private readonly rawDrop = new Uint8Array(256);
   private rawErrors = 0;
+  /** A command went to the floor since its last statistics answer. */
+  private commanded = false;
   private recording: FloorRecording | null = null;
   private relay: FrameRelay | null = null;
   private readonly stoppingRecordings: FloorRecording[] = [];
@@ -553,11 +570,11 @@ export class FloorLineMedia implements LineMedia {
     // what the floor's configure would refuse at once is refused here, so the answer stays synchronous
     if (!isCodecName(p.codec) || !isCodecAvailable(p.codec)) return false;
     this.rate = CODEC_INFO[p.codec].sampleRate;
-    this.floor.post({ t: 'configure', id: this.id, p });
+    this.send({ t: 'configure', id: this.id, p });
     return true;
   }
   start(): void {
-    this.floor.post({ t: 'start', id: this.id });
+    this.send({ t: 'start', id: this.id });
   }
   stop(): Promise<void> {
     if (this.stopPromise !== null) return this.stopPromise;
@@ -566,16 +583,16 @@ export class FloorLineMedia implements LineMedia {
     this.pool().tap(this, false);
     if (this.gone) return (this.stopPromise = Promise.resolve());
     this.stopPromise = new Promise<void>((r) => (this.stoppedDone = r));
-    this.floor.post({ t: 'stop', id: this.id });
+    this.send({ t: 'stop', id: this.id });
     return this.stopPromise;
   }
   sendDtmf(digits: string, method: 'rfc4733' | 'inband'): boolean {
     if (this.gone || !isValidDtmfString(digits)) return false;
-    this.floor.post({ t: 'dtmf', id: this.id, digits, method });
+    this.send({ t: 'dtmf', id: this.id, digits, method });
     return true;
   }
   private set(m: FloorSetter, ...a: unknown[]): void {
-    this.floor.post({ t: 'set', id: this.id, m, a });
+    this.send({ t: 'set', id: this.id, m, a });
   }
   setVolume(rx: number, tx: number): void {
     this.set('setVolume', rx, tx);
@@ -607,7 +624,7 @@ export class FloorLineMedia implements LineMedia {
   setRawRtpAccess(cb: ((d: RawRtpData) => void) | undefined): void {
     this.raw = cb;
     this.rawDrop.fill(0);
-    this.floor.post({ t: 'raw', id: this.id, on: cb !== undefined });
+    this.send({ t: 'raw', id: this.id, on: cb !== undefined });
   }
   /**
    * The call's figures, read from the floor synchronously (see Floor.readStats); after the
@@ -615,11 +632,26 @@ export class FloorLineMedia implements LineMedia {
    * them once a second and with the stop).
    */
   stats(): MediaSessionStats {
-    if (!this.gone && this.stopPromise === null) {
-      const fresh = this.floor.readStats(this.id);
-      if (fresh !== undefined) this.latest = fresh;
-    }
+    if (!this.gone && this.stopPromise === null) this.readFresh();
     return this.latest!;
+  }
+
+  /**
+   * Reads the floor's figures (after every command sent so far: the floor answers in order);
+   * false when the floor did not answer in time (the last figures stay).
+   */
+  private readFresh(): boolean {
+    const fresh = this.floor.readStats(this.id, this.commanded ? STATS_READ_AFTER_COMMAND_MS : STATS_READ_MS);
+    if (fresh === undefined) return false;
+    this.latest = fresh;
+    this.commanded = false;
+    return true;
+  }
+
+  /** A command for this call's session (the next statistics read waits for it). */
+  private send(m: ToFloor, transfer?: ArrayBuffer[]): void {
+    this.commanded = true;
+    this.floor.post(m, transfer);
   }
   mediaActivity(): number {
     return Atomics.load(this.floor.slots, this.slot * SLOT_FIELDS + SLOT_PACKETS_IN);
@@ -628,7 +660,7 @@ export class FloorLineMedia implements LineMedia {
     const probed = probeWav(path);
     if (probed !== 'ok') return probed;
     this.wavFailed = onFailed;
-    this.floor.post({ t: 'wav', id: this.id, path, loop });
+    this.send({ t: 'wav', id: this.id, path, loop });
     return 'ok';
   }
   openRx(rate: 8000 | 16000 | 48000): Readable {
@@ -641,13 +673,13 @@ export class FloorLineMedia implements LineMedia {
     if (this.relay !== null) {
       this.pump.remove(this.relay);
       this.relay = null;
-      this.floor.post({ t: 'frames', id: this.id, ring: null, rate: 0 });
+      this.send({ t: 'frames', id: this.id, ring: null, rate: 0 });
     }
     if (port === null || this.gone) return;
     const sab = new SharedArrayBuffer(FrameRing.BYTES);
     this.relay = new FrameRelay(sab, port);
     this.pump.add(this.relay);
-    this.floor.post({ t: 'frames', id: this.id, ring: sab, rate: port.rate });
+    this.send({ t: 'frames', id: this.id, ring: sab, rate: port.rate });
   }
   /**
    * A recording on the floor (the worker writes the file; with a callback, each tick's frames
@@ -665,12 +697,20 @@ export class FloorLineMedia implements LineMedia {
     if (!(recorder instanceof FloorRecording) || recorder.media !== this) return;
     this.recording = recorder;
     const o = recorder.o;
-    this.floor.post({ t: 'rec', id: this.id, path: o.path, raw: o.raw, rate: o.sampleRate, frames: o.callback !== undefined });
+    this.send({ t: 'rec', id: this.id, path: o.path, raw: o.raw, rate: o.sampleRate, channels: o.channels ?? 1, frames: o.callback !== undefined });
   }
   setLevelTap(tap: ((levels: MediaLevels) => void) | null): void {
+    if (this.levelTap !== null && !this.gone) {
+      // the ticks the floor ran before it takes the change still belong to the old tap: the
+      // statistics read returns once the floor has taken it (it answers in order), then the
+      // slot holds every tick the old tap is owed
+      this.send({ t: 'levels', id: this.id, on: false });
+      if (this.stopPromise === null) this.readFresh();
+      this.pollLevels();
+    }
     this.levelTap = tap;
     this.levelTicks = Atomics.load(this.floor.slots, this.slot * SLOT_FIELDS + SLOT_LEVEL_TICKS);
-    this.floor.post({ t: 'levels', id: this.id, on: tap !== null });
+    this.send({ t: 'levels', id: this.id, on: tap !== null });
     this.pool().tap(this, tap !== null);
   }
 
@@ -692,7 +732,7 @@ export class FloorLineMedia implements LineMedia {
     if (this.gone) return r.finished({ path: r.o.path, samples: 0, sampleRate: r.o.sampleRate, error: 'media worker lost' });
     this.stoppingRecordings.push(r);
     this.floor.recordingStops.set(this.id, this);
-    this.floor.post({ t: 'recStop', id: this.id });
+    this.send({ t: 'recStop', id: this.id });
   }
 
   /** @internal one tick's levels from the shared slot, for the tap */

@@ -180,6 +180,7 @@ function startRecording(id: number, c: FloorCall, m: Extract<ToFloor, { t: 'rec'
     path: m.path,
     raw: m.raw,
     sampleRate: m.rate,
+    channels: m.channels,
     ...(m.frames
       ? {
           callback: (f) =>

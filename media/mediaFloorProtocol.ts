@@ -106,7 +106,7 @@ export type ToFloor =
   | { t: 'levels'; id: number; on: boolean }
   | { t: 'raw'; id: number; on: boolean }
   | { t: 'rawVerdict'; id: number; transmitting: boolean; payloadType: number; drop: boolean }
-  | { t: 'rec'; id: number; path: string | null; raw: boolean; rate: 8000 | 16000 | 48000; frames: boolean }
+  | { t: 'rec'; id: number; path: string | null; raw: boolean; rate: 8000 | 16000 | 48000; channels: 1 | 2; frames: boolean }
   | { t: 'recStop'; id: number }
   | { t: 'rxOpen'; id: number; ch: number; rate: 8000 | 16000 | 48000 }
   | { t: 'rxClose'; ch: number }
