@@ -10,7 +10,7 @@ import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TelephonyReturnValue as T, type VoipMediaEngine } from '../index.js';
+import { TelephonyReturnValue as T, MediaFormatAudio, type VoipMediaEngine } from '../index.js';
 import type { MediaFloors } from '../engine/mediaWorkers.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { capture, listenFor, sendTone, tonePcm } from './helpers/audio.js';
@@ -198,4 +198,29 @@ test.serial('a replacement floor is given no call before it is ready: a call pla
   const cap = capture(b.engine, line);
   sendTone(a.engine, 1, 650, 20);
   t.true(Math.abs((await heard(cap)) - 650) < 25, 'the new call carries its tone');
+});
+
+test.serial('raw RTP on a floor: a drop decided per payload type holds for the following packets of that kind', async (t) => {
+  const [a, b] = await pair(t, 1);
+  t.is(a.engine.setAudioMediaFormats(0, [MediaFormatAudio.ULaw8k]), T.SipSuccess);
+  await call(t, a, b, 0);
+  let dropped = 0;
+  // the handler drops A's sent audio (PCMU, payload type 0) and lets everything else through
+  t.is(a.engine.enableRawRtpPacketAccess(0, true, (d) => {
+    if (d.transmittingPacket && d.payloadType === 0) {
+      d.processRtpPacket = false;
+      dropped++;
+    }
+  }), T.SipSuccess);
+  await until(() => dropped >= 3, 10000);
+  const cap = capture(b.engine, 0);
+  sendTone(a.engine, 0, 1000, 20);
+  t.is(a.engine.sendDtmf(0, '47'), T.SipSuccess);
+  const digits = await b.waitForCount(T.SipDtmfDigitEvent, 2, undefined, 20000);
+  t.is(digits.map((n) => n.data.digit).join(''), '47', 'DTMF events (another payload type) pass');
+  await until(() => cap.samples().length >= 8000, 20000);
+  const s = cap.samples();
+  t.true(toneLevelDb(s.subarray(s.length - 4000), 8000, 1000) < -30, 'the dropped audio never reaches B');
+  const stats = a.engine.getActiveCallInfo(0).statistics as { tx: { rawDropped: number } } | undefined;
+  t.true((stats?.tx.rawDropped ?? 0) > 0, 'the floor counts what it dropped');
 });
