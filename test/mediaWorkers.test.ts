@@ -224,3 +224,11 @@ test.serial('raw RTP on a floor: a drop decided per payload type holds for the f
   const stats = a.engine.getActiveCallInfo(0).statistics as { tx: { rawDropped: number } } | undefined;
   t.true((stats?.tx.rawDropped ?? 0) > 0, 'the floor counts what it dropped');
 });
+
+test.serial('a repeated DTMF digit crosses from the floor as two events, in order', async (t) => {
+  const [a, b] = await pair(t, 1);
+  await call(t, a, b, 0);
+  t.is(a.engine.sendDtmf(0, '1155##'), T.SipSuccess);
+  const digits = await b.waitForCount(T.SipDtmfDigitEvent, 6, (n) => n.phoneLine === 0, 20000);
+  t.is(digits.map((n) => n.data.digit).join(''), '1155##', 'each press is one event: nothing merged, nothing doubled');
+});
