@@ -38,9 +38,9 @@ export type { OverloadSheddingData, OverloadRecoveredData, ShedCause } from './e
 export type { AuthenticationBlockedData, RefusalReason } from './engine/securityLimits.js';
 export type { CallDialogInfo, ReceivedReferData, TransferFailureData } from './lines/transfer.js';
 export type { RawRtpData } from './media/session.js';
-export type { MediaClock, MediaClockListener, MediaClockOptions, MediaClockStats } from './media/mediaClock.js';
+export type { MediaClock, MediaClockListener, MediaClockOptions, MediaClockStats, MediaFloorClockStats } from './media/mediaClock.js';
 export { DriftCorrectedMediaClock, virtualMediaClock } from './media/mediaClock.js';
-export { SendTiming, type SendTimingOptions, type SendTimingStats } from './media/sendTiming.js';
+export { SendTiming, type SendTimingOptions, type SendTimingStats, type SendTimingWindow } from './media/sendTiming.js';
 export { TelephonyReturnValue, getTelephonyStatusString } from './engine/returnCodes.js';
 export {
   NotifyType,

@@ -12,6 +12,8 @@
  * @module
  */
 import dgram from 'node:dgram';
+import fs from 'node:fs';
+import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { VoipMediaEngine, TelephonyReturnValue as T, LineState, MediaFormatAudio, type Notification, type RawRtpData } from '../index.js';
 import type { MediaClockStats } from '../media/mediaClock.js';
@@ -177,6 +179,8 @@ async function startEngine(req: WorkerRequest): Promise<object> {
     // bench:calls e: the media clock's phase groups and signalling's yield, on or off
     ...(typeof req.mediaPhaseGroups === 'number' ? { mediaPhaseGroups: req.mediaPhaseGroups } : {}),
     ...(typeof req.signallingYieldsToMedia === 'boolean' ? { signallingYieldsToMedia: req.signallingYieldsToMedia } : {}),
+    // bench:calls f: a transaction table sized for the offered rate (each set-up leaves its INVITE and BYE transactions 32 s)
+    ...(typeof req.maxServerTransactions === 'number' ? { maxServerTransactions: req.maxServerTransactions } : {}),
     // bench:calls srtp: every call SRTP (RTP/SAVP) with the one suite asked for
     ...(typeof req.srtp === 'string' ? { srtpPolicy: 'mandatory' as const, srtpSuites: [req.srtp as SrtpSuite] } : {}),
   });
@@ -623,7 +627,39 @@ function captureStop(): object {
   return {};
 }
 
+// ------------------------------------------------------------------------------ CPU profile of a window
+
+/** The inspector session of a running profile (main thread of this process only). */
+let profiler: Session | undefined;
+
+/** Posts one inspector command and resolves with its result. */
+function post<R>(s: Session, method: string, params: object = {}): Promise<R> {
+  return new Promise((resolve, reject) => s.post(method, params, (err, res) => (err ? reject(err) : resolve(res as R))));
+}
+
+/** Starts V8's sampling profiler on this process's main thread (steady state only, not the set-up). */
+async function profileStart(req: WorkerRequest): Promise<object> {
+  profiler = new Session();
+  profiler.connect();
+  await post(profiler, 'Profiler.enable');
+  await post(profiler, 'Profiler.setSamplingInterval', { interval: Number(req.intervalUs ?? 200) });
+  await post(profiler, 'Profiler.start');
+  return {};
+}
+
+/** Stops the profile and writes it (`.cpuprofile`, for DevTools or a summary script) to `req.path`. */
+async function profileStop(req: WorkerRequest): Promise<object> {
+  const s = profiler!;
+  profiler = undefined;
+  const { profile } = await post<{ profile: object }>(s, 'Profiler.stop');
+  s.disconnect();
+  fs.writeFileSync(String(req.path), JSON.stringify(profile));
+  return { path: req.path };
+}
+
 const handlers: Record<string, (req: WorkerRequest) => object | Promise<object>> = {
+  profileStart,
+  profileStop,
   captureStart,
   captureTake,
   captureStop,

@@ -127,11 +127,11 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   getSipPort(): number { return this.run?.stack.localEndpoint('UDP').port ?? 0; }
 
   /**
-   * Health of the engine's single media clock (ticks, late and skipped ticks, interval jitter
-   * p99): what says whether the process keeps up with the calls it carries. A LineScape addition.
+   * Health of the media clock and what the wire sees (send lateness, spacing, gaps; with media
+   * workers the floors' figures merged, each in `floors`): does the process keep up. LineScape's.
    */
   @procedure({ fail: resultOnly })
-  getMediaClockStatistics(): MediaClockStatisticsResult { return { result: T.SipSuccess, ...this.live.mediaClock.stats() }; }
+  getMediaClockStatistics(): MediaClockStatisticsResult { return { result: T.SipSuccess, ...this.live.mediaClockStats() }; }
 
   /** Product and version. */
   @procedure({ started: false, fail: versionInfo })

@@ -102,7 +102,7 @@ export class EngineState {
     this.metrics = new MetricsControl({
       lineStates: () => (run()?.lines ?? []).map((l) => l.reportedState),
       registrationStates: () => (run()?.registration?.status() ?? []).map((r) => r.state),
-      mediaClock: () => run()?.mediaClock.stats(),
+      mediaClock: () => run()?.mediaClockStats(),
       activeMedia: () => (run()?.lines ?? []).flatMap((l) => (l.call && !l.call.isEnded && l.media ? [l.media.stats()] : [])),
       overloaded: () => run()?.overload.counters().active ?? false,
     });

@@ -41,16 +41,38 @@ export class LinePolicy {
    * number, with the same digits: `+1-555-0100` and `15550100` match), else any free line (random when enabled); undefined when every candidate is busy.
    */
   selectLineForIncoming(user: string | undefined): PhoneLine | undefined {
+    // one pass per candidate pool and no arrays unless spreading at random: this runs for every
+    // incoming INVITE over every line (bench:calls f: 3 % of a set-up's CPU with 1 000 lines as filters)
     const lines = this.ctx.lines();
-    let named = user ? lines.filter((l) => l.registrationName === user) : [];
-    // a number (from tel: or user=phone) routes by its digits: +1-555-0100 rings line 15550100
-    const digits = named.length ? undefined : phoneDigits(user);
-    if (digits !== undefined) named = lines.filter((l) => phoneDigits(l.registrationName) === digits);
-    const pool = named.length ? named : lines;
-    const free = pool.filter((l) => l.availableForIncoming);
-    if (!free.length) return undefined;
-    if (this.randomAssign) return free[Math.floor(Math.random() * free.length)];
-    return free[0];
+    if (user) {
+      const named = this.freeAmong(lines, (l) => l.registrationName === user);
+      if (named !== null) return named;
+      // a number (from tel: or user=phone) routes by its digits: +1-555-0100 rings line 15550100
+      const digits = phoneDigits(user);
+      if (digits !== undefined) {
+        const byDigits = this.freeAmong(lines, (l) => phoneDigits(l.registrationName) === digits);
+        if (byDigits !== null) return byDigits;
+      }
+    }
+    return this.freeAmong(lines, undefined) ?? undefined;
+  }
+
+  /**
+   * The free line among the lines `match` accepts (all without it): the first, or one at random
+   * with {@link randomAssign}; undefined when every one of them is busy, null when none matched.
+   */
+  private freeAmong(lines: readonly PhoneLine[], match: ((l: PhoneLine) => boolean) | undefined): PhoneLine | undefined | null {
+    let matched = false;
+    let free: PhoneLine[] | undefined;
+    for (const l of lines) {
+      if (match !== undefined && !match(l)) continue;
+      matched = true;
+      if (!l.availableForIncoming) continue;
+      if (!this.randomAssign) return l;
+      (free ??= []).push(l);
+    }
+    if (!matched) return null;
+    return free === undefined ? undefined : free[Math.floor(Math.random() * free.length)];
   }
 
   /** The line an outgoing call takes: the first free one for -1, else `line` when it can place a call. */

@@ -40,6 +40,8 @@ import {
   type FromFloor,
   type ToFloor,
 } from '../media/mediaFloorProtocol.js';
+import { FLOOR_CLOCK_BOX_BYTES, FloorClockMerger, FloorClockReader } from '../media/floorClockFigures.js';
+import type { MediaClockStats } from '../media/mediaClock.js';
 import { mediaParamsOf, type LineMedia } from '../lines/lineMedia.js';
 import type { NegotiatedMedia } from '../sip/sdp.js';
 import type { PhoneLine } from '../lines/phoneLine.js';
@@ -130,6 +132,10 @@ class Floor {
   /** Resolves true when the floor is ready, false when it died first. */
   readonly ready: Promise<boolean>;
   private readyDone!: (ok: boolean) => void;
+  /** The floor's published clock figures and RTP port use. */
+  readonly clock: FloorClockReader;
+  /** RTP/RTCP port pairs of the floor's share of the range. */
+  readonly rtpPairs: number;
 
   constructor(
     readonly index: number,
@@ -150,8 +156,11 @@ class Floor {
     const share = Math.floor(pairs / o.count);
     const min = first + index * share * 2;
     const max = index === o.count - 1 ? o.maxPort : min + share * 2 - 1;
+    this.rtpPairs = Math.max(0, Math.floor((max - min + 1) / 2));
+    const clockBox = new SharedArrayBuffer(FLOOR_CLOCK_BOX_BYTES);
+    this.clock = new FloorClockReader(clockBox);
     this.worker = new Worker(new URL('../media/mediaFloor.js', import.meta.url), {
-      workerData: { index, host: o.host, minPort: min, maxPort: max, strategy: o.strategy, slots: sab, statsBox },
+      workerData: { index, host: o.host, minPort: min, maxPort: max, strategy: o.strategy, slots: sab, statsBox, clockBox },
     });
     this.worker.on('message', (m: FromFloor) => pool.onMessage(this, m));
     this.worker.on('error', (err) => pool.onDead(this, err.message));
@@ -172,6 +181,15 @@ class Floor {
     if (s === undefined) return -1;
     this.slots.fill(0, s * SLOT_FIELDS, (s + 1) * SLOT_FIELDS);
     return s;
+  }
+
+  /**
+   * Port pairs still free in the floor's share: its calls (opening ones included) and what its
+   * allocator reports held, whichever is more.
+   */
+  freeRtpPairs(): number {
+    if (this.dead) return 0;
+    return Math.max(0, this.rtpPairs - Math.max(this.calls.size, this.clock.rtpInUse));
   }
 
   /** Gives a slot back. */
@@ -228,6 +246,7 @@ export class MediaFloors {
   private starting = true;
   /** Per floor index: replacements in a row that died before they were ready. */
   private readonly failedStarts: number[];
+  private readonly merger = new FloorClockMerger();
 
   private constructor(private readonly o: MediaFloorsOptions) {
     // libsrtp2 initialises once per process, on this thread, before any floor may use it
@@ -289,9 +308,14 @@ export class MediaFloors {
     let floor: Floor | undefined;
     for (;;) {
       if (this.stopping) return undefined;
+      // the floor with the fewest calls among those with a free port pair (shares can differ by
+      // one), leaving out a floor that is gone and could not be restarted
       floor = undefined;
-      for (const f of this.floors) if (!f.dead && (floor === undefined || f.calls.size < floor.calls.size)) floor = f;
-      if (floor === undefined) return undefined; // no floor left (each failed to restart)
+      for (const f of this.floors) {
+        if (f.dead) continue;
+        if (floor === undefined || floor.freeRtpPairs() === 0 || (f.freeRtpPairs() > 0 && f.calls.size < floor.calls.size)) floor = f;
+      }
+      if (floor === undefined) return undefined;
       if (floor.isReady) break;
       // a replacement still starting: the call waits for it (it keeps the balance), then
       // chooses again; a replacement that dies instead is replaced or left out, so this ends
@@ -390,6 +414,22 @@ export class MediaFloors {
       r.maxLatenessMs = Math.max(r.maxLatenessMs, f.slots[base + FLOOR_MAX_LATENESS_US]! / 1000);
     }
     return r;
+  }
+
+  /**
+   * The engine's clock figures with workers: the floors' published figures merged (what the wire
+   * sees), each floor's own in `floors`, and `main` (the main thread's clock) in `mainThread`.
+   * Synchronous: reads shared memory, at most 250 ms old.
+   */
+  clockStats(main: MediaClockStats): MediaClockStats {
+    return this.merger.merge(main, this.floors.map((f) => f.clock));
+  }
+
+  /** Free RTP port pairs over all floors (the overload guard's port check). */
+  freeRtpPairs(): number {
+    let n = 0;
+    for (const f of this.floors) n += f.freeRtpPairs();
+    return n;
   }
 
   /** Asks every floor for fresh statistics of its calls (they arrive within a tick or two). */

@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type * as Prom from 'prom-client';
-import type { MediaClockStats } from '../media/mediaClock.js';
+import type { MediaClockStats, MediaFloorClockStats } from '../media/mediaClock.js';
 import type { CallQuality } from '../media/quality.js';
 import type { MediaSessionStats } from '../media/session.js';
 import type { SipMessage } from '../sip/message.js';
@@ -87,6 +87,8 @@ export class EngineMetrics {
   private readonly lossRatio: Prom.Histogram;
   private readonly jitter: Prom.Histogram;
   private readonly loopDelay: IntervalHistogram;
+  /** The clock figures of the scrape in progress: one read serves every clock metric of it. */
+  private clockCache: { at: number; value: MediaClockStats | undefined } = { at: -Infinity, value: undefined };
 
   private constructor(prom: typeof Prom, private readonly source: MetricsSource) {
     const registry = new prom.Registry();
@@ -227,7 +229,7 @@ export class EngineMetrics {
         help,
         registers,
         collect() {
-          const c = self.source.mediaClock();
+          const c = self.clockFigures();
           this.set(c ? pick(c) : 0);
         },
       });
@@ -237,6 +239,54 @@ export class EngineMetrics {
     clockGauge('linescape_media_clock_skipped_ticks', 'Media clock ticks skipped after a stall.', (c) => c.skippedTicks);
     clockGauge('linescape_media_clock_max_lateness_seconds', 'Largest lateness of a media clock tick.', (c) => c.maxLatenessMs / 1000);
     clockGauge('linescape_media_clock_interval_jitter_p99_seconds', '99th percentile of |tick interval - period| over the recent window.', (c) => c.intervalJitterP99Ms / 1000);
+    // what the wire sees (media/sendTiming.ts): per-send lateness and packet spacing over the last ~5 s,
+    // with media workers all floors together (their histograms summed)
+    clockGauge('linescape_media_send_samples', 'RTP audio packets sent in the recent window (about 5 s) whose timing the figures below describe.', (c) => c.sendSamples ?? 0);
+    clockGauge('linescape_media_send_lateness_p99_seconds', '99th percentile of how late an RTP packet left behind the ideal time of its tick or phase, recent window.', (c) => (c.sendLatenessP99Ms ?? 0) / 1000);
+    clockGauge('linescape_media_send_lateness_max_seconds', 'Largest send lateness of an RTP packet, recent window.', (c) => (c.sendLatenessMaxMs ?? 0) / 1000);
+    clockGauge('linescape_media_send_spacing_p99_seconds', '99th percentile of |interval - expected interval| between consecutive RTP packets of a stream, recent window.', (c) => (c.sendSpacingP99Ms ?? 0) / 1000);
+    clockGauge('linescape_media_send_spacing_max_seconds', 'Largest |interval - expected interval| between consecutive RTP packets of a stream, recent window.', (c) => (c.sendSpacingMaxMs ?? 0) / 1000);
+    clockGauge('linescape_media_send_gaps', 'Sent RTP spacings more than 20 ms off (over 40 ms between 20 ms packets), recent window.', (c) => c.sendGaps ?? 0);
+    clockGauge('linescape_media_clock_slice_p99_seconds', '99th percentile of how long one media clock phase held its event loop, recent window (with media workers: the worst floor).', (c) => (c.sliceP99Ms ?? 0) / 1000);
+    clockGauge('linescape_media_clock_slice_max_seconds', 'Longest time one media clock phase held its event loop, recent window.', (c) => (c.sliceMaxMs ?? 0) / 1000);
+    new prom.Counter({
+      name: 'linescape_media_send_gaps_total',
+      help: 'Sent RTP spacings more than 20 ms off since the engine started (a media worker replaced after a crash starts again from 0).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(self.clockFigures()?.sendGapsTotal ?? 0);
+      },
+    });
+    // per media worker ("floor"): the same figures of each floor's own clock; no samples without workers
+    const floorGauge = (name: string, help: string, pick: (f: MediaFloorClockStats) => number): void => {
+      new prom.Gauge({
+        name,
+        help,
+        labelNames: ['floor'],
+        registers,
+        collect() {
+          this.reset();
+          for (const f of self.clockFigures()?.floors ?? []) this.set({ floor: String(f.floor) }, pick(f));
+        },
+      });
+    };
+    floorGauge('linescape_media_floor_calls', 'Calls whose media a media worker carries.', (f) => f.calls);
+    floorGauge('linescape_media_floor_late_ticks', 'Media clock ticks of a media worker that ran more than one period late.', (f) => f.lateTicks);
+    floorGauge('linescape_media_floor_skipped_ticks', 'Media clock ticks of a media worker skipped after a stall.', (f) => f.skippedTicks);
+    floorGauge('linescape_media_floor_send_lateness_p99_seconds', '99th percentile of send lateness of the RTP a media worker sent, recent window.', (f) => (f.sendLatenessP99Ms ?? 0) / 1000);
+    floorGauge('linescape_media_floor_send_spacing_p99_seconds', '99th percentile of the spacing deviation of the RTP a media worker sent, recent window.', (f) => (f.sendSpacingP99Ms ?? 0) / 1000);
+    floorGauge('linescape_media_floor_send_spacing_max_seconds', 'Largest spacing deviation of the RTP a media worker sent, recent window.', (f) => (f.sendSpacingMaxMs ?? 0) / 1000);
+    floorGauge('linescape_media_floor_send_gaps', 'Sent RTP spacings more than 20 ms off on a media worker, recent window.', (f) => f.sendGaps ?? 0);
+    floorGauge('linescape_media_floor_slice_max_seconds', 'Longest time one media clock phase held a media worker\'s event loop, recent window.', (f) => (f.sliceMaxMs ?? 0) / 1000);
+    floorGauge('linescape_media_floor_figures_age_seconds', 'Age of the figures a media worker last published (every 0.25 s; growing: the worker is stuck).', (f) => f.ageMs / 1000);
+  }
+
+  /** The media clock's figures, read once per scrape (they are computed, and with workers merged). */
+  private clockFigures(): MediaClockStats | undefined {
+    const now = performance.now();
+    if (now - this.clockCache.at > 100) this.clockCache = { at: now, value: this.source.mediaClock() };
+    return this.clockCache.value;
   }
 
   /**

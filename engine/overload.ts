@@ -8,6 +8,14 @@
  *   means the loop was busy): at `maxEventLoopLagMs` in {@link LAG_SAMPLES_TO_SHED} samples in
  *   a row (one stall, a long garbage collection, is not saturation) every new request is shed
  *   until the lag falls below half of it (hysteresis, so the decision does not flap);
+ * - the SIP waiting in the UDP ingress (`sip/udpIngress.ts`): when signalling gives way to media
+ *   the ingress queues datagrams and drains them between the timers, so a storm shows there as
+ *   waiting, not as lag. While a backlog ({@link SIGNALLING_BACKLOG_MIN} datagrams or more) waits
+ *   behind the request in hand and its oldest has waited `maxEventLoopLagMs` or more, that
+ *   request is shed (cause `eventLoopLag`): signalling is that far behind now, and a cheap 503
+ *   drains the backlog faster. Judged live at each request, not sampled: once the backlog is
+ *   gone, the next request is taken (a few datagrams, a retransmission or two, are no backlog:
+ *   their age tells how late the engine was, not how much work is left);
  * - the SIP server transaction table (`maxServerTransactions`): the stack itself answers 503
  *   statelessly at the limit (`SipStack.transactionLimit`, no transaction made) and reports it
  *   here through {@link OverloadGuard.noteShed};
@@ -58,6 +66,13 @@ export interface OverloadProbes {
    * is false: that call is the call manager's 486 Busy Here, not an overload.
    */
   rtpPortsExhausted(): boolean;
+  /**
+   * How long the oldest received SIP datagram still waiting (behind the one being handled) has
+   * waited, ms (0 when none waits); judged against `maxEventLoopLagMs`. Absent: not watched.
+   */
+  signallingQueueAgeMs?(): number;
+  /** How many received SIP datagrams are waiting (behind the one being handled). */
+  signallingQueueLength?(): number;
 }
 
 /** Data of SipOverloadShedding: the engine began answering new requests with 503. */
@@ -68,6 +83,8 @@ export interface OverloadSheddingData {
   retryAfterSeconds: number;
   /** The event-loop lag last measured, in ms. */
   eventLoopLagMs: number;
+  /** Age of the oldest SIP datagram waiting behind the first shed request, ms; absent when none waited. */
+  signallingQueueAgeMs?: number;
 }
 
 /** Data of SipOverloadRecovered: the engine takes new requests again. */
@@ -113,6 +130,13 @@ export const RECOVERY_QUIET_MS = 2000;
  */
 export const NOTIFICATION_BACKLOG_LIMIT = 10_000;
 
+/**
+ * Datagrams that must wait in the UDP ingress, behind the request in hand, before their age can
+ * shed it: fewer are handled in a few ms, so shedding would relieve nothing. libuv reads up to
+ * 32 datagrams per socket readiness.
+ */
+export const SIGNALLING_BACKLOG_MIN = 32;
+
 /** Counters of a run (also between episodes). */
 export interface OverloadCounters {
   /** Requests shed since the run started, by cause. */
@@ -123,6 +147,8 @@ export interface OverloadCounters {
   readonly eventLoopLagMs: number;
   /** Whether an episode is in progress. */
   readonly active: boolean;
+  /** Age of the oldest SIP datagram waiting in the UDP ingress when last looked at (a request screened, or a lag sample), in ms. */
+  readonly signallingQueueAgeMs: number;
 }
 
 /** Decides which new requests the engine sheds, and reports the episodes. */
@@ -131,6 +157,7 @@ export class OverloadGuard {
   private quietTimer?: TimerHandle;
   private lagDue = 0;
   private lag = 0;
+  private queueAge = 0;
   private lagging = false;
   private lateSamples = 0;
   private episode?: { start: number; lastShed: number; shed: Partial<Record<ShedCause, number>>; total: number };
@@ -166,7 +193,7 @@ export class OverloadGuard {
 
   /** The run's counters. */
   counters(): OverloadCounters {
-    return { shed: { ...this.totals }, episodes: this.episodes, eventLoopLagMs: this.lag, active: this.episode !== undefined };
+    return { shed: { ...this.totals }, episodes: this.episodes, eventLoopLagMs: this.lag, active: this.episode !== undefined, signallingQueueAgeMs: this.queueAge };
   }
 
   /**
@@ -186,12 +213,20 @@ export class OverloadGuard {
   /** Why a new request must be shed now, if it must (first matching cause of {@link SHED_CAUSES}). */
   private cause(newCall: boolean): ShedCause | undefined {
     const l = this.limits();
-    if (l.maxEventLoopLagMs > 0 && this.lagging) return 'eventLoopLag';
+    if (l.maxEventLoopLagMs > 0 && (this.lagging || this.queueBehind(l.maxEventLoopLagMs))) return 'eventLoopLag';
     if (this.probes.notificationBacklog() >= NOTIFICATION_BACKLOG_LIMIT) return 'notificationBacklog';
     if (!newCall) return undefined;
     if (l.maxPendingIncomingCalls > 0 && this.probes.pendingIncomingCalls() >= l.maxPendingIncomingCalls) return 'pendingCalls';
     if (this.probes.rtpPortsExhausted()) return 'rtpPorts';
     return undefined;
+  }
+
+  /** Whether a backlog of SIP waits behind the request in hand and its oldest has waited `maxMs` or more (read live). */
+  private queueBehind(maxMs: number): boolean {
+    const p = this.probes;
+    if (p.signallingQueueAgeMs === undefined || p.signallingQueueLength === undefined || p.signallingQueueLength() < SIGNALLING_BACKLOG_MIN) return false;
+    this.queueAge = Math.max(0, Math.round(p.signallingQueueAgeMs()));
+    return this.queueAge >= maxMs;
   }
 
   /** A request was shed elsewhere (the stack's transaction limit): counted and reported like the guard's own. */
@@ -207,7 +242,12 @@ export class OverloadGuard {
       ep = { start: now, lastShed: now, shed: {}, total: 0 };
       this.episode = ep;
       this.episodes++;
-      this.events.shedding({ cause, retryAfterSeconds: this.limits().retryAfterSeconds, eventLoopLagMs: this.lag });
+      this.events.shedding({
+        cause,
+        retryAfterSeconds: this.limits().retryAfterSeconds,
+        eventLoopLagMs: this.lag,
+        ...(this.queueAge > 0 ? { signallingQueueAgeMs: this.queueAge } : {}),
+      });
       this.armQuiet();
     }
     ep.lastShed = now;
@@ -234,11 +274,13 @@ export class OverloadGuard {
 
   /**
    * The lag timer: how late it fires is how long the event loop was busy with other work.
-   * Lagging starts at the limit (sustained) and ends below half of it.
+   * Lagging starts at the limit (sustained) and ends below half of it. The signalling queue's
+   * age is noted at the same sample, for the counters.
    */
   private armLag(): void {
     this.lagDue = this.clock.now() + LAG_SAMPLE_MS;
     this.lagTimer = this.clock.setTimer(LAG_SAMPLE_MS, () => {
+      this.queueAge = Math.max(0, Math.round(this.probes.signallingQueueAgeMs?.() ?? 0));
       this.noteLag(Math.max(0, Math.round(this.clock.now() - this.lagDue)));
       this.armLag();
     });

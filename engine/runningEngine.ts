@@ -42,7 +42,7 @@ import { SESSION_TIMER_CAPABILITY } from '../lines/sessionTimer.js';
 import { RELIABLE_PROVISIONAL_CAPABILITY } from '../lines/reliableProvisional.js';
 import { CallState } from '../lines/callState.js';
 import { CallDirection } from '../lines/lineState.js';
-import { DriftCorrectedMediaClock, type MediaClock } from '../media/mediaClock.js';
+import { DriftCorrectedMediaClock, type MediaClock, type MediaClockStats } from '../media/mediaClock.js';
 import { MediaPump } from '../media/mediaPump.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
 import { MediaFloors, type FloorLineMedia, type MediaFloorsOptions } from './mediaWorkers.js';
@@ -401,6 +401,15 @@ export class RunningEngine {
     this.state.notifier.flush();
   }
 
+  /**
+   * The media clock's figures as getMediaClockStatistics and the metrics report them: with media
+   * workers the floors' clocks merged (they send the RTP), the main thread's in `mainThread`.
+   */
+  mediaClockStats(): MediaClockStats {
+    const main = this.mediaClock.stats();
+    return this.mediaFloors?.clockStats(main) ?? main;
+  }
+
   /** Whether the run has stopped (an `await` inside a procedure may outlive it). */
   get isStopped(): boolean {
     return this.stopped;
@@ -689,7 +698,11 @@ export class RunningEngine {
       {
         pendingIncomingCalls: pending,
         notificationBacklog: () => state.notifier.backlog,
-        rtpPortsExhausted: () => this.rtpAllocator.inUse >= this.rtpAllocator.pairs && this.lines.some((l) => l.availableForIncoming),
+        // with media workers the range is shared out between the floors: their free pairs count
+        rtpPortsExhausted: () =>
+          (this.mediaFloors ? this.mediaFloors.freeRtpPairs() === 0 : this.rtpAllocator.inUse >= this.rtpAllocator.pairs) && this.lines.some((l) => l.availableForIncoming),
+        signallingQueueAgeMs: () => this.stack.transport.ingressQueueAgeMs(),
+        signallingQueueLength: () => this.stack.transport.ingressQueueLength(),
       },
       {
         shedding: (d) => {

@@ -169,7 +169,8 @@ export interface StartSipTelephonyParams {
   overloadRetryAfterSeconds?: number;
   /**
    * Event-loop lag in ms at which new requests are refused 503 with Retry-After, until the lag
-   * falls below half of it (default 500; 0 = not watched). In-dialog requests always pass.
+   * falls below half of it (default 500; 0 = not watched); also the age at which SIP waiting in
+   * the UDP ingress (a backlog behind the request) sheds it. In-dialog requests always pass.
    */
   maxEventLoopLagMs?: number;
   /** Live SIP server transactions above which new requests are refused 503 (default 10000; 0 = no limit). */

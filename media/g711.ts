@@ -69,6 +69,10 @@ export class FrameRepeatConcealer {
   private readonly last: Int16Array;
   private have = false;
   private lost = 0;
+  /** The array the last whole frame was remembered from, and a view of that frame in it. */
+  private srcArray: Int16Array | null = null;
+  private srcView: Int16Array | null = null;
+  private srcFrom = 0;
 
   /**
    * @param frameSize - samples per frame.
@@ -89,7 +93,15 @@ export class FrameRepeatConcealer {
     const n = this.frameSize;
     if (count >= n) {
       const from = start + count - n;
-      for (let i = 0; i < n; i++) this.last[i] = pcm[from + i]!;
+      // a decoder remembers from the same place of the same array every frame: the view is made
+      // once and the copy is one native block copy instead of a loop
+      let view = this.srcView;
+      if (view === null || this.srcArray !== pcm || this.srcFrom !== from) {
+        view = this.srcView = pcm.subarray(from, from + n);
+        this.srcArray = pcm;
+        this.srcFrom = from;
+      }
+      this.last.set(view);
     } else {
       // shorter frame (e.g. a 10 ms packet): slide history so the newest samples sit at the end
       this.last.copyWithin(0, count);

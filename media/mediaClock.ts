@@ -72,7 +72,7 @@ export interface MediaClockStats extends Partial<SendTimingStats> {
   maxLatenessMs: number;
   /** Mean interval between dispatched ticks over the window, ms (≈ period when healthy). */
   meanIntervalMs: number;
-  /** 99th percentile of |interval − period| over the window, ms. */
+  /** 99th percentile of |interval − period| over the window, ms (with media workers: the worst floor's). */
   intervalJitterP99Ms: number;
   /** Largest |interval − period| over the window, ms. */
   intervalJitterMaxMs: number;
@@ -84,10 +84,35 @@ export interface MediaClockStats extends Partial<SendTimingStats> {
   listenerErrors: number;
   /** Phases per tick (1: every listener's work in one burst per tick). */
   phases?: number;
-  /** 99th percentile of how long one phase's dispatch held the event loop, over the window, ms. */
+  /**
+   * 99th percentile of how long one phase's dispatch held the event loop, over the window, ms.
+   * With media workers: the worst floor's p99 (the floors keep raw samples, not histograms).
+   */
   sliceP99Ms?: number;
   /** Longest time one phase's dispatch held the event loop, over the window, ms. */
   sliceMaxMs?: number;
+  /**
+   * With media workers (`mediaWorkers` > 0): each floor's own figures, by worker index, as the
+   * floor last published them (every 250 ms). The top-level figures are these merged: counts
+   * summed, send p99 from the floors' histograms added together, maxima as max, the tick
+   * interval and slice p99 as the worst floor's. Absent without workers.
+   */
+  floors?: MediaFloorClockStats[];
+  /**
+   * With media workers: the main thread's own clock. It sends no RTP (its send figures stay 0);
+   * it runs the conference bridge, whose members' frames it exchanges with the floors.
+   */
+  mainThread?: MediaClockStats;
+}
+
+/** One media worker's clock figures (see {@link MediaClockStats.floors}). */
+export interface MediaFloorClockStats extends MediaClockStats {
+  /** The worker's index (0-based). */
+  floor: number;
+  /** Calls whose media the floor carries. */
+  calls: number;
+  /** Age of the figures when read, ms (the floor publishes every 250 ms). */
+  ageMs: number;
 }
 
 const NS_PER_MS = 1_000_000;

@@ -13,6 +13,7 @@ import { MediaPump } from './mediaPump.js';
 import { RtpPortAllocator } from './rtpSocket.js';
 import { MediaSession, type MediaFramePort, type MediaLevels, type RawRtpData } from './session.js';
 import { CallRecorder } from './callRecorder.js';
+import { FloorClockWriter } from './floorClockFigures.js';
 import type { IvrRxStream, IvrTxStream } from './ivr.js';
 import {
   FLOOR_CALLS,
@@ -82,6 +83,8 @@ const clock = new DriftCorrectedMediaClock({});
 const pump = MediaPump.attach(clock);
 clock.start();
 const allocator = new RtpPortAllocator({ host: init.host, minPort: init.minPort, maxPort: init.maxPort, strategy: init.strategy });
+/** The clock figures and port use the main thread reads (getMediaClockStatistics, the overload guard). */
+const figures = new FloorClockWriter(init.clockBox);
 const calls = new Map<number, FloorCall>();
 /** Recordings by call: kept past the session's stop, until the main thread's stop collects the result. */
 const recorders = new Map<number, CallRecorder>();
@@ -105,6 +108,7 @@ const counters = setInterval(() => {
   slots[floorBase + FLOOR_SKIPPED_TICKS] = cs.skippedTicks;
   slots[floorBase + FLOOR_MAX_LATENESS_US] = Math.round(cs.maxLatenessMs * 1000);
   slots[floorBase + FLOOR_CALLS] = calls.size;
+  figures.publish(cs, clock.sendTiming, calls.size);
   if (++rounds % STATS_EVERY === 0 && calls.size > 0) post({ t: 'stats', list: [...calls].map(([id, c]) => [id, c.session.stats()]) });
 }, COUNTER_MS);
 counters.unref();
@@ -125,6 +129,7 @@ async function open(id: number, slot: number, o: Extract<ToFloor, { t: 'open' }>
     onWaveEnd: (path) => post({ t: 'wavEnd', id, path }),
     onHandlerError: (err, count) => post({ t: 'handlerError', id, message: err instanceof Error ? err.message : String(err), count }),
   });
+  figures.portsInUse(allocator.inUse);
   if (!(opened instanceof MediaSession)) {
     post({ t: 'openFailed', id, error: opened.message });
     return;
@@ -169,6 +174,7 @@ async function stopCall(id: number): Promise<void> {
   }
   calls.delete(id);
   await c.session.stop();
+  figures.portsInUse(allocator.inUse);
   post({ t: 'stats', list: [[id, c.session.stats()]] });
   Atomics.store(slots, c.slot * SLOT_FIELDS + SLOT_PACKETS_IN, c.session.mediaPacketsIn);
   post({ t: 'stopped', id });

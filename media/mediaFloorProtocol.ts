@@ -57,6 +57,8 @@ export interface FloorInit {
   slots: SharedArrayBuffer;
   /** The reply box of synchronous statistics reads ({@link STATS_BOX_BYTES}). */
   statsBox: SharedArrayBuffer;
+  /** Where the floor publishes its clock figures and RTP port use (media/floorClockFigures.ts). */
+  clockBox: SharedArrayBuffer;
 }
 
 /**

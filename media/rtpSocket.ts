@@ -12,6 +12,7 @@
  * @module
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import net from 'node:net';
 import { isRtcp } from './rtp.js';
 import type { SrtpSession } from './srtp.js';
@@ -27,21 +28,37 @@ const SEND_SLOT_BYTES = 1536;
 const SMALL_SLOT_BYTES = 256;
 
 /**
- * A buffer an RTP packet is copied into for one send. Node's dgram reads a sent buffer a turn
- * later (it resolves even an IP literal on nextTick), so a caller that reuses one packet buffer
- * for two sends in the same turn (two 10 ms packets in a tick, ticks caught up after a stall)
- * would send the second packet twice. Each send takes a slot, and the send's callback gives it
- * back; its one bound callback is made with the slot, so a send allocates nothing of ours.
+ * A buffer an RTP packet is copied into for one send. Node's dgram may read a sent buffer
+ * later: with its default lookup a turn later (it resolves even an IP literal on nextTick; our
+ * sockets answer literals in place, see `literalLookup`), for a host name after DNS, and
+ * whenever the socket's send buffer is full (libuv queues the send). A caller that reuses one
+ * packet buffer for two sends (two 10 ms packets in a tick, ticks caught up after a stall)
+ * would then send the second packet twice. Each send takes a slot, and the send's callback gives
+ * it back; its one bound callback is made with the slot, so a send allocates nothing of ours.
  */
 class SendSlot {
   readonly buf: Buffer;
   /** The socket whose send holds the slot (its errors go there). */
   owner: RtpSocket | undefined;
+  /**
+   * A view of the slot's first `view.length` bytes, kept for the next send of that length: a
+   * send with offset and length makes Node cut a new view per send, a send of a whole Buffer
+   * does not. A stream sends one length (172 bytes for 20 ms of G.711), so the view is made
+   * once; another length makes a new one.
+   */
+  private view: Buffer;
 
   /** @param pool the pool the slot goes back to */
   constructor(private readonly pool: SendSlotPool) {
     // small slots share Node's buffer pool: their bytes are always written before a send
     this.buf = pool.bytes <= SMALL_SLOT_BYTES ? Buffer.allocUnsafe(pool.bytes) : Buffer.alloc(pool.bytes);
+    this.view = this.buf;
+  }
+
+  /** The slot's first `len` bytes as a whole Buffer (made once per length, see `view`). */
+  bytes(len: number): Buffer {
+    if (this.view.length !== len) this.view = this.buf.subarray(0, len);
+    return this.view;
   }
 
   readonly done = (err: Error | null): void => {
@@ -99,6 +116,39 @@ class SendSlotPool {
 /** The process's send slots: small ones for nearly every packet, large ones for the rest. */
 const smallSlots = new SendSlotPool(SMALL_SLOT_BYTES);
 const largeSlots = new SendSlotPool(SEND_SLOT_BYTES);
+
+/**
+ * The sockets' address lookup: an IP literal (every RTP destination from SDP or from symmetric
+ * learning) is its own answer, given at once; anything else goes to `dns.lookup`. Node's default
+ * sends every datagram through `dns.lookup`, which answers an IP literal only on the next tick
+ * (a closure, a tick and a second pass through `send` per packet); answered in place, the send
+ * reaches the socket in the same call.
+ */
+function literalLookup(
+  address: string,
+  // Node passes the socket's family as a number (4 or 6); the typings name an options object
+  options: dns.LookupOneOptions | number,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  // one remembered literal: a process's streams mostly go to one or a few addresses
+  if (address === lastLiteral) {
+    callback(null, address, lastLiteralFamily);
+    return;
+  }
+  const f = net.isIP(address);
+  if (f !== 0) {
+    lastLiteral = address;
+    lastLiteralFamily = f;
+    callback(null, address, f);
+    return;
+  }
+  if (typeof options === 'number') dns.lookup(address, options, callback);
+  else dns.lookup(address, options, callback);
+}
+
+/** The last IP literal {@link literalLookup} answered, and its family. */
+let lastLiteral = '';
+let lastLiteralFamily = 0;
 
 /** How {@link RtpPortAllocator} walks the range. */
 export type RtpPortStrategy = 'sequential' | 'random';
@@ -248,7 +298,7 @@ export class RtpPortAllocator {
       const port = this.firstPort + idx * 2;
       if (this.reserved.has(port)) continue;
       this.reserved.add(port); // claimed before the first await: concurrent calls skip it
-      const rtp = dgram.createSocket({ type: this.type });
+      const rtp = dgram.createSocket({ type: this.type, lookup: literalLookup });
       let err = await bindOnce(rtp, port, this.host);
       if (err) {
         closeQuietly(rtp);
@@ -256,7 +306,7 @@ export class RtpPortAllocator {
         if (isBusy(err)) continue;
         return { ok: false, error: 'bind-failed', message: `${this.host}:${port}: ${err.message}` };
       }
-      const rtcp = dgram.createSocket({ type: this.type });
+      const rtcp = dgram.createSocket({ type: this.type, lookup: literalLookup });
       err = await bindOnce(rtcp, port + 1, this.host);
       if (err) {
         closeQuietly(rtcp);
@@ -543,7 +593,7 @@ export class RtpSocket {
         }
       }
       slot.owner = this;
-      sock.send(slot.buf, 0, out, port, host, slot.done);
+      sock.send(slot.bytes(out), port, host, slot.done);
     } catch (err) {
       this.onSocketError(err as Error);
     }

@@ -41,6 +41,75 @@ export interface SendTimingStats {
   sendSpacingMaxMs: number;
   /** Spacing samples in the window that strayed more than 20 ms (a gap over 40 ms at 20 ms ptime). */
   sendGaps: number;
+  /** Gaps since the recorder started (never reset by the window: a counter to alert on). */
+  sendGapsTotal?: number;
+}
+
+/** Bins of the send histograms ({@link SendTimingWindow}): 0.05 ms each, the last one open-ended. */
+export const SEND_HISTOGRAM_BINS = BINS;
+
+/**
+ * The raw figures of a window (histograms and counts), so the windows of several recorders (one
+ * per media worker) can be summed into one before the percentiles are taken.
+ */
+export interface SendTimingWindow {
+  /** Send lateness histogram (2 001 bins of 0.05 ms, the last one open-ended). */
+  readonly lateness: Float64Array;
+  /** Spacing deviation histogram (same bins). */
+  readonly spacing: Float64Array;
+  /** Largest lateness, ms. */
+  latenessMax: number;
+  /** Largest spacing deviation, ms. */
+  spacingMax: number;
+  /** Sends timed. */
+  sends: number;
+  /** Spacing samples. */
+  spacings: number;
+  /** Gaps (spacing deviation over 20 ms). */
+  gaps: number;
+}
+
+/** An empty window (allocates two histograms: make one and reuse it). */
+export function newSendTimingWindow(): SendTimingWindow {
+  return { lateness: new Float64Array(BINS), spacing: new Float64Array(BINS), latenessMax: 0, spacingMax: 0, sends: 0, spacings: 0, gaps: 0 };
+}
+
+/** Empties `w`. */
+export function clearSendTimingWindow(w: SendTimingWindow): void {
+  w.lateness.fill(0);
+  w.spacing.fill(0);
+  w.latenessMax = 0;
+  w.spacingMax = 0;
+  w.sends = 0;
+  w.spacings = 0;
+  w.gaps = 0;
+}
+
+/** Adds the figures of `from` to `into` (histograms bin by bin, counts summed, maxima as max). */
+export function addSendTimingWindow(into: SendTimingWindow, from: SendTimingWindow): void {
+  for (let i = 0; i < BINS; i++) {
+    into.lateness[i]! += from.lateness[i]!;
+    into.spacing[i]! += from.spacing[i]!;
+  }
+  if (from.latenessMax > into.latenessMax) into.latenessMax = from.latenessMax;
+  if (from.spacingMax > into.spacingMax) into.spacingMax = from.spacingMax;
+  into.sends += from.sends;
+  into.spacings += from.spacings;
+  into.gaps += from.gaps;
+}
+
+/** The p99 and max figures of a window `windowMs` long. */
+export function sendTimingStatsOf(w: SendTimingWindow, windowMs: number): SendTimingStats {
+  return {
+    sendWindowMs: windowMs,
+    sendSamples: w.sends,
+    sendLatenessP99Ms: Math.min(w.latenessMax, percentile(w.lateness, w.sends)),
+    sendLatenessMaxMs: w.latenessMax,
+    sendSpacingSamples: w.spacings,
+    sendSpacingP99Ms: Math.min(w.spacingMax, percentile(w.spacing, w.spacings)),
+    sendSpacingMaxMs: w.spacingMax,
+    sendGaps: w.gaps,
+  };
 }
 
 /** Options of {@link SendTiming}. */
@@ -89,6 +158,7 @@ export class SendTiming {
   private current: Bucket;
   private pos = 0;
   private bucketEnd = -1;
+  private gapsTotal = 0;
 
   /** A recorder with empty figures. */
   constructor(options: SendTimingOptions = {}) {
@@ -116,7 +186,10 @@ export class SendTiming {
       b.spacing[bin(dev)]!++;
       if (dev > b.spacingMax) b.spacingMax = dev;
       b.spacings++;
-      if (dev > GAP_MS) b.gaps++;
+      if (dev > GAP_MS) {
+        b.gaps++;
+        this.gapsTotal++;
+      }
     }
     return now;
   }
@@ -139,48 +212,52 @@ export class SendTiming {
     this.bucketEnd = -1;
   }
 
+  /** Length of the window the figures cover, ms. */
+  get windowMs(): number {
+    return (this.buckets.length - 1) * BUCKET_MS;
+  }
+
+  /** Gaps since the recorder was made ({@link SendTiming.reset} leaves it: a counter, for alerts on its increase). */
+  get totalGaps(): number {
+    return this.gapsTotal;
+  }
+
+  /**
+   * Fills `w` with the raw figures of the window: the buckets of the last whole seconds plus
+   * the running one (no allocation; about 4 000 additions per bucket).
+   */
+  windowInto(w: SendTimingWindow): void {
+    const now = this.now();
+    // a quiet recorder rotates here, so an old window does not linger
+    if (this.bucketEnd >= 0 && now >= this.bucketEnd) this.rotate(now);
+    clearSendTimingWindow(w);
+    for (const b of this.buckets) {
+      if (b.sends === 0) continue;
+      for (let i = 0; i < BINS; i++) {
+        w.lateness[i]! += b.lateness[i]!;
+        w.spacing[i]! += b.spacing[i]!;
+      }
+      if (b.latenessMax > w.latenessMax) w.latenessMax = b.latenessMax;
+      if (b.spacingMax > w.spacingMax) w.spacingMax = b.spacingMax;
+      w.sends += b.sends;
+      w.spacings += b.spacings;
+      w.gaps += b.gaps;
+    }
+  }
+
   /**
    * The figures over the window: the buckets of the last whole seconds plus the running one
    * (allocates: call every few seconds, not per tick).
    */
   stats(): SendTimingStats {
-    const now = this.now();
-    // a quiet recorder rotates here, so an old window does not linger
-    if (this.bucketEnd >= 0 && now >= this.bucketEnd) this.rotate(now);
-    const late = new Float64Array(BINS);
-    const spacing = new Float64Array(BINS);
-    let lateMax = 0;
-    let spacingMax = 0;
-    let sends = 0;
-    let spacings = 0;
-    let gaps = 0;
-    for (const b of this.buckets) {
-      if (b.sends === 0) continue;
-      for (let i = 0; i < BINS; i++) {
-        late[i]! += b.lateness[i]!;
-        spacing[i]! += b.spacing[i]!;
-      }
-      if (b.latenessMax > lateMax) lateMax = b.latenessMax;
-      if (b.spacingMax > spacingMax) spacingMax = b.spacingMax;
-      sends += b.sends;
-      spacings += b.spacings;
-      gaps += b.gaps;
-    }
-    return {
-      sendWindowMs: (this.buckets.length - 1) * BUCKET_MS,
-      sendSamples: sends,
-      sendLatenessP99Ms: Math.min(lateMax, percentile(late, sends)),
-      sendLatenessMaxMs: lateMax,
-      sendSpacingSamples: spacings,
-      sendSpacingP99Ms: Math.min(spacingMax, percentile(spacing, spacings)),
-      sendSpacingMaxMs: spacingMax,
-      sendGaps: gaps,
-    };
+    const w = newSendTimingWindow();
+    this.windowInto(w);
+    return { ...sendTimingStatsOf(w, this.windowMs), sendGapsTotal: this.gapsTotal };
   }
 }
 
 /** Upper edge of the bin holding the 99th percentile (0 without samples). */
-function percentile(hist: Float64Array, n: number): number {
+function percentile(hist: ArrayLike<number>, n: number): number {
   if (n === 0) return 0;
   const rank = Math.ceil(n * 0.99);
   let seen = 0;

@@ -58,7 +58,7 @@ import {
 import { ToneGenerator, type ToneSpec } from './tones.js';
 import { ComfortNoiseGenerator } from './comfortNoise.js';
 import { SilenceSuppressor, TX_CN, TX_VOICE } from './silenceSuppression.js';
-import { clampGain, gainAndLevel, GAIN_UNITY, mixInto, type FrameLevel } from './gain.js';
+import { clampGain, gainAndLevel, GAIN_UNITY, measureLevel, mixInto, type FrameLevel } from './gain.js';
 import { SinkChain, slotIndex, SourceChain, type DuplexMediaSink, type MediaSink, type MediaSource, type PortSlot } from './mediaPorts.js';
 import { loadWav, WavPlayer, type WavLoadResult } from './wavPlayer.js';
 
@@ -555,6 +555,12 @@ export class MediaSession implements MediaNode {
   private detectResampler: Resampler | null = null;
   private rxGain = GAIN_UNITY;
   private readonly rxLevel: FrameLevel = { peak: 0, rms: 0 };
+  /**
+   * Samples of the received frame whose level `rxLevel` does not hold yet (0: up to date). With
+   * unity gain and no level tap, nothing needs the level during the tick, so the tick leaves it
+   * to {@link MediaSession.levels}, which measures the frame, still in `rxPcm`, when asked.
+   */
+  private rxLevelDue = 0;
   /** Sinks of the received frame: IVR Rx streams, the recorder's rx half (made by the first one added). */
   private rxSinks: SinkChain | null = null;
   private ivrRxDropsClosed = 0;
@@ -593,6 +599,8 @@ export class MediaSession implements MediaNode {
   private readonly tapLevels: MediaLevels = { rxPeak: 0, rxRms: 0, txPeak: 0, txRms: 0 };
   private txGain = GAIN_UNITY;
   private readonly txLevel: FrameLevel = { peak: 0, rms: 0 };
+  /** As `rxLevelDue`, for the frame sent (still in `txPcm`). */
+  private txLevelDue = 0;
   private dtmfPackets = 0;
   private keepAlives = 0;
   private txRawDropped = 0;
@@ -1219,7 +1227,12 @@ export class MediaSession implements MediaNode {
         }
       }
     }
-    gainAndLevel(rx, spf, this.rxGain, this.rxLevel);
+    if (this.rxGain !== GAIN_UNITY || this.levelTap !== null) {
+      gainAndLevel(rx, spf, this.rxGain, this.rxLevel);
+      this.rxLevelDue = 0;
+    } else {
+      this.rxLevelDue = spf;
+    }
     const fp = this.framePort;
     if (fp !== null && fp.rate === codec.sampleRate) fp.putFrame(rx);
   }
@@ -1228,7 +1241,12 @@ export class MediaSession implements MediaNode {
     const tx = this.txPcm;
     // the conference's mix is one of the sources: the pump mixed it after our produce phase
     this.sources.read(tx, spf, codec.sampleRate);
-    gainAndLevel(tx, spf, this.txGain, this.txLevel);
+    if (this.txGain !== GAIN_UNITY || this.levelTap !== null) {
+      gainAndLevel(tx, spf, this.txGain, this.txLevel);
+      this.txLevelDue = 0;
+    } else {
+      this.txLevelDue = spf;
+    }
     if (this.txSinks !== null) this.txSinks.write(tx, spf, codec.sampleRate);
     if (this.levelTap !== null) {
       const lv = this.tapLevels;
@@ -1758,6 +1776,15 @@ export class MediaSession implements MediaNode {
 
   /** Audio levels of the last frame each way. */
   levels(): MediaLevels {
+    // the last frames are still in the arrays until the next tick: measured now, the same figures
+    if (this.rxLevelDue > 0) {
+      measureLevel(this.rxPcm, this.rxLevelDue, this.rxLevel);
+      this.rxLevelDue = 0;
+    }
+    if (this.txLevelDue > 0) {
+      measureLevel(this.txPcm, this.txLevelDue, this.txLevel);
+      this.txLevelDue = 0;
+    }
     return { rxPeak: this.rxLevel.peak, rxRms: this.rxLevel.rms, txPeak: this.txLevel.peak, txRms: this.txLevel.rms };
   }
 

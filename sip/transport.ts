@@ -190,6 +190,16 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     this.tlsRequestedPort = options.tls?.port ?? 0;
   }
 
+  /** Age of the oldest received datagram still waiting for its handling, ms (0: none, or no yield gate). */
+  ingressQueueAgeMs(): number {
+    return this.ingress?.oldestQueuedAgeMs() ?? 0;
+  }
+
+  /** Received datagrams waiting for their handling (0 without a yield gate). */
+  ingressQueueLength(): number {
+    return this.ingress?.waiting ?? 0;
+  }
+
   /** The bound IP address. */
   get localHost(): string {
     return this.bindHost;

@@ -25,6 +25,8 @@ const MAX_QUEUED = 20_000;
 export class UdpIngress {
   private bufs: Buffer[] = [];
   private froms: dgram.RemoteInfo[] = [];
+  /** When each queued datagram arrived (`now()`), for the age of the oldest (the overload guard's). */
+  private arrivals: number[] = [];
   private head = 0;
   /** Start of the current batch (`performance.now()`), −1 between turns. */
   private batchStart = -1;
@@ -36,11 +38,31 @@ export class UdpIngress {
   /** Datagrams dropped because the queue was full. */
   dropped = 0;
 
-  /** @param gate when to stop; @param handle what a datagram's handling is */
+  /**
+   * @param gate when to stop
+   * @param handle what a datagram's handling is
+   * @param now the time source, ms (the gate's scale; tests pass virtual time)
+   */
   constructor(
     private readonly gate: IngressGate,
     private readonly handle: (buf: Buffer, from: dgram.RemoteInfo) => void,
+    private readonly now: () => number = () => performance.now(),
   ) {}
+
+  /**
+   * How long the oldest datagram still waiting in the queue has waited, ms (0 when none waits;
+   * the one being handled no longer counts). Time spent here is invisible to an event-loop lag
+   * timer (the timers run between batches), so the overload guard reads it beside its lag: while
+   * datagrams wait behind the one in hand, signalling is that far behind.
+   */
+  oldestQueuedAgeMs(): number {
+    return this.head < this.arrivals.length ? Math.max(0, this.now() - this.arrivals[this.head]!) : 0;
+  }
+
+  /** Datagrams waiting in the queue (the one being handled no longer counts). */
+  get waiting(): number {
+    return this.bufs.length - this.head;
+  }
 
   /** The socket's `'message'` listener. */
   readonly receive = (buf: Buffer, from: dgram.RemoteInfo): void => {
@@ -50,7 +72,7 @@ export class UdpIngress {
       return;
     }
     if (this.batchStart < 0) {
-      this.batchStart = performance.now();
+      this.batchStart = this.now();
       if (!this.turnScheduled) {
         this.turnScheduled = true;
         setImmediate(this.endTurn);
@@ -64,6 +86,7 @@ export class UdpIngress {
     this.closed = true;
     this.bufs = [];
     this.froms = [];
+    this.arrivals = [];
     this.head = 0;
   }
 
@@ -74,6 +97,7 @@ export class UdpIngress {
     }
     this.bufs.push(buf);
     this.froms.push(from);
+    this.arrivals.push(this.now());
     this.queued++;
     if (!this.drainScheduled) {
       this.drainScheduled = true;
@@ -91,7 +115,7 @@ export class UdpIngress {
   private readonly drain = (): void => {
     this.drainScheduled = false;
     if (this.closed) return;
-    const start = performance.now();
+    const start = this.now();
     this.batchStart = start;
     const bufs = this.bufs;
     const froms = this.froms;
@@ -110,6 +134,7 @@ export class UdpIngress {
       if (this.head > 1024) {
         this.bufs = bufs.slice(this.head);
         this.froms = froms.slice(this.head);
+        this.arrivals = this.arrivals.slice(this.head);
         this.head = 0;
       }
       this.drainScheduled = true;
@@ -117,6 +142,7 @@ export class UdpIngress {
     } else {
       this.bufs = [];
       this.froms = [];
+      this.arrivals = [];
       this.head = 0;
       this.batchStart = -1;
     }

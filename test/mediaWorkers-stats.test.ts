@@ -1,0 +1,154 @@
+/**
+ * What the engine reports with media workers: `getMediaClockStatistics()` merges the floors'
+ * clocks (they send the RTP), with each floor's own figures beside it and the main thread's
+ * clock apart; Prometheus shows the same figures, per floor too; the overload guard's RTP-port
+ * check counts the floors' shares of the port range. Serial: each test starts worker threads.
+ */
+import test from 'ava';
+import { TelephonyReturnValue as T, type MediaClockStats } from '../index.js';
+import type { MediaFloors } from '../engine/mediaWorkers.js';
+import type { VoipMediaEngine } from '../index.js';
+import { startEngine } from './helpers/engine.js';
+import { sendTone } from './helpers/audio.js';
+import { until } from './helpers/observe.js';
+import { freePorts } from './helpers/ports.js';
+
+function floors(e: VoipMediaEngine): MediaFloors {
+  const f = e['run']?.mediaFloors;
+  if (f === undefined) throw new Error('no media floors');
+  return f;
+}
+
+/** Prometheus text → `name{labels}` → value, and the set of names with HELP and TYPE lines. */
+function parse(text: string): { values: Map<string, number>; help: Set<string>; type: Map<string, string> } {
+  const values = new Map<string, number>();
+  const help = new Set<string>();
+  const type = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('# HELP ')) help.add(line.split(' ')[2]!);
+    else if (line.startsWith('# TYPE ')) type.set(line.split(' ')[2]!, line.split(' ')[3]!);
+    else if (line !== '') {
+      const i = line.lastIndexOf(' ');
+      values.set(line.slice(0, i), Number(line.slice(i + 1)));
+    }
+  }
+  return { values, help, type };
+}
+
+const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+
+test.serial('with media workers carrying calls, getMediaClockStatistics reports the floors: send samples, spacing, per floor and merged; Prometheus too', async (t) => {
+  const a = await startEngine(t, { phoneName: 'alice', numPhoneLinesRequested: 2, mediaWorkers: 2 });
+  const b = await startEngine(t, { phoneName: 'bob', numPhoneLinesRequested: 2, mediaWorkers: 2 });
+  b.engine.on('SipOkToAnswerCall', (n) => b.engine.goOffHook(n.phoneLine));
+  for (let i = 0; i < 2; i++) {
+    t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, i, true, 10000), T.SipSuccess);
+    await b.waitForCount(T.SipIncomingCallConnected, i + 1);
+  }
+  t.deepEqual(floors(b.engine).load(), [1, 1], 'one call on each floor');
+  sendTone(b.engine, 0, 500, 20);
+  sendTone(b.engine, 1, 900, 20);
+
+  // the floors publish every 250 ms: wait until both have timed sends and spacings of their call
+  let s = b.engine.getMediaClockStatistics() as MediaClockStats & { result: T };
+  await until(() => {
+    s = b.engine.getMediaClockStatistics() as MediaClockStats & { result: T };
+    return (s.floors ?? []).length === 2 && s.floors!.every((f) => f.calls === 1 && (f.sendSpacingSamples ?? 0) > 10);
+  }, 30_000);
+  t.is(s.result, T.SipSuccess);
+  const fl = s.floors!;
+  t.deepEqual(fl.map((f) => f.floor), [0, 1]);
+  t.true((s.sendSamples ?? 0) > 0, 'send samples');
+  t.true((s.sendSpacingSamples ?? 0) > 0, 'spacing samples');
+  t.true((s.sendSpacingMaxMs ?? 0) > 0 && (s.sendSpacingP99Ms ?? 0) > 0, `spacing p99 ${s.sendSpacingP99Ms} ms, max ${s.sendSpacingMaxMs} ms`);
+  t.true((s.sendLatenessMaxMs ?? -1) >= 0);
+  // one snapshot: the merged counts are the floors' sums, maxima the floors' largest
+  t.is(s.sendSamples, sum(fl.map((f) => f.sendSamples ?? 0)));
+  t.is(s.sendSpacingSamples, sum(fl.map((f) => f.sendSpacingSamples ?? 0)));
+  t.is(s.sendGaps, sum(fl.map((f) => f.sendGaps ?? 0)));
+  t.is(s.ticks, sum(fl.map((f) => f.ticks)));
+  t.is(s.lateTicks, sum(fl.map((f) => f.lateTicks)));
+  t.is(s.sendSpacingMaxMs, Math.max(...fl.map((f) => f.sendSpacingMaxMs ?? 0)));
+  // the p99 of all packets lies between the floors' own p99s (their histograms are summed)
+  t.true((s.sendSpacingP99Ms ?? 0) <= Math.max(...fl.map((f) => f.sendSpacingP99Ms ?? 0)));
+  t.true((s.sendSpacingP99Ms ?? 0) >= Math.min(...fl.map((f) => f.sendSpacingP99Ms ?? 0)));
+  t.true(fl.every((f) => f.running && f.ageMs >= 0));
+  // the main thread's clock runs (the bridge) but sends no RTP
+  t.truthy(s.mainThread);
+  t.is(s.mainThread!.sendSamples ?? 0, 0);
+  t.true(s.mainThread!.ticks > 0);
+
+  // the same figures in Prometheus, with HELP and TYPE lines, per floor too
+  const on = await b.engine.enableMetrics({ port: 0 });
+  t.is(on.result, T.SipSuccess);
+  t.teardown(() => b.engine.disableMetrics());
+  const text = await (await fetch(`http://127.0.0.1:${on.port!}/metrics`)).text();
+  const m = parse(text);
+  for (const [name, type] of [
+    ['linescape_media_send_samples', 'gauge'],
+    ['linescape_media_send_lateness_p99_seconds', 'gauge'],
+    ['linescape_media_send_lateness_max_seconds', 'gauge'],
+    ['linescape_media_send_spacing_p99_seconds', 'gauge'],
+    ['linescape_media_send_spacing_max_seconds', 'gauge'],
+    ['linescape_media_send_gaps', 'gauge'],
+    ['linescape_media_send_gaps_total', 'counter'],
+    ['linescape_media_clock_slice_p99_seconds', 'gauge'],
+    ['linescape_media_clock_slice_max_seconds', 'gauge'],
+    ['linescape_media_floor_calls', 'gauge'],
+    ['linescape_media_floor_send_spacing_p99_seconds', 'gauge'],
+    ['linescape_media_floor_send_gaps', 'gauge'],
+    ['linescape_media_floor_figures_age_seconds', 'gauge'],
+  ] as const) {
+    t.true(m.help.has(name), `HELP ${name}`);
+    t.is(m.type.get(name), type, `TYPE ${name}`);
+  }
+  t.true((m.values.get('linescape_media_send_samples') ?? 0) > 0);
+  t.true((m.values.get('linescape_media_send_spacing_max_seconds') ?? 0) > 0);
+  t.is(m.values.get('linescape_media_floor_calls{floor="0"}'), 1);
+  t.is(m.values.get('linescape_media_floor_calls{floor="1"}'), 1);
+  t.true(m.values.has('linescape_media_floor_send_spacing_p99_seconds{floor="1"}'));
+  t.true((m.values.get('linescape_media_clock_ticks') ?? 0) > 0, 'the tick count is the floors\' too');
+});
+
+test.serial('with media workers the overload guard counts the floors\' free RTP ports: a call beyond them is shed with 503', async (t) => {
+  // exactly two RTP pairs, shared out one per floor; three lines, so a line stays free
+  const rtp = await freePorts(2, { even: true });
+  const desk = await startEngine(t, { phoneName: 'desk', numPhoneLinesRequested: 3, mediaWorkers: 2, minLocalRtpPort: rtp[0]!, maxLocalRtpPort: rtp[0]! + 3, overloadRetryAfterSeconds: 3 });
+  const caller = await startEngine(t, { phoneName: 'caller', numPhoneLinesRequested: 3, mediaWorkers: 0 });
+  desk.engine.on('SipOkToAnswerCall', (n) => desk.engine.goOffHook(n.phoneLine));
+  for (let i = 0; i < 2; i++) {
+    t.is(await caller.engine.makeCall('desk', '127.0.0.1', desk.port, i, true, 10000), T.SipSuccess);
+    await desk.waitForCount(T.SipIncomingCallConnected, i + 1);
+  }
+  t.deepEqual(floors(desk.engine).load(), [1, 1]);
+  t.is(floors(desk.engine).freeRtpPairs(), 0, 'both floors\' shares are in use');
+  // the third call finds a free line but no free pair on either floor: 503 (the far end's error to the caller)
+  t.is(await caller.engine.makeCall('desk', '127.0.0.1', desk.port, 2, true, 10000), T.SipFarEndError);
+  const shed = await desk.waitFor(T.SipOverloadShedding);
+  t.is(shed.data.cause, 'rtpPorts');
+  t.is(shed.data.retryAfterSeconds, 3);
+  // one call ends: its floor's pair is free again, and a new call connects on that floor
+  t.is(await caller.engine.terminateCall(0, true, 10000), T.SipSuccess);
+  await until(() => floors(desk.engine).freeRtpPairs() === 1, 20_000);
+  t.is(await caller.engine.makeCall('desk', '127.0.0.1', desk.port, 2, true, 10000), T.SipSuccess);
+  await desk.waitForCount(T.SipIncomingCallConnected, 3);
+  t.deepEqual(floors(desk.engine).load(), [1, 1]);
+});
+
+test('without media workers the send figures are the main clock\'s; the per-floor metrics have HELP and TYPE but no samples', async (t) => {
+  const e = await startEngine(t, { mediaWorkers: 0 });
+  const s = e.engine.getMediaClockStatistics();
+  t.is(s.floors, undefined);
+  t.is(s.mainThread, undefined);
+  t.is(s.sendGapsTotal, 0);
+  const on = await e.engine.enableMetrics({ port: 0 });
+  t.is(on.result, T.SipSuccess);
+  t.teardown(() => e.engine.disableMetrics());
+  const m = parse(await (await fetch(`http://127.0.0.1:${on.port!}/metrics`)).text());
+  t.is(m.values.get('linescape_media_send_samples'), 0, 'no call, no send');
+  t.is(m.values.get('linescape_media_send_gaps_total'), 0);
+  t.true(m.values.has('linescape_media_send_spacing_p99_seconds'));
+  t.true(m.values.has('linescape_media_clock_slice_max_seconds'));
+  t.is(m.type.get('linescape_media_floor_send_spacing_p99_seconds'), 'gauge');
+  t.false([...m.values.keys()].some((k) => k.startsWith('linescape_media_floor_')), 'no floor, no per-floor sample');
+});
