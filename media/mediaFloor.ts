@@ -8,7 +8,7 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { DriftCorrectedMediaClock } from './mediaClock.js';
+import { DriftCorrectedMediaClock, type MediaClockListener } from './mediaClock.js';
 import { MediaPump } from './mediaPump.js';
 import { RtpPortAllocator } from './rtpSocket.js';
 import { MediaSession, type MediaFramePort, type MediaLevels, type RawRtpData } from './session.js';
@@ -331,5 +331,16 @@ async function dieCleanly(): Promise<void> {
 process.on('uncaughtException', () => void dieCleanly());
 
 port.on('message', (m: ToFloor) => handle(m));
-// the clock runs and commands are heard: the engine may give this floor calls (and its start may resolve)
-post({ t: 'ready' });
+// ready once the clock has ticked and its figures are published: the engine may give this floor
+// calls, its start may resolve, and its clock statistics already show the floor running
+const firstTick: MediaClockListener = {
+  onTick: () => {
+    clock.remove(firstTick);
+    // after the tick, so the figures count it
+    setImmediate(() => {
+      figures.publish(clock.stats(), clock.sendTiming, calls.size);
+      post({ t: 'ready' });
+    });
+  },
+};
+clock.add(firstTick);
