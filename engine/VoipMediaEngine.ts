@@ -98,7 +98,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   /**
    * Starts the engine: validates the parameters, creates the phone lines, binds SIP on UDP and
    * TCP at `ipAddressOfThisHost:sipPort`.
-   * @returns SipSuccess, SipBadParameter, SipMediaEngineAlreadyInitialized, or SipCallFailure when the port cannot be bound
+   * @returns SipSuccess, SipBadParameter, SipMediaEngineAlreadyInitialized, SipCallFailure when the port cannot be bound, or SipThreadCreationError when a media worker could not start
    */
   @procedure({ async: true, started: false })
   async startSipTelephony(params: StartSipTelephonyParams = {}): Promise<T> {

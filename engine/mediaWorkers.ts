@@ -53,6 +53,38 @@ export const FLOOR_YOUNG_GENERATION_MB = 4;
 /** Highest `mediaWorkers` the start parameters accept. */
 export const MAX_MEDIA_WORKERS = 64;
 
+/**
+ * How long {@link MediaFloors.start} waits for every floor's 'ready', ms: a worker loads the
+ * media modules and starts its clock, well under a second on an idle machine, a few seconds on
+ * a loaded one; a floor that takes longer is taken to be broken and the start fails.
+ */
+export const FLOOR_START_TIMEOUT_MS = 30_000;
+
+/**
+ * A replacement floor that dies before it is ready is started again at most this many times in
+ * a row; then its place stays empty (the other floors take the calls), so a floor that cannot
+ * start does not respawn for ever.
+ */
+export const FLOOR_RESTARTS = 3;
+
+/** The last engine's floor start in this process: the next one waits for it (see MediaFloors.start). */
+let startTurn: Promise<void> = Promise.resolve();
+
+/**
+ * How long a synchronous statistics read waits for the floor, ms, when nothing was asked of the
+ * call since its last answer: a busy floor then gets its last figures (at most a second old).
+ */
+export const STATS_READ_MS = 10;
+
+/**
+ * How long the read waits when a command went to the call since its last answer (a recording
+ * started or stopped, a setter, a hold): the figures must show what the command did (the floor
+ * answers in order, after the command), so a loaded floor is given longer before the last
+ * figures stand in. This is what keeps a recording's length equal to the ticks the statistics
+ * count between its start and its stop.
+ */
+export const STATS_READ_AFTER_COMMAND_MS = 250;
+
 /** Options of {@link MediaFloors.start}. */
 export interface MediaFloorsOptions {
   /** Number of floors (1..{@link MAX_MEDIA_WORKERS}). */
@@ -103,6 +135,11 @@ class Floor {
   private statsSeq = 0;
   /** Set once the floor is gone (crashed, killed or stopped). */
   dead = false;
+  /** Set once the worker said 'ready' (its clock runs and it hears commands). */
+  isReady = false;
+  /** Resolves true when the floor is ready, false when it died first. */
+  readonly ready: Promise<boolean>;
+  private readyDone!: (ok: boolean) => void;
   /** The floor's published clock figures and RTP port use. */
   readonly clock: FloorClockReader;
   /** RTP/RTCP port pairs of the floor's share of the range. */
@@ -121,6 +158,7 @@ class Floor {
     this.box = new Int32Array(statsBox, 0, 3);
     this.boxBytes = new Uint8Array(statsBox, 12);
     this.slots = new Int32Array(sab);
+    this.ready = new Promise((r) => (this.readyDone = r));
     this.freeSlots = Array.from({ length: o.maxCalls }, (_, i) => o.maxCalls - 1 - i);
     // each floor binds its own share of the port range: no two threads race for a port
     const first = o.minPort + (o.minPort % 2);
@@ -144,6 +182,12 @@ class Floor {
     this.worker.on('exit', (code) => pool.onDead(this, `exited with code ${code}`));
     // the floor's clock keeps it alive; the engine's stop ends it
     this.worker.unref();
+  }
+
+  /** @internal the worker said 'ready' (true) or died before or after it (false) */
+  settle(ok: boolean): void {
+    if (ok && !this.dead) this.isReady = true;
+    this.readyDone(ok && !this.dead);
   }
 
   /** A free counter slot, or -1 when the floor is full. */
@@ -174,7 +218,7 @@ class Floor {
    * message): signalling must not wait long on a busy floor. An application's read, never a
    * per-packet path: it costs the floor's answer time, typically well under a millisecond.
    */
-  readStats(id: number, timeoutMs = 10): MediaSessionStats | undefined {
+  readStats(id: number, timeoutMs = STATS_READ_MS): MediaSessionStats | undefined {
     if (this.dead) return undefined;
     const seq = ++this.statsSeq;
     Atomics.store(this.box, 0, 0);
@@ -213,17 +257,52 @@ export class MediaFloors {
   private readonly tapped = new Set<FloorLineMedia>();
   private tapTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** Until every first floor is ready: a floor lost now fails the start (no replacement). */
+  private starting = true;
+  /** Per floor index: replacements in a row that died before they were ready. */
+  private readonly failedStarts: number[];
   private readonly merger = new FloorClockMerger();
 
   private constructor(private readonly o: MediaFloorsOptions) {
     // libsrtp2 initialises once per process, on this thread, before any floor may use it
     srtpStatus();
     this.floors = Array.from({ length: o.count }, (_, i) => new Floor(i, this, o));
+    this.failedStarts = this.floors.map(() => 0);
   }
 
-  /** Starts `o.count` floors. */
-  static start(o: MediaFloorsOptions): MediaFloors {
-    return new MediaFloors(o);
+  /**
+   * Starts `o.count` floors and resolves once every one is ready (its clock runs and it hears
+   * commands), so the engine takes no call while its floors still load: a call placed the
+   * moment the engine's start resolved finds its floor running, and the start's CPU burst is
+   * over before the overload guard measures the event loop. Undefined (every floor stopped
+   * again) when a floor died or did not get ready within `timeoutMs`.
+   */
+  static async start(o: MediaFloorsOptions, timeoutMs = FLOOR_START_TIMEOUT_MS): Promise<MediaFloors | undefined> {
+    // one engine's floors load at a time in a process: loading a floor is a burst of CPU
+    // (a V8 isolate and the media modules, ~150 ms), and many engines starting together (tests,
+    // several engines in one process) would starve the running engines' threads of the core
+    const previous = startTurn;
+    let done!: () => void;
+    startTurn = new Promise((r) => (done = r));
+    await previous;
+    try {
+      const pool = new MediaFloors(o);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
+      const ok = await Promise.race([Promise.all(pool.floors.map((f) => f.ready)).then((all) => all.every(Boolean)), late]);
+      clearTimeout(timer);
+      pool.starting = false;
+      if (ok) return pool;
+      await pool.stop();
+      return undefined;
+    } finally {
+      done();
+    }
+  }
+
+  /** Per floor: whether it is ready for calls (a replacement is not until its worker says so). */
+  readiness(): boolean[] {
+    return this.floors.map((f) => f.isReady && !f.dead);
   }
 
   /** Number of floors. */
@@ -241,10 +320,22 @@ export class MediaFloors {
    * slot could be had there.
    */
   async open(line: PhoneLine, o: FloorOpenOptions, cb: FloorCallbacks): Promise<FloorLineMedia | undefined> {
-    if (this.stopping) return undefined;
-    // the floor with the fewest calls among those with a free port pair (shares can differ by one)
-    let floor = this.floors[0]!;
-    for (const f of this.floors) if (floor.freeRtpPairs() === 0 || (f.freeRtpPairs() > 0 && f.calls.size < floor.calls.size)) floor = f;
+    let floor: Floor | undefined;
+    for (;;) {
+      if (this.stopping) return undefined;
+      // the floor with the fewest calls among those with a free port pair (shares can differ by
+      // one), leaving out a floor that is gone and could not be restarted
+      floor = undefined;
+      for (const f of this.floors) {
+        if (f.dead) continue;
+        if (floor === undefined || floor.freeRtpPairs() === 0 || (f.freeRtpPairs() > 0 && f.calls.size < floor.calls.size)) floor = f;
+      }
+      if (floor === undefined) return undefined;
+      if (floor.isReady) break;
+      // a replacement still starting: the call waits for it (it keeps the balance), then
+      // chooses again; a replacement that dies instead is replaced or left out, so this ends
+      await floor.ready;
+    }
     const slot = floor.takeSlot();
     if (slot < 0) return undefined;
     const media = new FloorLineMedia(this.nextId++, floor, slot, line, cb, this.o.pump);
@@ -262,6 +353,11 @@ export class MediaFloors {
   /** @internal a floor's message */
   onMessage(floor: Floor, m: FromFloor): void {
     switch (m.t) {
+      case 'ready':
+        if (floor.dead) return;
+        floor.settle(true);
+        this.failedStarts[floor.index] = 0;
+        return;
       case 'rxData':
         this.rx.get(m.ch)?.push(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
         return;
@@ -294,6 +390,7 @@ export class MediaFloors {
   onDead(floor: Floor, reason: string): void {
     if (floor.dead) return;
     floor.dead = true;
+    floor.settle(false);
     for (const [ch, c] of this.tx) if (c.floor === floor) {
       for (const done of c.acks.values()) done(new Error('media worker lost'));
       this.tx.delete(ch);
@@ -303,8 +400,11 @@ export class MediaFloors {
     floor.recordingStops.clear();
     floor.calls.clear();
     for (const media of lost) media.lose();
-    if (this.stopping) return;
-    this.floors[floor.index] = new Floor(floor.index, this, this.o);
+    if (this.stopping || this.starting) return;
+    // a replacement that never got ready counts against the next; a floor that ran resets it
+    const failed = floor.isReady ? 0 : this.failedStarts[floor.index]! + 1;
+    this.failedStarts[floor.index] = failed;
+    if (failed <= FLOOR_RESTARTS) this.floors[floor.index] = new Floor(floor.index, this, this.o);
     for (const media of lost) this.o.onLost(media, floor.index, reason);
   }
 
@@ -495,6 +595,11 @@ export class FloorLineMedia implements LineMedia {
   private readonly levels: MediaLevels = { rxPeak: 0, rxRms: 0, txPeak: 0, txRms: 0 };
   private levelTicks = 0;
   private raw: ((d: RawRtpData) => void) | undefined;
+  /** The raw handler's verdicts as the floor has them (see FloorCall.rawDrop in media/mediaFloor.ts). */
+  private readonly rawDrop = new Uint8Array(256);
+  private rawErrors = 0;
+  /** A command went to the floor since its last statistics answer. */
+  private commanded = false;
   private recording: FloorRecording | null = null;
   private relay: FrameRelay | null = null;
   private readonly stoppingRecordings: FloorRecording[] = [];
@@ -529,11 +634,11 @@ export class FloorLineMedia implements LineMedia {
     // what the floor's configure would refuse at once is refused here, so the answer stays synchronous
     if (!isCodecName(p.codec) || !isCodecAvailable(p.codec)) return false;
     this.rate = CODEC_INFO[p.codec].sampleRate;
-    this.floor.post({ t: 'configure', id: this.id, p });
+    this.send({ t: 'configure', id: this.id, p });
     return true;
   }
   start(): void {
-    this.floor.post({ t: 'start', id: this.id });
+    this.send({ t: 'start', id: this.id });
   }
   stop(): Promise<void> {
     if (this.stopPromise !== null) return this.stopPromise;
@@ -542,16 +647,16 @@ export class FloorLineMedia implements LineMedia {
     this.pool().tap(this, false);
     if (this.gone) return (this.stopPromise = Promise.resolve());
     this.stopPromise = new Promise<void>((r) => (this.stoppedDone = r));
-    this.floor.post({ t: 'stop', id: this.id });
+    this.send({ t: 'stop', id: this.id });
     return this.stopPromise;
   }
   sendDtmf(digits: string, method: 'rfc4733' | 'inband'): boolean {
     if (this.gone || !isValidDtmfString(digits)) return false;
-    this.floor.post({ t: 'dtmf', id: this.id, digits, method });
+    this.send({ t: 'dtmf', id: this.id, digits, method });
     return true;
   }
   private set(m: FloorSetter, ...a: unknown[]): void {
-    this.floor.post({ t: 'set', id: this.id, m, a });
+    this.send({ t: 'set', id: this.id, m, a });
   }
   setVolume(rx: number, tx: number): void {
     this.set('setVolume', rx, tx);
@@ -582,7 +687,8 @@ export class FloorLineMedia implements LineMedia {
   }
   setRawRtpAccess(cb: ((d: RawRtpData) => void) | undefined): void {
     this.raw = cb;
-    this.floor.post({ t: 'raw', id: this.id, on: cb !== undefined });
+    this.rawDrop.fill(0);
+    this.send({ t: 'raw', id: this.id, on: cb !== undefined });
   }
   /**
    * The call's figures, read from the floor synchronously (see Floor.readStats); after the
@@ -590,11 +696,26 @@ export class FloorLineMedia implements LineMedia {
    * them once a second and with the stop).
    */
   stats(): MediaSessionStats {
-    if (!this.gone && this.stopPromise === null) {
-      const fresh = this.floor.readStats(this.id);
-      if (fresh !== undefined) this.latest = fresh;
-    }
+    if (!this.gone && this.stopPromise === null) this.readFresh();
     return this.latest!;
+  }
+
+  /**
+   * Reads the floor's figures (after every command sent so far: the floor answers in order);
+   * false when the floor did not answer in time (the last figures stay).
+   */
+  private readFresh(): boolean {
+    const fresh = this.floor.readStats(this.id, this.commanded ? STATS_READ_AFTER_COMMAND_MS : STATS_READ_MS);
+    if (fresh === undefined) return false;
+    this.latest = fresh;
+    this.commanded = false;
+    return true;
+  }
+
+  /** A command for this call's session (the next statistics read waits for it). */
+  private send(m: ToFloor, transfer?: ArrayBuffer[]): void {
+    this.commanded = true;
+    this.floor.post(m, transfer);
   }
   mediaActivity(): number {
     return Atomics.load(this.floor.slots, this.slot * SLOT_FIELDS + SLOT_PACKETS_IN);
@@ -603,7 +724,7 @@ export class FloorLineMedia implements LineMedia {
     const probed = probeWav(path);
     if (probed !== 'ok') return probed;
     this.wavFailed = onFailed;
-    this.floor.post({ t: 'wav', id: this.id, path, loop });
+    this.send({ t: 'wav', id: this.id, path, loop });
     return 'ok';
   }
   openRx(rate: 8000 | 16000 | 48000): Readable {
@@ -616,13 +737,13 @@ export class FloorLineMedia implements LineMedia {
     if (this.relay !== null) {
       this.pump.remove(this.relay);
       this.relay = null;
-      this.floor.post({ t: 'frames', id: this.id, ring: null, rate: 0 });
+      this.send({ t: 'frames', id: this.id, ring: null, rate: 0 });
     }
     if (port === null || this.gone) return;
     const sab = new SharedArrayBuffer(FrameRing.BYTES);
     this.relay = new FrameRelay(sab, port);
     this.pump.add(this.relay);
-    this.floor.post({ t: 'frames', id: this.id, ring: sab, rate: port.rate });
+    this.send({ t: 'frames', id: this.id, ring: sab, rate: port.rate });
   }
   /**
    * A recording on the floor (the worker writes the file; with a callback, each tick's frames
@@ -640,12 +761,20 @@ export class FloorLineMedia implements LineMedia {
     if (!(recorder instanceof FloorRecording) || recorder.media !== this) return;
     this.recording = recorder;
     const o = recorder.o;
-    this.floor.post({ t: 'rec', id: this.id, path: o.path, raw: o.raw, rate: o.sampleRate, frames: o.callback !== undefined });
+    this.send({ t: 'rec', id: this.id, path: o.path, raw: o.raw, rate: o.sampleRate, channels: o.channels ?? 1, frames: o.callback !== undefined });
   }
   setLevelTap(tap: ((levels: MediaLevels) => void) | null): void {
+    if (this.levelTap !== null && !this.gone) {
+      // the ticks the floor ran before it takes the change still belong to the old tap: the
+      // statistics read returns once the floor has taken it (it answers in order), then the
+      // slot holds every tick the old tap is owed
+      this.send({ t: 'levels', id: this.id, on: false });
+      if (this.stopPromise === null) this.readFresh();
+      this.pollLevels();
+    }
     this.levelTap = tap;
     this.levelTicks = Atomics.load(this.floor.slots, this.slot * SLOT_FIELDS + SLOT_LEVEL_TICKS);
-    this.floor.post({ t: 'levels', id: this.id, on: tap !== null });
+    this.send({ t: 'levels', id: this.id, on: tap !== null });
     this.pool().tap(this, tap !== null);
   }
 
@@ -667,7 +796,7 @@ export class FloorLineMedia implements LineMedia {
     if (this.gone) return r.finished({ path: r.o.path, samples: 0, sampleRate: r.o.sampleRate, error: 'media worker lost' });
     this.stoppingRecordings.push(r);
     this.floor.recordingStops.set(this.id, this);
-    this.floor.post({ t: 'recStop', id: this.id });
+    this.send({ t: 'recStop', id: this.id });
   }
 
   /** @internal one tick's levels from the shared slot, for the tap */
@@ -700,7 +829,7 @@ export class FloorLineMedia implements LineMedia {
   }
 
   /** @internal an event of this call */
-  onEvent(m: Exclude<FromFloor, { t: 'rxData' | 'rxEnd' | 'txAck' | 'stats' }>): void {
+  onEvent(m: Exclude<FromFloor, { t: 'ready' | 'rxData' | 'rxEnd' | 'txAck' | 'stats' }>): void {
     switch (m.t) {
       case 'opened':
         this.port = m.localPort;
@@ -763,7 +892,7 @@ export class FloorLineMedia implements LineMedia {
         if (cb === undefined) return;
         const packet = Buffer.from(m.packet.buffer, m.packet.byteOffset, m.packet.byteLength);
         const b0 = packet[1] ?? 0;
-        cb({
+        const d: RawRtpData = {
           phoneLine: this.line.index,
           transmittingPacket: m.transmitting,
           payloadType: b0 & 0x7f,
@@ -774,7 +903,20 @@ export class FloorLineMedia implements LineMedia {
           payload: packet.subarray(m.payloadOffset),
           packet,
           processRtpPacket: true,
-        });
+        };
+        try {
+          cb(d);
+        } catch (err) {
+          this.cb.onHandlerError?.(err, ++this.rawErrors);
+        }
+        // the packet itself has gone (the floor did not wait): a changed verdict applies to the
+        // following packets of the same direction and payload type
+        const k = (d.transmittingPacket ? 128 : 0) + d.payloadType;
+        const drop = d.processRtpPacket === false ? 1 : 0;
+        if (this.rawDrop[k] !== drop && this.raw === cb) {
+          this.rawDrop[k] = drop;
+          this.floor.post({ t: 'rawVerdict', id: this.id, transmitting: d.transmittingPacket, payloadType: d.payloadType, drop: drop === 1 });
+        }
         return;
       }
     }

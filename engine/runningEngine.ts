@@ -45,7 +45,7 @@ import { CallDirection } from '../lines/lineState.js';
 import { DriftCorrectedMediaClock, type MediaClock, type MediaClockStats } from '../media/mediaClock.js';
 import { MediaPump } from '../media/mediaPump.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
-import { MediaFloors } from './mediaWorkers.js';
+import { MediaFloors, type FloorLineMedia, type MediaFloorsOptions } from './mediaWorkers.js';
 import { EngineAudio } from './audio.js';
 import { setSrtpLibraryPath } from '../ffi/srtp.js';
 import { CHALLENGED_METHODS, ChallengeAuthenticator } from './challenge.js';
@@ -154,7 +154,8 @@ export class RunningEngine {
   /**
    * Binds the SIP stack, starts the media clock and opens the audio devices, then builds the
    * run. On failure everything opened so far is closed again.
-   * @returns the run, or SipCallFailure (the SIP port cannot be bound) or the audio device's code
+   * With media workers it resolves only once every floor is ready.
+   * @returns the run, or SipCallFailure (the SIP port cannot be bound), SipThreadCreationError (a media worker did not start) or the audio device's code
    */
   static async start(state: EngineState, p: ResolvedParams): Promise<RunningEngine | T> {
     let stack: SipStack;
@@ -213,14 +214,20 @@ export class RunningEngine {
     // signalling (SIP datagrams, notification handlers) gives way to this clock's due phases
     state.yieldGate.setClock(mediaClock);
     state.notifier.setYieldGate(p.signallingYieldsToMedia ? state.yieldGate : null);
-    const audio = await EngineAudio.start({ clock: state.clock, notifyLine: (line, event, data) => state.notifier.lineUnchecked(line, event, data) }, p, lines, mediaPump);
+    // the media floors are ready before the run exists: no call can reach a floor still
+    // loading, and the start's CPU burst is over before the overload guard samples the loop
+    const owner: { run?: RunningEngine } = {};
+    const floors = p.mediaWorkers > 0 ? await RunningEngine.startMediaFloors(p, mediaPump, state.logger, (media, worker, reason) => owner.run?.mediaLost(media, worker, reason)) : undefined;
+    const audio = floors === null ? T.SipThreadCreationError : await EngineAudio.start({ clock: state.clock, notifyLine: (line, event, data) => state.notifier.lineUnchecked(line, event, data) }, p, lines, mediaPump);
     if (typeof audio === 'number') {
+      await floors?.stop();
       mediaPump.detach();
       mediaClock.stop();
       await stack.stop().catch(() => undefined);
       return audio;
     }
-    return new RunningEngine(state, p, stack, lines, mediaClock, mediaPump, audio);
+    owner.run = new RunningEngine(state, p, stack, lines, mediaClock, mediaPump, audio, floors ?? undefined);
+    return owner.run;
   }
 
   private constructor(
@@ -238,6 +245,7 @@ export class RunningEngine {
     readonly mediaPump: MediaPump,
     /** The audio floor-keeper: bridge, local device, tones, recording. */
     readonly audio: EngineAudio,
+    floors: MediaFloors | undefined,
   ) {
     const notifier = state.notifier;
     this.locator = new DnsLocator({
@@ -254,7 +262,7 @@ export class RunningEngine {
       maxPort: params.maxLocalRtpPort,
       strategy: params.useSequentialRtpPorts ? 'sequential' : 'random',
     });
-    if (params.mediaWorkers > 0) this.mediaFloors = this.newMediaFloors();
+    if (floors !== undefined) this.mediaFloors = floors;
     // The router first: its modules register their capabilities in this order (Allow lists it).
     this.router = this.newRouter();
     const ctx = this.newContext();
@@ -571,10 +579,12 @@ export class RunningEngine {
     };
   }
 
-  /** The media floors of the run: calls on a floor that dies are told and ended. */
-  private newMediaFloors(): MediaFloors {
-    const p = this.params;
-    return MediaFloors.start({
+  /**
+   * Starts the run's media floors and waits until each is ready; null when one could not start
+   * (the start then fails with SipThreadCreationError).
+   */
+  private static async startMediaFloors(p: ResolvedParams, pump: MediaPump, logger: EngineState['logger'], onLost: MediaFloorsOptions['onLost']): Promise<MediaFloors | null> {
+    const floors = await MediaFloors.start({
       count: p.mediaWorkers,
       host: p.ipAddressOfThisHost,
       minPort: p.minLocalRtpPort,
@@ -582,24 +592,28 @@ export class RunningEngine {
       strategy: p.useSequentialRtpPorts ? 'sequential' : 'random',
       // a line's old media may still be stopping while its next call opens
       maxCalls: p.numPhoneLinesRequested * 2 + 8,
-      pump: this.mediaPump,
+      pump,
       priority: p.mediaThreadPriority,
       onPriority: (worker, r) => {
         // what the floor's thread got, and why less than asked (ffi/sched.ts)
         const fields = { worker, requested: r.requested, applied: r.applied, tid: r.tid, nice: r.nice, policy: r.policy, ...(r.reason !== '' ? { reason: r.reason } : {}) };
         // only a refused 'realtime' is worth a warning: 'high' (the default) is refused wherever the engine lacks the right
-        if (r.requested === 'realtime' && r.applied !== 'realtime') this.state.logger.warn(fields, 'media worker thread priority lower than asked');
-        else this.state.logger.info(fields, 'media worker thread priority');
+        if (r.requested === 'realtime' && r.applied !== 'realtime') logger.warn(fields, 'media worker thread priority lower than asked');
+        else logger.info(fields, 'media worker thread priority');
       },
-      onLost: (media, worker, reason) => {
-        const line = this.lines.find((l) => l.media === media);
-        if (line === undefined) return;
-        this.state.logger.error({ phoneLine: line.index, worker, reason }, 'media worker lost');
-        this.state.notifier.line(line.index, T.SipMediaWorkerLost, { worker, reason });
-        line.media = undefined;
-        void line.call?.hangUp().catch(() => T.SipCallFailure);
-      },
+      onLost,
     });
+    return floors ?? null;
+  }
+
+  /** A floor died under a call's media: the line is told and the call ended. */
+  private mediaLost(media: FloorLineMedia, worker: number, reason: string): void {
+    const line = this.lines.find((l) => l.media === media);
+    if (line === undefined) return;
+    this.state.logger.error({ phoneLine: line.index, worker, reason }, 'media worker lost');
+    this.state.notifier.line(line.index, T.SipMediaWorkerLost, { worker, reason });
+    line.media = undefined;
+    void line.call?.hangUp().catch(() => T.SipCallFailure);
   }
 
   private async openMedia(line: PhoneLine): Promise<CallMedia | undefined> {

@@ -8,7 +8,7 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { DriftCorrectedMediaClock } from './mediaClock.js';
+import { DriftCorrectedMediaClock, type MediaClockListener } from './mediaClock.js';
 import { MediaPump } from './mediaPump.js';
 import { RtpPortAllocator } from './rtpSocket.js';
 import { MediaSession, type MediaFramePort, type MediaLevels, type RawRtpData } from './session.js';
@@ -69,6 +69,12 @@ class RingFramePort implements MediaFramePort {
 interface FloorCall {
   session: MediaSession;
   slot: number;
+  /**
+   * The raw RTP handler's verdicts, one byte per direction and payload type (index
+   * `(transmitting ? 128 : 0) + payloadType`, 1 = drop): the handler runs on the main thread, so
+   * its choice for a packet is applied here to the packets of that kind that follow.
+   */
+  rawDrop: Uint8Array;
 }
 
 const init = workerData as FloorInit;
@@ -137,7 +143,7 @@ async function open(id: number, slot: number, o: Extract<ToFloor, { t: 'open' }>
   if (o.keepAliveMs > 0) s.setKeepAlive(o.keepAliveMs);
   s.setOpusSettings(o.opus);
   s.setSilenceSuppression(o.suppression);
-  calls.set(id, { session: s, slot });
+  calls.set(id, { session: s, slot, rawDrop: new Uint8Array(256) });
   post({ t: 'opened', id, localPort: s.localPort, stats: s.stats() });
 }
 
@@ -152,9 +158,11 @@ function levelTap(slot: number): (lv: MediaLevels) => void {
   };
 }
 
-function rawTap(id: number): (d: RawRtpData) => void {
-  // observe-only across the thread: a copy per packet (the application asked for every packet)
+function rawTap(id: number, drop: Uint8Array): (d: RawRtpData) => void {
+  // a copy per packet crosses (the application asked for every packet); the verdict applied is
+  // the handler's last one for this direction and payload type
   return (d) => {
+    if (drop[(d.transmittingPacket ? 128 : 0) + (d.payloadType & 0x7f)] === 1) d.processRtpPacket = false;
     const copy = new Uint8Array(d.packet.length);
     copy.set(d.packet);
     post({ t: 'raw', id, transmitting: d.transmittingPacket, packet: copy, payloadOffset: d.packet.length - d.payload.length }, [copy.buffer]);
@@ -181,6 +189,7 @@ function startRecording(id: number, c: FloorCall, m: Extract<ToFloor, { t: 'rec'
     path: m.path,
     raw: m.raw,
     sampleRate: m.rate,
+    channels: m.channels,
     ...(m.frames
       ? {
           callback: (f) =>
@@ -249,7 +258,12 @@ function handle(m: ToFloor): void {
       s.setLevelTap(m.on ? levelTap(c.slot) : null);
       return;
     case 'raw':
-      s.setRawRtpAccess(m.on ? rawTap(m.id) : undefined);
+      // a new handler starts with every packet passing
+      c.rawDrop.fill(0);
+      s.setRawRtpAccess(m.on ? rawTap(m.id, c.rawDrop) : undefined);
+      return;
+    case 'rawVerdict':
+      c.rawDrop[(m.transmitting ? 128 : 0) + (m.payloadType & 0x7f)] = m.drop ? 1 : 0;
       return;
     case 'rec':
       startRecording(m.id, c, m);
@@ -320,3 +334,16 @@ async function dieCleanly(): Promise<void> {
 process.on('uncaughtException', () => void dieCleanly());
 
 port.on('message', (m: ToFloor) => handle(m));
+// ready once the clock has ticked and its figures are published: the engine may give this floor
+// calls, its start may resolve, and its clock statistics already show the floor running
+const firstTick: MediaClockListener = {
+  onTick: () => {
+    clock.remove(firstTick);
+    // after the tick, so the figures count it
+    setImmediate(() => {
+      figures.publish(clock.stats(), clock.sendTiming, calls.size);
+      post({ t: 'ready' });
+    });
+  },
+};
+clock.add(firstTick);

@@ -110,7 +110,8 @@ export type ToFloor =
   | { t: 'wav'; id: number; path: string; loop: boolean }
   | { t: 'levels'; id: number; on: boolean }
   | { t: 'raw'; id: number; on: boolean }
-  | { t: 'rec'; id: number; path: string | null; raw: boolean; rate: 8000 | 16000 | 48000; frames: boolean }
+  | { t: 'rawVerdict'; id: number; transmitting: boolean; payloadType: number; drop: boolean }
+  | { t: 'rec'; id: number; path: string | null; raw: boolean; rate: 8000 | 16000 | 48000; channels: 1 | 2; frames: boolean }
   | { t: 'recStop'; id: number }
   | { t: 'rxOpen'; id: number; ch: number; rate: 8000 | 16000 | 48000 }
   | { t: 'rxClose'; ch: number }
@@ -125,6 +126,7 @@ export type ToFloor =
 
 /** Floor to main thread. */
 export type FromFloor =
+  | { t: 'ready' }
   | { t: 'opened'; id: number; localPort: number; stats: MediaSessionStats }
   | { t: 'openFailed'; id: number; error: string }
   | { t: 'stopped'; id: number }

@@ -10,7 +10,7 @@ import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TelephonyReturnValue as T, type VoipMediaEngine } from '../index.js';
+import { TelephonyReturnValue as T, MediaFormatAudio, type VoipMediaEngine } from '../index.js';
 import type { MediaFloors } from '../engine/mediaWorkers.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { capture, listenFor, sendTone, tonePcm } from './helpers/audio.js';
@@ -159,4 +159,76 @@ test.serial('a floor killed on purpose ends its calls with SipMediaWorkerLost; t
   const cap = capture(b.engine, line);
   sendTone(a.engine, 2, 900, 20);
   t.true(Math.abs((await heard(cap)) - 900) < 25, 'the new call carries its tone');
+});
+
+test.serial('startSipTelephony resolves with every floor ready: a call placed at once connects, carries audio and is not shed', async (t) => {
+  const [a, b] = await pair(t, 1);
+  t.deepEqual(floors(a.engine).readiness(), [true, true], 'A: both floors ready when the start resolved');
+  t.deepEqual(floors(b.engine).readiness(), [true, true], 'B: likewise');
+  // no pause: the first call goes out the moment both starts resolved
+  await call(t, a, b, 0);
+  const cap = capture(b.engine, 0);
+  sendTone(a.engine, 0, 850, 20);
+  t.true(Math.abs((await heard(cap)) - 850) < 25, 'the first call carries its tone');
+  t.is(b.of(T.SipOverloadShedding).length, 0, 'B shed nothing');
+  t.is(a.of(T.SipOverloadShedding).length, 0, 'A shed nothing');
+});
+
+test.serial('a replacement floor is given no call before it is ready: a call placed as the floor dies waits for it', async (t) => {
+  const [a, b] = await pair(t, 2);
+  await call(t, a, b, 0);
+  const f = floors(b.engine);
+  t.deepEqual(f.load(), [1, 0]);
+  t.true(f.killFloor(0));
+  await b.waitFor(T.SipMediaWorkerLost);
+  // the replacement exists now (made before the loss is reported); record whether it was
+  // ready each time a call's media was opened on it
+  const replacement = (f as unknown as { floors: { isReady: boolean; post: (m: { t: string }) => void }[] }).floors[0]!;
+  const readyAtOpen: boolean[] = [];
+  const post = replacement.post.bind(replacement);
+  replacement.post = (m) => {
+    if (m.t === 'open') readyAtOpen.push(replacement.isReady);
+    post(m);
+  };
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 1, true, 10000), T.SipSuccess);
+  await b.waitForCount(T.SipIncomingCallConnected, 2);
+  t.deepEqual(readyAtOpen, [true], 'the new call went to the replacement (fewest calls), once it was ready');
+  t.deepEqual(f.readiness(), [true, true]);
+  const line = b.of(T.SipIncomingCallConnected).at(-1)!.phoneLine;
+  const cap = capture(b.engine, line);
+  sendTone(a.engine, 1, 650, 20);
+  t.true(Math.abs((await heard(cap)) - 650) < 25, 'the new call carries its tone');
+});
+
+test.serial('raw RTP on a floor: a drop decided per payload type holds for the following packets of that kind', async (t) => {
+  const [a, b] = await pair(t, 1);
+  t.is(a.engine.setAudioMediaFormats(0, [MediaFormatAudio.ULaw8k]), T.SipSuccess);
+  await call(t, a, b, 0);
+  let dropped = 0;
+  // the handler drops A's sent audio (PCMU, payload type 0) and lets everything else through
+  t.is(a.engine.enableRawRtpPacketAccess(0, true, (d) => {
+    if (d.transmittingPacket && d.payloadType === 0) {
+      d.processRtpPacket = false;
+      dropped++;
+    }
+  }), T.SipSuccess);
+  await until(() => dropped >= 3, 10000);
+  const cap = capture(b.engine, 0);
+  sendTone(a.engine, 0, 1000, 20);
+  t.is(a.engine.sendDtmf(0, '47'), T.SipSuccess);
+  const digits = await b.waitForCount(T.SipDtmfDigitEvent, 2, undefined, 20000);
+  t.is(digits.map((n) => n.data.digit).join(''), '47', 'DTMF events (another payload type) pass');
+  await until(() => cap.samples().length >= 8000, 20000);
+  const s = cap.samples();
+  t.true(toneLevelDb(s.subarray(s.length - 4000), 8000, 1000) < -30, 'the dropped audio never reaches B');
+  const stats = a.engine.getActiveCallInfo(0).statistics as { tx: { rawDropped: number } } | undefined;
+  t.true((stats?.tx.rawDropped ?? 0) > 0, 'the floor counts what it dropped');
+});
+
+test.serial('a repeated DTMF digit crosses from the floor as two events, in order', async (t) => {
+  const [a, b] = await pair(t, 1);
+  await call(t, a, b, 0);
+  t.is(a.engine.sendDtmf(0, '1155##'), T.SipSuccess);
+  const digits = await b.waitForCount(T.SipDtmfDigitEvent, 6, (n) => n.phoneLine === 0, 20000);
+  t.is(digits.map((n) => n.data.digit).join(''), '1155##', 'each press is one event: nothing merged, nothing doubled');
 });
