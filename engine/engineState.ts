@@ -103,7 +103,7 @@ export class EngineState {
       lineStates: () => (run()?.lines ?? []).map((l) => l.reportedState),
       registrationStates: () => (run()?.registration?.status() ?? []).map((r) => r.state),
       mediaClock: () => run()?.mediaClockStats(),
-      activeMedia: () => (run()?.lines ?? []).flatMap((l) => (l.call && !l.call.isEnded && l.media ? [l.media.stats()] : [])),
+      activeMedia: () => (run()?.lines ?? []).flatMap((l) => (l.call && !l.call.isEnded && l.media ? [l.media.recentStats?.() ?? l.media.stats()] : [])),
       overloaded: () => run()?.overload.counters().active ?? false,
     });
   }

@@ -62,6 +62,12 @@ export interface CallMedia {
   stop(): Promise<void>;
   /** Statistics snapshot (taken once more as the call ends, for its final quality figure). */
   stats?(): MediaSessionStats;
+  /**
+   * Media whose statistics live on another thread (a media floor): the quality figure as the
+   * call ends without waiting on that thread, and the final statistics once it has stopped. Used
+   * instead of `stats()` by the hang-up, which must not block signalling.
+   */
+  closing?(): { quality: CallQuality | undefined; stats: Promise<MediaSessionStats | undefined> };
   /** RTP and RTCP packets received so far (a counter; the media time-out watches it change). */
   mediaActivity?(): number;
 }
@@ -1646,10 +1652,20 @@ export class Call {
     this.sessionTimer?.stop();
     const media = this.media;
     this.media = undefined;
-    // the last figures must be read before stop() frees the session
-    this.finalStats = media?.stats?.();
-    this.finalQuality = this.finalStats ? callQualityFromStats(this.finalStats) : undefined;
-    this.host.callFinished?.(this);
+    const closing = media?.closing?.();
+    if (closing !== undefined) {
+      // media on a floor: the quality now, the figures (metrics) when the floor has stopped it
+      this.finalQuality = closing.quality;
+      void closing.stats.then((s) => {
+        this.finalStats = s;
+        this.host.callFinished?.(this);
+      });
+    } else {
+      // the last figures must be read before stop() frees the session
+      this.finalStats = media?.stats?.();
+      this.finalQuality = this.finalStats ? callQualityFromStats(this.finalStats) : undefined;
+      this.host.callFinished?.(this);
+    }
     void media?.stop();
     if (this.dialog) this.host.dialogChanged(this, this.dialog.id, undefined);
     else if (this.earlyKey) this.host.dialogChanged(this, this.earlyKey, undefined);

@@ -110,6 +110,12 @@ export interface LineMedia extends CallMedia {
   setRawRtpAccess(cb: ((d: RawRtpData) => void) | undefined): void;
   /** Statistics snapshot. */
   stats(): MediaSessionStats;
+  /**
+   * Statistics at most about a second old, without waiting on another thread (media on a floor
+   * pushes them every second); absent where `stats()` is already immediate. For whole-engine
+   * reads such as a metrics scrape, which would otherwise wait on a floor once per call.
+   */
+  recentStats?(): MediaSessionStats;
   /** RTP keep-alive interval while not sending (0 = off). */
   setKeepAlive(ms: number): void;
   /**

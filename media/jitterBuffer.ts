@@ -284,6 +284,11 @@ export class JitterBuffer {
     this.enabled = enabled;
   }
 
+  /** Frames that arrived too late to play (the `late` of {@link stats}, without its allocation). */
+  get lateFrames(): number {
+    return this.cLate;
+  }
+
   /** False in pass-through mode. */
   get isEnabled(): boolean {
     return this.enabled;

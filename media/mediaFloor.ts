@@ -26,6 +26,7 @@ import {
   SLOT_FIELDS,
   SLOT_LEVEL_TICKS,
   SLOT_PACKETS_IN,
+  SLOT_QUALITY,
   SLOT_RX_PEAK,
   SLOT_RX_RMS,
   SLOT_TX_PEAK,
@@ -89,6 +90,13 @@ const allocator = new RtpPortAllocator({ host: init.host, minPort: init.minPort,
 /** The clock figures and port use the main thread reads (getMediaClockStatistics, the overload guard). */
 const figures = new FloorClockWriter(init.clockBox);
 const calls = new Map<number, FloorCall>();
+// after each tick's media: every call's quality inputs, so that a hang-up reads them without a
+// synchronous request to this floor (Call.finish on the main thread)
+clock.add({
+  onTick: () => {
+    for (const c of calls.values()) c.session.writeQualityInputs(slots, c.slot * SLOT_FIELDS + SLOT_QUALITY);
+  },
+});
 /** Recordings by call: kept past the session's stop, until the main thread's stop collects the result. */
 const recorders = new Map<number, CallRecorder>();
 const box = new Int32Array(init.statsBox, 0, 3);

@@ -25,8 +25,13 @@ export const SLOT_TX_PEAK = 3;
 export const SLOT_TX_RMS = 4;
 /** Ticks whose levels were written (the main thread calls the tap once per new tick). */
 export const SLOT_LEVEL_TICKS = 5;
+/**
+ * First of the call's quality inputs (media/quality.ts `QUALITY_INPUT_FIELDS` of them), written
+ * every tick: the main thread judges a call's quality as it ends without waiting on the floor.
+ */
+export const SLOT_QUALITY = 8;
 /** Int32 fields per slot. */
-export const SLOT_FIELDS = 8;
+export const SLOT_FIELDS = 16;
 
 /**
  * The floor's own figures, in the slot after the last call slot (copied every 250 ms): its

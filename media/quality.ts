@@ -180,3 +180,57 @@ export function callQualityFromStats(s: MediaSessionStats): CallQuality | undefi
     jitterBufferMs: s.jitter.enabled ? s.jitter.targetDelayMs : 0,
   });
 }
+
+/** Int32 fields of a call's quality inputs as a media floor publishes them (see {@link writeQualityInputs}). */
+export const QUALITY_INPUT_FIELDS = 6;
+const Q_EXPECTED = 0;
+const Q_LOST = 1;
+const Q_LATE = 2;
+const Q_JITTER_US = 3;
+/** Round trip in µs, −1 while unknown. */
+const Q_RTT_US = 4;
+/** Jitter-buffer delay in ms, 0 in pass-through. */
+const Q_BUFFER_MS = 5;
+
+/**
+ * Writes a call's quality inputs (as {@link callQualityFromStats} reads them from the statistics)
+ * into shared counters, allocation-free: a media floor does it
+ * every tick so that the main thread can judge a call's quality as it ends without waiting on
+ * the floor (engine/mediaWorkers.ts).
+ */
+export function writeQualityInputs(
+  out: Int32Array,
+  base: number,
+  expected: number,
+  lost: number,
+  late: number,
+  jitterMs: number,
+  rttMs: number | undefined,
+  bufferMs: number,
+): void {
+  out[base + Q_EXPECTED] = expected;
+  out[base + Q_LOST] = lost;
+  out[base + Q_LATE] = late;
+  out[base + Q_JITTER_US] = Math.round(jitterMs * 1000);
+  out[base + Q_RTT_US] = rttMs === undefined ? -1 : Math.round(rttMs * 1000);
+  out[base + Q_BUFFER_MS] = Math.round(bufferMs);
+}
+
+/**
+ * The quality figure from inputs written by {@link writeQualityInputs}: the same figure as
+ * {@link callQualityFromStats} of the same moment; undefined while nothing has been received.
+ */
+export function callQualityFromInputs(codec: CodecName | null, a: Int32Array, base: number): CallQuality | undefined {
+  const expected = a[base + Q_EXPECTED] ?? 0;
+  if (!codec || expected <= 0) return undefined;
+  const rtt = a[base + Q_RTT_US] ?? -1;
+  return computeCallQuality({
+    codec,
+    expected,
+    lost: a[base + Q_LOST] ?? 0,
+    discarded: a[base + Q_LATE] ?? 0,
+    jitterMs: (a[base + Q_JITTER_US] ?? 0) / 1000,
+    rttMs: rtt < 0 ? undefined : rtt / 1000,
+    jitterBufferMs: a[base + Q_BUFFER_MS] ?? 0,
+  });
+}

@@ -332,6 +332,11 @@ export class RtpReceiveStats {
     return this.cycles + this.maxSeq;
   }
 
+  /** Interarrival jitter, ms (RFC 3550 §6.4.1, the `jitterMs` of a snapshot). */
+  get jitterMs(): number {
+    return (this.jitterTs * 1000) / this.clockRate;
+  }
+
   /** Packets expected so far (appendix A.3). */
   get expected(): number {
     return this.valid ? this.cycles + this.maxSeq - this.baseSeq + 1 : 0;
@@ -395,7 +400,7 @@ export class RtpReceiveStats {
       extendedHighestSeq: this.extendedHighestSeq,
       cycles: this.cycles / RTP_SEQ_MOD,
       jitter: this.jitterTs,
-      jitterMs: (this.jitterTs * 1000) / this.clockRate,
+      jitterMs: this.jitterMs,
       duplicates: this.duplicates,
       reordered: this.reordered,
       badSeq: this.badSeq,

@@ -55,6 +55,7 @@ import {
   type RtpReceiveStatsSnapshot,
   type RtpSendStatsSnapshot,
 } from './rtpStats.js';
+import { writeQualityInputs } from './quality.js';
 import { ToneGenerator, type ToneSpec } from './tones.js';
 import { ComfortNoiseGenerator } from './comfortNoise.js';
 import { SilenceSuppressor, TX_CN, TX_VOICE } from './silenceSuppression.js';
@@ -1795,6 +1796,16 @@ export class MediaSession implements MediaNode {
    */
   get mediaPacketsIn(): number {
     return this.mediaIn;
+  }
+
+  /**
+   * Writes what this call's quality figure needs into `out` at `base` (media/quality.ts
+   * `writeQualityInputs`), allocation-free: a media floor does it every tick.
+   */
+  writeQualityInputs(out: Int32Array, base: number): void {
+    const rx = this.rxStats;
+    const jb = this.jitter;
+    writeQualityInputs(out, base, rx.expected, rx.lost, jb.lateFrames, rx.jitterMs, this.txStats.roundTripMs, jb.isEnabled ? jb.targetDelayMs : 0);
   }
 
   /** All counters as a plain object (allocates: for applications, not per tick). */
