@@ -731,11 +731,11 @@ export class FloorLineMedia implements LineMedia {
    * (it sends them just before `stopped`). A synchronous statistics read here blocked the main
    * thread at every hang-up: at 1 000 calls/s it was most of its time (bench:calls f).
    */
-  closing(): { quality: CallQuality | undefined; stats: Promise<MediaSessionStats | undefined> } {
+  closing(): { quality: CallQuality | undefined; recent: MediaSessionStats | undefined; stats: Promise<MediaSessionStats | undefined> } {
     const quality = this.gone
       ? this.latest && callQualityFromStats(this.latest)
       : callQualityFromInputs(this.codec, this.floor.slots, this.slot * SLOT_FIELDS + SLOT_QUALITY);
-    return { quality, stats: this.stop().then(() => this.latest) };
+    return { quality, recent: this.latest, stats: this.stop().then(() => this.latest) };
   }
   mediaActivity(): number {
     return Atomics.load(this.floor.slots, this.slot * SLOT_FIELDS + SLOT_PACKETS_IN);

@@ -411,6 +411,20 @@ export class EngineMetrics {
     }
   }
 
+  /**
+   * A call's last statistics arrived after {@link onCallFinished} counted the figures its floor
+   * had pushed before: adds what grew since, each counter never less than before (a counter that
+   * went down would read as a reset).
+   */
+  onCallStatsFinal(counted: MediaSessionStats | undefined, final: MediaSessionStats | undefined): void {
+    if (final === undefined) return;
+    const was: RtpTotals = { received: 0, sent: 0, lost: 0, concealed: 0, srtpAuthFailures: 0, srtpReplays: 0 };
+    const now: RtpTotals = { ...was };
+    if (counted !== undefined) addRtp(was, counted);
+    addRtp(now, final);
+    for (const k of Object.keys(now) as (keyof RtpTotals)[]) this.finished[k] += Math.max(0, now[k] - was[k]);
+  }
+
   /** Stops the endpoint (dropping open connections) and unhooks the stack. */
   async close(): Promise<void> {
     this.setStack(undefined);

@@ -83,4 +83,9 @@ export class MetricsControl {
   onCallFinished(finalStats: MediaSessionStats | undefined, quality: CallQuality | undefined): void {
     this.metrics?.onCallFinished(finalStats, quality);
   }
+
+  /** A call's last statistics, after `onCallFinished` counted earlier ones (media on a floor). */
+  onCallStatsFinal(counted: MediaSessionStats | undefined, final: MediaSessionStats | undefined): void {
+    this.metrics?.onCallStatsFinal(counted, final);
+  }
 }

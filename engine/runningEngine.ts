@@ -320,6 +320,7 @@ export class RunningEngine {
       selectLine: (user) => this.linePolicy.selectLineForIncoming(user),
       formatsFor: (line) => formatSpecs(line.formats, line.opusSettings),
       callFinished: (call) => state.metrics.onCallFinished(call.finalStats, call.finalQuality),
+      callStatsFinal: (counted, final) => state.metrics.onCallStatsFinal(counted, final),
       // a bug in the call's state machine: the call refused the turn and goes on; say so loudly
       illegalTransition: (bug) => state.logger.error(bug, `illegal call state transition ${bug.from} -> ${bug.to} on line ${bug.line}`),
       sessionTimer: () => ({ ...params.sessionTimer, floorSeconds: state.options.sessionTimerFloorSeconds }),

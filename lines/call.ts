@@ -67,7 +67,7 @@ export interface CallMedia {
    * call ends without waiting on that thread, and the final statistics once it has stopped. Used
    * instead of `stats()` by the hang-up, which must not block signalling.
    */
-  closing?(): { quality: CallQuality | undefined; stats: Promise<MediaSessionStats | undefined> };
+  closing?(): { quality: CallQuality | undefined; recent: MediaSessionStats | undefined; stats: Promise<MediaSessionStats | undefined> };
   /** RTP and RTCP packets received so far (a counter; the media time-out watches it change). */
   mediaActivity?(): number;
 }
@@ -103,6 +103,11 @@ export interface CallExtras {
   ended(call: Call): void;
   /** The call is ending with these final figures (before SipCallComplete): for metrics. */
   callFinished?(call: Call): void;
+  /**
+   * Media on a floor: the call's last statistics arrived after `callFinished` counted the
+   * figures the floor had pushed before (`counted`): metrics add what grew since.
+   */
+  callStatsFinal?(counted: MediaSessionStats | undefined, final: MediaSessionStats | undefined): void;
   /**
    * A call tried a state transition its table forbids (a bug: the transition is refused and the
    * call goes on). Without it the bug is reported as a process warning.
@@ -1654,18 +1659,21 @@ export class Call {
     this.media = undefined;
     const closing = media?.closing?.();
     if (closing !== undefined) {
-      // media on a floor: the quality now, the figures (metrics) when the floor has stopped it
+      // media on a floor: the quality now; the figures it last pushed now (metrics stay
+      // monotonic), and what grew since when the floor has stopped the session
       this.finalQuality = closing.quality;
+      const counted = closing.recent;
+      this.finalStats = counted;
       void closing.stats.then((s) => {
-        this.finalStats = s;
-        this.host.callFinished?.(this);
+        if (s !== undefined) this.finalStats = s;
+        this.host.callStatsFinal?.(counted, s);
       });
     } else {
       // the last figures must be read before stop() frees the session
       this.finalStats = media?.stats?.();
       this.finalQuality = this.finalStats ? callQualityFromStats(this.finalStats) : undefined;
-      this.host.callFinished?.(this);
     }
+    this.host.callFinished?.(this);
     void media?.stop();
     if (this.dialog) this.host.dialogChanged(this, this.dialog.id, undefined);
     else if (this.earlyKey) this.host.dialogChanged(this, this.earlyKey, undefined);

@@ -122,6 +122,7 @@ export class CallManager {
       reofferSingleCodec: () => own.reofferSingleCodec?.() === true,
       retryAfterSeconds: own.retryAfterSeconds && (() => own.retryAfterSeconds?.() ?? 10),
       callFinished: own.callFinished && ((call) => own.callFinished?.(call)),
+      callStatsFinal: own.callStatsFinal && ((counted, final) => own.callStatsFinal?.(counted, final)),
       illegalTransition: own.illegalTransition && ((bug) => own.illegalTransition?.(bug)),
       sessionTimer: () => own.sessionTimer?.(),
       reliableProvisional: () => own.reliableProvisional?.() ?? 'off',

@@ -232,3 +232,32 @@ test.serial('a repeated DTMF digit crosses from the floor as two events, in orde
   const digits = await b.waitForCount(T.SipDtmfDigitEvent, 6, (n) => n.phoneLine === 0, 20000);
   t.is(digits.map((n) => n.data.digit).join(''), '1155##', 'each press is one event: nothing merged, nothing doubled');
 });
+
+test.serial('a hang-up does not wait on the floor: SipCallComplete carries the quality from the shared counters, with no synchronous statistics read', async (t) => {
+  const [a, b] = await pair(t, 1);
+  await call(t, a, b, 0);
+  const cap = capture(b.engine, 0);
+  sendTone(a.engine, 0, 700, 20);
+  t.true(Math.abs((await heard(cap)) - 700) < 25, 'the call carries its tone');
+  // count every synchronous statistics read the floors are asked for from here on
+  let reads = 0;
+  for (const engine of [a.engine, b.engine]) {
+    for (const f of floors(engine)['floors']) {
+      const read = f.readStats.bind(f);
+      f.readStats = (id: number, timeoutMs?: number) => {
+        reads++;
+        return read(id, timeoutMs);
+      };
+    }
+  }
+  t.is(await a.engine.terminateCall(0, true, 5000), T.SipSuccess);
+  const [doneA] = await a.waitForCount(T.SipCallComplete, 1);
+  const [doneB] = await b.waitForCount(T.SipCallComplete, 1);
+  for (const [who, n] of [['A', doneA], ['B', doneB]] as const) {
+    const q = n?.data.quality;
+    t.truthy(q, `${who}: SipCallComplete has data.quality`);
+    t.is(q?.codec, 'PCMU', `${who}: the call's codec`);
+    t.true((q?.mos ?? 0) > 4, `${who}: a clean loopback call scores above MOS 4 (${q?.mos})`);
+  }
+  t.is(reads, 0, 'no synchronous statistics read at the hang-up');
+});
