@@ -606,6 +606,8 @@ export class FloorLineMedia implements LineMedia {
   private commanded = false;
   private recording: FloorRecording | null = null;
   private relay: FrameRelay | null = null;
+  /** Conference frames lost in the relays this call had before the current one. */
+  private relayLostBefore = 0;
   private readonly stoppingRecordings: FloorRecording[] = [];
 
   constructor(
@@ -702,7 +704,13 @@ export class FloorLineMedia implements LineMedia {
    */
   stats(): MediaSessionStats {
     if (!this.gone && this.stopPromise === null) this.readFresh();
-    return this.latest!;
+    return this.withCrossing(this.latest!);
+  }
+
+  /** The floor's figures plus what only this side counts: conference frames lost crossing threads. */
+  private withCrossing(s: MediaSessionStats): MediaSessionStats {
+    const lost = this.relayLostBefore + (this.relay?.lostFrames ?? 0);
+    return lost === 0 && this.relay === null ? s : { ...s, conferenceFramesLost: lost };
   }
 
   /**
@@ -723,7 +731,7 @@ export class FloorLineMedia implements LineMedia {
     this.floor.post(m, transfer);
   }
   recentStats(): MediaSessionStats {
-    return this.latest!;
+    return this.withCrossing(this.latest!);
   }
   /**
    * The call's quality as it ends, from the inputs the floor writes every tick into the call's
@@ -756,6 +764,7 @@ export class FloorLineMedia implements LineMedia {
   setFramePort(port: MediaFramePort | null): void {
     if (this.relay !== null) {
       this.pump.remove(this.relay);
+      this.relayLostBefore += this.relay.lostFrames;
       this.relay = null;
       this.send({ t: 'frames', id: this.id, ring: null, rate: 0 });
     }
@@ -964,6 +973,11 @@ class FrameRelay implements MediaNode {
     this.down = new FrameRing(sab, 1);
     this.n = port.rate / 50;
     this.view = this.frame.subarray(0, this.n);
+  }
+
+  /** Conference frames lost crossing the thread boundary, both directions (see FrameRing.lostFrames). */
+  get lostFrames(): number {
+    return this.up.lostFrames + this.down.lostFrames;
   }
 
   produce(): void {

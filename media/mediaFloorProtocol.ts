@@ -162,19 +162,23 @@ export class FrameRing {
   static readonly FRAMES = 4;
   /** Samples per frame slot (20 ms at 48 kHz). */
   static readonly FRAME = 960;
+  /** Header of one direction: write count, read count, reads that found no frame, frames overwritten. */
+  private static readonly HEADER = 16;
   /** Bytes of the buffer holding both directions of one call. */
-  static readonly BYTES = 2 * (8 + FrameRing.FRAMES * FrameRing.FRAME * 2);
+  static readonly BYTES = 2 * (FrameRing.HEADER + FrameRing.FRAMES * FrameRing.FRAME * 2);
 
   private readonly ctl: Int32Array;
   private readonly data: Int16Array;
   /** The reader ran dry (or has not started): it waits for a cushion (reader side only). */
   private dry = true;
+  /** The reader has had a frame: from then on a read that finds none is a lost frame. */
+  private started = false;
 
   /** The `which`-th (0 = up: call to bridge, 1 = down: bridge to call) ring of `sab`. */
   constructor(sab: SharedArrayBuffer, which: 0 | 1) {
     const half = FrameRing.BYTES / 2;
-    this.ctl = new Int32Array(sab, which * half, 2);
-    this.data = new Int16Array(sab, which * half + 8, FrameRing.FRAMES * FrameRing.FRAME);
+    this.ctl = new Int32Array(sab, which * half, 4);
+    this.data = new Int16Array(sab, which * half + FrameRing.HEADER, FrameRing.FRAMES * FrameRing.FRAME);
   }
 
   /** Writes a frame of `n` samples; when the reader is a whole ring behind, the oldest is overwritten. */
@@ -186,7 +190,16 @@ export class FrameRing {
     Atomics.store(this.ctl, 0, w + 1);
     // a reader left behind skips ahead, so latency stays bounded by the ring
     const r = Atomics.load(this.ctl, 1);
-    if (w + 1 - r > FrameRing.FRAMES) Atomics.compareExchange(this.ctl, 1, r, w + 1 - FrameRing.FRAMES);
+    if (w + 1 - r > FrameRing.FRAMES && Atomics.compareExchange(this.ctl, 1, r, w + 1 - FrameRing.FRAMES) === r) Atomics.add(this.ctl, 3, 1);
+  }
+
+  /**
+   * Frames this direction lost since it began: reads after the first frame that found none (the
+   * writer's thread fell behind; the reader used silence) plus frames overwritten unread (the
+   * reader's thread fell behind). Either side may read it.
+   */
+  get lostFrames(): number {
+    return Atomics.load(this.ctl, 2) + Atomics.load(this.ctl, 3);
   }
 
   /**
@@ -200,9 +213,11 @@ export class FrameRing {
     const available = Atomics.load(this.ctl, 0) - r;
     if (available <= 0 || (this.dry && available < 2)) {
       this.dry = true;
+      if (this.started) Atomics.add(this.ctl, 2, 1);
       return false;
     }
     this.dry = false;
+    this.started = true;
     const off = (r % FrameRing.FRAMES) * FrameRing.FRAME;
     const m = Math.min(n, FrameRing.FRAME);
     for (let i = 0; i < m; i++) out[i] = this.data[off + i]!;

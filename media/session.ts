@@ -415,6 +415,13 @@ export interface MediaSessionStats {
   handlerErrors: number;
   /** The last of them (kept so a count never stands alone), if any. */
   lastHandlerError?: unknown;
+  /**
+   * Media workers only: conference frames lost crossing between the call's worker and the bridge
+   * on the main thread (a side that fell behind: the other used silence, or a frame was
+   * overwritten unread). Absent when the call's media runs on the main thread, where the bridge
+   * reads the call's frames directly and loses none.
+   */
+  conferenceFramesLost?: number;
 }
 
 const STATE_IDLE = 0;

@@ -254,7 +254,7 @@ test('hold, resume, leave and join mid-conference: the others hear no gap, the h
   play(a.p, a.freq, 12);
   play(c.p, c.freq, 12);
   await wait(800);
-  const trouble0 = transportTrouble(hub, a.hubLine, b.p);
+  const trouble0 = transportTrouble(hub, a.hubLine, b.hubLine, b.p);
   // b's capture starts with audio mixed after trouble0 (see troubleBeforeListening)
   await hubAudioPlayedOut(t, hub, b.hubLine, b.p);
   // b listens to the whole sequence: a's tone must never drop out
@@ -278,7 +278,7 @@ test('hold, resume, leave and join mid-conference: the others hear no gap, the h
   const aAfterJoin = await listen(a.p, 1000);
   const pcm = bHears.samples();
   bHears.close();
-  const trouble = transportTrouble(hub, a.hubLine, b.p) - trouble0;
+  const trouble = transportTrouble(hub, a.hubLine, b.hubLine, b.p) - trouble0;
   assertHears(t, 'a while c is held', aWhileHeld, [], [c.freq, a.freq]);
   assertHears(t, 'a after c left', aAfterLeave, [], [c.freq, a.freq]);
   assertHears(t, 'a after c joined again', aAfterJoin, [c.freq], [a.freq]);
@@ -297,17 +297,22 @@ test('hold, resume, leave and join mid-conference: the others hear no gap, the h
 /**
  * Counters that move when audio is lost on the way a -> hub -> b for reasons outside the mixer:
  * concealment, jitter-buffer underruns and drops at the hub's line from a and at b, and skipped
- * media-clock ticks of the two engines (late ticks are caught up and lose nothing).
+ * media-clock ticks of the two engines (late ticks are caught up and lose nothing). With media
+ * workers the path also crosses threads at the hub (a's line to the bridge, the bridge to b's
+ * line): frames lost there when one side's thread fell behind count too, and so do the skipped
+ * ticks of the main thread's clock, which runs the bridge.
  */
-function transportTrouble(hub: EngineUnderTest, aLine: number, b: EngineUnderTest): number {
-  type S = { concealedFrames: number; jitter: { underruns: number; dropped: number } };
+function transportTrouble(hub: EngineUnderTest, aLine: number, bLine: number, b: EngineUnderTest): number {
+  type S = { concealedFrames: number; jitter: { underruns: number; dropped: number }; conferenceFramesLost?: number };
+  const stats = (e: EngineUnderTest, line: number): S => e.engine.getActiveCallInfo(line).statistics as unknown as S;
   let n = 0;
-  for (const s of [hub.engine.getActiveCallInfo(aLine).statistics, b.engine.getActiveCallInfo(0).statistics] as unknown as S[]) {
+  for (const s of [stats(hub, aLine), stats(b, 0)]) {
     n += s.concealedFrames + s.jitter.underruns + s.jitter.dropped;
   }
+  for (const line of [aLine, bLine]) n += stats(hub, line).conferenceFramesLost ?? 0;
   for (const e of [hub, b]) {
     const c = e.engine.getMediaClockStatistics();
-    n += c.skippedTicks ?? 0;
+    n += (c.skippedTicks ?? 0) + (c.mainThread?.skippedTicks ?? 0);
   }
   return n;
 }
