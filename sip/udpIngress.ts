@@ -18,6 +18,11 @@ export interface IngressGate {
   shouldYield(batchStartMs: number): boolean;
 }
 
+/** A queued datagram this old (ms) means signalling is being starved by a clock that is always due. */
+const STARVED_MS = 20;
+/** What a starved queue gets per turn whatever the clock says, ms (the gate's budget is 3). */
+const STARVED_SHARE_MS = 2;
+
 /** The queue stops growing here; beyond it datagrams are dropped as a full socket buffer would. */
 const MAX_QUEUED = 20_000;
 
@@ -120,8 +125,11 @@ export class UdpIngress {
     const bufs = this.bufs;
     const froms = this.froms;
     let n = 0;
-    // at least one per turn, so a clock that is behind cannot starve signalling
-    while (this.head < bufs.length && (n === 0 || !this.gate.shouldYield(start))) {
+    // at least one per turn; and once the oldest datagram has waited STARVED_MS, at least
+    // STARVED_SHARE_MS of handling per turn: on a loaded machine the media clock is always due,
+    // and one datagram per turn left SIP waiting over a second (the overload guard then shed it)
+    const starved = this.now() - this.arrivals[this.head]! >= STARVED_MS;
+    while (this.head < bufs.length && (n === 0 || (starved && this.now() - start < STARVED_SHARE_MS) || !this.gate.shouldYield(start))) {
       const i = this.head++;
       const buf = bufs[i]!;
       const from = froms[i]!;

@@ -53,6 +53,29 @@ test('the ingress reports how long its oldest waiting datagram has waited (the o
   ingress.close();
 });
 
+test('a clock that is always due cannot starve signalling: a queue waiting 20 ms gets 2 ms of handling per turn', async (t) => {
+  let now = 1000;
+  let handled = 0;
+  // the media clock is always due (a loaded machine): the gate says stop at every datagram
+  const ingress = new UdpIngress(
+    { shouldYield: () => true },
+    () => {
+      now += 0.5;
+      handled++;
+    },
+    () => now,
+  );
+  ingress.receive(Buffer.from('first'), FROM); // handled inline; the batch that follows must stop
+  for (let i = 0; i < 20; i++) ingress.receive(Buffer.from(String(i)), FROM);
+  t.is(ingress.waiting, 20);
+  await turn();
+  t.is(handled, 2, 'fresh queue: one datagram per turn, media first');
+  now += 25; // the oldest now waited over 20 ms
+  await turn();
+  t.is(handled, 6, 'starved: 2 ms of handling in this turn (4 datagrams of 0.5 ms)');
+  ingress.close();
+});
+
 /** A guard on a virtual clock whose only pressure is the probe's queue age. */
 function queueRig(maxEventLoopLagMs = 200) {
   const clock = new VirtualClock();
