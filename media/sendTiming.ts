@@ -85,8 +85,16 @@ export function clearSendTimingWindow(w: SendTimingWindow): void {
   w.gaps = 0;
 }
 
+/** Figures of a window or of one of its one-second buckets (whose histograms are Uint32). */
+export type SendTimingCounts = Omit<SendTimingWindow, 'lateness' | 'spacing'> & {
+  /** Send lateness histogram. */
+  readonly lateness: ArrayLike<number>;
+  /** Spacing deviation histogram. */
+  readonly spacing: ArrayLike<number>;
+};
+
 /** Adds the figures of `from` to `into` (histograms bin by bin, counts summed, maxima as max). */
-export function addSendTimingWindow(into: SendTimingWindow, from: SendTimingWindow): void {
+export function addSendTimingWindow(into: SendTimingWindow, from: Readonly<SendTimingCounts>): void {
   for (let i = 0; i < BINS; i++) {
     into.lateness[i]! += from.lateness[i]!;
     into.spacing[i]! += from.spacing[i]!;
@@ -231,18 +239,7 @@ export class SendTiming {
     // a quiet recorder rotates here, so an old window does not linger
     if (this.bucketEnd >= 0 && now >= this.bucketEnd) this.rotate(now);
     clearSendTimingWindow(w);
-    for (const b of this.buckets) {
-      if (b.sends === 0) continue;
-      for (let i = 0; i < BINS; i++) {
-        w.lateness[i]! += b.lateness[i]!;
-        w.spacing[i]! += b.spacing[i]!;
-      }
-      if (b.latenessMax > w.latenessMax) w.latenessMax = b.latenessMax;
-      if (b.spacingMax > w.spacingMax) w.spacingMax = b.spacingMax;
-      w.sends += b.sends;
-      w.spacings += b.spacings;
-      w.gaps += b.gaps;
-    }
+    for (const b of this.buckets) if (b.sends > 0) addSendTimingWindow(w, b);
   }
 
   /**
