@@ -135,12 +135,10 @@ let window:
     }
   | undefined;
 
-/** The engine's media clock figures (ticks, late ticks, interval jitter); with media workers, their clocks summed. */
+/** The engine's media clock figures (ticks, late ticks, interval jitter); with media workers, their clocks merged. */
 function clockOf(e: VoipMediaEngine): { stats(): MediaClockStats } | undefined {
   const r = e.getMediaClockStatistics();
   if (r.result !== T.SipSuccess) return undefined;
-  const floors = e['run']?.mediaFloors;
-  if (floors !== undefined) return { stats: () => ({ ...(e.getMediaClockStatistics() as MediaClockStats), ...floors.clockFigures() }) };
   return { stats: () => e.getMediaClockStatistics() as MediaClockStats };
 }
 

@@ -23,15 +23,12 @@ import { srtpStatus } from '../ffi/srtp.js';
 import type { OpusSettings } from '../media/opus.js';
 import type { CallRecorderOptions, RecordingResult } from '../media/callRecorder.js';
 import {
-  FLOOR_LATE_TICKS,
-  FLOOR_MAX_LATENESS_US,
-  FLOOR_SKIPPED_TICKS,
-  FLOOR_TICKS,
   FrameRing,
   SLOT_FIELDS,
   SLOT_LEVEL_TICKS,
   SLOT_PACKETS_IN,
   SLOT_QUALITY,
+  rawVerdictIndex,
   SLOT_RX_PEAK,
   SLOT_RX_RMS,
   SLOT_TX_PEAK,
@@ -155,7 +152,7 @@ class Floor {
     o: MediaFloorsOptions,
   ) {
     // one more slot at the end: the floor's own figures (FLOOR_*)
-    const sab = new SharedArrayBuffer((o.maxCalls + 1) * SLOT_FIELDS * 4);
+    const sab = new SharedArrayBuffer(o.maxCalls * SLOT_FIELDS * 4);
     const statsBox = new SharedArrayBuffer(STATS_BOX_BYTES);
     this.box = new Int32Array(statsBox, 0, 3);
     this.boxBytes = new Uint8Array(statsBox, 12);
@@ -419,22 +416,6 @@ export class MediaFloors {
     if (f === undefined || f.dead) return false;
     f.post({ t: 'crash' });
     return true;
-  }
-
-  /**
-   * The floors' media clocks, summed (ticks, late and skipped ticks) with the largest lateness,
-   * as each floor last copied them (every 250 ms).
-   */
-  clockFigures(): { ticks: number; lateTicks: number; skippedTicks: number; maxLatenessMs: number } {
-    const r = { ticks: 0, lateTicks: 0, skippedTicks: 0, maxLatenessMs: 0 };
-    for (const f of this.floors) {
-      const base = f.slots.length - SLOT_FIELDS;
-      r.ticks += f.slots[base + FLOOR_TICKS]!;
-      r.lateTicks += f.slots[base + FLOOR_LATE_TICKS]!;
-      r.skippedTicks += f.slots[base + FLOOR_SKIPPED_TICKS]!;
-      r.maxLatenessMs = Math.max(r.maxLatenessMs, f.slots[base + FLOOR_MAX_LATENESS_US]! / 1000);
-    }
-    return r;
   }
 
   /**
@@ -715,14 +696,13 @@ export class FloorLineMedia implements LineMedia {
 
   /**
    * Reads the floor's figures (after every command sent so far: the floor answers in order);
-   * false when the floor did not answer in time (the last figures stay).
+   * when the floor does not answer in time the last figures stay.
    */
-  private readFresh(): boolean {
+  private readFresh(): void {
     const fresh = this.floor.readStats(this.id, this.commanded ? STATS_READ_AFTER_COMMAND_MS : STATS_READ_MS);
-    if (fresh === undefined) return false;
+    if (fresh === undefined) return;
     this.latest = fresh;
     this.commanded = false;
-    return true;
   }
 
   /** A command for this call's session (the next statistics read waits for it). */
@@ -940,7 +920,7 @@ export class FloorLineMedia implements LineMedia {
         }
         // the packet itself has gone (the floor did not wait): a changed verdict applies to the
         // following packets of the same direction and payload type
-        const k = (d.transmittingPacket ? 128 : 0) + d.payloadType;
+        const k = rawVerdictIndex(d.transmittingPacket, d.payloadType);
         const drop = d.processRtpPacket === false ? 1 : 0;
         if (this.rawDrop[k] !== drop && this.raw === cb) {
           this.rawDrop[k] = drop;

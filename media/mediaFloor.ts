@@ -17,16 +17,12 @@ import { FloorClockWriter } from './floorClockFigures.js';
 import type { IvrRxStream, IvrTxStream } from './ivr.js';
 import { raiseThreadPriority } from '../ffi/sched.js';
 import {
-  FLOOR_CALLS,
-  FLOOR_LATE_TICKS,
-  FLOOR_MAX_LATENESS_US,
-  FLOOR_SKIPPED_TICKS,
-  FLOOR_TICKS,
   FrameRing,
   SLOT_FIELDS,
   SLOT_LEVEL_TICKS,
   SLOT_PACKETS_IN,
   SLOT_QUALITY,
+  rawVerdictIndex,
   SLOT_RX_PEAK,
   SLOT_RX_RMS,
   SLOT_TX_PEAK,
@@ -110,16 +106,9 @@ function post(m: FromFloor, transfer?: ArrayBuffer[]): void {
 }
 
 let rounds = 0;
-const floorBase = slots.length - SLOT_FIELDS;
 const counters = setInterval(() => {
   for (const c of calls.values()) Atomics.store(slots, c.slot * SLOT_FIELDS + SLOT_PACKETS_IN, c.session.mediaPacketsIn);
-  const cs = clock.stats();
-  slots[floorBase + FLOOR_TICKS] = cs.ticks;
-  slots[floorBase + FLOOR_LATE_TICKS] = cs.lateTicks;
-  slots[floorBase + FLOOR_SKIPPED_TICKS] = cs.skippedTicks;
-  slots[floorBase + FLOOR_MAX_LATENESS_US] = Math.round(cs.maxLatenessMs * 1000);
-  slots[floorBase + FLOOR_CALLS] = calls.size;
-  figures.publish(cs, clock.sendTiming, calls.size);
+  figures.publish(clock.stats(), clock.sendTiming, calls.size);
   if (++rounds % STATS_EVERY === 0 && calls.size > 0) post({ t: 'stats', list: [...calls].map(([id, c]) => [id, c.session.stats()]) });
 }, COUNTER_MS);
 counters.unref();
@@ -170,7 +159,7 @@ function rawTap(id: number, drop: Uint8Array): (d: RawRtpData) => void {
   // a copy per packet crosses (the application asked for every packet); the verdict applied is
   // the handler's last one for this direction and payload type
   return (d) => {
-    if (drop[(d.transmittingPacket ? 128 : 0) + (d.payloadType & 0x7f)] === 1) d.processRtpPacket = false;
+    if (drop[rawVerdictIndex(d.transmittingPacket, d.payloadType)] === 1) d.processRtpPacket = false;
     const copy = new Uint8Array(d.packet.length);
     copy.set(d.packet);
     post({ t: 'raw', id, transmitting: d.transmittingPacket, packet: copy, payloadOffset: d.packet.length - d.payload.length }, [copy.buffer]);
@@ -271,7 +260,7 @@ function handle(m: ToFloor): void {
       s.setRawRtpAccess(m.on ? rawTap(m.id, c.rawDrop) : undefined);
       return;
     case 'rawVerdict':
-      c.rawDrop[(m.transmitting ? 128 : 0) + (m.payloadType & 0x7f)] = m.drop ? 1 : 0;
+      c.rawDrop[rawVerdictIndex(m.transmitting, m.payloadType)] = m.drop ? 1 : 0;
       return;
     case 'rec':
       startRecording(m.id, c, m);

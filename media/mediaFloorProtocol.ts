@@ -11,6 +11,7 @@
 import type { MediaParams, MediaSessionStats } from './session.js';
 import type { OpusSettings } from './opus.js';
 import type { RecordingResult } from './callRecorder.js';
+import { QUALITY_INPUT_FIELDS } from './quality.js';
 import type { ThreadPriority, ThreadPriorityResult } from '../ffi/sched.js';
 
 /** Int32 fields of one call's slot in the floor's shared counters. */
@@ -26,26 +27,21 @@ export const SLOT_TX_RMS = 4;
 /** Ticks whose levels were written (the main thread calls the tap once per new tick). */
 export const SLOT_LEVEL_TICKS = 5;
 /**
- * First of the call's quality inputs (media/quality.ts `QUALITY_INPUT_FIELDS` of them), written
- * every tick: the main thread judges a call's quality as it ends without waiting on the floor.
+ * First of the call's quality inputs ({@link QUALITY_INPUT_FIELDS} of them), written every tick:
+ * the main thread judges a call's quality as it ends without waiting on the floor.
  */
 export const SLOT_QUALITY = 8;
-/** Int32 fields per slot. */
-export const SLOT_FIELDS = 16;
+/** Int32 fields per slot: the counters above, then the quality inputs. */
+export const SLOT_FIELDS = SLOT_QUALITY + QUALITY_INPUT_FIELDS;
 
 /**
- * The floor's own figures, in the slot after the last call slot (copied every 250 ms): its
- * media clock's ticks, late and skipped ticks, and its largest tick lateness in µs.
+ * Where a raw RTP handler's verdict for one direction and payload type sits in a call's verdict
+ * table (256 bytes, 1 = drop): the main thread records the handler's verdicts and the floor
+ * applies them, so both index the table here.
  */
-export const FLOOR_TICKS = 0;
-/** Late ticks of the floor's clock. */
-export const FLOOR_LATE_TICKS = 1;
-/** Skipped ticks of the floor's clock. */
-export const FLOOR_SKIPPED_TICKS = 2;
-/** Largest tick lateness so far, µs. */
-export const FLOOR_MAX_LATENESS_US = 3;
-/** Calls on the floor. */
-export const FLOOR_CALLS = 4;
+export function rawVerdictIndex(transmitting: boolean, payloadType: number): number {
+  return (transmitting ? 128 : 0) + (payloadType & 0x7f);
+}
 
 /** What the floor needs at its start (`workerData`). */
 export interface FloorInit {
@@ -59,7 +55,7 @@ export interface FloorInit {
   maxPort: number;
   /** Port choice within the share. */
   strategy: 'sequential' | 'random';
-  /** The shared counters: {@link SLOT_FIELDS} Int32 per call slot, then one slot of the floor's own figures. */
+  /** The shared counters: {@link SLOT_FIELDS} Int32 per call slot (the floor's clock figures are in `clockBox`). */
   slots: SharedArrayBuffer;
   /** The reply box of synchronous statistics reads ({@link STATS_BOX_BYTES}). */
   statsBox: SharedArrayBuffer;

@@ -128,7 +128,7 @@ export class UdpIngress {
     // at least one per turn; and once the oldest datagram has waited STARVED_MS, at least
     // STARVED_SHARE_MS of handling per turn: on a loaded machine the media clock is always due,
     // and one datagram per turn left SIP waiting over a second (the overload guard then shed it)
-    const starved = this.now() - this.arrivals[this.head]! >= STARVED_MS;
+    const starved = this.oldestQueuedAgeMs() >= STARVED_MS;
     while (this.head < bufs.length && (n === 0 || (starved && this.now() - start < STARVED_SHARE_MS) || !this.gate.shouldYield(start))) {
       const i = this.head++;
       const buf = bufs[i]!;
