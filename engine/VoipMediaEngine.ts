@@ -103,7 +103,7 @@ export class VoipMediaEngine extends TypedEventEmitter<EngineEventMap> {
   @procedure({ async: true, started: false })
   async startSipTelephony(params: StartSipTelephonyParams = {}): Promise<T> {
     if (this.run || this.starting) return T.SipMediaEngineAlreadyInitialized;
-    const p = resolveStartParams(params, this.state.options.sessionTimerFloorSeconds);
+    const p = resolveStartParams(params, this.state.options.sessionTimerFloorSeconds, this.state.options.mediaClock !== undefined);
     if (typeof p === 'number') return p;
     this.starting = true;
     const run = await RunningEngine.start(this.state, p).finally(() => (this.starting = false));

@@ -15,7 +15,7 @@ import { Readable, Writable } from 'node:stream';
 import { probeWav, type WavLoadResult } from '../media/wavPlayer.js';
 import type { MediaNode, MediaPump } from '../media/mediaPump.js';
 import type { DuplexMediaSink, MediaSink } from '../media/mediaPorts.js';
-import type { MediaFramePort, MediaLevels, MediaSessionStats, RawRtpData } from '../media/session.js';
+import type { ConferenceFramesLost, MediaFramePort, MediaLevels, MediaSessionStats, RawRtpData } from '../media/session.js';
 import { CODEC_INFO, isCodecAvailable, isCodecName, type CodecName } from '../media/codecs.js';
 import { callQualityFromInputs, callQualityFromStats, type CallQuality } from '../media/quality.js';
 import { isValidDtmfString } from '../media/dtmf.js';
@@ -587,8 +587,8 @@ export class FloorLineMedia implements LineMedia {
   private commanded = false;
   private recording: FloorRecording | null = null;
   private relay: FrameRelay | null = null;
-  /** Conference frames lost in the relays this call had before the current one. */
-  private relayLostBefore = 0;
+  /** Conference frames lost in the relays this call had before the current one (each way). */
+  private readonly relayLostBefore: ConferenceFramesLost = { toBridge: 0, fromBridge: 0 };
   private readonly stoppingRecordings: FloorRecording[] = [];
 
   constructor(
@@ -690,8 +690,11 @@ export class FloorLineMedia implements LineMedia {
 
   /** The floor's figures plus what only this side counts: conference frames lost crossing threads. */
   private withCrossing(s: MediaSessionStats): MediaSessionStats {
-    const lost = this.relayLostBefore + (this.relay?.lostFrames ?? 0);
-    return lost === 0 && this.relay === null ? s : { ...s, conferenceFramesLost: lost };
+    const r = this.relay;
+    const before = this.relayLostBefore;
+    if (r === null && before.toBridge + before.fromBridge === 0) return s;
+    const conferenceFramesLost = { toBridge: before.toBridge + (r?.lostToBridge ?? 0), fromBridge: before.fromBridge + (r?.lostFromBridge ?? 0) };
+    return { ...s, conferenceFramesLost };
   }
 
   /**
@@ -744,7 +747,8 @@ export class FloorLineMedia implements LineMedia {
   setFramePort(port: MediaFramePort | null): void {
     if (this.relay !== null) {
       this.pump.remove(this.relay);
-      this.relayLostBefore += this.relay.lostFrames;
+      this.relayLostBefore.toBridge += this.relay.lostToBridge;
+      this.relayLostBefore.fromBridge += this.relay.lostFromBridge;
       this.relay = null;
       this.send({ t: 'frames', id: this.id, ring: null, rate: 0 });
     }
@@ -935,7 +939,8 @@ export class FloorLineMedia implements LineMedia {
 /**
  * A floor call's conference seat on the main thread: a node of the main pump that carries the
  * call's received frame from its up ring into the bridge port before the mix, and the port's
- * mix into its down ring after it. One tick of latency each way; nothing allocated per tick.
+ * mix into its down ring after it. Each way holds the reader's cushion (two frames, more after
+ * stalls, see FrameRing); nothing allocated per tick.
  */
 class FrameRelay implements MediaNode {
   private readonly up: FrameRing;
@@ -955,9 +960,14 @@ class FrameRelay implements MediaNode {
     this.view = this.frame.subarray(0, this.n);
   }
 
-  /** Conference frames lost crossing the thread boundary, both directions (see FrameRing.lostFrames). */
-  get lostFrames(): number {
-    return this.up.lostFrames + this.down.lostFrames;
+  /** The call's frames lost on their way to the bridge (see FrameRing.lostFrames). */
+  get lostToBridge(): number {
+    return this.up.lostFrames;
+  }
+
+  /** The bridge's frames lost on their way to the call. */
+  get lostFromBridge(): number {
+    return this.down.lostFrames;
   }
 
   produce(): void {

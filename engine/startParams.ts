@@ -29,14 +29,17 @@ export type ResolvedParams = Required<Omit<StartSipTelephonyParams, 'userNotifyC
  * The parameters with defaults filled in (an `undefined` member takes the default, also inside
  * `sessionTimer`), or SipBadParameter.
  * @param sessionTimerFloorSeconds the lowest Min-SE allowed (RFC 4028's 90 unless a test lowers it)
+ * @param ownMediaClock the engine was given its own media clock: `mediaWorkers` defaults to 0,
+ *   since only the main thread's media follows that clock
  */
-export function resolveStartParams(params: unknown, sessionTimerFloorSeconds = RFC_MIN_SE_SECONDS): ResolvedParams | T {
+export function resolveStartParams(params: unknown, sessionTimerFloorSeconds = RFC_MIN_SE_SECONDS, ownMediaClock = false): ResolvedParams | T {
   if (params === null || typeof params !== 'object') return T.SipBadParameter;
   const given = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined)) as Partial<StartSipTelephonyParams>;
   const st: unknown = given.sessionTimer === undefined ? {} : given.sessionTimer;
   if (st === null || typeof st !== 'object') return T.SipBadParameter;
   const stGiven = Object.fromEntries(Object.entries(st).filter(([, v]) => v !== undefined)) as Partial<SessionTimerOptions>;
-  const p = { ...DEFAULT_START_PARAMS, ...given, sessionTimer: { ...DEFAULT_START_PARAMS.sessionTimer, ...stGiven } } as ResolvedParams;
+  const defaults = ownMediaClock ? { ...DEFAULT_START_PARAMS, mediaWorkers: 0 } : DEFAULT_START_PARAMS;
+  const p = { ...defaults, ...given, sessionTimer: { ...DEFAULT_START_PARAMS.sessionTimer, ...stGiven } } as ResolvedParams;
   const bad = validateStartParams(p);
   if (bad !== T.SipSuccess) return bad;
   return validSessionTimer(p.sessionTimer, sessionTimerFloorSeconds) ? p : T.SipBadParameter;

@@ -3,6 +3,7 @@
  * shaped after LanScape's START_SIP_TELEPHONY_PARAMS and notification model.
  * @module
  */
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import type { UserNotifyCallback } from './notifications.js';
 import type { TransportAddress } from '../sip/address.js';
@@ -299,11 +300,14 @@ export interface StartSipTelephonyParams {
    */
   packetTimeMs?: number;
   /**
-   * Media workers (`worker_threads`): 0 (default) runs every call's media on the main thread;
-   * N (1..64) starts N media floors, each owning the RTP/RTCP sockets, jitter buffers, codecs,
-   * SRTP contexts and media clock of the calls given to it (new calls go to the floor with the
-   * fewest), while signalling, the facade and notifications stay on the main thread. A floor
-   * that dies ends its calls (SipMediaWorkerLost, then the call's usual end) and is replaced.
+   * Media workers (`worker_threads`): N (1..64) starts N media floors, each owning the RTP/RTCP
+   * sockets, jitter buffers, codecs, SRTP contexts and media clock of the calls given to it (new
+   * calls go to the floor with the fewest), while signalling, the facade and notifications stay
+   * on the main thread. A floor that dies ends its calls (SipMediaWorkerLost, then the call's
+   * usual end) and is replaced. 0 runs every call's media on the main thread, as LanScape did.
+   * Default: one per core the process may use, less one for signalling, at least 1
+   * ({@link defaultMediaWorkers}); 0 when the engine was given its own media clock
+   * (`EngineOptions.mediaClock`), which only the main thread can follow.
    * A LineScape addition: docs/architecture.md, "Media workers".
    */
   mediaWorkers?: number;
@@ -346,6 +350,15 @@ export interface StartSipTelephonyParams {
    * sent is further capped by the far end's fmtp (RFC 7587). Default `{}`. A LineScape addition.
    */
   opusSettings?: OpusSettings;
+}
+
+/**
+ * The default of `mediaWorkers`: one media floor per core the process may use
+ * (`os.availableParallelism()`), less one left to signalling, and at least one. So a 2-core box
+ * gets one floor, whose media no signalling burst can delay, and a 16-core box 15.
+ */
+export function defaultMediaWorkers(): number {
+  return Math.min(64, Math.max(1, availableParallelism() - 1));
 }
 
 /** Defaults for every start parameter. */
@@ -406,7 +419,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   reliableProvisional: 'supported',
   acceptOutOfDialogRefer: false,
   packetTimeMs: 20,
-  mediaWorkers: 0,
+  mediaWorkers: defaultMediaWorkers(),
   mediaThreadPriority: 'high',
   srtpPolicy: 'none',
   srtpSuites: [...SRTP_SUITES],

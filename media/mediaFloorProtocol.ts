@@ -152,23 +152,46 @@ export type FromFloor =
  * single-consumer ring of 20 ms frames in a SharedArrayBuffer. The writer copies a frame in and
  * advances its counter; the reader copies the oldest frame out, or finds none (then it uses
  * silence). Nothing is allocated per frame. Two rings (up and down) share one buffer.
+ *
+ * The two sides tick on different threads' clocks, and the main thread's (the bridge's) can
+ * stall behind signalling for tens of milliseconds and then catch up. So the reader keeps a
+ * cushion that follows what the stalls need, like a jitter buffer: after running dry it waits
+ * for {@link FrameRing.cushion} frames, each dry spell adds one (up to
+ * {@link FrameRing.MAX_CUSHION}), and ten quiet seconds take one away again. When more is
+ * buffered than the cushion for half a second (a catch-up burst left it there), one frame is
+ * dropped, so the delay a stall added does not stay. The ring holds 320 ms: a writer a whole
+ * ring ahead overwrites the oldest frame.
  */
 export class FrameRing {
-  /** Frames a ring holds: 4 x 20 ms, enough to ride out a late tick on either side. */
-  static readonly FRAMES = 4;
+  /** Frames a ring holds: 16 x 20 ms, more than a stalled thread's catch-up ever needs. */
+  static readonly FRAMES = 16;
   /** Samples per frame slot (20 ms at 48 kHz). */
   static readonly FRAME = 960;
-  /** Header of one direction: write count, read count, reads that found no frame, frames overwritten. */
+  /** The reader's cushion at the start and its floor: one frame to read, one to spare. */
+  static readonly MIN_CUSHION = 2;
+  /** The largest cushion a run of dry spells can build (160 ms). */
+  static readonly MAX_CUSHION = 8;
+  /** Reads with more than the cushion buffered before one frame is dropped (0.5 s). */
+  static readonly DRAIN_READS = 25;
+  /** Reads without a dry spell before the cushion shrinks by one frame (10 s). */
+  static readonly SHRINK_READS = 500;
+  /** Header of one direction: write count, read count, reads that found no frame, frames overwritten or dropped. */
   private static readonly HEADER = 16;
   /** Bytes of the buffer holding both directions of one call. */
   static readonly BYTES = 2 * (FrameRing.HEADER + FrameRing.FRAMES * FrameRing.FRAME * 2);
 
   private readonly ctl: Int32Array;
   private readonly data: Int16Array;
-  /** The reader ran dry (or has not started): it waits for a cushion (reader side only). */
+  /** The reader ran dry (or has not started): it waits for its cushion (reader side only). */
   private dry = true;
   /** The reader has had a frame: from then on a read that finds none is a lost frame. */
   private started = false;
+  /** Frames the reader waits for after running dry (reader side only). */
+  private target = FrameRing.MIN_CUSHION;
+  /** Consecutive reads that left more than the cushion buffered. */
+  private over = 0;
+  /** Reads since the last dry spell. */
+  private calm = 0;
 
   /** The `which`-th (0 = up: call to bridge, 1 = down: bridge to call) ring of `sab`. */
   constructor(sab: SharedArrayBuffer, which: 0 | 1) {
@@ -191,29 +214,53 @@ export class FrameRing {
 
   /**
    * Frames this direction lost since it began: reads after the first frame that found none (the
-   * writer's thread fell behind; the reader used silence) plus frames overwritten unread (the
-   * reader's thread fell behind). Either side may read it.
+   * writer's thread fell behind; the reader used silence), frames overwritten unread (the
+   * reader's thread fell behind a whole ring) and frames dropped to take back the delay of a
+   * catch-up. Either side may read it.
    */
   get lostFrames(): number {
     return Atomics.load(this.ctl, 2) + Atomics.load(this.ctl, 3);
   }
 
+  /** The frames the reader now waits for after running dry (reader side). */
+  get cushion(): number {
+    return this.target;
+  }
+
   /**
-   * Copies the oldest unread frame into `out`; false (and `out` untouched) when there is none.
-   * The two sides run on different clocks, so after running dry the reader waits until two
-   * frames are buffered: one frame of cushion absorbs the jitter between the two ticks instead
-   * of a gap every time the writer's tick comes a little after the reader's.
+   * Copies the oldest unread frame into `out`; false (and `out` untouched) when there is none,
+   * or when the reader, having run dry, still waits for its cushion (see the class notes).
    */
   read(out: Int16Array, n: number): boolean {
-    const r = Atomics.load(this.ctl, 1);
+    let r = Atomics.load(this.ctl, 1);
     const available = Atomics.load(this.ctl, 0) - r;
-    if (available <= 0 || (this.dry && available < 2)) {
+    if (available <= 0 || (this.dry && available < this.target)) {
+      if (this.started) {
+        // a new dry spell: the next wait is one frame longer
+        if (!this.dry && this.target < FrameRing.MAX_CUSHION) this.target++;
+        Atomics.add(this.ctl, 2, 1);
+      }
       this.dry = true;
-      if (this.started) Atomics.add(this.ctl, 2, 1);
+      this.calm = 0;
+      this.over = 0;
       return false;
     }
     this.dry = false;
     this.started = true;
+    if (available - 1 > this.target) {
+      if (++this.over >= FrameRing.DRAIN_READS && Atomics.compareExchange(this.ctl, 1, r, r + 1) === r) {
+        // the delay of a catch-up burst: drop the oldest frame
+        r++;
+        this.over = 0;
+        Atomics.add(this.ctl, 3, 1);
+      }
+    } else {
+      this.over = 0;
+    }
+    if (++this.calm >= FrameRing.SHRINK_READS) {
+      this.calm = 0;
+      if (this.target > FrameRing.MIN_CUSHION) this.target--;
+    }
     const off = (r % FrameRing.FRAMES) * FrameRing.FRAME;
     const m = Math.min(n, FrameRing.FRAME);
     for (let i = 0; i < m; i++) out[i] = this.data[off + i]!;

@@ -417,11 +417,20 @@ export interface MediaSessionStats {
   lastHandlerError?: unknown;
   /**
    * Media workers only: conference frames lost crossing between the call's worker and the bridge
-   * on the main thread (a side that fell behind: the other used silence, or a frame was
-   * overwritten unread). Absent when the call's media runs on the main thread, where the bridge
-   * reads the call's frames directly and loses none.
+   * on the main thread, each way (a side that fell behind: the other used silence; or a frame
+   * overwritten unread, or dropped to take back the delay a stall left; see FrameRing). Absent
+   * when the call's media runs on the main thread, where the bridge reads the call's frames
+   * directly and loses none.
    */
-  conferenceFramesLost?: number;
+  conferenceFramesLost?: ConferenceFramesLost;
+}
+
+/** {@link MediaSessionStats.conferenceFramesLost}: frames lost each way across the thread boundary. */
+export interface ConferenceFramesLost {
+  /** The call's received audio on its way into the bridge: the bridge heard silence instead. */
+  toBridge: number;
+  /** The bridge's mix on its way to the call: the far end was sent silence instead. */
+  fromBridge: number;
 }
 
 const STATE_IDLE = 0;

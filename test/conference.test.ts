@@ -12,6 +12,7 @@ import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { capture, tonePcm, wait } from './helpers/audio.js';
 import { findGaps, goertzelPower, toneLevelDb } from './helpers/analysis.js';
 import { createCodec, type CodecName } from '../media/codecs.js';
+import type { ConferenceFramesLost } from '../media/session.js';
 import { blocksWithoutTone, captureMedia, playedPastSender, receiveTrouble } from './helpers/mediaTime.js';
 import { native, peerTest } from './helpers/env.js';
 
@@ -108,11 +109,27 @@ function assertHears(t: ExecutionContext, who: string, pcm: Int16Array, hear: nu
 }
 
 /** Receive trouble so far on the path from each party's line at the hub to each listener. */
-function troubleSnapshot(hub: EngineUnderTest, parties: Party[]): { hubIn: number[]; at: number[] } {
+function troubleSnapshot(hub: EngineUnderTest, parties: Party[]): { hubIn: number[]; toBridge: number[]; fromBridge: number[]; at: number[] } {
   return {
     hubIn: parties.map((x) => receiveTrouble(hub.engine, x.hubLine)),
+    toBridge: parties.map((x) => crossing(hub.engine, x.hubLine).toBridge),
+    fromBridge: parties.map((x) => crossing(hub.engine, x.hubLine).fromBridge),
     at: parties.map((x) => receiveTrouble(x.p.engine, 0)),
   };
+}
+
+/**
+ * With media workers: the conference frames a hub line lost crossing threads, each way (its
+ * received audio on the way to the bridge, the bridge's mix on the way back); zeros without.
+ */
+function crossing(engine: VoipMediaEngine, line: number): ConferenceFramesLost {
+  const s = engine.getActiveCallInfo(line).statistics as { conferenceFramesLost?: ConferenceFramesLost } | undefined;
+  return s?.conferenceFramesLost ?? { toBridge: 0, fromBridge: 0 };
+}
+
+/** Frames of a's voice lost crossing threads at the hub on the way to b: a's line to the bridge, the bridge to b's line. */
+function crossingLoss(hub: VoipMediaEngine, aLine: number, bLine: number): number {
+  return crossing(hub, aLine).toBridge + crossing(hub, bLine).fromBridge;
 }
 
 /**
@@ -171,7 +188,9 @@ const spoiledCache = new Map<string, number>();
 /**
  * Blocks the trouble on the path of `freq` to listener `i` between two snapshots can spoil: each
  * frame concealed or dropped at the hub's line from the speaker, or at the listener, times what
- * one lost frame spoils in that leg's codec ({@link blocksSpoiledByOneLoss}).
+ * one lost frame spoils in that leg's codec ({@link blocksSpoiledByOneLoss}); with media workers
+ * also each frame lost crossing threads at the hub (the speaker's voice to the bridge, the mix to
+ * the listener's line), a frame of silence sent in the listener's codec.
  */
 function pathTrouble(parties: Party[], a: ReturnType<typeof troubleSnapshot>, b: ReturnType<typeof troubleSnapshot>, i: number, freq: number): number {
   const k = parties.findIndex((x) => x.freq === freq);
@@ -179,7 +198,7 @@ function pathTrouble(parties: Party[], a: ReturnType<typeof troubleSnapshot>, b:
   const listener = parties[i]!;
   return (
     (b.hubIn[k]! - a.hubIn[k]!) * blocksSpoiledByOneLoss(speaker.codec, freq) +
-    (b.at[i]! - a.at[i]!) * blocksSpoiledByOneLoss(listener.codec, freq)
+    (b.at[i]! - a.at[i]! + b.toBridge[k]! - a.toBridge[k]! + b.fromBridge[i]! - a.fromBridge[i]!) * blocksSpoiledByOneLoss(listener.codec, freq)
   );
 }
 
@@ -189,7 +208,8 @@ async function allConferenced(t: ExecutionContext, hub: EngineUnderTest, parties
 }
 
 async function everyoneHearsTheOthers(t: ExecutionContext, hub: EngineUnderTest, parties: Party[]): Promise<void> {
-  for (const { p, freq } of parties) play(p, freq, 4);
+  // long enough for a loaded machine: with media workers the tones play at wall speed
+  for (const { p, freq } of parties) play(p, freq, 30);
   await wait(1000);
   const t0 = await troubleBeforeListening(t, hub, parties);
   const heard = await Promise.all(parties.map(({ p }) => listen(p, 1500)));
@@ -233,7 +253,8 @@ test('two conference groups stay separate; a line in both hears both', async (t)
   const groups = [['sales'], ['sales'], ['support'], ['support'], ['sales', 'support']];
   groups.forEach((g, i) => t.is(hub.engine.setConferenceGroupIds(i, g), T.SipSuccess));
   await allConferenced(t, hub, parties);
-  for (const { p, freq } of parties) play(p, freq, 4);
+  // long enough for a loaded machine: with media workers the tones play at wall speed
+  for (const { p, freq } of parties) play(p, freq, 30);
   await wait(1000);
   const t0 = await troubleBeforeListening(t, hub, parties);
   const heard = await Promise.all(parties.map(({ p }) => listen(p, 1500)));
@@ -251,8 +272,10 @@ test('hold, resume, leave and join mid-conference: the others hear no gap, the h
   const { hub, parties } = await conference(t, [F.ULaw8k, F.Opus48k, F.ALaw8k]);
   await allConferenced(t, hub, parties);
   const [a, b, c] = parties as [Party, Party, Party];
-  play(a.p, a.freq, 12);
-  play(c.p, c.freq, 12);
+  // talk throughout: with media workers the floors play at wall speed while a loaded test
+  // thread can take half a minute over the steps below
+  play(a.p, a.freq, 60);
+  play(c.p, c.freq, 60);
   await wait(800);
   const trouble0 = transportTrouble(hub, a.hubLine, b.hubLine, b.p);
   // b's capture starts with audio mixed after trouble0 (see troubleBeforeListening)
@@ -298,18 +321,17 @@ test('hold, resume, leave and join mid-conference: the others hear no gap, the h
  * Counters that move when audio is lost on the way a -> hub -> b for reasons outside the mixer:
  * concealment, jitter-buffer underruns and drops at the hub's line from a and at b, and skipped
  * media-clock ticks of the two engines (late ticks are caught up and lose nothing). With media
- * workers the path also crosses threads at the hub (a's line to the bridge, the bridge to b's
- * line): frames lost there when one side's thread fell behind count too, and so do the skipped
- * ticks of the main thread's clock, which runs the bridge.
+ * workers the path also crosses threads at the hub (see {@link crossingLoss}), and the skipped
+ * ticks of the main thread's clock, which runs the bridge, count too.
  */
 function transportTrouble(hub: EngineUnderTest, aLine: number, bLine: number, b: EngineUnderTest): number {
-  type S = { concealedFrames: number; jitter: { underruns: number; dropped: number }; conferenceFramesLost?: number };
+  type S = { concealedFrames: number; jitter: { underruns: number; dropped: number } };
   const stats = (e: EngineUnderTest, line: number): S => e.engine.getActiveCallInfo(line).statistics as unknown as S;
   let n = 0;
   for (const s of [stats(hub, aLine), stats(b, 0)]) {
     n += s.concealedFrames + s.jitter.underruns + s.jitter.dropped;
   }
-  for (const line of [aLine, bLine]) n += stats(hub, line).conferenceFramesLost ?? 0;
+  n += crossingLoss(hub.engine, aLine, bLine);
   for (const e of [hub, b]) {
     const c = e.engine.getMediaClockStatistics();
     n += (c.skippedTicks ?? 0) + (c.mainThread?.skippedTicks ?? 0);

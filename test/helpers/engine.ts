@@ -34,12 +34,15 @@ export interface EngineUnderTest {
 export const TEST_MEDIA_WORKERS_ENV = 'LINESCAPE_TEST_MEDIA_WORKERS';
 
 /**
- * `{ mediaWorkers: N }` when {@link TEST_MEDIA_WORKERS_ENV} is set to N, else nothing: the call
- * tests run unchanged with their media in N workers (a test's own `mediaWorkers` wins).
+ * `{ mediaWorkers: N }` when {@link TEST_MEDIA_WORKERS_ENV} is set to N: the call tests run
+ * unchanged with their media in N workers (a test's own `mediaWorkers` wins). Unset, the test
+ * engines run their media on the main thread (`mediaWorkers: 0`), not the product's default of
+ * one floor per spare core: a file starts dozens of engines, and the main suite judges the
+ * main-thread media; the CI's worker matrix judges the same call tests on floors.
  */
-export function testMediaWorkers(): { mediaWorkers?: number } {
+export function testMediaWorkers(): { mediaWorkers: number } {
   const v = process.env[TEST_MEDIA_WORKERS_ENV];
-  return v === undefined || v === '' ? {} : { mediaWorkers: Number(v) };
+  return { mediaWorkers: v === undefined || v === '' ? 0 : Number(v) };
 }
 
 /**
