@@ -172,8 +172,9 @@ async function startEngine(req: WorkerRequest): Promise<object> {
     maxLocalRtpPort: Number(req.rtpMax),
     dtmfEnabled: false,
     callAnswerTimeoutSeconds: 60,
-    // bench:calls workers / f: media in this many worker threads
-    ...(typeof req.mediaWorkers === 'number' ? { mediaWorkers: req.mediaWorkers } : {}),
+    // bench:calls workers / f: media in this many worker threads; the other parts and rows
+    // measure media on the main thread, whatever the engine's default
+    mediaWorkers: typeof req.mediaWorkers === 'number' ? req.mediaWorkers : 0,
     // bench:calls e: the media worker threads' scheduling priority
     ...(typeof req.mediaThreadPriority === 'string' ? { mediaThreadPriority: req.mediaThreadPriority as 'normal' | 'high' | 'realtime' } : {}),
     // bench:calls e: the media clock's phase groups and signalling's yield, on or off
