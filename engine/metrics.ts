@@ -251,7 +251,7 @@ export class EngineMetrics {
     clockGauge('linescape_media_clock_slice_max_seconds', 'Longest time one media clock phase held its event loop, recent window.', (c) => (c.sliceMaxMs ?? 0) / 1000);
     new prom.Counter({
       name: 'linescape_media_send_gaps_total',
-      help: 'Sent RTP spacings more than 20 ms off since the engine started (a media worker replaced after a crash starts again from 0).',
+      help: 'Sent RTP spacings more than 20 ms off since the engine started (a media worker replaced after a crash goes on from what its predecessor counted).',
       registers,
       collect() {
         this.reset();
