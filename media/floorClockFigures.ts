@@ -9,7 +9,9 @@
  * A sequence lock guards each publication: the writer makes the sequence odd, writes, and makes it
  * even again; a reader that sees it odd or changed reads again (a publication takes microseconds),
  * and after a few tries keeps the copy it read last. The box also carries the floor's RTP port
- * use, updated as calls open and stop, for the overload guard.
+ * use, updated as calls open and stop, for the overload guard. A floor replaced after a crash
+ * counts from 0 in a new box: the merger carries on, per floor index, what the floors before it
+ * counted, so no count it reports ever goes back.
  * @module
  */
 import type { MediaClockStats, MediaFloorClockStats } from './mediaClock.js';
