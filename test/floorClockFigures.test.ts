@@ -3,7 +3,8 @@
  * two writers publish, the merger's p99 is exactly the p99 one recorder would give for every
  * send of both (histograms summed, not p99s averaged), counts add up, maxima are maxima, the
  * tick interval and slice p99 are the worst floor's; a floor that has not published is left out;
- * a reader keeps its last consistent copy while a publication is in progress.
+ * a reader keeps its last consistent copy while a publication is in progress; a replaced floor's
+ * counts carry on from its predecessors'.
  */
 import test from 'ava';
 import { SendTiming } from '../media/sendTiming.js';

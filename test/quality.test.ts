@@ -1,5 +1,6 @@
 /**
- * The E-model computation of media/quality.ts against ITU-T G.107 / G.113 reference points.
+ * The E-model computation of media/quality.ts against ITU-T G.107 / G.113 reference points, and
+ * the quality inputs' one shape: from statistics, and through a media floor's shared counters.
  */
 import test from 'ava';
 import fc from 'fast-check';
