@@ -403,7 +403,11 @@ export class MediaFloors {
     // a replacement that never got ready counts against the next; a floor that ran resets it
     const failed = floor.isReady ? 0 : this.failedStarts[floor.index]! + 1;
     this.failedStarts[floor.index] = failed;
-    if (failed <= FLOOR_RESTARTS) this.floors[floor.index] = new Floor(floor.index, this, this.o);
+    if (failed <= FLOOR_RESTARTS) {
+      // the new floor's clock counts from 0: the index carries on what this one counted
+      this.merger.retire(floor.index, floor.clock);
+      this.floors[floor.index] = new Floor(floor.index, this, this.o);
+    }
     for (const media of lost) this.o.onLost(media, floor.index, reason);
   }
 

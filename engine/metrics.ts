@@ -251,7 +251,7 @@ export class EngineMetrics {
     clockGauge('linescape_media_clock_slice_max_seconds', 'Longest time one media clock phase held its event loop, recent window.', (c) => (c.sliceMaxMs ?? 0) / 1000);
     new prom.Counter({
       name: 'linescape_media_send_gaps_total',
-      help: 'Sent RTP spacings more than 20 ms off since the engine started (a media worker replaced after a crash starts again from 0).',
+      help: 'Sent RTP spacings more than 20 ms off since the engine started (a media worker replaced after a crash goes on from what its predecessor counted).',
       registers,
       collect() {
         this.reset();
@@ -272,8 +272,8 @@ export class EngineMetrics {
       });
     };
     floorGauge('linescape_media_floor_calls', 'Calls whose media a media worker carries.', (f) => f.calls);
-    floorGauge('linescape_media_floor_late_ticks', 'Media clock ticks of a media worker that ran more than one period late.', (f) => f.lateTicks);
-    floorGauge('linescape_media_floor_skipped_ticks', 'Media clock ticks of a media worker skipped after a stall.', (f) => f.skippedTicks);
+    floorGauge('linescape_media_floor_late_ticks', 'Media clock ticks of a media worker that ran more than one period late (with those of the workers it replaced).', (f) => f.lateTicks);
+    floorGauge('linescape_media_floor_skipped_ticks', 'Media clock ticks of a media worker skipped after a stall (with those of the workers it replaced).', (f) => f.skippedTicks);
     floorGauge('linescape_media_floor_send_lateness_p99_seconds', '99th percentile of send lateness of the RTP a media worker sent, recent window.', (f) => (f.sendLatenessP99Ms ?? 0) / 1000);
     floorGauge('linescape_media_floor_send_spacing_p99_seconds', '99th percentile of the spacing deviation of the RTP a media worker sent, recent window.', (f) => (f.sendSpacingP99Ms ?? 0) / 1000);
     floorGauge('linescape_media_floor_send_spacing_max_seconds', 'Largest spacing deviation of the RTP a media worker sent, recent window.', (f) => (f.sendSpacingMaxMs ?? 0) / 1000);

@@ -9,7 +9,9 @@
  * A sequence lock guards each publication: the writer makes the sequence odd, writes, and makes it
  * even again; a reader that sees it odd or changed reads again (a publication takes microseconds),
  * and after a few tries keeps the copy it read last. The box also carries the floor's RTP port
- * use, updated as calls open and stop, for the overload guard.
+ * use, updated as calls open and stop, for the overload guard. A floor replaced after a crash
+ * counts from 0 in a new box: the merger carries on, per floor index, what the floors before it
+ * counted, so no count it reports ever goes back.
  * @module
  */
 import type { MediaClockStats, MediaFloorClockStats } from './mediaClock.js';
@@ -186,29 +188,65 @@ export class FloorClockReader {
   }
 }
 
-/** One floor's figures from a copy. */
-function floorStats(index: number, c: FloorCopy, now: number): MediaFloorClockStats {
+/**
+ * The figures of a floor that count from its start (all others describe its recent window or
+ * its live state): a replacement floor starts them again from 0, so the main side carries on
+ * what its index counted before (see {@link FloorClockMerger.retire}).
+ */
+interface FloorCounts {
+  ticks: number;
+  lateTicks: number;
+  skippedTicks: number;
+  listenerErrors: number;
+  sendGapsTotal: number;
+}
+
+function noCounts(): FloorCounts {
+  return { ticks: 0, lateTicks: 0, skippedTicks: 0, listenerErrors: 0, sendGapsTotal: 0 };
+}
+
+const NO_COUNTS: Readonly<FloorCounts> = Object.freeze(noCounts());
+
+/** Adds a copy's counts to `to`. */
+function addCopyCounts(to: FloorCounts, f: Float64Array): void {
+  to.ticks += f[F.ticks]!;
+  to.lateTicks += f[F.lateTicks]!;
+  to.skippedTicks += f[F.skippedTicks]!;
+  to.listenerErrors += f[F.listenerErrors]!;
+  to.sendGapsTotal += f[F.gapsTotal]!;
+}
+
+function addCounts(to: FloorCounts, from: FloorCounts): void {
+  to.ticks += from.ticks;
+  to.lateTicks += from.lateTicks;
+  to.skippedTicks += from.skippedTicks;
+  to.listenerErrors += from.listenerErrors;
+  to.sendGapsTotal += from.sendGapsTotal;
+}
+
+/** One floor's figures from a copy, with the counts `n` (the copy's plus what its index carries). */
+function floorStats(index: number, c: FloorCopy, now: number, n: FloorCounts): MediaFloorClockStats {
   const f = c.f;
   return {
     floor: index,
     calls: f[F.calls]!,
     ageMs: Math.max(0, now - f[F.publishedAt]!),
     running: f[F.running] === 1,
-    ticks: f[F.ticks]!,
-    lateTicks: f[F.lateTicks]!,
-    skippedTicks: f[F.skippedTicks]!,
+    ticks: n.ticks,
+    lateTicks: n.lateTicks,
+    skippedTicks: n.skippedTicks,
     maxLatenessMs: f[F.maxLatenessMs]!,
     meanIntervalMs: f[F.meanIntervalMs]!,
     intervalJitterP99Ms: f[F.intervalJitterP99Ms]!,
     intervalJitterMaxMs: f[F.intervalJitterMaxMs]!,
     samples: f[F.samples]!,
     listeners: f[F.listeners]!,
-    listenerErrors: f[F.listenerErrors]!,
+    listenerErrors: n.listenerErrors,
     phases: f[F.phases]!,
     sliceP99Ms: f[F.sliceP99Ms]!,
     sliceMaxMs: f[F.sliceMaxMs]!,
     ...sendTimingStatsOf(c.window, f[F.sendWindowMs]!),
-    sendGapsTotal: f[F.gapsTotal]!,
+    sendGapsTotal: n.sendGapsTotal,
   };
 }
 
@@ -216,10 +254,26 @@ function floorStats(index: number, c: FloorCopy, now: number): MediaFloorClockSt
  * The engine's clock figures with media workers: what the wire sees, merged from the floors'
  * publications (see {@link MediaClockStats.floors} for how each figure merges), with each floor's
  * own figures in `floors` and the main thread's clock in `mainThread`. A floor that has not
- * published yet is left out of the merge (and of `floors`).
+ * published yet is left out of `floors` and of the merge, but for the counts its index carries
+ * from the floors it replaced.
  */
 export class FloorClockMerger {
   private readonly merged = newSendTimingWindow();
+  /** Per floor index: the counts of the floors it had before its current one (absent: none). */
+  private readonly carried: (FloorCounts | undefined)[] = [];
+
+  /**
+   * Floor `index`'s floor is gone and a fresh one (counting from 0) takes its place: what its
+   * reader last read joins the counts the index carries, so that the merged counts, each floor's
+   * and the Prometheus counters made of them never go back. Call it before the new floor's
+   * reader is merged; the last publication is at most 250 ms old, so what the old floor counted
+   * after it is lost, but nothing already reported is taken back.
+   */
+  retire(index: number, reader: FloorClockReader): void {
+    const c = reader.read();
+    if (c === undefined) return;
+    addCopyCounts((this.carried[index] ??= noCounts()), c.f);
+  }
 
   /**
    * @param main the main thread's clock figures
@@ -230,44 +284,43 @@ export class FloorClockMerger {
     const w = this.merged;
     clearSendTimingWindow(w);
     const floors: MediaFloorClockStats[] = [];
+    const counts = noCounts();
     let windowMs = 0;
-    let gapsTotal = 0;
     let intervalSum = 0;
     const r = {
       running: false,
-      ticks: 0,
-      lateTicks: 0,
-      skippedTicks: 0,
       maxLatenessMs: 0,
       meanIntervalMs: 0,
       intervalJitterP99Ms: 0,
       intervalJitterMaxMs: 0,
       samples: 0,
       listeners: 0,
-      listenerErrors: 0,
       phases: 1,
       sliceP99Ms: 0,
       sliceMaxMs: 0,
     };
     readers.forEach((reader, i) => {
+      const carried = this.carried[i] ?? NO_COUNTS;
       const c = reader.read();
-      if (c === undefined) return;
-      const s = floorStats(i, c, now);
+      if (c === undefined) {
+        // a replacement that has not published yet: its predecessors' counts still count
+        addCounts(counts, carried);
+        return;
+      }
+      const n = { ...carried };
+      addCopyCounts(n, c.f);
+      addCounts(counts, n);
+      const s = floorStats(i, c, now, n);
       floors.push(s);
       addSendTimingWindow(w, c.window);
       windowMs = Math.max(windowMs, s.sendWindowMs ?? 0);
-      gapsTotal += s.sendGapsTotal ?? 0;
       r.running ||= s.running;
-      r.ticks += s.ticks;
-      r.lateTicks += s.lateTicks;
-      r.skippedTicks += s.skippedTicks;
       r.maxLatenessMs = Math.max(r.maxLatenessMs, s.maxLatenessMs);
       intervalSum += s.meanIntervalMs * s.samples;
       r.samples += s.samples;
       r.intervalJitterP99Ms = Math.max(r.intervalJitterP99Ms, s.intervalJitterP99Ms);
       r.intervalJitterMaxMs = Math.max(r.intervalJitterMaxMs, s.intervalJitterMaxMs);
       r.listeners += s.listeners;
-      r.listenerErrors += s.listenerErrors;
       r.phases = Math.max(r.phases, s.phases ?? 1);
       r.sliceP99Ms = Math.max(r.sliceP99Ms, s.sliceP99Ms ?? 0);
       r.sliceMaxMs = Math.max(r.sliceMaxMs, s.sliceMaxMs ?? 0);
@@ -275,8 +328,12 @@ export class FloorClockMerger {
     r.meanIntervalMs = r.samples === 0 ? 0 : intervalSum / r.samples;
     return {
       ...r,
+      ticks: counts.ticks,
+      lateTicks: counts.lateTicks,
+      skippedTicks: counts.skippedTicks,
+      listenerErrors: counts.listenerErrors,
       ...sendTimingStatsOf(w, windowMs || (main.sendWindowMs ?? 0)),
-      sendGapsTotal: gapsTotal,
+      sendGapsTotal: counts.sendGapsTotal,
       floors,
       mainThread: main,
     };

@@ -95,7 +95,9 @@ export interface MediaClockStats extends Partial<SendTimingStats> {
    * With media workers (`mediaWorkers` > 0): each floor's own figures, by worker index, as the
    * floor last published them (every 250 ms). The top-level figures are these merged: counts
    * summed, send p99 from the floors' histograms added together, maxima as max, the tick
-   * interval and slice p99 as the worst floor's. Absent without workers.
+   * interval and slice p99 as the worst floor's. The counts since the start (ticks, late and
+   * skipped ticks, listener errors, `sendGapsTotal`) of a floor replaced after a crash go on from
+   * what its predecessors counted, so they never go back. Absent without workers.
    */
   floors?: MediaFloorClockStats[];
   /**

@@ -25,7 +25,6 @@
  * @module
  */
 import type { CodecName } from './codecs.js';
-import type { MediaSessionStats } from './session.js';
 
 /** R with every G.107 default (Ro − Is; no delay, no codec, no loss). */
 export const R_DEFAULT = 93.2;
@@ -165,27 +164,69 @@ export function computeCallQuality(q: QualityInput): CallQuality {
 }
 
 /**
- * The quality figure from a media session's statistics; undefined while nothing has been
- * received (no codec, or no packet past RFC 3550 probation): there is nothing to judge yet.
+ * What the quality figure reads of a call's statistics: its receive figures, its jitter
+ * buffer's and the round trip. A session's statistics (`MediaSessionStats`) have this shape, and
+ * a live session gives a view of its counters in it that allocates nothing (media/session.ts),
+ * so the figure a media floor publishes every tick reads the same fields, through
+ * {@link qualityInputsOf}, as the one judged from the statistics.
  */
-export function callQualityFromStats(s: MediaSessionStats): CallQuality | undefined {
-  if (!s.codec || s.rx.expected <= 0) return undefined;
-  return computeCallQuality({
-    codec: s.codec,
-    expected: s.rx.expected,
-    lost: s.rx.lost,
-    discarded: s.jitter.late,
-    jitterMs: s.rx.jitterMs,
-    rttMs: s.rttMs,
-    jitterBufferMs: s.jitter.enabled ? s.jitter.targetDelayMs : 0,
-  });
+export interface QualityStats {
+  /** Receive figures (RFC 3550 A.3, A.8). */
+  readonly rx: { readonly expected: number; readonly lost: number; readonly jitterMs: number };
+  /** The jitter buffer's late frames, whether it buffers, and its target delay. */
+  readonly jitter: { readonly late: number; readonly enabled: boolean; readonly targetDelayMs: number };
+  /** Round-trip time from RTCP, ms, once known. */
+  readonly rttMs: number | undefined;
+}
+
+/**
+ * A call's quality inputs: {@link QualityInput} less the codec (known apart) and the
+ * packetization (the default). One shape for the figure judged from statistics, from a live
+ * session, and from a media floor's shared counters ({@link writeQualityInputs}).
+ */
+export type CallQualityInputs = Omit<QualityInput, 'codec' | 'packetizationMs'>;
+
+/** Inputs of a call that has received nothing (to be filled by {@link qualityInputsOf} or {@link readQualityInputs}). */
+export function newQualityInputs(): CallQualityInputs {
+  return { expected: 0, lost: 0, discarded: 0, jitterMs: 0, rttMs: undefined, jitterBufferMs: 0 };
+}
+
+/**
+ * The quality inputs of statistics, into `out` (allocation-free): the one place the statistics
+ * map to the figure's inputs. Late discards count as lost speech; the jitter buffer's delay
+ * counts only while it buffers (in pass-through it adds none).
+ */
+export function qualityInputsOf(s: QualityStats, out: CallQualityInputs): CallQualityInputs {
+  const rx = s.rx;
+  const jb = s.jitter;
+  out.expected = rx.expected;
+  out.lost = rx.lost;
+  out.discarded = jb.late;
+  out.jitterMs = rx.jitterMs;
+  out.rttMs = s.rttMs;
+  out.jitterBufferMs = jb.enabled ? jb.targetDelayMs : 0;
+  return out;
+}
+
+/**
+ * The quality figure of `q` for `codec`; undefined while nothing has been received (no codec,
+ * or no packet past RFC 3550 probation): there is nothing to judge yet.
+ */
+export function callQualityOf(codec: CodecName | null, q: Readonly<CallQualityInputs>): CallQuality | undefined {
+  if (!codec || q.expected <= 0) return undefined;
+  return computeCallQuality({ ...q, codec });
+}
+
+/** The quality figure from a media session's statistics (see {@link callQualityOf}). */
+export function callQualityFromStats(s: QualityStats & { readonly codec: CodecName | null }): CallQuality | undefined {
+  return callQualityOf(s.codec, qualityInputsOf(s, newQualityInputs()));
 }
 
 /** Int32 fields of a call's quality inputs as a media floor publishes them (see {@link writeQualityInputs}). */
 export const QUALITY_INPUT_FIELDS = 6;
 const Q_EXPECTED = 0;
 const Q_LOST = 1;
-const Q_LATE = 2;
+const Q_DISCARDED = 2;
 const Q_JITTER_US = 3;
 /** Round trip in µs, −1 while unknown. */
 const Q_RTT_US = 4;
@@ -193,27 +234,30 @@ const Q_RTT_US = 4;
 const Q_BUFFER_MS = 5;
 
 /**
- * Writes a call's quality inputs (as {@link callQualityFromStats} reads them from the statistics)
- * into shared counters, allocation-free: a media floor does it
- * every tick so that the main thread can judge a call's quality as it ends without waiting on
- * the floor (engine/mediaWorkers.ts).
+ * Writes a call's quality inputs into shared counters at `base` ({@link QUALITY_INPUT_FIELDS}
+ * Int32), allocation-free: a media floor does it every tick so that the main thread can judge a
+ * call's quality as it ends without waiting on the floor (engine/mediaWorkers.ts). Jitter and
+ * round trip are kept to the µs, the buffer's delay to the ms: finer than the figure shows.
  */
-export function writeQualityInputs(
-  out: Int32Array,
-  base: number,
-  expected: number,
-  lost: number,
-  late: number,
-  jitterMs: number,
-  rttMs: number | undefined,
-  bufferMs: number,
-): void {
-  out[base + Q_EXPECTED] = expected;
-  out[base + Q_LOST] = lost;
-  out[base + Q_LATE] = late;
-  out[base + Q_JITTER_US] = Math.round(jitterMs * 1000);
-  out[base + Q_RTT_US] = rttMs === undefined ? -1 : Math.round(rttMs * 1000);
-  out[base + Q_BUFFER_MS] = Math.round(bufferMs);
+export function writeQualityInputs(out: Int32Array, base: number, q: Readonly<CallQualityInputs>): void {
+  out[base + Q_EXPECTED] = q.expected;
+  out[base + Q_LOST] = q.lost;
+  out[base + Q_DISCARDED] = q.discarded;
+  out[base + Q_JITTER_US] = Math.round(q.jitterMs * 1000);
+  out[base + Q_RTT_US] = q.rttMs === undefined ? -1 : Math.round(q.rttMs * 1000);
+  out[base + Q_BUFFER_MS] = Math.round(q.jitterBufferMs);
+}
+
+/** Reads the inputs {@link writeQualityInputs} wrote at `base` into `out`. */
+export function readQualityInputs(a: Int32Array, base: number, out: CallQualityInputs): CallQualityInputs {
+  const rtt = a[base + Q_RTT_US] ?? -1;
+  out.expected = a[base + Q_EXPECTED] ?? 0;
+  out.lost = a[base + Q_LOST] ?? 0;
+  out.discarded = a[base + Q_DISCARDED] ?? 0;
+  out.jitterMs = (a[base + Q_JITTER_US] ?? 0) / 1000;
+  out.rttMs = rtt < 0 ? undefined : rtt / 1000;
+  out.jitterBufferMs = a[base + Q_BUFFER_MS] ?? 0;
+  return out;
 }
 
 /**
@@ -221,16 +265,5 @@ export function writeQualityInputs(
  * {@link callQualityFromStats} of the same moment; undefined while nothing has been received.
  */
 export function callQualityFromInputs(codec: CodecName | null, a: Int32Array, base: number): CallQuality | undefined {
-  const expected = a[base + Q_EXPECTED] ?? 0;
-  if (!codec || expected <= 0) return undefined;
-  const rtt = a[base + Q_RTT_US] ?? -1;
-  return computeCallQuality({
-    codec,
-    expected,
-    lost: a[base + Q_LOST] ?? 0,
-    discarded: a[base + Q_LATE] ?? 0,
-    jitterMs: (a[base + Q_JITTER_US] ?? 0) / 1000,
-    rttMs: rtt < 0 ? undefined : rtt / 1000,
-    jitterBufferMs: a[base + Q_BUFFER_MS] ?? 0,
-  });
+  return callQualityOf(codec, readQualityInputs(a, base, newQualityInputs()));
 }

@@ -55,7 +55,7 @@ import {
   type RtpReceiveStatsSnapshot,
   type RtpSendStatsSnapshot,
 } from './rtpStats.js';
-import { writeQualityInputs } from './quality.js';
+import { newQualityInputs, qualityInputsOf, writeQualityInputs, type QualityStats } from './quality.js';
 import { ToneGenerator, type ToneSpec } from './tones.js';
 import { ComfortNoiseGenerator } from './comfortNoise.js';
 import { SilenceSuppressor, TX_CN, TX_VOICE } from './silenceSuppression.js';
@@ -656,6 +656,9 @@ export class MediaSession implements MediaNode {
   private readonly pump: MediaPump | null;
   /** The produce phase ran this tick (consume then has a received frame). */
   private produced = false;
+  /** What {@link writeQualityInputs} reads, and the inputs it fills (both made once). */
+  private readonly liveQuality = new LiveQualityStats(() => this.rxStats, () => this.jitter, () => this.txStats);
+  private readonly qualityInputs = newQualityInputs();
 
   private constructor(options: MediaSessionOptions, socket: RtpSocket) {
     this.clock = options.clock;
@@ -1816,12 +1819,11 @@ export class MediaSession implements MediaNode {
 
   /**
    * Writes what this call's quality figure needs into `out` at `base` (media/quality.ts
-   * `writeQualityInputs`), allocation-free: a media floor does it every tick.
+   * `writeQualityInputs`), allocation-free: a media floor does it every tick. The inputs come
+   * from the live counters through the same mapping as the figure of {@link stats}.
    */
   writeQualityInputs(out: Int32Array, base: number): void {
-    const rx = this.rxStats;
-    const jb = this.jitter;
-    writeQualityInputs(out, base, rx.expected, rx.lost, jb.lateFrames, rx.jitterMs, this.txStats.roundTripMs, jb.isEnabled ? jb.targetDelayMs : 0);
+    writeQualityInputs(out, base, qualityInputsOf(this.liveQuality, this.qualityInputs));
   }
 
   /** All counters as a plain object (allocates: for applications, not per tick). */
@@ -1877,6 +1879,50 @@ export class MediaSession implements MediaNode {
       handlerErrors: this.handlerErrors,
       ...(this.handlerErrors > 0 ? { lastHandlerError: this.lastHandlerError } : {}),
     };
+  }
+}
+
+/**
+ * A session's counters as the quality figure reads them (media/quality.ts `QualityStats`, the
+ * shape of its statistics), live: getters over whichever receive statistics, jitter buffer and
+ * send statistics the session holds now (a codec change replaces them), so reading it allocates
+ * nothing. Classes rather than object literals of getters: V8 inlines these prototype getters,
+ * and a floor reads them for every call on every tick (a literal's getters cost 3-4 times as much).
+ */
+class LiveQualityStats implements QualityStats {
+  readonly jitter: LiveJitterQuality;
+
+  constructor(
+    private readonly rxNow: () => RtpReceiveStats,
+    jitterNow: () => JitterBuffer,
+    private readonly txNow: () => RtpSendStats,
+  ) {
+    this.jitter = new LiveJitterQuality(jitterNow);
+  }
+
+  get rx(): RtpReceiveStats {
+    return this.rxNow();
+  }
+
+  get rttMs(): number | undefined {
+    return this.txNow().roundTripMs;
+  }
+}
+
+/** The jitter buffer's part of {@link LiveQualityStats}, under the names of its statistics. */
+class LiveJitterQuality {
+  constructor(private readonly now: () => JitterBuffer) {}
+
+  get late(): number {
+    return this.now().lateFrames;
+  }
+
+  get enabled(): boolean {
+    return this.now().isEnabled;
+  }
+
+  get targetDelayMs(): number {
+    return this.now().targetDelayMs;
   }
 }
 

@@ -3,7 +3,8 @@
  * two writers publish, the merger's p99 is exactly the p99 one recorder would give for every
  * send of both (histograms summed, not p99s averaged), counts add up, maxima are maxima, the
  * tick interval and slice p99 are the worst floor's; a floor that has not published is left out;
- * a reader keeps its last consistent copy while a publication is in progress.
+ * a reader keeps its last consistent copy while a publication is in progress; a replaced floor's
+ * counts carry on from its predecessors'.
  */
 import test from 'ava';
 import { SendTiming } from '../media/sendTiming.js';
@@ -103,4 +104,52 @@ test('the port use a floor writes is read at once', (t) => {
   t.is(r.rtpInUse, 0);
   w.portsInUse(3);
   t.is(r.rtpInUse, 3);
+});
+
+test('a replaced floor\'s counts carry on: merged and per-floor counts never go back, windows start afresh', (t) => {
+  const now = { t: 0 };
+  const old = new SendTiming({ now: () => now.t });
+  feed(now, [0, 30, 0, 30, 0], old);
+  const other = new SendTiming({ now: () => now.t });
+  const boxes = [new SharedArrayBuffer(FLOOR_CLOCK_BOX_BYTES), new SharedArrayBuffer(FLOOR_CLOCK_BOX_BYTES)];
+  new FloorClockWriter(boxes[0]!).publish(clockStats({ ticks: 300, lateTicks: 2, skippedTicks: 1, listenerErrors: 1, maxLatenessMs: 50 }), old, 4);
+  new FloorClockWriter(boxes[1]!).publish(clockStats({ ticks: 100, lateTicks: 1 }), other, 2);
+  const readers = boxes.map((s) => new FloorClockReader(s));
+  const merger = new FloorClockMerger();
+  const main = clockStats({});
+  const before = merger.merge(main, readers);
+  t.is(before.ticks, 400);
+  t.is(before.sendGapsTotal, 2);
+  // floor 0 dies; its replacement has not published yet: its predecessor's counts still count
+  merger.retire(0, readers[0]!);
+  const fresh = new SharedArrayBuffer(FLOOR_CLOCK_BOX_BYTES);
+  readers[0] = new FloorClockReader(fresh);
+  const between = merger.merge(main, readers);
+  t.deepEqual(between.floors!.map((f) => f.floor), [1], 'the replacement is not listed before it publishes');
+  t.deepEqual(
+    [between.ticks, between.lateTicks, between.skippedTicks, between.listenerErrors, between.sendGapsTotal],
+    [400, 3, 1, 1, 2],
+    'the merged counts stand while the replacement starts',
+  );
+  // the replacement publishes its own counts, from 0
+  const replacement = new SendTiming({ now: () => now.t });
+  feed(now, [0, 30, 0], replacement);
+  new FloorClockWriter(fresh).publish(clockStats({ ticks: 10, lateTicks: 1, maxLatenessMs: 3 }), replacement, 1);
+  const after = merger.merge(main, readers);
+  t.deepEqual([after.ticks, after.lateTicks, after.skippedTicks, after.listenerErrors, after.sendGapsTotal], [410, 4, 1, 1, 3]);
+  const f0 = after.floors![0]!;
+  t.is(f0.floor, 0);
+  t.deepEqual([f0.ticks, f0.lateTicks, f0.skippedTicks, f0.listenerErrors, f0.sendGapsTotal], [310, 3, 1, 1, 3], 'the index counts what its floors counted');
+  t.is(after.ticks, after.floors!.reduce((a, f) => a + f.ticks, 0), 'the merged count is the floors\' sum');
+  // what describes the live floor is the replacement's alone
+  t.is(f0.calls, 1);
+  t.is(f0.maxLatenessMs, 3);
+  t.is(f0.sendGaps, 1, 'the window holds the replacement\'s sends only');
+  // a second replacement carries both predecessors
+  merger.retire(0, readers[0]);
+  readers[0] = new FloorClockReader(new SharedArrayBuffer(FLOOR_CLOCK_BOX_BYTES));
+  t.is(merger.merge(main, readers).ticks, 410);
+  // a reader that never published carries nothing
+  merger.retire(0, readers[0]);
+  t.is(merger.merge(main, readers).ticks, 410);
 });

@@ -8,7 +8,7 @@ import test from 'ava';
 import { TelephonyReturnValue as T, type MediaClockStats } from '../index.js';
 import type { MediaFloors } from '../engine/mediaWorkers.js';
 import type { VoipMediaEngine } from '../index.js';
-import { startEngine } from './helpers/engine.js';
+import { sleep, startEngine } from './helpers/engine.js';
 import { sendTone } from './helpers/audio.js';
 import { until } from './helpers/observe.js';
 import { freePorts } from './helpers/ports.js';
@@ -133,6 +133,68 @@ test.serial('with media workers the overload guard counts the floors\' free RTP 
   t.is(await caller.engine.makeCall('desk', '127.0.0.1', desk.port, 2, true, 10000), T.SipSuccess);
   await desk.waitForCount(T.SipIncomingCallConnected, 3);
   t.deepEqual(floors(desk.engine).load(), [1, 1]);
+});
+
+test.serial('a floor killed and replaced: the merged counts, each floor\'s and the Prometheus counters never go back', async (t) => {
+  const a = await startEngine(t, { phoneName: 'alice', numPhoneLinesRequested: 2, mediaWorkers: 0 });
+  const b = await startEngine(t, { phoneName: 'bob', numPhoneLinesRequested: 2, mediaWorkers: 2 });
+  b.engine.on('SipOkToAnswerCall', (n) => b.engine.goOffHook(n.phoneLine));
+  for (let i = 0; i < 2; i++) {
+    t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, i, true, 10000), T.SipSuccess);
+    await b.waitForCount(T.SipIncomingCallConnected, i + 1);
+  }
+  const f = floors(b.engine);
+  t.deepEqual(f.load(), [1, 1]);
+  const on = await b.engine.enableMetrics({ port: 0 });
+  t.is(on.result, T.SipSuccess);
+  t.teardown(() => b.engine.disableMetrics());
+  const url = `http://127.0.0.1:${on.port!}/metrics`;
+  const names = ['linescape_media_clock_ticks', 'linescape_media_clock_late_ticks', 'linescape_media_clock_skipped_ticks', 'linescape_media_send_gaps_total'];
+  /** One look: the merged counts, floor 0's (when listed), and the same counts as Prometheus exports them. */
+  const look = async (): Promise<{ merged: number[]; floor0: number[] | undefined; prom: number[] }> => {
+    const s = b.engine.getMediaClockStatistics() as MediaClockStats & { result: T };
+    const f0 = s.floors?.find((x) => x.floor === 0);
+    const m = parse(await (await fetch(url)).text());
+    return {
+      merged: [s.ticks, s.lateTicks, s.skippedTicks, s.listenerErrors, s.sendGapsTotal ?? 0],
+      floor0: f0 && [f0.ticks, f0.lateTicks, f0.skippedTicks, f0.listenerErrors, f0.sendGapsTotal ?? 0],
+      prom: names.map((n) => m.values.get(n) ?? -1),
+    };
+  };
+  // both floors have published and floor 0 has counted a while
+  await until(() => (b.engine.getMediaClockStatistics().floors?.find((x) => x.floor === 0)?.ticks ?? 0) > 25, 30_000);
+  const looks = [await look()];
+  const killedAt = looks[0]!.floor0![0]!;
+  t.true(f.killFloor(0));
+  // look again and again until the replacement has published and counted on past its predecessor
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const l = await look();
+    looks.push(l);
+    if (f.readiness()[0] === true && l.floor0 !== undefined && l.floor0[0]! > killedAt + 25) break;
+    if (Date.now() > deadline) break;
+    await sleep(20);
+  }
+  const last = looks.at(-1)!;
+  t.true(last.floor0 !== undefined && last.floor0[0]! > killedAt + 25, `the replacement published and counted on: floor 0 at ${String(last.floor0)} ticks, ${killedAt} when killed`);
+  t.is((await b.waitFor(T.SipMediaWorkerLost)).data.worker, 0);
+  t.true(looks.length > 2, 'looks while the replacement started');
+  const goesBack = (get: (l: (typeof looks)[number]) => readonly number[] | undefined, what: string): void => {
+    let prev: readonly number[] | undefined;
+    for (const l of looks) {
+      const v = get(l);
+      if (v === undefined) continue;
+      if (prev !== undefined) {
+        const p = prev;
+        t.true(v.every((x, i) => x >= p[i]!), `${what} went back: ${p.join(',')} -> ${v.join(',')}`);
+      }
+      prev = v;
+    }
+  };
+  goesBack((l) => l.merged, 'the merged counts');
+  goesBack((l) => l.floor0, 'floor 0\'s counts');
+  goesBack((l) => l.prom, 'the Prometheus counts');
+  t.true(last.prom.every((x) => x >= 0), 'every count is exported');
 });
 
 test('without media workers the send figures are the main clock\'s; the per-floor metrics have HELP and TYPE but no samples', async (t) => {

@@ -1,17 +1,24 @@
 /**
- * The E-model computation of media/quality.ts against ITU-T G.107 / G.113 reference points.
+ * The E-model computation of media/quality.ts against ITU-T G.107 / G.113 reference points, and
+ * the quality inputs' one shape: from statistics, and through a media floor's shared counters.
  */
 import test from 'ava';
 import fc from 'fast-check';
 import {
   R_DEFAULT,
+  callQualityFromInputs,
   callQualityFromStats,
   codecImpairment,
   computeCallQuality,
   delayImpairment,
   effectiveEquipmentImpairment,
   mosFromR,
+  newQualityInputs,
+  QUALITY_INPUT_FIELDS,
+  qualityInputsOf,
+  readQualityInputs,
   rFactor,
+  writeQualityInputs,
 } from '../media/quality.js';
 import type { MediaSessionStats } from '../media/session.js';
 
@@ -141,4 +148,28 @@ test('from session statistics: nothing received means no figure yet', (t) => {
   t.is(q.rttMs, 20);
   t.is(q.oneWayDelayMs, 10 + 60 + 20);
   t.is(q.codec, 'PCMU');
+});
+
+test('through a floor\'s shared counters: the same inputs and the same figure as from the statistics', (t) => {
+  const stats = (enabled: boolean, rttMs: number | undefined) => ({
+    codec: 'PCMA' as const,
+    rx: { expected: 500, lost: 12, jitterMs: 4.25 },
+    jitter: { late: 3, targetDelayMs: 80, enabled },
+    rttMs,
+  });
+  // a slot with other counters around the inputs: only the inputs' own fields are touched
+  const slot = new Int32Array(2 + QUALITY_INPUT_FIELDS + 2).fill(7);
+  for (const s of [stats(true, 31.5), stats(false, undefined)]) {
+    const q = qualityInputsOf(s, newQualityInputs());
+    t.is(q.discarded, 3, 'late discards count as lost speech');
+    t.is(q.jitterBufferMs, s.jitter.enabled ? 80 : 0, 'the buffer\'s delay counts only while it buffers');
+    writeQualityInputs(slot, 2, q);
+    t.deepEqual(readQualityInputs(slot, 2, newQualityInputs()), q);
+    t.deepEqual(callQualityFromInputs('PCMA', slot, 2), callQualityFromStats(s));
+    t.deepEqual([...slot.subarray(0, 2), ...slot.subarray(2 + QUALITY_INPUT_FIELDS)], [7, 7, 7, 7]);
+  }
+  // nothing received yet: no figure either way
+  writeQualityInputs(slot, 2, newQualityInputs());
+  t.is(callQualityFromInputs('PCMA', slot, 2), undefined);
+  t.is(callQualityFromInputs(null, slot, 2), undefined);
 });
