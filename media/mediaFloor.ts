@@ -84,7 +84,8 @@ const port = parentPort!;
 port.postMessage({ t: 'sched', result: raiseThreadPriority(init.priority ?? 'normal') } satisfies FromFloor);
 const slots = new Int32Array(init.slots);
 // cut into the engine's phase groups: the floor's calls are spread over the tick, each group
-// sent at its own offset, so a call's send time does not move with the number of calls here
+// sent at its own offset, so a call waits behind its own group only and one phase holds this
+// thread for a share of the tick's work (docs/architecture.md, "Phase groups on the floors")
 const clock = new DriftCorrectedMediaClock({ phases: init.phases ?? 1 });
 const pump = MediaPump.attach(clock);
 clock.start();
