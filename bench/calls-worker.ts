@@ -299,7 +299,9 @@ function engineMeasure(): WindowFigures {
     f.sent += s.tx.packets - m.sent;
   }
   const cs = clockOf(e)!.stats();
-  const tx = intervalJitter(w.probes.map((p) => p.tx));
+  // with media workers no probe: the floors' own send spacing (every line, their last ~5 s)
+  const floors = e['run']?.mediaFloors !== undefined;
+  const tx = floors ? { p99: cs.sendSpacingP99Ms ?? 0, max: cs.sendSpacingMaxMs ?? 0 } : intervalJitter(w.probes.map((p) => p.tx));
   const rx = intervalJitter(w.probes.map((p) => p.rx));
   return {
     seconds,

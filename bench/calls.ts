@@ -519,13 +519,15 @@ async function echoStep(w: BenchWorker, far: EchoFarEnd, n: number, seconds: num
  * Ramps concurrent G.711 calls from one engine process (`mediaWorkers` threads) to the echo far
  * end and judges each step on the engine's figures alone.
  */
-async function engineEchoRamp(steps: number[], seconds: number, mediaWorkers: number | undefined): Promise<EchoRamp> {
+async function engineEchoRamp(steps: number[], seconds: number, mediaWorkers: number | undefined, mediaPhaseGroups?: number): Promise<EchoRamp> {
+  // WORKER_PRIORITY: the floors' mediaThreadPriority (normal, high, realtime; default the engine's)
+  const mediaThreadPriority = process.env.WORKER_PRIORITY || undefined;
   const maxN = Math.min(1024, Math.max(...steps));
   const far = await echoFarEnd();
   const a = new BenchWorker('A');
   const rows: EchoStep[] = [];
   try {
-    await a.request('engine', { lines: maxN, rtpMin: 34000, rtpMax: 34000 + maxN * 2 + 400, answer: false, phoneName: 'near', codec: 'pcmu', mediaWorkers });
+    await a.request('engine', { lines: maxN, rtpMin: 34000, rtpMax: 34000 + maxN * 2 + 400, answer: false, phoneName: 'near', codec: 'pcmu', mediaWorkers, mediaPhaseGroups, mediaThreadPriority });
     for (const n of steps.filter((x) => x <= maxN)) {
       const t0 = Date.now();
       let placed = await a.request<{ connected: number } & Reply>('call', { target: n, dest: far.sipPort, concurrency: 25 });
@@ -534,7 +536,7 @@ async function engineEchoRamp(steps: number[], seconds: number, mediaWorkers: nu
       await sleep(2000);
       const row = await echoStep(a, far, n, seconds, setupSeconds);
       rows.push(row);
-      process.stderr.write(`  echo far end, workers=${mediaWorkers ?? 0} N=${n}: ${row.clean ? 'clean' : 'NOT clean'} (engine CPU ${row.a.cpuPct.toFixed(0)}%, far end ${row.farPct.toFixed(0)}%, machine ${row.machinePct.toFixed(0)}%)\n`);
+      process.stderr.write(`  echo far end, workers=${mediaWorkers ?? 0}${mediaPhaseGroups !== undefined ? ` phases=${mediaPhaseGroups}` : ''} N=${n}: ${row.clean ? 'clean' : 'NOT clean'} (engine CPU ${row.a.cpuPct.toFixed(0)}%, far end ${row.farPct.toFixed(0)}%, machine ${row.machinePct.toFixed(0)}%)\n`);
       if (!row.clean && !KEEP_GOING) break;
     }
     await a.request('hangup').catch(() => undefined);
@@ -591,7 +593,7 @@ function printEchoRamp(title: string, rows: EchoStep[]): void {
       (r.pass ? 'pass' : `${r.clean ? 'clean' : 'FAIL'} (${r.va.why.join(', ')})`) + (r.retried ? ' [2nd window]' : ''),
     ]),
   );
-  console.log('CPU% = the measured process (all its threads), % of one core; far end = SIPp -sn uas -rtp_echo (its own process). clean = lost, concealed, late ticks < 0.1 %; pass = clean and tx p99 < 2 ms (tx p99 is taken on 8 lines in the raw RTP hook: not with workers, "-")');
+  console.log('CPU% = the measured process (all its threads), % of one core; far end = SIPp -sn uas -rtp_echo (its own process). clean = lost, concealed, late ticks < 0.1 %; pass = clean and tx p99 < 2 ms (tx p99 is taken on 8 lines in the raw RTP hook; with workers it is the floors\' own send spacing, every line, their last ~5 s)');
 }
 
 /** CPU % of one core per call of the measured process at a step. */
@@ -607,8 +609,11 @@ function echoPerCall(r: EchoStep | undefined): number {
  * process; see {@link EchoFarEnd}), in one run, beside the bare-dgram stand-in against the same
  * far end; CPU per call = the engine process's CPU (all its threads) / N; the far end's CPU is a
  * column of its own. `WORKER_STEPS` (100,200,400,600,800,1000), `WORKER_COUNTS` (0,1,2),
- * `STEP_SECONDS`. With workers tx p99 is not measured (the probe is raw RTP access, which would
- * cross the thread once per packet) and late ticks are the floors' clocks summed.
+ * `STEP_SECONDS`, `WORKER_PHASES` (e.g. `1,4`: each count with each `mediaPhaseGroups`),
+ * `WORKER_PRIORITY` (the floors' `mediaThreadPriority`; default the engine's). With
+ * workers tx p99 is the floors' own send spacing (`getMediaClockStatistics()`, every line, their
+ * last ~5 s; the raw RTP probe would cross the thread once per packet) and late ticks are the
+ * floors' clocks summed.
  */
 export async function partWorkers(): Promise<void> {
   const steps = envList('WORKER_STEPS', '100,200,400,600,800,1000');
@@ -623,13 +628,17 @@ export async function partWorkers(): Promise<void> {
   const farAt = (r: EchoStep | undefined): string => (r ? `${r.farPct.toFixed(1)} %` : '-');
   const summary: string[][] = [['bare dgram', String(raw.best?.n ?? 0), (echoPerCall(raw.best) || 0).toFixed(4), atFirst(raw), '-', farAt(raw.best)]];
   let single = 0;
-  for (const w of counts) {
-    const r = await engineEchoRamp(steps, seconds, w);
-    printEchoRamp(`engine, mediaWorkers ${w} -> echo far end`, r.rows);
+  // WORKER_PHASES (e.g. 1,4): each count is run with each `mediaPhaseGroups` (default: the engine's)
+  const phases = (process.env.WORKER_PHASES ?? '').split(',').map((x) => Number(x.trim())).filter((x) => Number.isInteger(x) && x > 0);
+  const runs: Array<[number, number | undefined]> = counts.flatMap((c) => (phases.length > 0 ? phases.map((p): [number, number | undefined] => [c, p]) : [[c, undefined]]));
+  for (const [w, ph] of runs) {
+    const r = await engineEchoRamp(steps, seconds, w, ph);
+    const label = `engine, mediaWorkers ${w}${ph !== undefined ? `, mediaPhaseGroups ${ph}` : ''}`;
+    printEchoRamp(`${label} -> echo far end`, r.rows);
     const n = r.best?.n ?? 0;
     if (w === 0) single = n;
     const perCall = echoPerCall(r.best);
-    summary.push([`engine, mediaWorkers ${w}`, String(n), Number.isFinite(perCall) ? perCall.toFixed(4) : '-', atFirst(r), single > 0 ? (n / single).toFixed(2) : '-', farAt(r.best)]);
+    summary.push([label, String(n), Number.isFinite(perCall) ? perCall.toFixed(4) : '-', atFirst(r), single > 0 ? (n / single).toFixed(2) : '-', farAt(r.best)]);
   }
   console.log(`\nsummary workers (uptime: ${fs.readFileSync('/proc/loadavg', 'utf8').trim()})`);
   table(['process', 'clean N', 'CPU % of a core per call at clean N', 'CPU % per call at the first step', 'clean N / workers 0', 'far end CPU at clean N'], summary);

@@ -106,6 +106,8 @@ export interface MediaFloorsOptions {
   priority?: ThreadPriority;
   /** A floor started and says what priority its thread got (and why less than asked). */
   onPriority?: (floor: number, result: ThreadPriorityResult) => void;
+  /** Phase groups of each floor's clock and pump (`mediaPhaseGroups`; default 1). */
+  phases?: number;
 }
 
 /** What a call's media reports back (as {@link OpenLineMediaOptions} in lines/lineMedia.ts). */
@@ -169,7 +171,7 @@ class Floor {
     const clockBox = new SharedArrayBuffer(FLOOR_CLOCK_BOX_BYTES);
     this.clock = new FloorClockReader(clockBox);
     this.worker = new Worker(new URL('../media/mediaFloor.js', import.meta.url), {
-      workerData: { index, host: o.host, minPort: min, maxPort: max, strategy: o.strategy, slots: sab, statsBox, clockBox, priority: o.priority ?? 'normal' },
+      workerData: { index, host: o.host, minPort: min, maxPort: max, strategy: o.strategy, slots: sab, statsBox, clockBox, priority: o.priority ?? 'normal', phases: o.phases ?? 1 },
       // a small young generation bounds each scavenge (what it copies) to a millisecond or two:
       // a floor allocates ~13 MB/s at 200 calls (Node's per-datagram Buffer and rinfo) and 5x
       // that in a set-up storm, and with V8's default (up to 16 MB semi-spaces) a scavenge held
@@ -759,7 +761,8 @@ export class FloorLineMedia implements LineMedia {
     if (port === null || this.gone) return;
     const sab = new SharedArrayBuffer(FrameRing.BYTES);
     this.relay = new FrameRelay(sab, port);
-    this.pump.add(this.relay);
+    // mixed: in phase group 0 with the bridge, its frame put before the mix and the mix taken after it
+    this.pump.add(this.relay, true);
     this.send({ t: 'frames', id: this.id, ring: sab, rate: port.rate });
   }
   /**

@@ -595,6 +595,8 @@ export class RunningEngine {
       maxCalls: p.numPhoneLinesRequested * 2 + 8,
       pump,
       priority: p.mediaThreadPriority,
+      // each floor's clock is cut into the same phases as the main thread's
+      phases: p.mediaPhaseGroups,
       onPriority: (worker, r) => {
         // what the floor's thread got, and why less than asked (ffi/sched.ts)
         const fields = { worker, requested: r.requested, applied: r.applied, tid: r.tid, nice: r.nice, policy: r.policy, ...(r.reason !== '' ? { reason: r.reason } : {}) };

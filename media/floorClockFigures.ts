@@ -55,8 +55,12 @@ const F = {
   spacings: 20,
   gaps: 21,
   gapsTotal: 22,
+  /** First of {@link MAX_GROUPS}: calls per phase group of the floor's pump. */
+  groups: 24,
 } as const;
-const FIELDS = 24;
+/** Most phase groups a clock has (one per ms of the 20 ms period; `mediaPhaseGroups` ≤ 20). */
+const MAX_GROUPS = 20;
+const FIELDS = F.groups + MAX_GROUPS;
 const BINS = SEND_HISTOGRAM_BINS;
 
 /** Bytes of one floor's box. */
@@ -97,8 +101,12 @@ export class FloorClockWriter {
     Atomics.store(this.v.head, I_RTP_IN_USE, n);
   }
 
-  /** Publishes `s` (the clock's `stats()`) and the raw window of its send timing. */
-  publish(s: MediaClockStats, timing: SendTiming, calls: number): void {
+  /**
+   * Publishes `s` (the clock's `stats()`), the raw window of its send timing and the number of
+   * calls in each phase group of the floor's pump (`groups`, index = phase; absent: every call
+   * counts in group 0).
+   */
+  publish(s: MediaClockStats, timing: SendTiming, calls: number, groups?: ArrayLike<number>): void {
     const w = this.window;
     timing.windowInto(w);
     const { head, f } = this.v;
@@ -126,6 +134,7 @@ export class FloorClockWriter {
     f[F.spacings] = w.spacings;
     f[F.gaps] = w.gaps;
     f[F.gapsTotal] = timing.totalGaps;
+    for (let g = 0; g < MAX_GROUPS; g++) f[F.groups + g] = groups === undefined ? (g === 0 ? calls : 0) : (groups[g] ?? 0);
     this.v.lateness.set(w.lateness);
     this.v.spacing.set(w.spacing);
     Atomics.add(head, I_SEQ, 1);
@@ -247,6 +256,7 @@ function floorStats(index: number, c: FloorCopy, now: number, n: FloorCounts): M
     sliceMaxMs: f[F.sliceMaxMs]!,
     ...sendTimingStatsOf(c.window, f[F.sendWindowMs]!),
     sendGapsTotal: n.sendGapsTotal,
+    phaseGroupCalls: Array.from(f.subarray(F.groups, F.groups + Math.min(MAX_GROUPS, Math.max(1, f[F.phases]!)))),
   };
 }
 

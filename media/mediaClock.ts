@@ -115,6 +115,11 @@ export interface MediaFloorClockStats extends MediaClockStats {
   calls: number;
   /** Age of the figures when read, ms (the floor publishes every 250 ms). */
   ageMs: number;
+  /**
+   * Calls in each phase group of the floor, index = phase (`phases` entries): group k sends
+   * k·20/`phases` ms into the tick. Calls in a conference count where they run, like the others.
+   */
+  phaseGroupCalls: number[];
 }
 
 const NS_PER_MS = 1_000_000;

@@ -37,8 +37,12 @@ const COUNTER_MS = 250;
 /** Statistics are sent every this many counter rounds (1 s). */
 const STATS_EVERY = 4;
 
-/** A call's frame port onto its two rings: what the bridge on the main thread mixes. */
+/**
+ * A call's frame port onto its two rings: what the bridge on the main thread mixes. The rings
+ * decouple the two threads' clocks, so the call may sit in any of this floor's phase groups.
+ */
 class RingFramePort implements MediaFramePort {
+  readonly mixedElsewhere = true;
   private readonly up: FrameRing;
   private readonly down: FrameRing;
   private readonly out = new Int16Array(FrameRing.FRAME);
@@ -79,7 +83,10 @@ const port = parentPort!;
 // before the clock starts: the tick must get a core at once when it wakes (ffi/sched.ts)
 port.postMessage({ t: 'sched', result: raiseThreadPriority(init.priority ?? 'normal') } satisfies FromFloor);
 const slots = new Int32Array(init.slots);
-const clock = new DriftCorrectedMediaClock({});
+// cut into the engine's phase groups: the floor's calls are spread over the tick, each group
+// sent at its own offset, so a call waits behind its own group only and one phase holds this
+// thread for a share of the tick's work (docs/architecture.md, "Phase groups on the floors")
+const clock = new DriftCorrectedMediaClock({ phases: init.phases ?? 1 });
 const pump = MediaPump.attach(clock);
 clock.start();
 const allocator = new RtpPortAllocator({ host: init.host, minPort: init.minPort, maxPort: init.maxPort, strategy: init.strategy });
@@ -87,10 +94,18 @@ const allocator = new RtpPortAllocator({ host: init.host, minPort: init.minPort,
 const figures = new FloorClockWriter(init.clockBox);
 const calls = new Map<number, FloorCall>();
 // after each tick's media: every call's quality inputs, so that a hang-up reads them without a
-// synchronous request to this floor (Call.finish on the main thread)
+// synchronous request to this floor (Call.finish on the main thread); with phase groups that is
+// after the tick's last phase (this listener comes after the pump in each dispatch)
+function writeQuality(): void {
+  for (const c of calls.values()) c.session.writeQualityInputs(slots, c.slot * SLOT_FIELDS + SLOT_QUALITY);
+}
+const lastPhase = clock.phases - 1;
 clock.add({
   onTick: () => {
-    for (const c of calls.values()) c.session.writeQualityInputs(slots, c.slot * SLOT_FIELDS + SLOT_QUALITY);
+    if (lastPhase === 0) writeQuality();
+  },
+  onPhase: (_tick, phase) => {
+    if (phase === lastPhase) writeQuality();
   },
 });
 /** Recordings by call: kept past the session's stop, until the main thread's stop collects the result. */
@@ -108,7 +123,7 @@ function post(m: FromFloor, transfer?: ArrayBuffer[]): void {
 let rounds = 0;
 const counters = setInterval(() => {
   for (const c of calls.values()) Atomics.store(slots, c.slot * SLOT_FIELDS + SLOT_PACKETS_IN, c.session.mediaPacketsIn);
-  figures.publish(clock.stats(), clock.sendTiming, calls.size);
+  figures.publish(clock.stats(), clock.sendTiming, calls.size, pump.groupSizes());
   if (++rounds % STATS_EVERY === 0 && calls.size > 0) post({ t: 'stats', list: [...calls].map(([id, c]) => [id, c.session.stats()]) });
 }, COUNTER_MS);
 counters.unref();
@@ -338,7 +353,7 @@ const firstTick: MediaClockListener = {
     clock.remove(firstTick);
     // after the tick, so the figures count it
     setImmediate(() => {
-      figures.publish(clock.stats(), clock.sendTiming, calls.size);
+      figures.publish(clock.stats(), clock.sendTiming, calls.size, pump.groupSizes());
       post({ t: 'ready' });
     });
   },

@@ -63,6 +63,11 @@ export interface FloorInit {
   clockBox: SharedArrayBuffer;
   /** How far the floor raises its own thread's scheduling priority (`mediaThreadPriority`). */
   priority?: ThreadPriority;
+  /**
+   * Phase groups of the floor's clock and pump (the engine's `mediaPhaseGroups`; default 1):
+   * its calls are spread over them and sent at their own offsets in the tick, as on the main thread.
+   */
+  phases?: number;
 }
 
 /**

@@ -26,10 +26,13 @@
  * The bridge mixes once per tick, in phase 0. A node that talks to the bridge (marked with
  * {@link MediaPump.setMixed}: a line in a conference, the sound card) must put its frame before
  * the mix and take the mix after it in the same tick, so mixed nodes always sit in group 0 and
- * phase 0 runs produce (group 0), mix, consume (group 0). The other nodes, the great majority in
- * a call center, are spread over all groups, each new one in the least populated group. A node
- * changes group only at the start of a tick (before phase 0), so it never loses or doubles a
- * tick: moving from group k to 0 its next frame is simply sent k phases early, once.
+ * phase 0 runs produce (group 0), mix, consume (group 0). A line whose bridge runs on another
+ * thread (a media floor's call in a conference, through its frame rings) is not marked: the rings
+ * decouple the two threads' clocks, so its phase in this one does not matter to the mix. The
+ * other nodes, the great majority in a call center, are spread over all groups, each new one in
+ * the least populated group. A node changes group only at the start of a tick (before phase 0),
+ * so it never loses or doubles a tick: moving from group k to 0 its next frame is simply sent k
+ * phases early, once.
  *
  * Hot path: a phase walks one group's array twice and calls methods; nothing is allocated.
  * Nodes added during a phase take part from the next phase of their group; a node removed

@@ -179,6 +179,12 @@ export interface MediaFramePort {
   putFrame(pcm: Int16Array): void;
   /** What to send on top of the session's own sources this tick, at `rate`. */
   getFrame(): Int16Array;
+  /**
+   * True when the mix behind the port is made on another thread (a media floor's rings to the
+   * main thread's bridge): the session then need not run around this thread's mix, so the pump
+   * keeps it in whatever phase group it has (see `MediaPump.setMixed`).
+   */
+  readonly mixedElsewhere?: boolean;
 }
 
 /**
@@ -1665,7 +1671,8 @@ export class MediaSession implements MediaNode {
     if (this.conferenceSource !== null) this.sources.remove(this.conferenceSource);
     this.framePort = port;
     // a line in the mix puts before and takes after the bridge's mix: the pump's phase group 0
-    this.pump?.setMixed(this, port !== null);
+    // (not for a mix on another thread: its clock has no relation to this one's phases)
+    this.pump?.setMixed(this, port !== null && port.mixedElsewhere !== true);
     this.conferenceSource = port === null ? null : new ConferenceSource(port);
     if (this.conferenceSource !== null) this.sources.add(this.conferenceSource, SRC_CONFERENCE);
   }

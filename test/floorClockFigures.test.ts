@@ -4,7 +4,8 @@
  * send of both (histograms summed, not p99s averaged), counts add up, maxima are maxima, the
  * tick interval and slice p99 are the worst floor's; a floor that has not published is left out;
  * a reader keeps its last consistent copy while a publication is in progress; a replaced floor's
- * counts carry on from its predecessors'.
+ * counts carry on from its predecessors'; each floor says how many calls sit in each of its phase
+ * groups.
  */
 import test from 'ava';
 import { SendTiming } from '../media/sendTiming.js';
@@ -152,4 +153,16 @@ test('a replaced floor\'s counts carry on: merged and per-floor counts never go 
   // a reader that never published carries nothing
   merger.retire(0, readers[0]);
   t.is(merger.merge(main, readers).ticks, 410);
+});
+
+test('a floor publishes its calls per phase group (one entry per phase; without the groups, all in group 0)', (t) => {
+  const boxes = [new SharedArrayBuffer(FLOOR_CLOCK_BOX_BYTES), new SharedArrayBuffer(FLOOR_CLOCK_BOX_BYTES)];
+  const st = new SendTiming({ now: () => 0 });
+  new FloorClockWriter(boxes[0]!).publish(clockStats({ phases: 4 }), st, 7, [2, 2, 2, 1]);
+  new FloorClockWriter(boxes[1]!).publish(clockStats({ phases: 1 }), st, 3);
+  const m = new FloorClockMerger().merge(clockStats({}), boxes.map((s) => new FloorClockReader(s)));
+  t.deepEqual(m.floors![0]!.phaseGroupCalls, [2, 2, 2, 1]);
+  t.is(m.floors![0]!.phases, 4);
+  t.deepEqual(m.floors![1]!.phaseGroupCalls, [3]);
+  t.is(m.phases, 4, 'merged: the most phases of any floor');
 });

@@ -5,11 +5,12 @@
  * check counts the floors' shares of the port range. Serial: each test starts worker threads.
  */
 import test from 'ava';
-import { TelephonyReturnValue as T, type MediaClockStats } from '../index.js';
+import { TelephonyReturnValue as T, type MediaClockStats, type MediaFloorClockStats } from '../index.js';
 import type { MediaFloors } from '../engine/mediaWorkers.js';
 import type { VoipMediaEngine } from '../index.js';
 import { sleep, startEngine } from './helpers/engine.js';
-import { sendTone } from './helpers/audio.js';
+import { capture, sendTone } from './helpers/audio.js';
+import { dominantFrequency } from './helpers/analysis.js';
 import { until } from './helpers/observe.js';
 import { freePorts } from './helpers/ports.js';
 
@@ -108,6 +109,48 @@ test.serial('with media workers carrying calls, getMediaClockStatistics reports 
   t.is(m.values.get('linescape_media_floor_calls{floor="1"}'), 1);
   t.true(m.values.has('linescape_media_floor_send_spacing_p99_seconds{floor="1"}'));
   t.true((m.values.get('linescape_media_clock_ticks') ?? 0) > 0, 'the tick count is the floors\' too');
+});
+
+test.serial('a floor runs the engine\'s mediaPhaseGroups: it reports them and spreads its calls over the groups, conference members too', async (t) => {
+  const a = await startEngine(t, { phoneName: 'alice', numPhoneLinesRequested: 3, mediaWorkers: 0 });
+  const b = await startEngine(t, { phoneName: 'bob', numPhoneLinesRequested: 3, mediaWorkers: 1, mediaPhaseGroups: 3 });
+  b.engine.on('SipOkToAnswerCall', (n) => b.engine.goOffHook(n.phoneLine));
+  for (let i = 0; i < 3; i++) {
+    t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, i, true, 10000), T.SipSuccess);
+    await b.waitForCount(T.SipIncomingCallConnected, i + 1);
+  }
+  const wallMs = (): number => performance.timeOrigin + performance.now();
+  /** The floor's figures once a publication satisfies `ok` (given when it was published, wall ms). */
+  const floor = async (ok: (f: MediaFloorClockStats, publishedAt: number) => boolean): Promise<MediaFloorClockStats> => {
+    let f: MediaFloorClockStats | undefined;
+    await until(() => {
+      f = b.engine.getMediaClockStatistics().floors?.[0];
+      return f !== undefined && ok(f, wallMs() - f.ageMs);
+    }, 30_000);
+    return f!;
+  };
+  // the floor publishes every 250 ms: wait until it shows the three calls' media in its pump
+  let f = await floor((x) => x.calls === 3 && sum(x.phaseGroupCalls) === 3);
+  t.is(f.phases, 3, 'the floor\'s clock has the engine\'s phase groups');
+  t.deepEqual(f.phaseGroupCalls, [1, 1, 1], 'one call in each group');
+  t.is(b.engine.getMediaClockStatistics().phases, 3, 'merged: the floors\' phases');
+
+  // B's three lines in a conference: the bridge mixes on the main thread and the members reach it
+  // through their rings, so they keep their groups (no pull into group 0 around a mix on the floor)
+  for (let i = 0; i < 3; i++) t.is(b.engine.conferenceLine(i, true), T.SipSuccess);
+  const cap = capture(a.engine, 1);
+  sendTone(a.engine, 0, 750, 20);
+  await until(() => cap.samples().length >= 8000, 20_000);
+  const s = cap.samples();
+  const heard = dominantFrequency(s.subarray(Math.max(0, s.length - 4000)), 8000);
+  t.true(Math.abs(heard - 750) < 25, `a member hears ${heard} Hz through the bridge`);
+  // a publication from after the mix was heard: the floor took the rings (and regrouped the
+  // members, at the next tick's start) before their frames could reach A
+  const heardAt = wallMs();
+  f = await floor((x, publishedAt) => publishedAt > heardAt);
+  t.is(f.calls, 3);
+  t.is(f.phases, 3);
+  t.deepEqual(f.phaseGroupCalls, [1, 1, 1], 'conference members stay spread');
 });
 
 test.serial('with media workers the overload guard counts the floors\' free RTP ports: a call beyond them is shed with 503', async (t) => {
