@@ -19,16 +19,8 @@ import {
 } from '../media/session.js';
 import { fillSine } from '../media/tones.js';
 import { allocator, Capture, HOST, near, open, pair, params, sleep, steppedPair } from './helpers/sessionPair.js';
+import { until } from './helpers/observe.js';
 import { UdpRelay } from './helpers/udpRelay.js';
-
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await sleep(20);
-  }
-  return cond();
-}
 
 for (const codec of ['PCMU', 'PCMA', 'opus'] as const) {
   test.serial(`${codec}: a 1 kHz tone from A arrives at B at 1 kHz`, async (t) => {
@@ -67,7 +59,7 @@ test.serial('RFC 4733: all sixteen digits A→B, in order, once each', async (t)
   const { a } = await pair(t, 'PCMU', { b: { onDtmf: (d, m) => got.push([d, m]) } });
   t.is(a.sendDtmf('0123456789*#ABCD', 'rfc4733', 60), 'rfc4733');
   t.is(a.sendDtmf('12x', 'rfc4733'), 'invalid');
-  t.true(await waitFor(() => got.length >= 16, 8000));
+  t.true(await until(() => got.length >= 16, 8000));
   await sleep(200);
   t.is(got.map((g) => g[0]).join(''), '0123456789*#ABCD');
   t.true(got.every((g) => g[1] === 'rfc4733'));
@@ -387,14 +379,14 @@ test.serial('codec change by re-configure keeps SSRC and sequence continuity', a
   });
   a.playTone([1000]);
   // PCMU packets have arrived before the switch (not: some time has passed)
-  t.true(await waitFor(() => seen.length >= 5, 10000), `${seen.length} PCMU packets before the switch`);
+  t.true(await until(() => seen.length >= 5, 10000), `${seen.length} PCMU packets before the switch`);
   t.true(a.configure(params('opus', b.localPort)));
   t.true(b.configure(params('opus', a.localPort)));
   const cap = new Capture(b.openRx(48000));
   // 300 ms of Opus media received, then 500 ms of what B hears (media time, not wall time)
-  t.true(await waitFor(() => seen.filter((d) => d.payloadType === 111).length >= 15, 10000), 'Opus packets arrive');
+  t.true(await until(() => seen.filter((d) => d.payloadType === 111).length >= 15, 10000), 'Opus packets arrive');
   const mark = cap.mark;
-  t.true(await waitFor(() => cap.pcm(mark).length >= 24000, 10000), 'B delivers 0.5 s of audio');
+  t.true(await until(() => cap.pcm(mark).length >= 24000, 10000), 'B delivers 0.5 s of audio');
   near(t, dominantFrequency(cap.pcm(mark), 48000), 1000, 'after the switch to Opus');
   const opusAt = seen.findIndex((d) => d.payloadType === 111);
   t.true(opusAt > 0);
@@ -410,7 +402,7 @@ test.serial('RTCP: reports flow both ways and give a round-trip time', async (t)
   loop.enable();
   const { a, b } = await pair(t, 'PCMU', { a: { rtcpIntervalMs: 200 }, b: { rtcpIntervalMs: 200 } });
   a.playTone([1000]);
-  t.true(await waitFor(() => a.stats().rttMs !== undefined && b.stats().rtcp.received > 1, 10000));
+  t.true(await until(() => a.stats().rttMs !== undefined && b.stats().rtcp.received > 1, 10000));
   loop.disable();
   const sa = a.stats();
   t.true(sa.rtcp.sent > 1);
@@ -420,7 +412,7 @@ test.serial('RTCP: reports flow both ways and give a round-trip time', async (t)
   t.true(sa.rttMs! >= 0 && sa.rttMs! < 100 + 2 * stallMs, `rtt ${sa.rttMs} ms, longest stall ${stallMs.toFixed(0)} ms`);
   t.is(sa.rtcp.malformed, 0);
   await b.stop();
-  t.true(await waitFor(() => a.stats().rtcp.byeReceived === 1, 10000), 'BYE on stop');
+  t.true(await until(() => a.stats().rtcp.byeReceived === 1, 10000), 'BYE on stop');
 });
 
 test.serial('stop is idempotent, releases the ports; exhaustion is an error object', async (t) => {

@@ -7,16 +7,8 @@
 import test, { type ExecutionContext } from 'ava';
 import { newQualityInputs, QUALITY_INPUT_FIELDS, qualityInputsOf, readQualityInputs, type CallQualityInputs } from '../media/quality.js';
 import type { MediaSession } from '../media/session.js';
-import { pair, params, sleep } from './helpers/sessionPair.js';
-
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await sleep(20);
-  }
-  return cond();
-}
+import { pair, params } from './helpers/sessionPair.js';
+import { until } from './helpers/observe.js';
 
 /** The session's written inputs and those of its statistics, read in one go (no tick between). */
 function both(s: MediaSession): { written: CallQualityInputs; ofStats: CallQualityInputs } {
@@ -45,7 +37,7 @@ test.serial('a live session writes the quality inputs its statistics give', asyn
   t.is(fresh.expected, 0);
   a.playTone([1000]);
   b.playTone([700]);
-  t.true(await waitFor(() => b.stats().rttMs !== undefined && b.stats().rx.expected > 50, 10000), 'RTP and a round trip');
+  t.true(await until(() => b.stats().rttMs !== undefined && b.stats().rx.expected > 50, 10000), 'RTP and a round trip');
   const live = same(t, b, 'buffering, with a round trip');
   t.true(live.expected > 50 && live.jitterBufferMs > 0 && live.rttMs !== undefined);
   b.enableJitter(false);
@@ -54,6 +46,6 @@ test.serial('a live session writes the quality inputs its statistics give', asyn
   t.true(b.configure(params('PCMA', a.localPort)));
   t.true(a.configure(params('PCMA', b.localPort)));
   const before = b.stats().rx.expected;
-  t.true(await waitFor(() => b.stats().rx.expected > before + 20, 10000), 'RTP after the change');
+  t.true(await until(() => b.stats().rx.expected > before + 20, 10000), 'RTP after the change');
   same(t, b, 'after a codec change');
 });
