@@ -11,11 +11,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { DriftCorrectedMediaClock, type MediaClockListener } from './mediaClock.js';
 import { MediaPump } from './mediaPump.js';
 import { RtpPortAllocator } from './rtpSocket.js';
-import { MediaSession, type MediaFramePort, type MediaLevels, type RawRtpData } from './session.js';
+import { MediaSession, type MediaFramePort, type MediaLevels, type MediaSessionStats, type RawRtpData } from './session.js';
 import { CallRecorder } from './callRecorder.js';
 import { FloorClockWriter } from './floorClockFigures.js';
 import type { IvrRxStream, IvrTxStream } from './ivr.js';
 import { raiseThreadPriority } from '../ffi/sched.js';
+import { MediaYieldGate } from './yieldGate.js';
+import { SlackQueue } from './slackQueue.js';
 import {
   FrameRing,
   SLOT_FIELDS,
@@ -36,6 +38,12 @@ import {
 const COUNTER_MS = 250;
 /** Statistics are sent every this many counter rounds (1 s). */
 const STATS_EVERY = 4;
+/** Calls per piece of the periodic statistics (one queued item each; see `counters`). */
+const STATS_CHUNK = 25;
+/** Longest run of queued commands before the floor lets its I/O in, ms. */
+const WORK_BUDGET_MS = 2;
+/** Queued commands stop this long before the clock's next tick is due, ms. */
+const WORK_MARGIN_MS = 1;
 
 /**
  * A call's frame port onto its two rings: what the bridge on the main thread mixes. The rings
@@ -64,6 +72,12 @@ class RingFramePort implements MediaFramePort {
     if (!this.down.read(this.out, this.rate / 50)) this.out.fill(0);
     return this.out;
   }
+}
+
+/** A piece of the periodic statistics: the floor's own queued work, beside the main thread's commands. */
+interface StatsChunk {
+  t: 'statsChunk';
+  ids: number[];
 }
 
 /** One call's media on this floor. */
@@ -103,9 +117,13 @@ const lastPhase = clock.phases - 1;
 clock.add({
   onTick: () => {
     if (lastPhase === 0) writeQuality();
+    // commands that gave way to this tick go on in its slack
+    work.afterTick();
   },
   onPhase: (_tick, phase) => {
     if (phase === lastPhase) writeQuality();
+    // ... and to each of its phases
+    work.afterTick();
   },
 });
 /** Recordings by call: kept past the session's stop, until the main thread's stop collects the result. */
@@ -120,11 +138,46 @@ function post(m: FromFloor, transfer?: ArrayBuffer[]): void {
   port.postMessage(m, transfer);
 }
 
+/**
+ * Commands run in the clock's slack, in arrival order (docs/architecture.md, "Media workers"):
+ * a burst of them (a set-up storm) no longer runs to its end before a due tick. A statistics
+ * read the main thread waits for is urgent: only a due tick holds it up.
+ */
+const gate = new MediaYieldGate({ budgetMs: WORK_BUDGET_MS, marginMs: WORK_MARGIN_MS });
+gate.setClock(clock);
+const work = new SlackQueue<ToFloor | StatsChunk>(
+  {
+    now: () => performance.now(),
+    shouldYield: (batchStartMs) => gate.shouldYield(batchStartMs),
+    tickPending: () => clock.running && performance.now() >= clock.nextDueMs - WORK_MARGIN_MS,
+    tickLate: () => clock.running && performance.now() >= clock.nextDueMs,
+    later: (fn) => void setImmediate(fn),
+  },
+  {
+    run: (m) => (m.t === 'statsChunk' ? postStats(m.ids) : handle(m)),
+    urgent: (m) => m.t === 'statsSync',
+  },
+);
+
+/** Statistics of those of `ids` still on the floor, one message. */
+function postStats(ids: number[]): void {
+  const list: [number, MediaSessionStats][] = [];
+  for (const id of ids) {
+    const c = calls.get(id);
+    if (c !== undefined) list.push([id, c.session.stats()]);
+  }
+  if (list.length > 0) post({ t: 'stats', list });
+}
+
 let rounds = 0;
 const counters = setInterval(() => {
   for (const c of calls.values()) Atomics.store(slots, c.slot * SLOT_FIELDS + SLOT_PACKETS_IN, c.session.mediaPacketsIn);
   figures.publish(clock.stats(), clock.sendTiming, calls.size, pump.groupSizes());
-  if (++rounds % STATS_EVERY === 0 && calls.size > 0) post({ t: 'stats', list: [...calls].map(([id, c]) => [id, c.session.stats()]) });
+  if (++rounds % STATS_EVERY === 0 && calls.size > 0) {
+    // in pieces through the queue: every call's statistics at once held the floor for ms
+    const ids = [...calls.keys()];
+    for (let i = 0; i < ids.length; i += STATS_CHUNK) work.push({ t: 'statsChunk', ids: ids.slice(i, i + STATS_CHUNK) });
+  }
 }, COUNTER_MS);
 counters.unref();
 
@@ -345,7 +398,7 @@ async function dieCleanly(): Promise<void> {
 }
 process.on('uncaughtException', () => void dieCleanly());
 
-port.on('message', (m: ToFloor) => handle(m));
+port.on('message', (m: ToFloor) => work.push(m));
 // ready once the clock has ticked and its figures are published: the engine may give this floor
 // calls, its start may resolve, and its clock statistics already show the floor running
 const firstTick: MediaClockListener = {
