@@ -170,6 +170,13 @@ test('enableKeepAliveTransmissions: a held call that sends no audio keeps its RT
   const [a, b] = await connected(t);
   t.is(await a.engine.holdLine(0, true), T.SipSuccess); // B may no longer send audio to A
   await b.waitFor(T.SipFarEndHoldOn);
+  // With media workers the hold reaches B's floor as a message, so B's statistics are read after
+  // it (a read after a command waits until the floor took it): from then on B sends no audio.
+  // What B sent before, A reads before its handler starts: a command to A's floor and a read
+  // after it come after the packets A's floor had received. Without workers both are at once.
+  mediaStats(b.engine, 0);
+  t.is(a.engine.enableRawRtpPacketAccess(0, false), T.SipSuccess);
+  mediaStats(a.engine, 0);
   const fromB: RawRtpData[] = [];
   a.engine.enableRawRtpPacketAccess(0, true, (d) => {
     if (!d.transmittingPacket) fromB.push(d);
