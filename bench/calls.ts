@@ -68,8 +68,8 @@
  * lateness and phase (slice) times over its last ~5 s; and CPU % of E's main thread, its floor
  * thread and the whole process over each window (`/proc/PID/task`). Variants, in the same run
  * (`STORM_VARIANTS` picks some by name): `before` (`mediaPhaseGroups: 1`,
- * `signallingYieldsToMedia: false`), `defaults`, `w1-normal` / `w1-high` / `w1-realtime`
- * (`mediaWorkers: 1` at each `mediaThreadPriority`), `w1-rt-stgc` (realtime, E run with node's
+ * `signallingYieldsToMedia: false`), `w0` (media on the main thread), `w1-normal` / `w1-high`
+ * (the defaults on 2 cores) / `w1-realtime` (`mediaWorkers: 1` at each `mediaThreadPriority`), `w1-rt-stgc` (realtime, E run with node's
  * `--single-threaded-gc`). Targets: p99 < 3 ms during the burst, no gap > 40 ms (pjsua: 1.0 ms).
  * Each variant takes 30–60 s.
  *
@@ -1195,10 +1195,10 @@ async function stormRun(
 /** Part e's engine configurations, by the name `STORM_VARIANTS` picks them with (and extra node flags for E). */
 const STORM_VARIANTS: Array<[string, string, Record<string, unknown>, string?]> = [
   ['before', 'before (1 phase group, no yield)', { mediaPhaseGroups: 1, signallingYieldsToMedia: false }],
-  ['defaults', 'defaults (no workers)', {}],
+  ['w0', 'mediaWorkers 0 (media on the main thread)', { mediaWorkers: 0 }],
   // media on a worker thread, signalling alone on the main one, at each thread priority
   ['w1-normal', 'mediaWorkers 1, priority normal', { mediaWorkers: 1, mediaThreadPriority: 'normal' }],
-  ['w1-high', 'mediaWorkers 1, priority high (nice -10)', { mediaWorkers: 1, mediaThreadPriority: 'high' }],
+  ['w1-high', 'mediaWorkers 1, priority high (nice -10): the defaults on 2 cores', { mediaWorkers: 1, mediaThreadPriority: 'high' }],
   ['w1-realtime', 'mediaWorkers 1, priority realtime (SCHED_FIFO)', { mediaWorkers: 1, mediaThreadPriority: 'realtime' }],
   // V8's GC helper threads stay at normal priority: a real-time floor waiting for them in a
   // scavenge is a priority inversion; --single-threaded-gc does the floor's GC on its own thread
