@@ -690,8 +690,9 @@ export class FloorLineMedia implements LineMedia {
    * them once a second and with the stop).
    */
   stats(): MediaSessionStats {
-    if (!this.gone && this.stopPromise === null) this.readFresh();
-    return this.withCrossing(this.latest!);
+    const answered = this.gone || this.stopPromise !== null || this.readFresh();
+    const s = this.withCrossing(this.latest!);
+    return answered ? s : { ...s, awaitingFloor: true };
   }
 
   /** The floor's figures plus what only this side counts: conference frames lost crossing threads. */
@@ -705,13 +706,14 @@ export class FloorLineMedia implements LineMedia {
 
   /**
    * Reads the floor's figures (after every command sent so far: the floor answers in order);
-   * when the floor does not answer in time the last figures stay.
+   * when the floor does not answer in time the last figures stay (false).
    */
-  private readFresh(): void {
+  private readFresh(): boolean {
     const fresh = this.floor.readStats(this.id, this.commanded ? STATS_READ_AFTER_COMMAND_MS : STATS_READ_MS);
-    if (fresh === undefined) return;
+    if (fresh === undefined) return false;
     this.latest = fresh;
     this.commanded = false;
+    return true;
   }
 
   /** A command for this call's session (the next statistics read waits for it). */

@@ -429,6 +429,12 @@ export interface MediaSessionStats {
    * directly and loses none.
    */
   conferenceFramesLost?: ConferenceFramesLost;
+  /**
+   * Media workers only: true when the call's worker did not answer this read in time (10 ms, or
+   * 250 ms right after a command to the call), so the figures are the last it sent (at most a
+   * second old) and may not show the latest command yet. Absent when they were read now.
+   */
+  awaitingFloor?: true;
 }
 
 /** {@link MediaSessionStats.conferenceFramesLost}: frames lost each way across the thread boundary. */

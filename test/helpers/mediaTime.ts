@@ -24,6 +24,15 @@ export function sentPackets(engine: VoipMediaEngine, line: number): number {
 }
 
 /**
+ * {@link sentPackets} as of every command sent to the line so far, or undefined when the line's
+ * media worker did not answer in time (its figures may predate the last command).
+ */
+export function sentPacketsNow(engine: VoipMediaEngine, line: number): number | undefined {
+  const s = mediaStats(engine, line);
+  return s === undefined || s.awaitingFloor === true ? undefined : s.tx.packets;
+}
+
+/**
  * Waits until `line` has run `ms` of media time (its sent-packet count grew by ms / 20), however
  * long that takes in wall time; gives up after `limitMs` of wall time (a line that stopped
  * sending). Resolves with the number of ticks that ran.
