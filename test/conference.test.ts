@@ -13,7 +13,7 @@ import { capture, tonePcm, wait } from './helpers/audio.js';
 import { findGaps, goertzelPower, toneLevelDb } from './helpers/analysis.js';
 import { createCodec, type CodecName } from '../media/codecs.js';
 import type { ConferenceFramesLost } from '../media/session.js';
-import { blocksWithoutTone, captureMedia, playedPastSender, receiveTrouble } from './helpers/mediaTime.js';
+import { blocksWithoutTone, captureMedia, mediaStats, playedPastSender, receiveTrouble } from './helpers/mediaTime.js';
 import { native, peerTest } from './helpers/env.js';
 
 const RATE = 8000;
@@ -110,10 +110,12 @@ function assertHears(t: ExecutionContext, who: string, pcm: Int16Array, hear: nu
 
 /** Receive trouble so far on the path from each party's line at the hub to each listener. */
 function troubleSnapshot(hub: EngineUnderTest, parties: Party[]): { hubIn: number[]; toBridge: number[]; fromBridge: number[]; at: number[] } {
+  // each hub line's crossing losses from one read (both ways of the same moment)
+  const crossed = parties.map((x) => crossing(hub.engine, x.hubLine));
   return {
     hubIn: parties.map((x) => receiveTrouble(hub.engine, x.hubLine)),
-    toBridge: parties.map((x) => crossing(hub.engine, x.hubLine).toBridge),
-    fromBridge: parties.map((x) => crossing(hub.engine, x.hubLine).fromBridge),
+    toBridge: crossed.map((c) => c.toBridge),
+    fromBridge: crossed.map((c) => c.fromBridge),
     at: parties.map((x) => receiveTrouble(x.p.engine, 0)),
   };
 }
@@ -123,8 +125,7 @@ function troubleSnapshot(hub: EngineUnderTest, parties: Party[]): { hubIn: numbe
  * received audio on the way to the bridge, the bridge's mix on the way back); zeros without.
  */
 function crossing(engine: VoipMediaEngine, line: number): ConferenceFramesLost {
-  const s = engine.getActiveCallInfo(line).statistics as { conferenceFramesLost?: ConferenceFramesLost } | undefined;
-  return s?.conferenceFramesLost ?? { toBridge: 0, fromBridge: 0 };
+  return mediaStats(engine, line)?.conferenceFramesLost ?? { toBridge: 0, fromBridge: 0 };
 }
 
 /** Frames of a's voice lost crossing threads at the hub on the way to b: a's line to the bridge, the bridge to b's line. */
