@@ -216,13 +216,9 @@ function noCounts(): FloorCounts {
 
 const NO_COUNTS: Readonly<FloorCounts> = Object.freeze(noCounts());
 
-/** Adds a copy's counts to `to`. */
-function addCopyCounts(to: FloorCounts, f: Float64Array): void {
-  to.ticks += f[F.ticks]!;
-  to.lateTicks += f[F.lateTicks]!;
-  to.skippedTicks += f[F.skippedTicks]!;
-  to.listenerErrors += f[F.listenerErrors]!;
-  to.sendGapsTotal += f[F.gapsTotal]!;
+/** The counts a copy holds. */
+function countsOf(f: Float64Array): FloorCounts {
+  return { ticks: f[F.ticks]!, lateTicks: f[F.lateTicks]!, skippedTicks: f[F.skippedTicks]!, listenerErrors: f[F.listenerErrors]!, sendGapsTotal: f[F.gapsTotal]! };
 }
 
 function addCounts(to: FloorCounts, from: FloorCounts): void {
@@ -282,7 +278,7 @@ export class FloorClockMerger {
   retire(index: number, reader: FloorClockReader): void {
     const c = reader.read();
     if (c === undefined) return;
-    addCopyCounts((this.carried[index] ??= noCounts()), c.f);
+    addCounts((this.carried[index] ??= noCounts()), countsOf(c.f));
   }
 
   /**
@@ -317,8 +313,8 @@ export class FloorClockMerger {
         addCounts(counts, carried);
         return;
       }
-      const n = { ...carried };
-      addCopyCounts(n, c.f);
+      const n = countsOf(c.f);
+      addCounts(n, carried);
       addCounts(counts, n);
       const s = floorStats(i, c, now, n);
       floors.push(s);
