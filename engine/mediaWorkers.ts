@@ -104,6 +104,8 @@ export interface MediaFloorsOptions {
   onLost: (media: FloorLineMedia, floor: number, reason: string) => void;
   /** How far each floor raises its thread's scheduling priority (`mediaThreadPriority`; default normal). */
   priority?: ThreadPriority;
+  /** Each floor's RTP transport (`rtpTransport`; default dgram). */
+  transport?: 'dgram' | 'native';
   /** A floor started and says what priority its thread got (and why less than asked). */
   onPriority?: (floor: number, result: ThreadPriorityResult) => void;
   /** Phase groups of each floor's clock and pump (`mediaPhaseGroups`; default 1). */
@@ -171,7 +173,7 @@ class Floor {
     const clockBox = new SharedArrayBuffer(FLOOR_CLOCK_BOX_BYTES);
     this.clock = new FloorClockReader(clockBox);
     this.worker = new Worker(new URL('../media/mediaFloor.js', import.meta.url), {
-      workerData: { index, host: o.host, minPort: min, maxPort: max, strategy: o.strategy, slots: sab, statsBox, clockBox, priority: o.priority ?? 'normal', phases: o.phases ?? 1 },
+      workerData: { index, host: o.host, minPort: min, maxPort: max, strategy: o.strategy, slots: sab, statsBox, clockBox, priority: o.priority ?? 'normal', phases: o.phases ?? 1, transport: o.transport ?? 'dgram' },
       // a small young generation bounds each scavenge (what it copies) to a millisecond or two:
       // a floor allocates ~13 MB/s at 200 calls (Node's per-datagram Buffer and rinfo) and 5x
       // that in a set-up storm, and with V8's default (up to 16 MB semi-spaces) a scavenge held

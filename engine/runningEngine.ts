@@ -261,6 +261,7 @@ export class RunningEngine {
       minPort: params.minLocalRtpPort,
       maxPort: params.maxLocalRtpPort,
       strategy: params.useSequentialRtpPorts ? 'sequential' : 'random',
+      transport: params.rtpTransport,
     });
     if (floors !== undefined) this.mediaFloors = floors;
     // The router first: its modules register their capabilities in this order (Allow lists it).
@@ -595,6 +596,7 @@ export class RunningEngine {
       maxCalls: p.numPhoneLinesRequested * 2 + 8,
       pump,
       priority: p.mediaThreadPriority,
+      transport: p.rtpTransport,
       // each floor's clock is cut into the same phases as the main thread's
       phases: p.mediaPhaseGroups,
       onPriority: (worker, r) => {

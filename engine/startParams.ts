@@ -84,6 +84,7 @@ function validateStartParams(p: ResolvedParams): T {
   if (!OFFERED_PACKET_TIMES_MS.includes(p.packetTimeMs)) return T.SipBadParameter;
   if (!int(p.mediaWorkers, 0, MAX_MEDIA_WORKERS)) return T.SipBadParameter;
   if (!THREAD_PRIORITIES.includes(p.mediaThreadPriority)) return T.SipBadParameter;
+  if (p.rtpTransport !== 'dgram' && p.rtpTransport !== 'native') return T.SipBadParameter;
   if (!isSrtpPolicy(p.srtpPolicy)) return T.SipBadParameter;
   if (!isValidOpusSettings(p.opusSettings)) return T.SipBadParameter;
   if (!Array.isArray(p.srtpSuites) || p.srtpSuites.length === 0 || new Set(p.srtpSuites).size !== p.srtpSuites.length) return T.SipBadParameter;

@@ -322,6 +322,16 @@ export interface StartSipTelephonyParams {
    */
   mediaThreadPriority?: 'normal' | 'high' | 'realtime';
   /**
+   * How RTP and RTCP sockets are made and read: `'dgram'` (default) with `node:dgram`, one
+   * JavaScript callback and a fresh Buffer per datagram; `'native'` with libc through koffi,
+   * every ready socket read once per media clock phase into one buffer (kernel receive
+   * timestamps keep the jitter figures exact) and sends made at once from each socket's own
+   * buffer, nothing allocated per packet. IPv4, Linux x64/arm64; elsewhere, or with
+   * `LINESCAPE_DISABLE_NATIVE=udp`, the engine uses dgram and logs why.
+   * A LineScape addition: docs/architecture.md, "The native RTP transport".
+   */
+  rtpTransport?: 'dgram' | 'native';
+  /**
    * SRTP with SDES keys (RFC 3711, RFC 4568) for every line, unless `setSrtpPolicy` says
    * otherwise for one: `none` (default; plain RTP), `optional` (best effort: RTP/AVP offers with
    * `a=crypto`, plain calls still work), `mandatory` (RTP/SAVP only; plain offers get 488). Needs
@@ -421,6 +431,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   packetTimeMs: 20,
   mediaWorkers: defaultMediaWorkers(),
   mediaThreadPriority: 'high',
+  rtpTransport: 'dgram',
   srtpPolicy: 'none',
   srtpSuites: [...SRTP_SUITES],
   srtpLibraryPath: '',

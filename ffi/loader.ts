@@ -105,12 +105,16 @@ export const NATIVE_LIBRARY_FILES: Readonly<Record<NativeLibraryName, readonly s
 /** The koffi module surface used here (its `load` function). */
 interface KoffiModule {
   load(path: string): NativeLibraryHandle;
+  /** The calling thread's `errno` as the last native call left it. */
+  errno?(): number;
+  /** The address a Buffer's bytes start at (stable: Node never moves a Buffer's bytes). */
+  address?(value: unknown): bigint;
 }
 
 let koffiModule: KoffiModule | null | undefined;
 let koffiError = '';
 const cache = new Map<NativeLibraryName, NativeLoadResult>();
-const disabledByCall = new Set<NativeLibraryName | 'all'>();
+const disabledByCall = new Set<NativeLibraryName | 'udp' | 'all'>();
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -134,10 +138,30 @@ function getKoffi(): KoffiModule | null {
 }
 
 /**
+ * The `errno` the last native call of this thread left (koffi keeps it per call), or 0 when
+ * koffi did not load.
+ */
+export function nativeErrno(): number {
+  return getKoffi()?.errno?.() ?? 0;
+}
+
+/**
+ * The address of `buf`'s first byte, for C structures that point at other buffers (an
+ * `iovec`, a `msghdr`). Throws when koffi did not load (callers have loaded a library first).
+ * The buffer must not be one V8 may keep inside its heap (64 bytes or less made by
+ * `Buffer.alloc`): use `Buffer.allocUnsafeSlow` for what C keeps pointers to.
+ */
+export function nativeAddress(buf: Buffer): bigint {
+  const k = getKoffi();
+  if (k?.address === undefined) throw new Error(`koffi (the FFI module) failed to load: ${koffiError}`);
+  return k.address(buf);
+}
+
+/**
  * Whether `name` is currently treated as missing, by {@link setNativeLibraryDisabled} or by the
  * {@link DISABLE_NATIVE_ENV} environment variable.
  */
-export function isNativeLibraryDisabled(name: NativeLibraryName): boolean {
+export function isNativeLibraryDisabled(name: NativeLibraryName | 'udp'): boolean {
   if (disabledByCall.has('all') || disabledByCall.has(name)) return true;
   const env = process.env[DISABLE_NATIVE_ENV];
   if (env === undefined || env === '') return false;
@@ -154,7 +178,7 @@ export function isNativeLibraryDisabled(name: NativeLibraryName): boolean {
  * working, only new load requests are affected.
  * @param name - a library name, or `'all'` for every native library.
  */
-export function setNativeLibraryDisabled(name: NativeLibraryName | 'all', disabled: boolean): void {
+export function setNativeLibraryDisabled(name: NativeLibraryName | 'udp' | 'all', disabled: boolean): void {
   if (disabled) disabledByCall.add(name);
   else disabledByCall.delete(name);
 }

@@ -15,6 +15,7 @@
  * loop.
  * @module
  */
+import { pollNativeUdp } from './nativeUdp.js';
 import { SendTiming, type SendTimingStats } from './sendTiming.js';
 
 /** Something driven by the media clock. */
@@ -350,6 +351,8 @@ export class DriftCorrectedMediaClock implements MediaClock {
   private readonly onTimer = (): void => {
     this.timer = undefined;
     if (!this.runningFlag) return;
+    // the native RTP transport's sockets are read here, once per phase (a no-op without them)
+    pollNativeUdp();
     // libuv's millisecond loop time can wake us up to ~1 ms early: treat that as on time
     const tolerance = Math.min(1, this.phaseMs / 2);
     // one reading per run: catch-up ticks share it (and their nowNs); a phase that falls due

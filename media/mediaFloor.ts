@@ -103,7 +103,7 @@ const slots = new Int32Array(init.slots);
 const clock = new DriftCorrectedMediaClock({ phases: init.phases ?? 1 });
 const pump = MediaPump.attach(clock);
 clock.start();
-const allocator = new RtpPortAllocator({ host: init.host, minPort: init.minPort, maxPort: init.maxPort, strategy: init.strategy });
+const allocator = new RtpPortAllocator({ host: init.host, minPort: init.minPort, maxPort: init.maxPort, strategy: init.strategy, transport: init.transport });
 /** The clock figures and port use the main thread reads (getMediaClockStatistics, the overload guard). */
 const figures = new FloorClockWriter(init.clockBox);
 const calls = new Map<number, FloorCall>();

@@ -68,6 +68,8 @@ export interface FloorInit {
    * its calls are spread over them and sent at their own offsets in the tick, as on the main thread.
    */
   phases?: number;
+  /** The floor's RTP transport (`rtpTransport`). */
+  transport?: 'dgram' | 'native';
 }
 
 /**

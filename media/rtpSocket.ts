@@ -14,8 +14,10 @@
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net from 'node:net';
+import { bindNativeUdp } from './nativeUdp.js';
 import { isRtcp } from './rtp.js';
 import type { SrtpSession } from './srtp.js';
+import type { UdpEndpoint, UdpMessageHandler } from './udpEndpoint.js';
 
 /** Bytes of a large send slot: an RTP header and a full Ethernet payload. */
 const SEND_SLOT_BYTES = 1536;
@@ -39,7 +41,7 @@ const SMALL_SLOT_BYTES = 256;
 class SendSlot {
   readonly buf: Buffer;
   /** The socket whose send holds the slot (its errors go there). */
-  owner: RtpSocket | undefined;
+  owner: DgramEndpoint | undefined;
   /**
    * A view of the slot's first `view.length` bytes, kept for the next send of that length: a
    * send with offset and length makes Node cut a new view per send, a send of a whole Buffer
@@ -65,7 +67,7 @@ class SendSlot {
     const owner = this.owner;
     this.owner = undefined;
     this.pool.give(this);
-    if (err && owner) owner.sendFailed(err);
+    if (err && owner) owner.failed(err);
   };
 }
 
@@ -150,6 +152,76 @@ function literalLookup(
 let lastLiteral = '';
 let lastLiteralFamily = 0;
 
+/**
+ * A `node:dgram` socket as a {@link UdpEndpoint}: the default transport. Sends go through the
+ * shared slots (see {@link SendSlot}); Node allocates a Buffer and `rinfo` per datagram.
+ */
+class DgramEndpoint implements UdpEndpoint {
+  readonly transport = 'dgram' as const;
+  readonly localAddress: string;
+  onMessage: UdpMessageHandler | null = null;
+  onError: ((err: Error) => void) | null = null;
+  private staged: SendSlot | null = null;
+
+  constructor(private readonly sock: dgram.Socket) {
+    this.localAddress = sock.address().address;
+    sock.on('message', this.onDatagram);
+    sock.on('error', this.failed);
+  }
+
+  private readonly onDatagram = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    const h = this.onMessage;
+    if (h !== null) h(msg, msg.length, rinfo.address, rinfo.port);
+  };
+
+  /** A send's callback reported an error, or the socket emitted one. */
+  readonly failed = (err: Error): void => {
+    const h = this.onError;
+    if (h !== null) h(err);
+  };
+
+  stage(room: number): Buffer {
+    const slot = (room <= SMALL_SLOT_BYTES ? smallSlots : largeSlots).take();
+    this.staged = slot;
+    return slot.buf;
+  }
+
+  sendStaged(len: number, port: number, host: string): void {
+    const slot = this.staged;
+    if (slot === null) return;
+    this.staged = null;
+    slot.owner = this;
+    try {
+      this.sock.send(slot.bytes(len), port, host, slot.done);
+    } catch (err) {
+      slot.done(null);
+      this.failed(err as Error);
+    }
+  }
+
+  dropStaged(): void {
+    const slot = this.staged;
+    this.staged = null;
+    slot?.done(null);
+  }
+
+  sendNow(buf: Buffer, len: number, port: number, host: string): void {
+    try {
+      this.sock.send(buf, 0, len, port, host);
+    } catch (err) {
+      this.failed(err as Error);
+    }
+  }
+
+  close(done: () => void): void {
+    try {
+      this.sock.close(done);
+    } catch {
+      done();
+    }
+  }
+}
+
 /** How {@link RtpPortAllocator} walks the range. */
 export type RtpPortStrategy = 'sequential' | 'random';
 
@@ -171,6 +243,13 @@ export interface RtpPortAllocatorOptions {
   recvBufferSize?: number;
   /** SO_SNDBUF per socket, bytes. Default 262144 (the OS may clamp it). */
   sendBufferSize?: number;
+  /**
+   * `dgram` (default): `node:dgram` sockets. `native`: libc sockets read once per clock phase
+   * (media/nativeUdp.ts), nothing allocated per packet; an IPv6 host, a machine where libc
+   * cannot be bound or `LINESCAPE_DISABLE_NATIVE=udp` stay on dgram
+   * ({@link RtpPortAllocator.transportNote} says why).
+   */
+  transport?: 'dgram' | 'native';
 }
 
 /** Why an allocation failed. */
@@ -188,9 +267,9 @@ export interface RtpPortPair {
   /** Discriminator. */
   ok: true;
   /** Socket bound on the even RTP port. */
-  rtp: dgram.Socket;
+  rtp: UdpEndpoint;
   /** Socket bound on RTP + 1. */
-  rtcp: dgram.Socket;
+  rtcp: UdpEndpoint;
   /** The RTP port. */
   rtpPort: number;
   /** The RTCP port (`rtpPort + 1`). */
@@ -252,6 +331,9 @@ export class RtpPortAllocator {
   private readonly sendBufferSize: number;
   private readonly reserved = new Set<number>();
   private cursor = 0;
+  private native: boolean;
+  /** Why a native allocator binds dgram sockets after all ('' when it does not). */
+  transportNote = '';
 
   /** Describes the range; nothing is bound until {@link RtpPortAllocator.allocate}. */
   constructor(options: RtpPortAllocatorOptions) {
@@ -264,6 +346,12 @@ export class RtpPortAllocator {
     this.strategy = options.strategy ?? 'sequential';
     this.recvBufferSize = options.recvBufferSize ?? 262144;
     this.sendBufferSize = options.sendBufferSize ?? 262144;
+    this.native = options.transport === 'native';
+  }
+
+  /** The transport new pairs get: `native` until it proves unavailable here. */
+  get transport(): 'dgram' | 'native' {
+    return this.native ? 'native' : 'dgram';
   }
 
   /** Pairs currently handed out by this allocator. */
@@ -297,6 +385,14 @@ export class RtpPortAllocator {
       const idx = (start + i) % n;
       const port = this.firstPort + idx * 2;
       if (this.reserved.has(port)) continue;
+      if (this.native) {
+        const r = this.bindNativePair(port);
+        if (r === 'busy') continue;
+        if (r !== 'unavailable') {
+          if (r.ok) this.cursor = (idx + 1) % n;
+          return r;
+        }
+      }
       this.reserved.add(port); // claimed before the first await: concurrent calls skip it
       const rtp = dgram.createSocket({ type: this.type, lookup: literalLookup });
       let err = await bindOnce(rtp, port, this.host);
@@ -318,13 +414,36 @@ export class RtpPortAllocator {
       this.tune(rtp);
       this.tune(rtcp);
       this.cursor = (idx + 1) % n;
-      return { ok: true, rtp, rtcp, rtpPort: port, rtcpPort: port + 1 };
+      return { ok: true, rtp: new DgramEndpoint(rtp), rtcp: new DgramEndpoint(rtcp), rtpPort: port, rtcpPort: port + 1 };
     }
     return {
       ok: false,
       error: 'exhausted',
       message: `no free RTP port pair in ${this.firstPort}-${this.firstPort + 2 * n - 1} on ${this.host}`,
     };
+  }
+
+  /**
+   * Binds `port` and `port + 1` natively (synchronously: no other allocation can interleave).
+   * `busy`: one of them is taken, try the next pair; `unavailable`: the native transport cannot
+   * run here (this allocator binds dgram from now on).
+   */
+  private bindNativePair(port: number): RtpPortAllocation | 'busy' | 'unavailable' {
+    const rtp = bindNativeUdp(this.host, port, this.recvBufferSize, this.sendBufferSize);
+    if (typeof rtp === 'string') {
+      this.native = false;
+      this.transportNote = rtp;
+      return 'unavailable';
+    }
+    if (!rtp.ok) return rtp.busy ? 'busy' : { ok: false, error: 'bind-failed', message: `${this.host}:${port}: ${rtp.error.message}` };
+    const rtcp = bindNativeUdp(this.host, port + 1, this.recvBufferSize, this.sendBufferSize);
+    if (typeof rtcp === 'string' || !rtcp.ok) {
+      rtp.endpoint.close(() => undefined);
+      if (typeof rtcp === 'string') return { ok: false, error: 'bind-failed', message: rtcp };
+      return rtcp.busy ? 'busy' : { ok: false, error: 'bind-failed', message: `${this.host}:${port + 1}: ${rtcp.error.message}` };
+    }
+    this.reserved.add(port);
+    return { ok: true, rtp: rtp.endpoint, rtcp: rtcp.endpoint, rtpPort: port, rtcpPort: port + 1 };
   }
 
   /** Gives a pair back (call after closing its sockets). */
@@ -402,8 +521,8 @@ export class RtpSocket {
   /** Local address. */
   readonly host: string;
 
-  private readonly rtp: dgram.Socket;
-  private readonly rtcp: dgram.Socket;
+  private readonly rtp: UdpEndpoint;
+  private readonly rtcp: UdpEndpoint;
   private readonly allocator: RtpPortAllocator | null;
   private rtcpMux: boolean;
   private symmetric: boolean;
@@ -438,14 +557,14 @@ export class RtpSocket {
     this.rtcp = pair.rtcp;
     this.rtpPort = pair.rtpPort;
     this.rtcpPort = pair.rtcpPort;
-    this.host = pair.rtp.address().address;
+    this.host = pair.rtp.localAddress;
     this.allocator = allocator;
     this.rtcpMux = options.rtcpMux ?? false;
     this.symmetric = options.symmetric ?? true;
-    this.rtp.on('message', this.onRtpMessage);
-    this.rtcp.on('message', this.onRtcpMessage);
-    this.rtp.on('error', this.onSocketError);
-    this.rtcp.on('error', this.onSocketError);
+    this.rtp.onMessage = this.onRtpMessage;
+    this.rtcp.onMessage = this.onRtcpMessage;
+    this.rtp.onError = this.onSocketError;
+    this.rtcp.onError = this.onSocketError;
   }
 
   /** Allocates a pair from `allocator` and wraps it; resolves with the allocation error otherwise. */
@@ -458,40 +577,38 @@ export class RtpSocket {
     return { ok: true, socket: new RtpSocket(pair, allocator, options) };
   }
 
-  private readonly onRtpMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
-    if (this.rtcpMux && isRtcp(msg, msg.length)) {
+  private readonly onRtpMessage = (msg: Buffer, len: number, address: string, port: number): void => {
+    if (this.rtcpMux && isRtcp(msg, len)) {
       this.counters.rtcpIn++;
       if (this.symmetric) {
-        this.learnedRtcpAddress = rinfo.address;
-        this.learnedRtcpPort = rinfo.port;
+        this.learnedRtcpAddress = address;
+        this.learnedRtcpPort = port;
       }
-      this.deliverRtcp(msg, rinfo);
+      this.deliverRtcp(msg, len, address, port);
       return;
     }
     this.counters.rtpIn++;
-    let len = msg.length;
     // unprotected before learning the source: a forged packet must not re-aim our media
     if (this.srtp !== null && (len = this.srtp.unprotectRtp(msg, len)) < 0) return;
     if (this.symmetric) {
-      this.learnedRtpAddress = rinfo.address;
-      this.learnedRtpPort = rinfo.port;
+      this.learnedRtpAddress = address;
+      this.learnedRtpPort = port;
     }
-    this.deliver(this.onRtp, msg, len, rinfo);
+    this.deliver(this.onRtp, msg, len, address, port);
   };
 
-  private readonly onRtcpMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+  private readonly onRtcpMessage = (msg: Buffer, len: number, address: string, port: number): void => {
     this.counters.rtcpIn++;
-    this.deliverRtcp(msg, rinfo);
+    this.deliverRtcp(msg, len, address, port);
   };
 
-  private deliverRtcp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    let len = msg.length;
+  private deliverRtcp(msg: Buffer, len: number, address: string, port: number): void {
     if (this.srtp !== null && (len = this.srtp.unprotectRtcp(msg, len)) < 0) return;
     if (this.symmetric) {
-      this.learnedRtcpAddress = rinfo.address;
-      this.learnedRtcpPort = rinfo.port;
+      this.learnedRtcpAddress = address;
+      this.learnedRtcpPort = port;
     }
-    this.deliver(this.onRtcp, msg, len, rinfo);
+    this.deliver(this.onRtcp, msg, len, address, port);
   }
 
   /**
@@ -509,11 +626,6 @@ export class RtpSocket {
     return this.srtp;
   }
 
-  /** A send through a slot failed: its callback got the error the socket would have emitted. */
-  sendFailed(err: Error): void {
-    this.onSocketError(err);
-  }
-
   private readonly onSocketError = (err: Error): void => {
     this.counters.errors++;
     if (this.onError) {
@@ -525,10 +637,10 @@ export class RtpSocket {
     }
   };
 
-  private deliver(h: RtpPacketHandler | null, msg: Buffer, len: number, rinfo: dgram.RemoteInfo): void {
+  private deliver(h: RtpPacketHandler | null, msg: Buffer, len: number, address: string, port: number): void {
     if (h === null) return;
     try {
-      h(msg, len, rinfo.address, rinfo.port);
+      h(msg, len, address, port);
     } catch {
       this.counters.handlerErrors++;
     }
@@ -565,38 +677,38 @@ export class RtpSocket {
     return null;
   }
 
+  /** Which transport carries the sockets (`native`: handlers get a buffer reused for the next datagram). */
+  get transport(): 'dgram' | 'native' {
+    return this.rtp.transport;
+  }
+
   /** Sends `buf[0..len)` from the RTP port to `host:port`. Errors go to `onError`. */
   send(buf: Buffer, len: number, port: number, host: string): void {
     this.sendFrom(this.rtp, buf, len, port, host, false);
   }
 
-  /** Sends through a slot, protected by SRTP (or SRTCP when `rtcp`) when the session has it. */
-  private sendFrom(sock: dgram.Socket, buf: Buffer, len: number, port: number, host: string, rtcp: boolean): void {
+  /** Sends through the socket's stage, protected by SRTP (or SRTCP when `rtcp`) when the session has it. */
+  private sendFrom(sock: UdpEndpoint, buf: Buffer, len: number, port: number, host: string, rtcp: boolean): void {
     if (this.closed) return;
     const srtp = this.srtp;
-    try {
-      const room = srtp === null ? len : len + srtp.trailerBytes;
-      if (room > SEND_SLOT_BYTES) {
-        if (srtp !== null) return; // no room to protect in place: never send such a packet in the clear
-        sock.send(buf, 0, len, port, host);
+    const room = srtp === null ? len : len + srtp.trailerBytes;
+    if (room > SEND_SLOT_BYTES) {
+      if (srtp !== null) return; // no room to protect in place: never send such a packet in the clear
+      sock.sendNow(buf, len, port, host);
+      return;
+    }
+    // copied into the socket's stage (a dgram slot: see SendSlot; the native socket's own buffer)
+    const out0 = sock.stage(room);
+    buf.copy(out0, 0, 0, len);
+    let out = len;
+    if (srtp !== null) {
+      out = rtcp ? srtp.protectRtcp(out0, len) : srtp.protectRtp(out0, len);
+      if (out < 0) {
+        sock.dropStaged();
         return;
       }
-      // copied into a slot of the shared pool (see SendSlot), given back by the send's callback
-      const slot = (room <= SMALL_SLOT_BYTES ? smallSlots : largeSlots).take();
-      buf.copy(slot.buf, 0, 0, len);
-      let out = len;
-      if (srtp !== null) {
-        out = rtcp ? srtp.protectRtcp(slot.buf, len) : srtp.protectRtp(slot.buf, len);
-        if (out < 0) {
-          slot.done(null);
-          return;
-        }
-      }
-      slot.owner = this;
-      sock.send(slot.bytes(out), port, host, slot.done);
-    } catch (err) {
-      this.onSocketError(err as Error);
     }
+    sock.sendStaged(out, port, host);
   }
 
   /** Sends an RTP packet to the peer; false when no destination is known yet. */
@@ -640,11 +752,7 @@ export class RtpSocket {
       this.sendFrom(sock, buf, len, port, address, true);
       return true;
     }
-    try {
-      sock.send(buf, 0, len, port, address);
-    } catch (err) {
-      this.onSocketError(err as Error);
-    }
+    sock.sendNow(buf, len, port, address);
     return true;
   }
 
@@ -669,13 +777,8 @@ export class RtpSocket {
           resolve();
         }
       };
-      for (const s of [this.rtp, this.rtcp]) {
-        try {
-          s.close(done);
-        } catch {
-          done();
-        }
-      }
+      this.rtp.close(done);
+      this.rtcp.close(done);
     });
   }
 }

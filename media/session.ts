@@ -47,6 +47,7 @@ import { createResampler, type Resampler } from './resample.js';
 import { parseRtcp, writeRtcpCompound, type RtcpReportBlock } from './rtcp.js';
 import { createRtpHeader, parseRtp, RtpParseResult, RTP_HEADER_SIZE, writeRtpHeader, type RtpHeaderFields } from './rtp.js';
 import { RtpSocket, type RtpPortAllocator } from './rtpSocket.js';
+import { packetArrivalMs } from './udpEndpoint.js';
 import { sameSrtpKeying, SrtpSession, type SrtpKeying, type SrtpSessionStats } from './srtp.js';
 import {
   RtpReceiveStats,
@@ -992,7 +993,7 @@ export class MediaSession implements MediaNode {
       this.rxIgnored++;
       return;
     }
-    const now = performance.now();
+    const now = packetArrivalMs();
     const pt = h.payloadType;
     const isAudio = pt === this.recvPt;
     const isCn = !isAudio && (pt === CN_STATIC_PT || pt === this.cnRecvPt);
@@ -1121,7 +1122,9 @@ export class MediaSession implements MediaNode {
   /** Offers a received packet to the raw callback; false when it said to drop it. */
   private rawReceived(buf: Buffer, len: number, payloadOffset: number, payloadLength: number): boolean {
     const h = this.rxHeader;
-    // allocation per packet is accepted while raw access is on (documented)
+    // allocation per packet is accepted while raw access is on (documented); a copy under the
+    // native transport, which reads the next datagram into the same buffer
+    const packet = this.socket.transport === 'native' ? Buffer.from(buf.subarray(0, len)) : len === buf.length ? buf : buf.subarray(0, len);
     const d: RawRtpData = {
       transmittingPacket: false,
       payloadType: h.payloadType,
@@ -1129,8 +1132,8 @@ export class MediaSession implements MediaNode {
       sequence: h.sequence,
       timestamp: h.timestamp,
       ssrc: h.ssrc,
-      payload: buf.subarray(payloadOffset, payloadOffset + payloadLength),
-      packet: len === buf.length ? buf : buf.subarray(0, len),
+      payload: packet.subarray(payloadOffset, payloadOffset + payloadLength),
+      packet,
       processRtpPacket: true,
     };
     if (this.phoneLine !== undefined) d.phoneLine = this.phoneLine;
@@ -1159,8 +1162,9 @@ export class MediaSession implements MediaNode {
       this.rtcpMalformed++;
       return;
     }
-    const wall = Date.now();
-    const mono = performance.now();
+    // when it arrived (the native transport reads sockets up to a phase later)
+    const mono = packetArrivalMs();
+    const wall = Date.now() - (performance.now() - mono);
     for (const p of r.packets) {
       if (p.type === 'sr') {
         if (this.rxSsrcKnown && p.ssrc === this.rxSsrc) this.rxStats.onSenderReport(p.ntpSeconds, p.ntpFraction, mono);

@@ -45,6 +45,18 @@ export function testMediaWorkers(): { mediaWorkers: number } {
   return { mediaWorkers: v === undefined || v === '' ? 0 : Number(v) };
 }
 
+/** The environment variable that runs every test engine's RTP on one transport (the native matrix). */
+export const TEST_RTP_TRANSPORT_ENV = 'LINESCAPE_TEST_RTP_TRANSPORT';
+
+/**
+ * `{ rtpTransport: 'native' }` when {@link TEST_RTP_TRANSPORT_ENV} is `native`: the call tests
+ * run unchanged on the native RTP transport (a test's own `rtpTransport` wins); otherwise
+ * nothing, and the engines use the default (dgram).
+ */
+export function testRtpTransport(): { rtpTransport?: 'native' } {
+  return process.env[TEST_RTP_TRANSPORT_ENV] === 'native' ? { rtpTransport: 'native' } : {};
+}
+
 /**
  * Starts an engine on 127.0.0.1 and a free port; stopped in teardown. Its registrar role binds
  * without a password (`registrarRequireAuthentication: false`) unless the test says otherwise:
@@ -59,7 +71,7 @@ export async function startEngine(
   const engine = new VoipMediaEngine(options);
   const seen: Notification[] = [];
   engine.on('notification', (n: Notification) => seen.push(n));
-  const rc = await engine.startSipTelephony({ ipAddressOfThisHost: '127.0.0.1', sipPort: 0, registrarRequireAuthentication: false, ...testMediaWorkers(), ...params });
+  const rc = await engine.startSipTelephony({ ipAddressOfThisHost: '127.0.0.1', sipPort: 0, registrarRequireAuthentication: false, ...testMediaWorkers(), ...testRtpTransport(), ...params });
   if (rc !== T.SipSuccess) throw new Error(`startSipTelephony: ${T[rc]}`);
   t.teardown(() => engine.stopSipTelephony());
   const of = <E extends NotificationEvent>(event: E): NotificationOf<E>[] => seen.filter((n): n is NotificationOf<E> => n.event === event);

@@ -1,0 +1,339 @@
+/**
+ * The native RTP transport (`rtpTransport: 'native'`): UDP sockets made and read through libc
+ * (ffi/udp.ts) instead of `node:dgram`. Each thread (the main one, each media floor) has one
+ * poller: an epoll set of its sockets that the media clock reads at the start of each phase
+ * (every 5 ms with the default 4 phase groups), draining every ready socket into one buffer
+ * and handing each datagram to its socket's handler with the kernel's receive timestamp. Sends
+ * go out at once with `sendto` from the socket's own staging buffer. Nothing is allocated per
+ * datagram either way, and JavaScript is entered once per phase instead of once per datagram.
+ *
+ * A poll also runs from a 10 ms timer whenever no clock has polled for that long (sockets
+ * without a running session, a clock stopped), so nothing waits in the kernel for longer.
+ * IPv4 only: an IPv6 range stays on dgram.
+ * @module
+ */
+import { nativeAddress, nativeErrno } from '../ffi/loader.js';
+import { LINUX, libcUdp, type LibcUdp } from '../ffi/udp.js';
+import { setPacketArrival, type UdpEndpoint, type UdpMessageHandler } from './udpEndpoint.js';
+
+/** Largest datagram read (RTP over Ethernet fits; longer ones arrive cut, like dgram's 64 KiB would not). */
+const RX_BYTES = 2048;
+/** Staging buffer per socket: an RTP packet with an SRTP trailer. */
+const STAGE_BYTES = 1600;
+/** Datagrams read from one socket per poll at most (the rest wait for the next). */
+const DRAIN_PER_SOCKET = 64;
+/** epoll events fetched per epoll_wait. */
+const EVENTS = 256;
+/** The fallback timer's period, ms. */
+const FALLBACK_MS = 10;
+
+/** An errno as the Error dgram would have given (code and syscall). */
+function errnoError(syscall: string, errno: number): Error & { code: string; errno: number; syscall: string } {
+  const names: Record<number, string> = { 11: 'EAGAIN', 13: 'EACCES', 98: 'EADDRINUSE', 99: 'EADDRNOTAVAIL', 101: 'ENETUNREACH', 111: 'ECONNREFUSED' };
+  const code = names[errno] ?? `errno ${errno}`;
+  return Object.assign(new Error(`${syscall} ${code}`), { code, errno, syscall });
+}
+
+/** Dotted quad of an IPv4 address held as a 32-bit number. */
+function dotted(a: number): string {
+  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+}
+
+/** Parses a dotted quad into a 32-bit number, or -1. */
+function parseIpv4(s: string): number {
+  const parts = s.split('.');
+  if (parts.length !== 4) return -1;
+  let a = 0;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p)) return -1;
+    const n = Number(p);
+    if (n > 255) return -1;
+    a = a * 256 + n;
+  }
+  return a;
+}
+
+/** Writes a `struct sockaddr_in` at `buf[0..16)`. */
+function writeSockaddr(buf: Buffer, addr: number, port: number): void {
+  buf.fill(0, 0, 16);
+  buf.writeUInt16LE(LINUX.AF_INET, 0);
+  buf.writeUInt16BE(port, 2);
+  buf.writeUInt32BE(addr >>> 0, 4);
+}
+
+/**
+ * The thread's poller: one epoll set, one receive buffer and one `msghdr` for all its sockets.
+ */
+class NativeUdpPoller {
+  private readonly epfd: number;
+  private readonly endpoints: Array<NativeUdpEndpoint | null> = [];
+  private readonly freeIds: number[] = [];
+  private count = 0;
+  /** The datagram buffer every read lands in. */
+  private readonly rx = Buffer.allocUnsafeSlow(RX_BYTES);
+  /** name (16 used) at 0, iovec at 32, control at 64, msghdr at 128. */
+  private readonly block = Buffer.allocUnsafeSlow(192);
+  private readonly events = Buffer.allocUnsafeSlow(12 * EVENTS);
+  private readonly ts = Buffer.allocUnsafeSlow(64);
+  private readonly ctl = Buffer.allocUnsafeSlow(64);
+  private readonly msg: Buffer;
+  /** The last source address seen and its string (most datagrams come from a few hosts). */
+  private lastAddr = -1;
+  private lastAddrText = '';
+  private timer: NodeJS.Timeout | undefined;
+  private lastPollMs = 0;
+  private polling = false;
+
+  constructor(private readonly c: LibcUdp) {
+    this.epfd = c.epollCreate(LINUX.EPOLL_CLOEXEC) as number;
+    if (this.epfd < 0) throw errnoError('epoll_create1', nativeErrno());
+    const b = this.block;
+    b.fill(0);
+    const base = nativeAddress(b);
+    // iovec { base = rx, len }
+    b.writeBigUInt64LE(nativeAddress(this.rx), 32);
+    b.writeBigUInt64LE(BigInt(RX_BYTES), 40);
+    this.msg = b.subarray(128, 184);
+    const m = this.msg;
+    m.writeBigUInt64LE(base, 0); // msg_name
+    m.writeBigUInt64LE(base + 32n, 16); // msg_iov
+    m.writeBigUInt64LE(1n, 24); // msg_iovlen
+    m.writeBigUInt64LE(base + 64n, 32); // msg_control
+  }
+
+  /** Sockets registered. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Adds a socket to the epoll set; its id. */
+  add(ep: NativeUdpEndpoint): number {
+    const id = this.freeIds.pop() ?? this.endpoints.length;
+    this.endpoints[id] = ep;
+    const ev = this.ctl;
+    ev.writeUInt32LE(LINUX.EPOLLIN, 0);
+    ev.writeUInt32LE(id, 4);
+    ev.writeUInt32LE(0, 8);
+    if ((this.c.epollCtl(this.epfd, LINUX.EPOLL_CTL_ADD, ep.fd, ev) as number) < 0) {
+      const err = errnoError('epoll_ctl', nativeErrno());
+      this.endpoints[id] = null;
+      this.freeIds.push(id);
+      throw err;
+    }
+    if (++this.count === 1) {
+      this.lastPollMs = performance.now();
+      this.timer = setInterval(this.onFallback, FALLBACK_MS);
+    }
+    return id;
+  }
+
+  /** Removes a socket (before closing its fd). */
+  remove(ep: NativeUdpEndpoint, id: number): void {
+    if (this.endpoints[id] !== ep) return;
+    this.c.epollCtl(this.epfd, LINUX.EPOLL_CTL_DEL, ep.fd, this.ctl);
+    this.endpoints[id] = null;
+    this.freeIds.push(id);
+    if (--this.count === 0 && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private readonly onFallback = (): void => {
+    if (performance.now() - this.lastPollMs >= FALLBACK_MS - 1) this.poll();
+  };
+
+  /** Reads every ready socket and delivers its datagrams; the number delivered. */
+  poll(): number {
+    if (this.count === 0 || this.polling) return 0;
+    this.polling = true;
+    let delivered = 0;
+    try {
+      const c = this.c;
+      const nowPerf = performance.now();
+      this.lastPollMs = nowPerf;
+      c.clockGettime(LINUX.CLOCK_REALTIME, this.ts);
+      const nowReal = this.ts.readUInt32LE(0) * 1000 + this.ts.readInt32LE(4) * 4294967296000 + this.ts.readUInt32LE(8) / 1e6;
+      for (;;) {
+        const n = c.epollWait(this.epfd, this.events, EVENTS, 0) as number;
+        if (n <= 0) break;
+        for (let i = 0; i < n; i++) {
+          const ep = this.endpoints[this.events.readUInt32LE(i * 12 + 4)];
+          if (ep !== null && ep !== undefined) delivered += this.drain(ep, nowPerf, nowReal);
+        }
+        if (n < EVENTS) break;
+      }
+    } finally {
+      setPacketArrival(Number.NaN);
+      this.polling = false;
+    }
+    return delivered;
+  }
+
+  private drain(ep: NativeUdpEndpoint, nowPerf: number, nowReal: number): number {
+    const c = this.c;
+    const m = this.msg;
+    const b = this.block;
+    let k = 0;
+    while (k < DRAIN_PER_SOCKET && !ep.closed) {
+      m.writeUInt32LE(16, 8); // msg_namelen
+      m.writeBigUInt64LE(64n, 40); // msg_controllen
+      const len = c.recvmsg(ep.fd, m, LINUX.MSG_DONTWAIT) as number;
+      if (len < 0) {
+        const e = nativeErrno();
+        if (e !== LINUX.EAGAIN && e !== LINUX.EINTR) ep.failed(errnoError('recvmsg', e));
+        break;
+      }
+      k++;
+      const addr = b.readUInt32BE(4);
+      if (addr !== this.lastAddr) {
+        this.lastAddr = addr;
+        this.lastAddrText = dotted(addr);
+      }
+      const port = b.readUInt16BE(2);
+      // SCM_TIMESTAMPNS: cmsghdr (len 8, level 4, type 4) then struct timespec
+      let at = nowPerf;
+      if (m.readUInt32LE(40) >= 32 && b.readInt32LE(72) === LINUX.SOL_SOCKET && b.readInt32LE(76) === LINUX.SO_TIMESTAMPNS) {
+        const real = b.readUInt32LE(80) * 1000 + b.readInt32LE(84) * 4294967296000 + b.readUInt32LE(88) / 1e6;
+        const age = nowReal - real;
+        if (age > 0 && age < 1000) at = nowPerf - age;
+      }
+      setPacketArrival(at);
+      ep.deliver(this.rx, len > RX_BYTES ? RX_BYTES : len, this.lastAddrText, port);
+    }
+    return k;
+  }
+}
+
+/** Each thread's poller (module state is per thread), made with the first native socket. */
+let poller: NativeUdpPoller | null = null;
+
+/**
+ * Reads the thread's native sockets now: the media clock calls it at the start of each phase.
+ * Costs a comparison when there are none.
+ */
+export function pollNativeUdp(): number {
+  return poller === null || poller.size === 0 ? 0 : poller.poll();
+}
+
+/** One native UDP socket (see the module). */
+export class NativeUdpEndpoint implements UdpEndpoint {
+  readonly transport = 'native' as const;
+  onMessage: UdpMessageHandler | null = null;
+  onError: ((err: Error) => void) | null = null;
+  /** @internal set once closed: the poller stops reading it */
+  closed = false;
+  private readonly id: number;
+  /** Staging buffer; bytes 0..15 of `dest` hold the cached destination. */
+  private readonly stageBuf = Buffer.allocUnsafeSlow(STAGE_BYTES);
+  private readonly dest = Buffer.allocUnsafeSlow(128);
+  private destHost = '';
+  private destPort = -1;
+  private destOk = false;
+
+  /** @internal use {@link bindNativeUdp} */
+  constructor(
+    private readonly c: LibcUdp,
+    readonly fd: number,
+    readonly localAddress: string,
+    private readonly owner: NativeUdpPoller,
+  ) {
+    this.id = owner.add(this);
+  }
+
+  /** @internal the poller hands over one datagram */
+  deliver(buf: Buffer, len: number, address: string, port: number): void {
+    const h = this.onMessage;
+    if (h !== null) h(buf, len, address, port);
+  }
+
+  /** @internal a receive failed */
+  failed(err: Error): void {
+    const h = this.onError;
+    if (h !== null) h(err);
+  }
+
+  stage(room: number): Buffer {
+    return room <= STAGE_BYTES ? this.stageBuf : Buffer.allocUnsafe(room);
+  }
+
+  sendStaged(len: number, port: number, host: string): void {
+    this.sendNow(this.stageBuf, len, port, host);
+  }
+
+  dropStaged(): void {
+    // nothing held: the stage is the socket's own
+  }
+
+  sendNow(buf: Buffer, len: number, port: number, host: string): void {
+    if (this.closed) return;
+    if (port !== this.destPort || host !== this.destHost) {
+      const a = parseIpv4(host);
+      this.destHost = host;
+      this.destPort = port;
+      this.destOk = a >= 0 && port > 0 && port < 65536;
+      if (this.destOk) writeSockaddr(this.dest, a, port);
+    }
+    if (!this.destOk) {
+      this.failed(Object.assign(new Error(`send to ${host}:${port}: not an IPv4 address and port`), { code: 'EINVAL' }));
+      return;
+    }
+    if ((this.c.sendto(this.fd, buf, len, 0, this.dest, 16) as number) < 0) this.failed(errnoError('sendto', nativeErrno()));
+  }
+
+  close(done: () => void): void {
+    if (!this.closed) {
+      this.closed = true;
+      this.owner.remove(this, this.id);
+      this.c.close(this.fd);
+    }
+    queueMicrotask(done);
+  }
+}
+
+/** A bound native socket, or the errno of the bind (the caller tries the next port on EADDRINUSE). */
+export type NativeBindResult = { ok: true; endpoint: NativeUdpEndpoint } | { ok: false; busy: boolean; error: Error };
+
+/**
+ * Opens a non-blocking IPv4 UDP socket bound to `host:port` with the given buffer sizes and
+ * receive timestamps, registered with the thread's poller; or the reason it could not be.
+ * `unavailable` (a string) when the native transport cannot run here at all.
+ */
+export function bindNativeUdp(host: string, port: number, recvBufferSize: number, sendBufferSize: number): NativeBindResult | string {
+  const c = libcUdp();
+  if (typeof c === 'string') return c;
+  const addr = parseIpv4(host);
+  if (addr < 0) return `the native UDP transport is IPv4 only (${host})`;
+  try {
+    poller ??= new NativeUdpPoller(c);
+  } catch (err) {
+    return `epoll unavailable: ${(err as Error).message}`;
+  }
+  const fd = c.socket(LINUX.AF_INET, LINUX.SOCK_DGRAM | LINUX.SOCK_NONBLOCK | LINUX.SOCK_CLOEXEC, 0) as number;
+  if (fd < 0) {
+    const e = nativeErrno();
+    return { ok: false, busy: false, error: errnoError('socket', e) };
+  }
+  const opt = Buffer.allocUnsafeSlow(128);
+  const set = (name: number, value: number): void => {
+    opt.writeInt32LE(value, 0);
+    c.setsockopt(fd, LINUX.SOL_SOCKET, name, opt, 4);
+  };
+  // enlarged buffers absorb what arrives between two polls; the OS may clamp them
+  set(LINUX.SO_RCVBUF, recvBufferSize);
+  set(LINUX.SO_SNDBUF, sendBufferSize);
+  set(LINUX.SO_TIMESTAMPNS, 1);
+  writeSockaddr(opt, addr, port);
+  if ((c.bind(fd, opt, 16) as number) < 0) {
+    const e = nativeErrno();
+    c.close(fd);
+    // taken by someone else (the allocator tries the next pair), as dgram's bind reports it
+    return { ok: false, busy: e === LINUX.EADDRINUSE || e === LINUX.EACCES, error: errnoError('bind', e) };
+  }
+  try {
+    return { ok: true, endpoint: new NativeUdpEndpoint(c, fd, host, poller) };
+  } catch (err) {
+    c.close(fd);
+    return { ok: false, busy: false, error: err as Error };
+  }
+}
