@@ -175,6 +175,8 @@ async function startEngine(req: WorkerRequest): Promise<object> {
     // bench:calls workers / f: media in this many worker threads; the other parts and rows
     // measure media on the main thread, whatever the engine's default
     mediaWorkers: typeof req.mediaWorkers === 'number' ? req.mediaWorkers : 0,
+    // every part: the RTP transport, from the request (part e's variants) or BENCH_RTP_TRANSPORT
+    ...(req.rtpTransport === 'native' || req.rtpTransport === 'dgram' ? { rtpTransport: req.rtpTransport } : process.env.BENCH_RTP_TRANSPORT === 'native' ? { rtpTransport: 'native' as const } : {}),
     // bench:calls e: the media worker threads' scheduling priority
     ...(typeof req.mediaThreadPriority === 'string' ? { mediaThreadPriority: req.mediaThreadPriority as 'normal' | 'high' | 'realtime' } : {}),
     // bench:calls e: the media clock's phase groups and signalling's yield, on or off

@@ -102,7 +102,7 @@ import { srtpLibraryIn } from './srtp.js';
 import { fillSine } from '../media/tones.js';
 import type { NativeOpusCtor } from '../media/opus.js';
 import { ENGINE_OPUS, rawEncoder } from './opus.js';
-import { pairedFramesPerCpuSecond } from './measure.js';
+import { pairedFramesPerCpuSecond, table } from './measure.js';
 import { runSipp, startSipp, waitForUdpPort, type SippResult } from '../test/helpers/peers.js';
 import { freePort, freePorts } from '../test/helpers/ports.js';
 import type { WindowFigures } from './calls-worker.js';
@@ -240,13 +240,6 @@ function cpuJiffies(): { busy: number; total: number } | undefined {
   }
 }
 
-/** Right-aligned table printing. */
-function table(head: string[], rows: string[][]): void {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padStart(w[i]!)).join('  ');
-  console.log(line(head));
-  for (const r of rows) console.log(line(r));
-}
 
 /** Load average and CPU count, for context beside every part. */
 function machine(): string {
@@ -1200,6 +1193,10 @@ const STORM_VARIANTS: Array<[string, string, Record<string, unknown>, string?]> 
   ['w1-normal', 'mediaWorkers 1, priority normal', { mediaWorkers: 1, mediaThreadPriority: 'normal' }],
   ['w1-high', 'mediaWorkers 1, priority high (nice -10): the defaults on 2 cores', { mediaWorkers: 1, mediaThreadPriority: 'high' }],
   ['w1-realtime', 'mediaWorkers 1, priority realtime (SCHED_FIFO)', { mediaWorkers: 1, mediaThreadPriority: 'realtime' }],
+  // the native RTP transport: sockets read once per phase, nothing allocated per packet
+  ['w0-native', 'mediaWorkers 0, rtpTransport native', { mediaWorkers: 0, rtpTransport: 'native' }],
+  ['w1-high-native', 'mediaWorkers 1, priority high, rtpTransport native', { mediaWorkers: 1, mediaThreadPriority: 'high', rtpTransport: 'native' }],
+  ['w1-rt-native', 'mediaWorkers 1, realtime, rtpTransport native', { mediaWorkers: 1, mediaThreadPriority: 'realtime', rtpTransport: 'native' }],
   // V8's GC helper threads stay at normal priority: a real-time floor waiting for them in a
   // scavenge is a priority inversion; --single-threaded-gc does the floor's GC on its own thread
   ['w1-rt-stgc', 'mediaWorkers 1, realtime, node --single-threaded-gc', { mediaWorkers: 1, mediaThreadPriority: 'realtime' }, '--single-threaded-gc'],

@@ -30,6 +30,7 @@ import { EngineProcess, writeDispatcherList } from '../examples/scale-out/engine
 import { projectRoot } from '../test/helpers/env.js';
 import { runSipp, startKamailio, startSipp, waitForUdpPort, type KamailioHandle, type SippHandle, type SippResult } from '../test/helpers/peers.js';
 import { freePorts } from '../test/helpers/ports.js';
+import { table } from './measure.js';
 
 const exampleDir = path.join(projectRoot, 'examples', 'scale-out');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -75,13 +76,6 @@ function withChildren(pid: number): number[] {
 /** CPU seconds of a set of processes. */
 const cpuOf = (pids: readonly number[]): number => pids.reduce((s, p) => s + (cpuSeconds(p) || 0), 0);
 
-/** Prints a right-aligned table. */
-function table(head: string[], rows: string[][]): void {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padStart(w[i]!)).join('  ');
-  console.log(line(head));
-  for (const r of rows) console.log(line(r));
-}
 
 /** A back end behind Kamailio: some engine processes, or one SIPp UAS. */
 interface Backend {

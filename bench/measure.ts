@@ -48,3 +48,11 @@ export function pairedFramesPerCpuSecond(a: () => void, b: () => void, durationM
   }
   return [Math.round(na / (ua / 1e6)), Math.round(nb / (ub / 1e6))];
 }
+
+/** Right-aligned table printing. */
+export function table(head: string[], rows: string[][]): void {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padStart(w[i]!)).join('  ');
+  console.log(line(head));
+  for (const r of rows) console.log(line(r));
+}

@@ -19,6 +19,7 @@
  * run (credentials, logger, metrics, a few settings) is in engine/engineState.ts.
  * @module
  */
+import net from 'node:net';
 import { raceTimer } from '../sip/clock.js';
 import type { SipRequest, SipParseError } from '../sip/message.js';
 import { SipStack } from '../sip/stack.js';
@@ -48,6 +49,7 @@ import { RtpPortAllocator } from '../media/rtpSocket.js';
 import { MediaFloors, type FloorLineMedia, type MediaFloorsOptions } from './mediaWorkers.js';
 import { EngineAudio } from './audio.js';
 import { setSrtpLibraryPath } from '../ffi/srtp.js';
+import { libcUdp } from '../ffi/udp.js';
 import { CHALLENGED_METHODS, ChallengeAuthenticator } from './challenge.js';
 import type { EngineState } from './engineState.js';
 import { EventSubscriptions, SUBSCRIPTION_CAPABILITY } from './eventSubscriptions.js';
@@ -195,6 +197,12 @@ export class RunningEngine {
     state.logger = p.logger ?? state.constructorLogger();
     // libsrtp2 is one per process: a path given after it was loaded cannot take effect
     if (p.srtpLibraryPath !== '' && !setSrtpLibraryPath(p.srtpLibraryPath)) state.logger.warn({ srtpLibraryPath: p.srtpLibraryPath }, 'srtpLibraryPath ignored: another libsrtp2 is in use');
+    if (p.rtpTransport === 'native') {
+      // the allocators fall back to dgram by themselves; the operator hears why once, here
+      const udp = libcUdp();
+      if (typeof udp === 'string') state.logger.warn({ rtpTransport: 'native', reason: udp }, 'rtpTransport native unavailable: RTP uses node:dgram');
+      else if (net.isIPv6(p.ipAddressOfThisHost)) state.logger.warn({ rtpTransport: 'native' }, 'rtpTransport native is IPv4 only: RTP uses node:dgram');
+    }
     state.notifier.setCallback(p.userNotifyCallbackProc);
     const lines = Array.from({ length: p.numPhoneLinesRequested }, (_, i) => new PhoneLine(i));
     for (const l of lines) {

@@ -1,0 +1,139 @@
+/**
+ * The native RTP transport (media/nativeUdp.ts) on 127.0.0.1: packets both ways through
+ * `RtpSocket` with the source address and the kernel's arrival time, SRTP-free RTCP, busy ports
+ * skipped, bad datagrams and bad destinations answered with counts (never a throw), and the
+ * fallback to dgram when the transport is switched off. The engine-level call tests run on this
+ * transport in CI's native matrix (`LINESCAPE_TEST_RTP_TRANSPORT=native`).
+ */
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { setNativeLibraryDisabled } from '../ffi/loader.js';
+import { libcUdp } from '../ffi/udp.js';
+import { pollNativeUdp } from '../media/nativeUdp.js';
+import { RtpPortAllocator, RtpSocket } from '../media/rtpSocket.js';
+import { createRtpHeader, parseRtp, RtpParseResult, writeRtpHeader } from '../media/rtp.js';
+import { packetArrivalMs } from '../media/udpEndpoint.js';
+import { peerTest, type ProbedRequirement } from './helpers/env.js';
+import { freePorts } from './helpers/ports.js';
+
+const HOST = '127.0.0.1';
+const probe = libcUdp();
+const NATIVE: ProbedRequirement = {
+  probed: 'native UDP transport (libc through koffi)',
+  missing: typeof probe === 'string' ? probe : undefined,
+  aptPackages: ['libc6'],
+  then: 'npm rebuild koffi',
+};
+
+async function nativeAllocator(): Promise<RtpPortAllocator> {
+  const ports = await freePorts(4, { even: true });
+  return new RtpPortAllocator({ host: HOST, minPort: ports[0]!, maxPort: ports[3]! + 1, transport: 'native' });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+peerTest.serial('two native sockets exchange RTP; the handler sees the source and the arrival time, not the poll time', [NATIVE], async (t) => {
+  const alloc = await nativeAllocator();
+  const a = await RtpSocket.open(alloc);
+  const b = await RtpSocket.open(alloc);
+  if (!a.ok || !b.ok) return t.fail('allocation failed');
+  t.teardown(() => Promise.all([a.socket.close(), b.socket.close()]));
+  t.is(alloc.transport, 'native');
+  t.is(a.socket.transport, 'native');
+  t.is(a.socket.host, HOST);
+  const seen: Array<{ seq: number; address: string; port: number; arrival: number; delivered: number }> = [];
+  const h = createRtpHeader();
+  b.socket.onRtp = (buf, len, address, port) => {
+    t.is(parseRtp(buf, len, h), RtpParseResult.Ok);
+    seen.push({ seq: h.sequence, address, port, arrival: packetArrivalMs(), delivered: performance.now() });
+  };
+  a.socket.setRemote(HOST, b.socket.rtpPort);
+  const pkt = Buffer.alloc(200);
+  const sentFrom = performance.now();
+  for (let seq = 1; seq <= 5; seq++) {
+    const n = writeRtpHeader(pkt, { marker: false, payloadType: 0, sequence: seq, timestamp: seq * 160, ssrc: 7 });
+    t.true(a.socket.sendRtp(pkt, n + 160));
+  }
+  const sentTo = performance.now();
+  // nothing is delivered until the thread polls (a clock phase, the fallback timer, or by hand):
+  // 8 ms without yielding, so no timer polls before this test does
+  let spins = 0;
+  while (performance.now() - sentTo < 8) spins++;
+  t.true(spins > 0);
+  t.is(seen.length, 0);
+  pollNativeUdp();
+  t.deepEqual(
+    seen.map((s) => s.seq),
+    [1, 2, 3, 4, 5],
+  );
+  for (const p of seen) {
+    t.is(p.address, HOST);
+    t.is(p.port, a.socket.rtpPort);
+    // the kernel's receive time (loopback delivers inside sendto), not the poll's: read at least
+    // 8 ms after the sends, each packet still says it arrived while they were being sent
+    t.true(p.arrival >= sentFrom - 1 && p.arrival <= sentTo + 1, `arrival ${(p.arrival - sentFrom).toFixed(2)} ms after the first send`);
+    t.true(p.delivered - p.arrival >= 7, `delivered ${(p.delivered - p.arrival).toFixed(2)} ms after its arrival`);
+  }
+  // symmetric RTP answers to the source, RTCP goes to RTP + 1
+  t.deepEqual(b.socket.rtpDestination, { address: HOST, port: a.socket.rtpPort });
+  const rtcp = new Promise<number>((resolve) => (a.socket.onRtcp = (_buf, len) => resolve(len)));
+  const sr = Buffer.from([0x80, 201, 0, 1, 0, 0, 0, 9]);
+  b.socket.setRemote(HOST, a.socket.rtpPort);
+  t.true(b.socket.sendRtcp(sr, sr.length));
+  t.is(await rtcp, 8, 'delivered by the fallback timer without a clock');
+  t.is(b.socket.stats().rtpIn, 5);
+  await a.socket.close();
+  await b.socket.close();
+  t.is(alloc.inUse, 0);
+});
+
+peerTest.serial('a busy port is skipped; garbage, an oversized datagram and a bad destination are counted, never thrown', [NATIVE], async (t) => {
+  const ports = await freePorts(4, { even: true });
+  const squatter = dgram.createSocket('udp4');
+  squatter.bind(ports[0], HOST);
+  await once(squatter, 'listening');
+  t.teardown(() => squatter.close());
+  const alloc = new RtpPortAllocator({ host: HOST, minPort: ports[0]!, maxPort: ports[3]! + 1, transport: 'native' });
+  const r = await RtpSocket.open(alloc);
+  if (!r.ok) return t.fail(r.message);
+  const s = r.socket;
+  t.teardown(() => s.close());
+  t.not(s.rtpPort, ports[0]);
+  t.is(alloc.transport, 'native');
+  const got: number[] = [];
+  s.onRtp = (_buf, len) => {
+    got.push(len);
+    if (len === 3) throw new Error('a handler that throws');
+  };
+  const raw = dgram.createSocket('udp4');
+  t.teardown(() => raw.close());
+  raw.send(Buffer.from([1, 2, 3]), s.rtpPort, HOST);
+  raw.send(Buffer.alloc(4000, 0x80), s.rtpPort, HOST);
+  raw.send(Buffer.alloc(172, 0x80), s.rtpPort, HOST);
+  await sleep(30);
+  pollNativeUdp();
+  t.deepEqual(got, [3, 2048, 172], 'an oversized datagram arrives cut to the receive buffer');
+  t.is(s.stats().handlerErrors, 1);
+  // a destination that is not an IPv4 literal: an error count, no exception
+  const errors: string[] = [];
+  s.onError = (err) => errors.push(err.message);
+  s.setRemote('not-an-address', 4000);
+  t.true(s.sendRtp(Buffer.alloc(172), 172));
+  t.is(s.stats().errors, 1);
+  t.regex(errors[0] ?? '', /not an IPv4 address/);
+  await s.close();
+  // sends after close are ignored
+  t.false(s.sendRtp(Buffer.alloc(172), 172));
+});
+
+peerTest.serial('switched off (LINESCAPE_DISABLE_NATIVE=udp), an allocator asking for native binds dgram and says why', [NATIVE], async (t) => {
+  setNativeLibraryDisabled('udp', true);
+  t.teardown(() => setNativeLibraryDisabled('udp', false));
+  const alloc = await nativeAllocator();
+  const r = await RtpSocket.open(alloc);
+  if (!r.ok) return t.fail(r.message);
+  t.is(r.socket.transport, 'dgram');
+  t.is(alloc.transport, 'dgram');
+  t.regex(alloc.transportNote, /disabled/);
+  await r.socket.close();
+});
