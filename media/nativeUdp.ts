@@ -71,6 +71,11 @@ class NativeUdpPoller {
   private count = 0;
   /** The datagram buffer every read lands in. */
   private readonly rx = Buffer.allocUnsafeSlow(RX_BYTES);
+  /**
+   * Views of `rx`'s first n bytes, made once per length (a stream sends one length): handlers
+   * get a Buffer exactly as long as the datagram, as dgram's, which copies whole-buffer fast.
+   */
+  private readonly views: Array<Buffer | undefined> = [];
   /** name (16 used) at 0, iovec at 32, control at 64, msghdr at 128. */
   private readonly block = Buffer.allocUnsafeSlow(192);
   private readonly events = Buffer.allocUnsafeSlow(12 * EVENTS);
@@ -199,7 +204,8 @@ class NativeUdpPoller {
         if (age > 0 && age < 1000) at = nowPerf - age;
       }
       setPacketArrival(at);
-      ep.deliver(this.rx, len > RX_BYTES ? RX_BYTES : len, this.lastAddrText, port);
+      const n = len > RX_BYTES ? RX_BYTES : len;
+      ep.deliver((this.views[n] ??= this.rx.subarray(0, n)), n, this.lastAddrText, port);
     }
     return k;
   }

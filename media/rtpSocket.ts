@@ -5,10 +5,11 @@
  * media through NATs).
  *
  * Per packet, this module adds no allocation of its own: datagrams reach one handler
- * function per socket (set as a property, no event emitter fan-out) and sends use
- * `socket.send(buf, offset, length, port, address)` with no callback. Node itself still
- * allocates per datagram: a fresh `Buffer` and `rinfo` for each one received (the dgram API
- * has no receive-into-buffer), and a small send request per send. That is outside our reach.
+ * function per socket (set as a property, no event emitter fan-out). With `node:dgram` (the
+ * default transport) Node still allocates per datagram: a fresh `Buffer` and `rinfo` for each
+ * one received and a small send request per send. The native transport (media/nativeUdp.ts,
+ * `rtpTransport: 'native'`) allocates nothing; {@link RtpSocket} sees either through
+ * {@link UdpEndpoint}.
  * @module
  */
 import dgram from 'node:dgram';
@@ -453,9 +454,10 @@ export class RtpPortAllocator {
 }
 
 /**
- * Receives one datagram. `buf` is the fresh Buffer Node allocated for it (keep it if you
- * like, nothing reuses it); `len` is `buf.length`, passed so handlers share the
- * `(buf, len)` shape of the parsers.
+ * Receives one datagram: `buf` (`len` bytes, passed so handlers share the `(buf, len)` shape of
+ * the parsers). Under dgram it is the fresh Buffer Node allocated for it; under the native
+ * transport a view of the poller's buffer, overwritten by the next datagram: a handler that
+ * keeps bytes copies them.
  */
 export type RtpPacketHandler = (buf: Buffer, len: number, address: string, port: number) => void;
 
