@@ -1188,6 +1188,7 @@ async function stormRun(
 /** Part e's engine configurations, by the name `STORM_VARIANTS` picks them with (and extra node flags for E). */
 const STORM_VARIANTS: Array<[string, string, Record<string, unknown>, string?]> = [
   ['before', 'before (1 phase group, no yield)', { mediaPhaseGroups: 1, signallingYieldsToMedia: false }],
+  // without a transport named, the bench's engines use dgram (BENCH_RTP_TRANSPORT=native changes that)
   ['w0', 'mediaWorkers 0 (media on the main thread)', { mediaWorkers: 0 }],
   // media on a worker thread, signalling alone on the main one, at each thread priority
   ['w1-normal', 'mediaWorkers 1, priority normal', { mediaWorkers: 1, mediaThreadPriority: 'normal' }],

@@ -200,8 +200,8 @@ export class RunningEngine {
     if (p.rtpTransport === 'native') {
       // the allocators fall back to dgram by themselves; the operator hears why once, here
       const udp = libcUdp();
-      if (typeof udp === 'string') state.logger.warn({ rtpTransport: 'native', reason: udp }, 'rtpTransport native unavailable: RTP uses node:dgram');
-      else if (net.isIPv6(p.ipAddressOfThisHost)) state.logger.warn({ rtpTransport: 'native' }, 'rtpTransport native is IPv4 only: RTP uses node:dgram');
+      if (typeof udp === 'string') state.logger.info({ rtpTransport: 'native', reason: udp }, 'rtpTransport native unavailable: RTP uses node:dgram');
+      else if (net.isIPv6(p.ipAddressOfThisHost)) state.logger.info({ rtpTransport: 'native' }, 'rtpTransport native is IPv4 only: RTP uses node:dgram');
     }
     state.notifier.setCallback(p.userNotifyCallbackProc);
     const lines = Array.from({ length: p.numPhoneLinesRequested }, (_, i) => new PhoneLine(i));

@@ -322,12 +322,12 @@ export interface StartSipTelephonyParams {
    */
   mediaThreadPriority?: 'normal' | 'high' | 'realtime';
   /**
-   * How RTP and RTCP sockets are made and read: `'dgram'` (default) with `node:dgram`, one
-   * JavaScript callback and a fresh Buffer per datagram; `'native'` with libc through koffi,
+   * How RTP and RTCP sockets are made and read: `'native'` (default) with libc through koffi,
    * every ready socket read once per media clock phase into one buffer (kernel receive
    * timestamps keep the jitter figures exact) and sends made at once from each socket's own
-   * buffer, nothing allocated per packet. IPv4, Linux x64/arm64; elsewhere, or with
-   * `LINESCAPE_DISABLE_NATIVE=udp`, the engine uses dgram and logs why.
+   * buffer, nothing allocated per packet; `'dgram'` with `node:dgram`, one JavaScript callback
+   * and a fresh Buffer per datagram. The native transport runs on Linux x64/arm64 with an IPv4
+   * address; elsewhere, or with `LINESCAPE_DISABLE_NATIVE=udp`, the engine uses dgram and logs why.
    * A LineScape addition: docs/architecture.md, "The native RTP transport".
    */
   rtpTransport?: 'dgram' | 'native';
@@ -431,7 +431,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   packetTimeMs: 20,
   mediaWorkers: defaultMediaWorkers(),
   mediaThreadPriority: 'high',
-  rtpTransport: 'dgram',
+  rtpTransport: 'native',
   srtpPolicy: 'none',
   srtpSuites: [...SRTP_SUITES],
   srtpLibraryPath: '',

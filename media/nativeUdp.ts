@@ -12,6 +12,7 @@
  * IPv4 only: an IPv6 range stays on dgram.
  * @module
  */
+import dns from 'node:dns';
 import { nativeAddress, nativeErrno } from '../ffi/loader.js';
 import { LINUX, libcUdp, type LibcUdp } from '../ffi/udp.js';
 import { setPacketArrival, type UdpEndpoint, type UdpMessageHandler } from './udpEndpoint.js';
@@ -236,6 +237,9 @@ export class NativeUdpEndpoint implements UdpEndpoint {
   private destHost = '';
   private destPort = -1;
   private destOk = false;
+  /** A host name's IPv4 address once resolved (SDP may name a host); '' while resolving. */
+  private resolvedName = '';
+  private resolvedAddr = -1;
 
   /** @internal use {@link bindNativeUdp} */
   constructor(
@@ -274,7 +278,13 @@ export class NativeUdpEndpoint implements UdpEndpoint {
   sendNow(buf: Buffer, len: number, port: number, host: string): void {
     if (this.closed) return;
     if (port !== this.destPort || host !== this.destHost) {
-      const a = parseIpv4(host);
+      let a = parseIpv4(host);
+      if (a < 0 && host === this.resolvedName) a = this.resolvedAddr;
+      if (a < 0 && host !== this.resolvedName && /^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(host)) {
+        // a host name: resolved once, as dgram's lookup would; packets until then are dropped
+        this.resolve(host);
+        return;
+      }
       this.destHost = host;
       this.destPort = port;
       this.destOk = a >= 0 && port > 0 && port < 65536;
@@ -285,6 +295,19 @@ export class NativeUdpEndpoint implements UdpEndpoint {
       return;
     }
     if ((this.c.sendto(this.fd, buf, len, 0, this.dest, 16) as number) < 0) this.failed(errnoError('sendto', nativeErrno()));
+  }
+
+  private resolve(host: string): void {
+    this.resolvedName = host;
+    this.resolvedAddr = -1;
+    dns.lookup(host, 4, (err, address) => {
+      if (this.resolvedName !== host) return;
+      if (err !== null) {
+        this.failed(err);
+        return;
+      }
+      this.resolvedAddr = parseIpv4(address);
+    });
   }
 
   close(done: () => void): void {

@@ -114,13 +114,24 @@ peerTest.serial('a busy port is skipped; garbage, an oversized datagram and a ba
   pollNativeUdp();
   t.deepEqual(got, [3, 2048, 172], 'an oversized datagram arrives cut to the receive buffer');
   t.is(s.stats().handlerErrors, 1);
-  // a destination that is not an IPv4 literal: an error count, no exception
+  // a destination that is no address at all: an error count, no exception
   const errors: string[] = [];
   s.onError = (err) => errors.push(err.message);
-  s.setRemote('not-an-address', 4000);
+  s.setRemote('not an address', 4000);
   t.true(s.sendRtp(Buffer.alloc(172), 172));
   t.is(s.stats().errors, 1);
   t.regex(errors[0] ?? '', /not an IPv4 address/);
+  // a host name (SDP may give one) is resolved once; what is sent before the answer is dropped
+  const named = new Promise<number>((resolve) => {
+    raw.on('message', (m) => resolve(m.length));
+  });
+  const rawPort = (raw.address() as { port: number }).port;
+  s.setRemote('localhost', rawPort);
+  s.sendRtp(Buffer.alloc(172, 0x80), 172);
+  await sleep(100);
+  s.sendRtp(Buffer.alloc(172, 0x80), 172);
+  t.is(await named, 172);
+  t.is(s.stats().errors, 1, 'the name cost no error');
   await s.close();
   // sends after close are ignored
   t.false(s.sendRtp(Buffer.alloc(172), 172));

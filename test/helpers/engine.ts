@@ -49,12 +49,13 @@ export function testMediaWorkers(): { mediaWorkers: number } {
 export const TEST_RTP_TRANSPORT_ENV = 'LINESCAPE_TEST_RTP_TRANSPORT';
 
 /**
- * `{ rtpTransport: 'native' }` when {@link TEST_RTP_TRANSPORT_ENV} is `native`: the call tests
- * run unchanged on the native RTP transport (a test's own `rtpTransport` wins); otherwise
- * nothing, and the engines use the default (dgram).
+ * `{ rtpTransport: X }` when {@link TEST_RTP_TRANSPORT_ENV} is `dgram` or `native`: the call
+ * tests run unchanged on that RTP transport (a test's own `rtpTransport` wins); otherwise
+ * nothing, and the engines use the product's default (native, where it runs).
  */
-export function testRtpTransport(): { rtpTransport?: 'native' } {
-  return process.env[TEST_RTP_TRANSPORT_ENV] === 'native' ? { rtpTransport: 'native' } : {};
+export function testRtpTransport(): { rtpTransport?: 'native' | 'dgram' } {
+  const v = process.env[TEST_RTP_TRANSPORT_ENV];
+  return v === 'native' || v === 'dgram' ? { rtpTransport: v } : {};
 }
 
 /**
