@@ -280,6 +280,19 @@ export class EngineMetrics {
     floorGauge('linescape_media_floor_send_gaps', 'Sent RTP spacings more than 20 ms off on a media worker, recent window.', (f) => f.sendGaps ?? 0);
     floorGauge('linescape_media_floor_slice_max_seconds', 'Longest time one media clock phase held a media worker\'s event loop, recent window.', (f) => (f.sliceMaxMs ?? 0) / 1000);
     floorGauge('linescape_media_floor_figures_age_seconds', 'Age of the figures a media worker last published (every 0.25 s; growing: the worker is stuck).', (f) => f.ageMs / 1000);
+    // how evenly a floor's calls fill its phase groups: one crowded group is one long phase
+    new prom.Gauge({
+      name: 'linescape_media_floor_phase_group_calls',
+      help: 'Calls in each phase group of a media worker (group k sends k*20/groups ms into the tick).',
+      labelNames: ['floor', 'group'],
+      registers,
+      collect() {
+        this.reset();
+        for (const f of self.clockFigures()?.floors ?? []) {
+          f.phaseGroupCalls.forEach((n, g) => this.set({ floor: String(f.floor), group: String(g) }, n));
+        }
+      },
+    });
   }
 
   /** The media clock's figures, read once per scrape (they are computed, and with workers merged). */

@@ -49,6 +49,7 @@ import { RtpPortAllocator } from '../media/rtpSocket.js';
 import { MediaFloors, type FloorLineMedia, type MediaFloorsOptions } from './mediaWorkers.js';
 import { EngineAudio } from './audio.js';
 import { setSrtpLibraryPath } from '../ffi/srtp.js';
+import { isNativeLibraryDisabled } from '../ffi/loader.js';
 import { libcUdp } from '../ffi/udp.js';
 import { CHALLENGED_METHODS, ChallengeAuthenticator } from './challenge.js';
 import type { EngineState } from './engineState.js';
@@ -197,8 +198,9 @@ export class RunningEngine {
     state.logger = p.logger ?? state.constructorLogger();
     // libsrtp2 is one per process: a path given after it was loaded cannot take effect
     if (p.srtpLibraryPath !== '' && !setSrtpLibraryPath(p.srtpLibraryPath)) state.logger.warn({ srtpLibraryPath: p.srtpLibraryPath }, 'srtpLibraryPath ignored: another libsrtp2 is in use');
-    if (p.rtpTransport === 'native') {
+    if (p.rtpTransport === 'native' && !isNativeLibraryDisabled('udp')) {
       // the allocators fall back to dgram by themselves; the operator hears why once, here
+      // (not when LINESCAPE_DISABLE_NATIVE switched it off: that was asked for)
       const udp = libcUdp();
       if (typeof udp === 'string') state.logger.info({ rtpTransport: 'native', reason: udp }, 'rtpTransport native unavailable: RTP uses node:dgram');
       else if (net.isIPv6(p.ipAddressOfThisHost)) state.logger.info({ rtpTransport: 'native' }, 'rtpTransport native is IPv4 only: RTP uses node:dgram');

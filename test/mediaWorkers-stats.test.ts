@@ -99,6 +99,7 @@ test.serial('with media workers carrying calls, getMediaClockStatistics reports 
     ['linescape_media_floor_send_spacing_p99_seconds', 'gauge'],
     ['linescape_media_floor_send_gaps', 'gauge'],
     ['linescape_media_floor_figures_age_seconds', 'gauge'],
+    ['linescape_media_floor_phase_group_calls', 'gauge'],
   ] as const) {
     t.true(m.help.has(name), `HELP ${name}`);
     t.is(m.type.get(name), type, `TYPE ${name}`);
@@ -108,6 +109,12 @@ test.serial('with media workers carrying calls, getMediaClockStatistics reports 
   t.is(m.values.get('linescape_media_floor_calls{floor="0"}'), 1);
   t.is(m.values.get('linescape_media_floor_calls{floor="1"}'), 1);
   t.true(m.values.has('linescape_media_floor_send_spacing_p99_seconds{floor="1"}'));
+  // each floor's calls, group by group, add up to its calls
+  for (const floor of ['0', '1']) {
+    const groups = [...m.values].filter(([k]) => k.startsWith(`linescape_media_floor_phase_group_calls{floor="${floor}",`));
+    t.true(groups.length >= 1, `floor ${floor} has its groups`);
+    t.is(groups.reduce((sum, [, v]) => sum + v, 0), 1, `floor ${floor}'s groups hold its one call`);
+  }
   t.true((m.values.get('linescape_media_clock_ticks') ?? 0) > 0, 'the tick count is the floors\' too');
 });
 
