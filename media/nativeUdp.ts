@@ -40,18 +40,27 @@ function dotted(a: number): string {
   return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 }
 
-/** Parses a dotted quad into a 32-bit number, or -1. */
-function parseIpv4(s: string): number {
-  const parts = s.split('.');
-  if (parts.length !== 4) return -1;
+/** Parses a dotted quad into a 32-bit number, or -1 (no regex, no split: every new destination). */
+export function parseIpv4(s: string): number {
   let a = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return -1;
-    const n = Number(p);
-    if (n > 255) return -1;
-    a = a * 256 + n;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return -1;
+      a = a * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      part = part * 10 + (c - 48);
+      if (part > 255) return -1;
+      digits++;
+    } else return -1;
   }
-  return a;
+  if (dots !== 3 || digits === 0) return -1;
+  return a * 256 + part;
 }
 
 /** Writes a `struct sockaddr_in` at `buf[0..16)`. */
@@ -214,6 +223,8 @@ class NativeUdpPoller {
 
 /** Each thread's poller (module state is per thread), made with the first native socket. */
 let poller: NativeUdpPoller | null = null;
+/** libc's functions once bound (the switch is read by {@link nativeUdpUnavailable}, not per bind). */
+let libc: LibcUdp | null = null;
 
 /**
  * Reads the thread's native sockets now: the media clock calls it at the start of each phase.
@@ -324,13 +335,25 @@ export class NativeUdpEndpoint implements UdpEndpoint {
 export type NativeBindResult = { ok: true; endpoint: NativeUdpEndpoint } | { ok: false; busy: boolean; error: Error };
 
 /**
- * Opens a non-blocking IPv4 UDP socket bound to `host:port` with the given buffer sizes and
- * receive timestamps, registered with the thread's poller; or the reason it could not be.
- * `unavailable` (a string) when the native transport cannot run here at all.
+ * Why the native transport cannot bind on `host` here ('' when it can): libc not bound, switched
+ * off, or not an IPv4 address. An allocator asks once, when it is made.
  */
-export function bindNativeUdp(host: string, port: number, recvBufferSize: number, sendBufferSize: number): NativeBindResult | string {
+export function nativeUdpUnavailable(host: string): string {
   const c = libcUdp();
   if (typeof c === 'string') return c;
+  return parseIpv4(host) < 0 ? `the native UDP transport is IPv4 only (${host})` : '';
+}
+
+/**
+ * Opens a non-blocking IPv4 UDP socket bound to `host:port` with the given buffer sizes and
+ * receive timestamps, registered with the thread's poller; or the reason it could not be.
+ * `unavailable` (a string) when the native transport cannot run here at all (ask
+ * {@link nativeUdpUnavailable} first: this does not read the switch again).
+ */
+export function bindNativeUdp(host: string, port: number, recvBufferSize: number, sendBufferSize: number): NativeBindResult | string {
+  const c = libc ?? libcUdp();
+  if (typeof c === 'string') return c;
+  libc = c;
   const addr = parseIpv4(host);
   if (addr < 0) return `the native UDP transport is IPv4 only (${host})`;
   try {

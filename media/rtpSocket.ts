@@ -15,7 +15,7 @@
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net from 'node:net';
-import { bindNativeUdp } from './nativeUdp.js';
+import { bindNativeUdp, nativeUdpUnavailable } from './nativeUdp.js';
 import { isRtcp } from './rtp.js';
 import type { SrtpSession } from './srtp.js';
 import type { UdpEndpoint, UdpMessageHandler } from './udpEndpoint.js';
@@ -348,6 +348,11 @@ export class RtpPortAllocator {
     this.recvBufferSize = options.recvBufferSize ?? 262144;
     this.sendBufferSize = options.sendBufferSize ?? 262144;
     this.native = options.transport === 'native';
+    if (this.native) {
+      // asked once: the switch and the host decide for the allocator's life
+      this.transportNote = nativeUdpUnavailable(this.host);
+      if (this.transportNote !== '') this.native = false;
+    }
   }
 
   /** The transport new pairs get: `native` until it proves unavailable here. */

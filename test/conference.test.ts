@@ -30,10 +30,8 @@ interface Party {
 
 /** A hub with `formats.length` lines; participant i calls it in formats[i] and lands on line i. */
 async function conference(t: ExecutionContext, formats: F[], hubParams = {}): Promise<{ hub: EngineUnderTest; parties: Party[] }> {
-  // The hub's overload guard watches this process's event loop, which runs every engine of every
-  // test in this file: on a starved machine its lag would make the hub answer the parties' INVITEs
-  // 503 (test/overload.test.ts tests the guard), so the hub does not watch the lag here.
-  const hub = await startEngine(t, { phoneName: 'hub', numPhoneLinesRequested: formats.length, maxEventLoopLagMs: 0, ...hubParams });
+  // (the test engines' overload guard does not watch the shared event loop: test/helpers/engine.ts)
+  const hub = await startEngine(t, { phoneName: 'hub', numPhoneLinesRequested: formats.length, ...hubParams });
   hub.engine.on('SipOkToAnswerCall', (n) => hub.engine.goOffHook(n.phoneLine));
   const parties: Party[] = [];
   for (let i = 0; i < formats.length; i++) {

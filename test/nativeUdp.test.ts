@@ -5,11 +5,13 @@
  * fallback to dgram when the transport is switched off. The engine-level call tests run on this
  * transport in CI's native matrix (`LINESCAPE_TEST_RTP_TRANSPORT=native`).
  */
+import test from 'ava';
+import fc from 'fast-check';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { setNativeLibraryDisabled } from '../ffi/loader.js';
 import { libcUdp } from '../ffi/udp.js';
-import { pollNativeUdp } from '../media/nativeUdp.js';
+import { parseIpv4, pollNativeUdp } from '../media/nativeUdp.js';
 import { RtpPortAllocator, RtpSocket } from '../media/rtpSocket.js';
 import { createRtpHeader, parseRtp, RtpParseResult, writeRtpHeader } from '../media/rtp.js';
 import { packetArrivalMs } from '../media/udpEndpoint.js';
@@ -147,4 +149,17 @@ peerTest.serial('switched off (LINESCAPE_DISABLE_NATIVE=udp), an allocator askin
   t.is(alloc.transport, 'dgram');
   t.regex(alloc.transportNote, /disabled/);
   await r.socket.close();
+});
+
+test('destination addresses: every dotted quad parses to its number, anything else to -1', (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), (a, b, c, d) => {
+      return parseIpv4(`${a}.${b}.${c}.${d}`) === ((a << 24) >>> 0) + (b << 16) + (c << 8) + d;
+    }),
+  );
+  for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '.1.2.3', '1.2.3.', 'a.b.c.d', '1.2.3.4 ', '1234.1.1.1', '::1', 'localhost', '-1.2.3.4']) {
+    t.is(parseIpv4(bad), -1, JSON.stringify(bad));
+  }
+  t.is(parseIpv4('127.0.0.1'), 0x7f000001);
+  t.is(parseIpv4('0.0.0.0'), 0);
 });

@@ -62,7 +62,11 @@ export function testRtpTransport(): { rtpTransport?: 'native' | 'dgram' } {
  * Starts an engine on 127.0.0.1 and a free port; stopped in teardown. Its registrar role binds
  * without a password (`registrarRequireAuthentication: false`) unless the test says otherwise:
  * the peer tests register test names without credentials; test/security.test.ts and
- * test/challenge-auth.test.ts test the authenticated default.
+ * test/challenge-auth.test.ts test the authenticated default. Nor does its overload guard watch
+ * the event loop (`maxEventLoopLagMs: 0`) unless the test says otherwise: the loop is the test
+ * process's, shared by every engine of the file, and on a loaded CI machine its lag (320 ms in
+ * one worker-matrix run) made a desk answer a call test's four INVITEs 503; the guard's own
+ * tests (overload, overload-queue) set the limit they judge.
  */
 export async function startEngine(
   t: ExecutionContext,
@@ -72,7 +76,7 @@ export async function startEngine(
   const engine = new VoipMediaEngine(options);
   const seen: Notification[] = [];
   engine.on('notification', (n: Notification) => seen.push(n));
-  const rc = await engine.startSipTelephony({ ipAddressOfThisHost: '127.0.0.1', sipPort: 0, registrarRequireAuthentication: false, ...testMediaWorkers(), ...testRtpTransport(), ...params });
+  const rc = await engine.startSipTelephony({ ipAddressOfThisHost: '127.0.0.1', sipPort: 0, registrarRequireAuthentication: false, maxEventLoopLagMs: 0, ...testMediaWorkers(), ...testRtpTransport(), ...params });
   if (rc !== T.SipSuccess) throw new Error(`startSipTelephony: ${T[rc]}`);
   t.teardown(() => engine.stopSipTelephony());
   const of = <E extends NotificationEvent>(event: E): NotificationOf<E>[] => seen.filter((n): n is NotificationOf<E> => n.event === event);
