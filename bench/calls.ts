@@ -240,7 +240,6 @@ function cpuJiffies(): { busy: number; total: number } | undefined {
   }
 }
 
-
 /** Load average and CPU count, for context beside every part. */
 function machine(): string {
   const l = os.loadavg();

@@ -76,7 +76,6 @@ function withChildren(pid: number): number[] {
 /** CPU seconds of a set of processes. */
 const cpuOf = (pids: readonly number[]): number => pids.reduce((s, p) => s + (cpuSeconds(p) || 0), 0);
 
-
 /** A back end behind Kamailio: some engine processes, or one SIPp UAS. */
 interface Backend {
   /** Its label in the tables. */

@@ -19,7 +19,6 @@
  * run (credentials, logger, metrics, a few settings) is in engine/engineState.ts.
  * @module
  */
-import net from 'node:net';
 import { raceTimer } from '../sip/clock.js';
 import type { SipRequest, SipParseError } from '../sip/message.js';
 import { SipStack } from '../sip/stack.js';
@@ -50,7 +49,6 @@ import { MediaFloors, type FloorLineMedia, type MediaFloorsOptions } from './med
 import { EngineAudio } from './audio.js';
 import { setSrtpLibraryPath } from '../ffi/srtp.js';
 import { isNativeLibraryDisabled } from '../ffi/loader.js';
-import { libcUdp } from '../ffi/udp.js';
 import { CHALLENGED_METHODS, ChallengeAuthenticator } from './challenge.js';
 import type { EngineState } from './engineState.js';
 import { EventSubscriptions, SUBSCRIPTION_CAPABILITY } from './eventSubscriptions.js';
@@ -198,13 +196,6 @@ export class RunningEngine {
     state.logger = p.logger ?? state.constructorLogger();
     // libsrtp2 is one per process: a path given after it was loaded cannot take effect
     if (p.srtpLibraryPath !== '' && !setSrtpLibraryPath(p.srtpLibraryPath)) state.logger.warn({ srtpLibraryPath: p.srtpLibraryPath }, 'srtpLibraryPath ignored: another libsrtp2 is in use');
-    if (p.rtpTransport === 'native' && !isNativeLibraryDisabled('udp')) {
-      // the allocators fall back to dgram by themselves; the operator hears why once, here
-      // (not when LINESCAPE_DISABLE_NATIVE switched it off: that was asked for)
-      const udp = libcUdp();
-      if (typeof udp === 'string') state.logger.info({ rtpTransport: 'native', reason: udp }, 'rtpTransport native unavailable: RTP uses node:dgram');
-      else if (net.isIPv6(p.ipAddressOfThisHost)) state.logger.info({ rtpTransport: 'native' }, 'rtpTransport native is IPv4 only: RTP uses node:dgram');
-    }
     state.notifier.setCallback(p.userNotifyCallbackProc);
     const lines = Array.from({ length: p.numPhoneLinesRequested }, (_, i) => new PhoneLine(i));
     for (const l of lines) {
@@ -273,6 +264,11 @@ export class RunningEngine {
       strategy: params.useSequentialRtpPorts ? 'sequential' : 'random',
       transport: params.rtpTransport,
     });
+    // the allocator fell back to dgram (it says why): the operator hears it once, unless
+    // LINESCAPE_DISABLE_NATIVE switched the transport off, which was asked for
+    if (params.rtpTransport === 'native' && this.rtpAllocator.transportNote !== '' && !isNativeLibraryDisabled('udp')) {
+      state.logger.info({ rtpTransport: 'native', reason: this.rtpAllocator.transportNote }, 'rtpTransport native unavailable: RTP uses node:dgram');
+    }
     if (floors !== undefined) this.mediaFloors = floors;
     // The router first: its modules register their capabilities in this order (Allow lists it).
     this.router = this.newRouter();

@@ -167,11 +167,15 @@ class NativeUdpPoller {
       const c = this.c;
       const nowPerf = performance.now();
       this.lastPollMs = nowPerf;
-      c.clockGettime(LINUX.CLOCK_REALTIME, this.ts);
-      const nowReal = this.ts.readUInt32LE(0) * 1000 + this.ts.readInt32LE(4) * 4294967296000 + this.ts.readUInt32LE(8) / 1e6;
+      // the wall clock is read only when something is ready (most polls find nothing)
+      let nowReal = Number.NaN;
       for (;;) {
         const n = c.epollWait(this.epfd, this.events, EVENTS, 0) as number;
         if (n <= 0) break;
+        if (nowReal !== nowReal) {
+          c.clockGettime(LINUX.CLOCK_REALTIME, this.ts);
+          nowReal = this.ts.readUInt32LE(0) * 1000 + this.ts.readInt32LE(4) * 4294967296000 + this.ts.readUInt32LE(8) / 1e6;
+        }
         for (let i = 0; i < n; i++) {
           const ep = this.endpoints[this.events.readUInt32LE(i * 12 + 4)];
           if (ep !== null && ep !== undefined) delivered += this.drain(ep, nowPerf, nowReal);
@@ -244,6 +248,8 @@ export class NativeUdpEndpoint implements UdpEndpoint {
   private readonly id: number;
   /** Staging buffer; bytes 0..15 of `dest` hold the cached destination. */
   private readonly stageBuf = Buffer.allocUnsafeSlow(STAGE_BYTES);
+  /** What {@link NativeUdpEndpoint.stage} handed out: the stage, or a larger one-off buffer. */
+  private staged: Buffer = this.stageBuf;
   private readonly dest = Buffer.allocUnsafeSlow(128);
   private destHost = '';
   private destPort = -1;
@@ -275,15 +281,18 @@ export class NativeUdpEndpoint implements UdpEndpoint {
   }
 
   stage(room: number): Buffer {
-    return room <= STAGE_BYTES ? this.stageBuf : Buffer.allocUnsafe(room);
+    this.staged = room <= STAGE_BYTES ? this.stageBuf : Buffer.allocUnsafe(room);
+    return this.staged;
   }
 
   sendStaged(len: number, port: number, host: string): void {
-    this.sendNow(this.stageBuf, len, port, host);
+    this.sendNow(this.staged, len, port, host);
+    this.staged = this.stageBuf;
   }
 
   dropStaged(): void {
-    // nothing held: the stage is the socket's own
+    // nothing is held (the send is synchronous): only a one-off buffer is let go
+    this.staged = this.stageBuf;
   }
 
   sendNow(buf: Buffer, len: number, port: number, host: string): void {
