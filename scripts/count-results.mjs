@@ -13,6 +13,8 @@
 //                              exceptions, unhandled rejections, workers that crashed, timeouts
 //                              and files without tests as "not ok", and all of these fail.
 // ava's own "1..N" plan and "# fail" totals are not used: they do not count crashes the same way.
+// Each failure is printed with the first lines of its YAML block (message, assertion, values),
+// so a CI log read elsewhere says why, not only what.
 // The run also fails when ava exited non-zero without any failing line (counted as 1 failure),
 // or when no test ran at all (likewise).
 // Exit code: 0 when nothing failed, 1 otherwise, 2 on usage errors.
@@ -20,16 +22,26 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+/** How many lines of a failure's YAML block are printed. */
+const DETAIL_LINES = 24;
+
 /**
  * Counts a TAP stream.
  * @param {string} text ava's TAP output
- * @returns {{passed: number, failed: number, skipped: number, todo: number, failures: string[]}}
+ * @returns {{passed: number, failed: number, skipped: number, todo: number, failures: string[], details: string[][]}}
  */
 export function countTap(text) {
-  const r = { passed: 0, failed: 0, skipped: 0, todo: 0, failures: [] };
+  const r = { passed: 0, failed: 0, skipped: 0, todo: 0, failures: [], details: [] };
+  let detail = null; // the YAML block of the last failure, while it is being read
   for (const line of text.split(/\r?\n/)) {
     const m = /^(not ok|ok)\b(?:\s+\d+)?(?:\s*-\s*)?(.*)$/.exec(line);
-    if (m === null) continue;
+    if (m === null) {
+      if (detail !== null && /^\s/.test(line)) {
+        if (detail.length < DETAIL_LINES && !/^\s*(---|\.\.\.)\s*$/.test(line)) detail.push(line.trimEnd());
+      } else detail = null;
+      continue;
+    }
+    detail = null;
     const ok = m[1] === 'ok';
     const rest = m[2] ?? '';
     const directive = /\s#\s*(SKIP|TODO)\b[^#]*$/i.exec(` ${rest}`);
@@ -40,6 +52,8 @@ export function countTap(text) {
     else {
       r.failed++;
       r.failures.push(rest.trim());
+      detail = [];
+      r.details.push(detail);
     }
   }
   return r;
@@ -54,7 +68,10 @@ export function countTap(text) {
 export function summarize(c, avaExit) {
   const lines = [];
   let failed = c.failed;
-  for (const f of c.failures) lines.push(`FAILED: ${f}`);
+  c.failures.forEach((f, i) => {
+    lines.push(`FAILED: ${f}`);
+    for (const d of c.details?.[i] ?? []) lines.push(`  ${d}`);
+  });
   if (c.passed + c.failed + c.skipped + c.todo === 0) {
     lines.push('no test results in the TAP output (ava did not run any test): counted as 1 failure');
     failed++;
@@ -111,6 +128,11 @@ function selfTest() {
       bad++;
       console.log(`self-test FAIL: want "${want}" exit ${wantExit}, got "${got}" exit ${exitCode}`);
     }
+  }
+  const d = countTap(tap).details;
+  if (d[0]?.join('|') !== '    name: AssertionError|    message: boom' || d[1]?.length !== 0) {
+    bad++;
+    console.log(`self-test FAIL: failure details ${JSON.stringify(d.slice(0, 2))}`);
   }
   console.log(bad === 0 ? `self-test: all ${cases.length} cases pass` : `self-test: ${bad} case(s) failed`);
   process.exitCode = bad === 0 ? 0 : 1;

@@ -5,7 +5,7 @@
  */
 import type { ExecutionContext } from 'ava';
 import type { Readable, Writable } from 'node:stream';
-import { dominantFrequency, rms, toneLevelDb } from './analysis.js';
+import { dominantFrequency, rms, rmsDbfs, toneLevelDb } from './analysis.js';
 import { TelephonyReturnValue as T, type VoipMediaEngine } from '../../index.js';
 
 /** `seconds` of a sine at `freq` Hz as 16-bit little-endian PCM. */
@@ -59,6 +59,18 @@ export function analyse(samples: Int16Array, rate = 8000, seconds = 0.5): { freq
   const tail = samples.subarray(samples.length - n);
   const freq = n > 64 ? dominantFrequency(tail, rate) : 0;
   return { freq, levelDb: n > 64 ? toneLevelDb(tail, rate, freq) : -Infinity, samples: samples.length };
+}
+
+/**
+ * Where sound begins in a capture: the first sample of the first `blockMs` block louder than
+ * `minDbfs`, or -1. A tone sent after a capture opened reaches it after the sender's media
+ * thread, the wire and the receiver's jitter buffer, a delay a loaded machine stretches in media
+ * time too; a test judges the tone from here instead of guessing that delay.
+ */
+export function soundOnset(samples: Int16Array, rate = 8000, minDbfs = -40, blockMs = 20): number {
+  const block = Math.round((rate * blockMs) / 1000);
+  for (let i = 0; i + block <= samples.length; i += block) if (rmsDbfs(samples, i, i + block) > minDbfs) return i;
+  return -1;
 }
 
 /** Resolves after `ms`. */
