@@ -56,6 +56,8 @@ peerTest.serial('two native sockets exchange RTP; the handler sees the source an
     const n = writeRtpHeader(pkt, { marker: false, payloadType: 0, sequence: seq, timestamp: seq * 160, ssrc: 7 });
     t.true(a.socket.sendRtp(pkt, n + 160));
   }
+  // a socket's send leaves when it stages the next, its last one when the task ends
+  await Promise.resolve();
   const sentTo = performance.now();
   // nothing is delivered until the thread polls (a clock phase, the fallback timer, or by hand):
   // 8 ms without yielding, so no timer polls before this test does
@@ -84,7 +86,18 @@ peerTest.serial('two native sockets exchange RTP; the handler sees the source an
   t.true(b.socket.sendRtcp(sr, sr.length));
   t.is(await rtcp, 8, 'delivered by the fallback timer without a clock');
   t.is(b.socket.stats().rtpIn, 5);
+  // what a task sends leaves when it ends, all sockets' packets back to back (a far end on this
+  // machine is woken once for them); a close sends what it still holds
+  const more = writeRtpHeader(pkt, { marker: false, payloadType: 0, sequence: 6, timestamp: 960, ssrc: 7 });
+  t.true(a.socket.sendRtp(pkt, more + 160));
+  t.true(b.socket.sendRtp(pkt, more + 160));
+  t.is(pollNativeUdp(), 0, 'nothing left before the task ended');
+  await Promise.resolve();
+  t.is(pollNativeUdp(), 2);
+  t.true(a.socket.sendRtp(pkt, more + 160));
   await a.socket.close();
+  t.is(pollNativeUdp(), 1);
+  t.is(b.socket.stats().rtpIn, 7);
   await b.socket.close();
   t.is(alloc.inUse, 0);
 });
