@@ -611,6 +611,10 @@ export class MediaSession implements MediaNode {
   private dtmfSender: DtmfSender | null = null;
   private dtmfGen: DtmfGenerator;
   private tone: ToneGenerator;
+  /** The RTP clock rate the jitter buffer and RTP statistics were made for. */
+  private madeClockRate = 8000;
+  /** The sample rate the DTMF and tone generators were made for. */
+  private madeSampleRate = 8000;
   private toneSpec: ToneSpec | null = null;
   private wav: WavPlayer | null = null;
   private wavToken = 0;
@@ -867,7 +871,10 @@ export class MediaSession implements MediaNode {
       if (this.loopbackSource !== null) this.loopbackSource.rx = this.rxPcm;
     }
     this.rxOpus?.reset();
-    if (old === null || old.clockRate !== c.clockRate) {
+    // the constructor's jitter buffer, statistics and generators are made for 8 kHz: the first
+    // configure of an 8 kHz codec keeps them (a storm of calls makes ~16 KB less garbage each)
+    if (this.madeClockRate !== c.clockRate) {
+      this.madeClockRate = c.clockRate;
       this.jitter = this.makeJitter(spf);
       this.rxStats = carryRx(this.rxStats, new RtpReceiveStats({ clockRate: c.clockRate }));
       const tx = new RtpSendStats(c.clockRate);
@@ -884,12 +891,15 @@ export class MediaSession implements MediaNode {
     if (old === null || old.sampleRate !== rate) {
       this.detectResampler = this.detector !== null ? createResampler(rate, 8000) : null;
       this.detector?.reset();
-      // generators are made for one rate: the new ones replace the old ports
-      this.sources.remove(this.dtmfGen);
-      this.dtmfGen = new DtmfGenerator({ sampleRate: rate });
-      this.sources.remove(this.tone);
-      this.tone = new ToneGenerator(rate);
-      if (this.toneSpec !== null) this.startTone(this.toneSpec);
+      if (this.madeSampleRate !== rate) {
+        this.madeSampleRate = rate;
+        // generators are made for one rate: the new ones replace the old ports
+        this.sources.remove(this.dtmfGen);
+        this.dtmfGen = new DtmfGenerator({ sampleRate: rate });
+        this.sources.remove(this.tone);
+        this.tone = new ToneGenerator(rate);
+        if (this.toneSpec !== null) this.startTone(this.toneSpec);
+      }
       for (const s of this.rxSinks?.list() ?? NO_SINKS) if (s instanceof IvrRxStream) s.setSourceRate(rate);
       for (const s of this.sources.list()) if (s instanceof IvrTxStream) s.setTargetRate(rate);
       if (this.wav !== null) this.retargetWav(this.wav, this.wavToken);
