@@ -52,12 +52,21 @@ export const LINUX = {
   EPOLL_CTL_DEL: 2,
   EPOLL_CLOEXEC: 0o2000000,
   CLOCK_REALTIME: 0,
-  EAGAIN: 11,
+} as const;
+
+/** The errno values the native transport tells apart or reports by name (Linux numbers). */
+export const ERRNO = {
   EINTR: 4,
+  EAGAIN: 11,
   EACCES: 13,
   EADDRINUSE: 98,
   EADDRNOTAVAIL: 99,
+  ENETUNREACH: 101,
+  ECONNREFUSED: 111,
 } as const;
+
+/** {@link ERRNO}'s names by number, for errors shaped like dgram's (`code`). */
+export const ERRNO_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(ERRNO).map(([name, n]) => [n, name]));
 
 let bound: LibcUdp | string | undefined;
 

@@ -15,7 +15,7 @@
  */
 import dns from 'node:dns';
 import { nativeAddress, nativeErrno } from '../ffi/loader.js';
-import { LINUX, libcUdp, type LibcUdp } from '../ffi/udp.js';
+import { ERRNO, ERRNO_NAMES, LINUX, libcUdp, type LibcUdp } from '../ffi/udp.js';
 import { setPacketArrival, type UdpEndpoint, type UdpMessageHandler } from './udpEndpoint.js';
 
 /** Largest datagram read (RTP over Ethernet fits; longer ones arrive cut, like dgram's 64 KiB would not). */
@@ -31,8 +31,7 @@ const FALLBACK_MS = 10;
 
 /** An errno as the Error dgram would have given (code and syscall). */
 function errnoError(syscall: string, errno: number): Error & { code: string; errno: number; syscall: string } {
-  const names: Record<number, string> = { 11: 'EAGAIN', 13: 'EACCES', 98: 'EADDRINUSE', 99: 'EADDRNOTAVAIL', 101: 'ENETUNREACH', 111: 'ECONNREFUSED' };
-  const code = names[errno] ?? `errno ${errno}`;
+  const code = ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
   return Object.assign(new Error(`${syscall} ${code}`), { code, errno, syscall });
 }
 
@@ -227,7 +226,7 @@ class NativeUdpPoller {
     const len = this.c.recvmsg(ep.fd, m, LINUX.MSG_DONTWAIT) as number;
     if (len < 0) {
       const e = nativeErrno();
-      if (e !== LINUX.EAGAIN && e !== LINUX.EINTR) ep.failed(errnoError('recvmsg', e));
+      if (e !== ERRNO.EAGAIN && e !== ERRNO.EINTR) ep.failed(errnoError('recvmsg', e));
       return 0;
     }
     const addr = b.readUInt32BE(4);
@@ -444,7 +443,7 @@ export function bindNativeUdp(host: string, port: number, recvBufferSize: number
     const e = nativeErrno();
     c.close(fd);
     // taken by someone else (the allocator tries the next pair), as dgram's bind reports it
-    return { ok: false, busy: e === LINUX.EADDRINUSE || e === LINUX.EACCES, error: errnoError('bind', e) };
+    return { ok: false, busy: e === ERRNO.EADDRINUSE || e === ERRNO.EACCES, error: errnoError('bind', e) };
   }
   try {
     return { ok: true, endpoint: new NativeUdpEndpoint(c, fd, host, poller) };
