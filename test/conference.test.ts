@@ -13,7 +13,7 @@ import { capture, tonePcm, wait } from './helpers/audio.js';
 import { findGaps, goertzelPower, toneLevelDb } from './helpers/analysis.js';
 import { createCodec, type CodecName } from '../media/codecs.js';
 import type { ConferenceFramesLost } from '../media/session.js';
-import { blocksWithoutTone, captureMedia, mediaStats, playedPastSender, receiveTrouble } from './helpers/mediaTime.js';
+import { blocksWithoutTone, captureMedia, mediaStats, mediaWait, playedPastSender, receiveTrouble } from './helpers/mediaTime.js';
 import { native, peerTest } from './helpers/env.js';
 
 const RATE = 8000;
@@ -85,7 +85,7 @@ function levels(pcm: Int16Array): Map<number, number> {
  * blocks the trouble explains (see {@link pathTrouble}); and the tones not to be heard are judged
  * against the share a heard tone has, not against a damaged one.
  */
-function assertHears(t: ExecutionContext, who: string, pcm: Int16Array, hear: number[], notHear: number[], trouble: (f: number) => number = () => 0): void {
+function assertHears(t: ExecutionContext, who: string, pcm: Int16Array, hear: number[], notHear: number[], trouble: (f: number) => number = () => 0, detail: (f: number) => string = () => ''): void {
   const lv = levels(pcm);
   const text = [...lv].map(([f, db]) => `${f} Hz ${db.toFixed(1)} dB`).join(', ');
   // under load the stream may deliver a little less than the wall time listened
@@ -94,20 +94,21 @@ function assertHears(t: ExecutionContext, who: string, pcm: Int16Array, hear: nu
   const troubled = hear.some((f) => trouble(f) > 0);
   for (const f of hear) {
     const n = trouble(f);
-    if (n === 0) t.true(lv.get(f)! > -45, `${who} hears ${f} Hz (${text})`);
+    if (n === 0) t.true(lv.get(f)! > -45, `${who} hears ${f} Hz (${text}; ${detail(f)})`);
     else {
       const bad = blocksWithoutTone(pcm, RATE, f, 20, share - 10);
-      t.true(bad <= n, `${who} hears ${f} Hz: ${bad} blocks without it, trouble explaining ${n} (${text})`);
+      t.true(bad <= n, `${who} hears ${f} Hz: ${bad} blocks without it, trouble explaining ${n} (${text}; ${detail(f)})`);
     }
   }
   // with nothing to hear, "not heard" means far below any tone in these tests
   const weakest = hear.length > 0 && !troubled ? Math.min(...hear.map((f) => lv.get(f)!)) : share;
   for (const f of notHear) t.true(lv.get(f)! < weakest - 25, `${who} does not hear ${f} Hz (${text})`);
-  t.log(`${who}: ${text}${troubled ? ` (trouble: ${hear.map((f) => `${f} Hz ${trouble(f)}`).join(', ')})` : ''}`);
+  const blocks = hear.map((f) => `${f} Hz ${blocksWithoutTone(pcm, RATE, f, 20, share - 10)}`).join(', ');
+  t.log(`${who}: ${text}${troubled ? ` (trouble: ${hear.map((f) => `${f} Hz ${trouble(f)}`).join(', ')})` : ''}; blocks without: ${blocks}`);
 }
 
 /** Receive trouble so far on the path from each party's line at the hub to each listener. */
-function troubleSnapshot(hub: EngineUnderTest, parties: Party[]): { hubIn: number[]; toBridge: number[]; fromBridge: number[]; at: number[] } {
+function troubleSnapshot(hub: EngineUnderTest, parties: Party[]): { hubIn: number[]; toBridge: number[]; fromBridge: number[]; at: number[]; hubFigures: number[][]; partyFigures: number[][] } {
   // each hub line's crossing losses from one read (both ways of the same moment)
   const crossed = parties.map((x) => crossing(hub.engine, x.hubLine));
   return {
@@ -115,7 +116,32 @@ function troubleSnapshot(hub: EngineUnderTest, parties: Party[]): { hubIn: numbe
     toBridge: crossed.map((c) => c.toBridge),
     fromBridge: crossed.map((c) => c.fromBridge),
     at: parties.map((x) => receiveTrouble(x.p.engine, 0)),
+    hubFigures: parties.map((x) => pathFigures(hub.engine, x.hubLine)),
+    partyFigures: parties.map((x) => pathFigures(x.p.engine, 0)),
   };
+}
+
+/** What a failure message shows of a line's media path (the figures of {@link pathFigures}). */
+const PATH_FIGURES = ['concealed', 'lost', 'holds', 'underruns', 'dropped', 'late', 'resyncs', 'overflow', 'ivrTxUnderruns', 'txPackets', 'rxPackets'];
+
+/** A line's receive and send figures, in {@link PATH_FIGURES}' order (zeros without media). */
+function pathFigures(engine: VoipMediaEngine, line: number): number[] {
+  const s = mediaStats(engine, line);
+  if (s === undefined) return PATH_FIGURES.map(() => 0);
+  const j = s.jitter;
+  return [s.concealedFrames, j.lost, j.holds, j.underruns, j.dropped, j.late, j.resyncs, j.overflow, s.ivrTxUnderruns, s.tx.packets, s.rx.packetsIn];
+}
+
+/** The figures that changed on the path of tone `freq` to listener `i` between two snapshots, for a failure message. */
+function pathDetail(parties: Party[], a: Snapshot, b: Snapshot, i: number, freq: number): string {
+  const k = parties.findIndex((x) => x.freq === freq);
+  const changed = (before: number[], after: number[]): string =>
+    PATH_FIGURES.map((name, n) => [name, after[n]! - before[n]!] as const)
+      .filter(([, d]) => d !== 0)
+      .map(([name, d]) => `${name} ${d}`)
+      .join(' ') || 'none';
+  const early = a.early !== undefined ? `, since ${oneLoss(parties[k]!.codec, freq).span} frames before: ${changed(a.early.hubFigures[k]!, b.hubFigures[k]!)}` : '';
+  return `speaker ${k} sent: ${changed(a.partyFigures[k]!, b.partyFigures[k]!)}; hub line ${parties[k]!.hubLine} received: ${changed(a.hubFigures[k]!, b.hubFigures[k]!)}${early}; listener ${i}: ${changed(a.partyFigures[i]!, b.partyFigures[i]!)}`;
 }
 
 /**
@@ -139,21 +165,29 @@ function crossingLoss(hub: VoipMediaEngine, aLine: number, bLine: number): numbe
  * the hub had sent by then, and only then are the listeners' figures read and the capture
  * started: every frame captured was mixed after the hub's figures were read.
  */
-async function troubleBeforeListening(t: ExecutionContext, hub: EngineUnderTest, parties: Party[]): Promise<ReturnType<typeof troubleSnapshot>> {
+async function troubleBeforeListening(t: ExecutionContext, hub: EngineUnderTest, parties: Party[]): Promise<Snapshot> {
+  // the hub's figures as of the longest span one loss spoils in any speaker's codec before now
+  const spanMs = 20 * Math.max(...parties.map((x) => oneLoss(x.codec, x.freq).span));
+  const early = troubleSnapshot(hub, parties);
+  t.true((await mediaWait(hub.engine, parties[0]!.hubLine, spanMs)) >= spanMs / 20, `${spanMs} ms of the hub's media before listening`);
   const before = troubleSnapshot(hub, parties);
   await Promise.all(parties.map((x) => hubAudioPlayedOut(t, hub, x.hubLine, x.p)));
-  return { ...before, at: troubleSnapshot(hub, parties).at };
+  return { ...before, at: troubleSnapshot(hub, parties).at, early };
 }
 
+/** A {@link troubleSnapshot}, with the one taken a loss's span earlier ({@link troubleBeforeListening}). */
+type Snapshot = ReturnType<typeof troubleSnapshot> & { early?: ReturnType<typeof troubleSnapshot> };
+
 /**
- * 20 ms blocks one lost frame spoils for `codec`, measured on the codec alone (no network, no
- * clock) in this run: a tone at `freq` is coded for a second, frame 25 is concealed instead of
- * decoded, and every block whose tone falls more than 10 dB below the loss-free decode's counts,
- * the lost frame's own block included; at least 2 (the lost frame and, through a decoder's
- * overlap, the next). A CELP codec (G.729) needs several frames to rebuild its predictor after an
- * erasure, so one lost frame spoils more than a G.711 one does.
+ * What one lost frame does to a tone at `freq` in `codec`, measured on the codec alone (no
+ * network, no clock) in this run: a tone is coded, frame 25 is concealed instead of decoded, and
+ * each later frame whose tone falls more than 10 dB below the loss-free decode's is spoiled.
+ * `blocks`: the 20 ms blocks spoiled, the lost frame's own included, at least 2 (the lost frame
+ * and, through a decoder's overlap, the next); `span`: frames from the loss to the last spoiled
+ * one. A CELP codec (G.729) rebuilds its predictors slowly after an erasure: on a steady tone
+ * one loss spoils it for about a second, so a loss before a capture begins still shows in it.
  */
-function blocksSpoiledByOneLoss(codec: CodecName, freq: number): number {
+function oneLoss(codec: CodecName, freq: number): { blocks: number; span: number } {
   const key = `${codec}/${freq}`;
   const known = spoiledCache.get(key);
   if (known !== undefined) return known;
@@ -167,22 +201,33 @@ function blocksSpoiledByOneLoss(codec: CodecName, freq: number): number {
   const a = new Int16Array(n);
   const b = new Int16Array(n);
   let spoiled = 0;
-  for (let frame = 0; frame < 50; frame++) {
+  let last = 0;
+  for (let frame = 0; frame < 25 + LOSS_HORIZON; frame++) {
     for (let k = 0; k < n; k++) pcm[k] = Math.round(5000 * Math.sin((2 * Math.PI * freq * (frame * n + k)) / rate));
     const len = clean.encode(pcm, payload, 0);
     clean.decode(payload, 0, len, a);
     if (frame === 25) lossy.conceal(b);
     else lossy.decode(payload, 0, len, b);
     // the tone's own power, not its share: in the mix a weakened tone loses its share to the others
-    if (frame >= 25 && !(goertzelPower(b, rate, freq) >= goertzelPower(a, rate, freq) / 10)) spoiled++;
+    if (frame >= 25 && !(goertzelPower(b, rate, freq) >= goertzelPower(a, rate, freq) / 10)) {
+      spoiled++;
+      last = frame - 25 + 1;
+    }
   }
   clean.close();
   lossy.close();
-  const result = Math.max(2, spoiled);
+  const result = { blocks: Math.max(2, spoiled), span: Math.max(2, last) };
   spoiledCache.set(key, result);
   return result;
 }
-const spoiledCache = new Map<string, number>();
+/** Frames after a loss that {@link oneLoss} watches: longer than a capture (75 blocks). */
+const LOSS_HORIZON = 100;
+const spoiledCache = new Map<string, { blocks: number; span: number }>();
+
+/** {@link oneLoss}'s blocks. */
+function blocksSpoiledByOneLoss(codec: CodecName, freq: number): number {
+  return oneLoss(codec, freq).blocks;
+}
 
 /**
  * Blocks the trouble on the path of `freq` to listener `i` between two snapshots can spoil: each
@@ -191,12 +236,15 @@ const spoiledCache = new Map<string, number>();
  * also each frame lost crossing threads at the hub (the speaker's voice to the bridge, the mix to
  * the listener's line), a frame of silence sent in the listener's codec.
  */
-function pathTrouble(parties: Party[], a: ReturnType<typeof troubleSnapshot>, b: ReturnType<typeof troubleSnapshot>, i: number, freq: number): number {
+function pathTrouble(parties: Party[], a: Snapshot, b: Snapshot, i: number, freq: number): number {
   const k = parties.findIndex((x) => x.freq === freq);
   const speaker = parties[k]!;
   const listener = parties[i]!;
+  // a loss at the hub spoils the speaker's tone for oneLoss().span frames: losses that long
+  // before the capture count too (a.early, when the test took it)
+  const hubFrom = a.early !== undefined && oneLoss(speaker.codec, freq).span > 2 ? a.early : a;
   return (
-    (b.hubIn[k]! - a.hubIn[k]!) * blocksSpoiledByOneLoss(speaker.codec, freq) +
+    (b.hubIn[k]! - hubFrom.hubIn[k]!) * blocksSpoiledByOneLoss(speaker.codec, freq) +
     (b.at[i]! - a.at[i]! + b.toBridge[k]! - a.toBridge[k]! + b.fromBridge[i]! - a.fromBridge[i]!) * blocksSpoiledByOneLoss(listener.codec, freq)
   );
 }
@@ -215,7 +263,7 @@ async function everyoneHearsTheOthers(t: ExecutionContext, hub: EngineUnderTest,
   const t1 = troubleSnapshot(hub, parties);
   parties.forEach(({ freq }, i) => {
     const others = parties.filter((x) => x.freq !== freq).map((x) => x.freq);
-    assertHears(t, `party ${i}`, heard[i]!, others, [freq], (f) => pathTrouble(parties, t0, t1, i, f));
+    assertHears(t, `party ${i}`, heard[i]!, others, [freq], (f) => pathTrouble(parties, t0, t1, i, f), (f) => pathDetail(parties, t0, t1, i, f));
   });
 }
 
@@ -259,12 +307,13 @@ test('two conference groups stay separate; a line in both hears both', async (t)
   const heard = await Promise.all(parties.map(({ p }) => listen(p, 1500)));
   const t1 = troubleSnapshot(hub, parties);
   const tr = (i: number) => (f: number) => pathTrouble(parties, t0, t1, i, f);
+  const why = (i: number) => (f: number) => pathDetail(parties, t0, t1, i, f);
   const [f0, f1, f2, f3, f4] = FREQS as [number, number, number, number, number];
-  assertHears(t, 'sales 0', heard[0]!, [f1, f4], [f0, f2, f3], tr(0));
-  assertHears(t, 'sales 1', heard[1]!, [f0, f4], [f1, f2, f3], tr(1));
-  assertHears(t, 'support 2', heard[2]!, [f3, f4], [f0, f1, f2], tr(2));
-  assertHears(t, 'support 3', heard[3]!, [f2, f4], [f0, f1, f3], tr(3));
-  assertHears(t, 'both 4', heard[4]!, [f0, f1, f2, f3], [f4], tr(4));
+  assertHears(t, 'sales 0', heard[0]!, [f1, f4], [f0, f2, f3], tr(0), why(0));
+  assertHears(t, 'sales 1', heard[1]!, [f0, f4], [f1, f2, f3], tr(1), why(1));
+  assertHears(t, 'support 2', heard[2]!, [f3, f4], [f0, f1, f2], tr(2), why(2));
+  assertHears(t, 'support 3', heard[3]!, [f2, f4], [f0, f1, f3], tr(3), why(3));
+  assertHears(t, 'both 4', heard[4]!, [f0, f1, f2, f3], [f4], tr(4), why(4));
 });
 
 test('hold, resume, leave and join mid-conference: the others hear no gap, the held line leaves the mix', async (t) => {

@@ -7,6 +7,7 @@ import type { ExecutionContext } from 'ava';
 import type { Readable, Writable } from 'node:stream';
 import { dominantFrequency, rms, rmsDbfs, toneLevelDb } from './analysis.js';
 import { TelephonyReturnValue as T, type VoipMediaEngine } from '../../index.js';
+import { until } from './observe.js';
 
 /** `seconds` of a sine at `freq` Hz as 16-bit little-endian PCM. */
 export function tonePcm(freq: number, seconds: number, rate = 8000, amplitude = 8000): Buffer {
@@ -71,6 +72,26 @@ export function soundOnset(samples: Int16Array, rate = 8000, minDbfs = -40, bloc
   const block = Math.round((rate * blockMs) / 1000);
   for (let i = 0; i + block <= samples.length; i += block) if (rmsDbfs(samples, i, i + block) > minDbfs) return i;
   return -1;
+}
+
+/**
+ * Waits until `cap` holds `ms` of media from `leadMs` after its sound began ({@link soundOnset})
+ * on, at most `limitMs` of wall time, and returns those samples: what a tone sent after the
+ * capture opened sounds like once it is there, however long it took to arrive. With no sound
+ * by then, the whole capture (`onset` -1).
+ */
+export async function soundAfterOnset(cap: Capture, ms: number, limitMs = 30000, leadMs = 40, rate = 8000): Promise<{ pcm: Int16Array; onset: number; captured: number }> {
+  const lead = Math.round((leadMs * rate) / 1000);
+  const want = Math.round((ms * rate) / 1000);
+  let onset = -1;
+  await until(() => {
+    const s = cap.samples();
+    onset = soundOnset(s, rate);
+    return onset >= 0 && s.length >= onset + lead + want;
+  }, limitMs);
+  const all = cap.samples();
+  const pcm = onset < 0 ? all : all.subarray(onset + lead, onset + lead + want);
+  return { pcm, onset, captured: all.length };
 }
 
 /** Resolves after `ms`. */
