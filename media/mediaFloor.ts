@@ -149,8 +149,8 @@ const work = new SlackQueue<ToFloor | StatsChunk>(
   {
     now: () => performance.now(),
     shouldYield: (batchStartMs) => gate.shouldYield(batchStartMs),
-    tickPending: () => clock.running && performance.now() >= clock.nextDueMs - WORK_MARGIN_MS,
-    tickLate: () => clock.running && performance.now() >= clock.nextDueMs,
+    tickPending: () => gate.phaseDue(),
+    tickLate: () => gate.phaseDue(0),
     later: (fn) => void setImmediate(fn),
   },
   {

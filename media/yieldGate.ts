@@ -46,11 +46,18 @@ export class MediaYieldGate implements YieldGate {
   /** True when the batch has used its budget or a media phase is (nearly) due. */
   shouldYield(batchStartMs: number): boolean {
     const now = performance.now();
-    if (now - batchStartMs >= this.budgetMs) return true;
+    return now - batchStartMs >= this.budgetMs || this.phaseDue(this.marginMs, now);
+  }
+
+  /**
+   * True when the clock's next phase is due within `marginMs` (the gate's margin by default; 0:
+   * due already, i.e. late). False without a running real clock.
+   */
+  phaseDue(marginMs = this.marginMs, now = performance.now()): boolean {
     const c = this.clock;
     // a manual clock's due time is virtual: nothing real to give way to
     if (c === null || !c.running || c.manual) return false;
     const due = c.nextDueMs;
-    return due !== undefined && now >= due - this.marginMs;
+    return due !== undefined && now >= due - marginMs;
   }
 }
