@@ -334,8 +334,7 @@ export class NativeUdpEndpoint implements UdpEndpoint {
   sendNow(buf: Buffer, len: number, port: number, host: string): void {
     if (this.closed) return;
     if (this.pendingLen >= 0) this.sendPending();
-    if (!this.destination(port, host)) return;
-    if ((this.c.sendto(this.fd, buf, len, 0, this.dest, 16) as number) < 0) this.failed(errnoError('sendto', nativeErrno()));
+    if (this.destination(port, host)) this.sendto(buf, len);
   }
 
   /** @internal sends the staged packet queued with the poller, if it is still waiting */
@@ -343,8 +342,12 @@ export class NativeUdpEndpoint implements UdpEndpoint {
     const len = this.pendingLen;
     if (len < 0) return;
     this.pendingLen = -1;
-    if (this.closed) return;
-    if ((this.c.sendto(this.fd, this.stageBuf, len, 0, this.dest, 16) as number) < 0) this.failed(errnoError('sendto', nativeErrno()));
+    if (!this.closed) this.sendto(this.stageBuf, len);
+  }
+
+  /** `buf[0..len)` to `dest`; a failure goes to the error handler. */
+  private sendto(buf: Buffer, len: number): void {
+    if ((this.c.sendto(this.fd, buf, len, 0, this.dest, 16) as number) < 0) this.failed(errnoError('sendto', nativeErrno()));
   }
 
   /** Points `dest` at `host:port`; false (reported, or resolving a name) when it cannot be sent to. */
