@@ -207,15 +207,15 @@ test('metrics enabled before start follow the engine through start, a call and s
   t.is(await engine.makeCall('far', '127.0.0.1', far.port, 0, true, 10000), T.SipSuccess);
   t.true(await until(() => engine.getCallQuality(0).result === T.SipSuccess, 20000), 'RTP arrives');
   const up = await scrape(on.port!);
-  t.is(val(up, 'linescape_lines{state="InCall"}'), 1);
-  t.is(val(up, 'linescape_lines{state="OnHook"}'), 1);
-  t.is(val(up, 'linescape_calls_started_total{direction="outgoing"}'), 1);
-  t.is(val(up, 'linescape_sip_requests_total{direction="out",method="INVITE"}'), 1);
+  t.is(val(up, 'linescape_lines{state="InCall"}'), 1, 'one line in a call');
+  t.is(val(up, 'linescape_lines{state="OnHook"}'), 1, 'one line on hook');
+  t.is(val(up, 'linescape_calls_started_total{direction="outgoing"}'), 1, 'one call started');
+  t.is(val(up, 'linescape_sip_requests_total{direction="out",method="INVITE"}'), 1, 'one INVITE sent');
   t.true(val(up, 'linescape_sip_responses_total{direction="in",method="INVITE",code="200"}') >= 1);
   t.is(await engine.stopSipTelephony(), T.SipSuccess);
   // stopped: no lines, the call counted as ended, the endpoint still answers
   const down = await scrape(on.port!);
-  t.is(val(down, 'linescape_lines{state="OnHook"}'), 0);
-  t.is([...down].filter(([k]) => k.startsWith('linescape_calls_ended_total{')).reduce((s, [, v]) => s + v, 0), 1);
-  t.is(val(down, 'linescape_call_mos_count'), 1);
+  t.is(val(down, 'linescape_lines{state="OnHook"}'), 0, 'no lines once stopped');
+  t.is([...down].filter(([k]) => k.startsWith('linescape_calls_ended_total{')).reduce((s, [, v]) => s + v, 0), 1, 'the call counted as ended');
+  t.is(val(down, 'linescape_call_mos_count'), 1, "the call's MOS observed");
 });
