@@ -6,7 +6,10 @@
  * the procedures' answers to bad input.
  */
 import test, { type ExecutionContext } from 'ava';
-import type { Writable } from 'node:stream';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import wavefilePkg from 'wavefile';
 import { VoipMediaEngine, TelephonyReturnValue as T, MediaFormatAudio as F } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
 import { capture, tonePcm, wait } from './helpers/audio.js';
@@ -44,12 +47,40 @@ async function conference(t: ExecutionContext, formats: F[], hubParams = {}): Pr
   return { hub, parties };
 }
 
-function play(e: EngineUnderTest, freq: number, seconds: number, amplitude = 5000): Writable {
-  const r = e.engine.openTxIvrChannel(0, { sampleRate: RATE });
-  if (r.result !== T.SipSuccess || !r.channel) throw new Error(`openTxIvrChannel: ${T[r.result]}`);
-  r.channel.write(tonePcm(freq, seconds, RATE, amplitude));
-  return r.channel;
+function play(e: EngineUnderTest, freq: number, amplitude = 5000): void {
+  const rc = e.engine.playWaveFile(0, toneWav(freq, amplitude), true);
+  if (rc !== T.SipSuccess) throw new Error(`playWaveFile: ${T[rc]}`);
 }
+
+/**
+ * A WAV of one second of `freq` (a whole number of cycles, so it loops without a seam), made
+ * once per tone. A party plays it in a loop on its own media thread: a tone written once to an
+ * IVR channel ran out on a loaded machine (the test's steps took longer than the tone lasted,
+ * and the speaker's IVR Tx underran every tick of the capture), and one refilled from the test
+ * would depend on the test thread keeping up.
+ */
+function toneWav(freq: number, amplitude: number): string {
+  const key = `${freq}/${amplitude}`;
+  const known = toneFiles.get(key);
+  if (known !== undefined) return known;
+  const file = path.join(toneDir(), `tone-${freq}-${amplitude}.wav`);
+  const wav = new WaveFile();
+  const pcm = tonePcm(freq, 1, RATE, amplitude);
+  wav.fromScratch(1, RATE, '16', new Int16Array(pcm.buffer, pcm.byteOffset, pcm.length / 2));
+  writeFileSync(file, wav.toBuffer());
+  toneFiles.set(key, file);
+  return file;
+}
+const { WaveFile } = wavefilePkg;
+const toneFiles = new Map<string, string>();
+let tonesMade: string | undefined;
+function toneDir(): string {
+  tonesMade ??= mkdtempSync(path.join(tmpdir(), 'linescape-conference-'));
+  return tonesMade;
+}
+test.after.always(() => {
+  if (tonesMade !== undefined) rmSync(tonesMade, { recursive: true, force: true });
+});
 
 /**
  * `ms` of what party `e` hears, in media time: a loaded machine runs fewer media ticks than wall
@@ -102,7 +133,7 @@ function assertHears(t: ExecutionContext, who: string, pcm: Int16Array, hear: nu
   }
   // with nothing to hear, "not heard" means far below any tone in these tests
   const weakest = hear.length > 0 && !troubled ? Math.min(...hear.map((f) => lv.get(f)!)) : share;
-  for (const f of notHear) t.true(lv.get(f)! < weakest - 25, `${who} does not hear ${f} Hz (${text})`);
+  for (const f of notHear) t.true(lv.get(f)! < weakest - 25, `${who} does not hear ${f} Hz (${text}; ${detail(f)})`);
   const blocks = hear.map((f) => `${f} Hz ${blocksWithoutTone(pcm, RATE, f, 20, share - 10)}`).join(', ');
   t.log(`${who}: ${text}${troubled ? ` (trouble: ${hear.map((f) => `${f} Hz ${trouble(f)}`).join(', ')})` : ''}; blocks without: ${blocks}`);
 }
@@ -122,14 +153,14 @@ function troubleSnapshot(hub: EngineUnderTest, parties: Party[]): { hubIn: numbe
 }
 
 /** What a failure message shows of a line's media path (the figures of {@link pathFigures}). */
-const PATH_FIGURES = ['concealed', 'lost', 'holds', 'underruns', 'dropped', 'late', 'resyncs', 'overflow', 'ivrTxUnderruns', 'txPackets', 'rxPackets'];
+const PATH_FIGURES = ['concealed', 'lost', 'holds', 'underruns', 'dropped', 'late', 'resyncs', 'overflow', 'ivrTxUnderruns', 'txPackets', 'rxPackets', 'mediaConflicts', 'conflictDrops', 'relatches'];
 
 /** A line's receive and send figures, in {@link PATH_FIGURES}' order (zeros without media). */
 function pathFigures(engine: VoipMediaEngine, line: number): number[] {
   const s = mediaStats(engine, line);
   if (s === undefined) return PATH_FIGURES.map(() => 0);
   const j = s.jitter;
-  return [s.concealedFrames, j.lost, j.holds, j.underruns, j.dropped, j.late, j.resyncs, j.overflow, s.ivrTxUnderruns, s.tx.packets, s.rx.packetsIn];
+  return [s.concealedFrames, j.lost, j.holds, j.underruns, j.dropped, j.late, j.resyncs, j.overflow, s.ivrTxUnderruns, s.tx.packets, s.rx.packetsIn, s.mediaConflicts, s.rx.conflictDrops, s.relatches];
 }
 
 /** The figures that changed on the path of tone `freq` to listener `i` between two snapshots, for a failure message. */
@@ -256,7 +287,7 @@ async function allConferenced(t: ExecutionContext, hub: EngineUnderTest, parties
 
 async function everyoneHearsTheOthers(t: ExecutionContext, hub: EngineUnderTest, parties: Party[]): Promise<void> {
   // long enough for a loaded machine: with media workers the tones play at wall speed
-  for (const { p, freq } of parties) play(p, freq, 30);
+  for (const { p, freq } of parties) play(p, freq);
   await wait(1000);
   const t0 = await troubleBeforeListening(t, hub, parties);
   const heard = await Promise.all(parties.map(({ p }) => listen(p, 1500)));
@@ -301,7 +332,7 @@ test('two conference groups stay separate; a line in both hears both', async (t)
   groups.forEach((g, i) => t.is(hub.engine.setConferenceGroupIds(i, g), T.SipSuccess));
   await allConferenced(t, hub, parties);
   // long enough for a loaded machine: with media workers the tones play at wall speed
-  for (const { p, freq } of parties) play(p, freq, 30);
+  for (const { p, freq } of parties) play(p, freq);
   await wait(1000);
   const t0 = await troubleBeforeListening(t, hub, parties);
   const heard = await Promise.all(parties.map(({ p }) => listen(p, 1500)));
@@ -322,8 +353,8 @@ test('hold, resume, leave and join mid-conference: the others hear no gap, the h
   const [a, b, c] = parties as [Party, Party, Party];
   // talk throughout: with media workers the floors play at wall speed while a loaded test
   // thread can take half a minute over the steps below
-  play(a.p, a.freq, 60);
-  play(c.p, c.freq, 60);
+  play(a.p, a.freq);
+  play(c.p, c.freq);
   await wait(800);
   const trouble0 = transportTrouble(hub, a.hubLine, b.hubLine, b.p);
   // b's capture starts with audio mixed after trouble0 (see troubleBeforeListening)
