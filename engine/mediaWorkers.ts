@@ -23,7 +23,9 @@ import { srtpStatus } from '../ffi/srtp.js';
 import type { OpusSettings } from '../media/opus.js';
 import type { CallRecorderOptions, RecordingResult } from '../media/callRecorder.js';
 import {
+  CommandRing,
   FrameRing,
+  MessageBatch,
   SLOT_FIELDS,
   SLOT_LEVEL_TICKS,
   SLOT_PACKETS_IN,
@@ -84,6 +86,13 @@ export const STATS_READ_MS = 10;
  */
 export const STATS_READ_AFTER_COMMAND_MS = 250;
 
+/**
+ * Commands that go by message (a wake) rather than through the floor's command ring: a read the
+ * main thread waits on, the floor's end, and a frame ring (shared memory the ring's copy cannot
+ * carry). See {@link CommandRing}.
+ */
+const WAKES_FLOOR: ReadonlySet<ToFloor['t']> = new Set(['statsSync', 'shutdown', 'crash', 'frames']);
+
 /** Options of {@link MediaFloors.start}. */
 export interface MediaFloorsOptions {
   /** Number of floors (1..{@link MAX_MEDIA_WORKERS}). */
@@ -135,6 +144,16 @@ class Floor {
   private readonly box: Int32Array;
   private readonly boxBytes: Uint8Array;
   private readonly decoder = new TextDecoder();
+  /** Commands of the current task that go by message, posted together as it ends. */
+  private readonly out = new MessageBatch<ToFloor>((batch, transfer) => {
+    if (this.dead) return;
+    this.batchesPosted++;
+    this.worker.postMessage(batch, transfer);
+  });
+  /** Commands the floor picks up at its next phase, without a wake. */
+  private readonly commands = new CommandRing(CommandRing.create());
+  /** Message batches posted so far (ring records name how many come before them). */
+  private batchesPosted = 0;
   private statsSeq = 0;
   /** Set once the floor is gone (crashed, killed or stopped). */
   dead = false;
@@ -173,14 +192,16 @@ class Floor {
     const clockBox = new SharedArrayBuffer(FLOOR_CLOCK_BOX_BYTES);
     this.clock = new FloorClockReader(clockBox);
     this.worker = new Worker(new URL('../media/mediaFloor.js', import.meta.url), {
-      workerData: { index, host: o.host, minPort: min, maxPort: max, strategy: o.strategy, slots: sab, statsBox, clockBox, priority: o.priority ?? 'normal', phases: o.phases ?? 1, transport: o.transport ?? 'dgram' },
+      workerData: { index, host: o.host, minPort: min, maxPort: max, strategy: o.strategy, slots: sab, commands: this.commands.sab, statsBox, clockBox, priority: o.priority ?? 'normal', phases: o.phases ?? 1, transport: o.transport ?? 'dgram' },
       // a small young generation bounds each scavenge (what it copies) to a millisecond or two:
       // a floor allocates ~13 MB/s at 200 calls (Node's per-datagram Buffer and rinfo) and 5x
       // that in a set-up storm, and with V8's default (up to 16 MB semi-spaces) a scavenge held
       // the floor 10-40 ms at a time (docs/architecture.md, "Media workers")
       resourceLimits: { maxYoungGenerationSizeMb: FLOOR_YOUNG_GENERATION_MB },
     });
-    this.worker.on('message', (m: FromFloor) => pool.onMessage(this, m));
+    this.worker.on('message', (batch: FromFloor[]) => {
+      for (const m of batch) pool.onMessage(this, m);
+    });
     this.worker.on('error', (err) => pool.onDead(this, err.message));
     this.worker.on('exit', (code) => pool.onDead(this, `exited with code ${code}`));
     // the floor's clock keeps it alive; the engine's stop ends it
@@ -226,6 +247,8 @@ class Floor {
     const seq = ++this.statsSeq;
     Atomics.store(this.box, 0, 0);
     this.post({ t: 'statsSync', id, seq });
+    // the read and every command before it go now: the wait below holds this task
+    this.out.flush();
     const end = Date.now() + timeoutMs;
     // a late answer to an earlier read that timed out is skipped by its sequence number
     for (;;) {
@@ -244,9 +267,15 @@ class Floor {
     return JSON.parse(this.decoder.decode(this.boxBytes.slice(0, n))) as MediaSessionStats;
   }
 
-  /** Sends a command. */
+  /**
+   * Sends a command: through the ring when it can wait for the floor's next phase, else by
+   * message with the task's others ({@link MessageBatch}). Behind a message still to be posted,
+   * a command follows it the same way, so the floor sees them in order.
+   */
   post(m: ToFloor, transfer?: ArrayBuffer[]): void {
-    if (!this.dead) this.worker.postMessage(m, transfer);
+    if (this.dead) return;
+    if (transfer === undefined && !WAKES_FLOOR.has(m.t) && this.out.empty() && this.commands.write(m, this.batchesPosted)) return;
+    this.out.push(m, transfer);
   }
 }
 

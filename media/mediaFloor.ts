@@ -19,7 +19,9 @@ import { raiseThreadPriority } from '../ffi/sched.js';
 import { MediaYieldGate } from './yieldGate.js';
 import { SlackQueue } from './slackQueue.js';
 import {
+  CommandRing,
   FrameRing,
+  MessageBatch,
   SLOT_FIELDS,
   SLOT_LEVEL_TICKS,
   SLOT_PACKETS_IN,
@@ -95,8 +97,10 @@ interface FloorCall {
 const init = workerData as FloorInit;
 const port = parentPort!;
 // before the clock starts: the tick must get a core at once when it wakes (ffi/sched.ts)
-port.postMessage({ t: 'sched', result: raiseThreadPriority(init.priority ?? 'normal') } satisfies FromFloor);
+port.postMessage([{ t: 'sched', result: raiseThreadPriority(init.priority ?? 'normal') }] satisfies FromFloor[]);
 const slots = new Int32Array(init.slots);
+/** Commands left for this floor's next phase ({@link CommandRing}): read after each phase's media. */
+const commands = new CommandRing(init.commands);
 // cut into the engine's phase groups: the floor's calls are spread over the tick, each group
 // sent at its own offset, so a call waits behind its own group only and one phase holds this
 // thread for a share of the tick's work (docs/architecture.md, "Phase groups on the floors")
@@ -117,11 +121,13 @@ const lastPhase = clock.phases - 1;
 clock.add({
   onTick: () => {
     if (lastPhase === 0) writeQuality();
+    commands.read(batchesHandled, takeCommand);
     // commands that gave way to this tick go on in its slack
     work.afterTick();
   },
   onPhase: (_tick, phase) => {
     if (phase === lastPhase) writeQuality();
+    commands.read(batchesHandled, takeCommand);
     // ... and to each of its phases
     work.afterTick();
   },
@@ -134,8 +140,10 @@ const encoder = new TextEncoder();
 const rxChannels = new Map<number, IvrRxStream>();
 const txChannels = new Map<number, IvrTxStream>();
 
+/** What this task says to the main thread, posted as one message when the task ends. */
+const out = new MessageBatch<FromFloor>((batch, transfer) => port.postMessage(batch, transfer));
 function post(m: FromFloor, transfer?: ArrayBuffer[]): void {
-  port.postMessage(m, transfer);
+  out.push(m, transfer);
 }
 
 /**
@@ -379,6 +387,7 @@ async function shutdown(): Promise<void> {
   recorders.clear();
   pump.detach();
   clock.stop();
+  out.flush();
   port.close();
   // in a worker this ends the thread only (a lazily loaded native library may hold a handle)
   setImmediate(() => process.exit(0));
@@ -398,7 +407,16 @@ async function dieCleanly(): Promise<void> {
 }
 process.on('uncaughtException', () => void dieCleanly());
 
-port.on('message', (m: ToFloor) => work.push(m));
+/** Message batches handled: a ring record waits for the batches posted before it. */
+let batchesHandled = 0;
+const takeCommand = (m: unknown): void => work.push(m as ToFloor);
+port.on('message', (batch: ToFloor[]) => {
+  // what was left in the ring before this batch was posted goes first
+  commands.read(batchesHandled, takeCommand);
+  for (const m of batch) work.push(m);
+  batchesHandled++;
+  commands.read(batchesHandled, takeCommand);
+});
 // ready once the clock has ticked and its figures are published: the engine may give this floor
 // calls, its start may resolve, and its clock statistics already show the floor running
 const firstTick: MediaClockListener = {

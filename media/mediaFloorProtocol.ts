@@ -3,11 +3,13 @@
  * other, and the layout of the memory they share. Messages are small and structured: commands
  * go to the floor when the application or the call changes something, events come back when
  * something happens (a digit, a failure, a batch of statistics once a second); no message is
- * sent per packet or per tick. What the main thread reads often (the media time-out's packet
+ * sent per packet or per tick, and what one task says goes as one posted batch
+ * ({@link MessageBatch}). What the main thread reads often (the media time-out's packet
  * counter, VU levels) sits in a SharedArrayBuffer slot per call, so reading it costs no message.
  * Conference audio crosses in per-call SharedArrayBuffer frame rings ({@link FrameRing}).
  * @module
  */
+import { deserialize, serialize } from 'node:v8';
 import type { MediaParams, MediaSessionStats } from './session.js';
 import type { OpusSettings } from './opus.js';
 import type { RecordingResult } from './callRecorder.js';
@@ -57,6 +59,8 @@ export interface FloorInit {
   strategy: 'sequential' | 'random';
   /** The shared counters: {@link SLOT_FIELDS} Int32 per call slot (the floor's clock figures are in `clockBox`). */
   slots: SharedArrayBuffer;
+  /** The main thread's commands that need not wake the floor ({@link CommandRing}). */
+  commands: SharedArrayBuffer;
   /** The reply box of synchronous statistics reads ({@link STATS_BOX_BYTES}). */
   statsBox: SharedArrayBuffer;
   /** Where the floor publishes its clock figures and RTP port use (media/floorClockFigures.ts). */
@@ -273,5 +277,136 @@ export class FrameRing {
     for (let i = 0; i < m; i++) out[i] = this.data[off + i]!;
     Atomics.compareExchange(this.ctl, 1, r, r + 1);
     return true;
+  }
+}
+
+/**
+ * Messages to one thread, gathered over a task and posted as one array when it ends (a
+ * microtask). Each `postMessage` wakes the receiving thread, and that wake (an eventfd write
+ * and the futex behind it) cost as much as the message's own clone: a call's set-up and
+ * hang-up send several commands in one task (open, configure, start; stop), and a floor's
+ * answers come in bursts too. One post per task keeps the order and pays the wake once.
+ */
+export class MessageBatch<M> {
+  private list: M[] = [];
+  private transfer: ArrayBuffer[] = [];
+  private queued = false;
+  private readonly flushSoon = (): void => {
+    this.queued = false;
+    this.flush();
+  };
+
+  /** @param post sends one batch (the receiver handles its messages in order) */
+  constructor(private readonly post: (batch: M[], transfer: ArrayBuffer[]) => void) {}
+
+  /** Queues `m` (and the buffers it hands over) for the end of this task. */
+  push(m: M, transfer?: readonly ArrayBuffer[]): void {
+    this.list.push(m);
+    if (transfer !== undefined) for (const b of transfer) this.transfer.push(b);
+    if (!this.queued) {
+      this.queued = true;
+      queueMicrotask(this.flushSoon);
+    }
+  }
+
+  /** Nothing is waiting to be posted. */
+  empty(): boolean {
+    return this.list.length === 0;
+  }
+
+  /** Posts what is queued now: before a synchronous wait on the receiver, or a close. */
+  flush(): void {
+    if (this.list.length === 0) return;
+    const list = this.list;
+    const transfer = this.transfer;
+    this.list = [];
+    this.transfer = [];
+    this.post(list, transfer);
+  }
+}
+
+/**
+ * Commands the main thread leaves for a floor to pick up, without waking it. On this kind of
+ * machine a `postMessage` to a thread asleep between its ticks cost the sender 20-40 µs (the
+ * wake: an eventfd write and the scheduler behind it) against 2.5 µs to a busy one; a call's
+ * set-up and hang-up send four or five commands, each in a task of its own, and at 1 000 calls
+ * per second those wakes were a fifth of the main thread's time (bench:calls f). The floor
+ * wakes every phase anyway, so most commands wait for it here: open, configure, start, stop and
+ * the setters take effect at the floor's next phase (at most 20 ms / `mediaPhaseGroups` later).
+ * What must wake the floor (a statistics read the main thread waits on, a shutdown) and what
+ * hands memory over (IVR writes, frame rings) still goes by message.
+ *
+ * A single-producer, single-consumer byte ring in a SharedArrayBuffer: records of
+ * `[length, after, v8-serialized message]`, 4-byte aligned; a record that does not fit before
+ * the end leaves a marker (-1) and starts again at 0. `after` is the number of message batches
+ * the main thread had posted when it wrote the record: the floor takes a record only once it
+ * has handled that many batches, and drains the ring before each batch it handles, so the two
+ * ways keep the main thread's order.
+ */
+export class CommandRing {
+  /** Bytes of records a ring holds: a few thousand commands, far more than a phase brings. */
+  static readonly BYTES = 256 * 1024;
+  /** [0] = bytes written, [1] = bytes read (both wrap as int32; their difference is what is unread). */
+  private readonly head: Int32Array;
+  private readonly words: Int32Array;
+  private readonly bytes: Uint8Array;
+  private readonly mask = CommandRing.BYTES - 1;
+
+  /** @param sab from {@link CommandRing.create}, shared by the two threads */
+  constructor(readonly sab: SharedArrayBuffer) {
+    this.head = new Int32Array(sab, 0, 2);
+    this.words = new Int32Array(sab, 8, CommandRing.BYTES / 4);
+    this.bytes = new Uint8Array(sab, 8, CommandRing.BYTES);
+  }
+
+  /** The shared memory of a new, empty ring. */
+  static create(): SharedArrayBuffer {
+    return new SharedArrayBuffer(8 + CommandRing.BYTES);
+  }
+
+  /** Writer: leaves `m` (v8-serialized, as `postMessage` would clone it); false when it does not fit. */
+  write(m: unknown, after: number): boolean {
+    const body = serialize(m);
+    const need = 8 + ((body.length + 3) & ~3);
+    const w = Atomics.load(this.head, 0);
+    const free = CommandRing.BYTES - ((w - Atomics.load(this.head, 1)) | 0);
+    let at = w & this.mask;
+    const tail = CommandRing.BYTES - at;
+    // a record that would cross the end starts at 0; the tail it skips counts as used
+    const skip = need > tail ? tail : 0;
+    if (skip + need > free) return false;
+    if (skip > 0) {
+      this.words[at >> 2] = -1;
+      at = 0;
+    }
+    this.words[at >> 2] = body.length;
+    this.words[(at >> 2) + 1] = after;
+    this.bytes.set(body, at + 8);
+    // the record's bytes before the count that shows them (a sequentially consistent store)
+    Atomics.store(this.head, 0, (w + skip + need) | 0);
+    return true;
+  }
+
+  /**
+   * Reader: hands over each record whose `after` is at most `handled`, in order, and stops at the
+   * first that must wait for a later batch.
+   */
+  read(handled: number, take: (m: unknown) => void): void {
+    const w = Atomics.load(this.head, 0);
+    let r = Atomics.load(this.head, 1);
+    while (r !== w) {
+      let at = r & this.mask;
+      if (this.words[at >> 2] === -1) {
+        r = (r + CommandRing.BYTES - at) | 0;
+        at = 0;
+      }
+      const len = this.words[at >> 2]!;
+      if (this.words[(at >> 2) + 1]! > handled) break;
+      // a copy: deserialize must not read memory the writer may reuse once the count moves
+      const m: unknown = deserialize(Buffer.from(this.bytes.subarray(at + 8, at + 8 + len)));
+      r = (r + 8 + ((len + 3) & ~3)) | 0;
+      take(m);
+    }
+    Atomics.store(this.head, 1, r);
   }
 }

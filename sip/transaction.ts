@@ -629,8 +629,7 @@ export abstract class ServerTransaction {
 
 /** INVITE server transaction (§17.2.1 + RFC 6026 Accepted state). */
 export class InviteServerTransaction extends ServerTransaction {
-  /** The INVITE (top Via carries received/rport); kept, as the TU may re-issue its 2xx. */
-  readonly request: SipRequest;
+  private req: SipRequest | undefined;
   private timer100: TimerHandle | undefined;
   private timerG: TimerHandle | undefined;
   private timerH: TimerHandle | undefined;
@@ -647,14 +646,23 @@ export class InviteServerTransaction extends ServerTransaction {
   /** @internal */
   constructor(mgr: TransactionManager, request: SipRequest, key: string, from: RemoteEndpoint, responseDest: RemoteEndpoint) {
     super(mgr, request, key, from, responseDest, 'proceeding');
-    this.request = request;
+    this.req = request;
   }
 
   /** @internal arms (or sends) the automatic 100 Trying. */
   start(): void {
     const delay = this.mgr.trying100DelayMs;
-    if (delay === 0) this.send(buildResponse(this.request, 100));
+    if (delay === 0) this.send(buildResponse(this.req!, 100));
     else if (delay > 0) this.timer100 = this.mgr.clock.setTimer(delay, () => this.fire100());
+  }
+
+  /**
+   * The INVITE (top Via carries received/rport) until its final response is acknowledged; then
+   * undefined: the transaction lingers 32 s (Timer L) or T4 (Timer I) only to absorb
+   * retransmissions, and at 1 000 calls/s holding every INVITE that long filled the old space.
+   */
+  get request(): SipRequest | undefined {
+    return this.req;
   }
 
   /** True once an ACK for our 2xx (or non-2xx) final response arrived. */
@@ -664,7 +672,7 @@ export class InviteServerTransaction extends ServerTransaction {
 
   private fire100(): void {
     this.timer100 = undefined;
-    if (this.state === 'proceeding' && this.lastStatus === 0) this.send(buildResponse(this.request, 100));
+    if (this.state === 'proceeding' && this.lastStatus === 0 && this.req) this.send(buildResponse(this.req, 100));
   }
 
   /** Sends a response; see {@link ServerTransaction.respond}. */
@@ -748,6 +756,7 @@ export class InviteServerTransaction extends ServerTransaction {
     this.timer2xx = undefined;
     // acknowledged: nothing resends this 2xx (a re-issued one is encoded anew)
     this.wire = undefined;
+    this.req = undefined;
     this.mgr.unregister2xx(this);
   }
 
@@ -765,6 +774,7 @@ export class InviteServerTransaction extends ServerTransaction {
           this.state = 'confirmed';
           // Confirmed absorbs everything: the final is not resent any more
           this.wire = undefined;
+          this.req = undefined;
           if (this.reliable) this.end(true);
           else this.timerI = clock.setTimer(this.mgr.timers.t4, () => this.fireI());
           return true;
@@ -1006,9 +1016,9 @@ export class TransactionManager {
     if (this.servers.get(tx.key) === tx) this.servers.delete(tx.key);
   }
 
-  /** @internal */
+  /** @internal called as the 2xx goes out (the INVITE is still held then). */
   register2xx(tx: InviteServerTransaction): void {
-    const h = tx.request.headers;
+    const h = tx.request!.headers;
     const key = ack2xxKey(h.get('Call-ID'), cseqNumber(h.get('CSeq')));
     tx.ack2xxKey = key;
     this.acks2xx.set(key, tx);
@@ -1016,7 +1026,7 @@ export class TransactionManager {
 
   /** @internal `toTag`: the To tag of the non-2xx final the transaction sent. */
   registerNon2xx(tx: InviteServerTransaction, toTag: string | undefined): void {
-    const h = tx.request.headers;
+    const h = tx.request!.headers;
     const key = ackNon2xxKey(h.get('Call-ID'), cseqNumber(h.get('CSeq')), tagOf(h.get('From')), toTag);
     tx.ackNon2xxKey = key;
     this.acksNon2xx.set(key, tx);

@@ -373,7 +373,7 @@ test('CANCEL: built from the INVITE, matched to it by the server, INVITE ends 48
         return;
       }
       tx.respond(b.createResponse(req, 200, undefined, { toTag: 'c1' }));
-      inv.respond(b.createResponse(inv.request, 487, undefined, { toTag: 'c1' }));
+      inv.respond(b.createResponse(inv.request!, 487, undefined, { toTag: 'c1' }));
     }
   };
   const dest = b.localEndpoint('UDP');

@@ -492,8 +492,10 @@ test('INVITE server 2xx: Accepted, retransmitted until the ACK (new branch), INV
   t.deepEqual(transport.times(), [0, 500, 1500, 3500]);
   t.is(incoming(mgr, req).result, 'absorbed', 'RFC 6026: no new transaction for the retransmitted INVITE');
   t.is(transport.sent.length, 4, 'and no response to it');
+  t.is(tx.request, req, 'the INVITE is held while the 2xx is unacknowledged');
   const ack = request('ACK', { cseq: 5 });
   t.is(incoming(mgr, ack).result, 'ack', 'the ACK of a 2xx goes to the TU');
+  t.is(tx.request, undefined, 'acknowledged: the lingering transaction lets go of the INVITE');
   clock.advance(10_000);
   t.is(transport.sent.length, 4, 'retransmission stopped by the ACK');
   t.true(tx.respond(response(req, 200)), 'the TU may still send 2xx in Accepted');
