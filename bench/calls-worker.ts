@@ -185,6 +185,8 @@ async function startEngine(req: WorkerRequest): Promise<object> {
     ...(typeof req.signallingYieldsToMedia === 'boolean' ? { signallingYieldsToMedia: req.signallingYieldsToMedia } : {}),
     // bench:calls f: a transaction table sized for the offered rate (each set-up leaves its INVITE and BYE transactions 32 s)
     ...(typeof req.maxServerTransactions === 'number' ? { maxServerTransactions: req.maxServerTransactions } : {}),
+    // bench:calls f: SIPp is one source, a trunk or proxy in front (docs/security.md): no per-source rate
+    ...(typeof req.requestRatePerSource === 'number' ? { requestRatePerSource: req.requestRatePerSource } : {}),
     // bench:calls srtp: every call SRTP (RTP/SAVP) with the one suite asked for
     ...(typeof req.srtp === 'string' ? { srtpPolicy: 'mandatory' as const, srtpSuites: [req.srtp as SrtpSuite] } : {}),
   });
