@@ -87,11 +87,12 @@ export const STATS_READ_MS = 10;
 export const STATS_READ_AFTER_COMMAND_MS = 250;
 
 /**
- * Commands that go by message (a wake) rather than through the floor's command ring: a read the
- * main thread waits on, the floor's end, and a frame ring (shared memory the ring's copy cannot
- * carry). See {@link CommandRing}.
+ * Commands that go by message (a wake) rather than through the floor's command ring: what the
+ * main thread waits on (a statistics read; an open, whose RTP port the call's SDP needs), the
+ * floor's end, and a frame ring (shared memory the ring's copy cannot carry). See
+ * {@link CommandRing}.
  */
-const WAKES_FLOOR: ReadonlySet<ToFloor['t']> = new Set(['statsSync', 'shutdown', 'crash', 'frames']);
+const WAKES_FLOOR: ReadonlySet<ToFloor['t']> = new Set(['statsSync', 'open', 'shutdown', 'crash', 'frames']);
 
 /** Options of {@link MediaFloors.start}. */
 export interface MediaFloorsOptions {

@@ -331,10 +331,10 @@ export class MessageBatch<M> {
  * wake: an eventfd write and the scheduler behind it) against 2.5 µs to a busy one; a call's
  * set-up and hang-up send four or five commands, each in a task of its own, and at 1 000 calls
  * per second those wakes were a fifth of the main thread's time (bench:calls f). The floor
- * wakes every phase anyway, so most commands wait for it here: open, configure, start, stop and
- * the setters take effect at the floor's next phase (at most 20 ms / `mediaPhaseGroups` later).
- * What must wake the floor (a statistics read the main thread waits on, a shutdown) and what
- * hands memory over (IVR writes, frame rings) still goes by message.
+ * wakes every phase anyway, so most commands wait for it here: configure, start, stop and the
+ * setters take effect at the floor's next phase (at most 20 ms / `mediaPhaseGroups` later).
+ * What the main thread waits on (a statistics read; an open, whose RTP port the SDP answer
+ * needs), a shutdown, and what hands memory over (IVR writes, frame rings) still go by message.
  *
  * A single-producer, single-consumer byte ring in a SharedArrayBuffer: records of
  * `[length, after, v8-serialized message]`, 4-byte aligned; a record that does not fit before
