@@ -1151,7 +1151,11 @@ async function stormRun(
     const eMax = eMin + lines * 2 + 400;
     const aMin = 37000;
     const aMax = aMin + n * 2 + 400;
-    const { port } = await e.request<{ port: number } & Reply>('engine', { lines, rtpMin: eMin, rtpMax: eMax, answer: true, phoneName: 'far', ...opts });
+    // the burst is offered to E whole: SIPp is one source (no per-source rate, as behind a
+    // proxy) and the transaction table holds the burst's INVITE and BYE transactions (32 s each);
+    // with the defaults E answered part of it 503 cheaply and carried less than was offered
+    const burst = { requestRatePerSource: 0, maxServerTransactions: Math.max(10_000, 2 * rate * seconds + 2 * n + 1000) };
+    const { port } = await e.request<{ port: number } & Reply>('engine', { lines, rtpMin: eMin, rtpMax: eMax, answer: true, phoneName: 'far', ...burst, ...opts });
     await a.request('engine', { lines: n, rtpMin: aMin, rtpMax: aMax, answer: false, phoneName: 'near' });
     const placed = await a.request<{ connected: number } & Reply>('call', { target: n, dest: port, concurrency: 25 });
     if (placed.connected < n) process.stderr.write(`  storm: only ${placed.connected}/${n} calls up\n`);
