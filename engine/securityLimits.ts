@@ -7,8 +7,9 @@
  * - too many headers: 513 (the size of the whole message is the transport's, sip/transport.ts,
  *   which refuses it before it is even parsed);
  * - per-source request rate: a token bucket per source address; over it, 503 with Retry-After
- *   (or silence, as configured). This is fairness between peers, distinct from engine/overload.ts,
- *   which sheds by the engine's own load whoever sends;
+ *   (or silence, as configured). A request of a dialog alive here is charged but never refused:
+ *   refusing a BYE would only keep a call up longer. This is fairness between peers, distinct
+ *   from engine/overload.ts, which sheds by the engine's own load whoever sends;
  * - failed authentication: failures are counted per source address and per digest user name in
  *   a window; at the limit that source (or user) is blocked for a back-off period: every request
  *   it sends that would be authenticated gets 403 (or is dropped), and SipAuthenticationBlocked
@@ -142,8 +143,11 @@ export class SecurityLimits {
    * Screens a new request (not a retransmission, not the ACK of a 2xx). Returns how to refuse
    * it, or `undefined` to let it through.
    * @param authenticated whether the request would be challenged or checked (the block applies)
+   * @param inLiveDialog the request belongs to a dialog alive here: it is charged to its source's
+   *   rate but never refused for it (a BYE refused 503 would keep the call, its line and its
+   *   media up; the same reasoning as engine/overload.ts, which never sheds in-dialog requests)
    */
-  screen(req: SipRequest, from: Endpoint, authenticated: boolean): ScreenVerdict | undefined {
+  screen(req: SipRequest, from: Endpoint, authenticated: boolean, inLiveDialog = false): ScreenVerdict | undefined {
     const c = this.config;
     if (this.networks.length && (c.allowedSourceScope === 'all' || isNewCall(req)) && !this.allowed(from.host)) {
       return this.refuse('sourceNotAllowed', { drop: false, status: 403, reason: 'Forbidden' });
@@ -151,7 +155,7 @@ export class SecurityLimits {
     if (c.maxSipHeaders > 0 && req.headers.entries.length > c.maxSipHeaders) {
       return this.refuse('tooManyHeaders', { drop: false, status: 513, reason: 'Too Many Headers' });
     }
-    if (c.requestRatePerSource > 0 && !this.take(from.host)) {
+    if (c.requestRatePerSource > 0 && !this.take(from.host) && !inLiveDialog) {
       return this.refuse('rateLimited', c.rateLimitAction === 'drop' ? { drop: true } : { drop: false, status: 503, reason: 'Service Unavailable', retryAfterSeconds: c.retryAfterSeconds });
     }
     if (authenticated && (this.isBlocked(`s:${from.host}`) || this.isBlocked(`u:${digestUser(req)}`))) {

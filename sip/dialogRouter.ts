@@ -221,7 +221,19 @@ export class DialogRouter {
     this.notAllowed(req, tx, { toTag: true });
   }
 
-  private inDialog(req: SipRequest, tx: ServerTransaction, from: Endpoint, localTag: string): void {
+  /**
+   * Whether `req` belongs to a dialog that is alive here (a To tag, not a CANCEL, and a live
+   * usage on its dialog): work the engine already carries, which the per-source rate limit lets
+   * through (engine/securityLimits.ts).
+   */
+  knows(req: SipRequest): boolean {
+    if (req.method === 'CANCEL') return false;
+    const localTag = tagOf(req.headers.get('To'));
+    return localTag !== undefined && localTag !== '' && this.liveUsages(req, localTag).length > 0;
+  }
+
+  /** The live usages of the dialog `req` names (`localTag`: its To tag). */
+  private liveUsages(req: SipRequest, localTag: string): DialogUsage[] {
     const callId = req.headers.get('Call-ID') ?? '';
     const remoteTag = tagOf(req.headers.get('From')) ?? '';
     const key = Dialog.key(callId, localTag, remoteTag);
@@ -231,7 +243,11 @@ export class DialogRouter {
       // A peer whose 2xx had no To tag made a dialog with an empty remote tag; when its later
       // requests carry a From tag after all, match that dialog as PJSIP and Sofia do, not 481.
       (remoteTag ? this.dialogs.get(Dialog.key(callId, localTag, '')) : undefined);
-    const usages = (found ?? []).filter((u) => u.alive?.() !== false);
+    return (found ?? []).filter((u) => u.alive?.() !== false);
+  }
+
+  private inDialog(req: SipRequest, tx: ServerTransaction, from: Endpoint, localTag: string): void {
+    const usages = this.liveUsages(req, localTag);
     if (!usages.length) {
       const stray = this.strays.get(req.method);
       if (stray) stray(req, tx, from);

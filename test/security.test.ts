@@ -299,6 +299,30 @@ test('bad values of each limit give SipBadParameter from startSipTelephony', asy
   t.is(await engine.stopSipTelephony(), T.SipSuccess);
 });
 
+test('a source over its rate still ends its calls: the BYE passes while its OPTIONS get 503', async (t) => {
+  const rtp = await freePorts(8, { even: true });
+  const a = await startEngine(t, { phoneName: 'alice', minLocalRtpPort: rtp[0]!, maxLocalRtpPort: rtp[3]! + 1 });
+  const b = await startEngine(t, { phoneName: 'bob', minLocalRtpPort: rtp[4]!, maxLocalRtpPort: rtp[7]! + 1, requestRatePerSource: 1, requestBurstPerSource: 3 });
+  t.is((await b.engine.enableMetrics()).result, T.SipSuccess);
+  t.teardown(() => b.engine.disableMetrics());
+  b.engine.on('SipOkToAnswerCall', (n) => b.engine.goOffHook(n.phoneLine));
+  t.is(await a.engine.makeCall('bob', '127.0.0.1', b.port, 0, true, 5000), T.SipSuccess);
+  await b.waitFor(T.SipIncomingCallConnected);
+  // the same source address as alice's engine: one bucket, emptied
+  const c = await sipUdpClient(t, b.port, '127.0.0.1');
+  const answers = await Promise.all(
+    Array.from({ length: 6 }, (_, j) => c.request(sipRequest({ method: 'OPTIONS', user: 'bob', enginePort: b.port, localPort: c.port, branch: `drain${j}x${Date.now()}`, callId: `drain${j}@test`, cseq: 1 }))),
+  );
+  t.true(answers.some((r) => r.status === 503), `the source is over its rate (${answers.map((r) => r.status).join(' ')})`);
+  const before = (await refusals(b)).rateLimited ?? 0;
+  t.is(await a.engine.terminateCall(0, true, 5000), T.SipSuccess);
+  await b.waitFor(T.SipOnHook);
+  await a.waitFor(T.SipReceivedByeAck);
+  t.is(a.of(T.SipReceivedByeErrorAck).length, 0, "alice's BYE answered 200, not 503");
+  t.is(b.engine.getNumActiveCalls().numActiveCalls, 0, "bob's line is free again");
+  t.is((await refusals(b)).rateLimited ?? 0, before, 'the BYE was not refused');
+});
+
 // ---------------------------------------------------------------- the screen's rules in virtual time
 
 const CONFIG: SecurityLimitsConfig = {
@@ -343,6 +367,16 @@ test('token bucket per source: a burst, then the average rate; other sources una
   const dropper = screenUnderTest({ requestBurstPerSource: 1, rateLimitAction: 'drop' });
   t.is(dropper.limits.screen(r, from('10.0.0.1'), false), undefined);
   t.deepEqual(dropper.limits.screen(r, from('10.0.0.1'), false), { drop: true });
+});
+
+test('a request of a live dialog is charged to its source but never refused for its rate', (t) => {
+  const { limits, refused } = screenUnderTest({ requestBurstPerSource: 1 });
+  const r = req('OPTIONS');
+  t.is(limits.screen(r, from('10.0.0.1'), false), undefined);
+  t.truthy(limits.screen(r, from('10.0.0.1'), false), 'the bucket is empty');
+  t.is(limits.screen(req('BYE'), from('10.0.0.1'), false, true), undefined, 'a BYE of a live dialog passes');
+  t.truthy(limits.screen(req('BYE'), from('10.0.0.1'), false, false), 'one of no dialog here does not');
+  t.deepEqual(refused, ['rateLimited', 'rateLimited']);
 });
 
 test('too many headers get 513', (t) => {
