@@ -40,7 +40,9 @@ async function conference(t: ExecutionContext, formats: F[], hubParams = {}): Pr
   for (let i = 0; i < formats.length; i++) {
     const p = await startEngine(t, { phoneName: `p${i}` });
     t.is(p.engine.setAudioMediaFormats(0, [formats[i]!]), T.SipSuccess);
-    t.is(await p.engine.makeCall('hub', '127.0.0.1', hub.port, 0, true, 5000), T.SipSuccess, `party ${i} connects`);
+    // the file's tests run at once, each with five or six engines of two media threads: on two
+    // cores a set-up can take seconds, and this test judges the mix, not how fast a call connects
+    t.is(await p.engine.makeCall('hub', '127.0.0.1', hub.port, 0, true, 20_000), T.SipSuccess, `party ${i} connects`);
     await hub.waitForCount(T.SipIncomingCallConnected, i + 1);
     parties.push({ p, freq: FREQS[i]!, hubLine: i, codec: hub.engine.getActiveCallInfo(i).codec as CodecName });
   }
