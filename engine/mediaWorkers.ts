@@ -763,9 +763,11 @@ export class FloorLineMedia implements LineMedia {
    * thread at every hang-up: at 1 000 calls/s it was most of its time (bench:calls f).
    */
   closing(): { quality: CallQuality | undefined; recent: MediaSessionStats | undefined; stats: Promise<MediaSessionStats | undefined> } {
-    const quality = this.gone
-      ? this.latest && callQualityFromStats(this.latest)
-      : callQualityFromInputs(this.codec, this.floor.slots, this.slot * SLOT_FIELDS + SLOT_QUALITY);
+    const fromLatest = (): CallQuality | undefined => this.latest && callQualityFromStats(this.latest);
+    // the shared inputs are written after each tick: a call ended before the floor's first tick
+    // since its first packets (a short call, a loaded floor) finds them empty while a statistics
+    // read already saw those packets, and its quality is then that read's
+    const quality = this.gone ? fromLatest() : (callQualityFromInputs(this.codec, this.floor.slots, this.slot * SLOT_FIELDS + SLOT_QUALITY) ?? fromLatest());
     return { quality, recent: this.latest, stats: this.stop().then(() => this.latest) };
   }
   mediaActivity(): number {
