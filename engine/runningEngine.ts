@@ -351,7 +351,7 @@ export class RunningEngine {
     stack.onTransactionLimit = () => this.overload.noteShed('transactions');
     // before any transaction: who may send, how much, and whether a blocked source asks for auth
     stack.screenRequest = (req, from) =>
-      this.security.screen(req, from, req.method === 'REGISTER' || (this.challenge.enabled && CHALLENGED_METHODS.includes(req.method)), this.router.knows(req));
+      this.security.screen(req, from, req.method === 'REGISTER' || (this.challenge.enabled && CHALLENGED_METHODS.includes(req.method)), () => this.router.knows(req));
     stack.onOversize = () => this.security.note('messageTooLarge');
     this.calls = new CallProcedures(this);
     this.lineSettings = new LineProcedures(this);

@@ -143,11 +143,13 @@ export class SecurityLimits {
    * Screens a new request (not a retransmission, not the ACK of a 2xx). Returns how to refuse
    * it, or `undefined` to let it through.
    * @param authenticated whether the request would be challenged or checked (the block applies)
-   * @param inLiveDialog the request belongs to a dialog alive here: it is charged to its source's
-   *   rate but never refused for it (a BYE refused 503 would keep the call, its line and its
-   *   media up; the same reasoning as engine/overload.ts, which never sheds in-dialog requests)
+   * @param inLiveDialog whether the request belongs to a dialog alive here, asked only when its
+   *   source is over its rate (a dialog lookup per request is not needed otherwise): such a
+   *   request is charged to the rate but never refused for it (a BYE refused 503 would keep the
+   *   call, its line and its media up; the same reasoning as engine/overload.ts, which never
+   *   sheds in-dialog requests)
    */
-  screen(req: SipRequest, from: Endpoint, authenticated: boolean, inLiveDialog = false): ScreenVerdict | undefined {
+  screen(req: SipRequest, from: Endpoint, authenticated: boolean, inLiveDialog?: () => boolean): ScreenVerdict | undefined {
     const c = this.config;
     if (this.networks.length && (c.allowedSourceScope === 'all' || isNewCall(req)) && !this.allowed(from.host)) {
       return this.refuse('sourceNotAllowed', { drop: false, status: 403, reason: 'Forbidden' });
@@ -155,7 +157,7 @@ export class SecurityLimits {
     if (c.maxSipHeaders > 0 && req.headers.entries.length > c.maxSipHeaders) {
       return this.refuse('tooManyHeaders', { drop: false, status: 513, reason: 'Too Many Headers' });
     }
-    if (c.requestRatePerSource > 0 && !this.take(from.host) && !inLiveDialog) {
+    if (c.requestRatePerSource > 0 && !this.take(from.host) && inLiveDialog?.() !== true) {
       return this.refuse('rateLimited', c.rateLimitAction === 'drop' ? { drop: true } : { drop: false, status: 503, reason: 'Service Unavailable', retryAfterSeconds: c.retryAfterSeconds });
     }
     if (authenticated && (this.isBlocked(`s:${from.host}`) || this.isBlocked(`u:${digestUser(req)}`))) {

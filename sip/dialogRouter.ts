@@ -229,7 +229,7 @@ export class DialogRouter {
   knows(req: SipRequest): boolean {
     if (req.method === 'CANCEL') return false;
     const localTag = tagOf(req.headers.get('To'));
-    return localTag !== undefined && localTag !== '' && this.liveUsages(req, localTag).length > 0;
+    return !!localTag && this.liveUsages(req, localTag).length > 0;
   }
 
   /** The live usages of the dialog `req` names (`localTag`: its To tag). */

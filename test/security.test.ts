@@ -374,8 +374,12 @@ test('a request of a live dialog is charged to its source but never refused for 
   const r = req('OPTIONS');
   t.is(limits.screen(r, from('10.0.0.1'), false), undefined);
   t.truthy(limits.screen(r, from('10.0.0.1'), false), 'the bucket is empty');
-  t.is(limits.screen(req('BYE'), from('10.0.0.1'), false, true), undefined, 'a BYE of a live dialog passes');
-  t.truthy(limits.screen(req('BYE'), from('10.0.0.1'), false, false), 'one of no dialog here does not');
+  t.is(limits.screen(req('BYE'), from('10.0.0.1'), false, () => true), undefined, 'a BYE of a live dialog passes');
+  t.truthy(limits.screen(req('BYE'), from('10.0.0.1'), false, () => false), 'one of no dialog here does not');
+  let asked = 0;
+  const full = screenUnderTest({ requestBurstPerSource: 5 });
+  full.limits.screen(r, from('10.0.0.1'), false, () => ++asked > 0);
+  t.is(asked, 0, 'a source within its rate is not looked up');
   t.deepEqual(refused, ['rateLimited', 'rateLimited']);
 });
 
