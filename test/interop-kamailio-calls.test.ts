@@ -22,10 +22,11 @@ const NAMES = ['100', '101', '102', '103'];
  * Starts Kamailio with request logging (`WITH_DEBUG`), stopped in teardown.
  *
  * @param t - the test
+ * @param args - more Kamailio arguments
  * @returns its handle
  */
-async function kamailio(t: ExecutionContext): Promise<KamailioHandle> {
-  const kam = await startKamailio({ args: ['-A', 'WITH_DEBUG'] });
+async function kamailio(t: ExecutionContext, args: string[] = []): Promise<KamailioHandle> {
+  const kam = await startKamailio({ args: ['-A', 'WITH_DEBUG', ...args] });
   t.teardown(() => kam.stop());
   return kam;
 }
@@ -65,7 +66,11 @@ async function registeredCallee(t: ExecutionContext, kam: KamailioHandle): Promi
 }
 
 peerTest('SIPp (user 150, 407 digest) calls 102 through Kamailio: the line registered as 102 (line 2) rings and answers', ['kamailio', 'sipp'], async (t) => {
-  const kam = await kamailio(t);
+  // One UDP worker: the engine answers as it rings, so its 180 and 200 leave back to back, and two
+  // workers reading the socket may forward them in either order (seen in CI). SIPp's scenario
+  // aborts on a 180 after the 200, and its optional receives cannot take one after the ACK, while
+  // what this test judges is which line rings.
+  const kam = await kamailio(t, ['-n', '1']);
   const e = await registeredCallee(t, kam);
   const [sipPort] = await freePorts(1);
   const [mediaPort] = await freePorts(2, { even: true });

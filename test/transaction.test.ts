@@ -280,6 +280,11 @@ test('INVITE client: 2xx → Accepted (RFC 6026), later 2xx to the TU, Timer M e
   t.true(mgr.receiveResponse(response(req, 200, 'otherfork')));
   t.is(user.extra2xx, 2);
   t.deepEqual(user.finals, [200], 'onFinal exactly once');
+  // a proxy with several workers may forward a 180 after the 200: absorbed, not given to the TU
+  const provisionals = user.provisional.length;
+  t.true(mgr.receiveResponse(response(req, 180)));
+  t.is(user.provisional.length, provisionals, 'a late 180 does not reach the TU');
+  t.is(tx.state, 'accepted');
   clock.advance(31_999);
   t.is(tx.state, 'accepted');
   clock.advance(1);
