@@ -1860,31 +1860,31 @@ export class MediaSession implements MediaNode {
     for (const s of this.rxSinks?.list() ?? NO_SINKS) if (s instanceof IvrRxStream) ivrRxDrops += s.drops;
     let ivrTxUnderruns = this.ivrTxUnderrunsClosed;
     for (const s of this.sources.list()) if (s instanceof IvrTxStream) ivrTxUnderruns += s.underruns;
-    const tx = this.txStats.snapshot();
-    return {
+    // the snapshots are fresh objects: the session's own counters are added to them in place, and
+    // optional figures assigned after the literal (object spreads here made each read ~8 µs and
+    // several KB of garbage, on a floor that reads every call's figures once a second)
+    const rx = this.rxStats.snapshot() as MediaRxStats;
+    rx.malformedByReason = {
+      tooShort: m[RtpParseResult.TooShort]!,
+      badVersion: m[RtpParseResult.BadVersion]!,
+      badCsrc: m[RtpParseResult.BadCsrc]!,
+      badExtension: m[RtpParseResult.BadExtension]!,
+      badPadding: m[RtpParseResult.BadPadding]!,
+    };
+    rx.ignored = this.rxIgnored;
+    rx.conflictDrops = this.conflictDrops;
+    rx.rawDropped = this.rxRawDropped;
+    const tx = this.txStats.snapshot() as MediaTxStats;
+    tx.dtmfPackets = this.dtmfPackets;
+    tx.keepAlives = this.keepAlives;
+    tx.comfortNoisePackets = this.cnSent;
+    tx.suppressedFrames = this.suppressedFrames;
+    tx.rawDropped = this.txRawDropped;
+    tx.noDestination = this.noDestination;
+    const out: MediaSessionStats = {
       codec: this.codec?.name ?? null,
-      rx: {
-        ...this.rxStats.snapshot(),
-        malformedByReason: {
-          tooShort: m[RtpParseResult.TooShort]!,
-          badVersion: m[RtpParseResult.BadVersion]!,
-          badCsrc: m[RtpParseResult.BadCsrc]!,
-          badExtension: m[RtpParseResult.BadExtension]!,
-          badPadding: m[RtpParseResult.BadPadding]!,
-        },
-        ignored: this.rxIgnored,
-        conflictDrops: this.conflictDrops,
-        rawDropped: this.rxRawDropped,
-      },
-      tx: {
-        ...tx,
-        dtmfPackets: this.dtmfPackets,
-        keepAlives: this.keepAlives,
-        comfortNoisePackets: this.cnSent,
-        suppressedFrames: this.suppressedFrames,
-        rawDropped: this.txRawDropped,
-        noDestination: this.noDestination,
-      },
+      rx,
+      tx,
       jitter: this.jitter.stats(),
       concealedFrames: this.concealed,
       fecFrames: this.fecFrames,
@@ -1902,10 +1902,11 @@ export class MediaSession implements MediaNode {
       ivrTxUnderruns,
       ptimeRequested: this.ptimeRequested,
       comfortNoise: { packets: this.cn.packets, level: this.cn.level, active: this.cn.active },
-      ...(this.socket.srtpSession !== null ? { srtp: this.socket.srtpSession.stats() } : {}),
       handlerErrors: this.handlerErrors,
-      ...(this.handlerErrors > 0 ? { lastHandlerError: this.lastHandlerError } : {}),
     };
+    if (this.socket.srtpSession !== null) out.srtp = this.socket.srtpSession.stats();
+    if (this.handlerErrors > 0) out.lastHandlerError = this.lastHandlerError;
+    return out;
   }
 }
 
