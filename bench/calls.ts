@@ -1208,6 +1208,8 @@ const STORM_VARIANTS: Array<[string, string, Record<string, unknown>, string?]> 
   // V8's GC helper threads stay at normal priority: a real-time floor waiting for them in a
   // scavenge is a priority inversion; --single-threaded-gc does the floor's GC on its own thread
   ['w1-rt-stgc', 'mediaWorkers 1, realtime, node --single-threaded-gc', { mediaWorkers: 1, mediaThreadPriority: 'realtime' }, '--single-threaded-gc'],
+  ['w1-high-native-semi16', 'mediaWorkers 1, priority high, native, node --min-semi-space-size=16', { mediaWorkers: 1, mediaThreadPriority: 'high', rtpTransport: 'native' }, '--min-semi-space-size=16'],
+  ['w1-rt-native-semi16', 'mediaWorkers 1, realtime, native, node --min-semi-space-size=16', { mediaWorkers: 1, mediaThreadPriority: 'realtime', rtpTransport: 'native' }, '--min-semi-space-size=16'],
   ['w1-rt-stgc-native', 'mediaWorkers 1, realtime, rtpTransport native, node --single-threaded-gc', { mediaWorkers: 1, mediaThreadPriority: 'realtime', rtpTransport: 'native' }, '--single-threaded-gc'],
 ];
 

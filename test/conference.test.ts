@@ -16,6 +16,7 @@ import { capture, tonePcm, wait } from './helpers/audio.js';
 import { findGaps, goertzelPower, toneLevelDb } from './helpers/analysis.js';
 import { createCodec, type CodecName } from '../media/codecs.js';
 import type { ConferenceFramesLost } from '../media/session.js';
+import { FrameRing } from '../media/mediaFloorProtocol.js';
 import { blocksWithoutTone, captureMedia, mediaStats, mediaWait, playedPastSender, receiveTrouble } from './helpers/mediaTime.js';
 import { native, peerTest } from './helpers/env.js';
 
@@ -97,8 +98,15 @@ function listen(e: EngineUnderTest, ms: number): Promise<Int16Array> {
 /**
  * Resolves once party `e` (on the hub's line `hubLine`) has played everything the hub sent it
  * until now, so what it hears from then on was mixed after this call (see {@link troubleBeforeListening}).
+ * With media workers a mix frame reaches the line's floor through a frame ring that can hold
+ * {@link FrameRing.FRAMES} frames when the floor lagged behind the bridge, plus the reader's
+ * cushion: frames mixed before this call may still wait there, to be sent after the hub's last
+ * packet of now. So the hub's line first sends that many packets; what it sends after them was
+ * mixed after this call.
  */
 async function hubAudioPlayedOut(t: ExecutionContext, hub: EngineUnderTest, hubLine: number, e: EngineUnderTest): Promise<void> {
+  const ringFrames = FrameRing.FRAMES + FrameRing.MAX_CUSHION;
+  t.true((await mediaWait(hub.engine, hubLine, ringFrames * 20)) >= ringFrames, `line ${hubLine} sent what its frame ring could hold`);
   t.true(await playedPastSender(hub.engine, hubLine, e.engine, 0), `line ${hubLine}'s party played what the hub had sent`);
 }
 
