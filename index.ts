@@ -53,6 +53,7 @@ export {
   SIP_USE_PREFERED_AUDIO_DEVICE,
   SIP_AUDIO_DEVICE_NOT_USED,
   DEFAULT_START_PARAMS,
+  MAX_PHONE_LINES,
   defaultMediaWorkers,
 } from './engine/types.js';
 export type {

@@ -70,7 +70,8 @@
  * (`STORM_VARIANTS` picks some by name): `before` (`mediaPhaseGroups: 1`,
  * `signallingYieldsToMedia: false`), `w0` (media on the main thread), `w1-normal` / `w1-high`
  * (the defaults on 2 cores) / `w1-realtime` (`mediaWorkers: 1` at each `mediaThreadPriority`), `w1-rt-stgc` (realtime, E run with node's
- * `--single-threaded-gc`). Targets: p99 < 3 ms during the burst, no gap > 40 ms (pjsua: 1.0 ms).
+ * `--single-threaded-gc`), and with `rtpTransport: 'native'`: `w0-native`, `w1-high-native`,
+ * `w1-rt-native`, `w1-rt-stgc-native`. Targets: p99 < 3 ms during the burst, no gap > 40 ms (pjsua: 1.0 ms).
  * Each variant takes 30–60 s.
  *
  * **heap** — memory of a process holding an engine: per idle line (engine with `HEAP_LINES`
@@ -81,7 +82,7 @@
  * transactions live 32 s; a leak would stay).
  *
  * Environment (defaults keep parts a, b, c and heap under about 5 minutes; part d adds about 2): `CALLS_STEPS`
- * (50,100,200,300,400,500,600,800,1000; at most 1024 lines per engine), `STEP_SECONDS` (8; the
+ * (50,100,200,300,400,500,600,800,1000; at most MAX_PHONE_LINES, 4096, lines per engine), `STEP_SECONDS` (8; the
  * issue's figure is meant at 60), `RAW_STEPS` (part a: its steps up to 1000, 1500, 2000; workers: `WORKER_STEPS`), `A_ENGINE_PAIR=1` (part a also engine A <-> engine B), `CPS_RATES` (200,500,1000,1500), `CPS_SECONDS` (5), `CALL_MS` (200),
  * `CPS_LINES` (1000), `OPUS_STEPS` (10,20,30,40,60,80,100), `CODEC_STEPS` (50,100,200,300), `HEAP_LINES` (1000), `HEAP_CALLS`
  * (300), `SRTP_SUITES` (AES_CM_128_HMAC_SHA1_80,AEAD_AES_128_GCM), `HEAP_UP_SECONDS` (3), `HEAP_SETTLE_SECONDS` (33), `KEEP_GOING=1` (do not stop a ramp at its first step that is not clean), `RETRY=0` (no
@@ -96,6 +97,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createCodec } from '../media/codecs.js';
+import { MAX_PHONE_LINES } from '../engine/types.js';
 import type { SrtpSuite } from '../sip/sdes.js';
 import { packagedSrtpLibraryPath, SRTP_LIBRARY_ENV } from '../ffi/srtp.js';
 import { srtpLibraryIn } from './srtp.js';
@@ -347,7 +349,7 @@ async function engineRamp(
   opts: { srtp?: SrtpSuite; srtpLibrary?: string; mediaWorkers?: number } = {},
 ): Promise<EngineRamp> {
   const { srtp, srtpLibrary, mediaWorkers } = opts;
-  const maxN = Math.min(1024, Math.max(...steps));
+  const maxN = Math.min(MAX_PHONE_LINES, Math.max(...steps));
   const env: Record<string, string> = srtpLibrary === undefined ? {} : { [SRTP_LIBRARY_ENV]: srtpLibrary };
   const a = new BenchWorker('A', env);
   const b = new BenchWorker('B', env);
@@ -514,7 +516,7 @@ async function echoStep(w: BenchWorker, far: EchoFarEnd, n: number, seconds: num
 async function engineEchoRamp(steps: number[], seconds: number, mediaWorkers: number | undefined, mediaPhaseGroups?: number): Promise<EchoRamp> {
   // WORKER_PRIORITY: the floors' mediaThreadPriority (normal, high, realtime; default the engine's)
   const mediaThreadPriority = process.env.WORKER_PRIORITY || undefined;
-  const maxN = Math.min(1024, Math.max(...steps));
+  const maxN = Math.min(MAX_PHONE_LINES, Math.max(...steps));
   const far = await echoFarEnd();
   const a = new BenchWorker('A');
   const rows: EchoStep[] = [];
@@ -653,7 +655,7 @@ export async function partF(): Promise<void> {
   const rates = envList('F_RATES', '500,1000,1500,2000');
   const seconds = envNum('CPS_SECONDS', 5);
   const callMs = envNum('CALL_MS', 200);
-  const lines = Math.min(1024, envNum('CPS_LINES', 1000));
+  const lines = Math.min(MAX_PHONE_LINES, envNum('CPS_LINES', 1000));
   const counts = (process.env.F_WORKERS ?? '0,1').split(',').map((x) => Number(x.trim())).filter((x) => Number.isInteger(x) && x >= 0);
   // two lingering server transactions per call of every rate (the steps follow each other within 32 s)
   const maxServerTransactions = Math.max(10_000, 2 * rates.reduce((sum, r) => sum + r * seconds, 0) + 1000);
@@ -867,7 +869,7 @@ export async function partB(): Promise<void> {
   const rates = envList('CPS_RATES', '200,500,1000,1500');
   const seconds = envNum('CPS_SECONDS', 5);
   const callMs = envNum('CALL_MS', 200);
-  const lines = Math.min(1024, envNum('CPS_LINES', 1000));
+  const lines = Math.min(MAX_PHONE_LINES, envNum('CPS_LINES', 1000));
   console.log(`\n=== b: calls per second (SIPp -sn uac, ${callMs} ms calls, ${seconds} s per rate)`);
   console.log(machine());
   const engineRows: string[][] = [];
@@ -1146,7 +1148,7 @@ async function stormRun(
   const pcapFile = path.join(os.tmpdir(), `linescape-storm-${process.pid}.pcap`);
   let capture: PcapCapture | undefined;
   try {
-    const lines = 1024;
+    const lines = MAX_PHONE_LINES;
     const eMin = 34000;
     const eMax = eMin + lines * 2 + 400;
     const aMin = 37000;
@@ -1208,8 +1210,6 @@ const STORM_VARIANTS: Array<[string, string, Record<string, unknown>, string?]> 
   // V8's GC helper threads stay at normal priority: a real-time floor waiting for them in a
   // scavenge is a priority inversion; --single-threaded-gc does the floor's GC on its own thread
   ['w1-rt-stgc', 'mediaWorkers 1, realtime, node --single-threaded-gc', { mediaWorkers: 1, mediaThreadPriority: 'realtime' }, '--single-threaded-gc'],
-  ['w1-high-native-semi16', 'mediaWorkers 1, priority high, native, node --min-semi-space-size=16', { mediaWorkers: 1, mediaThreadPriority: 'high', rtpTransport: 'native' }, '--min-semi-space-size=16'],
-  ['w1-rt-native-semi16', 'mediaWorkers 1, realtime, native, node --min-semi-space-size=16', { mediaWorkers: 1, mediaThreadPriority: 'realtime', rtpTransport: 'native' }, '--min-semi-space-size=16'],
   ['w1-rt-stgc-native', 'mediaWorkers 1, realtime, rtpTransport native, node --single-threaded-gc', { mediaWorkers: 1, mediaThreadPriority: 'realtime', rtpTransport: 'native' }, '--single-threaded-gc'],
 ];
 
@@ -1285,7 +1285,7 @@ function wire99(w: StormWindow): string {
 
 /** Part heap: memory per idle line and per active call. */
 export async function partHeap(): Promise<void> {
-  const lines = Math.min(1024, envNum('HEAP_LINES', 1000));
+  const lines = Math.min(MAX_PHONE_LINES, envNum('HEAP_LINES', 1000));
   const calls = Math.min(lines, envNum('HEAP_CALLS', 300));
   console.log(`\n=== heap: memory per idle line (${lines} lines) and per active call (${calls} calls)`);
   type Mem = { memory: NodeJS.MemoryUsage; gcExposed: boolean } & Reply;

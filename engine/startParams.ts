@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { isSipUser } from './hosts.js';
 import { isLogger } from './logger.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
-import { DEFAULT_START_PARAMS, LineMode, SIP_AUDIO_DEVICE_NOT_USED, type SessionTimerOptions, type StartSipTelephonyParams } from './types.js';
+import { DEFAULT_START_PARAMS, LineMode, MAX_PHONE_LINES, SIP_AUDIO_DEVICE_NOT_USED, type SessionTimerOptions, type StartSipTelephonyParams } from './types.js';
 import { RFC_MIN_SE_SECONDS } from '../lines/sessionTimer.js';
 import { RELIABLE_PROVISIONAL_POLICIES } from '../lines/reliableProvisional.js';
 import { OFFERED_PACKET_TIMES_MS } from '../sip/ptime.js';
@@ -63,7 +63,7 @@ export function isUint(n: unknown): n is number {
 
 function validateStartParams(p: ResolvedParams): T {
   const int = (n: unknown, lo: number, hi: number) => typeof n === 'number' && Number.isInteger(n) && n >= lo && n <= hi;
-  if (!int(p.numPhoneLinesRequested, 1, 1024)) return T.SipBadParameter;
+  if (!int(p.numPhoneLinesRequested, 1, MAX_PHONE_LINES)) return T.SipBadParameter;
   if (typeof p.ipAddressOfThisHost !== 'string' || !isIP(p.ipAddressOfThisHost)) return T.SipBadParameter;
   if (!int(p.sipPort, 0, 65535)) return T.SipBadParameter;
   if (!int(p.minLocalRtpPort, 1024, 65534) || !int(p.maxLocalRtpPort, 1025, 65535) || p.maxLocalRtpPort <= p.minLocalRtpPort) {

@@ -70,11 +70,18 @@ export enum DtmfMethod {
 export type SipTransportName = 'UDP' | 'TCP' | 'TLS';
 
 /**
+ * The most phone lines one engine takes (`numPhoneLinesRequested`): a line costs about 1.4 KiB
+ * idle and one RTP port pair in a call; one process carries 1 000 G.711 calls on two cores
+ * (README, "Benchmarks"), and the bound leaves room above that for larger machines.
+ */
+export const MAX_PHONE_LINES = 4096;
+
+/**
  * Start parameters (LanScape's START_SIP_TELEPHONY_PARAMS in camelCase). Every member has a
  * default; see {@link DEFAULT_START_PARAMS}.
  */
 export interface StartSipTelephonyParams {
-  /** Number of phone lines, 1..1024. */
+  /** Number of phone lines, 1..{@link MAX_PHONE_LINES}. */
   numPhoneLinesRequested?: number;
   /** Phone line or switch line behaviour. */
   lineMode?: LineMode;

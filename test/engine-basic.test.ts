@@ -15,6 +15,7 @@ import {
   LineState,
   CallDirection,
   MAX_REGISTRATION_WORKERS,
+  MAX_PHONE_LINES,
   type RegisterReceivedData,
 } from '../index.js';
 import { parseMessage } from '../sip/parser.js';
@@ -107,7 +108,7 @@ test('bad start parameters return SipBadParameter; a port in use returns SipCall
   const bad: Array<Record<string, unknown>> = [
     { numPhoneLinesRequested: 0 },
     { numPhoneLinesRequested: 2.5 },
-    { numPhoneLinesRequested: 5000 },
+    { numPhoneLinesRequested: MAX_PHONE_LINES + 1 },
     { ipAddressOfThisHost: 'not an ip' },
     { sipPort: 70000 },
     { sipPort: -1 },
@@ -131,6 +132,14 @@ test('bad start parameters return SipBadParameter; a port in use returns SipCall
   t.is(await engine.startSipTelephony({ ipAddressOfThisHost: '127.0.0.1', sipPort: taken.address().port }), T.SipCallFailure);
   // nothing was left half-started
   t.is(engine.getNumPhoneLines().result, T.SipMediaEngineNotInitialized);
+});
+
+test('an engine takes MAX_PHONE_LINES lines (4096), each addressable', async (t) => {
+  const { engine } = await startEngine(t, { numPhoneLinesRequested: MAX_PHONE_LINES });
+  t.is(MAX_PHONE_LINES, 4096);
+  t.deepEqual(engine.getNumPhoneLines(), { result: T.SipSuccess, numPhoneLines: MAX_PHONE_LINES });
+  t.is(engine.busyOutLine(MAX_PHONE_LINES - 1, true), T.SipSuccess);
+  t.is(engine.busyOutLine(MAX_PHONE_LINES, true), T.SipBadPhoneLine);
 });
 
 test('line procedures validate lines and values', async (t) => {
