@@ -534,14 +534,6 @@ export class RtpSocket {
   private rtcpMux: boolean;
   private symmetric: boolean;
   private closed = false;
-  /**
-   * The last source handed to a send and a view of its first `len` bytes: Buffer#copy of part of
-   * a buffer makes such a view itself, a small allocation per packet; senders reuse one packet
-   * buffer and one length, so the view is made again only when either changes.
-   */
-  private copySource: Buffer | null = null;
-  private copyView: Uint8Array = new Uint8Array(0);
-  private copyLength = 0;
   /** SRTP of the session (set from SDES), or null for plain RTP. */
   private srtp: SrtpSession | null = null;
 
@@ -714,13 +706,9 @@ export class RtpSocket {
     }
     // copied into the socket's stage (a dgram slot: see SendSlot; the native socket's own buffer)
     const out0 = sock.stage(room);
-    let view = this.copyView;
-    if (this.copySource !== buf || this.copyLength !== len) {
-      view = this.copyView = new Uint8Array(buf.buffer, buf.byteOffset, len);
-      this.copySource = buf;
-      this.copyLength = len;
-    }
-    out0.set(view, 0);
+    // byte by byte: Buffer#copy of part of a buffer makes a view of that part first, a small
+    // allocation per packet (a packet is its buffer's first bytes, and Opus packets vary in length)
+    for (let i = 0; i < len; i++) out0[i] = buf[i]!;
     let out = len;
     if (srtp !== null) {
       out = rtcp ? srtp.protectRtcp(out0, len) : srtp.protectRtp(out0, len);
