@@ -52,6 +52,8 @@ export const LINUX = {
   EPOLL_CTL_DEL: 2,
   EPOLL_CLOEXEC: 0o2000000,
   CLOCK_REALTIME: 0,
+  /** The clock of Node's `process.hrtime()` and `performance.now()`. */
+  CLOCK_MONOTONIC: 1,
 } as const;
 
 /** The errno values the native transport tells apart or reports by name (Linux numbers). */

@@ -222,7 +222,10 @@ class NativeUdpPoller {
     const m = this.msg;
     const b = this.block;
     m.writeUInt32LE(16, 8); // msg_namelen
-    m.writeBigUInt64LE(64n, 40); // msg_controllen
+    // msg_controllen, a 64-bit size_t, as two 32-bit halves: writeBigUInt64LE works in BigInt
+    // arithmetic, about 100 bytes of garbage per datagram read
+    m.writeUInt32LE(64, 40);
+    m.writeUInt32LE(0, 44);
     const len = this.c.recvmsg(ep.fd, m, LINUX.MSG_DONTWAIT) as number;
     if (len < 0) {
       const e = nativeErrno();

@@ -13,6 +13,7 @@
  * merges the buckets of the window (it allocates; call it every few seconds).
  * @module
  */
+import { mediaNowMs } from './monotonicClock.js';
 
 /** Histogram bin width, ms. */
 const BIN_MS = 0.05;
@@ -122,7 +123,7 @@ export function sendTimingStatsOf(w: SendTimingWindow, windowMs: number): SendTi
 
 /** Options of {@link SendTiming}. */
 export interface SendTimingOptions {
-  /** The time source, ms (default `performance.now`); tests pass virtual time. */
+  /** The time source, ms (default `performance.now()` time, read without allocating: media/monotonicClock.ts); tests pass virtual time. */
   now?: () => number;
   /** Window of the figures in whole seconds (default 5). */
   windowSeconds?: number;
@@ -170,7 +171,7 @@ export class SendTiming {
 
   /** A recorder with empty figures. */
   constructor(options: SendTimingOptions = {}) {
-    this.now = options.now ?? (() => performance.now());
+    this.now = options.now ?? mediaNowMs;
     const n = Math.max(1, Math.floor(options.windowSeconds ?? 5)) + 1;
     this.buckets = Array.from({ length: n }, () => new Bucket());
     this.current = this.buckets[0]!;

@@ -37,8 +37,12 @@ export interface UdpEndpoint {
   close(done: () => void): void;
 }
 
-/** The arrival time of the datagram being delivered (NaN outside a native delivery). */
-let arrival = Number.NaN;
+/**
+ * The arrival time of the datagram being delivered (NaN outside a native delivery), in a typed
+ * array: a module variable holding a fractional number takes a new heap number per store, one
+ * per datagram.
+ */
+const arrival = new Float64Array([Number.NaN]);
 
 /**
  * When the datagram now being handled arrived, in `performance.now()` milliseconds: the
@@ -47,10 +51,11 @@ let arrival = Number.NaN;
  * take it, so polling does not show up as jitter.
  */
 export function packetArrivalMs(): number {
-  return arrival === arrival ? arrival : performance.now();
+  const at = arrival[0]!;
+  return at === at ? at : performance.now();
 }
 
 /** @internal the native poller sets the arrival of the datagram it delivers (NaN after) */
 export function setPacketArrival(ms: number): void {
-  arrival = ms;
+  arrival[0] = ms;
 }
