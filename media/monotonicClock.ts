@@ -1,7 +1,7 @@
 /**
  * The media threads' clock for per-packet timing: `performance.now()` milliseconds, read
- * without allocating. `performance.now()` builds an array (Node's `process.hrtime()`) on every
- * call, about 16 bytes of garbage per RTP packet timed; where libc is bound through koffi (the
+ * without allocating. `performance.now()` is a native call whose result comes back as a fresh
+ * heap number, about 16 bytes of garbage per RTP packet timed; where libc is bound through koffi (the
  * native UDP transport's functions, ffi/udp.ts), `clock_gettime(CLOCK_MONOTONIC)` into a buffer
  * made once gives the same clock (Node's hrtime is CLOCK_MONOTONIC) at a fixed offset.
  * @module
