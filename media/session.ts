@@ -43,7 +43,7 @@ import type { MediaNode, MediaPump } from './mediaPump.js';
 import type { SendTiming } from './sendTiming.js';
 import { G729Codec } from './g729.js';
 import { OPUS_MAX_FRAME_SAMPLES, OpusCodec, effectiveOpusSettings, isValidOpusSettings, parseOpusFmtp, type OpusSettings } from './opus.js';
-import { createResampler, type Resampler } from './resample.js';
+import { createResampler, type Resampler, type ResamplerOptions } from './resample.js';
 import { parseRtcp, writeRtcpCompound, type RtcpReportBlock } from './rtcp.js';
 import { createRtpHeader, parseRtp, RtpParseResult, RTP_HEADER_SIZE, writeRtpHeader, type RtpHeaderFields } from './rtp.js';
 import { RtpSocket, type RtpPortAllocator } from './rtpSocket.js';
@@ -452,6 +452,13 @@ const STATE_CLOSED = 2;
 
 /** Ticks of concealment after the stream dried up before falling silent. */
 const MAX_CONCEAL_TICKS = 5;
+/**
+ * The in-band DTMF detector's decimator (wideband codecs to 8 kHz): 8 taps per branch keep
+ * 697–1633 Hz flat (−0.04 dB) and the bands that fold onto them 75–83 dB down, at a fifth of the
+ * default filter's cost (7.2 against 36.7 µs per 48 kHz frame): the detector needs no hi-fi
+ * passband up to 3.6 kHz, and it runs on every received frame of every call.
+ */
+const DETECT_RESAMPLER: ResamplerOptions = Object.freeze({ tapsPerPhase: 8 });
 /** A latched source silent this long may be replaced by a new one, ms. */
 const RELATCH_SILENCE_MS = 1000;
 /** Sources remembered so each conflict is reported once. */
@@ -889,7 +896,7 @@ export class MediaSession implements MediaNode {
     this.rxConcealRun = 0;
     this.needMarker = true;
     if (old === null || old.sampleRate !== rate) {
-      this.detectResampler = this.detector !== null ? createResampler(rate, 8000) : null;
+      this.detectResampler = this.detector !== null ? createResampler(rate, 8000, DETECT_RESAMPLER) : null;
       this.detector?.reset();
       if (this.madeSampleRate !== rate) {
         this.madeSampleRate = rate;
