@@ -240,7 +240,28 @@ async function placeCalls(req: WorkerRequest): Promise<object> {
   return { connected: up, failed: failedNow, seconds: (Date.now() - t0) / 1000 };
 }
 
+/** Lines playing the step's WAV (part c): each connected line starts it once. */
+const playing = new Set<number>();
+
+/**
+ * Every connected line not yet playing starts the looping WAV at `req.path`: the bench lines then
+ * carry a signal instead of digital silence, as speech calls do (a codec's cost depends on it).
+ */
+function playOnConnected(req: WorkerRequest): object {
+  const e = engine!;
+  let started = 0;
+  for (let i = 0; i < engineLines; i++) {
+    if (playing.has(i) || !e.getActiveCallInfo(i).connected) continue;
+    const rc = e.playWaveFile(i, String(req.path), true);
+    if (rc !== T.SipSuccess) throw new Error(`playWaveFile(${i}): ${T[rc]}`);
+    playing.add(i);
+    started++;
+  }
+  return { playing: playing.size, started };
+}
+
 async function hangUpAll(): Promise<object> {
+  playing.clear();
   const e = engine!;
   const jobs: Promise<T>[] = [];
   for (let i = 0; i < engineLines; i++) {
@@ -698,6 +719,7 @@ const handlers: Record<string, (req: WorkerRequest) => object | Promise<object>>
   engine: startEngine,
   call: placeCalls,
   hangup: hangUpAll,
+  play: playOnConnected,
   mark: (r) => (engine ? engineMark(r) : rawMark(r)),
   measure: () => (engine ? engineMeasure() : rawMeasure()),
   active: () => ({ active: engine?.getNumActiveCalls().numActiveCalls ?? 0, placed: callsPlaced, failed: callsFailed }),

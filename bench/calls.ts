@@ -102,6 +102,7 @@ import type { SrtpSuite } from '../sip/sdes.js';
 import { packagedSrtpLibraryPath, SRTP_LIBRARY_ENV } from '../ffi/srtp.js';
 import { srtpLibraryIn } from './srtp.js';
 import { fillSine } from '../media/tones.js';
+import wavefilePkg from 'wavefile';
 import type { NativeOpusCtor } from '../media/opus.js';
 import { ENGINE_OPUS, rawEncoder } from './opus.js';
 import { pairedFramesPerCpuSecond, table } from './measure.js';
@@ -346,9 +347,9 @@ async function engineRamp(
   codec: 'pcmu' | 'opus' | 'g722' | 'g729',
   steps: number[],
   seconds: number,
-  opts: { srtp?: SrtpSuite; srtpLibrary?: string; mediaWorkers?: number } = {},
+  opts: { srtp?: SrtpSuite; srtpLibrary?: string; mediaWorkers?: number; play?: string } = {},
 ): Promise<EngineRamp> {
-  const { srtp, srtpLibrary, mediaWorkers } = opts;
+  const { srtp, srtpLibrary, mediaWorkers, play } = opts;
   const maxN = Math.min(MAX_PHONE_LINES, Math.max(...steps));
   const env: Record<string, string> = srtpLibrary === undefined ? {} : { [SRTP_LIBRARY_ENV]: srtpLibrary };
   const a = new BenchWorker('A', env);
@@ -364,6 +365,8 @@ async function engineRamp(
       let placed = await a.request<{ connected: number; failed: number } & Reply>('call', { target: n, dest: bStart.port, concurrency: 25 });
       if (placed.connected < n) placed = await a.request('call', { target: n, dest: bStart.port, concurrency: 10 });
       const setupSeconds = (Date.now() - t0) / 1000;
+      // both sides' lines loop the WAV from now on (the calls of earlier steps already do)
+      if (play !== undefined) await Promise.all([a.request('play', { path: play }), b.request('play', { path: play })]);
       await sleep(2000);
       const row = await measureStep(a, b, n, seconds, setupSeconds);
       rows.push(row);
@@ -946,12 +949,16 @@ export async function partB(): Promise<void> {
  * binding set as the engine sets its encoder (`ENGINE_OPUS`) beside `OpusCodec`, measured in
  * alternation; `own` is the binding at its own defaults (CELT at ~64 kbit/s, complexity 10: a
  * different workload, the baseline of the issue's 64 %); `silent` the raw binding on digital
- * silence, which is what the engine's bench lines encode.
+ * silence (what idle lines encode), for reference. The signal is part c's, frame after frame.
  */
 function opusRaw(ms: number): { raw: number; ours: number; own: number; silent: number } {
-  const pcm = new Int16Array(960);
-  fillSine(pcm, 48000, 440, 8000);
-  fillSine(pcm, 48000, 1300, 3000, 0, 960, true);
+  // the signal part c's lines play (one continuous second, 50 frames in turn), views made once
+  const signal = opusSignal();
+  const frames = Array.from({ length: 50 }, (_, k) => signal.subarray(k * 960, (k + 1) * 960));
+  const bufs = frames.map((f) => Buffer.from(f.buffer, f.byteOffset, 1920));
+  let rawAt = 0;
+  let oursAt = 0;
+  let ownAt = 0;
   let raw = 0;
   let ours = 0;
   let own = 0;
@@ -962,16 +969,17 @@ function opusRaw(ms: number): { raw: number; ours: number; own: number; silent: 
     const req = createRequire(import.meta.url);
     const { OpusEncoder } = req('@discordjs/opus') as { OpusEncoder: NativeOpusCtor };
     const enc = rawEncoder(OpusEncoder, ENGINE_OPUS);
-    const buf = Buffer.from(pcm.buffer, pcm.byteOffset, 1920);
     if (codec) {
       const pkt = Buffer.alloc(1500);
       const out = new Int16Array(5760);
       [raw, ours] = pairedFramesPerCpuSecond(
         () => {
-          sink += enc.decode(enc.encode(buf)).length;
+          sink += enc.decode(enc.encode(bufs[rawAt]!)).length;
+          if (++rawAt === 50) rawAt = 0;
         },
         () => {
-          sink += codec.decode(pkt, 12, codec.encode(pcm, pkt, 12), out);
+          sink += codec.decode(pkt, 12, codec.encode(frames[oursAt]!, pkt, 12), out);
+          if (++oursAt === 50) oursAt = 0;
         },
         ms,
       );
@@ -981,7 +989,8 @@ function opusRaw(ms: number): { raw: number; ours: number; own: number; silent: 
     const zero = Buffer.alloc(1920);
     [own, silent] = pairedFramesPerCpuSecond(
       () => {
-        sink += dflt.decode(dflt.encode(buf)).length;
+        sink += dflt.decode(dflt.encode(bufs[ownAt]!)).length;
+        if (++ownAt === 50) ownAt = 0;
       },
       () => {
         sink += quiet.decode(quiet.encode(zero)).length;
@@ -1000,10 +1009,20 @@ function opusRaw(ms: number): { raw: number; ours: number; own: number; silent: 
 export async function partC(): Promise<void> {
   const steps = envList('OPUS_STEPS', '10,20,30,40,60,80,100');
   const seconds = envNum('STEP_SECONDS', 8);
-  console.log(`\n=== c: concurrent Opus calls (48 kHz mono, 20 ms, both ways), ${seconds} s per step`);
+  // every line of both engines loops the raw figure's signal, so engine and raw binding code the
+  // same audio (Opus costs a quarter less on digital silence, what idle bench lines would send)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linescape-bench-'));
+  const wav = path.join(dir, 'opus-signal.wav');
+  fs.writeFileSync(wav, opusSignalWav());
+  console.log(`\n=== c: concurrent Opus calls (48 kHz mono, 20 ms, both ways, every line playing 440 + 1300 Hz), ${seconds} s per step`);
   console.log(machine());
-  const ramp = await engineRamp('opus', steps, seconds);
-  printRamp('engine A <-> engine B, Opus on every line', ramp.rows, true);
+  let ramp: EngineRamp;
+  try {
+    ramp = await engineRamp('opus', steps, seconds, { play: wav });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  printRamp('engine A <-> engine B, Opus on every line, each playing the signal', ramp.rows, true);
   const codec = opusRaw(2000);
   const best = ramp.best;
   const busier = best ? Math.max(best.a.cpuPct, best.b.cpuPct) : 0;
@@ -1015,16 +1034,31 @@ export async function partC(): Promise<void> {
       ['  tx p99 ms at that N, A / B', best ? `${f2(best.a.txIntervalP99Ms)} / ${f2(best.b.txIntervalP99Ms)}` : '-'],
       ['  CPU % of one core at that N, A / B', best ? `${best.a.cpuPct.toFixed(0)} / ${best.b.cpuPct.toFixed(0)}` : '-'],
       ['  calls per core = N / busier CPU fraction', best && busier > 0 ? (best.n / (busier / 100)).toFixed(0) : '-'],
-      ['raw @discordjs/opus encode+decode at the engine\'s settings (voip, 32 kbit/s, cx 5, FEC), frames per CPU s', codec.raw.toFixed(0)],
+      ["raw @discordjs/opus encode+decode at the engine's settings (voip, 32 kbit/s, cx 5, FEC), the same signal, frames per CPU s", codec.raw.toFixed(0)],
       ['  = calls per core (one encode + one decode per call per 20 ms)', (codec.raw / 50).toFixed(0)],
-      ['engine OpusCodec encode+decode, same settings, in alternation, frames per CPU s', codec.ours.toFixed(0)],
+      ['engine OpusCodec encode+decode, same settings and signal, in alternation, frames per CPU s', codec.ours.toFixed(0)],
       ['  = calls per core; OpusCodec / raw', `${(codec.ours / 50).toFixed(0)}; ${codec.raw > 0 ? (codec.ours / codec.raw).toFixed(3) : '-'}`],
-      ['raw binding on digital silence (what the bench lines send), same settings: calls per core', (codec.silent / 50).toFixed(0)],
+      ['raw binding on digital silence, same settings (for reference): calls per core', (codec.silent / 50).toFixed(0)],
       ['raw binding at its own defaults (audio, auto ~64 kbit/s CELT, cx 10): calls per core', (codec.own / 50).toFixed(0)],
-      ['engine calls per core / raw codec calls per core (same settings, tone)', best && busier > 0 && codec.raw > 0 ? `${pct(best.n / (busier / 100), codec.raw / 50).toFixed(1)} %` : '-'],
-      ['engine calls per core / raw codec calls per core (same settings, silence)', best && busier > 0 && codec.silent > 0 ? `${pct(best.n / (busier / 100), codec.silent / 50).toFixed(1)} %` : '-'],
+      ['engine calls per core / raw codec calls per core (same settings, same signal)', best && busier > 0 && codec.raw > 0 ? `${pct(best.n / (busier / 100), codec.raw / 50).toFixed(1)} %` : '-'],
     ],
   );
+  console.log('target (issue): engine calls per core >= 0.85x raw; OpusCodec frames/s >= 0.95x raw');
+}
+
+/** Part c's signal: one second at 48 kHz of 440 Hz at 8 000 plus 1 300 Hz at 3 000 (loops seamlessly). */
+function opusSignal(): Int16Array {
+  const pcm = new Int16Array(48000);
+  fillSine(pcm, 48000, 440, 8000);
+  fillSine(pcm, 48000, 1300, 3000, 0, pcm.length, true);
+  return pcm;
+}
+
+/** {@link opusSignal} as a 16-bit mono WAV file, which part c's lines loop. */
+function opusSignalWav(): Buffer {
+  const w = new wavefilePkg.WaveFile();
+  w.fromScratch(1, 48000, '16', opusSignal());
+  return Buffer.from(w.toBuffer());
 }
 
 /** Part d: concurrent G.722 and G.729 calls per core beside G.711, in one run. */
