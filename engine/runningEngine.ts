@@ -400,6 +400,8 @@ export class RunningEngine {
     this.mediaPump.detach();
     this.mediaClock.stop();
     await this.mediaFloors?.stop();
+    // the calls' sockets are closed or parked by now: the parked ones close with the engine
+    this.rtpAllocator.close();
     this.transfers.stop();
     this.stopped = true;
     detach();

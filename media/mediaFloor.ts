@@ -385,6 +385,8 @@ async function shutdown(): Promise<void> {
   await Promise.all([...calls.keys()].map((id) => stopCall(id)));
   await Promise.all([...recorders.values()].map((r) => r.stop()));
   recorders.clear();
+  // the parked pairs' descriptors are the process's: a thread's end would not close them
+  allocator.close();
   pump.detach();
   clock.stop();
   out.flush();
@@ -402,6 +404,7 @@ async function dieCleanly(): Promise<void> {
   clearInterval(counters);
   const stops = [...calls.values()].map((c) => c.session.stop());
   calls.clear();
+  allocator.close();
   await Promise.race([Promise.all(stops), new Promise((r) => setTimeout(r, 500))]);
   process.exit(1);
 }

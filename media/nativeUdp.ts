@@ -79,6 +79,8 @@ class NativeUdpPoller {
   private readonly endpoints: Array<NativeUdpEndpoint | null> = [];
   private readonly freeIds: number[] = [];
   private count = 0;
+  /** Registered sockets that are parked ({@link NativeUdpEndpoint.park}). */
+  private parkedSockets = 0;
   /** The datagram buffer every read lands in. */
   private readonly rx = Buffer.allocUnsafeSlow(RX_BYTES);
   /**
@@ -142,6 +144,7 @@ class NativeUdpPoller {
       this.lastPollMs = performance.now();
       this.timer = setInterval(this.onFallback, FALLBACK_MS);
     }
+    this.refTimer();
     return id;
   }
 
@@ -151,10 +154,27 @@ class NativeUdpPoller {
     this.c.epollCtl(this.epfd, LINUX.EPOLL_CTL_DEL, ep.fd, this.ctl);
     this.endpoints[id] = null;
     this.freeIds.push(id);
+    if (ep.parked) this.parkedSockets--;
     if (--this.count === 0 && this.timer !== undefined) {
       clearInterval(this.timer);
       this.timer = undefined;
     }
+    this.refTimer();
+  }
+
+  /**
+   * A socket was parked (+1) or taken back (−1). Parked sockets alone do not keep the process
+   * alive (a closed dgram socket would not): the fallback timer is unreferenced then.
+   */
+  parkedChanged(delta: number): void {
+    this.parkedSockets += delta;
+    this.refTimer();
+  }
+
+  private refTimer(): void {
+    if (this.timer === undefined) return;
+    if (this.parkedSockets >= this.count) this.timer.unref();
+    else this.timer.ref();
   }
 
   /**
@@ -245,6 +265,8 @@ class NativeUdpPoller {
       const age = nowReal - real;
       if (age > 0 && age < 1000) at = nowPerf - age;
     }
+    // arrived while the socket was parked: the former call's, read to be dropped
+    if (at < ep.since) return 1;
     setPacketArrival(at);
     const n = len > RX_BYTES ? RX_BYTES : len;
     ep.deliver((this.views[n] ??= this.rx.subarray(0, n)), n, this.lastAddrText, port);
@@ -272,6 +294,10 @@ export class NativeUdpEndpoint implements UdpEndpoint {
   onError: ((err: Error) => void) | null = null;
   /** @internal set once closed: the poller stops reading it */
   closed = false;
+  /** @internal between {@link NativeUdpEndpoint.park} and {@link NativeUdpEndpoint.unpark} */
+  parked = false;
+  /** @internal when it was last taken back from the park (`performance.now()`): older datagrams are dropped */
+  since = Number.NEGATIVE_INFINITY;
   private readonly id: number;
   /** Staging buffer; bytes 0..15 of `dest` hold the cached destination. */
   private readonly stageBuf = Buffer.allocUnsafeSlow(STAGE_BYTES);
@@ -338,6 +364,38 @@ export class NativeUdpEndpoint implements UdpEndpoint {
     if (this.closed) return;
     if (this.pendingLen >= 0) this.sendPending();
     if (this.destination(port, host)) this.sendto(buf, len);
+  }
+
+  /**
+   * Parks the socket between two calls (`RtpPortAllocator` keeps it bound): a packet still
+   * staged goes out, the handlers are dropped (the poller goes on reading and discarding what
+   * arrives) and the destination is forgotten. The next owner sets new handlers.
+   */
+  park(): void {
+    if (!this.parked) {
+      this.parked = true;
+      this.owner.parkedChanged(1);
+    }
+    this.sendPending();
+    this.onMessage = null;
+    this.onError = null;
+    this.staged = this.stageBuf;
+    this.destHost = '';
+    this.destPort = -1;
+    this.destOk = false;
+    this.resolvedName = '';
+    this.resolvedAddr = -1;
+  }
+
+  /**
+   * Ends {@link NativeUdpEndpoint.park}: the socket belongs to a call again. Datagrams the kernel
+   * stamped before now are its former call's: the poller drops them (no read here to empty it).
+   */
+  unpark(): void {
+    if (!this.parked) return;
+    this.parked = false;
+    this.owner.parkedChanged(-1);
+    this.since = performance.now();
   }
 
   /** @internal sends the staged packet queued with the poller, if it is still waiting */

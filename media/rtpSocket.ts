@@ -15,7 +15,7 @@
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net from 'node:net';
-import { bindNativeUdp, nativeUdpUnavailable } from './nativeUdp.js';
+import { bindNativeUdp, NativeUdpEndpoint, nativeUdpUnavailable } from './nativeUdp.js';
 import { isRtcp } from './rtp.js';
 import type { SrtpSession } from './srtp.js';
 import type { UdpEndpoint, UdpMessageHandler } from './udpEndpoint.js';
@@ -251,6 +251,35 @@ export interface RtpPortAllocatorOptions {
    * ({@link RtpPortAllocator.transportNote} says why).
    */
   transport?: 'dgram' | 'native';
+  /**
+   * Native pairs given back stay bound, parked, and are handed out again once they have been
+   * parked this long, ms (default {@link RTP_PARK_QUARANTINE_MS}): a set-up then costs no
+   * `socket`, `setsockopt`, `bind`, `epoll_ctl` and `close` calls. Packets that reach a parked
+   * pair are read and dropped. 0 turns parking off (every pair is closed when given back).
+   */
+  parkQuarantineMs?: number;
+  /** Most pairs parked at once (default {@link RTP_MAX_PARKED_PAIRS}, at most half the range); more are closed. */
+  maxParkedPairs?: number;
+  /** Milliseconds clock of the quarantine (tests); default `performance.now`. */
+  now?: () => number;
+}
+
+/**
+ * How long a native pair given back stays parked before another call may take it, ms: longer
+ * than a far end goes on sending after the BYE, so its last packets are dropped rather than
+ * delivered to the next call (which would re-aim symmetric RTP at them).
+ */
+export const RTP_PARK_QUARANTINE_MS = 1000;
+
+/** Most native pairs parked at once: 2 048 descriptors, a thousand set-ups a second reused. */
+export const RTP_MAX_PARKED_PAIRS = 1024;
+
+/** A native pair given back, bound and reading, and when. */
+interface ParkedPair {
+  readonly rtpPort: number;
+  readonly rtp: NativeUdpEndpoint;
+  readonly rtcp: NativeUdpEndpoint;
+  readonly at: number;
 }
 
 /** Why an allocation failed. */
@@ -333,6 +362,13 @@ export class RtpPortAllocator {
   private readonly reserved = new Set<number>();
   private cursor = 0;
   private native: boolean;
+  /** Parked pairs, oldest first from `parkedHead` (a queue without shifting). */
+  private parked: (ParkedPair | undefined)[] = [];
+  private parkedHead = 0;
+  private readonly quarantineMs: number;
+  private readonly maxParked: number;
+  private readonly now: () => number;
+  private closedAll = false;
   /** Why a native allocator binds dgram sockets after all ('' when it does not). */
   transportNote = '';
 
@@ -348,6 +384,10 @@ export class RtpPortAllocator {
     this.recvBufferSize = options.recvBufferSize ?? 262144;
     this.sendBufferSize = options.sendBufferSize ?? 262144;
     this.native = options.transport === 'native';
+    this.quarantineMs = Math.max(0, options.parkQuarantineMs ?? RTP_PARK_QUARANTINE_MS);
+    // at most half the range: the rest stays free to bind, so a search for a free pair stays short
+    this.maxParked = this.quarantineMs > 0 ? Math.max(0, Math.min(Math.floor(this.pairs / 2), Math.floor(options.maxParkedPairs ?? RTP_MAX_PARKED_PAIRS))) : 0;
+    this.now = options.now ?? (() => performance.now());
     if (this.native) {
       // asked once: the switch and the host decide for the allocator's life
       this.transportNote = nativeUdpUnavailable(this.host);
@@ -360,9 +400,14 @@ export class RtpPortAllocator {
     return this.native ? 'native' : 'dgram';
   }
 
-  /** Pairs currently handed out by this allocator. */
+  /** Pairs currently handed out by this allocator (parked ones are free to hand out). */
   get inUse(): number {
-    return this.reserved.size;
+    return this.reserved.size - this.parkedCount;
+  }
+
+  /** Pairs parked: bound, given back, waiting for the next call. */
+  get parkedCount(): number {
+    return this.parked.length - this.parkedHead;
   }
 
   private tune(sock: dgram.Socket): void {
@@ -386,6 +431,8 @@ export class RtpPortAllocator {
   async allocate(): Promise<RtpPortAllocation> {
     const n = this.pairs;
     if (n === 0) return { ok: false, error: 'exhausted', message: 'empty RTP port range' };
+    const reused = this.unpark(false);
+    if (reused !== undefined) return reused;
     const start = this.strategy === 'random' ? Math.floor(Math.random() * n) : this.cursor;
     for (let i = 0; i < n; i++) {
       const idx = (start + i) % n;
@@ -422,6 +469,9 @@ export class RtpPortAllocator {
       this.cursor = (idx + 1) % n;
       return { ok: true, rtp: new DgramEndpoint(rtp), rtcp: new DgramEndpoint(rtcp), rtpPort: port, rtcpPort: port + 1 };
     }
+    // every other pair is busy: a parked one, even in quarantine, beats refusing the call
+    const last = this.unpark(true);
+    if (last !== undefined) return last;
     return {
       ok: false,
       error: 'exhausted',
@@ -455,6 +505,55 @@ export class RtpPortAllocator {
   /** Gives a pair back (call after closing its sockets). */
   release(rtpPort: number): void {
     this.reserved.delete(rtpPort);
+  }
+
+  /**
+   * Takes back a pair still open, to park it (see {@link RtpPortAllocatorOptions.parkQuarantineMs}):
+   * true when parked (the caller must not close the endpoints), false when the caller closes
+   * them as before (not native, parking off, the park full, or this allocator closed).
+   */
+  park(rtpPort: number, rtp: UdpEndpoint, rtcp: UdpEndpoint): boolean {
+    if (this.closedAll || this.parkedCount >= this.maxParked || !(rtp instanceof NativeUdpEndpoint) || !(rtcp instanceof NativeUdpEndpoint)) return false;
+    if (rtp.closed || rtcp.closed || !this.reserved.has(rtpPort)) return false;
+    rtp.park();
+    rtcp.park();
+    this.parked.push({ rtpPort, rtp, rtcp, at: this.now() });
+    return true;
+  }
+
+  /** The oldest parked pair when its quarantine is over (or `force`), handed out; else undefined. */
+  private unpark(force: boolean): RtpPortPair | undefined {
+    if (this.parkedHead === this.parked.length) return undefined;
+    const p = this.parked[this.parkedHead]!;
+    if (!force && this.now() - p.at < this.quarantineMs) return undefined;
+    this.parked[this.parkedHead++] = undefined;
+    if (this.parkedHead === this.parked.length) {
+      this.parked.length = 0;
+      this.parkedHead = 0;
+    } else if (this.parkedHead >= 1024 && this.parkedHead * 2 >= this.parked.length) {
+      this.parked = this.parked.slice(this.parkedHead);
+      this.parkedHead = 0;
+    }
+    // what is still queued belongs to the former call: the poller drops it by its kernel stamp
+    p.rtp.unpark();
+    p.rtcp.unpark();
+    return { ok: true, rtp: p.rtp, rtcp: p.rtcp, rtpPort: p.rtpPort, rtcpPort: p.rtpPort + 1 };
+  }
+
+  /**
+   * Closes every parked pair and parks no more: the engine (or media floor) calls it when it
+   * stops, after its calls' sockets are closed. Allocation still works, without parking.
+   */
+  close(): void {
+    this.closedAll = true;
+    for (let i = this.parkedHead; i < this.parked.length; i++) {
+      const p = this.parked[i]!;
+      p.rtp.close(() => undefined);
+      p.rtcp.close(() => undefined);
+      this.reserved.delete(p.rtpPort);
+    }
+    this.parked = [];
+    this.parkedHead = 0;
   }
 }
 
@@ -776,6 +875,12 @@ export class RtpSocket {
     this.closed = true;
     this.onRtp = null;
     this.onRtcp = null;
+    if (this.allocator !== null && this.allocator.park(this.rtpPort, this.rtp, this.rtcp)) {
+      // bound and reading still, for the next call after its quarantine
+      this.srtp?.close();
+      this.srtp = null;
+      return Promise.resolve();
+    }
     let pending = 2;
     return new Promise((resolve) => {
       const done = (): void => {

@@ -168,6 +168,121 @@ peerTest.serial('switched off (LINESCAPE_DISABLE_NATIVE=udp), an allocator askin
   await r.socket.close();
 });
 
+/** Binds `port` with a dgram socket and closes it again: false when the port is taken. */
+async function bindable(port: number): Promise<boolean> {
+  const s = dgram.createSocket('udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.bind(port, HOST, () => resolve());
+    });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    s.close();
+  }
+}
+
+peerTest.serial('a pair given back is parked: what reaches it is dropped, the next call takes it after the quarantine with nothing stale, close() frees it', [NATIVE], async (t) => {
+  let now = 0;
+  const ports = await freePorts(3, { even: true });
+  const alloc = new RtpPortAllocator({ host: HOST, minPort: ports[0]!, maxPort: ports[2]! + 1, transport: 'native', parkQuarantineMs: 1000, now: () => now });
+  t.teardown(() => alloc.close());
+  const peer = dgram.createSocket('udp4');
+  await new Promise<void>((r) => peer.bind(0, HOST, () => r()));
+  t.teardown(() => peer.close());
+  const heard: number[] = [];
+  peer.on('message', (m) => heard.push(m.length));
+  const send = async (port: number, count: number): Promise<void> => {
+    for (let i = 0; i < count; i++) peer.send(Buffer.alloc(60 + i, 0x80), port, HOST);
+    await sleep(50);
+  };
+
+  const a = await RtpSocket.open(alloc);
+  if (!a.ok) return t.fail(a.message);
+  const parkedPort = a.socket.rtpPort;
+  await a.socket.close();
+  t.is(alloc.parkedCount, 1, 'parked, not closed');
+  t.is(alloc.inUse, 0, 'a parked pair is not in use');
+  t.false(await bindable(parkedPort), 'still bound');
+  // packets of the former call reaching the parked pair are read and dropped
+  await send(parkedPort, 3);
+  while (pollNativeUdp() > 0);
+
+  const b = await RtpSocket.open(alloc);
+  if (!b.ok) return t.fail(b.message);
+  t.teardown(() => b.socket.close());
+  t.not(b.socket.rtpPort, parkedPort, 'in quarantine: a fresh pair is bound');
+
+  // two more, still queued when the pair is handed out: loopback queues them inside the
+  // sender's sendto, and no timer (the poller's fallback) runs before the poll below
+  const otherPorts = await freePorts(1, { even: true });
+  const senderAlloc = new RtpPortAllocator({ host: HOST, minPort: otherPorts[0]!, maxPort: otherPorts[0]! + 1, transport: 'native' });
+  t.teardown(() => senderAlloc.close());
+  const sender = await RtpSocket.open(senderAlloc);
+  if (!sender.ok) return t.fail(sender.message);
+  t.teardown(() => sender.socket.close());
+  sender.socket.setRemote(HOST, parkedPort);
+  sender.socket.sendRtp(Buffer.alloc(100, 0x80), 100);
+  sender.socket.sendRtp(Buffer.alloc(101, 0x80), 101);
+  await Promise.resolve(); // the staged packet's flush
+
+  now = 1000;
+  const c = await RtpSocket.open(alloc);
+  if (!c.ok) return t.fail(c.message);
+  t.teardown(() => c.socket.close());
+  t.is(c.socket.rtpPort, parkedPort, 'after the quarantine the parked pair is handed out');
+  t.is(alloc.parkedCount, 0);
+  const got: { len: number; port: number }[] = [];
+  c.socket.onRtp = (_buf, len, _address, port) => got.push({ len, port });
+  while (pollNativeUdp() > 0);
+  t.deepEqual(got, [], 'nothing of the former call reaches the new one');
+  await send(parkedPort, 1);
+  while (pollNativeUdp() > 0);
+  t.deepEqual(got, [{ len: 60, port: peer.address().port }], "the new call's packets do");
+  c.socket.setRemote(HOST, peer.address().port);
+  c.socket.sendRtp(Buffer.alloc(172, 0x80), 172);
+  await sleep(50);
+  t.deepEqual(heard, [172], 'and it sends to its own far end');
+
+  await c.socket.close();
+  t.is(alloc.parkedCount, 1);
+  alloc.close();
+  t.is(alloc.parkedCount, 0);
+  t.true(await bindable(parkedPort), 'close() closed the parked pair');
+  t.true(await bindable(parkedPort + 1));
+});
+
+peerTest.serial('parking: a full range hands out a pair still in quarantine; at most half the range is parked; parkQuarantineMs 0 closes every pair given back', [NATIVE], async (t) => {
+  const ports = await freePorts(2, { even: true });
+  const two = new RtpPortAllocator({ host: HOST, minPort: ports[0]!, maxPort: ports[1]! + 1, transport: 'native', now: () => 0 });
+  t.teardown(() => two.close());
+  const x = await RtpSocket.open(two);
+  if (!x.ok) return t.fail(x.message);
+  t.teardown(() => x.socket.close());
+  const a = await RtpSocket.open(two);
+  if (!a.ok) return t.fail(a.message);
+  await a.socket.close();
+  t.is(two.parkedCount, 1);
+  const b = await RtpSocket.open(two);
+  if (!b.ok) return t.fail(b.message);
+  t.is(b.socket.rtpPort, a.socket.rtpPort, 'the only pair left, parked a moment ago');
+  await b.socket.close();
+  t.is(two.parkedCount, 1, 'half the range (one pair) may be parked');
+  await x.socket.close();
+  t.is(two.parkedCount, 1, 'no more than half: the second pair given back is closed');
+  t.true(await bindable(x.socket.rtpPort));
+
+  const [other] = await freePorts(1, { even: true });
+  const off = new RtpPortAllocator({ host: HOST, minPort: other!, maxPort: other! + 1, transport: 'native', parkQuarantineMs: 0 });
+  const d = await RtpSocket.open(off);
+  if (!d.ok) return t.fail(d.message);
+  await d.socket.close();
+  t.is(off.parkedCount, 0);
+  t.true(await bindable(d.socket.rtpPort), 'closed at once');
+});
+
 test('destination addresses: every dotted quad parses to its number, anything else to -1', (t) => {
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), (a, b, c, d) => {
