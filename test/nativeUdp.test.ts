@@ -16,7 +16,7 @@ import { RtpPortAllocator, RtpSocket } from '../media/rtpSocket.js';
 import { createRtpHeader, parseRtp, RtpParseResult, writeRtpHeader } from '../media/rtp.js';
 import { packetArrivalMs } from '../media/udpEndpoint.js';
 import { peerTest, type ProbedRequirement } from './helpers/env.js';
-import { freePorts } from './helpers/ports.js';
+import { freePorts, udpFree } from './helpers/ports.js';
 
 const HOST = '127.0.0.1';
 const probe = libcUdp();
@@ -168,22 +168,6 @@ peerTest.serial('switched off (LINESCAPE_DISABLE_NATIVE=udp), an allocator askin
   await r.socket.close();
 });
 
-/** Binds `port` with a dgram socket and closes it again: false when the port is taken. */
-async function bindable(port: number): Promise<boolean> {
-  const s = dgram.createSocket('udp4');
-  try {
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.bind(port, HOST, () => resolve());
-    });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    s.close();
-  }
-}
-
 peerTest.serial('a pair given back is parked: what reaches it is dropped, the next call takes it after the quarantine with nothing stale, close() frees it', [NATIVE], async (t) => {
   let now = 0;
   const ports = await freePorts(3, { even: true });
@@ -205,7 +189,7 @@ peerTest.serial('a pair given back is parked: what reaches it is dropped, the ne
   await a.socket.close();
   t.is(alloc.parkedCount, 1, 'parked, not closed');
   t.is(alloc.inUse, 0, 'a parked pair is not in use');
-  t.false(await bindable(parkedPort), 'still bound');
+  t.false(await udpFree(parkedPort), 'still bound');
   // packets of the former call reaching the parked pair are read and dropped
   await send(parkedPort, 3);
   while (pollNativeUdp() > 0);
@@ -250,8 +234,8 @@ peerTest.serial('a pair given back is parked: what reaches it is dropped, the ne
   t.is(alloc.parkedCount, 1);
   alloc.close();
   t.is(alloc.parkedCount, 0);
-  t.true(await bindable(parkedPort), 'close() closed the parked pair');
-  t.true(await bindable(parkedPort + 1));
+  t.true(await udpFree(parkedPort), 'close() closed the parked pair');
+  t.true(await udpFree(parkedPort + 1));
 });
 
 peerTest.serial('parking: a full range hands out a pair still in quarantine; at most half the range is parked; parkQuarantineMs 0 closes every pair given back', [NATIVE], async (t) => {
@@ -272,7 +256,7 @@ peerTest.serial('parking: a full range hands out a pair still in quarantine; at 
   t.is(two.parkedCount, 1, 'half the range (one pair) may be parked');
   await x.socket.close();
   t.is(two.parkedCount, 1, 'no more than half: the second pair given back is closed');
-  t.true(await bindable(x.socket.rtpPort));
+  t.true(await udpFree(x.socket.rtpPort));
 
   const [other] = await freePorts(1, { even: true });
   const off = new RtpPortAllocator({ host: HOST, minPort: other!, maxPort: other! + 1, transport: 'native', parkQuarantineMs: 0 });
@@ -280,7 +264,7 @@ peerTest.serial('parking: a full range hands out a pair still in quarantine; at 
   if (!d.ok) return t.fail(d.message);
   await d.socket.close();
   t.is(off.parkedCount, 0);
-  t.true(await bindable(d.socket.rtpPort), 'closed at once');
+  t.true(await udpFree(d.socket.rtpPort), 'closed at once');
 });
 
 test('destination addresses: every dotted quad parses to its number, anything else to -1', (t) => {

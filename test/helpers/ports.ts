@@ -149,7 +149,7 @@ function unreserve(ports: readonly number[]): void {
  * @param port - the port
  * @returns true if the bind succeeded (the socket is closed again)
  */
-function udpFree(port: number): Promise<boolean> {
+export function udpFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = dgram.createSocket({ type: 'udp4', reuseAddr: false });
     sock.once('error', () => {
