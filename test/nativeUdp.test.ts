@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { setNativeLibraryDisabled } from '../ffi/loader.js';
 import { libcUdp } from '../ffi/udp.js';
 import { parseIpv4, pollNativeUdp } from '../media/nativeUdp.js';
-import { RtpPortAllocator, RtpSocket } from '../media/rtpSocket.js';
+import { openFilesLimit, RTP_MAX_PARKED_PAIRS, RtpPortAllocator, RtpSocket } from '../media/rtpSocket.js';
 import { createRtpHeader, parseRtp, RtpParseResult, writeRtpHeader } from '../media/rtp.js';
 import { packetArrivalMs } from '../media/udpEndpoint.js';
 import { peerTest, type ProbedRequirement } from './helpers/env.js';
@@ -265,6 +265,20 @@ peerTest.serial('parking: a full range hands out a pair still in quarantine; at 
   await d.socket.close();
   t.is(off.parkedCount, 0);
   t.true(await udpFree(d.socket.rtpPort), 'closed at once');
+});
+
+test('parking cap: the default is 4 096 pairs within an eighth of the open-files limit and half the range; an explicit cap only within half the range', (t) => {
+  const files = openFilesLimit();
+  if (process.platform === 'linux') t.true(files !== null && Number.isInteger(files) && files > 0, `open-files limit read: ${files}`);
+  const bound = files === null ? Infinity : Math.floor(files / 8);
+  // constructing binds nothing: these ports are never opened
+  const wide = new RtpPortAllocator({ host: HOST, minPort: 2000, maxPort: 65535, transport: 'native' });
+  t.is(wide.maxParked, Math.min(RTP_MAX_PARKED_PAIRS, bound, Math.floor(wide.pairs / 2)));
+  const dflt = new RtpPortAllocator({ host: HOST, minPort: 20000, maxPort: 29999, transport: 'native' });
+  t.is(dflt.maxParked, Math.min(2500, RTP_MAX_PARKED_PAIRS, bound), 'the default range parks up to half its 5 000 pairs');
+  t.is(new RtpPortAllocator({ host: HOST, minPort: 20000, maxPort: 29999, transport: 'native', maxParkedPairs: 3000 }).maxParked, 2500, 'an explicit cap stays within half the range');
+  t.is(new RtpPortAllocator({ host: HOST, minPort: 20000, maxPort: 29999, transport: 'native', maxParkedPairs: 10 }).maxParked, 10);
+  t.is(new RtpPortAllocator({ host: HOST, minPort: 20000, maxPort: 29999, transport: 'native', parkQuarantineMs: 0 }).maxParked, 0, 'parking off');
 });
 
 test('destination addresses: every dotted quad parses to its number, anything else to -1', (t) => {
