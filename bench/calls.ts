@@ -1181,7 +1181,7 @@ interface StormWindow {
 /** Reply of the bench worker's `floorClock`. */
 type FloorClockReply = {
   clocks: (MediaClockStats | undefined)[];
-  priorities: ({ applied: string; requested: string; tid: number; nice: number; policy: string; reason: string } | undefined)[];
+  priorities: ({ applied: string; requested: string; tid: number; nice: number; policy: string; sliceUs: number; reason: string } | undefined)[];
   threads: Array<{ tid: number; name: string; cpuS: number }>;
   pid: number;
 } & Reply;
@@ -1251,7 +1251,7 @@ async function stormRun(
     await a.request('hangup').catch(() => undefined);
     const wire = stopped !== undefined ? spacingByWindow(readPcapRtp(pcapFile), [[t0, t1], [t1, t2]]) : [undefined, undefined];
     const pr = start.priorities[0];
-    const priority = pr === undefined ? 'main thread' : `${pr.applied}${pr.applied !== pr.requested ? ` (asked ${pr.requested}: ${pr.reason})` : ''}, ${pr.policy} nice ${pr.nice}`;
+    const priority = pr === undefined ? 'main thread' : `${pr.applied}${pr.applied !== pr.requested ? ` (asked ${pr.requested}: ${pr.reason})` : ''}, ${pr.policy} nice ${pr.nice}${Number.isFinite(pr.sliceUs) ? ` slice ${pr.sliceUs} µs` : ''}`;
     return { before: { ...before.w, wire: wire[0] }, during: { ...during.w, wire: wire[1] }, sipp: r, priority, dropped: stopped?.dropped ?? NaN };
   } finally {
     await capture?.stop();

@@ -609,7 +609,7 @@ export class RunningEngine {
       phases: p.mediaPhaseGroups,
       onPriority: (worker, r) => {
         // what the floor's thread got, and why less than asked (ffi/sched.ts)
-        const fields = { worker, requested: r.requested, applied: r.applied, tid: r.tid, nice: r.nice, policy: r.policy, ...(r.reason !== '' ? { reason: r.reason } : {}) };
+        const fields = { worker, requested: r.requested, applied: r.applied, tid: r.tid, nice: r.nice, policy: r.policy, sliceUs: r.sliceUs, ...(r.reason !== '' ? { reason: r.reason } : {}) };
         // only a refused 'realtime' is worth a warning: 'high' (the default) is refused wherever the engine lacks the right
         if (r.requested === 'realtime' && r.applied !== 'realtime') logger.warn(fields, 'media worker thread priority lower than asked');
         else logger.info(fields, 'media worker thread priority');

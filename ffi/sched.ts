@@ -34,6 +34,16 @@ export const HIGH_PRIORITY_NICE = -10;
  */
 export const REALTIME_FIFO_PRIORITY = 10;
 
+/**
+ * The EEVDF slice a raised media thread asks for, µs. Linux's fair scheduler (EEVDF since 6.6)
+ * gives each task a slice, by default 0.7 ms × (1 + log2 of the CPUs): a task asking for a
+ * shorter one gets an earlier deadline and, since 6.12, preempts the running task when it wakes
+ * instead of waiting for that task's slice to end. A media thread that wakes every 5 ms and works
+ * for well under a millisecond is that case. It needs no privilege (unlike a lower nice value);
+ * kernels before 6.12 accept the value and keep their own slice.
+ */
+export const MEDIA_THREAD_SLICE_US = 300;
+
 /** What {@link raiseThreadPriority} did. */
 export interface ThreadPriorityResult {
   /** What was asked. */
@@ -46,6 +56,11 @@ export interface ThreadPriorityResult {
   nice: number;
   /** Its policy now: `SCHED_OTHER`, `SCHED_FIFO`, … (`unknown` where unknown). */
   policy: string;
+  /**
+   * The thread's scheduler slice now, µs (SCHED_OTHER; {@link MEDIA_THREAD_SLICE_US} once
+   * raised where the kernel takes it; NaN where unknown or under SCHED_FIFO).
+   */
+  sliceUs: number;
   /** Why less than asked was applied (empty when it is what was asked). */
   reason: string;
 }
@@ -56,6 +71,8 @@ const PRIO_PROCESS = 0;
 const POLICY_NAMES = ['SCHED_OTHER', 'SCHED_FIFO', 'SCHED_RR', 'SCHED_BATCH', 'SCHED_ISO', 'SCHED_IDLE', 'SCHED_DEADLINE'];
 
 interface Libc {
+  /** `syscall(2)`: sched_setattr/sched_getattr have no glibc wrapper before 2.41. */
+  syscall: NativeFunction;
   gettid: NativeFunction;
   setpriority: NativeFunction;
   getpriority: NativeFunction;
@@ -74,6 +91,7 @@ function loadLibc(): Libc | string {
   try {
     libc = {
       // glibc >= 2.30 has gettid(); the thread's kernel id, what setpriority/sched_* take
+      syscall: r.lib.func('long syscall(long number, ...)'),
       gettid: r.lib.func('int gettid(void)'),
       setpriority: r.lib.func('int setpriority(int which, unsigned int who, int prio)'),
       getpriority: r.lib.func('int getpriority(int which, unsigned int who)'),
@@ -101,6 +119,41 @@ function permissionText(): string {
   }
 }
 
+/** sched_setattr / sched_getattr numbers per architecture (the generic table for arm64). */
+const SCHED_ATTR_SYSCALLS: Readonly<Record<string, { set: number; get: number }>> = {
+  x64: { set: 314, get: 315 },
+  arm64: { set: 274, get: 275 },
+};
+
+/** `struct sched_attr` as the kernel first defined it (SCHED_ATTR_SIZE_VER0), bytes. */
+const SCHED_ATTR_SIZE = 48;
+
+/**
+ * Asks for a `sliceUs` slice for thread `tid`, keeping SCHED_OTHER and its nice value
+ * (`struct sched_attr`: size, policy, flags, nice, priority, runtime = the slice in ns, …).
+ * False where the architecture's call is unknown or the kernel refuses.
+ */
+function setSlice(c: Libc, tid: number, nice: number, sliceUs: number): boolean {
+  const nr = SCHED_ATTR_SYSCALLS[process.arch];
+  if (nr === undefined || !Number.isFinite(nice)) return false;
+  const attr = Buffer.alloc(SCHED_ATTR_SIZE);
+  attr.writeUInt32LE(SCHED_ATTR_SIZE, 0);
+  attr.writeUInt32LE(SCHED_OTHER, 4);
+  attr.writeInt32LE(nice, 16);
+  attr.writeBigUInt64LE(BigInt(Math.round(sliceUs * 1000)), 24);
+  return Number(c.syscall(nr.set, 'int', tid, 'void *', attr, 'unsigned int', 0)) === 0;
+}
+
+/** Thread `tid`'s slice, µs, under SCHED_OTHER; NaN where unknown. */
+function sliceOf(c: Libc, tid: number): number {
+  const nr = SCHED_ATTR_SYSCALLS[process.arch];
+  if (nr === undefined) return NaN;
+  const attr = Buffer.alloc(SCHED_ATTR_SIZE);
+  if (Number(c.syscall(nr.get, 'int', tid, 'void *', attr, 'unsigned int', SCHED_ATTR_SIZE, 'unsigned int', 0)) !== 0) return NaN;
+  if (attr.readUInt32LE(4) !== SCHED_OTHER) return NaN;
+  return Number(attr.readBigUInt64LE(24)) / 1000;
+}
+
 /** The calling thread's kernel id, or 0 where it cannot be had. */
 export function currentThreadId(): number {
   const c = loadLibc();
@@ -115,7 +168,7 @@ export function currentThreadId(): number {
  */
 export function raiseThreadPriority(requested: ThreadPriority): ThreadPriorityResult {
   const c = loadLibc();
-  if (typeof c === 'string') return { requested, applied: 'normal', tid: 0, nice: NaN, policy: 'unknown', reason: requested === 'normal' ? '' : c };
+  if (typeof c === 'string') return { requested, applied: 'normal', tid: 0, nice: NaN, policy: 'unknown', sliceUs: NaN, reason: requested === 'normal' ? '' : c };
   const tid = Number(c.gettid());
   const reasons: string[] = [];
   let applied: ThreadPriority = 'normal';
@@ -127,21 +180,25 @@ export function raiseThreadPriority(requested: ThreadPriority): ThreadPriorityRe
     if (Number(c.setpriority(PRIO_PROCESS, tid, HIGH_PRIORITY_NICE)) === 0) applied = 'high';
     else reasons.push(`nice ${HIGH_PRIORITY_NICE} refused (${permissionText()})`);
   }
+  // a short slice also where the nice value was refused: it needs no privilege
+  if (requested !== 'normal' && applied !== 'realtime') setSlice(c, tid, Number(c.getpriority(PRIO_PROCESS, tid)), MEDIA_THREAD_SLICE_US);
   return { requested, applied, tid, ...threadScheduling(c, tid), reason: reasons.join('; ') };
 }
 
 /** Puts the calling thread back to SCHED_OTHER at nice 0 where it was raised (tests; a floor's end needs nothing). */
 export function resetThreadPriority(): ThreadPriorityResult {
   const c = loadLibc();
-  if (typeof c === 'string') return { requested: 'normal', applied: 'normal', tid: 0, nice: NaN, policy: 'unknown', reason: c };
+  if (typeof c === 'string') return { requested: 'normal', applied: 'normal', tid: 0, nice: NaN, policy: 'unknown', sliceUs: NaN, reason: c };
   const tid = Number(c.gettid());
   c.setscheduler(tid, SCHED_OTHER, Int32Array.of(0));
   c.setpriority(PRIO_PROCESS, tid, 0);
+  // runtime 0 gives the thread the kernel's default slice back
+  setSlice(c, tid, 0, 0);
   return { requested: 'normal', applied: 'normal', tid, ...threadScheduling(c, tid), reason: '' };
 }
 
-/** A thread's nice value and policy name. */
-function threadScheduling(c: Libc, tid: number): { nice: number; policy: string } {
+/** A thread's nice value, policy name and slice. */
+function threadScheduling(c: Libc, tid: number): { nice: number; policy: string; sliceUs: number } {
   const policy = Number(c.getscheduler(tid));
-  return { nice: Number(c.getpriority(PRIO_PROCESS, tid)), policy: POLICY_NAMES[policy] ?? `policy ${policy}` };
+  return { nice: Number(c.getpriority(PRIO_PROCESS, tid)), policy: POLICY_NAMES[policy] ?? `policy ${policy}`, sliceUs: sliceOf(c, tid) };
 }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { raiseThreadPriority, resetThreadPriority, THREAD_PRIORITIES, type ThreadPriorityResult } from '../ffi/sched.js';
+import { MEDIA_THREAD_SLICE_US, raiseThreadPriority, resetThreadPriority, THREAD_PRIORITIES, type ThreadPriorityResult } from '../ffi/sched.js';
 import { resolveStartParams } from '../engine/startParams.js';
 import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
 import { readPcapRtp, spacingByWindow } from '../bench/pcap.js';
@@ -57,6 +57,36 @@ test('a worker raising itself leaves the main thread as it was; a refusal says w
   t.is(after.nice, before.nice, "the main thread's nice value is untouched");
   t.is(after.policy, before.policy);
   t.is(resetThreadPriority().applied, 'normal');
+});
+
+/** Whether this kernel keeps a fair thread's own slice (EEVDF custom slices: Linux 6.12 and later). */
+function kernelKeepsSlices(): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(os.release());
+  return process.platform === 'linux' && m !== null && (Number(m[1]) > 6 || (Number(m[1]) === 6 && Number(m[2]) >= 12));
+}
+
+test('a raised media thread asks for a short scheduler slice; the main thread keeps its own; reset gives the default back', async (t) => {
+  if (process.platform !== 'linux') return t.pass('Linux only');
+  const before = raiseThreadPriority('normal');
+  const src = `
+    const { parentPort } = require('node:worker_threads');
+    import(${JSON.stringify(new URL('../ffi/sched.js', import.meta.url).href)}).then((m) => {
+      const fresh = m.raiseThreadPriority('normal');
+      const high = m.raiseThreadPriority('high');
+      const reset = m.resetThreadPriority();
+      parentPort.postMessage({ fresh, high, reset, slice: m.MEDIA_THREAD_SLICE_US });
+    });`;
+  const got = await new Promise<{ fresh: ThreadPriorityResult; high: ThreadPriorityResult; reset: ThreadPriorityResult; slice: number }>((resolve, reject) => {
+    const w = new Worker(src, { eval: true });
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  t.is(got.slice, MEDIA_THREAD_SLICE_US);
+  if (!kernelKeepsSlices()) return t.pass(`kernel ${os.release()} keeps its own slices (custom slices since 6.12)`);
+  t.true(got.fresh.sliceUs > MEDIA_THREAD_SLICE_US, `a thread starts with the kernel's slice (${got.fresh.sliceUs} µs)`);
+  t.is(got.high.sliceUs, MEDIA_THREAD_SLICE_US, 'raised: the short slice');
+  t.is(got.reset.sliceUs, got.fresh.sliceUs, 'reset: the default slice again');
+  t.is(raiseThreadPriority('normal').sliceUs, before.sliceUs, "the main thread's slice is untouched");
 });
 
 /** A classic pcap file (Ethernet link) holding RTP packets `[srcPort, dstPort, seq, seconds, fraction]`. */
