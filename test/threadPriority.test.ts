@@ -29,22 +29,29 @@ test("raiseThreadPriority('normal') changes nothing", (t) => {
   t.is(r.reason, '');
 });
 
-test('a worker raising itself leaves the main thread as it was; a refusal says why', async (t) => {
-  if (process.platform !== 'linux') return t.pass('Linux only');
-  const before = raiseThreadPriority('normal');
+/** Runs `body` (with `m` = ffi/sched.js) in a worker thread of its own and resolves with what it returns. */
+function inWorker<R>(body: string): Promise<R> {
   const src = `
     const { parentPort } = require('node:worker_threads');
     import(${JSON.stringify(new URL('../ffi/sched.js', import.meta.url).href)}).then((m) => {
-      const high = m.raiseThreadPriority('high');
-      const rt = m.raiseThreadPriority('realtime');
-      m.resetThreadPriority();
-      parentPort.postMessage({ high, rt });
+      parentPort.postMessage((() => {${body}
+      })());
     });`;
-  const got = await new Promise<{ high: ThreadPriorityResult; rt: ThreadPriorityResult }>((resolve, reject) => {
+  return new Promise<R>((resolve, reject) => {
     const w = new Worker(src, { eval: true });
     w.once('message', resolve);
     w.once('error', reject);
   });
+}
+
+test('a worker raising itself leaves the main thread as it was; a refusal says why', async (t) => {
+  if (process.platform !== 'linux') return t.pass('Linux only');
+  const before = raiseThreadPriority('normal');
+  const got = await inWorker<{ high: ThreadPriorityResult; rt: ThreadPriorityResult }>(`
+      const high = m.raiseThreadPriority('high');
+      const rt = m.raiseThreadPriority('realtime');
+      m.resetThreadPriority();
+      return { high, rt };`);
   for (const r of [got.high, got.rt]) {
     t.not(r.tid, before.tid, 'the worker has its own thread id');
     // either what was asked (or one step down), or nothing with the reason
@@ -68,19 +75,11 @@ function kernelKeepsSlices(): boolean {
 test('a raised media thread asks for a short scheduler slice; the main thread keeps its own; reset gives the default back', async (t) => {
   if (process.platform !== 'linux') return t.pass('Linux only');
   const before = raiseThreadPriority('normal');
-  const src = `
-    const { parentPort } = require('node:worker_threads');
-    import(${JSON.stringify(new URL('../ffi/sched.js', import.meta.url).href)}).then((m) => {
+  const got = await inWorker<{ fresh: ThreadPriorityResult; high: ThreadPriorityResult; reset: ThreadPriorityResult; slice: number }>(`
       const fresh = m.raiseThreadPriority('normal');
       const high = m.raiseThreadPriority('high');
       const reset = m.resetThreadPriority();
-      parentPort.postMessage({ fresh, high, reset, slice: m.MEDIA_THREAD_SLICE_US });
-    });`;
-  const got = await new Promise<{ fresh: ThreadPriorityResult; high: ThreadPriorityResult; reset: ThreadPriorityResult; slice: number }>((resolve, reject) => {
-    const w = new Worker(src, { eval: true });
-    w.once('message', resolve);
-    w.once('error', reject);
-  });
+      return { fresh, high, reset, slice: m.MEDIA_THREAD_SLICE_US };`);
   t.is(got.slice, MEDIA_THREAD_SLICE_US);
   if (!kernelKeepsSlices()) return t.pass(`kernel ${os.release()} keeps its own slices (custom slices since 6.12)`);
   t.true(got.fresh.sliceUs > MEDIA_THREAD_SLICE_US, `a thread starts with the kernel's slice (${got.fresh.sliceUs} µs)`);
