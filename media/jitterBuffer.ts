@@ -205,8 +205,8 @@ export class JitterBuffer {
   private minLevel = Infinity;
   private shrinkPops = 0;
   /** Per-second min/max of (arrival − nominal time) of packets: the delay spread seen. */
-  private readonly bucketMin = new Float64Array(BUCKETS).fill(Infinity);
-  private readonly bucketMax = new Float64Array(BUCKETS).fill(-Infinity);
+  private readonly bucketMin: Float64Array;
+  private readonly bucketMax: Float64Array;
   private bucket = 0;
   private bucketPops = 0;
 
@@ -233,13 +233,21 @@ export class JitterBuffer {
     const initial = Math.min(this.maxPayload, Math.max(1, Math.floor(options.initialPayload ?? this.maxPayload)));
     this.stride = initial + SLOT_HEADROOM;
     this.adaptive = options.adaptive ?? true;
-    this.data = Buffer.alloc(this.capacity * this.stride);
-    this.slotState = new Uint8Array(this.capacity);
-    this.slotFrame = new Float64Array(this.capacity);
-    this.slotSeq = new Uint16Array(this.capacity);
-    this.slotTs = new Uint32Array(this.capacity);
-    this.slotLen = new Uint32Array(this.capacity);
-    this.slotOff = new Uint32Array(this.capacity);
+    // one backing store for every array: each of its own cost a native allocation and a
+    // sweeper entry per buffer, the better part of a session's set-up (a call makes one or two)
+    const c = this.capacity;
+    const store = new ArrayBuffer(c * 8 + 2 * BUCKETS * 8 + c * 12 + c * 2 + c + c * this.stride);
+    let at = 0;
+    const take = (bytes: number): number => ((at += bytes), at - bytes);
+    this.slotFrame = new Float64Array(store, take(c * 8), c);
+    this.bucketMin = new Float64Array(store, take(BUCKETS * 8), BUCKETS).fill(Infinity);
+    this.bucketMax = new Float64Array(store, take(BUCKETS * 8), BUCKETS).fill(-Infinity);
+    this.slotTs = new Uint32Array(store, take(c * 4), c);
+    this.slotLen = new Uint32Array(store, take(c * 4), c);
+    this.slotOff = new Uint32Array(store, take(c * 4), c);
+    this.slotSeq = new Uint16Array(store, take(c * 2), c);
+    this.slotState = new Uint8Array(store, take(c), c);
+    this.data = Buffer.from(store, take(c * this.stride), c * this.stride);
     this.out = { status: 'empty', buffer: this.data, offset: 0, length: 0, seq: 0, timestamp: 0 };
     const hardMax = this.capacity - 2;
     this.minFrames = 1;

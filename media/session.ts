@@ -468,6 +468,12 @@ const KEEPALIVE_PT = 13;
 /** RFC 3551 static payload type of comfort noise (RFC 3389) at 8000 Hz. */
 const CN_STATIC_PT = 13;
 const PACKET_BYTES = RTP_HEADER_SIZE + 1500;
+/** An RTCP compound we write. */
+const RTCP_BYTES = 1500;
+/** Where the 16-bit frames start in a session's scratch store (even: Int16Array views need it). */
+const RX_PCM_AT = PACKET_BYTES + RTCP_BYTES;
+/** A session's scratch store: packet, RTCP compound, received, sent and detector frames. */
+const SCRATCH_BYTES = RX_PCM_AT + (960 + 960 + 160) * 2;
 
 function isNullAddress(a: string): boolean {
   return a === '0.0.0.0' || a === '::' || a === '' || a === '0:0:0:0:0:0:0:0';
@@ -538,7 +544,9 @@ export class MediaSession implements MediaNode {
 
   // memory reused every tick / packet
   private readonly rxHeader = createRtpHeader();
-  private readonly pkt = Buffer.alloc(PACKET_BYTES);
+  /** One backing store for the scratch arrays below: one native allocation per session, not five. */
+  private readonly scratch = new ArrayBuffer(SCRATCH_BYTES);
+  private readonly pkt = Buffer.from(this.scratch, 0, PACKET_BYTES);
   /** Packs frames into packets of the negotiated ptime, and cuts received ones into frames. */
   private readonly txPack = new TxPacketizer();
   private readonly rxFramer = new RxReframer();
@@ -548,11 +556,11 @@ export class MediaSession implements MediaNode {
   private readonly ready: ReadyPacket = { length: 0, timestamp: 0 };
   /** An encoded frame set aside while the pending units go out. */
   private txFrame?: Buffer;
-  private readonly rtcpBuf = Buffer.alloc(1500);
+  private readonly rtcpBuf = Buffer.from(this.scratch, PACKET_BYTES, RTCP_BYTES);
   /** The received frame: 20 ms at 48 kHz, widened to Opus' longest frame when Opus is chosen. */
-  private rxPcm = new Int16Array(960);
-  private readonly txPcm = new Int16Array(960);
-  private readonly detectPcm = new Int16Array(160);
+  private rxPcm = new Int16Array(this.scratch, RX_PCM_AT, 960);
+  private readonly txPcm = new Int16Array(this.scratch, RX_PCM_AT + 960 * 2, 960);
+  private readonly detectPcm = new Int16Array(this.scratch, RX_PCM_AT + 960 * 4, 160);
   private readonly reportBlock: RtcpReportBlock = {
     ssrc: 0,
     fractionLost: 0,
