@@ -89,9 +89,10 @@ interface FloorCall {
   /**
    * The raw RTP handler's verdicts, one byte per direction and payload type (index
    * `(transmitting ? 128 : 0) + payloadType`, 1 = drop): the handler runs on the main thread, so
-   * its choice for a packet is applied here to the packets of that kind that follow.
+   * its choice for a packet is applied here to the packets of that kind that follow. Made by the
+   * first handler: most calls never have one, and a storm's calls each made 256 bytes off the heap.
    */
-  rawDrop: Uint8Array;
+  rawDrop: Uint8Array | null;
 }
 
 const init = workerData as FloorInit;
@@ -216,7 +217,7 @@ async function open(id: number, slot: number, o: Extract<ToFloor, { t: 'open' }>
   if (o.keepAliveMs > 0) s.setKeepAlive(o.keepAliveMs);
   s.setOpusSettings(o.opus);
   s.setSilenceSuppression(o.suppression);
-  calls.set(id, { session: s, slot, rawDrop: new Uint8Array(256) });
+  calls.set(id, { session: s, slot, rawDrop: null });
   post({ t: 'opened', id, localPort: s.localPort, stats: s.stats() });
 }
 
@@ -332,11 +333,12 @@ function handle(m: ToFloor): void {
       return;
     case 'raw':
       // a new handler starts with every packet passing
-      c.rawDrop.fill(0);
+      if (c.rawDrop === null) c.rawDrop = new Uint8Array(256);
+      else c.rawDrop.fill(0);
       s.setRawRtpAccess(m.on ? rawTap(m.id, c.rawDrop) : undefined);
       return;
     case 'rawVerdict':
-      c.rawDrop[rawVerdictIndex(m.transmitting, m.payloadType)] = m.drop ? 1 : 0;
+      if (c.rawDrop !== null) c.rawDrop[rawVerdictIndex(m.transmitting, m.payloadType)] = m.drop ? 1 : 0;
       return;
     case 'rec':
       startRecording(m.id, c, m);
