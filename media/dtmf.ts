@@ -441,6 +441,21 @@ const DETECT_WINDOW = 102;
 /** Windows overlap by half: a decision every 51 samples (6.4 ms). */
 const DETECT_HOP = DETECT_WINDOW / 2;
 
+/** Goertzel and sliding-DFT constants of the eight DTMF frequencies at 8 kHz, for every detector. */
+const GOERTZEL = (() => {
+  const t = { coeff: new Float64Array(8), cosW: new Float64Array(8), sinW: new Float64Array(8), cosHop: new Float64Array(8), sinHop: new Float64Array(8) };
+  const freqs = [...DTMF_ROW_FREQS, ...DTMF_COL_FREQS];
+  for (let k = 0; k < 8; k++) {
+    const w = (2 * Math.PI * freqs[k]!) / 8000;
+    t.coeff[k] = 2 * Math.cos(w);
+    t.cosW[k] = Math.cos(w);
+    t.sinW[k] = Math.sin(w);
+    t.cosHop[k] = Math.cos(w * DETECT_HOP);
+    t.sinHop[k] = Math.sin(w * DETECT_HOP);
+  }
+  return t;
+})();
+
 /**
  * In-band DTMF detector for 8 kHz PCM (resample Opus audio to 8 kHz first).
  *
@@ -463,17 +478,21 @@ export class DtmfDetector {
   readonly sampleRate = 8000;
   /** Samples per analysis window. */
   readonly windowSize = DETECT_WINDOW;
-  private readonly coeff = new Float64Array(8);
-  private readonly cosW = new Float64Array(8);
-  private readonly sinW = new Float64Array(8);
-  private readonly cosHop = new Float64Array(8);
-  private readonly sinHop = new Float64Array(8);
-  private readonly s1 = new Float64Array(8);
-  private readonly s2 = new Float64Array(8);
+  // the frequencies' constants are the same for every detector (tables shared by all of them)
+  private readonly coeff = GOERTZEL.coeff;
+  private readonly cosW = GOERTZEL.cosW;
+  private readonly sinW = GOERTZEL.sinW;
+  private readonly cosHop = GOERTZEL.cosHop;
+  private readonly sinHop = GOERTZEL.sinHop;
+  // the state in one backing store: a call makes a detector, and each typed array of its own
+  // is two more objects for the collector to copy while the call is young
+  private readonly state = new ArrayBuffer(5 * 8 * 8);
+  private readonly s1 = new Float64Array(this.state, 0, 8);
+  private readonly s2 = new Float64Array(this.state, 64, 8);
   /** Previous half-window's DFT value per frequency. */
-  private readonly prevRe = new Float64Array(8);
-  private readonly prevIm = new Float64Array(8);
-  private readonly pw = new Float64Array(8);
+  private readonly prevRe = new Float64Array(this.state, 128, 8);
+  private readonly prevIm = new Float64Array(this.state, 192, 8);
+  private readonly pw = new Float64Array(this.state, 256, 8);
   private energy = 0;
   private prevEnergy = 0;
   private fill = 0;
@@ -494,15 +513,6 @@ export class DtmfDetector {
 
   /** @param options - thresholds; the defaults follow common ITU-T Q.24 / Bellcore practice. */
   constructor(options: DtmfDetectorOptions = {}) {
-    const freqs = [...DTMF_ROW_FREQS, ...DTMF_COL_FREQS];
-    for (let k = 0; k < 8; k++) {
-      const w = (2 * Math.PI * freqs[k]!) / 8000;
-      this.coeff[k] = 2 * Math.cos(w);
-      this.cosW[k] = Math.cos(w);
-      this.sinW[k] = Math.sin(w);
-      this.cosHop[k] = Math.cos(w * DETECT_HOP);
-      this.sinHop[k] = Math.sin(w * DETECT_HOP);
-    }
     const a = dbm0ToAmplitude(options.minLevelDbm0 ?? -30);
     this.minPower = (a * a) / 2;
     this.normalTwist = Math.pow(10, (options.normalTwistDb ?? 8) / 10);

@@ -472,8 +472,10 @@ const PACKET_BYTES = RTP_HEADER_SIZE + 1500;
 const RTCP_BYTES = 1500;
 /** Where the 16-bit frames start in a session's scratch store (even: Int16Array views need it). */
 const RX_PCM_AT = PACKET_BYTES + RTCP_BYTES;
-/** A session's scratch store: packet, RTCP compound, received, sent and detector frames. */
-const SCRATCH_BYTES = RX_PCM_AT + (960 + 960 + 160) * 2;
+/** Where the 32-bit arrays start in it (a multiple of 4). */
+const COUNTS_AT = RX_PCM_AT + (960 + 960 + 160) * 2;
+/** A session's scratch store: packet, RTCP compound, received, sent and detector frames, malformed counts, conflict ports. */
+const SCRATCH_BYTES = COUNTS_AT + (6 + CONFLICT_MEMORY) * 4;
 
 function isNullAddress(a: string): boolean {
   return a === '0.0.0.0' || a === '::' || a === '' || a === '0:0:0:0:0:0:0:0';
@@ -544,7 +546,7 @@ export class MediaSession implements MediaNode {
 
   // memory reused every tick / packet
   private readonly rxHeader = createRtpHeader();
-  /** One backing store for the scratch arrays below: one native allocation per session, not five. */
+  /** One backing store for the scratch arrays below: one native allocation per session, not seven. */
   private readonly scratch = new ArrayBuffer(SCRATCH_BYTES);
   private readonly pkt = Buffer.from(this.scratch, 0, PACKET_BYTES);
   /** Packs frames into packets of the negotiated ptime, and cuts received ones into frames. */
@@ -592,7 +594,7 @@ export class MediaSession implements MediaNode {
   private opusSettings: OpusSettings = {};
   /** Where {@link JitterBuffer.peekAfterLost} puts the packet after a lost one (reused). */
   private readonly fecPeek: JitterPop = { status: 'empty', buffer: Buffer.alloc(0), offset: 0, length: 0, seq: 0, timestamp: 0 };
-  private readonly malformed = new Uint32Array(6);
+  private readonly malformed = new Uint32Array(this.scratch, COUNTS_AT, 6);
   private rxIgnored = 0;
   private rxRawDropped = 0;
   private dtmfReceiver: DtmfReceiver | null = null;
@@ -615,7 +617,7 @@ export class MediaSession implements MediaNode {
   private latchPort = 0;
   private latchLastMs = 0;
   private readonly conflictAddrs: string[] = [];
-  private readonly conflictPorts = new Int32Array(CONFLICT_MEMORY);
+  private readonly conflictPorts = new Int32Array(this.scratch, COUNTS_AT + 6 * 4, CONFLICT_MEMORY);
   private conflictNext = 0;
   private conflicts = 0;
   private conflictDrops = 0;
@@ -625,7 +627,8 @@ export class MediaSession implements MediaNode {
   private txStats: RtpSendStats;
   private dtmfSender: DtmfSender | null = null;
   private dtmfGen: DtmfGenerator;
-  private tone: ToneGenerator;
+  /** Made by the first tone: most calls play none (a generator is four objects and three arrays). */
+  private tone: ToneGenerator | null = null;
   /** The RTP clock rate the jitter buffer and RTP statistics were made for. */
   private madeClockRate = 8000;
   /** The sample rate the DTMF and tone generators were made for. */
@@ -719,7 +722,6 @@ export class MediaSession implements MediaNode {
     this.txStats = new RtpSendStats(8000);
     this.detector = options.dtmfDetect === true ? new DtmfDetector() : null;
     this.dtmfGen = new DtmfGenerator({ sampleRate: 8000 });
-    this.tone = new ToneGenerator(8000);
     this.sources = new SourceChain(TX_SOURCE_ORDER, this.portEnded);
     this.pump = options.pump ?? null;
     this.sendTiming = this.pump?.timing ?? null;
@@ -911,8 +913,10 @@ export class MediaSession implements MediaNode {
         // generators are made for one rate: the new ones replace the old ports
         this.sources.remove(this.dtmfGen);
         this.dtmfGen = new DtmfGenerator({ sampleRate: rate });
-        this.sources.remove(this.tone);
-        this.tone = new ToneGenerator(rate);
+        if (this.tone !== null) {
+          this.sources.remove(this.tone);
+          this.tone = new ToneGenerator(rate);
+        }
         if (this.toneSpec !== null) this.startTone(this.toneSpec);
       }
       for (const s of this.rxSinks?.list() ?? NO_SINKS) if (s instanceof IvrRxStream) s.setSourceRate(rate);
@@ -1565,8 +1569,9 @@ export class MediaSession implements MediaNode {
 
   private startTone(spec: ToneSpec): boolean {
     try {
-      this.tone.start(spec);
-      this.sources.add(this.tone, SRC_TONE);
+      const tone = (this.tone ??= new ToneGenerator(this.madeSampleRate));
+      tone.start(spec);
+      this.sources.add(tone, SRC_TONE);
       return true;
     } catch {
       return false;
@@ -1576,7 +1581,7 @@ export class MediaSession implements MediaNode {
   /** Stops the tone (it ramps down over 2 ms, then its port leaves the graph by itself). */
   stopTone(): void {
     this.toneSpec = null;
-    this.tone.stop();
+    this.tone?.stop();
   }
 
   /**
