@@ -92,6 +92,12 @@ class NativeUdpPoller {
   private readonly block = Buffer.allocUnsafeSlow(192);
   private readonly events = Buffer.allocUnsafeSlow(12 * EVENTS);
   private readonly ts = Buffer.allocUnsafeSlow(64);
+  /**
+   * This poll's clock readings for {@link NativeUdpPoller.readOne}: `performance.now()` and the
+   * wall clock, ms. A fractional number handed to a function is a new heap number per call; a
+   * typed array's slots are read without one.
+   */
+  private readonly pollClock = new Float64Array(2);
   private readonly ctl = Buffer.allocUnsafeSlow(64);
   private readonly msg: Buffer;
   /** The last source address seen and its string (most datagrams come from a few hosts). */
@@ -211,23 +217,24 @@ class NativeUdpPoller {
     let delivered = 0;
     try {
       const c = this.c;
-      const nowPerf = performance.now();
-      this.lastPollMs = nowPerf;
+      const clock = this.pollClock;
+      clock[0] = performance.now();
+      this.lastPollMs = clock[0];
       // the wall clock is read only when something is ready (most polls find nothing)
-      let nowReal = Number.NaN;
+      clock[1] = Number.NaN;
       // Level-triggered: each round reads one datagram from every socket reported ready, and a
       // socket with more queued is reported again in the next round. Reading until EAGAIN
       // instead cost a second recvmsg per socket per poll, where one packet is the rule.
       for (let round = 0; round < ROUNDS_PER_POLL; round++) {
         const n = c.epollWait(this.epfd, this.events, EVENTS, 0) as number;
         if (n <= 0) break;
-        if (nowReal !== nowReal) {
+        if (clock[1] !== clock[1]) {
           c.clockGettime(LINUX.CLOCK_REALTIME, this.ts);
-          nowReal = this.ts.readUInt32LE(0) * 1000 + this.ts.readInt32LE(4) * 4294967296000 + this.ts.readUInt32LE(8) / 1e6;
+          clock[1] = this.ts.readUInt32LE(0) * 1000 + this.ts.readInt32LE(4) * 4294967296000 + this.ts.readUInt32LE(8) / 1e6;
         }
         for (let i = 0; i < n; i++) {
           const ep = this.endpoints[this.events.readUInt32LE(i * 12 + 4)];
-          if (ep !== null && ep !== undefined && !ep.closed) delivered += this.readOne(ep, nowPerf, nowReal);
+          if (ep !== null && ep !== undefined && !ep.closed) delivered += this.readOne(ep);
         }
       }
     } finally {
@@ -238,7 +245,7 @@ class NativeUdpPoller {
   }
 
   /** Reads one datagram of `ep` and delivers it; 1, or 0 when there was none. */
-  private readOne(ep: NativeUdpEndpoint, nowPerf: number, nowReal: number): number {
+  private readOne(ep: NativeUdpEndpoint): number {
     const m = this.msg;
     const b = this.block;
     m.writeUInt32LE(16, 8); // msg_namelen
@@ -259,11 +266,12 @@ class NativeUdpPoller {
     }
     const port = b.readUInt16BE(2);
     // SCM_TIMESTAMPNS: cmsghdr (len 8, level 4, type 4) then struct timespec
-    let at = nowPerf;
+    const clock = this.pollClock;
+    let at = clock[0]!;
     if (m.readUInt32LE(40) >= 32 && b.readInt32LE(72) === LINUX.SOL_SOCKET && b.readInt32LE(76) === LINUX.SO_TIMESTAMPNS) {
       const real = b.readUInt32LE(80) * 1000 + b.readInt32LE(84) * 4294967296000 + b.readUInt32LE(88) / 1e6;
-      const age = nowReal - real;
-      if (age > 0 && age < 1000) at = nowPerf - age;
+      const age = clock[1]! - real;
+      if (age > 0 && age < 1000) at -= age;
     }
     // arrived while the socket was parked: the former call's, read to be dropped
     if (at < ep.since) return 1;
