@@ -148,31 +148,42 @@ export interface OpenStream {
 /**
  * Stop a stream: `quit('ABORT')` (PortAudio stops at once, buffered output is dropped), bounded
  * by {@link CLOSE_TIMEOUT_MS}. Tracked in {@link pendingCloses} until done.
+ *
+ * Quits run one after another. naudiodon runs each on a thread of libuv's pool, where it closes
+ * its stream and calls `Pa_Terminate`, and PortAudio is not thread-safe: two quits at once (a
+ * capture and a playback stream closed together) let one `Pa_Terminate` walk the list of open
+ * streams while the other thread closes one of them, a SIGSEGV inside `Pa_CloseStream` (seen
+ * in CI, with the native stack). A quit that does not finish within the bound no longer holds
+ * the next one back, so a stuck device cannot stop the others from closing.
  */
 export function stopStream(io: NativeAudioIO): Promise<void> {
-  const done = new Promise<void>((resolve) => {
+  const run = quitChain.then(() => quitBounded(io));
+  quitChain = run;
+  pendingCloses.add(run);
+  void run.then(() => pendingCloses.delete(run));
+  return run;
+}
+
+/** The last quit handed to PortAudio (or waiting for its turn); never rejects. */
+let quitChain: Promise<void> = Promise.resolve();
+
+/** `io.quit('ABORT')`, settled when it finishes, fails or has run {@link CLOSE_TIMEOUT_MS}. */
+function quitBounded(io: NativeAudioIO): Promise<void> {
+  return new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
     timer.unref();
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
     let p: Promise<void>;
     try {
       p = io.quit('ABORT');
     } catch {
       p = Promise.resolve();
     }
-    p.then(
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-    );
+    p.then(done, done);
   });
-  pendingCloses.add(done);
-  void done.then(() => pendingCloses.delete(done));
-  return done;
 }
 
 
