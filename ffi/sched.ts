@@ -16,6 +16,7 @@
  */
 import fs from 'node:fs';
 import { loadLibraryFiles, type NativeFunction } from './loader.js';
+import { processSoftLimit } from './processLimits.js';
 
 /** How far to raise a media thread: as it is, a lower nice value, or real-time (SCHED_FIFO). */
 export type ThreadPriority = 'normal' | 'high' | 'realtime';
@@ -108,8 +109,7 @@ function loadLibc(): Libc | string {
 /** The rlimits and capability that decide whether raising is allowed, for the reason text. */
 function permissionText(): string {
   try {
-    const limits = fs.readFileSync('/proc/self/limits', 'utf8');
-    const soft = (name: string): string => new RegExp(`^${name}\\s+(\\S+)`, 'm').exec(limits)?.[1] ?? '?';
+    const soft = (name: string): string => processSoftLimit(name) ?? '?';
     const capEff = /^CapEff:\s*([0-9a-f]+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
     // CAP_SYS_NICE is capability 23
     const sysNice = capEff !== undefined && (BigInt(`0x${capEff}`) & (1n << 23n)) !== 0n;

@@ -14,8 +14,8 @@
  */
 import dgram from 'node:dgram';
 import dns from 'node:dns';
-import fs from 'node:fs';
 import net from 'node:net';
+import { processSoftLimit } from '../ffi/processLimits.js';
 import { bindNativeUdp, NativeUdpEndpoint, nativeUdpUnavailable } from './nativeUdp.js';
 import { isRtcp } from './rtp.js';
 import type { SrtpSession } from './srtp.js';
@@ -291,13 +291,9 @@ let nofile: number | null | undefined;
  */
 export function openFilesLimit(): number | null {
   if (nofile === undefined) {
-    nofile = null;
-    try {
-      const m = /^Max open files\s+(\d+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
-      if (m) nofile = Number(m[1]);
-    } catch {
-      // not Linux (native sockets are not either): no descriptor bound to keep
-    }
+    // not Linux (native sockets are not either) or unlimited: no descriptor bound to keep
+    const soft = processSoftLimit('Max open files');
+    nofile = soft !== undefined && /^\d+$/.test(soft) ? Number(soft) : null;
   }
   return nofile;
 }
