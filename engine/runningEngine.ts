@@ -49,6 +49,7 @@ import { MediaFloors, type FloorLineMedia, type MediaFloorsOptions } from './med
 import { EngineAudio } from './audio.js';
 import { setSrtpLibraryPath } from '../ffi/srtp.js';
 import { isNativeLibraryDisabled } from '../ffi/loader.js';
+import { reserveFileDescriptors } from '../ffi/fdTable.js';
 import { CHALLENGED_METHODS, ChallengeAuthenticator } from './challenge.js';
 import type { EngineState } from './engineState.js';
 import { EventSubscriptions, SUBSCRIPTION_CAPABILITY } from './eventSubscriptions.js';
@@ -77,6 +78,14 @@ import { ServerProcedures } from './serverProcedures.js';
 /** Transports the locator may choose: the stack always has UDP and TCP, and TLS when it is on. */
 const LOCATABLE_TRANSPORTS: readonly TransportProtocol[] = ['UDP', 'TCP'];
 const LOCATABLE_WITH_TLS: readonly TransportProtocol[] = ['UDP', 'TCP', 'TLS'];
+
+/** Descriptors beyond the RTP sockets the descriptor table is grown for: SIP sockets and connections, files, the runtime's own. */
+const FD_HEADROOM = 256;
+
+/** Calls with media a run holds at most: a line's old media may still be stopping while its next call opens. */
+function mediaCallsCap(p: ResolvedParams): number {
+  return p.numPhoneLinesRequested * 2 + 8;
+}
 
 /** TLS is on when it is the transport or any of its settings is given. */
 function tlsIsOn(p: ResolvedParams): boolean {
@@ -269,6 +278,9 @@ export class RunningEngine {
     if (params.rtpTransport === 'native' && this.rtpAllocator.transportNote !== '' && !isNativeLibraryDisabled('udp')) {
       state.logger.info({ rtpTransport: 'native', reason: this.rtpAllocator.transportNote }, 'rtpTransport native unavailable: RTP uses node:dgram');
     }
+    // grown now, before any call: a floor binding sockets mid-storm would wait for each growth (ffi/fdTable.ts)
+    const fds = reserveFileDescriptors(this.rtpAllocator.descriptorsFor(mediaCallsCap(params)) + FD_HEADROOM);
+    if (!fds.ok) state.logger.debug({ reason: fds.reason }, 'descriptor table not grown ahead');
     if (floors !== undefined) this.mediaFloors = floors;
     // The router first: its modules register their capabilities in this order (Allow lists it).
     this.router = this.newRouter();
@@ -600,8 +612,7 @@ export class RunningEngine {
       minPort: p.minLocalRtpPort,
       maxPort: p.maxLocalRtpPort,
       strategy: p.useSequentialRtpPorts ? 'sequential' : 'random',
-      // a line's old media may still be stopping while its next call opens
-      maxCalls: p.numPhoneLinesRequested * 2 + 8,
+      maxCalls: mediaCallsCap(p),
       pump,
       priority: p.mediaThreadPriority,
       transport: p.rtpTransport,

@@ -15,7 +15,7 @@
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net from 'node:net';
-import { processSoftLimit } from '../ffi/processLimits.js';
+import { openFilesLimit } from '../ffi/processLimits.js';
 import { bindNativeUdp, NativeUdpEndpoint, nativeUdpUnavailable } from './nativeUdp.js';
 import { isRtcp } from './rtp.js';
 import type { SrtpSession } from './srtp.js';
@@ -283,21 +283,6 @@ export const RTP_PARK_QUARANTINE_MS = 1000;
  */
 export const RTP_MAX_PARKED_PAIRS = 4096;
 
-let nofile: number | null | undefined;
-
-/**
- * The process's soft open-files limit (`/proc/self/limits`, read once), or null where it cannot
- * be read or is unlimited. Node raises the soft limit to the hard one at start-up.
- */
-export function openFilesLimit(): number | null {
-  if (nofile === undefined) {
-    // not Linux (native sockets are not either) or unlimited: no descriptor bound to keep
-    const soft = processSoftLimit('Max open files');
-    nofile = soft !== undefined && /^\d+$/.test(soft) ? Number(soft) : null;
-  }
-  return nofile;
-}
-
 /** A native pair given back, bound and reading, and when. */
 interface ParkedPair {
   readonly rtpPort: number;
@@ -420,6 +405,14 @@ export class RtpPortAllocator {
       this.transportNote = nativeUdpUnavailable(this.host);
       if (this.transportNote !== '') this.native = false;
     }
+  }
+
+  /**
+   * Descriptors this range can have open with `calls` calls up: two per pair in use or parked.
+   * The engine grows the process's descriptor table to that at start (ffi/fdTable.ts).
+   */
+  descriptorsFor(calls: number): number {
+    return 2 * Math.min(this.pairs, Math.max(0, calls) + this.maxParked);
   }
 
   /** The transport new pairs get: `native` until it proves unavailable here. */
