@@ -1217,7 +1217,9 @@ async function stormRun(
     const lines = MAX_PHONE_LINES;
     const eMin = 34000;
     const eMax = eMin + lines * 2 + 400;
-    const aMin = 37000;
+    // A's range lies outside E's: the capture's filter tells E's packets by their ports, and
+    // A's sends to an E port inside A's range were counted as E's (about 1 stream in 9)
+    const aMin = eMax + 1000;
     const aMax = aMin + n * 2 + 400;
     // the burst is offered to E whole: SIPp is one source (no per-source rate, as behind a
     // proxy) and the transaction table holds the burst's INVITE and BYE transactions (32 s each);
