@@ -255,6 +255,12 @@ async function stopCall(id: number): Promise<void> {
   post({ t: 'stats', list: [[id, c.session.stats()]] });
   Atomics.store(slots, c.slot * SLOT_FIELDS + SLOT_PACKETS_IN, c.session.mediaPacketsIn);
   post({ t: 'stopped', id });
+  // for the next call, once the statistics above are posted (at the end of this task)
+  setImmediate(release, c.session);
+}
+
+function release(session: MediaSession): void {
+  session.release();
 }
 
 function startRecording(id: number, c: FloorCall, m: Extract<ToFloor, { t: 'rec' }>): void {

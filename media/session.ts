@@ -449,6 +449,68 @@ export interface ConferenceFramesLost {
 const STATE_IDLE = 0;
 const STATE_RUNNING = 1;
 const STATE_CLOSED = 2;
+/** Given back with {@link MediaSession.release}: on the shelf, or dropped when it was full. */
+const STATE_RELEASED = 3;
+
+/** What a session's Opus settings are before {@link MediaSession.setOpusSettings} (replaced, never changed in place). */
+const NO_OPUS_SETTINGS: OpusSettings = Object.freeze({});
+
+/** The public fields {@link MediaSession.setup} gives each life of a session (read-only outside). */
+interface SessionIdentity {
+  localPort: number;
+  localRtcpPort: number;
+  localAddress: string;
+  ssrc: number;
+  cname: string;
+}
+
+/**
+ * Sessions given back with {@link MediaSession.release} (this thread's), for
+ * {@link MediaSession.open} to reuse. A media floor gives back every session it ends: a set-up
+ * storm's short calls then leave no session behind for the collector (each had outlived two
+ * young collections, ~7 KB promoted, and the floor's full collections were what delayed its
+ * sends; docs/architecture.md, "Sessions reused on the floors").
+ */
+const shelf: MediaSession[] = [];
+/** Most sessions kept on a thread's shelf: each holds about 10 KB of heap and 27 KB of buffers. */
+export const MEDIA_SESSION_SHELF_MAX = 256;
+
+/**
+ * Fields whose value a session's life makes or resets itself ({@link MediaSession.setup} and
+ * `revive`): every other field holds a number, string, boolean, null or undefined, or a handler
+ * bound to the session, and a revived session gets it back as its constructor left it.
+ */
+const REVIVED_FIELDS: ReadonlySet<string> = new Set([
+  'clock', 'socket', 'pump', 'sendTiming', 'hdr', 'rxHeader', 'scratch', 'pkt', 'txPack', 'rxFramer', 'ready',
+  'rtcpBuf', 'rxPcm', 'rxPcm20', 'txPcm', 'detectPcm', 'reportBlock', 'reportList', 'jitter', 'rxStats', 'txStats',
+  'cn', 'opusSettings', 'fecPeek', 'malformed', 'detector', 'rxLevel', 'txLevel', 'tapLevels', 'conflictAddrs',
+  'conflictPorts', 'dtmfGen', 'sources', 'liveQuality', 'qualityInputs',
+  // counts on across lives: a wave still loading for the last call finds its token stale
+  'wavToken',
+]);
+
+/** A session's other fields as the first session made on this thread had them when constructed. */
+interface PristineFields {
+  readonly keys: string[];
+  readonly values: unknown[];
+}
+let pristine: PristineFields | undefined;
+
+/**
+ * Takes a new session's fields for `revive` to put back. Throws when a field outside
+ * {@link REVIVED_FIELDS} holds an object: revive would hand the next call this one's.
+ */
+function takePristine(session: MediaSession): PristineFields {
+  const keys: string[] = [];
+  const values: unknown[] = [];
+  for (const [k, v] of Object.entries(session)) {
+    if (REVIVED_FIELDS.has(k) || typeof v === 'function') continue;
+    if (typeof v === 'object' && v !== null) throw new Error(`MediaSession.${k} holds an object that a revived session would keep`);
+    keys.push(k);
+    values.push(v);
+  }
+  return { keys, values };
+}
 
 /** Ticks of concealment after the stream dried up before falling silent. */
 const MAX_CONCEAL_TICKS = 5;
@@ -500,28 +562,30 @@ function isNullAddress(a: string): boolean {
  */
 export class MediaSession implements MediaNode {
   /** Local RTP port. */
-  readonly localPort: number;
+  readonly localPort!: number;
   /** Local RTCP port (RTP + 1; unused under rtcp-mux). */
-  readonly localRtcpPort: number;
+  readonly localRtcpPort!: number;
   /** Our address as given in the options. */
-  readonly localAddress: string;
+  readonly localAddress!: string;
   /** Our SSRC, kept for the life of the session (re-INVITEs included). */
-  readonly ssrc: number;
+  readonly ssrc!: number;
   /** Our RTCP CNAME. */
-  readonly cname: string;
+  readonly cname!: string;
 
-  private readonly clock: MediaClock;
-  private readonly socket: RtpSocket;
-  private readonly phoneLine: number | undefined;
-  private readonly symmetric: boolean;
-  private readonly rtcpIntervalTicks: number;
-  private readonly onDtmfCb: ((digit: string, method: DtmfMethod) => void) | undefined;
-  private readonly onConflictCb: ((address: string, port: number) => void) | undefined;
-  private readonly onWaveEndCb: ((path: string) => void) | undefined;
+  private clock!: MediaClock;
+  private socket!: RtpSocket;
+  private phoneLine: number | undefined;
+  private symmetric = true;
+  private rtcpIntervalTicks = 250;
+  private onDtmfCb: ((digit: string, method: DtmfMethod) => void) | undefined;
+  private onConflictCb: ((address: string, port: number) => void) | undefined;
+  private onWaveEndCb: ((path: string) => void) | undefined;
   private rawCb: RawRtpCallback | undefined;
 
   private state = STATE_IDLE;
   private stopPromise: Promise<void> | null = null;
+  /** The stop's socket close has resolved: {@link MediaSession.release} may shelve the session. */
+  private socketClosed = false;
   private params: MediaParams | null = null;
   private codec: AudioCodec | null = null;
   private sendPt = 0;
@@ -533,16 +597,16 @@ export class MediaSession implements MediaNode {
   private ptimeRequested = 20;
 
   // timing and sequence state of our stream
-  private txSeq: number;
-  private txTs: number;
+  private txSeq = 0;
+  private txTs = 0;
   private tsIncrement = 160;
   /** The pump's send-timing recorder (null: not timed), the last audio send's time and timestamp. */
-  private readonly sendTiming: SendTiming | null;
+  private sendTiming: SendTiming | null = null;
   private lastSendMs = -1;
   private lastSendTs = 0;
-  private readonly periodMs: number;
+  private periodMs = 20;
   private needMarker = true;
-  private readonly hdr: RtpHeaderFields;
+  private readonly hdr: RtpHeaderFields = { marker: false, payloadType: 0, sequence: 0, timestamp: 0, ssrc: 0 };
 
   // memory reused every tick / packet
   private readonly rxHeader = createRtpHeader();
@@ -560,7 +624,8 @@ export class MediaSession implements MediaNode {
   private txFrame?: Buffer;
   private readonly rtcpBuf = Buffer.from(this.scratch, PACKET_BYTES, RTCP_BYTES);
   /** The received frame: 20 ms at 48 kHz, widened to Opus' longest frame when Opus is chosen. */
-  private rxPcm = new Int16Array(this.scratch, RX_PCM_AT, 960);
+  private readonly rxPcm20 = new Int16Array(this.scratch, RX_PCM_AT, 960);
+  private rxPcm = this.rxPcm20;
   private readonly txPcm = new Int16Array(this.scratch, RX_PCM_AT + 960 * 2, 960);
   private readonly detectPcm = new Int16Array(this.scratch, RX_PCM_AT + 960 * 4, 160);
   private readonly reportBlock: RtcpReportBlock = {
@@ -575,10 +640,10 @@ export class MediaSession implements MediaNode {
   private readonly reportList: RtcpReportBlock[] = [this.reportBlock];
 
   // receive side
-  private jitter: JitterBuffer;
-  private jitterMs: number;
-  private jitterEnabled: boolean;
-  private rxStats: RtpReceiveStats;
+  private jitter!: JitterBuffer;
+  private jitterMs = 60;
+  private jitterEnabled = true;
+  private rxStats!: RtpReceiveStats;
   private rxSsrc = 0;
   private rxSsrcKnown = false;
   private rxPlaying = false;
@@ -591,14 +656,14 @@ export class MediaSession implements MediaNode {
   private concealed = 0;
   private fecFrames = 0;
   /** Opus settings for the codecs this session creates ({@link MediaSession.setOpusSettings}). */
-  private opusSettings: OpusSettings = {};
+  private opusSettings: OpusSettings = NO_OPUS_SETTINGS;
   /** Where {@link JitterBuffer.peekAfterLost} puts the packet after a lost one (reused). */
   private readonly fecPeek: JitterPop = { status: 'empty', buffer: Buffer.alloc(0), offset: 0, length: 0, seq: 0, timestamp: 0 };
   private readonly malformed = new Uint32Array(this.scratch, COUNTS_AT, 6);
   private rxIgnored = 0;
   private rxRawDropped = 0;
   private dtmfReceiver: DtmfReceiver | null = null;
-  private readonly detector: DtmfDetector | null;
+  private detector: DtmfDetector | null = null;
   private detectResampler: Resampler | null = null;
   private rxGain = GAIN_UNITY;
   private readonly rxLevel: FrameLevel = { peak: 0, rms: 0 };
@@ -624,9 +689,9 @@ export class MediaSession implements MediaNode {
   private relatches = 0;
 
   // send side
-  private txStats: RtpSendStats;
+  private txStats!: RtpSendStats;
   private dtmfSender: DtmfSender | null = null;
-  private dtmfGen: DtmfGenerator;
+  private dtmfGen!: DtmfGenerator;
   /** Made by the first tone: most calls play none (a generator is four objects and three arrays). */
   private tone: ToneGenerator | null = null;
   /** The RTP clock rate the jitter buffer and RTP statistics were made for. */
@@ -681,14 +746,14 @@ export class MediaSession implements MediaNode {
   private byeReceived = 0;
   /** RTP from an accepted source plus RTCP, counted for {@link MediaSession.mediaPacketsIn}. */
   private mediaIn = 0;
-  private rtcpCountdown: number;
+  private rtcpCountdown = 0;
   private handlerErrors = 0;
   private lastHandlerError: unknown = undefined;
-  private readonly onHandlerErrorCb: ((err: unknown, count: number) => void) | undefined;
+  private onHandlerErrorCb: ((err: unknown, count: number) => void) | undefined;
 
   /** On the clock without a pump: both phases back to back (made by the first `start`). */
   private listener: MediaClockListener | null = null;
-  private readonly pump: MediaPump | null;
+  private pump: MediaPump | null = null;
   /** The produce phase ran this tick (consume then has a received frame). */
   private produced = false;
   /** What {@link writeQualityInputs} reads, and the inputs it fills (both made once). */
@@ -696,11 +761,22 @@ export class MediaSession implements MediaNode {
   private readonly qualityInputs = newQualityInputs();
 
   private constructor(options: MediaSessionOptions, socket: RtpSocket) {
+    this.sources = new SourceChain(TX_SOURCE_ORDER, this.portEnded);
+    this.setup(options, socket);
+    pristine ??= takePristine(this);
+  }
+
+  /**
+   * What a session takes from its options and socket: for a new session, and again for each life
+   * a released one is given by {@link MediaSession.open}.
+   */
+  private setup(options: MediaSessionOptions, socket: RtpSocket): void {
+    const id = this as SessionIdentity;
     this.clock = options.clock;
     this.socket = socket;
-    this.localPort = socket.rtpPort;
-    this.localRtcpPort = socket.rtcpPort;
-    this.localAddress = options.localAddress ?? socket.host;
+    id.localPort = socket.rtpPort;
+    id.localRtcpPort = socket.rtcpPort;
+    id.localAddress = options.localAddress ?? socket.host;
     this.phoneLine = options.phoneLine;
     this.symmetric = options.symmetric ?? true;
     this.onDtmfCb = options.onDtmf;
@@ -708,11 +784,11 @@ export class MediaSession implements MediaNode {
     this.onWaveEndCb = options.onWaveEnd;
     this.onHandlerErrorCb = options.onHandlerError;
     this.rawCb = options.onRtpPacket;
-    this.ssrc = randomInt(1, 0xffffffff) >>> 0;
-    this.cname = options.cname ?? randomBytes(12).toString('base64url');
+    id.ssrc = randomInt(1, 0xffffffff) >>> 0;
+    id.cname = options.cname ?? randomBytes(12).toString('base64url');
     this.txSeq = randomInt(0, 0x10000);
     this.txTs = randomInt(0, 0xffffffff) >>> 0;
-    this.hdr = { marker: false, payloadType: 0, sequence: 0, timestamp: 0, ssrc: this.ssrc };
+    this.hdr.ssrc = this.ssrc;
     this.rtcpIntervalTicks = Math.max(1, Math.round((options.rtcpIntervalMs ?? 5000) / 20));
     this.rtcpCountdown = this.nextRtcpTicks();
     this.jitterMs = options.jitterMs ?? 60;
@@ -720,9 +796,11 @@ export class MediaSession implements MediaNode {
     this.jitter = this.makeJitter(160);
     this.rxStats = new RtpReceiveStats({ clockRate: 8000 });
     this.txStats = new RtpSendStats(8000);
-    this.detector = options.dtmfDetect === true ? new DtmfDetector() : null;
+    // a released session's detector serves again, cleared
+    if (options.dtmfDetect !== true) this.detector = null;
+    else if (this.detector === null) this.detector = new DtmfDetector();
+    else this.detector.reset();
     this.dtmfGen = new DtmfGenerator({ sampleRate: 8000 });
-    this.sources = new SourceChain(TX_SOURCE_ORDER, this.portEnded);
     this.pump = options.pump ?? null;
     this.sendTiming = this.pump?.timing ?? null;
     this.periodMs = this.clock.periodMs;
@@ -738,10 +816,51 @@ export class MediaSession implements MediaNode {
     try {
       const r = await RtpSocket.open(options.allocator, { rtcpMux: false, symmetric: false });
       if (!r.ok) return { ok: false, error: r.error, message: r.message };
-      return new MediaSession(options, r.socket);
+      const reused = shelf.pop();
+      if (reused === undefined) return new MediaSession(options, r.socket);
+      reused.revive(options, r.socket);
+      return reused;
     } catch (err) {
       return { ok: false, error: 'internal', message: err instanceof Error ? err.message : String(err) };
     }
+  }
+
+  /**
+   * A released session made a new one: its fields as a new session's, its buffers and
+   * generators emptied, then what the options and socket give ({@link MediaSession.setup}).
+   */
+  private revive(options: MediaSessionOptions, socket: RtpSocket): void {
+    const p = pristine!;
+    const fields = this as unknown as Record<string, unknown>;
+    for (let i = 0; i < p.keys.length; i++) fields[p.keys[i]!] = p.values[i];
+    this.malformed.fill(0);
+    this.conflictPorts.fill(0);
+    this.conflictAddrs.length = 0;
+    this.rxPcm = this.rxPcm20;
+    this.rxPcm20.fill(0);
+    this.txPcm.fill(0);
+    this.txPack.configure(undefined, 20, 8000);
+    this.rxFramer.configure(undefined, 8000);
+    this.cn.reset();
+    this.opusSettings = NO_OPUS_SETTINGS;
+    this.rxLevel.peak = this.rxLevel.rms = 0;
+    this.txLevel.peak = this.txLevel.rms = 0;
+    const t = this.tapLevels;
+    t.rxPeak = t.rxRms = t.txPeak = t.txRms = 0;
+    this.hdr.marker = false;
+    this.setup(options, socket);
+  }
+
+  /**
+   * Gives the session to this thread's shelf once {@link MediaSession.stop} has resolved and its
+   * last statistics are read: the next {@link MediaSession.open} reuses it instead of making one.
+   * Nothing may use the session afterwards (a media floor releases each call it ends). A no-op
+   * before the stop has resolved, and after the first release.
+   */
+  release(): void {
+    if (this.state !== STATE_CLOSED || !this.socketClosed) return;
+    this.state = STATE_RELEASED;
+    if (shelf.length < MEDIA_SESSION_SHELF_MAX) shelf.push(this);
   }
 
   private makeJitter(samplesPerFrame: number): JitterBuffer {
@@ -763,7 +882,7 @@ export class MediaSession implements MediaNode {
 
   /** True once {@link MediaSession.stop} was called. */
   get closed(): boolean {
-    return this.state === STATE_CLOSED;
+    return this.state >= STATE_CLOSED;
   }
 
   /** The parameters of the last successful {@link MediaSession.configure} (a copy), or null. */
@@ -779,7 +898,7 @@ export class MediaSession implements MediaNode {
    * (Opus without its native module) or a closed session.
    */
   configure(p: MediaParams): boolean {
-    if (this.state === STATE_CLOSED) return false;
+    if (this.state >= STATE_CLOSED) return false;
     if (!isCodecName(p.codec)) return false;
     if (!validPt(p.payloadType) || !validPt(p.receivePayloadType)) return false;
     if (!(Number.isInteger(p.remotePort) && p.remotePort >= 0 && p.remotePort <= 65535)) return false;
@@ -927,7 +1046,7 @@ export class MediaSession implements MediaNode {
 
   /** Starts ticking on the engine clock. Idempotent; false once stopped. */
   start(): boolean {
-    if (this.state === STATE_CLOSED) return false;
+    if (this.state >= STATE_CLOSED) return false;
     if (this.state === STATE_RUNNING) return true;
     this.state = STATE_RUNNING;
     this.needMarker = true;
@@ -970,7 +1089,11 @@ export class MediaSession implements MediaNode {
       // handed to the kernel before the socket closes
       setImmediate(() => {
         if (codec !== null) codec.close();
-        this.socket.close().then(resolve, resolve);
+        const closed = (): void => {
+          this.socketClosed = true;
+          resolve();
+        };
+        this.socket.close().then(closed, closed);
       });
     });
     return this.stopPromise;
@@ -1560,7 +1683,7 @@ export class MediaSession implements MediaNode {
    * the codec's rate (4 kHz for G.711) or a closed session.
    */
   playTone(freqs: number[], levelDbm0 = -10): boolean {
-    if (this.state === STATE_CLOSED || freqs.length === 0) return false;
+    if (this.state >= STATE_CLOSED || freqs.length === 0) return false;
     const spec: ToneSpec = { freqs: [...freqs], levelDbm0 };
     if (!this.startTone(spec)) return false;
     this.toneSpec = spec;
@@ -1599,7 +1722,7 @@ export class MediaSession implements MediaNode {
     } catch {
       return 'bad-format';
     }
-    if (token !== this.wavToken || this.state === STATE_CLOSED) return 'ok'; // superseded or stopped
+    if (token !== this.wavToken || this.state >= STATE_CLOSED) return 'ok'; // superseded or stopped
     this.retargetWav(player, token);
     return 'ok';
   }
@@ -1614,7 +1737,7 @@ export class MediaSession implements MediaNode {
     this.setWav(null);
     player.setRate(rate).then(
       () => {
-        if (token === this.wavToken && this.state !== STATE_CLOSED) this.retargetWav(player, token);
+        if (token === this.wavToken && this.state < STATE_CLOSED) this.retargetWav(player, token);
       },
       () => undefined,
     );
@@ -1635,7 +1758,7 @@ export class MediaSession implements MediaNode {
    * in-band instead, and the result says so.
    */
   sendDtmf(digits: string, method: DtmfMethod, durationMs = 100): SendDtmfResult {
-    if (this.state === STATE_CLOSED || !isValidDtmfString(digits)) return 'invalid';
+    if (this.state >= STATE_CLOSED || !isValidDtmfString(digits)) return 'invalid';
     const d = Number.isFinite(durationMs) ? Math.min(5000, Math.max(40, durationMs)) : 100;
     if (method === 'rfc4733' && this.dtmfSender !== null) {
       this.dtmfSender.enqueue(digits, d);
@@ -1656,7 +1779,7 @@ export class MediaSession implements MediaNode {
   openRx(sampleRate: IvrSampleRate): IvrRxStream {
     if (!isIvrSampleRate(sampleRate)) throw new RangeError(`IVR rate must be 8000, 16000 or 48000, not ${String(sampleRate)}`);
     const s = new IvrRxStream({ sampleRate, sourceRate: this.codec?.sampleRate ?? 8000 });
-    if (this.state === STATE_CLOSED) s.close();
+    if (this.state >= STATE_CLOSED) s.close();
     else this.rxSinkChain().add(s, RX_IVR);
     return s;
   }
@@ -1671,7 +1794,7 @@ export class MediaSession implements MediaNode {
     const s = new IvrTxStream({ sampleRate, targetRate: this.codec?.sampleRate ?? 8000 });
     s.onHold = onHold;
     s.callHeld = this.held;
-    if (this.state === STATE_CLOSED) s.close();
+    if (this.state >= STATE_CLOSED) s.close();
     else this.sources.add(s, SRC_IVR_TX);
     return s;
   }
@@ -1742,7 +1865,7 @@ export class MediaSession implements MediaNode {
       this.rxSinks?.remove(old.rx);
       this.txSinks?.remove(old.tx);
     }
-    this.recorder = this.state === STATE_CLOSED ? null : recorder;
+    this.recorder = this.state >= STATE_CLOSED ? null : recorder;
     if (this.recorder !== null) {
       this.rxSinkChain().add(this.recorder.rx, RX_RECORDER);
       (this.txSinks ??= new SinkChain(TX_SINK_ORDER)).add(this.recorder.tx, TX_RECORDER);
@@ -1816,7 +1939,7 @@ export class MediaSession implements MediaNode {
    */
   setHold(sending: boolean): boolean {
     const p = this.params;
-    if (p === null || this.state === STATE_CLOSED) return false;
+    if (p === null || this.state >= STATE_CLOSED) return false;
     if (sending && !p.sending) this.needMarker = true;
     p.sending = sending;
     return true;
