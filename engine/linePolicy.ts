@@ -50,7 +50,7 @@ export class LinePolicy {
       // a number (from tel: or user=phone) routes by its digits: +1-555-0100 rings line 15550100
       const digits = phoneDigits(user);
       if (digits !== undefined) {
-        const byDigits = this.freeAmong(lines, (l) => phoneDigits(l.registrationName) === digits);
+        const byDigits = this.freeAmong(lines, (l) => l.registrationDigits === digits);
         if (byDigits !== null) return byDigits;
       }
     }

@@ -9,6 +9,7 @@ import type { Call } from './call.js';
 import type { OpusSettings } from '../media/opus.js';
 import type { SrtpPolicy } from '../sip/sdes.js';
 import type { LineMedia, RawRtpData } from './lineMedia.js';
+import { phoneDigits } from '../sip/telNumber.js';
 
 /** A recorded state change (LanScape's call-state recording). */
 export interface RecordedCallState {
@@ -27,8 +28,23 @@ export class PhoneLine {
   state: LineState = LineState.OnHook;
   /** Direction of the current call. */
   callDirection: CallDirection = CallDirection.None;
+  private regName: string | undefined;
+  private regDigits: string | undefined;
+
   /** Name registered for this line (per-line registration), if any. */
-  registrationName?: string;
+  get registrationName(): string | undefined {
+    return this.regName;
+  }
+  set registrationName(name: string | undefined) {
+    this.regName = name;
+    // worked out once here, not per line for every INVITE to a number (LinePolicy)
+    this.regDigits = phoneDigits(name);
+  }
+
+  /** The registration name's dialable digits when it is a phone number (`+1-555-0100`: 15550100). */
+  get registrationDigits(): string | undefined {
+    return this.regDigits;
+  }
   /** User part used in From/Contact for calls on this line (setPhoneName). */
   phoneName?: string;
   /** From header user override (setFromHeaderUserName). */

@@ -1,10 +1,13 @@
 /**
  * Line policy contract details: busy-out raises SipBusyOutOn / SipBusyOutOff, and a conferenced
- * connected line reports LineState.InConference (and back to InCall when it leaves).
+ * connected line reports LineState.InConference (and back to InCall when it leaves); an INVITE to
+ * a number rings the line registered with the same digits.
  */
 import test from 'ava';
 import { TelephonyReturnValue as T, LineState, type Notification } from '../index.js';
 import { PhoneLine } from '../lines/phoneLine.js';
+import type { UsageContext } from '../lines/context.js';
+import { LinePolicy } from '../engine/linePolicy.js';
 import { startEngine } from './helpers/engine.js';
 
 test('busyOutLine raises SipBusyOutOn and SipBusyOutOff on the line, only when the line changes', async (t) => {
@@ -58,4 +61,32 @@ test('conferenceLine makes getLineStatus report InConference, and InCall after l
     hub.engine.getRecordedCallStates(0).states.map((s) => s.state),
     [LineState.InConference, LineState.InCall],
   );
+});
+
+test('an INVITE to a number rings the free line registered with the same digits, as the names stand now', (t) => {
+  const lines = [new PhoneLine(0), new PhoneLine(1), new PhoneLine(2)];
+  // the policy reads only the lines from its context for this
+  const policy = new LinePolicy({ lines: () => lines } as unknown as UsageContext, () => undefined);
+  lines[0]!.registrationName = '1001';
+  lines[1]!.registrationName = '+1-555-0100';
+  lines[2]!.registrationName = 'carol';
+  t.is(lines[1]!.registrationDigits, '15550100');
+  t.is(lines[2]!.registrationDigits, undefined);
+  t.is(policy.selectLineForIncoming('15550100'), lines[1]);
+  t.is(policy.selectLineForIncoming('+1.555.(0100)'), lines[1]);
+  t.is(policy.selectLineForIncoming('carol'), lines[2]);
+  t.is(policy.selectLineForIncoming('1001'), lines[0]);
+  // renamed: the digits follow the name
+  lines[1]!.registrationName = 'dave';
+  lines[2]!.registrationName = '1-555-0100';
+  t.is(lines[1]!.registrationDigits, undefined);
+  t.is(policy.selectLineForIncoming('+15550100'), lines[2]);
+  lines[2]!.registrationName = undefined;
+  t.is(lines[2]!.registrationDigits, undefined);
+  // no line has those digits: any free line
+  t.is(policy.selectLineForIncoming('15550100'), lines[0]);
+  // the line with the digits is busy: nobody else takes it
+  lines[0]!.registrationName = '15550100';
+  lines[0]!.setState(LineState.InCall);
+  t.is(policy.selectLineForIncoming('15550100'), undefined);
 });
