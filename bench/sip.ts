@@ -9,7 +9,12 @@
  *    offered rate the engine achieved and at SIPp's own clean ceiling, so the ratio is
  *    engine / SIPp on this machine, now.
  *
- * Environment: `SECONDS` (default 8), `NAMES` (default 64).
+ * 3. Choosing the line of an incoming INVITE (`LinePolicy.selectLineForIncoming`) among `LINES`
+ *    lines named like extensions (1000, 1001, …), every line free: a call for a line's name,
+ *    for a number no line has, and for a line's number written with visual separators; beside
+ *    it the ceiling, a `Map` from name to line, in the same run (µs per INVITE).
+ *
+ * Environment: `SECONDS` (default 8), `NAMES` (default 64), `LINES` (default 1000).
  * @module
  */
 import { pathToFileURL } from 'node:url';
@@ -17,6 +22,9 @@ import { VoipMediaEngine, TelephonyReturnValue as T } from '../index.js';
 import { startSipp, sippScenario, waitForUdpPort } from '../test/helpers/peers.js';
 import { freePort } from '../test/helpers/ports.js';
 import { benchParse } from './sip-parse.js';
+import { LinePolicy } from '../engine/linePolicy.js';
+import { PhoneLine } from '../lines/phoneLine.js';
+import type { UsageContext } from '../lines/context.js';
 import { sippRegisterBaseline } from './sipp-baseline.js';
 
 /** Result of {@link engineRegisterRate}. */
@@ -90,6 +98,44 @@ export async function engineRegisterRate(seconds: number, names: number): Promis
   }
 }
 
+/** µs per call of `fn`, after a warm-up, over at least 200 ms. */
+function usPerCall(fn: () => unknown): number {
+  for (let i = 0; i < 2000; i++) fn();
+  let n = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < 200) {
+    for (let i = 0; i < 500; i++) fn();
+    n += 500;
+    t = performance.now();
+  }
+  return ((t - t0) * 1000) / n;
+}
+
+/** Part 3: line selection among `count` lines named 1000, 1001, … (see the module). */
+function benchLineSelection(count: number): void {
+  const lines = Array.from({ length: count }, (_, i) => {
+    const l = new PhoneLine(i);
+    l.registrationName = String(1000 + i);
+    return l;
+  });
+  // the policy reads only the lines from its context to choose one
+  const policy = new LinePolicy({ lines: () => lines } as unknown as UsageContext, () => undefined);
+  const byName = new Map(lines.map((l) => [l.registrationName!, l]));
+  const last = String(1000 + count - 1);
+  const dashed = `${last.slice(0, 1)}-${last.slice(1)}`;
+  console.log(`3. Choosing the line of an incoming INVITE among ${count} lines named ${lines[0]!.registrationName}…${last}, all free (µs per INVITE)`);
+  const row = (label: string, user: string): void => {
+    const us = usPerCall(() => policy.selectLineForIncoming(user));
+    const ceiling = usPerCall(() => byName.get(user));
+    console.log(`   ${label.padEnd(44)} ${us.toFixed(2).padStart(8)}   Map lookup ${ceiling.toFixed(3).padStart(7)}`);
+  };
+  row(`the last line's name (${last})`, last);
+  row('a number no line has (5551234)', '5551234');
+  row(`the last line's number with separators (${dashed})`, dashed);
+  console.log('');
+}
+
 async function main(): Promise<void> {
   const seconds = Number(process.env['SECONDS'] ?? 8);
   const names = Number(process.env['NAMES'] ?? 64);
@@ -110,6 +156,8 @@ async function main(): Promise<void> {
   console.log(`   SIPp UAC offered the same rate (-r ${sameRate})          ${sippSame.achievedPerSec.toFixed(0).padStart(6)} /s  failures ${sippSame.failed}`);
   console.log(`   SIPp UAC at its clean ceiling (-r 3000)             ${sippCeiling.achievedPerSec.toFixed(0).padStart(6)} /s  failures ${sippCeiling.failed}`);
   console.log(`   ratio engine / SIPp ceiling: ${(e.perSec / sippCeiling.achievedPerSec).toFixed(2)}`);
+  console.log('');
+  benchLineSelection(Number(process.env['LINES'] ?? 1000));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

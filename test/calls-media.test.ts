@@ -12,7 +12,7 @@ import path from 'node:path';
 import wavefilePkg from 'wavefile';
 import { TelephonyReturnValue as T, type RawRtpData } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
-import { analyse, capture, sendTone, soundAfterOnset, wait } from './helpers/audio.js';
+import { analyse, capture, sendTone, soundAfterOnset, soundOnset, wait } from './helpers/audio.js';
 import { mediaStats, mediaWait } from './helpers/mediaTime.js';
 import { until } from './helpers/observe.js';
 import { kernelUdpDrops } from './helpers/udpDrops.js';
@@ -146,6 +146,15 @@ test('loopback echoes the far end; volume saturates instead of wrapping; WAV pla
   t.true(Math.abs(analyse(loud).freq - 500) < 15, 'still a 500 Hz tone, no wrap-around noise');
   capB.close();
   a.engine.setPhoneLineVolume(0, 512, 512);
+  // that tone ends (2 s) and B hears silence before the WAV starts: the onset the WAV part judges
+  // from is the WAV's own (the tone still playing, about as loud, had made it a coin toss when the
+  // floor was slow to start the WAV)
+  const quiet = capture(b.engine, 0);
+  t.true(await until(() => {
+    const q = quiet.samples();
+    return q.length >= 1600 && soundOnset(q.subarray(-1600)) < 0;
+  }, 10000), 'the tone ends');
+  quiet.close();
 
   const dir = mkdtempSync(path.join(tmpdir(), 'linescape-wav-'));
   const file = path.join(dir, 'prompt16k.wav');
