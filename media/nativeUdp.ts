@@ -22,6 +22,8 @@ import { setPacketArrival, type UdpEndpoint, type UdpMessageHandler } from './ud
 const RX_BYTES = 2048;
 /** Staging buffer per socket: an RTP packet with an SRTP trailer. */
 const STAGE_BYTES = 1600;
+/** `struct sockaddr_in`: family, port, IPv4 address, zero padding. */
+const SOCKADDR_IN_BYTES = 16;
 /** Rounds of epoll_wait per poll at most: datagrams read from one socket per poll (the rest wait for the next). */
 const ROUNDS_PER_POLL = 64;
 /** epoll events fetched per epoll_wait. */
@@ -65,7 +67,7 @@ export function parseIpv4(s: string): number {
 
 /** Writes a `struct sockaddr_in` at `buf[0..16)`. */
 function writeSockaddr(buf: Buffer, addr: number, port: number): void {
-  buf.fill(0, 0, 16);
+  buf.fill(0, 0, SOCKADDR_IN_BYTES);
   buf.writeUInt16LE(LINUX.AF_INET, 0);
   buf.writeUInt16BE(port, 2);
   buf.writeUInt32BE(addr >>> 0, 4);
@@ -307,11 +309,16 @@ export class NativeUdpEndpoint implements UdpEndpoint {
   /** @internal when it was last taken back from the park (`performance.now()`): older datagrams are dropped */
   since = Number.NEGATIVE_INFINITY;
   private readonly id: number;
-  /** Staging buffer; bytes 0..15 of `dest` hold the cached destination. */
-  private readonly stageBuf = Buffer.allocUnsafeSlow(STAGE_BYTES);
+  /**
+   * The stage, then the cached destination (`sockaddr_in`): one store per socket, so a parked
+   * pair holds two native allocations, not four (a storm's floor parks a thousand pairs).
+   */
+  private readonly store = new ArrayBuffer(STAGE_BYTES + SOCKADDR_IN_BYTES);
+  /** Staging buffer. */
+  private readonly stageBuf = Buffer.from(this.store, 0, STAGE_BYTES);
   /** What {@link NativeUdpEndpoint.stage} handed out: the stage, or a larger one-off buffer. */
   private staged: Buffer = this.stageBuf;
-  private readonly dest = Buffer.allocUnsafeSlow(128);
+  private readonly dest = Buffer.from(this.store, STAGE_BYTES, SOCKADDR_IN_BYTES);
   private destHost = '';
   private destPort = -1;
   private destOk = false;
@@ -416,7 +423,7 @@ export class NativeUdpEndpoint implements UdpEndpoint {
 
   /** `buf[0..len)` to `dest`; a failure goes to the error handler. */
   private sendto(buf: Buffer, len: number): void {
-    if ((this.c.sendto(this.fd, buf, len, 0, this.dest, 16) as number) < 0) this.failed(errnoError('sendto', nativeErrno()));
+    if ((this.c.sendto(this.fd, buf, len, 0, this.dest, SOCKADDR_IN_BYTES) as number) < 0) this.failed(errnoError('sendto', nativeErrno()));
   }
 
   /** Points `dest` at `host:port`; false (reported, or resolving a name) when it cannot be sent to. */
