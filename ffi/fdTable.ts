@@ -10,7 +10,7 @@
  * @module
  */
 import fs from 'node:fs';
-import { loadLibraryFiles, type NativeFunction } from './loader.js';
+import { libcBinder } from './loader.js';
 import { openFilesLimit } from './processLimits.js';
 
 /** `fcntl` command: duplicate to the lowest free descriptor at or above the argument. */
@@ -23,21 +23,8 @@ export type FdReservation =
   /** Nothing was done, and why (not Linux, libc unavailable, the call refused). */
   | { ok: false; reason: string };
 
-let fcntl: NativeFunction | string | undefined;
-
 /** libc's `fcntl`, or why it is unavailable (bound once). */
-function bindFcntl(): NativeFunction | string {
-  if (fcntl !== undefined) return fcntl;
-  if (process.platform !== 'linux') return (fcntl = `the descriptor table is grown ahead on Linux only (this is ${process.platform})`);
-  const r = loadLibraryFiles(['libc.so.6'], 'libc');
-  if (!r.ok) return (fcntl = r.reason);
-  try {
-    fcntl = r.lib.func('int fcntl(int fd, int cmd, ...)');
-  } catch (err) {
-    fcntl = `libc lacks fcntl: ${err instanceof Error ? err.message : String(err)}`;
-  }
-  return fcntl;
-}
+const bindFcntl = libcBinder('libc lacks fcntl', (lib) => lib.func('int fcntl(int fd, int cmd, ...)'));
 
 /**
  * Grows the descriptor table to hold `count` descriptors (at most the soft open-files limit), by
@@ -45,6 +32,7 @@ function bindFcntl(): NativeFunction | string {
  * Costs one growth wait when the table is smaller, nothing otherwise. Never throws.
  */
 export function reserveFileDescriptors(count: number): FdReservation {
+  if (process.platform !== 'linux') return { ok: false, reason: `the descriptor table is grown ahead on Linux only (this is ${process.platform})` };
   const f = bindFcntl();
   if (typeof f === 'string') return { ok: false, reason: f };
   const limit = openFilesLimit();

@@ -234,6 +234,32 @@ export function loadSpeexDsp(): NativeLoadResult {
   return loadNativeLibrary('speexdsp');
 }
 
+/** libc (`libc.so.6`), loaded once for every binding of it (see {@link libcBinder}). */
+let libcLoaded: NativeLoadResult | undefined;
+
+/**
+ * {@link nativeBinder} for libc, which every Linux process has and which no switch disables: the
+ * returned function binds `bindAll`'s functions the first time and hands them back, or the reason
+ * they are unavailable (libc not loaded, or a symbol missing, prefixed with `missing`). Callers
+ * check the platform first. Never throws.
+ * @param missing - the start of the reason given when `bindAll` throws
+ * @param bindAll - declares the functions from libc's handle (with `lib.func`)
+ */
+export function libcBinder<F>(missing: string, bindAll: (lib: NativeLibraryHandle) => F): () => F | string {
+  let bound: F | string | undefined;
+  return () => {
+    if (bound !== undefined) return bound;
+    libcLoaded ??= loadLibraryFiles(['libc.so.6'], 'libc');
+    if (!libcLoaded.ok) return (bound = libcLoaded.reason);
+    try {
+      bound = bindAll(libcLoaded.lib);
+    } catch (err) {
+      bound = `${missing}: ${errorText(err)}`;
+    }
+    return bound;
+  };
+}
+
 /**
  * A lazy binder for one native library: the returned function loads `name` (through
  * {@link loadNativeLibrary}, asked on every call so {@link DISABLE_NATIVE_ENV} takes effect at

@@ -15,7 +15,7 @@
  * @module
  */
 import fs from 'node:fs';
-import { loadLibraryFiles, type NativeFunction } from './loader.js';
+import { libcBinder, type NativeFunction } from './loader.js';
 import { processSoftLimit } from './processLimits.js';
 
 /** How far to raise a media thread: as it is, a lower nice value, or real-time (SCHED_FIFO). */
@@ -81,29 +81,21 @@ interface Libc {
   getscheduler: NativeFunction;
 }
 
-let libc: Libc | string | undefined;
+const bindLibc = libcBinder('libc lacks a scheduling function', (lib): Libc => ({
+  // glibc >= 2.30 has gettid(); the thread's kernel id, what setpriority/sched_* take
+  syscall: lib.func('long syscall(long number, ...)'),
+  gettid: lib.func('int gettid(void)'),
+  setpriority: lib.func('int setpriority(int which, unsigned int who, int prio)'),
+  getpriority: lib.func('int getpriority(int which, unsigned int who)'),
+  // struct sched_param is one int (sched_priority)
+  setscheduler: lib.func('int sched_setscheduler(int pid, int policy, const int *param)'),
+  getscheduler: lib.func('int sched_getscheduler(int pid)'),
+}));
 
 /** libc's functions, or why they are unavailable (loaded once). */
 function loadLibc(): Libc | string {
-  if (libc !== undefined) return libc;
-  if (process.platform !== 'linux') return (libc = `thread priorities are set on Linux only (this is ${process.platform})`);
-  const r = loadLibraryFiles(['libc.so.6'], 'libc');
-  if (!r.ok) return (libc = r.reason);
-  try {
-    libc = {
-      // glibc >= 2.30 has gettid(); the thread's kernel id, what setpriority/sched_* take
-      syscall: r.lib.func('long syscall(long number, ...)'),
-      gettid: r.lib.func('int gettid(void)'),
-      setpriority: r.lib.func('int setpriority(int which, unsigned int who, int prio)'),
-      getpriority: r.lib.func('int getpriority(int which, unsigned int who)'),
-      // struct sched_param is one int (sched_priority)
-      setscheduler: r.lib.func('int sched_setscheduler(int pid, int policy, const int *param)'),
-      getscheduler: r.lib.func('int sched_getscheduler(int pid)'),
-    };
-  } catch (err) {
-    libc = `libc lacks a scheduling function: ${err instanceof Error ? err.message : String(err)}`;
-  }
-  return libc;
+  if (process.platform !== 'linux') return `thread priorities are set on Linux only (this is ${process.platform})`;
+  return bindLibc();
 }
 
 /** The rlimits and capability that decide whether raising is allowed, for the reason text. */

@@ -9,7 +9,7 @@
  * library: `LINESCAPE_DISABLE_NATIVE=udp` (or `all`).
  * @module
  */
-import { isNativeLibraryDisabled, loadLibraryFiles, type NativeFunction } from './loader.js';
+import { isNativeLibraryDisabled, libcBinder, type NativeFunction } from './loader.js';
 
 /** The libc functions of the native UDP transport. */
 export interface LibcUdp {
@@ -70,33 +70,27 @@ export const ERRNO = {
 /** {@link ERRNO}'s names by number, for errors shaped like dgram's (`code`). */
 export const ERRNO_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(ERRNO).map(([name, n]) => [n, name]));
 
-let bound: LibcUdp | string | undefined;
+const bindUdp = libcBinder('libc lacks a socket function', (lib): LibcUdp => {
+  const f = (proto: string): NativeFunction => lib.func(proto);
+  return {
+    socket: f('int socket(int domain, int type, int protocol)'),
+    bind: f('int bind(int fd, const void *addr, unsigned int len)'),
+    close: f('int close(int fd)'),
+    setsockopt: f('int setsockopt(int fd, int level, int name, const void *value, unsigned int len)'),
+    sendto: f('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, unsigned int alen)'),
+    recvmsg: f('long recvmsg(int fd, void *msg, int flags)'),
+    epollCreate: f('int epoll_create1(int flags)'),
+    epollCtl: f('int epoll_ctl(int epfd, int op, int fd, void *event)'),
+    epollWait: f('int epoll_wait(int epfd, void *events, int max, int timeout)'),
+    clockGettime: f('int clock_gettime(int clock, void *ts)'),
+  };
+});
 
 /** libc's UDP functions, or why they are unavailable (bound once; the switch is read every time). */
 export function libcUdp(): LibcUdp | string {
   if (isNativeLibraryDisabled('udp')) return 'the native UDP transport is disabled (LINESCAPE_DISABLE_NATIVE)';
-  if (bound !== undefined) return bound;
   if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) {
-    return (bound = `the native UDP transport runs on Linux x64/arm64 only (this is ${process.platform} ${process.arch})`);
+    return `the native UDP transport runs on Linux x64/arm64 only (this is ${process.platform} ${process.arch})`;
   }
-  const r = loadLibraryFiles(['libc.so.6'], 'libc');
-  if (!r.ok) return (bound = r.reason);
-  try {
-    const f = (proto: string): NativeFunction => r.lib.func(proto);
-    bound = {
-      socket: f('int socket(int domain, int type, int protocol)'),
-      bind: f('int bind(int fd, const void *addr, unsigned int len)'),
-      close: f('int close(int fd)'),
-      setsockopt: f('int setsockopt(int fd, int level, int name, const void *value, unsigned int len)'),
-      sendto: f('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, unsigned int alen)'),
-      recvmsg: f('long recvmsg(int fd, void *msg, int flags)'),
-      epollCreate: f('int epoll_create1(int flags)'),
-      epollCtl: f('int epoll_ctl(int epfd, int op, int fd, void *event)'),
-      epollWait: f('int epoll_wait(int epfd, void *events, int max, int timeout)'),
-      clockGettime: f('int clock_gettime(int clock, void *ts)'),
-    };
-  } catch (err) {
-    bound = `libc lacks a socket function: ${err instanceof Error ? err.message : String(err)}`;
-  }
-  return bound;
+  return bindUdp();
 }
