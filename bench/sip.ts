@@ -22,6 +22,7 @@ import { VoipMediaEngine, TelephonyReturnValue as T } from '../index.js';
 import { startSipp, sippScenario, waitForUdpPort } from '../test/helpers/peers.js';
 import { freePort } from '../test/helpers/ports.js';
 import { benchParse } from './sip-parse.js';
+import { framesPerSecond } from './measure.js';
 import { LinePolicy } from '../engine/linePolicy.js';
 import { PhoneLine } from '../lines/phoneLine.js';
 import type { UsageContext } from '../lines/context.js';
@@ -98,18 +99,9 @@ export async function engineRegisterRate(seconds: number, names: number): Promis
   }
 }
 
-/** µs per call of `fn`, after a warm-up, over at least 200 ms. */
+/** µs per call of `fn` (see {@link framesPerSecond}: one call per frame). */
 function usPerCall(fn: () => unknown): number {
-  for (let i = 0; i < 2000; i++) fn();
-  let n = 0;
-  const t0 = performance.now();
-  let t = t0;
-  while (t - t0 < 200) {
-    for (let i = 0; i < 500; i++) fn();
-    n += 500;
-    t = performance.now();
-  }
-  return ((t - t0) * 1000) / n;
+  return 1e6 / framesPerSecond(() => void fn(), 300);
 }
 
 /** Part 3: line selection among `count` lines named 1000, 1001, … (see the module). */

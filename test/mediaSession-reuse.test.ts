@@ -19,6 +19,10 @@ import type { RtpPortAllocator } from '../media/rtpSocket.js';
 /** Fields that differ between any two sessions: their identity, random starts, ports. */
 const PER_SESSION = new Set(['ssrc', 'cname', 'txSeq', 'txTs', 'rtcpCountdown', 'localPort', 'localRtcpPort', 'wavToken']);
 
+/**
+ * `open` of helpers/sessionPair without its teardown stop: a session given back is the next one's,
+ * and a stop left for the end of the test would end that life. The tests stop their own.
+ */
 async function openSession(clock: MediaClock, alloc: RtpPortAllocator, extra: Partial<MediaSessionOptions> = {}): Promise<MediaSession> {
   const s = await MediaSession.open({ clock, allocator: alloc, localAddress: HOST, ...extra });
   if (isMediaSessionError(s)) throw new Error(s.message);
