@@ -6,6 +6,7 @@ import test from 'ava';
 import { VirtualClock } from '../sip/clock.js';
 import { SipHeaders, type SipMessage, type SipRequest, type SipResponse } from '../sip/message.js';
 import { parseVia } from '../sip/grammar.js';
+import { parseMessage, serializeMessage } from '../sip/parser.js';
 import {
   TransactionManager,
   serverKey,
@@ -22,19 +23,22 @@ interface Sent {
   dest: RemoteEndpoint;
 }
 
-/** Records sends; `encode` hands out one token buffer per message so sends map back to messages. */
+/**
+ * Records sends; `encode` hands out one numbered token per message so sends map back to messages
+ * by their bytes (a lingering transaction resends a copy of its bytes, not the same Buffer).
+ */
 class FakeTransport implements TransactionTransport {
   readonly sent: Sent[] = [];
   failSends = false;
-  private readonly byWire = new Map<Buffer, SipMessage>();
+  private readonly byWire = new Map<string, SipMessage>();
   constructor(private readonly clock: VirtualClock) {}
   encode(msg: SipMessage): Buffer {
-    const wire = Buffer.from('x');
-    this.byWire.set(wire, msg);
-    return wire;
+    const token = `#${this.byWire.size}`;
+    this.byWire.set(token, msg);
+    return Buffer.from(token, 'latin1');
   }
   send(data: Buffer, dest: RemoteEndpoint, onError?: (err: Error) => void): void {
-    this.sent.push({ at: this.clock.now(), msg: this.byWire.get(data)!, dest });
+    this.sent.push({ at: this.clock.now(), msg: this.byWire.get(data.toString('latin1'))!, dest });
     if (this.failSends && onError) queueMicrotask(() => onError(new Error('ECONNREFUSED')));
   }
   times(filter: (m: SipMessage) => boolean = () => true): number[] {
@@ -389,6 +393,68 @@ test('non-INVITE server absorbs retransmissions, resending the last response; Ti
   t.is(tx.state, 'terminated');
   t.is(incoming(mgr, req).result, 'new', 'after Timer J the request is new again');
   t.is(mgr.serverCount, 1);
+  mgr.terminateAll();
+  t.is(clock.pending, 0);
+});
+
+test('Timers L and J share one timer: each transaction ends 64*T1 after its own final, one ended early is skipped', (t) => {
+  const { clock, mgr } = setup();
+  const byes: ServerTransaction[] = [];
+  const invites: ServerTransaction[] = [];
+  // a BYE answered every 250 ms and an INVITE accepted between them: a queue of both timers
+  for (let i = 0; i < 8; i++) {
+    const bye = request('BYE', { cseq: 2 + i });
+    const b = incoming(mgr, bye).tx!;
+    b.respond(response(bye, 200));
+    byes.push(b);
+    const inv = request('INVITE', { cseq: 100 + i });
+    const v = incoming(mgr, inv).tx!;
+    v.respond(response(inv, 200));
+    invites.push(v);
+    clock.advance(250);
+  }
+  t.is(mgr.lingeringCount, 16);
+  // Timer 2xx of each INVITE (not acknowledged here) plus one timer for all sixteen lingerers
+  t.is(clock.pending, 8 + 1);
+  byes[3]!.terminate();
+  t.is(mgr.lingeringCount, 15);
+  // the first pair began at 0: at 31 999 ms nothing has ended, at 32 000 the first pair ends
+  clock.advance(32_000 - 8 * 250 - 1);
+  t.true([...byes, ...invites].every((tx) => tx === byes[3] || tx.state !== 'terminated'));
+  clock.advance(1);
+  t.is(byes[0]!.state, 'terminated');
+  t.is(invites[0]!.state, 'terminated');
+  t.is(byes[1]!.state, 'completed');
+  // then one pair per 250 ms, the one ended early among them without a second ending
+  clock.advance(3 * 250);
+  t.deepEqual(byes.map((b) => b.state), ['terminated', 'terminated', 'terminated', 'terminated', 'completed', 'completed', 'completed', 'completed']);
+  clock.advance(4 * 250);
+  t.true([...byes, ...invites].every((tx) => tx.state === 'terminated'));
+  t.is(mgr.lingeringCount, 0);
+  t.is(mgr.serverCount, 0);
+  t.is(clock.pending, 0, 'the shared timer is gone with the last lingerer');
+});
+
+test('a lingering non-INVITE server resends the very bytes of its final from its kept copy', (t) => {
+  const clock = new VirtualClock();
+  const wires: Buffer[] = [];
+  const mgr = new TransactionManager({
+    clock,
+    transport: {
+      encode: (msg) => serializeMessage(msg),
+      send: (data) => void wires.push(data),
+    },
+  });
+  const bye = request('BYE');
+  const tx = incoming(mgr, bye).tx!;
+  const ok = response(bye, 200);
+  ok.headers.append('Server', 'Linie \u00e9 \u6f22');
+  tx.respond(ok);
+  clock.advance(10_000);
+  t.is(incoming(mgr, bye).result, 'absorbed');
+  t.is(wires.length, 2);
+  t.true(wires[1]!.equals(wires[0]!), 'the resent final is byte for byte the first (UTF-8 header included)');
+  t.is(parseMessage(wires[1]!).type, 'response');
   mgr.terminateAll();
   t.is(clock.pending, 0);
 });
