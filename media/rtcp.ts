@@ -294,15 +294,29 @@ function putReportBlock(buf: Buffer, off: number, r: RtcpReportBlock): void {
  * (nothing is thrown: the caller decides whether to grow or skip).
  */
 export function writeSenderReport(buf: Buffer, offset: number, sr: RtcpSenderReportInit): number {
-  const reports = sr.reports ?? [];
+  return putSenderReport(buf, offset, sr.ssrc, sr, sr.reports ?? NO_REPORTS);
+}
+
+const NO_REPORTS: readonly RtcpReportBlock[] = [];
+
+/** An SR of `ssrc` with `sr`'s figures and `reports`, allocating nothing (the NTP time is computed in place). */
+function putSenderReport(
+  buf: Buffer,
+  offset: number,
+  ssrc: number,
+  sr: Omit<RtcpSenderReportInit, 'ssrc' | 'reports'>,
+  reports: readonly RtcpReportBlock[],
+): number {
   const rc = Math.min(reports.length, MAX_REPORTS);
   const size = 28 + rc * REPORT_BLOCK_SIZE;
   if (offset < 0 || offset + size > buf.length) return -1;
   putHeader(buf, offset, rc, RTCP_SR, size);
-  put32(buf, offset + 4, sr.ssrc);
-  const ntp = unixMsToNtp(sr.wallClockMs);
-  put32(buf, offset + 8, ntp.seconds);
-  put32(buf, offset + 12, ntp.fraction);
+  put32(buf, offset + 4, ssrc);
+  // unixMsToNtp without its object
+  const ms = sr.wallClockMs;
+  const wholeS = Math.floor(ms / 1000);
+  put32(buf, offset + 8, (wholeS + NTP_UNIX_OFFSET_S) >>> 0);
+  put32(buf, offset + 12, Math.min(TWO_POW_32 - 1, Math.floor(((ms - wholeS * 1000) / 1000) * TWO_POW_32)) >>> 0);
   put32(buf, offset + 16, sr.rtpTimestamp);
   put32(buf, offset + 20, sr.packetCount);
   put32(buf, offset + 24, sr.octetCount);
@@ -331,6 +345,29 @@ export function writeReceiverReport(
  * longer names are cut at a character boundary). Returns bytes written or -1.
  */
 export function writeSdesCname(buf: Buffer, offset: number, ssrc: number, cname: string): number {
+  // a CNAME is ASCII as a rule (user@host): written byte by byte, no call into C++
+  const n = cname.length;
+  if (n <= 255 && offset >= 0 && offset + ((4 + 4 + 2 + n + 1 + 3) & ~3) <= buf.length) {
+    let ascii = true;
+    for (let i = 0; i < n; i++) {
+      const c = cname.charCodeAt(i);
+      if (c > 127) {
+        ascii = false;
+        break;
+      }
+      buf[offset + 10 + i] = c;
+    }
+    if (ascii) {
+      put32(buf, offset + 4, ssrc);
+      buf[offset + 8] = SDES_CNAME;
+      buf[offset + 9] = n;
+      const end = offset + 10 + n;
+      const size = (end - offset + 1 + 3) & ~3;
+      for (let i = end; i < offset + size; i++) buf[i] = 0;
+      putHeader(buf, offset, 1, RTCP_SDES, size);
+      return size;
+    }
+  }
   const textMax = Math.min(255, Buffer.byteLength(cname, 'utf8'));
   // header 4 + ssrc 4 + type 1 + len 1 + text + at least one null octet, padded to 4
   const worst = (4 + 4 + 2 + textMax + 1 + 3) & ~3;
@@ -348,15 +385,17 @@ export function writeSdesCname(buf: Buffer, offset: number, ssrc: number, cname:
 }
 
 /**
- * Writes a BYE for `ssrcs` (at most 31) with an optional reason (UTF-8, at most 255 bytes).
- * Returns bytes written or -1.
+ * Writes a BYE for `ssrcs` (one SSRC, or a list of at most 31) with an optional reason (UTF-8,
+ * at most 255 bytes). Returns bytes written or -1.
  */
-export function writeBye(buf: Buffer, offset: number, ssrcs: readonly number[], reason?: string): number {
-  const sc = Math.min(ssrcs.length, MAX_REPORTS);
+export function writeBye(buf: Buffer, offset: number, ssrcs: number | readonly number[], reason?: string): number {
+  const one = typeof ssrcs === 'number';
+  const sc = one ? 1 : Math.min(ssrcs.length, MAX_REPORTS);
   const reasonMax = reason === undefined ? 0 : Math.min(255, Buffer.byteLength(reason, 'utf8'));
   const worst = 4 + sc * 4 + (reason === undefined ? 0 : (1 + reasonMax + 3) & ~3);
   if (offset < 0 || offset + worst > buf.length) return -1;
-  for (let i = 0; i < sc; i++) put32(buf, offset + 4 + i * 4, ssrcs[i]!);
+  if (one) put32(buf, offset + 4, ssrcs);
+  else for (let i = 0; i < sc; i++) put32(buf, offset + 4 + i * 4, ssrcs[i]!);
   let size = 4 + sc * 4;
   if (reason !== undefined) {
     const at = offset + size;
@@ -396,17 +435,15 @@ export interface RtcpByeInit {
  */
 export function writeRtcpCompound(buf: Buffer, offset: number, c: RtcpCompoundInit): number {
   let off = offset;
-  const reports = c.reports ?? [];
-  const first = c.sender
-    ? writeSenderReport(buf, off, { ...c.sender, ssrc: c.ssrc, reports })
-    : writeReceiverReport(buf, off, c.ssrc, reports);
+  const reports = c.reports ?? NO_REPORTS;
+  const first = c.sender ? putSenderReport(buf, off, c.ssrc, c.sender, reports) : writeReceiverReport(buf, off, c.ssrc, reports);
   if (first < 0) return -1;
   off += first;
   const sdes = writeSdesCname(buf, off, c.ssrc, c.cname);
   if (sdes < 0) return -1;
   off += sdes;
   if (c.bye) {
-    const bye = writeBye(buf, off, [c.ssrc], c.bye.reason);
+    const bye = writeBye(buf, off, c.ssrc, c.bye.reason);
     if (bye < 0) return -1;
     off += bye;
   }

@@ -44,7 +44,7 @@ import type { SendTiming } from './sendTiming.js';
 import { G729Codec } from './g729.js';
 import { OPUS_MAX_FRAME_SAMPLES, OpusCodec, effectiveOpusSettings, isValidOpusSettings, parseOpusFmtp, type OpusSettings } from './opus.js';
 import { createResampler, type Resampler, type ResamplerOptions } from './resample.js';
-import { parseRtcp, writeRtcpCompound, type RtcpReportBlock } from './rtcp.js';
+import { parseRtcp, writeRtcpCompound, type RtcpByeInit, type RtcpCompoundInit, type RtcpReportBlock } from './rtcp.js';
 import { createRtpHeader, parseRtp, RtpParseResult, RTP_HEADER_SIZE, writeRtpHeader, type RtpHeaderFields } from './rtp.js';
 import { RtpSocket, type RtpPortAllocator } from './rtpSocket.js';
 import { packetArrivalMs } from './udpEndpoint.js';
@@ -472,6 +472,11 @@ interface SessionIdentity {
  * sends; docs/architecture.md, "Sessions reused on the floors").
  */
 const shelf: MediaSession[] = [];
+/** The reception reports of a report about no one. */
+const NO_REPORT_BLOCKS: readonly RtcpReportBlock[] = [];
+/** The BYE every session ends with. */
+const SESSION_ENDED_BYE: RtcpByeInit = Object.freeze({ reason: 'session ended' });
+
 /** Most sessions kept on a thread's shelf: each holds about 10 KB of heap and 27 KB of buffers. */
 export const MEDIA_SESSION_SHELF_MAX = 256;
 
@@ -482,7 +487,7 @@ export const MEDIA_SESSION_SHELF_MAX = 256;
  */
 const REVIVED_FIELDS: ReadonlySet<string> = new Set([
   'clock', 'socket', 'pump', 'sendTiming', 'hdr', 'rxHeader', 'scratch', 'pkt', 'txPack', 'rxFramer', 'ready',
-  'rtcpBuf', 'rxPcm', 'rxPcm20', 'txPcm', 'detectPcm', 'reportBlock', 'reportList', 'jitter', 'rxStats', 'txStats',
+  'rtcpBuf', 'rxPcm', 'rxPcm20', 'txPcm', 'detectPcm', 'reportBlock', 'reportList', 'rtcpSender', 'rtcpInit', 'jitter', 'rxStats', 'txStats',
   'cn', 'opusSettings', 'fecPeek', 'malformed', 'detector', 'rxLevel', 'txLevel', 'tapLevels', 'conflictAddrs',
   'conflictPorts', 'dtmfGen', 'sources', 'liveQuality', 'qualityInputs',
   // counts on across lives: a wave still loading for the last call finds its token stale
@@ -638,6 +643,9 @@ export class MediaSession implements MediaNode {
     dlsr: 0,
   };
   private readonly reportList: RtcpReportBlock[] = [this.reportBlock];
+  /** What each RTCP report is written from, refilled per report (every field is set each time). */
+  private readonly rtcpSender: NonNullable<RtcpCompoundInit['sender']> = { wallClockMs: 0, rtpTimestamp: 0, packetCount: 0, octetCount: 0 };
+  private readonly rtcpInit: RtcpCompoundInit = { ssrc: 0, cname: '', sender: undefined, reports: NO_REPORT_BLOCKS, bye: undefined };
 
   // receive side
   private jitter!: JitterBuffer;
@@ -1599,22 +1607,21 @@ export class MediaSession implements MediaNode {
     if (p === null || this.remoteNull) return;
     const hasBlock = this.rxSsrcKnown && this.rxStats.fillReportBlock(this.reportBlock, performance.now());
     const wall = Date.now();
-    const len = writeRtcpCompound(this.rtcpBuf, 0, {
-      ssrc: this.ssrc,
-      cname: this.cname,
-      ...(this.txStats.packets > 0 && p.sending
-        ? {
-            sender: {
-              wallClockMs: wall,
-              rtpTimestamp: this.txStats.rtpTimestampAt(wall),
-              packetCount: this.txStats.packets,
-              octetCount: this.txStats.octets,
-            },
-          }
-        : {}),
-      reports: hasBlock ? this.reportList : [],
-      ...(bye ? { bye: { reason: 'session ended' } } : {}),
-    });
+    // one init object per session, refilled: a report allocates nothing
+    const c = this.rtcpInit;
+    c.ssrc = this.ssrc;
+    c.cname = this.cname;
+    if (this.txStats.packets > 0 && p.sending) {
+      const sr = this.rtcpSender;
+      sr.wallClockMs = wall;
+      sr.rtpTimestamp = this.txStats.rtpTimestampAt(wall);
+      sr.packetCount = this.txStats.packets;
+      sr.octetCount = this.txStats.octets;
+      c.sender = sr;
+    } else c.sender = undefined;
+    c.reports = hasBlock ? this.reportList : NO_REPORT_BLOCKS;
+    c.bye = bye ? SESSION_ENDED_BYE : undefined;
+    const len = writeRtcpCompound(this.rtcpBuf, 0, c);
     if (len > 0 && this.socket.sendRtcp(this.rtcpBuf, len)) this.rtcpSent++;
   }
 
