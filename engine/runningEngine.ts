@@ -38,7 +38,7 @@ import { TransferManager, TRANSFER_CAPABILITY } from '../lines/transfer.js';
 import { Call, CALL_CAPABILITY, type CallMedia, type CallTarget, type OutgoingCallErrorInfo } from '../lines/call.js';
 import { openLineMedia, formatSpecs } from '../lines/lineMedia.js';
 import { MediaTimeoutWatch } from '../lines/mediaTimeout.js';
-import { SESSION_TIMER_CAPABILITY } from '../lines/sessionTimer.js';
+import { SESSION_TIMER_CAPABILITY, type SessionTimerSettings } from '../lines/sessionTimer.js';
 import { RELIABLE_PROVISIONAL_CAPABILITY } from '../lines/reliableProvisional.js';
 import { CallState } from '../lines/callState.js';
 import { CallDirection } from '../lines/lineState.js';
@@ -326,6 +326,7 @@ export class RunningEngine {
       check: (req, tx, from) => this.challenge.check(this.stack, req, tx, from),
       challenge: (req, tx) => this.challenge.challengeRequest(this.stack, req, tx),
     });
+    let sessionTimerSettings: SessionTimerSettings | undefined;
     this.callManager = new CallManager(ctx, {
       openMedia: (line) => this.openMedia(line),
       holdStyle: () => (state.holdType === CallHoldType.Rfc2543 ? 'rfc2543' : state.holdType === CallHoldType.Both ? 'both' : 'rfc3264'),
@@ -342,7 +343,8 @@ export class RunningEngine {
       callStatsFinal: (counted, final) => state.metrics.onCallStatsFinal(counted, final),
       // a bug in the call's state machine: the call refused the turn and goes on; say so loudly
       illegalTransition: (bug) => state.logger.error(bug, `illegal call state transition ${bug.from} -> ${bug.to} on line ${bug.line}`),
-      sessionTimer: () => ({ ...params.sessionTimer, floorSeconds: state.options.sessionTimerFloorSeconds }),
+      // asked twice per incoming INVITE: made once (the start parameters and the floor are fixed for the run)
+      sessionTimer: () => (sessionTimerSettings ??= Object.freeze({ ...params.sessionTimer, floorSeconds: state.options.sessionTimerFloorSeconds })),
       reliableProvisional: () => params.reliableProvisional,
     });
     // Transfer and messaging live on every call's dialog beside the INVITE session.
