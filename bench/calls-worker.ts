@@ -14,6 +14,7 @@
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import { Session } from 'node:inspector';
+import v8 from 'node:v8';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { VoipMediaEngine, TelephonyReturnValue as T, LineState, MediaFormatAudio, type Notification, type RawRtpData } from '../index.js';
 import type { MediaClockStats } from '../media/mediaClock.js';
@@ -686,6 +687,40 @@ async function profileStop(req: WorkerRequest): Promise<object> {
   return { path: req.path };
 }
 
+/** The inspector session of a running allocation sample (main thread of this process only). */
+let heapSampler: Session | undefined;
+
+/**
+ * Starts V8's sampling heap profiler keeping the samples of objects already collected, so the
+ * profile shows what a window allocated (garbage included), not only what it left alive.
+ */
+async function heapSampleStart(req: WorkerRequest): Promise<object> {
+  heapSampler = new Session();
+  heapSampler.connect();
+  await post(heapSampler, 'HeapProfiler.enable');
+  await post(heapSampler, 'HeapProfiler.startSampling', {
+    samplingInterval: Number(req.intervalBytes ?? 4096),
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  return {};
+}
+
+/** Stops the allocation sample and writes it (`.heapprofile`, for DevTools or a summary script) to `req.path`. */
+async function heapSampleStop(req: WorkerRequest): Promise<object> {
+  const s = heapSampler!;
+  heapSampler = undefined;
+  const { profile } = await post<{ profile: object }>(s, 'HeapProfiler.stopSampling');
+  s.disconnect();
+  fs.writeFileSync(String(req.path), JSON.stringify(profile));
+  return { path: req.path };
+}
+
+/** Writes a heap snapshot of this process's main thread to `req.path` (what a window left alive). */
+function heapSnapshot(req: WorkerRequest): object {
+  return { path: v8.writeHeapSnapshot(String(req.path)) };
+}
+
 /**
  * Part e: the media clocks that send (with media workers each floor's own, else the engine's)
  * and the floors' thread priorities; with CPU seconds per thread of this process so far
@@ -713,6 +748,9 @@ const handlers: Record<string, (req: WorkerRequest) => object | Promise<object>>
   floorClock,
   profileStart,
   profileStop,
+  heapSampleStart,
+  heapSampleStop,
+  heapSnapshot,
   captureStart,
   captureTake,
   captureStop,

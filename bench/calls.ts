@@ -87,7 +87,9 @@
  * `CPS_LINES` (1000), `OPUS_STEPS` (10,20,30,40,60,80,100), `CODEC_STEPS` (50,100,200,300), `HEAP_LINES` (1000), `HEAP_CALLS`
  * (300), `SRTP_SUITES` (AES_CM_128_HMAC_SHA1_80,AEAD_AES_128_GCM), `HEAP_UP_SECONDS` (3), `HEAP_SETTLE_SECONDS` (33), `KEEP_GOING=1` (do not stop a ramp at its first step that is not clean), `RETRY=0` (no
  * second window for a step that is not clean), `BENCH_WORKER_NODE_ARGS` (extra node flags for
- * the child processes, e.g. `--cpu-prof`).
+ * the child processes, e.g. `--cpu-prof`), `F_HEAP_PROFILE` (part f: a path prefix; each window's
+ * allocations, garbage included, are sampled to `<prefix>-w<workers>-<rate>.heapprofile`),
+ * `F_HEAP_SNAPSHOT` (part f: a path prefix; a heap snapshot after each window).
  * @module
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -690,9 +692,15 @@ export async function partF(): Promise<void> {
       await sleep(1000);
       for (const rate of rates) {
         const calls = rate * seconds;
+        // F_HEAP_PROFILE=prefix: what each window allocated, garbage included, to prefix-w<workers>-<rate>.heapprofile
+        const heapProfile = process.env.F_HEAP_PROFILE;
+        if (heapProfile) await e.request('heapSampleStart', {});
         await e.request('mark', { sample: 0 });
         const r = await sippUac(port, rate, calls, callMs, lines - 24);
         const f = await e.request<WindowFigures & Reply>('measure');
+        if (heapProfile) await e.request('heapSampleStop', { path: `${heapProfile}-w${w}-${rate}.heapprofile` });
+        // F_HEAP_SNAPSHOT=prefix: what the window left alive (finished calls' lingering transactions among it)
+        if (process.env.F_HEAP_SNAPSHOT) await e.request('heapSnapshot', { path: `${process.env.F_HEAP_SNAPSHOT}-w${w}-${rate}.heapsnapshot` });
         const ok = r.stats?.successful ?? 0;
         const cpuMs = ok > 0 ? ((f.cpuPct / 100) * f.seconds * 1000) / ok : NaN;
         const clean = r.code === 0 && r.stats?.failed === 0 && ok === calls;
