@@ -62,11 +62,20 @@ export const MULTI_VALUE_HEADERS: ReadonlySet<string> = new Set([
   'p-asserted-identity', 'accept-contact', 'reject-contact', 'request-disposition',
 ]);
 
+/** Each canonical name and compact form as spelled, to its canonical name (the common case of {@link canonicalHeaderName}). */
+const CANONICAL_BY_SPELLING: ReadonlyMap<string, string> = new Map([
+  ...[...CANONICAL_NAMES.values()].map((n): [string, string] => [n, n]),
+  ...Object.entries(COMPACT_HEADER_FORMS).map(([c, n]): [string, string] => [c, n]),
+]);
+
 /**
  * Maps any spelling of a header name (any case, compact form) to its canonical form, so
  * `v`, `VIA` and `Via` are one header. Unknown names keep their spelling.
  */
 export function canonicalHeaderName(name: string): string {
+  // the usual spellings (`Via`, `v`, `CSeq` ...) in one lookup, without a lower-cased copy
+  const known = CANONICAL_BY_SPELLING.get(name);
+  if (known !== undefined) return known;
   const lower = name.toLowerCase();
   if (lower.length === 1) {
     const full = COMPACT_HEADER_FORMS[lower];
