@@ -11,7 +11,6 @@
  * @module
  */
 import dgram from 'node:dgram';
-import dns from 'node:dns';
 import { SafeEmitter } from './safeEmitter.js';
 import net from 'node:net';
 import type tls from 'node:tls';
@@ -129,24 +128,6 @@ interface Connection {
   pinned: boolean;
   /** One frozen endpoint per connection: no allocation per message received on it. */
   remote: Readonly<RemoteEndpoint>;
-}
-
-/**
- * The SIP socket's address lookup: a destination is an IP literal as a rule (a Via's received
- * address, a resolved target), answered at once; anything else goes to `dns.lookup`. Node's
- * default sends every datagram through `dns.lookup`, which answers even a literal a tick later
- * (a closure, a tick and a second pass through `send` per message).
- */
-function sipLookup(
-  address: string,
-  // Node passes the socket's family as a number (4 or 6); the typings name an options object
-  options: dns.LookupOneOptions | number,
-  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
-): void {
-  const f = net.isIP(address);
-  if (f !== 0) callback(null, address, f);
-  else if (typeof options === 'number') dns.lookup(address, options, callback);
-  else dns.lookup(address, options, callback);
 }
 
 const CRLF = Buffer.from('\r\n');
@@ -268,7 +249,7 @@ export class SipTransport extends SafeEmitter<SipTransportEvents> {
     const family = net.isIPv6(bareHost(this.bindHost)) ? 'udp6' : 'udp4';
     let lastErr: unknown;
     for (let attempt = 0; attempt < MAX_PORT_ATTEMPTS; attempt++) {
-      const udp = dgram.createSocket({ type: family, lookup: sipLookup });
+      const udp = dgram.createSocket({ type: family });
       try {
         await new Promise<void>((resolve, reject) => {
           udp.once('error', reject);
