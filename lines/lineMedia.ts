@@ -13,6 +13,7 @@ import type { RtpPortAllocator } from '../media/rtpSocket.js';
 import { MediaSession, type MediaFramePort, type MediaSessionStats, type MediaLevels, type MediaParams, type RawRtpData } from '../media/session.js';
 import { annexBRefused, defaultFormat, type AudioCodecName, type AudioFormatSpec, type NegotiatedMedia } from '../sip/sdp.js';
 import { MediaFormatAudio } from '../media/audioFormat.js';
+import { IvrRxStream, IvrTxStream } from '../media/ivr.js';
 import { isCodecAvailable } from '../media/codecs.js';
 import { opusFmtp, type OpusSettings } from '../media/opus.js';
 import type { CallRecorderOptions, RecordingResult } from '../media/callRecorder.js';
@@ -237,93 +238,119 @@ export async function openLineMedia(o: OpenLineMediaOptions): Promise<LineMedia 
  * A line's media on a session. A class rather than an object of closures: its methods live on
  * the prototype, so an active call costs one small object here instead of one closure per method
  * (the heap per call, `bench:calls heap`).
+ *
+ * Once stopped it gives its session back for the next call ({@link MediaSession.release}, as a
+ * media floor does): at a high call rate a new session per call was about 9 KB of garbage that
+ * lived long enough to be promoted. Whoever still holds this object after the call (the bridge
+ * detaching its port, a recorder, a late statistics read) then meets what a stopped session
+ * answers, from the figures kept at the release, and never the session of another call.
  */
 class SessionLineMedia implements LineMedia {
   private stopped = false;
+  /** The session until it was released; then null. */
+  private s: MediaSession | null;
+  /** What the released session last said: its statistics, packets in, port and rate. */
+  private ended: { stats: MediaSessionStats; packetsIn: number; localPort: number; sampleRate: number } | undefined;
 
   constructor(
-    private readonly s: MediaSession,
+    session: MediaSession,
     private readonly line: PhoneLine,
-  ) {}
+  ) {
+    this.s = session;
+  }
 
   get localPort(): number {
-    return this.s.localPort;
+    return this.s?.localPort ?? this.ended!.localPort;
   }
   get sampleRate(): number {
-    return this.s.sampleRate;
+    return this.s?.sampleRate ?? this.ended!.sampleRate;
   }
   configure(n: NegotiatedMedia): boolean {
-    return this.s.configure(mediaParamsOf(n));
+    return this.s?.configure(mediaParamsOf(n)) ?? false;
   }
   start(): void {
-    this.s.start();
+    this.s?.start();
   }
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.line.media === this) this.line.media = undefined;
-    await this.s.stop();
+    const s = this.s!;
+    await s.stop();
+    // after the task that stopped it (as a floor does): what ran with the stop reads it first
+    setImmediate(() => {
+      this.ended = { stats: s.stats(), packetsIn: s.mediaPacketsIn, localPort: s.localPort, sampleRate: s.sampleRate };
+      this.s = null;
+      s.release();
+    });
   }
   sendDtmf(digits: string, method: 'rfc4733' | 'inband'): boolean {
-    return this.s.sendDtmf(digits, method) !== 'invalid';
+    return this.s !== null && this.s.sendDtmf(digits, method) !== 'invalid';
   }
   setVolume(rx: number, tx: number): void {
-    this.s.setVolume(rx, tx);
+    this.s?.setVolume(rx, tx);
   }
   setLoopback(on: boolean): void {
-    this.s.setLoopback(on);
+    this.s?.setLoopback(on);
   }
   setJitter(ms: number): void {
-    this.s.setJitter(ms);
+    this.s?.setJitter(ms);
   }
   setOpusSettings(settings: OpusSettings): void {
-    this.s.setOpusSettings(settings);
+    this.s?.setOpusSettings(settings);
   }
   enableJitter(on: boolean): void {
-    this.s.enableJitter(on);
+    this.s?.enableJitter(on);
   }
   setSilenceSuppression(on: boolean): void {
-    this.s.setSilenceSuppression(on);
+    this.s?.setSilenceSuppression(on);
   }
   setRawRtpAccess(cb: ((d: RawRtpData) => void) | undefined): void {
-    this.s.setRawRtpAccess(cb);
+    this.s?.setRawRtpAccess(cb);
   }
   stats(): MediaSessionStats {
-    return this.s.stats();
+    return this.s?.stats() ?? this.ended!.stats;
   }
   mediaActivity(): number {
-    return this.s.mediaPacketsIn;
+    return this.s?.mediaPacketsIn ?? this.ended!.packetsIn;
   }
   setKeepAlive(ms: number): void {
-    this.s.setKeepAlive(ms);
+    this.s?.setKeepAlive(ms);
   }
   playWave(path: string, loop: boolean, onFailed?: (result: Exclude<WavLoadResult, 'ok'>) => void): WavLoadResult {
     const probed = probeWav(path);
-    if (probed !== 'ok') return probed;
+    if (probed !== 'ok' || this.s === null) return probed;
     void this.s.playWave(path, loop).then((r) => {
       if (r !== 'ok') onFailed?.(r);
     });
     return 'ok';
   }
   stopWave(): void {
-    this.s.stopWave();
+    this.s?.stopWave();
   }
   openRx(rate: 8000 | 16000 | 48000): Readable {
-    return this.s.openRx(rate);
+    if (this.s !== null) return this.s.openRx(rate);
+    // a stopped session's answer: a stream that has already ended
+    const rx = new IvrRxStream({ sampleRate: rate, sourceRate: this.ended!.sampleRate || 8000 });
+    rx.close();
+    return rx;
   }
   openTx(rate: 8000 | 16000 | 48000, onHold?: boolean): Writable {
-    return this.s.openTx(rate, onHold);
+    if (this.s !== null) return this.s.openTx(rate, onHold);
+    const tx = new IvrTxStream({ sampleRate: rate, targetRate: this.ended!.sampleRate || 8000 });
+    tx.close();
+    return tx;
   }
   setHeld(on: boolean): void {
-    this.s.setHeld(on);
+    this.s?.setHeld(on);
   }
   setFramePort(port: MediaFramePort | null): void {
-    this.s.setFramePort(port);
+    this.s?.setFramePort(port);
   }
   setRecorder(recorder: DuplexMediaSink | null): void {
-    this.s.setRecorder(recorder);
+    this.s?.setRecorder(recorder);
   }
   setLevelTap(tap: ((levels: MediaLevels) => void) | null): void {
-    this.s.setLevelTap(tap);
+    this.s?.setLevelTap(tap);
   }
 }

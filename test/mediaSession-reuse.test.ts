@@ -15,6 +15,9 @@ import { isMediaSessionError, MediaSession, type DtmfMethod, type MediaSessionOp
 import { allocator, Capture, HOST, near, params, sleep } from './helpers/sessionPair.js';
 import { until } from './helpers/observe.js';
 import type { RtpPortAllocator } from '../media/rtpSocket.js';
+import { openLineMedia, type LineMedia } from '../lines/lineMedia.js';
+import { PhoneLine } from '../lines/phoneLine.js';
+import { defaultFormat, type NegotiatedMedia } from '../sip/sdp.js';
 
 /** Fields that differ between any two sessions: their identity, random starts, ports. */
 const PER_SESSION = new Set(['ssrc', 'cname', 'txSeq', 'txTs', 'rtcpCountdown', 'localPort', 'localRtcpPort', 'wavToken']);
@@ -27,6 +30,27 @@ async function openSession(clock: MediaClock, alloc: RtpPortAllocator, extra: Pa
   const s = await MediaSession.open({ clock, allocator: alloc, localAddress: HOST, ...extra });
   if (isMediaSessionError(s)) throw new Error(s.message);
   return s;
+}
+
+/** An offer/answer's result: PCMU both ways with `port` on HOST. */
+function negotiated(port: number): NegotiatedMedia {
+  return {
+    remoteAddress: HOST,
+    remotePort: port,
+    remoteRtcpAddress: HOST,
+    remoteRtcpPort: port + 1,
+    codec: defaultFormat('PCMU'),
+    receivePayloadType: 0,
+    remoteDirection: 'sendrecv',
+    localDirection: 'sendrecv',
+    sending: true,
+    receiving: true,
+    remoteHold: false,
+    ptime: 20,
+    rtcpMux: false,
+    sessionVersion: '1',
+    sessionId: '1',
+  };
 }
 
 /** A session's fields holding a number, string, boolean, null or undefined. */
@@ -139,4 +163,52 @@ test.serial('release before the stop has resolved, or twice, shelves nothing', a
   const last = await openSession(clock, alloc);
   t.not(last, again);
   await Promise.all([other.stop(), again.stop(), next.stop(), last.stop()]);
+});
+
+test.serial("a line's media on the main thread gives its session back once stopped, and whoever still holds it meets a stopped session", async (t) => {
+  const clock = new MediaClock();
+  t.teardown(() => clock.stop());
+  const alloc = await allocator(8);
+  const open = async (line: PhoneLine): Promise<LineMedia> => {
+    const m = await openLineMedia({ clock, allocator: alloc, localAddress: HOST, line, dtmfDetect: false, rtpKeepAliveMs: 0, onDtmf: () => undefined, onMediaConflict: () => undefined });
+    if (m === undefined) throw new Error('no media');
+    return m;
+  };
+  const far = await openSession(clock, alloc);
+  t.teardown(() => far.stop());
+  const old = await open(new PhoneLine(0));
+  t.true(old.configure(negotiated(far.localPort)));
+  t.true(far.configure(params('PCMU', old.localPort)));
+  clock.start();
+  old.start();
+  far.start();
+  t.true(far.playTone([900]));
+  t.true(await until(() => old.stats().rx.received > 5, 4000));
+  const port = old.localPort;
+  await old.stop();
+  await new Promise<void>((r) => setImmediate(r));
+  const final = old.stats();
+  t.true(final.rx.received > 5);
+  t.is((old as unknown as { s: unknown }).s, null, 'the session was given back');
+
+  // the next call's media gets the same session back: the old holder must not reach it
+  const next = await open(new PhoneLine(1));
+  t.true(next.configure(negotiated(far.localPort)));
+  next.start();
+  old.setFramePort(null);
+  old.setRecorder(null);
+  old.setLevelTap(null);
+  old.setVolume(0, 0);
+  old.setLoopback(true);
+  old.stopWave();
+  t.false(old.sendDtmf('1', 'rfc4733'));
+  t.false(old.configure(negotiated(far.localPort)));
+  t.is(old.localPort, port);
+  t.is(old.stats(), final, 'the figures kept at the release');
+  const rx = old.openRx(8000).resume();
+  await once(rx, 'end');
+  t.true(await until(() => next.stats().rx.received > 5, 4000), 'the new call hears the far end');
+  t.true(next.stats().tx.packets > 0);
+  t.is(old.stats(), final, 'still the old figures');
+  await next.stop();
 });
