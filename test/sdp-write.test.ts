@@ -123,7 +123,7 @@ test('any other field, or a missing one sdp-transform fills in, is written by sd
     { ...base, bandwidth: [{ type: 'AS', limit: 64 }] },
     { ...base, media: [{ ...base.media[0]!, connection: { version: 4, ip: '10.0.0.1' }, maxptime: 40 }] },
     { ...base, name: undefined as unknown as string },
-    { ...base, media: [{ ...base.media[0]!, payloads: undefined as unknown as string }] },
+    { ...base, media: [{ ...base.media[0]!, payloads: undefined }] },
   ] as SessionDescription[];
   for (const sdp of extra) {
     const [ours, theirs] = both(sdp);
