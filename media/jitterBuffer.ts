@@ -175,6 +175,9 @@ export class JitterBuffer {
   private lostFrame = -Infinity;
 
   private readonly adaptive: boolean;
+  /** The delay bounds it was made with, ms (what {@link JitterBuffer.renew} goes back to). */
+  private readonly madeMinDelayMs: number;
+  private readonly madeMaxDelayMs: number;
   private minFrames: number;
   private maxFrames: number;
   private targetFrames = 1;
@@ -252,8 +255,43 @@ export class JitterBuffer {
     const hardMax = this.capacity - 2;
     this.minFrames = 1;
     this.maxFrames = hardMax;
-    this.setDelayBounds(options.minDelayMs ?? 40, options.maxDelayMs ?? 400);
+    this.madeMinDelayMs = options.minDelayMs ?? 40;
+    this.madeMaxDelayMs = options.maxDelayMs ?? 400;
+    this.setDelayBounds(this.madeMinDelayMs, this.madeMaxDelayMs);
     this.targetFrames = this.clampFrames(this.msToFrames(options.initialDelayMs ?? 60));
+  }
+
+  /**
+   * Makes the buffer as it was made, for a new stream, starting at `initialDelayMs`: a reused
+   * media session renews its buffer instead of allocating one per call. Its storage stays (wide
+   * slots stay wide).
+   */
+  renew(initialDelayMs: number): void {
+    this.reset();
+    this.slotFrame.fill(0);
+    this.slotTs.fill(0);
+    this.slotLen.fill(0);
+    this.slotOff.fill(0);
+    this.slotSeq.fill(0);
+    const out = this.out;
+    out.status = 'empty';
+    out.offset = out.length = out.seq = out.timestamp = 0;
+    this.lostFrame = -Infinity;
+    this.enabled = true;
+    this.nextFrame = this.nextTs = this.newestFrame = 0;
+    this.lastPlayedSeq = 0;
+    this.resyncSeq = 0;
+    this.jitterEst = 0;
+    this.lastArrivalMs = this.lastArrivalTs = 0;
+    this.pops = 0;
+    this.bucket = this.bucketPops = 0;
+    this.cPushed = this.cPlayed = this.cLost = this.cHolds = this.cLate = this.cDuplicate = 0;
+    this.cOverflow = this.cTooLarge = this.cDropped = this.cUnderruns = this.cResyncs = 0;
+    this.minFrames = 1;
+    this.maxFrames = this.capacity - 2;
+    this.targetFrames = 1;
+    this.setDelayBounds(this.madeMinDelayMs, this.madeMaxDelayMs);
+    this.targetFrames = this.clampFrames(this.msToFrames(initialDelayMs));
   }
 
   private msToFrames(ms: number): number {

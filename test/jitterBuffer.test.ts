@@ -420,3 +420,52 @@ test('slots start small and widen once for a larger frame, keeping what is buffe
   t.deepEqual(got, sizes.map((length, i) => ({ i, length, fill: true })));
   t.is(jb.push(200, 50 * SPF, datagram(50, 1281), 12, 1281, 1000), JitterPushResult.TooLarge, 'maxPayload still bounds a frame');
 });
+
+/** Every field of a buffer, typed arrays and the pop record as plain values: what renew must restore. */
+function snapshot(jb: JitterBuffer): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(jb)) {
+    if (k === 'data') continue; // storage: kept (and may have widened), its bytes never read before written
+    if (ArrayBuffer.isView(v)) out[k] = Array.from(v as unknown as ArrayLike<number>);
+    else if (k === 'out') out[k] = { ...(v as JitterPop), buffer: undefined };
+    else out[k] = v;
+  }
+  return out;
+}
+
+test('renew makes a used buffer equal to a new one in every field, and it plays a new stream from the start', (t) => {
+  const options = { samplesPerFrame: 160, initialDelayMs: 60, maxPayload: 1280, initialPayload: 160 };
+  const rand = seededRandom(7);
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 20, maxLength: 400 }), fc.integer({ min: 20, max: 300 }), (ops, delay) => {
+      const used = new JitterBuffer(options);
+      let seq = 1000;
+      let ts = 5000;
+      let at = 0;
+      for (const op of ops) {
+        at += 20;
+        if (op <= 4) used.push(seq++, (ts += 160), payload(seq), 0, 160, at + rand() * 60);
+        else if (op === 5) used.push(seq - 5, ts - 800, payload(seq), 0, 160, at); // late or duplicate
+        else if (op === 6) used.push((seq += 3000), (ts += 480_000), payload(seq), 0, 1000, at); // a jump, a wide payload
+        else if (op === 7) used.setJitterTimeMs(40 + op * 20);
+        else if (op === 8) used.setEnabled(!used.isEnabled);
+        else used.setDelayBounds(20, 200);
+        used.pop();
+      }
+      used.renew(delay);
+      const fresh = new JitterBuffer({ ...options, initialDelayMs: delay });
+      t.deepEqual(snapshot(used), snapshot(fresh));
+      // and it behaves as new: the same pops for the same stream
+      for (let i = 0; i < 30; i++) {
+        used.push(i, i * 160, payload(i), 0, 160, i * 20);
+        fresh.push(i, i * 160, payload(i), 0, 160, i * 20);
+        const a = used.pop();
+        const aState = [a.status, a.seq, a.timestamp, a.length];
+        const b = fresh.pop();
+        t.deepEqual(aState, [b.status, b.seq, b.timestamp, b.length]);
+      }
+      return true;
+    }),
+    { numRuns: 150 },
+  );
+});
