@@ -31,7 +31,7 @@
  * the negotiated SDP onto.
  * @module
  */
-import { randomBytes, randomFillSync } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { createCodec, isCodecName, type AudioCodec, type CodecName } from './codecs.js';
 import { payloadUnitOf, RxReframer, TxPacketizer, type ReadyPacket } from './packetTime.js';
 import { OpusRxFramer } from './opusFraming.js';
@@ -472,9 +472,6 @@ interface SessionIdentity {
  * sends; docs/architecture.md, "Sessions reused on the floors").
  */
 const shelf: MediaSession[] = [];
-/** Where each session's random SSRC, sequence number and timestamp are drawn. */
-const START_RANDOM = new Uint32Array(3);
-
 /** The reception reports of a report about no one. */
 const NO_REPORT_BLOCKS: readonly RtcpReportBlock[] = [];
 /** The BYE every session ends with. */
@@ -795,12 +792,10 @@ export class MediaSession implements MediaNode {
     this.onWaveEndCb = options.onWaveEnd;
     this.onHandlerErrorCb = options.onHandlerError;
     this.rawCb = options.onRtpPacket;
-    // SSRC, first sequence number and timestamp: random (RFC 3550 §5.1), from one call into crypto
-    const r = randomFillSync(START_RANDOM);
-    id.ssrc = (r[0]! % 0xfffffffe) + 1;
+    id.ssrc = randomInt(1, 0xffffffff) >>> 0;
     id.cname = options.cname ?? randomBytes(12).toString('base64url');
-    this.txSeq = r[1]! & 0xffff;
-    this.txTs = r[2]!;
+    this.txSeq = randomInt(0, 0x10000);
+    this.txTs = randomInt(0, 0xffffffff) >>> 0;
     this.hdr.ssrc = this.ssrc;
     this.rtcpIntervalTicks = Math.max(1, Math.round((options.rtcpIntervalMs ?? 5000) / 20));
     this.rtcpCountdown = this.nextRtcpTicks();
