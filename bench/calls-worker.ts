@@ -677,14 +677,19 @@ async function profileStart(req: WorkerRequest): Promise<object> {
   return {};
 }
 
+/** Ends an inspector session with `stop` (a method answering `{ profile }`) and writes the profile to `path`. */
+async function stopAndWrite(s: Session, stop: string, path: unknown): Promise<object> {
+  const { profile } = await post<{ profile: object }>(s, stop);
+  s.disconnect();
+  fs.writeFileSync(String(path), JSON.stringify(profile));
+  return { path };
+}
+
 /** Stops the profile and writes it (`.cpuprofile`, for DevTools or a summary script) to `req.path`. */
 async function profileStop(req: WorkerRequest): Promise<object> {
   const s = profiler!;
   profiler = undefined;
-  const { profile } = await post<{ profile: object }>(s, 'Profiler.stop');
-  s.disconnect();
-  fs.writeFileSync(String(req.path), JSON.stringify(profile));
-  return { path: req.path };
+  return stopAndWrite(s, 'Profiler.stop', req.path);
 }
 
 /** The inspector session of a running allocation sample (main thread of this process only). */
@@ -710,10 +715,7 @@ async function heapSampleStart(req: WorkerRequest): Promise<object> {
 async function heapSampleStop(req: WorkerRequest): Promise<object> {
   const s = heapSampler!;
   heapSampler = undefined;
-  const { profile } = await post<{ profile: object }>(s, 'HeapProfiler.stopSampling');
-  s.disconnect();
-  fs.writeFileSync(String(req.path), JSON.stringify(profile));
-  return { path: req.path };
+  return stopAndWrite(s, 'HeapProfiler.stopSampling', req.path);
 }
 
 /** Writes a heap snapshot of this process's main thread to `req.path` (what a window left alive). */
