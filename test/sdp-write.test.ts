@@ -6,7 +6,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import sdpTransform, { type MediaDescription, type SessionDescription } from 'sdp-transform';
-import { writeSdp } from '../sip/sdp.js';
+import { writeSdp } from '../sip/sdpWrite.js';
 
 /** sdp-transform fills in what it finds missing: each side gets its own copy. */
 function both(sdp: SessionDescription): [string, string] {
