@@ -209,12 +209,18 @@ export interface NtpTime {
 
 /** Converts Unix milliseconds to an NTP timestamp (seconds wrap in 2036 as on the wire). */
 export function unixMsToNtp(ms: number): NtpTime {
-  const wholeS = Math.floor(ms / 1000);
-  const fracMs = ms - wholeS * 1000;
-  return {
-    seconds: (wholeS + NTP_UNIX_OFFSET_S) >>> 0,
-    fraction: Math.min(TWO_POW_32 - 1, Math.floor((fracMs / 1000) * TWO_POW_32)) >>> 0,
-  };
+  return { seconds: ntpSeconds(ms), fraction: ntpFraction(ms) };
+}
+
+/** The whole-seconds half of the NTP form of Unix milliseconds `ms` (no object: an SR writes it in place). */
+function ntpSeconds(ms: number): number {
+  return (Math.floor(ms / 1000) + NTP_UNIX_OFFSET_S) >>> 0;
+}
+
+/** The fraction half of the NTP form of Unix milliseconds `ms`, in units of 2^-32 s. */
+function ntpFraction(ms: number): number {
+  const fracMs = ms - Math.floor(ms / 1000) * 1000;
+  return Math.min(TWO_POW_32 - 1, Math.floor((fracMs / 1000) * TWO_POW_32)) >>> 0;
 }
 
 /** Converts an NTP timestamp back to Unix milliseconds. */
@@ -312,11 +318,8 @@ function putSenderReport(
   if (offset < 0 || offset + size > buf.length) return -1;
   putHeader(buf, offset, rc, RTCP_SR, size);
   put32(buf, offset + 4, ssrc);
-  // unixMsToNtp without its object
-  const ms = sr.wallClockMs;
-  const wholeS = Math.floor(ms / 1000);
-  put32(buf, offset + 8, (wholeS + NTP_UNIX_OFFSET_S) >>> 0);
-  put32(buf, offset + 12, Math.min(TWO_POW_32 - 1, Math.floor(((ms - wholeS * 1000) / 1000) * TWO_POW_32)) >>> 0);
+  put32(buf, offset + 8, ntpSeconds(sr.wallClockMs));
+  put32(buf, offset + 12, ntpFraction(sr.wallClockMs));
   put32(buf, offset + 16, sr.rtpTimestamp);
   put32(buf, offset + 20, sr.packetCount);
   put32(buf, offset + 24, sr.octetCount);
@@ -346,42 +349,35 @@ export function writeReceiverReport(
  */
 export function writeSdesCname(buf: Buffer, offset: number, ssrc: number, cname: string): number {
   // a CNAME is ASCII as a rule (user@host): written byte by byte, no call into C++
-  const n = cname.length;
-  if (n <= 255 && offset >= 0 && offset + ((4 + 4 + 2 + n + 1 + 3) & ~3) <= buf.length) {
-    let ascii = true;
-    for (let i = 0; i < n; i++) {
-      const c = cname.charCodeAt(i);
-      if (c > 127) {
-        ascii = false;
-        break;
-      }
-      buf[offset + 10 + i] = c;
-    }
-    if (ascii) {
-      put32(buf, offset + 4, ssrc);
-      buf[offset + 8] = SDES_CNAME;
-      buf[offset + 9] = n;
-      const end = offset + 10 + n;
-      const size = (end - offset + 1 + 3) & ~3;
-      for (let i = end; i < offset + size; i++) buf[i] = 0;
-      putHeader(buf, offset, 1, RTCP_SDES, size);
-      return size;
-    }
+  let written = asciiLength(cname);
+  if (written >= 0 && written <= 255 && sdesFits(buf, offset, written)) {
+    for (let i = 0; i < written; i++) buf[offset + 10 + i] = cname.charCodeAt(i);
+  } else {
+    const textMax = Math.min(255, Buffer.byteLength(cname, 'utf8'));
+    if (!sdesFits(buf, offset, textMax)) return -1;
+    written = buf.write(cname, offset + 10, textMax, 'utf8');
   }
-  const textMax = Math.min(255, Buffer.byteLength(cname, 'utf8'));
-  // header 4 + ssrc 4 + type 1 + len 1 + text + at least one null octet, padded to 4
-  const worst = (4 + 4 + 2 + textMax + 1 + 3) & ~3;
-  if (offset < 0 || offset + worst > buf.length) return -1;
   put32(buf, offset + 4, ssrc);
   buf[offset + 8] = SDES_CNAME;
-  const written = buf.write(cname, offset + 10, textMax, 'utf8');
   buf[offset + 9] = written;
   const end = offset + 10 + written;
   // item list ends with a null octet, then zeros to the 32-bit boundary
   const size = (end - offset + 1 + 3) & ~3;
-  buf.fill(0, end, offset + size);
+  for (let i = end; i < offset + size; i++) buf[i] = 0;
   putHeader(buf, offset, 1, RTCP_SDES, size);
   return size;
+}
+
+/** Whether an SDES CNAME chunk with `text` bytes of name fits in `buf` at `offset`. */
+function sdesFits(buf: Buffer, offset: number, text: number): boolean {
+  // header 4 + ssrc 4 + type 1 + len 1 + text + at least one null octet, padded to 4
+  return offset >= 0 && offset + ((4 + 4 + 2 + text + 1 + 3) & ~3) <= buf.length;
+}
+
+/** `s.length` when every character of `s` is ASCII (one UTF-8 byte each), else -1. */
+function asciiLength(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 127) return -1;
+  return s.length;
 }
 
 /**
