@@ -178,8 +178,9 @@ export class JitterBuffer {
   /** The delay bounds it was made with, ms (what {@link JitterBuffer.renew} goes back to). */
   private readonly madeMinDelayMs: number;
   private readonly madeMaxDelayMs: number;
-  private minFrames: number;
-  private maxFrames: number;
+  /** Set by `startDelay` (the bounds need `capacity`). */
+  private minFrames = 1;
+  private maxFrames = 1;
   private targetFrames = 1;
   private enabled = true;
 
@@ -252,13 +253,18 @@ export class JitterBuffer {
     this.slotState = new Uint8Array(store, take(c), c);
     this.data = Buffer.from(store, take(c * this.stride), c * this.stride);
     this.out = { status: 'empty', buffer: this.data, offset: 0, length: 0, seq: 0, timestamp: 0 };
-    const hardMax = this.capacity - 2;
-    this.minFrames = 1;
-    this.maxFrames = hardMax;
     this.madeMinDelayMs = options.minDelayMs ?? 40;
     this.madeMaxDelayMs = options.maxDelayMs ?? 400;
+    this.startDelay(options.initialDelayMs ?? 60);
+  }
+
+  /** The delay bounds it was made with, and the target `initialDelayMs` within them. */
+  private startDelay(initialDelayMs: number): void {
+    this.minFrames = 1;
+    this.maxFrames = this.capacity - 2;
+    this.targetFrames = 1;
     this.setDelayBounds(this.madeMinDelayMs, this.madeMaxDelayMs);
-    this.targetFrames = this.clampFrames(this.msToFrames(options.initialDelayMs ?? 60));
+    this.targetFrames = this.clampFrames(this.msToFrames(initialDelayMs));
   }
 
   /**
@@ -287,11 +293,7 @@ export class JitterBuffer {
     this.bucket = this.bucketPops = 0;
     this.cPushed = this.cPlayed = this.cLost = this.cHolds = this.cLate = this.cDuplicate = 0;
     this.cOverflow = this.cTooLarge = this.cDropped = this.cUnderruns = this.cResyncs = 0;
-    this.minFrames = 1;
-    this.maxFrames = this.capacity - 2;
-    this.targetFrames = 1;
-    this.setDelayBounds(this.madeMinDelayMs, this.madeMaxDelayMs);
-    this.targetFrames = this.clampFrames(this.msToFrames(initialDelayMs));
+    this.startDelay(initialDelayMs);
   }
 
   private msToFrames(ms: number): number {
