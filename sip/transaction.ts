@@ -1064,22 +1064,20 @@ export class TransactionManager {
     if (--this.lingering === 0 && !this.servingLinger) this.clearLinger();
   }
 
+  /**
+   * Empties the queue and stops its timer. Only once nothing in it still waits: every waiting
+   * transaction is in `servers` and counted in `lingering`, and ends (unlinger) before it leaves.
+   */
   private clearLinger(): void {
     this.clock.clearTimer(this.lingerTimer);
     this.lingerTimer = undefined;
-    for (let i = this.lingerHead; i < this.lingerQueue.length; i++) {
-      const tx = this.lingerQueue[i];
-      if (tx) tx.lingerAt = Number.NaN;
-    }
     this.lingerQueue = [];
     this.lingerHead = 0;
     this.lingering = 0;
   }
 
-  /** Arms the one linger timer for the first transaction still waiting. */
+  /** Arms the one linger timer (none is armed) for the first transaction still waiting. */
   private armLinger(): void {
-    this.clock.clearTimer(this.lingerTimer);
-    this.lingerTimer = undefined;
     const q = this.lingerQueue;
     while (this.lingerHead < q.length) {
       const tx = q[this.lingerHead]!;
