@@ -1,7 +1,7 @@
 /**
  * The command ring and message batches between the main thread and a media floor
  * (media/mediaFloorProtocol.ts): what the main thread leaves in the ring comes out whole and in
- * order, also across the ring's end; a record waits for the message batches posted before it;
+ * order, also across the ring's end, whether it travels as JSON or as a structured clone; a record waits for the message batches posted before it;
  * a full ring says so (the caller then sends by message); and a batch posts once per task.
  * The two ends run in one thread here: each is a view of the same SharedArrayBuffer, as they
  * are in the engine, and a real worker reads the ring in the engine's own tests (mediaWorkers).
@@ -32,6 +32,50 @@ test('records come out as structured clones, in order', (t) => {
   for (const m of sent) t.true(writer.write(m, 0));
   t.deepEqual(drain(reader, 0), sent);
   t.deepEqual(drain(reader, 0), [], 'read once');
+});
+
+test('plain-data records travel as JSON and come out equal (keys left undefined are left out), in order with structured clones', (t) => {
+  const { writer, reader } = pair();
+  const open = { t: 'open', id: 7, slot: 2, o: { cname: 'agent-7@host', volume: { rx: 1, tx: 0.5 }, opus: { bitrate: 24000, fec: undefined } } };
+  const configure = { t: 'configure', id: 7, p: { remoteAddress: '127.0.0.1', remotePort: 4000, remoteRtcpPort: undefined, remoteFmtp: 'maxplaybackrate=16000;ü', telephoneEvent: { payloadType: 101, receivePayloadType: 96, clockRate: 8000 } } };
+  const set = { t: 'set', id: 7, m: 'setVolume', a: [0.25, 2, new Uint8Array([1, 2])] };
+  t.true(writer.write(open, 0, true));
+  t.true(writer.write(set, 0));
+  t.true(writer.write(configure, 0, true));
+  t.true(writer.write({ t: 'stop', id: 7 }, 0, true));
+  t.deepEqual(drain(reader, 0), [
+    { t: 'open', id: 7, slot: 2, o: { cname: 'agent-7@host', volume: { rx: 1, tx: 0.5 }, opus: { bitrate: 24000 } } },
+    set,
+    { t: 'configure', id: 7, p: { remoteAddress: '127.0.0.1', remotePort: 4000, remoteFmtp: 'maxplaybackrate=16000;ü', telephoneEvent: { payloadType: 101, receivePayloadType: 96, clockRate: 8000 } } },
+    { t: 'stop', id: 7 },
+  ]);
+});
+
+test('property: JSON and structured-clone records, mixed, across the end of the ring, come out whole and in order', (t) => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ text: fc.string({ unit: 'binary', maxLength: 20_000 }), json: fc.boolean(), readAfter: fc.boolean() }), { minLength: 1, maxLength: 150 }),
+      (steps) => {
+        const { writer, reader } = pair();
+        const expected: Array<{ seq: number; text: string }> = [];
+        const got: Array<{ seq: number; text: string }> = [];
+        const take = (x: unknown): void => void got.push(x as { seq: number; text: string });
+        for (const [seq, s] of steps.entries()) {
+          const m = { seq, text: s.text };
+          if (!writer.write(m, 0, s.json)) {
+            reader.read(0, take);
+            if (!writer.write(m, 0, s.json)) return false;
+          }
+          expected.push(m);
+          if (s.readAfter) reader.read(0, take);
+        }
+        reader.read(0, take);
+        return got.length === expected.length && got.every((g, i) => g.seq === expected[i]!.seq && g.text === expected[i]!.text);
+      },
+    ),
+    { numRuns: 60 },
+  );
+  t.pass();
 });
 
 test('a record waits for the message batches posted before it', (t) => {
