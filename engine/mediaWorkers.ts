@@ -15,7 +15,7 @@ import { Readable, Writable } from 'node:stream';
 import { probeWav, type WavLoadResult } from '../media/wavPlayer.js';
 import type { MediaNode, MediaPump } from '../media/mediaPump.js';
 import type { DuplexMediaSink, MediaSink } from '../media/mediaPorts.js';
-import type { ConferenceFramesLost, MediaFramePort, MediaLevels, MediaSessionStats, RawRtpData } from '../media/session.js';
+import { MediaSession, type ConferenceFramesLost, type MediaFramePort, type MediaLevels, type MediaSessionStats, type RawRtpData } from '../media/session.js';
 import { CODEC_INFO, isCodecAvailable, isCodecName, type CodecName } from '../media/codecs.js';
 import { callQualityFromInputs, callQualityFromStats, type CallQuality } from '../media/quality.js';
 import { isValidDtmfString } from '../media/dtmf.js';
@@ -380,7 +380,7 @@ export class MediaFloors {
     }
     const slot = floor.takeSlot();
     if (slot < 0) return undefined;
-    const media = new FloorLineMedia(this.nextId++, floor, slot, line, cb, this.o.pump);
+    const media = new FloorLineMedia(this.nextId++, floor, slot, line, cb, this.o.pump, o);
     floor.calls.set(media.id, media);
     floor.post({ t: 'open', id: media.id, slot, o });
     const ok = await media.opened;
@@ -616,6 +616,7 @@ export class FloorLineMedia implements LineMedia {
   private openedDone!: (ok: boolean) => void;
   private port = 0;
   private rate = 0;
+  /** The floor's last figures of this call; undefined until the first arrive (a sync read, the floor's second's batch, the stop's). */
   private latest: MediaSessionStats | undefined;
   /** The negotiated codec (the quality figure's codec). */
   private codec: CodecName | null = null;
@@ -630,6 +631,8 @@ export class FloorLineMedia implements LineMedia {
   /** The raw handler's verdicts as the floor has them (see FloorCall.rawDrop in media/mediaFloor.ts). */
   private readonly rawDrop = new Uint8Array(256);
   private rawErrors = 0;
+  /** What the floor's session was last told of hold (a session opens not held). */
+  private held = false;
   /** A command went to the floor since its last statistics answer. */
   private commanded = false;
   private recording: FloorRecording | null = null;
@@ -646,6 +649,8 @@ export class FloorLineMedia implements LineMedia {
     private readonly line: PhoneLine,
     private readonly cb: FloorCallbacks,
     private readonly pump: MediaPump,
+    /** What the session opened with (its figures before the floor's first). */
+    private readonly openedWith: Pick<FloorOpenOptions, 'jitterMs' | 'jitterEnabled'>,
   ) {
     this.opened = new Promise((r) => (this.openedDone = r));
   }
@@ -715,6 +720,9 @@ export class FloorLineMedia implements LineMedia {
     this.set('setKeepAlive', ms);
   }
   setHeld(on: boolean): void {
+    // the engine tells every line state change; only a change of hold crosses to the floor
+    if (on === this.held) return;
+    this.held = on;
     this.set('setHeld', on);
   }
   stopWave(): void {
@@ -732,8 +740,13 @@ export class FloorLineMedia implements LineMedia {
    */
   stats(): MediaSessionStats {
     const answered = this.gone || this.stopPromise !== null || this.readFresh();
-    const s = this.withCrossing(this.latest!);
+    const s = this.withCrossing(this.known());
     return answered ? s : { ...s, awaitingFloor: true };
+  }
+
+  /** The floor's last figures, or a just-opened session's before the floor has sent any. */
+  private known(): MediaSessionStats {
+    return (this.latest ??= MediaSession.openingStats(this.openedWith.jitterMs, this.openedWith.jitterEnabled));
   }
 
   /** The floor's figures plus what only this side counts: conference frames lost crossing threads. */
@@ -763,7 +776,7 @@ export class FloorLineMedia implements LineMedia {
     this.floor.post(m, transfer);
   }
   recentStats(): MediaSessionStats {
-    return this.withCrossing(this.latest!);
+    return this.withCrossing(this.known());
   }
   /**
    * The call's quality as it ends, from the inputs the floor writes every tick into the call's
@@ -898,7 +911,6 @@ export class FloorLineMedia implements LineMedia {
     switch (m.t) {
       case 'opened':
         this.port = m.localPort;
-        this.latest = m.stats;
         this.openedDone(true);
         return;
       case 'openFailed':

@@ -218,7 +218,7 @@ async function open(id: number, slot: number, o: Extract<ToFloor, { t: 'open' }>
   s.setOpusSettings(o.opus);
   s.setSilenceSuppression(o.suppression);
   calls.set(id, { session: s, slot, rawDrop: null });
-  post({ t: 'opened', id, localPort: s.localPort, stats: s.stats() });
+  post({ t: 'opened', id, localPort: s.localPort });
 }
 
 function levelTap(slot: number): (lv: MediaLevels) => void {

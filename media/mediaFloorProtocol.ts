@@ -139,7 +139,7 @@ export type ToFloor =
 /** Floor to main thread. */
 export type FromFloor =
   | { t: 'ready' }
-  | { t: 'opened'; id: number; localPort: number; stats: MediaSessionStats }
+  | { t: 'opened'; id: number; localPort: number }
   | { t: 'openFailed'; id: number; error: string }
   | { t: 'stopped'; id: number }
   | { t: 'dtmf'; id: number; digit: string; method: 'rfc4733' | 'inband' }

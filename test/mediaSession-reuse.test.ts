@@ -212,3 +212,19 @@ test.serial("a line's media on the main thread gives its session back once stopp
   t.is(old.stats(), final, 'still the old figures');
   await next.stop();
 });
+
+test.serial("openingStats is what a session just opened reports, new or revived, for each jitter setting (a floor's call shows it until the floor's first figures)", async (t) => {
+  const clock = new MediaClock();
+  const alloc = await allocator(2);
+  for (const [jitterMs, jitterEnabled] of [[60, true], [45, true], [200, false], [20, true]] as const) {
+    for (let life = 0; life < 2; life++) {
+      const s = await openSession(clock, alloc, { jitterMs, jitterEnabled });
+      t.deepEqual(MediaSession.openingStats(jitterMs, jitterEnabled), s.stats(), `jitter ${jitterMs} ms ${jitterEnabled ? 'on' : 'off'}, life ${life}`);
+      await s.stop();
+      s.release();
+    }
+  }
+  const s = await openSession(clock, alloc);
+  t.deepEqual(MediaSession.openingStats(), s.stats(), 'the defaults');
+  await s.stop();
+});
