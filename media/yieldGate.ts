@@ -24,6 +24,8 @@ export interface MediaYieldGateOptions {
   budgetMs?: number;
   /** Stop this long before the media clock's next phase is due, ms (default 0.5). */
   marginMs?: number;
+  /** The time, ms on `performance.now()`'s scale (default that; tests give a virtual clock). */
+  now?: () => number;
 }
 
 /** The engine's gate: a time budget, and the media clock's next due phase. */
@@ -31,11 +33,13 @@ export class MediaYieldGate implements YieldGate {
   private clock: MediaClock | null = null;
   private readonly budgetMs: number;
   private readonly marginMs: number;
+  private readonly now: () => number;
 
   /** A gate with no clock yet (only the budget applies until {@link MediaYieldGate.setClock}). */
   constructor(options: MediaYieldGateOptions = {}) {
     this.budgetMs = options.budgetMs ?? 3;
     this.marginMs = options.marginMs ?? 0.5;
+    this.now = options.now ?? (() => performance.now());
   }
 
   /** The media clock to give way to (null: none). */
@@ -45,7 +49,7 @@ export class MediaYieldGate implements YieldGate {
 
   /** True when the batch has used its budget or a media phase is (nearly) due. */
   shouldYield(batchStartMs: number): boolean {
-    const now = performance.now();
+    const now = this.now();
     return now - batchStartMs >= this.budgetMs || this.phaseDue(this.marginMs, now);
   }
 
@@ -53,7 +57,7 @@ export class MediaYieldGate implements YieldGate {
    * True when the clock's next phase is due within `marginMs` (the gate's margin by default; 0:
    * due already, i.e. late). False without a running real clock.
    */
-  phaseDue(marginMs = this.marginMs, now = performance.now()): boolean {
+  phaseDue(marginMs = this.marginMs, now = this.now()): boolean {
     const c = this.clock;
     // a manual clock's due time is virtual: nothing real to give way to
     if (c === null || !c.running || c.manual) return false;
