@@ -616,7 +616,7 @@ export class FloorLineMedia implements LineMedia {
   private openedDone!: (ok: boolean) => void;
   private port = 0;
   private rate = 0;
-  /** The floor's last figures of this call; undefined until the first arrive (a sync read, the floor's second's batch, the stop's). */
+  /** The floor's last figures of this call; undefined until the first arrive (from a synchronous read, the floor's once-a-second batch or the stop). */
   private latest: MediaSessionStats | undefined;
   /** The negotiated codec (the quality figure's codec). */
   private codec: CodecName | null = null;

@@ -472,6 +472,14 @@ interface SessionIdentity {
  * sends; docs/architecture.md, "Sessions reused on the floors").
  */
 const shelf: MediaSession[] = [];
+
+/** A session's jitter buffer, as it makes one for a new stream and for a codec whose frame differs. */
+function newJitterBuffer(samplesPerFrame: number, delayMs: number, enabled: boolean): JitterBuffer {
+  // slots start at 20 ms of G.711 and widen once if larger frames (Opus) arrive
+  const jb = new JitterBuffer({ samplesPerFrame, initialDelayMs: delayMs, maxPayload: 1280, initialPayload: 160 });
+  jb.setEnabled(enabled);
+  return jb;
+}
 /** The reception reports of a report about no one. */
 const NO_REPORT_BLOCKS: readonly RtcpReportBlock[] = [];
 /** The BYE every session ends with. */
@@ -877,10 +885,7 @@ export class MediaSession implements MediaNode {
   }
 
   private makeJitter(samplesPerFrame: number): JitterBuffer {
-    // slots start at 20 ms of G.711 and widen once if larger frames (Opus) arrive
-    const jb = new JitterBuffer({ samplesPerFrame, initialDelayMs: this.jitterMs, maxPayload: 1280, initialPayload: 160 });
-    jb.setEnabled(this.jitterEnabled);
-    return jb;
+    return newJitterBuffer(samplesPerFrame, this.jitterMs, this.jitterEnabled);
   }
 
   private nextRtcpTicks(): number {
@@ -2013,11 +2018,10 @@ export class MediaSession implements MediaNode {
    * is configured or has seen a packet: every counter 0, no codec. A media floor's call shows
    * it on the main thread until the floor's first figures arrive (a floor's open answer carries
    * only the port: cloning the figures across cost 10 µs per call). Held equal to a real
-   * session's by test/media-session-stats.test.ts.
+   * session's by test/mediaSession-reuse.test.ts.
    */
   static openingStats(jitterMs = 60, jitterEnabled = true): MediaSessionStats {
-    const jb = new JitterBuffer({ samplesPerFrame: 160, initialDelayMs: jitterMs, maxPayload: 160, initialPayload: 160 });
-    jb.setEnabled(jitterEnabled);
+    const jb = newJitterBuffer(160, jitterMs, jitterEnabled);
     const rx = new RtpReceiveStats({ clockRate: 8000 }).snapshot() as MediaRxStats;
     rx.malformedByReason = { tooShort: 0, badVersion: 0, badCsrc: 0, badExtension: 0, badPadding: 0 };
     rx.ignored = 0;
