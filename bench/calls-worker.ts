@@ -177,8 +177,11 @@ async function startEngine(req: WorkerRequest): Promise<object> {
     // measure media on the main thread, whatever the engine's default
     mediaWorkers: typeof req.mediaWorkers === 'number' ? req.mediaWorkers : 0,
     // every part: the RTP transport, from the request (part e's variants), else
-    // BENCH_RTP_TRANSPORT, else dgram, so the README's earlier figures keep their meaning
-    rtpTransport: req.rtpTransport === 'native' || req.rtpTransport === 'dgram' ? req.rtpTransport : process.env.BENCH_RTP_TRANSPORT === 'native' ? 'native' : 'dgram',
+    // BENCH_RTP_TRANSPORT, else dgram, so the README's earlier figures keep their meaning;
+    // 'default' leaves it to the engine (part e's `defaults` variant)
+    ...(req.rtpTransport === 'default'
+      ? {}
+      : { rtpTransport: req.rtpTransport === 'native' || req.rtpTransport === 'dgram' ? req.rtpTransport : process.env.BENCH_RTP_TRANSPORT === 'native' ? 'native' : 'dgram' }),
     // bench:calls e: the media worker threads' scheduling priority
     ...(typeof req.mediaThreadPriority === 'string' ? { mediaThreadPriority: req.mediaThreadPriority as 'normal' | 'high' | 'realtime' } : {}),
     // bench:calls e: the media clock's phase groups and signalling's yield, on or off

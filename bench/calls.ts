@@ -68,10 +68,11 @@
  * lateness and phase (slice) times over its last ~5 s; and CPU % of E's main thread, its floor
  * thread and the whole process over each window (`/proc/PID/task`). Variants, in the same run
  * (`STORM_VARIANTS` picks some by name): `before` (`mediaPhaseGroups: 1`,
- * `signallingYieldsToMedia: false`), `w0` (media on the main thread), `w1-normal` / `w1-high`
- * (the defaults on 2 cores) / `w1-realtime` (`mediaWorkers: 1` at each `mediaThreadPriority`), `w1-rt-stgc` (realtime, E run with node's
+ * `signallingYieldsToMedia: false`), `w0` (media on the main thread), `w1-normal` / `w1-high` (nice -10)
+ * / `w1-realtime` (`mediaWorkers: 1` at each `mediaThreadPriority`), `w1-rt-stgc` (realtime, E run with node's
  * `--single-threaded-gc`), and with `rtpTransport: 'native'`: `w0-native`, `w1-high-native`,
- * `w1-rt-native`, `w1-rt-stgc-native`. Targets: p99 < 3 ms during the burst, no gap > 40 ms (pjsua: 1.0 ms).
+ * `w1-rt-native`, `w1-rt-stgc-native`; `defaults`: the engine as an application gets it (its default
+ * `mediaWorkers`, `mediaThreadPriority` and `rtpTransport`). Targets: p99 < 3 ms during the burst, no gap > 40 ms (pjsua: 1.0 ms).
  * Each variant takes 30–60 s.
  *
  * **heap** — memory of a process holding an engine: per idle line (engine with `HEAP_LINES`
@@ -99,7 +100,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createCodec } from '../media/codecs.js';
-import { MAX_PHONE_LINES } from '../engine/types.js';
+import { defaultMediaWorkers, MAX_PHONE_LINES } from '../engine/types.js';
 import type { SrtpSuite } from '../sip/sdes.js';
 import { packagedSrtpLibraryPath, SRTP_LIBRARY_ENV } from '../ffi/srtp.js';
 import { srtpLibraryIn } from './srtp.js';
@@ -1277,12 +1278,14 @@ const STORM_VARIANTS: Array<[string, string, Record<string, unknown>, string?]> 
   ['w0', 'mediaWorkers 0 (media on the main thread)', { mediaWorkers: 0 }],
   // media on a worker thread, signalling alone on the main one, at each thread priority
   ['w1-normal', 'mediaWorkers 1, priority normal', { mediaWorkers: 1, mediaThreadPriority: 'normal' }],
-  ['w1-high', 'mediaWorkers 1, priority high (nice -10): the defaults on 2 cores', { mediaWorkers: 1, mediaThreadPriority: 'high' }],
+  ['w1-high', 'mediaWorkers 1, priority high (nice -10)', { mediaWorkers: 1, mediaThreadPriority: 'high' }],
   ['w1-realtime', 'mediaWorkers 1, priority realtime (SCHED_FIFO)', { mediaWorkers: 1, mediaThreadPriority: 'realtime' }],
   // the native RTP transport: sockets read once per phase, nothing allocated per packet
   ['w0-native', 'mediaWorkers 0, rtpTransport native', { mediaWorkers: 0, rtpTransport: 'native' }],
   ['w1-high-native', 'mediaWorkers 1, priority high, rtpTransport native', { mediaWorkers: 1, mediaThreadPriority: 'high', rtpTransport: 'native' }],
   ['w1-rt-native', 'mediaWorkers 1, realtime, rtpTransport native', { mediaWorkers: 1, mediaThreadPriority: 'realtime', rtpTransport: 'native' }],
+  // the engine as an application gets it: its default media workers (cores - 1), priority and transport
+  ['defaults', `the engine's defaults (mediaWorkers ${defaultMediaWorkers()}, mediaThreadPriority and rtpTransport unset)`, { mediaWorkers: defaultMediaWorkers(), rtpTransport: 'default' }],
   // V8's GC helper threads stay at normal priority: a real-time floor waiting for them in a
   // scavenge is a priority inversion; --single-threaded-gc does the floor's GC on its own thread
   ['w1-rt-stgc', 'mediaWorkers 1, realtime, node --single-threaded-gc', { mediaWorkers: 1, mediaThreadPriority: 'realtime' }, '--single-threaded-gc'],

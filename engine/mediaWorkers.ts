@@ -94,7 +94,7 @@ export const STATS_READ_AFTER_COMMAND_MS = 250;
  * 5 ms by default): a wake per call cost the main thread 13 µs, a twentieth of a set-up
  * (bench:calls f), and the floor answers a phase's opens in one message.
  */
-const WAKES_FLOOR: ReadonlySet<ToFloor['t']> = new Set(['statsSync', 'shutdown', 'crash', 'frames']);
+const WAKES_FLOOR: ReadonlySet<ToFloor['t']> = new Set(['statsSync', 'shutdown', 'crash', 'spin', 'frames']);
 /**
  * Commands that are plain data (no typed arrays, no shared memory, no NaN: every field comes
  * from a validated setting or a parsed SDP), so they cross the ring as JSON
@@ -125,8 +125,11 @@ export interface MediaFloorsOptions {
   priority?: ThreadPriority;
   /** Each floor's RTP transport (`rtpTransport`; default dgram). */
   transport?: 'dgram' | 'native';
-  /** A floor started and says what priority its thread got (and why less than asked). */
-  onPriority?: (floor: number, result: ThreadPriorityResult) => void;
+  /**
+   * A floor started and says what priority its thread got (and why less than asked), or a
+   * real-time floor stepped down (saturated) or was raised again (`step`; media/realtimeGuard.ts).
+   */
+  onPriority?: (floor: number, result: ThreadPriorityResult, step?: 'down' | 'up') => void;
   /** Phase groups of each floor's clock and pump (`mediaPhaseGroups`; default 1). */
   phases?: number;
 }
@@ -421,7 +424,7 @@ export class MediaFloors {
         return;
       case 'sched':
         floor.priority = m.result;
-        this.o.onPriority?.(floor.index, m.result);
+        this.o.onPriority?.(floor.index, m.result, m.step);
         return;
       default:
         (floor.calls.get(m.id) ?? (m.t === 'recDone' ? floor.recordingStops.get(m.id) : undefined))?.onEvent(m);
@@ -462,6 +465,17 @@ export class MediaFloors {
     const f = this.floors[index];
     if (f === undefined || f.dead) return false;
     f.post({ t: 'crash' });
+    return true;
+  }
+
+  /**
+   * Test hook: holds floor `index`'s thread busy for `ms` (in 50 ms pieces), as a floor with more
+   * calls than its core can carry would be; a real-time floor steps down meanwhile.
+   */
+  spinFloor(index: number, ms: number): boolean {
+    const f = this.floors[index];
+    if (f === undefined || f.dead) return false;
+    f.post({ t: 'spin', ms });
     return true;
   }
 

@@ -620,12 +620,13 @@ export class RunningEngine {
       transport: p.rtpTransport,
       // each floor's clock is cut into the same phases as the main thread's
       phases: p.mediaPhaseGroups,
-      onPriority: (worker, r) => {
+      onPriority: (worker, r, step) => {
         // what the floor's thread got, and why less than asked (ffi/sched.ts)
         const fields = { worker, requested: r.requested, applied: r.applied, tid: r.tid, nice: r.nice, policy: r.policy, sliceUs: r.sliceUs, ...(r.reason !== '' ? { reason: r.reason } : {}) };
-        // only a refused 'realtime' is worth a warning: 'high' (the default) is refused wherever the engine lacks the right
-        if (r.requested === 'realtime' && r.applied !== 'realtime') logger.warn(fields, 'media worker thread priority lower than asked');
-        else logger.info(fields, 'media worker thread priority');
+        // a saturated floor is worth a warning (it has more calls than its core carries); a
+        // refusal at start is not: the default asks for 'realtime' wherever the engine runs
+        if (step === 'down') logger.warn(fields, 'media worker thread stepped down: its core is saturated');
+        else logger.info(fields, r.applied === r.requested ? 'media worker thread priority' : 'media worker thread priority lower than asked');
       },
       onLost,
     });

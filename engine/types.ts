@@ -320,12 +320,16 @@ export interface StartSipTelephonyParams {
   mediaWorkers?: number;
   /**
    * Scheduling priority of the media worker threads (with `mediaWorkers` > 0; the main thread is
-   * never changed): `'high'` (default) gives each a nice value of −10, `'realtime'` runs each in
-   * SCHED_FIFO (falling back to `'high'` where refused), `'normal'` leaves them as started.
-   * Raising needs CAP_SYS_NICE or the matching rlimit (RLIMIT_NICE / RLIMIT_RTPRIO): without it
-   * the threads stay as they are and the engine logs what it applied and why. Linux only. So a
-   * media tick gets a core at once while signalling or other processes keep the cores busy.
-   * A LineScape addition: docs/operations.md, "Granting the media threads their priority".
+   * never changed): `'realtime'` (default) runs each in SCHED_FIFO, falling back to `'high'`
+   * where refused; `'high'` gives each a nice value of −10 and a short scheduler slice;
+   * `'normal'` leaves them as started. Raising needs CAP_SYS_NICE or the matching rlimit
+   * (RLIMIT_RTPRIO / RLIMIT_NICE): without it the threads stay as they are (with the short slice,
+   * which needs no right) and the engine logs what it applied and why. A real-time floor that
+   * keeps its core saturated for 2 s steps down to `'high'` until it has been quiet for 30 s
+   * (it has more calls than the core carries, and would otherwise starve signalling). Linux
+   * only. So a media tick gets a core at once while signalling or other processes keep the
+   * cores busy. A LineScape addition: docs/operations.md, "Granting the media threads their
+   * priority".
    */
   mediaThreadPriority?: 'normal' | 'high' | 'realtime';
   /**
@@ -437,7 +441,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   acceptOutOfDialogRefer: false,
   packetTimeMs: 20,
   mediaWorkers: defaultMediaWorkers(),
-  mediaThreadPriority: 'high',
+  mediaThreadPriority: 'realtime',
   rtpTransport: 'native',
   srtpPolicy: 'none',
   srtpSuites: [...SRTP_SUITES],

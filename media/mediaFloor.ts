@@ -15,7 +15,8 @@ import { MediaSession, type MediaFramePort, type MediaLevels, type MediaSessionS
 import { CallRecorder } from './callRecorder.js';
 import { FloorClockWriter } from './floorClockFigures.js';
 import type { IvrRxStream, IvrTxStream } from './ivr.js';
-import { raiseThreadPriority } from '../ffi/sched.js';
+import { raiseThreadPriority, resetThreadPriority } from '../ffi/sched.js';
+import { RealtimeGuard, threadCpuMs } from './realtimeGuard.js';
 import { MediaYieldGate } from './yieldGate.js';
 import { SlackQueue } from './slackQueue.js';
 import {
@@ -98,7 +99,10 @@ interface FloorCall {
 const init = workerData as FloorInit;
 const port = parentPort!;
 // before the clock starts: the tick must get a core at once when it wakes (ffi/sched.ts)
-port.postMessage([{ t: 'sched', result: raiseThreadPriority(init.priority ?? 'normal') }] satisfies FromFloor[]);
+const rank = raiseThreadPriority(init.priority ?? 'normal');
+port.postMessage([{ t: 'sched', result: rank }] satisfies FromFloor[]);
+/** A real-time floor's safety valve (media/realtimeGuard.ts); none for a thread that is not real-time. */
+const guard = rank.applied === 'realtime' ? new RealtimeGuard() : null;
 const slots = new Int32Array(init.slots);
 /** Commands left for this floor's next phase ({@link CommandRing}): read after each phase's media. */
 const commands = new CommandRing(init.commands);
@@ -182,6 +186,7 @@ let rounds = 0;
 const counters = setInterval(() => {
   for (const c of calls.values()) Atomics.store(slots, c.slot * SLOT_FIELDS + SLOT_PACKETS_IN, c.session.mediaPacketsIn);
   figures.publish(clock.stats(), clock.sendTiming, calls.size, pump.groupSizes());
+  if (guard !== null && (rounds + 1) % STATS_EVERY === 0) watchRank(guard);
   if (++rounds % STATS_EVERY === 0 && calls.size > 0) {
     // in pieces through the queue: every call's statistics at once held the floor for ms
     const ids = [...calls.keys()];
@@ -189,6 +194,38 @@ const counters = setInterval(() => {
   }
 }, COUNTER_MS);
 counters.unref();
+
+/**
+ * Once a second on a real-time floor: a thread that kept its core saturated steps down to
+ * `'high'`, and is raised again once quiet (media/realtimeGuard.ts); the main thread logs each step.
+ */
+function watchRank(g: RealtimeGuard): void {
+  const verdict = g.observe(threadCpuMs(), performance.now());
+  if (verdict === null) return;
+  const pct = Math.round(g.lastShare * 100);
+  if (verdict === 'down') {
+    resetThreadPriority();
+    const r = raiseThreadPriority('high');
+    const why = `stepped down from SCHED_FIFO: the thread kept ${pct} % of a core busy for ${RealtimeGuard.ROUNDS} s`;
+    post({ t: 'sched', step: 'down', result: { ...r, requested: 'realtime', reason: r.reason === '' ? why : `${why}; ${r.reason}` } });
+    return;
+  }
+  const r = raiseThreadPriority('realtime');
+  const why = `raised again after ${RealtimeGuard.QUIET_ROUNDS} s under ${RealtimeGuard.QUIET_LIMIT * 100} % of a core`;
+  post({ t: 'sched', step: 'up', result: { ...r, reason: r.reason === '' ? why : `${why}; ${r.reason}` } });
+}
+
+/**
+ * Test hook: holds the thread busy in 50 ms pieces (the clock, its timers and the guard run
+ * between them) until `until`, or until the guard has stepped the thread down.
+ */
+function spin(until: number): void {
+  const end = Math.min(until, performance.now() + 50);
+  while (performance.now() < end) {
+    // busy on purpose
+  }
+  if (performance.now() < until && guard?.steppedDown !== true) setImmediate(spin, until);
+}
 
 async function open(id: number, slot: number, o: Extract<ToFloor, { t: 'open' }>['o']): Promise<void> {
   const opened = await MediaSession.open({
@@ -294,6 +331,7 @@ function handle(m: ToFloor): void {
     return void post({ t: 'stats', list: list.map(([id, c]) => [id, c.session.stats()]) });
   }
   if (m.t === 'crash') throw new Error('media floor terminated on purpose (test hook)');
+  if (m.t === 'spin') return spin(performance.now() + m.ms);
   if (m.t === 'statsSync') return answerStats(m.id, m.seq);
   if (m.t === 'shutdown') return void shutdown();
   if (m.t === 'recStop') {

@@ -134,7 +134,8 @@ export type ToFloor =
   | { t: 'stats'; id?: number }
   | { t: 'statsSync'; id: number; seq: number }
   | { t: 'shutdown' }
-  | { t: 'crash' };
+  | { t: 'crash' }
+  | { t: 'spin'; ms: number };
 
 /** Floor to main thread. */
 export type FromFloor =
@@ -156,7 +157,7 @@ export type FromFloor =
   | { t: 'txAck'; ch: number; seq: number; error?: string }
   | { t: 'raw'; id: number; transmitting: boolean; packet: Uint8Array; payloadOffset: number }
   | { t: 'stats'; list: [number, MediaSessionStats][] }
-  | { t: 'sched'; result: ThreadPriorityResult };
+  | { t: 'sched'; result: ThreadPriorityResult; step?: 'down' | 'up' };
 
 /**
  * One direction of a call's conference audio across the thread boundary: a single-producer,

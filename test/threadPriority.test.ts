@@ -12,6 +12,10 @@ import { MEDIA_THREAD_SLICE_US, raiseThreadPriority, resetThreadPriority, THREAD
 import { resolveStartParams } from '../engine/startParams.js';
 import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
 import { readPcapRtp, spacingByWindow } from '../bench/pcap.js';
+import { RealtimeGuard, threadCpuMs } from '../media/realtimeGuard.js';
+import type { MediaFloors } from '../engine/mediaWorkers.js';
+import { startEngine } from './helpers/engine.js';
+import { until } from './helpers/observe.js';
 
 const base = { ipAddressOfThisHost: '127.0.0.1', numPhoneLinesRequested: 1, phoneName: 'prio' };
 
@@ -20,7 +24,7 @@ test('mediaThreadPriority: the three values are accepted, anything else is SipBa
   t.is(resolveStartParams({ ...base, mediaThreadPriority: 'max' }), T.SipBadParameter);
   t.is(resolveStartParams({ ...base, mediaThreadPriority: 1 }), T.SipBadParameter);
   const d = resolveStartParams(base);
-  t.true(typeof d === 'object' && d.mediaThreadPriority === 'high');
+  t.true(typeof d === 'object' && d.mediaThreadPriority === 'realtime', 'the default asks for real time (and falls back where refused)');
 });
 
 test("raiseThreadPriority('normal') changes nothing", (t) => {
@@ -86,6 +90,69 @@ test('a raised media thread asks for a short scheduler slice; the main thread ke
   t.is(got.high.sliceUs, MEDIA_THREAD_SLICE_US, 'raised: the short slice');
   t.is(got.reset.sliceUs, got.fresh.sliceUs, 'reset: the default slice again');
   t.is(raiseThreadPriority('normal').sliceUs, before.sliceUs, "the main thread's slice is untouched");
+});
+
+test('RealtimeGuard: steps down after two saturated rounds in a row, up again after thirty quiet ones', (t) => {
+  const g = new RealtimeGuard();
+  // cpu ms used per 1 000 ms round, in virtual time
+  let cpu = 0;
+  let now = 0;
+  const round = (used: number): ReturnType<RealtimeGuard['observe']> => g.observe((cpu += used), (now += 1000));
+  t.is(g.observe(cpu, now), null, 'the first reading only sets the base');
+  t.is(round(950), null);
+  t.is(round(400), null, 'one saturated round is not enough');
+  t.is(round(950), null);
+  t.is(round(920), 'down', 'two in a row at 90 % or more');
+  t.true(g.steppedDown);
+  t.true(Math.abs(g.lastShare - 0.92) < 1e-9);
+  // stepped down: busy rounds do nothing, quiet ones count, and a busy one starts the count over
+  t.is(round(990), null);
+  for (let i = 0; i < 29; i++) t.is(round(100), null);
+  t.is(round(600), null, 'not quiet: the count starts over');
+  for (let i = 0; i < 29; i++) t.is(round(100), null);
+  t.is(round(100), 'up', 'thirty quiet rounds in a row');
+  t.false(g.steppedDown);
+  // unreadable readings and rounds of no length change nothing
+  t.is(g.observe(NaN, now + 1000), null);
+  t.is(g.observe(cpu, now), null);
+  t.is(g.streak, 0);
+  // custom thresholds
+  const quick = new RealtimeGuard({ busyLimit: 0.5, rounds: 1, quietLimit: 0.2, quietRounds: 1 });
+  quick.observe(0, 0);
+  t.is(quick.observe(600, 1000), 'down');
+  t.is(quick.observe(700, 2000), 'up');
+});
+
+test('threadCpuMs reads the calling thread\'s CPU time: it grows while the thread works, never faster than the wall clock', (t) => {
+  if (process.platform !== 'linux') return t.pass('Linux only');
+  const wall0 = performance.now();
+  const a = threadCpuMs();
+  t.true(Number.isFinite(a));
+  // busy until the thread has been given 20 ms of CPU, however loaded the machine
+  let b = a;
+  while (b - a < 20 && performance.now() - wall0 < 20000) b = threadCpuMs();
+  const wall = performance.now() - wall0;
+  t.true(b - a >= 20, `the thread's CPU time grew by ${b - a} ms`);
+  t.true(b - a <= wall + 0.01, `CPU ${b - a} ms within the ${wall} ms that passed`);
+});
+
+test.serial('a real-time floor that keeps its core saturated steps down to high, says why, and goes on ticking', async (t) => {
+  const e = await startEngine(t, { phoneName: 'guard', mediaWorkers: 1 });
+  const floors = (e.engine as unknown as { run?: { mediaFloors?: MediaFloors } }).run?.mediaFloors;
+  t.truthy(floors);
+  t.true(await until(() => floors!.threadPriorities()[0] !== undefined, 5000));
+  const start = floors!.threadPriorities()[0]!;
+  t.is(start.requested, 'realtime', 'the default');
+  if (start.applied !== 'realtime') return t.pass(`real time refused here (${start.reason}): nothing to step down from`);
+  const ticks = (): number => e.engine.getMediaClockStatistics().ticks ?? 0;
+  t.true(floors!.spinFloor(0, 6000));
+  t.true(await until(() => floors!.threadPriorities()[0]!.applied !== 'realtime', 10000), 'stepped down while saturated');
+  const down = floors!.threadPriorities()[0]!;
+  t.is(down.applied, 'high');
+  t.is(down.policy, 'SCHED_OTHER');
+  t.regex(down.reason, /stepped down from SCHED_FIFO: the thread kept \d+ % of a core busy for 2 s/);
+  const before = ticks();
+  t.true(await until(() => ticks() > before + 10, 5000), 'the floor ticks on');
 });
 
 /** A classic pcap file (Ethernet link) holding RTP packets `[srcPort, dstPort, seq, seconds, fraction]`. */
