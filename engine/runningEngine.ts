@@ -68,7 +68,7 @@ import { TelephonyReturnValue as T } from './returnCodes.js';
 import { SipMessageHooks } from './sipHooks.js';
 import { attachSipLogger } from './sipLog.js';
 import type { ResolvedParams } from './startParams.js';
-import { CallHoldType } from './types.js';
+import { CallHoldType, gcOnEachThread } from './types.js';
 import { CallProcedures } from './callProcedures.js';
 import { LineProcedures } from './lineProcedures.js';
 import { LineMediaProcedures } from './lineMediaProcedures.js';
@@ -608,6 +608,11 @@ export class RunningEngine {
    * (the start then fails with SipThreadCreationError).
    */
   private static async startMediaFloors(p: ResolvedParams, pump: MediaPump, logger: EngineState['logger'], onLost: MediaFloorsOptions['onLost']): Promise<MediaFloors | null> {
+    // V8's GC helpers are shared and stay at normal priority: a real-time floor's collection can
+    // wait for them (docs/architecture.md, "Why real time is not the default")
+    if (p.mediaThreadPriority === 'realtime' && !gcOnEachThread()) {
+      logger.warn({ mediaThreadPriority: 'realtime' }, 'real-time media threads without node --single-threaded-gc: their garbage collections can wait for V8 helper threads at normal priority');
+    }
     const floors = await MediaFloors.start({
       count: p.mediaWorkers,
       host: p.ipAddressOfThisHost,

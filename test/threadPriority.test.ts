@@ -4,6 +4,7 @@
  * bench:calls part e's pcap reader (bench/pcap.ts) reads what tcpdump writes.
  */
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { resolveStartParams } from '../engine/startParams.js';
 import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
 import { readPcapRtp, spacingByWindow } from '../bench/pcap.js';
 import { RealtimeGuard, threadCpuMs } from '../media/realtimeGuard.js';
+import { gcOnEachThread } from '../engine/types.js';
 import type { MediaFloors } from '../engine/mediaWorkers.js';
 import { startEngine } from './helpers/engine.js';
 import { until } from './helpers/observe.js';
@@ -24,7 +26,16 @@ test('mediaThreadPriority: the three values are accepted, anything else is SipBa
   t.is(resolveStartParams({ ...base, mediaThreadPriority: 'max' }), T.SipBadParameter);
   t.is(resolveStartParams({ ...base, mediaThreadPriority: 1 }), T.SipBadParameter);
   const d = resolveStartParams(base);
-  t.true(typeof d === 'object' && d.mediaThreadPriority === 'realtime', 'the default asks for real time (and falls back where refused)');
+  t.true(typeof d === 'object' && d.mediaThreadPriority === 'high');
+  // this test process runs without --single-threaded-gc: V8's GC helpers are shared
+  t.false(gcOnEachThread());
+});
+
+test('gcOnEachThread sees node --single-threaded-gc (and --single-threaded, which implies it)', (t) => {
+  const types = new URL('../engine/types.js', import.meta.url).href;
+  const src = `import(${JSON.stringify(types)}).then((m) => console.log(JSON.stringify(m.gcOnEachThread())))`;
+  for (const flag of ['--single-threaded-gc', '--single-threaded']) t.true(JSON.parse(execFileSync(process.execPath, [flag, '-e', src], { encoding: 'utf8' })), flag);
+  t.false(JSON.parse(execFileSync(process.execPath, ['-e', src], { encoding: 'utf8' })));
 });
 
 test("raiseThreadPriority('normal') changes nothing", (t) => {
@@ -137,12 +148,12 @@ test('threadCpuMs reads the calling thread\'s CPU time: it grows while the threa
 });
 
 test.serial('a real-time floor that keeps its core saturated steps down to high, says why, and goes on ticking', async (t) => {
-  const e = await startEngine(t, { phoneName: 'guard', mediaWorkers: 1 });
+  const e = await startEngine(t, { phoneName: 'guard', mediaWorkers: 1, mediaThreadPriority: 'realtime' });
   const floors = (e.engine as unknown as { run?: { mediaFloors?: MediaFloors } }).run?.mediaFloors;
   t.truthy(floors);
   t.true(await until(() => floors!.threadPriorities()[0] !== undefined, 5000));
   const start = floors!.threadPriorities()[0]!;
-  t.is(start.requested, 'realtime', 'the default');
+  t.is(start.requested, 'realtime');
   if (start.applied !== 'realtime') return t.pass(`real time refused here (${start.reason}): nothing to step down from`);
   const ticks = (): number => e.engine.getMediaClockStatistics().ticks ?? 0;
   t.true(floors!.spinFloor(0, 6000));

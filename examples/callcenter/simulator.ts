@@ -181,20 +181,30 @@ export class CallerPool {
     this.busy.add(line);
     this.engine.setFromHeaderUserName(line, script.name);
     this.engine.setPhoneName(line, script.name);
+    // the digit is pressed once the center has answered (its greeting is playing), however long
+    // the answer takes: a digit sent before it would be lost and the caller never queued
+    const onAnswer = (n: Notification): void => {
+      if (n.phoneLine !== line) return;
+      this.engine.off('SipOutgoingCallConnected', onAnswer);
+      this.after(script.dialAfterMs ?? 1500, () => press());
+    };
+    this.engine.on('SipOutgoingCallConnected', onAnswer);
     const rc = await this.engine.makeCall('support', '127.0.0.1', centerPort, line, true, 10000);
     if (rc !== T.SipSuccess) {
+      this.engine.off('SipOutgoingCallConnected', onAnswer);
       this.busy.delete(line);
       return -1;
     }
     const done = (): void => {
       this.engine.off('SipCallComplete', onEnd);
+      this.engine.off('SipOutgoingCallConnected', onAnswer);
       this.busy.delete(line);
     };
     const onEnd = (n: Notification): void => {
       if (n.phoneLine === line) done();
     };
     this.engine.on('SipCallComplete', onEnd);
-    this.after(script.dialAfterMs ?? 1500, () => {
+    const press = (): void => {
       if (!this.busy.has(line)) return;
       this.engine.sendDtmf(line, script.choice, DtmfMethod.Rfc4733);
       if (script.voice && script.choice !== '9') {
@@ -209,7 +219,7 @@ export class CallerPool {
           r.channel?.write(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
         });
       }
-    });
+    };
     this.after(script.stayMs, () => {
       if (this.busy.has(line)) void this.engine.terminateCall(line, false, 0);
     });
