@@ -628,9 +628,11 @@ export class RunningEngine {
       onPriority: (worker, r, step) => {
         // what the floor's thread got, and why less than asked (ffi/sched.ts)
         const fields = { worker, requested: r.requested, applied: r.applied, tid: r.tid, nice: r.nice, policy: r.policy, sliceUs: r.sliceUs, ...(r.reason !== '' ? { reason: r.reason } : {}) };
-        // a saturated floor is worth a warning (it has more calls than its core carries); a
-        // refusal at start is not: the default asks for 'realtime' wherever the engine runs
+        // a saturated floor is worth a warning (it has more calls than its core carries), and so
+        // is a refused 'realtime' (asked for on purpose); 'high' (the default) is refused wherever
+        // the engine lacks the right, so that refusal is only information
         if (step === 'down') logger.warn(fields, 'media worker thread stepped down: its core is saturated');
+        else if (step === undefined && r.requested === 'realtime' && r.applied !== 'realtime') logger.warn(fields, 'media worker thread priority lower than asked');
         else logger.info(fields, r.applied === r.requested ? 'media worker thread priority' : 'media worker thread priority lower than asked');
       },
       onLost,

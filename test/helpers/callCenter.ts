@@ -67,6 +67,13 @@ export async function judge(t: ExecutionContext, what: string, engine: VoipMedia
   for (const f of absent) t.true(levels.get(f)! < ABSENT, `${what}: ${f} Hz should not be heard (${levels.get(f)!.toFixed(1)} dB)`);
 }
 
+/**
+ * How long an agent's phone may take to log in (its REGISTER answered). On a loaded machine the
+ * call center's overload guard may answer a REGISTER 503 (event-loop lag, `maxEventLoopLagMs`,
+ * docs/operations.md) and the phone tries again after its 4 s error retry: a few of those fit.
+ */
+export const LOGIN_MS = 30000;
+
 /** The agent named `name` in a floor snapshot (the tests name only agents they configured). */
 export function agentOf(s: FloorSnapshot, name: string): AgentView {
   return s.agents.find((a) => a.name === name)!;
