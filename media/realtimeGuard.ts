@@ -1,6 +1,6 @@
 /**
  * The safety valve of a real-time media thread. A floor in SCHED_FIFO (`mediaThreadPriority:
- * 'realtime'`, the default where the system allows it) runs before every normal thread of the
+ * 'realtime'`, what a dedicated media server asks for) runs before every normal thread of the
  * box: that is what keeps its ticks on time while a set-up storm, SIPp or other processes keep
  * the cores busy. The same rank lets a floor that has more calls than its core can carry take
  * that core from signalling and everything else (the kernel's real-time throttling leaves them
