@@ -631,9 +631,10 @@ export class RunningEngine {
         // a saturated floor is worth a warning (it has more calls than its core carries), and so
         // is a refused 'realtime' (asked for on purpose); 'high' (the default) is refused wherever
         // the engine lacks the right, so that refusal is only information
+        const lower = r.applied !== r.requested;
         if (step === 'down') logger.warn(fields, 'media worker thread stepped down: its core is saturated');
-        else if (step === undefined && r.requested === 'realtime' && r.applied !== 'realtime') logger.warn(fields, 'media worker thread priority lower than asked');
-        else logger.info(fields, r.applied === r.requested ? 'media worker thread priority' : 'media worker thread priority lower than asked');
+        else if (lower && step === undefined && r.requested === 'realtime') logger.warn(fields, 'media worker thread priority lower than asked');
+        else logger.info(fields, lower ? 'media worker thread priority lower than asked' : 'media worker thread priority');
       },
       onLost,
     });

@@ -325,12 +325,12 @@ export interface StartSipTelephonyParams {
    * meant for a process that holds one engine and runs node with `--single-threaded-gc` (the
    * engine warns otherwise); `'normal'` leaves them as started. Raising needs CAP_SYS_NICE or
    * the matching rlimit (RLIMIT_NICE / RLIMIT_RTPRIO): without it the threads stay as they are
-   * (with the short slice, which needs no right) and the engine logs what it applied and why. A real-time floor that
-   * keeps its core saturated for 2 s steps down to `'high'` until it has been quiet for 30 s
-   * (it has more calls than the core carries, and would otherwise starve signalling). Linux
-   * only. So a media tick gets a core at once while signalling or other processes keep the
-   * cores busy. A LineScape addition: docs/operations.md, "Granting the media threads their
-   * priority".
+   * (with the short slice, which needs no right) and the engine logs what it applied and why.
+   * A real-time floor that keeps its core saturated for 2 s steps down to `'high'` until it has
+   * been quiet for 30 s (it has more calls than the core carries, and would otherwise starve
+   * signalling). Linux only. So a media tick gets a core at once while signalling or other
+   * processes keep the cores busy. A LineScape addition: docs/operations.md, "Granting the media
+   * threads their priority".
    */
   mediaThreadPriority?: 'normal' | 'high' | 'realtime';
   /**

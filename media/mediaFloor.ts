@@ -186,8 +186,10 @@ let rounds = 0;
 const counters = setInterval(() => {
   for (const c of calls.values()) Atomics.store(slots, c.slot * SLOT_FIELDS + SLOT_PACKETS_IN, c.session.mediaPacketsIn);
   figures.publish(clock.stats(), clock.sendTiming, calls.size, pump.groupSizes());
-  if (guard !== null && (rounds + 1) % STATS_EVERY === 0) watchRank(guard);
-  if (++rounds % STATS_EVERY === 0 && calls.size > 0) {
+  // once a second: the guard's reading, then the statistics round
+  const second = ++rounds % STATS_EVERY === 0;
+  if (second && guard !== null) watchRank(guard);
+  if (second && calls.size > 0) {
     // in pieces through the queue: every call's statistics at once held the floor for ms
     const ids = [...calls.keys()];
     for (let i = 0; i < ids.length; i += STATS_CHUNK) work.push({ t: 'statsChunk', ids: ids.slice(i, i + STATS_CHUNK) });

@@ -9,7 +9,8 @@
  * seconds in a row at or over {@link RealtimeGuardOptions.busyLimit} of a core, steps down to
  * `'high'` (nice −10); once it has stayed under {@link RealtimeGuardOptions.quietLimit} for
  * {@link RealtimeGuardOptions.quietRounds} seconds it is raised again. The engine logs each step
- * (`media worker thread priority`) and `MediaFloors.threadPriorities()` shows the floor's rank now.
+ * (a step down as the warning `media worker thread stepped down: its core is saturated`) and
+ * `MediaFloors.threadPriorities()` shows the floor's rank now.
  * @module
  */
 import fs from 'node:fs';
