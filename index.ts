@@ -6,6 +6,7 @@
 export { VoipMediaEngine, LINESCAPE_VERSION, MAX_REGISTRATION_WORKERS } from './engine/VoipMediaEngine.js';
 export type {
   EngineOptions,
+  RealtimeSeatsOptions,
   LineStatusResult,
   VersionInfo,
   NumPhoneLinesResult,

@@ -72,8 +72,8 @@
  * / `w1-realtime` (`mediaWorkers: 1` at each `mediaThreadPriority`), `w1-rt-stgc` (realtime, E run with node's
  * `--single-threaded-gc`), and with `rtpTransport: 'native'`: `w0-native`, `w1-high-native`,
  * `w1-rt-native`, `w1-rt-stgc-native`; `defaults`: the engine as an application gets it (its default
- * `mediaWorkers`, `mediaThreadPriority` and `rtpTransport`); `w1-rt-stgc-native` is the configuration
- * docs/operations.md recommends for a dedicated media server. Targets: p99 < 3 ms during the burst, no gap > 40 ms (pjsua: 1.0 ms).
+ * `mediaWorkers`, `mediaThreadPriority` and `rtpTransport`: real time where the bench may raise
+ * its threads, as `w1-rt-native`). Targets: p99 < 3 ms during the burst, no gap > 40 ms (pjsua: 1.0 ms).
  * Each variant takes 30–60 s.
  *
  * **heap** — memory of a process holding an engine: per idle line (engine with `HEAP_LINES`
@@ -1286,7 +1286,7 @@ const STORM_VARIANTS: Array<[string, string, Record<string, unknown>, string?]> 
   ['w1-high-native', 'mediaWorkers 1, priority high, rtpTransport native', { mediaWorkers: 1, mediaThreadPriority: 'high', rtpTransport: 'native' }],
   ['w1-rt-native', 'mediaWorkers 1, realtime, rtpTransport native', { mediaWorkers: 1, mediaThreadPriority: 'realtime', rtpTransport: 'native' }],
   // the engine as an application gets it: its default media workers (cores - 1), priority and transport
-  ['defaults', `the engine's defaults (mediaWorkers ${defaultMediaWorkers()}, mediaThreadPriority and rtpTransport unset: high, native)`, { mediaWorkers: defaultMediaWorkers(), rtpTransport: 'default' }],
+  ['defaults', `the engine's defaults (mediaWorkers ${defaultMediaWorkers()}, mediaThreadPriority and rtpTransport unset: realtime within the machine's seats, native)`, { mediaWorkers: defaultMediaWorkers(), rtpTransport: 'default' }],
   // V8's GC helper threads stay at normal priority: a real-time floor waiting for them in a
   // scavenge is a priority inversion; --single-threaded-gc does the floor's GC on its own thread
   ['w1-rt-stgc', 'mediaWorkers 1, realtime, node --single-threaded-gc', { mediaWorkers: 1, mediaThreadPriority: 'realtime' }, '--single-threaded-gc'],

@@ -38,7 +38,7 @@ import { resolveStartParams } from './startParams.js';
 import { TypedEventEmitter } from './typedEmitter.js';
 import { CallHoldType, DtmfMethod, type MediaFormatAudio, type StartSipTelephonyParams } from './types.js';
 
-export type { EngineOptions } from './engineState.js';
+export type { EngineOptions, RealtimeSeatsOptions } from './engineState.js';
 export { MAX_REGISTRATION_WORKERS } from './serverProcedures.js';
 export { LINESCAPE_VERSION } from './results.js';
 export type {

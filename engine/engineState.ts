@@ -50,6 +50,23 @@ export interface EngineOptions {
    * warnings and errors as JSON lines on standard error.
    */
   logger?: Logger;
+  /**
+   * The machine's real-time seats: a media worker at `mediaThreadPriority: 'realtime'` runs in
+   * SCHED_FIFO only while it holds one, and at `'high'` otherwise, so that real-time media
+   * threads never fill every core (the main threads and V8's helpers keep one). Seats are files
+   * in `dir`, shared by every LineScape process of the machine (default
+   * `/dev/shm/linescape-realtime-seats`), `count` of them (default: one per core but one). A box
+   * that runs other real-time work gives fewer; tests give a directory of their own.
+   */
+  realtimeSeats?: RealtimeSeatsOptions;
+}
+
+/** Where the machine's real-time seats live and how many there are (`EngineOptions.realtimeSeats`). */
+export interface RealtimeSeatsOptions {
+  /** The directory of seat files, shared by the processes that share the seats. */
+  dir: string;
+  /** Real-time media threads allowed at once (0: none). */
+  count: number;
 }
 
 /**

@@ -47,6 +47,7 @@ import { mediaParamsOf, type LineMedia } from '../lines/lineMedia.js';
 import type { NegotiatedMedia } from '../sip/sdp.js';
 import type { PhoneLine } from '../lines/phoneLine.js';
 import type { ThreadPriority, ThreadPriorityResult } from '../ffi/sched.js';
+import { RealtimeSeats, type RealtimeSeat } from '../media/realtimeSeats.js';
 
 /** Young generation of a floor's V8 heap, MB (see the Floor constructor). */
 export const FLOOR_YOUNG_GENERATION_MB = 4;
@@ -123,6 +124,11 @@ export interface MediaFloorsOptions {
   onLost: (media: FloorLineMedia, floor: number, reason: string) => void;
   /** How far each floor raises its thread's scheduling priority (`mediaThreadPriority`; default normal). */
   priority?: ThreadPriority;
+  /**
+   * The machine's real-time seats a `'realtime'` floor needs one of (default
+   * {@link RealtimeSeats.machine}); a floor without one runs at `'high'` (media/realtimeSeats.ts).
+   */
+  seats?: RealtimeSeats;
   /** Each floor's RTP transport (`rtpTransport`; default dgram). */
   transport?: 'dgram' | 'native';
   /**
@@ -181,6 +187,10 @@ class Floor {
   readonly rtpPairs: number;
   /** What scheduling priority the floor's thread got, once it said. */
   priority: ThreadPriorityResult | undefined;
+  /** The real-time seat this floor holds (media/realtimeSeats.ts). */
+  private seat: RealtimeSeat | undefined;
+  /** Why a `'realtime'` floor got no seat and runs at `'high'` ('' when it got one or did not ask). */
+  private readonly seatless: string = '';
 
   constructor(
     readonly index: number,
@@ -204,8 +214,17 @@ class Floor {
     this.rtpPairs = Math.max(0, Math.floor((max - min + 1) / 2));
     const clockBox = new SharedArrayBuffer(FLOOR_CLOCK_BOX_BYTES);
     this.clock = new FloorClockReader(clockBox);
+    let priority = o.priority ?? 'normal';
+    if (priority === 'realtime') {
+      const got = (o.seats ?? RealtimeSeats.machine()).take();
+      this.seat = got.seat;
+      if (got.reason !== undefined) {
+        priority = 'high';
+        this.seatless = got.reason;
+      }
+    }
     this.worker = new Worker(new URL('../media/mediaFloor.js', import.meta.url), {
-      workerData: { index, host: o.host, minPort: min, maxPort: max, strategy: o.strategy, slots: sab, commands: this.commands.sab, statsBox, clockBox, priority: o.priority ?? 'normal', phases: o.phases ?? 1, transport: o.transport ?? 'dgram' },
+      workerData: { index, host: o.host, minPort: min, maxPort: max, strategy: o.strategy, slots: sab, commands: this.commands.sab, statsBox, clockBox, priority, phases: o.phases ?? 1, transport: o.transport ?? 'dgram' },
       // a small young generation bounds each scavenge (what it copies) to a millisecond or two:
       // a floor allocates ~13 MB/s at 200 calls (Node's per-datagram Buffer and rinfo) and 5x
       // that in a set-up storm, and with V8's default (up to 16 MB semi-spaces) a scavenge held
@@ -225,6 +244,23 @@ class Floor {
   settle(ok: boolean): void {
     if (ok && !this.dead) this.isReady = true;
     this.readyDone(ok && !this.dead);
+  }
+
+  /**
+   * The floor's word on its priority, completed: a floor that got no real-time seat asked for
+   * real time too, and says why it runs at `'high'`; a floor whose thread was refused real time
+   * at its start gives its seat to another (a step down keeps it: the floor may be raised again).
+   */
+  ranked(r: ThreadPriorityResult, step: 'down' | 'up' | undefined): ThreadPriorityResult {
+    if (this.seatless !== '') return { ...r, requested: 'realtime', reason: r.reason === '' ? this.seatless : `${this.seatless}; ${r.reason}` };
+    if (step === undefined && r.applied !== 'realtime') this.releaseSeat();
+    return r;
+  }
+
+  /** Gives the floor's real-time seat back (its thread is gone or was refused real time). */
+  releaseSeat(): void {
+    this.seat?.release();
+    this.seat = undefined;
   }
 
   /** A free counter slot, or -1 when the floor is full. */
@@ -422,10 +458,12 @@ export class MediaFloors {
       case 'stats':
         for (const [id, s] of m.list) floor.calls.get(id)?.setStats(s);
         return;
-      case 'sched':
-        floor.priority = m.result;
-        this.o.onPriority?.(floor.index, m.result, m.step);
+      case 'sched': {
+        const r = floor.ranked(m.result, m.step);
+        floor.priority = r;
+        this.o.onPriority?.(floor.index, r, m.step);
         return;
+      }
       default:
         (floor.calls.get(m.id) ?? (m.t === 'recDone' ? floor.recordingStops.get(m.id) : undefined))?.onEvent(m);
     }
@@ -435,6 +473,7 @@ export class MediaFloors {
   onDead(floor: Floor, reason: string): void {
     if (floor.dead) return;
     floor.dead = true;
+    floor.releaseSeat();
     floor.settle(false);
     for (const [ch, c] of this.tx) if (c.floor === floor) {
       for (const done of c.acks.values()) done(new Error('media worker lost'));

@@ -45,6 +45,7 @@ import { CallDirection } from '../lines/lineState.js';
 import { DriftCorrectedMediaClock, type MediaClock, type MediaClockStats } from '../media/mediaClock.js';
 import { MediaPump } from '../media/mediaPump.js';
 import { RtpPortAllocator } from '../media/rtpSocket.js';
+import { RealtimeSeats } from '../media/realtimeSeats.js';
 import { MediaFloors, type FloorLineMedia, type MediaFloorsOptions } from './mediaWorkers.js';
 import { EngineAudio } from './audio.js';
 import { setSrtpLibraryPath } from '../ffi/srtp.js';
@@ -68,7 +69,7 @@ import { TelephonyReturnValue as T } from './returnCodes.js';
 import { SipMessageHooks } from './sipHooks.js';
 import { attachSipLogger } from './sipLog.js';
 import type { ResolvedParams } from './startParams.js';
-import { CallHoldType, gcOnEachThread } from './types.js';
+import { CallHoldType } from './types.js';
 import { CallProcedures } from './callProcedures.js';
 import { LineProcedures } from './lineProcedures.js';
 import { LineMediaProcedures } from './lineMediaProcedures.js';
@@ -227,7 +228,8 @@ export class RunningEngine {
     // the media floors are ready before the run exists: no call can reach a floor still
     // loading, and the start's CPU burst is over before the overload guard samples the loop
     const owner: { run?: RunningEngine } = {};
-    const floors = p.mediaWorkers > 0 ? await RunningEngine.startMediaFloors(p, mediaPump, state.logger, (media, worker, reason) => owner.run?.mediaLost(media, worker, reason)) : undefined;
+    const seats = state.options.realtimeSeats;
+    const floors = p.mediaWorkers > 0 ? await RunningEngine.startMediaFloors(p, mediaPump, state.logger, seats === undefined ? RealtimeSeats.machine() : new RealtimeSeats(seats.dir, seats.count), (media, worker, reason) => owner.run?.mediaLost(media, worker, reason)) : undefined;
     const audio = floors === null ? T.SipThreadCreationError : await EngineAudio.start({ clock: state.clock, notifyLine: (line, event, data) => state.notifier.lineUnchecked(line, event, data) }, p, lines, mediaPump);
     if (typeof audio === 'number') {
       await floors?.stop();
@@ -607,12 +609,7 @@ export class RunningEngine {
    * Starts the run's media floors and waits until each is ready; null when one could not start
    * (the start then fails with SipThreadCreationError).
    */
-  private static async startMediaFloors(p: ResolvedParams, pump: MediaPump, logger: EngineState['logger'], onLost: MediaFloorsOptions['onLost']): Promise<MediaFloors | null> {
-    // V8's GC helpers are shared and stay at normal priority: a real-time floor's collection can
-    // wait for them (docs/architecture.md, "Why real time is not the default")
-    if (p.mediaThreadPriority === 'realtime' && !gcOnEachThread()) {
-      logger.warn({ mediaThreadPriority: 'realtime' }, 'real-time media threads without node --single-threaded-gc: their garbage collections can wait for V8 helper threads at normal priority');
-    }
+  private static async startMediaFloors(p: ResolvedParams, pump: MediaPump, logger: EngineState['logger'], seats: RealtimeSeats, onLost: MediaFloorsOptions['onLost']): Promise<MediaFloors | null> {
     const floors = await MediaFloors.start({
       count: p.mediaWorkers,
       host: p.ipAddressOfThisHost,
@@ -622,18 +619,18 @@ export class RunningEngine {
       maxCalls: mediaCallsCap(p),
       pump,
       priority: p.mediaThreadPriority,
+      seats,
       transport: p.rtpTransport,
       // each floor's clock is cut into the same phases as the main thread's
       phases: p.mediaPhaseGroups,
       onPriority: (worker, r, step) => {
         // what the floor's thread got, and why less than asked (ffi/sched.ts)
         const fields = { worker, requested: r.requested, applied: r.applied, tid: r.tid, nice: r.nice, policy: r.policy, sliceUs: r.sliceUs, ...(r.reason !== '' ? { reason: r.reason } : {}) };
-        // a saturated floor is worth a warning (it has more calls than its core carries), and so
-        // is a refused 'realtime' (asked for on purpose); 'high' (the default) is refused wherever
-        // the engine lacks the right, so that refusal is only information
+        // a saturated floor is worth a warning (it has more calls than its core carries); real
+        // time (the default) is refused wherever the engine lacks the right, and a floor beyond
+        // the machine's real-time seats runs at 'high' by design, so those are only information
         const lower = r.applied !== r.requested;
         if (step === 'down') logger.warn(fields, 'media worker thread stepped down: its core is saturated');
-        else if (lower && step === undefined && r.requested === 'realtime') logger.warn(fields, 'media worker thread priority lower than asked');
         else logger.info(fields, lower ? 'media worker thread priority lower than asked' : 'media worker thread priority');
       },
       onLost,

@@ -320,13 +320,14 @@ export interface StartSipTelephonyParams {
   mediaWorkers?: number;
   /**
    * Scheduling priority of the media worker threads (with `mediaWorkers` > 0; the main thread is
-   * never changed): `'high'` (default) gives each a nice value of −10 and a short scheduler
-   * slice; `'realtime'` runs each in SCHED_FIFO, falling back to `'high'` where refused, and is
-   * meant for a process that holds one engine and runs node with `--single-threaded-gc` (the
-   * engine warns otherwise); `'normal'` leaves them as started. Raising needs CAP_SYS_NICE or
-   * the matching rlimit (RLIMIT_NICE / RLIMIT_RTPRIO): without it the threads stay as they are
-   * (with the short slice, which needs no right) and the engine logs what it applied and why.
-   * A real-time floor that keeps its core saturated for 2 s steps down to `'high'` until it has
+   * never changed): `'realtime'` (default) runs each in SCHED_FIFO while it holds one of the
+   * machine's real-time seats (one per core but one, shared by every LineScape process: see
+   * `EngineOptions.realtimeSeats`), so real-time media never fills every core; a thread without a
+   * seat, or refused real time, runs at `'high'`. `'high'` gives each a nice value of −10 and a
+   * short scheduler slice; `'normal'` leaves them as started. Raising needs CAP_SYS_NICE or the
+   * matching rlimit (RLIMIT_RTPRIO / RLIMIT_NICE): without it the threads stay as they are (with
+   * the short slice, which needs no right) and the engine logs what it applied and why. A
+   * real-time floor that keeps its core saturated for 2 s steps down to `'high'` until it has
    * been quiet for 30 s (it has more calls than the core carries, and would otherwise starve
    * signalling). Linux only. So a media tick gets a core at once while signalling or other
    * processes keep the cores busy. A LineScape addition: docs/operations.md, "Granting the media
@@ -381,17 +382,6 @@ export interface StartSipTelephonyParams {
  */
 export function defaultMediaWorkers(): number {
   return Math.min(64, Math.max(1, availableParallelism() - 1));
-}
-
-/**
- * True when this process's V8 collects garbage on each thread alone (`node --single-threaded-gc`,
- * or `--single-threaded`, which implies it). Otherwise V8's garbage-collector helper threads are
- * shared by every thread and run at normal priority, and a real-time thread's collection can wait
- * for them while normal threads hold the cores (docs/architecture.md, "Why real time is not the
- * default").
- */
-export function gcOnEachThread(): boolean {
-  return process.execArgv.some((a) => a === '--single-threaded-gc' || a === '--single-threaded');
 }
 
 /** Defaults for every start parameter. */
@@ -453,7 +443,7 @@ export const DEFAULT_START_PARAMS: Readonly<Required<Omit<StartSipTelephonyParam
   acceptOutOfDialogRefer: false,
   packetTimeMs: 20,
   mediaWorkers: defaultMediaWorkers(),
-  mediaThreadPriority: 'high',
+  mediaThreadPriority: 'realtime',
   rtpTransport: 'native',
   srtpPolicy: 'none',
   srtpSuites: [...SRTP_SUITES],

@@ -4,7 +4,6 @@
  * bench:calls part e's pcap reader (bench/pcap.ts) reads what tcpdump writes.
  */
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +13,6 @@ import { resolveStartParams } from '../engine/startParams.js';
 import { TelephonyReturnValue as T } from '../engine/returnCodes.js';
 import { readPcapRtp, spacingByWindow } from '../bench/pcap.js';
 import { RealtimeGuard, threadCpuMs } from '../media/realtimeGuard.js';
-import { gcOnEachThread } from '../engine/types.js';
 import type { MediaFloors } from '../engine/mediaWorkers.js';
 import { startEngine } from './helpers/engine.js';
 import { until } from './helpers/observe.js';
@@ -26,16 +24,7 @@ test('mediaThreadPriority: the three values are accepted, anything else is SipBa
   t.is(resolveStartParams({ ...base, mediaThreadPriority: 'max' }), T.SipBadParameter);
   t.is(resolveStartParams({ ...base, mediaThreadPriority: 1 }), T.SipBadParameter);
   const d = resolveStartParams(base);
-  t.true(typeof d === 'object' && d.mediaThreadPriority === 'high');
-  // this test process runs without --single-threaded-gc: V8's GC helpers are shared
-  t.false(gcOnEachThread());
-});
-
-test('gcOnEachThread sees node --single-threaded-gc (and --single-threaded, which implies it)', (t) => {
-  const types = new URL('../engine/types.js', import.meta.url).href;
-  const src = `import(${JSON.stringify(types)}).then((m) => console.log(JSON.stringify(m.gcOnEachThread())))`;
-  for (const flag of ['--single-threaded-gc', '--single-threaded']) t.true(JSON.parse(execFileSync(process.execPath, [flag, '-e', src], { encoding: 'utf8' })), flag);
-  t.false(JSON.parse(execFileSync(process.execPath, ['-e', src], { encoding: 'utf8' })));
+  t.true(typeof d === 'object' && d.mediaThreadPriority === 'realtime');
 });
 
 test("raiseThreadPriority('normal') changes nothing", (t) => {
@@ -148,7 +137,10 @@ test('threadCpuMs reads the calling thread\'s CPU time: it grows while the threa
 });
 
 test.serial('a real-time floor that keeps its core saturated steps down to high, says why, and goes on ticking', async (t) => {
-  const e = await startEngine(t, { phoneName: 'guard', mediaWorkers: 1, mediaThreadPriority: 'realtime' });
+  // a seat of its own: another test process may hold the machine's
+  const seats = fs.mkdtempSync(path.join(os.tmpdir(), 'seats-'));
+  t.teardown(() => fs.rmSync(seats, { recursive: true, force: true }));
+  const e = await startEngine(t, { phoneName: 'guard', mediaWorkers: 1, mediaThreadPriority: 'realtime' }, { realtimeSeats: { dir: seats, count: 1 } });
   const floors = (e.engine as unknown as { run?: { mediaFloors?: MediaFloors } }).run?.mediaFloors;
   t.truthy(floors);
   t.true(await until(() => floors!.threadPriorities()[0] !== undefined, 5000));
