@@ -88,26 +88,33 @@ export class RealtimeSeats {
     }
     for (let k = 0; k < this.count; k++) {
       const file = path.join(this.dir, `seat-${k}`);
-      if (this.claim(file)) return { seat: this.seatOf(k, file) };
+      const claimed = this.claim(file);
+      if (claimed === true) return { seat: this.seatOf(k, file) };
+      if (claimed !== false) return { reason: `no real-time seat: ${file}: ${claimed}` };
     }
     return { reason: `all ${this.count} real-time seats of this machine are taken (one per core but one: signalling and V8's helpers keep a core)` };
   }
 
-  /** Creates `file` for this process; over a seat whose owner has gone, once. */
-  private claim(file: string): boolean {
+  /**
+   * Creates `file` for this process, over a seat whose owner has gone once: true when taken,
+   * false when another live process (or this one) holds it, the error's text when the seat
+   * cannot be made at all (the directory is not writable, say).
+   */
+  private claim(file: string): boolean | string {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
         return true;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return false;
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return (err as Error).message;
       }
       let owner: number;
       try {
         owner = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
-      } catch {
-        // given back meanwhile: try again
-        continue;
+      } catch (err) {
+        // given back meanwhile: try again; anything else is no seat file at all
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        return (err as Error).message;
       }
       // this process's own seats are held by its other floors; a live owner keeps its seat
       if (owner === process.pid || alive(owner)) return false;

@@ -44,6 +44,21 @@ test('seats: none on a machine of one core', (t) => {
   t.regex(r.reason ?? '', /one core/);
 });
 
+test('seats: a directory that cannot hold them gives a reason, not an exception', (t) => {
+  const dir = seatDir(t);
+  const file = path.join(dir, 'a-file');
+  fs.writeFileSync(file, '');
+  // a path under a file: neither made nor written
+  const r = new RealtimeSeats(path.join(file, 'seats'), 2).take();
+  t.is(r.seat, undefined);
+  t.regex(r.reason ?? '', /no real-time seat: .*a-file\/seats/);
+  // a seat path that is a directory: the exclusive create fails with something else than EEXIST
+  fs.mkdirSync(path.join(dir, 'seats', 'seat-0'), { recursive: true });
+  const r2 = new RealtimeSeats(path.join(dir, 'seats'), 1).take();
+  t.is(r2.seat, undefined);
+  t.regex(r2.reason ?? '', /seat-0/);
+});
+
 test('seats: a seat left by a process that has gone is taken over; a live owner keeps its seat', (t) => {
   const dir = seatDir(t);
   // a process id that no longer runs: a child that has exited
