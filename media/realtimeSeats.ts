@@ -118,6 +118,9 @@ export class RealtimeSeats {
       }
       // this process's own seats are held by its other floors; a live owner keeps its seat
       if (owner === process.pid || alive(owner)) return false;
+      // two processes that find the same dead owner at the same moment could both take the seat
+      // (one removes the file the other has just made): a seat one over, once, for a seat left
+      // by a killed process; cheaper than a lock, and the guard still watches each floor
       fs.rmSync(file, { force: true });
     }
     return false;
