@@ -171,7 +171,9 @@ async function startEngine(req: WorkerRequest): Promise<object> {
     phoneName: typeof req.phoneName === 'string' ? req.phoneName : 'bench',
     minLocalRtpPort: Number(req.rtpMin),
     maxLocalRtpPort: Number(req.rtpMax),
-    dtmfEnabled: false,
+    // in-band DTMF detection off, as pjsua's comparison has none; BENCH_DTMF_DETECT=1 measures
+    // the engine's default (dtmfEnabled: true, a detector on every received frame)
+    dtmfEnabled: process.env.BENCH_DTMF_DETECT === '1',
     callAnswerTimeoutSeconds: 60,
     // bench:calls workers / f: media in this many worker threads; the other parts and rows
     // measure media on the main thread, whatever the engine's default

@@ -91,7 +91,8 @@
  * second window for a step that is not clean), `BENCH_WORKER_NODE_ARGS` (extra node flags for
  * the child processes, e.g. `--cpu-prof`), `F_HEAP_PROFILE` (part f: a path prefix; each window's
  * allocations, garbage included, are sampled to `<prefix>-w<workers>-<rate>.heapprofile`),
- * `F_HEAP_SNAPSHOT` (part f: a path prefix; a heap snapshot after each window).
+ * `F_HEAP_SNAPSHOT` (part f: a path prefix; a heap snapshot after each window), `BENCH_DTMF_DETECT=1` (the
+ * engines detect in-band DTMF, `dtmfEnabled`'s default; off otherwise, as in pjsua's comparison).
  * @module
  */
 import { fork, type ChildProcess } from 'node:child_process';

@@ -1,4 +1,5 @@
 import test from 'ava';
+import fc from 'fast-check';
 import {
   DTMF_DIGITS,
   DTMF_RX_BEGIN,
@@ -446,6 +447,62 @@ test('detector: digits survive moderate noise (20 dB SNR)', (t) => {
   const n = noise(pcm.length, 1400, 99);
   for (let i = 0; i < pcm.length; i++) pcm[i] = Math.max(-32768, Math.min(32767, pcm[i]! + n[i]!));
   t.is(detectDtmfDigits(pcm), SIXTEEN);
+});
+
+test('detector: skipping quiet windows changes nothing: the same digits, returns and held digit after every chunk (property)', (t) => {
+  // segments near the edges the gate and the detector judge: tones around the minimum level,
+  // cut to a few ms, beside silence, noise and single tones
+  const segment = fc.oneof(
+    fc.record({ kind: fc.constant('silence' as const), ms: fc.integer({ min: 1, max: 120 }) }),
+    fc.record({ kind: fc.constant('noise' as const), ms: fc.integer({ min: 1, max: 120 }), amp: fc.integer({ min: 1, max: 3000 }), seed: fc.integer({ min: 1, max: 1 << 30 }) }),
+    fc.record({ kind: fc.constant('digit' as const), ms: fc.integer({ min: 3, max: 150 }), digit: fc.integer({ min: 0, max: 15 }), level: fc.integer({ min: -45, max: 0 }) }),
+    fc.record({ kind: fc.constant('sine' as const), ms: fc.integer({ min: 3, max: 150 }), freq: fc.integer({ min: 300, max: 2000 }), level: fc.integer({ min: -45, max: 0 }) }),
+  );
+  const render = (segs: Array<{ kind: string; ms: number; amp?: number; seed?: number; digit?: number; level?: number; freq?: number }>): Int16Array => {
+    const parts = segs.map((g) => {
+      const n = g.ms * 8;
+      if (g.kind === 'silence') return new Int16Array(n);
+      if (g.kind === 'noise') return noise(n, g.amp!, g.seed);
+      const pcm = new Int16Array(n);
+      if (g.kind === 'sine') fillSine(pcm, 8000, g.freq!, dbm0ToAmplitude(g.level!));
+      else {
+        const [lo, hi] = dtmfFrequencies(g.digit!);
+        const a = new Int16Array(n);
+        fillSine(pcm, 8000, lo, dbm0ToAmplitude(g.level!));
+        fillSine(a, 8000, hi, dbm0ToAmplitude(g.level!));
+        for (let i = 0; i < n; i++) pcm[i] = Math.max(-32768, Math.min(32767, pcm[i]! + a[i]!));
+      }
+      return pcm;
+    });
+    const out = new Int16Array(parts.reduce((s, p) => s + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  };
+  fc.assert(
+    fc.property(fc.array(segment, { minLength: 1, maxLength: 24 }), fc.array(fc.integer({ min: 1, max: 400 }), { minLength: 1, maxLength: 8 }), (segs, chunks) => {
+      const pcm = render(segs);
+      const gated = new DtmfDetector();
+      const full = new DtmfDetector({ skipQuiet: false });
+      let a = '';
+      let b = '';
+      for (let i = 0, c = 0; i < pcm.length; c++) {
+        const n = Math.min(chunks[c % chunks.length]!, pcm.length - i);
+        const part = pcm.subarray(i, i + n);
+        if (gated.process(part, n) !== full.process(part, n)) return false;
+        if (gated.current !== full.current) return false;
+        for (let d = gated.takeDigit(); d >= 0; d = gated.takeDigit()) a += dtmfDigitChar(d);
+        for (let d = full.takeDigit(); d >= 0; d = full.takeDigit()) b += dtmfDigitChar(d);
+        i += n;
+      }
+      return a === b;
+    }),
+    { numRuns: 400 },
+  );
+  t.pass();
 });
 
 test('detector: result does not depend on how the stream is framed', (t) => {
