@@ -458,27 +458,23 @@ test('detector: skipping quiet windows changes nothing: the same digits, returns
     fc.record({ kind: fc.constant('digit' as const), ms: fc.integer({ min: 3, max: 150 }), digit: fc.integer({ min: 0, max: 15 }), level: fc.integer({ min: -45, max: 0 }) }),
     fc.record({ kind: fc.constant('sine' as const), ms: fc.integer({ min: 3, max: 150 }), freq: fc.integer({ min: 300, max: 2000 }), level: fc.integer({ min: -45, max: 0 }) }),
   );
-  const render = (segs: Array<{ kind: string; ms: number; amp?: number; seed?: number; digit?: number; level?: number; freq?: number }>): Int16Array => {
-    const parts = segs.map((g) => {
-      const n = g.ms * 8;
-      if (g.kind === 'silence') return new Int16Array(n);
-      if (g.kind === 'noise') return noise(n, g.amp!, g.seed);
-      const pcm = new Int16Array(n);
-      if (g.kind === 'sine') fillSine(pcm, 8000, g.freq!, dbm0ToAmplitude(g.level!));
-      else {
-        const [lo, hi] = dtmfFrequencies(g.digit!);
-        const a = new Int16Array(n);
-        fillSine(pcm, 8000, lo, dbm0ToAmplitude(g.level!));
-        fillSine(a, 8000, hi, dbm0ToAmplitude(g.level!));
-        for (let i = 0; i < n; i++) pcm[i] = Math.max(-32768, Math.min(32767, pcm[i]! + a[i]!));
-      }
-      return pcm;
-    });
-    const out = new Int16Array(parts.reduce((s, p) => s + p.length, 0));
+  type Segment = { kind: string; ms: number; amp?: number; seed?: number; digit?: number; level?: number; freq?: number };
+  const render = (segs: Segment[]): Int16Array => {
+    const out = new Int16Array(segs.reduce((n, g) => n + g.ms * 8, 0));
     let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
+    for (const g of segs) {
+      const n = g.ms * 8;
+      const pcm = out.subarray(at, at + n);
+      at += n;
+      if (g.kind === 'noise') pcm.set(noise(n, g.amp!, g.seed));
+      else if (g.kind === 'sine') fillSine(pcm, 8000, g.freq!, dbm0ToAmplitude(g.level!));
+      else if (g.kind === 'digit') {
+        const [lo, hi] = dtmfFrequencies(g.digit!);
+        const high = new Int16Array(n);
+        fillSine(pcm, 8000, lo, dbm0ToAmplitude(g.level!));
+        fillSine(high, 8000, hi, dbm0ToAmplitude(g.level!));
+        for (let i = 0; i < n; i++) pcm[i] = Math.max(-32768, Math.min(32767, pcm[i]! + high[i]!));
+      }
     }
     return out;
   };
