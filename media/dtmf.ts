@@ -467,10 +467,11 @@ const GOERTZEL = (() => {
 /**
  * In-band DTMF detector for 8 kHz PCM (resample Opus audio to 8 kHz first).
  *
- * Eight Goertzel filters run over half-windows of 51 samples, carried across frame boundaries;
- * each half ends with the complex DFT value at the eight frequencies, and two consecutive halves
- * combine (with a phase rotation) into the DFT of a 102-sample window. So every 6.4 ms a full
- * window is judged, at the cost of a single filter bank. A window is a hit for a digit when:
+ * Eight Goertzel filters run over each half-window of 51 samples (gathered across frame
+ * boundaries); each half ends with the complex DFT value at the eight frequencies, and two
+ * consecutive halves combine (with a phase rotation) into the DFT of a 102-sample window. So
+ * every 6.4 ms a full window is judged, at the cost of a single filter bank; a window too quiet to
+ * hold a digit is judged from its energy alone ({@link DtmfDetectorOptions.skipQuiet}). A window is a hit for a digit when:
  * both the strongest row and column tone exceed the minimum level, their twist is within limits,
  * each is clearly stronger than the others in its group (relative peak), and together they hold
  * at least `minToneShare` of the window's power (rejecting speech, music and noise).
