@@ -24,7 +24,7 @@ import { CallerPool, SimPhone } from '../examples/callcenter/simulator.js';
 import { SupervisorServer, type ServerMessage } from '../examples/callcenter/supervisorServer.js';
 import { sendTone } from './helpers/audio.js';
 import { until } from './helpers/observe.js';
-import { agentOf, floor, judge, LOGIN_MS, testCallCenter } from './helpers/callCenter.js';
+import { agentOf, floor, judge, loggedIn, testCallCenter } from './helpers/callCenter.js';
 import { peerTest } from './helpers/env.js';
 
 const MUSIC = 523;
@@ -117,7 +117,7 @@ test('the page\'s API over a real WebSocket and HTTP: bad input gets a clear err
   const { center, server, pool } = r;
   const alice = r.phone('alice');
   t.is(await alice.start(center.sipPort), T.SipSuccess);
-  t.true(await until(() => agentOf(center.snapshot(), 'alice').state === 'idle', LOGIN_MS), 'alice is logged in');
+  t.true(await loggedIn(center, 'alice'), 'alice is logged in');
   // a caller waits in support, which nobody serves
   const line = await pool.call(center.sipPort, { name: 'dora', choice: '2', stayMs: 600000, voice: null, dialAfterMs: 800 });
   t.true(line >= 0);
@@ -229,7 +229,7 @@ peerTest('the supervisor page in headless Chromium follows a live call, its list
   const sue = r.phone('sue');
   t.is(await alice.start(center.sipPort), T.SipSuccess);
   t.is(await sue.start(center.sipPort), T.SipSuccess);
-  t.true(await until(() => agentOf(center.snapshot(), 'alice').state === 'idle', LOGIN_MS), 'alice is logged in');
+  t.true(await loggedIn(center, 'alice'), 'alice is logged in');
 
   const browser: Browser = await puppeteer.launch({
     executablePath: bins.chromium,

@@ -17,7 +17,7 @@ import type { CallRecord } from '../examples/callcenter/callLog.js';
 import { sendTone } from './helpers/audio.js';
 import { dominantFrequency, toneLevelDb } from './helpers/analysis.js';
 import { until } from './helpers/observe.js';
-import { ABSENT, PRESENT, agentOf, floor, hear, judge, LOGIN_MS, testCallCenter } from './helpers/callCenter.js';
+import { ABSENT, PRESENT, agentOf, floor, hear, judge, loggedIn, testCallCenter } from './helpers/callCenter.js';
 
 const RATE = 8000;
 /** The queue music of these tests: one steady note. */
@@ -170,7 +170,7 @@ test('supervisor: a queued call transferred to a chosen agent, then listen, whis
   const sue = r.phone('sue');
   t.is(await alice.start(center.sipPort), T.SipSuccess);
   t.is(await sue.start(center.sipPort), T.SipSuccess);
-  t.true(await until(() => agentOf(center.snapshot(), 'alice').state === 'idle', LOGIN_MS), 'alice is logged in');
+  t.true(await loggedIn(center, 'alice'), 'alice is logged in');
 
   // support has no agent: the call waits until the supervisor gives it to alice
   const line = await pool.call(center.sipPort, { name: 'carl', choice: '2', stayMs: 600000, voice: null, dialAfterMs: 800 });
@@ -227,10 +227,10 @@ test('an agent who does not answer: the call goes to the next agent; a caller le
   // alice is logged in first, so she is the longest idle, but her phone is never answered
   const alice = r.phone('alice', { answers: false });
   t.is(await alice.start(center.sipPort), T.SipSuccess);
-  t.true(await until(() => agentOf(center.snapshot(), 'alice').state === 'idle', LOGIN_MS));
+  t.true(await loggedIn(center, 'alice'));
   const bob = r.phone('bob');
   t.is(await bob.start(center.sipPort), T.SipSuccess);
-  t.true(await until(() => agentOf(center.snapshot(), 'bob').state === 'idle', LOGIN_MS));
+  t.true(await loggedIn(center, 'bob'));
 
   const line = await pool.call(center.sipPort, { name: 'erin', choice: '1', stayMs: 600000, voice: null, dialAfterMs: 800 });
   t.true(line >= 0);
@@ -263,7 +263,7 @@ test('act() refuses bad input with a clear error and changes nothing', async (t)
   const { center, pool } = r;
   const alice = r.phone('alice');
   t.is(await alice.start(center.sipPort), T.SipSuccess);
-  t.true(await until(() => agentOf(center.snapshot(), 'alice').state === 'idle', LOGIN_MS));
+  t.true(await loggedIn(center, 'alice'));
   // a caller waits in support, which nobody serves
   const line = await pool.call(center.sipPort, { name: 'dora', choice: '2', stayMs: 600000, voice: null, dialAfterMs: 800 });
   t.true(line >= 0);
@@ -306,7 +306,7 @@ test('outbound: an agent calls a number over the trunk; both hear each other, re
   const { center, pool } = r;
   const alice = r.phone('alice');
   t.is(await alice.start(center.sipPort), T.SipSuccess);
-  t.true(await until(() => agentOf(center.snapshot(), 'alice').state === 'idle', LOGIN_MS), 'alice is logged in');
+  t.true(await loggedIn(center, 'alice'), 'alice is logged in');
   center.outboundTrunk = { address: '127.0.0.1', port: pool.engine.getSipPort() };
   const ended: CallRecord[] = [];
   center.on('ended', (row) => ended.push(row));
@@ -360,7 +360,7 @@ test('answered counts at the answer: a call in progress is in today\'s figures, 
   const { center, pool } = r;
   const alice = r.phone('alice');
   t.is(await alice.start(center.sipPort), T.SipSuccess);
-  t.true(await until(() => agentOf(center.snapshot(), 'alice').state === 'idle', LOGIN_MS), 'alice is logged in');
+  t.true(await loggedIn(center, 'alice'), 'alice is logged in');
   const ended: CallRecord[] = [];
   center.on('ended', (row) => ended.push(row));
   const line = await pool.call(center.sipPort, { name: 'gina', choice: '1', stayMs: 600000, voice: null, dialAfterMs: 800 });
@@ -378,7 +378,7 @@ test('outbound calls refused: no trunk, unknown agent, an agent not idle, no fre
   const { center, pool } = r;
   const alice = r.phone('alice');
   t.is(await alice.start(center.sipPort), T.SipSuccess);
-  t.true(await until(() => agentOf(center.snapshot(), 'alice').state === 'idle', LOGIN_MS));
+  t.true(await loggedIn(center, 'alice'));
   const noTrunk = await center.act({ action: 'call', agent: 'alice', number: '5550100' });
   t.false(noTrunk.ok);
   if (!noTrunk.ok) t.regex(noTrunk.error, /no outbound trunk is configured/);

@@ -12,6 +12,7 @@ import type { ExecutionContext } from 'ava';
 import { TelephonyReturnValue as T, type VoipMediaEngine } from '../../index.js';
 import { toneLevelDb } from './analysis.js';
 import { listenFor } from './audio.js';
+import { until } from './observe.js';
 
 /** A tone counts as heard above this level (dB of the whole signal). */
 export const PRESENT = -12;
@@ -72,7 +73,12 @@ export async function judge(t: ExecutionContext, what: string, engine: VoipMedia
  * call center's overload guard may answer a REGISTER 503 (event-loop lag, `maxEventLoopLagMs`,
  * docs/operations.md) and the phone tries again after its 4 s error retry: a few of those fit.
  */
-export const LOGIN_MS = 30000;
+const LOGIN_MS = 30000;
+
+/** Resolves true once agent `name` is logged in (idle on the floor), false after {@link LOGIN_MS}. */
+export function loggedIn(center: CallCenter, name: string): Promise<boolean> {
+  return until(() => agentOf(center.snapshot(), name).state === 'idle', LOGIN_MS);
+}
 
 /** The agent named `name` in a floor snapshot (the tests name only agents they configured). */
 export function agentOf(s: FloorSnapshot, name: string): AgentView {
