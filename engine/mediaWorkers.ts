@@ -47,7 +47,7 @@ import { mediaParamsOf, type LineMedia } from '../lines/lineMedia.js';
 import type { NegotiatedMedia } from '../sip/sdp.js';
 import type { PhoneLine } from '../lines/phoneLine.js';
 import type { ThreadPriority, ThreadPriorityResult } from '../ffi/sched.js';
-import { RealtimeSeats, type RealtimeSeat } from '../media/realtimeSeats.js';
+import type { RealtimeSeat, RealtimeSeats } from '../media/realtimeSeats.js';
 
 /** Young generation of a floor's V8 heap, MB (see the Floor constructor). */
 export const FLOOR_YOUNG_GENERATION_MB = 4;
@@ -125,10 +125,10 @@ export interface MediaFloorsOptions {
   /** How far each floor raises its thread's scheduling priority (`mediaThreadPriority`; default normal). */
   priority?: ThreadPriority;
   /**
-   * The machine's real-time seats a `'realtime'` floor needs one of (default
-   * {@link RealtimeSeats.machine}); a floor without one runs at `'high'` (media/realtimeSeats.ts).
+   * The real-time seats a `'realtime'` floor needs one of (the engine's: the machine's, or
+   * `EngineOptions.realtimeSeats`); a floor without one runs at `'high'` (media/realtimeSeats.ts).
    */
-  seats?: RealtimeSeats;
+  seats: RealtimeSeats;
   /** Each floor's RTP transport (`rtpTransport`; default dgram). */
   transport?: 'dgram' | 'native';
   /**
@@ -216,7 +216,7 @@ class Floor {
     this.clock = new FloorClockReader(clockBox);
     let priority = o.priority ?? 'normal';
     if (priority === 'realtime') {
-      const got = (o.seats ?? RealtimeSeats.machine()).take();
+      const got = o.seats.take();
       this.seat = got.seat;
       if (got.reason !== undefined) {
         priority = 'high';

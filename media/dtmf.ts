@@ -729,10 +729,9 @@ export class DtmfDetector {
 
   /** Clear filter state, timing and the digit queue. */
   reset(): void {
-    this.prevRe.fill(0);
-    this.prevIm.fill(0);
+    // as a new detector: a silent half before, its DFT (zero) computed if a window needs it
     this.halfBefore.fill(0);
-    this.prevDft = true;
+    this.prevDft = false;
     this.energy = 0;
     this.prevEnergy = 0;
     this.fill = 0;
