@@ -6,24 +6,28 @@
  * made once gives the same clock (Node's hrtime is CLOCK_MONOTONIC) at a fixed offset.
  * @module
  */
+import { nativeAddress } from '../ffi/loader.js';
 import { LINUX, libcUdp, type LibcUdp } from '../ffi/udp.js';
 
 /** timespec { tv_sec, tv_nsec }: two 64-bit words; both fit their low 32 bits here. */
 const timespec = Buffer.alloc(16);
 const words = new Uint32Array(timespec.buffer, timespec.byteOffset, 4);
+/** `timespec`'s address, read when libc is first bound (libc is handed a number: ffi/udp.ts). */
+let timespecAt = 0;
 /** libc once probed (null: not yet), or false where it is not bound. */
 let libc: LibcUdp | false | null = null;
 /** performance.now() minus the monotonic clock, ms. */
 let offset = 0;
 
 function monotonicMs(c: LibcUdp): number {
-  c.clockGettime(LINUX.CLOCK_MONOTONIC, timespec);
+  c.clockGettime(LINUX.CLOCK_MONOTONIC, timespecAt);
   return words[0]! * 1000 + words[2]! / 1e6;
 }
 
 function probe(): LibcUdp | false {
   const c = libcUdp();
   if (typeof c === 'string') return false;
+  timespecAt = Number(nativeAddress(timespec));
   // the offset from the closest of a few bracketed readings
   let best = Infinity;
   for (let i = 0; i < 20; i++) {

@@ -93,6 +93,10 @@ class NativeUdpPoller {
   /** name (16 used) at 0, iovec at 32, control at 64, msghdr at 128. */
   private readonly block = Buffer.allocUnsafeSlow(192);
   private readonly events = Buffer.allocUnsafeSlow(12 * EVENTS);
+  /** `events`' and `msg`'s addresses: libc is handed numbers (see ffi/udp.ts, `sendto`). */
+  private readonly eventsAt: number;
+  private readonly msgAt: number;
+  private readonly tsAt: number;
   private readonly ts = Buffer.allocUnsafeSlow(64);
   /**
    * This poll's clock readings for {@link NativeUdpPoller.readOne}: `performance.now()` and the
@@ -122,6 +126,9 @@ class NativeUdpPoller {
     b.writeBigUInt64LE(nativeAddress(this.rx), 32);
     b.writeBigUInt64LE(BigInt(RX_BYTES), 40);
     this.msg = b.subarray(128, 184);
+    this.msgAt = Number(base + 128n);
+    this.eventsAt = Number(nativeAddress(this.events));
+    this.tsAt = Number(nativeAddress(this.ts));
     const m = this.msg;
     m.writeBigUInt64LE(base, 0); // msg_name
     m.writeBigUInt64LE(base + 32n, 16); // msg_iov
@@ -228,10 +235,10 @@ class NativeUdpPoller {
       // socket with more queued is reported again in the next round. Reading until EAGAIN
       // instead cost a second recvmsg per socket per poll, where one packet is the rule.
       for (let round = 0; round < ROUNDS_PER_POLL; round++) {
-        const n = c.epollWait(this.epfd, this.events, EVENTS, 0) as number;
+        const n = c.epollWait(this.epfd, this.eventsAt, EVENTS, 0) as number;
         if (n <= 0) break;
         if (clock[1] !== clock[1]) {
-          c.clockGettime(LINUX.CLOCK_REALTIME, this.ts);
+          c.clockGettime(LINUX.CLOCK_REALTIME, this.tsAt);
           clock[1] = this.ts.readUInt32LE(0) * 1000 + this.ts.readInt32LE(4) * 4294967296000 + this.ts.readUInt32LE(8) / 1e6;
         }
         for (let i = 0; i < n; i++) {
@@ -255,7 +262,7 @@ class NativeUdpPoller {
     // arithmetic, about 100 bytes of garbage per datagram read
     m.writeUInt32LE(64, 40);
     m.writeUInt32LE(0, 44);
-    const len = this.c.recvmsg(ep.fd, m, LINUX.MSG_DONTWAIT) as number;
+    const len = this.c.recvmsg(ep.fd, this.msgAt, LINUX.MSG_DONTWAIT) as number;
     if (len < 0) {
       const e = nativeErrno();
       if (e !== ERRNO.EAGAIN && e !== ERRNO.EINTR) ep.failed(errnoError('recvmsg', e));
@@ -319,6 +326,12 @@ export class NativeUdpEndpoint implements UdpEndpoint {
   /** What {@link NativeUdpEndpoint.stage} handed out: the stage, or a larger one-off buffer. */
   private staged: Buffer = this.stageBuf;
   private readonly dest = Buffer.from(this.store, STAGE_BYTES, SOCKADDR_IN_BYTES);
+  /**
+   * The stage's and the destination's addresses, handed to `sendto` as numbers (ffi/udp.ts).
+   * An ArrayBuffer's memory never moves, and `store` lives as long as the socket.
+   */
+  private readonly stageAt = Number(nativeAddress(this.stageBuf));
+  private readonly destAt = this.stageAt + STAGE_BYTES;
   private destHost = '';
   private destPort = -1;
   private destOk = false;
@@ -366,7 +379,8 @@ export class NativeUdpEndpoint implements UdpEndpoint {
     }
     if (this.closed || !this.destination(port, host)) return;
     // sent at the end of the task with the others (NativeUdpPoller.queueSend)
-    this.pendingLen = len;
+    // libc gets an address, not a Buffer: nothing past the stage may be read
+    this.pendingLen = len < STAGE_BYTES ? len : STAGE_BYTES;
     this.owner.queueSend(this);
   }
 
@@ -378,7 +392,11 @@ export class NativeUdpEndpoint implements UdpEndpoint {
   sendNow(buf: Buffer, len: number, port: number, host: string): void {
     if (this.closed) return;
     if (this.pendingLen >= 0) this.sendPending();
-    if (this.destination(port, host)) this.sendto(buf, len);
+    // a one-off buffer (larger than the stage, or the caller's own): its address read now
+    if (!this.destination(port, host)) return;
+    const n = len < buf.length ? len : buf.length;
+    if (n > 0) this.sendto(buf === this.stageBuf ? this.stageAt : Number(nativeAddress(buf)), n);
+    else this.sendto(this.stageAt, 0);
   }
 
   /**
@@ -418,12 +436,12 @@ export class NativeUdpEndpoint implements UdpEndpoint {
     const len = this.pendingLen;
     if (len < 0) return;
     this.pendingLen = -1;
-    if (!this.closed) this.sendto(this.stageBuf, len);
+    if (!this.closed) this.sendto(this.stageAt, len);
   }
 
-  /** `buf[0..len)` to `dest`; a failure goes to the error handler. */
-  private sendto(buf: Buffer, len: number): void {
-    if ((this.c.sendto(this.fd, buf, len, 0, this.dest, SOCKADDR_IN_BYTES) as number) < 0) this.failed(errnoError('sendto', nativeErrno()));
+  /** `len` bytes at address `at` (a buffer this socket keeps alive) to `dest`; a failure goes to the error handler. */
+  private sendto(at: number, len: number): void {
+    if ((this.c.sendto(this.fd, at, len, 0, this.destAt, SOCKADDR_IN_BYTES) as number) < 0) this.failed(errnoError('sendto', nativeErrno()));
   }
 
   /** Points `dest` at `host:port`; false (reported, or resolving a name) when it cannot be sent to. */

@@ -23,6 +23,8 @@ import type { UdpEndpoint, UdpMessageHandler } from './udpEndpoint.js';
 
 /** Bytes of a large send slot: an RTP header and a full Ethernet payload. */
 const SEND_SLOT_BYTES = 1536;
+/** Packets of one length from one buffer before `RtpSocket.sendFrom` copies them through a view of their own. */
+const COPY_VIEW_AFTER = 8;
 
 /**
  * Bytes of a small send slot: enough for 20 ms of G.711 or G.722 (12 + 160), a G.729, GSM or
@@ -653,6 +655,11 @@ export class RtpSocket {
   private rtcpMux: boolean;
   private symmetric: boolean;
   private closed = false;
+  /** The last packet's source buffer and length, how many in a row had them, and a view of them once they hold (see `sendFrom`). */
+  private copySource: Buffer | null = null;
+  private copyLength = -1;
+  private copyRun = 0;
+  private copyView: Uint8Array | null = null;
   /** SRTP of the session (set from SDES), or null for plain RTP. */
   private srtp: SrtpSession | null = null;
 
@@ -825,9 +832,23 @@ export class RtpSocket {
     }
     // copied into the socket's stage (a dgram slot: see SendSlot; the native socket's own buffer)
     const out0 = sock.stage(room);
-    // byte by byte: Buffer#copy of part of a buffer makes a view of that part first, a small
-    // allocation per packet (a packet is its buffer's first bytes, and Opus packets vary in length)
-    for (let i = 0; i < len; i++) out0[i] = buf[i]!;
+    // Buffer#copy of part of a buffer makes a view of that part first, a small allocation per
+    // packet (a packet is its buffer's first bytes). A stream of one length (G.711, G.722) is
+    // copied through a view kept for it, as a memcpy; lengths that vary (Opus) byte by byte.
+    // The view is made once the length has held for COPY_VIEW_AFTER packets in a row.
+    const v = this.copyView;
+    if (v !== null && this.copySource === buf && v.length === len) out0.set(v);
+    else {
+      for (let i = 0; i < len; i++) out0[i] = buf[i]!;
+      if (this.copySource === buf && this.copyLength === len) {
+        if (++this.copyRun >= COPY_VIEW_AFTER) this.copyView = new Uint8Array(buf.buffer, buf.byteOffset, len);
+      } else {
+        this.copySource = buf;
+        this.copyLength = len;
+        this.copyRun = 1;
+        this.copyView = null;
+      }
+    }
     let out = len;
     if (srtp !== null) {
       out = rtcp ? srtp.protectRtcp(out0, len) : srtp.protectRtp(out0, len);

@@ -107,6 +107,40 @@ peerTest.serial('two native sockets exchange RTP; the handler sees the source an
   t.is(alloc.inUse, 0);
 });
 
+peerTest.serial('what is sent arrives byte for byte: a stream of one length (copied through a view once it holds), lengths that vary, and one larger than the stage, never read past its buffer', [NATIVE], async (t) => {
+  const alloc = await nativeAllocator();
+  const a = await RtpSocket.open(alloc);
+  const b = await RtpSocket.open(alloc);
+  if (!a.ok || !b.ok) return t.fail('allocation failed');
+  t.teardown(() => Promise.all([a.socket.close(), b.socket.close()]));
+  const got: Buffer[] = [];
+  b.socket.onRtp = (buf, len) => got.push(Buffer.from(buf.subarray(0, len)));
+  a.socket.setRemote(HOST, b.socket.rtpPort);
+  const pkt = Buffer.alloc(1700);
+  const sent: Buffer[] = [];
+  const lengths = [...Array.from({ length: 20 }, () => 172), 60, 61, 60, 1200, 172, 172];
+  for (let i = 0; i < lengths.length; i++) {
+    const len = lengths[i]!;
+    const n = writeRtpHeader(pkt, { marker: false, payloadType: 0, sequence: i, timestamp: i * 160, ssrc: 9 });
+    for (let k = n; k < len; k++) pkt[k] = (i * 31 + k) & 255;
+    t.true(a.socket.sendRtp(pkt, len));
+    sent.push(Buffer.from(pkt.subarray(0, len)));
+    // one packet per task, as a clock phase sends them
+    await Promise.resolve();
+    await sleep(1);
+    pollNativeUdp();
+  }
+  // larger than the stage: sent from the caller's buffer, and a length past its end is cut to it
+  const big = Buffer.alloc(1600, 0x5a);
+  writeRtpHeader(big, { marker: false, payloadType: 0, sequence: 99, timestamp: 0, ssrc: 9 });
+  t.true(a.socket.sendRtp(big, 2000));
+  await sleep(5);
+  pollNativeUdp();
+  t.is(got.length, lengths.length + 1);
+  for (let i = 0; i < lengths.length; i++) t.true(got[i]!.equals(sent[i]!), `packet ${i} (${lengths[i]} bytes) arrived as sent`);
+  t.true(got[lengths.length]!.equals(big), 'the large packet is its buffer, no more');
+});
+
 peerTest.serial('a busy port is skipped; garbage, an oversized datagram and a bad destination are counted, never thrown', [NATIVE], async (t) => {
   const ports = await freePorts(4, { even: true });
   const squatter = dgram.createSocket('udp4');
