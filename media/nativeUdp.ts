@@ -93,7 +93,7 @@ class NativeUdpPoller {
   /** name (16 used) at 0, iovec at 32, control at 64, msghdr at 128. */
   private readonly block = Buffer.allocUnsafeSlow(192);
   private readonly events = Buffer.allocUnsafeSlow(12 * EVENTS);
-  /** `events`' and `msg`'s addresses: libc is handed numbers (see ffi/udp.ts, `sendto`). */
+  /** `events`', `msg`'s and `ts`' addresses: libc is handed numbers (see ffi/udp.ts, `sendto`). */
   private readonly eventsAt: number;
   private readonly msgAt: number;
   private readonly tsAt: number;
