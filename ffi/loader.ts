@@ -149,12 +149,23 @@ export function nativeErrno(): number {
  * The address of `buf`'s first byte, for C structures that point at other buffers (an
  * `iovec`, a `msghdr`). Throws when koffi did not load (callers have loaded a library first).
  * The buffer must not be one V8 may keep inside its heap (64 bytes or less made by
- * `Buffer.alloc`): use `Buffer.allocUnsafeSlow` for what C keeps pointers to.
+ * `Buffer.alloc` or `Buffer.allocUnsafeSlow`): make what C keeps pointers to larger than that, or
+ * over an ArrayBuffer of its own (`Buffer.from(new ArrayBuffer(n))`).
  */
 export function nativeAddress(buf: Buffer): bigint {
   const k = getKoffi();
   if (k?.address === undefined) throw new Error(`koffi (the FFI module) failed to load: ${koffiError}`);
   return k.address(buf);
+}
+
+/**
+ * {@link nativeAddress} as a number, for functions declared with `uintptr_t` parameters (koffi
+ * then skips looking the Buffer up at every call). Exact: user-space addresses on x86-64 and
+ * arm64 are below 2^48, well inside a double's 2^53. Same rule for the buffer, and the caller
+ * keeps it alive as long as the address is used.
+ */
+export function nativeAddressNumber(buf: Buffer): number {
+  return Number(nativeAddress(buf));
 }
 
 /**

@@ -6,11 +6,14 @@
  * made once gives the same clock (Node's hrtime is CLOCK_MONOTONIC) at a fixed offset.
  * @module
  */
-import { nativeAddress } from '../ffi/loader.js';
+import { nativeAddressNumber } from '../ffi/loader.js';
 import { LINUX, libcUdp, type LibcUdp } from '../ffi/udp.js';
 
-/** timespec { tv_sec, tv_nsec }: two 64-bit words; both fit their low 32 bits here. */
-const timespec = Buffer.alloc(16);
+/**
+ * timespec { tv_sec, tv_nsec }: two 64-bit words; both fit their low 32 bits here. Over an
+ * ArrayBuffer of its own: libc keeps its address, and a small `Buffer.alloc` may live in V8's heap.
+ */
+const timespec = Buffer.from(new ArrayBuffer(16));
 const words = new Uint32Array(timespec.buffer, timespec.byteOffset, 4);
 /** `timespec`'s address, read when libc is first bound (libc is handed a number: ffi/udp.ts). */
 let timespecAt = 0;
@@ -27,7 +30,7 @@ function monotonicMs(c: LibcUdp): number {
 function probe(): LibcUdp | false {
   const c = libcUdp();
   if (typeof c === 'string') return false;
-  timespecAt = Number(nativeAddress(timespec));
+  timespecAt = nativeAddressNumber(timespec);
   // the offset from the closest of a few bracketed readings
   let best = Infinity;
   for (let i = 0; i < 20; i++) {

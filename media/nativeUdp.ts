@@ -14,7 +14,7 @@
  * @module
  */
 import dns from 'node:dns';
-import { nativeAddress, nativeErrno } from '../ffi/loader.js';
+import { nativeAddress, nativeAddressNumber, nativeErrno } from '../ffi/loader.js';
 import { ERRNO, ERRNO_NAMES, LINUX, libcUdp, type LibcUdp } from '../ffi/udp.js';
 import { setPacketArrival, type UdpEndpoint, type UdpMessageHandler } from './udpEndpoint.js';
 
@@ -97,7 +97,8 @@ class NativeUdpPoller {
   private readonly eventsAt: number;
   private readonly msgAt: number;
   private readonly tsAt: number;
-  private readonly ts = Buffer.allocUnsafeSlow(64);
+  /** Over an ArrayBuffer of its own: 64 bytes made by `Buffer.allocUnsafeSlow` may live in V8's heap, and libc keeps its address. */
+  private readonly ts = Buffer.from(new ArrayBuffer(64));
   /**
    * This poll's clock readings for {@link NativeUdpPoller.readOne}: `performance.now()` and the
    * wall clock, ms. A fractional number handed to a function is a new heap number per call; a
@@ -127,8 +128,8 @@ class NativeUdpPoller {
     b.writeBigUInt64LE(BigInt(RX_BYTES), 40);
     this.msg = b.subarray(128, 184);
     this.msgAt = Number(base + 128n);
-    this.eventsAt = Number(nativeAddress(this.events));
-    this.tsAt = Number(nativeAddress(this.ts));
+    this.eventsAt = nativeAddressNumber(this.events);
+    this.tsAt = nativeAddressNumber(this.ts);
     const m = this.msg;
     m.writeBigUInt64LE(base, 0); // msg_name
     m.writeBigUInt64LE(base + 32n, 16); // msg_iov
@@ -330,7 +331,7 @@ export class NativeUdpEndpoint implements UdpEndpoint {
    * The stage's and the destination's addresses, handed to `sendto` as numbers (ffi/udp.ts).
    * An ArrayBuffer's memory never moves, and `store` lives as long as the socket.
    */
-  private readonly stageAt = Number(nativeAddress(this.stageBuf));
+  private readonly stageAt = nativeAddressNumber(this.stageBuf);
   private readonly destAt = this.stageAt + STAGE_BYTES;
   private destHost = '';
   private destPort = -1;
@@ -392,11 +393,10 @@ export class NativeUdpEndpoint implements UdpEndpoint {
   sendNow(buf: Buffer, len: number, port: number, host: string): void {
     if (this.closed) return;
     if (this.pendingLen >= 0) this.sendPending();
-    // a one-off buffer (larger than the stage, or the caller's own): its address read now
     if (!this.destination(port, host)) return;
+    // the caller's own buffer (larger than the stage): its address read now, its length a bound
     const n = len < buf.length ? len : buf.length;
-    if (n > 0) this.sendto(buf === this.stageBuf ? this.stageAt : Number(nativeAddress(buf)), n);
-    else this.sendto(this.stageAt, 0);
+    this.sendto(n > 0 ? nativeAddressNumber(buf) : this.stageAt, n);
   }
 
   /**
