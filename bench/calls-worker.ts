@@ -313,6 +313,10 @@ function engineMeasure(): WindowFigures {
   const seconds = Number(process.hrtime.bigint() - w.t0) / 1e9;
   const cpu = process.cpuUsage(w.cpu0);
   w.eld.disable();
+  if (process.env.BENCH_CLOCK_DUMP) {
+    const c = e.getMediaClockStatistics() as MediaClockStats;
+    for (const x of [c, ...(c.floors ?? [])]) process.stderr.write(`CLOCK ${JSON.stringify({ late: x.lateTicks, skip: x.skippedTicks, maxLate: x.maxLatenessMs, sliceP99: x.sliceP99Ms, sliceMax: x.sliceMaxMs, jit99: x.intervalJitterP99Ms, jitMax: x.intervalJitterMaxMs })}\n`);
+  }
   for (let i = 0; i < engineLines; i++) e.enableRawRtpPacketAccess(i, false);
   const f = { calls: 0, droppedCalls: 0, expected: 0, received: 0, lost: 0, concealed: 0, late: 0, sent: 0 };
   for (const [line, m] of w.calls) {

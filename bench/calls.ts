@@ -92,7 +92,10 @@
  * the child processes, e.g. `--cpu-prof`), `F_HEAP_PROFILE` (part f: a path prefix; each window's
  * allocations, garbage included, are sampled to `<prefix>-w<workers>-<rate>.heapprofile`),
  * `F_HEAP_SNAPSHOT` (part f: a path prefix; a heap snapshot after each window), `BENCH_DTMF_DETECT=1` (the
- * engines detect in-band DTMF, `dtmfEnabled`'s default; off otherwise, as in pjsua's comparison).
+ * engines detect in-band DTMF, `dtmfEnabled`'s default; off otherwise, as in pjsua's comparison),
+ * `FAR_END=loop` (parts a and workers: the far end that costs nothing, see {@link farEndKind}),
+ * `BENCH_CLOCK_DUMP=1` (each engine window prints the media clock's figures, each floor's too,
+ * since the start: late and skipped ticks, lateness, slice and interval maxima, on stderr).
  * @module
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -111,7 +114,7 @@ import wavefilePkg from 'wavefile';
 import type { NativeOpusCtor } from '../media/opus.js';
 import { ENGINE_OPUS, rawEncoder } from './opus.js';
 import { pairedFramesPerCpuSecond, table } from './measure.js';
-import { runSipp, startSipp, waitForUdpPort, type SippResult } from '../test/helpers/peers.js';
+import { runSipp, sippScenario, startSipp, waitForUdpPort, type SippResult } from '../test/helpers/peers.js';
 import { freePort, freePorts } from '../test/helpers/ports.js';
 import type { WindowFigures } from './calls-worker.js';
 import type { MediaClockStats } from '../media/mediaClock.js';
@@ -448,8 +451,10 @@ async function rawPaced(steps: number[], seconds: number): Promise<EngineRamp> {
 interface EchoFarEnd {
   /** SIPp's SIP port. */
   sipPort: number;
-  /** SIPp's media port (the echo). */
+  /** SIPp's media port (the echo); unused by the loop far end. */
   mediaPort: number;
+  /** True for the loop far end (`FAR_END=loop`, see {@link farEndKind}). */
+  loop: boolean;
   /** CPU seconds SIPp has used so far. */
   cpuSeconds(): number;
   /** Stops SIPp. */
@@ -479,10 +484,29 @@ function raiseSocketDefault(bytes: number): () => void {
 }
 let warnedRmem = false;
 
-/** Starts the far end of {@link EchoFarEnd}. */
+/**
+ * `FAR_END`: `echo` (default, SIPp `-rtp_echo`) or `loop`: SIPp's UAS answers every call with
+ * the caller's own media address (test/sipp/uas-loop-media.xml), so each call's RTP comes back
+ * to its own socket through the kernel's loopback, and no far-end process does media work at
+ * all. The measured process's load is the same (it sends and receives 50 packets/s per call,
+ * and its sendto already pays the loopback delivery either way); what goes is the echo
+ * process's CPU, which on a 2-core machine takes part of the second core a second media thread
+ * needs. The bare stand-in then sends each socket's packets to its own port.
+ */
+function farEndKind(): 'echo' | 'loop' {
+  return process.env.FAR_END === 'loop' ? 'loop' : 'echo';
+}
+
+/** What the far end is, for the tables. */
+function farEndLabel(): string {
+  return farEndKind() === 'loop' ? "loop (SIPp's UAS answers with the caller's own media address; its CPU is signalling only)" : 'SIPp -sn uas -rtp_echo (its own process)';
+}
+
+/** Starts the far end of {@link EchoFarEnd} ({@link farEndKind}). */
 async function echoFarEnd(): Promise<EchoFarEnd> {
   const sipPort = await freePort();
   const [mediaPort] = await freePorts(4, { even: true });
+  const loop = farEndKind() === 'loop';
   // SIPp's echo socket takes the system's default receive buffer (its -rtp_buffsize does not
   // reach it): 208 KB, about 5 ms of 800 calls' packets, so a far end descheduled that long
   // dropped packets that the engine's figures then counted as lost. As root, the default is
@@ -490,7 +514,8 @@ async function echoFarEnd(): Promise<EchoFarEnd> {
   const restore = raiseSocketDefault(FAR_END_RCVBUF);
   let h: ReturnType<typeof startSipp>;
   try {
-    h = startSipp(['-sn', 'uas', '-p', String(sipPort), '-mp', String(mediaPort), '-rtp_echo', '-max_recv_loops', '10000'], { timeoutMs: 0 });
+    const role = loop ? ['-sf', sippScenario('uas-loop-media.xml')] : ['-sn', 'uas', '-rtp_echo'];
+    h = startSipp([...role, '-p', String(sipPort), '-mp', String(mediaPort), '-max_recv_loops', '10000'], { timeoutMs: 0 });
     await waitForUdpPort(sipPort);
     await waitForUdpPort(mediaPort!);
   } finally {
@@ -499,6 +524,7 @@ async function echoFarEnd(): Promise<EchoFarEnd> {
   return {
     sipPort,
     mediaPort: mediaPort!,
+    loop,
     cpuSeconds: () => processCpuSeconds(h.pid),
     stop: async () => {
       await h.kill();
@@ -572,7 +598,7 @@ async function engineEchoRamp(steps: number[], seconds: number, mediaWorkers: nu
       await sleep(2000);
       const row = await echoStep(a, far, n, seconds, setupSeconds);
       rows.push(row);
-      process.stderr.write(`  echo far end, workers=${mediaWorkers ?? 0}${mediaPhaseGroups !== undefined ? ` phases=${mediaPhaseGroups}` : ''} N=${n}: ${row.clean ? 'clean' : 'NOT clean'} (engine CPU ${row.a.cpuPct.toFixed(0)}%, far end ${row.farPct.toFixed(0)}%, machine ${row.machinePct.toFixed(0)}%)\n`);
+      process.stderr.write(`  ${farEndKind()} far end, workers=${mediaWorkers ?? 0}${mediaPhaseGroups !== undefined ? ` phases=${mediaPhaseGroups}` : ''} N=${n}: ${row.clean ? 'clean' : 'NOT clean'} (engine CPU ${row.a.cpuPct.toFixed(0)}%, far end ${row.farPct.toFixed(0)}%, machine ${row.machinePct.toFixed(0)}%)\n`);
       if (!row.clean && !KEEP_GOING) break;
     }
     await a.request('hangup').catch(() => undefined);
@@ -591,13 +617,13 @@ async function rawEchoRamp(steps: number[], seconds: number): Promise<EchoRamp> 
   try {
     for (const n of steps) {
       const t0 = Date.now();
-      await x.request('rawBind', { n });
-      await x.request('rawStart', { peers: Array.from({ length: n }, () => far.mediaPort) });
+      const { ports } = await x.request<{ ports: number[] } & Reply>('rawBind', { n });
+      await x.request('rawStart', { peers: far.loop ? ports.slice(0, n) : Array.from({ length: n }, () => far.mediaPort) });
       const setupSeconds = (Date.now() - t0) / 1000;
       await sleep(1000);
       const row = await echoStep(x, far, n, seconds, setupSeconds);
       rows.push(row);
-      process.stderr.write(`  echo far end, bare dgram N=${n}: ${row.clean ? 'clean' : 'NOT clean'} (CPU ${row.a.cpuPct.toFixed(0)}%, far end ${row.farPct.toFixed(0)}%, machine ${row.machinePct.toFixed(0)}%)\n`);
+      process.stderr.write(`  ${farEndKind()} far end, bare dgram N=${n}: ${row.clean ? 'clean' : 'NOT clean'} (CPU ${row.a.cpuPct.toFixed(0)}%, far end ${row.farPct.toFixed(0)}%, machine ${row.machinePct.toFixed(0)}%)\n`);
       if (!row.clean && !KEEP_GOING) break;
     }
     await x.request('rawStop');
@@ -629,7 +655,7 @@ function printEchoRamp(title: string, rows: EchoStep[]): void {
       (r.pass ? 'pass' : `${r.clean ? 'clean' : 'FAIL'} (${r.va.why.join(', ')})`) + (r.retried ? ' [2nd window]' : ''),
     ]),
   );
-  console.log('CPU% = the measured process (all its threads), % of one core; far end = SIPp -sn uas -rtp_echo (its own process). clean = lost, concealed, late ticks < 0.1 %; pass = clean and tx p99 < 2 ms (tx p99 is taken on 8 lines in the raw RTP hook; with workers it is the floors\' own send spacing, every line, their last ~5 s)');
+  console.log(`CPU% = the measured process (all its threads), % of one core; far end = ${farEndLabel()}. clean = lost, concealed, late ticks < 0.1 %; pass = clean and tx p99 < 2 ms (tx p99 is taken on 8 lines in the raw RTP hook; with workers it is the floors' own send spacing, every line, their last ~5 s)`);
 }
 
 /** CPU % of one core per call of the measured process at a step. */
@@ -642,8 +668,9 @@ function echoPerCall(r: EchoStep | undefined): number {
 /**
  * Part workers (the issue's (a) rows for `mediaWorkers` 0, 1 and 2): one engine process with its
  * media in 0, 1 and 2 worker threads calls the echo far end (SIPp `-sn uas -rtp_echo`, C, its own
- * process; see {@link EchoFarEnd}), in one run, beside the bare-dgram stand-in against the same
- * far end; CPU per call = the engine process's CPU (all its threads) / N; the far end's CPU is a
+ * process; see {@link EchoFarEnd}; `FAR_END=loop` for the far end that costs nothing, see
+ * {@link farEndKind}), in one run, beside the bare-dgram stand-in against the same far end;
+ * CPU per call = the engine process's CPU (all its threads) / N; the far end's CPU is a
  * column of its own. `WORKER_STEPS` (100,200,400,600,800,1000), `WORKER_COUNTS` (0,1,2),
  * `STEP_SECONDS`, `WORKER_PHASES` (e.g. `1,4`: each count with each `mediaPhaseGroups`),
  * `WORKER_PRIORITY` (the floors' `mediaThreadPriority`; default the engine's). With
@@ -655,11 +682,11 @@ export async function partWorkers(): Promise<void> {
   const steps = envList('WORKER_STEPS', '100,200,400,600,800,1000');
   const counts = (process.env.WORKER_COUNTS ?? '0,1,2').split(',').map((x) => Number(x.trim())).filter((x) => Number.isInteger(x) && x >= 0);
   const seconds = envNum('STEP_SECONDS', 8);
-  console.log(`\n=== workers: concurrent G.711 calls with mediaWorkers ${counts.join(', ')} against an echo far end (${seconds} s per step)`);
+  console.log(`\n=== workers: concurrent G.711 calls with mediaWorkers ${counts.join(', ')} against the ${farEndKind()} far end (${seconds} s per step)`);
   console.log(machine());
   console.log(`uptime: ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`);
   const raw = await rawEchoRamp(envList('RAW_STEPS', steps.join(',')), seconds);
-  printEchoRamp('bare dgram stand-in (paced, one socket per call) -> echo far end', raw.rows);
+  printEchoRamp(`bare dgram stand-in (paced, one socket per call) -> ${farEndKind()} far end`, raw.rows);
   const atFirst = (r: EchoRamp): string => (r.rows[0] ? `${echoPerCall(r.rows[0]).toFixed(4)} (N=${r.rows[0].n}${r.rows[0].clean ? '' : ', not clean'})` : '-');
   const farAt = (r: EchoStep | undefined): string => (r ? `${r.farPct.toFixed(1)} %` : '-');
   const summary: string[][] = [['bare dgram', String(raw.best?.n ?? 0), (echoPerCall(raw.best) || 0).toFixed(4), atFirst(raw), '-', farAt(raw.best)]];
@@ -670,7 +697,7 @@ export async function partWorkers(): Promise<void> {
   for (const [w, ph] of runs) {
     const r = await engineEchoRamp(steps, seconds, w, ph);
     const label = `engine, mediaWorkers ${w}${ph !== undefined ? `, mediaPhaseGroups ${ph}` : ''}`;
-    printEchoRamp(`${label} -> echo far end`, r.rows);
+    printEchoRamp(`${label} -> ${farEndKind()} far end`, r.rows);
     const n = r.best?.n ?? 0;
     if (w === 0) single = n;
     const perCall = echoPerCall(r.best);
