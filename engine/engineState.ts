@@ -20,6 +20,7 @@ import { defaultLogger, isLogger } from './logger.js';
 import { TelephonyReturnValue as T } from './returnCodes.js';
 import type { RunningEngine } from './runningEngine.js';
 import { CallHoldType } from './types.js';
+import { rtpCountersOf } from '../media/rtpCounters.js';
 
 /** Options that are not LanScape start parameters: injected time for tests, registrar limits. */
 export interface EngineOptions {
@@ -120,7 +121,7 @@ export class EngineState {
       lineStates: () => (run()?.lines ?? []).map((l) => l.reportedState),
       registrationStates: () => (run()?.registration?.status() ?? []).map((r) => r.state),
       mediaClock: () => run()?.mediaClockStats(),
-      activeMedia: () => (run()?.lines ?? []).flatMap((l) => (l.call && !l.call.isEnded && l.media ? [l.media.recentStats?.() ?? l.media.stats()] : [])),
+      activeRtp: () => (run()?.lines ?? []).flatMap((l) => (l.call && !l.call.isEnded && l.media ? [l.media.rtpCounters?.() ?? rtpCountersOf(l.media.stats())] : [])),
       overloaded: () => run()?.overload.counters().active ?? false,
     });
   }

@@ -18,6 +18,7 @@ import type { DuplexMediaSink, MediaSink } from '../media/mediaPorts.js';
 import { MediaSession, type ConferenceFramesLost, type MediaFramePort, type MediaLevels, type MediaSessionStats, type RawRtpData } from '../media/session.js';
 import { CODEC_INFO, isCodecAvailable, isCodecName, type CodecName } from '../media/codecs.js';
 import { callQualityFromInputs, callQualityFromStats, type CallQuality } from '../media/quality.js';
+import { readRtpCounters, type RtpCounters } from '../media/rtpCounters.js';
 import { isValidDtmfString } from '../media/dtmf.js';
 import { srtpStatus } from '../ffi/srtp.js';
 import type { OpusSettings } from '../media/opus.js';
@@ -30,6 +31,7 @@ import {
   SLOT_LEVEL_TICKS,
   SLOT_PACKETS_IN,
   SLOT_QUALITY,
+  SLOT_RTP,
   rawVerdictIndex,
   SLOT_RX_PEAK,
   SLOT_RX_RMS,
@@ -539,11 +541,6 @@ export class MediaFloors {
     return this.floors.map((f) => f.priority);
   }
 
-  /** Asks every floor for fresh statistics of its calls (they arrive within a tick or two). */
-  refreshStats(): void {
-    for (const f of this.floors) f.post({ t: 'stats' });
-  }
-
   /** @internal an IVR Rx stream of a floor call */
   openRx(floor: Floor, id: number, rate: 8000 | 16000 | 48000): Readable {
     const ch = this.nextChannel++;
@@ -828,22 +825,23 @@ export class FloorLineMedia implements LineMedia {
     this.commanded = true;
     this.floor.post(m, transfer);
   }
-  recentStats(): MediaSessionStats {
-    return this.withCrossing(this.known());
+  rtpCounters(): RtpCounters {
+    return readRtpCounters(this.floor.slots, this.slot * SLOT_FIELDS + SLOT_RTP);
   }
   /**
    * The call's quality as it ends, from the inputs the floor writes every tick into the call's
-   * slot (no wait on the floor), and its last statistics once the floor has stopped the session
-   * (it sends them just before `stopped`). A synchronous statistics read here blocked the main
-   * thread at every hang-up: at 1 000 calls/s it was most of its time (bench:calls f).
+   * slot (no wait on the floor), its RTP counters as the slot holds them, and its last statistics
+   * once the floor has stopped the session (it sends them just before `stopped`). A synchronous
+   * statistics read here blocked the main thread at every hang-up: at 1 000 calls/s it was most
+   * of its time (bench:calls f).
    */
-  closing(): { quality: CallQuality | undefined; recent: MediaSessionStats | undefined; stats: Promise<MediaSessionStats | undefined> } {
+  closing(): { quality: CallQuality | undefined; counted: RtpCounters; stats: Promise<MediaSessionStats | undefined> } {
     const fromLatest = (): CallQuality | undefined => this.latest && callQualityFromStats(this.latest);
     // the shared inputs are written after each tick: a call ended before the floor's first tick
     // since its first packets (a short call, a loaded floor) finds them empty while a statistics
     // read already saw those packets, and its quality is then that read's
     const quality = this.gone ? fromLatest() : (callQualityFromInputs(this.codec, this.floor.slots, this.slot * SLOT_FIELDS + SLOT_QUALITY) ?? fromLatest());
-    return { quality, recent: this.latest, stats: this.stop().then(() => this.latest) };
+    return { quality, counted: this.rtpCounters(), stats: this.stop().then(() => this.latest) };
   }
   mediaActivity(): number {
     return Atomics.load(this.floor.slots, this.slot * SLOT_FIELDS + SLOT_PACKETS_IN);

@@ -13,6 +13,7 @@ import type * as Prom from 'prom-client';
 import type { MediaClockStats, MediaFloorClockStats } from '../media/mediaClock.js';
 import type { CallQuality } from '../media/quality.js';
 import type { MediaSessionStats } from '../media/session.js';
+import { addRtpCounters, rtpCountersOf, zeroRtpCounters, type RtpCounters } from '../media/rtpCounters.js';
 import type { SipMessage } from '../sip/message.js';
 import type { SipStack } from '../sip/stack.js';
 import type { RegistrationState } from './registration.js';
@@ -27,8 +28,8 @@ export interface MetricsSource {
   registrationStates(): readonly RegistrationState[];
   /** The media clock's figures, when the engine runs. */
   mediaClock(): MediaClockStats | undefined;
-  /** Statistics of the media of every call in progress. */
-  activeMedia(): readonly MediaSessionStats[];
+  /** The RTP counters of every call in progress (read without waiting on a media floor). */
+  activeRtp(): readonly RtpCounters[];
   /** Whether the engine is shedding load now (engine/overload.ts). */
   overloaded(): boolean;
 }
@@ -51,24 +52,6 @@ function methodLabel(m: string): string {
 const LINE_STATES = Object.keys(LineState).filter((k) => Number.isNaN(Number(k)));
 const REG_STATES: readonly RegistrationState[] = ['idle', 'registering', 'registered', 'failed', 'unregistering', 'unregistered'];
 
-/** Running totals of calls that ended, so the RTP counters stay monotonic as calls come and go. */
-interface RtpTotals {
-  received: number;
-  sent: number;
-  lost: number;
-  concealed: number;
-  srtpAuthFailures: number;
-  srtpReplays: number;
-}
-
-function addRtp(t: RtpTotals, s: MediaSessionStats): void {
-  t.received += s.rx.received;
-  t.sent += s.tx.packets;
-  t.lost += Math.max(0, s.rx.lost);
-  t.concealed += s.concealedFrames;
-  t.srtpAuthFailures += s.srtp?.srtpAuthFailures ?? 0;
-  t.srtpReplays += s.srtp?.srtpReplays ?? 0;
-}
 
 /** Metrics of one engine: the registry, the optional HTTP endpoint, and the engine hooks. */
 export class EngineMetrics {
@@ -76,7 +59,8 @@ export class EngineMetrics {
   readonly registry: Prom.Registry;
   private server: http.Server | undefined;
   private stack: SipStack | undefined;
-  private readonly finished: RtpTotals = { received: 0, sent: 0, lost: 0, concealed: 0, srtpAuthFailures: 0, srtpReplays: 0 };
+  /** Totals of calls that ended, so the RTP counters stay monotonic as calls come and go. */
+  private readonly finished: RtpCounters = zeroRtpCounters();
   private readonly callsStarted: Prom.Counter<'direction'>;
   private readonly callsEnded: Prom.Counter<'reason'>;
   private readonly sipRequests: Prom.Counter<'direction' | 'method'>;
@@ -186,14 +170,14 @@ export class EngineMetrics {
       },
     });
     // RTP counters: totals of ended calls plus the live counters of calls in progress, read at scrape time
-    const rtpCounter = (name: string, help: string, pick: (t: RtpTotals) => number): void => {
+    const rtpCounter = (name: string, help: string, pick: (t: RtpCounters) => number): void => {
       new prom.Counter({
         name,
         help,
         registers,
         collect() {
           const t = { ...self.finished };
-          for (const s of self.source.activeMedia()) addRtp(t, s);
+          for (const c of self.source.activeRtp()) addRtpCounters(t, c);
           this.reset();
           this.inc(pick(t));
         },
@@ -412,8 +396,8 @@ export class EngineMetrics {
    * A call is ending (its media about to stop): its final RTP figures join the totals of ended
    * calls, so the RTP counters keep counting it, and its quality goes into the histograms.
    */
-  onCallFinished(finalStats: MediaSessionStats | undefined, quality: CallQuality | undefined): void {
-    if (finalStats) addRtp(this.finished, finalStats);
+  onCallFinished(counters: RtpCounters | undefined, quality: CallQuality | undefined): void {
+    if (counters) addRtpCounters(this.finished, counters);
     if (!quality) return;
     try {
       this.mos.observe(quality.mos);
@@ -425,17 +409,15 @@ export class EngineMetrics {
   }
 
   /**
-   * A call's last statistics arrived after {@link onCallFinished} counted the figures its floor
-   * had pushed before: adds what grew since, each counter never less than before (a counter that
+   * A call's last statistics arrived after {@link onCallFinished} counted the counters its floor
+   * had copied before: adds what grew since, each counter never less than before (a counter that
    * went down would read as a reset).
    */
-  onCallStatsFinal(counted: MediaSessionStats | undefined, final: MediaSessionStats | undefined): void {
+  onCallStatsFinal(counted: RtpCounters | undefined, final: MediaSessionStats | undefined): void {
     if (final === undefined) return;
-    const was: RtpTotals = { received: 0, sent: 0, lost: 0, concealed: 0, srtpAuthFailures: 0, srtpReplays: 0 };
-    const now: RtpTotals = { ...was };
-    if (counted !== undefined) addRtp(was, counted);
-    addRtp(now, final);
-    for (const k of Object.keys(now) as (keyof RtpTotals)[]) this.finished[k] += Math.max(0, now[k] - was[k]);
+    const was = counted ?? zeroRtpCounters();
+    const now = rtpCountersOf(final);
+    for (const k of Object.keys(now) as (keyof RtpCounters)[]) this.finished[k] += Math.max(0, now[k] - was[k]);
   }
 
   /** Stops the endpoint (dropping open connections) and unhooks the stack. */

@@ -7,6 +7,7 @@
 import { isIP } from 'node:net';
 import type { SipStack } from '../sip/stack.js';
 import type { MediaSessionStats } from '../media/session.js';
+import type { RtpCounters } from '../media/rtpCounters.js';
 import type { CallQuality } from '../media/quality.js';
 import { EngineMetrics, type MetricsOptions, type MetricsSource } from './metrics.js';
 import type { EnableMetricsResult, MetricsRegistryResult } from './results.js';
@@ -79,13 +80,13 @@ export class MetricsControl {
     this.metrics?.onRefused(reason);
   }
 
-  /** A call ended with its final media statistics and quality. */
-  onCallFinished(finalStats: MediaSessionStats | undefined, quality: CallQuality | undefined): void {
-    this.metrics?.onCallFinished(finalStats, quality);
+  /** A call ended with its RTP counters and quality. */
+  onCallFinished(counters: RtpCounters | undefined, quality: CallQuality | undefined): void {
+    this.metrics?.onCallFinished(counters, quality);
   }
 
-  /** A call's last statistics, after `onCallFinished` counted earlier ones (media on a floor). */
-  onCallStatsFinal(counted: MediaSessionStats | undefined, final: MediaSessionStats | undefined): void {
+  /** A call's last statistics, after `onCallFinished` counted earlier counters (media on a floor). */
+  onCallStatsFinal(counted: RtpCounters | undefined, final: MediaSessionStats | undefined): void {
     this.metrics?.onCallStatsFinal(counted, final);
   }
 }

@@ -341,7 +341,7 @@ export class RunningEngine {
       srtpSuites: () => params.srtpSuites,
       selectLine: (user) => this.linePolicy.selectLineForIncoming(user),
       formatsFor: (line) => formatSpecs(line.formats, line.opusSettings),
-      callFinished: (call) => state.metrics.onCallFinished(call.finalStats, call.finalQuality),
+      callFinished: (call) => state.metrics.onCallFinished(call.finalCounters, call.finalQuality),
       callStatsFinal: (counted, final) => state.metrics.onCallStatsFinal(counted, final),
       // a bug in the call's state machine: the call refused the turn and goes on; say so loudly
       illegalTransition: (bug) => state.logger.error(bug, `illegal call state transition ${bug.from} -> ${bug.to} on line ${bug.line}`),

@@ -42,6 +42,7 @@ import type { PhoneLine } from './phoneLine.js';
 import type { UsageContext } from './context.js';
 import { callQualityFromStats, type CallQuality } from '../media/quality.js';
 import type { MediaSessionStats } from '../media/session.js';
+import { rtpCountersOf, type RtpCounters } from '../media/rtpCounters.js';
 import { ForkedAnswers } from './forkedAnswers.js';
 import { singleCodecReoffer } from './singleCodecReoffer.js';
 import { CallState, isLegalCallTransition, type CallStateChange, type IllegalCallTransition } from './callState.js';
@@ -67,7 +68,7 @@ export interface CallMedia {
    * call ends without waiting on that thread, and the final statistics once it has stopped. Used
    * instead of `stats()` by the hang-up, which must not block signalling.
    */
-  closing?(): { quality: CallQuality | undefined; recent: MediaSessionStats | undefined; stats: Promise<MediaSessionStats | undefined> };
+  closing?(): { quality: CallQuality | undefined; counted: RtpCounters; stats: Promise<MediaSessionStats | undefined> };
   /** RTP and RTCP packets received so far (a counter; the media time-out watches it change). */
   mediaActivity?(): number;
 }
@@ -104,10 +105,10 @@ export interface CallExtras {
   /** The call is ending with these final figures (before SipCallComplete): for metrics. */
   callFinished?(call: Call): void;
   /**
-   * Media on a floor: the call's last statistics arrived after `callFinished` counted the
-   * figures the floor had pushed before (`counted`): metrics add what grew since.
+   * Media on a floor: the call's last statistics arrived after `callFinished` counted the RTP
+   * counters the floor had copied before (`counted`): metrics add what grew since.
    */
-  callStatsFinal?(counted: MediaSessionStats | undefined, final: MediaSessionStats | undefined): void;
+  callStatsFinal?(counted: RtpCounters | undefined, final: MediaSessionStats | undefined): void;
   /**
    * A call tried a state transition its table forbids (a bug: the transition is refused and the
    * call goes on). Without it the bug is reported as a process warning.
@@ -253,8 +254,8 @@ export class Call {
   get durationMs(): number {
     return this.connectedClockMs === undefined ? 0 : this.host.clock().now() - this.connectedClockMs;
   }
-  /** The media statistics as the call ended (set by `finish`, for metrics). */
-  finalStats?: MediaSessionStats;
+  /** The RTP counters as the call ended (set by `finish`, for metrics). */
+  finalCounters?: RtpCounters;
   /** The call's final quality figure (set by `finish` when RTP was received). */
   finalQuality?: CallQuality;
   /** The far end holds us. */
@@ -1662,19 +1663,18 @@ export class Call {
     this.media = undefined;
     const closing = media?.closing?.();
     if (closing !== undefined) {
-      // media on a floor: the quality now; the figures it last pushed now (metrics stay
-      // monotonic), and what grew since when the floor has stopped the session
+      // media on a floor: the quality now; the RTP counters it last copied now (what a metrics
+      // scrape could have read: they stay monotonic), and what grew since when the floor has
+      // stopped the session
       this.finalQuality = closing.quality;
-      const counted = closing.recent;
-      this.finalStats = counted;
-      void closing.stats.then((s) => {
-        if (s !== undefined) this.finalStats = s;
-        this.host.callStatsFinal?.(counted, s);
-      });
+      const counted = closing.counted;
+      this.finalCounters = counted;
+      void closing.stats.then((s) => this.host.callStatsFinal?.(counted, s));
     } else {
       // the last figures must be read before stop() frees the session
-      this.finalStats = media?.stats?.();
-      this.finalQuality = this.finalStats ? callQualityFromStats(this.finalStats) : undefined;
+      const stats = media?.stats?.();
+      this.finalCounters = stats && rtpCountersOf(stats);
+      this.finalQuality = stats ? callQualityFromStats(stats) : undefined;
     }
     this.host.callFinished?.(this);
     void media?.stop();

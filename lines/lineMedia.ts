@@ -11,6 +11,7 @@ import type { MediaPump } from '../media/mediaPump.js';
 import type { DuplexMediaSink } from '../media/mediaPorts.js';
 import type { RtpPortAllocator } from '../media/rtpSocket.js';
 import { MediaSession, type MediaFramePort, type MediaSessionStats, type MediaLevels, type MediaParams, type RawRtpData } from '../media/session.js';
+import type { RtpCounters } from '../media/rtpCounters.js';
 import { annexBRefused, defaultFormat, type AudioCodecName, type AudioFormatSpec, type NegotiatedMedia } from '../sip/sdp.js';
 import { MediaFormatAudio } from '../media/audioFormat.js';
 import { IvrRxStream, IvrTxStream } from '../media/ivr.js';
@@ -112,11 +113,11 @@ export interface LineMedia extends CallMedia {
   /** Statistics snapshot. */
   stats(): MediaSessionStats;
   /**
-   * Statistics at most about a second old, without waiting on another thread (media on a floor
-   * pushes them every second); absent where `stats()` is already immediate. For whole-engine
-   * reads such as a metrics scrape, which would otherwise wait on a floor once per call.
+   * The call's RTP counters at most 250 ms old, without waiting on another thread (a media floor
+   * copies them to the call's slot); absent where `stats()` is already immediate. For
+   * whole-engine reads such as a metrics scrape, which would otherwise wait on a floor per call.
    */
-  recentStats?(): MediaSessionStats;
+  rtpCounters?(): RtpCounters;
   /** RTP keep-alive interval while not sending (0 = off). */
   setKeepAlive(ms: number): void;
   /**

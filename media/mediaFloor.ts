@@ -11,7 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { DriftCorrectedMediaClock, type MediaClockListener } from './mediaClock.js';
 import { MediaPump } from './mediaPump.js';
 import { RtpPortAllocator } from './rtpSocket.js';
-import { MediaSession, type MediaFramePort, type MediaLevels, type MediaSessionStats, type RawRtpData } from './session.js';
+import { MediaSession, type MediaFramePort, type MediaLevels, type RawRtpData } from './session.js';
 import { CallRecorder } from './callRecorder.js';
 import { FloorClockWriter } from './floorClockFigures.js';
 import type { IvrRxStream, IvrTxStream } from './ivr.js';
@@ -27,6 +27,7 @@ import {
   SLOT_LEVEL_TICKS,
   SLOT_PACKETS_IN,
   SLOT_QUALITY,
+  SLOT_RTP,
   rawVerdictIndex,
   SLOT_RX_PEAK,
   SLOT_RX_RMS,
@@ -37,12 +38,10 @@ import {
   type ToFloor,
 } from './mediaFloorProtocol.js';
 
-/** How often the packet counters are copied to the shared slots and statistics sent, ms. */
+/** How often the packet and RTP counters are copied to the shared slots, ms. */
 const COUNTER_MS = 250;
-/** Statistics are sent every this many counter rounds (1 s). */
-const STATS_EVERY = 4;
-/** Calls per piece of the periodic statistics (one queued item each; see `counters`). */
-const STATS_CHUNK = 25;
+/** The guard reads the thread's CPU every this many counter rounds (1 s). */
+const GUARD_EVERY = 4;
 /** Longest run of queued commands before the floor lets its I/O in, ms. */
 const WORK_BUDGET_MS = 2;
 /** Queued commands stop this long before the clock's next tick is due, ms. */
@@ -75,12 +74,6 @@ class RingFramePort implements MediaFramePort {
     if (!this.down.read(this.out, this.rate / 50)) this.out.fill(0);
     return this.out;
   }
-}
-
-/** A piece of the periodic statistics: the floor's own queued work, beside the main thread's commands. */
-interface StatsChunk {
-  t: 'statsChunk';
-  ids: number[];
 }
 
 /** One call's media on this floor. */
@@ -158,7 +151,7 @@ function post(m: FromFloor, transfer?: ArrayBuffer[]): void {
  */
 const gate = new MediaYieldGate({ budgetMs: WORK_BUDGET_MS, marginMs: WORK_MARGIN_MS });
 gate.setClock(clock);
-const work = new SlackQueue<ToFloor | StatsChunk>(
+const work = new SlackQueue<ToFloor>(
   {
     now: () => performance.now(),
     shouldYield: (batchStartMs) => gate.shouldYield(batchStartMs),
@@ -167,33 +160,22 @@ const work = new SlackQueue<ToFloor | StatsChunk>(
     later: (fn) => void setImmediate(fn),
   },
   {
-    run: (m) => (m.t === 'statsChunk' ? postStats(m.ids) : handle(m)),
+    run: (m) => handle(m),
     urgent: (m) => m.t === 'statsSync',
   },
 );
 
-/** Statistics of those of `ids` still on the floor, one message. */
-function postStats(ids: number[]): void {
-  const list: [number, MediaSessionStats][] = [];
-  for (const id of ids) {
-    const c = calls.get(id);
-    if (c !== undefined) list.push([id, c.session.stats()]);
-  }
-  if (list.length > 0) post({ t: 'stats', list });
-}
-
 let rounds = 0;
+// no statistics objects here: the main thread reads a call's statistics on demand (statsSync)
+// and gets them with the stop; what it polls sits in the slot (docs/architecture.md)
 const counters = setInterval(() => {
-  for (const c of calls.values()) Atomics.store(slots, c.slot * SLOT_FIELDS + SLOT_PACKETS_IN, c.session.mediaPacketsIn);
-  figures.publish(clock.stats(), clock.sendTiming, calls.size, pump.groupSizes());
-  // once a second: the guard's reading, then the statistics round
-  const second = ++rounds % STATS_EVERY === 0;
-  if (second && guard !== null) watchRank(guard);
-  if (second && calls.size > 0) {
-    // in pieces through the queue: every call's statistics at once held the floor for ms
-    const ids = [...calls.keys()];
-    for (let i = 0; i < ids.length; i += STATS_CHUNK) work.push({ t: 'statsChunk', ids: ids.slice(i, i + STATS_CHUNK) });
+  for (const c of calls.values()) {
+    const base = c.slot * SLOT_FIELDS;
+    Atomics.store(slots, base + SLOT_PACKETS_IN, c.session.mediaPacketsIn);
+    c.session.writeRtpCounters(slots, base + SLOT_RTP);
   }
+  figures.publish(clock.stats(), clock.sendTiming, calls.size, pump.groupSizes());
+  if (guard !== null && ++rounds % GUARD_EVERY === 0) watchRank(guard);
 }, COUNTER_MS);
 counters.unref();
 

@@ -14,6 +14,7 @@ import type { MediaParams, MediaSessionStats } from './session.js';
 import type { OpusSettings } from './opus.js';
 import type { RecordingResult } from './callRecorder.js';
 import { QUALITY_INPUT_FIELDS } from './quality.js';
+import { RTP_COUNTER_FIELDS } from './rtpCounters.js';
 import type { ThreadPriority, ThreadPriorityResult } from '../ffi/sched.js';
 
 /** Int32 fields of one call's slot in the floor's shared counters. */
@@ -29,10 +30,15 @@ export const SLOT_TX_RMS = 4;
 /** Ticks whose levels were written (the main thread calls the tap once per new tick). */
 export const SLOT_LEVEL_TICKS = 5;
 /**
+ * First of the call's RTP counters ({@link RTP_COUNTER_FIELDS} of them, media/rtpCounters.ts),
+ * copied every 250 ms: what a metrics scrape sums of the calls in progress.
+ */
+export const SLOT_RTP = 6;
+/**
  * First of the call's quality inputs ({@link QUALITY_INPUT_FIELDS} of them), written every tick:
  * the main thread judges a call's quality as it ends without waiting on the floor.
  */
-export const SLOT_QUALITY = 8;
+export const SLOT_QUALITY = SLOT_RTP + RTP_COUNTER_FIELDS;
 /** Int32 fields per slot: the counters above, then the quality inputs. */
 export const SLOT_FIELDS = SLOT_QUALITY + QUALITY_INPUT_FIELDS;
 

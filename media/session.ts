@@ -57,6 +57,7 @@ import {
   type RtpSendStatsSnapshot,
 } from './rtpStats.js';
 import { newQualityInputs, qualityInputsOf, writeQualityInputs, type QualityStats } from './quality.js';
+import { writeRtpCounters } from './rtpCounters.js';
 import { ToneGenerator, type ToneSpec } from './tones.js';
 import { ComfortNoiseGenerator } from './comfortNoise.js';
 import { SilenceSuppressor, TX_CN, TX_VOICE } from './silenceSuppression.js';
@@ -2011,6 +2012,16 @@ export class MediaSession implements MediaNode {
    */
   writeQualityInputs(out: Int32Array, base: number): void {
     writeQualityInputs(out, base, qualityInputsOf(this.liveQuality, this.qualityInputs));
+  }
+
+  /**
+   * Writes the RTP counters the metrics sum (media/rtpCounters.ts) into `out` at `base`, the
+   * same figures {@link stats} gives, allocation-free: a media floor copies them to the call's
+   * slot every 250 ms for a metrics scrape on the main thread.
+   */
+  writeRtpCounters(out: Int32Array, base: number): void {
+    const srtp = this.socket.srtpSession;
+    writeRtpCounters(out, base, this.rxStats.receivedCount, this.txStats.packets, this.rxStats.lost, this.concealed, srtp?.authFailureCount ?? 0, srtp?.replayCount ?? 0);
   }
 
   /**

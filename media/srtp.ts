@@ -158,6 +158,16 @@ export class SrtpSession {
     return this.received(this.rx.unprotectRtcp(buf, len));
   }
 
+  /** Received packets dropped for failed authentication so far (read without allocating). */
+  get authFailureCount(): number {
+    return this.authFailures;
+  }
+
+  /** Received packets dropped as replays so far (read without allocating). */
+  get replayCount(): number {
+    return this.replays;
+  }
+
   /** The counters so far. */
   stats(): SrtpSessionStats {
     return {

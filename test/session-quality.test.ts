@@ -2,11 +2,13 @@
  * A live session's quality inputs (what a media floor writes every tick into a call's shared
  * slot) are those of its statistics of the same moment: one mapping (media/quality.ts
  * `qualityInputsOf`) reads the live counters and the statistics alike, across a codec change
- * (which replaces the session's counters) and with the jitter buffer in pass-through.
+ * (which replaces the session's counters) and with the jitter buffer in pass-through. The RTP
+ * counters a floor copies for the metrics (media/rtpCounters.ts) are those of its statistics too.
  */
 import test, { type ExecutionContext } from 'ava';
 import { newQualityInputs, QUALITY_INPUT_FIELDS, qualityInputsOf, readQualityInputs, type CallQualityInputs } from '../media/quality.js';
 import type { MediaSession } from '../media/session.js';
+import { readRtpCounters, RTP_COUNTER_FIELDS, rtpCountersOf } from '../media/rtpCounters.js';
 import { pair, params } from './helpers/sessionPair.js';
 import { until } from './helpers/observe.js';
 
@@ -18,8 +20,12 @@ function both(s: MediaSession): { written: CallQualityInputs; ofStats: CallQuali
   return { written: readQualityInputs(slot, 0, newQualityInputs()), ofStats };
 }
 
-/** Equal inputs; jitter and round trip as the slot keeps them, to the µs. */
+/** Equal inputs; jitter and round trip as the slot keeps them, to the µs. The RTP counters too. */
 function same(t: ExecutionContext, s: MediaSession, what: string): CallQualityInputs {
+  const counters = new Int32Array(RTP_COUNTER_FIELDS + 2).fill(7);
+  s.writeRtpCounters(counters, 1);
+  t.deepEqual(readRtpCounters(counters, 1), rtpCountersOf(s.stats()), `${what}: RTP counters`);
+  t.deepEqual([counters[0], counters[RTP_COUNTER_FIELDS + 1]], [7, 7], `${what}: the counters stay in their fields`);
   const { written, ofStats } = both(s);
   t.deepEqual(
     [written.expected, written.lost, written.discarded, written.jitterBufferMs, written.rttMs === undefined],
