@@ -52,7 +52,6 @@ function methodLabel(m: string): string {
 const LINE_STATES = Object.keys(LineState).filter((k) => Number.isNaN(Number(k)));
 const REG_STATES: readonly RegistrationState[] = ['idle', 'registering', 'registered', 'failed', 'unregistering', 'unregistered'];
 
-
 /** Metrics of one engine: the registry, the optional HTTP endpoint, and the engine hooks. */
 export class EngineMetrics {
   /** This engine's registry (what `getMetricsRegistry` hands out). */
