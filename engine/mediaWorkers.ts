@@ -786,7 +786,7 @@ export class FloorLineMedia implements LineMedia {
   /**
    * The call's figures, read from the floor synchronously (see Floor.readStats); after the
    * session's stop, or when the floor does not answer in time, the last ones it sent (it sends
-   * them once a second and with the stop).
+   * them with the stop and after a read that timed out).
    */
   stats(): MediaSessionStats {
     const answered = this.gone || this.stopPromise !== null || this.readFresh();

@@ -311,8 +311,9 @@ function handle(m: ToFloor): void {
   if (m.t === 'open') return void open(m.id, m.slot, m.o);
   if (m.t === 'stop') return void stopCall(m.id);
   if (m.t === 'stats') {
-    const list = m.id === undefined ? [...calls] : [...calls].filter(([id]) => id === m.id);
-    return void post({ t: 'stats', list: list.map(([id, c]) => [id, c.session.stats()]) });
+    // after a statistics read that timed out: fresh figures for the next one
+    const c = calls.get(m.id);
+    return void (c !== undefined && post({ t: 'stats', list: [[m.id, c.session.stats()]] }));
   }
   if (m.t === 'crash') throw new Error('media floor terminated on purpose (test hook)');
   if (m.t === 'spin') return spin(performance.now() + m.ms);

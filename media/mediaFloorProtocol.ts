@@ -2,10 +2,11 @@
  * What the main thread and a media worker (a "media floor", media/mediaFloor.ts) say to each
  * other, and the layout of the memory they share. Messages are small and structured: commands
  * go to the floor when the application or the call changes something, events come back when
- * something happens (a digit, a failure, a batch of statistics once a second); no message is
+ * something happens (a digit, a failure, a call's statistics at its stop); no message is
  * sent per packet or per tick, and what one task says goes as one posted batch
  * ({@link MessageBatch}). What the main thread reads often (the media time-out's packet
- * counter, VU levels) sits in a SharedArrayBuffer slot per call, so reading it costs no message.
+ * counter, VU levels, the RTP counters a metrics scrape sums) sits in a SharedArrayBuffer slot
+ * per call, so reading it costs no message.
  * Conference audio crosses in per-call SharedArrayBuffer frame rings ({@link FrameRing}).
  * @module
  */
@@ -137,7 +138,7 @@ export type ToFloor =
   | { t: 'txWrite'; ch: number; seq: number; data: Uint8Array }
   | { t: 'txEnd'; ch: number }
   | { t: 'frames'; id: number; ring: SharedArrayBuffer | null; rate: number }
-  | { t: 'stats'; id?: number }
+  | { t: 'stats'; id: number }
   | { t: 'statsSync'; id: number; seq: number }
   | { t: 'shutdown' }
   | { t: 'crash' }
