@@ -5,8 +5,8 @@
 import test from 'ava';
 import { TelephonyReturnValue as T, MediaFormatAudio, LineState, LineMode, CallDirection, CallHoldType, type Notification } from '../index.js';
 import { startEngine, type EngineUnderTest } from './helpers/engine.js';
-import { analyse, capture, sendTone, soundAfterOnset, wait } from './helpers/audio.js';
-import { blocksWithoutTone, mediaStats, mediaWait, receiveTrouble } from './helpers/mediaTime.js';
+import { analyse, capture, sendTone, soundAfterOnset, wait, type Capture } from './helpers/audio.js';
+import { blocksWithoutTone, mediaStats, mediaWait, pathChanges, pathFigures, receiveTrouble } from './helpers/mediaTime.js';
 import { until } from './helpers/observe.js';
 import { toneLevelDb } from './helpers/analysis.js';
 
@@ -55,34 +55,40 @@ for (const [name, format] of [
     const troubleAt = (e: EngineUnderTest, l: number): number => receiveTrouble(e.engine, l);
     const desk0 = [0, 1, 2, 3].map((j) => troubleAt(desk, j));
     const caller0 = [0, 1, 2, 3].map((i) => troubleAt(caller, i));
-    // 1.5 s of received media on every line (the tones last 2 s of media): a loaded machine
-    // skips media ticks, so wall time would say nothing about how much was heard
-    await until(() => [...deskCaps, ...callerCaps].every((c) => c.samples().length >= 12000), 30000);
-    // the 0.5 s that ends at the 1.5 s mark: inside every tone whenever this thread gets to look
-    // (with media workers the captures keep growing on the floors meanwhile, past the tone's end)
-    const window = 4000;
-    const judged = (c: (typeof deskCaps)[number]): Int16Array => c.samples().subarray(12000 - window, 12000);
+    const deskPath0 = [0, 1, 2, 3].map((j) => pathFigures(desk.engine, j));
+    const callerPath0 = [0, 1, 2, 3].map((i) => pathFigures(caller.engine, i));
+    // on every line, the 0.5 s of received media from 1 s after its tone began (the tones last 2 s of
+    // media): counted from the tone's onset, not from the capture's start, because a loaded machine
+    // can take a second to carry a tone to the floor that sends it, and it skips media ticks, so wall
+    // time would say nothing about how much was heard
+    const heard = (c: Capture): ReturnType<typeof soundAfterOnset> => soundAfterOnset(c, 500, 30000, 1000);
+    const atDeskLines = await Promise.all(deskCaps.map(heard));
+    const atCallerLines = await Promise.all(callerCaps.map(heard));
     for (let i = 0; i < 4; i++) {
       const j = 3 - i; // desk line that took caller line i's call
-      const atDesk = analyse(judged(deskCaps[j]!));
-      const atCaller = analyse(judged(callerCaps[i]!));
+      const fromDesk = atDeskLines[j]!;
+      const fromCaller = atCallerLines[i]!;
+      const atDesk = analyse(fromDesk.pcm);
+      const atCaller = analyse(fromCaller.pcm);
       // every 20 ms block of the window carries the right tone, except blocks damaged by trouble
       // measured at the receiving line meanwhile (a concealed or dropped frame spoils its block
       // and, through the decoder's overlap, the next one)
       const deskTrouble = troubleAt(desk, j) - desk0[j]!;
       const callerTrouble = troubleAt(caller, i) - caller0[i]!;
-      const badDesk = blocksWithoutTone(judged(deskCaps[j]!), 8000, up[i]!);
-      const badCaller = blocksWithoutTone(judged(callerCaps[i]!), 8000, down[j]!);
-      t.true(badDesk <= 2 * deskTrouble, `desk line ${j}: ${badDesk} of 25 blocks without ${up[i]} Hz, ${deskTrouble} frames of trouble (heard ${atDesk.freq.toFixed(1)} Hz)`);
-      t.true(badCaller <= 2 * callerTrouble, `caller line ${i}: ${badCaller} of 25 blocks without ${down[j]} Hz, ${callerTrouble} frames of trouble (heard ${atCaller.freq.toFixed(1)} Hz)`);
+      const badDesk = blocksWithoutTone(fromDesk.pcm, 8000, up[i]!);
+      const badCaller = blocksWithoutTone(fromCaller.pcm, 8000, down[j]!);
+      // both ends' figures since the tones began, for a failure message
+      const paths = `caller line ${i} (sound from sample ${fromCaller.onset} of ${fromCaller.captured}): ${pathChanges(callerPath0[i]!, pathFigures(caller.engine, i))}; desk line ${j} (sound from sample ${fromDesk.onset} of ${fromDesk.captured}): ${pathChanges(deskPath0[j]!, pathFigures(desk.engine, j))}`;
+      t.true(badDesk <= 2 * deskTrouble, `desk line ${j}: ${badDesk} of 25 blocks without ${up[i]} Hz, ${deskTrouble} frames of trouble (heard ${atDesk.freq.toFixed(1)} Hz); ${paths}`);
+      t.true(badCaller <= 2 * callerTrouble, `caller line ${i}: ${badCaller} of 25 blocks without ${down[j]} Hz, ${callerTrouble} frames of trouble (heard ${atCaller.freq.toFixed(1)} Hz); ${paths}`);
       if (deskTrouble === 0) t.true(Math.abs(atDesk.freq - up[i]!) < up[i]! * 0.02 && atDesk.levelDb > -6, `desk line ${j} hears ${atDesk.freq} Hz at ${atDesk.levelDb.toFixed(1)} dB, wants ${up[i]}`);
       if (callerTrouble === 0) t.true(Math.abs(atCaller.freq - down[j]!) < down[j]! * 0.02 && atCaller.levelDb > -6, `caller line ${i} hears ${atCaller.freq} Hz at ${atCaller.levelDb.toFixed(1)} dB, wants ${down[j]}`);
       // not a mix: every other tone of the test is far below (a level threshold alone would also
       // trip on codec artefacts when a loaded machine makes Opus conceal a frame)
       const others = (pcm: Int16Array, want: number): number =>
         Math.max(...[...up, ...down].filter((f) => f !== want).map((f) => toneLevelDb(pcm, 8000, f)));
-      const leakDesk = others(judged(deskCaps[j]!), up[i]!);
-      const leakCaller = others(judged(callerCaps[i]!), down[j]!);
+      const leakDesk = others(fromDesk.pcm, up[i]!);
+      const leakCaller = others(fromCaller.pcm, down[j]!);
       t.true(leakDesk < -20 && leakCaller < -20, `not a mix (strongest other tone ${leakDesk.toFixed(1)} / ${leakCaller.toFixed(1)} dB)`);
     }
     for (const c of [...deskCaps, ...callerCaps]) c.close();

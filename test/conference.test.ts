@@ -17,7 +17,7 @@ import { findGaps, goertzelPower, toneLevelDb } from './helpers/analysis.js';
 import { createCodec, type CodecName } from '../media/codecs.js';
 import type { ConferenceFramesLost } from '../media/session.js';
 import { FrameRing } from '../media/mediaFloorProtocol.js';
-import { blocksWithoutTone, captureMedia, mediaStats, mediaWait, playedPastSender, receiveTrouble } from './helpers/mediaTime.js';
+import { blocksWithoutTone, captureMedia, mediaStats, mediaWait, pathChanges, pathFigures, playedPastSender, receiveTrouble } from './helpers/mediaTime.js';
 import { native, peerTest } from './helpers/env.js';
 
 const RATE = 8000;
@@ -162,27 +162,11 @@ function troubleSnapshot(hub: EngineUnderTest, parties: Party[]): { hubIn: numbe
   };
 }
 
-/** What a failure message shows of a line's media path (the figures of {@link pathFigures}). */
-const PATH_FIGURES = ['concealed', 'lost', 'holds', 'underruns', 'dropped', 'late', 'resyncs', 'overflow', 'ivrTxUnderruns', 'txPackets', 'rxPackets', 'mediaConflicts', 'conflictDrops', 'relatches'];
-
-/** A line's receive and send figures, in {@link PATH_FIGURES}' order (zeros without media). */
-function pathFigures(engine: VoipMediaEngine, line: number): number[] {
-  const s = mediaStats(engine, line);
-  if (s === undefined) return PATH_FIGURES.map(() => 0);
-  const j = s.jitter;
-  return [s.concealedFrames, j.lost, j.holds, j.underruns, j.dropped, j.late, j.resyncs, j.overflow, s.ivrTxUnderruns, s.tx.packets, s.rx.packetsIn, s.mediaConflicts, s.rx.conflictDrops, s.relatches];
-}
-
 /** The figures that changed on the path of tone `freq` to listener `i` between two snapshots, for a failure message. */
 function pathDetail(parties: Party[], a: Snapshot, b: Snapshot, i: number, freq: number): string {
   const k = parties.findIndex((x) => x.freq === freq);
-  const changed = (before: number[], after: number[]): string =>
-    PATH_FIGURES.map((name, n) => [name, after[n]! - before[n]!] as const)
-      .filter(([, d]) => d !== 0)
-      .map(([name, d]) => `${name} ${d}`)
-      .join(' ') || 'none';
-  const early = a.early !== undefined ? `, since ${oneLoss(parties[k]!.codec, freq).span} frames before: ${changed(a.early.hubFigures[k]!, b.hubFigures[k]!)}` : '';
-  return `speaker ${k} sent: ${changed(a.partyFigures[k]!, b.partyFigures[k]!)}; hub line ${parties[k]!.hubLine} received: ${changed(a.hubFigures[k]!, b.hubFigures[k]!)}${early}; listener ${i}: ${changed(a.partyFigures[i]!, b.partyFigures[i]!)}`;
+  const early = a.early !== undefined ? `, since ${oneLoss(parties[k]!.codec, freq).span} frames before: ${pathChanges(a.early.hubFigures[k]!, b.hubFigures[k]!)}` : '';
+  return `speaker ${k} sent: ${pathChanges(a.partyFigures[k]!, b.partyFigures[k]!)}; hub line ${parties[k]!.hubLine} received: ${pathChanges(a.hubFigures[k]!, b.hubFigures[k]!)}${early}; listener ${i}: ${pathChanges(a.partyFigures[i]!, b.partyFigures[i]!)}`;
 }
 
 /**

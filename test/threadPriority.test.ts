@@ -125,9 +125,18 @@ test('RealtimeGuard: steps down after two saturated rounds in a row, up again af
 
 test('threadCpuMs reads the calling thread\'s CPU time: it grows while the thread works, never faster than the wall clock', (t) => {
   if (process.platform !== 'linux') return t.pass('Linux only');
-  const wall0 = performance.now();
-  const a = threadCpuMs();
+  // schedstat is brought up to date only at scheduler events (a tick, a switch), so one reading can leave out
+  // up to a tick of CPU already spent. Start at an update: wait for the reading to move, and take the wall clock
+  // from before the read that came before it, so the CPU counted from here on was all spent after wall0.
+  let wall0 = performance.now();
+  let a = threadCpuMs();
   t.true(Number.isFinite(a));
+  for (const give = wall0 + 20000; ;) {
+    const w = performance.now();
+    const v = threadCpuMs();
+    if (v !== a || w > give) { a = v; break; }
+    wall0 = w;
+  }
   // busy until the thread has been given 20 ms of CPU, however loaded the machine
   let b = a;
   while (b - a < 20 && performance.now() - wall0 < 20000) b = threadCpuMs();

@@ -55,6 +55,27 @@ export function receiveTrouble(engine: VoipMediaEngine, line: number): number {
   return s === undefined ? 0 : s.concealedFrames + s.jitter.dropped;
 }
 
+/** The names of a line's media-path figures, in {@link pathFigures}' order. */
+export const PATH_FIGURES = ['concealed', 'lost', 'holds', 'underruns', 'dropped', 'late', 'resyncs', 'overflow', 'ivrTxUnderruns', 'txPackets', 'rxPackets', 'mediaConflicts', 'conflictDrops', 'relatches'];
+
+/** A line's receive and send figures, in {@link PATH_FIGURES}' order (zeros without media): what a failure message shows of its path. */
+export function pathFigures(engine: VoipMediaEngine, line: number): number[] {
+  const s = mediaStats(engine, line);
+  if (s === undefined) return PATH_FIGURES.map(() => 0);
+  const j = s.jitter;
+  return [s.concealedFrames, j.lost, j.holds, j.underruns, j.dropped, j.late, j.resyncs, j.overflow, s.ivrTxUnderruns, s.tx.packets, s.rx.packetsIn, s.mediaConflicts, s.rx.conflictDrops, s.relatches];
+}
+
+/** The {@link pathFigures} that changed between two snapshots, as `name delta` words ('none' when none did). */
+export function pathChanges(before: number[], after: number[]): string {
+  return (
+    PATH_FIGURES.map((name, n) => [name, after[n]! - before[n]!] as const)
+      .filter(([, d]) => d !== 0)
+      .map(([name, d]) => `${name} ${d}`)
+      .join(' ') || 'none'
+  );
+}
+
 /**
  * Number of `blockMs` blocks of `pcm` in which the tone at `freq` is not the content: its
  * Goertzel level is below `minDb` of the block's total power (silence counts as damaged).
