@@ -16,6 +16,8 @@ import {
   G711Codec,
   MULAW_DECODE,
   MULAW_ENCODE,
+  g711DecodeInto,
+  g711EncodeInto,
 } from '../media/g711.js';
 import { OPUS_MAX_FRAME_SAMPLES, OpusCodec, opusLoadError, setOpusLoaderForTests } from '../media/opus.js';
 import { dominantFrequency, rms, toneLevelDb } from './helpers/analysis.js';
@@ -89,6 +91,37 @@ test('G.711 round trip error stays within half a quantization step over the full
   }
   t.true(worstMu < 0.05, `µ-law relative error ${worstMu}`);
   t.true(worstA < 0.05, `A-law relative error ${worstA}`);
+});
+
+test('G.711 encode and decode eight at a time equal a table read per sample, at any start, length and offset', (t) => {
+  fc.assert(
+    fc.property(
+      fc.constantFrom('mu', 'a'),
+      fc.array(fc.integer({ min: -32768, max: 32767 }), { minLength: 0, maxLength: 200 }),
+      fc.nat(16),
+      fc.nat(16),
+      (law, samples, start, outOffset) => {
+        const enc = law === 'mu' ? MULAW_ENCODE : ALAW_ENCODE;
+        const dec = law === 'mu' ? MULAW_DECODE : ALAW_DECODE;
+        const pcm = Int16Array.from(samples);
+        const count = Math.max(0, pcm.length - start);
+        const out = new Uint8Array(count + outOffset + 4).fill(0xaa);
+        g711EncodeInto(enc, pcm, start, count, out, outOffset);
+        const want = new Uint8Array(out.length).fill(0xaa);
+        for (let i = 0; i < count; i++) want[outOffset + i] = enc[pcm[start + i]! & 0xffff]!;
+        if (!Buffer.from(out).equals(Buffer.from(want))) return false;
+        // decode what was encoded, written at an offset, nothing outside [outOffset, outOffset + count) touched
+        const back = new Int16Array(count + outOffset + 4).fill(-7);
+        g711DecodeInto(dec, out, outOffset, count, back, outOffset);
+        for (let i = 0; i < back.length; i++) {
+          const expect = i >= outOffset && i < outOffset + count ? dec[out[i]!]! : -7;
+          if (back[i] !== expect) return false;
+        }
+        return true;
+      },
+    ),
+  );
+  t.pass();
 });
 
 test('G.711 codec metadata and buffer checks', (t) => {
