@@ -299,10 +299,10 @@ class NativeUdpPoller {
       this.lastAddrText = dotted(addr);
     }
     const port = (b[2]! << 8) | b[3]!;
-    // SCM_TIMESTAMPNS: cmsghdr (len 8, level 4, type 4) then struct timespec
+    // SCM_TIMESTAMPNS in the control area at byte 64: cmsghdr (a 64-bit length, level, type),
+    // then struct timespec
     const clock = this.pollClock;
     let at = clock[0]!;
-    // the control area at byte 64: cmsghdr (a 64-bit length, level, type), then the timespec
     const u = this.blockU32;
     if (u[32 + 10]! >= 32 && w[18] === LINUX.SOL_SOCKET && w[19] === LINUX.SO_TIMESTAMPNS) {
       const real = u[20]! * 1000 + w[21]! * 4294967296000 + u[22]! / 1e6;
