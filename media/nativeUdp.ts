@@ -112,18 +112,16 @@ class NativeUdpPoller {
    */
   private readonly pollClock = new Float64Array(2);
   private readonly ctl = Buffer.allocUnsafeSlow(64);
-  private readonly msg: Buffer;
   /**
    * 32-bit views of `block`, `events` and `ts` for the reads and writes of every datagram:
    * optimized code loads Buffer's own methods (readUInt32LE and the like) through a generic
    * property lookup, a dozen of them per datagram, where a typed array's element is one move.
-   * Both architectures the transport runs on are little-endian, as the views are.
+   * Both architectures the transport runs on are little-endian, as the views are; an unsigned
+   * field is read with `>>> 0`.
    */
   private readonly block32: Int32Array;
-  private readonly blockU32: Uint32Array;
-  private readonly eventsU32: Uint32Array;
-  private readonly tsI32: Int32Array;
-  private readonly tsU32: Uint32Array;
+  private readonly events32: Int32Array;
+  private readonly ts32: Int32Array;
   /** The last source address seen and its string (most datagrams come from a few hosts). */
   private lastAddr = -1;
   private lastAddrText = '';
@@ -143,16 +141,13 @@ class NativeUdpPoller {
     // iovec { base = rx, len }
     b.writeBigUInt64LE(nativeAddress(this.rx), 32);
     b.writeBigUInt64LE(BigInt(RX_BYTES), 40);
-    this.msg = b.subarray(128, 184);
     this.block32 = new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
-    this.blockU32 = new Uint32Array(b.buffer, b.byteOffset, b.length >> 2);
-    this.eventsU32 = new Uint32Array(this.events.buffer, this.events.byteOffset, this.events.length >> 2);
-    this.tsI32 = new Int32Array(this.ts.buffer, this.ts.byteOffset, this.ts.length >> 2);
-    this.tsU32 = new Uint32Array(this.ts.buffer, this.ts.byteOffset, this.ts.length >> 2);
+    this.events32 = new Int32Array(this.events.buffer, this.events.byteOffset, this.events.length >> 2);
+    this.ts32 = new Int32Array(this.ts.buffer, this.ts.byteOffset, this.ts.length >> 2);
     this.msgAt = Number(base + 128n);
     this.eventsAt = nativeAddressNumber(this.events);
     this.tsAt = nativeAddressNumber(this.ts);
-    const m = this.msg;
+    const m = b.subarray(128, 184);
     m.writeBigUInt64LE(base, 0); // msg_name
     m.writeBigUInt64LE(base + 32n, 16); // msg_iov
     m.writeBigUInt64LE(1n, 24); // msg_iovlen
@@ -263,10 +258,11 @@ class NativeUdpPoller {
         if (clock[1] !== clock[1]) {
           c.clockGettime(LINUX.CLOCK_REALTIME, this.tsAt);
           // struct timespec: a 64-bit tv_sec as two halves, then tv_nsec (below 1e9: its low half)
-          clock[1] = this.tsU32[0]! * 1000 + this.tsI32[1]! * 4294967296000 + this.tsU32[2]! / 1e6;
+          const t = this.ts32;
+          clock[1] = (t[0]! >>> 0) * 1000 + t[1]! * 4294967296000 + (t[2]! >>> 0) / 1e6;
         }
         for (let i = 0; i < n; i++) {
-          const ep = this.endpoints[this.eventsU32[(i * EVENT_BYTES + EVENT_DATA_AT) >> 2]!];
+          const ep = this.endpoints[this.events32[(i * EVENT_BYTES + EVENT_DATA_AT) >> 2]!];
           if (ep !== null && ep !== undefined && !ep.closed) delivered += this.readOne(ep);
         }
       }
@@ -303,9 +299,8 @@ class NativeUdpPoller {
     // then struct timespec
     const clock = this.pollClock;
     let at = clock[0]!;
-    const u = this.blockU32;
-    if (u[32 + 10]! >= 32 && w[18] === LINUX.SOL_SOCKET && w[19] === LINUX.SO_TIMESTAMPNS) {
-      const real = u[20]! * 1000 + w[21]! * 4294967296000 + u[22]! / 1e6;
+    if ((w[32 + 10]! >>> 0) >= 32 && w[18] === LINUX.SOL_SOCKET && w[19] === LINUX.SO_TIMESTAMPNS) {
+      const real = (w[20]! >>> 0) * 1000 + w[21]! * 4294967296000 + (w[22]! >>> 0) / 1e6;
       const age = clock[1]! - real;
       if (age > 0 && age < 1000) at -= age;
     }
